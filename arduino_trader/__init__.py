@@ -1,0 +1,3 @@
+"""arduino-trader: an autonomous long-term portfolio manager daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Long-lived pykka actors, one module each."""

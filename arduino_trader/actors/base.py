@@ -1,0 +1,104 @@
+"""The base of every actor: typed message dispatch, heartbeats, context, logging.
+
+Subclasses declare handlers with :func:`handles`::
+
+    class Planner(BaseActor):
+        name = "planner"
+
+        @handles(PricesUpdated)
+        def _on_prices(self, msg: PricesUpdated) -> None: ...
+
+A handler's return value is the reply to an ``ask``. An exception raised while handling
+a ``tell`` stops the actor (the supervisor restarts it); during an ``ask`` it is returned
+to the asker and the actor keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import pykka
+import structlog
+
+from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.messages import Heartbeat, Ping
+from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
+
+M = TypeVar("M")
+_HANDLER_ATTR = "_handles_message_types"
+HEALTH_ACTOR = "health"
+
+
+def handles(*message_types: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a method as the handler of ``message_types``."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(func, _HANDLER_ATTR, message_types)
+        return func
+
+    return mark
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    """What the runtime gives every actor: nothing else is shared between actors."""
+
+    bus: Bus
+    io: IoRunner
+    clock: Clock
+    settings: Callable[[], Settings]
+    resources: dict[str, Any]
+
+    def resource(self, name: str) -> Any:
+        """A named adapter the daemon wired in (store, broker, market data, ...)."""
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise LookupError(f"resource {name!r} is not wired into this daemon") from None
+
+
+class UnknownMessage(TypeError):
+    """An actor received a message type it has no handler for."""
+
+
+class BaseActor(pykka.ThreadingActor):
+    """Typed dispatch plus the liveness protocol shared by all actors."""
+
+    name: ClassVar[str] = "actor"
+    _dispatch: ClassVar[dict[type, str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                for message_type in getattr(value, _HANDLER_ATTR, ()):
+                    table[message_type] = attr
+        cls._dispatch = table
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.log = structlog.get_logger(actor=self.name)
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch ``message`` to the handler declared for its type."""
+        attr = self._dispatch.get(type(message))
+        if attr is None:
+            raise UnknownMessage(f"{self.name} has no handler for {type(message).__name__}")
+        return getattr(self, attr)(message)
+
+    @handles(Ping)
+    def _on_ping(self, message: Ping) -> None:
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, Heartbeat(self.name, self.ctx.clock.now()))
+        except ActorUnavailable:
+            pass
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """Log the crash; the supervisor notices the dead actor and restarts it."""
+        self.log.error("actor_crashed", error=repr(exception_value),
+                       exc_info=(exception_type, exception_value, traceback))

@@ -1,0 +1,1 @@
+"""I/O behind the ports: broker clients, market data, SQLite store, clocks."""

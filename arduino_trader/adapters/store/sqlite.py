@@ -1,0 +1,179 @@
+"""The SQLite store on aiosqlite: pragmas, serialized transactions, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from arduino_trader.protocols.store import (
+    Params,
+    StoreBusy,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+)
+
+from .migrations import apply_migrations
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=FULL",  # the ledger lives here: durability over speed
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-8000",
+)
+
+
+def map_sqlite_error(exc: sqlite3.Error) -> StoreError:
+    """Translate sqlite's errors into the store's typed errors."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreBusy(f"database is locked: {exc}")
+    if "readonly" in text or "read-only" in text or "attempt to write" in text:
+        return StoreReadOnly(f"database is read-only: {exc}")
+    if "full" in text:
+        return StoreFull(f"disk full: {exc}")
+    return StoreError(str(exc))
+
+
+class _Tx:
+    """Statements on the open connection inside one transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
+        return await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+
+class SqliteStore:
+    """One SQLite file, one connection, every operation serialized by an asyncio lock.
+
+    Implements :class:`arduino_trader.protocols.store.Database`. Must be used from the
+    daemon's I/O loop (or any single event loop).
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 60_000) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open connection (RuntimeError when closed)."""
+        if self._conn is None:
+            raise StoreError("store is not open")
+        return self._conn
+
+    async def open(self) -> list[str]:
+        """Open the file, set pragmas, apply pending migrations; returns the applied names."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise map_sqlite_error(exc) from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+            applied = await apply_migrations(conn)
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise map_sqlite_error(exc) from exc
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        return applied
+
+    async def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        if self._conn is None:
+            return
+        async with self._lock:
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            await self._conn.close()
+            self._conn = None
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """All rows of a query."""
+        async with self._lock:
+            try:
+                return await _Tx(self.conn).fetch_all(sql, params)
+            except sqlite3.Error as exc:
+                raise map_sqlite_error(exc) from exc
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        async with self._lock:
+            try:
+                return await _Tx(self.conn).fetch_one(sql, params)
+            except sqlite3.Error as exc:
+                raise map_sqlite_error(exc) from exc
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own transaction; returns the row count."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(sql, params)
+            return int(cur.rowcount)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Tx]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls everything back."""
+        async with self._lock:
+            conn = self.conn
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise map_sqlite_error(exc) from exc
+            try:
+                yield _Tx(conn)
+            except BaseException as exc:
+                await _rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise map_sqlite_error(exc) from exc
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await _rollback(conn)
+                raise map_sqlite_error(exc) from exc
+
+    async def run_in_connection(self, func: Any) -> Any:
+        """Run ``func(sqlite3.Connection)`` on the connection's own thread (serialized).
+
+        For the backup API and checks that need the raw connection.
+        """
+        async with self._lock:
+            conn = self.conn
+            return await conn._execute(func, conn._conn)  # noqa: SLF001 - aiosqlite bridge
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass

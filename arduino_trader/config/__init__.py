@@ -1,0 +1,1 @@
+"""Typed settings: schema, defaults, ranges, loading. Imports nothing of the project."""

@@ -1,0 +1,43 @@
+"""Settings of the process itself: admin API, logging, storage, health, jobs."""
+
+from __future__ import annotations
+
+from .spec import SettingSpec
+
+KEYS: tuple[SettingSpec, ...] = (
+    SettingSpec("api.host", "str", "127.0.0.1", "Admin API bind address (loopback by default)",
+                runtime=False, group="api"),
+    SettingSpec("api.port", "int", 8000, "Admin API TCP port", minimum=1, maximum=65535,
+                runtime=False, group="api"),
+    SettingSpec("api.token", "str", "", "Bearer token for mutating routes; empty = generated "
+                "into <data_dir>/api-token at first start", secret=True, runtime=False,
+                group="api"),
+    SettingSpec("api.allow_restart", "bool", False, "Enable the restart-service and reboot "
+                "endpoints (they need sudoers rules)", runtime=False, group="api"),
+    SettingSpec("api.systemd_unit", "str", "arduino-trader", "Unit restarted by "
+                "POST /api/settings/restart-service", runtime=False, group="api"),
+    SettingSpec("log.level", "str", "info", "Minimum log level",
+                choices=("debug", "info", "warning", "error"), group="logging"),
+    SettingSpec("broker.kind", "str", "paper", "Broker adapter: in-process paper broker or "
+                "the Tradernet API", choices=("paper", "tradernet"), runtime=False,
+                group="broker"),
+    SettingSpec("broker.base_url", "str", "https://tradernet.com", "Tradernet API base URL "
+                "(point it at `arduino-trader sandbox` to rehearse)", runtime=False,
+                group="broker"),
+    SettingSpec("health.disk_warn_free_mb", "int", 1024, "Free disk below this degrades "
+                "health", unit="MiB", minimum=0, maximum=1_048_576, group="health"),
+    SettingSpec("health.disk_fail_free_mb", "int", 100, "Free disk below this fails health",
+                unit="MiB", minimum=0, maximum=1_048_576, group="health"),
+    SettingSpec("health.wal_warn_mb", "int", 64, "WAL file larger than this degrades health",
+                unit="MiB", minimum=1, maximum=65_536, group="health"),
+    SettingSpec("health.heartbeat_timeout_s", "int", 30, "An actor silent for longer is "
+                "reported not alive", unit="s", minimum=5, maximum=600, group="health"),
+    SettingSpec("health.job_failures_degraded", "int", 3, "Consecutive failures of a job that "
+                "degrade health", minimum=1, maximum=100, group="health"),
+    SettingSpec("backup.retention_count", "int", 7, "Backups kept in <data_dir>/backups",
+                minimum=1, maximum=365, group="backup"),
+    SettingSpec("job_health_check_minutes", "int", 5, "Interval of the health_check job "
+                "(database and disk checks)", unit="min", minimum=1, maximum=1440,
+                group="scheduling"),
+    SettingSpec("job_backup_enabled", "bool", True, "Run the daily backup job", group="scheduling"),
+)

@@ -1,0 +1,161 @@
+"""Effective settings: defaults < TOML file < environment < runtime overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from .schema import SETTINGS, spec_for
+from .spec import SettingError
+
+ENV_PREFIX = "ARDUINO_TRADER_"
+CONFIG_ENV = "ARDUINO_TRADER_CONFIG"
+# Environment variables with the prefix that are not settings.
+_NON_SETTING_ENV = frozenset({"CONFIG", "DATA_DIR"})
+
+Source = Literal["default", "file", "env", "override"]
+MASK = "********"
+
+
+def env_name(key: str) -> str:
+    """``api.port`` → ``ARDUINO_TRADER_API__PORT``; ``min_hold_days`` → ``..._MIN_HOLD_DAYS``."""
+    return ENV_PREFIX + key.upper().replace(".", "__")
+
+
+def _key_from_env(name: str) -> str:
+    return name[len(ENV_PREFIX):].lower().replace("__", ".")
+
+
+@dataclass(frozen=True)
+class Settings(Mapping[str, Any]):
+    """An immutable snapshot of effective settings with the source of each value."""
+
+    data: Mapping[str, Any]
+    sources: Mapping[str, Source]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def get_int(self, key: str) -> int:
+        """Typed read of an int setting."""
+        value = self.data[key]
+        assert isinstance(value, int) and not isinstance(value, bool), key
+        return value
+
+    def get_float(self, key: str) -> float:
+        """Typed read of a float setting."""
+        return float(self.data[key])
+
+    def get_bool(self, key: str) -> bool:
+        """Typed read of a bool setting."""
+        return bool(self.data[key])
+
+    def get_str(self, key: str) -> str:
+        """Typed read of a string setting."""
+        return str(self.data[key])
+
+    def get_decimal(self, key: str) -> Decimal:
+        """Typed read of a decimal setting."""
+        value = self.data[key]
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """A new snapshot with validated runtime overrides applied on top."""
+        values = dict(self.data)
+        sources = dict(self.sources)
+        for key, raw in overrides.items():
+            values[key] = spec_for(key).coerce(raw, from_text=isinstance(raw, str))
+            sources[key] = "override"
+        return Settings(values, sources)
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready values with every secret masked (``""`` stays ``""``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.data.items():
+            spec = SETTINGS[key]
+            if spec.secret:
+                out[key] = MASK if value else ""
+            else:
+                out[key] = spec.to_json(value)
+        return out
+
+    def secret_values(self) -> list[str]:
+        """Non-empty secret values, for the log-masking processor."""
+        return [str(self.data[k]) for k, s in SETTINGS.items() if s.secret and self.data[k]]
+
+
+def defaults() -> Settings:
+    """Settings with every key at its declared default."""
+    return Settings({k: s.default for k, s in SETTINGS.items()},
+                    dict.fromkeys(SETTINGS, "default"))
+
+
+def flatten_toml(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"api": {"port": 1}}`` → ``{"api.port": 1}``; tables whose dotted name is itself
+    a setting are not expected (settings are scalars)."""
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in SETTINGS:
+            flat.update(flatten_toml(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and validate a TOML settings file; :class:`SettingError` on any bad key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingError("config", f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError("config", f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingError("config", f"cannot read {path}: {exc}") from None
+    return {key: spec_for(key).coerce(value) for key, value in flatten_toml(raw).items()}
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings given as ``ARDUINO_TRADER_<KEY>`` variables (``.`` written ``__``)."""
+    found: dict[str, Any] = {}
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] in _NON_SETTING_ENV:
+            continue
+        key = _key_from_env(name)
+        spec = spec_for(key)
+        found[key] = spec.coerce(text, from_text=True)
+    return found
+
+
+def load_settings(config_file: Path | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Merge every source in order; raises :class:`SettingError` naming the bad key.
+
+    ``config_file`` defaults to ``$ARDUINO_TRADER_CONFIG`` when set.
+    """
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get(CONFIG_ENV):
+        config_file = Path(env[CONFIG_ENV])
+    base = defaults()
+    values = dict(base.data)
+    sources: dict[str, Source] = dict(base.sources)
+    if config_file is not None:
+        for key, value in read_config_file(config_file).items():
+            values[key], sources[key] = value, "file"
+    for key, value in read_environment(env).items():
+        values[key], sources[key] = value, "env"
+    settings = Settings(values, sources)
+    return settings.with_overrides(overrides) if overrides else settings

@@ -1,0 +1,1 @@
+"""The process: CLI, wiring, supervision, scheduler, admin HTTP API, logging, systemd notify."""

@@ -1,0 +1,1 @@
+"""Pure decisions and numbers: no clock, network or disk access."""

@@ -1,0 +1,1 @@
+"""The vocabulary: records, actor messages and ports. Imports nothing of the project."""

@@ -1,0 +1,39 @@
+"""Ports of the actor runtime: the message bus and the bridge to the I/O loop."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class ActorUnavailable(RuntimeError):
+    """The named actor is not running (stopped, restarting or unknown)."""
+
+
+class IoRunner(Protocol):
+    """Runs coroutines on the daemon's single asyncio I/O loop."""
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coro`` on the loop and block the calling (non-loop) thread for its result.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds (the coroutine is cancelled).
+        """
+        ...
+
+
+class Bus(Protocol):
+    """Message delivery between actors, by actor name (refs change on restart)."""
+
+    def tell(self, actor: str, message: object) -> None:
+        """Fire-and-forget; raises :class:`ActorUnavailable` if the actor is not running."""
+        ...
+
+    def ask(self, actor: str, message: object, timeout: float) -> Any:
+        """Send and wait for the reply; ``TimeoutError`` after ``timeout`` seconds."""
+        ...
+
+    def publish(self, event: object) -> None:
+        """Deliver ``event`` to every actor subscribed to its type (best effort)."""
+        ...
