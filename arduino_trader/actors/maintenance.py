@@ -1,0 +1,66 @@
+"""Maintenance: online backups with retention, job-history cleanup, WAL checkpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from arduino_trader.adapters.store import maintenance
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import JobOutcome, RunJob
+
+from .base import ActorContext, BaseActor, handles
+
+JOB_HISTORY_DAYS = 90
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("daily_maintenance", "maintenance",
+            "Backup the database, prune old job history, checkpoint the WAL",
+            daily_hour_key="job_maintenance_hour", enabled_key="job_backup_enabled",
+            timeout_s=1800),
+    JobSpec("backup", "maintenance", "Online backup of the database now (manual)",
+            timeout_s=1800),
+)
+
+
+class MaintenanceActor(BaseActor):
+    """Runs the maintenance jobs against the store."""
+
+    name = "maintenance"
+
+    def __init__(self, ctx: ActorContext, *, backups_dir: Path) -> None:
+        super().__init__(ctx)
+        self._backups_dir = backups_dir
+
+    def _store(self) -> SqliteStore:
+        store = self.ctx.resource("store")
+        assert isinstance(store, SqliteStore)
+        return store
+
+    @handles(RunJob)
+    def _on_run_job(self, msg: RunJob) -> JobOutcome:
+        if msg.job == "backup":
+            path = self._backup()
+            return JobOutcome(True, f"backup written: {path.name}", {"path": str(path)})
+        if msg.job == "daily_maintenance":
+            path = self._backup()
+            pruned = self._prune_job_history()
+            self.ctx.io.run(maintenance.checkpoint(self._store(), "TRUNCATE"), timeout=300)
+            return JobOutcome(True, f"backup {path.name}; pruned {pruned} job runs; "
+                                    "WAL checkpointed", {"path": str(path), "pruned": pruned})
+        return JobOutcome(False, f"maintenance does not run job {msg.job!r}")
+
+    def _backup(self) -> Path:
+        retention = self.ctx.settings().get_int("backup.retention_count")
+        path: Path = self.ctx.io.run(
+            maintenance.backup(self._store(), self._backups_dir, retention, self.ctx.clock.now()),
+            timeout=1800)
+        self.log.info("backup_written", path=str(path))
+        return path
+
+    def _prune_job_history(self) -> int:
+        cutoff = self.ctx.clock.now() - timedelta(days=JOB_HISTORY_DAYS)
+        return int(self.ctx.io.run(self._store().execute(
+            "DELETE FROM job_runs WHERE started_at < ?", (int(cutoff.timestamp()),)),
+            timeout=60))

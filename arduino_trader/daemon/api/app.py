@@ -1,0 +1,103 @@
+"""The admin API application: routers, error and auth middleware, OpenAPI."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import structlog
+from aiohttp import web
+
+from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
+
+from . import routes_settings, routes_system
+from .context import CONTEXT, ApiContext
+from .errors import ApiError
+from .helpers import json_response
+from .openapi import build_openapi
+from .router import ApiRouter, RouteSpec
+
+log = structlog.get_logger(component="api")
+
+ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router)
+ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
+
+_STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
+
+
+def _route_spec(request: web.Request) -> RouteSpec | None:
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    specs: dict[tuple[str, str], RouteSpec] = request.app[ROUTE_SPECS]
+    method = "GET" if request.method == "HEAD" else request.method
+    return specs.get((method, resource.canonical))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every failure becomes ``{"error", "message"}``; nothing escapes as HTML or a bare 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status >= 500:
+            log.warning("api_error", path=request.path, status=exc.status, code=exc.code,
+                        message=exc.message)
+        return json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status, "http_error")
+        return json_response({"error": code, "message": exc.reason}, status=exc.status)
+    except StoreError as exc:
+        status = _STORE_STATUS.get(type(exc), 503)
+        log.error("api_store_error", path=request.path, error=str(exc))
+        return json_response({"error": exc.code, "message": str(exc)}, status=status)
+    except Exception as exc:
+        log.exception("api_unhandled_error", path=request.path, method=request.method)
+        return json_response({"error": "internal_error",
+                              "message": f"unexpected {type(exc).__name__}; see the logs"},
+                             status=500)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Routes declared with ``auth`` need ``Authorization: Bearer <token>``."""
+    spec = _route_spec(request)
+    if spec is not None and spec.auth:
+        token = request.app[CONTEXT].token
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer "
+                                                "<token>; see <data_dir>/api-token)")
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise ApiError(403, "forbidden", "invalid bearer token")
+    return await handler(request)
+
+
+def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web.Application:
+    """Build the aiohttp application with every router, middleware and the OpenAPI doc."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware],
+                          client_max_size=1_000_000)
+    app[CONTEXT] = ctx
+    specs: dict[tuple[str, str], RouteSpec] = {}
+    all_routes: list[RouteSpec] = []
+    for router in routers:
+        router.add_to(app)
+        for spec in router.routes:
+            key = (spec.method, spec.path)
+            if key in specs:
+                raise RuntimeError(f"route declared twice: {spec.method} {spec.path}")
+            specs[key] = spec
+            all_routes.append(spec)
+    document = build_openapi(all_routes)
+    text = json.dumps(document)
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(text=text, content_type="application/json")
+
+    app.router.add_get("/api/openapi.json", openapi)
+    app[ROUTE_SPECS] = specs
+    return app

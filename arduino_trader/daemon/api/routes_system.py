@@ -1,0 +1,116 @@
+"""System routes: health, status, jobs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from arduino_trader import __version__
+from arduino_trader.protocols.messages import GetHealth, HealthReport
+
+from ..scheduler import JobAlreadyRunning, JobNotFound
+from .context import ctx_of
+from .errors import ApiError, conflict, not_found
+from .helpers import ask_actor, json_response
+from .router import ApiRouter
+
+router = ApiRouter("system")
+
+HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "reasons"],
+    "properties": {"status": {"enum": ["ok", "degraded", "failing"]},
+                   "reasons": {"type": "array", "items": {"type": "string"}}},
+}
+JOB_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "schedule", "status", "consecutive_failures"],
+    "properties": {"name": {"type": "string"}, "schedule": {"type": "string"},
+                   "status": {"enum": ["idle", "running"]},
+                   "consecutive_failures": {"type": "integer"}},
+}
+
+
+async def _health(request: web.Request) -> HealthReport | None:
+    try:
+        report = await ask_actor(request, "health", GetHealth(), timeout=5)
+    except ApiError:
+        return None
+    return report if isinstance(report, HealthReport) else None
+
+
+@router.route("GET", "/health", summary="Liveness: ok/degraded answer 200, failing 503",
+              auth=False, response=HEALTH_SCHEMA, errors={503: "failing"})
+async def health(request: web.Request) -> web.Response:
+    """200 when ok or degraded, 503 when failing or the monitor does not answer."""
+    report = await _health(request)
+    if report is None:
+        return json_response({"status": "failing",
+                              "reasons": ["health monitor is not answering"]}, status=503)
+    body = {"status": report.level, "reasons": list(report.reasons),
+            "actors_alive": report.actors_alive, "at": report.at}
+    return json_response(body, status=503 if report.level == "failing" else 200)
+
+
+@router.route("GET", "/api/system/status", summary="Daemon status: health, actors, jobs, mode",
+              response={"type": "object", "required": ["status", "actors", "trading_mode"]})
+async def status(request: web.Request) -> web.Response:
+    """Everything an operator checks first."""
+    ctx = ctx_of(request)
+    settings = ctx.settings.current()
+    report = await _health(request)
+    body: dict[str, Any] = {
+        "status": report.level if report else "failing",
+        "reasons": list(report.reasons) if report else ["health monitor is not answering"],
+        "version": __version__,
+        "trading_mode": settings.get_str("trading_mode"),
+        "broker": settings.get_str("broker.kind"),
+        "uptime_s": round(time.monotonic() - ctx.started_at, 1) if ctx.started_at else 0,
+        "data_dir": str(ctx.data_dir),
+        "actors": report.actors if report else {},
+        "components": report.components if report else {},
+        "checks": report.checks if report else {},
+        "jobs": ctx.scheduler.states(),
+        "time": ctx.clock.now(),
+    }
+    return json_response(body)
+
+
+@router.route("GET", "/api/system/jobs", summary="Every job with schedule, last/next run",
+              response={"type": "object", "required": ["jobs"],
+                        "properties": {"jobs": {"type": "array", "items": JOB_SCHEMA}}})
+async def list_jobs(request: web.Request) -> web.Response:
+    """The job registry."""
+    return json_response({"jobs": ctx_of(request).scheduler.states()})
+
+
+@router.route("GET", "/api/system/jobs/{name}", summary="One job's state",
+              response=JOB_SCHEMA, errors={404: "unknown job"})
+async def get_job(request: web.Request) -> web.Response:
+    """One job, e.g. to poll a triggered run."""
+    name = request.match_info["name"]
+    try:
+        return json_response(ctx_of(request).scheduler.state(name))
+    except JobNotFound:
+        raise not_found(f"unknown job {name!r}", code="unknown_job") from None
+
+
+@router.route("POST", "/api/system/jobs/{name}", summary="Trigger a job now (202 + run id)",
+              status=202, errors={404: "unknown job", 409: "already running"},
+              response={"type": "object", "required": ["job", "run_id", "status"],
+                        "properties": {"job": {"type": "string"}, "run_id": {"type": "string"},
+                                       "status": {"const": "started"}}})
+async def trigger_job(request: web.Request) -> web.Response:
+    """Start a run in the background; 409 while it is already running."""
+    name = request.match_info["name"]
+    scheduler = ctx_of(request).scheduler
+    try:
+        run_id = scheduler.trigger(name, "manual")
+    except JobNotFound:
+        raise not_found(f"unknown job {name!r}; see GET /api/system/jobs",
+                        code="unknown_job") from None
+    except JobAlreadyRunning as exc:
+        raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
+    return json_response({"job": name, "run_id": run_id, "status": "started"}, status=202)

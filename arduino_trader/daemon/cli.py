@@ -1,0 +1,201 @@
+"""The ``arduino-trader`` command: run the daemon and the tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from arduino_trader import __version__
+from arduino_trader.config.schema import SETTINGS
+from arduino_trader.config.settings import Settings, load_settings
+from arduino_trader.config.spec import SettingError
+
+from .paths import TOKEN_FILE, resolve_data_dir
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML settings file (default: $ARDUINO_TRADER_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="state directory (default: $STATE_DIRECTORY or per-user)")
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM/SIGINT."""
+    from .service import DaemonOptions, StartupError, TraderDaemon
+
+    try:
+        settings = _load(args)
+    except SettingError as exc:
+        print(f"arduino-trader: invalid configuration: {exc}", file=sys.stderr)
+        return 1
+    data_dir = resolve_data_dir(args.data_dir, os.environ)
+    daemon = TraderDaemon(DaemonOptions(settings=settings, data_dir=data_dir))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        daemon.start()
+    except StartupError as exc:
+        print(f"arduino-trader: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        daemon.wait(stop)
+    finally:
+        daemon.stop()
+    _exit_if_threads_linger()
+    return 0
+
+
+def _exit_if_threads_linger() -> None:
+    """pykka threads are not daemon threads: never hang the process on a stuck actor."""
+    others = [t for t in threading.enumerate()
+              if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if others:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a settings file and print the effective settings (secrets masked)."""
+    try:
+        settings = _load(args)
+    except SettingError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 1
+    public = settings.public()
+    width = max(len(k) for k in public)
+    for key in sorted(public):
+        spec = SETTINGS[key]
+        value = json.dumps(public[key])
+        unit = f" {spec.unit}" if spec.unit else ""
+        print(f"{key.ljust(width)} = {value}{unit}  [{settings.sources[key]}]")
+    print(f"configuration ok ({len(public)} settings)", file=sys.stderr)
+    return 0
+
+
+def _base_url(args: argparse.Namespace, settings: Settings) -> str:
+    if getattr(args, "url", None):
+        return str(args.url).rstrip("/")
+    host = settings.get_str("api.host")
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - connecting, not binding
+        host = "127.0.0.1"
+    return f"http://{host}:{settings.get_int('api.port')}"
+
+
+def _http(method: str, url: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read() or b"null")
+        except ValueError:
+            return exc.code, {"error": "http_error", "message": str(exc)}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the running daemon's status; exit 1 when failing or unreachable."""
+    try:
+        settings = _load(args)
+        code, body = _http("GET", _base_url(args, settings) + "/api/system/status")
+    except SettingError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"daemon not reachable: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2, sort_keys=True))
+    return 0 if code == 200 and isinstance(body, dict) and body.get("status") != "failing" else 1
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> str:
+    if settings.get_str("api.token"):
+        return settings.get_str("api.token")
+    path = resolve_data_dir(args.data_dir, os.environ) / TOKEN_FILE
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingError("api.token", f"no token configured and cannot read {path}: "
+                           f"{exc}") from None
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    """Trigger a job on the running daemon."""
+    try:
+        settings = _load(args)
+        token = _token(args, settings)
+        code, body = _http("POST", _base_url(args, settings) + f"/api/system/jobs/{args.job}",
+                           token)
+    except SettingError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"daemon not reachable: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2, sort_keys=True))
+    return 0 if code == 202 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="arduino-trader",
+                                     description="Autonomous long-term portfolio manager")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon (research mode unless configured live)")
+    _add_common(run)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate settings and print them (masked)")
+    _add_common(check)
+    check.set_defaults(func=cmd_check_config)
+
+    status = sub.add_parser("status", help="print the running daemon's status")
+    _add_common(status)
+    status.add_argument("--url", help="admin API base URL (default from settings)")
+    status.set_defaults(func=cmd_status)
+
+    trigger = sub.add_parser("trigger", help="trigger a job on the running daemon")
+    _add_common(trigger)
+    trigger.add_argument("job", help="job name (see `status` or GET /api/system/jobs)")
+    trigger.add_argument("--url", help="admin API base URL (default from settings)")
+    trigger.set_defaults(func=cmd_trigger)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""The job registry and scheduler: schedules, coalescing, run history.
+
+Jobs are declared as :class:`JobSpec` and run by asking the owning actor with
+``RunJob``. A job that is running is never started twice: a trigger while running is
+refused (the API answers 409) and a due schedule is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import structlog
+
+from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import JobFinished, JobOutcome, RunJob
+from arduino_trader.protocols.runtime import Bus, IoRunner
+from arduino_trader.protocols.store import Database, StoreError
+
+from .schedule import describe, next_run
+
+log = structlog.get_logger(component="scheduler")
+
+Trigger = Literal["schedule", "manual", "startup"]
+
+
+class JobNotFound(KeyError):
+    """No job of that name is registered."""
+
+
+class JobAlreadyRunning(RuntimeError):
+    """The job is running; the trigger was coalesced into the current run."""
+
+    def __init__(self, job: str, run_id: str) -> None:
+        super().__init__(f"job {job!r} is already running (run {run_id})")
+        self.run_id = run_id
+
+
+@dataclass
+class JobState:
+    """What the scheduler knows about one job."""
+
+    spec: JobSpec
+    running_run_id: str | None = None
+    running_since: datetime | None = None
+    last_start: datetime | None = None
+    last_finish: datetime | None = None
+    last_ok: bool | None = None
+    last_summary: str = ""
+    last_duration_s: float | None = None
+    consecutive_failures: int = 0
+    runs: int = 0
+    next_run_at: datetime | None = None
+
+    def to_json(self, settings: Settings) -> dict[str, Any]:
+        """The job as ``GET /api/system/jobs`` shows it."""
+        enabled = self.spec.enabled_key is None or settings.get_bool(self.spec.enabled_key)
+        return {
+            "name": self.spec.name,
+            "description": self.spec.description,
+            "actor": self.spec.actor,
+            "schedule": describe(self.spec, settings),
+            "enabled": enabled,
+            "status": "running" if self.running_run_id else "idle",
+            "running_run_id": self.running_run_id,
+            "last_run": _iso(self.last_start),
+            "last_finish": _iso(self.last_finish),
+            "last_result": None if self.last_ok is None else ("ok" if self.last_ok else "failed"),
+            "last_summary": self.last_summary,
+            "last_duration_s": self.last_duration_s,
+            "consecutive_failures": self.consecutive_failures,
+            "runs": self.runs,
+            "next_run": _iso(self.next_run_at) if enabled else None,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+class Scheduler:
+    """Runs registered jobs on their schedules and on demand."""
+
+    def __init__(self, *, bus: Bus, io: IoRunner, store: Database, clock: Clock,
+                 settings: Callable[[], Settings], max_workers: int = 4,
+                 tick_seconds: float = 0.5) -> None:
+        self._bus = bus
+        self._io = io
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._jobs: dict[str, JobState] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="job")
+        self._tick = tick_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # registry -------------------------------------------------------------------
+    def register(self, spec: JobSpec) -> None:
+        """Add a job; names are unique."""
+        with self._lock:
+            if spec.name in self._jobs:
+                raise ValueError(f"job {spec.name!r} registered twice")
+            state = JobState(spec)
+            state.next_run_at = next_run(spec, self._settings(), now=self._clock.now(),
+                                         last_start=None)
+            self._jobs[spec.name] = state
+
+    def names(self) -> list[str]:
+        """Registered job names."""
+        with self._lock:
+            return sorted(self._jobs)
+
+    def states(self) -> list[dict[str, Any]]:
+        """Every job's state, JSON-ready."""
+        settings = self._settings()
+        with self._lock:
+            return [self._jobs[name].to_json(settings) for name in sorted(self._jobs)]
+
+    def state(self, name: str) -> dict[str, Any]:
+        """One job's state; :class:`JobNotFound` if unknown."""
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise JobNotFound(name)
+            return job.to_json(self._settings())
+
+    def reschedule(self) -> None:
+        """Recompute every next run from the current settings (after ``job_*`` changes)."""
+        settings = self._settings()
+        now = self._clock.now()
+        with self._lock:
+            for job in self._jobs.values():
+                job.next_run_at = next_run(job.spec, settings, now=now,
+                                           last_start=job.last_start)
+        log.info("jobs_rescheduled", jobs=len(self._jobs))
+
+    # running --------------------------------------------------------------------
+    def trigger(self, name: str, trigger: Trigger = "manual") -> str:
+        """Start a run now in the background; returns its run id.
+
+        Raises :class:`JobNotFound` or :class:`JobAlreadyRunning`.
+        """
+        run_id = self._claim(name, trigger)
+        self._pool.submit(self._execute, name, run_id, trigger)
+        return run_id
+
+    def run_now(self, name: str, trigger: Trigger = "manual") -> JobOutcome:
+        """Run a job in the calling thread and return its outcome (tests, backtests)."""
+        run_id = self._claim(name, trigger)
+        return self._execute(name, run_id, trigger)
+
+    def _claim(self, name: str, trigger: Trigger) -> str:
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None:
+                raise JobNotFound(name)
+            if job.running_run_id is not None:
+                raise JobAlreadyRunning(name, job.running_run_id)
+            run_id = uuid.uuid4().hex[:16]
+            job.running_run_id = run_id
+            job.running_since = self._clock.now()
+            job.last_start = job.running_since
+            return run_id
+
+    def _execute(self, name: str, run_id: str, trigger: Trigger) -> JobOutcome:
+        with self._lock:
+            spec = self._jobs[name].spec
+            started = self._jobs[name].running_since or self._clock.now()
+        t0 = time.monotonic()
+        bound = log.bind(job=name, run_id=run_id, trigger=trigger)
+        bound.info("job_started")
+        self._record_start(name, run_id, trigger, started)
+        try:
+            outcome = self._bus.ask(spec.actor, RunJob(name, run_id, trigger), spec.timeout_s)
+            if not isinstance(outcome, JobOutcome):
+                outcome = JobOutcome(False, f"actor answered {type(outcome).__name__}, "
+                                            "not a JobOutcome")
+        except Exception as exc:
+            outcome = JobOutcome(False, f"{type(exc).__name__}: {exc}")
+        duration = time.monotonic() - t0
+        finished = self._clock.now()
+        settings = self._settings()
+        with self._lock:
+            job = self._jobs[name]
+            job.running_run_id = None
+            job.running_since = None
+            job.last_finish = finished
+            job.last_ok = outcome.ok
+            job.last_summary = outcome.summary
+            job.last_duration_s = round(duration, 3)
+            job.runs += 1
+            job.consecutive_failures = 0 if outcome.ok else job.consecutive_failures + 1
+            job.next_run_at = next_run(spec, settings, now=finished, last_start=job.last_start)
+            failures = job.consecutive_failures
+        if outcome.ok:
+            bound.info("job_finished", duration_s=round(duration, 3), summary=outcome.summary)
+        else:
+            bound.error("job_failed", duration_s=round(duration, 3), summary=outcome.summary,
+                        consecutive_failures=failures)
+        self._record_finish(run_id, outcome, finished, duration)
+        self._bus.publish(JobFinished(name, run_id, outcome.ok, finished, duration,
+                                      outcome.summary))
+        return outcome
+
+    def _record_start(self, name: str, run_id: str, trigger: str, at: datetime) -> None:
+        try:
+            self._io.run(self._store.execute(
+                "INSERT INTO job_runs (run_id, job, trigger, started_at) VALUES (?, ?, ?, ?)",
+                (run_id, name, trigger, int(at.timestamp()))), timeout=10)
+        except (StoreError, TimeoutError, RuntimeError) as exc:
+            log.warning("job_history_write_failed", job=name, error=str(exc))
+
+    def _record_finish(self, run_id: str, outcome: JobOutcome, at: datetime,
+                       duration: float) -> None:
+        try:
+            self._io.run(self._store.execute(
+                "UPDATE job_runs SET finished_at = ?, ok = ?, duration_s = ?, summary = ? "
+                "WHERE run_id = ?",
+                (int(at.timestamp()), int(outcome.ok), duration, outcome.summary[:1000],
+                 run_id)), timeout=10)
+        except (StoreError, TimeoutError, RuntimeError) as exc:
+            log.warning("job_history_write_failed", run_id=run_id, error=str(exc))
+
+    def due_jobs(self, now: datetime) -> list[str]:
+        """Names of enabled, idle jobs whose next run is at or before ``now``."""
+        settings = self._settings()
+        due: list[str] = []
+        with self._lock:
+            for name, job in self._jobs.items():
+                enabled = job.spec.enabled_key is None or settings.get_bool(job.spec.enabled_key)
+                if (enabled and job.running_run_id is None and job.next_run_at is not None
+                        and job.next_run_at <= now):
+                    due.append(name)
+        return sorted(due)
+
+    def run_due(self) -> list[str]:
+        """Start every due job in the background; returns the started names."""
+        started: list[str] = []
+        for name in self.due_jobs(self._clock.now()):
+            try:
+                self.trigger(name, "schedule")
+                started.append(name)
+            except JobAlreadyRunning:
+                continue
+        return started
+
+    # lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the ticking thread."""
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.run_due()
+            except Exception as exc:  # the scheduler thread must survive anything
+                log.error("scheduler_tick_failed", error=repr(exc))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop scheduling; running jobs are left to finish (not waited beyond timeout)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def running(self) -> list[str]:
+        """Names of jobs running now."""
+        with self._lock:
+            return sorted(n for n, j in self._jobs.items() if j.running_run_id)

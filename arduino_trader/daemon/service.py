@@ -1,0 +1,266 @@
+"""The daemon: wires store, settings, actors, scheduler and admin API; starts and stops."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from arduino_trader.actors import health as health_actor
+from arduino_trader.actors import maintenance as maintenance_actor
+from arduino_trader.actors.base import ActorContext
+from arduino_trader.adapters.clock import SystemClock
+from arduino_trader.adapters.store import maintenance
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
+
+from .api.app import create_app
+from .api.context import ApiContext
+from .bus import ActorBus
+from .caches import CacheRegistry
+from .io_loop import IoLoop
+from .locks import PidFile
+from .logging_setup import configure_logging, set_level
+from .notify import SystemdNotifier
+from .paths import DB_FILE, read_or_create_token
+from .scheduler import Scheduler
+from .secrets_box import SecretBox
+from .settings_service import SettingsService
+from .supervisor import ActorSpec, Supervisor
+
+log = structlog.get_logger(component="daemon")
+
+STOP_BUDGET_S = 10.0
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+@dataclass
+class DaemonOptions:
+    """How to run: settings snapshot, data directory, and test hooks."""
+
+    settings: Settings
+    data_dir: Path
+    clock: Clock = field(default_factory=SystemClock)
+    configure_logs: bool = True
+    port_override: int | None = None
+    supervisor_backoff_s: float = 1.0
+
+
+class TraderDaemon:
+    """The whole process, startable in-process (tests) or from the CLI."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir
+        self.clock = options.clock
+        self.io = IoLoop()
+        self.bus = ActorBus()
+        self.store = SqliteStore(self.data_dir / DB_FILE)
+        self.caches = CacheRegistry()
+        self.notifier = SystemdNotifier.from_env()
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-ask")
+        self.settings: SettingsService | None = None
+        self.scheduler: Scheduler | None = None
+        self.supervisor: Supervisor | None = None
+        self.port: int | None = None
+        self.token = ""
+        self._runner: web.AppRunner | None = None
+        self._pid: PidFile | None = None
+        self._stopped = threading.Event()
+        self._started = False
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Bring everything up; raises :class:`StartupError` with a clear reason."""
+        base = self.options.settings
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot create data directory {self.data_dir}: {exc}") from exc
+        self._pid = PidFile(self.data_dir / "arduino-trader.pid")
+        self._pid.acquire()
+        if self.options.configure_logs:
+            configure_logging(base.get_str("log.level"), self._secret_values)
+        self.io.start()
+        try:
+            applied = self.io.run(self.store.open(), timeout=120)
+        except Exception as exc:
+            self._abort()
+            raise StartupError(f"cannot open database {self.store.path}: {exc}") from exc
+        log.info("store_opened", path=str(self.store.path), migrations_applied=applied)
+        self.settings = SettingsService(base, self.store, SecretBox(self.data_dir / "secret.key"),
+                                        self.clock)
+        effective = self.io.run(self.settings.load(), timeout=30)
+        self.settings.add_listener(self._on_settings_changed)
+        self.token = self._token(effective)
+        self._start_actors()
+        self._start_scheduler()
+        self._start_api(effective)
+        self._started = True
+        self.notifier.ready()
+        self.notifier.status(f"running on {effective.get_str('api.host')}:{self.port}")
+        log.info("daemon_started", port=self.port, data_dir=str(self.data_dir),
+                 trading_mode=effective.get_str("trading_mode"), pid=os.getpid())
+
+    def _secret_values(self) -> list[str]:
+        settings = self.settings.current() if self.settings else self.options.settings
+        return [*settings.secret_values(), *([self.token] if self.token else [])]
+
+    def _token(self, settings: Settings) -> str:
+        configured = settings.get_str("api.token")
+        if configured:
+            return configured
+        token, path, created = read_or_create_token(self.data_dir)
+        log.info("api_token_file", path=str(path), created=created)
+        return token
+
+    def _actor_context(self) -> ActorContext:
+        assert self.settings is not None
+        return ActorContext(bus=self.bus, io=self.io, clock=self.clock,
+                            settings=self.settings.current,
+                            resources={"store": self.store, "caches": self.caches})
+
+    def actor_specs(self) -> list[ActorSpec]:
+        """Every actor of this daemon, health first."""
+        names = ("health", "maintenance")
+        return [
+            ActorSpec("health", health_actor.HealthActor,
+                      {"expected": names, "run_checks": self._run_checks},
+                      subscriptions=(JobFinished,)),
+            ActorSpec("maintenance", maintenance_actor.MaintenanceActor,
+                      {"backups_dir": self.data_dir / "backups"}, depends_on=("health",)),
+        ]
+
+    def job_specs(self) -> tuple[JobSpec, ...]:
+        """Every job of this daemon."""
+        return health_actor.JOBS + maintenance_actor.JOBS
+
+    def _start_actors(self) -> None:
+        self.supervisor = Supervisor(self.bus, self._actor_context(), self.clock,
+                                     backoff_base_s=self.options.supervisor_backoff_s)
+        self.supervisor.start_all(self.actor_specs())
+
+    def _start_scheduler(self) -> None:
+        assert self.settings is not None
+        self.scheduler = Scheduler(bus=self.bus, io=self.io, store=self.store, clock=self.clock,
+                                   settings=self.settings.current)
+        for spec in self.job_specs():
+            self.scheduler.register(spec)
+        self.scheduler.start()
+
+    def _start_api(self, settings: Settings) -> None:
+        assert self.settings is not None and self.scheduler is not None
+        ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
+                         settings=self.settings, scheduler=self.scheduler,
+                         data_dir=self.data_dir, token=self.token, executor=self.pool,
+                         resources={"caches": self.caches}, started_at=time.monotonic())
+        app = create_app(ctx)
+        host = settings.get_str("api.host")
+        port = self.options.port_override
+        if port is None:
+            port = settings.get_int("api.port")
+
+        async def serve() -> tuple[web.AppRunner, int]:
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port, reuse_address=True)
+            await site.start()
+            bound = runner.addresses[0][1] if runner.addresses else port
+            return runner, int(bound)
+
+        try:
+            self._runner, self.port = self.io.run(serve(), timeout=30)
+        except OSError as exc:
+            self.stop()
+            raise StartupError(f"cannot listen on {host}:{port}: {exc}") from exc
+
+    # ----------------------------------------------------------------- running
+    def _on_settings_changed(self, keys: tuple[str, ...], settings: Settings) -> None:
+        if "log.level" in keys:
+            set_level(settings.get_str("log.level"))
+        if any(k.startswith("job_") for k in keys) and self.scheduler is not None:
+            self.scheduler.reschedule()
+
+    def _run_checks(self) -> dict[str, Any]:
+        problems = self.io.run(maintenance.quick_check(self.store), timeout=300)
+        usage = maintenance.disk_usage(self.data_dir)
+        return {
+            "database": {"ok": problems == ["ok"],
+                         "message": "quick_check ok" if problems == ["ok"] else
+                         "; ".join(problems[:5])},
+            "wal_bytes": maintenance.wal_size_bytes(self.store.path),
+            "disk": {"free_bytes": usage.free, "total_bytes": usage.total},
+        }
+
+    def health(self, timeout: float = 5.0) -> HealthReport | None:
+        """The health monitor's report, or None when it does not answer."""
+        try:
+            report = self.bus.ask("health", GetHealth(), timeout)
+        except Exception:
+            return None
+        return report if isinstance(report, HealthReport) else None
+
+    def watchdog_tick(self) -> bool:
+        """Ping systemd's watchdog only while the monitor sees every actor alive."""
+        report = self.health(timeout=2.0)
+        alive = report is not None and report.actors_alive
+        if alive:
+            self.notifier.watchdog()
+        else:
+            log.warning("watchdog_withheld", reason="actors not alive" if report else
+                        "health monitor not answering")
+        return alive
+
+    def wait(self, stop: threading.Event) -> None:
+        """Block until ``stop`` is set, feeding the watchdog at half its interval."""
+        interval = self.notifier.watchdog_interval()
+        period = interval / 2 if interval else 5.0
+        while not stop.wait(period):
+            if interval:
+                self.watchdog_tick()
+
+    # -------------------------------------------------------------------- stop
+    def stop(self) -> None:
+        """Stop everything in reverse order within the 10 s budget (idempotent)."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        deadline = time.monotonic() + STOP_BUDGET_S
+        self.notifier.stopping()
+        log.info("daemon_stopping")
+        if self._runner is not None:
+            try:
+                self.io.run(self._runner.cleanup(), timeout=3)
+            except Exception as exc:
+                log.warning("api_stop_failed", error=repr(exc))
+        if self.scheduler is not None:
+            self.scheduler.stop(timeout=1)
+        stuck: list[str] = []
+        if self.supervisor is not None:
+            stuck = self.supervisor.stop_all(timeout=max(1.0, deadline - time.monotonic() - 2))
+        self._abort()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        log.info("daemon_stopped", stuck_actors=stuck)
+
+    def _abort(self) -> None:
+        try:
+            if self.io.loop.is_running():
+                self.io.run(self.store.close(), timeout=5)
+        except Exception as exc:
+            log.warning("store_close_failed", error=repr(exc))
+        self.io.stop()
+        if self._pid is not None:
+            self._pid.release()

@@ -1,0 +1,48 @@
+"""Shared fixtures: the I/O loop, a bus, a store in a temp dir, and actor cleanup."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pykka
+import pytest
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "arduino-trader-numba"))
+
+from arduino_trader.adapters.store.sqlite import SqliteStore  # noqa: E402
+from arduino_trader.daemon.bus import ActorBus  # noqa: E402
+from arduino_trader.daemon.io_loop import IoLoop  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    """pykka threads are not daemon threads: a leaked actor would hang the test run."""
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=10)
+
+
+@pytest.fixture
+def io() -> Iterator[IoLoop]:
+    """A running I/O loop thread."""
+    loop = IoLoop()
+    loop.start()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def bus() -> ActorBus:
+    """An empty actor bus."""
+    return ActorBus()
+
+
+@pytest.fixture
+def store(io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
+    """A migrated store in a temp dir, opened on the ``io`` loop."""
+    db = SqliteStore(tmp_path / "test.db", busy_timeout_ms=200)
+    io.run(db.open(), timeout=30)
+    yield db
+    io.run(db.close(), timeout=10)

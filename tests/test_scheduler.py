@@ -1,0 +1,123 @@
+"""Scheduler: schedules, coalescing, failure counting, settings-driven rescheduling."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from arduino_trader.actors.base import ActorContext, BaseActor, handles
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.config.settings import Settings, defaults
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.daemon.schedule import describe, next_run
+from arduino_trader.daemon.scheduler import JobAlreadyRunning, JobNotFound, Scheduler
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import JobOutcome, RunJob
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+
+
+class WorkerActor(BaseActor):
+    name = "worker"
+
+    def __init__(self, ctx: ActorContext, gate: threading.Event, fail: list[bool]) -> None:
+        super().__init__(ctx)
+        self.gate = gate
+        self.fail = fail
+
+    @handles(RunJob)
+    def _run(self, msg: RunJob) -> JobOutcome:
+        self.gate.wait(10)
+        if self.fail and self.fail.pop(0):
+            raise RuntimeError("boom")
+        return JobOutcome(True, f"ran {msg.job}")
+
+
+def test_interval_and_daily_schedules() -> None:
+    s = defaults()
+    every = JobSpec("a", "w", "", every_minutes_key="job_sync_cycle_minutes")
+    assert next_run(every, s, now=T0, last_start=None) == T0 + timedelta(minutes=5)
+    assert next_run(every, s, now=T0, last_start=T0 - timedelta(minutes=2)) == \
+        T0 + timedelta(minutes=3)
+    assert next_run(every, s, now=T0, last_start=T0 - timedelta(hours=1)) == T0
+    daily = JobSpec("b", "w", "", daily_hour_key="job_maintenance_hour")
+    assert next_run(daily, s, now=T0, last_start=None) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
+    weekly = JobSpec("c", "w", "", daily_hour_key="job_maintenance_hour", weekday=6)
+    assert next_run(weekly, s, now=T0, last_start=None) == datetime(2026, 3, 8, 3, 0, tzinfo=UTC)
+    assert describe(weekly, s) == "weekly on Sun 03:00 UTC"
+    assert next_run(JobSpec("d", "w", ""), s, now=T0, last_start=None) is None
+
+
+@pytest.fixture
+def setup(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
+    clock = ManualClock(T0)
+    current: dict[str, Settings] = {"s": defaults()}
+    ctx = ActorContext(bus, io, clock, lambda: current["s"], {})
+    gate = threading.Event()
+    fail: list[bool] = []
+    bus.register("worker", WorkerActor.start(ctx, gate, fail))
+    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=lambda: current["s"])
+    sched.register(JobSpec("sync", "worker", "sync", every_minutes_key="job_sync_cycle_minutes"))
+    yield sched, clock, gate, fail, current
+    gate.set()
+    sched.stop()
+
+
+def test_trigger_while_running_is_refused(setup: Any, io: IoLoop,
+                                          store: SqliteStore) -> None:
+    sched, _clock, gate, _fail, _ = setup
+    run_id = sched.trigger("sync")
+    with pytest.raises(JobAlreadyRunning) as err:
+        sched.trigger("sync")
+    assert err.value.run_id == run_id
+    assert sched.state("sync")["status"] == "running"
+    gate.set()
+    _wait(lambda: sched.state("sync")["status"] == "idle")
+    state = sched.state("sync")
+    assert state["last_result"] == "ok" and state["runs"] == 1
+    row = io.run(store.fetch_one("SELECT ok, summary FROM job_runs WHERE run_id = ?",
+                                 (run_id,)), 5)
+    assert row is not None and row["ok"] == 1 and row["summary"] == "ran sync"
+    with pytest.raises(JobNotFound):
+        sched.trigger("nope")
+
+
+def test_failures_are_counted_and_reset(setup: Any) -> None:
+    sched, _clock, gate, fail, _ = setup
+    gate.set()
+    fail.extend([True, True])
+    assert not sched.run_now("sync").ok
+    outcome = sched.run_now("sync")
+    assert not outcome.ok and "boom" in outcome.summary
+    assert sched.state("sync")["consecutive_failures"] == 2
+    assert sched.run_now("sync").ok
+    assert sched.state("sync")["consecutive_failures"] == 0
+
+
+def test_due_jobs_follow_the_clock_and_settings(setup: Any) -> None:
+    sched, clock, gate, _fail, current = setup
+    gate.set()
+    assert sched.due_jobs(clock.now()) == []
+    clock.advance(timedelta(minutes=5))
+    assert sched.due_jobs(clock.now()) == ["sync"]
+    sched.run_now("sync", "schedule")
+    assert sched.due_jobs(clock.now()) == []
+    current["s"] = current["s"].with_overrides({"job_sync_cycle_minutes": 1})
+    sched.reschedule()
+    clock.advance(timedelta(minutes=1))
+    assert sched.due_jobs(clock.now()) == ["sync"]
+    assert sched.state("sync")["schedule"] == "every 1 min"
+
+
+def _wait(cond: Any, timeout: float = 5.0) -> None:
+    deadline = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if cond():
+            return
+        deadline.wait(0.02)
+    raise AssertionError("condition not reached")

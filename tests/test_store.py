@@ -1,0 +1,98 @@
+"""The SQLite store: migrations, all-or-nothing transactions, typed errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from arduino_trader.adapters.store.migrations import migration_files
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.protocols.store import StoreBusy, StoreError, StoreReadOnly
+
+
+def test_migrations_are_numbered_and_recorded(io: IoLoop, store: SqliteStore) -> None:
+    rows = io.run(store.fetch_all("SELECT number, name FROM schema_migrations"), 5)
+    assert [r["name"] for r in rows] == [name for _, name, _ in migration_files()]
+    mode = io.run(store.fetch_one("PRAGMA journal_mode"), 5)
+    assert mode is not None and mode[0] == "wal"
+    fk = io.run(store.fetch_one("PRAGMA foreign_keys"), 5)
+    assert fk is not None and fk[0] == 1
+
+
+def test_reopen_applies_nothing_twice(io: IoLoop, tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "a.db")
+    assert io.run(first.open(), 10) != []
+    io.run(first.close(), 5)
+    second = SqliteStore(tmp_path / "a.db")
+    assert io.run(second.open(), 10) == []
+    io.run(second.close(), 5)
+
+
+def test_transaction_rolls_back_everything(io: IoLoop, store: SqliteStore) -> None:
+    async def failing() -> None:
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'x')")
+            await tx.execute("INSERT INTO no_such_table VALUES (1)")
+
+    with pytest.raises(StoreError):
+        io.run(failing(), 5)
+    rows = io.run(store.fetch_all("SELECT * FROM audit_log"), 5)
+    assert rows == []
+
+
+def test_failed_migration_leaves_database_untouched(io: IoLoop, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from arduino_trader.adapters.store import migrations
+
+    real = migrations.migration_files()
+    broken = (9999, "9999_broken.sql", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;\n")
+    monkeypatch.setattr(migrations, "migration_files", lambda: [*real, broken])
+    db = SqliteStore(tmp_path / "b.db")
+    with pytest.raises(StoreError):
+        io.run(db.open(), 10)
+    conn = sqlite3.connect(tmp_path / "b.db")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    numbers = {r[0] for r in conn.execute("SELECT number FROM schema_migrations")}
+    conn.close()
+    assert "half" not in tables and 9999 not in numbers and 1 in numbers
+
+
+def test_locked_database_is_a_typed_error(io: IoLoop, store: SqliteStore) -> None:
+    other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreBusy):
+            io.run(store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1,'a','b')"),
+                   5)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert io.run(store.fetch_all("SELECT * FROM audit_log"), 5) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_database_is_a_typed_error(io: IoLoop, tmp_path: Path) -> None:
+    db = SqliteStore(tmp_path / "ro.db")
+    io.run(db.open(), 10)
+    io.run(db.close(), 5)
+    os.chmod(tmp_path / "ro.db", 0o444)
+    os.chmod(tmp_path, 0o555)
+    try:
+        ro = SqliteStore(tmp_path / "ro.db")
+        with pytest.raises(StoreError):
+            io.run(ro.open(), 10)
+    finally:
+        os.chmod(tmp_path, 0o755)
+
+
+def test_read_only_connection_refuses_writes(io: IoLoop, store: SqliteStore) -> None:
+    """Works as root too: SQLite's query_only pragma makes the connection read-only."""
+    io.run(store.conn.execute("PRAGMA query_only=ON"), 5)
+    with pytest.raises(StoreReadOnly):
+        io.run(store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1,'a','b')"), 5)
+    io.run(store.conn.execute("PRAGMA query_only=OFF"), 5)
+    assert io.run(store.fetch_all("SELECT * FROM audit_log"), 5) == []
