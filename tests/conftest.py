@@ -12,9 +12,9 @@ import pytest
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "arduino-trader-numba"))
 
-from arduino_trader.adapters.store.sqlite import SqliteStore  # noqa: E402
-from arduino_trader.daemon.bus import ActorBus  # noqa: E402
-from arduino_trader.daemon.io_loop import IoLoop  # noqa: E402
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
 
 
 @pytest.fixture(autouse=True)

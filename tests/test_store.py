@@ -11,7 +11,7 @@ import pytest
 from arduino_trader.adapters.store.migrations import migration_files
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.store import StoreBusy, StoreError, StoreReadOnly
+from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 
 def test_migrations_are_numbered_and_recorded(io: IoLoop, store: SqliteStore) -> None:
@@ -95,4 +95,22 @@ def test_read_only_connection_refuses_writes(io: IoLoop, store: SqliteStore) -> 
     with pytest.raises(StoreReadOnly):
         io.run(store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1,'a','b')"), 5)
     io.run(store.conn.execute("PRAGMA query_only=OFF"), 5)
+    assert io.run(store.fetch_all("SELECT * FROM audit_log"), 5) == []
+
+
+def test_full_disk_is_a_typed_error_and_writes_nothing(io: IoLoop, store: SqliteStore) -> None:
+    """SQLITE_FULL simulated with max_page_count: the same error a full disk gives."""
+    pages = io.run(store.fetch_one("PRAGMA page_count"), 5)
+    assert pages is not None
+    io.run(store.conn.execute(f"PRAGMA max_page_count={int(pages[0])}"), 5)
+
+    async def big_write() -> None:
+        async with store.transaction() as tx:
+            for i in range(200):
+                await tx.execute("INSERT INTO audit_log (at, actor, action, detail) "
+                                 "VALUES (?, 'a', 'b', ?)", (i, "x" * 4000))
+
+    with pytest.raises(StoreFull):
+        io.run(big_write(), 10)
+    io.run(store.conn.execute("PRAGMA max_page_count=1073741823"), 5)
     assert io.run(store.fetch_all("SELECT * FROM audit_log"), 5) == []

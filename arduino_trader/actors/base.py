@@ -15,8 +15,9 @@ to the asker and the actor keeps running.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import pykka
@@ -51,6 +52,8 @@ class ActorContext:
     clock: Clock
     settings: Callable[[], Settings]
     resources: dict[str, Any]
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the daemon shuts down: long jobs check it and stop early."""
 
     def resource(self, name: str) -> Any:
         """A named adapter the daemon wired in (store, broker, market data, ...)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 
 DATA_DIR_ENV = "ARDUINO_TRADER_DATA_DIR"
-TOKEN_FILE = "api-token"
+TOKEN_FILE = "api-token"  # noqa: S105 - a file name, not a secret
 DB_FILE = "arduino-trader.db"
 
 

@@ -255,6 +255,18 @@ class Scheduler:
         return started
 
     # lifecycle -------------------------------------------------------------------
+    def close_interrupted_runs(self) -> int:
+        """Mark runs left unfinished by a previous process as failed (interrupted)."""
+        now = int(self._clock.now().timestamp())
+        try:
+            return int(self._io.run(self._store.execute(
+                "UPDATE job_runs SET finished_at = ?, ok = 0, "
+                "summary = 'interrupted: the daemon stopped during the run' "
+                "WHERE finished_at IS NULL", (now,)), timeout=10))
+        except (StoreError, TimeoutError, RuntimeError) as exc:
+            log.warning("job_history_write_failed", error=str(exc))
+            return 0
+
     def start(self) -> None:
         """Start the ticking thread."""
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)

@@ -29,7 +29,7 @@ from .api.context import ApiContext
 from .bus import ActorBus
 from .caches import CacheRegistry
 from .io_loop import IoLoop
-from .locks import PidFile
+from .locks import AlreadyRunning, PidFile
 from .logging_setup import configure_logging, set_level
 from .notify import SystemdNotifier
 from .paths import DB_FILE, read_or_create_token
@@ -80,6 +80,7 @@ class TraderDaemon:
         self._runner: web.AppRunner | None = None
         self._pid: PidFile | None = None
         self._stopped = threading.Event()
+        self._stopping = threading.Event()
         self._started = False
 
     # ------------------------------------------------------------------ start
@@ -90,8 +91,12 @@ class TraderDaemon:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StartupError(f"cannot create data directory {self.data_dir}: {exc}") from exc
-        self._pid = PidFile(self.data_dir / "arduino-trader.pid")
-        self._pid.acquire()
+        pid = PidFile(self.data_dir / "arduino-trader.pid")
+        try:
+            pid.acquire()
+        except AlreadyRunning as exc:
+            raise StartupError(str(exc)) from exc
+        self._pid = pid
         if self.options.configure_logs:
             configure_logging(base.get_str("log.level"), self._secret_values)
         self.io.start()
@@ -131,7 +136,8 @@ class TraderDaemon:
         assert self.settings is not None
         return ActorContext(bus=self.bus, io=self.io, clock=self.clock,
                             settings=self.settings.current,
-                            resources={"store": self.store, "caches": self.caches})
+                            resources={"store": self.store, "caches": self.caches},
+                            stopping=self._stopping)
 
     def actor_specs(self) -> list[ActorSpec]:
         """Every actor of this daemon, health first."""
@@ -159,6 +165,9 @@ class TraderDaemon:
                                    settings=self.settings.current)
         for spec in self.job_specs():
             self.scheduler.register(spec)
+        interrupted = self.scheduler.close_interrupted_runs()
+        if interrupted:
+            log.warning("job_runs_interrupted", count=interrupted)
         self.scheduler.start()
 
     def _start_api(self, settings: Settings) -> None:
@@ -238,6 +247,7 @@ class TraderDaemon:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._stopping.set()
         deadline = time.monotonic() + STOP_BUDGET_S
         self.notifier.stopping()
         log.info("daemon_stopping")

@@ -134,11 +134,36 @@ class SettingsService:
         log.warning("trading_mode_set", mode=mode, previous_mode=previous, who=who)
         return mode, previous
 
+    async def reset(self, key: str, *, who: str = "api") -> Any:
+        """Remove the runtime override of ``key``; returns the value now in force.
+
+        The value falls back to the environment, the config file or the default. A key
+        without an override is left as it is (idempotent).
+        """
+        spec = spec_for(key)
+        if key == "trading_mode":
+            raise SettingError(key, "use POST /api/settings/trading-mode with {\"mode\": ...}")
+        now = int(self._clock.now().timestamp())
+        async with self._store.transaction() as tx:
+            cur = await tx.execute("DELETE FROM settings_overrides WHERE key = ?", (key,))
+            removed = cur.rowcount > 0
+            if removed:
+                await tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
+                                 "(?, ?, 'setting_reset', ?)",
+                                 (now, who, json.dumps({"key": key})))
+        if removed:
+            snapshot = await self.load()
+            log.info("setting_reset", key=key, secret=spec.secret, who=who)
+            self._notify((key,), snapshot)
+        return self.current().get(key)
+
     def _apply(self, changes: dict[str, Any]) -> None:
         with self._lock:
             self._current = self._current.with_overrides(changes)
             snapshot = self._current
-        keys = tuple(sorted(changes))
+        self._notify(tuple(sorted(changes)), snapshot)
+
+    def _notify(self, keys: tuple[str, ...], snapshot: Settings) -> None:
         for listener in list(self._listeners):
             try:
                 listener(keys, snapshot)

@@ -169,7 +169,7 @@ class SqliteStore:
         """
         async with self._lock:
             conn = self.conn
-            return await conn._execute(func, conn._conn)  # noqa: SLF001 - aiosqlite bridge
+            return await conn._execute(func, conn._conn)
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:

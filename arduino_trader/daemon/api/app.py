@@ -7,6 +7,7 @@ import json
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
@@ -35,7 +36,7 @@ def _route_spec(request: web.Request) -> RouteSpec | None:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes ``{"error", "message"}``; nothing escapes as HTML or a bare 500."""
     try:
         return await handler(request)
@@ -62,7 +63,7 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Routes declared with ``auth`` need ``Authorization: Bearer <token>``."""
     spec = _route_spec(request)
     if spec is not None and spec.auth:

@@ -70,7 +70,7 @@ def only_fields(body: dict[str, Any], allowed: set[str]) -> None:
 
 
 async def ask_actor(request: web.Request, actor: str, message: object,
-                    timeout: float = 10.0) -> Any:
+                    timeout: float = 10.0) -> Any:  # noqa: ASYNC109 - the ask's own timeout
     """Ask an actor from a handler: waits in a worker thread, never on the loop.
 
     503 ``actor_unavailable`` if the actor is not running; 504 ``actor_timeout`` if it does

@@ -73,6 +73,26 @@ async def put_setting(request: web.Request) -> web.Response:
     return json_response({key: shown})
 
 
+@router.route("DELETE", "/api/settings/{key}",
+              summary="Remove a runtime override (back to file, environment or default)",
+              response={"type": "object"}, errors={404: "unknown setting"})
+async def delete_setting(request: web.Request) -> web.Response:
+    """Drop the override of one key; answers the value now in force and its source."""
+    key = request.match_info["key"]
+    if key not in SETTINGS:
+        raise ApiError(404, "unknown_setting", f"unknown setting {key!r}")
+    ctx = ctx_of(request)
+    try:
+        value = await ctx.settings.reset(key)
+    except SettingError as exc:
+        raise bad_request(str(exc), code="invalid_setting", key=key) from None
+    spec = SETTINGS[key]
+    shown = (MASK if value else "") if spec.secret else spec.to_json(value)
+    if key.startswith("job_"):
+        ctx.scheduler.reschedule()
+    return json_response({key: shown, "source": ctx.settings.current().sources[key]})
+
+
 async def _run_privileged(ctx: ApiContext, argv: list[str]) -> tuple[bool, str]:
     if not ctx.settings.current().get_bool("api.allow_restart"):
         raise ApiError(403, "restart_disabled", "restart endpoints are off; set "
