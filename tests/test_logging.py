@@ -36,6 +36,7 @@ def test_structlog_and_stdlib_lines_are_json_with_required_fields(lines: io.Stri
     assert first["level"] == "info" and first["event"] == "plan_ready"
     assert second["event"] == "boom here" and second["logger"] == "aiohttp.server"
     assert str(first["ts"]).endswith("Z")
+    assert list(first)[:3] == ["ts", "level", "event"]
 
 
 def test_secrets_are_masked_everywhere(lines: io.StringIO) -> None:
