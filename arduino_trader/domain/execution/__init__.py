@@ -1,0 +1,1 @@
+"""Order execution rules: the safety pipeline, costs and order construction (pure)."""

@@ -1,0 +1,60 @@
+"""Transaction costs and the minimum worthwhile trade (spec/operations.md §1.9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arduino_trader.protocols.money import ZERO
+
+MIN_TRADE_FLOOR_EUR = Decimal("400")
+MAX_COST_FRACTION = Decimal("0.01")
+
+
+class CostError(ValueError):
+    """Costs cannot be computed (bad settings or a missing FX rate)."""
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Fixed fee in EUR plus a fraction of the traded value (a fraction, not a percent)."""
+
+    fixed_eur: Decimal
+    fraction: Decimal
+
+    def __post_init__(self) -> None:
+        if self.fixed_eur < 0:
+            raise CostError(f"fixed fee must be >= 0, got {self.fixed_eur}")
+        if not ZERO <= self.fraction < Decimal("0.1"):
+            raise CostError(f"cost fraction must be in [0, 0.1), got {self.fraction} "
+                            "(0.002 means 0.2%)")
+
+    def commission(self, value: Decimal, rate: Decimal | None) -> Decimal:
+        """Commission in the trade currency for a trade worth ``value`` in that currency.
+
+        ``rate`` is units of the trade currency per 1 EUR; it converts the fixed part.
+        A missing or non-positive rate is an error: costs are never guessed 1:1.
+        """
+        if rate is None or rate <= 0:
+            raise CostError("no FX rate for the trade currency: the fixed fee cannot be "
+                            "converted")
+        return self.fixed_eur * rate + self.fraction * abs(value)
+
+    def commission_eur(self, value_eur: Decimal) -> Decimal:
+        """Commission in EUR for a trade worth ``value_eur``."""
+        return self.fixed_eur + self.fraction * abs(value_eur)
+
+    def min_trade_eur(self) -> Decimal | None:
+        """Smallest trade whose cost is at most 1% of its value; None when none is.
+
+        The larger of ``fixed / (1% - fraction)`` and the flat 400 EUR floor.
+        """
+        denominator = MAX_COST_FRACTION - self.fraction
+        if denominator <= 0:
+            return None
+        return max(self.fixed_eur / denominator, MIN_TRADE_FLOOR_EUR)
+
+    def batch_estimate_eur(self, values_eur: list[Decimal]) -> Decimal:
+        """Estimated cost of a batch: fixed × orders + fraction × Σ|value|."""
+        return self.fixed_eur * len(values_eur) + self.fraction * sum(
+            (abs(v) for v in values_eur), ZERO)
