@@ -1,0 +1,471 @@
+"""The paper broker: the broker port in-process, with simulated money.
+
+Orders fill at the market price its :class:`PriceSource` gives (market orders at once;
+limit orders when marketable, re-checked on every read), pay the configured fees
+(``transaction_cost_fixed`` EUR converted to the trade currency + ``transaction_cost_percent``
+of the value), and never borrow: a BUY needs the cash, a SELL the shares. The account lives
+in the store (migration ``0100_broker.sql``); every record is marked simulated.
+
+:class:`PaperLedger` is the pure accounting core (no I/O), so its invariants are tested
+on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from arduino_trader.protocols.broker import (
+    AccountSnapshot,
+    BrokerRejected,
+    BrokerUnsupported,
+    Candle,
+    CashBalance,
+    CashFlow,
+    CpsRequest,
+    Fill,
+    FinderHit,
+    MarketState,
+    Order,
+    OrderAck,
+    OrderRequest,
+    Position,
+    Quote,
+    SecurityInfo,
+    Side,
+    Trade,
+)
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.market_data import MarketData, MarketDataError
+from arduino_trader.protocols.money import decimal_to_str, round_money
+from arduino_trader.protocols.store import Database, Transaction
+
+ZERO = Decimal(0)
+
+
+class PaperRefusal(ValueError):
+    """The paper account cannot do this (no cash, no shares)."""
+
+
+@dataclass(frozen=True)
+class PaperFees:
+    """Configured trading costs: fixed part in EUR, variable part as a fraction."""
+
+    fixed_eur: Decimal
+    percent: Decimal
+
+    def fee(self, value: Decimal, eur_rate: Decimal | None) -> Decimal:
+        """Fee in the trade currency (fixed part converted; raw EUR when no rate)."""
+        fixed = self.fixed_eur * (eur_rate if eur_rate else Decimal(1))
+        return round_money(fixed + value * self.percent)
+
+
+@dataclass
+class PaperLedger:
+    """Cash per currency and positions; applies fills exactly (pure, no I/O)."""
+
+    cash: dict[str, Decimal] = field(default_factory=dict)
+    positions: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
+
+    def apply_fill(self, side: Side, symbol: str, currency: str, quantity: int,
+                   price: Decimal, fee: Decimal) -> Decimal:
+        """Book one fill; returns its value. Raises :class:`PaperRefusal`, changing nothing."""
+        if quantity <= 0 or price <= 0 or fee < 0:
+            raise PaperRefusal("quantity and price must be positive, fee non-negative")
+        value = price * quantity
+        held, avg, held_currency = self.positions.get(symbol, (ZERO, ZERO, currency))
+        if held and held_currency != currency:
+            raise PaperRefusal(f"{symbol} is held in {held_currency}, not {currency}")
+        balance = self.cash.get(currency, ZERO)
+        if side == "BUY":
+            if balance < value + fee:
+                raise PaperRefusal(f"insufficient {currency} cash: {balance} < {value + fee}")
+            total = held + quantity
+            self.positions[symbol] = (total, (avg * held + value) / total, currency)
+            self.cash[currency] = balance - value - fee
+        else:
+            if held < quantity:
+                raise PaperRefusal(f"insufficient {symbol} shares: {held} < {quantity}")
+            if balance + value < fee:
+                raise PaperRefusal(f"insufficient {currency} cash for the fee")
+            left = held - quantity
+            if left:
+                self.positions[symbol] = (left, avg, currency)
+            else:
+                del self.positions[symbol]
+            self.cash[currency] = balance + value - fee
+        return value
+
+    def value_by_currency(self, prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        """Cash plus positions at ``prices``, per currency."""
+        totals = dict(self.cash)
+        for symbol, (qty, _, currency) in self.positions.items():
+            totals[currency] = totals.get(currency, ZERO) + qty * prices[symbol]
+        return totals
+
+
+class PriceSource(Protocol):
+    """Where the paper broker reads market prices: (price, currency) or None."""
+
+    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """The current price of ``symbol``, or None if unknown."""
+        ...
+
+
+class StoredPrices:
+    """Prices in ``paper_prices`` (set with :meth:`PaperBroker.set_price`)."""
+
+    def __init__(self, store: Database) -> None:
+        self.store = store
+
+    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """The stored price of ``symbol``."""
+        row = await self.store.fetch_one(
+            "SELECT price, currency FROM paper_prices WHERE symbol = ?", (symbol,))
+        return (Decimal(row["price"]), str(row["currency"])) if row else None
+
+
+def _ts(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _dt(stamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
+
+
+class PaperBroker:
+    """The :class:`~arduino_trader.protocols.broker.Broker` port on a simulated account."""
+
+    simulated = True
+
+    def __init__(self, store: Database, clock: Clock, *, fees: Callable[[], PaperFees],
+                 prices: PriceSource | None = None,
+                 eur_rates: Callable[[], Mapping[str, Decimal]] | None = None,
+                 initial_cash_eur: Decimal = Decimal("10000")) -> None:
+        self.store = store
+        self.clock = clock
+        self.fees = fees
+        self.prices: PriceSource = prices or StoredPrices(store)
+        self.eur_rates = eur_rates or (lambda: {"EUR": Decimal(1)})
+        self.initial_cash_eur = initial_cash_eur
+
+    # ----------------------------------------------------------------- account
+    async def _ensure_account(self, tx: Transaction) -> None:
+        row = await tx.fetch_one("SELECT id FROM paper_account WHERE id = 1")
+        if row is not None:
+            return
+        now = _ts(self.clock.now())
+        await tx.execute("INSERT INTO paper_account (id, created_at, initial_cash, currency) "
+                         "VALUES (1, ?, ?, 'EUR')", (now, decimal_to_str(self.initial_cash_eur)))
+        if self.initial_cash_eur:
+            await tx.execute("INSERT INTO paper_cash (currency, amount) VALUES ('EUR', ?)",
+                             (decimal_to_str(self.initial_cash_eur),))
+            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                             "comment) VALUES ('deposit', ?, 'EUR', ?, 'paper opening cash')",
+                             (decimal_to_str(self.initial_cash_eur), now))
+
+    async def _ledger(self, tx: Transaction) -> PaperLedger:
+        cash = {r["currency"]: Decimal(r["amount"])
+                for r in await tx.fetch_all("SELECT currency, amount FROM paper_cash")}
+        positions = {r["symbol"]: (Decimal(r["quantity"]), Decimal(r["avg_price"]),
+                                   str(r["currency"]))
+                     for r in await tx.fetch_all("SELECT * FROM paper_positions")}
+        return PaperLedger(cash, positions)
+
+    async def _save_ledger(self, tx: Transaction, ledger: PaperLedger) -> None:
+        for currency, amount in ledger.cash.items():
+            await tx.execute("INSERT INTO paper_cash (currency, amount) VALUES (?, ?) "
+                             "ON CONFLICT (currency) DO UPDATE SET amount = excluded.amount",
+                             (currency, decimal_to_str(amount)))
+        await tx.execute("DELETE FROM paper_positions")
+        for symbol, (qty, avg, currency) in ledger.positions.items():
+            await tx.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, "
+                             "currency) VALUES (?, ?, ?, ?)",
+                             (symbol, decimal_to_str(qty), decimal_to_str(avg), currency))
+
+    async def deposit(self, currency: str, amount: Decimal, comment: str = "paper deposit") -> None:
+        """Book simulated cash in or out (negative amounts withdraw)."""
+        async with self.store.transaction() as tx:
+            await self._ensure_account(tx)
+            ledger = await self._ledger(tx)
+            ledger.cash[currency] = ledger.cash.get(currency, ZERO) + amount
+            await self._save_ledger(tx, ledger)
+            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                             "comment) VALUES (?, ?, ?, ?, ?)",
+                             ("deposit" if amount >= 0 else "withdrawal",
+                              decimal_to_str(amount), currency, _ts(self.clock.now()), comment))
+
+    async def set_price(self, symbol: str, price: Decimal, currency: str) -> None:
+        """Record a market price for :class:`StoredPrices` (and fill marketable limits)."""
+        if price <= 0:
+            raise ValueError("price must be positive")
+        await self.store.execute(
+            "INSERT INTO paper_prices (symbol, price, currency, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, "
+            "currency = excluded.currency, at = excluded.at",
+            (symbol, decimal_to_str(price), currency, _ts(self.clock.now())))
+
+    async def probe(self) -> str:
+        """Always reachable: it is local."""
+        async with self.store.transaction() as tx:
+            await self._ensure_account(tx)
+        return "paper broker (simulated account)"
+
+    async def account(self) -> AccountSnapshot:
+        """Simulated positions (valued at the price source) and cash."""
+        await self._sweep()
+        async with self.store.transaction() as tx:
+            await self._ensure_account(tx)
+            ledger = await self._ledger(tx)
+        rates = self.eur_rates()
+        positions = []
+        for symbol, (qty, avg, currency) in sorted(ledger.positions.items()):
+            quote = await self.prices.price(symbol)
+            positions.append(Position(symbol=symbol, quantity=qty, avg_price=avg,
+                                      market_price=quote[0] if quote else avg,
+                                      currency=currency, currency_rate=rates.get(currency)))
+        cash = tuple(CashBalance(currency=c, amount=a, currency_rate=rates.get(c))
+                     for c, a in sorted(ledger.cash.items()))
+        return AccountSnapshot(tuple(positions), cash, simulated=True)
+
+    async def quotes(self, symbols: tuple[str, ...]) -> tuple[Quote, ...]:
+        """Quotes from the price source (bid = ask = last)."""
+        out = []
+        for symbol in symbols:
+            quote = await self.prices.price(symbol)
+            if quote is not None:
+                out.append(Quote(symbol=symbol, last=quote[0], bid=quote[0], ask=quote[0],
+                                 prev_close=None, currency=quote[1], at=self.clock.now()))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ orders
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        """Book the order; fill at once if it is marketable."""
+        quote = await self.prices.price(request.symbol)
+        if quote is None:
+            raise BrokerRejected(f"paper broker has no market price for {request.symbol}",
+                                 command="putTradeOrder")
+        now = _ts(self.clock.now())
+        async with self.store.transaction() as tx:
+            await self._ensure_account(tx)
+            dup = await tx.fetch_one("SELECT order_id FROM paper_orders WHERE user_order_id = ?",
+                                     (request.user_order_id,))
+            if dup is not None:
+                raise BrokerRejected(f"duplicate user_order_id {request.user_order_id}",
+                                     command="putTradeOrder")
+            cursor = await tx.execute(
+                "INSERT INTO paper_orders (user_order_id, symbol, side, quantity, limit_price, "
+                "currency, status, placed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 10, ?, ?)",
+                (request.user_order_id, request.symbol, request.side, request.quantity,
+                 decimal_to_str(request.limit_price) if request.limit_price else None,
+                 quote[1], now, now))
+            order_id = int(cursor.lastrowid or 0)
+            if self._marketable(request.side, request.limit_price, quote[0]):
+                await self._fill(tx, order_id, request.side, request.symbol, quote[1],
+                                 request.quantity, quote[0], now, refuse=True)
+        return OrderAck(order_id=order_id, user_order_id=request.user_order_id, simulated=True)
+
+    @staticmethod
+    def _marketable(side: str, limit: Decimal | None, price: Decimal) -> bool:
+        if limit is None:
+            return True
+        return limit >= price if side == "BUY" else limit <= price
+
+    async def _fill(self, tx: Transaction, order_id: int, side: Side, symbol: str,
+                    currency: str, quantity: int, price: Decimal, now: int, *,
+                    refuse: bool) -> None:
+        ledger = await self._ledger(tx)
+        value = price * quantity
+        fee = self.fees().fee(value, self.eur_rates().get(currency))
+        try:
+            ledger.apply_fill(side, symbol, currency, quantity, price, fee)
+        except PaperRefusal as exc:
+            if refuse:
+                raise BrokerRejected(f"paper broker refused the order: {exc}",
+                                     command="putTradeOrder") from None
+            await tx.execute("UPDATE paper_orders SET status = 70, updated_at = ? "
+                             "WHERE order_id = ?", (now, order_id))
+            return
+        await self._save_ledger(tx, ledger)
+        await tx.execute("INSERT INTO paper_trades (order_id, symbol, side, quantity, price, "
+                         "value, fee, currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (order_id, symbol, side, quantity, decimal_to_str(price),
+                          decimal_to_str(value), decimal_to_str(fee), currency, now))
+        await tx.execute("UPDATE paper_orders SET status = 21, updated_at = ? "
+                         "WHERE order_id = ?", (now, order_id))
+        if fee:
+            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                             "comment) VALUES ('commission', ?, ?, ?, ?)",
+                             (decimal_to_str(-fee), currency, now,
+                              f"paper commission, order {order_id}"))
+
+    async def _sweep(self) -> None:
+        """Fill open limit orders that became marketable."""
+        rows = await self.store.fetch_all("SELECT * FROM paper_orders WHERE status = 10")
+        for row in rows:
+            quote = await self.prices.price(row["symbol"])
+            limit = Decimal(row["limit_price"]) if row["limit_price"] else None
+            if quote is None or not self._marketable(row["side"], limit, quote[0]):
+                continue
+            async with self.store.transaction() as tx:
+                still = await tx.fetch_one("SELECT status FROM paper_orders WHERE order_id = ?",
+                                           (row["order_id"],))
+                if still is None or still["status"] != 10:
+                    continue
+                await self._fill(tx, int(row["order_id"]), row["side"], row["symbol"],
+                                 row["currency"], int(row["quantity"]), quote[0],
+                                 _ts(self.clock.now()), refuse=False)
+
+    async def cancel_order(self, order_id: int) -> None:
+        """Cancel an open order."""
+        count = await self.store.execute(
+            "UPDATE paper_orders SET status = 31, updated_at = ? "
+            "WHERE order_id = ? AND status = 10", (_ts(self.clock.now()), order_id))
+        if count != 1:
+            raise BrokerRejected(f"order {order_id} is not open", command="delTradeOrder")
+
+    async def _orders(self, where: str, params: tuple[Any, ...]) -> tuple[Order, ...]:
+        rows = await self.store.fetch_all(
+            f"SELECT o.*, t.trade_id, t.price AS fill_price, t.executed_at "  # noqa: S608
+            f"FROM paper_orders o LEFT JOIN paper_trades t USING (order_id) WHERE {where} "
+            "ORDER BY o.order_id", params)
+        out = []
+        for r in rows:
+            filled = r["trade_id"] is not None
+            fills = ((_fill_record(r),) if filled else ())
+            out.append(Order(
+                order_id=int(r["order_id"]), symbol=r["symbol"], side=r["side"],
+                quantity=Decimal(r["quantity"]),
+                leaves_quantity=ZERO if filled or r["status"] != 10 else Decimal(r["quantity"]),
+                status=int(r["status"]), currency=r["currency"],
+                limit_price=Decimal(r["limit_price"]) if r["limit_price"] else None,
+                user_order_id=int(r["user_order_id"]), placed_at=_dt(r["placed_at"]),
+                fills=fills, simulated=True))
+        return tuple(out)
+
+    async def open_orders(self) -> tuple[Order, ...]:
+        """Orders still open."""
+        await self._sweep()
+        return await self._orders("o.status = 10", ())
+
+    async def current_orders(self) -> tuple[Order, ...]:
+        """Orders of the current UTC day plus any still open."""
+        await self._sweep()
+        start = datetime.combine(self.clock.now().date(), datetime.min.time(), UTC)
+        return await self._orders("o.status = 10 OR o.placed_at >= ?", (_ts(start),))
+
+    async def find_order(self, user_order_id: int) -> Order | None:
+        """The order with that client id."""
+        found = await self._orders("o.user_order_id = ?", (user_order_id,))
+        return found[0] if found else None
+
+    async def order_history(self, start: datetime, end: datetime) -> tuple[Order, ...]:
+        """Orders placed in ``[start, end]``."""
+        return await self._orders("o.placed_at BETWEEN ? AND ?", (_ts(start), _ts(end)))
+
+    async def trades(self, start: date, end: date) -> tuple[Trade, ...]:
+        """Simulated fills between two dates (inclusive)."""
+        lo = _ts(datetime.combine(start, datetime.min.time(), UTC))
+        hi = _ts(datetime.combine(end, datetime.max.time(), UTC))
+        rows = await self.store.fetch_all(
+            "SELECT * FROM paper_trades WHERE executed_at BETWEEN ? AND ? ORDER BY trade_id",
+            (lo, hi))
+        return tuple(Trade(trade_id=int(r["trade_id"]), order_id=int(r["order_id"]),
+                           symbol=r["symbol"], side=r["side"], quantity=Decimal(r["quantity"]),
+                           price=Decimal(r["price"]), value=Decimal(r["value"]),
+                           currency=r["currency"], executed_at=_dt(r["executed_at"]),
+                           fee=Decimal(r["fee"]), simulated=True) for r in rows)
+
+    async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
+        """Simulated cash movements, newest first."""
+        async with self.store.transaction() as tx:
+            await self._ensure_account(tx)
+        rows = await self.store.fetch_all(
+            "SELECT * FROM paper_cash_flows ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?",
+            (take, skip))
+        return tuple(CashFlow(flow_id=f"paper-{r['flow_id']}", type_code=r["type_code"],
+                              amount=Decimal(r["amount"]), currency=r["currency"],
+                              at=_dt(r["at"]), comment=r["comment"], simulated=True)
+                     for r in rows)
+
+    async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
+        """The paper account has no client requests."""
+        return ()
+
+    async def security_info(self, symbol: str) -> SecurityInfo:
+        """Currency from the price source; lot 1."""
+        quote = await self.prices.price(symbol)
+        if quote is None:
+            raise BrokerRejected(f"paper broker knows no price for {symbol}",
+                                 command="getSecurityInfo")
+        return SecurityInfo(symbol=symbol, name=symbol, currency=quote[1], min_step=None, lot=1)
+
+    async def find_security(self, text: str) -> tuple[FinderHit, ...]:
+        """Not available offline."""
+        raise BrokerUnsupported("the paper broker cannot search securities",
+                                command="tickerFinder")
+
+    async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
+        """The paper market is always open."""
+        return (MarketState(code="PAPER", name="Paper market", market_id=None, is_open=True),)
+
+    async def cross_rates(self, base: str, currencies: tuple[str, ...],
+                          on: date | None = None) -> dict[str, Decimal]:
+        """From the configured EUR rates; a missing rate is an error, never a guess."""
+        rates = self.eur_rates()
+        if base not in rates or any(c not in rates for c in currencies):
+            raise BrokerUnsupported(f"paper broker has no rate for {base}->{currencies}",
+                                    command="getCrossRatesForDate")
+        return {c: rates[c] / rates[base] for c in currencies}
+
+    async def daily_history(self, symbol: str, start: datetime,
+                            end: datetime) -> tuple[Candle, ...]:
+        """Not available: history comes from the market-data adapter."""
+        raise BrokerUnsupported("the paper broker has no price history", command="getHloc")
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+
+def _fill_record(row: Any) -> Fill:
+    return Fill(trade_id=int(row["trade_id"]), price=Decimal(row["fill_price"]),
+                quantity=Decimal(row["quantity"]), at=_dt(row["executed_at"]))
+
+
+class MarketDataPrices:
+    """Prices for the paper broker from the (blocking) market-data port, off the loop.
+
+    EUR rates seen while pricing are cached, so fees convert their fixed EUR part; a
+    currency never priced yet pays the fixed part in raw EUR (spec §1.9 fallback).
+    """
+
+    def __init__(self, source: MarketData) -> None:
+        self.source = source
+        self._rates: dict[str, Decimal] = {"EUR": Decimal(1)}
+
+    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """The source's latest quote of ``symbol``."""
+        try:
+            quotes = await asyncio.to_thread(self.source.quotes, [symbol])
+        except MarketDataError:
+            return None
+        quote = quotes.get(symbol)
+        if quote is None or not quote.price > 0:
+            return None
+        if quote.currency not in self._rates:
+            try:
+                fx = await asyncio.to_thread(self.source.fx_rate, quote.currency)
+                if fx.eur_per > 0:
+                    self._rates[quote.currency] = Decimal(1) / fx.eur_per
+            except MarketDataError:
+                pass
+        return Decimal(repr(quote.price)), quote.currency
+
+    def rates(self) -> dict[str, Decimal]:
+        """Units of each currency per 1 EUR, as far as known."""
+        return dict(self._rates)

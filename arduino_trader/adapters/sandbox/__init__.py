@@ -1,0 +1,1 @@
+"""A local Tradernet-compatible server for tests and rehearsals (no real money)."""

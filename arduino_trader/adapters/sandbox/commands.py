@@ -1,0 +1,384 @@
+"""Answers of the sandbox, command by command, in Tradernet's shapes and quirks.
+
+Quirks reproduced on purpose: a one-element collection is sent as an object, not a list;
+an absent collection is omitted; many numbers are strings (zero cash as ``".00000000"``);
+``getPlannedCorpActions`` answers with a top-level array; method errors are
+``{"error", "code"}`` with HTTP 200.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .account import SandboxAccount, SandboxReject
+from .market import CATALOGUE, EUR_RATES, MARKETS, Instrument, find
+
+Handler = Callable[[SandboxAccount, dict[str, Any], datetime], Any]
+
+
+def _collection(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
+    """The object-vs-list quirk: a single element is sent bare."""
+    return rows[0] if len(rows) == 1 else rows
+
+
+def _num(value: Decimal) -> str:
+    """Numbers as strings, zero as ``".00000000"`` (as the real API sends it)."""
+    if value == 0:
+        return ".00000000"
+    return format(value, "f")
+
+
+def _rate(currency: str) -> Decimal:
+    return EUR_RATES.get(currency, Decimal(1))
+
+
+def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getPositionJson``."""
+    with acc.lock:
+        cash = [{"curr": cur, "s": _num(Decimal(amount)), "currval": str(_rate(cur)),
+                 "forecast_in": ".00000000", "forecast_out": ".00000000"}
+                for cur, amount in sorted(acc.state["cash"].items())]
+        positions = []
+        for ticker, row in sorted(acc.state["positions"].items()):
+            inst = find(ticker)
+            if inst is None:
+                continue
+            price = acc.market.last(inst, now)
+            q, cost = Decimal(row["q"]), Decimal(row["cost"])
+            positions.append({
+                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": row["q"],
+                "bal_price_a": row["cost"], "mkt_price": str(price), "curr": inst.currency,
+                "currval": str(_rate(inst.currency)), "name": inst.name, "name2": inst.name,
+                "profit_close": str((price - cost) * q), "close_price": str(price),
+                "market_value": "0", "open_bal": str(cost * q),
+            })
+    ps: dict[str, Any] = {"key": "sandbox", "acc": _collection(cash)}
+    if positions:
+        ps["pos"] = _collection(positions)
+    return {"result": {"ps": ps}}
+
+
+def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getStockQuotesJson``."""
+    tickers = [t for t in str(params.get("tickers", "")).split(",") if t.strip()]
+    if not tickers:
+        raise SandboxReject("tickers is required", 2)
+    rows = []
+    for ticker in tickers:
+        inst = find(ticker)
+        if inst is None:
+            continue
+        rows.append(_quote(acc, inst, now))
+    return {"result": {"q": rows}}
+
+
+def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, Any]:
+    last = acc.market.last(inst, now)
+    bid, ask = acc.market.bid_ask(inst, now)
+    prev = acc.market.close(inst, now - timedelta(days=1))
+    return {"c": inst.ticker, "ltp": str(last), "bbp": str(bid), "bap": str(ask),
+            "pp": str(prev), "op": str(prev), "chg": str(last - prev),
+            "pcp": str(((last - prev) / prev * 100).quantize(Decimal("0.01"))),
+            "vol": 123456, "ltt": now.strftime("%Y-%m-%dT%H:%M:%S"), "x_curr": inst.currency,
+            "issue_nb": inst.isin, "x_lot": inst.lot, "min_step": str(inst.min_step),
+            "name": inst.name}
+
+
+def put_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``putTradeOrder``."""
+    return acc.place(params, now)
+
+
+def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``delTradeOrder``."""
+    if "order_id" not in params:
+        raise SandboxReject("order_id is required", 2)
+    return acc.cancel(params["order_id"], now)
+
+
+def _order_rows(acc: SandboxAccount, keep: Callable[[dict[str, Any]], bool]) -> list[Any]:
+    with acc.lock:
+        rows = []
+        for order in acc.state["orders"]:
+            if not keep(order):
+                continue
+            row = {k: v for k, v in order.items() if k != "reject_reason"}
+            row["id"] = row["order_id"]
+            row["trade"] = _collection(row["trade"]) if row["trade"] else []
+            if not row["trade"]:
+                del row["trade"]
+            rows.append(row)
+        return rows
+
+
+def notify_orders(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getNotifyOrderJson``: today's orders (or only active ones); absent when none."""
+    active_only = params.get("active_only") in (1, "1", True)
+    today = now.date()
+
+    def keep(order: dict[str, Any]) -> bool:
+        if active_only:
+            return bool(order["stat"] in (1, 2, 10, 11, 12, 20))
+        placed = datetime.fromisoformat(order["date"]).date()
+        return placed == today or order["stat"] in (1, 2, 10, 11, 12, 20)
+
+    rows = _order_rows(acc, keep)
+    orders: dict[str, Any] = {"key": "sandbox"}
+    if rows:
+        orders["order"] = _collection(rows)
+    return {"result": {"orders": orders}}
+
+
+def _parse_iso(value: Any, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise SandboxReject(f"{name}: expected YYYY-MM-DDThh:mm:ss, got {value!r}", 2) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def orders_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getOrdersHistory``."""
+    start = _parse_iso(params.get("from"), "from")
+    end = _parse_iso(params.get("till"), "till")
+    rows = _order_rows(acc, lambda o: start <= _parse_iso(o["date"], "date") <= end)
+    return {"orders": {"key": "sandbox", "order": rows}}
+
+
+def trades_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getTradesHistory``."""
+    try:
+        begin = datetime.strptime(str(params.get("beginDate")), "%Y-%m-%d").date()
+        end = datetime.strptime(str(params.get("endDate")), "%Y-%m-%d").date()
+    except ValueError:
+        raise SandboxReject("beginDate/endDate: expected YYYY-MM-DD", 2) from None
+    limit = int(params.get("max") or 0)
+    with acc.lock:
+        rows = [dict(t) for t in acc.state["trades"]
+                if begin <= datetime.fromisoformat(t["date"]).date() <= end
+                and int(t["id"]) > int(params.get("tradeId") or 0)
+                and (not params.get("nt_ticker") or t["instr_nm"] == params["nt_ticker"])]
+    if limit:
+        rows = rows[:limit]
+    max_id = max((int(r["id"]) for r in rows), default=0)
+    return {"trades": {"trade": _collection(rows) if rows else [],
+                       "max_trade_id": [{"@text": str(max_id)}]}}
+
+
+def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getUserCashFlows``: newest first, paged by take/skip."""
+    take = int(params.get("take") or 100)
+    skip = int(params.get("skip") or 0)
+    with acc.lock:
+        rows = sorted(acc.state["cash_flows"], key=lambda r: (r["date"], r["id"]),
+                      reverse=True)
+    return {"total": len(rows), "cashflow": [dict(r) for r in rows[skip:skip + take]]}
+
+
+def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getClientCpsHistory``."""
+    with acc.lock:
+        rows = [dict(r) for r in acc.state.get("cps", [])]
+    return {"cps": rows, "total": len(rows)}
+
+
+def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getSecurityInfo``."""
+    inst = find(str(params.get("ticker", "")))
+    if inst is None:
+        raise SandboxReject(f"Security {params.get('ticker')!r} not found", 18)
+    return {"id": CATALOGUE.index(inst) + 1001, "short_name": inst.name,
+            "nt_ticker": inst.ticker, "currency": inst.currency,
+            "min_step": str(inst.min_step), "lot": str(inst.lot), "issue_nb": inst.isin,
+            "mrkt": {"mkt_id": inst.market_id, "mkt_short_code": inst.market}}
+
+
+def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``tickerFinder`` (public): by ISIN, ticker, ``TICKER@EXCH`` or name fragment."""
+    needle = str(params.get("text", "")).split("@")[0].strip().upper()
+    if not needle:
+        raise SandboxReject("text is required", 2)
+    hits = [i for i in CATALOGUE
+            if needle in (i.isin, i.ticker.upper(), i.ticker.split(".")[0].upper())
+            or needle in i.name.upper()]
+    return {"found": [{"t": i.ticker, "nm": i.name, "isin": i.isin, "type": i.instr_type,
+                       "kind": i.instr_kind, "mkt": i.market, "mkt_id": i.market_id,
+                       "x_curr": i.currency} for i in hits]}
+
+
+def market_status(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getMarketStatus``."""
+    wanted = str(params.get("market", "*"))
+    closed = set(acc.state.get("closed_markets", []))
+    rows = [{"n": name, "n2": code, "i": mid, "s": "CLOSE" if code in closed else "OPEN",
+             "o": "09:00:00", "c": "23:59:00", "dt": "0"}
+            for code, name, mid in MARKETS if wanted in ("*", code)]
+    return {"result": {"markets": {"t": now.strftime("%Y-%m-%d %H:%M:%S"), "m": rows}}}
+
+
+def cross_rates(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getCrossRatesForDate``: units of each currency per 1 base."""
+    base = str(params.get("base_currency", "EUR")).upper()
+    currencies = params.get("currencies") or []
+    if base not in EUR_RATES or not isinstance(currencies, list):
+        raise SandboxReject(f"Unknown base currency {base!r}", 2)
+    rates = {}
+    for cur in currencies:
+        cur = str(cur).upper()
+        if cur in EUR_RATES:
+            rates[cur] = float((EUR_RATES[cur] / EUR_RATES[base]).quantize(Decimal("0.0001")))
+    return {"rates": rates}
+
+
+def hloc(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getHloc``: bars as [high, low, open, close], times in ``xSeries``."""
+    try:
+        start = datetime.strptime(str(params.get("date_from")), "%d.%m.%Y %H:%M")
+        end = datetime.strptime(str(params.get("date_to")), "%d.%m.%Y %H:%M")
+    except ValueError:
+        raise SandboxReject("date_from/date_to: expected DD.MM.YYYY hh:mm", 2) from None
+    out: dict[str, Any] = {"hloc": {}, "vl": {}, "xSeries": {}, "maxSeries": 0, "info": {}}
+    for ticker in str(params.get("id", "")).split(","):
+        inst = find(ticker)
+        if inst is None:
+            continue
+        bars = acc.market.candles(inst, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+        out["hloc"][inst.ticker] = [[float(h), float(lo), float(o), float(c)]
+                                    for _, o, h, lo, c, _ in bars]
+        out["vl"][inst.ticker] = [v for *_, v in bars]
+        out["xSeries"][inst.ticker] = [int(t.timestamp()) for t, *_ in bars]
+        out["info"][inst.ticker] = {"currency": inst.currency,
+                                    "min_step": str(inst.min_step), "lot": inst.lot}
+    return out
+
+
+def all_securities(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getAllSecurities``: paged, ``eq`` filters; ``attributes`` is a JSON *string*."""
+    filters = ((params.get("filter") or {}).get("filters") or []) \
+        if isinstance(params.get("filter"), dict) else []
+    rows = []
+    for inst in CATALOGUE:
+        row = {"ticker": inst.ticker, "name": inst.name, "issue_nb": inst.isin,
+               "face_curr_c": inst.currency, "mkt_short_code": inst.market,
+               "mkt_id": inst.market_id, "lot_size_q": str(inst.lot),
+               "step_price": str(inst.min_step), "instr_type_c": inst.instr_type,
+               "instr_kind_c": inst.instr_kind, "istrade": 1, "sector_code": "0",
+               "attributes": json.dumps({"CntryOfRisk": inst.isin[:2]})}
+        if all(isinstance(f, dict) and f.get("operator", "eq") == "eq"
+               and str(row.get(str(f.get("field")))) == str(f.get("value")) for f in filters):
+            rows.append(row)
+    take = int(params.get("take") or 100)
+    skip = int(params.get("skip") or 0)
+    return {"total": len(rows), "securities": rows[skip:skip + take]}
+
+
+def user_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``GetAllUserTexInfo``."""
+    return {"userInfo": {"id": 1, "login": "sandbox", "f": "Sandbox", "i": "Account",
+                         "client_id": 1, "mode": "sandbox", "reception": 35}}
+
+
+def _static(answer: Any) -> Handler:
+    def handler(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+        return answer
+    return handler
+
+
+def opq(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getOPQ``: orders, portfolio and markets in one answer."""
+    return {"OPQ": {"ps": position_json(acc, {}, now)["result"]["ps"],
+                    "orders": notify_orders(acc, {"active_only": 0}, now)["result"]["orders"],
+                    "markets": market_status(acc, {}, now)["result"]["markets"]}}
+
+
+def ready_list(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getReadyList``."""
+    return {"markets": {code: [i.ticker for i in CATALOGUE if i.market == code]
+                        for code, _, _ in MARKETS}}
+
+
+def stock_data(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getStockData``."""
+    inst = find(str(params.get("ticker", "")))
+    if inst is None:
+        raise SandboxReject(f"Security {params.get('ticker')!r} not found", 18)
+    return {"ticker": inst.ticker, "name": inst.name, "isin": inst.isin,
+            "quotes": _quote(acc, inst, now)}
+
+
+def submit_cps(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``submitCps``: recorded as a draft client request."""
+    with acc.lock:
+        request_id = acc._next("next_flow_id")
+        acc.state.setdefault("cps", []).append({
+            "id": request_id, "type_doc_id": params.get("type_doc_id"),
+            "date_crt": now.strftime("%Y-%m-%dT%H:%M:%S"), "status_c": 0,
+            "params": {k: v for k, v in params.items() if k != "type_doc_id"}})
+        acc.save()
+    return {"id": request_id, "status": 0}
+
+
+def broker_report(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getBrokerReport``: the requested part (commissions from the trade log)."""
+    part = str(params.get("type", ""))
+    with acc.lock:
+        rows = [{"trade_id": t["id"], "sum": t["commission"], "currency": t["curr_c"]}
+                for t in acc.state["trades"]] if part == "commissions" else []
+    return {"report": {part: rows}}
+
+
+def planned_corp_actions(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getPlannedCorpActions``: a top-level array (the list quirk)."""
+    return []
+
+
+def top_securities(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
+    """``getTopSecurities`` (public)."""
+    limit = int(params.get("limit") or 10)
+    return {"tickers": [i.ticker for i in CATALOGUE][:limit]}
+
+
+SIGNED: dict[str, Handler] = {
+    "GetAllUserTexInfo": user_info,
+    "getOPQ": opq,
+    "getPositionJson": position_json,
+    "getStockQuotesJson": stock_quotes,
+    "putTradeOrder": put_trade_order,
+    "delTradeOrder": del_trade_order,
+    "getNotifyOrderJson": notify_orders,
+    "getOrdersHistory": orders_history,
+    "getTradesHistory": trades_history,
+    "getUserCashFlows": user_cash_flows,
+    "getClientCpsHistory": cps_history,
+    "getSecurityInfo": security_info,
+    "getMarketStatus": market_status,
+    "getCrossRatesForDate": cross_rates,
+    "getAllSecurities": all_securities,
+    "getHloc": hloc,
+    "getPlannedCorpActions": planned_corp_actions,
+    "getBrokerReport": broker_report,
+    "getReadyList": ready_list,
+    "getStockData": stock_data,
+    "submitCps": submit_cps,
+    # Commands the SDK wraps that the daemon never uses: accepted with a fixed answer.
+    "getSecuritySessions": _static({"sessions": []}),
+    "getOptionsByMktNameAndBaseAsset": _static([]),
+    "getNews": _static([]),
+    "getAlertsList": _static({"alerts": []}),
+    "addPriceAlert": _static({"result": "ok"}),
+    "getCpsFiles": _static({"files": []}),
+    "putStopLoss": _static({"result": "ok"}),
+    "GetListTariffs": _static({"tariffs": [{"id": 1, "name": "Sandbox"}]}),
+    "checkStep": _static({"not_completed": []}),
+    "getAnketaFields": _static({"fields": []}),
+}
+PUBLIC: dict[str, Handler] = {
+    "tickerFinder": ticker_finder,
+    "getHloc": hloc,
+    "getTopSecurities": top_securities,
+}
+MUTATING = frozenset({"putTradeOrder", "delTradeOrder", "submitCps"})

@@ -1,0 +1,1 @@
+"""Tradernet / Freedom24 HTTP API client (spec/operations.md §2)."""

@@ -1,0 +1,402 @@
+"""The Tradernet client: signed aiohttp requests on the daemon's I/O loop.
+
+Every call has a timeout and passes a client-side rate limiter and a circuit breaker.
+Idempotent reads are retried with jittered exponential backoff; an order placement is
+never retried: when its answer is lost, the order is looked up by ``user_order_id`` and
+either found (acknowledged, ``recovered``), confirmed absent (:class:`OrderNotPlaced`), or
+left unknown (:class:`OrderOutcomeUnknown`: reconcile before any further order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import structlog
+
+from arduino_trader.protocols.broker import (
+    AccountSnapshot,
+    BrokerAuthError,
+    BrokerError,
+    BrokerProtocolError,
+    BrokerRateLimited,
+    BrokerUnavailable,
+    Candle,
+    CashFlow,
+    CpsRequest,
+    FinderHit,
+    MarketState,
+    Order,
+    OrderAck,
+    OrderNotPlaced,
+    OrderOutcomeUnknown,
+    OrderRequest,
+    OrdersDisabled,
+    Quote,
+    SecurityInfo,
+    Trade,
+)
+
+from . import normalise as nz
+from .resilience import BreakerState, CircuitBreaker, RateLimiter
+from .signing import encode_body, signed_headers
+
+log = structlog.get_logger(component="tradernet")
+
+USER_AGENT = ("Mozilla/5.0 (X11; Linux aarch64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "arduino-trader/0.1")
+EXPIRATION_IDS = {"day": 1, "ext": 2, "gtc": 3}
+FIND_ORDER_LOOKBACK = timedelta(days=7)
+
+
+class BrokerCircuitOpen(BrokerUnavailable):
+    """The breaker is open: the request was not sent."""
+
+    kind = "broker_circuit_open"
+
+
+class BrokerTimeout(BrokerUnavailable):
+    """No answer within the timeout (the request may have been processed)."""
+
+    kind = "broker_timeout"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where and how to talk to Tradernet."""
+
+    base_url: str
+    public_key: str
+    private_key: str
+    timeout_s: float = 15.0
+    order_timeout_s: float = 20.0
+    read_retries: int = 2
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    requests_per_minute: float = 60.0
+    burst: int = 5
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 60.0
+    lookup_delay_s: float = 2.0
+    lookup_attempts: int = 3
+    user_agent: str = USER_AGENT
+
+
+class TradernetClient:
+    """The :class:`~arduino_trader.protocols.broker.Broker` port over the Tradernet API."""
+
+    simulated = False
+
+    def __init__(self, config: ClientConfig, *,
+                 orders_allowed: Callable[[], bool],
+                 credentials: Callable[[], tuple[str, str]] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 wall_time: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self._orders_allowed = orders_allowed
+        self._credentials = credentials or (lambda: (config.public_key, config.private_key))
+        self._wall_time = wall_time
+        self._rng = rng or random.Random()
+        self.limiter = RateLimiter(config.requests_per_minute, config.burst, monotonic)
+        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s,
+                                      monotonic)
+        self._session: aiohttp.ClientSession | None = None
+        self._base = config.base_url.rstrip("/")
+
+    # ------------------------------------------------------------------ transport
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self.config.user_agent},
+                connector=aiohttp.TCPConnector(limit=4))
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def breaker_state(self) -> BreakerState:
+        """The circuit breaker's state, for health reports."""
+        return self.breaker.snapshot()
+
+    def build_request(self, command: str, params: Mapping[str, Any] | None,
+                      timestamp: str) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers and body bytes of a signed request (pure; used by tests too)."""
+        body = encode_body(params)
+        public, private = self._credentials()
+        headers = signed_headers(public, private, body, timestamp)
+        return f"{self._base}/api/{command}", headers, body.encode()
+
+    async def _send(self, method: str, url: str, command: str, *, timeout: float,  # noqa: ASYNC109
+                    headers: dict[str, str] | None = None, body: bytes | None = None,
+                    breaker: bool = True) -> dict[str, Any]:
+        if breaker and not self.breaker.allow():
+            state = self.breaker.snapshot()
+            raise BrokerCircuitOpen(
+                f"{command}: circuit open after repeated failures ({state.last_error}); "
+                f"retry in {state.retry_in_s:.0f} s", command=command)
+        await self.limiter.acquire()
+        try:
+            async with self._get_session().request(
+                    method, url, data=body, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+        except TimeoutError:
+            self.breaker.failure(f"{command}: timeout")
+            raise BrokerTimeout(f"{command}: no answer within {timeout:g} s",
+                                command=command) from None
+        except aiohttp.ClientError as exc:
+            self.breaker.failure(f"{command}: {type(exc).__name__}")
+            raise BrokerUnavailable(f"{command}: connection failed ({type(exc).__name__}: "
+                                    f"{exc})", command=command) from None
+        try:
+            text = raw.decode("utf-8")
+            data = nz.read_envelope(status, text, command, retry_after)
+        except UnicodeDecodeError:
+            self.breaker.failure(f"{command}: undecodable answer")
+            raise BrokerProtocolError(f"{command}: answer is not UTF-8",
+                                      command=command) from None
+        except (BrokerUnavailable, BrokerProtocolError) as exc:
+            self.breaker.failure(exc.message)
+            raise
+        except BrokerError:
+            self.breaker.success()  # reachable: the broker answered and refused
+            raise
+        self.breaker.success()
+        return data
+
+    async def _call(self, command: str, params: Mapping[str, Any] | None = None, *,
+                    idempotent: bool = True, timeout: float | None = None,  # noqa: ASYNC109
+                    breaker: bool = True) -> dict[str, Any]:
+        """A signed POST; idempotent calls are retried on transient failures."""
+        if not all(self._credentials()):
+            raise BrokerAuthError("Tradernet API keys are not configured "
+                                  "(tradernet_api_key / tradernet_api_secret)", command=command)
+        attempts = 1 + (max(0, self.config.read_retries) if idempotent else 0)
+        for attempt in range(attempts):
+            url, headers, body = self.build_request(command, params,
+                                                    str(int(self._wall_time())))
+            try:
+                return await self._send("POST", url, command, headers=headers, body=body,
+                                        timeout=timeout or self.config.timeout_s,
+                                        breaker=breaker)
+            except BrokerCircuitOpen:
+                raise
+            except (BrokerUnavailable, BrokerProtocolError) as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                delay = self._backoff(attempt, exc)
+                log.info("broker_retry", command=command, attempt=attempt + 1,
+                         delay_s=round(delay, 3), error=exc.message)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _public(self, command: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """An unsigned public GET ``/api/?q={"cmd":…,"params":…}`` (idempotent)."""
+        query = quote(json.dumps({"cmd": command, "params": dict(params)},
+                                 separators=(",", ":")))
+        url = f"{self._base}/api/?q={query}"
+        attempts = 1 + max(0, self.config.read_retries)
+        for attempt in range(attempts):
+            try:
+                return await self._send("GET", url, command, timeout=self.config.timeout_s)
+            except BrokerCircuitOpen:
+                raise
+            except (BrokerUnavailable, BrokerProtocolError) as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                await asyncio.sleep(self._backoff(attempt, exc))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int, exc: BrokerError) -> float:
+        if isinstance(exc, BrokerRateLimited) and exc.retry_after_s:
+            return min(self.config.backoff_max_s, exc.retry_after_s)
+        ceiling = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** attempt)
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter"
+
+    # ---------------------------------------------------------------------- reads
+    async def probe(self) -> str:
+        """``GetAllUserTexInfo``: proves the keys work and the broker answers."""
+        data = await self._call("GetAllUserTexInfo", None, idempotent=True)
+        if not data:
+            raise BrokerProtocolError("GetAllUserTexInfo: empty answer",
+                                      command="GetAllUserTexInfo")
+        return "authenticated"
+
+    async def account(self) -> AccountSnapshot:
+        """Positions and cash (``getPositionJson``)."""
+        return nz.parse_account(await self._call("getPositionJson"))
+
+    async def quotes(self, symbols: tuple[str, ...]) -> tuple[Quote, ...]:
+        """Quotes (``getStockQuotesJson``)."""
+        if not symbols:
+            return ()
+        return nz.parse_quotes(await self._call("getStockQuotesJson",
+                                                {"tickers": ",".join(symbols)}))
+
+    async def current_orders(self) -> tuple[Order, ...]:
+        """Every order of the current period (``getNotifyOrderJson`` active_only=0)."""
+        data = await self._call("getNotifyOrderJson", {"active_only": 0})
+        return nz.parse_orders(data, "getNotifyOrderJson")
+
+    async def open_orders(self) -> tuple[Order, ...]:
+        """Orders still pending (``active_only``=1, filtered again by status)."""
+        data = await self._call("getNotifyOrderJson", {"active_only": 1})
+        return tuple(o for o in nz.parse_orders(data, "getNotifyOrderJson") if not o.terminal)
+
+    async def find_order(self, user_order_id: int) -> Order | None:
+        """The order carrying ``user_order_id`` (current period, then the last week), or None.
+
+        The history fallback finds an order placed before a session boundary (an order
+        from 23:59 is no longer "current" at 00:01).
+        """
+        found = self._match(await self.current_orders(), user_order_id)
+        if found is not None:
+            return found
+        now = datetime.fromtimestamp(self._wall_time(), UTC)
+        history = await self.order_history(now - FIND_ORDER_LOOKBACK, now + timedelta(days=1))
+        return self._match(history, user_order_id)
+
+    @staticmethod
+    def _match(orders: tuple[Order, ...], user_order_id: int) -> Order | None:
+        hits = [o for o in orders if o.user_order_id == user_order_id]
+        return hits[0] if hits else None
+
+    async def order_history(self, start: datetime, end: datetime) -> tuple[Order, ...]:
+        """Orders in a period (``getOrdersHistory``)."""
+        data = await self._call("getOrdersHistory", {"from": nz.fmt_datetime(start),
+                                                     "till": nz.fmt_datetime(end)})
+        return nz.parse_orders(data, "getOrdersHistory")
+
+    async def trades(self, start: date, end: date) -> tuple[Trade, ...]:
+        """Executed trades (``getTradesHistory``, all of them: ``max`` 0)."""
+        data = await self._call("getTradesHistory", {"beginDate": nz.fmt_date(start),
+                                                     "endDate": nz.fmt_date(end), "max": 0})
+        return nz.parse_trades(data)
+
+    async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
+        """Cash movements (``getUserCashFlows``)."""
+        data = await self._call("getUserCashFlows", {"take": take, "skip": skip,
+                                                     "without_refund": 1})
+        return nz.parse_cash_flows(data)
+
+    async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
+        """Client requests (``getClientCpsHistory``)."""
+        data = await self._call("getClientCpsHistory",
+                                {"date_from": nz.fmt_datetime(start),
+                                 "date_to": nz.fmt_datetime(end)})
+        return nz.parse_cps(data)
+
+    async def security_info(self, symbol: str) -> SecurityInfo:
+        """Lot, step, currency (``getSecurityInfo`` with ``sup`` true)."""
+        data = await self._call("getSecurityInfo", {"ticker": symbol, "sup": True})
+        return nz.parse_security_info(data, symbol)
+
+    async def find_security(self, text: str) -> tuple[FinderHit, ...]:
+        """Public ``tickerFinder``."""
+        return nz.parse_finder(await self._public("tickerFinder", {"text": text}))
+
+    async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
+        """``getMarketStatus``."""
+        return nz.parse_market_status(await self._call("getMarketStatus", {"market": market}))
+
+    async def cross_rates(self, base: str, currencies: tuple[str, ...],
+                          on: date | None = None) -> dict[str, Decimal]:
+        """``getCrossRatesForDate``: units of each currency per 1 ``base``."""
+        params: dict[str, Any] = {"base_currency": base, "currencies": list(currencies)}
+        if on is not None:
+            params["date"] = nz.fmt_date(on)
+        rates = nz.parse_cross_rates(await self._call("getCrossRatesForDate", params))
+        missing = [c for c in currencies if c not in rates]
+        if missing:
+            raise BrokerProtocolError(f"getCrossRatesForDate: no rate for {missing}",
+                                      command="getCrossRatesForDate")
+        return rates
+
+    async def daily_history(self, symbol: str, start: datetime,
+                            end: datetime) -> tuple[Candle, ...]:
+        """Daily bars (``getHloc``, timeframe 1440 min)."""
+        data = await self._call("getHloc", {
+            "id": symbol, "count": -1, "timeframe": 1440,
+            "date_from": nz.fmt_hloc_time(start), "date_to": nz.fmt_hloc_time(end),
+            "intervalMode": "ClosedRay"})
+        return nz.parse_hloc(data, symbol)
+
+    # --------------------------------------------------------------------- orders
+    def order_params(self, request: OrderRequest) -> dict[str, Any]:
+        """The ``putTradeOrder`` parameters: cash orders only (action 1 buy / 3 sell)."""
+        params: dict[str, Any] = {
+            "instr_name": request.symbol,
+            "action_id": 1 if request.side == "BUY" else 3,
+            "order_type_id": 2 if request.limit_price is not None else 1,
+            "qty": request.quantity,
+        }
+        if request.limit_price is not None:
+            params["limit_price"] = request.limit_price
+        params["expiration_id"] = EXPIRATION_IDS[request.expiration]
+        params["user_order_id"] = request.user_order_id
+        return params
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        """Place once; after a lost answer, look the order up by its client id."""
+        if not self._orders_allowed():
+            raise OrdersDisabled("orders are refused: trading_mode is not live",
+                                 command="putTradeOrder")
+        params = self.order_params(request)
+        try:
+            data = await self._call("putTradeOrder", params, idempotent=False,
+                                    timeout=self.config.order_timeout_s)
+        except (BrokerCircuitOpen, BrokerRateLimited):
+            raise  # not sent / not processed
+        except (BrokerUnavailable, BrokerProtocolError) as exc:
+            return await self._recover(request, exc)
+        container = data.get("result", data) if isinstance(data.get("result"), dict) else data
+        order_id = nz.integer(nz.require(container, "order_id", "putTradeOrder"),
+                              "putTradeOrder.order_id")
+        log.info("order_placed", order_id=order_id, user_order_id=request.user_order_id,
+                 symbol=request.symbol, side=request.side, qty=request.quantity)
+        return OrderAck(order_id=order_id, user_order_id=request.user_order_id)
+
+    async def _recover(self, request: OrderRequest, cause: BrokerError) -> OrderAck:
+        uid = request.user_order_id
+        log.warning("order_answer_lost", user_order_id=uid, error=cause.message)
+        last: BrokerError = cause
+        for attempt in range(max(1, self.config.lookup_attempts)):
+            await asyncio.sleep(self.config.lookup_delay_s * (attempt + 1))
+            try:
+                data = await self._call("getNotifyOrderJson", {"active_only": 0},
+                                        idempotent=True, breaker=False)
+                found = self._match(nz.parse_orders(data, "getNotifyOrderJson"), uid)
+            except BrokerError as exc:
+                last = exc
+                continue
+            if found is not None:
+                log.warning("order_recovered", user_order_id=uid, order_id=found.order_id,
+                            status=found.status)
+                return OrderAck(order_id=found.order_id, user_order_id=uid, recovered=True)
+            raise OrderNotPlaced(f"putTradeOrder: answer lost ({cause.message}) and no order "
+                                 f"with user_order_id {uid} exists", command="putTradeOrder")
+        raise OrderOutcomeUnknown(f"putTradeOrder: answer lost ({cause.message}) and the "
+                                  f"lookup failed ({last.message}); reconcile before any "
+                                  "new order", user_order_id=uid, command="putTradeOrder")
+
+    async def cancel_order(self, order_id: int) -> None:
+        """``delTradeOrder`` (not retried; the caller re-reads the order's status)."""
+        if not self._orders_allowed():
+            raise OrdersDisabled("cancels are refused: trading_mode is not live",
+                                 command="delTradeOrder")
+        await self._call("delTradeOrder", {"order_id": int(order_id)}, idempotent=False)

@@ -1,0 +1,492 @@
+"""Reading Tradernet answers: the envelope, its quirks, and typed records (§2.3-2.4).
+
+Quirks handled: a top-level array means ``{"result": [...]}``; a one-element collection
+may arrive as an object; numbers may be strings (``".00000000"``, decimal commas); errors
+come as ``errMsg`` (envelope) or ``error`` (method), usually with HTTP 200. Anything
+unreadable is :class:`BrokerProtocolError`, never an empty answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.protocols.broker import (
+    AccountSnapshot,
+    BrokerAuthError,
+    BrokerProtocolError,
+    BrokerRateLimited,
+    BrokerRejected,
+    BrokerUnavailable,
+    Candle,
+    CashBalance,
+    CashFlow,
+    CpsRequest,
+    Fill,
+    FinderHit,
+    MarketState,
+    Order,
+    Position,
+    Quote,
+    SecurityInfo,
+    Side,
+    Trade,
+)
+from arduino_trader.protocols.money import InvalidAmount, parse_decimal
+
+_AUTH_WORDS = ("signature", "public key", "apikey", "api key", "timestamp", "unauthori")
+UNAVAILABLE_CODE = 14
+USER_NOT_FOUND_CODE = 7
+
+
+# ---------------------------------------------------------------------------- envelope
+def read_envelope(status: int, text: str, command: str,
+                  retry_after: str | None = None) -> dict[str, Any]:
+    """The JSON object of an answer, or the typed error it stands for."""
+    if status == 429:
+        wait = _float_or_none(retry_after)
+        raise BrokerRateLimited(f"{command}: throttled (HTTP 429)", retry_after_s=wait,
+                                command=command)
+    if status in (401, 403):
+        raise BrokerAuthError(f"{command}: HTTP {status}", command=command)
+    if status >= 500:
+        raise BrokerUnavailable(f"{command}: HTTP {status}", command=command)
+    if status != 200:
+        raise BrokerProtocolError(f"{command}: unexpected HTTP {status}", command=command)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BrokerProtocolError(f"{command}: answer is not JSON ({exc})",
+                                  command=command) from None
+    if isinstance(data, list):
+        data = {"result": data}
+    if not isinstance(data, dict):
+        raise BrokerProtocolError(f"{command}: answer is {type(data).__name__}, not an object",
+                                  command=command)
+    raise_for_error(data, command)
+    return data
+
+
+def raise_for_error(data: Mapping[str, Any], command: str) -> None:
+    """``errMsg`` / ``error`` in an answer → the matching :class:`BrokerError`."""
+    message: Any = None
+    if data.get("errMsg"):
+        message = data["errMsg"]
+    elif data.get("error"):
+        message = data["error"]
+    if message is None:
+        return
+    code = _int_or_none(data.get("code"))
+    text = f"{command}: {message}" + (f" (code {code})" if code is not None else "")
+    lowered = str(message).lower()
+    if code == USER_NOT_FOUND_CODE or any(word in lowered for word in _AUTH_WORDS):
+        raise BrokerAuthError(text, code=code, command=command)
+    if code == UNAVAILABLE_CODE:
+        raise BrokerUnavailable(text, code=code, command=command)
+    raise BrokerRejected(text, code=code, command=command)
+
+
+# ----------------------------------------------------------------------------- helpers
+def as_list(value: Any, what: str) -> list[dict[str, Any]]:
+    """A collection that may be a list, a single object, or absent (→ empty)."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    raise BrokerProtocolError(f"{what}: expected a list of objects, got {_brief(value)}")
+
+
+def require(data: Mapping[str, Any], key: str, what: str) -> Any:
+    """``data[key]``; a missing key is a protocol error, never a default."""
+    if not isinstance(data, Mapping) or key not in data:
+        raise BrokerProtocolError(f"{what}: missing {key!r} in {_brief(data)}")
+    return data[key]
+
+
+def dec(value: Any, what: str) -> Decimal:
+    """A broker number (string or JSON number, comma decimals tolerated) as Decimal."""
+    try:
+        return parse_decimal(value, field=what, allow_comma=True)
+    except InvalidAmount as exc:
+        raise BrokerProtocolError(str(exc)) from None
+
+
+def dec_or_none(value: Any, what: str) -> Decimal | None:
+    """Like :func:`dec` but None / empty string → None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return dec(value, what)
+
+
+def integer(value: Any, what: str) -> int:
+    """An integer that may arrive as a string or an integral float."""
+    number = dec(value, what)
+    if number != number.to_integral_value():
+        raise BrokerProtocolError(f"{what}: {value!r} is not an integer")
+    return int(number)
+
+
+def int_or_none(value: Any, what: str) -> int | None:
+    """Like :func:`integer` but None / empty → None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return integer(value, what)
+
+
+def text(value: Any) -> str:
+    """A string field (None → empty)."""
+    return "" if value is None else str(value)
+
+
+def parse_time(value: Any, what: str) -> datetime | None:
+    """Broker timestamps: ISO strings, ``YYYY-MM-DD hh:mm:ss``, dates, or unix seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        raw = value.strip().replace("Z", "+00:00")
+        for candidate in (raw, raw.replace(" ", "T")):
+            try:
+                parsed = datetime.fromisoformat(candidate)
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            return datetime.strptime(raw, "%d.%m.%Y %H:%M").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    raise BrokerProtocolError(f"{what}: unreadable time {value!r}")
+
+
+def side_from_oper(value: Any, what: str) -> Side:
+    """``oper``/``type`` codes: 1, 2 buy; 3, 4 sell (orders). Trades use 1 buy / 2 sell."""
+    code = integer(value, what)
+    if code in (1, 2):
+        return "BUY"
+    if code in (3, 4):
+        return "SELL"
+    raise BrokerProtocolError(f"{what}: unknown side code {value!r}")
+
+
+def _first(row: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in row and row[key] is not None:
+            return row[key]
+    return None
+
+
+def _brief(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 120 else shown[:117] + "..."
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _result(data: Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    result = require(data, "result", what)
+    if not isinstance(result, Mapping):
+        raise BrokerProtocolError(f"{what}: 'result' is not an object")
+    return result
+
+
+# ------------------------------------------------------------------------------ parsers
+def parse_account(data: Mapping[str, Any]) -> AccountSnapshot:
+    """``getPositionJson`` → positions and every cash row (negative ones kept)."""
+    ps = require(_result(data, "getPositionJson"), "ps", "getPositionJson")
+    if not isinstance(ps, Mapping):
+        raise BrokerProtocolError("getPositionJson: 'ps' is not an object")
+    positions = []
+    for row in as_list(ps.get("pos"), "getPositionJson.pos"):
+        symbol = text(require(row, "i", "position"))
+        positions.append(Position(
+            symbol=symbol,
+            quantity=dec(require(row, "q", f"position {symbol}"), f"{symbol}.q"),
+            avg_price=dec(_first(row, "bal_price_a", "price_a") or 0, f"{symbol}.bal_price_a"),
+            market_price=dec(require(row, "mkt_price", f"position {symbol}"),
+                             f"{symbol}.mkt_price"),
+            currency=text(require(row, "curr", f"position {symbol}")).upper(),
+            name=text(row.get("name")),
+            currency_rate=dec_or_none(row.get("currval"), f"{symbol}.currval"),
+            profit=dec_or_none(row.get("profit_close"), f"{symbol}.profit_close"),
+        ))
+    cash = []
+    for row in as_list(ps.get("acc"), "getPositionJson.acc"):
+        currency = text(require(row, "curr", "cash row")).upper()
+        cash.append(CashBalance(
+            currency=currency,
+            amount=dec(require(row, "s", f"cash {currency}"), f"cash {currency}"),
+            currency_rate=dec_or_none(row.get("currval"), f"cash {currency}.currval"),
+            forecast_in=dec_or_none(row.get("forecast_in"), "forecast_in") or Decimal(0),
+            forecast_out=dec_or_none(row.get("forecast_out"), "forecast_out") or Decimal(0),
+        ))
+    return AccountSnapshot(tuple(positions), tuple(cash))
+
+
+def parse_quotes(data: Mapping[str, Any]) -> tuple[Quote, ...]:
+    """``getStockQuotesJson`` → quotes (``result.q`` or ``result.quotes``)."""
+    result = _result(data, "getStockQuotesJson")
+    if "q" in result:
+        rows = result["q"]
+    elif "quotes" in result:
+        rows = result["quotes"]
+    else:
+        raise BrokerProtocolError("getStockQuotesJson: no 'q' or 'quotes' in result")
+    quotes = []
+    for row in as_list(rows, "getStockQuotesJson.q"):
+        symbol = text(require(row, "c", "quote"))
+        quotes.append(Quote(
+            symbol=symbol,
+            last=dec_or_none(row.get("ltp"), f"{symbol}.ltp"),
+            bid=dec_or_none(row.get("bbp"), f"{symbol}.bbp"),
+            ask=dec_or_none(row.get("bap"), f"{symbol}.bap"),
+            prev_close=dec_or_none(row.get("pp"), f"{symbol}.pp"),
+            currency=text(row.get("x_curr")).upper(),
+            isin=text(row.get("issue_nb")),
+            lot=int_or_none(row.get("x_lot"), f"{symbol}.x_lot") or 1,
+            min_step=dec_or_none(row.get("min_step"), f"{symbol}.min_step"),
+            name=text(row.get("name")),
+            at=parse_time(row.get("ltt"), f"{symbol}.ltt"),
+        ))
+    return tuple(quotes)
+
+
+def parse_order(row: Mapping[str, Any]) -> Order:
+    """One order object (both ``id`` and ``order_id`` spellings)."""
+    order_id = integer(_first(row, "order_id", "id"), "order id")
+    what = f"order {order_id}"
+    fills = tuple(
+        Fill(trade_id=integer(require(t, "id", what), f"{what}.trade.id"),
+             price=dec(require(t, "p", what), f"{what}.trade.p"),
+             quantity=dec(require(t, "q", what), f"{what}.trade.q"),
+             at=parse_time(t.get("date"), f"{what}.trade.date"))
+        for t in as_list(row.get("trade"), f"{what}.trade")
+    )
+    quantity = dec(require(row, "q", what), f"{what}.q")
+    leaves = row.get("leaves_qty")
+    limit = dec_or_none(row.get("p"), f"{what}.p")
+    return Order(
+        order_id=order_id,
+        symbol=text(_first(row, "instr", "instr_name")),
+        side=side_from_oper(_first(row, "oper", "buy_sell"), f"{what}.oper"),
+        quantity=quantity,
+        leaves_quantity=dec(leaves, f"{what}.leaves_qty") if leaves is not None else quantity,
+        status=integer(require(row, "stat", what), f"{what}.stat"),
+        currency=text(_first(row, "cur", "curr")).upper(),
+        limit_price=limit if limit else None,
+        user_order_id=int_or_none(row.get("user_order_id"), f"{what}.user_order_id"),
+        placed_at=parse_time(row.get("date"), f"{what}.date"),
+        fills=fills,
+    )
+
+
+def parse_orders(data: Mapping[str, Any], command: str) -> tuple[Order, ...]:
+    """``getNotifyOrderJson`` (``result.orders``) / ``getOrdersHistory`` (``orders``)."""
+    container: Any = data.get("result", data) if command == "getNotifyOrderJson" else data
+    if not isinstance(container, Mapping):
+        raise BrokerProtocolError(f"{command}: 'result' is not an object")
+    orders = require(container, "orders", command)
+    if orders in (None, "", []):
+        return ()
+    if not isinstance(orders, Mapping):
+        raise BrokerProtocolError(f"{command}: 'orders' is not an object")
+    return tuple(parse_order(row) for row in as_list(orders.get("order"), f"{command}.order"))
+
+
+def parse_trades(data: Mapping[str, Any]) -> tuple[Trade, ...]:
+    """``getTradesHistory`` → trades keyed by trade id (``type`` 1 buy, 2 sell)."""
+    trades = require(data, "trades", "getTradesHistory")
+    if trades in (None, "", []):
+        return ()
+    if not isinstance(trades, Mapping):
+        raise BrokerProtocolError("getTradesHistory: 'trades' is not an object")
+    out = []
+    for row in as_list(trades.get("trade"), "getTradesHistory.trade"):
+        trade_id = integer(require(row, "id", "trade"), "trade.id")
+        what = f"trade {trade_id}"
+        kind = integer(require(row, "type", what), f"{what}.type")
+        if kind not in (1, 2):
+            raise BrokerProtocolError(f"{what}: unknown type {kind}")
+        quantity = dec(require(row, "q", what), f"{what}.q")
+        price = dec(require(row, "p", what), f"{what}.p")
+        value = dec_or_none(row.get("v"), f"{what}.v")
+        out.append(Trade(
+            trade_id=trade_id,
+            order_id=int_or_none(row.get("order_id"), f"{what}.order_id"),
+            symbol=text(_first(row, "instr_nm", "instr")),
+            side="BUY" if kind == 1 else "SELL",
+            quantity=quantity, price=price,
+            value=value if value is not None else quantity * price,
+            currency=text(_first(row, "curr_c", "cur")).upper(),
+            executed_at=parse_time(row.get("date"), f"{what}.date"),
+            fee=dec_or_none(row.get("commission"), f"{what}.commission"),
+        ))
+    return tuple(out)
+
+
+def parse_cash_flows(data: Mapping[str, Any]) -> tuple[CashFlow, ...]:
+    """``getUserCashFlows`` → signed movements."""
+    container = data.get("result", data)
+    if not isinstance(container, Mapping):
+        raise BrokerProtocolError("getUserCashFlows: 'result' is not an object")
+    rows = require(container, "cashflow", "getUserCashFlows")
+    out = []
+    for row in as_list(rows, "getUserCashFlows.cashflow"):
+        flow_id = text(require(row, "id", "cash flow"))
+        out.append(CashFlow(
+            flow_id=flow_id,
+            type_code=text(row.get("type_code")),
+            amount=dec(require(row, "sum", f"cash flow {flow_id}"), f"cash flow {flow_id}"),
+            currency=text(require(row, "currency", f"cash flow {flow_id}")).upper(),
+            at=parse_time(row.get("date"), f"cash flow {flow_id}.date"),
+            comment=text(row.get("comment")),
+        ))
+    return tuple(out)
+
+
+def parse_cps(data: Mapping[str, Any]) -> tuple[CpsRequest, ...]:
+    """``getClientCpsHistory`` → client requests."""
+    container = data.get("result", data)
+    if not isinstance(container, Mapping):
+        raise BrokerProtocolError("getClientCpsHistory: 'result' is not an object")
+    rows = require(container, "cps", "getClientCpsHistory")
+    out = []
+    for row in as_list(rows, "getClientCpsHistory.cps"):
+        request_id = integer(require(row, "id", "cps"), "cps.id")
+        params = row.get("params") or {}
+        if isinstance(params, str):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                params = {"raw": params}
+        out.append(CpsRequest(
+            request_id=request_id,
+            type_doc_id=integer(require(row, "type_doc_id", f"cps {request_id}"), "type_doc_id"),
+            status=integer(require(row, "status_c", f"cps {request_id}"), "status_c"),
+            created_at=parse_time(row.get("date_crt"), f"cps {request_id}.date_crt"),
+            params=dict(params) if isinstance(params, Mapping) else {"raw": params},
+        ))
+    return tuple(out)
+
+
+def parse_security_info(data: Mapping[str, Any], symbol: str) -> SecurityInfo:
+    """``getSecurityInfo`` → lot, step, currency, market id."""
+    row = data.get("result", data)
+    if not isinstance(row, Mapping):
+        raise BrokerProtocolError("getSecurityInfo: answer is not an object")
+    mrkt = row.get("mrkt")
+    market_id = int_or_none(mrkt.get("mkt_id"), "mrkt.mkt_id") \
+        if isinstance(mrkt, Mapping) else None
+    return SecurityInfo(
+        symbol=text(_first(row, "nt_ticker", "ticker") or symbol),
+        name=text(_first(row, "short_name", "name")),
+        currency=text(require(row, "currency", "getSecurityInfo")).upper(),
+        min_step=dec_or_none(row.get("min_step"), "min_step"),
+        lot=int_or_none(_first(row, "lot", "lot_size_q"), "lot") or 1,
+        market_id=market_id,
+        isin=text(row.get("issue_nb")),
+    )
+
+
+def parse_finder(data: Mapping[str, Any]) -> tuple[FinderHit, ...]:
+    """``tickerFinder`` → hits; the first is the primary listing."""
+    container = data.get("result", data)
+    if not isinstance(container, Mapping):
+        raise BrokerProtocolError("tickerFinder: answer is not an object")
+    hits = []
+    for row in as_list(require(container, "found", "tickerFinder"), "tickerFinder.found"):
+        hits.append(FinderHit(
+            symbol=text(require(row, "t", "tickerFinder hit")),
+            name=text(_first(row, "nm", "n", "ln")),
+            isin=text(row.get("isin")),
+            instrument_type=int_or_none(row.get("type"), "type"),
+            instrument_kind=int_or_none(row.get("kind"), "kind"),
+            market=text(row.get("mkt")),
+            market_id=int_or_none(row.get("mkt_id"), "mkt_id"),
+            currency=text(row.get("x_curr")).upper(),
+        ))
+    return tuple(hits)
+
+
+def parse_market_status(data: Mapping[str, Any]) -> tuple[MarketState, ...]:
+    """``getMarketStatus`` → ``result.markets.m[]``."""
+    markets = require(_result(data, "getMarketStatus"), "markets", "getMarketStatus")
+    if not isinstance(markets, Mapping):
+        raise BrokerProtocolError("getMarketStatus: 'markets' is not an object")
+    out = []
+    for row in as_list(require(markets, "m", "getMarketStatus"), "getMarketStatus.m"):
+        state = text(require(row, "s", "market")).upper()
+        out.append(MarketState(code=text(_first(row, "n2", "n")), name=text(row.get("n")),
+                               market_id=int_or_none(row.get("i"), "market.i"),
+                               is_open=state == "OPEN", opens=text(row.get("o")),
+                               closes=text(row.get("c"))))
+    return tuple(out)
+
+
+def parse_cross_rates(data: Mapping[str, Any]) -> dict[str, Decimal]:
+    """``getCrossRatesForDate`` → units of each currency per 1 base."""
+    container = data.get("result", data)
+    if not isinstance(container, Mapping):
+        raise BrokerProtocolError("getCrossRatesForDate: answer is not an object")
+    rates = require(container, "rates", "getCrossRatesForDate")
+    if not isinstance(rates, Mapping):
+        raise BrokerProtocolError("getCrossRatesForDate: 'rates' is not an object")
+    return {str(k).upper(): dec(v, f"rate {k}") for k, v in rates.items()}
+
+
+def parse_hloc(data: Mapping[str, Any], symbol: str) -> tuple[Candle, ...]:
+    """``getHloc`` → bars; ``hloc`` rows are [high, low, open, close], times in ``xSeries``."""
+    hloc = require(data, "hloc", "getHloc")
+    series = require(data, "xSeries", "getHloc")
+    if not isinstance(hloc, Mapping) or not isinstance(series, Mapping):
+        raise BrokerProtocolError("getHloc: 'hloc'/'xSeries' are not objects")
+    bars = hloc.get(symbol)
+    times = series.get(symbol)
+    if bars is None and times is None:
+        return ()
+    volumes = (data.get("vl") or {}).get(symbol) or []
+    if not isinstance(bars, list) or not isinstance(times, list) or len(bars) != len(times):
+        raise BrokerProtocolError(f"getHloc {symbol}: bars and times do not line up")
+    out = []
+    for i, (bar, stamp) in enumerate(zip(bars, times, strict=True)):
+        if not isinstance(bar, list) or len(bar) != 4:
+            raise BrokerProtocolError(f"getHloc {symbol}: bar {i} is not [h,l,o,c]")
+        high, low, open_, close = (dec(v, f"{symbol} bar {i}") for v in bar)
+        at = parse_time(integer(stamp, f"{symbol} time {i}"), f"{symbol} time {i}")
+        assert at is not None
+        volume = dec(volumes[i], f"{symbol} volume {i}") if i < len(volumes) else Decimal(0)
+        out.append(Candle(at=at, open=open_, high=high, low=low, close=close, volume=volume))
+    return tuple(out)
+
+
+def fmt_date(value: date) -> str:
+    """``YYYY-MM-DD``."""
+    return value.strftime("%Y-%m-%d")
+
+
+def fmt_datetime(value: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss`` (UTC, no zone)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def fmt_hloc_time(value: datetime) -> str:
+    """``DD.MM.YYYY hh:mm`` as ``getHloc`` wants it."""
+    return value.astimezone(UTC).strftime("%d.%m.%Y %H:%M")
+

@@ -1,0 +1,39 @@
+"""Shared helpers of the broker tests: a sandbox on 127.0.0.1 and a client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from arduino_trader.adapters.sandbox.server import (
+    DEMO_PRIVATE_KEY,
+    DEMO_PUBLIC_KEY,
+    Sandbox,
+    SandboxThread,
+)
+from arduino_trader.adapters.tradernet.client import ClientConfig, TradernetClient
+
+
+@contextmanager
+def running_sandbox(state: Path | None = None, seed: int = 7, **kw: Any) -> Iterator[SandboxThread]:
+    """A sandbox server on an ephemeral loopback port, on its own loop thread."""
+    thread = SandboxThread(Sandbox.create(state, seed, **kw)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def make_client(url: str, *, public: str = DEMO_PUBLIC_KEY, private: str = DEMO_PRIVATE_KEY,
+                orders: bool = True, **overrides: Any) -> TradernetClient:
+    """A client with test-friendly timings (no rate limiting delays, fast backoff)."""
+    values: dict[str, Any] = {
+        "timeout_s": 2.0, "order_timeout_s": 2.0, "read_retries": 2, "backoff_base_s": 0.01,
+        "requests_per_minute": 60_000, "burst": 1000, "breaker_failures": 5,
+        "breaker_cooldown_s": 0.5, "lookup_delay_s": 0.01, "lookup_attempts": 3,
+    }
+    values.update(overrides)
+    config = ClientConfig(base_url=url, public_key=public, private_key=private, **values)
+    return TradernetClient(config, orders_allowed=lambda: orders)

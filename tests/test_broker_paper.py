@@ -1,0 +1,153 @@
+"""The paper broker: simulated fills at given prices with the configured fees, persisted."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees, PaperLedger, PaperRefusal
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.protocols.broker import BrokerRejected, BrokerUnsupported, OrderRequest
+from arduino_trader.protocols.store import StoreError
+
+FEES = PaperFees(fixed_eur=Decimal("2.00"), percent=Decimal("0.002"))
+RATES = {"EUR": Decimal(1), "USD": Decimal("1.10")}
+
+
+def make(store: SqliteStore, clock: ManualClock | None = None) -> PaperBroker:
+    return PaperBroker(store, clock or ManualClock(datetime(2026, 3, 2, 10, tzinfo=UTC)),
+                       fees=lambda: FEES, eur_rates=lambda: RATES)
+
+
+def test_opening_account_is_simulated(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    account = io.run(broker.account(), 10)
+    assert account.simulated and account.positions == ()
+    assert [(c.currency, c.amount) for c in account.cash] == [("EUR", Decimal("10000"))]
+    flows = io.run(broker.cash_flows(), 10)
+    assert flows[0].amount == Decimal("10000") and flows[0].simulated
+
+
+def test_market_buy_fills_at_price_with_fees(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.set_price("SAP.EU", Decimal("180.50"), "EUR"), 10)
+    ack = io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 10, user_order_id=1)), 10)
+    assert ack.simulated
+    account = io.run(broker.account(), 10)
+    fee = Decimal("2.00") + Decimal("1805.00") * Decimal("0.002")
+    assert account.cash_in("EUR") == Decimal("10000") - Decimal("1805.00") - fee
+    (pos,) = account.positions
+    assert (pos.symbol, pos.quantity, pos.avg_price) == ("SAP.EU", 10, Decimal("180.50"))
+    order = io.run(broker.find_order(1), 10)
+    assert order is not None and order.status == 21 and order.simulated
+    trades = io.run(broker.trades(date(2026, 3, 1), date(2026, 3, 3)), 10)
+    assert trades[0].fee == fee and trades[0].simulated
+    flows = io.run(broker.cash_flows(), 10)
+    assert flows[0].type_code == "commission" and flows[0].amount == -fee
+
+
+def test_fixed_fee_is_converted_to_the_trade_currency(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.deposit("USD", Decimal("1000")), 10)
+    io.run(broker.set_price("AAPL.US", Decimal("100"), "USD"), 10)
+    io.run(broker.place_order(OrderRequest("AAPL.US", "BUY", 2, user_order_id=2)), 10)
+    (trade,) = io.run(broker.trades(date(2026, 3, 2), date(2026, 3, 2)), 10)
+    assert trade.fee == Decimal("2.20") + Decimal("0.40")
+
+
+def test_limit_order_waits_then_fills_when_marketable(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.set_price("SAP.EU", Decimal("200"), "EUR"), 10)
+    io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 1, user_order_id=3,
+                                           limit_price=Decimal("190"))), 10)
+    assert [o.status for o in io.run(broker.open_orders(), 10)] == [10]
+    io.run(broker.set_price("SAP.EU", Decimal("189"), "EUR"), 10)
+    assert io.run(broker.open_orders(), 10) == ()
+    order = io.run(broker.find_order(3), 10)
+    assert order is not None and order.status == 21 and order.fills[0].price == 189
+
+
+def test_refusals_write_nothing(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.set_price("ASML.EU", Decimal("650"), "EUR"), 10)
+    with pytest.raises(BrokerRejected):
+        io.run(broker.place_order(OrderRequest("ASML.EU", "BUY", 100, user_order_id=4)), 10)
+    with pytest.raises(BrokerRejected):
+        io.run(broker.place_order(OrderRequest("ASML.EU", "SELL", 1, user_order_id=5)), 10)
+    with pytest.raises(BrokerRejected):
+        io.run(broker.place_order(OrderRequest("NOPRICE", "BUY", 1, user_order_id=6)), 10)
+    assert io.run(store.fetch_all("SELECT * FROM paper_orders"), 10) == []
+    io.run(broker.place_order(OrderRequest("ASML.EU", "BUY", 1, user_order_id=7)), 10)
+    with pytest.raises(BrokerRejected):
+        io.run(broker.place_order(OrderRequest("ASML.EU", "BUY", 1, user_order_id=7)), 10)
+    with pytest.raises(BrokerRejected):
+        io.run(broker.cancel_order(999), 10)
+    with pytest.raises(BrokerUnsupported):
+        io.run(broker.daily_history("ASML.EU", datetime.now(UTC) - timedelta(days=3),
+                                    datetime.now(UTC)), 10)
+
+
+def test_cancel_and_persistence(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.set_price("SAP.EU", Decimal("200"), "EUR"), 10)
+    ack = io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 1, user_order_id=8,
+                                                 limit_price=Decimal("1"))), 10)
+    io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 2, user_order_id=9)), 10)
+    io.run(broker.cancel_order(ack.order_id), 10)
+    again = make(store)
+    account = io.run(again.account(), 10)
+    assert account.positions[0].quantity == 2
+    order = io.run(again.find_order(8), 10)
+    assert order is not None and order.status == 31
+
+
+def test_every_row_is_marked_simulated(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.set_price("SAP.EU", Decimal("200"), "EUR"), 10)
+    io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 1, user_order_id=10)), 10)
+    for table in ("paper_account", "paper_cash", "paper_positions", "paper_orders",
+                  "paper_trades", "paper_cash_flows"):
+        rows = io.run(store.fetch_all(f"SELECT simulated FROM {table}"), 10)
+        assert rows and all(r["simulated"] == 1 for r in rows), table
+    with pytest.raises((StoreError, sqlite3.IntegrityError)):
+        io.run(store.execute("INSERT INTO paper_cash (currency, amount, simulated) "
+                             "VALUES ('GBP', '1', 0)"), 10)
+
+
+# ------------------------------------------------------------------ property
+SYMBOLS = {"A": ("EUR", Decimal("12.34")), "B": ("EUR", Decimal("250")),
+           "C": ("USD", Decimal("0.57"))}
+ORDERS = st.lists(st.tuples(st.sampled_from(["BUY", "SELL"]), st.sampled_from(sorted(SYMBOLS)),
+                            st.integers(1, 400)), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(orders=ORDERS, eur=st.integers(0, 50_000), usd=st.integers(0, 5_000))
+def test_value_is_conserved_minus_fees(orders: list[tuple[str, str, int]], eur: int,
+                                       usd: int) -> None:
+    ledger = PaperLedger(cash={"EUR": Decimal(eur), "USD": Decimal(usd)})
+    prices = {s: p for s, (_, p) in SYMBOLS.items()}
+    before = ledger.value_by_currency(prices)
+    fees = {"EUR": Decimal(0), "USD": Decimal(0)}
+    for side, symbol, qty in orders:
+        currency, price = SYMBOLS[symbol]
+        fee = FEES.fee(price * qty, RATES[currency])
+        snapshot = (dict(ledger.cash), dict(ledger.positions))
+        try:
+            ledger.apply_fill(side, symbol, currency, qty, price, fee)  # type: ignore[arg-type]
+        except PaperRefusal:
+            assert (ledger.cash, ledger.positions) == snapshot  # refusals change nothing
+            continue
+        fees[currency] += fee
+    after = ledger.value_by_currency(prices)
+    for currency in ("EUR", "USD"):
+        assert after[currency] == before[currency] - fees[currency]
+        assert ledger.cash[currency] >= 0  # cash orders never borrow
+    assert all(q > 0 for q, _, _ in ledger.positions.values())
