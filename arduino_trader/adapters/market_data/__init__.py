@@ -1,0 +1,1 @@
+"""Market-data sources behind the MarketData port: replay (bundled CSV) and yfinance."""

@@ -1,0 +1,259 @@
+"""The market-data port served from a local daily-close CSV set (the bundled demo data by
+default): for tests, the demo and backtests.
+
+The replay stands at a position in time given by its clock: quotes are the last close
+on or before that day, history stops there. With a wall clock after the data's end the
+replay stands at its last day (the data's own ``as_of`` tells consumers how old it is).
+The CSV is read lazily, once, in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from arduino_trader.domain.universe import product_type_for
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.market_data import (
+    AnalystData,
+    EmptyHistory,
+    Fundamentals,
+    FxRate,
+    MalformedPayload,
+    MarketDataUnavailable,
+    PriceBar,
+    PriceHistory,
+    Quote,
+    RateUnavailable,
+    SecurityInfo,
+    UnknownSymbol,
+)
+
+PRICES_FILE = "sp500_20_stocks_daily_close.csv.gz"
+UNIVERSE_FILE = "demo_universe.csv"
+_CLOSE_TIME = time(16, 0)
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a file shipped in ``arduino_trader/data``."""
+    return Path(str(resources.files("arduino_trader").joinpath("data", name)))
+
+
+@dataclass(frozen=True)
+class _Table:
+    days: tuple[date, ...]
+    closes: dict[str, tuple[float | None, ...]]
+
+
+def read_close_table(text: str) -> _Table:
+    """Parse ``Date,T1,T2,...`` CSV text (one pass); empty cells are missing closes."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise MalformedPayload("price file is empty") from None
+    if not header or header[0].strip().lower() != "date" or len(header) < 2:
+        raise MalformedPayload(f"price file header must start with Date: {header[:3]}")
+    tickers = [h.strip().upper() for h in header[1:]]
+    days: list[date] = []
+    columns: list[list[float | None]] = [[] for _ in tickers]
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            day = date.fromisoformat(row[0])
+            values = [float(v) if v.strip() else None for v in row[1:len(tickers) + 1]]
+        except ValueError as exc:
+            raise MalformedPayload(f"price file line {line_no}: {exc}") from None
+        if days and day <= days[-1]:
+            raise MalformedPayload(f"price file line {line_no}: dates not increasing")
+        values += [None] * (len(tickers) - len(values))
+        days.append(day)
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return _Table(tuple(days), {t: tuple(c) for t, c in zip(tickers, columns, strict=True)})
+
+
+def read_universe(text: str) -> list[SecurityInfo]:
+    """Parse the demo universe CSV."""
+    out = []
+    for row in csv.DictReader(io.StringIO(text)):
+        out.append(SecurityInfo(
+            symbol=row["symbol"], yahoo_symbol=row["yahoo_symbol"] or None, name=row["name"],
+            currency=row["currency"], isin=row["isin"] or None, exchange=row["exchange"],
+            mic=row["mic"] or None, country=row["country"] or None,
+            industry=row["industry"] or None, product_type="EQUITY"))
+    return out
+
+
+def parse_fx_setting(text: str) -> dict[str, Decimal]:
+    """``"USD=0.92,GBP=1.17"`` → EUR value of one unit per currency."""
+    rates: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, _, value = part.partition("=")
+        rate = Decimal(value.strip())
+        if len(code.strip()) != 3 or not rate.is_finite() or rate <= 0:
+            raise ValueError(f"bad FX entry {part!r} (want CCY=positive number)")
+        rates[code.strip().upper()] = rate
+    return rates
+
+
+class ReplaySource:
+    """:class:`arduino_trader.protocols.market_data.MarketData` over a close-price table."""
+
+    name = "replay"
+
+    def __init__(self, clock: Clock, *, prices: Path | None = None,
+                 universe: Path | None = None, currency: str = "USD",
+                 fx: Mapping[str, Decimal] | None = None) -> None:
+        self._clock = clock
+        self._prices_path = prices or bundled_path(PRICES_FILE)
+        self._universe_path = universe if universe is not None else (
+            bundled_path(UNIVERSE_FILE) if prices is None else None)
+        self._currency = currency
+        self._fx = dict(fx or {})
+        self._table: _Table | None = None
+        self._universe: list[SecurityInfo] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    def _load(self) -> _Table:
+        with self._lock:
+            if self._table is None:
+                try:
+                    raw = self._prices_path.read_bytes()
+                except OSError as exc:
+                    raise MarketDataUnavailable(f"cannot read {self._prices_path}: {exc}") \
+                        from exc
+                if self._prices_path.suffix == ".gz":
+                    raw = gzip.decompress(raw)
+                self._table = read_close_table(raw.decode("utf-8"))
+            return self._table
+
+    def _directory(self) -> list[SecurityInfo]:
+        with self._lock:
+            if self._universe is None:
+                if self._universe_path is None:
+                    self._universe = []
+                else:
+                    self._universe = read_universe(
+                        self._universe_path.read_text(encoding="utf-8"))
+            return self._universe
+
+    # ------------------------------------------------------------------ position
+    @property
+    def last_day(self) -> date:
+        """The newest day in the data."""
+        return self._load().days[-1]
+
+    def _position(self) -> date:
+        today = self._clock.now().astimezone(_NEW_YORK).date()
+        return min(today, self.last_day)
+
+    def _close_time(self, day: date) -> datetime:
+        return datetime.combine(day, _CLOSE_TIME, _NEW_YORK).astimezone(UTC)
+
+    def reference_time(self, now: datetime) -> datetime:
+        """``now`` inside the data range; after it, the close of the last day."""
+        last_close = self._close_time(self.last_day)
+        return min(now, last_close + timedelta(days=1))
+
+    def _column(self, symbol: str) -> tuple[str, tuple[float | None, ...]]:
+        table = self._load()
+        key = self._ticker_of(symbol)
+        column = table.closes.get(key)
+        if column is None:
+            raise UnknownSymbol(f"replay data has no symbol {symbol!r}")
+        return key, column
+
+    def _ticker_of(self, symbol: str) -> str:
+        value = symbol.strip().upper()
+        for info in self._directory():
+            if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
+                return (info.yahoo_symbol or info.symbol).upper()
+        base, dot, suffix = value.rpartition(".")
+        return base if dot and suffix == "US" else value
+
+    # ---------------------------------------------------------------------- port
+    def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        """Last close on or before the replay position, per known symbol."""
+        table = self._load()
+        position = self._position()
+        end = bisect_right(table.days, position)
+        out: dict[str, Quote] = {}
+        for symbol in symbols:
+            try:
+                _, column = self._column(symbol)
+            except UnknownSymbol:
+                continue
+            for i in range(end - 1, max(-1, end - 11), -1):  # ≤ 10 days back (holidays)
+                value = column[i]
+                if value is not None:
+                    out[symbol] = Quote(symbol, value, self._currency,
+                                        self._close_time(table.days[i]), self.name)
+                    break
+        return out
+
+    def history(self, symbol: str, start: date, end: date) -> PriceHistory:
+        """Daily closes of ``symbol`` within ``[start, end]`` up to the replay position."""
+        table = self._load()
+        _, column = self._column(symbol)
+        stop = min(end, self._position())
+        lo = bisect_left(table.days, start)
+        hi = bisect_right(table.days, stop)
+        bars = tuple(PriceBar(table.days[i], v, adj_close=v)
+                     for i in range(lo, hi) if (v := column[i]) is not None)
+        if not bars:
+            raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
+        return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
+                            self.name)
+
+    def fundamentals(self, symbol: str) -> Fundamentals:
+        """The replay carries prices only."""
+        self._column(symbol)
+        raise MarketDataUnavailable("the replay source has no fundamentals")
+
+    def analyst(self, symbol: str) -> AnalystData:
+        """The replay carries prices only."""
+        self._column(symbol)
+        raise MarketDataUnavailable("the replay source has no analyst data")
+
+    def lookup(self, identifier: str) -> SecurityInfo:
+        """A security of the bundled directory, or a bare record for a known column."""
+        value = identifier.strip().upper()
+        for info in self._directory():
+            if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
+                return info
+        key, _ = self._column(value)
+        return SecurityInfo(symbol=f"{key}.US", yahoo_symbol=key, name=key,
+                            currency=self._currency,
+                            product_type=product_type_for("EQUITY"))
+
+    def universe(self) -> list[SecurityInfo]:
+        """The bundled directory (securities with a price column)."""
+        table = self._load()
+        known = set(table.closes)
+        return [i for i in self._directory() if (i.yahoo_symbol or "").upper() in known]
+
+    def fx_rate(self, currency: str) -> FxRate:
+        """Configured rates only (the replay has no FX series); EUR is 1 by definition."""
+        code = currency.strip().upper()
+        now = self._clock.now()
+        if code == "EUR":
+            return FxRate("EUR", Decimal(1), now.date(), now, self.name)
+        rate = self._fx.get(code)
+        if rate is None:
+            raise RateUnavailable(f"no FX rate for {code} in the replay configuration")
+        return FxRate(code, rate, now.date(), now, self.name)
+

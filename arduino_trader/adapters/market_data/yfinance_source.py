@@ -1,0 +1,282 @@
+"""The market-data port over Yahoo Finance through ``yfinance``.
+
+yfinance is synchronous and keeps one process-wide data singleton; so every call here
+runs in the calling actor's thread (never the I/O loop), under one module-wide lock,
+throttled to ``min_interval_s`` between requests, retried with 1 s doubling on
+transient failures, and always passes our session explicitly (tests inject a session
+that serves recorded Yahoo responses; nothing here reaches the network by itself).
+Symbols given to this adapter are Yahoo symbols (mapping: ``domain/universe.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+from arduino_trader.config.settings import Settings
+from arduino_trader.domain.universe import (
+    analyst_score,
+    mic_for_exchange,
+    product_type_for,
+    upside_pct,
+)
+from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.market_data import (
+    AnalystData,
+    EmptyHistory,
+    Fundamentals,
+    FxRate,
+    MalformedPayload,
+    MarketDataError,
+    MarketDataUnavailable,
+    PriceBar,
+    PriceHistory,
+    Quote,
+    RateLimited,
+    RateUnavailable,
+    SecurityInfo,
+    UnknownSymbol,
+)
+
+T = TypeVar("T")
+_YF_LOCK = threading.Lock()
+
+FUNDAMENTAL_FIELDS = (
+    "trailingPE", "forwardPE", "pegRatio", "priceToBook", "revenueGrowth", "earningsGrowth",
+    "profitMargins", "operatingMargins", "returnOnEquity", "debtToEquity", "currentRatio",
+    "marketCap", "dividendYield", "fiveYearAvgDividendYield", "payoutRatio",
+)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def map_error(exc: BaseException, symbol: str) -> MarketDataError:
+    """Translate yfinance / HTTP-client exceptions into the port's typed errors."""
+    if isinstance(exc, MarketDataError):
+        return exc
+    name = type(exc).__name__
+    text = str(exc)
+    if name == "YFRateLimitError" or "429" in text or "Too Many Requests" in text:
+        return RateLimited(f"Yahoo rate limit hit reading {symbol}")
+    if name in ("YFPricesMissingError", "YFTzMissingError", "YFInvalidPeriodError"):
+        if "delisted" in text or "not found" in text.lower() or "No data found" in text:
+            return UnknownSymbol(f"Yahoo does not know {symbol}: {text[:200]}")
+        return EmptyHistory(f"Yahoo returned no prices for {symbol}: {text[:200]}")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 404:
+        return UnknownSymbol(f"Yahoo does not know {symbol}")
+    if isinstance(status, int) and status >= 400:
+        return MarketDataUnavailable(f"Yahoo answered HTTP {status} for {symbol}")
+    if isinstance(exc, KeyError | TypeError | ValueError | IndexError | AttributeError):
+        return MalformedPayload(f"unexpected Yahoo payload for {symbol}: {name}: {text[:200]}")
+    return MarketDataUnavailable(f"Yahoo unreachable for {symbol}: {name}: {text[:200]}")
+
+
+class YFinanceSource:
+    """:class:`arduino_trader.protocols.market_data.MarketData` over yfinance."""
+
+    name = "yfinance"
+
+    def __init__(self, session: Any, clock: Clock, *, min_interval_s: float = 0.5,
+                 timeout_s: float = 20.0, retries: int = 3, cache_dir: Path | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        import yfinance as yf
+
+        self._yf = yf
+        self._session = session
+        self._clock = clock
+        self._min_interval = min_interval_s
+        self._timeout = timeout_s
+        self._retries = retries
+        self._sleep = sleep
+        self._last_call = -math.inf
+        # Errors must raise (not be logged and swallowed into an empty frame).
+        yf.config.debug.hide_exceptions = False
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            yf.set_tz_cache_location(str(cache_dir))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock, cache_dir: Path) -> YFinanceSource:
+        """The production adapter: a browser-impersonating curl_cffi session."""
+        from curl_cffi import requests as curl_requests
+
+        session: Any = curl_requests.Session(impersonate="chrome")
+        return cls(session, clock,
+                   min_interval_s=settings.get_float("market_data.yahoo_min_interval_s"),
+                   timeout_s=settings.get_int("market_data.yahoo_timeout_s"),
+                   retries=settings.get_int("market_data.yahoo_retries"),
+                   cache_dir=cache_dir / "yfinance")
+
+    # ------------------------------------------------------------------ plumbing
+    def _call(self, symbol: str, func: Callable[[], T]) -> T:
+        """Run ``func`` throttled, serialized and retried (1 s doubling) on transient errors."""
+        delay = 1.0
+        for attempt in range(self._retries + 1):
+            with _YF_LOCK:
+                wait = self._last_call + self._min_interval - time.monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+                try:
+                    return func()
+                except Exception as exc:
+                    error = map_error(exc, symbol)
+                finally:
+                    self._last_call = time.monotonic()
+            retryable = isinstance(error, MarketDataUnavailable)
+            if not retryable or attempt == self._retries:
+                raise error
+            self._sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ticker(self, symbol: str) -> Any:
+        return self._yf.Ticker(symbol, session=self._session)
+
+    def reference_time(self, now: datetime) -> datetime:
+        """A live source describes the present."""
+        return now
+
+    # ---------------------------------------------------------------------- port
+    def _quote(self, symbol: str) -> Quote:
+        ticker = self._ticker(symbol)
+        frame = ticker.history(period="5d", interval="1d", auto_adjust=False, actions=False,
+                               timeout=self._timeout)
+        meta = ticker.history_metadata or {}
+        currency = str(meta.get("currency") or "")
+        price = _number(meta.get("regularMarketPrice"))
+        stamp = meta.get("regularMarketTime")
+        if price is not None and price > 0 and stamp is not None:
+            as_of = stamp.to_pydatetime() if hasattr(stamp, "to_pydatetime") else \
+                datetime.fromtimestamp(int(stamp), UTC)
+            return Quote(symbol, price, currency, as_of.astimezone(UTC), self.name)
+        if "Close" not in frame or frame["Close"].dropna().empty:
+            raise EmptyHistory(f"Yahoo returned no recent price for {symbol}")
+        closes: Any = frame["Close"].dropna()
+        last_ts = closes.index[-1]
+        return Quote(symbol, float(closes.iloc[-1]), currency,
+                     last_ts.to_pydatetime().astimezone(UTC), self.name)
+
+    def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        """Latest price per symbol (chart API, 5 days so venue holidays are covered).
+
+        A symbol that fails is left out; when every symbol fails, the first error is
+        raised so the caller can report the outage.
+        """
+        out: dict[str, Quote] = {}
+        first_error: MarketDataError | None = None
+        for symbol in symbols:
+            try:
+                out[symbol] = self._call(symbol, lambda s=symbol: self._quote(s))  # type: ignore[misc]
+            except MarketDataError as exc:
+                first_error = first_error or exc
+                if isinstance(exc, RateLimited):
+                    break
+        if not out and first_error is not None:
+            raise first_error
+        return out
+
+    def history(self, symbol: str, start: date, end: date) -> PriceHistory:
+        """Daily OHLCV bars (unadjusted close + adjusted close) in ``[start, end]``."""
+
+        def read() -> PriceHistory:
+            ticker = self._ticker(symbol)
+            frame = ticker.history(start=start.isoformat(),
+                                   end=(end + timedelta(days=1)).isoformat(), interval="1d",
+                                   auto_adjust=False, actions=False, timeout=self._timeout)
+            meta = ticker.history_metadata or {}
+            bars = []
+            for stamp, row in frame.iterrows():
+                close = _number(row.get("Close"))
+                if close is None:
+                    continue
+                bars.append(PriceBar(stamp.date(), close, _number(row.get("Open")),
+                                     _number(row.get("High")), _number(row.get("Low")),
+                                     _number(row.get("Adj Close")), _number(row.get("Volume"))))
+            bars = [b for b in bars if start <= b.day <= end]
+            if not bars:
+                raise EmptyHistory(f"Yahoo returned no bars for {symbol} in {start}..{end}")
+            return PriceHistory(symbol, str(meta.get("currency") or ""), tuple(bars),
+                                self._clock.now(), self.name)
+
+        return self._call(symbol, read)
+
+    def _info(self, symbol: str) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            info = self._ticker(symbol).info
+            if not isinstance(info, dict):
+                raise MalformedPayload(f"Yahoo info for {symbol} is not an object")
+            if not any(k in info for k in ("quoteType", "longName", "shortName", "currency")):
+                raise UnknownSymbol(f"Yahoo does not know {symbol}")
+            return info
+
+        return self._call(symbol, read)
+
+    def fundamentals(self, symbol: str) -> Fundamentals:
+        """The §4.2 fundamentals; a missing figure is None."""
+        info = self._info(symbol)
+        return Fundamentals(symbol, self._clock.now(),
+                            {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS})
+
+    def analyst(self, symbol: str) -> AnalystData:
+        """Recommendation (default hold), score, target and upside %."""
+        info = self._info(symbol)
+        key = str(info.get("recommendationKey") or "hold")
+        target = _number(info.get("targetMeanPrice"))
+        price = _number(info.get("currentPrice")) or _number(info.get("regularMarketPrice"))
+        count = _number(info.get("numberOfAnalystOpinions"))
+        return AnalystData(symbol, self._clock.now(), key, analyst_score(key), target,
+                           upside_pct(target, price), int(count) if count is not None else None)
+
+    def lookup(self, identifier: str) -> SecurityInfo:
+        """Classification from Yahoo (name, currency, exchange, country, industry, type).
+
+        Yahoo has no ISIN: onboarding gets it from the broker or the identifier itself.
+        """
+        info = self._info(identifier)
+        name = str(info.get("longName") or info.get("shortName") or "")
+        currency = str(info.get("currency") or "").upper()
+        if not name or not currency:
+            raise MalformedPayload(f"Yahoo info for {identifier} lacks a name or currency")
+        exchange = info.get("fullExchangeName")
+        symbol = str(info.get("symbol") or identifier).upper()
+        return SecurityInfo(
+            symbol=symbol, yahoo_symbol=symbol, name=name, currency=currency, isin=None,
+            exchange=str(exchange) if exchange else None,
+            mic=mic_for_exchange(str(exchange)) if exchange else None,
+            country=info.get("country"),
+            industry=info.get("industry") or info.get("sector"),
+            product_type=product_type_for(info.get("quoteType"), name))
+
+    def universe(self) -> list[SecurityInfo]:
+        """A live source offers no default universe."""
+        return []
+
+    def fx_rate(self, currency: str) -> FxRate:
+        """EUR value of one unit of ``currency`` from Yahoo's ``EUR<CCY>=X`` pair."""
+        code = currency.strip().upper()
+        now = self._clock.now()
+        if code == "EUR":
+            return FxRate("EUR", Decimal(1), now.date(), now, self.name)
+        pair = f"EUR{code}=X"
+        try:
+            quote = self._call(pair, lambda: self._quote(pair))
+        except (UnknownSymbol, EmptyHistory) as exc:
+            raise RateUnavailable(f"no Yahoo rate for {code}: {exc}") from exc
+        try:
+            per_eur = Decimal(repr(quote.price))
+            eur_per = (Decimal(1) / per_eur).quantize(Decimal("1E-10"))
+        except (InvalidOperation, ZeroDivisionError) as exc:
+            raise RateUnavailable(f"invalid Yahoo rate for {code}: {quote.price!r}") from exc
+        return FxRate(code, eur_per, quote.as_of.date(), quote.as_of, self.name)

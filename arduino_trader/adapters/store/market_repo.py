@@ -1,0 +1,331 @@
+"""Store access for the market-data tables (migration 0200): securities, the one price
+history table, latest prices, quarantine, fundamentals/analyst documents, FX rates.
+
+Coroutines on the I/O loop; every bulk write is one transaction with ``executemany``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.domain.price_validation import Quarantined
+from arduino_trader.protocols.market_data import FxRate, MonthlyPrice, PriceBar, Quote
+from arduino_trader.protocols.money import decimal_to_str
+from arduino_trader.protocols.store import Database
+
+SECURITY_COLUMNS = (
+    "isin", "symbol", "yahoo_symbol", "name", "product_type", "country", "industry",
+    "exchange", "mic", "market_code", "currency", "min_lot", "priority_multiplier",
+    "allow_buy", "allow_sell", "active", "min_portfolio_target", "max_portfolio_target",
+    "source", "last_synced", "created_at", "updated_at",
+)
+EDITABLE_COLUMNS = frozenset({
+    "name", "yahoo_symbol", "product_type", "country", "industry", "exchange", "mic",
+    "market_code", "min_lot", "priority_multiplier", "allow_buy", "allow_sell", "active",
+    "min_portfolio_target", "max_portfolio_target",
+})
+_BOOL_COLUMNS = ("allow_buy", "allow_sell", "active")
+
+
+class DuplicateSecurity(ValueError):
+    """The ISIN or the symbol is already in the universe."""
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _dt(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
+
+
+def security_row(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
+    """A securities row as a JSON-ready dict (bools, ISO times)."""
+    data = {k: row[k] for k in SECURITY_COLUMNS}
+    for key in _BOOL_COLUMNS:
+        data[key] = bool(data[key])
+    for key in ("last_synced", "created_at", "updated_at"):
+        moment = _dt(data[key])
+        data[key] = moment.isoformat() if moment else None
+    return data
+
+
+# ------------------------------------------------------------------ securities
+async def insert_security(db: Database, record: Mapping[str, Any], now: datetime) -> None:
+    """Insert one security; :class:`DuplicateSecurity` when the ISIN or symbol exists."""
+    existing = await db.fetch_one(
+        "SELECT isin, symbol FROM securities WHERE isin = ? OR symbol = ?",
+        (record["isin"], record["symbol"]))
+    if existing is not None:
+        raise DuplicateSecurity(f"already in the universe: {existing['symbol']} "
+                                f"({existing['isin']})")
+    await insert_securities(db, [record], now)
+
+
+async def insert_securities(db: Database, records: Iterable[Mapping[str, Any]],
+                            now: datetime) -> int:
+    """Insert securities not yet present (by ISIN or symbol); returns how many were new."""
+    rows = []
+    for rec in records:
+        full = {**_DEFAULTS, **rec, "created_at": _ts(now), "updated_at": _ts(now)}
+        full["last_synced"] = None
+        rows.append(tuple(full[c] for c in SECURITY_COLUMNS))
+    if not rows:
+        return 0
+    placeholders = ", ".join("?" for _ in SECURITY_COLUMNS)
+    async with db.transaction() as tx:
+        before = await tx.fetch_one("SELECT COUNT(*) AS n FROM securities")
+        await tx.executemany(
+            f"INSERT OR IGNORE INTO securities ({', '.join(SECURITY_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({placeholders})", rows)
+        after = await tx.fetch_one("SELECT COUNT(*) AS n FROM securities")
+    return int(after["n"] if after else 0) - int(before["n"] if before else 0)
+
+
+_DEFAULTS: dict[str, Any] = {
+    "yahoo_symbol": None, "product_type": "UNKNOWN", "country": None, "industry": None,
+    "exchange": None, "mic": None, "market_code": None, "min_lot": 1,
+    "priority_multiplier": 1.0, "allow_buy": 1, "allow_sell": 1, "active": 1,
+    "min_portfolio_target": None, "max_portfolio_target": None, "source": "",
+}
+
+
+async def get_security(db: Database, isin: str) -> dict[str, Any] | None:
+    """One security by ISIN (active or not)."""
+    row = await db.fetch_one("SELECT * FROM securities WHERE isin = ?", (isin,))
+    return security_row(row) if row is not None else None
+
+
+async def find_security(db: Database, identifier: str) -> dict[str, Any] | None:
+    """One security by ISIN, broker symbol or Yahoo symbol."""
+    row = await db.fetch_one(
+        "SELECT * FROM securities WHERE isin = ? OR symbol = ? OR yahoo_symbol = ? LIMIT 1",
+        (identifier, identifier, identifier))
+    return security_row(row) if row is not None else None
+
+
+async def list_securities(db: Database, *, active_only: bool = False) -> list[dict[str, Any]]:
+    """Every security with its latest price (if any), ordered by symbol."""
+    rows = await db.fetch_all(
+        "SELECT s.*, p.price AS last_price, p.as_of AS price_as_of, p.source AS price_source "
+        "FROM securities s LEFT JOIN latest_prices p ON p.isin = s.isin "
+        + ("WHERE s.active = 1 " if active_only else "") + "ORDER BY s.symbol")
+    result = []
+    for row in rows:
+        item = security_row(row)
+        as_of = _dt(row["price_as_of"])
+        item["last_price"] = row["last_price"]
+        item["price_as_of"] = as_of.isoformat() if as_of else None
+        result.append(item)
+    return result
+
+
+async def update_security(db: Database, isin: str, fields: Mapping[str, Any],
+                          now: datetime) -> int:
+    """Update editable columns of one security; returns rows changed (0 = unknown)."""
+    bad = set(fields) - EDITABLE_COLUMNS
+    if bad:
+        raise ValueError(f"not editable: {', '.join(sorted(bad))}")
+    if not fields:
+        return 0
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    return await db.execute(
+        f"UPDATE securities SET {assignments}, updated_at = ? WHERE isin = ?",  # noqa: S608
+        (*fields.values(), _ts(now), isin))
+
+
+async def fill_missing(db: Database, isin: str, values: Mapping[str, Any],
+                       now: datetime) -> None:
+    """Set columns that are still NULL/empty (classification fills empty fields only)."""
+    for key, value in values.items():
+        if key not in EDITABLE_COLUMNS or value in (None, ""):
+            continue
+        await db.execute(
+            f"UPDATE securities SET {key} = ?, updated_at = ? "  # noqa: S608
+            f"WHERE isin = ? AND ({key} IS NULL OR {key} = '' OR {key} = 'UNKNOWN')",
+            (value, _ts(now), isin))
+
+
+async def set_last_synced(db: Database, isins: Sequence[str], now: datetime) -> None:
+    """Mark securities processed at ``now``."""
+    if isins:
+        async with db.transaction() as tx:
+            await tx.executemany("UPDATE securities SET last_synced = ? WHERE isin = ?",
+                                 [(_ts(now), i) for i in isins])
+
+
+async def securities_due(db: Database, older_than: datetime) -> list[dict[str, Any]]:
+    """Active securities never synced or last synced before ``older_than``."""
+    rows = await db.fetch_all(
+        "SELECT * FROM securities WHERE active = 1 AND (last_synced IS NULL "
+        "OR last_synced < ?) ORDER BY symbol", (_ts(older_than),))
+    return [security_row(r) for r in rows]
+
+
+async def universe_counts(db: Database) -> dict[str, int]:
+    """Securities total/active and history rows."""
+    row = await db.fetch_one(
+        "SELECT (SELECT COUNT(*) FROM securities) AS total, "
+        "(SELECT COUNT(*) FROM securities WHERE active = 1) AS active, "
+        "(SELECT COUNT(*) FROM price_history) AS history_rows, "
+        "(SELECT COUNT(*) FROM price_quarantine) AS quarantined")
+    return {k: int(row[k]) for k in ("total", "active", "history_rows", "quarantined")} \
+        if row else {}
+
+
+# -------------------------------------------------------------------- history
+async def last_history_days(db: Database) -> dict[str, date]:
+    """Newest stored day per ISIN."""
+    rows = await db.fetch_all("SELECT isin, MAX(day) AS last FROM price_history GROUP BY isin")
+    return {r["isin"]: date.fromisoformat(r["last"]) for r in rows}
+
+
+async def recent_closes(db: Database, isin: str, limit: int = 30) -> list[float]:
+    """Up to ``limit`` newest accepted closes, oldest first."""
+    rows = await db.fetch_all(
+        "SELECT close FROM price_history WHERE isin = ? ORDER BY day DESC LIMIT ?",
+        (isin, limit))
+    return [float(r["close"]) for r in reversed(rows)]
+
+
+async def write_history(db: Database,
+                        series: Mapping[str, tuple[Sequence[PriceBar], Sequence[Quarantined]]],
+                        source: str, now: datetime) -> int:
+    """Upsert accepted bars and record quarantined ones for many ISINs, one transaction.
+
+    Returns the number of bars written.
+    """
+    bars_rows: list[tuple[Any, ...]] = []
+    q_rows: list[tuple[Any, ...]] = []
+    for isin, (bars, quarantined) in series.items():
+        bars_rows.extend((isin, b.day.isoformat(), b.open, b.high, b.low, b.close, b.adj_close,
+                          b.volume, source) for b in bars)
+        q_rows.extend((isin, q.day.isoformat(), q.close, q.reason, q.detail, source, _ts(now))
+                      for q in quarantined)
+    async with db.transaction() as tx:
+        if bars_rows:
+            await tx.executemany(
+                "INSERT INTO price_history (isin, day, open, high, low, close, adj_close, "
+                "volume, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (isin, day) DO UPDATE SET open = excluded.open, "
+                "high = excluded.high, low = excluded.low, close = excluded.close, "
+                "adj_close = excluded.adj_close, volume = excluded.volume, "
+                "source = excluded.source", bars_rows)
+        if q_rows:
+            await tx.executemany(
+                "INSERT OR IGNORE INTO price_quarantine (isin, day, close, reason, detail, "
+                "source, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
+    return len(bars_rows)
+
+
+async def read_history(db: Database, isin: str, start: date | None = None,
+                       end: date | None = None) -> list[PriceBar]:
+    """Stored daily bars of one ISIN, oldest first."""
+    rows = await db.fetch_all(
+        "SELECT day, open, high, low, close, adj_close, volume FROM price_history "
+        "WHERE isin = ? AND day >= ? AND day <= ? ORDER BY day",
+        (isin, (start or date.min).isoformat(), (end or date.max).isoformat()))
+    return [PriceBar(date.fromisoformat(r["day"]), r["close"], r["open"], r["high"], r["low"],
+                     r["adj_close"], r["volume"]) for r in rows]
+
+
+async def monthly_prices(db: Database, isin: str) -> list[MonthlyPrice]:
+    """Mean close and mean adjusted close per ``YYYY-MM`` (derived from the daily table)."""
+    rows = await db.fetch_all(
+        "SELECT substr(day, 1, 7) AS month, AVG(close) AS c, AVG(COALESCE(adj_close, close)) "
+        "AS a FROM price_history WHERE isin = ? GROUP BY month ORDER BY month", (isin,))
+    return [MonthlyPrice(r["month"], float(r["c"]), float(r["a"])) for r in rows]
+
+
+async def history_stats(db: Database, isin: str) -> dict[str, Any]:
+    """Row count and first/last day of one ISIN's history."""
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS n, MIN(day) AS first, MAX(day) AS last FROM price_history "
+        "WHERE isin = ?", (isin,))
+    return {"daily_rows": int(row["n"]) if row else 0,
+            "first_day": row["first"] if row else None, "last_day": row["last"] if row else None}
+
+
+async def quarantine_list(db: Database, isin: str | None = None,
+                          limit: int = 200) -> list[dict[str, Any]]:
+    """Recent quarantined prices (newest first)."""
+    rows = await db.fetch_all(
+        "SELECT isin, day, close, reason, detail, source, detected_at FROM price_quarantine "
+        "WHERE (? IS NULL OR isin = ?) ORDER BY detected_at DESC, day DESC LIMIT ?",
+        (isin, isin, limit))
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------- latest prices
+async def write_quotes(db: Database, quotes: Mapping[str, Quote], now: datetime) -> None:
+    """Upsert the latest accepted quote of each ISIN (one transaction)."""
+    rows = [(isin, q.price, q.currency, _ts(q.as_of), _ts(now), q.source)
+            for isin, q in quotes.items()]
+    if not rows:
+        return
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO latest_prices (isin, price, currency, as_of, fetched_at, source) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (isin) DO UPDATE SET price = excluded.price,"
+            " currency = excluded.currency, as_of = excluded.as_of, "
+            "fetched_at = excluded.fetched_at, source = excluded.source", rows)
+
+
+async def read_quotes(db: Database) -> dict[str, Quote]:
+    """Every stored latest price by ISIN."""
+    rows = await db.fetch_all("SELECT isin, price, currency, as_of, source FROM latest_prices")
+    return {r["isin"]: Quote(r["isin"], float(r["price"]), r["currency"],
+                             datetime.fromtimestamp(int(r["as_of"]), UTC), r["source"])
+            for r in rows}
+
+
+# ------------------------------------------------------------- fundamentals / analyst
+async def write_security_data(db: Database, isin: str, kind: str, data: Mapping[str, Any],
+                              as_of: datetime) -> None:
+    """Store the latest fundamentals or analyst document of one ISIN."""
+    await db.execute(
+        "INSERT INTO security_data (isin, kind, data, as_of) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (isin, kind) DO UPDATE SET data = excluded.data, as_of = excluded.as_of",
+        (isin, kind, json.dumps(dict(data), sort_keys=True), _ts(as_of)))
+
+
+async def read_security_data(db: Database, isin: str) -> dict[str, Any]:
+    """``{kind: {"data": ..., "as_of": iso}}`` for one ISIN."""
+    rows = await db.fetch_all("SELECT kind, data, as_of FROM security_data WHERE isin = ?",
+                              (isin,))
+    out: dict[str, Any] = {}
+    for r in rows:
+        moment = _dt(r["as_of"])
+        out[r["kind"]] = {"data": json.loads(r["data"]),
+                          "as_of": moment.isoformat() if moment else None}
+    return out
+
+
+# ------------------------------------------------------------------------------ FX
+async def write_fx(db: Database, rates: Iterable[FxRate], now: datetime) -> None:
+    """Store FX rates with their day and source (exact text)."""
+    rows = [(r.currency, r.day.isoformat(), decimal_to_str(r.eur_per), r.source, _ts(now))
+            for r in rates]
+    if rows:
+        async with db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO fx_rates (currency, day, eur_per, source, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (currency, day, source) DO UPDATE SET "
+                "eur_per = excluded.eur_per, fetched_at = excluded.fetched_at", rows)
+
+
+async def read_fx(db: Database, currency: str, on: date | None = None) -> FxRate | None:
+    """The newest stored rate of ``currency`` on or before ``on`` (any source)."""
+    row = await db.fetch_one(
+        "SELECT currency, day, eur_per, source, fetched_at FROM fx_rates "
+        "WHERE currency = ? AND day <= ? ORDER BY day DESC, fetched_at DESC LIMIT 1",
+        (currency, (on or date.max).isoformat()))
+    if row is None:
+        return None
+    return FxRate(row["currency"], Decimal(row["eur_per"]), date.fromisoformat(row["day"]),
+                  datetime.fromtimestamp(int(row["fetched_at"]), UTC), row["source"])

@@ -1,0 +1,380 @@
+"""Market data and universe routes: markets status (§7.2), securities (§5.4), the
+``/api/system/sync/*`` triggers (each starts the real job) and FX."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
+from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.domain.universe import IdentifierError, validate_isin
+from arduino_trader.protocols.market_data import (
+    PRODUCT_TYPES,
+    AddSecurity,
+    FxRate,
+    GetFxRate,
+    MalformedPayload,
+    MarketDataError,
+    RateUnavailable,
+    RefreshSecurity,
+    UnknownSymbol,
+)
+
+from ..scheduler import JobAlreadyRunning, JobNotFound
+from .context import ctx_of
+from .errors import ApiError, bad_request, conflict, not_found
+from .helpers import ask_actor, json_response, only_fields, read_json
+from .router import ApiRouter, QueryParam
+
+router = ApiRouter("market")
+ACTOR = "market_data"
+
+SYNC_JOBS: dict[str, str] = {
+    "prices": "sync_prices",
+    "historical": "sync_historical",
+    "rebuild-universe": "rebuild_universe",
+    "securities-data": "sync_securities_data",
+    "daily-pipeline": "sync_securities_data",
+}
+STARTED_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["job", "run_id", "status"],
+    "properties": {"job": {"type": "string"}, "run_id": {"type": "string"},
+                   "status": {"const": "started"}},
+}
+SECURITY_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["isin", "symbol", "name", "currency", "active"],
+    "properties": {"isin": {"type": "string"}, "symbol": {"type": "string"},
+                   "name": {"type": "string"}, "currency": {"type": "string"},
+                   "active": {"type": "boolean"}},
+}
+MARKETS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["markets", "open_count", "closed_count"],
+    "properties": {"markets": {"type": "array", "items": {"type": "object"}},
+                   "open_count": {"type": "integer"}, "closed_count": {"type": "integer"}},
+}
+
+_calendars: MarketCalendars | None = None
+_calendars_lock = threading.Lock()
+
+
+def _shared_calendars(today: date) -> MarketCalendars:
+    global _calendars
+    with _calendars_lock:
+        if _calendars is None or _calendars.outdated(today):
+            _calendars = MarketCalendars(today=today)
+        return _calendars
+
+
+def _map_error(exc: Exception) -> ApiError:
+    if isinstance(exc, IdentifierError):
+        return bad_request(str(exc), code="invalid_identifier")
+    if isinstance(exc, repo.DuplicateSecurity):
+        return bad_request(str(exc), code="duplicate_security")
+    if isinstance(exc, UnknownSymbol):
+        return not_found(str(exc), code="unknown_identifier")
+    if isinstance(exc, RateUnavailable):
+        return ApiError(503, exc.code, str(exc))
+    if isinstance(exc, MalformedPayload):
+        return ApiError(502, exc.code, str(exc))
+    if isinstance(exc, MarketDataError):
+        return ApiError(503, exc.code, str(exc))
+    if isinstance(exc, LookupError):
+        return not_found(str(exc))
+    raise exc
+
+
+async def _ask(request: web.Request, message: object,
+               timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - the ask's own timeout
+    try:
+        return await ask_actor(request, ACTOR, message, timeout=timeout)
+    except ApiError:
+        raise
+    except (MarketDataError, IdentifierError, repo.DuplicateSecurity, LookupError) as exc:
+        raise _map_error(exc) from None
+
+
+def _isin(request: web.Request) -> str:
+    try:
+        return validate_isin(request.match_info["isin"])
+    except IdentifierError as exc:
+        raise bad_request(str(exc), code="invalid_isin") from None
+
+
+async def _security(request: web.Request) -> dict[str, Any]:
+    isin = _isin(request)
+    sec = await repo.get_security(ctx_of(request).store, isin)
+    if sec is None:
+        raise not_found(f"no security with ISIN {isin}", code="unknown_security")
+    return sec
+
+
+def _trigger(request: web.Request, job: str) -> web.Response:
+    scheduler = ctx_of(request).scheduler
+    try:
+        run_id = scheduler.trigger(job, "manual")
+    except JobNotFound:
+        raise not_found(f"job {job!r} is not registered", code="unknown_job") from None
+    except JobAlreadyRunning as exc:
+        raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
+    return json_response({"job": job, "run_id": run_id, "status": "started"}, status=202)
+
+
+# ------------------------------------------------------------------------ markets
+@router.route("GET", "/api/system/markets", summary="Every exchange: open/closed, next "
+              "close or open, time zone, calendar end; counts", response=MARKETS_SCHEMA)
+async def markets(request: web.Request) -> web.Response:
+    """Status per exchange of §3.1 from the calendar library (unknown/failed ⇒ closed)."""
+    ctx = ctx_of(request)
+    now = ctx.clock.now()
+    calendars = _shared_calendars(now.date())
+    loop = asyncio.get_running_loop()
+    statuses = await loop.run_in_executor(
+        ctx.executor, lambda: [calendars.status(mic, now).to_json() for mic in EXCHANGES])
+    rows = await ctx.store.fetch_all(
+        "SELECT mic, COUNT(*) AS n FROM securities WHERE active = 1 GROUP BY mic")
+    held = {r["mic"]: int(r["n"]) for r in rows}
+    for status in statuses:
+        status["securities"] = held.get(status["mic"], 0)
+    open_count = sum(1 for s in statuses if s["open"])
+    return json_response({"markets": statuses, "open_count": open_count,
+                          "closed_count": len(statuses) - open_count, "total": len(statuses),
+                          "unmapped_securities": held.get(None, 0), "at": now})
+
+
+# ---------------------------------------------------------------------- securities
+@router.route("GET", "/api/securities", summary="The universe with latest prices",
+              query=(QueryParam("active", {"type": "boolean"}, "only active securities"),),
+              response={"type": "object", "required": ["securities", "count"]})
+async def list_securities(request: web.Request) -> web.Response:
+    """All securities (or only active ones) with their latest accepted price."""
+    active = request.query.get("active", "").lower() in ("1", "true", "yes")
+    items = await repo.list_securities(ctx_of(request).store, active_only=active)
+    return json_response({"securities": items, "count": len(items)})
+
+
+@router.route("GET", "/api/securities/{isin}", summary="One security: record, history "
+              "stats, fundamentals/analyst data, quarantined prices",
+              response=SECURITY_SCHEMA, errors={404: "unknown security"})
+async def get_security(request: web.Request) -> web.Response:
+    """Details of one security (400 for a non-ISIN, 404 when unknown)."""
+    sec = await _security(request)
+    db = ctx_of(request).store
+    sec["history"] = await repo.history_stats(db, sec["isin"])
+    sec["monthly_points"] = len(await repo.monthly_prices(db, sec["isin"]))
+    sec["data"] = await repo.read_security_data(db, sec["isin"])
+    sec["quarantined"] = await repo.quarantine_list(db, sec["isin"], limit=20)
+    return json_response(sec)
+
+
+@router.route("GET", "/api/securities/{isin}/prices", summary="Stored daily prices of one "
+              "security (oldest first)",
+              query=(QueryParam("start", {"type": "string", "format": "date"}),
+                     QueryParam("end", {"type": "string", "format": "date"}),
+                     QueryParam("limit", {"type": "integer", "minimum": 1,
+                                          "maximum": 10000})),
+              response={"type": "object", "required": ["isin", "prices"]},
+              errors={404: "unknown security"})
+async def security_prices(request: web.Request) -> web.Response:
+    """Daily history from the store; ``limit`` keeps the newest rows."""
+    sec = await _security(request)
+    try:
+        start = date.fromisoformat(request.query["start"]) if "start" in request.query else None
+        end = date.fromisoformat(request.query["end"]) if "end" in request.query else None
+        limit = int(request.query.get("limit", "1000"))
+    except ValueError as exc:
+        raise bad_request(f"bad query parameter: {exc}") from None
+    if not 1 <= limit <= 10_000:
+        raise bad_request("limit must be within 1..10000")
+    bars = await repo.read_history(ctx_of(request).store, sec["isin"], start, end)
+    bars = bars[-limit:]
+    return json_response({"isin": sec["isin"], "count": len(bars), "prices": [
+        {"date": b.day, "close": b.close, "open": b.open, "high": b.high, "low": b.low,
+         "adj_close": b.adj_close, "volume": b.volume} for b in bars]})
+
+
+_CREATE_FIELDS = {"isin", "symbol", "name", "currency", "yahoo_symbol", "min_lot",
+                  "allow_buy", "allow_sell"}
+
+
+def _overrides(body: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("symbol", "name", "currency", "yahoo_symbol"):
+        if body.get(key) is not None:
+            if not isinstance(body[key], str) or not body[key].strip():
+                raise bad_request(f"{key} must be a non-empty string")
+            out[key] = body[key].strip()
+    if "min_lot" in body:
+        lot = body["min_lot"]
+        if isinstance(lot, bool) or not isinstance(lot, int) or lot < 1:
+            raise bad_request("min_lot must be a whole number >= 1")
+        out["min_lot"] = lot
+    for key in ("allow_buy", "allow_sell"):
+        if key in body:
+            if not isinstance(body[key], bool):
+                raise bad_request(f"{key} must be true or false")
+            out[key] = int(body[key])
+    return out
+
+
+@router.route("POST", "/api/securities", summary="Create a security {isin, symbol, name, "
+              "currency?, yahoo_symbol?, min_lot, allow_buy, allow_sell}; history follows "
+              "in the background", status=202, response=SECURITY_SCHEMA,
+              body={"type": "object", "required": ["isin", "symbol", "name"]})
+async def create_security(request: web.Request) -> web.Response:
+    """Validate the ISIN and fields, then onboard through the market-data actor."""
+    body = await read_json(request)
+    only_fields(body, _CREATE_FIELDS)
+    for key in ("isin", "symbol", "name"):
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise bad_request(f"{key} is required")
+    try:
+        isin = validate_isin(body["isin"])
+    except IdentifierError as exc:
+        raise bad_request(str(exc), code="invalid_isin") from None
+    record = await _ask(request, AddSecurity(isin, _overrides(body)))
+    return json_response({"message": f"{record['symbol']} added; history sync started",
+                          **record}, status=202)
+
+
+@router.route("POST", "/api/securities/add-by-identifier", summary="Onboard by ISIN, broker "
+              "ticker or Yahoo symbol {identifier, min_lot?, allow_buy?, allow_sell?}",
+              status=202, response=SECURITY_SCHEMA,
+              body={"type": "object", "required": ["identifier"]},
+              errors={404: "unknown identifier", 503: "source unavailable"})
+async def add_by_identifier(request: web.Request) -> web.Response:
+    """§5.2: resolve, refuse bad ISINs and duplicates, insert; history in the background."""
+    body = await read_json(request)
+    only_fields(body, {"identifier", "min_lot", "allow_buy", "allow_sell", "yahoo_symbol"})
+    identifier = body.get("identifier")
+    if not isinstance(identifier, str) or not identifier.strip():
+        raise bad_request("identifier is required (ISIN, broker ticker or Yahoo symbol)")
+    record = await _ask(request, AddSecurity(identifier.strip(), _overrides(body)))
+    return json_response({"message": f"{record['symbol']} added; history sync started",
+                          **record}, status=202)
+
+
+@router.route("POST", "/api/securities/refresh-all", summary="Securities data sync of every "
+              "active security now, ignoring the 24 h rule (202 + run id)", status=202,
+              response=STARTED_SCHEMA, errors={409: "already running"})
+async def refresh_all(request: web.Request) -> web.Response:
+    """Start the ``refresh_all_securities`` job."""
+    return _trigger(request, "refresh_all_securities")
+
+
+@router.route("POST", "/api/securities/{isin}/refresh-data", summary="Refresh one security's "
+              "history and data now", response={"type": "object", "required": ["isin"]},
+              errors={404: "unknown security"})
+async def refresh_data(request: web.Request) -> web.Response:
+    """Synchronous refresh of one security through the market-data actor."""
+    sec = await _security(request)
+    result = await _ask(request, RefreshSecurity(sec["isin"]), timeout=300)
+    return json_response(result)
+
+
+@router.route("PUT", "/api/securities/{isin}", summary="Update editable fields of a security",
+              response=SECURITY_SCHEMA, errors={404: "unknown security"},
+              body={"type": "object"})
+async def update_security(request: web.Request) -> web.Response:
+    """Validate, clamp (multiplier 0.1-3.0, targets), refuse max < min; nothing ⇒ 400."""
+    sec = await _security(request)
+    body = await read_json(request)
+    fields = _update_fields(body, sec)
+    if not fields:
+        raise bad_request("nothing to update")
+    ctx = ctx_of(request)
+    await repo.update_security(ctx.store, sec["isin"], fields, ctx.clock.now())
+    return json_response(await repo.get_security(ctx.store, sec["isin"]))
+
+
+def _update_fields(body: dict[str, Any], sec: dict[str, Any]) -> dict[str, Any]:
+    text = {"name", "yahoo_symbol", "country", "industry", "exchange", "mic"}
+    allowed = text | {"new_symbol", "fullExchangeName", "product_type", "priority_multiplier",
+                      "min_lot", "active", "allow_buy", "allow_sell", "min_portfolio_target",
+                      "max_portfolio_target"}
+    only_fields(body, allowed)
+    fields: dict[str, Any] = {}
+    if "fullExchangeName" in body:
+        body = {**body, "exchange": body["fullExchangeName"]}
+    for key in text & set(body):
+        value = body[key]
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"{key} must be a string")
+        value = (value or "").strip() or None
+        if key == "name" and value is None:
+            raise bad_request("name cannot be empty")
+        fields[key] = value.upper() if key in ("yahoo_symbol", "mic") and value else value
+    if "product_type" in body:
+        if body["product_type"] not in PRODUCT_TYPES:
+            raise bad_request(f"product_type must be one of {', '.join(PRODUCT_TYPES)}")
+        fields["product_type"] = body["product_type"]
+    for key in ("active", "allow_buy", "allow_sell"):
+        if key in body:
+            if not isinstance(body[key], bool):
+                raise bad_request(f"{key} must be true or false")
+            fields[key] = int(body[key])
+    if "min_lot" in body:
+        lot = body["min_lot"]
+        if isinstance(lot, bool) or not isinstance(lot, int) or lot < 1:
+            raise bad_request("min_lot must be a whole number >= 1")
+        fields["min_lot"] = lot
+    limits = {"priority_multiplier": (0.1, 3.0), "min_portfolio_target": (0.0, 20.0),
+              "max_portfolio_target": (0.0, 30.0)}
+    for key, (low, high) in limits.items():
+        if key in body:
+            value = body[key]
+            if value is None and key != "priority_multiplier":
+                fields[key] = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+                raise bad_request(f"{key} must be a number")
+            fields[key] = min(max(float(value), low), high)
+    low_t = fields.get("min_portfolio_target", sec.get("min_portfolio_target"))
+    high_t = fields.get("max_portfolio_target", sec.get("max_portfolio_target"))
+    if low_t is not None and high_t is not None and high_t < low_t:
+        raise bad_request("max_portfolio_target is below min_portfolio_target")
+    return fields
+
+
+@router.route("DELETE", "/api/securities/{isin}", summary="Deactivate a security (soft delete)",
+              response=SECURITY_SCHEMA, errors={404: "unknown security"})
+async def delete_security(request: web.Request) -> web.Response:
+    """Set ``active = 0``; history and records stay."""
+    sec = await _security(request)
+    ctx = ctx_of(request)
+    await repo.update_security(ctx.store, sec["isin"], {"active": 0}, ctx.clock.now())
+    return json_response(await repo.get_security(ctx.store, sec["isin"]))
+
+
+# --------------------------------------------------------------------------- sync
+def _sync_route(name: str, job: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return _trigger(request, job)
+
+    handler.__doc__ = f"Start the {job} job."
+    router.route("POST", f"/api/system/sync/{name}", summary=f"Start the {job} job now "
+                 "(202 + run id; poll GET /api/system/jobs/{name})", status=202,
+                 response=STARTED_SCHEMA, errors={409: "already running"})(handler)
+
+
+for _name, _job in SYNC_JOBS.items():
+    _sync_route(_name, _job)
+
+
+# ----------------------------------------------------------------------------- FX
+@router.route("GET", "/api/market/fx/{currency}", summary="EUR value of one unit of a "
+              "currency, with its date and source", response={"type": "object"},
+              errors={503: "no rate (never assumed 1:1)"})
+async def fx_rate(request: web.Request) -> web.Response:
+    """Cached / broker / Yahoo / stored rate; 503 ``fx_rate_unavailable`` when none."""
+    code = request.match_info["currency"].strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise bad_request(f"{code!r} is not a currency code", code="invalid_currency")
+    rate: FxRate = await _ask(request, GetFxRate(code))
+    return json_response({"currency": rate.currency, "eur_per": rate.eur_per,
+                          "date": rate.day, "as_of": rate.as_of, "source": rate.source})

@@ -1,0 +1,321 @@
+"""The market-data actor with a scripted source: seeding, history, prices, staleness,
+quarantine, onboarding, FX and health reports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import pykka
+import pytest
+
+from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.market_data import MarketDataActor
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.config.settings import defaults
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.universe import IdentifierError
+from arduino_trader.protocols.market_data import (
+    AddSecurity,
+    AnalystData,
+    EmptyHistory,
+    Fundamentals,
+    FxRate,
+    GetFxRate,
+    GetQuotes,
+    MarketDataUnavailable,
+    PriceBar,
+    PriceHistory,
+    PricesUpdated,
+    Quote,
+    RateLimited,
+    RateUnavailable,
+    RefreshSecurity,
+    SecurityAdded,
+    SecurityInfo,
+    UnknownSymbol,
+)
+from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
+
+NOW = datetime(2024, 6, 3, 20, 30, tzinfo=UTC)
+AAPL = SecurityInfo("AAPL.US", "AAPL", "Apple Inc.", "USD", "US0378331005", "NasdaqGS",
+                    "XNAS", "United States", "Consumer Electronics", "EQUITY")
+SAP = SecurityInfo("SAP.DE", "SAP.DE", "SAP SE", "EUR", "DE0007164600", "XETRA", "XETR",
+                   "Germany", "Software", "EQUITY")
+
+
+class FakeSource:
+    """A scripted MarketData source."""
+
+    name = "fake"
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.directory = [AAPL]
+        self.prices: dict[str, float] = {"AAPL": 190.0, "SAP.DE": 170.0}
+        self.fail: Exception | None = None
+        self.fx: dict[str, Decimal] = {"USD": Decimal("0.92")}
+        self.history_calls: list[tuple[str, date, date]] = []
+
+    def reference_time(self, now: datetime) -> datetime:
+        return now
+
+    def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        if self.fail is not None:
+            raise self.fail
+        return {s: Quote(s, self.prices[s], "USD", self.clock.now(), self.name)
+                for s in symbols if s in self.prices}
+
+    def history(self, symbol: str, start: date, end: date) -> PriceHistory:
+        self.history_calls.append((symbol, start, end))
+        if self.fail is not None:
+            raise self.fail
+        base = self.prices.get(symbol)
+        if base is None:
+            raise EmptyHistory(symbol)
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        bars = tuple(PriceBar(d, base * (1 + 0.0001 * i)) for i, d in enumerate(days)
+                     if d.weekday() < 5)
+        return PriceHistory(symbol, "USD", bars, self.clock.now(), self.name)
+
+    def fundamentals(self, symbol: str) -> Fundamentals:
+        return Fundamentals(symbol, self.clock.now(), {"trailingPE": 30.0})
+
+    def analyst(self, symbol: str) -> AnalystData:
+        raise MarketDataUnavailable("no analyst data")
+
+    def lookup(self, identifier: str) -> SecurityInfo:
+        for info in [AAPL, SAP]:
+            if identifier in (info.isin, info.symbol, info.yahoo_symbol):
+                return info
+        raise UnknownSymbol(identifier)
+
+    def universe(self) -> list[SecurityInfo]:
+        return list(self.directory)
+
+    def fx_rate(self, currency: str) -> FxRate:
+        if currency not in self.fx:
+            raise RateUnavailable(currency)
+        now = self.clock.now()
+        return FxRate(currency, self.fx[currency], now.date(), now, self.name)
+
+
+class RecordingBus:
+    """Records what the actor tells and publishes."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, object]] = []
+        self.published: list[object] = []
+
+    def tell(self, actor: str, message: object) -> None:
+        self.told.append((actor, message))
+
+    def ask(self, actor: str, message: object, timeout: float) -> Any:
+        raise AssertionError("not used")
+
+    def publish(self, event: object) -> None:
+        self.published.append(event)
+
+    def components(self) -> list[ComponentStatus]:
+        return [m for _, m in self.told if isinstance(m, ComponentStatus)]
+
+
+class Env:
+    def __init__(self, ref: pykka.ActorRef[Any], source: FakeSource, bus: RecordingBus,
+                 clock: ManualClock, io: IoLoop, store: SqliteStore, ctx: ActorContext) -> None:
+        self.ref, self.source, self.bus, self.clock = ref, source, bus, clock
+        self.io, self.store, self.ctx = io, store, ctx
+
+    def job(self, name: str, trigger: Literal["schedule", "manual"] = "manual") -> JobOutcome:
+        out = self.ref.ask(RunJob(name, "r1", trigger), timeout=30)
+        assert isinstance(out, JobOutcome)
+        return out
+
+    def ask(self, message: object) -> Any:
+        return self.ref.ask(message, timeout=10)
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return [tuple(r) for r in self.io.run(self.store.fetch_all(sql, params), 10)]
+
+
+@pytest.fixture
+def env(io: IoLoop, store: SqliteStore) -> Iterator[Env]:
+    clock = ManualClock(NOW)
+    source = FakeSource(clock)
+    bus = RecordingBus()
+    ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults, resources={
+        "store": store})
+    ref = MarketDataActor.start(ctx, source=source,
+                                calendars=MarketCalendars(today=NOW.date()))
+    yield Env(ref, source, bus, clock, io, store, ctx)
+    ref.stop()
+
+
+def test_seed_and_history_are_idempotent(env: Env) -> None:
+    out = env.job("sync_securities_data")
+    assert out.ok and out.details["seeded"] == 1 and out.details["processed"] == [AAPL.isin]
+    rows = env.q("SELECT COUNT(*), MIN(day), MAX(day) FROM price_history")[0]
+    assert rows[0] > 2500 and rows[2] == "2024-06-03"
+    assert env.source.history_calls[0][1] <= date(2014, 6, 4)  # 10 y seed
+    sec = env.q("SELECT last_synced FROM securities")[0]
+    assert sec[0] == int(NOW.timestamp())
+    data = env.q("SELECT kind FROM security_data")
+    assert data == [("fundamentals",)]
+    # Not due again within 24 h; a forced refresh re-reads nothing new.
+    assert env.job("sync_securities_data").details["processed"] == []
+    assert env.job("refresh_all_securities").ok
+    assert env.q("SELECT COUNT(*) FROM price_history")[0][0] == rows[0]
+    assert env.q("SELECT COUNT(*) FROM securities")[0][0] == 1
+
+
+def test_prices_published_then_kept_stale_when_the_source_fails(env: Env) -> None:
+    env.job("sync_securities_data")
+    out = env.job("sync_prices")
+    assert out.ok and out.details["updated"] == 1
+    event = [e for e in env.bus.published if isinstance(e, PricesUpdated)][-1]
+    assert event.prices == {AAPL.isin: 190.0} and event.stale == ()
+    assert env.bus.components()[-1].level == "ok"
+
+    env.source.fail = MarketDataUnavailable("connection refused")
+    env.clock.advance(timedelta(hours=49))
+    out = env.job("sync_prices")
+    assert not out.ok
+    event = [e for e in env.bus.published if isinstance(e, PricesUpdated)][-1]
+    assert event.prices == {AAPL.isin: 190.0} and event.stale == (AAPL.isin,)
+    status = env.bus.components()[-1]
+    assert status.level == "degraded" and "market_data_unavailable" in status.message
+    quotes = env.ask(GetQuotes())
+    assert quotes[AAPL.isin]["stale"] is True and quotes[AAPL.isin]["price"] == 190.0
+
+    env.source.fail = None
+    assert env.job("sync_prices").ok
+    assert env.bus.components()[-1].level == "ok"
+
+
+def test_rate_limit_is_typed_and_degrades(env: Env) -> None:
+    env.job("sync_securities_data")
+    env.source.fail = RateLimited("429")
+    assert not env.job("sync_prices").ok
+    assert "rate_limited" in env.bus.components()[-1].message
+
+
+def test_anomalous_quote_is_quarantined_never_stored(env: Env) -> None:
+    env.job("sync_securities_data")
+    env.job("sync_prices")
+    env.source.prices["AAPL"] = 1900.0 * 10
+    out = env.job("sync_prices")
+    assert out.details["quarantined"] == 1
+    assert env.q("SELECT price FROM latest_prices") == [(190.0,)]
+    assert env.q("SELECT reason FROM price_quarantine")[0][0] in ("jump", "anomaly")
+
+
+def test_history_failure_is_reported_per_security(env: Env) -> None:
+    env.source.fail = MarketDataUnavailable("timeout")
+    out = env.job("sync_securities_data")
+    assert out.details["errors"][0]["error"] == "market_data_unavailable"
+    assert env.q("SELECT last_synced FROM securities") == [(None,)]
+    assert env.bus.components()[-1].level == "degraded"
+
+
+def _wait_rows(env: Env, isin: str) -> int:
+    for _ in range(100):
+        n = env.q("SELECT COUNT(*) FROM price_history WHERE isin = ?", (isin,))[0][0]
+        if n:
+            return int(n)
+        time.sleep(0.05)
+    return 0
+
+
+def test_add_security_by_identifier(env: Env) -> None:
+    record = env.ask(AddSecurity("DE0007164600", {"min_lot": 5}))
+    assert record["symbol"] == "SAP.DE" and record["min_lot"] == 5 and record["mic"] == "XETR"
+    assert any(isinstance(e, SecurityAdded) for e in env.bus.published)
+    assert _wait_rows(env, "DE0007164600") > 2000  # background history seed
+    with pytest.raises(repo.DuplicateSecurity):
+        env.ask(AddSecurity("SAP.DE"))
+    with pytest.raises(IdentifierError, match="check digit"):
+        env.ask(AddSecurity("DE0007164601"))
+    with pytest.raises(UnknownSymbol):
+        env.ask(AddSecurity("NOPE.US"))
+    with pytest.raises(IdentifierError):
+        env.ask(AddSecurity(""))
+    refreshed = env.ask(RefreshSecurity("DE0007164600"))
+    assert refreshed["synced"] and refreshed["daily_rows"] > 2000
+    with pytest.raises(LookupError):
+        env.ask(RefreshSecurity("US5949181045"))
+
+
+def test_fx_never_one_to_one(env: Env) -> None:
+    assert env.ask(GetFxRate("USD")).eur_per == Decimal("0.92")
+    assert env.ask(GetFxRate("EUR")).eur_per == 1
+    with pytest.raises(RateUnavailable):
+        env.ask(GetFxRate("GBP"))
+    # The stored rate is the fallback while the source fails (within fx_max_age_days).
+    env.source.fx.clear()
+    env.clock.advance(timedelta(hours=2))  # past the 60 min cache
+    rate = env.ask(GetFxRate("USD"))
+    assert rate.eur_per == Decimal("0.92") and rate.day == NOW.date()
+    env.clock.advance(timedelta(days=10))
+    with pytest.raises(RateUnavailable):
+        env.ask(GetFxRate("USD"))
+
+
+def test_broker_rates_come_first(env: Env) -> None:
+    env.ctx.resources["broker_fx"] = lambda code: Decimal("0.9100")
+    env.job("sync_securities_data")
+    out = env.job("sync_fx")
+    assert out.ok and out.details["rates"] == {"USD": "0.9100"}
+    assert env.q("SELECT currency, eur_per, source FROM fx_rates") == [
+        ("USD", "0.91", "broker")]
+
+
+def test_rebuild_needs_the_broker(env: Env) -> None:
+    out = env.job("rebuild_universe")
+    assert not out.ok and "broker" in out.summary
+    env.ctx.resources["broker_positions"] = lambda: ["SAP.DE", "AAPL.US", "NOPE.US"]
+    out = env.job("rebuild_universe")
+    assert out.details["status"] == "partial_success"
+    assert out.details["added"] == ["DE0007164600", "US0378331005"]
+    assert out.details["errors"][0]["symbol"] == "NOPE.US"
+
+
+def test_unknown_job_is_refused(env: Env) -> None:
+    assert not env.job("nope").ok
+
+
+def test_scheduled_price_sync_uses_the_quote_cache(env: Env) -> None:
+    env.job("sync_securities_data")
+    assert env.job("sync_prices", "schedule").details["updated"] == 1
+    env.source.prices["AAPL"] = 191.0
+    out = env.job("sync_prices", "schedule")
+    assert out.ok and out.details["cached"] == 1 and out.details["updated"] == 0
+    env.clock.advance(301)  # past market_data.quote_ttl_s
+    assert env.job("sync_prices", "schedule").details["updated"] == 1
+    assert env.q("SELECT price FROM latest_prices") == [(191.0,)]
+
+
+def test_calendar_ending_soon_for_a_held_exchange_degrades(io: IoLoop,
+                                                           store: SqliteStore) -> None:
+    clock = ManualClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    source = FakeSource(clock)
+    shanghai = SecurityInfo("600519.SS", "600519.SS", "Kweichow Moutai", "CNY", "CNE0000018R8",
+                            "Shanghai", "XSHG", "China", "Beverages", "EQUITY")
+    source.directory = [shanghai]
+    source.prices["600519.SS"] = 1500.0
+    bus = RecordingBus()
+    ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults,
+                       resources={"store": store})
+    ref = MarketDataActor.start(ctx, source=source,
+                                calendars=MarketCalendars(today=clock.now().date()))
+    try:
+        assert ref.ask(RunJob("sync_securities_data", "r", "manual"), timeout=30).ok
+        status = bus.components()[-1]
+        assert status.level == "degraded" and "XSHG calendar ends 2026-12-31" in status.message
+    finally:
+        ref.stop()

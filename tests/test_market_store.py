@@ -1,0 +1,100 @@
+"""The market-data tables (migration 0200) through the repository: one history table,
+idempotent re-syncs, quarantine, monthly aggregation, exact FX with dates."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.price_validation import Quarantined
+from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
+from arduino_trader.protocols.store import StoreError
+
+NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
+ISIN = "US0378331005"
+REC = {"isin": ISIN, "symbol": "AAPL.US", "name": "Apple", "currency": "USD", "mic": "XNAS"}
+
+
+def test_securities_insert_update_and_duplicates(io: IoLoop, store: SqliteStore) -> None:
+    io.run(repo.insert_security(store, REC, NOW), 10)
+    with pytest.raises(repo.DuplicateSecurity):
+        io.run(repo.insert_security(store, {**REC, "isin": "DE0007164600"}, NOW), 10)
+    assert io.run(repo.insert_securities(store, [REC, {**REC, "isin": "DE0007164600",
+                                                       "symbol": "SAP.DE"}], NOW), 10) == 1
+    sec = io.run(repo.get_security(store, ISIN), 10)
+    assert sec is not None and sec["allow_buy"] is True and sec["last_synced"] is None
+    assert io.run(repo.find_security(store, "AAPL.US"), 10)["isin"] == ISIN  # type: ignore[index]
+    with pytest.raises(ValueError, match="not editable"):
+        io.run(repo.update_security(store, ISIN, {"isin": "X"}, NOW), 10)
+    assert io.run(repo.update_security(store, ISIN, {"min_lot": 3}, NOW), 10) == 1
+    with pytest.raises(StoreError):  # the schema refuses what the API would clamp
+        io.run(repo.update_security(store, ISIN, {"priority_multiplier": 9.0}, NOW), 10)
+    io.run(repo.fill_missing(store, ISIN, {"country": "US", "mic": "XNYS"}, NOW), 10)
+    sec = io.run(repo.get_security(store, ISIN), 10)
+    assert sec is not None and sec["country"] == "US" and sec["mic"] == "XNAS"
+    io.run(repo.set_last_synced(store, [ISIN], NOW), 10)
+    due = io.run(repo.securities_due(store, NOW - timedelta(hours=24)), 10)
+    assert [d["isin"] for d in due] == ["DE0007164600"]
+
+
+def test_history_is_one_table_and_resyncs_change_nothing(io: IoLoop, store: SqliteStore
+                                                          ) -> None:
+    io.run(repo.insert_security(store, REC, NOW), 10)
+    bars = [PriceBar(date(2024, 1, 1) + timedelta(days=i), 100.0 + i) for i in range(60)]
+    q = [Quarantined(date(2024, 3, 1), 0.0, "non_positive", "zero")]
+    for _ in range(3):
+        assert io.run(repo.write_history(store, {ISIN: (bars, q)}, "test", NOW), 10) == 60
+    counts = io.run(repo.universe_counts(store), 10)
+    assert counts["history_rows"] == 60 and counts["quarantined"] == 1
+    assert io.run(repo.last_history_days(store), 10) == {ISIN: date(2024, 2, 29)}
+    assert io.run(repo.recent_closes(store, ISIN, 3), 10) == [157.0, 158.0, 159.0]
+    months = io.run(repo.monthly_prices(store, ISIN), 10)
+    assert [m.month for m in months] == ["2024-01", "2024-02"]
+    assert months[0].avg_close == pytest.approx(115.0)
+    stored = io.run(repo.read_history(store, ISIN, date(2024, 2, 28)), 10)
+    assert [b.close for b in stored] == [158.0, 159.0]
+    assert io.run(repo.quarantine_list(store, ISIN), 10)[0]["reason"] == "non_positive"
+    tables = {r[0] for r in io.run(store.fetch_all(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%history%'"), 10)}
+    assert {t for t in tables if "price" in t} == {"price_history"}  # no table per symbol
+
+
+def test_non_positive_close_cannot_be_stored(io: IoLoop, store: SqliteStore) -> None:
+    io.run(repo.insert_security(store, REC, NOW), 10)
+    with pytest.raises((StoreError, sqlite3.IntegrityError)):
+        io.run(repo.write_history(store, {ISIN: ([PriceBar(date(2024, 1, 2), 0.0)], [])},
+                                  "test", NOW), 10)
+    assert io.run(repo.universe_counts(store), 10)["history_rows"] == 0
+
+
+def test_latest_quotes_and_security_data(io: IoLoop, store: SqliteStore) -> None:
+    io.run(repo.insert_security(store, REC, NOW), 10)
+    io.run(repo.write_quotes(store, {ISIN: Quote("AAPL", 190.5, "USD", NOW, "t")}, NOW), 10)
+    io.run(repo.write_quotes(store, {ISIN: Quote("AAPL", 191.5, "USD", NOW, "t")}, NOW), 10)
+    quotes = io.run(repo.read_quotes(store), 10)
+    assert quotes[ISIN].price == 191.5 and quotes[ISIN].as_of == NOW
+    io.run(repo.write_security_data(store, ISIN, "fundamentals", {"values": {"pe": 30}}, NOW),
+           10)
+    data = io.run(repo.read_security_data(store, ISIN), 10)
+    assert data["fundamentals"]["data"] == {"values": {"pe": 30}}
+    listed = io.run(repo.list_securities(store), 10)
+    assert listed[0]["last_price"] == 191.5
+
+
+def test_fx_rates_are_exact_and_dated(io: IoLoop, store: SqliteStore) -> None:
+    rates = [FxRate("USD", Decimal("0.9214867"), date(2024, 6, 1), NOW, "yfinance"),
+             FxRate("USD", Decimal("0.93"), date(2024, 6, 3), NOW, "broker")]
+    io.run(repo.write_fx(store, rates, NOW), 10)
+    io.run(repo.write_fx(store, rates, NOW), 10)
+    latest = io.run(repo.read_fx(store, "USD"), 10)
+    assert latest is not None and latest.eur_per == Decimal("0.93") and latest.source == "broker"
+    older = io.run(repo.read_fx(store, "USD", date(2024, 6, 2)), 10)
+    assert older is not None and older.eur_per == Decimal("0.9214867")
+    assert io.run(repo.read_fx(store, "USD", date(2024, 5, 1)), 10) is None
+    assert io.run(repo.read_fx(store, "GBP"), 10) is None
