@@ -1,0 +1,291 @@
+"""The effects of applying one broker cash-flow record, exactly once (spec §2.4, §7.3).
+
+:func:`apply_record` is a pure function of (what the store already holds for the key,
+the record, the context) → what to write: insert the row, update its status, or
+nothing; ledger entries, a dividend row and events. The actor performs the returned
+writes in one transaction with the row insert, so a crash between them is impossible.
+
+Rules:
+- A key already processed never yields ledger entries again (re-syncs change nothing);
+  a status change updates only the status; statuses never move back from a final one
+  (a stale answer changes nothing). A change away from ``completed`` after the
+  effects were applied is reported for review, never silently reversed.
+- A key not yet processed yields its effects the first time it is seen ``completed``;
+  pending records are stored and wait; cancelled/rejected ones never move money.
+- Absence of a record in a sync is not an input at all: nothing is ever deleted.
+- Each kind of money movement is applied from one authoritative source only
+  (:data:`DEFAULT_AUTHORITY`); the same movement reported by another source is stored
+  for the audit trail without effects. Trading commissions are settled with the trade
+  (net settlement keyed by trade id, §1.11), so fee records of trades never move money.
+- EUR value: the broker's when given, else FX at the record date; a missing rate raises
+  :class:`~.fx.MissingRate` and the record is not stored (retried next sync).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from arduino_trader.domain.cash_flows.deposit_split import (
+    CORE_ID,
+    BucketShare,
+    DepositSplit,
+    split_deposit,
+)
+from arduino_trader.domain.cash_flows.fx import Rates, to_eur
+from arduino_trader.domain.cash_flows.records import (
+    FINAL_STATUSES,
+    INCOME_KINDS,
+    CashFlowRecord,
+    FlowKind,
+    Source,
+)
+from arduino_trader.protocols.money import ZERO, round_money
+
+LedgerType = Literal["deposit", "withdrawal", "fee", "dividend", "trade_buy", "maturity"]
+
+DEFAULT_AUTHORITY: Mapping[str, Source | None] = {
+    "deposit": "user_cash_flow",
+    "withdrawal": "cps",
+    "withdrawal_fee": "cps",
+    "structured_product_purchase": "cps",
+    "structured_product_fee": "cps",
+    "dividend": "user_cash_flow",
+    "coupon": "user_cash_flow",
+    "maturity": "corporate_action",
+    "partial_maturity": "corporate_action",
+    "trading_fee": None,  # settled with the trade (net of commission), never twice
+    "fee": "user_cash_flow",
+    "tax": "user_cash_flow",
+    "other": None,  # unclassified: stored, reported, no effect
+}
+
+
+@dataclass(frozen=True)
+class SeenFlow:
+    """What the store holds for a key: its status and whether effects were applied."""
+
+    status: str
+    processed: bool
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One bucket ledger row (``bucket_transactions``), signed, keyed for idempotency by
+    (source_kind, source_id, bucket_id, type)."""
+
+    bucket_id: str
+    type: LedgerType
+    amount: Decimal
+    currency: str
+    source_id: str
+    description: str = ""
+    source_kind: str = "cash_flow"
+
+
+@dataclass(frozen=True)
+class DividendRow:
+    """One ``dividend_history`` row created from a cash flow (UNIQUE cash_flow_key)."""
+
+    cash_flow_key: str
+    symbol: str
+    isin: str
+    amount: Decimal
+    currency: str
+    amount_eur: Decimal
+    payment_date: date
+    bucket_id: str
+
+
+@dataclass(frozen=True)
+class DepositReceived:
+    """A deposit was recorded and allocated."""
+
+    key: str
+    amount: Decimal
+    currency: str
+    amount_eur: Decimal
+    allocations: tuple[tuple[str, Decimal], ...]
+
+
+@dataclass(frozen=True)
+class DividendReceived:
+    """A dividend or coupon was recorded and credited."""
+
+    key: str
+    symbol: str
+    amount: Decimal
+    currency: str
+    amount_eur: Decimal
+    bucket_id: str
+
+
+@dataclass(frozen=True)
+class WithdrawalRecorded:
+    """A completed withdrawal debited core."""
+
+    key: str
+    amount: Decimal
+    currency: str
+    amount_eur: Decimal
+
+
+@dataclass(frozen=True)
+class NeedsReview:
+    """Something a human should look at (logged as a warning, never auto-fixed)."""
+
+    key: str
+    reason: str
+
+
+Event = DepositReceived | DividendReceived | WithdrawalRecorded | NeedsReview
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """The ``cash_flows`` row to insert for a new record."""
+
+    record: CashFlowRecord
+    amount_eur: Decimal
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What the actor must write for one record, in one transaction.
+
+    ``action``: ``insert`` (new key, ``row`` set), ``update_status`` (known key whose
+    status changed) or ``none``. ``mark_processed``: set ``processed_at`` now.
+    """
+
+    action: Literal["insert", "update_status", "none"]
+    row: StoredRow | None = None
+    status: str = ""
+    mark_processed: bool = False
+    ledger: tuple[LedgerEntry, ...] = ()
+    dividend: DividendRow | None = None
+    events: tuple[Event, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class EffectContext:
+    """Everything besides the record that its effects depend on.
+
+    ``buckets``/``satellite_budget``: input of the deposit split. ``income_bucket``:
+    destination bucket per symbol from the dividend router (§1.12; default core).
+    ``maturity_bucket``: owning bucket per symbol for maturities (default core).
+    ``authority``: which source applies each kind (see :data:`DEFAULT_AUTHORITY`).
+    """
+
+    rates: Rates
+    buckets: tuple[BucketShare, ...] = ()
+    satellite_budget: Decimal = ZERO
+    income_bucket: Mapping[str, str] = field(default_factory=dict)
+    maturity_bucket: Mapping[str, str] = field(default_factory=dict)
+    authority: Mapping[str, Source | None] = field(default_factory=lambda: DEFAULT_AUTHORITY)
+
+
+def eur_value(record: CashFlowRecord, rates: Rates) -> Decimal:
+    """The record's EUR value: the broker's own when given, else FX at its date."""
+    if record.amount_eur_broker is not None:
+        return round_money(record.amount_eur_broker)
+    return to_eur(record.amount, record.currency, record.on, rates)
+
+
+def _is_final(status: str) -> bool:
+    return status == "completed" or status in FINAL_STATUSES
+
+
+def apply_record(seen: SeenFlow | None, record: CashFlowRecord,
+                 ctx: EffectContext) -> Effects:
+    """The writes for ``record`` given what the store holds for its key (None = new).
+
+    Statuses only move forward: an answer showing a final status (completed, cancelled,
+    rejected) going back to pending/processing is stale and changes nothing.
+    """
+    if seen is not None and _is_final(seen.status) and not _is_final(record.status):
+        return Effects("none", note=f"stale status {record.status} after {seen.status}")
+    if seen is not None and seen.processed:
+        if seen.status == record.status:
+            return Effects("none")
+        events: tuple[Event, ...] = ()
+        if seen.status == "completed" and record.status != "completed":
+            events = (NeedsReview(record.key, f"status {seen.status} → {record.status} after "
+                                              "its effects were applied"),)
+        return Effects("update_status", status=record.status, events=events)
+    if seen is None:
+        row = StoredRow(record, eur_value(record, ctx.rates))
+        base = Effects("insert", row=row, status=record.status)
+    elif seen.status != record.status:
+        row = None
+        base = Effects("update_status", status=record.status)
+    else:
+        row = None
+        base = Effects("none")
+    if not record.completed:
+        note = "final, never moves money" if record.status in FINAL_STATUSES else "waiting"
+        return replace(base, note=note)
+    amount_eur = row.amount_eur if row else eur_value(record, ctx.rates)
+    return _completed(base, record, amount_eur, ctx)
+
+
+def _completed(base: Effects, record: CashFlowRecord, amount_eur: Decimal,
+               ctx: EffectContext) -> Effects:
+    authority = ctx.authority.get(record.kind)
+    if authority != record.source:
+        if record.kind == "other":
+            reason = f"unclassified broker type {record.transaction_type}: no ledger effect"
+            return replace(base, mark_processed=True,
+                         events=(NeedsReview(record.key, reason),), note=reason)
+        owner = authority or "trade settlement"
+        return replace(base, mark_processed=True,
+                     note=f"{record.kind} is applied from {owner}; stored for audit only")
+    ledger, dividend, events = _money(record, amount_eur, ctx)
+    return replace(base, mark_processed=True, ledger=ledger, dividend=dividend, events=events)
+
+
+def _money(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> tuple[
+        tuple[LedgerEntry, ...], DividendRow | None, tuple[Event, ...]]:
+    kind: FlowKind = record.kind
+    key, ccy, amount = record.key, record.currency, record.amount
+    if kind == "deposit":
+        split = deposit_split_for(record, ctx)
+        ledger = tuple(LedgerEntry(b, "deposit", a, ccy, key, "deposit")
+                       for b, a in split.allocations)
+        return ledger, None, (DepositReceived(key, amount, ccy, amount_eur,
+                                              split.allocations),)
+    if kind in INCOME_KINDS:
+        bucket = ctx.income_bucket.get(record.symbol, CORE_ID) if record.symbol else CORE_ID
+        entry = LedgerEntry(bucket, "dividend", amount, ccy, key, f"{kind} {record.symbol}")
+        events: list[Event] = [DividendReceived(key, record.symbol, amount, ccy, amount_eur,
+                                                bucket)]
+        dividend = None
+        if amount <= 0:
+            events.append(NeedsReview(key, f"{kind} with non-positive amount {amount}"))
+        elif record.symbol or record.isin:
+            dividend = DividendRow(key, record.symbol or record.isin, record.isin, amount, ccy,
+                                   amount_eur, record.on, bucket)
+        else:
+            events.append(NeedsReview(key, f"{kind} without a symbol: credited to "
+                                           f"{bucket}, no dividend record"))
+        return (entry,), dividend, tuple(events)
+    if kind == "withdrawal":
+        entry = LedgerEntry(CORE_ID, "withdrawal", amount, ccy, key, "withdrawal")
+        return (entry,), None, (WithdrawalRecorded(key, amount, ccy, amount_eur),)
+    if kind in ("maturity", "partial_maturity"):
+        bucket = ctx.maturity_bucket.get(record.symbol, CORE_ID)
+        return (LedgerEntry(bucket, "maturity", amount, ccy, key, kind),), None, ()
+    if kind == "structured_product_purchase":
+        return (LedgerEntry(CORE_ID, "trade_buy", amount, ccy, key, kind),), None, ()
+    # withdrawal_fee, structured_product_fee, fee, tax → core
+    return (LedgerEntry(CORE_ID, "fee", amount, ccy, key, kind),), None, ()
+
+
+def deposit_split_for(record: CashFlowRecord, ctx: EffectContext) -> DepositSplit:
+    """Split a deposit record in its own currency with the deposit-date rate."""
+    return split_deposit(record.amount, record.currency, ctx.buckets,
+                         satellite_budget=ctx.satellite_budget,
+                         eur_per_unit=ctx.rates.eur_per(record.currency, record.on))

@@ -1,0 +1,346 @@
+"""Raw broker cash-flow shapes of every §2.1 source → :class:`CashFlowRecord` or an
+explicit :class:`Rejection` with its reason (spec/portfolio.md §2.1).
+
+Sources: client request history (``getClientCpsHistory``: withdrawals 337, structured
+products 297, other ``type_<n>``, and the fees split out of them), executed corporate
+actions (dividend, coupon, maturity, partial_maturity), trade history commissions
+(``trading_fee``) and the broker's cash-flow ledger (``getUserCashFlows``: card deposits,
+payouts, dividends, fees, taxes). Deposits are detected only in that ledger, by type
+code (``card``, ``deposit``, ``refill``, ``transfer_in``; spec §2.1/§8).
+
+Nothing is guessed: an unparsable amount, a missing or unknown currency, a missing or
+malformed date, or an unknown cash-flow type is rejected with a reason. String amounts
+and decimal commas are read exactly. A record without a broker id is keyed on its
+immutable content plus its ordinal among identical records (``stable_id=False``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.domain.cash_flows.keys import InvalidKey, broker_key, content_key
+from arduino_trader.domain.cash_flows.records import (
+    CashFlowRecord,
+    FlowKind,
+    Normalised,
+    Rejection,
+    Source,
+    status_from_code,
+)
+from arduino_trader.protocols.broker import CashFlow, CpsRequest, Trade
+from arduino_trader.protocols.money import (
+    InvalidAmount,
+    parse_currency,
+    parse_decimal,
+    round_money,
+)
+
+KNOWN_CURRENCIES: frozenset[str] = frozenset({
+    "EUR", "USD", "GBP", "HKD", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "JPY",
+    "CNY", "CAD", "AUD", "SGD", "KZT", "TRY", "AED", "ILS", "RON", "BGN",
+})
+WITHDRAWAL_DOC = 337
+STRUCTURED_PRODUCT_DOC = 297
+CORPORATE_CASH_TYPES: frozenset[str] = frozenset(
+    {"dividend", "coupon", "maturity", "partial_maturity"})
+# getUserCashFlows type codes → kind (lower-cased). Deposits: card + the Go detector's set.
+USER_FLOW_KINDS: dict[str, FlowKind] = {
+    "card": "deposit", "deposit": "deposit", "refill": "deposit", "transfer_in": "deposit",
+    "card_payout": "withdrawal", "withdrawal": "withdrawal", "transfer_out": "withdrawal",
+    "dividend": "dividend", "dividends": "dividend", "coupon": "coupon",
+    "fee": "fee", "commission": "trading_fee", "tax": "tax",
+}
+
+
+class _Reject(Exception):
+    """Internal: abort one raw row with a reason."""
+
+    def __init__(self, reason: str, *, ignorable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.ignorable = ignorable
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A record before its key is final (fallback keys need the whole batch)."""
+
+    record: CashFlowRecord
+    broker_id: str | None
+    suffix: str = ""
+
+
+# ------------------------------------------------------------------------ field readers
+def _amount(value: object, what: str) -> Decimal:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Reject(f"{what}: missing amount")
+    try:
+        return round_money(parse_decimal(value, field=what, allow_comma=True))
+    except InvalidAmount as exc:
+        raise _Reject(str(exc)) from None
+
+
+def _currency(value: object, what: str, known: Collection[str]) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Reject(f"{what}: missing currency")
+    try:
+        code = parse_currency(value, field=what)
+    except InvalidAmount as exc:
+        raise _Reject(str(exc)) from None
+    if code not in known:
+        raise _Reject(f"{what}: unknown currency {code!r}")
+    return code
+
+
+def _date(value: object, what: str) -> date:
+    text = "" if value is None else str(value).strip()
+    if len(text) < 10:
+        raise _Reject(f"{what}: missing or short date {value!r}")
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise _Reject(f"{what}: bad date {value!r}") from None
+
+
+def _id(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text if text and text.lower() not in {"none", "null", "0"} else None
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = parse_decimal(value, field="status")
+    except InvalidAmount:
+        raise _Reject(f"bad status code {value!r}") from None
+    if number != number.to_integral_value():
+        raise _Reject(f"bad status code {value!r}")
+    return int(number)
+
+
+def _params(value: object) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise _Reject("params: not JSON") from None
+        if isinstance(parsed, Mapping):
+            return dict(parsed)
+    raise _Reject(f"params: expected an object, got {type(value).__name__}")
+
+
+def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _nonzero(amount: Decimal, what: str) -> Decimal:
+    if amount == 0:
+        raise _Reject(f"{what}: zero amount", ignorable=True)
+    return amount
+
+
+# --------------------------------------------------------------------------- sources
+def _cps_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
+    params = _params(row.get("params"))
+    type_doc = _int_or_none(row.get("type_doc_id"))
+    if type_doc is None:
+        raise _Reject("missing type_doc_id")
+    status_c = _int_or_none(row.get("status_c"))
+    status = status_from_code(status_c)
+    on = _date(row.get("date_crt"), "date_crt")
+    rid = _id(_first(row, "id", "transaction_id", "doc_id"))
+    description = str(row.get("name") or row.get("description") or "")
+    base = {"source": "cps", "type_doc_id": str(type_doc), "on": on, "status": status,
+            "status_c": status_c, "description": description, "params": params,
+            "related_id": rid or ""}
+    drafts: list[_Draft] = []
+    if type_doc == WITHDRAWAL_DOC:
+        gross = _amount(params.get("totalMoneyOut"), "totalMoneyOut")
+        ccy = _currency(params.get("currency"), "currency", known)
+        drafts.append(_Draft(_record(base, "withdrawal", "withdrawal", -abs(
+            _nonzero(gross, "totalMoneyOut")), ccy), rid))
+        fee = params.get("total_commission")
+        if fee not in (None, "") and _amount(fee, "total_commission") > 0:
+            fee_ccy = _currency(params.get("commission_currency") or params.get("currency"),
+                                "commission_currency", known)
+            drafts.append(_Draft(_record(base, "withdrawal_fee", "withdrawal_fee",
+                                         -_amount(fee, "total_commission"), fee_ccy),
+                                 rid, "withdrawal_fee"))
+    elif type_doc == STRUCTURED_PRODUCT_DOC:
+        total = _amount(params.get("structured_product_trade_sum"),
+                        "structured_product_trade_sum")
+        ccy = _currency(params.get("structured_product_currency"),
+                        "structured_product_currency", known)
+        drafts.append(_Draft(_record(base, "structured_product_purchase",
+                                     "structured_product_purchase",
+                                     -abs(_nonzero(total, "trade sum")), ccy), rid))
+        fee = params.get("structured_product_trade_commission")
+        if fee not in (None, "") and _amount(fee, "structured_product_trade_commission") > 0:
+            drafts.append(_Draft(_record(base, "structured_product_fee",
+                                         "structured_product_fee",
+                                         -_amount(fee, "structured_product_trade_commission"),
+                                         ccy), rid, "structured_product_fee"))
+    else:
+        raw_amount = _first(params, "totalMoneyIn", "amount", "sum")
+        amount = _nonzero(_amount(raw_amount, f"type {type_doc} amount"), "amount")
+        ccy = _currency(params.get("currency"), "currency", known)
+        drafts.append(_Draft(_record(base, "other", f"type_{type_doc}", amount, ccy), rid))
+    return drafts
+
+
+def _corporate_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
+    action = str(row.get("type") or "").strip().lower()
+    if action not in CORPORATE_CASH_TYPES:
+        raise _Reject(f"corporate action type {action!r} is not a cash payment",
+                      ignorable=True)
+    if not row.get("executed", False):
+        raise _Reject("corporate action not executed yet", ignorable=True)
+    per_one = parse_exact(row.get("amount_per_one"), "amount_per_one")
+    count = parse_exact(row.get("executed_count"), "executed_count")
+    amount = _nonzero(round_money(per_one * count), "corporate action")
+    ccy = _currency(row.get("currency"), "currency", known)
+    on = _date(_first(row, "pay_date", "ex_date"), "pay_date")
+    ticker = str(row.get("ticker") or "").strip()
+    kind: FlowKind = action  # type: ignore[assignment]
+    base = {"source": "corporate_action", "type_doc_id": f"corp_{action}", "on": on,
+            "status": "completed", "status_c": None, "params": dict(row),
+            "description": f"{action}: {ticker} ({count} × {per_one} {ccy})",
+            "symbol": ticker, "isin": str(row.get("isin") or "").strip()}
+    rid = _id(_first(row, "id", "corporate_action_id"))
+    return [_Draft(_record(base, kind, action, amount, ccy), rid, action)]
+
+
+def parse_exact(value: object, what: str) -> Decimal:
+    """An exact number from a broker field (strings and decimal commas accepted)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Reject(f"{what}: missing")
+    try:
+        return parse_decimal(value, field=what, allow_comma=True)
+    except InvalidAmount as exc:
+        raise _Reject(str(exc)) from None
+
+
+def _trade_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
+    raw = row.get("commission")
+    if raw is None or raw == "":
+        raise _Reject("trade without commission", ignorable=True)
+    commission = _amount(raw, "commission")
+    if commission == 0:
+        raise _Reject("trade without commission", ignorable=True)
+    ccy = _currency(_first(row, "commission_currency", "curr_c"), "commission_currency", known)
+    on = _date(row.get("date"), "date")
+    tid = _id(row.get("id"))
+    symbol = str(_first(row, "instr_nm", "symbol") or "").strip()
+    base = {"source": "trade", "type_doc_id": "trade_fee", "on": on, "status": "completed",
+            "status_c": None, "params": dict(row), "description": f"trading fee: {symbol}",
+            "symbol": symbol, "related_id": tid or ""}
+    return [_Draft(_record(base, "trading_fee", "trading_fee", -commission, ccy), tid)]
+
+
+def _user_flow_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
+    code = str(row.get("type_code") or "").strip().lower()
+    kind = USER_FLOW_KINDS.get(code)
+    if kind is None:
+        raise _Reject(f"unknown cash-flow type {code!r}")
+    amount = _nonzero(_amount(row.get("sum"), "sum"), "sum")
+    if kind == "deposit" and amount < 0:
+        raise _Reject(f"deposit type {code!r} with negative amount {amount}")
+    if kind == "withdrawal" and amount > 0:
+        raise _Reject(f"withdrawal type {code!r} with positive amount {amount}")
+    ccy = _currency(row.get("currency"), "currency", known)
+    on = _date(row.get("date"), "date")
+    comment = str(row.get("comment") or "")
+    base = {"source": "user_cash_flow", "type_doc_id": code, "on": on, "status": "completed",
+            "status_c": None, "params": dict(row), "description": comment,
+            "symbol": str(_first(row, "symbol", "ticker") or "").strip()}
+    return [_Draft(_record(base, kind, code, amount, ccy), _id(row.get("id")))]
+
+
+def _record(base: Mapping[str, Any], kind: FlowKind, transaction_type: str, amount: Decimal,
+            currency: str) -> CashFlowRecord:
+    return CashFlowRecord(key="", kind=kind, transaction_type=transaction_type, amount=amount,
+                          currency=currency, **base)
+
+
+_READERS = {
+    "cps": _cps_row,
+    "corporate_action": _corporate_row,
+    "trade": _trade_row,
+    "user_cash_flow": _user_flow_row,
+}
+
+
+def normalise(source: Source, rows: Iterable[Mapping[str, Any]], *,
+              currencies: Collection[str] = KNOWN_CURRENCIES) -> Normalised:
+    """Normalise one source's raw rows (one broker answer) into records and rejections.
+
+    Keys: the broker id when present; otherwise the content key with the ordinal of the
+    record among identical id-less records of this answer.
+    """
+    drafts: list[_Draft] = []
+    rejections: list[Rejection] = []
+    reader = _READERS[source]
+    for row in rows:
+        raw_id = str(row.get("id") or "") if isinstance(row, Mapping) else ""
+        if not isinstance(row, Mapping):
+            rejections.append(Rejection(source, "row is not an object"))
+            continue
+        try:
+            drafts.extend(reader(row, currencies))
+        except _Reject as exc:
+            rejections.append(Rejection(source, exc.reason, raw_id, exc.ignorable, dict(row)))
+    seen: Counter[str] = Counter()
+    records: list[CashFlowRecord] = []
+    for draft in drafts:
+        rec = draft.record
+        try:
+            if draft.broker_id is None:
+                raise InvalidKey("no id")
+            key = broker_key(source, draft.broker_id, draft.suffix)
+            records.append(replace(rec, key=key))
+        except InvalidKey:
+            base_key = content_key(source, rec.transaction_type, rec.on, rec.amount,
+                                   rec.currency, rec.symbol or rec.isin, 0)
+            ordinal = seen[base_key]
+            seen[base_key] += 1
+            key = content_key(source, rec.transaction_type, rec.on, rec.amount,
+                              rec.currency, rec.symbol or rec.isin, ordinal)
+            records.append(replace(rec, key=key, stable_id=False))
+    return Normalised(tuple(records), tuple(rejections))
+
+
+# ------------------------------------------------------------------ port record shapes
+def cash_flow_rows(flows: Sequence[CashFlow]) -> list[dict[str, Any]]:
+    """Port :class:`CashFlow` records → ``getUserCashFlows`` row shape for :func:`normalise`."""
+    return [{"id": f.flow_id, "type_code": f.type_code, "sum": f.amount,
+             "currency": f.currency, "date": f.at.date().isoformat() if f.at else None,
+             "comment": f.comment} for f in flows]
+
+
+def cps_rows(requests: Sequence[CpsRequest]) -> list[dict[str, Any]]:
+    """Port :class:`CpsRequest` records → ``getClientCpsHistory`` row shape."""
+    return [{"id": r.request_id, "type_doc_id": r.type_doc_id, "status_c": r.status,
+             "date_crt": r.created_at.date().isoformat() if r.created_at else None,
+             "params": dict(r.params)} for r in requests]
+
+
+def trade_rows(trades: Sequence[Trade]) -> list[dict[str, Any]]:
+    """Port :class:`Trade` records → trade-history row shape (fee in the trade currency)."""
+    return [{"id": t.trade_id, "commission": t.fee, "curr_c": t.currency,
+             "date": t.executed_at.date().isoformat() if t.executed_at else None,
+             "instr_nm": t.symbol} for t in trades if t.fee is not None]

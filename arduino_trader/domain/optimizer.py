@@ -1,0 +1,351 @@
+"""Portfolio optimisation with PyPortfolioOpt, in-process (spec/planning.md §4).
+
+Expected-returns blend, Ledoit-Wolf covariance, per-security and country/industry bounds,
+mean-variance (with the relaxation/objective fallback chain) blended with HRP by
+``optimizer_blend``. Any failure degrades: MV alone, HRP alone, then the current weights
+(or equal weights over the eligible names) — :func:`optimize` never raises on bad input.
+Weights are fractions of the *total* portfolio; they sum to 1 − reserve share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+F64 = npt.NDArray[np.float64]
+MAX_CONCENTRATION = 0.20
+MIN_WEIGHT = 0.005
+
+
+@dataclass(frozen=True)
+class OptimizerAsset:
+    """One security as the optimiser sees it (weights are fractions of the total)."""
+
+    symbol: str
+    cagr: float | None
+    dividend_yield: float | None
+    score: float
+    current_weight: float
+    country_group: str = "OTHER"
+    industry_group: str = "OTHER"
+    allow_buy: bool = True
+    allow_sell: bool = True
+    lot_weight: float = 0.0
+    min_target: float | None = None
+    max_target: float | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerResult:
+    """§4 output (the fields the planner and the endpoints need)."""
+
+    success: bool
+    target_weights: dict[str, float]
+    expected_returns: dict[str, float]
+    achieved_expected_return: float
+    blend_used: float
+    fallback_used: str | None
+    weight_changes: list[tuple[str, float, float]]
+    high_correlations: list[tuple[str, str, float]]
+    constraints_summary: dict[str, int]
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float = 0.11,
+                     cagr_weight: float = 0.70, score_weight: float = 0.30,
+                     regime_multiplier: float = 1.0, forward_adjustment: float = 0.0,
+                     priority_multiplier: float = 1.0, portfolio_value: float = 0.0,
+                     cost_fixed: float = 2.0, cost_pct: float = 0.002) -> dict[str, float]:
+    """§4 blend; symbols without a CAGR are excluded (absent from the result)."""
+    out: dict[str, float] = {}
+    fwd = max(-0.20, min(0.20, forward_adjustment))
+    for a in assets:
+        if a.cagr is None or not math.isfinite(a.cagr):
+            continue
+        y = a.dividend_yield if a.dividend_yield is not None and \
+            math.isfinite(a.dividend_yield) else 0.0
+        base = cagr_weight * (a.cagr + y) + score_weight * target_return * (a.score / 0.5)
+        base *= regime_multiplier * (1 + fwd) * priority_multiplier
+        if portfolio_value > 0:
+            held = a.current_weight * portfolio_value
+            trade = 250.0 if held <= 0 else min(0.05 * portfolio_value, 0.5 * held)
+            base -= min((cost_fixed + cost_pct * trade) / trade, 0.02)
+        out[a.symbol] = max(-0.10, min(0.30, base))
+    return out
+
+
+def _bounds(a: OptimizerAsset) -> tuple[float, float]:
+    lo, hi = 0.0, MAX_CONCENTRATION
+    if a.min_target is not None:
+        lo = max(0.0, a.min_target)
+    if a.max_target is not None:
+        hi = min(1.0, a.max_target)
+    cur = a.current_weight
+    if not a.allow_buy:
+        hi = min(hi, cur)
+    if not a.allow_sell:
+        lo = max(lo, cur)
+    if cur > 0 and a.lot_weight > 0:
+        if cur <= a.lot_weight:
+            lo = hi = cur
+        elif a.lot_weight <= hi:
+            lo = max(lo, a.lot_weight)
+    if lo > hi:
+        lo = hi = cur
+    return lo, hi
+
+
+def _group_bounds(groups: Mapping[str, float], present: set[str], width: float,
+                  cap: float) -> dict[str, tuple[float, float]]:
+    out = {}
+    for g, t in groups.items():
+        if t > 0 and g in present:
+            out[g] = (max(0.0, t - width), min(t + width, cap))
+    return out
+
+
+def _industry_cap(n_groups: int) -> float:
+    return 0.70 if n_groups <= 1 else 0.50 if n_groups == 2 else 0.40 if n_groups <= 4 else 0.30
+
+
+def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
+                   country_of: dict[str, str], country_b: dict[str, tuple[float, float]],
+                   industry_of: dict[str, str], industry_b: dict[str, tuple[float, float]],
+                   target_return: float) -> tuple[dict[str, float], str] | None:
+    from pypfopt import EfficientFrontier
+
+    levels = [("full", 1.0, True), ("group_lowers_halved", 0.5, True), ("no_groups", 0.0, False)]
+    for level, lower_scale, use_groups in levels:
+        for objective in ("efficient_return", "min_volatility", "efficient_risk", "max_sharpe"):
+            try:
+                ef = EfficientFrontier(mu, cov, weight_bounds=bounds)
+                if use_groups:
+                    for mapper, gb in ((country_of, country_b), (industry_of, industry_b)):
+                        if gb:
+                            ef.add_sector_constraints(
+                                mapper, {g: b[0] * lower_scale for g, b in gb.items()},
+                                {g: b[1] for g, b in gb.items()})
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if objective == "efficient_return":
+                        ef.efficient_return(target_return)
+                    elif objective == "min_volatility":
+                        ef.min_volatility()
+                    elif objective == "efficient_risk":
+                        ef.efficient_risk(0.15)
+                    else:
+                        ef.max_sharpe(risk_free_rate=min(0.0, float(mu.max()) - 1e-3))
+                w = ef.clean_weights(cutoff=1e-6, rounding=None)
+                label = objective if level == "full" else f"{level}:{objective}"
+                return {k: float(v) for k, v in w.items()}, label
+            except Exception:  # noqa: S112 - each failure moves down the documented chain
+                continue
+    return None
+
+
+def hrp_weights(returns: F64) -> F64:
+    """Hierarchical risk parity (López de Prado; the algorithm of PyPortfolioOpt's ``HRPOpt``
+    with single linkage) on a returns matrix [day, asset], in NumPy: the same weights without
+    the per-cluster pandas indexing that makes the library version ~50× slower."""
+    import scipy.cluster.hierarchy as sch
+    import scipy.spatial.distance as ssd
+
+    cov = np.cov(returns, rowvar=False)
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd)
+    dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
+    link = sch.linkage(ssd.squareform(dist, checks=False), "single")
+    order = sch.to_tree(link, rd=False).pre_order()
+    w = np.ones(cov.shape[0])
+    inv_diag = 1.0 / np.diag(cov)
+
+    def cluster_var(items: list[int]) -> float:
+        iv = inv_diag[items] / inv_diag[items].sum()
+        return float(iv @ cov[np.ix_(items, items)] @ iv)
+
+    clusters: list[list[int]] = [order]
+    while clusters:
+        clusters = [c[j:k] for c in clusters for j, k in ((0, len(c) // 2), (len(c) // 2, len(c)))
+                    if len(c) > 1]
+        for i in range(0, len(clusters), 2):
+            first, second = clusters[i], clusters[i + 1]
+            v1, v2 = cluster_var(first), cluster_var(second)
+            alpha = 1 - v1 / (v1 + v2)
+            w[first] *= alpha
+            w[second] *= 1 - alpha
+    return w
+
+
+def _hrp(returns: pd.DataFrame) -> dict[str, float] | None:
+    if returns.shape[1] < 2:
+        return None
+    try:
+        w = hrp_weights(returns.to_numpy(dtype=np.float64))
+        if not np.all(np.isfinite(w)):
+            return None
+        return {c: float(v) for c, v in zip(returns.columns, w, strict=True)}
+    except Exception:
+        return None
+
+
+def _finalise(w: dict[str, float], bounds: dict[str, tuple[float, float]],
+              investable: float) -> dict[str, float]:
+    """Clamp → drop small → normalise to ``investable``, iterated to a fixed point."""
+    for _ in range(20):
+        w = {k: min(max(v, bounds[k][0]), bounds[k][1]) for k, v in w.items()}
+        w = {k: v for k, v in w.items() if v >= MIN_WEIGHT or bounds[k][0] > 0}
+        total = sum(w.values())
+        if total <= 0:
+            return {}
+        if abs(total - investable) < 1e-9:
+            break
+        free = {k for k, v in w.items()
+                if (total < investable and v < bounds[k][1] - 1e-12)
+                or (total > investable and v > bounds[k][0] + 1e-12)}
+        if not free:
+            break
+        fixed = sum(v for k, v in w.items() if k not in free)
+        free_sum = sum(w[k] for k in free)
+        if free_sum <= 0:
+            break
+        scale = (investable - fixed) / free_sum
+        w = {k: v * scale if k in free else v for k, v in w.items()}
+    return w
+
+
+def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
+             country_targets: Mapping[str, float] | None = None,
+             industry_targets: Mapping[str, float] | None = None,
+             blend: float = 0.5, target_return: float = 0.11, reserve_share: float = 0.0,
+             regime_weights: tuple[float, float, float] = (0.70, 0.30, 1.0),
+             portfolio_value: float = 0.0, cost_fixed: float = 2.0,
+             cost_pct: float = 0.002) -> OptimizerResult:
+    """Target weights for ``assets`` from their daily closes ``prices[asset, day]``."""
+    try:
+        return _optimize(assets, prices, country_targets or {}, industry_targets or {}, blend,
+                         target_return, reserve_share, regime_weights, portfolio_value,
+                         cost_fixed, cost_pct)
+    except Exception as exc:  # the documented last resort: never an unhandled error
+        current = {a.symbol: a.current_weight for a in assets if a.current_weight > 0}
+        return OptimizerResult(False, current, {}, 0.0, blend, "current", [], [], {},
+                               error=f"{type(exc).__name__}: {exc}")
+
+
+def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Mapping[str, float],
+              industry_targets: Mapping[str, float], blend: float, target_return: float,
+              reserve_share: float, regime_weights: tuple[float, float, float],
+              portfolio_value: float, cost_fixed: float, cost_pct: float) -> OptimizerResult:
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    notes: list[str] = []
+    investable = max(0.0, min(1.0, 1.0 - reserve_share))
+    mu_all = expected_returns(assets, target_return=target_return, cagr_weight=regime_weights[0],
+                              score_weight=regime_weights[1],
+                              regime_multiplier=regime_weights[2],
+                              portfolio_value=portfolio_value, cost_fixed=cost_fixed,
+                              cost_pct=cost_pct)
+    window = prices[:, -365:] if prices.ndim == 2 and prices.shape[0] == len(assets) \
+        else np.empty((len(assets), 0))
+    frame = pd.DataFrame(window.T, columns=[a.symbol for a in assets])
+    frame = frame.where(frame > 0)
+    usable = [a for a in assets if a.symbol in mu_all and frame[a.symbol].notna().sum() >= 61]
+    excluded = [a for a in assets if a not in usable]
+    locked = {a.symbol: a.current_weight for a in excluded if a.current_weight > 0}
+    summary = {"total_stocks": len(usable), "locked_positions": len(locked),
+               "buy_blocked": sum(1 for a in usable if not a.allow_buy),
+               "sell_blocked": sum(1 for a in usable if not a.allow_sell),
+               "country_constraints": 0, "industry_constraints": 0}
+    if excluded:
+        notes.append(f"{len(excluded)} securities without CAGR or 60 prices keep their weight")
+    if not usable:
+        return OptimizerResult(False, locked, {}, 0.0, blend, "current", [], [], summary,
+                               error="no security has enough data", notes=notes)
+    syms = [a.symbol for a in usable]
+    px = frame[syms].ffill().bfill()
+    bounds = {a.symbol: _bounds(a) for a in usable}
+    budget = max(0.0, investable - sum(locked.values()))
+    # Security lowers: shrink when they alone exceed 0.70 of the budget.
+    low_sum = sum(b[0] for b in bounds.values())
+    if budget > 0 and low_sum > 0.70 * budget:
+        f = 0.70 * budget / low_sum
+        bounds = {k: (b[0] * f, b[1]) for k, b in bounds.items()}
+        notes.append("security lower bounds scaled down")
+    mu = pd.Series({s: mu_all[s] for s in syms})
+    country_of = {a.symbol: a.country_group for a in usable}
+    industry_of = {a.symbol: a.industry_group for a in usable}
+    country_b = _group_bounds(country_targets, set(country_of.values()), 0.10, 0.35)
+    industry_b = _group_bounds(industry_targets, set(industry_of.values()), 0.15,
+                               _industry_cap(len(industry_targets)))
+    for gb in (country_b, industry_b):
+        lows = sum(b[0] for b in gb.values())
+        if lows > 0.60:
+            f = 0.60 / lows
+            for g, b in list(gb.items()):
+                gb[g] = (b[0] * f, b[1])
+    summary["country_constraints"] = len(country_b)
+    summary["industry_constraints"] = len(industry_b)
+    # Optimise as fractions of the whole (sum 1), then scale to the budget.
+    scale = budget if budget > 0 else 1.0
+    unit_bounds = [(min(1.0, b[0] / scale), min(1.0, b[1] / scale)) for b in bounds.values()]
+    if sum(b[1] for b in unit_bounds) < 1.0 - 1e-9:
+        unit_bounds = [(lo, 1.0) for lo, _ in unit_bounds]
+        notes.append("upper bounds relaxed: they could not reach a full allocation")
+    mv: tuple[dict[str, float], str] | None = None
+    hrp: dict[str, float] | None = None
+    returns = px.pct_change().iloc[1:]
+    if len(syms) == 1:
+        mv = ({syms[0]: 1.0}, "single_security")
+    else:
+        cov = CovarianceShrinkage(px, frequency=252).ledoit_wolf()
+        if blend < 1.0:
+            mv = _mean_variance(mu, cov, unit_bounds, country_of, country_b, industry_of,
+                                industry_b, target_return)
+        if blend > 0.0:
+            hrp = _hrp(returns)
+    fallback: str | None = None
+    if mv is not None and hrp is not None:
+        w = {s: blend * hrp.get(s, 0.0) + (1 - blend) * mv[0].get(s, 0.0) for s in syms}
+        fallback = None if mv[1] == "efficient_return" else mv[1]
+        used = blend
+    elif mv is not None:
+        w, used = dict(mv[0]), 0.0
+        fallback = None if mv[1] in ("efficient_return", "single_security") or blend == 0 \
+            else f"mv_only:{mv[1]}"
+    elif hrp is not None:
+        w, used, fallback = hrp, 1.0, "hrp"
+    else:
+        cur = {a.symbol: a.current_weight for a in usable if a.current_weight > 0}
+        w = cur or {s: 1.0 / len(syms) for s in syms}
+        used, fallback = blend, "current" if cur else "equal_weight"
+    w = {s: v * budget for s, v in w.items()}
+    w = _finalise(w, bounds, budget) if budget > 0 else {}
+    # Gradual adjustment: move halfway when any change exceeds 30 points.
+    current = {a.symbol: a.current_weight for a in usable}
+    if w and max(abs(w.get(s, 0.0) - current[s]) for s in syms) > 0.30:
+        w = {s: (w.get(s, 0.0) + current[s]) / 2 for s in syms}
+        w = _finalise(w, bounds, budget)
+        notes.append("gradual adjustment: moved halfway to the optimum")
+    w.update(locked)
+    achieved = sum(v * mu_all.get(s, 0.0) for s, v in w.items())
+    changes = sorted(((s, current.get(s, 0.0), w.get(s, 0.0)) for s in set(w) | set(current)
+                      if abs(w.get(s, 0.0) - current.get(s, 0.0)) > 0.001),
+                     key=lambda t: -abs(t[2] - t[1]))
+    corr_pairs: list[tuple[str, str, float]] = []
+    if len(syms) > 1:
+        with contextlib.suppress(Exception):
+            c = returns.corr().to_numpy()
+            iu = np.triu_indices(len(syms), 1)
+            vals = c[iu]
+            order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]
+            corr_pairs = [(syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
+                          if abs(vals[k]) >= 0.80]
+    return OptimizerResult(True, w, dict(mu_all), float(achieved), used, fallback, changes,
+                           corr_pairs, summary, notes=notes)

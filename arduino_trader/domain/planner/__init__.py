@@ -1,0 +1,1 @@
+"""The holistic planner: opportunities, sequences, simulation, evaluation, beam search."""

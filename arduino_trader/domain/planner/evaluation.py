@@ -1,0 +1,572 @@
+"""The evaluation kernel: every sequence × every Monte-Carlo scenario in one Numba call.
+
+Implements spec/planning.md §1.8 (unified end-state score) on the simulation of §2.6 with
+its proposed fixes: trades happen now at today's EUR prices, costs (operations §1.9) are
+paid from cash, total = invested + cash, and each scenario re-prices *every* holding by a
+per-security multiplier (common random numbers: the same scenario matrix for every
+sequence). The optimiser-alignment sub-score is measured at today's prices (it judges
+the trades' intent, not price noise); every other term is re-priced per scenario. A
+sequence's robust score is 0.4·worst + 0.3·p10 + 0.3·mean over scenarios,
+minus the cost penalty (cost / pre-trade total × ``cost_penalty_factor``), clamped to
+[0, 1]. An infeasible sequence (cash walk fails, selling more than held) scores 0.
+
+The per-security sub-score vectors are fixed for a planning run (§2.7): a sequence only
+changes quantities, so scoring is weighted sums plus group sums. ``tests/reference_evaluation.py``
+holds a plain NumPy implementation of the same maths that this kernel must match.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+# Columns of the kernel output.
+R_SCORE = 0
+R_WORST = 1
+R_P10 = 2
+R_MEAN = 3
+R_COST = 4
+R_FEASIBLE = 5
+N_RESULT = 6
+
+# Component order (weights vector and explanation).
+COMPONENTS: tuple[str, ...] = (
+    "opportunity_capture", "portfolio_quality", "diversification_alignment",
+    "risk_adjusted", "regime_robustness",
+)
+BASE_COMPONENT_WEIGHTS = np.array([0.30, 0.25, 0.20, 0.15, 0.10])
+# Sub-scores reported by explain (index → name).
+SUBSCORES: tuple[str, ...] = (
+    "windfall", "priority", "technical", "total_return", "promise", "stability",
+    "geography", "industry", "optimizer_alignment", "sharpe", "volatility", "drawdown",
+    "regime_alignment", "robustness",
+)
+N_SUB = len(SUBSCORES)
+BUY = 1
+SELL = -1
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything the kernel needs that does not depend on the sequence (float64/int64).
+
+    Per security (N): ``price_eur`` (EUR per unit today), ``hold_qty``; sub-score inputs
+    ``ret`` (expected CAGR + dividend yield), ``promise`` (security score), ``vol``
+    (annual volatility), ``dd`` (|max drawdown|), ``sharpe``; ``country`` group index
+    (−1 = none); ``ind_idx``/``ind_frac`` (N × L) industry groups and their shares
+    (−1 padding); ``target_w`` optimiser targets (fractions of the total). Group targets
+    ``country_target`` and ``industry_target``. ``comp_w`` the five component weights
+    (regime-adjusted, sum 1); ``regime`` +1 bull / −1 bear / 0 sideways.
+    """
+
+    price_eur: F64
+    hold_qty: F64
+    ret: F64
+    promise: F64
+    vol: F64
+    dd: F64
+    sharpe: F64
+    country: I64
+    ind_idx: I64
+    ind_frac: F64
+    target_w: F64
+    has_targets: bool
+    country_target: F64
+    industry_target: F64
+    comp_w: F64
+    regime: int
+    cash_eur: float
+    reserve_eur: float
+    cost_fixed: float
+    cost_pct: float
+    cost_penalty_factor: float
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """S sequences of ≤ D actions, padded with ``sec = −1``.
+
+    Per action: security index, side (+1 buy / −1 sell), quantity (units), and the
+    sequence-only sub-score inputs: windfall value, priority, technical value.
+    """
+
+    length: I64
+    sec: I64
+    side: I64
+    qty: F64
+    windfall: F64
+    priority: F64
+    technical: F64
+
+    @property
+    def count(self) -> int:
+        """Number of sequences."""
+        return int(self.length.shape[0])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def volatility_subscore(v: float) -> float:
+    """§1.8 volatility: ≤ 0.15 → 1; ≤ 0.25 → 0.8 + 2(0.25 − v); ≤ 0.40 → 0.5 + 2(0.40 − v)."""
+    if v <= 0.15:
+        return 1.0
+    if v <= 0.25:
+        return 0.8 + 2.0 * (0.25 - v)
+    if v <= 0.40:
+        return 0.5 + 2.0 * (0.40 - v)
+    return max(0.2, 0.5 - (v - 0.4))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def drawdown_subscore(a: float) -> float:
+    """§1.2 drawdown score of an absolute drawdown ``a``."""
+    if a <= 0.1:
+        return 1.0
+    if a <= 0.2:
+        return 0.8 + 2.0 * (0.2 - a)
+    if a <= 0.3:
+        return 0.6 + 2.0 * (0.3 - a)
+    if a <= 0.5:
+        return 0.2 + 2.0 * (0.5 - a)
+    return max(0.0, 0.2 - (a - 0.5))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sharpe_subscore(x: float) -> float:
+    """§1.2 Sharpe score."""
+    if x >= 2.0:
+        return 1.0
+    if x >= 1.0:
+        return 0.7 + 0.3 * (x - 1.0)
+    if x >= 0.5:
+        return 0.4 + 0.6 * (x - 0.5)
+    if x >= 0.0:
+        return 0.8 * x
+    return 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def total_return_subscore(x: float) -> float:
+    """§1.8 total return: ≥ 0.20 → 0.95; ≥ 0.11 → 1 − 0.15(x−0.11)/0.09; … else 0.1."""
+    if x >= 0.20:
+        return 0.95
+    if x >= 0.11:
+        return 1.0 - 0.15 * (x - 0.11) / 0.09
+    if x >= 0.05:
+        return 0.5 + (x - 0.05) / 0.12
+    if x >= 0.0:
+        return 10.0 * x
+    return 0.1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _worst_and_quantile(x: F64, q: float) -> tuple[float, float]:
+    """(min, linear-interpolated q-quantile) in O(n) by partitioning (same as np.quantile)."""
+    n = x.size
+    pos = q * (n - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(x, hi)
+    x_hi = part[hi]
+    x_lo = x_hi
+    worst = x_hi
+    if hi > 0:
+        x_lo = part[0]
+        worst = part[0]
+        for j in range(1, hi):
+            v = part[j]
+            if v > x_lo:
+                x_lo = v
+            if v < worst:
+                worst = v
+    if hi == lo:
+        return worst, x_hi
+    return worst, x_lo + (x_hi - x_lo) * (pos - lo)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _simulate(s: int, length: I64, sec: I64, side: I64, qty: F64, price_eur: F64,
+              q_out: F64, cash0: float, reserve: float, cost_fixed: float,
+              cost_pct: float) -> tuple[bool, float, float]:
+    """Apply sequence ``s`` to ``q_out`` (a copy of the holdings): (feasible, cash, cost)."""
+    cash = cash0
+    cost = 0.0
+    for a in range(length[s]):
+        i = sec[s, a]
+        n = qty[s, a]
+        value = n * price_eur[i]
+        c = cost_fixed + cost_pct * value
+        cost += c
+        if side[s, a] == SELL:
+            if n > q_out[i] + 1e-9 or n <= 0.0:
+                return False, cash, cost
+            q_out[i] = max(0.0, q_out[i] - n)
+            cash += value - c
+        else:
+            if n <= 0.0 or cash - value - c < reserve - 1e-9:
+                return False, cash, cost
+            q_out[i] += n
+            cash -= value + c
+    return True, cash, cost
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sequence_terms(s: int, length: I64, sec: I64, side: I64, windfall: F64, priority: F64,
+                    technical: F64, regime: int, sub: F64) -> tuple[float, float]:
+    """Opportunity-capture and regime/robustness components (scenario-independent)."""
+    n = length[s]
+    if n == 0:
+        sub[0] = 0.5
+        sub[1] = 0.5
+        sub[2] = 0.5
+        opp = 0.5
+        buy_share = 0.0
+        sell_share = 0.0
+        robust = 1.0
+    else:
+        wsum = 0.0
+        psum = 0.0
+        tsum = 0.0
+        nb = 0
+        for a in range(n):
+            wsum += windfall[s, a]
+            p = priority[s, a]
+            psum += min(1.0, max(0.0, p))
+            tsum += technical[s, a]
+            if side[s, a] == BUY:
+                nb += 1
+        sub[0] = wsum / n
+        sub[1] = psum / n
+        sub[2] = tsum / n
+        opp = 0.40 * sub[0] + 0.35 * sub[1] + 0.25 * sub[2]
+        buy_share = nb / n
+        sell_share = (n - nb) / n
+        distinct = 0
+        both = 0
+        for a in range(n):
+            first = True
+            for b in range(a):
+                if sec[s, b] == sec[s, a]:
+                    first = False
+                    break
+            if not first:
+                continue
+            distinct += 1
+            has_buy = False
+            has_sell = False
+            for b in range(n):
+                if sec[s, b] == sec[s, a]:
+                    if side[s, b] == BUY:
+                        has_buy = True
+                    else:
+                        has_sell = True
+            if has_buy and has_sell:
+                both += 1
+        robust = 1.0 - both / distinct
+    if regime > 0:
+        align = 0.5 + 0.5 * buy_share
+    elif regime < 0:
+        align = 0.5 + 0.5 * sell_share
+    else:
+        align = 0.7
+    sub[12] = align
+    sub[13] = robust
+    return opp, 0.6 * align + 0.4 * robust
+
+
+EPS_EUR = 1e-6  # values below this (EUR) count as zero: base + delta sums leave residues
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _alignment(q: F64, rel: I64, cash: float, price_eur: F64, target_w: F64,
+               has_targets: bool) -> float:
+    """Optimiser alignment at today's prices: max(0, 1 − mean|w − w*|/0.20)."""
+    if not has_targets:
+        return 0.5
+    total = cash
+    for k in range(rel.size):
+        total += q[rel[k]] * price_eur[rel[k]]
+    if total <= 0.0:
+        total = 1e-12
+    n = 0
+    dev = 0.0
+    for k in range(rel.size):
+        i = rel[k]
+        w = q[i] * price_eur[i] / total
+        if w > 0.0 or target_w[i] > 0.0:
+            dev += abs(w - target_w[i])
+            n += 1
+    return max(0.0, 1.0 - dev / n / 0.20) if n > 0 else 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_value(acc: F64, i: int, v: float, ret: F64, promise: F64, vol: F64, dd: F64,
+               sharpe: F64, country: I64, ind_idx: I64, ind_frac: F64, n_cg: int) -> None:
+    """Add EUR value ``v`` of security ``i`` to the running sums ``acc``."""
+    acc[0] += v
+    acc[1] += v * ret[i]
+    acc[2] += v * promise[i]
+    acc[3] += v * vol[i]
+    acc[4] += v * dd[i]
+    acc[5] += v * sharpe[i]
+    c = country[i]
+    if c >= 0:
+        acc[6 + c] += v
+    for j in range(ind_idx.shape[1]):
+        g = ind_idx[i, j]
+        if g >= 0:
+            acc[6 + n_cg + g] += v * ind_frac[i, j]
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, promise: F64,
+               vol: F64, dd: F64, sharpe: F64, country: I64, ind_idx: I64, ind_frac: F64,
+               n_cg: int, n_ig: int) -> F64:
+    """Per scenario, the sums over today's holdings: [invested, Σv·ret, Σv·promise, Σv·vol,
+    Σv·dd, Σv·sharpe, country values…, industry values…]."""
+    n_paths = mult.shape[0]
+    out = np.zeros((n_paths, 6 + n_cg + n_ig))
+    for p in prange(n_paths):
+        for k in range(held.size):
+            i = held[k]
+            _add_value(out[p], i, hold_qty[i] * price_eur[i] * mult[p, i], ret, promise, vol,
+                       dd, sharpe, country, ind_idx, ind_frac, n_cg)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64,
+                align: float, comp_w: F64, opp: float, regime_term: float, sub: F64) -> float:
+    """End-state score from the running sums of one state (sub-scores into ``sub``)."""
+    invested = acc[0]
+    if invested < EPS_EUR:
+        invested = 0.0
+    total = invested + cash
+    if total <= 0.0:
+        total = 1e-12
+    r_total = 1.0 / total
+    r_inv = 1.0 / invested if invested > 0.0 else 0.0
+    # Portfolio quality (cash: return 0, promise neutral, vol 0, drawdown 0).
+    tr = total_return_subscore(acc[1] * r_total)
+    prom = (acc[2] + 0.5 * cash) * r_total
+    w_vol = acc[3] * r_total
+    w_dd = acc[4] * r_total
+    stab = 0.6 * volatility_subscore(w_vol) + 0.4 * drawdown_subscore(w_dd)
+    quality = 0.40 * tr + 0.35 * prom + 0.25 * stab
+    # Diversification: geography and industry deviations over the invested value.
+    n_cg = country_target.size
+    geo = 0.5
+    n = 0
+    dev = 0.0
+    for g in range(n_cg):
+        gv = acc[6 + g]
+        cur = gv * r_inv if gv > EPS_EUR else 0.0
+        if country_target[g] > 0.0 or cur > 0.0:
+            dev += abs(cur - country_target[g])
+            n += 1
+    if n > 0:
+        geo = max(0.0, 1.0 - dev / (n * 0.3))
+    ind = 0.5
+    n = 0
+    dev = 0.0
+    for g in range(industry_target.size):
+        gv = acc[6 + n_cg + g]
+        cur = gv * r_inv if gv > EPS_EUR else 0.0
+        if industry_target[g] > 0.0 or cur > 0.0:
+            dev += abs(cur - industry_target[g])
+            n += 1
+    if n > 0:
+        ind = max(0.0, 1.0 - dev / (n * 0.3))
+    divers = 0.35 * geo + 0.30 * ind + 0.35 * align
+    # Risk-adjusted: Sharpe over invested weights; volatility and drawdown over the total.
+    sh = sharpe_subscore(acc[5] * r_inv) if invested > 0.0 else 0.5
+    vs = volatility_subscore(w_vol)
+    ds = drawdown_subscore(w_dd)
+    risk = 0.40 * sh + 0.35 * vs + 0.25 * ds
+    sub[3] = tr
+    sub[4] = prom
+    sub[5] = stab
+    sub[6] = geo
+    sub[7] = ind
+    sub[8] = align
+    sub[9] = sh
+    sub[10] = vs
+    sub[11] = ds
+    return (comp_w[0] * opp + comp_w[1] * quality + comp_w[2] * divers + comp_w[3] * risk
+            + comp_w[4] * regime_term)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _touched(s: int, length: I64, sec: I64, q: F64, hold_qty: F64) -> tuple[I64, F64]:
+    """Distinct securities a sequence changed and their quantity changes."""
+    n = length[s]
+    idx = np.empty(n, dtype=np.int64)
+    dq = np.empty(n)
+    m = 0
+    for a in range(n):
+        i = sec[s, a]
+        dup = False
+        for b in range(m):
+            if idx[b] == i:
+                dup = True
+                break
+        if not dup:
+            idx[m] = i
+            dq[m] = q[i] - hold_qty[i]
+            m += 1
+    return idx[:m], dq[:m]
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, priority: F64,
+                    technical: F64, mult: F64, rel: I64, price_eur: F64, hold_qty: F64,
+                    ret: F64, promise: F64, vol: F64, dd: F64, sharpe: F64, country: I64,
+                    ind_idx: I64, ind_frac: F64, target_w: F64, has_targets: bool,
+                    country_target: F64, industry_target: F64, comp_w: F64, regime: int,
+                    cash0: float, reserve: float, cost_fixed: float, cost_pct: float,
+                    penalty_factor: float) -> F64:
+    """Robust score of every sequence over every scenario row of ``mult`` (S × N_RESULT).
+
+    ``rel`` lists every security that is held, targeted or traded by any sequence. Per
+    scenario the sums over today's holdings are computed once (:func:`path_bases`); a
+    sequence then only adds the value changes of the ≤ D securities it trades.
+    """
+    n_seq = length.shape[0]
+    n_paths = mult.shape[0]
+    n_cg = country_target.size
+    out = np.zeros((n_seq, N_RESULT))
+    total0 = cash0
+    n_held = 0
+    for k in range(rel.size):
+        total0 += hold_qty[rel[k]] * price_eur[rel[k]]
+        if hold_qty[rel[k]] > 0.0:
+            n_held += 1
+    if total0 <= 0.0:
+        total0 = 1e-12
+    held = np.empty(n_held, dtype=np.int64)
+    j = 0
+    for k in range(rel.size):
+        if hold_qty[rel[k]] > 0.0:
+            held[j] = rel[k]
+            j += 1
+    base = path_bases(mult, held, hold_qty, price_eur, ret, promise, vol, dd, sharpe, country,
+                      ind_idx, ind_frac, n_cg, industry_target.size)
+    for s in prange(n_seq):
+        q = hold_qty.copy()
+        ok, cash, cost = _simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
+                                   cost_fixed, cost_pct)
+        out[s, R_COST] = cost
+        if not ok:
+            continue
+        sub = np.zeros(N_SUB)
+        opp, reg = _sequence_terms(s, length, sec, side, windfall, priority, technical,
+                                   regime, sub)
+        align = _alignment(q, rel, cash, price_eur, target_w, has_targets)
+        idx, dq = _touched(s, length, sec, q, hold_qty)
+        acc = np.empty(base.shape[1])
+        scores = np.empty(n_paths)
+        for p in range(n_paths):
+            acc[:] = base[p]
+            for t in range(idx.size):
+                i = idx[t]
+                _add_value(acc, i, dq[t] * price_eur[i] * mult[p, i], ret, promise, vol, dd,
+                           sharpe, country, ind_idx, ind_frac, n_cg)
+            scores[p] = _score_sums(acc, cash, country_target, industry_target, align, comp_w,
+                                    opp, reg, sub)
+        mean = scores.sum() / n_paths
+        worst, p10 = _worst_and_quantile(scores, 0.10)
+        robust = 0.4 * worst + 0.3 * p10 + 0.3 * mean
+        penalty = cost / total0 * penalty_factor
+        out[s, R_SCORE] = min(1.0, max(0.0, robust - penalty))
+        out[s, R_WORST] = worst
+        out[s, R_P10] = p10
+        out[s, R_MEAN] = mean
+        out[s, R_FEASIBLE] = 1.0
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def explain_kernel(s: int, length: I64, sec: I64, side: I64, qty: F64, windfall: F64,
+                   priority: F64, technical: F64, rel: I64, price_eur: F64, hold_qty: F64,
+                   ret: F64, promise: F64, vol: F64, dd: F64, sharpe: F64, country: I64,
+                   ind_idx: I64, ind_frac: F64, target_w: F64, has_targets: bool,
+                   country_target: F64, industry_target: F64, comp_w: F64, regime: int,
+                   cash0: float, reserve: float, cost_fixed: float,
+                   cost_pct: float) -> tuple[float, F64, F64, float, bool]:
+    """Today's-price end state of sequence ``s``: (score, components, sub-scores, cost, ok)."""
+    q = hold_qty.copy()
+    ok, cash, cost = _simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
+                               cost_fixed, cost_pct)
+    sub = np.zeros(N_SUB)
+    comps = np.zeros(5)
+    if not ok:
+        return 0.0, comps, sub, cost, False
+    opp, reg = _sequence_terms(s, length, sec, side, windfall, priority, technical, regime,
+                               sub)
+    align = _alignment(q, rel, cash, price_eur, target_w, has_targets)
+    n_cg = country_target.size
+    acc = np.zeros(6 + n_cg + industry_target.size)
+    for k in range(rel.size):
+        i = rel[k]
+        if q[i] > 0.0:
+            _add_value(acc, i, q[i] * price_eur[i], ret, promise, vol, dd, sharpe, country,
+                       ind_idx, ind_frac, n_cg)
+    unit = np.zeros(5)
+    total = 0.0
+    for c in range(5):
+        unit[:] = 0.0
+        unit[c] = 1.0
+        comps[c] = _score_sums(acc, cash, country_target, industry_target, align, unit, opp,
+                               reg, sub)
+        total += comp_w[c] * comps[c]
+    return total, comps, sub, cost, True
+
+
+def relevant_indices(ctx: EvalContext, batch: SequenceBatch) -> I64:
+    """Securities held, targeted or traded by any sequence (sorted)."""
+    mask = (ctx.hold_qty > 0) | (ctx.target_w > 0)
+    traded = batch.sec[batch.sec >= 0]
+    mask[traded] = True
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def evaluate(ctx: EvalContext, batch: SequenceBatch, mult: F64) -> F64:
+    """Run :func:`evaluate_kernel` on a context, a batch and a scenario matrix (P × N)."""
+    rel = relevant_indices(ctx, batch)
+    return evaluate_kernel(
+        batch.length, batch.sec, batch.side, batch.qty, batch.windfall, batch.priority,
+        batch.technical, mult, rel, ctx.price_eur, ctx.hold_qty, ctx.ret, ctx.promise,
+        ctx.vol, ctx.dd, ctx.sharpe, ctx.country, ctx.ind_idx, ctx.ind_frac, ctx.target_w,
+        ctx.has_targets, ctx.country_target, ctx.industry_target, ctx.comp_w, ctx.regime,
+        ctx.cash_eur, ctx.reserve_eur, ctx.cost_fixed, ctx.cost_pct, ctx.cost_penalty_factor)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Today's-price end-state score of one sequence with its components and sub-scores."""
+
+    score: float
+    components: dict[str, float]
+    subscores: dict[str, float]
+    cost_eur: float
+    feasible: bool
+
+
+def explain(ctx: EvalContext, batch: SequenceBatch, s: int) -> Explanation:
+    """Break down the (unshocked) end-state score of sequence ``s``."""
+    rel = relevant_indices(ctx, batch)
+    score, comps, sub, cost, ok = explain_kernel(
+        s, batch.length, batch.sec, batch.side, batch.qty, batch.windfall, batch.priority,
+        batch.technical, rel, ctx.price_eur, ctx.hold_qty, ctx.ret, ctx.promise, ctx.vol,
+        ctx.dd, ctx.sharpe, ctx.country, ctx.ind_idx, ctx.ind_frac, ctx.target_w,
+        ctx.has_targets, ctx.country_target, ctx.industry_target, ctx.comp_w, ctx.regime,
+        ctx.cash_eur, ctx.reserve_eur, ctx.cost_fixed, ctx.cost_pct)
+    return Explanation(float(score), {n: float(comps[i]) for i, n in enumerate(COMPONENTS)},
+                       {n: float(sub[i]) for i, n in enumerate(SUBSCORES)}, float(cost),
+                       bool(ok))

@@ -1,0 +1,199 @@
+"""Plain records the planner takes and returns (no I/O, no Decimal: analytics floats)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..scoring.scorers import Fundamentals
+
+Side = Literal["BUY", "SELL"]
+Category = Literal["profit_taking", "averaging_down", "rebalance_sells", "rebalance_buys",
+                   "opportunity_buys", "weight_based"]
+
+
+@dataclass(frozen=True)
+class SecurityInfo:
+    """One security of the universe. ``fx_rate`` = units of its currency per EUR."""
+
+    symbol: str
+    name: str = ""
+    currency: str = "EUR"
+    fx_rate: float = 1.0
+    country: str | None = None
+    industry: str | None = None
+    allow_buy: bool = True
+    allow_sell: bool = True
+    min_lot: int = 1
+    fundamentals: Fundamentals | None = None
+    min_target: float | None = None
+    max_target: float | None = None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A held position; ``avg_price`` in the security's currency; day counts may be unknown."""
+
+    symbol: str
+    quantity: float
+    avg_price: float
+    days_since_first_buy: float | None = None
+    days_since_last_buy: float | None = None
+    days_since_last_sell: float | None = None
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """Every knob of a planning run (defaults = the settings' defaults)."""
+
+    transaction_cost_fixed: float = 2.0
+    transaction_cost_percent: float = 0.002
+    min_cash_reserve: float = 500.0
+    min_security_score: float = 0.5
+    target_annual_return: float = 0.11
+    market_avg_pe: float = 22.0
+    risk_free_rate: float = 0.0
+    optimizer_blend: float = 0.5
+    optimizer_target_return: float = 0.11
+    use_optimizer: bool = True
+    market_regime_detection_enabled: bool = True
+    regime_cash_reserve: Mapping[str, float] = field(
+        default_factory=lambda: {"bull": 0.02, "sideways": 0.03, "bear": 0.05})
+    buy_cooldown_days: float = 30
+    sell_cooldown_days: float = 180
+    min_hold_days: float = 90
+    max_loss_threshold: float = -0.20
+    max_plan_depth: int = 5
+    max_opportunities_per_category: int = 5
+    priority_threshold: float = 0.3
+    combination_pool_per_side: int = 10
+    max_sequences: int = 4000
+    beam_width: int = 10
+    beam_min_improvement: float = 1e-4
+    monte_carlo_paths: int = 100
+    monte_carlo_horizon_days: int = 63
+    monte_carlo_seed: int = 20240601
+    cost_penalty_factor: float = 10.0
+    min_score_improvement: float = 0.002
+    decision_candidates: int = 32
+    priority_multiplier: float = 1.0
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything one planning run needs, as plain values.
+
+    ``prices[i, t]``: daily closes of ``securities[i]`` in its own currency, oldest first
+    (NaN where unknown). Targets are group → fraction of the invested value.
+    """
+
+    securities: Sequence[SecurityInfo]
+    prices: npt.NDArray[np.float64]
+    holdings: Sequence[Holding]
+    cash_eur: float
+    country_to_group: Mapping[str, str] = field(default_factory=dict)
+    country_targets: Mapping[str, float] = field(default_factory=dict)
+    industry_targets: Mapping[str, float] = field(default_factory=dict)
+    regime_score: float = 0.0
+    days_since_last_buy: Mapping[str, float] = field(default_factory=dict)
+    days_since_last_sell: Mapping[str, float] = field(default_factory=dict)
+    settings: PlannerSettings = field(default_factory=PlannerSettings)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One possible trade (spec §2.2); priority in [0, 1]; values in EUR."""
+
+    index: int
+    symbol: str
+    side: Side
+    quantity: int
+    price: float
+    price_eur: float
+    currency: str
+    category: Category
+    priority: float
+    reason: str
+    windfall_value: float
+    technical_value: float
+
+    @property
+    def value_eur(self) -> float:
+        """Gross trade value in EUR (costs are separate)."""
+        return self.quantity * self.price_eur
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recommended trade with everything needed to explain it."""
+
+    step: int
+    side: Side
+    symbol: str
+    name: str
+    quantity: int
+    estimated_price: float
+    currency: str
+    estimated_value_eur: float
+    cost_eur: float
+    category: str
+    priority: float
+    reason: str
+    score_before: float
+    score_after: float
+    security_score: float
+    security_breakdown: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The planner's answer: a plan with steps, or nothing to do and why."""
+
+    status: Literal["plan", "nothing_to_do"]
+    reason: str
+    steps: tuple[Step, ...] = ()
+    current_score: float = 0.0
+    end_state_score: float = 0.0
+    robust_score: float = 0.0
+    baseline_robust_score: float = 0.0
+    end_state_gain: float = 0.0
+    components_before: Mapping[str, float] = field(default_factory=dict)
+    components_after: Mapping[str, float] = field(default_factory=dict)
+    evaluated_count: int = 0
+    beam_evaluated: int = 0
+    monte_carlo_paths: int = 0
+    regime: str = "sideways"
+    cash_reserve_eur: float = 0.0
+    target_weights: Mapping[str, float] = field(default_factory=dict)
+    optimizer_fallback: str | None = None
+    warnings: tuple[str, ...] = ()
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def improvement(self) -> float:
+        """Robust end-state gain of the plan over doing nothing, net of the cost penalty."""
+        return self.end_state_gain
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (API and storage)."""
+        return {
+            "status": self.status, "reason": self.reason,
+            "steps": [s.__dict__ | {"security_breakdown": dict(s.security_breakdown)}
+                      for s in self.steps],
+            "current_score": self.current_score, "end_state_score": self.end_state_score,
+            "robust_score": self.robust_score,
+            "baseline_robust_score": self.baseline_robust_score,
+            "improvement": self.improvement,
+            "components_before": dict(self.components_before),
+            "components_after": dict(self.components_after),
+            "evaluated_count": self.evaluated_count, "beam_evaluated": self.beam_evaluated,
+            "monte_carlo_paths": self.monte_carlo_paths, "regime": self.regime,
+            "cash_reserve_eur": self.cash_reserve_eur,
+            "target_weights": dict(self.target_weights),
+            "optimizer_fallback": self.optimizer_fallback, "warnings": list(self.warnings),
+            "timings_ms": dict(self.timings_ms),
+        }

@@ -1,0 +1,133 @@
+"""Market regime (spec/planning.md §5): the continuous score and every place it acts.
+
+The score s ∈ [−1, 1] comes from a composite of index series (oldest first — the
+reference's sign bug of differencing newest-first data is avoided by construction).
+Labels: bull s > 0.3, bear s < −0.3, else sideways. Effects: the end-state component
+weights (§1.8), the cash reserve (§4) and the expected-returns blend (§4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Label = Literal["bull", "sideways", "bear"]
+
+INDEX_WEIGHTS: Mapping[str, float] = {"SPX.US": 0.20, "STOXX600.EU": 0.50,
+                                      "MSCIASIA.ASIA": 0.30}
+WINDOW = 30
+BULL_CUT = 0.3
+BEAR_CUT = -0.3
+
+
+def _clamp1(x: float) -> float:
+    return max(-1.0, min(1.0, x))
+
+
+@dataclass(frozen=True)
+class RegimeScore:
+    """The smoothed score, its label and the raw parts it came from."""
+
+    score: float
+    raw: float
+    label: Label
+    ret_component: float
+    vol_component: float
+    dd_component: float
+    bear_override: bool
+    indices_used: tuple[str, ...]
+
+
+def label_for(score: float) -> Label:
+    """bull above 0.3, bear below −0.3, else sideways."""
+    return "bull" if score > BULL_CUT else "bear" if score < BEAR_CUT else "sideways"
+
+
+def regime_score(series: Mapping[str, npt.NDArray[np.float64]],
+                 previous: float | None = None,
+                 weights: Mapping[str, float] = INDEX_WEIGHTS,
+                 window: int = WINDOW) -> RegimeScore:
+    """Continuous regime score from index closes (oldest first); no usable data → 0."""
+    rets: list[npt.NDArray[np.float64]] = []
+    ws: list[float] = []
+    used: list[str] = []
+    for name, w in weights.items():
+        p = np.asarray(series.get(name, np.empty(0)), dtype=np.float64)
+        p = p[np.isfinite(p) & (p > 0)]
+        if p.size < window + 1 or w <= 0:
+            continue
+        tail = p[-(window + 1):]
+        rets.append(tail[1:] / tail[:-1] - 1)
+        ws.append(w)
+        used.append(name)
+    if not rets:
+        return RegimeScore(previous or 0.0, 0.0, label_for(previous or 0.0), 0, 0, 0, False, ())
+    wv = np.array(ws) / sum(ws)
+    composite = (np.vstack(rets) * wv[:, None]).sum(axis=0)
+    mean = float(composite.mean())
+    sigma = float(composite.std(ddof=1))
+    path = np.cumprod(1 + composite)
+    path = np.concatenate([[1.0], path])
+    max_dd = float(np.min(path / np.maximum.accumulate(path) - 1))
+    ret_c = _clamp1(600 * mean)
+    vol_c = _clamp1(-15 * (sigma - 0.02))
+    dd_c = _clamp1(-5.8 * (max_dd + 0.05))
+    raw = math.tanh(2 * (0.5 * ret_c + 0.25 * vol_c + 0.25 * dd_c))
+    override = False
+    if raw > -0.15:
+        candidates = []
+        if mean < -0.0005:
+            candidates.append(math.tanh(2 * ret_c))
+        if sigma > 0.03:
+            candidates.append(math.tanh(2 * (0.05 * ret_c + 0.95 * vol_c)))
+        if max_dd < -0.12:
+            candidates.append(math.tanh(2 * (0.05 * ret_c + 0.95 * dd_c)))
+        if candidates:
+            raw = min(candidates)
+            override = True
+    score = raw if previous is None else 0.1 * raw + 0.9 * previous
+    return RegimeScore(score, raw, label_for(score), ret_c, vol_c, dd_c, override, tuple(used))
+
+
+def component_weights(score: float) -> npt.NDArray[np.float64]:
+    """§1.8 end-state component weights [opportunity, quality, diversification, risk,
+    regime] adapted to the regime score and renormalised to 1 (fixes the bull sum 1.02)."""
+    w = np.array([0.30, 0.25, 0.20, 0.15, 0.10])
+    if score > BULL_CUT:
+        f = (score - BULL_CUT) / (1 - BULL_CUT)
+        w += np.array([0.05, 0.0, -0.02, -0.03, 0.02]) * f
+    elif score < BEAR_CUT:
+        f = (-score - 0.3) / 0.7
+        w += np.array([-0.10, -0.02, 0.05, 0.10, -0.03]) * f
+    w = np.maximum(w, 0.0)
+    return w / w.sum()
+
+
+def cash_reserve(score: float, portfolio_value: float, min_cash_reserve: float,
+                 shares: Mapping[Label, float] | None = None, enabled: bool = True) -> float:
+    """max(min_cash_reserve, share(label) × portfolio); detection off → the fixed minimum."""
+    if not enabled:
+        return min_cash_reserve
+    table = shares or {"bull": 0.02, "sideways": 0.03, "bear": 0.05}
+    return max(min_cash_reserve, table[label_for(score)] * max(0.0, portfolio_value))
+
+
+def expected_return_weights(score: float) -> tuple[float, float, float]:
+    """(CAGR weight, score weight, multiplier) of the §4 expected-returns blend."""
+    label = label_for(score)
+    if label == "bull":
+        return 0.80, 0.20, 1.0
+    if label == "bear":
+        return 0.70, 0.30, 0.75
+    return 0.70, 0.30, 1.0
+
+
+def regime_sign(score: float) -> int:
+    """+1 bull, −1 bear, 0 sideways (the evaluation kernel's regime flag)."""
+    label = label_for(score)
+    return 1 if label == "bull" else -1 if label == "bear" else 0

@@ -1,0 +1,11 @@
+"""Multi-bucket portfolio ("satellites") as pure rules (spec/portfolio.md §1).
+
+Modules: :mod:`.records` (buckets, settings, ledger entries), :mod:`.lifecycle` (the
+status machine), :mod:`.drawdown` (high-water mark, hibernation, circuit breaker),
+:mod:`.aggression`, :mod:`.reawakening` (graduated re-awakening and win cooldown),
+:mod:`.presets` and :mod:`.parameters`, :mod:`.targets` (budget and target rules),
+:mod:`.balances` (the signed ledger), :mod:`.dividend_router`, :mod:`.reconciliation`,
+:mod:`.performance` and :mod:`.meta_allocator`. Nothing here reads the clock, the
+network or the disk: time, values and rates come in as arguments and every new state is
+returned.
+"""

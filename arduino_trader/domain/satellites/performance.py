@@ -1,0 +1,151 @@
+"""Bucket performance metrics (spec §1.14) for the meta-allocator.
+
+Trade statistics come from the bucket's closed trades in the period; return and risk
+come from the daily, flow-adjusted bucket value series (a deposit is not a gain):
+r_t = (V_t − F_t)/V_{t−1} − 1. Sharpe and Sortino are annualised with √252 using the
+satellite's risk-free rate and MAR. Every composite component is clamped to [−5, 5], so
+no infinity can poison the score. Analytics are float64 (not ledger money).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+MIN_TRADES = 5
+TRADING_DAYS = 252
+CLAMP = 5.0
+
+
+@dataclass(frozen=True)
+class ClosedTrade:
+    """A closed trade of the bucket with its realised P&L (EUR)."""
+
+    closed_at: datetime
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class ValuePoint:
+    """The bucket's value at the end of ``day`` and its net external flow that day."""
+
+    day: date
+    value_eur: Decimal
+    net_flow_eur: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BucketMetrics:
+    """§1.14 metrics; percentages as fractions (0.55 = 55 %)."""
+
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float
+    profit_factor: float
+    avg_win: float
+    avg_loss: float
+    largest_win: float
+    largest_loss: float
+    total_return: float
+    annualized_return: float
+    volatility: float
+    downside_volatility: float
+    sharpe: float
+    sortino: float
+    max_drawdown: float
+    calmar: float
+    composite_score: float
+
+
+def clamp(value: float, bound: float = CLAMP) -> float:
+    """``value`` clamped to [−bound, bound]; NaN → 0."""
+    if math.isnan(value):
+        return 0.0
+    return max(-bound, min(bound, value))
+
+
+def _std(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def daily_returns(series: Sequence[ValuePoint]) -> list[float]:
+    """Flow-adjusted daily returns; a day after a non-positive value is skipped."""
+    ordered = sorted(series, key=lambda p: p.day)
+    out: list[float] = []
+    for prev, cur in itertools.pairwise(ordered):
+        if prev.value_eur > 0:
+            out.append(float((cur.value_eur - cur.net_flow_eur) / prev.value_eur) - 1.0)
+    return out
+
+
+def max_drawdown(returns: Sequence[float]) -> float:
+    """Largest peak-to-trough fall of the wealth index, as a positive fraction."""
+    wealth = peak = 1.0
+    worst = 0.0
+    for r in returns:
+        wealth *= 1.0 + r
+        peak = max(peak, wealth)
+        if peak > 0:
+            worst = max(worst, (peak - wealth) / peak)
+    return worst
+
+
+def bucket_metrics(trades: Sequence[ClosedTrade], series: Sequence[ValuePoint], *,
+                   now: datetime, period_days: int = 90, risk_free_rate: float = 0.035,
+                   sortino_mar: float = 0.05) -> BucketMetrics | None:
+    """Metrics over the last ``period_days``; None when there are fewer than 5 closed
+    trades or fewer than two value points (insufficient data → neutral score)."""
+    since = now - timedelta(days=period_days)
+    pnls = [float(t.realized_pnl) for t in trades if t.closed_at >= since]
+    start_day = since.date()
+    points = [p for p in series if p.day >= start_day]
+    if len(pnls) < MIN_TRADES or len(points) < 2:
+        return None
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    decided = len(wins) + len(losses)
+    win_rate = len(wins) / decided if decided else 0.0
+    gross_profit, gross_loss = sum(wins), -sum(losses)
+    if gross_loss > 0:
+        profit_factor = gross_profit / gross_loss
+    else:
+        profit_factor = math.inf if gross_profit > 0 else 0.0
+
+    returns = daily_returns(points)
+    growth = math.prod(1.0 + r for r in returns)
+    total = growth - 1.0
+    annual = growth ** (365.0 / period_days) - 1.0 if growth > 0 else -1.0
+    std = _std(returns)
+    mean = sum(returns) / len(returns) if returns else 0.0
+    volatility = std * math.sqrt(TRADING_DAYS)
+    downside_vol = _std([r for r in returns if r < 0]) * math.sqrt(TRADING_DAYS)
+    sharpe = (mean - risk_free_rate / TRADING_DAYS) / std * math.sqrt(TRADING_DAYS) \
+        if std > 0 else 0.0
+    mar = sortino_mar / TRADING_DAYS
+    downside = math.sqrt(sum(min(0.0, r - mar) ** 2 for r in returns) / len(returns)) \
+        if returns else 0.0
+    if downside > 0:
+        sortino = (mean - mar) / downside * math.sqrt(TRADING_DAYS)
+    else:
+        sortino = math.inf if mean > mar else 0.0
+    mdd = max_drawdown(returns)
+    calmar = annual / mdd if mdd > 0 else 0.0
+    composite = (0.3 * clamp(sharpe) + 0.3 * clamp(sortino) + 0.2 * clamp(profit_factor - 1)
+                 + 0.1 * clamp(win_rate) + 0.1 * clamp(calmar))
+    return BucketMetrics(
+        trades=len(pnls), wins=len(wins), losses=len(losses), win_rate=win_rate,
+        profit_factor=profit_factor,
+        avg_win=sum(wins) / len(wins) if wins else 0.0,
+        avg_loss=sum(losses) / len(losses) if losses else 0.0,
+        largest_win=max(wins, default=0.0), largest_loss=min(losses, default=0.0),
+        total_return=total, annualized_return=annual, volatility=volatility,
+        downside_volatility=downside_vol, sharpe=sharpe, sortino=sortino,
+        max_drawdown=mdd, calmar=calmar, composite_score=composite)

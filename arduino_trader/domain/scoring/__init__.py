@@ -1,0 +1,1 @@
+"""Security scoring: Numba metric kernels, scorer groups with explanations, sell scoring."""

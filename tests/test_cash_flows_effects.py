@@ -1,0 +1,274 @@
+"""Exactly-once effects of broker cash-flow records (§2.4, §7.3-7.4), incl. properties
+over generated syncs with duplicates, re-syncs, crashes mid-sync, status changes and
+FX moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arduino_trader.domain.cash_flows.deposit_split import BucketShare
+from arduino_trader.domain.cash_flows.effects import (
+    DepositReceived,
+    DividendReceived,
+    DividendRow,
+    EffectContext,
+    Effects,
+    LedgerEntry,
+    NeedsReview,
+    SeenFlow,
+    WithdrawalRecorded,
+    apply_record,
+)
+from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
+from arduino_trader.domain.cash_flows.normalise import normalise
+from arduino_trader.domain.cash_flows.records import CashFlowRecord
+
+D = Decimal
+DAYS = [date(2026, 3, d) for d in range(2, 7)]
+
+
+def _rates(usd: str = "0.9") -> RateTable:
+    return RateTable(by_date={("USD", d): D(usd) for d in DAYS})
+
+
+def _ctx(usd: str = "0.9", **kw: object) -> EffectContext:
+    buckets = (BucketShare("core", "core", D("0.9"), D(0)),
+               BucketShare("sat", "satellite", D("0.1"), D(0)))
+    return EffectContext(rates=_rates(usd), buckets=buckets, satellite_budget=D("0.1"),
+                         income_bucket={"KO.US": "sat"}, **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class FakeStore:
+    """The actor's writes, with the schema's UNIQUE constraints as assertions."""
+
+    rows: dict[str, dict[str, object]] = field(default_factory=dict)
+    ledger: dict[tuple[str, str, str, str], LedgerEntry] = field(default_factory=dict)
+    dividends: dict[str, DividendRow] = field(default_factory=dict)
+    events: list[object] = field(default_factory=list)
+
+    def seen(self, key: str) -> SeenFlow | None:
+        row = self.rows.get(key)
+        return None if row is None else SeenFlow(str(row["status"]), bool(row["processed"]))
+
+    def write(self, eff: Effects, key: str) -> None:
+        if eff.action == "insert":
+            assert eff.row is not None and key not in self.rows  # UNIQUE(transaction_id)
+            self.rows[key] = {"status": eff.status, "processed": False,
+                              "amount_eur": eff.row.amount_eur,
+                              "amount": eff.row.record.amount}
+        elif eff.action == "update_status":
+            self.rows[key]["status"] = eff.status
+        if eff.mark_processed:
+            assert not self.rows[key]["processed"]
+            self.rows[key]["processed"] = True
+        for entry in eff.ledger:
+            unique = (entry.source_kind, entry.source_id, entry.bucket_id, entry.type)
+            assert unique not in self.ledger  # UNIQUE(source_kind, source_id, bucket, type)
+            self.ledger[unique] = entry
+        if eff.dividend is not None:
+            assert eff.dividend.cash_flow_key not in self.dividends
+            self.dividends[eff.dividend.cash_flow_key] = eff.dividend
+        self.events.extend(eff.events)
+
+    def sync(self, records: list[CashFlowRecord], ctx: EffectContext) -> list[Effects]:
+        out = []
+        for rec in records:
+            eff = apply_record(self.seen(rec.key), rec, ctx)
+            self.write(eff, rec.key)
+            out.append(eff)
+        return out
+
+    def snapshot(self) -> tuple[object, ...]:
+        return (repr(sorted(self.rows.items())), repr(sorted(self.ledger.items())),
+                repr(sorted(self.dividends.items())))
+
+
+def _ucf(rid: int, code: str, amount: str, ccy: str = "EUR", day: int = 0,
+         symbol: str = "") -> CashFlowRecord:
+    row = {"id": rid, "type_code": code, "sum": amount, "currency": ccy,
+           "date": DAYS[day].isoformat(), "symbol": symbol}
+    (rec,) = normalise("user_cash_flow", [row]).records
+    return rec
+
+
+def _cps(rid: int, status: int, amount: str = "100", ccy: str = "EUR") -> CashFlowRecord:
+    row = {"id": rid, "type_doc_id": 337, "date_crt": DAYS[0].isoformat(), "status_c": status,
+           "params": {"totalMoneyOut": amount, "currency": ccy}}
+    return normalise("cps", [row]).records[0]
+
+
+def test_deposit_is_split_and_announced_once() -> None:
+    store = FakeStore()
+    dep = _ucf(1, "card", "1000")
+    (eff,) = store.sync([dep], _ctx())
+    assert eff.action == "insert" and eff.mark_processed
+    assert [(e.bucket_id, e.amount, e.currency, e.type) for e in eff.ledger] == [
+        ("core", D("900.00"), "EUR", "deposit"), ("sat", D("100.00"), "EUR", "deposit")]
+    assert eff.events == (DepositReceived("ucf:1", D("1000.00"), "EUR", D("1000.00"),
+                                          (("core", D("900.00")), ("sat", D("100.00")))),)
+    before = store.snapshot()
+    (again,) = store.sync([dep], _ctx())
+    assert again == Effects("none") and store.snapshot() == before
+
+
+def test_foreign_deposit_keeps_its_currency_and_eur_at_record_date() -> None:
+    """Seed bug 1: never pair the EUR-converted number with the original code."""
+    store = FakeStore()
+    (eff,) = store.sync([_ucf(2, "card", "100", "USD", day=1)], _ctx("0.925"))
+    assert eff.row is not None and eff.row.amount_eur == D("92.50")
+    assert {e.currency for e in eff.ledger} == {"USD"}
+    assert sum(e.amount for e in eff.ledger) == D("100.00")
+
+
+def test_missing_rate_raises_and_stores_nothing() -> None:
+    store = FakeStore()
+    with pytest.raises(MissingRate):
+        store.sync([_ucf(3, "card", "100", "GBP")], _ctx())
+    assert store.rows == {} and store.ledger == {}
+
+
+def test_withdrawal_pending_then_completed_is_one_row_one_debit() -> None:
+    store = FakeStore()
+    (first,) = store.sync([_cps(10, 1)], _ctx())
+    assert first.action == "insert" and not first.mark_processed and first.ledger == ()
+    (second,) = store.sync([_cps(10, 3)], _ctx())
+    assert second.action == "update_status" and second.mark_processed
+    assert [(e.bucket_id, e.amount, e.type) for e in second.ledger] == [
+        ("core", D("-100.00"), "withdrawal")]
+    assert second.events == (WithdrawalRecorded("cps:10", D("-100.00"), "EUR",
+                                                D("-100.00")),)
+    assert len(store.rows) == 1 and store.sync([_cps(10, 3)], _ctx()) == [Effects("none")]
+
+
+def test_cancelled_withdrawal_never_moves_money() -> None:
+    store = FakeStore()
+    store.sync([_cps(11, 1), _cps(11, 4), _cps(11, 4)], _ctx())
+    assert store.ledger == {} and store.rows["cps:11"]["status"] == "cancelled"
+
+
+def test_completed_then_reversed_is_reported_not_undone() -> None:
+    store = FakeStore()
+    store.sync([_cps(12, 3)], _ctx())
+    (eff,) = store.sync([_cps(12, 4)], _ctx())
+    assert eff.action == "update_status" and eff.ledger == ()
+    assert isinstance(eff.events[0], NeedsReview)
+    assert len(store.ledger) == 1
+
+
+def test_dividend_is_routed_and_recorded_once() -> None:
+    store = FakeStore()
+    (eff,) = store.sync([_ucf(20, "dividend", "3.10", "USD", symbol="KO.US")], _ctx())
+    assert [(e.bucket_id, e.type, e.amount) for e in eff.ledger] == [
+        ("sat", "dividend", D("3.10"))]
+    assert eff.dividend == DividendRow("ucf:20", "KO.US", "", D("3.10"), "USD", D("2.79"),
+                                       DAYS[0], "sat")
+    assert isinstance(eff.events[0], DividendReceived)
+
+
+def test_dividend_without_symbol_credits_core_and_is_flagged() -> None:
+    (eff,) = FakeStore().sync([_ucf(21, "dividend", "5")], _ctx())
+    assert eff.dividend is None and eff.ledger[0].bucket_id == "core"
+    assert any(isinstance(e, NeedsReview) for e in eff.events)
+
+
+def test_shadowed_sources_and_trade_fees_never_double_count() -> None:
+    corp = normalise("corporate_action", [{
+        "id": 5, "type": "dividend", "executed": True, "amount_per_one": "1",
+        "executed_count": 3, "currency": "USD", "pay_date": DAYS[0].isoformat(),
+        "ticker": "KO.US"}]).records[0]
+    fee = normalise("trade", [{"id": 9, "commission": "2", "curr_c": "EUR",
+                               "date": DAYS[0].isoformat()}]).records[0]
+    payout = _ucf(30, "card_payout", "-100")
+    store = FakeStore()
+    effs = store.sync([corp, fee, payout], _ctx())
+    assert all(e.action == "insert" and e.mark_processed and e.ledger == () for e in effs)
+    assert store.ledger == {}
+
+
+def test_unclassified_type_is_stored_and_flagged() -> None:
+    row = {"id": 40, "type_doc_id": 12, "date_crt": DAYS[0].isoformat(), "status_c": 3,
+           "params": {"totalMoneyIn": "10", "currency": "EUR"}}
+    (eff,) = FakeStore().sync(list(normalise("cps", [row]).records), _ctx())
+    assert eff.ledger == () and isinstance(eff.events[0], NeedsReview)
+
+
+def test_fees_and_taxes_debit_core() -> None:
+    store = FakeStore()
+    store.sync([_ucf(50, "tax", "-0.47", "USD"), _ucf(51, "fee", "-1")], _ctx())
+    assert {(e.bucket_id, e.type, e.amount) for e in store.ledger.values()} == {
+        ("core", "fee", D("-0.47")), ("core", "fee", D("-1.00"))}
+
+
+# ------------------------------------------------------------------------ properties
+@st.composite
+def _broker_history(draw: st.DrawFn) -> tuple[list[list[CashFlowRecord]], dict[str, object]]:
+    """A pool of broker records with status paths, observed over several syncs."""
+    n_syncs = draw(st.integers(2, 6))
+    pool: list[list[CashFlowRecord]] = []  # per record: its version at each sync
+    for i in range(draw(st.integers(1, 10))):
+        kind = draw(st.sampled_from(["deposit", "withdrawal", "dividend", "fee", "nokey"]))
+        amount = str(draw(st.decimals(D("0.01"), D("50000"), places=2)))
+        ccy = draw(st.sampled_from(["EUR", "USD"]))
+        if kind == "withdrawal":
+            pending = draw(st.integers(0, n_syncs))
+            final = draw(st.sampled_from([3, 3, 4, 5]))
+            pool.append([_cps(100 + i, 1 if t < pending else final, amount, ccy)
+                         for t in range(n_syncs + 1)])
+        elif kind == "nokey":
+            row = {"type_doc_id": 337, "date_crt": DAYS[1].isoformat(), "status_c": 3,
+                   "params": {"totalMoneyOut": amount, "currency": ccy}}
+            rec = normalise("cps", [row]).records[0]
+            pool.append([rec] * (n_syncs + 1))
+        else:
+            code = {"deposit": "card", "dividend": "dividend", "fee": "fee"}[kind]
+            signed = f"-{amount}" if kind == "fee" else amount
+            rec = _ucf(100 + i, code, signed, ccy, day=i % len(DAYS),
+                       symbol=draw(st.sampled_from(["", "KO.US", "SAP.EU"])))
+            pool.append([rec] * (n_syncs + 1))
+    syncs: list[list[CashFlowRecord]] = []
+    for t in range(n_syncs):
+        picks = draw(st.lists(st.integers(0, len(pool) - 1), max_size=3 * len(pool)))
+        batch = [pool[p][t] for p in picks]
+        crash_at = draw(st.integers(0, len(batch)))  # a crash ends the sync early
+        syncs.append(batch[:crash_at])
+    final = [versions[-1] for versions in pool]
+    return [*syncs, final], {"final": final}
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=_broker_history(), usd_moves=st.lists(st.sampled_from(["0.9", "0.95", "0.8"]),
+                                                     min_size=8, max_size=8))
+def test_each_record_counted_once_and_resync_changes_nothing(
+        history: tuple[list[list[CashFlowRecord]], dict[str, object]],
+        usd_moves: list[str]) -> None:
+    syncs, meta = history
+    final: list[CashFlowRecord] = meta["final"]  # type: ignore[assignment]
+    store = FakeStore()
+    for t, batch in enumerate(syncs):
+        store.sync(batch, _ctx(usd_moves[t % len(usd_moves)]))
+    # at most one row per key; a record's ledger rows sum to its amount iff it moved money
+    assert set(store.rows) == {r.key for r in final}
+    for rec in final:
+        entries = [e for e in store.ledger.values() if e.source_id == rec.key]
+        moves = rec.completed and rec.kind in ("deposit", "withdrawal", "dividend", "fee")
+        assert sum((e.amount for e in entries), D(0)) == (rec.amount if moves else 0)
+        assert all(e.currency == rec.currency for e in entries)
+        assert store.rows[rec.key]["status"] == rec.status
+        assert store.rows[rec.key]["amount"] == rec.amount
+    assert len(store.dividends) <= sum(1 for r in final if r.kind == "dividend")
+    announced = [e.key for e in store.events if isinstance(
+        e, DepositReceived | DividendReceived | WithdrawalRecorded)]
+    assert len(announced) == len(set(announced))
+    # re-running any sync, even with other FX rates, changes nothing
+    before = store.snapshot()
+    for batch in syncs:
+        assert all(e.action == "none" and not e.ledger
+                   for e in store.sync(batch[::-1], _ctx("0.5")))
+    assert store.snapshot() == before

@@ -1,0 +1,182 @@
+"""Normalisation of every §2.1 broker source: exact amounts, explicit rejections."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from arduino_trader.domain.cash_flows.keys import content_key, is_fallback
+from arduino_trader.domain.cash_flows.normalise import (
+    cash_flow_rows,
+    cps_rows,
+    normalise,
+    trade_rows,
+)
+from arduino_trader.protocols.broker import CashFlow, CpsRequest, Trade
+
+
+def _withdrawal(rid: object = 101, status: int = 3, **params: object) -> dict[str, object]:
+    base: dict[str, object] = {"totalMoneyOut": "250,50", "currency": "EUR"}
+    base.update(params)
+    return {"id": rid, "type_doc_id": 337, "date_crt": "2026-03-01 10:11:12",
+            "status_c": status, "params": json.dumps(base), "name": "Withdrawal"}
+
+
+def test_withdrawal_with_comma_amount_and_fee_are_two_signed_records() -> None:
+    out = normalise("cps", [_withdrawal(total_commission="1.5", commission_currency="EUR")])
+    assert out.rejections == ()
+    main, fee = out.records
+    assert (main.key, main.kind, main.amount, main.currency) == (
+        "cps:101", "withdrawal", Decimal("-250.50"), "EUR")
+    assert main.on == date(2026, 3, 1) and main.status == "completed"
+    assert (fee.key, fee.kind, fee.amount) == ("cps:101:withdrawal_fee", "withdrawal_fee",
+                                               Decimal("-1.50"))
+
+
+def test_structured_product_and_its_fee_do_not_collide_with_a_withdrawal_fee() -> None:
+    row = {"id": 7, "type_doc_id": 297, "date_crt": "2026-01-02", "status_c": 3,
+           "params": {"structured_product_trade_sum": "1000",
+                      "structured_product_currency": "USD",
+                      "structured_product_trade_commission": "3"}}
+    out = normalise("cps", [row])
+    assert [r.key for r in out.records] == ["cps:7", "cps:7:structured_product_fee"]
+    assert [r.amount for r in out.records] == [Decimal("-1000.00"), Decimal("-3.00")]
+    assert all(r.currency == "USD" for r in out.records)
+
+
+def test_other_cps_type_is_kept_as_type_n_and_classified_other() -> None:
+    row = {"id": 9, "type_doc_id": 12, "date_crt": "2026-01-02", "status_c": 1,
+           "params": {"totalMoneyIn": "10", "currency": "EUR"}}
+    (rec,) = normalise("cps", [row]).records
+    assert (rec.kind, rec.transaction_type, rec.status) == ("other", "type_12", "pending")
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({"totalMoneyOut": "abc", "currency": "EUR"}, "not a number"),
+    ({"totalMoneyOut": "10"}, "missing currency"),
+    ({"totalMoneyOut": "10", "currency": "XXQ"}, "unknown currency"),
+    ({"totalMoneyOut": "10", "currency": "euro"}, "not a currency code"),
+    ({"currency": "EUR"}, "missing amount"),
+])
+def test_bad_cps_fields_are_rejected_with_a_reason(params: dict[str, str],
+                                                   reason: str) -> None:
+    row = {"id": 5, "type_doc_id": 337, "date_crt": "2026-01-02", "status_c": 3,
+           "params": params}
+    out = normalise("cps", [row])
+    assert out.records == ()
+    (rej,) = out.rejections
+    assert reason in rej.reason and rej.raw_id == "5" and not rej.ignorable
+
+
+def test_missing_date_is_rejected_never_today() -> None:
+    row = _withdrawal()
+    row["date_crt"] = ""
+    (rej,) = normalise("cps", [row]).rejections
+    assert "date" in rej.reason
+
+
+def test_cps_without_id_gets_a_content_key_without_status() -> None:
+    pending = normalise("cps", [_withdrawal(rid=None, status=1)]).records[0]
+    done = normalise("cps", [_withdrawal(rid=None, status=3)]).records[0]
+    assert pending.key == done.key and is_fallback(done.key) and not done.stable_id
+    assert "completed" not in done.key and "pending" not in pending.key
+
+
+def test_identical_id_less_records_get_distinct_ordinal_keys_stable_across_syncs() -> None:
+    rows = [_withdrawal(rid=None), _withdrawal(rid=None)]
+    first = [r.key for r in normalise("cps", rows).records]
+    again = [r.key for r in normalise("cps", rows).records]
+    assert len(set(first)) == 2 and first == again
+
+
+def test_corporate_actions_executed_cash_types_only() -> None:
+    rows = [
+        {"id": 77, "type": "Dividend", "executed": True, "amount_per_one": "0.2345",
+         "executed_count": "10", "currency": "USD", "pay_date": "2026-02-03T00:00:00",
+         "ex_date": "2026-01-20", "ticker": "AAPL.US"},
+        {"id": 78, "type": "dividend", "executed": False, "amount_per_one": "1",
+         "executed_count": 1, "currency": "USD", "pay_date": "2026-02-03"},
+        {"id": 79, "type": "split", "executed": True},
+        {"id": 80, "type": "coupon", "executed": True, "amount_per_one": "1",
+         "executed_count": 2, "ex_date": "2026-02-01"},
+    ]
+    out = normalise("corporate_action", rows)
+    (rec,) = out.records
+    assert (rec.key, rec.kind, rec.amount, rec.symbol, rec.on) == (
+        "corp:77:dividend", "dividend", Decimal("2.34"), "AAPL.US", date(2026, 2, 3))
+    reasons = {r.raw_id: (r.reason, r.ignorable) for r in out.rejections}
+    assert reasons["78"][1] and reasons["79"][1]
+    assert reasons["80"] == ("currency: missing currency", False)
+
+
+def test_corporate_actions_without_id_do_not_share_one_key() -> None:
+    rows = [{"type": "dividend", "executed": True, "amount_per_one": "1",
+             "executed_count": n, "currency": "USD", "pay_date": "2026-02-03",
+             "ticker": t} for n, t in ((3, "A.US"), (4, "B.US"))]
+    keys = [r.key for r in normalise("corporate_action", rows).records]
+    assert len(set(keys)) == 2
+
+
+def test_trade_fees_are_negative_and_keyed_by_trade_id() -> None:
+    rows = [{"id": 9001, "commission": "2,5", "commission_currency": "EUR",
+             "date": "2026-03-04 15:00:00", "instr_nm": "SAP.EU"},
+            {"id": 9002, "commission": "0", "curr_c": "EUR", "date": "2026-03-04"},
+            {"id": 9003, "commission": "1", "date": "2026-03-04"}]
+    out = normalise("trade", rows)
+    (fee,) = out.records
+    assert (fee.key, fee.kind, fee.amount, fee.symbol) == (
+        "trade_fee:9001", "trading_fee", Decimal("-2.50"), "SAP.EU")
+    assert [r.ignorable for r in out.rejections] == [True, False]
+
+
+def test_user_cash_flows_detect_deposits_and_reject_unknown_types() -> None:
+    rows = [{"id": 1, "type_code": "card", "sum": "1000.00", "currency": "EUR",
+             "date": "2026-03-05"},
+            {"id": 2, "type_code": "REFILL", "sum": "50", "currency": "usd",
+             "date": "2026-03-05"},
+            {"id": 3, "type_code": "mystery", "sum": "5", "currency": "EUR",
+             "date": "2026-03-05"},
+            {"id": 4, "type_code": "card", "sum": "-5", "currency": "EUR",
+             "date": "2026-03-05"},
+            {"id": 5, "type_code": "card_payout", "sum": "-20", "currency": "EUR",
+             "date": "2026-03-05"},
+            {"id": 6, "type_code": "dividend", "sum": "3.10", "currency": "USD",
+             "date": "2026-03-05", "symbol": "KO.US"},
+            "garbage"]
+    out = normalise("user_cash_flow", rows)  # type: ignore[list-item]
+    kinds = {r.key: (r.kind, r.amount, r.currency) for r in out.records}
+    assert kinds == {
+        "ucf:1": ("deposit", Decimal("1000.00"), "EUR"),
+        "ucf:2": ("deposit", Decimal("50.00"), "USD"),
+        "ucf:5": ("withdrawal", Decimal("-20.00"), "EUR"),
+        "ucf:6": ("dividend", Decimal("3.10"), "USD"),
+    }
+    assert [r.symbol for r in out.records if r.kind == "dividend"] == ["KO.US"]
+    reasons = sorted(r.reason for r in out.rejections)
+    assert any("unknown cash-flow type" in r for r in reasons)
+    assert any("negative amount" in r for r in reasons)
+    assert any("not an object" in r for r in reasons)
+
+
+def test_port_records_normalise_through_the_raw_shapes() -> None:
+    at = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    flows = cash_flow_rows([CashFlow("55", "card", Decimal("100"), "EUR", at)])
+    cps = cps_rows([CpsRequest(8, 337, 1, at, {"totalMoneyOut": 5, "currency": "EUR"})])
+    trades = trade_rows([Trade(3, 4, "SAP.EU", "BUY", Decimal(1), Decimal(10), Decimal(10),
+                               "EUR", at, fee=Decimal("2")),
+                         Trade(4, 4, "SAP.EU", "BUY", Decimal(1), Decimal(10), Decimal(10),
+                               "EUR", at)])
+    out = (normalise("user_cash_flow", flows) + normalise("cps", cps)
+           + normalise("trade", trades))
+    assert [r.key for r in out.records] == ["ucf:55", "cps:8", "trade_fee:3"]
+    assert out.records[1].status == "pending"
+
+
+def test_content_key_depends_on_ordinal_and_content_only() -> None:
+    a = content_key("cps", "withdrawal", date(2026, 1, 1), Decimal("1.0"), "EUR", "", 0)
+    b = content_key("cps", "withdrawal", date(2026, 1, 1), Decimal("1.00"), "EUR", "", 0)
+    c = content_key("cps", "withdrawal", date(2026, 1, 1), Decimal("1.00"), "EUR", "", 1)
+    assert a == b != c

@@ -1,0 +1,93 @@
+"""Optimiser (§4): HRP equals PyPortfolioOpt's, bounds and groups hold, failures degrade."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pypfopt import HRPOpt
+
+from arduino_trader.domain.optimizer import (
+    OptimizerAsset,
+    expected_returns,
+    hrp_weights,
+    optimize,
+)
+
+
+def _prices(n: int, t: int = 400, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    common = rng.normal(0, 0.01, t)
+    r = common[None, :] * rng.uniform(0.2, 1.5, (n, 1)) + rng.normal(0.0004, 0.012, (n, t))
+    return 50 * np.exp(np.cumsum(r, axis=1))
+
+
+def _assets(n: int, held: int = 0) -> list[OptimizerAsset]:
+    groups = ["EU", "US", "ASIA"]
+    return [OptimizerAsset(f"S{i}", 0.05 + 0.01 * i, 0.02, 0.5 + 0.02 * i,
+                           0.9 / held if i < held else 0.0, groups[i % 3],
+                           ["Tech", "Energy"][i % 2]) for i in range(n)]
+
+
+def test_hrp_matches_pypfopt() -> None:
+    prices = _prices(9)
+    frame = pd.DataFrame(prices.T, columns=[f"S{i}" for i in range(9)])
+    returns = frame.pct_change().iloc[1:]
+    ours = hrp_weights(returns.to_numpy())
+    theirs = HRPOpt(returns=returns).optimize()
+    np.testing.assert_allclose(ours, [theirs[c] for c in returns.columns], atol=1e-12)
+
+
+def test_weights_respect_bounds_reserve_and_groups() -> None:
+    n = 15
+    r = optimize(_assets(n), _prices(n), country_targets={"EU": 0.5, "US": 0.3, "ASIA": 0.2},
+                 reserve_share=0.05)
+    assert r.success, r.error
+    w = r.target_weights
+    assert sum(w.values()) == pytest.approx(0.95, abs=1e-6)
+    assert all(0 <= v <= 0.20 + 1e-9 for v in w.values())
+    assert r.fallback_used is None
+    assert r.achieved_expected_return > 0
+
+
+def test_allow_flags_lock_weights() -> None:
+    n = 9
+    assets = _assets(n, held=3)
+    assets[0] = OptimizerAsset("S0", 0.05, 0.0, 0.2, 0.30, "EU", allow_sell=False)
+    assets[1] = OptimizerAsset("S1", 0.25, 0.0, 0.9, 0.0, "US", allow_buy=False)
+    r = optimize(assets, _prices(n), blend=0.5)
+    assert r.target_weights.get("S0", 0) >= 0.30 - 1e-6
+    assert r.target_weights.get("S1", 0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_infeasible_bounds_degrade_without_raising() -> None:
+    n = 6
+    assets = [OptimizerAsset(f"S{i}", 0.1, 0.0, 0.5, 0.0, min_target=0.5, max_target=0.6)
+              for i in range(n)]
+    r = optimize(assets, _prices(n))
+    assert r.target_weights  # a target, never an exception
+    assert sum(r.target_weights.values()) <= 1.0 + 1e-6
+
+
+def test_no_data_and_garbage_degrade() -> None:
+    r = optimize(_assets(4), np.full((4, 100), np.nan))
+    assert not r.success and r.error
+    r2 = optimize(_assets(4, held=2), np.zeros((3, 5)))  # wrong shape
+    assert not r2.success
+    assert set(r2.target_weights) == {"S0", "S1"}  # current weights kept
+
+
+def test_single_security_and_pure_hrp() -> None:
+    r = optimize(_assets(1), _prices(1), reserve_share=0.1)
+    assert r.target_weights == {"S0": pytest.approx(0.2)}  # capped at the concentration limit
+    r2 = optimize(_assets(6), _prices(6), blend=1.0)
+    assert r2.blend_used == 1.0 and r2.success
+
+
+def test_expected_returns_blend_and_clamp() -> None:
+    a = OptimizerAsset("A", 0.10, 0.02, 0.5, 0.0)
+    mu = expected_returns([a], target_return=0.11)
+    assert mu["A"] == pytest.approx(0.7 * 0.12 + 0.3 * 0.11)
+    hot = OptimizerAsset("B", 2.0, 0.0, 1.0, 0.0)
+    assert expected_returns([hot])["B"] == 0.30
+    assert expected_returns([OptimizerAsset("C", None, None, 0.5, 0.0)]) == {}

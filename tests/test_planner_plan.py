@@ -1,0 +1,151 @@
+"""plan(): explained recommendations on sound input, "nothing to do" with a reason on bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from arduino_trader.domain.planner.models import (
+    Holding,
+    PlanInput,
+    PlannerSettings,
+    SecurityInfo,
+)
+from arduino_trader.domain.planner.plan import plan
+from arduino_trader.domain.scoring.scorers import Fundamentals
+
+SETTINGS = PlannerSettings(monte_carlo_paths=24, max_sequences=300, beam_width=4)
+
+
+def synthetic(n: int = 12, t: int = 400, held: int = 5, cash: float = 10_000.0,
+              seed: int = 0, settings: PlannerSettings = SETTINGS) -> PlanInput:
+    """A small universe in 3 currencies with trending and falling securities."""
+    rng = np.random.default_rng(seed)
+    drift = np.linspace(-0.001, 0.0015, n)
+    prices = 40 * np.exp(np.cumsum(rng.normal(drift[:, None], 0.012, (n, t)), axis=1))
+    currencies = [("EUR", 1.0, "DE"), ("USD", 1.1, "US"), ("HKD", 8.0, "HK")]
+    secs = []
+    for i in range(n):
+        cur, fx, country = currencies[i % 3]
+        secs.append(SecurityInfo(
+            f"S{i}", f"Security {i}", cur, fx, country, ["Tech", "Energy", "Health"][i % 3],
+            fundamentals=Fundamentals(trailing_pe=15 + i, dividend_yield=0.01 * (i % 4),
+                                      profit_margin=0.1, analyst_recommendation=0.7)))
+    holdings = [Holding(f"S{i}", 20.0, float(prices[i, -1] * 0.8), 800.0, 400.0, None)
+                for i in range(0, 2 * held, 2)]
+    return PlanInput(secs, prices, holdings, cash,
+                     country_to_group={"DE": "EU", "US": "US", "HK": "ASIA"},
+                     country_targets={"EU": 0.5, "US": 0.3, "ASIA": 0.2},
+                     industry_targets={"Tech": 0.4, "Energy": 0.3, "Health": 0.3},
+                     settings=settings)
+
+
+def _ok(result_reason: str) -> None:
+    assert not result_reason.startswith("planner failed"), result_reason
+
+
+def test_plan_on_sound_input_is_explained() -> None:
+    r = plan(synthetic())
+    _ok(r.reason)
+    assert r.status == "plan", r.reason
+    assert r.steps and r.evaluated_count > 50 and r.beam_evaluated > 0
+    assert r.improvement >= SETTINGS.min_score_improvement
+    assert r.steps[-1].score_after > r.steps[0].score_before
+    sides = [s.side for s in r.steps]
+    assert sides == sorted(sides, key=lambda x: x != "SELL"), "sells come before buys"
+    for step in r.steps:
+        assert step.quantity > 0 and step.cost_eur > 0 and step.reason
+        assert "groups" in step.security_breakdown
+    assert set(r.components_after) == set(r.components_before)
+    d = r.to_dict()
+    assert d["status"] == "plan" and d["improvement"] > 0
+
+
+def test_plan_is_deterministic() -> None:
+    inp = synthetic(seed=3)
+    a, b = plan(inp), plan(inp)
+    assert [(s.symbol, s.side, s.quantity) for s in a.steps] == \
+        [(s.symbol, s.side, s.quantity) for s in b.steps]
+    assert a.robust_score == b.robust_score
+
+
+def test_buys_never_spend_the_reserve() -> None:
+    inp = synthetic(cash=3000.0)
+    r = plan(inp)
+    _ok(r.reason)
+    spent = sum(s.estimated_value_eur + s.cost_eur for s in r.steps if s.side == "BUY")
+    got = sum(s.estimated_value_eur - s.cost_eur for s in r.steps if s.side == "SELL")
+    assert inp.cash_eur + got - spent >= r.cash_reserve_eur - 1e-6
+
+
+def test_empty_universe() -> None:
+    r = plan(PlanInput([], np.zeros((0, 0)), [], 1000.0))
+    assert r.status == "nothing_to_do" and "empty universe" in r.reason
+
+
+def test_mismatched_prices() -> None:
+    inp = synthetic()
+    r = plan(dataclasses.replace(inp, prices=inp.prices[:3]))
+    assert r.status == "nothing_to_do" and "shape" in r.reason
+
+
+def test_no_money_at_all() -> None:
+    r = plan(synthetic(held=0, cash=0.0))
+    assert r.status == "nothing_to_do" and "no cash" in r.reason
+
+
+def test_too_little_history() -> None:
+    r = plan(synthetic(t=15))
+    _ok(r.reason)
+    assert r.status in ("plan", "nothing_to_do") and r.reason
+
+
+def test_nan_and_zero_prices() -> None:
+    inp = synthetic()
+    prices = inp.prices.copy()
+    prices[0, -1] = np.nan  # held security without a current price
+    prices[1, :] = 0.0
+    prices[2, 100:200] = np.nan
+    r = plan(dataclasses.replace(inp, prices=prices))
+    _ok(r.reason)
+    assert any("S0" in w for w in r.warnings)
+    assert all(s.symbol not in ("S0", "S1") for s in r.steps)
+
+
+def test_all_prices_nan() -> None:
+    inp = synthetic()
+    r = plan(dataclasses.replace(inp, prices=np.full_like(inp.prices, np.nan)))
+    assert r.status == "nothing_to_do"
+    _ok(r.reason)
+
+
+def test_cash_only_portfolio_buys() -> None:
+    r = plan(synthetic(held=0, cash=20_000.0))
+    _ok(r.reason)
+    assert r.status == "plan" and all(s.side == "BUY" for s in r.steps)
+
+
+def test_infeasible_optimisation_degrades() -> None:
+    """Impossible bounds (every security needs ≥ 60 %) must still give a sound answer."""
+    inp = synthetic()
+    secs = [dataclasses.replace(s, min_target=0.6) for s in inp.securities]
+    r = plan(dataclasses.replace(inp, securities=secs))
+    _ok(r.reason)
+    assert r.status in ("plan", "nothing_to_do")
+
+
+def test_nothing_to_do_when_nothing_is_allowed() -> None:
+    inp = synthetic()
+    secs = [dataclasses.replace(s, allow_buy=False, allow_sell=False) for s in inp.securities]
+    r = plan(dataclasses.replace(inp, securities=secs))
+    assert r.status == "nothing_to_do" and "no opportunities" in r.reason
+
+
+@pytest.mark.parametrize("regime", [-0.9, 0.0, 0.9])
+def test_regime_changes_reserve_and_weights(regime: float) -> None:
+    r = plan(dataclasses.replace(synthetic(), regime_score=regime))
+    _ok(r.reason)
+    assert r.regime == {-0.9: "bear", 0.0: "sideways", 0.9: "bull"}[regime]
+    assert r.cash_reserve_eur >= 500.0
