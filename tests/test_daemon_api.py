@@ -37,12 +37,13 @@ def _overrides(daemon: ProbeDaemon) -> list[Any]:
     return [tuple(r) for r in rows]
 
 
-def test_health_and_status_list_every_actor(api: Client) -> None:
+def test_health_and_status_list_every_actor(daemon: ProbeDaemon, api: Client) -> None:
     code, body = api.call("GET", "/health", token=None)
     assert code == 200 and body["status"] in ("ok", "degraded")
     code, status = api.call("GET", "/api/system/status", token=None)
     assert code == 200
-    assert set(status["actors"]) == {"health", "maintenance", "probe"}
+    assert set(status["actors"]) == {spec.name for spec in daemon.actor_specs()}
+    assert {"health", "maintenance", "probe"} <= set(status["actors"])
     assert all(a["alive"] for a in status["actors"].values())
     assert status["trading_mode"] == "research"
     assert {j["name"] for j in status["jobs"]} >= {"health_check", "daily_maintenance",

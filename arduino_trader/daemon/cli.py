@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 from arduino_trader import __version__
+from arduino_trader.adapters.sandbox.cli import register as register_sandbox
 from arduino_trader.config.schema import SETTINGS
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.config.spec import SettingError
@@ -104,8 +105,9 @@ def _base_url(args: argparse.Namespace, settings: Settings) -> str:
     return f"http://{host}:{settings.get_int('api.port')}"
 
 
-def _http(method: str, url: str, token: str | None = None) -> tuple[int, Any]:
-    data = b"{}" if method == "POST" else None
+def _http(method: str, url: str, token: str | None = None,
+          body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body or {}).encode() if method == "POST" else None
     request = urllib.request.Request(url, method=method, data=data)  # noqa: S310 - http only
     request.add_header("Content-Type", "application/json")
     if token:
@@ -163,6 +165,23 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     return 0 if code == 202 else 1
 
 
+def cmd_kill_switch(args: argparse.Namespace) -> int:
+    """Switch the running daemon to research mode and cancel its open orders."""
+    try:
+        settings = _load(args)
+        token = _token(args, settings)
+        code, body = _http("POST", _base_url(args, settings) + "/api/trades/kill-switch",
+                           token, {"confirm": "STOP TRADING"})
+    except SettingError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"daemon not reachable: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2, sort_keys=True))
+    return 0 if code == 200 and not (isinstance(body, dict) and body.get("errors")) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="arduino-trader",
@@ -188,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("job", help="job name (see `status` or GET /api/system/jobs)")
     trigger.add_argument("--url", help="admin API base URL (default from settings)")
     trigger.set_defaults(func=cmd_trigger)
+
+    kill = sub.add_parser("kill-switch", help="stop trading now: research mode, cancel open "
+                          "orders")
+    _add_common(kill)
+    kill.add_argument("--url", help="admin API base URL (default from settings)")
+    kill.set_defaults(func=cmd_kill_switch)
+
+    register_sandbox(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobFinished, JobOutcome, RunJob
-from arduino_trader.protocols.runtime import Bus, IoRunner
+from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
 from arduino_trader.protocols.store import Database, StoreError
 
 from .schedule import describe, next_run
@@ -185,6 +185,10 @@ class Scheduler:
             if not isinstance(outcome, JobOutcome):
                 outcome = JobOutcome(False, f"actor answered {type(outcome).__name__}, "
                                             "not a JobOutcome")
+        except ActorUnavailable as exc:
+            reason = "cancelled: the daemon is stopping" if self._stop.is_set() else \
+                f"{type(exc).__name__}: {exc}"
+            outcome = JobOutcome(False, reason)
         except Exception as exc:
             outcome = JobOutcome(False, f"{type(exc).__name__}: {exc}")
         duration = time.monotonic() - t0

@@ -13,10 +13,16 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from arduino_trader.actors import broker_probe as broker_probe_actor
+from arduino_trader.actors import executor as executor_actor
 from arduino_trader.actors import health as health_actor
 from arduino_trader.actors import maintenance as maintenance_actor
+from arduino_trader.actors import market_data as market_data_actor
 from arduino_trader.actors.base import ActorContext
+from arduino_trader.adapters.broker_factory import build_brokers
 from arduino_trader.adapters.clock import SystemClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.store import maintenance
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
@@ -82,6 +88,9 @@ class TraderDaemon:
         self._stopped = threading.Event()
         self._stopping = threading.Event()
         self._started = False
+        self._market_data: Any = None
+        self._brokers: tuple[Any, Any] | None = None
+        self._calendars = MarketCalendars(today=self.clock.now().date())
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -136,23 +145,50 @@ class TraderDaemon:
         assert self.settings is not None
         return ActorContext(bus=self.bus, io=self.io, clock=self.clock,
                             settings=self.settings.current,
-                            resources={"store": self.store, "caches": self.caches},
+                            resources={"store": self.store, "caches": self.caches,
+                                       "market_data": self._market_source(),
+                                       "broker": self._broker_pair()[0],
+                                       "paper_broker": self._broker_pair()[1],
+                                       "calendars": self._calendars},
                             stopping=self._stopping)
 
     def actor_specs(self) -> list[ActorSpec]:
         """Every actor of this daemon, health first."""
-        names = ("health", "maintenance")
+        names = ("health", "maintenance", "market_data", "broker_probe", "executor")
         return [
             ActorSpec("health", health_actor.HealthActor,
                       {"expected": names, "run_checks": self._run_checks},
                       subscriptions=(JobFinished,)),
             ActorSpec("maintenance", maintenance_actor.MaintenanceActor,
                       {"backups_dir": self.data_dir / "backups"}, depends_on=("health",)),
+            ActorSpec("market_data", market_data_actor.MarketDataActor,
+                      {"source": self._market_source()}, depends_on=("health",)),
+            ActorSpec("broker_probe", broker_probe_actor.BrokerProbeActor, {},
+                      depends_on=("health",)),
+            ActorSpec("executor", executor_actor.ExecutorActor, {},
+                      depends_on=("health", "market_data")),
         ]
+
+    def _broker_pair(self) -> tuple[Any, Any]:
+        """(configured broker, paper broker), built once: Tradernet if broker.kind says so."""
+        if self._brokers is None:
+            assert self.settings is not None
+            self._brokers = build_brokers(self.settings.current, self.store, self.clock,
+                                          self._market_source())
+        return self._brokers
+
+    def _market_source(self) -> Any:
+        """The configured market-data source (built once, from the effective settings)."""
+        if self._market_data is None:
+            assert self.settings is not None
+            self._market_data = build_source(self.settings.current(), self.clock,
+                                             self.data_dir / "cache")
+        return self._market_data
 
     def job_specs(self) -> tuple[JobSpec, ...]:
         """Every job of this daemon."""
-        return health_actor.JOBS + maintenance_actor.JOBS
+        return (health_actor.JOBS + maintenance_actor.JOBS + market_data_actor.JOBS
+                + broker_probe_actor.JOBS + executor_actor.JOBS)
 
     def _start_actors(self) -> None:
         self.supervisor = Supervisor(self.bus, self._actor_context(), self.clock,
@@ -175,7 +211,8 @@ class TraderDaemon:
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
-                         resources={"caches": self.caches}, started_at=time.monotonic())
+                         resources={"caches": self.caches, "broker": self._broker_pair()[0]},
+                         started_at=time.monotonic())
         app = create_app(ctx)
         host = settings.get_str("api.host")
         port = self.options.port_override
@@ -268,6 +305,8 @@ class TraderDaemon:
     def _abort(self) -> None:
         try:
             if self.io.loop.is_running():
+                if self._brokers is not None:
+                    self.io.run(self._brokers[0].close(), timeout=5)
                 self.io.run(self.store.close(), timeout=5)
         except Exception as exc:
             log.warning("store_close_failed", error=repr(exc))

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
-from . import routes_settings, routes_system
+from . import routes_broker, routes_market, routes_settings, routes_system, routes_trades
 from .context import CONTEXT, ApiContext
 from .errors import ApiError
 from .helpers import json_response
@@ -20,7 +20,9 @@ from .router import ApiRouter, RouteSpec
 
 log = structlog.get_logger(component="api")
 
-ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router)
+ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
+                                   routes_market.router, routes_broker.router,
+                                   routes_trades.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

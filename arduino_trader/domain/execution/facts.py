@@ -13,27 +13,14 @@ from decimal import Decimal
 from typing import Literal
 
 from arduino_trader.protocols.broker import Side
+from arduino_trader.protocols.execution import OrderIntent, OrderSource
 
 from .costs import CostModel
 
-OrderSource = Literal["autonomous", "manual", "emergency_rebalancing", "drip", "satellite"]
+__all__ = ["LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource", "PriceFacts",
+           "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
+
 LedgerMode = Literal["live", "research"]
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    """An order someone wants placed; ``quantity`` may still be fractional or absurd."""
-
-    isin: str
-    symbol: str
-    side: Side
-    quantity: Decimal
-    source: OrderSource
-
-    @property
-    def emergency(self) -> bool:
-        """Emergency rebalancing may bypass cooldown, hold time and frequency limits."""
-        return self.source == "emergency_rebalancing"
 
 
 @dataclass(frozen=True)

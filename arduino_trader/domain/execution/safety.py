@@ -300,7 +300,7 @@ def _pending(c: _Ctx) -> Rejection | None:
                          "conflict")
     if c.intent.isin in unresolved:
         return Rejection("pending", "unresolved_order", f"an earlier order for "
-                         f"{c.intent.isin} has an unknown outcome", "conflict")
+                         f"{c.intent.isin} is not final yet", "conflict")
     sym = c.intent.symbol.upper()
     for order in orders:
         if order.isin == c.intent.isin or order.symbol.upper() == sym:

@@ -1,0 +1,349 @@
+"""The executor: the only way an order reaches a broker.
+
+Per order: safety pipeline → journal entry with a deterministic client id, committed →
+marketable limit order → follow-up until the broker reports a final status → each fill
+recorded once → ``TradeExecuted``. Research mode runs the same path against the paper
+broker (records marked ``research``); live mode needs the explicit mode switch and a real
+broker. On start-up the journal is reconciled with the broker before any new order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arduino_trader.adapters.store import order_journal
+from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
+from arduino_trader.domain.execution.facts import LedgerMode
+from arduino_trader.domain.execution.journal import (
+    FINAL_STATES,
+    FollowUp,
+    JournalEntry,
+    follow_up,
+)
+from arduino_trader.domain.execution.orders import (
+    OrderConstructionError,
+    client_order_id,
+    limit_price,
+)
+from arduino_trader.domain.execution.safety import evaluate
+from arduino_trader.protocols.broker import (
+    Broker,
+    BrokerError,
+    BrokerRejected,
+    Order,
+    OrderNotPlaced,
+    OrderRequest,
+)
+from arduino_trader.protocols.execution import (
+    CancelOpenOrders,
+    FollowUpOrders,
+    OrderIntent,
+    OrderRejected,
+    OrderResult,
+    SubmitOrder,
+    TradeExecuted,
+    ValidateOrder,
+)
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.store import Database
+
+from .base import ActorContext, BaseActor, handles
+from .executor_facts import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, FactsGatherer, safety_limits
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
+            every_minutes=1, timeout_s=300, run_at_startup=True),
+)
+
+
+class ExecutorActor(BaseActor):
+    """Owns the order journal; one order at a time (its mailbox serializes them)."""
+
+    name = "executor"
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self._reconciled: set[str] = set()
+
+    # ----------------------------------------------------------------- wiring
+    def _store(self) -> Database:
+        store: Database = self.ctx.resource("store")
+        return store
+
+    def _mode(self) -> LedgerMode:
+        return "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+
+    def _broker(self, mode: LedgerMode) -> Broker:
+        """Research always goes to the paper broker; live needs a real broker."""
+        if mode == "research":
+            paper: Broker = self.ctx.resource("paper_broker")
+            return paper
+        broker: Broker = self.ctx.resource("broker")
+        if broker.simulated:
+            raise BrokerError("live mode needs broker.kind = \"tradernet\"; the configured "
+                              "broker is the paper broker")
+        return broker
+
+    def _gatherer(self, mode: LedgerMode, broker: Broker) -> FactsGatherer:
+        calendars = self.ctx.resources.get("calendars")
+        market_open = None if calendars is None else calendars.is_tradable
+        return FactsGatherer(self.ctx.io, self._store(), broker, market_open, mode)
+
+    def on_start(self) -> None:
+        """Reconcile the journal of the current mode before any new order."""
+        self._reconcile(self._mode())
+
+    # --------------------------------------------------------------- handlers
+    @handles(ValidateOrder)
+    def _on_validate(self, msg: ValidateOrder) -> OrderResult:
+        mode = self._mode()
+        try:
+            broker = self._broker(mode)
+        except BrokerError as exc:
+            return OrderResult("blocked", str(exc), layer="mode", code="broker_not_live",
+                               kind="forbidden")
+        gathered = self._gatherer(mode, broker).gather(msg.intent, self.ctx.clock.now(),
+                                                       self.ctx.settings())
+        verdict = evaluate(msg.intent, gathered.facts, safety_limits(self.ctx.settings()),
+                           simulate=mode == "research")
+        if verdict.rejection is not None:
+            r = verdict.rejection
+            return OrderResult("blocked", r.message, layer=r.layer, code=r.code, kind=r.kind,
+                               warnings=verdict.warnings)
+        return OrderResult("valid", f"every layer passed ({mode} mode)",
+                           warnings=verdict.warnings, details={"mode": mode})
+
+    @handles(SubmitOrder)
+    def _on_submit(self, msg: SubmitOrder) -> OrderResult:
+        mode = self._mode()
+        if mode not in self._reconciled:
+            self._reconcile(mode)
+            if mode not in self._reconciled:
+                return OrderResult("failed", "the journal is not yet reconciled with the "
+                                   "broker; retry later", code="not_reconciled")
+        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), msg.intent_key),
+                                   STORE_TIMEOUT_S)
+        if existing is not None:
+            return OrderResult("duplicate", "this intent was already journaled",
+                               client_order_id=int(existing["client_order_id"]),
+                               state=str(existing["state"]))
+        now = self.ctx.clock.now()
+        settings = self.ctx.settings()
+        try:
+            broker = self._broker(mode)
+        except BrokerError as exc:
+            return self._blocked(msg.intent, mode, "mode", "broker_not_live", str(exc),
+                                 "forbidden")
+        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+        limits = safety_limits(settings)
+        verdict = evaluate(msg.intent, gathered.facts, limits, simulate=mode == "research")
+        if verdict.rejection is not None:
+            r = verdict.rejection
+            return self._blocked(msg.intent, mode, r.layer, r.code, r.message, r.kind,
+                                 verdict.warnings)
+        quote, security = gathered.quote, gathered.security
+        assert quote is not None and security is not None  # the pipeline checked both
+        try:
+            price = limit_price(msg.intent.side, quote.bid, quote.ask, limits.limit_buffer,
+                                quote.min_step)
+        except OrderConstructionError as exc:
+            return self._blocked(msg.intent, mode, "order", "order_construction", str(exc))
+        new = NewOrder(msg.intent, msg.intent_key, int(msg.intent.quantity), price,
+                       str(security["currency"]), mode, msg.bucket_id, msg.reason)
+        row, created = self.ctx.io.run(order_journal.journal_order(
+            self._store(), new, now, client_order_id), STORE_TIMEOUT_S)
+        cid = int(row["client_order_id"])
+        if not created:
+            return OrderResult("duplicate", "this intent was already journaled",
+                               client_order_id=cid, state=str(row["state"]))
+        self.log.info("order_journaled", client_order_id=cid, isin=msg.intent.isin,
+                      side=msg.intent.side, quantity=int(msg.intent.quantity),
+                      limit=str(price), mode=mode, source=msg.intent.source)
+        state = self._send(broker, new, cid)
+        if state in ("sent", "unresolved"):
+            state = self._check(broker, mode, cid) or state
+        return OrderResult("placed" if state not in ("not_placed", "rejected") else "failed",
+                           f"order {state}", client_order_id=cid, state=state,
+                           warnings=verdict.warnings, details={"limit_price": str(price),
+                                                              "mode": mode})
+
+    @handles(FollowUpOrders)
+    def _on_follow_up(self, msg: FollowUpOrders) -> dict[str, int]:
+        return self._follow_up_all(self._mode())
+
+    @handles(CancelOpenOrders)
+    def _on_cancel_all(self, msg: CancelOpenOrders) -> dict[str, Any]:
+        mode = self._mode()
+        broker = self._broker(mode) if mode == "research" else self.ctx.resource("broker")
+        cancelled: list[int] = []
+        errors: list[str] = []
+        try:
+            orders = self.ctx.io.run(broker.open_orders(), BROKER_TIMEOUT_S)
+        except (BrokerError, TimeoutError) as exc:
+            return {"cancelled": [], "errors": [f"open orders unknown: {exc}"]}
+        for order in orders:
+            try:
+                self.ctx.io.run(broker.cancel_order(order.order_id), BROKER_TIMEOUT_S)
+                cancelled.append(order.order_id)
+            except (BrokerError, TimeoutError) as exc:
+                errors.append(f"{order.order_id}: {exc}")
+        self.log.warning("open_orders_cancelled", who=msg.who, cancelled=cancelled,
+                         errors=errors)
+        self._follow_up_all(mode)
+        return {"cancelled": cancelled, "errors": errors}
+
+    @handles(RunJob)
+    def _on_job(self, msg: RunJob) -> JobOutcome:
+        if msg.job != "order_follow_up":
+            return JobOutcome(False, f"executor does not run job {msg.job!r}")
+        mode = self._mode()
+        if mode not in self._reconciled:
+            self._reconcile(mode)
+        counts = self._follow_up_all(mode)
+        ok = counts["errors"] == 0
+        return JobOutcome(ok, f"{counts['checked']} open orders checked, {counts['final']} "
+                              f"final, {counts['fills']} fills, {counts['errors']} errors",
+                          dict(counts))
+
+    # -------------------------------------------------------------- the steps
+    def _blocked(self, intent: OrderIntent, mode: LedgerMode, layer: str, code: str,
+                 message: str, kind: str = "blocked",
+                 warnings: tuple[str, ...] = ()) -> OrderResult:
+        now = self.ctx.clock.now()
+        try:
+            self.ctx.io.run(order_journal.record_rejection(
+                self._store(), intent, mode, layer, code, message, now), STORE_TIMEOUT_S)
+        except Exception as exc:
+            self.log.error("rejection_not_recorded", error=str(exc))
+        self.log.info("order_blocked", isin=intent.isin, side=intent.side, layer=layer,
+                      code=code, reason=message, source=intent.source, mode=mode)
+        self._publish(OrderRejected(intent.isin, intent.side, intent.quantity, intent.source,
+                                    layer, code, message))
+        return OrderResult("blocked", message, layer=layer, code=code, kind=kind,
+                           warnings=warnings)
+
+    def _send(self, broker: Broker, new: NewOrder, cid: int) -> str:
+        """Place the journaled order; the journal says what is known afterwards."""
+        store, now = self._store(), self.ctx.clock.now
+        request = OrderRequest(symbol=new.intent.symbol.upper(), side=new.intent.side,
+                               quantity=new.quantity, user_order_id=cid,
+                               limit_price=new.limit_price)
+        try:
+            ack = self.ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
+        except OrderNotPlaced as exc:
+            self.ctx.io.run(order_journal.mark_state(store, cid, "not_placed", str(exc), now()),
+                            STORE_TIMEOUT_S)
+            self.log.warning("order_not_placed", client_order_id=cid, error=str(exc))
+            return "not_placed"
+        except BrokerRejected as exc:
+            self.ctx.io.run(order_journal.mark_state(store, cid, "rejected", str(exc), now()),
+                            STORE_TIMEOUT_S)
+            self.log.warning("order_rejected_by_broker", client_order_id=cid, error=str(exc))
+            return "rejected"
+        except (BrokerError, TimeoutError) as exc:
+            self.ctx.io.run(order_journal.mark_state(
+                store, cid, "unresolved", f"outcome unknown: {exc}", now()), STORE_TIMEOUT_S)
+            self.log.error("order_outcome_unknown", client_order_id=cid, error=str(exc))
+            return "unresolved"
+        self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),
+                        STORE_TIMEOUT_S)
+        self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
+                      recovered=ack.recovered)
+        return "sent"
+
+    def _check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:
+        """One follow-up of one entry; returns its new state (None when unknown)."""
+        entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
+                                  STORE_TIMEOUT_S)
+        for row, entry in entries:
+            if entry.client_order_id == cid:
+                return self._apply(broker, mode, row, entry)[0]
+        return None
+
+    def _apply(self, broker: Broker, mode: LedgerMode, row: Any,
+               entry: JournalEntry) -> tuple[str | None, int]:
+        """Ask the broker about one entry and store the answer; (new state, fills recorded)."""
+        try:
+            order: Order | None = self.ctx.io.run(broker.find_order(entry.client_order_id),
+                                                  BROKER_TIMEOUT_S)
+        except (BrokerError, TimeoutError) as exc:
+            self.log.warning("order_check_failed", client_order_id=entry.client_order_id,
+                             error=str(exc))
+            return None, 0
+        now = self.ctx.clock.now()
+        follow = follow_up(entry, order, now)
+        fills = self._fills(row, entry, follow, mode, now)
+        recorded = self.ctx.io.run(order_journal.apply_follow_up(
+            self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
+        for fill in recorded:
+            self.log.info("trade_recorded", trade_key=fill.trade_key, isin=fill.isin,
+                          side=fill.side, quantity=str(fill.quantity), price=str(fill.price),
+                          mode=mode)
+            self._publish(TradeExecuted(fill.trade_key, fill.isin, fill.symbol, fill.side,
+                                        fill.quantity, fill.price, fill.currency,
+                                        fill.executed_at, fill.source, fill.bucket_id, mode))
+        if follow.state != entry.state:
+            self.log.info("order_state", client_order_id=entry.client_order_id,
+                          state=follow.state, previous=entry.state, note=follow.note)
+        return follow.state, len(recorded)
+
+    def _fills(self, row: Any, entry: JournalEntry, follow: FollowUp, mode: LedgerMode,
+               now: datetime) -> list[RecordedFill]:
+        gatherer = FactsGatherer(self.ctx.io, self._store(), self._broker_for_facts(mode),
+                                 None, mode)
+        rate = gatherer.eur_rate(str(row["currency"]))
+        return [RecordedFill(
+            trade_key=f"{mode}:{fill.trade_id}", broker_order_id=follow.broker_order_id,
+            isin=entry.isin, symbol=entry.symbol, side=entry.side, quantity=fill.quantity,
+            price=fill.price, currency=str(row["currency"]), currency_rate=rate, fee=None,
+            executed_at=fill.at or now, source=str(row["source"]),
+            bucket_id=str(row["bucket_id"]), mode=mode) for fill in follow.new_fills]
+
+    def _broker_for_facts(self, mode: LedgerMode) -> Broker:
+        key = "paper_broker" if mode == "research" else "broker"
+        broker: Broker = self.ctx.resource(key)
+        return broker
+
+    def _follow_up_all(self, mode: LedgerMode) -> dict[str, int]:
+        counts = {"checked": 0, "final": 0, "fills": 0, "errors": 0}
+        try:
+            broker = self._broker_for_facts(mode)
+            entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
+                                      STORE_TIMEOUT_S)
+        except Exception as exc:
+            self.log.error("follow_up_failed", error=str(exc))
+            counts["errors"] += 1
+            return counts
+        for row, entry in entries:
+            if self.ctx.stopping.is_set():
+                break
+            counts["checked"] += 1
+            state, fills = self._apply(broker, mode, row, entry)
+            counts["fills"] += fills
+            if state is None:
+                counts["errors"] += 1
+            elif state in FINAL_STATES:
+                counts["final"] += 1
+        return counts
+
+    def _reconcile(self, mode: LedgerMode) -> None:
+        """Before any new order: settle what the journal left open with the broker."""
+        counts = self._follow_up_all(mode)
+        if counts["errors"] == 0:
+            self._reconciled.add(mode)
+            self.log.info("journal_reconciled", mode=mode, **counts)
+        else:
+            self.log.warning("journal_not_reconciled", mode=mode, **counts)
+
+    def _publish(self, event: object) -> None:
+        try:
+            self.ctx.bus.publish(event)
+        except Exception as exc:
+            self.log.warning("publish_failed", event=type(event).__name__, error=str(exc))
+
+
+def intent_key(*parts: object) -> str:
+    """A stable key for an order intent from its identifying parts."""
+    return "|".join(str(p) for p in parts)

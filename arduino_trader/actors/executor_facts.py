@@ -1,0 +1,199 @@
+"""Gathers what the safety pipeline needs for one order, from the store and the broker.
+
+Each fact is fetched on its own; a fetch that fails leaves that fact ``None`` (unknown)
+and is logged, so the pipeline blocks on exactly the facts it could not establish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import structlog
+
+from arduino_trader.adapters.store import market_repo, order_journal
+from arduino_trader.config.settings import Settings
+from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.facts import (
+    LedgerMode,
+    OpenOrderFact,
+    PriceFacts,
+    SafetyFacts,
+    SafetyLimits,
+    SecurityFacts,
+)
+from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
+from arduino_trader.protocols.execution import OrderIntent
+from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.runtime import IoRunner
+from arduino_trader.protocols.store import Database
+
+T = TypeVar("T")
+log = structlog.get_logger(actor="executor")
+
+BROKER_TIMEOUT_S = 30.0
+STORE_TIMEOUT_S = 10.0
+HIGH_52W_DAYS = 365
+MarketOpen = Callable[[str, datetime], bool]
+
+
+def safety_limits(settings: Settings) -> SafetyLimits:
+    """The pipeline's limits from the settings in force now."""
+    return SafetyLimits(
+        costs=CostModel(settings.get_decimal("transaction_cost_fixed"),
+                        Decimal(str(settings.get_float("transaction_cost_percent")))),
+        buy_cooldown_days=settings.get_int("buy_cooldown_days"),
+        min_hold_days=settings.get_int("min_hold_days"),
+        frequency_enabled=settings.get_bool("trade_frequency_limits_enabled"),
+        min_minutes_between_trades=settings.get_int("min_time_between_trades_minutes"),
+        max_trades_per_day=settings.get_int("max_trades_per_day"),
+        max_trades_per_week=settings.get_int("max_trades_per_week"),
+        limit_buffer=Decimal(str(settings.get_float("limit_order_buffer_percent"))),
+    )
+
+
+@dataclass
+class Gathered:
+    """The facts plus what order construction needs afterwards."""
+
+    facts: SafetyFacts
+    quote: Quote | None
+    security: dict[str, Any] | None
+
+
+class FactsGatherer:
+    """Fetches facts through the I/O loop; one instance per order."""
+
+    def __init__(self, io: IoRunner, store: Database, broker: Broker,
+                 market_open: MarketOpen | None, mode: LedgerMode) -> None:
+        self._io = io
+        self._store = store
+        self._broker = broker
+        self._market_open = market_open
+        self._mode = mode
+
+    def _try(self, what: str, make: Callable[[], Awaitable[T]], timeout: float) -> T | None:
+        try:
+            return self._io.run(make(), timeout)  # type: ignore[arg-type]
+        except Exception as exc:
+            log.warning("safety_fact_unknown", fact=what, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def eur_rate(self, currency: str, on: date | None = None) -> Decimal | None:
+        """Units of ``currency`` per 1 EUR from the stored rates; None when unknown."""
+        if currency == "EUR":
+            return Decimal(1)
+        rate = self._try("fx_rate", lambda: market_repo.read_fx(self._store, currency, on),
+                         STORE_TIMEOUT_S)
+        if rate is None or rate.eur_per <= 0:
+            return None
+        return Decimal(1) / rate.eur_per
+
+    def gather(self, intent: OrderIntent, now: datetime, settings: Settings) -> Gathered:
+        """Every fact the pipeline reads for ``intent``."""
+        store, broker = self._store, self._broker
+        security = self._try("security", lambda: market_repo.get_security(store, intent.isin),
+                             STORE_TIMEOUT_S)
+        sec = None if security is None else SecurityFacts(
+            isin=str(security["isin"]), symbol=str(security["symbol"]),
+            currency=str(security["currency"]), exchange=str(security.get("mic") or ""),
+            active=bool(security["active"]), allow_buy=bool(security["allow_buy"]),
+            allow_sell=bool(security["allow_sell"]), min_lot=int(security["min_lot"]))
+        symbol = sec.symbol if sec else intent.symbol
+        lookback = max(settings.get_int("min_hold_days"), settings.get_int("buy_cooldown_days"),
+                       8)
+        trades = self._try("trades", lambda: order_journal.ledger_trades(
+            store, now - timedelta(days=lookback + 1)), STORE_TIMEOUT_S)
+        account = self._try("account", broker.account, BROKER_TIMEOUT_S)
+        quotes = self._try("quote", lambda: broker.quotes((symbol,)), BROKER_TIMEOUT_S)
+        quote = next((q for q in quotes or () if q.symbol.upper() == symbol.upper()), None)
+        open_orders = self._try("open_orders", broker.open_orders, BROKER_TIMEOUT_S)
+        unresolved = self._try("unresolved", lambda: order_journal.unresolved_isins(
+            store, self._mode), STORE_TIMEOUT_S)
+        rate = self.eur_rate(sec.currency) if sec else None
+        price = self._price(intent, quote, now) if sec else None
+        held = None if account is None else sum(
+            (p.quantity for p in account.positions if p.symbol.upper() == symbol.upper()), ZERO)
+        facts = SafetyFacts(
+            now=now, trading_mode=settings.get_str("trading_mode"), security=sec,
+            quantity_held=held, trades=None if trades is None else tuple(trades),
+            market_open=self._open(sec, now),
+            cash=None if account is None else _cash(account), fx_rate=rate,
+            open_orders=None if open_orders is None else tuple(
+                OpenOrderFact(o.symbol, intent.isin if o.symbol.upper() == symbol.upper()
+                              else "", o.side, o.leaves_quantity, o.limit_price, o.currency)
+                for o in open_orders),
+            unresolved_isins=unresolved, price=price,
+            day_pnl_fraction=None if account is None else self._day_pnl(account),
+            portfolio_value_eur=None if account is None else self._portfolio_eur(account),
+            position_value_eur=None if held is None or price is None or rate is None
+            else held * price.price / rate)
+        return Gathered(facts, quote, security)
+
+    def _open(self, sec: SecurityFacts | None, now: datetime) -> bool | None:
+        if sec is None or not sec.exchange or self._market_open is None:
+            return None
+        try:
+            return self._market_open(sec.exchange, now)
+        except Exception as exc:
+            log.warning("safety_fact_unknown", fact="market_open", error=str(exc))
+            return None
+
+    def _price(self, intent: OrderIntent, quote: Quote | None, now: datetime) -> PriceFacts | None:
+        if quote is None or quote.at is None:
+            return None
+        ref = quote.ask if intent.side == "BUY" else quote.bid
+        if ref is None:
+            return None
+        history = self._try("history", lambda: market_repo.read_history(
+            self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date()),
+            STORE_TIMEOUT_S) or []
+        closes = tuple(Decimal(str(b.close)) for b in history[-30:])
+        high = max((Decimal(str(b.high if b.high else b.close)) for b in history), default=None)
+        return PriceFacts(ref, quote.at, closes, high)
+
+    def _portfolio_eur(self, account: AccountSnapshot) -> Decimal | None:
+        total = ZERO
+        for pos in account.positions:
+            rate = self.eur_rate(pos.currency)
+            if rate is None:
+                return None
+            total += pos.quantity * pos.market_price / rate
+        for cash in account.cash:
+            rate = self.eur_rate(cash.currency)
+            if rate is None:
+                return None
+            total += cash.amount / rate
+        return total
+
+    def _day_pnl(self, account: AccountSnapshot) -> Decimal | None:
+        """Today's change of the held positions as a fraction of the portfolio."""
+        total = self._portfolio_eur(account)
+        if total is None or total <= 0:
+            return None if total is None else ZERO
+        symbols = tuple(p.symbol for p in account.positions)
+        if not symbols:
+            return ZERO
+        quotes = self._try("day_pnl_quotes", lambda: self._broker.quotes(symbols),
+                           BROKER_TIMEOUT_S)
+        if quotes is None:
+            return None
+        by_symbol = {q.symbol.upper(): q for q in quotes}
+        change = ZERO
+        for pos in account.positions:
+            q = by_symbol.get(pos.symbol.upper())
+            rate = self.eur_rate(pos.currency)
+            if q is None or q.prev_close is None or q.last is None or rate is None:
+                return None
+            change += pos.quantity * (q.last - q.prev_close) / rate
+        return change / total
+
+
+def _cash(account: AccountSnapshot) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for row in account.cash:
+        out[row.currency] = out.get(row.currency, ZERO) + row.amount
+    return out

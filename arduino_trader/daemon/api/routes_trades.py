@@ -1,0 +1,194 @@
+"""Trades and orders: the ledger, manual execution behind the safety pipeline, dry-run
+validation, the order journal, and the kill switch (spec/operations.md §1.4, §1.11)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from arduino_trader.adapters.store import order_journal
+from arduino_trader.protocols.broker import MAX_ORDER_QUANTITY
+from arduino_trader.protocols.execution import (
+    CancelOpenOrders,
+    OrderIntent,
+    OrderResult,
+    SubmitOrder,
+    ValidateOrder,
+)
+from arduino_trader.protocols.money import InvalidAmount, parse_decimal
+
+from .context import ApiContext, ctx_of
+from .errors import ApiError, bad_request
+from .helpers import ask_actor, json_response, only_fields, read_json
+from .router import ApiRouter
+
+router = ApiRouter("trades")
+log = structlog.get_logger(component="api")
+
+EXECUTE_CONFIRMATION = "EXECUTE"
+KILL_CONFIRMATION = "STOP TRADING"
+EXECUTE_LIMIT = 10  # requests per minute, per client address
+_KIND_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400, "blocked": 400,
+                "conflict": 409}
+ORDER_BODY: dict[str, Any] = {
+    "type": "object", "required": ["symbol", "side", "quantity"],
+    "properties": {"symbol": {"type": "string", "description": "ISIN"},
+                   "side": {"enum": ["BUY", "SELL"]},
+                   "quantity": {"type": ["integer", "string"]},
+                   "confirm": {"type": "string"}, "request_id": {"type": "string"}},
+    "additionalProperties": False,
+}
+_recent: dict[str, deque[float]] = {}
+
+
+def _limit_rate(request: web.Request) -> None:
+    """10 executions per 60 s per client address (429 beyond)."""
+    key = request.remote or "?"
+    now = time.monotonic()
+    window = _recent.setdefault(key, deque())
+    while window and now - window[0] > 60:
+        window.popleft()
+    if len(window) >= EXECUTE_LIMIT:
+        raise ApiError(429, "rate_limited", "at most 10 trade executions per minute")
+    window.append(now)
+
+
+async def _intent(request: web.Request, allowed: set[str]) -> tuple[OrderIntent, dict[str, Any]]:
+    body = await read_json(request)
+    only_fields(body, allowed)
+    missing = sorted({"symbol", "side", "quantity"} - set(body))
+    if missing:
+        raise bad_request(f"missing field(s): {', '.join(missing)}", code="missing_field")
+    isin, side = body["symbol"], body["side"]
+    if not isinstance(isin, str) or not isin.strip():
+        raise bad_request("symbol must be an ISIN string", code="invalid_field", field="symbol")
+    if side not in ("BUY", "SELL"):
+        raise bad_request("side must be BUY or SELL", code="invalid_field", field="side")
+    try:
+        quantity = parse_decimal(body["quantity"], field="quantity")
+    except InvalidAmount as exc:
+        raise bad_request(str(exc), code="invalid_field", field="quantity") from None
+    if quantity != quantity.to_integral_value() or not 0 < quantity <= MAX_ORDER_QUANTITY:
+        raise bad_request(f"quantity must be a whole number in 1..{MAX_ORDER_QUANTITY}",
+                          code="invalid_field", field="quantity")
+    ctx = ctx_of(request)
+    symbol = await _symbol_of(ctx, isin.strip().upper())
+    return OrderIntent(isin.strip().upper(), symbol, side, quantity, "manual"), body
+
+
+async def _symbol_of(ctx: ApiContext, isin: str) -> str:
+    row = await ctx.store.fetch_one("SELECT symbol FROM securities WHERE isin = ?", (isin,))
+    return str(row["symbol"]) if row is not None else isin
+
+
+def _answer(result: Any) -> web.Response:
+    if not isinstance(result, OrderResult):
+        raise ApiError(502, "executor_error", f"unexpected executor answer: {result!r}")
+    body: dict[str, Any] = {"status": result.status, "message": result.message,
+                            "order_id": result.client_order_id, "state": result.state,
+                            "warnings": list(result.warnings), **result.details}
+    if result.status == "blocked":
+        status = _KIND_STATUS.get(result.kind or "blocked", 400)
+        return json_response({"error": result.code or "blocked", "layer": result.layer,
+                              **body}, status=status)
+    if result.status == "failed":
+        return json_response({"error": result.code or "order_failed", **body}, status=502)
+    return json_response(body, status=200)
+
+
+@router.route("GET", "/api/trades", summary="Ledger trades, newest first (?limit=1..500)",
+              response={"type": "object", "required": ["trades"]})
+async def list_trades(request: web.Request) -> web.Response:
+    """``id, symbol, name, side, quantity, price, executed_at, order_id`` and more."""
+    limit = _limit_param(request, 50, 500)
+    rows = await order_journal.list_trades(ctx_of(request).store, limit)
+    return json_response({"trades": rows})
+
+
+def _limit_param(request: web.Request, default: int, maximum: int) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise bad_request(f"limit must be an integer in 1..{maximum}", code="invalid_query",
+                          field="limit")
+    return int(raw)
+
+
+@router.route("GET", "/api/trades/orders", summary="The order journal, newest first",
+              response={"type": "object", "required": ["orders"]})
+async def list_orders(request: web.Request) -> web.Response:
+    """Every journal entry with its client id, broker id, state and fills."""
+    limit = _limit_param(request, 100, 1000)
+    rows = await order_journal.list_orders(ctx_of(request).store, limit)
+    return json_response({"orders": rows})
+
+
+@router.route("GET", "/api/trades/rejections", summary="Orders refused by the safety pipeline",
+              response={"type": "object", "required": ["rejections"]})
+async def list_rejections(request: web.Request) -> web.Response:
+    """Newest first, with the blocking layer and code."""
+    limit = _limit_param(request, 50, 500)
+    rows = await order_journal.list_rejections(ctx_of(request).store, limit)
+    return json_response({"rejections": rows})
+
+
+@router.route("POST", "/api/trades/execute",
+              summary="Manual order through the safety pipeline ({confirm: \"EXECUTE\"})",
+              body=ORDER_BODY, response={"type": "object", "required": ["status"]},
+              errors={403: "mode", 404: "unknown ISIN", 409: "pending order",
+                      429: "rate limited", 502: "broker failure"})
+async def execute(request: web.Request) -> web.Response:
+    """One order, exactly like an autonomous one; in research mode it is simulated."""
+    _limit_rate(request)
+    intent, body = await _intent(request, {"symbol", "side", "quantity", "confirm",
+                                           "request_id"})
+    if body.get("confirm") != EXECUTE_CONFIRMATION:
+        raise bad_request(f"manual execution needs \"confirm\": \"{EXECUTE_CONFIRMATION}\"",
+                          code="confirmation_required")
+    request_id = body.get("request_id") or uuid.uuid4().hex
+    if not isinstance(request_id, str) or len(request_id) > 100:
+        raise bad_request("request_id must be a string of at most 100 characters",
+                          code="invalid_field", field="request_id")
+    log.warning("manual_order_requested", isin=intent.isin, side=intent.side,
+                quantity=str(intent.quantity), request_id=request_id)
+    result = await ask_actor(request, "executor", SubmitOrder(
+        intent, f"manual|{request_id}", reason="manual order via the admin API"), timeout=120)
+    return _answer(result)
+
+
+@router.route("POST", "/api/trades/validate",
+              summary="Dry run: which safety layer would block this order, and why",
+              body=ORDER_BODY, response={"type": "object", "required": ["status"]})
+async def validate(request: web.Request) -> web.Response:
+    """Runs the pipeline on live facts; writes nothing and sends nothing."""
+    intent, _ = await _intent(request, {"symbol", "side", "quantity"})
+    result = await ask_actor(request, "executor", ValidateOrder(intent), timeout=60)
+    return _answer(result)
+
+
+@router.route("POST", "/api/trades/kill-switch",
+              summary="Stop trading: research mode now, then cancel open orders",
+              body={"type": "object", "required": ["confirm"],
+                    "properties": {"confirm": {"const": KILL_CONFIRMATION}}},
+              response={"type": "object", "required": ["trading_mode"]})
+async def kill_switch(request: web.Request) -> web.Response:
+    """Research first (no new orders), then every open order is asked to cancel."""
+    body = await read_json(request)
+    only_fields(body, {"confirm"})
+    if body.get("confirm") != KILL_CONFIRMATION:
+        raise bad_request(f"the kill switch needs \"confirm\": \"{KILL_CONFIRMATION}\"",
+                          code="confirmation_required")
+    ctx = ctx_of(request)
+    mode, previous = await ctx.settings.set_trading_mode("research", None, who="kill-switch")
+    log.warning("kill_switch", previous_mode=previous)
+    cancel: Any
+    try:
+        cancel = await ask_actor(request, "executor", CancelOpenOrders("kill-switch"),
+                                 timeout=120)
+    except ApiError as exc:
+        cancel = {"cancelled": [], "errors": [exc.message]}
+    return json_response({"trading_mode": mode, "previous_mode": previous, **cancel})

@@ -1,0 +1,105 @@
+"""Order execution vocabulary: intents, the executor's messages and its answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from .broker import Side
+
+OrderSource = Literal["autonomous", "manual", "emergency_rebalancing", "drip", "satellite"]
+ORDER_SOURCES: tuple[str, ...] = ("autonomous", "manual", "emergency_rebalancing", "drip",
+                                  "satellite")
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order someone wants placed; ``quantity`` may still be fractional or absurd."""
+
+    isin: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    source: OrderSource
+
+    @property
+    def emergency(self) -> bool:
+        """Emergency rebalancing may bypass cooldown, hold time and frequency limits."""
+        return self.source == "emergency_rebalancing"
+
+
+@dataclass(frozen=True)
+class SubmitOrder:
+    """Ask the executor to place one order. ``intent_key`` identifies the intent: the same
+    key never produces a second order (idempotent resubmission)."""
+
+    intent: OrderIntent
+    intent_key: str
+    reason: str = ""
+    bucket_id: str = "core"
+
+
+@dataclass(frozen=True)
+class ValidateOrder:
+    """Dry run: which layer would block this order, and why (nothing is written)."""
+
+    intent: OrderIntent
+
+
+@dataclass(frozen=True)
+class CancelOpenOrders:
+    """Cancel every open order of the current mode (the kill switch's second step)."""
+
+    who: str = "api"
+
+
+@dataclass(frozen=True)
+class FollowUpOrders:
+    """Check every open journal entry against the broker now."""
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """The executor's answer to :class:`SubmitOrder` / :class:`ValidateOrder`."""
+
+    status: Literal["placed", "blocked", "failed", "duplicate", "valid"]
+    message: str
+    client_order_id: int | None = None
+    state: str | None = None
+    layer: str | None = None
+    code: str | None = None
+    kind: str | None = None
+    warnings: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TradeExecuted:
+    """A fill recorded in the ledger (published once per broker trade)."""
+
+    trade_key: str
+    isin: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    currency: str
+    executed_at: datetime
+    source: str
+    bucket_id: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class OrderRejected:
+    """An order refused by the safety pipeline or the broker."""
+
+    isin: str
+    side: Side
+    quantity: Decimal
+    source: str
+    layer: str
+    code: str
+    message: str

@@ -1,0 +1,267 @@
+"""The executor against the Tradernet sandbox: journal before send, fills recorded once,
+crash between journal and broker answer, unresolved outcomes, kill switch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pykka
+import pytest
+from broker_support import make_client, running_sandbox
+
+from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.executor import ExecutorActor
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.sandbox.server import SandboxThread
+from arduino_trader.adapters.store import market_repo, order_journal
+from arduino_trader.adapters.store.order_journal import NewOrder
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.adapters.tradernet.client import TradernetClient
+from arduino_trader.config.settings import Settings, load_settings
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.execution.orders import client_order_id
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.execution import (
+    CancelOpenOrders,
+    FollowUpOrders,
+    OrderIntent,
+    OrderResult,
+    SubmitOrder,
+    TradeExecuted,
+    ValidateOrder,
+)
+from arduino_trader.protocols.market_data import FxRate, PriceBar
+from arduino_trader.protocols.messages import Ping
+
+SAP = ("DE0007164600", "SAP.EU")
+# A Tuesday, 11:00 UTC: Xetra is open with a margin on both sides.
+START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+
+
+@dataclass
+class Rig:
+    io: IoLoop
+    store: SqliteStore
+    bus: ActorBus
+    clock: ManualClock
+    sandbox: SandboxThread
+    client: TradernetClient
+    settings: Settings
+    events: list[Any]
+
+    def start_executor(self) -> pykka.ActorRef[Any]:
+        ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
+                           settings=lambda: self.settings,
+                           resources={"store": self.store, "broker": self.client,
+                                      "paper_broker": self.client,
+                                      "calendars": MarketCalendars(today=START.date())})
+        ref = ExecutorActor.start(ctx)
+        self.bus.register("executor", ref)
+        self.bus.ask("executor", Ping(self.clock.now()), 30)  # on_start has finished
+        return ref
+
+    def ask(self, message: object) -> Any:
+        return self.bus.ask("executor", message, 60)
+
+    def orders(self) -> list[Any]:
+        return self.io.run(self.store.fetch_all("SELECT * FROM orders ORDER BY id"), 5)
+
+    def trades(self) -> list[Any]:
+        return self.io.run(self.store.fetch_all("SELECT * FROM trades ORDER BY id"), 5)
+
+    def sandbox_orders(self) -> list[dict[str, Any]]:
+        return list(self.sandbox.sandbox.account.state["orders"])
+
+
+class _Collector(pykka.ThreadingActor):
+    def __init__(self, sink: list[Any]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def on_receive(self, message: Any) -> None:
+        self.sink.append(message)
+
+
+@pytest.fixture
+def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
+    clock = ManualClock(START)
+    with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
+        sandbox.sandbox.account.deposit("HKD", Decimal("100"), clock.now())
+        base = make_client(sandbox.url)
+        client = TradernetClient(base.config, orders_allowed=lambda: True,
+                                 wall_time=lambda: clock.now().timestamp())
+        settings = load_settings(None, environ={}).with_overrides({
+            "trading_mode": "live", "trade_frequency_limits_enabled": False})
+        _seed_universe(io, store, clock.now())
+        bus = ActorBus()
+        events: list[Any] = []
+        bus.register("collector", _Collector.start(events))
+        bus.subscribe(TradeExecuted, "collector")
+        yield Rig(io, store, bus, clock, sandbox, client, settings, events)
+        io.run(client.close(), 5)
+
+
+def _seed_universe(io: IoLoop, store: SqliteStore, now: datetime) -> None:
+    io.run(market_repo.insert_security(store, {
+        "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
+        "mic": "XETR"}, now), 5)
+    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
+            for i in range(360)]
+    io.run(market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now), 5)
+    io.run(market_repo.write_fx(store, [
+        FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
+        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)
+
+
+def buy(qty: int = 4, source: str = "autonomous") -> OrderIntent:
+    return OrderIntent(SAP[0], SAP[1], "BUY", Decimal(qty), source)  # type: ignore[arg-type]
+
+
+def test_a_buy_is_journaled_sent_filled_and_recorded_once(rig: Rig) -> None:
+    rig.start_executor()
+    result = rig.ask(SubmitOrder(buy(), "plan:p1|0|buy"))
+    assert isinstance(result, OrderResult) and result.status == "placed", result
+    (order,) = rig.orders()
+    assert order["client_order_id"] == result.client_order_id
+    (at_broker,) = rig.sandbox_orders()
+    assert at_broker["user_order_id"] == result.client_order_id and at_broker["oper"] == 1
+    assert Decimal(at_broker["p"]) > 0 and at_broker["type"] == 2  # marketable limit
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    order = rig.orders()[0]
+    assert order["state"] == "filled" and Decimal(order["filled_quantity"]) == 4
+    trades = rig.trades()
+    assert len(trades) == 2  # the sandbox fills half, then the rest
+    assert sum(Decimal(t["quantity"]) for t in trades) == 4
+    assert {t["mode"] for t in trades} == {"live"}
+    for _ in range(3):  # follow-ups after the final state record nothing more
+        rig.ask(FollowUpOrders())
+    assert len(rig.trades()) == 2
+    pykka.ActorRegistry.stop_all(block=True)  # flush the collector's mailbox
+    assert [e.trade_key for e in rig.events] == [t["trade_key"] for t in trades]
+
+
+def test_the_same_intent_never_makes_a_second_order(rig: Rig) -> None:
+    rig.start_executor()
+    first = rig.ask(SubmitOrder(buy(), "plan:p2|0|buy"))
+    again = rig.ask(SubmitOrder(buy(), "plan:p2|0|buy"))
+    assert first.status == "placed" and again.status == "duplicate"
+    assert again.client_order_id == first.client_order_id
+    assert len(rig.sandbox_orders()) == 1 and len(rig.orders()) == 1
+
+
+def test_blocked_orders_are_recorded_and_never_reach_the_broker(rig: Rig) -> None:
+    rig.start_executor()
+    result = rig.ask(SubmitOrder(buy(qty=0), "plan:p3|0|buy"))
+    assert (result.status, result.code) == ("blocked", "quantity_not_positive")
+    sell = OrderIntent(SAP[0], SAP[1], "SELL", Decimal(1), "autonomous")
+    result = rig.ask(SubmitOrder(sell, "plan:p3|1|sell"))
+    assert (result.status, result.code) == ("blocked", "position_missing")
+    rig.settings = rig.settings.with_overrides({"trading_mode": "research"})
+    rig.sandbox.sandbox.account.state["closed_markets"] = ["EU"]
+    rig.clock.advance(timedelta(hours=8))  # Xetra closed
+    rig.settings = rig.settings.with_overrides({"trading_mode": "live"})
+    result = rig.ask(SubmitOrder(buy(), "plan:p3|2|buy"))
+    assert (result.status, result.code) == ("blocked", "market_closed")
+    assert rig.sandbox_orders() == [] and rig.orders() == []
+    rejections = rig.io.run(order_journal.list_rejections(rig.store), 5)
+    assert [r["code"] for r in rejections] == ["market_closed", "position_missing",
+                                               "quantity_not_positive"]
+
+
+def test_validate_is_a_dry_run(rig: Rig) -> None:
+    rig.start_executor()
+    assert rig.ask(ValidateOrder(buy())).status == "valid"
+    blocked = rig.ask(ValidateOrder(buy(qty=100_000)))
+    assert (blocked.status, blocked.layer) == ("blocked", "guardrails")
+    assert rig.sandbox_orders() == [] and rig.orders() == []
+
+
+def test_crash_between_journal_and_broker_answer_places_exactly_once(rig: Rig) -> None:
+    """The executor wrote the journal and sent the order, then died before the answer."""
+    intent = buy(2)
+    key = "plan:p4|0|buy"
+    row, created = rig.io.run(order_journal.journal_order(
+        rig.store, NewOrder(intent, key, 2, Decimal("500"), "EUR", "live"), rig.clock.now(),
+        client_order_id), 5)
+    assert created
+    cid = int(row["client_order_id"])
+    # The order reached the broker; the answer was lost with the process.
+    rig.io.run(rig.client.place_order(OrderRequest(SAP[1], "BUY", 2, cid, Decimal("500"))), 10)
+    rig.start_executor()  # restart: reconciles before any new order
+    assert rig.orders()[0]["state"] in ("sent", "partially_filled", "filled")
+    again = rig.ask(SubmitOrder(intent, key))
+    assert again.status == "duplicate" and again.client_order_id == cid
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    assert len(rig.sandbox_orders()) == 1
+    assert rig.orders()[0]["state"] == "filled"
+    assert sum(Decimal(t["quantity"]) for t in rig.trades()) == 2
+
+
+def test_journal_written_but_never_sent_resolves_to_not_placed(rig: Rig) -> None:
+    rig.io.run(order_journal.journal_order(
+        rig.store, NewOrder(buy(2), "plan:p5|0|buy", 2, Decimal("500"), "EUR", "live"),
+        rig.clock.now(), client_order_id), 5)
+    rig.start_executor()
+    assert rig.orders()[0]["state"] == "journaled"  # too early to call it absent
+    rig.clock.advance(timedelta(minutes=6))
+    rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "not_placed" and rig.sandbox_orders() == []
+
+
+def test_accepted_then_dropped_order_is_found_again(rig: Rig) -> None:
+    rig.start_executor()
+    rig.sandbox.sandbox.inject("drop_after_accept", command="putTradeOrder")
+    result = rig.ask(SubmitOrder(buy(2), "plan:p6|0|buy"))
+    assert result.status == "placed", result
+    assert len(rig.sandbox_orders()) == 1
+    assert rig.orders()[0]["broker_order_id"] == rig.sandbox_orders()[0]["order_id"]
+
+
+def test_broker_outage_leaves_the_outcome_unresolved_then_resolves(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.start_executor()
+    sandbox = rig.sandbox.sandbox
+    place = sandbox.account.place
+
+    def place_then_go_dark(params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        answer = place(params, now)
+        sandbox.inject("rate_limit", command="getNotifyOrderJson", times=50)
+        return answer
+
+    monkeypatch.setattr(sandbox.account, "place", place_then_go_dark)
+    sandbox.inject("drop_after_accept", command="putTradeOrder")
+    result = rig.ask(SubmitOrder(buy(2), "plan:p7|0|buy"))
+    assert result.state == "unresolved", result
+    # An unresolved order blocks new orders for the same security.
+    blocked = rig.ask(SubmitOrder(buy(2), "plan:p7|1|buy"))
+    assert blocked.status in ("blocked", "failed")
+    rig.sandbox.sandbox.clear_faults()
+    time.sleep(0.6)  # the client's circuit breaker cools down (0.5 s in these tests)
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    states = [o["state"] for o in rig.orders()]
+    assert states[0] in ("filled", "not_placed")
+    assert len(rig.sandbox_orders()) <= 1
+    placed = len(rig.sandbox_orders())
+    assert sum(Decimal(t["quantity"]) for t in rig.trades()) == 2 * placed
+
+
+def test_kill_switch_cancels_open_orders(rig: Rig) -> None:
+    rig.start_executor()
+    rig.sandbox.sandbox.account.state["closed_markets"] = ["EU"]  # orders stay active
+    rig.io.run(rig.client.place_order(OrderRequest(SAP[1], "BUY", 1, 42, Decimal("100"))), 10)
+    result = rig.ask(CancelOpenOrders("test"))
+    assert result["errors"] == [] and len(result["cancelled"]) == 1
+    assert rig.sandbox_orders()[0]["stat"] in (30, 31)
