@@ -106,8 +106,10 @@ class ExecutorActor(BaseActor):
                                kind="forbidden")
         gathered = self._gatherer(mode, broker).gather(msg.intent, self.ctx.clock.now(),
                                                        self.ctx.settings())
-        verdict = evaluate(msg.intent, gathered.facts, safety_limits(self.ctx.settings()),
-                           simulate=mode == "research")
+        simulate = mode == "research"
+        verdict = evaluate(msg.intent, gathered.facts,
+                           safety_limits(self.ctx.settings(), simulate=simulate),
+                           simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
             return OrderResult("blocked", r.message, layer=r.layer, code=r.code, kind=r.kind,
@@ -137,8 +139,9 @@ class ExecutorActor(BaseActor):
             return self._blocked(msg.intent, mode, "mode", "broker_not_live", str(exc),
                                  "forbidden")
         gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
-        limits = safety_limits(settings)
-        verdict = evaluate(msg.intent, gathered.facts, limits, simulate=mode == "research")
+        simulate = mode == "research"
+        limits = safety_limits(settings, simulate=simulate)
+        verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
             return self._blocked(msg.intent, mode, r.layer, r.code, r.message, r.kind,

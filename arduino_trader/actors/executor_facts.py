@@ -40,9 +40,16 @@ HIGH_52W_DAYS = 365
 MarketOpen = Callable[[str, datetime], bool]
 
 
-def safety_limits(settings: Settings) -> SafetyLimits:
-    """The pipeline's limits from the settings in force now."""
+def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits:
+    """The pipeline's limits from the settings in force now.
+
+    A live order needs a quote at most 15 minutes old. A research rehearsal fills at the
+    latest known price, so it is held to the data rule (``max_price_age_hours``) instead.
+    """
+    quote_age = timedelta(hours=settings.get_int("max_price_age_hours")) if simulate \
+        else timedelta(minutes=15)
     return SafetyLimits(
+        max_quote_age=quote_age,
         costs=CostModel(settings.get_decimal("transaction_cost_fixed"),
                         Decimal(str(settings.get_float("transaction_cost_percent")))),
         buy_cooldown_days=settings.get_int("buy_cooldown_days"),
