@@ -54,6 +54,8 @@ async def test_quotes_are_exact_and_consistent(client: TradernetClient) -> None:
     assert q.bid is not None and q.ask is not None and q.last is not None
     assert q.bid < q.ask and q.isin == "US0378331005"
     assert isinstance(q.last, Decimal)
+    (single,) = await client.quotes(("SAP.EU",))  # one quote arrives as a bare object
+    assert single.symbol == "SAP.EU" and single.currency == "EUR"
 
 
 async def test_market_order_moves_through_statuses_to_executed(
@@ -216,3 +218,14 @@ async def test_find_order_falls_back_to_history_across_the_day_boundary(
             assert await client.find_order(62) is None
         finally:
             await client.close()
+
+
+async def test_non_ascii_and_nested_params_pass_the_signature_check(
+        client: TradernetClient) -> None:
+    # Accepted by the signature check (the answer is a method error, not an auth error).
+    with pytest.raises(BrokerRejected):
+        await client.security_info("Société Générale 株")
+    rates = await client._call("getCrossRatesForDate", {"base_currency": "EUR",
+                                                        "currencies": ["USD", "ÄÖÜ"],
+                                                        "nested": {"a": [1, {"b": None}]}})
+    assert rates == {"rates": {"USD": 1.085}}

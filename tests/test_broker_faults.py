@@ -110,8 +110,10 @@ async def test_accepted_then_dropped_order_is_found_and_placed_once(
 
 async def test_slow_accept_past_the_timeout_is_found(client: TradernetClient,
                                                      sandbox: SandboxThread) -> None:
-    sandbox.sandbox.inject("latency", command="putTradeOrder", delay_s=0.5)
-    slow = make_client(sandbox.url, order_timeout_s=0.2, lookup_delay_s=0.3)
+    sandbox.sandbox.inject("latency", command="putTradeOrder", delay_s=0.4)
+    # The order lands at ~0.4 s; lookups at ~0.4, ~1.0, ~1.9 s: the first may miss it, and
+    # "not placed" is never concluded while later lookups may still find it.
+    slow = make_client(sandbox.url, order_timeout_s=0.1, lookup_delay_s=0.3)
     try:
         ack = await slow.place_order(OrderRequest("AAPL.US", "BUY", 1, user_order_id=1002))
     finally:

@@ -151,3 +151,34 @@ def test_value_is_conserved_minus_fees(orders: list[tuple[str, str, int]], eur: 
         assert after[currency] == before[currency] - fees[currency]
         assert ledger.cash[currency] >= 0  # cash orders never borrow
     assert all(q > 0 for q, _, _ in ledger.positions.values())
+
+
+class FakeMarketData:
+    """Just enough of the MarketData port for the paper broker's price source."""
+
+    name = "fake"
+
+    def quotes(self, symbols: list[str]) -> dict[str, object]:
+        from arduino_trader.protocols.market_data import Quote
+
+        known = {"AAPL.US": Quote("AAPL.US", 101.25, "USD", datetime.now(UTC), "fake")}
+        return {s: known[s] for s in symbols if s in known}
+
+    def fx_rate(self, currency: str) -> object:
+        from arduino_trader.protocols.market_data import FxRate
+
+        return FxRate(currency, Decimal("0.8"), date.today(), datetime.now(UTC), "fake")
+
+
+def test_paper_broker_prices_from_market_data(io: IoLoop, store: SqliteStore) -> None:
+    from arduino_trader.adapters.paper_broker import MarketDataPrices
+
+    prices = MarketDataPrices(FakeMarketData())  # type: ignore[arg-type]
+    broker = PaperBroker(store, ManualClock(datetime(2026, 3, 2, 10, tzinfo=UTC)),
+                         fees=lambda: FEES, prices=prices, eur_rates=prices.rates)
+    io.run(broker.deposit("USD", Decimal("500")), 10)
+    io.run(broker.place_order(OrderRequest("AAPL.US", "BUY", 2, user_order_id=1)), 10)
+    (trade,) = io.run(broker.trades(date(2026, 3, 2), date(2026, 3, 2)), 10)
+    assert trade.price == Decimal("101.25")
+    assert trade.fee == Decimal("2.90")  # 2 EUR = 2.50 USD + 0.2 % of 202.50, half-even
+    assert io.run(broker.quotes(("AAPL.US", "NOPE")), 10)[0].last == Decimal("101.25")

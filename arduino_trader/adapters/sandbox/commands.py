@@ -73,7 +73,7 @@ def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> 
         if inst is None:
             continue
         rows.append(_quote(acc, inst, now))
-    return {"result": {"q": rows}}
+    return {"result": {"q": _collection(rows)}}
 
 
 def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import json
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +75,7 @@ class Sandbox:
         self.private_key = private_key
         self.wall_time = wall_time
         self.faults: list[Fault] = []
-        self.requests: list[str] = []
+        self.requests: deque[str] = deque(maxlen=10_000)  # recent command names
         self._lock = threading.Lock()
 
     @classmethod

@@ -372,9 +372,15 @@ class TradernetClient:
         return OrderAck(order_id=order_id, user_order_id=request.user_order_id)
 
     async def _recover(self, request: OrderRequest, cause: BrokerError) -> OrderAck:
+        """Look a placement with a lost answer up by client id, several times over.
+
+        The request may still be in flight at the broker, so "absent" is concluded only
+        after every lookup (spaced by growing delays) succeeded without finding it.
+        """
         uid = request.user_order_id
         log.warning("order_answer_lost", user_order_id=uid, error=cause.message)
-        last: BrokerError = cause
+        last: BrokerError | None = None
+        looked = 0
         for attempt in range(max(1, self.config.lookup_attempts)):
             await asyncio.sleep(self.config.lookup_delay_s * (attempt + 1))
             try:
@@ -384,15 +390,19 @@ class TradernetClient:
             except BrokerError as exc:
                 last = exc
                 continue
+            looked += 1
             if found is not None:
                 log.warning("order_recovered", user_order_id=uid, order_id=found.order_id,
                             status=found.status)
                 return OrderAck(order_id=found.order_id, user_order_id=uid, recovered=True)
+        if looked and last is None:
             raise OrderNotPlaced(f"putTradeOrder: answer lost ({cause.message}) and no order "
-                                 f"with user_order_id {uid} exists", command="putTradeOrder")
+                                 f"with user_order_id {uid} appeared in {looked} lookups",
+                                 command="putTradeOrder")
+        failure = last.message if last is not None else "no lookup"
         raise OrderOutcomeUnknown(f"putTradeOrder: answer lost ({cause.message}) and the "
-                                  f"lookup failed ({last.message}); reconcile before any "
-                                  "new order", user_order_id=uid, command="putTradeOrder")
+                                  f"lookup failed ({failure}); reconcile before any new "
+                                  "order", user_order_id=uid, command="putTradeOrder")
 
     async def cancel_order(self, order_id: int) -> None:
         """``delTradeOrder`` (not retried; the caller re-reads the order's status)."""
