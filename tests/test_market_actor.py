@@ -20,6 +20,7 @@ from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import defaults
 from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import IdentifierError
 from arduino_trader.protocols.market_data import (
     AddSecurity,
@@ -29,7 +30,9 @@ from arduino_trader.protocols.market_data import (
     FxRate,
     GetFxRate,
     GetQuotes,
+    MarketData,
     MarketDataUnavailable,
+    MonthlyPrice,
     PriceBar,
     PriceHistory,
     PricesUpdated,
@@ -83,6 +86,9 @@ class FakeSource:
         bars = tuple(PriceBar(d, base * (1 + 0.0001 * i)) for i, d in enumerate(days)
                      if d.weekday() < 5)
         return PriceHistory(symbol, "USD", bars, self.clock.now(), self.name)
+
+    def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
+        return monthly_means(self.history(symbol, start, end).bars)
 
     def fundamentals(self, symbol: str) -> Fundamentals:
         return Fundamentals(symbol, self.clock.now(), {"trailingPE": 30.0})
@@ -148,6 +154,9 @@ class Env:
 def env(io: IoLoop, store: SqliteStore) -> Iterator[Env]:
     clock = ManualClock(NOW)
     source = FakeSource(clock)
+    typed: MarketData = source  # the fake honours the port (checked by mypy)
+    assert typed.monthly("AAPL", date(2024, 1, 1), date(2024, 2, 29))[1].month == "2024-02"
+    source.history_calls.clear()
     bus = RecordingBus()
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults, resources={
         "store": store})
@@ -291,6 +300,7 @@ def test_unknown_job_is_refused(env: Env) -> None:
 
 def test_scheduled_price_sync_uses_the_quote_cache(env: Env) -> None:
     env.job("sync_securities_data")
+    env.clock.advance(timedelta(hours=18))  # Tuesday 10:30 New York: the market is open
     assert env.job("sync_prices", "schedule").details["updated"] == 1
     env.source.prices["AAPL"] = 191.0
     out = env.job("sync_prices", "schedule")
@@ -314,8 +324,22 @@ def test_calendar_ending_soon_for_a_held_exchange_degrades(io: IoLoop,
     ref = MarketDataActor.start(ctx, source=source,
                                 calendars=MarketCalendars(today=clock.now().date()))
     try:
-        assert ref.ask(RunJob("sync_securities_data", "r", "manual"), timeout=30).ok
+        out: Any = ref.ask(RunJob("sync_securities_data", "r", "manual"), timeout=30)
+        assert out.ok
         status = bus.components()[-1]
         assert status.level == "degraded" and "XSHG calendar ends 2026-12-31" in status.message
     finally:
         ref.stop()
+
+
+def test_scheduled_price_sync_skips_closed_markets_already_priced(env: Env) -> None:
+    env.job("sync_securities_data")
+    assert env.job("sync_prices", "schedule").details["updated"] == 1  # 16:30 New York
+    env.clock.advance(timedelta(hours=4, minutes=30))  # 01:00 UTC Tuesday: XNAS closed
+    out = env.job("sync_prices", "schedule")
+    assert out.details["updated"] == 0 and out.details["cached"] == 1
+    env.clock.advance(timedelta(hours=13, minutes=45))  # 14:45 UTC: open again
+    assert env.job("sync_prices", "schedule").details["updated"] == 1
+    env.clock.advance(timedelta(days=5))  # Sunday: closed, stored quote older than Friday's close
+    assert env.job("sync_prices", "schedule").details["updated"] == 1
+    assert env.job("sync_prices", "manual").details["updated"] == 1  # manual always refreshes

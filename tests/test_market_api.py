@@ -177,7 +177,8 @@ def test_onboarding_and_sync_triggers_do_real_work(tmp_path: Path) -> None:
         code, started = api.call("POST", "/api/system/sync/rebuild-universe")
         assert code == 202
         state = _job_done(api, "rebuild_universe")
-        assert state["last_result"] == "failed" and "broker" in state["last_summary"]
+        # The (empty) paper account's positions are read: nothing to onboard, no failure.
+        assert state["last_result"] == "ok", state
 
         code, started = api.call("POST", "/api/securities/refresh-all")
         assert code == 202 and started["job"] == "refresh_all_securities"

@@ -124,3 +124,18 @@ def test_factory_builds_replay_by_default(tmp_path: Path) -> None:
     src = build_source(defaults(), ManualClock(LATE), tmp_path)
     assert src.name == "replay"
     assert src.fx_rate("USD").eur_per == Decimal("0.92")
+
+
+def test_bundled_index_is_served_for_benchmarks(bundled: ReplaySource) -> None:
+    hist = bundled.history("^GSPC", date(1990, 1, 1), date(1990, 1, 31))
+    assert hist.bars[0].day == date(1990, 1, 2) and hist.bars[0].close == 359.69
+    assert bundled.quotes(["SP500"])["SP500"].as_of.date() == date(2022, 12, 28)
+    assert "SP500" not in {u.yahoo_symbol for u in bundled.universe()}
+
+
+def test_monthly_means_from_daily_closes(bundled: ReplaySource) -> None:
+    months = bundled.monthly("AAPL", date(2022, 1, 1), date(2022, 12, 31))
+    assert [m.month for m in months][:2] == ["2022-01", "2022-02"] and len(months) == 12
+    daily = bundled.history("AAPL", date(2022, 12, 1), date(2022, 12, 31)).bars
+    assert months[-1].avg_close == pytest.approx(sum(b.close for b in daily) / len(daily))
+    assert months[-1].avg_adj_close == pytest.approx(months[-1].avg_close)

@@ -239,3 +239,11 @@ def test_factory_builds_the_yfinance_adapter_without_network(tmp_path: Path) -> 
     assert isinstance(source, YFinanceSource) and source.universe() == []
     assert source.reference_time(NOW) == NOW
     assert (tmp_path / "yfinance").is_dir()
+
+
+def test_monthly_from_yahoo_history(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
+    source, _ = yahoo
+    months = source.monthly("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert [m.month for m in months] == ["2024-05", "2024-06"]
+    assert months[1].avg_close == 194.03
+    assert months[1].avg_adj_close == pytest.approx(194.03 * 0.998, abs=1e-3)

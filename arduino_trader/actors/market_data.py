@@ -219,18 +219,23 @@ class MarketDataActor(BaseActor):
     def sync_prices(self, *, force: bool = False) -> JobOutcome:
         """Quotes of every active security; validated, stored, published.
 
-        A scheduled run skips securities whose quote is younger than the quote TTL; a
-        manual trigger (``force``) refreshes them all.
+        A scheduled run skips securities whose quote is younger than the quote TTL and
+        those whose exchange is closed and already gave its closing price (§3.3: price
+        sync touches open exchanges); a manual trigger (``force``) refreshes them all.
         """
-        self._seed_universe(self._now())
+        now = self._now()
+        self._seed_universe(now)
         securities = self._store(repo.list_securities(self._db, active_only=True))
         if not securities:
             self._problem("prices", None)
             return JobOutcome(True, "no active securities")
         by_symbol = {self._symbol(s): s["isin"] for s in securities}
-        wanted = [sym for sym, isin in by_symbol.items()
-                  if force or self.quotes.get(isin) is None]
         stored: dict[str, Quote] = self._store(repo.read_quotes(self._db))
+        mics = {s["isin"]: s.get("mic") for s in securities}
+        wanted = [sym for sym, isin in by_symbol.items()
+                  if force or (self.quotes.get(isin) is None
+                               and self._market_may_have_moved(mics[isin], stored.get(isin),
+                                                               now))]
         try:
             fresh = self.source.quotes(wanted) if wanted else {}
         except MarketDataError as exc:
@@ -250,12 +255,12 @@ class MarketDataActor(BaseActor):
                 refused[isin] = (Quarantined(quote.as_of.date(), quote.price, *verdict),)
                 self.log.warning("price_quarantined", isin=isin, price=quote.price,
                                  reason=verdict[0], detail=verdict[1])
-        now = self._now()
         self._store(repo.write_quotes(self._db, accepted, now))
         if refused:
             self._store(repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
                                            f"{self.source.name}:quote", now))
-        latest = {**stored, **accepted}
+        active = {s["isin"] for s in securities}
+        latest = {i: q for i, q in {**stored, **accepted}.items() if i in active}
         max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
         reference = self.source.reference_time(now)
         stale = tuple(sorted(s["isin"] for s in securities
@@ -270,12 +275,23 @@ class MarketDataActor(BaseActor):
         self.market_problems([s["mic"] for s in securities if s.get("mic")])
         ok = bool(fresh) or not wanted
         cached = len(by_symbol) - len(wanted)
-        return JobOutcome(ok, f"{len(accepted)} prices updated, {cached} cached, "
+        return JobOutcome(ok, f"{len(accepted)} prices updated, {cached} cached or closed, "
                               f"{len(refused)} quarantined, {len(stale)} stale, "
                               f"{len(missing)} unavailable",
                           {"updated": len(accepted), "cached": cached,
                            "quarantined": len(refused), "stale": list(stale),
                            "unavailable": missing})
+
+    def _market_may_have_moved(self, mic: str | None, quote: Quote | None,
+                               now: datetime) -> bool:
+        """False only when the exchange is closed and the stored quote is at least as new
+        as its last close (nothing can have changed)."""
+        if quote is None or not mic or self.calendars.error(mic) is not None:
+            return True
+        if self.calendars.is_open(mic, now):
+            return True
+        last_close = self.calendars.previous_close(mic, now)
+        return last_close is None or quote.as_of < last_close
 
     def sync_securities_data(self, *, force: bool) -> JobOutcome:
         """Seed an empty universe from the source; then history + data of due securities."""
@@ -286,7 +302,8 @@ class MarketDataActor(BaseActor):
             hours=settings.get_int("market_data.resync_hours"))
         due = self._store(repo.securities_due(self._db, cutoff))
         processed, errors = self._sync_many(due, now)
-        self.market_problems([s["mic"] for s in due if s.get("mic")])
+        active = self._store(repo.list_securities(self._db, active_only=True))
+        self.market_problems([s["mic"] for s in active if s.get("mic")])
         summary = (f"{len(processed)} securities synced, {len(errors)} errors"
                    + (f", {seeded} added to an empty universe" if seeded else ""))
         return JobOutcome(not errors or bool(processed), summary,
@@ -549,8 +566,8 @@ class MarketDataActor(BaseActor):
     def _on_sync_one(self, msg: _SyncOne) -> None:
         try:
             self.refresh_security(msg.isin)
-        except (MarketDataError, LookupError) as exc:
-            self.log.warning("security_sync_failed", isin=msg.isin, error=str(exc))
+        except Exception as exc:  # a background sync must not crash the actor
+            self.log.warning("security_sync_failed", isin=msg.isin, error=repr(exc))
         self._report()
 
     def refresh_security(self, isin: str) -> dict[str, Any]:

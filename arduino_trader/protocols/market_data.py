@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
 
-ProductType = Literal["EQUITY", "ETF", "ETC", "MUTUALFUND", "UNKNOWN"]
 PRODUCT_TYPES: tuple[str, ...] = ("EQUITY", "ETF", "ETC", "MUTUALFUND", "UNKNOWN")
 BASE_CURRENCY = "EUR"
 
@@ -178,6 +177,10 @@ class MarketData(Protocol):
         """Daily bars with ``start <= day <= end`` (``EmptyHistory`` when none)."""
         ...
 
+    def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
+        """Mean close and mean adjusted close per month within ``[start, end]``."""
+        ...
+
     def fundamentals(self, symbol: str) -> Fundamentals:
         """Fundamentals of one symbol."""
         ...
@@ -245,11 +248,6 @@ class RefreshSecurity:
     """Ask market data to refresh one security's history and data now (ignores 24 h)."""
 
     isin: str
-
-
-@dataclass(frozen=True)
-class GetMarketStatus:
-    """Ask market data for the status of every known exchange at its clock's now."""
 
 
 @dataclass(frozen=True)

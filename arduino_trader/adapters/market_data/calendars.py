@@ -224,6 +224,14 @@ class MarketCalendars:
         i = int(np.searchsorted(s.closes, _ns(at), side="right"))
         return _dt(s.closes[i]) if i < len(s.closes) else None
 
+    def previous_close(self, mic: str, at: datetime) -> datetime | None:
+        """The latest session close at or before ``at`` (None when unknown)."""
+        s = self._load_or_none(mic)
+        if s is None:
+            return None
+        i = int(np.searchsorted(s.closes, _ns(at), side="right")) - 1
+        return _dt(s.closes[i]) if i >= 0 else None
+
     def _load_or_none(self, mic: str) -> _Sessions | None:
         try:
             return self._load(mic)

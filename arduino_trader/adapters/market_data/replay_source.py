@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import product_type_for
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import (
@@ -31,6 +32,7 @@ from arduino_trader.protocols.market_data import (
     FxRate,
     MalformedPayload,
     MarketDataUnavailable,
+    MonthlyPrice,
     PriceBar,
     PriceHistory,
     Quote,
@@ -40,6 +42,9 @@ from arduino_trader.protocols.market_data import (
 )
 
 PRICES_FILE = "sp500_20_stocks_daily_close.csv.gz"
+INDEX_FILE = "sp500_index_daily_close.csv.gz"
+# Benchmark aliases served by the bundled set (regime detection, benchmarks).
+INDEX_ALIASES = {"^GSPC": "SP500", "SPX": "SP500"}
 UNIVERSE_FILE = "demo_universe.csv"
 _CLOSE_TIME = time(16, 0)
 _NEW_YORK = ZoneInfo("America/New_York")
@@ -121,6 +126,7 @@ class ReplaySource:
         self._prices_path = prices or bundled_path(PRICES_FILE)
         self._universe_path = universe if universe is not None else (
             bundled_path(UNIVERSE_FILE) if prices is None else None)
+        self._index_path = bundled_path(INDEX_FILE) if prices is None else None
         self._currency = currency
         self._fx = dict(fx or {})
         self._table: _Table | None = None
@@ -131,14 +137,10 @@ class ReplaySource:
     def _load(self) -> _Table:
         with self._lock:
             if self._table is None:
-                try:
-                    raw = self._prices_path.read_bytes()
-                except OSError as exc:
-                    raise MarketDataUnavailable(f"cannot read {self._prices_path}: {exc}") \
-                        from exc
-                if self._prices_path.suffix == ".gz":
-                    raw = gzip.decompress(raw)
-                self._table = read_close_table(raw.decode("utf-8"))
+                table = read_close_table(_read_text(self._prices_path))
+                if self._index_path is not None:
+                    table = _merge(table, read_close_table(_read_text(self._index_path)))
+                self._table = table
             return self._table
 
     def _directory(self) -> list[SecurityInfo]:
@@ -179,6 +181,7 @@ class ReplaySource:
 
     def _ticker_of(self, symbol: str) -> str:
         value = symbol.strip().upper()
+        value = INDEX_ALIASES.get(value, value)
         for info in self._directory():
             if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
                 return (info.yahoo_symbol or info.symbol).upper()
@@ -219,6 +222,10 @@ class ReplaySource:
         return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
                             self.name)
 
+    def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
+        """Monthly means of the daily history."""
+        return monthly_means(self.history(symbol, start, end).bars)
+
     def fundamentals(self, symbol: str) -> Fundamentals:
         """The replay carries prices only."""
         self._column(symbol)
@@ -257,3 +264,22 @@ class ReplaySource:
             raise RateUnavailable(f"no FX rate for {code} in the replay configuration")
         return FxRate(code, rate, now.date(), now, self.name)
 
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MarketDataUnavailable(f"cannot read {path}: {exc}") from exc
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
+
+
+def _merge(base: _Table, extra: _Table) -> _Table:
+    """Add ``extra``'s columns to ``base``, aligned on ``base``'s days."""
+    position = {day: i for i, day in enumerate(extra.days)}
+    closes = dict(base.closes)
+    for ticker, column in extra.closes.items():
+        closes.setdefault(ticker, tuple(
+            column[position[d]] if d in position else None for d in base.days))
+    return _Table(base.days, closes)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from arduino_trader.config.settings import Settings
+from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import (
     analyst_score,
     mic_for_exchange,
@@ -35,6 +36,7 @@ from arduino_trader.protocols.market_data import (
     MalformedPayload,
     MarketDataError,
     MarketDataUnavailable,
+    MonthlyPrice,
     PriceBar,
     PriceHistory,
     Quote,
@@ -211,6 +213,10 @@ class YFinanceSource:
                                 self._clock.now(), self.name)
 
         return self._call(symbol, read)
+
+    def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
+        """Monthly means of the daily history."""
+        return monthly_means(self.history(symbol, start, end).bars)
 
     def _info(self, symbol: str) -> dict[str, Any]:
         def read() -> dict[str, Any]:
