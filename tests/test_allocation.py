@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from arduino_trader.domain.allocation import (
     AllocationError,
+    GroupKind,
     Holding,
     clean_members,
     concentration_alerts,
@@ -78,8 +79,9 @@ def test_group_member_cleaning() -> None:
 def test_target_validation() -> None:
     assert validate_targets({"EU": 0.5, "US": "0", "EMPTY": D("0.1")}, GROUPS) == {
         "EU": D("0.5"), "EMPTY": D("0.1")}
-    for bad in ({"EU": -0.1}, {"EU": 1.5}, {"NOPE": 0.1}, {"EU": "x"}, {"EU": True},
-                {"EU": None}, {"EU": float("nan")}):
+    bads: list[dict[str, object]] = [{"EU": -0.1}, {"EU": 1.5}, {"NOPE": 0.1}, {"EU": "x"},
+                                     {"EU": True}, {"EU": None}, {"EU": float("nan")}]
+    for bad in bads:
         with pytest.raises(AllocationError):
             validate_targets(bad, GROUPS)
 
@@ -91,11 +93,21 @@ def test_current_shares_sum_to_one_and_alerts_match_thresholds(
         rows: list[tuple[Decimal, str, str]]) -> None:
     holdings = [Holding(f"S{i}", v, c, ind) for i, (v, c, ind) in enumerate(rows)]
     total = sum((h.value_eur for h in holdings), D(0))
-    for kind in ("country", "industry"):
-        result = current_vs_target(holdings, kind, GROUPS, {})  # type: ignore[arg-type]
+    kinds: tuple[GroupKind, ...] = ("country", "industry")
+    for kind in kinds:
+        result = current_vs_target(holdings, kind, GROUPS, {})
         if total > 0:
-            assert abs(sum(r.current_pct for r in result) - 1) <= D("0.0001") * len(result)
+            assert abs(sum((r.current_pct for r in result), D(0)) - 1) <= D("0.0001") * len(result)
             assert sum(r.current_value for r in result) - total <= D("0.01") * len(result)
     for alert in concentration_alerts(holdings):
         assert alert.current_pct >= alert.alert_threshold_pct
         assert (alert.severity == "critical") == (alert.current_pct / alert.limit_pct >= D("0.9"))
+
+
+def test_position_value_fallback_uses_fx_never_one_to_one() -> None:
+    from arduino_trader.domain.allocation import position_value_eur
+
+    assert position_value_eur(D("10"), D(1), D(5), None) == D("10")
+    assert position_value_eur(None, D(2), D(50), D("0.9")) == D("90.0")
+    with pytest.raises(AllocationError):
+        position_value_eur(None, D(2), D(50), None)

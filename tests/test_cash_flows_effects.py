@@ -55,14 +55,20 @@ class FakeStore:
 
     def seen(self, key: str) -> SeenFlow | None:
         row = self.rows.get(key)
-        return None if row is None else SeenFlow(str(row["status"]), bool(row["processed"]))
+        if row is None:
+            return None
+        amount = row["amount"]
+        assert isinstance(amount, Decimal)
+        return SeenFlow(str(row["status"]), bool(row["processed"]), amount,
+                        str(row["currency"]))
 
     def write(self, eff: Effects, key: str) -> None:
         if eff.action == "insert":
             assert eff.row is not None and key not in self.rows  # UNIQUE(transaction_id)
             self.rows[key] = {"status": eff.status, "processed": False,
                               "amount_eur": eff.row.amount_eur,
-                              "amount": eff.row.record.amount}
+                              "amount": eff.row.record.amount,
+                              "currency": eff.row.record.currency}
         elif eff.action == "update_status":
             self.rows[key]["status"] = eff.status
         if eff.mark_processed:
@@ -206,6 +212,14 @@ def test_fees_and_taxes_debit_core() -> None:
         ("core", "fee", D("-0.47")), ("core", "fee", D("-1.00"))}
 
 
+def test_withholding_tax_on_a_dividend_hits_the_dividends_bucket() -> None:
+    store = FakeStore()
+    store.sync([_ucf(60, "dividend", "10", "USD", symbol="KO.US"),
+                _ucf(61, "tax", "-1.50", "USD", symbol="KO.US")], _ctx())
+    sat = [e.amount for e in store.ledger.values() if e.bucket_id == "sat"]
+    assert sorted(sat) == [D("-1.50"), D("10.00")]
+
+
 # ------------------------------------------------------------------------ properties
 @st.composite
 def _broker_history(draw: st.DrawFn) -> tuple[list[list[CashFlowRecord]], dict[str, object]]:
@@ -218,8 +232,8 @@ def _broker_history(draw: st.DrawFn) -> tuple[list[list[CashFlowRecord]], dict[s
         ccy = draw(st.sampled_from(["EUR", "USD"]))
         if kind == "withdrawal":
             pending = draw(st.integers(0, n_syncs))
-            final = draw(st.sampled_from([3, 3, 4, 5]))
-            pool.append([_cps(100 + i, 1 if t < pending else final, amount, ccy)
+            end_status = draw(st.sampled_from([3, 3, 4, 5]))
+            pool.append([_cps(100 + i, 1 if t < pending else end_status, amount, ccy)
                          for t in range(n_syncs + 1)])
         elif kind == "nokey":
             row = {"type_doc_id": 337, "date_crt": DAYS[1].isoformat(), "status_c": 3,
@@ -229,9 +243,9 @@ def _broker_history(draw: st.DrawFn) -> tuple[list[list[CashFlowRecord]], dict[s
         else:
             code = {"deposit": "card", "dividend": "dividend", "fee": "fee"}[kind]
             signed = f"-{amount}" if kind == "fee" else amount
-            rec = _ucf(100 + i, code, signed, ccy, day=i % len(DAYS),
-                       symbol=draw(st.sampled_from(["", "KO.US", "SAP.EU"])))
-            pool.append([rec] * (n_syncs + 1))
+            flow = _ucf(100 + i, code, signed, ccy, day=i % len(DAYS),
+                        symbol=draw(st.sampled_from(["", "KO.US", "SAP.EU"])))
+            pool.append([flow] * (n_syncs + 1))
     syncs: list[list[CashFlowRecord]] = []
     for t in range(n_syncs):
         picks = draw(st.lists(st.integers(0, len(pool) - 1), max_size=3 * len(pool)))
@@ -272,3 +286,77 @@ def test_each_record_counted_once_and_resync_changes_nothing(
         assert all(e.action == "none" and not e.ledger
                    for e in store.sync(batch[::-1], _ctx("0.5")))
     assert store.snapshot() == before
+
+
+# --------------------------------------------------------------------------- summary
+def test_sync_counts_and_completed_only_summary() -> None:
+    from arduino_trader.domain.cash_flows.summary import FlowRow, count_sync, summarise
+
+    rows = [{"id": 1, "type_code": "card", "sum": "100", "currency": "EUR",
+             "date": DAYS[0].isoformat()},
+            {"id": 2, "type_code": "dividend", "sum": "3", "currency": "EUR",
+             "date": DAYS[0].isoformat(), "symbol": "KO.US"},
+            {"id": 3, "type_code": "nope", "sum": "3", "currency": "EUR",
+             "date": DAYS[0].isoformat()}]
+    batch = normalise("user_cash_flow", rows)
+    store = FakeStore()
+    effects = store.sync(list(batch.records), _ctx())
+    counts = count_sync(batch, effects, len(rows))
+    assert (counts.total_from_api, counts.synced, counts.deposits_processed,
+            counts.dividends_created, counts.rejected) == (3, 2, 1, 1, 1)
+    summary = summarise([FlowRow("card", "deposit", "completed", D("100")),
+                         FlowRow("withdrawal", "withdrawal", "completed", D("-40")),
+                         FlowRow("withdrawal", "withdrawal", "pending", D("-500")),
+                         FlowRow("tax", "tax", "completed", D("-1.5"))])
+    assert (summary.total_transactions, summary.total_deposits_eur,
+            summary.total_withdrawals_eur, summary.net_cash_flow_eur) == (
+        3, D("100.00"), D("40.00"), D("58.50"))
+    assert summary.by_type["withdrawal"] == (D("-40.00"), 1)
+
+
+@pytest.mark.parametrize(("args", "ok"), [
+    (("2026-01-01", "2026-02-01", None, None), True),
+    (("2026-02-01", "2026-01-01", None, None), False),
+    (("2026-01-01", None, None, None), False),
+    (("2026-13-01", "2026-14-01", None, None), False),
+    ((None, None, "withdrawal", "10000"), True),
+    ((None, None, None, "0"), False),
+    ((None, None, None, "10001"), False),
+    ((None, None, None, "x"), False),
+])
+def test_list_query_validation(args: tuple[str | None, ...], ok: bool) -> None:
+    from arduino_trader.domain.cash_flows.summary import QueryError, list_query
+
+    if ok:
+        list_query(*args)
+    else:
+        with pytest.raises(QueryError):
+            list_query(*args)
+
+
+def test_changed_money_facts_under_a_known_key_are_reported_not_applied() -> None:
+    seen = SeenFlow("pending", False, D("-100.00"), "EUR")
+    eff = apply_record(seen, _cps(70, 3, amount="120"), _ctx())
+    assert eff.action == "none" and eff.ledger == () and isinstance(eff.events[0], NeedsReview)
+    ok = apply_record(seen, _cps(70, 3, amount="100"), _ctx())
+    assert ok.action == "update_status" and ok.ledger
+
+
+def test_a_failing_source_contributes_nothing_and_is_reported() -> None:
+    from arduino_trader.domain.cash_flows.normalise import normalise_sources
+
+    rows = [{"id": 1, "type_code": "card", "sum": "10", "currency": "EUR",
+             "date": DAYS[0].isoformat()}]
+    batch, failures = normalise_sources({"user_cash_flow": rows,
+                                         "cps": TimeoutError("broker down")})
+    assert [r.key for r in batch.records] == ["ucf:1"]
+    assert [(f.source, "TimeoutError" in f.error) for f in failures] == [("cps", True)]
+
+
+def test_duplicates_within_one_answer() -> None:
+    row = {"id": 1, "type_code": "card", "sum": "10", "currency": "EUR",
+           "date": DAYS[0].isoformat()}
+    out = normalise("user_cash_flow", [row, dict(row), {**row, "sum": "11"}])
+    assert len(out.records) == 1 and out.records[0].amount == D("10.00")
+    (rej,) = out.rejections
+    assert "conflicting duplicate" in rej.reason

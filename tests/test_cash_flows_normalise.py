@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arduino_trader.domain.cash_flows.keys import content_key, is_fallback
 from arduino_trader.domain.cash_flows.normalise import (
@@ -133,7 +136,7 @@ def test_trade_fees_are_negative_and_keyed_by_trade_id() -> None:
 
 
 def test_user_cash_flows_detect_deposits_and_reject_unknown_types() -> None:
-    rows = [{"id": 1, "type_code": "card", "sum": "1000.00", "currency": "EUR",
+    rows: list[Any] = [{"id": 1, "type_code": "card", "sum": "1000.00", "currency": "EUR",
              "date": "2026-03-05"},
             {"id": 2, "type_code": "REFILL", "sum": "50", "currency": "usd",
              "date": "2026-03-05"},
@@ -146,7 +149,7 @@ def test_user_cash_flows_detect_deposits_and_reject_unknown_types() -> None:
             {"id": 6, "type_code": "dividend", "sum": "3.10", "currency": "USD",
              "date": "2026-03-05", "symbol": "KO.US"},
             "garbage"]
-    out = normalise("user_cash_flow", rows)  # type: ignore[list-item]
+    out = normalise("user_cash_flow", rows)
     kinds = {r.key: (r.kind, r.amount, r.currency) for r in out.records}
     assert kinds == {
         "ucf:1": ("deposit", Decimal("1000.00"), "EUR"),
@@ -180,3 +183,29 @@ def test_content_key_depends_on_ordinal_and_content_only() -> None:
     b = content_key("cps", "withdrawal", date(2026, 1, 1), Decimal("1.00"), "EUR", "", 0)
     c = content_key("cps", "withdrawal", date(2026, 1, 1), Decimal("1.00"), "EUR", "", 1)
     assert a == b != c
+
+
+# ------------------------------------------------------------------------ properties
+@given(amount=st.decimals(Decimal("0.01"), Decimal("1e9"), places=2),
+       style=st.sampled_from(["dot", "comma", "number", "padded"]))
+def test_amount_spellings_read_exactly(amount: Decimal, style: str) -> None:
+    spelled: object = {"dot": str(amount), "comma": str(amount).replace(".", ","),
+                       "number": float(amount) if amount < Decimal("1e6") else str(amount),
+                       "padded": f"  {amount}  "}[style]
+    row = {"id": 1, "type_code": "card", "sum": spelled, "currency": "EUR",
+           "date": "2026-03-05"}
+    (rec,) = normalise("user_cash_flow", [row]).records
+    assert rec.amount == amount
+
+
+@given(status_a=st.integers(1, 5), status_b=st.integers(1, 5), with_id=st.booleans(),
+       amount=st.decimals(Decimal("0.01"), Decimal("1e6"), places=2))
+def test_status_never_changes_the_key(status_a: int, status_b: int, with_id: bool,
+                                      amount: Decimal) -> None:
+    def key(status: int) -> str:
+        row = {"id": 42 if with_id else None, "type_doc_id": 337, "date_crt": "2026-01-05",
+               "status_c": status, "params": {"totalMoneyOut": str(amount), "currency": "USD",
+                                              "total_commission": "1"}}
+        return "|".join(r.key for r in normalise("cps", [row]).records)
+
+    assert key(status_a) == key(status_b)

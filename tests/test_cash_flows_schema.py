@@ -75,3 +75,19 @@ def test_only_one_emergency_run_at_a_time(db: sqlite3.Connection) -> None:
         db.execute(run, ("b",))
     db.execute("UPDATE emergency_runs SET outcome = 'resolved' WHERE run_id = 'a'")
     db.execute(run, ("b",))
+
+
+def test_allocation_targets_need_an_existing_group_and_a_fraction(
+        db: sqlite3.Connection) -> None:
+    target = ("INSERT INTO allocation_targets (type, name, target_pct, created_at, updated_at)"
+              " VALUES (?, ?, ?, 1, 1)")
+    with pytest.raises(sqlite3.IntegrityError, match="unknown group"):
+        db.execute(target, ("country_group", "EU", "0.5"))
+    db.execute("INSERT INTO country_groups VALUES ('EU', 'Germany', 1)")
+    db.execute("INSERT INTO industry_groups VALUES ('Tech', '__EMPTY__', 1)")
+    db.execute(target, ("country_group", "EU", "0.5"))
+    db.execute(target, ("industry_group", "Tech", "0"))
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(target, ("country_group", "EU", "0.6"))  # UNIQUE(type, name)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE allocation_targets SET target_pct = '1.5' WHERE name = 'EU'")

@@ -13,6 +13,7 @@ from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.dividends import (
     Dividend,
     DripError,
+    DripPlan,
     HistoryRow,
     Instrument,
     PendingBonus,
@@ -34,12 +35,13 @@ D = Decimal
 RATES = RateTable(latest={"USD": D("0.9")})
 
 
-def _div(i: int, symbol: str, eur: str, day: int = 1, **kw: object) -> Dividend:
-    return Dividend(i, symbol, D(eur), date(2026, 1, day), **kw)  # type: ignore[arg-type]
+def _div(i: int, symbol: str, eur: str, day: int = 1, bucket_id: str = "core",
+         handling: str = "reinvest_same") -> Dividend:
+    return Dividend(i, symbol, D(eur), date(2026, 1, day), bucket_id, handling)
 
 
 def _plan(divs: list[Dividend], yields: dict[str, Decimal | None] | None = None,
-          cash: str = "100000", **inst: Instrument) -> object:
+          cash: str = "100000", inst: dict[str, Instrument] | None = None) -> DripPlan:
     return plan_reinvestment(
         divs, min_trade=D(250), yields=yields or {"KO.US": D("0.031")},
         instruments=inst or {"KO.US": Instrument("KO.US", D("60"), "USD")},
@@ -60,14 +62,14 @@ def test_detection_helpers() -> None:
 
 def test_small_totals_become_pending_bonus() -> None:
     plan = _plan([_div(1, "KO.US", "100"), _div(2, "KO.US", "100", day=2)])
-    assert plan.buys == ()  # type: ignore[attr-defined]
-    assert plan.pending == (PendingBonus(1, "KO.US", D(100)),  # type: ignore[attr-defined]
+    assert plan.buys == ()
+    assert plan.pending == (PendingBonus(1, "KO.US", D(100)),
                             PendingBonus(2, "KO.US", D(100)))
 
 
 def test_high_yield_buys_whole_lots_via_fx_oldest_first() -> None:
     plan = _plan([_div(1, "KO.US", "200"), _div(2, "KO.US", "150", day=3)])
-    (buy,) = plan.buys  # type: ignore[attr-defined]
+    (buy,) = plan.buys
     # 350 EUR buys floor(350 / (60 × 0.9)) = 6 shares costing 324 EUR
     assert (buy.quantity, buy.cost_eur) == (6, D("324.00"))
     assert buy.funding == ((1, D(200)), (2, D(124)))
@@ -75,21 +77,21 @@ def test_high_yield_buys_whole_lots_via_fx_oldest_first() -> None:
 
 def test_low_or_missing_yield_parks_the_cash() -> None:
     divs = [_div(1, "KO.US", "300")]
-    assert _plan(divs, yields={"KO.US": D("0.029")}).buys == ()  # type: ignore[attr-defined]
-    assert _plan(divs, yields={"KO.US": None}).buys == ()  # type: ignore[attr-defined]
+    assert _plan(divs, yields={"KO.US": D("0.029")}).buys == ()
+    assert _plan(divs, yields={"KO.US": None}).buys == ()
 
 
 def test_lot_rounding_never_rounds_up() -> None:
     inst = Instrument("KO.US", D("60"), "USD", lot=10)  # one lot = 540 EUR
-    plan = _plan([_div(1, "KO.US", "500")], **{"KO.US": inst})
-    assert plan.buys == () and plan.pending  # type: ignore[attr-defined]
+    plan = _plan([_div(1, "KO.US", "500")], inst={"KO.US": inst})
+    assert plan.buys == () and plan.pending
 
 
 def test_missing_fx_is_skipped_not_one_to_one() -> None:
     inst = Instrument("KO.US", D("60"), "GBP")
-    plan = _plan([_div(1, "KO.US", "500")], **{"KO.US": inst})
-    assert plan.buys == ()  # type: ignore[attr-defined]
-    assert "FX" in plan.skipped[0][1]  # type: ignore[attr-defined]
+    plan = _plan([_div(1, "KO.US", "500")], inst={"KO.US": inst})
+    assert plan.buys == ()
+    assert "FX" in plan.skipped[0][1]
     with pytest.raises(MissingRate):
         RATES.eur_per("GBP")
 
@@ -98,15 +100,15 @@ def test_buckets_handling_and_cash_are_respected() -> None:
     divs = [_div(1, "KO.US", "300", bucket_id="sat", handling="accumulate_cash"),
             _div(2, "KO.US", "300", bucket_id="core")]
     plan = _plan(divs, cash="100")
-    assert plan.buys == ()  # type: ignore[attr-defined]  # core has only 100 EUR
+    assert plan.buys == ()  # core has only 100 EUR
     plan = _plan(divs)
-    assert [b.bucket_id for b in plan.buys] == ["core"]  # type: ignore[attr-defined]
-    assert "accumulates" in plan.skipped[0][1]  # type: ignore[attr-defined]
+    assert [b.bucket_id for b in plan.buys] == ["core"]
+    assert "accumulates" in plan.skipped[0][1]
 
 
 def test_fill_consumes_once_and_marks_reinvested_only_when_fully_consumed() -> None:
     divs = {1: _div(1, "KO.US", "200"), 2: _div(2, "KO.US", "150", day=3)}
-    (buy,) = _plan(list(divs.values())).buys  # type: ignore[attr-defined]
+    (buy,) = _plan(list(divs.values())).buys
     changed, rows = apply_fill(divs, buy, "trade:1", D(6), D("324"))
     assert changed[1].reinvested and not changed[2].reinvested
     assert changed[2].remaining_eur == D(26) and sum(r.amount_eur for r in rows) == D(324)
@@ -121,8 +123,8 @@ def test_fill_consumes_once_and_marks_reinvested_only_when_fully_consumed() -> N
 
 def test_failed_order_leaves_dividends_unmarked_and_plannable() -> None:
     divs = [_div(1, "KO.US", "300")]
-    first = _plan(divs).buys  # type: ignore[attr-defined]
-    second = _plan(divs).buys  # type: ignore[attr-defined]
+    first = _plan(divs).buys
+    second = _plan(divs).buys
     assert first == second and not divs[0].reinvested
 
 
@@ -163,8 +165,8 @@ def test_a_dividends_euros_are_spent_at_most_once(amounts: list[Decimal],
     inst = {"KO.US": Instrument("KO.US", price, "USD")}
     fills: dict[str, Decimal] = {}
     for n, (outcome, pct) in enumerate(rounds):
-        plan = _plan(list(divs.values()), **inst)
-        for buy in plan.buys:  # type: ignore[attr-defined]
+        plan = _plan(list(divs.values()), inst=inst)
+        for buy in plan.buys:
             if outcome == "fail":
                 continue
             qty = buy.quantity if outcome != "partial" else max(1, buy.quantity * pct // 100)

@@ -59,7 +59,7 @@ def test_largest_eur_excess_is_used_first_and_split_across_sources() -> None:
                           RATES, _open)
     sources = [a.sell_currency for a in plan.actions if isinstance(a, Exchange)]
     assert sources == ["GBP", "EUR"] and plan.resolved
-    assert all(a.sell_currency != "USD" for a in plan.actions)
+    assert all(a.sell_currency != "USD" for a in plan.actions if isinstance(a, Exchange))
 
 
 def test_three_steps_in_order_exchange_sell_exchange() -> None:
@@ -167,3 +167,15 @@ def test_plan_invariants(balances: dict[str, Decimal],
 
 def _checked(balances: dict[str, Decimal]) -> set[str]:
     return {"EUR"} | {c for c, v in balances.items() if v < 0}
+
+
+def test_emergency_sale_recommendation_carries_the_dismissable_hash() -> None:
+    from arduino_trader.domain.emergency import (
+        EMERGENCY_PORTFOLIO_HASH,
+        recommendation_fields,
+    )
+
+    sale = Sale("KO.US", 3, D("60"), "USD", "XNYS", D("180"), D("162"))
+    fields = recommendation_fields(sale)
+    assert fields["priority"] == 999 and fields["side"] == "SELL"
+    assert fields["portfolio_hash"] == EMERGENCY_PORTFOLIO_HASH

@@ -18,7 +18,11 @@ from arduino_trader.domain.satellites.balances import (
     InsufficientFunds,
     UnknownBucket,
 )
-from arduino_trader.domain.satellites.dividend_router import owning_bucket, route_dividend
+from arduino_trader.domain.satellites.dividend_router import (
+    income_destinations,
+    owning_bucket,
+    route_dividend,
+)
 from arduino_trader.domain.satellites.records import (
     ALLOCATION_DEFAULTS,
     AllocationSettings,
@@ -252,3 +256,33 @@ def test_budget_cap_and_allocation_settings() -> None:
         AllocationSettings.from_rows({"nope": d("1")})
     with pytest.raises(InvalidBucket):
         AllocationSettings(satellite_budget_pct=d("0.5"))
+
+
+def test_income_destinations_feed_the_cash_flow_effects() -> None:
+    buckets = _buckets(satellite("keep"), satellite("send"),
+                       satellite("gone", status="retired", target="0"))
+    settings = {"keep": SatelliteSettings("keep"),
+                "send": SatelliteSettings("send", dividend_handling="send_to_core")}
+    positions = [("A", "keep"), ("B", "send"), ("C", "gone"), ("D", "core"), ("A", "send"),
+                 ("E", "")]
+    assert income_destinations(positions, buckets, settings) == {
+        "A": "keep", "B": "core", "C": "core", "D": "core", "E": "core"}
+    # The router keys its row like the cash-flow domain: (cash_flow, key, bucket, type).
+    route = route_dividend("keep", d("1"), "EUR", "A", "cf-key", T0, buckets=buckets,
+                           settings=settings)
+    assert route.entries[0].key == ("cash_flow", "cf-key", "keep", "dividend")
+
+
+def test_cash_flow_domain_rows_convert_with_the_same_keys() -> None:
+    from arduino_trader.domain.cash_flows.effects import LedgerEntry as FlowRow
+
+    rows = (FlowRow("core", "withdrawal", d("-25.00"), "EUR", "cf-7", "withdrawal"),
+            FlowRow("sat1", "dividend", d("3.10"), "USD", "cf-8", "dividend X"))
+    entries = balances.from_cash_flow(rows, T0)
+    assert [e.key for e in entries] == [("cash_flow", "cf-7", "core", "withdrawal"),
+                                        ("cash_flow", "cf-8", "sat1", "dividend")]
+    assert entries[0].key == balances.withdrawal(d("25"), "EUR", "cf-7", T0)[0].key
+    book, _ = BalanceBook().apply(entries)
+    assert book.balance("core", "EUR") == d("-25.00")
+    with pytest.raises(InvalidBucket):
+        balances.from_cash_flow([FlowRow("core", "bonus", d("1"), "EUR", "x")], T0)  # type: ignore[arg-type]

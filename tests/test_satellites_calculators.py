@@ -230,3 +230,31 @@ def test_mapper_ranges(x: Decimal) -> None:
     assert 1 <= p.target_hold_days <= 181 and 3 <= p.max_positions <= 23
     assert d("0.05") <= p.take_profit_threshold <= d("0.30")
     assert 0 <= p.trailing_stop_distance <= d("0.10")
+
+
+# ------------------------------------------------------------------ JSON forms
+def test_settings_from_json_validates_every_field() -> None:
+    s = SatelliteSettings.from_mapping("s", {"risk_appetite": 0.0, "hold_duration": "0.7",
+                                             "trailing_stops": True,
+                                             "dividend_handling": "send_to_core",
+                                             "evaluation_period_days": 30})
+    assert s.risk_appetite == 0 and s.hold_duration == d("0.7") and s.trailing_stops
+    assert s.to_json()["hold_duration"] == "0.7" and s.to_json()["risk_appetite"] == "0"
+    assert SatelliteSettings.from_mapping("s", {}) == SatelliteSettings("s")
+    for bad in ({"nope": 1}, {"trailing_stops": 1}, {"risk_appetite": "x"},
+                {"risk_appetite": 2}, {"evaluation_period_days": 1.5},
+                {"dividend_handling": "burn"}, {"dividend_handling": None},
+                {"preset": 3}):
+        with pytest.raises(InvalidBucket):
+            SatelliteSettings.from_mapping("s", bad)
+
+
+def test_bucket_json_includes_the_persisted_state() -> None:
+    bucket = satellite(hwm="1000.50").touched(T0, reawakening=ReawakeningState(2, 1, 3),
+                                              cooldown=CooldownState(T0, d("0.25")))
+    data = bucket.to_json()
+    assert data["high_water_mark"] == "1000.5" and data["target_pct"] == "0.05"
+    assert (data["reawaken_stage"], data["reawaken_wins"], data["reawaken_trades"]) == (2, 1, 3)
+    assert data["cooldown_started_at"] == T0.isoformat()
+    assert data["cooldown_trigger_gain"] == "0.25" and data["trading_allowed"] is True
+    assert "reawakening" not in data

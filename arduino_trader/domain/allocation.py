@@ -69,6 +69,18 @@ class ConcentrationAlert:
     severity: Literal["warning", "critical"]
 
 
+def position_value_eur(market_value_eur: Decimal | None, quantity: Decimal,
+                       price: Decimal | None, eur_per_unit: Decimal | None) -> Decimal:
+    """A position's EUR value: the stored ``market_value_eur``, else quantity × price ×
+    the EUR rate of its currency (the reference forgot the FX). Without a price or a
+    rate the value is unknown: :class:`AllocationError`, never a 1:1 guess."""
+    if market_value_eur is not None:
+        return market_value_eur
+    if price is None or eur_per_unit is None or eur_per_unit <= 0:
+        raise AllocationError("position value unknown: no market value, price or FX rate")
+    return quantity * price * eur_per_unit
+
+
 def industries(text: str) -> list[str]:
     """Comma-separated industries, trimmed, empties dropped."""
     return [part.strip() for part in text.split(",") if part.strip()]

@@ -234,6 +234,16 @@ def _sales(bal: dict[str, Decimal], checked: frozenset[str], holdings: Sequence[
     return sales
 
 
+def recommendation_fields(sale: Sale) -> dict[str, object]:
+    """The stored recommendation of an emergency sale (§4.2 step 2): priority 999, the
+    emergency reason and portfolio hash, so §4.4 can dismiss it once the shortfall is
+    gone."""
+    return {"symbol": sale.symbol, "side": "SELL", "quantity": sale.quantity,
+            "price": sale.price, "currency": sale.currency, "value_eur": sale.value_eur,
+            "priority": EMERGENCY_PRIORITY, "reason": EMERGENCY_REASON,
+            "portfolio_hash": EMERGENCY_PORTFOLIO_HASH}
+
+
 def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterable[str],
                    holdings: Sequence[Holding], rates: Rates, is_open: Callable[[str], bool],
                    *, exchanges_enabled: bool = True,

@@ -4,5 +4,6 @@ derive the effects of applying each one exactly once (spec/portfolio.md §1.11, 
 Modules: :mod:`.records` (typed records), :mod:`.normalise` (raw broker shapes →
 records or explicit rejections), :mod:`.keys` (stable unique keys), :mod:`.fx` (EUR at
 the record date), :mod:`.effects` (exactly-once effects), :mod:`.deposit_split`
-(deposit allocation across buckets).
+(deposit allocation across buckets), :mod:`.summary` (sync counts, the completed-only
+summary, list-query validation).
 """

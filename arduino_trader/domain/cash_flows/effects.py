@@ -66,10 +66,14 @@ DEFAULT_AUTHORITY: Mapping[str, Source | None] = {
 
 @dataclass(frozen=True)
 class SeenFlow:
-    """What the store holds for a key: its status and whether effects were applied."""
+    """What the store holds for a key: its status, whether effects were applied, and
+    (when known) its stored amount and currency, to detect a record whose money facts
+    changed under the same key."""
 
     status: str
     processed: bool
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,8 +208,16 @@ def apply_record(seen: SeenFlow | None, record: CashFlowRecord,
     """The writes for ``record`` given what the store holds for its key (None = new).
 
     Statuses only move forward: an answer showing a final status (completed, cancelled,
-    rejected) going back to pending/processing is stale and changes nothing.
+    rejected) going back to pending/processing is stale and changes nothing. A record
+    whose amount or currency differs from the stored row changes nothing and is
+    reported (the stored row is append-only).
     """
+    if seen is not None and seen.amount is not None and (
+            seen.amount != record.amount or seen.currency != record.currency):
+        return Effects("none", events=(NeedsReview(
+            record.key, f"broker now reports {record.amount} {record.currency}, stored "
+                        f"{seen.amount} {seen.currency}: stored row kept"),),
+            note="money facts changed under the same key")
     if seen is not None and _is_final(seen.status) and not _is_final(record.status):
         return Effects("none", note=f"stale status {record.status} after {seen.status}")
     if seen is not None and seen.processed:
@@ -239,10 +251,10 @@ def _completed(base: Effects, record: CashFlowRecord, amount_eur: Decimal,
         if record.kind == "other":
             reason = f"unclassified broker type {record.transaction_type}: no ledger effect"
             return replace(base, mark_processed=True,
-                         events=(NeedsReview(record.key, reason),), note=reason)
+                           events=(NeedsReview(record.key, reason),), note=reason)
         owner = authority or "trade settlement"
         return replace(base, mark_processed=True,
-                     note=f"{record.kind} is applied from {owner}; stored for audit only")
+                       note=f"{record.kind} is applied from {owner}; stored for audit only")
     ledger, dividend, events = _money(record, amount_eur, ctx)
     return replace(base, mark_processed=True, ledger=ledger, dividend=dividend, events=events)
 
@@ -280,7 +292,11 @@ def _money(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> t
         return (LedgerEntry(bucket, "maturity", amount, ccy, key, kind),), None, ()
     if kind == "structured_product_purchase":
         return (LedgerEntry(CORE_ID, "trade_buy", amount, ccy, key, kind),), None, ()
-    # withdrawal_fee, structured_product_fee, fee, tax → core
+    if kind == "tax" and record.symbol:
+        # withholding on a dividend hits the bucket the dividend credited (net booking)
+        bucket = ctx.income_bucket.get(record.symbol, CORE_ID)
+        return (LedgerEntry(bucket, "fee", amount, ccy, key, f"tax {record.symbol}"),), None, ()
+    # withdrawal_fee, structured_product_fee, fee, tax without instrument → core
     return (LedgerEntry(CORE_ID, "fee", amount, ccy, key, kind),), None, ()
 
 

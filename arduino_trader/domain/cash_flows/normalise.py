@@ -321,7 +321,47 @@ def normalise(source: Source, rows: Iterable[Mapping[str, Any]], *,
             key = content_key(source, rec.transaction_type, rec.on, rec.amount,
                               rec.currency, rec.symbol or rec.isin, ordinal)
             records.append(replace(rec, key=key, stable_id=False))
-    return Normalised(tuple(records), tuple(rejections))
+    return Normalised(*_dedupe(records, rejections, source))
+
+
+def _dedupe(records: list[CashFlowRecord], rejections: list[Rejection], source: Source,
+            ) -> tuple[tuple[CashFlowRecord, ...], tuple[Rejection, ...]]:
+    """One record per key: exact repeats in one answer are dropped; a repeat whose money
+    facts differ is rejected (the first one stands) — a broker inconsistency to report."""
+    kept: dict[str, CashFlowRecord] = {}
+    for rec in records:
+        first = kept.get(rec.key)
+        if first is None:
+            kept[rec.key] = rec
+        elif (first.amount, first.currency, first.on, first.kind) != (
+                rec.amount, rec.currency, rec.on, rec.kind):
+            rejections.append(Rejection(
+                source, f"conflicting duplicate of {rec.key}: {rec.amount} {rec.currency} "
+                        f"vs {first.amount} {first.currency}", rec.key, False, rec.params))
+    return tuple(kept.values()), tuple(rejections)
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A source whose fetch failed this sync: logged and skipped, nothing is deleted."""
+
+    source: Source
+    error: str
+
+
+def normalise_sources(answers: Mapping[Source, Sequence[Mapping[str, Any]] | BaseException],
+                      *, currencies: Collection[str] = KNOWN_CURRENCIES,
+                      ) -> tuple[Normalised, tuple[SourceFailure, ...]]:
+    """Normalise every source's answer of one sync; a source that raised contributes no
+    records (its absence never deletes or reverses anything) and is reported."""
+    total = Normalised()
+    failures: list[SourceFailure] = []
+    for source, answer in answers.items():
+        if isinstance(answer, BaseException):
+            failures.append(SourceFailure(source, f"{type(answer).__name__}: {answer}"))
+            continue
+        total = total + normalise(source, answer, currencies=currencies)
+    return total, tuple(failures)
 
 
 # ------------------------------------------------------------------ port record shapes

@@ -11,12 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from arduino_trader.domain.cash_flows.effects import (
-    DepositReceived,
-    DividendReceived,
-    Effects,
-    NeedsReview,
-)
+from arduino_trader.domain.cash_flows.effects import DepositReceived, Effects, NeedsReview
 from arduino_trader.domain.cash_flows.records import Normalised
 from arduino_trader.protocols.money import CENT, ZERO
 
@@ -54,11 +49,7 @@ def count_sync(batch: Normalised, effects: Sequence[Effects], raw_rows: int) -> 
         rejected=sum(1 for r in batch.rejections if not r.ignorable),
         ignored=sum(1 for r in batch.rejections if r.ignorable),
         needs_review=sum(1 for e in events if isinstance(e, NeedsReview)),
-    ) if True else _never()
-
-
-def _never() -> SyncCounts:  # pragma: no cover - keeps the conditional expression typed
-    raise AssertionError
+    )
 
 
 @dataclass(frozen=True)
@@ -133,6 +124,3 @@ def list_query(start_date: str | None, end_date: str | None,
     kind = (transaction_type or "").strip() or None
     return ListQuery(transaction_type=kind, limit=n)
 
-
-__all__ = ["DividendReceived", "FlowRow", "FlowSummary", "ListQuery", "QueryError",
-           "SyncCounts", "count_sync", "list_query", "summarise"]

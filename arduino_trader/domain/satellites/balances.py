@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 from arduino_trader.domain.cash_flows.deposit_split import (
     BucketShare,
@@ -185,6 +185,8 @@ def settle_trade(bucket_id: str, net_amount: Decimal, currency: str, side: Trade
     """A fill's net settlement (commission included) against the trading bucket.
 
     Buy: −amount ``trade_buy``; sell: +amount ``trade_sell``; keyed by the broker trade id.
+    Broker amounts are ledger amounts at 0.01 (spec §0): a sub-cent remainder is rounded
+    half-even and left to reconciliation (a small gap it corrects against core).
     """
     amount = _positive(net_amount, "settlement")
     if side == "buy":
@@ -193,10 +195,15 @@ def settle_trade(bucket_id: str, net_amount: Decimal, currency: str, side: Trade
 
 
 def credit_dividend(bucket_id: str, amount: Decimal, currency: str, source_id: str,
-                    now: datetime, description: str = "") -> tuple[LedgerEntry, ...]:
-    """+amount ``dividend`` to ``bucket_id`` (the router picks the bucket, §1.12)."""
+                    now: datetime, description: str = "", *,
+                    source_kind: SourceKind = "cash_flow") -> tuple[LedgerEntry, ...]:
+    """+amount ``dividend`` to ``bucket_id`` (the router picks the bucket, §1.12).
+
+    Keyed like the cash-flow domain's own row for the same record
+    (``cash_flow``, cash-flow key), so either path writes the one row.
+    """
     return (_entry(bucket_id, currency, "dividend", _positive(amount, "dividend"),
-                   "dividend", source_id, now, description),)
+                   source_kind, source_id, now, description),)
 
 
 def withdrawal(amount: Decimal, currency: str, cash_flow_id: str,
@@ -241,6 +248,33 @@ def deposit(amount: Decimal, currency: str, cash_flow_id: str, now: datetime, *,
     return tuple(_entry(bucket_id, currency, "deposit", share, "cash_flow", cash_flow_id, now,
                         description or "deposit allocation")
                  for bucket_id, share in split.allocations)
+
+
+class CashFlowRow(Protocol):
+    """The shape of a ledger row built by the cash-flow domain (``effects.LedgerEntry``)."""
+
+    @property
+    def bucket_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def source_kind(self) -> str: ...
+
+
+def from_cash_flow(rows: Iterable[CashFlowRow], now: datetime) -> tuple[LedgerEntry, ...]:
+    """The cash-flow domain's ledger rows as entries of this ledger (same keys, same
+    signs); an unknown type or source kind is refused by :class:`LedgerEntry`."""
+    return tuple(_entry(r.bucket_id, r.currency, cast(EntryType, r.type), r.amount,
+                        cast(SourceKind, r.source_kind), r.source_id, now, r.description)
+                 for r in rows)
 
 
 # ----------------------------------------------------------------- internal moves

@@ -93,6 +93,24 @@ def maintain(bucket: Bucket, value_eur: Decimal, now: datetime) -> MaintenanceRe
     return MaintenanceResult(bucket, dd, tuple(events))
 
 
+def maintain_all(buckets: Mapping[str, Bucket], values_eur: Mapping[str, Decimal | None],
+                 now: datetime) -> tuple[dict[str, MaintenanceResult], dict[str, str]]:
+    """Daily maintenance of every non-retired bucket (§1.17): results by id, and the
+    buckets that could not be maintained (no value, e.g. a missing FX rate) with the
+    reason — one failing bucket never stops the others."""
+    results: dict[str, MaintenanceResult] = {}
+    errors: dict[str, str] = {}
+    for bucket_id, bucket in sorted(buckets.items()):
+        if bucket.status == "retired":
+            continue
+        value = values_eur.get(bucket_id)
+        if value is None:
+            errors[bucket_id] = "no value (missing price or FX rate)"
+            continue
+        results[bucket_id] = maintain(bucket, value, now)
+    return results, errors
+
+
 def breaker_due(bucket: Bucket) -> bool:
     """True when the circuit breaker must pause this bucket."""
     return (not bucket.is_core and bucket.trading_allowed

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.money import ZERO, InvalidAmount, decimal_to_str, parse_decimal
 
 CORE_ID = "core"
 ONE = Decimal(1)
@@ -150,6 +150,24 @@ class Bucket:
         """A copy with ``changes`` applied and ``updated_at`` = ``now``."""
         return replace(self, updated_at=now, **changes)  # type: ignore[arg-type]
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: decimals as strings, times as ISO-8601, nested state flattened."""
+        def show(value: object) -> object:
+            if isinstance(value, Decimal):
+                return decimal_to_str(value)
+            if isinstance(value, datetime):
+                return value.isoformat()
+            return value
+
+        out = {k: show(v) for k, v in self.__dict__.items()
+               if k not in ("reawakening", "cooldown")}
+        out.update(reawaken_stage=self.reawakening.stage, reawaken_wins=self.reawakening.wins,
+                   reawaken_trades=self.reawakening.trades,
+                   cooldown_started_at=show(self.cooldown.started_at),
+                   cooldown_trigger_gain=show(self.cooldown.trigger_gain),
+                   trading_allowed=self.trading_allowed)
+        return out
+
 
 def new_core(now: datetime, satellite_targets: Decimal = ZERO) -> Bucket:
     """The core bucket as created at first start: active, target 1 − Σ satellite targets."""
@@ -204,6 +222,47 @@ class SatelliteSettings:
         """The five sliders by name."""
         return {name: getattr(self, name) for name in _SLIDERS}
 
+    @classmethod
+    def from_mapping(cls, satellite_id: str, data: Mapping[str, Any]) -> SatelliteSettings:
+        """Validated settings from a JSON object (PUT replaces them all; absent keys take
+        the defaults). Unknown keys, non-numbers, non-booleans → :class:`InvalidBucket`."""
+        unknown = set(data) - _SETTINGS_FIELDS
+        if unknown:
+            raise InvalidBucket(f"unknown settings: {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            if key in _BOOL_FIELDS:
+                if not isinstance(raw, bool):
+                    raise InvalidBucket(f"{key} must be true or false, got {raw!r}")
+                values[key] = raw
+            elif key in _INT_FIELDS:
+                if isinstance(raw, bool) or not isinstance(raw, int):
+                    raise InvalidBucket(f"{key} must be a whole number, got {raw!r}")
+                values[key] = raw
+            elif key in ("preset", "dividend_handling"):
+                if raw is not None and not isinstance(raw, str):
+                    raise InvalidBucket(f"{key} must be text, got {raw!r}")
+                values[key] = raw
+            else:
+                try:
+                    values[key] = parse_decimal(raw, field=key)
+                except InvalidAmount as exc:
+                    raise InvalidBucket(str(exc)) from exc
+        if values.get("dividend_handling", "reinvest_same") is None:
+            raise InvalidBucket("dividend_handling must be set")
+        return cls(satellite_id=satellite_id, **values)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (decimals as strings)."""
+        return {k: decimal_to_str(v) if isinstance(v, Decimal) else v
+                for k, v in self.__dict__.items()}
+
+
+_BOOL_FIELDS = frozenset({"trailing_stops", "follow_regime", "auto_harvest",
+                          "pause_high_volatility"})
+_INT_FIELDS = frozenset({"evaluation_period_days", "volatility_window"})
+_SETTINGS_FIELDS = frozenset({"preset", "dividend_handling", "risk_free_rate", "sortino_mar",
+                              *_SLIDERS, *_BOOL_FIELDS, *_INT_FIELDS})
 
 SATELLITE_BUDGET_CAP = Decimal("0.30")
 

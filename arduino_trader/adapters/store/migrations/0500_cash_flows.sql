@@ -1,4 +1,5 @@
--- Cash flows, dividends/DRIP and emergency runs (spec/portfolio.md §2.2, §3.1, §4).
+-- Cash flows, dividends/DRIP, emergency runs and allocation groups/targets
+-- (spec/portfolio.md §2.2, §3.1, §4, §5.1).
 -- Money columns are TEXT holding exact Decimals (protocols/money.py decimal_to_str).
 -- Bucket ledger rows (bucket_transactions) belong to the satellites migration (0600);
 -- they are keyed by (source_kind='cash_flow', source_id=cash_flows.transaction_id).
@@ -114,3 +115,40 @@ CREATE TABLE emergency_runs (
 CREATE UNIQUE INDEX emergency_runs_one_running ON emergency_runs (outcome)
     WHERE outcome = 'running';
 CREATE INDEX emergency_runs_started ON emergency_runs (started_at DESC);
+
+-- Allocation (§5.1): country/industry groups and their targets (fractions in [0, 1],
+-- exact TEXT). Setting a group replaces its members in one transaction; an empty group
+-- is one '__EMPTY__' member (hidden on read). A target needs an existing group; deleting
+-- a group deletes its target in the same transaction (done by the repository, since a
+-- member replace also empties the group for a moment).
+CREATE TABLE country_groups (
+    group_name    TEXT NOT NULL CHECK (length(trim(group_name)) > 0),
+    country_name  TEXT NOT NULL CHECK (length(trim(country_name)) > 0),
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (group_name, country_name)
+) WITHOUT ROWID;
+
+CREATE TABLE industry_groups (
+    group_name     TEXT NOT NULL CHECK (length(trim(group_name)) > 0),
+    industry_name  TEXT NOT NULL CHECK (length(trim(industry_name)) > 0),
+    created_at     INTEGER NOT NULL,
+    PRIMARY KEY (group_name, industry_name)
+) WITHOUT ROWID;
+
+CREATE TABLE allocation_targets (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    type        TEXT NOT NULL CHECK (type IN ('country_group', 'industry_group')),
+    name        TEXT NOT NULL CHECK (length(trim(name)) > 0),
+    target_pct  TEXT NOT NULL CHECK (CAST(target_pct AS REAL) BETWEEN 0 AND 1),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (type, name)
+);
+CREATE TRIGGER allocation_targets_need_group BEFORE INSERT ON allocation_targets
+WHEN (NEW.type = 'country_group'
+      AND NOT EXISTS (SELECT 1 FROM country_groups WHERE group_name = NEW.name))
+  OR (NEW.type = 'industry_group'
+      AND NOT EXISTS (SELECT 1 FROM industry_groups WHERE group_name = NEW.name))
+BEGIN
+    SELECT RAISE(ABORT, 'allocation target for an unknown group');
+END;
