@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,8 @@ class TraderDaemon:
                                        "market_data": self._market_source(),
                                        "broker": self._broker_pair()[0],
                                        "paper_broker": self._broker_pair()[1],
-                                       "calendars": self._calendars},
+                                       "calendars": self._calendars,
+                                       **self._broker_feeds()},
                             stopping=self._stopping)
 
     def actor_specs(self) -> list[ActorSpec]:
@@ -176,6 +178,27 @@ class TraderDaemon:
             self._brokers = build_brokers(self.settings.current, self.store, self.clock,
                                           self._market_source())
         return self._brokers
+
+    def _broker_feeds(self) -> dict[str, Any]:
+        """Broker facts the market-data actor uses: held tickers (universe rebuild) and,
+        from a real broker, cross rates (EUR value of one unit)."""
+        broker = self._broker_pair()[0]
+
+        def positions() -> list[str]:
+            account = self.io.run(broker.account(), timeout=60)
+            return [p.symbol for p in account.positions]
+
+        def eur_per(code: str) -> Decimal:
+            rates = self.io.run(broker.cross_rates("EUR", (code,)), timeout=60)
+            rate = rates.get(code)
+            if rate is None or rate <= 0:
+                raise ValueError(f"the broker has no EUR/{code} rate")
+            return Decimal(1) / rate
+
+        feeds: dict[str, Any] = {"broker_positions": positions}
+        if not broker.simulated:
+            feeds["broker_fx"] = eur_per
+        return feeds
 
     def _market_source(self) -> Any:
         """The configured market-data source (built once, from the effective settings)."""

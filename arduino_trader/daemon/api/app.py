@@ -11,7 +11,14 @@ from aiohttp.typedefs import Handler
 
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
-from . import routes_broker, routes_market, routes_settings, routes_system, routes_trades
+from . import (
+    routes_broker,
+    routes_market,
+    routes_metrics,
+    routes_settings,
+    routes_system,
+    routes_trades,
+)
 from .context import CONTEXT, ApiContext
 from .errors import ApiError
 from .helpers import json_response
@@ -22,7 +29,7 @@ log = structlog.get_logger(component="api")
 
 ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_market.router, routes_broker.router,
-                                   routes_trades.router)
+                                   routes_trades.router, routes_metrics.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

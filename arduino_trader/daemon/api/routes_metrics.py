@@ -1,0 +1,126 @@
+"""``GET /metrics``: Prometheus text exposition of the daemon's state at scrape time.
+
+Values are read when scraped (health report, job registry, order journal), so nothing
+has to be counted in the hot paths and a restart never loses a total stored in SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from arduino_trader import __version__
+from arduino_trader.protocols.messages import GetHealth, HealthReport
+
+from .context import ctx_of
+from .errors import ApiError
+from .helpers import ask_actor
+from .router import ApiRouter
+
+router = ApiRouter("metrics")
+
+LEVELS = {"ok": 0, "degraded": 1, "failing": 2}
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class _Snapshot(Collector):
+    """Turns one scrape's snapshot into metric families."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def collect(self) -> Iterator[Metric]:
+        d = self.data
+        info = InfoMetricFamily("arduino_trader_build", "Version and trading mode")
+        info.add_metric([], {"version": __version__, "trading_mode": d["trading_mode"],
+                             "broker": d["broker"]})
+        yield info
+        yield GaugeMetricFamily("arduino_trader_health_level",
+                                "Health: 0 ok, 1 degraded, 2 failing", value=d["level"])
+        alive = GaugeMetricFamily("arduino_trader_actor_alive", "1 when the actor answers "
+                                  "heartbeats", labels=["actor"])
+        restarts = GaugeMetricFamily("arduino_trader_actor_restarts",
+                                     "Restarts since the daemon started", labels=["actor"])
+        for name, actor in sorted(d["actors"].items()):
+            alive.add_metric([name], 1.0 if actor.get("alive") else 0.0)
+            restarts.add_metric([name], float(actor.get("restarts", 0)))
+        yield alive
+        yield restarts
+        component = GaugeMetricFamily("arduino_trader_component_level", "Broker / market "
+                                      "data reachability: 0 ok, 1 degraded, 2 failing",
+                                      labels=["component"])
+        for name, comp in sorted(d["components"].items()):
+            component.add_metric([name], float(LEVELS.get(str(comp.get("level")), 2)))
+        yield component
+        duration = GaugeMetricFamily("arduino_trader_job_last_duration_seconds",
+                                     "Duration of the job's last run", labels=["job"])
+        failures = GaugeMetricFamily("arduino_trader_job_consecutive_failures",
+                                     "Failed runs since the last success", labels=["job"])
+        runs = GaugeMetricFamily("arduino_trader_job_runs", "Runs since the daemon started",
+                                 labels=["job"])
+        for job in d["jobs"]:
+            if job.get("last_duration_s") is not None:
+                duration.add_metric([job["name"]], float(job["last_duration_s"]))
+            failures.add_metric([job["name"]], float(job["consecutive_failures"]))
+            runs.add_metric([job["name"]], float(job.get("runs", 0)))
+        yield duration
+        yield failures
+        yield runs
+        orders = GaugeMetricFamily("arduino_trader_orders", "Journal entries by mode and "
+                                   "state", labels=["mode", "state"])
+        for mode, state, count in d["orders"]:
+            orders.add_metric([mode, state], float(count))
+        yield orders
+        rejected = GaugeMetricFamily("arduino_trader_order_rejections", "Orders refused by "
+                                     "the safety pipeline, by layer and code",
+                                     labels=["layer", "code"])
+        for layer, code, count in d["rejections"]:
+            rejected.add_metric([layer, code], float(count))
+        yield rejected
+        trades = GaugeMetricFamily("arduino_trader_trades", "Fills in the ledger by mode",
+                                   labels=["mode"])
+        for mode, count in d["trades"]:
+            trades.add_metric([mode], float(count))
+        yield trades
+
+
+async def _snapshot(request: web.Request) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    settings = ctx.settings.current()
+    report: HealthReport | None
+    try:
+        answer = await ask_actor(request, "health", GetHealth(), timeout=5)
+        report = answer if isinstance(answer, HealthReport) else None
+    except ApiError:
+        report = None
+    store = ctx.store
+    orders = await store.fetch_all("SELECT mode, state, COUNT(*) FROM orders GROUP BY 1, 2")
+    rejections = await store.fetch_all(
+        "SELECT layer, code, COUNT(*) FROM order_rejections GROUP BY 1, 2")
+    trades = await store.fetch_all("SELECT mode, COUNT(*) FROM trades GROUP BY 1")
+    return {
+        "trading_mode": settings.get_str("trading_mode"),
+        "broker": settings.get_str("broker.kind"),
+        "level": LEVELS[report.level] if report else 2,
+        "actors": report.actors if report else {},
+        "components": report.components if report else {},
+        "jobs": ctx.scheduler.states(),
+        "orders": [tuple(r) for r in orders],
+        "rejections": [tuple(r) for r in rejections],
+        "trades": [tuple(r) for r in trades],
+    }
+
+
+@router.route("GET", "/metrics", summary="Prometheus metrics (text exposition format)",
+              auth=False, content_type=CONTENT_TYPE, response={"type": "string"})
+async def metrics(request: web.Request) -> web.Response:
+    """Health, actors, components, jobs, orders, rejections and trades."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(await _snapshot(request)))
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,54 @@
+"""GET /metrics: Prometheus text that a Prometheus parser accepts, with the daemon's state."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
+    d = start_daemon(tmp_path / "state")
+    yield d
+    d.gate.set()
+    d.stop()
+
+
+def _scrape(daemon: ProbeDaemon) -> dict[str, list[tuple[dict[str, str], float]]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/metrics", timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    return {f.name: [(s.labels, s.value) for s in f.samples]
+            for f in text_string_to_metric_families(text)}
+
+
+def test_metrics_need_no_token_and_parse(daemon: ProbeDaemon) -> None:
+    families = _scrape(daemon)
+    assert families["arduino_trader_health_level"][0][1] in (0, 1)
+    alive = {labels["actor"]: value for labels, value in families["arduino_trader_actor_alive"]}
+    assert set(alive) == {spec.name for spec in daemon.actor_specs()}
+    assert all(v == 1 for v in alive.values())
+    (build,) = families["arduino_trader_build_info"]
+    assert build[0]["trading_mode"] == "research"
+
+
+def test_metrics_follow_jobs_and_rejections(daemon: ProbeDaemon) -> None:
+    api = Client(daemon)
+    api.call("POST", "/api/system/jobs/backup")
+    wait_for(lambda: api.call("GET", "/api/system/jobs/backup")[1]["last_result"] == "ok",
+             what="backup")
+    api.call("POST", "/api/trades/execute", {"symbol": "DE0007164600", "side": "BUY",
+                                              "quantity": 1, "confirm": "EXECUTE"})
+    families = _scrape(daemon)
+    runs = {labels["job"]: value for labels, value in families["arduino_trader_job_runs"]}
+    assert runs["backup"] == 1
+    durations = {labels["job"] for labels, _ in
+                 families["arduino_trader_job_last_duration_seconds"]}
+    assert "backup" in durations
+    rejections = families["arduino_trader_order_rejections"]
+    assert rejections == [({"layer": "security", "code": "security_unknown"}, 1.0)]
