@@ -15,6 +15,7 @@ from arduino_trader.actors.base import ActorContext, BaseActor, handles
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.service import DaemonOptions, TraderDaemon
 from arduino_trader.daemon.supervisor import ActorSpec
+from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 
@@ -77,12 +78,15 @@ class ProbeDaemon(TraderDaemon):
 
 
 def start_daemon(data_dir: Path, env: Mapping[str, str] | None = None,
-                 config: Path | None = None, **kw: Any) -> ProbeDaemon:
-    """Start a probe daemon on an ephemeral loopback port."""
+                 config: Path | None = None, clock: Clock | None = None,
+                 **kw: Any) -> ProbeDaemon:
+    """Start a probe daemon on an ephemeral loopback port (wall clock unless given)."""
     settings: Settings = load_settings(config, environ=dict(env or {}))
-    daemon = ProbeDaemon(DaemonOptions(settings=settings, data_dir=data_dir,
-                                       configure_logs=False, port_override=0,
-                                       supervisor_backoff_s=0.2), **kw)
+    options = DaemonOptions(settings=settings, data_dir=data_dir, configure_logs=False,
+                            port_override=0, supervisor_backoff_s=0.2)
+    if clock is not None:
+        options.clock = clock
+    daemon = ProbeDaemon(options, **kw)
     daemon.start()
     return daemon
 

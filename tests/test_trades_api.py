@@ -4,6 +4,7 @@ dry-run validation, the journal views, the kill switch; bad input changes nothin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,46 @@ def test_kill_switch_forces_research_and_cancels(daemon: ProbeDaemon, api: Clien
     audit = daemon.io.run(daemon.store.fetch_all(
         "SELECT actor, action FROM audit_log WHERE actor = 'kill-switch'"), 5)
     assert [tuple(r) for r in audit] == [("kill-switch", "trading_mode")]
+
+
+def test_research_order_runs_the_whole_path_on_the_paper_broker(tmp_path: Path) -> None:
+    """Research mode against the sandbox: the pipeline, journal and ledger all run, the
+    fill is simulated by the paper broker, and the sandbox never sees an order."""
+    from datetime import UTC, datetime
+
+    from broker_support import running_sandbox
+    from daemon_harness import wait_for
+
+    from arduino_trader.adapters.clock import ManualClock
+    from arduino_trader.adapters.sandbox.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY
+
+    # Inside the bundled history: Tuesday 2022-12-20, 16:00 UTC, NASDAQ open.
+    clock = ManualClock(datetime(2022, 12, 20, 16, 0, tzinfo=UTC))
+    with running_sandbox() as sandbox:
+        env = {"ARDUINO_TRADER_BROKER__KIND": "tradernet",
+               "ARDUINO_TRADER_BROKER__BASE_URL": sandbox.url,
+               "ARDUINO_TRADER_TRADERNET_API_KEY": DEMO_PUBLIC_KEY,
+               "ARDUINO_TRADER_TRADERNET_API_SECRET": DEMO_PRIVATE_KEY}
+        d = start_daemon(tmp_path / "state", env=env, clock=clock)
+        try:
+            api = Client(d)
+            wait_for(lambda: _count(d, "price_history") > 1000, 60, "bundled history")
+            paper = d._broker_pair()[1]
+            d.io.run(paper.deposit("USD", Decimal("5000")), 10)
+            aapl = {"symbol": "US0378331005", "side": "BUY", "quantity": 2,
+                    "confirm": "EXECUTE", "request_id": "research-1"}
+            code, answer = api.call("POST", "/api/trades/execute", aapl)
+            assert code == 200 and answer["status"] == "placed", answer
+            assert answer["mode"] == "research" and answer["state"] == "filled"
+            _, trades = api.call("GET", "/api/trades")
+            assert [(t["symbol"], t["side"], t["mode"]) for t in trades["trades"]] == \
+                [("AAPL.US", "BUY", "research")]
+            # The same request again is answered from the journal, not placed twice.
+            assert api.call("POST", "/api/trades/execute", aapl)[1]["status"] == "duplicate"
+            # A second buy right away is held by the frequency limit, as it would be live.
+            code, answer = api.call("POST", "/api/trades/execute",
+                                    {**aapl, "symbol": "US0079031078", "request_id": "r-2"})
+            assert (code, answer["error"]) == (400, "frequency_min_interval"), answer
+        finally:
+            d.stop()
+        assert "putTradeOrder" not in sandbox.sandbox.requests

@@ -134,7 +134,7 @@ class FactsGatherer:
                               else "", o.side, o.leaves_quantity, o.limit_price, o.currency)
                 for o in open_orders),
             unresolved_isins=unresolved, price=price,
-            day_pnl_fraction=None if account is None else self._day_pnl(account),
+            day_pnl_fraction=None if account is None else self._day_pnl(account, now),
             portfolio_value_eur=None if account is None else self._portfolio_eur(account),
             position_value_eur=None if held is None or price is None or rate is None
             else held * price.price / rate)
@@ -176,7 +176,7 @@ class FactsGatherer:
             total += cash.amount / rate
         return total
 
-    def _day_pnl(self, account: AccountSnapshot) -> Decimal | None:
+    def _day_pnl(self, account: AccountSnapshot, now: datetime) -> Decimal | None:
         """Today's change of the held positions as a fraction of the portfolio."""
         total = self._portfolio_eur(account)
         if total is None or total <= 0:
@@ -193,10 +193,26 @@ class FactsGatherer:
         for pos in account.positions:
             q = by_symbol.get(pos.symbol.upper())
             rate = self.eur_rate(pos.currency)
-            if q is None or q.prev_close is None or q.last is None or rate is None:
+            if q is None or q.last is None or rate is None:
                 return None
-            change += pos.quantity * (q.last - q.prev_close) / rate
+            prev = q.prev_close if q.prev_close is not None else self._stored_prev_close(
+                pos.symbol, now.date())
+            if prev is None:
+                return None
+            change += pos.quantity * (q.last - prev) / rate
         return change / total
+
+    def _stored_prev_close(self, symbol: str, day: date) -> Decimal | None:
+        """The last stored close before ``day`` (brokers like the paper broker send no
+        previous close)."""
+        security = self._try("prev_close", lambda: market_repo.find_security(
+            self._store, symbol), STORE_TIMEOUT_S)
+        if security is None:
+            return None
+        bars = self._try("prev_close", lambda: market_repo.read_history(
+            self._store, str(security["isin"]), day - timedelta(days=10),
+            day - timedelta(days=1)), STORE_TIMEOUT_S)
+        return Decimal(str(bars[-1].close)) if bars else None
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:
