@@ -143,3 +143,13 @@ def test_research_order_runs_the_whole_path_on_the_paper_broker(tmp_path: Path) 
         finally:
             d.stop()
         assert "putTradeOrder" not in sandbox.sandbox.requests
+
+
+def test_kill_switch_cli(daemon: ProbeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    from arduino_trader.daemon.cli import main
+
+    url = f"http://127.0.0.1:{daemon.port}"
+    assert main(["kill-switch", "--data-dir", str(daemon.data_dir), "--url", url]) == 0
+    assert '"trading_mode": "research"' in capsys.readouterr().out
+    assert main(["kill-switch", "--data-dir", str(daemon.data_dir / "nowhere"),
+                 "--url", url]) == 1  # no token file: refused before any request
