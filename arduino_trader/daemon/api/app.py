@@ -15,6 +15,7 @@ from . import (
     routes_broker,
     routes_market,
     routes_metrics,
+    routes_page,
     routes_settings,
     routes_system,
     routes_trades,
@@ -29,7 +30,8 @@ log = structlog.get_logger(component="api")
 
 ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_market.router, routes_broker.router,
-                                   routes_trades.router, routes_metrics.router)
+                                   routes_trades.router, routes_metrics.router,
+                                   routes_page.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

@@ -1,0 +1,29 @@
+"""``GET /``: the status page, one self-contained HTML file (no build step, no external
+assets) that reads the JSON API and refreshes itself."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from aiohttp import web
+
+from .router import ApiRouter
+
+router = ApiRouter("page")
+
+
+@cache
+def _page() -> bytes:
+    return (resources.files("arduino_trader.daemon.api") / "static" / "status.html").read_bytes()
+
+
+@router.route("GET", "/", summary="Status page (HTML): health, mode, portfolio, orders, jobs",
+              auth=False, content_type="text/html", response={"type": "string"})
+async def status_page(request: web.Request) -> web.Response:
+    """The page; its data comes from the read-only JSON routes."""
+    return web.Response(body=_page(), content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-cache",
+                                 "Content-Security-Policy": "default-src 'self'; "
+                                 "style-src 'self' 'unsafe-inline'; "
+                                 "script-src 'self' 'unsafe-inline'"})
