@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,7 @@ def random_case(seed: int, n: int = 12, n_seq: int = 30, depth: int = 5, paths: 
     return ctx, batch, mult
 
 
+@pytest.mark.slow  # compiles the kernel on a cold Numba cache
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), regime=st.sampled_from([-1, 0, 1]),
        targets=st.booleans(), cash=st.floats(0.0, 20000.0), paths=st.integers(1, 40))

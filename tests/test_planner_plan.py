@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arduino_trader.domain.planner.models import (
     Holding,
@@ -149,3 +151,41 @@ def test_regime_changes_reserve_and_weights(regime: float) -> None:
     _ok(r.reason)
     assert r.regime == {-0.9: "bear", 0.0: "sideways", 0.9: "bull"}[regime]
     assert r.cash_reserve_eur >= 500.0
+
+
+def test_settings_from_the_daemon_registry() -> None:
+    from arduino_trader.config.settings import defaults
+
+    s = PlannerSettings.from_settings(defaults())
+    assert s.max_plan_depth == 5 and s.beam_width == 10 and s.monte_carlo_paths == 100
+    assert s.transaction_cost_fixed == 2.0 and isinstance(s.min_cash_reserve, float)
+    assert s.regime_cash_reserve["bear"] == 0.05
+    assert PlannerSettings.from_settings({"beam_width": 3}).beam_width == 3
+
+
+def test_warm_up_runs() -> None:
+    from arduino_trader.domain.planner.plan import warm_up
+
+    warm_up()
+
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 8), t=st.integers(0, 320),
+       cash=st.floats(-1000, 50_000) | st.just(float("nan")), bad=st.floats(0, 0.3))
+def test_plan_never_fails_on_messy_input(seed: int, n: int, t: int, cash: float,
+                                         bad: float) -> None:
+    """Random NaN/zero/negative/inf prices, odd cash, odd lots: an answer, never a crash."""
+    rng = np.random.default_rng(seed)
+    base = synthetic(n=max(n, 1), t=max(t, 1), held=min(3, n // 2), seed=seed % 50,
+                     settings=PlannerSettings(monte_carlo_paths=8, max_sequences=50,
+                                              beam_width=3))
+    prices = base.prices.copy()
+    mask = rng.random(prices.shape) < bad
+    prices[mask] = rng.choice([np.nan, 0.0, -5.0, np.inf], size=int(mask.sum()))
+    secs = [dataclasses.replace(s, min_lot=int(rng.integers(1, 20)),
+                                fx_rate=float(rng.choice([1.0, 0.0, 8.0])))
+            for s in base.securities]
+    r = plan(dataclasses.replace(base, prices=prices, securities=secs, cash_eur=cash))
+    _ok(r.reason)
+    assert r.status in ("plan", "nothing_to_do") and r.reason

@@ -139,3 +139,39 @@ def test_sell_blocks_and_quantity() -> None:
     assert sell_score(_sell(days_since_last_sell=400)).eligible
     tiny = sell_score(_sell(quantity=1))
     assert tiny.suggested_quantity == 0  # never the last lot
+
+
+def test_portfolio_score() -> None:
+    from arduino_trader.domain.scoring.portfolio import portfolio_score
+
+    assert portfolio_score({}, {}, {}, {}, {}).total == 50.0
+    on_target = portfolio_score({"A": 50, "B": 50}, {"A": "EU", "B": "US"},
+                                {"EU": 0.5, "US": 0.5}, {"A": 0.03, "B": 0.01},
+                                {"A": 0.8, "B": 0.6})
+    assert on_target.diversification == 100.0
+    assert on_target.dividend == pytest.approx(50.0)
+    assert on_target.quality == pytest.approx(70.0)
+    skewed = portfolio_score({"A": 100}, {"A": "EU"}, {"EU": 0.5, "US": 0.5}, {}, {})
+    assert skewed.diversification == 0.0  # mean deviation 0.5 > 0.3
+    half = portfolio_score({"A": 65, "B": 35}, {"A": "EU", "B": "US"}, {"EU": 0.5, "US": 0.5},
+                           {}, {})
+    assert half.diversification == pytest.approx(50.0)
+
+
+def test_score_universe_and_record() -> None:
+    import numpy as np
+
+    from arduino_trader.domain.scoring.universe import score_universe
+
+    rng = np.random.default_rng(0)
+    prices = 20 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, (3, 300)), axis=1))
+    prices[2] = np.nan
+    out = score_universe(["A", "B", "C"], prices,
+                         {"A": sc.Fundamentals(dividend_yield=0.05)})
+    assert out[2] is None and out[0] is not None and out[1] is not None
+    assert out[0].groups["dividends"].score > out[1].groups["dividends"].score
+    rec = out[0].to_record()
+    assert rec["symbol"] == "A" and rec["total_score"] == out[0].total
+    assert "long_term_score" in rec and "breakdown" in rec
+    with pytest.raises(ValueError):
+        score_universe(["A"], prices)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from . import keys_broker, keys_daemon, keys_market, keys_satellites, keys_trading
+from . import keys_broker, keys_daemon, keys_market, keys_planner, keys_satellites, keys_trading
 from .spec import SettingError, SettingSpec
 
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
-                                 + keys_broker.KEYS + keys_satellites.KEYS)
+                                 + keys_broker.KEYS + keys_satellites.KEYS + keys_planner.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

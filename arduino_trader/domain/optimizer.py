@@ -341,7 +341,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     corr_pairs: list[tuple[str, str, float]] = []
     if len(syms) > 1:
         with contextlib.suppress(Exception):
-            c = returns.corr().to_numpy()
+            c = np.corrcoef(returns.to_numpy(), rowvar=False)
             iu = np.triu_indices(len(syms), 1)
             vals = c[iu]
             order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]

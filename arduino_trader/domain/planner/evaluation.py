@@ -18,6 +18,7 @@ holds a plain NumPy implementation of the same maths that this kernel must match
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ SUBSCORES: tuple[str, ...] = (
 N_SUB = len(SUBSCORES)
 BUY = 1
 SELL = -1
+_PARALLEL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class SequenceBatch:
         return int(self.length.shape[0])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def volatility_subscore(v: float) -> float:
     """§1.8 volatility: ≤ 0.15 → 1; ≤ 0.25 → 0.8 + 2(0.25 − v); ≤ 0.40 → 0.5 + 2(0.40 − v)."""
     if v <= 0.15:
@@ -123,7 +125,7 @@ def volatility_subscore(v: float) -> float:
     return max(0.2, 0.5 - (v - 0.4))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def drawdown_subscore(a: float) -> float:
     """§1.2 drawdown score of an absolute drawdown ``a``."""
     if a <= 0.1:
@@ -137,7 +139,7 @@ def drawdown_subscore(a: float) -> float:
     return max(0.0, 0.2 - (a - 0.5))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def sharpe_subscore(x: float) -> float:
     """§1.2 Sharpe score."""
     if x >= 2.0:
@@ -151,7 +153,7 @@ def sharpe_subscore(x: float) -> float:
     return 0.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def total_return_subscore(x: float) -> float:
     """§1.8 total return: ≥ 0.20 → 0.95; ≥ 0.11 → 1 − 0.15(x−0.11)/0.09; … else 0.1."""
     if x >= 0.20:
@@ -305,7 +307,7 @@ def _alignment(q: F64, rel: I64, cash: float, price_eur: F64, target_w: F64,
     return max(0.0, 1.0 - dev / n / 0.20) if n > 0 else 1.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _add_value(acc: F64, i: int, v: float, ret: F64, promise: F64, vol: F64, dd: F64,
                sharpe: F64, country: I64, ind_idx: I64, ind_frac: F64, n_cg: int) -> None:
     """Add EUR value ``v`` of security ``i`` to the running sums ``acc``."""
@@ -324,7 +326,7 @@ def _add_value(acc: F64, i: int, v: float, ret: F64, promise: F64, vol: F64, dd:
             acc[6 + n_cg + g] += v * ind_frac[i, j]
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, promise: F64,
                vol: F64, dd: F64, sharpe: F64, country: I64, ind_idx: I64, ind_frac: F64,
                n_cg: int, n_ig: int) -> F64:
@@ -332,7 +334,7 @@ def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, pr
     Σv·dd, Σv·sharpe, country values…, industry values…]."""
     n_paths = mult.shape[0]
     out = np.zeros((n_paths, 6 + n_cg + n_ig))
-    for p in prange(n_paths):
+    for p in range(n_paths):
         for k in range(held.size):
             i = held[k]
             _add_value(out[p], i, hold_qty[i] * price_eur[i] * mult[p, i], ret, promise, vol,
@@ -340,11 +342,13 @@ def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, pr
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64,
-                align: float, comp_w: F64, opp: float, regime_term: float, sub: F64) -> float:
-    """End-state score from the running sums of one state (sub-scores into ``sub``)."""
-    invested = acc[0]
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd: float,
+                s_sh: float, grp: F64, cash: float, country_target: F64,
+                industry_target: F64, align: float, comp_w: F64, opp: float,
+                regime_term: float, sub: F64) -> float:
+    """End-state score from the sums of one state: invested value, Σv·ret, Σv·promise,
+    Σv·vol, Σv·dd, Σv·sharpe and the group values ``grp`` (sub-scores into ``sub``)."""
     if invested < EPS_EUR:
         invested = 0.0
     total = invested + cash
@@ -353,10 +357,10 @@ def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64
     r_total = 1.0 / total
     r_inv = 1.0 / invested if invested > 0.0 else 0.0
     # Portfolio quality (cash: return 0, promise neutral, vol 0, drawdown 0).
-    tr = total_return_subscore(acc[1] * r_total)
-    prom = (acc[2] + 0.5 * cash) * r_total
-    w_vol = acc[3] * r_total
-    w_dd = acc[4] * r_total
+    tr = total_return_subscore(s_ret * r_total)
+    prom = (s_prom + 0.5 * cash) * r_total
+    w_vol = s_vol * r_total
+    w_dd = s_dd * r_total
     stab = 0.6 * volatility_subscore(w_vol) + 0.4 * drawdown_subscore(w_dd)
     quality = 0.40 * tr + 0.35 * prom + 0.25 * stab
     # Diversification: geography and industry deviations over the invested value.
@@ -365,7 +369,7 @@ def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64
     n = 0
     dev = 0.0
     for g in range(n_cg):
-        gv = acc[6 + g]
+        gv = grp[g]
         cur = gv * r_inv if gv > EPS_EUR else 0.0
         if country_target[g] > 0.0 or cur > 0.0:
             dev += abs(cur - country_target[g])
@@ -376,7 +380,7 @@ def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64
     n = 0
     dev = 0.0
     for g in range(industry_target.size):
-        gv = acc[6 + n_cg + g]
+        gv = grp[n_cg + g]
         cur = gv * r_inv if gv > EPS_EUR else 0.0
         if industry_target[g] > 0.0 or cur > 0.0:
             dev += abs(cur - industry_target[g])
@@ -385,7 +389,7 @@ def _score_sums(acc: F64, cash: float, country_target: F64, industry_target: F64
         ind = max(0.0, 1.0 - dev / (n * 0.3))
     divers = 0.35 * geo + 0.30 * ind + 0.35 * align
     # Risk-adjusted: Sharpe over invested weights; volatility and drawdown over the total.
-    sh = sharpe_subscore(acc[5] * r_inv) if invested > 0.0 else 0.5
+    sh = sharpe_subscore(s_sh * r_inv) if invested > 0.0 else 0.5
     vs = volatility_subscore(w_vol)
     ds = drawdown_subscore(w_dd)
     risk = 0.40 * sh + 0.35 * vs + 0.25 * ds
@@ -440,6 +444,7 @@ def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, p
     n_seq = length.shape[0]
     n_paths = mult.shape[0]
     n_cg = country_target.size
+    n_grp = n_cg + industry_target.size
     out = np.zeros((n_seq, N_RESULT))
     total0 = cash0
     n_held = 0
@@ -457,6 +462,7 @@ def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, p
             j += 1
     base = path_bases(mult, held, hold_qty, price_eur, ret, promise, vol, dd, sharpe, country,
                       ind_idx, ind_frac, n_cg, industry_target.size)
+    mult_t = np.ascontiguousarray(mult.T)  # security-major: a sequence streams its rows
     for s in prange(n_seq):
         q = hold_qty.copy()
         ok, cash, cost = _simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
@@ -469,16 +475,52 @@ def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, p
                                    regime, sub)
         align = _alignment(q, rel, cash, price_eur, target_w, has_targets)
         idx, dq = _touched(s, length, sec, q, hold_qty)
-        acc = np.empty(base.shape[1])
+        nt = idx.size
+        # Per touched security: EUR value change per unit multiplier and its metric rows.
+        cv = np.empty(nt)
+        t_ret = np.empty(nt)
+        t_prom = np.empty(nt)
+        t_vol = np.empty(nt)
+        t_dd = np.empty(nt)
+        t_sh = np.empty(nt)
+        for t in range(nt):
+            i = idx[t]
+            cv[t] = dq[t] * price_eur[i]
+            t_ret[t] = ret[i]
+            t_prom[t] = promise[i]
+            t_vol[t] = vol[i]
+            t_dd[t] = dd[i]
+            t_sh[t] = sharpe[i]
+        grp = np.empty(n_grp)
         scores = np.empty(n_paths)
         for p in range(n_paths):
-            acc[:] = base[p]
-            for t in range(idx.size):
+            inv = base[p, 0]
+            s_ret = base[p, 1]
+            s_prom = base[p, 2]
+            s_vol = base[p, 3]
+            s_dd = base[p, 4]
+            s_sh = base[p, 5]
+            for g in range(n_grp):
+                grp[g] = base[p, 6 + g]
+            for t in range(nt):
                 i = idx[t]
-                _add_value(acc, i, dq[t] * price_eur[i] * mult[p, i], ret, promise, vol, dd,
-                           sharpe, country, ind_idx, ind_frac, n_cg)
-            scores[p] = _score_sums(acc, cash, country_target, industry_target, align, comp_w,
-                                    opp, reg, sub)
+                v = cv[t] * mult_t[i, p]
+                inv += v
+                s_ret += v * t_ret[t]
+                s_prom += v * t_prom[t]
+                s_vol += v * t_vol[t]
+                s_dd += v * t_dd[t]
+                s_sh += v * t_sh[t]
+                c = country[i]
+                if c >= 0:
+                    grp[c] += v
+                for j in range(ind_idx.shape[1]):
+                    g = ind_idx[i, j]
+                    if g >= 0:
+                        grp[n_cg + g] += v * ind_frac[i, j]
+            scores[p] = _score_sums(inv, s_ret, s_prom, s_vol, s_dd, s_sh, grp, cash,
+                                    country_target, industry_target, align, comp_w, opp, reg,
+                                    sub)
         mean = scores.sum() / n_paths
         worst, p10 = _worst_and_quantile(scores, 0.10)
         robust = 0.4 * worst + 0.3 * p10 + 0.3 * mean
@@ -522,8 +564,8 @@ def explain_kernel(s: int, length: I64, sec: I64, side: I64, qty: F64, windfall:
     for c in range(5):
         unit[:] = 0.0
         unit[c] = 1.0
-        comps[c] = _score_sums(acc, cash, country_target, industry_target, align, unit, opp,
-                               reg, sub)
+        comps[c] = _score_sums(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6:], cash,
+                               country_target, industry_target, align, unit, opp, reg, sub)
         total += comp_w[c] * comps[c]
     return total, comps, sub, cost, True
 
@@ -537,14 +579,22 @@ def relevant_indices(ctx: EvalContext, batch: SequenceBatch) -> I64:
 
 
 def evaluate(ctx: EvalContext, batch: SequenceBatch, mult: F64) -> F64:
-    """Run :func:`evaluate_kernel` on a context, a batch and a scenario matrix (P × N)."""
+    """Run :func:`evaluate_kernel` on a context, a batch and a scenario matrix (P × N).
+
+    Calls are serialised: Numba's default (workqueue) threading layer must not run two
+    parallel regions at once, e.g. a plan and the start-up warm-up in different threads.
+    """
     rel = relevant_indices(ctx, batch)
-    return evaluate_kernel(
-        batch.length, batch.sec, batch.side, batch.qty, batch.windfall, batch.priority,
-        batch.technical, mult, rel, ctx.price_eur, ctx.hold_qty, ctx.ret, ctx.promise,
-        ctx.vol, ctx.dd, ctx.sharpe, ctx.country, ctx.ind_idx, ctx.ind_frac, ctx.target_w,
-        ctx.has_targets, ctx.country_target, ctx.industry_target, ctx.comp_w, ctx.regime,
-        ctx.cash_eur, ctx.reserve_eur, ctx.cost_fixed, ctx.cost_pct, ctx.cost_penalty_factor)
+    if mult.shape[0] == 0:
+        raise ValueError("at least one scenario row is needed")
+    with _PARALLEL_LOCK:
+        return evaluate_kernel(
+            batch.length, batch.sec, batch.side, batch.qty, batch.windfall, batch.priority,
+            batch.technical, mult, rel, ctx.price_eur, ctx.hold_qty, ctx.ret, ctx.promise,
+            ctx.vol, ctx.dd, ctx.sharpe, ctx.country, ctx.ind_idx, ctx.ind_frac,
+            ctx.target_w, ctx.has_targets, ctx.country_target, ctx.industry_target,
+            ctx.comp_w, ctx.regime, ctx.cash_eur, ctx.reserve_eur, ctx.cost_fixed,
+            ctx.cost_pct, ctx.cost_penalty_factor)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ def pattern_sequences(groups: Mapping[str, Sequence[int]], pool: Sequence[Candid
 def combinatorial_sequences(pool: Sequence[Candidate], max_depth: int, per_side: int,
                             threshold: float, limit: int) -> list[Seq]:
     """Sell subsets (≤ max(1, depth//2)) × buy subsets (≤ min(4, depth)) of the top
-    ``per_side`` candidates with priority ≥ threshold; the ``limit`` best by mean priority."""
+    ``per_side`` candidates with priority ≥ threshold, whose mean priority is ≥ threshold;
+    the ``limit`` best by mean priority (stable: enumeration order breaks ties)."""
     sells = [i for i, c in enumerate(pool) if c.side == "SELL" and c.priority >= threshold]
     buys = [i for i, c in enumerate(pool) if c.side == "BUY" and c.priority >= threshold]
     sells = sorted(sells, key=lambda i: -pool[i].priority)[:per_side]
@@ -113,19 +114,22 @@ def combinatorial_sequences(pool: Sequence[Candidate], max_depth: int, per_side:
     max_buys = min(4, max_depth)
     sell_sets = [c for k in range(max_sells + 1) for c in itertools.combinations(sells, k)]
     buy_sets = [c for k in range(max_buys + 1) for c in itertools.combinations(buys, k)]
+    sell_info = [(ss, {pool[i].symbol for i in ss}, sum(pool[i].priority for i in ss))
+                 for ss in sell_sets]
+    buy_info = [(bs, frozenset(pool[i].symbol for i in bs), sum(pool[i].priority for i in bs))
+                for bs in buy_sets]
     out: list[Seq] = []
     prio: list[float] = []
-    for ss in sell_sets:
-        sell_symbols = {pool[i].symbol for i in ss}
-        psum = sum(pool[i].priority for i in ss)
-        for bs in buy_sets:
+    for ss, sell_symbols, psum in sell_info:
+        for bs, buy_symbols, bsum in buy_info:
             n = len(ss) + len(bs)
             if n == 0 or n > max_depth:
                 continue
-            if any(pool[i].symbol in sell_symbols for i in bs):
+            mean = (psum + bsum) / n
+            if mean < threshold or (sell_symbols and not buy_symbols.isdisjoint(sell_symbols)):
                 continue
             out.append(ss + bs)
-            prio.append((psum + sum(pool[i].priority for i in bs)) / n)
+            prio.append(mean)
     if len(out) > limit:
         order = np.argsort(-np.asarray(prio), kind="stable")[:limit]
         out = [out[k] for k in order]
@@ -137,26 +141,22 @@ def generate(groups: Mapping[str, Sequence[int]], pool: Sequence[Candidate], max
              ) -> tuple[list[Seq], list[str]]:
     """Patterns for every depth plus combinations, filtered and de-duplicated by the
     ordered (symbol, side) list. Returns the sequences and their origin labels."""
-    seen: set[tuple[tuple[str, str], ...]] = set()
+    seen: set[Seq] = set()
     seqs: list[Seq] = []
     labels: list[str] = []
-
-    def add(seq: Seq, label: str) -> None:
-        if not seq or not _valid(seq, pool):
-            return
-        key = tuple((pool[i].symbol, pool[i].side) for i in seq)
-        if key in seen:
-            return
-        seen.add(key)
-        seqs.append(seq)
-        labels.append(label)
-
+    # Candidates are unique per (symbol, side), so the index tuple identifies the ordered
+    # (symbol, side) list.
     for d in range(1, max_depth + 1):
         for name, seq in pattern_sequences(groups, pool, d, cash):
-            add(seq, name)
+            if seq and seq not in seen and _valid(seq, pool):
+                seen.add(seq)
+                seqs.append(seq)
+                labels.append(name)
     for seq in combinatorial_sequences(pool, max_depth, per_side, threshold, limit):
-        if np.mean([pool[i].priority for i in seq]) >= threshold:
-            add(seq, "combinatorial")
+        if seq not in seen:  # valid by construction
+            seen.add(seq)
+            seqs.append(seq)
+            labels.append("combinatorial")
     return seqs, labels
 
 
@@ -177,16 +177,17 @@ def encode(seqs: Sequence[Seq], pool: Sequence[Candidate], depth: int) -> Sequen
     cand_w = np.array([c.windfall_value for c in pool])
     cand_p = np.array([c.priority for c in pool])
     cand_t = np.array([c.technical_value for c in pool])
-    for s, seq in enumerate(seqs):
-        k = len(seq)
-        length[s] = k
-        if k == 0:
-            continue
-        idx = np.fromiter(seq, dtype=np.int64, count=k)
-        sec[s, :k] = cand_sec[idx]
-        side[s, :k] = cand_side[idx]
-        qty[s, :k] = cand_qty[idx]
-        wind[s, :k] = cand_w[idx]
-        prio[s, :k] = cand_p[idx]
-        tech[s, :k] = cand_t[idx]
+    length[:] = np.fromiter((len(q) for q in seqs), dtype=np.int64, count=n)
+    total = int(length.sum())
+    if total:
+        flat = np.fromiter(itertools.chain.from_iterable(seqs), dtype=np.int64, count=total)
+        rows = np.repeat(np.arange(n), length)
+        starts = np.cumsum(length) - length
+        cols = np.arange(total) - np.repeat(starts, length)
+        sec[rows, cols] = cand_sec[flat]
+        side[rows, cols] = cand_side[flat]
+        qty[rows, cols] = cand_qty[flat]
+        wind[rows, cols] = cand_w[flat]
+        prio[rows, cols] = cand_p[flat]
+        tech[rows, cols] = cand_t[flat]
     return SequenceBatch(length, sec, side, qty, wind, prio, tech)

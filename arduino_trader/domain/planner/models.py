@@ -80,6 +80,44 @@ class PlannerSettings:
     cost_penalty_factor: float = 10.0
     min_score_improvement: float = 0.002
     decision_candidates: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
+        """Build from the daemon's settings mapping (keys_trading + keys_planner); absent
+        keys keep their defaults."""
+        names = {
+            "transaction_cost_fixed": "transaction_cost_fixed",
+            "transaction_cost_percent": "transaction_cost_percent",
+            "min_cash_reserve": "min_cash_reserve", "min_security_score": "min_security_score",
+            "target_annual_return": "target_annual_return", "market_avg_pe": "market_avg_pe",
+            "risk_free_rate": "risk_free_rate", "optimizer_blend": "optimizer_blend",
+            "optimizer_target_return": "optimizer_target_return",
+            "market_regime_detection_enabled": "market_regime_detection_enabled",
+            "buy_cooldown_days": "buy_cooldown_days",
+            "sell_cooldown_days": "sell_cooldown_days", "min_hold_days": "min_hold_days",
+            "max_loss_threshold": "max_loss_threshold", "max_plan_depth": "max_plan_depth",
+            "max_opportunities_per_category": "max_opportunities_per_category",
+            "priority_threshold_for_combinations": "priority_threshold",
+            "planner_combination_pool": "combination_pool_per_side",
+            "planner_max_sequences": "max_sequences", "beam_width": "beam_width",
+            "monte_carlo_path_count": "monte_carlo_paths",
+            "monte_carlo_horizon_days": "monte_carlo_horizon_days",
+            "monte_carlo_seed": "monte_carlo_seed",
+            "cost_penalty_factor": "cost_penalty_factor",
+            "planner_min_score_improvement": "min_score_improvement",
+        }
+        kwargs: dict[str, Any] = {}
+        defaults = cls()
+        for key, attr in names.items():
+            if key in settings:
+                kind = type(getattr(defaults, attr))
+                kwargs[attr] = kind(settings[key])
+        reserve = {label: float(settings[f"market_regime_{label}_cash_reserve"])
+                   for label in ("bull", "sideways", "bear")
+                   if f"market_regime_{label}_cash_reserve" in settings}
+        if reserve:
+            kwargs["regime_cash_reserve"] = {**defaults.regime_cash_reserve, **reserve}
+        return cls(**kwargs)
     priority_multiplier: float = 1.0
 
 

@@ -16,17 +16,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from .. import regime as rg
 from ..optimizer import OptimizerAsset, OptimizerResult, optimize
 from ..scoring import kernels as k
-from ..scoring.scorers import (
-    DiversificationContext,
-    MetricInputs,
-    SecurityScore,
-    score_security,
-)
+from ..scoring.scorers import DiversificationContext, SecurityScore, score_security
 from ..scoring.sell import SellInputs, SellScore, Windfall, sell_score, windfall
+from ..scoring.universe import metric_inputs
 from .evaluation import (
     COMPONENTS,
     R_FEASIBLE,
@@ -37,7 +34,7 @@ from .evaluation import (
     explain,
 )
 from .generation import Seq, encode, generate
-from .models import Candidate, PlanInput, PlannerSettings, PlanResult, SecurityInfo, Step
+from .models import Candidate, Holding, PlanInput, PlannerSettings, PlanResult, SecurityInfo, Step
 from .montecarlo import scenario_multipliers
 from .opportunities import (
     Universe,
@@ -137,11 +134,7 @@ def _prepare(inp: PlanInput, timings: dict[str, float]) -> Prepared | str:
         if m[k.M_N_VALID] < 1 or price_eur[i] <= 0:
             scores.append(None)
             continue
-        mi = MetricInputs(
-            int(m[k.M_N_VALID]), _f(m[k.M_LAST]), _f(m[k.M_CAGR_5Y]), _f(m[k.M_CAGR_10Y]),
-            _f(m[k.M_SHARPE]), _f(m[k.M_SORTINO]), _f(m[k.M_VOLATILITY]),
-            _f(m[k.M_MAX_DRAWDOWN]), _f(m[k.M_RSI]), _f(m[k.M_EMA_200]), _f(m[k.M_BOLLINGER]),
-            _f(m[k.M_MOMENTUM]), _f(m[k.M_BELOW_HIGH]))
+        mi = metric_inputs(m)
         loss = 1 - price_eur[i] / avg_cost[i] if avg_cost[i] > 0 else None
         dctx = DiversificationContext(
             country_group[i], tuple(_industries(sec)), inp.country_targets, group_current,
@@ -344,9 +337,14 @@ def evaluation_problem(inp: PlanInput) -> EvaluationProblem | str:
 
 
 def plan(inp: PlanInput) -> PlanResult:
-    """Plan once; never raises (an unexpected failure is reported as nothing to do)."""
+    """Plan once; never raises (an unexpected failure is reported as nothing to do).
+
+    BLAS is limited to one thread while planning: OpenBLAS worker threads spin after each
+    call and would steal the cores the parallel Numba kernel needs (measured: ×2 slower).
+    """
     try:
-        return _plan(inp)
+        with threadpool_limits(1, "blas"):
+            return _plan(inp)
     except Exception as exc:  # the planner must not take the actor down
         return PlanResult("nothing_to_do", f"planner failed: {type(exc).__name__}: {exc}")
 
@@ -453,4 +451,18 @@ def _explain_steps(p: Prepared, ctx: EvalContext, seq: Seq, start: float) -> lis
     return steps
 
 
-__all__ = ["COMPONENTS", "EvaluationProblem", "Prepared", "evaluation_problem", "plan"]
+def warm_up() -> None:
+    """Compile (or load from the Numba cache) every kernel a plan uses, on a tiny input."""
+    k.warm_up()
+    t = 300
+    base = np.linspace(10.0, 12.0, t)
+    prices = np.vstack([base, base[::-1], base * 1.5])
+    secs = [SecurityInfo(f"W{i}", country="W", industry="W") for i in range(3)]
+    holdings = [Holding("W1", 10.0, 15.0, 400.0, 400.0, None)]
+    plan(PlanInput(secs, prices, holdings, 5000.0, country_targets={"W": 1.0},
+                   settings=PlannerSettings(monte_carlo_paths=4, max_sequences=20,
+                                            use_optimizer=False, min_security_score=0.0)))
+
+
+__all__ = ["COMPONENTS", "EvaluationProblem", "Prepared", "evaluation_problem", "plan",
+           "warm_up"]

@@ -326,6 +326,16 @@ class SecurityScore:
         """mean(long_term, fundamentals), the reference's ``quality_score``."""
         return (self.groups["long_term"].score + self.groups["fundamentals"].score) / 2
 
+    def to_record(self) -> dict[str, object]:
+        """Flat row for the ``scores`` table (§1.3, proposed form): one column per group,
+        the total, quality = mean(long_term, fundamentals), volatility and the JSON-ready
+        breakdown."""
+        row: dict[str, object] = {f"{g}_score": gs.score for g, gs in self.groups.items()}
+        row.update({"symbol": self.symbol, "total_score": self.total,
+                    "quality_score": round(self.quality, 3), "volatility": self.volatility,
+                    "breakdown": self.explain()})
+        return row
+
     def explain(self) -> dict[str, object]:
         """JSON-ready breakdown: total, weights and each group's components."""
         return {
