@@ -1,0 +1,214 @@
+"""The ``dividend_reinvestment`` job and DRIP fill consumption (spec/portfolio.md §3.3).
+
+Planning only reserves: orders go through the executor (source ``drip``), and a
+dividend's euros are consumed — and the dividend marked reinvested — only when the
+executor publishes the confirmed fill (:class:`TradeExecuted`). The consumption of a fill
+is rebuilt from the stored dividends (oldest first), so it survives a restart between the
+order and its fill; ``dividend_allocations`` UNIQUE(dividend, fill) makes a replayed
+fill a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.adapters.store import market_repo
+from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
+from arduino_trader.domain.dividends import (
+    DripBuy,
+    Instrument,
+    apply_fill,
+    min_trade_eur,
+    plan_reinvestment,
+)
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.execution import (
+    OrderIntent,
+    OrderResult,
+    SubmitOrder,
+    TradeExecuted,
+)
+from arduino_trader.protocols.messages import JobOutcome
+from arduino_trader.protocols.money import ZERO, round_money
+from arduino_trader.protocols.store import Database
+
+from .base import ActorContext
+
+STORE_TIMEOUT_S = 30.0
+BROKER_TIMEOUT_S = 60.0
+EXECUTOR_TIMEOUT_S = 120.0
+YIELD_KEYS = ("dividendYield", "dividend_yield", "trailingAnnualDividendYield")
+
+
+def trading_broker(ctx: ActorContext) -> Broker:
+    """The broker the executor trades with in the current mode (paper in research)."""
+    live = ctx.settings().get_str("trading_mode") == "live"
+    broker: Broker = ctx.resource("broker" if live else "paper_broker")
+    return broker
+
+
+def _yield_of(doc: dict[str, Any]) -> Decimal | None:
+    """Dividend yield as a fraction from a stored fundamentals document (Yahoo may send
+    percent: values above 1 are read as percent)."""
+    data = doc.get("fundamentals", {}).get("data", {})
+    values = data.get("values", data) if isinstance(data, dict) else {}
+    for key in YIELD_KEYS:
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            number = Decimal(str(value))
+            return number / 100 if number > 1 else number
+    return None
+
+
+async def instrument_facts(db: Database, symbols: Iterable[str]) -> tuple[
+        dict[str, Instrument], dict[str, Decimal | None], dict[str, str]]:
+    """Price, lot, yield and ISIN of each dividend symbol from the local store."""
+    instruments: dict[str, Instrument] = {}
+    yields: dict[str, Decimal | None] = {}
+    isins: dict[str, str] = {}
+    for symbol in sorted(set(symbols)):
+        sec = await market_repo.find_security(db, symbol)
+        if sec is None:
+            yields[symbol] = None
+            continue
+        isins[symbol] = sec["isin"]
+        row = await db.fetch_one("SELECT price, currency FROM latest_prices WHERE isin = ?",
+                                 (sec["isin"],))
+        if row is not None and row["price"] > 0:
+            instruments[symbol] = Instrument(symbol, Decimal(str(row["price"])),
+                                             row["currency"] or sec["currency"],
+                                             int(sec.get("min_lot") or 1))
+        yields[symbol] = _yield_of(await market_repo.read_security_data(db, sec["isin"]))
+    return instruments, yields, isins
+
+
+def _cash_eur(ctx: ActorContext, rates: RateTable) -> Decimal:
+    account = ctx.io.run(trading_broker(ctx).account(), BROKER_TIMEOUT_S)
+    total = ZERO
+    for c in account.cash:
+        if c.amount <= 0:
+            continue
+        try:
+            total += c.amount * rates.eur_per(c.currency)
+        except MissingRate:
+            continue
+    return round_money(total)
+
+
+def _bucket_cash_eur(account_cash: Decimal, ledger: dict[str, dict[str, Decimal]],
+                     rates: RateTable) -> dict[str, Decimal]:
+    """Cash each bucket may spend, in EUR: a satellite its own ledger cash, core the
+    account's cash (never more than the broker holds)."""
+    out = {"core": account_cash}
+    for bucket, balances in ledger.items():
+        if bucket == "core":
+            continue
+        total = ZERO
+        for ccy, amount in balances.items():
+            if amount > 0:
+                try:
+                    total += amount * rates.eur_per(ccy)
+                except MissingRate:
+                    continue
+        out[bucket] = min(round_money(total), account_cash)
+    return out
+
+
+def intent_key(buy: DripBuy, day: str) -> str:
+    """One DRIP attempt per (day, bucket, symbol, funding state): a resubmission the
+    same day is a duplicate for the executor; a later day may retry."""
+    funding = ",".join(f"{i}:{a}" for i, a in buy.funding)
+    return f"drip:{day}:{buy.bucket_id}:{buy.symbol}:{funding}"
+
+
+def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
+    """Plan the reinvestment, park pending bonuses, submit buys to the executor."""
+    db: Database = ctx.resource("store")
+    settings = ctx.settings()
+    now = ctx.clock.now()
+    dividends = ctx.io.run(repo.drip_dividends(db), STORE_TIMEOUT_S)
+    if not dividends:
+        return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
+    minimum = min_trade_eur(settings.get_decimal("transaction_cost_fixed"),
+                            Decimal(str(settings.get_float("transaction_cost_percent"))))
+    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    instruments, yields, isins = ctx.io.run(
+        instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)
+    try:
+        cash = _cash_eur(ctx, rates)
+    except Exception as exc:
+        return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
+    ledger = ctx.io.run(repo.bucket_cash(db), STORE_TIMEOUT_S)
+    plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
+                             instruments=instruments, eur_per=lambda c: rates.eur_per(c),
+                             bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates))
+    ctx.io.run(repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
+                                             for p in plan.pending]), STORE_TIMEOUT_S)
+    results: list[dict[str, Any]] = []
+    ok = True
+    for buy in plan.buys:
+        isin = isins.get(buy.symbol, "")
+        intent = OrderIntent(isin, buy.symbol, "BUY", Decimal(buy.quantity), "drip")
+        key = intent_key(buy, now.date().isoformat())
+        try:
+            answer = ctx.bus.ask("executor", SubmitOrder(
+                intent, key, f"DRIP: reinvest {buy.cost_eur} EUR of dividends",
+                buy.bucket_id), EXECUTOR_TIMEOUT_S)
+        except Exception as exc:
+            answer = OrderResult("failed", repr(exc))
+        status = answer.status if isinstance(answer, OrderResult) else "failed"
+        ok = ok and status in ("placed", "duplicate")
+        results.append({"symbol": buy.symbol, "quantity": buy.quantity,
+                        "cost_eur": str(buy.cost_eur), "intent_key": key, "status": status,
+                        "message": getattr(answer, "message", "")})
+        log.info("drip_order", symbol=buy.symbol, quantity=buy.quantity, status=status)
+    for symbol, reason in plan.skipped:
+        log.info("drip_skipped", symbol=symbol, reason=reason)
+    summary = (f"{len(plan.buys)} reinvestment orders, {len(plan.pending)} dividends "
+               f"pending (minimum trade {round_money(minimum)} EUR)")
+    return JobOutcome(ok, summary, {"buys": results, "pending": len(plan.pending),
+                                    "skipped": [list(s) for s in plan.skipped],
+                                    "min_trade_eur": str(round_money(minimum))})
+
+
+def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
+    """Consume dividend euros for a confirmed DRIP fill, oldest dividends first."""
+    db: Database = ctx.resource("store")
+    if ctx.io.run(repo.fill_consumed(db, fill.trade_key), STORE_TIMEOUT_S):
+        return 0  # a replayed fill: its euros were consumed already
+    dividends = ctx.io.run(repo.drip_dividends(db, symbol=fill.symbol,
+                                               bucket_id=fill.bucket_id), STORE_TIMEOUT_S)
+    if not dividends:
+        log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
+        return 0
+    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    cost_eur = round_money(fill.quantity * fill.price
+                           * rates.eur_per(fill.currency, fill.executed_at.date()))
+    funding: list[tuple[int, Decimal]] = []
+    left = cost_eur
+    for d in dividends:
+        if left <= 0:
+            break
+        take = min(d.remaining_eur, left)
+        if take > 0:
+            funding.append((d.id, take))
+            left -= take
+    reserved = sum((a for _, a in funding), ZERO)
+    if reserved <= 0:
+        return 0
+    qty = int(fill.quantity.to_integral_value(rounding=ROUND_CEILING))
+    buy = DripBuy(fill.bucket_id, fill.symbol, max(qty, 1), fill.price, fill.currency,
+                  reserved, tuple(funding))
+    changed, rows = apply_fill({d.id: d for d in dividends}, buy, fill.trade_key,
+                               fill.quantity, cost_eur)
+    written = ctx.io.run(repo.record_consumption(db, changed, rows, fill.symbol, None,
+                                                 ctx.clock.now()), STORE_TIMEOUT_S)
+    log.info("drip_fill_consumed", trade=fill.trade_key, symbol=fill.symbol,
+             eur=str(cost_eur), rows=written,
+             reinvested=json.dumps(sorted(i for i, d in changed.items() if d.reinvested)))
+    return written
+

@@ -1,0 +1,243 @@
+"""The cash-flow processor actor: broker cash movements into the ledger, exactly once
+(spec/portfolio.md §2.4), plus the DRIP and emergency-rebalancing jobs (§3.3, §4).
+
+``cash_flow_sync`` fetches every broker source the port offers (the cash-flow ledger,
+client requests, trade commissions), normalises them, and stores each record with its
+effects in one transaction (``cash_flow_repo.store_record``); a source failing mid-sync
+is logged and reported in the job outcome (not ok) and never deletes anything. Events
+are published only after their record is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.domain.cash_flows import effects as fx_effects
+from arduino_trader.domain.cash_flows.deposit_split import CORE_ID, BucketShare
+from arduino_trader.domain.cash_flows.effects import EffectContext, Effects
+from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
+from arduino_trader.domain.cash_flows.normalise import (
+    cash_flow_rows,
+    cps_rows,
+    normalise_sources,
+    trade_rows,
+)
+from arduino_trader.domain.cash_flows.records import CashFlowRecord, Source
+from arduino_trader.domain.cash_flows.summary import count_sync
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.cash_flows import (
+    CheckBalances,
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
+)
+from arduino_trader.protocols.execution import TradeExecuted
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.store import Database
+
+from .base import ActorContext, BaseActor, handles
+from .cash_flow_allocation import run_concentration
+from .cash_flow_drip import consume_fill, run_drip
+from .cash_flow_emergency import check, run_emergency
+
+BROKER_TIMEOUT_S = 60.0
+STORE_TIMEOUT_S = 30.0
+PAGE_SIZE = 500
+MAX_PAGES = 20
+T = TypeVar("T")
+UNAVAILABLE_SOURCES: tuple[str, ...] = ("corporate_action",)  # not offered by the port
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("cash_flow_sync", "cash_flows", "Sync deposits, withdrawals, dividends and fees "
+            "from every broker source; apply each once", every_minutes_key=
+            "job_cash_flow_sync_minutes", timeout_s=300, run_at_startup=True),
+    JobSpec("dividend_reinvestment", "cash_flows", "Reinvest dividends (DRIP) through the "
+            "executor; park small/low-yield ones as pending bonus",
+            daily_hour_key="job_dividend_reinvestment_hour", minute=30, timeout_s=600),
+    JobSpec("emergency_rebalance", "cash_flows", "Repair negative or thin cash balances "
+            "(research mode: record the plan only)",
+            every_minutes_key="job_emergency_rebalance_minutes", timeout_s=600),
+    JobSpec("concentration_check", "cash_flows", "Country, sector and position "
+            "concentration alerts (logged; listed in the job outcome)",
+            every_minutes_key="job_concentration_check_minutes", timeout_s=300),
+)
+
+
+def to_event(effect_event: object, record: CashFlowRecord) -> object | None:
+    """The published message of one domain event (None for review notes)."""
+    if isinstance(effect_event, fx_effects.DepositReceived):
+        return DepositReceived(effect_event.key, effect_event.amount, effect_event.currency,
+                               effect_event.amount_eur, record.on, effect_event.allocations)
+    if isinstance(effect_event, fx_effects.DividendReceived):
+        return DividendReceived(effect_event.key, effect_event.symbol, effect_event.amount,
+                                effect_event.currency, effect_event.amount_eur, record.on,
+                                effect_event.bucket_id)
+    if isinstance(effect_event, fx_effects.WithdrawalRecorded):
+        return WithdrawalRecorded(effect_event.key, effect_event.amount,
+                                  effect_event.currency, effect_event.amount_eur, record.on)
+    return None
+
+
+def core_only_context(rates: RateTable) -> EffectContext:
+    """Effect context while no satellite exists: every deposit goes to core through the
+    deposit split (satellite budget 0), income to core."""
+    return EffectContext(rates=rates, buckets=(BucketShare(CORE_ID, "core", Decimal(1),
+                                                           Decimal(0)),),
+                         satellite_budget=Decimal(0))
+
+
+class CashFlowActor(BaseActor):
+    """Owns the cash-flow ledger writes, DRIP consumption and emergency runs."""
+
+    name = "cash_flows"
+
+    def __init__(self, ctx: ActorContext,
+                 context_for: Callable[[RateTable], EffectContext] = core_only_context,
+                 ) -> None:
+        super().__init__(ctx)
+        self._context_for = context_for
+
+    # ----------------------------------------------------------------- wiring
+    def _db(self) -> Database:
+        db: Database = self.ctx.resource("store")
+        return db
+
+    def _broker(self) -> Broker:
+        """The configured broker: the account whose cash flows are real."""
+        broker: Broker = self.ctx.resource("broker")
+        return broker
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = STORE_TIMEOUT_S) -> T:
+        return self.ctx.io.run(coro, timeout)
+
+    # --------------------------------------------------------------- handlers
+    @handles(RunJob)
+    def _on_job(self, msg: RunJob) -> JobOutcome:
+        if msg.job == "cash_flow_sync":
+            return self.sync()
+        if msg.job == "dividend_reinvestment":
+            return run_drip(self.ctx, self.log)
+        if msg.job == "emergency_rebalance":
+            return run_emergency(self.ctx, self.log, msg.run_id,
+                                                     msg.trigger)
+        if msg.job == "concentration_check":
+            return run_concentration(self.ctx, self.log)
+        return JobOutcome(False, f"unknown job {msg.job}")
+
+    @handles(TradeExecuted)
+    def _on_trade(self, msg: TradeExecuted) -> None:
+        if msg.source != "drip" or msg.side != "BUY":
+            return
+        try:
+            consume_fill(self.ctx, self.log, msg)
+        except Exception as exc:  # a tell must not kill the actor; the fill stays unconsumed
+            self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
+
+    @handles(CheckBalances)
+    def _on_check(self, msg: CheckBalances) -> dict[str, Any]:
+        return check(self.ctx)
+
+    # ------------------------------------------------------------------- sync
+    def _fetch(self, now: datetime) -> tuple[dict[Source, Any], int]:
+        broker = self._broker()
+        days = self.ctx.settings().get_int("cash_flow_history_days")
+        start = now - timedelta(days=days)
+        answers: dict[Source, Any] = {}
+        raw = 0
+
+        def flows() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for page in range(MAX_PAGES):
+                got = self._run(broker.cash_flows(PAGE_SIZE, page * PAGE_SIZE),
+                                BROKER_TIMEOUT_S)
+                rows += cash_flow_rows(got)
+                if len(got) < PAGE_SIZE:
+                    break
+            return rows
+
+        fetchers: Sequence[tuple[Source, Callable[[], list[dict[str, Any]]]]] = (
+            ("user_cash_flow", flows),
+            ("cps", lambda: cps_rows(self._run(broker.client_requests(start, now),
+                                               BROKER_TIMEOUT_S))),
+            ("trade", lambda: trade_rows(self._run(broker.trades(start.date(), now.date()),
+                                                   BROKER_TIMEOUT_S))),
+        )
+        for source, fetch in fetchers:
+            try:
+                rows = fetch()
+            except Exception as exc:
+                self.log.warning("cash_flow_source_failed", source=source, error=repr(exc))
+                answers[source] = exc
+                continue
+            answers[source] = rows
+            raw += len(rows)
+        return answers, raw
+
+    def sync(self) -> JobOutcome:
+        """One sync of every source (§2.4); re-running it changes nothing."""
+        now = self.ctx.clock.now()
+        answers, raw = self._fetch(now)
+        batch, failures = normalise_sources(answers)
+        if failures and len(failures) == len(answers):
+            return JobOutcome(False, "broker unavailable: every cash-flow source failed",
+                              {"broker_unavailable": True,
+                               "failed_sources": {f.source: f.error for f in failures}})
+        for rej in batch.rejections:
+            if not rej.ignorable:
+                self.log.warning("cash_flow_rejected", source=rej.source, id=rej.raw_id,
+                                 reason=rej.reason)
+        db = self._db()
+        rates = self._run(repo.load_rates(db))
+        applied: list[Effects] = []
+        missing_rate: list[str] = []
+        errors: dict[str, str] = {}
+        context: EffectContext | None = None
+        for record in batch.records:
+            try:
+                if context is None:  # built here, in the actor thread; rebuilt after a
+                    context = self._context_for(rates)  # deposit changed bucket values
+                eff = self._run(repo.store_record(db, record, context, now))
+            except MissingRate as exc:
+                self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
+                missing_rate.append(record.key)
+                continue
+            except Exception as exc:
+                self.log.error("cash_flow_store_failed", key=record.key, error=repr(exc))
+                errors[record.key] = repr(exc)
+                continue
+            applied.append(eff)
+            if any(e.type == "deposit" for e in eff.ledger):
+                context = None
+            self._publish(eff, record)
+        counts = count_sync(batch, applied, raw)
+        ok = not failures and not errors
+        details: dict[str, Any] = {
+            **counts.__dict__, "missing_rate": missing_rate, "errors": errors,
+            "failed_sources": {f.source: f.error for f in failures},
+            "unavailable_sources": list(UNAVAILABLE_SOURCES), "broker_unavailable": False}
+        summary = (f"synced {counts.synced} new of {counts.total_from_api} from the broker, "
+                   f"{counts.deposits_processed} deposits, {counts.dividends_created} "
+                   f"dividends")
+        if failures:
+            summary += "; failed sources: " + ", ".join(f.source for f in failures)
+        if missing_rate:
+            summary += f"; {len(missing_rate)} waiting for an FX rate"
+        if errors:
+            summary += f"; {len(errors)} records failed"
+        self.log.info("cash_flow_sync_done", **{k: v for k, v in counts.__dict__.items()})
+        return JobOutcome(ok, summary, details)
+
+    def _publish(self, eff: Effects, record: CashFlowRecord) -> None:
+        for event in eff.events:
+            if isinstance(event, fx_effects.NeedsReview):
+                self.log.warning("cash_flow_needs_review", key=event.key, reason=event.reason)
+                continue
+            message = to_event(event, record)
+            if message is not None:
+                self.ctx.bus.publish(message)
+

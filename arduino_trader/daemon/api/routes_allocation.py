@@ -1,0 +1,210 @@
+"""Allocation endpoints (spec/portfolio.md §5.4): country/industry groups, targets,
+current vs target with the ±2 % band, and concentration alerts.
+
+Positions are valued in EUR from the broker account and the stored FX rates (a missing
+rate is a 503, never 1:1); cash is not part of the allocation total. Bad input is a 400
+and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any, Literal, cast
+
+from aiohttp import web
+
+from arduino_trader.actors.cash_flow_allocation import build_holdings, securities_by_symbol
+from arduino_trader.adapters.store import allocation_repo as groups_repo
+from arduino_trader.adapters.store import cash_flow_repo
+from arduino_trader.domain.allocation import (
+    AllocationError,
+    AllocationRow,
+    Holding,
+    clean_members,
+    concentration_alerts,
+    current_vs_target,
+    exposure,
+    validate_targets,
+)
+from arduino_trader.domain.cash_flows.fx import MissingRate
+from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.money import CENT
+
+from .context import ctx_of
+from .errors import ApiError, bad_request, not_found
+from .helpers import json_response, only_fields, read_json
+from .router import ApiRouter
+
+router = ApiRouter("allocation")
+Kind = Literal["country", "industry"]
+_OBJ: dict[str, Any] = {"type": "object"}
+_PCT = Decimal("0.0001")
+
+
+def _kind(request: web.Request) -> Kind:
+    kind = request.match_info["kind"]
+    if kind not in ("country", "industry"):
+        raise not_found(f"no group kind {kind!r}", code="unknown_kind")
+    return cast(Kind, kind)
+
+
+async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
+    """EUR-valued positions with country/industry, and EUR cash."""
+    ctx = ctx_of(request)
+    broker: Broker | None = ctx.resources.get("broker")
+    if broker is None:
+        raise ApiError(503, "broker_unavailable", "no broker is wired into this daemon")
+    try:
+        account = await asyncio.wait_for(broker.account(), 60)
+    except (BrokerError, TimeoutError) as exc:
+        raise ApiError(503, "broker_unavailable", str(exc)) from None
+    rates = await cash_flow_repo.load_rates(ctx.store)
+    secs = await securities_by_symbol(ctx.store)
+    try:
+        holdings = build_holdings(account, secs, rates)
+        cash = sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
+    except MissingRate as exc:
+        raise ApiError(503, "missing_rate", str(exc)) from None
+    return holdings, cash.quantize(CENT)
+
+
+def _row(r: AllocationRow) -> dict[str, Any]:
+    return {"name": r.name, "target_pct": r.target_pct, "current_pct": r.current_pct,
+            "current_value": r.current_value, "deviation": r.deviation, "status": r.status,
+            "need": r.need}
+
+
+async def _group_rows(request: web.Request, holdings: list[Holding],
+                      kind: Kind) -> list[AllocationRow]:
+    store = ctx_of(request).store
+    members = await groups_repo.available(store, kind)
+    return current_vs_target(holdings, kind, await groups_repo.groups(store, kind),
+                             await groups_repo.targets(store, kind), members)
+
+
+@router.route("GET", "/api/allocation/targets", summary="Group targets per kind",
+              response=_OBJ)
+async def targets(request: web.Request) -> web.Response:
+    """{country: {group: pct}, industry: {...}}."""
+    store = ctx_of(request).store
+    return json_response({k: await groups_repo.targets(store, k)
+                          for k in ("country", "industry")})
+
+
+@router.route("GET", "/api/allocation/current", summary="Current allocation by country and "
+              "industry, with concentration alerts", response=_OBJ,
+              errors={503: "broker or FX rate unavailable"})
+async def current(request: web.Request) -> web.Response:
+    """{total_value, cash_balance, country[], industry[], alerts[]}."""
+    holdings, cash = await _holdings(request)
+    total = sum((h.value_eur for h in holdings), Decimal(0))
+
+    def rows(kind: Kind) -> list[dict[str, Any]]:
+        values = exposure(holdings, kind)
+        return [{"name": n, "current_value": v.quantize(CENT),
+                 "current_pct": (v / total).quantize(_PCT) if total > 0 else Decimal(0)}
+                for n, v in sorted(values.items())]
+
+    return json_response({"total_value": total.quantize(CENT), "cash_balance": cash,
+                          "country": rows("country"), "industry": rows("industry"),
+                          "alerts": [a.__dict__ for a in concentration_alerts(holdings)]})
+
+
+@router.route("GET", "/api/allocation/deviations", summary="Group deviations from target",
+              response=_OBJ, errors={503: "broker or FX rate unavailable"})
+async def deviations(request: web.Request) -> web.Response:
+    """{country: {group: {deviation, need, status}}, industry: {...}}."""
+    holdings, _ = await _holdings(request)
+    out: dict[str, Any] = {}
+    for kind in ("country", "industry"):
+        out[kind] = {r.name: {"deviation": r.deviation, "need": r.need, "status": r.status}
+                     for r in await _group_rows(request, holdings, kind)}
+    return json_response(out)
+
+
+@router.route("GET", "/api/allocation/groups/allocation", summary="Group-level current vs "
+              "target", response=_OBJ, errors={503: "broker or FX rate unavailable"})
+async def group_allocation(request: web.Request) -> web.Response:
+    """Group rows per kind."""
+    holdings, _ = await _holdings(request)
+    return json_response({kind: [_row(r) for r in await _group_rows(request, holdings, kind)]
+                          for kind in ("country", "industry")})
+
+
+@router.route("GET", "/api/allocation/groups/available/countries", summary="Countries of "
+              "the securities", response=_OBJ)
+async def available_countries(request: web.Request) -> web.Response:
+    """Distinct countries."""
+    return json_response({"countries": await groups_repo.available(ctx_of(request).store,
+                                                                   "country")})
+
+
+@router.route("GET", "/api/allocation/groups/available/industries", summary="Industries of "
+              "the securities", response=_OBJ)
+async def available_industries(request: web.Request) -> web.Response:
+    """Distinct industries (comma lists split)."""
+    return json_response({"industries": await groups_repo.available(ctx_of(request).store,
+                                                                    "industry")})
+
+
+@router.route("PUT", "/api/allocation/groups/targets/{kind}", summary="Replace the group "
+              "targets of a kind ([0, 1], existing groups only)",
+              body={"type": "object", "required": ["targets"]}, response=_OBJ,
+              errors={400: "invalid"})
+async def put_targets(request: web.Request) -> web.Response:
+    """{targets: {group: w}} → {weights (non-zero), count}."""
+    ctx = ctx_of(request)
+    kind = _kind(request)
+    body = await read_json(request)
+    only_fields(body, {"targets"})
+    raw = body.get("targets")
+    if not isinstance(raw, dict):
+        raise bad_request("targets must be an object {group: weight}", code="invalid_field")
+    known = await groups_repo.groups(ctx.store, kind)
+    try:
+        weights = validate_targets(raw, known)
+    except AllocationError as exc:
+        raise bad_request(str(exc), code="invalid_target") from None
+    await groups_repo.set_targets(ctx.store, kind, weights, ctx.clock.now())
+    return json_response({"weights": weights, "count": len(weights)})
+
+
+@router.route("GET", "/api/allocation/groups/{kind}", summary="Groups of a kind with their "
+              "members", response=_OBJ)
+async def get_groups(request: web.Request) -> web.Response:
+    """{groups: {name: [members]}}."""
+    return json_response({"groups": await groups_repo.groups(ctx_of(request).store,
+                                                             _kind(request))})
+
+
+@router.route("PUT", "/api/allocation/groups/{kind}", summary="Create or replace a group",
+              body={"type": "object", "required": ["group_name"]}, response=_OBJ,
+              errors={400: "invalid"})
+async def put_group(request: web.Request) -> web.Response:
+    """{group_name, country_names[] | industry_names[]}: trimmed, de-duplicated."""
+    ctx = ctx_of(request)
+    kind = _kind(request)
+    field = f"{kind}_names"
+    body = await read_json(request)
+    only_fields(body, {"group_name", field})
+    members = body.get(field, [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise bad_request(f"{field} must be a list of strings", code="invalid_field")
+    try:
+        name, cleaned = clean_members(body.get("group_name", ""), members)
+    except AllocationError as exc:
+        raise bad_request(str(exc), code="invalid_group") from None
+    await groups_repo.set_group(ctx.store, kind, name, cleaned, ctx.clock.now())
+    return json_response({"group_name": name, field: cleaned})
+
+
+@router.route("DELETE", "/api/allocation/groups/{kind}/{name}", summary="Delete a group and "
+              "its target", response=_OBJ, errors={404: "unknown"})
+async def delete_group(request: web.Request) -> web.Response:
+    """{deleted}."""
+    kind = _kind(request)
+    name = request.match_info["name"]
+    if not await groups_repo.delete_group(ctx_of(request).store, kind, name):
+        raise not_found(f"no {kind} group {name!r}", code="unknown_group")
+    return json_response({"deleted": name})

@@ -1,0 +1,360 @@
+"""Cash flows (§2.5), dividends (§3.6) and rebalancing (§4.6) of spec/portfolio.md.
+
+``POST /api/cash-flows/sync`` and ``POST /api/rebalancing/emergency/run`` run the real
+jobs (409 while one runs). Bad input is a 4xx and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.domain.cash_flows.fx import MissingRate
+from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
+from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
+from arduino_trader.domain.dividends import min_trade_eur as drip_min_trade
+from arduino_trader.domain.emergency import check_rebalance_triggers
+from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.cash_flows import CheckBalances
+from arduino_trader.protocols.messages import JobOutcome
+from arduino_trader.protocols.money import parse_currency
+
+from ..scheduler import JobAlreadyRunning, JobNotFound
+from .context import ctx_of
+from .errors import ApiError, bad_request, conflict, not_found
+from .helpers import ask_actor, json_response, only_fields, read_json
+from .router import ApiRouter, QueryParam
+
+router = ApiRouter("cash_flows")
+
+_OBJ: dict[str, Any] = {"type": "object"}
+_STR = {"type": "string"}
+
+
+# ------------------------------------------------------------------------ helpers
+async def _run_job(request: web.Request, job: str) -> JobOutcome:
+    ctx = ctx_of(request)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(ctx.executor, ctx.scheduler.run_now, job, "manual")
+    except JobNotFound:
+        raise not_found(f"job {job!r} is not registered", code="unknown_job") from None
+    except JobAlreadyRunning as exc:
+        raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
+
+
+def _decimal(value: object, what: str, *, minimum: Decimal | None = None,
+             strictly: bool = False) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise bad_request(f"{what} must be a number", code="invalid_field")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise bad_request(f"{what} must be a number", code="invalid_field") from None
+    if not number.is_finite():
+        raise bad_request(f"{what} must be finite", code="invalid_field")
+    if minimum is not None and (number <= minimum if strictly else number < minimum):
+        raise bad_request(f"{what} must be {'>' if strictly else '≥'} {minimum}",
+                          code="invalid_field")
+    return number
+
+
+def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal:
+    raw = request.query.get(name)
+    return default if raw in (None, "") else _decimal(raw, name)
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    raw = request.query.get("limit", str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request("limit must be an integer", code="invalid_query") from None
+    if not 1 <= value <= 10_000:
+        raise bad_request("limit must be in 1..10000", code="invalid_query")
+    return value
+
+
+def _dividend_id(request: web.Request) -> int:
+    try:
+        value = int(request.match_info["id"])
+    except ValueError:
+        raise bad_request("dividend id must be an integer", code="invalid_id") from None
+    if value < 1:
+        raise bad_request("dividend id must be positive", code="invalid_id")
+    return value
+
+
+# --------------------------------------------------------------------- cash flows
+@router.route("GET", "/api/cash-flows", summary="Cash flows, newest first: a date window "
+              "wins, else a type, else the newest `limit`", response=_OBJ,
+              query=(QueryParam("start_date", _STR), QueryParam("end_date", _STR),
+                     QueryParam("transaction_type", _STR),
+                     QueryParam("limit", {"type": "integer"})), errors={400: "bad query"})
+async def list_cash_flows(request: web.Request) -> web.Response:
+    """§2.5 list."""
+    q = request.query
+    try:
+        query = list_query(q.get("start_date"), q.get("end_date"), q.get("transaction_type"),
+                           q.get("limit"))
+    except QueryError as exc:
+        raise bad_request(str(exc), code="invalid_query") from None
+    rows = await repo.list_flows(ctx_of(request).store, query)
+    return json_response({"cash_flows": rows, "count": len(rows)})
+
+
+@router.route("POST", "/api/cash-flows/sync", summary="Run the cash-flow sync job now",
+              response=_OBJ, errors={409: "already running", 503: "broker unavailable"})
+async def sync_cash_flows(request: web.Request) -> web.Response:
+    """§2.5 sync (POST, reusing the job): {message, synced, total_from_api, ...}."""
+    outcome = await _run_job(request, "cash_flow_sync")
+    details = dict(outcome.details)
+    if details.get("broker_unavailable"):
+        raise ApiError(503, "broker_unavailable", outcome.summary,
+                       failed_sources=details.get("failed_sources", {}))
+    return json_response({"message": outcome.summary, "ok": outcome.ok, **details})
+
+
+@router.route("GET", "/api/cash-flows/summary", summary="Totals over completed cash flows",
+              response=_OBJ)
+async def cash_flow_summary(request: web.Request) -> web.Response:
+    """§2.5 summary (completed rows only)."""
+    s = summarise(await repo.summary_rows(ctx_of(request).store))
+    return json_response({
+        "total_transactions": s.total_transactions, "total_deposits_eur": s.total_deposits_eur,
+        "total_withdrawals_eur": s.total_withdrawals_eur,
+        "net_cash_flow_eur": s.net_cash_flow_eur,
+        "by_type": {k: {"total_eur": v, "count": n} for k, (v, n) in s.by_type.items()}})
+
+
+# ---------------------------------------------------------------------- dividends
+async def _history(request: web.Request) -> list[HistoryRow]:
+    rows = await ctx_of(request).store.fetch_all(
+        "SELECT symbol, amount_eur, reinvested, allocated_eur FROM dividend_history")
+    return [HistoryRow(r["symbol"], Decimal(r["amount_eur"]), bool(r["reinvested"]))
+            for r in rows]
+
+
+@router.route("GET", "/api/dividends", summary="Dividends, newest first", response=_OBJ,
+              query=(QueryParam("limit", {"type": "integer"}),))
+async def list_dividends(request: web.Request) -> web.Response:
+    """§3.6 list."""
+    rows = await repo.list_dividends(ctx_of(request).store, _limit(request))
+    return json_response({"dividends": rows, "count": len(rows)})
+
+
+@router.route("GET", "/api/dividends/unreinvested", summary="Dividends not yet reinvested",
+              response=_OBJ, query=(QueryParam("min_amount_eur", {"type": "number"}),))
+async def unreinvested(request: web.Request) -> web.Response:
+    """§3.6 unreinvested, oldest first."""
+    minimum = _query_decimal(request, "min_amount_eur", Decimal(0))
+    if minimum < 0:
+        raise bad_request("min_amount_eur must be ≥ 0", code="invalid_query")
+    rows = await repo.unreinvested(ctx_of(request).store, minimum)
+    return json_response({"dividends": rows, "count": len(rows)})
+
+
+@router.route("GET", "/api/dividends/pending-bonuses", summary="Pending DRIP cash per symbol",
+              response={"type": "array"})
+async def pending_bonuses(request: web.Request) -> web.Response:
+    """§3.6 pending bonuses (EUR waiting per symbol)."""
+    pending = await repo.pending_bonuses(ctx_of(request).store)
+    return json_response([{"symbol": s, "pending_bonus": v} for s, v in sorted(pending.items())])
+
+
+@router.route("GET", "/api/dividends/analytics/total", summary="Total dividend EUR per symbol",
+              response=_OBJ)
+async def analytics_total(request: web.Request) -> web.Response:
+    """§3.5 totals per symbol."""
+    return json_response(totals_by_symbol(await _history(request)))
+
+
+@router.route("GET", "/api/dividends/analytics/reinvestment-rate",
+              summary="Reinvested EUR / total EUR", response=_OBJ)
+async def analytics_rate(request: web.Request) -> web.Response:
+    """§3.5 reinvestment rate."""
+    return json_response({"rate": reinvestment_rate(await _history(request))})
+
+
+@router.route("GET", "/api/dividends/symbol/{symbol}", summary="Dividends of a symbol or ISIN",
+              response=_OBJ)
+async def by_symbol(request: web.Request) -> web.Response:
+    """§3.6 by symbol (or ISIN)."""
+    symbol = request.match_info["symbol"].strip()
+    rows = await repo.dividends_by_symbol(ctx_of(request).store, symbol)
+    return json_response({"symbol": symbol, "dividends": rows, "count": len(rows)})
+
+
+@router.route("POST", "/api/dividends/clear-bonus/{symbol}", summary="Clear the pending "
+              "bonuses of a symbol", response=_OBJ)
+async def clear_bonus(request: web.Request) -> web.Response:
+    """§3.6 clear bonus → {symbol, rows_affected}."""
+    ctx = ctx_of(request)
+    symbol = request.match_info["symbol"].strip()
+    if not symbol:
+        raise bad_request("symbol must not be blank", code="invalid_symbol")
+    n = await repo.clear_bonus(ctx.store, symbol, ctx.clock.now())
+    return json_response({"symbol": symbol, "rows_affected": n})
+
+
+@router.route("POST", "/api/dividends", summary="Record a dividend manually", status=201,
+              body={"type": "object", "required": ["symbol", "amount", "currency",
+                                                   "payment_date"]},
+              response=_OBJ, errors={400: "invalid"})
+async def create_dividend(request: web.Request) -> web.Response:
+    """§3.6 create → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
+    ctx = ctx_of(request)
+    body = await read_json(request)
+    only_fields(body, {"symbol", "isin", "amount", "currency", "amount_eur", "payment_date",
+                       "bucket_id"})
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise bad_request("symbol is required", code="missing_field")
+    amount = _decimal(body.get("amount"), "amount", minimum=Decimal(0), strictly=True)
+    try:
+        currency = parse_currency(body.get("currency"))
+        on = date.fromisoformat(str(body.get("payment_date")))
+    except (ValueError, TypeError) as exc:
+        raise bad_request(str(exc), code="invalid_field") from None
+    if "amount_eur" in body:
+        amount_eur = _decimal(body["amount_eur"], "amount_eur", minimum=Decimal(0),
+                              strictly=True)
+    elif currency == "EUR":
+        amount_eur = amount
+    else:
+        raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
+                          code="missing_field")
+    new_id = await repo.create_dividend(ctx.store, {
+        "symbol": symbol.strip(), "isin": str(body.get("isin") or ""),
+        "bucket_id": str(body.get("bucket_id") or "core"), "amount": amount,
+        "currency": currency, "amount_eur": amount_eur, "payment_date": on.isoformat()},
+        ctx.clock.now())
+    return json_response(await repo.get_dividend(ctx.store, new_id), status=201)
+
+
+@router.route("GET", "/api/dividends/{id}", summary="One dividend", response=_OBJ,
+              errors={404: "unknown"})
+async def get_dividend(request: web.Request) -> web.Response:
+    """§3.6 one."""
+    row = await repo.get_dividend(ctx_of(request).store, _dividend_id(request))
+    if row is None:
+        raise not_found("no such dividend", code="unknown_dividend")
+    return json_response(row)
+
+
+@router.route("POST", "/api/dividends/{id}/pending-bonus", summary="Set a dividend's "
+              "pending cash", status=204, body={"type": "object", "required": ["amount"]},
+              errors={400: "invalid", 404: "unknown"})
+async def set_pending_bonus(request: web.Request) -> web.Response:
+    """§3.6 pending bonus {amount ≥ 0} → 204."""
+    dividend_id = _dividend_id(request)
+    body = await read_json(request)
+    only_fields(body, {"amount"})
+    amount = _decimal(body.get("amount"), "amount", minimum=Decimal(0))
+    if not await repo.set_pending_bonus(ctx_of(request).store, dividend_id, amount):
+        raise not_found("no such dividend", code="unknown_dividend")
+    return web.Response(status=204)
+
+
+@router.route("POST", "/api/dividends/{id}/mark-reinvested", summary="Mark a dividend "
+              "reinvested manually", status=204,
+              body={"type": "object", "required": ["quantity"]},
+              errors={400: "invalid", 404: "unknown"})
+async def mark_reinvested(request: web.Request) -> web.Response:
+    """§3.6 mark reinvested {quantity > 0} → 204."""
+    ctx = ctx_of(request)
+    dividend_id = _dividend_id(request)
+    body = await read_json(request)
+    only_fields(body, {"quantity"})
+    quantity = _decimal(body.get("quantity"), "quantity", minimum=Decimal(0), strictly=True)
+    if not await repo.mark_reinvested(ctx.store, dividend_id, quantity, ctx.clock.now()):
+        raise not_found("no such dividend", code="unknown_dividend")
+    return web.Response(status=204)
+
+
+# -------------------------------------------------------------------- rebalancing
+async def _account_values(request: web.Request) -> tuple[dict[str, Decimal], Decimal]:
+    """EUR value per held symbol and EUR cash of the broker account."""
+    ctx = ctx_of(request)
+    broker: Broker | None = ctx.resources.get("broker")
+    if broker is None:
+        raise ApiError(503, "broker_unavailable", "no broker is wired into this daemon")
+    try:
+        account = await asyncio.wait_for(broker.account(), 60)
+    except (BrokerError, TimeoutError) as exc:
+        raise ApiError(503, "broker_unavailable", str(exc)) from None
+    rates = await repo.load_rates(ctx.store)
+    try:
+        values = {p.symbol: p.market_value * rates.eur_per(p.currency)
+                  for p in account.positions}
+        cash = sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
+    except MissingRate as exc:
+        raise ApiError(503, "missing_rate", str(exc)) from None
+    return values, cash
+
+
+@router.route("GET", "/api/rebalancing/check-triggers", summary="Drift and cash triggers "
+              "of event-driven rebalancing", response=_OBJ,
+              query=(QueryParam("enabled", {"type": "boolean"}),
+                     QueryParam("drift_threshold", {"type": "number"}),
+                     QueryParam("cash_threshold_multiplier", {"type": "number"}),
+                     QueryParam("min_trade_size", {"type": "number"})))
+async def check_triggers(request: web.Request) -> web.Response:
+    """§4.5 over held symbols (per-symbol targets are not stored yet: 0)."""
+    settings = ctx_of(request).settings.current()
+    enabled_raw = request.query.get("enabled")
+    if enabled_raw not in (None, "", "true", "false", "1", "0"):
+        raise bad_request("enabled must be true or false", code="invalid_query")
+    enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
+        None, "") else enabled_raw in ("true", "1")
+    default_min = drip_min_trade(settings.get_decimal("transaction_cost_fixed"),
+                                 Decimal(str(settings.get_float("transaction_cost_percent"))))
+    drift = _query_decimal(request, "drift_threshold", Decimal(
+        str(settings.get_float("rebalance_position_drift_threshold"))))
+    multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
+        str(settings.get_float("rebalance_cash_threshold_multiplier"))))
+    min_trade = _query_decimal(request, "min_trade_size", default_min)
+    if drift <= 0 or multiplier <= 0 or min_trade <= 0:
+        raise bad_request("thresholds must be positive", code="invalid_query")
+    values, cash = await _account_values(request)
+    result = check_rebalance_triggers(values, {}, cash, enabled=enabled,
+                                      drift_threshold=drift,
+                                      cash_threshold_multiplier=multiplier,
+                                      min_trade_size=min_trade)
+    return json_response({"triggered": result.triggered, "reasons": list(result.reasons)})
+
+
+@router.route("GET", "/api/rebalancing/check-negative-balances", summary="Negative and thin "
+              "cash balances per currency (§4.1)", response=_OBJ,
+              errors={503: "broker or FX rate unavailable"})
+async def check_negative(request: web.Request) -> web.Response:
+    """§4.6 (GET by the spec's decision)."""
+    answer = await ask_actor(request, "cash_flows", CheckBalances(), timeout=90)
+    if "error" in answer:
+        raise ApiError(503, answer["error"], answer["message"])
+    return json_response(answer)
+
+
+@router.route("POST", "/api/rebalancing/emergency/run", summary="Run the emergency "
+              "rebalancing job now", response=_OBJ, errors={409: "already running"})
+async def emergency_run(request: web.Request) -> web.Response:
+    """Run ``emergency_rebalance`` (research mode records the plan only)."""
+    outcome = await _run_job(request, "emergency_rebalance")
+    if outcome.details.get("locked"):
+        raise conflict(outcome.summary, code="emergency_running")
+    return json_response({"success": outcome.ok, "message": outcome.summary,
+                          **outcome.details})
+
+
+@router.route("GET", "/api/rebalancing/emergency/runs", summary="Recent emergency runs",
+              response=_OBJ, query=(QueryParam("limit", {"type": "integer"}),))
+async def emergency_runs(request: web.Request) -> web.Response:
+    """What each emergency run found, planned and did."""
+    limit = _limit(request, 20)
+    return json_response({"runs": await repo.list_emergency_runs(ctx_of(request).store,
+                                                                 limit)})

@@ -1,0 +1,330 @@
+"""The cash-flow actor against the Tradernet sandbox: a deposit arrives and is stored
+once and allocated to core, re-syncs change nothing, a foreign deposit waits for its FX
+rate (never 1:1), a failing source is reported and deletes nothing; emergency runs
+record their plan in research mode and never overlap; DRIP consumes euros only on a
+confirmed fill, at most once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pykka
+import pytest
+from broker_support import make_client, running_sandbox
+
+from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.cash_flows import CashFlowActor
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.sandbox.server import SandboxThread
+from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.adapters.tradernet.client import TradernetClient
+from arduino_trader.config.settings import Settings, load_settings
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.protocols.cash_flows import (
+    CheckBalances,
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
+)
+from arduino_trader.protocols.execution import TradeExecuted
+from arduino_trader.protocols.market_data import FxRate
+from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+
+D = Decimal
+START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # a Tuesday: Xetra open
+VWCE = ("IE00BK5BQT80", "VWCE.EU")
+AAPL = ("US0378331005", "AAPL.US")
+
+
+class _Collector(pykka.ThreadingActor):
+    def __init__(self, sink: list[Any]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def on_receive(self, message: Any) -> None:
+        self.sink.append(message)
+
+
+@dataclass
+class Rig:
+    io: IoLoop
+    store: SqliteStore
+    bus: ActorBus
+    clock: ManualClock
+    sandbox: SandboxThread
+    settings: Settings
+    events: list[Any]
+    broker: Any
+
+    def start(self) -> None:
+        ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
+                           settings=lambda: self.settings,
+                           resources={"store": self.store, "broker": self.broker,
+                                      "paper_broker": self.broker,
+                                      "calendars": MarketCalendars(today=START.date())})
+        self.bus.register("cash_flows", CashFlowActor.start(ctx))
+
+    def job(self, name: str) -> JobOutcome:
+        outcome = self.bus.ask("cash_flows", RunJob(name, f"run-{len(self.events)}-"
+                                                    f"{self.clock.now().timestamp()}"), 60)
+        assert isinstance(outcome, JobOutcome)
+        return outcome
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self.io.run(self.store.fetch_all(sql, params), 5)
+
+    def flush(self) -> list[Any]:
+        self.bus.ask("cash_flows", Ping(self.clock.now()), 10)  # mailbox drained
+        return [e for e in self.events if not isinstance(e, Ping)]
+
+
+class FlakyBroker:
+    """The sandbox client, with client requests failing while ``fail_cps`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.fail_cps = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def client_requests(self, start: datetime, end: datetime) -> Any:
+        if self.fail_cps:
+            from arduino_trader.protocols.broker import BrokerUnavailable
+            raise BrokerUnavailable("getClientCpsHistory: 502")
+        return await self.inner.client_requests(start, end)
+
+
+@pytest.fixture
+def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
+    clock = ManualClock(START)
+    with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
+        base = make_client(sandbox.url)
+        client = TradernetClient(base.config, orders_allowed=lambda: True,
+                                 wall_time=lambda: clock.now().timestamp())
+        settings = load_settings(None, environ={}).with_overrides({"trading_mode": "research"})
+        bus = ActorBus()
+        events: list[Any] = []
+        bus.register("collector", _Collector.start(events))
+        for kind in (DepositReceived, DividendReceived, WithdrawalRecorded):
+            bus.subscribe(kind, "collector")
+        r = Rig(io, store, bus, clock, sandbox, settings, events, FlakyBroker(client))
+        r.start()
+        yield r
+        io.run(client.close(), 5)
+
+
+def _core_eur(rig: Rig) -> Decimal:
+    row = rig.rows("SELECT balance FROM bucket_balances WHERE bucket_id = 'core' "
+                   "AND currency = 'EUR'")
+    return D(row[0]["balance"]) if row else D(0)
+
+
+def test_a_deposit_is_stored_once_and_allocated_to_core(rig: Rig) -> None:
+    first = rig.job("cash_flow_sync")
+    assert first.ok, first
+    assert first.details["deposits_processed"] == 1  # the sandbox's opening deposit
+    rig.sandbox.sandbox.account.deposit("EUR", D("1500.00"), rig.clock.now())
+    rig.clock.advance(60)
+    second = rig.job("cash_flow_sync")
+    assert second.ok and second.details["synced"] == 1, second
+    assert second.details["deposits_processed"] == 1
+    deposits = [e for e in rig.flush() if isinstance(e, DepositReceived)]
+    assert [(e.amount, e.currency, e.allocations) for e in deposits][-1] == (
+        D("1500.00"), "EUR", (("core", D("1500.00")),))
+    (row,) = rig.rows("SELECT * FROM cash_flows WHERE amount = '1500'")
+    assert row["kind"] == "deposit" and D(row["amount_eur"]) == D("1500.00")
+    assert row["processed_at"] is not None
+    assert cash_flow_repo_ledger(rig, row["transaction_id"]) == [
+        ("core", "deposit", D("1500.00"), "EUR")]
+    assert _core_eur(rig) == D("11500.00")
+    before = rig.rows("SELECT COUNT(*) AS n FROM cash_flows")[0]["n"]
+    for _ in range(2):  # re-syncs change nothing
+        again = rig.job("cash_flow_sync")
+        assert again.ok and again.details["synced"] == 0 and \
+            again.details["deposits_processed"] == 0
+    assert rig.rows("SELECT COUNT(*) AS n FROM cash_flows")[0]["n"] == before
+    assert rig.rows("SELECT COUNT(*) AS n FROM bucket_transactions")[0]["n"] == 2
+    assert _core_eur(rig) == D("11500.00")
+    assert len([e for e in rig.flush() if isinstance(e, DepositReceived)]) == 2
+
+
+def cash_flow_repo_ledger(rig: Rig, key: str) -> list[tuple[str, str, Decimal, str]]:
+    return rig.io.run(cash_flow_repo.bucket_ledger(rig.store, key), 5)
+
+
+def test_a_foreign_deposit_waits_for_its_rate_never_one_to_one(rig: Rig) -> None:
+    rig.sandbox.sandbox.account.deposit("USD", D("200.00"), rig.clock.now())
+    outcome = rig.job("cash_flow_sync")
+    assert len(outcome.details["missing_rate"]) == 1
+    assert not rig.rows("SELECT * FROM cash_flows WHERE currency = 'USD'")
+    rig.io.run(market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.ok and outcome.details["synced"] == 1
+    (row,) = rig.rows("SELECT * FROM cash_flows WHERE currency = 'USD'")
+    assert (D(row["amount"]), D(row["amount_eur"])) == (D("200.00"), D("184.00"))
+    # credited in the currency the broker holds: USD, never the EUR figure
+    assert cash_flow_repo_ledger(rig, row["transaction_id"]) == [
+        ("core", "deposit", D("200.00"), "USD")]
+
+
+def test_a_failing_source_is_reported_and_deletes_nothing(rig: Rig) -> None:
+    assert rig.job("cash_flow_sync").ok
+    stored = rig.rows("SELECT transaction_id FROM cash_flows ORDER BY id")
+    rig.broker.fail_cps = True
+    rig.sandbox.sandbox.account.deposit("EUR", D("250.00"), rig.clock.now())
+    outcome = rig.job("cash_flow_sync")
+    assert not outcome.ok and "cps" in outcome.details["failed_sources"]
+    assert "failed sources: cps" in outcome.summary
+    assert outcome.details["deposits_processed"] == 1  # the other sources still count
+    after = rig.rows("SELECT transaction_id FROM cash_flows ORDER BY id")
+    assert after[:len(stored)] == stored and len(after) == len(stored) + 1
+
+
+def test_broker_down_is_not_ok_and_writes_nothing(rig: Rig) -> None:
+    rig.sandbox.sandbox.inject("http_error", times=50)
+    outcome = rig.job("cash_flow_sync")
+    assert not outcome.ok and outcome.details["broker_unavailable"]
+    assert not rig.rows("SELECT * FROM cash_flows")
+
+
+def _seed_vwce(rig: Rig) -> None:
+    rig.io.run(market_repo.insert_security(rig.store, {
+        "isin": VWCE[0], "symbol": VWCE[1], "name": "Vanguard FTSE All-World",
+        "currency": "EUR", "mic": "XETR"}, START), 5)
+    rig.io.run(market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test"),
+        FxRate("HKD", D("0.118"), START.date(), START, "test")], START), 5)
+
+
+def test_negative_balance_check_reads_the_account(rig: Rig) -> None:
+    _seed_vwce(rig)
+    answer = rig.bus.ask("cash_flows", CheckBalances(), 30)
+    assert answer["has_negative"] and answer["below_minimum"]
+    assert answer["shortfalls"] == {"HKD": D("17.50")}  # sandbox HKD is −12.50
+    assert answer["total_shortfall_eur"] == D("2.07")
+
+
+def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) -> None:
+    _seed_vwce(rig)
+    rig.io.run(market_repo.insert_security(rig.store, {
+        "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
+        "mic": "XNAS"}, START), 5)
+    rig.sandbox.sandbox.account.deposit("USD", D("-2600.00"), rig.clock.now())  # USD −100
+    rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq and Xetra both tradable
+    outcome = rig.job("emergency_rebalance")
+    assert outcome.ok and outcome.details["outcome"] == "unresolved", outcome
+    (run,) = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    assert run["mode"] == "research" and run["outcome"] == "unresolved"
+    assert {k: D(v) for k, v in run["initial_shortfalls"].items()} == {
+        "HKD": D("17.50"), "USD": D("105.00")}
+    exchanges = [a for a in run["actions"] if a["kind"] == "exchange"]
+    assert exchanges and all(a["status"] == "not_executable" and
+                             "no currency-exchange operation" in a["reason"]
+                             for a in exchanges)
+    sales = {a["symbol"]: a for a in run["actions"] if a["kind"] == "sale"}
+    # the USD position repairs USD directly: recorded (research), never sent
+    assert sales[AAPL[1]]["status"] == "recorded" and sales[AAPL[1]]["quantity"] >= 1
+    # proceeds in EUR cannot reach HKD without an exchange
+    assert all(a["status"] == "not_executable" for sym, a in sales.items() if sym != AAPL[1])
+    assert rig.sandbox.sandbox.account.state["orders"] == []
+
+
+def test_an_emergency_run_never_overlaps_another(rig: Rig) -> None:
+    _seed_vwce(rig)
+    rig.io.run(cash_flow_repo.start_emergency_run(rig.store, "stuck", "live", "sync",
+                                                  START), 5)
+    outcome = rig.job("emergency_rebalance")
+    assert not outcome.ok and outcome.details["locked"]
+    runs = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    assert [r["run_id"] for r in runs] == ["stuck"]
+
+
+def _fill(key: str, qty: str, price: str, source: str = "drip") -> TradeExecuted:
+    return TradeExecuted(key, VWCE[0], VWCE[1], "BUY", D(qty), D(price), "EUR", START,
+                         source, "core", "research")
+
+
+def test_drip_consumes_dividend_euros_only_on_fills_and_once(rig: Rig) -> None:
+    _seed_vwce(rig)
+    dividend_id = rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+        "symbol": VWCE[1], "isin": VWCE[0], "amount": D("300.00"), "currency": "EUR",
+        "amount_eur": D("300.00"), "payment_date": date(2026, 3, 2).isoformat()}, START), 5)
+    rig.bus.tell("cash_flows", _fill("research:1", "2", "100", source="autonomous"))
+    rig.flush()
+    assert rig.rows("SELECT * FROM dividend_allocations") == []  # not a DRIP fill
+    rig.bus.tell("cash_flows", _fill("research:2", "2", "100"))
+    rig.bus.tell("cash_flows", _fill("research:2", "2", "100"))  # replayed fill
+    rig.flush()
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (dividend_id,))
+    assert (D(div["allocated_eur"]), div["reinvested"]) == (D("200.00"), 0)
+    rig.bus.tell("cash_flows", _fill("research:3", "1", "150"))
+    rig.flush()
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (dividend_id,))
+    assert (D(div["allocated_eur"]), div["reinvested"]) == (D("300.00"), 1)
+    consumed = rig.rows("SELECT amount_eur FROM dividend_allocations ORDER BY id")
+    assert [D(r["amount_eur"]) for r in consumed] == [D("200.00"), D("100.00")]
+
+
+def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> None:
+    rig.sandbox.sandbox.account.deposit("HKD", D("100"), rig.clock.now())  # nothing short
+    ts = int(START.timestamp())
+    rig.io.run(rig.store.execute(
+        "INSERT INTO plans (id, portfolio_hash, status, reason, trigger, result_json, "
+        "duration_ms, created_at) VALUES (1, 'h', 'plan', 'r', 't', '{}', 1, ?)", (ts,)), 5)
+    for n, portfolio_hash in enumerate(("EMERGENCY:negative_balance_rebalancing", "normal")):
+        rig.io.run(rig.store.execute(
+            "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, side, quantity, "
+            "estimated_price, estimated_value, cost_eur, currency, reason, priority, "
+            "score_before, score_after, status, portfolio_hash, created_at, updated_at) "
+            "VALUES (?, 1, 1, 'VWCE.EU', ?, 'SELL', 1, '100', '100', '2', 'EUR', 'r', 999, "
+            "0, 0, 'pending', ?, ?, ?)", (f"u{n}", VWCE[0], portfolio_hash, ts, ts)), 5)
+    outcome = rig.job("emergency_rebalance")
+    assert outcome.ok and outcome.details["outcome"] == "no_shortfall", outcome
+    rows = rig.rows("SELECT portfolio_hash, status FROM recommendations ORDER BY uuid")
+    assert [(r["portfolio_hash"], r["status"]) for r in rows] == [
+        ("EMERGENCY:negative_balance_rebalancing", "dismissed"), ("normal", "pending")]
+
+
+def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
+    _seed_vwce(rig)
+    rig.io.run(market_repo.insert_security(rig.store, {
+        "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
+        "mic": "XNAS", "country": "United States", "industry": "Technology"}, START), 5)
+    outcome = rig.job("concentration_check")
+    assert outcome.ok, outcome
+    alerts = {(a["type"], a["name"]): a for a in outcome.details["alerts"]}
+    # two positions: each is far above the 15 % position limit, hence critical
+    assert alerts[("position", AAPL[1])]["severity"] == "critical"
+    assert alerts[("position", VWCE[1])]["severity"] == "critical"
+    assert alerts[("country", "United States")]["limit_pct"] == "0.35"
+    assert ("country", "OTHER") not in alerts  # unmapped is not a country
+    assert "critical position AAPL.US" in outcome.summary
+
+
+def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> None:
+    flows = rig.sandbox.sandbox.account.state["cash_flows"]
+    stamp = START.strftime("%Y-%m-%dT%H:%M:%S")
+    flows += [
+        {"id": "bad-1", "type_code": "mystery", "sum": "10.00", "currency": "EUR",
+         "date": stamp, "comment": "unknown type"},
+        {"id": "bad-2", "type_code": "card", "sum": "10.00", "currency": "XYZ",
+         "date": stamp, "comment": "unknown currency"},
+        {"id": "ok-comma", "type_code": "card", "sum": "1234,56", "currency": "EUR",
+         "date": stamp, "comment": "comma decimal"},
+    ]
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.details["rejected"] == 2, outcome
+    stored = {r["transaction_id"]: r for r in rig.rows("SELECT * FROM cash_flows")}
+    assert "ucf:bad-1" not in stored and "ucf:bad-2" not in stored
+    assert D(stored["ucf:ok-comma"]["amount"]) == D("1234.56")
+    again = rig.job("cash_flow_sync")
+    assert again.details["synced"] == 0 and again.details["rejected"] == 2

@@ -1,0 +1,199 @@
+"""DRIP end to end against the sandbox: a dividend is reinvested through the executor and
+marked reinvested only after the confirmed fill; a second run spends nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from broker_support import make_client, running_sandbox
+
+from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.cash_flows import CashFlowActor, core_only_context
+from arduino_trader.actors.executor import ExecutorActor
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.sandbox.server import SandboxThread
+from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.adapters.tradernet.client import TradernetClient
+from arduino_trader.config.settings import Settings, load_settings
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.cash_flows.normalise import normalise
+from arduino_trader.protocols.execution import FollowUpOrders, TradeExecuted
+from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
+from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+
+D = Decimal
+SAP = ("DE0007164600", "SAP.EU")
+START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # a Tuesday: Xetra open
+
+
+@dataclass
+class Rig:
+    io: IoLoop
+    store: SqliteStore
+    bus: ActorBus
+    clock: ManualClock
+    client: TradernetClient
+    settings: Settings
+    sandbox: SandboxThread
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self.io.run(self.store.fetch_all(sql, params), 5)
+
+    def drip(self, run_id: str) -> JobOutcome:
+        outcome = self.bus.ask("cash_flows", RunJob("dividend_reinvestment", run_id), 120)
+        assert isinstance(outcome, JobOutcome)
+        return outcome
+
+    def follow_up(self, times: int = 4) -> None:
+        for _ in range(times):
+            self.clock.advance(30)
+            self.bus.ask("executor", FollowUpOrders(), 60)
+        self.bus.ask("cash_flows", Ping(self.clock.now()), 30)  # fills consumed
+
+
+def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> Decimal:
+    now = START
+    io.run(market_repo.insert_security(store, {
+        "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
+        "mic": "XETR"}, now), 5)
+    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
+            for i in range(360)]
+    io.run(market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now), 5)
+    io.run(market_repo.write_fx(store, [
+        FxRate("USD", D("0.92"), now.date(), now, "test"),
+        FxRate("HKD", D("0.118"), now.date(), now, "test")], now), 5)
+    (quote,) = io.run(client.quotes((SAP[1],)), 10)
+    price = quote.ask or quote.last
+    assert price is not None
+    io.run(market_repo.write_quotes(store, {SAP[0]: Quote(SAP[1], float(price), "EUR", now,
+                                                          "test")}, now), 5)
+    io.run(market_repo.write_security_data(store, SAP[0], "fundamentals",
+                                           {"values": {"dividendYield": 0.041}}, now), 5)
+    return D(price)
+
+
+@pytest.fixture
+def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
+    clock = ManualClock(START)
+    with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
+        sandbox.sandbox.account.deposit("HKD", D("100"), clock.now())  # no negative cash
+        base = make_client(sandbox.url)
+        client = TradernetClient(base.config, orders_allowed=lambda: True,
+                                 wall_time=lambda: clock.now().timestamp())
+        settings = load_settings(None, environ={}).with_overrides({
+            "trading_mode": "live", "trade_frequency_limits_enabled": False})
+        _seed(io, store, client)
+        bus = ActorBus()
+        ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
+                           resources={"store": store, "broker": client,
+                                      "paper_broker": client,
+                                      "calendars": MarketCalendars(today=START.date())})
+        bus.register("executor", ExecutorActor.start(ctx))
+        bus.register("cash_flows", CashFlowActor.start(ctx))
+        bus.subscribe(TradeExecuted, "cash_flows")
+        bus.ask("executor", Ping(clock.now()), 30)
+        yield Rig(io, store, bus, clock, client, settings, sandbox)
+        io.run(client.close(), 5)
+
+
+def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
+    # The dividend arrives through the sync path (a ledger row naming its instrument:
+    # the broker port's CashFlow record carries no symbol, so it is given here).
+    (record,) = normalise("user_cash_flow", [{
+        "id": "div-1", "type_code": "dividend", "sum": "600,00", "currency": "EUR",
+        "date": "2026-03-02", "symbol": SAP[1]}]).records
+    rates = rig.io.run(cash_flow_repo.load_rates(rig.store), 5)
+    effects = rig.io.run(cash_flow_repo.store_record(rig.store, record,
+                                                     core_only_context(rates), START), 5)
+    assert effects.dividend is not None and effects.ledger[0].bucket_id == "core"
+    (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = 'ucf:div-1'")
+    did = row["id"]
+    small = rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+        "symbol": "KO.US", "amount": D("12.40"), "currency": "EUR",
+        "amount_eur": D("12.40"), "payment_date": "2026-03-03"}, START), 5)
+    outcome = rig.drip("drip-1")
+    assert outcome.ok, outcome
+    (buy,) = outcome.details["buys"]
+    assert buy["status"] == "placed" and buy["symbol"] == SAP[1] and buy["quantity"] >= 2
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert div["reinvested"] == 0 and D(div["allocated_eur"]) == 0  # placed is not filled
+    (parked,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (small,))
+    assert D(parked["pending_cash_eur"]) == D("12.40")  # below the minimum trade
+    rig.follow_up()
+    (order,) = rig.rows("SELECT * FROM orders")
+    assert order["state"] == "filled" and order["source"] == "drip"
+    trades = rig.rows("SELECT * FROM trades")
+    cost = sum((D(t["quantity"]) * D(t["price"]) for t in trades), D(0))
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert D(div["allocated_eur"]) == cost.quantize(D("0.01"))
+    consumed = rig.rows("SELECT * FROM dividend_allocations WHERE dividend_id = ?", (did,))
+    assert {c["fill_key"] for c in consumed} == {t["trade_key"] for t in trades}
+    again = rig.drip("drip-2")  # the consumed euros are never planned again
+    assert again.details["buys"] == []
+    rig.follow_up(2)
+    (div2,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert div2["allocated_eur"] == div["allocated_eur"]
+
+
+AAPL = ("US0378331005", "AAPL.US")
+
+
+def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: Rig) -> None:
+    (quote,) = rig.io.run(rig.client.quotes((AAPL[1],)), 10)
+    price = quote.bid or quote.last
+    assert price is not None
+    rig.io.run(market_repo.insert_security(rig.store, {
+        "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
+        "mic": "XNAS"}, START), 5)
+    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (1 + (i % 5) / 100),
+                     high=float(price) * 1.3) for i in range(360)]
+    rig.io.run(market_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START), 5)
+    rig.sandbox.sandbox.account.deposit("USD", -(_usd(rig) + D("100")), rig.clock.now())
+    assert _usd(rig) == D("-100")
+    rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq tradable
+    outcome = rig.bus.ask("cash_flows", RunJob("emergency_rebalance", "em-1"), 120)
+    assert outcome.ok and outcome.details["outcome"] == "resolved", outcome
+    (run,) = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    (sale,) = [a for a in run["actions"] if a["kind"] == "sale"]
+    assert sale["symbol"] == AAPL[1] and sale["status"] == "placed"
+    assert all(a["status"] == "not_executable" for a in run["actions"]
+               if a["kind"] == "exchange")
+    (order,) = rig.rows("SELECT * FROM orders")
+    assert (order["side"], order["source"]) == ("SELL", "emergency_rebalancing")
+    rig.follow_up()
+    assert rig.rows("SELECT state FROM orders")[0]["state"] == "filled"
+    assert _usd(rig) >= 5  # the shortfall is repaired at the broker
+    again = rig.bus.ask("cash_flows", RunJob("emergency_rebalance", "em-2"), 120)
+    assert again.details["outcome"] == "no_shortfall"
+
+
+def _usd(rig: Rig) -> Decimal:
+    account = rig.io.run(rig.client.account(), 10)
+    return account.cash_in("USD")
+
+
+
+def test_an_accumulating_satellite_keeps_its_dividend_cash(rig: Rig) -> None:
+    ts = int(START.timestamp())
+    rig.io.run(rig.store.execute(
+        "INSERT INTO buckets (id, name, type, status, created_at, updated_at) "
+        "VALUES ('dip', 'Dip', 'satellite', 'active', ?, ?)", (ts, ts)), 5)
+    rig.io.run(rig.store.execute(
+        "INSERT INTO satellite_settings (satellite_id, dividend_handling, updated_at) "
+        "VALUES ('dip', 'accumulate_cash', ?)", (ts,)), 5)
+    rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+        "symbol": SAP[1], "isin": SAP[0], "bucket_id": "dip", "amount": D("900.00"),
+        "currency": "EUR", "amount_eur": D("900.00"), "payment_date": "2026-03-02"},
+        START), 5)
+    outcome = rig.drip("drip-acc")
+    assert outcome.ok and outcome.details["buys"] == []
+    assert outcome.details["skipped"] == [[SAP[1], "bucket dip accumulates dividend cash"]]
+    assert rig.rows("SELECT * FROM orders") == []

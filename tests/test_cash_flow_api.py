@@ -1,0 +1,161 @@
+"""The cash-flow, dividend, rebalancing and allocation endpoints on a running daemon
+(paper broker): each is served, does its real work, and bad input is a 4xx that writes
+nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_harness import Client, ProbeDaemon, start_daemon
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
+    d = start_daemon(tmp_path / "state")
+    yield d
+    d.gate.set()
+    d.stop()
+
+
+@pytest.fixture
+def api(daemon: ProbeDaemon) -> Client:
+    return Client(daemon)
+
+
+def _count(daemon: ProbeDaemon, table: str) -> int:
+    row = daemon.io.run(daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}"), 5)
+    assert row is not None
+    return int(row[0])
+
+
+def test_sync_runs_the_job_and_a_resync_changes_nothing(daemon: ProbeDaemon,
+                                                        api: Client) -> None:
+    code, first = api.call("POST", "/api/cash-flows/sync")
+    assert code == 200 and first["ok"], first
+    assert {"message", "synced", "total_from_api"} <= set(first)
+    stored = _count(daemon, "cash_flows")
+    assert stored == first["synced"] or first["synced"] == 0
+    code, again = api.call("POST", "/api/cash-flows/sync")
+    assert code == 200 and again["synced"] == 0 and again["deposits_processed"] == 0
+    assert _count(daemon, "cash_flows") == stored
+    code, listed = api.call("GET", "/api/cash-flows?limit=5")
+    assert code == 200 and listed["count"] == min(stored, 5)
+    assert all("params_json" not in row for row in listed["cash_flows"])
+    code, summary = api.call("GET", "/api/cash-flows/summary")
+    assert code == 200 and {"total_transactions", "total_deposits_eur", "by_type"} <= set(
+        summary)
+    assert api.call("POST", "/api/cash-flows/sync", token=None)[0] == 401
+
+
+BAD_QUERIES = ("limit=0", "limit=10001", "limit=ten", "start_date=2026-01-01",
+               "start_date=2026-02-01&end_date=2026-01-01",
+               "start_date=01/01/2026&end_date=2026-02-01")
+
+
+DIVIDEND = {"symbol": "KO.US", "amount": "12.40", "currency": "EUR",
+            "payment_date": "2026-03-02"}
+
+
+BAD_DIVIDENDS: list[tuple[dict[str, Any], str]] = [
+    ({**DIVIDEND, "amount": "-1"}, "invalid_field"),
+    ({**DIVIDEND, "amount": "abc"}, "invalid_field"),
+    ({**DIVIDEND, "currency": "usd!"}, "invalid_field"),
+    ({**DIVIDEND, "currency": "USD"}, "missing_field"),  # no EUR value: never 1:1
+    ({**DIVIDEND, "payment_date": "March"}, "invalid_field"),
+    ({**DIVIDEND, "symbol": " "}, "missing_field"),
+    ({**DIVIDEND, "extra": 1}, "unknown_field"),
+]
+
+
+def test_dividend_endpoints(daemon: ProbeDaemon, api: Client) -> None:
+    for query in BAD_QUERIES:
+        code, body = api.call("GET", f"/api/cash-flows?{query}")
+        assert (code, body["error"]) == (400, "invalid_query"), query
+    for bad, error in BAD_DIVIDENDS:
+        code, answer = api.call("POST", "/api/dividends", bad)
+        assert (code, answer["error"]) == (400, error), answer
+    assert _count(daemon, "dividend_history") == 0  # bad input wrote nothing
+    code, created = api.call("POST", "/api/dividends", DIVIDEND)
+    assert code == 201 and created["symbol"] == "KO.US" and not created["reinvested"]
+    did = created["id"]
+    assert api.call("GET", f"/api/dividends/{did}")[1]["amount_eur"] == "12.4"
+    assert api.call("GET", "/api/dividends/abc")[0] == 400
+    assert api.call("GET", "/api/dividends/99999")[0] == 404
+    assert api.call("POST", f"/api/dividends/{did}/pending-bonus", {"amount": -1})[0] == 400
+    assert api.call("POST", "/api/dividends/99999/pending-bonus", {"amount": 1})[0] == 404
+    assert api.call("POST", f"/api/dividends/{did}/pending-bonus", {"amount": "12.40"})[0] \
+        == 204
+    code, pending = api.call("GET", "/api/dividends/pending-bonuses")
+    assert code == 200 and {"symbol": "KO.US", "pending_bonus": "12.4"} in pending
+    code, unreinvested = api.call("GET", "/api/dividends/unreinvested?min_amount_eur=10")
+    assert code == 200 and did in [d["id"] for d in unreinvested["dividends"]]
+    assert api.call("GET", "/api/dividends/unreinvested?min_amount_eur=x")[0] == 400
+    assert api.call("POST", f"/api/dividends/{did}/mark-reinvested", {"quantity": 0})[0] \
+        == 400
+    code, cleared = api.call("POST", "/api/dividends/clear-bonus/KO.US")
+    assert code == 200 and cleared == {"symbol": "KO.US", "rows_affected": 1}
+    assert api.call("POST", f"/api/dividends/{did}/mark-reinvested", {"quantity": 2})[0] \
+        == 204
+    assert api.call("GET", f"/api/dividends/{did}")[1]["reinvested"] is True
+    assert api.call("GET", "/api/dividends/symbol/KO.US")[1]["count"] >= 1
+    assert api.call("GET", "/api/dividends/analytics/total")[1]["KO.US"] == "12.40"
+    code, rate = api.call("GET", "/api/dividends/analytics/reinvestment-rate")
+    assert code == 200 and rate["rate"] == "1.0000"
+    assert api.call("GET", "/api/dividends?limit=0")[0] == 400
+    assert api.call("GET", "/api/dividends")[1]["count"] >= 1
+
+
+def test_rebalancing_endpoints(daemon: ProbeDaemon, api: Client) -> None:
+    code, check = api.call("GET", "/api/rebalancing/check-negative-balances")
+    assert code in (200, 503), check
+    if code == 200:
+        assert {"has_negative", "below_minimum", "shortfalls", "total_shortfall_eur"} <= set(
+            check)
+    else:
+        assert check["error"] == "missing_rate"
+    code, run = api.call("POST", "/api/rebalancing/emergency/run")
+    assert code == 200 and run["mode"] == "research", run
+    code, runs = api.call("GET", "/api/rebalancing/emergency/runs")
+    assert code == 200 and runs["runs"][0]["run_id"] == run["run_id"]
+    code, triggers = api.call("GET", "/api/rebalancing/check-triggers?enabled=false")
+    assert code in (200, 503) and (code == 503 or triggers["triggered"] is False)
+    assert api.call("GET", "/api/rebalancing/check-triggers?drift_threshold=-1")[0] == 400
+    assert api.call("GET", "/api/rebalancing/check-triggers?enabled=maybe")[0] == 400
+
+
+def test_allocation_groups_and_targets(daemon: ProbeDaemon, api: Client) -> None:
+    assert api.call("PUT", "/api/allocation/groups/country",
+                    {"group_name": "  ", "country_names": ["US"]})[0] == 400
+    assert api.call("PUT", "/api/allocation/groups/planet", {"group_name": "X"})[0] == 404
+    assert _count(daemon, "country_groups") == 0
+    code, group = api.call("PUT", "/api/allocation/groups/country",
+                           {"group_name": " NA ", "country_names": [" US", "US", "CA", ""]})
+    assert code == 200 and group == {"group_name": "NA", "country_names": ["US", "CA"]}
+    assert api.call("PUT", "/api/allocation/groups/country",
+                    {"group_name": "EMPTY", "country_names": []})[0] == 200
+    assert api.call("GET", "/api/allocation/groups/country")[1]["groups"] == {
+        "EMPTY": [], "NA": ["CA", "US"]}
+    bad_targets: list[dict[str, Any]] = [
+        {"targets": {"NOPE": 0.5}}, {"targets": {"NA": 1.5}}, {"targets": {"NA": -0.1}},
+        {"targets": {"NA": "x"}}, {"targets": []}, {"weights": {}}]
+    for bad in bad_targets:
+        assert api.call("PUT", "/api/allocation/groups/targets/country", bad)[0] == 400
+    assert _count(daemon, "allocation_targets") == 0
+    code, saved = api.call("PUT", "/api/allocation/groups/targets/country",
+                           {"targets": {"NA": 0.6, "EMPTY": 0}})
+    assert code == 200 and saved == {"weights": {"NA": "0.6"}, "count": 1}
+    assert api.call("GET", "/api/allocation/targets")[1] == {"country": {"NA": "0.6"},
+                                                             "industry": {}}
+    assert api.call("DELETE", "/api/allocation/groups/country/NA")[1] == {"deleted": "NA"}
+    assert api.call("DELETE", "/api/allocation/groups/country/NA")[0] == 404
+    assert api.call("GET", "/api/allocation/targets")[1]["country"] == {}
+    for path in ("/api/allocation/current", "/api/allocation/deviations",
+                 "/api/allocation/groups/allocation"):
+        code, body = api.call("GET", path)
+        assert code == 200, (path, body)
+    assert api.call("GET", "/api/allocation/current")[1]["alerts"] is not None
+    assert "countries" in api.call("GET", "/api/allocation/groups/available/countries")[1]
+    assert "industries" in api.call("GET", "/api/allocation/groups/available/industries")[1]
