@@ -1,0 +1,508 @@
+"""The satellite manager actor and its store: one transaction per money move, replays
+change nothing, fills/cash flows settle against their bucket, the three jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arduino_trader.actors.satellites import SatelliteActor
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import satellites_repo as repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.config.settings import Settings, load_settings
+from arduino_trader.daemon.bus import ActorBus
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.cash_flows.effects import (
+    DepositReceived,
+    DividendReceived,
+    EffectContext,
+    WithdrawalRecorded,
+)
+from arduino_trader.domain.satellites.balances import InsufficientFunds
+from arduino_trader.domain.satellites.planning import PlanScope
+from arduino_trader.domain.satellites.records import LedgerEntry, ReawakeningState
+from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
+from arduino_trader.protocols.execution import TradeExecuted
+from arduino_trader.protocols.market_data import FxRate
+from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from arduino_trader.protocols.satellites import (
+    ApplyPreset,
+    BucketEvent,
+    CreateSatellite,
+    GetBucketValues,
+    GetCashFlowContext,
+    GetPlanningScopes,
+    InitializeFromBroker,
+    PutSettings,
+    ReconcileCurrency,
+    SatelliteRefused,
+    SetSatelliteBudget,
+    TransferCash,
+    UpdateBucket,
+)
+from tests.satellites_helpers import satellite
+
+START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+D = Decimal
+
+
+@dataclass
+class FakeBroker:
+    """Per-currency cash and priced positions, as the broker port reports them."""
+
+    cash: dict[str, Decimal] = field(default_factory=dict)
+    positions: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
+    simulated: bool = True
+    down: bool = False
+
+    async def account(self) -> AccountSnapshot:
+        if self.down:
+            from arduino_trader.protocols.broker import BrokerUnavailable
+            raise BrokerUnavailable("broker down")
+        return AccountSnapshot(
+            positions=tuple(Position(s, q, p, p, c) for s, (q, p, c) in self.positions.items()),
+            cash=tuple(CashBalance(c, a) for c, a in self.cash.items()), simulated=True)
+
+
+@dataclass
+class Rig:
+    io: IoLoop
+    store: SqliteStore
+    bus: ActorBus
+    clock: ManualClock
+    broker: FakeBroker
+    settings: Settings
+
+    def ask(self, message: object) -> Any:
+        return self.bus.ask("satellites", message, 30)
+
+    def tell(self, message: object) -> None:
+        self.bus.tell("satellites", message)
+        self.bus.ask("satellites", Ping(self.clock.now()), 30)  # processed in order
+
+    def job(self, name: str) -> JobOutcome:
+        outcome = self.ask(RunJob(name, f"run-{time.monotonic_ns()}"))
+        assert isinstance(outcome, JobOutcome)
+        return outcome
+
+    def db(self, coro: Any) -> Any:
+        return self.io.run(coro, 10)
+
+    def balance(self, bucket_id: str, currency: str = "EUR") -> Decimal:
+        return self.db(repo.load_book(self.store)).balance(bucket_id, currency)
+
+    def cache(self) -> dict[tuple[str, str], Decimal]:
+        rows = self.db(repo.balance_rows(self.store))
+        return {(r["bucket_id"], r["currency"]): D(r["balance"]) for r in rows}
+
+    def ledger_rows(self) -> int:
+        row = self.db(self.store.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions"))
+        return int(row["n"])
+
+    def fund(self, bucket_id: str, amount: str, currency: str = "EUR") -> None:
+        entry = LedgerEntry(bucket_id=bucket_id, currency=currency, type="deposit",
+                            amount=D(amount), source_kind="manual",
+                            source_id=f"seed:{bucket_id}:{currency}:{amount}",
+                            created_at=self.clock.now())
+        assert self.db(repo.apply_operation(self.store, repo.Operation((entry,)),
+                                            self.clock.now())) is not None
+        self.broker.cash[currency] = self.broker.cash.get(currency, D(0)) + D(amount)
+
+    def trade(self, key: str, bucket_id: str, side: str, symbol: str, qty: str,
+              price: str, currency: str = "EUR", fee: str | None = None) -> TradeExecuted:
+        value = D(qty) * D(price)
+        self.db(self.store.execute(
+            "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, "
+            "currency, fee, executed_at, source, bucket_id, mode, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planner', ?, 'research', ?)",
+            (key, "IS" + symbol, symbol, side, qty, price, str(value), currency, fee,
+             int(self.clock.now().timestamp()), bucket_id, int(self.clock.now().timestamp()))))
+        return TradeExecuted(key, "IS" + symbol, symbol, side, D(qty), D(price),  # type: ignore[arg-type]
+                             currency, self.clock.now(), "planner", bucket_id, "research")
+
+
+@pytest.fixture
+def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
+    from arduino_trader.actors.base import ActorContext
+
+    clock = ManualClock(START)
+    broker = FakeBroker()
+    cfg = load_settings(None, environ={})
+    io.run(market_repo.write_fx(store, [FxRate("USD", D("0.9"), START.date(), START, "test")],
+                                START), 10)
+    ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: cfg,
+                       resources={"store": store, "broker": broker})
+    ref = SatelliteActor.start(ctx)
+    bus.register("satellites", ref)
+    yield Rig(io, store, bus, clock, broker, cfg)
+    ref.stop()
+
+
+def _satellite(rig: Rig, bucket_id: str, target: str, *, budget: str = "0.20",
+               activate: bool = True) -> None:
+    rig.ask(SetSatelliteBudget(D(budget)))
+    created = rig.ask(CreateSatellite(bucket_id, bucket_id.upper(), start_in_research=False))
+    assert created["status"] == "accumulating"
+    assert "id" in rig.ask(UpdateBucket(bucket_id, target_pct=D(target)))
+    if activate:
+        assert rig.ask(BucketEvent(bucket_id, "activate"))["status"] == "active"
+
+
+# ------------------------------------------------------------------------ store
+def test_bucket_state_round_trips_through_the_store(rig: Rig) -> None:
+    bucket = satellite("s1", "hibernating", target="0.05", hwm="1234.5", losses=2)
+    bucket = bucket.touched(START, reawakening=ReawakeningState(stage=2, wins=1, trades=3),
+                            last_reallocated_at=START)
+    rig.db(repo.save_buckets(rig.store, [bucket]))
+    loaded = rig.db(repo.load_buckets(rig.store))
+    assert loaded["s1"] == bucket
+    assert loaded["core"].target_pct == 1
+
+
+def test_an_operation_is_all_or_nothing_and_a_replay_is_a_no_op(rig: Rig) -> None:
+    rig.fund("core", "100")
+    rig.db(repo.save_buckets(rig.store, [satellite("s1")]))
+    legs = (LedgerEntry("core", "EUR", "transfer_out", D("-150"), "manual", "t1", START),
+            LedgerEntry("s1", "EUR", "transfer_in", D("150"), "manual", "t1", START))
+    with pytest.raises(InsufficientFunds):
+        rig.db(repo.apply_operation(rig.store, repo.Operation(legs), START))
+    assert rig.ledger_rows() == 1 and rig.balance("s1") == 0   # nothing written
+    ok = (LedgerEntry("core", "EUR", "transfer_out", D("-40"), "manual", "t2", START),
+          LedgerEntry("s1", "EUR", "transfer_in", D("40"), "manual", "t2", START))
+    assert rig.db(repo.apply_operation(rig.store, repo.Operation(ok), START)) == {
+        ("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
+    assert rig.db(repo.apply_operation(rig.store, repo.Operation(ok), START)) is None
+    assert rig.ledger_rows() == 3
+    assert rig.cache() == {("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(st.tuples(st.sampled_from(["core", "s1", "s2"]),
+                                st.sampled_from(["core", "s1", "s2"]),
+                                st.integers(min_value=1, max_value=8000)), max_size=12))
+def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
+        io: IoLoop, tmp_path_factory: pytest.TempPathFactory,
+        moves: list[tuple[str, str, int]]) -> None:
+    store = SqliteStore(tmp_path_factory.mktemp("prop") / "p.db")
+    io.run(store.open(), 30)
+    try:
+        io.run(repo.save_buckets(store, [satellite("s1"), satellite("s2")]), 10)
+        seed = LedgerEntry("core", "EUR", "deposit", D("100"), "manual", "seed", START)
+        io.run(repo.apply_operation(store, repo.Operation((seed,)), START), 10)
+        for i, (src, dst, cents) in enumerate(moves):
+            if src == dst:
+                continue
+            amount = D(cents) / 100
+            legs = (LedgerEntry(src, "EUR", "transfer_out", -amount, "manual", f"m{i}", START),
+                    LedgerEntry(dst, "EUR", "transfer_in", amount, "manual", f"m{i}", START))
+            try:
+                io.run(repo.apply_operation(store, repo.Operation(legs), START), 10)
+            except InsufficientFunds:
+                pass
+        book = io.run(repo.load_book(store), 10)
+        rows = io.run(repo.balance_rows(store), 10)
+        for row in rows:                     # invariant 1: cache = Σ ledger
+            assert D(row["balance"]) == book.ledger_sum(row["bucket_id"], row["currency"])
+            assert D(row["balance"]) >= 0    # invariant 5
+        assert book.currency_total("EUR") == D("100")   # invariant 4: zero-sum moves
+    finally:
+        io.run(store.close(), 10)
+
+
+# --------------------------------------------------------------------- commands
+def test_lifecycle_commands_and_refusals(rig: Rig) -> None:
+    assert rig.ask(CreateSatellite("s1", "Momentum"))["status"] == "research"
+    dup = rig.ask(CreateSatellite("s1", "Again"))
+    assert isinstance(dup, SatelliteRefused) and dup.status == 400
+    refused = rig.ask(UpdateBucket("s1", target_pct=D("0.05")))  # budget is 0
+    assert isinstance(refused, SatelliteRefused) and refused.code == "target_refused"
+    assert rig.ask(SetSatelliteBudget(D("0.1")))["satellite_budget_pct"] == "0.1"
+    assert rig.ask(UpdateBucket("s1", target_pct=D("0.05")))["target_pct"] == "0.05"
+    assert rig.db(repo.load_buckets(rig.store))["core"].target_pct == D("0.95")
+    assert rig.ask(BucketEvent("s1", "activate"))["status"] == "active"
+    assert rig.ask(BucketEvent("s1", "hibernate"))["status"] == "hibernating"
+    bad = rig.ask(BucketEvent("s1", "resume"))
+    assert isinstance(bad, SatelliteRefused) and bad.code == "invalid_transition"
+    assert rig.ask(BucketEvent("s1", "pause"))["status"] == "paused"
+    assert rig.ask(BucketEvent("s1", "retire"))["status"] == "retired"
+    buckets = rig.db(repo.load_buckets(rig.store))
+    assert buckets["s1"].target_pct == 0 and buckets["core"].target_pct == 1
+    missing = rig.ask(BucketEvent("nope", "pause"))
+    assert isinstance(missing, SatelliteRefused) and missing.status == 404
+
+
+def test_retire_refused_while_cash_remains(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.05")
+    rig.fund("s1", "10")
+    rig.ask(BucketEvent("s1", "pause"))
+    refused = rig.ask(BucketEvent("s1", "retire"))
+    assert isinstance(refused, SatelliteRefused) and "cash left" in refused.message
+
+
+def test_settings_and_presets(rig: Rig) -> None:
+    rig.ask(CreateSatellite("s1", "S1"))
+    saved = rig.ask(PutSettings("s1", {"risk_appetite": "0", "dividend_handling":
+                                       "send_to_core"}))
+    assert saved["risk_appetite"] == "0"
+    bad = rig.ask(PutSettings("s1", {"risk_appetite": "1.5"}))
+    assert isinstance(bad, SatelliteRefused) and bad.status == 400
+    preset = rig.ask(ApplyPreset("s1", "dividend_catcher"))
+    assert preset["dividend_handling"] == "accumulate_cash" and preset["preset"] == \
+        "dividend_catcher"
+    unknown = rig.ask(ApplyPreset("s1", "yolo"))
+    assert isinstance(unknown, SatelliteRefused) and unknown.code == "unknown_preset"
+    assert rig.db(repo.load_settings(rig.store))["s1"].preset == "dividend_catcher"
+
+
+def test_transfer_moves_both_legs_and_respects_the_core_floor(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("core", "1000")
+    too_much = rig.ask(TransferCash("core", "s1", D("300"), "EUR", "r1"))
+    assert isinstance(too_much, SatelliteRefused) and too_much.code == "core_floor"
+    done = rig.ask(TransferCash("core", "s1", D("150"), "EUR", "r2"))
+    assert done["from_balance"] == D("850") and done["to_balance"] == D("150")
+    again = rig.ask(TransferCash("core", "s1", D("150"), "EUR", "r2"))
+    assert again["applied"] is False and rig.balance("s1") == D("150")
+    back = rig.ask(TransferCash("s1", "core", D("500"), "EUR", "r3"))
+    assert isinstance(back, SatelliteRefused) and back.code == "insufficient_funds"
+
+
+# ----------------------------------------------------------------------- events
+def test_deposit_event_is_split_deficit_first_once(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    _satellite(rig, "s2", "0.10")
+    event = DepositReceived("cf:dep:1", D("1000"), "EUR", D("1000"), ())
+    rig.tell(event)
+    rig.tell(event)
+    assert [rig.balance(b) for b in ("core", "s1", "s2")] == [D("800"), D("100"), D("100")]
+    # rows the cash-flow actor already split are taken as they are, once
+    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), (("core", D("10")),)))
+    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), (("core", D("10")),)))
+    assert rig.balance("core", "USD") == D("10")
+    assert rig.ledger_rows() == 4
+
+
+def test_fill_settles_against_its_bucket_and_sell_pnl_feeds_the_streak(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "1000")
+    buy = rig.trade("research:1", "s1", "BUY", "ABC", "10", "50", fee="1.5")
+    rig.tell(buy)
+    rig.tell(buy)
+    assert rig.balance("s1") == D("498.5")
+    rig.clock.advance(timedelta(hours=1))
+    sell = rig.trade("research:2", "s1", "SELL", "ABC", "10", "40", fee="1")
+    rig.tell(sell)
+    rig.tell(sell)
+    assert rig.balance("s1") == D("897.5")
+    bucket = rig.db(repo.load_buckets(rig.store))["s1"]
+    assert bucket.consecutive_losses == 1
+    trades = rig.db(repo.closed_trades(rig.store, "s1"))
+    assert [t.realized_pnl for t in trades] == [D("-102.5")]
+    # a fill tagged with an unknown bucket settles on core, never disappears
+    rig.tell(rig.trade("research:3", "ghost", "BUY", "XYZ", "1", "5"))
+    assert rig.balance("core") == D("-5")
+
+
+def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "1000")
+    rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "10", "10"))
+    rig.ask(PutSettings("s1", {"dividend_handling": "reinvest_same"}))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), "core"))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), "core"))
+    assert rig.balance("s1") == D("907")
+    rig.ask(PutSettings("s1", {"dividend_handling": "send_to_core"}))
+    rig.tell(DividendReceived("cf:div:2", "DIV", D("3"), "EUR", D("3"), "core"))
+    rig.tell(DividendReceived("cf:div:3", "OTHER", D("2"), "EUR", D("2"), "core"))
+    assert rig.balance("core") == D("5")
+    rig.fund("core", "100")
+    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40")))
+    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40")))
+    assert rig.balance("core") == D("65")
+
+
+# ------------------------------------------------------------------------- jobs
+def test_reconciliation_initialises_corrects_small_and_reports_large_gaps(rig: Rig) -> None:
+    rig.broker.cash = {"EUR": D("1000"), "USD": D("50")}
+    empty = rig.job("satellite_reconciliation")      # an empty ledger is never absorbed
+    assert not empty.ok and empty.details["gaps"] == ["EUR", "USD"]
+    assert rig.ask(InitializeFromBroker()) == {"initialised": {"EUR": D("1000"),
+                                                               "USD": D("50")}}
+    assert rig.ask(InitializeFromBroker()) == {"initialised": {}}
+    first = rig.job("satellite_reconciliation")
+    assert first.ok, first.summary
+    assert rig.balance("core") == D("1000") and rig.balance("core", "USD") == D("50")
+    rig.broker.cash["EUR"] = D("1003")
+    small = rig.job("satellite_reconciliation")
+    assert small.ok and small.details["currencies"]["EUR"]["status"] == "corrected"
+    assert rig.balance("core") == D("1003")
+    rig.broker.cash["EUR"] = D("1100")
+    large = rig.job("satellite_reconciliation")
+    assert not large.ok and large.details["gaps"] == ["EUR"]
+    assert rig.balance("core") == D("1003")        # never absorbed silently
+    audit = rig.db(repo.audits(rig.store))
+    assert [a["status"] for a in audit[:2]] == ["reconciled", "gap_reported"]
+    assert any(a["status"] == "corrected" and a["adjustment"] == "3" for a in audit)
+    # USD: 5 EUR ≈ 5.55 USD; a 5 USD gap is corrected, the manual route agrees
+    rig.broker.cash["USD"] = D("55")
+    answer = rig.ask(ReconcileCurrency("USD"))
+    assert answer["status"] == "corrected" and rig.balance("core", "USD") == D("55")
+
+
+def test_reconciliation_defers_while_a_cash_flow_is_unprocessed(rig: Rig) -> None:
+    rig.fund("core", "100")
+    rig.db(rig.store.execute(
+        "INSERT INTO cash_flows (transaction_id, source, type_doc_id, transaction_type, kind, "
+        "date, amount, currency, amount_eur, status, created_at) VALUES ('k1', 'cps', '1', "
+        "'deposit', 'deposit', '2026-03-10', '2', 'EUR', '2', 'pending', 0)"))
+    rig.broker.cash["EUR"] = D("102")
+    out = rig.job("satellite_reconciliation")
+    assert out.details["currencies"]["EUR"]["status"] == "deferred"
+    assert rig.balance("core") == D("100")
+
+
+def test_maintenance_hibernates_at_35_percent_and_recovers_gradually(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "1000")
+    rig.tell(rig.trade("research:1", "s1", "BUY", "XYZ", "10", "100"))
+    rig.broker.positions = {"XYZ": (D("10"), D("100"), "EUR")}
+    assert rig.job("satellite_maintenance").ok
+    assert rig.db(repo.load_buckets(rig.store))["s1"].high_water_mark == D("1000")
+    rig.clock.advance(timedelta(days=1))
+    rig.broker.positions["XYZ"] = (D("10"), D("65"), "EUR")
+    out = rig.job("satellite_maintenance")
+    assert "hibernated" in out.details["events"]["s1"]
+    assert rig.db(repo.load_buckets(rig.store))["s1"].status == "hibernating"
+    rig.clock.advance(timedelta(days=1))
+    rig.broker.positions["XYZ"] = (D("10"), D("72"), "EUR")   # dd 0.28 < 0.30
+    rig.job("satellite_maintenance")
+    s1 = rig.db(repo.load_buckets(rig.store))["s1"]
+    assert s1.status == "active" and s1.reawakening.stage == 1
+    series = rig.db(repo.value_series(rig.store, "s1"))
+    assert [p.value_eur for p in series] == [D("1000"), D("650"), D("720")]
+    # broker down: values unknown, nothing is hibernated on a guess
+    rig.broker.down = True
+    down = rig.job("satellite_maintenance")
+    assert not down.ok and "s1" in down.details["errors"]
+
+
+def test_evaluation_applies_once_per_period(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.05", budget="0.20")
+    _satellite(rig, "s2", "0.05", budget="0.20")
+    first = rig.job("satellite_evaluation")
+    assert first.ok and first.details["applied"] is True
+    buckets = rig.db(repo.load_buckets(rig.store))
+    total = buckets["s1"].target_pct + buckets["s2"].target_pct
+    assert buckets["core"].target_pct + total == 1
+    assert buckets["s1"].last_reallocated_at is not None
+    rig.clock.advance(timedelta(days=7))
+    second = rig.job("satellite_evaluation")
+    assert second.ok and second.details["applied"] is False
+    assert rig.job("nonexistent").ok is False
+
+
+def test_planning_scopes_expose_what_a_planner_needs(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.db(market_repo.insert_security(rig.store, {
+        "isin": "US0000000001", "symbol": "AAA.US", "name": "A", "currency": "USD"}, START))
+    rig.db(market_repo.insert_security(rig.store, {
+        "isin": "US0000000002", "symbol": "BBB.US", "name": "B", "currency": "USD"}, START))
+    rig.db(repo.assign_security(rig.store, "US0000000002", "s1", START))
+    rig.fund("core", "900")
+    rig.fund("s1", "100")
+    scopes, skipped = rig.ask(GetPlanningScopes())
+    by_id = {s.bucket_id: s for s in scopes}
+    assert isinstance(by_id["core"], PlanScope)
+    assert by_id["core"].symbols == {"AAA.US"} and by_id["core"].cash_eur == D("900")
+    assert by_id["s1"].symbols == {"BBB.US"} and by_id["s1"].buy_scale == 1
+    assert by_id["s1"].parameters is not None and skipped == []
+
+
+def test_cash_flow_context_carries_bucket_shares_and_income_destinations(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("core", "900")
+    rig.fund("s1", "100")
+    rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "1", "10"))
+    rig.broker.positions = {"DIV": (D("1"), D("10"), "EUR")}
+    rig.ask(PutSettings("s1", {"dividend_handling": "accumulate_cash"}))
+    context = rig.ask(GetCashFlowContext(rates="R"))
+    assert isinstance(context, EffectContext) and context.rates == "R"
+    shares = {s.bucket_id: s for s in context.buckets}
+    assert shares["s1"].target_pct == D("0.10") and shares["s1"].value_eur == D("100")
+    assert shares["core"].value_eur == D("900") and context.satellite_budget == D("0.20")
+    assert context.income_bucket == {"DIV": "s1"} and context.maturity_bucket == {"DIV": "s1"}
+
+
+def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.db(repo.save_buckets(rig.store, [rig.db(repo.load_buckets(rig.store))["s1"].touched(
+        START, high_water_mark=D("1000"))]))
+    booked = LedgerEntry("s1", "EUR", "deposit", D("500"), "cash_flow", "cf:dep:9", START)
+    rig.db(rig.store.execute(                      # as the cash-flow repository writes it
+        "INSERT INTO bucket_transactions (bucket_id, type, amount, currency, description, "
+        "source_kind, source_id, created_at) VALUES ('s1', 'deposit', '500', 'EUR', '', "
+        "'cash_flow', 'cf:dep:9', 0)"))
+    event = DepositReceived("cf:dep:9", D("500"), "EUR", D("500"), (("s1", D("500")),))
+    rig.tell(event)
+    rig.tell(event)
+    assert rig.db(repo.load_buckets(rig.store))["s1"].high_water_mark == D("1500")
+    assert rig.balance("s1") == booked.amount and rig.ledger_rows() == 1
+
+
+def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
+        rig: Rig) -> None:
+    """Deposit, trades, a 40 % drawdown into hibernation, recovery and a graduated
+    re-awakening — balances exact at every step, all through the actor."""
+    _satellite(rig, "s1", "0.10")
+    _satellite(rig, "s2", "0.10")
+
+    def balances() -> list[Decimal]:
+        return [rig.balance(b) for b in ("core", "s1", "s2")]
+
+    rig.tell(DepositReceived("cf:dep:1", D("10000"), "EUR", D("10000"), ()))
+    rig.broker.cash["EUR"] = D("10000")
+    assert balances() == [D("8000"), D("1000"), D("1000")]
+    rig.tell(rig.trade("research:b1", "s1", "BUY", "XYZ", "10", "100"))
+    rig.tell(rig.trade("research:b2", "s2", "BUY", "ABC", "5", "100"))
+    assert balances() == [D("8000"), D("0"), D("500")]
+    rig.broker.cash["EUR"] = D("8500")
+    rig.broker.positions = {"XYZ": (D("10"), D("100"), "EUR"),
+                            "ABC": (D("5"), D("100"), "EUR")}
+    assert rig.job("satellite_maintenance").ok
+    assert rig.job("satellite_reconciliation").ok
+
+    def stage() -> tuple[str, int]:
+        s1 = rig.db(repo.load_buckets(rig.store))["s1"]
+        return s1.status, s1.reawakening.stage
+
+    rig.clock.advance(timedelta(days=1))
+    rig.broker.positions["XYZ"] = (D("10"), D("60"), "EUR")
+    rig.job("satellite_maintenance")
+    assert stage() == ("hibernating", 0)
+    assert rig.db(repo.load_buckets(rig.store))["s2"].status == "active"
+    rig.clock.advance(timedelta(days=1))
+    rig.broker.positions["XYZ"] = (D("10"), D("75"), "EUR")
+    rig.job("satellite_maintenance")
+    assert stage() == ("active", 1)
+    aggression = rig.ask(GetBucketValues())["s1"]["aggression"]
+    assert aggression["reawakening_multiplier"] == D("0.25")      # buys at a quarter
+    assert aggression["effective_aggression"] == aggression["aggression"] * D("0.25")
+    for i, expected in enumerate([("active", 2), ("active", 3), ("active", 0)]):
+        rig.clock.advance(timedelta(hours=1))
+        rig.tell(rig.trade(f"research:s{i}", "s1", "SELL", "XYZ", "1", "110"))
+        assert stage() == expected
+    assert balances() == [D("8000"), D("330"), D("500")]
+    assert rig.db(repo.load_buckets(rig.store))["s1"].reawakening.wins == 3
+    rig.broker.cash["EUR"] = D("8830")
+    assert rig.job("satellite_reconciliation").ok
