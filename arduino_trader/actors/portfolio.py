@@ -1,0 +1,270 @@
+"""The portfolio actor: the ``sync_cycle`` job (spec/portfolio.md §6.7, operations §7.4).
+
+One job, run under the scheduler's per-job lock (a trigger while it runs is coalesced),
+in this order: trades → cash flows → portfolio → emergency check → prices. Only the
+portfolio step is critical: when it fails the cycle stops there and health is told. The
+others report their own outcome and the cycle goes on. The cash-flow and emergency steps
+are not run here yet (the cash-flow actor runs them as its own jobs): they say so in the
+summary as ``unavailable``; no step reports a success it did not earn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from arduino_trader.adapters.store import portfolio_repo as repo
+from arduino_trader.domain import analytics
+from arduino_trader.domain.valuation import Valuation, value_account
+from arduino_trader.protocols.broker import Broker, BrokerUnsupported
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.market_data import GetFxRate, PricesUpdated
+from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
+from arduino_trader.protocols.money import decimal_to_str
+from arduino_trader.protocols.portfolio import PortfolioSynced
+from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.store import Database
+
+from .base import HEALTH_ACTOR, BaseActor, handles
+
+ACTOR = "portfolio"
+COMPONENT = "portfolio"
+STORE_TIMEOUT_S = 60.0
+BROKER_TIMEOUT_S = 90.0
+TRADE_LOOKBACK_DAYS = 30
+FIRST_IMPORT_DAYS = 365
+MARKET_DATA_ACTOR = "market_data"
+FX_ASK_TIMEOUT_S = 60.0
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("sync_cycle", ACTOR, "Sync cycle: broker trades, cash flows, portfolio "
+            "(positions, cash, daily snapshot; critical), emergency check, prices",
+            every_minutes_key="job_sync_cycle_minutes", timeout_s=600, run_at_startup=True),
+)
+
+StepStatus = Literal["ok", "failed", "skipped", "unavailable"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one step of the cycle."""
+
+    name: str
+    status: StepStatus
+    summary: str
+    critical: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """For the job's details."""
+        return {"status": self.status, "summary": self.summary, "critical": self.critical,
+                **self.details}
+
+
+class PortfolioActor(BaseActor):
+    """Owns the portfolio tables: syncs them from the broker and revalues on new prices."""
+
+    name = ACTOR
+
+    @property
+    def _db(self) -> Database:
+        db: Database = self.ctx.resource("store")
+        return db
+
+    @property
+    def _broker(self) -> Broker:
+        broker: Broker = self.ctx.resource("broker")
+        return broker
+
+    def _store(self, coro: Any) -> Any:
+        return self.ctx.io.run(coro, STORE_TIMEOUT_S)
+
+    def _mode(self) -> str:
+        """The ledger mode of the configured broker's records."""
+        return "research" if getattr(self._broker, "simulated", False) else "live"
+
+    # ------------------------------------------------------------------- job
+    @handles(RunJob)
+    def _on_run(self, msg: RunJob) -> JobOutcome:
+        if msg.job != "sync_cycle":
+            return JobOutcome(False, f"portfolio does not run job {msg.job!r}")
+        return self.sync_cycle(msg.run_id)
+
+    def sync_cycle(self, run_id: str = "manual") -> JobOutcome:
+        """Run the five steps in order; stop after a failed portfolio step."""
+        results: list[StepResult] = [self._guard("trades", self.sync_trades)]
+        results.append(StepResult(
+            "cash_flows", "unavailable",
+            "not available yet in this cycle (cash flows sync on their own schedule: job "
+            "cash_flow_sync)"))
+        portfolio = self._guard("portfolio", self.sync_portfolio, critical=True)
+        results.append(portfolio)
+        self._tell_health(portfolio)
+        if portfolio.status != "ok":
+            results += [StepResult(n, "skipped", "cycle aborted: the portfolio step failed")
+                        for n in ("emergency", "prices")]
+        else:
+            results.append(self._emergency_step(portfolio))
+            results.append(self._guard("prices", lambda: self.refresh_prices(run_id)))
+        failed = [r.name for r in results if r.status == "failed"]
+        summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
+        if failed:
+            self.log.warning("sync_cycle_failed", failed=failed, summary=summary)
+        else:
+            self.log.info("sync_cycle_completed",
+                          steps={r.name: r.status for r in results})
+        return JobOutcome(not failed, summary[:2000],
+                          {"steps": {r.name: r.as_json() for r in results},
+                           "failed": failed})
+
+    def _guard(self, name: str, step: Callable[[], StepResult],
+               critical: bool = False) -> StepResult:
+        if self.ctx.stopping.is_set():
+            return StepResult(name, "failed" if critical else "skipped", "daemon stopping",
+                              critical)
+        try:
+            result = step()
+        except Exception as exc:  # one step's failure is reported, never crashes the actor
+            self.log.error("sync_step_failed", step=name, critical=critical, error=repr(exc))
+            return StepResult(name, "failed", f"{type(exc).__name__}: {exc}"[:300], critical)
+        return StepResult(result.name, result.status, result.summary, critical,
+                          result.details)
+
+    def _tell_health(self, step: StepResult) -> None:
+        level: HealthLevel = "ok" if step.status == "ok" else "degraded"
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(
+                COMPONENT, level, f"portfolio sync: {step.summary}"[:500], self.ctx.clock.now()))
+        except ActorUnavailable:
+            pass
+
+    # ----------------------------------------------------------------- steps
+    def sync_trades(self) -> StepResult:
+        """Import the broker's executed trades into the ledger (once per trade id)."""
+        now = self.ctx.clock.now()
+        mode = self._mode()
+        row = self._store(self._db.fetch_one("SELECT COUNT(*) AS n FROM trades WHERE mode = ?",
+                                             (mode,)))
+        days = TRADE_LOOKBACK_DAYS if row is not None and int(row["n"]) else FIRST_IMPORT_DAYS
+        try:
+            trades = self.ctx.io.run(self._broker.trades(now.date() - timedelta(days=days),
+                                                         now.date()), BROKER_TIMEOUT_S)
+        except BrokerUnsupported as exc:
+            return StepResult("trades", "skipped", f"the broker has no trade history: {exc}")
+        secs = self._store(repo.securities_by_symbol(self._db))
+        isins = {symbol: str(s["isin"]) for symbol, s in secs.items()}
+        rates = self._store(repo.stored_eur_rates(self._db, {t.currency for t in trades}))
+        result = self._store(repo.import_broker_trades(self._db, trades, mode, isins, rates,
+                                                       now))
+        unknown = result["unknown_symbols"]
+        if unknown:
+            self.log.warning("broker_trades_unknown_symbols", symbols=unknown)
+        summary = (f"{result['inserted']} new of {result['received']} broker trades "
+                   f"({mode}, last {days} days)"
+                   + (f", {len(unknown)} symbol(s) not in the universe" if unknown else ""))
+        return StepResult("trades", "ok", summary, details=result)
+
+    def sync_portfolio(self) -> StepResult:
+        """Broker account → positions and cash (EUR at stored FX) → daily snapshot."""
+        now = self.ctx.clock.now()
+        account = self.ctx.io.run(self._broker.account(), BROKER_TIMEOUT_S)
+        secs = self._store(repo.securities_by_symbol(self._db))
+        currencies = {p.currency for p in account.positions} | {c.currency
+                                                                for c in account.cash}
+        rates = self._store(repo.stored_eur_rates(self._db, currencies))
+        missing = sorted(currencies - set(rates) - {"EUR"})
+        if missing:
+            rates = self._fetch_missing_rates(missing, currencies)
+        valuation = value_account(account.positions, account.cash, rates,
+                                  {s: str(v["isin"]) for s, v in secs.items()})
+        counts = self._store(repo.save_account(self._db, valuation, now, self._mode()))
+        details: dict[str, Any] = {**counts, "missing_fx": list(valuation.missing_fx)}
+        if valuation.missing_fx:
+            self.log.error("portfolio_fx_missing", currencies=list(valuation.missing_fx))
+            return StepResult("portfolio", "failed",
+                              f"{counts['positions']} positions stored, no snapshot: no "
+                              f"stored FX rate for {', '.join(valuation.missing_fx)}",
+                              details=details)
+        day = self._snapshot(valuation, secs, now)
+        total = valuation.total_eur
+        self.ctx.bus.publish(PortfolioSynced(
+            at=now, position_count=len(valuation.positions), total_value_eur=total,
+            cash_eur=valuation.cash_eur, invested_eur=valuation.invested_eur,
+            missing_fx=valuation.missing_fx, negative_cash=valuation.negative_cash,
+            snapshot_day=day))
+        details["total_value_eur"] = None if total is None else decimal_to_str(total)
+        details["negative_cash"] = {k: decimal_to_str(v)
+                                    for k, v in valuation.negative_cash.items()}
+        return StepResult("portfolio", "ok",
+                          f"{counts['positions']} positions, {counts['currencies']} cash "
+                          f"currencies, total EUR {total}, snapshot {day}", details=details)
+
+    def _fetch_missing_rates(self, missing: list[str], currencies: set[str]
+                             ) -> dict[str, Decimal]:
+        """Ask market data for rates not stored yet (it fetches and stores them; a cash
+        currency may have no security, so ``sync_fx`` never fetched it), then re-read."""
+        for code in missing:
+            try:
+                self.ctx.bus.ask(MARKET_DATA_ACTOR, GetFxRate(code), FX_ASK_TIMEOUT_S)
+            except Exception as exc:  # reported below as a missing rate
+                self.log.warning("portfolio_fx_fetch_failed", currency=code, error=repr(exc))
+        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(self._db, currencies))
+        return rates
+
+    def _snapshot(self, valuation: Valuation, secs: dict[str, dict[str, Any]],
+                  now: datetime) -> str:
+        day = now.date()
+        invested = valuation.invested_eur or Decimal(0)
+        cash = valuation.cash_eur or Decimal(0)
+        values = {p.symbol: float(p.market_value_eur or 0) for p in valuation.positions}
+        countries = {s: (secs.get(s) or {}).get("country") for s in values}
+        flow = self._store(repo.net_external_flow(self._db, day))
+        since = now - timedelta(days=365)
+        volume = self._store(repo.trade_volume_eur(self._db, self._mode(), since))
+        snaps, _ = self._store(repo.read_snapshots(self._db, since.date()))
+        totals = [float(repo.to_decimal(s["total_value"]) or 0) for s in snaps
+                  if s["date"] != day.isoformat()] + [float(invested + cash)]
+        turnover = analytics.turnover(float(volume["buys"]), float(volume["sells"]),
+                                      sum(totals) / len(totals), volume["count"])
+        snapshot = repo.SnapshotRow(
+            day=day, total_value=invested + cash, cash_balance=cash, invested_value=invested,
+            unrealized_pnl=valuation.unrealized_pnl_eur or Decimal(0),
+            geo={str(k): v for k, v in analytics.region_shares(values, countries).items()},
+            position_count=len(valuation.positions), net_external_flow_eur=flow,
+            holdings={p.symbol: (p.isin, p.market_value_eur or Decimal(0))
+                      for p in valuation.positions},
+            annual_turnover=turnover.annual_turnover)
+        self._store(repo.upsert_snapshot(self._db, snapshot, now))
+        return day.isoformat()
+
+    def _emergency_step(self, portfolio: StepResult) -> StepResult:
+        negative = portfolio.details.get("negative_cash") or {}
+        if negative:
+            self.log.warning("negative_cash_balance", balances=negative)
+            listed = ", ".join(f"{c} {a}" for c, a in sorted(negative.items()))
+            return StepResult("emergency", "unavailable",
+                              f"not available yet in this cycle (repairs run as job "
+                              f"emergency_rebalance); NEGATIVE cash: {listed}",
+                              details={"negative_cash": negative})
+        return StepResult("emergency", "unavailable",
+                          "not available yet in this cycle (repairs run as job "
+                          "emergency_rebalance); no negative cash balance")
+
+    def refresh_prices(self, run_id: str) -> StepResult:
+        """Ask the market-data actor to refresh quotes (it publishes ``PricesUpdated``)."""
+        self.ctx.bus.tell(MARKET_DATA_ACTOR, RunJob("sync_prices", f"{run_id}:prices"))
+        return StepResult("prices", "ok", "price refresh requested from market_data")
+
+    # ---------------------------------------------------------------- events
+    @handles(PricesUpdated)
+    def _on_prices(self, msg: PricesUpdated) -> None:
+        try:
+            updated = self._store(repo.apply_latest_prices(self._db, self.ctx.clock.now()))
+        except Exception as exc:  # a revaluation failure must not stop the actor
+            self.log.warning("portfolio_revalue_failed", error=repr(exc))
+            return
+        if updated:
+            self.log.info("portfolio_revalued", positions=updated)
