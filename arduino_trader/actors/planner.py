@@ -1,0 +1,259 @@
+"""The planner actor: plans on price, portfolio and deposit updates (debounced), on
+demand and on schedule, stores the recommendations under the portfolio hash, publishes
+``PlanReady``, and runs step 1 of the stored plan through the executor
+(``autonomous_execution``).
+
+``plan()`` runs in this actor's thread (never on the I/O loop); the Numba kernels are
+warmed in a background thread at start-up. No exception escapes a handler: a failure is
+an explicit ``nothing_to_do``/failed summary with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.adapters.store import plan_repo
+from arduino_trader.domain.planner.models import (
+    PlanResult,
+)
+from arduino_trader.domain.planner.plan import plan
+from arduino_trader.domain.planner.plan import warm_up as warm_kernels
+from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.cash_flows import DepositReceived
+from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
+from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.market_data import PricesUpdated
+from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.planning import (
+    PLANNER_ACTOR,
+    GetPlan,
+    PlannedStep,
+    PlannerStatus,
+    PlanReady,
+    PlanSummary,
+    RequestPlan,
+)
+from arduino_trader.protocols.portfolio import PortfolioSynced
+from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.store import Database
+
+from .base import ActorContext, BaseActor, handles
+from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
+
+EXECUTOR_TIMEOUT_S = 300.0
+_TRIGGERS: dict[type, str] = {PricesUpdated: "prices_updated",
+                              PortfolioSynced: "portfolio_synced",
+                              DepositReceived: "deposit_received"}
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("planner", PLANNER_ACTOR, "Plan: score, optimise, search sequences; store the "
+            "recommendations", every_minutes_key="job_planner_minutes", timeout_s=600),
+    JobSpec("autonomous_execution", PLANNER_ACTOR, "Send step 1 of the stored plan to the "
+            "executor (research mode: the paper broker)",
+            every_minutes_key="job_autonomous_execution_minutes",
+            enabled_key="job_autonomous_execution_enabled", timeout_s=900),
+)
+
+
+class PlannerActor(BaseActor):
+    """Owns the plans and recommendations tables."""
+
+    name = PLANNER_ACTOR
+
+    def __init__(self, ctx: ActorContext, warm: bool = True) -> None:
+        super().__init__(ctx)
+        self._warm = warm
+        self._warmed = threading.Event()
+        self._timer: threading.Timer | None = None
+        self._last: PlanSummary | None = None
+        self._last_at: datetime | None = None
+        self._regime_cache: dict[date, float] = {}
+
+    # ----------------------------------------------------------------- wiring
+    def _store(self) -> Database:
+        store: Database = self.ctx.resource("store")
+        return store
+
+    def _mode(self) -> str:
+        return "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+
+    def _broker(self, mode: str) -> Broker:
+        """Research reads the paper account; live the configured broker."""
+        broker: Broker = self.ctx.resource("paper_broker" if mode == "research" else "broker")
+        return broker
+
+    def on_start(self) -> None:
+        """Warm the kernels in the background (planning works before it ends, just slower)."""
+        if not self._warm:
+            self._warmed.set()
+            return
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                warm_kernels()
+                self.log.info("planner_warmed",
+                              ms=round((time.perf_counter() - started) * 1000, 1))
+            except Exception as exc:  # warming is an optimisation only
+                self.log.warning("planner_warm_failed", error=repr(exc))
+            finally:
+                self._warmed.set()
+
+        threading.Thread(target=run, name="planner-warmup", daemon=True).start()
+
+    def on_stop(self) -> None:
+        """Drop a pending debounced plan."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # --------------------------------------------------------------- handlers
+    @handles(PricesUpdated, PortfolioSynced, DepositReceived)
+    def _on_change(self, msg: object) -> None:
+        """Plan once the updates stop arriving for ``planner_debounce_seconds``."""
+        delay = float(self.ctx.settings().get_int("planner_debounce_seconds"))
+        trigger = _TRIGGERS.get(type(msg), "update")
+        if self._timer is not None:
+            self._timer.cancel()
+
+        def fire() -> None:
+            if self.ctx.stopping.is_set():
+                return
+            try:
+                self.ctx.bus.tell(self.name, RequestPlan(trigger))
+            except ActorUnavailable as exc:  # stopped or restarting: the next update plans
+                self.log.debug("plan_trigger_dropped", trigger=trigger, error=str(exc))
+
+        self._timer = threading.Timer(delay, fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @handles(RequestPlan)
+    def _on_request(self, msg: RequestPlan) -> PlanSummary:
+        return self._plan_once(msg.trigger)
+
+    @handles(GetPlan)
+    def _on_get(self, msg: GetPlan) -> PlannerStatus:
+        return PlannerStatus(False, self._warmed.is_set(), self._last_at, self._last,
+                             {"mode": self._mode()})
+
+    @handles(RunJob)
+    def _on_job(self, msg: RunJob) -> JobOutcome:
+        if msg.job == "planner":
+            s = self._plan_once(f"job:{msg.trigger}")
+            return JobOutcome(s.ok, f"{s.status}: {s.reason}",
+                              {"portfolio_hash": s.portfolio_hash, "plan_id": s.plan_id,
+                               "steps": s.steps, "duration_ms": s.duration_ms,
+                               "warnings": list(s.warnings)})
+        if msg.job == "autonomous_execution":
+            return self._execute_first_step()
+        return JobOutcome(False, f"unknown job {msg.job}")
+
+    # --------------------------------------------------------------- planning
+    def _account(self, mode: str) -> AccountSnapshot:
+        account: AccountSnapshot = self.ctx.io.run(self._broker(mode).account(),
+                                                   BROKER_TIMEOUT_S)
+        return account
+
+    def _plan_once(self, trigger: str) -> PlanSummary:
+        """Gather, plan, store, publish; never raises."""
+        started = time.perf_counter()
+        try:
+            summary = self._plan_unsafe(trigger, started)
+        except Exception as exc:  # the actor must survive any input or I/O failure
+            self.log.error("plan_failed", trigger=trigger, error=repr(exc))
+            summary = PlanSummary(False, "failed", f"planning failed: {type(exc).__name__}: "
+                                  f"{exc}", duration_ms=(time.perf_counter() - started) * 1000)
+        self._last, self._last_at = summary, self.ctx.clock.now()
+        return summary
+
+    def _plan_unsafe(self, trigger: str, started: float) -> PlanSummary:
+        mode = self._mode()
+        now = self.ctx.clock.now()
+        gatherer = InputGatherer(self.ctx.io, self._store(),
+                                 self.ctx.resources.get("market_data"), self._regime_cache)
+        gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
+        inp = gathered.plan_input
+        if not inp.securities:
+            result = PlanResult("nothing_to_do", "empty universe: no active security with "
+                                "a usable FX rate to plan for")
+        else:
+            result = plan(inp)
+        warnings = gathered.warnings + tuple(result.warnings)
+        duration = (time.perf_counter() - started) * 1000
+        plan_id = self.ctx.io.run(plan_repo.store_plan(
+            self._store(), result, gathered.portfolio_hash, trigger, gathered.isins, duration,
+            now, gathered.details), STORE_TIMEOUT_S)
+        steps = tuple(PlannedStep(s.step, gathered.isins.get(s.symbol, s.symbol), s.symbol,
+                                  s.side, int(s.quantity), s.estimated_price, s.currency,
+                                  s.estimated_value_eur, s.reason) for s in result.steps)
+        self.log.info("plan_stored", trigger=trigger, plan_id=plan_id, status=result.status,
+                      reason=result.reason, steps=len(steps), ms=round(duration, 1),
+                      portfolio_hash=gathered.portfolio_hash, warnings=list(warnings),
+                      **{k: v for k, v in gathered.details.items() if k != "current_weights"})
+        self.ctx.bus.publish(PlanReady(gathered.portfolio_hash, result.status, result.reason,
+                                       steps, plan_id, now))
+        return PlanSummary(True, result.status, result.reason, gathered.portfolio_hash,
+                           plan_id, len(steps), duration, warnings)
+
+    # -------------------------------------------------------------- execution
+    def _execute_first_step(self) -> JobOutcome:
+        """Step 1 of the stored plan → executor; re-plan first if the portfolio moved."""
+        try:
+            return self._execute_unsafe()
+        except Exception as exc:
+            self.log.error("autonomous_execution_failed", error=repr(exc))
+            return JobOutcome(False, f"autonomous execution failed: {type(exc).__name__}: "
+                              f"{exc}")
+
+    def _current_hash(self) -> str:
+        mode = self._mode()
+        gatherer = InputGatherer(self.ctx.io, self._store(), None)
+        return gatherer.gather(self._account(mode), mode, self.ctx.settings(),
+                               self.ctx.clock.now()).portfolio_hash
+
+    def _execute_unsafe(self) -> JobOutcome:
+        pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
+                                  STORE_TIMEOUT_S)
+        replanned = False
+        if pending and pending[0]["portfolio_hash"] != self._current_hash():
+            summary = self._plan_once("autonomous_execution")
+            replanned = True
+            pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
+                                      STORE_TIMEOUT_S) if summary.ok else []
+        if not pending:
+            return JobOutcome(True, "nothing to execute: no pending recommendation",
+                              {"replanned": replanned})
+        rec = pending[0]
+        key = (f"plan:{rec['portfolio_hash']}|{rec['step']}|{rec['isin']}|{rec['side']}|"
+               f"{rec['quantity']}")
+        intent = OrderIntent(rec["isin"], rec["symbol"], rec["side"],
+                             Decimal(int(rec["quantity"])), "autonomous")
+        answer = self.ctx.bus.ask("executor", SubmitOrder(intent, key, rec["reason"]),
+                                  EXECUTOR_TIMEOUT_S)
+        if not isinstance(answer, OrderResult):
+            return JobOutcome(False, f"unexpected executor answer: {answer!r}")
+        details: dict[str, Any] = {"intent_key": key, "status": answer.status,
+                                   "state": answer.state, "order_id": answer.client_order_id,
+                                   "symbol": rec["symbol"], "side": rec["side"],
+                                   "quantity": rec["quantity"], "replanned": replanned}
+        if answer.status in ("placed", "duplicate"):
+            marked = self.ctx.io.run(plan_repo.mark_executed(
+                self._store(), rec["symbol"], rec["side"], rec["portfolio_hash"],
+                self.ctx.clock.now()), STORE_TIMEOUT_S)
+            self.log.info("autonomous_order", **details, marked=marked)
+            return JobOutcome(True, f"{rec['side']} {rec['quantity']} {rec['symbol']}: "
+                              f"{answer.status} ({answer.state})", details)
+        if answer.status == "blocked":
+            details |= {"layer": answer.layer, "code": answer.code}
+            return JobOutcome(True, f"{rec['side']} {rec['quantity']} {rec['symbol']} blocked "
+                              f"at {answer.layer}/{answer.code}: {answer.message}", details)
+        details |= {"code": answer.code}
+        return JobOutcome(False, f"{rec['side']} {rec['quantity']} {rec['symbol']} failed: "
+                          f"{answer.message}", details)
+
+
+__all__ = ["JOBS", "PlannerActor"]

@@ -1,0 +1,245 @@
+"""What the planner actor reads before planning: universe, aligned price history, FX,
+the account of the current mode, the trade ledger, the regime and the settings — turned
+into one :class:`PlanInput` plus the portfolio hash. Runs in the planner's thread; every
+I/O call goes through ``io.run`` with a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from arduino_trader.adapters.store import market_repo, plan_repo
+from arduino_trader.config.settings import Settings
+from arduino_trader.domain import regime as rg
+from arduino_trader.domain.planner.models import (
+    Holding,
+    PlanInput,
+    PlannerSettings,
+    SecurityInfo,
+)
+from arduino_trader.domain.planner_hash import HashSecurity, PendingOrder, portfolio_hash
+from arduino_trader.protocols.broker import AccountSnapshot
+from arduino_trader.protocols.runtime import IoRunner
+from arduino_trader.protocols.store import Database
+
+STORE_TIMEOUT_S = 60.0
+BROKER_TIMEOUT_S = 60.0
+REGIME_INDEX = "^GSPC"
+# Settings key → PlannerSettings field; a key not declared keeps the model's default.
+_SETTING_FIELDS: Mapping[str, str] = {
+    "transaction_cost_fixed": "transaction_cost_fixed",
+    "transaction_cost_percent": "transaction_cost_percent",
+    "min_cash_reserve": "min_cash_reserve", "min_security_score": "min_security_score",
+    "target_annual_return": "target_annual_return", "market_avg_pe": "market_avg_pe",
+    "risk_free_rate": "risk_free_rate", "optimizer_blend": "optimizer_blend",
+    "optimizer_target_return": "optimizer_target_return",
+    "market_regime_detection_enabled": "market_regime_detection_enabled",
+    "buy_cooldown_days": "buy_cooldown_days", "sell_cooldown_days": "sell_cooldown_days",
+    "min_hold_days": "min_hold_days", "max_loss_threshold": "max_loss_threshold",
+    "max_plan_depth": "max_plan_depth",
+    "max_opportunities_per_category": "max_opportunities_per_category",
+    "priority_threshold_for_combinations": "priority_threshold",
+    "planner_combination_pool": "combination_pool_per_side",
+    "planner_max_sequences": "max_sequences", "beam_width": "beam_width",
+    "monte_carlo_path_count": "monte_carlo_paths",
+    "monte_carlo_horizon_days": "monte_carlo_horizon_days",
+    "monte_carlo_seed": "monte_carlo_seed", "cost_penalty_factor": "cost_penalty_factor",
+    "planner_min_score_improvement": "min_score_improvement",
+}
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """A ready planning input, its portfolio hash, and what was left out and why."""
+
+    plan_input: PlanInput
+    portfolio_hash: str
+    isins: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def planner_settings(settings: Settings) -> PlannerSettings:
+    """The planner's knobs from the effective settings (undeclared keys keep defaults)."""
+    base = PlannerSettings()
+    values: dict[str, Any] = {}
+    for key, name in _SETTING_FIELDS.items():
+        try:
+            raw = settings[key]
+        except KeyError:
+            continue
+        current = getattr(base, name)
+        values[name] = type(current)(raw) if not isinstance(current, bool) else bool(raw)
+    reserves = {}
+    for label in ("bull", "sideways", "bear"):
+        try:
+            reserves[label] = float(settings[f"market_regime_{label}_cash_reserve"])
+        except KeyError:
+            reserves[label] = float(base.regime_cash_reserve[label])
+    return PlannerSettings(**values, regime_cash_reserve=reserves)
+
+
+def aligned_prices(histories: list[dict[date, float]], days: int) -> npt.NDArray[np.float64]:
+    """[securities × days] closes on the union of trading days (last ``days``), NaN gaps."""
+    calendar = sorted({d for h in histories for d in h})[-days:]
+    out = np.full((len(histories), len(calendar)), np.nan)
+    index = {d: j for j, d in enumerate(calendar)}
+    for i, h in enumerate(histories):
+        for d, close in h.items():
+            j = index.get(d)
+            if j is not None and close is not None and close > 0:
+                out[i, j] = float(close)
+    return out
+
+
+def current_values(securities: list[SecurityInfo], prices: npt.NDArray[np.float64],
+                   holdings: list[Holding]) -> dict[str, float]:
+    """EUR value of each holding at its last known close (unpriced holdings are left out)."""
+    row = {s.symbol: i for i, s in enumerate(securities)}
+    out: dict[str, float] = {}
+    for h in holdings:
+        i = row.get(h.symbol)
+        if i is None or h.quantity <= 0:
+            continue
+        finite = prices[i][np.isfinite(prices[i])]
+        if finite.size and securities[i].fx_rate > 0:
+            out[h.symbol] = h.quantity * float(finite[-1]) / securities[i].fx_rate
+    return out
+
+
+def _days(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds() / 86400)
+
+
+class InputGatherer:
+    """Reads every fact a plan needs; a missing FX rate excludes its currency, never 1:1."""
+
+    def __init__(self, io: IoRunner, store: Database, market_data: Any,
+                 regime_cache: dict[date, float] | None = None) -> None:
+        self.io = io
+        self.store = store
+        self.market_data = market_data
+        self.regime_cache = {} if regime_cache is None else regime_cache
+
+    def _run(self, coro: Any, timeout: float = STORE_TIMEOUT_S) -> Any:
+        return self.io.run(coro, timeout)
+
+    def _eur_per(self, currencies: set[str], today: date,
+                 warnings: list[str]) -> dict[str, Decimal]:
+        rates: dict[str, Decimal] = {}
+        for ccy in sorted(currencies):
+            if ccy == "EUR":
+                rates[ccy] = Decimal(1)
+                continue
+            fx = self._run(market_repo.read_fx(self.store, ccy, today))
+            if fx is None or fx.eur_per <= 0:
+                warnings.append(f"no FX rate for {ccy}: its securities, positions and cash "
+                                "are left out of this plan")
+                continue
+            rates[ccy] = fx.eur_per
+        return rates
+
+    def _regime(self, today: date, warnings: list[str]) -> float:
+        """The regime score of ``today`` (computed once a day, like the reference's 24 h)."""
+        if self.market_data is None:
+            return 0.0
+        if today in self.regime_cache:
+            return self.regime_cache[today]
+        try:
+            hist = self.market_data.history(REGIME_INDEX, today - timedelta(days=120), today)
+            closes = np.array([b.close for b in hist.bars], dtype=np.float64)
+        except Exception as exc:  # no index data: neutral regime, said so
+            warnings.append(f"regime index {REGIME_INDEX} unavailable ({exc}); regime neutral")
+            return 0.0
+        score = rg.regime_score({"SPX": closes}, weights={"SPX": 1.0}).score
+        self.regime_cache.clear()
+        self.regime_cache[today] = score
+        return score
+
+    def gather(self, account: AccountSnapshot, mode: str, settings: Settings,
+               now: datetime) -> Gathered:
+        """One planning input from the store, ``account`` and ``settings``."""
+        warnings: list[str] = []
+        today = now.date()
+        rows = self._run(market_repo.list_securities(self.store, active_only=True))
+        currencies = {str(r["currency"] or "EUR") for r in rows}
+        currencies |= {p.currency for p in account.positions}
+        currencies |= {c.currency for c in account.cash}
+        rates = self._eur_per(currencies, today, warnings)
+        usable = [r for r in rows if str(r["currency"] or "EUR") in rates]
+        days = settings.get_int("planner_history_days")
+        start = today - timedelta(days=int(days * 7 / 5) + 10)
+        histories: list[dict[date, float]] = []
+        for r in usable:
+            bars = self._run(market_repo.read_history(self.store, r["isin"], start, today))
+            histories.append({b.day: b.close for b in bars})
+        prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
+        securities = [self._security(r, rates) for r in usable]
+        isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
+        trades = self._run(plan_repo.last_trade_times(self.store, mode))
+        holdings: list[Holding] = []
+        positions: dict[str, Decimal] = {}
+        for p in account.positions:
+            positions[p.symbol] = p.quantity
+            if p.currency not in rates:
+                continue
+            isin = isins.get(p.symbol, p.symbol)
+            holdings.append(Holding(
+                p.symbol, float(p.quantity), float(p.avg_price),
+                days_since_last_buy=_days(now, trades.get((isin, "BUY"))),
+                days_since_last_sell=_days(now, trades.get((isin, "SELL")))))
+        cash_eur = sum((c.amount * rates[c.currency] for c in account.cash
+                        if c.currency in rates), Decimal(0))
+        if mode == "research":
+            cash_eur += settings.get_decimal("virtual_test_cash")
+        last_buy = {s: d for s in isins if (d := _days(now, trades.get((isins[s], "BUY"))))
+                    is not None}
+        last_sell = {s: d for s in isins
+                     if (d := _days(now, trades.get((isins[s], "SELL")))) is not None}
+        regime = self._regime(today, warnings)
+        pending = [PendingOrder(o["symbol"], o["side"], o["remaining"], o["price"],
+                                o["currency"])
+                   for o in self._run(plan_repo.open_orders(self.store, mode))]
+        hashed = portfolio_hash(
+            [HashSecurity(str(r["symbol"]), bool(r["allow_buy"]), bool(r["allow_sell"]),
+                          r["min_portfolio_target"], r["max_portfolio_target"],
+                          r["country"], r["industry"]) for r in rows],
+            positions, {c.currency: account.cash_in(c.currency) for c in account.cash},
+            pending)
+        plan_input = PlanInput(securities, prices, holdings, float(cash_eur),
+                               regime_score=regime, days_since_last_buy=last_buy,
+                               days_since_last_sell=last_sell,
+                               settings=planner_settings(settings))
+        values = current_values(securities, prices, holdings)
+        total = sum(values.values()) + max(0.0, float(cash_eur))
+        weights = {s: v / total for s, v in values.items()} if total > 0 else {}
+        return Gathered(plan_input, hashed, isins, tuple(warnings),
+                        {"securities": len(securities), "days": int(prices.shape[1])
+                         if prices.ndim == 2 else 0, "holdings": len(holdings),
+                         "cash_eur": float(cash_eur), "regime_score": regime, "mode": mode,
+                         "total_value_eur": total, "current_weights": weights})
+
+    @staticmethod
+    def _security(row: Mapping[str, Any], rates: Mapping[str, Decimal]) -> SecurityInfo:
+        ccy = str(row["currency"] or "EUR")
+
+        def pct(value: Any) -> float | None:
+            return None if value is None else float(value) / 100
+
+        return SecurityInfo(
+            symbol=str(row["symbol"]), name=str(row["name"] or ""), currency=ccy,
+            fx_rate=float(Decimal(1) / rates[ccy]), country=row["country"],
+            industry=row["industry"], allow_buy=bool(row["allow_buy"]),
+            allow_sell=bool(row["allow_sell"]), min_lot=max(1, int(row["min_lot"] or 1)),
+            min_target=pct(row["min_portfolio_target"]),
+            max_target=pct(row["max_portfolio_target"]))
+
+
+__all__ = ["Gathered", "InputGatherer", "aligned_prices", "current_values", "planner_settings"]

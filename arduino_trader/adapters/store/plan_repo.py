@@ -1,0 +1,190 @@
+"""Plans and recommendations (migration 0300, spec/planning.md §2.9).
+
+Storing a plan is one transaction: the run's row, ``DismissAllPending`` (pending rows of
+earlier plans become dismissed as ``superseded``), then one upsert per step keyed by the
+identity (symbol, side, reason, portfolio_hash): a row the user dismissed stays dismissed,
+a pending, superseded or executed row becomes pending again with the new figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.domain.planner.models import PlanResult
+from arduino_trader.protocols.store import Database
+
+_CENT = Decimal("0.01")
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC).isoformat()
+
+
+def _money(value: float, places: str = "0.0001") -> str:
+    """A float estimate as exact text at a fixed precision (never binary noise)."""
+    return str(Decimal(repr(float(value))).quantize(Decimal(places)))
+
+
+async def store_plan(db: Database, result: PlanResult, portfolio_hash: str, trigger: str,
+                     isins: Mapping[str, str], duration_ms: float, now: datetime,
+                     inputs: Mapping[str, Any] | None = None) -> int:
+    """Record one plan run and its steps as recommendations; returns the plan id.
+
+    ``inputs``: what the plan saw (current weights, cash, regime...), kept for the API."""
+    ts = _ts(now)
+    async with db.transaction() as tx:
+        cur = await tx.execute(
+            "INSERT INTO plans (portfolio_hash, status, reason, trigger, current_score, "
+            "end_state_score, improvement, result_json, timings_json, warnings_json, "
+            "inputs_json, duration_ms, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (portfolio_hash, result.status, result.reason, trigger, result.current_score,
+             result.end_state_score, result.improvement,
+             json.dumps(result.to_dict(), default=str),
+             json.dumps(dict(result.timings_ms)), json.dumps(list(result.warnings)),
+             json.dumps(dict(inputs or {}), default=str), duration_ms, ts))
+        plan_id = int(cur.lastrowid or 0)
+        await tx.execute(
+            "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
+            "dismissed_at = ?, updated_at = ? WHERE status = 'pending'", (ts, ts))
+        for s in result.steps:
+            await tx.execute(
+                "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, name, side, "
+                "quantity, estimated_price, estimated_value, cost_eur, currency, category, "
+                "reason, priority, score_before, score_after, security_score, "
+                "breakdown_json, status, portfolio_hash, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', "
+                "?, ?, ?) ON CONFLICT (symbol, side, reason, portfolio_hash) DO UPDATE SET "
+                "plan_id = excluded.plan_id, step = excluded.step, "
+                "quantity = excluded.quantity, estimated_price = excluded.estimated_price, "
+                "estimated_value = excluded.estimated_value, cost_eur = excluded.cost_eur, "
+                "priority = excluded.priority, score_before = excluded.score_before, "
+                "score_after = excluded.score_after, security_score = excluded.security_score, "
+                "breakdown_json = excluded.breakdown_json, updated_at = excluded.updated_at, "
+                "status = CASE WHEN recommendations.dismissed_by = 'user' "
+                "AND recommendations.status = 'dismissed' THEN 'dismissed' ELSE 'pending' END, "
+                "dismissed_by = CASE WHEN recommendations.dismissed_by = 'user' "
+                "AND recommendations.status = 'dismissed' THEN 'user' ELSE NULL END, "
+                "dismissed_at = CASE WHEN recommendations.dismissed_by = 'user' "
+                "AND recommendations.status = 'dismissed' THEN recommendations.dismissed_at "
+                "ELSE NULL END, executed_at = NULL",
+                (uuid.uuid4().hex, plan_id, s.step, s.symbol, isins.get(s.symbol, s.symbol),
+                 s.name, s.side, int(s.quantity), _money(s.estimated_price),
+                 str(Decimal(repr(float(s.estimated_value_eur))).quantize(_CENT)),
+                 str(Decimal(repr(float(s.cost_eur))).quantize(_CENT)), s.currency,
+                 s.category, s.reason, s.priority, s.score_before, s.score_after,
+                 s.security_score, json.dumps(dict(s.security_breakdown), default=str),
+                 portfolio_hash, ts, ts))
+    return plan_id
+
+
+def _plan_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"id": int(row["id"]), "portfolio_hash": row["portfolio_hash"],
+            "status": row["status"], "reason": row["reason"], "trigger": row["trigger"],
+            "current_score": row["current_score"], "end_state_score": row["end_state_score"],
+            "improvement": row["improvement"], "timings_ms": json.loads(row["timings_json"]),
+            "warnings": json.loads(row["warnings_json"]), "duration_ms": row["duration_ms"],
+            "inputs": json.loads(row["inputs_json"]),
+            "created_at": _iso(row["created_at"]),
+            "result": json.loads(row["result_json"])}
+
+
+async def latest_plan(db: Database) -> dict[str, Any] | None:
+    """The newest plan run (with its full result), or None before the first."""
+    row = await db.fetch_one("SELECT * FROM plans ORDER BY id DESC LIMIT 1")
+    return _plan_row(row) if row is not None else None
+
+
+def _rec_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"uuid": row["uuid"], "plan_id": int(row["plan_id"]), "step": int(row["step"]),
+            "symbol": row["symbol"], "isin": row["isin"], "name": row["name"],
+            "side": row["side"], "quantity": int(row["quantity"]),
+            "estimated_price": row["estimated_price"],
+            "estimated_value": row["estimated_value"], "cost_eur": row["cost_eur"],
+            "currency": row["currency"], "category": row["category"], "reason": row["reason"],
+            "priority": row["priority"], "portfolio_score_before": row["score_before"],
+            "portfolio_score_after": row["score_after"],
+            "score_change": round(float(row["score_after"]) - float(row["score_before"]), 6),
+            "security_score": row["security_score"],
+            "score_breakdown": json.loads(row["breakdown_json"]), "status": row["status"],
+            "dismissed_by": row["dismissed_by"], "portfolio_hash": row["portfolio_hash"],
+            "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
+            "executed_at": _iso(row["executed_at"]), "dismissed_at": _iso(row["dismissed_at"])}
+
+
+async def pending_recommendations(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    """Pending recommendations in step order (``GetPendingRecommendations``)."""
+    rows = await db.fetch_all(
+        "SELECT * FROM recommendations WHERE status = 'pending' ORDER BY plan_id DESC, step "
+        "LIMIT ?", (limit,))
+    return [_rec_row(r) for r in rows]
+
+
+async def count_pending_by_side(db: Database) -> dict[str, int]:
+    """``{"BUY": n, "SELL": m}`` of pending recommendations."""
+    rows = await db.fetch_all(
+        "SELECT side, COUNT(*) AS n FROM recommendations WHERE status = 'pending' "
+        "GROUP BY side")
+    out = {"BUY": 0, "SELL": 0}
+    out.update({str(r["side"]): int(r["n"]) for r in rows})
+    return out
+
+
+async def dismiss_all_by_portfolio_hash(db: Database, portfolio_hash: str,
+                                        now: datetime) -> int:
+    """Dismiss (by the user) the pending rows of ``portfolio_hash``; returns the count."""
+    return await db.execute(
+        "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'user', "
+        "dismissed_at = ?, updated_at = ? WHERE status = 'pending' AND portfolio_hash = ?",
+        (_ts(now), _ts(now), portfolio_hash))
+
+
+async def dismiss_all_pending(db: Database, now: datetime) -> int:
+    """Dismiss every pending row as superseded (``DismissAllPending``); returns the count."""
+    return await db.execute(
+        "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
+        "dismissed_at = ?, updated_at = ? WHERE status = 'pending'", (_ts(now), _ts(now)))
+
+
+async def mark_executed(db: Database, symbol: str, side: str, portfolio_hash: str,
+                        now: datetime) -> int:
+    """After a fill: pending rows with the same (symbol, side, hash) become executed."""
+    return await db.execute(
+        "UPDATE recommendations SET status = 'executed', executed_at = ?, updated_at = ? "
+        "WHERE status = 'pending' AND symbol = ? AND side = ? AND portfolio_hash = ?",
+        (_ts(now), _ts(now), symbol, side, portfolio_hash))
+
+
+async def last_trade_times(db: Database, mode: str) -> dict[tuple[str, str], datetime]:
+    """(isin, side) → time of the latest ledger trade of ``mode``."""
+    rows = await db.fetch_all(
+        "SELECT isin, side, MAX(executed_at) AS at FROM trades WHERE mode = ? "
+        "GROUP BY isin, side", (mode,))
+    return {(str(r["isin"]), str(r["side"])): datetime.fromtimestamp(int(r["at"]), UTC)
+            for r in rows}
+
+
+async def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
+    """Journal entries of ``mode`` not final yet, with the unfilled quantity."""
+    rows = await db.fetch_all(
+        "SELECT symbol, side, quantity, filled_quantity, limit_price, currency FROM orders "
+        "WHERE mode = ? AND finished_at IS NULL", (mode,))
+    return [{"symbol": str(r["symbol"]), "side": str(r["side"]),
+             "remaining": Decimal(int(r["quantity"])) - Decimal(str(r["filled_quantity"])),
+             "price": Decimal(str(r["limit_price"])), "currency": str(r["currency"])}
+            for r in rows]
+
+
+__all__ = ["count_pending_by_side", "dismiss_all_by_portfolio_hash", "dismiss_all_pending",
+           "last_trade_times", "latest_plan", "mark_executed", "open_orders",
+           "pending_recommendations", "store_plan"]

@@ -1,0 +1,26 @@
+"""Settings of the planner actor: when it plans, and autonomous execution of plans."""
+
+from __future__ import annotations
+
+from .spec import SettingSpec
+
+_J = "scheduling"
+_P = "planner"
+
+KEYS: tuple[SettingSpec, ...] = (
+    SettingSpec("job_planner_minutes", "int", 15, "Interval of the planner job (a plan is "
+                "also made after each price sync and on demand)", unit="min", minimum=1,
+                maximum=1440, group=_J),
+    SettingSpec("job_autonomous_execution_minutes", "int", 15, "Interval of the "
+                "autonomous_execution job (step 1 of the stored plan → executor)",
+                unit="min", minimum=1, maximum=1440, group=_J),
+    SettingSpec("job_autonomous_execution_enabled", "bool", True, "Run the scheduled "
+                "autonomous_execution job (orders still pass every safety layer; in research "
+                "mode they go to the paper broker)", group=_J),
+    SettingSpec("planner_debounce_seconds", "int", 60, "After a price update, wait this long "
+                "for more updates before planning", unit="s", minimum=0, maximum=3600,
+                group=_P),
+    SettingSpec("planner_history_days", "int", 1260, "Daily closes per security the planner "
+                "reads (about 5 years of trading days)", unit="days", minimum=60,
+                maximum=5000, group=_P),
+)

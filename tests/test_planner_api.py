@@ -1,0 +1,196 @@
+"""Planner endpoints on the whole daemon, research mode, on the bundled real history
+(simulated clock inside it): explained recommendations, dismissal by portfolio hash,
+status/regenerate, and plan → autonomous_execution → a research fill in the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+
+from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.daemon.api import routes_trades
+from arduino_trader.protocols.planning import PlanSummary, RequestPlan
+
+# Small, fast planning: depth 2, few sequences and paths; planning and execution are
+# driven by the tests (the simulated clock jumps hours, which would make jobs due).
+FAST = {"ARDUINO_TRADER_MAX_PLAN_DEPTH": "2", "ARDUINO_TRADER_PLANNER_MAX_SEQUENCES": "200",
+        "ARDUINO_TRADER_MONTE_CARLO_PATH_COUNT": "20", "ARDUINO_TRADER_BEAM_WIDTH": "3",
+        "ARDUINO_TRADER_PLANNER_HISTORY_DAYS": "800",
+        "ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
+        "ARDUINO_TRADER_JOB_PLANNER_MINUTES": "1440",
+        "ARDUINO_TRADER_JOB_AUTONOMOUS_EXECUTION_ENABLED": "false"}
+
+
+HELD = ("US0378331005", "US0079031078", "US0605051046")  # AAPL, AMD, BAC
+
+
+def _scalar(d: ProbeDaemon, sql: str) -> int:
+    row = d.io.run(d.store.fetch_one(sql), 5)
+    assert row is not None
+    return int(row[0])
+
+
+def _history_loaded(d: ProbeDaemon) -> bool:
+    return _scalar(d, "SELECT COUNT(*) FROM job_runs WHERE job = 'sync_securities_data' "
+                      "AND finished_at IS NOT NULL") >= 1 and \
+        _scalar(d, "SELECT COUNT(*) FROM fx_rates WHERE currency = 'USD'") >= 1
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
+    """A research daemon holding three positions bought through the executor."""
+    routes_trades._recent.clear()
+    # Tuesday 2022-12-20 15:00 UTC: inside the bundled history, NASDAQ/NYSE open.
+    clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
+    d = start_daemon(tmp_path / "state", env=FAST, clock=clock)
+    try:
+        wait_for(lambda: _history_loaded(d), 90, "bundled history and FX")
+        d.io.run(d._broker_pair()[1].deposit("USD", Decimal("20000")), 10)
+        api = Client(d)
+        for i, isin in enumerate(HELD):  # a small research portfolio, one trade an hour
+            code, answer = api.call("POST", "/api/trades/execute", {
+                "symbol": isin, "side": "BUY", "quantity": 20, "confirm": "EXECUTE",
+                "request_id": f"seed-{i}"})
+            assert code == 200 and answer["state"] == "filled", answer
+            clock.advance(timedelta(minutes=61))
+        d.clock_for_tests = clock  # type: ignore[attr-defined]
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture
+def api(daemon: ProbeDaemon) -> Client:
+    return Client(daemon)
+
+
+def _plan(d: ProbeDaemon) -> PlanSummary:
+    summary = d.bus.ask("planner", RequestPlan("test"), 120)
+    assert isinstance(summary, PlanSummary)
+    return summary
+
+
+def test_recommendations_are_explained_on_the_bundled_data(daemon: ProbeDaemon,
+                                                           api: Client) -> None:
+    summary = _plan(daemon)
+    assert summary.ok and summary.status == "plan", summary
+    code, view = api.call("GET", "/api/trades/recommendations")
+    assert code == 200 and view["status"] == "plan", view
+    assert view["portfolio_hash"] == summary.portfolio_hash and len(view["steps"]) >= 1
+    first = view["steps"][0]
+    assert first["step"] == 1 and first["side"] in ("BUY", "SELL")
+    assert first["isin"].startswith("US") and first["quantity"] >= 1
+    assert first["reason"] and first["score_breakdown"] and first["status"] == "pending"
+    assert Decimal(first["estimated_value"]) > 0  # exact text, not a float
+    assert view["total_score_improvement"] > 0 and view["evaluated_count"] > 1
+    assert api.call("GET", "/api/planning/recommendations")[1]["steps"] == view["steps"]
+
+
+def test_dismissal_sticks_for_the_same_portfolio(daemon: ProbeDaemon, api: Client) -> None:
+    first = _plan(daemon)
+    code, answer = api.call("POST", "/api/trades/recommendations/dismiss",
+                            {"portfolio_hash": first.portfolio_hash})
+    assert code == 200 and answer["dismissed"] == first.steps >= 1
+    again = _plan(daemon)  # same portfolio: the dismissed steps stay hidden
+    assert again.portfolio_hash == first.portfolio_hash
+    assert api.call("GET", "/api/trades/recommendations")[1]["steps"] == []
+    code, answer = api.call("POST", "/api/trades/recommendations/dismiss",
+                            {"portfolio_hash": "not-a-hash"})
+    assert (code, answer["error"]) == (400, "invalid_field")
+    assert api.call("POST", "/api/trades/recommendations/dismiss",
+                    {"portfolio_hash": first.portfolio_hash}, token=None)[0] == 401
+
+
+def test_status_and_regenerate(daemon: ProbeDaemon, api: Client) -> None:
+    before = _scalar(daemon, "SELECT COUNT(*) FROM plans")
+    code, answer = api.call("POST", "/api/planner/regenerate")
+    assert code == 202 and answer["job"] == "planner", answer
+    wait_for(lambda: _scalar(daemon, "SELECT COUNT(*) FROM plans") > before, 60, "a new plan")
+    wait_for(lambda: api.call("GET", "/api/planner/status")[1]["is_planning"] is False, 30,
+             "planner idle")
+    code, status = api.call("GET", "/api/planner/status")
+    assert code == 200 and status["last_plan"]["trigger"] == "job:manual"
+    assert status["portfolio_hash"] == status["last_plan"]["portfolio_hash"]
+    assert status["pending"]["BUY"] + status["pending"]["SELL"] >= 1
+    assert status["evaluated_count"] > 1
+    wait_for(lambda: api.call("GET", "/api/planner/status")[1]["warmed_up"] is True, 60,
+             "kernels warmed in the background")
+
+
+def test_execute_needs_confirmation(api: Client) -> None:
+    code, answer = api.call("POST", "/api/trades/recommendations/execute", {"confirm": "no"})
+    assert (code, answer["error"]) == (400, "confirmation_required")
+    assert api.call("POST", "/api/trades/recommendations/execute", {"confirm": "EXECUTE"},
+                    token=None)[0] == 401
+
+
+def test_plan_then_autonomous_execution_fills_in_research(daemon: ProbeDaemon,
+                                                          api: Client) -> None:
+    """The stored step 1 goes through the executor to the paper broker: one research
+    trade in the ledger, the recommendation marked executed, the sandbox untouched."""
+    daemon.clock_for_tests.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
+    summary = _plan(daemon)
+    assert summary.status == "plan", summary
+    step = api.call("GET", "/api/trades/recommendations")[1]["steps"][0]
+    assert daemon.scheduler is not None
+    outcome = daemon.scheduler.run_now("autonomous_execution", "manual")
+    assert outcome.ok and outcome.details["status"] == "placed", outcome
+    assert outcome.details["state"] == "filled"
+    assert outcome.details["intent_key"] == (
+        f"plan:{summary.portfolio_hash}|1|{step['isin']}|{step['side']}|{step['quantity']}")
+    _, trades = api.call("GET", "/api/trades")
+    newest = trades["trades"][0]
+    assert (newest["symbol"], newest["side"], newest["mode"]) == \
+        (step["symbol"], step["side"], "research")
+    assert len(trades["trades"]) == len(HELD) + 1
+    row = daemon.io.run(daemon.store.fetch_one(
+        "SELECT status FROM recommendations WHERE uuid = ?", (step["uuid"],)), 5)
+    assert row is not None and row["status"] == "executed"
+    # The portfolio moved: the next run re-plans first; the frequency limit then holds
+    # any new order (blocked is reported with its layer, and the step stays pending).
+    outcome = daemon.scheduler.run_now("autonomous_execution", "manual")
+    assert outcome.ok and outcome.details.get("replanned") is True, outcome
+    if outcome.details.get("status") == "blocked":
+        assert outcome.details["layer"] and outcome.details["code"]
+    assert _scalar(daemon, "SELECT COUNT(*) FROM trades") == len(HELD) + 1
+
+
+def test_optimizer_endpoints_show_the_plans_targets(daemon: ProbeDaemon, api: Client) -> None:
+    code, answer = api.call("GET", "/api/optimizer")
+    assert code == 200 and answer["status"] == "never_run" and answer["last_run"] is None
+    assert answer["settings"]["min_trade_amount"] == "250.00"
+    code, answer = api.call("POST", "/api/optimizer/run")
+    assert code == 200 and answer["success"] is True, answer
+    result = answer["result"]
+    assert result["total_stocks_optimized"] >= 2
+    assert abs(sum(result["target_weights"].values()) - 1) < 0.2  # minus the cash reserve
+    held = {a["symbol"] for a in result["top_adjustments"] if a["current_pct"] > 0}
+    assert held <= {"AAPL.US", "AMD.US", "BAC.US"}
+    assert all(a["direction"] == ("buy" if a["change_pct"] > 0 else "sell")
+               for a in result["top_adjustments"])
+    code, answer = api.call("GET", "/api/optimizer")
+    assert answer["status"] in ("ok", "fallback") and answer["last_run"]["plan_id"] >= 1
+    assert api.call("POST", "/api/optimizer/run", token=None)[0] == 401
+
+
+def test_a_blocked_step_stays_pending_and_names_the_layer(daemon: ProbeDaemon,
+                                                          api: Client) -> None:
+    assert daemon.settings is not None and daemon.scheduler is not None
+    daemon.clock_for_tests.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
+    summary = _plan(daemon)
+    assert summary.status == "plan", summary
+    daemon.io.run(daemon.settings.set("max_trades_per_day", 3, who="test"), 5)  # 3 done
+    outcome = daemon.scheduler.run_now("autonomous_execution", "manual")
+    assert outcome.ok and outcome.details["status"] == "blocked", outcome
+    assert outcome.details["layer"] == "frequency" and outcome.details["code"]
+    pending = api.call("GET", "/api/trades/recommendations")[1]["steps"]
+    assert pending and pending[0]["status"] == "pending"
+    code, answer = api.call("POST", "/api/trades/recommendations/execute",
+                            {"confirm": "EXECUTE"})
+    assert code == 400 and answer["layer"] == "frequency", answer
+    assert _scalar(daemon, "SELECT COUNT(*) FROM trades") == len(HELD)
