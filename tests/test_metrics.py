@@ -52,3 +52,18 @@ def test_metrics_follow_jobs_and_rejections(daemon: ProbeDaemon) -> None:
     assert "backup" in durations
     rejections = families["arduino_trader_order_rejections"]
     assert rejections == [({"layer": "security", "code": "security_unknown"}, 1.0)]
+
+
+def test_metrics_show_value_and_cash_after_a_sync(daemon: ProbeDaemon) -> None:
+    api = Client(daemon)
+    runs = api.call("GET", "/api/system/jobs/sync_cycle")[1]["runs"]
+    if api.call("GET", "/api/system/jobs/sync_cycle")[1]["status"] != "running":
+        api.call("POST", "/api/system/jobs/sync_cycle")
+    wait_for(lambda: api.call("GET", "/api/system/jobs/sync_cycle")[1]["runs"] > runs
+             and api.call("GET", "/api/system/jobs/sync_cycle")[1]["status"] == "idle",
+             30, "sync cycle")
+    families = _scrape(daemon)
+    cash = {labels["currency"]: value for labels, value in families["arduino_trader_cash"]}
+    assert cash.get("EUR", 0) > 0
+    (value,) = families["arduino_trader_portfolio_value_eur"]
+    assert value[1] >= cash["EUR"]

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from . import keys_broker, keys_daemon, keys_market, keys_planner, keys_satellites, keys_trading
+from . import (
+    keys_broker,
+    keys_cash_flows,
+    keys_daemon,
+    keys_market,
+    keys_planner,
+    keys_planner_actor,
+    keys_satellites,
+    keys_trading,
+)
 from .spec import SettingError, SettingSpec
 
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
-                                 + keys_broker.KEYS + keys_satellites.KEYS + keys_planner.KEYS)
+                                 + keys_broker.KEYS + keys_satellites.KEYS
+                                 + keys_cash_flows.KEYS + keys_planner.KEYS
+                                 + keys_planner_actor.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

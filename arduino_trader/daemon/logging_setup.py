@@ -15,6 +15,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from . import log_buffer
+
 MASK = "***"
 _SENSITIVE_KEY_PARTS = ("secret", "password", "token", "api_key", "authorization")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -103,6 +105,7 @@ def configure_logging(level: str, secrets: Callable[[], Iterable[str]],
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+    log_buffer.install(root, formatter)  # the last lines for GET /api/system/logs
     logging.captureWarnings(True)
     structlog.configure(
         processors=[structlog.stdlib.filter_by_level, *_shared_processors(),

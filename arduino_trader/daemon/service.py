@@ -15,10 +15,14 @@ import structlog
 from aiohttp import web
 
 from arduino_trader.actors import broker_probe as broker_probe_actor
+from arduino_trader.actors import cash_flows as cash_flows_actor
 from arduino_trader.actors import executor as executor_actor
 from arduino_trader.actors import health as health_actor
 from arduino_trader.actors import maintenance as maintenance_actor
 from arduino_trader.actors import market_data as market_data_actor
+from arduino_trader.actors import planner as planner_actor
+from arduino_trader.actors import portfolio as portfolio_actor
+from arduino_trader.actors import satellites as satellites_actor
 from arduino_trader.actors.base import ActorContext
 from arduino_trader.adapters.broker_factory import build_brokers
 from arduino_trader.adapters.clock import SystemClock
@@ -27,9 +31,14 @@ from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.store import maintenance
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
+from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.market_data import PricesUpdated
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
+from arduino_trader.protocols.portfolio import PortfolioSynced
+from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .api.app import create_app
 from .api.context import ApiContext
@@ -156,7 +165,8 @@ class TraderDaemon:
 
     def actor_specs(self) -> list[ActorSpec]:
         """Every actor of this daemon, health first."""
-        names = ("health", "maintenance", "market_data", "broker_probe", "executor")
+        names = ("health", "maintenance", "market_data", "broker_probe", "executor", "portfolio",
+                 "cash_flows", "planner", "satellites")
         return [
             ActorSpec("health", health_actor.HealthActor,
                       {"expected": names, "run_checks": self._run_checks},
@@ -169,7 +179,26 @@ class TraderDaemon:
                       depends_on=("health",)),
             ActorSpec("executor", executor_actor.ExecutorActor, {},
                       depends_on=("health", "market_data")),
+            ActorSpec("portfolio", portfolio_actor.PortfolioActor, {},
+                      depends_on=("health", "market_data"), subscriptions=(PricesUpdated,)),
+            ActorSpec("cash_flows", cash_flows_actor.CashFlowActor,
+                      {"context_for": self._cash_flow_context},
+                      depends_on=("health", "executor"), subscriptions=(TradeExecuted,)),
+            ActorSpec("planner", planner_actor.PlannerActor, {},
+                      depends_on=("health", "market_data", "executor"),
+                      subscriptions=(PricesUpdated, PortfolioSynced, DepositReceived)),
+            ActorSpec("satellites", satellites_actor.SatelliteActor, {},
+                      depends_on=("health",), subscriptions=satellites_actor.SUBSCRIPTIONS),
         ]
+
+    def _cash_flow_context(self, rates: Any) -> Any:
+        """The cash-flow effects' bucket facts from the satellite manager (deposit split,
+        income destinations); core only while it does not answer."""
+        try:
+            return self.bus.ask("satellites", GetCashFlowContext(rates), 30)
+        except Exception as exc:
+            log.warning("cash_flow_context_core_only", error=repr(exc))
+            return cash_flows_actor.core_only_context(rates)
 
     def _broker_pair(self) -> tuple[Any, Any]:
         """(configured broker, paper broker), built once: Tradernet if broker.kind says so."""
@@ -211,7 +240,8 @@ class TraderDaemon:
     def job_specs(self) -> tuple[JobSpec, ...]:
         """Every job of this daemon."""
         return (health_actor.JOBS + maintenance_actor.JOBS + market_data_actor.JOBS
-                + broker_probe_actor.JOBS + executor_actor.JOBS)
+                + broker_probe_actor.JOBS + executor_actor.JOBS + portfolio_actor.JOBS
+                + cash_flows_actor.JOBS + planner_actor.JOBS + satellites_actor.JOBS)
 
     def _start_actors(self) -> None:
         self.supervisor = Supervisor(self.bus, self._actor_context(), self.clock,

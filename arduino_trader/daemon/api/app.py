@@ -12,10 +12,15 @@ from aiohttp.typedefs import Handler
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 from . import (
+    routes_allocation,
     routes_broker,
+    routes_cash_flows,
     routes_market,
     routes_metrics,
     routes_page,
+    routes_planner,
+    routes_portfolio,
+    routes_satellites,
     routes_settings,
     routes_system,
     routes_trades,
@@ -31,7 +36,9 @@ log = structlog.get_logger(component="api")
 ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_market.router, routes_broker.router,
                                    routes_trades.router, routes_metrics.router,
-                                   routes_page.router)
+                                   routes_page.router, routes_portfolio.router,
+                                   routes_cash_flows.router, routes_allocation.router,
+                                   routes_satellites.router, routes_planner.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

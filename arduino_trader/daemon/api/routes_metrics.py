@@ -87,6 +87,18 @@ class _Snapshot(Collector):
         for mode, count in d["trades"]:
             trades.add_metric([mode], float(count))
         yield trades
+        snapshot = d["snapshot"]
+        if snapshot is not None:
+            yield GaugeMetricFamily("arduino_trader_portfolio_value_eur", "Positions plus "
+                                    "cash at the last sync (EUR)", value=float(snapshot[0]))
+            yield GaugeMetricFamily("arduino_trader_portfolio_invested_eur", "Positions at "
+                                    "the last sync (EUR)", value=float(snapshot[1]))
+        cash = GaugeMetricFamily("arduino_trader_cash", "Cash per currency at the last sync, "
+                                 "in that currency (negative = a debt to repair)",
+                                 labels=["currency"])
+        for currency, amount in d["cash"]:
+            cash.add_metric([currency], float(amount))
+        yield cash
 
 
 async def _snapshot(request: web.Request) -> dict[str, Any]:
@@ -103,6 +115,9 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
     rejections = await store.fetch_all(
         "SELECT layer, code, COUNT(*) FROM order_rejections GROUP BY 1, 2")
     trades = await store.fetch_all("SELECT mode, COUNT(*) FROM trades GROUP BY 1")
+    snapshot = await store.fetch_one(
+        "SELECT total_value, invested_value FROM portfolio_snapshots ORDER BY date DESC LIMIT 1")
+    cash = await store.fetch_all("SELECT currency, amount FROM portfolio_cash ORDER BY 1")
     return {
         "trading_mode": settings.get_str("trading_mode"),
         "broker": settings.get_str("broker.kind"),
@@ -113,13 +128,15 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
         "orders": [tuple(r) for r in orders],
         "rejections": [tuple(r) for r in rejections],
         "trades": [tuple(r) for r in trades],
+        "snapshot": None if snapshot is None else tuple(snapshot),
+        "cash": [tuple(r) for r in cash],
     }
 
 
 @router.route("GET", "/metrics", summary="Prometheus metrics (text exposition format)",
               auth=False, content_type=CONTENT_TYPE, response={"type": "string"})
 async def metrics(request: web.Request) -> web.Response:
-    """Health, actors, components, jobs, orders, rejections and trades."""
+    """Health, actors, components, jobs, orders, rejections, trades, value and cash."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(await _snapshot(request)))
     return web.Response(body=generate_latest(registry),
