@@ -55,6 +55,7 @@ class Rig:
     client: TradernetClient
     settings: Settings
     events: list[Any]
+    lag: dict[str, float]
 
     def start_executor(self) -> pykka.ActorRef[Any]:
         ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
@@ -92,11 +93,16 @@ class _Collector(pykka.ThreadingActor):
 @pytest.fixture
 def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     clock = ManualClock(START)
-    with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
+    lag = {"s": 0.0}  # how far the broker's clock runs behind ours
+
+    def broker_time() -> float:
+        return clock.now().timestamp() - lag["s"]
+
+    with running_sandbox(wall_time=broker_time) as sandbox:
         sandbox.sandbox.account.deposit("HKD", Decimal("100"), clock.now())
         base = make_client(sandbox.url)
         client = TradernetClient(base.config, orders_allowed=lambda: True,
-                                 wall_time=lambda: clock.now().timestamp())
+                                 wall_time=broker_time)
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False})
         _seed_universe(io, store, clock.now())
@@ -104,7 +110,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         events: list[Any] = []
         bus.register("collector", _Collector.start(events))
         bus.subscribe(TradeExecuted, "collector")
-        yield Rig(io, store, bus, clock, sandbox, client, settings, events)
+        yield Rig(io, store, bus, clock, sandbox, client, settings, events, lag)
         io.run(client.close(), 5)
 
 
@@ -265,3 +271,53 @@ def test_kill_switch_cancels_open_orders(rig: Rig) -> None:
     result = rig.ask(CancelOpenOrders("test"))
     assert result["errors"] == [] and len(result["cancelled"]) == 1
     assert rig.sandbox_orders()[0]["stat"] in (30, 31)
+
+
+def test_partial_fill_then_cancel_records_only_the_filled_part(rig: Rig) -> None:
+    rig.start_executor()
+    result = rig.ask(SubmitOrder(buy(4), "plan:p8|0|buy"))
+    assert result.status == "placed"
+    rig.clock.advance(30)
+    rig.ask(FollowUpOrders())  # the sandbox fills half
+    assert rig.orders()[0]["state"] == "partially_filled"
+    with rig.sandbox.sandbox.account.lock:  # no more liquidity: the rest stays open
+        rig.sandbox.sandbox.account.state["closed_markets"] = ["EU"]
+    cancelled = rig.ask(CancelOpenOrders("test"))
+    assert cancelled["errors"] == [] and len(cancelled["cancelled"]) == 1
+    order = rig.orders()[0]
+    assert order["state"] == "cancelled" and Decimal(order["filled_quantity"]) == 2
+    assert [Decimal(t["quantity"]) for t in rig.trades()] == [Decimal(2)]
+    rig.ask(FollowUpOrders())
+    assert len(rig.trades()) == 1
+
+
+def test_broker_rejection_leaves_no_trade(rig: Rig) -> None:
+    rig.start_executor()
+    result = rig.ask(SubmitOrder(buy(4), "plan:p9|0|buy"))
+    assert result.status == "placed"
+    with rig.sandbox.sandbox.account.lock:  # cash gone before the fill: the broker rejects
+        rig.sandbox.sandbox.account.state["cash"]["EUR"] = "0"
+    for _ in range(3):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "rejected"
+    assert rig.trades() == []
+
+
+def test_throttled_placement_is_not_placed_and_not_retried_blindly(rig: Rig) -> None:
+    rig.start_executor()
+    rig.sandbox.sandbox.inject("rate_limit", command="putTradeOrder")
+    result = rig.ask(SubmitOrder(buy(2), "plan:p10|0|buy"))
+    assert result.state in ("not_placed", "unresolved"), result
+    assert rig.sandbox_orders() == []
+    rig.clock.advance(timedelta(minutes=6))
+    rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "not_placed" and rig.trades() == []
+
+
+def test_stale_broker_quote_blocks_the_order(rig: Rig) -> None:
+    rig.start_executor()
+    rig.lag["s"] = 20 * 60  # the broker's last quote is 20 minutes old
+    result = rig.ask(SubmitOrder(buy(2), "plan:p11|0|buy"))
+    assert (result.status, result.code) == ("blocked", "price_stale"), result
+    assert rig.sandbox_orders() == []
