@@ -67,3 +67,34 @@ def test_metrics_show_value_and_cash_after_a_sync(daemon: ProbeDaemon) -> None:
     assert cash.get("EUR", 0) > 0
     (value,) = families["arduino_trader_portfolio_value_eur"]
     assert value[1] >= cash["EUR"]
+
+
+def test_metrics_count_broker_calls_errors_and_latency(tmp_path: Path) -> None:
+    from broker_support import running_sandbox
+
+    from arduino_trader.adapters.sandbox.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY
+
+    with running_sandbox() as sandbox:
+        env = {"ARDUINO_TRADER_BROKER__KIND": "tradernet",
+               "ARDUINO_TRADER_BROKER__BASE_URL": sandbox.url,
+               "ARDUINO_TRADER_TRADERNET_API_KEY": DEMO_PUBLIC_KEY,
+               "ARDUINO_TRADER_TRADERNET_API_SECRET": DEMO_PRIVATE_KEY,
+               "ARDUINO_TRADER_BROKER__READ_RETRIES": "0"}
+        d = start_daemon(tmp_path / "state", env=env)
+        try:
+            api = Client(d)
+            sandbox.sandbox.inject("errmsg", command="GetAllUserTexInfo")
+            assert api.call("GET", "/api/system/tradernet")[1]["connected"] is False
+            assert api.call("GET", "/api/system/tradernet")[1]["connected"] is True
+            families = _scrape(d)
+        finally:
+            d.stop()
+    calls = {labels["command"]: value for labels, value in
+             families["arduino_trader_broker_requests"]}
+    assert calls["GetAllUserTexInfo"] >= 2
+    errors = families["arduino_trader_broker_errors"]
+    assert any(labels["command"] == "GetAllUserTexInfo" and value >= 1
+               for labels, value in errors)
+    counts = [value for labels, value in families["arduino_trader_broker_latency_seconds"]
+              if labels.get("command") == "GetAllUserTexInfo"]
+    assert counts and max(counts) >= 2  # _count sample (and _sum) present

@@ -49,6 +49,7 @@ from arduino_trader.protocols.broker import (
 from . import normalise as nz
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
 from .signing import encode_body, signed_headers
+from .stats import CallStats
 
 log = structlog.get_logger(component="tradernet")
 
@@ -112,6 +113,8 @@ class TradernetClient:
                                       monotonic)
         self._session: aiohttp.ClientSession | None = None
         self._base = config.base_url.rstrip("/")
+        self._monotonic = monotonic
+        self.stats = CallStats()
 
     # ------------------------------------------------------------------ transport
     def _get_session(self) -> aiohttp.ClientSession:
@@ -142,6 +145,20 @@ class TradernetClient:
     async def _send(self, method: str, url: str, command: str, *, timeout: float,  # noqa: ASYNC109
                     headers: dict[str, str] | None = None, body: bytes | None = None,
                     breaker: bool = True) -> dict[str, Any]:
+        started = self._monotonic()
+        try:
+            data = await self._send_once(method, url, command, timeout=timeout,
+                                         headers=headers, body=body, breaker=breaker)
+        except BrokerError as exc:
+            self.stats.record(command, self._monotonic() - started, exc.kind)
+            raise
+        self.stats.record(command, self._monotonic() - started)
+        return data
+
+    async def _send_once(self, method: str, url: str, command: str, *,
+                         timeout: float,  # noqa: ASYNC109
+                         headers: dict[str, str] | None, body: bytes | None,
+                         breaker: bool) -> dict[str, Any]:
         if breaker and not self.breaker.allow():
             state = self.breaker.snapshot()
             raise BrokerCircuitOpen(

@@ -11,7 +11,13 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 from arduino_trader import __version__
@@ -93,6 +99,28 @@ class _Snapshot(Collector):
                                     "cash at the last sync (EUR)", value=float(snapshot[0]))
             yield GaugeMetricFamily("arduino_trader_portfolio_invested_eur", "Positions at "
                                     "the last sync (EUR)", value=float(snapshot[1]))
+        calls = CounterMetricFamily("arduino_trader_broker_requests", "Broker API calls by "
+                                    "command", labels=["command"])
+        errors = CounterMetricFamily("arduino_trader_broker_errors", "Failed broker API "
+                                     "calls by command and error kind",
+                                     labels=["command", "kind"])
+        latency = SummaryMetricFamily("arduino_trader_broker_latency_seconds",
+                                      "Broker API call latency", labels=["command"])
+        for command, st in sorted(d["broker_stats"].items()):
+            calls.add_metric([command], float(st.calls))
+            latency.add_metric([command], count_value=st.calls,
+                               sum_value=st.latency_sum_s)
+            for kind, n in sorted(st.errors.items()):
+                errors.add_metric([command, kind], float(n))
+        yield calls
+        yield errors
+        yield latency
+        planner = d["planner"]
+        if planner is not None:
+            yield GaugeMetricFamily("arduino_trader_planner_last_duration_seconds",
+                                    "Duration of the last plan run", value=planner[0] / 1000)
+            yield GaugeMetricFamily("arduino_trader_planner_runs", "Plan runs stored",
+                                    value=float(planner[1]))
         cash = GaugeMetricFamily("arduino_trader_cash", "Cash per currency at the last sync, "
                                  "in that currency (negative = a debt to repair)",
                                  labels=["currency"])
@@ -118,6 +146,10 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
     snapshot = await store.fetch_one(
         "SELECT total_value, invested_value FROM portfolio_snapshots ORDER BY date DESC LIMIT 1")
     cash = await store.fetch_all("SELECT currency, amount FROM portfolio_cash ORDER BY 1")
+    planner = await store.fetch_one(
+        "SELECT (SELECT duration_ms FROM plans ORDER BY id DESC LIMIT 1), COUNT(*) FROM plans")
+    broker = ctx.resources.get("broker")
+    stats = getattr(broker, "stats", None)
     return {
         "trading_mode": settings.get_str("trading_mode"),
         "broker": settings.get_str("broker.kind"),
@@ -130,13 +162,16 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
         "trades": [tuple(r) for r in trades],
         "snapshot": None if snapshot is None else tuple(snapshot),
         "cash": [tuple(r) for r in cash],
+        "planner": None if planner is None or planner[0] is None else tuple(planner),
+        "broker_stats": stats.snapshot() if stats is not None else {},
     }
 
 
 @router.route("GET", "/metrics", summary="Prometheus metrics (text exposition format)",
               auth=False, content_type=CONTENT_TYPE, response={"type": "string"})
 async def metrics(request: web.Request) -> web.Response:
-    """Health, actors, components, jobs, orders, rejections, trades, value and cash."""
+    """Health, actors, components, jobs, orders, rejections, trades, value, cash, broker
+    calls (count, errors, latency) and planner duration."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(await _snapshot(request)))
     return web.Response(body=generate_latest(registry),
