@@ -46,6 +46,8 @@ def test_health_and_status_list_every_actor(daemon: ProbeDaemon, api: Client) ->
     assert {"health", "maintenance", "probe"} <= set(status["actors"])
     assert all(a["alive"] for a in status["actors"].values())
     assert status["trading_mode"] == "research"
+    assert {"security_count", "position_count", "last_sync", "cash_balance_eur"} <= set(status)
+    assert api.call("GET", "/api/version", token=None)[1]["version"] == status["version"]
     assert {j["name"] for j in status["jobs"]} >= {"health_check", "daily_maintenance",
                                                    "backup", "probe_job"}
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import platform
 import time
 from typing import Any
 
 from aiohttp import web
 
 from arduino_trader import __version__
+from arduino_trader.adapters.store import portfolio_repo
 from arduino_trader.protocols.messages import GetHealth, HealthReport
+from arduino_trader.protocols.store import Database
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
 from .context import ctx_of
@@ -74,8 +77,34 @@ async def status(request: web.Request) -> web.Response:
         "checks": report.checks if report else {},
         "jobs": ctx.scheduler.states(),
         "time": ctx.clock.now(),
+        **await _portfolio_summary(ctx.store),
     }
     return json_response(body)
+
+
+async def _portfolio_summary(store: Database) -> dict[str, Any]:
+    """Universe size, positions, cash and the last sync (spec §7.2), from the store."""
+    universe = await store.fetch_one(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active FROM securities")
+    positions = await store.fetch_one("SELECT COUNT(*) AS n FROM portfolio_positions")
+    snapshot = await store.fetch_one(
+        "SELECT date, cash_balance, total_value FROM portfolio_snapshots "
+        "ORDER BY date DESC LIMIT 1")
+    return {
+        "security_count": int(universe["n"]) if universe else 0,
+        "universe_active": int(universe["active"]) if universe else 0,
+        "position_count": int(positions["n"]) if positions else 0,
+        "last_sync": await portfolio_repo.last_sync(store),
+        "cash_balance_eur": snapshot["cash_balance"] if snapshot else None,
+        "portfolio_value_eur": snapshot["total_value"] if snapshot else None,
+    }
+
+
+@router.route("GET", "/api/version", summary="Build: version and Python", auth=False,
+              response={"type": "object", "required": ["version"]})
+async def version(request: web.Request) -> web.Response:
+    """The running build."""
+    return json_response({"version": __version__, "python": platform.python_version()})
 
 
 @router.route("GET", "/api/system/jobs", summary="Every job with schedule, last/next run",
