@@ -45,7 +45,10 @@ EPS_EUR = 1e-6  # EUR amounts below this count as zero
 
 def _group_deviation_score(group_values: np.ndarray, invested: np.ndarray,
                            targets: np.ndarray) -> np.ndarray:
-    """max(0, 1 − mean|current − target|/0.3) over groups that are targeted or held."""
+    """max(0, 1 − mean|current − target|/0.3) over groups that are targeted or held;
+    0.5 (neutral) for every state when no group has a target."""
+    if not (targets > 0).any():
+        return np.full(invested.shape, 0.5)
     safe = np.where(invested > 0, invested, 1.0)[:, None]
     current = np.where((invested[:, None] > 0) & (group_values > EPS_EUR), group_values / safe,
                        0.0)
@@ -146,8 +149,11 @@ def state_scores(ctx: EvalContext, q: np.ndarray, cash: float, mult: np.ndarray,
     diversification = 0.35 * geography + 0.30 * industry + 0.35 * alignment
     # Risk-adjusted.
     safe_invested = np.where(invested > 0, invested, 1.0)
+    # Cash is neutral (0.5) by its share of the total.
+    share = np.clip(invested / total, 0.0, 1.0)
     sharpe = np.where(invested > 0,
-                      _piecewise_sharpe((values @ ctx.sharpe) / safe_invested), 0.5)
+                      share * _piecewise_sharpe((values @ ctx.sharpe) / safe_invested)
+                      + (1 - share) * 0.5, 0.5)
     risk = 0.40 * sharpe + 0.35 * _piecewise_volatility(w_vol) + 0.25 * _piecewise_drawdown(w_dd)
     w = ctx.comp_w
     return (w[0] * opportunity + w[1] * quality + w[2] * diversification + w[3] * risk

@@ -3,6 +3,9 @@ marked reinvested only after the confirmed fill; a second run spends nothing twi
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -59,23 +62,27 @@ class Rig:
         self.bus.ask("cash_flows", Ping(self.clock.now()), 30)  # fills consumed
 
 
-def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> Decimal:
+def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
+          security: tuple[str, str] = SAP, name: str = "SAP SE") -> Decimal:
+    """A EUR security on Xetra with a year of history, the broker's ask as its price and
+    a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
     now = START
+    isin, symbol = security
     io.run(market_repo.insert_security(store, {
-        "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
+        "isin": isin, "symbol": symbol, "name": name, "currency": "EUR",
         "mic": "XETR"}, now), 5)
-    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
-            for i in range(360)]
-    io.run(market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now), 5)
+    (quote,) = io.run(client.quotes((symbol,)), 10)
+    price = quote.ask or quote.last
+    assert price is not None
+    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (0.95 + (i % 7) / 100),
+                     high=float(price) * 1.4) for i in range(360)]
+    io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
     io.run(market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
         FxRate("HKD", D("0.118"), now.date(), now, "test")], now), 5)
-    (quote,) = io.run(client.quotes((SAP[1],)), 10)
-    price = quote.ask or quote.last
-    assert price is not None
-    io.run(market_repo.write_quotes(store, {SAP[0]: Quote(SAP[1], float(price), "EUR", now,
-                                                          "test")}, now), 5)
-    io.run(market_repo.write_security_data(store, SAP[0], "fundamentals",
+    io.run(market_repo.write_quotes(store, {isin: Quote(symbol, float(price), "EUR", now,
+                                                        "test")}, now), 5)
+    io.run(market_repo.write_security_data(store, isin, "fundamentals",
                                            {"values": {"dividendYield": 0.041}}, now), 5)
     return D(price)
 
@@ -105,8 +112,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
 
 
 def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
-    # The dividend arrives through the sync path (a ledger row naming its instrument:
-    # the broker port's CashFlow record carries no symbol, so it is given here).
+    # The dividend's record is stored directly (the sync path is the next test).
     (record,) = normalise("user_cash_flow", [{
         "id": "div-1", "type_code": "dividend", "sum": "600,00", "currency": "EUR",
         "date": "2026-03-02", "symbol": SAP[1]}]).records
@@ -141,6 +147,71 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
     rig.follow_up(2)
     (div2,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
     assert div2["allocated_eur"] == div["allocated_eur"]
+
+
+VWCE = ("IE00BK5BQT80", "VWCE.EU")  # held at the sandbox (25 shares)
+
+
+def _book_dividend(rig: Rig, spec: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(rig.sandbox.url + "/sandbox/dividend", method="POST",
+                                 data=json.dumps(spec).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_a_broker_dividend_is_synced_and_reinvested_after_the_fill(rig: Rig) -> None:
+    ask = _seed(rig.io, rig.store, rig.client, VWCE, "Vanguard FTSE All-World")
+    # The plan's stored price a little under the market, and a dividend of exactly four
+    # shares at it: the fills cost at least the planned euros, so the dividend is consumed
+    # in full (a fill never consumes more than the plan reserved).
+    price = (ask * D("0.97")).quantize(D("0.01"))
+    rig.io.run(market_repo.write_quotes(rig.store, {VWCE[0]: Quote(
+        VWCE[1], float(price), "EUR", START, "test")}, START), 5)
+    amount = 4 * price
+    # enough capital that the bought shares stay within the executor's position limit
+    rig.sandbox.sandbox.account.deposit("EUR", D("20000"), rig.clock.now())
+    status, booked = _book_dividend(rig, {"ticker": VWCE[1], "amount": str(amount),
+                                          "currency": "EUR"})
+    assert status == 200 and booked["cash_flow"]["type_code"] == "dividend"
+    assert set(booked["cash_flow"]) == {"id", "type_code", "date", "sum", "currency",
+                                        "comment"}  # the real row: no instrument field
+    key = f"ucf:{booked['cash_flow']['id']}"
+    synced = rig.bus.ask("cash_flows", RunJob("cash_flow_sync", "sync-1"), 120)
+    assert synced.ok and synced.details["dividends_created"] == 1, synced
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE cash_flow_id = ?", (key,))
+    assert (div["symbol"], div["isin"], D(div["amount"])) == (VWCE[1], VWCE[0], amount)
+    (credit,) = rig.rows("SELECT * FROM bucket_transactions WHERE source_id = ?", (key,))
+    assert credit["bucket_id"] == "core" and D(credit["amount"]) == amount
+    again = rig.bus.ask("cash_flows", RunJob("cash_flow_sync", "sync-2"), 120)
+    assert again.ok and again.details["dividends_created"] == 0
+    assert len(rig.rows("SELECT * FROM dividend_history")) == 1
+    outcome = rig.drip("drip-broker")
+    (buy,) = outcome.details["buys"]
+    assert buy["status"] == "placed" and buy["symbol"] == VWCE[1] and buy["quantity"] == 4
+    assert rig.rows("SELECT reinvested FROM dividend_history")[0]["reinvested"] == 0
+    rig.follow_up()
+    (order,) = rig.rows("SELECT * FROM orders")
+    assert (order["state"], order["source"], order["side"]) == ("filled", "drip", "BUY")
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE cash_flow_id = ?", (key,))
+    assert div["reinvested"] == 1 and D(div["allocated_eur"]) == amount
+    consumed = rig.rows("SELECT * FROM dividend_allocations")
+    assert len(consumed) == len(rig.rows("SELECT * FROM trades"))
+    assert rig.drip("drip-broker-2").details["buys"] == []  # reinvested once
+    rig.follow_up(2)
+    assert rig.rows("SELECT * FROM dividend_allocations") == consumed
+
+
+def test_the_sandbox_refuses_a_dividend_on_a_position_not_held(rig: Rig) -> None:
+    before = rig.sandbox.sandbox.account.cash("EUR")
+    assert _book_dividend(rig, {"ticker": SAP[1], "amount": "10"})[0] == 400
+    assert _book_dividend(rig, {"ticker": "NOPE.US", "amount": "10"})[0] == 400
+    assert _book_dividend(rig, {"ticker": VWCE[1], "amount": "-1"})[0] == 400
+    assert _book_dividend(rig, {"amount": "1"})[0] == 400
+    assert rig.sandbox.sandbox.account.cash("EUR") == before
 
 
 AAPL = ("US0378331005", "AAPL.US")

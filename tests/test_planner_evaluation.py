@@ -20,8 +20,8 @@ from tests.reference_evaluation import reference_evaluate
 
 
 def random_case(seed: int, n: int = 12, n_seq: int = 30, depth: int = 5, paths: int = 17,
-                with_targets: bool = True, regime: int = 0, cash: float = 5000.0
-                ) -> tuple[EvalContext, SequenceBatch, np.ndarray]:
+                with_targets: bool = True, regime: int = 0, cash: float = 5000.0,
+                group_targets: bool = True) -> tuple[EvalContext, SequenceBatch, np.ndarray]:
     """A random but well-formed context, batch of sequences and scenario matrix."""
     rng = np.random.default_rng(seed)
     n_c, n_i = 3, 4
@@ -45,7 +45,8 @@ def random_case(seed: int, n: int = 12, n_seq: int = 30, depth: int = 5, paths: 
         promise=rng.uniform(0, 1, n), vol=rng.uniform(0.05, 0.7, n),
         dd=rng.uniform(0, 0.7, n), sharpe=rng.uniform(-1, 2.5, n), country=country,
         ind_idx=ind_idx, ind_frac=ind_frac, target_w=target, has_targets=with_targets,
-        country_target=np.array([0.5, 0.3, 0.2]), industry_target=rng.dirichlet(np.ones(n_i)),
+        country_target=np.array([0.5, 0.3, 0.2]) if group_targets else np.zeros(n_c),
+        industry_target=rng.dirichlet(np.ones(n_i)) if group_targets else np.zeros(n_i),
         comp_w=BASE_COMPONENT_WEIGHTS.copy(), regime=regime, cash_eur=cash, reserve_eur=200.0,
         cost_fixed=2.0, cost_pct=0.002, cost_penalty_factor=10.0)
     length = rng.integers(0, depth + 1, n_seq).astype(np.int64)
@@ -72,11 +73,12 @@ def random_case(seed: int, n: int = 12, n_seq: int = 30, depth: int = 5, paths: 
 @pytest.mark.slow  # compiles the kernel on a cold Numba cache
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), regime=st.sampled_from([-1, 0, 1]),
-       targets=st.booleans(), cash=st.floats(0.0, 20000.0), paths=st.integers(1, 40))
+       targets=st.booleans(), cash=st.floats(0.0, 20000.0), paths=st.integers(1, 40),
+       group_targets=st.booleans())
 def test_kernel_matches_reference(seed: int, regime: int, targets: bool, cash: float,
-                                  paths: int) -> None:
+                                  paths: int, group_targets: bool) -> None:
     ctx, batch, mult = random_case(seed, regime=regime, with_targets=targets, cash=cash,
-                                   paths=paths)
+                                   paths=paths, group_targets=group_targets)
     fast = evaluate(ctx, batch, mult)
     slow = reference_evaluate(ctx, batch, mult)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)

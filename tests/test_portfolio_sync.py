@@ -133,7 +133,7 @@ def test_full_cycle_values_positions_and_snapshots(rig: Rig) -> None:
         "trades": "ok", "cash_flows": "unavailable", "portfolio": "ok",
         "emergency": "unavailable", "prices": "ok"}
     assert steps["portfolio"]["critical"] and not steps["trades"]["critical"]
-    assert "not available yet" in outcome.summary
+    assert "cash_flows actor not running" in outcome.summary
     positions = {r["symbol"]: r for r in rig.rows("SELECT * FROM portfolio_positions")}
     assert positions["SAP.EU"]["market_value_eur"] == "300"
     assert positions["AAPL.US"]["market_value_eur"] == "675"  # 5 × 150 × 0.9

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.adapters.store import market_repo
 from arduino_trader.domain.cash_flows import effects as fx_effects
 from arduino_trader.domain.cash_flows.deposit_split import CORE_ID, BucketShare
 from arduino_trader.domain.cash_flows.effects import EffectContext, Effects
@@ -25,6 +26,7 @@ from arduino_trader.domain.cash_flows.normalise import (
     cps_rows,
     normalise_sources,
     trade_rows,
+    with_instruments,
 )
 from arduino_trader.domain.cash_flows.records import CashFlowRecord, Source
 from arduino_trader.domain.cash_flows.summary import count_sync
@@ -192,12 +194,13 @@ class CashFlowActor(BaseActor):
                 self.log.warning("cash_flow_rejected", source=rej.source, id=rej.raw_id,
                                  reason=rej.reason)
         db = self._db()
+        records = self._with_instruments(batch.records)
         rates = self._run(repo.load_rates(db))
         applied: list[Effects] = []
         missing_rate: list[str] = []
         errors: dict[str, str] = {}
         context: EffectContext | None = None
-        for record in batch.records:
+        for record in records:
             try:
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
@@ -231,6 +234,17 @@ class CashFlowActor(BaseActor):
             summary += f"; {len(errors)} records failed"
         self.log.info("cash_flow_sync_done", **{k: v for k, v in counts.__dict__.items()})
         return JobOutcome(ok, summary, details)
+
+    def _with_instruments(self, records: Sequence[CashFlowRecord]
+                          ) -> tuple[CashFlowRecord, ...]:
+        """Name each income/tax record's security by symbol and ISIN from the universe
+        (a broker row may give only one of them)."""
+        if not any((r.symbol or r.isin) and not (r.symbol and r.isin) for r in records):
+            return tuple(records)
+        secs = self._run(market_repo.list_securities(self._db()))
+        return with_instruments(records,
+                                {str(s["isin"]): str(s["symbol"]) for s in secs},
+                                {str(s["symbol"]): str(s["isin"]) for s in secs})
 
     def _publish(self, eff: Effects, record: CashFlowRecord) -> None:
         for event in eff.events:

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import plan_repo
+from arduino_trader.adapters.store import plan_repo, scores_repo
+from arduino_trader.domain.planner.buckets import own_result, scoped_input
 from arduino_trader.domain.planner.models import (
+    PlanInput,
     PlanResult,
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
+from arduino_trader.domain.scoring.scorers import SecurityScore
+from arduino_trader.domain.scoring.universe import score_universe
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
@@ -39,12 +45,15 @@ from arduino_trader.protocols.planning import (
 )
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningScopes
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 
 EXECUTOR_TIMEOUT_S = 300.0
+SCOPES_TIMEOUT_S = 10.0
+CORE = "core"
 _TRIGGERS: dict[type, str] = {PricesUpdated: "prices_updated",
                               PortfolioSynced: "portfolio_synced",
                               DepositReceived: "deposit_received"}
@@ -56,6 +65,8 @@ JOBS: tuple[JobSpec, ...] = (
             "executor (research mode: the paper broker)",
             every_minutes_key="job_autonomous_execution_minutes",
             enabled_key="job_autonomous_execution_enabled", timeout_s=900),
+    JobSpec("score_universe", PLANNER_ACTOR, "Score every active security (total, group "
+            "and component scores) into the scores table", every_minutes=60, timeout_s=600),
 )
 
 
@@ -150,6 +161,8 @@ class PlannerActor(BaseActor):
                                "warnings": list(s.warnings)})
         if msg.job == "autonomous_execution":
             return self._execute_first_step()
+        if msg.job == "score_universe":
+            return self._score_universe()
         return JobOutcome(False, f"unknown job {msg.job}")
 
     # --------------------------------------------------------------- planning
@@ -177,19 +190,25 @@ class PlannerActor(BaseActor):
                                  self.ctx.resources.get("market_data"), self._regime_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
-        if not inp.securities:
-            result = PlanResult("nothing_to_do", "empty universe: no active security with "
-                                "a usable FX rate to plan for")
-        else:
-            result = plan(inp)
-        warnings = gathered.warnings + tuple(result.warnings)
+        result, satellites, scope_warnings = self._plan_buckets(inp, mode)
+        warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
+            f"[{b}] {w}" for b, r in satellites for w in r.warnings)
         duration = (time.perf_counter() - started) * 1000
         plan_id = self.ctx.io.run(plan_repo.store_plan(
             self._store(), result, gathered.portfolio_hash, trigger, gathered.isins, duration,
-            now, gathered.details), STORE_TIMEOUT_S)
+            now, gathered.details | {"buckets": [CORE] + [b for b, _ in satellites]},
+            satellites), STORE_TIMEOUT_S)
+        self._store_scores([*result.security_scores,
+                            *(x for _, r in satellites for x in r.security_scores)],
+                           gathered.isins, "plan")
         steps = tuple(PlannedStep(s.step, gathered.isins.get(s.symbol, s.symbol), s.symbol,
                                   s.side, int(s.quantity), s.estimated_price, s.currency,
-                                  s.estimated_value_eur, s.reason) for s in result.steps)
+                                  s.estimated_value_eur, s.reason, bucket)
+                      for bucket, r in [(CORE, result), *satellites] for s in r.steps)
+        if satellites and result.status != "plan" and any(
+                r.status == "plan" for _, r in satellites):
+            result = replace(result, status="plan", reason=f"core: {result.reason}; "
+                             + "; ".join(f"{b}: {r.reason}" for b, r in satellites))
         self.log.info("plan_stored", trigger=trigger, plan_id=plan_id, status=result.status,
                       reason=result.reason, steps=len(steps), ms=round(duration, 1),
                       portfolio_hash=gathered.portfolio_hash, warnings=list(warnings),
@@ -198,6 +217,96 @@ class PlannerActor(BaseActor):
                                        steps, plan_id, now))
         return PlanSummary(True, result.status, result.reason, gathered.portfolio_hash,
                            plan_id, len(steps), duration, warnings)
+
+    def _scopes(self) -> tuple[list[Any], list[Any]] | None:
+        """The satellites actor's planning scopes (§1.10); None when it does not answer."""
+        try:
+            answer = self.ctx.bus.ask(SATELLITES_ACTOR, GetPlanningScopes(), SCOPES_TIMEOUT_S)
+        except Exception as exc:  # not wired, stopped, or failing: plan core-only
+            self.log.debug("planning_scopes_unavailable", error=repr(exc))
+            return None
+        if not (isinstance(answer, tuple) and len(answer) == 2):
+            return None
+        return list(answer[0]), list(answer[1])
+
+    def _plan_buckets(self, inp: PlanInput, mode: str
+                      ) -> tuple[PlanResult, list[tuple[str, PlanResult]], tuple[str, ...]]:
+        """Core's result, the planning satellites' (bucket, result), scope warnings.
+
+        Without satellites (or when the satellites actor does not answer) core plans the
+        whole account, as one portfolio. Otherwise every bucket plans its own securities
+        with its ledger cash (core adds research mode's virtual cash) and parameters."""
+        scopes = self._scopes()
+        buckets = set() if scopes is None else \
+            {x.bucket_id for x in scopes[0]} | {x.bucket_id for x in scopes[1]}
+        if scopes is None or buckets <= {CORE}:
+            return self._plan_scope(inp), [], ()
+        planning, skipped = scopes
+        warnings = tuple(f"bucket {x.bucket_id} does not plan: {x.reason}" for x in skipped)
+        virtual = float(self.ctx.settings().get_decimal("virtual_test_cash")) \
+            if mode == "research" else 0.0
+        core = next((x for x in planning if x.bucket_id == CORE), None)
+        if core is None:
+            reason = next((x.reason for x in skipped if x.bucket_id == CORE), "no scope")
+            result = PlanResult("nothing_to_do", f"core does not plan: {reason}")
+        else:
+            result = self._plan_scope(scoped_input(inp, core.symbols,
+                                                   float(core.cash_eur) + virtual))
+        lots = {s.symbol: s.min_lot for s in inp.securities}
+        satellites: list[tuple[str, PlanResult]] = []
+        for x in planning:
+            if x.bucket_id == CORE:
+                continue
+            scoped = scoped_input(inp, x.symbols, float(x.cash_eur), x.parameters)
+            satellites.append((x.bucket_id, own_result(
+                x.bucket_id, self._plan_scope(scoped), x.buy_scale, lots, scoped.settings)))
+        return result, satellites, warnings
+
+    @staticmethod
+    def _plan_scope(inp: PlanInput) -> PlanResult:
+        if not inp.securities:
+            return PlanResult("nothing_to_do", "empty universe: no active security with "
+                              "a usable FX rate to plan for")
+        return plan(inp)
+
+    # ----------------------------------------------------------------- scores
+    def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
+                      source: str) -> int:
+        """Upsert scores (§1.3); a store failure is logged, never fatal to the plan."""
+        rows = [(isins[sc.symbol], sc) for sc in scores if sc.symbol in isins]
+        try:
+            written: int = self.ctx.io.run(scores_repo.write_scores(
+                self._store(), rows, source, self.ctx.clock.now()), STORE_TIMEOUT_S)
+        except Exception as exc:
+            self.log.warning("scores_not_stored", source=source, error=repr(exc))
+            return 0
+        return written
+
+    def _score_universe(self) -> JobOutcome:
+        """Score every active security from its stored history and fundamentals (no
+        portfolio context: diversification neutral)."""
+        try:
+            gathered = InputGatherer(self.ctx.io, self._store(), None).gather(
+                AccountSnapshot((), ()), self._mode(), self.ctx.settings(),
+                self.ctx.clock.now())
+            inp = gathered.plan_input
+            if not inp.securities:
+                return JobOutcome(True, "no security to score",
+                                  {"warnings": list(gathered.warnings)})
+            s = inp.settings
+            scored = score_universe(
+                [x.symbol for x in inp.securities], inp.prices,
+                {x.symbol: x.fundamentals for x in inp.securities if x.fundamentals},
+                risk_free_rate=s.risk_free_rate, target_return=s.target_annual_return,
+                market_pe=s.market_avg_pe)
+        except Exception as exc:
+            self.log.error("score_universe_failed", error=repr(exc))
+            return JobOutcome(False, f"scoring failed: {type(exc).__name__}: {exc}")
+        valid = [sc for sc in scored if sc is not None]
+        written = self._store_scores(valid, gathered.isins, "job")
+        return JobOutcome(written == len(valid), f"{written} securities scored",
+                          {"scored": written, "without_prices": len(scored) - len(valid),
+                           "warnings": list(gathered.warnings)})
 
     # -------------------------------------------------------------- execution
     def _execute_first_step(self) -> JobOutcome:
@@ -232,14 +341,16 @@ class PlannerActor(BaseActor):
                f"{rec['quantity']}")
         intent = OrderIntent(rec["isin"], rec["symbol"], rec["side"],
                              Decimal(int(rec["quantity"])), "autonomous")
-        answer = self.ctx.bus.ask("executor", SubmitOrder(intent, key, rec["reason"]),
+        answer = self.ctx.bus.ask("executor", SubmitOrder(intent, key, rec["reason"],
+                                                          rec["bucket_id"]),
                                   EXECUTOR_TIMEOUT_S)
         if not isinstance(answer, OrderResult):
             return JobOutcome(False, f"unexpected executor answer: {answer!r}")
         details: dict[str, Any] = {"intent_key": key, "status": answer.status,
                                    "state": answer.state, "order_id": answer.client_order_id,
                                    "symbol": rec["symbol"], "side": rec["side"],
-                                   "quantity": rec["quantity"], "replanned": replanned}
+                                   "quantity": rec["quantity"], "replanned": replanned,
+                                   "bucket_id": rec["bucket_id"]}
         if answer.status in ("placed", "duplicate"):
             marked = self.ctx.io.run(plan_repo.mark_executed(
                 self._store(), rec["symbol"], rec["side"], rec["portfolio_hash"],

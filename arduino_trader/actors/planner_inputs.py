@@ -25,6 +25,8 @@ from arduino_trader.domain.planner.models import (
     SecurityInfo,
 )
 from arduino_trader.domain.planner_hash import HashSecurity, PendingOrder, portfolio_hash
+from arduino_trader.domain.scoring.fundamentals import fundamentals_from_data
+from arduino_trader.domain.scoring.scorers import Fundamentals
 from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
@@ -181,7 +183,8 @@ class InputGatherer:
             bars = self._run(market_repo.read_history(self.store, r["isin"], start, today))
             histories.append({b.day: b.close for b in bars})
         prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
-        securities = [self._security(r, rates) for r in usable]
+        securities = [self._security(r, rates, fundamentals_from_data(self._run(
+            market_repo.read_security_data(self.store, r["isin"])))) for r in usable]
         isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
         trades = self._run(plan_repo.last_trade_times(self.store, mode))
         holdings: list[Holding] = []
@@ -227,7 +230,8 @@ class InputGatherer:
                          "total_value_eur": total, "current_weights": weights})
 
     @staticmethod
-    def _security(row: Mapping[str, Any], rates: Mapping[str, Decimal]) -> SecurityInfo:
+    def _security(row: Mapping[str, Any], rates: Mapping[str, Decimal],
+                  fundamentals: Fundamentals | None = None) -> SecurityInfo:
         ccy = str(row["currency"] or "EUR")
 
         def pct(value: Any) -> float | None:
@@ -238,6 +242,7 @@ class InputGatherer:
             fx_rate=float(Decimal(1) / rates[ccy]), country=row["country"],
             industry=row["industry"], allow_buy=bool(row["allow_buy"]),
             allow_sell=bool(row["allow_sell"]), min_lot=max(1, int(row["min_lot"] or 1)),
+            fundamentals=fundamentals,
             min_target=pct(row["min_portfolio_target"]),
             max_target=pct(row["max_portfolio_target"]))
 

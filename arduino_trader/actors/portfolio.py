@@ -3,9 +3,16 @@
 One job, run under the scheduler's per-job lock (a trigger while it runs is coalesced),
 in this order: trades → cash flows → portfolio → emergency check → prices. Only the
 portfolio step is critical: when it fails the cycle stops there and health is told. The
-others report their own outcome and the cycle goes on. The cash-flow and emergency steps
-are not run here yet (the cash-flow actor runs them as its own jobs): they say so in the
-summary as ``unavailable``; no step reports a success it did not earn.
+others report their own outcome and the cycle goes on; no step reports a success it did
+not earn.
+
+The cash-flow and emergency steps ask the ``cash_flows`` actor (it owns those writes; in
+live mode its emergency sales go through the executor): ``RunJob("cash_flow_sync")``,
+then ``CheckBalances`` and, only when a balance is negative or thin,
+``RunJob("emergency_rebalance")``. That actor also runs these as its own scheduled jobs;
+while one of its jobs is running (an unfinished ``job_runs`` row) or when it does not
+answer within the ask timeout, the step is ``busy`` and the cycle goes on — the actor
+runs one message at a time, so nothing overlaps and nothing waits forever.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from arduino_trader.adapters.store import portfolio_repo as repo
 from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
 from arduino_trader.protocols.broker import Broker, BrokerUnsupported
+from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import GetFxRate, PricesUpdated
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
@@ -29,6 +37,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, BaseActor, handles
+from .cash_flows import JOBS as CASH_FLOW_JOBS
 
 ACTOR = "portfolio"
 COMPONENT = "portfolio"
@@ -38,6 +47,10 @@ TRADE_LOOKBACK_DAYS = 30
 FIRST_IMPORT_DAYS = 365
 MARKET_DATA_ACTOR = "market_data"
 FX_ASK_TIMEOUT_S = 60.0
+CASH_FLOW_ACTOR = "cash_flows"
+CASH_FLOW_SYNC_TIMEOUT_S = 120.0  # the cycle's budget (600 s) covers every step's wait
+BALANCE_CHECK_TIMEOUT_S = 60.0
+EMERGENCY_TIMEOUT_S = 180.0
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("sync_cycle", ACTOR, "Sync cycle: broker trades, cash flows, portfolio "
@@ -45,7 +58,7 @@ JOBS: tuple[JobSpec, ...] = (
             every_minutes_key="job_sync_cycle_minutes", timeout_s=600, run_at_startup=True),
 )
 
-StepStatus = Literal["ok", "failed", "skipped", "unavailable"]
+StepStatus = Literal["ok", "failed", "skipped", "unavailable", "busy"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +109,7 @@ class PortfolioActor(BaseActor):
     def sync_cycle(self, run_id: str = "manual") -> JobOutcome:
         """Run the five steps in order; stop after a failed portfolio step."""
         results: list[StepResult] = [self._guard("trades", self.sync_trades)]
-        results.append(StepResult(
-            "cash_flows", "unavailable",
-            "not available yet in this cycle (cash flows sync on their own schedule: job "
-            "cash_flow_sync)"))
+        results.append(self._guard("cash_flows", lambda: self.sync_cash_flows(run_id)))
         portfolio = self._guard("portfolio", self.sync_portfolio, critical=True)
         results.append(portfolio)
         self._tell_health(portfolio)
@@ -107,7 +117,8 @@ class PortfolioActor(BaseActor):
             results += [StepResult(n, "skipped", "cycle aborted: the portfolio step failed")
                         for n in ("emergency", "prices")]
         else:
-            results.append(self._emergency_step(portfolio))
+            results.append(self._guard("emergency",
+                                       lambda: self.emergency_check(portfolio, run_id)))
             results.append(self._guard("prices", lambda: self.refresh_prices(run_id)))
         failed = [r.name for r in results if r.status == "failed"]
         summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
@@ -240,18 +251,89 @@ class PortfolioActor(BaseActor):
         self._store(repo.upsert_snapshot(self._db, snapshot, now))
         return day.isoformat()
 
-    def _emergency_step(self, portfolio: StepResult) -> StepResult:
+    def _cash_flow_job_running(self) -> str | None:
+        """The cash-flow job the scheduler is running now (an unfinished run started
+        within its timeout), else None; an unreadable history is no answer (None)."""
+        since = self.ctx.clock.now() - timedelta(seconds=max(j.timeout_s
+                                                             for j in CASH_FLOW_JOBS))
+        try:
+            running: str | None = self._store(repo.running_job(
+                self._db, [j.name for j in CASH_FLOW_JOBS], since))
+        except Exception as exc:  # the ask's timeout still bounds the wait
+            self.log.warning("job_runs_unreadable", error=repr(exc))
+            return None
+        return running
+
+    def _ask_cash_flows(self, step: str, message: object, timeout: float
+                        ) -> tuple[Any, StepResult | None]:
+        """Ask the cash-flow actor; a step result instead of an answer when it is busy
+        (running one of its jobs, or no answer in ``timeout``) or not running."""
+        running = self._cash_flow_job_running()
+        if running is not None:
+            return None, StepResult(step, "busy", f"cash_flows is running job {running}; "
+                                                  f"left to it (the next cycle retries)")
+        try:
+            return self.ctx.bus.ask(CASH_FLOW_ACTOR, message, timeout), None
+        except TimeoutError:
+            self.log.warning("sync_step_busy", step=step, timeout_s=timeout)
+            return None, StepResult(step, "busy", f"cash_flows did not answer within "
+                                                  f"{timeout:.0f} s (busy); the next cycle "
+                                                  f"retries")
+        except ActorUnavailable as exc:
+            return None, StepResult(step, "unavailable", f"cash_flows actor not running: "
+                                                         f"{exc}")
+
+    def sync_cash_flows(self, run_id: str) -> StepResult:
+        """Step 2: the cash-flow actor syncs every broker source (``cash_flow_sync``)."""
+        answer, refused = self._ask_cash_flows(
+            "cash_flows", RunJob("cash_flow_sync", f"{run_id}:cash_flows"),
+            CASH_FLOW_SYNC_TIMEOUT_S)
+        if refused is not None:
+            return refused
+        if not isinstance(answer, JobOutcome):
+            return StepResult("cash_flows", "failed", f"unexpected answer {answer!r}"[:300])
+        return StepResult("cash_flows", "ok" if answer.ok else "failed", answer.summary,
+                          details=dict(answer.details))
+
+    def emergency_check(self, portfolio: StepResult, run_id: str) -> StepResult:
+        """Step 4: the §4.1 balance check; only a negative or thin balance runs the
+        repair (``emergency_rebalance``: research records, live sells via the executor)."""
         negative = portfolio.details.get("negative_cash") or {}
+        note = ""
         if negative:
             self.log.warning("negative_cash_balance", balances=negative)
-            listed = ", ".join(f"{c} {a}" for c, a in sorted(negative.items()))
-            return StepResult("emergency", "unavailable",
-                              f"not available yet in this cycle (repairs run as job "
-                              f"emergency_rebalance); NEGATIVE cash: {listed}",
-                              details={"negative_cash": negative})
-        return StepResult("emergency", "unavailable",
-                          "not available yet in this cycle (repairs run as job "
-                          "emergency_rebalance); no negative cash balance")
+            note = "; NEGATIVE cash: " + ", ".join(f"{c} {a}"
+                                                    for c, a in sorted(negative.items()))
+        extra: dict[str, Any] = {"negative_cash": negative} if negative else {}
+        answer, refused = self._ask_cash_flows("emergency", CheckBalances(),
+                                               BALANCE_CHECK_TIMEOUT_S)
+        if refused is not None:
+            return StepResult("emergency", refused.status, refused.summary + note,
+                              details=extra)
+        if not isinstance(answer, dict) or "error" in answer:
+            error = answer.get("message", answer) if isinstance(answer, dict) else answer
+            return StepResult("emergency", "failed", f"balance check failed: {error}{note}"
+                              [:300], details=extra)
+        check = {k: (decimal_to_str(v) if isinstance(v, Decimal) else v)
+                 for k, v in answer.items()}
+        extra["check"] = check
+        if not answer.get("has_negative") and not answer.get("below_minimum"):
+            return StepResult("emergency", "ok", "no negative or thin balance" + note,
+                              details=extra)
+        outcome, refused = self._ask_cash_flows(
+            "emergency", RunJob("emergency_rebalance", f"{run_id}:emergency"),
+            EMERGENCY_TIMEOUT_S)
+        if refused is not None:
+            return StepResult("emergency", refused.status, refused.summary + note,
+                              details=extra)
+        if not isinstance(outcome, JobOutcome):
+            return StepResult("emergency", "failed", f"unexpected answer {outcome!r}"[:300],
+                              details=extra)
+        extra["run"] = dict(outcome.details)
+        if outcome.details.get("locked"):
+            return StepResult("emergency", "busy", outcome.summary + note, details=extra)
+        return StepResult("emergency", "ok" if outcome.ok else "failed",
+                          f"repair: {outcome.summary}{note}", details=extra)
 
     def refresh_prices(self, run_id: str) -> StepResult:
         """Ask the market-data actor to refresh quotes (it publishes ``PricesUpdated``)."""

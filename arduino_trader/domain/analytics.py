@@ -103,9 +103,11 @@ def downside_deviation(returns: Sequence[float] | FloatArray, mar: float = 0.0) 
 
 
 def sortino_ratio(returns: Sequence[float] | FloatArray, mar: float = 0.0) -> float:
-    """``(mean r - mar/252) / downside deviation · √252``; 0 with no downside."""
+    """``(mean r - mar/252) / downside deviation · √252``; 0 with no downside. Defined
+    from one return on (unlike the sample deviation, the downside deviation needs no
+    second point)."""
     r = np.asarray(returns, dtype=np.float64)
-    if r.size < 2:
+    if r.size == 0:
         return 0.0
     dd = downside_deviation(r, mar)
     if dd < MIN_DEVIATION:

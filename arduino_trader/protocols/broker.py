@@ -271,7 +271,11 @@ class Trade:
 
 @dataclass(frozen=True)
 class CashFlow:
-    """A cash movement (deposit, withdrawal, dividend, fee...); ``amount`` is signed."""
+    """A cash movement (deposit, withdrawal, dividend, fee...); ``amount`` is signed.
+
+    ``symbol``/``isin`` name the instrument a movement belongs to (a dividend, a
+    withholding tax) when the broker's row names exactly one; ``None`` when unknown.
+    """
 
     flow_id: str
     type_code: str
@@ -280,6 +284,8 @@ class CashFlow:
     at: datetime | None
     comment: str = ""
     simulated: bool = False
+    symbol: str | None = None
+    isin: str | None = None
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,30 @@ class SandboxAccount:
             "sum": _s(-fee), "currency": inst.currency,
             "comment": f"Commission for trade {trade_id}"})
 
+    def book_dividend(self, ticker: str, amount: Decimal, currency: str | None,
+                      now: datetime) -> dict[str, Any]:
+        """Pay a cash dividend on a held position: cash in, and a ``dividend`` cash-flow
+        row in the broker's shape (the instrument only in the comment, as the real
+        ledger does). Refused for an unknown or unheld ticker or a non-positive amount."""
+        inst = find(ticker)
+        if inst is None:
+            raise SandboxReject(f"Instrument {ticker!r} not found", 18)
+        if amount <= 0:
+            raise SandboxReject("A dividend amount must be positive", 18)
+        ccy = (currency or inst.currency).upper()
+        with self.lock:
+            held = self.position(inst.ticker)
+            if held <= 0:
+                raise SandboxReject(f"No position in {inst.ticker}", 18)
+            self._add_cash(ccy, amount)
+            row = {"id": str(self._next("next_flow_id")), "type_code": "dividend",
+                   "date": now.strftime("%Y-%m-%dT%H:%M:%S"), "sum": _s(amount),
+                   "currency": ccy,
+                   "comment": f"Dividends {inst.ticker} ({inst.isin}), {_s(held)} shares"}
+            self.state["cash_flows"].append(row)
+            self.save()
+        return dict(row)
+
     def deposit(self, currency: str, amount: Decimal, now: datetime,
                 type_code: str = "card", comment: str = "Sandbox deposit") -> None:
         """Book a cash movement (deposit if positive, withdrawal if negative)."""

@@ -7,8 +7,9 @@ public commands. Every authenticated request moves open orders one status step.
 A control surface for tests and rehearsals (unsigned, loopback only) lives under
 ``/sandbox/``: ``POST /sandbox/faults`` queues a fault, ``DELETE /sandbox/faults`` clears
 them, ``GET /sandbox/state`` dumps the account, ``POST /sandbox/advance`` steps orders,
-``POST /sandbox/deposit`` books a cash movement, ``POST /sandbox/markets`` closes/opens
-markets.
+``POST /sandbox/deposit`` books a cash movement, ``POST /sandbox/dividend`` pays a
+dividend on a held position (``{ticker, amount, currency?}``), ``POST /sandbox/markets``
+closes/opens markets.
 """
 
 from __future__ import annotations
@@ -228,6 +229,20 @@ class Sandbox:
                              comment=str(spec.get("comment", "Sandbox deposit")))
         return _json({"cash": self.account.state["cash"]})
 
+    async def _ctl_dividend(self, request: web.Request) -> web.Response:
+        try:
+            spec = await request.json()
+            ticker = str(spec["ticker"])
+            amount = Decimal(str(spec["amount"]))
+            currency = str(spec["currency"]) if spec.get("currency") else None
+        except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+            return _json({"error": f"need {{ticker, amount, currency?}}: {exc}"}, status=400)
+        try:
+            row = self.account.book_dividend(ticker, amount, currency, self.now())
+        except SandboxReject as exc:
+            return _json({"error": exc.message}, status=400)
+        return _json({"cash_flow": row, "cash": self.account.state["cash"]})
+
     async def _ctl_markets(self, request: web.Request) -> web.Response:
         try:
             spec = await request.json()
@@ -249,6 +264,7 @@ class Sandbox:
         app.router.add_get("/sandbox/state", self._ctl_state)
         app.router.add_post("/sandbox/advance", self._ctl_advance)
         app.router.add_post("/sandbox/deposit", self._ctl_deposit)
+        app.router.add_post("/sandbox/dividend", self._ctl_dividend)
         app.router.add_post("/sandbox/markets", self._ctl_markets)
         return app
 

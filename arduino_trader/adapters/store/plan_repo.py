@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.domain.planner.models import PlanResult
+from arduino_trader.domain.planner.models import PlanResult, Step
 from arduino_trader.protocols.store import Database
 
 _CENT = Decimal("0.01")
@@ -35,57 +35,81 @@ def _money(value: float, places: str = "0.0001") -> str:
     return str(Decimal(repr(float(value))).quantize(Decimal(places)))
 
 
+async def _insert_plan(tx: Any, result: PlanResult, portfolio_hash: str, trigger: str,
+                       duration_ms: float, ts: int, inputs: Mapping[str, Any] | None,
+                       bucket_id: str, parent_id: int | None) -> int:
+    cur = await tx.execute(
+        "INSERT INTO plans (portfolio_hash, status, reason, trigger, current_score, "
+        "end_state_score, improvement, result_json, timings_json, warnings_json, "
+        "inputs_json, duration_ms, created_at, bucket_id, parent_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (portfolio_hash, result.status, result.reason, trigger, result.current_score,
+         result.end_state_score, result.improvement,
+         json.dumps(result.to_dict(), default=str),
+         json.dumps(dict(result.timings_ms)), json.dumps(list(result.warnings)),
+         json.dumps(dict(inputs or {}), default=str), duration_ms, ts, bucket_id, parent_id))
+    return int(cur.lastrowid or 0)
+
+
 async def store_plan(db: Database, result: PlanResult, portfolio_hash: str, trigger: str,
                      isins: Mapping[str, str], duration_ms: float, now: datetime,
-                     inputs: Mapping[str, Any] | None = None) -> int:
+                     inputs: Mapping[str, Any] | None = None,
+                     satellites: Sequence[tuple[str, PlanResult]] = ()) -> int:
     """Record one plan run and its steps as recommendations; returns the plan id.
 
-    ``inputs``: what the plan saw (current weights, cash, regime...), kept for the API."""
+    ``result`` is core's plan; ``satellites`` are (bucket id, result) of the satellites
+    that planned in the same run (each its own ``plans`` row, ``parent_id`` = core's),
+    all written in one transaction. ``inputs``: what the plan saw (current weights,
+    cash, regime...), kept for the API."""
     ts = _ts(now)
     async with db.transaction() as tx:
-        cur = await tx.execute(
-            "INSERT INTO plans (portfolio_hash, status, reason, trigger, current_score, "
-            "end_state_score, improvement, result_json, timings_json, warnings_json, "
-            "inputs_json, duration_ms, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (portfolio_hash, result.status, result.reason, trigger, result.current_score,
-             result.end_state_score, result.improvement,
-             json.dumps(result.to_dict(), default=str),
-             json.dumps(dict(result.timings_ms)), json.dumps(list(result.warnings)),
-             json.dumps(dict(inputs or {}), default=str), duration_ms, ts))
-        plan_id = int(cur.lastrowid or 0)
+        plan_id = await _insert_plan(tx, result, portfolio_hash, trigger, duration_ms, ts,
+                                     inputs, "core", None)
+        runs = [("core", plan_id, result)]
+        for bucket_id, sat in satellites:
+            runs.append((bucket_id, await _insert_plan(
+                tx, sat, portfolio_hash, trigger, duration_ms, ts, None, bucket_id, plan_id),
+                sat))
         await tx.execute(
             "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
             "dismissed_at = ?, updated_at = ? WHERE status = 'pending'", (ts, ts))
-        for s in result.steps:
-            await tx.execute(
-                "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, name, side, "
-                "quantity, estimated_price, estimated_value, cost_eur, currency, category, "
-                "reason, priority, score_before, score_after, security_score, "
-                "breakdown_json, status, portfolio_hash, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', "
-                "?, ?, ?) ON CONFLICT (symbol, side, reason, portfolio_hash) DO UPDATE SET "
-                "plan_id = excluded.plan_id, step = excluded.step, "
-                "quantity = excluded.quantity, estimated_price = excluded.estimated_price, "
-                "estimated_value = excluded.estimated_value, cost_eur = excluded.cost_eur, "
-                "priority = excluded.priority, score_before = excluded.score_before, "
-                "score_after = excluded.score_after, security_score = excluded.security_score, "
-                "breakdown_json = excluded.breakdown_json, updated_at = excluded.updated_at, "
-                "status = CASE WHEN recommendations.dismissed_by = 'user' "
-                "AND recommendations.status = 'dismissed' THEN 'dismissed' ELSE 'pending' END, "
-                "dismissed_by = CASE WHEN recommendations.dismissed_by = 'user' "
-                "AND recommendations.status = 'dismissed' THEN 'user' ELSE NULL END, "
-                "dismissed_at = CASE WHEN recommendations.dismissed_by = 'user' "
-                "AND recommendations.status = 'dismissed' THEN recommendations.dismissed_at "
-                "ELSE NULL END, executed_at = NULL",
-                (uuid.uuid4().hex, plan_id, s.step, s.symbol, isins.get(s.symbol, s.symbol),
-                 s.name, s.side, int(s.quantity), _money(s.estimated_price),
-                 str(Decimal(repr(float(s.estimated_value_eur))).quantize(_CENT)),
-                 str(Decimal(repr(float(s.cost_eur))).quantize(_CENT)), s.currency,
-                 s.category, s.reason, s.priority, s.score_before, s.score_after,
-                 s.security_score, json.dumps(dict(s.security_breakdown), default=str),
-                 portfolio_hash, ts, ts))
+        for bucket_id, row_id, res in runs:
+            for s in res.steps:
+                await _upsert_step(tx, s, row_id, bucket_id, isins, portfolio_hash, ts)
     return plan_id
+
+
+async def _upsert_step(tx: Any, s: Step, plan_id: int, bucket_id: str,
+                       isins: Mapping[str, str], portfolio_hash: str, ts: int) -> None:
+    """One step as a recommendation (a user's dismissal of the same identity sticks)."""
+    await tx.execute(
+        "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, name, side, "
+        "quantity, estimated_price, estimated_value, cost_eur, currency, category, "
+        "reason, priority, score_before, score_after, security_score, "
+        "breakdown_json, status, portfolio_hash, created_at, updated_at, bucket_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', "
+        "?, ?, ?, ?) ON CONFLICT (symbol, side, reason, portfolio_hash) DO UPDATE SET "
+        "plan_id = excluded.plan_id, step = excluded.step, "
+        "bucket_id = excluded.bucket_id, "
+        "quantity = excluded.quantity, estimated_price = excluded.estimated_price, "
+        "estimated_value = excluded.estimated_value, cost_eur = excluded.cost_eur, "
+        "priority = excluded.priority, score_before = excluded.score_before, "
+        "score_after = excluded.score_after, security_score = excluded.security_score, "
+        "breakdown_json = excluded.breakdown_json, updated_at = excluded.updated_at, "
+        "status = CASE WHEN recommendations.dismissed_by = 'user' "
+        "AND recommendations.status = 'dismissed' THEN 'dismissed' ELSE 'pending' END, "
+        "dismissed_by = CASE WHEN recommendations.dismissed_by = 'user' "
+        "AND recommendations.status = 'dismissed' THEN 'user' ELSE NULL END, "
+        "dismissed_at = CASE WHEN recommendations.dismissed_by = 'user' "
+        "AND recommendations.status = 'dismissed' THEN recommendations.dismissed_at "
+        "ELSE NULL END, executed_at = NULL",
+        (uuid.uuid4().hex, plan_id, s.step, s.symbol, isins.get(s.symbol, s.symbol),
+         s.name, s.side, int(s.quantity), _money(s.estimated_price),
+         str(Decimal(repr(float(s.estimated_value_eur))).quantize(_CENT)),
+         str(Decimal(repr(float(s.cost_eur))).quantize(_CENT)), s.currency,
+         s.category, s.reason, s.priority, s.score_before, s.score_after,
+         s.security_score, json.dumps(dict(s.security_breakdown), default=str),
+         portfolio_hash, ts, ts, bucket_id))
 
 
 def _plan_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -95,14 +119,23 @@ def _plan_row(row: sqlite3.Row) -> dict[str, Any]:
             "improvement": row["improvement"], "timings_ms": json.loads(row["timings_json"]),
             "warnings": json.loads(row["warnings_json"]), "duration_ms": row["duration_ms"],
             "inputs": json.loads(row["inputs_json"]),
-            "created_at": _iso(row["created_at"]),
+            "created_at": _iso(row["created_at"]), "bucket_id": row["bucket_id"],
+            "parent_id": row["parent_id"],
             "result": json.loads(row["result_json"])}
 
 
 async def latest_plan(db: Database) -> dict[str, Any] | None:
-    """The newest plan run (with its full result), or None before the first."""
-    row = await db.fetch_one("SELECT * FROM plans ORDER BY id DESC LIMIT 1")
+    """The newest plan run (core's row, with its full result), or None before the first."""
+    row = await db.fetch_one("SELECT * FROM plans WHERE parent_id IS NULL "
+                             "ORDER BY id DESC LIMIT 1")
     return _plan_row(row) if row is not None else None
+
+
+async def bucket_plans(db: Database, plan_id: int) -> list[dict[str, Any]]:
+    """The satellites' plan rows of the run whose core row is ``plan_id``."""
+    rows = await db.fetch_all("SELECT * FROM plans WHERE parent_id = ? ORDER BY id",
+                              (plan_id,))
+    return [_plan_row(r) for r in rows]
 
 
 def _rec_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -118,6 +151,7 @@ def _rec_row(row: sqlite3.Row) -> dict[str, Any]:
             "security_score": row["security_score"],
             "score_breakdown": json.loads(row["breakdown_json"]), "status": row["status"],
             "dismissed_by": row["dismissed_by"], "portfolio_hash": row["portfolio_hash"],
+            "bucket_id": row["bucket_id"],
             "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
             "executed_at": _iso(row["executed_at"]), "dismissed_at": _iso(row["dismissed_at"])}
 
@@ -185,6 +219,6 @@ async def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
             for r in rows]
 
 
-__all__ = ["count_pending_by_side", "dismiss_all_by_portfolio_hash", "dismiss_all_pending",
-           "last_trade_times", "latest_plan", "mark_executed", "open_orders",
+__all__ = ["bucket_plans", "count_pending_by_side", "dismiss_all_by_portfolio_hash",
+           "dismiss_all_pending", "last_trade_times", "latest_plan", "mark_executed", "open_orders",
            "pending_recommendations", "store_plan"]

@@ -341,3 +341,16 @@ async def withdrawals(db: Database) -> list[dict[str, Any]]:
         "SELECT transaction_id, date, amount, currency, amount_eur, status, description "
         "FROM cash_flows WHERE kind = 'withdrawal' ORDER BY date DESC, id DESC")
     return [_row(r) for r in rows]
+
+
+async def running_job(db: Database, names: Sequence[str], since: datetime) -> str | None:
+    """The newest of ``names`` with an unfinished run (the scheduler's ``job_runs``)
+    started at or after ``since``; None when none is running."""
+    if not names:
+        return None
+    marks = ", ".join("?" for _ in names)
+    row = await db.fetch_one(
+        f"SELECT job FROM job_runs WHERE finished_at IS NULL AND started_at >= ? "  # noqa: S608
+        f"AND job IN ({marks}) ORDER BY started_at DESC LIMIT 1",
+        (_ts(since), *names))
+    return None if row is None else str(row["job"])

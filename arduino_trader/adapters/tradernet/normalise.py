@@ -37,6 +37,8 @@ from arduino_trader.protocols.broker import (
 )
 from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 
+from .flow_instrument import flow_instrument
+
 _AUTH_WORDS = ("signature", "public key", "apikey", "api key", "timestamp", "unauthori")
 UNAVAILABLE_CODE = 14
 USER_NOT_FOUND_CODE = 7
@@ -350,6 +352,7 @@ def parse_cash_flows(data: Mapping[str, Any]) -> tuple[CashFlow, ...]:
     out = []
     for row in as_list(rows, "getUserCashFlows.cashflow"):
         flow_id = text(require(row, "id", "cash flow"))
+        symbol, isin = flow_instrument(row)
         out.append(CashFlow(
             flow_id=flow_id,
             type_code=text(row.get("type_code")),
@@ -357,6 +360,7 @@ def parse_cash_flows(data: Mapping[str, Any]) -> tuple[CashFlow, ...]:
             currency=text(require(row, "currency", f"cash flow {flow_id}")).upper(),
             at=parse_time(row.get("date"), f"cash flow {flow_id}.date"),
             comment=text(row.get("comment")),
+            symbol=symbol, isin=isin,
         ))
     return tuple(out)
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import plan_repo
+from arduino_trader.adapters.store import plan_repo, scores_repo
 from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
     GetPlan,
@@ -54,7 +55,9 @@ async def _plan_view(request: web.Request) -> dict[str, Any]:
                 "price sync, on schedule, or on POST /api/planner/regenerate",
                 "portfolio_hash": None, "steps": steps, "depth": len(steps)}
     result = latest["result"]
-    steps = [s for s in steps if s["plan_id"] == latest["id"]]
+    satellites = await plan_repo.bucket_plans(store, latest["id"])
+    run = {latest["id"]} | {b["id"] for b in satellites}
+    steps = [s for s in steps if s["plan_id"] in run]
     return {"status": latest["status"], "reason": latest["reason"],
             "portfolio_hash": latest["portfolio_hash"], "plan_id": latest["id"],
             "created_at": latest["created_at"], "trigger": latest["trigger"],
@@ -69,7 +72,11 @@ async def _plan_view(request: web.Request) -> dict[str, Any]:
             "regime": result.get("regime"), "cash_reserve_eur": result.get("cash_reserve_eur"),
             "target_weights": result.get("target_weights"),
             "optimizer_fallback": result.get("optimizer_fallback"),
-            "warnings": latest["warnings"], "timings_ms": latest["timings_ms"]}
+            "warnings": latest["warnings"], "timings_ms": latest["timings_ms"],
+            "buckets": [{"bucket_id": "core", "plan_id": latest["id"],
+                         "status": latest["status"], "reason": latest["reason"]}]
+            + [{"bucket_id": b["bucket_id"], "plan_id": b["id"], "status": b["status"],
+                "reason": b["reason"]} for b in satellites]}
 
 
 @router.route("GET", "/api/trades/recommendations",
@@ -120,8 +127,8 @@ async def execute_step(request: web.Request) -> web.Response:
     if status is None:
         raise not_found(outcome.summary, code="no_pending_recommendation")
     if status == "blocked":
-        return json_response({"error": details.get("code") or "blocked", **answer},
-                             status=400)
+        return json_response({"error": details.get("code") or "blocked",
+                              "message": outcome.summary, **answer}, status=400)
     return json_response(answer)
 
 
@@ -264,3 +271,28 @@ async def run_optimizer(request: web.Request) -> web.Response:
     result = _optimizer_view(latest, blend, target)
     return json_response({"success": result["success"], "result": result,
                           "timestamp": latest["created_at"]})
+
+
+@router.route("GET", "/api/scores", summary="Stored security scores (total, group scores, "
+              "when calculated), best first", response={"type": "object",
+                                                        "required": ["scores"]})
+async def scores(request: web.Request) -> web.Response:
+    """Every stored score (spec/planning.md §1.3); components at /api/scores/{isin}."""
+    rows = await scores_repo.read_scores(ctx_of(request).store)
+    return json_response({"scores": rows, "count": len(rows)})
+
+
+@router.route("GET", "/api/scores/{isin}", summary="One security's score with every group's "
+              "explained components", response={"type": "object",
+                                                "required": ["isin", "total_score"]})
+async def score_of(request: web.Request) -> web.Response:
+    """The stored score of one ISIN with its breakdown; 400 bad ISIN, 404 not scored."""
+    try:
+        isin = validate_isin(request.match_info["isin"])
+    except IdentifierError as exc:
+        raise bad_request(str(exc), code="invalid_isin") from None
+    row = await scores_repo.read_score(ctx_of(request).store, isin)
+    if row is None:
+        raise not_found(f"no score for {isin} yet: the score_universe job and every plan "
+                        "store scores", code="not_scored")
+    return json_response(row)

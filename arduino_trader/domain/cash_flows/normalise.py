@@ -78,12 +78,7 @@ class _Draft:
 
 # ------------------------------------------------------------------------ field readers
 def _amount(value: object, what: str) -> Decimal:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise _Reject(f"{what}: missing amount")
-    try:
-        return round_money(parse_decimal(value, field=what, allow_comma=True))
-    except InvalidAmount as exc:
-        raise _Reject(str(exc)) from None
+    return round_money(parse_exact(value, what, missing="missing amount"))
 
 
 def _currency(value: object, what: str, known: Collection[str]) -> str:
@@ -225,10 +220,10 @@ def _corporate_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draf
     return [_Draft(_record(base, kind, action, amount, ccy), rid, action)]
 
 
-def parse_exact(value: object, what: str) -> Decimal:
+def parse_exact(value: object, what: str, missing: str = "missing") -> Decimal:
     """An exact number from a broker field (strings and decimal commas accepted)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise _Reject(f"{what}: missing")
+        raise _Reject(f"{what}: {missing}")
     try:
         return parse_decimal(value, field=what, allow_comma=True)
     except InvalidAmount as exc:
@@ -267,7 +262,8 @@ def _user_flow_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draf
     comment = str(row.get("comment") or "")
     base = {"source": "user_cash_flow", "type_doc_id": code, "on": on, "status": "completed",
             "status_c": None, "params": dict(row), "description": comment,
-            "symbol": str(_first(row, "symbol", "ticker") or "").strip()}
+            "symbol": str(_first(row, "symbol", "ticker") or "").strip(),
+            "isin": str(row.get("isin") or "").strip().upper()}
     return [_Draft(_record(base, kind, code, amount, ccy), _id(row.get("id")))]
 
 
@@ -364,12 +360,28 @@ def normalise_sources(answers: Mapping[Source, Sequence[Mapping[str, Any]] | Bas
     return total, tuple(failures)
 
 
+def with_instruments(records: Sequence[CashFlowRecord], symbol_by_isin: Mapping[str, str],
+                     isin_by_symbol: Mapping[str, str]) -> tuple[CashFlowRecord, ...]:
+    """Complete each record's instrument from the universe: a record naming only an ISIN
+    gets the security's symbol (the DRIP buys by symbol), one naming only a symbol gets
+    its ISIN. Unknown references stay as they are; nothing is guessed."""
+    out: list[CashFlowRecord] = []
+    for rec in records:
+        symbol = rec.symbol or (symbol_by_isin.get(rec.isin, "") if rec.isin else "")
+        isin = rec.isin or (isin_by_symbol.get(rec.symbol, "") if rec.symbol else "")
+        out.append(rec if (symbol, isin) == (rec.symbol, rec.isin)
+                   else replace(rec, symbol=symbol, isin=isin))
+    return tuple(out)
+
+
 # ------------------------------------------------------------------ port record shapes
 def cash_flow_rows(flows: Sequence[CashFlow]) -> list[dict[str, Any]]:
-    """Port :class:`CashFlow` records → ``getUserCashFlows`` row shape for :func:`normalise`."""
+    """Port :class:`CashFlow` records → ``getUserCashFlows`` row shape for :func:`normalise`
+    (the instrument, when the port named one, as ``symbol``/``isin``)."""
     return [{"id": f.flow_id, "type_code": f.type_code, "sum": f.amount,
              "currency": f.currency, "date": f.at.date().isoformat() if f.at else None,
-             "comment": f.comment} for f in flows]
+             "comment": f.comment, "symbol": f.symbol or "", "isin": f.isin or ""}
+            for f in flows]
 
 
 def cps_rows(requests: Sequence[CpsRequest]) -> list[dict[str, Any]]:

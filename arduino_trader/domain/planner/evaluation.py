@@ -343,6 +343,15 @@ def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, pr
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _any_positive(x: F64) -> bool:
+    """Whether any entry is > 0 (a group dimension with at least one target)."""
+    for v in x:
+        if v > 0.0:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd: float,
                 s_sh: float, grp: F64, cash: float, country_target: F64,
                 industry_target: F64, align: float, comp_w: F64, opp: float,
@@ -365,10 +374,10 @@ def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd
     quality = 0.40 * tr + 0.35 * prom + 0.25 * stab
     # Diversification: geography and industry deviations over the invested value.
     n_cg = country_target.size
-    geo = 0.5
+    geo = 0.5  # a dimension without targets states no preference: neutral for every state
     n = 0
     dev = 0.0
-    for g in range(n_cg):
+    for g in range(n_cg if _any_positive(country_target) else 0):
         gv = grp[g]
         cur = gv * r_inv if gv > EPS_EUR else 0.0
         if country_target[g] > 0.0 or cur > 0.0:
@@ -379,7 +388,7 @@ def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd
     ind = 0.5
     n = 0
     dev = 0.0
-    for g in range(industry_target.size):
+    for g in range(industry_target.size if _any_positive(industry_target) else 0):
         gv = grp[n_cg + g]
         cur = gv * r_inv if gv > EPS_EUR else 0.0
         if industry_target[g] > 0.0 or cur > 0.0:
@@ -388,8 +397,12 @@ def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd
     if n > 0:
         ind = max(0.0, 1.0 - dev / (n * 0.3))
     divers = 0.35 * geo + 0.30 * ind + 0.35 * align
-    # Risk-adjusted: Sharpe over invested weights; volatility and drawdown over the total.
-    sh = sharpe_subscore(s_sh * r_inv) if invested > 0.0 else 0.5
+    # Risk-adjusted: Sharpe of the invested part with cash neutral (0.5) by its share, so
+    # the score is continuous from an all-cash account; volatility and drawdown over the
+    # total.
+    f_inv = min(1.0, max(0.0, invested * r_total))
+    sh = f_inv * sharpe_subscore(s_sh * r_inv) + (1.0 - f_inv) * 0.5 if invested > 0.0 \
+        else 0.5
     vs = volatility_subscore(w_vol)
     ds = drawdown_subscore(w_dd)
     risk = 0.40 * sh + 0.35 * vs + 0.25 * ds

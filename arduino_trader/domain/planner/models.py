@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ..scoring.scorers import Fundamentals
+from ..scoring.scorers import Fundamentals, SecurityScore
 
 Side = Literal["BUY", "SELL"]
 Category = Literal["profit_taking", "averaging_down", "rebalance_sells", "rebalance_buys",
@@ -210,6 +210,7 @@ class PlanResult:
     optimizer_fallback: str | None = None
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
 
     @property
     def improvement(self) -> float:

@@ -368,7 +368,8 @@ def _plan(inp: PlanInput) -> PlanResult:
         cash_reserve_eur=ctx.reserve_eur,
         target_weights=dict(prep.optimizer.target_weights) if prep.optimizer else {},
         optimizer_fallback=prep.optimizer.fallback_used if prep.optimizer else None,
-        warnings=tuple(prep.warnings), timings_ms=timings)
+        warnings=tuple(prep.warnings), timings_ms=timings,
+        security_scores=tuple(sc for sc in prep.scores if sc is not None))
     if not pool:
         return replace(result, reason="no opportunities: no security passes the buy or sell "
                        "gates (score, cooldown, 52-week high, hold period, loss limit)")

@@ -5,6 +5,12 @@ come from the daily, flow-adjusted bucket value series (a deposit is not a gain)
 r_t = (V_t − F_t)/V_{t−1} − 1. Sharpe and Sortino are annualised with √252 using the
 satellite's risk-free rate and MAR. Every composite component is clamped to [−5, 5], so
 no infinity can poison the score. Analytics are float64 (not ledger money).
+
+The return and risk formulas are :mod:`arduino_trader.domain.analytics` (computed once
+for the portfolio, the satellites and the backtest); this module adds only the §1.14
+policy: the period window, days after a non-positive value skipped, annualisation over
+the period's calendar days, drawdown as a positive fraction, an infinite Sortino when
+nothing fell below the MAR, and the clamped composite.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from arduino_trader.domain import analytics
+
 MIN_TRADES = 5
-TRADING_DAYS = 252
+TRADING_DAYS = analytics.TRADING_DAYS
 CLAMP = 5.0
 
 
@@ -69,33 +77,20 @@ def clamp(value: float, bound: float = CLAMP) -> float:
     return max(-bound, min(bound, value))
 
 
-def _std(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
 def daily_returns(series: Sequence[ValuePoint]) -> list[float]:
-    """Flow-adjusted daily returns; a day after a non-positive value is skipped."""
+    """Flow-adjusted daily returns; a day after a non-positive value is skipped.
+
+    The flow is taken off in exact Decimal before the ratio (so a flow-only day is
+    exactly 0, never a float residue that would count as a loss)."""
     ordered = sorted(series, key=lambda p: p.day)
-    out: list[float] = []
-    for prev, cur in itertools.pairwise(ordered):
-        if prev.value_eur > 0:
-            out.append(float((cur.value_eur - cur.net_flow_eur) / prev.value_eur) - 1.0)
-    return out
+    return [float(analytics.daily_returns([float(prev.value_eur),
+                                           float(cur.value_eur - cur.net_flow_eur)])[0])
+            for prev, cur in itertools.pairwise(ordered) if prev.value_eur > 0]
 
 
 def max_drawdown(returns: Sequence[float]) -> float:
     """Largest peak-to-trough fall of the wealth index, as a positive fraction."""
-    wealth = peak = 1.0
-    worst = 0.0
-    for r in returns:
-        wealth *= 1.0 + r
-        peak = max(peak, wealth)
-        if peak > 0:
-            worst = max(worst, (peak - wealth) / peak)
-    return worst
+    return -analytics.max_drawdown(returns)
 
 
 def bucket_metrics(trades: Sequence[ClosedTrade], series: Sequence[ValuePoint], *,
@@ -120,24 +115,19 @@ def bucket_metrics(trades: Sequence[ClosedTrade], series: Sequence[ValuePoint], 
         profit_factor = math.inf if gross_profit > 0 else 0.0
 
     returns = daily_returns(points)
-    growth = math.prod(1.0 + r for r in returns)
-    total = growth - 1.0
+    total = analytics.total_return(returns)
+    growth = 1.0 + total
     annual = growth ** (365.0 / period_days) - 1.0 if growth > 0 else -1.0
-    std = _std(returns)
     mean = sum(returns) / len(returns) if returns else 0.0
-    volatility = std * math.sqrt(TRADING_DAYS)
-    downside_vol = _std([r for r in returns if r < 0]) * math.sqrt(TRADING_DAYS)
-    sharpe = (mean - risk_free_rate / TRADING_DAYS) / std * math.sqrt(TRADING_DAYS) \
-        if std > 0 else 0.0
-    mar = sortino_mar / TRADING_DAYS
-    downside = math.sqrt(sum(min(0.0, r - mar) ** 2 for r in returns) / len(returns)) \
-        if returns else 0.0
-    if downside > 0:
-        sortino = (mean - mar) / downside * math.sqrt(TRADING_DAYS)
-    else:
-        sortino = math.inf if mean > mar else 0.0
+    volatility = analytics.volatility(returns)
+    downside_vol = analytics.volatility([r for r in returns if r < 0])
+    sharpe = analytics.sharpe_ratio(returns, risk_free_rate)
+    if analytics.downside_deviation(returns, sortino_mar) >= analytics.MIN_DEVIATION:
+        sortino = analytics.sortino_ratio(returns, sortino_mar)
+    else:  # nothing below the MAR: unbounded (the composite clamps it)
+        sortino = math.inf if mean > sortino_mar / TRADING_DAYS else 0.0
     mdd = max_drawdown(returns)
-    calmar = annual / mdd if mdd > 0 else 0.0
+    calmar = analytics.calmar_ratio(annual, mdd)
     composite = (0.3 * clamp(sharpe) + 0.3 * clamp(sortino) + 0.2 * clamp(profit_factor - 1)
                  + 0.1 * clamp(win_rate) + 0.1 * clamp(calmar))
     return BucketMetrics(
