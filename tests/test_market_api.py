@@ -186,3 +186,37 @@ def test_onboarding_and_sync_triggers_do_real_work(tmp_path: Path) -> None:
     finally:
         daemon.gate.set()
         daemon.stop()
+
+
+def test_scores_reach_the_securities_endpoints(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from arduino_trader.adapters.clock import ManualClock
+
+    # Inside the bundled history, so there are recent closes to score.
+    daemon = start_daemon(tmp_path / "state",
+                          clock=ManualClock(datetime(2022, 12, 20, 16, 0, tzinfo=UTC)))
+    try:
+        _check_scores(Client(daemon))
+    finally:
+        daemon.stop()
+
+
+def _check_scores(api: Client) -> None:
+    wait_for(lambda: api.call("GET", "/api/securities")[1]["count"] >= 20, 60, "universe")
+    wait_for(lambda: api.call("GET", "/api/securities/US0378331005")[1]["history"]
+             ["daily_rows"] > 1000, 60, "price history")
+    assert api.call("POST", "/api/securities/US0000000002/refresh")[0] in (400, 404)
+    runs = api.call("GET", "/api/system/jobs/score_universe")[1]["runs"]
+    code, started = api.call("POST", "/api/securities/US0378331005/refresh")
+    if code == 409:  # the start-up run is still going: it scores everything too
+        started = {"job": "score_universe"}
+    else:
+        assert code == 202, started
+    assert started["job"] == "score_universe"
+    _job_done(api, "score_universe", runs=runs + 1)
+    listed = {s["isin"]: s for s in api.call("GET", "/api/securities")[1]["securities"]}
+    assert listed["US0378331005"]["score"] is not None
+    one = api.call("GET", "/api/securities/US0378331005")[1]
+    assert one["score"]["total_score"] == listed["US0378331005"]["score"]
+    assert "position" in one

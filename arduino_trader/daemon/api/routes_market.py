@@ -13,6 +13,7 @@ from aiohttp import web
 
 from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import scores_repo
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.market_data import (
     PRODUCT_TYPES,
@@ -154,8 +155,26 @@ async def markets(request: web.Request) -> web.Response:
 async def list_securities(request: web.Request) -> web.Response:
     """All securities (or only active ones) with their latest accepted price."""
     active = request.query.get("active", "").lower() in ("1", "true", "yes")
-    items = await repo.list_securities(ctx_of(request).store, active_only=active)
+    db = ctx_of(request).store
+    items = await repo.list_securities(db, active_only=active)
+    scores = {s["isin"]: s for s in await scores_repo.read_scores(db)}
+    positions = await _positions(db)
+    for item in items:
+        score = scores.get(item["isin"])
+        item["score"] = None if score is None else score.get("total_score")
+        item["score_calculated_at"] = None if score is None else score.get("calculated_at")
+        item["position"] = positions.get(item["isin"])
     return json_response({"securities": items, "count": len(items)})
+
+
+async def _positions(db: Any) -> dict[str, dict[str, Any]]:
+    """Held quantity and value per ISIN from the last portfolio sync."""
+    rows = await db.fetch_all(
+        "SELECT isin, quantity, current_price, market_value, market_value_eur, currency "
+        "FROM portfolio_positions WHERE isin IS NOT NULL")
+    return {str(r["isin"]): {k: r[k] for k in ("quantity", "current_price", "market_value",
+                                                 "market_value_eur", "currency")}
+            for r in rows}
 
 
 @router.route("GET", "/api/securities/{isin}", summary="One security: record, history "
@@ -169,6 +188,8 @@ async def get_security(request: web.Request) -> web.Response:
     sec["monthly_points"] = len(await repo.monthly_prices(db, sec["isin"]))
     sec["data"] = await repo.read_security_data(db, sec["isin"])
     sec["quarantined"] = await repo.quarantine_list(db, sec["isin"], limit=20)
+    sec["score"] = await scores_repo.read_score(db, sec["isin"])
+    sec["position"] = (await _positions(db)).get(sec["isin"])
     return json_response(sec)
 
 
@@ -275,6 +296,16 @@ async def refresh_data(request: web.Request) -> web.Response:
     sec = await _security(request)
     result = await _ask(request, RefreshSecurity(sec["isin"]), timeout=300)
     return json_response(result)
+
+
+@router.route("POST", "/api/securities/{isin}/refresh", summary="Rescore now (runs the "
+              "score_universe job, which scores this security with the rest; 202 + run id)",
+              status=202, errors={404: "unknown security", 409: "already running"},
+              response={"type": "object", "required": ["job", "run_id", "status"]})
+async def refresh_score(request: web.Request) -> web.Response:
+    """Validate the ISIN, then start the scoring job."""
+    await _security(request)
+    return _trigger(request, "score_universe")
 
 
 @router.route("PUT", "/api/securities/{isin}", summary="Update editable fields of a security",
