@@ -159,3 +159,16 @@ def test_allocation_groups_and_targets(daemon: ProbeDaemon, api: Client) -> None
     assert api.call("GET", "/api/allocation/current")[1]["alerts"] is not None
     assert "countries" in api.call("GET", "/api/allocation/groups/available/countries")[1]
     assert "industries" in api.call("GET", "/api/allocation/groups/available/industries")[1]
+
+
+def test_trades_allocation_has_targets_and_deviations(daemon: ProbeDaemon, api: Client) -> None:
+    assert api.call("PUT", "/api/allocation/groups/country",
+                    {"group_name": "NA", "country_names": ["United States"]})[0] == 200
+    assert api.call("PUT", "/api/allocation/groups/targets/country",
+                    {"targets": {"NA": 0.6}})[0] == 200
+    code, body = api.call("GET", "/api/trades/allocation")
+    assert code == 200, body
+    assert {"total_value", "cash_balance", "country", "industry", "alerts"} <= set(body)
+    (na,) = [row for row in body["country"] if row["name"] == "NA"]
+    assert {"target_pct", "current_pct", "current_value", "deviation"} <= set(na)
+    assert na["target_pct"] == "0.6"

@@ -111,6 +111,21 @@ async def current(request: web.Request) -> web.Response:
                           "alerts": [a.__dict__ for a in concentration_alerts(holdings)]})
 
 
+@router.route("GET", "/api/trades/allocation", summary="Allocation vs targets by country and "
+              "industry with concentration alerts (spec operations §1.11)", response=_OBJ,
+              errors={503: "broker or FX rate unavailable"})
+async def trades_allocation(request: web.Request) -> web.Response:
+    """{total_value, cash_balance, country[], industry[], alerts[]}; rows
+    {name, target_pct, current_pct, current_value, deviation, status}."""
+    holdings, cash = await _holdings(request)
+    total = sum((h.value_eur for h in holdings), Decimal(0))
+    body: dict[str, Any] = {"total_value": total.quantize(CENT), "cash_balance": cash}
+    for kind in ("country", "industry"):
+        body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
+    body["alerts"] = [a.__dict__ for a in concentration_alerts(holdings)]
+    return json_response(body)
+
+
 @router.route("GET", "/api/allocation/deviations", summary="Group deviations from target",
               response=_OBJ, errors={503: "broker or FX rate unavailable"})
 async def deviations(request: web.Request) -> web.Response:
