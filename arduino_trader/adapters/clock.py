@@ -1,4 +1,5 @@
-"""Clock adapters: wall time for the daemon, a manual clock for tests and backtests."""
+"""Clock adapters: wall time for the daemon, a manual clock for tests, a step clock for
+backtests."""
 
 from __future__ import annotations
 
@@ -48,3 +49,42 @@ class ManualClock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
             return self._now
+
+
+class StepClock:
+    """The simulated clock of backtests: time stands still while the actors work and
+    jumps to the next moment the driver sets (as fast as they finish).
+
+    ``now()`` is the moment set last; ``monotonic()`` keeps counting real seconds on top of
+    the simulated ones, so timeouts and durations measured inside a step still advance.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("StepClock needs a tz-aware start time")
+        self._now = start.astimezone(UTC)
+        self._sim_seconds = 0.0
+        self._origin = time.monotonic()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The simulated moment."""
+        with self._lock:
+            return self._now
+
+    def monotonic(self) -> float:
+        """Simulated seconds since the start plus real seconds elapsed."""
+        with self._lock:
+            return self._sim_seconds + (time.monotonic() - self._origin)
+
+    def set(self, moment: datetime) -> datetime:
+        """Jump to ``moment`` (tz-aware, never earlier than now); returns it in UTC."""
+        if moment.tzinfo is None:
+            raise ValueError("StepClock needs tz-aware moments")
+        target = moment.astimezone(UTC)
+        with self._lock:
+            if target < self._now:
+                raise ValueError(f"a clock never goes backwards ({target} < {self._now})")
+            self._sim_seconds += (target - self._now).total_seconds()
+            self._now = target
+            return target

@@ -47,7 +47,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"arduino-trader: invalid configuration: {exc}", file=sys.stderr)
         return 1
     data_dir = resolve_data_dir(args.data_dir, os.environ)
-    daemon = TraderDaemon(DaemonOptions(settings=settings, data_dir=data_dir))
+    daemon: TraderDaemon
+    if getattr(args, "demo", False):
+        from .demo import DemoDaemon, demo_settings
+
+        daemon = DemoDaemon(DaemonOptions(settings=demo_settings(settings), data_dir=data_dir))
+    else:
+        daemon = TraderDaemon(DaemonOptions(settings=settings, data_dir=data_dir))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -182,6 +188,39 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
     return 0 if code == 200 and not (isinstance(body, dict) and body.get("errors")) else 1
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run the daemon's actors over history on a step clock and write the report."""
+    from datetime import date
+    from decimal import Decimal, InvalidOperation
+
+    from .backtest import BacktestConfig, BacktestError, run_backtest, write_report
+
+    try:
+        settings = _load(args)
+        config = BacktestConfig(
+            start=date.fromisoformat(args.start), end=date.fromisoformat(args.end),
+            initial_cash=Decimal(args.initial_cash), monthly_deposit=Decimal(args.monthly_deposit),
+            data=None if args.data == "bundled" else Path(args.data),
+            progress_every=args.progress_every)
+        if args.log_level != "none":
+            from .logging_setup import configure_logging
+
+            configure_logging(args.log_level, list, stream=sys.stderr)
+        result = run_backtest(config, settings)
+    except (SettingError, BacktestError, ValueError, InvalidOperation) as exc:
+        print(f"arduino-trader backtest: {exc}", file=sys.stderr)
+        return 1
+    for path in write_report(result, args.report):
+        print(path)
+    strategy = result.report["strategy"]
+    print(json.dumps({"orders_sha256": result.report["orders_sha256"],
+                      "cagr": strategy.get("cagr"), "max_drawdown": strategy.get("max_drawdown"),
+                      "trades": result.report["trading"]["trades"],
+                      "wall_s": result.report["wall_s"]}), file=sys.stderr)
+    _exit_if_threads_linger()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="arduino-trader",
@@ -191,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon (research mode unless configured live)")
     _add_common(run)
+    run.add_argument("--demo", action="store_true",
+                     help="offline demo: research mode, a seeded paper account and the "
+                          "bundled real closes re-dated to end yesterday")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate settings and print them (masked)")
@@ -213,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(kill)
     kill.add_argument("--url", help="admin API base URL (default from settings)")
     kill.set_defaults(func=cmd_kill_switch)
+
+    backtest = sub.add_parser("backtest", help="run the real actors over price history on a "
+                              "simulated clock and write a report")
+    backtest.add_argument("--config", type=Path, default=None,
+                          help="TOML settings file (default: $ARDUINO_TRADER_CONFIG)")
+    backtest.add_argument("--data", default="bundled",
+                          help="'bundled' (real closes 1990-2022) or a Date,TICKER,... CSV(.gz)")
+    backtest.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    backtest.add_argument("--end", required=True, help="last day, YYYY-MM-DD")
+    backtest.add_argument("--initial-cash", default="10000", help="EUR at the start")
+    backtest.add_argument("--monthly-deposit", default="0", help="EUR each new month")
+    backtest.add_argument("--report", type=Path, required=True,
+                          help="directory for report.json, orders.json, equity.png")
+    backtest.add_argument("--progress-every", type=int, default=20,
+                          help="print progress every N simulated days")
+    backtest.add_argument("--log-level", default="warning",
+                          choices=("debug", "info", "warning", "error", "none"),
+                          help="JSON logs on stderr at this level (none: leave logging as is)")
+    backtest.set_defaults(func=cmd_backtest)
 
     register_sandbox(sub)
     return parser

@@ -4,6 +4,7 @@ default): for tests, the demo and backtests.
 The replay stands at a position in time given by its clock: quotes are the last close
 on or before that day, history stops there. With a wall clock after the data's end the
 replay stands at its last day (the data's own ``as_of`` tells consumers how old it is).
+``end_on`` re-dates the same closes onto weekdays ending that day (the demo).
 The CSV is read lazily, once, in one pass.
 """
 
@@ -121,8 +122,10 @@ class ReplaySource:
 
     def __init__(self, clock: Clock, *, prices: Path | None = None,
                  universe: Path | None = None, currency: str = "USD",
-                 fx: Mapping[str, Decimal] | None = None) -> None:
+                 fx: Mapping[str, Decimal] | None = None,
+                 end_on: date | None = None) -> None:
         self._clock = clock
+        self._end_on = end_on
         self._prices_path = prices or bundled_path(PRICES_FILE)
         self._universe_path = universe if universe is not None else (
             bundled_path(UNIVERSE_FILE) if prices is None else None)
@@ -140,6 +143,8 @@ class ReplaySource:
                 table = read_close_table(_read_text(self._prices_path))
                 if self._index_path is not None:
                     table = _merge(table, read_close_table(_read_text(self._index_path)))
+                if self._end_on is not None:
+                    table = redate(table, self._end_on)
                 self._table = table
             return self._table
 
@@ -158,6 +163,32 @@ class ReplaySource:
     def last_day(self) -> date:
         """The newest day in the data."""
         return self._load().days[-1]
+
+    @property
+    def first_day(self) -> date:
+        """The oldest day in the data."""
+        return self._load().days[0]
+
+    def trading_days(self, start: date, end: date) -> list[date]:
+        """The data's days within ``[start, end]`` (backtests step through them)."""
+        days = self._load().days
+        return list(days[bisect_left(days, start):bisect_right(days, end)])
+
+    def closes(self, symbol: str, days: Sequence[date]) -> list[float | None]:
+        """Closes of ``symbol`` on exactly ``days`` (None where missing), regardless of
+        the clock: for reports after a backtest."""
+        table = self._load()
+        _, column = self._column(symbol)
+        index = {d: i for i, d in enumerate(table.days)}
+        return [column[index[d]] if d in index else None for d in days]
+
+    def has_symbol(self, symbol: str) -> bool:
+        """True when the data has a column for ``symbol``."""
+        try:
+            self._column(symbol)
+        except UnknownSymbol:
+            return False
+        return True
 
     def _position(self) -> date:
         today = self._clock.now().astimezone(_NEW_YORK).date()
@@ -263,6 +294,26 @@ class ReplaySource:
         if rate is None:
             raise RateUnavailable(f"no FX rate for {code} in the replay configuration")
         return FxRate(code, rate, now.date(), now, self.name)
+
+
+def weekdays_ending(end: date, count: int) -> tuple[date, ...]:
+    """The ``count`` weekdays (Monday-Friday) ending on the last weekday on or before
+    ``end``, oldest first."""
+    day = end
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    out: list[date] = []
+    while len(out) < count:
+        if day.weekday() < 5:
+            out.append(day)
+        day -= timedelta(days=1)
+    return tuple(reversed(out))
+
+
+def redate(table: _Table, end: date) -> _Table:
+    """The same closes in the same order, re-dated onto consecutive weekdays ending on
+    ``end`` (or the weekday before it): real prices, a recent calendar (the demo)."""
+    return _Table(weekdays_ending(end, len(table.days)), table.closes)
 
 
 def _read_text(path: Path) -> str:

@@ -1,0 +1,390 @@
+"""``arduino-trader backtest``: the daemon's real actors, day by day, on a step clock.
+
+A :class:`BacktestDaemon` is the ordinary daemon (same actors, store, executor, planner,
+cash flows, satellites) on the replay source, the paper broker and a
+:class:`~arduino_trader.adapters.clock.StepClock`, in a temporary data directory, with the
+scheduler's ticking thread and the admin API left off. :class:`StepDriver` sets the clock
+to each trading day (15:00 New York: inside the tradable window), books the monthly
+deposit on the paper broker and runs the daily jobs one after the other through the
+scheduler, each to completion. The report maths is :mod:`arduino_trader.domain.backtest_report`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from arduino_trader.adapters.clock import StepClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.market_data.replay_source import (
+    UNIVERSE_FILE,
+    ReplaySource,
+    bundled_path,
+    parse_fx_setting,
+)
+from arduino_trader.config.settings import Settings
+from arduino_trader.config.spec import SettingError
+from arduino_trader.domain.backtest_report import (
+    EquityPoint,
+    TradeRow,
+    build_report,
+    buy_and_hold,
+    order_hash,
+)
+from arduino_trader.protocols.messages import JobOutcome
+
+from .scheduler import JobAlreadyRunning, Scheduler
+from .service import DaemonOptions, TraderDaemon
+
+log = structlog.get_logger(component="backtest")
+
+NEW_YORK = ZoneInfo("America/New_York")
+STEP_TIME = dtime(15, 0)  # New York: inside the 10:00-15:30 tradable window (30 min buffers)
+INDEX_SYMBOL = "^GSPC"
+MIN_SECURITIES = 2
+# Run on every simulated day, in this order, each to completion.
+DAILY_JOBS: tuple[str, ...] = ("sync_fx", "sync_securities_data", "sync_prices",
+                               "cash_flow_sync", "sync_cycle", "planner",
+                               "autonomous_execution", "order_follow_up")
+DEPOSIT_COMMENT = "backtest monthly deposit"
+
+
+class BacktestError(ValueError):
+    """Bad backtest input, reported before any work starts."""
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What to simulate."""
+
+    start: date
+    end: date
+    initial_cash: Decimal
+    monthly_deposit: Decimal = Decimal(0)
+    data: Path | None = None  # None: the bundled real closes
+    progress_every: int = 20
+
+
+def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
+    """``settings`` with what a backtest needs: replay data, research mode on the paper
+    broker opened with the initial cash, and no debounced background plans (the driver
+    runs the planner itself, so runs are reproducible)."""
+    try:
+        return settings.with_overrides({
+            "market_data.source": "replay", "broker.kind": "paper",
+            "trading_mode": "research",
+            "market_data.replay_prices_file": str(config.data) if config.data else "",
+            "broker.paper_initial_cash_eur": "0",
+            "planner_debounce_seconds": 3600})
+    except SettingError as exc:
+        raise BacktestError(f"invalid configuration: {exc}") from exc
+
+
+def build_source(config: BacktestConfig, settings: Settings, clock: StepClock) -> ReplaySource:
+    """The replay source of the backtest (bundled data or ``config.data``)."""
+    fx = parse_fx_setting(settings.get_str("market_data.replay_fx_rates"))
+    if config.data is None:
+        return ReplaySource(clock, fx=fx)
+    if not config.data.is_file():
+        raise BacktestError(f"data file {config.data} does not exist")
+    return ReplaySource(clock, prices=config.data, universe=bundled_path(UNIVERSE_FILE), fx=fx)
+
+
+def eur_rate(settings: Settings, currency: str) -> Decimal:
+    """The replay's fixed EUR value of one unit of ``currency``."""
+    rate = parse_fx_setting(settings.get_str("market_data.replay_fx_rates")).get(currency)
+    if rate is None:
+        raise BacktestError(f"market_data.replay_fx_rates has no {currency} rate")
+    return rate
+
+
+def validate(config: BacktestConfig, source: ReplaySource) -> list[date]:
+    """The trading days to simulate; :class:`BacktestError` on dates outside the data, too
+    few days or securities, or non-positive money."""
+    if config.initial_cash <= 0:
+        raise BacktestError("--initial-cash must be positive")
+    if config.monthly_deposit < 0:
+        raise BacktestError("--monthly-deposit must not be negative")
+    if config.end <= config.start:
+        raise BacktestError(f"--end {config.end} must be after --start {config.start}")
+    try:
+        first, last = source.first_day, source.last_day
+    except Exception as exc:
+        raise BacktestError(f"cannot read the price data: {exc}") from exc
+    if config.start < first or config.end > last:
+        raise BacktestError(f"{config.start}..{config.end} is outside the data "
+                            f"({first}..{last})")
+    days = source.trading_days(config.start, config.end)
+    if len(days) < 2:
+        raise BacktestError(f"only {len(days)} trading day(s) in {config.start}..{config.end}")
+    universe = source.universe()
+    if len(universe) < MIN_SECURITIES:
+        raise BacktestError(f"the data has {len(universe)} known securities; at least "
+                            f"{MIN_SECURITIES} are needed")
+    return days
+
+
+class BacktestDaemon(TraderDaemon):
+    """The daemon with a given replay source, calendars spanning the whole period, jobs run
+    only by the driver (no ticking scheduler thread) and no admin API."""
+
+    def __init__(self, options: DaemonOptions, source: ReplaySource, start: date,
+                 end: date) -> None:
+        super().__init__(options)
+        self._market_data = source
+        self._calendars = MarketCalendars(history_days=(end - start).days + 40, today=end)
+
+    def _start_scheduler(self) -> None:
+        """The job registry without its ticking thread: only the driver runs jobs."""
+        assert self.settings is not None
+        self.scheduler = Scheduler(bus=self.bus, io=self.io, store=self.store, clock=self.clock,
+                                   settings=self.settings.current)
+        for spec in self.job_specs():
+            self.scheduler.register(spec)
+
+    def _start_api(self, settings: Settings) -> None:
+        self.port = None
+
+
+class StepDriver:
+    """Moves a daemon on a :class:`StepClock` through trading days, running the daily jobs
+    through its scheduler and booking monthly deposits on the paper broker."""
+
+    def __init__(self, daemon: TraderDaemon, clock: StepClock, initial_cash: Decimal,
+                 monthly_deposit: Decimal, currency: str = "USD",
+                 eur_per_unit: Decimal = Decimal(1)) -> None:
+        self.daemon = daemon
+        self.clock = clock
+        self.initial_cash = initial_cash
+        self.monthly_deposit = monthly_deposit
+        self.currency = currency
+        self.eur_per_unit = eur_per_unit
+        self.flows: list[float] = []
+        self.failures: dict[str, int] = {}
+        self._last_month: tuple[int, int] | None = None
+
+    def _deposit(self, amount_eur: Decimal, comment: str) -> float:
+        """Book ``amount_eur`` in the trading currency on the paper broker (a cash flow the
+        cash-flow actor syncs); returns the EUR flow."""
+        amount = (amount_eur / self.eur_per_unit).quantize(Decimal("0.01"))
+        paper = self.daemon._broker_pair()[1]
+        self.daemon.io.run(paper.deposit(self.currency, amount, comment), timeout=60)
+        return float(amount * self.eur_per_unit)
+
+    def step(self, day: date) -> dict[str, JobOutcome]:
+        """Simulate one trading day; returns each job's outcome."""
+        self.clock.set(datetime.combine(day, STEP_TIME, NEW_YORK))
+        flow = 0.0
+        month = (day.year, day.month)
+        if self._last_month is None:
+            flow += self._deposit(self.initial_cash, "backtest initial cash")
+        elif month != self._last_month and self.monthly_deposit > 0:
+            flow += self._deposit(self.monthly_deposit, DEPOSIT_COMMENT)
+        self._last_month = month
+        self.flows.append(flow)
+        outcomes: dict[str, JobOutcome] = {}
+        for job in DAILY_JOBS:
+            outcomes[job] = self._run(job)
+            if not outcomes[job].ok:
+                self.failures[job] = self.failures.get(job, 0) + 1
+        return outcomes
+
+    def _run(self, job: str) -> JobOutcome:
+        scheduler = self.daemon.scheduler
+        assert scheduler is not None
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                return scheduler.run_now(job, "schedule")
+            except JobAlreadyRunning:  # started by a ticking scheduler: wait for it
+                if time.monotonic() > deadline:
+                    return JobOutcome(False, f"{job} stayed busy")
+                time.sleep(0.02)
+
+
+# --------------------------------------------------------------------- reading
+async def _read(daemon: TraderDaemon, sql: str) -> list[Any]:
+    return list(await daemon.store.fetch_all(sql))
+
+
+def read_orders(daemon: TraderDaemon) -> list[dict[str, Any]]:
+    """Every journaled order with its fills, in journal order (simulated dates only, so
+    the same days give the same list)."""
+    rows = daemon.io.run(_read(daemon, (
+        "SELECT o.id, o.created_at, o.isin, o.symbol, o.side, o.quantity, o.state, "
+        "o.filled_quantity, o.source, o.bucket_id, o.currency, "
+        "(SELECT GROUP_CONCAT(t.price, ';') FROM trades t WHERE t.order_row = o.id) AS prices "
+        "FROM orders o ORDER BY o.id")), timeout=60)
+    return [{"day": datetime.fromtimestamp(r["created_at"], UTC).date().isoformat(),
+             "isin": r["isin"], "symbol": r["symbol"], "side": r["side"],
+             "quantity": r["quantity"], "state": r["state"],
+             "filled_quantity": r["filled_quantity"], "fill_prices": r["prices"] or "",
+             "currency": r["currency"], "source": r["source"], "bucket": r["bucket_id"]}
+            for r in rows]
+
+
+def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
+    """Fills of the research ledger, in EUR."""
+    rows = daemon.io.run(_read(daemon, (
+        "SELECT executed_at, side, value, value_eur, fee, currency_rate, bucket_id "
+        "FROM trades WHERE mode = 'research' ORDER BY id")), timeout=60)
+    out = []
+    for r in rows:
+        rate = Decimal(r["currency_rate"]) if r["currency_rate"] else None
+        value_eur = (Decimal(r["value_eur"]) if r["value_eur"] else
+                     Decimal(r["value"]) / rate if rate else Decimal(0))
+        fee_eur = Decimal(r["fee"] or 0) / rate if rate else Decimal(r["fee"] or 0)
+        out.append(TradeRow(datetime.fromtimestamp(r["executed_at"], UTC).date(), r["side"],
+                            float(value_eur), float(fee_eur), r["bucket_id"]))
+    return out
+
+
+def read_equity(daemon: TraderDaemon, days: Sequence[date],
+                flows: Sequence[float]) -> list[EquityPoint]:
+    """The daily snapshot totals (EUR) on the simulated days; a missing day carries the
+    previous value (a failed sync never invents one)."""
+    rows = daemon.io.run(_read(daemon, "SELECT date, total_value FROM portfolio_snapshots"),
+                         timeout=60)
+    totals = {r["date"]: float(Decimal(r["total_value"])) for r in rows}
+    out: list[EquityPoint] = []
+    last = flows[0] if flows else 0.0
+    for day, flow in zip(days, flows, strict=True):
+        last = totals.get(day.isoformat(), last)
+        out.append(EquityPoint(day, last, flow))
+    return out
+
+
+# ------------------------------------------------------------------------ run
+@dataclass
+class BacktestResult:
+    """What a run produced."""
+
+    report: dict[str, Any]
+    orders: list[dict[str, Any]]
+    equity: list[EquityPoint]
+    benchmarks: dict[str, list[float]]
+    wall_s: float
+
+
+def benchmarks(source: ReplaySource, days: Sequence[date], flows: Sequence[float],
+               eur_per_usd: float) -> dict[str, list[float]]:
+    """Buy-and-hold equal weight of the universe and the index, on the same flows."""
+    closes = {info.yahoo_symbol or info.symbol: source.closes(info.yahoo_symbol or info.symbol,
+                                                              days)
+              for info in source.universe()}
+    out = {"buy_and_hold_equal_weight": buy_and_hold(days, closes, flows, eur_per_usd)}
+    if source.has_symbol(INDEX_SYMBOL):
+        out["sp500_index"] = buy_and_hold(days, {INDEX_SYMBOL: source.closes(INDEX_SYMBOL,
+                                                                             days)},
+                                          flows, eur_per_usd)
+    return out
+
+
+def run_backtest(config: BacktestConfig, settings: Settings, *,
+                 data_dir: Path | None = None,
+                 progress: TextIO | None = None,
+                 on_day: Callable[[int, date], None] | None = None) -> BacktestResult:
+    """Validate, simulate every trading day with the real actors, and compute the report.
+    Progress goes to ``progress`` (stderr by default) every ``config.progress_every`` days
+    (0: silent)."""
+    t0 = time.monotonic()
+    out = progress if progress is not None else sys.stderr
+    effective = backtest_settings(settings, config)
+    probe_clock = StepClock(datetime.combine(config.start, STEP_TIME, NEW_YORK))
+    source = build_source(config, effective, probe_clock)
+    days = validate(config, source)
+    eur_per_usd = eur_rate(effective, "USD")
+    clock = probe_clock
+    with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp:
+        directory = data_dir or Path(tmp)
+        daemon = BacktestDaemon(DaemonOptions(settings=effective, data_dir=directory,
+                                              clock=clock, configure_logs=False,
+                                              port_override=0),
+                                source, days[0], days[-1])
+        daemon.start()
+        try:
+            driver = StepDriver(daemon, clock, config.initial_cash, config.monthly_deposit,
+                                eur_per_unit=eur_per_usd)
+            for i, day in enumerate(days):
+                driver.step(day)
+                if on_day is not None:
+                    on_day(i, day)
+                if config.progress_every > 0 and ((i + 1) % max(1, config.progress_every) == 0
+                                             or i + 1 == len(days)):
+                    print(f"backtest: {i + 1}/{len(days)} days, {day}", file=out,
+                          flush=True)
+            orders = read_orders(daemon)
+            trades = read_trades(daemon)
+            equity = read_equity(daemon, days, driver.flows)
+            failures = dict(driver.failures)
+        finally:
+            daemon.stop()
+    bench = benchmarks(source, days, driver.flows, float(eur_per_usd))
+    digest = order_hash(orders)
+    meta = {"start": days[0].isoformat(), "end": days[-1].isoformat(),
+            "trading_days": len(days), "initial_cash_eur": str(config.initial_cash),
+            "monthly_deposit_eur": str(config.monthly_deposit),
+            "data": str(config.data) if config.data else "bundled",
+            "job_failures": failures, "orders": len(orders)}
+    report = build_report(equity, trades, bench, digest, meta)
+    wall = time.monotonic() - t0
+    report["wall_s"] = round(wall, 2)
+    return BacktestResult(report, orders, equity, bench, wall)
+
+
+def write_report(result: BacktestResult, directory: Path) -> list[Path]:
+    """report.json, orders.json (with its SHA-256) and equity.png (when matplotlib is
+    installed: ``pip install 'arduino-trader[backtest]'``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    orders_path = directory / "orders.json"
+    orders_path.write_text(json.dumps({"sha256": result.report["orders_sha256"],
+                                       "orders": result.orders}, indent=2), encoding="utf-8")
+    written.append(orders_path)
+    chart = write_chart(result, directory / "equity.png")
+    result.report["chart"] = chart.name if chart else None
+    report_path = directory / "report.json"
+    report_path.write_text(json.dumps(result.report, indent=2, sort_keys=True),
+                           encoding="utf-8")
+    written.append(report_path)
+    if chart:
+        written.append(chart)
+    return written
+
+
+def write_chart(result: BacktestResult, path: Path) -> Path | None:
+    """The equity curve against the benchmarks; None when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("backtest_chart_skipped", reason="matplotlib is not installed")
+        return None
+    import numpy as np
+
+    days = np.array([p.day for p in result.equity], dtype="datetime64[D]")
+    fig, ax = plt.subplots(figsize=(10, 5))
+    ax.plot(days, [p.value for p in result.equity], label="strategy")
+    for name, series in result.benchmarks.items():
+        ax.plot(days, series, label=name.replace("_", " "), alpha=0.8)
+    ax.set_ylabel("EUR")
+    ax.set_title(f"Backtest {result.equity[0].day} .. {result.equity[-1].day}")
+    ax.legend()
+    fig.autofmt_xdate()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,87 @@
+"""``arduino-trader run --demo``: the real daemon, offline, on a demo account.
+
+Research mode, the paper broker and the bundled real closes re-dated to end yesterday
+(``ReplaySource(end_on=...)``), so every actor — sync, scoring, planning, recommendations,
+satellites, the status page — has real content within a minute on the wall clock. The
+paper account is seeded once (EUR opening cash, a USD deposit and a few positions bought at
+the bundled prices); a restart on the same data directory keeps the account as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from arduino_trader.adapters.market_data.replay_source import ReplaySource, parse_fx_setting
+from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.broker import OrderRequest
+
+from .service import DaemonOptions, TraderDaemon
+
+log = structlog.get_logger(component="demo")
+
+DEMO_SEED_COMMENT = "demo account"
+# Settings the demo forces (the replay source, research mode on the paper broker).
+DEMO_OVERRIDES: dict[str, Any] = {"market_data.source": "replay", "broker.kind": "paper",
+                                  "trading_mode": "research",
+                                  "market_data.replay_prices_file": "",
+                                  # plan a few seconds after the first syncs, not a minute
+                                  "planner_debounce_seconds": 5}
+
+
+@dataclass(frozen=True)
+class DemoHolding:
+    """A position bought when the demo account is seeded."""
+
+    symbol: str
+    quantity: int
+
+
+DEMO_USD_DEPOSIT = Decimal("15000")
+DEMO_HOLDINGS: tuple[DemoHolding, ...] = (
+    DemoHolding("AAPL.US", 20), DemoHolding("BAC.US", 60), DemoHolding("AMD.US", 15))
+_SEED_ORDER_ID_BASE = 1_900_000_000
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with the demo's forced values (validated like any override)."""
+    return settings.with_overrides(DEMO_OVERRIDES)
+
+
+class DemoDaemon(TraderDaemon):
+    """The daemon on re-dated bundled history with a seeded paper account."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        super().__init__(options)
+        self.seeded = False
+
+    def _market_source(self) -> Any:
+        if self._market_data is None:
+            assert self.settings is not None
+            yesterday = self.clock.now().date() - timedelta(days=1)
+            fx = parse_fx_setting(self.settings.current().get_str("market_data.replay_fx_rates"))
+            self._market_data = ReplaySource(self.clock, fx=fx, end_on=yesterday)
+        return self._market_data
+
+    def _start_actors(self) -> None:
+        self.seeded = self.io.run(self._seed(), timeout=60)
+        super()._start_actors()
+
+    async def _seed(self) -> bool:
+        """Seed the paper account once; False when it was seeded before."""
+        paper = self._broker_pair()[1]
+        row = await self.store.fetch_one(
+            "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
+        if row is not None:
+            return False
+        await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+        for i, holding in enumerate(DEMO_HOLDINGS, start=1):
+            await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
+                                                 _SEED_ORDER_ID_BASE + i))
+        log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
+                 holdings=[h.symbol for h in DEMO_HOLDINGS])
+        return True

@@ -1,0 +1,121 @@
+"""Backtest report maths (pure): the strategy's figures against buy-and-hold equal weight
+and the index over the same days with the same deposits, turnover, fees, the order hash.
+
+Performance figures come from :mod:`arduino_trader.domain.analytics` (flow-adjusted
+time-weighted returns), so a backtest reports exactly what the live analytics would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .analytics import InsufficientData, performance
+
+
+@dataclass(frozen=True)
+class EquityPoint:
+    """One day of the strategy: total EUR value and the external flow booked that day."""
+
+    day: date
+    value: float
+    flow: float
+
+
+@dataclass(frozen=True)
+class TradeRow:
+    """One fill, in EUR."""
+
+    day: date
+    side: str
+    value_eur: float
+    fee_eur: float
+    bucket: str
+
+
+def figures(days: Sequence[date], values: Sequence[float],
+            flows: Sequence[float]) -> dict[str, Any]:
+    """CAGR, volatility, Sharpe, Sortino, max drawdown (and totals) of one series."""
+    try:
+        perf = performance(days, values, flows)
+    except InsufficientData as exc:
+        return {"error": str(exc)}
+    return {"start": perf.start.isoformat(), "end": perf.end.isoformat(),
+            "days": perf.days, "total_return": perf.total, "cagr": perf.annual,
+            "volatility": perf.volatility, "sharpe": perf.sharpe, "sortino": perf.sortino,
+            "max_drawdown": perf.max_drawdown, "calmar": perf.calmar,
+            "final_value": float(values[-1]), "invested": float(sum(flows))}
+
+
+def buy_and_hold(days: Sequence[date], closes: Mapping[str, Sequence[float | None]],
+                 flows: Sequence[float], eur_per_unit: float = 1.0) -> list[float]:
+    """Daily EUR value of investing every flow in equal parts of ``closes``' securities at
+    that day's close and holding (fractional shares, no costs). A security without a
+    close on a flow day is skipped for that flow; its last close values it afterwards."""
+    if any(len(c) != len(days) for c in closes.values()) or len(flows) != len(days):
+        raise ValueError("days, closes and flows must have the same length")
+    shares = dict.fromkeys(closes, 0.0)
+    last: dict[str, float] = {}
+    cash = 0.0
+    out: list[float] = []
+    for i in range(len(days)):
+        for symbol, column in closes.items():
+            value = column[i]
+            if value is not None and value > 0 and math.isfinite(value):
+                last[symbol] = value
+        cash += flows[i]
+        priced = [s for s in closes if s in last]
+        if cash > 0 and priced:
+            part = cash / len(priced)
+            for symbol in priced:
+                shares[symbol] += part / (last[symbol] * eur_per_unit)
+            cash = 0.0
+        out.append(cash + sum(shares[s] * last[s] * eur_per_unit for s in last))
+    return out
+
+
+def order_hash(orders: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 of the canonical JSON of the order list (sorted keys, no spaces)."""
+    text = json.dumps(list(orders), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def trading_summary(trades: Sequence[TradeRow], mean_value: float,
+                    years: float) -> dict[str, Any]:
+    """Trade count, fees, annual turnover ((buys + sells) / 2 / mean value / years) and
+    the same per bucket."""
+    def summary(rows: Sequence[TradeRow]) -> dict[str, Any]:
+        buys = sum(t.value_eur for t in rows if t.side == "BUY")
+        sells = sum(t.value_eur for t in rows if t.side == "SELL")
+        turnover = ((buys + sells) / 2.0 / mean_value / years
+                    if mean_value > 0 and years > 0 else None)
+        return {"trades": len(rows), "buys_eur": buys, "sells_eur": sells,
+                "fees_eur": sum(t.fee_eur for t in rows), "annual_turnover": turnover}
+
+    buckets = sorted({t.bucket for t in trades})
+    return {**summary(trades),
+            "buckets": {b: summary([t for t in trades if t.bucket == b]) for b in buckets}}
+
+
+def build_report(equity: Sequence[EquityPoint], trades: Sequence[TradeRow],
+                 benchmarks: Mapping[str, Sequence[float]],
+                 orders_sha256: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The report: strategy figures, each benchmark's figures on the same flows, trading."""
+    days = [p.day for p in equity]
+    values = [p.value for p in equity]
+    flows = [p.flow for p in equity]
+    years = max((days[-1] - days[0]).days / 365.25, 1 / 365.25) if days else 0.0
+    mean_value = sum(values) / len(values) if values else 0.0
+    return {
+        **meta,
+        "strategy": figures(days, values, flows),
+        "benchmarks": {name: figures(days, list(series), flows)
+                       for name, series in benchmarks.items()},
+        "trading": trading_summary(trades, mean_value, years),
+        "orders_sha256": orders_sha256,
+    }
