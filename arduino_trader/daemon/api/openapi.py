@@ -34,6 +34,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     errors = dict(spec.errors)
     if spec.body is not None or params:
         errors.setdefault(400, "invalid input")
+    if any(p["in"] == "path" for p in params):
+        errors.setdefault(404, "no such resource (or an unknown path value)")
     if spec.auth:
         errors.setdefault(401, "missing bearer token")
         errors.setdefault(403, "invalid bearer token")

@@ -61,11 +61,19 @@ async def _command(request: web.Request, message: object) -> Any:
     return reply
 
 
+# Larger magnitudes overflow the ledger's cent quantisation (decimal.InvalidOperation).
+_MAX_ABS_AMOUNT = Decimal(10) ** 15
+
+
 def _decimal(value: object, name: str) -> Decimal:
     try:
-        return parse_decimal(value, field=name)
+        result = parse_decimal(value, field=name)
     except InvalidAmount as exc:
         raise bad_request(str(exc), code="invalid_field", field=name) from None
+    if abs(result) >= _MAX_ABS_AMOUNT:
+        raise bad_request(f"{name} is out of range (|{name}| < 1e15)", code="invalid_field",
+                          field=name)
+    return result
 
 
 def _currency(value: object) -> str:

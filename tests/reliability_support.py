@@ -1,0 +1,134 @@
+"""Shared helpers of the reliability tests: a store digest, a quiet daemon, ledger counts."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from daemon_harness import ProbeDaemon
+
+from arduino_trader.adapters.clock import ManualClock
+
+# A Tuesday mid-morning UTC: European and US calendars are in session hours nearby.
+FROZEN_START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def manual_clock(start: datetime = FROZEN_START) -> ManualClock:
+    """A clock that never moves by itself, so no schedule fires during a test."""
+    return ManualClock(start)
+
+
+def db_path(daemon: ProbeDaemon) -> Path:
+    """The daemon's SQLite file."""
+    return Path(daemon.store.path)
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _readonly(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10,
+                           isolation_level=None, check_same_thread=False)
+
+
+def _digests(conn: sqlite3.Connection, exclude: Iterable[str]) -> dict[str, str]:
+    skip = set(exclude)
+    out: dict[str, str] = {}
+    for name in _tables(conn):
+        if name in skip:
+            continue
+        rows = conn.execute(f'SELECT * FROM "{name}"').fetchall()
+        digest = hashlib.sha256()
+        for text in sorted(repr(r) for r in rows):
+            digest.update(text.encode())
+        out[name] = digest.hexdigest()
+    return out
+
+
+def table_digests(path: Path, exclude: Iterable[str] = ()) -> dict[str, str]:
+    """SHA-256 of every table's rows (order-independent), read through a separate
+    read-only connection (WAL: sees the last committed state)."""
+    conn = _readonly(path)
+    try:
+        return _digests(conn, exclude)
+    finally:
+        conn.close()
+
+
+class StoreWatch:
+    """Which tables changed between :meth:`mark` and :meth:`changed`, cheaply.
+
+    ``mark`` opens a read transaction (a WAL snapshot of the state before); ``changed``
+    asks ``PRAGMA data_version`` whether anything was committed since, and only then
+    digests the snapshot and the current state table by table.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._probe = _readonly(path)
+        self._snapshot = _readonly(path)
+        self._version = 0
+        self._open = False
+
+    def _data_version(self) -> int:
+        return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+
+    def mark(self) -> None:
+        """Remember the current committed state."""
+        self._end()
+        self._snapshot.execute("BEGIN")
+        self._snapshot.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self._version = self._data_version()
+        self._open = True
+
+    def changed(self, exclude: Iterable[str] = ()) -> list[str]:
+        """Tables (not in ``exclude``) whose rows differ from the marked state."""
+        assert self._open, "mark() first"
+        try:
+            if self._data_version() == self._version:
+                return []
+            before = _digests(self._snapshot, exclude)
+            return changed_tables(before, table_digests(self.path, exclude))
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        if self._open:
+            self._snapshot.execute("COMMIT")
+            self._open = False
+
+    def close(self) -> None:
+        """Release both connections."""
+        self._end()
+        self._probe.close()
+        self._snapshot.close()
+
+
+def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Names of the tables whose digest differs (or that appeared/vanished)."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def count(path: Path, sql: str, params: tuple[object, ...] = ()) -> int:
+    """One integer from a read-only query."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute(sql, params).fetchone()[0])
+
+
+def wait_idle(daemon: ProbeDaemon, timeout: float = 30.0) -> None:
+    """Wait until no scheduler job is running (so background writes are done)."""
+    assert daemon.scheduler is not None
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        running = [s["name"] for s in daemon.scheduler.states() if s["status"] == "running"]
+        if not running:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"jobs still running after {timeout} s: {running}")
