@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 import pytest
+import structlog.testing
 from broker_support import make_client, running_sandbox
 
 from arduino_trader.actors.base import ActorContext
@@ -220,8 +221,11 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
         "mic": "XNAS"}, START), 5)
     rig.sandbox.sandbox.account.deposit("USD", D("-2600.00"), rig.clock.now())  # USD −100
     rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq and Xetra both tradable
-    outcome = rig.job("emergency_rebalance")
+    with structlog.testing.capture_logs() as logs:
+        outcome = rig.job("emergency_rebalance")
     assert outcome.ok and outcome.details["outcome"] == "unresolved", outcome
+    # a rehearsal's shortfall is a warning: "level error" stays for real money
+    assert [e["log_level"] for e in logs if e["event"] == "emergency_shortfall"] == ["warning"]
     (run,) = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
     assert run["mode"] == "research" and run["outcome"] == "unresolved"
     assert {k: D(v) for k, v in run["initial_shortfalls"].items()} == {

@@ -169,8 +169,11 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         ctx.io.run(repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
                                              notes, ctx.clock.now()), STORE_TIMEOUT_S)
     if outcome in ("unresolved", "failed"):
-        log.error("emergency_shortfall", run_id=run_id, mode=mode, outcome=outcome,
-                  shortfalls={k: str(v) for k, v in initial.items()}, notes=notes)
+        # An error only when real money is short; a rehearsal's shortfall is a warning,
+        # so the operator's "level error" alerts stay meaningful in research mode.
+        report = log.error if mode == "live" else log.warning
+        report("emergency_shortfall", run_id=run_id, mode=mode, outcome=outcome,
+               shortfalls={k: str(v) for k, v in initial.items()}, notes=notes)
     if mode == "live":  # research mode only records what it would do
         _report(ctx, outcome, initial, notes)
     summary = f"{outcome} ({mode}): {len(actions)} actions recorded"
