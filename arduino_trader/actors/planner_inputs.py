@@ -34,27 +34,6 @@ from arduino_trader.protocols.store import Database
 STORE_TIMEOUT_S = 60.0
 BROKER_TIMEOUT_S = 60.0
 REGIME_INDEX = "^GSPC"
-# Settings key → PlannerSettings field; a key not declared keeps the model's default.
-_SETTING_FIELDS: Mapping[str, str] = {
-    "transaction_cost_fixed": "transaction_cost_fixed",
-    "transaction_cost_percent": "transaction_cost_percent",
-    "min_cash_reserve": "min_cash_reserve", "min_security_score": "min_security_score",
-    "target_annual_return": "target_annual_return", "market_avg_pe": "market_avg_pe",
-    "risk_free_rate": "risk_free_rate", "optimizer_blend": "optimizer_blend",
-    "optimizer_target_return": "optimizer_target_return",
-    "market_regime_detection_enabled": "market_regime_detection_enabled",
-    "buy_cooldown_days": "buy_cooldown_days", "sell_cooldown_days": "sell_cooldown_days",
-    "min_hold_days": "min_hold_days", "max_loss_threshold": "max_loss_threshold",
-    "max_plan_depth": "max_plan_depth",
-    "max_opportunities_per_category": "max_opportunities_per_category",
-    "priority_threshold_for_combinations": "priority_threshold",
-    "planner_combination_pool": "combination_pool_per_side",
-    "planner_max_sequences": "max_sequences", "beam_width": "beam_width",
-    "monte_carlo_path_count": "monte_carlo_paths",
-    "monte_carlo_horizon_days": "monte_carlo_horizon_days",
-    "monte_carlo_seed": "monte_carlo_seed", "cost_penalty_factor": "cost_penalty_factor",
-    "planner_min_score_improvement": "min_score_improvement",
-}
 
 
 @dataclass(frozen=True)
@@ -70,22 +49,7 @@ class Gathered:
 
 def planner_settings(settings: Settings) -> PlannerSettings:
     """The planner's knobs from the effective settings (undeclared keys keep defaults)."""
-    base = PlannerSettings()
-    values: dict[str, Any] = {}
-    for key, name in _SETTING_FIELDS.items():
-        try:
-            raw = settings[key]
-        except KeyError:
-            continue
-        current = getattr(base, name)
-        values[name] = type(current)(raw) if not isinstance(current, bool) else bool(raw)
-    reserves = {}
-    for label in ("bull", "sideways", "bear"):
-        try:
-            reserves[label] = float(settings[f"market_regime_{label}_cash_reserve"])
-        except KeyError:
-            reserves[label] = float(base.regime_cash_reserve[label])
-    return PlannerSettings(**values, regime_cash_reserve=reserves)
+    return PlannerSettings.from_settings(settings)
 
 
 def aligned_prices(histories: list[dict[date, float]], days: int) -> npt.NDArray[np.float64]:
