@@ -21,7 +21,12 @@ from arduino_trader.adapters.store import plan_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.domain.planner.buckets import own_result, scoped_input
+from arduino_trader.domain.planner.buckets import (
+    apply_limits,
+    own_result,
+    plan_bucket,
+    scoped_input,
+)
 from arduino_trader.domain.planner.models import (
     Holding,
     PlanInput,
@@ -87,6 +92,86 @@ def test_own_result_scales_buys_to_lots_and_names_the_bucket() -> None:
     dropped = own_result("sat1", only_small, Decimal("0.5"), lots, PlannerSettings())
     assert dropped.status == "nothing_to_do" and not dropped.steps
     assert own_result("core", result, Decimal(1), lots, PlannerSettings()) is result
+
+
+def test_scoped_input_uses_the_buckets_own_positions() -> None:
+    inp = _input()  # the account holds 3 S0 and 4 S2
+    own = scoped_input(inp, {"S2", "S3"}, 100.0, PARAMS, {"S2": Decimal(1), "S0": Decimal(2),
+                                                          "S9": Decimal(5)})
+    assert [(h.symbol, h.quantity) for h in own.holdings] == [("S0", 2.0), ("S2", 1.0)]
+    buyable = {s.symbol: s.allow_buy for s in own.securities}
+    assert buyable == {"S0": False, "S2": True, "S3": True}  # S0 is another bucket's symbol
+    capped = scoped_input(inp, {"S2"}, 1.0, PARAMS, {"S2": Decimal(99)})
+    assert [(h.symbol, h.quantity) for h in capped.holdings] == [("S2", 4.0)]
+    assert scoped_input(inp, {"S2"}, 1.0, PARAMS, {}).holdings == []
+
+
+def test_a_full_satellite_cannot_open_a_new_position() -> None:
+    two = replace(PARAMS, max_positions=2)
+    full = scoped_input(_input(), {"S0", "S1", "S2", "S3"}, 100.0, two)
+    assert {s.symbol: s.allow_buy for s in full.securities} == {
+        "S0": True, "S1": False, "S2": True, "S3": False}
+    # with room for one more, a plan opening two keeps the first; a whole sale frees a slot
+    three = replace(PARAMS, max_positions=3)
+    result = PlanResult("plan", "ok", steps=(
+        _step(1, "S1"), _step(2, "S3"), _step(3, "S0", "SELL", 3), _step(4, "S3"),
+        _step(5, "S2")))
+    out = apply_limits("sat1", result, full, three)
+    assert [(s.step, s.symbol, s.side) for s in out.steps] == [
+        (1, "S1", "BUY"), (2, "S0", "SELL"), (3, "S3", "BUY"), (4, "S2", "BUY")]
+    assert "1 buy(s) beyond 3 positions dropped" in out.reason
+    assert apply_limits("core", result, full, None) is result
+
+
+def _loss_input(last: float) -> PlanInput:
+    secs = [SecurityInfo("L", currency="USD", fx_rate=2.0, min_lot=5), SecurityInfo("W")]
+    prices = np.array([[100.0, np.nan, last], [10.0, 11.0, 12.0]])
+    return PlanInput(secs, prices, [Holding("L", 12, 100.0), Holding("W", 3, 10.0)],
+                     500.0, settings=PlannerSettings())
+
+
+def test_a_position_beyond_the_stop_loss_is_sold_first_with_that_reason() -> None:
+    stop = PARAMS.stop_loss_pct  # 0.125 at the default sliders
+    planned = PlanResult("nothing_to_do", "no gain", current_score=0.4)
+    out = apply_limits("sat1", planned, _loss_input(87.0), PARAMS)  # −13 %
+    assert out.status == "plan" and "stop-loss" in out.reason
+    (sale,) = out.steps
+    assert (sale.step, sale.side, sale.symbol, sale.quantity) == (1, "SELL", "L", 10)  # lots
+    assert sale.estimated_value_eur == 435.0 and sale.category == "stop_loss"
+    assert sale.reason.startswith("[sat1] Sell 10 L: stop-loss, -13.0%")
+    assert f"{stop:.1%}" in sale.reason
+    # a planner step in the stopped symbol gives way; others stay after the sale
+    busy = PlanResult("plan", "ok", steps=(_step(1, "L", qty=5), _step(2, "W", "SELL", 3)))
+    out = apply_limits("sat1", busy, _loss_input(80.0), PARAMS)
+    assert [(s.symbol, s.side) for s in out.steps] == [("L", "SELL"), ("W", "SELL")]
+    # within the limit nothing changes
+    assert apply_limits("sat1", busy, _loss_input(88.0), PARAMS) is busy
+    # measured against the bucket's own average cost, not the account's
+    bought_high = scoped_input(_loss_input(88.0), {"L", "W"}, 0.0, PARAMS,
+                               {"L": Decimal(10)}, {"L": Decimal(110)})
+    assert bought_high.holdings[0].avg_price == 110.0
+    sale = apply_limits("sat1", busy, bought_high, PARAMS).steps[0]
+    assert (sale.symbol, sale.quantity, sale.category) == ("L", 10, "stop_loss")
+
+
+def test_plan_bucket_scopes_plans_and_applies_the_limits() -> None:
+    seen: list[PlanInput] = []
+
+    def fake_plan(inp: PlanInput) -> PlanResult:
+        seen.append(inp)
+        return PlanResult("plan", "ok", steps=(_step(1, "S3", qty=4),))
+
+    scope = PlanScope("sat1", frozenset({"S2", "S3"}), Decimal(700), PARAMS, Decimal("0.5"),
+                      {"S2": Decimal(2)})
+    out = plan_bucket(_input(), scope, fake_plan)
+    (inp,) = seen
+    assert inp.cash_eur == 700.0 and [(h.symbol, h.quantity) for h in inp.holdings] == [
+        ("S2", 2.0)]
+    assert [(s.symbol, s.quantity) for s in out.steps] == [("S3", 2)]
+    assert out.steps[0].reason.startswith("[sat1] ")
+    core = PlanScope("core", frozenset({"S0"}), Decimal(10), None, Decimal(1))
+    assert plan_bucket(_input(), core, fake_plan, 5.0).steps[0].reason.startswith("Buy")
+    assert seen[-1].cash_eur == 15.0
 
 
 # --------------------------------------------------------------------------- actor
@@ -244,3 +329,30 @@ def test_a_satellite_plans_its_own_small_universe_on_the_bundled_data() -> None:
     assert all(s.reason.startswith("[sat1] ") for s in mine.steps)
     by_symbol = {s.symbol: s.quantity for s in raw.steps}
     assert all(s.quantity == by_symbol[s.symbol] // 2 for s in mine.steps if s.side == "BUY")
+
+
+def test_a_satellite_on_the_bundled_data_keeps_its_limits() -> None:
+    """The real planner: a satellite holding 10 of the account's 30 KO (bought 40 % above
+    today's close) sells its own 10 first for the stop-loss, and never plans more than
+    ``max_positions`` holdings."""
+    from arduino_trader.domain.planner.plan import plan
+    from tests.bundled_plan import bundled_input, last_close
+
+    probe = bundled_input(0.0)
+    ko = last_close(probe, "KO.US")
+    full = bundled_input(20_000.0, [Holding("KO.US", 30, ko * 1.4, 400, 400, None)])
+    own = {"WMT.US", "PG.US", "KO.US", "PEP.US", "JNJ.US"}
+    params = replace(PARAMS, max_positions=2)
+    scope = PlanScope("sat1", frozenset(own), Decimal(5000), params, Decimal(1),
+                      {"KO.US": Decimal(10)})
+    out = plan_bucket(full, scope, plan)
+    first = out.steps[0]
+    assert (first.side, first.symbol, first.quantity, first.category) == (
+        "SELL", "KO.US", 10, "stop_loss"), out.reason
+    assert first.reason.startswith("[sat1] Sell 10 KO.US: stop-loss")
+    held = {"KO.US": 10}
+    for s in out.steps:
+        held[s.symbol] = held.get(s.symbol, 0) + (s.quantity if s.side == "BUY"
+                                                  else -s.quantity)
+        assert sum(1 for q in held.values() if q > 0) <= params.max_positions
+    assert all(s.symbol in own for s in out.steps)

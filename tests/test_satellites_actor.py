@@ -429,6 +429,39 @@ def test_planning_scopes_expose_what_a_planner_needs(rig: Rig) -> None:
     assert by_id["s1"].parameters is not None and skipped == []
 
 
+def test_planning_scopes_and_values_use_each_buckets_own_fills(rig: Rig) -> None:
+    """Two satellites bought the same symbol and core held some before: each scope holds
+    its own quantity, the buckets add up to the broker position, values follow."""
+    _satellite(rig, "s1", "0.10")
+    _satellite(rig, "s2", "0.05", budget="0.20")
+    rig.fund("core", "900")
+    rig.fund("s1", "100")
+    rig.fund("s2", "100")
+    rig.db(market_repo.insert_security(rig.store, {
+        "isin": "US0000000001", "symbol": "AAA", "name": "A", "currency": "EUR"}, START))
+    rig.db(repo.assign_security(rig.store, "US0000000001", "s1", START))
+    rig.db(market_repo.insert_security(rig.store, {
+        "isin": "US0000000002", "symbol": "BBB", "name": "B", "currency": "EUR"}, START))
+    rig.db(repo.assign_security(rig.store, "US0000000002", "s2", START))
+    rig.db(market_repo.insert_security(rig.store, {
+        "isin": "US0000000003", "symbol": "CCC", "name": "C", "currency": "EUR"}, START))
+    rig.tell(rig.trade("research:p1", "s1", "BUY", "AAA", "3", "10"))
+    rig.tell(rig.trade("research:p2", "s2", "BUY", "AAA", "2", "10"))
+    rig.broker.positions = {"AAA": (D("10"), D("10"), "EUR")}  # 5 held before the fills
+    scopes, _ = rig.ask(GetPlanningScopes())
+    by_id = {s.bucket_id: s for s in scopes}
+    assert by_id["s1"].positions == {"AAA": D("3")}
+    assert by_id["s2"].positions == {"AAA": D("2")}
+    assert by_id["core"].positions == {"AAA": D("5")}
+    assert by_id["s1"].avg_costs == {"AAA": D("10")} and by_id["core"].avg_costs is None
+    values = rig.ask(GetBucketValues())
+    assert values["s1"]["value_eur"] == D("100") - D("30") + D("30")  # cash − buy + shares
+    assert values["core"]["value_eur"] == D("900") + D("50")
+    rig.broker.down = True  # positions unknown: the planner falls back to the account
+    scopes, _ = rig.ask(GetPlanningScopes())
+    assert all(s.positions is None for s in scopes)
+
+
 def test_cash_flow_context_carries_bucket_shares_and_income_destinations(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     rig.fund("core", "900")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import plan_repo, scores_repo
-from arduino_trader.domain.planner.buckets import own_result, scoped_input
+from arduino_trader.domain.planner.buckets import plan_bucket
 from arduino_trader.domain.planner.models import (
     PlanInput,
     PlanResult,
@@ -250,16 +250,10 @@ class PlannerActor(BaseActor):
             reason = next((x.reason for x in skipped if x.bucket_id == CORE), "no scope")
             result = PlanResult("nothing_to_do", f"core does not plan: {reason}")
         else:
-            result = self._plan_scope(scoped_input(inp, core.symbols,
-                                                   float(core.cash_eur) + virtual))
-        lots = {s.symbol: s.min_lot for s in inp.securities}
-        satellites: list[tuple[str, PlanResult]] = []
-        for x in planning:
-            if x.bucket_id == CORE:
-                continue
-            scoped = scoped_input(inp, x.symbols, float(x.cash_eur), x.parameters)
-            satellites.append((x.bucket_id, own_result(
-                x.bucket_id, self._plan_scope(scoped), x.buy_scale, lots, scoped.settings)))
+            result = plan_bucket(inp, core, self._plan_scope, virtual)
+        satellites: list[tuple[str, PlanResult]] = [
+            (x.bucket_id, plan_bucket(inp, x, self._plan_scope))
+            for x in planning if x.bucket_id != CORE]
         return result, satellites, warnings
 
     @staticmethod

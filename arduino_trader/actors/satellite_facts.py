@@ -2,14 +2,15 @@
 realised P&L of a sell, trailing returns (spec/portfolio.md §1.4, §1.5, §1.7).
 
 Values come from the broker snapshot (prices of held symbols, per-currency cash) and the
-executor's fills (which bucket holds what): a satellite holds the net quantity its fills
-bought; core holds the rest of every broker position. A value that cannot be known (no
+executor's fills (which bucket holds what, ``domain/satellites/positions``): a satellite
+holds the net quantity its fills bought, core the rest of every broker position; per
+symbol the buckets add up to the broker quantity. A value that cannot be known (no
 price, no FX rate, broker down) is None — never guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,8 @@ from arduino_trader.domain.satellites import aggression as aggr
 from arduino_trader.domain.satellites import reawakening
 from arduino_trader.domain.satellites.balances import BalanceBook
 from arduino_trader.domain.satellites.performance import ValuePoint
+from arduino_trader.domain.satellites.positions import average_costs as bucket_average_costs
+from arduino_trader.domain.satellites.positions import bucket_positions
 from arduino_trader.domain.satellites.records import CORE_ID, Bucket
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
 from arduino_trader.protocols.money import ZERO
@@ -89,6 +92,31 @@ class Facts:
         """{bucket: {symbol: quantity}} attributed by the fills."""
         return self.io.run(repo.holdings(self.db, self.modes()), STORE_TIMEOUT_S)
 
+    @staticmethod
+    def split(account: AccountSnapshot | None, held: Mapping[str, Mapping[str, Decimal]],
+              buckets: Collection[str]) -> dict[str, dict[str, Decimal]]:
+        """{bucket: {symbol: quantity}}: the broker positions split by the attributed
+        fills (``domain/satellites/positions``); without the broker, the fills alone."""
+        if account is None:
+            return {b: dict(per) for b, per in held.items()}
+        return bucket_positions({p.symbol: p.quantity for p in account.positions}, held,
+                                buckets)
+
+    def positions(self, buckets: Collection[str]) -> dict[str, dict[str, Decimal]] | None:
+        """Every bucket's positions from the broker and the fills; None when the broker
+        does not answer."""
+        try:
+            account = self.account()
+        except (BrokerError, TimeoutError):
+            return None
+        return self.split(account, self.holdings(), buckets)
+
+    def average_costs(self) -> dict[str, dict[str, Decimal]]:
+        """{bucket: {symbol: average cost per share}} of each bucket's own open fills."""
+        rows = self.io.run(repo.all_trades(self.db, self.modes()), STORE_TIMEOUT_S)
+        return bucket_average_costs((r.bucket_id, r.symbol, r.side, r.quantity, r.price)
+                                    for r in rows)
+
     def valuation(self, buckets: Mapping[str, Bucket], book: BalanceBook) -> Valuation:
         """Each bucket's value: its positions (broker prices) + its cash in every currency."""
         error = ""
@@ -99,20 +127,14 @@ class Facts:
         held = self.holdings()
         prices = {} if account is None else {p.symbol: (p.market_price, p.currency,
                                                         p.quantity) for p in account.positions}
-        satellite_qty: dict[str, Decimal] = {}
-        for bucket_id, per in held.items():
-            if bucket_id != CORE_ID:
-                for symbol, qty in per.items():
-                    satellite_qty[symbol] = satellite_qty.get(symbol, ZERO) + qty
+        split = self.split(account, held, buckets)
         values: dict[str, Decimal | None] = {}
         for bucket_id in buckets:
-            if bucket_id == CORE_ID:
-                positions = {s: q - satellite_qty.get(s, ZERO)
-                             for s, (_, _, q) in prices.items()}
-            else:
-                positions = dict(held.get(bucket_id, {}))
-            values[bucket_id] = self._value(positions, prices, book.balances_of(bucket_id),
-                                            account is not None)
+            if account is None and bucket_id == CORE_ID:
+                values[bucket_id] = None  # core's holdings are only known from the broker
+                continue
+            values[bucket_id] = self._value(split.get(bucket_id, {}), prices,
+                                            book.balances_of(bucket_id), account is not None)
         known = [v for v in values.values() if v is not None]
         total = sum(known, ZERO) if len(known) == len(values) else None
         return Valuation(values, total, error)

@@ -530,7 +530,8 @@ class SatelliteActor(BaseActor):
         cash = {b: state.book.balances_of(b) for b in state.buckets}
         return planning.plan_scopes(state.buckets, self._io(repo.security_buckets(self._db())),
                                     cash, facts.eur_per,
-                                    self._io(repo.load_settings(self._db())), effective)
+                                    self._io(repo.load_settings(self._db())), effective,
+                                    facts.positions(state.buckets), facts.average_costs())
 
     def _bucket_values(self, state: _State, facts: Facts) -> dict[str, Decimal]:
         """EUR values for the deposit split; cash only when positions are unknown."""

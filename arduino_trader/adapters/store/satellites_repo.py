@@ -442,6 +442,14 @@ async def holdings(db: Database, modes: Sequence[str]) -> dict[str, dict[str, De
     return {b: {s: q for s, q in per.items() if q != 0} for b, per in out.items()}
 
 
+async def all_trades(db: Database, modes: Sequence[str]) -> list[TradeRow]:
+    """Every fill of the given ledger modes, oldest first (average costs per bucket)."""
+    marks = ", ".join("?" for _ in modes)
+    rows = await db.fetch_all(_TRADE_SQL + f" WHERE mode IN ({marks}) "
+                              "ORDER BY executed_at, id", tuple(modes))
+    return [_trade_from_row(r) for r in rows]
+
+
 async def closed_trades(db: Database, bucket_id: str) -> list[ClosedTrade]:
     """Realised P&L of the bucket's closed sells, oldest first."""
     rows = await db.fetch_all("SELECT closed_at, realized_pnl FROM bucket_trade_results "

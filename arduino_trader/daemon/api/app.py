@@ -20,6 +20,7 @@ from . import (
     routes_page,
     routes_planner,
     routes_portfolio,
+    routes_rebalancing,
     routes_satellites,
     routes_settings,
     routes_system,
@@ -38,7 +39,8 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_trades.router, routes_metrics.router,
                                    routes_page.router, routes_portfolio.router,
                                    routes_cash_flows.router, routes_allocation.router,
-                                   routes_satellites.router, routes_planner.router)
+                                   routes_satellites.router, routes_planner.router,
+                                   routes_rebalancing.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

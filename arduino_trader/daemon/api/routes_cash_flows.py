@@ -1,4 +1,5 @@
-"""Cash flows (§2.5), dividends (§3.6) and rebalancing (§4.6) of spec/portfolio.md.
+"""Cash flows (§2.5), dividends (§3.6) and the negative-balance part of rebalancing (§4.6)
+of spec/portfolio.md (triggers and trades: ``routes_rebalancing.py``).
 
 ``POST /api/cash-flows/sync`` and ``POST /api/rebalancing/emergency/run`` run the real
 jobs (409 while one runs). Bad input is a 4xx and writes nothing.
@@ -14,12 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.domain.cash_flows.fx import MissingRate
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
-from arduino_trader.domain.dividends import min_trade_eur as drip_min_trade
-from arduino_trader.domain.emergency import check_rebalance_triggers
-from arduino_trader.protocols.broker import Broker, BrokerError
 from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.money import parse_currency
@@ -278,57 +275,6 @@ async def mark_reinvested(request: web.Request) -> web.Response:
 
 
 # -------------------------------------------------------------------- rebalancing
-async def _account_values(request: web.Request) -> tuple[dict[str, Decimal], Decimal]:
-    """EUR value per held symbol and EUR cash of the broker account."""
-    ctx = ctx_of(request)
-    broker: Broker | None = ctx.resources.get("broker")
-    if broker is None:
-        raise ApiError(503, "broker_unavailable", "no broker is wired into this daemon")
-    try:
-        account = await asyncio.wait_for(broker.account(), 60)
-    except (BrokerError, TimeoutError) as exc:
-        raise ApiError(503, "broker_unavailable", str(exc)) from None
-    rates = await repo.load_rates(ctx.store)
-    try:
-        values = {p.symbol: p.market_value * rates.eur_per(p.currency)
-                  for p in account.positions}
-        cash = sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
-    except MissingRate as exc:
-        raise ApiError(503, "missing_rate", str(exc)) from None
-    return values, cash
-
-
-@router.route("GET", "/api/rebalancing/check-triggers", summary="Drift and cash triggers "
-              "of event-driven rebalancing", response=_OBJ,
-              query=(QueryParam("enabled", {"type": "boolean"}),
-                     QueryParam("drift_threshold", {"type": "number"}),
-                     QueryParam("cash_threshold_multiplier", {"type": "number"}),
-                     QueryParam("min_trade_size", {"type": "number"})))
-async def check_triggers(request: web.Request) -> web.Response:
-    """§4.5 over held symbols (per-symbol targets are not stored yet: 0)."""
-    settings = ctx_of(request).settings.current()
-    enabled_raw = request.query.get("enabled")
-    if enabled_raw not in (None, "", "true", "false", "1", "0"):
-        raise bad_request("enabled must be true or false", code="invalid_query")
-    enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
-        None, "") else enabled_raw in ("true", "1")
-    default_min = drip_min_trade(settings.get_decimal("transaction_cost_fixed"),
-                                 Decimal(str(settings.get_float("transaction_cost_percent"))))
-    drift = _query_decimal(request, "drift_threshold", Decimal(
-        str(settings.get_float("rebalance_position_drift_threshold"))))
-    multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
-        str(settings.get_float("rebalance_cash_threshold_multiplier"))))
-    min_trade = _query_decimal(request, "min_trade_size", default_min)
-    if drift <= 0 or multiplier <= 0 or min_trade <= 0:
-        raise bad_request("thresholds must be positive", code="invalid_query")
-    values, cash = await _account_values(request)
-    result = check_rebalance_triggers(values, {}, cash, enabled=enabled,
-                                      drift_threshold=drift,
-                                      cash_threshold_multiplier=multiplier,
-                                      min_trade_size=min_trade)
-    return json_response({"triggered": result.triggered, "reasons": list(result.reasons)})
-
-
 @router.route("GET", "/api/rebalancing/check-negative-balances", summary="Negative and thin "
               "cash balances per currency (§4.1)", response=_OBJ,
               errors={503: "broker or FX rate unavailable"})
