@@ -182,3 +182,85 @@ def test_paper_broker_prices_from_market_data(io: IoLoop, store: SqliteStore) ->
     assert trade.price == Decimal("101.25")
     assert trade.fee == Decimal("2.90")  # 2 EUR = 2.50 USD + 0.2 % of 202.50, half-even
     assert io.run(broker.quotes(("AAPL.US", "NOPE")), 10)[0].last == Decimal("101.25")
+
+
+# ------------------------------------------------------------------- FX-pair orders
+def test_fx_pairs_are_quoted_from_the_eur_rates(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    (q,) = io.run(broker.quotes(("EUR/USD",)), 10)
+    assert (q.currency, q.bid, q.ask) == ("USD", Decimal("1.1000"), Decimal("1.1000"))
+    assert io.run(broker.quotes(("HKD/EUR",)), 10) == ()  # no HKD rate: no quote, never 1:1
+    info = io.run(broker.security_info("EUR/USD"), 10)
+    assert info.currency == "USD"
+
+
+def test_a_filled_pair_order_moves_cash_exactly_and_is_journaled(io: IoLoop,
+                                                                 store: SqliteStore) -> None:
+    broker = make(store)
+    io.run(broker.deposit("USD", Decimal("-100")), 10)  # a negative USD balance
+    # SELL EUR/USD pays 200 EUR (the base) and receives USD at 1.10, fee in USD
+    io.run(broker.place_order(OrderRequest("EUR/USD", "SELL", 200, user_order_id=7,
+                                           limit_price=Decimal("1.0945"))), 10)
+    fee = Decimal("2.00") * Decimal("1.10") + Decimal("220.00") * Decimal("0.002")
+    account = io.run(broker.account(), 10)
+    assert account.cash_in("EUR") == Decimal("9800")
+    assert account.cash_in("USD") == Decimal("-100") + Decimal("220.00") - fee
+    assert account.positions == ()
+    order = io.run(broker.find_order(7), 10)
+    assert order is not None and order.status == 21 and order.fills[0].quantity == 200
+    (trade,) = io.run(broker.trades(date(2026, 3, 2), date(2026, 3, 2)), 10)
+    assert (trade.symbol, trade.currency, trade.fee) == ("EUR/USD", "USD", fee)
+    flows = io.run(broker.cash_flows(), 10)
+    assert flows[0].type_code == "commission" and flows[0].currency == "USD"
+
+
+def test_a_pair_order_never_borrows_the_paid_currency(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    with pytest.raises(BrokerRejected, match="insufficient USD"):
+        # BUY EUR/USD receives EUR and pays USD the account does not have
+        io.run(broker.place_order(OrderRequest("EUR/USD", "BUY", 10,
+                                               user_order_id=8)), 10)
+    account = io.run(broker.account(), 10)
+    assert [(c.currency, c.amount) for c in account.cash] == [("EUR", Decimal("10000"))]
+
+
+def test_a_pair_limit_waits_until_marketable(io: IoLoop, store: SqliteStore) -> None:
+    broker = make(store)
+    # paying EUR for USD at no less than 1.12 USD per EUR: not marketable at 1.10
+    io.run(broker.place_order(OrderRequest("EUR/USD", "SELL", 100, user_order_id=9,
+                                           limit_price=Decimal("1.12"))), 10)
+    assert [o.status for o in io.run(broker.open_orders(), 10)] == [10]
+    io.run(broker.set_price("EUR/USD", Decimal("1.1250"), "USD"), 10)
+    assert io.run(broker.open_orders(), 10) == ()
+    account = io.run(broker.account(), 10)
+    assert account.cash_in("EUR") == Decimal("9900")
+
+
+@settings(max_examples=100, deadline=None)
+@given(cash=st.dictionaries(st.sampled_from(["EUR", "USD", "GBP", "HKD"]),
+                            st.decimals(Decimal("-500"), Decimal("5000"), places=2)),
+       symbol=st.sampled_from(["EUR/USD", "EUR/GBP", "GBP/USD", "HKD/EUR",
+                               "HKD/USD"]),
+       side=st.sampled_from(["BUY", "SELL"]), qty=st.integers(1, 5000),
+       price=st.decimals(Decimal("0.01"), Decimal("10"), places=4),
+       fee=st.decimals(Decimal("0"), Decimal("5"), places=2))
+def test_ledger_exchange_is_exact_and_never_borrows(cash: dict[str, Decimal], symbol: str,
+                                                    side: str, qty: int, price: Decimal,
+                                                    fee: Decimal) -> None:
+    from arduino_trader.domain.fx_exchange import pair_by_symbol
+
+    pair = pair_by_symbol(symbol)
+    assert pair is not None
+    ledger = PaperLedger(dict(cash))
+    try:
+        ledger.apply_exchange(pair, side, qty, price, fee)  # type: ignore[arg-type]
+    except PaperRefusal:
+        assert ledger.cash == cash  # a refusal changes nothing
+        return
+    paid, got = pair.currencies(side)  # type: ignore[arg-type]
+    base_delta = ledger.cash.get(pair.base, Decimal(0)) - cash.get(pair.base, Decimal(0))
+    quote_delta = ledger.cash.get(pair.quote, Decimal(0)) - cash.get(pair.quote, Decimal(0))
+    assert abs(base_delta) == qty and quote_delta == -(base_delta * price) - fee
+    assert (base_delta > 0) == (got == pair.base)  # the received side got the base
+    assert ledger.cash[paid] >= 0 or ledger.cash[paid] > cash.get(paid, Decimal(0))
+    assert ledger.positions == {}

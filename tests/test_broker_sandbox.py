@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,67 @@ def test_all_securities_filters_and_pages() -> None:
         {"field": "mkt_short_code", "operator": "eq", "value": "EU"}]}})
     assert eu["total"] == 3 and len(eu["securities"]) == 2
     assert json.loads(eu["securities"][0]["attributes"])["CntryOfRisk"] == "DE"
+
+
+# ------------------------------------------------------------------- FX-pair orders
+def _cash(sandbox: Sandbox) -> dict[str, Any]:
+    return {k: Decimal(v) for k, v in sandbox.account.state["cash"].items()}
+
+
+def test_fx_pair_order_moves_cash_in_both_currencies_exactly() -> None:
+    sandbox = Sandbox.create(None, 3, wall_time=Wall(T0))
+    before = _cash(sandbox)
+    q = sandbox.execute("getStockQuotesJson", {"tickers": "EUR/USD"})["result"]["q"]
+    bid, ask = Decimal(q["bbp"]), Decimal(q["bap"])
+    assert (q["x_curr"], bid, ask) == ("USD", Decimal("1.0848"), Decimal("1.0852"))
+    # SELL EUR/USD pays EUR (the base) and receives USD: 1000 EUR at the bid or better
+    place(sandbox, 1, instr_name="EUR/USD", qty=1000, order_type_id=2, action_id=3,
+          limit_price=str(bid))
+    for _ in range(4):
+        sandbox.account.advance(sandbox.now())
+    filled = order(sandbox, 1)
+    assert filled["stat"] == 21 and len(filled["trade"]) == 2  # partial, then the rest
+    after = _cash(sandbox)
+    fees = sum((Decimal(t["commission"]) for t in sandbox.account.state["trades"]),
+               Decimal(0))
+    assert after["EUR"] == before["EUR"] - 1000
+    assert after["USD"] == before["USD"] + 1000 * bid - fees
+    assert sandbox.account.state["positions"].keys() == {"AAPL.US", "VWCE.EU"}  # no position
+    assert after["HKD"] == before["HKD"]
+
+
+def test_fx_hkd_pair_buys_hkd_with_eur_and_refuses_to_borrow() -> None:
+    sandbox = Sandbox.create(None, 3, wall_time=Wall(T0))
+    q = sandbox.execute("getStockQuotesJson", {"tickers": "HKD/EUR"})["result"]["q"]
+    ask = Decimal(q["bap"])
+    assert q["x_curr"] == "EUR" and ask == Decimal("0.11808")
+    before = _cash(sandbox)
+    place(sandbox, 1, instr_name="HKD/EUR", qty=1, order_type_id=1)
+    for _ in range(3):
+        sandbox.account.advance(sandbox.now())
+    assert order(sandbox, 1)["stat"] == 21
+    after = _cash(sandbox)
+    assert after["HKD"] == before["HKD"] + 1
+    assert after["EUR"] == before["EUR"] - ask - Decimal("1.00")  # the 1.00 minimum fee
+    # selling HKD the account does not have is refused at execution, nothing moves
+    place(sandbox, 2, instr_name="HKD/EUR", qty=5000, action_id=3)
+    for _ in range(3):
+        sandbox.account.advance(sandbox.now())
+    assert order(sandbox, 2)["stat"] == 70 and "HKD" in order(sandbox, 2)["reject_reason"]
+    assert _cash(sandbox) == after
+
+
+async def test_fx_quotes_parse_through_the_client_and_orders_need_nothing_new() -> None:
+    with running_sandbox() as thread:
+        client = make_client(thread.url)
+        try:
+            quotes = await client.quotes(("EUR/USD", "HKD/USD", "GBP/USD"))
+            info = await client.security_info("EUR/GBP")
+        finally:
+            await client.close()
+    by = {q.symbol: q for q in quotes}
+    assert by["EUR/USD"].currency == "USD" and by["HKD/USD"].currency == "USD"
+    assert by["GBP/USD"].bid is not None and by["GBP/USD"].ask is not None
+    assert by["GBP/USD"].bid < by["GBP/USD"].ask
+    assert by["HKD/USD"].min_step == Decimal("0.00001") and by["HKD/USD"].at is not None
+    assert (info.currency, info.lot) == ("GBP", 1)

@@ -230,15 +230,12 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
     assert run["mode"] == "research" and run["outcome"] == "unresolved"
     assert {k: D(v) for k, v in run["initial_shortfalls"].items()} == {
         "HKD": D("17.50"), "USD": D("105.00")}
+    # the live plan, recorded: exchanges from EUR cover both shortfalls, so no sale
     exchanges = [a for a in run["actions"] if a["kind"] == "exchange"]
-    assert exchanges and all(a["status"] == "not_executable" and
-                             "no currency-exchange operation" in a["reason"]
-                             for a in exchanges)
-    sales = {a["symbol"]: a for a in run["actions"] if a["kind"] == "sale"}
-    # the USD position repairs USD directly: recorded (research), never sent
-    assert sales[AAPL[1]]["status"] == "recorded" and sales[AAPL[1]]["quantity"] >= 1
-    # proceeds in EUR cannot reach HKD without an exchange
-    assert all(a["status"] == "not_executable" for sym, a in sales.items() if sym != AAPL[1])
+    assert {(a["sell_currency"], a["buy_currency"]) for a in exchanges} == {
+        ("EUR", "USD"), ("EUR", "HKD")}
+    assert all(a["status"] == "recorded" and a["step"] == 1 for a in run["actions"])
+    assert not [a for a in run["actions"] if a["kind"] == "sale"]
     assert rig.sandbox.sandbox.account.state["orders"] == []
 
 

@@ -179,3 +179,19 @@ def test_emergency_sale_recommendation_carries_the_dismissable_hash() -> None:
     fields = recommendation_fields(sale)
     assert fields["priority"] == 999 and fields["side"] == "SELL"
     assert fields["portfolio_hash"] == EMERGENCY_PORTFOLIO_HASH
+
+
+def test_one_step_at_a_time_on_fresh_balances() -> None:
+    from arduino_trader.domain.emergency import plan_exchanges, plan_sales
+
+    exchanges, _ = plan_exchanges(1, {"EUR": D("1000"), "USD": D("-100")}, ["USD"], RATES)
+    full = plan_emergency({"EUR": D("1000"), "USD": D("-100")}, ["USD"], [], RATES, _open)
+    assert tuple(exchanges) == full.actions  # the same first step as the full plan
+    (final,), _ = plan_exchanges(3, {"EUR": D("1000"), "USD": D("-100")}, ["USD"], RATES)
+    assert final.step == 3
+    holdings = [Holding("KO.US", D("50"), D("60"), "USD", "XNYS")]
+    # what the exchanges could not cover is sold; nothing when nothing is short
+    sales, _ = plan_sales({"EUR": D("5"), "USD": D("-100")}, ["USD"], holdings, RATES, _open)
+    assert [s.symbol for s in sales] == ["KO.US"] and sales[0].quantity == 2  # 115.5 USD
+    assert plan_sales({"EUR": D("5"), "USD": D("10")}, ["USD"], holdings, RATES,
+                      _open) == ([], ())

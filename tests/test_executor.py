@@ -30,9 +30,11 @@ from arduino_trader.domain.execution.orders import client_order_id
 from arduino_trader.protocols.broker import OrderRequest
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
+    CurrencyExchanged,
     FollowUpOrders,
     OrderIntent,
     OrderResult,
+    SubmitExchange,
     SubmitOrder,
     TradeExecuted,
     ValidateOrder,
@@ -321,3 +323,130 @@ def test_stale_broker_quote_blocks_the_order(rig: Rig) -> None:
     result = rig.ask(SubmitOrder(buy(2), "plan:p11|0|buy"))
     assert (result.status, result.code) == ("blocked", "price_stale"), result
     assert rig.sandbox_orders() == []
+
+
+# ------------------------------------------------------------------ currency exchange
+def _fx_trades(rig: Rig) -> list[Any]:
+    return rig.io.run(rig.store.fetch_all("SELECT * FROM fx_trades ORDER BY id"), 5)
+
+
+def _cash(rig: Rig, currency: str) -> Decimal:
+    return Decimal(rig.sandbox.sandbox.account.state["cash"].get(currency, "0"))
+
+
+def test_an_exchange_goes_through_the_journal_and_moves_both_currencies(rig: Rig) -> None:
+    rig.start_executor()
+    rig.bus.subscribe(CurrencyExchanged, "collector")
+    eur, usd = _cash(rig, "EUR"), _cash(rig, "USD")
+    result = rig.ask(SubmitExchange("EUR", "USD", Decimal("500"), "fx:t1",
+                                    source="emergency_rebalancing"))
+    assert isinstance(result, OrderResult) and result.status == "placed", result
+    assert (result.details["symbol"], result.details["side"]) == ("EUR/USD", "SELL")
+    (order,) = rig.orders()  # journaled like any order, under the pair's FX id
+    assert (order["isin"], order["symbol"], order["currency"]) == (
+        "FX:EUR/USD", "EUR/USD", "USD")
+    (at_broker,) = rig.sandbox_orders()
+    assert at_broker["user_order_id"] == order["client_order_id"] == result.client_order_id
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "filled"
+    fills = _fx_trades(rig)
+    qty = int(result.details["quantity"])
+    assert sum(Decimal(f["quantity"]) for f in fills) == qty
+    assert sum(Decimal(f["base_amount"]) for f in fills) == -qty  # EUR paid
+    assert rig.trades() == []  # an exchange is no position: nothing in the trade ledger
+    for _ in range(2):
+        rig.ask(FollowUpOrders())
+    assert len(_fx_trades(rig)) == len(fills)  # each fill recorded once
+    # at the broker: exactly the EUR quantity left, at least the asked USD arrived
+    assert _cash(rig, "EUR") == eur - qty
+    assert _cash(rig, "USD") - usd >= Decimal("500")
+    assert _cash(rig, "USD") - usd >= Decimal(result.details["min_receive"])
+    pykka.ActorRegistry.stop_all(block=True)
+    exchanged = [e for e in rig.events if isinstance(e, CurrencyExchanged)]
+    assert [e.trade_key for e in exchanged] == [f["trade_key"] for f in fills]
+    assert all(e.base_currency == "EUR" and e.quote_amount > 0 for e in exchanged)
+
+
+def test_an_exchange_intent_is_sent_once(rig: Rig) -> None:
+    rig.start_executor()
+    first = rig.ask(SubmitExchange("USD", "HKD", Decimal("1000"), "fx:t2"))
+    again = rig.ask(SubmitExchange("USD", "HKD", Decimal("1000"), "fx:t2"))
+    assert first.status == "placed" and again.status == "duplicate", first
+    assert first.details["symbol"] == "HKD/USD" and first.details["side"] == "BUY"
+    assert again.client_order_id == first.client_order_id
+    assert len(rig.sandbox_orders()) == 1
+
+
+def test_exchange_layers_block_before_anything_is_sent(rig: Rig) -> None:
+    rig.start_executor()
+    cases = [
+        (SubmitExchange("GBP", "HKD", Decimal("10"), "fx:b1"), "fx_pair_unsupported"),
+        (SubmitExchange("EUR", "CHF", Decimal("10"), "fx:b2"), "fx_pair_unsupported"),
+        (SubmitExchange("EUR", "USD", Decimal("50000"), "fx:b3"), "fx_amount_too_large"),
+        (SubmitExchange("HKD", "EUR", Decimal("100"), "fx:b4"), "insufficient_cash"),
+        (SubmitExchange("USD", "EUR", Decimal("0"), "fx:b5"), "fx_order"),
+    ]
+    for message, code in cases:
+        result = rig.ask(message)
+        assert (result.status, result.code) == ("blocked", code), (message, result)
+    capped = rig.ask(SubmitExchange("USD", "EUR", Decimal("5000"), "fx:b6",
+                                    spend_cap=Decimal("300")))
+    assert capped.status == "placed" and Decimal(capped.details["max_spend"]) <= 300
+    pending = rig.ask(SubmitExchange("USD", "EUR", Decimal("10"), "fx:b7"))
+    assert (pending.status, pending.code) == ("blocked", "unresolved_order")
+    no_rate = rig.ask(SubmitExchange("EUR", "GBP", Decimal("10"), "fx:b8"))
+    assert (no_rate.status, no_rate.code) == ("blocked", "fx_order")  # never 1:1
+    assert "GBP" in no_rate.message
+    rig.clock.advance(timedelta(days=4))  # Saturday: the FX market is closed
+    weekend = rig.ask(SubmitExchange("EUR", "HKD", Decimal("10"), "fx:b9"))
+    assert (weekend.status, weekend.code) == ("blocked", "fx_market_closed")
+    assert len(rig.sandbox_orders()) == 1  # only the capped exchange was ever sent
+    rejections = rig.io.run(order_journal.list_rejections(rig.store), 5)
+    assert rejections[0]["isin"] == "FX:HKD/EUR" and len(rejections) == 6
+
+
+def test_a_crash_after_sending_an_exchange_is_reconciled_into_the_fx_ledger(
+        rig: Rig) -> None:
+    intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(100),
+                         "emergency_rebalancing")
+    row, _ = rig.io.run(order_journal.journal_order(
+        rig.store, NewOrder(intent, "fx:t3", 100, Decimal("1.05"), "USD", "live"),
+        rig.clock.now(), client_order_id), 5)
+    cid = int(row["client_order_id"])
+    rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 100, cid,
+                                                   Decimal("1.05"))), 10)
+    rig.start_executor()  # reconciles the open entry first
+    again = rig.ask(SubmitExchange("EUR", "USD", Decimal("100"), "fx:t3"))
+    assert again.status == "duplicate" and again.client_order_id == cid
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "filled" and rig.trades() == []
+    assert sum(Decimal(f["quantity"]) for f in _fx_trades(rig)) == 100
+
+
+def test_a_research_exchange_runs_against_the_paper_broker_only(rig: Rig) -> None:
+    from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees
+
+    paper = PaperBroker(rig.store, rig.clock, fees=lambda: PaperFees(Decimal("2"),
+                                                                     Decimal("0.002")),
+                        eur_rates=lambda: {"EUR": Decimal(1), "USD": Decimal("1.085")})
+    rig.io.run(paper.deposit("USD", Decimal("-50")), 5)
+    rig.settings = rig.settings.with_overrides({"trading_mode": "research"})
+    ctx = ActorContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings,
+                       resources={"store": rig.store, "broker": rig.client,
+                                  "paper_broker": paper})
+    rig.bus.register("executor", ExecutorActor.start(ctx))
+    result = rig.ask(SubmitExchange("EUR", "USD", Decimal("60"), "fx:r1"))
+    assert result.status == "placed" and result.details["mode"] == "research", result
+    rig.ask(FollowUpOrders())
+    (order,) = rig.orders()
+    assert (order["mode"], order["state"]) == ("research", "filled")
+    (fill,) = _fx_trades(rig)
+    assert fill["mode"] == "research" and fill["trade_key"].startswith("research:")
+    account = rig.io.run(paper.account(), 5)
+    assert account.cash_in("USD") >= Decimal("10")  # -50 + at least the asked 60
+    assert account.cash_in("EUR") == Decimal("10000") - int(result.details["quantity"])
+    assert rig.sandbox_orders() == []  # nothing reached the real broker

@@ -4,35 +4,53 @@ Detection reads the configured broker's account snapshot (every cash row, includ
 zero and negative ones). A run is recorded in ``emergency_runs``; its partial unique
 index admits one running run, so a run never overlaps another (the lock against itself).
 
-The broker port has no currency-exchange operation, so the exchange steps (1 and 3) are
-recorded as planned but not executable, and the executable plan is the one without
-exchanges; of its sales only those in a short currency repair anything (others are
-recorded as needing an exchange). In live mode those go through the executor (source
-``emergency_rebalancing``, which bypasses only cooldown, hold and frequency); in research
-mode nothing is sent and the run records what it would do.
+Live mode executes the three steps in order through the executor, one step at a time,
+re-reading the broker's balances after each: (1) currency exchanges (``SubmitExchange``,
+one FX-pair order per leg, a path through EUR leg by leg), (2) position sales only for
+what the exchanges could not cover (``SubmitOrder``, source ``emergency_rebalancing``,
+which bypasses only cooldown, hold and frequency), (3) the final exchange of the sale
+proceeds. Each order is followed until the broker reports it final (bounded by
+``fx_fill_wait_s``) before the next step plans. Research mode sends nothing: it records
+the full plan it would execute.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
-from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
+from arduino_trader.adapters.store import fx_journal, market_repo
+from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
     EMERGENCY_PORTFOLIO_HASH,
+    EXCHANGE_BUFFER,
+    MIN_CURRENCY_RESERVE,
     EmergencyPlan,
     Exchange,
     Holding,
     Sale,
     check_balances,
+    checked_currencies,
     plan_emergency,
+    plan_exchanges,
+    plan_sales,
+    shortfalls,
 )
+from arduino_trader.domain.execution.journal import FINAL_STATES
+from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxError, conversion_path
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
-from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
+from arduino_trader.protocols.execution import (
+    FollowUpOrders,
+    OrderIntent,
+    OrderResult,
+    SubmitExchange,
+    SubmitOrder,
+)
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome
+from arduino_trader.protocols.money import CENT
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
@@ -41,8 +59,9 @@ from .base import HEALTH_ACTOR, ActorContext
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
 EXECUTOR_TIMEOUT_S = 120.0
-NO_EXCHANGE_REASON = ("the broker port has no currency-exchange operation: exchange "
-                      "planned but not executable")
+REASON = "emergency rebalancing: negative cash balance"
+RUN_WAIT_BUDGET_S = 420.0
+"""All fill waits of one run together stay within the job's 600 s timeout."""
 
 
 def _snapshot(ctx: ActorContext) -> AccountSnapshot:
@@ -99,21 +118,144 @@ def _action_row(action: Exchange | Sale, status: str, reason: str = "",
     return {"kind": kind, **asdict(action), "status": status, "reason": reason, **extra}
 
 
-def _plan(ctx: ActorContext, account: AccountSnapshot, rates: Rates) -> tuple[
-        EmergencyPlan, EmergencyPlan, dict[str, dict[str, Any]]]:
-    db: Database = ctx.resource("store")
-    currencies, secs = ctx.io.run(_universe(db), STORE_TIMEOUT_S)
-    calendars = ctx.resources.get("calendars")
-    now = ctx.clock.now()
+class _Run:
+    """One emergency run's context: the universe, the calendars, and what it did."""
 
-    def is_open(mic: str) -> bool:
-        return bool(mic) and calendars is not None and bool(calendars.is_tradable(mic, now))
+    def __init__(self, ctx: ActorContext, log: Any, run_id: str) -> None:
+        self.ctx, self.log, self.run_id = ctx, log, run_id
+        self.db: Database = ctx.resource("store")
+        self.currencies, self.secs = ctx.io.run(_universe(self.db), STORE_TIMEOUT_S)
+        self.rates: Rates = ctx.io.run(repo.load_rates(self.db), STORE_TIMEOUT_S)
+        self.actions: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self._keys = 0
+        self._wait_until = time.monotonic() + RUN_WAIT_BUDGET_S
 
-    balances, holdings = _balances(account), _holdings(account, secs)
-    full = plan_emergency(balances, currencies, holdings, rates, is_open)
-    executable = plan_emergency(balances, currencies, holdings, rates, is_open,
-                                exchanges_enabled=False)
-    return full, executable, secs
+    def is_open(self, mic: str) -> bool:
+        calendars = self.ctx.resources.get("calendars")
+        return bool(mic) and calendars is not None and bool(
+            calendars.is_tradable(mic, self.ctx.clock.now()))
+
+    def plan(self, account: AccountSnapshot) -> EmergencyPlan:
+        """The full three-step plan on these balances (what research mode records)."""
+        return plan_emergency(_balances(account), self.currencies,
+                              _holdings(account, self.secs), self.rates, self.is_open)
+
+    def short(self, account: AccountSnapshot) -> dict[str, Decimal]:
+        balances = _balances(account)
+        return shortfalls(balances, checked_currencies(balances, self.currencies))
+
+    def key(self, what: str) -> str:
+        self._keys += 1
+        return f"emergency:{self.run_id}:{self._keys}:{what}"
+
+    # ------------------------------------------------------------------ steps
+    def exchange_step(self, step: Literal[1, 3], account: AccountSnapshot) -> AccountSnapshot:
+        """Plan one exchange step on the broker's balances and execute it, leg by leg."""
+        exchanges, notes = plan_exchanges(step, _balances(account), self.currencies,
+                                          self.rates)
+        self.notes += notes
+        for ex in exchanges:
+            account = self._exchange(ex, account)
+        return _snapshot(self.ctx) if exchanges else account
+
+    def _exchange(self, ex: Exchange, account: AccountSnapshot) -> AccountSnapshot:
+        try:
+            legs = conversion_path(ex.sell_currency, ex.buy_currency)
+        except FxError as exc:
+            self.actions.append(_action_row(ex, "not_executable", str(exc)))
+            return account
+        results: list[dict[str, Any]] = []
+        for n, leg in enumerate(legs):
+            last = n == len(legs) - 1
+            # the last leg delivers the planned amount; a first leg through EUR delivers
+            # what the second leg will cost: its value, limit buffer and fees, buffered
+            amount = ex.buy_amount if last else self._route_amount(ex)
+            available = _balances(account).get(leg.source, Decimal(0)) - MIN_CURRENCY_RESERVE
+            if available <= 0:
+                results.append({"leg": f"{leg.source}->{leg.target}", "status": "skipped",
+                                "message": f"no {leg.source} above the reserve"})
+                break
+            answer = self._ask(SubmitExchange(
+                leg.source, leg.target, amount, self.key(f"fx:{leg.source}{leg.target}"),
+                "emergency_rebalancing", spend_cap=available, reason=REASON))
+            state = self._settle(answer)
+            results.append({"leg": f"{leg.source}->{leg.target}", "symbol": leg.pair.symbol,
+                            "status": answer.status, "state": state, "code": answer.code,
+                            "message": answer.message, **answer.details})
+            account = _snapshot(self.ctx)
+            if state != "filled":
+                break
+        status = "filled" if all(r.get("state") == "filled" for r in results) and \
+            len(results) == len(legs) else results[-1]["status"]
+        self.actions.append(_action_row(ex, status, results[-1]["message"], legs=results))
+        return account
+
+    def _route_amount(self, ex: Exchange) -> Decimal:
+        """EUR a first leg must deliver so the second leg can buy ``ex.buy_amount``."""
+        settings = self.ctx.settings()
+        value = convert(ex.buy_amount, ex.buy_currency, ROUTE_CURRENCY, None, self.rates,
+                        round_up=True)
+        slack = 1 + settings.get_decimal("fx_limit_buffer") + Decimal(
+            str(settings.get_float("transaction_cost_percent")))
+        cost = value * slack + settings.get_decimal("transaction_cost_fixed")
+        return (cost * EXCHANGE_BUFFER).quantize(CENT, rounding=ROUND_CEILING)
+
+    def sale_step(self, account: AccountSnapshot) -> AccountSnapshot:
+        """Sell what the exchanges could not cover; each sale followed to its end."""
+        sales, notes = plan_sales(_balances(account), self.currencies,
+                                  _holdings(account, self.secs), self.rates, self.is_open)
+        self.notes += notes
+        for sale in sales:
+            row, answer = self._sell(sale)
+            if answer is not None:
+                row["state"] = self._settle(answer)
+            self.actions.append(row)
+        return _snapshot(self.ctx) if sales else account
+
+    def _sell(self, sale: Sale) -> tuple[dict[str, Any], OrderResult | None]:
+        sec = self.secs.get(sale.symbol)
+        if sec is None:
+            return _action_row(sale, "not_executable", "no security record for this "
+                               "position"), None
+        intent = OrderIntent(sec["isin"], sale.symbol, "SELL", Decimal(sale.quantity),
+                             "emergency_rebalancing")
+        answer = self._ask(SubmitOrder(intent, self.key(sale.symbol), REASON))
+        return _action_row(sale, answer.status, answer.message, code=answer.code), answer
+
+    def _ask(self, message: object) -> OrderResult:
+        try:
+            answer = self.ctx.bus.ask("executor", message, EXECUTOR_TIMEOUT_S)
+        except Exception as exc:
+            return OrderResult("failed", repr(exc))
+        if not isinstance(answer, OrderResult):
+            return OrderResult("failed", f"executor answered {type(answer).__name__}")
+        return answer
+
+    def _settle(self, answer: OrderResult) -> str | None:
+        """Follow a placed order until the broker reports it final (bounded wait)."""
+        if answer.status != "placed" or answer.client_order_id is None:
+            return answer.state
+        settings = self.ctx.settings()
+        deadline = min(time.monotonic() + settings.get_int("fx_fill_wait_s"),
+                       self._wait_until)
+        pause = settings.get_float("fx_fill_poll_s")
+        state = answer.state
+        while state not in FINAL_STATES:
+            state = self.ctx.io.run(fx_journal.journal_state(
+                self.db, answer.client_order_id), STORE_TIMEOUT_S)
+            if state in FINAL_STATES or time.monotonic() >= deadline \
+                    or self.ctx.stopping.is_set():
+                break
+            if pause:
+                self.ctx.stopping.wait(pause)
+            try:
+                self.ctx.bus.ask("executor", FollowUpOrders(), EXECUTOR_TIMEOUT_S)
+            except Exception as exc:
+                self.log.warning("emergency_follow_up_failed", error=repr(exc))
+        if state not in FINAL_STATES:
+            self.notes.append(f"order {answer.client_order_id} still {state} after the wait")
+        return state
 
 
 def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> JobOutcome:
@@ -125,47 +267,49 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
                    STORE_TIMEOUT_S)
     except repo.RunLocked as exc:
         return JobOutcome(False, str(exc), {"locked": True})
-    actions: list[dict[str, Any]] = []
+    run: _Run | None = None
     outcome, notes = "failed", ""
     initial: dict[str, Decimal] = {}
     final: dict[str, Decimal] = {}
     try:
         account = _snapshot(ctx)
-        rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
-        full, executable, secs = _plan(ctx, account, rates)
-        initial, final = executable.initial_shortfalls, executable.final_shortfalls
+        run = _Run(ctx, log, run_id)
+        plan = run.plan(account)
+        initial, final = plan.initial_shortfalls, plan.final_shortfalls
         if not initial:
             dismissed = ctx.io.run(repo.dismiss_emergency_recommendations(
                 db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now()), STORE_TIMEOUT_S)
             outcome = "no_shortfall"
-            notes = f"no shortfall; {dismissed} stale emergency recommendations dismissed"
+            run.notes.append(f"no shortfall; {dismissed} stale emergency recommendations "
+                             "dismissed")
+        elif mode == "research":  # records the live plan; nothing is sent
+            run.actions += [_action_row(a, "recorded", "research mode: not sent")
+                            for a in plan.actions]
+            run.notes += plan.notes
+            outcome = "unresolved"
         else:
-            actions += [_action_row(a, "not_executable", NO_EXCHANGE_REASON)
-                        for a in full.actions if isinstance(a, Exchange)]
-            sales = [a for a in executable.actions if isinstance(a, Sale)]
-            # Without an exchange operation only proceeds in a short currency repair it.
-            direct = [s for s in sales if s.currency in initial]
-            actions += [_action_row(s, "not_executable", f"proceeds in {s.currency} need "
-                                    f"a currency exchange; {NO_EXCHANGE_REASON}")
-                        for s in sales if s.currency not in initial]
-            if mode == "research":
-                actions += [_action_row(s, "recorded", "research mode: not sent")
-                            for s in direct]
-                outcome = "unresolved"
-            else:
-                results = [_sell(ctx, s, secs, run_id) for s in direct]
-                actions += results
-                placed = all(r["status"] in ("placed", "duplicate") for r in results)
-                covered = all(sum((s.value for s in direct if s.currency == ccy), Decimal(0))
-                              >= short for ccy, short in initial.items())
-                outcome = "resolved" if direct and placed and covered else "unresolved"
-            notes = "; ".join(executable.notes)
+            account = run.exchange_step(1, account)
+            if run.short(account):
+                account = run.sale_step(account)
+                account = run.exchange_step(3, account)
+            else:  # repaired by exchanges alone: no emergency sale may act any more
+                dismissed = ctx.io.run(repo.dismiss_emergency_recommendations(
+                    db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now()), STORE_TIMEOUT_S)
+                run.notes.append(f"repaired by exchange; {dismissed} emergency "
+                                 "recommendations dismissed")
+            final = run.short(account)
+            outcome = "unresolved" if final else "resolved"
+            if final:
+                run.notes.append(f"still short after all steps: {final}")
     except MissingRate as exc:
         notes = f"missing FX rate: {exc}"
     except Exception as exc:
         notes = f"{type(exc).__name__}: {exc}"
         log.error("emergency_run_failed", run_id=run_id, error=repr(exc))
     finally:
+        actions = run.actions if run is not None else []
+        notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes
+                                                                     else [])])
         ctx.io.run(repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
                                              notes, ctx.clock.now()), STORE_TIMEOUT_S)
     if outcome in ("unresolved", "failed"):
@@ -181,6 +325,7 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
                       and outcome == "unresolved"), summary,
                       {"run_id": run_id, "outcome": outcome, "mode": mode,
                        "shortfalls": {k: str(v) for k, v in initial.items()},
+                       "final_shortfalls": {k: str(v) for k, v in final.items()},
                        "actions": len(actions), "notes": notes})
 
 
@@ -195,21 +340,3 @@ def _report(ctx: ActorContext, outcome: str, initial: dict[str, Decimal], notes:
                                                    ctx.clock.now()))
     except ActorUnavailable:
         pass
-
-
-def _sell(ctx: ActorContext, sale: Sale, secs: dict[str, dict[str, Any]],
-          run_id: str) -> dict[str, Any]:
-    sec = secs.get(sale.symbol)
-    if sec is None:
-        return _action_row(sale, "not_executable", "no security record for this position")
-    intent = OrderIntent(sec["isin"], sale.symbol, "SELL", Decimal(sale.quantity),
-                         "emergency_rebalancing")
-    try:
-        answer = ctx.bus.ask("executor", SubmitOrder(
-            intent, f"emergency:{run_id}:{sale.symbol}",
-            "emergency rebalancing: negative cash balance"), EXECUTOR_TIMEOUT_S)
-    except Exception as exc:
-        answer = OrderResult("failed", repr(exc))
-    if not isinstance(answer, OrderResult):
-        answer = OrderResult("failed", f"executor answered {type(answer).__name__}")
-    return _action_row(sale, answer.status, answer.message, code=answer.code)

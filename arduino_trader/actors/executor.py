@@ -5,16 +5,23 @@ marketable limit order → follow-up until the broker reports a final status →
 recorded once → ``TradeExecuted``. Research mode runs the same path against the paper
 broker (records marked ``research``); live mode needs the explicit mode switch and a real
 broker. On start-up the journal is reconciled with the broker before any new order.
+
+A currency exchange (:class:`SubmitExchange`) is one order on an FX pair through the same
+journal, with its own layers (domain/execution/fx_safety.py); its fills go to the FX
+ledger and are published as ``CurrencyExchanged``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import order_journal
+from arduino_trader.adapters.store import fx_journal, order_journal
+from arduino_trader.adapters.store.fx_journal import FxFill
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
 from arduino_trader.domain.execution.facts import LedgerMode
+from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.journal import (
     FINAL_STATES,
     FollowUp,
@@ -27,6 +34,14 @@ from arduino_trader.domain.execution.orders import (
     limit_price,
 )
 from arduino_trader.domain.execution.safety import evaluate
+from arduino_trader.domain.fx_exchange import (
+    FxError,
+    FxOrder,
+    FxPair,
+    capped_order,
+    conversion_path,
+    pair_from_journal_isin,
+)
 from arduino_trader.protocols.broker import (
     Broker,
     BrokerError,
@@ -37,10 +52,12 @@ from arduino_trader.protocols.broker import (
 )
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
+    CurrencyExchanged,
     FollowUpOrders,
     OrderIntent,
     OrderRejected,
     OrderResult,
+    SubmitExchange,
     SubmitOrder,
     TradeExecuted,
     ValidateOrder,
@@ -50,7 +67,14 @@ from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
-from .executor_facts import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, FactsGatherer, safety_limits
+from .executor_facts import (
+    BROKER_TIMEOUT_S,
+    STORE_TIMEOUT_S,
+    FactsGatherer,
+    fx_fee,
+    fx_limits,
+    safety_limits,
+)
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -172,6 +196,88 @@ class ExecutorActor(BaseActor):
                            warnings=verdict.warnings, details={"limit_price": str(price),
                                                               "mode": mode})
 
+    @handles(SubmitExchange)
+    def _on_exchange(self, msg: SubmitExchange) -> OrderResult:
+        mode = self._mode()
+        if mode not in self._reconciled:
+            self._reconcile(mode)
+            if mode not in self._reconciled:
+                return OrderResult("failed", "the journal is not yet reconciled with the "
+                                   "broker; retry later", code="not_reconciled")
+        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), msg.intent_key),
+                                   STORE_TIMEOUT_S)
+        if existing is not None:
+            return OrderResult("duplicate", "this intent was already journaled",
+                               client_order_id=int(existing["client_order_id"]),
+                               state=str(existing["state"]))
+        source, target = msg.source_currency.upper(), msg.target_currency.upper()
+        try:
+            path = conversion_path(source, target)
+        except FxError as exc:
+            path, error = (), str(exc)
+        else:
+            error = "" if len(path) == 1 else (
+                f"{source} -> {target} needs {len(path)} legs: submit each leg on its own")
+        if error:
+            return OrderResult("blocked", error, layer="pair", code="fx_pair_unsupported",
+                               kind="invalid")
+        pair = path[0].pair
+        draft = OrderIntent(pair.journal_isin, pair.symbol, path[0].side, msg.amount,
+                            msg.source)
+        try:
+            broker = self._broker(mode)
+        except BrokerError as exc:
+            return self._blocked(draft, mode, "mode", "broker_not_live", str(exc), "forbidden")
+        now, settings = self.ctx.clock.now(), self.ctx.settings()
+        facts = self._gatherer(mode, broker).gather_fx(pair, now, settings)
+        quote_rate = facts.eur_per_unit.get(pair.quote)
+        buffer = settings.get_decimal("fx_limit_buffer")
+
+        def build(bid: Decimal | None, ask: Decimal | None) -> FxOrder:
+            if quote_rate is None:
+                raise FxError(f"no EUR rate for {pair.quote}: the fee cannot be converted")
+            step = facts.min_step if facts.min_step and facts.min_step > 0 else None
+            return capped_order(source, target, msg.amount, msg.spend_cap, bid, ask,
+                                buffer=buffer, fee=fx_fee(settings, Decimal(1) / quote_rate),
+                                min_step=step)
+
+        verdict, order = evaluate_exchange(facts, fx_limits(settings), build,
+                                           simulate=mode == "research")
+        if verdict.rejection is not None or order is None:
+            r = verdict.rejection
+            assert r is not None
+            return self._blocked(draft, mode, r.layer, r.code, r.message, r.kind)
+        return self._send_exchange(msg, mode, broker, pair, order)
+
+    def _send_exchange(self, msg: SubmitExchange, mode: LedgerMode, broker: Broker,
+                       pair: FxPair, order: FxOrder) -> OrderResult:
+        intent = OrderIntent(pair.journal_isin, pair.symbol, order.side,
+                             Decimal(order.quantity), msg.source)
+        new = NewOrder(intent, msg.intent_key, order.quantity, order.limit_price, pair.quote,
+                       mode, msg.bucket_id, msg.reason)
+        row, created = self.ctx.io.run(order_journal.journal_order(
+            self._store(), new, self.ctx.clock.now(), client_order_id), STORE_TIMEOUT_S)
+        cid = int(row["client_order_id"])
+        if not created:
+            return OrderResult("duplicate", "this intent was already journaled",
+                               client_order_id=cid, state=str(row["state"]))
+        self.log.info("exchange_journaled", client_order_id=cid, symbol=pair.symbol,
+                      side=order.side, quantity=order.quantity, limit=str(order.limit_price),
+                      source_currency=order.source, target_currency=order.target,
+                      max_spend=str(order.max_spend), min_receive=str(order.min_receive),
+                      mode=mode, source=msg.source)
+        state = self._send(broker, new, cid)
+        if state in ("sent", "unresolved"):
+            state = self._check(broker, mode, cid) or state
+        return OrderResult(
+            "placed" if state not in ("not_placed", "rejected") else "failed",
+            f"exchange order {state}", client_order_id=cid, state=state,
+            details={"mode": mode, "symbol": pair.symbol, "side": order.side,
+                     "quantity": order.quantity, "limit_price": str(order.limit_price),
+                     "source_currency": order.source, "target_currency": order.target,
+                     "max_spend": str(order.max_spend),
+                     "min_receive": str(order.min_receive)})
+
     @handles(FollowUpOrders)
     def _on_follow_up(self, msg: FollowUpOrders) -> dict[str, int]:
         return self._follow_up_all(self._mode())
@@ -277,6 +383,9 @@ class ExecutorActor(BaseActor):
             return None, 0
         now = self.ctx.clock.now()
         follow = follow_up(entry, order, now)
+        pair = pair_from_journal_isin(entry.isin)
+        if pair is not None:
+            return self._apply_fx(pair, mode, row, entry, follow, now)
         fills = self._fills(row, entry, follow, mode, now)
         recorded = self.ctx.io.run(order_journal.apply_follow_up(
             self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
@@ -287,6 +396,34 @@ class ExecutorActor(BaseActor):
             self._publish(TradeExecuted(fill.trade_key, fill.isin, fill.symbol, fill.side,
                                         fill.quantity, fill.price, fill.currency,
                                         fill.executed_at, fill.source, fill.bucket_id, mode))
+        if follow.state != entry.state:
+            self.log.info("order_state", client_order_id=entry.client_order_id,
+                          state=follow.state, previous=entry.state, note=follow.note)
+        return follow.state, len(recorded)
+
+    def _apply_fx(self, pair: FxPair, mode: LedgerMode, row: Any, entry: JournalEntry,
+                  follow: FollowUp, now: datetime) -> tuple[str | None, int]:
+        """An exchange entry: the state change and its fills go to the FX ledger."""
+        fills = []
+        for fill in follow.new_fills:
+            base = fill.quantity if pair.receives_base(entry.side) else -fill.quantity
+            fills.append(FxFill(
+                trade_key=f"{mode}:{fill.trade_id}", broker_order_id=follow.broker_order_id,
+                symbol=pair.symbol, side=entry.side, quantity=fill.quantity, price=fill.price,
+                base_currency=pair.base, base_amount=base, quote_currency=pair.quote,
+                quote_amount=-base * fill.price, executed_at=fill.at or now,
+                source=str(row["source"]), bucket_id=str(row["bucket_id"]), mode=mode))
+        recorded = self.ctx.io.run(fx_journal.apply_fx_follow_up(
+            self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
+        for f in recorded:
+            self.log.info("exchange_recorded", trade_key=f.trade_key, symbol=f.symbol,
+                          side=f.side, base=f"{f.base_amount} {f.base_currency}",
+                          quote=f"{f.quote_amount} {f.quote_currency}", price=str(f.price),
+                          mode=mode)
+            self._publish(CurrencyExchanged(f.trade_key, f.symbol, f.side, f.base_currency,
+                                            f.base_amount, f.quote_currency, f.quote_amount,
+                                            f.price, f.executed_at, f.source, f.bucket_id,
+                                            mode))
         if follow.state != entry.state:
             self.log.info("order_state", client_order_id=entry.client_order_id,
                           state=follow.state, previous=entry.state, note=follow.note)

@@ -25,6 +25,8 @@ from arduino_trader.domain.execution.facts import (
     SafetyLimits,
     SecurityFacts,
 )
+from arduino_trader.domain.execution.fx_safety import FxFacts, FxLimits
+from arduino_trader.domain.fx_exchange import FxFee, FxPair
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
@@ -60,6 +62,20 @@ def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits
         max_trades_per_week=settings.get_int("max_trades_per_week"),
         limit_buffer=Decimal(str(settings.get_float("limit_order_buffer_percent"))),
     )
+
+
+def fx_limits(settings: Settings) -> FxLimits:
+    """The exchange layers' limits from the settings in force now."""
+    return FxLimits(max_exchange_eur=settings.get_decimal("fx_max_exchange_eur"),
+                    max_quote_age=timedelta(minutes=settings.get_int(
+                        "fx_max_quote_age_minutes")))
+
+
+def fx_fee(settings: Settings, quote_per_eur: Decimal) -> FxFee:
+    """The configured trading cost as charged on a pair order, in its quote currency
+    (the fixed EUR part converted with ``quote_per_eur`` units per 1 EUR)."""
+    return FxFee(settings.get_decimal("transaction_cost_fixed") * quote_per_eur,
+                 Decimal(str(settings.get_float("transaction_cost_percent"))))
 
 
 @dataclass
@@ -139,6 +155,32 @@ class FactsGatherer:
             position_value_eur=None if held is None or price is None or rate is None
             else held * price.price / rate)
         return Gathered(facts, quote, security)
+
+    def gather_fx(self, pair: FxPair, now: datetime, settings: Settings) -> FxFacts:
+        """Every fact the exchange layers read for an order on ``pair``."""
+        account = self._try("account", self._broker.account, BROKER_TIMEOUT_S)
+        quotes = self._try("quote", lambda: self._broker.quotes((pair.symbol,)),
+                           BROKER_TIMEOUT_S)
+        quote = next((q for q in quotes or () if q.symbol.upper() == pair.symbol.upper()),
+                     None)
+        open_orders = self._try("open_orders", self._broker.open_orders, BROKER_TIMEOUT_S)
+        unresolved = self._try("unresolved", lambda: order_journal.unresolved_isins(
+            self._store, self._mode), STORE_TIMEOUT_S)
+        eur_per: dict[str, Decimal] = {}
+        for currency in (pair.base, pair.quote):
+            rate = self.eur_rate(currency)
+            if rate is not None and rate > 0:
+                eur_per[currency] = Decimal(1) / rate
+        return FxFacts(
+            now=now, trading_mode=settings.get_str("trading_mode"), pair=pair,
+            bid=None if quote is None else quote.bid, ask=None if quote is None else quote.ask,
+            quoted_at=None if quote is None else quote.at,
+            cash=None if account is None else _cash(account),
+            open_orders=None if open_orders is None else tuple(
+                OpenOrderFact(o.symbol, "", o.side, o.leaves_quantity, o.limit_price,
+                              o.currency) for o in open_orders),
+            unresolved_isins=unresolved, eur_per_unit=eur_per,
+            min_step=None if quote is None else quote.min_step)
 
     def _open(self, sec: SecurityFacts | None, now: datetime) -> bool | None:
         if sec is None or not sec.exchange or self._market_open is None:

@@ -6,6 +6,11 @@ limit orders when marketable, re-checked on every read), pay the configured fees
 of the value), and never borrow: a BUY needs the cash, a SELL the shares. The account lives
 in the store (migration ``0100_broker.sql``); every record is marked simulated.
 
+FX-pair symbols (``EUR/USD``, ``HKD/EUR``...; domain/fx_exchange.py) are priced
+from the EUR rates (quote units per base unit) unless the price source knows them, and a
+filled pair order moves cash in its two currencies exactly (base ± quantity, quote ∓
+quantity × price, the fee in the quote currency) instead of opening a position.
+
 :class:`PaperLedger` is the pure accounting core (no I/O), so its invariants are tested
 on their own.
 """
@@ -16,9 +21,10 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
     BrokerRejected,
@@ -100,6 +106,22 @@ class PaperLedger:
             self.cash[currency] = balance + value - fee
         return value
 
+    def apply_exchange(self, pair: FxPair, side: Side, quantity: int, price: Decimal,
+                       fee: Decimal) -> Decimal:
+        """Book one fill of a pair order: cash in both currencies, no position. The
+        currencies that decrease must stay covered (the account never borrows); raises
+        :class:`PaperRefusal`, changing nothing. Returns the value in the quote currency."""
+        if quantity <= 0 or price <= 0 or fee < 0:
+            raise PaperRefusal("quantity and price must be positive, fee non-negative")
+        moves = cash_moves(pair, side, Decimal(quantity), price, fee)
+        for currency, delta in sorted(moves.items()):
+            if delta < 0 and self.cash.get(currency, ZERO) + delta < 0:
+                raise PaperRefusal(f"insufficient {currency} cash: "
+                                   f"{self.cash.get(currency, ZERO)} < {-delta}")
+        for currency, delta in moves.items():
+            self.cash[currency] = self.cash.get(currency, ZERO) + delta
+        return price * quantity
+
     def value_by_currency(self, prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """Cash plus positions at ``prices``, per currency."""
         totals = dict(self.cash)
@@ -152,6 +174,27 @@ class PaperBroker:
         self.prices: PriceSource = prices or StoredPrices(store)
         self.eur_rates = eur_rates or (lambda: {"EUR": Decimal(1)})
         self.initial_cash_eur = initial_cash_eur
+
+    async def _price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """The price source's quote; an FX pair it does not know is the cross of the EUR
+        rates (None when a rate is missing: never 1:1)."""
+        quote = await self.prices.price(symbol)
+        pair = pair_by_symbol(symbol)
+        if quote is not None or pair is None:
+            return quote
+        rates = self.eur_rates()
+        base, quote_rate = rates.get(pair.base), rates.get(pair.quote)
+        if not base or not quote_rate:
+            return None
+        return _on_tick(pair, quote_rate / base), pair.quote
+
+    @staticmethod
+    def _lifts(symbol: str, side: str) -> str:
+        """The side in market terms: receiving a pair's base pays the ask like a buy."""
+        pair = pair_by_symbol(symbol)
+        if pair is None:
+            return side
+        return "BUY" if pair.receives_base("BUY" if side == "BUY" else "SELL") else "SELL"
 
     # ----------------------------------------------------------------- account
     async def _ensure_account(self, tx: Transaction) -> None:
@@ -236,7 +279,7 @@ class PaperBroker:
         """Quotes from the price source (bid = ask = last)."""
         out = []
         for symbol in symbols:
-            quote = await self.prices.price(symbol)
+            quote = await self._price(symbol)
             if quote is not None:
                 out.append(Quote(symbol=symbol, last=quote[0], bid=quote[0], ask=quote[0],
                                  prev_close=None, currency=quote[1], at=self.clock.now()))
@@ -245,7 +288,7 @@ class PaperBroker:
     # ------------------------------------------------------------------ orders
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """Book the order; fill at once if it is marketable."""
-        quote = await self.prices.price(request.symbol)
+        quote = await self._price(request.symbol)
         if quote is None:
             raise BrokerRejected(f"paper broker has no market price for {request.symbol}",
                                  command="putTradeOrder")
@@ -264,7 +307,8 @@ class PaperBroker:
                  decimal_to_str(request.limit_price) if request.limit_price else None,
                  quote[1], now, now))
             order_id = int(cursor.lastrowid or 0)
-            if self._marketable(request.side, request.limit_price, quote[0]):
+            if self._marketable(self._lifts(request.symbol, request.side),
+                                request.limit_price, quote[0]):
                 await self._fill(tx, order_id, request.side, request.symbol, quote[1],
                                  request.quantity, quote[0], now, refuse=True)
         return OrderAck(order_id=order_id, user_order_id=request.user_order_id, simulated=True)
@@ -281,8 +325,12 @@ class PaperBroker:
         ledger = await self._ledger(tx)
         value = price * quantity
         fee = self.fees().fee(value, self.eur_rates().get(currency))
+        pair = pair_by_symbol(symbol)
         try:
-            ledger.apply_fill(side, symbol, currency, quantity, price, fee)
+            if pair is not None:
+                ledger.apply_exchange(pair, side, quantity, price, fee)
+            else:
+                ledger.apply_fill(side, symbol, currency, quantity, price, fee)
         except PaperRefusal as exc:
             if refuse:
                 raise BrokerRejected(f"paper broker refused the order: {exc}",
@@ -307,9 +355,10 @@ class PaperBroker:
         """Fill open limit orders that became marketable."""
         rows = await self.store.fetch_all("SELECT * FROM paper_orders WHERE status = 10")
         for row in rows:
-            quote = await self.prices.price(row["symbol"])
+            quote = await self._price(row["symbol"])
             limit = Decimal(row["limit_price"]) if row["limit_price"] else None
-            if quote is None or not self._marketable(row["side"], limit, quote[0]):
+            if quote is None or not self._marketable(self._lifts(row["symbol"], row["side"]),
+                                                     limit, quote[0]):
                 continue
             async with self.store.transaction() as tx:
                 still = await tx.fetch_one("SELECT status FROM paper_orders WHERE order_id = ?",
@@ -398,7 +447,7 @@ class PaperBroker:
 
     async def security_info(self, symbol: str) -> SecurityInfo:
         """Currency from the price source; lot 1."""
-        quote = await self.prices.price(symbol)
+        quote = await self._price(symbol)
         if quote is None:
             raise BrokerRejected(f"paper broker knows no price for {symbol}",
                                  command="getSecurityInfo")
@@ -432,6 +481,11 @@ class PaperBroker:
 
 
 
+def _on_tick(pair: FxPair, price: Decimal) -> Decimal:
+    """A cross rate rounded to the pair's tick, so fills and cash stay short and exact."""
+    return (price / pair.min_step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * pair.min_step
+
+
 def _fill_record(row: Any) -> Fill:
     return Fill(trade_id=int(row["trade_id"]), price=Decimal(row["fill_price"]),
                 quantity=Decimal(row["quantity"]), at=_dt(row["executed_at"]))
@@ -449,7 +503,10 @@ class MarketDataPrices:
         self._rates: dict[str, Decimal] = {"EUR": Decimal(1)}
 
     async def price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """The source's latest quote of ``symbol``."""
+        """The source's latest quote of ``symbol``; an FX pair from the source's rates."""
+        pair = pair_by_symbol(symbol)
+        if pair is not None:
+            return await self._pair_price(pair)
         try:
             quotes = await asyncio.to_thread(self.source.quotes, [symbol])
         except MarketDataError:
@@ -465,6 +522,23 @@ class MarketDataPrices:
             except MarketDataError:
                 pass
         return Decimal(repr(quote.price)), quote.currency
+
+    async def _pair_price(self, pair: FxPair) -> tuple[Decimal, str] | None:
+        """Quote units per base unit from the EUR values of both currencies."""
+        eur_per: dict[str, Decimal] = {}
+        for currency in (pair.base, pair.quote):
+            if currency == "EUR":
+                eur_per[currency] = Decimal(1)
+                continue
+            try:
+                fx = await asyncio.to_thread(self.source.fx_rate, currency)
+            except MarketDataError:
+                return None
+            if not fx.eur_per > 0:
+                return None
+            eur_per[currency] = fx.eur_per
+            self._rates[currency] = Decimal(1) / fx.eur_per
+        return _on_tick(pair, eur_per[pair.base] / eur_per[pair.quote]), pair.quote
 
     def rates(self) -> dict[str, Decimal]:
         """Units of each currency per 1 EUR, as far as known."""

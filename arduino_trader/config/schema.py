@@ -8,6 +8,7 @@ from . import (
     keys_broker,
     keys_cash_flows,
     keys_daemon,
+    keys_fx,
     keys_market,
     keys_planner,
     keys_planner_actor,
@@ -19,7 +20,7 @@ from .spec import SettingError, SettingSpec
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
-                                 + keys_planner_actor.KEYS)
+                                 + keys_planner_actor.KEYS + keys_fx.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

@@ -13,6 +13,11 @@ Workflow, in this order:
    first, then by EUR value; sell until the proceeds reach 1.1 × the EUR need, each sale
    rounded *up* to the lot and capped at the holding;
 3. final exchange (step 1 again); anything still short is reported as unresolved.
+
+:func:`plan_emergency` plans the three steps at once on the balances each step would
+leave; a live run executes one step at a time (:func:`plan_exchanges`,
+:func:`plan_sales`) and re-plans from the broker's balances after each, since fills
+never match an estimate to the cent.
 FX is exact ``Decimal`` through EUR; a missing rate for a short currency raises
 :class:`~arduino_trader.domain.cash_flows.fx.MissingRate` (never 1:1), a source or
 holding without a rate is skipped.
@@ -232,6 +237,30 @@ def _sales(bal: dict[str, Decimal], checked: frozenset[str], holdings: Sequence[
         bal[h.currency] = bal.get(h.currency, ZERO) + value
         sold += proceeds_eur
     return sales
+
+
+def plan_exchanges(step: Literal[1, 3], balances: Mapping[str, Decimal],
+                   security_currencies: Iterable[str], rates: Rates,
+                   reserve: Decimal = MIN_CURRENCY_RESERVE) -> tuple[list[Exchange],
+                                                                     tuple[str, ...]]:
+    """One exchange step on ``balances`` alone: the exchanges and notes."""
+    bal = dict(balances)
+    notes: list[str] = []
+    actions = _exchange_step(step, bal, checked_currencies(bal, security_currencies), rates,
+                             reserve, notes)
+    return actions, tuple(notes)
+
+
+def plan_sales(balances: Mapping[str, Decimal], security_currencies: Iterable[str],
+               holdings: Sequence[Holding], rates: Rates, is_open: Callable[[str], bool],
+               reserve: Decimal = MIN_CURRENCY_RESERVE) -> tuple[list[Sale], tuple[str, ...]]:
+    """Step 2 alone on ``balances`` (what exchanges could not cover): sales and notes."""
+    bal = dict(balances)
+    checked = checked_currencies(bal, security_currencies)
+    notes: list[str] = []
+    if not shortfalls(bal, checked, reserve):
+        return [], ()
+    return _sales(bal, checked, holdings, rates, is_open, reserve, notes), tuple(notes)
 
 
 def recommendation_fields(sale: Sale) -> dict[str, object]:

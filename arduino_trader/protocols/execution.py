@@ -103,3 +103,41 @@ class OrderRejected:
     layer: str
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class SubmitExchange:
+    """Ask the executor to exchange currencies with one FX-pair order (a direct pair; a
+    path through EUR is two requests, one per leg). The order delivers at least
+    ``amount`` of ``target_currency``, or, when that would spend more than
+    ``spend_cap`` of ``source_currency``, the most the cap buys. ``intent_key`` makes it
+    idempotent like :class:`SubmitOrder`."""
+
+    source_currency: str
+    target_currency: str
+    amount: Decimal
+    intent_key: str
+    source: OrderSource = "manual"
+    spend_cap: Decimal | None = None
+    reason: str = ""
+    bucket_id: str = "core"
+
+
+@dataclass(frozen=True)
+class CurrencyExchanged:
+    """A fill of an FX-pair order recorded in the FX ledger (published once per broker
+    trade). Amounts are signed cash changes before the fee (base ± quantity, quote ∓
+    quantity × price)."""
+
+    trade_key: str
+    symbol: str
+    side: Side
+    base_currency: str
+    base_amount: Decimal
+    quote_currency: str
+    quote_amount: Decimal
+    price: Decimal
+    executed_at: datetime
+    source: str
+    bucket_id: str
+    mode: str

@@ -2,7 +2,9 @@
 
 State is a JSON-serialisable dict with money as strings; it is saved atomically after
 every change when a state file is given, so a restarted sandbox finds the same account.
-Orders move one status per :meth:`SandboxAccount.advance` step:
+FX-pair orders (``EUR/USD``...) fill like any order but move cash in the pair's
+two currencies instead of a position. Orders move one status per
+:meth:`SandboxAccount.advance` step:
 received (1) → active (10) → partially executed (20) → executed (21); or cancelled
 (31 / 30), rejected (70: not enough cash or shares at execution), expired (71 / 72:
 a day order still open on a later UTC day).
@@ -18,6 +20,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from arduino_trader.domain.fx_exchange import FxPair, cash_moves
+
+from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import Instrument, Market, find
 
 STATE_VERSION = 1
@@ -131,7 +136,7 @@ class SandboxAccount:
     # ------------------------------------------------------------------ orders
     def place(self, params: dict[str, Any], now: datetime) -> dict[str, Any]:
         """``putTradeOrder``: validate and book as received (1)."""
-        inst = find(str(params.get("instr_name", "")))
+        inst = instrument(str(params.get("instr_name", "")))
         if inst is None:
             raise SandboxReject(f"Instrument {params.get('instr_name')!r} not found", 18)
         action = params.get("action_id")
@@ -215,14 +220,17 @@ class SandboxAccount:
         if order["stat"] == 1:
             self._set_status(order, 10, now)
             return True
-        inst = find(order["instr"])
+        inst = instrument(order["instr"])
         if inst is None or not self.is_open(inst):
             return False
-        bid, ask = self.market.bid_ask(inst, now)
+        pair = fx_pair_of(inst)
+        bid, ask = fx_bid_ask(pair) if pair is not None else self.market.bid_ask(inst, now)
         buy = order["oper"] in (1, 2)
-        price = ask if buy else bid
+        # who pays the ask: the buyer of a security, the receiver of a pair's base
+        lifts = pair.receives_base("BUY" if buy else "SELL") if pair is not None else buy
+        price = ask if lifts else bid
         limit = _d(order["p"])
-        if order["type"] == 2 and ((buy and limit < ask) or (not buy and limit > bid)):
+        if order["type"] == 2 and ((lifts and limit < ask) or (not lifts and limit > bid)):
             return False  # not marketable: stays active
         leaves = int(order["leaves_qty"])
         part = leaves // 2 if order["stat"] == 10 and leaves >= 2 * inst.lot else leaves
@@ -230,18 +238,30 @@ class SandboxAccount:
         part = part or leaves
         value = price * part
         fee = fee_for(value)
-        if buy and self.cash(inst.currency) < value + fee:
+        refusal = self._refusal(inst, pair, buy, part, price, fee)
+        if refusal:
             self._set_status(order, 70, now)
-            order["reject_reason"] = "insufficient cash"
-            return True
-        if not buy and self.position(inst.ticker) < part:
-            self._set_status(order, 70, now)
-            order["reject_reason"] = "insufficient position"
+            order["reject_reason"] = refusal
             return True
         self._fill(order, inst, part, price, fee, buy, now)
         order["leaves_qty"] = leaves - part
         self._set_status(order, 21 if leaves == part else 20, now)
         return True
+
+    def _refusal(self, inst: Instrument, pair: FxPair | None, buy: bool, qty: int,
+                 price: Decimal, fee: Decimal) -> str:
+        """Why a fill cannot happen (empty when it can): the account never borrows."""
+        value = price * qty
+        if pair is not None:
+            moves = cash_moves(pair, "BUY" if buy else "SELL", Decimal(qty), price, fee)
+            short = sorted(c for c, delta in moves.items()
+                           if delta < 0 and self.cash(c) + delta < 0)
+            return f"insufficient {short[0]} cash" if short else ""
+        if buy and self.cash(inst.currency) < value + fee:
+            return "insufficient cash"
+        if not buy and self.position(inst.ticker) < qty:
+            return "insufficient position"
+        return ""
 
     def _fill(self, order: dict[str, Any], inst: Instrument, qty: int, price: Decimal,
               fee: Decimal, buy: bool, now: datetime) -> None:
@@ -258,7 +278,12 @@ class SandboxAccount:
         })
         positions = self.state["positions"]
         held = self.position(inst.ticker)
-        if buy:
+        pair = fx_pair_of(inst)
+        if pair is not None:  # an exchange: cash in both currencies, no position
+            for currency, delta in cash_moves(pair, "BUY" if buy else "SELL", Decimal(qty),
+                                              price, fee).items():
+                self._add_cash(currency, delta)
+        elif buy:
             cost = _d(positions[inst.ticker]["cost"]) if inst.ticker in positions else Decimal(0)
             total = held + qty
             avg = ((cost * held + value) / total).quantize(Decimal("0.0001"))

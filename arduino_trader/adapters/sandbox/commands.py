@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .account import SandboxAccount, SandboxReject
+from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import CATALOGUE, EUR_RATES, MARKETS, Instrument, find
 
 Handler = Callable[[SandboxAccount, dict[str, Any], datetime], Any]
@@ -69,7 +70,7 @@ def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> 
         raise SandboxReject("tickers is required", 2)
     rows = []
     for ticker in tickers:
-        inst = find(ticker)
+        inst = instrument(ticker)  # securities and FX pairs alike
         if inst is None:
             continue
         rows.append(_quote(acc, inst, now))
@@ -77,9 +78,14 @@ def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> 
 
 
 def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, Any]:
-    last = acc.market.last(inst, now)
-    bid, ask = acc.market.bid_ask(inst, now)
-    prev = acc.market.close(inst, now - timedelta(days=1))
+    pair = fx_pair_of(inst)
+    if pair is not None:  # FX pairs: the cross of the fixed EUR rates
+        bid, ask = fx_bid_ask(pair)
+        last = prev = inst.base_price
+    else:
+        last = acc.market.last(inst, now)
+        bid, ask = acc.market.bid_ask(inst, now)
+        prev = acc.market.close(inst, now - timedelta(days=1))
     return {"c": inst.ticker, "ltp": str(last), "bbp": str(bid), "bap": str(ask),
             "pp": str(prev), "op": str(prev), "chg": str(last - prev),
             "pcp": str(((last - prev) / prev * 100).quantize(Decimal("0.01"))),
@@ -188,10 +194,11 @@ def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> A
 
 def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getSecurityInfo``."""
-    inst = find(str(params.get("ticker", "")))
+    inst = instrument(str(params.get("ticker", "")))
     if inst is None:
         raise SandboxReject(f"Security {params.get('ticker')!r} not found", 18)
-    return {"id": CATALOGUE.index(inst) + 1001, "short_name": inst.name,
+    ident = CATALOGUE.index(inst) + 1001 if inst in CATALOGUE else 2000 + inst.market_id
+    return {"id": ident, "short_name": inst.name,
             "nt_ticker": inst.ticker, "currency": inst.currency,
             "min_step": str(inst.min_step), "lot": str(inst.lot), "issue_nb": inst.isin,
             "mrkt": {"mkt_id": inst.market_id, "mkt_short_code": inst.market}}

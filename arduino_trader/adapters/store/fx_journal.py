@@ -1,0 +1,99 @@
+"""The FX ledger (migration 0410): fills of currency-exchange orders.
+
+Exchange orders are journal entries in ``orders`` like any order (written before the
+send by :func:`~arduino_trader.adapters.store.order_journal.journal_order`); a
+follow-up's state change and its fills are one transaction here, fills keyed by the
+broker's trade id so a repeated follow-up records nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from arduino_trader.domain.execution.facts import LedgerMode
+from arduino_trader.domain.execution.journal import FollowUp
+from arduino_trader.protocols.broker import Side
+from arduino_trader.protocols.money import decimal_to_str
+from arduino_trader.protocols.store import Database
+
+
+@dataclass(frozen=True)
+class FxFill:
+    """One fill of an exchange order as the FX ledger stores it."""
+
+    trade_key: str
+    broker_order_id: int | None
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    base_currency: str
+    base_amount: Decimal
+    quote_currency: str
+    quote_amount: Decimal
+    executed_at: datetime
+    source: str
+    bucket_id: str
+    mode: LedgerMode
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+async def apply_fx_follow_up(db: Database, client_order_id: int, follow: FollowUp,
+                             fills: Sequence[FxFill], now: datetime) -> list[FxFill]:
+    """Store the entry's new state and its fills in one transaction; returns the fills
+    that were new (a known trade key is skipped)."""
+    recorded: list[FxFill] = []
+    async with db.transaction() as tx:
+        row = await tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
+                                 (client_order_id,))
+        if row is None:
+            raise KeyError(f"no journal entry with client id {client_order_id}")
+        for fill in fills:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO fx_trades (trade_key, order_row, broker_order_id,"
+                " symbol, side, quantity, price, base_currency, base_amount, quote_currency,"
+                " quote_amount, fee, executed_at, source, bucket_id, mode, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                (fill.trade_key, int(row["id"]), fill.broker_order_id, fill.symbol, fill.side,
+                 decimal_to_str(fill.quantity), decimal_to_str(fill.price), fill.base_currency,
+                 decimal_to_str(fill.base_amount), fill.quote_currency,
+                 decimal_to_str(fill.quote_amount), _ts(fill.executed_at), fill.source,
+                 fill.bucket_id, fill.mode, _ts(now)))
+            if cur.rowcount:
+                recorded.append(fill)
+        await tx.execute(
+            "UPDATE orders SET state = ?, broker_order_id = COALESCE(?, broker_order_id), "
+            "broker_status = COALESCE(?, broker_status), filled_quantity = ?, note = ?, "
+            "updated_at = ?, checks = checks + 1, finished_at = CASE WHEN ? THEN ? ELSE "
+            "finished_at END WHERE client_order_id = ?",
+            (follow.state, follow.broker_order_id, follow.broker_status,
+             decimal_to_str(follow.filled), follow.note[:500], _ts(now), int(follow.final),
+             _ts(now), client_order_id))
+    return recorded
+
+
+async def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    """FX fills, newest first, JSON-ready."""
+    rows = await db.fetch_all("SELECT * FROM fx_trades ORDER BY executed_at DESC, id DESC "
+                              "LIMIT ?", (limit,))
+    out = []
+    for r in rows:
+        item = {k: r[k] for k in r.keys()}
+        for key in ("executed_at", "created_at"):
+            item[key] = datetime.fromtimestamp(int(item[key]), UTC).isoformat()
+        out.append(item)
+    return out
+
+
+async def journal_state(db: Database, client_order_id: int) -> str | None:
+    """The journal state of an order (any kind) by client id; None when unknown."""
+    row = await db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
+                             (client_order_id,))
+    return None if row is None else str(row["state"])
