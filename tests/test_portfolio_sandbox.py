@@ -89,12 +89,15 @@ def test_sandbox_account_sync(cycle: Any, io: IoLoop, store: SqliteStore) -> Non
     io.run(market_repo.write_fx(store, [FxRate("HKD", Decimal("0.12"), now.date(), now, "t")],
                                 now), 10)
     io.run(client.place_order(OrderRequest("AAPL.US", "BUY", 2, 4242)), 30)
+    io.run(client.place_order(OrderRequest("EUR/USD", "SELL", 50, 4243)), 30)
     for _ in range(3):  # each signed read steps the sandbox's orders: two partial fills
         io.run(client.open_orders(), 30)
     outcome, _ = cycle()
     steps = outcome.details["steps"]
     assert outcome.ok, outcome.summary
     assert steps["trades"]["inserted"] == 2 and steps["trades"]["unknown_symbols"] == []
+    # the exchange's fills are no security trades: skipped and counted, not "unknown"
+    assert steps["trades"]["currency_exchanges"] == 2
     assert "NEGATIVE cash: HKD -12.5" in steps["emergency"]["summary"]
     trades = _rows(io, store, "SELECT trade_key, mode, isin, quantity, value_eur FROM trades")
     assert len(trades) == 2 and all(t["trade_key"].startswith("live:") for t in trades)

@@ -32,7 +32,7 @@ from arduino_trader.domain.satellites.balances import InsufficientFunds
 from arduino_trader.domain.satellites.planning import PlanScope
 from arduino_trader.domain.satellites.records import LedgerEntry, ReawakeningState
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
-from arduino_trader.protocols.execution import TradeExecuted
+from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.satellites import (
@@ -312,6 +312,29 @@ def test_fill_settles_against_its_bucket_and_sell_pnl_feeds_the_streak(rig: Rig)
     # a fill tagged with an unknown bucket settles on core, never disappears
     rig.tell(rig.trade("research:3", "ghost", "BUY", "XYZ", "1", "5"))
     assert rig.balance("core") == D("-5")
+
+
+def test_an_exchange_moves_the_asking_buckets_cash_between_currencies_once(
+        rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("core", "1000")
+    # SELL EUR/USD: 100 EUR paid, 108.4876 USD received (sub-cent rounded half-even)
+    fill = CurrencyExchanged("research:fx1", "EUR/USD", "SELL", "EUR", D("-100"), "USD",
+                             D("108.4876"), D("1.084876"), START, "emergency_rebalancing",
+                             "core", "research")
+    rig.tell(fill)
+    rig.tell(fill)  # a replayed event changes nothing
+    assert (rig.balance("core", "EUR"), rig.balance("core", "USD")) == (D("900"),
+                                                                        D("108.49"))
+    assert rig.ledger_rows() == 3
+    # an exchange a satellite asked for settles on it; an unknown bucket falls to core
+    rig.fund("s1", "50", "USD")
+    rig.tell(CurrencyExchanged("research:fx2", "EUR/USD", "BUY", "EUR", D("10"), "USD",
+                               D("-10.85"), D("1.085"), START, "manual", "s1", "research"))
+    assert (rig.balance("s1", "EUR"), rig.balance("s1", "USD")) == (D("10"), D("39.15"))
+    rig.tell(CurrencyExchanged("research:fx3", "HKD/EUR", "BUY", "HKD", D("100"), "EUR",
+                               D("-11.8"), D("0.118"), START, "manual", "ghost", "research"))
+    assert (rig.balance("core", "HKD"), rig.balance("core", "EUR")) == (D("100"), D("888.2"))
 
 
 def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> None:

@@ -82,6 +82,18 @@ def test_external_flows_hit_the_right_bucket() -> None:
             balances.withdrawal(bad, "EUR", "cf", T0)
 
 
+def test_an_exchange_is_one_debit_and_one_credit_under_the_trade_key() -> None:
+    paid, got = balances.settle_exchange("sat1", {"EUR": d("-100"), "USD": d("108.4876")},
+                                         "live:9", "EUR/USD", T0)
+    assert (paid.currency, paid.amount, paid.type) == ("EUR", d("-100"), "trade_buy")
+    assert (got.currency, got.amount, got.type) == ("USD", d("108.49"), "trade_sell")
+    assert {paid.source_id, got.source_id} == {"live:9"} and got.bucket_id == "sat1"
+    for legs in ({"EUR": d("-1"), "USD": d("-1")}, {"EUR": d("1"), "USD": d("1")},
+                 {"EUR": d("1")}, {"EUR": d("0"), "USD": d("1")}):
+        with pytest.raises(BadAmount):
+            balances.settle_exchange("core", legs, "live:10", "EUR/USD", T0)
+
+
 # ------------------------------------------------------------------ transfers
 def test_transfer_is_zero_sum_and_refusals_change_nothing() -> None:
     buckets = _buckets(satellite("sat1"), satellite("sat2"),

@@ -48,7 +48,7 @@ from arduino_trader.domain.satellites.records import (
     SatelliteError,
     SatelliteSettings,
 )
-from arduino_trader.protocols.execution import TradeExecuted
+from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.money import ZERO, decimal_to_str
@@ -134,8 +134,8 @@ def _cash_flow_event_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[
 
 
 DEPOSIT_EVENTS, DIVIDEND_EVENTS, WITHDRAWAL_EVENTS = _cash_flow_event_types()
-SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, *DEPOSIT_EVENTS, *DIVIDEND_EVENTS,
-                                   *WITHDRAWAL_EVENTS)
+SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, *DEPOSIT_EVENTS,
+                                   *DIVIDEND_EVENTS, *WITHDRAWAL_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -608,6 +608,25 @@ class SatelliteActor(BaseActor):
         self.log.info("trade_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
                       amount=str(entries[0].amount), currency=msg.currency,
                       replay=applied is None)
+
+    @handles(CurrencyExchanged)
+    def _on_exchange(self, msg: CurrencyExchanged) -> None:
+        try:
+            if msg.mode not in self._facts().modes():
+                return
+            buckets = self._io(repo.load_buckets(self._db()))
+            bucket_id = msg.bucket_id if msg.bucket_id in buckets else CORE_ID
+            entries = balances.settle_exchange(
+                bucket_id, {msg.base_currency: msg.base_amount,
+                            msg.quote_currency: msg.quote_amount},
+                msg.trade_key, msg.symbol, self.ctx.clock.now())
+            applied = self._apply(repo.Operation(entries, (), source=("trade", msg.trade_key)))
+            self.log.info("exchange_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
+                          rows=[(e.currency, str(e.amount)) for e in entries],
+                          replay=applied is None)
+        except Exception as exc:  # logged; reconciliation reports the gap it leaves
+            self.log.error("exchange_settlement_failed", trade_key=msg.trade_key,
+                           error=repr(exc))
 
     def _cash_flow(self, kind: str, key: str, build: Callable[[_State, Facts],
                                                               tuple[LedgerEntry, ...]]) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from arduino_trader.domain.fx_exchange import is_fx_symbol
 from arduino_trader.domain.valuation import Valuation
 from arduino_trader.protocols.broker import Trade
 from arduino_trader.protocols.money import decimal_to_str
@@ -187,12 +188,18 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     """Store broker trades not yet in the ledger (``INSERT OR IGNORE`` on the trade key).
 
     A trade of a symbol outside the universe is skipped and named (the ledger needs the
-    ISIN); a trade without a stored FX rate is kept with its EUR value unknown (NULL).
+    ISIN); a currency exchange (an FX-pair trade: no position, its fills belong to the FX
+    ledger) is skipped and counted; a trade without a stored FX rate is kept with its EUR
+    value unknown (NULL).
     """
     inserted = 0
+    exchanges = 0
     unknown: list[str] = []
     async with db.transaction() as tx:
         for t in trades:
+            if is_fx_symbol(t.symbol):
+                exchanges += 1
+                continue
             isin = isins.get(t.symbol)
             if isin is None:
                 unknown.append(t.symbol)
@@ -216,7 +223,7 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                  None if not rate else decimal_to_str(round(t.value * rate, 6)),
                  _text(t.fee), _ts(executed), mode, _ts(now)))
             inserted += int(cur.rowcount or 0)
-    return {"received": len(trades), "inserted": inserted,
+    return {"received": len(trades), "inserted": inserted, "currency_exchanges": exchanges,
             "unknown_symbols": sorted(set(unknown))}
 
 

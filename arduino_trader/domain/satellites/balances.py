@@ -194,6 +194,25 @@ def settle_trade(bucket_id: str, net_amount: Decimal, currency: str, side: Trade
     return (_entry(bucket_id, currency, "trade_sell", amount, "trade", trade_id, now),)
 
 
+def settle_exchange(bucket_id: str, legs: Mapping[str, Decimal], trade_id: str,
+                    symbol: str, now: datetime) -> tuple[LedgerEntry, ...]:
+    """A currency-exchange fill against the bucket that asked for it: the paid currency
+    ``trade_buy`` (−), the received one ``trade_sell`` (+), keyed by the fill's trade key.
+
+    ``legs`` maps each of the pair's two currencies to its signed cash change before the
+    fee (the commission arrives as its own broker cash flow, as for security trades).
+    """
+    if len(legs) != 2 or sorted(amount > 0 for amount in legs.values()) != [False, True]:
+        raise BadAmount(f"an exchange pays one currency and receives another: {dict(legs)}")
+    note = f"currency exchange {symbol}"
+    return tuple(
+        _entry(bucket_id, currency, "trade_sell", _positive(amount, "exchange"), "trade",
+               trade_id, now, note) if amount > 0 else
+        _entry(bucket_id, currency, "trade_buy", -_positive(-amount, "exchange"), "trade",
+               trade_id, now, note)
+        for currency, amount in sorted(legs.items()))
+
+
 def credit_dividend(bucket_id: str, amount: Decimal, currency: str, source_id: str,
                     now: datetime, description: str = "", *,
                     source_kind: SourceKind = "cash_flow") -> tuple[LedgerEntry, ...]:
