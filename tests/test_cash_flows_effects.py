@@ -14,20 +14,22 @@ from hypothesis import strategies as st
 
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
 from arduino_trader.domain.cash_flows.effects import (
-    DepositReceived,
-    DividendReceived,
     DividendRow,
     EffectContext,
     Effects,
     LedgerEntry,
     NeedsReview,
     SeenFlow,
-    WithdrawalRecorded,
     apply_record,
 )
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.cash_flows.normalise import normalise
 from arduino_trader.domain.cash_flows.records import CashFlowRecord
+from arduino_trader.protocols.cash_flows import (
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
+)
 
 D = Decimal
 DAYS = [date(2026, 3, d) for d in range(2, 7)]
@@ -118,7 +120,8 @@ def test_deposit_is_split_and_announced_once() -> None:
     assert [(e.bucket_id, e.amount, e.currency, e.type) for e in eff.ledger] == [
         ("core", D("900.00"), "EUR", "deposit"), ("sat", D("100.00"), "EUR", "deposit")]
     assert eff.events == (DepositReceived("ucf:1", D("1000.00"), "EUR", D("1000.00"),
-                                          (("core", D("900.00")), ("sat", D("100.00")))),)
+                                          DAYS[0], (("core", D("900.00")),
+                                                    ("sat", D("100.00")))),)
     before = store.snapshot()
     (again,) = store.sync([dep], _ctx())
     assert again == Effects("none") and store.snapshot() == before
@@ -149,7 +152,7 @@ def test_withdrawal_pending_then_completed_is_one_row_one_debit() -> None:
     assert [(e.bucket_id, e.amount, e.type) for e in second.ledger] == [
         ("core", D("-100.00"), "withdrawal")]
     assert second.events == (WithdrawalRecorded("cps:10", D("-100.00"), "EUR",
-                                                D("-100.00")),)
+                                                D("-100.00"), DAYS[0]),)
     assert len(store.rows) == 1 and store.sync([_cps(10, 3)], _ctx()) == [Effects("none")]
 
 

@@ -22,16 +22,16 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.domain.cash_flows.effects import (
-    DepositReceived,
-    DividendReceived,
-    EffectContext,
-    WithdrawalRecorded,
-)
+from arduino_trader.domain.cash_flows.effects import EffectContext
 from arduino_trader.domain.satellites.balances import InsufficientFunds
 from arduino_trader.domain.satellites.planning import PlanScope
 from arduino_trader.domain.satellites.records import LedgerEntry, ReawakeningState
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
+from arduino_trader.protocols.cash_flows import (
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
+)
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
@@ -53,6 +53,7 @@ from arduino_trader.protocols.satellites import (
 from tests.satellites_helpers import satellite
 
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+DAY = START.date()
 D = Decimal
 
 
@@ -282,13 +283,13 @@ def test_transfer_moves_both_legs_and_respects_the_core_floor(rig: Rig) -> None:
 def test_deposit_event_is_split_deficit_first_once(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     _satellite(rig, "s2", "0.10")
-    event = DepositReceived("cf:dep:1", D("1000"), "EUR", D("1000"), ())
+    event = DepositReceived("cf:dep:1", D("1000"), "EUR", D("1000"), DAY, ())
     rig.tell(event)
     rig.tell(event)
     assert [rig.balance(b) for b in ("core", "s1", "s2")] == [D("800"), D("100"), D("100")]
     # rows the cash-flow actor already split are taken as they are, once
-    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), (("core", D("10")),)))
-    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), (("core", D("10")),)))
+    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), DAY, (("core", D("10")),)))
+    rig.tell(DepositReceived("cf:dep:2", D("10"), "USD", D("9"), DAY, (("core", D("10")),)))
     assert rig.balance("core", "USD") == D("10")
     assert rig.ledger_rows() == 4
 
@@ -342,16 +343,16 @@ def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> Non
     rig.fund("s1", "1000")
     rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "10", "10"))
     rig.ask(PutSettings("s1", {"dividend_handling": "reinvest_same"}))
-    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), "core"))
-    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), "core"))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), DAY, "core"))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), DAY, "core"))
     assert rig.balance("s1") == D("907")
     rig.ask(PutSettings("s1", {"dividend_handling": "send_to_core"}))
-    rig.tell(DividendReceived("cf:div:2", "DIV", D("3"), "EUR", D("3"), "core"))
-    rig.tell(DividendReceived("cf:div:3", "OTHER", D("2"), "EUR", D("2"), "core"))
+    rig.tell(DividendReceived("cf:div:2", "DIV", D("3"), "EUR", D("3"), DAY, "core"))
+    rig.tell(DividendReceived("cf:div:3", "OTHER", D("2"), "EUR", D("2"), DAY, "core"))
     assert rig.balance("core") == D("5")
     rig.fund("core", "100")
-    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40")))
-    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40")))
+    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40"), DAY))
+    rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40"), DAY))
     assert rig.balance("core") == D("65")
 
 
@@ -509,7 +510,7 @@ def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> N
         "INSERT INTO bucket_transactions (bucket_id, type, amount, currency, description, "
         "source_kind, source_id, created_at) VALUES ('s1', 'deposit', '500', 'EUR', '', "
         "'cash_flow', 'cf:dep:9', 0)"))
-    event = DepositReceived("cf:dep:9", D("500"), "EUR", D("500"), (("s1", D("500")),))
+    event = DepositReceived("cf:dep:9", D("500"), "EUR", D("500"), DAY, (("s1", D("500")),))
     rig.tell(event)
     rig.tell(event)
     assert rig.db(repo.load_buckets(rig.store))["s1"].high_water_mark == D("1500")
@@ -526,7 +527,7 @@ def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
     def balances() -> list[Decimal]:
         return [rig.balance(b) for b in ("core", "s1", "s2")]
 
-    rig.tell(DepositReceived("cf:dep:1", D("10000"), "EUR", D("10000"), ()))
+    rig.tell(DepositReceived("cf:dep:1", D("10000"), "EUR", D("10000"), DAY, ()))
     rig.broker.cash["EUR"] = D("10000")
     assert balances() == [D("8000"), D("1000"), D("1000")]
     rig.tell(rig.trade("research:b1", "s1", "BUY", "XYZ", "10", "100"))

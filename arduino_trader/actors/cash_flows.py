@@ -33,9 +33,6 @@ from arduino_trader.domain.cash_flows.summary import count_sync
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
-    DepositReceived,
-    DividendReceived,
-    WithdrawalRecorded,
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
@@ -68,21 +65,6 @@ JOBS: tuple[JobSpec, ...] = (
             "concentration alerts (logged; listed in the job outcome)",
             every_minutes_key="job_concentration_check_minutes", timeout_s=300),
 )
-
-
-def to_event(effect_event: object, record: CashFlowRecord) -> object | None:
-    """The published message of one domain event (None for review notes)."""
-    if isinstance(effect_event, fx_effects.DepositReceived):
-        return DepositReceived(effect_event.key, effect_event.amount, effect_event.currency,
-                               effect_event.amount_eur, record.on, effect_event.allocations)
-    if isinstance(effect_event, fx_effects.DividendReceived):
-        return DividendReceived(effect_event.key, effect_event.symbol, effect_event.amount,
-                                effect_event.currency, effect_event.amount_eur, record.on,
-                                effect_event.bucket_id)
-    if isinstance(effect_event, fx_effects.WithdrawalRecorded):
-        return WithdrawalRecorded(effect_event.key, effect_event.amount,
-                                  effect_event.currency, effect_event.amount_eur, record.on)
-    return None
 
 
 def core_only_context(rates: RateTable) -> EffectContext:
@@ -251,7 +233,5 @@ class CashFlowActor(BaseActor):
             if isinstance(event, fx_effects.NeedsReview):
                 self.log.warning("cash_flow_needs_review", key=event.key, reason=event.reason)
                 continue
-            message = to_event(event, record)
-            if message is not None:
-                self.ctx.bus.publish(message)
+            self.ctx.bus.publish(event)
 

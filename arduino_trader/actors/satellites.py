@@ -7,16 +7,16 @@ one transaction (``adapters/store/satellites_repo.apply_operation``). Events it 
 
 - ``TradeExecuted`` (executor): the fill's net settlement against its ``bucket_id``, and
   for a satellite's sell its realised P&L (loss streak, circuit breaker, re-awakening);
-- the cash-flow events (``DepositReceived``, ``DividendReceived``, ``WithdrawalRecorded``
-  of ``protocols/cash_flows.py`` when that module exists, and the cash-flow domain's
-  events of the same names): deposits split deficit-first, dividends through the
-  router, withdrawals debit core. Rows are keyed by the cash-flow key: whichever of the
-  cash-flow actor and this actor writes a record's rows first, the other is a no-op.
+- ``CurrencyExchanged`` (executor): the exchange's two legs against its ``bucket_id``;
+- the cash-flow events of ``protocols/cash_flows.py`` (``DepositReceived``,
+  ``DividendReceived``, ``WithdrawalRecorded``): deposits split deficit-first,
+  dividends through the router, withdrawals debit core. Rows are keyed by the cash-flow
+  key: whichever of the cash-flow actor and this actor writes a record's rows first, the
+  other is a no-op.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +47,11 @@ from arduino_trader.domain.satellites.records import (
     LedgerEntry,
     SatelliteError,
     SatelliteSettings,
+)
+from arduino_trader.protocols.cash_flows import (
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
 )
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
@@ -115,27 +120,8 @@ def _refusal(exc: Exception) -> SatelliteRefused:
     raise exc
 
 
-def _cash_flow_event_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
-    """(deposit, dividend, withdrawal) event types: the cash-flow domain's, plus those of
-    ``protocols/cash_flows.py`` when that module exists."""
-    deposits: list[type] = [cash_flow_effects.DepositReceived]
-    dividends: list[type] = [cash_flow_effects.DividendReceived]
-    withdrawals: list[type] = [cash_flow_effects.WithdrawalRecorded]
-    try:
-        module = importlib.import_module("arduino_trader.protocols.cash_flows")
-    except ImportError:
-        module = None
-    for names, found in (("DepositReceived", deposits), ("DividendReceived", dividends),
-                         ("WithdrawalRecorded", withdrawals)):
-        extra = getattr(module, names, None)
-        if isinstance(extra, type) and extra not in found:
-            found.append(extra)
-    return tuple(deposits), tuple(dividends), tuple(withdrawals)
-
-
-DEPOSIT_EVENTS, DIVIDEND_EVENTS, WITHDRAWAL_EVENTS = _cash_flow_event_types()
-SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, *DEPOSIT_EVENTS,
-                                   *DIVIDEND_EVENTS, *WITHDRAWAL_EVENTS)
+SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, DepositReceived,
+                                   DividendReceived, WithdrawalRecorded)
 
 
 @dataclass(frozen=True)
@@ -640,10 +626,10 @@ class SatelliteActor(BaseActor):
         except Exception as exc:
             self.log.error("cash_flow_settlement_failed", kind=kind, key=key, error=repr(exc))
 
-    @handles(*DEPOSIT_EVENTS)
-    def _on_deposit(self, msg: Any) -> None:
+    @handles(DepositReceived)
+    def _on_deposit(self, msg: DepositReceived) -> None:
         def build(state: _State, facts: Facts) -> tuple[LedgerEntry, ...]:
-            given = tuple(getattr(msg, "allocations", ()) or ())
+            given = msg.allocations
             if given:
                 now = self.ctx.clock.now()
                 return tuple(LedgerEntry(bucket_id=b, currency=msg.currency, type="deposit",
@@ -653,8 +639,8 @@ class SatelliteActor(BaseActor):
             return self._deposit_entries(abs(msg.amount), msg.currency, msg.key, state, facts)
         self._cash_flow("deposit", msg.key, build)
 
-    @handles(*DIVIDEND_EVENTS)
-    def _on_dividend(self, msg: Any) -> None:
+    @handles(DividendReceived)
+    def _on_dividend(self, msg: DividendReceived) -> None:
         def build(state: _State, facts: Facts) -> tuple[LedgerEntry, ...]:
             held = facts.holdings()
             owners = [(symbol, b) for b, per in sorted(held.items()) if b != CORE_ID
@@ -667,8 +653,8 @@ class SatelliteActor(BaseActor):
             return route.entries
         self._cash_flow("dividend", msg.key, build)
 
-    @handles(*WITHDRAWAL_EVENTS)
-    def _on_withdrawal(self, msg: Any) -> None:
+    @handles(WithdrawalRecorded)
+    def _on_withdrawal(self, msg: WithdrawalRecorded) -> None:
         self._cash_flow("withdrawal", msg.key, lambda state, facts: balances.withdrawal(
             abs(msg.amount), msg.currency, msg.key, self.ctx.clock.now()))
 

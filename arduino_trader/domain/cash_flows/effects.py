@@ -43,6 +43,11 @@ from arduino_trader.domain.cash_flows.records import (
     FlowKind,
     Source,
 )
+from arduino_trader.protocols.cash_flows import (
+    DepositReceived,
+    DividendReceived,
+    WithdrawalRecorded,
+)
 from arduino_trader.protocols.money import ZERO, round_money
 
 LedgerType = Literal["deposit", "withdrawal", "fee", "dividend", "trade_buy", "maturity"]
@@ -102,39 +107,6 @@ class DividendRow:
     amount_eur: Decimal
     payment_date: date
     bucket_id: str
-
-
-@dataclass(frozen=True)
-class DepositReceived:
-    """A deposit was recorded and allocated."""
-
-    key: str
-    amount: Decimal
-    currency: str
-    amount_eur: Decimal
-    allocations: tuple[tuple[str, Decimal], ...]
-
-
-@dataclass(frozen=True)
-class DividendReceived:
-    """A dividend or coupon was recorded and credited."""
-
-    key: str
-    symbol: str
-    amount: Decimal
-    currency: str
-    amount_eur: Decimal
-    bucket_id: str
-
-
-@dataclass(frozen=True)
-class WithdrawalRecorded:
-    """A completed withdrawal debited core."""
-
-    key: str
-    amount: Decimal
-    currency: str
-    amount_eur: Decimal
 
 
 @dataclass(frozen=True)
@@ -267,13 +239,13 @@ def _money(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> t
         split = deposit_split_for(record, ctx)
         ledger = tuple(LedgerEntry(b, "deposit", a, ccy, key, "deposit")
                        for b, a in split.allocations)
-        return ledger, None, (DepositReceived(key, amount, ccy, amount_eur,
+        return ledger, None, (DepositReceived(key, amount, ccy, amount_eur, record.on,
                                               split.allocations),)
     if kind in INCOME_KINDS:
         bucket = ctx.income_bucket.get(record.symbol, CORE_ID) if record.symbol else CORE_ID
         entry = LedgerEntry(bucket, "dividend", amount, ccy, key, f"{kind} {record.symbol}")
         events: list[Event] = [DividendReceived(key, record.symbol, amount, ccy, amount_eur,
-                                                bucket)]
+                                                record.on, bucket)]
         dividend = None
         if amount <= 0:
             events.append(NeedsReview(key, f"{kind} with non-positive amount {amount}"))
@@ -286,7 +258,7 @@ def _money(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> t
         return (entry,), dividend, tuple(events)
     if kind == "withdrawal":
         entry = LedgerEntry(CORE_ID, "withdrawal", amount, ccy, key, "withdrawal")
-        return (entry,), None, (WithdrawalRecorded(key, amount, ccy, amount_eur),)
+        return (entry,), None, (WithdrawalRecorded(key, amount, ccy, amount_eur, record.on),)
     if kind in ("maturity", "partial_maturity"):
         bucket = ctx.maturity_bucket.get(record.symbol, CORE_ID)
         return (LedgerEntry(bucket, "maturity", amount, ccy, key, kind),), None, ()
