@@ -16,12 +16,12 @@ from arduino_trader.actors.base import ActorContext, BaseActor, handles
 from arduino_trader.actors.portfolio import PortfolioActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import market_repo, portfolio_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker import OrderRequest, Trade
 from arduino_trader.protocols.market_data import (
     FxRate,
     GetFxRate,
@@ -29,7 +29,7 @@ from arduino_trader.protocols.market_data import (
     RateUnavailable,
 )
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
-from arduino_trader.protocols.portfolio import PortfolioSynced
+from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
 
 START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 SAP = ("DE0007164600", "SAP.EU", "EUR", "Germany", "Software")
@@ -46,7 +46,7 @@ class Recorder(BaseActor):
         self.seen = seen
         self.fx = fx
 
-    @handles(RunJob, PortfolioSynced)
+    @handles(RunJob, PortfolioSynced, TradeFeeRecorded)
     def _keep(self, msg: Any) -> None:
         self.seen.append(msg)
 
@@ -71,6 +71,7 @@ class Rig:
     broker: PaperBroker
     seen: list[Any]
     fx: dict[str, Decimal]
+    fees: dict[str, PaperFees]
 
     def run(self, coro: Any) -> Any:
         return self.io.run(coro, 30)
@@ -90,7 +91,8 @@ class Rig:
 @pytest.fixture
 def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     clock = ManualClock(START)
-    broker = PaperBroker(store, clock, fees=lambda: PaperFees(Decimal(0), Decimal(0)),
+    fees = {"now": PaperFees(Decimal(0), Decimal(0))}
+    broker = PaperBroker(store, clock, fees=lambda: fees["now"],
                          initial_cash_eur=Decimal("1000"))
     for isin, symbol, ccy, country, industry in (SAP, AAPL):
         io.run(store.execute(
@@ -108,10 +110,11 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     recorder = Recorder.start(ctx, seen, fx)
     bus.register("market_data", recorder)
     bus.subscribe(PortfolioSynced, "market_data")
+    bus.subscribe(TradeFeeRecorded, "market_data")
     ref = PortfolioActor.start(ctx)
     bus.register("portfolio", ref)
     bus.ask("portfolio", Ping(clock.now()), 10)
-    yield Rig(io, store, bus, clock, broker, seen, fx)
+    yield Rig(io, store, bus, clock, broker, seen, fx, fees)
     ref.stop()
     recorder.stop()
 
@@ -272,3 +275,48 @@ def test_snapshot_records_the_days_completed_external_flows(rig: Rig) -> None:
     assert rig.cycle().ok
     assert rig.rows("SELECT net_external_flow_eur FROM portfolio_snapshots") == [
         {"net_external_flow_eur": "379.5"}]
+
+
+def test_a_fill_stored_without_its_commission_learns_it_once(io: IoLoop,
+                                                            store: SqliteStore) -> None:
+    # the executor stores its fills with fee NULL (order fills carry no commission)
+    io.run(store.execute(
+        "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, currency,"
+        " executed_at, source, bucket_id, mode, created_at) VALUES ('live:41', ?, 'AAPL.US',"
+        " 'BUY', '5', '150', '750', 'USD', 0, 'planner', 's1', 'live', 0)", (AAPL[0],)), 10)
+    broker_row = Trade(41, 7, "AAPL.US", "BUY", Decimal(5), Decimal(150), Decimal(750), "USD",
+                       START, fee=Decimal("1.75"))
+    free = Trade(42, 7, "AAPL.US", "BUY", Decimal(1), Decimal(150), Decimal(150), "USD", START,
+                 fee=Decimal(0))
+    isins = {"AAPL.US": AAPL[0]}
+    first = io.run(portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+                                                       isins, {}, START), 10)
+    assert first["fees_learned"] == [TradeFeeRecorded("live:41", "s1", Decimal("1.75"), "USD",
+                                                      "live")]
+    assert first["inserted"] == 1  # the free trade is new; the known one only learned its fee
+    again = io.run(portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+                                                       isins, {}, START), 10)
+    assert (again["fees_learned"], again["inserted"]) == ([], 0)
+    fees = io.run(store.fetch_all("SELECT trade_key, fee FROM trades ORDER BY id"), 10)
+    assert [(r["trade_key"], r["fee"]) for r in fees] == [("live:41", "1.75"),
+                                                           ("live:42", "0")]
+
+
+def test_the_sync_announces_a_commission_the_executor_did_not_know(rig: Rig) -> None:
+    _fx(rig)
+    rig.fees["now"] = PaperFees(Decimal("1.50"), Decimal(0))
+    rig.buy("SAP.EU", 2, 1)
+    (fill,) = rig.run(rig.broker.trades(START.date(), START.date()))
+    rig.run(rig.store.execute(  # as the executor stores its fill: no fee
+        "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, currency,"
+        " executed_at, source, bucket_id, mode, created_at) VALUES (?, ?, 'SAP.EU', 'BUY',"
+        " '2', '100', '200', 'EUR', 0, 'planner', 'core', 'research', 0)",
+        (f"research:{fill.trade_id}", SAP[0])))
+    assert rig.cycle().ok
+    rig.bus.ask("market_data", Ping(rig.clock.now()), 10)
+    learned = [m for m in rig.seen if isinstance(m, TradeFeeRecorded)]
+    assert learned == [TradeFeeRecorded(f"research:{fill.trade_id}", "core", Decimal("1.50"),
+                                        "EUR", "research")]
+    rig.cycle()
+    rig.bus.ask("market_data", Ping(rig.clock.now()), 10)
+    assert len([m for m in rig.seen if isinstance(m, TradeFeeRecorded)]) == 1

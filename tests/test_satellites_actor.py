@@ -35,6 +35,7 @@ from arduino_trader.protocols.cash_flows import (
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.satellites import (
     ApplyPreset,
     BucketEvent,
@@ -336,6 +337,25 @@ def test_an_exchange_moves_the_asking_buckets_cash_between_currencies_once(
     rig.tell(CurrencyExchanged("research:fx3", "HKD/EUR", "BUY", "HKD", D("100"), "EUR",
                                D("-11.8"), D("0.118"), START, "manual", "ghost", "research"))
     assert (rig.balance("core", "HKD"), rig.balance("core", "EUR")) == (D("100"), D("888.2"))
+
+
+def test_a_commission_learned_after_the_fill_debits_its_bucket_once(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "1000")
+    rig.tell(rig.trade("research:7", "s1", "BUY", "ABC", "10", "50"))  # fill: no fee yet
+    assert rig.balance("s1") == D("500")
+    fee = TradeFeeRecorded("research:7", "s1", D("1.25"), "EUR", "research")
+    rig.tell(fee)
+    rig.tell(fee)
+    assert rig.balance("s1") == D("498.75")
+    # a fill whose fee was known at settlement is not charged again by a late event
+    rig.tell(rig.trade("research:8", "s1", "BUY", "ABC", "1", "10", fee="1"))
+    rig.tell(TradeFeeRecorded("research:8", "s1", D("1"), "EUR", "research"))
+    assert rig.balance("s1") == D("487.75")
+    rows = rig.db(rig.store.fetch_all(
+        "SELECT source_id, amount FROM bucket_transactions WHERE type = 'fee' ORDER BY id"))
+    assert [(r["source_id"], r["amount"]) for r in rows] == [("research:7:fee", "-1.25"),
+                                                              ("research:8:fee", "-1")]
 
 
 def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> None:

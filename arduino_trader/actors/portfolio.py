@@ -170,6 +170,8 @@ class PortfolioActor(BaseActor):
         rates = self._store(repo.stored_eur_rates(self._db, {t.currency for t in trades}))
         result = self._store(repo.import_broker_trades(self._db, trades, mode, isins, rates,
                                                        now))
+        for learned in result.pop("fees_learned"):  # committed: safe to announce
+            self.ctx.bus.publish(learned)
         unknown = result["unknown_symbols"]
         if unknown:
             self.log.warning("broker_trades_unknown_symbols", symbols=unknown)

@@ -57,6 +57,7 @@ from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.money import ZERO, decimal_to_str
+from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.satellites import (
     SATELLITES_ACTOR,
     AllocateDeposit,
@@ -120,8 +121,8 @@ def _refusal(exc: Exception) -> SatelliteRefused:
     raise exc
 
 
-SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, DepositReceived,
-                                   DividendReceived, WithdrawalRecorded)
+SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, TradeFeeRecorded,
+                                   DepositReceived, DividendReceived, WithdrawalRecorded)
 
 
 @dataclass(frozen=True)
@@ -566,15 +567,11 @@ class SatelliteActor(BaseActor):
         now = self.ctx.clock.now()
         row = self._io(repo.trade(self._db(), msg.trade_key))
         value = row.value if row is not None else msg.quantity * msg.price
-        fee = (row.fee if row is not None else None) or ZERO
         side: balances.TradeSide = "buy" if msg.side == "BUY" else "sell"
-        net = value + fee if side == "buy" else value - fee
         buckets = self._io(repo.load_buckets(self._db()))
-        bucket_id = msg.bucket_id if msg.bucket_id in buckets else CORE_ID
-        if bucket_id != msg.bucket_id:
-            self.log.warning("trade_bucket_unknown", trade_key=msg.trade_key,
-                             bucket_id=msg.bucket_id)
-        entries = balances.settle_trade(bucket_id, net, msg.currency, side, msg.trade_key, now)
+        bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
+        entries = balances.settle_trade(bucket_id, value, msg.currency, side, msg.trade_key,
+                                        now)
         changed: tuple[Bucket, ...] = ()
         result = None
         bucket = buckets[bucket_id]
@@ -594,6 +591,34 @@ class SatelliteActor(BaseActor):
         self.log.info("trade_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
                       amount=str(entries[0].amount), currency=msg.currency,
                       replay=applied is None)
+        if row is not None and row.fee:
+            self._settle_fee(bucket_id, row.fee, msg.currency, msg.trade_key)
+
+    def _known_bucket(self, buckets: Mapping[str, Bucket], bucket_id: str, key: str) -> str:
+        """``bucket_id`` if it exists, else core (a fill never disappears)."""
+        if bucket_id in buckets:
+            return bucket_id
+        self.log.warning("trade_bucket_unknown", trade_key=key, bucket_id=bucket_id)
+        return CORE_ID
+
+    def _settle_fee(self, bucket_id: str, fee: Decimal, currency: str, trade_key: str) -> None:
+        entries = balances.trade_fee(bucket_id, fee, currency, trade_key, self.ctx.clock.now())
+        applied = self._apply(repo.Operation(entries, (), source=(
+            "trade", balances.fee_source_id(trade_key))))
+        self.log.info("trade_fee_settled", trade_key=trade_key, bucket_id=bucket_id,
+                      fee=str(fee), currency=currency, replay=applied is None)
+
+    @handles(TradeFeeRecorded)
+    def _on_trade_fee(self, msg: TradeFeeRecorded) -> None:
+        try:
+            if msg.mode not in self._facts().modes():
+                return
+            buckets = self._io(repo.load_buckets(self._db()))
+            self._settle_fee(self._known_bucket(buckets, msg.bucket_id, msg.trade_key),
+                             msg.fee, msg.currency, msg.trade_key)
+        except Exception as exc:  # logged; reconciliation reports the gap it leaves
+            self.log.error("trade_fee_settlement_failed", trade_key=msg.trade_key,
+                           error=repr(exc))
 
     @handles(CurrencyExchanged)
     def _on_exchange(self, msg: CurrencyExchanged) -> None:
@@ -601,7 +626,7 @@ class SatelliteActor(BaseActor):
             if msg.mode not in self._facts().modes():
                 return
             buckets = self._io(repo.load_buckets(self._db()))
-            bucket_id = msg.bucket_id if msg.bucket_id in buckets else CORE_ID
+            bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
             entries = balances.settle_exchange(
                 bucket_id, {msg.base_currency: msg.base_amount,
                             msg.quote_currency: msg.quote_amount},

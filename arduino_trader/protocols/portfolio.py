@@ -23,3 +23,15 @@ class PortfolioSynced:
     missing_fx: tuple[str, ...] = ()
     negative_cash: dict[str, Decimal] = field(default_factory=dict)
     snapshot_day: str | None = None
+
+
+@dataclass(frozen=True)
+class TradeFeeRecorded:
+    """The broker's trade history named the commission of a fill the executor had stored
+    without one (order fills carry no fee); published once, when the fee is first stored."""
+
+    trade_key: str
+    bucket_id: str
+    fee: Decimal
+    currency: str
+    mode: str

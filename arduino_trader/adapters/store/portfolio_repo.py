@@ -21,6 +21,7 @@ from arduino_trader.domain.fx_exchange import is_fx_symbol
 from arduino_trader.domain.valuation import Valuation
 from arduino_trader.protocols.broker import Trade
 from arduino_trader.protocols.money import decimal_to_str
+from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.store import Database
 
 from . import market_repo
@@ -190,11 +191,13 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     A trade of a symbol outside the universe is skipped and named (the ledger needs the
     ISIN); a currency exchange (an FX-pair trade: no position, its fills belong to the FX
     ledger) is skipped and counted; a trade without a stored FX rate is kept with its EUR
-    value unknown (NULL).
+    value unknown (NULL). A known trade stored without its commission (an executor fill)
+    gets the broker's, once: ``fees_learned`` lists them as events to publish.
     """
     inserted = 0
     exchanges = 0
     unknown: list[str] = []
+    fees: list[TradeFeeRecorded] = []
     async with db.transaction() as tx:
         for t in trades:
             if is_fx_symbol(t.symbol):
@@ -212,19 +215,31 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                     (mode, t.order_id))
                 order = None if found is None else int(found["id"])
             executed = t.executed_at or now
+            key = f"{mode}:{t.trade_id}"
+            if t.fee is not None:  # the executor stores fills without their commission
+                learned = await tx.fetch_one(
+                    "SELECT bucket_id, currency FROM trades WHERE trade_key = ? AND fee IS NULL",
+                    (key,))
+                if learned is not None:
+                    await tx.execute("UPDATE trades SET fee = ? WHERE trade_key = ?",
+                                     (_text(t.fee), key))
+                    if t.fee > 0:
+                        fees.append(TradeFeeRecorded(key, str(learned["bucket_id"]), t.fee,
+                                                     str(learned["currency"]), mode))
+                    continue
             cur = await tx.execute(
                 "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
                 " fee, executed_at, source, bucket_id, mode, created_at) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'broker_sync', 'core', ?, ?)",
-                (f"{mode}:{t.trade_id}", order, t.order_id, isin, t.symbol, t.side,
+                (key, order, t.order_id, isin, t.symbol, t.side,
                  decimal_to_str(t.quantity), decimal_to_str(t.price), decimal_to_str(t.value),
                  t.currency, None if not rate else decimal_to_str(Decimal(1) / rate),
                  None if not rate else decimal_to_str(round(t.value * rate, 6)),
                  _text(t.fee), _ts(executed), mode, _ts(now)))
             inserted += int(cur.rowcount or 0)
     return {"received": len(trades), "inserted": inserted, "currency_exchanges": exchanges,
-            "unknown_symbols": sorted(set(unknown))}
+            "unknown_symbols": sorted(set(unknown)), "fees_learned": fees}
 
 
 async def apply_latest_prices(db: Database, now: datetime) -> int:

@@ -16,7 +16,8 @@ Rules:
 - Each kind of money movement is applied from one authoritative source only
   (:data:`DEFAULT_AUTHORITY`); the same movement reported by another source is stored
   for the audit trail without effects. Trading commissions are settled with the trade
-  (net settlement keyed by trade id, §1.11), so fee records of trades never move money.
+  (the satellites' fee row keyed by trade id, §1.11), so fee records of trades never
+  move money here.
 - EUR value: the broker's when given, else FX at the record date; a missing rate raises
   :class:`~.fx.MissingRate` and the record is not stored (retried next sync).
 """

@@ -180,15 +180,16 @@ def _known(buckets: Mapping[str, Bucket], bucket_id: str) -> Bucket:
 TradeSide = Literal["buy", "sell"]
 
 
-def settle_trade(bucket_id: str, net_amount: Decimal, currency: str, side: TradeSide,
+def settle_trade(bucket_id: str, value: Decimal, currency: str, side: TradeSide,
                  trade_id: str, now: datetime) -> tuple[LedgerEntry, ...]:
-    """A fill's net settlement (commission included) against the trading bucket.
+    """A fill's value against the trading bucket; its commission is :func:`trade_fee`'s
+    (booked with it when known, else when the broker's trade history names it).
 
-    Buy: −amount ``trade_buy``; sell: +amount ``trade_sell``; keyed by the broker trade id.
+    Buy: −value ``trade_buy``; sell: +value ``trade_sell``; keyed by the broker trade id.
     Broker amounts are ledger amounts at 0.01 (spec §0): a sub-cent remainder is rounded
     half-even and left to reconciliation (a small gap it corrects against core).
     """
-    amount = _positive(net_amount, "settlement")
+    amount = _positive(value, "settlement")
     if side == "buy":
         return (_entry(bucket_id, currency, "trade_buy", -amount, "trade", trade_id, now),)
     return (_entry(bucket_id, currency, "trade_sell", amount, "trade", trade_id, now),)
@@ -238,6 +239,19 @@ def fee(amount: Decimal, currency: str, source_id: str, now: datetime, *,
     bucket_id = trade_bucket_id or CORE_ID
     return (_entry(bucket_id, currency, "fee", -_positive(amount, "fee"), "cash_flow",
                    source_id, now, description),)
+
+
+def trade_fee(bucket_id: str, amount: Decimal, currency: str, trade_id: str,
+              now: datetime) -> tuple[LedgerEntry, ...]:
+    """A fill's commission debits the trading bucket (§1.11), keyed ``<trade id>:fee``
+    so it is booked once whether it is known at settlement or learned later."""
+    return (_entry(bucket_id, currency, "fee", -_positive(amount, "fee"), "trade",
+                   fee_source_id(trade_id), now, "trade commission"),)
+
+
+def fee_source_id(trade_id: str) -> str:
+    """The ledger source id of a fill's commission."""
+    return f"{trade_id}:fee"
 
 
 def maturity(bucket_id: str, amount: Decimal, currency: str, source_id: str,
