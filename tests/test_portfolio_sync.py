@@ -302,6 +302,32 @@ def test_a_fill_stored_without_its_commission_learns_it_once(io: IoLoop,
                                                            ("live:42", "0")]
 
 
+def test_an_exchange_fill_learns_its_fee_in_the_quote_currency(io: IoLoop,
+                                                                store: SqliteStore) -> None:
+    io.run(store.execute(
+        "INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, quantity,"
+        " limit_price, currency, source, bucket_id, mode, state, created_at, updated_at)"
+        " VALUES (5, 'fx:1', 'FX:EUR/USD', 'EUR/USD', 'SELL', 100, '1.08', 'USD',"
+        " 'emergency_rebalancing', 'core', 'live', 'filled', 0, 0)"), 10)
+    io.run(store.execute(
+        "INSERT INTO fx_trades (trade_key, order_row, symbol, side, quantity, price,"
+        " base_currency, base_amount, quote_currency, quote_amount, executed_at, source,"
+        " bucket_id, mode, created_at) VALUES ('live:77', 1, 'EUR/USD', 'SELL', '100',"
+        " '1.08', 'EUR', '-100', 'USD', '108', 0, 'emergency_rebalancing', 'core', 'live',"
+        " 0)"), 10)
+    row = Trade(77, 9, "EUR/USD", "SELL", Decimal(100), Decimal("1.08"), Decimal(108), "USD",
+                START, fee=Decimal("2.20"))
+    result = io.run(portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START),
+                    10)
+    assert result["fees_learned"] == [TradeFeeRecorded("live:77", "core", Decimal("2.20"),
+                                                       "USD", "live")]
+    assert (result["currency_exchanges"], result["inserted"], result["unknown_symbols"]) == (
+        1, 0, [])
+    again = io.run(portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START),
+                   10)
+    assert again["fees_learned"] == []
+
+
 def test_the_sync_announces_a_commission_the_executor_did_not_know(rig: Rig) -> None:
     _fx(rig)
     rig.fees["now"] = PaperFees(Decimal("1.50"), Decimal(0))

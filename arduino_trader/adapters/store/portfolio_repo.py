@@ -183,6 +183,29 @@ async def upsert_snapshot(db: Database, snap: SnapshotRow, now: datetime) -> Non
              for symbol, (isin, value) in sorted(snap.holdings.items())])
 
 
+# (read, write) per ledger: a fill stored without its fee, and storing it. An exchange's
+# fee is in its quote currency.
+_FEE_SQL: dict[bool, tuple[str, str]] = {
+    False: ("SELECT bucket_id, currency FROM trades WHERE trade_key = ? AND fee IS NULL",
+            "UPDATE trades SET fee = ? WHERE trade_key = ?"),
+    True: ("SELECT bucket_id, quote_currency AS currency FROM fx_trades "
+           "WHERE trade_key = ? AND fee IS NULL",
+           "UPDATE fx_trades SET fee = ? WHERE trade_key = ?"),
+}
+
+
+async def _learn_fee(tx: Any, exchange: bool, key: str,
+                     fee: Decimal) -> tuple[str, str] | None:
+    """Store ``fee`` on the fill ``key`` (FX ledger when ``exchange``) if it has none yet;
+    returns the fill's (bucket, fee currency) when it did."""
+    read, write = _FEE_SQL[exchange]
+    row = await tx.fetch_one(read, (key,))
+    if row is None:
+        return None
+    await tx.execute(write, (_text(fee), key))
+    return str(row["bucket_id"]), str(row["currency"])
+
+
 async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                                isins: Mapping[str, str], eur_per: Mapping[str, Decimal],
                                now: datetime) -> dict[str, Any]:
@@ -200,8 +223,16 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     fees: list[TradeFeeRecorded] = []
     async with db.transaction() as tx:
         for t in trades:
-            if is_fx_symbol(t.symbol):
-                exchanges += 1
+            key = f"{mode}:{t.trade_id}"
+            fx = is_fx_symbol(t.symbol)
+            exchanges += fx
+            if t.fee is not None:  # the executor stores fills without their commission
+                learned = await _learn_fee(tx, fx, key, t.fee)
+                if learned is not None and t.fee > 0:
+                    fees.append(TradeFeeRecorded(key, learned[0], t.fee, learned[1], mode))
+                if learned is not None:
+                    continue
+            if fx:
                 continue
             isin = isins.get(t.symbol)
             if isin is None:
@@ -215,18 +246,6 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                     (mode, t.order_id))
                 order = None if found is None else int(found["id"])
             executed = t.executed_at or now
-            key = f"{mode}:{t.trade_id}"
-            if t.fee is not None:  # the executor stores fills without their commission
-                learned = await tx.fetch_one(
-                    "SELECT bucket_id, currency FROM trades WHERE trade_key = ? AND fee IS NULL",
-                    (key,))
-                if learned is not None:
-                    await tx.execute("UPDATE trades SET fee = ? WHERE trade_key = ?",
-                                     (_text(t.fee), key))
-                    if t.fee > 0:
-                        fees.append(TradeFeeRecorded(key, str(learned["bucket_id"]), t.fee,
-                                                     str(learned["currency"]), mode))
-                    continue
             cur = await tx.execute(
                 "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
