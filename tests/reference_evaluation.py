@@ -114,12 +114,19 @@ def state_scores(ctx: EvalContext, q: np.ndarray, cash: float, mult: np.ndarray,
     total = invested + cash
     total = np.where(total > 0, total, 1e-12)
     weights = values / total[:, None]
-    # Portfolio quality: cash earns 0, is neutral (0.5) promise, has no volatility/drawdown.
+    # Cash earns 0 and is neutral (0.5) by its share in promise, volatility, drawdown and
+    # Sharpe; the risk figures themselves are averages over the invested part.
+    safe_invested = np.where(invested > 0, invested, 1.0)
+    share = np.clip(invested / total, 0.0, 1.0)
+
+    def cash_neutral(sub: np.ndarray) -> np.ndarray:
+        return np.where(invested > 0, share * sub + (1 - share) * 0.5, 0.5)
+
     total_return = _piecewise_total_return(weights @ ctx.ret)
     promise = weights @ ctx.promise + 0.5 * cash / total
-    w_vol = weights @ ctx.vol
-    w_dd = weights @ ctx.dd
-    stability = 0.6 * _piecewise_volatility(w_vol) + 0.4 * _piecewise_drawdown(w_dd)
+    vol_score = cash_neutral(_piecewise_volatility((values @ ctx.vol) / safe_invested))
+    dd_score = cash_neutral(_piecewise_drawdown((values @ ctx.dd) / safe_invested))
+    stability = 0.6 * vol_score + 0.4 * dd_score
     quality = 0.40 * total_return + 0.35 * promise + 0.25 * stability
     # Diversification and alignment with the optimiser.
     n_c = ctx.country_target.size
@@ -141,20 +148,18 @@ def state_scores(ctx: EvalContext, q: np.ndarray, cash: float, mult: np.ndarray,
         total_today = today.sum() + cash
         w_today = today / (total_today if total_today > 0 else 1e-12)
         counted = (w_today > 0) | (ctx.target_w > 0)
-        n = int(counted.sum())
-        dev = float(np.abs(w_today - ctx.target_w)[counted].sum())
-        alignment = max(0.0, 1 - dev / n / 0.2) if n > 0 else 1.0
+        # The cash line counts too: its target is the share the security targets leave.
+        cash_target = max(0.0, 1.0 - float(ctx.target_w.sum()))
+        n = int(counted.sum()) + 1
+        dev = float(np.abs(w_today - ctx.target_w)[counted].sum()) \
+            + abs(cash / (total_today if total_today > 0 else 1e-12) - cash_target)
+        alignment = max(0.0, 1 - dev / n / 0.2)
     else:
         alignment = 0.5
     diversification = 0.35 * geography + 0.30 * industry + 0.35 * alignment
     # Risk-adjusted.
-    safe_invested = np.where(invested > 0, invested, 1.0)
-    # Cash is neutral (0.5) by its share of the total.
-    share = np.clip(invested / total, 0.0, 1.0)
-    sharpe = np.where(invested > 0,
-                      share * _piecewise_sharpe((values @ ctx.sharpe) / safe_invested)
-                      + (1 - share) * 0.5, 0.5)
-    risk = 0.40 * sharpe + 0.35 * _piecewise_volatility(w_vol) + 0.25 * _piecewise_drawdown(w_dd)
+    sharpe = cash_neutral(_piecewise_sharpe((values @ ctx.sharpe) / safe_invested))
+    risk = 0.40 * sharpe + 0.35 * vol_score + 0.25 * dd_score
     w = ctx.comp_w
     return (w[0] * opportunity + w[1] * quality + w[2] * diversification + w[3] * risk
             + w[4] * regime_term)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypfopt import HRPOpt
 
 from arduino_trader.domain.optimizer import (
     OptimizerAsset,
+    cap_at_current,
     expected_returns,
     hrp_weights,
     optimize,
@@ -91,3 +94,51 @@ def test_expected_returns_blend_and_clamp() -> None:
     hot = OptimizerAsset("B", 2.0, 0.0, 1.0, 0.0)
     assert expected_returns([hot])["B"] == 0.30
     assert expected_returns([OptimizerAsset("C", None, None, 0.5, 0.0)]) == {}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), held=st.integers(0, 6), n_capped=st.integers(1, 4),
+       reserve=st.floats(0.0, 0.1))
+def test_cap_at_current_spreads_the_refused_weight(seed: int, held: int, n_capped: int,
+                                                   reserve: float) -> None:
+    """Refused buys are held at (at most) their current weight; the rest rise pro rata
+    within their bounds and the whole still sums to 1 − reserve."""
+    n = 12
+    r = optimize(_assets(n, held), _prices(n, seed=seed), reserve_share=reserve)
+    assert r.success
+    rng = np.random.default_rng(seed)
+    capped = {f"S{i}" for i in rng.choice(n, n_capped, replace=False)}
+    out = cap_at_current(r, _assets(n, held), capped, reserve)
+    current = {a.symbol: a.current_weight for a in _assets(n, held)}
+    for sym in capped:
+        before, after = r.target_weights.get(sym, 0.0), out.target_weights.get(sym, 0.0)
+        assert after <= max(before, current[sym]) + 1e-9  # never a buy beyond either
+        if before > current[sym]:
+            assert after <= current[sym] + 1e-9
+    for sym, w in out.target_weights.items():
+        assert 0.0 <= w <= 0.20 + 1e-9
+        if sym not in capped and sym in r.target_weights:
+            assert w >= r.target_weights[sym] - 1e-9  # others only rise
+    if 0.20 * sum(1 for s in out.target_weights if s not in capped) >= 1 - reserve:
+        assert sum(out.target_weights.values()) == pytest.approx(1 - reserve, abs=1e-6)
+    assert cap_at_current(r, _assets(n, held), set(), reserve) is r
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8))
+def test_max_return_bound_equals_pypfopts_lp_without_groups(seed: int, n: int) -> None:
+    """The greedy bound that spares PyPortfolioOpt's max-return LP is that LP's optimum
+    when there are no group constraints (with them it can only be higher)."""
+    from pypfopt import EfficientFrontier
+
+    from arduino_trader.domain.optimizer import _max_return_bound
+
+    rng = np.random.default_rng(seed)
+    mu = pd.Series(rng.uniform(-0.05, 0.25, n), index=[f"S{i}" for i in range(n)])
+    lo = rng.uniform(0, 0.5 / n, n)
+    hi = np.maximum(lo + 1e-3, rng.uniform(1.2 / n, 0.9, n))
+    bounds = [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+    cov = pd.DataFrame(np.diag(rng.uniform(0.01, 0.1, n)), index=mu.index, columns=mu.index)
+    lp = EfficientFrontier(mu, cov, weight_bounds=bounds)._max_return()
+    assert _max_return_bound(mu, bounds) == pytest.approx(lp, abs=1e-6)
+    assert _max_return_bound(mu, bounds) >= lp - 1e-9

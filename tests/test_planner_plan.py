@@ -189,3 +189,20 @@ def test_plan_never_fails_on_messy_input(seed: int, n: int, t: int, cash: float,
     r = plan(dataclasses.replace(base, prices=prices, securities=secs, cash_eur=cash))
     _ok(r.reason)
     assert r.status in ("plan", "nothing_to_do") and r.reason
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 1000), cash=st.floats(2_000.0, 60_000.0))
+def test_buys_respect_the_executors_position_guardrail(seed: int, cash: float) -> None:
+    """No BUY takes a position above 15 % of the portfolio (operations.md §1.3: the
+    executor would refuse it), whatever the optimiser's 20 % bound allows."""
+    inp = synthetic(seed=seed, cash=cash)
+    r = plan(inp)
+    _ok(r.reason)
+    last = {sec.symbol: float(inp.prices[i][np.isfinite(inp.prices[i])][-1]) / sec.fx_rate
+            for i, sec in enumerate(inp.securities)}
+    held = {h.symbol: h.quantity * last[h.symbol] for h in inp.holdings}
+    total = sum(held.values()) + cash
+    for step in r.steps:
+        if step.side == "BUY":
+            assert held.get(step.symbol, 0.0) + step.estimated_value_eur <= 0.15 * total + 1e-6

@@ -61,3 +61,86 @@ def test_effects() -> None:
     assert rg.cash_reserve(-0.9, 100_000, 500, enabled=False) == 500
     assert rg.expected_return_weights(-0.9) == (0.70, 0.30, 0.75)
     assert rg.regime_sign(0.9) == 1 and rg.regime_sign(-0.9) == -1 and rg.regime_sign(0) == 0
+
+
+# --- forward adjustment (§4) ---------------------------------------------------------------
+
+def test_forward_adjustment_terms() -> None:
+    fa = rg.forward_adjustment
+    assert fa() == 0.0
+    assert fa(vix=40) == pytest.approx(-0.05)
+    assert fa(vix=60) == pytest.approx(-0.10)  # min(1, ·) caps the VIX term
+    assert fa(vix=10) == pytest.approx(0.05 * (1 - 10 / 15))
+    assert fa(vix=20) == 0.0
+    assert fa(yield_curve_slope=-0.03) == pytest.approx(-0.15)
+    assert fa(yield_curve_slope=-0.015) == pytest.approx(-0.15 * 0.75)
+    assert fa(yield_curve_slope=0.02) == pytest.approx(0.045 * 0.5)
+    assert fa(yield_curve_slope=0.0) == 0.0
+    assert fa(market_pe=32.5) == pytest.approx(-0.05)
+    assert fa(market_pe=22) == 0.0
+    # The spec's fix: below a P/E of 18 the factor is capped at 1 (the reference's grew).
+    assert fa(market_pe=18) == pytest.approx(0.05)
+    assert fa(market_pe=10) == pytest.approx(0.05)
+    assert fa(vix=45, yield_curve_slope=-0.03, market_pe=40) == pytest.approx(-0.20)  # cap
+    assert fa(vix=float("nan"), yield_curve_slope=float("inf"), market_pe=-3) == 0.0
+    assert rg.yield_curve_slope(4.2, 5.1) == pytest.approx(-0.009)
+    assert rg.yield_curve_slope(None, 5.1) is None
+
+
+@given(vix=st.one_of(st.none(), st.floats(0, 90)),
+       slope=st.one_of(st.none(), st.floats(-0.05, 0.05)),
+       pe=st.one_of(st.none(), st.floats(5, 60)))
+def test_forward_adjustment_is_bounded_and_monotone(vix: float | None, slope: float | None,
+                                                    pe: float | None) -> None:
+    a = rg.forward_adjustment(vix, slope, pe)
+    assert -0.20 <= a <= 0.20
+    if vix is not None and vix >= 15:  # more fear never raises expected returns
+        assert rg.forward_adjustment(vix + 5, slope, pe) <= a + 1e-12
+    if pe is not None and pe >= 18:
+        assert rg.forward_adjustment(vix, slope, pe + 3) <= a + 1e-12
+
+
+def test_forward_adjustment_reaches_the_optimiser() -> None:
+    """A fearful market (VIX 45, inverted curve, P/E 30) lowers every expected return the
+    optimiser uses; a calm one raises them; switched off, nothing changes."""
+    import dataclasses
+
+    from arduino_trader.domain.planner.models import MarketIndicators
+    from arduino_trader.domain.planner.plan import _prepare, plan
+    from tests.test_planner_plan import synthetic
+
+    base = synthetic()
+    fear = dataclasses.replace(base, market=MarketIndicators(45.0, -0.02, 30.0))
+    calm = dataclasses.replace(base, market=MarketIndicators(12.0, 0.03, 16.0))
+    off = dataclasses.replace(fear, settings=dataclasses.replace(
+        base.settings, enable_forward_adjustment=False))
+    er = {}
+    for name, inp in (("base", base), ("fear", fear), ("calm", calm), ("off", off)):
+        prep = _prepare(inp, {})
+        assert not isinstance(prep, str) and prep.optimizer is not None
+        er[name] = prep.optimizer.expected_returns
+    expected_fear = rg.forward_adjustment(45.0, -0.02, 30.0)
+    assert expected_fear == pytest.approx(-0.20)  # −0.075 − 0.15 − 0.031, capped
+    assert er["off"] == er["base"]
+    # The adjustment multiplies the blend (× (1 + adjustment)), so it moves positive
+    # expected returns in its own direction (up to the [−0.10, 0.30] clamp).
+    positive = [s for s, mu in er["base"].items() if 0.01 < mu < 0.30]
+    assert positive
+    for sym in positive:
+        assert er["fear"][sym] < er["base"][sym] <= er["calm"][sym]
+    r = plan(fear)
+    assert r.forward_adjustment == pytest.approx(expected_fear)
+    assert r.to_dict()["forward_adjustment"] == pytest.approx(expected_fear)
+
+
+def test_market_indicators_from_index_closes() -> None:
+    from arduino_trader.domain.planner.models import FORWARD_SYMBOLS, MarketIndicators
+
+    assert FORWARD_SYMBOLS == ("^VIX", "^TNX", "^IRX")
+    m = MarketIndicators.from_last_closes({"^VIX": 31.0, "^TNX": 4.2, "^IRX": 5.2}, 24.0)
+    assert m.vix == 31.0 and m.yield_curve_slope == pytest.approx(-0.01) and m.market_pe == 24
+    assert rg.forward_adjustment(m.vix, m.yield_curve_slope, m.market_pe) == pytest.approx(
+        -0.10 / 20 - 0.15 * 0.5)
+    none = MarketIndicators.from_last_closes({"^VIX": float("nan"), "^TNX": 4.0,
+                                              "^IRX": None})
+    assert none == MarketIndicators()

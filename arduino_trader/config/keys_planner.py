@@ -32,4 +32,26 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("planner_min_score_improvement", "float", 0.002, "Robust end-state gain "
                 "(net of costs) a plan needs; below it the planner does nothing",
                 minimum=0, maximum=0.5, group=_P),
+    SettingSpec("enable_diverse_selection", "bool", True, "Pick each category's candidates "
+                "across country/industry clusters instead of by priority alone", group=_P),
+    SettingSpec("diversity_weight", "float", 0.3, "Weight of diversity against priority in "
+                "candidate selection and the sequence diversity filter", minimum=0,
+                maximum=1, group=_P),
+    SettingSpec("enable_diversity_filter", "bool", True, "Rank combinatorial sequences by "
+                "priority and diversity (symbols, countries, tags) before the cap",
+                group=_P),
+    SettingSpec("enable_correlation_aware", "bool", True, "Drop sequences that buy two "
+                "highly correlated securities", group=_P),
+    SettingSpec("correlation_threshold", "float", 0.7, "|correlation| of 252 daily returns "
+                "above which two buys in one sequence are refused", minimum=0, maximum=1,
+                group=_P),
+    SettingSpec("enable_market_regime_scenarios", "bool", True, "Generate the pattern of the "
+                "current market regime (bull / sideways / bear)", group=_P),
+    SettingSpec("enable_quality_gates", "bool", True, "Refuse optimiser-driven buys of weak "
+                "quality, value traps and bubble risks (with the reason)", group=_P),
+    SettingSpec("quality_gate_min_quality", "float", 0.4, "Quality (mean of the long-term and "
+                "fundamentals scores) an optimiser-driven buy needs", minimum=0, maximum=1,
+                group=_P),
+    SettingSpec("enable_forward_adjustment", "bool", True, "Adjust expected returns by VIX, "
+                "yield-curve slope and market P/E when they are known", group=_P),
 )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,7 @@ class OptimizerResult:
     constraints_summary: dict[str, int]
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    locked: tuple[str, ...] = ()  # kept at their current weight (not optimised)
 
 
 def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float = 0.11,
@@ -136,6 +137,11 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     if objective == "efficient_return":
+                        # PyPortfolioOpt first solves a max-return LP (a whole cvxpy
+                        # solve) only to reject unreachable targets; the greedy bound
+                        # below is never lower, and an unreachable target still fails
+                        # (infeasible solve) and moves down the chain.
+                        ef._max_return_value = _max_return_bound(mu, bounds)
                         ef.efficient_return(target_return)
                     elif objective == "min_volatility":
                         ef.min_volatility()
@@ -149,6 +155,24 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
             except Exception:  # noqa: S112 - each failure moves down the documented chain
                 continue
     return None
+
+
+def _max_return_bound(mu: pd.Series, bounds: list[tuple[float, float]]) -> float:
+    """Largest Σw·μ with Σw = 1 and per-security bounds (group constraints ignored, so an
+    upper bound of the constrained maximum): lower bounds first, then the best returns
+    filled to their upper bounds."""
+    r = mu.to_numpy(dtype=np.float64)
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    w = lo.copy()
+    left = 1.0 - float(lo.sum())
+    for i in np.argsort(-r, kind="stable"):
+        if left <= 0:
+            break
+        add = min(left, hi[i] - lo[i])
+        w[i] += add
+        left -= add
+    return float(w @ r) + 1e-12
 
 
 def hrp_weights(returns: F64) -> F64:
@@ -227,12 +251,14 @@ def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
              blend: float = 0.5, target_return: float = 0.11, reserve_share: float = 0.0,
              regime_weights: tuple[float, float, float] = (0.70, 0.30, 1.0),
              portfolio_value: float = 0.0, cost_fixed: float = 2.0,
-             cost_pct: float = 0.002) -> OptimizerResult:
-    """Target weights for ``assets`` from their daily closes ``prices[asset, day]``."""
+             cost_pct: float = 0.002, forward_adjustment: float = 0.0) -> OptimizerResult:
+    """Target weights for ``assets`` from their daily closes ``prices[asset, day]``;
+    ``forward_adjustment`` (§4, from VIX / yield curve / market P/E) scales every expected
+    return by (1 + adjustment)."""
     try:
         return _optimize(assets, prices, country_targets or {}, industry_targets or {}, blend,
                          target_return, reserve_share, regime_weights, portfolio_value,
-                         cost_fixed, cost_pct)
+                         cost_fixed, cost_pct, forward_adjustment)
     except Exception as exc:  # the documented last resort: never an unhandled error
         current = {a.symbol: a.current_weight for a in assets if a.current_weight > 0}
         return OptimizerResult(False, current, {}, 0.0, blend, "current", [], [], {},
@@ -242,7 +268,8 @@ def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
 def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Mapping[str, float],
               industry_targets: Mapping[str, float], blend: float, target_return: float,
               reserve_share: float, regime_weights: tuple[float, float, float],
-              portfolio_value: float, cost_fixed: float, cost_pct: float) -> OptimizerResult:
+              portfolio_value: float, cost_fixed: float, cost_pct: float,
+              forward_adjustment: float = 0.0) -> OptimizerResult:
     from pypfopt.risk_models import CovarianceShrinkage
 
     notes: list[str] = []
@@ -250,6 +277,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     mu_all = expected_returns(assets, target_return=target_return, cagr_weight=regime_weights[0],
                               score_weight=regime_weights[1],
                               regime_multiplier=regime_weights[2],
+                              forward_adjustment=forward_adjustment,
                               portfolio_value=portfolio_value, cost_fixed=cost_fixed,
                               cost_pct=cost_pct)
     window = prices[:, -365:] if prices.ndim == 2 and prices.shape[0] == len(assets) \
@@ -335,9 +363,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         notes.append("gradual adjustment: moved halfway to the optimum")
     w.update(locked)
     achieved = sum(v * mu_all.get(s, 0.0) for s, v in w.items())
-    changes = sorted(((s, current.get(s, 0.0), w.get(s, 0.0)) for s in set(w) | set(current)
-                      if abs(w.get(s, 0.0) - current.get(s, 0.0)) > 0.001),
-                     key=lambda t: -abs(t[2] - t[1]))
+    changes = _changes(w, current)
     corr_pairs: list[tuple[str, str, float]] = []
     if len(syms) > 1:
         with contextlib.suppress(Exception):
@@ -348,4 +374,47 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
             corr_pairs = [(syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
                           if abs(vals[k]) >= 0.80]
     return OptimizerResult(True, w, dict(mu_all), float(achieved), used, fallback, changes,
-                           corr_pairs, summary, notes=notes)
+                           corr_pairs, summary, notes=notes, locked=tuple(locked))
+
+
+def _changes(w: Mapping[str, float], current: Mapping[str, float]
+             ) -> list[tuple[str, float, float]]:
+    return sorted(((s, current.get(s, 0.0), w.get(s, 0.0)) for s in set(w) | set(current)
+                   if abs(w.get(s, 0.0) - current.get(s, 0.0)) > 0.001),
+                  key=lambda t: -abs(t[2] - t[1]))
+
+
+def cap_at_current(result: OptimizerResult, assets: Sequence[OptimizerAsset],
+                   capped: Collection[str], reserve_share: float) -> OptimizerResult:
+    """``result`` with every ``capped`` security held at no more than its current weight
+    and the weight this frees spread pro rata over the other targets within their own
+    bounds (clamp → drop → normalise to 1 − reserve, iterated) — no second solve. The
+    planner uses it for the buys it must refuse (gates), so the targets it acts on can be
+    reached."""
+    if not result.success or not capped:
+        return result
+    by = {a.symbol: a for a in assets}
+    locked = set(result.locked)
+    bounds: dict[str, tuple[float, float]] = {}
+    w: dict[str, float] = {}
+    changed = False
+    for sym, v in result.target_weights.items():
+        a = by.get(sym)
+        if a is None or sym in locked:
+            bounds[sym] = (v, v)
+        elif sym in capped:
+            bounds[sym] = _bounds(replace(a, allow_buy=False))
+            if v > bounds[sym][1] + 1e-12:
+                changed = True
+        else:
+            bounds[sym] = _bounds(a)
+        w[sym] = v
+    if not changed:
+        return result
+    w = _finalise(w, bounds, max(0.0, min(1.0, 1.0 - reserve_share)))
+    current = {a.symbol: a.current_weight for a in assets}
+    achieved = sum(v * result.expected_returns.get(s, 0.0) for s, v in w.items())
+    return replace(result, target_weights=w, achieved_expected_return=float(achieved),
+                   weight_changes=_changes(w, current),
+                   notes=[*result.notes, f"{len(capped)} securities capped at their current "
+                          "weight (buys refused); their weight spread pro rata"])

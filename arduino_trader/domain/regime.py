@@ -131,3 +131,45 @@ def regime_sign(score: float) -> int:
     """+1 bull, −1 bear, 0 sideways (the evaluation kernel's regime flag)."""
     label = label_for(score)
     return 1 if label == "bull" else -1 if label == "bear" else 0
+
+
+FORWARD_CAP = 0.20
+
+
+def forward_adjustment(vix: float | None = None, yield_curve_slope: float | None = None,
+                       market_pe: float | None = None) -> float:
+    """§4 forward adjustment of expected returns (unknown inputs add nothing), capped ±0.20.
+
+    VIX ≥ 30 → −0.10·min(1, (VIX−30)/20); VIX ≤ 15 → +0.05·(1 − VIX/15). Yield-curve slope
+    (fraction) ≤ −0.01 → −0.15·min(1, |s|/0.02); ≥ 0.01 → +0.045·min(1, (s−0.01)/0.02).
+    Market P/E ≥ 26 → −0.10·min(1, (PE−26)/13); ≤ 18 → +0.05·min(1, 1 − (PE−18)/4) (the
+    spec's fix: the reference's factor exceeds 1 below 18).
+    """
+    total = 0.0
+    if vix is not None and math.isfinite(vix) and vix >= 0:
+        if vix >= 30:
+            total -= 0.10 * min(1.0, (vix - 30) / 20)
+        elif vix <= 15:
+            total += 0.05 * (1 - vix / 15)
+    if yield_curve_slope is not None and math.isfinite(yield_curve_slope):
+        s = yield_curve_slope
+        if s <= -0.01:
+            total -= 0.15 * min(1.0, abs(s) / 0.02)
+        elif s >= 0.01:
+            total += 0.045 * min(1.0, (s - 0.01) / 0.02)
+    if market_pe is not None and math.isfinite(market_pe) and market_pe > 0:
+        if market_pe >= 26:
+            total -= 0.10 * min(1.0, (market_pe - 26) / 13)
+        elif market_pe <= 18:
+            total += 0.05 * min(1.0, 1 - (market_pe - 18) / 4)
+    return max(-FORWARD_CAP, min(FORWARD_CAP, total))
+
+
+def yield_curve_slope(long_rate_pct: float | None, short_rate_pct: float | None) -> float | None:
+    """Slope as a fraction from two yields quoted in percent (e.g. ^TNX 4.2, ^IRX 5.1 →
+    −0.009); ``None`` when either is unknown."""
+    if long_rate_pct is None or short_rate_pct is None:
+        return None
+    if not (math.isfinite(long_rate_pct) and math.isfinite(short_rate_pct)):
+        return None
+    return (long_rate_pct - short_rate_pct) / 100.0

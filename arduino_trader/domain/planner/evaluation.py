@@ -5,7 +5,10 @@ its proposed fixes: trades happen now at today's EUR prices, costs (operations �
 paid from cash, total = invested + cash, and each scenario re-prices *every* holding by a
 per-security multiplier (common random numbers: the same scenario matrix for every
 sequence). The optimiser-alignment sub-score is measured at today's prices (it judges
-the trades' intent, not price noise); every other term is re-priced per scenario. A
+the trades' intent, not price noise) and counts the cash line against the share the
+targets leave for it; every other term is re-priced per scenario. Cash earns 0 and is
+neutral (0.5) by its share in promise and every risk term, so idle cash above the
+reserve is neither a safe haven nor a penalty in itself. A
 sequence's robust score is 0.4·worst + 0.3·p10 + 0.3·mean over scenarios,
 minus the cost penalty (cost / pre-trade total × ``cost_penalty_factor``), clamped to
 [0, 1]. An infeasible sequence (cash walk fails, selling more than held) scores 0.
@@ -288,23 +291,28 @@ EPS_EUR = 1e-6  # values below this (EUR) count as zero: base + delta sums leave
 @njit(cache=True, nogil=True, error_model="numpy")
 def _alignment(q: F64, rel: I64, cash: float, price_eur: F64, target_w: F64,
                has_targets: bool) -> float:
-    """Optimiser alignment at today's prices: max(0, 1 − mean|w − w*|/0.20)."""
+    """Optimiser alignment at today's prices: max(0, 1 − mean|w − w*|/0.20) over the
+    securities held or targeted *and the cash line* (its target is what the security
+    targets leave: the reserve share), so cash left idle above the reserve is a deviation
+    from the optimiser's allocation like any unbought target."""
     if not has_targets:
         return 0.5
     total = cash
+    target_sum = 0.0
     for k in range(rel.size):
         total += q[rel[k]] * price_eur[rel[k]]
+        target_sum += target_w[rel[k]]
     if total <= 0.0:
         total = 1e-12
-    n = 0
-    dev = 0.0
+    n = 1
+    dev = abs(cash / total - max(0.0, 1.0 - target_sum))
     for k in range(rel.size):
         i = rel[k]
         w = q[i] * price_eur[i] / total
         if w > 0.0 or target_w[i] > 0.0:
             dev += abs(w - target_w[i])
             n += 1
-    return max(0.0, 1.0 - dev / n / 0.20) if n > 0 else 1.0
+    return max(0.0, 1.0 - dev / n / 0.20)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -365,12 +373,22 @@ def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd
         total = 1e-12
     r_total = 1.0 / total
     r_inv = 1.0 / invested if invested > 0.0 else 0.0
-    # Portfolio quality (cash: return 0, promise neutral, vol 0, drawdown 0).
+    # Cash is neutral (0.5) by its share of the total in promise and in every risk term
+    # (volatility, drawdown, Sharpe of the invested part); it earns 0 total return. Scored
+    # as a zero-volatility asset, cash above the reserve would look safer than any holding
+    # and the planner would stop deploying it part-way.
+    f_inv = min(1.0, max(0.0, invested * r_total))
+    if invested > 0.0:
+        vs = f_inv * volatility_subscore(s_vol * r_inv) + (1.0 - f_inv) * 0.5
+        ds = f_inv * drawdown_subscore(s_dd * r_inv) + (1.0 - f_inv) * 0.5
+        sh = f_inv * sharpe_subscore(s_sh * r_inv) + (1.0 - f_inv) * 0.5
+    else:
+        vs = 0.5
+        ds = 0.5
+        sh = 0.5
     tr = total_return_subscore(s_ret * r_total)
     prom = (s_prom + 0.5 * cash) * r_total
-    w_vol = s_vol * r_total
-    w_dd = s_dd * r_total
-    stab = 0.6 * volatility_subscore(w_vol) + 0.4 * drawdown_subscore(w_dd)
+    stab = 0.6 * vs + 0.4 * ds
     quality = 0.40 * tr + 0.35 * prom + 0.25 * stab
     # Diversification: geography and industry deviations over the invested value.
     n_cg = country_target.size
@@ -397,14 +415,6 @@ def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd
     if n > 0:
         ind = max(0.0, 1.0 - dev / (n * 0.3))
     divers = 0.35 * geo + 0.30 * ind + 0.35 * align
-    # Risk-adjusted: Sharpe of the invested part with cash neutral (0.5) by its share, so
-    # the score is continuous from an all-cash account; volatility and drawdown over the
-    # total.
-    f_inv = min(1.0, max(0.0, invested * r_total))
-    sh = f_inv * sharpe_subscore(s_sh * r_inv) + (1.0 - f_inv) * 0.5 if invested > 0.0 \
-        else 0.5
-    vs = volatility_subscore(w_vol)
-    ds = drawdown_subscore(w_dd)
     risk = 0.40 * sh + 0.35 * vs + 0.25 * ds
     sub[3] = tr
     sub[4] = prom

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -9,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ..regime import yield_curve_slope
 from ..scoring.scorers import Fundamentals, SecurityScore
 
 Side = Literal["BUY", "SELL"]
@@ -80,6 +82,16 @@ class PlannerSettings:
     cost_penalty_factor: float = 10.0
     min_score_improvement: float = 0.002
     decision_candidates: int = 32
+    enable_diverse_selection: bool = True
+    diversity_weight: float = 0.3
+    enable_diversity_filter: bool = True
+    enable_correlation_aware: bool = True
+    correlation_threshold: float = 0.7
+    enable_market_regime_scenarios: bool = True
+    enable_quality_gates: bool = True
+    quality_gate_min_quality: float = 0.4
+    enable_forward_adjustment: bool = True
+    max_position_fraction: float = 0.15  # the executor's guardrail (operations.md §1.3)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
@@ -105,6 +117,15 @@ class PlannerSettings:
             "monte_carlo_seed": "monte_carlo_seed",
             "cost_penalty_factor": "cost_penalty_factor",
             "planner_min_score_improvement": "min_score_improvement",
+            "enable_diverse_selection": "enable_diverse_selection",
+            "diversity_weight": "diversity_weight",
+            "enable_diversity_filter": "enable_diversity_filter",
+            "enable_correlation_aware": "enable_correlation_aware",
+            "correlation_threshold": "correlation_threshold",
+            "enable_market_regime_scenarios": "enable_market_regime_scenarios",
+            "enable_quality_gates": "enable_quality_gates",
+            "quality_gate_min_quality": "quality_gate_min_quality",
+            "enable_forward_adjustment": "enable_forward_adjustment",
         }
         kwargs: dict[str, Any] = {}
         defaults = cls()
@@ -119,6 +140,36 @@ class PlannerSettings:
             kwargs["regime_cash_reserve"] = {**defaults.regime_cash_reserve, **reserve}
         return cls(**kwargs)
     priority_multiplier: float = 1.0
+
+
+@dataclass(frozen=True)
+class MarketIndicators:
+    """Forward-looking market figures for the §4 forward adjustment (``None`` = unknown):
+    the VIX level, the yield-curve slope as a fraction (10-year minus short rate, 0.01 =
+    one percentage point) and the market's current P/E."""
+
+    vix: float | None = None
+    yield_curve_slope: float | None = None
+    market_pe: float | None = None
+
+    @classmethod
+    def from_last_closes(cls, closes: Mapping[str, float | None],
+                         market_pe: float | None = None) -> MarketIndicators:
+        """From the last closes of :data:`FORWARD_SYMBOLS` (Yahoo symbols: ``^VIX``; the
+        10-year ``^TNX`` and 13-week ``^IRX`` yields in percent); missing or non-positive
+        closes stay unknown."""
+        def ok(symbol: str) -> float | None:
+            x = closes.get(symbol)
+            return float(x) if x is not None and math.isfinite(x) and x > 0 else None
+
+        slope = yield_curve_slope(ok(LONG_RATE_SYMBOL), ok(SHORT_RATE_SYMBOL))
+        return cls(ok(VIX_SYMBOL), slope, market_pe)
+
+
+VIX_SYMBOL = "^VIX"
+LONG_RATE_SYMBOL = "^TNX"
+SHORT_RATE_SYMBOL = "^IRX"
+FORWARD_SYMBOLS = (VIX_SYMBOL, LONG_RATE_SYMBOL, SHORT_RATE_SYMBOL)
 
 
 @dataclass(frozen=True)
@@ -140,6 +191,7 @@ class PlanInput:
     days_since_last_buy: Mapping[str, float] = field(default_factory=dict)
     days_since_last_sell: Mapping[str, float] = field(default_factory=dict)
     settings: PlannerSettings = field(default_factory=PlannerSettings)
+    market: MarketIndicators = field(default_factory=MarketIndicators)
 
 
 @dataclass(frozen=True)
@@ -211,6 +263,10 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
+    refused_buys: Mapping[str, str] = field(default_factory=dict)  # optimiser buys refused
+    forward_adjustment: float = 0.0
+    generation: Mapping[str, int] = field(default_factory=dict)  # sequence counts by origin
+
 
     @property
     def improvement(self) -> float:
@@ -235,4 +291,7 @@ class PlanResult:
             "target_weights": dict(self.target_weights),
             "optimizer_fallback": self.optimizer_fallback, "warnings": list(self.warnings),
             "timings_ms": dict(self.timings_ms),
+            "refused_buys": dict(self.refused_buys),
+            "forward_adjustment": self.forward_adjustment,
+            "generation": dict(self.generation),
         }

@@ -34,14 +34,20 @@ def correlation(returns: F64, window: int = 252, shrink: float = 0.1) -> F64:
 
 
 def scenario_multipliers(n_total: int, subset: I64, mu: F64, sigma: F64, returns: F64,
-                         paths: int, horizon_days: int, seed: int) -> F64:
-    """(paths × n_total) price multipliers at the horizon; ``mu``/``sigma`` annual (N)."""
+                         paths: int, horizon_days: int, seed: int,
+                         raw_corr: F64 | None = None, shrink: float = 0.1) -> F64:
+    """(paths × n_total) price multipliers at the horizon; ``mu``/``sigma`` annual (N).
+    ``raw_corr``: the unshrunk correlation of ``subset`` when the caller already has it
+    (the planner computes it once for the correlation filter and the scenarios)."""
     paths = max(1, paths)
     out = np.ones((paths, n_total))
     k = subset.size
     if k == 0:
         return out
-    corr = correlation(returns[subset])
+    if raw_corr is not None and raw_corr.shape == (k, k):
+        corr = (1 - shrink) * raw_corr + shrink * np.eye(k)
+    else:
+        corr = correlation(returns[subset], shrink=shrink)
     try:
         chol = np.linalg.cholesky(corr)
     except np.linalg.LinAlgError:

@@ -3,20 +3,25 @@
 Every calculator emits priorities in [0, 1] (the spec's proposal); ``priority_multiplier``
 multiplies buy and divides sell priority. Gates: buys need allow_buy, a known price, no buy
 within the cooldown, a score ≥ ``min_security_score`` and a price below 95 % of the 52-week
-high; sells need a sell-eligible position (§1.5). Sizes are whole lots; values in EUR.
+high; optimiser-driven (weight-based) buys must also pass the quality gates of
+:mod:`.gates` (``Universe.optimiser_gate``); no buy takes a position above the executor's
+15 % guardrail. Sells need a sell-eligible position (§1.5). Each category keeps its top N,
+by priority or spread over country/industry clusters (diverse selection, :mod:`.filters`).
+Sizes are whole lots; values in EUR.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from ..scoring.scorers import SecurityScore, clamp
 from ..scoring.sell import SellScore, Windfall
+from .filters import cluster_key, diverse_select
 from .models import Candidate, Category, PlannerSettings, SecurityInfo
 
 F64 = npt.NDArray[np.float64]
@@ -42,6 +47,8 @@ class Universe:
     total_eur: float
     spendable_eur: float
     days_since_last_buy: Mapping[str, float]
+    optimiser_gate: Mapping[int, str] = field(default_factory=dict)  # quality-gate refusals
+    industries: Sequence[Sequence[str]] = ()
 
     def score(self, i: int) -> float:
         """Total security score (0 when unscored)."""
@@ -62,6 +69,39 @@ def lots_for(value_eur: float, price_eur: float, min_lot: int) -> int:
         return 0
     n = math.floor(value_eur / price_eur / lot) * lot
     return max(lot, n)
+
+
+def optimiser_buy_refusal(u: Universe, i: int, s: PlannerSettings) -> str | None:
+    """Why an optimiser-driven buy of security ``i`` is refused (the buy gates, then the
+    quality gates of :mod:`.gates`), or ``None``."""
+    return _buy_allowed(u, i, s) or u.optimiser_gate.get(i)
+
+
+POSITION_HEADROOM = 0.98  # the executor checks at the limit price (+1 % buffer)
+
+
+def position_cap(s: PlannerSettings) -> float:
+    """Largest share of the portfolio a buy may take a position to: the executor's
+    position guardrail with headroom for its limit-price buffer."""
+    return s.max_position_fraction * POSITION_HEADROOM
+
+
+def _too_big(u: Universe, i: int, qty: int, s: PlannerSettings) -> bool:
+    after = (u.hold_qty[i] + qty) * u.price_eur[i]
+    return u.total_eur > 0 and after > position_cap(s) * u.total_eur
+
+
+def _top(u: Universe, cands: list[Candidate], n: int, s: PlannerSettings) -> list[Candidate]:
+    """The category's top ``n``: by priority, or spread over clusters (diverse selection)."""
+    if not s.enable_diverse_selection:
+        return sorted(cands, key=lambda c: -c.priority)[:n]
+
+    def cluster(c: Candidate) -> str:
+        sec = u.securities[c.index]
+        inds = u.industries[c.index] if u.industries else ()
+        return cluster_key(sec.symbol, u.country_group[c.index] if sec.country else None, inds)
+
+    return diverse_select(cands, n, cluster, s.diversity_weight)
 
 
 def _buy_allowed(u: Universe, i: int, s: PlannerSettings) -> str | None:
@@ -130,6 +170,8 @@ def heuristic_candidates(u: Universe, s: PlannerSettings) -> dict[str, list[Cand
             continue
         sc = u.score(i)
         qty = lots_for(base, u.price_eur[i], sec.min_lot)
+        if _too_big(u, i, qty, s):
+            continue
         if held and u.avg_cost_eur[i] > 0 and sc >= 0.6 \
                 and u.price_eur[i] < 0.8 * u.avg_cost_eur[i]:
             loss = 1 - u.price_eur[i] / u.avg_cost_eur[i]
@@ -147,8 +189,7 @@ def heuristic_candidates(u: Universe, s: PlannerSettings) -> dict[str, list[Cand
                 u, i, "BUY", qty, "opportunity_buys", sc * mult * bonus,
                 f"high score {sc:.2f}", 0.6))
     for k in out:
-        out[k].sort(key=lambda c: -c.priority)
-        out[k] = out[k][: s.max_opportunities_per_category]
+        out[k] = _top(u, out[k], s.max_opportunities_per_category, s)
     return out
 
 
@@ -174,9 +215,14 @@ def weight_based_candidates(u: Universe, s: PlannerSettings,
             continue
         lot = max(1, sec.min_lot)
         if g > 0:
-            if _buy_allowed(u, i, s) is not None:
+            if optimiser_buy_refusal(u, i, s) is not None:
                 continue
             qty = max(lot, math.floor(gross / u.price_eur[i] / lot) * lot)
+            if _too_big(u, i, qty, s):
+                room = position_cap(s) * total - u.hold_qty[i] * u.price_eur[i]
+                qty = math.floor(max(0.0, room) / u.price_eur[i] / lot) * lot
+                if qty < lot:
+                    continue
             at_loss = u.hold_qty[i] > 0 and u.price_eur[i] < u.avg_cost_eur[i]
             buys.append(_cand(u, i, "BUY", qty, "averaging_down" if at_loss
                               else "weight_based", 10 * g * mult,
@@ -195,10 +241,8 @@ def weight_based_candidates(u: Universe, s: PlannerSettings,
             sells.append(_cand(u, i, "SELL", qty, "weight_based", 10 * -g / mult,
                                f"optimiser target {target:.1%} vs {current:.1%} now",
                                wf.score if wf is not None else 0.3))
-    buys.sort(key=lambda c: -c.priority)
-    sells.sort(key=lambda c: -c.priority)
-    return {"weight_based_buys": buys[: 2 * s.max_opportunities_per_category],
-            "weight_based_sells": sells[: 2 * s.max_opportunities_per_category]}
+    n = 2 * s.max_opportunities_per_category
+    return {"weight_based_buys": _top(u, buys, n, s), "weight_based_sells": _top(u, sells, n, s)}
 
 
 def candidate_pool(groups: Mapping[str, list[Candidate]]) -> list[Candidate]:

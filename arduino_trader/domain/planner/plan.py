@@ -1,8 +1,10 @@
 """``plan()``: the whole planning run from plain inputs to explained recommendations.
 
-Pipeline (spec/planning.md §2.1): metrics (Numba) → security scores → regime effects →
-optimiser targets → opportunities → sequences (patterns + combinations) → one kernel call
-over all sequences × Monte-Carlo scenarios → beam search → best plan versus doing nothing.
+Pipeline (spec/planning.md §2.1): metrics (Numba) → security scores → regime effects and
+forward adjustment → optimiser targets (buys the gates refuse are stated and capped) →
+opportunities (diverse selection) → sequences (patterns, adaptive and regime patterns,
+combinations; diversity and correlation filters) → one kernel call over all sequences ×
+Monte-Carlo scenarios → beam search → best plan versus doing nothing.
 It never raises: bad input (no securities, no history, NaN or zero prices, an infeasible
 optimisation, a cash-only account) gives a sound plan or ``nothing_to_do`` with the reason.
 """
@@ -12,14 +14,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from .. import regime as rg
-from ..optimizer import OptimizerAsset, OptimizerResult, optimize
+from ..optimizer import (
+    MAX_CONCENTRATION,
+    OptimizerAsset,
+    OptimizerResult,
+    cap_at_current,
+    optimize,
+)
 from ..scoring import kernels as k
 from ..scoring.scorers import DiversificationContext, SecurityScore, score_security
 from ..scoring.sell import SellInputs, SellScore, Windfall, sell_score, windfall
@@ -33,19 +41,24 @@ from .evaluation import (
     evaluate,
     explain,
 )
-from .generation import Seq, encode, generate
+from .filters import correlation_conflicts
+from .gates import optimiser_buy_gate
+from .generation import GenerationOptions, Seq, encode, generate
 from .models import Candidate, Holding, PlanInput, PlannerSettings, PlanResult, SecurityInfo, Step
-from .montecarlo import scenario_multipliers
+from .montecarlo import correlation, scenario_multipliers
 from .opportunities import (
     Universe,
     candidate_pool,
     heuristic_candidates,
+    optimiser_buy_refusal,
+    position_cap,
     weight_based_candidates,
 )
 from .search import beam_search
 
 F64 = npt.NDArray[np.float64]
 OTHER = "OTHER"
+RESOLVE_REFUSED_SHARE = 0.05
 
 
 def _f(x: float) -> float | None:
@@ -68,6 +81,10 @@ class Prepared:
     pool: list[Candidate]
     groups: dict[str, list[int]]
     warnings: list[str]
+    refused_buys: dict[str, str] = field(default_factory=dict)
+    forward_adjustment: float = 0.0
+    country_gaps: dict[str, float] = field(default_factory=dict)
+    industry_gaps: dict[str, float] = field(default_factory=dict)
 
 
 def _prepare(inp: PlanInput, timings: dict[str, float]) -> Prepared | str:
@@ -171,42 +188,31 @@ def _prepare(inp: PlanInput, timings: dict[str, float]) -> Prepared | str:
                        secs[i].min_lot),
             max_loss_threshold=s.max_loss_threshold, min_hold_days=s.min_hold_days,
             sell_cooldown_days=s.sell_cooldown_days)
-    # Optimiser
-    t0 = time.perf_counter()
-    opt: OptimizerResult | None = None
-    if s.use_optimizer:
-        assets = []
-        rows = []
-        for i, sec in enumerate(secs):
-            sc = scores[i]
-            if sc is None:
-                continue
-            f = sec.fundamentals
-            assets.append(OptimizerAsset(
-                sec.symbol, _f(metrics[i, k.M_CAGR_5Y]) if math.isfinite(
-                    metrics[i, k.M_CAGR_5Y]) else _f(metrics[i, k.M_CAGR_10Y]),
-                f.dividend_yield if f else None, sc.total, values[i] / total,
-                country_group[i], (_industries(sec) or [OTHER])[0], sec.allow_buy,
-                sec.allow_sell, max(1, sec.min_lot) * price_eur[i] / total,
-                sec.min_target, sec.max_target))
-            rows.append(i)
-        if assets:
-            opt = optimize(assets, prices[rows], country_targets=inp.country_targets,
-                           industry_targets=inp.industry_targets, blend=s.optimizer_blend,
-                           target_return=s.optimizer_target_return,
-                           reserve_share=min(1.0, reserve / total),
-                           regime_weights=rg.expected_return_weights(inp.regime_score),
-                           portfolio_value=total, cost_fixed=s.transaction_cost_fixed,
-                           cost_pct=s.transaction_cost_percent)
-            if not opt.success:
-                warnings.append(f"optimiser: {opt.error}; heuristic opportunities only")
-    timings["optimizer"] = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter()
     high = metrics[:, k.M_HIGH_52W]
+    market_pe = inp.market.market_pe if inp.market.market_pe is not None \
+        and math.isfinite(inp.market.market_pe) and inp.market.market_pe > 0 \
+        else s.market_avg_pe
+    gate: dict[int, str] = {}
+    if s.enable_quality_gates:
+        for i, sec in enumerate(secs):
+            reason = optimiser_buy_gate(scores[i], metrics[i], sec.fundamentals,
+                                        min_quality=s.quality_gate_min_quality,
+                                        market_pe=market_pe)
+            if reason is not None:
+                gate[i] = reason
     universe = Universe(secs, price, price_eur, hold, avg_cost, np.nan_to_num(high, nan=0.0),
                         scores, sells, windfalls, country_group, group_current,
                         dict(inp.country_targets), invested, total, max(0.0, cash - reserve),
-                        dict(inp.days_since_last_buy))
+                        dict(inp.days_since_last_buy), gate,
+                        [tuple(_industries(sec)) for sec in secs])
+    forward = rg.forward_adjustment(inp.market.vix, inp.market.yield_curve_slope,
+                                    inp.market.market_pe) \
+        if s.enable_forward_adjustment else 0.0
+    # Optimiser
+    t0 = time.perf_counter()
+    opt, refused = _optimise(inp, universe, metrics, prices, reserve, forward, warnings)
+    timings["optimizer"] = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
     cats: dict[str, list[Candidate]] = heuristic_candidates(universe, s)
     targets = opt.target_weights if opt is not None and opt.success else {}
     if targets:
@@ -218,7 +224,92 @@ def _prepare(inp: PlanInput, timings: dict[str, float]) -> Prepared | str:
     ctx = _eval_context(inp, secs, metrics, scores, price_eur, hold, country_group, targets,
                         comp_w, cash, reserve)
     timings["opportunities"] = (time.perf_counter() - t0) * 1000
-    return Prepared(universe, metrics, scores, opt, ctx, pool, groups, warnings)
+    country_gaps = {g: t - group_current.get(g, 0.0) for g, t in inp.country_targets.items()}
+    industry_gaps = {g: t - ind_current.get(g, 0.0) for g, t in inp.industry_targets.items()}
+    return Prepared(universe, metrics, scores, opt, ctx, pool, groups, warnings, refused,
+                    forward, country_gaps, industry_gaps)
+
+
+def _optimise(inp: PlanInput, u: Universe, metrics: F64, prices: F64, reserve: float,
+              forward: float, warnings: list[str]
+              ) -> tuple[OptimizerResult | None, dict[str, str]]:
+    """Optimiser targets the planner can act on, and the buys it wanted but may not make.
+
+    The optimiser sees every security; when it raises the weight of a security whose buy is
+    refused (buy gates or quality gates), the refusal is recorded with its reason and every
+    refused security is capped at its current weight, so the targets — and the cash they
+    deploy — go to securities that can be bought: by a second solve when the refused
+    weight is material (≥ ``RESOLVE_REFUSED_SHARE`` of the portfolio: the optimiser then
+    re-balances risk over what is left), else by spreading the freed weight pro rata
+    (:func:`cap_at_current`, no second solve).
+    """
+    s = inp.settings
+    if not s.use_optimizer:
+        return None, {}
+    secs, scores, total = u.securities, u.scores, u.total_eur
+    cap = position_cap(s)
+    assets: list[OptimizerAsset] = []
+    rows: list[int] = []
+    for i, sec in enumerate(secs):
+        sc = scores[i]
+        if sc is None:
+            continue
+        f = sec.fundamentals
+        current = u.hold_qty[i] * u.price_eur[i] / total
+        # Buys stop at the executor's position guardrail; a position already above it is
+        # not trimmed for that (only by its own maximum: the security's, else the 20 %
+        # concentration bound).
+        ceiling = MAX_CONCENTRATION if sec.max_target is None else sec.max_target
+        upper = min(ceiling, max(cap, current))
+        assets.append(OptimizerAsset(
+            sec.symbol, _f(metrics[i, k.M_CAGR_5Y]) if math.isfinite(
+                metrics[i, k.M_CAGR_5Y]) else _f(metrics[i, k.M_CAGR_10Y]),
+            f.dividend_yield if f else None, sc.total, current,
+            u.country_group[i], (_industries(sec) or [OTHER])[0], sec.allow_buy,
+            sec.allow_sell, max(1, sec.min_lot) * u.price_eur[i] / total,
+            sec.min_target, upper))
+        rows.append(i)
+    if not assets:
+        return None, {}
+
+    def run(batch: list[OptimizerAsset]) -> OptimizerResult:
+        return optimize(batch, prices[rows], country_targets=inp.country_targets,
+                        industry_targets=inp.industry_targets, blend=s.optimizer_blend,
+                        target_return=s.optimizer_target_return,
+                        reserve_share=min(1.0, reserve / total),
+                        regime_weights=rg.expected_return_weights(inp.regime_score),
+                        portfolio_value=total, cost_fixed=s.transaction_cost_fixed,
+                        cost_pct=s.transaction_cost_percent, forward_adjustment=forward)
+
+    opt = run(assets)
+    refused: dict[str, str] = {}
+    blocked: set[int] = set()
+    if opt.success:
+        for a, i in zip(assets, rows, strict=True):
+            reason = optimiser_buy_refusal(u, i, s) if a.allow_buy else None
+            if reason is None:
+                continue
+            blocked.add(i)
+            target = opt.target_weights.get(a.symbol, 0.0)
+            if target - a.current_weight > 0.005:
+                refused[a.symbol] = (f"optimiser target {target:.1%} vs "
+                                     f"{a.current_weight:.1%} now refused: {reason}")
+    if refused:
+        capped_syms = {assets[j].symbol for j, i in enumerate(rows) if i in blocked}
+        excess = sum(max(0.0, opt.target_weights.get(a.symbol, 0.0) - a.current_weight)
+                     for a in assets if a.symbol in refused)
+        again = None
+        if excess >= RESOLVE_REFUSED_SHARE:
+            again = run([replace(a, allow_buy=False) if a.symbol in capped_syms else a
+                         for a in assets])
+            if not again.success:
+                warnings.append(f"optimiser re-run without refused buys failed: {again.error}")
+                again = None
+        opt = again if again is not None else \
+            cap_at_current(opt, assets, capped_syms, min(1.0, reserve / total))
+    if not opt.success:
+        warnings.append(f"optimiser: {opt.error}; heuristic opportunities only")
+    return opt, refused
 
 
 def _median_fill(x: F64, default: float) -> F64:
@@ -271,22 +362,31 @@ def _eval_context(inp: PlanInput, secs: Sequence[SecurityInfo], metrics: F64,
         cost_penalty_factor=s.cost_penalty_factor)
 
 
-def _scenarios(p: Prepared, inp: PlanInput, seqs_sec: npt.NDArray[np.int64]) -> F64:
-    s = inp.settings
+def _risk_subset(p: Prepared, inp: PlanInput, cand_sec: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], F64, F64]:
+    """Securities that can be in an end state (held, targeted, traded), their daily
+    returns (rows = all N; zeros outside the subset) and their unshrunk correlation."""
     ctx = p.ctx
     mask = (ctx.hold_qty > 0) | (ctx.target_w > 0)
-    mask[seqs_sec[seqs_sec >= 0]] = True
+    mask[cand_sec[cand_sec >= 0]] = True
     subset = np.flatnonzero(mask).astype(np.int64)
-    mu = np.nan_to_num(p.metrics[:, k.M_CAGR_5Y], nan=0.05)
-    sigma = p.metrics[:, k.M_VOLATILITY]
     returns = k.daily_returns(np.ascontiguousarray(inp.prices[subset], dtype=np.float64)) \
         if subset.size else np.zeros((0, 0))
     full = np.zeros((ctx.price_eur.size, returns.shape[1] if returns.size else 1))
     if subset.size:
         full[subset] = returns
-    return scenario_multipliers(ctx.price_eur.size, subset, mu, sigma, full,
+    raw = correlation(full[subset], shrink=0.0) if subset.size else np.zeros((0, 0))
+    return subset, full, raw
+
+
+def _scenarios(p: Prepared, inp: PlanInput, subset: npt.NDArray[np.int64], full: F64,
+               raw_corr: F64) -> F64:
+    s = inp.settings
+    mu = np.nan_to_num(p.metrics[:, k.M_CAGR_5Y], nan=0.05)
+    sigma = p.metrics[:, k.M_VOLATILITY]
+    return scenario_multipliers(p.ctx.price_eur.size, subset, mu, sigma, full,
                                 s.monte_carlo_paths, s.monte_carlo_horizon_days,
-                                s.monte_carlo_seed)
+                                s.monte_carlo_seed, raw_corr=raw_corr)
 
 
 def _narrative(c: Candidate, sc: SecurityScore | None) -> str:
@@ -295,22 +395,53 @@ def _narrative(c: Candidate, sc: SecurityScore | None) -> str:
     return f"{verb} {c.quantity} {c.symbol}{score}: {c.reason}"
 
 
+@dataclass(frozen=True)
+class Generated:
+    """The generated sequences (the first is "do nothing"), their batch, the scenario
+    matrix, the correlation filter's conflict matrix and counts by origin."""
+
+    sequences: list[Seq]
+    batch: SequenceBatch
+    scenarios: F64
+    conflict: npt.NDArray[np.bool_] | None
+    counts: dict[str, int]
+
+
 def _generate_and_scenarios(prep: Prepared, inp: PlanInput, timings: dict[str, float]
-                            ) -> tuple[list[Seq], SequenceBatch, F64]:
+                            ) -> Generated:
     s = inp.settings
     pool = prep.pool
     t0 = time.perf_counter()
-    seqs, _labels = generate(prep.groups, pool, s.max_plan_depth, prep.universe.spendable_eur,
-                             s.combination_pool_per_side, s.priority_threshold,
-                             s.max_sequences)
+    cand_sec = np.array([c.index for c in pool], dtype=np.int64)
+    subset, full, raw_corr = _risk_subset(prep, inp, cand_sec)
+    n = prep.ctx.price_eur.size
+    conflict = correlation_conflicts(n, subset, raw_corr, s.correlation_threshold) \
+        if s.enable_correlation_aware else None
+    u = prep.universe
+    options = GenerationOptions(
+        country_group=[u.country_group[i] if u.securities[i].country else ""
+                       for i in range(n)],
+        industries=u.industries, country_gaps=prep.country_gaps,
+        industry_gaps=prep.industry_gaps, regime=rg.label_for(inp.regime_score),
+        regime_patterns=s.enable_market_regime_scenarios, conflict=conflict,
+        diversity_filter=s.enable_diversity_filter, diversity_weight=s.diversity_weight,
+        cash=prep.universe.spendable_eur, cost_fixed=s.transaction_cost_fixed,
+        cost_pct=s.transaction_cost_percent)
+    stats: dict[str, int] = {}
+    seqs, labels = generate(prep.groups, pool, s.max_plan_depth, prep.universe.spendable_eur,
+                            s.combination_pool_per_side, s.priority_threshold,
+                            s.max_sequences, options, stats)
+    counts: dict[str, int] = dict(stats)
+    for label in labels:
+        key = label.split(":", 1)[0]
+        counts[key] = counts.get(key, 0) + 1
     all_seqs: list[Seq] = [(), *seqs]
     batch = encode(all_seqs, pool, s.max_plan_depth)
     timings["generation"] = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
-    cand_sec = np.array([c.index for c in pool], dtype=np.int64)
-    mult = _scenarios(prep, inp, cand_sec)
+    mult = _scenarios(prep, inp, subset, full, raw_corr)
     timings["scenarios"] = (time.perf_counter() - t0) * 1000
-    return all_seqs, batch, mult
+    return Generated(all_seqs, batch, mult, conflict, counts)
 
 
 @dataclass(frozen=True)
@@ -332,8 +463,8 @@ def evaluation_problem(inp: PlanInput) -> EvaluationProblem | str:
         return prep
     if not prep.pool:
         return "no opportunities"
-    seqs, batch, mult = _generate_and_scenarios(prep, inp, timings)
-    return EvaluationProblem(prep, seqs, batch, mult)
+    gen = _generate_and_scenarios(prep, inp, timings)
+    return EvaluationProblem(prep, gen.sequences, gen.batch, gen.scenarios)
 
 
 def plan(inp: PlanInput) -> PlanResult:
@@ -368,12 +499,17 @@ def _plan(inp: PlanInput) -> PlanResult:
         cash_reserve_eur=ctx.reserve_eur,
         target_weights=dict(prep.optimizer.target_weights) if prep.optimizer else {},
         optimizer_fallback=prep.optimizer.fallback_used if prep.optimizer else None,
-        warnings=tuple(prep.warnings), timings_ms=timings,
-        security_scores=tuple(sc for sc in prep.scores if sc is not None))
+        warnings=(*prep.warnings, *(f"refused buy {sym}: {why}"
+                                    for sym, why in sorted(prep.refused_buys.items()))),
+        timings_ms=timings,
+        security_scores=tuple(sc for sc in prep.scores if sc is not None),
+        refused_buys=dict(prep.refused_buys), forward_adjustment=prep.forward_adjustment)
     if not pool:
         return replace(result, reason="no opportunities: no security passes the buy or sell "
                        "gates (score, cooldown, 52-week high, hold period, loss limit)")
-    all_seqs, batch, mult = _generate_and_scenarios(prep, inp, timings)
+    gen = _generate_and_scenarios(prep, inp, timings)
+    all_seqs, batch, mult = gen.sequences, gen.batch, gen.scenarios
+    result = replace(result, generation=gen.counts)
     t0 = time.perf_counter()
     rows = evaluate(ctx, batch, mult)
     timings["evaluation"] = (time.perf_counter() - t0) * 1000
@@ -383,7 +519,7 @@ def _plan(inp: PlanInput) -> PlanResult:
         return evaluate(ctx, b, mult)
 
     beam_seqs, beam_rows = beam_search(pool, score_fn, s.beam_width, s.max_plan_depth,
-                                       s.beam_min_improvement)
+                                       s.beam_min_improvement, gen.conflict)
     timings["beam_search"] = (time.perf_counter() - t0) * 1000
     everything = all_seqs + beam_seqs
     results = np.vstack([rows, beam_rows]) if beam_rows.size else rows

@@ -24,9 +24,12 @@ F64 = npt.NDArray[np.float64]
 
 
 def beam_search(pool: Sequence[Candidate], score: Callable[[SequenceBatch], F64],
-                width: int, max_depth: int, min_improvement: float
+                width: int, max_depth: int, min_improvement: float,
+                conflict: npt.NDArray[np.bool_] | None = None
                 ) -> tuple[list[Seq], F64]:
-    """Every sequence the beam evaluated and its kernel result rows."""
+    """Every sequence the beam evaluated and its kernel result rows; ``conflict`` (N × N,
+    the correlation filter) forbids extending a sequence with a buy correlated to one of
+    its buys."""
     beam: list[Seq] = [()]
     best = -np.inf
     seen: set[frozenset[tuple[str, str]]] = set()
@@ -36,9 +39,13 @@ def beam_search(pool: Sequence[Candidate], score: Callable[[SequenceBatch], F64]
         expansions: list[Seq] = []
         for seq in beam:
             used = {pool[i].symbol for i in seq}
-            has_buy = any(pool[i].side == "BUY" for i in seq)
+            bought = [pool[i].index for i in seq if pool[i].side == "BUY"]
+            has_buy = bool(bought)
             for j, c in enumerate(pool):
                 if c.symbol in used or (c.side == "SELL" and has_buy):
+                    continue
+                if conflict is not None and c.side == "BUY" and bought \
+                        and bool(conflict[c.index, bought].any()):
                     continue
                 new = (*seq, j)
                 key = frozenset((pool[i].symbol, pool[i].side) for i in new)
