@@ -4,6 +4,7 @@ status/regenerate, and plan → autonomous_execution → a research fill in the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -88,6 +89,12 @@ def test_recommendations_are_explained_on_the_bundled_data(daemon: ProbeDaemon,
     assert first["reason"] and first["score_breakdown"] and first["status"] == "pending"
     assert Decimal(first["estimated_value"]) > 0  # exact text, not a float
     assert view["total_score_improvement"] > 0 and view["evaluated_count"] > 1
+    # the buy gates' refusals are shown as stored with the plan, each with its reason
+    stored = daemon.io.run(daemon.store.fetch_one(
+        "SELECT result_json FROM plans WHERE id = ?", (view["plan_id"],)), 5)
+    assert view["refused_buys"] == json.loads(stored["result_json"])["refused_buys"]
+    assert all(isinstance(r, str) and r for r in view["refused_buys"].values())
+    assert view["forward_adjustment"] == 0.0  # no VIX/yield/PE indicators are fed yet
     assert api.call("GET", "/api/planning/recommendations")[1]["steps"] == view["steps"]
 
 

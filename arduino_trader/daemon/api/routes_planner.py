@@ -72,6 +72,8 @@ async def _plan_view(request: web.Request) -> dict[str, Any]:
             "regime": result.get("regime"), "cash_reserve_eur": result.get("cash_reserve_eur"),
             "target_weights": result.get("target_weights"),
             "optimizer_fallback": result.get("optimizer_fallback"),
+            "refused_buys": result.get("refused_buys", {}),
+            "forward_adjustment": result.get("forward_adjustment"),
             "warnings": latest["warnings"], "timings_ms": latest["timings_ms"],
             "buckets": [{"bucket_id": "core", "plan_id": latest["id"],
                          "status": latest["status"], "reason": latest["reason"]}]
