@@ -1,6 +1,6 @@
 """Backtest benchmark (a script, not a test): ``.venv/bin/python benchmarks/backtest.py``.
 
-Ten years of the bundled universe (2012-2022 by default), daily cycles of the daemon's real
+Ten years of the bundled universe (2012-2021 by default), daily cycles of the daemon's real
 actors on the step clock, a monthly deposit. Progress goes to stderr; the last line of
 stdout is one JSON object: ``{wall_s, sim_days, sim_days_per_s, peak_rss_mb, orders}``.
 """

@@ -25,9 +25,11 @@ from arduino_trader.daemon.backtest import (
     build_source,
     eur_rate,
     read_orders,
+    start_moment,
     validate,
 )
 from arduino_trader.daemon.cli import main
+from arduino_trader.daemon.scheduler import SIMULATED_DAY_JOBS
 from arduino_trader.daemon.service import DaemonOptions
 from arduino_trader.domain.backtest_report import (
     EquityPoint,
@@ -43,7 +45,6 @@ max_plan_depth = 2
 planner_max_sequences = 50
 beam_width = 3
 monte_carlo_path_count = 20
-job_autonomous_execution_enabled = false
 """
 
 
@@ -141,10 +142,11 @@ def test_backtest_and_research_daemon_give_the_same_orders(
     if importlib.util.find_spec("matplotlib") is not None:  # the test extra installs it
         assert (report / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # The ordinary daemon (API, ticking scheduler, research mode) on the same step clock.
+    # The ordinary daemon (API, ticking scheduler, research mode) on the same step clock:
+    # its scheduler's timer keeps running, stepped by the simulated clock.
     cfg = BacktestConfig(START, END, Decimal("10000"), Decimal("500"))
     settings = backtest_settings(load_settings(config_file, environ={}), cfg)
-    clock = StepClock(datetime(2019, 1, 2, 12, tzinfo=UTC))
+    clock = StepClock(start_moment(START))
     source = build_source(cfg, settings, clock)
     days = validate(cfg, source)
     daemon = ProbeDaemon(DaemonOptions(settings=settings, data_dir=tmp_path / "live",
@@ -153,12 +155,15 @@ def test_backtest_and_research_daemon_give_the_same_orders(
     daemon.start()
     try:
         assert daemon.port and daemon.scheduler is not None
-        # The step driver takes the ticking thread's place: jobs run one after the other.
-        daemon.scheduler.stop(timeout=5)
+        assert daemon.scheduler.stepped is not None
         driver = StepDriver(daemon, clock, cfg.initial_cash, cfg.monthly_deposit,
                             eur_per_unit=eur_rate(settings, "USD"))
-        for day in days:
-            driver.step(day)
+        for i, day in enumerate(days):
+            # Every other day the scheduler's own timer finds the jobs due and runs them.
+            ran = driver.step(day, by_timer=i % 2 == 1, timeout_s=120)
+            assert list(ran) == [j for j in SIMULATED_DAY_JOBS if j in ran]  # in order
+            assert {"sync_prices", "planner", "autonomous_execution"} <= set(ran)
+        assert not driver.failures
         live_orders = read_orders(daemon)
     finally:
         daemon.stop()

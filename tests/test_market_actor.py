@@ -343,3 +343,57 @@ def test_scheduled_price_sync_skips_closed_markets_already_priced(env: Env) -> N
     env.clock.advance(timedelta(days=5))  # Sunday: closed, stored quote older than Friday's close
     assert env.job("sync_prices", "schedule").details["updated"] == 1
     assert env.job("sync_prices", "manual").details["updated"] == 1  # manual always refreshes
+
+
+def test_top_up_stores_only_what_differs_from_the_last_answer(env: Env) -> None:
+    """A daily top-up re-reads a year from the source but validates and writes only new
+    or revised bars; the stored history equals what a full re-validation would give."""
+    revised: dict[date, float] = {}
+
+    def stable(symbol: str, start: date, end: date) -> PriceHistory:
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        bars = tuple(PriceBar(d, revised.get(d, 100.0 + d.toordinal() % 7)) for d in days
+                     if d.weekday() < 5)
+        return PriceHistory(symbol, "USD", bars, env.clock.now(), "fake")
+
+    env.source.history = stable  # type: ignore[method-assign]
+    assert env.job("sync_securities_data").ok
+
+    def logged() -> int:
+        return int(env.q("SELECT COUNT(*) FROM history_change_log")[0][0])
+
+    seeded = logged()
+    env.clock.advance(timedelta(days=2))  # Wednesday: Tuesday and Wednesday are new
+    assert env.job("sync_historical").ok
+    assert logged() == seeded + 2
+    env.clock.advance(timedelta(days=2))
+    old = date(2024, 5, 21)
+    revised[old] = 104.5  # the source revises a close inside the top-up year
+    assert env.job("sync_historical").ok
+    assert logged() == seeded + 5  # Thursday, Friday and the revised bar only
+    assert env.q("SELECT close FROM price_history WHERE day = ?",
+                 (old.isoformat(),)) == [(104.5,)]
+    env.clock.advance(timedelta(days=3))  # Monday
+    revised[date(2024, 5, 28)] = 0.0  # a bad revision is quarantined, never stored
+    assert env.job("sync_historical").ok
+    assert env.q("SELECT reason FROM price_quarantine WHERE day = '2024-05-28'") == [
+        ("non_positive",)]
+    assert env.q("SELECT close FROM price_history WHERE day = '2024-05-28'") != [(0.0,)]
+    # New days are judged against the stored closes before them (kept in memory).
+    env.clock.advance(timedelta(days=2))  # Wednesday 2024-06-12
+    revised[date(2024, 6, 11)] = 1000.0
+    assert env.job("sync_historical").ok
+    assert env.q("SELECT reason FROM price_quarantine WHERE day = '2024-06-11'") == [
+        ("split",)]  # ×10 against Monday's stored close
+    assert env.q("SELECT COUNT(*) FROM price_history WHERE day >= '2024-06-11'") == [(1,)]
+
+
+def test_calendars_built_for_a_span_serve_all_of_it() -> None:
+    """Weekly rebuilds on wall time; a backtest's calendar (long history) is not rebuilt
+    while the simulated days stay inside the span it was built for."""
+    wall = MarketCalendars(today=date(2024, 6, 3))
+    assert not wall.outdated(date(2024, 6, 10)) and wall.outdated(date(2024, 6, 11))
+    assert not wall.outdated(date(2024, 5, 27)) and wall.outdated(date(2024, 5, 26))
+    span = MarketCalendars(history_days=3700, today=date(2021, 12, 31))
+    assert not span.outdated(date(2012, 1, 3)) and not span.outdated(date(2021, 12, 31))
+    assert span.outdated(date(2011, 1, 3)) and span.outdated(date(2022, 1, 10))

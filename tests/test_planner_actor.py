@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.history_cache import HistoryCache
 from arduino_trader.actors.planner import PlannerActor
-from arduino_trader.actors.planner_inputs import aligned_prices, planner_settings
+from arduino_trader.actors.planner_inputs import InputGatherer, aligned_prices, planner_settings
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import market_repo, plan_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
@@ -317,3 +318,32 @@ def test_regime_comes_from_the_index_once_a_day(io: IoLoop, store: SqliteStore) 
     assert missing.plan_input.regime_score == 0.0
     assert any("regime neutral" in w for w in missing.warnings)
     assert missing.details["cash_eur"] == 1000.0 and missing.details["current_weights"] == {}
+
+
+def test_cached_history_inputs_equal_fresh_ones_and_the_hash_needs_no_history(
+        rig: Rig) -> None:
+    """The planner's history cache gives the same planning input as fresh reads after a
+    new day and a revision; the portfolio hash alone equals the gathered one."""
+    _seed_universe(rig)
+    rig.broker.snapshot = AccountSnapshot(
+        (Position("S1.DE", Decimal(5), Decimal(40), Decimal(50), "EUR"),),
+        (CashBalance("EUR", Decimal("5000")),), True)
+    settings = load_settings(None, environ={})
+    cache = HistoryCache()
+
+    def both() -> tuple[Any, Any]:
+        cached = InputGatherer(rig.io, rig.store, None, history=cache).gather(
+            rig.broker.snapshot, "research", settings, NOW)
+        fresh = InputGatherer(rig.io, rig.store, None).gather(
+            rig.broker.snapshot, "research", settings, NOW)
+        return cached, fresh
+
+    for change in (None, (NOW.date(), 61.0), (NOW.date() - timedelta(days=40), 55.5)):
+        if change is not None:
+            rig.io.run(market_repo.write_history(rig.store, {"DE0000000001": (
+                [PriceBar(change[0], change[1])], [])}, "test", NOW), 10)
+        cached, fresh = both()
+        np.testing.assert_array_equal(cached.plan_input.prices, fresh.plan_input.prices)
+        assert cached.portfolio_hash == fresh.portfolio_hash == InputGatherer(
+            rig.io, rig.store, None).portfolio_hash(rig.broker.snapshot, "research")
+    assert 55.5 in fresh.plan_input.prices and 61.0 in fresh.plan_input.prices

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from arduino_trader.actors.base import ActorContext, BaseActor, handles
-from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.clock import ManualClock, StepClock
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, defaults
 from arduino_trader.daemon.bus import ActorBus
@@ -121,3 +121,70 @@ def _wait(cond: Any, timeout: float = 5.0) -> None:
             return
         deadline.wait(0.02)
     raise AssertionError("condition not reached")
+
+
+class RecordingActor(BaseActor):
+    """Records the jobs it runs, in order, and which thread asked."""
+
+    name = "recorder"
+
+    def __init__(self, ctx: ActorContext, log: list[tuple[str, str]]) -> None:
+        super().__init__(ctx)
+        self.runs = log
+
+    @handles(RunJob)
+    def _run(self, msg: RunJob) -> JobOutcome:
+        self.runs.append((msg.job, msg.trigger))
+        return JobOutcome(msg.job != "fails", f"ran {msg.job}")
+
+
+@pytest.fixture
+def stepped(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
+    clock = StepClock(T0)
+    ctx = ActorContext(bus, io, clock, defaults, {})
+    runs: list[tuple[str, str]] = []
+    bus.register("recorder", RecordingActor.start(ctx, runs))
+    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=defaults,
+                      stepped=("sync", "plan", "fails"), tick_seconds=0.02)
+    for spec in (JobSpec("plan", "recorder", "", every_minutes_key="job_planner_minutes"),
+                 JobSpec("sync", "recorder", "", every_minutes=5, run_at_startup=True),
+                 JobSpec("fails", "recorder", "", every_minutes=1),
+                 JobSpec("weekly", "recorder", "", daily_hour_key="job_maintenance_hour",
+                         weekday=6)):
+        sched.register(spec)
+    yield sched, clock, runs
+    sched.stop()
+
+
+def test_stepped_scheduler_runs_the_simulated_day_in_order(stepped: Any) -> None:
+    sched, clock, runs = stepped
+    assert sched.due_jobs(clock.now()) == []  # nothing at start-up, even run_at_startup
+    assert sched.state("weekly")["next_run"] is None  # outside the simulated day
+    clock.set(T0 + timedelta(days=1))
+    outcomes = sched.drain()
+    assert list(outcomes) == ["sync", "plan", "fails"] and not outcomes["fails"].ok
+    assert runs == [("sync", "schedule"), ("plan", "schedule"), ("fails", "schedule")]
+    assert sched.drain() == outcomes and len(runs) == 3  # each once per moment
+    clock.set(T0 + timedelta(days=8))  # a week later: still never the weekly job
+    assert list(sched.drain()) == ["sync", "plan", "fails"]
+    assert "weekly" not in {job for job, _ in runs}
+
+
+def test_stepped_timer_runs_the_same_jobs_in_the_same_order(stepped: Any) -> None:
+    sched, clock, runs = stepped
+    sched.start()  # the ticking thread
+    with sched.holding():
+        clock.set(T0 + timedelta(days=1))
+        threading.Event().wait(0.1)  # several ticks: held, the thread starts nothing
+        assert runs == []
+    _wait(lambda: len(runs) == 3)
+    assert [job for job, _ in runs] == ["sync", "plan", "fails"]
+    assert list(sched.drain()) == ["sync", "plan", "fails"]  # what the timer ran
+    assert len(runs) == 3
+
+
+def test_drain_needs_a_stepped_scheduler(setup: Any) -> None:
+    sched = setup[0]
+    assert sched.stepped is None
+    with pytest.raises(RuntimeError, match="stepped"):
+        sched.drain()

@@ -35,6 +35,7 @@ from arduino_trader.protocols.market_data import (
     HistoryUpdated,
     MarketData,
     MarketDataError,
+    PriceBar,
     PricesUpdated,
     Quote,
     RateUnavailable,
@@ -120,6 +121,18 @@ class _CacheHandle:
 
 
 @dataclass(frozen=True)
+class _Known:
+    """The source's last stored history answer of one ISIN and the newest accepted
+    ``(day, close)`` pairs in the store (the validation context of the next top-up)."""
+
+    answer: dict[date, PriceBar]
+    tail: tuple[tuple[date, float], ...]
+
+
+TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
+
+
+@dataclass(frozen=True)
 class _SyncOne:
     """Internal: sync one security in the background (after onboarding)."""
 
@@ -139,7 +152,8 @@ class MarketDataActor(BaseActor):
                  calendars: MarketCalendars | None = None) -> None:
         super().__init__(ctx)
         self.source = source
-        self.calendars = calendars or MarketCalendars(today=ctx.clock.now().date())
+        self.calendars = (calendars or ctx.resources.get("calendars")
+                          or MarketCalendars(today=ctx.clock.now().date()))
         s = ctx.settings
         mono = ctx.clock.monotonic
         self.quotes: TtlCache[str, Quote] = TtlCache(
@@ -154,6 +168,10 @@ class MarketDataActor(BaseActor):
             lambda: s().get_int("market_data.analyst_ttl_hours") * 3600.0, mono)
         self._problems: dict[str, str] = {}
         self._last_level: HealthLevel | None = None
+        # The source's last history answer per ISIN once stored, and the newest stored
+        # closes: a top-up validates and writes only the bars that differ from it (new
+        # days, revisions). This actor is the only writer of accepted history.
+        self._known: dict[str, _Known] = {}
 
     def on_start(self) -> None:
         """Register the caches so the admin API can report and clear them."""
@@ -243,9 +261,11 @@ class MarketDataActor(BaseActor):
             self._problem("prices", f"{exc.code}: {exc}")
         accepted: dict[str, Quote] = {}
         refused: dict[str, tuple[Quarantined, ...]] = {}
+        recent: dict[str, list[float]] = self._store(repo.recent_closes_many(
+            self._db, sorted({by_symbol[s] for s in fresh})))
         for symbol, quote in fresh.items():
             isin = by_symbol[symbol]
-            closes = self._store(repo.recent_closes(self._db, isin))
+            closes = recent[isin]
             previous = stored[isin].price if isin in stored else (closes[-1] if closes else None)
             verdict = check_price(quote.price, previous, closes)
             if verdict is None:
@@ -300,6 +320,8 @@ class MarketDataActor(BaseActor):
         settings = self.ctx.settings()
         cutoff = now + timedelta(seconds=1) if force else now - timedelta(
             hours=settings.get_int("market_data.resync_hours"))
+        if force:
+            self._known.clear()
         due = self._store(repo.securities_due(self._db, cutoff))
         processed, errors = self._sync_many(due, now)
         active = self._store(repo.list_securities(self._db, active_only=True))
@@ -310,8 +332,7 @@ class MarketDataActor(BaseActor):
                           {"processed": processed, "errors": errors, "seeded": seeded})
 
     def _seed_universe(self, now: datetime) -> int:
-        counts = self._store(repo.universe_counts(self._db))
-        if counts.get("total", 0) > 0:
+        if self._store(repo.has_securities(self._db)):
             return 0
         try:
             offered = self.source.universe()
@@ -329,6 +350,7 @@ class MarketDataActor(BaseActor):
         settings = self.ctx.settings()
         last_days: dict[str, date] = self._store(repo.last_history_days(self._db))
         series: dict[str, tuple[Any, Any]] = {}
+        known: dict[str, _Known] = {}
         processed: list[str] = []
         errors: list[dict[str, str]] = []
         end = self.source.reference_time(now).date()
@@ -342,16 +364,20 @@ class MarketDataActor(BaseActor):
                                          else "market_data.history_seed_years")
                 start = end - timedelta(days=365 * years + years // 4)
                 try:
-                    series[isin] = self._read_history(sec, start, end, last is not None)
+                    seen, changed = self._read_history(sec, start, end, last is not None)
                 except MarketDataError as exc:
                     # A failed history skips the rest for this security (§5.3).
                     errors.append({"isin": isin, "error": exc.code, "message": str(exc)})
                     continue
+                known[isin] = seen
+                if changed is not None:
+                    series[isin] = changed
             self._fetch_data(sec)
             processed.append(isin)
         rows = 0
         if series:
             rows = int(self._store(repo.write_history(self._db, series, self.source.name, now)))
+        self._known.update(known)  # only once stored
         self._store(repo.set_last_synced(self._db, processed, now))
         self._problem("history", f"{len(errors)} securities failed: "
                                  f"{errors[0]['message']}" if errors else None)
@@ -361,16 +387,31 @@ class MarketDataActor(BaseActor):
             self.log.info("history_synced", securities=len(series), rows=rows)
         return processed, errors
 
-    def _read_history(self, sec: Mapping[str, Any], start: date, end: date,
-                      top_up: bool) -> tuple[Any, Any]:
-        """Read and validate one security's history; returns (accepted, quarantined)."""
+    def _read_history(self, sec: Mapping[str, Any], start: date, end: date, top_up: bool
+                      ) -> tuple[_Known, tuple[Any, Any] | None]:
+        """Read one security's history; returns what is known once it is stored and the
+        validated (accepted, quarantined) bars to store, None when nothing differs from
+        the last stored answer. Validation starts at the first differing day, in the
+        context of the stored closes before it (validation looks back only, so the
+        verdicts equal those of validating the whole answer)."""
         isin = sec["isin"]
         history = self.source.history(self._symbol(sec), start, end)
-        previous: list[float] = []
-        if top_up:
-            stored = self._store(repo.read_history(self._db, isin, end=start))
-            previous = [b.close for b in stored[-30:]]
-        report = validate_series(history.bars, previous=previous,
+        answer = {b.day: b for b in history.bars}
+        known = self._known.get(isin) if top_up else None
+        bars = sorted(history.bars, key=lambda b: b.day)
+        if known is not None:
+            first = next((b.day for b in bars if known.answer.get(b.day) != b), None)
+            if first is None:
+                return _Known(answer, known.tail), None
+            bars = [b for b in bars if b.day >= first]
+        previous: tuple[tuple[date, float], ...] = ()
+        if top_up and bars:
+            if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
+                previous = known.tail
+            else:  # a revision before the newest stored close: ask the store
+                previous = tuple(self._store(repo.closes_before(self._db, isin, bars[0].day,
+                                                                TAIL)))
+        report = validate_series(bars, previous=[c for _, c in previous],
                                  max_gap_days=self.ctx.settings().get_int(
                                      "market_data.max_gap_days"))
         for q in report.quarantined:
@@ -379,9 +420,10 @@ class MarketDataActor(BaseActor):
         if report.mostly_bad:
             self.log.warning("history_mostly_invalid", isin=isin,
                              quarantined=len(report.quarantined), repaired=len(report.repaired))
-        if not report.accepted:
+        if not report.accepted and known is None:
             raise EmptyHistory(f"no valid bars for {sec['symbol']}")
-        return report.accepted, report.quarantined
+        tail = (*previous, *((b.day, b.close) for b in report.accepted))[-TAIL:]
+        return _Known(answer, tail), (report.accepted, report.quarantined)
 
     def _fetch_data(self, sec: Mapping[str, Any]) -> None:
         """Fundamentals, analyst data and classification; failures are tolerated."""
@@ -577,6 +619,7 @@ class MarketDataActor(BaseActor):
             raise LookupError(f"unknown security {isin}")
         self.fundamentals.clear()
         self.analyst.clear()
+        self._known.pop(isin, None)  # re-validate and re-store the whole answer
         processed, errors = self._sync_many([sec], self._now())
         stats = self._store(repo.history_stats(self._db, isin))
         return {"isin": isin, "synced": bool(processed), "errors": errors, **stats}

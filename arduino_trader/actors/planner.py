@@ -49,6 +49,7 @@ from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningSco
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
+from .history_cache import HistoryCache
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 
 EXECUTOR_TIMEOUT_S = 300.0
@@ -83,6 +84,7 @@ class PlannerActor(BaseActor):
         self._last: PlanSummary | None = None
         self._last_at: datetime | None = None
         self._regime_cache: dict[date, float] = {}
+        self._history = HistoryCache()  # stored closes, refreshed from the change log
 
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:
@@ -187,7 +189,8 @@ class PlannerActor(BaseActor):
         mode = self._mode()
         now = self.ctx.clock.now()
         gatherer = InputGatherer(self.ctx.io, self._store(),
-                                 self.ctx.resources.get("market_data"), self._regime_cache)
+                                 self.ctx.resources.get("market_data"), self._regime_cache,
+                                 self._history)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
         result, satellites, scope_warnings = self._plan_buckets(inp, mode)
@@ -280,7 +283,8 @@ class PlannerActor(BaseActor):
         """Score every active security from its stored history and fundamentals (no
         portfolio context: diversification neutral)."""
         try:
-            gathered = InputGatherer(self.ctx.io, self._store(), None).gather(
+            gathered = InputGatherer(self.ctx.io, self._store(), None,
+                                     history=self._history).gather(
                 AccountSnapshot((), ()), self._mode(), self.ctx.settings(),
                 self.ctx.clock.now())
             inp = gathered.plan_input
@@ -315,8 +319,7 @@ class PlannerActor(BaseActor):
     def _current_hash(self) -> str:
         mode = self._mode()
         gatherer = InputGatherer(self.ctx.io, self._store(), None)
-        return gatherer.gather(self._account(mode), mode, self.ctx.settings(),
-                               self.ctx.clock.now()).portfolio_hash
+        return gatherer.portfolio_hash(self._account(mode), mode)
 
     def _execute_unsafe(self) -> JobOutcome:
         pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),

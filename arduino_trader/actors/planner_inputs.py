@@ -31,6 +31,8 @@ from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
+from .history_cache import HistoryCache
+
 STORE_TIMEOUT_S = 60.0
 BROKER_TIMEOUT_S = 60.0
 REGIME_INDEX = "^GSPC"
@@ -54,14 +56,11 @@ def planner_settings(settings: Settings) -> PlannerSettings:
 
 def aligned_prices(histories: list[dict[date, float]], days: int) -> npt.NDArray[np.float64]:
     """[securities × days] closes on the union of trading days (last ``days``), NaN gaps."""
-    calendar = sorted({d for h in histories for d in h})[-days:]
-    out = np.full((len(histories), len(calendar)), np.nan)
-    index = {d: j for j, d in enumerate(calendar)}
-    for i, h in enumerate(histories):
-        for d, close in h.items():
-            j = index.get(d)
-            if j is not None and close is not None and close > 0:
-                out[i, j] = float(close)
+    calendar = sorted(set().union(*histories))[-days:]
+    nan = float("nan")
+    out = np.array([[h.get(d, nan) for d in calendar] for h in histories],
+                   dtype=np.float64).reshape(len(histories), len(calendar))
+    out[~(out > 0)] = np.nan  # missing, None and non-positive closes are gaps
     return out
 
 
@@ -88,11 +87,13 @@ class InputGatherer:
     """Reads every fact a plan needs; a missing FX rate excludes its currency, never 1:1."""
 
     def __init__(self, io: IoRunner, store: Database, market_data: Any,
-                 regime_cache: dict[date, float] | None = None) -> None:
+                 regime_cache: dict[date, float] | None = None,
+                 history: HistoryCache | None = None) -> None:
         self.io = io
         self.store = store
         self.market_data = market_data
         self.regime_cache = {} if regime_cache is None else regime_cache
+        self.history = HistoryCache() if history is None else history
 
     def _run(self, coro: Any, timeout: float = STORE_TIMEOUT_S) -> Any:
         return self.io.run(coro, timeout)
@@ -142,19 +143,19 @@ class InputGatherer:
         usable = [r for r in rows if str(r["currency"] or "EUR") in rates]
         days = settings.get_int("planner_history_days")
         start = today - timedelta(days=int(days * 7 / 5) + 10)
-        histories: list[dict[date, float]] = []
-        for r in usable:
-            bars = self._run(market_repo.read_history(self.store, r["isin"], start, today))
-            histories.append({b.day: b.close for b in bars})
+        self.history.refresh(self.io, self.store)
+        histories = self.history.closes_many(self.io, self.store,
+                                             [str(r["isin"]) for r in usable], start, today)
+        self.history.forget({r["isin"] for r in usable})
         prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
-        securities = [self._security(r, rates, fundamentals_from_data(self._run(
-            market_repo.read_security_data(self.store, r["isin"])))) for r in usable]
+        data = self._run(market_repo.read_security_data_many(
+            self.store, [r["isin"] for r in usable]))
+        securities = [self._security(r, rates, fundamentals_from_data(data[r["isin"]]))
+                      for r in usable]
         isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
         trades = self._run(plan_repo.last_trade_times(self.store, mode))
         holdings: list[Holding] = []
-        positions: dict[str, Decimal] = {}
         for p in account.positions:
-            positions[p.symbol] = p.quantity
             if p.currency not in rates:
                 continue
             isin = isins.get(p.symbol, p.symbol)
@@ -171,15 +172,7 @@ class InputGatherer:
         last_sell = {s: d for s in isins
                      if (d := _days(now, trades.get((isins[s], "SELL")))) is not None}
         regime = self._regime(today, warnings)
-        pending = [PendingOrder(o["symbol"], o["side"], o["remaining"], o["price"],
-                                o["currency"])
-                   for o in self._run(plan_repo.open_orders(self.store, mode))]
-        hashed = portfolio_hash(
-            [HashSecurity(str(r["symbol"]), bool(r["allow_buy"]), bool(r["allow_sell"]),
-                          r["min_portfolio_target"], r["max_portfolio_target"],
-                          r["country"], r["industry"]) for r in rows],
-            positions, {c.currency: account.cash_in(c.currency) for c in account.cash},
-            pending)
+        hashed = self._hash(rows, account, mode)
         plan_input = PlanInput(securities, prices, holdings, float(cash_eur),
                                regime_score=regime, days_since_last_buy=last_buy,
                                days_since_last_sell=last_sell,
@@ -192,6 +185,22 @@ class InputGatherer:
                          if prices.ndim == 2 else 0, "holdings": len(holdings),
                          "cash_eur": float(cash_eur), "regime_score": regime, "mode": mode,
                          "total_value_eur": total, "current_weights": weights})
+
+    def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
+        """The portfolio hash :meth:`gather` would give, without reading any history."""
+        rows = self._run(market_repo.list_securities(self.store, active_only=True))
+        return self._hash(rows, account, mode)
+
+    def _hash(self, rows: list[dict[str, Any]], account: AccountSnapshot, mode: str) -> str:
+        pending = [PendingOrder(o["symbol"], o["side"], o["remaining"], o["price"],
+                                o["currency"])
+                   for o in self._run(plan_repo.open_orders(self.store, mode))]
+        return portfolio_hash(
+            [HashSecurity(str(r["symbol"]), bool(r["allow_buy"]), bool(r["allow_sell"]),
+                          r["min_portfolio_target"], r["max_portfolio_target"],
+                          r["country"], r["industry"]) for r in rows],
+            {p.symbol: p.quantity for p in account.positions},
+            {c.currency: account.cash_in(c.currency) for c in account.cash}, pending)
 
     @staticmethod
     def _security(row: Mapping[str, Any], rates: Mapping[str, Decimal],

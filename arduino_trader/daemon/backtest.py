@@ -1,12 +1,17 @@
 """``arduino-trader backtest``: the daemon's real actors, day by day, on a step clock.
 
 A :class:`BacktestDaemon` is the ordinary daemon (same actors, store, executor, planner,
-cash flows, satellites) on the replay source, the paper broker and a
+cash flows, satellites, ticking scheduler) on the replay source, the paper broker and a
 :class:`~arduino_trader.adapters.clock.StepClock`, in a temporary data directory, with the
-scheduler's ticking thread and the admin API left off. :class:`StepDriver` sets the clock
-to each trading day (15:00 New York: inside the tradable window), books the monthly
-deposit on the paper broker and runs the daily jobs one after the other through the
-scheduler, each to completion. The report maths is :mod:`arduino_trader.domain.backtest_report`.
+admin API left off. On the step clock the scheduler is stepped
+(:data:`~arduino_trader.daemon.scheduler.SIMULATED_DAY_JOBS`). :class:`StepDriver` moves
+the clock to each trading day (15:00 New York: inside the tradable window), books the
+monthly deposit on the paper broker and lets the scheduler's own due-job loop run the
+day's jobs in order, each to completion. The report maths is
+:mod:`arduino_trader.domain.backtest_report`.
+
+Deposits are booked in the trading currency (USD for the bundled universe), converted
+from the EUR amounts at the replay's fixed rate.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +50,7 @@ from arduino_trader.domain.backtest_report import (
 )
 from arduino_trader.protocols.messages import JobOutcome
 
-from .scheduler import JobAlreadyRunning, Scheduler
+from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
 log = structlog.get_logger(component="backtest")
@@ -54,10 +59,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 STEP_TIME = dtime(15, 0)  # New York: inside the 10:00-15:30 tradable window (30 min buffers)
 INDEX_SYMBOL = "^GSPC"
 MIN_SECURITIES = 2
-# Run on every simulated day, in this order, each to completion.
-DAILY_JOBS: tuple[str, ...] = ("sync_fx", "sync_securities_data", "sync_prices",
-                               "cash_flow_sync", "sync_cycle", "planner",
-                               "autonomous_execution", "order_follow_up")
+# Run on every simulated day, in this order, each to completion (by the scheduler).
+DAILY_JOBS: tuple[str, ...] = SIMULATED_DAY_JOBS
 DEPOSIT_COMMENT = "backtest monthly deposit"
 
 
@@ -136,9 +139,15 @@ def validate(config: BacktestConfig, source: ReplaySource) -> list[date]:
     return days
 
 
+def start_moment(first_day: date) -> datetime:
+    """Where the step clock starts: the step time of the day before the first trading
+    day, so every daily job is first due on the first step (none at start-up)."""
+    return datetime.combine(first_day - timedelta(days=1), STEP_TIME, NEW_YORK)
+
+
 class BacktestDaemon(TraderDaemon):
-    """The daemon with a given replay source, calendars spanning the whole period, jobs run
-    only by the driver (no ticking scheduler thread) and no admin API."""
+    """The daemon with a given replay source, calendars spanning the whole period and no
+    admin API."""
 
     def __init__(self, options: DaemonOptions, source: ReplaySource, start: date,
                  end: date) -> None:
@@ -146,21 +155,14 @@ class BacktestDaemon(TraderDaemon):
         self._market_data = source
         self._calendars = MarketCalendars(history_days=(end - start).days + 40, today=end)
 
-    def _start_scheduler(self) -> None:
-        """The job registry without its ticking thread: only the driver runs jobs."""
-        assert self.settings is not None
-        self.scheduler = Scheduler(bus=self.bus, io=self.io, store=self.store, clock=self.clock,
-                                   settings=self.settings.current)
-        for spec in self.job_specs():
-            self.scheduler.register(spec)
-
     def _start_api(self, settings: Settings) -> None:
         self.port = None
 
 
 class StepDriver:
-    """Moves a daemon on a :class:`StepClock` through trading days, running the daily jobs
-    through its scheduler and booking monthly deposits on the paper broker."""
+    """Moves a daemon on a :class:`StepClock` through trading days: books the monthly
+    deposit on the paper broker, then lets the daemon's stepped scheduler run the due
+    jobs (its ticking thread may find them first: the same jobs run in the same order)."""
 
     def __init__(self, daemon: TraderDaemon, clock: StepClock, initial_cash: Decimal,
                  monthly_deposit: Decimal, currency: str = "USD",
@@ -183,35 +185,34 @@ class StepDriver:
         self.daemon.io.run(paper.deposit(self.currency, amount, comment), timeout=60)
         return float(amount * self.eur_per_unit)
 
-    def step(self, day: date) -> dict[str, JobOutcome]:
-        """Simulate one trading day; returns each job's outcome."""
-        self.clock.set(datetime.combine(day, STEP_TIME, NEW_YORK))
-        flow = 0.0
-        month = (day.year, day.month)
-        if self._last_month is None:
-            flow += self._deposit(self.initial_cash, "backtest initial cash")
-        elif month != self._last_month and self.monthly_deposit > 0:
-            flow += self._deposit(self.monthly_deposit, DEPOSIT_COMMENT)
-        self._last_month = month
-        self.flows.append(flow)
-        outcomes: dict[str, JobOutcome] = {}
-        for job in DAILY_JOBS:
-            outcomes[job] = self._run(job)
-            if not outcomes[job].ok:
+    def step(self, day: date, *, by_timer: bool = False,
+             timeout_s: float = 900.0) -> dict[str, JobOutcome]:
+        """Simulate one trading day; returns each job's outcome. ``by_timer``: leave the
+        due jobs to the scheduler's ticking thread and wait until it has run them."""
+        scheduler = self.daemon.scheduler
+        if scheduler is None or scheduler.stepped is None:
+            raise RuntimeError("the step driver needs a daemon on a step clock")
+        with scheduler.holding():  # the ticking thread waits until the deposit is booked
+            self.clock.set(datetime.combine(day, STEP_TIME, NEW_YORK))
+            flow = 0.0
+            month = (day.year, day.month)
+            if self._last_month is None:
+                flow += self._deposit(self.initial_cash, "backtest initial cash")
+            elif month != self._last_month and self.monthly_deposit > 0:
+                flow += self._deposit(self.monthly_deposit, DEPOSIT_COMMENT)
+            self._last_month = month
+            self.flows.append(flow)
+            if not by_timer:
+                outcomes = scheduler.drain()
+        if by_timer:
+            deadline = time.monotonic() + timeout_s
+            while scheduler.due_jobs(self.clock.now()) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            outcomes = scheduler.drain()  # waits for the thread's drain, runs what is left
+        for job, outcome in outcomes.items():
+            if not outcome.ok:
                 self.failures[job] = self.failures.get(job, 0) + 1
         return outcomes
-
-    def _run(self, job: str) -> JobOutcome:
-        scheduler = self.daemon.scheduler
-        assert scheduler is not None
-        deadline = time.monotonic() + 900
-        while True:
-            try:
-                return scheduler.run_now(job, "schedule")
-            except JobAlreadyRunning:  # started by a ticking scheduler: wait for it
-                if time.monotonic() > deadline:
-                    return JobOutcome(False, f"{job} stayed busy")
-                time.sleep(0.02)
 
 
 # --------------------------------------------------------------------- reading
@@ -302,7 +303,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
     t0 = time.monotonic()
     out = progress if progress is not None else sys.stderr
     effective = backtest_settings(settings, config)
-    probe_clock = StepClock(datetime.combine(config.start, STEP_TIME, NEW_YORK))
+    probe_clock = StepClock(start_moment(config.start))
     source = build_source(config, effective, probe_clock)
     days = validate(config, source)
     eur_per_usd = eur_rate(effective, "USD")

@@ -3,6 +3,12 @@
 Jobs are declared as :class:`JobSpec` and run by asking the owning actor with
 ``RunJob``. A job that is running is never started twice: a trigger while running is
 refused (the API answers 409) and a due schedule is skipped.
+
+On a simulated clock (:class:`~arduino_trader.adapters.clock.StepClock`: backtests and
+the research daemon driven by one) the scheduler is *stepped*: only the simulated day's
+jobs (:data:`SIMULATED_DAY_JOBS`) are scheduled, and every due one runs to completion,
+one after the other in that order (:meth:`Scheduler.drain`), whether the ticking thread
+or the step driver finds them due first — so the same days give the same orders.
 """
 
 from __future__ import annotations
@@ -10,14 +16,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 import structlog
 
+from arduino_trader.adapters.clock import StepClock
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.jobs import JobSpec
@@ -30,6 +38,11 @@ from .schedule import describe, next_run
 log = structlog.get_logger(component="scheduler")
 
 Trigger = Literal["schedule", "manual", "startup"]
+# What a simulated trading day runs, in this order: market data, deposits, snapshot,
+# plan, one order through every safety layer, fills.
+SIMULATED_DAY_JOBS: tuple[str, ...] = (
+    "sync_fx", "sync_securities_data", "sync_prices", "cash_flow_sync", "sync_cycle",
+    "planner", "autonomous_execution", "order_follow_up")
 
 
 class JobNotFound(KeyError):
@@ -91,7 +104,9 @@ class Scheduler:
 
     def __init__(self, *, bus: Bus, io: IoRunner, store: Database, clock: Clock,
                  settings: Callable[[], Settings], max_workers: int = 4,
-                 tick_seconds: float = 0.5) -> None:
+                 tick_seconds: float = 0.5, stepped: Sequence[str] | None = None) -> None:
+        """``stepped``: the jobs a simulated clock runs, in order (default: on a
+        :class:`StepClock` :data:`SIMULATED_DAY_JOBS`, else None: ordinary scheduling)."""
         self._bus = bus
         self._io = io
         self._store = store
@@ -103,6 +118,11 @@ class Scheduler:
         self._tick = tick_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        if stepped is None and isinstance(clock, StepClock):
+            stepped = SIMULATED_DAY_JOBS
+        self._stepped = tuple(stepped) if stepped is not None else None
+        self._serial = threading.RLock()  # one drain at a time (ticking thread or driver)
+        self._drained: tuple[datetime, dict[str, JobOutcome]] | None = None
 
     # registry -------------------------------------------------------------------
     def register(self, spec: JobSpec) -> None:
@@ -111,8 +131,9 @@ class Scheduler:
             if spec.name in self._jobs:
                 raise ValueError(f"job {spec.name!r} registered twice")
             state = JobState(spec)
-            state.next_run_at = next_run(spec, self._settings(), now=self._clock.now(),
-                                         last_start=None)
+            # Stepped: nothing is due at the start moment (the driver's first step is).
+            first = replace(spec, run_at_startup=False) if self._stepped is not None else spec
+            state.next_run_at = self._next(first, self._settings(), self._clock.now(), None)
             self._jobs[spec.name] = state
 
     def names(self) -> list[str]:
@@ -140,8 +161,7 @@ class Scheduler:
         now = self._clock.now()
         with self._lock:
             for job in self._jobs.values():
-                job.next_run_at = next_run(job.spec, settings, now=now,
-                                           last_start=job.last_start)
+                job.next_run_at = self._next(job.spec, settings, now, job.last_start)
         log.info("jobs_rescheduled", jobs=len(self._jobs))
 
     # running --------------------------------------------------------------------
@@ -204,7 +224,7 @@ class Scheduler:
             job.last_duration_s = round(duration, 3)
             job.runs += 1
             job.consecutive_failures = 0 if outcome.ok else job.consecutive_failures + 1
-            job.next_run_at = next_run(spec, settings, now=finished, last_start=job.last_start)
+            job.next_run_at = self._next(spec, settings, finished, job.last_start)
             failures = job.consecutive_failures
         if outcome.ok:
             bound.info("job_finished", duration_s=round(duration, 3), summary=outcome.summary)
@@ -247,8 +267,56 @@ class Scheduler:
                     due.append(name)
         return sorted(due)
 
+    def _next(self, spec: JobSpec, settings: Settings, now: datetime,
+              last_start: datetime | None) -> datetime | None:
+        """The job's next run; stepped, jobs outside the simulated day are manual only."""
+        if self._stepped is not None and spec.name not in self._stepped:
+            return None
+        return next_run(spec, settings, now=now, last_start=last_start)
+
+    @property
+    def stepped(self) -> tuple[str, ...] | None:
+        """The simulated day's jobs in order, or None when scheduling on wall time."""
+        return self._stepped
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep the ticking thread from starting due jobs (the step driver moves the clock
+        and books the day's deposit inside, then calls :meth:`drain`)."""
+        with self._serial:
+            yield
+
+    def drain(self) -> dict[str, JobOutcome]:
+        """Stepped: run every due job to completion, one after the other in the
+        simulated day's order; returns the outcomes of the jobs run at this clock moment
+        (by this call or by the ticking thread before it)."""
+        return self._drain()[0]
+
+    def _drain(self) -> tuple[dict[str, JobOutcome], list[str]]:
+        if self._stepped is None:
+            raise RuntimeError("drain() needs a stepped (simulated-clock) scheduler")
+        ran: list[str] = []
+        with self._serial:
+            now = self._clock.now()
+            if self._drained is None or self._drained[0] != now:
+                self._drained = (now, {})
+            outcomes = self._drained[1]
+            due = set(self.due_jobs(now))
+            for name in self._stepped:
+                if name not in due or self._stop.is_set():
+                    continue
+                try:
+                    outcomes[name] = self.run_now(name, "schedule")
+                except (JobAlreadyRunning, JobNotFound):  # a manual trigger is running it
+                    continue
+                ran.append(name)
+            return dict(outcomes), ran
+
     def run_due(self) -> list[str]:
-        """Start every due job in the background; returns the started names."""
+        """Start every due job in the background (stepped: run them in order, see
+        :meth:`drain`); returns the started names."""
+        if self._stepped is not None:
+            return self._drain()[1]
         started: list[str] = []
         for name in self.due_jobs(self._clock.now()):
             try:

@@ -171,9 +171,12 @@ class MarketCalendars:
                              breaks_s, breaks_e, cal.last_session.date())
 
     def outdated(self, today: date, max_days: int = 7) -> bool:
-        """True when built for a day more than ``max_days`` away from ``today`` (the
-        library's session tables reach one year past their build day: rebuild weekly)."""
-        return abs((today - self.built_for).days) > max_days
+        """True when built for a day more than ``max_days`` before ``today`` (the
+        library's session tables reach one year past their build day: rebuild weekly), or
+        when ``today`` lies before the past sessions it was built with (a calendar built
+        with a long ``history_days`` — a backtest's — serves its whole span)."""
+        ahead = (today - self.built_for).days
+        return ahead > max_days or -ahead > max_days + max(0, self._history_days - 30)
 
     # ---------------------------------------------------------------- queries
     def calendar_end(self, mic: str) -> date | None:

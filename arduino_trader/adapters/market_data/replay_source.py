@@ -134,6 +134,7 @@ class ReplaySource:
         self._fx = dict(fx or {})
         self._table: _Table | None = None
         self._universe: list[SecurityInfo] | None = None
+        self._bars: dict[str, tuple[tuple[date, ...], tuple[PriceBar, ...]]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -239,15 +240,24 @@ class ReplaySource:
                     break
         return out
 
+    def _bars_of(self, key: str, column: tuple[float | None, ...]
+                 ) -> tuple[tuple[date, ...], tuple[PriceBar, ...]]:
+        """Every bar of one column, built once (days and bars, in day order)."""
+        built = self._bars.get(key)
+        if built is None:
+            days = self._load().days
+            pairs = [(d, v) for d, v in zip(days, column, strict=True) if v is not None]
+            built = (tuple(d for d, _ in pairs),
+                     tuple(PriceBar(d, v, adj_close=v) for d, v in pairs))
+            self._bars[key] = built
+        return built
+
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
         """Daily closes of ``symbol`` within ``[start, end]`` up to the replay position."""
-        table = self._load()
-        _, column = self._column(symbol)
+        key, column = self._column(symbol)
+        days, all_bars = self._bars_of(key, column)
         stop = min(end, self._position())
-        lo = bisect_left(table.days, start)
-        hi = bisect_right(table.days, stop)
-        bars = tuple(PriceBar(table.days[i], v, adj_close=v)
-                     for i in range(lo, hi) if (v := column[i]) is not None)
+        bars = all_bars[bisect_left(days, start):bisect_right(days, stop)]
         if not bars:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
         return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),

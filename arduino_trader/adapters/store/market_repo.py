@@ -30,6 +30,7 @@ EDITABLE_COLUMNS = frozenset({
     "min_portfolio_target", "max_portfolio_target",
 })
 _BOOL_COLUMNS = ("allow_buy", "allow_sell", "active")
+HISTORY_CHANGES_KEPT = 200_000  # change-log rows kept (migration 0210)
 
 
 class DuplicateSecurity(ValueError):
@@ -167,6 +168,12 @@ async def securities_due(db: Database, older_than: datetime) -> list[dict[str, A
     return [security_row(r) for r in rows]
 
 
+async def has_securities(db: Database) -> bool:
+    """True when the universe has any security (active or not); counts nothing."""
+    row = await db.fetch_one("SELECT EXISTS (SELECT 1 FROM securities) AS any_row")
+    return bool(row and row["any_row"])
+
+
 async def universe_counts(db: Database) -> dict[str, int]:
     """Securities total/active and history rows."""
     row = await db.fetch_one(
@@ -181,8 +188,10 @@ async def universe_counts(db: Database) -> dict[str, int]:
 # -------------------------------------------------------------------- history
 async def last_history_days(db: Database) -> dict[str, date]:
     """Newest stored day per ISIN."""
-    rows = await db.fetch_all("SELECT isin, MAX(day) AS last FROM price_history GROUP BY isin")
-    return {r["isin"]: date.fromisoformat(r["last"]) for r in rows}
+    rows = await db.fetch_all(  # one index probe per security, not a scan of the history
+        "SELECT s.isin AS isin, (SELECT MAX(p.day) FROM price_history p "
+        "WHERE p.isin = s.isin) AS last FROM securities s")
+    return {r["isin"]: date.fromisoformat(r["last"]) for r in rows if r["last"]}
 
 
 async def recent_closes(db: Database, isin: str, limit: int = 30) -> list[float]:
@@ -191,6 +200,33 @@ async def recent_closes(db: Database, isin: str, limit: int = 30) -> list[float]
         "SELECT close FROM price_history WHERE isin = ? ORDER BY day DESC LIMIT ?",
         (isin, limit))
     return [float(r["close"]) for r in reversed(rows)]
+
+
+async def recent_closes_many(db: Database, isins: Sequence[str],
+                             limit: int = 30) -> dict[str, list[float]]:
+    """:func:`recent_closes` of many ISINs in one query."""
+    out: dict[str, list[float]] = {i: [] for i in isins}
+    if not isins:
+        return out
+    one = ("SELECT * FROM (SELECT isin, day, close FROM price_history WHERE isin = ? "
+           "ORDER BY day DESC LIMIT ?)")  # an index probe per ISIN, one round trip
+    rows: list[Any] = []
+    for k in range(0, len(isins), 200):  # SQLite allows 500 terms per compound select
+        chunk = isins[k:k + 200]
+        rows += await db.fetch_all(" UNION ALL ".join(one for _ in chunk),
+                                   tuple(x for i in chunk for x in (i, limit)))
+    for r in sorted(rows, key=lambda r: (r[0], r[1])):
+        out[r[0]].append(float(r[2]))
+    return out
+
+
+async def closes_before(db: Database, isin: str, day: date,
+                        limit: int = 30) -> list[tuple[date, float]]:
+    """Up to ``limit`` newest ``(day, close)`` of days before ``day``, oldest first."""
+    rows = await db.fetch_all(
+        "SELECT day, close FROM price_history WHERE isin = ? AND day < ? ORDER BY day DESC "
+        "LIMIT ?", (isin, day.isoformat(), limit))
+    return [(date.fromisoformat(r[0]), float(r[1])) for r in reversed(rows)]
 
 
 async def write_history(db: Database,
@@ -220,6 +256,11 @@ async def write_history(db: Database,
             await tx.executemany(
                 "INSERT OR IGNORE INTO price_quarantine (isin, day, close, reason, detail, "
                 "source, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
+        if bars_rows:  # the change log (triggers of migration 0210) stays bounded
+            await tx.execute(
+                "DELETE FROM history_change_log WHERE seq <= "
+                "(SELECT COALESCE(MAX(seq), 0) FROM history_change_log) - ?",
+                (HISTORY_CHANGES_KEPT,))
     return len(bars_rows)
 
 
@@ -232,6 +273,47 @@ async def read_history(db: Database, isin: str, start: date | None = None,
         (isin, (start or date.min).isoformat(), (end or date.max).isoformat()))
     return [PriceBar(date.fromisoformat(r["day"]), r["close"], r["open"], r["high"], r["low"],
                      r["adj_close"], r["volume"]) for r in rows]
+
+
+async def read_closes(db: Database, isin: str, start: date,
+                      end: date) -> list[tuple[date, float]]:
+    """``(day, close)`` of one ISIN within ``[start, end]``, oldest first (the light read
+    of the planner's history cache)."""
+    rows = await db.fetch_all(
+        "SELECT day, close FROM price_history WHERE isin = ? AND day >= ? AND day <= ? "
+        "ORDER BY day", (isin, start.isoformat(), end.isoformat()))
+    return [(date.fromisoformat(r[0]), float(r[1])) for r in rows]
+
+
+async def read_closes_many(db: Database, isins: Sequence[str], start: date,
+                           end: date) -> dict[str, list[tuple[date, float]]]:
+    """:func:`read_closes` of many ISINs in one query."""
+    out: dict[str, list[tuple[date, float]]] = {i: [] for i in isins}
+    if not isins:
+        return out
+    marks = ", ".join("?" for _ in isins)
+    rows = await db.fetch_all(
+        f"SELECT isin, day, close FROM price_history WHERE isin IN ({marks}) "  # noqa: S608
+        "AND day >= ? AND day <= ? ORDER BY isin, day",
+        (*isins, start.isoformat(), end.isoformat()))
+    for r in rows:
+        out[r[0]].append((date.fromisoformat(r[1]), float(r[2])))
+    return out
+
+
+async def history_changes(db: Database, since: int) -> tuple[int, int, dict[str, date]]:
+    """``(newest seq, oldest seq kept, {isin: earliest changed day})`` of the history
+    change log (migration 0210) after sequence number ``since``."""
+    bounds = await db.fetch_one(
+        "SELECT COALESCE(MAX(seq), 0) AS hi, COALESCE(MIN(seq), 0) AS lo "
+        "FROM history_change_log")
+    hi, lo = (int(bounds["hi"]), int(bounds["lo"])) if bounds else (0, 0)
+    if hi <= since:
+        return hi, lo, {}
+    rows = await db.fetch_all(
+        "SELECT isin, MIN(day) AS first FROM history_change_log WHERE seq > ? "
+        "GROUP BY isin", (since,))
+    return hi, lo, {r["isin"]: date.fromisoformat(r["first"]) for r in rows}
 
 
 async def monthly_prices(db: Database, isin: str) -> list[MonthlyPrice]:
@@ -303,6 +385,23 @@ async def read_security_data(db: Database, isin: str) -> dict[str, Any]:
         moment = _dt(r["as_of"])
         out[r["kind"]] = {"data": json.loads(r["data"]),
                           "as_of": moment.isoformat() if moment else None}
+    return out
+
+
+async def read_security_data_many(db: Database, isins: Sequence[str]
+                                  ) -> dict[str, dict[str, Any]]:
+    """:func:`read_security_data` of many ISINs in one query (missing ones: ``{}``)."""
+    out: dict[str, dict[str, Any]] = {i: {} for i in isins}
+    if not isins:
+        return out
+    marks = ", ".join("?" for _ in isins)
+    rows = await db.fetch_all(
+        f"SELECT isin, kind, data, as_of FROM security_data WHERE isin IN ({marks})",  # noqa: S608
+        tuple(isins))
+    for r in rows:
+        moment = _dt(r["as_of"])
+        out[r["isin"]][r["kind"]] = {"data": json.loads(r["data"]),
+                                     "as_of": moment.isoformat() if moment else None}
     return out
 
 

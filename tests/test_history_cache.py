@@ -1,0 +1,122 @@
+"""The planner's history cache: after any sequence of writes, revisions and deletions by
+any writer, it returns exactly what a fresh read of the store returns, re-reading only
+what changed (the trigger-written change log of migration 0210)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arduino_trader.actors.history_cache import HistoryCache
+from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.protocols.market_data import PriceBar
+
+NOW = datetime(2024, 6, 3, 12, tzinfo=UTC)
+A, B = "US0378331005", "DE0007164600"
+D0 = date(2024, 1, 1)
+
+
+def _securities(io: IoLoop, store: SqliteStore) -> None:
+    io.run(repo.insert_securities(store, [
+        {"isin": A, "symbol": "AAPL.US", "name": "Apple", "currency": "USD"},
+        {"isin": B, "symbol": "SAP.DE", "name": "SAP", "currency": "EUR"}], NOW), 10)
+
+
+def _write(io: IoLoop, store: SqliteStore, isin: str, days: range, base: float) -> None:
+    bars = [PriceBar(D0 + timedelta(days=i), base + i) for i in days]
+    io.run(repo.write_history(store, {isin: (bars, ())}, "test", NOW), 10)
+
+
+def _fresh(io: IoLoop, store: SqliteStore, isin: str, start: date,
+           end: date) -> dict[date, float]:
+    return dict(io.run(repo.read_closes(store, isin, start, end), 10))
+
+
+def test_appends_are_read_incrementally_and_revisions_invalidate(
+        io: IoLoop, store: SqliteStore) -> None:
+    _securities(io, store)
+    _write(io, store, A, range(0, 100), 100.0)
+    _write(io, store, B, range(0, 100), 50.0)
+    cache = HistoryCache()
+    start, end = D0 + timedelta(days=10), D0 + timedelta(days=99)
+    cache.refresh(io, store)
+    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
+    assert cache.closes(io, store, B, start, end) == _fresh(io, store, B, start, end)
+    reads = cache.reads
+    cache.refresh(io, store)  # nothing changed: no store read at all
+    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
+    assert cache.reads == reads
+    # A new day and a revised old close of A; B unchanged and re-sent identically.
+    _write(io, store, A, range(100, 101), 100.0)
+    _write(io, store, A, range(40, 41), 7.0)
+    _write(io, store, B, range(0, 100), 50.0)
+    end = D0 + timedelta(days=100)
+    cache.refresh(io, store)
+    got = cache.closes(io, store, A, start, end)
+    assert got == _fresh(io, store, A, start, end) and got[D0 + timedelta(days=40)] == 47.0
+    assert cache.closes(io, store, B, start, end) == _fresh(io, store, B, start, end)
+    assert cache.reads == reads + 2  # A from the revised day on; B only the new end
+
+
+def test_a_pruned_log_or_another_database_reloads(io: IoLoop, store: SqliteStore) -> None:
+    _securities(io, store)
+    _write(io, store, A, range(0, 30), 100.0)
+    cache = HistoryCache()
+    start, end = D0, D0 + timedelta(days=40)
+    cache.refresh(io, store)
+    cache.closes(io, store, A, start, end)
+    _write(io, store, A, range(5, 6), 1.0)
+    io.run(store.execute("DELETE FROM history_change_log"), 10)  # pruned past the cache
+    _write(io, store, A, range(31, 32), 100.0)
+    cache.refresh(io, store)
+    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["write", "delete", "read"]),
+                          st.sampled_from([A, B]), st.integers(0, 60), st.integers(1, 20),
+                          st.floats(1.0, 500.0)), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_ops, st.integers(0, 40), st.integers(0, 40))
+def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
+                                    ops: list[tuple[str, str, int, int, float]],
+                                    lo: int, width: int) -> None:
+    io.run(store.execute("DELETE FROM price_history"), 10)
+    if not io.run(store.fetch_all("SELECT isin FROM securities"), 10):
+        _securities(io, store)
+    cache = HistoryCache()
+    start, end = D0 + timedelta(days=lo), D0 + timedelta(days=lo + width)
+    for op, isin, first, count, base in ops:
+        if op == "write":
+            _write(io, store, isin, range(first, first + count), base)
+        elif op == "delete":
+            io.run(store.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
+                                 (isin, (D0 + timedelta(days=first)).isoformat())), 10)
+        else:
+            end += timedelta(days=count % 3)
+        cache.refresh(io, store)
+        assert cache.closes_many(io, store, [A, B], start, end) == [
+            _fresh(io, store, i, start, end) for i in (A, B)]
+
+
+def test_batched_reads_equal_the_single_ones(io: IoLoop, store: SqliteStore) -> None:
+    assert not io.run(repo.has_securities(store), 10)
+    _securities(io, store)
+    assert io.run(repo.has_securities(store), 10)
+    _write(io, store, A, range(0, 50), 100.0)
+    _write(io, store, B, range(10, 15), 50.0)
+    many = io.run(repo.recent_closes_many(store, [A, B, "XX0000000000"], 30), 10)
+    assert many == {A: io.run(repo.recent_closes(store, A, 30), 10),
+                    B: io.run(repo.recent_closes(store, B, 30), 10), "XX0000000000": []}
+    before = io.run(repo.closes_before(store, A, D0 + timedelta(days=20), 5), 10)
+    assert before == [(D0 + timedelta(days=i), 100.0 + i) for i in range(15, 20)]
+    start, end = D0 + timedelta(days=5), D0 + timedelta(days=12)
+    assert io.run(repo.read_closes_many(store, [A, B], start, end), 10) == {
+        A: io.run(repo.read_closes(store, A, start, end), 10),
+        B: io.run(repo.read_closes(store, B, start, end), 10)}
