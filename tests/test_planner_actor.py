@@ -25,7 +25,12 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.domain.planner.models import PlanResult, Step
+from arduino_trader.domain.planner.models import (
+    FORWARD_SYMBOLS,
+    MarketIndicators,
+    PlanResult,
+    Step,
+)
 from arduino_trader.domain.planner_hash import (
     HashSecurity,
     PendingOrder,
@@ -308,14 +313,22 @@ def test_regime_comes_from_the_index_once_a_day(io: IoLoop, store: SqliteStore) 
     account = AccountSnapshot((), (CashBalance("EUR", Decimal(1000)),), True)
     falling = FakeIndex([100 * 0.99 ** k for k in range(60)])
     cache: dict[date, float] = {}
-    first = InputGatherer(io, store, falling, cache).gather(account, "research", settings, NOW)
+    indicators: dict[date, Any] = {}
+    first = InputGatherer(io, store, falling, cache, indicators_cache=indicators).gather(
+        account, "research", settings, NOW)
     assert first.plan_input.regime_score < -0.3  # a steady fall is a bear market
-    again = InputGatherer(io, store, falling, cache).gather(account, "research", settings, NOW)
+    again = InputGatherer(io, store, falling, cache, indicators_cache=indicators).gather(
+        account, "research", settings, NOW)
     assert again.plan_input.regime_score == first.plan_input.regime_score
-    assert falling.calls == 1
+    # the forward indicators: last closes of ^VIX, ^TNX and ^IRX (all the fake's series)
+    vix = 100 * 0.99 ** 59
+    assert again.plan_input.market == MarketIndicators(vix, 0.0, None)
+    assert again.details["market_indicators"]["vix"] == vix
+    assert falling.calls == 1 + len(FORWARD_SYMBOLS)  # each series once a day
     missing = InputGatherer(io, store, FakeIndex(None)).gather(account, "research", settings,
                                                                NOW)
     assert missing.plan_input.regime_score == 0.0
+    assert missing.plan_input.market == MarketIndicators()  # unknown: adjustment 0
     assert any("regime neutral" in w for w in missing.warnings)
     assert missing.details["cash_eur"] == 1000.0 and missing.details["current_weights"] == {}
 

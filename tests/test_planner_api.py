@@ -94,7 +94,7 @@ def test_recommendations_are_explained_on_the_bundled_data(daemon: ProbeDaemon,
         "SELECT result_json FROM plans WHERE id = ?", (view["plan_id"],)), 5)
     assert view["refused_buys"] == json.loads(stored["result_json"])["refused_buys"]
     assert all(isinstance(r, str) and r for r in view["refused_buys"].values())
-    assert view["forward_adjustment"] == 0.0  # no VIX/yield/PE indicators are fed yet
+    assert view["forward_adjustment"] == 0.0  # the replay data has no ^VIX, ^TNX, ^IRX
     assert api.call("GET", "/api/planning/recommendations")[1]["steps"] == view["steps"]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from arduino_trader.adapters.store import plan_repo, scores_repo
 from arduino_trader.domain.planner.buckets import plan_bucket
 from arduino_trader.domain.planner.models import (
+    MarketIndicators,
     PlanInput,
     PlanResult,
 )
@@ -84,6 +85,7 @@ class PlannerActor(BaseActor):
         self._last: PlanSummary | None = None
         self._last_at: datetime | None = None
         self._regime_cache: dict[date, float] = {}
+        self._indicators_cache: dict[date, MarketIndicators] = {}
         self._history = HistoryCache()  # stored closes, refreshed from the change log
 
     # ----------------------------------------------------------------- wiring
@@ -190,7 +192,7 @@ class PlannerActor(BaseActor):
         now = self.ctx.clock.now()
         gatherer = InputGatherer(self.ctx.io, self._store(),
                                  self.ctx.resources.get("market_data"), self._regime_cache,
-                                 self._history)
+                                 self._history, self._indicators_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
         result, satellites, scope_warnings = self._plan_buckets(inp, mode)

@@ -19,7 +19,9 @@ from arduino_trader.adapters.store import market_repo, plan_repo
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
 from arduino_trader.domain.planner.models import (
+    FORWARD_SYMBOLS,
     Holding,
+    MarketIndicators,
     PlanInput,
     PlannerSettings,
     SecurityInfo,
@@ -88,12 +90,14 @@ class InputGatherer:
 
     def __init__(self, io: IoRunner, store: Database, market_data: Any,
                  regime_cache: dict[date, float] | None = None,
-                 history: HistoryCache | None = None) -> None:
+                 history: HistoryCache | None = None,
+                 indicators_cache: dict[date, MarketIndicators] | None = None) -> None:
         self.io = io
         self.store = store
         self.market_data = market_data
         self.regime_cache = {} if regime_cache is None else regime_cache
         self.history = HistoryCache() if history is None else history
+        self.indicators_cache = {} if indicators_cache is None else indicators_cache
 
     def _run(self, coro: Any, timeout: float = STORE_TIMEOUT_S) -> Any:
         return self.io.run(coro, timeout)
@@ -129,6 +133,25 @@ class InputGatherer:
         self.regime_cache.clear()
         self.regime_cache[today] = score
         return score
+
+    def _indicators(self, today: date) -> MarketIndicators:
+        """The §4 forward indicators from the last closes of ``^VIX``, ``^TNX`` and
+        ``^IRX`` (read once a day); a symbol the source lacks stays unknown (adds 0)."""
+        if self.market_data is None:
+            return MarketIndicators()
+        if today in self.indicators_cache:
+            return self.indicators_cache[today]
+        closes: dict[str, float | None] = {}
+        for symbol in FORWARD_SYMBOLS:
+            try:
+                bars = self.market_data.history(symbol, today - timedelta(days=10), today).bars
+                closes[symbol] = float(bars[-1].close) if bars else None
+            except Exception:  # no such series at this source: unknown, adds nothing
+                closes[symbol] = None
+        indicators = MarketIndicators.from_last_closes(closes)
+        self.indicators_cache.clear()
+        self.indicators_cache[today] = indicators
+        return indicators
 
     def gather(self, account: AccountSnapshot, mode: str, settings: Settings,
                now: datetime) -> Gathered:
@@ -172,11 +195,12 @@ class InputGatherer:
         last_sell = {s: d for s in isins
                      if (d := _days(now, trades.get((isins[s], "SELL")))) is not None}
         regime = self._regime(today, warnings)
+        market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         plan_input = PlanInput(securities, prices, holdings, float(cash_eur),
                                regime_score=regime, days_since_last_buy=last_buy,
                                days_since_last_sell=last_sell,
-                               settings=planner_settings(settings))
+                               settings=planner_settings(settings), market=market)
         values = current_values(securities, prices, holdings)
         total = sum(values.values()) + max(0.0, float(cash_eur))
         weights = {s: v / total for s, v in values.items()} if total > 0 else {}
@@ -184,6 +208,7 @@ class InputGatherer:
                         {"securities": len(securities), "days": int(prices.shape[1])
                          if prices.ndim == 2 else 0, "holdings": len(holdings),
                          "cash_eur": float(cash_eur), "regime_score": regime, "mode": mode,
+                         "market_indicators": market.__dict__,
                          "total_value_eur": total, "current_weights": weights})
 
     def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
