@@ -9,18 +9,26 @@ broker. On start-up the journal is reconciled with the broker before any new ord
 A currency exchange (:class:`SubmitExchange`) is one order on an FX pair through the same
 journal, with its own layers (domain/execution/fx_safety.py); its fills go to the FX
 ledger and are published as ``CurrencyExchanged``.
+
+A buy that only its own currency's cash blocks, while another currency could pay, is
+funded first: one exchange of exactly the shortfall (costs included, buffered; see
+domain/fx_funding.py) under a key derived from the buy's, followed to its fill within
+``fx_fund_wait_s``; then the buy's layers run again and it is placed. An exchange still
+open answers ``funding_pending`` (deferred) and a retry of the same intent resumes it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import fx_journal, order_journal
 from arduino_trader.adapters.store.fx_journal import FxFill
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
-from arduino_trader.domain.execution.facts import LedgerMode
+from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.journal import (
     FINAL_STATES,
@@ -33,14 +41,26 @@ from arduino_trader.domain.execution.orders import (
     client_order_id,
     limit_price,
 )
-from arduino_trader.domain.execution.safety import evaluate
+from arduino_trader.domain.execution.safety import (
+    Verdict,
+    cash_shortfall,
+    evaluate,
+    reserved_by_open_buys,
+)
 from arduino_trader.domain.fx_exchange import (
     FxError,
     FxOrder,
     FxPair,
     capped_order,
     conversion_path,
+    direct_pair,
     pair_from_journal_isin,
+)
+from arduino_trader.domain.fx_funding import (
+    MAX_FUNDING_ATTEMPTS,
+    Funding,
+    funding_key,
+    plan_funding,
 )
 from arduino_trader.protocols.broker import (
     Broker,
@@ -63,7 +83,7 @@ from arduino_trader.protocols.execution import (
     ValidateOrder,
 )
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
@@ -71,6 +91,7 @@ from .executor_facts import (
     BROKER_TIMEOUT_S,
     STORE_TIMEOUT_S,
     FactsGatherer,
+    Gathered,
     fx_fee,
     fx_limits,
     safety_limits,
@@ -131,9 +152,23 @@ class ExecutorActor(BaseActor):
         gathered = self._gatherer(mode, broker).gather(msg.intent, self.ctx.clock.now(),
                                                        self.ctx.settings())
         simulate = mode == "research"
-        verdict = evaluate(msg.intent, gathered.facts,
-                           safety_limits(self.ctx.settings(), simulate=simulate),
-                           simulate=simulate)
+        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+        verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
+        if self._wants_funding(msg.intent, verdict) and evaluate(
+                msg.intent, gathered.facts, limits, simulate=simulate,
+                skip=frozenset({"cash"})).allowed:
+            planned = self._plan_funding(msg.intent, mode, broker, gathered, limits)
+            if not isinstance(planned, str):
+                plan = planned[0]
+                note = (f"needs a funding exchange first: {plan.receive} {plan.target} for "
+                        f"at most {plan.max_spend} {plan.source}")
+                return OrderResult("valid", f"every layer passed ({mode} mode); {note}",
+                                   warnings=(*verdict.warnings, note),
+                                   details={"mode": mode, "funding": {
+                                       "source_currency": plan.source,
+                                       "target_currency": plan.target,
+                                       "receive": str(plan.receive),
+                                       "max_spend": str(plan.max_spend)}})
         if verdict.rejection is not None:
             r = verdict.rejection
             return OrderResult("blocked", r.message, layer=r.layer, code=r.code, kind=r.kind,
@@ -166,10 +201,20 @@ class ExecutorActor(BaseActor):
         simulate = mode == "research"
         limits = safety_limits(settings, simulate=simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
+        funding: dict[str, Any] = {}
+        if self._wants_funding(msg.intent, verdict):
+            funded = self._fund(msg, mode, broker, gathered, verdict)
+            if isinstance(funded, OrderResult):
+                return funded
+            funding = funded
+            now = self.ctx.clock.now()
+            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+            verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
-            return self._blocked(msg.intent, mode, r.layer, r.code, r.message, r.kind,
-                                 verdict.warnings)
+            message = f"after the funding exchange: {r.message}" if funding else r.message
+            return self._blocked(msg.intent, mode, r.layer, r.code, message, r.kind,
+                                 verdict.warnings, funding)
         quote, security = gathered.quote, gathered.security
         assert quote is not None and security is not None  # the pipeline checked both
         try:
@@ -193,8 +238,9 @@ class ExecutorActor(BaseActor):
             state = self._check(broker, mode, cid) or state
         return OrderResult("placed" if state not in ("not_placed", "rejected") else "failed",
                            f"order {state}", client_order_id=cid, state=state,
-                           warnings=verdict.warnings, details={"limit_price": str(price),
-                                                              "mode": mode})
+                           warnings=verdict.warnings,
+                           details={"limit_price": str(price), "mode": mode,
+                                    **({"funding": funding} if funding else {})})
 
     @handles(SubmitExchange)
     def _on_exchange(self, msg: SubmitExchange) -> OrderResult:
@@ -228,6 +274,18 @@ class ExecutorActor(BaseActor):
             broker = self._broker(mode)
         except BrokerError as exc:
             return self._blocked(draft, mode, "mode", "broker_not_live", str(exc), "forbidden")
+        verdict, order = self._size_exchange(pair, source, target, msg.amount, msg.spend_cap,
+                                             mode, broker)
+        if verdict.rejection is not None or order is None:
+            r = verdict.rejection
+            assert r is not None
+            return self._blocked(draft, mode, r.layer, r.code, r.message, r.kind)
+        return self._send_exchange(msg, mode, broker, pair, order)
+
+    def _size_exchange(self, pair: FxPair, source: str, target: str, amount: Decimal,
+                       spend_cap: Decimal | None, mode: LedgerMode,
+                       broker: Broker) -> tuple[Verdict, FxOrder | None]:
+        """The exchange layers on fresh facts, and the order they size (nothing sent)."""
         now, settings = self.ctx.clock.now(), self.ctx.settings()
         facts = self._gatherer(mode, broker).gather_fx(pair, now, settings)
         quote_rate = facts.eur_per_unit.get(pair.quote)
@@ -237,17 +295,12 @@ class ExecutorActor(BaseActor):
             if quote_rate is None:
                 raise FxError(f"no EUR rate for {pair.quote}: the fee cannot be converted")
             step = facts.min_step if facts.min_step and facts.min_step > 0 else None
-            return capped_order(source, target, msg.amount, msg.spend_cap, bid, ask,
+            return capped_order(source, target, amount, spend_cap, bid, ask,
                                 buffer=buffer, fee=fx_fee(settings, Decimal(1) / quote_rate),
                                 min_step=step)
 
-        verdict, order = evaluate_exchange(facts, fx_limits(settings), build,
-                                           simulate=mode == "research")
-        if verdict.rejection is not None or order is None:
-            r = verdict.rejection
-            assert r is not None
-            return self._blocked(draft, mode, r.layer, r.code, r.message, r.kind)
-        return self._send_exchange(msg, mode, broker, pair, order)
+        return evaluate_exchange(facts, fx_limits(settings), build,
+                                 simulate=mode == "research")
 
     def _send_exchange(self, msg: SubmitExchange, mode: LedgerMode, broker: Broker,
                        pair: FxPair, order: FxOrder) -> OrderResult:
@@ -277,6 +330,150 @@ class ExecutorActor(BaseActor):
                      "source_currency": order.source, "target_currency": order.target,
                      "max_spend": str(order.max_spend),
                      "min_receive": str(order.min_receive)})
+
+    # ---------------------------------------------------------------- funding
+    def _wants_funding(self, intent: OrderIntent, verdict: Verdict) -> bool:
+        """A buy the cash layer refused for want of its own currency, auto-funding on."""
+        r = verdict.rejection
+        return (intent.side == "BUY" and r is not None and r.code == "insufficient_cash"
+                and self.ctx.settings().get_bool("fx_auto_fund_buys"))
+
+    def _fund(self, msg: SubmitOrder, mode: LedgerMode, broker: Broker, gathered: Gathered,
+              verdict: Verdict) -> OrderResult | dict[str, Any]:
+        """Fund a buy short of its currency with one exchange (domain/fx_funding.py).
+
+        Every other layer must pass first. The exchange's key derives from the buy's, so
+        a retry finds it: still open → wait again (or answer deferred), filled → the buy
+        goes on, final and unfilled → the next attempt's key. Returns the exchange's
+        details once it filled, otherwise the buy's answer."""
+        intent, r = msg.intent, verdict.rejection
+        assert r is not None
+        simulate = mode == "research"
+        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+
+        def short(note: str, details: dict[str, Any] | None = None) -> OrderResult:
+            return self._blocked(intent, mode, r.layer, r.code, f"{r.message}; {note}",
+                                 r.kind, verdict.warnings, details)
+
+        others = evaluate(intent, gathered.facts, limits, simulate=simulate,
+                          skip=frozenset({"cash"}))
+        if others.rejection is not None:  # funding would not make it pass: as before
+            return self._blocked(intent, mode, r.layer, r.code, r.message, r.kind,
+                                 verdict.warnings)
+        for attempt in range(1, MAX_FUNDING_ATTEMPTS + 1):
+            key = funding_key(msg.intent_key, attempt)
+            row = self.ctx.io.run(order_journal.find_by_intent(self._store(), key),
+                                  STORE_TIMEOUT_S)
+            if row is None:
+                return self._new_funding(msg, key, mode, broker, gathered, limits, short)
+            cid = int(row["client_order_id"])
+            state = self._await_final(broker, mode, cid)
+            details = self._funding_details(key, cid)
+            if state not in FINAL_STATES:
+                return self._deferred(intent, details)
+            if Decimal(details["filled_quantity"]) > 0:
+                self.log.info("buy_funded_earlier", buy_intent_key=msg.intent_key, **details)
+                return details
+        return short(f"{MAX_FUNDING_ATTEMPTS} funding exchanges ended unfilled")
+
+    def _plan_funding(self, intent: OrderIntent, mode: LedgerMode, broker: Broker,
+                      gathered: Gathered, limits: SafetyLimits
+                      ) -> tuple[Funding, FxPair, FxOrder] | str:
+        """The exchange that would fund this buy, sized on fresh quotes (nothing sent),
+        or why none can."""
+        facts = gathered.facts
+        assert facts.cash is not None and facts.open_orders is not None
+        assert facts.security is not None
+        gatherer = self._gatherer(mode, broker)
+        eur_per: dict[str, Decimal] = {}
+        for currency in facts.cash:
+            rate = gatherer.eur_rate(currency)
+            if rate is not None and rate > 0:
+                eur_per[currency] = Decimal(1) / rate
+        sized: dict[str, tuple[FxPair, FxOrder]] = {}
+        notes: list[str] = []
+
+        def spend_of(source: str, to: str, amount: Decimal) -> Decimal | None:
+            pair = direct_pair(source, to)
+            assert pair is not None  # source_order keeps direct pairs only
+            checked, order = self._size_exchange(pair, source, to, amount, None, mode, broker)
+            if checked.rejection is not None or order is None:
+                notes.append(f"{source}: {checked.rejection.code if checked.rejection else ''}")
+                return None
+            sized[source] = (pair, order)
+            return order.max_spend
+
+        plan = plan_funding(facts.security.currency, cash_shortfall(intent, facts, limits),
+                            facts.cash, reserved_by_open_buys(facts.open_orders), eur_per,
+                            spend_of, buffer=self.ctx.settings().get_decimal("fx_fund_buffer"))
+        if plan is None:
+            return "no other currency can fund it" + (f" ({', '.join(notes)})" if notes
+                                                      else "")
+        return (plan, *sized[plan.source])
+
+    def _new_funding(self, msg: SubmitOrder, key: str, mode: LedgerMode, broker: Broker,
+                     gathered: Gathered, limits: SafetyLimits,
+                     short: Callable[[str, dict[str, Any] | None], OrderResult]
+                     ) -> OrderResult | dict[str, Any]:
+        """Plan, send and follow the exchange that funds this buy."""
+        intent = msg.intent
+        planned = self._plan_funding(intent, mode, broker, gathered, limits)
+        if isinstance(planned, str):
+            return short(planned, None)
+        plan, pair, order = planned
+        target = plan.target
+        shortfall = str(plan.shortfall.quantize(Decimal("1e-8"), rounding=ROUND_CEILING))
+        self.log.info("buy_funding", buy_intent_key=msg.intent_key, source=plan.source,
+                      target=target, shortfall=shortfall, receive=str(plan.receive),
+                      max_spend=str(plan.max_spend), mode=mode)
+        result = self._send_exchange(SubmitExchange(
+            plan.source, target, plan.receive, key, intent.source, spend_cap=plan.surplus,
+            reason=f"funds {intent.side} {intent.quantity} {intent.symbol} "
+                   f"({msg.intent_key})", bucket_id=msg.bucket_id), mode, broker, pair, order)
+        if result.client_order_id is None:
+            return short(f"funding exchange {result.status}: {result.message}", None)
+        state = self._await_final(broker, mode, result.client_order_id)
+        details = self._funding_details(key, result.client_order_id) | {
+            "source_currency": plan.source, "target_currency": target,
+            "shortfall": shortfall, "receive": str(plan.receive),
+            "max_spend": str(plan.max_spend)}
+        if state not in FINAL_STATES:
+            return self._deferred(intent, details)
+        if Decimal(details["filled_quantity"]) <= 0:
+            return short(f"the funding exchange ended {state}", details)
+        return details
+
+    def _await_final(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
+        """Follow one journal entry until it is final or ``fx_fund_wait_s`` has passed
+        (wall time: the broker moves at its own pace whatever the daemon's clock). The
+        mailbox waits meanwhile, so the wait sends the heartbeats a ping would."""
+        settings = self.ctx.settings()
+        deadline = time.monotonic() + settings.get_int("fx_fund_wait_s")
+        pause = settings.get_float("fx_fund_poll_s")
+        state = str(self.ctx.io.run(fx_journal.journal_state(self._store(), cid),
+                                    STORE_TIMEOUT_S))
+        while state not in FINAL_STATES and time.monotonic() < deadline \
+                and not self.ctx.stopping.is_set():
+            self._on_ping(Ping(self.ctx.clock.now()))  # busy, not silent: tell health
+            state = self._check(broker, mode, cid) or state
+            if state not in FINAL_STATES and pause:
+                self.ctx.stopping.wait(pause)
+        return state
+
+    def _funding_details(self, key: str, cid: int) -> dict[str, Any]:
+        row = self.ctx.io.run(order_journal.find_by_intent(self._store(), key),
+                              STORE_TIMEOUT_S)
+        assert row is not None
+        return {"intent_key": key, "client_order_id": cid, "symbol": str(row["symbol"]),
+                "side": str(row["side"]), "quantity": int(row["quantity"]),
+                "state": str(row["state"]), "filled_quantity": str(row["filled_quantity"])}
+
+    def _deferred(self, intent: OrderIntent, details: dict[str, Any]) -> OrderResult:
+        self.log.info("buy_deferred", isin=intent.isin, source=intent.source, **details)
+        return OrderResult("blocked", "deferred: funding exchange pending; a retry of this "
+                           f"intent continues once it filled ({details['symbol']} "
+                           f"{details['state']})", layer="cash", code="funding_pending",
+                           kind="conflict", details={"funding": details})
 
     @handles(FollowUpOrders)
     def _on_follow_up(self, msg: FollowUpOrders) -> dict[str, int]:
@@ -318,8 +515,8 @@ class ExecutorActor(BaseActor):
 
     # -------------------------------------------------------------- the steps
     def _blocked(self, intent: OrderIntent, mode: LedgerMode, layer: str, code: str,
-                 message: str, kind: str = "blocked",
-                 warnings: tuple[str, ...] = ()) -> OrderResult:
+                 message: str, kind: str = "blocked", warnings: tuple[str, ...] = (),
+                 funding: dict[str, Any] | None = None) -> OrderResult:
         now = self.ctx.clock.now()
         try:
             self.ctx.io.run(order_journal.record_rejection(
@@ -331,7 +528,7 @@ class ExecutorActor(BaseActor):
         self._publish(OrderRejected(intent.isin, intent.side, intent.quantity, intent.source,
                                     layer, code, message))
         return OrderResult("blocked", message, layer=layer, code=code, kind=kind,
-                           warnings=warnings)
+                           warnings=warnings, details={"funding": funding} if funding else {})
 
     def _send(self, broker: Broker, new: NewOrder, cid: int) -> str:
         """Place the journaled order; the journal says what is known afterwards."""

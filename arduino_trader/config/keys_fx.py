@@ -22,4 +22,16 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("fx_fill_poll_s", "float", 1.0, "Emergency rebalancing: pause between two "
                 "checks of an order that has not filled yet", unit="s", minimum=0,
                 maximum=60, group=_G),
+    SettingSpec("fx_auto_fund_buys", "bool", True, "Fund a buy whose currency is short by "
+                "first exchanging exactly the missing amount from another currency (EUR "
+                "first)", group=_G),
+    SettingSpec("fx_fund_buffer", "decimal", "0.02", "A funding exchange delivers the "
+                "buy's shortfall (costs included) × (1 + x)", unit="fraction", minimum=0,
+                maximum=0.2, group=_G),
+    SettingSpec("fx_fund_wait_s", "int", 45, "How long a buy waits for its funding "
+                "exchange to fill before it answers deferred (a retry finds it done)",
+                unit="s", minimum=0, maximum=90, group=_G),
+    SettingSpec("fx_fund_poll_s", "float", 0.5, "Pause between two checks of a funding "
+                "exchange that has not filled yet", unit="s", minimum=0, maximum=10,
+                group=_G),
 )

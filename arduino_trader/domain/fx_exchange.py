@@ -213,7 +213,10 @@ def _worst(pair: FxPair, side: Side, quantity: int, limit: Decimal,
     value = quantity * limit
     if pair.receives_base(side):
         return value + fee.charge(value), Decimal(quantity)
-    return Decimal(quantity), value - fee.charge(value)
+    # A better fill is worth more, but its proportional fee can round up to one more
+    # cent than the limit's: the guarantee keeps that cent back.
+    slack = CENT if fee.fraction else ZERO
+    return Decimal(quantity), value - fee.charge(value) - slack
 
 
 def _order(leg: Leg, quantity: int, limit: Decimal, fee: FxFee) -> FxOrder:

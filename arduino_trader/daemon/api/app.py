@@ -15,6 +15,7 @@ from . import (
     routes_allocation,
     routes_broker,
     routes_cash_flows,
+    routes_fx,
     routes_market,
     routes_metrics,
     routes_page,
@@ -40,7 +41,7 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_page.router, routes_portfolio.router,
                                    routes_cash_flows.router, routes_allocation.router,
                                    routes_satellites.router, routes_planner.router,
-                                   routes_rebalancing.router)
+                                   routes_rebalancing.router, routes_fx.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

@@ -19,7 +19,7 @@ from typing import Literal
 from arduino_trader.protocols.money import ZERO
 
 from .costs import CostError
-from .facts import OrderIntent, SafetyFacts, SafetyLimits, TradeFact
+from .facts import OpenOrderFact, OrderIntent, SafetyFacts, SafetyLimits, TradeFact
 
 ISIN_RE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
 
@@ -264,6 +264,21 @@ def _guardrails(c: _Ctx) -> Rejection | None:
     return None
 
 
+def _buy_need(c: _Ctx) -> tuple[Decimal, Decimal, Decimal, Decimal] | Rejection:
+    """(value + fee, fee, available, reserved) of a buy in its trade currency."""
+    orders, sec = c.facts.open_orders, c.facts.security
+    assert orders is not None and sec is not None and c.facts.cash is not None
+    value = _order_value(c)
+    assert value is not None
+    try:
+        fee = c.limits.costs.commission(value, c.facts.fx_rate)
+    except CostError as exc:
+        return Rejection("cash", "fx_rate_missing", str(exc))
+    reserved = reserved_by_open_buys(orders).get(sec.currency, ZERO)
+    available = c.facts.cash.get(sec.currency, ZERO) - reserved
+    return value + fee, fee, available, reserved
+
+
 def _cash(c: _Ctx) -> Rejection | None:
     if c.intent.side != "BUY":
         return None
@@ -277,20 +292,36 @@ def _cash(c: _Ctx) -> Rejection | None:
     if orders is None:
         return Rejection("cash", "open_orders_unknown", "open orders unknown")
     assert sec is not None
-    value = _order_value(c)
-    assert value is not None
-    try:
-        fee = c.limits.costs.commission(value, c.facts.fx_rate)
-    except CostError as exc:
-        return Rejection("cash", "fx_rate_missing", str(exc))
-    reserved = sum((o.quantity * (o.price or ZERO) for o in orders
-                    if o.side == "BUY" and o.currency == sec.currency), ZERO)
-    available = cash.get(sec.currency, ZERO) - reserved
-    if available < value + fee:
-        return Rejection("cash", "insufficient_cash", f"needs {value + fee:.2f} "
+    need = _buy_need(c)
+    if isinstance(need, Rejection):
+        return need
+    total, fee, available, reserved = need
+    if available < total:
+        return Rejection("cash", "insufficient_cash", f"needs {total:.2f} "
                          f"{sec.currency} (incl. {fee:.2f} fees), {available:.2f} available "
                          f"after {reserved:.2f} reserved by open buys")
     return None
+
+
+def reserved_by_open_buys(orders: tuple[OpenOrderFact, ...]) -> dict[str, Decimal]:
+    """Cash per currency that open buy orders will still spend (at their limit)."""
+    out: dict[str, Decimal] = {}
+    for o in orders:
+        if o.side == "BUY":
+            out[o.currency] = out.get(o.currency, ZERO) + o.quantity * (o.price or ZERO)
+    return out
+
+
+def cash_shortfall(intent: OrderIntent, facts: SafetyFacts, limits: SafetyLimits) -> Decimal:
+    """How much of its trade currency a buy lacks (value at the limit plus costs, after
+    open buys); zero when it is covered. Call it only for a buy the cash layer refused
+    with ``insufficient_cash`` (every fact it reads was known then)."""
+    ctx = _Ctx(intent, facts, limits, False, [])
+    need = _buy_need(ctx)
+    if isinstance(need, Rejection):
+        raise ValueError(need.message)
+    total, _, available, _ = need
+    return max(ZERO, total - available)
 
 
 def _pending(c: _Ctx) -> Rejection | None:
@@ -319,15 +350,19 @@ LAYERS: tuple[tuple[str, Check], ...] = (
 
 
 def evaluate(intent: OrderIntent, facts: SafetyFacts, limits: SafetyLimits, *,
-             simulate: bool = False) -> Verdict:
+             simulate: bool = False, skip: frozenset[str] = frozenset()) -> Verdict:
     """Run every layer in order; the first rejection wins.
 
     ``simulate`` is research mode with the paper broker: the mode layer passes and the
     research ledger stands in for the live one, so a rehearsal is judged like the real thing.
+    ``skip`` names layers not to run (the executor asks whether a buy short of cash would
+    pass everything else before it funds it).
     """
     ctx = _Ctx(intent, facts, limits, simulate, [])
     checked: list[str] = []
     for name, check in LAYERS:
+        if name in skip:
+            continue
         rejection = check(ctx)
         checked.append(name)
         if rejection is not None:
