@@ -23,7 +23,6 @@ from arduino_trader.daemon.backtest import (
     StepDriver,
     backtest_settings,
     build_source,
-    eur_rate,
     read_orders,
     start_moment,
     validate,
@@ -139,6 +138,11 @@ def test_backtest_and_research_daemon_give_the_same_orders(
     assert orders["sha256"] == summary["orders_sha256"] == order_hash(orders["orders"])
     assert set(summary["benchmarks"]) == {"buy_and_hold_equal_weight", "sp500_index"}
     assert summary["strategy"]["invested"] == pytest.approx(10500, abs=0.02)
+    # deposits arrive in EUR: the USD buys were funded by EUR/USD exchanges, fees counted
+    exchanges = [o for o in orders["orders"] if o["symbol"] == "EUR/USD"]
+    assert exchanges and all(o["side"] == "SELL" and o["fill_prices"] for o in exchanges)
+    assert summary["currency_exchange_fills"] >= len(exchanges)
+    assert summary["currency_exchange_fees_eur"] > 0
     if importlib.util.find_spec("matplotlib") is not None:  # the test extra installs it
         assert (report / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -156,8 +160,7 @@ def test_backtest_and_research_daemon_give_the_same_orders(
     try:
         assert daemon.port and daemon.scheduler is not None
         assert daemon.scheduler.stepped is not None
-        driver = StepDriver(daemon, clock, cfg.initial_cash, cfg.monthly_deposit,
-                            eur_per_unit=eur_rate(settings, "USD"))
+        driver = StepDriver(daemon, clock, cfg.initial_cash, cfg.monthly_deposit)
         for i, day in enumerate(days):
             # Every other day the scheduler's own timer finds the jobs due and runs them.
             ran = driver.step(day, by_timer=i % 2 == 1, timeout_s=120)

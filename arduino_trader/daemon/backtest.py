@@ -10,8 +10,9 @@ monthly deposit on the paper broker and lets the scheduler's own due-job loop ru
 day's jobs in order, each to completion. The report maths is
 :mod:`arduino_trader.domain.backtest_report`.
 
-Deposits are booked in the trading currency (USD for the bundled universe), converted
-from the EUR amounts at the replay's fixed rate.
+Deposits are booked in EUR, like an owner's bank transfers to Freedom24; buys of
+securities in other currencies (USD for the bundled universe) are funded by the
+executor's currency exchanges at the replay's fixed rates, fees included.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ class StepDriver:
     jobs (its ticking thread may find them first: the same jobs run in the same order)."""
 
     def __init__(self, daemon: TraderDaemon, clock: StepClock, initial_cash: Decimal,
-                 monthly_deposit: Decimal, currency: str = "USD",
+                 monthly_deposit: Decimal, currency: str = "EUR",
                  eur_per_unit: Decimal = Decimal(1)) -> None:
         self.daemon = daemon
         self.clock = clock
@@ -178,7 +179,7 @@ class StepDriver:
         self._last_month: tuple[int, int] | None = None
 
     def _deposit(self, amount_eur: Decimal, comment: str) -> float:
-        """Book ``amount_eur`` in the trading currency on the paper broker (a cash flow the
+        """Book ``amount_eur`` in the deposit currency on the paper broker (a cash flow the
         cash-flow actor syncs); returns the EUR flow."""
         amount = (amount_eur / self.eur_per_unit).quantize(Decimal("0.01"))
         paper = self.daemon._broker_pair()[1]
@@ -226,7 +227,9 @@ def read_orders(daemon: TraderDaemon) -> list[dict[str, Any]]:
     rows = daemon.io.run(_read(daemon, (
         "SELECT o.id, o.created_at, o.isin, o.symbol, o.side, o.quantity, o.state, "
         "o.filled_quantity, o.source, o.bucket_id, o.currency, "
-        "(SELECT GROUP_CONCAT(t.price, ';') FROM trades t WHERE t.order_row = o.id) AS prices "
+        "COALESCE((SELECT GROUP_CONCAT(t.price, ';') FROM trades t WHERE t.order_row = o.id),"
+        " (SELECT GROUP_CONCAT(f.price, ';') FROM fx_trades f WHERE f.order_row = o.id))"
+        " AS prices "
         "FROM orders o ORDER BY o.id")), timeout=60)
     return [{"day": datetime.fromtimestamp(r["created_at"], UTC).date().isoformat(),
              "isin": r["isin"], "symbol": r["symbol"], "side": r["side"],
@@ -250,6 +253,17 @@ def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
         out.append(TradeRow(datetime.fromtimestamp(r["executed_at"], UTC).date(), r["side"],
                             float(value_eur), float(fee_eur), r["bucket_id"]))
     return out
+
+
+def read_exchanges(daemon: TraderDaemon, settings: Settings) -> dict[str, Any]:
+    """How many currency-exchange fills funded the buys, and their fees in EUR (each fee
+    is in its pair's quote currency, converted at the replay's fixed rate)."""
+    rows = daemon.io.run(_read(daemon, "SELECT quote_currency, fee FROM fx_trades "
+                                       "WHERE mode = 'research'"), timeout=60)
+    fees = sum((Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
+                                          else eur_rate(settings, r["quote_currency"]))
+                for r in rows), Decimal(0))
+    return {"currency_exchange_fills": len(rows), "currency_exchange_fees_eur": float(fees)}
 
 
 def read_equity(daemon: TraderDaemon, days: Sequence[date],
@@ -316,8 +330,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
                                 source, days[0], days[-1])
         daemon.start()
         try:
-            driver = StepDriver(daemon, clock, config.initial_cash, config.monthly_deposit,
-                                eur_per_unit=eur_per_usd)
+            driver = StepDriver(daemon, clock, config.initial_cash, config.monthly_deposit)
             for i, day in enumerate(days):
                 driver.step(day)
                 if on_day is not None:
@@ -328,6 +341,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
                           flush=True)
             orders = read_orders(daemon)
             trades = read_trades(daemon)
+            exchanges = read_exchanges(daemon, effective)
             equity = read_equity(daemon, days, driver.flows)
             failures = dict(driver.failures)
         finally:
@@ -338,7 +352,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             "trading_days": len(days), "initial_cash_eur": str(config.initial_cash),
             "monthly_deposit_eur": str(config.monthly_deposit),
             "data": str(config.data) if config.data else "bundled",
-            "job_failures": failures, "orders": len(orders)}
+            "job_failures": failures, "orders": len(orders), **exchanges}
     report = build_report(equity, trades, bench, digest, meta)
     wall = time.monotonic() - t0
     report["wall_s"] = round(wall, 2)
