@@ -176,20 +176,28 @@ class ExecutorActor(BaseActor):
         return OrderResult("valid", f"every layer passed ({mode} mode)",
                            warnings=verdict.warnings, details={"mode": mode})
 
-    @handles(SubmitOrder)
-    def _on_submit(self, msg: SubmitOrder) -> OrderResult:
-        mode = self._mode()
+    def _preflight(self, mode: LedgerMode, intent_key: str) -> OrderResult | None:
+        """What every new order checks first: the journal of ``mode`` is reconciled with
+        the broker, and ``intent_key`` was never journaled (else its entry is the answer)."""
         if mode not in self._reconciled:
             self._reconcile(mode)
             if mode not in self._reconciled:
                 return OrderResult("failed", "the journal is not yet reconciled with the "
                                    "broker; retry later", code="not_reconciled")
-        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), msg.intent_key),
+        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), intent_key),
                                    STORE_TIMEOUT_S)
         if existing is not None:
             return OrderResult("duplicate", "this intent was already journaled",
                                client_order_id=int(existing["client_order_id"]),
                                state=str(existing["state"]))
+        return None
+
+    @handles(SubmitOrder)
+    def _on_submit(self, msg: SubmitOrder) -> OrderResult:
+        mode = self._mode()
+        refused = self._preflight(mode, msg.intent_key)
+        if refused is not None:
+            return refused
         now = self.ctx.clock.now()
         settings = self.ctx.settings()
         try:
@@ -245,17 +253,9 @@ class ExecutorActor(BaseActor):
     @handles(SubmitExchange)
     def _on_exchange(self, msg: SubmitExchange) -> OrderResult:
         mode = self._mode()
-        if mode not in self._reconciled:
-            self._reconcile(mode)
-            if mode not in self._reconciled:
-                return OrderResult("failed", "the journal is not yet reconciled with the "
-                                   "broker; retry later", code="not_reconciled")
-        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), msg.intent_key),
-                                   STORE_TIMEOUT_S)
-        if existing is not None:
-            return OrderResult("duplicate", "this intent was already journaled",
-                               client_order_id=int(existing["client_order_id"]),
-                               state=str(existing["state"]))
+        refused = self._preflight(mode, msg.intent_key)
+        if refused is not None:
+            return refused
         source, target = msg.source_currency.upper(), msg.target_currency.upper()
         try:
             path = conversion_path(source, target)

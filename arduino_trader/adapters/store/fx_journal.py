@@ -20,6 +20,8 @@ from arduino_trader.protocols.broker import Side
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database
 
+from .order_journal import entry_row, record_follow_up
+
 
 @dataclass(frozen=True)
 class FxFill:
@@ -51,31 +53,21 @@ async def apply_fx_follow_up(db: Database, client_order_id: int, follow: FollowU
     that were new (a known trade key is skipped)."""
     recorded: list[FxFill] = []
     async with db.transaction() as tx:
-        row = await tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
-                                 (client_order_id,))
-        if row is None:
-            raise KeyError(f"no journal entry with client id {client_order_id}")
+        row_id = await entry_row(tx, client_order_id)
         for fill in fills:
             cur = await tx.execute(
                 "INSERT OR IGNORE INTO fx_trades (trade_key, order_row, broker_order_id,"
                 " symbol, side, quantity, price, base_currency, base_amount, quote_currency,"
                 " quote_amount, fee, executed_at, source, bucket_id, mode, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
-                (fill.trade_key, int(row["id"]), fill.broker_order_id, fill.symbol, fill.side,
+                (fill.trade_key, row_id, fill.broker_order_id, fill.symbol, fill.side,
                  decimal_to_str(fill.quantity), decimal_to_str(fill.price), fill.base_currency,
                  decimal_to_str(fill.base_amount), fill.quote_currency,
                  decimal_to_str(fill.quote_amount), _ts(fill.executed_at), fill.source,
                  fill.bucket_id, fill.mode, _ts(now)))
             if cur.rowcount:
                 recorded.append(fill)
-        await tx.execute(
-            "UPDATE orders SET state = ?, broker_order_id = COALESCE(?, broker_order_id), "
-            "broker_status = COALESCE(?, broker_status), filled_quantity = ?, note = ?, "
-            "updated_at = ?, checks = checks + 1, finished_at = CASE WHEN ? THEN ? ELSE "
-            "finished_at END WHERE client_order_id = ?",
-            (follow.state, follow.broker_order_id, follow.broker_status,
-             decimal_to_str(follow.filled), follow.note[:500], _ts(now), int(follow.final),
-             _ts(now), client_order_id))
+        await record_follow_up(tx, client_order_id, follow, now)
     return recorded
 
 

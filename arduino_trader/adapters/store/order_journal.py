@@ -146,10 +146,7 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
     """
     recorded: list[RecordedFill] = []
     async with db.transaction() as tx:
-        row = await tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
-                                 (client_order_id,))
-        if row is None:
-            raise KeyError(f"no journal entry with client id {client_order_id}")
+        row_id = await entry_row(tx, client_order_id)
         for fill in fills:
             value = fill.quantity * fill.price
             value_eur = (value / fill.currency_rate) if fill.currency_rate else None
@@ -158,7 +155,7 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
                 " fee, executed_at, source, bucket_id, mode, created_at) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fill.trade_key, int(row["id"]), fill.broker_order_id, fill.isin, fill.symbol,
+                (fill.trade_key, row_id, fill.broker_order_id, fill.isin, fill.symbol,
                  fill.side, decimal_to_str(fill.quantity), decimal_to_str(fill.price),
                  decimal_to_str(value), fill.currency,
                  None if fill.currency_rate is None else decimal_to_str(fill.currency_rate),
@@ -167,15 +164,30 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
                  _ts(fill.executed_at), fill.source, fill.bucket_id, fill.mode, _ts(now)))
             if cur.rowcount:
                 recorded.append(fill)
-        await tx.execute(
-            "UPDATE orders SET state = ?, broker_order_id = COALESCE(?, broker_order_id), "
-            "broker_status = COALESCE(?, broker_status), filled_quantity = ?, note = ?, "
-            "updated_at = ?, checks = checks + 1, finished_at = CASE WHEN ? THEN ? ELSE "
-            "finished_at END WHERE client_order_id = ?",
-            (follow.state, follow.broker_order_id, follow.broker_status,
-             decimal_to_str(follow.filled), follow.note[:500], _ts(now), int(follow.final),
-             _ts(now), client_order_id))
+        await record_follow_up(tx, client_order_id, follow, now)
     return recorded
+
+
+async def entry_row(tx: Any, client_order_id: int) -> int:
+    """The ``orders`` row id of a journal entry (inside a transaction); KeyError if none."""
+    row = await tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
+                             (client_order_id,))
+    if row is None:
+        raise KeyError(f"no journal entry with client id {client_order_id}")
+    return int(row["id"])
+
+
+async def record_follow_up(tx: Any, client_order_id: int, follow: FollowUp,
+                           now: datetime) -> None:
+    """Store a follow-up's state, broker ids, filled quantity and note on its entry."""
+    await tx.execute(
+        "UPDATE orders SET state = ?, broker_order_id = COALESCE(?, broker_order_id), "
+        "broker_status = COALESCE(?, broker_status), filled_quantity = ?, note = ?, "
+        "updated_at = ?, checks = checks + 1, finished_at = CASE WHEN ? THEN ? ELSE "
+        "finished_at END WHERE client_order_id = ?",
+        (follow.state, follow.broker_order_id, follow.broker_status,
+         decimal_to_str(follow.filled), follow.note[:500], _ts(now), int(follow.final),
+         _ts(now), client_order_id))
 
 
 async def open_entries(db: Database, mode: LedgerMode) -> list[tuple[sqlite3.Row,
