@@ -25,6 +25,7 @@ from arduino_trader.domain.dividends import (
     min_trade_eur,
     plan_reinvestment,
 )
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.execution import (
     OrderIntent,
@@ -133,8 +134,8 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     dividends = ctx.io.run(repo.drip_dividends(db), STORE_TIMEOUT_S)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
-    minimum = min_trade_eur(settings.get_decimal("transaction_cost_fixed"),
-                            Decimal(str(settings.get_float("transaction_cost_percent"))))
+    costs = CostModel.from_settings(settings)
+    minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
     rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
     instruments, yields, isins = ctx.io.run(
         instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)

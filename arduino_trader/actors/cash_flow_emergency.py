@@ -39,6 +39,7 @@ from arduino_trader.domain.emergency import (
     plan_sales,
     shortfalls,
 )
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.execution.journal import FINAL_STATES
 from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxError, conversion_path
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
@@ -196,9 +197,9 @@ class _Run:
         settings = self.ctx.settings()
         value = convert(ex.buy_amount, ex.buy_currency, ROUTE_CURRENCY, None, self.rates,
                         round_up=True)
-        slack = 1 + settings.get_decimal("fx_limit_buffer") + Decimal(
-            str(settings.get_float("transaction_cost_percent")))
-        cost = value * slack + settings.get_decimal("transaction_cost_fixed")
+        costs = CostModel.from_settings(settings)
+        slack = 1 + settings.get_decimal("fx_limit_buffer") + costs.fraction
+        cost = value * slack + costs.fixed_eur
         return (cost * EXCHANGE_BUFFER).quantize(CENT, rounding=ROUND_CEILING)
 
     def sale_step(self, account: AccountSnapshot) -> AccountSnapshot:

@@ -52,8 +52,7 @@ def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits
         else timedelta(minutes=15)
     return SafetyLimits(
         max_quote_age=quote_age,
-        costs=CostModel(settings.get_decimal("transaction_cost_fixed"),
-                        Decimal(str(settings.get_float("transaction_cost_percent")))),
+        costs=CostModel.from_settings(settings),
         buy_cooldown_days=settings.get_int("buy_cooldown_days"),
         min_hold_days=settings.get_int("min_hold_days"),
         frequency_enabled=settings.get_bool("trade_frequency_limits_enabled"),
@@ -74,8 +73,8 @@ def fx_limits(settings: Settings) -> FxLimits:
 def fx_fee(settings: Settings, quote_per_eur: Decimal) -> FxFee:
     """The configured trading cost as charged on a pair order, in its quote currency
     (the fixed EUR part converted with ``quote_per_eur`` units per 1 EUR)."""
-    return FxFee(settings.get_decimal("transaction_cost_fixed") * quote_per_eur,
-                 Decimal(str(settings.get_float("transaction_cost_percent"))))
+    costs = CostModel.from_settings(settings)
+    return FxFee(costs.fixed_eur * quote_per_eur, costs.fraction)
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from decimal import Decimal
 
 from arduino_trader.config.settings import Settings
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.protocols.broker import Broker, BrokerError
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData
@@ -18,8 +18,8 @@ from .tradernet.client import ClientConfig, TradernetClient
 
 def paper_fees(settings: Settings) -> PaperFees:
     """The configured trading costs (spec §1.9) as the paper broker charges them."""
-    return PaperFees(fixed_eur=settings.get_decimal("transaction_cost_fixed"),
-                     percent=Decimal(repr(settings.get_float("transaction_cost_percent"))))
+    costs = CostModel.from_settings(settings)
+    return PaperFees(fixed_eur=costs.fixed_eur, percent=costs.fraction)
 
 
 def build_paper(settings: Callable[[], Settings], store: Database, clock: Clock,

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import plan_repo, scores_repo
 from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
@@ -231,11 +232,11 @@ def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float]:
     settings = ctx_of(request).settings.current()
     blend = settings.get_float("optimizer_blend")
     target = settings.get_float("optimizer_target_return")
-    fixed = settings.get_decimal("transaction_cost_fixed")
-    variable = Decimal(str(settings.get_float("transaction_cost_percent")))
+    costs = CostModel.from_settings(settings)
     return ({"optimizer_blend": blend, "optimizer_target_return": target,
              "min_cash_reserve": str(settings.get_decimal("min_cash_reserve")),
-             "min_trade_amount": str(min_trade_eur(fixed, variable).quantize(Decimal("0.01")))},
+             "min_trade_amount": str(min_trade_eur(costs.fixed_eur, costs.fraction).quantize(
+                 Decimal("0.01")))},
             blend, target)
 
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from arduino_trader.adapters.store import cash_flow_repo, market_repo, plan_repo, satellites_repo
 from arduino_trader.domain.dividends import min_trade_eur
 from arduino_trader.domain.emergency import check_rebalance_triggers
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.rebalancing import (
     MissingRate,
     RebalancePlan,
@@ -175,8 +176,8 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     targets = await load_targets(ctx)
     account = await _account(ctx)
     settings = ctx.settings.current()
-    fixed = settings.get_decimal("transaction_cost_fixed")
-    pct = Decimal(str(settings.get_float("transaction_cost_percent")))
+    costs = CostModel.from_settings(settings)
+    fixed, pct = costs.fixed_eur, costs.fraction
     securities = await _securities(ctx, account, targets.owner)
     holdings = {p.symbol: p.quantity for p in account.positions}
     rates = await _rates(ctx)
@@ -222,8 +223,8 @@ async def check_triggers(request: web.Request) -> web.Response:
         raise bad_request("enabled must be true or false", code="invalid_query")
     enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
         None, "") else enabled_raw in ("true", "1")
-    default_min = min_trade_eur(settings.get_decimal("transaction_cost_fixed"),
-                                Decimal(str(settings.get_float("transaction_cost_percent"))))
+    costs = CostModel.from_settings(settings)
+    default_min = min_trade_eur(costs.fixed_eur, costs.fraction)
     drift = _query_decimal(request, "drift_threshold", Decimal(
         str(settings.get_float("rebalance_position_drift_threshold"))))
     multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.money import ZERO
 
 MIN_TRADE_FLOOR_EUR = Decimal("400")
@@ -28,6 +29,14 @@ class CostModel:
         if not ZERO <= self.fraction < Decimal("0.1"):
             raise CostError(f"cost fraction must be in [0, 0.1), got {self.fraction} "
                             "(0.002 means 0.2%)")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CostModel:
+        """The configured costs (``transaction_cost_fixed`` in EUR, and
+        ``transaction_cost_percent``, a fraction despite its name): the one place every
+        area reads them."""
+        return cls(settings.get_decimal("transaction_cost_fixed"),
+                   Decimal(str(settings.get_float("transaction_cost_percent"))))
 
     def commission(self, value: Decimal, rate: Decimal | None) -> Decimal:
         """Commission in the trade currency for a trade worth ``value`` in that currency.
