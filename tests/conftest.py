@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,27 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "ardu
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the run's status for :func:`pytest_unconfigure`."""
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A test that failed before stopping a supervisor (or another non-daemon thread)
+    would keep the process alive for ever after the summary: name the threads and exit
+    with the run's own status instead of hanging CI."""
+    leaked = [t.name for t in threading.enumerate()
+              if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if leaked:
+        sys.stdout.flush()
+        sys.stderr.write(f"\nnon-daemon threads left running: {', '.join(sorted(leaked))};"
+                         " exiting without waiting for them\n")
+        sys.stderr.flush()
+        os._exit(config.stash.get(_EXIT_STATUS, 1))
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,6 +55,16 @@ def ctx(io: IoLoop, bus: ActorBus) -> ActorContext:
     return ActorContext(bus, io, SystemClock(), defaults, {})
 
 
+@pytest.fixture
+def started() -> Iterator[list[Supervisor]]:
+    """Supervisors a test starts; stopped even when the test fails (their threads are not
+    daemon threads: a leaked one would keep the test process from exiting)."""
+    supervisors: list[Supervisor] = []
+    yield supervisors
+    for sup in supervisors:
+        sup.stop_all(timeout=5)
+
+
 def test_start_order_and_cycles() -> None:
     a = ActorSpec("a", Worker, depends_on=("b",))
     b = ActorSpec("b", Worker)
@@ -65,9 +76,11 @@ def test_start_order_and_cycles() -> None:
         start_order([ActorSpec("a", Worker, depends_on=("zzz",))])
 
 
-def test_crashing_actor_is_restarted_with_backoff(ctx: ActorContext, bus: ActorBus) -> None:
+def test_crashing_actor_is_restarted_with_backoff(ctx: ActorContext, bus: ActorBus,
+                                                  started: list[Supervisor]) -> None:
     sup = Supervisor(bus, ctx, SystemClock(), backoff_base_s=0.3, watch_interval_s=0.05,
                      ping_interval_s=0.1)
+    started.append(sup)
     sup.start_all([ActorSpec("health", Recorder), ActorSpec("worker", Worker,
                                                              depends_on=("health",))])
     first = bus.ref("worker")
@@ -84,16 +97,19 @@ def test_crashing_actor_is_restarted_with_backoff(ctx: ActorContext, bus: ActorB
     assert stops[-2:] == ["worker", "health"]  # reverse order
 
 
-def test_actor_that_keeps_crashing_is_given_up(ctx: ActorContext, bus: ActorBus) -> None:
+def test_actor_that_keeps_crashing_is_given_up(ctx: ActorContext, bus: ActorBus,
+                                               started: list[Supervisor]) -> None:
     given_up: list[str] = []
     sup = Supervisor(bus, ctx, SystemClock(), backoff_base_s=0.01, backoff_max_s=0.02,
                      max_restarts=2, watch_interval_s=0.02, ping_interval_s=10)
+    started.append(sup)
     sup.start_all([ActorSpec("health", Recorder),
                    ActorSpec("worker", Worker, on_give_up=given_up.append)])
     for _ in range(3):
         _wait(lambda: _alive(bus, "worker"))
-        bus.tell("worker", Crash())
-        _wait(lambda: not _alive(bus, "worker"))
+        crashed = bus.ref("worker")  # this incarnation: it stays dead once crashed, even
+        bus.tell("worker", Crash())  # when the supervisor restarts a new one at once
+        _wait(lambda ref=crashed: not ref.is_alive())
     _wait(lambda: sup.status()["worker"]["gave_up"])
     assert given_up == ["worker"]
     _wait(lambda: ("life", ("worker", "gave_up")) in EVENTS)
