@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from daemon_harness import ProbeDaemon
 
 from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.adapters.sandbox.server import Sandbox, SandboxThread
 
 # A Tuesday mid-morning UTC: European and US calendars are in session hours nearby.
 FROZEN_START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -20,6 +23,69 @@ FROZEN_START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 def manual_clock(start: datetime = FROZEN_START) -> ManualClock:
     """A clock that never moves by itself, so no schedule fires during a test."""
     return ManualClock(start)
+
+
+def session_moment(mic: str = "XNAS", wall: datetime | None = None) -> datetime:
+    """The latest 16:00 UTC of a trading day, at or before ``wall``, from which ``mic`` is
+    tradable for the next hour (30-minute buffers included): tests that trade run there,
+    whatever the wall time (night, weekend)."""
+    wall = wall or datetime.now(UTC)
+    calendars = MarketCalendars(today=wall.date())
+    day = wall.date()
+    for _ in range(15):
+        moment = datetime(day.year, day.month, day.day, 16, 0, tzinfo=UTC)
+        if moment <= wall and all(calendars.is_tradable(mic, moment + timedelta(minutes=m))
+                                  for m in (0, 30, 60)):
+            return moment
+        day -= timedelta(days=1)
+    raise RuntimeError(f"no {mic} session found in the last two weeks")
+
+
+class ShiftedClock:
+    """Wall time moved by a fixed offset: runs in real time inside an open session."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """Wall time plus the offset."""
+        return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+
+class ClockedSandbox(Sandbox):
+    """The sandbox whose account and market live at ``moment()`` (the daemon's clock)
+    while signatures are still checked against wall time (the client signs with it)."""
+
+    @staticmethod
+    def moment() -> datetime:
+        """The sandbox's time (overridden per instance class by :func:`clocked_sandbox`)."""
+        return datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """The simulated moment."""
+        return self.moment()
+
+
+@contextmanager
+def clocked_sandbox(state: Path | None, moment: Callable[[], datetime],
+                    seed: int = 7) -> Iterator[SandboxThread]:
+    """A sandbox on a loopback port whose time is ``moment()``."""
+    cls: type[ClockedSandbox] = type("BoundSandbox", (ClockedSandbox,),
+                                     {"moment": staticmethod(moment)})
+    sandbox = cls.create(state, seed, wall_time=time.time)
+    with sandbox.account.lock:  # the opening deposit is dated by the sandbox's time
+        sandbox.account.state["cash_flows"][0]["date"] = \
+            moment().strftime("%Y-%m-%dT%H:%M:%S")
+        sandbox.account.save()
+    thread = SandboxThread(sandbox).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
 
 
 def db_path(daemon: ProbeDaemon) -> Path:

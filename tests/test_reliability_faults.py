@@ -13,15 +13,21 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pykka
 import pytest
-from broker_support import running_sandbox
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
-from reliability_support import count, db_path, wait_idle
+from reliability_support import (
+    ShiftedClock,
+    clocked_sandbox,
+    count,
+    db_path,
+    session_moment,
+    wait_idle,
+)
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import (
@@ -53,14 +59,31 @@ READ_PATHS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "account_sync": ("sync_cycle", ("getPositionJson",), "portfolio"),
     "cash_flow_sync": ("cash_flow_sync", ("getUserCashFlows",), None),
 }
-# Sandbox instruments whose exchange may be open (the order cases need one).
-CANDIDATES = (("US0378331005", "AAPL.US", "USD", "XNAS", 190.0),
-              ("DE0007164600", "SAP.EU", "EUR", "XETR", 180.0))
+# The instrument of the order cases. The daemon and the sandbox share a clock shifted into
+# an open XNAS session (reliability_support.session_moment), so they run at any wall time.
+INSTRUMENT = ("US0378331005", "AAPL.US", "USD", "XNAS", 190.0)
 LEDGERS = ("trades", "cash_flows", "bucket_transactions", "orders")
 
 
 def test_matrix_covers_every_sandbox_fault() -> None:
     assert set(FAULTS) == set(FAULT_KINDS)
+
+
+@pytest.mark.parametrize(("wall", "expected"), [
+    (datetime(2026, 3, 7, 3, 0, tzinfo=UTC), datetime(2026, 3, 6, 16, 0, tzinfo=UTC)),  # Sat
+    (datetime(2026, 3, 3, 15, 0, tzinfo=UTC), datetime(2026, 3, 2, 16, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 3, 16, 0, tzinfo=UTC), datetime(2026, 3, 3, 16, 0, tzinfo=UTC)),
+    (datetime(2026, 12, 26, 12, 0, tzinfo=UTC), datetime(2026, 12, 24, 16, 0, tzinfo=UTC)),
+])
+def test_order_cases_find_an_open_session_at_any_wall_time(wall: datetime,
+                                                          expected: datetime) -> None:
+    """The rig's clock is moved into the latest open XNAS session, so the order cases
+    run at night, on weekends and on holidays too (they used to be skipped)."""
+    moment = session_moment("XNAS", wall)
+    assert moment == expected
+    calendars = MarketCalendars(today=wall.date())
+    assert all(calendars.is_tradable("XNAS", moment + timedelta(minutes=m))
+               for m in (0, 59))
 
 
 def _env(url: str) -> dict[str, str]:
@@ -86,9 +109,10 @@ def _stop_all_actors() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProbeDaemon, SandboxThread]]:
     base = tmp_path_factory.mktemp("faults")
-    with running_sandbox(base / "sandbox.json") as sandbox:
-        sandbox.sandbox.account.deposit("HKD", Decimal("100"), datetime.now(UTC))
-        daemon = start_daemon(base / "state", env=_env(sandbox.url))
+    clock = ShiftedClock(session_moment(INSTRUMENT[3]))
+    with clocked_sandbox(base / "sandbox.json", clock.now) as sandbox:
+        sandbox.sandbox.account.deposit("HKD", Decimal("100"), sandbox.sandbox.now())
+        daemon = start_daemon(base / "state", env=_env(sandbox.url), clock=clock)
         try:
             wait_idle(daemon, 60)
             _converge(daemon)
@@ -174,31 +198,19 @@ def test_read_path_survives_fault(rig: tuple[ProbeDaemon, SandboxThread], path: 
 
 
 # ----------------------------------------------------------------- orders
-def _open_instrument() -> tuple[str, str, str, str, float] | None:
-    now = datetime.now(UTC)
-    calendars = MarketCalendars(today=now.date())
-    for candidate in CANDIDATES:
-        if all(calendars.is_tradable(candidate[3], now + timedelta(seconds=s))
-               for s in (0, 120)):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def live(rig: tuple[ProbeDaemon, SandboxThread]) -> tuple[str, str]:
-    """Live mode and one seeded instrument whose market is open now (else skip)."""
-    inst = _open_instrument()
-    if inst is None:
-        pytest.skip("no sandbox exchange is open now (weekend or night)")
+    """Live mode and the seeded instrument (its market is open on the rig's clock)."""
     daemon, _ = rig
-    isin, symbol, currency, mic, price = inst
-    now = datetime.now(UTC)
+    isin, symbol, currency, mic, price = INSTRUMENT
+    now = daemon.clock.now()
+    assert MarketCalendars(today=now.date()).is_tradable(mic, now), now
     store = daemon.store
     if not count(db_path(daemon), "SELECT COUNT(*) FROM securities WHERE isin = ?", (isin,)):
         daemon.io.run(market_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
             "mic": mic, "source": "test"}, now), 5)
-    start = date.today() - timedelta(days=300)
+    start = now.date() - timedelta(days=300)
     bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5) for i in range(299)]
     daemon.io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
     daemon.io.run(market_repo.write_fx(store, [

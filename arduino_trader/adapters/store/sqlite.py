@@ -19,6 +19,7 @@ from arduino_trader.protocols.store import (
     StoreReadOnly,
 )
 
+from .. import crashpoints
 from .migrations import apply_migrations
 
 PRAGMAS = (
@@ -161,6 +162,7 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 await _rollback(conn)
                 raise map_sqlite_error(exc) from exc
+            crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
 
     async def run_in_connection(self, func: Any) -> Any:
         """Run ``func(sqlite3.Connection)`` on the connection's own thread (serialized).

@@ -46,6 +46,7 @@ from arduino_trader.protocols.broker import (
     Trade,
 )
 
+from .. import crashpoints
 from . import normalise as nz
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
 from .signing import encode_body, signed_headers
@@ -165,6 +166,7 @@ class TradernetClient:
                 f"{command}: circuit open after repeated failures ({state.last_error}); "
                 f"retry in {state.retry_in_s:.0f} s", command=command)
         await self.limiter.acquire()
+        crashpoints.hit("broker_before", command)  # test-only crash point (off unless armed)
         try:
             async with self._get_session().request(
                     method, url, data=body, headers=headers,
@@ -180,6 +182,7 @@ class TradernetClient:
             self.breaker.failure(f"{command}: {type(exc).__name__}")
             raise BrokerUnavailable(f"{command}: connection failed ({type(exc).__name__}: "
                                     f"{exc})", command=command) from None
+        crashpoints.hit("broker_after", command)  # test-only crash point (off unless armed)
         try:
             text = raw.decode("utf-8")
             data = nz.read_envelope(status, text, command, retry_after)
