@@ -271,6 +271,26 @@ def test_stop_during_a_job_is_clean_and_fast(tmp_path: Path) -> None:
         again.stop()
 
 
+def test_an_emergency_run_a_stopped_process_left_running_is_closed_at_start(
+        tmp_path: Path) -> None:
+    from arduino_trader.adapters.store import cash_flow_repo
+
+    d = start_daemon(tmp_path / "state")
+    d.io.run(cash_flow_repo.start_emergency_run(d.store, "killed", "live", "sync",
+                                                d.clock.now()), 5)
+    d.stop()  # as if the process died mid-run: the row still says running
+    again = start_daemon(tmp_path / "state")
+    try:
+        runs = again.io.run(cash_flow_repo.list_emergency_runs(again.store), 5)
+        assert [(r["run_id"], r["outcome"]) for r in runs] == [("killed", "failed")]
+        assert runs[0]["notes"].startswith("interrupted") and runs[0]["finished_at"]
+        # the lock is free again: the next run starts
+        again.io.run(cash_flow_repo.start_emergency_run(again.store, "next", "live", "sync",
+                                                        again.clock.now()), 5)
+    finally:
+        again.stop()
+
+
 def test_delete_setting_reverts_to_the_lower_source(tmp_path: Path) -> None:
     d = start_daemon(tmp_path / "state", env={"ARDUINO_TRADER_MIN_HOLD_DAYS": "200"})
     try:

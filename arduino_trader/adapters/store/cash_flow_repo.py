@@ -377,6 +377,17 @@ async def start_emergency_run(db: Database, run_id: str, mode: str, trigger: str
         raise
 
 
+async def close_interrupted_emergency_runs(db: Database, now: datetime) -> int:
+    """Close the ``running`` run a stopped process left (the lock would otherwise hold
+    for good): outcome ``failed``, noted as interrupted. Only at start-up, before any
+    actor runs, while the pid file guarantees no other process; returns how many."""
+    return await db.execute(
+        "UPDATE emergency_runs SET outcome = 'failed', finished_at = ?, notes = "
+        "'interrupted: the daemon stopped during this run; its orders are followed by "
+        "the order journal and the next run repairs what is still short' "
+        "WHERE outcome = 'running'", (_ts(now),))
+
+
 async def finish_emergency_run(db: Database, run_id: str, outcome: str,
                                initial: dict[str, Decimal], final: dict[str, Decimal],
                                actions: list[dict[str, Any]], notes: str,
