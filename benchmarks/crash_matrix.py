@@ -9,7 +9,7 @@ bucket balances equal to their ledgers and reconciled with the broker's cash,
 ``PRAGMA integrity_check``). ``--sample N`` runs N points drawn with ``--seed`` instead of
 all of them. Prints one JSON line: ``{points, passed, failed, not_reached, clean_counts,
 known_gaps (of the clean run), runs_with_gap (per known-gap kind), runs_with_notes,
-notes (e.g. a balance still negative at the end), failures, wall_s}``.
+notes (observations that break no invariant), failures, wall_s}``.
 """
 
 from __future__ import annotations

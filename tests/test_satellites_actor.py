@@ -35,7 +35,7 @@ from arduino_trader.protocols.cash_flows import (
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
-from arduino_trader.protocols.portfolio import TradeFeeRecorded
+from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
 from arduino_trader.protocols.satellites import (
     ApplyPreset,
     BucketEvent,
@@ -358,6 +358,84 @@ def test_a_commission_learned_after_the_fill_debits_its_bucket_once(rig: Rig) ->
                                                               ("research:8:fee", "-1")]
 
 
+def _journal_order(rig: Rig, client_id: int, bucket_id: str, symbol: str, side: str) -> int:
+    """An order row of ours (the journal's), as the executor writes before sending."""
+    now = int(rig.clock.now().timestamp())
+    rig.db(rig.store.execute(
+        "INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, quantity, "
+        "limit_price, currency, source, bucket_id, mode, state, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 1, '1', 'EUR', 'planner', ?, 'research', 'filled', ?, ?)",
+        (client_id, f"intent:{client_id}", "IS" + symbol, symbol, side, bucket_id, now, now)))
+    row = rig.db(rig.store.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
+                                     (client_id,)))
+    return int(row["id"])
+
+
+def _synced(rig: Rig) -> None:
+    rig.tell(PortfolioSynced(rig.clock.now(), 0, None, None, None))
+
+
+def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "1000")
+    rig.fund("core", "1000")
+    # a fill of our order committed, then the process died before TradeExecuted went out;
+    # its order says s1 although the broker sync stored the fill under core
+    order = _journal_order(rig, 1, "s1", "ABC", "BUY")
+    rig.trade("research:41", "core", "BUY", "ABC", "10", "50", fee="1.5")
+    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, "research:41")))
+    # a fill that is not ours (no journal row) is reconciliation's business, not settled
+    rig.trade("research:42", "core", "BUY", "XYZ", "1", "7")
+    # an exchange fill whose CurrencyExchanged was lost
+    fx_order = _journal_order(rig, 2, "core", "EUR/USD", "SELL")
+    now = int(rig.clock.now().timestamp())
+    rig.db(rig.store.execute(
+        "INSERT INTO fx_trades (trade_key, order_row, symbol, side, quantity, price, "
+        "base_currency, base_amount, quote_currency, quote_amount, fee, executed_at, "
+        "source, bucket_id, mode, created_at) VALUES ('research:fx9', ?, 'EUR/USD', "
+        "'SELL', '100', '1.08', 'EUR', '-100', 'USD', '108', '0.5', ?, 'emergency', 'core', "
+        "'research', ?)", (fx_order, now, now)))
+    _synced(rig)
+    assert rig.balance("s1") == D("498.5")  # value and fee, on the order's bucket
+    assert (rig.balance("core", "EUR"), rig.balance("core", "USD")) == (D("900"), D("107.5"))
+    rows = rig.ledger_rows()
+    _synced(rig)
+    rig.tell(TradeExecuted("research:41", "ISABC", "ABC", "BUY", D("10"), D("50"), "EUR",
+                           START, "planner", "s1", "research"))  # the event, late: a replay
+    assert rig.ledger_rows() == rows
+    assert rig.balance("s1") == D("498.5")
+    assert rig.db(rig.store.fetch_one(
+        "SELECT COUNT(*) AS n FROM bucket_transactions WHERE source_id LIKE 'research:42%'"
+    ))["n"] == 0
+
+
+def test_a_fill_settled_net_of_its_fee_before_fee_rows_is_not_charged_again(rig: Rig) -> None:
+    rig.fund("core", "1000")
+    order = _journal_order(rig, 3, "core", "ABC", "BUY")
+    rig.trade("research:51", "core", "BUY", "ABC", "10", "50", fee="2")
+    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, "research:51")))
+    legacy = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
+                         amount=D("-502"), source_kind="trade", source_id="research:51",
+                         created_at=rig.clock.now())
+    rig.db(repo.apply_operation(rig.store, repo.Operation((legacy,)), rig.clock.now()))
+    _synced(rig)
+    assert rig.balance("core") == D("498")
+    # a fill settled at its value whose commission row is missing gets it
+    order = _journal_order(rig, 4, "core", "ABC", "BUY")
+    rig.trade("research:52", "core", "BUY", "ABC", "1", "50", fee="1")
+    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, "research:52")))
+    plain = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
+                        amount=D("-50"), source_kind="trade", source_id="research:52",
+                        created_at=rig.clock.now())
+    rig.db(repo.apply_operation(rig.store, repo.Operation((plain,)), rig.clock.now()))
+    _synced(rig)
+    _synced(rig)
+    assert rig.balance("core") == D("447")
+
+
 def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     rig.fund("s1", "1000")
@@ -414,6 +492,21 @@ def test_reconciliation_defers_while_a_cash_flow_is_unprocessed(rig: Rig) -> Non
     out = rig.job("satellite_reconciliation")
     assert out.details["currencies"]["EUR"]["status"] == "deferred"
     assert rig.balance("core") == D("100")
+
+
+def test_reconciliation_settles_a_lost_fill_instead_of_correcting_the_gap(rig: Rig) -> None:
+    rig.fund("core", "1000")
+    assert rig.job("satellite_reconciliation").ok
+    order = _journal_order(rig, 5, "core", "ABC", "BUY")
+    rig.trade("research:61", "core", "BUY", "ABC", "1", "2")   # 2 EUR: a "small" gap
+    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, "research:61")))
+    rig.broker.cash["EUR"] = D("998")
+    out = rig.job("satellite_reconciliation")
+    assert out.ok and out.details["currencies"]["EUR"]["status"] != "corrected"
+    assert rig.balance("core") == D("998")
+    kinds = rig.db(rig.store.fetch_all("SELECT DISTINCT type FROM bucket_transactions"))
+    assert {r["type"] for r in kinds} == {"deposit", "trade_buy"}
 
 
 def test_maintenance_hibernates_at_35_percent_and_recovers_gradually(rig: Rig) -> None:

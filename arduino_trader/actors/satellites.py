@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -56,8 +56,8 @@ from arduino_trader.protocols.cash_flows import (
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
-from arduino_trader.protocols.money import ZERO, decimal_to_str
-from arduino_trader.protocols.portfolio import TradeFeeRecorded
+from arduino_trader.protocols.money import ZERO, decimal_to_str, round_money
+from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
 from arduino_trader.protocols.satellites import (
     SATELLITES_ACTOR,
     AllocateDeposit,
@@ -121,8 +121,14 @@ def _refusal(exc: Exception) -> SatelliteRefused:
     raise exc
 
 
+def _moment(epoch: Any) -> datetime:
+    """A stored epoch-seconds timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(int(epoch), UTC)
+
+
 SUBSCRIPTIONS: tuple[type, ...] = (TradeExecuted, CurrencyExchanged, TradeFeeRecorded,
-                                   DepositReceived, DividendReceived, WithdrawalRecorded)
+                                   PortfolioSynced, DepositReceived, DividendReceived,
+                                   WithdrawalRecorded)
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,11 @@ class SatelliteActor(BaseActor):
         super().__init__(ctx)
 
     def on_start(self) -> None:
-        """Refresh the balance cache from the ledger (rows other writers added)."""
+        """Refresh the balance cache from the ledger (rows other writers added), then
+        settle what a crash left unsettled."""
         slots = self._io(repo.rebuild_balance_cache(self._db(), self.ctx.clock.now()))
         self.log.info("satellites_started", balance_slots=slots)
+        self._settle_missing_safely()
 
     # ----------------------------------------------------------------- plumbing
     def _db(self) -> Database:
@@ -623,21 +631,70 @@ class SatelliteActor(BaseActor):
     @handles(CurrencyExchanged)
     def _on_exchange(self, msg: CurrencyExchanged) -> None:
         try:
-            if msg.mode not in self._facts().modes():
-                return
-            buckets = self._io(repo.load_buckets(self._db()))
-            bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
-            entries = balances.settle_exchange(
-                bucket_id, {msg.base_currency: msg.base_amount,
-                            msg.quote_currency: msg.quote_amount},
-                msg.trade_key, msg.symbol, self.ctx.clock.now())
-            applied = self._apply(repo.Operation(entries, (), source=("trade", msg.trade_key)))
-            self.log.info("exchange_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
-                          rows=[(e.currency, str(e.amount)) for e in entries],
-                          replay=applied is None)
+            self._settle_exchange(msg)
         except Exception as exc:  # logged; reconciliation reports the gap it leaves
             self.log.error("exchange_settlement_failed", trade_key=msg.trade_key,
                            error=repr(exc))
+
+    def _settle_exchange(self, msg: CurrencyExchanged) -> None:
+        if msg.mode not in self._facts().modes():
+            return
+        buckets = self._io(repo.load_buckets(self._db()))
+        bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
+        entries = balances.settle_exchange(
+            bucket_id, {msg.base_currency: msg.base_amount,
+                        msg.quote_currency: msg.quote_amount},
+            msg.trade_key, msg.symbol, self.ctx.clock.now())
+        applied = self._apply(repo.Operation(entries, (), source=("trade", msg.trade_key)))
+        self.log.info("exchange_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
+                      rows=[(e.currency, str(e.amount)) for e in entries],
+                      replay=applied is None)
+
+    @handles(PortfolioSynced)
+    def _on_synced(self, msg: PortfolioSynced) -> None:
+        self._settle_missing_safely()
+
+    def _settle_missing_safely(self) -> dict[str, int]:
+        try:
+            return self._settle_missing()
+        except Exception as exc:  # retried at the next sync, start or reconciliation
+            self.log.error("settle_missing_failed", error=repr(exc))
+            return {}
+
+    def _settle_missing(self) -> dict[str, int]:
+        """Settle what the ledger lacks, from the store: fills and exchanges of our own
+        orders whose in-memory event was lost (a crash after the fill's commit) or never
+        sent (the broker sync stored the fill first), and their known commissions. Every
+        row is keyed by its trade key, so running this again changes nothing."""
+        modes = self._facts().modes()
+        counts = {"fills": 0, "exchanges": 0, "fees": 0}
+        for r in self._io(repo.unsettled_fills(self._db(), modes)):
+            self._settle_trade(TradeExecuted(
+                r["trade_key"], r["isin"], r["symbol"], r["side"], Decimal(r["quantity"]),
+                Decimal(r["price"]), r["currency"], _moment(r["executed_at"]), r["source"],
+                r["bucket_id"], r["mode"]))
+            counts["fills"] += 1
+        for r in self._io(repo.unsettled_exchanges(self._db(), modes)):
+            self._settle_exchange(CurrencyExchanged(
+                r["trade_key"], r["symbol"], r["side"], r["base_currency"],
+                Decimal(r["base_amount"]), r["quote_currency"], Decimal(r["quote_amount"]),
+                Decimal(r["price"]), _moment(r["executed_at"]), r["source"], r["bucket_id"],
+                r["mode"]))
+            counts["exchanges"] += 1
+        buckets = self._io(repo.load_buckets(self._db()))
+        for r in self._io(repo.unbooked_fees(self._db(), modes)):
+            fee = Decimal(r["fee"])
+            if fee <= 0 or r["settled"] is None:  # nothing to book, or booked with its fill
+                continue
+            if r["value"] is not None and \
+                    abs(Decimal(r["settled"])) != round_money(Decimal(r["value"])):
+                continue  # settled net of its fee before fees had a row of their own
+            self._settle_fee(self._known_bucket(buckets, r["bucket_id"], r["trade_key"]),
+                             fee, r["currency"], r["trade_key"])
+            counts["fees"] += 1
+        if any(counts.values()):
+            self.log.warning("unsettled_records_settled", **counts)
+        return counts
 
     def _cash_flow(self, kind: str, key: str, build: Callable[[_State, Facts],
                                                               tuple[LedgerEntry, ...]]) -> None:
@@ -741,6 +798,7 @@ class SatelliteActor(BaseActor):
         return JobOutcome(ok, summary, {"events": events, "errors": errors})
 
     def _reconciliation(self) -> JobOutcome:
+        self._settle_missing_safely()  # a gap a lost event left is settled, not corrected
         facts = self._facts()
         try:
             cash = self._broker_cash_all(facts)

@@ -420,6 +420,55 @@ async def trade(db: Database, trade_key: str) -> TradeRow | None:
     return None if row is None else _trade_from_row(row)
 
 
+# A fill of our own orders (journal row) is settled when the ledger holds a row keyed by
+# its trade key; its commission when it holds one keyed '<trade key>:fee'.
+_UNSETTLED_FILLS = (
+    "SELECT t.trade_key, t.isin, t.symbol, t.side, t.quantity, t.price, t.currency, "
+    "t.executed_at, t.source, COALESCE(o.bucket_id, t.bucket_id) AS bucket_id, t.mode "
+    "FROM trades t JOIN orders o ON o.id = t.order_row WHERE t.mode IN ({marks}) AND NOT "
+    "EXISTS (SELECT 1 FROM bucket_transactions b WHERE b.source_kind = 'trade' AND "
+    "b.source_id = t.trade_key) ORDER BY t.id")
+_UNSETTLED_EXCHANGES = (
+    "SELECT * FROM fx_trades f WHERE f.mode IN ({marks}) AND NOT EXISTS (SELECT 1 FROM "
+    "bucket_transactions b WHERE b.source_kind = 'trade' AND b.source_id = f.trade_key) "
+    "ORDER BY f.id")
+_UNBOOKED_FEES = (
+    "SELECT t.trade_key, COALESCE(o.bucket_id, t.bucket_id) AS bucket_id, t.fee, "
+    "t.currency, t.value, (SELECT b.amount FROM bucket_transactions b WHERE "
+    "b.source_kind = 'trade' AND b.source_id = t.trade_key LIMIT 1) AS settled "
+    "FROM trades t JOIN orders o ON o.id = t.order_row WHERE t.mode IN ({marks}) "
+    "AND t.fee IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bucket_transactions b WHERE "
+    "b.source_kind = 'trade' AND b.source_id = t.trade_key || ':fee') "
+    "UNION ALL SELECT f.trade_key, f.bucket_id, f.fee, f.quote_currency, NULL, "
+    "(SELECT b.amount FROM bucket_transactions b WHERE b.source_kind = 'trade' AND "
+    "b.source_id = f.trade_key LIMIT 1) FROM fx_trades f WHERE f.mode IN ({marks}) AND "
+    "f.fee IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bucket_transactions b WHERE "
+    "b.source_kind = 'trade' AND b.source_id = f.trade_key || ':fee')")
+
+
+async def unsettled_fills(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+    """Fills of our own orders (``modes``) that no ledger row settles yet, oldest first:
+    their in-memory ``TradeExecuted`` was lost (a crash after the fill's commit) or never
+    sent (the broker sync stored the fill first)."""
+    marks = ", ".join("?" for _ in modes)
+    return list(await db.fetch_all(_UNSETTLED_FILLS.format(marks=marks), tuple(modes)))
+
+
+async def unsettled_exchanges(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+    """``fx_trades`` rows (``modes``) that no ledger row settles yet, oldest first."""
+    marks = ", ".join("?" for _ in modes)
+    return list(await db.fetch_all(_UNSETTLED_EXCHANGES.format(marks=marks), tuple(modes)))
+
+
+async def unbooked_fees(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+    """Known commissions of our fills and exchanges with no fee row yet: trade key,
+    bucket, fee, its currency, the fill's value (None for an exchange) and the amount
+    of its settlement row (None while the fill itself is unsettled)."""
+    marks = ", ".join("?" for _ in modes)
+    return list(await db.fetch_all(_UNBOOKED_FEES.format(marks=marks),
+                                   tuple(modes) + tuple(modes)))
+
+
 async def bucket_trades(db: Database, bucket_id: str, symbol: str,
                         modes: Sequence[str]) -> list[TradeRow]:
     """Fills of one bucket in one symbol (the given ledger modes), oldest first."""
