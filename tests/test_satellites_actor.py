@@ -375,16 +375,28 @@ def _synced(rig: Rig) -> None:
     rig.tell(PortfolioSynced(rig.clock.now(), 0, None, None, None))
 
 
+def _our_fill(rig: Rig, client_id: int, key: str, order_bucket: str, qty: str, price: str,
+              fee: str | None = None, trade_bucket: str = "core") -> None:
+    """A BUY fill of our own order (journal row linked), with no ledger row and no event."""
+    order = _journal_order(rig, client_id, order_bucket, "ABC", "BUY")
+    rig.trade(key, trade_bucket, "BUY", "ABC", qty, price, fee=fee)
+    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, key)))
+
+
+def _booked_by_an_older_version(rig: Rig, key: str, amount: str) -> None:
+    entry = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy", amount=D(amount),
+                        source_kind="trade", source_id=key, created_at=rig.clock.now())
+    rig.db(repo.apply_operation(rig.store, repo.Operation((entry,)), rig.clock.now()))
+
+
 def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     rig.fund("s1", "1000")
     rig.fund("core", "1000")
     # a fill of our order committed, then the process died before TradeExecuted went out;
     # its order says s1 although the broker sync stored the fill under core
-    order = _journal_order(rig, 1, "s1", "ABC", "BUY")
-    rig.trade("research:41", "core", "BUY", "ABC", "10", "50", fee="1.5")
-    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
-                             (order, "research:41")))
+    _our_fill(rig, 1, "research:41", "s1", "10", "50", fee="1.5")
     # a fill that is not ours (no journal row) is reconciliation's business, not settled
     rig.trade("research:42", "core", "BUY", "XYZ", "1", "7")
     # an exchange fill whose CurrencyExchanged was lost
@@ -412,25 +424,13 @@ def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) ->
 
 def test_a_fill_settled_net_of_its_fee_before_fee_rows_is_not_charged_again(rig: Rig) -> None:
     rig.fund("core", "1000")
-    order = _journal_order(rig, 3, "core", "ABC", "BUY")
-    rig.trade("research:51", "core", "BUY", "ABC", "10", "50", fee="2")
-    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
-                             (order, "research:51")))
-    legacy = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
-                         amount=D("-502"), source_kind="trade", source_id="research:51",
-                         created_at=rig.clock.now())
-    rig.db(repo.apply_operation(rig.store, repo.Operation((legacy,)), rig.clock.now()))
+    _our_fill(rig, 3, "research:51", "core", "10", "50", fee="2")
+    _booked_by_an_older_version(rig, "research:51", "-502")  # net of its fee
     _synced(rig)
     assert rig.balance("core") == D("498")
     # a fill settled at its value whose commission row is missing gets it
-    order = _journal_order(rig, 4, "core", "ABC", "BUY")
-    rig.trade("research:52", "core", "BUY", "ABC", "1", "50", fee="1")
-    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
-                             (order, "research:52")))
-    plain = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
-                        amount=D("-50"), source_kind="trade", source_id="research:52",
-                        created_at=rig.clock.now())
-    rig.db(repo.apply_operation(rig.store, repo.Operation((plain,)), rig.clock.now()))
+    _our_fill(rig, 4, "research:52", "core", "1", "50", fee="1")
+    _booked_by_an_older_version(rig, "research:52", "-50")  # at its value, fee row lost
     _synced(rig)
     _synced(rig)
     assert rig.balance("core") == D("447")
@@ -497,10 +497,7 @@ def test_reconciliation_defers_while_a_cash_flow_is_unprocessed(rig: Rig) -> Non
 def test_reconciliation_settles_a_lost_fill_instead_of_correcting_the_gap(rig: Rig) -> None:
     rig.fund("core", "1000")
     assert rig.job("satellite_reconciliation").ok
-    order = _journal_order(rig, 5, "core", "ABC", "BUY")
-    rig.trade("research:61", "core", "BUY", "ABC", "1", "2")   # 2 EUR: a "small" gap
-    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
-                             (order, "research:61")))
+    _our_fill(rig, 5, "research:61", "core", "1", "2")   # 2 EUR: a "small" gap
     rig.broker.cash["EUR"] = D("998")
     out = rig.job("satellite_reconciliation")
     assert out.ok and out.details["currencies"]["EUR"]["status"] != "corrected"
