@@ -111,6 +111,7 @@ def test_actor_that_keeps_crashing_is_given_up(ctx: ActorContext, bus: ActorBus,
         bus.tell("worker", Crash())  # when the supervisor restarts a new one at once
         _wait(lambda ref=crashed: not ref.is_alive())
     _wait(lambda: sup.status()["worker"]["gave_up"])
+    _wait(lambda: given_up != [])  # the callback runs just after the flag is set
     assert given_up == ["worker"]
     _wait(lambda: ("life", ("worker", "gave_up")) in EVENTS)
     sup.stop_all(timeout=5)
