@@ -21,6 +21,7 @@ from arduino_trader.domain.cash_flows.effects import (
     NeedsReview,
     SeenFlow,
     apply_record,
+    is_unchanged,
 )
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.cash_flows.normalise import normalise
@@ -289,6 +290,40 @@ def test_each_record_counted_once_and_resync_changes_nothing(
         assert all(e.action == "none" and not e.ledger
                    for e in store.sync(batch[::-1], _ctx("0.5")))
     assert store.snapshot() == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=_broker_history())
+def test_a_record_the_sync_skips_as_unchanged_is_one_that_would_change_nothing(
+        history: tuple[list[list[CashFlowRecord]], dict[str, object]]) -> None:
+    """The sync's fast path (no transaction for a known record) is exact: whenever
+    ``is_unchanged`` holds, ``apply_record`` writes and reports nothing; and once every
+    record was synced, a re-sync of the whole history takes the fast path throughout."""
+    syncs, meta = history
+    final: list[CashFlowRecord] = meta["final"]  # type: ignore[assignment]
+    store = FakeStore()
+    for batch in syncs:
+        for rec in batch:
+            seen = store.seen(rec.key)
+            eff = apply_record(seen, rec, _ctx())
+            if is_unchanged(seen, rec):
+                assert (eff.action, eff.ledger, eff.dividend, eff.events,
+                        eff.mark_processed) == ("none", (), None, (), False)
+            store.write(eff, rec.key)
+    assert all(is_unchanged(store.seen(rec.key), rec) for rec in final)
+
+
+def test_only_a_stored_applied_record_with_the_same_facts_is_unchanged() -> None:
+    dep = _ucf(1, "card", "100")
+    assert not is_unchanged(None, dep)
+    assert is_unchanged(SeenFlow(dep.status, True, D("100"), "EUR"), dep)
+    assert not is_unchanged(SeenFlow(dep.status, False, D("100"), "EUR"), dep)  # unapplied
+    assert not is_unchanged(SeenFlow(dep.status, True, D("101"), "EUR"), dep)  # reported
+    assert not is_unchanged(SeenFlow(dep.status, True, D("100"), "USD"), dep)
+    pending = _cps(2, 1)
+    stored = SeenFlow(pending.status, False, pending.amount, "EUR")
+    assert is_unchanged(stored, pending)  # waiting: nothing to apply yet
+    assert not is_unchanged(stored, _cps(2, 3))  # now completed: the slow path applies it
 
 
 # --------------------------------------------------------------------------- summary

@@ -10,6 +10,7 @@ are published only after their record is committed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -182,7 +183,13 @@ class CashFlowActor(BaseActor):
         missing_rate: list[str] = []
         errors: dict[str, str] = {}
         context: EffectContext | None = None
+        stored = self._run(repo.seen_flows(db, [r.key for r in records]))
+        once = Counter(r.key for r in records)
         for record in records:
+            if once[record.key] == 1 and fx_effects.is_unchanged(stored.get(record.key),
+                                                                 record):
+                applied.append(Effects("none"))  # what store_record would do, without
+                continue                         # a transaction per known record
             try:
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values

@@ -57,14 +57,29 @@ async def load_rates(db: Database, max_age_days: int = 5) -> RateTable:
 
 
 # ----------------------------------------------------------------------- one record
+def _seen_flow(row: sqlite3.Row) -> SeenFlow:
+    return SeenFlow(row["status"], row["processed_at"] is not None, Decimal(row["amount"]),
+                    row["currency"])
+
+
 async def _seen(tx: Transaction, key: str) -> SeenFlow | None:
     row = await tx.fetch_one(
         "SELECT status, processed_at, amount, currency FROM cash_flows "
         "WHERE transaction_id = ?", (key,))
-    if row is None:
-        return None
-    return SeenFlow(row["status"], row["processed_at"] is not None, Decimal(row["amount"]),
-                    row["currency"])
+    return None if row is None else _seen_flow(row)
+
+
+async def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
+    """What the store holds for each of ``keys`` that it has (one query per 500 keys)."""
+    out: dict[str, SeenFlow] = {}
+    for start in range(0, len(keys), 500):
+        chunk = tuple(keys[start:start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        rows = await db.fetch_all(
+            "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
+            f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
+        out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
+    return out
 
 
 async def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:

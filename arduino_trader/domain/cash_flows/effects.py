@@ -176,6 +176,16 @@ def _is_final(status: str) -> bool:
     return status == "completed" or status in FINAL_STATUSES
 
 
+def is_unchanged(seen: SeenFlow | None, record: CashFlowRecord) -> bool:
+    """True when :func:`apply_record` would write and report nothing for ``record``: the
+    stored row has its status, amount and currency, and its effects are applied or it
+    moves no money. A sync skips such records without a transaction (the broker answers
+    the whole history every time)."""
+    return (seen is not None and seen.status == record.status
+            and seen.amount == record.amount and seen.currency == record.currency
+            and (seen.processed or not record.completed))
+
+
 def apply_record(seen: SeenFlow | None, record: CashFlowRecord,
                  ctx: EffectContext) -> Effects:
     """The writes for ``record`` given what the store holds for its key (None = new).
