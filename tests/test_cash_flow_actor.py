@@ -24,7 +24,6 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.store import cash_flow_repo, market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
-from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
@@ -107,9 +106,7 @@ class FlakyBroker:
 def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     clock = ManualClock(START)
     with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
-        base = make_client(sandbox.url)
-        client = TradernetClient(base.config, orders_allowed=lambda: True,
-                                 wall_time=lambda: clock.now().timestamp())
+        client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({"trading_mode": "research"})
         bus = ActorBus()
         events: list[Any] = []

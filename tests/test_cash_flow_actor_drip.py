@@ -92,9 +92,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     clock = ManualClock(START)
     with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
         sandbox.sandbox.account.deposit("HKD", D("100"), clock.now())  # no negative cash
-        base = make_client(sandbox.url)
-        client = TradernetClient(base.config, orders_allowed=lambda: True,
-                                 wall_time=lambda: clock.now().timestamp())
+        client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False})
         _seed(io, store, client)

@@ -102,9 +102,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
 
     with running_sandbox(wall_time=broker_time) as sandbox:
         sandbox.sandbox.account.deposit("HKD", Decimal("100"), clock.now())
-        base = make_client(sandbox.url)
-        client = TradernetClient(base.config, orders_allowed=lambda: True,
-                                 wall_time=broker_time)
+        client = make_client(sandbox.url, wall_time=broker_time)
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False})
         _seed_universe(io, store, clock.now())

@@ -112,9 +112,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> None:
 def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     clock = ManualClock(START)
     with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
-        base = make_client(sandbox.url)
-        client = TradernetClient(base.config, orders_allowed=lambda: True,
-                                 wall_time=lambda: clock.now().timestamp())
+        client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False,
             "fx_fund_wait_s": 20, "fx_fund_poll_s": 0.0})
