@@ -114,3 +114,33 @@ def test_full_disk_is_a_typed_error_and_writes_nothing(io: IoLoop, store: Sqlite
         io.run(big_write(), 10)
     io.run(store.conn.execute("PRAGMA max_page_count=1073741823"), 5)
     assert io.run(store.fetch_all("SELECT * FROM audit_log"), 5) == []
+
+
+def test_a_failed_single_statement_is_rolled_back_and_the_store_goes_on(
+        io: IoLoop, store: SqliteStore) -> None:
+    """``execute`` runs BEGIN, the statement and COMMIT in one trip to the connection
+    thread; a failing statement must leave no transaction open behind it."""
+    sql = "INSERT INTO audit_log (id, at, actor, action) VALUES (1, 1, 'a', 'x')"
+    assert io.run(store.execute(sql), 5) == 1
+    with pytest.raises(StoreError):
+        io.run(store.execute(sql), 5)  # the same primary key again
+    assert io.run(store.execute(
+        "INSERT INTO audit_log (at, actor, action) VALUES (2, 'a', 'y')"), 5) == 1
+    in_tx = io.run(store.conn._execute(lambda: store.conn._conn.in_transaction), 5)
+    assert in_tx is False
+    rows = io.run(store.fetch_all("SELECT action FROM audit_log ORDER BY at"), 5)
+    assert [r["action"] for r in rows] == ["x", "y"]
+    assert io.run(store.fetch_one("SELECT action FROM audit_log WHERE at = 9"), 5) is None
+
+
+def test_only_a_throwaway_store_skips_the_fsync_per_commit(io: IoLoop, tmp_path: Path) -> None:
+    kept = SqliteStore(tmp_path / "kept.db")
+    throwaway = SqliteStore(tmp_path / "backtest.db", durable=False)
+    levels = []
+    for db in (kept, throwaway):
+        io.run(db.open(), 10)
+        row = io.run(db.fetch_one("PRAGMA synchronous"), 5)
+        assert row is not None
+        levels.append(row[0])
+        io.run(db.close(), 5)
+    assert levels == [2, 1]  # FULL for the ledger, NORMAL for a backtest's copy

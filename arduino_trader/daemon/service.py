@@ -73,6 +73,7 @@ class DaemonOptions:
     configure_logs: bool = True
     port_override: int | None = None
     supervisor_backoff_s: float = 1.0
+    durable_store: bool = True  # False: a throwaway store (backtests), no fsync per commit
 
 
 class TraderDaemon:
@@ -84,7 +85,7 @@ class TraderDaemon:
         self.clock = options.clock
         self.io = IoLoop()
         self.bus = ActorBus()
-        self.store = SqliteStore(self.data_dir / DB_FILE)
+        self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store)
         self.caches = CacheRegistry()
         self.notifier = SystemdNotifier.from_env()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-ask")
