@@ -284,7 +284,9 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         else np.empty((len(assets), 0))
     frame = pd.DataFrame(window.T, columns=[a.symbol for a in assets])
     frame = frame.where(frame > 0)
-    usable = [a for a in assets if a.symbol in mu_all and frame[a.symbol].notna().sum() >= 61]
+    with np.errstate(invalid="ignore"):
+        priced = np.count_nonzero(window > 0, axis=1)  # NaN compares False
+    usable = [a for a, n in zip(assets, priced, strict=True) if a.symbol in mu_all and n >= 61]
     excluded = [a for a in assets if a not in usable]
     locked = {a.symbol: a.current_weight for a in excluded if a.current_weight > 0}
     summary = {"total_stocks": len(usable), "locked_positions": len(locked),
