@@ -50,7 +50,7 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
         account = ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
     except Exception as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
     secs = ctx.io.run(securities_by_symbol(db), STORE_TIMEOUT_S)
     try:
         alerts = concentration_alerts(build_holdings(account, secs, rates))

@@ -92,7 +92,7 @@ def check(ctx: ActorContext) -> dict[str, Any]:
     except Exception as exc:
         return {"error": "broker_unavailable", "message": str(exc)}
     currencies, _ = ctx.io.run(_universe(db), STORE_TIMEOUT_S)
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
     try:
         result = check_balances(_balances(account), currencies, rates)
     except MissingRate as exc:
@@ -126,7 +126,7 @@ class _Run:
         self.ctx, self.log, self.run_id = ctx, log, run_id
         self.db: Database = ctx.resource("store")
         self.currencies, self.secs = ctx.io.run(_universe(self.db), STORE_TIMEOUT_S)
-        self.rates: Rates = ctx.io.run(repo.load_rates(self.db), STORE_TIMEOUT_S)
+        self.rates: Rates = ctx.io.run(repo.load_latest_rates(self.db), STORE_TIMEOUT_S)
         self.actions: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._keys = 0

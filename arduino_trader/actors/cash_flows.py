@@ -178,8 +178,8 @@ class CashFlowActor(BaseActor):
                                  reason=rej.reason)
         db = self._db()
         records = self._with_instruments(batch.records)
-        rates = self._run(repo.load_rates(db))
-        applied: list[Effects] = []
+        rates: RateTable | None = None  # read when a record needs applying (the whole
+        applied: list[Effects] = []       # rate history: most syncs apply nothing)
         missing_rate: list[str] = []
         errors: dict[str, str] = {}
         context: EffectContext | None = None
@@ -191,6 +191,8 @@ class CashFlowActor(BaseActor):
                 applied.append(Effects("none"))  # what store_record would do, without
                 continue                         # a transaction per known record
             try:
+                if rates is None:
+                    rates = self._run(repo.load_rates(db))
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
                 eff = self._run(repo.store_record(db, record, context, now))

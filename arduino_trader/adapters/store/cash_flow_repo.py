@@ -44,7 +44,7 @@ async def load_rates(db: Database, max_age_days: int = 5) -> RateTable:
     """Every stored FX rate (EUR per unit) by (currency, day), plus the newest per
     currency as ``latest``; look-back of ``max_age_days`` for weekends."""
     rows = await db.fetch_all(
-        "SELECT currency, day, eur_per FROM fx_rates ORDER BY day, fetched_at")
+        "SELECT currency, day, eur_per FROM fx_rates ORDER BY day, fetched_at, source")
     by_date: dict[tuple[str, date], Decimal] = {}
     latest: dict[str, Decimal] = {}
     for r in rows:
@@ -54,6 +54,20 @@ async def load_rates(db: Database, max_age_days: int = 5) -> RateTable:
         by_date[(r["currency"], date.fromisoformat(r["day"]))] = rate
         latest[r["currency"]] = rate
     return RateTable(by_date=by_date, latest=latest, max_age_days=max_age_days)
+
+
+async def load_latest_rates(db: Database, max_age_days: int = 5) -> RateTable:
+    """:func:`load_rates` for callers that value at today's rates (``on=None``): only the
+    newest rate of each currency is read (index lookups), not the whole rate history,
+    which grows by a row per currency and day."""
+    rows = await db.fetch_all(
+        "SELECT (SELECT f.eur_per FROM fx_rates f WHERE f.currency = c.currency "
+        "ORDER BY f.day DESC, f.fetched_at DESC, f.source DESC LIMIT 1) AS eur_per, c.currency "
+        "FROM (SELECT DISTINCT currency FROM fx_rates) c")
+    latest = {r["currency"]: Decimal(r["eur_per"]) for r in rows}
+    if not all(rate.is_finite() and rate > 0 for rate in latest.values()):
+        return await load_rates(db, max_age_days)  # the newest is unusable: look further
+    return RateTable(latest=latest, max_age_days=max_age_days)
 
 
 # ----------------------------------------------------------------------- one record
