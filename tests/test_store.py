@@ -126,7 +126,7 @@ def test_a_failed_single_statement_is_rolled_back_and_the_store_goes_on(
         io.run(store.execute(sql), 5)  # the same primary key again
     assert io.run(store.execute(
         "INSERT INTO audit_log (at, actor, action) VALUES (2, 'a', 'y')"), 5) == 1
-    in_tx = io.run(store.conn._execute(lambda: store.conn._conn.in_transaction), 5)
+    in_tx = io.run(store.run_in_connection(lambda conn: conn.in_transaction), 5)
     assert in_tx is False
     rows = io.run(store.fetch_all("SELECT action FROM audit_log ORDER BY at"), 5)
     assert [r["action"] for r in rows] == ["x", "y"]

@@ -58,8 +58,8 @@ async def load_rates(db: Database, max_age_days: int = 5) -> RateTable:
 
 async def load_latest_rates(db: Database, max_age_days: int = 5) -> RateTable:
     """:func:`load_rates` for callers that value at today's rates (``on=None``): only the
-    newest rate of each currency is read (index lookups), not the whole rate history,
-    which grows by a row per currency and day."""
+    newest rate of each currency is read (on the primary-key index, nothing parsed per
+    row), not the whole rate history, which grows by a row per currency and day."""
     rows = await db.fetch_all(
         "SELECT (SELECT f.eur_per FROM fx_rates f WHERE f.currency = c.currency "
         "ORDER BY f.day DESC, f.fetched_at DESC, f.source DESC LIMIT 1) AS eur_per, c.currency "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -60,19 +60,26 @@ class _Tx:
         await self._conn.executemany(sql, rows)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = await self._conn._execute(_fetch_all, self._conn._conn, sql,
-                                                            params)
+        rows: list[sqlite3.Row] = await _on_connection_thread(self._conn, _fetch_all, sql,
+                                                              params)
         return rows
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = await self._conn._execute(_fetch_one, self._conn._conn, sql,
-                                                            params)
+        row: sqlite3.Row | None = await _on_connection_thread(self._conn, _fetch_one, sql,
+                                                              params)
         return row
 
 
 # Each store operation is one trip to aiosqlite's connection thread: a trip costs a thread
 # hand-off (~60 µs here), the query itself a few µs. aiosqlite's cursor API takes three
 # (execute, fetch, close), so reads and single statements run these on that thread instead.
+async def _on_connection_thread(conn: aiosqlite.Connection,
+                                func: Callable[..., Any], *args: Any) -> Any:
+    """``func(raw sqlite3 connection, *args)`` on aiosqlite's connection thread, in one
+    trip (aiosqlite has no public call for it)."""
+    return await conn._execute(func, conn._conn, *args)
+
+
 def _fetch_all(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
     cur = conn.execute(sql, params)
     try:
@@ -184,7 +191,8 @@ class SqliteStore:
         async with self._lock:
             conn = self.conn
             try:
-                count: int = await conn._execute(_execute_alone, conn._conn, sql, params)
+                count: int = await _on_connection_thread(conn, _execute_alone, sql,
+                                                         params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
             crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
@@ -220,7 +228,7 @@ class SqliteStore:
         """
         async with self._lock:
             conn = self.conn
-            return await conn._execute(func, conn._conn)
+            return await _on_connection_thread(conn, func)
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:
