@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from arduino_trader.adapters.sandbox.market import EUR_RATES
 from arduino_trader.adapters.sandbox.server import (
     DEMO_PRIVATE_KEY,
     DEMO_PUBLIC_KEY,
     Sandbox,
     SandboxThread,
 )
+from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import ClientConfig, TradernetClient
+from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.protocols.market_data import FxRate, PriceBar
 
 
 @contextmanager
@@ -40,3 +47,21 @@ def make_client(url: str, *, public: str = DEMO_PUBLIC_KEY, private: str = DEMO_
     values.update(overrides)
     config = ClientConfig(base_url=url, public_key=public, private_key=private, **values)
     return TradernetClient(config, orders_allowed=lambda: orders, wall_time=wall_time)
+
+
+def seed_from_sandbox(io: IoLoop, store: SqliteStore, client: TradernetClient,
+                      securities: Sequence[tuple[str, str, str, str]], at: datetime) -> None:
+    """Store each ``(isin, symbol, currency, mic)`` with 360 days of history around the
+    sandbox's quote, and the sandbox's USD and HKD rates (as EUR per unit), as of ``at``."""
+    for isin, symbol, currency, mic in securities:
+        io.run(market_repo.insert_security(store, {
+            "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
+            "mic": mic}, at), 5)
+        (quote,) = io.run(client.quotes((symbol,)), 10)
+        price = float(quote.bid or quote.last or 1)
+        bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
+                         high=price * 1.3) for i in range(360)]
+        io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", at), 5)
+    io.run(market_repo.write_fx(store, [
+        FxRate(ccy, Decimal(1) / EUR_RATES[ccy], at.date(), at, "test")
+        for ccy in ("USD", "HKD")], at), 5)

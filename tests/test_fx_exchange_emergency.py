@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from broker_support import make_client, running_sandbox
+from broker_support import make_client, running_sandbox, seed_from_sandbox
 
 from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.cash_flows import CashFlowActor
@@ -26,7 +26,7 @@ from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.market_data import FxRate, PriceBar
+from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 
 D = Decimal
@@ -63,18 +63,8 @@ class Rig:
 
 
 def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> None:
-    for (isin, symbol), currency, mic in ((AAPL, "USD", "XNAS"), (SAP, "EUR", "XETR")):
-        io.run(market_repo.insert_security(store, {
-            "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic}, START), 5)
-        (quote,) = io.run(client.quotes((symbol,)), 10)
-        price = float(quote.bid or quote.last or 1)
-        bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
-                         high=price * 1.3) for i in range(360)]
-        io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", START), 5)
-    io.run(market_repo.write_fx(store, [  # the sandbox's own rates, as EUR per unit
-        FxRate("USD", D(1) / D("1.0850"), START.date(), START, "test"),
-        FxRate("HKD", D(1) / D("8.4700"), START.date(), START, "test")], START), 5)
+    seed_from_sandbox(io, store, client, [(*AAPL, "USD", "XNAS"), (*SAP, "EUR", "XETR")],
+                      START)
 
 
 @pytest.fixture

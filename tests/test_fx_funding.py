@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pykka
 import pytest
-from broker_support import make_client, running_sandbox
+from broker_support import make_client, running_sandbox, seed_from_sandbox
 
 from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.executor import ExecutorActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import market_repo, order_journal
+from arduino_trader.adapters.store import order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
@@ -38,7 +38,6 @@ from arduino_trader.protocols.execution import (
     SubmitOrder,
     ValidateOrder,
 )
-from arduino_trader.protocols.market_data import FxRate, PriceBar
 from arduino_trader.protocols.messages import Ping
 
 D = Decimal
@@ -95,17 +94,7 @@ class Rig:
 
 
 def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> None:
-    io.run(market_repo.insert_security(store, {
-        "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
-        "mic": "XNAS"}, START), 5)
-    (quote,) = io.run(client.quotes((AAPL[1],)), 10)
-    price = float(quote.bid or quote.last or 1)
-    bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
-                     high=price * 1.3) for i in range(360)]
-    io.run(market_repo.write_history(store, {AAPL[0]: (bars, [])}, "test", START), 5)
-    io.run(market_repo.write_fx(store, [  # the sandbox's own rates, as EUR per unit
-        FxRate("USD", D(1) / USD_PER_EUR, START.date(), START, "test"),
-        FxRate("HKD", D(1) / D("8.4700"), START.date(), START, "test")], START), 5)
+    seed_from_sandbox(io, store, client, [(*AAPL, "USD", "XNAS")], START)
 
 
 @pytest.fixture
