@@ -142,3 +142,70 @@ def test_max_return_bound_equals_pypfopts_lp_without_groups(seed: int, n: int) -
     lp = EfficientFrontier(mu, cov, weight_bounds=bounds)._max_return()
     assert _max_return_bound(mu, bounds) == pytest.approx(lp, abs=1e-6)
     assert _max_return_bound(mu, bounds) >= lp - 1e-9
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 12), groups=st.booleans(),
+       target=st.floats(0.02, 0.30))
+def test_efficient_return_qp_solves_pypfopts_problem(seed: int, n: int, groups: bool,
+                                                     target: float) -> None:
+    """The OSQP efficient-return solve finds PyPortfolioOpt's portfolio: the same
+    feasibility, weights within solver tolerance, a variance no higher."""
+    from pypfopt import EfficientFrontier
+
+    from arduino_trader.domain.optimizer import _efficient_return_qp
+
+    rng = np.random.default_rng(seed)
+    names = [f"S{i}" for i in range(n)]
+    mu = pd.Series(rng.uniform(0.0, 0.25, n), index=names)
+    returns = pd.DataFrame(rng.normal(0.0004, 0.012, (300, n)) @ rng.uniform(0.3, 1, (n, n)),
+                           columns=names)
+    cov = returns.cov() * 252
+    bounds = [(0.0, float(b)) for b in rng.uniform(0.2, 0.6, n)]
+    mapper = {s: ["EU", "US", "ASIA"][i % 3] for i, s in enumerate(names)}
+    group_b = {"EU": (0.35, 0.45), "US": (0.1, 0.5), "ASIA": (0.1, 0.5)} if groups else {}
+    ours = _efficient_return_qp(mu, cov, bounds, [(mapper, group_b)], 1.0, target)
+    ef = EfficientFrontier(mu, cov, weight_bounds=bounds, solver="OSQP",
+                           solver_options={"eps_abs": 1e-10, "eps_rel": 1e-10,
+                                           "max_iter": 200_000})
+    if group_b:
+        ef.add_sector_constraints(mapper, {g: b[0] for g, b in group_b.items()},
+                                  {g: b[1] for g, b in group_b.items()})
+    try:
+        theirs = dict(ef.efficient_return(target))
+    except Exception:  # unreachable target or infeasible: ours must fail too
+        assert ours is None
+        return
+    assert ours is not None
+    w = np.array([ours[s] for s in names])
+    assert max(abs(ours[s] - theirs[s]) for s in names) < 1e-4
+    sigma = cov.to_numpy()
+    v_theirs = np.array([theirs[s] for s in names])
+    assert w @ sigma @ w <= v_theirs @ sigma @ v_theirs + 1e-6
+    tol = 5e-5  # a few times OSQP's eps_abs (1e-5, cvxpy's setting)
+    assert w.sum() == pytest.approx(1.0, abs=tol)
+    assert w @ mu.to_numpy() >= target - tol
+    assert all(-tol <= x <= b[1] + tol for x, b in zip(w, bounds, strict=True))
+    for group, (lo, hi) in group_b.items():
+        share = sum(ours[s] for s in names if mapper[s] == group)
+        assert lo - tol <= share <= hi + tol
+
+
+def test_a_risk_memo_computes_the_risk_model_once_and_changes_nothing() -> None:
+    """A re-run over the same prices (the planner's second solve) reuses covariance, HRP
+    and correlations; its result equals a run without the memo."""
+    from arduino_trader.domain.optimizer import RiskMemo
+
+    n = 10
+    prices = _prices(n, seed=3)
+    memo: RiskMemo = {}
+    first = optimize(_assets(n, 4), prices, risk_memo=memo)
+    assert len(memo) == 1
+    (model,) = memo.values()
+    capped = [a if a.symbol != "S1" else OptimizerAsset(
+        a.symbol, a.cagr, a.dividend_yield, a.score, a.current_weight, a.country_group,
+        a.industry_group, allow_buy=False) for a in _assets(n, 4)]
+    again = optimize(capped, prices, risk_memo=memo)
+    assert len(memo) == 1 and next(iter(memo.values())) is model
+    assert again == optimize(capped, prices)
+    assert first == optimize(_assets(n, 4), prices)

@@ -22,6 +22,7 @@ import pandas as pd
 F64 = npt.NDArray[np.float64]
 MAX_CONCENTRATION = 0.20
 MIN_WEIGHT = 0.005
+OSQP_SOLVED = (1, 2)  # OSQP's "solved" and "solved inaccurate" (cvxpy: optimal[_inaccurate])
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,18 @@ class OptimizerResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     locked: tuple[str, ...] = ()  # kept at their current weight (not optimised)
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """What the optimiser derives from the price window alone."""
+
+    cov: pd.DataFrame | None  # Ledoit-Wolf, annualised; None when MV is not blended in
+    hrp: dict[str, float] | None  # None when HRP is not blended in (or fails)
+    high_correlations: tuple[tuple[str, str, float], ...]
+
+
+RiskMemo = dict[tuple[tuple[str, ...], float], RiskModel]  # (symbols, blend) → model
 
 
 def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float = 0.11,
@@ -125,36 +138,79 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
 
     levels = [("full", 1.0, True), ("group_lowers_halved", 0.5, True), ("no_groups", 0.0, False)]
     for level, lower_scale, use_groups in levels:
-        for objective in ("efficient_return", "min_volatility", "efficient_risk", "max_sharpe"):
+        prefix = "" if level == "full" else f"{level}:"
+        groups = [(country_of, country_b), (industry_of, industry_b)] if use_groups else []
+        weights = _efficient_return_qp(mu, cov, bounds, groups, lower_scale, target_return)
+        if weights is not None:
+            return weights, f"{prefix}efficient_return"
+        for objective in ("min_volatility", "efficient_risk", "max_sharpe"):
             try:
                 ef = EfficientFrontier(mu, cov, weight_bounds=bounds)
-                if use_groups:
-                    for mapper, gb in ((country_of, country_b), (industry_of, industry_b)):
-                        if gb:
-                            ef.add_sector_constraints(
-                                mapper, {g: b[0] * lower_scale for g, b in gb.items()},
-                                {g: b[1] for g, b in gb.items()})
+                for mapper, gb in groups:
+                    if gb:
+                        ef.add_sector_constraints(
+                            mapper, {g: b[0] * lower_scale for g, b in gb.items()},
+                            {g: b[1] for g, b in gb.items()})
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    if objective == "efficient_return":
-                        # PyPortfolioOpt first solves a max-return LP (a whole cvxpy
-                        # solve) only to reject unreachable targets; the greedy bound
-                        # below is never lower, and an unreachable target still fails
-                        # (infeasible solve) and moves down the chain.
-                        ef._max_return_value = _max_return_bound(mu, bounds)
-                        ef.efficient_return(target_return)
-                    elif objective == "min_volatility":
+                    if objective == "min_volatility":
                         ef.min_volatility()
                     elif objective == "efficient_risk":
                         ef.efficient_risk(0.15)
                     else:
                         ef.max_sharpe(risk_free_rate=min(0.0, float(mu.max()) - 1e-3))
                 w = ef.clean_weights(cutoff=1e-6, rounding=None)
-                label = objective if level == "full" else f"{level}:{objective}"
-                return {k: float(v) for k, v in w.items()}, label
+                return {k: float(v) for k, v in w.items()}, f"{prefix}{objective}"
             except Exception:  # noqa: S112 - each failure moves down the documented chain
                 continue
     return None
+
+
+def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
+                         groups: list[tuple[dict[str, str], dict[str, tuple[float, float]]]],
+                         lower_scale: float, target_return: float) -> dict[str, float] | None:
+    """PyPortfolioOpt's ``efficient_return`` problem (min wᵀΣw, Σw = 1, μᵀw ≥ target,
+    security bounds, group sums), posed straight to OSQP, the solver cvxpy hands it to,
+    with the tolerances cvxpy sets. cvxpy re-compiles the problem on every call (~80 % of
+    a solve here); this QP is built in microseconds. None when the target is beyond reach
+    or the solver does not report a solution (the caller moves down its chain)."""
+    import osqp
+    import scipy.sparse as sp
+
+    # An unreachable target fails at once: PyPortfolioOpt solves a max-return LP to find
+    # out; the greedy bound is never lower, and a target between the two is infeasible.
+    if target_return > _max_return_bound(mu, bounds):
+        return None
+    symbols = list(mu.index)
+    n = len(symbols)
+    sigma = cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
+    rows = [np.ones(n), mu.to_numpy(dtype=np.float64)]
+    lower = [1.0, target_return]
+    upper = [1.0, np.inf]
+    for mapper, group_bounds in groups:
+        for group, (lo, hi) in group_bounds.items():
+            rows.append(np.array([1.0 if mapper[s] == group else 0.0 for s in symbols]))
+            lower.append(lo * lower_scale)
+            upper.append(hi)
+    a = sp.vstack([sp.csc_matrix(np.vstack(rows)), sp.identity(n, format="csc")],
+                  format="csc")
+    lo_b = np.array(lower + [b[0] for b in bounds])
+    hi_b = np.array(upper + [b[1] for b in bounds])
+    solver = osqp.OSQP()
+    try:
+        solver.setup(sp.triu(sp.csc_matrix(2.0 * sigma), format="csc"), np.zeros(n), a,
+                     lo_b, hi_b, verbose=False, eps_abs=1e-5, eps_rel=1e-5, max_iter=10000,
+                     polishing=True)
+        result = solver.solve(raise_error=False)
+    except Exception:  # a malformed problem (e.g. a non-finite covariance): next objective
+        return None
+    if result.info.status_val not in OSQP_SOLVED or result.x is None:
+        return None
+    w = np.asarray(result.x, dtype=np.float64).round(16) + 0.0
+    if not np.all(np.isfinite(w)):
+        return None
+    w[np.abs(w) < 1e-6] = 0.0  # PyPortfolioOpt's clean_weights(cutoff=1e-6)
+    return {s: float(v) for s, v in zip(symbols, w, strict=True)}
 
 
 def _max_return_bound(mu: pd.Series, bounds: list[tuple[float, float]]) -> float:
@@ -251,14 +307,17 @@ def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
              blend: float = 0.5, target_return: float = 0.11, reserve_share: float = 0.0,
              regime_weights: tuple[float, float, float] = (0.70, 0.30, 1.0),
              portfolio_value: float = 0.0, cost_fixed: float = 2.0,
-             cost_pct: float = 0.002, forward_adjustment: float = 0.0) -> OptimizerResult:
+             cost_pct: float = 0.002, forward_adjustment: float = 0.0,
+             risk_memo: RiskMemo | None = None) -> OptimizerResult:
     """Target weights for ``assets`` from their daily closes ``prices[asset, day]``;
     ``forward_adjustment`` (§4, from VIX / yield curve / market P/E) scales every expected
-    return by (1 + adjustment)."""
+    return by (1 + adjustment). Calls over the same ``prices`` (another subset of the same
+    assets, other bounds) may share one ``risk_memo`` dict: the covariance, HRP weights and
+    correlations of a set of securities are then computed once."""
     try:
         return _optimize(assets, prices, country_targets or {}, industry_targets or {}, blend,
                          target_return, reserve_share, regime_weights, portfolio_value,
-                         cost_fixed, cost_pct, forward_adjustment)
+                         cost_fixed, cost_pct, forward_adjustment, risk_memo)
     except Exception as exc:  # the documented last resort: never an unhandled error
         current = {a.symbol: a.current_weight for a in assets if a.current_weight > 0}
         return OptimizerResult(False, current, {}, 0.0, blend, "current", [], [], {},
@@ -269,9 +328,8 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
               industry_targets: Mapping[str, float], blend: float, target_return: float,
               reserve_share: float, regime_weights: tuple[float, float, float],
               portfolio_value: float, cost_fixed: float, cost_pct: float,
-              forward_adjustment: float = 0.0) -> OptimizerResult:
-    from pypfopt.risk_models import CovarianceShrinkage
-
+              forward_adjustment: float = 0.0,
+              risk_memo: RiskMemo | None = None) -> OptimizerResult:
     notes: list[str] = []
     investable = max(0.0, min(1.0, 1.0 - reserve_share))
     mu_all = expected_returns(assets, target_return=target_return, cagr_weight=regime_weights[0],
@@ -282,8 +340,6 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
                               cost_pct=cost_pct)
     window = prices[:, -365:] if prices.ndim == 2 and prices.shape[0] == len(assets) \
         else np.empty((len(assets), 0))
-    frame = pd.DataFrame(window.T, columns=[a.symbol for a in assets])
-    frame = frame.where(frame > 0)
     with np.errstate(invalid="ignore"):
         priced = np.count_nonzero(window > 0, axis=1)  # NaN compares False
     usable = [a for a, n in zip(assets, priced, strict=True) if a.symbol in mu_all and n >= 61]
@@ -299,7 +355,13 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         return OptimizerResult(False, locked, {}, 0.0, blend, "current", [], [], summary,
                                error="no security has enough data", notes=notes)
     syms = [a.symbol for a in usable]
-    px = frame[syms].ffill().bfill()
+    key = (tuple(syms), blend)
+    risk = risk_memo.get(key) if risk_memo is not None else None
+    if risk is None:
+        index = {a.symbol: i for i, a in enumerate(assets)}
+        risk = _risk_model(window[[index[x] for x in syms]], syms, blend)
+        if risk_memo is not None:
+            risk_memo[key] = risk
     bounds = {a.symbol: _bounds(a) for a in usable}
     budget = max(0.0, investable - sum(locked.values()))
     # Security lowers: shrink when they alone exceed 0.70 of the budget.
@@ -329,17 +391,12 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         unit_bounds = [(lo, 1.0) for lo, _ in unit_bounds]
         notes.append("upper bounds relaxed: they could not reach a full allocation")
     mv: tuple[dict[str, float], str] | None = None
-    hrp: dict[str, float] | None = None
-    returns = px.pct_change().iloc[1:]
+    hrp = risk.hrp
     if len(syms) == 1:
         mv = ({syms[0]: 1.0}, "single_security")
-    else:
-        cov = CovarianceShrinkage(px, frequency=252).ledoit_wolf()
-        if blend < 1.0:
-            mv = _mean_variance(mu, cov, unit_bounds, country_of, country_b, industry_of,
-                                industry_b, target_return)
-        if blend > 0.0:
-            hrp = _hrp(returns)
+    elif risk.cov is not None:
+        mv = _mean_variance(mu, risk.cov, unit_bounds, country_of, country_b, industry_of,
+                            industry_b, target_return)
     fallback: str | None = None
     if mv is not None and hrp is not None:
         w = {s: blend * hrp.get(s, 0.0) + (1 - blend) * mv[0].get(s, 0.0) for s in syms}
@@ -366,17 +423,32 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     w.update(locked)
     achieved = sum(v * mu_all.get(s, 0.0) for s, v in w.items())
     changes = _changes(w, current)
-    corr_pairs: list[tuple[str, str, float]] = []
-    if len(syms) > 1:
-        with contextlib.suppress(Exception):
-            c = np.corrcoef(returns.to_numpy(), rowvar=False)
-            iu = np.triu_indices(len(syms), 1)
-            vals = c[iu]
-            order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]
-            corr_pairs = [(syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
-                          if abs(vals[k]) >= 0.80]
     return OptimizerResult(True, w, dict(mu_all), float(achieved), used, fallback, changes,
-                           corr_pairs, summary, notes=notes, locked=tuple(locked))
+                           list(risk.high_correlations), summary, notes=notes,
+                           locked=tuple(locked))
+
+
+def _risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
+    """Covariance (when mean-variance is blended in), HRP weights (when HRP is) and the
+    most correlated pairs of ``syms`` from their closes ``window[asset, day]``."""
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    if len(syms) < 2:
+        return RiskModel(None, None, ())
+    frame = pd.DataFrame(window.T, columns=syms)
+    px = frame.where(frame > 0).ffill().bfill()
+    returns = px.pct_change().iloc[1:]
+    cov = CovarianceShrinkage(px, frequency=252).ledoit_wolf() if blend < 1.0 else None
+    hrp = _hrp(returns) if blend > 0.0 else None
+    pairs: tuple[tuple[str, str, float], ...] = ()
+    with contextlib.suppress(Exception):
+        c = np.corrcoef(returns.to_numpy(), rowvar=False)
+        iu = np.triu_indices(len(syms), 1)
+        vals = c[iu]
+        order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]
+        pairs = tuple((syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
+                      if abs(vals[k]) >= 0.80)
+    return RiskModel(cov, hrp, pairs)
 
 
 def _changes(w: Mapping[str, float], current: Mapping[str, float]

@@ -25,6 +25,7 @@ from ..optimizer import (
     MAX_CONCENTRATION,
     OptimizerAsset,
     OptimizerResult,
+    RiskMemo,
     cap_at_current,
     optimize,
 )
@@ -272,14 +273,18 @@ def _optimise(inp: PlanInput, u: Universe, metrics: F64, prices: F64, reserve: f
     if not assets:
         return None, {}
 
+    window = prices[rows]
+    memo: RiskMemo = {}  # a re-run over the same securities reuses covariance and HRP
+
     def run(batch: list[OptimizerAsset]) -> OptimizerResult:
-        return optimize(batch, prices[rows], country_targets=inp.country_targets,
+        return optimize(batch, window, country_targets=inp.country_targets,
                         industry_targets=inp.industry_targets, blend=s.optimizer_blend,
                         target_return=s.optimizer_target_return,
                         reserve_share=min(1.0, reserve / total),
                         regime_weights=rg.expected_return_weights(inp.regime_score),
                         portfolio_value=total, cost_fixed=s.transaction_cost_fixed,
-                        cost_pct=s.transaction_cost_percent, forward_adjustment=forward)
+                        cost_pct=s.transaction_cost_percent, forward_adjustment=forward,
+                        risk_memo=memo)
 
     opt = run(assets)
     refused: dict[str, str] = {}
