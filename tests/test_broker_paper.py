@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees, PaperLedger, PaperRefusal
+from arduino_trader.adapters.paper_broker import (
+    PaperBroker,
+    PaperFees,
+    PaperLedger,
+    PaperRefusal,
+    StoredPrices,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.broker import BrokerRejected, BrokerUnsupported, OrderRequest
@@ -182,6 +188,38 @@ def test_paper_broker_prices_from_market_data(io: IoLoop, store: SqliteStore) ->
     assert trade.price == Decimal("101.25")
     assert trade.fee == Decimal("2.90")  # 2 EUR = 2.50 USD + 0.2 % of 202.50, half-even
     assert io.run(broker.quotes(("AAPL.US", "NOPE")), 10)[0].last == Decimal("101.25")
+
+
+def test_the_account_prices_every_position_in_one_call(io: IoLoop, store: SqliteStore) -> None:
+    """One batch quote per account snapshot (not one trip off the loop per position); a
+    position the source cannot price is valued at its average price."""
+    from arduino_trader.adapters.paper_broker import MarketDataPrices
+
+    class Counting(FakeMarketData):
+        calls: list[list[str]] = []
+
+        def quotes(self, symbols: list[str]) -> dict[str, object]:
+            self.calls.append(list(symbols))
+            return super().quotes(symbols)
+
+    source = Counting()
+    prices = MarketDataPrices(source)  # type: ignore[arg-type]
+    broker = PaperBroker(store, ManualClock(datetime(2026, 3, 2, 10, tzinfo=UTC)),
+                         fees=lambda: FEES, prices=prices, eur_rates=prices.rates)
+    io.run(broker.deposit("USD", Decimal("500")), 10)
+    io.run(broker.place_order(OrderRequest("AAPL.US", "BUY", 2, user_order_id=1)), 10)
+    io.run(store.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, currency) "
+                         "VALUES ('GONE.US', '3', '7.50', 'USD')"), 10)
+    source.calls.clear()
+    account = io.run(broker.account(), 10)
+    assert source.calls == [["AAPL.US", "GONE.US"]]
+    priced = {p.symbol: p.market_price for p in account.positions}
+    assert priced == {"AAPL.US": Decimal("101.25"), "GONE.US": Decimal("7.50")}
+    stored = StoredPrices(store)
+    io.run(broker.set_price("SAP.EU", Decimal("180.50"), "EUR"), 10)
+    assert io.run(stored.prices(("SAP.EU", "NOPE")), 10) == {"SAP.EU": (Decimal("180.50"),
+                                                                        "EUR")}
+    assert io.run(stored.prices(()), 10) == {}
 
 
 # ------------------------------------------------------------------- FX-pair orders

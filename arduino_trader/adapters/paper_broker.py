@@ -18,7 +18,7 @@ on their own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -137,6 +137,10 @@ class PriceSource(Protocol):
         """The current price of ``symbol``, or None if unknown."""
         ...
 
+    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
+        """The current prices of those ``symbols`` it knows, in one look-up."""
+        ...
+
 
 class StoredPrices:
     """Prices in ``paper_prices`` (set with :meth:`PaperBroker.set_price`)."""
@@ -146,9 +150,17 @@ class StoredPrices:
 
     async def price(self, symbol: str) -> tuple[Decimal, str] | None:
         """The stored price of ``symbol``."""
-        row = await self.store.fetch_one(
-            "SELECT price, currency FROM paper_prices WHERE symbol = ?", (symbol,))
-        return (Decimal(row["price"]), str(row["currency"])) if row else None
+        return (await self.prices((symbol,))).get(symbol)
+
+    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
+        """The stored prices of ``symbols``."""
+        if not symbols:
+            return {}
+        marks = ", ".join("?" * len(symbols))
+        rows = await self.store.fetch_all(
+            f"SELECT symbol, price, currency FROM paper_prices WHERE symbol IN ({marks})",  # noqa: S608
+            tuple(symbols))
+        return {r["symbol"]: (Decimal(r["price"]), str(r["currency"])) for r in rows}
 
 
 def _ts(at: datetime) -> int:
@@ -264,10 +276,11 @@ class PaperBroker:
         async with self.store.transaction() as tx:
             await self._ensure_account(tx)
             ledger = await self._ledger(tx)
+        quotes = await self.prices.prices(sorted(ledger.positions))
         rates = self.eur_rates()
         positions = []
         for symbol, (qty, avg, currency) in sorted(ledger.positions.items()):
-            quote = await self.prices.price(symbol)
+            quote = quotes.get(symbol)
             positions.append(Position(symbol=symbol, quantity=qty, avg_price=avg,
                                       market_price=quote[0] if quote else avg,
                                       currency=currency, currency_rate=rates.get(currency)))
@@ -504,24 +517,38 @@ class MarketDataPrices:
 
     async def price(self, symbol: str) -> tuple[Decimal, str] | None:
         """The source's latest quote of ``symbol``; an FX pair from the source's rates."""
-        pair = pair_by_symbol(symbol)
-        if pair is not None:
-            return await self._pair_price(pair)
+        return (await self.prices((symbol,))).get(symbol)
+
+    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
+        """The source's latest quotes of ``symbols`` in one call off the loop; FX pairs
+        from the source's rates."""
+        out: dict[str, tuple[Decimal, str]] = {}
+        securities = []
+        for symbol in symbols:
+            pair = pair_by_symbol(symbol)
+            if pair is None:
+                securities.append(symbol)
+            elif (priced := await self._pair_price(pair)) is not None:
+                out[symbol] = priced
+        if not securities:
+            return out
         try:
-            quotes = await asyncio.to_thread(self.source.quotes, [symbol])
+            quotes = await asyncio.to_thread(self.source.quotes, securities)
         except MarketDataError:
-            return None
-        quote = quotes.get(symbol)
-        if quote is None or not quote.price > 0:
-            return None
-        if quote.currency not in self._rates:
-            try:
-                fx = await asyncio.to_thread(self.source.fx_rate, quote.currency)
-                if fx.eur_per > 0:
-                    self._rates[quote.currency] = Decimal(1) / fx.eur_per
-            except MarketDataError:
-                pass
-        return Decimal(repr(quote.price)), quote.currency
+            return out
+        for symbol in securities:
+            quote = quotes.get(symbol)
+            if quote is None or not quote.price > 0:
+                continue
+            if quote.currency not in self._rates:
+                try:
+                    fx = await asyncio.to_thread(self.source.fx_rate, quote.currency)
+                    if fx.eur_per > 0:
+                        self._rates[quote.currency] = Decimal(1) / fx.eur_per
+                except MarketDataError:
+                    pass
+            out[symbol] = (Decimal(repr(quote.price)), quote.currency)
+        return out
 
     async def _pair_price(self, pair: FxPair) -> tuple[Decimal, str] | None:
         """Quote units per base unit from the EUR values of both currencies."""
