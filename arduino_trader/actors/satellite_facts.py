@@ -50,12 +50,15 @@ class Valuation:
 
 
 class Facts:
-    """Reads the store and the broker for one decision (rates cached per instance)."""
+    """Reads the store and the broker for one decision: the rates, the broker snapshot
+    and the attributed holdings are read once per instance."""
 
     def __init__(self, io: IoRunner, db: Database, broker: Broker | None) -> None:
         self.io = io
         self.db = db
         self.broker = broker
+        self._account: AccountSnapshot | None = None
+        self._holdings: dict[str, dict[str, Decimal]] | None = None
         self._rates: dict[str, Decimal] = {}
 
     def eur_per(self, currency: str) -> Decimal:
@@ -82,15 +85,19 @@ class Facts:
         return ("live", "research") if getattr(self.broker, "simulated", False) else ("live",)
 
     def account(self) -> AccountSnapshot:
-        """The broker snapshot (raises BrokerError/TimeoutError)."""
+        """The broker snapshot (raises BrokerError/TimeoutError; a failure is not kept)."""
         if self.broker is None:
             raise BrokerError("no broker is wired")
-        snapshot: AccountSnapshot = self.io.run(self.broker.account(), BROKER_TIMEOUT_S)
-        return snapshot
+        if self._account is None:
+            self._account = self.io.run(self.broker.account(), BROKER_TIMEOUT_S)
+        return self._account
 
     def holdings(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: quantity}} attributed by the fills."""
-        return self.io.run(repo.holdings(self.db, self.modes()), STORE_TIMEOUT_S)
+        if self._holdings is None:
+            self._holdings = self.io.run(repo.holdings(self.db, self.modes()),
+                                         STORE_TIMEOUT_S)
+        return self._holdings
 
     @staticmethod
     def split(account: AccountSnapshot | None, held: Mapping[str, Mapping[str, Decimal]],
