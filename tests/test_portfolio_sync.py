@@ -302,6 +302,21 @@ def test_a_fill_stored_without_its_commission_learns_it_once(io: IoLoop,
                                                            ("live:42", "0")]
 
 
+def test_a_trade_listed_twice_in_one_window_learns_its_fee_from_the_second(
+        io: IoLoop, store: SqliteStore) -> None:
+    """A trade inserted without a fee earlier in the same import still learns the fee a
+    later row of the window carries (the stored-fills read is kept up to date)."""
+    bare = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD", START)
+    priced = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD",
+                   START, fee=Decimal("1.10"))
+    result = io.run(portfolio_repo.import_broker_trades(
+        store, [bare, priced], "live", {"AAPL.US": AAPL[0]}, {}, START), 10)
+    assert result["inserted"] == 1
+    assert [f.fee for f in result["fees_learned"]] == [Decimal("1.10")]
+    rows = io.run(store.fetch_all("SELECT trade_key, fee FROM trades"), 10)
+    assert [(r["trade_key"], r["fee"]) for r in rows] == [("live:51", "1.1")]
+
+
 def test_an_exchange_fill_learns_its_fee_in_the_quote_currency(io: IoLoop,
                                                                 store: SqliteStore) -> None:
     io.run(store.execute(

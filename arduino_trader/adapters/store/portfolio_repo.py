@@ -93,27 +93,26 @@ async def save_account(db: Database, valuation: Valuation, now: datetime,
     ts = _ts(now)
     symbols = [p.symbol for p in valuation.positions]
     async with db.transaction() as tx:
-        for p in valuation.positions:
-            await tx.execute(
-                "INSERT INTO portfolio_positions (symbol, isin, quantity, avg_price, currency,"
-                " eur_per, current_price, market_value, market_value_eur, cost_basis_eur,"
-                " unrealized_pnl_eur, unrealized_pnl_pct, price_updated_at, last_updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO"
-                " UPDATE SET isin = excluded.isin, quantity = excluded.quantity,"
-                " avg_price = excluded.avg_price, currency = excluded.currency,"
-                " eur_per = excluded.eur_per, current_price = excluded.current_price,"
-                " market_value = excluded.market_value,"
-                " market_value_eur = excluded.market_value_eur,"
-                " cost_basis_eur = excluded.cost_basis_eur,"
-                " unrealized_pnl_eur = excluded.unrealized_pnl_eur,"
-                " unrealized_pnl_pct = excluded.unrealized_pnl_pct,"
-                " price_updated_at = excluded.price_updated_at,"
-                " last_updated = excluded.last_updated",
-                (p.symbol, p.isin, decimal_to_str(p.quantity), decimal_to_str(p.avg_price),
-                 p.currency, _text(p.eur_per), decimal_to_str(p.current_price),
-                 decimal_to_str(p.market_value), _text(p.market_value_eur),
-                 _text(p.cost_basis_eur), _text(p.unrealized_pnl_eur), p.unrealized_pnl_pct,
-                 ts, ts))
+        await tx.executemany(
+            "INSERT INTO portfolio_positions (symbol, isin, quantity, avg_price, currency,"
+            " eur_per, current_price, market_value, market_value_eur, cost_basis_eur,"
+            " unrealized_pnl_eur, unrealized_pnl_pct, price_updated_at, last_updated)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol) DO"
+            " UPDATE SET isin = excluded.isin, quantity = excluded.quantity,"
+            " avg_price = excluded.avg_price, currency = excluded.currency,"
+            " eur_per = excluded.eur_per, current_price = excluded.current_price,"
+            " market_value = excluded.market_value,"
+            " market_value_eur = excluded.market_value_eur,"
+            " cost_basis_eur = excluded.cost_basis_eur,"
+            " unrealized_pnl_eur = excluded.unrealized_pnl_eur,"
+            " unrealized_pnl_pct = excluded.unrealized_pnl_pct,"
+            " price_updated_at = excluded.price_updated_at,"
+            " last_updated = excluded.last_updated",
+            [(p.symbol, p.isin, decimal_to_str(p.quantity), decimal_to_str(p.avg_price),
+              p.currency, _text(p.eur_per), decimal_to_str(p.current_price),
+              decimal_to_str(p.market_value), _text(p.market_value_eur),
+              _text(p.cost_basis_eur), _text(p.unrealized_pnl_eur), p.unrealized_pnl_pct,
+              ts, ts) for p in valuation.positions])
         cur = await tx.execute("DELETE FROM portfolio_positions WHERE symbol NOT IN "
                                "(SELECT value FROM json_each(?))", (json.dumps(symbols),))
         removed = int(cur.rowcount or 0)
@@ -124,14 +123,13 @@ async def save_account(db: Database, valuation: Valuation, now: datetime,
             "last_sold_at = (SELECT MAX(executed_at) FROM trades t WHERE t.side = 'SELL' AND"
             " t.mode = ? AND t.isin = portfolio_positions.isin)", (mode, mode))
         currencies = [c.currency for c in valuation.cash]
-        for c in valuation.cash:
-            await tx.execute(
-                "INSERT INTO portfolio_cash (currency, amount, eur_per, amount_eur, "
-                "last_updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (currency) DO UPDATE SET "
-                "amount = excluded.amount, eur_per = excluded.eur_per, "
-                "amount_eur = excluded.amount_eur, last_updated = excluded.last_updated",
-                (c.currency, decimal_to_str(c.amount), _text(c.eur_per), _text(c.amount_eur),
-                 ts))
+        await tx.executemany(
+            "INSERT INTO portfolio_cash (currency, amount, eur_per, amount_eur, "
+            "last_updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (currency) DO UPDATE SET "
+            "amount = excluded.amount, eur_per = excluded.eur_per, "
+            "amount_eur = excluded.amount_eur, last_updated = excluded.last_updated",
+            [(c.currency, decimal_to_str(c.amount), _text(c.eur_per), _text(c.amount_eur),
+              ts) for c in valuation.cash])
         await tx.execute("DELETE FROM portfolio_cash WHERE currency NOT IN "
                          "(SELECT value FROM json_each(?))", (json.dumps(currencies),))
     return {"positions": len(symbols), "removed": removed, "currencies": len(currencies)}
@@ -194,6 +192,20 @@ _FEE_SQL: dict[bool, tuple[str, str]] = {
 }
 
 
+async def _stored_fills(tx: Any, keys: Sequence[str]) -> dict[bool, dict[str, bool]]:
+    """Which of ``keys`` each ledger (True: the FX ledger) holds: {key: stored without a
+    fee}, in one read."""
+    rows = await tx.fetch_all(
+        "SELECT 0 AS fx, trade_key, fee IS NULL AS no_fee FROM trades WHERE trade_key IN "
+        "(SELECT value FROM json_each(?)) UNION ALL "
+        "SELECT 1, trade_key, fee IS NULL FROM fx_trades WHERE trade_key IN "
+        "(SELECT value FROM json_each(?))", (json.dumps(keys),) * 2)
+    out: dict[bool, dict[str, bool]] = {False: {}, True: {}}
+    for r in rows:
+        out[bool(r["fx"])][str(r["trade_key"])] = bool(r["no_fee"])
+    return out
+
+
 async def _learn_fee(tx: Any, exchange: bool, key: str,
                      fee: Decimal) -> tuple[str, str] | None:
     """Store ``fee`` on the fill ``key`` (FX ledger when ``exchange``) if it has none yet;
@@ -222,11 +234,14 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     unknown: list[str] = []
     fees: list[TradeFeeRecorded] = []
     async with db.transaction() as tx:
+        # Each sync re-reads a window of trades the ledger mostly holds already: one read
+        # tells which are stored (and which still lack their fee).
+        stored = await _stored_fills(tx, [f"{mode}:{t.trade_id}" for t in trades])
         for t in trades:
             key = f"{mode}:{t.trade_id}"
             fx = is_fx_symbol(t.symbol)
             exchanges += fx
-            if t.fee is not None:  # the executor stores fills without their commission
+            if t.fee is not None and stored[fx].get(key):  # stored by the executor, no fee
                 learned = await _learn_fee(tx, fx, key, t.fee)
                 if learned is not None and t.fee > 0:
                     fees.append(TradeFeeRecorded(key, learned[0], t.fee, learned[1], mode))
@@ -238,6 +253,8 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
             if isin is None:
                 unknown.append(t.symbol)
                 continue
+            if key in stored[False]:
+                continue  # INSERT OR IGNORE would change nothing
             rate = Decimal(1) if t.currency == "EUR" else eur_per.get(t.currency)
             order = None
             if t.order_id is not None:
@@ -257,6 +274,7 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                  None if not rate else decimal_to_str(round(t.value * rate, 6)),
                  _text(t.fee), _ts(executed), mode, _ts(now)))
             inserted += int(cur.rowcount or 0)
+            stored[False][key] = t.fee is None
     return {"received": len(trades), "inserted": inserted, "currency_exchanges": exchanges,
             "unknown_symbols": sorted(set(unknown)), "fees_learned": fees}
 
