@@ -209,3 +209,28 @@ def test_a_risk_memo_computes_the_risk_model_once_and_changes_nothing() -> None:
     assert len(memo) == 1 and next(iter(memo.values())) is model
     assert again == optimize(capped, prices)
     assert first == optimize(_assets(n, 4), prices)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 15), days=st.integers(62, 400),
+       gaps=st.floats(0.0, 0.3))
+def test_numpy_risk_model_equals_pypfopts(seed: int, n: int, days: int, gaps: float) -> None:
+    """Gap filling equals pandas' where/ffill/bfill and the Ledoit-Wolf covariance equals
+    PyPortfolioOpt's CovarianceShrinkage (scikit-learn) on the filled closes."""
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    from arduino_trader.domain.optimizer import filled_closes, ledoit_wolf
+
+    rng = np.random.default_rng(seed)
+    window = _prices(n, days, seed)
+    window[rng.random(window.shape) < gaps] = np.nan
+    window[rng.random(window.shape) < gaps / 3] = 0.0
+    window[:, -1] = 50.0  # every series has a price
+    frame = pd.DataFrame(window.T)
+    expected = frame.where(frame > 0).ffill().bfill()
+    filled = filled_closes(window)
+    np.testing.assert_array_equal(filled.T, expected.to_numpy())
+    theirs = CovarianceShrinkage(expected, frequency=252).ledoit_wolf().to_numpy()
+    px = filled.T
+    ours = ledoit_wolf(px[1:] / px[:-1] - 1.0) * 252
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)

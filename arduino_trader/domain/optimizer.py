@@ -264,14 +264,14 @@ def hrp_weights(returns: F64) -> F64:
     return w
 
 
-def _hrp(returns: pd.DataFrame) -> dict[str, float] | None:
+def _hrp(returns: F64, syms: Sequence[str]) -> dict[str, float] | None:
     if returns.shape[1] < 2:
         return None
     try:
-        w = hrp_weights(returns.to_numpy(dtype=np.float64))
+        w = hrp_weights(returns)
         if not np.all(np.isfinite(w)):
             return None
-        return {c: float(v) for c, v in zip(returns.columns, w, strict=True)}
+        return {c: float(v) for c, v in zip(syms, w, strict=True)}
     except Exception:
         return None
 
@@ -431,24 +431,66 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
 def _risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
     """Covariance (when mean-variance is blended in), HRP weights (when HRP is) and the
     most correlated pairs of ``syms`` from their closes ``window[asset, day]``."""
-    from pypfopt.risk_models import CovarianceShrinkage
+    from pypfopt.risk_models import fix_nonpositive_semidefinite
 
     if len(syms) < 2:
         return RiskModel(None, None, ())
-    frame = pd.DataFrame(window.T, columns=syms)
-    px = frame.where(frame > 0).ffill().bfill()
-    returns = px.pct_change().iloc[1:]
-    cov = CovarianceShrinkage(px, frequency=252).ledoit_wolf() if blend < 1.0 else None
-    hrp = _hrp(returns) if blend > 0.0 else None
+    px = filled_closes(window).T  # [day, asset]
+    returns = px[1:] / px[:-1] - 1.0
+    cov = None
+    if blend < 1.0:
+        cov = fix_nonpositive_semidefinite(
+            pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms),
+            fix_method="spectral")
+    hrp = _hrp(returns, syms) if blend > 0.0 else None
     pairs: tuple[tuple[str, str, float], ...] = ()
     with contextlib.suppress(Exception):
-        c = np.corrcoef(returns.to_numpy(), rowvar=False)
+        c = np.atleast_2d(np.corrcoef(returns, rowvar=False))
         iu = np.triu_indices(len(syms), 1)
         vals = c[iu]
         order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]
         pairs = tuple((syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
                       if abs(vals[k]) >= 0.80)
     return RiskModel(cov, hrp, pairs)
+
+
+def filled_closes(window: F64) -> F64:
+    """Closes ``window[asset, day]`` with non-positive or missing values forward-filled,
+    then leading gaps back-filled (pandas' ``where(> 0).ffill().bfill()``); a series with
+    no price stays NaN."""
+    x = np.where(window > 0, window, np.nan)
+    if x.size == 0:
+        return x
+    rows = np.arange(x.shape[0])[:, None]
+    last = np.where(np.isfinite(x), np.arange(x.shape[1]), 0)
+    np.maximum.accumulate(last, axis=1, out=last)
+    x = x[rows, last]
+    first = np.argmax(np.isfinite(x), axis=1)
+    leading = np.arange(x.shape[1])[None, :] < first[:, None]
+    return np.where(leading, x[rows[:, 0], first][:, None], x)
+
+
+def ledoit_wolf(returns: F64) -> F64:
+    """Ledoit-Wolf shrunk covariance of ``returns[day, asset]`` (per day, not annualised):
+    scikit-learn's ``ledoit_wolf`` (constant-variance target), which PyPortfolioOpt's
+    ``CovarianceShrinkage.ledoit_wolf`` calls, in NumPy without the DataFrame round trips;
+    tested equal to it."""
+    x = np.nan_to_num(returns)
+    n, p = x.shape
+    x = x - x.mean(axis=0)
+    emp = x.T @ x / n
+    x2 = x * x
+    emp_trace = x2.sum(axis=0) / n
+    mu = float(emp_trace.sum()) / p
+    beta_sum = float((x2.T @ x2).sum())
+    delta_sum = float(((x.T @ x) ** 2).sum()) / n**2
+    beta = (beta_sum / n - delta_sum) / (p * n)
+    delta = (delta_sum - 2.0 * mu * float(emp_trace.sum()) + p * mu**2) / p
+    beta = min(beta, delta)
+    shrinkage = 0.0 if beta == 0 else beta / delta
+    cov = (1.0 - shrinkage) * emp
+    cov.flat[:: p + 1] += shrinkage * mu
+    return cov
 
 
 def _changes(w: Mapping[str, float], current: Mapping[str, float]
