@@ -98,8 +98,9 @@ def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
         elif op == "delete":
             io.run(store.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
                                  (isin, (D0 + timedelta(days=first)).isoformat())), 10)
-        else:
+        else:  # the planning window moves on: later days come in, older ones drop out
             end += timedelta(days=count % 3)
+            start += timedelta(days=count % 2)
         cache.refresh(io, store)
         assert cache.closes_many(io, store, [A, B], start, end) == [
             _fresh(io, store, i, start, end) for i in (A, B)]

@@ -10,8 +10,11 @@ the window from the store. The result is always what a fresh read would return.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from arduino_trader.adapters.store import market_repo
@@ -23,11 +26,26 @@ STORE_TIMEOUT_S = 60.0
 
 @dataclass
 class _Window:
-    """Closes of one ISIN known to equal the store's on ``[start, end]``."""
+    """Closes of one ISIN known to equal the store's on ``[start, end]``; the keys of
+    ``closes`` ascend (reads append later days, refreshes cut a tail), so trimming the
+    oldest days pops from the front instead of copying the window."""
 
     start: date
     end: date
     closes: dict[date, float] = field(default_factory=dict)
+
+    def trim_before(self, start: date) -> None:
+        """Forget the closes before ``start``."""
+        old = list(itertools.takewhile(lambda d: d < start, self.closes))
+        for d in old:
+            del self.closes[d]
+        self.start = start
+
+    def cut_from(self, first: date) -> None:
+        """Forget ``first`` and every later day (they changed in the store)."""
+        if first <= self.end:
+            self.closes = {d: c for d, c in self.closes.items() if d < first}
+            self.end = first - timedelta(days=1)
 
 
 class HistoryCache:
@@ -54,19 +72,19 @@ class HistoryCache:
                 if first <= window.start:
                     del self._windows[isin]
                     continue
-                window.closes = {d: c for d, c in window.closes.items() if d < first}
-                window.end = min(window.end, first - timedelta(days=1))
+                window.cut_from(first)  # a new day after the window changes nothing
         self._seq = newest
 
     def closes(self, io: IoRunner, store: Database, isin: str, start: date,
-               end: date) -> dict[date, float]:
+               end: date) -> Mapping[date, float]:
         """Stored closes of ``isin`` within ``[start, end]`` (call :meth:`refresh` first)."""
         return self.closes_many(io, store, [isin], start, end)[0]
 
     def closes_many(self, io: IoRunner, store: Database, isins: list[str], start: date,
-                    end: date) -> list[dict[date, float]]:
+                    end: date) -> list[Mapping[date, float]]:
         """:meth:`closes` of many ISINs; the missing days of windows ending on the same
-        day come in one store read (a daily top-up: one query for the whole universe)."""
+        day come in one store read (a daily top-up: one query for the whole universe).
+        The answers are read-only views, valid until the next call."""
         extend: dict[date, list[str]] = {}
         for isin in isins:
             window = self._windows.get(isin)
@@ -83,13 +101,15 @@ class HistoryCache:
                 window = self._windows[isin]
                 window.closes.update(rows[isin])
                 window.end = end
-        out = []
+        out: list[Mapping[date, float]] = []
         for isin in isins:
             window = self._windows[isin]
             if window.start < start:  # keep memory bounded to the window planning reads
-                window.closes = {d: c for d, c in window.closes.items() if d >= start}
-                window.start = start
-            out.append({d: c for d, c in window.closes.items() if d <= end})
+                window.trim_before(start)
+            if window.end <= end:
+                out.append(MappingProxyType(window.closes))
+            else:
+                out.append({d: c for d, c in window.closes.items() if d <= end})
         return out
 
     def forget(self, keep: set[str]) -> None:

@@ -6,7 +6,8 @@ I/O call goes through ``io.run`` with a timeout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -56,11 +57,12 @@ def planner_settings(settings: Settings) -> PlannerSettings:
     return PlannerSettings.from_settings(settings)
 
 
-def aligned_prices(histories: list[dict[date, float]], days: int) -> npt.NDArray[np.float64]:
+def aligned_prices(histories: Sequence[Mapping[date, float]],
+                   days: int) -> npt.NDArray[np.float64]:
     """[securities × days] closes on the union of trading days (last ``days``), NaN gaps."""
     calendar = sorted(set().union(*histories))[-days:]
-    nan = float("nan")
-    out = np.array([[h.get(d, nan) for d in calendar] for h in histories],
+    gaps = itertools.repeat(float("nan"))
+    out = np.array([list(map(h.get, calendar, gaps)) for h in histories],
                    dtype=np.float64).reshape(len(histories), len(calendar))
     out[~(out > 0)] = np.nan  # missing, None and non-positive closes are gaps
     return out

@@ -12,13 +12,14 @@ optimisation, a cash-only account) gives a sound plan or ``nothing_to_do`` with 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .. import regime as rg
 from ..optimizer import (
@@ -472,6 +473,18 @@ def evaluation_problem(inp: PlanInput) -> EvaluationProblem | str:
     return EvaluationProblem(prep, gen.sequences, gen.batch, gen.scenarios)
 
 
+_blas: tuple[int, ThreadpoolController] | None = None  # (len(sys.modules) when built, it)
+
+
+def _blas_controller() -> ThreadpoolController:
+    """A controller of the loaded thread pools. Building one scans every loaded shared
+    library (~3 ms), so it is kept until a module import may have loaded another BLAS."""
+    global _blas
+    if _blas is None or _blas[0] != len(sys.modules):
+        _blas = (len(sys.modules), ThreadpoolController())
+    return _blas[1]
+
+
 def plan(inp: PlanInput) -> PlanResult:
     """Plan once; never raises (an unexpected failure is reported as nothing to do).
 
@@ -479,7 +492,7 @@ def plan(inp: PlanInput) -> PlanResult:
     call and would steal the cores the parallel Numba kernel needs (measured: ×2 slower).
     """
     try:
-        with threadpool_limits(1, "blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return _plan(inp)
     except Exception as exc:  # the planner must not take the actor down
         return PlanResult("nothing_to_do", f"planner failed: {type(exc).__name__}: {exc}")
