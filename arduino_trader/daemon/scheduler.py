@@ -40,8 +40,10 @@ log = structlog.get_logger(component="scheduler")
 Trigger = Literal["schedule", "manual", "startup"]
 # What a simulated trading day runs, in this order: market data, deposits, snapshot,
 # plan, one order through every safety layer, fills.
+# The sync cycle syncs the cash flows itself (its second step, as on wall time), so the
+# simulated day does not run the cash_flow_sync job on its own as well.
 SIMULATED_DAY_JOBS: tuple[str, ...] = (
-    "sync_fx", "sync_securities_data", "sync_prices", "cash_flow_sync", "sync_cycle",
+    "sync_fx", "sync_securities_data", "sync_prices", "sync_cycle",
     "planner", "autonomous_execution", "order_follow_up")
 
 
