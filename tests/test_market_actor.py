@@ -207,6 +207,23 @@ def test_prices_published_then_kept_stale_when_the_source_fails(env: Env) -> Non
     assert env.bus.components()[-1].level == "ok"
 
 
+def test_an_unchanged_price_sync_publishes_nothing_new(env: Env) -> None:
+    """Subscribers revalue and re-plan on PricesUpdated: a sync that changes no price,
+    quote time or staleness does not publish it again; a new quote does."""
+    env.job("sync_securities_data")
+
+    def events() -> list[PricesUpdated]:
+        return [e for e in env.bus.published if isinstance(e, PricesUpdated)]
+
+    assert env.job("sync_prices").ok
+    assert env.job("sync_prices").ok  # every quote cached: the same answer
+    assert len(events()) == 1
+    env.source.prices["AAPL"] = 191.5
+    env.clock.advance(timedelta(hours=1))  # past the quote cache
+    assert env.job("sync_prices").ok
+    assert [e.prices[AAPL.isin] for e in events()] == [190.0, 191.5]
+
+
 def test_rate_limit_is_typed_and_degrades(env: Env) -> None:
     env.job("sync_securities_data")
     env.source.fail = RateLimited("429")

@@ -172,6 +172,9 @@ class MarketDataActor(BaseActor):
         # closes: a top-up validates and writes only the bars that differ from it (new
         # days, revisions). This actor is the only writer of accepted history.
         self._known: dict[str, _Known] = {}
+        # The last PricesUpdated published: an unchanged one is not published again (its
+        # subscribers revalue positions and re-plan on it).
+        self._published: PricesUpdated | None = None
 
     def on_start(self) -> None:
         """Register the caches so the admin API can report and clear them."""
@@ -289,9 +292,13 @@ class MarketDataActor(BaseActor):
         missing = sorted(set(wanted) - set(fresh))
         if fresh or not wanted:
             self._problem("prices", f"{len(stale)} stale price(s)" if stale else None)
-        self.ctx.bus.publish(PricesUpdated(
-            prices={i: q.price for i, q in latest.items()},
-            as_of={i: q.as_of for i, q in latest.items()}, stale=stale, at=now))
+        event = PricesUpdated(prices={i: q.price for i, q in latest.items()},
+                              as_of={i: q.as_of for i, q in latest.items()}, stale=stale,
+                              at=now)
+        if self._published is None or (event.prices, event.as_of, event.stale) != (
+                self._published.prices, self._published.as_of, self._published.stale):
+            self.ctx.bus.publish(event)
+            self._published = event
         self.market_problems([s["mic"] for s in securities if s.get("mic")])
         ok = bool(fresh) or not wanted
         cached = len(by_symbol) - len(wanted)
