@@ -234,3 +234,17 @@ def test_numpy_risk_model_equals_pypfopts(seed: int, n: int, days: int, gaps: fl
     px = filled.T
     ours = ledoit_wolf(px[1:] / px[:-1] - 1.0) * 252
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)
+
+
+def test_a_failing_efficient_return_solve_moves_down_the_chain(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OSQP solve raising is one more failed objective: min-volatility takes over."""
+    from arduino_trader.domain import optimizer
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("malformed problem")
+
+    monkeypatch.setattr(optimizer, "_efficient_return_qp", broken)
+    r = optimize(_assets(8), _prices(8, seed=5))
+    assert r.success and r.fallback_used == "min_volatility"
+    assert sum(r.target_weights.values()) == pytest.approx(1.0, abs=1e-6)

@@ -2,8 +2,10 @@
 
 Expected-returns blend, Ledoit-Wolf covariance, per-security and country/industry bounds,
 mean-variance (with the relaxation/objective fallback chain) blended with HRP by
-``optimizer_blend``. Any failure degrades: MV alone, HRP alone, then the current weights
-(or equal weights over the eligible names) — :func:`optimize` never raises on bad input.
+``optimizer_blend``. The hot parts run outside the library with its formulas (each tested
+against it): Ledoit-Wolf and HRP in NumPy, the efficient-return QP straight on OSQP. Any
+failure degrades: MV alone, HRP alone, then the current weights (or equal weights over
+the eligible names) — :func:`optimize` never raises on bad input.
 Weights are fractions of the *total* portfolio; they sum to 1 − reserve share.
 """
 
@@ -140,7 +142,11 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
     for level, lower_scale, use_groups in levels:
         prefix = "" if level == "full" else f"{level}:"
         groups = [(country_of, country_b), (industry_of, industry_b)] if use_groups else []
-        weights = _efficient_return_qp(mu, cov, bounds, groups, lower_scale, target_return)
+        try:
+            weights = _efficient_return_qp(mu, cov, bounds, groups, lower_scale,
+                                           target_return)
+        except Exception:  # like any other objective's failure: down the chain
+            weights = None
         if weights is not None:
             return weights, f"{prefix}efficient_return"
         for objective in ("min_volatility", "efficient_risk", "max_sharpe"):
@@ -173,7 +179,8 @@ def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[fl
     security bounds, group sums), posed straight to OSQP, the solver cvxpy hands it to,
     with the tolerances cvxpy sets. cvxpy re-compiles the problem on every call (~80 % of
     a solve here); this QP is built in microseconds. None when the target is beyond reach
-    or the solver does not report a solution (the caller moves down its chain)."""
+    or the solver does not report a solution; raises on a malformed problem (the caller
+    moves down its chain either way)."""
     import osqp
     import scipy.sparse as sp
 
@@ -197,13 +204,10 @@ def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[fl
     lo_b = np.array(lower + [b[0] for b in bounds])
     hi_b = np.array(upper + [b[1] for b in bounds])
     solver = osqp.OSQP()
-    try:
-        solver.setup(sp.triu(sp.csc_matrix(2.0 * sigma), format="csc"), np.zeros(n), a,
-                     lo_b, hi_b, verbose=False, eps_abs=1e-5, eps_rel=1e-5, max_iter=10000,
-                     polishing=True)
-        result = solver.solve(raise_error=False)
-    except Exception:  # a malformed problem (e.g. a non-finite covariance): next objective
-        return None
+    solver.setup(sp.triu(sp.csc_matrix(2.0 * sigma), format="csc"), np.zeros(n), a, lo_b,
+                 hi_b, verbose=False, eps_abs=1e-5, eps_rel=1e-5, max_iter=10000,
+                 polishing=True)
+    result = solver.solve(raise_error=False)
     if result.info.status_val not in OSQP_SOLVED or result.x is None:
         return None
     w = np.asarray(result.x, dtype=np.float64).round(16) + 0.0
