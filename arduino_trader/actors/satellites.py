@@ -144,6 +144,7 @@ class SatelliteActor(BaseActor):
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
+        self._books = repo.BookReader()  # the committed ledger, read incrementally
 
     def on_start(self) -> None:
         """Refresh the balance cache from the ledger (rows other writers added), then
@@ -166,7 +167,7 @@ class SatelliteActor(BaseActor):
 
     def _state(self) -> _State:
         return _State(self._io(repo.load_buckets(self._db())),
-                      self._io(repo.load_book(self._db())))
+                      self._io(self._books.load(self._db())))
 
     def _apply(self, op: repo.Operation) -> dict[tuple[str, str], Decimal] | None:
         result: dict[tuple[str, str], Decimal] | None = self._io(

@@ -203,6 +203,33 @@ async def load_book(db: Database | Transaction) -> BalanceBook:
     return BalanceBook.from_entries(_entry_from_row(r) for r in rows)
 
 
+class BookReader:
+    """:func:`load_book` without re-reading the whole ledger each time: the ledger is
+    append-only (ids from AUTOINCREMENT, never updated or deleted), so the book read last
+    time plus the rows added since is the book. When the rows it already holds are no
+    longer all there, it reads everything again. Only for committed state: not inside a
+    transaction that may still roll back."""
+
+    def __init__(self) -> None:
+        self._book = BalanceBook()
+        self._last_id = 0
+
+    async def load(self, db: Database) -> BalanceBook:
+        """The current book (one count and one read of the new rows)."""
+        kept = await db.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions "
+                                  "WHERE id <= ?", (self._last_id,))
+        if kept is None or int(kept["n"]) != len(self._book.entries):
+            self._book, self._last_id = BalanceBook(), 0
+        rows = await db.fetch_all(
+            f"SELECT id, {', '.join(_LEDGER_COLUMNS)} FROM bucket_transactions "  # noqa: S608
+            "WHERE id > ? ORDER BY id", (self._last_id,))
+        if rows:
+            self._book, _ = self._book.apply(tuple(_entry_from_row(r) for r in rows),
+                                             check_negative=False)
+            self._last_id = int(rows[-1]["id"])
+        return self._book
+
+
 async def transactions(db: Database, bucket_id: str, *, limit: int = 100,
                        entry_type: str | None = None) -> list[dict[str, Any]]:
     """The newest ledger rows of one bucket (optionally one type), newest first."""
