@@ -6,6 +6,7 @@ Coroutines on the I/O loop; every bulk write is one transaction with ``executema
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,14 +46,22 @@ def _dt(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso(seconds: int | None) -> str | None:
+    """ISO text of a stored UNIX time (the same few times recur on every listing)."""
+    moment = _dt(seconds)
+    return moment.isoformat() if moment else None
+
+
 def security_row(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
     """A securities row as a JSON-ready dict (bools, ISO times)."""
+    if isinstance(row, sqlite3.Row):  # by name, a Row searches its columns each time
+        row = dict(zip(row.keys(), row, strict=True))
     data = {k: row[k] for k in SECURITY_COLUMNS}
     for key in _BOOL_COLUMNS:
         data[key] = bool(data[key])
     for key in ("last_synced", "created_at", "updated_at"):
-        moment = _dt(data[key])
-        data[key] = moment.isoformat() if moment else None
+        data[key] = _iso(data[key])
     return data
 
 
@@ -119,9 +128,8 @@ async def list_securities(db: Database, *, active_only: bool = False) -> list[di
     result = []
     for row in rows:
         item = security_row(row)
-        as_of = _dt(row["price_as_of"])
         item["last_price"] = row["last_price"]
-        item["price_as_of"] = as_of.isoformat() if as_of else None
+        item["price_as_of"] = _iso(row["price_as_of"])
         result.append(item)
     return result
 
