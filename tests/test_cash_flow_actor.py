@@ -154,6 +154,33 @@ def test_a_deposit_is_stored_once_and_allocated_to_core(rig: Rig) -> None:
     assert len([e for e in rig.flush() if isinstance(e, DepositReceived)]) == 2
 
 
+def test_a_resync_asks_the_store_only_about_records_not_seen_settled(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records a sync found stored and unchanged are not looked up again while the broker
+    shows the same facts; a new record is, and is stored once."""
+    from arduino_trader.actors import cash_flows as actor_module
+
+    asked: list[list[str]] = []
+    real = actor_module.repo.seen_flows
+
+    async def counting(db: object, keys: list[str]) -> object:
+        asked.append(list(keys))
+        return await real(db, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(actor_module.repo, "seen_flows", counting)
+    assert rig.job("cash_flow_sync").ok  # stores the sandbox's history
+    assert rig.job("cash_flow_sync").ok  # finds every record stored and unchanged
+    asked.clear()
+    assert rig.job("cash_flow_sync").ok
+    assert asked == []  # nothing to ask: every record is settled
+    rig.sandbox.sandbox.account.deposit("EUR", D("250.00"), rig.clock.now())
+    rig.clock.advance(60)
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.ok and outcome.details["synced"] == 1
+    assert len(asked) == 1 and len(asked[0]) == 1  # only the new deposit
+    assert len(rig.rows("SELECT * FROM cash_flows WHERE amount = '250'")) == 1
+
+
 def cash_flow_repo_ledger(rig: Rig, key: str) -> list[tuple[str, str, Decimal, str]]:
     return rig.io.run(cash_flow_repo.bucket_ledger(rig.store, key), 5)
 

@@ -76,6 +76,11 @@ def core_only_context(rates: RateTable) -> EffectContext:
                          satellite_budget=Decimal(0))
 
 
+def _facts(record: CashFlowRecord) -> tuple[str, Decimal, str]:
+    """What decides whether a stored record is unchanged (with its stored processing)."""
+    return record.status, record.amount, record.currency
+
+
 class CashFlowActor(BaseActor):
     """Owns the cash-flow ledger writes, DRIP consumption and emergency runs."""
 
@@ -86,6 +91,10 @@ class CashFlowActor(BaseActor):
                  ) -> None:
         super().__init__(ctx)
         self._context_for = context_for
+        # Records an earlier sync found stored and unchanged: key -> (status, amount,
+        # currency). Their stored rows change only through this actor's store_record, so
+        # a record still showing those facts is unchanged without asking the store again.
+        self._settled: dict[str, tuple[str, Decimal, str]] = {}
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -183,11 +192,14 @@ class CashFlowActor(BaseActor):
         missing_rate: list[str] = []
         errors: dict[str, str] = {}
         context: EffectContext | None = None
-        stored = self._run(repo.seen_flows(db, [r.key for r in records]))
         once = Counter(r.key for r in records)
+        unsettled = [r.key for r in records if self._settled.get(r.key) != _facts(r)]
+        stored = self._run(repo.seen_flows(db, unsettled)) if unsettled else {}
         for record in records:
-            if once[record.key] == 1 and fx_effects.is_unchanged(stored.get(record.key),
-                                                                 record):
+            if once[record.key] == 1 and (
+                    self._settled.get(record.key) == _facts(record)
+                    or fx_effects.is_unchanged(stored.get(record.key), record)):
+                self._settled[record.key] = _facts(record)
                 applied.append(Effects("none"))  # what store_record would do, without
                 continue                         # a transaction per known record
             try:
