@@ -17,6 +17,7 @@ executor's currency exchanges at the replay's fixed rates, fees included.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -51,6 +52,7 @@ from arduino_trader.domain.backtest_report import (
 )
 from arduino_trader.protocols.messages import JobOutcome
 
+from .affinity import one_cpu
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
@@ -79,6 +81,7 @@ class BacktestConfig:
     monthly_deposit: Decimal = Decimal(0)
     data: Path | None = None  # None: the bundled real closes
     progress_every: int = 20
+    one_cpu: bool = True  # the daemon's threads on one CPU (cheaper hand-offs: affinity.py)
 
 
 def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
@@ -313,7 +316,8 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
                  on_day: Callable[[int, date], None] | None = None) -> BacktestResult:
     """Validate, simulate every trading day with the real actors, and compute the report.
     Progress goes to ``progress`` (stderr by default) every ``config.progress_every`` days
-    (0: silent)."""
+    (0: silent). With ``config.one_cpu`` the daemon's threads share one CPU
+    (:func:`~arduino_trader.daemon.affinity.one_cpu`); the caller's CPUs come back after."""
     t0 = time.monotonic()
     out = progress if progress is not None else sys.stderr
     effective = backtest_settings(settings, config)
@@ -322,7 +326,9 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
     days = validate(config, source)
     eur_per_usd = eur_rate(effective, "USD")
     clock = probe_clock
-    with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp, \
+            (one_cpu() if config.one_cpu else contextlib.nullcontext()) as cpu:
+        log.info("backtest_started", days=len(days), cpu=cpu)
         directory = data_dir or Path(tmp)
         daemon = BacktestDaemon(DaemonOptions(settings=effective, data_dir=directory,
                                               clock=clock, configure_logs=False,
