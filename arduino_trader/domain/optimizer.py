@@ -296,8 +296,10 @@ def _finalise(w: dict[str, float], bounds: dict[str, tuple[float, float]],
                 or (total > investable and v > bounds[k][0] + 1e-12)}
         if not free:
             break
+        # Sums in w's order: a set of strings iterates in hash order, which changes with
+        # PYTHONHASHSEED, and float sums in another order differ in the last bit.
         fixed = sum(v for k, v in w.items() if k not in free)
-        free_sum = sum(w[k] for k in free)
+        free_sum = sum(v for k, v in w.items() if k in free)
         if free_sum <= 0:
             break
         scale = (investable - fixed) / free_sum
