@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,3 +190,82 @@ def test_drain_needs_a_stepped_scheduler(setup: Any) -> None:
     assert sched.stepped is None
     with pytest.raises(RuntimeError, match="stepped"):
         sched.drain()
+
+
+@dataclass(frozen=True)
+class Noted:
+    """An event: the echo actor passes it on, the slow actor records it late."""
+
+    job: str
+
+
+class EchoActor(BaseActor):
+    """Runs jobs by publishing an event; re-tells each event it sees to the slow actor."""
+
+    name = "echo"
+
+    @handles(RunJob)
+    def _run(self, msg: RunJob) -> JobOutcome:
+        self.ctx.bus.publish(Noted(msg.job))
+        return JobOutcome(True, f"ran {msg.job}")
+
+    @handles(Noted)
+    def _on_noted(self, msg: Noted) -> None:
+        time.sleep(0.02)
+        self.ctx.bus.tell("slow", msg)
+
+
+class SlowActor(BaseActor):
+    name = "slow"
+
+    def __init__(self, ctx: ActorContext, seen: list[str]) -> None:
+        super().__init__(ctx)
+        self.seen = seen
+
+    @handles(Noted)
+    def _on_noted(self, msg: Noted) -> None:
+        time.sleep(0.05)
+        self.seen.append(msg.job)
+
+
+def test_stepped_jobs_wait_for_the_events_they_caused(io: IoLoop, bus: ActorBus,
+                                                      store: SqliteStore) -> None:
+    clock = StepClock(T0)
+    ctx = ActorContext(bus, io, clock, defaults, {})
+    seen: list[str] = []
+    bus.register("echo", EchoActor.start(ctx))
+    bus.register("slow", SlowActor.start(ctx, seen))
+    bus.subscribe(Noted, "echo")
+    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=defaults,
+                      stepped=("first", "second"))
+    for name in ("first", "second"):
+        sched.register(JobSpec(name, "echo", "", every_minutes=5))
+    seen_at_start: list[list[str]] = []
+    original = EchoActor._run
+
+    def spying(self: EchoActor, msg: RunJob) -> JobOutcome:
+        seen_at_start.append(list(seen))
+        return original(self, msg)
+
+    EchoActor._run = spying  # type: ignore[method-assign]
+    try:
+        clock.set(T0 + timedelta(minutes=5))
+        assert list(sched.drain()) == ["first", "second"]
+    finally:
+        EchoActor._run = original  # type: ignore[method-assign]
+        sched.stop()
+    # the second job started only once the first job's event had gone echo -> slow
+    assert seen_at_start == [[], ["first"]]
+    assert seen == ["first", "second"]
+
+
+def test_settle_reports_an_actor_that_does_not_finish_in_time(io: IoLoop, bus: ActorBus
+                                                              ) -> None:
+    ctx = ActorContext(bus, io, StepClock(T0), defaults, {})
+    seen: list[str] = []
+    bus.register("slow", SlowActor.start(ctx, seen))
+    bus.tell("slow", Noted("a"))
+    assert bus.settle(0.01) is False
+    bus.tell("slow", Noted("b"))
+    assert bus.settle(5) is True and seen == ["a", "b"]
+    assert bus.settle(0.01) is True  # nothing handed out since: no barrier needed

@@ -25,7 +25,7 @@ import structlog
 
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
-from arduino_trader.protocols.messages import Heartbeat, Ping
+from arduino_trader.protocols.messages import Heartbeat, Ping, Settle
 from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
 
 M = TypeVar("M")
@@ -93,6 +93,10 @@ class BaseActor(pykka.ThreadingActor):
         if attr is None:
             raise UnknownMessage(f"{self.name} has no handler for {type(message).__name__}")
         return getattr(self, attr)(message)
+
+    @handles(Settle)
+    def _on_settle(self, message: Settle) -> None:
+        return None
 
     @handles(Ping)
     def _on_ping(self, message: Ping) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
 import pykka
 
+from arduino_trader.protocols.messages import Settle
 from arduino_trader.protocols.runtime import ActorUnavailable
+
+SETTLE = Settle()
 
 
 class ActorBus:
@@ -18,6 +22,9 @@ class ActorBus:
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._subscribers: dict[type, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
+        # Actors handed a message since the last settle round, added after the hand-off
+        # (a message enqueued after a round's barrier lands in the next round's set).
+        self._touched: set[str] = set()
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         """Point ``name`` at a (new) actor ref."""
@@ -49,6 +56,8 @@ class ActorBus:
             self.ref(actor).tell(message)
         except pykka.ActorDeadError:
             raise ActorUnavailable(f"actor {actor!r} is not running") from None
+        with self._lock:
+            self._touched.add(actor)
 
     def ask(self, actor: str, message: object, timeout: float) -> Any:
         """Send and wait for the reply (``TimeoutError`` after ``timeout``)."""
@@ -56,6 +65,8 @@ class ActorBus:
             future = self.ref(actor).ask(message, block=False)
         except pykka.ActorDeadError:
             raise ActorUnavailable(f"actor {actor!r} is not running") from None
+        with self._lock:
+            self._touched.add(actor)
         try:
             return future.get(timeout=timeout)
         except pykka.Timeout:
@@ -72,3 +83,28 @@ class ActorBus:
                 self.tell(name, event)
             except ActorUnavailable:
                 continue
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until every message handed to an actor so far, and every message those
+        caused in turn, has been handled; False when ``timeout`` ran out first.
+
+        Rounds of barriers (:class:`Settle`, asked of each actor handed a message since
+        the last round: it queues behind them) until a round hands none out. The stepped
+        scheduler settles after each job, so a job's events are handled before the next
+        job reads what they wrote, however the threads are scheduled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                touched, self._touched = self._touched, set()
+            if not touched:
+                return True
+            for name in sorted(touched):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                try:
+                    self.ref(name).ask(SETTLE, timeout=remaining)
+                except pykka.Timeout:
+                    return False
+                except (ActorUnavailable, pykka.ActorDeadError):
+                    pass  # stopped meanwhile: nothing left to wait for

@@ -7,8 +7,9 @@ refused (the API answers 409) and a due schedule is skipped.
 On a simulated clock (:class:`~arduino_trader.adapters.clock.StepClock`: backtests and
 the research daemon driven by one) the scheduler is *stepped*: only the simulated day's
 jobs (:data:`SIMULATED_DAY_JOBS`) are scheduled, and every due one runs to completion,
-one after the other in that order (:meth:`Scheduler.drain`), whether the ticking thread
-or the step driver finds them due first — so the same days give the same orders.
+the events it caused included (the bus settles), one after the other in that order
+(:meth:`Scheduler.drain`), whether the ticking thread or the step driver finds them due
+first — so the same days give the same orders.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobFinished, JobOutcome, RunJob
-from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
+from arduino_trader.protocols.runtime import ActorUnavailable, IoRunner, SettlingBus
 from arduino_trader.protocols.store import Database, StoreError
 
 from .schedule import describe, next_run
@@ -104,7 +105,7 @@ def _iso(moment: datetime | None) -> str | None:
 class Scheduler:
     """Runs registered jobs on their schedules and on demand."""
 
-    def __init__(self, *, bus: Bus, io: IoRunner, store: Database, clock: Clock,
+    def __init__(self, *, bus: SettlingBus, io: IoRunner, store: Database, clock: Clock,
                  settings: Callable[[], Settings], max_workers: int = 4,
                  tick_seconds: float = 0.5, stepped: Sequence[str] | None = None) -> None:
         """``stepped``: the jobs a simulated clock runs, in order (default: on a
@@ -312,6 +313,10 @@ class Scheduler:
                 except (JobAlreadyRunning, JobNotFound):  # a manual trigger is running it
                     continue
                 ran.append(name)
+                # The job's events (and theirs) are handled before the next job reads
+                # what they wrote: the same days give the same orders on any machine.
+                if not self._bus.settle(self._jobs[name].spec.timeout_s):
+                    log.warning("job_events_unsettled", job=name)
             return dict(outcomes), ran
 
     def run_due(self) -> list[str]:

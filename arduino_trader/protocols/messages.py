@@ -21,6 +21,12 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Settle:
+    """Answered (with None, nothing else done) once every message queued before it is
+    handled: the bus's barrier for :meth:`~arduino_trader.daemon.bus.ActorBus.settle`."""
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """An actor processed its mailbox up to a :class:`Ping`."""
 

@@ -37,3 +37,12 @@ class Bus(Protocol):
     def publish(self, event: object) -> None:
         """Deliver ``event`` to every actor subscribed to its type (best effort)."""
         ...
+
+
+class SettlingBus(Bus, Protocol):
+    """A bus that can wait until the actors have handled everything handed to them."""
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until every message so far, and those it caused, is handled; False when
+        ``timeout`` ran out first."""
+        ...
