@@ -58,6 +58,23 @@ def test_threads_started_inside_share_one_cpu_and_get_theirs_back() -> None:
 
 
 @needs_two_cpus
+def test_threads_running_before_share_the_cpu_inside_and_get_their_own_back() -> None:
+    allowed = os.sched_getaffinity(0)
+    thread, release, seen = _in_thread(threading.get_native_id)
+    tid = seen[0]
+    own = {max(allowed)}
+    os.sched_setaffinity(tid, own)  # a thread with CPUs of its own
+    try:
+        with one_cpu() as cpu:
+            assert os.sched_getaffinity(tid) == {cpu}
+        assert os.sched_getaffinity(tid) == own
+        assert os.sched_getaffinity(0) == allowed
+    finally:
+        release.set()
+        thread.join()
+
+
+@needs_two_cpus
 def test_the_caller_gets_its_cpus_back_after_an_error() -> None:
     allowed = os.sched_getaffinity(0)
     with pytest.raises(RuntimeError), one_cpu():

@@ -1,4 +1,4 @@
-"""Keep a thread, and every thread it starts, on one CPU (Linux; elsewhere a no-op).
+"""Keep the whole process on one CPU for a while (Linux; elsewhere a no-op).
 
 A simulated day is a chain of hand-offs between threads (actor → I/O loop → aiosqlite's
 connection thread and back), and only one of them runs at a time (the GIL, and the step
@@ -10,7 +10,8 @@ an idle CPU; on a virtual machine that wake-up costs more than the work handed o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,13 +26,23 @@ def _thread_ids() -> set[int]:
         return set()
 
 
+def _set(put: Callable[[int, set[int]], None], tid: int, cpus: set[int]) -> bool:
+    try:
+        put(tid, cpus)
+    except OSError:  # the thread ended meanwhile, or the change is not allowed
+        return False
+    return True
+
+
 @contextmanager
 def one_cpu() -> Iterator[int | None]:
-    """Run the block with the calling thread, and the threads started inside it, on one CPU
-    of the allowed set; yields that CPU, or None where affinity cannot be set.
+    """Run the block with every thread of the process, and those started inside it, on
+    one CPU of the calling thread's allowed set (what ``taskset`` does to a whole
+    process); yields that CPU, or None where affinity cannot be set.
 
-    On exit the calling thread gets its CPUs back, and so does every thread started inside
-    that still runs (a thread pool a library started lazily, say)."""
+    On exit each thread that was running before gets its own CPUs back, and each thread
+    started inside that still runs (a thread pool a library started lazily, say) gets
+    the calling thread's."""
     get = getattr(os, "sched_getaffinity", None)
     put = getattr(os, "sched_setaffinity", None)
     if get is None or put is None:
@@ -42,19 +53,27 @@ def one_cpu() -> Iterator[int | None]:
         yield next(iter(allowed), None)
         return
     cpu = min(allowed)
-    before = _thread_ids()
-    try:
-        put(0, {cpu})
-    except OSError:
+    if not _set(put, 0, {cpu}):
         yield None
         return
+    me = threading.get_native_id()
+    before: dict[int, set[int]] = {me: allowed}
+    for tid in _thread_ids() - {me}:
+        try:
+            before[tid] = set(get(tid))
+        except OSError:
+            continue
+        _set(put, tid, {cpu})
     try:
         yield cpu
     finally:
         put(0, allowed)
-        for tid in _thread_ids() - before:
-            try:
-                if set(get(tid)) == {cpu}:
-                    put(tid, allowed)
-            except OSError:  # the thread ended meanwhile
-                pass
+        for tid in _thread_ids() - {me}:
+            if tid in before:
+                _set(put, tid, before[tid])
+            else:
+                try:
+                    if set(get(tid)) == {cpu}:
+                        _set(put, tid, allowed)
+                except OSError:
+                    pass
