@@ -361,3 +361,20 @@ def test_the_sync_announces_a_commission_the_executor_did_not_know(rig: Rig) -> 
     rig.cycle()
     rig.bus.ask("market_data", Ping(rig.clock.now()), 10)
     assert len([m for m in rig.seen if isinstance(m, TradeFeeRecorded)]) == 1
+
+
+def test_snapshot_totals_are_the_readable_totals_since_a_day(io: IoLoop,
+                                                             store: SqliteStore) -> None:
+    for day, total in (("2026-02-27", "7"), ("2026-03-01", "1000.5"), ("2026-03-02", "abc"),
+                       ("2026-03-03", "NaN"), ("2026-13-45", "5"), ("2026-03-04", "20.25")):
+        io.run(store.execute(
+            "INSERT INTO portfolio_snapshots (date, total_value, cash_balance, "
+            "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, '0', '0', '0', 0)",
+            (day, total)), 10)
+    since = START.date().replace(day=1)
+    totals = io.run(portfolio_repo.snapshot_totals(store, since), 10)
+    assert totals == {"2026-03-01": 1000.5, "2026-03-04": 20.25}
+    assert list(totals) == sorted(totals)
+    good, bad = io.run(portfolio_repo.read_snapshots(store, since), 10)
+    assert totals == {r["date"]: float(r["total_value"]) for r in good}
+    assert set(bad) == {"2026-03-02", "2026-03-03", "2026-13-45"}

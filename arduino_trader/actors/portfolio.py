@@ -237,9 +237,9 @@ class PortfolioActor(BaseActor):
         flow = self._store(repo.net_external_flow(self._db, day))
         since = now - timedelta(days=365)
         volume = self._store(repo.trade_volume_eur(self._db, self._mode(), since))
-        snaps, _ = self._store(repo.read_snapshots(self._db, since.date()))
-        totals = [float(repo.to_decimal(s["total_value"]) or 0) for s in snaps
-                  if s["date"] != day.isoformat()] + [float(invested + cash)]
+        stored = self._store(repo.snapshot_totals(self._db, since.date()))
+        totals = [v for d, v in stored.items() if d != day.isoformat()] + [
+            float(invested + cash)]
         turnover = analytics.turnover(float(volume["buys"]), float(volume["sells"]),
                                       sum(totals) / len(totals), volume["count"])
         snapshot = repo.SnapshotRow(

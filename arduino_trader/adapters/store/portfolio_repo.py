@@ -364,6 +364,25 @@ async def read_snapshots(db: Database, since: date) -> tuple[list[dict[str, Any]
     return good, bad
 
 
+async def snapshot_totals(db: Database, since: date) -> dict[str, float]:
+    """``{ISO day: total EUR}`` of the snapshots from ``since``, oldest first; rows whose
+    date or total is unreadable are left out (:func:`read_snapshots` without the rest
+    of each row: the sync cycle's turnover needs only the totals)."""
+    rows = await db.fetch_all("SELECT date, total_value FROM portfolio_snapshots "
+                              "WHERE date >= ? ORDER BY date", (since.isoformat(),))
+    out: dict[str, float] = {}
+    for day, total in rows:
+        value = to_decimal(total)
+        if value is None:
+            continue
+        try:
+            date.fromisoformat(str(day))
+        except ValueError:
+            continue
+        out[str(day)] = float(value)
+    return out
+
+
 async def snapshot_holdings(db: Database, since: date) -> dict[str, dict[str, float]]:
     """Per snapshot day, the EUR value of each holding (keyed by ISIN, else symbol)."""
     rows = await db.fetch_all("SELECT date, symbol, isin, value_eur FROM "
