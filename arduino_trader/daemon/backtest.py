@@ -81,7 +81,7 @@ class BacktestConfig:
     monthly_deposit: Decimal = Decimal(0)
     data: Path | None = None  # None: the bundled real closes
     progress_every: int = 20
-    one_cpu: bool = True  # the daemon's threads on one CPU (cheaper hand-offs: affinity.py)
+    one_cpu: bool = True  # the process on one CPU while it runs (affinity.py)
 
 
 def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
@@ -316,8 +316,9 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
                  on_day: Callable[[int, date], None] | None = None) -> BacktestResult:
     """Validate, simulate every trading day with the real actors, and compute the report.
     Progress goes to ``progress`` (stderr by default) every ``config.progress_every`` days
-    (0: silent). With ``config.one_cpu`` the daemon's threads share one CPU
-    (:func:`~arduino_trader.daemon.affinity.one_cpu`); the caller's CPUs come back after."""
+    (0: silent). With ``config.one_cpu`` every thread of the process shares one CPU
+    during the run (:func:`~arduino_trader.daemon.affinity.one_cpu`); each gets its own
+    CPUs back after."""
     t0 = time.monotonic()
     out = progress if progress is not None else sys.stderr
     effective = backtest_settings(settings, config)
