@@ -1,9 +1,12 @@
-"""The SQLite store: migrations, all-or-nothing transactions, typed errors."""
+"""The SQLite store: migrations, all-or-nothing transactions, typed errors — for the
+daemon's store and for an inline one (a backtest's), which must behave the same."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,15 @@ from arduino_trader.adapters.store.migrations import migration_files
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
+
+
+@pytest.fixture(params=[False, True], ids=["aiosqlite-thread", "inline"])
+def store(request: pytest.FixtureRequest, io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
+    """A migrated store, statements on aiosqlite's thread or inline on the loop's."""
+    db = SqliteStore(tmp_path / "test.db", busy_timeout_ms=200, inline=request.param)
+    io.run(db.open(), timeout=30)
+    yield db
+    io.run(db.close(), timeout=10)
 
 
 def test_migrations_are_numbered_and_recorded(io: IoLoop, store: SqliteStore) -> None:
@@ -144,3 +156,29 @@ def test_only_a_throwaway_store_skips_the_fsync_per_commit(io: IoLoop, tmp_path:
         levels.append(row[0])
         io.run(db.close(), 5)
     assert levels == [2, 1]  # FULL for the ledger, NORMAL for a backtest's copy
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_an_inline_store_runs_statements_on_the_loop_thread(io: IoLoop, tmp_path: Path,
+                                                            inline: bool) -> None:
+    db = SqliteStore(tmp_path / "t.db", inline=inline)
+    io.run(db.open(), 10)
+    try:
+        where = io.run(db.run_in_connection(lambda _conn: threading.current_thread()), 5)
+        assert (where is io._thread) is inline
+
+        async def insert() -> tuple[int, int]:
+            async with db.transaction() as tx:
+                cur = await tx.execute(
+                    "INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'x')")
+                await tx.executemany(
+                    "INSERT INTO audit_log (at, actor, action) VALUES (?, 'a', 'y')",
+                    [(2,), (3,)])
+                return int(cur.rowcount), int(cur.lastrowid or 0)
+
+        assert io.run(insert(), 5) == (1, 1)
+        rows = io.run(db.fetch_all("SELECT action FROM audit_log ORDER BY at"), 5)
+        assert [r["action"] for r in rows] == ["x", "y", "y"]
+        assert io.run(db.run_in_connection(lambda conn: conn.in_transaction), 5) is False
+    finally:
+        io.run(db.close(), 5)

@@ -333,7 +333,8 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
         directory = data_dir or Path(tmp)
         daemon = BacktestDaemon(DaemonOptions(settings=effective, data_dir=directory,
                                               clock=clock, configure_logs=False,
-                                              port_override=0, durable_store=False),
+                                              port_override=0, durable_store=False,
+                                              inline_store=True),
                                 source, days[0], days[-1])
         daemon.start()
         try:

@@ -74,6 +74,9 @@ class DaemonOptions:
     port_override: int | None = None
     supervisor_backoff_s: float = 1.0
     durable_store: bool = True  # False: a throwaway store (backtests), no fsync per commit
+    # True: statements run on the I/O loop's thread (backtests: the loop serves nothing
+    # else); see SqliteStore.
+    inline_store: bool = False
 
 
 class TraderDaemon:
@@ -85,7 +88,8 @@ class TraderDaemon:
         self.clock = options.clock
         self.io = IoLoop()
         self.bus = ActorBus()
-        self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store)
+        self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store,
+                                 inline=options.inline_store)
         self.caches = CacheRegistry()
         self.notifier = SystemdNotifier.from_env()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-ask")

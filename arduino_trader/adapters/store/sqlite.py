@@ -50,33 +50,42 @@ def map_sqlite_error(exc: sqlite3.Error) -> StoreError:
 class _Tx:
     """Statements on the open connection inside one transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, inline: bool = False) -> None:
         self._conn = conn
+        self._inline = inline
 
-    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
+    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor | sqlite3.Cursor:
+        if self._inline:
+            return self._conn._conn.execute(sql, params)
         return await self._conn.execute(sql, params)
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if self._inline:
+            self._conn._conn.executemany(sql, rows).close()
+            return
         await self._conn.executemany(sql, rows)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = await _on_connection_thread(self._conn, _fetch_all, sql,
-                                                              params)
+        rows: list[sqlite3.Row] = await _call(self._conn, self._inline, _fetch_all, sql,
+                                              params)
         return rows
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = await _on_connection_thread(self._conn, _fetch_one, sql,
-                                                              params)
+        row: sqlite3.Row | None = await _call(self._conn, self._inline, _fetch_one, sql,
+                                              params)
         return row
 
 
 # Each store operation is one trip to aiosqlite's connection thread: a trip costs a thread
 # hand-off (~60 µs here), the query itself a few µs. aiosqlite's cursor API takes three
 # (execute, fetch, close), so reads and single statements run these on that thread instead.
-async def _on_connection_thread(conn: aiosqlite.Connection,
-                                func: Callable[..., Any], *args: Any) -> Any:
-    """``func(raw sqlite3 connection, *args)`` on aiosqlite's connection thread, in one
-    trip (aiosqlite has no public call for it)."""
+# An inline store (a backtest's) makes no trip at all: see SqliteStore.
+async def _call(conn: aiosqlite.Connection, inline: bool,
+                func: Callable[..., Any], *args: Any) -> Any:
+    """``func(raw sqlite3 connection, *args)``: inline on the calling thread, else on
+    aiosqlite's connection thread in one trip (aiosqlite has no public call for it)."""
+    if inline:
+        return func(conn._conn, *args)
     return await conn._execute(func, conn._conn, *args)
 
 
@@ -117,15 +126,22 @@ class SqliteStore:
 
     Implements :class:`arduino_trader.protocols.store.Database`. Must be used from the
     daemon's I/O loop (or any single event loop).
+
+    An ``inline`` store runs its statements on the event loop's own thread instead of
+    handing each to aiosqlite's connection thread. A hand-off costs more than a query
+    here, and a backtest makes hundreds a simulated day; but a statement then blocks the
+    loop while it runs, which only a loop that serves nothing else (a backtest's) can
+    afford. The live daemon's store is never inline.
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 60_000,
-                 durable: bool = True) -> None:
+                 durable: bool = True, inline: bool = False) -> None:
         """``durable=False`` only for a store nobody keeps (a backtest's): no fsync per
-        commit."""
+        commit. ``inline=True`` only for a store whose loop does nothing else."""
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._durable = durable
+        self._inline = inline
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -140,7 +156,10 @@ class SqliteStore:
         """Open the file, set pragmas, apply pending migrations; returns the applied names."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            # Inline statements run on the loop's thread, not the one that opened the
+            # connection; the asyncio lock still lets only one run at a time.
+            conn = await aiosqlite.connect(self.path, isolation_level=None,
+                                           check_same_thread=not self._inline)
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc) from exc
         conn.row_factory = sqlite3.Row
@@ -174,7 +193,7 @@ class SqliteStore:
         """All rows of a query."""
         async with self._lock:
             try:
-                return await _Tx(self.conn).fetch_all(sql, params)
+                return await _Tx(self.conn, self._inline).fetch_all(sql, params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
 
@@ -182,7 +201,7 @@ class SqliteStore:
         """The first row of a query, or None."""
         async with self._lock:
             try:
-                return await _Tx(self.conn).fetch_one(sql, params)
+                return await _Tx(self.conn, self._inline).fetch_one(sql, params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
 
@@ -191,8 +210,7 @@ class SqliteStore:
         async with self._lock:
             conn = self.conn
             try:
-                count: int = await _on_connection_thread(conn, _execute_alone, sql,
-                                                         params)
+                count: int = await _call(conn, self._inline, _execute_alone, sql, params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
             crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
@@ -204,20 +222,20 @@ class SqliteStore:
         async with self._lock:
             conn = self.conn
             try:
-                await conn.execute("BEGIN IMMEDIATE")
+                await _call(conn, self._inline, _statement, "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
             try:
-                yield _Tx(conn)
+                yield _Tx(conn, self._inline)
             except BaseException as exc:
-                await _rollback(conn)
+                await _rollback(conn, self._inline)
                 if isinstance(exc, sqlite3.Error):
                     raise map_sqlite_error(exc) from exc
                 raise
             try:
-                await conn.execute("COMMIT")
+                await _call(conn, self._inline, _statement, "COMMIT")
             except sqlite3.Error as exc:
-                await _rollback(conn)
+                await _rollback(conn, self._inline)
                 raise map_sqlite_error(exc) from exc
             crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
 
@@ -228,11 +246,15 @@ class SqliteStore:
         """
         async with self._lock:
             conn = self.conn
-            return await _on_connection_thread(conn, func)
+            return await _call(conn, self._inline, func)
 
 
-async def _rollback(conn: aiosqlite.Connection) -> None:
+def _statement(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql).close()
+
+
+async def _rollback(conn: aiosqlite.Connection, inline: bool) -> None:
     try:
-        await conn.execute("ROLLBACK")
+        await _call(conn, inline, _statement, "ROLLBACK")
     except sqlite3.Error:
         pass
