@@ -102,7 +102,7 @@ def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
             end += timedelta(days=count % 3)
             start += timedelta(days=count % 2)
         cache.refresh(io, store)
-        assert cache.closes_many(io, store, [A, B], start, end) == [
+        assert [c.as_dict() for c in cache.closes_many(io, store, [A, B], start, end)] == [
             _fresh(io, store, i, start, end) for i in (A, B)]
 
 

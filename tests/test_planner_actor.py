@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from arduino_trader.actors.base import ActorContext
-from arduino_trader.actors.history_cache import HistoryCache
+from arduino_trader.actors.history_cache import Closes, HistoryCache
 from arduino_trader.actors.planner import PlannerActor
 from arduino_trader.actors.planner_inputs import InputGatherer, aligned_prices, planner_settings
 from arduino_trader.adapters.clock import ManualClock
@@ -135,10 +136,33 @@ def test_dismissed_stays_dismissed_and_pending_is_refreshed(io: IoLoop,
 # ------------------------------------------------------------------- input gathering
 def test_prices_are_aligned_on_the_union_of_days() -> None:
     d = [date(2024, 1, i) for i in (2, 3, 4)]
-    out = aligned_prices([{d[0]: 1.0, d[2]: 3.0}, {d[1]: 20.0, d[2]: -1.0}], 2)
+    out = aligned_prices([Closes.from_mapping({d[0]: 1.0, d[2]: 3.0}),
+                          Closes.from_mapping({d[1]: 20.0, d[2]: -1.0})], 2)
     assert out.shape == (2, 2)
     assert np.isnan(out[0, 0]) and out[0, 1] == 3.0 and out[1, 0] == 20.0
     assert np.isnan(out[1, 1])  # a non-positive close is never a price
+
+
+def _aligned_by_lookup(histories: list[dict[date, float]], days: int) -> np.ndarray:
+    """The plain definition: the union of days, the last ``days`` of them, one lookup per
+    security and day; missing and non-positive closes are NaN."""
+    calendar = sorted(set().union(*histories))[-days:]
+    out = np.array([[h.get(d, np.nan) for d in calendar] for h in histories],
+                   dtype=np.float64).reshape(len(histories), len(calendar))
+    out[~(out > 0)] = np.nan
+    return out
+
+
+@hyp_settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.integers(0, 60).map(lambda i: date(2024, 1, 1)
+                                                         + timedelta(days=i)),
+                                st.floats(-5, 500, allow_nan=False), max_size=40),
+                min_size=1, max_size=6),
+       st.integers(0, 70))
+def test_aligned_prices_equal_one_lookup_per_day(histories: list[dict[date, float]],
+                                                 days: int) -> None:
+    got = aligned_prices([Closes.from_mapping(h) for h in histories], days)
+    np.testing.assert_array_equal(got, _aligned_by_lookup(histories, days))
 
 
 def test_planner_settings_follow_the_configured_values() -> None:

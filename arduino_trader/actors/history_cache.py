@@ -10,42 +10,88 @@ the window from the store. The result is always what a fresh read would return.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from types import MappingProxyType
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from arduino_trader.adapters.store import market_repo
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
 STORE_TIMEOUT_S = 60.0
+_NO_DAYS = np.empty(0, dtype=np.int64)
+_NO_CLOSES = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Closes:
+    """One security's closes as two arrays: ``days`` (date ordinals, strictly ascending)
+    and ``values`` (the closes of those days). Read-only views; planning aligns them with
+    array operations instead of a dictionary lookup per security and day."""
+
+    days: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[date, float]]) -> Closes:
+        """From ``(day, close)`` pairs in ascending day order."""
+        pairs = list(rows)
+        return cls(np.fromiter((d.toordinal() for d, _ in pairs), np.int64, len(pairs)),
+                   np.fromiter((c for _, c in pairs), np.float64, len(pairs)))
+
+    @classmethod
+    def from_mapping(cls, closes: Mapping[date, float]) -> Closes:
+        """From a ``{day: close}`` mapping in any order."""
+        return cls.of(sorted(closes.items()))
+
+    def as_dict(self) -> dict[date, float]:
+        """``{day: close}``."""
+        return {date.fromordinal(int(d)): float(c)
+                for d, c in zip(self.days, self.values, strict=True)}
 
 
 @dataclass
 class _Window:
-    """Closes of one ISIN known to equal the store's on ``[start, end]``; the keys of
-    ``closes`` ascend (reads append later days, refreshes cut a tail), so trimming the
-    oldest days pops from the front instead of copying the window."""
+    """Closes of one ISIN known to equal the store's on ``[start, end]``, ascending."""
 
     start: date
     end: date
-    closes: dict[date, float] = field(default_factory=dict)
+    days: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_DAYS)
+    values: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_CLOSES)
 
     def trim_before(self, start: date) -> None:
         """Forget the closes before ``start``."""
-        old = list(itertools.takewhile(lambda d: d < start, self.closes))
-        for d in old:
-            del self.closes[d]
+        k = int(np.searchsorted(self.days, start.toordinal(), "left"))
+        self.days, self.values = self.days[k:], self.values[k:]
         self.start = start
 
     def cut_from(self, first: date) -> None:
         """Forget ``first`` and every later day (they changed in the store)."""
         if first <= self.end:
-            self.closes = {d: c for d, c in self.closes.items() if d < first}
+            k = int(np.searchsorted(self.days, first.toordinal(), "left"))
+            self.days, self.values = self.days[:k], self.values[:k]
             self.end = first - timedelta(days=1)
+
+    def extend(self, rows: list[tuple[date, float]], end: date) -> None:
+        """Append the stored closes of the days after :attr:`end` up to ``end``."""
+        if rows:
+            more = Closes.of(rows)
+            self.days = np.concatenate((self.days, more.days))
+            self.values = np.concatenate((self.values, more.values))
+        self.end = end
+
+    def upto(self, end: date) -> Closes:
+        """The closes on or before ``end`` (views, no copy)."""
+        k = len(self.days) if self.end <= end else int(
+            np.searchsorted(self.days, end.toordinal(), "right"))
+        days, values = self.days[:k], self.values[:k]
+        days.flags.writeable = False
+        values.flags.writeable = False
+        return Closes(days, values)
 
 
 class HistoryCache:
@@ -76,15 +122,15 @@ class HistoryCache:
         self._seq = newest
 
     def closes(self, io: IoRunner, store: Database, isin: str, start: date,
-               end: date) -> Mapping[date, float]:
+               end: date) -> dict[date, float]:
         """Stored closes of ``isin`` within ``[start, end]`` (call :meth:`refresh` first)."""
-        return self.closes_many(io, store, [isin], start, end)[0]
+        return self.closes_many(io, store, [isin], start, end)[0].as_dict()
 
     def closes_many(self, io: IoRunner, store: Database, isins: list[str], start: date,
-                    end: date) -> list[Mapping[date, float]]:
-        """:meth:`closes` of many ISINs; the missing days of windows ending on the same
-        day come in one store read (a daily top-up: one query for the whole universe).
-        The answers are read-only views, valid until the next call."""
+                    end: date) -> list[Closes]:
+        """The stored closes of many ISINs within ``[start, end]``; the missing days of
+        windows ending on the same day come in one store read (a daily top-up: one query
+        for the whole universe). The answers are read-only views."""
         extend: dict[date, list[str]] = {}
         for isin in isins:
             window = self._windows.get(isin)
@@ -98,18 +144,13 @@ class HistoryCache:
             rows = self._run(io, market_repo.read_closes_many(
                 store, group, last + timedelta(days=1), end))
             for isin in group:
-                window = self._windows[isin]
-                window.closes.update(rows[isin])
-                window.end = end
-        out: list[Mapping[date, float]] = []
+                self._windows[isin].extend(rows[isin], end)
+        out: list[Closes] = []
         for isin in isins:
             window = self._windows[isin]
             if window.start < start:  # keep memory bounded to the window planning reads
                 window.trim_before(start)
-            if window.end <= end:
-                out.append(MappingProxyType(window.closes))
-            else:
-                out.append({d: c for d, c in window.closes.items() if d <= end})
+            out.append(window.upto(end))
         return out
 
     def forget(self, keep: set[str]) -> None:
@@ -118,4 +159,4 @@ class HistoryCache:
             del self._windows[isin]
 
 
-__all__ = ["HistoryCache"]
+__all__ = ["Closes", "HistoryCache"]

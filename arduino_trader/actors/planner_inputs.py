@@ -6,7 +6,6 @@ I/O call goes through ``io.run`` with a timeout.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -34,7 +33,7 @@ from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
-from .history_cache import HistoryCache
+from .history_cache import Closes, HistoryCache
 
 STORE_TIMEOUT_S = 60.0
 BROKER_TIMEOUT_S = 60.0
@@ -57,14 +56,18 @@ def planner_settings(settings: Settings) -> PlannerSettings:
     return PlannerSettings.from_settings(settings)
 
 
-def aligned_prices(histories: Sequence[Mapping[date, float]],
-                   days: int) -> npt.NDArray[np.float64]:
+def aligned_prices(histories: Sequence[Closes], days: int) -> npt.NDArray[np.float64]:
     """[securities × days] closes on the union of trading days (last ``days``), NaN gaps."""
-    calendar = sorted(set().union(*histories))[-days:]
-    gaps = itertools.repeat(float("nan"))
-    out = np.array([list(map(h.get, calendar, gaps)) for h in histories],
-                   dtype=np.float64).reshape(len(histories), len(calendar))
-    out[~(out > 0)] = np.nan  # missing, None and non-positive closes are gaps
+    if not histories:
+        return np.zeros((0, 0))
+    calendar = np.unique(np.concatenate([h.days for h in histories]))[-days:]
+    out = np.full((len(histories), len(calendar)), np.nan)
+    for row, h in zip(out, histories, strict=True):
+        at = np.searchsorted(calendar, h.days)
+        on = at < len(calendar)
+        on[on] = calendar[at[on]] == h.days[on]
+        row[at[on]] = h.values[on]
+    out[~(out > 0)] = np.nan  # missing and non-positive closes are gaps
     return out
 
 
