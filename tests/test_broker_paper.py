@@ -41,6 +41,20 @@ def test_opening_account_is_simulated(io: IoLoop, store: SqliteStore) -> None:
     assert flows[0].amount == Decimal("10000") and flows[0].simulated
 
 
+def test_cash_flows_read_back_the_ledger_as_it_is_now(io: IoLoop, store: SqliteStore) -> None:
+    """Converted rows are remembered by their whole content: a new flow appears, the
+    pages stay exact, and a row changed behind the broker's back is read as changed."""
+    broker = make(store)
+    first = io.run(broker.cash_flows(), 10)
+    io.run(broker.deposit("EUR", Decimal("500"), "monthly"), 10)
+    again = io.run(broker.cash_flows(), 10)
+    assert again[1] is first[0] and again[0].amount == Decimal("500")
+    assert io.run(broker.cash_flows(1, 1), 10) == (first[0],)
+    io.run(store.execute("UPDATE paper_cash_flows SET comment = 'edited' "
+                         "WHERE comment = 'monthly'"), 10)
+    assert io.run(broker.cash_flows(), 10)[0].comment == "edited"
+
+
 def test_market_buy_fills_at_price_with_fees(io: IoLoop, store: SqliteStore) -> None:
     broker = make(store)
     io.run(broker.set_price("SAP.EU", Decimal("180.50"), "EUR"), 10)

@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.domain.cash_flows.keys import content_key, is_fallback
 from arduino_trader.domain.cash_flows.normalise import (
+    KNOWN_CURRENCIES,
+    RowMemo,
     cash_flow_rows,
     cps_rows,
     normalise,
@@ -209,3 +211,59 @@ def test_status_never_changes_the_key(status_a: int, status_b: int, with_id: boo
         return "|".join(r.key for r in normalise("cps", [row]).records)
 
     assert key(status_a) == key(status_b)
+
+
+# Values that compare equal across types (1, 1.0, True, Decimal(1), "1" does not) and ones
+# that cannot be hashed, so a memo keyed carelessly would hand one row another's records.
+_tricky = st.sampled_from([None, "", "1", 1, 1.0, True, Decimal("1"), Decimal("1.00"),
+                           "10,50", "-5", 0, "x", [1], {"a": 1}])
+_user_rows = st.fixed_dictionaries({
+    "id": st.sampled_from([None, "", "7", 7, 7.0, "null", "f-1", [7]]),
+    "type_code": st.sampled_from(["card", "deposit", "commission", "dividend", "bogus", None]),
+    "sum": _tricky,
+    "currency": st.sampled_from(["EUR", "usd", "XXX", None, 1]),
+    "date": st.sampled_from(["2026-01-02", "2026-01-02T10:00:00", "bad", None]),
+}, optional={"comment": _tricky, "symbol": st.sampled_from(["", "AAPL.US", None]),
+             "isin": st.sampled_from(["", "us0378331005"])})
+_trade_rows = st.fixed_dictionaries({
+    "id": st.sampled_from([None, "t1", 1, True]), "commission": _tricky,
+    "curr_c": st.sampled_from(["EUR", "USD", None]),
+    "date": st.sampled_from(["2026-01-02", None]), "instr_nm": st.sampled_from(["A", ""])})
+
+
+@settings(max_examples=300, deadline=None)
+@given(answers=st.lists(st.tuples(
+           st.sampled_from(["user_cash_flow", "trade"]), st.booleans(),
+           st.lists(st.one_of(_user_rows, _trade_rows, st.just("not a row")), max_size=8)),
+           min_size=1, max_size=6),
+       limit=st.integers(1, 12))
+def test_a_row_memo_never_changes_what_normalise_returns(
+        answers: list[tuple[Any, bool, list[Any]]], limit: int) -> None:
+    """Across syncs (repeated rows, equal-but-different values, unhashable values,
+    another currency list, a memo that fills up) the memo changes nothing."""
+    memo = RowMemo(limit=limit)
+    only_eur = frozenset({"EUR"})
+    for source, all_known, rows in answers:
+        known = KNOWN_CURRENCIES if all_known else only_eur
+        assert normalise(source, rows, currencies=known, memo=memo) == normalise(
+            source, rows, currencies=known)
+        assert len(memo) <= limit
+
+
+def test_a_row_memo_parses_a_row_once() -> None:
+    memo = RowMemo()
+    rows = [{"id": i, "type_code": "card", "sum": "10", "currency": "EUR",
+             "date": "2026-01-02"} for i in range(1, 4)]
+    first = normalise("user_cash_flow", rows, memo=memo)
+    again = normalise("user_cash_flow", [*rows, {**rows[0], "id": 9}], memo=memo)
+    assert len(memo) == 4 and again.records[:3] == first.records
+    assert all(a is b for a, b in zip(first.records, again.records, strict=False))
+
+
+def test_a_row_memo_tells_equal_values_of_other_types_apart() -> None:
+    """``True == 1`` and they hash alike, but True is no amount."""
+    memo = RowMemo()
+    row = {"id": 5, "type_code": "card", "sum": 1, "currency": "EUR", "date": "2026-01-02"}
+    assert len(normalise("user_cash_flow", [row], memo=memo).records) == 1
+    flagged = normalise("user_cash_flow", [{**row, "sum": True}], memo=memo)
+    assert flagged.records == () and "got True" in flagged.rejections[0].reason

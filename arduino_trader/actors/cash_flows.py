@@ -23,6 +23,7 @@ from arduino_trader.domain.cash_flows.deposit_split import CORE_ID, BucketShare
 from arduino_trader.domain.cash_flows.effects import EffectContext, Effects
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.cash_flows.normalise import (
+    RowMemo,
     cash_flow_rows,
     cps_rows,
     normalise_sources,
@@ -95,6 +96,9 @@ class CashFlowActor(BaseActor):
         # currency). Their stored rows change only through this actor's store_record, so
         # a record still showing those facts is unchanged without asking the store again.
         self._settled: dict[str, tuple[str, Decimal, str]] = {}
+        # The broker sends its whole cash-flow history every sync: rows seen before are
+        # not parsed again.
+        self._rows = RowMemo()
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -176,7 +180,7 @@ class CashFlowActor(BaseActor):
         """One sync of every source (§2.4); re-running it changes nothing."""
         now = self.ctx.clock.now()
         answers, raw = self._fetch(now)
-        batch, failures = normalise_sources(answers)
+        batch, failures = normalise_sources(answers, memo=self._rows)
         if failures and len(failures) == len(answers):
             return JobOutcome(False, "broker unavailable: every cash-flow source failed",
                               {"broker_unavailable": True,

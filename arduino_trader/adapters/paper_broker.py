@@ -51,6 +51,7 @@ from arduino_trader.protocols.money import decimal_to_str, round_money
 from arduino_trader.protocols.store import Database, Transaction
 
 ZERO = Decimal(0)
+FLOW_MEMO_LIMIT = 100_000  # converted cash-flow rows kept (then the memo starts over)
 
 
 class PaperRefusal(ValueError):
@@ -186,6 +187,9 @@ class PaperBroker:
         self.prices: PriceSource = prices or StoredPrices(store)
         self.eur_rates = eur_rates or (lambda: {"EUR": Decimal(1)})
         self.initial_cash_eur = initial_cash_eur
+        # Cash-flow rows already converted, by their whole content: the ledger is read
+        # back whole every sync, and rows are only ever added.
+        self._flows: dict[tuple[Any, ...], CashFlow] = {}
 
     async def _price(self, symbol: str) -> tuple[Decimal, str] | None:
         """The price source's quote; an FX pair it does not know is the cross of the EUR
@@ -447,12 +451,21 @@ class PaperBroker:
         async with self.store.transaction() as tx:
             await self._ensure_account(tx)
         rows = await self.store.fetch_all(
-            "SELECT * FROM paper_cash_flows ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?",
-            (take, skip))
-        return tuple(CashFlow(flow_id=f"paper-{r['flow_id']}", type_code=r["type_code"],
-                              amount=Decimal(r["amount"]), currency=r["currency"],
-                              at=_dt(r["at"]), comment=r["comment"], simulated=True)
-                     for r in rows)
+            "SELECT flow_id, type_code, amount, currency, at, comment FROM paper_cash_flows "
+            "ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?", (take, skip))
+        if len(self._flows) > FLOW_MEMO_LIMIT:
+            self._flows.clear()
+        out: list[CashFlow] = []
+        for r in rows:
+            row = tuple(r)
+            flow = self._flows.get(row)
+            if flow is None:
+                flow_id, type_code, amount, currency, at, comment = row
+                flow = self._flows[row] = CashFlow(
+                    flow_id=f"paper-{flow_id}", type_code=type_code, amount=Decimal(amount),
+                    currency=currency, at=_dt(at), comment=comment, simulated=True)
+            out.append(flow)
+        return tuple(out)
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
         """The paper account has no client requests."""

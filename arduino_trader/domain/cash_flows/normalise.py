@@ -281,42 +281,100 @@ _READERS = {
 }
 
 
+# One row's drafts, each with its final record when the broker id keys it (else None:
+# keyed on content within the answer), or the row's rejection.
+_Read = tuple[tuple[_Draft, CashFlowRecord | None], ...] | Rejection
+
+
+class RowMemo:
+    """What :func:`normalise` made of each raw row, kept across syncs. A row's records
+    (or its rejection) depend on the row's content and the known currencies alone, and a
+    broker answers every sync with the whole history again; so a row seen before costs a
+    lookup instead of a parse. Rows are told apart by their items *and* the types of the
+    values (``1``, ``1.0``, ``True`` and ``Decimal(1)`` are equal but parse apart); a row
+    with an unhashable value is parsed every time. Holds at most ``limit`` rows (then
+    starts over), and forgets everything when asked about other currencies."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._rows: dict[tuple[Any, ...], _Read] = {}
+        self._currencies: Collection[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def read(self, source: Source, row: Mapping[str, Any], currencies: Collection[str]
+             ) -> _Read:
+        """:func:`_read` of ``row``, from memory when seen before."""
+        if currencies is not self._currencies:
+            self._rows.clear()
+            self._currencies = currencies
+        key = (source, *((k, v.__class__, v) for k, v in row.items()))
+        try:
+            done = self._rows.get(key)
+        except TypeError:  # an unhashable value (a nested object): no memory for it
+            return _read(source, row, currencies)
+        if done is None:
+            done = _read(source, row, currencies)
+            if len(self._rows) >= self.limit:
+                self._rows.clear()
+            self._rows[key] = done
+        return done
+
+
+def _read(source: Source, row: Mapping[str, Any], currencies: Collection[str]) -> _Read:
+    try:
+        drafts = _READERS[source](row, currencies)
+    except _Reject as exc:
+        return Rejection(source, exc.reason, str(row.get("id") or ""), exc.ignorable,
+                         dict(row))
+    return tuple((d, _broker_keyed(source, d)) for d in drafts)
+
+
+def _broker_keyed(source: Source, draft: _Draft) -> CashFlowRecord | None:
+    if draft.broker_id is None:
+        return None
+    try:
+        return replace(draft.record, key=broker_key(source, draft.broker_id, draft.suffix))
+    except InvalidKey:
+        return None
+
+
 def normalise(source: Source, rows: Iterable[Mapping[str, Any]], *,
-              currencies: Collection[str] = KNOWN_CURRENCIES) -> Normalised:
+              currencies: Collection[str] = KNOWN_CURRENCIES,
+              memo: RowMemo | None = None) -> Normalised:
     """Normalise one source's raw rows (one broker answer) into records and rejections.
 
     Keys: the broker id when present; otherwise the content key with the ordinal of the
-    record among identical id-less records of this answer.
+    record among identical id-less records of this answer. ``memo`` (one per caller,
+    kept across calls) remembers the rows already normalised; the result is the same.
     """
-    drafts: list[_Draft] = []
+    drafts: list[tuple[_Draft, CashFlowRecord | None]] = []
     rejections: list[Rejection] = []
-    reader = _READERS[source]
     for row in rows:
-        raw_id = str(row.get("id") or "") if isinstance(row, Mapping) else ""
         if not isinstance(row, Mapping):
             rejections.append(Rejection(source, "row is not an object"))
             continue
-        try:
-            drafts.extend(reader(row, currencies))
-        except _Reject as exc:
-            rejections.append(Rejection(source, exc.reason, raw_id, exc.ignorable, dict(row)))
+        done = memo.read(source, row, currencies) if memo is not None else _read(
+            source, row, currencies)
+        if isinstance(done, Rejection):
+            rejections.append(done)
+        else:
+            drafts.extend(done)
     seen: Counter[str] = Counter()
     records: list[CashFlowRecord] = []
-    for draft in drafts:
+    for draft, keyed in drafts:
+        if keyed is not None:
+            records.append(keyed)
+            continue
         rec = draft.record
-        try:
-            if draft.broker_id is None:
-                raise InvalidKey("no id")
-            key = broker_key(source, draft.broker_id, draft.suffix)
-            records.append(replace(rec, key=key))
-        except InvalidKey:
-            base_key = content_key(source, rec.transaction_type, rec.on, rec.amount,
-                                   rec.currency, rec.symbol or rec.isin, 0)
-            ordinal = seen[base_key]
-            seen[base_key] += 1
-            key = content_key(source, rec.transaction_type, rec.on, rec.amount,
-                              rec.currency, rec.symbol or rec.isin, ordinal)
-            records.append(replace(rec, key=key, stable_id=False))
+        base_key = content_key(source, rec.transaction_type, rec.on, rec.amount,
+                               rec.currency, rec.symbol or rec.isin, 0)
+        ordinal = seen[base_key]
+        seen[base_key] += 1
+        key = content_key(source, rec.transaction_type, rec.on, rec.amount,
+                          rec.currency, rec.symbol or rec.isin, ordinal)
+        records.append(replace(rec, key=key, stable_id=False))
     return Normalised(*_dedupe(records, rejections, source))
 
 
@@ -347,6 +405,7 @@ class SourceFailure:
 
 def normalise_sources(answers: Mapping[Source, Sequence[Mapping[str, Any]] | BaseException],
                       *, currencies: Collection[str] = KNOWN_CURRENCIES,
+                      memo: RowMemo | None = None,
                       ) -> tuple[Normalised, tuple[SourceFailure, ...]]:
     """Normalise every source's answer of one sync; a source that raised contributes no
     records (its absence never deletes or reverses anything) and is reported."""
@@ -356,7 +415,7 @@ def normalise_sources(answers: Mapping[Source, Sequence[Mapping[str, Any]] | Bas
         if isinstance(answer, BaseException):
             failures.append(SourceFailure(source, f"{type(answer).__name__}: {answer}"))
             continue
-        total = total + normalise(source, answer, currencies=currencies)
+        total = total + normalise(source, answer, currencies=currencies, memo=memo)
     return total, tuple(failures)
 
 
