@@ -165,6 +165,22 @@ def test_aligned_prices_equal_one_lookup_per_day(histories: list[dict[date, floa
     np.testing.assert_array_equal(got, _aligned_by_lookup(histories, days))
 
 
+@hyp_settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 60), max_size=40),
+       st.lists(st.lists(st.floats(-5, 500, allow_nan=False), min_size=40, max_size=40),
+                min_size=1, max_size=5),
+       st.integers(0, 70), st.booleans())
+def test_aligned_prices_on_one_shared_calendar(days_set: set[int], values: list[list[float]],
+                                               days: int, drop_first: bool) -> None:
+    """The fast path: every security has the same days (one may lack the oldest)."""
+    calendar = [date(2024, 1, 1) + timedelta(days=i) for i in sorted(days_set)]
+    histories = [dict(zip(calendar, v, strict=False)) for v in values]
+    if drop_first and calendar:
+        histories[0].pop(calendar[0])
+    got = aligned_prices([Closes.from_mapping(h) for h in histories], days)
+    np.testing.assert_array_equal(got, _aligned_by_lookup(histories, days))
+
+
 def test_planner_settings_follow_the_configured_values() -> None:
     settings = load_settings(None, environ={}).with_overrides(
         {"max_plan_depth": 2, "monte_carlo_path_count": 20, "min_cash_reserve": "750"})

@@ -60,11 +60,19 @@ def aligned_prices(histories: Sequence[Closes], days: int) -> npt.NDArray[np.flo
     """[securities × days] closes on the union of trading days (last ``days``), NaN gaps."""
     if not histories:
         return np.zeros((0, 0))
-    calendar = np.unique(np.concatenate([h.days for h in histories]))[-days:]
-    out = np.full((len(histories), len(calendar)), np.nan)
+    first = histories[0].days
+    if all(np.array_equal(h.days, first) for h in histories[1:]):
+        calendar = first[-days:]  # one calendar for all (the usual case): no union needed
+    else:
+        calendar = np.unique(np.concatenate([h.days for h in histories]))[-days:]
+    n = len(calendar)
+    out = np.full((len(histories), n), np.nan)
     for row, h in zip(out, histories, strict=True):
+        if len(h.days) >= n and np.array_equal(h.days[len(h.days) - n:], calendar):
+            row[:] = h.values[len(h.values) - n:]  # every day of the calendar, in order
+            continue
         at = np.searchsorted(calendar, h.days)
-        on = at < len(calendar)
+        on = at < n
         on[on] = calendar[at[on]] == h.days[on]
         row[at[on]] = h.values[on]
     out[~(out > 0)] = np.nan  # missing and non-positive closes are gaps

@@ -190,7 +190,10 @@ def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[fl
         return None
     symbols = list(mu.index)
     n = len(symbols)
-    sigma = cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
+    # The covariance comes in the order of mu (the optimiser builds both); .loc only when
+    # it does not (pandas' label lookup costs more than the solve here).
+    sigma = cov.to_numpy(dtype=np.float64) if list(cov.index) == symbols == list(
+        cov.columns) else cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
     rows = [np.ones(n), mu.to_numpy(dtype=np.float64)]
     lower = [1.0, target_return]
     upper = [1.0, np.inf]
@@ -199,12 +202,13 @@ def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[fl
             rows.append(np.array([1.0 if mapper[s] == group else 0.0 for s in symbols]))
             lower.append(lo * lower_scale)
             upper.append(hi)
-    a = sp.vstack([sp.csc_matrix(np.vstack(rows)), sp.identity(n, format="csc")],
-                  format="csc")
+    # Sparse matrices from dense ones in one conversion each (the same nonzeros, in the
+    # same order, as stacking sparse blocks; a third of the cost).
+    a = sp.csc_matrix(np.vstack([*rows, np.eye(n)]))
     lo_b = np.array(lower + [b[0] for b in bounds])
     hi_b = np.array(upper + [b[1] for b in bounds])
     solver = osqp.OSQP()
-    solver.setup(sp.triu(sp.csc_matrix(2.0 * sigma), format="csc"), np.zeros(n), a, lo_b,
+    solver.setup(sp.csc_matrix(np.triu(2.0 * sigma)), np.zeros(n), a, lo_b,
                  hi_b, verbose=False, eps_abs=1e-5, eps_rel=1e-5, max_iter=10000,
                  polishing=True)
     result = solver.solve(raise_error=False)
