@@ -77,6 +77,9 @@ def core_only_context(rates: RateTable) -> EffectContext:
                          satellite_budget=Decimal(0))
 
 
+NO_EFFECTS = Effects("none")
+
+
 def _facts(record: CashFlowRecord) -> tuple[str, Decimal, str]:
     """What decides whether a stored record is unchanged (with its stored processing)."""
     return record.status, record.amount, record.currency
@@ -197,15 +200,18 @@ class CashFlowActor(BaseActor):
         errors: dict[str, str] = {}
         context: EffectContext | None = None
         once = Counter(r.key for r in records)
-        unsettled = [r.key for r in records if self._settled.get(r.key) != _facts(r)]
+        settled = self._settled
+        facts = [_facts(r) for r in records]
+        unsettled = [r.key for r, f in zip(records, facts, strict=True)
+                     if settled.get(r.key) != f]
         stored = self._run(repo.seen_flows(db, unsettled)) if unsettled else {}
-        for record in records:
+        for record, fact in zip(records, facts, strict=True):
             if once[record.key] == 1 and (
-                    self._settled.get(record.key) == _facts(record)
+                    settled.get(record.key) == fact
                     or fx_effects.is_unchanged(stored.get(record.key), record)):
-                self._settled[record.key] = _facts(record)
-                applied.append(Effects("none"))  # what store_record would do, without
-                continue                         # a transaction per known record
+                settled[record.key] = fact
+                applied.append(NO_EFFECTS)  # what store_record would do, without
+                continue                    # a transaction per known record
             try:
                 if rates is None:
                     rates = self._run(repo.load_rates(db))
