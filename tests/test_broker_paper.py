@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -234,6 +235,37 @@ def test_the_account_prices_every_position_in_one_call(io: IoLoop, store: Sqlite
     assert io.run(stored.prices(("SAP.EU", "NOPE")), 10) == {"SAP.EU": (Decimal("180.50"),
                                                                         "EUR")}
     assert io.run(stored.prices(()), 10) == {}
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_a_source_in_memory_is_asked_on_the_loop_others_off_it(io: IoLoop,
+                                                                in_memory: bool) -> None:
+    """A blocking source (the network) never runs on the loop's thread; a loaded replay
+    answers there, without a thread hop."""
+    from arduino_trader.adapters.paper_broker import MarketDataPrices
+
+    class Where(FakeMarketData):
+        threads: list[object] = []
+
+        def quotes(self, symbols: list[str]) -> dict[str, object]:
+            self.threads.append(threading.current_thread())
+            return super().quotes(symbols)
+
+    source = Where()
+    source.in_memory = in_memory  # type: ignore[attr-defined]
+    prices = MarketDataPrices(source)  # type: ignore[arg-type]
+    got = io.run(prices.prices(["AAPL.US", "NOPE"]), 10)
+    assert got == {"AAPL.US": (Decimal("101.25"), "USD")}
+    assert (source.threads == [io._thread]) is in_memory
+
+
+def test_the_replay_is_in_memory_once_loaded() -> None:
+    from arduino_trader.adapters.market_data.replay_source import ReplaySource
+
+    replay = ReplaySource(ManualClock(datetime(2020, 6, 1, 20, tzinfo=UTC)))
+    assert not replay.in_memory  # the first read loads a file: off the loop
+    replay.quotes(["AAPL.US"])
+    assert replay.in_memory
 
 
 # ------------------------------------------------------------------- FX-pair orders

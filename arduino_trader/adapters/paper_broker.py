@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
 from arduino_trader.protocols.broker import (
@@ -51,6 +51,7 @@ from arduino_trader.protocols.money import decimal_to_str, round_money
 from arduino_trader.protocols.store import Database, Transaction
 
 ZERO = Decimal(0)
+T = TypeVar("T")
 FLOW_MEMO_LIMIT = 100_000  # converted cash-flow rows kept (then the memo starts over)
 
 
@@ -528,6 +529,14 @@ class MarketDataPrices:
         self.source = source
         self._rates: dict[str, Decimal] = {"EUR": Decimal(1)}
 
+    async def _ask(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)`` on a worker thread; directly when the source says it answers
+        from memory (``in_memory``: a loaded replay), where the thread hop would cost
+        more than the answer."""
+        if getattr(self.source, "in_memory", False):
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
+
     async def price(self, symbol: str) -> tuple[Decimal, str] | None:
         """The source's latest quote of ``symbol``; an FX pair from the source's rates."""
         return (await self.prices((symbol,))).get(symbol)
@@ -546,7 +555,7 @@ class MarketDataPrices:
         if not securities:
             return out
         try:
-            quotes = await asyncio.to_thread(self.source.quotes, securities)
+            quotes = await self._ask(self.source.quotes, securities)
         except MarketDataError:
             return out
         for symbol in securities:
@@ -555,7 +564,7 @@ class MarketDataPrices:
                 continue
             if quote.currency not in self._rates:
                 try:
-                    fx = await asyncio.to_thread(self.source.fx_rate, quote.currency)
+                    fx = await self._ask(self.source.fx_rate, quote.currency)
                     if fx.eur_per > 0:
                         self._rates[quote.currency] = Decimal(1) / fx.eur_per
                 except MarketDataError:
@@ -571,7 +580,7 @@ class MarketDataPrices:
                 eur_per[currency] = Decimal(1)
                 continue
             try:
-                fx = await asyncio.to_thread(self.source.fx_rate, currency)
+                fx = await self._ask(self.source.fx_rate, currency)
             except MarketDataError:
                 return None
             if not fx.eur_per > 0:

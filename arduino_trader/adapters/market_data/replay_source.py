@@ -138,6 +138,12 @@ class ReplaySource:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
+    @property
+    def in_memory(self) -> bool:
+        """True once the price table is loaded: quotes and FX rates are then answered from
+        memory without blocking, so callers may skip handing them to a thread."""
+        return self._table is not None
+
     def _load(self) -> _Table:
         with self._lock:
             if self._table is None:
