@@ -261,3 +261,45 @@ def test_a_failing_efficient_return_solve_moves_down_the_chain(
     r = optimize(_assets(8), _prices(8, seed=5))
     assert r.success and r.fallback_used == "min_volatility"
     assert sum(r.target_weights.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("indefinite", [False, True])
+def test_positive_semidefinite_is_pypfopts_fix(indefinite: bool) -> None:
+    """A PSD covariance comes back unchanged; an indefinite one (a negative eigenvalue)
+    gets PyPortfolioOpt's spectral repair."""
+    import warnings
+
+    from pypfopt.risk_models import fix_nonpositive_semidefinite
+
+    from arduino_trader.domain.optimizer import _positive_semidefinite
+
+    returns = np.diff(np.log(_prices(6)), axis=1).T
+    names = [f"S{i}" for i in range(6)]
+    base = np.cov(returns, rowvar=False) * 252
+    shift = -(np.linalg.eigvalsh(base)[0] + 1e-3) if indefinite else 0.0
+    cov = pd.DataFrame(base + shift * np.eye(6), index=names, columns=names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = fix_nonpositive_semidefinite(cov, fix_method="spectral")
+    ours = _positive_semidefinite(cov)
+    assert (ours is cov) is not indefinite
+    np.testing.assert_array_equal(ours.to_numpy(), np.asarray(theirs))
+
+
+def test_optimising_does_not_import_pypfopt_unless_needed() -> None:
+    """PyPortfolioOpt imports cvxpy (about a second): only a failing direct QP needs it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from arduino_trader.domain.optimizer import OptimizerAsset, optimize\n"
+            "rng = np.random.default_rng(0)\n"
+            "prices = 50 * np.exp(np.cumsum(rng.normal(4e-4, 0.012, (9, 400)), axis=1))\n"
+            "assets = [OptimizerAsset(f'S{i}', 0.05 + 0.01 * i, 0.02, 0.5, 0.0, 'EU')\n"
+            "          for i in range(9)]\n"
+            "r = optimize(assets, prices)\n"
+            "assert r.success and r.fallback_used is None, r\n"
+            "print(sorted(m for m in ('pypfopt', 'cvxpy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

@@ -136,8 +136,6 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
                    country_of: dict[str, str], country_b: dict[str, tuple[float, float]],
                    industry_of: dict[str, str], industry_b: dict[str, tuple[float, float]],
                    target_return: float) -> tuple[dict[str, float], str] | None:
-    from pypfopt import EfficientFrontier
-
     levels = [("full", 1.0, True), ("group_lowers_halved", 0.5, True), ("no_groups", 0.0, False)]
     for level, lower_scale, use_groups in levels:
         prefix = "" if level == "full" else f"{level}:"
@@ -149,6 +147,9 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
             weights = None
         if weights is not None:
             return weights, f"{prefix}efficient_return"
+        # PyPortfolioOpt (and cvxpy, ~1 s to import) only when the direct QP fails.
+        from pypfopt import EfficientFrontier
+
         for objective in ("min_volatility", "efficient_risk", "max_sharpe"):
             try:
                 ef = EfficientFrontier(mu, cov, weight_bounds=bounds)
@@ -441,17 +442,14 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
 def _risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
     """Covariance (when mean-variance is blended in), HRP weights (when HRP is) and the
     most correlated pairs of ``syms`` from their closes ``window[asset, day]``."""
-    from pypfopt.risk_models import fix_nonpositive_semidefinite
-
     if len(syms) < 2:
         return RiskModel(None, None, ())
     px = filled_closes(window).T  # [day, asset]
     returns = px[1:] / px[:-1] - 1.0
     cov = None
     if blend < 1.0:
-        cov = fix_nonpositive_semidefinite(
-            pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms),
-            fix_method="spectral")
+        cov = _positive_semidefinite(
+            pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms))
     hrp = _hrp(returns, syms) if blend > 0.0 else None
     pairs: tuple[tuple[str, str, float], ...] = ()
     with contextlib.suppress(Exception):
@@ -462,6 +460,23 @@ def _risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
         pairs = tuple((syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
                       if abs(vals[k]) >= 0.80)
     return RiskModel(cov, hrp, pairs)
+
+
+def _positive_semidefinite(cov: pd.DataFrame) -> pd.DataFrame:
+    """``cov`` as PyPortfolioOpt's ``fix_nonpositive_semidefinite(cov, "spectral")``
+    returns it: unchanged when its Cholesky test passes (the same test, on the array),
+    else spectrally repaired by that function (imported only then: PyPortfolioOpt brings
+    cvxpy, about a second to import)."""
+    try:
+        np.linalg.cholesky(cov.to_numpy() + 1e-16 * np.eye(len(cov)))
+        return cov
+    except np.linalg.LinAlgError:
+        from pypfopt.risk_models import fix_nonpositive_semidefinite
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "amending eigenvalues": the point here
+            fixed: pd.DataFrame = fix_nonpositive_semidefinite(cov, fix_method="spectral")
+        return fixed
 
 
 def filled_closes(window: F64) -> F64:
