@@ -27,11 +27,12 @@ _NO_DAYS = np.empty(0, dtype=np.int64)
 _NO_CLOSES = np.empty(0, dtype=np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Closes:
     """One security's closes as two arrays: ``days`` (date ordinals, strictly ascending)
     and ``values`` (the closes of those days). Read-only views; planning aligns them with
-    array operations instead of a dictionary lookup per security and day."""
+    array operations instead of a dictionary lookup per security and day. Compared by
+    identity (arrays have no single truth value): compare :meth:`as_dict` instead."""
 
     days: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
