@@ -1,5 +1,6 @@
 """The SQLite store: migrations, all-or-nothing transactions, typed errors — for the
-daemon's store and for an inline one (a backtest's), which must behave the same."""
+daemon's store and for an inline one (a backtest's, on a plain or an inline I/O loop),
+which must behave the same."""
 
 from __future__ import annotations
 
@@ -16,11 +17,29 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
+KINDS = ("aiosqlite-thread", "inline", "inline-io")
 
-@pytest.fixture(params=[False, True], ids=["aiosqlite-thread", "inline"])
-def store(request: pytest.FixtureRequest, io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
-    """A migrated store, statements on aiosqlite's thread or inline on the loop's."""
-    db = SqliteStore(tmp_path / "test.db", busy_timeout_ms=200, inline=request.param)
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """Where statements run: aiosqlite's thread, the loop's, or the thread asking."""
+    return str(request.param)
+
+
+@pytest.fixture
+def io(kind: str) -> Iterator[IoLoop]:
+    """A running I/O loop; an inline one (backtests) for the ``inline-io`` kind."""
+    loop = IoLoop(inline=kind == "inline-io")
+    loop.start()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def store(kind: str, io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
+    """A migrated store of the given kind."""
+    db = SqliteStore(tmp_path / "test.db", busy_timeout_ms=200,
+                     inline=kind != "aiosqlite-thread")
     io.run(db.open(), timeout=30)
     yield db
     io.run(db.close(), timeout=10)
@@ -158,14 +177,16 @@ def test_only_a_throwaway_store_skips_the_fsync_per_commit(io: IoLoop, tmp_path:
     assert levels == [2, 1]  # FULL for the ledger, NORMAL for a backtest's copy
 
 
-@pytest.mark.parametrize("inline", [False, True])
-def test_an_inline_store_runs_statements_on_the_loop_thread(io: IoLoop, tmp_path: Path,
-                                                            inline: bool) -> None:
-    db = SqliteStore(tmp_path / "t.db", inline=inline)
+def test_where_statements_run(io: IoLoop, kind: str, tmp_path: Path) -> None:
+    db = SqliteStore(tmp_path / "t.db", inline=kind != "aiosqlite-thread")
     io.run(db.open(), 10)
     try:
         where = io.run(db.run_in_connection(lambda _conn: threading.current_thread()), 5)
-        assert (where is io._thread) is inline
+        expected = {"inline": io._thread, "inline-io": threading.current_thread()}
+        if kind in expected:
+            assert where is expected[kind]
+        else:
+            assert where not in (io._thread, threading.current_thread())
 
         async def insert() -> tuple[int, int]:
             async with db.transaction() as tx:

@@ -334,7 +334,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
         daemon = BacktestDaemon(DaemonOptions(settings=effective, data_dir=directory,
                                               clock=clock, configure_logs=False,
                                               port_override=0, durable_store=False,
-                                              inline_store=True),
+                                              inline_store=True, inline_io=True),
                                 source, days[0], days[-1])
         daemon.start()
         try:

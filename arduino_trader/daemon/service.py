@@ -77,6 +77,9 @@ class DaemonOptions:
     # True: statements run on the I/O loop's thread (backtests: the loop serves nothing
     # else); see SqliteStore.
     inline_store: bool = False
+    # True: threads asking the I/O loop for a coroutine run it themselves, in the loop's
+    # turn, until it has to wait (backtests); see IoLoop and daemon/inline_drive.
+    inline_io: bool = False
 
 
 class TraderDaemon:
@@ -86,7 +89,7 @@ class TraderDaemon:
         self.options = options
         self.data_dir = options.data_dir
         self.clock = options.clock
-        self.io = IoLoop()
+        self.io = IoLoop(inline=options.inline_io)
         self.bus = ActorBus()
         self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store,
                                  inline=options.inline_store)

@@ -127,11 +127,12 @@ class SqliteStore:
     Implements :class:`arduino_trader.protocols.store.Database`. Must be used from the
     daemon's I/O loop (or any single event loop).
 
-    An ``inline`` store runs its statements on the event loop's own thread instead of
-    handing each to aiosqlite's connection thread. A hand-off costs more than a query
-    here, and a backtest makes hundreds a simulated day; but a statement then blocks the
-    loop while it runs, which only a loop that serves nothing else (a backtest's) can
-    afford. The live daemon's store is never inline.
+    An ``inline`` store runs its statements where its coroutines run (the event loop's
+    thread, or the thread running one in the loop's turn: ``IoLoop(inline=True)``)
+    instead of handing each to aiosqlite's connection thread. A hand-off costs more than
+    a query here, and a backtest makes hundreds a simulated day; but a statement then
+    blocks the loop while it runs, which only a loop that serves nothing else (a
+    backtest's) can afford. The live daemon's store is never inline.
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 60_000,
