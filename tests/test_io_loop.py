@@ -87,6 +87,33 @@ def test_a_timeout_cancels_the_waiting_coroutine(io: IoLoop) -> None:
     assert seen == [asyncio.CancelledError]
 
 
+def test_a_timeout_waits_for_a_cancelled_task_to_clean_up(io: IoLoop) -> None:
+    seen: list[str] = []
+    done = threading.Event()
+
+    async def child() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.01)  # clean-up that itself waits
+            seen.append("child cleaned up")
+            raise
+
+    async def parent() -> None:
+        try:
+            await asyncio.get_running_loop().create_task(child())
+        except asyncio.CancelledError:
+            seen.append("parent cancelled")
+            raise
+        finally:
+            done.set()
+
+    with pytest.raises(TimeoutError):
+        io.run(parent(), 0.1)
+    assert done.wait(5)
+    assert seen == ["child cleaned up", "parent cancelled"]
+
+
 def test_run_from_inside_a_coroutine_is_refused(io: IoLoop) -> None:
     async def nested() -> None:
         io.run(_value(1), 1)

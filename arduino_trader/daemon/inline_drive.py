@@ -121,10 +121,11 @@ async def finish(coro: Coroutine[Any, Any, T], awaited: Any,
             if awaited is None:
                 await asyncio.sleep(0)
             elif asyncio.isfuture(awaited):
-                try:
-                    await asyncio.wait((awaited,))
-                except asyncio.CancelledError:
-                    awaited.cancel()  # the coroutine sees it when it resumes
+                while not awaited.done():  # a cancelled task may still be cleaning up
+                    try:
+                        await asyncio.wait((awaited,))
+                    except asyncio.CancelledError:
+                        awaited.cancel()  # the coroutine sees it when it resumes
             else:
                 error = RuntimeError(f"coroutine yielded {awaited!r}, which is not a future")
             try:
