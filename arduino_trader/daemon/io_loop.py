@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import threading
 from collections.abc import Coroutine
@@ -45,11 +46,8 @@ class IoLoop:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.call_soon(self._started.set)
-        if self._turn_loop is None:
-            self._loop.run_forever()
-            self._loop.close()
-            return
-        with self._turn_loop.turn:  # given up only while the loop waits for I/O
+        # an inline loop's thread gives up its turn only while it waits for I/O
+        with self._turn_loop.turn if self._turn_loop is not None else contextlib.nullcontext():
             self._loop.run_forever()
             self._loop.close()
 

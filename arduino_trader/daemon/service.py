@@ -74,8 +74,8 @@ class DaemonOptions:
     port_override: int | None = None
     supervisor_backoff_s: float = 1.0
     durable_store: bool = True  # False: a throwaway store (backtests), no fsync per commit
-    # True: statements run on the I/O loop's thread (backtests: the loop serves nothing
-    # else); see SqliteStore.
+    # True: statements run where the store's coroutines run, not on aiosqlite's thread
+    # (backtests: the loop serves nothing else); see SqliteStore.
     inline_store: bool = False
     # True: threads asking the I/O loop for a coroutine run it themselves, in the loop's
     # turn, until it has to wait (backtests); see IoLoop and daemon/inline_drive.
