@@ -1,10 +1,12 @@
 """Keep the whole process on one CPU for a while (Linux; elsewhere a no-op).
 
-A simulated day is a chain of hand-offs between threads (actor → I/O loop → aiosqlite's
-connection thread and back), and only one of them runs at a time (the GIL, and the step
-driver waits for each job). When the threads sit on different CPUs, every hand-off wakes
-an idle CPU; on a virtual machine that wake-up costs more than the work handed over
-(``benchmarks/backtest.py`` measures both ways: see docs/architecture.md).
+A simulated day is a chain of hand-offs between threads (the step driver → the scheduler
+→ an actor, actor → actor; without the backtest's inline loop and store also actor → I/O
+loop → aiosqlite's connection thread and back), and only one of them runs at a time (the
+GIL, and the step driver waits for each job). When the threads sit on different CPUs,
+every hand-off wakes an idle CPU; on a virtual machine that wake-up costs more than the
+work handed over (``benchmarks/backtest.py`` measures both ways: see
+docs/architecture.md).
 """
 
 from __future__ import annotations
