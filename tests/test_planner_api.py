@@ -243,3 +243,27 @@ def test_a_cash_only_account_gets_its_first_buys(tmp_path: Path) -> None:
                                     "status": "plan", "reason": view["reason"]}]
     finally:
         d.stop()
+
+
+def test_the_regime_is_served_with_its_components_and_smoothed_daily(
+        daemon: ProbeDaemon, api: Client) -> None:
+    code, answer = api.call("GET", "/api/planner/regime")
+    assert code == 200 and answer["status"] == "none" and answer["history"] == []
+    assert answer["thresholds"] == {"bull": 0.3, "bear": -0.3}
+    _plan(daemon)  # the S&P 500 of the bundled history, December 2022
+    code, first = api.call("GET", "/api/planner/regime")
+    assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-20", first
+    assert set(first["components"]) == {"return", "volatility", "drawdown"}
+    assert all(-1 <= v <= 1 for v in first["components"].values())
+    assert first["score"] == first["raw"]  # nothing stored before: no smoothing yet
+    stored = daemon.io.run(daemon.store.fetch_one(
+        "SELECT inputs_json FROM plans ORDER BY id DESC LIMIT 1"), 5)
+    assert json.loads(stored["inputs_json"])["regime_score"] == first["score"]
+    daemon.clock_for_tests.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    _plan(daemon)
+    code, second = api.call("GET", "/api/planner/regime")
+    assert second["day"] == "2022-12-21" and len(second["history"]) == 2
+    assert second["score"] == pytest.approx(0.1 * second["raw"] + 0.9 * first["score"])
+    daemon.io.run(daemon.settings.set("market_regime_bull_threshold", 0.95, who="test"), 5)
+    daemon.io.run(daemon.settings.set("market_regime_bear_threshold", -0.95, who="test"), 5)
+    assert api.call("GET", "/api/planner/regime")[1]["label"] == "sideways"

@@ -44,9 +44,57 @@ def test_missing_data_is_neutral_and_smoothing() -> None:
     assert smoothed.score == pytest.approx(0.1 * raw.raw)
 
 
-@given(st.floats(-1, 1))
-def test_component_weights_sum_to_one(s: float) -> None:
-    w = rg.component_weights(s)
+def _path(daily_returns: list[float] | np.ndarray) -> np.ndarray:
+    """Closes (oldest first) from 100 compounding ``daily_returns``."""
+    return 100 * np.cumprod(np.concatenate([[1.0], 1 + np.asarray(daily_returns)]))
+
+
+ONE = {"SPX": 1.0}
+
+
+def test_constructed_markets_get_their_obvious_regime() -> None:
+    rise = rg.regime_score({"SPX": _path(np.full(40, 0.003))}, weights=ONE)
+    fall = rg.regime_score({"SPX": _path(np.full(40, -0.003))}, weights=ONE)
+    flat = rg.regime_score({"SPX": np.full(41, 100.0)}, weights=ONE)
+    assert rise.label == "bull" and rise.score > 0.5
+    assert fall.label == "bear" and fall.score < -0.5
+    assert flat.label == "sideways" and abs(flat.score) < 0.05
+
+
+def test_a_deeper_drawdown_is_more_bearish() -> None:
+    """The drawdown component falls with the depth of the fall (its sign was inverted:
+    a 20 % fall-and-recovery month scored bull)."""
+    dd = [rg.regime_score({"SPX": _path([0.0] * 10 + [-d] + [0.0] * 20)},
+                          weights=ONE).dd_component
+          for d in (0.0, 0.03, 0.06, 0.10)]
+    assert dd == sorted(dd, reverse=True) and dd[0] > dd[-1]
+    recovery = rg.regime_score({"SPX": _path(np.r_[np.full(15, -0.015), np.full(15, 0.016)])},
+                               weights=ONE)
+    assert recovery.dd_component == -1.0 and recovery.label != "bull"
+
+
+def test_one_bad_day_does_not_flip_a_bull_to_bear() -> None:
+    bull = rg.regime_score({"SPX": _path(np.full(40, 0.003))}, weights=ONE)
+    shock = _path(np.r_[np.full(39, 0.002), -0.07])
+    alone = rg.regime_score({"SPX": shock}, weights=ONE)
+    assert alone.label == "bear"  # unsmoothed, the −7 % day alone reads bear
+    smoothed = rg.regime_score({"SPX": shock}, weights=ONE, previous=bull.score)
+    assert smoothed.label == "bull"
+    assert smoothed.score == pytest.approx(0.1 * alone.raw + 0.9 * bull.score)
+
+
+def test_the_cuts_decide_the_label_and_its_effects() -> None:
+    wide = rg.RegimeCuts(bull=0.8, bear=-0.8)
+    assert rg.label_for(0.5) == "bull" and rg.label_for(0.5, wide) == "sideways"
+    assert rg.regime_sign(-0.5, wide) == 0 and rg.regime_sign(-0.9, wide) == -1
+    assert rg.cash_reserve(-0.5, 100_000, 500, cuts=wide) == pytest.approx(3000)
+    assert rg.expected_return_weights(0.5, wide) == (0.70, 0.30, 1.0)
+    assert rg.component_weights(0.5, wide) == pytest.approx(rg.component_weights(0.0))
+
+
+@given(st.floats(-1, 1), st.floats(0.05, 0.95), st.floats(-0.95, -0.05))
+def test_component_weights_sum_to_one(s: float, bull: float, bear: float) -> None:
+    w = rg.component_weights(s, rg.RegimeCuts(bull, bear))
     assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
 
 

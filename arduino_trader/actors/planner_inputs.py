@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from arduino_trader.adapters.store import market_repo, plan_repo
+from arduino_trader.adapters.store import market_repo, plan_repo, regime_repo
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
 from arduino_trader.domain.planner.models import (
@@ -130,22 +130,32 @@ class InputGatherer:
             rates[ccy] = fx.eur_per
         return rates
 
-    def _regime(self, today: date, warnings: list[str]) -> float:
-        """The regime score of ``today`` (computed once a day, like the reference's 24 h)."""
+    def _regime(self, today: date, cuts: rg.RegimeCuts, now: datetime,
+                warnings: list[str]) -> float:
+        """The regime score of ``today``, computed once a day from the index and smoothed
+        over the last stored day's score (stored, so the smoothing survives restarts)."""
         if self.market_data is None:
             return 0.0
         if today in self.regime_cache:
             return self.regime_cache[today]
+        previous = self._run(regime_repo.score_before(self.store, today))
         try:
             hist = self.market_data.history(REGIME_INDEX, today - timedelta(days=120), today)
             closes = np.array([b.close for b in hist.bars], dtype=np.float64)
-        except Exception as exc:  # no index data: neutral regime, said so
-            warnings.append(f"regime index {REGIME_INDEX} unavailable ({exc}); regime neutral")
-            return 0.0
-        score = rg.regime_score({"SPX": closes}, weights={"SPX": 1.0}).score
+        except Exception as exc:  # no index data: the last score, else neutral, said so
+            kept = "last stored score kept" if previous is not None else "regime neutral"
+            warnings.append(f"regime index {REGIME_INDEX} unavailable ({exc}); {kept}")
+            return 0.0 if previous is None else previous
+        regime = rg.regime_score({"SPX": closes}, previous=previous, weights={"SPX": 1.0},
+                                 cuts=cuts)
+        if regime.indices_used:
+            self._run(regime_repo.write_regime(self.store, today, regime, now))
+        else:
+            warnings.append(f"regime index {REGIME_INDEX}: fewer than {rg.WINDOW + 1} "
+                            "closes; last stored score kept")
         self.regime_cache.clear()
-        self.regime_cache[today] = score
-        return score
+        self.regime_cache[today] = regime.score
+        return regime.score
 
     def _indicators(self, today: date) -> MarketIndicators:
         """The §4 forward indicators from the last closes of ``^VIX``, ``^TNX`` and
@@ -207,13 +217,14 @@ class InputGatherer:
                     is not None}
         last_sell = {s: d for s in isins
                      if (d := _days(now, trades.get((isins[s], "SELL")))) is not None}
-        regime = self._regime(today, warnings)
+        ps = planner_settings(settings)
+        regime = self._regime(today, ps.regime_cuts, now, warnings)
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         plan_input = PlanInput(securities, prices, holdings, float(cash_eur),
                                regime_score=regime, days_since_last_buy=last_buy,
                                days_since_last_sell=last_sell,
-                               settings=planner_settings(settings), market=market)
+                               settings=ps, market=market)
         values = current_values(securities, prices, holdings)
         total = sum(values.values()) + max(0.0, float(cash_eur))
         weights = {s: v / total for s, v in values.items()} if total > 0 else {}

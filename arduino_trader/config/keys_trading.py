@@ -90,10 +90,11 @@ KEYS: tuple[SettingSpec, ...] = (
                 "bear market", unit="fraction", minimum=0.01, maximum=0.40, group=_S),
     SettingSpec("market_regime_sideways_cash_reserve", "float", 0.03, "Cash reserve share in "
                 "a sideways market", unit="fraction", minimum=0.01, maximum=0.40, group=_S),
-    SettingSpec("market_regime_bull_threshold", "float", 0.05, "Regime score above = bull",
-                minimum=-1, maximum=1, group=_S),
-    SettingSpec("market_regime_bear_threshold", "float", -0.05, "Regime score below = bear",
-                minimum=-1, maximum=1, group=_S),
+    SettingSpec("market_regime_bull_threshold", "float", 0.3, "Regime score (−1..1) above "
+                "which the market is bull (cash reserve, planner weights and patterns)",
+                minimum=0.05, maximum=0.95, group=_S),
+    SettingSpec("market_regime_bear_threshold", "float", -0.3, "Regime score (−1..1) below "
+                "which the market is bear", minimum=-0.95, maximum=-0.05, group=_S),
     # Universe maintenance
     SettingSpec("universe_pruning_enabled", "bool", True, "Prune weak securities monthly",
                 group=_U),

@@ -2,8 +2,16 @@
 
 The score s ∈ [−1, 1] comes from a composite of index series (oldest first — the
 reference's sign bug of differencing newest-first data is avoided by construction).
-Labels: bull s > 0.3, bear s < −0.3, else sideways. Effects: the end-state component
-weights (§1.8), the cash reserve (§4) and the expected-returns blend (§4).
+Labels: bull above the bull cut (0.3 by default), bear below the bear cut (−0.3), else
+sideways; the cuts are settings. Effects: the end-state component weights, the cash
+reserve and the expected-returns blend.
+
+Components (each clamped to ±1) of the composite's daily returns over ``window`` days:
+return 600·mean; volatility −15·(σ − 0.02); drawdown −5.8·(depth + 0.05) with depth the
+largest peak-to-trough fall as a positive fraction (a penalty only: −0.29 with no fall,
+−1 from a 12 % fall on, which balances the calm-market volatility bonus so that a flat
+market scores ≈ 0). The day's score is an EMA (α = 0.1) over the previous
+day's score, so one bad day moves it a tenth of the way.
 """
 
 from __future__ import annotations
@@ -23,6 +31,19 @@ INDEX_WEIGHTS: Mapping[str, float] = {"SPX.US": 0.20, "STOXX600.EU": 0.50,
 WINDOW = 30
 BULL_CUT = 0.3
 BEAR_CUT = -0.3
+SMOOTHING = 0.1  # weight of today's raw score in the EMA
+
+
+@dataclass(frozen=True)
+class RegimeCuts:
+    """Where the continuous score turns into a label: bull above ``bull``, bear below
+    ``bear`` (bear < 0 < bull)."""
+
+    bull: float = BULL_CUT
+    bear: float = BEAR_CUT
+
+
+DEFAULT_CUTS = RegimeCuts()
 
 
 def _clamp1(x: float) -> float:
@@ -43,16 +64,22 @@ class RegimeScore:
     indices_used: tuple[str, ...]
 
 
-def label_for(score: float) -> Label:
-    """bull above 0.3, bear below −0.3, else sideways."""
-    return "bull" if score > BULL_CUT else "bear" if score < BEAR_CUT else "sideways"
+def label_for(score: float, cuts: RegimeCuts = DEFAULT_CUTS) -> Label:
+    """bull above ``cuts.bull``, bear below ``cuts.bear``, else sideways."""
+    return "bull" if score > cuts.bull else "bear" if score < cuts.bear else "sideways"
+
+
+def smooth(raw: float, previous: float | None) -> float:
+    """Today's score: the EMA of ``raw`` over the previous day's score (``raw`` if none)."""
+    return raw if previous is None else SMOOTHING * raw + (1 - SMOOTHING) * previous
 
 
 def regime_score(series: Mapping[str, npt.NDArray[np.float64]],
                  previous: float | None = None,
                  weights: Mapping[str, float] = INDEX_WEIGHTS,
-                 window: int = WINDOW) -> RegimeScore:
-    """Continuous regime score from index closes (oldest first); no usable data → 0."""
+                 window: int = WINDOW, cuts: RegimeCuts = DEFAULT_CUTS) -> RegimeScore:
+    """Continuous regime score from index closes (oldest first), smoothed over
+    ``previous`` (the last day's score); no usable data → ``previous`` (else 0)."""
     rets: list[npt.NDArray[np.float64]] = []
     ws: list[float] = []
     used: list[str] = []
@@ -66,17 +93,18 @@ def regime_score(series: Mapping[str, npt.NDArray[np.float64]],
         ws.append(w)
         used.append(name)
     if not rets:
-        return RegimeScore(previous or 0.0, 0.0, label_for(previous or 0.0), 0, 0, 0, False, ())
+        kept = previous or 0.0
+        return RegimeScore(kept, 0.0, label_for(kept, cuts), 0, 0, 0, False, ())
     wv = np.array(ws) / sum(ws)
     composite = (np.vstack(rets) * wv[:, None]).sum(axis=0)
     mean = float(composite.mean())
     sigma = float(composite.std(ddof=1))
     path = np.cumprod(1 + composite)
     path = np.concatenate([[1.0], path])
-    max_dd = float(np.min(path / np.maximum.accumulate(path) - 1))
+    max_dd = float(np.min(path / np.maximum.accumulate(path) - 1))  # ≤ 0
     ret_c = _clamp1(600 * mean)
     vol_c = _clamp1(-15 * (sigma - 0.02))
-    dd_c = _clamp1(-5.8 * (max_dd + 0.05))
+    dd_c = _clamp1(-5.8 * (-max_dd + 0.05))  # depth = −max_dd: deeper is bearish
     raw = math.tanh(2 * (0.5 * ret_c + 0.25 * vol_c + 0.25 * dd_c))
     override = False
     if raw > -0.15:
@@ -90,36 +118,40 @@ def regime_score(series: Mapping[str, npt.NDArray[np.float64]],
         if candidates:
             raw = min(candidates)
             override = True
-    score = raw if previous is None else 0.1 * raw + 0.9 * previous
-    return RegimeScore(score, raw, label_for(score), ret_c, vol_c, dd_c, override, tuple(used))
+    score = smooth(raw, previous)
+    return RegimeScore(score, raw, label_for(score, cuts), ret_c, vol_c, dd_c, override,
+                       tuple(used))
 
 
-def component_weights(score: float) -> npt.NDArray[np.float64]:
-    """§1.8 end-state component weights [opportunity, quality, diversification, risk,
-    regime] adapted to the regime score and renormalised to 1 (fixes the bull sum 1.02)."""
+def component_weights(score: float, cuts: RegimeCuts = DEFAULT_CUTS
+                      ) -> npt.NDArray[np.float64]:
+    """End-state component weights [opportunity, quality, diversification, risk, regime]
+    adapted to the regime score beyond the cuts (full effect at ±1), summing to 1."""
     w = np.array([0.30, 0.25, 0.20, 0.15, 0.10])
-    if score > BULL_CUT:
-        f = (score - BULL_CUT) / (1 - BULL_CUT)
+    if score > cuts.bull:
+        f = min(1.0, (score - cuts.bull) / (1 - cuts.bull))
         w += np.array([0.05, 0.0, -0.02, -0.03, 0.02]) * f
-    elif score < BEAR_CUT:
-        f = (-score - 0.3) / 0.7
+    elif score < cuts.bear:
+        f = min(1.0, (cuts.bear - score) / (1 + cuts.bear))
         w += np.array([-0.10, -0.02, 0.05, 0.10, -0.03]) * f
     w = np.maximum(w, 0.0)
     return w / w.sum()
 
 
 def cash_reserve(score: float, portfolio_value: float, min_cash_reserve: float,
-                 shares: Mapping[Label, float] | None = None, enabled: bool = True) -> float:
+                 shares: Mapping[Label, float] | None = None, enabled: bool = True,
+                 cuts: RegimeCuts = DEFAULT_CUTS) -> float:
     """max(min_cash_reserve, share(label) × portfolio); detection off → the fixed minimum."""
     if not enabled:
         return min_cash_reserve
     table = shares or {"bull": 0.02, "sideways": 0.03, "bear": 0.05}
-    return max(min_cash_reserve, table[label_for(score)] * max(0.0, portfolio_value))
+    return max(min_cash_reserve, table[label_for(score, cuts)] * max(0.0, portfolio_value))
 
 
-def expected_return_weights(score: float) -> tuple[float, float, float]:
+def expected_return_weights(score: float, cuts: RegimeCuts = DEFAULT_CUTS
+                            ) -> tuple[float, float, float]:
     """(CAGR weight, score weight, multiplier) of the §4 expected-returns blend."""
-    label = label_for(score)
+    label = label_for(score, cuts)
     if label == "bull":
         return 0.80, 0.20, 1.0
     if label == "bear":
@@ -127,9 +159,9 @@ def expected_return_weights(score: float) -> tuple[float, float, float]:
     return 0.70, 0.30, 1.0
 
 
-def regime_sign(score: float) -> int:
+def regime_sign(score: float, cuts: RegimeCuts = DEFAULT_CUTS) -> int:
     """+1 bull, −1 bear, 0 sideways (the evaluation kernel's regime flag)."""
-    label = label_for(score)
+    label = label_for(score, cuts)
     return 1 if label == "bull" else -1 if label == "bear" else 0
 
 

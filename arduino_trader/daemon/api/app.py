@@ -22,6 +22,7 @@ from . import (
     routes_planner,
     routes_portfolio,
     routes_rebalancing,
+    routes_regime,
     routes_satellites,
     routes_settings,
     routes_system,
@@ -41,6 +42,7 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_page.router, routes_portfolio.router,
                                    routes_cash_flows.router, routes_allocation.router,
                                    routes_satellites.router, routes_planner.router,
+                                   routes_regime.router,
                                    routes_rebalancing.router, routes_fx.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 

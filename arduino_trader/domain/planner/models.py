@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ..regime import yield_curve_slope
+from ..regime import DEFAULT_CUTS, RegimeCuts, yield_curve_slope
 from ..scoring.scorers import Fundamentals, SecurityScore
 
 Side = Literal["BUY", "SELL"]
@@ -65,6 +65,7 @@ class PlannerSettings:
     market_regime_detection_enabled: bool = True
     regime_cash_reserve: Mapping[str, float] = field(
         default_factory=lambda: {"bull": 0.02, "sideways": 0.03, "bear": 0.05})
+    regime_cuts: RegimeCuts = DEFAULT_CUTS
     buy_cooldown_days: float = 30
     sell_cooldown_days: float = 180
     min_hold_days: float = 90
@@ -133,11 +134,15 @@ class PlannerSettings:
             if key in settings:
                 kind = type(getattr(defaults, attr))
                 kwargs[attr] = kind(settings[key])
-        reserve = {label: float(settings[f"market_regime_{label}_cash_reserve"])
-                   for label in ("bull", "sideways", "bear")
-                   if f"market_regime_{label}_cash_reserve" in settings}
+        reserve = {label: float(settings[key]) for label, key in (
+            ("bull", "market_regime_bull_cash_reserve"),
+            ("sideways", "market_regime_sideways_cash_reserve"),
+            ("bear", "market_regime_bear_cash_reserve")) if key in settings}
         if reserve:
             kwargs["regime_cash_reserve"] = {**defaults.regime_cash_reserve, **reserve}
+        kwargs["regime_cuts"] = RegimeCuts(
+            float(settings.get("market_regime_bull_threshold", defaults.regime_cuts.bull)),
+            float(settings.get("market_regime_bear_threshold", defaults.regime_cuts.bear)))
         return cls(**kwargs)
     priority_multiplier: float = 1.0
 

@@ -167,8 +167,8 @@ def _prepare(inp: PlanInput, timings: dict[str, float]) -> Prepared | str:
                               {"bull": s.regime_cash_reserve.get("bull", 0.02),
                                "sideways": s.regime_cash_reserve.get("sideways", 0.03),
                                "bear": s.regime_cash_reserve.get("bear", 0.05)},
-                              s.market_regime_detection_enabled)
-    comp_w = rg.component_weights(inp.regime_score)
+                              s.market_regime_detection_enabled, s.regime_cuts)
+    comp_w = rg.component_weights(inp.regime_score, s.regime_cuts)
     # Windfall and sell scores
     windfalls: dict[int, Windfall] = {}
     sells: dict[int, SellScore] = {}
@@ -282,7 +282,7 @@ def _optimise(inp: PlanInput, u: Universe, metrics: F64, prices: F64, reserve: f
                         industry_targets=inp.industry_targets, blend=s.optimizer_blend,
                         target_return=s.optimizer_target_return,
                         reserve_share=min(1.0, reserve / total),
-                        regime_weights=rg.expected_return_weights(inp.regime_score),
+                        regime_weights=rg.expected_return_weights(inp.regime_score, s.regime_cuts),
                         portfolio_value=total, cost_fixed=s.transaction_cost_fixed,
                         cost_pct=s.transaction_cost_percent, forward_adjustment=forward,
                         risk_memo=memo)
@@ -363,7 +363,7 @@ def _eval_context(inp: PlanInput, secs: Sequence[SecurityInfo], metrics: F64,
         sharpe=sharpe, country=country, ind_idx=ind_idx, ind_frac=ind_frac, target_w=target_w,
         has_targets=bool(targets), country_target=country_target,
         industry_target=industry_target, comp_w=comp_w,
-        regime=rg.regime_sign(inp.regime_score), cash_eur=cash, reserve_eur=reserve,
+        regime=rg.regime_sign(inp.regime_score, s.regime_cuts), cash_eur=cash, reserve_eur=reserve,
         cost_fixed=s.transaction_cost_fixed, cost_pct=s.transaction_cost_percent,
         cost_penalty_factor=s.cost_penalty_factor)
 
@@ -428,7 +428,7 @@ def _generate_and_scenarios(prep: Prepared, inp: PlanInput, timings: dict[str, f
         country_group=[u.country_group[i] if u.securities[i].country else ""
                        for i in range(n)],
         industries=u.industries, country_gaps=prep.country_gaps,
-        industry_gaps=prep.industry_gaps, regime=rg.label_for(inp.regime_score),
+        industry_gaps=prep.industry_gaps, regime=rg.label_for(inp.regime_score, s.regime_cuts),
         regime_patterns=s.enable_market_regime_scenarios, conflict=conflict,
         diversity_filter=s.enable_diversity_filter, diversity_weight=s.diversity_weight,
         cash=prep.universe.spendable_eur, cost_fixed=s.transaction_cost_fixed,
@@ -513,8 +513,8 @@ def _plan(inp: PlanInput) -> PlanResult:
     base_expl = explain(state_ctx, empty, 0)
     result = PlanResult(
         "nothing_to_do", "", current_score=base_expl.score, end_state_score=base_expl.score,
-        components_before=base_expl.components, regime=rg.label_for(inp.regime_score),
-        cash_reserve_eur=ctx.reserve_eur,
+        components_before=base_expl.components,
+        regime=rg.label_for(inp.regime_score, s.regime_cuts), cash_reserve_eur=ctx.reserve_eur,
         target_weights=dict(prep.optimizer.target_weights) if prep.optimizer else {},
         optimizer_fallback=prep.optimizer.fallback_used if prep.optimizer else None,
         warnings=(*prep.warnings, *(f"refused buy {sym}: {why}"
