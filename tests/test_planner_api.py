@@ -187,6 +187,42 @@ def test_optimizer_endpoints_show_the_plans_targets(daemon: ProbeDaemon, api: Cl
     assert api.call("POST", "/api/optimizer/run", token=None)[0] == 401
 
 
+def test_an_optimiser_failure_is_a_failure_and_degrades_health(
+        daemon: ProbeDaemon, api: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a plain install without ``packaging`` did: PyPortfolioOpt's import fails inside
+    the optimiser; the API said ``success: true`` with the error inside, health stayed ok."""
+    from arduino_trader.domain import optimizer
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ModuleNotFoundError("No module named 'packaging'")
+
+    monkeypatch.setattr(optimizer, "_optimize", broken)
+    code, answer = api.call("POST", "/api/optimizer/run")
+    assert code == 200 and answer["success"] is False, answer
+    result = answer["result"]
+    assert "packaging" in result["error"] and result["target_weights"] == {}
+    assert result["target_reached"] is None
+    code, answer = api.call("GET", "/api/optimizer")
+    assert answer["status"] == "failed" and answer["last_run"]["success"] is False
+
+    def optimizer_degraded() -> bool:
+        body = api.call("GET", "/health", token=None)[1]
+        return body["status"] == "degraded" and any(
+            "optimizer" in r and "packaging" in r for r in body["reasons"])
+
+    wait_for(optimizer_degraded, 10, "health degraded by the optimiser")
+    monkeypatch.undo()
+    code, answer = api.call("POST", "/api/optimizer/run")
+    assert answer["success"] is True and answer["result"]["error"] is None, answer
+    achieved = answer["result"]["achieved_return_pct"]
+    assert answer["result"]["target_reached"] is (achieved >= 0.8 * 11.0 - 0.005)
+    assert daemon.settings is not None
+    daemon.io.run(daemon.settings.set("target_return_threshold_pct", 0.0, who="test"), 5)
+    assert api.call("GET", "/api/optimizer")[1]["last_run"]["target_reached"] is True
+    wait_for(lambda: not any("optimizer" in r for r in api.call(
+        "GET", "/health", token=None)[1]["reasons"]), 10, "optimiser healthy again")
+
+
 def test_a_blocked_step_stays_pending_and_names_the_layer(daemon: ProbeDaemon,
                                                           api: Client) -> None:
     assert daemon.settings is not None and daemon.scheduler is not None

@@ -34,7 +34,7 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import PricesUpdated
-from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
     GetPlan,
@@ -49,7 +49,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningScopes
 from arduino_trader.protocols.store import Database
 
-from .base import ActorContext, BaseActor, handles
+from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .history_cache import HistoryCache
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 
@@ -220,8 +220,19 @@ class PlannerActor(BaseActor):
                       **{k: v for k, v in gathered.details.items() if k != "current_weights"})
         self.ctx.bus.publish(PlanReady(gathered.portfolio_hash, result.status, result.reason,
                                        steps, plan_id, now))
+        self._report_optimizer([result, *(r for _, r in satellites)], now)
         return PlanSummary(True, result.status, result.reason, gathered.portfolio_hash,
                            plan_id, len(steps), duration, warnings)
+
+    def _report_optimizer(self, results: Sequence[PlanResult], now: datetime) -> None:
+        """Health's ``optimizer`` component: degraded while a plan's optimiser fails."""
+        errors = [r.optimizer_error for r in results if r.optimizer_error]
+        message = f"optimiser failed: {errors[0]}" if errors else "optimiser ok"
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(
+                "optimizer", "degraded" if errors else "ok", message[:500], now))
+        except ActorUnavailable:  # health stopped or restarting: the next plan reports
+            pass
 
     def _scopes(self) -> tuple[list[Any], list[Any]] | None:
         """The satellites actor's planning scopes (§1.10); None when it does not answer."""

@@ -198,8 +198,11 @@ async def regenerate(request: web.Request) -> web.Response:
                          status=202)
 
 
-def _optimizer_view(latest: dict[str, Any], blend: float, target: float) -> dict[str, Any]:
-    """§4 result fields from a stored plan: targets vs the weights the plan saw."""
+def _optimizer_view(latest: dict[str, Any], blend: float, target: float,
+                    reached_share: float) -> dict[str, Any]:
+    """§4 result fields from a stored plan: targets vs the weights the plan saw. A run
+    that failed (its error stored with the plan) is ``success: false`` with the error;
+    ``target_reached``: the targets' expected return ≥ ``reached_share`` × target."""
     result, inputs = latest["result"], latest.get("inputs", {})
     targets: dict[str, float] = dict(result.get("target_weights") or {})
     current: dict[str, float] = dict(inputs.get("current_weights") or {})
@@ -215,10 +218,15 @@ def _optimizer_view(latest: dict[str, Any], blend: float, target: float) -> dict
                             "change_eur": round(delta * total, 2),
                             "direction": "buy" if delta > 0 else "sell"})
     changes.sort(key=lambda c: -abs(float(c["change_pct"])))
-    errors = [w for w in latest.get("warnings", []) if w.startswith("optimiser")]
+    errors = [result["optimizer_error"]] if result.get("optimizer_error") else \
+        [w for w in latest.get("warnings", []) if w.startswith("optimiser")]
+    achieved = result.get("achieved_return")
     top = changes[:5]
-    return {"success": bool(targets), "error": errors[0] if errors else None,
+    return {"success": bool(targets) and not errors, "error": errors[0] if errors else None,
             "target_return_pct": round(100 * target, 2), "blend_used": blend,
+            "achieved_return_pct": None if achieved is None else round(100 * achieved, 2),
+            "target_reached": None if achieved is None or errors
+            else achieved >= reached_share * target,
             "fallback_used": result.get("optimizer_fallback"),
             "total_stocks_optimized": len(targets), "target_weights": targets,
             "top_adjustments": top,
@@ -228,16 +236,18 @@ def _optimizer_view(latest: dict[str, Any], blend: float, target: float) -> dict
             "plan_id": latest["id"], "portfolio_hash": latest["portfolio_hash"]}
 
 
-def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float]:
+def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float, float]:
     settings = ctx_of(request).settings.current()
     blend = settings.get_float("optimizer_blend")
     target = settings.get_float("optimizer_target_return")
+    reached = settings.get_float("target_return_threshold_pct")
     costs = CostModel.from_settings(settings)
     return ({"optimizer_blend": blend, "optimizer_target_return": target,
+             "target_return_threshold_pct": reached,
              "min_cash_reserve": str(settings.get_decimal("min_cash_reserve")),
              "min_trade_amount": str(min_trade_eur(costs.fixed_eur, costs.fraction).quantize(
                  Decimal("0.01")))},
-            blend, target)
+            blend, target, reached)
 
 
 @router.route("GET", "/api/optimizer", summary="Optimiser settings and its last result "
@@ -245,14 +255,14 @@ def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float]:
                                                   "required": ["settings", "status"]})
 async def optimizer(request: web.Request) -> web.Response:
     """The optimiser runs inside every plan; this shows what the latest plan got from it."""
-    view, blend, target = _settings_view(request)
+    view, blend, target, reached = _settings_view(request)
     latest = await plan_repo.latest_plan(ctx_of(request).store)
     if latest is None:
         return json_response({"settings": view, "last_run": None, "last_run_time": None,
                               "status": "never_run"})
-    last = _optimizer_view(latest, blend, target)
+    last = _optimizer_view(latest, blend, target, reached)
     status = "ok" if last["success"] and not last["fallback_used"] else \
-        "fallback" if last["success"] else "no_targets"
+        "fallback" if last["success"] else "failed" if last["error"] else "no_targets"
     return json_response({"settings": view, "last_run": last,
                           "last_run_time": latest["created_at"], "status": status})
 
@@ -267,11 +277,11 @@ async def run_optimizer(request: web.Request) -> web.Response:
     if not isinstance(summary, PlanSummary) or not summary.ok:
         reason = summary.reason if isinstance(summary, PlanSummary) else repr(summary)
         raise ApiError(502, "planning_failed", reason)
-    _, blend, target = _settings_view(request)
+    _, blend, target, reached = _settings_view(request)
     latest = await plan_repo.latest_plan(ctx_of(request).store)
     if latest is None:  # the run above stored one unless the store was reset meanwhile
         raise ApiError(502, "planning_failed", "no plan stored")
-    result = _optimizer_view(latest, blend, target)
+    result = _optimizer_view(latest, blend, target, reached)
     return json_response({"success": result["success"], "result": result,
                           "timestamp": latest["created_at"]})
 

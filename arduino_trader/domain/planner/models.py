@@ -265,6 +265,8 @@ class PlanResult:
     cash_reserve_eur: float = 0.0
     target_weights: Mapping[str, float] = field(default_factory=dict)
     optimizer_fallback: str | None = None
+    optimizer_error: str | None = None  # the optimiser failed: no targets, this reason
+    achieved_return: float | None = None  # expected return of the targets (Σ w·μ)
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
@@ -294,7 +296,9 @@ class PlanResult:
             "monte_carlo_paths": self.monte_carlo_paths, "regime": self.regime,
             "cash_reserve_eur": self.cash_reserve_eur,
             "target_weights": dict(self.target_weights),
-            "optimizer_fallback": self.optimizer_fallback, "warnings": list(self.warnings),
+            "optimizer_fallback": self.optimizer_fallback,
+            "optimizer_error": self.optimizer_error, "achieved_return": self.achieved_return,
+            "warnings": list(self.warnings),
             "timings_ms": dict(self.timings_ms),
             "refused_buys": dict(self.refused_buys),
             "forward_adjustment": self.forward_adjustment,

@@ -56,6 +56,7 @@ from .opportunities import (
     position_cap,
     weight_based_candidates,
 )
+from .optimizer_report import optimizer_fields
 from .search import beam_search
 
 F64 = npt.NDArray[np.float64]
@@ -515,8 +516,7 @@ def _plan(inp: PlanInput) -> PlanResult:
         "nothing_to_do", "", current_score=base_expl.score, end_state_score=base_expl.score,
         components_before=base_expl.components,
         regime=rg.label_for(inp.regime_score, s.regime_cuts), cash_reserve_eur=ctx.reserve_eur,
-        target_weights=dict(prep.optimizer.target_weights) if prep.optimizer else {},
-        optimizer_fallback=prep.optimizer.fallback_used if prep.optimizer else None,
+        **optimizer_fields(prep.optimizer),
         warnings=(*prep.warnings, *(f"refused buy {sym}: {why}"
                                     for sym, why in sorted(prep.refused_buys.items()))),
         timings_ms=timings,
