@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+import arduino_trader
 from arduino_trader.config.schema import SECRET_KEYS, SETTINGS
 from arduino_trader.config.settings import MASK, defaults, env_name, load_settings
 from arduino_trader.config.spec import SettingError
@@ -18,11 +20,44 @@ def test_every_operations_key_is_declared() -> None:
                 "transaction_cost_fixed", "transaction_cost_percent",
                 "limit_order_buffer_percent", "max_trades_per_week", "min_cash_reserve",
                 "virtual_test_cash", "tradernet_api_key", "tradernet_api_secret",
-                "r2_backup_schedule", "optimizer_blend", "market_regime_bear_cash_reserve",
-                "universe_pruning_months", "security_discovery_fetch_limit",
+                "optimizer_blend", "market_regime_bear_cash_reserve",
+                "market_regime_bull_threshold", "target_return_threshold_pct",
                 "rebalance_cash_threshold_multiplier", "job_sync_cycle_minutes",
-                "job_maintenance_hour", "display_mode", "led_brightness"):
+                "job_maintenance_hour"):
         assert key in SETTINGS, key
+
+
+def _string_constants(tree: ast.AST) -> set[str]:
+    """Every string literal of a module except docstrings (a key named in prose is not
+    a key read)."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings}
+
+
+def test_every_declared_key_is_read_somewhere() -> None:
+    """A setting that changes nothing misleads the owner: each declared key must appear as
+    a literal outside the declarations (``config/keys_*.py``) in the package."""
+    package = Path(arduino_trader.__file__).parent
+    literals: set[str] = set()
+    for path in package.rglob("*.py"):
+        if path.parent.name == "config" and path.name.startswith("keys_"):
+            continue
+        literals |= _string_constants(ast.parse(path.read_text(encoding="utf-8")))
+    unread = sorted(set(SETTINGS) - literals)
+    assert unread == [], f"declared but read nowhere: {unread}"
+
+
+def test_a_removed_key_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('led_brightness = 150\n', encoding="utf-8")
+    with pytest.raises(SettingError, match="led_brightness: unknown setting"):
+        load_settings(config, environ={})
 
 
 def test_defaults_follow_the_decisions() -> None:
@@ -32,7 +67,7 @@ def test_defaults_follow_the_decisions() -> None:
     assert s.get_decimal("transaction_cost_fixed") == Decimal("2.00")
     assert s.get_float("transaction_cost_percent") == 0.002
     assert s.get_str("api.host") == "127.0.0.1"
-    assert s.get_bool("security_discovery_require_manual_review") is True
+    assert s.get_float("market_regime_bull_threshold") == 0.3
 
 
 def test_every_declared_default_is_valid() -> None:

@@ -139,8 +139,9 @@ def test_out_of_range_message_names_key_and_range(api: Client) -> None:
 
 
 def test_secrets_are_write_only(daemon: ProbeDaemon, api: Client) -> None:
-    code, body = api.call("PUT", "/api/settings/github_token", {"value": "ghp-very-secret-99"})
-    assert (code, body) == (200, {"github_token": MASK})
+    code, body = api.call("PUT", "/api/settings/tradernet_api_key",
+                          {"value": "ghp-very-secret-99"})
+    assert (code, body) == (200, {"tradernet_api_key": MASK})
     _, got = api.call("GET", "/api/settings")
     text = repr(got)
     assert "ghp-very-secret-99" not in text and SECRET not in text
@@ -148,7 +149,7 @@ def test_secrets_are_write_only(daemon: ProbeDaemon, api: Client) -> None:
     stored = _overrides(daemon)
     assert stored and all("ghp-very-secret-99" not in v for _, v in stored)
     assert daemon.settings is not None
-    assert daemon.settings.current().get_str("github_token") == "ghp-very-secret-99"
+    assert daemon.settings.current().get_str("tradernet_api_key") == "ghp-very-secret-99"
 
 
 def test_trading_mode_is_explicit_and_guarded(daemon: ProbeDaemon, api: Client) -> None:
@@ -240,13 +241,13 @@ def test_full_disk_answers_507_and_changes_nothing(daemon: ProbeDaemon, api: Cli
     assert pages is not None
     daemon.io.run(store.conn.execute(f"PRAGMA max_page_count={int(pages[0])}"), 5)
     try:
-        code, body = api.call("PUT", "/api/settings/security_table_visible_columns",
+        code, body = api.call("PUT", "/api/settings/tradernet_api_key",
                               {"value": "x" * 200_000})
     finally:
         daemon.io.run(store.conn.execute("PRAGMA max_page_count=1073741823"), 5)
     assert code == 507 and body["error"] == "store_full"
-    _, got = api.call("GET", "/api/settings")
-    assert got["settings"]["security_table_visible_columns"] == "{}"
+    assert daemon.settings is not None
+    assert daemon.settings.current().get_str("tradernet_api_key") == "pub-key-1"
     assert _overrides(daemon) == []
 
 

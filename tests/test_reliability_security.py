@@ -1,6 +1,6 @@
 """Security review checks on a real daemon process against the sandbox.
 
-The configured secrets (broker keys, the API token, other credentials) never appear in a
+The configured secrets (broker keys, the API token) never appear in a
 log line or in the answer of any GET route, after a scenario that syncs, probes, trades
 in research mode, changes a secret setting and provokes errors. The API binds loopback by
 default and the restart endpoints are off unless configured.
@@ -31,9 +31,7 @@ from arduino_trader.daemon.api.app import ROUTERS
 
 ROOT = Path(__file__).parent.parent
 TOKEN = "tok-Reliability-7f3c9e21b4a8d605"
-OTHER_SECRETS = {"ARDUINO_TRADER_GITHUB_TOKEN": "ghp_ReliabilitySecret0123456789",
-                 "ARDUINO_TRADER_R2_SECRET_ACCESS_KEY": "r2-Reliability-secret-55aa"}
-SECRETS = (DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY, TOKEN, *OTHER_SECRETS.values())
+SECRETS = (DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY, TOKEN)
 
 
 def _free_port() -> int:
@@ -53,7 +51,7 @@ class Proc:
                "ARDUINO_TRADER_BROKER__BASE_URL": url,
                "ARDUINO_TRADER_TRADERNET_API_KEY": DEMO_PUBLIC_KEY,
                "ARDUINO_TRADER_TRADERNET_API_SECRET": DEMO_PRIVATE_KEY,
-               "ARDUINO_TRADER_LOG__LEVEL": "debug", **OTHER_SECRETS}
+               "ARDUINO_TRADER_LOG__LEVEL": "debug"}
         env.pop("ARDUINO_TRADER_CONFIG", None)
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("wb")

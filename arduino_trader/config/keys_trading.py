@@ -1,5 +1,6 @@
-"""Settings of spec/operations.md §6.2: trading, safety, costs, credentials, scoring,
-optimiser, regime, universe maintenance, rebalancing triggers, scheduling, display."""
+"""Settings of trading, safety, costs, broker credentials, scoring, optimiser, regime,
+rebalancing triggers and scheduling. Only keys some behaviour reads are declared
+(tests/test_config.py checks it); a removed key in a config file is refused at start-up."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from .spec import SettingSpec
 _T = "trading"
 _C = "credentials"
 _S = "scoring"
-_U = "universe"
 _J = "scheduling"
-_D = "display"
 
 KEYS: tuple[SettingSpec, ...] = (
     # Trading / safety / costs
@@ -47,23 +46,11 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("virtual_test_cash", "decimal", "0", "Extra planner cash in research mode; "
                 "reset to 0 when switching to live", unit="EUR", minimum=0,
                 maximum=10_000_000, group=_T),
-    # Credentials / backup
+    # Credentials
     SettingSpec("tradernet_api_key", "str", "", "Tradernet public API key", secret=True,
                 group=_C),
     SettingSpec("tradernet_api_secret", "str", "", "Tradernet private API key", secret=True,
                 group=_C),
-    SettingSpec("github_token", "str", "", "GitHub token (unused by the daemon itself)",
-                secret=True, group=_C),
-    SettingSpec("r2_account_id", "str", "", "Cloudflare R2 account id", group=_C),
-    SettingSpec("r2_access_key_id", "str", "", "R2 access key id", secret=True, group=_C),
-    SettingSpec("r2_secret_access_key", "str", "", "R2 secret access key", secret=True,
-                group=_C),
-    SettingSpec("r2_bucket_name", "str", "", "R2 bucket for off-site backups", group=_C),
-    SettingSpec("r2_backup_enabled", "bool", False, "Upload backups to R2", group=_C),
-    SettingSpec("r2_backup_schedule", "str", "daily", "R2 upload schedule",
-                choices=("daily", "weekly", "monthly"), group=_C),
-    SettingSpec("r2_backup_retention_days", "int", 90, "Off-site retention (0 = forever)",
-                unit="days", minimum=0, maximum=3650, group=_C),
     # Scoring / optimiser / regime
     SettingSpec("min_security_score", "float", 0.5, "Buys need at least this score",
                 minimum=0, maximum=1, group=_S),
@@ -79,8 +66,6 @@ KEYS: tuple[SettingSpec, ...] = (
                 unit="fraction", minimum=0, maximum=1, group=_S),
     SettingSpec("target_return_threshold_pct", "float", 0.80, "Share of the target return "
                 "that counts as reached", minimum=0, maximum=1, group=_S),
-    SettingSpec("optimizer_max_cvar_95", "float", -0.15, "CVaR(95%) limit", minimum=-1,
-                maximum=0, group=_S),
     SettingSpec("market_regime_detection_enabled", "bool", True, "Detect the market regime",
                 group=_S),
     SettingSpec("market_regime_bull_cash_reserve", "float", 0.02, "Cash reserve share in a "
@@ -95,33 +80,6 @@ KEYS: tuple[SettingSpec, ...] = (
                 minimum=0.05, maximum=0.95, group=_S),
     SettingSpec("market_regime_bear_threshold", "float", -0.3, "Regime score (−1..1) below "
                 "which the market is bear", minimum=-0.95, maximum=-0.05, group=_S),
-    # Universe maintenance
-    SettingSpec("universe_pruning_enabled", "bool", True, "Prune weak securities monthly",
-                group=_U),
-    SettingSpec("universe_pruning_score_threshold", "float", 0.50, "Prune below this mean "
-                "score", minimum=0, maximum=1, group=_U),
-    SettingSpec("universe_pruning_months", "int", 3, "Window of the pruning mean", unit="months",
-                minimum=1, maximum=36, group=_U),
-    SettingSpec("universe_pruning_min_samples", "int", 2, "Scores needed before pruning",
-                minimum=1, maximum=100, group=_U),
-    SettingSpec("universe_pruning_check_delisted", "bool", True, "Prune delisted securities",
-                group=_U),
-    SettingSpec("security_discovery_enabled", "bool", True, "Discover new securities monthly",
-                group=_U),
-    SettingSpec("security_discovery_score_threshold", "float", 0.75, "Minimum score to add",
-                minimum=0, maximum=1, group=_U),
-    SettingSpec("security_discovery_max_per_month", "int", 2, "Additions per month at most",
-                minimum=0, maximum=50, group=_U),
-    SettingSpec("security_discovery_require_manual_review", "bool", True, "Discovered "
-                "securities wait for approval", group=_U),
-    SettingSpec("security_discovery_geographies", "str", "EU,US,ASIA", "Comma list of regions",
-                group=_U),
-    SettingSpec("security_discovery_exchanges", "str", "usa,europe", "Comma list of exchanges",
-                group=_U),
-    SettingSpec("security_discovery_min_volume", "int", 1_000_000, "Minimum daily volume",
-                minimum=0, maximum=10**12, group=_U),
-    SettingSpec("security_discovery_fetch_limit", "int", 50, "Candidates fetched per run",
-                minimum=1, maximum=1000, group=_U),
     # Rebalancing triggers
     SettingSpec("event_driven_rebalancing_enabled", "bool", True, "Rebalance on drift or cash",
                 group="rebalancing"),
@@ -134,25 +92,4 @@ KEYS: tuple[SettingSpec, ...] = (
                 minimum=1, maximum=60, group=_J),
     SettingSpec("job_maintenance_hour", "int", 3, "Hour (UTC) of daily maintenance and backup",
                 minimum=0, maximum=23, group=_J),
-    SettingSpec("job_auto_deploy_minutes", "int", 5, "Declared for compatibility; the daemon "
-                "never deploys itself", unit="min", minimum=1, maximum=1440, group=_J),
-    # Display (LED matrix; cosmetic)
-    SettingSpec("display_mode", "str", "STATS", "LED display mode",
-                choices=("STATS", "TICKER", "PORTFOLIO"), group=_D),
-    SettingSpec("ticker_speed", "int", 50, "Ticker frame time", unit="ms", minimum=1,
-                maximum=1000, group=_D),
-    SettingSpec("led_brightness", "int", 150, "LED brightness", minimum=0, maximum=255,
-                group=_D),
-    SettingSpec("ticker_show_value", "bool", True, "Ticker shows portfolio value", group=_D),
-    SettingSpec("ticker_show_cash", "bool", True, "Ticker shows cash", group=_D),
-    SettingSpec("ticker_show_actions", "bool", True, "Ticker shows next actions", group=_D),
-    SettingSpec("ticker_show_amounts", "bool", True, "Ticker shows amounts", group=_D),
-    SettingSpec("ticker_max_actions", "int", 3, "Actions on the ticker", minimum=0,
-                maximum=20, group=_D),
-    SettingSpec("display_min_cluster_size", "int", 5, "Minimum pixel cluster", minimum=1,
-                maximum=100, group=_D),
-    SettingSpec("display_top_holdings_count", "int", 5, "Holdings shown", minimum=1,
-                maximum=50, group=_D),
-    SettingSpec("security_table_visible_columns", "str", "{}", "UI column visibility (JSON "
-                "object)", group=_D),
 )
