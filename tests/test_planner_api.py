@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
@@ -303,3 +304,67 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     daemon.io.run(daemon.settings.set("market_regime_bull_threshold", 0.95, who="test"), 5)
     daemon.io.run(daemon.settings.set("market_regime_bear_threshold", -0.95, who="test"), 5)
     assert api.call("GET", "/api/planner/regime")[1]["label"] == "sideways"
+
+
+ENERGY = ("CVX.US", "XOM.US", "RRC.US")
+
+
+def _latest_result(d: ProbeDaemon) -> tuple[dict[str, Any], dict[str, Any]]:
+    row = d.io.run(d.store.fetch_one("SELECT result_json, inputs_json FROM plans WHERE "
+                                     "bucket_id = 'core' ORDER BY id DESC LIMIT 1"), 5)
+    assert row is not None
+    return json.loads(row["result_json"]), json.loads(row["inputs_json"])
+
+
+def test_allocation_targets_set_through_the_api_change_the_plan(daemon: ProbeDaemon,
+                                                                api: Client) -> None:
+    """The owner's industry groups and targets reach the planner: the optimiser's group
+    limits, rebalance candidates and the diversification score all follow them."""
+    _plan(daemon)
+    before, inputs = _latest_result(daemon)
+    assert inputs["industry_targets"] == {}
+    energy_before = sum(before["target_weights"].get(s, 0.0) for s in ENERGY)
+    for name, members in (("Energy", ["Oil & Gas Integrated", "Oil & Gas E&P"]),
+                          ("Tech", ["Consumer Electronics", "Semiconductors",
+                                    "Software - Infrastructure"]),
+                          ("Banks", ["Banks - Diversified"])):
+        code, _ = api.call("PUT", "/api/allocation/groups/industry",
+                           {"group_name": name, "industry_names": members})
+        assert code == 200
+    code, answer = api.call("PUT", "/api/allocation/groups/targets/industry",
+                            {"targets": {"Energy": 0.4, "Tech": 0.3, "Banks": 0.3}})
+    assert code == 200, answer
+    _plan(daemon)
+    after, inputs = _latest_result(daemon)
+    assert inputs["industry_targets"] == {"Banks": 0.3, "Energy": 0.4, "Tech": 0.3}
+    energy_after = sum(after["target_weights"].get(s, 0.0) for s in ENERGY)
+    assert energy_before < 0.1 and energy_after > 0.2  # the group's lower limit binds
+    assert not any(s["symbol"] in ENERGY for s in before["steps"])
+    assert any(s["side"] == "BUY" and s["symbol"] in ENERGY for s in after["steps"])
+    code, view = api.call("GET", "/api/trades/recommendations")
+    assert any(s["symbol"] in ENERGY for s in view["steps"]), view["steps"]
+
+
+def test_priority_multiplier_and_pending_dividend_bonus_reach_expected_returns(
+        daemon: ProbeDaemon, api: Client) -> None:
+    """Both are set through the API and change the expected returns the optimiser uses
+    (shown by ``GET /api/optimizer``): μ × the security's multiplier, + its bonus."""
+    _plan(daemon)
+    base = api.call("GET", "/api/optimizer")[1]["last_run"]["expected_returns"]
+    assert 0 < base["HD.US"] < 0.14 and base["MSFT.US"] < 0.25, base  # below the clamp
+    code, _ = api.call("PUT", "/api/securities/US4370761029", {"priority_multiplier": 2.0})
+    assert code == 200  # HD.US
+    code, dividend = api.call("POST", "/api/dividends", {
+        "symbol": "MSFT.US", "amount": "20", "currency": "EUR", "payment_date": "2022-12-15"})
+    assert code == 201, dividend
+    code, _ = api.call("POST", f"/api/dividends/{dividend['id']}/pending-bonus",
+                       {"amount": "20"})
+    assert code == 204
+    _plan(daemon)
+    _, inputs = _latest_result(daemon)
+    # 20 EUR over max(position value 0, minimum trade 250 EUR), capped at 5 %
+    assert inputs["dividend_bonuses"] == {"MSFT.US": 0.05}
+    after = api.call("GET", "/api/optimizer")[1]["last_run"]["expected_returns"]
+    assert after["MSFT.US"] == pytest.approx(base["MSFT.US"] + 0.05)
+    assert after["HD.US"] > 1.9 * base["HD.US"]  # ×2 before the (unchanged) cost haircut
+    assert after["PFE.US"] == pytest.approx(base["PFE.US"])  # others unchanged

@@ -15,9 +15,24 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from arduino_trader.adapters.store import market_repo, plan_repo, regime_repo
+from arduino_trader.adapters.store import (
+    allocation_repo,
+    cash_flow_repo,
+    market_repo,
+    plan_repo,
+    regime_repo,
+)
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
+from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.planner.groups import (
+    dividend_bonuses,
+    grouped_industry,
+    industries_of,
+    member_to_group,
+    with_bonuses,
+)
 from arduino_trader.domain.planner.models import (
     FORWARD_SYMBOLS,
     Holding,
@@ -49,6 +64,16 @@ class Gathered:
     isins: dict[str, str]
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The owner's allocation as the planner sees it (see ``domain.planner.groups``)."""
+
+    country_to_group: dict[str, str]
+    industry_to_group: dict[str, str]
+    country_targets: dict[str, float]
+    industry_targets: dict[str, float]
 
 
 def planner_settings(settings: Settings) -> PlannerSettings:
@@ -196,8 +221,9 @@ class InputGatherer:
         prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
         data = self._run(market_repo.read_security_data_many(
             self.store, [r["isin"] for r in usable]))
-        securities = [self._security(r, rates, fundamentals_from_data(data[r["isin"]]))
-                      for r in usable]
+        allocation = self._allocation(usable)
+        securities = [self._security(r, rates, fundamentals_from_data(data[r["isin"]]),
+                                     allocation.industry_to_group) for r in usable]
         isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
         trades = self._run(plan_repo.last_trade_times(self.store, mode))
         holdings: list[Holding] = []
@@ -221,11 +247,16 @@ class InputGatherer:
         regime = self._regime(today, ps.regime_cuts, now, warnings)
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
-        plan_input = PlanInput(securities, prices, holdings, float(cash_eur),
+        values = current_values(securities, prices, holdings)
+        costs = CostModel.from_settings(settings)
+        bonuses = dividend_bonuses(self._run(cash_flow_repo.pending_bonuses(self.store)),
+                                   values, min_trade_eur(costs.fixed_eur, costs.fraction))
+        plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
+                               float(cash_eur), allocation.country_to_group,
+                               allocation.country_targets, allocation.industry_targets,
                                regime_score=regime, days_since_last_buy=last_buy,
                                days_since_last_sell=last_sell,
                                settings=ps, market=market)
-        values = current_values(securities, prices, holdings)
         total = sum(values.values()) + max(0.0, float(cash_eur))
         weights = {s: v / total for s, v in values.items()} if total > 0 else {}
         return Gathered(plan_input, hashed, isins, tuple(warnings),
@@ -233,7 +264,25 @@ class InputGatherer:
                          if prices.ndim == 2 else 0, "holdings": len(holdings),
                          "cash_eur": float(cash_eur), "regime_score": regime, "mode": mode,
                          "market_indicators": market.__dict__,
-                         "total_value_eur": total, "current_weights": weights})
+                         "total_value_eur": total, "current_weights": weights,
+                         "country_targets": dict(allocation.country_targets),
+                         "industry_targets": dict(allocation.industry_targets),
+                         "dividend_bonuses": bonuses})
+
+    def _allocation(self, rows: Sequence[Mapping[str, Any]]) -> Allocation:
+        """The owner's group targets and the member → group maps of ``rows``' countries
+        and industries."""
+        countries = {str(r["country"]) for r in rows if r["country"]}
+        industries = {i for r in rows for i in industries_of(r["industry"])}
+        return Allocation(
+            member_to_group(self._run(allocation_repo.groups(self.store, "country")),
+                            countries),
+            member_to_group(self._run(allocation_repo.groups(self.store, "industry")),
+                            industries),
+            {g: float(t) for g, t in self._run(
+                allocation_repo.targets(self.store, "country")).items()},
+            {g: float(t) for g, t in self._run(
+                allocation_repo.targets(self.store, "industry")).items()})
 
     def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
         """The portfolio hash :meth:`gather` would give, without reading any history."""
@@ -253,7 +302,8 @@ class InputGatherer:
 
     @staticmethod
     def _security(row: Mapping[str, Any], rates: Mapping[str, Decimal],
-                  fundamentals: Fundamentals | None = None) -> SecurityInfo:
+                  fundamentals: Fundamentals | None = None,
+                  industry_to_group: Mapping[str, str] | None = None) -> SecurityInfo:
         ccy = str(row["currency"] or "EUR")
 
         def pct(value: Any) -> float | None:
@@ -262,11 +312,13 @@ class InputGatherer:
         return SecurityInfo(
             symbol=str(row["symbol"]), name=str(row["name"] or ""), currency=ccy,
             fx_rate=float(Decimal(1) / rates[ccy]), country=row["country"],
-            industry=row["industry"], allow_buy=bool(row["allow_buy"]),
+            industry=grouped_industry(row["industry"], industry_to_group or {}),
+            allow_buy=bool(row["allow_buy"]),
             allow_sell=bool(row["allow_sell"]), min_lot=max(1, int(row["min_lot"] or 1)),
             fundamentals=fundamentals,
             min_target=pct(row["min_portfolio_target"]),
-            max_target=pct(row["max_portfolio_target"]))
+            max_target=pct(row["max_portfolio_target"]),
+            priority_multiplier=float(row.get("priority_multiplier") or 1.0))
 
 
 __all__ = ["Gathered", "InputGatherer", "aligned_prices", "current_values", "planner_settings"]

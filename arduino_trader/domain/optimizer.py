@@ -43,6 +43,8 @@ class OptimizerAsset:
     lot_weight: float = 0.0
     min_target: float | None = None
     max_target: float | None = None
+    priority_multiplier: float = 1.0  # the owner's per-security weight on μ
+    dividend_bonus: float = 0.0  # pending dividend cash, added to μ before the clamp
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
                      regime_multiplier: float = 1.0, forward_adjustment: float = 0.0,
                      priority_multiplier: float = 1.0, portfolio_value: float = 0.0,
                      cost_fixed: float = 2.0, cost_pct: float = 0.002) -> dict[str, float]:
-    """§4 blend; symbols without a CAGR are excluded (absent from the result)."""
+    """§4 blend; symbols without a CAGR are excluded (absent from the result). Each
+    asset's own ``priority_multiplier`` scales (with ``priority_multiplier``) and its
+    ``dividend_bonus`` is added before the clamp to [−0.10, 0.30]."""
     out: dict[str, float] = {}
     fwd = max(-0.20, min(0.20, forward_adjustment))
     for a in assets:
@@ -89,7 +93,11 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
         y = a.dividend_yield if a.dividend_yield is not None and \
             math.isfinite(a.dividend_yield) else 0.0
         base = cagr_weight * (a.cagr + y) + score_weight * target_return * (a.score / 0.5)
-        base *= regime_multiplier * (1 + fwd) * priority_multiplier
+        own = a.priority_multiplier if math.isfinite(a.priority_multiplier) \
+            and a.priority_multiplier > 0 else 1.0
+        base *= regime_multiplier * (1 + fwd) * priority_multiplier * own
+        if math.isfinite(a.dividend_bonus) and a.dividend_bonus > 0:
+            base += a.dividend_bonus
         if portfolio_value > 0:
             held = a.current_weight * portfolio_value
             trade = 250.0 if held <= 0 else min(0.05 * portfolio_value, 0.5 * held)

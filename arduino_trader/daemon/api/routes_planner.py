@@ -229,6 +229,7 @@ def _optimizer_view(latest: dict[str, Any], blend: float, target: float,
             else achieved >= reached_share * target,
             "fallback_used": result.get("optimizer_fallback"),
             "total_stocks_optimized": len(targets), "target_weights": targets,
+            "expected_returns": dict(result.get("expected_returns") or {}),
             "top_adjustments": top,
             "next_action": (f"{top[0]['direction']} {top[0]['symbol']} "
                             f"({top[0]['change_pct']:+.2f} %)") if top else None,

@@ -34,6 +34,8 @@ class SecurityInfo:
     fundamentals: Fundamentals | None = None
     min_target: float | None = None
     max_target: float | None = None
+    priority_multiplier: float = 1.0  # the owner's weight: × buy, ÷ sell priority and × μ
+    dividend_bonus: float = 0.0  # pending dividend cash as an expected-return bonus
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,6 @@ class PlannerSettings:
             float(settings.get("market_regime_bull_threshold", defaults.regime_cuts.bull)),
             float(settings.get("market_regime_bear_threshold", defaults.regime_cuts.bear)))
         return cls(**kwargs)
-    priority_multiplier: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ class PlanResult:
     optimizer_fallback: str | None = None
     optimizer_error: str | None = None  # the optimiser failed: no targets, this reason
     achieved_return: float | None = None  # expected return of the targets (Σ w·μ)
+    expected_returns: Mapping[str, float] = field(default_factory=dict)  # μ per symbol
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
@@ -298,6 +300,7 @@ class PlanResult:
             "target_weights": dict(self.target_weights),
             "optimizer_fallback": self.optimizer_fallback,
             "optimizer_error": self.optimizer_error, "achieved_return": self.achieved_return,
+            "expected_returns": dict(self.expected_returns),
             "warnings": list(self.warnings),
             "timings_ms": dict(self.timings_ms),
             "refused_buys": dict(self.refused_buys),

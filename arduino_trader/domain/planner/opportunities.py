@@ -1,12 +1,13 @@
 """Opportunity calculators (spec/planning.md §2.3): candidate trades per category.
 
-Every calculator emits priorities in [0, 1] (the spec's proposal); ``priority_multiplier``
-multiplies buy and divides sell priority. Gates: buys need allow_buy, a known price, no buy
-within the cooldown, a score ≥ ``min_security_score`` and a price below 95 % of the 52-week
-high; optimiser-driven (weight-based) buys must also pass the quality gates of
-:mod:`.gates` (``Universe.optimiser_gate``); no buy takes a position above the executor's
-15 % guardrail. Sells need a sell-eligible position (§1.5). Each category keeps its top N,
-by priority or spread over country/industry clusters (diverse selection, :mod:`.filters`).
+Every calculator emits priorities in [0, 1]; the security's ``priority_multiplier`` (set
+per security by the owner) multiplies buy and divides sell priority. Gates: buys need
+allow_buy, a known price, no buy within the cooldown, a score ≥ ``min_security_score`` and
+a price below 95 % of the 52-week high; optimiser-driven (weight-based) buys must also
+pass the quality gates of :mod:`.gates` (``Universe.optimiser_gate``); no buy takes a
+position above the executor's 15 % guardrail. Sells need a sell-eligible position (§1.5).
+Each category keeps its top N, by priority or spread over country/industry clusters
+(diverse selection, :mod:`.filters`).
 Sizes are whole lots; values in EUR.
 """
 
@@ -133,15 +134,21 @@ def _cand(u: Universe, i: int, side: str, qty: int, category: Category, priority
                      clamp(priority), reason, windfall_value, _technical(u, i, side))
 
 
+def _multiplier(sec: SecurityInfo) -> float:
+    """The security's priority multiplier (a non-positive or non-finite one counts 1)."""
+    m = sec.priority_multiplier
+    return m if math.isfinite(m) and m > 0 else 1.0
+
+
 def heuristic_candidates(u: Universe, s: PlannerSettings) -> dict[str, list[Candidate]]:
     """The five Python categories: profit taking, averaging down, rebalance sells and buys,
     opportunity buys."""
-    mult = s.priority_multiplier
     base = base_trade_eur(s)
     out: dict[str, list[Candidate]] = {k: [] for k in (
         "profit_taking", "averaging_down", "rebalance_sells", "rebalance_buys",
         "opportunity_buys")}
     for i, sec in enumerate(u.securities):
+        mult = _multiplier(sec)
         held = u.hold_qty[i] > 0
         ss = u.sell_scores.get(i)
         wf = u.windfalls.get(i)
@@ -196,7 +203,6 @@ def heuristic_candidates(u: Universe, s: PlannerSettings) -> dict[str, list[Cand
 def weight_based_candidates(u: Universe, s: PlannerSettings,
                             targets: Mapping[str, float]) -> dict[str, list[Candidate]]:
     """Optimiser-first calculator: move each gap ``target − current`` worth trading."""
-    mult = s.priority_multiplier
     buys: list[Candidate] = []
     sells: list[Candidate] = []
     total = u.total_eur
@@ -205,6 +211,7 @@ def weight_based_candidates(u: Universe, s: PlannerSettings,
     for i, sec in enumerate(u.securities):
         if not (u.price_eur[i] > 0):
             continue
+        mult = _multiplier(sec)
         current = u.hold_qty[i] * u.price_eur[i] / total
         target = targets.get(sec.symbol, 0.0)
         g = target - current

@@ -270,7 +270,7 @@ def _optimise(inp: PlanInput, u: Universe, metrics: F64, prices: F64, reserve: f
             f.dividend_yield if f else None, sc.total, current,
             u.country_group[i], (_industries(sec) or [OTHER])[0], sec.allow_buy,
             sec.allow_sell, max(1, sec.min_lot) * u.price_eur[i] / total,
-            sec.min_target, upper))
+            sec.min_target, upper, sec.priority_multiplier, sec.dividend_bonus))
         rows.append(i)
     if not assets:
         return None, {}
