@@ -43,8 +43,8 @@ class OptimizerAsset:
     lot_weight: float = 0.0
     min_target: float | None = None
     max_target: float | None = None
-    priority_multiplier: float = 1.0  # the owner's per-security weight on μ
-    dividend_bonus: float = 0.0  # pending dividend cash, added to μ before the clamp
+    priority_multiplier: float = 1.0  # the owner's per-security weight on μ (0.1–3)
+    dividend_bonus: float = 0.0  # pending dividend cash, added to μ before the clamp (≥ 0)
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,7 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
                      regime_multiplier: float = 1.0, forward_adjustment: float = 0.0,
                      priority_multiplier: float = 1.0, portfolio_value: float = 0.0,
                      cost_fixed: float = 2.0, cost_pct: float = 0.002) -> dict[str, float]:
-    """§4 blend; symbols without a CAGR are excluded (absent from the result). Each
-    asset's own ``priority_multiplier`` scales (with ``priority_multiplier``) and its
-    ``dividend_bonus`` is added before the clamp to [−0.10, 0.30]."""
+    """§4 blend (× each asset's multiplier, + its dividend bonus); no CAGR → excluded."""
     out: dict[str, float] = {}
     fwd = max(-0.20, min(0.20, forward_adjustment))
     for a in assets:
@@ -93,11 +91,8 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
         y = a.dividend_yield if a.dividend_yield is not None and \
             math.isfinite(a.dividend_yield) else 0.0
         base = cagr_weight * (a.cagr + y) + score_weight * target_return * (a.score / 0.5)
-        own = a.priority_multiplier if math.isfinite(a.priority_multiplier) \
-            and a.priority_multiplier > 0 else 1.0
-        base *= regime_multiplier * (1 + fwd) * priority_multiplier * own
-        if math.isfinite(a.dividend_bonus) and a.dividend_bonus > 0:
-            base += a.dividend_bonus
+        base = base * regime_multiplier * (1 + fwd) * priority_multiplier \
+            * a.priority_multiplier + a.dividend_bonus
         if portfolio_value > 0:
             held = a.current_weight * portfolio_value
             trade = 250.0 if held <= 0 else min(0.05 * portfolio_value, 0.5 * held)
