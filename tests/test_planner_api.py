@@ -287,6 +287,8 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     code, answer = api.call("GET", "/api/planner/regime")
     assert code == 200 and answer["status"] == "none" and answer["history"] == []
     assert answer["thresholds"] == {"bull": 0.3, "bear": -0.3}
+    doc = api.call("GET", "/api/openapi.json", token=None)[1]
+    assert "components" in str(doc["paths"]["/api/planner/regime"]["get"])
     _plan(daemon)  # the S&P 500 of the bundled history, December 2022
     code, first = api.call("GET", "/api/planner/regime")
     assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-20", first

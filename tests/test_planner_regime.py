@@ -192,3 +192,14 @@ def test_market_indicators_from_index_closes() -> None:
     none = MarketIndicators.from_last_closes({"^VIX": float("nan"), "^TNX": 4.0,
                                               "^IRX": None})
     assert none == MarketIndicators()
+
+
+@given(st.lists(st.floats(-0.2, 0.2), min_size=31, max_size=80), st.floats(-1, 1))
+def test_the_score_is_bounded_and_smoothing_moves_a_tenth_of_the_way(
+        returns: list[float], previous: float) -> None:
+    closes = _path(returns)
+    raw = rg.regime_score({"SPX": closes}, weights=ONE)
+    assert -1 <= raw.score <= 1 and raw.score == raw.raw
+    smoothed = rg.regime_score({"SPX": closes}, weights=ONE, previous=previous)
+    assert smoothed.score == pytest.approx(previous + 0.1 * (raw.raw - previous))
+    assert min(previous, raw.raw) - 1e-12 <= smoothed.score <= max(previous, raw.raw) + 1e-12
