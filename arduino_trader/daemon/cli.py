@@ -283,11 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a command killed by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point."""
     args = build_parser().parse_args(argv)
     func: Command = args.func
-    return func(args)
+    try:
+        code = func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
+        return SIGPIPE_EXIT
+    return code
 
 
 if __name__ == "__main__":
