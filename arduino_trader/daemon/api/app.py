@@ -84,6 +84,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 naming the documented parameters when a query parameter is not one of them."""
+    spec = _route_spec(request)
+    if spec is not None and request.query:
+        known = {param.name for param in spec.query}
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            raise ApiError(400, "unknown_query_parameter",
+                           f"unknown query parameter(s): {', '.join(unknown)}; this route "
+                           f"takes {', '.join(sorted(known)) or 'none'}",
+                           unknown=unknown, known=sorted(known))
+    return await handler(request)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Routes declared with ``auth`` need ``Authorization: Bearer <token>``."""
     spec = _route_spec(request)
@@ -101,7 +116,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web.Application:
     """Build the aiohttp application with every router, middleware and the OpenAPI doc."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware],
+    app = web.Application(middlewares=[error_middleware, auth_middleware, query_middleware],
                           client_max_size=1_000_000)
     app[CONTEXT] = ctx
     specs: dict[tuple[str, str], RouteSpec] = {}
