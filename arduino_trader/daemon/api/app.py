@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 from . import (
+    routes_alerts,
     routes_allocation,
     routes_broker,
     routes_cash_flows,
@@ -41,7 +42,8 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_page.router, routes_portfolio.router,
                                    routes_cash_flows.router, routes_allocation.router,
                                    routes_satellites.router, routes_planner.router,
-                                   routes_rebalancing.router, routes_fx.router)
+                                   routes_rebalancing.router, routes_fx.router,
+                                   routes_alerts.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

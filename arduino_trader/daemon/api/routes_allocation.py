@@ -108,7 +108,7 @@ async def current(request: web.Request) -> web.Response:
 
     return json_response({"total_value": total.quantize(CENT), "cash_balance": cash,
                           "country": rows("country"), "industry": rows("industry"),
-                          "alerts": [a.__dict__ for a in concentration_alerts(holdings)]})
+                          "alerts": [a.__dict__ for a in concentration_alerts(holdings, cash)]})
 
 
 @router.route("GET", "/api/trades/allocation", summary="Allocation vs targets by country and "
@@ -122,7 +122,7 @@ async def trades_allocation(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"total_value": total.quantize(CENT), "cash_balance": cash}
     for kind in ("country", "industry"):
         body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
-    body["alerts"] = [a.__dict__ for a in concentration_alerts(holdings)]
+    body["alerts"] = [a.__dict__ for a in concentration_alerts(holdings, cash)]
     return json_response(body)
 
 
