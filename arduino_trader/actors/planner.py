@@ -51,6 +51,7 @@ from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
 from .history_cache import HistoryCache
+from .planner_health import report_optimizer
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 
 EXECUTOR_TIMEOUT_S = 300.0
@@ -220,6 +221,7 @@ class PlannerActor(BaseActor):
                       **{k: v for k, v in gathered.details.items() if k != "current_weights"})
         self.ctx.bus.publish(PlanReady(gathered.portfolio_hash, result.status, result.reason,
                                        steps, plan_id, now))
+        report_optimizer(self.ctx.bus, warnings, now)
         return PlanSummary(True, result.status, result.reason, gathered.portfolio_hash,
                            plan_id, len(steps), duration, warnings)
 
