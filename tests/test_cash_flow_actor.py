@@ -327,12 +327,14 @@ def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     outcome = rig.job("concentration_check")
     assert outcome.ok, outcome
     alerts = {(a["type"], a["name"]): a for a in outcome.details["alerts"]}
-    # two positions: each is far above the 15 % position limit, hence critical
-    assert alerts[("position", AAPL[1])]["severity"] == "critical"
+    # Shares of the whole account (positions and every cash balance in EUR): VWCE is
+    # over the 15 % position limit; AAPL, above it as a share of the invested value
+    # alone, is under the 12 % alert threshold once the cash counts.
     assert alerts[("position", VWCE[1])]["severity"] == "critical"
-    assert alerts[("country", "United States")]["limit_pct"] == "0.35"
+    assert alerts[("position", VWCE[1])]["needs_action"] is True
+    assert ("position", AAPL[1]) not in alerts
     assert ("country", "OTHER") not in alerts  # unmapped is not a country
-    assert "critical position AAPL.US" in outcome.summary
+    assert "critical position VWCE.EU" in outcome.summary
 
 
 def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> None:

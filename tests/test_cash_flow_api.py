@@ -55,7 +55,8 @@ BAD_QUERIES = ("limit=0", "limit=10001", "limit=ten", "start_date=2026-01-01",
                "start_date=01/01/2026&end_date=2026-02-01")
 
 
-DIVIDEND = {"symbol": "KO.US", "amount": "12.40", "currency": "EUR",
+# KO.US is not in this daemon's universe: its ISIN is given (Coca-Cola's).
+DIVIDEND = {"symbol": "KO.US", "isin": "US1912161007", "amount": "12.40", "currency": "EUR",
             "payment_date": "2026-03-02"}
 
 

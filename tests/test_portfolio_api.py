@@ -96,7 +96,7 @@ def test_portfolio_views(api: Client, seeded: None) -> None:
     _positions_and_summary_name_missing_fx(api)
     _history_skips_a_corrupt_row_and_validates_days(api)
     _analytics_are_flow_adjusted(api)
-    _analytics_error_form_with_too_few_points(api)
+    _analytics_empty_with_a_reason_when_too_few_points(api)
     _transactions_without_cash_flows(api)
 
 
@@ -126,7 +126,7 @@ def _history_skips_a_corrupt_row_and_validates_days(api: Client) -> None:
 
 def _analytics_are_flow_adjusted(api: Client) -> None:
     code, body = api.call("GET", "/api/portfolio/analytics?days=365")
-    assert code == 200, body
+    assert code == 200 and body["status"] == "ok", body
     daily = body["returns"]["daily"]
     assert len(daily) == 20  # 21 readable snapshots (20 seeded + today's)
     # Day 10: 1090 → 1600 with a 500 deposit: only 10 of the 510 is performance.
@@ -140,10 +140,11 @@ def _analytics_are_flow_adjusted(api: Client) -> None:
     assert body["period"]["days"] == 20 and len(body["skipped"]) == 1
 
 
-def _analytics_error_form_with_too_few_points(api: Client) -> None:
+def _analytics_empty_with_a_reason_when_too_few_points(api: Client) -> None:
     code, body = api.call("GET", "/api/portfolio/analytics?days=5")
-    assert code == 200
-    assert body["error"] and body["returns"] == {} and body["risk_metrics"] == {}
+    assert code == 200 and "error" not in body, body
+    assert body["status"] == "insufficient_data" and "at least 2" in body["reason"]
+    assert body["returns"] == {} and body["risk_metrics"] == {}
     code, err = api.call("GET", "/api/portfolio/analytics?days=1")
     assert (code, err["error"]) == (400, "invalid_query")
 

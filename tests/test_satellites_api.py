@@ -129,10 +129,15 @@ def _step_05_settings_and_presets(api: Client) -> None:
     assert api.call("GET", f"{P}/satellites/s1/settings")[1]["risk_appetite"] == "0"
     _, presets = api.call("GET", f"{P}/presets")
     assert {p["name"] for p in presets["presets"]} >= {"momentum_hunter", "dip_buyer"}
-    code, applied = api.call("POST", f"{P}/satellites/s1/apply-preset?preset_name=dip_buyer")
+    code, applied = api.call("POST", f"{P}/satellites/s1/apply-preset",
+                             {"preset_name": "dip_buyer"})
     assert code == 200 and applied["preset"] == "dip_buyer"
-    assert api.call("POST", f"{P}/satellites/s1/apply-preset?preset_name=zzz")[0] == 400
-    assert api.call("POST", f"{P}/satellites/s1/apply-preset")[0] == 400
+    assert api.call("POST", f"{P}/satellites/s1/apply-preset", {"preset_name": "zzz"})[0] == 400
+    code, missing = api.call("POST", f"{P}/satellites/s1/apply-preset", {})
+    assert code == 400 and missing["error"] == "missing_field", missing
+    code, extra = api.call("POST", f"{P}/satellites/s1/apply-preset",
+                           {"preset_name": "dip_buyer", "preset": "x"})
+    assert code == 400 and extra["error"] == "unknown_field", extra
 
 
 def _step_06_deposit_transfer_and_ledger(daemon: ProbeDaemon, api: Client) -> None:

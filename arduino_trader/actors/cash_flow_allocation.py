@@ -1,19 +1,24 @@
 """Allocation facts of the account and the ``concentration_check`` job (spec §5.3).
 
-Positions are valued in EUR with the stored rates (a missing rate raises, never 1:1);
-country and industry come from the securities table. Each alert is logged (warning, or
-error when critical) and listed in the job outcome, which the status API shows.
+Positions and cash are valued in EUR with the stored rates (a missing rate raises, never
+1:1); country and industry come from the securities table; shares are of the whole
+portfolio (positions + cash). An alert is logged once per change of level (error only at
+or over the hard limit, warning for early notice, info when it clears) and the alerts in
+force are listed in the job outcome, which the status API shows; acknowledged ones are
+counted apart (``POST /api/allocation/alerts/{type}/{name}/acknowledge``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import concentration_repo, market_repo
 from arduino_trader.domain.allocation import Holding, concentration_alerts
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
+from arduino_trader.domain.concentration_watch import LEVEL_NAMES
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.store import Database
@@ -37,6 +42,11 @@ def build_holdings(account: AccountSnapshot, secs: Mapping[str, Mapping[str, Any
     return out
 
 
+def cash_eur(account: AccountSnapshot, rates: Rates) -> Decimal:
+    """Every cash balance in EUR (negative ones included; raises MissingRate)."""
+    return sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
+
+
 async def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     """Every security keyed by broker symbol."""
     return {s["symbol"]: s for s in await market_repo.list_securities(db)}
@@ -53,16 +63,25 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
     rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
     secs = ctx.io.run(securities_by_symbol(db), STORE_TIMEOUT_S)
     try:
-        alerts = concentration_alerts(build_holdings(account, secs, rates))
+        alerts = concentration_alerts(build_holdings(account, secs, rates),
+                                      cash_eur(account, rates))
     except MissingRate as exc:
         return JobOutcome(False, f"missing FX rate: {exc}", {"missing_rate": str(exc)})
-    rows = [{"type": a.type, "name": a.name, "current_pct": str(a.current_pct),
-             "limit_pct": str(a.limit_pct), "alert_threshold_pct": str(a.alert_threshold_pct),
-             "severity": a.severity} for a in alerts]
-    for row in rows:
-        (log.error if row["severity"] == "critical" else log.warning)(
-            "concentration_alert", **row)
-    summary = "no concentration alerts" if not rows else "; ".join(
+    changes = ctx.io.run(concentration_repo.record_check(db, alerts, ctx.clock.now()),
+                         STORE_TIMEOUT_S)
+    for change in changes:
+        a = change.alert
+        getattr(log, change.log_level)(
+            "concentration_alert" if a else "concentration_alert_cleared",
+            type=change.key[0], name=change.key[1], level=LEVEL_NAMES[change.level],
+            previous=LEVEL_NAMES[change.previous],
+            **({"current_pct": str(a.current_pct), "limit_pct": str(a.limit_pct),
+                "needs_action": a.needs_action} if a else {}))
+    rows = ctx.io.run(concentration_repo.list_alerts(db), STORE_TIMEOUT_S)
+    open_rows = [r for r in rows if not r["acknowledged"]]
+    summary = "no concentration alerts" if not open_rows else "; ".join(
         f"{r['severity']} {r['type']} {r['name']} {r['current_pct']} (limit {r['limit_pct']})"
-        for r in rows)
-    return JobOutcome(True, summary, {"alerts": rows})
+        for r in open_rows)
+    if len(rows) > len(open_rows):
+        summary += f" ({len(rows) - len(open_rows)} acknowledged)"
+    return JobOutcome(True, summary, {"alerts": rows, "changes": len(changes)})

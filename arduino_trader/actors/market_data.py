@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.security_reactivation import reactivate
 from arduino_trader.domain.price_validation import Quarantined, check_price, validate_series
 from arduino_trader.domain.universe import (
     IdentifierError,
@@ -579,9 +580,12 @@ class MarketDataActor(BaseActor):
         """Onboard one security (§5.2); the history follows in the background."""
         ident = classify(identifier)
         existing = self._store(repo.find_security(self._db, ident.value))
-        if existing is not None:
-            raise repo.DuplicateSecurity(f"already in the universe: {existing['symbol']} "
-                                         f"({existing['isin']})")
+        if existing is not None:  # soft-deleted: back again; still active: a duplicate
+            back = self._store(reactivate(self._db, existing, overrides, self._now()))
+            self.log.info("security_reactivated", isin=back["isin"], symbol=back["symbol"])
+            self.ctx.bus.publish(SecurityAdded(back["isin"], back["symbol"], self._now()))
+            self.actor_ref.tell(_SyncOne(back["isin"]))
+            return back
         try:
             info = self.source.lookup(ident.value)
         except UnknownSymbol:

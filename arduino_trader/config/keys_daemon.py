@@ -12,10 +12,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("api.token", "str", "", "Bearer token for mutating routes; empty = generated "
                 "into <data_dir>/api-token at first start", secret=True, runtime=False,
                 group="api"),
-    SettingSpec("api.allow_restart", "bool", False, "Enable the restart-service and reboot "
-                "endpoints (they need sudoers rules)", runtime=False, group="api"),
-    SettingSpec("api.systemd_unit", "str", "arduino-trader", "Unit restarted by "
-                "POST /api/settings/restart-service", runtime=False, group="api"),
+    SettingSpec("api.allow_restart", "bool", False, "Enable the restart-service endpoint "
+                "(the daemon exits with code 75, which the systemd unit restarts) and the "
+                "reboot endpoint (needs sudo, which the shipped unit's hardening blocks)",
+                runtime=False, group="api"),
     SettingSpec("log.level", "str", "info", "Minimum log level",
                 choices=("debug", "info", "warning", "error"), group="logging"),
     SettingSpec("broker.kind", "str", "paper", "Broker adapter: in-process paper broker or "

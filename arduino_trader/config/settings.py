@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from .schema import SETTINGS, spec_for
-from .spec import SettingError
+from .spec import SettingError, raise_all
 
 ENV_PREFIX = "ARDUINO_TRADER_"
 CONFIG_ENV = "ARDUINO_TRADER_CONFIG"
@@ -124,19 +124,29 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise SettingError("config", f"{path} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise SettingError("config", f"cannot read {path}: {exc}") from None
-    return {key: spec_for(key).coerce(value) for key, value in flatten_toml(raw).items()}
+    return _coerce_all(flatten_toml(raw).items(), from_text=False)
+
+
+def _coerce_all(items: Iterable[tuple[str, Any]], *, from_text: bool,
+                where: str = "") -> dict[str, Any]:
+    """Coerce every item; raise once naming every bad one (not only the first)."""
+    found: dict[str, Any] = {}
+    errors: list[SettingError] = []
+    for key, value in items:
+        try:
+            found[key] = spec_for(key).coerce(value, from_text=from_text)
+        except SettingError as exc:
+            errors.append(SettingError(exc.key, f"{where}{exc.reason}"))
+    raise_all(errors)
+    return found
 
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings given as ``ARDUINO_TRADER_<KEY>`` variables (``.`` written ``__``)."""
-    found: dict[str, Any] = {}
-    for name, text in environ.items():
-        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] in _NON_SETTING_ENV:
-            continue
-        key = _key_from_env(name)
-        spec = spec_for(key)
-        found[key] = spec.coerce(text, from_text=True)
-    return found
+    return _coerce_all(((_key_from_env(name), text) for name, text in environ.items()
+                        if name.startswith(ENV_PREFIX)
+                        and name[len(ENV_PREFIX):] not in _NON_SETTING_ENV),
+                       from_text=True, where="from the environment: ")
 
 
 def load_settings(config_file: Path | None = None,
@@ -152,10 +162,22 @@ def load_settings(config_file: Path | None = None,
     base = defaults()
     values = dict(base.data)
     sources: dict[str, Source] = dict(base.sources)
-    if config_file is not None:
-        for key, value in read_config_file(config_file).items():
-            values[key], sources[key] = value, "file"
-    for key, value in read_environment(env).items():
+    errors: list[SettingError] = []
+    from_file: dict[str, Any] = {}
+    from_env: dict[str, Any] = {}
+    try:
+        if config_file is not None:
+            from_file = read_config_file(config_file)
+    except SettingError as exc:
+        errors.extend(getattr(exc, "errors", [exc]))
+    try:
+        from_env = read_environment(env)
+    except SettingError as exc:
+        errors.extend(getattr(exc, "errors", [exc]))
+    raise_all(errors)  # the file's and the environment's, all in one report
+    for key, value in from_file.items():
+        values[key], sources[key] = value, "file"
+    for key, value in from_env.items():
         values[key], sources[key] = value, "env"
     settings = Settings(values, sources)
     return settings.with_overrides(overrides) if overrides else settings

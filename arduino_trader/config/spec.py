@@ -20,6 +20,23 @@ class SettingError(ValueError):
         self.reason = message
 
 
+class SettingErrors(SettingError):
+    """Several bad settings found in one pass; ``errors`` lists each of them."""
+
+    def __init__(self, errors: list[SettingError]) -> None:
+        lines = "\n".join(f"  {error}" for error in errors)
+        super().__init__("config", f"{len(errors)} bad setting(s):\n{lines}")
+        self.errors = errors
+
+
+def raise_all(errors: list[SettingError]) -> None:
+    """Raise the one error as itself, several as :class:`SettingErrors`, none: return."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SettingErrors(errors)
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting, declared once.

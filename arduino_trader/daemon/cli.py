@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         daemon = DemoDaemon(DaemonOptions(settings=demo_settings(settings), data_dir=data_dir))
     else:
         daemon = TraderDaemon(DaemonOptions(settings=settings, data_dir=data_dir))
-    stop = threading.Event()
+    stop = daemon.exit_request.event  # SIGTERM/SIGINT exit 0; the restart route exits 75
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -70,18 +70,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         daemon.wait(stop)
     finally:
         daemon.stop()
-    _exit_if_threads_linger()
-    return 0
+    code = daemon.exit_request.code
+    _exit_if_threads_linger(code)
+    return code
 
 
-def _exit_if_threads_linger() -> None:
+def _exit_if_threads_linger(code: int = 0) -> None:
     """pykka threads are not daemon threads: never hang the process on a stuck actor."""
     others = [t for t in threading.enumerate()
               if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if others:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -282,11 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a command killed by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point."""
     args = build_parser().parse_args(argv)
     func: Command = args.func
-    return func(args)
+    try:
+        code = func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
+        return SIGPIPE_EXIT
+    return code
 
 
 if __name__ == "__main__":

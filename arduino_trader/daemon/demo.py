@@ -20,7 +20,10 @@ from arduino_trader.adapters.market_data.replay_source import ReplaySource, pars
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.broker import OrderRequest
 
+from .demo_narrator import with_narrator
+from .demo_timing import dated, session_close, sessions_ending
 from .service import DaemonOptions, TraderDaemon
+from .supervisor import ActorSpec
 
 log = structlog.get_logger(component="demo")
 
@@ -64,8 +67,13 @@ class DemoDaemon(TraderDaemon):
             assert self.settings is not None
             yesterday = self.clock.now().date() - timedelta(days=1)
             fx = parse_fx_setting(self.settings.current().get_str("market_data.replay_fx_rates"))
-            self._market_data = ReplaySource(self.clock, fx=fx, end_on=yesterday)
+            self._market_data = ReplaySource(self.clock, fx=fx, end_on=yesterday,
+                                             sessions=sessions_ending)
         return self._market_data
+
+    def actor_specs(self) -> list[ActorSpec]:
+        """The daemon's actors plus the narrator of closed-market waits."""
+        return with_narrator(super().actor_specs())
 
     def _start_actors(self) -> None:
         self.seeded = self.io.run(self._seed(), timeout=60)
@@ -78,10 +86,11 @@ class DemoDaemon(TraderDaemon):
             "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
         if row is not None:
             return False
-        await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
-        for i, holding in enumerate(DEMO_HOLDINGS, start=1):
-            await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
-                                                 _SEED_ORDER_ID_BASE + i))
+        with dated(paper, session_close(self._market_source().last_day)):  # not today's
+            await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+            for i, holding in enumerate(DEMO_HOLDINGS, start=1):
+                await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
+                                                     _SEED_ORDER_ID_BASE + i))
         log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
                  holdings=[h.symbol for h in DEMO_HOLDINGS])
         return True

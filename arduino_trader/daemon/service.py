@@ -49,6 +49,7 @@ from .locks import AlreadyRunning, PidFile
 from .logging_setup import configure_logging, set_level
 from .notify import SystemdNotifier
 from .paths import DB_FILE, read_or_create_token
+from .restart import ExitRequest
 from .scheduler import Scheduler
 from .secrets_box import SecretBox
 from .settings_service import SettingsService
@@ -95,6 +96,7 @@ class TraderDaemon:
                                  inline=options.inline_store)
         self.caches = CacheRegistry()
         self.notifier = SystemdNotifier.from_env()
+        self.exit_request = ExitRequest()  # set by a signal or the restart route
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-ask")
         self.settings: SettingsService | None = None
         self.scheduler: Scheduler | None = None
@@ -276,7 +278,8 @@ class TraderDaemon:
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
-                         resources={"caches": self.caches, "broker": self._broker_pair()[0]},
+                         resources={"caches": self.caches, "broker": self._broker_pair()[0],
+                                    "exit": self.exit_request},
                          started_at=time.monotonic())
         app = create_app(ctx)
         host = settings.get_str("api.host")

@@ -68,6 +68,11 @@ class ConcentrationAlert:
     alert_threshold_pct: Decimal
     severity: Literal["warning", "critical"]
 
+    @property
+    def needs_action(self) -> bool:
+        """At or over the hard limit: the owner has to act (the others are early notice)."""
+        return self.current_pct >= self.limit_pct
+
 
 def position_value_eur(market_value_eur: Decimal | None, quantity: Decimal,
                        price: Decimal | None, eur_per_unit: Decimal | None) -> Decimal:
@@ -143,12 +148,14 @@ def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
     return rows
 
 
-def concentration_alerts(holdings: Sequence[Holding]) -> list[ConcentrationAlert]:
-    """Countries, sectors and positions at or above their alert thresholds (§5.3).
+def concentration_alerts(holdings: Sequence[Holding],
+                         cash_eur: Decimal = ZERO) -> list[ConcentrationAlert]:
+    """Countries, sectors and positions at or above their alert thresholds (§5.3), as
+    shares of the whole portfolio: positions plus ``cash_eur`` (all currencies in EUR).
 
     Severity is critical when current/limit ≥ 0.90, else warning.
     """
-    total = sum((h.value_eur for h in holdings), ZERO)
+    total = sum((h.value_eur for h in holdings), ZERO) + cash_eur
     if total <= 0:
         return []
     positions: dict[str, Decimal] = {}

@@ -15,7 +15,7 @@ import gzip
 import io
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -123,9 +123,11 @@ class ReplaySource:
     def __init__(self, clock: Clock, *, prices: Path | None = None,
                  universe: Path | None = None, currency: str = "USD",
                  fx: Mapping[str, Decimal] | None = None,
-                 end_on: date | None = None) -> None:
+                 end_on: date | None = None,
+                 sessions: Callable[[date, int], Sequence[date]] | None = None) -> None:
         self._clock = clock
         self._end_on = end_on
+        self._sessions = sessions or weekdays_ending  # the days re-dated onto (``end_on``)
         self._prices_path = prices or bundled_path(PRICES_FILE)
         self._universe_path = universe if universe is not None else (
             bundled_path(UNIVERSE_FILE) if prices is None else None)
@@ -151,7 +153,7 @@ class ReplaySource:
                 if self._index_path is not None:
                     table = _merge(table, read_close_table(_read_text(self._index_path)))
                 if self._end_on is not None:
-                    table = redate(table, self._end_on)
+                    table = redate(table, self._end_on, self._sessions)
                 self._table = table
             return self._table
 
@@ -326,10 +328,15 @@ def weekdays_ending(end: date, count: int) -> tuple[date, ...]:
     return tuple(reversed(out))
 
 
-def redate(table: _Table, end: date) -> _Table:
-    """The same closes in the same order, re-dated onto consecutive weekdays ending on
-    ``end`` (or the weekday before it): real prices, a recent calendar (the demo)."""
-    return _Table(weekdays_ending(end, len(table.days)), table.closes)
+def redate(table: _Table, end: date,
+           sessions: Callable[[date, int], Sequence[date]] = weekdays_ending) -> _Table:
+    """The same closes in the same order, re-dated onto the days ``sessions(end, count)``
+    gives, oldest first (consecutive weekdays by default, an exchange's sessions for the
+    demo): real prices, a recent calendar."""
+    days = tuple(sessions(end, len(table.days)))
+    if len(days) != len(table.days):
+        raise ValueError(f"{len(days)} days to re-date {len(table.days)} closes onto")
+    return _Table(days, table.closes)
 
 
 def _read_text(path: Path) -> str:

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 from . import (
+    routes_alerts,
     routes_allocation,
     routes_broker,
     routes_cash_flows,
@@ -43,7 +44,8 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_cash_flows.router, routes_allocation.router,
                                    routes_satellites.router, routes_planner.router,
                                    routes_regime.router,
-                                   routes_rebalancing.router, routes_fx.router)
+                                   routes_rebalancing.router, routes_fx.router,
+                                   routes_alerts.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
@@ -86,6 +88,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 naming the documented parameters when a query parameter is not one of them."""
+    spec = _route_spec(request)
+    if spec is not None and request.query:
+        known = {param.name for param in spec.query}
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            raise ApiError(400, "unknown_query_parameter",
+                           f"unknown query parameter(s): {', '.join(unknown)}; this route "
+                           f"takes {', '.join(sorted(known)) or 'none'}",
+                           unknown=unknown, known=sorted(known))
+    return await handler(request)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Routes declared with ``auth`` need ``Authorization: Bearer <token>``."""
     spec = _route_spec(request)
@@ -103,7 +120,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web.Application:
     """Build the aiohttp application with every router, middleware and the OpenAPI doc."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware],
+    app = web.Application(middlewares=[error_middleware, auth_middleware, query_middleware],
                           client_max_size=1_000_000)
     app[CONTEXT] = ctx
     specs: dict[tuple[str, str], RouteSpec] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -62,11 +63,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def only_fields(body: dict[str, Any], allowed: set[str]) -> None:
+def only_fields(body: dict[str, Any], allowed: AbstractSet[str]) -> None:
     """400 naming any field not in ``allowed``."""
     extra = sorted(set(body) - allowed)
     if extra:
         raise bad_request(f"unknown field(s): {', '.join(extra)}", code="unknown_field")
+
+
+async def read_body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body checked against the route's declared ``schema`` (the one OpenAPI
+    documents): 400 naming unknown fields (those outside ``properties``) or missing
+    ``required`` ones."""
+    body = await read_json(request)
+    only_fields(body, set(schema.get("properties", {})))
+    missing = [name for name in schema.get("required", []) if name not in body]
+    if missing:
+        raise bad_request(f"missing field(s): {', '.join(missing)}", code="missing_field",
+                          field=missing[0])
+    return body
 
 
 async def ask_actor(request: web.Request, actor: str, message: object,

@@ -33,7 +33,7 @@ from arduino_trader.protocols.money import CENT
 
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response, only_fields, read_json
+from .helpers import json_response, only_fields, read_body, read_json
 from .router import ApiRouter
 
 router = ApiRouter("allocation")
@@ -108,7 +108,7 @@ async def current(request: web.Request) -> web.Response:
 
     return json_response({"total_value": total.quantize(CENT), "cash_balance": cash,
                           "country": rows("country"), "industry": rows("industry"),
-                          "alerts": [a.__dict__ for a in concentration_alerts(holdings)]})
+                          "alerts": [a.__dict__ for a in concentration_alerts(holdings, cash)]})
 
 
 @router.route("GET", "/api/trades/allocation", summary="Allocation vs targets by country and "
@@ -122,7 +122,7 @@ async def trades_allocation(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"total_value": total.quantize(CENT), "cash_balance": cash}
     for kind in ("country", "industry"):
         body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
-    body["alerts"] = [a.__dict__ for a in concentration_alerts(holdings)]
+    body["alerts"] = [a.__dict__ for a in concentration_alerts(holdings, cash)]
     return json_response(body)
 
 
@@ -165,7 +165,10 @@ async def available_industries(request: web.Request) -> web.Response:
 
 @router.route("PUT", "/api/allocation/groups/targets/{kind}", summary="Replace the group "
               "targets of a kind ([0, 1], existing groups only)",
-              body={"type": "object", "required": ["targets"]}, response=_OBJ,
+              body={"type": "object", "required": ["targets"],
+                    "properties": {"targets": {"type": "object", "additionalProperties": {
+                        "type": ["string", "number"]}, "description": "group → [0, 1]"}}},
+              response=_OBJ,
               errors={400: "invalid"})
 async def put_targets(request: web.Request) -> web.Response:
     """{targets: {group: w}} → {weights (non-zero), count}."""
@@ -193,16 +196,24 @@ async def get_groups(request: web.Request) -> web.Response:
                                                              _kind(request))})
 
 
+_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+GROUP_BODY: dict[str, Any] = {
+    "type": "object", "required": ["group_name"],
+    "properties": {"group_name": {"type": "string"},
+                   "country_names": {**_NAMES, "description": "members, kind country"},
+                   "industry_names": {**_NAMES, "description": "members, kind industry"}},
+}
+
+
 @router.route("PUT", "/api/allocation/groups/{kind}", summary="Create or replace a group",
-              body={"type": "object", "required": ["group_name"]}, response=_OBJ,
-              errors={400: "invalid"})
+              body=GROUP_BODY, response=_OBJ, errors={400: "invalid"})
 async def put_group(request: web.Request) -> web.Response:
     """{group_name, country_names[] | industry_names[]}: trimmed, de-duplicated."""
     ctx = ctx_of(request)
     kind = _kind(request)
     field = f"{kind}_names"
-    body = await read_json(request)
-    only_fields(body, {"group_name", field})
+    body = await read_body(request, GROUP_BODY)
+    only_fields(body, {"group_name", field})  # the other kind's list does not belong here
     members = body.get(field, [])
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise bad_request(f"{field} must be a list of strings", code="invalid_field")

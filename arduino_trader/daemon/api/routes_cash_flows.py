@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.adapters.store import market_repo
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
 from arduino_trader.protocols.cash_flows import CheckBalances
@@ -30,6 +31,7 @@ from .router import ApiRouter, QueryParam
 router = ApiRouter("cash_flows")
 
 _OBJ: dict[str, Any] = {"type": "object"}
+_MONEY: dict[str, Any] = {"type": ["string", "number"], "description": "exact decimal"}
 _STR = {"type": "string"}
 
 
@@ -201,7 +203,11 @@ async def clear_bonus(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/dividends", summary="Record a dividend manually", status=201,
               body={"type": "object", "required": ["symbol", "amount", "currency",
-                                                   "payment_date"]},
+                                                   "payment_date"],
+                    "properties": {"symbol": _STR, "isin": _STR, "amount": _MONEY,
+                                   "currency": _STR, "amount_eur": _MONEY,
+                                   "payment_date": {"type": "string", "format": "date"},
+                                   "bucket_id": _STR}},
               response=_OBJ, errors={400: "invalid"})
 async def create_dividend(request: web.Request) -> web.Response:
     """§3.6 create → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
@@ -226,12 +232,30 @@ async def create_dividend(request: web.Request) -> web.Response:
     else:
         raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
                           code="missing_field")
+    isin = await _dividend_isin(ctx.store, symbol.strip(), body.get("isin"))
     new_id = await repo.create_dividend(ctx.store, {
-        "symbol": symbol.strip(), "isin": str(body.get("isin") or ""),
+        "symbol": symbol.strip(), "isin": isin,
         "bucket_id": str(body.get("bucket_id") or "core"), "amount": amount,
         "currency": currency, "amount_eur": amount_eur, "payment_date": on.isoformat()},
         ctx.clock.now())
     return json_response(await repo.get_dividend(ctx.store, new_id), status=201)
+
+
+async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
+    """The ISIN of the security traded as ``symbol``; a given ISIN must agree with it,
+    and an unknown symbol needs one."""
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        raise bad_request("isin must be a non-empty string", code="invalid_field")
+    known = await market_repo.find_security(db, symbol)
+    if known is None:
+        if given is None:
+            raise bad_request(f"no security {symbol!r}; add it first or give its isin",
+                              code="unknown_security")
+        return str(given).strip()
+    if given is not None and given.strip() != known["isin"]:
+        raise bad_request(f"{symbol} is {known['isin']}, not {given.strip()}",
+                          code="isin_mismatch")
+    return str(known["isin"])
 
 
 @router.route("GET", "/api/dividends/{id}", summary="One dividend", response=_OBJ,
@@ -245,7 +269,8 @@ async def get_dividend(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/dividends/{id}/pending-bonus", summary="Set a dividend's "
-              "pending cash", status=204, body={"type": "object", "required": ["amount"]},
+              "pending cash", status=204, body={"type": "object", "required": ["amount"],
+                                                "properties": {"amount": _MONEY}},
               errors={400: "invalid", 404: "unknown"})
 async def set_pending_bonus(request: web.Request) -> web.Response:
     """§3.6 pending bonus {amount ≥ 0} → 204."""
@@ -260,7 +285,8 @@ async def set_pending_bonus(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/dividends/{id}/mark-reinvested", summary="Mark a dividend "
               "reinvested manually", status=204,
-              body={"type": "object", "required": ["quantity"]},
+              body={"type": "object", "required": ["quantity"],
+                    "properties": {"quantity": _MONEY}},
               errors={400: "invalid", 404: "unknown"})
 async def mark_reinvested(request: web.Request) -> web.Response:
     """§3.6 mark reinvested {quantity > 0} → 204."""

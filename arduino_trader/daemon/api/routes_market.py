@@ -32,6 +32,7 @@ from .context import ctx_of
 from .errors import ApiError, bad_request, conflict, not_found
 from .helpers import ask_actor, json_response, only_fields, read_json
 from .router import ApiRouter, QueryParam
+from .schemas_securities import ADD_BODY, ADD_FIELDS, CREATE_BODY, CREATE_FIELDS
 
 router = ApiRouter("market")
 ACTOR = "market_data"
@@ -219,8 +220,6 @@ async def security_prices(request: web.Request) -> web.Response:
          "adj_close": b.adj_close, "volume": b.volume} for b in bars]})
 
 
-_CREATE_FIELDS = {"isin", "symbol", "name", "currency", "yahoo_symbol", "min_lot",
-                  "allow_buy", "allow_sell"}
 
 
 def _overrides(body: dict[str, Any]) -> dict[str, Any]:
@@ -246,11 +245,11 @@ def _overrides(body: dict[str, Any]) -> dict[str, Any]:
 @router.route("POST", "/api/securities", summary="Create a security {isin, symbol, name, "
               "currency?, yahoo_symbol?, min_lot, allow_buy, allow_sell}; history follows "
               "in the background", status=202, response=SECURITY_SCHEMA,
-              body={"type": "object", "required": ["isin", "symbol", "name"]})
+              body=CREATE_BODY)
 async def create_security(request: web.Request) -> web.Response:
     """Validate the ISIN and fields, then onboard through the market-data actor."""
     body = await read_json(request)
-    only_fields(body, _CREATE_FIELDS)
+    only_fields(body, CREATE_FIELDS)
     for key in ("isin", "symbol", "name"):
         if not isinstance(body.get(key), str) or not body[key].strip():
             raise bad_request(f"{key} is required")
@@ -266,12 +265,12 @@ async def create_security(request: web.Request) -> web.Response:
 @router.route("POST", "/api/securities/add-by-identifier", summary="Onboard by ISIN, broker "
               "ticker or Yahoo symbol {identifier, min_lot?, allow_buy?, allow_sell?}",
               status=202, response=SECURITY_SCHEMA,
-              body={"type": "object", "required": ["identifier"]},
+              body=ADD_BODY,
               errors={404: "unknown identifier", 503: "source unavailable"})
 async def add_by_identifier(request: web.Request) -> web.Response:
     """§5.2: resolve, refuse bad ISINs and duplicates, insert; history in the background."""
     body = await read_json(request)
-    only_fields(body, {"identifier", "min_lot", "allow_buy", "allow_sell", "yahoo_symbol"})
+    only_fields(body, ADD_FIELDS)
     identifier = body.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
         raise bad_request("identifier is required (ISIN, broker ticker or Yahoo symbol)")

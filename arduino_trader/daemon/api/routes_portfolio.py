@@ -167,23 +167,28 @@ async def cash_breakdown(request: web.Request) -> web.Response:
         "total_eur": _sum(held["cash_eur"]), "missing_fx": missing})
 
 
-def _analytics_error(message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": message, "returns": {}, "risk_metrics": {}, "attribution": {}, **extra}
+def _analytics_empty(reason: str, **extra: Any) -> dict[str, Any]:
+    """An empty result that says why (never an ``error`` field on a 200)."""
+    return {"status": "insufficient_data", "reason": reason, "returns": {},
+            "risk_metrics": {}, "attribution": {}, **extra}
 
 
 @router.route("GET", "/api/portfolio/analytics", summary="Returns, risk, attribution and "
               "turnover (spec §6.3-6.4)",
               query=(QueryParam("days", {"type": "integer", "minimum": 2, "maximum": 3650}),),
-              response={"type": "object", "required": ["returns", "risk_metrics",
-                                                       "attribution"]})
+              response={"type": "object", "required": ["status", "returns", "risk_metrics",
+                                                       "attribution"],
+                        "properties": {"status": {"enum": ["ok", "insufficient_data"]},
+                                       "reason": {"type": "string"}}})
 async def portfolio_analytics(request: web.Request) -> web.Response:
-    """Computed from the daily snapshots (flow-adjusted); fewer than 2 → the error form."""
+    """Computed from the daily snapshots (flow-adjusted); fewer than 2 → an empty result
+    with ``status: insufficient_data`` and the reason."""
     ctx = ctx_of(request)
     days = _int_query(request, "days", 365, 2, 3650)
     today = _today(ctx)
     rows, bad = await repo.read_snapshots(ctx.store, today - timedelta(days=days))
     if len(rows) < 2:
-        return json_response(_analytics_error(
+        return json_response(_analytics_empty(
             f"{len(rows)} snapshot(s) in the last {days} days; at least 2 are needed",
             skipped=bad))
     dates = [date.fromisoformat(r["date"]) for r in rows]
@@ -200,6 +205,7 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
         {k: (secs.get(k) or {}).get("industry") for k in keys})
     turnover = await _turnover(ctx, today)
     return json_response({
+        "status": "ok",
         "returns": {"daily": [{"date": d, "return": r} for d, r in perf.daily],
                     "monthly": [{"month": m, "return": r} for m, r in perf.monthly],
                     "annual": perf.annual, "total": perf.total},

@@ -41,7 +41,7 @@ from arduino_trader.protocols.satellites import (
 
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response, only_fields, read_body, read_json
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("satellites")
@@ -205,16 +205,18 @@ async def put_settings(request: web.Request) -> web.Response:
                                                              body)))
 
 
-@router.route("POST", f"{P}/satellites/{{bucket_id}}/apply-preset",
-              summary="Apply a strategy preset",
-              query=(QueryParam("preset_name", {"type": "string"}, required=True),),
+PRESET_BODY: dict[str, Any] = {"type": "object", "required": ["preset_name"],
+                               "properties": {"preset_name": {"type": "string"}}}
+
+
+@router.route("POST", f"{P}/satellites/{{bucket_id}}/apply-preset", body=PRESET_BODY,
+              summary="Apply a strategy preset {preset_name}",
               response=OBJ, errors={400: "unknown preset", 404: "unknown bucket"})
 async def apply_preset(request: web.Request) -> web.Response:
     """Overwrite sliders, toggles and dividend handling with the preset's."""
-    name = request.query.get("preset_name", "")
-    if not name:
-        raise bad_request("preset_name is required", code="missing_field",
-                          field="preset_name")
+    name = (await read_body(request, PRESET_BODY))["preset_name"]
+    if not isinstance(name, str) or not name:
+        raise bad_request("preset_name must be a preset's name", code="invalid_field")
     return json_response(await _command(request, ApplyPreset(request.match_info["bucket_id"],
                                                              name)))
 

@@ -13,6 +13,7 @@ from arduino_trader.config.settings import MASK
 from arduino_trader.config.spec import SettingError
 
 from ..caches import CacheRegistry
+from ..restart import RESTART_EXIT_CODE, ExitRequest, no_new_privileges
 from ..settings_service import LIVE_CONFIRMATION
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
@@ -93,10 +94,13 @@ async def delete_setting(request: web.Request) -> web.Response:
     return json_response({key: shown, "source": ctx.settings.current().sources[key]})
 
 
-async def _run_privileged(ctx: ApiContext, argv: list[str]) -> tuple[bool, str]:
+def _require_restart_allowed(ctx: ApiContext) -> None:
     if not ctx.settings.current().get_bool("api.allow_restart"):
         raise ApiError(403, "restart_disabled", "restart endpoints are off; set "
-                       "api.allow_restart = true in the config file (needs sudoers rules)")
+                       "api.allow_restart = true in the config file")
+
+
+async def _run_privileged(argv: list[str]) -> tuple[bool, str]:
     try:
         proc = await asyncio.create_subprocess_exec(
             "sudo", "-n", *argv, stdout=asyncio.subprocess.PIPE,
@@ -108,24 +112,43 @@ async def _run_privileged(ctx: ApiContext, argv: list[str]) -> tuple[bool, str]:
     return proc.returncode == 0, text or f"exit {proc.returncode}"
 
 
-@router.route("POST", "/api/settings/restart-service", summary="Restart the systemd unit",
-              response=STATUS_SCHEMA, errors={403: "restart endpoints disabled"})
-async def restart_service(request: web.Request) -> web.Response:
-    """``sudo -n systemctl restart <api.systemd_unit>`` when enabled in config."""
+@router.route("POST", "/api/settings/restart-service", summary="Restart the service: stop "
+              "cleanly and exit with code 75, which the systemd unit restarts",
+              response=STATUS_SCHEMA, status=202,
+              errors={403: "restart endpoints disabled",
+                      503: "not running under the daemon's main loop"})
+async def restart_service(request: web.Request) -> web.StreamResponse:
+    """Answer 202, then have the main thread stop the daemon and exit with code 75."""
     ctx = ctx_of(request)
-    unit = ctx.settings.current().get_str("api.systemd_unit")
-    log.warning("service_restart_requested", unit=unit)
-    ok, message = await _run_privileged(ctx, ["systemctl", "restart", unit])
-    return json_response({"status": "ok" if ok else "error", "message": message})
+    _require_restart_allowed(ctx)
+    exit_request = ctx.resources.get("exit")
+    if not isinstance(exit_request, ExitRequest):
+        raise ApiError(503, "restart_unavailable", "this process cannot restart itself")
+    log.warning("service_restart_requested", exit_code=RESTART_EXIT_CODE)
+    response = json_response({"status": "restarting", "exit_code": RESTART_EXIT_CODE,
+                              "message": "stopping; systemd starts the service again"},
+                             status=202)
+    await response.prepare(request)
+    await response.write_eof()  # the answer is on its way before the API stops
+    exit_request.request(RESTART_EXIT_CODE)
+    return response
 
 
 @router.route("POST", "/api/settings/restart", summary="Reboot the board",
-              response=STATUS_SCHEMA, errors={403: "restart endpoints disabled"})
+              response=STATUS_SCHEMA,
+              errors={403: "restart endpoints disabled",
+                      409: "the process may not gain privileges (systemd hardening)"})
 async def reboot(request: web.Request) -> web.Response:
-    """``sudo -n reboot`` when enabled in config."""
+    """``sudo -n reboot`` when enabled in config and the process may gain privileges."""
     ctx = ctx_of(request)
+    _require_restart_allowed(ctx)
+    if no_new_privileges():
+        raise ApiError(409, "reboot_unavailable", "this process runs with NoNewPrivileges "
+                       "(the systemd unit's hardening), so sudo cannot work; reboot from a "
+                       "shell, or restart only the service with "
+                       "POST /api/settings/restart-service")
     log.warning("reboot_requested")
-    ok, message = await _run_privileged(ctx, ["reboot"])
+    ok, message = await _run_privileged(["reboot"])
     return json_response({"status": "rebooting" if ok else "error", "message": message})
 
 

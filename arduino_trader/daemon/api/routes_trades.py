@@ -25,7 +25,7 @@ from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response, only_fields, read_json
-from .router import ApiRouter
+from .router import ApiRouter, QueryParam
 
 router = ApiRouter("trades")
 log = structlog.get_logger(component="api")
@@ -43,6 +43,9 @@ ORDER_BODY: dict[str, Any] = {
                    "confirm": {"type": "string"}, "request_id": {"type": "string"}},
     "additionalProperties": False,
 }
+VALIDATE_BODY: dict[str, Any] = {  # a dry run: no confirmation, no retry id
+    **ORDER_BODY, "properties": {k: v for k, v in ORDER_BODY["properties"].items()
+                                 if k not in ("confirm", "request_id")}}
 _recent: dict[str, deque[float]] = {}
 
 
@@ -101,8 +104,12 @@ def _answer(result: Any) -> web.Response:
     return json_response(body, status=200)
 
 
+def _limit_query(maximum: int) -> tuple[QueryParam, ...]:
+    return (QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": maximum}),)
+
+
 @router.route("GET", "/api/trades", summary="Ledger trades, newest first (?limit=1..500)",
-              response={"type": "object", "required": ["trades"]})
+              query=_limit_query(500), response={"type": "object", "required": ["trades"]})
 async def list_trades(request: web.Request) -> web.Response:
     """``id, symbol, name, side, quantity, price, executed_at, order_id`` and more."""
     limit = _limit_param(request, 50, 500)
@@ -119,7 +126,7 @@ def _limit_param(request: web.Request, default: int, maximum: int) -> int:
 
 
 @router.route("GET", "/api/trades/orders", summary="The order journal, newest first",
-              response={"type": "object", "required": ["orders"]})
+              query=_limit_query(1000), response={"type": "object", "required": ["orders"]})
 async def list_orders(request: web.Request) -> web.Response:
     """Every journal entry with its client id, broker id, state and fills."""
     limit = _limit_param(request, 100, 1000)
@@ -128,7 +135,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 @router.route("GET", "/api/trades/rejections", summary="Orders refused by the safety pipeline",
-              response={"type": "object", "required": ["rejections"]})
+              query=_limit_query(500), response={"type": "object", "required": ["rejections"]})
 async def list_rejections(request: web.Request) -> web.Response:
     """Newest first, with the blocking layer and code."""
     limit = _limit_param(request, 50, 500)
@@ -162,7 +169,7 @@ async def execute(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/trades/validate",
               summary="Dry run: which safety layer would block this order, and why",
-              body=ORDER_BODY, response={"type": "object", "required": ["status"]})
+              body=VALIDATE_BODY, response={"type": "object", "required": ["status"]})
 async def validate(request: web.Request) -> web.Response:
     """Runs the pipeline on live facts; writes nothing and sends nothing."""
     intent, _ = await _intent(request, {"symbol", "side", "quantity"})
