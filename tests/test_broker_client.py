@@ -154,8 +154,9 @@ async def test_refusals_are_typed(client: TradernetClient) -> None:
 
 async def test_reference_data(client: TradernetClient) -> None:
     info = await client.security_info("700.HK")
+    # getSecurityInfo names no lot and no market: the lot comes from the quote's x_lot
     assert (info.lot, info.currency, info.min_step, info.market_id) == (100, "HKD",
-                                                                        Decimal("0.2"), 70)
+                                                                        Decimal("0.2"), None)
     hits = await client.find_security("DE0007164600")
     assert hits[0].symbol == "SAP.EU" and hits[0].currency == "EUR"
     markets = await client.market_status()

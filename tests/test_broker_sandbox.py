@@ -188,7 +188,7 @@ def test_fx_pair_order_moves_cash_in_both_currencies_exactly() -> None:
     filled = order(sandbox, 1)
     assert filled["stat"] == 21 and len(filled["trade"]) == 2  # partial, then the rest
     after = _cash(sandbox)
-    fees = sum((Decimal(t["commission"]) for t in sandbox.account.state["trades"]),
+    fees = sum((Decimal(t["_fee"]) for t in sandbox.account.state["trades"]),
                Decimal(0))
     assert after["EUR"] == before["EUR"] - 1000
     assert after["USD"] == before["USD"] + 1000 * bid - fees

@@ -335,7 +335,7 @@ def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     assert "critical position AAPL.US" in outcome.summary
 
 
-def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> None:
+def test_bad_records_are_rejected_unknown_types_held_and_the_rest_is_stored(rig: Rig) -> None:
     flows = rig.sandbox.sandbox.account.state["cash_flows"]
     stamp = START.strftime("%Y-%m-%dT%H:%M:%S")
     flows += [
@@ -347,9 +347,12 @@ def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> Non
          "date": stamp, "comment": "comma decimal"},
     ]
     outcome = rig.job("cash_flow_sync")
-    assert outcome.details["rejected"] == 2, outcome
+    assert (outcome.details["rejected"], outcome.details["needs_review"]) == (1, 1), outcome
     stored = {r["transaction_id"]: r for r in rig.rows("SELECT * FROM cash_flows")}
-    assert "ucf:bad-1" not in stored and "ucf:bad-2" not in stored
+    assert "ucf:bad-2" not in stored
+    # an unknown type is held for review: stored, and no ledger entry moves its money
+    assert stored["ucf:bad-1"]["transaction_type"] == "mystery"
+    assert not rig.rows("SELECT * FROM bucket_transactions WHERE source_id = 'ucf:bad-1'")
     assert D(stored["ucf:ok-comma"]["amount"]) == D("1234.56")
     again = rig.job("cash_flow_sync")
-    assert again.details["synced"] == 0 and again.details["rejected"] == 2
+    assert again.details["synced"] == 0 and again.details["rejected"] == 1

@@ -121,7 +121,7 @@ def buy(qty: int = 3) -> OrderIntent:
 
 def _commissions(rig: Rig, order: dict[str, Any]) -> list[tuple[Decimal, Decimal]]:
     """(value, commission) of each broker fill of ``order``."""
-    return [(D(t["v"]), D(t["commission"])) for t in rig.sandbox.sandbox.account.state[
+    return [(D(t["v"]), D(t["_fee"])) for t in rig.sandbox.sandbox.account.state[
         "trades"] if t["order_id"] == order["order_id"]]
 
 

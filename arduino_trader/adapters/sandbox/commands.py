@@ -17,6 +17,7 @@ from typing import Any
 from .account import SandboxAccount, SandboxReject
 from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import CATALOGUE, EUR_RATES, MARKETS, Instrument, find
+from .times import BROKER_TZ, broker_time, from_broker_time
 
 Handler = Callable[[SandboxAccount, dict[str, Any], datetime], Any]
 
@@ -89,7 +90,7 @@ def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, An
     return {"c": inst.ticker, "ltp": str(last), "bbp": str(bid), "bap": str(ask),
             "pp": str(prev), "op": str(prev), "chg": str(last - prev),
             "pcp": str(((last - prev) / prev * 100).quantize(Decimal("0.01"))),
-            "vol": 123456, "ltt": now.strftime("%Y-%m-%dT%H:%M:%S"), "x_curr": inst.currency,
+            "vol": 123456, "ltt": broker_time(now), "x_curr": inst.currency,
             "issue_nb": inst.isin, "x_lot": inst.lot, "min_step": str(inst.min_step),
             "name": inst.name}
 
@@ -106,15 +107,33 @@ def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
     return acc.cancel(params["order_id"], now)
 
 
-def _order_rows(acc: SandboxAccount, keep: Callable[[dict[str, Any]], bool]) -> list[Any]:
+def _number(value: Any) -> Any:
+    """A price or amount as the documented JSON number (state keeps exact strings)."""
+    return float(Decimal(str(value))) if isinstance(value, str) else value
+
+
+def _order_rows(acc: SandboxAccount, keep: Callable[[dict[str, Any]], bool], *,
+                history: bool) -> list[Any]:
+    """Orders in the documented row shape: ``order_id`` and a numeric ``user_order_id``
+    in ``getNotifyOrderJson``; ``id`` and a string ``userOrderId`` in
+    ``getOrdersHistory``."""
     with acc.lock:
         rows = []
         for order in acc.state["orders"]:
             if not keep(order):
                 continue
-            row = {k: v for k, v in order.items() if k != "reject_reason"}
-            row["id"] = row["order_id"]
-            row["trade"] = _collection(row["trade"]) if row["trade"] else []
+            row = {k: v for k, v in order.items()
+                   if k not in ("reject_reason", "order_id", "user_order_id")}
+            row["p"] = _number(row["p"])
+            uid = order.get("user_order_id")
+            if history:
+                row["id"] = order["order_id"]
+                row["userOrderId"] = "" if uid is None else str(uid)
+            else:
+                row["order_id"] = order["order_id"]
+                row["user_order_id"] = uid
+            fills = [{**t, "p": _number(t["p"]), "v": _number(t["v"])} for t in row["trade"]]
+            row["trade"] = _collection(fills) if fills else []
             if not row["trade"]:
                 del row["trade"]
             rows.append(row)
@@ -129,10 +148,10 @@ def notify_orders(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     def keep(order: dict[str, Any]) -> bool:
         if active_only:
             return bool(order["stat"] in (1, 2, 10, 11, 12, 20))
-        placed = datetime.fromisoformat(order["date"]).date()
+        placed = from_broker_time(order["date"]).astimezone(UTC).date()
         return placed == today or order["stat"] in (1, 2, 10, 11, 12, 20)
 
-    rows = _order_rows(acc, keep)
+    rows = _order_rows(acc, keep, history=False)
     orders: dict[str, Any] = {"key": "sandbox"}
     if rows:
         orders["order"] = _collection(rows)
@@ -144,14 +163,15 @@ def _parse_iso(value: Any, name: str) -> datetime:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
         raise SandboxReject(f"{name}: expected YYYY-MM-DDThh:mm:ss, got {value!r}", 2) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BROKER_TZ)
 
 
 def orders_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getOrdersHistory``."""
     start = _parse_iso(params.get("from"), "from")
     end = _parse_iso(params.get("till"), "till")
-    rows = _order_rows(acc, lambda o: start <= _parse_iso(o["date"], "date") <= end)
+    rows = _order_rows(acc, lambda o: start <= _parse_iso(o["date"], "date") <= end,
+                       history=True)
     return {"orders": {"key": "sandbox", "order": rows}}
 
 
@@ -164,7 +184,7 @@ def trades_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -
         raise SandboxReject("beginDate/endDate: expected YYYY-MM-DD", 2) from None
     limit = int(params.get("max") or 0)
     with acc.lock:
-        rows = [dict(t) for t in acc.state["trades"]
+        rows = [_trade_row(t) for t in acc.state["trades"]
                 if begin <= datetime.fromisoformat(t["date"]).date() <= end
                 and int(t["id"]) > int(params.get("tradeId") or 0)
                 and (not params.get("nt_ticker") or t["instr_nm"] == params["nt_ticker"])]
@@ -173,6 +193,14 @@ def trades_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -
     max_id = max((int(r["id"]) for r in rows), default=0)
     return {"trades": {"trade": _collection(rows) if rows else [],
                        "max_trade_id": [{"@text": str(max_id)}]}}
+
+
+def _trade_row(trade: dict[str, Any]) -> dict[str, Any]:
+    """A trade in the documented row shape: numbers as numbers, no commission (the fee is
+    a cash-flow row), ``order_id`` the exchange's order number."""
+    row = {k: v for k, v in trade.items() if not k.startswith("_") and k != "commission"}
+    row["p"], row["v"] = _number(row["p"]), _number(row["v"])
+    return row
 
 
 def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -193,15 +221,14 @@ def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> A
 
 
 def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getSecurityInfo``."""
+    """``getSecurityInfo``: the documented answer, which has no lot (quotes have it)."""
     inst = instrument(str(params.get("ticker", "")))
     if inst is None:
         raise SandboxReject(f"Security {params.get('ticker')!r} not found", 18)
     ident = CATALOGUE.index(inst) + 1001 if inst in CATALOGUE else 2000 + inst.market_id
-    return {"id": ident, "short_name": inst.name,
+    return {"id": ident, "short_name": inst.name, "default_ticker": inst.ticker.split(".")[0],
             "nt_ticker": inst.ticker, "currency": inst.currency,
-            "min_step": str(inst.min_step), "lot": str(inst.lot), "issue_nb": inst.isin,
-            "mrkt": {"mkt_id": inst.market_id, "mkt_short_code": inst.market}}
+            "min_step": float(inst.min_step), "code": 0}  # the documented keys: no lot
 
 
 def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -224,7 +251,7 @@ def market_status(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     rows = [{"n": name, "n2": code, "i": mid, "s": "CLOSE" if code in closed else "OPEN",
              "o": "09:00:00", "c": "23:59:00", "dt": "0"}
             for code, name, mid in MARKETS if wanted in ("*", code)]
-    return {"result": {"markets": {"t": now.strftime("%Y-%m-%d %H:%M:%S"), "m": rows}}}
+    return {"result": {"markets": {"t": broker_time(now).replace("T", " "), "m": rows}}}
 
 
 def cross_rates(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -323,7 +350,7 @@ def submit_cps(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> An
         request_id = acc._next("next_flow_id")
         acc.state.setdefault("cps", []).append({
             "id": request_id, "type_doc_id": params.get("type_doc_id"),
-            "date_crt": now.strftime("%Y-%m-%dT%H:%M:%S"), "status_c": 0,
+            "date_crt": broker_time(now), "status_c": 0,
             "params": {k: v for k, v in params.items() if k != "type_doc_id"}})
         acc.save()
     return {"id": request_id, "status": 0}
@@ -333,7 +360,8 @@ def broker_report(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     """``getBrokerReport``: the requested part (commissions from the trade log)."""
     part = str(params.get("type", ""))
     with acc.lock:
-        rows = [{"trade_id": t["id"], "sum": t["commission"], "currency": t["curr_c"]}
+        rows = [{"trade_id": t["id"], "sum": t.get("_fee", t.get("commission")),
+                 "currency": t["curr_c"]}
                 for t in acc.state["trades"]] if part == "commissions" else []
     return {"report": {part: rows}}
 
