@@ -79,6 +79,8 @@ async def test_market_order_moves_through_statuses_to_executed(
     trades = await client.trades(date.today() - timedelta(days=1), date.today() + timedelta(days=1))
     mine = [t for t in trades if t.order_id == ack.order_id]
     assert sum(t.quantity for t in mine) == 3
+    # the fee comes from the ledger's commission rows; the history row has none
+    assert all(t.fee is not None and t.fee > 0 for t in mine)
     fees = sum((t.fee or Decimal(0)) for t in mine)
     assert spent == sum(t.value for t in mine) + fees
 

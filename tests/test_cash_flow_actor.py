@@ -356,3 +356,28 @@ def test_bad_records_are_rejected_unknown_types_held_and_the_rest_is_stored(rig:
     assert D(stored["ucf:ok-comma"]["amount"]) == D("1234.56")
     again = rig.job("cash_flow_sync")
     assert again.details["synced"] == 0 and again.details["rejected"] == 1
+
+
+def test_each_trading_charge_is_one_cash_flow_row(rig: Rig) -> None:
+    """A fill's commission is one ledger row: the broker's ``commission_for_trades`` row,
+    attributed to its trade; it is not counted again from the trade history."""
+    box = rig.sandbox.sandbox
+    box.execute("putTradeOrder", {"instr_name": "AAPL.US", "action_id": 1, "order_type_id": 1,
+                                  "qty": 4, "expiration_id": 3, "user_order_id": 77})
+    for _ in range(4):
+        box.account.advance(box.now())
+    trades = [str(t["id"]) for t in box.account.state["trades"]]
+    assert len(trades) == 2  # a partial fill, then the rest: two charges
+    rig.io.run(market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    assert rig.job("cash_flow_sync").ok
+    fees = rig.rows("SELECT transaction_id, transaction_type, amount, description FROM "
+                    "cash_flows WHERE transaction_type LIKE '%commission%' OR "
+                    "transaction_type LIKE '%fee%'")
+    assert len(fees) == len(trades), fees
+    assert sorted(str(r["transaction_type"]) for r in fees) == ["commission_for_trades"] * 2
+    charged = sorted(-D(t["_fee"]) for t in box.account.state["trades"])
+    assert sorted(D(r["amount"]) for r in fees) == charged
+    # stored for audit only: the fee is settled with its trade, never from this row
+    keys = tuple(str(r["transaction_id"]) for r in fees)
+    assert not rig.rows("SELECT * FROM bucket_transactions WHERE source_id IN (?, ?)", keys)
