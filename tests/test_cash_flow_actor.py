@@ -381,3 +381,39 @@ def test_each_trading_charge_is_one_cash_flow_row(rig: Rig) -> None:
     # stored for audit only: the fee is settled with its trade, never from this row
     keys = tuple(str(r["transaction_id"]) for r in fees)
     assert not rig.rows("SELECT * FROM bucket_transactions WHERE source_id IN (?, ?)", keys)
+
+
+def test_rows_held_for_review_degrade_health_with_the_reason(rig: Rig) -> None:
+    """A documented code without a sure ledger rule, and an undocumented one, are stored
+    without effect and keep health degraded while the broker's history holds them."""
+    from arduino_trader.actors.health import HealthActor
+    from arduino_trader.protocols.messages import GetHealth, HealthReport
+
+    ctx = ActorContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings,
+                       resources={})
+    rig.bus.register("health", HealthActor.start(ctx, expected=(), run_checks=dict))
+    assert rig.job("cash_flow_sync").ok
+
+    def health() -> HealthReport:
+        rig.flush()
+        report = rig.bus.ask("health", GetHealth(), 10)
+        assert isinstance(report, HealthReport)
+        return report
+
+    assert health().components["cash_flow_review"]["level"] == "ok"
+    stamp = START.strftime("%Y-%m-%d")
+    rig.sandbox.sandbox.account.state["cash_flows"] += [
+        {"id": "cc-1", "type_code": "currency_conversion", "sum": "-100.00", "currency": "EUR",
+         "date": stamp, "comment": "conversion"},
+        {"id": "zz-1", "type_code": "brand_new_code", "sum": "7.00", "currency": "EUR",
+         "date": stamp, "comment": ""}]
+    core_before = _core_eur(rig)
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.details["needs_review"] == 2, outcome
+    report = health()
+    component = report.components["cash_flow_review"]
+    assert report.level == "degraded" and component["level"] == "degraded"
+    assert "ucf:cc-1" in component["message"] and "ucf:zz-1" in component["message"]
+    assert _core_eur(rig) == core_before  # held: no money moved
+    assert rig.job("cash_flow_sync").details["synced"] == 0  # and still held next sync
+    assert health().components["cash_flow_review"]["level"] == "degraded"
