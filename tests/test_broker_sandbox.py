@@ -78,13 +78,14 @@ def test_validation_refusals() -> None:
     assert len(sandbox.account.state["orders"]) == 1
 
 
-def test_quirks_single_object_and_string_numbers() -> None:
+def test_quirks_single_object_and_documented_number_types() -> None:
     sandbox = Sandbox.create(None, 1)
     sandbox.account.state["cash"] = {"EUR": "0"}
     sandbox.account.state["positions"] = {"SAP.EU": {"q": "1", "cost": "100"}}
     ps = sandbox.execute("getPositionJson", {})["result"]["ps"]
     assert isinstance(ps["acc"], dict) and ps["acc"]["s"] == ".00000000"
-    assert isinstance(ps["pos"], dict) and isinstance(ps["pos"]["q"], str)
+    # the documented types: zero cash as ".00000000", a position's quantity a number
+    assert isinstance(ps["pos"], dict) and ps["pos"]["q"] == 1
     assert "order" not in sandbox.execute("getNotifyOrderJson",
                                           {"active_only": 1})["result"]["orders"]
     assert sandbox.execute("getPlannedCorpActions", {"reception": 35}) == []

@@ -29,6 +29,7 @@ from arduino_trader.protocols.broker import (
     BrokerAuthError,
     BrokerProtocolError,
     BrokerRejected,
+    BrokerUnavailable,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tradernet"
@@ -230,3 +231,119 @@ def test_sandbox_trades_and_cash_flows_match_the_documented_rows(sandbox: Sandbo
 def test_sandbox_security_info_keys_are_documented(sandbox: Sandbox) -> None:
     info = sandbox.execute("getSecurityInfo", {"ticker": "AAPL.US", "sup": True})
     assert_same_shape([info], [raw("getSecurityInfo.doc.json")], "getSecurityInfo")
+
+
+# ------------------------------------------------------- the other commands
+@pytest.mark.parametrize(("name", "kind", "code"), [
+    ("error.service_unavailable.json", BrokerUnavailable, 14),
+    ("error.bad_parameters.json", BrokerRejected, 2),
+    ("error.method_code_zero.json", BrokerRejected, 0),  # an error, although code 0
+    ("error.error_msg_and_error.json", BrokerRejected, 12),
+])
+def test_more_documented_error_shapes(name: str, kind: type, code: int) -> None:
+    with pytest.raises(kind) as caught:
+        answer(name, "delTradeOrder")
+    assert type(caught.value) is kind and caught.value.code == code
+
+
+def test_http_401_and_403_are_authentication_failures() -> None:
+    for status in (401, 403):
+        with pytest.raises(BrokerAuthError):
+            nz.read_envelope(status, "", "getPositionJson")
+
+
+@pytest.mark.parametrize("name", ["getPositionJson.many.json", "getPositionJson.doc_bare.json"])
+def test_positions_in_both_documented_shapes(name: str) -> None:
+    snap = nz.parse_account(answer(name, "getPositionJson"))
+    aapl = next(p for p in snap.positions if p.symbol == "AAPL.US")
+    assert (aapl.quantity, aapl.avg_price, aapl.market_price, aapl.currency) == (
+        Decimal(100), Decimal("29.924"), Decimal("23.81"), "USD")
+    assert snap.cash_in("USD") == 0
+    assert nz.parse_account(answer("getPositionJson.empty.json", "getPositionJson")) \
+        .positions == ()
+
+
+def test_quotes_in_both_documented_shapes() -> None:
+    (doc,) = nz.parse_quotes(answer("getStockQuotesJson.doc.json", "getStockQuotesJson"))
+    assert (doc.last, doc.bid, doc.ask, doc.min_step, doc.currency) == (
+        Decimal("147.42"), Decimal("147.39"), Decimal("147.45"), Decimal("0.01"), "")
+    with pytest.raises(BrokerProtocolError, match="x_lot"):  # the sample names no lot
+        nz.parse_quote_lot(answer("getStockQuotesJson.doc.json", "getStockQuotesJson"),
+                           "AAPL.US")
+    opq = answer("getStockQuotesJson.opq_row.json", "getStockQuotesJson")
+    (row,) = nz.parse_quotes(opq)
+    assert (row.currency, row.isin, row.lot) == ("USD", "US0378331005", 1)
+    assert nz.parse_quote_lot(opq, "AAPL.US") == 1
+
+
+def test_market_status_cross_rates_orders_and_history() -> None:
+    (kase,) = nz.parse_market_status(answer("getMarketStatus.one.json", "getMarketStatus"))
+    assert (kase.code, kase.is_open, kase.opens, kase.closes) == (
+        "KASE", False, "08:20:00", "14:00:00")
+    rates = nz.parse_cross_rates(answer("getCrossRatesForDate.many.json",
+                                        "getCrossRatesForDate"))
+    assert rates == {"EUR": Decimal("0.92261342533093"), "HKD": Decimal("7.8070160113905")}
+    assert answer("putTradeOrder.ok.json", "putTradeOrder")["order_id"] == 4982349829328
+    assert answer("delTradeOrder.ok.json", "delTradeOrder")["order_id"] == 2929292929
+    bars = nz.parse_hloc(answer("getHloc.many.json", "getHloc"), "FB.US")
+    assert len(bars) == 5 and bars[0].high == Decimal("107.25")
+    assert bars[0].close == Decimal("106.26") and bars[0].volume == 7588957
+    (cps,) = nz.parse_cps(answer("getClientCpsHistory.one.json", "getClientCpsHistory"))
+    assert (cps.type_doc_id, cps.status) == (10160, 3)
+    assert cps.created_at == datetime(2019, 11, 6, 12, 31, 55, tzinfo=UTC)  # 15:31:55 MSK
+    (hit,) = nz.parse_finder(answer("tickerFinder.one.json", "tickerFinder"))
+    assert (hit.symbol, hit.market_id, hit.currency) == ("AAPL.US", 900000001, "")
+
+
+def _first_rows(data: Any, *path: str) -> list[dict[str, Any]]:
+    for key in path:
+        data = data[key]
+    return _rows(data)
+
+
+@pytest.mark.parametrize(("command", "params", "fixtures", "path"), [
+    ("getPositionJson", {}, ["getPositionJson.many.json"], ("result", "ps", "pos")),
+    ("getPositionJson", {}, ["getPositionJson.many.json"], ("result", "ps", "acc")),
+    ("getStockQuotesJson", {"tickers": "AAPL.US,SAP.EU"},
+     ["getStockQuotesJson.doc.json", "getStockQuotesJson.opq_row.json"], ("result", "q")),
+    ("getMarketStatus", {"market": "*"}, ["getMarketStatus.one.json"],
+     ("result", "markets", "m")),
+    ("getClientCpsHistory", {}, ["getClientCpsHistory.one.json"], ("cps",)),
+    ("tickerFinder", {"text": "AAPL"}, ["tickerFinder.one.json"], ("found",)),
+])
+def test_sandbox_rows_of_every_other_command_are_documented(
+        sandbox: Sandbox, command: str, params: dict[str, Any], fixtures: list[str],
+        path: tuple[str, ...]) -> None:
+    if command == "getClientCpsHistory":
+        sandbox.execute("submitCps", {"type_doc_id": 337, "totalMoneyOut": 5,
+                                      "currency": "EUR"})
+    ours = _first_rows(sandbox.execute(command, params, public=command == "tickerFinder"),
+                       *path)
+    documented = [row for name in fixtures for row in _first_rows(raw(name), *path)]
+    assert_same_shape(ours, documented, f"{command}.{path[-1]}")
+
+
+def test_sandbox_envelopes_are_documented(sandbox: Sandbox) -> None:
+    """The top-level keys of each answer, as documented."""
+    cases = [
+        ("getCrossRatesForDate", {"base_currency": "USD", "currencies": ["EUR"]},
+         "getCrossRatesForDate.many.json"),
+        ("getHloc", {"id": "AAPL.US", "count": -1, "timeframe": 1440,
+                     "date_from": "01.02.2026 00:00", "date_to": "01.03.2026 00:00",
+                     "intervalMode": "ClosedRay"}, "getHloc.many.json"),
+        ("putTradeOrder", {"instr_name": "SAP.EU", "action_id": 1, "order_type_id": 1,
+                           "qty": 1, "expiration_id": 1, "user_order_id": 9},
+         "putTradeOrder.ok.json"),
+        ("getUserCashFlows", {"take": 5}, "getUserCashFlows.one.json"),
+        ("getClientCpsHistory", {}, "getClientCpsHistory.one.json"),
+    ]
+    for command, params, fixture in cases:
+        ours = sandbox.execute(command, params)
+        assert set(ours) <= set(raw(fixture)), (command, set(ours) - set(raw(fixture)))
+    bars = sandbox.execute(cases[1][0], cases[1][1])
+    assert_same_shape(list(bars["info"].values()), list(raw("getHloc.many.json")["info"]
+                                                        .values()), "getHloc.info")
+    placed = sandbox.execute("putTradeOrder", {**cases[2][1], "user_order_id": 10,
+                                               "order_type_id": 2, "limit_price": 1.0})
+    cancel = sandbox.execute("delTradeOrder", {"order_id": placed["order_id"]})
+    assert set(cancel) <= set(raw("delTradeOrder.ok.json"))

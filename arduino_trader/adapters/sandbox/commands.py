@@ -41,7 +41,7 @@ def _rate(currency: str) -> Decimal:
 def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getPositionJson``."""
     with acc.lock:
-        cash = [{"curr": cur, "s": _num(Decimal(amount)), "currval": str(_rate(cur)),
+        cash = [{"curr": cur, "s": _num(Decimal(amount)), "currval": float(_rate(cur)),
                  "forecast_in": ".00000000", "forecast_out": ".00000000"}
                 for cur, amount in sorted(acc.state["cash"].items())]
         positions = []
@@ -51,12 +51,13 @@ def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
                 continue
             price = acc.market.last(inst, now)
             q, cost = Decimal(row["q"]), Decimal(row["cost"])
-            positions.append({
-                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": row["q"],
-                "bal_price_a": row["cost"], "mkt_price": str(price), "curr": inst.currency,
-                "currval": str(_rate(inst.currency)), "name": inst.name, "name2": inst.name,
-                "profit_close": str((price - cost) * q), "close_price": str(price),
-                "market_value": "0", "open_bal": str(cost * q),
+            positions.append({  # numbers as the documented JSON numbers
+                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": _number(row["q"]),
+                "bal_price_a": _number(row["cost"]), "mkt_price": float(price),
+                "curr": inst.currency, "currval": float(_rate(inst.currency)),
+                "name": inst.name, "name2": inst.name,
+                "profit_close": float((price - cost) * q), "close_price": float(price),
+                "market_value": float(price * q), "open_bal": float(cost * q),
             })
     ps: dict[str, Any] = {"key": "sandbox", "acc": _collection(cash)}
     if positions:
@@ -239,18 +240,18 @@ def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     hits = [i for i in CATALOGUE
             if needle in (i.isin, i.ticker.upper(), i.ticker.split(".")[0].upper())
             or needle in i.name.upper()]
-    return {"found": [{"t": i.ticker, "nm": i.name, "isin": i.isin, "type": i.instr_type,
-                       "kind": i.instr_kind, "mkt": i.market, "mkt_id": i.market_id,
-                       "x_curr": i.currency} for i in hits]}
+    return {"found": [{"t": i.ticker, "nm": i.name, "n": i.name, "isin": i.isin,
+                       "type": i.instr_type, "kind": i.instr_kind, "mkt": i.market,
+                       "mkt_id": str(i.market_id)} for i in hits], "code": 0}
 
 
 def market_status(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getMarketStatus``."""
     wanted = str(params.get("market", "*"))
     closed = set(acc.state.get("closed_markets", []))
-    rows = [{"n": name, "n2": code, "i": mid, "s": "CLOSE" if code in closed else "OPEN",
+    rows = [{"n": name, "n2": code, "s": "CLOSE" if code in closed else "OPEN",
              "o": "09:00:00", "c": "23:59:00", "dt": "0"}
-            for code, name, mid in MARKETS if wanted in ("*", code)]
+            for code, name, _ in MARKETS if wanted in ("*", code)]
     return {"result": {"markets": {"t": broker_time(now).replace("T", " "), "m": rows}}}
 
 
@@ -286,7 +287,7 @@ def hloc(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
         out["vl"][inst.ticker] = [v for *_, v in bars]
         out["xSeries"][inst.ticker] = [int(t.timestamp()) for t, *_ in bars]
         out["info"][inst.ticker] = {"currency": inst.currency,
-                                    "min_step": str(inst.min_step), "lot": inst.lot}
+                                    "min_step": str(inst.min_step), "lot": str(inst.lot)}
     return out
 
 

@@ -141,8 +141,18 @@ def _result(data: Mapping[str, Any], what: str) -> Mapping[str, Any]:
 
 # ------------------------------------------------------------------------------ parsers
 def parse_account(data: Mapping[str, Any]) -> AccountSnapshot:
-    """``getPositionJson`` → positions and every cash row (negative ones kept)."""
-    ps = require(_result(data, "getPositionJson"), "ps", "getPositionJson")
+    """``getPositionJson`` → positions and every cash row (negative ones kept).
+
+    ``result.ps`` as the SDK reads it, or ``acc``/``pos`` at the top as the
+    documentation's sample shows it.
+    """
+    result = data.get("result")
+    if isinstance(result, Mapping) and "ps" in result:
+        ps = result["ps"]
+    elif "acc" in data or "pos" in data:
+        ps = data
+    else:
+        ps = require(_result(data, "getPositionJson"), "ps", "getPositionJson")
     if not isinstance(ps, Mapping):
         raise BrokerProtocolError("getPositionJson: 'ps' is not an object")
     positions = []
