@@ -59,6 +59,10 @@ USER_AGENT = ("Mozilla/5.0 (X11; Linux aarch64) AppleWebKit/537.36 (KHTML, like 
               "arduino-trader/0.1")
 EXPIRATION_IDS = {"day": 1, "ext": 2, "gtc": 3}
 FIND_ORDER_LOOKBACK = timedelta(days=7)
+READ_ONLY_COMMANDS = frozenset({
+    "GetAllUserTexInfo", "getPositionJson", "getStockQuotesJson", "getNotifyOrderJson",
+    "getOrdersHistory", "getTradesHistory", "getUserCashFlows", "getClientCpsHistory",
+    "getSecurityInfo", "getMarketStatus", "getCrossRatesForDate", "getHloc"})
 FEE_PAGE_SIZE = 500
 FEE_PAGES = 4  # the newest 2,000 ledger rows hold the fees of the trades being synced
 
@@ -259,6 +263,14 @@ class TradernetClient:
             raise BrokerProtocolError("GetAllUserTexInfo: empty answer",
                                       command="GetAllUserTexInfo")
         return "authenticated"
+
+    async def read_raw(self, command: str, params: Mapping[str, Any] | None = None
+                       ) -> dict[str, Any]:
+        """One read-only command's answer as the broker sent it (after the envelope
+        check), for confirming the documented shapes; any other command is refused."""
+        if command not in READ_ONLY_COMMANDS:
+            raise ValueError(f"{command} is not a read-only command")
+        return await self._call(command, params)
 
     async def account(self) -> AccountSnapshot:
         """Positions and cash (``getPositionJson``)."""
