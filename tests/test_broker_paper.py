@@ -72,6 +72,8 @@ def test_market_buy_fills_at_price_with_fees(io: IoLoop, store: SqliteStore) -> 
     assert trades[0].fee == fee and trades[0].simulated
     flows = io.run(broker.cash_flows(), 10)
     assert flows[0].type_code == "commission_for_trades" and flows[0].amount == -fee
+    # the ledger row names its trade, as the broker's does: one fee row per charge
+    assert f"(Trade {trades[0].trade_id})" in flows[0].comment
 
 
 def test_fixed_fee_is_converted_to_the_trade_currency(io: IoLoop, store: SqliteStore) -> None:

@@ -62,6 +62,10 @@ def test_every_documented_error_shape_is_a_typed_error(name: str, kind: type, co
 def test_a_success_with_code_zero_is_not_an_error() -> None:
     data = answer("getSecurityInfo.doc.json", "getSecurityInfo")
     assert data["code"] == 0
+    assert nz.read_envelope(200, '{"order_id": 5, "error": ""}', "putTradeOrder") == {
+        "order_id": 5, "error": ""}
+    with pytest.raises(BrokerRejected, match="Exec wrong"):  # an error that is not a string
+        nz.read_envelope(200, '{"error": {"text": "Exec wrong"}, "code": 18}', "putTradeOrder")
 
 
 # ------------------------------------------------------------------------ orders

@@ -357,19 +357,17 @@ class PaperBroker:
                              "WHERE order_id = ?", (now, order_id))
             return
         await self._save_ledger(tx, ledger)
-        cur = await tx.execute(
-            "INSERT INTO paper_trades (order_id, symbol, side, quantity, price, value, fee, "
-            "currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (order_id, symbol, side, quantity, decimal_to_str(price),
-             decimal_to_str(value), decimal_to_str(fee), currency, now))
+        await tx.execute("INSERT INTO paper_trades (order_id, symbol, side, quantity, price, "
+                         "value, fee, currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (order_id, symbol, side, quantity, decimal_to_str(price),
+                          decimal_to_str(value), decimal_to_str(fee), currency, now))
         await tx.execute("UPDATE paper_orders SET status = 21, updated_at = ? "
                          "WHERE order_id = ?", (now, order_id))
         if fee:
-            # as the broker reports a trade's charge: its ledger row names the trade
             await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                             "comment) VALUES ('commission_for_trades', ?, ?, ?, ?)",
-                             (decimal_to_str(-fee), currency, now,
-                              f"paper commission (Trade {cur.lastrowid}), order {order_id}"))
+                             "comment) VALUES ('commission_for_trades', ?, ?, ?, 'paper "
+                             "commission (Trade ' || last_insert_rowid() || '), order ' || ?)",
+                             (decimal_to_str(-fee), currency, now, order_id))  # names its trade
 
     async def _sweep(self) -> None:
         """Fill open limit orders that became marketable."""

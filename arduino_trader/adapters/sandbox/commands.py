@@ -17,14 +17,16 @@ from typing import Any
 from .account import SandboxAccount, SandboxReject
 from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import CATALOGUE, EUR_RATES, MARKETS, Instrument, find
-from .times import BROKER_TZ, broker_time, from_broker_time
+from .order_rows import (
+    collection,
+    notify_orders,
+    number,
+    orders_history,
+    trades_history,
+)
+from .times import broker_time
 
 Handler = Callable[[SandboxAccount, dict[str, Any], datetime], Any]
-
-
-def _collection(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
-    """The object-vs-list quirk: a single element is sent bare."""
-    return rows[0] if len(rows) == 1 else rows
 
 
 def _num(value: Decimal) -> str:
@@ -52,16 +54,16 @@ def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
             price = acc.market.last(inst, now)
             q, cost = Decimal(row["q"]), Decimal(row["cost"])
             positions.append({  # numbers as the documented JSON numbers
-                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": _number(row["q"]),
-                "bal_price_a": _number(row["cost"]), "mkt_price": float(price),
+                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": number(row["q"]),
+                "bal_price_a": number(row["cost"]), "mkt_price": float(price),
                 "curr": inst.currency, "currval": float(_rate(inst.currency)),
                 "name": inst.name, "name2": inst.name,
                 "profit_close": float((price - cost) * q), "close_price": float(price),
                 "market_value": float(price * q), "open_bal": float(cost * q),
             })
-    ps: dict[str, Any] = {"key": "sandbox", "acc": _collection(cash)}
+    ps: dict[str, Any] = {"key": "sandbox", "acc": collection(cash)}
     if positions:
-        ps["pos"] = _collection(positions)
+        ps["pos"] = collection(positions)
     return {"result": {"ps": ps}}
 
 
@@ -76,7 +78,7 @@ def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> 
         if inst is None:
             continue
         rows.append(_quote(acc, inst, now))
-    return {"result": {"q": _collection(rows)}}
+    return {"result": {"q": collection(rows)}}
 
 
 def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, Any]:
@@ -106,102 +108,6 @@ def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
     if "order_id" not in params:
         raise SandboxReject("order_id is required", 2)
     return acc.cancel(params["order_id"], now)
-
-
-def _number(value: Any) -> Any:
-    """A price or amount as the documented JSON number (state keeps exact strings)."""
-    return float(Decimal(str(value))) if isinstance(value, str) else value
-
-
-def _order_rows(acc: SandboxAccount, keep: Callable[[dict[str, Any]], bool], *,
-                history: bool) -> list[Any]:
-    """Orders in the documented row shape: ``order_id`` and a numeric ``user_order_id``
-    in ``getNotifyOrderJson``; ``id`` and a string ``userOrderId`` in
-    ``getOrdersHistory``."""
-    with acc.lock:
-        rows = []
-        for order in acc.state["orders"]:
-            if not keep(order):
-                continue
-            row = {k: v for k, v in order.items()
-                   if k not in ("reject_reason", "order_id", "user_order_id")}
-            row["p"] = _number(row["p"])
-            uid = order.get("user_order_id")
-            if history:
-                row["id"] = order["order_id"]
-                row["userOrderId"] = "" if uid is None else str(uid)
-            else:
-                row["order_id"] = order["order_id"]
-                row["user_order_id"] = uid
-            fills = [{**t, "p": _number(t["p"]), "v": _number(t["v"])} for t in row["trade"]]
-            row["trade"] = _collection(fills) if fills else []
-            if not row["trade"]:
-                del row["trade"]
-            rows.append(row)
-        return rows
-
-
-def notify_orders(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getNotifyOrderJson``: today's orders (or only active ones); absent when none."""
-    active_only = params.get("active_only") in (1, "1", True)
-    today = now.date()
-
-    def keep(order: dict[str, Any]) -> bool:
-        if active_only:
-            return bool(order["stat"] in (1, 2, 10, 11, 12, 20))
-        placed = from_broker_time(order["date"]).astimezone(UTC).date()
-        return placed == today or order["stat"] in (1, 2, 10, 11, 12, 20)
-
-    rows = _order_rows(acc, keep, history=False)
-    orders: dict[str, Any] = {"key": "sandbox"}
-    if rows:
-        orders["order"] = _collection(rows)
-    return {"result": {"orders": orders}}
-
-
-def _parse_iso(value: Any, name: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise SandboxReject(f"{name}: expected YYYY-MM-DDThh:mm:ss, got {value!r}", 2) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BROKER_TZ)
-
-
-def orders_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getOrdersHistory``."""
-    start = _parse_iso(params.get("from"), "from")
-    end = _parse_iso(params.get("till"), "till")
-    rows = _order_rows(acc, lambda o: start <= _parse_iso(o["date"], "date") <= end,
-                       history=True)
-    return {"orders": {"key": "sandbox", "order": rows}}
-
-
-def trades_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getTradesHistory``."""
-    try:
-        begin = datetime.strptime(str(params.get("beginDate")), "%Y-%m-%d").date()
-        end = datetime.strptime(str(params.get("endDate")), "%Y-%m-%d").date()
-    except ValueError:
-        raise SandboxReject("beginDate/endDate: expected YYYY-MM-DD", 2) from None
-    limit = int(params.get("max") or 0)
-    with acc.lock:
-        rows = [_trade_row(t) for t in acc.state["trades"]
-                if begin <= datetime.fromisoformat(t["date"]).date() <= end
-                and int(t["id"]) > int(params.get("tradeId") or 0)
-                and (not params.get("nt_ticker") or t["instr_nm"] == params["nt_ticker"])]
-    if limit:
-        rows = rows[:limit]
-    max_id = max((int(r["id"]) for r in rows), default=0)
-    return {"trades": {"trade": _collection(rows) if rows else [],
-                       "max_trade_id": [{"@text": str(max_id)}]}}
-
-
-def _trade_row(trade: dict[str, Any]) -> dict[str, Any]:
-    """A trade in the documented row shape: numbers as numbers, no commission (the fee is
-    a cash-flow row), ``order_id`` the exchange's order number."""
-    row = {k: v for k, v in trade.items() if not k.startswith("_") and k != "commission"}
-    row["p"], row["v"] = _number(row["p"]), _number(row["v"])
-    return row
 
 
 def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:

@@ -48,10 +48,10 @@ from arduino_trader.protocols.broker import (
 
 from .. import crashpoints
 from . import normalise as nz
+from . import reads
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
 from .signing import encode_body, signed_headers
 from .stats import CallStats
-from .trade_fees import fees_by_trade
 
 log = structlog.get_logger(component="tradernet")
 
@@ -59,12 +59,6 @@ USER_AGENT = ("Mozilla/5.0 (X11; Linux aarch64) AppleWebKit/537.36 (KHTML, like 
               "arduino-trader/0.1")
 EXPIRATION_IDS = {"day": 1, "ext": 2, "gtc": 3}
 FIND_ORDER_LOOKBACK = timedelta(days=7)
-READ_ONLY_COMMANDS = frozenset({
-    "GetAllUserTexInfo", "getPositionJson", "getStockQuotesJson", "getNotifyOrderJson",
-    "getOrdersHistory", "getTradesHistory", "getUserCashFlows", "getClientCpsHistory",
-    "getSecurityInfo", "getMarketStatus", "getCrossRatesForDate", "getHloc"})
-FEE_PAGE_SIZE = 500
-FEE_PAGES = 4  # the newest 2,000 ledger rows hold the fees of the trades being synced
 
 
 class BrokerCircuitOpen(BrokerUnavailable):
@@ -264,13 +258,9 @@ class TradernetClient:
                                       command="GetAllUserTexInfo")
         return "authenticated"
 
-    async def read_raw(self, command: str, params: Mapping[str, Any] | None = None
-                       ) -> dict[str, Any]:
-        """One read-only command's answer as the broker sent it (after the envelope
-        check), for confirming the documented shapes; any other command is refused."""
-        if command not in READ_ONLY_COMMANDS:
-            raise ValueError(f"{command} is not a read-only command")
-        return await self._call(command, params)
+    async def read_raw(self, command: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A read-only command's answer as sent (others raise ``ValueError``)."""
+        return await self._call(reads.read_only(command), params)
 
     async def account(self) -> AccountSnapshot:
         """Positions and cash (``getPositionJson``)."""
@@ -318,55 +308,22 @@ class TradernetClient:
         return nz.parse_orders(data, "getOrdersHistory")
 
     async def trades(self, start: date, end: date) -> tuple[Trade, ...]:
-        """Executed trades (``getTradesHistory``, all of them: ``max`` 0).
-
-        A history row names the exchange's order number, not Tradernet's, and no fee:
-        each trade's order comes from the fills of ``getOrdersHistory`` and its fee from
-        the commission rows of ``getUserCashFlows``. The window is widened by a day on
-        each side: the broker dates trades in Moscow time.
-        """
-        data = await self._call("getTradesHistory", {
-            "beginDate": nz.fmt_date(start - timedelta(days=1)),
-            "endDate": nz.fmt_date(end + timedelta(days=1)), "max": 0})
-        bare = nz.parse_trades(data)
-        if not bare:
-            return ()
-        low = datetime.combine(start, datetime.min.time(), UTC) - timedelta(days=2)
-        high = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=2)
-        orders = nz.trade_orders(await self.order_history(low, high))
-        flows: list[CashFlow] = []
-        for page in range(FEE_PAGES):
-            got = await self.cash_flows(FEE_PAGE_SIZE, page * FEE_PAGE_SIZE)
-            flows += got
-            if len(got) < FEE_PAGE_SIZE:
-                break
-        fees = fees_by_trade(flows, {t.trade_id: t.currency for t in bare})
-        return nz.parse_trades(data, orders=orders, fees=fees)
+        """Executed trades with their Tradernet order and fee (:mod:`.reads`)."""
+        return await reads.joined_trades(self, start, end)
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Cash movements (``getUserCashFlows``)."""
-        data = await self._call("getUserCashFlows", {"take": take, "skip": skip,
-                                                     "without_refund": 1})
-        return nz.parse_cash_flows(data)
+        return nz.parse_cash_flows(await self._call(
+            "getUserCashFlows", {"take": take, "skip": skip, "without_refund": 1}))
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
         """Client requests (``getClientCpsHistory``)."""
-        data = await self._call("getClientCpsHistory",
-                                {"date_from": nz.fmt_datetime(start),
-                                 "date_to": nz.fmt_datetime(end)})
-        return nz.parse_cps(data)
+        return nz.parse_cps(await self._call("getClientCpsHistory", {
+            "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end)}))
 
     async def security_info(self, symbol: str) -> SecurityInfo:
-        """Lot, step, currency (``getSecurityInfo`` with ``sup`` true).
-
-        The documented answer has no lot: it is then read from the quote (``x_lot``);
-        neither having one is a :class:`BrokerProtocolError`, never a lot of 1.
-        """
-        data = await self._call("getSecurityInfo", {"ticker": symbol, "sup": True})
-        if nz.has_lot(data):
-            return nz.parse_security_info(data, symbol)
-        quote = await self._call("getStockQuotesJson", {"tickers": symbol})
-        return nz.parse_security_info(data, symbol, lot=nz.parse_quote_lot(quote, symbol))
+        """Lot, step, currency (``getSecurityInfo``; the lot may be the quote's)."""
+        return await reads.security_info(self, symbol)
 
     async def find_security(self, text: str) -> tuple[FinderHit, ...]:
         """Public ``tickerFinder``."""

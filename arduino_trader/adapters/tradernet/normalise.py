@@ -100,7 +100,8 @@ def raise_for_error(data: Mapping[str, Any], command: str) -> None:
     whose message names the signature or the API key.
     """
     message: Any = next((data[k] for k in ("errMsg", "error", "errorMsg")
-                         if isinstance(data.get(k), str) and data[k].strip()), None)
+                         if data.get(k) and (not isinstance(data[k], str) or data[k].strip())),
+                        None)
     if message is None:
         return
     code = _int_or_none(data.get("code"))
