@@ -1,8 +1,10 @@
-"""Answers of the sandbox, command by command, in Tradernet's shapes and quirks.
+"""Answers of the sandbox, command by command, in Tradernet's documented shapes.
 
-Quirks reproduced on purpose: a one-element collection is sent as an object, not a list;
-an absent collection is omitted; many numbers are strings (zero cash as ``".00000000"``);
-``getPlannedCorpActions`` answers with a top-level array; method errors are
+Every key it sends is documented, with the documented JSON type (numbers where the
+samples have numbers, strings such as zero cash ``".00000000"`` where they have strings;
+held to ``tests/fixtures/tradernet/`` by tests). Quirks the client must survive: a
+one-element collection is sent as an object, not a list; an absent collection is
+omitted; ``getPlannedCorpActions`` answers with a top-level array; method errors are
 ``{"error", "code"}`` with HTTP 200.
 """
 
