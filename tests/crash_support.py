@@ -523,7 +523,7 @@ def _check_records(trade_keys: list[str], fx_keys: list[str], flow_ids: list[str
     if len(flow_ids) != len(set(flow_ids)):
         problems.append("a cash flow is recorded twice")
     for flow in state["cash_flows"]:
-        if flow["type_code"] == "commission":
+        if flow["type_code"] == "commission_for_trades":
             continue
         hits = [i for i in flow_ids if i.split(":")[-1] == str(flow["id"])]
         if len(hits) != 1:
@@ -544,7 +544,7 @@ def _check_settlements(state: dict[str, Any],
     cent = Decimal("0.01")
     for trade in state["trades"]:
         key = f"live:{trade['id']}"
-        value, fee = Decimal(trade["v"]), Decimal(trade["commission"])
+        value, fee = Decimal(trade["v"]), Decimal(trade["_fee"])
         fee_ccy = str(trade["curr_c"])
         expected: dict[str, Decimal] = {}
         if key in fx:

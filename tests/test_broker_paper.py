@@ -71,7 +71,9 @@ def test_market_buy_fills_at_price_with_fees(io: IoLoop, store: SqliteStore) -> 
     trades = io.run(broker.trades(date(2026, 3, 1), date(2026, 3, 3)), 10)
     assert trades[0].fee == fee and trades[0].simulated
     flows = io.run(broker.cash_flows(), 10)
-    assert flows[0].type_code == "commission" and flows[0].amount == -fee
+    assert flows[0].type_code == "commission_for_trades" and flows[0].amount == -fee
+    # the ledger row names its trade, as the broker's does: one fee row per charge
+    assert f"(Trade {trades[0].trade_id})" in flows[0].comment
 
 
 def test_fixed_fee_is_converted_to_the_trade_currency(io: IoLoop, store: SqliteStore) -> None:
@@ -295,7 +297,7 @@ def test_a_filled_pair_order_moves_cash_exactly_and_is_journaled(io: IoLoop,
     (trade,) = io.run(broker.trades(date(2026, 3, 2), date(2026, 3, 2)), 10)
     assert (trade.symbol, trade.currency, trade.fee) == ("EUR/USD", "USD", fee)
     flows = io.run(broker.cash_flows(), 10)
-    assert flows[0].type_code == "commission" and flows[0].currency == "USD"
+    assert flows[0].type_code == "commission_for_trades" and flows[0].currency == "USD"
 
 
 def test_a_pair_order_never_borrows_the_paid_currency(io: IoLoop, store: SqliteStore) -> None:

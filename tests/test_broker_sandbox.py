@@ -78,13 +78,14 @@ def test_validation_refusals() -> None:
     assert len(sandbox.account.state["orders"]) == 1
 
 
-def test_quirks_single_object_and_string_numbers() -> None:
+def test_quirks_single_object_and_documented_number_types() -> None:
     sandbox = Sandbox.create(None, 1)
     sandbox.account.state["cash"] = {"EUR": "0"}
     sandbox.account.state["positions"] = {"SAP.EU": {"q": "1", "cost": "100"}}
     ps = sandbox.execute("getPositionJson", {})["result"]["ps"]
     assert isinstance(ps["acc"], dict) and ps["acc"]["s"] == ".00000000"
-    assert isinstance(ps["pos"], dict) and isinstance(ps["pos"]["q"], str)
+    # the documented types: zero cash as ".00000000", a position's quantity a number
+    assert isinstance(ps["pos"], dict) and ps["pos"]["q"] == 1
     assert "order" not in sandbox.execute("getNotifyOrderJson",
                                           {"active_only": 1})["result"]["orders"]
     assert sandbox.execute("getPlannedCorpActions", {"reception": 35}) == []
@@ -188,7 +189,7 @@ def test_fx_pair_order_moves_cash_in_both_currencies_exactly() -> None:
     filled = order(sandbox, 1)
     assert filled["stat"] == 21 and len(filled["trade"]) == 2  # partial, then the rest
     after = _cash(sandbox)
-    fees = sum((Decimal(t["commission"]) for t in sandbox.account.state["trades"]),
+    fees = sum((Decimal(t["_fee"]) for t in sandbox.account.state["trades"]),
                Decimal(0))
     assert after["EUR"] == before["EUR"] - 1000
     assert after["USD"] == before["USD"] + 1000 * bid - fees

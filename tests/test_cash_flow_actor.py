@@ -337,7 +337,7 @@ def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     assert "critical position VWCE.EU" in outcome.summary
 
 
-def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> None:
+def test_bad_records_are_rejected_unknown_types_held_and_the_rest_is_stored(rig: Rig) -> None:
     flows = rig.sandbox.sandbox.account.state["cash_flows"]
     stamp = START.strftime("%Y-%m-%dT%H:%M:%S")
     flows += [
@@ -349,9 +349,73 @@ def test_bad_broker_records_are_rejected_and_the_rest_is_stored(rig: Rig) -> Non
          "date": stamp, "comment": "comma decimal"},
     ]
     outcome = rig.job("cash_flow_sync")
-    assert outcome.details["rejected"] == 2, outcome
+    assert (outcome.details["rejected"], outcome.details["needs_review"]) == (1, 1), outcome
     stored = {r["transaction_id"]: r for r in rig.rows("SELECT * FROM cash_flows")}
-    assert "ucf:bad-1" not in stored and "ucf:bad-2" not in stored
+    assert "ucf:bad-2" not in stored
+    # an unknown type is held for review: stored, and no ledger entry moves its money
+    assert stored["ucf:bad-1"]["transaction_type"] == "mystery"
+    assert not rig.rows("SELECT * FROM bucket_transactions WHERE source_id = 'ucf:bad-1'")
     assert D(stored["ucf:ok-comma"]["amount"]) == D("1234.56")
     again = rig.job("cash_flow_sync")
-    assert again.details["synced"] == 0 and again.details["rejected"] == 2
+    assert again.details["synced"] == 0 and again.details["rejected"] == 1
+
+
+def test_each_trading_charge_is_one_cash_flow_row(rig: Rig) -> None:
+    """A fill's commission is one ledger row: the broker's ``commission_for_trades`` row,
+    attributed to its trade; it is not counted again from the trade history."""
+    box = rig.sandbox.sandbox
+    box.execute("putTradeOrder", {"instr_name": "AAPL.US", "action_id": 1, "order_type_id": 1,
+                                  "qty": 4, "expiration_id": 3, "user_order_id": 77})
+    for _ in range(4):
+        box.account.advance(box.now())
+    trades = [str(t["id"]) for t in box.account.state["trades"]]
+    assert len(trades) == 2  # a partial fill, then the rest: two charges
+    rig.io.run(market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    assert rig.job("cash_flow_sync").ok
+    fees = rig.rows("SELECT transaction_id, transaction_type, amount, description FROM "
+                    "cash_flows WHERE transaction_type LIKE '%commission%' OR "
+                    "transaction_type LIKE '%fee%'")
+    assert len(fees) == len(trades), fees
+    assert sorted(str(r["transaction_type"]) for r in fees) == ["commission_for_trades"] * 2
+    charged = sorted(-D(t["_fee"]) for t in box.account.state["trades"])
+    assert sorted(D(r["amount"]) for r in fees) == charged
+    # stored for audit only: the fee is settled with its trade, never from this row
+    keys = tuple(str(r["transaction_id"]) for r in fees)
+    assert not rig.rows("SELECT * FROM bucket_transactions WHERE source_id IN (?, ?)", keys)
+
+
+def test_rows_held_for_review_degrade_health_with_the_reason(rig: Rig) -> None:
+    """A documented code without a sure ledger rule, and an undocumented one, are stored
+    without effect and keep health degraded while the broker's history holds them."""
+    from arduino_trader.actors.health import HealthActor
+    from arduino_trader.protocols.messages import GetHealth, HealthReport
+
+    ctx = ActorContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings,
+                       resources={})
+    rig.bus.register("health", HealthActor.start(ctx, expected=(), run_checks=dict))
+    assert rig.job("cash_flow_sync").ok
+
+    def health() -> HealthReport:
+        rig.flush()
+        report = rig.bus.ask("health", GetHealth(), 10)
+        assert isinstance(report, HealthReport)
+        return report
+
+    assert health().components["cash_flow_review"]["level"] == "ok"
+    stamp = START.strftime("%Y-%m-%d")
+    rig.sandbox.sandbox.account.state["cash_flows"] += [
+        {"id": "cc-1", "type_code": "currency_conversion", "sum": "-100.00", "currency": "EUR",
+         "date": stamp, "comment": "conversion"},
+        {"id": "zz-1", "type_code": "brand_new_code", "sum": "7.00", "currency": "EUR",
+         "date": stamp, "comment": ""}]
+    core_before = _core_eur(rig)
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.details["needs_review"] == 2, outcome
+    report = health()
+    component = report.components["cash_flow_review"]
+    assert report.level == "degraded" and component["level"] == "degraded"
+    assert "ucf:cc-1" in component["message"] and "ucf:zz-1" in component["message"]
+    assert _core_eur(rig) == core_before  # held: no money moved
+    assert rig.job("cash_flow_sync").details["synced"] == 0  # and still held next sync
+    assert health().components["cash_flow_review"]["level"] == "degraded"

@@ -340,8 +340,10 @@ def test_sync_counts_and_completed_only_summary() -> None:
     store = FakeStore()
     effects = store.sync(list(batch.records), _ctx())
     counts = count_sync(batch, effects, len(rows))
+    # the unknown type is held: stored without effect, counted for review, not rejected
     assert (counts.total_from_api, counts.synced, counts.deposits_processed,
-            counts.dividends_created, counts.rejected) == (3, 2, 1, 1, 1)
+            counts.dividends_created, counts.rejected, counts.needs_review) == (
+        3, 3, 1, 1, 0, 1)
     summary = summarise([FlowRow("card", "deposit", "completed", D("100")),
                          FlowRow("withdrawal", "withdrawal", "completed", D("-40")),
                          FlowRow("withdrawal", "withdrawal", "pending", D("-500")),

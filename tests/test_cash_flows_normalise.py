@@ -18,9 +18,8 @@ from arduino_trader.domain.cash_flows.normalise import (
     cash_flow_rows,
     cps_rows,
     normalise,
-    trade_rows,
 )
-from arduino_trader.protocols.broker import CashFlow, CpsRequest, Trade
+from arduino_trader.protocols.broker import CashFlow, CpsRequest
 
 
 def _withdrawal(rid: object = 101, status: int = 3, **params: object) -> dict[str, object]:
@@ -137,7 +136,7 @@ def test_trade_fees_are_negative_and_keyed_by_trade_id() -> None:
     assert [r.ignorable for r in out.rejections] == [True, False]
 
 
-def test_user_cash_flows_detect_deposits_and_reject_unknown_types() -> None:
+def test_user_cash_flows_classify_deposits_and_hold_unknown_types() -> None:
     rows: list[Any] = [{"id": 1, "type_code": "card", "sum": "1000.00", "currency": "EUR",
              "date": "2026-03-05"},
             {"id": 2, "type_code": "REFILL", "sum": "50", "currency": "usd",
@@ -150,33 +149,33 @@ def test_user_cash_flows_detect_deposits_and_reject_unknown_types() -> None:
              "date": "2026-03-05"},
             {"id": 6, "type_code": "dividend", "sum": "3.10", "currency": "USD",
              "date": "2026-03-05", "symbol": "KO.US"},
+            {"id": 7, "type_code": "card_payout", "sum": "20", "currency": "EUR",
+             "date": "2026-03-05"},
             "garbage"]
     out = normalise("user_cash_flow", rows)
     kinds = {r.key: (r.kind, r.amount, r.currency) for r in out.records}
     assert kinds == {
         "ucf:1": ("deposit", Decimal("1000.00"), "EUR"),
         "ucf:2": ("deposit", Decimal("50.00"), "USD"),
+        "ucf:3": ("other", Decimal("5.00"), "EUR"),  # held for review, never dropped
+        "ucf:4": ("withdrawal", Decimal("-5.00"), "EUR"),  # a card payment going out
         "ucf:5": ("withdrawal", Decimal("-20.00"), "EUR"),
         "ucf:6": ("dividend", Decimal("3.10"), "USD"),
+        "ucf:7": ("other", Decimal("20.00"), "EUR"),  # a payout with a positive sum
     }
+    held = {r.key: r.description for r in out.records if r.kind == "other"}
+    assert "unknown cash-flow type 'mystery'" in held["ucf:3"]
+    assert "positive amount" in held["ucf:7"]
     assert [r.symbol for r in out.records if r.kind == "dividend"] == ["KO.US"]
-    reasons = sorted(r.reason for r in out.rejections)
-    assert any("unknown cash-flow type" in r for r in reasons)
-    assert any("negative amount" in r for r in reasons)
-    assert any("not an object" in r for r in reasons)
+    assert [r.reason for r in out.rejections] == ["row is not an object"]
 
 
 def test_port_records_normalise_through_the_raw_shapes() -> None:
     at = datetime(2026, 3, 6, 9, tzinfo=UTC)
     flows = cash_flow_rows([CashFlow("55", "card", Decimal("100"), "EUR", at)])
     cps = cps_rows([CpsRequest(8, 337, 1, at, {"totalMoneyOut": 5, "currency": "EUR"})])
-    trades = trade_rows([Trade(3, 4, "SAP.EU", "BUY", Decimal(1), Decimal(10), Decimal(10),
-                               "EUR", at, fee=Decimal("2")),
-                         Trade(4, 4, "SAP.EU", "BUY", Decimal(1), Decimal(10), Decimal(10),
-                               "EUR", at)])
-    out = (normalise("user_cash_flow", flows) + normalise("cps", cps)
-           + normalise("trade", trades))
-    assert [r.key for r in out.records] == ["ucf:55", "cps:8", "trade_fee:3"]
+    out = normalise("user_cash_flow", flows) + normalise("cps", cps)
+    assert [r.key for r in out.records] == ["ucf:55", "cps:8"]
     assert out.records[1].status == "pending"
 
 

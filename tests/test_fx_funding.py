@@ -120,9 +120,11 @@ def buy(qty: int = 3) -> OrderIntent:
 
 
 def _commissions(rig: Rig, order: dict[str, Any]) -> list[tuple[Decimal, Decimal]]:
-    """(value, commission) of each broker fill of ``order``."""
-    return [(D(t["v"]), D(t["commission"])) for t in rig.sandbox.sandbox.account.state[
-        "trades"] if t["order_id"] == order["order_id"]]
+    """(value, commission) of each broker fill of ``order`` (a trade row names the
+    exchange's order number: the order's own fills name its trades)."""
+    fills = {f["id"] for f in order["trade"]}
+    return [(D(t["v"]), D(t["_fee"])) for t in rig.sandbox.sandbox.account.state[
+        "trades"] if t["id"] in fills]
 
 
 def test_a_eur_only_account_buys_a_usd_stock_after_exactly_one_exchange(rig: Rig) -> None:

@@ -2,10 +2,11 @@
 (spec/portfolio.md §2.4), plus the DRIP and emergency-rebalancing jobs (§3.3, §4).
 
 ``cash_flow_sync`` fetches every broker source the port offers (the cash-flow ledger,
-client requests, trade commissions), normalises them, and stores each record with its
-effects in one transaction (``cash_flow_repo.store_record``); a source failing mid-sync
-is logged and reported in the job outcome (not ok) and never deletes anything. Events
-are published only after their record is committed.
+which also carries trading commissions, and client requests), normalises them, and
+stores each record with its effects in one transaction (``cash_flow_repo.store_record``);
+a source failing mid-sync is logged and reported in the job outcome (not ok) and never
+deletes anything. Events are published only after their record is committed. Rows held
+for the owner's review keep the ``cash_flow_review`` health component degraded.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from arduino_trader.domain.cash_flows.normalise import (
     cash_flow_rows,
     cps_rows,
     normalise_sources,
-    trade_rows,
     with_instruments,
 )
-from arduino_trader.domain.cash_flows.records import CashFlowRecord, Source
+from arduino_trader.domain.cash_flows.records import CashFlowRecord, Rejection, Source
 from arduino_trader.domain.cash_flows.summary import count_sync
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.cash_flows import (
@@ -38,10 +38,11 @@ from arduino_trader.protocols.cash_flows import (
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.messages import JobOutcome, RunJob
+from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
+from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
-from .base import ActorContext, BaseActor, handles
+from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
 from .cash_flow_drip import consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
@@ -165,8 +166,6 @@ class CashFlowActor(BaseActor):
             ("user_cash_flow", flows),
             ("cps", lambda: cps_rows(self._run(broker.client_requests(start, now),
                                                BROKER_TIMEOUT_S))),
-            ("trade", lambda: trade_rows(self._run(broker.trades(start.date(), now.date()),
-                                                   BROKER_TIMEOUT_S))),
         )
         for source, fetch in fetchers:
             try:
@@ -231,6 +230,7 @@ class CashFlowActor(BaseActor):
                 context = None
             self._publish(eff, record)
         counts = count_sync(batch, applied, raw)
+        self._report_review(records, batch.rejections, now)
         ok = not failures and not errors
         details: dict[str, Any] = {
             **counts.__dict__, "missing_rate": missing_rate, "errors": errors,
@@ -258,6 +258,20 @@ class CashFlowActor(BaseActor):
         return with_instruments(records,
                                 {str(s["isin"]): str(s["symbol"]) for s in secs},
                                 {str(s["symbol"]): str(s["isin"]) for s in secs})
+
+    def _report_review(self, records: Sequence[CashFlowRecord],
+                       rejections: Sequence[Rejection], now: datetime) -> None:
+        """Health: degraded while the broker's history holds rows kept for the owner's
+        review (kind ``other``) or rows that could not be read."""
+        held = [r.key for r in records if r.kind == "other"]
+        bad = [r for r in rejections if not r.ignorable]
+        message = (f"{len(held)} broker cash flows held for review ({', '.join(held[:5])})"
+                   f"; {len(bad)} unreadable" if held or bad else "no cash flow held")
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(
+                "cash_flow_review", "degraded" if held or bad else "ok", message[:500], now))
+        except ActorUnavailable:
+            pass
 
     def _publish(self, eff: Effects, record: CashFlowRecord) -> None:
         for event in eff.events:

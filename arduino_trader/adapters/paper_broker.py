@@ -365,9 +365,9 @@ class PaperBroker:
                          "WHERE order_id = ?", (now, order_id))
         if fee:
             await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                             "comment) VALUES ('commission', ?, ?, ?, ?)",
-                             (decimal_to_str(-fee), currency, now,
-                              f"paper commission, order {order_id}"))
+                             "comment) VALUES ('commission_for_trades', ?, ?, ?, 'paper "
+                             "commission (Trade ' || last_insert_rowid() || '), order ' || ?)",
+                             (decimal_to_str(-fee), currency, now, order_id))  # names its trade
 
     async def _sweep(self) -> None:
         """Fill open limit orders that became marketable."""

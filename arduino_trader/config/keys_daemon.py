@@ -21,9 +21,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("broker.kind", "str", "paper", "Broker adapter: in-process paper broker or "
                 "the Tradernet API", choices=("paper", "tradernet"), runtime=False,
                 group="broker"),
-    SettingSpec("broker.base_url", "str", "https://tradernet.com", "Tradernet API base URL "
-                "(point it at `arduino-trader sandbox` to rehearse)", runtime=False,
-                group="broker"),
+    SettingSpec("broker.base_url", "str", "https://freedom24.com", "Tradernet API base URL: "
+                "the host the account signs in at (https://freedom24.com for Freedom24, "
+                "https://tradernet.com for Tradernet accounts; point it at "
+                "`arduino-trader sandbox` to rehearse)", runtime=False, group="broker"),
     SettingSpec("health.disk_warn_free_mb", "int", 1024, "Free disk below this degrades "
                 "health", unit="MiB", minimum=0, maximum=1_048_576, group="health"),
     SettingSpec("health.disk_fail_free_mb", "int", 100, "Free disk below this fails health",

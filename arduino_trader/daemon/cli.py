@@ -17,6 +17,7 @@ from typing import Any
 
 from arduino_trader import __version__
 from arduino_trader.adapters.sandbox.cli import register as register_sandbox
+from arduino_trader.adapters.tradernet.capture import register as register_capture
 from arduino_trader.config.schema import SETTINGS
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.config.spec import SettingError
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.set_defaults(func=cmd_backtest)
 
     register_sandbox(sub)
+    register_capture(sub)
     return parser
 
 

@@ -24,11 +24,13 @@ from arduino_trader.domain.fx_exchange import FxPair, cash_moves
 
 from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import Instrument, Market, find
+from .times import broker_time, from_broker_time
 
 STATE_VERSION = 1
 FEE_RATE = Decimal("0.001")
 FEE_MIN = Decimal("1.00")
 CENT = Decimal("0.01")
+EXCHANGE_ORDER_OFFSET = 5_000_000_000  # trade rows name the exchange's order number
 ACTIVE = (1, 10, 20)
 
 
@@ -43,7 +45,7 @@ class SandboxReject(Exception):
 
 def default_state(seed: int, now: datetime) -> dict[str, Any]:
     """A demo account: some cash (one currency negative), two positions, a deposit."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = broker_time(now)
     return {
         "version": STATE_VERSION,
         "seed": seed,
@@ -172,8 +174,8 @@ class SandboxAccount:
                 "order_id": order_id, "user_order_id": user_order_id, "instr": inst.ticker,
                 "oper": action, "type": order_type, "q": qty, "leaves_qty": qty,
                 "p": _s(limit) if limit is not None else "0", "cur": inst.currency,
-                "stat": 1, "stat_prev": 0, "date": now.strftime("%Y-%m-%dT%H:%M:%S"),
-                "stat_d": now.strftime("%Y-%m-%dT%H:%M:%S"), "exp": expiration, "trade": [],
+                "stat": 1, "stat_prev": 0, "date": broker_time(now),
+                "stat_d": broker_time(now), "exp": expiration, "trade": [],
             })
             self.save()
         return {"order_id": order_id}
@@ -199,7 +201,7 @@ class SandboxAccount:
     def _set_status(order: dict[str, Any], status: int, now: datetime) -> None:
         order["stat_prev"] = order["stat"]
         order["stat"] = status
-        order["stat_d"] = now.strftime("%Y-%m-%dT%H:%M:%S")
+        order["stat_d"] = broker_time(now)
 
     def advance(self, now: datetime) -> bool:
         """Move every open order one step; True if anything changed (then saved)."""
@@ -213,7 +215,7 @@ class SandboxAccount:
         return changed
 
     def _step(self, order: dict[str, Any], now: datetime) -> bool:
-        placed = datetime.fromisoformat(order["date"]).replace(tzinfo=UTC)
+        placed = from_broker_time(order["date"]).astimezone(UTC)
         if order["exp"] in (1, 2) and placed.date() < now.date():
             self._set_status(order, 72 if order["trade"] else 71, now)
             return True
@@ -265,16 +267,17 @@ class SandboxAccount:
 
     def _fill(self, order: dict[str, Any], inst: Instrument, qty: int, price: Decimal,
               fee: Decimal, buy: bool, now: datetime) -> None:
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = broker_time(now)
         trade_id = self._next("next_trade_id")
         value = price * qty
         order["trade"].append({"id": trade_id, "p": _s(price), "q": qty, "v": _s(value),
                                "date": stamp})
+        exchange_order = EXCHANGE_ORDER_OFFSET + int(order["order_id"])
         self.state["trades"].append({
-            "id": trade_id, "order_id": order["order_id"], "instr_nm": inst.ticker,
-            "type": 1 if buy else 2, "q": qty, "p": _s(price), "v": _s(value),
-            "curr_c": inst.currency, "date": stamp, "commission": _s(fee),
-            "pay_d": stamp[:10],
+            "id": trade_id, "order_id": exchange_order, "trade_nb": exchange_order,
+            "instr_nm": inst.ticker, "type": 1 if buy else 2, "q": qty, "p": _s(price),
+            "v": _s(value), "curr_c": inst.currency, "date": stamp, "_fee": _s(fee),
+            "pay_d": stamp[:10] + "T00:00:00",
         })
         positions = self.state["positions"]
         held = self.position(inst.ticker)
@@ -297,9 +300,9 @@ class SandboxAccount:
                 del positions[inst.ticker]
             self._add_cash(inst.currency, value - fee)
         self.state["cash_flows"].append({
-            "id": str(self._next("next_flow_id")), "type_code": "commission", "date": stamp,
-            "sum": _s(-fee), "currency": inst.currency,
-            "comment": f"Commission for trade {trade_id}"})
+            "id": str(self._next("next_flow_id")), "type_code": "commission_for_trades",
+            "date": stamp[:10], "sum": _s(-fee), "currency": inst.currency,
+            "comment": f"(Trade {trade_id} {stamp.replace('T', ' ')})"})
 
     def book_dividend(self, ticker: str, amount: Decimal, currency: str | None,
                       now: datetime) -> dict[str, Any]:
@@ -318,7 +321,7 @@ class SandboxAccount:
                 raise SandboxReject(f"No position in {inst.ticker}", 18)
             self._add_cash(ccy, amount)
             row = {"id": str(self._next("next_flow_id")), "type_code": "dividend",
-                   "date": now.strftime("%Y-%m-%dT%H:%M:%S"), "sum": _s(amount),
+                   "date": broker_time(now), "sum": _s(amount),
                    "currency": ccy,
                    "comment": f"Dividends {inst.ticker} ({inst.isin}), {_s(held)} shares"}
             self.state["cash_flows"].append(row)
@@ -332,6 +335,6 @@ class SandboxAccount:
             self._add_cash(currency, amount)
             self.state["cash_flows"].append({
                 "id": str(self._next("next_flow_id")), "type_code": type_code,
-                "date": now.strftime("%Y-%m-%dT%H:%M:%S"), "sum": _s(amount),
+                "date": broker_time(now), "sum": _s(amount),
                 "currency": currency, "comment": comment})
             self.save()

@@ -1,8 +1,10 @@
-"""Answers of the sandbox, command by command, in Tradernet's shapes and quirks.
+"""Answers of the sandbox, command by command, in Tradernet's documented shapes.
 
-Quirks reproduced on purpose: a one-element collection is sent as an object, not a list;
-an absent collection is omitted; many numbers are strings (zero cash as ``".00000000"``);
-``getPlannedCorpActions`` answers with a top-level array; method errors are
+Every key it sends is documented, with the documented JSON type (numbers where the
+samples have numbers, strings such as zero cash ``".00000000"`` where they have strings;
+held to ``tests/fixtures/tradernet/`` by tests). Quirks the client must survive: a
+one-element collection is sent as an object, not a list; an absent collection is
+omitted; ``getPlannedCorpActions`` answers with a top-level array; method errors are
 ``{"error", "code"}`` with HTTP 200.
 """
 
@@ -17,13 +19,16 @@ from typing import Any
 from .account import SandboxAccount, SandboxReject
 from .fx import fx_bid_ask, fx_pair_of, instrument
 from .market import CATALOGUE, EUR_RATES, MARKETS, Instrument, find
+from .order_rows import (
+    collection,
+    notify_orders,
+    number,
+    orders_history,
+    trades_history,
+)
+from .times import broker_time
 
 Handler = Callable[[SandboxAccount, dict[str, Any], datetime], Any]
-
-
-def _collection(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
-    """The object-vs-list quirk: a single element is sent bare."""
-    return rows[0] if len(rows) == 1 else rows
 
 
 def _num(value: Decimal) -> str:
@@ -40,7 +45,7 @@ def _rate(currency: str) -> Decimal:
 def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getPositionJson``."""
     with acc.lock:
-        cash = [{"curr": cur, "s": _num(Decimal(amount)), "currval": str(_rate(cur)),
+        cash = [{"curr": cur, "s": _num(Decimal(amount)), "currval": float(_rate(cur)),
                  "forecast_in": ".00000000", "forecast_out": ".00000000"}
                 for cur, amount in sorted(acc.state["cash"].items())]
         positions = []
@@ -50,16 +55,17 @@ def position_json(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
                 continue
             price = acc.market.last(inst, now)
             q, cost = Decimal(row["q"]), Decimal(row["cost"])
-            positions.append({
-                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": row["q"],
-                "bal_price_a": row["cost"], "mkt_price": str(price), "curr": inst.currency,
-                "currval": str(_rate(inst.currency)), "name": inst.name, "name2": inst.name,
-                "profit_close": str((price - cost) * q), "close_price": str(price),
-                "market_value": "0", "open_bal": str(cost * q),
+            positions.append({  # numbers as the documented JSON numbers
+                "i": ticker, "t": inst.instr_type, "k": inst.instr_kind, "q": number(row["q"]),
+                "bal_price_a": number(row["cost"]), "mkt_price": float(price),
+                "curr": inst.currency, "currval": float(_rate(inst.currency)),
+                "name": inst.name, "name2": inst.name,
+                "profit_close": float((price - cost) * q), "close_price": float(price),
+                "market_value": float(price * q), "open_bal": float(cost * q),
             })
-    ps: dict[str, Any] = {"key": "sandbox", "acc": _collection(cash)}
+    ps: dict[str, Any] = {"key": "sandbox", "acc": collection(cash)}
     if positions:
-        ps["pos"] = _collection(positions)
+        ps["pos"] = collection(positions)
     return {"result": {"ps": ps}}
 
 
@@ -74,7 +80,7 @@ def stock_quotes(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> 
         if inst is None:
             continue
         rows.append(_quote(acc, inst, now))
-    return {"result": {"q": _collection(rows)}}
+    return {"result": {"q": collection(rows)}}
 
 
 def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, Any]:
@@ -89,7 +95,7 @@ def _quote(acc: SandboxAccount, inst: Instrument, now: datetime) -> dict[str, An
     return {"c": inst.ticker, "ltp": str(last), "bbp": str(bid), "bap": str(ask),
             "pp": str(prev), "op": str(prev), "chg": str(last - prev),
             "pcp": str(((last - prev) / prev * 100).quantize(Decimal("0.01"))),
-            "vol": 123456, "ltt": now.strftime("%Y-%m-%dT%H:%M:%S"), "x_curr": inst.currency,
+            "vol": 123456, "ltt": broker_time(now), "x_curr": inst.currency,
             "issue_nb": inst.isin, "x_lot": inst.lot, "min_step": str(inst.min_step),
             "name": inst.name}
 
@@ -104,75 +110,6 @@ def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
     if "order_id" not in params:
         raise SandboxReject("order_id is required", 2)
     return acc.cancel(params["order_id"], now)
-
-
-def _order_rows(acc: SandboxAccount, keep: Callable[[dict[str, Any]], bool]) -> list[Any]:
-    with acc.lock:
-        rows = []
-        for order in acc.state["orders"]:
-            if not keep(order):
-                continue
-            row = {k: v for k, v in order.items() if k != "reject_reason"}
-            row["id"] = row["order_id"]
-            row["trade"] = _collection(row["trade"]) if row["trade"] else []
-            if not row["trade"]:
-                del row["trade"]
-            rows.append(row)
-        return rows
-
-
-def notify_orders(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getNotifyOrderJson``: today's orders (or only active ones); absent when none."""
-    active_only = params.get("active_only") in (1, "1", True)
-    today = now.date()
-
-    def keep(order: dict[str, Any]) -> bool:
-        if active_only:
-            return bool(order["stat"] in (1, 2, 10, 11, 12, 20))
-        placed = datetime.fromisoformat(order["date"]).date()
-        return placed == today or order["stat"] in (1, 2, 10, 11, 12, 20)
-
-    rows = _order_rows(acc, keep)
-    orders: dict[str, Any] = {"key": "sandbox"}
-    if rows:
-        orders["order"] = _collection(rows)
-    return {"result": {"orders": orders}}
-
-
-def _parse_iso(value: Any, name: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise SandboxReject(f"{name}: expected YYYY-MM-DDThh:mm:ss, got {value!r}", 2) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def orders_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getOrdersHistory``."""
-    start = _parse_iso(params.get("from"), "from")
-    end = _parse_iso(params.get("till"), "till")
-    rows = _order_rows(acc, lambda o: start <= _parse_iso(o["date"], "date") <= end)
-    return {"orders": {"key": "sandbox", "order": rows}}
-
-
-def trades_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getTradesHistory``."""
-    try:
-        begin = datetime.strptime(str(params.get("beginDate")), "%Y-%m-%d").date()
-        end = datetime.strptime(str(params.get("endDate")), "%Y-%m-%d").date()
-    except ValueError:
-        raise SandboxReject("beginDate/endDate: expected YYYY-MM-DD", 2) from None
-    limit = int(params.get("max") or 0)
-    with acc.lock:
-        rows = [dict(t) for t in acc.state["trades"]
-                if begin <= datetime.fromisoformat(t["date"]).date() <= end
-                and int(t["id"]) > int(params.get("tradeId") or 0)
-                and (not params.get("nt_ticker") or t["instr_nm"] == params["nt_ticker"])]
-    if limit:
-        rows = rows[:limit]
-    max_id = max((int(r["id"]) for r in rows), default=0)
-    return {"trades": {"trade": _collection(rows) if rows else [],
-                       "max_trade_id": [{"@text": str(max_id)}]}}
 
 
 def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -193,15 +130,14 @@ def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> A
 
 
 def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getSecurityInfo``."""
+    """``getSecurityInfo``: the documented answer, which has no lot (quotes have it)."""
     inst = instrument(str(params.get("ticker", "")))
     if inst is None:
         raise SandboxReject(f"Security {params.get('ticker')!r} not found", 18)
     ident = CATALOGUE.index(inst) + 1001 if inst in CATALOGUE else 2000 + inst.market_id
-    return {"id": ident, "short_name": inst.name,
+    return {"id": ident, "short_name": inst.name, "default_ticker": inst.ticker.split(".")[0],
             "nt_ticker": inst.ticker, "currency": inst.currency,
-            "min_step": str(inst.min_step), "lot": str(inst.lot), "issue_nb": inst.isin,
-            "mrkt": {"mkt_id": inst.market_id, "mkt_short_code": inst.market}}
+            "min_step": float(inst.min_step), "code": 0}  # the documented keys: no lot
 
 
 def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -212,19 +148,19 @@ def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     hits = [i for i in CATALOGUE
             if needle in (i.isin, i.ticker.upper(), i.ticker.split(".")[0].upper())
             or needle in i.name.upper()]
-    return {"found": [{"t": i.ticker, "nm": i.name, "isin": i.isin, "type": i.instr_type,
-                       "kind": i.instr_kind, "mkt": i.market, "mkt_id": i.market_id,
-                       "x_curr": i.currency} for i in hits]}
+    return {"found": [{"t": i.ticker, "nm": i.name, "n": i.name, "isin": i.isin,
+                       "type": i.instr_type, "kind": i.instr_kind, "mkt": i.market,
+                       "mkt_id": str(i.market_id)} for i in hits], "code": 0}
 
 
 def market_status(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getMarketStatus``."""
     wanted = str(params.get("market", "*"))
     closed = set(acc.state.get("closed_markets", []))
-    rows = [{"n": name, "n2": code, "i": mid, "s": "CLOSE" if code in closed else "OPEN",
+    rows = [{"n": name, "n2": code, "s": "CLOSE" if code in closed else "OPEN",
              "o": "09:00:00", "c": "23:59:00", "dt": "0"}
-            for code, name, mid in MARKETS if wanted in ("*", code)]
-    return {"result": {"markets": {"t": now.strftime("%Y-%m-%d %H:%M:%S"), "m": rows}}}
+            for code, name, _ in MARKETS if wanted in ("*", code)]
+    return {"result": {"markets": {"t": broker_time(now).replace("T", " "), "m": rows}}}
 
 
 def cross_rates(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -259,7 +195,7 @@ def hloc(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
         out["vl"][inst.ticker] = [v for *_, v in bars]
         out["xSeries"][inst.ticker] = [int(t.timestamp()) for t, *_ in bars]
         out["info"][inst.ticker] = {"currency": inst.currency,
-                                    "min_step": str(inst.min_step), "lot": inst.lot}
+                                    "min_step": str(inst.min_step), "lot": str(inst.lot)}
     return out
 
 
@@ -323,7 +259,7 @@ def submit_cps(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> An
         request_id = acc._next("next_flow_id")
         acc.state.setdefault("cps", []).append({
             "id": request_id, "type_doc_id": params.get("type_doc_id"),
-            "date_crt": now.strftime("%Y-%m-%dT%H:%M:%S"), "status_c": 0,
+            "date_crt": broker_time(now), "status_c": 0,
             "params": {k: v for k, v in params.items() if k != "type_doc_id"}})
         acc.save()
     return {"id": request_id, "status": 0}
@@ -333,7 +269,8 @@ def broker_report(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
     """``getBrokerReport``: the requested part (commissions from the trade log)."""
     part = str(params.get("type", ""))
     with acc.lock:
-        rows = [{"trade_id": t["id"], "sum": t["commission"], "currency": t["curr_c"]}
+        rows = [{"trade_id": t["id"], "sum": t.get("_fee", t.get("commission")),
+                 "currency": t["curr_c"]}
                 for t in acc.state["trades"]] if part == "commissions" else []
     return {"report": {part: rows}}
 

@@ -48,6 +48,7 @@ from arduino_trader.protocols.broker import (
 
 from .. import crashpoints
 from . import normalise as nz
+from . import reads
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
 from .signing import encode_body, signed_headers
 from .stats import CallStats
@@ -257,6 +258,10 @@ class TradernetClient:
                                       command="GetAllUserTexInfo")
         return "authenticated"
 
+    async def read_raw(self, command: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A read-only command's answer as sent (others raise ``ValueError``)."""
+        return await self._call(reads.read_only(command), params)
+
     async def account(self) -> AccountSnapshot:
         """Positions and cash (``getPositionJson``)."""
         return nz.parse_account(await self._call("getPositionJson"))
@@ -303,28 +308,22 @@ class TradernetClient:
         return nz.parse_orders(data, "getOrdersHistory")
 
     async def trades(self, start: date, end: date) -> tuple[Trade, ...]:
-        """Executed trades (``getTradesHistory``, all of them: ``max`` 0)."""
-        data = await self._call("getTradesHistory", {"beginDate": nz.fmt_date(start),
-                                                     "endDate": nz.fmt_date(end), "max": 0})
-        return nz.parse_trades(data)
+        """Executed trades with their Tradernet order and fee (:mod:`.reads`)."""
+        return await reads.joined_trades(self, start, end)
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Cash movements (``getUserCashFlows``)."""
-        data = await self._call("getUserCashFlows", {"take": take, "skip": skip,
-                                                     "without_refund": 1})
-        return nz.parse_cash_flows(data)
+        return nz.parse_cash_flows(await self._call(
+            "getUserCashFlows", {"take": take, "skip": skip, "without_refund": 1}))
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
         """Client requests (``getClientCpsHistory``)."""
-        data = await self._call("getClientCpsHistory",
-                                {"date_from": nz.fmt_datetime(start),
-                                 "date_to": nz.fmt_datetime(end)})
-        return nz.parse_cps(data)
+        return nz.parse_cps(await self._call("getClientCpsHistory", {
+            "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end)}))
 
     async def security_info(self, symbol: str) -> SecurityInfo:
-        """Lot, step, currency (``getSecurityInfo`` with ``sup`` true)."""
-        data = await self._call("getSecurityInfo", {"ticker": symbol, "sup": True})
-        return nz.parse_security_info(data, symbol)
+        """Lot, step, currency (``getSecurityInfo``; the lot may be the quote's)."""
+        return await reads.security_info(self, symbol)
 
     async def find_security(self, text: str) -> tuple[FinderHit, ...]:
         """Public ``tickerFinder``."""

@@ -25,21 +25,39 @@ from arduino_trader.protocols.broker import (
     CashBalance,
     CashFlow,
     CpsRequest,
-    Fill,
     FinderHit,
     MarketState,
-    Order,
     Position,
     Quote,
     SecurityInfo,
-    Side,
-    Trade,
 )
-from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 
+from .fields import (
+    BROKER_TZ,
+    as_list,
+    brief,
+    client_order_id,
+    dec,
+    dec_or_none,
+    first,
+    int_or_none,
+    integer,
+    parse_time,
+    require,
+    side_from_oper,
+    text,
+)
 from .flow_instrument import flow_instrument
+from .orders import parse_order, parse_orders, parse_trades, trade_orders
 
-_AUTH_WORDS = ("signature", "public key", "apikey", "api key", "timestamp", "unauthori")
+__all__ = [
+    "as_list", "client_order_id", "dec", "dec_or_none", "int_or_none", "integer",
+    "parse_order", "parse_orders", "parse_time", "parse_trades", "require",
+    "side_from_oper", "text", "trade_orders",
+]
+
+_AUTH_WORDS = ("signature", "public key", "apikey", "api key", "user is not found",
+               "unauthori")
 UNAVAILABLE_CODE = 14
 USER_NOT_FOUND_CODE = 7
 
@@ -73,12 +91,17 @@ def read_envelope(status: int, text: str, command: str,
 
 
 def raise_for_error(data: Mapping[str, Any], command: str) -> None:
-    """``errMsg`` / ``error`` in an answer → the matching :class:`BrokerError`."""
-    message: Any = None
-    if data.get("errMsg"):
-        message = data["errMsg"]
-    elif data.get("error"):
-        message = data["error"]
+    """An error answer → the matching :class:`BrokerError`; a success passes.
+
+    Documented shapes, all with HTTP 200: ``{"errMsg", "code"}`` (envelope errors),
+    ``{"error", "code"}`` (method errors) and both messages together. A success may
+    carry ``"code": 0`` (``getSecurityInfo``) or an empty ``error``: neither is an error.
+    Authentication failures: the documented ``User is not found`` (code 7) and answers
+    whose message names the signature or the API key.
+    """
+    message: Any = next((data[k] for k in ("errMsg", "error", "errorMsg")
+                         if data.get(k) and (not isinstance(data[k], str) or data[k].strip())),
+                        None)
     if message is None:
         return
     code = _int_or_none(data.get("code"))
@@ -92,100 +115,8 @@ def raise_for_error(data: Mapping[str, Any], command: str) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
-def as_list(value: Any, what: str) -> list[dict[str, Any]]:
-    """A collection that may be a list, a single object, or absent (→ empty)."""
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-        return value
-    raise BrokerProtocolError(f"{what}: expected a list of objects, got {_brief(value)}")
-
-
-def require(data: Mapping[str, Any], key: str, what: str) -> Any:
-    """``data[key]``; a missing key is a protocol error, never a default."""
-    if not isinstance(data, Mapping) or key not in data:
-        raise BrokerProtocolError(f"{what}: missing {key!r} in {_brief(data)}")
-    return data[key]
-
-
-def dec(value: Any, what: str) -> Decimal:
-    """A broker number (string or JSON number, comma decimals tolerated) as Decimal."""
-    try:
-        return parse_decimal(value, field=what, allow_comma=True)
-    except InvalidAmount as exc:
-        raise BrokerProtocolError(str(exc)) from None
-
-
-def dec_or_none(value: Any, what: str) -> Decimal | None:
-    """Like :func:`dec` but None / empty string → None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return dec(value, what)
-
-
-def integer(value: Any, what: str) -> int:
-    """An integer that may arrive as a string or an integral float."""
-    number = dec(value, what)
-    if number != number.to_integral_value():
-        raise BrokerProtocolError(f"{what}: {value!r} is not an integer")
-    return int(number)
-
-
-def int_or_none(value: Any, what: str) -> int | None:
-    """Like :func:`integer` but None / empty → None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return integer(value, what)
-
-
-def text(value: Any) -> str:
-    """A string field (None → empty)."""
-    return "" if value is None else str(value)
-
-
-def parse_time(value: Any, what: str) -> datetime | None:
-    """Broker timestamps: ISO strings, ``YYYY-MM-DD hh:mm:ss``, dates, or unix seconds."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        raw = value.strip().replace("Z", "+00:00")
-        for candidate in (raw, raw.replace(" ", "T")):
-            try:
-                parsed = datetime.fromisoformat(candidate)
-            except ValueError:
-                continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        try:
-            return datetime.strptime(raw, "%d.%m.%Y %H:%M").replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    raise BrokerProtocolError(f"{what}: unreadable time {value!r}")
-
-
-def side_from_oper(value: Any, what: str) -> Side:
-    """``oper``/``type`` codes: 1, 2 buy; 3, 4 sell (orders). Trades use 1 buy / 2 sell."""
-    code = integer(value, what)
-    if code in (1, 2):
-        return "BUY"
-    if code in (3, 4):
-        return "SELL"
-    raise BrokerProtocolError(f"{what}: unknown side code {value!r}")
-
-
-def _first(row: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in row and row[key] is not None:
-            return row[key]
-    return None
-
-
-def _brief(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 120 else shown[:117] + "..."
+_first = first
+_brief = brief
 
 
 def _float_or_none(value: str | None) -> float | None:
@@ -211,8 +142,18 @@ def _result(data: Mapping[str, Any], what: str) -> Mapping[str, Any]:
 
 # ------------------------------------------------------------------------------ parsers
 def parse_account(data: Mapping[str, Any]) -> AccountSnapshot:
-    """``getPositionJson`` → positions and every cash row (negative ones kept)."""
-    ps = require(_result(data, "getPositionJson"), "ps", "getPositionJson")
+    """``getPositionJson`` → positions and every cash row (negative ones kept).
+
+    ``result.ps`` as the SDK reads it, or ``acc``/``pos`` at the top as the
+    documentation's sample shows it.
+    """
+    result = data.get("result")
+    if isinstance(result, Mapping) and "ps" in result:
+        ps = result["ps"]
+    elif "acc" in data or "pos" in data:
+        ps = data
+    else:
+        ps = require(_result(data, "getPositionJson"), "ps", "getPositionJson")
     if not isinstance(ps, Mapping):
         raise BrokerProtocolError("getPositionJson: 'ps' is not an object")
     positions = []
@@ -270,79 +211,6 @@ def parse_quotes(data: Mapping[str, Any]) -> tuple[Quote, ...]:
     return tuple(quotes)
 
 
-def parse_order(row: Mapping[str, Any]) -> Order:
-    """One order object (both ``id`` and ``order_id`` spellings)."""
-    order_id = integer(_first(row, "order_id", "id"), "order id")
-    what = f"order {order_id}"
-    fills = tuple(
-        Fill(trade_id=integer(require(t, "id", what), f"{what}.trade.id"),
-             price=dec(require(t, "p", what), f"{what}.trade.p"),
-             quantity=dec(require(t, "q", what), f"{what}.trade.q"),
-             at=parse_time(t.get("date"), f"{what}.trade.date"))
-        for t in as_list(row.get("trade"), f"{what}.trade")
-    )
-    quantity = dec(require(row, "q", what), f"{what}.q")
-    leaves = row.get("leaves_qty")
-    limit = dec_or_none(row.get("p"), f"{what}.p")
-    return Order(
-        order_id=order_id,
-        symbol=text(_first(row, "instr", "instr_name")),
-        side=side_from_oper(_first(row, "oper", "buy_sell"), f"{what}.oper"),
-        quantity=quantity,
-        leaves_quantity=dec(leaves, f"{what}.leaves_qty") if leaves is not None else quantity,
-        status=integer(require(row, "stat", what), f"{what}.stat"),
-        currency=text(_first(row, "cur", "curr")).upper(),
-        limit_price=limit if limit else None,
-        user_order_id=int_or_none(row.get("user_order_id"), f"{what}.user_order_id"),
-        placed_at=parse_time(row.get("date"), f"{what}.date"),
-        fills=fills,
-    )
-
-
-def parse_orders(data: Mapping[str, Any], command: str) -> tuple[Order, ...]:
-    """``getNotifyOrderJson`` (``result.orders``) / ``getOrdersHistory`` (``orders``)."""
-    container: Any = data.get("result", data) if command == "getNotifyOrderJson" else data
-    if not isinstance(container, Mapping):
-        raise BrokerProtocolError(f"{command}: 'result' is not an object")
-    orders = require(container, "orders", command)
-    if orders in (None, "", []):
-        return ()
-    if not isinstance(orders, Mapping):
-        raise BrokerProtocolError(f"{command}: 'orders' is not an object")
-    return tuple(parse_order(row) for row in as_list(orders.get("order"), f"{command}.order"))
-
-
-def parse_trades(data: Mapping[str, Any]) -> tuple[Trade, ...]:
-    """``getTradesHistory`` → trades keyed by trade id (``type`` 1 buy, 2 sell)."""
-    trades = require(data, "trades", "getTradesHistory")
-    if trades in (None, "", []):
-        return ()
-    if not isinstance(trades, Mapping):
-        raise BrokerProtocolError("getTradesHistory: 'trades' is not an object")
-    out = []
-    for row in as_list(trades.get("trade"), "getTradesHistory.trade"):
-        trade_id = integer(require(row, "id", "trade"), "trade.id")
-        what = f"trade {trade_id}"
-        kind = integer(require(row, "type", what), f"{what}.type")
-        if kind not in (1, 2):
-            raise BrokerProtocolError(f"{what}: unknown type {kind}")
-        quantity = dec(require(row, "q", what), f"{what}.q")
-        price = dec(require(row, "p", what), f"{what}.p")
-        value = dec_or_none(row.get("v"), f"{what}.v")
-        out.append(Trade(
-            trade_id=trade_id,
-            order_id=int_or_none(row.get("order_id"), f"{what}.order_id"),
-            symbol=text(_first(row, "instr_nm", "instr")),
-            side="BUY" if kind == 1 else "SELL",
-            quantity=quantity, price=price,
-            value=value if value is not None else quantity * price,
-            currency=text(_first(row, "curr_c", "cur")).upper(),
-            executed_at=parse_time(row.get("date"), f"{what}.date"),
-            fee=dec_or_none(row.get("commission"), f"{what}.commission"),
-        ))
-    return tuple(out)
-
-
 def parse_cash_flows(data: Mapping[str, Any]) -> tuple[CashFlow, ...]:
     """``getUserCashFlows`` → signed movements."""
     container = data.get("result", data)
@@ -390,23 +258,57 @@ def parse_cps(data: Mapping[str, Any]) -> tuple[CpsRequest, ...]:
     return tuple(out)
 
 
-def parse_security_info(data: Mapping[str, Any], symbol: str) -> SecurityInfo:
-    """``getSecurityInfo`` → lot, step, currency, market id."""
+def parse_security_info(data: Mapping[str, Any], symbol: str,
+                        lot: int | None = None) -> SecurityInfo:
+    """``getSecurityInfo`` → lot, step, currency, market id.
+
+    The documented answer has no lot; ``lot`` is then the caller's, read from the
+    quote's ``x_lot`` (:func:`parse_quote_lot`). No lot from either is an error: a wrong
+    lot sizes every order wrong.
+    """
     row = data.get("result", data)
     if not isinstance(row, Mapping):
         raise BrokerProtocolError("getSecurityInfo: answer is not an object")
+    own = int_or_none(first(row, "lot", "lot_size_q"), "lot")
+    if own is None and lot is None:
+        raise BrokerProtocolError(f"getSecurityInfo {symbol}: no lot size in the answer")
     mrkt = row.get("mrkt")
     market_id = int_or_none(mrkt.get("mkt_id"), "mrkt.mkt_id") \
         if isinstance(mrkt, Mapping) else None
     return SecurityInfo(
-        symbol=text(_first(row, "nt_ticker", "ticker") or symbol),
-        name=text(_first(row, "short_name", "name")),
+        symbol=text(first(row, "nt_ticker", "ticker") or symbol),
+        name=text(first(row, "short_name", "name")),
         currency=text(require(row, "currency", "getSecurityInfo")).upper(),
         min_step=dec_or_none(row.get("min_step"), "min_step"),
-        lot=int_or_none(_first(row, "lot", "lot_size_q"), "lot") or 1,
+        lot=_positive_lot(own if own is not None else lot, symbol),
         market_id=market_id,
         isin=text(row.get("issue_nb")),
     )
+
+
+def has_lot(data: Mapping[str, Any]) -> bool:
+    """True when a ``getSecurityInfo`` answer names the lot size itself."""
+    row = data.get("result", data)
+    return isinstance(row, Mapping) and first(row, "lot", "lot_size_q") not in (None, "")
+
+
+def parse_quote_lot(data: Mapping[str, Any], symbol: str) -> int:
+    """The lot size (``x_lot``) of ``symbol`` in a ``getStockQuotesJson`` answer."""
+    result = _result(data, "getStockQuotesJson")
+    rows = as_list(first(result, "q", "quotes"), "getStockQuotesJson.q")
+    for row in rows:
+        if text(row.get("c")) == symbol:
+            lot = int_or_none(row.get("x_lot"), f"{symbol}.x_lot")
+            if lot is None:
+                break
+            return _positive_lot(lot, symbol)
+    raise BrokerProtocolError(f"getStockQuotesJson {symbol}: no lot size (x_lot)")
+
+
+def _positive_lot(lot: int | None, symbol: str) -> int:
+    if lot is None or lot < 1:
+        raise BrokerProtocolError(f"{symbol}: lot size {lot!r} is not a positive integer")
+    return lot
 
 
 def parse_finder(data: Mapping[str, Any]) -> tuple[FinderHit, ...]:
@@ -486,8 +388,8 @@ def fmt_date(value: date) -> str:
 
 
 def fmt_datetime(value: datetime) -> str:
-    """``YYYY-MM-DDThh:mm:ss`` (UTC, no zone)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """``YYYY-MM-DDThh:mm:ss`` in the broker's time (Moscow), no zone."""
+    return value.astimezone(BROKER_TZ).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def fmt_hloc_time(value: datetime) -> str:

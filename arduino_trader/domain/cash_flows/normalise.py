@@ -3,14 +3,15 @@ explicit :class:`Rejection` with its reason (spec/portfolio.md §2.1).
 
 Sources: client request history (``getClientCpsHistory``: withdrawals 337, structured
 products 297, other ``type_<n>``, and the fees split out of them), executed corporate
-actions (dividend, coupon, maturity, partial_maturity), trade history commissions
-(``trading_fee``) and the broker's cash-flow ledger (``getUserCashFlows``: card deposits,
-payouts, dividends, fees, taxes). Deposits are detected only in that ledger, by type
-code (``card``, ``deposit``, ``refill``, ``transfer_in``; spec §2.1/§8).
+actions (dividend, coupon, maturity, partial_maturity) and the broker's cash-flow ledger
+(``getUserCashFlows``: transfers, payouts, dividends, trading commissions, fees, taxes;
+every documented ``type_code`` is classified in :mod:`.type_codes`, an unknown one is
+held for review as ``other``). Trading commissions come from that ledger only: one row
+per charge.
 
-Nothing is guessed: an unparsable amount, a missing or unknown currency, a missing or
-malformed date, or an unknown cash-flow type is rejected with a reason. String amounts
-and decimal commas are read exactly. A record without a broker id is keyed on its
+Nothing is guessed: an unparsable amount, a missing or unknown currency or a missing
+or malformed date is rejected with a reason. String amounts and decimal commas are read
+exactly. A record without a broker id is keyed on its
 immutable content plus its ordinal among identical records (``stable_id=False``).
 """
 
@@ -33,7 +34,8 @@ from arduino_trader.domain.cash_flows.records import (
     Source,
     status_from_code,
 )
-from arduino_trader.protocols.broker import CashFlow, CpsRequest, Trade
+from arduino_trader.domain.cash_flows.type_codes import meaning
+from arduino_trader.protocols.broker import CashFlow, CpsRequest
 from arduino_trader.protocols.money import (
     InvalidAmount,
     parse_currency,
@@ -49,14 +51,6 @@ WITHDRAWAL_DOC = 337
 STRUCTURED_PRODUCT_DOC = 297
 CORPORATE_CASH_TYPES: frozenset[str] = frozenset(
     {"dividend", "coupon", "maturity", "partial_maturity"})
-# getUserCashFlows type codes → kind (lower-cased). Deposits: card + the Go detector's set.
-USER_FLOW_KINDS: dict[str, FlowKind] = {
-    "card": "deposit", "deposit": "deposit", "refill": "deposit", "transfer_in": "deposit",
-    "card_payout": "withdrawal", "withdrawal": "withdrawal", "transfer_out": "withdrawal",
-    "dividend": "dividend", "dividends": "dividend", "coupon": "coupon",
-    "fee": "fee", "commission": "trading_fee", "tax": "tax",
-}
-
 
 class _Reject(Exception):
     """Internal: abort one raw row with a reason."""
@@ -249,22 +243,17 @@ def _trade_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
 
 def _user_flow_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
     code = str(row.get("type_code") or "").strip().lower()
-    kind = USER_FLOW_KINDS.get(code)
-    if kind is None:
-        raise _Reject(f"unknown cash-flow type {code!r}")
     amount = _nonzero(_amount(row.get("sum"), "sum"), "sum")
-    if kind == "deposit" and amount < 0:
-        raise _Reject(f"deposit type {code!r} with negative amount {amount}")
-    if kind == "withdrawal" and amount > 0:
-        raise _Reject(f"withdrawal type {code!r} with positive amount {amount}")
+    comment = str(row.get("comment") or "")
+    said = meaning(code, amount, comment)  # every code: a ledger kind, or held for review
     ccy = _currency(row.get("currency"), "currency", known)
     on = _date(row.get("date"), "date")
-    comment = str(row.get("comment") or "")
     base = {"source": "user_cash_flow", "type_doc_id": code, "on": on, "status": "completed",
-            "status_c": None, "params": dict(row), "description": comment,
+            "status_c": None, "params": dict(row), "description": said.review or comment,
             "symbol": str(_first(row, "symbol", "ticker") or "").strip(),
-            "isin": str(row.get("isin") or "").strip().upper()}
-    return [_Draft(_record(base, kind, code, amount, ccy), _id(row.get("id")))]
+            "isin": str(row.get("isin") or "").strip().upper(), "related_id": said.trade_id}
+    return [_Draft(_record(base, said.kind, code or "unknown", amount, ccy),
+                   _id(row.get("id")))]
 
 
 def _record(base: Mapping[str, Any], kind: FlowKind, transaction_type: str, amount: Decimal,
@@ -448,10 +437,3 @@ def cps_rows(requests: Sequence[CpsRequest]) -> list[dict[str, Any]]:
     return [{"id": r.request_id, "type_doc_id": r.type_doc_id, "status_c": r.status,
              "date_crt": r.created_at.date().isoformat() if r.created_at else None,
              "params": dict(r.params)} for r in requests]
-
-
-def trade_rows(trades: Sequence[Trade]) -> list[dict[str, Any]]:
-    """Port :class:`Trade` records → trade-history row shape (fee in the trade currency)."""
-    return [{"id": t.trade_id, "commission": t.fee, "curr_c": t.currency,
-             "date": t.executed_at.date().isoformat() if t.executed_at else None,
-             "instr_nm": t.symbol} for t in trades if t.fee is not None]

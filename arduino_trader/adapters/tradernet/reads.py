@@ -1,0 +1,69 @@
+"""Reads that take more than one call: trades joined to their order and fee, and a
+security's lot. The client delegates to these; each call goes through
+:meth:`TradernetClient.read_raw` (read-only commands only).
+
+A ``getTradesHistory`` row names the exchange's order number and no commission: a
+trade's Tradernet order is the order whose fills hold the trade id (``getOrdersHistory``)
+and its fee the ledger's commission rows naming it (``getUserCashFlows``). The broker
+dates trades in Moscow time, so the windows are widened by a day on each side.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from arduino_trader.protocols.broker import CashFlow, SecurityInfo, Trade
+
+from . import normalise as nz
+from .trade_fees import fees_by_trade
+
+if TYPE_CHECKING:
+    from .client import TradernetClient
+
+READ_ONLY_COMMANDS = frozenset({
+    "GetAllUserTexInfo", "getPositionJson", "getStockQuotesJson", "getNotifyOrderJson",
+    "getOrdersHistory", "getTradesHistory", "getUserCashFlows", "getClientCpsHistory",
+    "getSecurityInfo", "getMarketStatus", "getCrossRatesForDate", "getHloc"})
+FEE_PAGE_SIZE = 500
+FEE_PAGES = 4  # the newest 2,000 ledger rows hold the fees of the trades being synced
+
+
+def read_only(command: str) -> str:
+    """``command`` when it only reads; any command that could change the account raises
+    ``ValueError``."""
+    if command not in READ_ONLY_COMMANDS:
+        raise ValueError(f"{command} is not a read-only command")
+    return command
+
+
+async def joined_trades(client: TradernetClient, start: date, end: date
+                        ) -> tuple[Trade, ...]:
+    """Executed trades between two dates, each with its Tradernet order and fee."""
+    data = await client.read_raw("getTradesHistory", {
+        "beginDate": nz.fmt_date(start - timedelta(days=1)),
+        "endDate": nz.fmt_date(end + timedelta(days=1)), "max": 0})
+    bare = nz.parse_trades(data)
+    if not bare:
+        return ()
+    low = datetime.combine(start, datetime.min.time(), UTC) - timedelta(days=2)
+    high = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=2)
+    orders = nz.trade_orders(await client.order_history(low, high))
+    flows: list[CashFlow] = []
+    for page in range(FEE_PAGES):
+        got = await client.cash_flows(FEE_PAGE_SIZE, page * FEE_PAGE_SIZE)
+        flows += got
+        if len(got) < FEE_PAGE_SIZE:
+            break
+    fees = fees_by_trade(flows, {t.trade_id: t.currency for t in bare})
+    return nz.parse_trades(data, orders=orders, fees=fees)
+
+
+async def security_info(client: TradernetClient, symbol: str) -> SecurityInfo:
+    """``getSecurityInfo``; its documented answer has no lot, which then comes from the
+    quote's ``x_lot``. Neither having one is a ``BrokerProtocolError``, never a lot of 1."""
+    data = await client.read_raw("getSecurityInfo", {"ticker": symbol, "sup": True})
+    if nz.has_lot(data):
+        return nz.parse_security_info(data, symbol)
+    quote = await client.read_raw("getStockQuotesJson", {"tickers": symbol})
+    return nz.parse_security_info(data, symbol, lot=nz.parse_quote_lot(quote, symbol))
