@@ -28,6 +28,7 @@ from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
 from arduino_trader.protocols.broker import Broker, BrokerUnsupported
 from arduino_trader.protocols.cash_flows import CheckBalances
+from arduino_trader.protocols.execution import PublishFills
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import GetFxRate, PricesUpdated
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
@@ -172,6 +173,11 @@ class PortfolioActor(BaseActor):
                                                        now))
         for learned in result.pop("fees_learned"):  # committed: safe to announce
             self.ctx.bus.publish(learned)
+        if result["ours"]:  # fills of our orders seen here first: the executor announces
+            try:            # them (else its next follow-up round does)
+                self.ctx.bus.tell("executor", PublishFills())
+            except ActorUnavailable:
+                pass
         unknown = result["unknown_symbols"]
         if unknown:
             self.log.warning("broker_trades_unknown_symbols", symbols=unknown)
