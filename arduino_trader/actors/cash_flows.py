@@ -38,6 +38,7 @@ from arduino_trader.protocols.cash_flows import (
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.market_data import FxRatesUpdated
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.store import Database
 
@@ -102,6 +103,7 @@ class CashFlowActor(BaseActor):
         # The broker sends its whole cash-flow history every sync: rows seen before are
         # not parsed again.
         self._rows = RowMemo()
+        self._waiting_for: set[str] = set()  # currencies the last sync lacked a rate for
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -138,6 +140,15 @@ class CashFlowActor(BaseActor):
             consume_fill(self.ctx, self.log, msg)
         except Exception as exc:  # a tell must not kill the actor; the fill stays unconsumed
             self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
+
+    @handles(FxRatesUpdated)
+    def _on_rates(self, msg: FxRatesUpdated) -> None:
+        """Records that waited for one of these rates are booked now, not at the next
+        scheduled sync."""
+        if self._waiting_for & set(msg.currencies):
+            outcome = self.sync()
+            self.log.info("cash_flow_sync_on_rates", currencies=list(msg.currencies),
+                          ok=outcome.ok, summary=outcome.summary)
 
     @handles(CheckBalances)
     def _on_check(self, msg: CheckBalances) -> dict[str, Any]:
@@ -197,6 +208,7 @@ class CashFlowActor(BaseActor):
         rates: RateTable | None = None  # read when a record needs applying (the whole
         applied: list[Effects] = []       # rate history: most syncs apply nothing)
         missing_rate: list[str] = []
+        waiting: set[str] = set()
         errors: dict[str, str] = {}
         context: EffectContext | None = None
         once = Counter(r.key for r in records)
@@ -221,6 +233,7 @@ class CashFlowActor(BaseActor):
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
+                waiting.add(exc.currency)
                 continue
             except Exception as exc:
                 self.log.error("cash_flow_store_failed", key=record.key, error=repr(exc))
@@ -230,6 +243,7 @@ class CashFlowActor(BaseActor):
             if any(e.type == "deposit" for e in eff.ledger):
                 context = None
             self._publish(eff, record)
+        self._waiting_for = waiting
         counts = count_sync(batch, applied, raw)
         ok = not failures and not errors
         details: dict[str, Any] = {

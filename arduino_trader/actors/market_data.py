@@ -30,6 +30,7 @@ from arduino_trader.protocols.market_data import (
     AddSecurity,
     EmptyHistory,
     FxRate,
+    FxRatesUpdated,
     GetFxRate,
     GetQuotes,
     HistoryUpdated,
@@ -512,6 +513,8 @@ class MarketDataActor(BaseActor):
             except MarketDataError as exc:
                 failed[code] = str(exc)
         self._store(repo.write_fx(self._db, got, self._now()))
+        if got:  # money waiting for one of these rates is booked now, not at its schedule
+            self.ctx.bus.publish(FxRatesUpdated(tuple(r.currency for r in got), self._now()))
         self._problem("fx", f"no rate for {', '.join(sorted(failed))}" if failed else None)
         return JobOutcome(not failed, f"{len(got)} FX rates updated"
                           + (f", missing: {', '.join(sorted(failed))}" if failed else ""),
@@ -552,6 +555,7 @@ class MarketDataActor(BaseActor):
                 return stored
             raise RateUnavailable(f"no FX rate for {code}: {exc}") from exc
         self._store(repo.write_fx(self._db, [rate], self._now()))
+        self.ctx.bus.publish(FxRatesUpdated((code,), self._now()))
         return rate
 
     @handles(GetFxRate)

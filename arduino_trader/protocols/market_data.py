@@ -215,6 +215,14 @@ class PricesUpdated:
 
 
 @dataclass(frozen=True)
+class FxRatesUpdated:
+    """Published after EUR rates were stored: the currencies that got one."""
+
+    currencies: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HistoryUpdated:
     """Published after a history sync: rows written per ISIN."""
 
