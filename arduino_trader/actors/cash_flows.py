@@ -212,6 +212,7 @@ class CashFlowActor(BaseActor):
         errors: dict[str, str] = {}
         context: EffectContext | None = None
         once = Counter(r.key for r in records)
+        present = frozenset(once)  # a row this answer lists itself is never an alias
         settled = self._settled
         facts = [_facts(r) for r in records]
         unsettled = [r.key for r, f in zip(records, facts, strict=True)
@@ -229,7 +230,7 @@ class CashFlowActor(BaseActor):
                     rates = self._run(repo.load_rates(db))
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
-                eff = self._run(repo.store_record(db, record, context, now))
+                eff = self._run(repo.store_record(db, record, context, now, present))
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,8 @@ from arduino_trader.domain.cash_flows.summary import FlowRow, ListQuery
 from arduino_trader.domain.dividends import Consumption, Dividend
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database, StoreError, Transaction
+
+from . import cash_flow_aliases
 
 
 def _ts(moment: datetime) -> int:
@@ -93,7 +96,9 @@ async def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
             "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
             f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
         out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
-    return out
+    aliases = await cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
+    stored = await seen_flows(db, sorted(set(aliases.values()))) if aliases else {}
+    return out | {a: stored[k] for a, k in aliases.items() if k in stored}
 
 
 async def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
@@ -133,15 +138,21 @@ async def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
 
 
 async def store_record(db: Database, record: CashFlowRecord, context: EffectContext,
-                       now: datetime) -> Effects:
+                       now: datetime, present: Collection[str] = ()) -> Effects:
     """Store ``record`` and apply its effects exactly once, in one transaction.
 
     ``context`` (rates, buckets) is built by the caller beforehand: nothing blocking
     may run inside the transaction on the I/O loop. Raises whatever the rules raise
-    (``MissingRate``) or the store raises; then nothing of this record was written.
+    (``MissingRate``) or the store raises; then nothing of this record was written. A
+    record already stored under another key (``cash_flow_aliases``; ``present``: the keys
+    of the same answer) is that row.
     """
     async with db.transaction() as tx:
         seen = await _seen(tx, record.key)
+        stored = None if seen else await cash_flow_aliases.resolve(tx, record, present, now)
+        if stored is not None:
+            record = replace(record, key=stored)
+            seen = await _seen(tx, stored)
         effects = apply_record(seen, record, context)
         if effects.action == "insert":
             await _insert_row(tx, effects, now)
