@@ -102,12 +102,11 @@ def _cash_eur(ctx: ActorContext, rates: RateTable) -> Decimal:
 
 def _bucket_cash_eur(account_cash: Decimal, ledger: dict[str, dict[str, Decimal]],
                      rates: RateTable) -> dict[str, Decimal]:
-    """Cash each bucket may spend, in EUR: a satellite its own ledger cash, core the
-    account's cash (never more than the broker holds)."""
-    out = {"core": account_cash}
+    """Cash each bucket may spend, in EUR: its own ledger cash (positive balances in
+    every currency), never more than the account holds; core also never more than what
+    the satellites' cash leaves of the account (core never spends a satellite's money)."""
+    out: dict[str, Decimal] = {"core": ZERO}
     for bucket, balances in ledger.items():
-        if bucket == "core":
-            continue
         total = ZERO
         for ccy, amount in balances.items():
             if amount > 0:
@@ -116,6 +115,8 @@ def _bucket_cash_eur(account_cash: Decimal, ledger: dict[str, dict[str, Decimal]
                 except MissingRate:
                     continue
         out[bucket] = min(round_money(total), account_cash)
+    satellites = sum((v for b, v in out.items() if b != "core"), ZERO)
+    out["core"] = max(ZERO, min(out["core"], account_cash - satellites))
     return out
 
 

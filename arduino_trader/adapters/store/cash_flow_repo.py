@@ -31,7 +31,7 @@ from arduino_trader.domain.dividends import Consumption, Dividend
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database, StoreError, Transaction
 
-from . import cash_flow_aliases
+from . import cash_flow_aliases, dividend_net
 
 
 def _ts(moment: datetime) -> int:
@@ -289,7 +289,9 @@ async def drip_dividends(db: Database, *, symbol: str | None = None,
     consumed: dict[int, set[str]] = {}
     for f in fills:
         consumed.setdefault(int(f["dividend_id"]), set()).add(f["fill_key"])
-    return [Dividend(int(r["id"]), r["symbol"], Decimal(r["amount_eur"]),
+    withheld = await dividend_net.withheld_eur(db, rows)  # DRIP reinvests the net
+    return [Dividend(int(r["id"]), r["symbol"],
+                     Decimal(r["amount_eur"]) - withheld.get(int(r["id"]), ZERO),
                      date.fromisoformat(r["payment_date"]), r["bucket_id"],
                      handling=handling.get(r["bucket_id"], "reinvest_same"),
                      allocated_eur=Decimal(r["allocated_eur"]),
