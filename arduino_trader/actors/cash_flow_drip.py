@@ -38,6 +38,7 @@ from arduino_trader.protocols.money import ZERO, round_money
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
+from .fx_rules import rate_table
 
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
@@ -137,7 +138,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
     costs = CostModel.from_settings(settings)
     minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db)
     instruments, yields, isins = ctx.io.run(
         instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)
     try:
@@ -187,7 +188,7 @@ def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     if not dividends:
         log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
         return 0
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db)
     cost_eur = round_money(fill.quantity * fill.price
                            * rates.eur_per(fill.currency, fill.executed_at.date()))
     funding: list[tuple[int, Decimal]] = []

@@ -57,6 +57,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext
+from .fx_rules import rate_table
 
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
@@ -93,7 +94,7 @@ def check(ctx: ActorContext) -> dict[str, Any]:
     except Exception as exc:
         return {"error": "broker_unavailable", "message": str(exc)}
     currencies, _ = ctx.io.run(_universe(db), STORE_TIMEOUT_S)
-    rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db, latest_only=True)
     try:
         result = check_balances(_balances(account), currencies, rates)
     except MissingRate as exc:
@@ -132,7 +133,7 @@ class _Run:
         self.ctx, self.log, self.run_id = ctx, log, run_id
         self.db: Database = ctx.resource("store")
         self.currencies, self.secs = ctx.io.run(_universe(self.db), STORE_TIMEOUT_S)
-        self.rates: Rates = ctx.io.run(repo.load_latest_rates(self.db), STORE_TIMEOUT_S)
+        self.rates: Rates = rate_table(ctx, self.db, latest_only=True)
         self.actions: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._keys = 0

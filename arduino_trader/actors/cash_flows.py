@@ -46,6 +46,7 @@ from .base import ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
 from .cash_flow_drip import consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
+from .fx_rules import rate_table
 
 BROKER_TIMEOUT_S = 60.0
 STORE_TIMEOUT_S = 30.0
@@ -227,7 +228,7 @@ class CashFlowActor(BaseActor):
                 continue                    # a transaction per known record
             try:
                 if rates is None:
-                    rates = self._run(repo.load_rates(db))
+                    rates = rate_table(self.ctx, db)
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
                 eff = self._run(repo.store_record(db, record, context, now, present))

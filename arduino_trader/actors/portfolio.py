@@ -96,6 +96,10 @@ class PortfolioActor(BaseActor):
     def _store(self, coro: Any) -> Any:
         return self.ctx.io.run(coro, STORE_TIMEOUT_S)
 
+    def _fx_max_age(self) -> int:
+        """The one FX age rule: an older stored rate values nothing."""
+        return self.ctx.settings().get_int("market_data.fx_max_age_days")
+
     def _mode(self) -> str:
         """The ledger mode of the configured broker's records."""
         return "research" if getattr(self._broker, "simulated", False) else "live"
@@ -193,7 +197,8 @@ class PortfolioActor(BaseActor):
         secs = self._store(repo.securities_by_symbol(self._db))
         currencies = {p.currency for p in account.positions} | {c.currency
                                                                 for c in account.cash}
-        rates = self._store(repo.stored_eur_rates(self._db, currencies))
+        rates = self._store(repo.stored_eur_rates(self._db, currencies, now.date(),
+                                                  self._fx_max_age()))
         missing = sorted(currencies - set(rates) - {"EUR"})
         if missing:
             rates = self._fetch_missing_rates(missing, currencies)
@@ -230,7 +235,8 @@ class PortfolioActor(BaseActor):
                 self.ctx.bus.ask(MARKET_DATA_ACTOR, GetFxRate(code), FX_ASK_TIMEOUT_S)
             except Exception as exc:  # reported below as a missing rate
                 self.log.warning("portfolio_fx_fetch_failed", currency=code, error=repr(exc))
-        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(self._db, currencies))
+        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(
+            self._db, currencies, self.ctx.clock.now().date(), self._fx_max_age()))
         return rates
 
     def _snapshot(self, valuation: Valuation, secs: dict[str, dict[str, Any]],

@@ -163,8 +163,9 @@ class SatelliteActor(BaseActor):
         return self.ctx.io.run(coro, STORE_TIMEOUT_S)
 
     def _facts(self) -> Facts:
-        broker = self.ctx.resources.get("broker")
-        return Facts(self.ctx.io, self._db(), broker)
+        return Facts(self.ctx.io, self._db(), self.ctx.resources.get("broker"), (
+            self.ctx.clock.now().date(), self.ctx.settings().get_int(
+                "market_data.fx_max_age_days")))
 
     def _state(self) -> _State:
         return _State(self._io(repo.load_buckets(self._db())),

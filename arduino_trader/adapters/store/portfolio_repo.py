@@ -58,15 +58,15 @@ async def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     return {str(r["symbol"]): {k: r[k] for k in r.keys()} for r in rows}
 
 
-async def stored_eur_rates(db: Database, currencies: Iterable[str],
-                           on: date | None = None) -> dict[str, Decimal]:
-    """The newest stored EUR rate of each currency (absent currencies are left out)."""
+async def stored_eur_rates(db: Database, currencies: Iterable[str], on: date | None = None,
+                           max_age_days: int | None = None) -> dict[str, Decimal]:
+    """The newest stored EUR rate of each currency on or before ``on``, at most
+    ``max_age_days`` older than it (absent and stale currencies are left out)."""
     out: dict[str, Decimal] = {}
     for code in sorted(set(currencies)):
-        if code == "EUR":
-            continue
-        rate = await market_repo.read_fx(db, code, on)
-        if rate is not None and rate.eur_per > 0:
+        rate = None if code == "EUR" else await market_repo.read_fx(db, code, on)
+        if rate is not None and rate.eur_per > 0 and (max_age_days is None or on is None or (
+                on - rate.day).days <= max_age_days):
             out[code] = rate.eur_per
     return out
 
