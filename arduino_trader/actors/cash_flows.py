@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ from arduino_trader.protocols.cash_flows import (
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import FxRatesUpdated
+from arduino_trader.protocols.market_data import FxRatesUpdated, GetFxHistory
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.store import Database
 
@@ -105,6 +105,7 @@ class CashFlowActor(BaseActor):
         # not parsed again.
         self._rows = RowMemo()
         self._waiting_for: set[str] = set()  # currencies the last sync lacked a rate for
+        self._backfill_tried: set[tuple[str, date]] = set()
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -141,6 +142,20 @@ class CashFlowActor(BaseActor):
             consume_fill(self.ctx, self.log, msg)
         except Exception as exc:  # a tell must not kill the actor; the fill stays unconsumed
             self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
+
+    def _backfill(self, dated: dict[str, list[date]]) -> int:
+        """Ask market data for the rates of the days records wait for; days stored."""
+        stored = 0
+        for currency, days in sorted(dated.items()):
+            if (currency, min(days)) in self._backfill_tried:
+                continue  # the source had nothing for these days: not asked every sync
+            try:
+                stored += int(self.ctx.bus.ask("market_data", GetFxHistory(
+                    currency, min(days) - timedelta(days=7), max(days)), 120))
+                self._backfill_tried.add((currency, min(days)))
+            except Exception as exc:  # the records keep waiting; reported by the sync
+                self.log.warning("fx_backfill_failed", currency=currency, error=repr(exc))
+        return stored
 
     @handles(FxRatesUpdated)
     def _on_rates(self, msg: FxRatesUpdated) -> None:
@@ -191,8 +206,10 @@ class CashFlowActor(BaseActor):
             raw += len(rows)
         return answers, raw
 
-    def sync(self) -> JobOutcome:
-        """One sync of every source (§2.4); re-running it changes nothing."""
+    def sync(self, backfilled: bool = False) -> JobOutcome:
+        """One sync of every source (§2.4); re-running it changes nothing. Records dated
+        where no stored rate reaches get their days' rates back-filled, then one more
+        sync books them (``backfilled``: that second sync)."""
         now = self.ctx.clock.now()
         answers, raw = self._fetch(now)
         batch, failures = normalise_sources(answers, memo=self._rows)
@@ -210,6 +227,7 @@ class CashFlowActor(BaseActor):
         applied: list[Effects] = []       # rate history: most syncs apply nothing)
         missing_rate: list[str] = []
         waiting: set[str] = set()
+        dated: dict[str, list[date]] = {}
         errors: dict[str, str] = {}
         context: EffectContext | None = None
         once = Counter(r.key for r in records)
@@ -236,6 +254,8 @@ class CashFlowActor(BaseActor):
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
                 waiting.add(exc.currency)
+                if exc.on is not None:
+                    dated.setdefault(exc.currency, []).append(exc.on)
                 continue
             except Exception as exc:
                 self.log.error("cash_flow_store_failed", key=record.key, error=repr(exc))
@@ -246,6 +266,8 @@ class CashFlowActor(BaseActor):
                 context = None
             self._publish(eff, record)
         self._waiting_for = waiting
+        if dated and not backfilled and self._backfill(dated):
+            return self.sync(backfilled=True)
         counts = count_sync(batch, applied, raw)
         ok = not failures and not errors
         details: dict[str, Any] = {

@@ -31,6 +31,7 @@ from arduino_trader.protocols.market_data import (
     EmptyHistory,
     FxRate,
     FxRatesUpdated,
+    GetFxHistory,
     GetFxRate,
     GetQuotes,
     HistoryUpdated,
@@ -50,6 +51,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
+from .fx_backfill import history_rates
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
@@ -561,6 +563,12 @@ class MarketDataActor(BaseActor):
     @handles(GetFxRate)
     def _on_get_fx(self, msg: GetFxRate) -> FxRate:
         return self.fx_rate(msg.currency)
+
+    @handles(GetFxHistory)
+    def _on_fx_history(self, msg: GetFxHistory) -> int:
+        rates = history_rates(self.source, msg.currency, msg.start, msg.end, self._now())
+        self._store(repo.write_fx(self._db, rates, self._now()))
+        return len(rates)
 
     # -------------------------------------------------------------- universe
     def _record(self, info: SecurityInfo, isin: str, overrides: Mapping[str, Any]
