@@ -662,7 +662,7 @@ class SatelliteActor(BaseActor):
         """Tell health whether the ledger agrees with broker cash (a read-only pass)."""
         try:
             self.ctx.bus.tell(HEALTH_ACTOR, ledger_status(
-                self._facts(), self._broker_cash_all, self._io(repo.load_book(self._db())),
+                self._facts(), self._broker_cash_all, self._io(self._books.load(self._db())),
                 self._io(repo.blockers(self._db())), self.ctx.settings().get_decimal(
                     "satellite_reconcile_auto_correct_eur"), self.ctx.clock.now()))
         except Exception as exc:  # no answer this time; the next sync tries again
