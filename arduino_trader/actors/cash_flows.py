@@ -46,7 +46,7 @@ from .base import ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
 from .cash_flow_drip import consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
-from .fx_rules import rate_table
+from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
 STORE_TIMEOUT_S = 30.0
@@ -253,7 +253,8 @@ class CashFlowActor(BaseActor):
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
-                waiting.add(exc.currency)
+                if exc.on is None or (now.date() - exc.on).days <= max_age_days(self.ctx):
+                    waiting.add(exc.currency)  # a rate stored today would serve it
                 if exc.on is not None:
                     dated.setdefault(exc.currency, []).append(exc.on)
                 continue
