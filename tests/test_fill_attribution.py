@@ -169,3 +169,40 @@ def test_the_second_path_changes_nothing_once_the_fill_is_attributed(
     world.sync()
     world.publish()
     assert [e.trade_key for e in world.events] == ["live:100"]
+
+
+def test_the_migration_repairs_fills_an_older_import_gave_to_core(tmp_path: Path) -> None:
+    """Fills of our orders that an older version imported as broker_sync/core get their
+    order (row, source, bucket) and wait to be published once; other rows are published
+    already (nothing is announced again)."""
+    import sqlite3
+
+    from arduino_trader.adapters.store.migrations import _split_statements, migration_files
+
+    conn = sqlite3.connect(tmp_path / "old.db")
+    files = migration_files()
+    for number, _, sql in files:
+        if number < 425:
+            for statement in _split_statements(sql):
+                conn.execute(statement)
+    conn.execute("INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, "
+                 "quantity, limit_price, currency, source, bucket_id, mode, state, "
+                 "broker_order_id, created_at, updated_at) VALUES (7, 'k', ?, ?, 'BUY', 3, "
+                 "'105', 'EUR', 'satellite', 's1', 'live', 'filled', 9001, 0, 0)", SAP)
+    rows = [("live:1", None, 9001, "broker_sync", "core"),   # imported before the ack
+            ("live:2", 1, 9001, "broker_sync", "core"),      # imported, linked
+            ("live:3", 1, 9001, "satellite", "s1"),          # the executor's own
+            ("live:4", None, 4242, "broker_sync", "core")]   # not ours
+    for key, order_row, broker_id, source, bucket in rows:
+        conn.execute("INSERT INTO trades (trade_key, order_row, broker_order_id, isin, "
+                     "symbol, side, quantity, price, value, currency, executed_at, source, "
+                     "bucket_id, mode, created_at) VALUES (?, ?, ?, ?, ?, 'BUY', '1', '100',"
+                     " '100', 'EUR', 0, ?, ?, 'live', 5)",
+                     (key, order_row, broker_id, *SAP, source, bucket))
+    (sql,) = [sql for number, _, sql in files if number == 425]
+    for statement in _split_statements(sql):
+        conn.execute(statement)
+    got = {r[0]: r[1:] for r in conn.execute(
+        "SELECT trade_key, order_row, source, bucket_id, published_at FROM trades")}
+    assert got == {"live:1": (1, "satellite", "s1", None), "live:2": (1, "satellite", "s1", None),
+                   "live:3": (1, "satellite", "s1", 5), "live:4": (None, "broker_sync", "core", 5)}
