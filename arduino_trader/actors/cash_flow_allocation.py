@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import concentration_repo, market_repo
 from arduino_trader.domain.allocation import Holding, concentration_alerts
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
@@ -24,6 +23,7 @@ from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
+from .fx_rules import rate_table
 
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
@@ -60,7 +60,7 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
         account = ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
     except Exception as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
-    rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db, latest_only=True)
     secs = ctx.io.run(securities_by_symbol(db), STORE_TIMEOUT_S)
     try:
         alerts = concentration_alerts(build_holdings(account, secs, rates),

@@ -38,6 +38,7 @@ from arduino_trader.protocols.money import ZERO, round_money
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
+from .fx_rules import rate_table
 
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
@@ -102,12 +103,11 @@ def _cash_eur(ctx: ActorContext, rates: RateTable) -> Decimal:
 
 def _bucket_cash_eur(account_cash: Decimal, ledger: dict[str, dict[str, Decimal]],
                      rates: RateTable) -> dict[str, Decimal]:
-    """Cash each bucket may spend, in EUR: a satellite its own ledger cash, core the
-    account's cash (never more than the broker holds)."""
-    out = {"core": account_cash}
+    """Cash each bucket may spend, in EUR: its own ledger cash (positive balances in
+    every currency), never more than the account holds; core also never more than what
+    the satellites' cash leaves of the account (core never spends a satellite's money)."""
+    out: dict[str, Decimal] = {"core": ZERO}
     for bucket, balances in ledger.items():
-        if bucket == "core":
-            continue
         total = ZERO
         for ccy, amount in balances.items():
             if amount > 0:
@@ -116,6 +116,8 @@ def _bucket_cash_eur(account_cash: Decimal, ledger: dict[str, dict[str, Decimal]
                 except MissingRate:
                     continue
         out[bucket] = min(round_money(total), account_cash)
+    satellites = sum((v for b, v in out.items() if b != "core"), ZERO)
+    out["core"] = max(ZERO, min(out["core"], account_cash - satellites))
     return out
 
 
@@ -136,7 +138,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
     costs = CostModel.from_settings(settings)
     minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db)
     instruments, yields, isins = ctx.io.run(
         instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)
     try:
@@ -186,7 +188,7 @@ def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     if not dividends:
         log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
         return 0
-    rates = ctx.io.run(repo.load_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db)
     cost_eur = round_money(fill.quantity * fill.price
                            * rates.eur_per(fill.currency, fill.executed_at.date()))
     funding: list[tuple[int, Decimal]] = []

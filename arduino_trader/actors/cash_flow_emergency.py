@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import fx_journal, market_repo
+from arduino_trader.adapters.store import fx_journal, market_repo, satellites_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
     EMERGENCY_PORTFOLIO_HASH,
@@ -42,6 +42,7 @@ from arduino_trader.domain.emergency import (
 from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.execution.journal import FINAL_STATES
 from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxError, conversion_path
+from arduino_trader.domain.satellites.positions import bucket_positions
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.execution import (
     FollowUpOrders,
@@ -56,6 +57,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext
+from .fx_rules import rate_table
 
 STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
@@ -92,7 +94,7 @@ def check(ctx: ActorContext) -> dict[str, Any]:
     except Exception as exc:
         return {"error": "broker_unavailable", "message": str(exc)}
     currencies, _ = ctx.io.run(_universe(db), STORE_TIMEOUT_S)
-    rates = ctx.io.run(repo.load_latest_rates(db), STORE_TIMEOUT_S)
+    rates = rate_table(ctx, db, latest_only=True)
     try:
         result = check_balances(_balances(account), currencies, rates)
     except MissingRate as exc:
@@ -101,15 +103,20 @@ def check(ctx: ActorContext) -> dict[str, Any]:
             "shortfalls": result.shortfalls, "total_shortfall_eur": result.total_shortfall_eur}
 
 
-def _holdings(account: AccountSnapshot, secs: dict[str, dict[str, Any]]) -> list[Holding]:
+def _holdings(account: AccountSnapshot, secs: dict[str, dict[str, Any]],
+              fills: dict[str, dict[str, Decimal]]) -> list[Holding]:
+    """Each broker position split by the buckets holding it (``fills``: {bucket: {symbol:
+    net filled quantity}}, as the satellite manager splits it): one holding per part."""
+    parts = bucket_positions({p.symbol: p.quantity for p in account.positions}, fills)
     out: list[Holding] = []
     for p in account.positions:
         sec = secs.get(p.symbol, {})
         if p.quantity <= 0 or p.market_price <= 0:
             continue
-        out.append(Holding(p.symbol, p.quantity, p.market_price, p.currency,
-                           str(sec.get("mic") or ""), int(sec.get("min_lot") or 1),
-                           bool(sec.get("allow_sell", True)) and bool(sec)))
+        for bucket in sorted(b for b, per in parts.items() if per.get(p.symbol, 0) > 0):
+            out.append(Holding(p.symbol, parts[bucket][p.symbol], p.market_price, p.currency,
+                               str(sec.get("mic") or ""), int(sec.get("min_lot") or 1),
+                               bool(sec.get("allow_sell", True)) and bool(sec), bucket))
     return out
 
 
@@ -126,7 +133,7 @@ class _Run:
         self.ctx, self.log, self.run_id = ctx, log, run_id
         self.db: Database = ctx.resource("store")
         self.currencies, self.secs = ctx.io.run(_universe(self.db), STORE_TIMEOUT_S)
-        self.rates: Rates = ctx.io.run(repo.load_latest_rates(self.db), STORE_TIMEOUT_S)
+        self.rates: Rates = rate_table(ctx, self.db, latest_only=True)
         self.actions: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._keys = 0
@@ -139,8 +146,19 @@ class _Run:
 
     def plan(self, account: AccountSnapshot) -> EmergencyPlan:
         """The full three-step plan on these balances (what research mode records)."""
-        return plan_emergency(_balances(account), self.currencies,
-                              _holdings(account, self.secs), self.rates, self.is_open)
+        return plan_emergency(_balances(account), self.currencies, self.holdings(account),
+                              self.rates, self.is_open, bucket_cash=self.bucket_cash())
+
+    def holdings(self, account: AccountSnapshot) -> list[Holding]:
+        """The account's positions, each bucket's part on its own (fills of this mode)."""
+        mode = "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+        fills = self.ctx.io.run(satellites_repo.holdings(self.db, (mode,)), STORE_TIMEOUT_S)
+        return _holdings(account, self.secs, fills)
+
+    def bucket_cash(self) -> dict[str, dict[str, Decimal]]:
+        cash: dict[str, dict[str, Decimal]] = self.ctx.io.run(repo.bucket_cash(self.db),
+                                                              STORE_TIMEOUT_S)
+        return cash
 
     def short(self, account: AccountSnapshot) -> dict[str, Decimal]:
         balances = _balances(account)
@@ -205,7 +223,8 @@ class _Run:
     def sale_step(self, account: AccountSnapshot) -> AccountSnapshot:
         """Sell what the exchanges could not cover; each sale followed to its end."""
         sales, notes = plan_sales(_balances(account), self.currencies,
-                                  _holdings(account, self.secs), self.rates, self.is_open)
+                                  self.holdings(account), self.rates, self.is_open,
+                                  bucket_cash=self.bucket_cash())
         self.notes += notes
         for sale in sales:
             row, answer = self._sell(sale)
@@ -221,7 +240,8 @@ class _Run:
                                "position"), None
         intent = OrderIntent(sec["isin"], sale.symbol, "SELL", Decimal(sale.quantity),
                              "emergency_rebalancing")
-        answer = self._ask(SubmitOrder(intent, self.key(sale.symbol), REASON))
+        answer = self._ask(SubmitOrder(intent, self.key(f"{sale.symbol}:{sale.bucket_id}"),
+                                       REASON, sale.bucket_id))
         return _action_row(sale, answer.status, answer.message, code=answer.code), answer
 
     def _ask(self, message: object) -> OrderResult:

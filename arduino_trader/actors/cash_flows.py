@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from arduino_trader.protocols.cash_flows import (
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
+from arduino_trader.protocols.market_data import FxRatesUpdated, GetFxHistory
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
@@ -46,6 +47,7 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
 from .cash_flow_drip import consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
+from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
 STORE_TIMEOUT_S = 30.0
@@ -103,6 +105,8 @@ class CashFlowActor(BaseActor):
         # The broker sends its whole cash-flow history every sync: rows seen before are
         # not parsed again.
         self._rows = RowMemo()
+        self._waiting_for: set[str] = set()  # currencies the last sync lacked a rate for
+        self._backfill_tried: set[tuple[str, date]] = set()
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -139,6 +143,29 @@ class CashFlowActor(BaseActor):
             consume_fill(self.ctx, self.log, msg)
         except Exception as exc:  # a tell must not kill the actor; the fill stays unconsumed
             self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
+
+    def _backfill(self, dated: dict[str, list[date]]) -> int:
+        """Ask market data for the rates of the days records wait for; days stored."""
+        stored = 0
+        for currency, days in sorted(dated.items()):
+            if (currency, min(days)) in self._backfill_tried:
+                continue  # the source had nothing for these days: not asked every sync
+            try:
+                stored += int(self.ctx.bus.ask("market_data", GetFxHistory(
+                    currency, min(days) - timedelta(days=7), max(days)), 120))
+                self._backfill_tried.add((currency, min(days)))
+            except Exception as exc:  # the records keep waiting; reported by the sync
+                self.log.warning("fx_backfill_failed", currency=currency, error=repr(exc))
+        return stored
+
+    @handles(FxRatesUpdated)
+    def _on_rates(self, msg: FxRatesUpdated) -> None:
+        """Records that waited for one of these rates are booked now, not at the next
+        scheduled sync."""
+        if self._waiting_for & set(msg.currencies):
+            outcome = self.sync()
+            self.log.info("cash_flow_sync_on_rates", currencies=list(msg.currencies),
+                          ok=outcome.ok, summary=outcome.summary)
 
     @handles(CheckBalances)
     def _on_check(self, msg: CheckBalances) -> dict[str, Any]:
@@ -178,8 +205,10 @@ class CashFlowActor(BaseActor):
             raw += len(rows)
         return answers, raw
 
-    def sync(self) -> JobOutcome:
-        """One sync of every source (§2.4); re-running it changes nothing."""
+    def sync(self, backfilled: bool = False) -> JobOutcome:
+        """One sync of every source (§2.4); re-running it changes nothing. Records dated
+        where no stored rate reaches get their days' rates back-filled, then one more
+        sync books them (``backfilled``: that second sync)."""
         now = self.ctx.clock.now()
         answers, raw = self._fetch(now)
         batch, failures = normalise_sources(answers, memo=self._rows)
@@ -196,9 +225,12 @@ class CashFlowActor(BaseActor):
         rates: RateTable | None = None  # read when a record needs applying (the whole
         applied: list[Effects] = []       # rate history: most syncs apply nothing)
         missing_rate: list[str] = []
+        waiting: set[str] = set()
+        dated: dict[str, list[date]] = {}
         errors: dict[str, str] = {}
         context: EffectContext | None = None
         once = Counter(r.key for r in records)
+        present = frozenset(once)  # a row this answer lists itself is never an alias
         settled = self._settled
         facts = [_facts(r) for r in records]
         unsettled = [r.key for r, f in zip(records, facts, strict=True)
@@ -213,13 +245,17 @@ class CashFlowActor(BaseActor):
                 continue                    # a transaction per known record
             try:
                 if rates is None:
-                    rates = self._run(repo.load_rates(db))
+                    rates = rate_table(self.ctx, db)
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
-                eff = self._run(repo.store_record(db, record, context, now))
+                eff = self._run(repo.store_record(db, record, context, now, present))
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
+                if exc.on is None or (now.date() - exc.on).days <= max_age_days(self.ctx):
+                    waiting.add(exc.currency)  # a rate stored today would serve it
+                if exc.on is not None:
+                    dated.setdefault(exc.currency, []).append(exc.on)
                 continue
             except Exception as exc:
                 self.log.error("cash_flow_store_failed", key=record.key, error=repr(exc))
@@ -229,6 +265,9 @@ class CashFlowActor(BaseActor):
             if any(e.type == "deposit" for e in eff.ledger):
                 context = None
             self._publish(eff, record)
+        self._waiting_for = waiting
+        if dated and not backfilled and self._backfill(dated):
+            return self.sync(backfilled=True)
         counts = count_sync(batch, applied, raw)
         self._report_review(records, batch.rejections, now)
         ok = not failures and not errors

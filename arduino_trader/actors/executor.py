@@ -2,9 +2,10 @@
 
 Per order: safety pipeline → journal entry with a deterministic client id, committed →
 marketable limit order → follow-up until the broker reports a final status → each fill
-recorded once → ``TradeExecuted``. Research mode runs the same path against the paper
-broker (records marked ``research``); live mode needs the explicit mode switch and a real
-broker. On start-up the journal is reconciled with the broker before any new order.
+recorded once, whichever of the follow-up and the broker sync sees it first → one
+``TradeExecuted``. Research mode runs the same path against the paper broker (records
+``research``); live mode needs the explicit mode switch and a real broker. On start-up the
+journal is reconciled with the broker before any new order.
 
 A currency exchange (:class:`SubmitExchange`) is one order on an FX pair through the same
 journal, with its own layers (domain/execution/fx_safety.py); its fills go to the FX
@@ -25,8 +26,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import fx_journal, order_journal
-from arduino_trader.adapters.store.fx_journal import FxFill
+from arduino_trader.adapters.store import fill_attribution, fx_journal, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
@@ -77,9 +77,9 @@ from arduino_trader.protocols.execution import (
     OrderIntent,
     OrderRejected,
     OrderResult,
+    PublishFills,
     SubmitExchange,
     SubmitOrder,
-    TradeExecuted,
     ValidateOrder,
 )
 from arduino_trader.protocols.jobs import JobSpec
@@ -96,6 +96,7 @@ from .executor_facts import (
     fx_limits,
     safety_limits,
 )
+from .executor_fills import exchange_fills, order_fills
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -111,7 +112,7 @@ class ExecutorActor(BaseActor):
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
         self._reconciled: set[str] = set()
-
+        self._started = False  # fills are published once on_start has finished
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:
         store: Database = self.ctx.resource("store")
@@ -137,8 +138,22 @@ class ExecutorActor(BaseActor):
         return FactsGatherer(self.ctx.io, self._store(), broker, market_open, mode)
 
     def on_start(self) -> None:
-        """Reconcile the journal of the current mode before any new order."""
+        """Reconcile the journal before any new order; its fills are published from the
+        first follow-up job on (the subscribers start after this actor)."""
         self._reconcile(self._mode())
+        self._started = True
+
+    @handles(PublishFills)
+    def _publish_fills(self, msg: PublishFills | LedgerMode) -> None:
+        """Publish each stored, unpublished fill of our orders once, whichever path stored
+        it (``fill_attribution``); an error leaves the rest for the next round."""
+        mode = self._mode() if isinstance(msg, PublishFills) else msg
+        try:
+            if self._started:
+                self.ctx.io.run(fill_attribution.publish_pending(
+                    self._store(), mode, self._publish, self.ctx.clock.now()), STORE_TIMEOUT_S)
+        except Exception as exc:
+            self.log.error("fills_not_published", mode=mode, error=repr(exc))
 
     # --------------------------------------------------------------- handlers
     @handles(ValidateOrder)
@@ -590,9 +605,7 @@ class ExecutorActor(BaseActor):
             self.log.info("trade_recorded", trade_key=fill.trade_key, isin=fill.isin,
                           side=fill.side, quantity=str(fill.quantity), price=str(fill.price),
                           mode=mode)
-            self._publish(TradeExecuted(fill.trade_key, fill.isin, fill.symbol, fill.side,
-                                        fill.quantity, fill.price, fill.currency,
-                                        fill.executed_at, fill.source, fill.bucket_id, mode))
+        self._publish_fills(mode)  # these, or any the broker sync stored first
         if follow.state != entry.state:
             self.log.info("order_state", client_order_id=entry.client_order_id,
                           state=follow.state, previous=entry.state, note=follow.note)
@@ -601,15 +614,7 @@ class ExecutorActor(BaseActor):
     def _apply_fx(self, pair: FxPair, mode: LedgerMode, row: Any, entry: JournalEntry,
                   follow: FollowUp, now: datetime) -> tuple[str | None, int]:
         """An exchange entry: the state change and its fills go to the FX ledger."""
-        fills = []
-        for fill in follow.new_fills:
-            base = fill.quantity if pair.receives_base(entry.side) else -fill.quantity
-            fills.append(FxFill(
-                trade_key=f"{mode}:{fill.trade_id}", broker_order_id=follow.broker_order_id,
-                symbol=pair.symbol, side=entry.side, quantity=fill.quantity, price=fill.price,
-                base_currency=pair.base, base_amount=base, quote_currency=pair.quote,
-                quote_amount=-base * fill.price, executed_at=fill.at or now,
-                source=str(row["source"]), bucket_id=str(row["bucket_id"]), mode=mode))
+        fills = exchange_fills(pair, row, entry, follow, mode, now)
         recorded = self.ctx.io.run(fx_journal.apply_fx_follow_up(
             self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
         for f in recorded:
@@ -628,15 +633,9 @@ class ExecutorActor(BaseActor):
 
     def _fills(self, row: Any, entry: JournalEntry, follow: FollowUp, mode: LedgerMode,
                now: datetime) -> list[RecordedFill]:
-        gatherer = FactsGatherer(self.ctx.io, self._store(), self._broker_for_facts(mode),
-                                 None, mode)
-        rate = gatherer.eur_rate(str(row["currency"]))
-        return [RecordedFill(
-            trade_key=f"{mode}:{fill.trade_id}", broker_order_id=follow.broker_order_id,
-            isin=entry.isin, symbol=entry.symbol, side=entry.side, quantity=fill.quantity,
-            price=fill.price, currency=str(row["currency"]), currency_rate=rate, fee=None,
-            executed_at=fill.at or now, source=str(row["source"]),
-            bucket_id=str(row["bucket_id"]), mode=mode) for fill in follow.new_fills]
+        return order_fills(row, entry, follow, mode, now, FactsGatherer(
+            self.ctx.io, self._store(), self._broker_for_facts(mode), None, mode).eur_rate(
+            str(row["currency"])))
 
     def _broker_for_facts(self, mode: LedgerMode) -> Broker:
         key = "paper_broker" if mode == "research" else "broker"
@@ -663,6 +662,7 @@ class ExecutorActor(BaseActor):
                 counts["errors"] += 1
             elif state in FINAL_STATES:
                 counts["final"] += 1
+        self._publish_fills(mode)
         return counts
 
     def _reconcile(self, mode: LedgerMode) -> None:

@@ -96,6 +96,7 @@ class FactsGatherer:
         self._broker = broker
         self._market_open = market_open
         self._mode = mode
+        self._fx_age: tuple[date, int] | None = None  # (today, max age): set by gather
 
     def _try(self, what: str, make: Callable[[], Awaitable[T]], timeout: float) -> T | None:
         try:
@@ -110,13 +111,15 @@ class FactsGatherer:
             return Decimal(1)
         rate = self._try("fx_rate", lambda: market_repo.read_fx(self._store, currency, on),
                          STORE_TIMEOUT_S)
-        if rate is None or rate.eur_per <= 0:
+        if rate is None or rate.eur_per <= 0 or (on is None and self._fx_age is not None and (
+                self._fx_age[0] - rate.day).days > self._fx_age[1]):  # stale: unknown
             return None
         return Decimal(1) / rate.eur_per
 
     def gather(self, intent: OrderIntent, now: datetime, settings: Settings) -> Gathered:
         """Every fact the pipeline reads for ``intent``."""
         store, broker = self._store, self._broker
+        self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
         security = self._try("security", lambda: market_repo.get_security(store, intent.isin),
                              STORE_TIMEOUT_S)
         sec = None if security is None else SecurityFacts(
@@ -157,6 +160,7 @@ class FactsGatherer:
 
     def gather_fx(self, pair: FxPair, now: datetime, settings: Settings) -> FxFacts:
         """Every fact the exchange layers read for an order on ``pair``."""
+        self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
         account = self._try("account", self._broker.account, BROKER_TIMEOUT_S)
         quotes = self._try("quote", lambda: self._broker.quotes((pair.symbol,)),
                            BROKER_TIMEOUT_S)

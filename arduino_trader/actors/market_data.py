@@ -31,6 +31,8 @@ from arduino_trader.protocols.market_data import (
     AddSecurity,
     EmptyHistory,
     FxRate,
+    FxRatesUpdated,
+    GetFxHistory,
     GetFxRate,
     GetQuotes,
     HistoryUpdated,
@@ -50,6 +52,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
+from .fx_backfill import history_rates
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
@@ -513,6 +516,8 @@ class MarketDataActor(BaseActor):
             except MarketDataError as exc:
                 failed[code] = str(exc)
         self._store(repo.write_fx(self._db, got, self._now()))
+        if got:  # money waiting for one of these rates is booked now, not at its schedule
+            self.ctx.bus.publish(FxRatesUpdated(tuple(r.currency for r in got), self._now()))
         self._problem("fx", f"no rate for {', '.join(sorted(failed))}" if failed else None)
         return JobOutcome(not failed, f"{len(got)} FX rates updated"
                           + (f", missing: {', '.join(sorted(failed))}" if failed else ""),
@@ -553,11 +558,18 @@ class MarketDataActor(BaseActor):
                 return stored
             raise RateUnavailable(f"no FX rate for {code}: {exc}") from exc
         self._store(repo.write_fx(self._db, [rate], self._now()))
+        self.ctx.bus.publish(FxRatesUpdated((code,), self._now()))
         return rate
 
     @handles(GetFxRate)
     def _on_get_fx(self, msg: GetFxRate) -> FxRate:
         return self.fx_rate(msg.currency)
+
+    @handles(GetFxHistory)
+    def _on_fx_history(self, msg: GetFxHistory) -> int:
+        rates = history_rates(self.source, msg.currency, msg.start, msg.end, self._now())
+        self._store(repo.write_fx(self._db, rates, self._now()))
+        return len(rates)
 
     # -------------------------------------------------------------- universe
     def _record(self, info: SecurityInfo, isin: str, overrides: Mapping[str, Any]

@@ -28,6 +28,7 @@ from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
 from arduino_trader.protocols.broker import Broker, BrokerUnsupported
 from arduino_trader.protocols.cash_flows import CheckBalances
+from arduino_trader.protocols.execution import PublishFills
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import GetFxRate, PricesUpdated
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
@@ -94,6 +95,10 @@ class PortfolioActor(BaseActor):
 
     def _store(self, coro: Any) -> Any:
         return self.ctx.io.run(coro, STORE_TIMEOUT_S)
+
+    def _fx_max_age(self) -> int:
+        """The one FX age rule: an older stored rate values nothing."""
+        return self.ctx.settings().get_int("market_data.fx_max_age_days")
 
     def _mode(self) -> str:
         """The ledger mode of the configured broker's records."""
@@ -172,6 +177,11 @@ class PortfolioActor(BaseActor):
                                                        now))
         for learned in result.pop("fees_learned"):  # committed: safe to announce
             self.ctx.bus.publish(learned)
+        if result["ours"]:  # fills of our orders seen here first: the executor announces
+            try:            # them (else its next follow-up round does)
+                self.ctx.bus.tell("executor", PublishFills())
+            except ActorUnavailable:
+                pass
         unknown = result["unknown_symbols"]
         if unknown:
             self.log.warning("broker_trades_unknown_symbols", symbols=unknown)
@@ -187,7 +197,8 @@ class PortfolioActor(BaseActor):
         secs = self._store(repo.securities_by_symbol(self._db))
         currencies = {p.currency for p in account.positions} | {c.currency
                                                                 for c in account.cash}
-        rates = self._store(repo.stored_eur_rates(self._db, currencies))
+        rates = self._store(repo.stored_eur_rates(self._db, currencies, now.date(),
+                                                  self._fx_max_age()))
         missing = sorted(currencies - set(rates) - {"EUR"})
         if missing:
             rates = self._fetch_missing_rates(missing, currencies)
@@ -224,7 +235,8 @@ class PortfolioActor(BaseActor):
                 self.ctx.bus.ask(MARKET_DATA_ACTOR, GetFxRate(code), FX_ASK_TIMEOUT_S)
             except Exception as exc:  # reported below as a missing rate
                 self.log.warning("portfolio_fx_fetch_failed", currency=code, error=repr(exc))
-        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(self._db, currencies))
+        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(
+            self._db, currencies, self.ctx.clock.now().date(), self._fx_max_age()))
         return rates
 
     def _snapshot(self, valuation: Valuation, secs: dict[str, dict[str, Any]],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,10 +53,12 @@ class Facts:
     """Reads the store and the broker for one decision: the rates, the broker snapshot
     and the attributed holdings are read once per instance."""
 
-    def __init__(self, io: IoRunner, db: Database, broker: Broker | None) -> None:
+    def __init__(self, io: IoRunner, db: Database, broker: Broker | None,
+                 fx_age: tuple[date, int] | None = None) -> None:
         self.io = io
         self.db = db
         self.broker = broker
+        self.fx_age = fx_age  # (today, market_data.fx_max_age_days): older rates unused
         self._account: AccountSnapshot | None = None
         self._holdings: dict[str, dict[str, Decimal]] | None = None
         self._rates: dict[str, Decimal] = {}
@@ -69,6 +71,9 @@ class Facts:
             rate = self.io.run(market_repo.read_fx(self.db, currency), STORE_TIMEOUT_S)
             if rate is None or rate.eur_per <= 0:
                 raise MissingRate(f"no EUR rate for {currency}")
+            if self.fx_age is not None and (self.fx_age[0] - rate.day).days > self.fx_age[1]:
+                raise MissingRate(f"no current EUR rate for {currency}: the newest is of "
+                                  f"{rate.day.isoformat()}, older than {self.fx_age[1]} days")
             self._rates[currency] = rate.eur_per
         return self._rates[currency]
 

@@ -81,7 +81,7 @@ from arduino_trader.protocols.satellites import (
 )
 from arduino_trader.protocols.store import Database
 
-from .base import ActorContext, BaseActor, handles
+from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .satellite_facts import (
     STORE_TIMEOUT_S,
     Facts,
@@ -89,6 +89,7 @@ from .satellite_facts import (
     effective_aggression,
     trailing_return,
 )
+from .satellite_reports import allocation_json, check_json, ledger_status, plan_json
 
 T = TypeVar("T")
 
@@ -162,8 +163,9 @@ class SatelliteActor(BaseActor):
         return self.ctx.io.run(coro, STORE_TIMEOUT_S)
 
     def _facts(self) -> Facts:
-        broker = self.ctx.resources.get("broker")
-        return Facts(self.ctx.io, self._db(), broker)
+        return Facts(self.ctx.io, self._db(), self.ctx.resources.get("broker"), (
+            self.ctx.clock.now().date(), self.ctx.settings().get_int(
+                "market_data.fx_max_age_days")))
 
     def _state(self) -> _State:
         return _State(self._io(repo.load_buckets(self._db())),
@@ -373,7 +375,7 @@ class SatelliteActor(BaseActor):
             facts = self._facts()
             actual = self._broker_cash(facts, msg.currency, msg.actual_balance)
             book = self._io(repo.load_book(self._db()))
-            return _check_json(reconciliation.check(book, msg.currency, actual,
+            return check_json(reconciliation.check(book, msg.currency, actual,
                                                     self.ctx.clock.now()))
         return self._guard(work)
 
@@ -413,7 +415,7 @@ class SatelliteActor(BaseActor):
               difference=audit["difference"],
               difference_pct=str(check.difference_pct) if check.difference_pct is not None
               else "inf", adjustment=audit["adjustment"], note=outcome.message)
-        return {**_check_json(check), "status": outcome.status, "message": outcome.message}
+        return {**check_json(check), "status": outcome.status, "message": outcome.message}
 
     @handles(SetSatelliteBudget)
     def _set_budget(self, msg: SetSatelliteBudget) -> dict[str, Any] | SatelliteRefused:
@@ -426,7 +428,7 @@ class SatelliteActor(BaseActor):
             self._io(repo.save_allocation_value(
                 self._db(), "satellite_budget_pct", new.satellite_budget_pct, now,
                 [b for k, b in out.items() if b is not buckets.get(k)]))
-            return _allocation_json(new)
+            return allocation_json(new)
         return self._guard(work)
 
     def _scores(self, buckets: Mapping[str, Bucket], now: datetime) -> dict[str, float | None]:
@@ -468,14 +470,14 @@ class SatelliteActor(BaseActor):
 
     @handles(PreviewAllocation)
     def _preview(self, msg: PreviewAllocation) -> dict[str, Any] | SatelliteRefused:
-        return self._guard(lambda: _plan_json(self._plan()[1], applied=False))
+        return self._guard(lambda: plan_json(self._plan()[1], applied=False))
 
     @handles(ApplyAllocation)
     def _apply_allocation(self, msg: ApplyAllocation) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             buckets, plan = self._plan()
             self._apply_plan(buckets, plan)
-            return _plan_json(plan, applied=True)
+            return plan_json(plan, applied=True)
         return self._guard(work)
 
     @handles(AssignSecurity)
@@ -654,6 +656,17 @@ class SatelliteActor(BaseActor):
     @handles(PortfolioSynced)
     def _on_synced(self, msg: PortfolioSynced) -> None:
         self._settle_missing_safely()
+        self._report_ledger()
+
+    def _report_ledger(self) -> None:
+        """Tell health whether the ledger agrees with broker cash (a read-only pass)."""
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, ledger_status(
+                self._facts(), self._broker_cash_all, self._io(self._books.load(self._db())),
+                self._io(repo.blockers(self._db())), self.ctx.settings().get_decimal(
+                    "satellite_reconcile_auto_correct_eur"), self.ctx.clock.now()))
+        except Exception as exc:  # no answer this time; the next sync tries again
+            self.log.warning("ledger_health_unknown", error=repr(exc))
 
     def _settle_missing_safely(self) -> dict[str, int]:
         try:
@@ -809,6 +822,7 @@ class SatelliteActor(BaseActor):
         results = {ccy: self._reconcile(facts, ccy, cash.get(ccy, ZERO), None)
                    for ccy in reconciliation.currencies_to_check(cash, book)}
         gaps = sorted(c for c, r in results.items() if r["status"] == "gap_reported")
+        self._report_ledger()
         summary = (f"{len(results)} currencies: "
                    + ", ".join(f"{c} {r['status']}" for c, r in sorted(results.items())))
         return JobOutcome(not gaps, summary, {"currencies": results, "gaps": gaps})
@@ -861,35 +875,9 @@ class SatelliteActor(BaseActor):
                 self._apply_plan(buckets, plan)
             except SatelliteError as exc:
                 return JobOutcome(False, f"allocation refused, nothing applied: {exc}")
-        details = _plan_json(plan, applied=due and bool(plan.recommendations))
+        details = plan_json(plan, applied=due and bool(plan.recommendations))
         self.log.info("satellite_evaluation", applied=details["applied"],
                       evaluated=plan.satellites_evaluated)
         return JobOutcome(True, f"{plan.satellites_evaluated} satellites evaluated; "
                           + ("targets applied" if details["applied"] else "preview only"),
                           details)
-
-
-
-def _check_json(check: reconciliation.ReconciliationCheck) -> dict[str, Any]:
-    pct = check.difference_pct
-    return {"currency": check.currency, "virtual_total": check.virtual_total,
-            "actual_total": check.actual_total, "difference": check.difference,
-            "difference_pct": "inf" if pct is None else pct,
-            "is_reconciled": check.is_reconciled, "adjustments_made": check.adjustments_made,
-            "timestamp": check.timestamp}
-
-
-def _allocation_json(alloc: Any) -> dict[str, Any]:
-    return {k: (decimal_to_str(v) if isinstance(v, Decimal) else v)
-            for k, v in alloc.__dict__.items()}
-
-
-def _plan_json(plan: meta_allocator.AllocationPlan, *, applied: bool) -> dict[str, Any]:
-    return {"total_satellite_budget": plan.total_satellite_budget,
-            "recommendations": [rec.__dict__ for rec in plan.recommendations],
-            "dampening_factor": plan.dampening_factor,
-            "evaluation_period_days": plan.evaluation_period_days,
-            "satellites_evaluated": plan.satellites_evaluated,
-            "satellites_improved": plan.satellites_improved,
-            "satellites_reduced": plan.satellites_reduced,
-            "timestamp": plan.timestamp, "applied": applied}

@@ -27,8 +27,9 @@ KEYS: tuple[SettingSpec, ...] = (
                 minimum=1, maximum=8760, group=_M),
     SettingSpec("market_data.fx_ttl_minutes", "int", 60, "FX rates are cached at most this "
                 "long", unit="min", minimum=1, maximum=1440, group=_M),
-    SettingSpec("market_data.fx_max_age_days", "int", 4, "A stored FX rate older than this "
-                "is not used as a fallback", unit="days", minimum=0, maximum=30, group=_M),
+    SettingSpec("market_data.fx_max_age_days", "int", 4, "An FX rate older than this is "
+                "used nowhere (current or dated lookups); what needs it waits", unit="days",
+                minimum=0, maximum=30, group=_M),
     SettingSpec("market_data.history_seed_years", "int", 10, "History read for a new "
                 "security", unit="years", minimum=1, maximum=40, group=_M),
     SettingSpec("market_data.history_topup_years", "int", 1, "History re-read on top-ups",

@@ -4,7 +4,8 @@ Research mode, the paper broker and the bundled real closes re-dated to end yest
 (``ReplaySource(end_on=...)``), so every actor — sync, scoring, planning, recommendations,
 satellites, the status page — has real content within a minute on the wall clock. The
 paper account is seeded once (EUR opening cash, a USD deposit and a few positions bought at
-the bundled prices); a restart on the same data directory keeps the account as it is.
+the bundled prices, booked into core's ledger like any fill); a restart on the same data
+directory keeps the account as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 import structlog
 
 from arduino_trader.adapters.market_data.replay_source import ReplaySource, parse_fx_setting
+from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import Settings
+from arduino_trader.domain.satellites.balances import fee_source_id, settle_trade, trade_fee
+from arduino_trader.domain.satellites.records import CORE_ID
 from arduino_trader.protocols.broker import OrderRequest
 
 from .demo_narrator import with_narrator
@@ -91,6 +95,24 @@ class DemoDaemon(TraderDaemon):
             for i, holding in enumerate(DEMO_HOLDINGS, start=1):
                 await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
                                                      _SEED_ORDER_ID_BASE + i))
+            await self._book_seed_buys(paper)
         log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
                  holdings=[h.symbol for h in DEMO_HOLDINGS])
         return True
+
+    async def _book_seed_buys(self, paper: Any) -> None:
+        """The seeded buys are history like any other: each settles against core's
+        ledger (value, then its commission), keyed by the trade key the broker sync
+        stores it under, so the ledger matches the paper account's cash from the start
+        (the opening cash and the deposit arrive through the cash-flow sync)."""
+        now = self.clock.now()
+        for t in await paper.trades(now.date() - timedelta(days=1), now.date()):
+            key = f"research:{t.trade_id}"
+            ops = [(settle_trade(CORE_ID, t.value, t.currency, "buy", key, now), key)]
+            if t.fee:
+                ops.append((trade_fee(CORE_ID, t.fee, t.currency, key, now),
+                            fee_source_id(key)))
+            for entries, source in ops:
+                await satellites_repo.apply_operation(
+                    self.store, satellites_repo.Operation(entries, source=("trade", source)),
+                    now)

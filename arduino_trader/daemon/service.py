@@ -35,7 +35,7 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import PricesUpdated
+from arduino_trader.protocols.market_data import FxRatesUpdated, PricesUpdated
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.satellites import GetCashFlowContext
@@ -197,7 +197,8 @@ class TraderDaemon:
                       depends_on=("health", "market_data"), subscriptions=(PricesUpdated,)),
             ActorSpec("cash_flows", cash_flows_actor.CashFlowActor,
                       {"context_for": self._cash_flow_context},
-                      depends_on=("health", "executor"), subscriptions=(TradeExecuted,)),
+                      depends_on=("health", "executor"),
+                      subscriptions=(TradeExecuted, FxRatesUpdated)),
             ActorSpec("planner", planner_actor.PlannerActor, {},
                       depends_on=("health", "market_data", "executor"),
                       subscriptions=(PricesUpdated, PortfolioSynced, DepositReceived)),

@@ -88,9 +88,13 @@ def check_balances(balances: Mapping[str, Decimal], security_currencies: Iterabl
 
 
 # -------------------------------------------------------------------------- planning
+BucketCash = Mapping[str, Mapping[str, Decimal]]
+
+
 @dataclass(frozen=True)
 class Holding:
-    """A position the emergency step may sell (quantity in whole units)."""
+    """A position the emergency step may sell (quantity in whole units): one bucket's
+    part of a broker position (a sale sells from, and credits, that bucket)."""
 
     symbol: str
     quantity: Decimal
@@ -99,6 +103,7 @@ class Holding:
     exchange: str
     lot: int = 1
     allow_sell: bool = True
+    bucket_id: str = "core"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class Sale:
     value: Decimal
     value_eur: Decimal
     step: Literal[2] = 2
+    bucket_id: str = "core"
 
 
 Action = Exchange | Sale
@@ -197,11 +203,13 @@ def _sources(bal: Mapping[str, Decimal], target: str, rates: Rates, reserve: Dec
 
 def _sales(bal: dict[str, Decimal], checked: frozenset[str], holdings: Sequence[Holding],
            rates: Rates, is_open: Callable[[str], bool], reserve: Decimal,
-           notes: list[str]) -> list[Sale]:
+           notes: list[str], bucket_cash: BucketCash) -> list[Sale]:
     short = shortfalls(bal, checked, reserve)
+    # a bucket whose own cash is negative in a short currency sells its positions first
+    first = {b for b, cash in bucket_cash.items() if any(cash.get(c, ZERO) < 0 for c in short)}
     need_eur = sum((v * rates.eur_per(c) for c, v in short.items()), ZERO)
     goal = need_eur * SELL_BUFFER
-    candidates: list[tuple[bool, Decimal, Holding, Decimal]] = []
+    candidates: list[tuple[bool, bool, Decimal, Holding, Decimal]] = []
     for h in holdings:
         if not h.allow_sell or h.quantity < 1 or h.price <= 0 or h.lot < 1:
             continue
@@ -213,14 +221,15 @@ def _sales(bal: dict[str, Decimal], checked: frozenset[str], holdings: Sequence[
             notes.append(f"no EUR rate for {h.currency}: {h.symbol} not sold")
             continue
         value_eur = h.quantity * h.price * rate
-        candidates.append((h.currency not in short, -value_eur, h, rate))
+        candidates.append((h.bucket_id not in first, h.currency not in short, -value_eur, h,
+                           rate))
     if not candidates:
         notes.append("no sellable position on an open market: sales skipped")
         return []
-    candidates.sort(key=lambda c: (c[0], c[1], c[2].symbol))
+    candidates.sort(key=lambda c: (c[0], c[1], c[2], c[3].symbol, c[3].bucket_id))
     sales: list[Sale] = []
     sold = ZERO
-    for _, neg_value, h, rate in candidates:
+    for _, _, neg_value, h, rate in candidates:
         if sold >= goal:
             break
         value_eur = min(-neg_value, goal - sold)
@@ -233,7 +242,7 @@ def _sales(bal: dict[str, Decimal], checked: frozenset[str], holdings: Sequence[
         value = (quantity * h.price).quantize(CENT, rounding=ROUND_FLOOR)
         proceeds_eur = (value * rate).quantize(CENT, rounding=ROUND_FLOOR)
         sales.append(Sale(h.symbol, quantity, h.price, h.currency, h.exchange, value,
-                          proceeds_eur))
+                          proceeds_eur, bucket_id=h.bucket_id))
         bal[h.currency] = bal.get(h.currency, ZERO) + value
         sold += proceeds_eur
     return sales
@@ -253,14 +262,18 @@ def plan_exchanges(step: Literal[1, 3], balances: Mapping[str, Decimal],
 
 def plan_sales(balances: Mapping[str, Decimal], security_currencies: Iterable[str],
                holdings: Sequence[Holding], rates: Rates, is_open: Callable[[str], bool],
-               reserve: Decimal = MIN_CURRENCY_RESERVE) -> tuple[list[Sale], tuple[str, ...]]:
-    """Step 2 alone on ``balances`` (what exchanges could not cover): sales and notes."""
+               reserve: Decimal = MIN_CURRENCY_RESERVE, bucket_cash: BucketCash | None = None,
+               ) -> tuple[list[Sale], tuple[str, ...]]:
+    """Step 2 alone on ``balances`` (what exchanges could not cover): sales and notes.
+    ``bucket_cash`` ({bucket: {currency: ledger cash}}) puts first the positions of a
+    bucket whose own cash is negative in a short currency."""
     bal = dict(balances)
     checked = checked_currencies(bal, security_currencies)
     notes: list[str] = []
     if not shortfalls(bal, checked, reserve):
         return [], ()
-    return _sales(bal, checked, holdings, rates, is_open, reserve, notes), tuple(notes)
+    return _sales(bal, checked, holdings, rates, is_open, reserve, notes,
+                  bucket_cash or {}), tuple(notes)
 
 
 def recommendation_fields(sale: Sale) -> dict[str, object]:
@@ -276,7 +289,8 @@ def recommendation_fields(sale: Sale) -> dict[str, object]:
 def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterable[str],
                    holdings: Sequence[Holding], rates: Rates, is_open: Callable[[str], bool],
                    *, exchanges_enabled: bool = True,
-                   reserve: Decimal = MIN_CURRENCY_RESERVE) -> EmergencyPlan:
+                   reserve: Decimal = MIN_CURRENCY_RESERVE,
+                   bucket_cash: BucketCash | None = None) -> EmergencyPlan:
     """Plan the three-step repair of negative/thin balances (§4.2), in order.
 
     ``exchanges_enabled`` is False in research mode (steps 1 and 3 are skipped, the
@@ -295,7 +309,8 @@ def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterabl
     else:
         notes.append("research mode: currency exchanges skipped")
     if shortfalls(bal, checked, reserve):
-        actions += _sales(bal, checked, holdings, rates, is_open, reserve, notes)
+        actions += _sales(bal, checked, holdings, rates, is_open, reserve, notes,
+                          bucket_cash or {})
         if exchanges_enabled:
             actions += _exchange_step(3, bal, checked, rates, reserve, notes)
     final = shortfalls(bal, checked, reserve)

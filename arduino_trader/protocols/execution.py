@@ -61,6 +61,11 @@ class FollowUpOrders:
 
 
 @dataclass(frozen=True)
+class PublishFills:
+    """The broker sync stored fills of our own orders: publish their ``TradeExecuted``."""
+
+
+@dataclass(frozen=True)
 class OrderResult:
     """The executor's answer to :class:`SubmitOrder` / :class:`ValidateOrder`."""
 

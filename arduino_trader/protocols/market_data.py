@@ -215,6 +215,24 @@ class PricesUpdated:
 
 
 @dataclass(frozen=True)
+class GetFxHistory:
+    """Store the daily EUR rates of ``currency`` for ``start..end`` from the source's
+    history (records dated before any stored rate); answers the days stored."""
+
+    currency: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class FxRatesUpdated:
+    """Published after EUR rates were stored: the currencies that got one."""
+
+    currencies: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HistoryUpdated:
     """Published after a history sync: rows written per ISIN."""
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,12 +24,15 @@ from arduino_trader.domain.cash_flows.effects import (
     SeenFlow,
     apply_record,
 )
-from arduino_trader.domain.cash_flows.fx import RateTable
 from arduino_trader.domain.cash_flows.records import CashFlowRecord
 from arduino_trader.domain.cash_flows.summary import FlowRow, ListQuery
 from arduino_trader.domain.dividends import Consumption, Dividend
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database, StoreError, Transaction
+
+from . import cash_flow_aliases, dividend_net
+from .fx_tables import load_latest_rates as load_latest_rates  # re-exported
+from .fx_tables import load_rates as load_rates  # re-exported
 
 
 def _ts(moment: datetime) -> int:
@@ -40,36 +44,6 @@ def _s(value: Decimal) -> str:
 
 
 # ----------------------------------------------------------------------------- FX
-async def load_rates(db: Database, max_age_days: int = 5) -> RateTable:
-    """Every stored FX rate (EUR per unit) by (currency, day), plus the newest per
-    currency as ``latest``; look-back of ``max_age_days`` for weekends."""
-    rows = await db.fetch_all(
-        "SELECT currency, day, eur_per FROM fx_rates ORDER BY day, fetched_at, source")
-    by_date: dict[tuple[str, date], Decimal] = {}
-    latest: dict[str, Decimal] = {}
-    for r in rows:
-        rate = Decimal(r["eur_per"])
-        if not rate.is_finite() or rate <= 0:
-            continue
-        by_date[(r["currency"], date.fromisoformat(r["day"]))] = rate
-        latest[r["currency"]] = rate
-    return RateTable(by_date=by_date, latest=latest, max_age_days=max_age_days)
-
-
-async def load_latest_rates(db: Database, max_age_days: int = 5) -> RateTable:
-    """:func:`load_rates` for callers that value at today's rates (``on=None``): only the
-    newest rate of each currency is read (on the primary-key index, nothing parsed per
-    row), not the whole rate history, which grows by a row per currency and day."""
-    rows = await db.fetch_all(
-        "SELECT (SELECT f.eur_per FROM fx_rates f WHERE f.currency = c.currency "
-        "ORDER BY f.day DESC, f.fetched_at DESC, f.source DESC LIMIT 1) AS eur_per, c.currency "
-        "FROM (SELECT DISTINCT currency FROM fx_rates) c")
-    latest = {r["currency"]: Decimal(r["eur_per"]) for r in rows}
-    if not all(rate.is_finite() and rate > 0 for rate in latest.values()):
-        return await load_rates(db, max_age_days)  # the newest is unusable: look further
-    return RateTable(latest=latest, max_age_days=max_age_days)
-
-
 # ----------------------------------------------------------------------- one record
 def _seen_flow(row: sqlite3.Row) -> SeenFlow:
     return SeenFlow(row["status"], row["processed_at"] is not None, Decimal(row["amount"]),
@@ -93,7 +67,9 @@ async def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
             "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
             f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
         out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
-    return out
+    aliases = await cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
+    stored = await seen_flows(db, sorted(set(aliases.values()))) if aliases else {}
+    return out | {a: stored[k] for a, k in aliases.items() if k in stored}
 
 
 async def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
@@ -133,15 +109,21 @@ async def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
 
 
 async def store_record(db: Database, record: CashFlowRecord, context: EffectContext,
-                       now: datetime) -> Effects:
+                       now: datetime, present: Collection[str] = ()) -> Effects:
     """Store ``record`` and apply its effects exactly once, in one transaction.
 
     ``context`` (rates, buckets) is built by the caller beforehand: nothing blocking
     may run inside the transaction on the I/O loop. Raises whatever the rules raise
-    (``MissingRate``) or the store raises; then nothing of this record was written.
+    (``MissingRate``) or the store raises; then nothing of this record was written. A
+    record already stored under another key (``cash_flow_aliases``; ``present``: the keys
+    of the same answer) is that row.
     """
     async with db.transaction() as tx:
         seen = await _seen(tx, record.key)
+        stored = None if seen else await cash_flow_aliases.resolve(tx, record, present, now)
+        if stored is not None:
+            record = replace(record, key=stored)
+            seen = await _seen(tx, stored)
         effects = apply_record(seen, record, context)
         if effects.action == "insert":
             await _insert_row(tx, effects, now)
@@ -278,7 +260,9 @@ async def drip_dividends(db: Database, *, symbol: str | None = None,
     consumed: dict[int, set[str]] = {}
     for f in fills:
         consumed.setdefault(int(f["dividend_id"]), set()).add(f["fill_key"])
-    return [Dividend(int(r["id"]), r["symbol"], Decimal(r["amount_eur"]),
+    withheld = await dividend_net.withheld_eur(db, rows)  # DRIP reinvests the net
+    return [Dividend(int(r["id"]), r["symbol"],
+                     Decimal(r["amount_eur"]) - withheld.get(int(r["id"]), ZERO),
                      date.fromisoformat(r["payment_date"]), r["bucket_id"],
                      handling=handling.get(r["bucket_id"], "reinvest_same"),
                      allocated_eur=Decimal(r["allocated_eur"]),

@@ -142,7 +142,9 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
     """Store the new state and the fills in one transaction; returns the fills that were new.
 
     A fill whose trade key is already in the ledger is skipped, so repeating a follow-up
-    (after a crash, or twice by mistake) never records a trade twice.
+    (after a crash, or twice by mistake) never records a trade twice; one the broker sync
+    stored before it knew the order (no ``order_row``) is attributed to this entry now.
+    Either way the fill waits for the executor to publish it (``fill_attribution``).
     """
     recorded: list[RecordedFill] = []
     async with db.transaction() as tx:
@@ -151,10 +153,14 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
             value = fill.quantity * fill.price
             value_eur = (value / fill.currency_rate) if fill.currency_rate else None
             cur = await tx.execute(
-                "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
+                "INSERT INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
                 " fee, executed_at, source, bucket_id, mode, created_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                "(trade_key) DO UPDATE SET order_row = excluded.order_row, broker_order_id ="
+                " COALESCE(trades.broker_order_id, excluded.broker_order_id), source ="
+                " excluded.source, bucket_id = excluded.bucket_id, published_at = NULL"
+                " WHERE trades.order_row IS NULL",
                 (fill.trade_key, row_id, fill.broker_order_id, fill.isin, fill.symbol,
                  fill.side, decimal_to_str(fill.quantity), decimal_to_str(fill.price),
                  decimal_to_str(value), fill.currency,

@@ -1,11 +1,8 @@
 """Store access for the portfolio tables (migration 0700): positions, cash, daily
 snapshots and their per-holding values; plus the broker trade-history import into the
-executor's ``trades`` ledger (keyed ``<mode>:<broker trade id>``, as the executor keys
-its fills, so an import and a follow-up never record a fill twice).
-
-Money is exact TEXT; reads that meet an unreadable row skip it and say so, they never
-raise for one corrupt record.
-"""
+``trades`` ledger (keyed ``<mode>:<broker trade id>`` as the executor keys its fills, and
+attributed to our own orders: one row per fill whichever path stores it first). Money is
+exact TEXT; a read that meets an unreadable row skips it and says so."""
 
 from __future__ import annotations
 
@@ -25,6 +22,7 @@ from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.store import Database
 
 from . import market_repo
+from .fill_attribution import journal_entry_for_trade
 
 EXTERNAL_FLOW_KINDS = ("deposit", "withdrawal")
 
@@ -60,15 +58,15 @@ async def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     return {str(r["symbol"]): {k: r[k] for k in r.keys()} for r in rows}
 
 
-async def stored_eur_rates(db: Database, currencies: Iterable[str],
-                           on: date | None = None) -> dict[str, Decimal]:
-    """The newest stored EUR rate of each currency (absent currencies are left out)."""
+async def stored_eur_rates(db: Database, currencies: Iterable[str], on: date | None = None,
+                           max_age_days: int | None = None) -> dict[str, Decimal]:
+    """The newest stored EUR rate of each currency on or before ``on``, at most
+    ``max_age_days`` older than it (absent and stale currencies are left out)."""
     out: dict[str, Decimal] = {}
     for code in sorted(set(currencies)):
-        if code == "EUR":
-            continue
-        rate = await market_repo.read_fx(db, code, on)
-        if rate is not None and rate.eur_per > 0:
+        rate = None if code == "EUR" else await market_repo.read_fx(db, code, on)
+        if rate is not None and rate.eur_per > 0 and (max_age_days is None or on is None or (
+                on - rate.day).days <= max_age_days):
             out[code] = rate.eur_per
     return out
 
@@ -223,14 +221,15 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                                now: datetime) -> dict[str, Any]:
     """Store broker trades not yet in the ledger (``INSERT OR IGNORE`` on the trade key).
 
-    A trade of a symbol outside the universe is skipped and named (the ledger needs the
+    A fill of our own order is stored as its order's (``fill_attribution``; ``ours``
+    counts them) for the executor to publish; other trades are ``broker_sync`` in core. A
+    trade of a symbol outside the universe is skipped and named (the ledger needs the
     ISIN); a currency exchange (an FX-pair trade: no position, its fills belong to the FX
     ledger) is skipped and counted; a trade without a stored FX rate is kept with its EUR
     value unknown (NULL). A known trade stored without its commission (an executor fill)
     gets the broker's, once: ``fees_learned`` lists them as events to publish.
     """
-    inserted = 0
-    exchanges = 0
+    inserted = ours = exchanges = 0
     unknown: list[str] = []
     fees: list[TradeFeeRecorded] = []
     async with db.transaction() as tx:
@@ -256,27 +255,27 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
             if key in stored[False]:
                 continue  # INSERT OR IGNORE would change nothing
             rate = Decimal(1) if t.currency == "EUR" else eur_per.get(t.currency)
-            order = None
-            if t.order_id is not None:
-                found = await tx.fetch_one(
-                    "SELECT id FROM orders WHERE mode = ? AND broker_order_id = ?",
-                    (mode, t.order_id))
-                order = None if found is None else int(found["id"])
-            executed = t.executed_at or now
+            order = await journal_entry_for_trade(tx, mode, t)  # ours: its order's facts
             cur = await tx.execute(
                 "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
-                " fee, executed_at, source, bucket_id, mode, created_at) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'broker_sync', 'core', ?, ?)",
-                (key, order, t.order_id, isin, t.symbol, t.side,
-                 decimal_to_str(t.quantity), decimal_to_str(t.price), decimal_to_str(t.value),
-                 t.currency, None if not rate else decimal_to_str(Decimal(1) / rate),
+                " fee, executed_at, source, bucket_id, mode, created_at, published_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, None if order is None else int(order["id"]), t.order_id, isin, t.symbol,
+                 t.side, decimal_to_str(t.quantity), decimal_to_str(t.price),
+                 decimal_to_str(t.value), t.currency,
+                 None if not rate else decimal_to_str(Decimal(1) / rate),
                  None if not rate else decimal_to_str(round(t.value * rate, 6)),
-                 _text(t.fee), _ts(executed), mode, _ts(now)))
+                 _text(t.fee), _ts(t.executed_at or now),
+                 "broker_sync" if order is None else str(order["source"]),
+                 "core" if order is None else str(order["bucket_id"]), mode, _ts(now),
+                 _ts(now) if order is None else None))  # ours: the executor announces it
             inserted += int(cur.rowcount or 0)
+            ours += int(cur.rowcount or 0) * (order is not None)
             stored[False][key] = t.fee is None
-    return {"received": len(trades), "inserted": inserted, "currency_exchanges": exchanges,
-            "unknown_symbols": sorted(set(unknown)), "fees_learned": fees}
+    return {"received": len(trades), "inserted": inserted, "ours": ours,
+            "currency_exchanges": exchanges, "unknown_symbols": sorted(set(unknown)),
+            "fees_learned": fees}
 
 
 async def apply_latest_prices(db: Database, now: datetime) -> int:

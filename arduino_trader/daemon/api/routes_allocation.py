@@ -59,7 +59,9 @@ async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
         account = await asyncio.wait_for(broker.account(), 60)
     except (BrokerError, TimeoutError) as exc:
         raise ApiError(503, "broker_unavailable", str(exc)) from None
-    rates = await cash_flow_repo.load_rates(ctx.store)
+    rates = await cash_flow_repo.load_rates(  # one FX age rule: a stale rate values nothing
+        ctx.store, ctx.settings.current().get_int("market_data.fx_max_age_days"),
+        ctx.clock.now().date())
     secs = await securities_by_symbol(ctx.store)
     try:
         holdings = build_holdings(account, secs, rates)

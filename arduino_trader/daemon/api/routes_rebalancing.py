@@ -105,8 +105,11 @@ def _fill_modes(ctx: ApiContext) -> tuple[str, ...]:
 
 
 async def _rates(ctx: ApiContext) -> dict[str, Decimal]:
-    table = await cash_flow_repo.load_rates(ctx.store)
-    return {"EUR": Decimal(1), **table.latest}
+    """Current EUR rates under the one age rule (``market_data.fx_max_age_days``): a
+    currency whose newest rate is older is left out, so what needs it is refused."""
+    max_age = ctx.settings.current().get_int("market_data.fx_max_age_days")
+    table = await cash_flow_repo.load_latest_rates(ctx.store, max_age, ctx.clock.now().date())
+    return {"EUR": Decimal(1), **table.current()}
 
 
 def _positive_int(value: Any) -> int:

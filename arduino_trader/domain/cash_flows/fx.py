@@ -22,9 +22,13 @@ ONE = Decimal(1)
 class MissingRate(LookupError):
     """No usable rate for a currency at a date: money-moving decisions must stop."""
 
-    def __init__(self, currency: str, on: date | None) -> None:
+    def __init__(self, currency: str, on: date | None, stale_since: date | None = None,
+                 max_age_days: int | None = None) -> None:
         when = on.isoformat() if on else "now"
-        super().__init__(f"no EUR rate for {currency} at {when}")
+        super().__init__(
+            f"no EUR rate for {currency} at {when}" if stale_since is None else
+            f"no current EUR rate for {currency}: the newest is of {stale_since.isoformat()},"
+            f" older than {max_age_days} days (market_data.fx_max_age_days)")
         self.currency = currency
         self.on = on
 
@@ -41,13 +45,16 @@ class Rates(Protocol):
 class RateTable:
     """Rates keyed by (currency, date) with a bounded look-back for weekends/holidays.
 
-    ``latest`` holds current rates used when ``on`` is None. A rate older than
-    ``max_age_days`` before the asked date is not used.
+    ``latest`` holds current rates used when ``on`` is None. One age rule for both: a
+    rate older than ``max_age_days`` before the asked date — ``today`` for a current
+    rate, when the table knows it and the day of each latest rate — is not used.
     """
 
     by_date: Mapping[tuple[str, date], Decimal] = field(default_factory=dict)
     latest: Mapping[str, Decimal] = field(default_factory=dict)
     max_age_days: int = 5
+    latest_day: Mapping[str, date] = field(default_factory=dict)
+    today: date | None = None
 
     def __post_init__(self) -> None:
         for where, rate in [*self.by_date.items(), *self.latest.items()]:
@@ -63,14 +70,27 @@ class RateTable:
                    latest={k: ONE / v for k, v in latest.items()},
                    max_age_days=max_age_days)
 
+    def current(self) -> dict[str, Decimal]:
+        """Every latest rate the age rule still allows, by currency."""
+        out = {}
+        for currency in self.latest:
+            try:
+                out[currency] = self.eur_per(currency)
+            except MissingRate:
+                continue
+        return out
+
     def eur_per(self, currency: str, on: date | None = None) -> Decimal:
         """EUR value of one unit of ``currency`` at ``on`` (latest when None)."""
         if currency == EUR:
             return ONE
         if on is None:
-            rate = self.latest.get(currency)
+            rate, day = self.latest.get(currency), self.latest_day.get(currency)
             if rate is None:
                 raise MissingRate(currency, None)
+            if self.today is not None and day is not None and \
+                    (self.today - day).days > self.max_age_days:
+                raise MissingRate(currency, None, day, self.max_age_days)
             return rate
         for back in range(self.max_age_days + 1):
             rate = self.by_date.get((currency, on - timedelta(days=back)))

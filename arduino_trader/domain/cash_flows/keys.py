@@ -11,6 +11,7 @@ number never collide, and a request's two possible fees have distinct keys.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -28,13 +29,31 @@ class InvalidKey(ValueError):
     """A key cannot be built (empty or malformed id)."""
 
 
+_INTEGRAL = re.compile(r"^[+]?0*(\d+)(?:\.0*)?$")
+
+
 def _clean_id(broker_id: object) -> str:
-    text = "" if broker_id is None else str(broker_id).strip()
-    if not text or text.lower() in {"none", "null", "0"}:
+    """The id as the key spells it: a whole number always the same way, whether the
+    broker sent ``77``, ``"77"``, ``77.0`` or ``"077.00"``; other ids as sent."""
+    text = "" if broker_id is None or isinstance(broker_id, bool) else str(broker_id).strip()
+    whole = _INTEGRAL.match(text)
+    if whole:
+        text = whole.group(1).lstrip("0") or "0"
+    if not text or text.lower() in {"none", "null", "0", "nan"}:
         raise InvalidKey(f"no usable broker id: {broker_id!r}")
     if ":" in text or any(ch.isspace() for ch in text):
         raise InvalidKey(f"broker id {broker_id!r} contains a separator or whitespace")
     return text
+
+
+def legacy_float_key(key: str) -> str | None:
+    """The key an earlier version stored for the same record when the broker sent its
+    whole-number id as a float (``ucf:77`` → ``ucf:77.0``); None for other keys."""
+    parts = key.split(":")
+    if len(parts) < 2 or parts[1] == "nokey" or not parts[1].isdigit():
+        return None
+    parts[1] += ".0"
+    return ":".join(parts)
 
 
 def broker_key(source: Source, broker_id: object, suffix: str = "") -> str:

@@ -90,9 +90,8 @@ def reconcile(book: BalanceBook, currency: str, actual: Decimal, now: datetime, 
                                 f"{currency}: no EUR rate, manual intervention required")
     threshold = threshold_eur / eur_per_unit
     if abs(before.difference) > threshold:
-        return ReconcileOutcome("gap_reported", before, message=f"gap {before.difference} "
-                                f"{currency} exceeds {threshold_eur} EUR: manual "
-                                "intervention required")
+        return ReconcileOutcome("gap_reported", before, message=gap_message(
+            before.difference, currency, threshold_eur, eur_per_unit))
     adjustment = -before.difference
     entry = LedgerEntry(bucket_id=CORE_ID, currency=currency, type="reconciliation",
                         amount=adjustment, source_kind="reconcile",
@@ -107,6 +106,19 @@ def reconcile(book: BalanceBook, currency: str, actual: Decimal, now: datetime, 
              "threshold_eur": decimal_to_str(threshold_eur)}
     return ReconcileOutcome("corrected", after, (entry,), audit,
                             f"corrected {adjustment} {currency} against core")
+
+
+def gap_message(difference: Decimal, currency: str, threshold_eur: Decimal,
+                eur_per_unit: Decimal) -> str:
+    """A gap beyond the auto-correct limit, gap and limit both in ``currency`` (the
+    limit's EUR amount and the gap's EUR value alongside)."""
+    limit = (threshold_eur / eur_per_unit).quantize(CENT)
+    gap_eur = abs(difference * eur_per_unit).quantize(CENT)
+    gap, limit_eur = (("", "") if currency == "EUR" else
+                      (f" ({gap_eur} EUR)", f" ({threshold_eur} EUR)"))
+    return (f"ledger {'above' if difference > 0 else 'below'} broker cash by "
+            f"{abs(difference).quantize(CENT)} {currency}{gap}, beyond the auto-correct "
+            f"limit of {limit} {currency}{limit_eur}: manual intervention required")
 
 
 def force_to_core(book: BalanceBook, currency: str, actual: Decimal,
@@ -153,3 +165,18 @@ def diagnose(book: BalanceBook, currency: str, now: datetime) -> dict[str, Any]:
         "virtual_total": book.currency_total(currency),
         "recent": recent[-20:],
     }
+
+
+def ledger_health(outcomes: Mapping[str, ReconcileOutcome]) -> tuple[Literal[
+        "ok", "degraded"], str]:
+    """Health's view of one reconciliation pass (``{currency: outcome}``): degraded, with
+    each gap in its own currency, when a gap is beyond the auto-correct limit or cannot be
+    judged for want of a rate; ok otherwise (a small gap is corrected by the nightly job,
+    a deferred one waits for what could explain it)."""
+    gaps = [f"{ccy}: {o.message}" for ccy, o in sorted(outcomes.items())
+            if o.status == "gap_reported"]
+    if gaps:
+        return "degraded", "bucket ledger disagrees with broker cash: " + "; ".join(gaps)
+    deferred = sorted(c for c, o in outcomes.items() if o.status == "deferred")
+    return "ok", ("bucket ledger agrees with broker cash"
+                  + (f" (gap deferred in {', '.join(deferred)})" if deferred else ""))
