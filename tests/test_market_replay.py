@@ -100,6 +100,17 @@ def test_fx_is_configured_or_an_error(bundled: ReplaySource) -> None:
         parse_fx_setting("USD=0")
 
 
+def test_a_configured_rate_is_served_as_its_pair_history(bundled: ReplaySource) -> None:
+    """Dated cash flows back-fill their day's rate from ``EUR<CCY>=X`` history: the
+    replay answers it at its configured rate on each of its days, and nothing else."""
+    hist = bundled.history("EURUSD=X", date(2019, 1, 1), date(2019, 1, 10))
+    assert [b.day for b in hist.bars] == bundled.trading_days(date(2019, 1, 1),
+                                                              date(2019, 1, 10))
+    assert all(abs(b.close - 1 / 0.92) < 1e-12 for b in hist.bars)
+    with pytest.raises(UnknownSymbol):
+        bundled.history("EURGBP=X", date(2019, 1, 1), date(2019, 1, 10))
+
+
 def test_crafted_files(tmp_path: Path) -> None:
     path = tmp_path / "p.csv.gz"
     path.write_bytes(gzip.compress(b"Date,AAA,BBB\n2024-01-02,10,\n2024-01-03,11,5\n"))

@@ -11,7 +11,7 @@ directory keeps the account as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -90,23 +90,25 @@ class DemoDaemon(TraderDaemon):
             "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
         if row is not None:
             return False
-        with dated(paper, session_close(self._market_source().last_day)):  # not today's
+        seeded_at = session_close(self._market_source().last_day)  # not today's
+        with dated(paper, seeded_at):
             await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
             for i, holding in enumerate(DEMO_HOLDINGS, start=1):
                 await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
                                                      _SEED_ORDER_ID_BASE + i))
-            await self._book_seed_buys(paper)
+            await self._book_seed_buys(paper, seeded_at)
         log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
                  holdings=[h.symbol for h in DEMO_HOLDINGS])
         return True
 
-    async def _book_seed_buys(self, paper: Any) -> None:
+    async def _book_seed_buys(self, paper: Any, at: datetime) -> None:
         """The seeded buys are history like any other: each settles against core's
         ledger (value, then its commission), keyed by the trade key the broker sync
         stores it under, so the ledger matches the paper account's cash from the start
-        (the opening cash and the deposit arrive through the cash-flow sync)."""
-        now = self.clock.now()
-        for t in await paper.trades(now.date() - timedelta(days=1), now.date()):
+        (the opening cash and the deposit arrive through the cash-flow sync); ``at`` is
+        when the seed is dated."""
+        now = at
+        for t in await paper.trades(at.date(), at.date()):
             key = f"research:{t.trade_id}"
             ops = [(settle_trade(CORE_ID, t.value, t.currency, "buy", key, now), key)]
             if t.fee:

@@ -261,7 +261,11 @@ class ReplaySource:
         return built
 
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
-        """Daily closes of ``symbol`` within ``[start, end]`` up to the replay position."""
+        """Daily closes of ``symbol`` within ``[start, end]`` up to the replay position;
+        an ``EUR<CCY>=X`` pair of a configured rate is that rate on every replay day."""
+        pair = self._fixed_pair(symbol)
+        if pair is not None:
+            return self._pair_history(symbol, pair, start, end)
         key, column = self._column(symbol)
         days, all_bars = self._bars_of(key, column)
         stop = min(end, self._position())
@@ -270,6 +274,25 @@ class ReplaySource:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
         return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
                             self.name)
+
+    def _fixed_pair(self, symbol: str) -> str | None:
+        """The currency of an ``EUR<CCY>=X`` symbol with a configured rate, else None."""
+        value = symbol.strip().upper()
+        if len(value) == 8 and value.startswith("EUR") and value.endswith("=X") \
+                and value[3:6] in self._fx:
+            return value[3:6]
+        return None
+
+    def _pair_history(self, symbol: str, currency: str, start: date, end: date
+                      ) -> PriceHistory:
+        """Units of ``currency`` per EUR at the configured rate on each replay day."""
+        per_eur = float(Decimal(1) / self._fx[currency])
+        stop = min(end, self._position())
+        bars = tuple(PriceBar(d, per_eur, adj_close=per_eur) for d in self._load().days
+                     if start <= d <= stop)
+        if not bars:
+            raise EmptyHistory(f"replay has no days for {symbol} in {start}..{stop}")
+        return PriceHistory(symbol, currency, bars, self._close_time(bars[-1].day), self.name)
 
     def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
         """Monthly means of the daily history."""
