@@ -3,9 +3,14 @@
 yfinance is synchronous and keeps one process-wide data singleton; so every call here
 runs in the calling actor's thread (never the I/O loop), under one module-wide lock,
 throttled to ``min_interval_s`` between requests, retried with 1 s doubling on
-transient failures, and always passes our session explicitly (tests inject a session
-that serves recorded Yahoo responses; nothing here reaches the network by itself).
-Symbols given to this adapter are Yahoo symbols (mapping: ``domain/universe.py``).
+transient failures, and always passes our session explicitly: a :class:`YahooSession`
+(curl_cffi) that bounds every request by ``timeout_s`` and records the statuses Yahoo
+answered, by which a failure is classified (``yahoo_errors``). After a failed call
+yfinance's in-process response cache is cleared, so a retry asks Yahoo again instead
+of replaying the failed answer. Prices come out in the major currency unit (pence →
+pounds, ``yahoo_units``). Symbols given to this adapter are Yahoo symbols (mapping:
+``domain/universe.py``); an ISIN is resolved by Yahoo's search, and a search without a
+hit is an unknown symbol.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import (
     analyst_score,
+    looks_like_isin,
     mic_for_exchange,
     product_type_for,
     upside_pct,
@@ -46,11 +52,15 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 
+from .yahoo_errors import map_error
+from .yahoo_session import YahooSession
+from .yahoo_units import dividend_yield, major_currency, to_major
+
 T = TypeVar("T")
 _YF_LOCK = threading.Lock()
 
 FUNDAMENTAL_FIELDS = (
-    "trailingPE", "forwardPE", "pegRatio", "priceToBook", "revenueGrowth", "earningsGrowth",
+    "trailingPE", "forwardPE", "trailingPegRatio", "priceToBook", "revenueGrowth", "earningsGrowth",
     "profitMargins", "operatingMargins", "returnOnEquity", "debtToEquity", "currentRatio",
     "marketCap", "dividendYield", "fiveYearAvgDividendYield", "payoutRatio",
 )
@@ -61,28 +71,6 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def map_error(exc: BaseException, symbol: str) -> MarketDataError:
-    """Translate yfinance / HTTP-client exceptions into the port's typed errors."""
-    if isinstance(exc, MarketDataError):
-        return exc
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "YFRateLimitError" or "429" in text or "Too Many Requests" in text:
-        return RateLimited(f"Yahoo rate limit hit reading {symbol}")
-    if name in ("YFPricesMissingError", "YFTzMissingError", "YFInvalidPeriodError"):
-        if "delisted" in text or "not found" in text.lower() or "No data found" in text:
-            return UnknownSymbol(f"Yahoo does not know {symbol}: {text[:200]}")
-        return EmptyHistory(f"Yahoo returned no prices for {symbol}: {text[:200]}")
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status == 404:
-        return UnknownSymbol(f"Yahoo does not know {symbol}")
-    if isinstance(status, int) and status >= 400:
-        return MarketDataUnavailable(f"Yahoo answered HTTP {status} for {symbol}")
-    if isinstance(exc, KeyError | TypeError | ValueError | IndexError | AttributeError):
-        return MalformedPayload(f"unexpected Yahoo payload for {symbol}: {name}: {text[:200]}")
-    return MarketDataUnavailable(f"Yahoo unreachable for {symbol}: {name}: {text[:200]}")
 
 
 class YFinanceSource:
@@ -112,12 +100,11 @@ class YFinanceSource:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock, cache_dir: Path) -> YFinanceSource:
         """The production adapter: a browser-impersonating curl_cffi session."""
-        from curl_cffi import requests as curl_requests
-
-        session: Any = curl_requests.Session(impersonate="chrome")
+        timeout_s = settings.get_int("market_data.yahoo_timeout_s")
+        session = YahooSession(timeout_s, impersonate="chrome")
         return cls(session, clock,
                    min_interval_s=settings.get_float("market_data.yahoo_min_interval_s"),
-                   timeout_s=settings.get_int("market_data.yahoo_timeout_s"),
+                   timeout_s=timeout_s,
                    retries=settings.get_int("market_data.yahoo_retries"),
                    cache_dir=cache_dir / "yfinance")
 
@@ -130,10 +117,16 @@ class YFinanceSource:
                 wait = self._last_call + self._min_interval - time.monotonic()
                 if wait > 0:
                     self._sleep(wait)
+                begin = getattr(self._session, "begin", None)
+                if begin is not None:
+                    begin()
                 try:
                     return func()
                 except Exception as exc:
-                    error = map_error(exc, symbol)
+                    error = map_error(exc, symbol, getattr(self._session, "answers", ()))
+                    # yfinance keeps answers in memory for the process (timezones, past
+                    # ranges, searches): a failed one must not be served to the retry.
+                    self._yf.data.YfData.cache_get.cache_clear()
                 finally:
                     self._last_call = time.monotonic()
             retryable = isinstance(error, MarketDataUnavailable)
@@ -156,18 +149,18 @@ class YFinanceSource:
         frame = ticker.history(period="5d", interval="1d", auto_adjust=False, actions=False,
                                timeout=self._timeout)
         meta = ticker.history_metadata or {}
-        currency = str(meta.get("currency") or "")
+        currency, per = major_currency(str(meta.get("currency") or ""))
         price = _number(meta.get("regularMarketPrice"))
         stamp = meta.get("regularMarketTime")
         if price is not None and price > 0 and stamp is not None:
             as_of = stamp.to_pydatetime() if hasattr(stamp, "to_pydatetime") else \
                 datetime.fromtimestamp(int(stamp), UTC)
-            return Quote(symbol, price, currency, as_of.astimezone(UTC), self.name)
+            return Quote(symbol, price / per, currency, as_of.astimezone(UTC), self.name)
         if "Close" not in frame or frame["Close"].dropna().empty:
             raise EmptyHistory(f"Yahoo returned no recent price for {symbol}")
         closes: Any = frame["Close"].dropna()
         last_ts = closes.index[-1]
-        return Quote(symbol, float(closes.iloc[-1]), currency,
+        return Quote(symbol, float(closes.iloc[-1]) / per, currency,
                      last_ts.to_pydatetime().astimezone(UTC), self.name)
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
@@ -190,7 +183,11 @@ class YFinanceSource:
         return out
 
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
-        """Daily OHLCV bars (unadjusted close + adjusted close) in ``[start, end]``."""
+        """Daily OHLCV bars in ``[start, end]``, in the major currency unit.
+
+        Every Yahoo price column is split-adjusted (a re-read after a split rescales all
+        earlier bars); ``adj_close`` is adjusted for dividends as well.
+        """
 
         def read() -> PriceHistory:
             ticker = self._ticker(symbol)
@@ -198,19 +195,21 @@ class YFinanceSource:
                                    end=(end + timedelta(days=1)).isoformat(), interval="1d",
                                    auto_adjust=False, actions=False, timeout=self._timeout)
             meta = ticker.history_metadata or {}
+            currency, per = major_currency(str(meta.get("currency") or ""))
             bars = []
             for stamp, row in frame.iterrows():
                 close = _number(row.get("Close"))
                 if close is None:
                     continue
-                bars.append(PriceBar(stamp.date(), close, _number(row.get("Open")),
-                                     _number(row.get("High")), _number(row.get("Low")),
-                                     _number(row.get("Adj Close")), _number(row.get("Volume"))))
+                bars.append(PriceBar(
+                    stamp.date(), close / per, to_major(_number(row.get("Open")), per),
+                    to_major(_number(row.get("High")), per),
+                    to_major(_number(row.get("Low")), per),
+                    to_major(_number(row.get("Adj Close")), per), _number(row.get("Volume"))))
             bars = [b for b in bars if start <= b.day <= end]
             if not bars:
                 raise EmptyHistory(f"Yahoo returned no bars for {symbol} in {start}..{end}")
-            return PriceHistory(symbol, str(meta.get("currency") or ""), tuple(bars),
-                                self._clock.now(), self.name)
+            return PriceHistory(symbol, currency, tuple(bars), self._clock.now(), self.name)
 
         return self._call(symbol, read)
 
@@ -230,10 +229,13 @@ class YFinanceSource:
         return self._call(symbol, read)
 
     def fundamentals(self, symbol: str) -> Fundamentals:
-        """The §4.2 fundamentals; a missing figure is None."""
+        """The §4.2 fundamentals; a missing figure is None. ``dividendYield`` is a
+        fraction (``yahoo_units.dividend_yield``); ``fiveYearAvgDividendYield`` stays
+        Yahoo's percent."""
         info = self._info(symbol)
-        return Fundamentals(symbol, self._clock.now(),
-                            {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS})
+        values = {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS}
+        values["dividendYield"] = dividend_yield(info)
+        return Fundamentals(symbol, self._clock.now(), values)
 
     def analyst(self, symbol: str) -> AnalystData:
         """Recommendation (default hold), score, target and upside %."""
@@ -249,10 +251,13 @@ class YFinanceSource:
         """Classification from Yahoo (name, currency, exchange, country, industry, type).
 
         Yahoo has no ISIN: onboarding gets it from the broker or the identifier itself.
+        An ISIN is first resolved to a Yahoo symbol by Yahoo's search.
         """
+        if looks_like_isin(identifier):
+            identifier = self._call(identifier, lambda: self._search_isin(identifier))
         info = self._info(identifier)
         name = str(info.get("longName") or info.get("shortName") or "")
-        currency = str(info.get("currency") or "").upper()
+        currency = major_currency(str(info.get("currency") or ""))[0]
         if not name or not currency:
             raise MalformedPayload(f"Yahoo info for {identifier} lacks a name or currency")
         exchange = info.get("fullExchangeName")
@@ -264,6 +269,15 @@ class YFinanceSource:
             country=info.get("country"),
             industry=info.get("industry") or info.get("sector"),
             product_type=product_type_for(info.get("quoteType"), name))
+
+    def _search_isin(self, isin: str) -> str:
+        hits = self._yf.Search(isin, max_results=10, news_count=0, lists_count=0,
+                               include_cb=False, recommended=0, session=self._session,
+                               timeout=self._timeout).quotes
+        symbols = [str(h["symbol"]) for h in hits if isinstance(h, dict) and h.get("symbol")]
+        if not symbols:
+            raise UnknownSymbol(f"Yahoo's search finds nothing for {isin}")
+        return symbols[0]
 
     def universe(self) -> list[SecurityInfo]:
         """A live source offers no default universe."""
