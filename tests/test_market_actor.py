@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Literal
 
 import pykka
@@ -414,3 +415,45 @@ def test_calendars_built_for_a_span_serve_all_of_it() -> None:
     span = MarketCalendars(history_days=3700, today=date(2021, 12, 31))
     assert not span.outdated(date(2012, 1, 3)) and not span.outdated(date(2021, 12, 31))
     assert span.outdated(date(2011, 1, 3)) and span.outdated(date(2022, 1, 10))
+
+
+def test_a_split_adjusted_re_read_rescales_the_stored_history(env: Env) -> None:
+    """Yahoo's closes are split-adjusted: after a 4-for-1 split the top-up window comes
+    back divided by 4 before the split day, with the split event. The stored history
+    older than the window and the latest quote join that scale in the same write: no
+    "split" quarantine, no fake step, and the post-split quote is accepted."""
+    split_day = date(2024, 6, 10)
+    splits: tuple[tuple[date, float], ...] = ()
+
+    def raw(day: date) -> float:
+        return 400.0 + day.toordinal() % 5
+
+    def adjusted(symbol: str, start: date, end: date) -> PriceHistory:
+        scale = 4.0 if splits else 1.0  # once split, Yahoo divides every earlier bar
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        bars = tuple(PriceBar(d, raw(d) / scale, volume=1000.0 * scale)
+                     for d in days if d.weekday() < 5)
+        return PriceHistory(symbol, "USD", bars, env.clock.now(), "fake",
+                            tuple(s for s in splits if start <= s[0] <= end))
+
+    env.source.history = adjusted  # type: ignore[method-assign]
+    env.source.prices["AAPL"] = raw(NOW.date())
+    assert env.job("sync_securities_data").ok
+    assert env.job("sync_prices").ok
+    old_day = date(2015, 6, 3)
+    assert env.q("SELECT close FROM price_history WHERE day = ?", (old_day.isoformat(),)) == [
+        (raw(old_day),)]
+
+    env.clock.advance(timedelta(days=9))  # Wednesday 2024-06-12, two days after the split
+    splits = ((split_day, 4.0),)
+    env.source.prices["AAPL"] = raw(date(2024, 6, 12)) / 4.0
+    assert env.job("sync_historical").ok
+    assert env.q("SELECT COUNT(*) FROM price_quarantine") == [(0,)]
+    assert env.q("SELECT close, volume FROM price_history WHERE day = ?",
+                 (old_day.isoformat(),)) == [(raw(old_day) / 4.0, 4000.0)]
+    closes = [c for (c,) in env.q("SELECT close FROM price_history ORDER BY day")]
+    steps = [b / a for a, b in pairwise(closes)]
+    assert max(steps) < 1.02 and min(steps) > 0.98  # one scale end to end
+    assert env.q("SELECT price FROM latest_prices") == [(raw(NOW.date()) / 4.0,)]
+    out = env.job("sync_prices")
+    assert out.details["updated"] == 1 and out.details["quarantined"] == 0

@@ -304,3 +304,16 @@ def test_an_aapl_like_yield_scores_as_a_fraction(yahoo: Env) -> None:
     values = yahoo.source.fundamentals("AAPL").values
     scored = fundamentals_from_data({"fundamentals": {"data": {"values": values}}})
     assert scored is not None and scored.dividend_yield == 0.004
+
+
+def test_history_reports_the_split_events_of_the_range(yahoo: Env) -> None:
+    """Yahoo's chart carries splits as ``events.splits`` (numerator/denominator); the
+    bars are already adjusted, the event tells the store to rescale what it kept."""
+    chart = json.loads(yahoo.fake.histories["AAPL"])
+    chart["chart"]["result"][0]["events"]["splits"] = {"1717162200": {
+        "date": 1717162200, "numerator": 4.0, "denominator": 1.0, "splitRatio": "4:1"}}
+    yahoo.fake.histories["AAPL"] = json.dumps(chart).encode()
+    hist = yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert hist.splits == ((date(2024, 5, 31), 4.0),)
+    assert len(hist.bars) == 14 and hist.bars[0].close == 186.28
+    assert yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 5, 30)).splits == ()

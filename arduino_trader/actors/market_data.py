@@ -8,16 +8,21 @@ accepted prices (marked stale) and degrades health; it never invents a price or 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
-from arduino_trader.domain.price_validation import Quarantined, check_price, validate_series
+from arduino_trader.adapters.store.history_splits import Rescale
+from arduino_trader.domain.price_validation import (
+    Quarantined,
+    check_price,
+    split_rescale,
+    validate_series,
+)
 from arduino_trader.domain.universe import (
     IdentifierError,
     classify,
@@ -36,6 +41,7 @@ from arduino_trader.protocols.market_data import (
     MarketData,
     MarketDataError,
     PriceBar,
+    PriceHistory,
     PricesUpdated,
     Quote,
     RateUnavailable,
@@ -49,6 +55,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
+from .ttl_cache import TtlCache
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
@@ -71,46 +78,6 @@ JOBS: tuple[JobSpec, ...] = (
             every_minutes_key="job_fx_sync_minutes", timeout_s=300, run_at_startup=True),
 )
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A small thread-safe cache whose entries expire ``ttl()`` seconds after insertion."""
-
-    def __init__(self, name: str, ttl: Callable[[], float], clock: Callable[[], float]) -> None:
-        self.name = name
-        self._ttl = ttl
-        self._clock = clock
-        self._data: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The value if present and fresh."""
-        with self._lock:
-            item = self._data.get(key)
-            if item is None or self._clock() - item[0] > self._ttl():
-                return None
-            return item[1]
-
-    def put(self, key: K, value: V) -> None:
-        """Store ``value`` now."""
-        with self._lock:
-            self._data[key] = (self._clock(), value)
-
-    def size(self) -> int:
-        """Entries held (fresh or not)."""
-        with self._lock:
-            return len(self._data)
-
-    def clear(self) -> int:
-        """Drop everything; returns how many entries were dropped."""
-        with self._lock:
-            n = len(self._data)
-            self._data.clear()
-            return n
-
-
 @dataclass(frozen=True)
 class _CacheHandle:
     """Duck-typed handle for the daemon's cache registry (name, size, clear)."""
@@ -129,6 +96,7 @@ class _Known:
     tail: tuple[tuple[date, float], ...]
 
 
+SPLIT_PROBE = timedelta(days=14)  # stored days searched for a close shared with a re-read
 TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
 
 
@@ -172,6 +140,7 @@ class MarketDataActor(BaseActor):
         # closes: a top-up validates and writes only the bars that differ from it (new
         # days, revisions). This actor is the only writer of accepted history.
         self._known: dict[str, _Known] = {}
+        self._rescales: dict[str, Rescale] = {}  # split rescales due with the next write
         # The last PricesUpdated published: an unchanged one is not published again (its
         # subscribers revalue positions and re-plan on it).
         self._published: PricesUpdated | None = None
@@ -383,7 +352,10 @@ class MarketDataActor(BaseActor):
             processed.append(isin)
         rows = 0
         if series:
-            rows = int(self._store(repo.write_history(self._db, series, self.source.name, now)))
+            rescale = {i: self._rescales.pop(i) for i in series if i in self._rescales}
+            rows = int(self._store(repo.write_history(self._db, series, self.source.name, now,
+                                                      rescale)))
+        self._rescales.clear()
         self._known.update(known)  # only once stored
         self._store(repo.set_last_synced(self._db, processed, now))
         self._problem("history", f"{len(errors)} securities failed: "
@@ -404,7 +376,8 @@ class MarketDataActor(BaseActor):
         isin = sec["isin"]
         history = self.source.history(self._symbol(sec), start, end)
         answer = {b.day: b for b in history.bars}
-        known = self._known.get(isin) if top_up else None
+        rescale = self._split_rescale(isin, history) if top_up and history.splits else None
+        known = self._known.get(isin) if top_up and rescale is None else None
         bars = sorted(history.bars, key=lambda b: b.day)
         if known is not None:
             # A source that hands back the same bar objects (the replay) is compared by
@@ -421,6 +394,10 @@ class MarketDataActor(BaseActor):
             else:  # a revision before the newest stored close: ask the store
                 previous = tuple(self._store(repo.closes_before(self._db, isin, bars[0].day,
                                                                 TAIL)))
+        if rescale is not None:  # judged on the split-adjusted scale the store takes
+            self._rescales[isin] = rescale
+            previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
+                             for d, c in previous)
         report = validate_series(bars, previous=[c for _, c in previous],
                                  max_gap_days=self.ctx.settings().get_int(
                                      "market_data.max_gap_days"))
@@ -434,6 +411,16 @@ class MarketDataActor(BaseActor):
             raise EmptyHistory(f"no valid bars for {sec['symbol']}")
         tail = (*previous, *((b.day, b.close) for b in report.accepted))[-TAIL:]
         return _Known(answer, tail), (report.accepted, report.quarantined)
+
+    def _split_rescale(self, isin: str, history: PriceHistory) -> Rescale | None:
+        """How the stored history must be rescaled to join a split-adjusted re-read."""
+        first = min(b.day for b in history.bars)
+        stored = self._store(repo.read_history(self._db, isin, first, first + SPLIT_PROBE))
+        found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
+        if found is not None:
+            self.log.info("history_split_rescaled", isin=isin, factor=found[0],
+                          splits=[(d.isoformat(), r) for d, r in found[1]])
+        return found
 
     def _fetch_data(self, sec: Mapping[str, Any]) -> None:
         """Fundamentals, analyst data and classification; failures are tolerated."""

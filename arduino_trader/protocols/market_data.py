@@ -87,13 +87,20 @@ class PriceBar:
 
 @dataclass(frozen=True)
 class PriceHistory:
-    """Daily bars of one symbol, oldest first, with the time the series was read."""
+    """Daily bars of one symbol, oldest first, with the time the series was read.
+
+    ``splits`` are the share splits the source reported inside the range, ``(day,
+    ratio)`` with ratio 4.0 for a 4-for-1 split; a source whose bars are split-adjusted
+    (Yahoo) rescales every bar before such a day, so a stored series older than the
+    range must be rescaled likewise to join it.
+    """
 
     symbol: str
     currency: str
     bars: tuple[PriceBar, ...]
     as_of: datetime
     source: str
+    splits: tuple[tuple[date, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -193,11 +193,16 @@ class YFinanceSource:
             ticker = self._ticker(symbol)
             frame = ticker.history(start=start.isoformat(),
                                    end=(end + timedelta(days=1)).isoformat(), interval="1d",
-                                   auto_adjust=False, actions=False, timeout=self._timeout)
+                                   auto_adjust=False, actions=True, timeout=self._timeout)
             meta = ticker.history_metadata or {}
             currency, per = major_currency(str(meta.get("currency") or ""))
             bars = []
+            splits = []
             for stamp, row in frame.iterrows():
+                ratio = _number(row.get("Stock Splits"))
+                if ratio is not None and ratio > 0 and ratio != 1 \
+                        and start <= stamp.date() <= end:
+                    splits.append((stamp.date(), ratio))
                 close = _number(row.get("Close"))
                 if close is None:
                     continue
@@ -209,7 +214,8 @@ class YFinanceSource:
             bars = [b for b in bars if start <= b.day <= end]
             if not bars:
                 raise EmptyHistory(f"Yahoo returned no bars for {symbol} in {start}..{end}")
-            return PriceHistory(symbol, currency, tuple(bars), self._clock.now(), self.name)
+            return PriceHistory(symbol, currency, tuple(bars), self._clock.now(), self.name,
+                                tuple(splits))
 
         return self._call(symbol, read)
 

@@ -19,6 +19,8 @@ from arduino_trader.protocols.market_data import FxRate, MonthlyPrice, PriceBar,
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database
 
+from .history_splits import Rescale, rescale_before
+
 SECURITY_COLUMNS = (
     "isin", "symbol", "yahoo_symbol", "name", "product_type", "country", "industry",
     "exchange", "mic", "market_code", "currency", "min_lot", "priority_multiplier",
@@ -239,11 +241,11 @@ async def closes_before(db: Database, isin: str, day: date,
 
 async def write_history(db: Database,
                         series: Mapping[str, tuple[Sequence[PriceBar], Sequence[Quarantined]]],
-                        source: str, now: datetime) -> int:
-    """Upsert accepted bars and record quarantined ones for many ISINs, one transaction.
-
-    Returns the number of bars written.
-    """
+                        source: str, now: datetime,
+                        rescale: Mapping[str, Rescale] | None = None) -> int:
+    """Upsert accepted bars and record quarantined ones for many ISINs, one transaction;
+    first rescale older bars after a split (``rescale``: ISIN → (factor, splits), see
+    ``history_splits``). Returns the number of bars written."""
     bars_rows: list[tuple[Any, ...]] = []
     q_rows: list[tuple[Any, ...]] = []
     for isin, (bars, quarantined) in series.items():
@@ -252,6 +254,8 @@ async def write_history(db: Database,
         q_rows.extend((isin, q.day.isoformat(), q.close, q.reason, q.detail, source, _ts(now))
                       for q in quarantined)
     async with db.transaction() as tx:
+        for isin, (factor, splits) in (rescale or {}).items():
+            await rescale_before(tx, isin, factor, splits)
         if bars_rows:
             await tx.executemany(
                 "INSERT INTO price_history (isin, day, open, high, low, close, adj_close, "
