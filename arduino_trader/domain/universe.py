@@ -116,6 +116,7 @@ def yahoo_symbol_for(ticker: str, *, mic: str | None = None, isin: str | None = 
 
     An explicit ``override`` wins; then the exchange's Yahoo suffix (by MIC); then the
     broker suffixes that are unambiguous (``.US``, ``.GR``, ``.JP``); else the ISIN.
+    A US share class is written with a dash on Yahoo (``BRK.B.US`` → ``BRK-B``).
     """
     if override:
         return override.strip().upper()
@@ -127,9 +128,12 @@ def yahoo_symbol_for(ticker: str, *, mic: str | None = None, isin: str | None = 
         yahoo_suffix = YAHOO_SUFFIX_BY_MIC[mic]
         if mic == "XHKG" and base.isdigit():
             base = base.lstrip("0").zfill(4)
+        if not yahoo_suffix:  # US: only a broker suffix goes, a class letter stays
+            return (base if 2 <= len(suffix) <= 3 else value).replace(".", "-")
         return base + yahoo_suffix
     if suffix in _BROKER_SUFFIX_TO_YAHOO:
-        return base + _BROKER_SUFFIX_TO_YAHOO[suffix]
+        yahoo_suffix = _BROKER_SUFFIX_TO_YAHOO[suffix]
+        return (base if yahoo_suffix else base.replace(".", "-")) + yahoo_suffix
     if not suffix:
         return value
     if isin and is_valid_isin(isin):
