@@ -31,6 +31,8 @@ from arduino_trader.protocols.market_data import (
     FxRate,
     GetFxRate,
     GetQuotes,
+    Listing,
+    ListingMismatch,
     MarketData,
     MarketDataUnavailable,
     MonthlyPrice,
@@ -97,9 +99,11 @@ class FakeSource:
     def analyst(self, symbol: str) -> AnalystData:
         raise MarketDataUnavailable("no analyst data")
 
-    def lookup(self, identifier: str) -> SecurityInfo:
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
         for info in [AAPL, SAP]:
             if identifier in (info.isin, info.symbol, info.yahoo_symbol):
+                if listing is not None and listing.currency != info.currency:
+                    raise ListingMismatch(f"{identifier} is {info.currency}")
                 return info
         raise UnknownSymbol(identifier)
 

@@ -26,7 +26,7 @@ from arduino_trader.config.settings import defaults
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.valuation import value_account
 from arduino_trader.protocols.broker import AccountSnapshot, Position
-from arduino_trader.protocols.market_data import AddSecurity, FxRate
+from arduino_trader.protocols.market_data import AddSecurity, FxRate, Listing, ListingMismatch
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from tests.test_market_actor import RecordingBus
 from tests.yahoo_fake import LocalYahooSession, fake_yahoo, fixture
@@ -38,16 +38,20 @@ UNILEVER = "GB00B10RZP78"
 GBP_EUR = Decimal("1.17")
 
 
+BROKER_LISTING: dict[str, Listing] = {}
+
+
 @pytest.fixture
 def market(io: IoLoop, store: SqliteStore, tmp_path: Path) -> Iterator[pykka.ActorRef[Any]]:
     YfData.cache_get.cache_clear()
+    BROKER_LISTING.clear()
     with fake_yahoo() as (fake, port):
         fake.searches[UNILEVER] = fixture(f"search_{UNILEVER}.json")
         clock = ManualClock(NOW)
         source = YFinanceSource(LocalYahooSession(port), clock, min_interval_s=0.0, retries=0,
                                 cache_dir=tmp_path / "yf", sleep=lambda _: None)
         ctx = ActorContext(bus=RecordingBus(), io=io, clock=clock, settings=defaults,
-                           resources={"store": store})
+                           resources={"store": store, "broker_listing": BROKER_LISTING.get})
         ref = MarketDataActor.start(ctx, source=source,
                                     calendars=MarketCalendars(today=NOW.date()))
         yield ref
@@ -86,3 +90,16 @@ def test_a_london_position_is_valued_in_pounds_from_quote_to_plan(
     (security,) = gathered.plan_input.securities
     assert security.currency == "GBP"
     assert gathered.details["total_value_eur"] == pytest.approx(100 * 43.12 * 1.17)
+
+
+def test_onboarding_refuses_a_yahoo_listing_other_than_the_brokers(
+        market: pykka.ActorRef[Any], io: IoLoop, store: SqliteStore) -> None:
+    """The broker trades the ISIN in EUR; Yahoo's search only finds the London line in
+    pounds: refused with both named, nothing stored (a GBP price for a EUR instrument
+    would be a wrong valuation and wrong order sizes)."""
+    BROKER_LISTING[UNILEVER] = Listing("EUR")
+    with pytest.raises(ListingMismatch, match=r"ULVR\.L in GBP"):
+        market.ask(AddSecurity(UNILEVER), timeout=30)
+    assert io.run(market_repo.list_securities(store), 5) == []
+    BROKER_LISTING[UNILEVER] = Listing("GBP")
+    assert market.ask(AddSecurity(UNILEVER), timeout=30)["currency"] == "GBP"

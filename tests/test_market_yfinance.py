@@ -18,6 +18,8 @@ from arduino_trader.adapters.market_data.yahoo_session import Answer
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource, map_error
 from arduino_trader.protocols.market_data import (
     EmptyHistory,
+    Listing,
+    ListingMismatch,
     MalformedPayload,
     MarketDataUnavailable,
     RateLimited,
@@ -32,6 +34,7 @@ from tests.yahoo_fake import (
     LocalYahooSession,
     Reply,
     fake_yahoo,
+    fixture,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
@@ -317,3 +320,38 @@ def test_history_reports_the_split_events_of_the_range(yahoo: Env) -> None:
     assert hist.splits == ((date(2024, 5, 31), 4.0),)
     assert len(hist.bars) == 14 and hist.bars[0].close == 186.28
     assert yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 5, 30)).splits == ()
+
+
+def _unilever_in_amsterdam(fake: FakeYahoo) -> None:
+    """Yahoo's search for Unilever's ISIN: London (GBp) first, Amsterdam (EUR) second."""
+    search = json.loads(fixture("search_GB00B10RZP78.json"))
+    amsterdam = dict(search["quotes"][0], symbol="UNA.AS", exchange="AMS",
+                     exchDisp="Amsterdam", shortname="UNILEVER")
+    search["quotes"].append(amsterdam)
+    search["count"] = 2
+    fake.searches["GB00B10RZP78"] = json.dumps(search).encode()
+    summary = json.loads(fake.summaries["ULVR.L"])
+    result = summary["quoteSummary"]["result"][0]
+    result["summaryDetail"]["currency"] = "EUR"
+    result["quoteType"].update({"exchange": "AMS", "symbol": "UNA.AS"})
+    fake.summaries["UNA.AS"] = json.dumps(summary).encode()
+    quote = json.loads(fake.quotes["ULVR.L"])
+    quote["quoteResponse"]["result"][0].update({"symbol": "UNA.AS", "currency": "EUR",
+                                                "exchange": "AMS",
+                                                "fullExchangeName": "Amsterdam"})
+    fake.quotes["UNA.AS"] = json.dumps(quote).encode()
+
+
+def test_an_isin_search_takes_only_the_brokers_listing(yahoo: Env) -> None:
+    _unilever_in_amsterdam(yahoo.fake)
+    assert yahoo.source.lookup("GB00B10RZP78").symbol == "ULVR.L"  # no listing: first hit
+    by_currency = yahoo.source.lookup("GB00B10RZP78", Listing("EUR"))
+    assert (by_currency.symbol, by_currency.currency, by_currency.mic) == (
+        "UNA.AS", "EUR", "XAMS")
+    assert yahoo.source.lookup("GB00B10RZP78", Listing("EUR", "XAMS")).symbol == "UNA.AS"
+    assert yahoo.source.lookup("GB00B10RZP78", Listing("GBP", "XLON")).symbol == "ULVR.L"
+    with pytest.raises(ListingMismatch, match=r"ULVR\.L in GBP.*UNA\.AS in EUR"):
+        yahoo.source.lookup("GB00B10RZP78", Listing("USD"))
+    with pytest.raises(ListingMismatch):
+        yahoo.source.lookup("ULVR.L", Listing("EUR"))  # a symbol is checked as well
+    assert yahoo.source.lookup("ULVR.L", Listing("GBP")).symbol == "ULVR.L"

@@ -38,8 +38,11 @@ from arduino_trader.protocols.market_data import (
     GetFxRate,
     GetQuotes,
     HistoryUpdated,
+    Listing,
+    ListingMismatch,
     MarketData,
     MarketDataError,
+    MarketDataUnavailable,
     PriceBar,
     PriceHistory,
     PricesUpdated,
@@ -55,7 +58,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
-from .ttl_cache import TtlCache
+from .ttl_cache import CacheHandle, TtlCache
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
@@ -79,15 +82,6 @@ JOBS: tuple[JobSpec, ...] = (
 )
 
 @dataclass(frozen=True)
-class _CacheHandle:
-    """Duck-typed handle for the daemon's cache registry (name, size, clear)."""
-
-    name: str
-    size: Callable[[], int]
-    clear: Callable[[], int]
-
-
-@dataclass(frozen=True)
 class _Known:
     """The source's last stored history answer of one ISIN and the newest accepted
     ``(day, close)`` pairs in the store (the validation context of the next top-up)."""
@@ -108,6 +102,7 @@ class _SyncOne:
 
 
 BrokerFx = Callable[[str], Decimal]
+BrokerListing = Callable[[str], Listing | None]
 BrokerPositions = Callable[[], list[str]]
 
 
@@ -150,7 +145,7 @@ class MarketDataActor(BaseActor):
         registry = self.ctx.resources.get("caches")
         if registry is not None:
             for cache in (self.quotes, self.fx, self.fundamentals, self.analyst):
-                registry.register(_CacheHandle(cache.name, cache.size, cache.clear))
+                registry.register(CacheHandle(cache.name, cache.size, cache.clear))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -570,7 +565,9 @@ class MarketDataActor(BaseActor):
             raise repo.DuplicateSecurity(f"already in the universe: {existing['symbol']} "
                                          f"({existing['isin']})")
         try:
-            info = self.source.lookup(ident.value)
+            info = self.source.lookup(ident.value, self._listing(ident.value))
+        except ListingMismatch:
+            raise
         except UnknownSymbol:
             if not all(overrides.get(k) for k in ("symbol", "name", "currency")):
                 raise
@@ -596,6 +593,18 @@ class MarketDataActor(BaseActor):
         self.actor_ref.tell(_SyncOne(isin))
         stored: dict[str, Any] = self._store(repo.get_security(self._db, isin))
         return stored
+
+    def _listing(self, identifier: str) -> Listing | None:
+        """The broker's listing of ``identifier`` (a real broker wires ``broker_listing``);
+        None when there is no broker or it does not list the identifier."""
+        feed: BrokerListing | None = self.ctx.resources.get("broker_listing")
+        if feed is None:
+            return None
+        try:
+            return feed(identifier)
+        except Exception as exc:
+            raise MarketDataUnavailable(f"the broker's listing of {identifier} is "
+                                        f"unavailable: {exc}") from exc
 
     @handles(AddSecurity)
     def _on_add(self, msg: AddSecurity) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -44,3 +45,12 @@ class TtlCache(Generic[K, V]):
             n = len(self._data)
             self._data.clear()
             return n
+
+
+@dataclass(frozen=True)
+class CacheHandle:
+    """Duck-typed handle for the daemon's cache registry (name, size, clear)."""
+
+    name: str
+    size: Callable[[], int]
+    clear: Callable[[], int]

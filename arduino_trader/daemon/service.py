@@ -35,7 +35,7 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import PricesUpdated
+from arduino_trader.protocols.market_data import Listing, PricesUpdated
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.satellites import GetCashFlowContext
@@ -222,7 +222,8 @@ class TraderDaemon:
 
     def _broker_feeds(self) -> dict[str, Any]:
         """Broker facts the market-data actor uses: held tickers (universe rebuild) and,
-        from a real broker, cross rates (EUR value of one unit)."""
+        from a real broker, cross rates (EUR value of one unit) and the listing (currency)
+        of an instrument being onboarded, which the source's listing must match."""
         broker = self._broker_pair()[0]
 
         def positions() -> list[str]:
@@ -236,9 +237,20 @@ class TraderDaemon:
                 raise ValueError(f"the broker has no EUR/{code} rate")
             return Decimal(1) / rate
 
+        def listing(identifier: str) -> Listing | None:
+            hits = self.io.run(broker.find_security(identifier), timeout=60)
+            key = identifier.strip().upper()
+            hit = next((h for h in hits if key in (h.isin.upper(), h.symbol.upper())), None)
+            if hit is None:
+                return None
+            currency = hit.currency or self.io.run(broker.security_info(hit.symbol),
+                                                   timeout=60).currency
+            return Listing(currency.upper()) if currency else None
+
         feeds: dict[str, Any] = {"broker_positions": positions}
         if not broker.simulated:
             feeds["broker_fx"] = eur_per
+            feeds["broker_listing"] = listing
         return feeds
 
     def _market_source(self) -> Any:

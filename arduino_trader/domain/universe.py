@@ -35,6 +35,9 @@ MIC_BY_EXCHANGE_NAME: dict[str, str] = {
     "SHENZHEN": "XSHE", "SHANGHAI": "XSHG", "TOKYO": "XTKS", "TSE": "XTKS", "TORONTO": "XTSE",
     "TSX": "XTSE", "ASX": "XASX", "SES": "XSES", "SINGAPORE": "XSES", "KSC": "XKRX",
     "KRX": "XKRX", "KOREA": "XKRX", "TAIWAN": "XTAI", "TWSE": "XTAI", "NSE": "XNSE",
+    # Yahoo's short exchange codes (search hits' ``exchange``)
+    "AMS": "XAMS", "PAR": "XPAR", "MIL": "XMIL", "CPH": "XCSE", "EBS": "XSWX",
+    "ATH": "XATH", "HKG": "XHKG", "JPX": "XTKS", "TOR": "XTSE",
 }
 
 ANALYST_SCORES: dict[str, float] = {

@@ -39,6 +39,8 @@ from arduino_trader.protocols.market_data import (
     EmptyHistory,
     Fundamentals,
     FxRate,
+    Listing,
+    ListingMismatch,
     MalformedPayload,
     MarketDataError,
     MarketDataUnavailable,
@@ -253,37 +255,72 @@ class YFinanceSource:
         return AnalystData(symbol, self._clock.now(), key, analyst_score(key), target,
                            upside_pct(target, price), int(count) if count is not None else None)
 
-    def lookup(self, identifier: str) -> SecurityInfo:
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
         """Classification from Yahoo (name, currency, exchange, country, industry, type).
 
         Yahoo has no ISIN: onboarding gets it from the broker or the identifier itself.
-        An ISIN is first resolved to a Yahoo symbol by Yahoo's search.
+        An ISIN is resolved by Yahoo's search (no hit: unknown symbol). Given the broker's
+        ``listing``, only a Yahoo listing in its currency (and on its venue, when known)
+        is taken, among all the search's hits; none → :class:`ListingMismatch`.
         """
-        if looks_like_isin(identifier):
-            identifier = self._call(identifier, lambda: self._search_isin(identifier))
-        info = self._info(identifier)
+        if not looks_like_isin(identifier):
+            return self._matching(self._describe(identifier), listing)
+        hits = self._call(identifier, lambda: self._search_isin(identifier))
+        if listing is None:
+            return self._describe(hits[0][0])
+        seen: list[str] = []
+        for symbol, exchange in hits:
+            venue = mic_for_exchange(exchange)
+            if listing.mic and venue and venue != listing.mic:
+                seen.append(f"{symbol} on {venue}")
+                continue
+            info = self._describe(symbol)
+            try:
+                return self._matching(info, listing)
+            except ListingMismatch:
+                seen.append(f"{symbol} in {info.currency} on {info.mic or info.exchange}")
+        raise ListingMismatch(f"Yahoo lists {identifier} as {', '.join(seen)}; none is the "
+                              f"broker's {listing.currency} listing"
+                              + (f" on {listing.mic}" if listing.mic else ""))
+
+    @staticmethod
+    def _matching(info: SecurityInfo, listing: Listing | None) -> SecurityInfo:
+        if listing is None:
+            return info
+        if info.currency != major_currency(listing.currency)[0] or (
+                listing.mic and info.mic and info.mic != listing.mic):
+            raise ListingMismatch(
+                f"Yahoo's {info.symbol} trades in {info.currency} on "
+                f"{info.mic or info.exchange}, the broker's instrument in "
+                f"{listing.currency}" + (f" on {listing.mic}" if listing.mic else ""))
+        return info
+
+    def _describe(self, symbol: str) -> SecurityInfo:
+        info = self._info(symbol)
         name = str(info.get("longName") or info.get("shortName") or "")
         currency = major_currency(str(info.get("currency") or ""))[0]
         if not name or not currency:
-            raise MalformedPayload(f"Yahoo info for {identifier} lacks a name or currency")
+            raise MalformedPayload(f"Yahoo info for {symbol} lacks a name or currency")
         exchange = info.get("fullExchangeName")
-        symbol = str(info.get("symbol") or identifier).upper()
+        yahoo = str(info.get("symbol") or symbol).upper()
         return SecurityInfo(
-            symbol=symbol, yahoo_symbol=symbol, name=name, currency=currency, isin=None,
+            symbol=yahoo, yahoo_symbol=yahoo, name=name, currency=currency, isin=None,
             exchange=str(exchange) if exchange else None,
             mic=mic_for_exchange(str(exchange)) if exchange else None,
             country=info.get("country"),
             industry=info.get("industry") or info.get("sector"),
             product_type=product_type_for(info.get("quoteType"), name))
 
-    def _search_isin(self, isin: str) -> str:
-        hits = self._yf.Search(isin, max_results=10, news_count=0, lists_count=0,
-                               include_cb=False, recommended=0, session=self._session,
-                               timeout=self._timeout).quotes
-        symbols = [str(h["symbol"]) for h in hits if isinstance(h, dict) and h.get("symbol")]
-        if not symbols:
+    def _search_isin(self, isin: str) -> list[tuple[str, str | None]]:
+        """``(symbol, exchange code)`` of each hit of Yahoo's search, best first."""
+        found = self._yf.Search(isin, max_results=10, news_count=0, lists_count=0,
+                                include_cb=False, recommended=0, session=self._session,
+                                timeout=self._timeout).quotes
+        hits = [(str(h["symbol"]), str(h["exchange"]) if h.get("exchange") else None)
+                for h in found if isinstance(h, dict) and h.get("symbol")]
+        if not hits:
             raise UnknownSymbol(f"Yahoo's search finds nothing for {isin}")
-        return symbols[0]
+        return hits
 
     def universe(self) -> list[SecurityInfo]:
         """A live source offers no default universe."""
