@@ -23,11 +23,13 @@ from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource
 from arduino_trader.adapters.store import market_repo, portfolio_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import defaults
+from arduino_trader.daemon.broker_listing import listing_feed
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.valuation import value_account
 from arduino_trader.protocols.broker import AccountSnapshot, Position
 from arduino_trader.protocols.market_data import AddSecurity, FxRate, Listing, ListingMismatch
 from arduino_trader.protocols.messages import JobOutcome, RunJob
+from tests.broker_support import make_client, running_sandbox
 from tests.test_market_actor import RecordingBus
 from tests.yahoo_fake import LocalYahooSession, fake_yahoo, fixture
 
@@ -103,3 +105,13 @@ def test_onboarding_refuses_a_yahoo_listing_other_than_the_brokers(
     assert io.run(market_repo.list_securities(store), 5) == []
     BROKER_LISTING[UNILEVER] = Listing("GBP")
     assert market.ask(AddSecurity(UNILEVER), timeout=30)["currency"] == "GBP"
+
+
+def test_the_brokers_listing_comes_from_its_ticker_finder(io: IoLoop, tmp_path: Path) -> None:
+    """The feed a real broker wires for onboarding, against the Tradernet sandbox."""
+    with running_sandbox(tmp_path / "sandbox.json") as sandbox:
+        listing = listing_feed(io, make_client(sandbox.url))
+        assert listing("US0378331005") == Listing("USD")
+        assert listing("aapl.us") == Listing("USD")
+        assert listing("XX0000000000") is None
+        assert "tickerFinder" in sandbox.sandbox.requests

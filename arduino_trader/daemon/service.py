@@ -35,13 +35,14 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import Listing, PricesUpdated
+from arduino_trader.protocols.market_data import PricesUpdated
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .api.app import create_app
 from .api.context import ApiContext
+from .broker_listing import listing_feed
 from .bus import ActorBus
 from .caches import CacheRegistry
 from .io_loop import IoLoop
@@ -237,20 +238,10 @@ class TraderDaemon:
                 raise ValueError(f"the broker has no EUR/{code} rate")
             return Decimal(1) / rate
 
-        def listing(identifier: str) -> Listing | None:
-            hits = self.io.run(broker.find_security(identifier), timeout=60)
-            key = identifier.strip().upper()
-            hit = next((h for h in hits if key in (h.isin.upper(), h.symbol.upper())), None)
-            if hit is None:
-                return None
-            currency = hit.currency or self.io.run(broker.security_info(hit.symbol),
-                                                   timeout=60).currency
-            return Listing(currency.upper()) if currency else None
-
         feeds: dict[str, Any] = {"broker_positions": positions}
         if not broker.simulated:
             feeds["broker_fx"] = eur_per
-            feeds["broker_listing"] = listing
+            feeds["broker_listing"] = listing_feed(self.io, broker)
         return feeds
 
     def _market_source(self) -> Any:
