@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from yfinance.data import YfData
+from yfinance.exceptions import YFPricesMissingError, YFTzMissingError
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.yahoo_session import Answer
@@ -267,6 +268,13 @@ def test_map_error_reads_the_statuses() -> None:
     assert isinstance(map_error(RuntimeError("401"), "X",
                                 [Answer(crumb, 429, 5), Answer(chart, 401, 5)]), RateLimited)
     assert isinstance(map_error(ValueError("x"), "X", [Answer(chart, 404, 5)]), UnknownSymbol)
+    # yfinance words a missing range or timezone "possibly delisted": empty, unless 404.
+    no_tz = YFTzMissingError("X")
+    assert "delisted" in str(no_tz)
+    assert isinstance(map_error(no_tz, "X", [Answer(chart, 200, 5)]), EmptyHistory)
+    assert isinstance(map_error(no_tz, "X", [Answer(chart, 404, 5)]), UnknownSymbol)
+    no_prices = YFPricesMissingError("X", "(1d 2024-05-25 -> 2024-05-26)")
+    assert isinstance(map_error(no_prices, "X", []), EmptyHistory)
 
 
 def test_throttle_spaces_requests(yahoo: Env, tmp_path: Path) -> None:

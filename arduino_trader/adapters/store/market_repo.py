@@ -20,6 +20,8 @@ from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database
 
 from .history_splits import Rescale, rescale_before
+from .market_stats import history_stats as history_stats
+from .market_stats import universe_counts as universe_counts
 
 SECURITY_COLUMNS = (
     "isin", "symbol", "yahoo_symbol", "name", "product_type", "country", "industry",
@@ -184,17 +186,6 @@ async def has_securities(db: Database) -> bool:
     return bool(row and row["any_row"])
 
 
-async def universe_counts(db: Database) -> dict[str, int]:
-    """Securities total/active and history rows."""
-    row = await db.fetch_one(
-        "SELECT (SELECT COUNT(*) FROM securities) AS total, "
-        "(SELECT COUNT(*) FROM securities WHERE active = 1) AS active, "
-        "(SELECT COUNT(*) FROM price_history) AS history_rows, "
-        "(SELECT COUNT(*) FROM price_quarantine) AS quarantined")
-    return {k: int(row[k]) for k in ("total", "active", "history_rows", "quarantined")} \
-        if row else {}
-
-
 # -------------------------------------------------------------------- history
 async def last_history_days(db: Database) -> dict[str, date]:
     """Newest stored day per ISIN."""
@@ -336,15 +327,6 @@ async def monthly_prices(db: Database, isin: str) -> list[MonthlyPrice]:
         "SELECT substr(day, 1, 7) AS month, AVG(close) AS c, AVG(COALESCE(adj_close, close)) "
         "AS a FROM price_history WHERE isin = ? GROUP BY month ORDER BY month", (isin,))
     return [MonthlyPrice(r["month"], float(r["c"]), float(r["a"])) for r in rows]
-
-
-async def history_stats(db: Database, isin: str) -> dict[str, Any]:
-    """Row count and first/last day of one ISIN's history."""
-    row = await db.fetch_one(
-        "SELECT COUNT(*) AS n, MIN(day) AS first, MAX(day) AS last FROM price_history "
-        "WHERE isin = ?", (isin,))
-    return {"daily_rows": int(row["n"]) if row else 0,
-            "first_day": row["first"] if row else None, "last_day": row["last"] if row else None}
 
 
 async def quarantine_list(db: Database, isin: str | None = None,
