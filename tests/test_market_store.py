@@ -145,3 +145,33 @@ def test_prices_stored_in_pence_are_converted_once(io: IoLoop, tmp_path: Path) -
         assert currencies == {"GB00B10RZP78": "GBP", "ZAE000015889": "ZAR",
                               "US0378331005": "USD"}
         io.run(db.close(), 5)
+
+
+def test_dividend_yields_stored_before_the_fraction_rule_are_dropped(io: IoLoop,
+                                                                       tmp_path: Path) -> None:
+    """A stored 0.4 may be a percent (yfinance 1.x) or a fraction: migration 0216 drops
+    it and makes the security due for a data sync; other figures stay."""
+    path = tmp_path / "yields.db"
+    db = SqliteStore(path)
+    io.run(db.open(), 10)
+    at = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
+    for isin, symbol in (("US0378331005", "AAPL"), ("DE0007164600", "SAP.DE")):
+        io.run(repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
+                                         "currency": "USD"}, at), 5)
+    io.run(repo.set_last_synced(db, ["US0378331005", "DE0007164600"], at), 5)
+    io.run(repo.write_security_data(db, "US0378331005", "fundamentals", {"values": {
+        "dividendYield": 0.4, "trailingPE": 30.17}}, at), 5)
+    io.run(repo.write_security_data(db, "DE0007164600", "fundamentals", {"values": {
+        "trailingPE": 40.2}}, at), 5)
+    io.run(db.close(), 5)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM schema_migrations WHERE number = 216")
+    conn.commit()
+    conn.close()
+    db = SqliteStore(path)
+    io.run(db.open(), 10)
+    apple = io.run(repo.read_security_data(db, "US0378331005"), 5)["fundamentals"]["data"]
+    assert apple == {"values": {"trailingPE": 30.17}}
+    due = {s["isin"] for s in io.run(repo.securities_due(db, at), 5)}
+    assert due == {"US0378331005"}
+    io.run(db.close(), 5)
