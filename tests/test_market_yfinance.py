@@ -16,6 +16,7 @@ from yfinance.exceptions import YFPricesMissingError, YFTzMissingError
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.yahoo_session import Answer
+from arduino_trader.adapters.market_data.yahoo_units import dividend_yield
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource, map_error
 from arduino_trader.protocols.market_data import (
     EmptyHistory,
@@ -363,3 +364,17 @@ def test_an_isin_search_takes_only_the_brokers_listing(yahoo: Env) -> None:
     with pytest.raises(ListingMismatch):
         yahoo.source.lookup("ULVR.L", Listing("EUR"))  # a symbol is checked as well
     assert yahoo.source.lookup("ULVR.L", Listing("GBP")).symbol == "ULVR.L"
+
+
+@pytest.mark.parametrize(("info", "expected"), [
+    ({"trailingAnnualDividendYield": 0.004, "dividendYield": 0.4}, 0.004),  # today
+    ({"trailingAnnualDividendYield": 0.004, "dividendYield": 0.0041}, 0.004),  # former
+    ({"dividendYield": 0.4}, 0.004),  # the percent figure alone
+    ({"trailingAnnualDividendYield": 0.0342}, 0.0342),
+    ({"trailingAnnualDividendYield": 0.05, "dividendYield": 0.5}, None),  # ×10: refused
+    ({"trailingAnnualDividendYield": -0.01, "dividendYield": 0.4}, None),
+    ({"trailingAnnualDividendYield": "0.004", "dividendYield": None}, None),
+    ({}, None),
+])
+def test_the_dividend_yield_rule(info: dict[str, object], expected: float | None) -> None:
+    assert dividend_yield(info) == expected

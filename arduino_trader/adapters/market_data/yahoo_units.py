@@ -5,8 +5,9 @@
   in the major unit (``GBP``, ``ZAR``, ``ILS``): price / 100.
 * Dividend yield: Yahoo's ``trailingAnnualDividendYield`` is a fraction (0.0044), while
   ``dividendYield`` as yfinance serves it today is a percent (0.44). The adapter reports
-  ``dividendYield`` as a fraction: the trailing fraction, cross-checked against the
-  percent figure; the percent figure / 100 when it is the only one.
+  ``dividendYield`` as a fraction: the trailing fraction when the other figure agrees
+  with it (read as a percent, or as the fraction Yahoo used to serve) within ×3, none
+  when neither reading agrees; the percent figure / 100 when it is the only one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def dividend_yield(info: Mapping[str, Any]) -> float | None:
         return None if percent is None else percent / 100
     if percent is None or trailing == 0 or percent == 0:
         return trailing
-    ratio = trailing / (percent / 100)
-    if ratio > YIELD_AGREEMENT or ratio < 1 / YIELD_AGREEMENT:
-        return None
-    return trailing
+    for per in (100, 1):  # today's percent, or a fraction as Yahoo used to serve it
+        ratio = trailing / (percent / per)
+        if 1 / YIELD_AGREEMENT <= ratio <= YIELD_AGREEMENT:
+            return trailing
+    return None
