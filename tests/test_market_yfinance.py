@@ -154,6 +154,9 @@ def test_london_pence_become_pounds_on_every_path(yahoo: Env) -> None:
     info = yahoo.source.lookup("ULVR.L")
     assert (info.currency, info.mic) == ("GBP", "XLON")
     assert yahoo.source.fundamentals("ULVR.L").values["dividendYield"] == 0.0342
+    analyst = yahoo.source.analyst("ULVR.L")
+    assert analyst.target_price == 46.5
+    assert analyst.upside_pct == pytest.approx((4650 - 4312) / 4312 * 100)
 
 
 def test_isin_lookup_searches_and_an_empty_search_is_unknown(yahoo: Env) -> None:

@@ -246,11 +246,14 @@ class YFinanceSource:
         return Fundamentals(symbol, self._clock.now(), values)
 
     def analyst(self, symbol: str) -> AnalystData:
-        """Recommendation (default hold), score, target and upside %."""
+        """Recommendation (default hold), score, target (major currency unit) and
+        upside %."""
         info = self._info(symbol)
         key = str(info.get("recommendationKey") or "hold")
-        target = _number(info.get("targetMeanPrice"))
-        price = _number(info.get("currentPrice")) or _number(info.get("regularMarketPrice"))
+        per = major_currency(str(info.get("currency") or ""))[1]
+        target = to_major(_number(info.get("targetMeanPrice")), per)
+        price = to_major(_number(info.get("currentPrice"))
+                         or _number(info.get("regularMarketPrice")), per)
         count = _number(info.get("numberOfAnalystOpinions"))
         return AnalystData(symbol, self._clock.now(), key, analyst_score(key), target,
                            upside_pct(target, price), int(count) if count is not None else None)
