@@ -115,3 +115,16 @@ def test_the_brokers_listing_comes_from_its_ticker_finder(io: IoLoop, tmp_path: 
         assert listing("aapl.us") == Listing("USD")
         assert listing("XX0000000000") is None
         assert "tickerFinder" in sandbox.sandbox.requests
+
+
+def test_a_chosen_yahoo_symbol_is_checked_against_the_brokers_listing(
+        market: pykka.ActorRef[Any], io: IoLoop, store: SqliteStore) -> None:
+    """The operator's way past a refused search: name the Yahoo line (it must still be
+    the broker's currency)."""
+    BROKER_LISTING[UNILEVER] = Listing("USD")
+    with pytest.raises(ListingMismatch):
+        market.ask(AddSecurity(UNILEVER, {"yahoo_symbol": "ULVR.L"}), timeout=30)
+    BROKER_LISTING[UNILEVER] = Listing("GBP")
+    record = market.ask(AddSecurity(UNILEVER, {"yahoo_symbol": "ULVR.L"}), timeout=30)
+    assert (record["isin"], record["yahoo_symbol"], record["currency"]) == (
+        UNILEVER, "ULVR.L", "GBP")

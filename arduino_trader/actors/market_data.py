@@ -564,8 +564,9 @@ class MarketDataActor(BaseActor):
         if existing is not None:
             raise repo.DuplicateSecurity(f"already in the universe: {existing['symbol']} "
                                          f"({existing['isin']})")
-        try:
-            info = self.source.lookup(ident.value, self._listing(ident.value))
+        try:  # a chosen Yahoo symbol is looked up instead (and checked the same way)
+            info = self.source.lookup(str(overrides.get("yahoo_symbol") or ident.value),
+                                      self._listing(ident.value))
         except ListingMismatch:
             raise
         except UnknownSymbol:
