@@ -168,6 +168,16 @@ def test_isin_lookup_searches_and_an_empty_search_is_unknown(yahoo: Env) -> None
     assert yahoo.sleeps == []
 
 
+def test_an_isin_is_never_priced_through_an_unchecked_search(yahoo: Env) -> None:
+    """yfinance accepts an ISIN as a ticker and takes its search's first hit, whatever
+    its venue and currency: the adapter prices Yahoo symbols only."""
+    with pytest.raises(UnknownSymbol, match="is an ISIN"):
+        yahoo.source.quotes(["US0378331005"])
+    with pytest.raises(UnknownSymbol):
+        yahoo.source.history("US0378331005", date(2024, 5, 13), date(2024, 6, 3))
+    assert yahoo.fake.requests == []
+
+
 def test_fx_from_the_eur_pair(yahoo: Env) -> None:
     rate = yahoo.source.fx_rate("usd")
     assert rate.currency == "USD" and rate.eur_per == (Decimal(1) / Decimal("1.0852")).quantize(

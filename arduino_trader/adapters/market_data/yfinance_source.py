@@ -139,6 +139,9 @@ class YFinanceSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ticker(self, symbol: str) -> Any:
+        if looks_like_isin(symbol):  # yfinance would take its search's first hit, unchecked
+            raise UnknownSymbol(f"{symbol} is an ISIN, not a Yahoo symbol: onboarding resolves "
+                                "it against the broker's listing (or set the yahoo_symbol)")
         return self._yf.Ticker(symbol, session=self._session)
 
     def reference_time(self, now: datetime) -> datetime:
