@@ -461,3 +461,48 @@ def test_a_split_adjusted_re_read_rescales_the_stored_history(env: Env) -> None:
     assert env.q("SELECT price FROM latest_prices") == [(raw(NOW.date()) / 4.0,)]
     out = env.job("sync_prices")
     assert out.details["updated"] == 1 and out.details["quarantined"] == 0
+
+
+def test_a_split_like_quote_re_reads_the_history_at_once(env: Env) -> None:
+    """The history is up to date (no top-up due) when the split happens: the quote is
+    quarantined as a split-like move, which makes the actor re-read the history then
+    (not a day later, while the broker already holds four times the shares); the next
+    quote is accepted on the adjusted scale. The re-read is not repeated within the hour."""
+    split_day = date(2024, 6, 4)
+    splits: tuple[tuple[date, float], ...] = ()
+
+    def raw(day: date) -> float:
+        return 400.0 + day.toordinal() % 5
+
+    reads: list[date] = []
+
+    def adjusted(symbol: str, start: date, end: date) -> PriceHistory:
+        reads.append(end)
+        scale = 4.0 if splits else 1.0
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        return PriceHistory(symbol, "USD", tuple(PriceBar(d, raw(d) / scale) for d in days
+                                                 if d.weekday() < 5),
+                            env.clock.now(), "fake", splits)
+
+    env.source.history = adjusted  # type: ignore[method-assign]
+    env.source.prices["AAPL"] = raw(NOW.date())
+    assert env.job("sync_securities_data").ok and env.job("sync_prices").ok
+    env.clock.advance(timedelta(hours=20))  # Tuesday 16:30 UTC, the split day, market open
+    splits = ((split_day, 4.0),)
+    env.source.prices["AAPL"] = raw(split_day) / 4.0
+    reads.clear()
+    out = env.job("sync_prices")
+    assert out.details["quarantined"] == 1 and reads == [split_day]
+    assert env.q("SELECT close FROM price_history WHERE day = '2024-06-03'") == [
+        (raw(NOW.date()) / 4.0,)]
+    assert env.q("SELECT price FROM latest_prices") == [(raw(NOW.date()) / 4.0,)]
+    env.clock.advance(timedelta(minutes=10))
+    out = env.job("sync_prices")
+    assert out.details["updated"] == 1 and out.details["quarantined"] == 0
+    assert reads == [split_day]
+    # A split-like quote the history does not explain: re-read at most hourly.
+    env.source.prices["AAPL"] = raw(split_day)
+    for minutes, expected in ((10, 1), (10, 1), (60, 2)):
+        env.clock.advance(timedelta(minutes=minutes))
+        assert env.job("sync_prices").details["quarantined"] == 1
+        assert len(reads) == expected

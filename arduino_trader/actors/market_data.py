@@ -90,6 +90,7 @@ class _Known:
     tail: tuple[tuple[date, float], ...]
 
 
+REREAD_GAP = timedelta(hours=1)  # history re-reads after a split-like quote, at most
 SPLIT_PROBE = timedelta(days=14)  # stored days searched for a close shared with a re-read
 TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
 
@@ -136,6 +137,7 @@ class MarketDataActor(BaseActor):
         # days, revisions). This actor is the only writer of accepted history.
         self._known: dict[str, _Known] = {}
         self._rescales: dict[str, Rescale] = {}  # split rescales due with the next write
+        self._reread: dict[str, datetime] = {}  # history re-read after a split-like quote
         # The last PricesUpdated published: an unchanged one is not published again (its
         # subscribers revalue positions and re-plan on it).
         self._published: PricesUpdated | None = None
@@ -219,8 +221,9 @@ class MarketDataActor(BaseActor):
         mics = {s["isin"]: s.get("mic") for s in securities}
         wanted = [sym for sym, isin in by_symbol.items()
                   if force or (self.quotes.get(isin) is None
-                               and self._market_may_have_moved(mics[isin], stored.get(isin),
-                                                               now))]
+                               and self.calendars.may_have_moved(
+                                   mics[isin], stored[isin].as_of if isin in stored else None,
+                                   now))]
         try:
             fresh = self.source.quotes(wanted) if wanted else {}
         except MarketDataError as exc:
@@ -246,6 +249,14 @@ class MarketDataActor(BaseActor):
         if refused:
             self._store(repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
                                            f"{self.source.name}:quote", now))
+            # A split: re-read the history so the store joins Yahoo's adjusted scale and
+            # the next quote is judged on it.
+            split = [s for s in securities if s["isin"] in refused
+                     and refused[s["isin"]][0].reason == "split"
+                     and now - self._reread.get(s["isin"], now - REREAD_GAP) >= REREAD_GAP]
+            self._reread.update({s["isin"]: now for s in split})
+            if split:
+                self._sync_many(split, now, reread=True)
         active = {s["isin"] for s in securities}
         latest = {i: q for i, q in {**stored, **accepted}.items() if i in active}
         max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
@@ -272,17 +283,6 @@ class MarketDataActor(BaseActor):
                           {"updated": len(accepted), "cached": cached,
                            "quarantined": len(refused), "stale": list(stale),
                            "unavailable": missing})
-
-    def _market_may_have_moved(self, mic: str | None, quote: Quote | None,
-                               now: datetime) -> bool:
-        """False only when the exchange is closed and the stored quote is at least as new
-        as its last close (nothing can have changed)."""
-        if quote is None or not mic or self.calendars.error(mic) is not None:
-            return True
-        if self.calendars.is_open(mic, now):
-            return True
-        last_close = self.calendars.previous_close(mic, now)
-        return last_close is None or quote.as_of < last_close
 
     def sync_securities_data(self, *, force: bool) -> JobOutcome:
         """Seed an empty universe from the source; then history + data of due securities."""
@@ -316,8 +316,8 @@ class MarketDataActor(BaseActor):
             self.log.info("universe_seeded", source=self.source.name, added=added)
         return added
 
-    def _sync_many(self, securities: list[dict[str, Any]],
-                   now: datetime) -> tuple[list[str], list[dict[str, str]]]:
+    def _sync_many(self, securities: list[dict[str, Any]], now: datetime,
+                   reread: bool = False) -> tuple[list[str], list[dict[str, str]]]:
         settings = self.ctx.settings()
         last_days: dict[str, date] = self._store(repo.last_history_days(self._db))
         series: dict[str, tuple[Any, Any]] = {}
@@ -330,7 +330,7 @@ class MarketDataActor(BaseActor):
                 break
             isin = sec["isin"]
             last = last_days.get(isin)
-            if last is None or last < end - timedelta(days=1):
+            if reread or last is None or last < end - timedelta(days=1):
                 years = settings.get_int("market_data.history_topup_years" if last
                                          else "market_data.history_seed_years")
                 start = end - timedelta(days=365 * years + years // 4)
