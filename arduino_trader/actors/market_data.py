@@ -371,7 +371,8 @@ class MarketDataActor(BaseActor):
         isin = sec["isin"]
         history = self.source.history(self._symbol(sec), start, end)
         answer = {b.day: b for b in history.bars}
-        rescale = self._split_rescale(isin, history) if top_up and history.splits else None
+        rescale = self._split_rescale(isin, history) \
+            if top_up and history.splits and history.bars else None
         known = self._known.get(isin) if top_up and rescale is None else None
         bars = sorted(history.bars, key=lambda b: b.day)
         if known is not None:
