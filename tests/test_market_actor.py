@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Literal
 
 import pykka
@@ -30,6 +31,8 @@ from arduino_trader.protocols.market_data import (
     FxRate,
     GetFxRate,
     GetQuotes,
+    Listing,
+    ListingMismatch,
     MarketData,
     MarketDataUnavailable,
     MonthlyPrice,
@@ -96,9 +99,11 @@ class FakeSource:
     def analyst(self, symbol: str) -> AnalystData:
         raise MarketDataUnavailable("no analyst data")
 
-    def lookup(self, identifier: str) -> SecurityInfo:
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
         for info in [AAPL, SAP]:
             if identifier in (info.isin, info.symbol, info.yahoo_symbol):
+                if listing is not None and listing.currency != info.currency:
+                    raise ListingMismatch(f"{identifier} is {info.currency}")
                 return info
         raise UnknownSymbol(identifier)
 
@@ -414,3 +419,90 @@ def test_calendars_built_for_a_span_serve_all_of_it() -> None:
     span = MarketCalendars(history_days=3700, today=date(2021, 12, 31))
     assert not span.outdated(date(2012, 1, 3)) and not span.outdated(date(2021, 12, 31))
     assert span.outdated(date(2011, 1, 3)) and span.outdated(date(2022, 1, 10))
+
+
+def test_a_split_adjusted_re_read_rescales_the_stored_history(env: Env) -> None:
+    """Yahoo's closes are split-adjusted: after a 4-for-1 split the top-up window comes
+    back divided by 4 before the split day, with the split event. The stored history
+    older than the window and the latest quote join that scale in the same write: no
+    "split" quarantine, no fake step, and the post-split quote is accepted."""
+    split_day = date(2024, 6, 10)
+    splits: tuple[tuple[date, float], ...] = ()
+
+    def raw(day: date) -> float:
+        return 400.0 + day.toordinal() % 5
+
+    def adjusted(symbol: str, start: date, end: date) -> PriceHistory:
+        scale = 4.0 if splits else 1.0  # once split, Yahoo divides every earlier bar
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        bars = tuple(PriceBar(d, raw(d) / scale, volume=1000.0 * scale)
+                     for d in days if d.weekday() < 5)
+        return PriceHistory(symbol, "USD", bars, env.clock.now(), "fake",
+                            tuple(s for s in splits if start <= s[0] <= end))
+
+    env.source.history = adjusted  # type: ignore[method-assign]
+    env.source.prices["AAPL"] = raw(NOW.date())
+    assert env.job("sync_securities_data").ok
+    assert env.job("sync_prices").ok
+    old_day = date(2015, 6, 3)
+    assert env.q("SELECT close FROM price_history WHERE day = ?", (old_day.isoformat(),)) == [
+        (raw(old_day),)]
+
+    env.clock.advance(timedelta(days=9))  # Wednesday 2024-06-12, two days after the split
+    splits = ((split_day, 4.0),)
+    env.source.prices["AAPL"] = raw(date(2024, 6, 12)) / 4.0
+    assert env.job("sync_historical").ok
+    assert env.q("SELECT COUNT(*) FROM price_quarantine") == [(0,)]
+    assert env.q("SELECT close, volume FROM price_history WHERE day = ?",
+                 (old_day.isoformat(),)) == [(raw(old_day) / 4.0, 4000.0)]
+    closes = [c for (c,) in env.q("SELECT close FROM price_history ORDER BY day")]
+    steps = [b / a for a, b in pairwise(closes)]
+    assert max(steps) < 1.02 and min(steps) > 0.98  # one scale end to end
+    assert env.q("SELECT price FROM latest_prices") == [(raw(NOW.date()) / 4.0,)]
+    out = env.job("sync_prices")
+    assert out.details["updated"] == 1 and out.details["quarantined"] == 0
+
+
+def test_a_split_like_quote_re_reads_the_history_at_once(env: Env) -> None:
+    """The history is up to date (no top-up due) when the split happens: the quote is
+    quarantined as a split-like move, which makes the actor re-read the history then
+    (not a day later, while the broker already holds four times the shares); the next
+    quote is accepted on the adjusted scale. The re-read is not repeated within the hour."""
+    split_day = date(2024, 6, 4)
+    splits: tuple[tuple[date, float], ...] = ()
+
+    def raw(day: date) -> float:
+        return 400.0 + day.toordinal() % 5
+
+    reads: list[date] = []
+
+    def adjusted(symbol: str, start: date, end: date) -> PriceHistory:
+        reads.append(end)
+        scale = 4.0 if splits else 1.0
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        return PriceHistory(symbol, "USD", tuple(PriceBar(d, raw(d) / scale) for d in days
+                                                 if d.weekday() < 5),
+                            env.clock.now(), "fake", splits)
+
+    env.source.history = adjusted  # type: ignore[method-assign]
+    env.source.prices["AAPL"] = raw(NOW.date())
+    assert env.job("sync_securities_data").ok and env.job("sync_prices").ok
+    env.clock.advance(timedelta(hours=20))  # Tuesday 16:30 UTC, the split day, market open
+    splits = ((split_day, 4.0),)
+    env.source.prices["AAPL"] = raw(split_day) / 4.0
+    reads.clear()
+    out = env.job("sync_prices")
+    assert out.details["quarantined"] == 1 and reads == [split_day]
+    assert env.q("SELECT close FROM price_history WHERE day = '2024-06-03'") == [
+        (raw(NOW.date()) / 4.0,)]
+    assert env.q("SELECT price FROM latest_prices") == [(raw(NOW.date()) / 4.0,)]
+    env.clock.advance(timedelta(minutes=10))
+    out = env.job("sync_prices")
+    assert out.details["updated"] == 1 and out.details["quarantined"] == 0
+    assert reads == [split_day]
+    # A split-like quote the history does not explain: re-read at most hourly.
+    env.source.prices["AAPL"] = raw(split_day)
+    for minutes, expected in ((10, 1), (10, 1), (60, 2)):
+        env.clock.advance(timedelta(minutes=minutes))
+        assert env.job("sync_prices").details["quarantined"] == 1
+        assert len(reads) == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,79 @@ def test_fx_rates_are_exact_and_dated(io: IoLoop, store: SqliteStore) -> None:
     assert older is not None and older.eur_per == Decimal("0.9214867")
     assert io.run(repo.read_fx(store, "USD", date(2024, 5, 1)), 10) is None
     assert io.run(repo.read_fx(store, "GBP"), 10) is None
+
+
+def test_prices_stored_in_pence_are_converted_once(io: IoLoop, tmp_path: Path) -> None:
+    """Before the adapter converted minor units, a London listing's history and quote
+    were stored in pence (quote currency ``GBp``); migration 0215 turns them into
+    pounds once, and leaves every other listing alone."""
+    path = tmp_path / "pence.db"
+    db = SqliteStore(path)
+    io.run(db.open(), 10)
+    at = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
+    for isin, symbol, currency in (("GB00B10RZP78", "ULVR.L", "GBP"),
+                                   ("ZAE000015889", "NPN.JO", "ZAC"),
+                                   ("US0378331005", "AAPL", "USD")):
+        io.run(repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
+                                         "currency": currency, "source": "yfinance"}, at), 5)
+    io.run(repo.write_history(db, {
+        "GB00B10RZP78": ((PriceBar(date(2024, 6, 3), 4312.0, 4302.0, 4327.0, 4292.0, 4312.0,
+                                   2_613_000.0),), ()),
+        "ZAE000015889": ((PriceBar(date(2024, 6, 3), 287_500.0),), ()),
+        "US0378331005": ((PriceBar(date(2024, 6, 3), 194.03),), ())}, "yfinance", at), 5)
+    io.run(repo.write_quotes(db, {
+        "GB00B10RZP78": Quote("ULVR.L", 4312.0, "GBp", at, "yfinance"),
+        "ZAE000015889": Quote("NPN.JO", 287_500.0, "ZAc", at, "yfinance"),
+        "US0378331005": Quote("AAPL", 194.03, "USD", at, "yfinance")}, at), 5)
+    io.run(db.close(), 5)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM schema_migrations WHERE number = 215")
+    conn.commit()
+    conn.close()
+
+    for _ in range(2):  # applied on the first reopen only
+        db = SqliteStore(path)
+        io.run(db.open(), 10)
+        bars = io.run(repo.read_history(db, "GB00B10RZP78"), 5)
+        assert [(b.close, b.open, b.high, b.low, b.adj_close, b.volume) for b in bars] == [
+            (43.12, 43.02, 43.27, 42.92, 43.12, 2_613_000.0)]
+        assert io.run(repo.read_history(db, "ZAE000015889"), 5)[0].close == 2875.0
+        assert io.run(repo.read_history(db, "US0378331005"), 5)[0].close == 194.03
+        quotes = io.run(repo.read_quotes(db), 5)
+        assert {i: (q.price, q.currency) for i, q in quotes.items()} == {
+            "GB00B10RZP78": (43.12, "GBP"), "ZAE000015889": (2875.0, "ZAR"),
+            "US0378331005": (194.03, "USD")}
+        currencies = {s["isin"]: s["currency"] for s in io.run(repo.list_securities(db), 5)}
+        assert currencies == {"GB00B10RZP78": "GBP", "ZAE000015889": "ZAR",
+                              "US0378331005": "USD"}
+        io.run(db.close(), 5)
+
+
+def test_dividend_yields_stored_before_the_fraction_rule_are_dropped(io: IoLoop,
+                                                                       tmp_path: Path) -> None:
+    """A stored 0.4 may be a percent (yfinance 1.x) or a fraction: migration 0216 drops
+    it and makes the security due for a data sync; other figures stay."""
+    path = tmp_path / "yields.db"
+    db = SqliteStore(path)
+    io.run(db.open(), 10)
+    at = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
+    for isin, symbol in (("US0378331005", "AAPL"), ("DE0007164600", "SAP.DE")):
+        io.run(repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
+                                         "currency": "USD"}, at), 5)
+    io.run(repo.set_last_synced(db, ["US0378331005", "DE0007164600"], at), 5)
+    io.run(repo.write_security_data(db, "US0378331005", "fundamentals", {"values": {
+        "dividendYield": 0.4, "trailingPE": 30.17}}, at), 5)
+    io.run(repo.write_security_data(db, "DE0007164600", "fundamentals", {"values": {
+        "trailingPE": 40.2}}, at), 5)
+    io.run(db.close(), 5)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM schema_migrations WHERE number = 216")
+    conn.commit()
+    conn.close()
+    db = SqliteStore(path)
+    io.run(db.open(), 10)
+    apple = io.run(repo.read_security_data(db, "US0378331005"), 5)["fundamentals"]["data"]
+    assert apple == {"values": {"trailingPE": 30.17}}
+    due = {s["isin"] for s in io.run(repo.securities_due(db, at), 5)}
+    assert due == {"US0378331005"}
+    io.run(db.close(), 5)

@@ -86,6 +86,12 @@ def test_classify_refuses(text: str) -> None:
     ("700.AS", {"mic": "XHKG"}, "0700.HK"),
     ("00700.HK", {"mic": "XHKG"}, "0700.HK"),
     ("X.US", {"override": "xyz.l"}, "XYZ.L"),
+    # US share classes take a dash on Yahoo.
+    ("BRK.B.US", {}, "BRK-B"),
+    ("BRK.B", {}, None),  # no venue: a one-letter suffix could be a Yahoo venue
+    ("BRK.B.US", {"mic": "XNYS"}, "BRK-B"),
+    ("BRK.B", {"mic": "XNYS"}, "BRK-B"),
+    ("RDS.A.GR", {}, "RDS.A.AT"),
     # `.AS` and `.EU` are ambiguous without the exchange: never passed through.
     ("1234.AS", {}, None),
     ("SAP.EU", {}, None),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from arduino_trader.domain.price_validation import (
     check_price,
     split_ratio,
+    split_rescale,
     validate_series,
 )
 from arduino_trader.protocols.market_data import PriceBar
@@ -105,3 +107,29 @@ def test_accepted_bars_are_always_positive_and_increasing(closes: list[float]) -
     days = [b.day for b in report.accepted]
     assert days == sorted(set(days))
     assert len(report.accepted) + len(report.quarantined) == len(closes)
+
+
+def test_split_rescale_finds_the_factor_the_reported_splits_explain() -> None:
+    d = [date(2024, 6, 3) + timedelta(days=i) for i in range(5)]
+    re_read = [PriceBar(day, 100.0 + i) for i, day in enumerate(d)]
+    stored = {d[0]: 400.0, d[1]: 404.0}
+    split = (d[3], 4.0)
+    assert split_rescale(stored, re_read, [split]) == (4.0, (split,))
+    assert split_rescale(stored, re_read, []) is None  # no event: validation judges it
+    assert split_rescale({d[0]: 100.0}, re_read, [split]) is None  # already adjusted
+    assert split_rescale({d[0]: 300.0}, re_read, [split]) is None  # not what it explains
+    # The store saw the older 2:1 split; only the newer 3:1 is due.
+    older, newer = (date(2024, 1, 2), 2.0), (d[3], 3.0)
+    assert split_rescale({d[0]: 300.0}, re_read, [older, newer]) == (3.0, (newer,))
+    assert split_rescale({d[0]: 600.0}, re_read, [older, newer]) is None  # before d[0]
+
+
+@given(st.sampled_from([2.0, 3.0, 4.0, 5.0, 10.0, 0.5, 0.1, 1.5, 20.0]),
+       st.floats(min_value=0.5, max_value=5000.0), st.integers(min_value=1, max_value=4))
+def test_split_rescale_recovers_any_reported_ratio(ratio: float, price: float,
+                                                   at: int) -> None:
+    days = [date(2024, 6, 3) + timedelta(days=i) for i in range(6)]
+    re_read = [PriceBar(day, price) for day in days]
+    stored = {day: price * ratio for day in days[:at]}
+    found = split_rescale(stored, re_read, [(days[at], ratio)])
+    assert found is not None and found[0] == pytest.approx(ratio)

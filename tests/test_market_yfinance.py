@@ -1,135 +1,96 @@
-"""The yfinance adapter, fully offline: an injected session serves recorded-format Yahoo
-responses (tests/fixtures/yahoo); any other host is refused, so nothing reaches the net."""
+"""The yfinance adapter on the production session type (curl_cffi) against a fake Yahoo
+on 127.0.0.1 (tests/yahoo_fake.py): real status codes, yfinance's own retry paths."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
+from yfinance.data import YfData
+from yfinance.exceptions import YFPricesMissingError, YFTzMissingError
 
 from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.yahoo_session import Answer
+from arduino_trader.adapters.market_data.yahoo_units import dividend_yield
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource, map_error
 from arduino_trader.protocols.market_data import (
     EmptyHistory,
+    Listing,
+    ListingMismatch,
     MalformedPayload,
     MarketDataUnavailable,
     RateLimited,
     RateUnavailable,
     UnknownSymbol,
 )
+from tests.yahoo_fake import (
+    HTML,
+    INVALID_CRUMB,
+    OUTAGE_HTML,
+    FakeYahoo,
+    LocalYahooSession,
+    Reply,
+    fake_yahoo,
+    fixture,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "yahoo"
 NOW = datetime(2024, 6, 3, 21, 0, tzinfo=UTC)
-YAHOO_HOSTS = {"query1.finance.yahoo.com", "query2.finance.yahoo.com", "fc.yahoo.com",
-               "guce.yahoo.com", "consent.yahoo.com", "finance.yahoo.com"}
+CHART_ERROR_500 = json.dumps({"chart": {"result": None, "error": {
+    "code": "Internal Server Error", "description": "Internal Server Error"}}}).encode()
 
 
-def _fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+@dataclass
+class Env:
+    source: YFinanceSource
+    fake: FakeYahoo
+    session: LocalYahooSession
+    sleeps: list[float]
 
 
-class FakeYahoo(requests.Session):
-    """A requests session that answers like Yahoo from fixture files, never the network."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[str] = []
-        self.status_override: int | None = None
-        self.raise_error: Exception | None = None
-        self.body_override: bytes | None = None
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:
-        text_url = url.decode() if isinstance(url, bytes) else url
-        parts = urlsplit(text_url)
-        assert parts.hostname in YAHOO_HOSTS, f"unexpected host {parts.hostname}"
-        self.calls.append(parts.path)
-        if parts.path.endswith("/v1/test/getcrumb"):
-            return _response(200, b"crumb-Abc123", text_url)
-        if parts.hostname in ("fc.yahoo.com", "guce.yahoo.com", "consent.yahoo.com"):
-            return _response(200, b"<html>ok</html>", text_url)
-        if self.raise_error is not None:
-            raise self.raise_error
-        if self.status_override is not None:
-            return _response(self.status_override, b"Too Many Requests"
-                             if self.status_override == 429 else b"{}", text_url)
-        if self.body_override is not None:
-            return _response(200, self.body_override, text_url)
-        params = kwargs.get("params") or {}
-        return _response(200, self._route(parts.path, params), text_url)
-
-    def _route(self, path: str, params: dict[str, Any]) -> bytes:
-        if "/v8/finance/chart/" in path:
-            symbol = path.rsplit("/", 1)[1]
-            if symbol == "AAPL":
-                return _fixture("chart_AAPL_history.json" if "period1" in params
-                                else "chart_AAPL_5d.json")
-            if symbol == "EURUSD=X":
-                return _fixture("chart_EURUSD=X_5d.json")
-            return _fixture("chart_not_found.json")
-        if "/v10/finance/quoteSummary/" in path:
-            if path.endswith("/AAPL"):
-                return _fixture("quoteSummary_AAPL.json")
-            return json.dumps({"quoteSummary": {"result": None, "error": {
-                "code": "Not Found", "description": "Quote not found"}}}).encode()
-        if path.endswith("/v7/finance/quote"):
-            if params.get("symbols") == "AAPL":
-                return _fixture("quote_AAPL.json")
-            return json.dumps({"quoteResponse": {"result": [], "error": None}}).encode()
-        return b"{}"
-
-
-def _response(status: int, body: bytes, url: str) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body
-    resp.url = url
-    resp.encoding = "utf-8"
-    resp.headers["Content-Type"] = "application/json"
-    return resp
+def _source(session: LocalYahooSession, cache: Path, sleeps: list[float], *,
+            min_interval_s: float = 0.0, retries: int = 2) -> YFinanceSource:
+    return YFinanceSource(session, ManualClock(NOW), min_interval_s=min_interval_s,
+                          retries=retries, cache_dir=cache, sleep=sleeps.append)
 
 
 @pytest.fixture
-def yahoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[YFinanceSource, FakeYahoo]]:
-    session = FakeYahoo()
-    sleeps: list[float] = []
-    source = YFinanceSource(session, ManualClock(NOW), min_interval_s=0.0, retries=2,
-                            cache_dir=tmp_path_factory.getbasetemp() / "yf-cache",
-                            sleep=sleeps.append)
-    source.sleeps = sleeps  # type: ignore[attr-defined]
-    yield source, session
+def yahoo(tmp_path: Path) -> Iterator[Env]:
+    YfData.cache_get.cache_clear()  # another test's server answered the same URLs
+    with fake_yahoo() as (fake, port):
+        session = LocalYahooSession(port)
+        sleeps: list[float] = []
+        yield Env(_source(session, tmp_path / "yf", sleeps), fake, session, sleeps)
+    YfData.cache_get.cache_clear()
 
 
-def test_quotes_use_the_live_meta_price_and_time(yahoo: tuple[YFinanceSource, FakeYahoo]
-                                                 ) -> None:
-    source, session = yahoo
-    quotes = source.quotes(["AAPL", "NOPE"])
+def test_quotes_use_the_live_meta_price_and_time(yahoo: Env) -> None:
+    quotes = yahoo.source.quotes(["AAPL", "NOPE"])
     assert set(quotes) == {"AAPL"}
     q = quotes["AAPL"]
     assert q.price == 194.03 and q.currency == "USD" and q.source == "yfinance"
     assert q.as_of == datetime.fromtimestamp(1717444801, UTC)
-    assert any("/v8/finance/chart/AAPL" in c for c in session.calls)
+    assert yahoo.fake.count("/v8/finance/chart/AAPL") >= 1
 
 
-def test_quotes_all_failing_raise_typed(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, _ = yahoo
+def test_unknown_symbols_are_404s_and_typed(yahoo: Env) -> None:
     with pytest.raises(UnknownSymbol):
-        source.quotes(["NOPE", "ALSO.NOPE"])
+        yahoo.source.quotes(["NOPE", "ALSO.NOPE"])
+    with pytest.raises(UnknownSymbol):
+        yahoo.source.history("NOPE", date(2024, 5, 1), date(2024, 6, 1))
+    with pytest.raises(UnknownSymbol):
+        yahoo.source.lookup("NOPE")
+    assert yahoo.sleeps == []  # not an outage: never retried
 
 
-def test_history_bars_skip_nulls_and_keep_bad_ohlc_for_validation(
-        yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, _ = yahoo
-    hist = source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+def test_history_bars_skip_nulls_and_keep_bad_ohlc_for_validation(yahoo: Env) -> None:
+    hist = yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
     days = [b.day for b in hist.bars]
     assert days[0] == date(2024, 5, 13) and days[-1] == date(2024, 6, 3)
     assert date(2024, 5, 16) not in days  # the null row
@@ -140,91 +101,199 @@ def test_history_bars_skip_nulls_and_keep_bad_ohlc_for_validation(
     assert first.adj_close == pytest.approx(186.28 * 0.998, abs=1e-3)
     bad = next(b for b in hist.bars if b.day == date(2024, 5, 20))
     assert bad.high is not None and bad.high < bad.close  # validation's job, not the adapter's
-    narrower = source.history("AAPL", date(2024, 5, 29), date(2024, 5, 31))
+    narrower = yahoo.source.history("AAPL", date(2024, 5, 29), date(2024, 5, 31))
     assert [b.day for b in narrower.bars] == [date(2024, 5, 29), date(2024, 5, 30),
                                               date(2024, 5, 31)]
 
 
-def test_unknown_symbol_history(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, _ = yahoo
-    with pytest.raises((UnknownSymbol, EmptyHistory)):
-        source.history("NOPE", date(2024, 5, 1), date(2024, 6, 1))
+def test_a_range_without_bars_is_empty_history_not_an_unknown_symbol(yahoo: Env) -> None:
+    """Yahoo answers 200 with the symbol's meta and no timestamps; yfinance raises
+    YFPricesMissingError ("possibly delisted")."""
+    chart = json.loads(yahoo.fake.histories["AAPL"])
+    result = chart["chart"]["result"][0]
+    for key in ("timestamp", "events"):
+        result.pop(key, None)
+    result["indicators"] = {"quote": [{}], "adjclose": [{}]}
+    yahoo.fake.histories["AAPL"] = json.dumps(chart).encode()
+    with pytest.raises(EmptyHistory):
+        yahoo.source.history("AAPL", date(2024, 5, 25), date(2024, 5, 26))
+    assert yahoo.sleeps == []
 
 
-def test_fundamentals_analyst_and_lookup(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, session = yahoo
-    fundamentals = source.fundamentals("AAPL")
+def test_fundamentals_analyst_and_lookup(yahoo: Env) -> None:
+    fundamentals = yahoo.source.fundamentals("AAPL")
     assert fundamentals.values["trailingPE"] == 30.17
     assert fundamentals.values["forwardPE"] == 28.52
     assert fundamentals.values["debtToEquity"] == 140.968
     assert fundamentals.values["fiveYearAvgDividendYield"] == 0.69
+    # Yahoo's v7 dividendYield is 0.4 (percent) today; the adapter reports a fraction.
+    assert fundamentals.values["dividendYield"] == 0.004
+    assert fundamentals.values["trailingPegRatio"] == 2.41  # pegRatio no longer exists
+    assert "pegRatio" not in fundamentals.values
     assert fundamentals.as_of == NOW
-    analyst = source.analyst("AAPL")
+    analyst = yahoo.source.analyst("AAPL")
     assert analyst.recommendation == "buy" and analyst.score == 0.8
     assert analyst.analysts == 38
     assert analyst.upside_pct == pytest.approx((204.52 - 194.03) / 194.03 * 100)
-    info = source.lookup("AAPL")
+    info = yahoo.source.lookup("AAPL")
     assert (info.name, info.currency, info.exchange, info.mic) == (
         "Apple Inc.", "USD", "NasdaqGS", "XNAS")
     assert info.industry == "Consumer Electronics" and info.product_type == "EQUITY"
     assert info.isin is None  # Yahoo has no ISIN: onboarding takes it from elsewhere
-    assert any("quoteSummary" in c for c in session.calls)
+    assert yahoo.fake.count("quoteSummary") >= 1
+
+
+def test_london_pence_become_pounds_on_every_path(yahoo: Env) -> None:
+    quote = yahoo.source.quotes(["ULVR.L"])["ULVR.L"]
+    assert (quote.price, quote.currency) == (43.12, "GBP")
+    hist = yahoo.source.history("ULVR.L", date(2024, 5, 28), date(2024, 6, 3))
+    assert hist.currency == "GBP"
+    assert [b.close for b in hist.bars] == [43.01, 42.88, 42.705, 42.9, 43.12]
+    assert hist.bars[0].open == pytest.approx(42.91) and hist.bars[0].high == pytest.approx(43.16)
+    assert hist.bars[0].adj_close == pytest.approx(43.01) and hist.bars[0].volume == 2_100_000
+    info = yahoo.source.lookup("ULVR.L")
+    assert (info.currency, info.mic) == ("GBP", "XLON")
+    assert yahoo.source.fundamentals("ULVR.L").values["dividendYield"] == 0.0342
+    analyst = yahoo.source.analyst("ULVR.L")
+    assert analyst.target_price == 46.5
+    assert analyst.upside_pct == pytest.approx((4650 - 4312) / 4312 * 100)
+
+
+def test_isin_lookup_searches_and_an_empty_search_is_unknown(yahoo: Env) -> None:
+    info = yahoo.source.lookup("US0378331005")
+    assert (info.symbol, info.currency, info.mic) == ("AAPL", "USD", "XNAS")
+    assert yahoo.fake.count("/v1/finance/search") == 1
     with pytest.raises(UnknownSymbol):
-        source.lookup("NOPE")
+        yahoo.source.lookup("DE0007164600")  # Yahoo's search: no quotes
+    assert yahoo.sleeps == []
 
 
-def test_fx_from_the_eur_pair(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, _ = yahoo
-    rate = source.fx_rate("usd")
+def test_an_isin_is_never_priced_through_an_unchecked_search(yahoo: Env) -> None:
+    """yfinance accepts an ISIN as a ticker and takes its search's first hit, whatever
+    its venue and currency: the adapter prices Yahoo symbols only."""
+    with pytest.raises(UnknownSymbol, match="is an ISIN"):
+        yahoo.source.quotes(["US0378331005"])
+    with pytest.raises(UnknownSymbol):
+        yahoo.source.history("US0378331005", date(2024, 5, 13), date(2024, 6, 3))
+    assert yahoo.fake.requests == []
+
+
+def test_fx_from_the_eur_pair(yahoo: Env) -> None:
+    rate = yahoo.source.fx_rate("usd")
     assert rate.currency == "USD" and rate.eur_per == (Decimal(1) / Decimal("1.0852")).quantize(
         Decimal("1E-10"))
     assert rate.source == "yfinance" and rate.day == date(2024, 6, 3)
-    assert source.fx_rate("EUR").eur_per == 1
+    assert yahoo.source.fx_rate("EUR").eur_per == 1
     with pytest.raises(RateUnavailable):
-        source.fx_rate("XYZ")
+        yahoo.source.fx_rate("XYZ")
 
 
-def test_rate_limit_is_typed_and_not_retried(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, session = yahoo
-    session.status_override = 429
+def test_rate_limit_is_typed_and_not_retried(yahoo: Env) -> None:
+    yahoo.fake.always["/v8/finance/chart/"] = Reply(429, b"Too Many Requests", HTML)
     with pytest.raises(RateLimited):
-        source.quotes(["AAPL"])
-    assert source.sleeps == []  # type: ignore[attr-defined]
+        yahoo.source.quotes(["AAPL"])
+    assert yahoo.sleeps == []
 
 
-def test_timeouts_are_retried_then_typed(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, session = yahoo
-    session.raise_error = requests.exceptions.ConnectTimeout("timed out")
+def test_a_429_on_the_crumb_request_is_a_rate_limit(yahoo: Env) -> None:
+    """Yahoo refuses the crumb (401 Invalid Crumb); yfinance asks for a new one, gets
+    429, logs it and retries without a crumb: the cause is the rate limit, not an
+    outage."""
+    yahoo.fake.always["/v1/test/getcrumb"] = Reply(429, b"Too Many Requests", HTML)
+    yahoo.fake.always["/v10/finance/quoteSummary/"] = Reply(401, INVALID_CRUMB)
+    with pytest.raises(RateLimited):
+        yahoo.source.lookup("AAPL")
+    assert yahoo.sleeps == []
+
+
+def test_a_503_page_is_a_retried_outage_and_never_replayed_from_yfinance_cache(
+        yahoo: Env) -> None:
+    """Both of yfinance's tries get the HTML error page (not JSON): the adapter retries
+    after 1 s, and the retry reaches Yahoo again instead of yfinance's cached 503."""
+    yahoo.fake.queue("/v8/finance/chart/AAPL", Reply(503, OUTAGE_HTML, HTML),
+                     Reply(503, OUTAGE_HTML, HTML))
+    hist = yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert len(hist.bars) == 14
+    assert yahoo.sleeps == [1.0]
+
+
+def test_a_503_page_until_the_retries_run_out_is_unavailable(yahoo: Env,
+                                                             tmp_path: Path) -> None:
+    yahoo.fake.always["/v8/finance/chart/"] = Reply(503, OUTAGE_HTML, HTML)
+    with pytest.raises(MarketDataUnavailable):
+        yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert yahoo.sleeps == [1.0, 2.0]
+    del yahoo.fake.always["/v8/finance/chart/"]  # Yahoo is back: a fresh adapter sees it
+    fresh = _source(LocalYahooSession(yahoo.session.port), tmp_path / "yf-fresh", [])
+    assert len(fresh.history("AAPL", date(2024, 5, 13), date(2024, 6, 3)).bars) == 14
+
+
+def test_a_500_with_a_json_error_is_an_outage_not_empty_history(yahoo: Env) -> None:
+    yahoo.fake.always["/v8/finance/chart/"] = Reply(500, CHART_ERROR_500)
+    with pytest.raises(MarketDataUnavailable):
+        yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert yahoo.sleeps == [1.0, 2.0]
+
+
+def test_the_timeout_setting_bounds_every_request(tmp_path: Path) -> None:
+    """yfinance asks its timezone lookup for 10 s and .info for 30 s; the session's
+    ceiling applies to them too."""
+    YfData.cache_get.cache_clear()
+    with fake_yahoo() as (_, port):
+        session = LocalYahooSession(port, timeout_s=3.0)
+        source = _source(session, tmp_path / "yf", [])
+        source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+        source.fundamentals("AAPL")
+    YfData.cache_get.cache_clear()
+    paths = [a.url for a in session.seen]
+    assert any("range=1d" in u or "/chart/AAPL" in u for u in paths)
+    assert any("quoteSummary" in u for u in paths)
+    assert {a.timeout_s for a in session.seen} == {3.0}
+
+
+def test_unreachable_yahoo_is_retried_then_typed(tmp_path: Path) -> None:
+    YfData.cache_get.cache_clear()
+    with fake_yahoo() as (_, port):
+        pass  # the port is closed again: connection refused
+    sleeps: list[float] = []
+    source = _source(LocalYahooSession(port), tmp_path / "yf", sleeps)
     with pytest.raises(MarketDataUnavailable):
         source.quotes(["AAPL"])
-    assert source.sleeps[-2:] == [1.0, 2.0]  # type: ignore[attr-defined]
+    assert sleeps[-2:] == [1.0, 2.0]
 
 
-def test_malformed_payload_is_typed(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, session = yahoo
-    session.body_override = b'{"chart": {"result": [{"meta": {}}], "error": null}}'
+def test_malformed_payload_is_typed(yahoo: Env) -> None:
+    yahoo.fake.always["/v8/finance/chart/"] = Reply(
+        200, b'{"chart": {"result": [{"meta": {}}], "error": null}}')
     with pytest.raises(MalformedPayload):
-        source.quotes(["AAPL"])
-    session.body_override = b"<html>Will be right back</html>"
-    with pytest.raises((MarketDataUnavailable, MalformedPayload)):
-        source.quotes(["AAPL"])
+        yahoo.source.quotes(["AAPL"])
+    yahoo.fake.always["/v8/finance/chart/"] = Reply(200, b"<html>not json</html>", HTML)
+    with pytest.raises(MalformedPayload):
+        yahoo.source.quotes(["AAPL"])
 
 
-def test_server_errors_are_unavailable() -> None:
-    err = requests.HTTPError("503")
-    err.response = _response(503, b"", "https://query2.finance.yahoo.com/x")
-    assert isinstance(map_error(err, "X"), MarketDataUnavailable)
-    err404 = requests.HTTPError("404")
-    err404.response = _response(404, b"", "https://query2.finance.yahoo.com/x")
-    assert isinstance(map_error(err404, "X"), UnknownSymbol)
-    assert isinstance(map_error(KeyError("meta"), "X"), MalformedPayload)
+def test_map_error_reads_the_statuses() -> None:
+    chart = "https://query2.finance.yahoo.com/v8/finance/chart/X"
+    crumb = "https://query1.finance.yahoo.com/v1/test/getcrumb"
+    assert isinstance(map_error(ValueError("Expecting value"), "X", [Answer(chart, 503, 5)]),
+                      MarketDataUnavailable)
+    assert isinstance(map_error(KeyError("meta"), "X", [Answer(chart, 200, 5)]),
+                      MalformedPayload)
+    assert isinstance(map_error(RuntimeError("401"), "X",
+                                [Answer(crumb, 429, 5), Answer(chart, 401, 5)]), RateLimited)
+    assert isinstance(map_error(ValueError("x"), "X", [Answer(chart, 404, 5)]), UnknownSymbol)
+    # yfinance words a missing range or timezone "possibly delisted": empty, unless 404.
+    no_tz = YFTzMissingError("X")
+    assert "delisted" in str(no_tz)
+    assert isinstance(map_error(no_tz, "X", [Answer(chart, 200, 5)]), EmptyHistory)
+    assert isinstance(map_error(no_tz, "X", [Answer(chart, 404, 5)]), UnknownSymbol)
+    no_prices = YFPricesMissingError("X", "(1d 2024-05-25 -> 2024-05-26)")
+    assert isinstance(map_error(no_prices, "X", []), EmptyHistory)
 
 
-def test_throttle_spaces_requests(tmp_path: Path) -> None:
-    session = FakeYahoo()
+def test_throttle_spaces_requests(yahoo: Env, tmp_path: Path) -> None:
     sleeps: list[float] = []
-    source = YFinanceSource(session, ManualClock(NOW), min_interval_s=5.0, retries=0,
-                            cache_dir=tmp_path / "yf", sleep=sleeps.append)
+    source = _source(yahoo.session, tmp_path / "yf2", sleeps, min_interval_s=5.0, retries=0)
     source.quotes(["AAPL"])
     source.quotes(["AAPL"])
     assert sleeps and 0 < sleeps[0] <= 5.0
@@ -232,18 +301,93 @@ def test_throttle_spaces_requests(tmp_path: Path) -> None:
 
 def test_factory_builds_the_yfinance_adapter_without_network(tmp_path: Path) -> None:
     from arduino_trader.adapters.market_data.factory import build_source
+    from arduino_trader.adapters.market_data.yahoo_session import YahooSession
     from arduino_trader.config.settings import load_settings
 
-    settings = load_settings(None, environ={"ARDUINO_TRADER_MARKET_DATA__SOURCE": "yfinance"})
+    settings = load_settings(None, environ={"ARDUINO_TRADER_MARKET_DATA__SOURCE": "yfinance",
+                                            "ARDUINO_TRADER_MARKET_DATA__YAHOO_TIMEOUT_S": "7"})
     source = build_source(settings, ManualClock(NOW), tmp_path)
     assert isinstance(source, YFinanceSource) and source.universe() == []
+    session = source._session
+    assert isinstance(session, YahooSession) and session.timeout_s == 7.0
     assert source.reference_time(NOW) == NOW
     assert (tmp_path / "yfinance").is_dir()
 
 
-def test_monthly_from_yahoo_history(yahoo: tuple[YFinanceSource, FakeYahoo]) -> None:
-    source, _ = yahoo
-    months = source.monthly("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+def test_monthly_from_yahoo_history(yahoo: Env) -> None:
+    months = yahoo.source.monthly("AAPL", date(2024, 5, 13), date(2024, 6, 3))
     assert [m.month for m in months] == ["2024-05", "2024-06"]
     assert months[1].avg_close == 194.03
     assert months[1].avg_adj_close == pytest.approx(194.03 * 0.998, abs=1e-3)
+
+
+def test_an_aapl_like_yield_scores_as_a_fraction(yahoo: Env) -> None:
+    """0.4 % from Yahoo reaches the scorer as 0.004 (stored document shape of the
+    market-data actor)."""
+    from arduino_trader.domain.scoring.fundamentals import fundamentals_from_data
+
+    values = yahoo.source.fundamentals("AAPL").values
+    scored = fundamentals_from_data({"fundamentals": {"data": {"values": values}}})
+    assert scored is not None and scored.dividend_yield == 0.004
+
+
+def test_history_reports_the_split_events_of_the_range(yahoo: Env) -> None:
+    """Yahoo's chart carries splits as ``events.splits`` (numerator/denominator); the
+    bars are already adjusted, the event tells the store to rescale what it kept."""
+    chart = json.loads(yahoo.fake.histories["AAPL"])
+    chart["chart"]["result"][0]["events"]["splits"] = {"1717162200": {
+        "date": 1717162200, "numerator": 4.0, "denominator": 1.0, "splitRatio": "4:1"}}
+    yahoo.fake.histories["AAPL"] = json.dumps(chart).encode()
+    hist = yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 6, 3))
+    assert hist.splits == ((date(2024, 5, 31), 4.0),)
+    assert len(hist.bars) == 14 and hist.bars[0].close == 186.28
+    assert yahoo.source.history("AAPL", date(2024, 5, 13), date(2024, 5, 30)).splits == ()
+
+
+def _unilever_in_amsterdam(fake: FakeYahoo) -> None:
+    """Yahoo's search for Unilever's ISIN: London (GBp) first, Amsterdam (EUR) second."""
+    search = json.loads(fixture("search_GB00B10RZP78.json"))
+    amsterdam = dict(search["quotes"][0], symbol="UNA.AS", exchange="AMS",
+                     exchDisp="Amsterdam", shortname="UNILEVER")
+    search["quotes"].append(amsterdam)
+    search["count"] = 2
+    fake.searches["GB00B10RZP78"] = json.dumps(search).encode()
+    summary = json.loads(fake.summaries["ULVR.L"])
+    result = summary["quoteSummary"]["result"][0]
+    result["summaryDetail"]["currency"] = "EUR"
+    result["quoteType"].update({"exchange": "AMS", "symbol": "UNA.AS"})
+    fake.summaries["UNA.AS"] = json.dumps(summary).encode()
+    quote = json.loads(fake.quotes["ULVR.L"])
+    quote["quoteResponse"]["result"][0].update({"symbol": "UNA.AS", "currency": "EUR",
+                                                "exchange": "AMS",
+                                                "fullExchangeName": "Amsterdam"})
+    fake.quotes["UNA.AS"] = json.dumps(quote).encode()
+
+
+def test_an_isin_search_takes_only_the_brokers_listing(yahoo: Env) -> None:
+    _unilever_in_amsterdam(yahoo.fake)
+    assert yahoo.source.lookup("GB00B10RZP78").symbol == "ULVR.L"  # no listing: first hit
+    by_currency = yahoo.source.lookup("GB00B10RZP78", Listing("EUR"))
+    assert (by_currency.symbol, by_currency.currency, by_currency.mic) == (
+        "UNA.AS", "EUR", "XAMS")
+    assert yahoo.source.lookup("GB00B10RZP78", Listing("EUR", "XAMS")).symbol == "UNA.AS"
+    assert yahoo.source.lookup("GB00B10RZP78", Listing("GBP", "XLON")).symbol == "ULVR.L"
+    with pytest.raises(ListingMismatch, match=r"ULVR\.L in GBP.*UNA\.AS in EUR"):
+        yahoo.source.lookup("GB00B10RZP78", Listing("USD"))
+    with pytest.raises(ListingMismatch):
+        yahoo.source.lookup("ULVR.L", Listing("EUR"))  # a symbol is checked as well
+    assert yahoo.source.lookup("ULVR.L", Listing("GBP")).symbol == "ULVR.L"
+
+
+@pytest.mark.parametrize(("info", "expected"), [
+    ({"trailingAnnualDividendYield": 0.004, "dividendYield": 0.4}, 0.004),  # today
+    ({"trailingAnnualDividendYield": 0.004, "dividendYield": 0.0041}, 0.004),  # former
+    ({"dividendYield": 0.4}, 0.004),  # the percent figure alone
+    ({"trailingAnnualDividendYield": 0.0342}, 0.0342),
+    ({"trailingAnnualDividendYield": 0.05, "dividendYield": 0.5}, None),  # ×10: refused
+    ({"trailingAnnualDividendYield": -0.01, "dividendYield": 0.4}, None),
+    ({"trailingAnnualDividendYield": "0.004", "dividendYield": None}, None),
+    ({}, None),
+])
+def test_the_dividend_yield_rule(info: dict[str, object], expected: float | None) -> None:
+    assert dividend_yield(info) == expected

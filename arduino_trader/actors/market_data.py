@@ -8,17 +8,22 @@ accepted prices (marked stale) and degrades health; it never invents a price or 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.history_splits import Rescale
 from arduino_trader.adapters.store.security_reactivation import reactivate
-from arduino_trader.domain.price_validation import Quarantined, check_price, validate_series
+from arduino_trader.domain.price_validation import (
+    Quarantined,
+    check_price,
+    split_rescale,
+    validate_series,
+)
 from arduino_trader.domain.universe import (
     IdentifierError,
     classify,
@@ -36,9 +41,13 @@ from arduino_trader.protocols.market_data import (
     GetFxRate,
     GetQuotes,
     HistoryUpdated,
+    Listing,
+    ListingMismatch,
     MarketData,
     MarketDataError,
+    MarketDataUnavailable,
     PriceBar,
+    PriceHistory,
     PricesUpdated,
     Quote,
     RateUnavailable,
@@ -53,6 +62,7 @@ from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .fx_backfill import history_rates
+from .ttl_cache import CacheHandle, TtlCache
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
@@ -75,55 +85,6 @@ JOBS: tuple[JobSpec, ...] = (
             every_minutes_key="job_fx_sync_minutes", timeout_s=300, run_at_startup=True),
 )
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A small thread-safe cache whose entries expire ``ttl()`` seconds after insertion."""
-
-    def __init__(self, name: str, ttl: Callable[[], float], clock: Callable[[], float]) -> None:
-        self.name = name
-        self._ttl = ttl
-        self._clock = clock
-        self._data: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The value if present and fresh."""
-        with self._lock:
-            item = self._data.get(key)
-            if item is None or self._clock() - item[0] > self._ttl():
-                return None
-            return item[1]
-
-    def put(self, key: K, value: V) -> None:
-        """Store ``value`` now."""
-        with self._lock:
-            self._data[key] = (self._clock(), value)
-
-    def size(self) -> int:
-        """Entries held (fresh or not)."""
-        with self._lock:
-            return len(self._data)
-
-    def clear(self) -> int:
-        """Drop everything; returns how many entries were dropped."""
-        with self._lock:
-            n = len(self._data)
-            self._data.clear()
-            return n
-
-
-@dataclass(frozen=True)
-class _CacheHandle:
-    """Duck-typed handle for the daemon's cache registry (name, size, clear)."""
-
-    name: str
-    size: Callable[[], int]
-    clear: Callable[[], int]
-
-
 @dataclass(frozen=True)
 class _Known:
     """The source's last stored history answer of one ISIN and the newest accepted
@@ -133,6 +94,8 @@ class _Known:
     tail: tuple[tuple[date, float], ...]
 
 
+REREAD_GAP = timedelta(hours=1)  # history re-reads after a split-like quote, at most
+SPLIT_PROBE = timedelta(days=14)  # stored days searched for a close shared with a re-read
 TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
 
 
@@ -144,6 +107,7 @@ class _SyncOne:
 
 
 BrokerFx = Callable[[str], Decimal]
+BrokerListing = Callable[[str], Listing | None]
 BrokerPositions = Callable[[], list[str]]
 
 
@@ -176,6 +140,8 @@ class MarketDataActor(BaseActor):
         # closes: a top-up validates and writes only the bars that differ from it (new
         # days, revisions). This actor is the only writer of accepted history.
         self._known: dict[str, _Known] = {}
+        self._rescales: dict[str, Rescale] = {}  # split rescales due with the next write
+        self._reread: dict[str, datetime] = {}  # history re-read after a split-like quote
         # The last PricesUpdated published: an unchanged one is not published again (its
         # subscribers revalue positions and re-plan on it).
         self._published: PricesUpdated | None = None
@@ -185,7 +151,7 @@ class MarketDataActor(BaseActor):
         registry = self.ctx.resources.get("caches")
         if registry is not None:
             for cache in (self.quotes, self.fx, self.fundamentals, self.analyst):
-                registry.register(_CacheHandle(cache.name, cache.size, cache.clear))
+                registry.register(CacheHandle(cache.name, cache.size, cache.clear))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -259,8 +225,9 @@ class MarketDataActor(BaseActor):
         mics = {s["isin"]: s.get("mic") for s in securities}
         wanted = [sym for sym, isin in by_symbol.items()
                   if force or (self.quotes.get(isin) is None
-                               and self._market_may_have_moved(mics[isin], stored.get(isin),
-                                                               now))]
+                               and self.calendars.may_have_moved(
+                                   mics[isin], stored[isin].as_of if isin in stored else None,
+                                   now))]
         try:
             fresh = self.source.quotes(wanted) if wanted else {}
         except MarketDataError as exc:
@@ -286,6 +253,14 @@ class MarketDataActor(BaseActor):
         if refused:
             self._store(repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
                                            f"{self.source.name}:quote", now))
+            # A split: re-read the history so the store joins Yahoo's adjusted scale and
+            # the next quote is judged on it.
+            split = [s for s in securities if s["isin"] in refused
+                     and refused[s["isin"]][0].reason == "split"
+                     and now - self._reread.get(s["isin"], now - REREAD_GAP) >= REREAD_GAP]
+            self._reread.update({s["isin"]: now for s in split})
+            if split:
+                self._sync_many(split, now, reread=True)
         active = {s["isin"] for s in securities}
         latest = {i: q for i, q in {**stored, **accepted}.items() if i in active}
         max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
@@ -312,17 +287,6 @@ class MarketDataActor(BaseActor):
                           {"updated": len(accepted), "cached": cached,
                            "quarantined": len(refused), "stale": list(stale),
                            "unavailable": missing})
-
-    def _market_may_have_moved(self, mic: str | None, quote: Quote | None,
-                               now: datetime) -> bool:
-        """False only when the exchange is closed and the stored quote is at least as new
-        as its last close (nothing can have changed)."""
-        if quote is None or not mic or self.calendars.error(mic) is not None:
-            return True
-        if self.calendars.is_open(mic, now):
-            return True
-        last_close = self.calendars.previous_close(mic, now)
-        return last_close is None or quote.as_of < last_close
 
     def sync_securities_data(self, *, force: bool) -> JobOutcome:
         """Seed an empty universe from the source; then history + data of due securities."""
@@ -356,8 +320,8 @@ class MarketDataActor(BaseActor):
             self.log.info("universe_seeded", source=self.source.name, added=added)
         return added
 
-    def _sync_many(self, securities: list[dict[str, Any]],
-                   now: datetime) -> tuple[list[str], list[dict[str, str]]]:
+    def _sync_many(self, securities: list[dict[str, Any]], now: datetime,
+                   reread: bool = False) -> tuple[list[str], list[dict[str, str]]]:
         settings = self.ctx.settings()
         last_days: dict[str, date] = self._store(repo.last_history_days(self._db))
         series: dict[str, tuple[Any, Any]] = {}
@@ -370,7 +334,7 @@ class MarketDataActor(BaseActor):
                 break
             isin = sec["isin"]
             last = last_days.get(isin)
-            if last is None or last < end - timedelta(days=1):
+            if reread or last is None or last < end - timedelta(days=1):
                 years = settings.get_int("market_data.history_topup_years" if last
                                          else "market_data.history_seed_years")
                 start = end - timedelta(days=365 * years + years // 4)
@@ -387,7 +351,10 @@ class MarketDataActor(BaseActor):
             processed.append(isin)
         rows = 0
         if series:
-            rows = int(self._store(repo.write_history(self._db, series, self.source.name, now)))
+            rescale = {i: self._rescales.pop(i) for i in series if i in self._rescales}
+            rows = int(self._store(repo.write_history(self._db, series, self.source.name, now,
+                                                      rescale)))
+        self._rescales.clear()
         self._known.update(known)  # only once stored
         self._store(repo.set_last_synced(self._db, processed, now))
         self._problem("history", f"{len(errors)} securities failed: "
@@ -408,7 +375,9 @@ class MarketDataActor(BaseActor):
         isin = sec["isin"]
         history = self.source.history(self._symbol(sec), start, end)
         answer = {b.day: b for b in history.bars}
-        known = self._known.get(isin) if top_up else None
+        rescale = self._split_rescale(isin, history) \
+            if top_up and history.splits and history.bars else None
+        known = self._known.get(isin) if top_up and rescale is None else None
         bars = sorted(history.bars, key=lambda b: b.day)
         if known is not None:
             # A source that hands back the same bar objects (the replay) is compared by
@@ -425,6 +394,10 @@ class MarketDataActor(BaseActor):
             else:  # a revision before the newest stored close: ask the store
                 previous = tuple(self._store(repo.closes_before(self._db, isin, bars[0].day,
                                                                 TAIL)))
+        if rescale is not None:  # judged on the split-adjusted scale the store takes
+            self._rescales[isin] = rescale
+            previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
+                             for d, c in previous)
         report = validate_series(bars, previous=[c for _, c in previous],
                                  max_gap_days=self.ctx.settings().get_int(
                                      "market_data.max_gap_days"))
@@ -438,6 +411,16 @@ class MarketDataActor(BaseActor):
             raise EmptyHistory(f"no valid bars for {sec['symbol']}")
         tail = (*previous, *((b.day, b.close) for b in report.accepted))[-TAIL:]
         return _Known(answer, tail), (report.accepted, report.quarantined)
+
+    def _split_rescale(self, isin: str, history: PriceHistory) -> Rescale | None:
+        """How the stored history must be rescaled to join a split-adjusted re-read."""
+        first = min(b.day for b in history.bars)
+        stored = self._store(repo.read_history(self._db, isin, first, first + SPLIT_PROBE))
+        found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
+        if found is not None:
+            self.log.info("history_split_rescaled", isin=isin, factor=found[0],
+                          splits=[(d.isoformat(), r) for d, r in found[1]])
+        return found
 
     def _fetch_data(self, sec: Mapping[str, Any]) -> None:
         """Fundamentals, analyst data and classification; failures are tolerated."""
@@ -598,8 +581,11 @@ class MarketDataActor(BaseActor):
             self.ctx.bus.publish(SecurityAdded(back["isin"], back["symbol"], self._now()))
             self.actor_ref.tell(_SyncOne(back["isin"]))
             return back
-        try:
-            info = self.source.lookup(ident.value)
+        try:  # a chosen Yahoo symbol is looked up instead (and checked the same way)
+            info = self.source.lookup(str(overrides.get("yahoo_symbol") or ident.value),
+                                      self._listing(ident.value))
+        except ListingMismatch:
+            raise
         except UnknownSymbol:
             if not all(overrides.get(k) for k in ("symbol", "name", "currency")):
                 raise
@@ -625,6 +611,18 @@ class MarketDataActor(BaseActor):
         self.actor_ref.tell(_SyncOne(isin))
         stored: dict[str, Any] = self._store(repo.get_security(self._db, isin))
         return stored
+
+    def _listing(self, identifier: str) -> Listing | None:
+        """The broker's listing of ``identifier`` (a real broker wires ``broker_listing``);
+        None when there is no broker or it does not list the identifier."""
+        feed: BrokerListing | None = self.ctx.resources.get("broker_listing")
+        if feed is None:
+            return None
+        try:
+            return feed(identifier)
+        except Exception as exc:
+            raise MarketDataUnavailable(f"the broker's listing of {identifier} is "
+                                        f"unavailable: {exc}") from exc
 
     @handles(AddSecurity)
     def _on_add(self, msg: AddSecurity) -> dict[str, Any]:

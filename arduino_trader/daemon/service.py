@@ -42,6 +42,7 @@ from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .api.app import create_app
 from .api.context import ApiContext
+from .broker_listing import listing_feed
 from .bus import ActorBus
 from .caches import CacheRegistry
 from .io_loop import IoLoop
@@ -225,7 +226,8 @@ class TraderDaemon:
 
     def _broker_feeds(self) -> dict[str, Any]:
         """Broker facts the market-data actor uses: held tickers (universe rebuild) and,
-        from a real broker, cross rates (EUR value of one unit)."""
+        from a real broker, cross rates (EUR value of one unit) and the listing (currency)
+        of an instrument being onboarded, which the source's listing must match."""
         broker = self._broker_pair()[0]
 
         def positions() -> list[str]:
@@ -242,6 +244,7 @@ class TraderDaemon:
         feeds: dict[str, Any] = {"broker_positions": positions}
         if not broker.simulated:
             feeds["broker_fx"] = eur_per
+            feeds["broker_listing"] = listing_feed(self.io, broker)
         return feeds
 
     def _market_source(self) -> Any:

@@ -8,6 +8,11 @@ logs and records it. Rules, per series oldest first:
 * change vs the previous accepted close above +1000 % or below −90 % → ``jump``;
 * a move matching a share split ratio (2, 3, 4, 5, 10 or their inverses, ±2 %) → ``split``
   (adjusted series never show one: the source must be re-read adjusted);
+* a re-read after a split is split-adjusted (every bar before the split day rescaled):
+  :func:`split_rescale` says by which factor the stored series before the re-read must
+  be divided to join it, when the stored/re-read difference is exactly what the splits
+  the source reported explain; the caller rescales the store, the re-read is then
+  validated in the adjusted context, and no fake step or "split" quarantine appears;
 * close above 10× or below 0.1× the mean of up to 30 prior accepted closes → ``anomaly``;
 * inconsistent OHLC (high below open/close/low, low above open/close) invalidates only
   high/low: they are dropped (set to None) and listed as repaired.
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
@@ -89,6 +94,35 @@ def split_ratio(previous: float, current: float) -> float | None:
         for candidate in (ratio, 1.0 / ratio):
             if abs(move / candidate - 1.0) <= SPLIT_TOLERANCE:
                 return candidate
+    return None
+
+
+def split_rescale(stored: Mapping[date, float], bars: Iterable[PriceBar],
+                  splits: Iterable[tuple[date, float]]
+                  ) -> tuple[float, tuple[tuple[date, float], ...]] | None:
+    """``(factor, splits applied)`` when stored prices dated before the first applied
+    split must be divided by ``factor`` to join a split-adjusted re-read; None when no
+    rescale is due.
+
+    On the first day both have a close, ``stored / re-read`` is compared with the
+    product of the most recent reported splits after that day (the store has seen the
+    older ones, or none): a match within ±2 % is the factor; a ratio of 1 or one the
+    reported splits do not explain is None (ordinary validation judges it).
+    """
+    events = sorted((d, r) for d, r in splits if _finite_positive(r) and r != 1.0)
+    if not events:
+        return None
+    for bar in sorted(bars, key=lambda b: b.day):
+        old = stored.get(bar.day)
+        if old is None or not _finite_positive(old) or not _finite_positive(bar.close):
+            continue
+        measured = old / bar.close
+        later = [(d, r) for d, r in events if d > bar.day]
+        for k in range(1, len(later) + 1):
+            factor = math.prod(r for _, r in later[-k:])
+            if abs(measured / factor - 1.0) <= SPLIT_TOLERANCE:
+                return factor, tuple(later[-k:])
+        return None
     return None
 
 

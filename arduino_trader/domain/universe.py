@@ -35,6 +35,9 @@ MIC_BY_EXCHANGE_NAME: dict[str, str] = {
     "SHENZHEN": "XSHE", "SHANGHAI": "XSHG", "TOKYO": "XTKS", "TSE": "XTKS", "TORONTO": "XTSE",
     "TSX": "XTSE", "ASX": "XASX", "SES": "XSES", "SINGAPORE": "XSES", "KSC": "XKRX",
     "KRX": "XKRX", "KOREA": "XKRX", "TAIWAN": "XTAI", "TWSE": "XTAI", "NSE": "XNSE",
+    # Yahoo's short exchange codes (search hits' ``exchange``)
+    "AMS": "XAMS", "PAR": "XPAR", "MIL": "XMIL", "CPH": "XCSE", "EBS": "XSWX",
+    "ATH": "XATH", "HKG": "XHKG", "JPX": "XTKS", "TOR": "XTSE",
 }
 
 ANALYST_SCORES: dict[str, float] = {
@@ -116,6 +119,7 @@ def yahoo_symbol_for(ticker: str, *, mic: str | None = None, isin: str | None = 
 
     An explicit ``override`` wins; then the exchange's Yahoo suffix (by MIC); then the
     broker suffixes that are unambiguous (``.US``, ``.GR``, ``.JP``); else the ISIN.
+    A US share class is written with a dash on Yahoo (``BRK.B.US`` → ``BRK-B``).
     """
     if override:
         return override.strip().upper()
@@ -127,9 +131,12 @@ def yahoo_symbol_for(ticker: str, *, mic: str | None = None, isin: str | None = 
         yahoo_suffix = YAHOO_SUFFIX_BY_MIC[mic]
         if mic == "XHKG" and base.isdigit():
             base = base.lstrip("0").zfill(4)
+        if not yahoo_suffix:  # US: only a broker suffix goes, a class letter stays
+            return (base if 2 <= len(suffix) <= 3 else value).replace(".", "-")
         return base + yahoo_suffix
     if suffix in _BROKER_SUFFIX_TO_YAHOO:
-        return base + _BROKER_SUFFIX_TO_YAHOO[suffix]
+        yahoo_suffix = _BROKER_SUFFIX_TO_YAHOO[suffix]
+        return (base if yahoo_suffix else base.replace(".", "-")) + yahoo_suffix
     if not suffix:
         return value
     if isin and is_valid_isin(isin):

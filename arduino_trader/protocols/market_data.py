@@ -48,6 +48,13 @@ class UnknownSymbol(MarketDataError):
     code = "unknown_symbol"
 
 
+class ListingMismatch(UnknownSymbol):
+    """The source knows the identifier only on another venue or in another currency than
+    the broker's instrument (never taken: prices would be in the wrong unit)."""
+
+    code = "listing_mismatch"
+
+
 class EmptyHistory(MarketDataError):
     """The source returned no bars for the requested range."""
 
@@ -87,13 +94,20 @@ class PriceBar:
 
 @dataclass(frozen=True)
 class PriceHistory:
-    """Daily bars of one symbol, oldest first, with the time the series was read."""
+    """Daily bars of one symbol, oldest first, with the time the series was read.
+
+    ``splits`` are the share splits the source reported inside the range, ``(day,
+    ratio)`` with ratio 4.0 for a 4-for-1 split; a source whose bars are split-adjusted
+    (Yahoo) rescales every bar before such a day, so a stored series older than the
+    range must be rescaled likewise to join it.
+    """
 
     symbol: str
     currency: str
     bars: tuple[PriceBar, ...]
     as_of: datetime
     source: str
+    splits: tuple[tuple[date, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,15 @@ class SecurityInfo:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What the broker says an instrument is: its trading currency and, when known, its
+    venue (MIC). A lookup given one refuses a source listing that differs."""
+
+    currency: str
+    mic: str | None = None
+
+
+@dataclass(frozen=True)
 class FxRate:
     """EUR value of one unit of ``currency`` on ``day`` (amount_eur = amount × eur_per)."""
 
@@ -189,9 +212,10 @@ class MarketData(Protocol):
         """Analyst consensus of one symbol."""
         ...
 
-    def lookup(self, identifier: str) -> SecurityInfo:
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
         """Resolve a broker ticker / Yahoo symbol / ISIN to a security
-        (``UnknownSymbol`` when not found)."""
+        (``UnknownSymbol`` when not found, ``ListingMismatch`` when ``listing`` is given
+        and the source's currency or venue differ from it)."""
         ...
 
     def universe(self) -> list[SecurityInfo]:

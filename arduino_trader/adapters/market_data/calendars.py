@@ -235,6 +235,14 @@ class MarketCalendars:
         i = int(np.searchsorted(s.closes, _ns(at), side="right")) - 1
         return _dt(s.closes[i]) if i >= 0 else None
 
+    def may_have_moved(self, mic: str | None, quoted: datetime | None, now: datetime) -> bool:
+        """False only when the exchange is closed and a quote printed at ``quoted`` is at
+        least as new as its last close (nothing can have changed)."""
+        if quoted is None or not mic or self.error(mic) is not None or self.is_open(mic, now):
+            return True
+        last_close = self.previous_close(mic, now)
+        return last_close is None or quoted < last_close
+
     def _load_or_none(self, mic: str) -> _Sessions | None:
         try:
             return self._load(mic)

@@ -31,6 +31,8 @@ from arduino_trader.protocols.market_data import (
     EmptyHistory,
     Fundamentals,
     FxRate,
+    Listing,
+    ListingMismatch,
     MalformedPayload,
     MarketDataUnavailable,
     MonthlyPrice,
@@ -308,16 +310,21 @@ class ReplaySource:
         self._column(symbol)
         raise MarketDataUnavailable("the replay source has no analyst data")
 
-    def lookup(self, identifier: str) -> SecurityInfo:
-        """A security of the bundled directory, or a bare record for a known column."""
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
+        """A security of the bundled directory, or a bare record for a known column;
+        ``ListingMismatch`` when ``listing`` names another currency."""
         value = identifier.strip().upper()
-        for info in self._directory():
-            if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
-                return info
-        key, _ = self._column(value)
-        return SecurityInfo(symbol=f"{key}.US", yahoo_symbol=key, name=key,
-                            currency=self._currency,
-                            product_type=product_type_for("EQUITY"))
+        found = next((info for info in self._directory() if value in (
+            info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper())), None)
+        if found is None:
+            key, _ = self._column(value)
+            found = SecurityInfo(symbol=f"{key}.US", yahoo_symbol=key, name=key,
+                                 currency=self._currency,
+                                 product_type=product_type_for("EQUITY"))
+        if listing is not None and listing.currency.upper() != found.currency:
+            raise ListingMismatch(f"the replay lists {identifier} in {found.currency}, the "
+                                  f"broker in {listing.currency}")
+        return found
 
     def universe(self) -> list[SecurityInfo]:
         """The bundled directory (securities with a price column)."""

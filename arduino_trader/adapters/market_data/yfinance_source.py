@@ -3,9 +3,14 @@
 yfinance is synchronous and keeps one process-wide data singleton; so every call here
 runs in the calling actor's thread (never the I/O loop), under one module-wide lock,
 throttled to ``min_interval_s`` between requests, retried with 1 s doubling on
-transient failures, and always passes our session explicitly (tests inject a session
-that serves recorded Yahoo responses; nothing here reaches the network by itself).
-Symbols given to this adapter are Yahoo symbols (mapping: ``domain/universe.py``).
+transient failures, and always passes our session explicitly: a :class:`YahooSession`
+(curl_cffi) that bounds every request by ``timeout_s`` and records the statuses Yahoo
+answered, by which a failure is classified (``yahoo_errors``). After a failed call
+yfinance's in-process response cache is cleared, so a retry asks Yahoo again instead
+of replaying the failed answer. Prices come out in the major currency unit (pence →
+pounds, ``yahoo_units``). Symbols given to this adapter are Yahoo symbols (mapping:
+``domain/universe.py``); an ISIN is resolved by Yahoo's search, and a search without a
+hit is an unknown symbol.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import (
     analyst_score,
+    looks_like_isin,
     mic_for_exchange,
     product_type_for,
     upside_pct,
@@ -33,6 +39,8 @@ from arduino_trader.protocols.market_data import (
     EmptyHistory,
     Fundamentals,
     FxRate,
+    Listing,
+    ListingMismatch,
     MalformedPayload,
     MarketDataError,
     MarketDataUnavailable,
@@ -46,11 +54,15 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 
+from .yahoo_errors import map_error
+from .yahoo_session import YahooSession
+from .yahoo_units import dividend_yield, major_currency, to_major
+
 T = TypeVar("T")
 _YF_LOCK = threading.Lock()
 
 FUNDAMENTAL_FIELDS = (
-    "trailingPE", "forwardPE", "pegRatio", "priceToBook", "revenueGrowth", "earningsGrowth",
+    "trailingPE", "forwardPE", "trailingPegRatio", "priceToBook", "revenueGrowth", "earningsGrowth",
     "profitMargins", "operatingMargins", "returnOnEquity", "debtToEquity", "currentRatio",
     "marketCap", "dividendYield", "fiveYearAvgDividendYield", "payoutRatio",
 )
@@ -61,28 +73,6 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def map_error(exc: BaseException, symbol: str) -> MarketDataError:
-    """Translate yfinance / HTTP-client exceptions into the port's typed errors."""
-    if isinstance(exc, MarketDataError):
-        return exc
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "YFRateLimitError" or "429" in text or "Too Many Requests" in text:
-        return RateLimited(f"Yahoo rate limit hit reading {symbol}")
-    if name in ("YFPricesMissingError", "YFTzMissingError", "YFInvalidPeriodError"):
-        if "delisted" in text or "not found" in text.lower() or "No data found" in text:
-            return UnknownSymbol(f"Yahoo does not know {symbol}: {text[:200]}")
-        return EmptyHistory(f"Yahoo returned no prices for {symbol}: {text[:200]}")
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status == 404:
-        return UnknownSymbol(f"Yahoo does not know {symbol}")
-    if isinstance(status, int) and status >= 400:
-        return MarketDataUnavailable(f"Yahoo answered HTTP {status} for {symbol}")
-    if isinstance(exc, KeyError | TypeError | ValueError | IndexError | AttributeError):
-        return MalformedPayload(f"unexpected Yahoo payload for {symbol}: {name}: {text[:200]}")
-    return MarketDataUnavailable(f"Yahoo unreachable for {symbol}: {name}: {text[:200]}")
 
 
 class YFinanceSource:
@@ -112,12 +102,11 @@ class YFinanceSource:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock, cache_dir: Path) -> YFinanceSource:
         """The production adapter: a browser-impersonating curl_cffi session."""
-        from curl_cffi import requests as curl_requests
-
-        session: Any = curl_requests.Session(impersonate="chrome")
+        timeout_s = settings.get_int("market_data.yahoo_timeout_s")
+        session = YahooSession(timeout_s, impersonate="chrome")
         return cls(session, clock,
                    min_interval_s=settings.get_float("market_data.yahoo_min_interval_s"),
-                   timeout_s=settings.get_int("market_data.yahoo_timeout_s"),
+                   timeout_s=timeout_s,
                    retries=settings.get_int("market_data.yahoo_retries"),
                    cache_dir=cache_dir / "yfinance")
 
@@ -130,10 +119,16 @@ class YFinanceSource:
                 wait = self._last_call + self._min_interval - time.monotonic()
                 if wait > 0:
                     self._sleep(wait)
+                begin = getattr(self._session, "begin", None)
+                if begin is not None:
+                    begin()
                 try:
                     return func()
                 except Exception as exc:
-                    error = map_error(exc, symbol)
+                    error = map_error(exc, symbol, getattr(self._session, "answers", ()))
+                    # yfinance keeps answers in memory for the process (timezones, past
+                    # ranges, searches): a failed one must not be served to the retry.
+                    self._yf.data.YfData.cache_get.cache_clear()
                 finally:
                     self._last_call = time.monotonic()
             retryable = isinstance(error, MarketDataUnavailable)
@@ -144,6 +139,9 @@ class YFinanceSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ticker(self, symbol: str) -> Any:
+        if looks_like_isin(symbol):  # yfinance would take its search's first hit, unchecked
+            raise UnknownSymbol(f"{symbol} is an ISIN, not a Yahoo symbol: onboarding resolves "
+                                "it against the broker's listing (or set the yahoo_symbol)")
         return self._yf.Ticker(symbol, session=self._session)
 
     def reference_time(self, now: datetime) -> datetime:
@@ -156,18 +154,18 @@ class YFinanceSource:
         frame = ticker.history(period="5d", interval="1d", auto_adjust=False, actions=False,
                                timeout=self._timeout)
         meta = ticker.history_metadata or {}
-        currency = str(meta.get("currency") or "")
+        currency, per = major_currency(str(meta.get("currency") or ""))
         price = _number(meta.get("regularMarketPrice"))
         stamp = meta.get("regularMarketTime")
         if price is not None and price > 0 and stamp is not None:
             as_of = stamp.to_pydatetime() if hasattr(stamp, "to_pydatetime") else \
                 datetime.fromtimestamp(int(stamp), UTC)
-            return Quote(symbol, price, currency, as_of.astimezone(UTC), self.name)
+            return Quote(symbol, price / per, currency, as_of.astimezone(UTC), self.name)
         if "Close" not in frame or frame["Close"].dropna().empty:
             raise EmptyHistory(f"Yahoo returned no recent price for {symbol}")
         closes: Any = frame["Close"].dropna()
         last_ts = closes.index[-1]
-        return Quote(symbol, float(closes.iloc[-1]), currency,
+        return Quote(symbol, float(closes.iloc[-1]) / per, currency,
                      last_ts.to_pydatetime().astimezone(UTC), self.name)
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
@@ -190,27 +188,39 @@ class YFinanceSource:
         return out
 
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
-        """Daily OHLCV bars (unadjusted close + adjusted close) in ``[start, end]``."""
+        """Daily OHLCV bars in ``[start, end]``, in the major currency unit.
+
+        Every Yahoo price column is split-adjusted (a re-read after a split rescales all
+        earlier bars); ``adj_close`` is adjusted for dividends as well.
+        """
 
         def read() -> PriceHistory:
             ticker = self._ticker(symbol)
             frame = ticker.history(start=start.isoformat(),
                                    end=(end + timedelta(days=1)).isoformat(), interval="1d",
-                                   auto_adjust=False, actions=False, timeout=self._timeout)
+                                   auto_adjust=False, actions=True, timeout=self._timeout)
             meta = ticker.history_metadata or {}
+            currency, per = major_currency(str(meta.get("currency") or ""))
             bars = []
+            splits = []
             for stamp, row in frame.iterrows():
+                ratio = _number(row.get("Stock Splits"))
+                if ratio is not None and ratio > 0 and ratio != 1 \
+                        and start <= stamp.date() <= end:
+                    splits.append((stamp.date(), ratio))
                 close = _number(row.get("Close"))
                 if close is None:
                     continue
-                bars.append(PriceBar(stamp.date(), close, _number(row.get("Open")),
-                                     _number(row.get("High")), _number(row.get("Low")),
-                                     _number(row.get("Adj Close")), _number(row.get("Volume"))))
+                bars.append(PriceBar(
+                    stamp.date(), close / per, to_major(_number(row.get("Open")), per),
+                    to_major(_number(row.get("High")), per),
+                    to_major(_number(row.get("Low")), per),
+                    to_major(_number(row.get("Adj Close")), per), _number(row.get("Volume"))))
             bars = [b for b in bars if start <= b.day <= end]
             if not bars:
                 raise EmptyHistory(f"Yahoo returned no bars for {symbol} in {start}..{end}")
-            return PriceHistory(symbol, str(meta.get("currency") or ""), tuple(bars),
-                                self._clock.now(), self.name)
+            return PriceHistory(symbol, currency, tuple(bars), self._clock.now(), self.name,
+                                tuple(splits))
 
         return self._call(symbol, read)
 
@@ -230,40 +240,93 @@ class YFinanceSource:
         return self._call(symbol, read)
 
     def fundamentals(self, symbol: str) -> Fundamentals:
-        """The §4.2 fundamentals; a missing figure is None."""
+        """The §4.2 fundamentals; a missing figure is None. ``dividendYield`` is a
+        fraction (``yahoo_units.dividend_yield``); ``fiveYearAvgDividendYield`` stays
+        Yahoo's percent."""
         info = self._info(symbol)
-        return Fundamentals(symbol, self._clock.now(),
-                            {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS})
+        values = {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS}
+        values["dividendYield"] = dividend_yield(info)
+        return Fundamentals(symbol, self._clock.now(), values)
 
     def analyst(self, symbol: str) -> AnalystData:
-        """Recommendation (default hold), score, target and upside %."""
+        """Recommendation (default hold), score, target (major currency unit) and
+        upside %."""
         info = self._info(symbol)
         key = str(info.get("recommendationKey") or "hold")
-        target = _number(info.get("targetMeanPrice"))
-        price = _number(info.get("currentPrice")) or _number(info.get("regularMarketPrice"))
+        per = major_currency(str(info.get("currency") or ""))[1]
+        target = to_major(_number(info.get("targetMeanPrice")), per)
+        price = to_major(_number(info.get("currentPrice"))
+                         or _number(info.get("regularMarketPrice")), per)
         count = _number(info.get("numberOfAnalystOpinions"))
         return AnalystData(symbol, self._clock.now(), key, analyst_score(key), target,
                            upside_pct(target, price), int(count) if count is not None else None)
 
-    def lookup(self, identifier: str) -> SecurityInfo:
+    def lookup(self, identifier: str, listing: Listing | None = None) -> SecurityInfo:
         """Classification from Yahoo (name, currency, exchange, country, industry, type).
 
         Yahoo has no ISIN: onboarding gets it from the broker or the identifier itself.
+        An ISIN is resolved by Yahoo's search (no hit: unknown symbol). Given the broker's
+        ``listing``, only a Yahoo listing in its currency (and on its venue, when known)
+        is taken, among all the search's hits; none → :class:`ListingMismatch`.
         """
-        info = self._info(identifier)
+        if not looks_like_isin(identifier):
+            return self._matching(self._describe(identifier), listing)
+        hits = self._call(identifier, lambda: self._search_isin(identifier))
+        if listing is None:
+            return self._describe(hits[0][0])
+        seen: list[str] = []
+        for symbol, exchange in hits:
+            venue = mic_for_exchange(exchange)
+            if listing.mic and venue and venue != listing.mic:
+                seen.append(f"{symbol} on {venue}")
+                continue
+            info = self._describe(symbol)
+            try:
+                return self._matching(info, listing)
+            except ListingMismatch:
+                seen.append(f"{symbol} in {info.currency} on {info.mic or info.exchange}")
+        raise ListingMismatch(f"Yahoo lists {identifier} as {', '.join(seen)}; none is the "
+                              f"broker's {listing.currency} listing"
+                              + (f" on {listing.mic}" if listing.mic else ""))
+
+    @staticmethod
+    def _matching(info: SecurityInfo, listing: Listing | None) -> SecurityInfo:
+        if listing is None:
+            return info
+        if info.currency != major_currency(listing.currency)[0] or (
+                listing.mic and info.mic and info.mic != listing.mic):
+            raise ListingMismatch(
+                f"Yahoo's {info.symbol} trades in {info.currency} on "
+                f"{info.mic or info.exchange}, the broker's instrument in "
+                f"{listing.currency}" + (f" on {listing.mic}" if listing.mic else ""))
+        return info
+
+    def _describe(self, symbol: str) -> SecurityInfo:
+        info = self._info(symbol)
         name = str(info.get("longName") or info.get("shortName") or "")
-        currency = str(info.get("currency") or "").upper()
+        currency = major_currency(str(info.get("currency") or ""))[0]
         if not name or not currency:
-            raise MalformedPayload(f"Yahoo info for {identifier} lacks a name or currency")
+            raise MalformedPayload(f"Yahoo info for {symbol} lacks a name or currency")
         exchange = info.get("fullExchangeName")
-        symbol = str(info.get("symbol") or identifier).upper()
+        yahoo = str(info.get("symbol") or symbol).upper()
         return SecurityInfo(
-            symbol=symbol, yahoo_symbol=symbol, name=name, currency=currency, isin=None,
+            symbol=yahoo, yahoo_symbol=yahoo, name=name, currency=currency, isin=None,
             exchange=str(exchange) if exchange else None,
             mic=mic_for_exchange(str(exchange)) if exchange else None,
             country=info.get("country"),
             industry=info.get("industry") or info.get("sector"),
             product_type=product_type_for(info.get("quoteType"), name))
+
+    def _search_isin(self, isin: str) -> list[tuple[str, str | None]]:
+        """``(symbol, exchange code)`` of each hit of Yahoo's search, best first."""
+        found = self._yf.Search(isin, max_results=10, news_count=0, lists_count=0,
+                                include_cb=False, recommended=0, session=self._session,
+                                timeout=self._timeout).quotes
+        hits = [(str(h["symbol"]), str(h["exchange"]) if h.get("exchange") else None)
+                for h in found if isinstance(h, dict) and h.get("symbol")]
+        if not hits:
+            raise UnknownSymbol(f"Yahoo's search finds nothing for {isin}")
+        return hits
 
     def universe(self) -> list[SecurityInfo]:
         """A live source offers no default universe."""

@@ -19,6 +19,10 @@ from arduino_trader.protocols.market_data import FxRate, MonthlyPrice, PriceBar,
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database
 
+from .history_splits import Rescale, rescale_before
+from .market_stats import history_stats as history_stats
+from .market_stats import universe_counts as universe_counts
+
 SECURITY_COLUMNS = (
     "isin", "symbol", "yahoo_symbol", "name", "product_type", "country", "industry",
     "exchange", "mic", "market_code", "currency", "min_lot", "priority_multiplier",
@@ -182,17 +186,6 @@ async def has_securities(db: Database) -> bool:
     return bool(row and row["any_row"])
 
 
-async def universe_counts(db: Database) -> dict[str, int]:
-    """Securities total/active and history rows."""
-    row = await db.fetch_one(
-        "SELECT (SELECT COUNT(*) FROM securities) AS total, "
-        "(SELECT COUNT(*) FROM securities WHERE active = 1) AS active, "
-        "(SELECT COUNT(*) FROM price_history) AS history_rows, "
-        "(SELECT COUNT(*) FROM price_quarantine) AS quarantined")
-    return {k: int(row[k]) for k in ("total", "active", "history_rows", "quarantined")} \
-        if row else {}
-
-
 # -------------------------------------------------------------------- history
 async def last_history_days(db: Database) -> dict[str, date]:
     """Newest stored day per ISIN."""
@@ -239,11 +232,11 @@ async def closes_before(db: Database, isin: str, day: date,
 
 async def write_history(db: Database,
                         series: Mapping[str, tuple[Sequence[PriceBar], Sequence[Quarantined]]],
-                        source: str, now: datetime) -> int:
-    """Upsert accepted bars and record quarantined ones for many ISINs, one transaction.
-
-    Returns the number of bars written.
-    """
+                        source: str, now: datetime,
+                        rescale: Mapping[str, Rescale] | None = None) -> int:
+    """Upsert accepted bars and record quarantined ones for many ISINs, one transaction;
+    first rescale older bars after a split (``rescale``: ISIN → (factor, splits), see
+    ``history_splits``). Returns the number of bars written."""
     bars_rows: list[tuple[Any, ...]] = []
     q_rows: list[tuple[Any, ...]] = []
     for isin, (bars, quarantined) in series.items():
@@ -252,6 +245,8 @@ async def write_history(db: Database,
         q_rows.extend((isin, q.day.isoformat(), q.close, q.reason, q.detail, source, _ts(now))
                       for q in quarantined)
     async with db.transaction() as tx:
+        for isin, (factor, splits) in (rescale or {}).items():
+            await rescale_before(tx, isin, factor, splits)
         if bars_rows:
             await tx.executemany(
                 "INSERT INTO price_history (isin, day, open, high, low, close, adj_close, "
@@ -332,15 +327,6 @@ async def monthly_prices(db: Database, isin: str) -> list[MonthlyPrice]:
         "SELECT substr(day, 1, 7) AS month, AVG(close) AS c, AVG(COALESCE(adj_close, close)) "
         "AS a FROM price_history WHERE isin = ? GROUP BY month ORDER BY month", (isin,))
     return [MonthlyPrice(r["month"], float(r["c"]), float(r["a"])) for r in rows]
-
-
-async def history_stats(db: Database, isin: str) -> dict[str, Any]:
-    """Row count and first/last day of one ISIN's history."""
-    row = await db.fetch_one(
-        "SELECT COUNT(*) AS n, MIN(day) AS first, MAX(day) AS last FROM price_history "
-        "WHERE isin = ?", (isin,))
-    return {"daily_rows": int(row["n"]) if row else 0,
-            "first_day": row["first"] if row else None, "last_day": row["last"] if row else None}
 
 
 async def quarantine_list(db: Database, isin: str | None = None,
