@@ -41,6 +41,7 @@ from arduino_trader.domain.execution.orders import (
     client_order_id,
     limit_price,
 )
+from arduino_trader.domain.execution.placement import OUTCOME_UNKNOWN, after_failure
 from arduino_trader.domain.execution.safety import (
     Verdict,
     cash_shortfall,
@@ -62,14 +63,7 @@ from arduino_trader.domain.fx_funding import (
     funding_key,
     plan_funding,
 )
-from arduino_trader.protocols.broker import (
-    Broker,
-    BrokerError,
-    BrokerRejected,
-    Order,
-    OrderNotPlaced,
-    OrderRequest,
-)
+from arduino_trader.protocols.broker import Broker, BrokerError, Order, OrderRequest
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     CurrencyExchanged,
@@ -96,6 +90,7 @@ from .executor_facts import (
     fx_limits,
     safety_limits,
 )
+from .executor_placement import recheck_not_placed, report_in_doubt
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -245,7 +240,8 @@ class ExecutorActor(BaseActor):
         if state in ("sent", "unresolved"):
             state = self._check(broker, mode, cid) or state
         return OrderResult("placed" if state not in ("not_placed", "rejected") else "failed",
-                           f"order {state}", client_order_id=cid, state=state,
+                           OUTCOME_UNKNOWN if state == "unresolved" else f"order {state}",
+                           client_order_id=cid, state=state,
                            warnings=verdict.warnings,
                            details={"limit_price": str(price), "mode": mode,
                                     **({"funding": funding} if funding else {})})
@@ -324,7 +320,8 @@ class ExecutorActor(BaseActor):
             state = self._check(broker, mode, cid) or state
         return OrderResult(
             "placed" if state not in ("not_placed", "rejected") else "failed",
-            f"exchange order {state}", client_order_id=cid, state=state,
+            OUTCOME_UNKNOWN if state == "unresolved" else f"exchange order {state}",
+            client_order_id=cid, state=state,
             details={"mode": mode, "symbol": pair.symbol, "side": order.side,
                      "quantity": order.quantity, "limit_price": str(order.limit_price),
                      "source_currency": order.source, "target_currency": order.target,
@@ -538,21 +535,13 @@ class ExecutorActor(BaseActor):
                                limit_price=new.limit_price)
         try:
             ack = self.ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
-        except OrderNotPlaced as exc:
-            self.ctx.io.run(order_journal.mark_state(store, cid, "not_placed", str(exc), now()),
-                            STORE_TIMEOUT_S)
-            self.log.warning("order_not_placed", client_order_id=cid, error=str(exc))
-            return "not_placed"
-        except BrokerRejected as exc:
-            self.ctx.io.run(order_journal.mark_state(store, cid, "rejected", str(exc), now()),
-                            STORE_TIMEOUT_S)
-            self.log.warning("order_rejected_by_broker", client_order_id=cid, error=str(exc))
-            return "rejected"
         except (BrokerError, TimeoutError) as exc:
-            self.ctx.io.run(order_journal.mark_state(
-                store, cid, "unresolved", f"outcome unknown: {exc}", now()), STORE_TIMEOUT_S)
-            self.log.error("order_outcome_unknown", client_order_id=cid, error=str(exc))
-            return "unresolved"
+            failure = after_failure(exc)
+            self.ctx.io.run(order_journal.mark_state(store, cid, failure.state, failure.note,
+                                                     now()), STORE_TIMEOUT_S)
+            self.log.warning("order_" + failure.state, client_order_id=cid, error=str(exc))
+            report_in_doubt(self.ctx, store, self.log)
+            return failure.state
         self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),
                         STORE_TIMEOUT_S)
         self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
@@ -653,6 +642,9 @@ class ExecutorActor(BaseActor):
             self.log.error("follow_up_failed", error=str(exc))
             counts["errors"] += 1
             return counts
+        if recheck_not_placed(self.ctx, self._store(), broker, mode, self.log):
+            entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
+                                      STORE_TIMEOUT_S)
         for row, entry in entries:
             if self.ctx.stopping.is_set():
                 break
@@ -663,6 +655,7 @@ class ExecutorActor(BaseActor):
                 counts["errors"] += 1
             elif state in FINAL_STATES:
                 counts["final"] += 1
+        report_in_doubt(self.ctx, self._store(), self.log)
         return counts
 
     def _reconcile(self, mode: LedgerMode) -> None:

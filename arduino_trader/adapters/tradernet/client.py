@@ -3,8 +3,9 @@
 Every call has a timeout and passes a client-side rate limiter and a circuit breaker.
 Idempotent reads are retried with jittered exponential backoff; an order placement is
 never retried: when its answer is lost, the order is looked up by ``user_order_id`` and
-either found (acknowledged, ``recovered``), confirmed absent (:class:`OrderNotPlaced`), or
-left unknown (:class:`OrderOutcomeUnknown`: reconcile before any further order).
+either found (acknowledged, ``recovered``), not found yet (:class:`OrderNotPlaced`: the
+request may still be in flight; the journal keeps it open), or left unknown
+(:class:`OrderOutcomeUnknown`: reconcile before any further order).
 """
 
 from __future__ import annotations
