@@ -26,6 +26,7 @@ from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 
 AAPL = ("US0378331005", "AAPL.US", "USD", "XNAS", 190.0)
+MSFT = ("US5949181045", "MSFT.US", "USD", "XNAS", 410.0)
 
 
 @dataclass
@@ -103,14 +104,15 @@ def live_rig(base: Path, **env: str) -> Iterator[LiveRig]:
 
 
 def _seed(daemon: ProbeDaemon) -> None:
-    isin, symbol, currency, mic, price = AAPL
     now, store = daemon.clock.now(), daemon.store
-    daemon.io.run(market_repo.insert_security(store, {
-        "isin": isin, "symbol": symbol, "name": symbol, "currency": currency, "mic": mic,
-        "source": "test"}, now), 5)
-    start = now.date() - timedelta(days=300)
-    bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5) for i in range(299)]
-    daemon.io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
+    for isin, symbol, currency, mic, price in (AAPL, MSFT):
+        daemon.io.run(market_repo.insert_security(store, {
+            "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
+            "mic": mic, "source": "test"}, now), 5)
+        start = now.date() - timedelta(days=300)
+        bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
+                for i in range(299)]
+        daemon.io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
     daemon.io.run(market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)

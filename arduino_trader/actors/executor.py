@@ -81,6 +81,7 @@ from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
+from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
 from .executor_facts import (
     BROKER_TIMEOUT_S,
     STORE_TIMEOUT_S,
@@ -478,24 +479,21 @@ class ExecutorActor(BaseActor):
 
     @handles(CancelOpenOrders)
     def _on_cancel_all(self, msg: CancelOpenOrders) -> dict[str, Any]:
-        mode = self._mode()
-        broker = self._broker(mode) if mode == "research" else self.ctx.resource("broker")
-        cancelled: list[int] = []
-        errors: list[str] = []
-        try:
-            orders = self.ctx.io.run(broker.open_orders(), BROKER_TIMEOUT_S)
-        except (BrokerError, TimeoutError) as exc:
-            return {"cancelled": [], "errors": [f"open orders unknown: {exc}"]}
-        for order in orders:
-            try:
-                self.ctx.io.run(broker.cancel_order(order.order_id), BROKER_TIMEOUT_S)
-                cancelled.append(order.order_id)
-            except (BrokerError, TimeoutError) as exc:
-                errors.append(f"{order.order_id}: {exc}")
-        self.log.warning("open_orders_cancelled", who=msg.who, cancelled=cancelled,
-                         errors=errors)
-        self._follow_up_all(mode)
-        return {"cancelled": cancelled, "errors": errors}
+        """Cancel at every broker orders were sent to, whatever the mode is now."""
+        report = CancelReport()
+        targets = cancel_targets(self.ctx)
+        for mode, broker in targets:
+            cancel_open(self.ctx, mode, broker, report)
+        for journal in ("live", "research"):
+            self._follow_up_all(journal)
+        for mode, broker in targets:
+            verify_closed(self.ctx, mode, broker, report)
+        self.log.warning("open_orders_cancelled", who=msg.who,
+                         cancelled=[c["order_id"] for c in report.cancelled],
+                         failed=[f["order_id"] for f in report.failed],
+                         still_open=[o["order_id"] for o in report.still_open],
+                         errors=report.errors)
+        return report.as_dict()
 
     @handles(RunJob)
     def _on_job(self, msg: RunJob) -> JobOutcome:

@@ -426,8 +426,8 @@ class TradernetClient:
                                   "order", user_order_id=uid, command="putTradeOrder")
 
     async def cancel_order(self, order_id: int) -> None:
-        """``delTradeOrder`` (not retried; the caller re-reads the order's status)."""
-        if not self._orders_allowed():
-            raise OrdersDisabled("cancels are refused: trading_mode is not live",
-                                 command="delTradeOrder")
+        """``delTradeOrder`` (not retried; the caller re-reads the order's status).
+
+        Allowed in any mode: a cancel only reduces exposure, and the kill switch cancels
+        live orders after it has switched to research."""
         await self._call("delTradeOrder", {"order_id": int(order_id)}, idempotent=False)
