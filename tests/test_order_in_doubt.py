@@ -4,6 +4,7 @@ and a filled journal entry, without a restart; the API never calls it a failure.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,22 @@ def test_unresolved_report_names_each_order() -> None:
     level, message = unresolved_report(rows)
     assert level == "degraded"
     assert "client id 10 (BUY 1 AAPL.US, live)" in message and "2 more" in message
+
+
+def test_throttled_placement_is_unknown_not_placed_until_the_grace(tmp_path: Path) -> None:
+    """A 429 at placement: the API says "outcome unknown" (never "placed"); the follow-up
+    concludes not placed only once the broker had its grace and shows no such order."""
+    with live_rig(tmp_path) as rig:
+        rig.sandbox.sandbox.inject("rate_limit", command="putTradeOrder", delay_s=0)
+        code, body = rig.api.call("POST", "/api/trades/execute",
+                                  {**ORDER, "request_id": "throttled-1"})
+        assert (code, body["status"], body["error"]) == (202, "unresolved", "outcome_unknown")
+        cid = int(body["order_id"])
+        rig.run("order_follow_up")
+        assert [o["state"] for o in rig.journal()] == ["unresolved"]
+        rig.clock.offset += timedelta(minutes=6)  # past the broker's grace
+        rig.run("order_follow_up")
+        assert [o["state"] for o in rig.journal()] == ["not_placed"]
+        assert rig.broker_orders(cid) == [] and rig.trades() == []
+        code, status = rig.api.call("GET", "/api/system/status")
+        assert status["components"]["orders"]["level"] == "ok", status["components"]
