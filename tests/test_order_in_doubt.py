@@ -114,3 +114,9 @@ def test_throttled_placement_is_unknown_not_placed_until_the_grace(tmp_path: Pat
         assert rig.broker_orders(cid) == [] and rig.trades() == []
         code, status = rig.api.call("GET", "/api/system/status")
         assert status["components"]["orders"]["level"] == "ok", status["components"]
+
+
+def test_each_failure_keeps_the_runbooks_event_name() -> None:
+    assert after_failure(TimeoutError()).event == "order_outcome_unknown"
+    assert after_failure(BrokerRejected("no")).event == "order_rejected_by_broker"
+    assert after_failure(OrdersDisabled("off")).event == "order_not_placed"

@@ -537,7 +537,8 @@ class ExecutorActor(BaseActor):
             failure = after_failure(exc)
             self.ctx.io.run(order_journal.mark_state(store, cid, failure.state, failure.note,
                                                      now()), STORE_TIMEOUT_S)
-            self.log.warning("order_" + failure.state, client_order_id=cid, error=str(exc))
+            emit = self.log.error if failure.state == "unresolved" else self.log.warning
+            emit(failure.event, client_order_id=cid, error=str(exc))
             report_in_doubt(self.ctx, store, self.log)
             return failure.state
         self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),

@@ -30,12 +30,21 @@ OUTCOME_UNKNOWN = ("outcome unknown: do not retry; the order is checked with the
                    "until it is resolved")
 
 
+_EVENTS = {"unresolved": "order_outcome_unknown", "rejected": "order_rejected_by_broker",
+           "not_placed": "order_not_placed"}
+
+
 @dataclass(frozen=True)
 class PlacementFailure:
     """The journal state a failed placement leaves, and the note that says why."""
 
     state: JournalState
     note: str
+
+    @property
+    def event(self) -> str:
+        """The log event naming it (the runbook's alert names)."""
+        return _EVENTS.get(self.state, f"order_{self.state}")
 
 
 def after_failure(exc: BaseException) -> PlacementFailure:
