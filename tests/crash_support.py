@@ -51,7 +51,14 @@ SECURITIES = (("US0378331005", "AAPL.US", "USD", "XNAS", 190.0),
 # The manual orders of the scenario: (request id, isin, side, quantity). Quantities >= 2
 # fill in two parts at the sandbox (partial fill, then the rest).
 MANUAL_ORDERS = (("crash-buy-msft", "US5949181045", "BUY", 3),
-                 ("crash-sell-aapl", "US0378331005", "SELL", 4))
+                 ("crash-sell-aapl", "US0378331005", "SELL", 4),
+                 ("crash-slow-buy-aapl", "US0378331005", "BUY", 1))
+# The last manual order meets a slow broker: the sandbox answers its putTradeOrder (and
+# books it) only after SLOW_BROKER_S, past the client's timeout (ORDER_TIMEOUT_S) and its
+# three lookups (+2, +4, +6 s), so the placement's outcome is unknown when the API
+# answers. It must end placed once and filled, never "not placed" and sent again.
+ORDER_TIMEOUT_S = 5
+SLOW_BROKER_S = 20.0
 JOB_TIMEOUT_S = 120.0
 DB_FILE = "arduino-trader.db"
 TERMINAL = ("filled", "cancelled", "rejected", "expired", "not_placed")
@@ -107,7 +114,7 @@ def daemon_env(url: str, port: int) -> dict[str, str]:
         "ARDUINO_TRADER_BROKER__REQUESTS_PER_MINUTE": "600",
         "ARDUINO_TRADER_BROKER__BURST": "50",
         "ARDUINO_TRADER_BROKER__TIMEOUT_S": "5",
-        "ARDUINO_TRADER_BROKER__ORDER_TIMEOUT_S": "5",
+        "ARDUINO_TRADER_BROKER__ORDER_TIMEOUT_S": str(ORDER_TIMEOUT_S),
         "ARDUINO_TRADER_TRADE_FREQUENCY_LIMITS_ENABLED": "false",
         "ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
         "ARDUINO_TRADER_LOG__LEVEL": "warning",
@@ -199,6 +206,7 @@ class World:
     clock: FileClock
     daemon: DaemonProc | None = None
     done_once: set[str] = field(default_factory=set)
+    slow_since: float = 0.0  # when the slow-broker fault was queued (monotonic)
 
     @property
     def proc(self) -> DaemonProc:
@@ -269,6 +277,30 @@ def _fee_into_negative(world: World) -> None:
                             comment="Sandbox custody fee")
 
 
+def _slow_broker(world: World) -> None:
+    """From now on the sandbox answers the next putTradeOrder after SLOW_BROKER_S."""
+    def inject() -> None:
+        world.sandbox.sandbox.inject("latency", command="putTradeOrder", times=1,
+                                     delay_s=SLOW_BROKER_S)
+        world.slow_since = time.monotonic()
+    world.once("slow broker", inject)
+
+
+def _slow_answer_arrives(world: World) -> None:
+    """Wait until the slow sandbox has booked the order (or, when the daemon died before
+    sending it, until the fault's delay is over): the scenario goes on from there."""
+    qty = MANUAL_ORDERS[-1][3]
+    end = world.slow_since + SLOW_BROKER_S + 10
+    while time.monotonic() < end:
+        with world.sandbox.sandbox.account.lock:
+            booked = any(o["instr"] == "AAPL.US" and o["oper"] == 1 and int(o["q"]) == qty
+                         for o in world.sandbox.sandbox.account.state["orders"])
+        if booked or (not world.sandbox.sandbox.faults
+                      and time.monotonic() > world.slow_since + SLOW_BROKER_S + 1):
+            return
+        time.sleep(0.1)
+
+
 def _deposits(world: World) -> None:
     sandbox = world.sandbox.sandbox
     sandbox.account.deposit("EUR", Decimal("2000"), sandbox.now())
@@ -313,8 +345,9 @@ def _job(name: str) -> Callable[[World], None]:
 
 def scenario() -> list[Step]:
     """The scripted day: bucket ledger initialised from the broker → deposits → a plan →
-    orders with partial fills → a dividend → a fee drives USD negative → emergency
-    repair → settle (the not-placed grace passes, follow-ups, syncs)."""
+    orders with partial fills → an order placed at a slow broker (outcome unknown, then
+    found and filled) → a dividend → a fee drives USD negative → emergency repair →
+    settle (the not-placed grace passes, follow-ups, syncs, not-placed orders sent again)."""
     sb: Callable[[World], Any] = lambda w: w.sandbox.sandbox  # noqa: E731
     steps: list[Step] = [
         ("cash_flow_sync", _job("cash_flow_sync")),
@@ -324,7 +357,7 @@ def scenario() -> list[Step]:
         ("sync_cycle", _job("sync_cycle")),
         ("planner", _job("planner")),
     ]
-    steps += [(f"order {order[0]}", _manual(*order)) for order in MANUAL_ORDERS]
+    steps += [(f"order {order[0]}", _manual(*order)) for order in MANUAL_ORDERS[:-1]]
     steps += [
         ("autonomous_execution", _job("autonomous_execution")),
         ("order_follow_up", _job("order_follow_up")),
@@ -333,6 +366,10 @@ def scenario() -> list[Step]:
         ("order_follow_up", _job("order_follow_up")),
         ("retry not placed", _retry_not_placed),
         ("order_follow_up", _job("order_follow_up")),
+        ("order_follow_up", _job("order_follow_up")),
+        ("slow broker", _slow_broker),
+        (f"order {MANUAL_ORDERS[-1][0]}", _manual(*MANUAL_ORDERS[-1])),
+        ("the slow answer arrives", _slow_answer_arrives),
         ("order_follow_up", _job("order_follow_up")),
         ("dividend", lambda w: w.once("dividend", lambda: sb(w).account.book_dividend(
             "AAPL.US", Decimal("12.34"), "USD", sb(w).now()))),
@@ -343,6 +380,9 @@ def scenario() -> list[Step]:
         ("emergency_rebalance", _job("emergency_rebalance")),
         ("order_follow_up", _job("order_follow_up")),
         ("settle: grace passes", lambda w: w.clock.advance(6 * 60)),
+        ("order_follow_up", _job("order_follow_up")),
+        ("order_follow_up", _job("order_follow_up")),
+        ("retry not placed", _retry_not_placed),
         ("order_follow_up", _job("order_follow_up")),
         ("order_follow_up", _job("order_follow_up")),
         ("sync_cycle", _job("sync_cycle")),
@@ -364,9 +404,16 @@ def _rows(data_dir: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[s
 
 
 def _journal_rows(data_dir: Path, request_id: str) -> list[dict[str, Any]]:
-    return _rows(data_dir, "SELECT client_order_id, state, intent_key FROM orders "
+    """The entries of a manual order and its retries (not the exchanges funding them)."""
+    rows = _rows(data_dir, "SELECT client_order_id, state, intent_key FROM orders "
                  "WHERE intent_key = ? OR intent_key LIKE ? ORDER BY id",
                  (f"manual|{request_id}", f"manual|{request_id}-retry%"))
+    return [r for r in rows if not _funding(r["intent_key"])]
+
+
+def _funding(intent_key: str) -> bool:
+    """A buy's funding exchange (its key extends the buy's with ``|fx-fund:<n>``)."""
+    return "|fx-fund:" in intent_key
 
 
 def seed_store(data_dir: Path, moment: datetime) -> None:
@@ -503,8 +550,9 @@ def _check_orders(journal: list[dict[str, Any]], state: dict[str, Any],
         if entry["state"] not in TERMINAL:
             problems.append(f"{entry['intent_key']} still {entry['state']} after settling")
     for request_id, *_ in MANUAL_ORDERS:
-        mine = [j for j in journal if j["intent_key"] == f"manual|{request_id}"
-                or j["intent_key"].startswith(f"manual|{request_id}-retry")]
+        mine = [j for j in journal if not _funding(j["intent_key"]) and (
+            j["intent_key"] == f"manual|{request_id}"
+            or j["intent_key"].startswith(f"manual|{request_id}-retry"))]
         placed = sum(at_broker.get(int(j["client_order_id"]), 0) for j in mine)
         if placed != 1:
             problems.append(f"intended order {request_id} placed {placed} times "
@@ -670,10 +718,15 @@ def points(counts: dict[str, int]) -> list[str]:
 # The steps where a crash hurts most: around the order journal, the placement, the fill
 # booking, a cash-flow record and a bucket settlement (named by detail, so they hit the
 # same step whatever the background jobs did before).
+# The slow broker's points: before the slow placement is sent (the slow answer then
+# meets a later placement), and while its answer is lost (after the second lookup by
+# client id, the order still in flight at the sandbox).
+SLOW_BROKER = ("broker_before@putTradeOrder:3", "broker_after@getNotifyOrderJson:9")
 CRITICAL = ("commit@order_journal.journal_order:1", "broker_before@putTradeOrder:1",
             "broker_after@putTradeOrder:1", "broker_after@getNotifyOrderJson:1",
             "commit@order_journal.apply_follow_up:1", "commit@cash_flow_repo.store_record:2",
-            "commit@satellites_repo.apply_operation:2", "broker_after@getTradesHistory:2")
+            "commit@satellites_repo.apply_operation:2", "broker_after@getTradesHistory:2",
+            *SLOW_BROKER)
 
 
 def sample(all_points: list[str], k: int, seed: int) -> list[str]:

@@ -122,16 +122,22 @@ async def test_orders_are_cash_only_and_integer() -> None:
         OrderRequest("AAPL.US", "BUY", 1_000_001, user_order_id=1)
 
 
-async def test_orders_refused_unless_allowed(sandbox: SandboxThread) -> None:
+async def test_orders_refused_unless_allowed_but_cancels_always_pass(
+        sandbox: SandboxThread) -> None:
     client = make_client(sandbox.url, orders=False)
+    placer = make_client(sandbox.url)
     try:
         with pytest.raises(OrdersDisabled):
             await client.place_order(OrderRequest("AAPL.US", "BUY", 1, user_order_id=9))
-        with pytest.raises(OrdersDisabled):
-            await client.cancel_order(1)
+        assert sandbox.sandbox.account.state["orders"] == []
+        # An order placed while live is still cancelled after the switch to research.
+        ack = await placer.place_order(OrderRequest("AAPL.US", "BUY", 1, user_order_id=10,
+                                                    limit_price=Decimal("1")))
+        await client.cancel_order(ack.order_id)
     finally:
         await client.close()
-    assert sandbox.sandbox.account.state["orders"] == []
+        await placer.close()
+    assert [o["stat"] for o in sandbox.sandbox.account.state["orders"]] == [31]
 
 
 async def test_wrong_key_is_an_auth_error(sandbox: SandboxThread) -> None:

@@ -125,7 +125,8 @@ def clean_points(harness: CrashHarness) -> list[str]:
     assert result.crashed_at is None
     found = points(result.counts)
     assert result.counts["commit"] > 50 and result.counts["broker_before"] > 20, result.counts
-    assert result.counts["broker_before"] == result.counts["broker_after"]
+    # Every broker call is answered but the slow broker's placement (its client times out).
+    assert result.counts["broker_before"] == result.counts["broker_after"] + 1
     return found
 
 

@@ -27,6 +27,7 @@ from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.execution.orders import client_order_id
+from arduino_trader.domain.execution.placement import RECHECK_EVERY, RECHECK_WINDOW
 from arduino_trader.protocols.broker import OrderRequest
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
@@ -448,3 +449,47 @@ def test_a_research_exchange_runs_against_the_paper_broker_only(rig: Rig) -> Non
     assert account.cash_in("USD") >= Decimal("10")  # -50 + at least the asked 60
     assert account.cash_in("EUR") == Decimal("10000") - int(result.details["quantity"])
     assert rig.sandbox_orders() == []  # nothing reached the real broker
+
+
+def test_not_placed_entry_the_broker_shows_later_is_reopened_and_settled(rig: Rig) -> None:
+    """An entry concluded ``not_placed`` (absent past the grace) whose order the broker
+    shows afterwards is reopened; its fill is recorded once, on the order."""
+    key = "plan:late|0|buy"
+    row, _ = rig.io.run(order_journal.journal_order(
+        rig.store, NewOrder(buy(2), key, 2, Decimal("500"), "EUR", "live"),
+        rig.clock.now(), client_order_id), 5)
+    cid = int(row["client_order_id"])
+    rig.start_executor()
+    rig.clock.advance(timedelta(minutes=6))
+    rig.ask(FollowUpOrders())
+    assert rig.orders()[0]["state"] == "not_placed"
+    # The request was in flight all along: the broker books it late.
+    rig.io.run(rig.client.place_order(OrderRequest(SAP[1], "BUY", 2, cid, Decimal("500"))), 10)
+    rig.ask(FollowUpOrders())  # too soon after the last look: not asked again yet
+    assert rig.orders()[0]["state"] == "not_placed"
+    rig.clock.advance(RECHECK_EVERY)
+    for _ in range(4):
+        rig.ask(FollowUpOrders())
+        rig.clock.advance(30)
+    order = rig.orders()[0]
+    assert order["state"] == "filled", order
+    assert order["broker_order_id"] == rig.sandbox_orders()[0]["order_id"]
+    assert len(rig.sandbox_orders()) == 1
+    trades = rig.trades()  # the sandbox fills in parts: each part once
+    assert sum(Decimal(t["quantity"]) for t in trades) == 2
+    assert {t["broker_order_id"] for t in trades} == {order["broker_order_id"]}
+    assert sum(e.quantity for e in rig.events if isinstance(e, TradeExecuted)) == 2
+
+
+def test_not_placed_entry_is_not_asked_about_forever(rig: Rig) -> None:
+    rig.io.run(order_journal.journal_order(
+        rig.store, NewOrder(buy(2), "plan:gone|0|buy", 2, Decimal("500"), "EUR", "live"),
+        rig.clock.now(), client_order_id), 5)
+    rig.start_executor()
+    rig.clock.advance(timedelta(minutes=6))
+    rig.ask(FollowUpOrders())
+    rig.clock.advance(RECHECK_WINDOW)
+    requests = len(rig.sandbox.sandbox.requests)
+    rig.ask(FollowUpOrders())
+    assert len(rig.sandbox.sandbox.requests) == requests  # nothing open, nothing asked
+    assert rig.orders()[0]["state"] == "not_placed"

@@ -39,6 +39,7 @@ from arduino_trader.adapters.sandbox.server import (
 from arduino_trader.adapters.store import market_repo
 from arduino_trader.daemon.api import routes_trades
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
+from arduino_trader.domain.execution.journal import ABSENT_GRACE
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 
 TIMEOUT_S = 1.0
@@ -228,15 +229,25 @@ def _orders_at_broker(sandbox: SandboxThread, client_id: int) -> int:
 
 
 def _settle_order(daemon: ProbeDaemon, intent_key: str) -> dict[str, Any]:
-    """Follow the intent's journal entry (faults cleared) until it is terminal, or for a
-    few rounds: "not placed" needs a 5-minute grace, an open entry is still one entry."""
+    """Follow the intent's journal entry (faults cleared) until it is terminal. An entry
+    whose placement is still in doubt is concluded "not placed" only past the broker's
+    grace, so the shared clock is moved past it (and the next case finds no earlier
+    order pending)."""
     rows: list[dict[str, Any]] = []
-    for _ in range(8):
+    final = ("filled", "cancelled", "rejected", "expired", "not_placed")
+    for round_ in range(8):
         _run(daemon, "order_follow_up")
         rows = _journal(daemon, intent_key)
-        if rows and rows[0]["state"] in ("filled", "cancelled", "rejected", "expired",
-                                         "not_placed"):
+        if not rows or rows[0]["state"] in final:
             break
+        if round_ == 3 and rows[0]["state"] in ("journaled", "unresolved"):
+            clock = daemon.clock
+            assert isinstance(clock, ShiftedClock)
+            clock.offset += ABSENT_GRACE + timedelta(minutes=1)
+            assert daemon.supervisor is not None  # heartbeats now, not at the next ping
+            daemon.supervisor.ping_all()
+            wait_for(lambda: bool(daemon.health() and daemon.health().actors_alive),
+                     what="heartbeats after the clock moved")
     return rows[0] if rows else {}
 
 

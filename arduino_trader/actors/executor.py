@@ -41,6 +41,7 @@ from arduino_trader.domain.execution.orders import (
     client_order_id,
     limit_price,
 )
+from arduino_trader.domain.execution.placement import OUTCOME_UNKNOWN, after_failure
 from arduino_trader.domain.execution.safety import (
     Verdict,
     cash_shortfall,
@@ -62,14 +63,7 @@ from arduino_trader.domain.fx_funding import (
     funding_key,
     plan_funding,
 )
-from arduino_trader.protocols.broker import (
-    Broker,
-    BrokerError,
-    BrokerRejected,
-    Order,
-    OrderNotPlaced,
-    OrderRequest,
-)
+from arduino_trader.protocols.broker import Broker, BrokerError, Order, OrderRequest
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     CurrencyExchanged,
@@ -87,6 +81,7 @@ from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
+from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
 from .executor_facts import (
     BROKER_TIMEOUT_S,
     STORE_TIMEOUT_S,
@@ -97,6 +92,7 @@ from .executor_facts import (
     safety_limits,
 )
 from .executor_fills import exchange_fills, order_fills
+from .executor_placement import recheck_not_placed, report_in_doubt
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -260,7 +256,8 @@ class ExecutorActor(BaseActor):
         if state in ("sent", "unresolved"):
             state = self._check(broker, mode, cid) or state
         return OrderResult("placed" if state not in ("not_placed", "rejected") else "failed",
-                           f"order {state}", client_order_id=cid, state=state,
+                           OUTCOME_UNKNOWN if state == "unresolved" else f"order {state}",
+                           client_order_id=cid, state=state,
                            warnings=verdict.warnings,
                            details={"limit_price": str(price), "mode": mode,
                                     **({"funding": funding} if funding else {})})
@@ -339,7 +336,8 @@ class ExecutorActor(BaseActor):
             state = self._check(broker, mode, cid) or state
         return OrderResult(
             "placed" if state not in ("not_placed", "rejected") else "failed",
-            f"exchange order {state}", client_order_id=cid, state=state,
+            OUTCOME_UNKNOWN if state == "unresolved" else f"exchange order {state}",
+            client_order_id=cid, state=state,
             details={"mode": mode, "symbol": pair.symbol, "side": order.side,
                      "quantity": order.quantity, "limit_price": str(order.limit_price),
                      "source_currency": order.source, "target_currency": order.target,
@@ -496,24 +494,21 @@ class ExecutorActor(BaseActor):
 
     @handles(CancelOpenOrders)
     def _on_cancel_all(self, msg: CancelOpenOrders) -> dict[str, Any]:
-        mode = self._mode()
-        broker = self._broker(mode) if mode == "research" else self.ctx.resource("broker")
-        cancelled: list[int] = []
-        errors: list[str] = []
-        try:
-            orders = self.ctx.io.run(broker.open_orders(), BROKER_TIMEOUT_S)
-        except (BrokerError, TimeoutError) as exc:
-            return {"cancelled": [], "errors": [f"open orders unknown: {exc}"]}
-        for order in orders:
-            try:
-                self.ctx.io.run(broker.cancel_order(order.order_id), BROKER_TIMEOUT_S)
-                cancelled.append(order.order_id)
-            except (BrokerError, TimeoutError) as exc:
-                errors.append(f"{order.order_id}: {exc}")
-        self.log.warning("open_orders_cancelled", who=msg.who, cancelled=cancelled,
-                         errors=errors)
-        self._follow_up_all(mode)
-        return {"cancelled": cancelled, "errors": errors}
+        """Cancel at every broker orders were sent to, whatever the mode is now."""
+        report = CancelReport()
+        targets = cancel_targets(self.ctx)
+        for mode, broker in targets:
+            cancel_open(self.ctx, mode, broker, report)
+        for journal in ("live", "research"):
+            self._follow_up_all(journal)
+        for mode, broker in targets:
+            verify_closed(self.ctx, mode, broker, report)
+        self.log.warning("open_orders_cancelled", who=msg.who,
+                         cancelled=[c["order_id"] for c in report.cancelled],
+                         failed=[f["order_id"] for f in report.failed],
+                         still_open=[o["order_id"] for o in report.still_open],
+                         errors=report.errors)
+        return report.as_dict()
 
     @handles(RunJob)
     def _on_job(self, msg: RunJob) -> JobOutcome:
@@ -553,21 +548,14 @@ class ExecutorActor(BaseActor):
                                limit_price=new.limit_price)
         try:
             ack = self.ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
-        except OrderNotPlaced as exc:
-            self.ctx.io.run(order_journal.mark_state(store, cid, "not_placed", str(exc), now()),
-                            STORE_TIMEOUT_S)
-            self.log.warning("order_not_placed", client_order_id=cid, error=str(exc))
-            return "not_placed"
-        except BrokerRejected as exc:
-            self.ctx.io.run(order_journal.mark_state(store, cid, "rejected", str(exc), now()),
-                            STORE_TIMEOUT_S)
-            self.log.warning("order_rejected_by_broker", client_order_id=cid, error=str(exc))
-            return "rejected"
         except (BrokerError, TimeoutError) as exc:
-            self.ctx.io.run(order_journal.mark_state(
-                store, cid, "unresolved", f"outcome unknown: {exc}", now()), STORE_TIMEOUT_S)
-            self.log.error("order_outcome_unknown", client_order_id=cid, error=str(exc))
-            return "unresolved"
+            failure = after_failure(exc)
+            self.ctx.io.run(order_journal.mark_state(store, cid, failure.state, failure.note,
+                                                     now()), STORE_TIMEOUT_S)
+            emit = self.log.error if failure.state == "unresolved" else self.log.warning
+            emit(failure.event, client_order_id=cid, error=str(exc))
+            report_in_doubt(self.ctx, store, self.log)
+            return failure.state
         self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),
                         STORE_TIMEOUT_S)
         self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
@@ -652,6 +640,9 @@ class ExecutorActor(BaseActor):
             self.log.error("follow_up_failed", error=str(exc))
             counts["errors"] += 1
             return counts
+        if recheck_not_placed(self.ctx, self._store(), broker, mode, self.log):
+            entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
+                                      STORE_TIMEOUT_S)
         for row, entry in entries:
             if self.ctx.stopping.is_set():
                 break
@@ -663,6 +654,7 @@ class ExecutorActor(BaseActor):
             elif state in FINAL_STATES:
                 counts["final"] += 1
         self._publish_fills(mode)
+        report_in_doubt(self.ctx, self._store(), self.log)
         return counts
 
     def _reconcile(self, mode: LedgerMode) -> None:

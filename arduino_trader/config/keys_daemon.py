@@ -7,6 +7,9 @@ from .spec import SettingSpec
 KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("api.host", "str", "127.0.0.1", "Admin API bind address (loopback by default)",
                 runtime=False, group="api"),
+    SettingSpec("api.allowed_hosts", "str", "", "Extra names (comma-separated) the admin "
+                "API answers to in the Host header, besides loopback and api.host "
+                "(DNS-rebinding protection)", runtime=False, group="api"),
     SettingSpec("api.port", "int", 8000, "Admin API TCP port", minimum=1, maximum=65535,
                 runtime=False, group="api"),
     SettingSpec("api.token", "str", "", "Bearer token for mutating routes; empty = generated "

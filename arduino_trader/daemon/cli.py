@@ -53,6 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .demo import DemoDaemon, demo_settings
 
         daemon = DemoDaemon(DaemonOptions(settings=demo_settings(settings), data_dir=data_dir))
+    elif getattr(args, "rehearse", False):
+        from .rehearsal import RehearsalDaemon, rehearsal_settings
+
+        daemon = RehearsalDaemon(DaemonOptions(settings=rehearsal_settings(settings),
+                                               data_dir=data_dir))
     else:
         daemon = TraderDaemon(DaemonOptions(settings=settings, data_dir=data_dir))
     stop = daemon.exit_request.event  # SIGTERM/SIGINT exit 0; the restart route exits 75
@@ -235,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true",
                      help="offline demo: research mode, a seeded paper account and the "
                           "bundled real closes re-dated to end yesterday")
+    run.add_argument("--rehearse", action="store_true",
+                     help="against the local sandbox on any day: markets always open and "
+                          "the bundled real closes re-dated to end yesterday")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate settings and print them (masked)")

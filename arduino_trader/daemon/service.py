@@ -126,6 +126,9 @@ class TraderDaemon:
             pid.acquire()
         except AlreadyRunning as exc:
             raise StartupError(str(exc)) from exc
+        except OSError as exc:  # e.g. a read-only data directory
+            raise StartupError(f"cannot write in data directory {self.data_dir}: "
+                               f"{exc.strerror or exc}") from exc
         self._pid = pid
         if self.options.configure_logs:
             configure_logging(base.get_str("log.level"), self._secret_values)

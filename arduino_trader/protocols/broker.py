@@ -98,7 +98,10 @@ class OrdersDisabled(BrokerError):
 
 
 class OrderNotPlaced(BrokerUnavailable):
-    """The placement failed in transit and a lookup by client id confirmed no such order."""
+    """The placement failed in transit and lookups by client id did not find the order.
+
+    Not final: the request may still be in flight and be accepted later, so the journal
+    keeps the order unresolved until the broker has had its grace."""
 
     kind = "order_not_placed"
 

@@ -50,7 +50,9 @@ class ValidateOrder:
 
 @dataclass(frozen=True)
 class CancelOpenOrders:
-    """Cancel every open order of the current mode (the kill switch's second step)."""
+    """Cancel every open order at every broker orders were sent to, whatever the mode is
+    now (the kill switch's second step); answers ``cancelled``, ``failed``,
+    ``still_open`` and ``errors``."""
 
     who: str = "api"
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from .private_files import DIR_MODE, create_private
 from .sqlite import SqliteStore, map_sqlite_error
 
 BACKUP_PREFIX = "arduino-trader-"
@@ -49,8 +50,9 @@ async def backup(store: SqliteStore, backups_dir: Path, keep: int, at: datetime)
 
     def copy(conn: sqlite3.Connection) -> None:
         # Runs on the connection's own thread: file work here never blocks the loop.
-        backups_dir.mkdir(parents=True, exist_ok=True)
+        backups_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         try:
+            create_private(partial)
             target = sqlite3.connect(partial)
             try:
                 conn.backup(target)

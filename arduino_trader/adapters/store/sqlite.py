@@ -22,6 +22,7 @@ from arduino_trader.protocols.store import (
 
 from .. import crashpoints
 from .migrations import apply_migrations
+from .private_files import create_private
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -158,6 +159,10 @@ class SqliteStore:
     async def open(self) -> list[str]:
         """Open the file, set pragmas, apply pending migrations; returns the applied names."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            create_private(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path}: {exc}") from exc
         try:
             # Inline statements run on the loop's thread, not the one that opened the
             # connection; the asyncio lock still lets only one run at a time.

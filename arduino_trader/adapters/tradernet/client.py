@@ -3,8 +3,9 @@
 Every call has a timeout and passes a client-side rate limiter and a circuit breaker.
 Idempotent reads are retried with jittered exponential backoff; an order placement is
 never retried: when its answer is lost, the order is looked up by ``user_order_id`` and
-either found (acknowledged, ``recovered``), confirmed absent (:class:`OrderNotPlaced`), or
-left unknown (:class:`OrderOutcomeUnknown`: reconcile before any further order).
+either found (acknowledged, ``recovered``), not found yet (:class:`OrderNotPlaced`: the
+request may still be in flight; the journal keeps it open), or left unknown
+(:class:`OrderOutcomeUnknown`: reconcile before any further order).
 """
 
 from __future__ import annotations
@@ -424,8 +425,8 @@ class TradernetClient:
                                   "order", user_order_id=uid, command="putTradeOrder")
 
     async def cancel_order(self, order_id: int) -> None:
-        """``delTradeOrder`` (not retried; the caller re-reads the order's status)."""
-        if not self._orders_allowed():
-            raise OrdersDisabled("cancels are refused: trading_mode is not live",
-                                 command="delTradeOrder")
+        """``delTradeOrder`` (not retried; the caller re-reads the order's status).
+
+        Allowed in any mode: a cancel only reduces exposure, and the kill switch cancels
+        live orders after it has switched to research."""
         await self._call("delTradeOrder", {"order_id": int(order_id)}, idempotent=False)

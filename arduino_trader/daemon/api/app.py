@@ -32,6 +32,7 @@ from . import (
 from .context import CONTEXT, ApiContext
 from .errors import ApiError
 from .helpers import json_response
+from .host_check import host_middleware
 from .openapi import build_openapi
 from .router import ApiRouter, RouteSpec
 
@@ -120,7 +121,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web.Application:
     """Build the aiohttp application with every router, middleware and the OpenAPI doc."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware, query_middleware],
+    app = web.Application(middlewares=[error_middleware, host_middleware, auth_middleware,
+                                       query_middleware],
                           client_max_size=1_000_000)
     app[CONTEXT] = ctx
     specs: dict[tuple[str, str], RouteSpec] = {}

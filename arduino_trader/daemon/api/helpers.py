@@ -16,6 +16,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable
 
 from .context import ctx_of
 from .errors import ApiError, bad_request
+from .json_depth import MAX_DEPTH, nesting_depth
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -50,9 +51,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not raw:
         raise bad_request("request body must be a JSON object", code="invalid_json")
     try:
-        data = json.loads(raw, parse_float=Decimal,
-                          parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+        if nesting_depth(text) > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"malformed JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise bad_request("request body must be a JSON object", code="invalid_json")

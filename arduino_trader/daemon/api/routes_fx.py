@@ -19,6 +19,7 @@ from .context import ctx_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response, only_fields, read_json
 from .router import ApiRouter, QueryParam
+from .routes_trades import unresolved_response
 
 router = ApiRouter("fx")
 log = structlog.get_logger(component="api")
@@ -109,4 +110,6 @@ async def exchange(request: web.Request) -> web.Response:
                               **body}, status=_KIND_STATUS.get(result.kind or "blocked", 400))
     if result.status == "failed":
         return json_response({"error": result.code or "exchange_failed", **body}, status=502)
+    if result.status == "placed" and result.state == "unresolved":
+        return unresolved_response(body)
     return json_response(body)

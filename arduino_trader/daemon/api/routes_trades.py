@@ -101,11 +101,20 @@ def _answer(result: Any) -> web.Response:
                               **body}, status=status)
     if result.status == "failed":
         return json_response({"error": result.code or "order_failed", **body}, status=502)
+    if result.status == "placed" and result.state == "unresolved":
+        return unresolved_response(body)
     return json_response(body, status=200)
 
 
 def _limit_query(maximum: int) -> tuple[QueryParam, ...]:
     return (QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": maximum}),)
+
+
+def unresolved_response(body: dict[str, Any]) -> web.Response:
+    """202: the order was sent but the broker's answer was lost. It is not a failure: a
+    retry under a new request id could buy twice; the follow-up resolves it."""
+    return json_response({**body, "status": "unresolved", "error": "outcome_unknown"},
+                         status=202)
 
 
 @router.route("GET", "/api/trades", summary="Ledger trades, newest first (?limit=1..500)",
@@ -146,7 +155,8 @@ async def list_rejections(request: web.Request) -> web.Response:
 @router.route("POST", "/api/trades/execute",
               summary="Manual order through the safety pipeline ({confirm: \"EXECUTE\"})",
               body=ORDER_BODY, response={"type": "object", "required": ["status"]},
-              errors={403: "mode", 404: "unknown ISIN", 409: "pending order",
+              errors={202: "outcome unknown: do not retry, it is resolved with the broker",
+                      403: "mode", 404: "unknown ISIN", 409: "pending order",
                       429: "rate limited", 502: "broker failure"})
 async def execute(request: web.Request) -> web.Response:
     """One order, exactly like an autonomous one; in research mode it is simulated."""

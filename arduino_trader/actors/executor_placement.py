@@ -1,0 +1,58 @@
+"""The executor's handling of outcomes in doubt (see domain/execution/placement.py).
+
+A placement whose answer was lost leaves its entry ``unresolved``; the health monitor's
+``orders`` component is degraded, naming each such order, until the follow-up resolves
+it. Recent ``not_placed`` entries are asked about again: when the broker shows the order
+after all, the entry is reopened and the same follow-up records its fills.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arduino_trader.adapters.store import order_recheck
+from arduino_trader.domain.execution.facts import LedgerMode
+from arduino_trader.domain.execution.placement import unresolved_report
+from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.messages import ComponentStatus
+from arduino_trader.protocols.store import Database
+
+from .base import HEALTH_ACTOR, ActorContext
+from .executor_facts import BROKER_TIMEOUT_S, STORE_TIMEOUT_S
+
+COMPONENT = "orders"
+
+
+def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode: LedgerMode,
+                       log: Any) -> int:
+    """Ask the broker about recent ``not_placed`` entries; reopen those it shows.
+    Returns how many were reopened (the caller's follow-up then settles them)."""
+    now = ctx.clock.now()
+    rows = ctx.io.run(order_recheck.recheck_candidates(store, mode, now), STORE_TIMEOUT_S)
+    reopened = 0
+    for row in rows:
+        cid = int(row["client_order_id"])
+        try:
+            order = ctx.io.run(broker.find_order(cid), BROKER_TIMEOUT_S)
+        except (BrokerError, TimeoutError) as exc:
+            log.warning("not_placed_recheck_failed", client_order_id=cid, error=str(exc))
+            continue
+        if order is None:
+            ctx.io.run(order_recheck.mark_rechecked(store, cid, now), STORE_TIMEOUT_S)
+        elif ctx.io.run(order_recheck.reopen(store, cid, order.order_id, now),
+                        STORE_TIMEOUT_S):
+            log.error("not_placed_reopened", client_order_id=cid,
+                      broker_order_id=order.order_id, status=order.status_name, mode=mode)
+            reopened += 1
+    return reopened
+
+
+def report_in_doubt(ctx: ActorContext, store: Database, log: Any) -> None:
+    """Tell the health monitor which orders have an unknown outcome (none: ok)."""
+    try:
+        rows = ctx.io.run(order_recheck.in_doubt(store), STORE_TIMEOUT_S)
+        level, message = unresolved_report(rows)
+        ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(COMPONENT, level, message[:500],
+                                                   ctx.clock.now()))
+    except Exception as exc:  # a report must never break an order path
+        log.warning("orders_health_not_reported", error=str(exc))
