@@ -11,12 +11,18 @@ from pathlib import Path
 
 import pykka
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "arduino-trader-numba"))
 
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
+
+# Properties assert results, never speed: a shared machine under load must not turn a
+# slow example into a failure (performance lives in benchmarks/).
+settings.register_profile("arduino-trader", deadline=None)
+settings.load_profile("arduino-trader")
 
 _EXIT_STATUS = pytest.StashKey[int]()
 
