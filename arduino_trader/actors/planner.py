@@ -3,8 +3,9 @@ demand and on schedule, stores the recommendations under the portfolio hash, pub
 ``PlanReady``, and runs step 1 of the stored plan through the executor
 (``autonomous_execution``).
 
-``plan()`` runs in this actor's thread (never on the I/O loop); the Numba kernels are
-warmed in a background thread at start-up. No exception escapes a handler: a failure is
+``plan()`` runs on a worker thread (never on the I/O loop) while this actor tells health
+it is busy; past ``planner_plan_budget_s`` the plan is cancelled and reported. The Numba
+kernels are warmed in a background thread at start-up. No exception escapes a handler: a failure is
 an explicit ``nothing_to_do``/failed summary with the reason.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +35,7 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import PricesUpdated
-from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
+from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
     GetPlan,
@@ -50,6 +51,7 @@ from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningSco
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
+from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 
@@ -77,9 +79,12 @@ class PlannerActor(BaseActor):
 
     name = PLANNER_ACTOR
 
-    def __init__(self, ctx: ActorContext, warm: bool = True) -> None:
+    def __init__(self, ctx: ActorContext, warm: bool = True,
+                 plan_fn: Callable[[PlanInput], PlanResult] = plan) -> None:
         super().__init__(ctx)
         self._warm = warm
+        self._plan_fn = plan_fn
+        self._busy = BusyRunner(ctx, self.name)
         self._warmed = threading.Event()
         self._timer: threading.Timer | None = None
         self._last: PlanSummary | None = None
@@ -195,7 +200,19 @@ class PlannerActor(BaseActor):
                                  self._history, self._indicators_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
-        result, satellites, scope_warnings = self._plan_buckets(inp, mode)
+        if self._busy.abandoned_running:
+            raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
+                                 "still computing; no new plan until it ends")
+        budget = float(self.ctx.settings().get_int("planner_plan_budget_s"))
+        try:
+            result, satellites, scope_warnings = self._busy.run(
+                "plan", budget, lambda cancel: self._plan_buckets(inp, mode))
+        except BudgetExceeded as exc:
+            self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
+                           error=str(exc))
+            self._report_component("planner", "degraded", str(exc), now)
+            raise
+        self._report_component("planner", "ok", "last plan within its budget", now)
         warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
             f"[{b}] {w}" for b, r in satellites for w in r.warnings)
         duration = (time.perf_counter() - started) * 1000
@@ -228,9 +245,11 @@ class PlannerActor(BaseActor):
         """Health's ``optimizer`` component: degraded while a plan's optimiser fails."""
         errors = [r.optimizer_error for r in results if r.optimizer_error]
         message = f"optimiser failed: {errors[0]}" if errors else "optimiser ok"
+        self._report_component("optimizer", "degraded" if errors else "ok", message, now)
+
+    def _report_component(self, name: str, level: HealthLevel, message: str, now: datetime) -> None:
         try:
-            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(
-                "optimizer", "degraded" if errors else "ok", message[:500], now))
+            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(name, level, message[:500], now))
         except ActorUnavailable:  # health stopped or restarting: the next plan reports
             pass
 
@@ -272,12 +291,11 @@ class PlannerActor(BaseActor):
             for x in planning if x.bucket_id != CORE]
         return result, satellites, warnings
 
-    @staticmethod
-    def _plan_scope(inp: PlanInput) -> PlanResult:
+    def _plan_scope(self, inp: PlanInput) -> PlanResult:
         if not inp.securities:
             return PlanResult("nothing_to_do", "empty universe: no active security with "
                               "a usable FX rate to plan for")
-        return plan(inp)
+        return self._plan_fn(inp)
 
     # ----------------------------------------------------------------- scores
     def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
