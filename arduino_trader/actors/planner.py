@@ -1,14 +1,11 @@
 """The planner actor: plans on price, portfolio and deposit updates (debounced), on
 demand and on schedule, stores the recommendations under the portfolio hash, publishes
 ``PlanReady``, and runs step 1 of the stored plan through the executor
-(``autonomous_execution``).
-
-``plan()`` runs on a worker thread (never on the I/O loop) while this actor tells health
-it is busy; past ``planner_plan_budget_s`` the plan is cancelled and reported. The Numba
-kernels are warmed in a background thread at start-up. No exception escapes a handler: a failure is
-an explicit ``nothing_to_do``/failed summary with the reason.
+(``autonomous_execution``). ``plan()`` runs on a worker thread while this actor tells
+health it is busy (cancelled past ``planner_plan_budget_s``); a plan whose holdings have
+no price yet waits for them (``planner_wait``). Kernels warm in the background at start.
+No exception escapes a handler: a failure is an explicit failed summary with the reason.
 """
-
 from __future__ import annotations
 
 import threading
@@ -28,8 +25,8 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
+from arduino_trader.domain.planner.universe_scores import score_inputs
 from arduino_trader.domain.scoring.scorers import SecurityScore
-from arduino_trader.domain.scoring.universe import score_universe
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
@@ -54,6 +51,7 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
+from .planner_wait import PriceWait, waiting_reason
 
 EXECUTOR_TIMEOUT_S = 300.0
 SCOPES_TIMEOUT_S = 10.0
@@ -85,11 +83,12 @@ class PlannerActor(BaseActor):
         self._warm = warm
         self._plan_fn = plan_fn
         self._busy = BusyRunner(ctx, self.name)
+        self._price_wait = PriceWait()
         self._warmed = threading.Event()
         self._timer: threading.Timer | None = None
         self._last: PlanSummary | None = None
         self._last_at: datetime | None = None
-        self._regime_cache: dict[date, float] = {}
+        self._regime_cache: dict[date, float] = {}  # per day, like the indicators
         self._indicators_cache: dict[date, MarketIndicators] = {}
         self._history = HistoryCache()  # stored closes, refreshed from the change log
 
@@ -127,15 +126,16 @@ class PlannerActor(BaseActor):
 
     def on_stop(self) -> None:
         """Drop a pending debounced plan."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel() if self._timer is not None else None
 
     # --------------------------------------------------------------- handlers
     @handles(PricesUpdated, PortfolioSynced, DepositReceived)
     def _on_change(self, msg: object) -> None:
         """Plan once the updates stop arriving for ``planner_debounce_seconds``."""
-        delay = float(self.ctx.settings().get_int("planner_debounce_seconds"))
-        trigger = _TRIGGERS.get(type(msg), "update")
+        self._schedule(_TRIGGERS.get(type(msg), "update"),
+                       float(self.ctx.settings().get_int("planner_debounce_seconds")))
+
+    def _schedule(self, trigger: str, delay: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
 
@@ -200,10 +200,18 @@ class PlannerActor(BaseActor):
                                  self._history, self._indicators_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
+        settings = self.ctx.settings()
+        waiting = self._price_wait.waiting_for(inp, self.ctx.clock.monotonic(),
+                                               settings.get_int("planner_price_wait_s"))
+        if waiting:  # no plan stored: a plan now would leave these holdings out
+            self._schedule(trigger, max(1.0, settings.get_int("planner_debounce_seconds")))
+            self.log.info("plan_waiting", trigger=trigger, waiting_for=list(waiting))
+            return PlanSummary(True, "waiting", waiting_reason(waiting),
+                               gathered.portfolio_hash, warnings=gathered.warnings)
         if self._busy.abandoned_running:
             raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
                                  "still computing; no new plan until it ends")
-        budget = float(self.ctx.settings().get_int("planner_plan_budget_s"))
+        budget = float(settings.get_int("planner_plan_budget_s"))
         try:
             result, satellites, scope_warnings = self._busy.run(
                 "plan", budget, lambda cancel: self._plan_buckets(inp, mode))
@@ -318,19 +326,12 @@ class PlannerActor(BaseActor):
                                      history=self._history).gather(
                 AccountSnapshot((), ()), self._mode(), self.ctx.settings(),
                 self.ctx.clock.now())
-            inp = gathered.plan_input
-            if not inp.securities:
-                return JobOutcome(True, "no security to score",
-                                  {"warnings": list(gathered.warnings)})
-            s = inp.settings
-            scored = score_universe(
-                [x.symbol for x in inp.securities], inp.prices,
-                {x.symbol: x.fundamentals for x in inp.securities if x.fundamentals},
-                risk_free_rate=s.risk_free_rate, target_return=s.target_annual_return,
-                market_pe=s.market_avg_pe)
+            scored = score_inputs(gathered.plan_input)
         except Exception as exc:
             self.log.error("score_universe_failed", error=repr(exc))
             return JobOutcome(False, f"scoring failed: {type(exc).__name__}: {exc}")
+        if scored is None:
+            return JobOutcome(True, "no security to score", {"warnings": list(gathered.warnings)})
         valid = [sc for sc in scored if sc is not None]
         written = self._store_scores(valid, gathered.isins, "job")
         return JobOutcome(written == len(valid), f"{written} securities scored",
@@ -360,7 +361,7 @@ class PlannerActor(BaseActor):
             summary = self._plan_once("autonomous_execution")
             replanned = True
             pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
-                                      STORE_TIMEOUT_S) if summary.ok else []
+                                      STORE_TIMEOUT_S) if summary.ok and summary.plan_id else []
         if not pending:
             return JobOutcome(True, "nothing to execute: no pending recommendation",
                               {"replanned": replanned})
