@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import wait_for
+from daemon_harness import Client, wait_for
 from reliability_support import ShiftedClock
 
 from arduino_trader.config.settings import load_settings
@@ -78,8 +78,15 @@ def test_the_first_plan_waits_for_the_held_prices_then_plans(demo: SlowHistoryDe
     assert waiting is not None and waiting.ok and waiting.plan_id is None
     assert "waiting for prices of held AAPL.US" in waiting.reason, waiting.reason
     assert _plans(demo) == 0  # no nothing_to_do plan stored meanwhile
+    api = Client(demo)
+    # (the planner may be busy re-checking when asked: then the answer has no "waiting")
+    wait_for(lambda: "waiting for prices of held AAPL.US" in str(
+        api.call("GET", "/api/planner/status")[1]["waiting"]), 30, "waiting in the status")
+    assert api.call("GET", "/api/planner/status")[1]["last_plan"] is None
     demo.release.set()
     wait_for(lambda: _plans(demo) >= 1, 180, "the plan made once the prices arrived")
     made = _last(demo)
     assert made is not None and made.status == "plan" and made.steps > 0, made
     assert not any("has no valid price" in w for w in made.warnings), made.warnings
+    code, status = api.call("GET", "/api/planner/status")
+    assert code == 200 and status["waiting"] is None and status["last_plan"], status
