@@ -6,6 +6,7 @@ actor that falls silent (the gated probe job) fails /health and withholds the wa
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -151,3 +152,13 @@ def test_only_a_silent_actor_fails_health_and_withholds_the_watchdog(
     code, body = Client(d).call("GET", "/health")
     assert code == 503 and "actor probe is not alive (started)" in body["reasons"], body
     assert not any("planner" in r for r in body["reasons"]), body
+
+
+def test_stopping_the_daemon_does_not_wait_for_a_slow_plan(
+        rig: tuple[SlowPlanDaemon, ManualClock]) -> None:
+    d, _ = rig
+    _start_slow_plan(d)
+    started = time.monotonic()
+    d.stop()  # the plan is still blocked: the planner cancels it instead of waiting
+    # A planner stuck in the plan would hold the stop until its ~8 s actor timeout.
+    assert time.monotonic() - started < 6.0

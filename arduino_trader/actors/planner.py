@@ -216,9 +216,10 @@ class PlannerActor(BaseActor):
             result, satellites, scope_warnings = self._busy.run(
                 "plan", budget, lambda cancel: self._plan_buckets(inp, mode))
         except BudgetExceeded as exc:
-            self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
-                           error=str(exc))
-            self._report_component("planner", "degraded", str(exc), now)
+            if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
+                self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
+                               error=str(exc))
+                self._report_component("planner", "degraded", str(exc), now)
             raise
         self._report_component("planner", "ok", "last plan within its budget", now)
         warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
