@@ -78,7 +78,7 @@ class PlannerActor(BaseActor):
     name = PLANNER_ACTOR
 
     def __init__(self, ctx: ActorContext, warm: bool = True,
-                 plan_fn: Callable[[PlanInput], PlanResult] = plan) -> None:
+                 plan_fn: Callable[[PlanInput], PlanResult] | None = None) -> None:
         super().__init__(ctx)
         self._warm = warm
         self._plan_fn = plan_fn
@@ -304,7 +304,7 @@ class PlannerActor(BaseActor):
         if not inp.securities:
             return PlanResult("nothing_to_do", "empty universe: no active security with "
                               "a usable FX rate to plan for")
-        return self._plan_fn(inp)
+        return (self._plan_fn or plan)(inp)  # looked up per call (tests replace it)
 
     # ----------------------------------------------------------------- scores
     def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
