@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from arduino_trader.domain.health import HealthThresholds, derive
+from arduino_trader.domain.health import HealthThresholds, actor_alive, derive
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 LIMITS = HealthThresholds(heartbeat_timeout=timedelta(seconds=30), disk_warn_bytes=1000,
@@ -52,3 +52,16 @@ def test_job_failures_disk_wal_database() -> None:
     assert _derive(checks={"disk": {"free_bytes": 50}})[0] == "failing"
     assert _derive(checks={"wal_bytes": 501})[0] == "degraded"
     assert _derive(checks={"database": {"ok": False, "message": "corrupt"}})[0] == "failing"
+
+
+def test_a_busy_actor_within_its_budget_is_alive_past_it_stuck() -> None:
+    busy = {**ALIVE, "busy": "plan", "busy_since": NOW - timedelta(seconds=80),
+            "budget_s": 60.0}
+    assert _derive(actors={"planner": busy}) == ("ok", [])  # within budget + one timeout
+    stuck = {**busy, "busy_since": NOW - timedelta(seconds=91)}
+    level, reasons = _derive(actors={"planner": stuck})
+    assert level == "failing"
+    assert reasons == ["actor planner is stuck: plan overran its budget of 60 s"]
+    assert not actor_alive(stuck, NOW, LIMITS.heartbeat_timeout)
+    silent = {**busy, "last_heartbeat": NOW - timedelta(seconds=31)}
+    assert not actor_alive(silent, NOW, LIMITS.heartbeat_timeout)

@@ -59,6 +59,11 @@ class HealthActor(BaseActor):
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         info = self._actors.setdefault(msg.actor, {"state": "started"})
         info["last_heartbeat"] = msg.at
+        if msg.busy:
+            info.update(busy=msg.busy, busy_since=msg.busy_since, budget_s=msg.budget_s)
+        else:
+            for key in ("busy", "busy_since", "budget_s"):
+                info.pop(key, None)
 
     @handles(ActorLifecycle)
     def _on_lifecycle(self, msg: ActorLifecycle) -> None:

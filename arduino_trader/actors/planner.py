@@ -1,18 +1,16 @@
 """The planner actor: plans on price, portfolio and deposit updates (debounced), on
 demand and on schedule, stores the recommendations under the portfolio hash, publishes
 ``PlanReady``, and runs step 1 of the stored plan through the executor
-(``autonomous_execution``).
-
-``plan()`` runs in this actor's thread (never on the I/O loop); the Numba kernels are
-warmed in a background thread at start-up. No exception escapes a handler: a failure is
-an explicit ``nothing_to_do``/failed summary with the reason.
+(``autonomous_execution``). ``plan()`` runs on a worker thread while this actor tells
+health it is busy (cancelled past ``planner_plan_budget_s``); a plan whose holdings have
+no price yet waits for them (``planner_wait``). Kernels warm in the background at start.
+No exception escapes a handler: a failure is an explicit failed summary with the reason.
 """
-
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,14 +25,14 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
+from arduino_trader.domain.planner.universe_scores import score_inputs
 from arduino_trader.domain.scoring.scorers import SecurityScore
-from arduino_trader.domain.scoring.universe import score_universe
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import PricesUpdated
-from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
+from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
     GetPlan,
@@ -50,8 +48,10 @@ from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningSco
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
+from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
+from .planner_wait import PriceWait, waiting_reason
 
 EXECUTOR_TIMEOUT_S = 300.0
 SCOPES_TIMEOUT_S = 10.0
@@ -77,14 +77,18 @@ class PlannerActor(BaseActor):
 
     name = PLANNER_ACTOR
 
-    def __init__(self, ctx: ActorContext, warm: bool = True) -> None:
+    def __init__(self, ctx: ActorContext, warm: bool = True,
+                 plan_fn: Callable[[PlanInput], PlanResult] | None = None) -> None:
         super().__init__(ctx)
         self._warm = warm
+        self._plan_fn = plan_fn
+        self._busy = BusyRunner(ctx, self.name)
+        self._price_wait = PriceWait()
         self._warmed = threading.Event()
         self._timer: threading.Timer | None = None
         self._last: PlanSummary | None = None
         self._last_at: datetime | None = None
-        self._regime_cache: dict[date, float] = {}
+        self._regime_cache: dict[date, float] = {}  # per day, like the indicators
         self._indicators_cache: dict[date, MarketIndicators] = {}
         self._history = HistoryCache()  # stored closes, refreshed from the change log
 
@@ -122,15 +126,16 @@ class PlannerActor(BaseActor):
 
     def on_stop(self) -> None:
         """Drop a pending debounced plan."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel() if self._timer is not None else None
 
     # --------------------------------------------------------------- handlers
     @handles(PricesUpdated, PortfolioSynced, DepositReceived)
     def _on_change(self, msg: object) -> None:
         """Plan once the updates stop arriving for ``planner_debounce_seconds``."""
-        delay = float(self.ctx.settings().get_int("planner_debounce_seconds"))
-        trigger = _TRIGGERS.get(type(msg), "update")
+        self._schedule(_TRIGGERS.get(type(msg), "update"),
+                       float(self.ctx.settings().get_int("planner_debounce_seconds")))
+
+    def _schedule(self, trigger: str, delay: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
 
@@ -195,7 +200,28 @@ class PlannerActor(BaseActor):
                                  self._history, self._indicators_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
-        result, satellites, scope_warnings = self._plan_buckets(inp, mode)
+        settings = self.ctx.settings()
+        waiting = self._price_wait.waiting_for(inp, self.ctx.clock.monotonic(),
+                                               settings.get_int("planner_price_wait_s"))
+        if waiting:  # no plan stored: a plan now would leave these holdings out
+            self._schedule(trigger, max(1.0, settings.get_int("planner_debounce_seconds")))
+            self.log.info("plan_waiting", trigger=trigger, waiting_for=list(waiting))
+            return PlanSummary(True, "waiting", waiting_reason(waiting),
+                               gathered.portfolio_hash, warnings=gathered.warnings)
+        if self._busy.abandoned_running:
+            raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
+                                 "still computing; no new plan until it ends")
+        budget = float(settings.get_int("planner_plan_budget_s"))
+        try:
+            result, satellites, scope_warnings = self._busy.run(
+                "plan", budget, lambda cancel: self._plan_buckets(inp, mode))
+        except BudgetExceeded as exc:
+            if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
+                self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
+                               error=str(exc))
+                self._report_component("planner", "degraded", str(exc), now)
+            raise
+        self._report_component("planner", "ok", "last plan within its budget", now)
         warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
             f"[{b}] {w}" for b, r in satellites for w in r.warnings)
         duration = (time.perf_counter() - started) * 1000
@@ -228,9 +254,11 @@ class PlannerActor(BaseActor):
         """Health's ``optimizer`` component: degraded while a plan's optimiser fails."""
         errors = [r.optimizer_error for r in results if r.optimizer_error]
         message = f"optimiser failed: {errors[0]}" if errors else "optimiser ok"
+        self._report_component("optimizer", "degraded" if errors else "ok", message, now)
+
+    def _report_component(self, name: str, level: HealthLevel, message: str, now: datetime) -> None:
         try:
-            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(
-                "optimizer", "degraded" if errors else "ok", message[:500], now))
+            self.ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(name, level, message[:500], now))
         except ActorUnavailable:  # health stopped or restarting: the next plan reports
             pass
 
@@ -272,12 +300,11 @@ class PlannerActor(BaseActor):
             for x in planning if x.bucket_id != CORE]
         return result, satellites, warnings
 
-    @staticmethod
-    def _plan_scope(inp: PlanInput) -> PlanResult:
+    def _plan_scope(self, inp: PlanInput) -> PlanResult:
         if not inp.securities:
             return PlanResult("nothing_to_do", "empty universe: no active security with "
                               "a usable FX rate to plan for")
-        return plan(inp)
+        return (self._plan_fn or plan)(inp)  # looked up per call (tests replace it)
 
     # ----------------------------------------------------------------- scores
     def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
@@ -300,19 +327,12 @@ class PlannerActor(BaseActor):
                                      history=self._history).gather(
                 AccountSnapshot((), ()), self._mode(), self.ctx.settings(),
                 self.ctx.clock.now())
-            inp = gathered.plan_input
-            if not inp.securities:
-                return JobOutcome(True, "no security to score",
-                                  {"warnings": list(gathered.warnings)})
-            s = inp.settings
-            scored = score_universe(
-                [x.symbol for x in inp.securities], inp.prices,
-                {x.symbol: x.fundamentals for x in inp.securities if x.fundamentals},
-                risk_free_rate=s.risk_free_rate, target_return=s.target_annual_return,
-                market_pe=s.market_avg_pe)
+            scored = score_inputs(gathered.plan_input)
         except Exception as exc:
             self.log.error("score_universe_failed", error=repr(exc))
             return JobOutcome(False, f"scoring failed: {type(exc).__name__}: {exc}")
+        if scored is None:
+            return JobOutcome(True, "no security to score", {"warnings": list(gathered.warnings)})
         valid = [sc for sc in scored if sc is not None]
         written = self._store_scores(valid, gathered.isins, "job")
         return JobOutcome(written == len(valid), f"{written} securities scored",
@@ -342,7 +362,7 @@ class PlannerActor(BaseActor):
             summary = self._plan_once("autonomous_execution")
             replanned = True
             pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
-                                      STORE_TIMEOUT_S) if summary.ok else []
+                                      STORE_TIMEOUT_S) if summary.ok and summary.plan_id else []
         if not pending:
             return JobOutcome(True, "nothing to execute: no pending recommendation",
                               {"replanned": replanned})

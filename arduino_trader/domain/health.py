@@ -33,11 +33,24 @@ def worst(*levels: Level) -> Level:
 
 
 def actor_alive(info: Mapping[str, Any], now: datetime, timeout: timedelta) -> bool:
-    """An actor is alive when started and its last heartbeat is recent."""
+    """An actor is alive when started, its last heartbeat is recent and, when it is busy
+    with a job, the job is still within its budget (plus one heartbeat timeout for the
+    actor to cancel it). A busy actor keeps sending heartbeats; one that falls silent or
+    overruns its budget is stuck."""
     if info.get("state") not in ("started", "restarted"):
         return False
     beat = info.get("last_heartbeat")
-    return isinstance(beat, datetime) and now - beat <= timeout
+    if not (isinstance(beat, datetime) and now - beat <= timeout):
+        return False
+    return not over_budget(info, now, timeout)
+
+
+def over_budget(info: Mapping[str, Any], now: datetime, timeout: timedelta) -> bool:
+    """True when the actor's current job has outrun its budget by more than ``timeout``."""
+    since, budget = info.get("busy_since"), info.get("budget_s")
+    if not info.get("busy") or not isinstance(since, datetime) or not budget:
+        return False
+    return now - since > timedelta(seconds=float(budget)) + timeout
 
 
 def derive(*, now: datetime, actors: Mapping[str, Mapping[str, Any]],
@@ -61,6 +74,10 @@ def derive(*, now: datetime, actors: Mapping[str, Mapping[str, Any]],
     for name, info in sorted(actors.items()):
         if info.get("state") == "gave_up":
             flag("failing", f"actor {name} keeps crashing and was given up")
+        elif over_budget(info, now, limits.heartbeat_timeout) and \
+                actor_alive({**info, "busy": ""}, now, limits.heartbeat_timeout):
+            flag("failing", f"actor {name} is stuck: {info['busy']} overran its budget "
+                            f"of {info['budget_s']:g} s")
         elif not actor_alive(info, now, limits.heartbeat_timeout):
             flag("failing", f"actor {name} is not alive ({info.get('state', 'unknown')})")
         else:

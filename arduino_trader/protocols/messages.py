@@ -28,10 +28,14 @@ class Settle:
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """An actor processed its mailbox up to a :class:`Ping`."""
+    """An actor processed its mailbox up to a :class:`Ping`, or is busy with ``busy``
+    (a job started at ``busy_since`` with ``budget_s`` seconds to finish)."""
 
     actor: str
     at: datetime
+    busy: str = ""
+    busy_since: datetime | None = None
+    budget_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -157,16 +157,19 @@ async def dismiss(request: web.Request) -> web.Response:
               "pending recommendations", response={"type": "object",
                                                    "required": ["is_planning", "last_plan"]})
 async def planner_status(request: web.Request) -> web.Response:
-    """Answers from the store; a planner busy planning shows ``is_planning: true``."""
+    """Answers from the store; a planner busy planning shows ``is_planning: true``, one
+    waiting for held prices names them in ``waiting``."""
     ctx = ctx_of(request)
     latest = await plan_repo.latest_plan(ctx.store)
     pending = await plan_repo.count_pending_by_side(ctx.store)
-    is_planning, warmed, reachable = False, None, True
+    is_planning, warmed, reachable, waiting = False, None, True, None
     try:
         answer = await ask_actor(request, PLANNER_ACTOR, GetPlan(),
                                  timeout=STATUS_ASK_TIMEOUT_S)
         if isinstance(answer, PlannerStatus):
             warmed = answer.warmed_up
+            last = answer.last_summary  # "waiting for prices of held ...": no plan stored
+            waiting = last.reason if last is not None and last.status == "waiting" else None
     except ApiError as exc:
         if exc.status == 504:
             is_planning = True  # the actor is busy with a plan
@@ -178,7 +181,7 @@ async def planner_status(request: web.Request) -> web.Response:
         latest = {k: v for k, v in latest.items() if k not in ("result", "inputs")}
     return json_response({"is_planning": is_planning, "planner_running": reachable,
                           "evaluated_count": evaluated,
-                          "warmed_up": warmed, "last_plan": latest,
+                          "warmed_up": warmed, "last_plan": latest, "waiting": waiting,
                           "portfolio_hash": latest["portfolio_hash"] if latest else None,
                           "pending": pending, "is_finished": not is_planning})
 

@@ -607,14 +607,21 @@ def _explain_steps(p: Prepared, ctx: EvalContext, seq: Seq, start: float) -> lis
 
 
 def warm_up() -> None:
-    """Compile (or load from the Numba cache) every kernel a plan uses, on a tiny input."""
+    """Compile (or load from the Numba cache) every kernel signature a plan uses.
+
+    The input is small but must go all the way: securities that pass the buy and sell
+    gates (seeded random walks with a recent dip), so that sequences are generated,
+    evaluated on Monte-Carlo paths and explained, exactly as a real plan does."""
     k.warm_up()
-    t = 300
-    base = np.linspace(10.0, 12.0, t)
-    prices = np.vstack([base, base[::-1], base * 1.5])
-    secs = [SecurityInfo(f"W{i}", country="W", industry="W") for i in range(3)]
-    holdings = [Holding("W1", 10.0, 15.0, 400.0, 400.0, None)]
-    plan(PlanInput(secs, prices, holdings, 5000.0, country_targets={"W": 1.0},
+    n, t = 6, 600
+    walks = np.cumsum(np.random.default_rng(7).normal(0.0006, 0.015, size=(n, t)), axis=1)
+    prices = 50.0 * np.exp(walks)
+    prices[:, -30:] *= np.linspace(1.0, 0.93, 30)  # below the 52-week high
+    secs = [SecurityInfo(f"W{i}", country="AB"[i % 2], industry="XYZ"[i % 3])
+            for i in range(n)]
+    holdings = [Holding("W1", 10.0, 20.0, 400.0, 400.0, None),
+                Holding("W2", 5.0, 30.0, 400.0, 400.0, None)]
+    plan(PlanInput(secs, prices, holdings, 5000.0, country_targets={"A": 0.5, "B": 0.5},
                    settings=PlannerSettings(monte_carlo_paths=4, max_sequences=20,
                                             use_optimizer=False, min_security_score=0.0)))
 

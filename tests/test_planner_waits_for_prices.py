@@ -1,0 +1,92 @@
+"""The demo's first plan waits for its prices (whole daemon): while the history sync has
+not stored a held security's closes, the planner stores no plan and says which prices it
+waits for; once they arrive it plans on its own, with the holding in the plan."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_harness import Client, wait_for
+from reliability_support import ShiftedClock
+
+from arduino_trader.config.settings import load_settings
+from arduino_trader.daemon.demo import DemoDaemon, demo_settings
+from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.protocols.planning import GetPlan, PlannerStatus, PlanSummary
+
+TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
+
+
+class SlowHistoryDemo(DemoDaemon):
+    """The demo whose history sync stalls at AAPL until ``release`` is set."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        super().__init__(options)
+        self.release = threading.Event()
+        self._gated = False
+
+    def _market_source(self) -> Any:
+        source = super()._market_source()
+        if not self._gated:
+            self._gated = True
+            history = source.history
+
+            def gated(symbol: str, start: date, end: date) -> Any:
+                if "AAPL" in symbol:
+                    self.release.wait(120)
+                return history(symbol, start, end)
+
+            source.history = gated
+        return source
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[SlowHistoryDemo]:
+    settings = demo_settings(load_settings(None, environ={}))
+    daemon = SlowHistoryDemo(DaemonOptions(settings=settings, data_dir=tmp_path / "state",
+                                           clock=ShiftedClock(TUESDAY), configure_logs=False,
+                                           port_override=0, supervisor_backoff_s=0.2))
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.release.set()
+        daemon.stop()
+
+
+def _last(d: SlowHistoryDemo) -> PlanSummary | None:
+    status = d.bus.ask("planner", GetPlan(), 30)
+    assert isinstance(status, PlannerStatus)
+    return status.last_summary
+
+
+def _plans(d: SlowHistoryDemo) -> int:
+    row = d.io.run(d.store.fetch_one("SELECT COUNT(*) FROM plans"), 30)
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_first_plan_waits_for_the_held_prices_then_plans(demo: SlowHistoryDemo) -> None:
+    wait_for(lambda: (s := _last(demo)) is not None and s.status == "waiting", 120,
+             "the planner waiting for prices")
+    waiting = _last(demo)
+    assert waiting is not None and waiting.ok and waiting.plan_id is None
+    assert "waiting for prices of held AAPL.US" in waiting.reason, waiting.reason
+    assert _plans(demo) == 0  # no nothing_to_do plan stored meanwhile
+    api = Client(demo)
+    # (the planner may be busy re-checking when asked: then the answer has no "waiting")
+    wait_for(lambda: "waiting for prices of held AAPL.US" in str(
+        api.call("GET", "/api/planner/status")[1]["waiting"]), 30, "waiting in the status")
+    assert api.call("GET", "/api/planner/status")[1]["last_plan"] is None
+    demo.release.set()
+    wait_for(lambda: _plans(demo) >= 1, 180, "the plan made once the prices arrived")
+    made = _last(demo)
+    assert made is not None and made.status == "plan" and made.steps > 0, made
+    assert not any("has no valid price" in w for w in made.warnings), made.warnings
+    code, status = api.call("GET", "/api/planner/status")
+    assert code == 200 and status["waiting"] is None and status["last_plan"], status
