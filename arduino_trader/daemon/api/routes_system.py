@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import time
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -143,3 +145,21 @@ async def trigger_job(request: web.Request) -> web.Response:
     except JobAlreadyRunning as exc:
         raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
     return json_response({"job": name, "run_id": run_id, "status": "started"}, status=202)
+
+
+@router.route("POST", "/api/system/locks/clear",
+              summary="Clear stale job locks (holder gone or older than "
+                      "job_lock_stale_minutes); answers what it cleared",
+              response={"type": "object", "required": ["cleared", "stale_after_minutes"],
+                        "properties": {"cleared": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["job", "run_id", "running_since", "reason"]}},
+                            "stale_after_minutes": {"type": "integer"}}})
+async def clear_locks(request: web.Request) -> web.Response:
+    """A lock still held by a live, younger run stays: its job keeps running alone."""
+    ctx = ctx_of(request)
+    minutes = ctx.settings.current().get_int("job_lock_stale_minutes")
+    loop = asyncio.get_running_loop()  # the history write blocks: not on the API loop
+    cleared = await loop.run_in_executor(ctx.executor, ctx.scheduler.clear_stale_locks,
+                                         timedelta(minutes=minutes))
+    return json_response({"cleared": cleared, "stale_after_minutes": minutes})
