@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from . import (
+    keys_backup,
     keys_broker,
     keys_cash_flows,
     keys_daemon,
@@ -20,7 +21,7 @@ from .spec import SettingError, SettingSpec
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
-                                 + keys_planner_actor.KEYS + keys_fx.KEYS)
+                                 + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:
