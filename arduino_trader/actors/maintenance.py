@@ -16,6 +16,7 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 
+from . import universe_pruning
 from .base import ActorContext, BaseActor, handles
 
 JOB_HISTORY_DAYS = 90
@@ -27,6 +28,7 @@ JOBS: tuple[JobSpec, ...] = (
             timeout_s=1800),
     JobSpec("backup", "maintenance", "Online backup of the database now (manual)",
             timeout_s=1800),
+    universe_pruning.JOB,
 )
 
 
@@ -58,6 +60,8 @@ class MaintenanceActor(BaseActor):
             self.ctx.io.run(maintenance.checkpoint(self._store(), "TRUNCATE"), timeout=300)
             return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs; "
                                   "WAL checkpointed", {"path": str(path), "pruned": pruned})
+        if msg.job == universe_pruning.JOB.name:
+            return universe_pruning.run_pruning(self.ctx)
         return JobOutcome(False, f"maintenance does not run job {msg.job!r}")
 
     def _backup(self) -> Path:

@@ -15,13 +15,15 @@ from . import (
     keys_planner_actor,
     keys_satellites,
     keys_trading,
+    keys_universe,
 )
 from .spec import SettingError, SettingSpec
 
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
-                                 + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS)
+                                 + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS
+                                 + keys_universe.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

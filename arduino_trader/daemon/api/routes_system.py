@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader import __version__
-from arduino_trader.adapters.store import portfolio_repo
+from arduino_trader.adapters.store import portfolio_repo, pruning_repo
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.store import Database
 
@@ -163,3 +163,11 @@ async def clear_locks(request: web.Request) -> web.Response:
     cleared = await loop.run_in_executor(ctx.executor, ctx.scheduler.clear_stale_locks,
                                          timedelta(minutes=minutes))
     return json_response({"cleared": cleared, "stale_after_minutes": minutes})
+
+
+@router.route("GET", "/api/universe/pruning/flags",
+              summary="Held securities the monthly pruning would have deactivated",
+              response={"type": "object", "required": ["flags"]})
+async def pruning_flags(request: web.Request) -> web.Response:
+    """What the owner should review: held, yet below the pruning rules."""
+    return json_response({"flags": await pruning_repo.flags(ctx_of(request).store)})
