@@ -9,6 +9,7 @@ from . import (
     keys_broker,
     keys_cash_flows,
     keys_daemon,
+    keys_display,
     keys_fx,
     keys_market,
     keys_planner,
@@ -23,7 +24,7 @@ _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_mar
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
                                  + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS
-                                 + keys_universe.KEYS)
+                                 + keys_universe.KEYS + keys_display.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:
