@@ -11,7 +11,7 @@ from arduino_trader.config.bucket_planner import ALLOWED, validate
 
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response, read_json
+from .helpers import json_response, read_body
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("planning")
@@ -60,7 +60,7 @@ async def get_config(request: web.Request) -> web.Response:
               errors={400: "refused settings (each named)", 404: "unknown bucket"})
 async def put_config(request: web.Request) -> web.Response:
     """All or nothing: one refused key stores nothing."""
-    body = await read_json(request)
+    body = await read_body(request, CONFIG_BODY)
     bucket_id = await _bucket(request, body.get("bucket_id"))
     clean, errors = validate(body.get("settings"))
     if errors:
@@ -94,7 +94,7 @@ async def delete_config(request: web.Request) -> web.Response:
               response={"type": "object", "required": ["valid", "errors", "allowed"]})
 async def validate_config(request: web.Request) -> web.Response:
     """Always 200: ``valid`` and the refusals, each naming its key."""
-    body = await read_json(request)
+    body = await read_body(request, VALIDATE_BODY)
     clean, errors = validate(body.get("settings"))
     return json_response({"valid": not errors, "errors": errors, "settings": clean,
                           "allowed": sorted(ALLOWED)})
