@@ -224,3 +224,15 @@ def test_restore_refuses_a_corrupt_object_and_leaves_nothing(
     assert main(["offsite-backups", "--restore", name, "--to", str(dest)]) == 1
     assert "is corrupt" in capsys.readouterr().err
     assert list(dest.parent.iterdir()) == []  # neither the file nor a partial
+
+
+def test_a_bad_endpoint_fails_the_job_with_the_reason(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "state", env=_env("not a url"), clock=ManualClock(T0))
+    try:
+        job = _run_backup(Client(daemon))
+        assert job["last_result"] == "failed"
+        assert "refused by the S3 client" in job["last_summary"]
+        assert len(list((tmp_path / "state" / "backups").glob("*.db"))) == 1
+    finally:
+        daemon.gate.set()
+        daemon.stop()

@@ -92,13 +92,17 @@ class OffsiteBackups:
 
     def __init__(self, target: S3Target) -> None:
         self.target = target
-        self._s3: Any = boto3.client(
-            "s3", endpoint_url=target.endpoint_url, region_name=target.region,
-            aws_access_key_id=target.access_key_id,
-            aws_secret_access_key=target.secret_access_key,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                          connect_timeout=10, read_timeout=120,
-                          s3={"addressing_style": "path"}))
+        try:
+            self._s3: Any = boto3.client(
+                "s3", endpoint_url=target.endpoint_url, region_name=target.region,
+                aws_access_key_id=target.access_key_id,
+                aws_secret_access_key=target.secret_access_key,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                              connect_timeout=10, read_timeout=120,
+                              s3={"addressing_style": "path"}))
+        except (BotoCoreError, ValueError) as exc:  # e.g. an endpoint that is not a URL
+            raise OffsiteBackupError(f"backup.s3_* settings refused by the S3 client: "
+                                     f"{exc}") from exc
 
     def _key(self, name: str) -> str:
         return self.target.prefix + name
