@@ -55,8 +55,8 @@ def test_every_declared_key_is_read_somewhere() -> None:
 
 def test_a_removed_key_in_the_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('led_brightness = 150\n', encoding="utf-8")
-    with pytest.raises(SettingError, match="led_brightness: unknown setting"):
+    config.write_text('security_table_visible_columns = "{}"\n', encoding="utf-8")
+    with pytest.raises(SettingError, match="security_table_visible_columns: unknown setting"):
         load_settings(config, environ={})
 
 

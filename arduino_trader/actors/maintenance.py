@@ -1,15 +1,22 @@
-"""Maintenance: online backups with retention, job-history cleanup, WAL checkpoint."""
+"""Maintenance: online backups with retention (uploaded off-board when configured),
+job-history cleanup, WAL checkpoint."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+from arduino_trader.adapters.offsite_backup import (
+    OffsiteBackupError,
+    OffsiteBackups,
+    target_from_settings,
+)
 from arduino_trader.adapters.store import maintenance
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 
+from . import universe_pruning
 from .base import ActorContext, BaseActor, handles
 
 JOB_HISTORY_DAYS = 90
@@ -21,6 +28,7 @@ JOBS: tuple[JobSpec, ...] = (
             timeout_s=1800),
     JobSpec("backup", "maintenance", "Online backup of the database now (manual)",
             timeout_s=1800),
+    universe_pruning.JOB,
 )
 
 
@@ -42,13 +50,18 @@ class MaintenanceActor(BaseActor):
     def _on_run_job(self, msg: RunJob) -> JobOutcome:
         if msg.job == "backup":
             path = self._backup()
-            return JobOutcome(True, f"backup written: {path.name}", {"path": str(path)})
+            ok, offsite = self._offsite(path)
+            return JobOutcome(ok, f"backup written: {path.name}; {offsite}",
+                              {"path": str(path)})
         if msg.job == "daily_maintenance":
             path = self._backup()
+            ok, offsite = self._offsite(path)
             pruned = self._prune_job_history()
             self.ctx.io.run(maintenance.checkpoint(self._store(), "TRUNCATE"), timeout=300)
-            return JobOutcome(True, f"backup {path.name}; pruned {pruned} job runs; "
-                                    "WAL checkpointed", {"path": str(path), "pruned": pruned})
+            return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs; "
+                                  "WAL checkpointed", {"path": str(path), "pruned": pruned})
+        if msg.job == universe_pruning.JOB.name:
+            return universe_pruning.run_pruning(self.ctx)
         return JobOutcome(False, f"maintenance does not run job {msg.job!r}")
 
     def _backup(self) -> Path:
@@ -58,6 +71,22 @@ class MaintenanceActor(BaseActor):
             timeout=1800)
         self.log.info("backup_written", path=str(path))
         return path
+
+    def _offsite(self, path: Path) -> tuple[bool, str]:
+        """Upload the local backup when a bucket is configured: (ok, what happened)."""
+        try:
+            target = target_from_settings(self.ctx.settings())
+            if target is None:
+                return True, "off-board upload off"
+            offsite = OffsiteBackups(target)
+            uploaded = offsite.upload(path)
+            removed = offsite.prune()
+        except OffsiteBackupError as exc:
+            self.log.error("offsite_backup_failed", path=str(path), error=str(exc))
+            return False, f"off-board upload FAILED: {exc}"
+        self.log.info("offsite_backup_uploaded", key=uploaded.key, size=uploaded.size,
+                      pruned=removed)
+        return True, f"uploaded and verified {uploaded.key}, {len(removed)} old removed"
 
     def _prune_job_history(self) -> int:
         cutoff = self.ctx.clock.now() - timedelta(days=JOB_HISTORY_DAYS)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import plan_repo, scores_repo
+from arduino_trader.adapters.store import plan_repo, planner_config_repo, scores_repo
 from arduino_trader.domain.planner.buckets import plan_bucket
 from arduino_trader.domain.planner.models import (
     MarketIndicators,
@@ -50,6 +50,7 @@ from arduino_trader.protocols.store import Database
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
+from .planner_bucket_config import Configs, configured_input, versions
 from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
 from .planner_wait import PriceWait, waiting_reason
 
@@ -211,10 +212,12 @@ class PlannerActor(BaseActor):
         if self._busy.abandoned_running:
             raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
                                  "still computing; no new plan until it ends")
+        configs = self.ctx.io.run(planner_config_repo.current_all(self._store()),
+                                  STORE_TIMEOUT_S)
         budget = float(settings.get_int("planner_plan_budget_s"))
         try:
             result, satellites, scope_warnings = self._busy.run(
-                "plan", budget, lambda cancel: self._plan_buckets(inp, mode))
+                "plan", budget, lambda cancel: self._plan_buckets(inp, mode, configs))
         except BudgetExceeded as exc:
             if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
                 self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
@@ -227,7 +230,8 @@ class PlannerActor(BaseActor):
         duration = (time.perf_counter() - started) * 1000
         plan_id = self.ctx.io.run(plan_repo.store_plan(
             self._store(), result, gathered.portfolio_hash, trigger, gathered.isins, duration,
-            now, gathered.details | {"buckets": [CORE] + [b for b, _ in satellites]},
+            now, gathered.details | {"buckets": [CORE] + [b for b, _ in satellites],
+                                     "planner_configs": versions(configs)},
             satellites), STORE_TIMEOUT_S)
         self._store_scores([*result.security_scores,
                             *(x for _, r in satellites for x in r.security_scores)],
@@ -273,18 +277,25 @@ class PlannerActor(BaseActor):
             return None
         return list(answer[0]), list(answer[1])
 
-    def _plan_buckets(self, inp: PlanInput, mode: str
+    def _plan_buckets(self, inp: PlanInput, mode: str, configs: Configs
                       ) -> tuple[PlanResult, list[tuple[str, PlanResult]], tuple[str, ...]]:
         """Core's result, the planning satellites' (bucket, result), scope warnings.
 
         Without satellites (or when the satellites actor does not answer) core plans the
         whole account, as one portfolio. Otherwise every bucket plans its own securities
-        with its ledger cash (core adds research mode's virtual cash) and parameters."""
+        with its ledger cash (core adds research mode's virtual cash) and parameters, and
+        its stored planner configuration (``configs``)."""
         scopes = self._scopes()
+        notes: list[str] = []
+        settings = self.ctx.settings()
+
+        def own(bucket: str) -> PlanInput:
+            return configured_input(inp, bucket, configs, settings, notes)
+
         buckets = set() if scopes is None else \
             {x.bucket_id for x in scopes[0]} | {x.bucket_id for x in scopes[1]}
         if scopes is None or buckets <= {CORE}:
-            return self._plan_scope(inp), [], ()
+            return self._plan_scope(own(CORE)), [], tuple(notes)
         planning, skipped = scopes
         warnings = tuple(f"bucket {x.bucket_id} does not plan: {x.reason}" for x in skipped)
         virtual = float(self.ctx.settings().get_decimal("virtual_test_cash")) \
@@ -294,11 +305,11 @@ class PlannerActor(BaseActor):
             reason = next((x.reason for x in skipped if x.bucket_id == CORE), "no scope")
             result = PlanResult("nothing_to_do", f"core does not plan: {reason}")
         else:
-            result = plan_bucket(inp, core, self._plan_scope, virtual)
+            result = plan_bucket(own(CORE), core, self._plan_scope, virtual)
         satellites: list[tuple[str, PlanResult]] = [
-            (x.bucket_id, plan_bucket(inp, x, self._plan_scope))
+            (x.bucket_id, plan_bucket(own(x.bucket_id), x, self._plan_scope))
             for x in planning if x.bucket_id != CORE]
-        return result, satellites, warnings
+        return result, satellites, warnings + tuple(notes)
 
     def _plan_scope(self, inp: PlanInput) -> PlanResult:
         if not inp.securities:

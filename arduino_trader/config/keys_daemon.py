@@ -43,5 +43,8 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("job_health_check_minutes", "int", 5, "Interval of the health_check job "
                 "(database and disk checks)", unit="min", minimum=1, maximum=1440,
                 group="scheduling"),
+    SettingSpec("job_lock_stale_minutes", "int", 120, "POST /api/system/locks/clear clears "
+                "a running job's lock once the run is older than this (sooner when nothing "
+                "runs it any more)", unit="min", minimum=5, maximum=10_080, group="scheduling"),
     SettingSpec("job_backup_enabled", "bool", True, "Run the daily backup job", group="scheduling"),
 )

@@ -5,22 +5,26 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from . import (
+    keys_backup,
     keys_broker,
     keys_cash_flows,
     keys_daemon,
+    keys_display,
     keys_fx,
     keys_market,
     keys_planner,
     keys_planner_actor,
     keys_satellites,
     keys_trading,
+    keys_universe,
 )
 from .spec import SettingError, SettingSpec
 
 _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_market.KEYS
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
-                                 + keys_planner_actor.KEYS + keys_fx.KEYS)
+                                 + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS
+                                 + keys_universe.KEYS + keys_display.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

@@ -22,6 +22,7 @@ from arduino_trader.config.schema import SETTINGS
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.config.spec import SettingError
 
+from .backup_cli import register as register_offsite
 from .paths import TOKEN_FILE, resolve_data_dir
 
 Command = Callable[[argparse.Namespace], int]
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_sandbox(sub)
     register_capture(sub)
+    register_offsite(sub)
     return parser
 
 

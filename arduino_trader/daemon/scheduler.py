@@ -20,8 +20,8 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -34,7 +34,8 @@ from arduino_trader.protocols.messages import JobFinished, JobOutcome, RunJob
 from arduino_trader.protocols.runtime import ActorUnavailable, IoRunner, SettlingBus
 from arduino_trader.protocols.store import Database, StoreError
 
-from .schedule import describe, next_run
+from .job_state import JobAlreadyRunning, JobNotFound, JobState, stale_reason
+from .schedule import next_run
 
 log = structlog.get_logger(component="scheduler")
 
@@ -46,60 +47,6 @@ Trigger = Literal["schedule", "manual", "startup"]
 SIMULATED_DAY_JOBS: tuple[str, ...] = (
     "sync_fx", "sync_securities_data", "sync_prices", "sync_cycle",
     "planner", "autonomous_execution", "order_follow_up")
-
-
-class JobNotFound(KeyError):
-    """No job of that name is registered."""
-
-
-class JobAlreadyRunning(RuntimeError):
-    """The job is running; the trigger was coalesced into the current run."""
-
-    def __init__(self, job: str, run_id: str) -> None:
-        super().__init__(f"job {job!r} is already running (run {run_id})")
-        self.run_id = run_id
-
-
-@dataclass
-class JobState:
-    """What the scheduler knows about one job."""
-
-    spec: JobSpec
-    running_run_id: str | None = None
-    running_since: datetime | None = None
-    last_start: datetime | None = None
-    last_finish: datetime | None = None
-    last_ok: bool | None = None
-    last_summary: str = ""
-    last_duration_s: float | None = None
-    consecutive_failures: int = 0
-    runs: int = 0
-    next_run_at: datetime | None = None
-
-    def to_json(self, settings: Settings) -> dict[str, Any]:
-        """The job as ``GET /api/system/jobs`` shows it."""
-        enabled = self.spec.enabled_key is None or settings.get_bool(self.spec.enabled_key)
-        return {
-            "name": self.spec.name,
-            "description": self.spec.description,
-            "actor": self.spec.actor,
-            "schedule": describe(self.spec, settings),
-            "enabled": enabled,
-            "status": "running" if self.running_run_id else "idle",
-            "running_run_id": self.running_run_id,
-            "last_run": _iso(self.last_start),
-            "last_finish": _iso(self.last_finish),
-            "last_result": None if self.last_ok is None else ("ok" if self.last_ok else "failed"),
-            "last_summary": self.last_summary,
-            "last_duration_s": self.last_duration_s,
-            "consecutive_failures": self.consecutive_failures,
-            "runs": self.runs,
-            "next_run": _iso(self.next_run_at) if enabled else None,
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 class Scheduler:
@@ -174,13 +121,54 @@ class Scheduler:
         Raises :class:`JobNotFound` or :class:`JobAlreadyRunning`.
         """
         run_id = self._claim(name, trigger)
-        self._pool.submit(self._execute, name, run_id, trigger)
+        try:
+            future = self._pool.submit(self._execute, name, run_id, trigger)
+        except RuntimeError:  # the pool is shut down: nothing will run it
+            self._release(name, run_id)
+            raise
+        with self._lock:
+            if self._jobs[name].running_run_id == run_id:
+                self._jobs[name].holder = future
         return run_id
 
     def run_now(self, name: str, trigger: Trigger = "manual") -> JobOutcome:
         """Run a job in the calling thread and return its outcome (tests, backtests)."""
         run_id = self._claim(name, trigger)
+        with self._lock:
+            self._jobs[name].holder = threading.current_thread()
         return self._execute(name, run_id, trigger)
+
+    def _release(self, name: str, run_id: str) -> bool:
+        """Drop ``run_id``'s lock if it still holds it; True when it did."""
+        with self._lock:
+            job = self._jobs[name]
+            if job.running_run_id != run_id:
+                return False
+            job.running_run_id = job.running_since = job.holder = None
+            return True
+
+    def clear_stale_locks(self, max_age: timedelta) -> list[dict[str, Any]]:
+        """Clear every running lock whose holder is gone or that is older than
+        ``max_age``; returns what was cleared (job, run id, since, reason). The cleared
+        run is closed in the history as failed; if its worker still finishes later, it
+        no longer touches the job's lock or state."""
+        now = self._clock.now()
+        cleared: list[dict[str, Any]] = []
+        with self._lock:
+            for name in sorted(self._jobs):
+                job = self._jobs[name]
+                reason = stale_reason(job, now, max_age)
+                if reason is None or job.running_run_id is None:
+                    continue
+                cleared.append({"job": name, "run_id": job.running_run_id,
+                                "running_since": job.running_since, "reason": reason})
+                job.running_run_id = job.running_since = job.holder = None
+        for entry in cleared:
+            log.warning("job_lock_cleared", job=entry["job"], run_id=entry["run_id"],
+                        reason=entry["reason"])
+            self._record_finish(entry["run_id"], JobOutcome(False, "lock cleared: "
+                                                            + entry["reason"]), now, 0.0)
+        return cleared
 
     def _claim(self, name: str, trigger: Trigger) -> str:
         with self._lock:
@@ -219,16 +207,22 @@ class Scheduler:
         settings = self._settings()
         with self._lock:
             job = self._jobs[name]
-            job.running_run_id = None
-            job.running_since = None
-            job.last_finish = finished
-            job.last_ok = outcome.ok
-            job.last_summary = outcome.summary
-            job.last_duration_s = round(duration, 3)
-            job.runs += 1
-            job.consecutive_failures = 0 if outcome.ok else job.consecutive_failures + 1
-            job.next_run_at = self._next(spec, settings, finished, job.last_start)
+            owner = job.running_run_id == run_id  # False: cleared as stale meanwhile
+            if owner:
+                job.running_run_id = job.running_since = job.holder = None
+                job.last_finish = finished
+                job.last_ok = outcome.ok
+                job.last_summary = outcome.summary
+                job.last_duration_s = round(duration, 3)
+                job.runs += 1
+                job.consecutive_failures = 0 if outcome.ok else job.consecutive_failures + 1
+                job.next_run_at = self._next(spec, settings, finished, job.last_start)
             failures = job.consecutive_failures
+        if not owner:
+            bound.warning("job_finished_after_lock_cleared", ok=outcome.ok,
+                          summary=outcome.summary)
+            self._record_finish(run_id, outcome, finished, duration)
+            return outcome
         if outcome.ok:
             bound.info("job_finished", duration_s=round(duration, 3), summary=outcome.summary)
         else:

@@ -12,6 +12,8 @@ from typing import Any
 from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.protocols.store import Database
 
+from . import pruning_repo
+
 GROUPS: tuple[str, ...] = ("long_term", "fundamentals", "opportunity", "dividends",
                            "short_term", "technicals", "opinion", "diversification")
 _COLUMNS = ("isin", "symbol", "total_score", "quality_score",
@@ -25,17 +27,21 @@ _UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) "  # noqa: S608
 
 async def write_scores(db: Database, scores: Iterable[tuple[str, SecurityScore]],
                        source: str, now: datetime) -> int:
-    """Upsert ``(isin, score)`` rows; returns how many were written."""
+    """Upsert ``(isin, score)`` rows and the day's score samples (read by the universe
+    pruning); returns how many were written."""
     rows = []
-    for isin, sc in scores:
+    scores_list = list(scores)
+    for isin, sc in scores_list:
         groups = [sc.groups[g].score if g in sc.groups else None for g in GROUPS]
         rows.append((isin, sc.symbol, sc.total, round(sc.quality, 4), *groups, sc.volatility,
                      json.dumps(sc.explain(), default=str), source, int(now.timestamp())))
     if not rows:
         return 0
+    samples = pruning_repo.sample_rows([(isin, sc.total) for isin, sc in scores_list], now)
     async with db.transaction() as tx:
         await tx.executemany(
             _UPSERT, rows)
+        await tx.executemany(pruning_repo.SAMPLE_UPSERT, samples)
     return len(rows)
 
 

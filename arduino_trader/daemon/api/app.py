@@ -16,11 +16,13 @@ from . import (
     routes_allocation,
     routes_broker,
     routes_cash_flows,
+    routes_display,
     routes_fx,
     routes_market,
     routes_metrics,
     routes_page,
     routes_planner,
+    routes_planning_config,
     routes_portfolio,
     routes_rebalancing,
     routes_regime,
@@ -46,7 +48,8 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_satellites.router, routes_planner.router,
                                    routes_regime.router,
                                    routes_rebalancing.router, routes_fx.router,
-                                   routes_alerts.router)
+                                   routes_alerts.router, routes_display.router,
+                                   routes_planning_config.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}

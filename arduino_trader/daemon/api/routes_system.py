@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import time
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from arduino_trader import __version__
-from arduino_trader.adapters.store import portfolio_repo
+from arduino_trader.adapters.store import portfolio_repo, pruning_repo
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.store import Database
 
@@ -143,3 +145,29 @@ async def trigger_job(request: web.Request) -> web.Response:
     except JobAlreadyRunning as exc:
         raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
     return json_response({"job": name, "run_id": run_id, "status": "started"}, status=202)
+
+
+@router.route("POST", "/api/system/locks/clear",
+              summary="Clear stale job locks (holder gone or older than "
+                      "job_lock_stale_minutes); answers what it cleared",
+              response={"type": "object", "required": ["cleared", "stale_after_minutes"],
+                        "properties": {"cleared": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["job", "run_id", "running_since", "reason"]}},
+                            "stale_after_minutes": {"type": "integer"}}})
+async def clear_locks(request: web.Request) -> web.Response:
+    """A lock still held by a live, younger run stays: its job keeps running alone."""
+    ctx = ctx_of(request)
+    minutes = ctx.settings.current().get_int("job_lock_stale_minutes")
+    loop = asyncio.get_running_loop()  # the history write blocks: not on the API loop
+    cleared = await loop.run_in_executor(ctx.executor, ctx.scheduler.clear_stale_locks,
+                                         timedelta(minutes=minutes))
+    return json_response({"cleared": cleared, "stale_after_minutes": minutes})
+
+
+@router.route("GET", "/api/universe/pruning/flags",
+              summary="Held securities the monthly pruning would have deactivated",
+              response={"type": "object", "required": ["flags"]})
+async def pruning_flags(request: web.Request) -> web.Response:
+    """What the owner should review: held, yet below the pruning rules."""
+    return json_response({"flags": await pruning_repo.flags(ctx_of(request).store)})

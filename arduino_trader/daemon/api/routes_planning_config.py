@@ -1,0 +1,100 @@
+"""Per-bucket planner configuration: read, replace, delete, validate (versioned)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from arduino_trader.adapters.store import planner_config_repo as repo
+from arduino_trader.config.bucket_planner import ALLOWED, validate
+
+from .context import ctx_of
+from .errors import ApiError, bad_request, not_found
+from .helpers import json_response, read_body
+from .router import ApiRouter, QueryParam
+
+router = ApiRouter("planning")
+
+BUCKET = QueryParam("bucket_id", {"type": "string"}, "core or a satellite's id",
+                    required=True)
+CONFIG_BODY: dict[str, Any] = {
+    "type": "object", "required": ["bucket_id", "settings"],
+    "properties": {"bucket_id": {"type": "string"}, "settings": {"type": "object"},
+                   "changed_by": {"type": "string"}}}
+VALIDATE_BODY: dict[str, Any] = {"type": "object", "required": ["settings"],
+                                 "properties": {"settings": {"type": "object"}}}
+
+
+async def _bucket(request: web.Request, bucket_id: Any) -> str:
+    if not isinstance(bucket_id, str) or not bucket_id.strip():
+        raise bad_request("bucket_id is required (core or a satellite's id)",
+                          code="invalid_bucket")
+    row = await ctx_of(request).store.fetch_one("SELECT 1 FROM buckets WHERE id = ?",
+                                                (bucket_id,))
+    if row is None:
+        raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
+    return bucket_id
+
+
+async def _answer(request: web.Request, bucket_id: str) -> dict[str, Any]:
+    versions = await repo.history(ctx_of(request).store, bucket_id)
+    current = versions[0] if versions and versions[0]["settings"] is not None else None
+    return {"bucket_id": bucket_id, "settings": current["settings"] if current else {},
+            "version": versions[0]["version"] if versions else 0, "history": versions}
+
+
+@router.route("GET", "/api/planning/config", query=(BUCKET,),
+              summary="A bucket's planner configuration in force and its versions",
+              response={"type": "object", "required": ["bucket_id", "settings", "version"]},
+              errors={400: "no bucket_id", 404: "unknown bucket"})
+async def get_config(request: web.Request) -> web.Response:
+    """Empty ``settings``: the bucket plans with the global planner settings."""
+    bucket_id = await _bucket(request, request.query.get("bucket_id"))
+    return json_response(await _answer(request, bucket_id))
+
+
+@router.route("PUT", "/api/planning/config", body=CONFIG_BODY,
+              summary="Replace a bucket's planner configuration (a new version)",
+              response={"type": "object", "required": ["bucket_id", "settings", "version"]},
+              errors={400: "refused settings (each named)", 404: "unknown bucket"})
+async def put_config(request: web.Request) -> web.Response:
+    """All or nothing: one refused key stores nothing."""
+    body = await read_body(request, CONFIG_BODY)
+    bucket_id = await _bucket(request, body.get("bucket_id"))
+    clean, errors = validate(body.get("settings"))
+    if errors:
+        raise ApiError(400, "invalid_planner_config", "planner configuration refused",
+                       errors=errors)
+    by = body.get("changed_by", "api")
+    if not isinstance(by, str) or not by.strip() or len(by) > 100:
+        raise bad_request("changed_by must be a short non-empty string", code="invalid_by")
+    ctx = ctx_of(request)
+    await repo.record(ctx.store, bucket_id, clean, by, ctx.clock.now())
+    return json_response(await _answer(request, bucket_id))
+
+
+@router.route("DELETE", "/api/planning/config", query=(BUCKET,),
+              summary="Drop a bucket's planner configuration (back to the global settings)",
+              response={"type": "object", "required": ["bucket_id", "settings", "version"]},
+              errors={404: "unknown bucket or no configuration"})
+async def delete_config(request: web.Request) -> web.Response:
+    """Recorded as a version too, so the history shows who dropped it and when."""
+    bucket_id = await _bucket(request, request.query.get("bucket_id"))
+    ctx = ctx_of(request)
+    if bucket_id not in await repo.current_all(ctx.store):
+        raise not_found(f"bucket {bucket_id!r} has no planner configuration",
+                        code="no_planner_config")
+    await repo.record(ctx.store, bucket_id, None, "api", ctx.clock.now())
+    return json_response(await _answer(request, bucket_id))
+
+
+@router.route("POST", "/api/planning/config/validate", body=VALIDATE_BODY,
+              summary="What a planner configuration would refuse and why (stores nothing)",
+              response={"type": "object", "required": ["valid", "errors", "allowed"]})
+async def validate_config(request: web.Request) -> web.Response:
+    """Always 200: ``valid`` and the refusals, each naming its key."""
+    body = await read_body(request, VALIDATE_BODY)
+    clean, errors = validate(body.get("settings"))
+    return json_response({"valid": not errors, "errors": errors, "settings": clean,
+                          "allowed": sorted(ALLOWED)})
