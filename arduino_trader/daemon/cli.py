@@ -23,6 +23,7 @@ from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.config.spec import SettingError
 
 from .paths import TOKEN_FILE, resolve_data_dir
+from .study.cli import register as register_study
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_sandbox(sub)
     register_capture(sub)
+    register_study(sub)
     return parser
 
 
