@@ -62,15 +62,6 @@ def check_workers(identities: Mapping[str, Any]) -> None:
                              f"this driver {__version__}: install the same version")
 
 
-def _identity_or_error() -> dict[str, Any] | str:
-    # Runs on a worker by value, so a worker without the package answers instead of failing.
-    try:
-        from arduino_trader.daemon.study.trial import worker_identity as identify
-    except ImportError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return identify()
-
-
 def _pin(cpu: int) -> int | None:
     setter = getattr(os, "sched_setaffinity", None)
     if setter is None:
@@ -157,10 +148,7 @@ class Study:
                                 "data": str(options.data or "bundled"),
                                 "cash": [options.initial_cash, options.monthly_deposit]},
                                indent=2, sort_keys=True)
-        try:
-            self.store = ResultStore(options.out, plan_text)
-        except ValueError as exc:
-            raise StudyError(str(exc)) from None
+        self.plan_text = plan_text
         self.settings: dict[int, dict[str, Any]] = {}
         self.train: dict[int, list[dict[str, Any]]] = {}
         self.oos: dict[int, dict[str, Any]] = {}
@@ -168,8 +156,26 @@ class Study:
         self.data: Any = None
 
     def preflight(self) -> None:
-        """Check every worker, then scatter the price data to all of them once."""
-        check_workers(self.client.run(_identity_or_error))
+        """Check every worker, open the study directory, then scatter the price data to
+        all workers once."""
+        def identity() -> dict[str, Any] | str:
+            # Defined here so it travels by value: a worker without the package answers
+            # with the import error instead of failing to load the function.
+            try:
+                from arduino_trader.daemon.study.trial import worker_identity
+            except ImportError as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return worker_identity()
+
+        try:
+            identities = self.client.run(identity)
+        except Exception as exc:  # a worker that cannot even run the check
+            raise StudyError(f"a worker cannot run the version check: {exc}") from None
+        check_workers(identities)
+        try:
+            self.store = ResultStore(self.options.out, self.plan_text)
+        except ValueError as exc:
+            raise StudyError(str(exc)) from None
         if self.options.data is not None:
             try:
                 content = self.options.data.read_bytes()

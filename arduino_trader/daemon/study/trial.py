@@ -20,6 +20,7 @@ from arduino_trader import __version__
 from arduino_trader.config.settings import defaults
 from arduino_trader.domain.analytics import daily_returns
 
+from .plan import settings_json
 from .stats import moment_sums, moments
 
 # Fields of one result row (trial x window), in CSV column order.
@@ -86,7 +87,8 @@ def run_window(trial: int, phase: str, window: tuple[str, str], overrides: dict[
 
     t0 = time.monotonic()
     row: dict[str, Any] = dict.fromkeys(ROW_FIELDS, "")
-    row.update(trial=trial, phase=phase, window=f"{window[0]}:{window[1]}")
+    row.update(trial=trial, phase=phase, window=f"{window[0]}:{window[1]}",
+               settings=settings_json(overrides))
     try:
         settings = defaults().with_overrides(base).with_overrides(overrides)
         config = BacktestConfig(date.fromisoformat(window[0]), date.fromisoformat(window[1]),
