@@ -199,7 +199,8 @@ class Study:
         futures = []
         for trial, phase, window in jobs:
             row = self.store.done(trial, phase, window.label)
-            if row is not None:
+            if row is not None:  # done by an earlier run of this study
+                progress.total -= 1
                 on_row(row)
             else:
                 futures.append(self._submit(trial, phase, window))
