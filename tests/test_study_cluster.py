@@ -61,7 +61,8 @@ def test_a_four_trial_walk_forward_study_on_a_two_worker_local_cluster(
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "study: 4 trials x 2 windows on 2 workers" in err
-    assert "study: 9/9 done, 0 running, 0 failed, best " in err
+    assert "study: 9/9 done, 0 running, 0 queued, 0 failed, best " in err
+    assert "study: 1/9 done, 2 running, 5 queued, 0 failed, " in err
     assert "ETA" in err
 
     rows = _rows(out)

@@ -108,22 +108,25 @@ def dashboard(client: Any) -> str | None:
 class Progress:
     """One terminal line per finished task: done / running / failed, best so far, ETA."""
 
-    def __init__(self, total: int, out: TextIO, link: str | None) -> None:
-        self.total, self.out, self.link = total, out, link
+    def __init__(self, total: int, out: TextIO, link: str | None, slots: int = 1) -> None:
+        self.total, self.out, self.link, self.slots = total, out, link, max(1, slots)
         self.done = self.failed = 0
         self.t0 = time.monotonic()
         self.best: tuple[float, int] | None = None
 
-    def finished(self, row: Mapping[str, Any], running: int) -> None:
-        """Count one finished task and print the line."""
+    def finished(self, row: Mapping[str, Any], pending: int) -> None:
+        """Count one finished task and print the line (``pending``: tasks submitted and
+        not finished; as many as there are worker threads run, the rest wait)."""
+        running = min(pending, self.slots)
         self.done += 1
         self.failed += row["status"] != "ok"
         rate = self.done / max(time.monotonic() - self.t0, 1e-9)
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         best = f"best {self.best[0]:.3f} (trial {self.best[1]})" if self.best else "best -"
         link = f", dashboard {self.link}" if self.link else ""
-        print(f"study: {self.done}/{self.total} done, {running} running, {self.failed} "
-              f"failed, {best}, ETA {eta:.0f}s{link}", file=self.out, flush=True)
+        print(f"study: {self.done}/{self.total} done, {running} running, "
+              f"{pending - running} queued, {self.failed} failed, {best}, ETA {eta:.0f}s"
+              f"{link}", file=self.out, flush=True)
 
     def scored(self, trial: int, score: float | None) -> None:
         """Note a trial's score for "best so far"."""
@@ -220,20 +223,23 @@ class Study:
             self.train[t] = []
 
         def collect(row: dict[str, Any]) -> None:
-            self.train[int(row["trial"])].append(row)
+            trial = int(row["trial"])
+            self.train[trial].append(row)
+            if len(self.train[trial]) == len(self.plan.train):  # best so far, at once
+                progress.scored(trial, trial_score(self.train[trial]))
 
         self._run([(t, "train", w) for t in trials for w in self.plan.train], progress, collect)
         order = {w.label: i for i, w in enumerate(self.plan.train)}
         for t in trials:
             self.train[t].sort(key=lambda r: order[r["window"]])
-            progress.scored(t, trial_score(self.train[t]))
 
     def run(self) -> dict[str, Any]:
         """Run the study; returns the summary (also written to the study directory)."""
         t0 = time.monotonic()
         plan = self.plan
+        threads = self.client.nthreads()
         progress = Progress(plan.total_trials * len(plan.train) + plan.top, self.out,
-                            dashboard(self.client))
+                            dashboard(self.client), sum(threads.values()))
         if plan.grid:
             for t, values in enumerate(plan.grid_trials()):
                 self.settings[t] = json.loads(settings_json(values))

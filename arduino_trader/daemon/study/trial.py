@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -70,13 +71,24 @@ def worker_identity() -> dict[str, Any]:
     return {"version": __version__, "pid": os.getpid(), "peak_rss_mb": peak_rss_mb()}
 
 
+_LOGS_SET: list[bool] = []
+
+
 def _worker_name() -> str:
+    """The Dask worker's address; the first call in a worker process also sends its logs
+    to stderr at warning level (a backtest's info lines would cost more than its work)."""
     try:
         from distributed import get_worker
 
-        return str(get_worker().address)
+        address = str(get_worker().address)
     except (ImportError, ValueError):
         return f"pid {os.getpid()}"
+    if not _LOGS_SET:
+        from arduino_trader.daemon.logging_setup import configure_logging
+
+        configure_logging("warning", list, stream=sys.stderr)
+        _LOGS_SET.append(True)
+    return address
 
 
 def run_window(trial: int, phase: str, window: tuple[str, str], overrides: dict[str, Any],
@@ -85,6 +97,7 @@ def run_window(trial: int, phase: str, window: tuple[str, str], overrides: dict[
     """Backtest ``base`` + ``overrides`` settings over ``window``; the result row."""
     from arduino_trader.daemon.backtest import BacktestConfig, run_backtest
 
+    worker = _worker_name()
     t0 = time.monotonic()
     row: dict[str, Any] = dict.fromkeys(ROW_FIELDS, "")
     row.update(trial=trial, phase=phase, window=f"{window[0]}:{window[1]}",
@@ -109,6 +122,6 @@ def run_window(trial: int, phase: str, window: tuple[str, str], overrides: dict[
                    daily_sharpe=m.sharpe if m else 0.0, moment_sums=json.dumps(sums))
     except Exception as exc:  # a failing trial is a result, not the end of the study
         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
-    row.update(wall_s=round(time.monotonic() - t0, 2), worker=_worker_name(),
+    row.update(wall_s=round(time.monotonic() - t0, 2), worker=worker,
                peak_rss_mb=peak_rss_mb())
     return row
