@@ -24,6 +24,7 @@ from arduino_trader.config.spec import SettingError
 
 from .backup_cli import register as register_offsite
 from .paths import TOKEN_FILE, resolve_data_dir
+from .study.cli import register as register_study
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_sandbox(sub)
     register_capture(sub)
     register_offsite(sub)
+    register_study(sub)
     return parser
 
 

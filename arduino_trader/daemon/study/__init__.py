@@ -1,0 +1,1 @@
+"""Walk-forward parameter studies of the strategy's settings on Dask distributed."""
