@@ -26,11 +26,13 @@ from . import (
     routes_regime,
     routes_satellites,
     routes_settings,
+    routes_streams,
     routes_system,
     routes_trades,
 )
 from .context import CONTEXT, ApiContext
 from .errors import ApiError
+from .event_hub import EventHub
 from .helpers import json_response
 from .openapi import build_openapi
 from .router import ApiRouter, RouteSpec
@@ -45,7 +47,7 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_satellites.router, routes_planner.router,
                                    routes_regime.router,
                                    routes_rebalancing.router, routes_fx.router,
-                                   routes_alerts.router)
+                                   routes_alerts.router, routes_streams.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
@@ -141,4 +143,12 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
 
     app.router.add_get("/api/openapi.json", openapi)
     app[ROUTE_SPECS] = specs
+    app.on_shutdown.append(_close_streams)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    """The daemon is stopping: end every open event stream now."""
+    hub = app[CONTEXT].resources.get(routes_streams.EVENT_HUB)
+    if isinstance(hub, EventHub):
+        hub.close()
