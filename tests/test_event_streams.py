@@ -10,6 +10,7 @@ import socket
 import time
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from daemon_harness import Client, start_daemon
 from arduino_trader.daemon.api.app import create_app
 from arduino_trader.daemon.api.context import ApiContext
 from arduino_trader.daemon.api.event_hub import EventHub
+from arduino_trader.daemon.api.health_watch import watch_health
 from arduino_trader.daemon.api.routes_streams import EVENT_HUB, STREAM_TIMING, StreamTiming
+from arduino_trader.protocols.messages import ComponentStatus, HealthReport
 from arduino_trader.protocols.planning import PlanReady
 
 PATH = "/api/events/stream"
@@ -235,6 +238,52 @@ def test_recommendations_stream_sends_the_plan_now_and_after_each_plan(tmp_path:
         assert set(json.loads(snapshot["data"])) >= {"is_planning", "last_plan", "pending"}
         stream.close()
         status.close()
+    finally:
+        daemon.gate.set()
+        daemon.stop()
+
+
+async def test_health_watch_publishes_changes_only() -> None:
+    hub = EventHub(asyncio.get_running_loop())
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    answers: list[HealthReport | None] = [
+        HealthReport("ok", (), {}, {}, {}, {}, True, now),
+        HealthReport("ok", (), {}, {}, {}, {}, True, now),
+        HealthReport("degraded", ("broker: slow",), {}, {}, {}, {}, True, now),
+        None]
+
+    async def ask() -> HealthReport | None:
+        if not answers:
+            hub.close()
+            return None
+        return answers.pop(0)
+
+    await asyncio.wait_for(watch_health(hub, ask, period_s=0.01), 5)
+    sub = hub.subscribe(0)
+    assert [(e.kind, e.data) for e in sub.backlog] == [
+        ("health_changed", {"level": "degraded", "reasons": ["broker: slow"],
+                            "previous_level": "ok"}),
+        ("health_changed", {"level": "failing", "reasons": ["health monitor is not answering"],
+                            "previous_level": "degraded"})]
+
+
+def test_the_daemon_streams_a_health_change(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "state")
+    try:
+        stream = urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}{PATH}", timeout=30)
+        assert _read_block(stream) == {"retry": "3000"}
+        daemon.bus.tell("health", ComponentStatus("stream_test", "failing", "test outage",
+                                                  daemon.clock.now()))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the start-up jobs' events come first
+            block = _read_block(stream)
+            if block.get("event") == "health_changed" and "test outage" in block["data"]:
+                break
+        data = json.loads(block["data"])
+        assert block["event"] == "health_changed"
+        assert any("test outage" in r for r in data["reasons"]), data
+        assert data["level"] in ("degraded", "failing") and data["previous_level"]
+        stream.close()
     finally:
         daemon.gate.set()
         daemon.stop()

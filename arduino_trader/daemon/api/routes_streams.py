@@ -139,7 +139,8 @@ def _event_frame(item: StreamEvent) -> bytes:
 
 
 @router.route("GET", "/api/events/stream", summary="Server-sent events: plan ready, order "
-              "filled / refused, job finished, deposit / dividend / withdrawal booked; "
+              "filled / refused, health changed, job finished, deposit / dividend / "
+              "withdrawal booked; "
               "resumes after Last-Event-ID", content_type=_SSE, response={"type": "string"},
               errors={400: "Last-Event-ID is not an integer", **_ERRORS})
 async def events_stream(request: web.Request) -> web.StreamResponse:
