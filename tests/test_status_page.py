@@ -100,10 +100,14 @@ def test_dashboard_in_chromium(daemon: ProbeDaemon, browser: Any) -> None:
     _, status = api.call("GET", "/api/system/status")
     _, portfolio = api.call("GET", "/api/portfolio")
     assert _text(browser, "mode") == status["trading_mode"] == "live"
-    assert _text(browser, "health") == status["status"]
+    # Health may change meanwhile (start-up jobs); the page follows it through the stream.
+    wait.until(lambda d: _text(d, "health") == api.call("GET", "/api/system/status")[1]["status"])
     expected_value = "–" if portfolio["total_value_eur"] is None else _eur(
         portfolio["total_value_eur"])
     assert _text(browser, "value") == expected_value
+    rows = browser.execute_script("return document.querySelectorAll('#positions tbody tr').length")
+    assert rows == len(portfolio["positions"])
+    browser.find_element(By.CSS_SELECTOR, "button[data-days='31']").click()  # chart range
     jobs = browser.execute_script(
         "return [...document.querySelectorAll('#jobs button[data-job]')].map(b => b.dataset.job)")
     assert set(jobs) == {j["name"] for j in status["jobs"]}
