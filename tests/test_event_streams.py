@@ -111,6 +111,17 @@ async def test_resume_past_the_replay_window_says_reset(served: Served) -> None:
     assert [m["id"] for m in got[2:]] == ["4", "5", "6"]
 
 
+async def test_resume_from_an_earlier_run_says_reset() -> None:
+    """A restarted daemon numbers from its start time: an id of the previous run is
+    below every id it keeps, so the client is told to reload."""
+    hub = EventHub(asyncio.get_running_loop(), first_id=1_700_000_000_000)
+    hub.publish("job_finished", {"n": 1})
+    old_run = hub.subscribe(last_event_id=1_600_000_000_123)
+    assert old_run.reset and [e.id for e in old_run.backlog] == [1_700_000_000_000]
+    current = hub.subscribe(last_event_id=1_700_000_000_000)
+    assert not current.reset and current.backlog == []
+
+
 async def test_bad_last_event_id_is_a_400(served: Served) -> None:
     async with aiohttp.ClientSession() as http, \
             http.get(served.base + PATH, headers={"Last-Event-ID": "x1"}) as resp:

@@ -277,7 +277,7 @@ class TraderDaemon:
 
     def _start_api(self, settings: Settings) -> None:
         assert self.settings is not None and self.scheduler is not None
-        hub = EventHub(self.io.loop)
+        hub = EventHub(self.io.loop, first_id=time.time_ns() // 1_000_000)
         self.bus.listen(hub.offer)
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,

@@ -73,13 +73,16 @@ class EventHub:
     ``loop``)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, max_clients: int = 8,
-                 queue_size: int = 256, replay: int = 512) -> None:
+                 queue_size: int = 256, replay: int = 512, first_id: int = 1) -> None:
+        """``first_id``: the daemon passes its start time in milliseconds, so the ids of a
+        later run are above any earlier run's and a client resuming across a restart is
+        told to reset instead of being handed unrelated events."""
         self.loop = loop
         self.max_clients = max_clients
         self.queue_size = queue_size
         self._replay: deque[StreamEvent] = deque(maxlen=replay)
         self._subs: list[Subscription] = []
-        self._next_id = 1
+        self._next_id = first_id
         self.closed = asyncio.Event()
 
     @property
