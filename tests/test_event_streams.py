@@ -122,6 +122,17 @@ async def test_resume_from_an_earlier_run_says_reset() -> None:
     assert not current.reset and current.backlog == []
 
 
+async def test_a_failing_snapshot_is_an_event_and_the_stream_goes_on(served: Served) -> None:
+    """The app here has no store: the plan cannot be read, which the stream says."""
+    async with aiohttp.ClientSession() as http, \
+            http.get(served.base + "/api/trades/recommendations/stream") as resp:
+        assert resp.status == 200
+        got = await _messages(resp, 3)
+    assert got[1]["event"] == "snapshot_failed" and json.loads(got[1]["data"])["message"]
+    assert got[2] == {"comment": "heartbeat"}
+    await _wait(lambda: served.hub.clients == 0, "slot freed")
+
+
 async def test_bad_last_event_id_is_a_400(served: Served) -> None:
     async with aiohttp.ClientSession() as http, \
             http.get(served.base + PATH, headers={"Last-Event-ID": "x1"}) as resp:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
 from .context import ctx_of
@@ -25,6 +26,7 @@ from .router import ApiRouter
 from .routes_planner import planner_status, recommendations
 
 router = ApiRouter("streams")
+log = structlog.get_logger(component="api")
 
 EVENT_HUB = "events"
 RETRY_MS = 3000
@@ -161,7 +163,14 @@ View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _snapshot(request: web.Request, view: View, event: str, event_id: int) -> bytes:
-    response = await view(request)
+    """The GET route's answer as one event; once the stream is open a failure cannot become
+    an HTTP error, so it is sent as ``event: snapshot_failed`` and the stream goes on."""
+    try:
+        response = await view(request)
+    except Exception as exc:  # the stream stays open; the next change retries
+        log.warning("stream_snapshot_failed", path=request.path, error=repr(exc))
+        message = exc.message if isinstance(exc, ApiError) else type(exc).__name__
+        return frame(dumps({"message": message}), event="snapshot_failed", event_id=event_id)
     text = response.text if isinstance(response, web.Response) else None
     body = json.loads(text) if text else {}
     return frame(dumps(body), event=event, event_id=event_id)
