@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -25,6 +26,13 @@ class ActorBus:
         # Actors handed a message since the last settle round, added after the hand-off
         # (a message enqueued after a round's barrier lands in the next round's set).
         self._touched: set[str] = set()
+        self._listeners: list[Callable[[object], None]] = []
+
+    def listen(self, listener: Callable[[object], None]) -> None:
+        """Also hand every published event to ``listener`` (called on the publishing
+        thread; it must be quick and thread-safe, e.g. the API's event streams)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         """Point ``name`` at a (new) actor ref."""
@@ -78,6 +86,9 @@ class ActorBus:
         """Deliver ``event`` to every subscriber of its type; absent actors are skipped."""
         with self._lock:
             names = list(self._subscribers.get(type(event), ()))
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)
         for name in names:
             try:
                 self.tell(name, event)

@@ -42,6 +42,8 @@ from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .api.app import create_app
 from .api.context import ApiContext
+from .api.event_hub import EventHub
+from .api.routes_streams import EVENT_HUB
 from .broker_listing import listing_feed
 from .bus import ActorBus
 from .caches import CacheRegistry
@@ -282,11 +284,13 @@ class TraderDaemon:
 
     def _start_api(self, settings: Settings) -> None:
         assert self.settings is not None and self.scheduler is not None
+        hub = EventHub(self.io.loop, first_id=time.time_ns() // 1_000_000)
+        self.bus.listen(hub.offer)
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
                          resources={"caches": self.caches, "broker": self._broker_pair()[0],
-                                    "exit": self.exit_request},
+                                    "exit": self.exit_request, EVENT_HUB: hub},
                          started_at=time.monotonic())
         app = create_app(ctx)
         host = settings.get_str("api.host")

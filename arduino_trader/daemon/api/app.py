@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
+from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from arduino_trader.protocols.messages import GetHealth, HealthReport
+from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 from . import (
@@ -28,11 +33,14 @@ from . import (
     routes_regime,
     routes_satellites,
     routes_settings,
+    routes_streams,
     routes_system,
     routes_trades,
 )
 from .context import CONTEXT, ApiContext
 from .errors import ApiError
+from .event_hub import EventHub
+from .health_watch import watch_health
 from .helpers import json_response
 from .host_check import host_middleware
 from .openapi import build_openapi
@@ -49,7 +57,7 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_regime.router,
                                    routes_rebalancing.router, routes_fx.router,
                                    routes_alerts.router, routes_display.router,
-                                   routes_planning_config.router)
+                                   routes_planning_config.router, routes_streams.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
@@ -146,4 +154,40 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
 
     app.router.add_get("/api/openapi.json", openapi)
     app[ROUTE_SPECS] = specs
+    app.on_shutdown.append(_close_streams)
+    app.cleanup_ctx.append(_health_watch)
     return app
+
+
+async def _health_watch(app: web.Application) -> AsyncIterator[None]:
+    """While the app runs, stream the health monitor's changes (when streams are wired)."""
+    ctx = app[CONTEXT]
+    hub = ctx.resources.get(routes_streams.EVENT_HUB)
+    task = None
+    if isinstance(hub, EventHub):
+        loop = asyncio.get_running_loop()
+
+        async def ask() -> HealthReport | None:
+            try:
+                report = await loop.run_in_executor(ctx.executor, ctx.bus.ask, "health",
+                                                    GetHealth(), 5.0)
+            except (ActorUnavailable, TimeoutError):
+                return None
+            except Exception as exc:  # any failure to answer reads as "not answering"
+                log.warning("health_watch_ask_failed", error=repr(exc))
+                return None
+            return report if isinstance(report, HealthReport) else None
+
+        task = asyncio.create_task(watch_health(hub, ask))
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _close_streams(app: web.Application) -> None:
+    """The daemon is stopping: end every open event stream now."""
+    hub = app[CONTEXT].resources.get(routes_streams.EVENT_HUB)
+    if isinstance(hub, EventHub):
+        hub.close()

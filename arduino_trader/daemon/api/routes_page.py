@@ -1,5 +1,5 @@
-"""``GET /``: the status page, one self-contained HTML file (no build step, no external
-assets) that reads the JSON API and refreshes itself."""
+"""``GET /``: the owner's dashboard, one self-contained HTML file (no build step, no
+external assets) that reads the JSON API and follows ``/api/events/stream`` to refresh."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ router = ApiRouter("page")
 
 @cache
 def _page() -> bytes:
-    return (resources.files("arduino_trader.daemon.api") / "static" / "status.html").read_bytes()
+    return (resources.files("arduino_trader.daemon.api") / "static" / "dashboard.html").read_bytes()
 
 
-@router.route("GET", "/", summary="Status page (HTML): health, mode, portfolio, orders, jobs",
+@router.route("GET", "/", summary="The dashboard (HTML): value, health, plan, positions, "
+              "scores, regime, buckets, orders, jobs, owner actions",
               auth=False, content_type="text/html", response={"type": "string"})
 async def status_page(request: web.Request) -> web.Response:
     """The page; its data comes from the read-only JSON routes."""
     return web.Response(body=_page(), content_type="text/html", charset="utf-8",
                         headers={"Cache-Control": "no-cache",
                                  "Content-Security-Policy": "default-src 'self'; "
-                                 "style-src 'self' 'unsafe-inline'; "
+                                 "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                                  "script-src 'self' 'unsafe-inline'"})
