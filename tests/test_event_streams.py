@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from daemon_harness import Client, start_daemon
 
+from arduino_trader.config.settings import Settings, defaults
 from arduino_trader.daemon.api.app import create_app
 from arduino_trader.daemon.api.context import ApiContext
 from arduino_trader.daemon.api.event_hub import EventHub
@@ -35,8 +36,16 @@ class Served:
         self.hub, self.runner, self.base = hub, runner, f"http://127.0.0.1:{port}"
 
 
+class _DefaultSettings:
+    """The built-in settings, as the app's middlewares read them (``current()``)."""
+
+    def current(self) -> Settings:
+        return defaults()
+
+
 async def _serve(hub: EventHub, timing: StreamTiming) -> Served:
-    ctx = ApiContext(bus=None, store=None, clock=None, settings=None,  # type: ignore[arg-type]
+    ctx = ApiContext(bus=None, store=None, clock=None,  # type: ignore[arg-type]
+                     settings=_DefaultSettings(),  # type: ignore[arg-type]
                      scheduler=None, data_dir=Path("."), token="t",  # type: ignore[arg-type]
                      executor=None,  # type: ignore[arg-type]
                      resources={EVENT_HUB: hub, STREAM_TIMING: timing})
@@ -169,7 +178,7 @@ async def test_a_client_that_never_reads_is_cut_off(served: Served) -> None:
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    await loop.sock_sendall(sock, f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await loop.sock_sendall(sock, f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     await _wait(lambda: served.hub.clients == 1, "client connected")
     big = {"blob": "x" * 65536}
     for _ in range(200):  # ~13 MB the client never reads
