@@ -54,14 +54,14 @@ def seed_from_sandbox(io: IoLoop, store: SqliteStore, client: TradernetClient,
     """Store each ``(isin, symbol, currency, mic)`` with 360 days of history around the
     sandbox's quote, and the sandbox's USD and HKD rates (as EUR per unit), as of ``at``."""
     for isin, symbol, currency, mic in securities:
-        io.run(market_repo.insert_security(store, {
+        market_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic}, at), 5)
+            "mic": mic}, at)
         (quote,) = io.run(client.quotes((symbol,)), 10)
         price = float(quote.bid or quote.last or 1)
         bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
                          high=price * 1.3) for i in range(360)]
-        io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", at), 5)
-    io.run(market_repo.write_fx(store, [
+        market_repo.write_history(store, {isin: (bars, [])}, "test", at)
+    market_repo.write_fx(store, [
         FxRate(ccy, Decimal(1) / EUR_RATES[ccy], at.date(), at, "test")
-        for ccy in ("USD", "HKD")], at), 5)
+        for ccy in ("USD", "HKD")], at)

@@ -70,8 +70,8 @@ def bus() -> ActorBus:
 
 @pytest.fixture
 def store(io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
-    """A migrated store in a temp dir, opened on the ``io`` loop."""
+    """A migrated store in a temp dir (tests using it also get a running ``io`` loop)."""
     db = SqliteStore(tmp_path / "test.db", busy_timeout_ms=200)
-    io.run(db.open(), timeout=30)
+    db.open()
     yield db
-    io.run(db.close(), timeout=10)
+    db.close()

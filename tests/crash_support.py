@@ -420,31 +420,27 @@ def seed_store(data_dir: Path, moment: datetime) -> None:
     """The universe, a year of flat history and FX rates, before the first start."""
     from arduino_trader.adapters.store import market_repo
     from arduino_trader.adapters.store.sqlite import SqliteStore
-    from arduino_trader.daemon.io_loop import IoLoop
     from arduino_trader.protocols.market_data import FxRate, PriceBar
 
-    io = IoLoop()
-    io.start()
     store = SqliteStore(data_dir / DB_FILE)
     was = crashpoints.current()
     crashpoints.arm(None)
     try:
-        io.run(store.open(), 60)
+        store.open()
         start = moment.date() - timedelta(days=300)
         for isin, symbol, currency, mic, price in SECURITIES:
-            io.run(market_repo.insert_security(store, {
+            market_repo.insert_security(store, {
                 "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-                "mic": mic, "source": "test"}, moment), 5)
+                "mic": mic, "source": "test"}, moment)
             bars = [PriceBar(start + timedelta(days=i), price * (1 + 0.001 * (i % 7)),
                              high=price * 1.5) for i in range(299)]
-            io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", moment), 5)
-        io.run(market_repo.write_fx(store, [
+            market_repo.write_history(store, {isin: (bars, [])}, "test", moment)
+        market_repo.write_fx(store, [
             FxRate("USD", Decimal("0.92"), moment.date(), moment, "test"),
-            FxRate("HKD", Decimal("0.118"), moment.date(), moment, "test")], moment), 5)
+            FxRate("HKD", Decimal("0.118"), moment.date(), moment, "test")], moment)
     finally:
         crashpoints.arm(was)
-        io.run(store.close(), 10)
-        io.stop()
+        store.close()
 
 
 # ----------------------------------------------------------------- invariants

@@ -106,13 +106,13 @@ def live_rig(base: Path, **env: str) -> Iterator[LiveRig]:
 def _seed(daemon: ProbeDaemon) -> None:
     now, store = daemon.clock.now(), daemon.store
     for isin, symbol, currency, mic, price in (AAPL, MSFT):
-        daemon.io.run(market_repo.insert_security(store, {
+        market_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic, "source": "test"}, now), 5)
+            "mic": mic, "source": "test"}, now)
         start = now.date() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]
-        daemon.io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
-    daemon.io.run(market_repo.write_fx(store, [
+        market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
-        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)
+        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

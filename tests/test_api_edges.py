@@ -161,8 +161,8 @@ def test_dividend_for_a_known_symbol_stores_its_isin(demo: tuple[ProbeDaemon, Cl
     code, created = api.call("POST", "/api/dividends", {
         "symbol": "AAPL.US", "amount": "1.20", "currency": "EUR", "payment_date": "2026-02-12"})
     assert code == 201 and created["isin"] == AAPL, created
-    before = daemon.io.run(daemon.store.fetch_one(
-        "SELECT COUNT(*) AS n FROM dividend_history"), 10)
+    before = daemon.store.fetch_one(
+        "SELECT COUNT(*) AS n FROM dividend_history")
     code, err = api.call("POST", "/api/dividends", {
         "symbol": "AAPL.US", "isin": "US5949181045", "amount": "1", "currency": "EUR",
         "payment_date": "2026-02-12"})
@@ -170,8 +170,8 @@ def test_dividend_for_a_known_symbol_stores_its_isin(demo: tuple[ProbeDaemon, Cl
     code, err = api.call("POST", "/api/dividends", {
         "symbol": "NOPE.US", "amount": "1", "currency": "EUR", "payment_date": "2026-02-12"})
     assert code == 400 and err["error"] == "unknown_security"
-    after = daemon.io.run(daemon.store.fetch_one(
-        "SELECT COUNT(*) AS n FROM dividend_history"), 10)
+    after = daemon.store.fetch_one(
+        "SELECT COUNT(*) AS n FROM dividend_history")
     assert before is not None and after is not None and after["n"] == before["n"]
 
 

@@ -27,9 +27,9 @@ DEEP_BODIES = {"array": b"[" * 2000, "object": b'{"a":' * 2000 + b"1" + b"}" * 2
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
     d = start_daemon(tmp_path_factory.mktemp("hardening"), clock=manual_clock(),
                      env={"ARDUINO_TRADER_API__ALLOWED_HOSTS": "trader.lan, pi.local"})
-    d.io.run(market_repo.insert_security(d.store, {  # PUT /api/securities/{isin} needs one
+    market_repo.insert_security(d.store, {  # PUT /api/securities/{isin} needs one
         "isin": PATH_VALUES["isin"], "symbol": "AAPL.US", "name": "Apple",
-        "currency": "USD", "mic": "XNAS"}, d.clock.now()), 5)
+        "currency": "USD", "mic": "XNAS"}, d.clock.now())
     yield d
     d.stop()
 

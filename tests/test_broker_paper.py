@@ -51,8 +51,8 @@ def test_cash_flows_read_back_the_ledger_as_it_is_now(io: IoLoop, store: SqliteS
     again = io.run(broker.cash_flows(), 10)
     assert again[1] is first[0] and again[0].amount == Decimal("500")
     assert io.run(broker.cash_flows(1, 1), 10) == (first[0],)
-    io.run(store.execute("UPDATE paper_cash_flows SET comment = 'edited' "
-                         "WHERE comment = 'monthly'"), 10)
+    store.execute("UPDATE paper_cash_flows SET comment = 'edited' "
+                         "WHERE comment = 'monthly'")
     assert io.run(broker.cash_flows(), 10)[0].comment == "edited"
 
 
@@ -106,7 +106,7 @@ def test_refusals_write_nothing(io: IoLoop, store: SqliteStore) -> None:
         io.run(broker.place_order(OrderRequest("ASML.EU", "SELL", 1, user_order_id=5)), 10)
     with pytest.raises(BrokerRejected):
         io.run(broker.place_order(OrderRequest("NOPRICE", "BUY", 1, user_order_id=6)), 10)
-    assert io.run(store.fetch_all("SELECT * FROM paper_orders"), 10) == []
+    assert store.fetch_all("SELECT * FROM paper_orders") == []
     io.run(broker.place_order(OrderRequest("ASML.EU", "BUY", 1, user_order_id=7)), 10)
     with pytest.raises(BrokerRejected):
         io.run(broker.place_order(OrderRequest("ASML.EU", "BUY", 1, user_order_id=7)), 10)
@@ -137,11 +137,11 @@ def test_every_row_is_marked_simulated(io: IoLoop, store: SqliteStore) -> None:
     io.run(broker.place_order(OrderRequest("SAP.EU", "BUY", 1, user_order_id=10)), 10)
     for table in ("paper_account", "paper_cash", "paper_positions", "paper_orders",
                   "paper_trades", "paper_cash_flows"):
-        rows = io.run(store.fetch_all(f"SELECT simulated FROM {table}"), 10)
+        rows = store.fetch_all(f"SELECT simulated FROM {table}")
         assert rows and all(r["simulated"] == 1 for r in rows), table
     with pytest.raises((StoreError, sqlite3.IntegrityError)):
-        io.run(store.execute("INSERT INTO paper_cash (currency, amount, simulated) "
-                             "VALUES ('GBP', '1', 0)"), 10)
+        store.execute("INSERT INTO paper_cash (currency, amount, simulated) "
+                             "VALUES ('GBP', '1', 0)")
 
 
 # ------------------------------------------------------------------ property
@@ -225,8 +225,8 @@ def test_the_account_prices_every_position_in_one_call(io: IoLoop, store: Sqlite
                          fees=lambda: FEES, prices=prices, eur_rates=prices.rates)
     io.run(broker.deposit("USD", Decimal("500")), 10)
     io.run(broker.place_order(OrderRequest("AAPL.US", "BUY", 2, user_order_id=1)), 10)
-    io.run(store.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, currency) "
-                         "VALUES ('GONE.US', '3', '7.50', 'USD')"), 10)
+    store.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, currency) "
+                         "VALUES ('GONE.US', '3', '7.50', 'USD')")
     source.calls.clear()
     account = io.run(broker.account(), 10)
     assert source.calls == [["AAPL.US", "GONE.US"]]

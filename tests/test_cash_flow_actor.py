@@ -78,7 +78,7 @@ class Rig:
         return outcome
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self.io.run(self.store.fetch_all(sql, params), 5)
+        return self.store.fetch_all(sql, params)
 
     def flush(self) -> list[Any]:
         self.bus.ask("cash_flows", Ping(self.clock.now()), 10)  # mailbox drained
@@ -163,9 +163,9 @@ def test_a_resync_asks_the_store_only_about_records_not_seen_settled(
     asked: list[list[str]] = []
     real = actor_module.repo.seen_flows
 
-    async def counting(db: object, keys: list[str]) -> object:
+    def counting(db: object, keys: list[str]) -> object:
         asked.append(list(keys))
-        return await real(db, keys)  # type: ignore[arg-type]
+        return real(db, keys)  # type: ignore[arg-type]
 
     monkeypatch.setattr(actor_module.repo, "seen_flows", counting)
     assert rig.job("cash_flow_sync").ok  # stores the sandbox's history
@@ -182,7 +182,7 @@ def test_a_resync_asks_the_store_only_about_records_not_seen_settled(
 
 
 def cash_flow_repo_ledger(rig: Rig, key: str) -> list[tuple[str, str, Decimal, str]]:
-    return rig.io.run(cash_flow_repo.bucket_ledger(rig.store, key), 5)
+    return cash_flow_repo.bucket_ledger(rig.store, key)
 
 
 def test_a_foreign_deposit_waits_for_its_rate_never_one_to_one(rig: Rig) -> None:
@@ -190,8 +190,8 @@ def test_a_foreign_deposit_waits_for_its_rate_never_one_to_one(rig: Rig) -> None
     outcome = rig.job("cash_flow_sync")
     assert len(outcome.details["missing_rate"]) == 1
     assert not rig.rows("SELECT * FROM cash_flows WHERE currency = 'USD'")
-    rig.io.run(market_repo.write_fx(rig.store, [
-        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START)
     outcome = rig.job("cash_flow_sync")
     assert outcome.ok and outcome.details["synced"] == 1
     (row,) = rig.rows("SELECT * FROM cash_flows WHERE currency = 'USD'")
@@ -222,12 +222,12 @@ def test_broker_down_is_not_ok_and_writes_nothing(rig: Rig) -> None:
 
 
 def _seed_vwce(rig: Rig) -> None:
-    rig.io.run(market_repo.insert_security(rig.store, {
+    market_repo.insert_security(rig.store, {
         "isin": VWCE[0], "symbol": VWCE[1], "name": "Vanguard FTSE All-World",
-        "currency": "EUR", "mic": "XETR"}, START), 5)
-    rig.io.run(market_repo.write_fx(rig.store, [
+        "currency": "EUR", "mic": "XETR"}, START)
+    market_repo.write_fx(rig.store, [
         FxRate("USD", D("0.92"), START.date(), START, "test"),
-        FxRate("HKD", D("0.118"), START.date(), START, "test")], START), 5)
+        FxRate("HKD", D("0.118"), START.date(), START, "test")], START)
 
 
 def test_negative_balance_check_reads_the_account(rig: Rig) -> None:
@@ -240,9 +240,9 @@ def test_negative_balance_check_reads_the_account(rig: Rig) -> None:
 
 def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) -> None:
     _seed_vwce(rig)
-    rig.io.run(market_repo.insert_security(rig.store, {
+    market_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
-        "mic": "XNAS"}, START), 5)
+        "mic": "XNAS"}, START)
     rig.sandbox.sandbox.account.deposit("USD", D("-2600.00"), rig.clock.now())  # USD −100
     rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq and Xetra both tradable
     with structlog.testing.capture_logs() as logs:
@@ -250,7 +250,7 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
     assert outcome.ok and outcome.details["outcome"] == "unresolved", outcome
     # a rehearsal's shortfall is a warning: "level error" stays for real money
     assert [e["log_level"] for e in logs if e["event"] == "emergency_shortfall"] == ["warning"]
-    (run,) = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    (run,) = cash_flow_repo.list_emergency_runs(rig.store)
     assert run["mode"] == "research" and run["outcome"] == "unresolved"
     assert {k: D(v) for k, v in run["initial_shortfalls"].items()} == {
         "HKD": D("17.50"), "USD": D("105.00")}
@@ -265,11 +265,11 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
 
 def test_an_emergency_run_never_overlaps_another(rig: Rig) -> None:
     _seed_vwce(rig)
-    rig.io.run(cash_flow_repo.start_emergency_run(rig.store, "stuck", "live", "sync",
-                                                  START), 5)
+    cash_flow_repo.start_emergency_run(rig.store, "stuck", "live", "sync",
+                                                  START)
     outcome = rig.job("emergency_rebalance")
     assert not outcome.ok and outcome.details["locked"]
-    runs = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    runs = cash_flow_repo.list_emergency_runs(rig.store)
     assert [r["run_id"] for r in runs] == ["stuck"]
 
 
@@ -280,9 +280,9 @@ def _fill(key: str, qty: str, price: str, source: str = "drip") -> TradeExecuted
 
 def test_drip_consumes_dividend_euros_only_on_fills_and_once(rig: Rig) -> None:
     _seed_vwce(rig)
-    dividend_id = rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+    dividend_id = cash_flow_repo.create_dividend(rig.store, {
         "symbol": VWCE[1], "isin": VWCE[0], "amount": D("300.00"), "currency": "EUR",
-        "amount_eur": D("300.00"), "payment_date": date(2026, 3, 2).isoformat()}, START), 5)
+        "amount_eur": D("300.00"), "payment_date": date(2026, 3, 2).isoformat()}, START)
     rig.bus.tell("cash_flows", _fill("research:1", "2", "100", source="autonomous"))
     rig.flush()
     assert rig.rows("SELECT * FROM dividend_allocations") == []  # not a DRIP fill
@@ -302,16 +302,16 @@ def test_drip_consumes_dividend_euros_only_on_fills_and_once(rig: Rig) -> None:
 def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> None:
     rig.sandbox.sandbox.account.deposit("HKD", D("100"), rig.clock.now())  # nothing short
     ts = int(START.timestamp())
-    rig.io.run(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO plans (id, portfolio_hash, status, reason, trigger, result_json, "
-        "duration_ms, created_at) VALUES (1, 'h', 'plan', 'r', 't', '{}', 1, ?)", (ts,)), 5)
+        "duration_ms, created_at) VALUES (1, 'h', 'plan', 'r', 't', '{}', 1, ?)", (ts,))
     for n, portfolio_hash in enumerate(("EMERGENCY:negative_balance_rebalancing", "normal")):
-        rig.io.run(rig.store.execute(
+        rig.store.execute(
             "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, side, quantity, "
             "estimated_price, estimated_value, cost_eur, currency, reason, priority, "
             "score_before, score_after, status, portfolio_hash, created_at, updated_at) "
             "VALUES (?, 1, 1, 'VWCE.EU', ?, 'SELL', 1, '100', '100', '2', 'EUR', 'r', 999, "
-            "0, 0, 'pending', ?, ?, ?)", (f"u{n}", VWCE[0], portfolio_hash, ts, ts)), 5)
+            "0, 0, 'pending', ?, ?, ?)", (f"u{n}", VWCE[0], portfolio_hash, ts, ts))
     outcome = rig.job("emergency_rebalance")
     assert outcome.ok and outcome.details["outcome"] == "no_shortfall", outcome
     rows = rig.rows("SELECT portfolio_hash, status FROM recommendations ORDER BY uuid")
@@ -321,9 +321,9 @@ def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> Non
 
 def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     _seed_vwce(rig)
-    rig.io.run(market_repo.insert_security(rig.store, {
+    market_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
-        "mic": "XNAS", "country": "United States", "industry": "Technology"}, START), 5)
+        "mic": "XNAS", "country": "United States", "industry": "Technology"}, START)
     outcome = rig.job("concentration_check")
     assert outcome.ok, outcome
     alerts = {(a["type"], a["name"]): a for a in outcome.details["alerts"]}
@@ -370,8 +370,8 @@ def test_each_trading_charge_is_one_cash_flow_row(rig: Rig) -> None:
         box.account.advance(box.now())
     trades = [str(t["id"]) for t in box.account.state["trades"]]
     assert len(trades) == 2  # a partial fill, then the rest: two charges
-    rig.io.run(market_repo.write_fx(rig.store, [
-        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START)
     assert rig.job("cash_flow_sync").ok
     fees = rig.rows("SELECT transaction_id, transaction_type, amount, description FROM "
                     "cash_flows WHERE transaction_type LIKE '%commission%' OR "

@@ -48,7 +48,7 @@ class Rig:
     sandbox: SandboxThread
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self.io.run(self.store.fetch_all(sql, params), 5)
+        return self.store.fetch_all(sql, params)
 
     def drip(self, run_id: str) -> JobOutcome:
         outcome = self.bus.ask("cash_flows", RunJob("dividend_reinvestment", run_id), 120)
@@ -68,22 +68,22 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
     now = START
     isin, symbol = security
-    io.run(market_repo.insert_security(store, {
+    market_repo.insert_security(store, {
         "isin": isin, "symbol": symbol, "name": name, "currency": "EUR",
-        "mic": "XETR"}, now), 5)
+        "mic": "XETR"}, now)
     (quote,) = io.run(client.quotes((symbol,)), 10)
     price = quote.ask or quote.last
     assert price is not None
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (0.95 + (i % 7) / 100),
                      high=float(price) * 1.4) for i in range(360)]
-    io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
-    io.run(market_repo.write_fx(store, [
+    market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
-        FxRate("HKD", D("0.118"), now.date(), now, "test")], now), 5)
-    io.run(market_repo.write_quotes(store, {isin: Quote(symbol, float(price), "EUR", now,
-                                                        "test")}, now), 5)
-    io.run(market_repo.write_security_data(store, isin, "fundamentals",
-                                           {"values": {"dividendYield": 0.041}}, now), 5)
+        FxRate("HKD", D("0.118"), now.date(), now, "test")], now)
+    market_repo.write_quotes(store, {isin: Quote(symbol, float(price), "EUR", now,
+                                                        "test")}, now)
+    market_repo.write_security_data(store, isin, "fundamentals",
+                                           {"values": {"dividendYield": 0.041}}, now)
     return D(price)
 
 
@@ -114,15 +114,15 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
     (record,) = normalise("user_cash_flow", [{
         "id": "div-1", "type_code": "dividend", "sum": "600,00", "currency": "EUR",
         "date": "2026-03-02", "symbol": SAP[1]}]).records
-    rates = rig.io.run(cash_flow_repo.load_rates(rig.store), 5)
-    effects = rig.io.run(cash_flow_repo.store_record(rig.store, record,
-                                                     core_only_context(rates), START), 5)
+    rates = cash_flow_repo.load_rates(rig.store)
+    effects = cash_flow_repo.store_record(rig.store, record,
+                                                     core_only_context(rates), START)
     assert effects.dividend is not None and effects.ledger[0].bucket_id == "core"
     (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = 'ucf:div-1'")
     did = row["id"]
-    small = rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+    small = cash_flow_repo.create_dividend(rig.store, {
         "symbol": "KO.US", "amount": D("12.40"), "currency": "EUR",
-        "amount_eur": D("12.40"), "payment_date": "2026-03-03"}, START), 5)
+        "amount_eur": D("12.40"), "payment_date": "2026-03-03"}, START)
     outcome = rig.drip("drip-1")
     assert outcome.ok, outcome
     (buy,) = outcome.details["buys"]
@@ -167,8 +167,8 @@ def test_a_broker_dividend_is_synced_and_reinvested_after_the_fill(rig: Rig) -> 
     # shares at it: the fills cost at least the planned euros, so the dividend is consumed
     # in full (a fill never consumes more than the plan reserved).
     price = (ask * D("0.97")).quantize(D("0.01"))
-    rig.io.run(market_repo.write_quotes(rig.store, {VWCE[0]: Quote(
-        VWCE[1], float(price), "EUR", START, "test")}, START), 5)
+    market_repo.write_quotes(rig.store, {VWCE[0]: Quote(
+        VWCE[1], float(price), "EUR", START, "test")}, START)
     amount = 4 * price
     # enough capital that the bought shares stay within the executor's position limit
     rig.sandbox.sandbox.account.deposit("EUR", D("20000"), rig.clock.now())
@@ -219,12 +219,12 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
     (quote,) = rig.io.run(rig.client.quotes((AAPL[1],)), 10)
     price = quote.bid or quote.last
     assert price is not None
-    rig.io.run(market_repo.insert_security(rig.store, {
+    market_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
-        "mic": "XNAS"}, START), 5)
+        "mic": "XNAS"}, START)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (1 + (i % 5) / 100),
                      high=float(price) * 1.3) for i in range(360)]
-    rig.io.run(market_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START), 5)
+    market_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
     rig.sandbox.sandbox.account.deposit("USD", -(_usd(rig) + D("100")), rig.clock.now())
     assert _usd(rig) == D("-100")
     account = rig.sandbox.sandbox.account
@@ -233,7 +233,7 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
     rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq tradable
     outcome = rig.bus.ask("cash_flows", RunJob("emergency_rebalance", "em-1"), 120)
     assert outcome.ok and outcome.details["outcome"] == "resolved", outcome
-    (run,) = rig.io.run(cash_flow_repo.list_emergency_runs(rig.store), 5)
+    (run,) = cash_flow_repo.list_emergency_runs(rig.store)
     (sale,) = [a for a in run["actions"] if a["kind"] == "sale"]
     assert sale["symbol"] == AAPL[1] and sale["status"] == "placed"
     assert not [a for a in run["actions"] if a["kind"] == "exchange"]
@@ -254,16 +254,16 @@ def _usd(rig: Rig) -> Decimal:
 
 def test_an_accumulating_satellite_keeps_its_dividend_cash(rig: Rig) -> None:
     ts = int(START.timestamp())
-    rig.io.run(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO buckets (id, name, type, status, created_at, updated_at) "
-        "VALUES ('dip', 'Dip', 'satellite', 'active', ?, ?)", (ts, ts)), 5)
-    rig.io.run(rig.store.execute(
+        "VALUES ('dip', 'Dip', 'satellite', 'active', ?, ?)", (ts, ts))
+    rig.store.execute(
         "INSERT INTO satellite_settings (satellite_id, dividend_handling, updated_at) "
-        "VALUES ('dip', 'accumulate_cash', ?)", (ts,)), 5)
-    rig.io.run(cash_flow_repo.create_dividend(rig.store, {
+        "VALUES ('dip', 'accumulate_cash', ?)", (ts,))
+    cash_flow_repo.create_dividend(rig.store, {
         "symbol": SAP[1], "isin": SAP[0], "bucket_id": "dip", "amount": D("900.00"),
         "currency": "EUR", "amount_eur": D("900.00"), "payment_date": "2026-03-02"},
-        START), 5)
+        START)
     outcome = rig.drip("drip-acc")
     assert outcome.ok and outcome.details["buys"] == []
     assert outcome.details["skipped"] == [[SAP[1], "bucket dip accumulates dividend cash"]]

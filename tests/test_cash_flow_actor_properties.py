@@ -60,20 +60,20 @@ def _sync(io: IoLoop, store: SqliteStore, answers: dict[str, Any],
           crash_after: int | None = None) -> int:
     batch, failures = normalise_sources(answers)  # type: ignore[arg-type]
     assert not failures and not [r for r in batch.rejections if not r.ignorable]
-    rates = io.run(repo.load_rates(store), 5)
+    rates = repo.load_rates(store)
     inserted = 0
     for n, record in enumerate(batch.records):
         if crash_after is not None and n == crash_after:
             raise Crash
-        eff = io.run(repo.store_record(store, record, core_only_context(rates), AT), 5)
+        eff = repo.store_record(store, record, core_only_context(rates), AT)
         inserted += eff.action == "insert"
     return inserted
 
 
 def _ledger(io: IoLoop, store: SqliteStore, prefix: str) -> dict[str, list[tuple[str, D]]]:
-    rows = io.run(store.fetch_all(
+    rows = store.fetch_all(
         "SELECT source_id, bucket_id, amount FROM bucket_transactions "
-        "WHERE source_id LIKE ?", (f"%:{prefix}%",)), 5)
+        "WHERE source_id LIKE ?", (f"%:{prefix}%",))
     out: dict[str, list[tuple[str, D]]] = {}
     for r in rows:
         out.setdefault(r["source_id"], []).append((r["bucket_id"], D(r["amount"])))
@@ -87,7 +87,7 @@ def _ledger(io: IoLoop, store: SqliteStore, prefix: str) -> dict[str, list[tuple
 def test_every_record_counts_once_whatever_the_sequence(
         io: IoLoop, store: SqliteStore, deposits: list[tuple[int, str]],
         withdrawals: list[tuple[int, list[int]]], crashes: list[int]) -> None:
-    io.run(market_repo.write_fx(store, [FxRate("USD", D("0.92"), AT.date(), AT, "t")], AT), 5)
+    market_repo.write_fx(store, [FxRate("USD", D("0.92"), AT.date(), AT, "t")], AT)
     prefix = f"x{next(_EXAMPLE)}-"
     steps = max([len(s) for _, s in withdrawals] + [1])
     for step in range(steps):
@@ -102,8 +102,8 @@ def test_every_record_counts_once_whatever_the_sequence(
     before = _ledger(io, store, prefix)
     assert _sync(io, store, final) == 0 and _ledger(io, store, prefix) == before  # re-sync
 
-    keys = io.run(store.fetch_all("SELECT transaction_id FROM cash_flows "
-                                  "WHERE transaction_id LIKE ?", (f"%:{prefix}%",)), 5)
+    keys = store.fetch_all("SELECT transaction_id FROM cash_flows "
+                                  "WHERE transaction_id LIKE ?", (f"%:{prefix}%",))
     assert len(keys) == len({r["transaction_id"] for r in keys}) == \
         len(deposits) + len(withdrawals)
     for i, (cents, _) in enumerate(deposits):
@@ -116,10 +116,10 @@ def test_every_record_counts_once_whatever_the_sequence(
             assert debited == [("core", -D(cents) / 100)]
         else:
             assert debited == []
-    balances = io.run(store.fetch_all("SELECT currency, balance FROM bucket_balances "
-                                      "WHERE bucket_id = 'core'"), 5)
-    totals = io.run(store.fetch_all("SELECT currency, amount FROM bucket_transactions "
-                                    "WHERE bucket_id = 'core'"), 5)
+    balances = store.fetch_all("SELECT currency, balance FROM bucket_balances "
+                                      "WHERE bucket_id = 'core'")
+    totals = store.fetch_all("SELECT currency, amount FROM bucket_transactions "
+                                    "WHERE bucket_id = 'core'")
     expected: dict[str, D] = {}
     for r in totals:
         expected[r["currency"]] = expected.get(r["currency"], D(0)) + D(r["amount"])
@@ -140,9 +140,9 @@ def test_a_dividend_euro_is_spent_at_most_once(io: IoLoop, store: SqliteStore,
     ctx = ActorContext(bus=ActorBus(), io=io, clock=ManualClock(AT),
                        settings=lambda: load_settings(None, environ={}), resources={
                            "store": store})
-    ids = [io.run(repo.create_dividend(store, {
+    ids = [repo.create_dividend(store, {
         "symbol": symbol, "amount": D(c) / 100, "currency": "EUR",
-        "amount_eur": D(c) / 100, "payment_date": f"2026-03-0{i + 1}"}, AT), 5)
+        "amount_eur": D(c) / 100, "payment_date": f"2026-03-0{i + 1}"}, AT)
         for i, c in enumerate(amounts)]
     first_seen: dict[int, tuple[int, int]] = {}
     for fid, qty, price in fills:  # a repeated fill id is a replay of the same fill
@@ -152,12 +152,12 @@ def test_a_dividend_euro_is_spent_at_most_once(io: IoLoop, store: SqliteStore,
             "live"))
     total = sum(D(c) / 100 for c in amounts)
     spent = sum((D(q * p) for q, p in first_seen.values()), D(0))
-    rows = io.run(store.fetch_all(
+    rows = store.fetch_all(
         "SELECT id, amount_eur, allocated_eur, reinvested FROM dividend_history "
-        "WHERE symbol = ? ORDER BY id", (symbol,)), 5)
-    allocations = io.run(store.fetch_all(
+        "WHERE symbol = ? ORDER BY id", (symbol,))
+    allocations = store.fetch_all(
         "SELECT dividend_id, fill_key, amount_eur FROM dividend_allocations "
-        "WHERE symbol = ?", (symbol,)), 5)
+        "WHERE symbol = ?", (symbol,))
     assert len({(a["dividend_id"], a["fill_key"]) for a in allocations}) == len(allocations)
     for r in rows:
         allocated = D(r["allocated_eur"])

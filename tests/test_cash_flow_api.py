@@ -26,7 +26,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _count(daemon: ProbeDaemon, table: str) -> int:
-    row = daemon.io.run(daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}"), 5)
+    row = daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}")
     assert row is not None
     return int(row[0])
 

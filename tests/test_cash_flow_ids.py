@@ -42,14 +42,14 @@ def _sync(io: IoLoop, store: SqliteStore, rows: list[dict[str, Any]]) -> None:
     batch, failures = normalise_sources({"user_cash_flow": rows})
     assert not failures and not [r for r in batch.rejections if not r.ignorable]
     present = frozenset(r.key for r in batch.records)
-    rates = io.run(repo.load_rates(store), 5)
+    rates = repo.load_rates(store)
     for record in batch.records:
-        io.run(repo.store_record(store, record, core_only_context(rates), AT, present), 5)
+        repo.store_record(store, record, core_only_context(rates), AT, present)
 
 
 def _booked(io: IoLoop, store: SqliteStore) -> tuple[int, D]:
-    rows = io.run(store.fetch_all("SELECT amount FROM cash_flows"), 5)
-    ledger = io.run(store.fetch_all("SELECT amount FROM bucket_transactions"), 5)
+    rows = store.fetch_all("SELECT amount FROM cash_flows")
+    ledger = store.fetch_all("SELECT amount FROM bucket_transactions")
     assert sum(D(r["amount"]) for r in rows) == sum(D(r["amount"]) for r in ledger)
     return len(rows), sum((D(r["amount"]) for r in ledger), D(0))
 
@@ -84,9 +84,9 @@ def test_a_row_stored_under_a_float_id_is_the_same_record(io: IoLoop,
     # an earlier version kept the id as the broker spelled it
     (record,) = normalise_sources({"user_cash_flow": [_row(77, 5000, "int")]})[0].records
     assert record.key == broker_key("user_cash_flow", "77.0") == "ucf:77"
-    rates = io.run(repo.load_rates(store), 5)
-    io.run(repo.store_record(store, replace(record, key="ucf:77.0"),
-                             core_only_context(rates), AT), 5)
+    rates = repo.load_rates(store)
+    repo.store_record(store, replace(record, key="ucf:77.0"),
+                             core_only_context(rates), AT)
     for shape in ("int", "float", "float_str", "str"):
         _sync(io, store, [_row(77, 5000, shape)])
     assert _booked(io, store) == (1, D("50"))

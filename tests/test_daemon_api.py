@@ -33,7 +33,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _overrides(daemon: ProbeDaemon) -> list[Any]:
-    rows = daemon.io.run(daemon.store.fetch_all("SELECT key, value FROM settings_overrides"), 5)
+    rows = daemon.store.fetch_all("SELECT key, value FROM settings_overrides")
     return [tuple(r) for r in rows]
 
 
@@ -237,14 +237,14 @@ def test_unknown_route_and_method_are_json(api: Client) -> None:
 
 def test_full_disk_answers_507_and_changes_nothing(daemon: ProbeDaemon, api: Client) -> None:
     store = daemon.store
-    pages = daemon.io.run(store.fetch_one("PRAGMA page_count"), 5)
+    pages = store.fetch_one("PRAGMA page_count")
     assert pages is not None
-    daemon.io.run(store.conn.execute(f"PRAGMA max_page_count={int(pages[0])}"), 5)
+    store.conn.execute(f"PRAGMA max_page_count={int(pages[0])}")
     try:
         code, body = api.call("PUT", "/api/settings/tradernet_api_key",
                               {"value": "x" * 200_000})
     finally:
-        daemon.io.run(store.conn.execute("PRAGMA max_page_count=1073741823"), 5)
+        store.conn.execute("PRAGMA max_page_count=1073741823")
     assert code == 507 and body["error"] == "store_full"
     assert daemon.settings is not None
     assert daemon.settings.current().get_str("tradernet_api_key") == "pub-key-1"
@@ -263,9 +263,9 @@ def test_stop_during_a_job_is_clean_and_fast(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 10
     again = start_daemon(tmp_path / "state")
     try:
-        rows = again.io.run(again.store.fetch_all(
+        rows = again.store.fetch_all(
             "SELECT ok, summary, finished_at FROM job_runs WHERE run_id = ?",
-            (started["run_id"],)), 5)
+            (started["run_id"],))
         assert len(rows) == 1 and rows[0]["ok"] == 0 and rows[0]["finished_at"] is not None
         assert "cancelled" in rows[0]["summary"] or "interrupted" in rows[0]["summary"]
     finally:
@@ -277,17 +277,17 @@ def test_an_emergency_run_a_stopped_process_left_running_is_closed_at_start(
     from arduino_trader.adapters.store import cash_flow_repo
 
     d = start_daemon(tmp_path / "state")
-    d.io.run(cash_flow_repo.start_emergency_run(d.store, "killed", "live", "sync",
-                                                d.clock.now()), 5)
+    cash_flow_repo.start_emergency_run(d.store, "killed", "live", "sync",
+                                                d.clock.now())
     d.stop()  # as if the process died mid-run: the row still says running
     again = start_daemon(tmp_path / "state")
     try:
-        runs = again.io.run(cash_flow_repo.list_emergency_runs(again.store), 5)
+        runs = cash_flow_repo.list_emergency_runs(again.store)
         assert [(r["run_id"], r["outcome"]) for r in runs] == [("killed", "failed")]
         assert runs[0]["notes"].startswith("interrupted") and runs[0]["finished_at"]
         # the lock is free again: the next run starts
-        again.io.run(cash_flow_repo.start_emergency_run(again.store, "next", "live", "sync",
-                                                        again.clock.now()), 5)
+        cash_flow_repo.start_emergency_run(again.store, "next", "live", "sync",
+                                                        again.clock.now())
     finally:
         again.stop()
 

@@ -66,7 +66,7 @@ def demo(tmp_path: Path) -> Iterator[DemoDaemon]:
 
 
 def _count(d: DemoDaemon, sql: str) -> int:
-    row = d.io.run(d.store.fetch_one(sql), 5)
+    row = d.store.fetch_one(sql)
     return int(row[0]) if row is not None else 0
 
 
@@ -77,8 +77,8 @@ def test_demo_shows_real_content_within_a_minute(demo: DemoDaemon) -> None:
     wait_for(lambda: _count(demo, "SELECT COUNT(*) FROM portfolio_snapshots") >= 1, 60,
              "a portfolio snapshot")
     wait_for(lambda: _count(demo, "SELECT COUNT(*) FROM plans") >= 1, 60, "a stored plan")
-    row = demo.io.run(demo.store.fetch_one(
-        "SELECT status, reason FROM plans ORDER BY id DESC LIMIT 1"), 5)
+    row = demo.store.fetch_one(
+        "SELECT status, reason FROM plans ORDER BY id DESC LIMIT 1")
     assert row is not None and row["status"] in ("plan", "nothing_to_do") and row["reason"]
     positions = _count(demo, "SELECT COUNT(*) FROM paper_positions")
     assert positions == len(DEMO_HOLDINGS)

@@ -52,16 +52,16 @@ def _ledger_reasons(d: DemoDaemon) -> list[str]:
 def test_the_demo_ledger_matches_the_paper_account_and_a_gap_degrades_health(
         demo: DemoDaemon) -> None:
     assert demo.seeded
-    rows = demo.io.run(demo.store.fetch_all(
+    rows = demo.store.fetch_all(
         "SELECT currency, SUM(CAST(amount AS REAL)) AS total FROM bucket_transactions "
-        "WHERE source_kind = 'trade' GROUP BY currency"), 5)
+        "WHERE source_kind = 'trade' GROUP BY currency")
     assert [r["currency"] for r in rows] == ["USD"] and rows[0]["total"] < 0  # the buys
     # the opening EUR and the USD deposit arrive through the cash-flow sync; the USD one
     # waits for its rate only until the rate is stored (seconds, not the next schedule)
     wait_for(lambda: all(_gap(demo, c) == 0 for c in ("EUR", "USD")), 60,
              "zero reconciliation gap in EUR and USD")
-    cash = {r["currency"] for r in demo.io.run(demo.store.fetch_all(
-        "SELECT currency FROM paper_cash"), 5)}
+    cash = {r["currency"] for r in demo.store.fetch_all(
+        "SELECT currency FROM paper_cash")}
     assert cash == {"EUR", "USD"}
     demo.bus.ask("portfolio", RunJob("sync_cycle", "test-1"), 300)
     demo.bus.ask("satellites", RunJob("satellite_reconciliation", "test-r1"), 120)
@@ -71,8 +71,8 @@ def test_the_demo_ledger_matches_the_paper_account_and_a_gap_degrades_health(
     entry = LedgerEntry(bucket_id="core", currency="USD", type="deposit",
                         amount=Decimal("100"), source_kind="manual", source_id="test:gap",
                         created_at=now)
-    demo.io.run(satellites_repo.apply_operation(
-        demo.store, satellites_repo.Operation((entry,)), now), 5)
+    satellites_repo.apply_operation(
+        demo.store, satellites_repo.Operation((entry,)), now)
     demo.bus.ask("portfolio", RunJob("sync_cycle", "test-2"), 300)
     wait_for(lambda: bool(_ledger_reasons(demo)), 30, "health names the ledger gap")
     assert _get(demo, "/health")["status"] == "degraded"

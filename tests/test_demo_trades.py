@@ -67,8 +67,8 @@ def _run_job(api: Client, name: str) -> dict[str, Any]:
 def test_on_a_weekday_the_first_plan_cycle_sends_a_research_order(
         weekday: DemoDaemon) -> None:
     api = Client(weekday)
-    seeds = weekday.io.run(weekday.store.fetch_all(
-        "SELECT executed_at FROM paper_trades ORDER BY trade_id"), 10)
+    seeds = weekday.store.fetch_all(
+        "SELECT executed_at FROM paper_trades ORDER BY trade_id")
     seeded_at = session_close(date(2026, 1, 5))  # Monday's close: the history's last day
     assert [r["executed_at"] for r in seeds] == [int(seeded_at.timestamp())] * len(
         DEMO_HOLDINGS)

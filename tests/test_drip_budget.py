@@ -20,10 +20,10 @@ rig = drip.rig  # the DRIP tests' fixture: sandbox, executor and cash-flow actor
 
 
 def _book(rig: Rig, rows: list[dict[str, str]]) -> None:
-    rates = rig.io.run(cash_flow_repo.load_rates(rig.store), 5)
+    rates = cash_flow_repo.load_rates(rig.store)
     for record in normalise("user_cash_flow", rows).records:
-        rig.io.run(cash_flow_repo.store_record(rig.store, record, core_only_context(rates),
-                                               START), 5)
+        cash_flow_repo.store_record(rig.store, record, core_only_context(rates),
+                                               START)
 
 
 def _dividend(rig: Rig, amount: str, tax: str | None = None) -> None:
@@ -46,7 +46,7 @@ def test_core_spends_its_own_ledger_cash_not_the_accounts(rig: Rig) -> None:
     spent = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
                         amount=-(15 * price), source_kind="manual", source_id="spent",
                         created_at=START)  # core already spent most of it elsewhere
-    rig.io.run(sat_repo.apply_operation(rig.store, sat_repo.Operation((spent,)), START), 5)
+    sat_repo.apply_operation(rig.store, sat_repo.Operation((spent,)), START)
     rig.sandbox.sandbox.account.deposit("EUR", D("20000"), rig.clock.now())  # not core's
     outcome = rig.drip("drip-core")
     (buy,) = outcome.details["buys"]

@@ -45,11 +45,11 @@ def test_a_broker_position_is_split_by_the_buckets_holding_it() -> None:
 def test_an_emergency_sale_of_a_satellites_shares_is_the_satellites(rig: Rig) -> None:
     (position,) = [p for p in rig.io.run(rig.client.account(), 10).positions
                    if p.symbol == AAPL[1]]
-    rig.io.run(rig.store.execute(  # every AAPL share at the broker is s1's (its fills)
+    rig.store.execute(  # every AAPL share at the broker is s1's (its fills)
         "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, currency,"
         " executed_at, source, bucket_id, mode, created_at, published_at) VALUES "
         "('live:1', ?, ?, 'BUY', ?, '100', '0', 'USD', 0, 'satellite', 's1', 'live', 0, 0)",
-        (AAPL[0], AAPL[1], str(position.quantity))), 5)
+        (AAPL[0], AAPL[1], str(position.quantity)))
     rig.set_cash("USD", D("-100"))
     rig.settings = rig.settings.with_overrides({"fx_max_exchange_eur": "10"})  # no exchange
     _, run = rig.emergency("fx-bucket")

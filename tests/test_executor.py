@@ -75,10 +75,10 @@ class Rig:
         return self.bus.ask("executor", message, 60)
 
     def orders(self) -> list[Any]:
-        return self.io.run(self.store.fetch_all("SELECT * FROM orders ORDER BY id"), 5)
+        return self.store.fetch_all("SELECT * FROM orders ORDER BY id")
 
     def trades(self) -> list[Any]:
-        return self.io.run(self.store.fetch_all("SELECT * FROM trades ORDER BY id"), 5)
+        return self.store.fetch_all("SELECT * FROM trades ORDER BY id")
 
     def sandbox_orders(self) -> list[dict[str, Any]]:
         return list(self.sandbox.sandbox.account.state["orders"])
@@ -116,15 +116,15 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
 
 
 def _seed_universe(io: IoLoop, store: SqliteStore, now: datetime) -> None:
-    io.run(market_repo.insert_security(store, {
+    market_repo.insert_security(store, {
         "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
-        "mic": "XETR"}, now), 5)
+        "mic": "XETR"}, now)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
             for i in range(360)]
-    io.run(market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now), 5)
-    io.run(market_repo.write_fx(store, [
+    market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now)
+    market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
-        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)
+        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)
 
 
 def buy(qty: int = 4, source: str = "autonomous") -> OrderIntent:
@@ -179,7 +179,7 @@ def test_blocked_orders_are_recorded_and_never_reach_the_broker(rig: Rig) -> Non
     result = rig.ask(SubmitOrder(buy(), "plan:p3|2|buy"))
     assert (result.status, result.code) == ("blocked", "market_closed")
     assert rig.sandbox_orders() == [] and rig.orders() == []
-    rejections = rig.io.run(order_journal.list_rejections(rig.store), 5)
+    rejections = order_journal.list_rejections(rig.store)
     assert [r["code"] for r in rejections] == ["market_closed", "position_missing",
                                                "quantity_not_positive"]
 
@@ -196,9 +196,9 @@ def test_crash_between_journal_and_broker_answer_places_exactly_once(rig: Rig) -
     """The executor wrote the journal and sent the order, then died before the answer."""
     intent = buy(2)
     key = "plan:p4|0|buy"
-    row, created = rig.io.run(order_journal.journal_order(
+    row, created = order_journal.journal_order(
         rig.store, NewOrder(intent, key, 2, Decimal("500"), "EUR", "live"), rig.clock.now(),
-        client_order_id), 5)
+        client_order_id)
     assert created
     cid = int(row["client_order_id"])
     # The order reached the broker; the answer was lost with the process.
@@ -216,9 +216,9 @@ def test_crash_between_journal_and_broker_answer_places_exactly_once(rig: Rig) -
 
 
 def test_journal_written_but_never_sent_resolves_to_not_placed(rig: Rig) -> None:
-    rig.io.run(order_journal.journal_order(
+    order_journal.journal_order(
         rig.store, NewOrder(buy(2), "plan:p5|0|buy", 2, Decimal("500"), "EUR", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     rig.start_executor()
     assert rig.orders()[0]["state"] == "journaled"  # too early to call it absent
     rig.clock.advance(timedelta(minutes=6))
@@ -326,7 +326,7 @@ def test_stale_broker_quote_blocks_the_order(rig: Rig) -> None:
 
 # ------------------------------------------------------------------ currency exchange
 def _fx_trades(rig: Rig) -> list[Any]:
-    return rig.io.run(rig.store.fetch_all("SELECT * FROM fx_trades ORDER BY id"), 5)
+    return rig.store.fetch_all("SELECT * FROM fx_trades ORDER BY id")
 
 
 def _cash(rig: Rig, currency: str) -> Decimal:
@@ -402,7 +402,7 @@ def test_exchange_layers_block_before_anything_is_sent(rig: Rig) -> None:
     weekend = rig.ask(SubmitExchange("EUR", "HKD", Decimal("10"), "fx:b9"))
     assert (weekend.status, weekend.code) == ("blocked", "fx_market_closed")
     assert len(rig.sandbox_orders()) == 1  # only the capped exchange was ever sent
-    rejections = rig.io.run(order_journal.list_rejections(rig.store), 5)
+    rejections = order_journal.list_rejections(rig.store)
     assert rejections[0]["isin"] == "FX:HKD/EUR" and len(rejections) == 6
 
 
@@ -410,9 +410,9 @@ def test_a_crash_after_sending_an_exchange_is_reconciled_into_the_fx_ledger(
         rig: Rig) -> None:
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(100),
                          "emergency_rebalancing")
-    row, _ = rig.io.run(order_journal.journal_order(
+    row, _ = order_journal.journal_order(
         rig.store, NewOrder(intent, "fx:t3", 100, Decimal("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     cid = int(row["client_order_id"])
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 100, cid,
                                                    Decimal("1.05"))), 10)
@@ -455,9 +455,9 @@ def test_not_placed_entry_the_broker_shows_later_is_reopened_and_settled(rig: Ri
     """An entry concluded ``not_placed`` (absent past the grace) whose order the broker
     shows afterwards is reopened; its fill is recorded once, on the order."""
     key = "plan:late|0|buy"
-    row, _ = rig.io.run(order_journal.journal_order(
+    row, _ = order_journal.journal_order(
         rig.store, NewOrder(buy(2), key, 2, Decimal("500"), "EUR", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     cid = int(row["client_order_id"])
     rig.start_executor()
     rig.clock.advance(timedelta(minutes=6))
@@ -482,9 +482,9 @@ def test_not_placed_entry_the_broker_shows_later_is_reopened_and_settled(rig: Ri
 
 
 def test_not_placed_entry_is_not_asked_about_forever(rig: Rig) -> None:
-    rig.io.run(order_journal.journal_order(
+    order_journal.journal_order(
         rig.store, NewOrder(buy(2), "plan:gone|0|buy", 2, Decimal("500"), "EUR", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     rig.start_executor()
     rig.clock.advance(timedelta(minutes=6))
     rig.ask(FollowUpOrders())

@@ -58,21 +58,21 @@ def _seed(state: Path, inst: tuple[str, str, str, str, float]) -> None:
     io.start()
     store = SqliteStore(state / "arduino-trader.db")
     try:
-        io.run(store.open(), 60)
+        store.open()
         now = datetime.now(UTC)
         isin, symbol, currency, mic, price = inst
-        io.run(market_repo.insert_security(store, {
+        market_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic, "source": "test"}, now), 5)
+            "mic": mic, "source": "test"}, now)
         start = date.today() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]
-        io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
-        io.run(market_repo.write_fx(store, [
+        market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+        market_repo.write_fx(store, [
             FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
-            FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)
+            FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)
     finally:
-        io.run(store.close(), 10)
+        store.close()
         io.stop()
 
 

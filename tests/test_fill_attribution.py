@@ -44,13 +44,11 @@ class World:
         self.replays: dict[str, int] = {}
         self.now = START
         intent = OrderIntent(SAP[0], SAP[1], "BUY", D(fills), "drip")
-        self.run(order_journal.journal_order(store, NewOrder(
-            intent, "drip:1", fills, D(105), "EUR", "live", "s1"), START, lambda k, a: CID))
+        order_journal.journal_order(store, NewOrder(
+            intent, "drip:1", fills, D(105), "EUR", "live", "s1"), START, lambda k, a: CID)
         if acked:  # the placement's answer arrived (else only the follow-up learns the id)
-            self.run(order_journal.mark_sent(store, CID, BROKER_ID, START))
+            order_journal.mark_sent(store, CID, BROKER_ID, START)
 
-    def run(self, coro: Any) -> Any:
-        return self.io.run(coro, 10)
 
     def fill(self) -> None:
         if len(self.broker_fills) < self.total:
@@ -64,11 +62,11 @@ class World:
             FOREIGN]
 
     def sync(self) -> None:  # the portfolio sync's trade import
-        self.run(portfolio_repo.import_broker_trades(self.store, self.trades(), "live",
-                                                     {SAP[1]: SAP[0]}, {}, self.now))
+        portfolio_repo.import_broker_trades(self.store, self.trades(), "live",
+                                                     {SAP[1]: SAP[0]}, {}, self.now)
 
     def follow(self) -> None:  # one executor follow-up of the entry
-        entries = self.run(order_journal.open_entries(self.store, "live"))
+        entries = order_journal.open_entries(self.store, "live")
         for row, entry in entries:
             done = len(self.broker_fills) == self.total  # Tradernet: 21 filled, 20 partly
             order = Order(BROKER_ID, SAP[1], "BUY", D(self.total),
@@ -80,8 +78,8 @@ class World:
                 f"live:{f.trade_id}", answer.broker_order_id, entry.isin, entry.symbol,
                 entry.side, f.quantity, f.price, "EUR", D(1), None, f.at or self.now,
                 str(row["source"]), str(row["bucket_id"]), "live") for f in answer.new_fills]
-            self.run(order_journal.apply_follow_up(self.store, CID, answer, recorded,
-                                                   self.now))
+            order_journal.apply_follow_up(self.store, CID, answer, recorded,
+                                                   self.now)
 
     def publish(self, die_after: int | None = None) -> None:
         sent = 0
@@ -95,12 +93,12 @@ class World:
                 raise Died
 
         try:
-            self.run(fill_attribution.publish_pending(self.store, "live", out, self.now))
+            fill_attribution.publish_pending(self.store, "live", out, self.now)
         except Died:
             pass
 
     def rows(self) -> list[Any]:
-        return self.run(self.store.fetch_all("SELECT * FROM trades ORDER BY trade_key"))
+        return self.store.fetch_all("SELECT * FROM trades ORDER BY trade_key")
 
 
 OPS = st.sampled_from(["fill", "sync", "follow", "publish", "die", "sync+follow"])
@@ -114,7 +112,7 @@ def test_every_interleaving_stores_each_fill_once_attributed_and_publishes_it_on
     io = IoLoop()
     io.start()
     store = SqliteStore(Path(tempfile.mkdtemp()) / "t.db", busy_timeout_ms=200)
-    io.run(store.open(), 30)
+    store.open()
     try:
         world = World(io, store, fills, acked)
         for op in ops:
@@ -136,7 +134,7 @@ def test_every_interleaving_stores_each_fill_once_attributed_and_publishes_it_on
         rows = world.rows()
         ours = [r for r in rows if r["trade_key"] != "live:555"]
         assert [r["trade_key"] for r in ours] == [f"live:{100 + n}" for n in range(fills)]
-        order_row = io.run(store.fetch_one("SELECT id, state FROM orders"), 5)
+        order_row = store.fetch_one("SELECT id, state FROM orders")
         assert order_row["state"] == "filled"
         assert {(r["order_row"], r["source"], r["bucket_id"]) for r in ours} == {
             (order_row["id"], "drip", "s1")}
@@ -151,7 +149,7 @@ def test_every_interleaving_stores_each_fill_once_attributed_and_publishes_it_on
         assert published == {r["trade_key"]: 1 + world.replays.get(r["trade_key"], 0)
                              for r in ours}
     finally:
-        io.run(store.close(), 10)
+        store.close()
         io.stop()
 
 

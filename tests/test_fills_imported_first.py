@@ -68,7 +68,7 @@ class Rig:
     events: list[Any]
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self.io.run(self.store.fetch_all(sql, params), 5)
+        return self.store.fetch_all(sql, params)
 
     def settle(self) -> None:
         for name in ACTORS:
@@ -126,8 +126,8 @@ def _satellite_funded(rig: Rig, amount: D) -> None:
                                 amount=cash, source_kind="manual",
                                 source_id=f"seed:{bucket}", created_at=rig.clock.now()))
     for entry in rows:
-        rig.io.run(sat_repo.apply_operation(rig.store, sat_repo.Operation((entry,)),
-                                            rig.clock.now()), 5)
+        sat_repo.apply_operation(rig.store, sat_repo.Operation((entry,)),
+                                            rig.clock.now())
 
 
 def test_fills_the_sync_imports_first_keep_their_order_and_are_announced_once(
@@ -137,8 +137,8 @@ def test_fills_the_sync_imports_first_keep_their_order_and_are_announced_once(
                                                wall_time=lambda: rig.clock.now().timestamp()),
                 VWCE, "Vanguard FTSE All-World")
     price = (ask * D("0.97")).quantize(D("0.01"))
-    rig.io.run(market_repo.write_quotes(rig.store, {VWCE[0]: Quote(
-        VWCE[1], float(price), "EUR", START, "test")}, START), 5)
+    market_repo.write_quotes(rig.store, {VWCE[0]: Quote(
+        VWCE[1], float(price), "EUR", START, "test")}, START)
     amount = 4 * price
     status, _ = _book_dividend(rig, {"ticker": VWCE[1],  # type: ignore[arg-type]
                                      "amount": str(amount), "currency": "EUR"})
@@ -184,7 +184,7 @@ def test_fills_the_sync_imports_first_keep_their_order_and_are_announced_once(
     again = rig.bus.ask("cash_flows", RunJob("dividend_reinvestment", "drip-2"), 120)
     assert again.details["buys"] == []
     # the satellite holds its shares and paid for them; core holds the DRIP's
-    holdings = rig.io.run(sat_repo.holdings(rig.store, ("live",)), 5)
+    holdings = sat_repo.holdings(rig.store, ("live",))
     assert holdings["s1"] == {SAP[1]: D(3)}
     assert holdings["core"] == {VWCE[1]: D(4)}
     paid = rig.rows("SELECT bucket_id, amount FROM bucket_transactions WHERE "

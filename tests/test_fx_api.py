@@ -38,7 +38,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _count(daemon: ProbeDaemon, table: str) -> int:
-    row = daemon.io.run(daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}"), 5)
+    row = daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}")
     assert row is not None
     return int(row[0])
 
@@ -76,8 +76,8 @@ def test_an_exchange_needs_the_token(daemon: ProbeDaemon, api: Client) -> None:
 
 def test_an_exchange_goes_through_the_executor_layers(daemon: ProbeDaemon,
                                                       api: Client) -> None:
-    daemon.io.run(market_repo.write_fx(daemon.store, [
-        FxRate("USD", Decimal(1) / Decimal("1.085"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(daemon.store, [
+        FxRate("USD", Decimal(1) / Decimal("1.085"), START.date(), START, "test")], START)
     code, answer = api.call("POST", "/api/fx/exchange", {**EXCHANGE, "request_id": "r1"})
     # research mode: the paper broker fills the pair order at once
     assert (code, answer["status"], answer["state"]) == (200, "placed", "filled"), answer
@@ -97,15 +97,15 @@ def test_an_exchange_goes_through_the_executor_layers(daemon: ProbeDaemon,
 
 def _fill(daemon: ProbeDaemon, n: int, at: datetime) -> None:
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(10), "manual")
-    row, _ = daemon.io.run(order_journal.journal_order(
+    row, _ = order_journal.journal_order(
         daemon.store, NewOrder(intent, f"fx-api:{n}", 10, Decimal("1.08"), "USD", "research"),
-        at, client_order_id), 5)
+        at, client_order_id)
     fill = FxFill(f"research:{n}", None, "EUR/USD", "SELL", Decimal(10), Decimal("1.08"),
                   "EUR", Decimal(-10), "USD", Decimal("10.80"), at, "manual", "core",
                   "research")
     follow = FollowUp("filled", None, 21, Decimal(10), (), "test")
-    daemon.io.run(fx_journal.apply_fx_follow_up(daemon.store, int(row["client_order_id"]),
-                                                follow, [fill], at), 5)
+    fx_journal.apply_fx_follow_up(daemon.store, int(row["client_order_id"]),
+                                                follow, [fill], at)
 
 
 def test_the_fx_ledger_lists_newest_first_and_bounds_the_limit(daemon: ProbeDaemon,

@@ -55,7 +55,7 @@ class MarketDataStub(pykka.ThreadingActor):
         if isinstance(message, GetFxHistory):
             rates = history_rates(self.source, message.currency, message.start,  # type: ignore[arg-type]
                                   message.end, START)
-            self.rig.io.run(market_repo.write_fx(self.rig.store, rates, START), 5)
+            market_repo.write_fx(self.rig.store, rates, START)
             return len(rates)
         return None
 
@@ -75,8 +75,8 @@ def test_a_deposit_older_than_every_stored_rate_is_booked_at_its_days_rate(rig: 
     paid = START - timedelta(days=14)
     source = PairHistory({paid.date() - timedelta(days=1): 1.25, paid.date(): 1.0870})
     rig.bus.register("market_data", MarketDataStub.start(rig, source))
-    rig.io.run(market_repo.write_fx(rig.store, [  # today's rate only
-        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(rig.store, [  # today's rate only
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START)
     rig.sandbox.sandbox.account.deposit("USD", D("200.00"), paid)
     outcome = rig.job("cash_flow_sync")
     assert outcome.ok and outcome.details["missing_rate"] == [], outcome
@@ -91,8 +91,8 @@ def test_a_deposit_older_than_every_stored_rate_is_booked_at_its_days_rate(rig: 
 def test_without_history_the_record_waits_and_the_source_is_asked_once(rig: Rig) -> None:
     source = PairHistory({})
     rig.bus.register("market_data", MarketDataStub.start(rig, source))
-    rig.io.run(market_repo.write_fx(rig.store, [
-        FxRate("USD", D("0.92"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(rig.store, [
+        FxRate("USD", D("0.92"), START.date(), START, "test")], START)
     rig.sandbox.sandbox.account.deposit("USD", D("50.00"), START - timedelta(days=30))
     for _ in range(2):
         outcome = rig.job("cash_flow_sync")

@@ -46,7 +46,7 @@ class Rig:
     settings: Settings
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self.io.run(self.store.fetch_all(sql, params), 5)
+        return self.store.fetch_all(sql, params)
 
     def cash(self, currency: str) -> Decimal:
         return self.io.run(self.client.account(), 10).cash_in(currency)
@@ -58,7 +58,7 @@ class Rig:
     def emergency(self, run_id: str) -> tuple[JobOutcome, dict[str, Any]]:
         outcome = self.bus.ask("cash_flows", RunJob("emergency_rebalance", run_id), 120)
         assert isinstance(outcome, JobOutcome)
-        runs = self.io.run(cash_flow_repo.list_emergency_runs(self.store), 5)
+        runs = cash_flow_repo.list_emergency_runs(self.store)
         return outcome, next(r for r in runs if r["run_id"] == run_id)
 
 
@@ -163,8 +163,8 @@ def test_research_mode_records_the_exchange_and_sends_nothing(rig: Rig) -> None:
 
 
 def test_gbp_to_hkd_is_exchanged_leg_by_leg_through_eur(rig: Rig) -> None:
-    rig.io.run(market_repo.write_fx(rig.store, [
-        FxRate("GBP", D(1) / D("0.8550"), START.date(), START, "test")], START), 5)
+    market_repo.write_fx(rig.store, [
+        FxRate("GBP", D(1) / D("0.8550"), START.date(), START, "test")], START)
     rig.set_cash("HKD", D("-100"))
     rig.set_cash("GBP", D("500"))
     rig.set_cash("EUR", D("5"))  # at the reserve: only GBP can pay

@@ -74,7 +74,7 @@ class Rig:
         return answer
 
     def rows(self, sql: str) -> list[Any]:
-        return self.io.run(self.store.fetch_all(sql), 5)
+        return self.store.fetch_all(sql)
 
     def cash(self, currency: str) -> Decimal:
         return self.sandbox.sandbox.account.cash(currency)
@@ -205,7 +205,7 @@ def test_no_currency_able_to_cover_blocks_as_before_and_sends_nothing(rig: Rig) 
     assert (result.status, result.code) == ("blocked", "insufficient_cash"), result
     assert "no other currency can fund it" in result.message
     assert rig.broker_orders(fx=True) == [] and rig.rows("SELECT * FROM orders") == []
-    rejections = rig.io.run(order_journal.list_rejections(rig.store), 5)
+    rejections = order_journal.list_rejections(rig.store)
     assert [r["code"] for r in rejections] == ["insufficient_cash"]
 
 
@@ -222,9 +222,9 @@ def test_a_crash_between_the_exchange_and_the_buy_never_exchanges_twice(rig: Rig
     """The executor journaled and sent the funding exchange, then died."""
     key = "plan:f6|0|buy"
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", D(1000), "autonomous")
-    row, _ = rig.io.run(order_journal.journal_order(
+    row, _ = order_journal.journal_order(
         rig.store, NewOrder(intent, funding_key(key), 1000, D("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     cid = int(row["client_order_id"])
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 1000, cid,
                                                    D("1.05"))), 10)
@@ -295,9 +295,9 @@ def test_a_filled_exchange_too_small_for_the_buy_is_never_topped_up(rig: Rig) ->
     price moved): the buy is refused, and no second exchange is sent for it."""
     key = "plan:f9|0|buy"
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", D(50), "autonomous")
-    row, _ = rig.io.run(order_journal.journal_order(
+    row, _ = order_journal.journal_order(
         rig.store, NewOrder(intent, funding_key(key), 50, D("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id), 5)
+        rig.clock.now(), client_order_id)
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 50,
                                                    int(row["client_order_id"]), D("1.05"))), 10)
     rig.start_executor()

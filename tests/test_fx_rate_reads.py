@@ -23,15 +23,13 @@ ROWS = st.lists(st.tuples(st.sampled_from(["USD", "GBP", "HKD"]),
 
 def _store_rates(io: IoLoop, store: SqliteStore,
                  rows: list[tuple[str, int, str, int, Decimal]]) -> None:
-    async def write() -> None:
-        async with store.transaction() as tx:
-            await tx.execute("DELETE FROM fx_rates")
-            await tx.executemany(
-                "INSERT INTO fx_rates (currency, day, eur_per, source, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(c, (date(2024, 1, 1) + timedelta(days=d)).isoformat(), str(r), s, f)
-                 for c, d, s, f, r in rows])
-    io.run(write(), 5)
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM fx_rates")
+        tx.executemany(
+            "INSERT INTO fx_rates (currency, day, eur_per, source, fetched_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(c, (date(2024, 1, 1) + timedelta(days=d)).isoformat(), str(r), s, f)
+             for c, d, s, f, r in rows])
 
 
 @settings(max_examples=60, deadline=None,
@@ -40,8 +38,8 @@ def _store_rates(io: IoLoop, store: SqliteStore,
 def test_latest_rates_equal_the_newest_of_the_whole_history(
         io: IoLoop, store: SqliteStore, rows: list[tuple[str, int, str, int, Decimal]]) -> None:
     _store_rates(io, store, rows)
-    full = io.run(repo.load_rates(store), 5)
-    latest = io.run(repo.load_latest_rates(store), 5)
+    full = repo.load_rates(store)
+    latest = repo.load_latest_rates(store)
     assert dict(latest.latest) == dict(full.latest)
     for currency in full.latest:
         assert latest.eur_per(currency) == full.eur_per(currency)
@@ -51,7 +49,7 @@ def test_an_unusable_newest_rate_falls_back_to_the_newest_usable_one(
         io: IoLoop, store: SqliteStore) -> None:
     _store_rates(io, store, [("USD", 0, "ecb", 0, Decimal("0.9")),
                              ("USD", 1, "ecb", 0, Decimal("0"))])
-    latest = io.run(repo.load_latest_rates(store), 5)
+    latest = repo.load_latest_rates(store)
     assert latest.eur_per("USD") == Decimal("0.9")
     _store_rates(io, store, [])
-    assert dict(io.run(repo.load_latest_rates(store), 5).latest) == {}
+    assert dict(repo.load_latest_rates(store).latest) == {}

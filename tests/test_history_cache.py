@@ -21,19 +21,19 @@ D0 = date(2024, 1, 1)
 
 
 def _securities(io: IoLoop, store: SqliteStore) -> None:
-    io.run(repo.insert_securities(store, [
+    repo.insert_securities(store, [
         {"isin": A, "symbol": "AAPL.US", "name": "Apple", "currency": "USD"},
-        {"isin": B, "symbol": "SAP.DE", "name": "SAP", "currency": "EUR"}], NOW), 10)
+        {"isin": B, "symbol": "SAP.DE", "name": "SAP", "currency": "EUR"}], NOW)
 
 
 def _write(io: IoLoop, store: SqliteStore, isin: str, days: range, base: float) -> None:
     bars = [PriceBar(D0 + timedelta(days=i), base + i) for i in days]
-    io.run(repo.write_history(store, {isin: (bars, ())}, "test", NOW), 10)
+    repo.write_history(store, {isin: (bars, ())}, "test", NOW)
 
 
 def _fresh(io: IoLoop, store: SqliteStore, isin: str, start: date,
            end: date) -> dict[date, float]:
-    return dict(io.run(repo.read_closes(store, isin, start, end), 10))
+    return dict(repo.read_closes(store, isin, start, end))
 
 
 def test_appends_are_read_incrementally_and_revisions_invalidate(
@@ -43,22 +43,22 @@ def test_appends_are_read_incrementally_and_revisions_invalidate(
     _write(io, store, B, range(0, 100), 50.0)
     cache = HistoryCache()
     start, end = D0 + timedelta(days=10), D0 + timedelta(days=99)
-    cache.refresh(io, store)
-    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
-    assert cache.closes(io, store, B, start, end) == _fresh(io, store, B, start, end)
+    cache.refresh(store)
+    assert cache.closes(store, A, start, end) == _fresh(io, store, A, start, end)
+    assert cache.closes(store, B, start, end) == _fresh(io, store, B, start, end)
     reads = cache.reads
-    cache.refresh(io, store)  # nothing changed: no store read at all
-    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
+    cache.refresh(store)  # nothing changed: no store read at all
+    assert cache.closes(store, A, start, end) == _fresh(io, store, A, start, end)
     assert cache.reads == reads
     # A new day and a revised old close of A; B unchanged and re-sent identically.
     _write(io, store, A, range(100, 101), 100.0)
     _write(io, store, A, range(40, 41), 7.0)
     _write(io, store, B, range(0, 100), 50.0)
     end = D0 + timedelta(days=100)
-    cache.refresh(io, store)
-    got = cache.closes(io, store, A, start, end)
+    cache.refresh(store)
+    got = cache.closes(store, A, start, end)
     assert got == _fresh(io, store, A, start, end) and got[D0 + timedelta(days=40)] == 47.0
-    assert cache.closes(io, store, B, start, end) == _fresh(io, store, B, start, end)
+    assert cache.closes(store, B, start, end) == _fresh(io, store, B, start, end)
     assert cache.reads == reads + 2  # A from the revised day on; B only the new end
 
 
@@ -67,13 +67,13 @@ def test_a_pruned_log_or_another_database_reloads(io: IoLoop, store: SqliteStore
     _write(io, store, A, range(0, 30), 100.0)
     cache = HistoryCache()
     start, end = D0, D0 + timedelta(days=40)
-    cache.refresh(io, store)
-    cache.closes(io, store, A, start, end)
+    cache.refresh(store)
+    cache.closes(store, A, start, end)
     _write(io, store, A, range(5, 6), 1.0)
-    io.run(store.execute("DELETE FROM history_change_log"), 10)  # pruned past the cache
+    store.execute("DELETE FROM history_change_log")  # pruned past the cache
     _write(io, store, A, range(31, 32), 100.0)
-    cache.refresh(io, store)
-    assert cache.closes(io, store, A, start, end) == _fresh(io, store, A, start, end)
+    cache.refresh(store)
+    assert cache.closes(store, A, start, end) == _fresh(io, store, A, start, end)
 
 
 _ops = st.lists(st.tuples(st.sampled_from(["write", "delete", "read"]),
@@ -87,8 +87,8 @@ _ops = st.lists(st.tuples(st.sampled_from(["write", "delete", "read"]),
 def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
                                     ops: list[tuple[str, str, int, int, float]],
                                     lo: int, width: int) -> None:
-    io.run(store.execute("DELETE FROM price_history"), 10)
-    if not io.run(store.fetch_all("SELECT isin FROM securities"), 10):
+    store.execute("DELETE FROM price_history")
+    if not store.fetch_all("SELECT isin FROM securities"):
         _securities(io, store)
     cache = HistoryCache()
     start, end = D0 + timedelta(days=lo), D0 + timedelta(days=lo + width)
@@ -96,28 +96,28 @@ def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
         if op == "write":
             _write(io, store, isin, range(first, first + count), base)
         elif op == "delete":
-            io.run(store.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
-                                 (isin, (D0 + timedelta(days=first)).isoformat())), 10)
+            store.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
+                                 (isin, (D0 + timedelta(days=first)).isoformat()))
         else:  # the planning window moves on: later days come in, older ones drop out
             end += timedelta(days=count % 3)
             start += timedelta(days=count % 2)
-        cache.refresh(io, store)
-        assert [c.as_dict() for c in cache.closes_many(io, store, [A, B], start, end)] == [
+        cache.refresh(store)
+        assert [c.as_dict() for c in cache.closes_many(store, [A, B], start, end)] == [
             _fresh(io, store, i, start, end) for i in (A, B)]
 
 
 def test_batched_reads_equal_the_single_ones(io: IoLoop, store: SqliteStore) -> None:
-    assert not io.run(repo.has_securities(store), 10)
+    assert not repo.has_securities(store)
     _securities(io, store)
-    assert io.run(repo.has_securities(store), 10)
+    assert repo.has_securities(store)
     _write(io, store, A, range(0, 50), 100.0)
     _write(io, store, B, range(10, 15), 50.0)
-    many = io.run(repo.recent_closes_many(store, [A, B, "XX0000000000"], 30), 10)
-    assert many == {A: io.run(repo.recent_closes(store, A, 30), 10),
-                    B: io.run(repo.recent_closes(store, B, 30), 10), "XX0000000000": []}
-    before = io.run(repo.closes_before(store, A, D0 + timedelta(days=20), 5), 10)
+    many = repo.recent_closes_many(store, [A, B, "XX0000000000"], 30)
+    assert many == {A: repo.recent_closes(store, A, 30),
+                    B: repo.recent_closes(store, B, 30), "XX0000000000": []}
+    before = repo.closes_before(store, A, D0 + timedelta(days=20), 5)
     assert before == [(D0 + timedelta(days=i), 100.0 + i) for i in range(15, 20)]
     start, end = D0 + timedelta(days=5), D0 + timedelta(days=12)
-    assert io.run(repo.read_closes_many(store, [A, B], start, end), 10) == {
-        A: io.run(repo.read_closes(store, A, start, end), 10),
-        B: io.run(repo.read_closes(store, B, start, end), 10)}
+    assert repo.read_closes_many(store, [A, B], start, end) == {
+        A: repo.read_closes(store, A, start, end),
+        B: repo.read_closes(store, B, start, end)}

@@ -1,11 +1,10 @@
-"""The I/O loop: coroutines from other threads, plain and inline (backtests)."""
+"""The I/O loop: coroutines from other threads run on the loop's own thread."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,17 +14,9 @@ from arduino_trader.daemon.io_loop import IoLoop
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 
 
-@pytest.fixture(params=[False, True], ids=["handed-over", "inline"])
-def io(request: pytest.FixtureRequest) -> Iterator[IoLoop]:
-    loop = IoLoop(inline=request.param)
-    loop.start()
-    yield loop
-    loop.stop()
-
-
 @pytest.fixture
-def inline_io() -> Iterator[IoLoop]:
-    loop = IoLoop(inline=True)
+def io() -> Iterator[IoLoop]:
+    loop = IoLoop()
     loop.start()
     yield loop
     loop.stop()
@@ -132,63 +123,14 @@ def test_context_variables_stay_inside_the_coroutine(io: IoLoop) -> None:
     assert VAR.get() == "unset"
 
 
-def test_inline_runs_a_coroutine_on_the_calling_thread(inline_io: IoLoop) -> None:
-    async def where() -> tuple[int, asyncio.AbstractEventLoop, bool]:
-        return threading.get_ident(), asyncio.get_running_loop(), inline_io.in_loop_thread()
+def test_coroutines_run_as_tasks_on_the_loop_thread(io: IoLoop) -> None:
+    """A coroutine is a real task on the loop's thread, so ``asyncio.timeout`` works
+    inside it (it needs a current task)."""
+    async def where() -> tuple[int, bool, bool]:
+        async with asyncio.timeout(5):
+            await asyncio.sleep(0)
+        return threading.get_ident(), asyncio.current_task() is not None, io.in_loop_thread()
 
-    ident, loop, in_loop = inline_io.run(where(), 5)
-    assert ident == threading.get_ident()
-    assert loop is inline_io.loop
-    assert in_loop
-    assert not inline_io.in_loop_thread()  # only while the coroutine runs
-    with pytest.raises(RuntimeError):
-        asyncio.get_running_loop()
-
-
-def test_inline_never_runs_alongside_loop_callbacks(inline_io: IoLoop) -> None:
-    busy = threading.Event()
-    started = threading.Event()
-
-    def loop_callback() -> None:
-        busy.set()
-        started.set()
-        time.sleep(0.2)  # loop code in the middle of its work
-        busy.clear()
-
-    async def observe() -> bool:
-        return busy.is_set()
-
-    inline_io.loop.call_soon_threadsafe(loop_callback)
-    assert started.wait(5)
-    assert inline_io.run(observe(), 5) is False
-
-
-def test_inline_wakes_the_loop_for_what_it_schedules(inline_io: IoLoop) -> None:
-    ran = threading.Event()
-    timer = threading.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    async def background() -> None:
-        ran.set()
-
-    async def schedules() -> None:
-        loop = asyncio.get_running_loop()
-        tasks.append(loop.create_task(background()))
-        loop.call_later(0.01, timer.set)
-
-    inline_io.run(schedules(), 5)
-    assert ran.wait(2), "the task created inline never ran: the loop was not woken"
-    assert timer.wait(2), "the timer set inline never fired"
-
-
-def test_inline_is_off_in_debug_mode() -> None:
-    io = IoLoop(inline=True)
-    io.loop.set_debug(True)
-    io.start()
-    try:
-        async def where() -> int:
-            return threading.get_ident()
-
-        assert io.run(where(), 5) == io._thread.ident
-    finally:
-        io.stop()
+    ident, has_task, in_loop = io.run(where(), 5)
+    assert ident != threading.get_ident() and has_task and in_loop
+    assert not io.in_loop_thread()

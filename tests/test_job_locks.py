@@ -70,17 +70,17 @@ def test_a_young_live_lock_stays_and_an_old_one_is_cleared(sched: Any, io: IoLoo
     cleared = scheduler.clear_stale_locks(timedelta(minutes=30))
     assert [(c["job"], c["run_id"]) for c in cleared] == [("slow", first)]
     assert cleared[0]["reason"].startswith("older than the configured age")
-    row = io.run(store.fetch_one("SELECT ok, summary FROM job_runs WHERE run_id = ?",
-                                 (first,)), 5)
+    row = store.fetch_one("SELECT ok, summary FROM job_runs WHERE run_id = ?",
+                                 (first,))
     assert row is not None and row["ok"] == 0 and row["summary"].startswith("lock cleared")
     second = scheduler.trigger("slow")  # the job can run again
     assert second != first
     gates[0].set()  # the cleared run ends: it must not release the new run's lock
-    wait_for(lambda: io.run(store.fetch_one(
-        "SELECT finished_at FROM job_runs WHERE run_id = ?", (first,)), 5)["finished_at"]
+    wait_for(lambda: store.fetch_one(
+        "SELECT finished_at FROM job_runs WHERE run_id = ?", (first,))["finished_at"]
         is not None and scheduler.state("slow")["runs"] == 0 and
-        io.run(store.fetch_one("SELECT summary FROM job_runs WHERE run_id = ?",
-                               (first,)), 5)["summary"] == f"ran {first}",
+        store.fetch_one("SELECT summary FROM job_runs WHERE run_id = ?",
+                               (first,))["summary"] == f"ran {first}",
         what="the cleared run to finish")
     state = scheduler.state("slow")
     assert state["status"] == "running" and state["running_run_id"] == second

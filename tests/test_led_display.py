@@ -56,7 +56,7 @@ def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
 
 
 def _exec(d: ProbeDaemon, sql: str, params: tuple[Any, ...] = ()) -> None:
-    d.io.run(d.store.execute(sql, params), 10)
+    d.store.execute(sql, params)
 
 
 def _seed(d: ProbeDaemon) -> None:

@@ -16,10 +16,10 @@ from arduino_trader.daemon.locks import AlreadyRunning, PidFile
 
 def test_backup_is_a_consistent_copy_with_retention(io: IoLoop, store: SqliteStore,
                                                     tmp_path: Path) -> None:
-    io.run(store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'b')"), 5)
+    store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'b')")
     out = tmp_path / "backups"
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    paths = [io.run(maintenance.backup(store, out, 3, t0 + timedelta(days=i)), 30)
+    paths = [maintenance.backup(store, out, 3, t0 + timedelta(days=i))
              for i in range(5)]
     kept = maintenance.list_backups(out)
     assert kept == paths[-3:]
@@ -30,10 +30,10 @@ def test_backup_is_a_consistent_copy_with_retention(io: IoLoop, store: SqliteSto
 
 
 def test_quick_check_and_checkpoint(io: IoLoop, store: SqliteStore) -> None:
-    assert io.run(maintenance.quick_check(store), 5) == ["ok"]
-    io.run(store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'b')"), 5)
+    assert maintenance.quick_check(store) == ["ok"]
+    store.execute("INSERT INTO audit_log (at, actor, action) VALUES (1, 'a', 'b')")
     assert maintenance.wal_size_bytes(store.path) > 0
-    busy, _, _ = io.run(maintenance.checkpoint(store, "TRUNCATE"), 5)
+    busy, _, _ = maintenance.checkpoint(store, "TRUNCATE")
     assert busy == 0 and maintenance.wal_size_bytes(store.path) == 0
 
 

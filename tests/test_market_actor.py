@@ -152,7 +152,7 @@ class Env:
         return self.ref.ask(message, timeout=10)
 
     def q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return [tuple(r) for r in self.io.run(self.store.fetch_all(sql, params), 10)]
+        return [tuple(r) for r in self.store.fetch_all(sql, params)]
 
 
 @pytest.fixture

@@ -53,8 +53,8 @@ def test_replay_daemon_fills_universe_history_and_markets(
     assert detail["history"]["daily_rows"] > 2500  # 10-year seed from the real data
     assert detail["history"]["last_day"] == "2022-12-28"
     assert detail["monthly_points"] >= 120
-    rows = daemon.io.run(daemon.store.fetch_one(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT isin) AS k FROM price_history"), 10)
+    rows = daemon.store.fetch_one(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT isin) AS k FROM price_history")
     assert rows is not None and rows["k"] == 20 and rows["n"] > 20 * 2500
 
     code, prices = api.call("GET", f"/api/securities/{AAPL}/prices?limit=3")

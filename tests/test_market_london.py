@@ -69,20 +69,20 @@ def test_a_london_position_is_valued_in_pounds_from_quote_to_plan(
     for job in ("sync_historical", "sync_prices"):
         out = market.ask(RunJob(job, "r1", "manual"), timeout=30)
         assert isinstance(out, JobOutcome) and out.ok, out.summary
-    quote = io.run(market_repo.read_quotes(store), 5)[UNILEVER]
+    quote = market_repo.read_quotes(store)[UNILEVER]
     assert (quote.price, quote.currency) == (43.12, "GBP")
-    closes = io.run(market_repo.read_closes(store, UNILEVER, NOW.date() - timedelta(days=7),
-                                            NOW.date()), 5)
+    closes = market_repo.read_closes(store, UNILEVER, NOW.date() - timedelta(days=7),
+                                            NOW.date())
     assert closes[-1] == (NOW.date(), 43.12) and all(c < 50 for _, c in closes)
 
     # The broker holds 100 shares in GBP; the stored quote revalues them.
-    io.run(market_repo.write_fx(store, [FxRate("GBP", GBP_EUR, NOW.date(), NOW, "test")],
-                                NOW), 5)
+    market_repo.write_fx(store, [FxRate("GBP", GBP_EUR, NOW.date(), NOW, "test")],
+                                NOW)
     held = Position("ULVR.L", Decimal(100), Decimal("40.00"), Decimal("40.00"), "GBP")
     valuation = value_account([held], [], {"GBP": GBP_EUR}, {"ULVR.L": UNILEVER})
-    io.run(portfolio_repo.save_account(store, valuation, NOW - timedelta(days=1)), 5)
-    assert io.run(portfolio_repo.apply_latest_prices(store, NOW), 5) == 1
-    (row,) = io.run(portfolio_repo.list_positions(store), 5)
+    portfolio_repo.save_account(store, valuation, NOW - timedelta(days=1))
+    assert portfolio_repo.apply_latest_prices(store, NOW) == 1
+    (row,) = portfolio_repo.list_positions(store)
     assert Decimal(str(row["market_value"])) == Decimal("4312.00")
     assert Decimal(str(row["market_value_eur"])) == Decimal("5045.04")
 
@@ -102,7 +102,7 @@ def test_onboarding_refuses_a_yahoo_listing_other_than_the_brokers(
     BROKER_LISTING[UNILEVER] = Listing("EUR")
     with pytest.raises(ListingMismatch, match=r"ULVR\.L in GBP"):
         market.ask(AddSecurity(UNILEVER), timeout=30)
-    assert io.run(market_repo.list_securities(store), 5) == []
+    assert market_repo.list_securities(store) == []
     BROKER_LISTING[UNILEVER] = Listing("GBP")
     assert market.ask(AddSecurity(UNILEVER), timeout=30)["currency"] == "GBP"
 

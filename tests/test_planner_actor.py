@@ -99,37 +99,37 @@ def _result(*steps: Step) -> PlanResult:
 
 
 def _statuses(io: IoLoop, store: SqliteStore) -> dict[tuple[str, str], tuple[str, Any]]:
-    rows = io.run(store.fetch_all("SELECT symbol, portfolio_hash, status, dismissed_by "
-                                  "FROM recommendations"), 5)
+    rows = store.fetch_all("SELECT symbol, portfolio_hash, status, dismissed_by "
+                                  "FROM recommendations")
     return {(r["symbol"], r["portfolio_hash"]): (r["status"], r["dismissed_by"]) for r in rows}
 
 
 def test_dismissed_stays_dismissed_and_pending_is_refreshed(io: IoLoop,
                                                            store: SqliteStore) -> None:
     isins = {"AAPL.US": "US0378331005", "AMD.US": "US0079031078"}
-    io.run(plan_repo.store_plan(store, _result(_step(1, "AAPL.US"), _step(2, "AMD.US")),
-                                "a" * 16, "test", isins, 5.0, NOW), 5)
-    pending = io.run(plan_repo.pending_recommendations(store), 5)
+    plan_repo.store_plan(store, _result(_step(1, "AAPL.US"), _step(2, "AMD.US")),
+                                "a" * 16, "test", isins, 5.0, NOW)
+    pending = plan_repo.pending_recommendations(store)
     assert [(p["step"], p["isin"], p["estimated_value"]) for p in pending] == \
         [(1, "US0378331005", "470.10"), (2, "US0079031078", "470.10")]
-    assert io.run(plan_repo.dismiss_all_by_portfolio_hash(store, "a" * 16, NOW), 5) == 2
+    assert plan_repo.dismiss_all_by_portfolio_hash(store, "a" * 16, NOW) == 2
     # The same plan for the same portfolio: the user's dismissal sticks.
-    io.run(plan_repo.store_plan(store, _result(_step(1, "AAPL.US")), "a" * 16, "test", isins,
-                                5.0, NOW), 5)
-    assert io.run(plan_repo.pending_recommendations(store), 5) == []
+    plan_repo.store_plan(store, _result(_step(1, "AAPL.US")), "a" * 16, "test", isins,
+                                5.0, NOW)
+    assert plan_repo.pending_recommendations(store) == []
     # A new portfolio: new rows; a later plan without them supersedes them.
-    io.run(plan_repo.store_plan(store, _result(_step(1, "AMD.US", qty=7)), "b" * 16, "test",
-                                isins, 5.0, NOW), 5)
-    assert [p["quantity"] for p in io.run(plan_repo.pending_recommendations(store), 5)] == [7]
-    io.run(plan_repo.store_plan(store, _result(), "b" * 16, "test", isins, 5.0, NOW), 5)
+    plan_repo.store_plan(store, _result(_step(1, "AMD.US", qty=7)), "b" * 16, "test",
+                                isins, 5.0, NOW)
+    assert [p["quantity"] for p in plan_repo.pending_recommendations(store)] == [7]
+    plan_repo.store_plan(store, _result(), "b" * 16, "test", isins, 5.0, NOW)
     assert _statuses(io, store)[("AMD.US", "b" * 16)] == ("dismissed", "superseded")
     # ... and proposing it again makes it pending again (refreshed, same row).
-    io.run(plan_repo.store_plan(store, _result(_step(1, "AMD.US", qty=7)), "b" * 16, "test",
-                                isins, 5.0, NOW), 5)
+    plan_repo.store_plan(store, _result(_step(1, "AMD.US", qty=7)), "b" * 16, "test",
+                                isins, 5.0, NOW)
     assert _statuses(io, store)[("AMD.US", "b" * 16)] == ("pending", None)
-    assert io.run(plan_repo.count_pending_by_side(store), 5) == {"BUY": 1, "SELL": 0}
-    assert io.run(plan_repo.mark_executed(store, "AMD.US", "BUY", "b" * 16, NOW), 5) == 1
-    latest = io.run(plan_repo.latest_plan(store), 5)
+    assert plan_repo.count_pending_by_side(store) == {"BUY": 1, "SELL": 0}
+    assert plan_repo.mark_executed(store, "AMD.US", "BUY", "b" * 16, NOW) == 1
+    latest = plan_repo.latest_plan(store)
     assert latest is not None and latest["result"]["steps"][0]["symbol"] == "AMD.US"
 
 
@@ -257,14 +257,14 @@ def _seed_universe(rig: Rig, currency: str = "EUR", days: int = 300) -> None:
     rows = [{"isin": f"DE000000000{i}", "symbol": f"S{i}.DE", "name": f"S{i}",
              "currency": currency, "country": "Germany", "industry": "Software"}
             for i in range(3)]
-    rig.io.run(market_repo.insert_securities(rig.store, rows, NOW), 5)
+    market_repo.insert_securities(rig.store, rows, NOW)
     start = NOW.date() - timedelta(days=days)
     series: dict[str, tuple[list[PriceBar], list[Any]]] = {}
     for i, r in enumerate(rows):
         closes = 50 * np.exp(np.cumsum(rng.normal(0.0005 * (i + 1), 0.01, days)))
         series[r["isin"]] = ([PriceBar(start + timedelta(days=k), float(c), adj_close=float(c))
                               for k, c in enumerate(closes)], [])
-    rig.io.run(market_repo.write_history(rig.store, series, "test", NOW), 10)
+    market_repo.write_history(rig.store, series, "test", NOW)
 
 
 def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
@@ -275,8 +275,8 @@ def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
     summary = _ask(rig, RequestPlan("test"))
     assert summary.status == "nothing_to_do" and "empty universe" in summary.reason
     assert any("no FX rate for USD" in w for w in summary.warnings)
-    rig.io.run(market_repo.write_fx(rig.store, [FxRate("USD", Decimal("0.9"), NOW.date(),
-                                                       NOW, "test")], NOW), 5)
+    market_repo.write_fx(rig.store, [FxRate("USD", Decimal("0.9"), NOW.date(),
+                                                       NOW, "test")], NOW)
     summary = _ask(rig, RequestPlan("test"))
     assert not any("no FX rate" in w for w in summary.warnings)
     assert summary.status in ("plan", "nothing_to_do") and summary.ok
@@ -313,7 +313,7 @@ def test_prices_updated_triggers_a_debounced_plan(rig: Rig) -> None:
     wait_for(lambda: any(isinstance(e, PlanReady) for e in rig.published), 10, "a plan")
     rig.bus.tell("planner", DepositReceived("k", Decimal(5), "EUR", Decimal(5), NOW.date(), ()))
     wait_for(lambda: sum(isinstance(e, PlanReady) for e in rig.published) == 2, 10, "plan 2")
-    rows = rig.io.run(rig.store.fetch_all("SELECT trigger FROM plans ORDER BY id"), 5)
+    rows = rig.store.fetch_all("SELECT trigger FROM plans ORDER BY id")
     assert [r["trigger"] for r in rows] == ["prices_updated", "deposit_received"]
 
 
@@ -393,8 +393,8 @@ def test_cached_history_inputs_equal_fresh_ones_and_the_hash_needs_no_history(
 
     for change in (None, (NOW.date(), 61.0), (NOW.date() - timedelta(days=40), 55.5)):
         if change is not None:
-            rig.io.run(market_repo.write_history(rig.store, {"DE0000000001": (
-                [PriceBar(change[0], change[1])], [])}, "test", NOW), 10)
+            market_repo.write_history(rig.store, {"DE0000000001": (
+                [PriceBar(change[0], change[1])], [])}, "test", NOW)
         cached, fresh = both()
         np.testing.assert_array_equal(cached.plan_input.prices, fresh.plan_input.prices)
         assert cached.portfolio_hash == fresh.portfolio_hash == InputGatherer(

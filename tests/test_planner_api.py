@@ -32,7 +32,7 @@ HELD = ("US0378331005", "US0079031078", "US0605051046")  # AAPL, AMD, BAC
 
 
 def _scalar(d: ProbeDaemon, sql: str) -> int:
-    row = d.io.run(d.store.fetch_one(sql), 5)
+    row = d.store.fetch_one(sql)
     assert row is not None
     return int(row[0])
 
@@ -91,8 +91,8 @@ def test_recommendations_are_explained_on_the_bundled_data(daemon: ProbeDaemon,
     assert Decimal(first["estimated_value"]) > 0  # exact text, not a float
     assert view["total_score_improvement"] > 0 and view["evaluated_count"] > 1
     # the buy gates' refusals are shown as stored with the plan, each with its reason
-    stored = daemon.io.run(daemon.store.fetch_one(
-        "SELECT result_json FROM plans WHERE id = ?", (view["plan_id"],)), 5)
+    stored = daemon.store.fetch_one(
+        "SELECT result_json FROM plans WHERE id = ?", (view["plan_id"],))
     assert view["refused_buys"] == json.loads(stored["result_json"])["refused_buys"]
     assert all(isinstance(r, str) and r for r in view["refused_buys"].values())
     assert view["forward_adjustment"] == 0.0  # the replay data has no ^VIX, ^TNX, ^IRX
@@ -156,8 +156,8 @@ def test_plan_then_autonomous_execution_fills_in_research(daemon: ProbeDaemon,
     assert (newest["symbol"], newest["side"], newest["mode"]) == \
         (step["symbol"], step["side"], "research")
     assert len(trades["trades"]) == len(HELD) + 1
-    row = daemon.io.run(daemon.store.fetch_one(
-        "SELECT status FROM recommendations WHERE uuid = ?", (step["uuid"],)), 5)
+    row = daemon.store.fetch_one(
+        "SELECT status FROM recommendations WHERE uuid = ?", (step["uuid"],))
     assert row is not None and row["status"] == "executed"
     # The portfolio moved: with steps of the old plan still pending, the next run
     # re-plans first; the frequency limit then holds any new order (blocked is reported
@@ -218,7 +218,7 @@ def test_an_optimiser_failure_is_a_failure_and_degrades_health(
     achieved = answer["result"]["achieved_return_pct"]
     assert answer["result"]["target_reached"] is (achieved >= 0.8 * 11.0 - 0.005)
     assert daemon.settings is not None
-    daemon.io.run(daemon.settings.set("target_return_threshold_pct", 0.0, who="test"), 5)
+    daemon.settings.set("target_return_threshold_pct", 0.0, who="test")
     assert api.call("GET", "/api/optimizer")[1]["last_run"]["target_reached"] is True
     wait_for(lambda: not any("optimizer" in r for r in api.call(
         "GET", "/health", token=None)[1]["reasons"]), 10, "optimiser healthy again")
@@ -230,7 +230,7 @@ def test_a_blocked_step_stays_pending_and_names_the_layer(daemon: ProbeDaemon,
     daemon.clock_for_tests.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
     summary = _plan(daemon)
     assert summary.status == "plan", summary
-    daemon.io.run(daemon.settings.set("max_trades_per_day", 3, who="test"), 5)  # 3 done
+    daemon.settings.set("max_trades_per_day", 3, who="test")  # 3 done
     outcome = daemon.scheduler.run_now("autonomous_execution", "manual")
     assert outcome.ok and outcome.details["status"] == "blocked", outcome
     assert outcome.details["layer"] == "frequency" and outcome.details["code"]
@@ -295,16 +295,16 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     assert set(first["components"]) == {"return", "volatility", "drawdown"}
     assert all(-1 <= v <= 1 for v in first["components"].values())
     assert first["score"] == first["raw"]  # nothing stored before: no smoothing yet
-    stored = daemon.io.run(daemon.store.fetch_one(
-        "SELECT inputs_json FROM plans ORDER BY id DESC LIMIT 1"), 5)
+    stored = daemon.store.fetch_one(
+        "SELECT inputs_json FROM plans ORDER BY id DESC LIMIT 1")
     assert json.loads(stored["inputs_json"])["regime_score"] == first["score"]
     daemon.clock_for_tests.advance(timedelta(days=1))  # type: ignore[attr-defined]
     _plan(daemon)
     code, second = api.call("GET", "/api/planner/regime")
     assert second["day"] == "2022-12-21" and len(second["history"]) == 2
     assert second["score"] == pytest.approx(0.1 * second["raw"] + 0.9 * first["score"])
-    daemon.io.run(daemon.settings.set("market_regime_bull_threshold", 0.95, who="test"), 5)
-    daemon.io.run(daemon.settings.set("market_regime_bear_threshold", -0.95, who="test"), 5)
+    daemon.settings.set("market_regime_bull_threshold", 0.95, who="test")
+    daemon.settings.set("market_regime_bear_threshold", -0.95, who="test")
     assert api.call("GET", "/api/planner/regime")[1]["label"] == "sideways"
 
 
@@ -312,8 +312,8 @@ ENERGY = ("CVX.US", "XOM.US", "RRC.US")
 
 
 def _latest_result(d: ProbeDaemon) -> tuple[dict[str, Any], dict[str, Any]]:
-    row = d.io.run(d.store.fetch_one("SELECT result_json, inputs_json FROM plans WHERE "
-                                     "bucket_id = 'core' ORDER BY id DESC LIMIT 1"), 5)
+    row = d.store.fetch_one("SELECT result_json, inputs_json FROM plans WHERE "
+                                     "bucket_id = 'core' ORDER BY id DESC LIMIT 1")
     assert row is not None
     return json.loads(row["result_json"]), json.loads(row["inputs_json"])
 

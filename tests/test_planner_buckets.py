@@ -261,10 +261,10 @@ def test_each_bucket_plans_its_own_securities_cash_and_parameters(brig: BucketRi
     assert [s.symbol for s in sat.securities] == ["S2.DE"] and sat.cash_eur == 4000.0
     assert [(h.symbol, h.quantity) for h in sat.holdings] == [("S2.DE", 3.0)]
     assert sat.settings.min_hold_days == PARAMS.target_hold_days
-    rows = brig.io.run(brig.store.fetch_all(
+    rows = brig.store.fetch_all(
         "SELECT r.symbol, r.quantity, r.bucket_id, r.reason, p.bucket_id AS plan_bucket, "
         "p.parent_id FROM recommendations r JOIN plans p ON p.id = r.plan_id "
-        "ORDER BY r.symbol"), 5)
+        "ORDER BY r.symbol")
     got = [(r["symbol"], r["quantity"], r["bucket_id"], r["plan_bucket"]) for r in rows]
     assert got == [("S0.DE", 5, "core", "core"), ("S2.DE", 2, "sat1", "sat1")]
     assert rows[0]["parent_id"] is None and rows[1]["parent_id"] is not None
@@ -272,15 +272,15 @@ def test_each_bucket_plans_its_own_securities_cash_and_parameters(brig: BucketRi
     ready = [e for e in brig.published if isinstance(e, PlanReady)][-1]
     assert {(s.symbol, s.bucket_id) for s in ready.steps} == {("S0.DE", "core"),
                                                               ("S2.DE", "sat1")}
-    latest = brig.io.run(plan_repo.latest_plan(brig.store), 5)
+    latest = plan_repo.latest_plan(brig.store)
     assert latest is not None and latest["bucket_id"] == "core"
-    sats = brig.io.run(plan_repo.bucket_plans(brig.store, latest["id"]), 5)
+    sats = plan_repo.bucket_plans(brig.store, latest["id"])
     assert [b["bucket_id"] for b in sats] == ["sat1"]
     # Autonomous execution: the first pending step goes out for its bucket.
     outcome = brig.bus.ask("planner", RunJob("autonomous_execution", "r1"), 60)
     assert outcome.ok and outcome.details["bucket_id"] == seen[0].bucket_id
     pending = {r["symbol"]: r["bucket_id"] for r in
-               brig.io.run(plan_repo.pending_recommendations(brig.store), 5)}
+               plan_repo.pending_recommendations(brig.store)}
     assert seen[0].bucket_id == {"S0.DE": "core", "S2.DE": "sat1"}[seen[0].intent.symbol]
     assert seen[0].intent.symbol not in pending and len(pending) == 1
     # The account moved: the other bucket's stale step makes the next run re-plan first.
@@ -297,7 +297,7 @@ def test_without_the_satellites_actor_core_plans_the_whole_account(brig: BucketR
     (only,) = brig.calls
     assert len(only.securities) == 3 and only.cash_eur == 10000.0
     assert [h.symbol for h in only.holdings] == ["S2.DE"]
-    rows = brig.io.run(brig.store.fetch_all("SELECT bucket_id FROM recommendations"), 5)
+    rows = brig.store.fetch_all("SELECT bucket_id FROM recommendations")
     assert [r["bucket_id"] for r in rows] == ["core"]
 
 

@@ -43,15 +43,15 @@ def test_the_gatherer_reads_groups_targets_multipliers_and_bonuses(
              "country": "Germany", "industry": "Software", "priority_multiplier": 1.5},
             {"isin": "JP3633400001", "symbol": "7203.T", "name": "Toyota", "currency": "EUR",
              "country": "Japan", "industry": "Auto Manufacturers"}]
-    io.run(market_repo.insert_securities(store, rows, NOW), 5)
-    io.run(allocation_repo.set_group(store, "country", "Europe", ["Germany"], NOW), 5)
-    io.run(allocation_repo.set_group(store, "industry", "Tech", ["Software"], NOW), 5)
-    io.run(allocation_repo.set_targets(store, "country", {"Europe": Decimal("0.6")}, NOW), 5)
-    io.run(allocation_repo.set_targets(store, "industry", {"Tech": Decimal("0.4")}, NOW), 5)
-    dividend = io.run(cash_flow_repo.create_dividend(store, {
+    market_repo.insert_securities(store, rows, NOW)
+    allocation_repo.set_group(store, "country", "Europe", ["Germany"], NOW)
+    allocation_repo.set_group(store, "industry", "Tech", ["Software"], NOW)
+    allocation_repo.set_targets(store, "country", {"Europe": Decimal("0.6")}, NOW)
+    allocation_repo.set_targets(store, "industry", {"Tech": Decimal("0.4")}, NOW)
+    dividend = cash_flow_repo.create_dividend(store, {
         "symbol": "SAP.DE", "amount": Decimal(5), "currency": "EUR",
-        "amount_eur": Decimal(5), "payment_date": "2024-05-20"}, NOW), 5)
-    io.run(cash_flow_repo.set_pending_bonus(store, dividend, Decimal(5)), 5)
+        "amount_eur": Decimal(5), "payment_date": "2024-05-20"}, NOW)
+    cash_flow_repo.set_pending_bonus(store, dividend, Decimal(5))
     account = AccountSnapshot((), (CashBalance("EUR", Decimal(1000)),), True)
     gathered = InputGatherer(io, store, None).gather(account, "research",
                                                      load_settings(None, environ={}), NOW)

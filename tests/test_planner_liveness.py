@@ -90,7 +90,7 @@ def _status(d: SlowPlanDaemon) -> PlannerStatus:
 
 
 def _scalar(d: SlowPlanDaemon, sql: str) -> int:
-    row = d.io.run(d.store.fetch_one(sql), 60)
+    row = d.store.fetch_one(sql)
     assert row is not None
     return int(row[0])
 

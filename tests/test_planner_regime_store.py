@@ -62,7 +62,7 @@ def test_a_crash_day_after_a_bull_run_is_smoothed_across_a_restart(
     second = _gather(io, store, Index(shock), DAY1 + timedelta(days=1))
     assert second == pytest.approx(0.1 * raw + 0.9 * first)
     assert rg.label_for(second) == "bull"
-    rows = io.run(regime_repo.recent_regimes(store), 5)
+    rows = regime_repo.recent_regimes(store)
     assert [r["day"] for r in rows] == ["2024-06-04", "2024-06-03"]
     assert rows[0]["raw"] == pytest.approx(raw) and rows[0]["score"] == pytest.approx(second)
     assert set(rows[0]["components"]) == {"return", "volatility", "drawdown"}
@@ -75,7 +75,7 @@ def test_the_configured_cuts_label_the_stored_regime(io: IoLoop, store: SqliteSt
     rise = _path(np.full(40, 0.003))
     score = _gather(io, store, Index(rise), DAY1, market_regime_bull_threshold=0.9)
     assert 0.3 < score < 0.9
-    assert io.run(regime_repo.recent_regimes(store), 5)[0]["label"] == "sideways"
+    assert regime_repo.recent_regimes(store)[0]["label"] == "sideways"
 
 
 def test_a_missing_index_keeps_the_last_stored_score(io: IoLoop, store: SqliteStore) -> None:

@@ -35,15 +35,15 @@ def test_stored_documents_map_to_the_scorers_units() -> None:
 
 
 def _scores(r: Rig) -> dict[str, dict[str, object]]:
-    return {row["symbol"]: row for row in r.io.run(scores_repo.read_scores(r.store), 5)}
+    return {row["symbol"]: row for row in scores_repo.read_scores(r.store)}
 
 
 def test_score_universe_job_stores_explained_scores(rig: Rig) -> None:  # noqa: F811
     _seed_universe(rig)
-    rig.io.run(market_repo.write_security_data(rig.store, "DE0000000000", "fundamentals",
-                                                DOC["fundamentals"]["data"], NOW), 5)
-    rig.io.run(market_repo.write_security_data(rig.store, "DE0000000000", "analyst",
-                                                DOC["analyst"]["data"], NOW), 5)
+    market_repo.write_security_data(rig.store, "DE0000000000", "fundamentals",
+                                                DOC["fundamentals"]["data"], NOW)
+    market_repo.write_security_data(rig.store, "DE0000000000", "analyst",
+                                                DOC["analyst"]["data"], NOW)
     outcome = rig.bus.ask("planner", RunJob("score_universe", "r1"), 60)
     assert outcome.ok and outcome.details["scored"] == 3, outcome
     rows = _scores(rig)
@@ -53,11 +53,11 @@ def test_score_universe_job_stores_explained_scores(rig: Rig) -> None:  # noqa: 
     assert isinstance(groups, dict) and groups["fundamentals"] != 0.5
     assert rows["S1.DE"]["group_scores"]["opinion"] == 0.5  # type: ignore[index]
     assert groups["opinion"] > 0.5  # analyst buy, 20 % upside
-    one = rig.io.run(scores_repo.read_score(rig.store, "DE0000000000"), 5)
+    one = scores_repo.read_score(rig.store, "DE0000000000")
     assert one is not None and one["total_score"] == rows["S0.DE"]["total_score"]
     comps = one["breakdown"]["groups"]["fundamentals"]["components"]
     assert set(comps) and all("score" in c and "weight" in c for c in comps.values())
-    assert rig.io.run(scores_repo.read_score(rig.store, "XX0000000000"), 5) is None
+    assert scores_repo.read_score(rig.store, "XX0000000000") is None
 
 
 def test_every_plan_refreshes_the_scores(rig: Rig) -> None:  # noqa: F811

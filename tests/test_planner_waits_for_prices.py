@@ -66,7 +66,7 @@ def _last(d: SlowHistoryDemo) -> PlanSummary | None:
 
 
 def _plans(d: SlowHistoryDemo) -> int:
-    row = d.io.run(d.store.fetch_one("SELECT COUNT(*) FROM plans"), 30)
+    row = d.store.fetch_one("SELECT COUNT(*) FROM plans")
     assert row is not None
     return int(row[0])
 

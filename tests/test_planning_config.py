@@ -60,8 +60,8 @@ def test_the_plan_records_the_config_it_used(daemon: ProbeDaemon) -> None:
     assert api.call("POST", "/api/system/jobs/planner")[0] == 202
     wait_for(lambda: api.call("GET", "/api/system/jobs/planner")[1]["status"] == "idle",
              timeout=60, what="the plan")
-    row = daemon.io.run(daemon.store.fetch_one(
-        "SELECT inputs_json FROM plans ORDER BY id DESC LIMIT 1"), 10)
+    row = daemon.store.fetch_one(
+        "SELECT inputs_json FROM plans ORDER BY id DESC LIMIT 1")
     assert row is not None
     assert json.loads(row["inputs_json"])["planner_configs"] == {"core": 1}
 

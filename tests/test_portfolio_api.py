@@ -37,7 +37,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _sql(daemon: ProbeDaemon, sql: str, params: tuple[Any, ...] = ()) -> None:
-    daemon.io.run(daemon.store.execute(sql, params), 10)
+    daemon.store.execute(sql, params)
 
 
 def _today(daemon: ProbeDaemon) -> date:

@@ -101,8 +101,8 @@ def _context(io: IoLoop, store: SqliteStore, bus: ActorBus,
     clock = ManualClock(START)
     broker = PaperBroker(store, clock, fees=lambda: PaperFees(Decimal(0), Decimal(0)),
                          initial_cash_eur=Decimal("1000"))
-    io.run(market_repo.write_fx(store, [FxRate("USD", Decimal("0.9"), START.date(), START,
-                                               "t")], START), 10)
+    market_repo.write_fx(store, [FxRate("USD", Decimal("0.9"), START.date(), START,
+                                               "t")], START)
     settings = load_settings(None, environ={}).with_overrides({"trading_mode": mode})
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
                        resources={"store": store, "broker": broker, "paper_broker": broker})
@@ -199,17 +199,17 @@ def test_a_slow_cash_flow_actor_makes_the_step_busy_without_blocking(
 
 
 def test_a_running_cash_flow_job_is_left_alone(rig: Rig) -> None:
-    rig.io.run(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO job_runs (run_id, job, trigger, started_at) VALUES "
-        "('r1', 'dividend_reinvestment', 'schedule', ?)", (int(START.timestamp()) - 60,)), 10)
+        "('r1', 'dividend_reinvestment', 'schedule', ?)", (int(START.timestamp()) - 60,))
     outcome = rig.cycle()
     steps = outcome.details["steps"]
     assert steps["cash_flows"]["status"] == steps["emergency"]["status"] == "busy"
     assert "dividend_reinvestment" in steps["cash_flows"]["summary"]
     assert rig.names() == ["sync_prices"]  # nothing queued behind the running job
     # An unfinished row older than every cash-flow job's timeout is a stale record.
-    rig.io.run(rig.store.execute("UPDATE job_runs SET started_at = ? WHERE run_id = 'r1'",
-                                 (int(START.timestamp()) - 3600,)), 10)
+    rig.store.execute("UPDATE job_runs SET started_at = ? WHERE run_id = 'r1'",
+                                 (int(START.timestamp()) - 3600,))
     assert rig.cycle().details["steps"]["cash_flows"]["status"] == "ok"
 
 
@@ -227,16 +227,16 @@ def test_end_to_end_with_the_cash_flow_actor_on_the_paper_broker(
         steps = outcome.details["steps"]
         assert steps["cash_flows"]["status"] == "ok", steps["cash_flows"]
         assert steps["cash_flows"]["deposits_processed"] == 1  # the opening deposit
-        flows = io.run(store.fetch_all("SELECT transaction_id FROM cash_flows"), 10)
+        flows = store.fetch_all("SELECT transaction_id FROM cash_flows")
         assert sorted(r["transaction_id"] for r in flows) == ["ucf:paper-1", "ucf:paper-2"]
         emergency = steps["emergency"]
         assert emergency["check"]["has_negative"] is True
         assert "NEGATIVE cash: USD -50" in emergency["summary"]
-        runs = io.run(store.fetch_all("SELECT mode, run_id FROM emergency_runs"), 10)
+        runs = store.fetch_all("SELECT mode, run_id FROM emergency_runs")
         assert [(r["mode"], r["run_id"]) for r in runs] == [("research", "e2e:emergency")]
         again = bus.ask("portfolio", RunJob("sync_cycle", "e2e-2"), 60)
         assert again.details["steps"]["cash_flows"]["synced"] == 0  # nothing twice
-        assert len(io.run(store.fetch_all("SELECT * FROM cash_flows"), 10)) == 2
+        assert len(store.fetch_all("SELECT * FROM cash_flows")) == 2
     finally:
         for ref in refs:
             ref.stop()

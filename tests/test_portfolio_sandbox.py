@@ -41,11 +41,11 @@ def cycle(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Any]:
     clock = ManualClock(now)
     for isin, symbol, ccy in (("US0378331005", "AAPL.US", "USD"),
                               ("IE00BK5BQT80", "VWCE.EU", "EUR")):
-        io.run(store.execute("INSERT INTO securities (isin, symbol, name, currency, country, "
+        store.execute("INSERT INTO securities (isin, symbol, name, currency, country, "
                              "created_at, updated_at) VALUES (?, ?, ?, ?, 'Ireland', 0, 0)",
-                             (isin, symbol, symbol, ccy)), 10)
-    io.run(market_repo.write_fx(store, [FxRate("USD", Decimal("0.9"), now.date(), now, "t")],
-                                now), 10)
+                             (isin, symbol, symbol, ccy))
+    market_repo.write_fx(store, [FxRate("USD", Decimal("0.9"), now.date(), now, "t")],
+                                now)
     settings = load_settings(None, environ={})
     with running_sandbox() as sandbox:
         client = make_client(sandbox.url)
@@ -70,7 +70,7 @@ def cycle(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Any]:
 
 
 def _rows(io: IoLoop, store: SqliteStore, sql: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in io.run(store.fetch_all(sql), 10)]
+    return [dict(r) for r in store.fetch_all(sql)]
 
 
 def test_sandbox_account_sync(cycle: Any, io: IoLoop, store: SqliteStore) -> None:
@@ -86,8 +86,8 @@ def test_sandbox_account_sync(cycle: Any, io: IoLoop, store: SqliteStore) -> Non
     assert _rows(io, store, "SELECT * FROM portfolio_snapshots") == []
 
     now = datetime.now(UTC)
-    io.run(market_repo.write_fx(store, [FxRate("HKD", Decimal("0.12"), now.date(), now, "t")],
-                                now), 10)
+    market_repo.write_fx(store, [FxRate("HKD", Decimal("0.12"), now.date(), now, "t")],
+                                now)
     io.run(client.place_order(OrderRequest("AAPL.US", "BUY", 2, 4242)), 30)
     io.run(client.place_order(OrderRequest("EUR/USD", "SELL", 50, 4243)), 30)
     for _ in range(3):  # each signed read steps the sandbox's orders: two partial fills

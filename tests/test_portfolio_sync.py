@@ -58,7 +58,7 @@ class Recorder(BaseActor):
             raise RateUnavailable(f"no FX rate for {msg.currency}")
         now = self.ctx.clock.now()
         rate = FxRate(msg.currency, self.fx[msg.currency], now.date(), now, "fake")
-        self.ctx.io.run(market_repo.write_fx(self.ctx.resource("store"), [rate], now), 10)
+        market_repo.write_fx(self.ctx.resource("store"), [rate], now)
         return rate
 
 
@@ -85,7 +85,7 @@ class Rig:
         self.run(self.broker.place_order(OrderRequest(symbol, side, qty, uid)))  # type: ignore[arg-type]
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.run(self.store.fetch_all(sql, params))]
+        return [dict(r) for r in self.store.fetch_all(sql, params)]
 
 
 @pytest.fixture
@@ -95,10 +95,10 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     broker = PaperBroker(store, clock, fees=lambda: fees["now"],
                          initial_cash_eur=Decimal("1000"))
     for isin, symbol, ccy, country, industry in (SAP, AAPL):
-        io.run(store.execute(
+        store.execute(
             "INSERT INTO securities (isin, symbol, name, currency, country, industry, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0)",
-            (isin, symbol, symbol, ccy, country, industry)), 10)
+            (isin, symbol, symbol, ccy, country, industry))
     io.run(broker.set_price("SAP.EU", Decimal("100"), "EUR"), 10)
     io.run(broker.set_price("AAPL.US", Decimal("150"), "USD"), 10)
     io.run(broker.deposit("USD", Decimal("2000")), 10)
@@ -120,8 +120,8 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
 
 
 def _fx(rig: Rig, eur_per: str = "0.9") -> None:
-    rig.run(market_repo.write_fx(rig.store, [FxRate("USD", Decimal(eur_per), START.date(),
-                                                    START, "test")], START))
+    market_repo.write_fx(rig.store, [FxRate("USD", Decimal(eur_per), START.date(),
+                                                    START, "test")], START)
 
 
 def test_full_cycle_values_positions_and_snapshots(rig: Rig) -> None:
@@ -167,8 +167,8 @@ def test_repeated_cycles_change_nothing_and_keep_buckets(rig: Rig) -> None:
     rig.buy("SAP.EU", 3, 1)
     rig.buy("AAPL.US", 5, 2)
     assert rig.cycle().ok
-    rig.run(rig.store.execute("UPDATE portfolio_positions SET bucket_id = 'sat1' "
-                              "WHERE symbol = 'SAP.EU'"))
+    rig.store.execute("UPDATE portfolio_positions SET bucket_id = 'sat1' "
+                              "WHERE symbol = 'SAP.EU'")
     first = rig.rows("SELECT * FROM portfolio_snapshots")
     assert rig.cycle().ok and rig.cycle().ok
     assert len(rig.rows("SELECT * FROM trades")) == 2
@@ -244,10 +244,10 @@ def test_new_prices_revalue_positions(rig: Rig) -> None:
     rig.buy("SAP.EU", 3, 1)
     assert rig.cycle().ok
     later = START + timedelta(minutes=5)
-    rig.run(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO latest_prices (isin, price, currency, as_of, fetched_at, source) "
         "VALUES (?, 110.5, 'EUR', ?, ?, 'test')", (SAP[0], int(later.timestamp()),
-                                                   int(later.timestamp()))))
+                                                   int(later.timestamp())))
     rig.bus.tell("portfolio", PricesUpdated({SAP[0]: 110.5}, {SAP[0]: later}, (), later))
     rig.bus.ask("portfolio", Ping(later), 10)
     row = rig.rows("SELECT current_price, market_value_eur, unrealized_pnl_eur "
@@ -267,11 +267,11 @@ def test_snapshot_records_the_days_completed_external_flows(rig: Rig) -> None:
                                       ("d2", "deposit", "300", "pending"),
                                       ("w1", "withdrawal", "-120.5", "completed"),
                                       ("v1", "dividend", "7", "completed")):
-        rig.run(rig.store.execute(
+        rig.store.execute(
             "INSERT INTO cash_flows (transaction_id, source, type_doc_id, transaction_type, "
             "kind, date, amount, currency, amount_eur, status, created_at) VALUES "
             "(?, 'cps', '1', ?, ?, ?, ?, 'EUR', ?, ?, 0)",
-            (tid, kind, kind, START.date().isoformat(), amount, amount, status)))
+            (tid, kind, kind, START.date().isoformat(), amount, amount, status))
     assert rig.cycle().ok
     assert rig.rows("SELECT net_external_flow_eur FROM portfolio_snapshots") == [
         {"net_external_flow_eur": "379.5"}]
@@ -280,24 +280,24 @@ def test_snapshot_records_the_days_completed_external_flows(rig: Rig) -> None:
 def test_a_fill_stored_without_its_commission_learns_it_once(io: IoLoop,
                                                             store: SqliteStore) -> None:
     # the executor stores its fills with fee NULL (order fills carry no commission)
-    io.run(store.execute(
+    store.execute(
         "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, currency,"
         " executed_at, source, bucket_id, mode, created_at) VALUES ('live:41', ?, 'AAPL.US',"
-        " 'BUY', '5', '150', '750', 'USD', 0, 'planner', 's1', 'live', 0)", (AAPL[0],)), 10)
+        " 'BUY', '5', '150', '750', 'USD', 0, 'planner', 's1', 'live', 0)", (AAPL[0],))
     broker_row = Trade(41, 7, "AAPL.US", "BUY", Decimal(5), Decimal(150), Decimal(750), "USD",
                        START, fee=Decimal("1.75"))
     free = Trade(42, 7, "AAPL.US", "BUY", Decimal(1), Decimal(150), Decimal(150), "USD", START,
                  fee=Decimal(0))
     isins = {"AAPL.US": AAPL[0]}
-    first = io.run(portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
-                                                       isins, {}, START), 10)
+    first = portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+                                                       isins, {}, START)
     assert first["fees_learned"] == [TradeFeeRecorded("live:41", "s1", Decimal("1.75"), "USD",
                                                       "live")]
     assert first["inserted"] == 1  # the free trade is new; the known one only learned its fee
-    again = io.run(portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
-                                                       isins, {}, START), 10)
+    again = portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+                                                       isins, {}, START)
     assert (again["fees_learned"], again["inserted"]) == ([], 0)
-    fees = io.run(store.fetch_all("SELECT trade_key, fee FROM trades ORDER BY id"), 10)
+    fees = store.fetch_all("SELECT trade_key, fee FROM trades ORDER BY id")
     assert [(r["trade_key"], r["fee"]) for r in fees] == [("live:41", "1.75"),
                                                            ("live:42", "0")]
 
@@ -309,37 +309,35 @@ def test_a_trade_listed_twice_in_one_window_learns_its_fee_from_the_second(
     bare = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD", START)
     priced = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD",
                    START, fee=Decimal("1.10"))
-    result = io.run(portfolio_repo.import_broker_trades(
-        store, [bare, priced], "live", {"AAPL.US": AAPL[0]}, {}, START), 10)
+    result = portfolio_repo.import_broker_trades(
+        store, [bare, priced], "live", {"AAPL.US": AAPL[0]}, {}, START)
     assert result["inserted"] == 1
     assert [f.fee for f in result["fees_learned"]] == [Decimal("1.10")]
-    rows = io.run(store.fetch_all("SELECT trade_key, fee FROM trades"), 10)
+    rows = store.fetch_all("SELECT trade_key, fee FROM trades")
     assert [(r["trade_key"], r["fee"]) for r in rows] == [("live:51", "1.1")]
 
 
 def test_an_exchange_fill_learns_its_fee_in_the_quote_currency(io: IoLoop,
                                                                 store: SqliteStore) -> None:
-    io.run(store.execute(
+    store.execute(
         "INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, quantity,"
         " limit_price, currency, source, bucket_id, mode, state, created_at, updated_at)"
         " VALUES (5, 'fx:1', 'FX:EUR/USD', 'EUR/USD', 'SELL', 100, '1.08', 'USD',"
-        " 'emergency_rebalancing', 'core', 'live', 'filled', 0, 0)"), 10)
-    io.run(store.execute(
+        " 'emergency_rebalancing', 'core', 'live', 'filled', 0, 0)")
+    store.execute(
         "INSERT INTO fx_trades (trade_key, order_row, symbol, side, quantity, price,"
         " base_currency, base_amount, quote_currency, quote_amount, executed_at, source,"
         " bucket_id, mode, created_at) VALUES ('live:77', 1, 'EUR/USD', 'SELL', '100',"
         " '1.08', 'EUR', '-100', 'USD', '108', 0, 'emergency_rebalancing', 'core', 'live',"
-        " 0)"), 10)
+        " 0)")
     row = Trade(77, 9, "EUR/USD", "SELL", Decimal(100), Decimal("1.08"), Decimal(108), "USD",
                 START, fee=Decimal("2.20"))
-    result = io.run(portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START),
-                    10)
+    result = portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START)
     assert result["fees_learned"] == [TradeFeeRecorded("live:77", "core", Decimal("2.20"),
                                                        "USD", "live")]
     assert (result["currency_exchanges"], result["inserted"], result["unknown_symbols"]) == (
         1, 0, [])
-    again = io.run(portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START),
-                   10)
+    again = portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START)
     assert again["fees_learned"] == []
 
 
@@ -348,11 +346,11 @@ def test_the_sync_announces_a_commission_the_executor_did_not_know(rig: Rig) -> 
     rig.fees["now"] = PaperFees(Decimal("1.50"), Decimal(0))
     rig.buy("SAP.EU", 2, 1)
     (fill,) = rig.run(rig.broker.trades(START.date(), START.date()))
-    rig.run(rig.store.execute(  # as the executor stores its fill: no fee
+    rig.store.execute(  # as the executor stores its fill: no fee
         "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, currency,"
         " executed_at, source, bucket_id, mode, created_at) VALUES (?, ?, 'SAP.EU', 'BUY',"
         " '2', '100', '200', 'EUR', 0, 'planner', 'core', 'research', 0)",
-        (f"research:{fill.trade_id}", SAP[0])))
+        (f"research:{fill.trade_id}", SAP[0]))
     assert rig.cycle().ok
     rig.bus.ask("market_data", Ping(rig.clock.now()), 10)
     learned = [m for m in rig.seen if isinstance(m, TradeFeeRecorded)]
@@ -367,14 +365,14 @@ def test_snapshot_totals_are_the_readable_totals_since_a_day(io: IoLoop,
                                                              store: SqliteStore) -> None:
     for day, total in (("2026-02-27", "7"), ("2026-03-01", "1000.5"), ("2026-03-02", "abc"),
                        ("2026-03-03", "NaN"), ("2026-13-45", "5"), ("2026-03-04", "20.25")):
-        io.run(store.execute(
+        store.execute(
             "INSERT INTO portfolio_snapshots (date, total_value, cash_balance, "
             "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, '0', '0', '0', 0)",
-            (day, total)), 10)
+            (day, total))
     since = START.date().replace(day=1)
-    totals = io.run(portfolio_repo.snapshot_totals(store, since), 10)
+    totals = portfolio_repo.snapshot_totals(store, since)
     assert totals == {"2026-03-01": 1000.5, "2026-03-04": 20.25}
     assert list(totals) == sorted(totals)
-    good, bad = io.run(portfolio_repo.read_snapshots(store, since), 10)
+    good, bad = portfolio_repo.read_snapshots(store, since)
     assert totals == {r["date"]: float(r["total_value"]) for r in good}
     assert set(bad) == {"2026-03-02", "2026-03-03", "2026-13-45"}

@@ -27,7 +27,7 @@ TABLES = ("trades", "order_journal", "plans", "recommendations", "paper_account"
 
 
 def _scalar(d: ProbeDaemon, sql: str) -> int:
-    row = d.io.run(d.store.fetch_one(sql), 5)
+    row = d.store.fetch_one(sql)
     assert row is not None
     return int(row[0])
 
@@ -44,9 +44,9 @@ def _counts(d: ProbeDaemon) -> dict[str, int]:
 
 def _store_targets(d: ProbeDaemon, weights: dict[str, float]) -> int:
     """A stored plan whose optimiser gave ``weights`` (what every real plan stores)."""
-    return int(d.io.run(plan_repo.store_plan(
+    return int(plan_repo.store_plan(
         d.store, PlanResult("nothing_to_do", "test targets", target_weights=weights), "h",
-        "test", {}, 1.0, d.clock.now()), 10))
+        "test", {}, 1.0, d.clock.now()))
 
 
 @pytest.fixture
@@ -142,8 +142,8 @@ def test_calculate_then_execute_through_the_executor(daemon: ProbeDaemon,
     code, view = api.call("GET", "/api/rebalancing/calculate-trades")
     assert code == 200 and view["plan_id"] == plan_id, view
     account = daemon.io.run(daemon._broker_pair()[0].account(), 10)
-    usd = daemon.io.run(daemon.store.fetch_one(
-        "SELECT eur_per FROM fx_rates WHERE currency = 'USD' ORDER BY day DESC LIMIT 1"), 5)
+    usd = daemon.store.fetch_one(
+        "SELECT eur_per FROM fx_rates WHERE currency = 'USD' ORDER BY day DESC LIMIT 1")
     assert usd is not None  # the default cash: every currency in EUR
     assert Decimal(view["available_cash_eur"]) == account.cash_in("EUR") + account.cash_in(
         "USD") * Decimal(usd[0])

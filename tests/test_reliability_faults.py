@@ -208,15 +208,15 @@ def live(rig: tuple[ProbeDaemon, SandboxThread]) -> tuple[str, str]:
     assert MarketCalendars(today=now.date()).is_tradable(mic, now), now
     store = daemon.store
     if not count(db_path(daemon), "SELECT COUNT(*) FROM securities WHERE isin = ?", (isin,)):
-        daemon.io.run(market_repo.insert_security(store, {
+        market_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic, "source": "test"}, now), 5)
+            "mic": mic, "source": "test"}, now)
     start = now.date() - timedelta(days=300)
     bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5) for i in range(299)]
-    daemon.io.run(market_repo.write_history(store, {isin: (bars, [])}, "test", now), 5)
-    daemon.io.run(market_repo.write_fx(store, [
+    market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
-        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now), 5)
+        FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)
     code, body = Client(daemon).call("POST", "/api/settings/trading-mode",
                                      {"mode": "live", "confirm": "ENABLE LIVE TRADING"})
     assert code == 200, body

@@ -97,18 +97,16 @@ class Rig:
         assert isinstance(outcome, JobOutcome)
         return outcome
 
-    def db(self, coro: Any) -> Any:
-        return self.io.run(coro, 10)
 
     def balance(self, bucket_id: str, currency: str = "EUR") -> Decimal:
-        return self.db(repo.load_book(self.store)).balance(bucket_id, currency)
+        return repo.load_book(self.store).balance(bucket_id, currency)
 
     def cache(self) -> dict[tuple[str, str], Decimal]:
-        rows = self.db(repo.balance_rows(self.store))
+        rows = repo.balance_rows(self.store)
         return {(r["bucket_id"], r["currency"]): D(r["balance"]) for r in rows}
 
     def ledger_rows(self) -> int:
-        row = self.db(self.store.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions"))
+        row = self.store.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions")
         return int(row["n"])
 
     def fund(self, bucket_id: str, amount: str, currency: str = "EUR") -> None:
@@ -116,19 +114,19 @@ class Rig:
                             amount=D(amount), source_kind="manual",
                             source_id=f"seed:{bucket_id}:{currency}:{amount}",
                             created_at=self.clock.now())
-        assert self.db(repo.apply_operation(self.store, repo.Operation((entry,)),
-                                            self.clock.now())) is not None
+        assert repo.apply_operation(self.store, repo.Operation((entry,)),
+                                            self.clock.now()) is not None
         self.broker.cash[currency] = self.broker.cash.get(currency, D(0)) + D(amount)
 
     def trade(self, key: str, bucket_id: str, side: str, symbol: str, qty: str,
               price: str, currency: str = "EUR", fee: str | None = None) -> TradeExecuted:
         value = D(qty) * D(price)
-        self.db(self.store.execute(
+        self.store.execute(
             "INSERT INTO trades (trade_key, isin, symbol, side, quantity, price, value, "
             "currency, fee, executed_at, source, bucket_id, mode, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planner', ?, 'research', ?)",
             (key, "IS" + symbol, symbol, side, qty, price, str(value), currency, fee,
-             int(self.clock.now().timestamp()), bucket_id, int(self.clock.now().timestamp()))))
+             int(self.clock.now().timestamp()), bucket_id, int(self.clock.now().timestamp())))
         return TradeExecuted(key, "IS" + symbol, symbol, side, D(qty), D(price),  # type: ignore[arg-type]
                              currency, self.clock.now(), "planner", bucket_id, "research")
 
@@ -140,8 +138,8 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     clock = ManualClock(START)
     broker = FakeBroker()
     cfg = load_settings(None, environ={})
-    io.run(market_repo.write_fx(store, [FxRate("USD", D("0.9"), START.date(), START, "test")],
-                                START), 10)
+    market_repo.write_fx(store, [FxRate("USD", D("0.9"), START.date(), START, "test")],
+                                START)
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: cfg,
                        resources={"store": store, "broker": broker})
     ref = SatelliteActor.start(ctx)
@@ -165,25 +163,25 @@ def test_bucket_state_round_trips_through_the_store(rig: Rig) -> None:
     bucket = satellite("s1", "hibernating", target="0.05", hwm="1234.5", losses=2)
     bucket = bucket.touched(START, reawakening=ReawakeningState(stage=2, wins=1, trades=3),
                             last_reallocated_at=START)
-    rig.db(repo.save_buckets(rig.store, [bucket]))
-    loaded = rig.db(repo.load_buckets(rig.store))
+    repo.save_buckets(rig.store, [bucket])
+    loaded = repo.load_buckets(rig.store)
     assert loaded["s1"] == bucket
     assert loaded["core"].target_pct == 1
 
 
 def test_an_operation_is_all_or_nothing_and_a_replay_is_a_no_op(rig: Rig) -> None:
     rig.fund("core", "100")
-    rig.db(repo.save_buckets(rig.store, [satellite("s1")]))
+    repo.save_buckets(rig.store, [satellite("s1")])
     legs = (LedgerEntry("core", "EUR", "transfer_out", D("-150"), "manual", "t1", START),
             LedgerEntry("s1", "EUR", "transfer_in", D("150"), "manual", "t1", START))
     with pytest.raises(InsufficientFunds):
-        rig.db(repo.apply_operation(rig.store, repo.Operation(legs), START))
+        repo.apply_operation(rig.store, repo.Operation(legs), START)
     assert rig.ledger_rows() == 1 and rig.balance("s1") == 0   # nothing written
     ok = (LedgerEntry("core", "EUR", "transfer_out", D("-40"), "manual", "t2", START),
           LedgerEntry("s1", "EUR", "transfer_in", D("40"), "manual", "t2", START))
-    assert rig.db(repo.apply_operation(rig.store, repo.Operation(ok), START)) == {
+    assert repo.apply_operation(rig.store, repo.Operation(ok), START) == {
         ("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
-    assert rig.db(repo.apply_operation(rig.store, repo.Operation(ok), START)) is None
+    assert repo.apply_operation(rig.store, repo.Operation(ok), START) is None
     assert rig.ledger_rows() == 3
     assert rig.cache() == {("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
 
@@ -197,11 +195,11 @@ def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
         io: IoLoop, tmp_path_factory: pytest.TempPathFactory,
         moves: list[tuple[str, str, int]]) -> None:
     store = SqliteStore(tmp_path_factory.mktemp("prop") / "p.db")
-    io.run(store.open(), 30)
+    store.open()
     try:
-        io.run(repo.save_buckets(store, [satellite("s1"), satellite("s2")]), 10)
+        repo.save_buckets(store, [satellite("s1"), satellite("s2")])
         seed = LedgerEntry("core", "EUR", "deposit", D("100"), "manual", "seed", START)
-        io.run(repo.apply_operation(store, repo.Operation((seed,)), START), 10)
+        repo.apply_operation(store, repo.Operation((seed,)), START)
         for i, (src, dst, cents) in enumerate(moves):
             if src == dst:
                 continue
@@ -209,17 +207,17 @@ def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
             legs = (LedgerEntry(src, "EUR", "transfer_out", -amount, "manual", f"m{i}", START),
                     LedgerEntry(dst, "EUR", "transfer_in", amount, "manual", f"m{i}", START))
             try:
-                io.run(repo.apply_operation(store, repo.Operation(legs), START), 10)
+                repo.apply_operation(store, repo.Operation(legs), START)
             except InsufficientFunds:
                 pass
-        book = io.run(repo.load_book(store), 10)
-        rows = io.run(repo.balance_rows(store), 10)
+        book = repo.load_book(store)
+        rows = repo.balance_rows(store)
         for row in rows:                     # invariant 1: cache = Σ ledger
             assert D(row["balance"]) == book.ledger_sum(row["bucket_id"], row["currency"])
             assert D(row["balance"]) >= 0    # invariant 5
         assert book.currency_total("EUR") == D("100")   # invariant 4: zero-sum moves
     finally:
-        io.run(store.close(), 10)
+        store.close()
 
 
 # --------------------------------------------------------------------- commands
@@ -231,14 +229,14 @@ def test_lifecycle_commands_and_refusals(rig: Rig) -> None:
     assert isinstance(refused, SatelliteRefused) and refused.code == "target_refused"
     assert rig.ask(SetSatelliteBudget(D("0.1")))["satellite_budget_pct"] == "0.1"
     assert rig.ask(UpdateBucket("s1", target_pct=D("0.05")))["target_pct"] == "0.05"
-    assert rig.db(repo.load_buckets(rig.store))["core"].target_pct == D("0.95")
+    assert repo.load_buckets(rig.store)["core"].target_pct == D("0.95")
     assert rig.ask(BucketEvent("s1", "activate"))["status"] == "active"
     assert rig.ask(BucketEvent("s1", "hibernate"))["status"] == "hibernating"
     bad = rig.ask(BucketEvent("s1", "resume"))
     assert isinstance(bad, SatelliteRefused) and bad.code == "invalid_transition"
     assert rig.ask(BucketEvent("s1", "pause"))["status"] == "paused"
     assert rig.ask(BucketEvent("s1", "retire"))["status"] == "retired"
-    buckets = rig.db(repo.load_buckets(rig.store))
+    buckets = repo.load_buckets(rig.store)
     assert buckets["s1"].target_pct == 0 and buckets["core"].target_pct == 1
     missing = rig.ask(BucketEvent("nope", "pause"))
     assert isinstance(missing, SatelliteRefused) and missing.status == 404
@@ -264,7 +262,7 @@ def test_settings_and_presets(rig: Rig) -> None:
         "dividend_catcher"
     unknown = rig.ask(ApplyPreset("s1", "yolo"))
     assert isinstance(unknown, SatelliteRefused) and unknown.code == "unknown_preset"
-    assert rig.db(repo.load_settings(rig.store))["s1"].preset == "dividend_catcher"
+    assert repo.load_settings(rig.store)["s1"].preset == "dividend_catcher"
 
 
 def test_transfer_moves_both_legs_and_respects_the_core_floor(rig: Rig) -> None:
@@ -307,9 +305,9 @@ def test_fill_settles_against_its_bucket_and_sell_pnl_feeds_the_streak(rig: Rig)
     rig.tell(sell)
     rig.tell(sell)
     assert rig.balance("s1") == D("897.5")
-    bucket = rig.db(repo.load_buckets(rig.store))["s1"]
+    bucket = repo.load_buckets(rig.store)["s1"]
     assert bucket.consecutive_losses == 1
-    trades = rig.db(repo.closed_trades(rig.store, "s1"))
+    trades = repo.closed_trades(rig.store, "s1")
     assert [t.realized_pnl for t in trades] == [D("-102.5")]
     # a fill tagged with an unknown bucket settles on core, never disappears
     rig.tell(rig.trade("research:3", "ghost", "BUY", "XYZ", "1", "5"))
@@ -352,8 +350,8 @@ def test_a_commission_learned_after_the_fill_debits_its_bucket_once(rig: Rig) ->
     rig.tell(rig.trade("research:8", "s1", "BUY", "ABC", "1", "10", fee="1"))
     rig.tell(TradeFeeRecorded("research:8", "s1", D("1"), "EUR", "research"))
     assert rig.balance("s1") == D("487.75")
-    rows = rig.db(rig.store.fetch_all(
-        "SELECT source_id, amount FROM bucket_transactions WHERE type = 'fee' ORDER BY id"))
+    rows = rig.store.fetch_all(
+        "SELECT source_id, amount FROM bucket_transactions WHERE type = 'fee' ORDER BY id")
     assert [(r["source_id"], r["amount"]) for r in rows] == [("research:7:fee", "-1.25"),
                                                               ("research:8:fee", "-1")]
 
@@ -361,13 +359,13 @@ def test_a_commission_learned_after_the_fill_debits_its_bucket_once(rig: Rig) ->
 def _journal_order(rig: Rig, client_id: int, bucket_id: str, symbol: str, side: str) -> int:
     """An order row of ours (the journal's), as the executor writes before sending."""
     now = int(rig.clock.now().timestamp())
-    rig.db(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, quantity, "
         "limit_price, currency, source, bucket_id, mode, state, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, 1, '1', 'EUR', 'planner', ?, 'research', 'filled', ?, ?)",
-        (client_id, f"intent:{client_id}", "IS" + symbol, symbol, side, bucket_id, now, now)))
-    row = rig.db(rig.store.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
-                                     (client_id,)))
+        (client_id, f"intent:{client_id}", "IS" + symbol, symbol, side, bucket_id, now, now))
+    row = rig.store.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
+                                     (client_id,))
     return int(row["id"])
 
 
@@ -380,14 +378,14 @@ def _our_fill(rig: Rig, client_id: int, key: str, order_bucket: str, qty: str, p
     """A BUY fill of our own order (journal row linked), with no ledger row and no event."""
     order = _journal_order(rig, client_id, order_bucket, "ABC", "BUY")
     rig.trade(key, trade_bucket, "BUY", "ABC", qty, price, fee=fee)
-    rig.db(rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
-                             (order, key)))
+    rig.store.execute("UPDATE trades SET order_row = ? WHERE trade_key = ?",
+                             (order, key))
 
 
 def _booked_by_an_older_version(rig: Rig, key: str, amount: str) -> None:
     entry = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy", amount=D(amount),
                         source_kind="trade", source_id=key, created_at=rig.clock.now())
-    rig.db(repo.apply_operation(rig.store, repo.Operation((entry,)), rig.clock.now()))
+    repo.apply_operation(rig.store, repo.Operation((entry,)), rig.clock.now())
 
 
 def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) -> None:
@@ -402,12 +400,12 @@ def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) ->
     # an exchange fill whose CurrencyExchanged was lost
     fx_order = _journal_order(rig, 2, "core", "EUR/USD", "SELL")
     now = int(rig.clock.now().timestamp())
-    rig.db(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO fx_trades (trade_key, order_row, symbol, side, quantity, price, "
         "base_currency, base_amount, quote_currency, quote_amount, fee, executed_at, "
         "source, bucket_id, mode, created_at) VALUES ('research:fx9', ?, 'EUR/USD', "
         "'SELL', '100', '1.08', 'EUR', '-100', 'USD', '108', '0.5', ?, 'emergency', 'core', "
-        "'research', ?)", (fx_order, now, now)))
+        "'research', ?)", (fx_order, now, now))
     _synced(rig)
     assert rig.balance("s1") == D("498.5")  # value and fee, on the order's bucket
     assert (rig.balance("core", "EUR"), rig.balance("core", "USD")) == (D("900"), D("107.5"))
@@ -417,9 +415,9 @@ def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) ->
                            START, "planner", "s1", "research"))  # the event, late: a replay
     assert rig.ledger_rows() == rows
     assert rig.balance("s1") == D("498.5")
-    assert rig.db(rig.store.fetch_one(
+    assert rig.store.fetch_one(
         "SELECT COUNT(*) AS n FROM bucket_transactions WHERE source_id LIKE 'research:42%'"
-    ))["n"] == 0
+    )["n"] == 0
 
 
 def test_a_fill_settled_net_of_its_fee_before_fee_rows_is_not_charged_again(rig: Rig) -> None:
@@ -473,7 +471,7 @@ def test_reconciliation_initialises_corrects_small_and_reports_large_gaps(rig: R
     large = rig.job("satellite_reconciliation")
     assert not large.ok and large.details["gaps"] == ["EUR"]
     assert rig.balance("core") == D("1003")        # never absorbed silently
-    audit = rig.db(repo.audits(rig.store))
+    audit = repo.audits(rig.store)
     assert [a["status"] for a in audit[:2]] == ["reconciled", "gap_reported"]
     assert any(a["status"] == "corrected" and a["adjustment"] == "3" for a in audit)
     # USD: 5 EUR ≈ 5.55 USD; a 5 USD gap is corrected, the manual route agrees
@@ -484,10 +482,10 @@ def test_reconciliation_initialises_corrects_small_and_reports_large_gaps(rig: R
 
 def test_reconciliation_defers_while_a_cash_flow_is_unprocessed(rig: Rig) -> None:
     rig.fund("core", "100")
-    rig.db(rig.store.execute(
+    rig.store.execute(
         "INSERT INTO cash_flows (transaction_id, source, type_doc_id, transaction_type, kind, "
         "date, amount, currency, amount_eur, status, created_at) VALUES ('k1', 'cps', '1', "
-        "'deposit', 'deposit', '2026-03-10', '2', 'EUR', '2', 'pending', 0)"))
+        "'deposit', 'deposit', '2026-03-10', '2', 'EUR', '2', 'pending', 0)")
     rig.broker.cash["EUR"] = D("102")
     out = rig.job("satellite_reconciliation")
     assert out.details["currencies"]["EUR"]["status"] == "deferred"
@@ -502,7 +500,7 @@ def test_reconciliation_settles_a_lost_fill_instead_of_correcting_the_gap(rig: R
     out = rig.job("satellite_reconciliation")
     assert out.ok and out.details["currencies"]["EUR"]["status"] != "corrected"
     assert rig.balance("core") == D("998")
-    kinds = rig.db(rig.store.fetch_all("SELECT DISTINCT type FROM bucket_transactions"))
+    kinds = rig.store.fetch_all("SELECT DISTINCT type FROM bucket_transactions")
     assert {r["type"] for r in kinds} == {"deposit", "trade_buy"}
 
 
@@ -512,18 +510,18 @@ def test_maintenance_hibernates_at_35_percent_and_recovers_gradually(rig: Rig) -
     rig.tell(rig.trade("research:1", "s1", "BUY", "XYZ", "10", "100"))
     rig.broker.positions = {"XYZ": (D("10"), D("100"), "EUR")}
     assert rig.job("satellite_maintenance").ok
-    assert rig.db(repo.load_buckets(rig.store))["s1"].high_water_mark == D("1000")
+    assert repo.load_buckets(rig.store)["s1"].high_water_mark == D("1000")
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("65"), "EUR")
     out = rig.job("satellite_maintenance")
     assert "hibernated" in out.details["events"]["s1"]
-    assert rig.db(repo.load_buckets(rig.store))["s1"].status == "hibernating"
+    assert repo.load_buckets(rig.store)["s1"].status == "hibernating"
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("72"), "EUR")   # dd 0.28 < 0.30
     rig.job("satellite_maintenance")
-    s1 = rig.db(repo.load_buckets(rig.store))["s1"]
+    s1 = repo.load_buckets(rig.store)["s1"]
     assert s1.status == "active" and s1.reawakening.stage == 1
-    series = rig.db(repo.value_series(rig.store, "s1"))
+    series = repo.value_series(rig.store, "s1")
     assert [p.value_eur for p in series] == [D("1000"), D("650"), D("720")]
     # broker down: values unknown, nothing is hibernated on a guess
     rig.broker.down = True
@@ -536,7 +534,7 @@ def test_evaluation_applies_once_per_period(rig: Rig) -> None:
     _satellite(rig, "s2", "0.05", budget="0.20")
     first = rig.job("satellite_evaluation")
     assert first.ok and first.details["applied"] is True
-    buckets = rig.db(repo.load_buckets(rig.store))
+    buckets = repo.load_buckets(rig.store)
     total = buckets["s1"].target_pct + buckets["s2"].target_pct
     assert buckets["core"].target_pct + total == 1
     assert buckets["s1"].last_reallocated_at is not None
@@ -548,11 +546,11 @@ def test_evaluation_applies_once_per_period(rig: Rig) -> None:
 
 def test_planning_scopes_expose_what_a_planner_needs(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
-    rig.db(market_repo.insert_security(rig.store, {
-        "isin": "US0000000001", "symbol": "AAA.US", "name": "A", "currency": "USD"}, START))
-    rig.db(market_repo.insert_security(rig.store, {
-        "isin": "US0000000002", "symbol": "BBB.US", "name": "B", "currency": "USD"}, START))
-    rig.db(repo.assign_security(rig.store, "US0000000002", "s1", START))
+    market_repo.insert_security(rig.store, {
+        "isin": "US0000000001", "symbol": "AAA.US", "name": "A", "currency": "USD"}, START)
+    market_repo.insert_security(rig.store, {
+        "isin": "US0000000002", "symbol": "BBB.US", "name": "B", "currency": "USD"}, START)
+    repo.assign_security(rig.store, "US0000000002", "s1", START)
     rig.fund("core", "900")
     rig.fund("s1", "100")
     scopes, skipped = rig.ask(GetPlanningScopes())
@@ -571,14 +569,14 @@ def test_planning_scopes_and_values_use_each_buckets_own_fills(rig: Rig) -> None
     rig.fund("core", "900")
     rig.fund("s1", "100")
     rig.fund("s2", "100")
-    rig.db(market_repo.insert_security(rig.store, {
-        "isin": "US0000000001", "symbol": "AAA", "name": "A", "currency": "EUR"}, START))
-    rig.db(repo.assign_security(rig.store, "US0000000001", "s1", START))
-    rig.db(market_repo.insert_security(rig.store, {
-        "isin": "US0000000002", "symbol": "BBB", "name": "B", "currency": "EUR"}, START))
-    rig.db(repo.assign_security(rig.store, "US0000000002", "s2", START))
-    rig.db(market_repo.insert_security(rig.store, {
-        "isin": "US0000000003", "symbol": "CCC", "name": "C", "currency": "EUR"}, START))
+    market_repo.insert_security(rig.store, {
+        "isin": "US0000000001", "symbol": "AAA", "name": "A", "currency": "EUR"}, START)
+    repo.assign_security(rig.store, "US0000000001", "s1", START)
+    market_repo.insert_security(rig.store, {
+        "isin": "US0000000002", "symbol": "BBB", "name": "B", "currency": "EUR"}, START)
+    repo.assign_security(rig.store, "US0000000002", "s2", START)
+    market_repo.insert_security(rig.store, {
+        "isin": "US0000000003", "symbol": "CCC", "name": "C", "currency": "EUR"}, START)
     rig.tell(rig.trade("research:p1", "s1", "BUY", "AAA", "3", "10"))
     rig.tell(rig.trade("research:p2", "s2", "BUY", "AAA", "2", "10"))
     rig.broker.positions = {"AAA": (D("10"), D("10"), "EUR")}  # 5 held before the fills
@@ -613,17 +611,17 @@ def test_cash_flow_context_carries_bucket_shares_and_income_destinations(rig: Ri
 
 def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
-    rig.db(repo.save_buckets(rig.store, [rig.db(repo.load_buckets(rig.store))["s1"].touched(
-        START, high_water_mark=D("1000"))]))
+    repo.save_buckets(rig.store, [repo.load_buckets(rig.store)["s1"].touched(
+        START, high_water_mark=D("1000"))])
     booked = LedgerEntry("s1", "EUR", "deposit", D("500"), "cash_flow", "cf:dep:9", START)
-    rig.db(rig.store.execute(                      # as the cash-flow repository writes it
+    rig.store.execute(                      # as the cash-flow repository writes it
         "INSERT INTO bucket_transactions (bucket_id, type, amount, currency, description, "
         "source_kind, source_id, created_at) VALUES ('s1', 'deposit', '500', 'EUR', '', "
-        "'cash_flow', 'cf:dep:9', 0)"))
+        "'cash_flow', 'cf:dep:9', 0)")
     event = DepositReceived("cf:dep:9", D("500"), "EUR", D("500"), DAY, (("s1", D("500")),))
     rig.tell(event)
     rig.tell(event)
-    assert rig.db(repo.load_buckets(rig.store))["s1"].high_water_mark == D("1500")
+    assert repo.load_buckets(rig.store)["s1"].high_water_mark == D("1500")
     assert rig.balance("s1") == booked.amount and rig.ledger_rows() == 1
 
 
@@ -650,14 +648,14 @@ def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
     assert rig.job("satellite_reconciliation").ok
 
     def stage() -> tuple[str, int]:
-        s1 = rig.db(repo.load_buckets(rig.store))["s1"]
+        s1 = repo.load_buckets(rig.store)["s1"]
         return s1.status, s1.reawakening.stage
 
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("60"), "EUR")
     rig.job("satellite_maintenance")
     assert stage() == ("hibernating", 0)
-    assert rig.db(repo.load_buckets(rig.store))["s2"].status == "active"
+    assert repo.load_buckets(rig.store)["s2"].status == "active"
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("75"), "EUR")
     rig.job("satellite_maintenance")
@@ -670,6 +668,6 @@ def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
         rig.tell(rig.trade(f"research:s{i}", "s1", "SELL", "XYZ", "1", "110"))
         assert stage() == expected
     assert balances() == [D("8000"), D("330"), D("500")]
-    assert rig.db(repo.load_buckets(rig.store))["s1"].reawakening.wins == 3
+    assert repo.load_buckets(rig.store)["s1"].reawakening.wins == 3
     rig.broker.cash["EUR"] = D("8830")
     assert rig.job("satellite_reconciliation").ok

@@ -29,8 +29,8 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _ledger(daemon: ProbeDaemon) -> list[Any]:
-    rows = daemon.io.run(daemon.store.fetch_all(
-        "SELECT bucket_id, type, amount, currency FROM bucket_transactions ORDER BY id"), 5)
+    rows = daemon.store.fetch_all(
+        "SELECT bucket_id, type, amount, currency FROM bucket_transactions ORDER BY id")
     return [tuple(r) for r in rows]
 
 

@@ -23,23 +23,23 @@ _ops = st.lists(st.one_of(st.tuples(st.just("append"), _rows),
 @given(_ops)
 def test_the_reader_equals_a_full_read(io: IoLoop, store: SqliteStore,
                                        ops: list[tuple[str, object]]) -> None:
-    io.run(store.execute("DELETE FROM bucket_transactions"), 10)
+    store.execute("DELETE FROM bucket_transactions")
     reader = repo.BookReader()
     serial = 0
     for op, arg in ops:
         if op == "append":
             for currency, amount, kind in arg:  # type: ignore[union-attr]
                 serial += 1
-                io.run(store.execute(
+                store.execute(
                     "INSERT INTO bucket_transactions (bucket_id, type, amount, currency, "
                     "source_kind, source_id, created_at) VALUES ('core', ?, ?, ?, "
-                    "'manual', ?, 0)", (kind, str(amount), currency, f"op-{serial}")), 10)
+                    "'manual', ?, 0)", (kind, str(amount), currency, f"op-{serial}"))
         else:  # never done by the daemon (the ledger is append-only): a full re-read
-            io.run(store.execute("DELETE FROM bucket_transactions WHERE id = (SELECT id "
+            store.execute("DELETE FROM bucket_transactions WHERE id = (SELECT id "
                                  "FROM bucket_transactions ORDER BY id LIMIT 1 OFFSET ?)",
-                                 (arg,)), 10)
-        fresh = io.run(repo.load_book(store), 10)
-        cached = io.run(reader.load(store), 10)
+                                 (arg,))
+        fresh = repo.load_book(store)
+        cached = reader.load(store)
         assert cached.entries == fresh.entries
         assert cached.balances() == fresh.balances()
         assert {e.key for e in cached.entries} == {e.key for e in fresh.entries}

@@ -82,8 +82,8 @@ def test_trigger_while_running_is_refused(setup: Any, io: IoLoop,
     _wait(lambda: sched.state("sync")["status"] == "idle")
     state = sched.state("sync")
     assert state["last_result"] == "ok" and state["runs"] == 1
-    row = io.run(store.fetch_one("SELECT ok, summary FROM job_runs WHERE run_id = ?",
-                                 (run_id,)), 5)
+    row = store.fetch_one("SELECT ok, summary FROM job_runs WHERE run_id = ?",
+                                 (run_id,))
     assert row is not None and row["ok"] == 1 and row["summary"] == "ran sync"
     with pytest.raises(JobNotFound):
         sched.trigger("nope")

@@ -29,7 +29,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 def _count(daemon: ProbeDaemon, table: str) -> int:
-    row = daemon.io.run(daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}"), 5)
+    row = daemon.store.fetch_one(f"SELECT COUNT(*) FROM {table}")
     assert row is not None
     return int(row[0])
 
@@ -97,8 +97,8 @@ def test_kill_switch_forces_research_and_cancels(daemon: ProbeDaemon, api: Clien
     code, answer = api.call("POST", "/api/trades/kill-switch", {"confirm": "STOP TRADING"})
     assert code == 200, answer
     assert answer["trading_mode"] == "research" and answer["errors"] == []
-    audit = daemon.io.run(daemon.store.fetch_all(
-        "SELECT actor, action FROM audit_log WHERE actor = 'kill-switch'"), 5)
+    audit = daemon.store.fetch_all(
+        "SELECT actor, action FROM audit_log WHERE actor = 'kill-switch'")
     assert [tuple(r) for r in audit] == [("kill-switch", "trading_mode")]
 
 

@@ -51,11 +51,11 @@ def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
 
 
 def _sql(d: ProbeDaemon, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-    return list(d.io.run(d.store.fetch_all(sql, params), 10))
+    return list(d.store.fetch_all(sql, params))
 
 
 def _exec(d: ProbeDaemon, sql: str, params: tuple[Any, ...] = ()) -> None:
-    d.io.run(d.store.execute(sql, params), 10)
+    d.store.execute(sql, params)
 
 
 def _security(d: ProbeDaemon, isin: str, symbol: str, scores: list[float],
@@ -139,9 +139,9 @@ def test_the_score_universe_job_records_one_sample_a_day(rig: Rig) -> None:  # n
     _seed_universe(rig)
     for run in ("r1", "r2"):  # the same day twice: still one sample per security
         assert rig.bus.ask("planner", RunJob("score_universe", run), 60).ok
-    rows = rig.io.run(rig.store.fetch_all("SELECT s.isin, s.day, s.total_score, c.total_score "
+    rows = rig.store.fetch_all("SELECT s.isin, s.day, s.total_score, c.total_score "
                                           "AS current FROM score_history s JOIN scores c "
-                                          "USING (isin)"), 5)
+                                          "USING (isin)")
     assert len(rows) == 3
     assert all(r["day"] == NOW.date().isoformat() and r["total_score"] == r["current"]
                for r in rows)

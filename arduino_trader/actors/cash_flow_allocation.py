@@ -25,7 +25,6 @@ from arduino_trader.protocols.store import Database
 from .base import ActorContext
 from .fx_rules import rate_table
 
-STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
 
 
@@ -47,9 +46,9 @@ def cash_eur(account: AccountSnapshot, rates: Rates) -> Decimal:
     return sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
 
 
-async def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
+def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     """Every security keyed by broker symbol."""
-    return {s["symbol"]: s for s in await market_repo.list_securities(db)}
+    return {s["symbol"]: s for s in market_repo.list_securities(db)}
 
 
 def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
@@ -61,14 +60,13 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
     except Exception as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
     rates = rate_table(ctx, db, latest_only=True)
-    secs = ctx.io.run(securities_by_symbol(db), STORE_TIMEOUT_S)
+    secs = securities_by_symbol(db)
     try:
         alerts = concentration_alerts(build_holdings(account, secs, rates),
                                       cash_eur(account, rates))
     except MissingRate as exc:
         return JobOutcome(False, f"missing FX rate: {exc}", {"missing_rate": str(exc)})
-    changes = ctx.io.run(concentration_repo.record_check(db, alerts, ctx.clock.now()),
-                         STORE_TIMEOUT_S)
+    changes = concentration_repo.record_check(db, alerts, ctx.clock.now())
     for change in changes:
         a = change.alert
         getattr(log, change.log_level)(
@@ -77,7 +75,7 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
             previous=LEVEL_NAMES[change.previous],
             **({"current_pct": str(a.current_pct), "limit_pct": str(a.limit_pct),
                 "needs_action": a.needs_action} if a else {}))
-    rows = ctx.io.run(concentration_repo.list_alerts(db), STORE_TIMEOUT_S)
+    rows = concentration_repo.list_alerts(db)
     open_rows = [r for r in rows if not r["acknowledged"]]
     summary = "no concentration alerts" if not open_rows else "; ".join(
         f"{r['severity']} {r['type']} {r['name']} {r['current_pct']} (limit {r['limit_pct']})"

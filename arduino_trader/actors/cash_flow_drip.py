@@ -40,7 +40,6 @@ from arduino_trader.protocols.store import Database
 from .base import ActorContext
 from .fx_rules import rate_table
 
-STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
 EXECUTOR_TIMEOUT_S = 120.0
 YIELD_KEYS = ("dividendYield", "dividend_yield", "trailingAnnualDividendYield")
@@ -66,25 +65,25 @@ def _yield_of(doc: dict[str, Any]) -> Decimal | None:
     return None
 
 
-async def instrument_facts(db: Database, symbols: Iterable[str]) -> tuple[
+def instrument_facts(db: Database, symbols: Iterable[str]) -> tuple[
         dict[str, Instrument], dict[str, Decimal | None], dict[str, str]]:
     """Price, lot, yield and ISIN of each dividend symbol from the local store."""
     instruments: dict[str, Instrument] = {}
     yields: dict[str, Decimal | None] = {}
     isins: dict[str, str] = {}
     for symbol in sorted(set(symbols)):
-        sec = await market_repo.find_security(db, symbol)
+        sec = market_repo.find_security(db, symbol)
         if sec is None:
             yields[symbol] = None
             continue
         isins[symbol] = sec["isin"]
-        row = await db.fetch_one("SELECT price, currency FROM latest_prices WHERE isin = ?",
-                                 (sec["isin"],))
+        row = db.fetch_one("SELECT price, currency FROM latest_prices WHERE isin = ?",
+                           (sec["isin"],))
         if row is not None and row["price"] > 0:
             instruments[symbol] = Instrument(symbol, Decimal(str(row["price"])),
                                              row["currency"] or sec["currency"],
                                              int(sec.get("min_lot") or 1))
-        yields[symbol] = _yield_of(await market_repo.read_security_data(db, sec["isin"]))
+        yields[symbol] = _yield_of(market_repo.read_security_data(db, sec["isin"]))
     return instruments, yields, isins
 
 
@@ -133,24 +132,23 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     db: Database = ctx.resource("store")
     settings = ctx.settings()
     now = ctx.clock.now()
-    dividends = ctx.io.run(repo.drip_dividends(db), STORE_TIMEOUT_S)
+    dividends = repo.drip_dividends(db)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
     costs = CostModel.from_settings(settings)
     minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
     rates = rate_table(ctx, db)
-    instruments, yields, isins = ctx.io.run(
-        instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)
+    instruments, yields, isins = instrument_facts(db, (d.symbol for d in dividends))
     try:
         cash = _cash_eur(ctx, rates)
     except Exception as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
-    ledger = ctx.io.run(repo.bucket_cash(db), STORE_TIMEOUT_S)
+    ledger = repo.bucket_cash(db)
     plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
                              instruments=instruments, eur_per=lambda c: rates.eur_per(c),
                              bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates))
-    ctx.io.run(repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
-                                             for p in plan.pending]), STORE_TIMEOUT_S)
+    repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
+                                             for p in plan.pending])
     results: list[dict[str, Any]] = []
     ok = True
     for buy in plan.buys:
@@ -181,10 +179,10 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
 def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     """Consume dividend euros for a confirmed DRIP fill, oldest dividends first."""
     db: Database = ctx.resource("store")
-    if ctx.io.run(repo.fill_consumed(db, fill.trade_key), STORE_TIMEOUT_S):
+    if repo.fill_consumed(db, fill.trade_key):
         return 0  # a replayed fill: its euros were consumed already
-    dividends = ctx.io.run(repo.drip_dividends(db, symbol=fill.symbol,
-                                               bucket_id=fill.bucket_id), STORE_TIMEOUT_S)
+    dividends = repo.drip_dividends(db, symbol=fill.symbol,
+                                               bucket_id=fill.bucket_id)
     if not dividends:
         log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
         return 0
@@ -208,8 +206,8 @@ def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
                   reserved, tuple(funding))
     changed, rows = apply_fill({d.id: d for d in dividends}, buy, fill.trade_key,
                                fill.quantity, cost_eur)
-    written = ctx.io.run(repo.record_consumption(db, changed, rows, fill.symbol, None,
-                                                 ctx.clock.now()), STORE_TIMEOUT_S)
+    written = repo.record_consumption(db, changed, rows, fill.symbol, None,
+                                                 ctx.clock.now())
     log.info("drip_fill_consumed", trade=fill.trade_key, symbol=fill.symbol,
              eur=str(cost_eur), rows=written,
              reinvested=json.dumps(sorted(i for i, d in changed.items() if d.reinvested)))

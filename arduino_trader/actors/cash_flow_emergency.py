@@ -59,7 +59,6 @@ from arduino_trader.protocols.store import Database
 from .base import HEALTH_ACTOR, ActorContext
 from .fx_rules import rate_table
 
-STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
 EXECUTOR_TIMEOUT_S = 120.0
 REASON = "emergency rebalancing: negative cash balance"
@@ -72,9 +71,9 @@ def _snapshot(ctx: ActorContext) -> AccountSnapshot:
     return ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
 
 
-async def _universe(db: Database) -> tuple[set[str], dict[str, dict[str, Any]]]:
+def _universe(db: Database) -> tuple[set[str], dict[str, dict[str, Any]]]:
     """Currencies of active securities, and every security by broker symbol."""
-    secs = await market_repo.list_securities(db)
+    secs = market_repo.list_securities(db)
     currencies = {s["currency"] for s in secs if s.get("active")}
     return currencies, {s["symbol"]: s for s in secs}
 
@@ -93,7 +92,7 @@ def check(ctx: ActorContext) -> dict[str, Any]:
         account = _snapshot(ctx)
     except Exception as exc:
         return {"error": "broker_unavailable", "message": str(exc)}
-    currencies, _ = ctx.io.run(_universe(db), STORE_TIMEOUT_S)
+    currencies, _ = _universe(db)
     rates = rate_table(ctx, db, latest_only=True)
     try:
         result = check_balances(_balances(account), currencies, rates)
@@ -132,7 +131,7 @@ class _Run:
     def __init__(self, ctx: ActorContext, log: Any, run_id: str) -> None:
         self.ctx, self.log, self.run_id = ctx, log, run_id
         self.db: Database = ctx.resource("store")
-        self.currencies, self.secs = ctx.io.run(_universe(self.db), STORE_TIMEOUT_S)
+        self.currencies, self.secs = _universe(self.db)
         self.rates: Rates = rate_table(ctx, self.db, latest_only=True)
         self.actions: list[dict[str, Any]] = []
         self.notes: list[str] = []
@@ -152,12 +151,11 @@ class _Run:
     def holdings(self, account: AccountSnapshot) -> list[Holding]:
         """The account's positions, each bucket's part on its own (fills of this mode)."""
         mode = "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
-        fills = self.ctx.io.run(satellites_repo.holdings(self.db, (mode,)), STORE_TIMEOUT_S)
+        fills = satellites_repo.holdings(self.db, (mode,))
         return _holdings(account, self.secs, fills)
 
     def bucket_cash(self) -> dict[str, dict[str, Decimal]]:
-        cash: dict[str, dict[str, Decimal]] = self.ctx.io.run(repo.bucket_cash(self.db),
-                                                              STORE_TIMEOUT_S)
+        cash: dict[str, dict[str, Decimal]] = repo.bucket_cash(self.db)
         return cash
 
     def short(self, account: AccountSnapshot) -> dict[str, Decimal]:
@@ -263,8 +261,8 @@ class _Run:
         pause = settings.get_float("fx_fill_poll_s")
         state = answer.state
         while state not in FINAL_STATES:
-            state = self.ctx.io.run(fx_journal.journal_state(
-                self.db, answer.client_order_id), STORE_TIMEOUT_S)
+            state = fx_journal.journal_state(
+                self.db, answer.client_order_id)
             if state in FINAL_STATES or time.monotonic() >= deadline \
                     or self.ctx.stopping.is_set():
                 break
@@ -284,8 +282,7 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
     db: Database = ctx.resource("store")
     mode = "live" if ctx.settings().get_str("trading_mode") == "live" else "research"
     try:
-        ctx.io.run(repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now()),
-                   STORE_TIMEOUT_S)
+        repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
     except repo.RunLocked as exc:
         return JobOutcome(False, str(exc), {"locked": True})
     run: _Run | None = None
@@ -298,8 +295,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         plan = run.plan(account)
         initial, final = plan.initial_shortfalls, plan.final_shortfalls
         if not initial:
-            dismissed = ctx.io.run(repo.dismiss_emergency_recommendations(
-                db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now()), STORE_TIMEOUT_S)
+            dismissed = repo.dismiss_emergency_recommendations(
+                db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now())
             outcome = "no_shortfall"
             run.notes.append(f"no shortfall; {dismissed} stale emergency recommendations "
                              "dismissed")
@@ -314,8 +311,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
                 account = run.sale_step(account)
                 account = run.exchange_step(3, account)
             else:  # repaired by exchanges alone: no emergency sale may act any more
-                dismissed = ctx.io.run(repo.dismiss_emergency_recommendations(
-                    db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now()), STORE_TIMEOUT_S)
+                dismissed = repo.dismiss_emergency_recommendations(
+                    db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now())
                 run.notes.append(f"repaired by exchange; {dismissed} emergency "
                                  "recommendations dismissed")
             final = run.short(account)
@@ -331,8 +328,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         actions = run.actions if run is not None else []
         notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes
                                                                      else [])])
-        ctx.io.run(repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
-                                             notes, ctx.clock.now()), STORE_TIMEOUT_S)
+        repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
+                                             notes, ctx.clock.now())
     if outcome in ("unresolved", "failed"):
         # An error only when real money is short; a rehearsal's shortfall is a warning,
         # so the operator's "level error" alerts stay meaningful in research mode.

@@ -50,7 +50,6 @@ from .cash_flow_emergency import check, run_emergency
 from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
-STORE_TIMEOUT_S = 30.0
 PAGE_SIZE = 500
 MAX_PAGES = 20
 T = TypeVar("T")
@@ -118,7 +117,8 @@ class CashFlowActor(BaseActor):
         broker: Broker = self.ctx.resource("broker")
         return broker
 
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = STORE_TIMEOUT_S) -> T:
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = BROKER_TIMEOUT_S) -> T:
+        """A broker call on the I/O loop."""
         return self.ctx.io.run(coro, timeout)
 
     # --------------------------------------------------------------- handlers
@@ -235,7 +235,7 @@ class CashFlowActor(BaseActor):
         facts = [_facts(r) for r in records]
         unsettled = [r.key for r, f in zip(records, facts, strict=True)
                      if settled.get(r.key) != f]
-        stored = self._run(repo.seen_flows(db, unsettled)) if unsettled else {}
+        stored = repo.seen_flows(db, unsettled) if unsettled else {}
         for record, fact in zip(records, facts, strict=True):
             if once[record.key] == 1 and (
                     settled.get(record.key) == fact
@@ -248,7 +248,7 @@ class CashFlowActor(BaseActor):
                     rates = rate_table(self.ctx, db)
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
-                eff = self._run(repo.store_record(db, record, context, now, present))
+                eff = repo.store_record(db, record, context, now, present)
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
@@ -293,7 +293,7 @@ class CashFlowActor(BaseActor):
         (a broker row may give only one of them)."""
         if not any((r.symbol or r.isin) and not (r.symbol and r.isin) for r in records):
             return tuple(records)
-        secs = self._run(market_repo.list_securities(self._db()))
+        secs = market_repo.list_securities(self._db())
         return with_instruments(records,
                                 {str(s["isin"]): str(s["symbol"]) for s in secs},
                                 {str(s["symbol"]): str(s["isin"]) for s in secs})

@@ -84,7 +84,6 @@ from .base import ActorContext, BaseActor, handles
 from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
 from .executor_facts import (
     BROKER_TIMEOUT_S,
-    STORE_TIMEOUT_S,
     FactsGatherer,
     Gathered,
     fx_fee,
@@ -146,8 +145,8 @@ class ExecutorActor(BaseActor):
         mode = self._mode() if isinstance(msg, PublishFills) else msg
         try:
             if self._started:
-                self.ctx.io.run(fill_attribution.publish_pending(
-                    self._store(), mode, self._publish, self.ctx.clock.now()), STORE_TIMEOUT_S)
+                fill_attribution.publish_pending(
+                    self._store(), mode, self._publish, self.ctx.clock.now())
         except Exception as exc:
             self.log.error("fills_not_published", mode=mode, error=repr(exc))
 
@@ -195,8 +194,7 @@ class ExecutorActor(BaseActor):
             if mode not in self._reconciled:
                 return OrderResult("failed", "the journal is not yet reconciled with the "
                                    "broker; retry later", code="not_reconciled")
-        existing = self.ctx.io.run(order_journal.find_by_intent(self._store(), intent_key),
-                                   STORE_TIMEOUT_S)
+        existing = order_journal.find_by_intent(self._store(), intent_key)
         if existing is not None:
             return OrderResult("duplicate", "this intent was already journaled",
                                client_order_id=int(existing["client_order_id"]),
@@ -243,8 +241,8 @@ class ExecutorActor(BaseActor):
             return self._blocked(msg.intent, mode, "order", "order_construction", str(exc))
         new = NewOrder(msg.intent, msg.intent_key, int(msg.intent.quantity), price,
                        str(security["currency"]), mode, msg.bucket_id, msg.reason)
-        row, created = self.ctx.io.run(order_journal.journal_order(
-            self._store(), new, now, client_order_id), STORE_TIMEOUT_S)
+        row, created = order_journal.journal_order(
+            self._store(), new, now, client_order_id)
         cid = int(row["client_order_id"])
         if not created:
             return OrderResult("duplicate", "this intent was already journaled",
@@ -320,8 +318,8 @@ class ExecutorActor(BaseActor):
                              Decimal(order.quantity), msg.source)
         new = NewOrder(intent, msg.intent_key, order.quantity, order.limit_price, pair.quote,
                        mode, msg.bucket_id, msg.reason)
-        row, created = self.ctx.io.run(order_journal.journal_order(
-            self._store(), new, self.ctx.clock.now(), client_order_id), STORE_TIMEOUT_S)
+        row, created = order_journal.journal_order(
+            self._store(), new, self.ctx.clock.now(), client_order_id)
         cid = int(row["client_order_id"])
         if not created:
             return OrderResult("duplicate", "this intent was already journaled",
@@ -375,8 +373,7 @@ class ExecutorActor(BaseActor):
                                  verdict.warnings)
         for attempt in range(1, MAX_FUNDING_ATTEMPTS + 1):
             key = funding_key(msg.intent_key, attempt)
-            row = self.ctx.io.run(order_journal.find_by_intent(self._store(), key),
-                                  STORE_TIMEOUT_S)
+            row = order_journal.find_by_intent(self._store(), key)
             if row is None:
                 return self._new_funding(msg, key, mode, broker, gathered, limits, short)
             cid = int(row["client_order_id"])
@@ -463,8 +460,7 @@ class ExecutorActor(BaseActor):
         settings = self.ctx.settings()
         deadline = time.monotonic() + settings.get_int("fx_fund_wait_s")
         pause = settings.get_float("fx_fund_poll_s")
-        state = str(self.ctx.io.run(fx_journal.journal_state(self._store(), cid),
-                                    STORE_TIMEOUT_S))
+        state = str(fx_journal.journal_state(self._store(), cid))
         while state not in FINAL_STATES and time.monotonic() < deadline \
                 and not self.ctx.stopping.is_set():
             self._on_ping(Ping(self.ctx.clock.now()))  # busy, not silent: tell health
@@ -474,8 +470,7 @@ class ExecutorActor(BaseActor):
         return state
 
     def _funding_details(self, key: str, cid: int) -> dict[str, Any]:
-        row = self.ctx.io.run(order_journal.find_by_intent(self._store(), key),
-                              STORE_TIMEOUT_S)
+        row = order_journal.find_by_intent(self._store(), key)
         assert row is not None
         return {"intent_key": key, "client_order_id": cid, "symbol": str(row["symbol"]),
                 "side": str(row["side"]), "quantity": int(row["quantity"]),
@@ -529,8 +524,8 @@ class ExecutorActor(BaseActor):
                  funding: dict[str, Any] | None = None) -> OrderResult:
         now = self.ctx.clock.now()
         try:
-            self.ctx.io.run(order_journal.record_rejection(
-                self._store(), intent, mode, layer, code, message, now), STORE_TIMEOUT_S)
+            order_journal.record_rejection(
+                self._store(), intent, mode, layer, code, message, now)
         except Exception as exc:
             self.log.error("rejection_not_recorded", error=str(exc))
         self.log.info("order_blocked", isin=intent.isin, side=intent.side, layer=layer,
@@ -550,22 +545,20 @@ class ExecutorActor(BaseActor):
             ack = self.ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
         except (BrokerError, TimeoutError) as exc:
             failure = after_failure(exc)
-            self.ctx.io.run(order_journal.mark_state(store, cid, failure.state, failure.note,
-                                                     now()), STORE_TIMEOUT_S)
+            order_journal.mark_state(store, cid, failure.state, failure.note,
+                                                     now())
             emit = self.log.error if failure.state == "unresolved" else self.log.warning
             emit(failure.event, client_order_id=cid, error=str(exc))
             report_in_doubt(self.ctx, store, self.log)
             return failure.state
-        self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),
-                        STORE_TIMEOUT_S)
+        order_journal.mark_sent(store, cid, ack.order_id, now())
         self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
                       recovered=ack.recovered)
         return "sent"
 
     def _check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:
         """One follow-up of one entry; returns its new state (None when unknown)."""
-        entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
-                                  STORE_TIMEOUT_S)
+        entries = order_journal.open_entries(self._store(), mode)
         for row, entry in entries:
             if entry.client_order_id == cid:
                 return self._apply(broker, mode, row, entry)[0]
@@ -587,8 +580,8 @@ class ExecutorActor(BaseActor):
         if pair is not None:
             return self._apply_fx(pair, mode, row, entry, follow, now)
         fills = self._fills(row, entry, follow, mode, now)
-        recorded = self.ctx.io.run(order_journal.apply_follow_up(
-            self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
+        recorded = order_journal.apply_follow_up(
+            self._store(), entry.client_order_id, follow, fills, now)
         for fill in recorded:
             self.log.info("trade_recorded", trade_key=fill.trade_key, isin=fill.isin,
                           side=fill.side, quantity=str(fill.quantity), price=str(fill.price),
@@ -603,8 +596,8 @@ class ExecutorActor(BaseActor):
                   follow: FollowUp, now: datetime) -> tuple[str | None, int]:
         """An exchange entry: the state change and its fills go to the FX ledger."""
         fills = exchange_fills(pair, row, entry, follow, mode, now)
-        recorded = self.ctx.io.run(fx_journal.apply_fx_follow_up(
-            self._store(), entry.client_order_id, follow, fills, now), STORE_TIMEOUT_S)
+        recorded = fx_journal.apply_fx_follow_up(
+            self._store(), entry.client_order_id, follow, fills, now)
         for f in recorded:
             self.log.info("exchange_recorded", trade_key=f.trade_key, symbol=f.symbol,
                           side=f.side, base=f"{f.base_amount} {f.base_currency}",
@@ -634,15 +627,13 @@ class ExecutorActor(BaseActor):
         counts = {"checked": 0, "final": 0, "fills": 0, "errors": 0}
         try:
             broker = self._broker_for_facts(mode)
-            entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
-                                      STORE_TIMEOUT_S)
+            entries = order_journal.open_entries(self._store(), mode)
         except Exception as exc:
             self.log.error("follow_up_failed", error=str(exc))
             counts["errors"] += 1
             return counts
         if recheck_not_placed(self.ctx, self._store(), broker, mode, self.log):
-            entries = self.ctx.io.run(order_journal.open_entries(self._store(), mode),
-                                      STORE_TIMEOUT_S)
+            entries = order_journal.open_entries(self._store(), mode)
         for row, entry in entries:
             if self.ctx.stopping.is_set():
                 break

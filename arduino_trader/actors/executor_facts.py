@@ -6,7 +6,7 @@ and is logged, so the pipeline blocks on exactly the facts it could not establis
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,7 +37,6 @@ T = TypeVar("T")
 log = structlog.get_logger(actor="executor")
 
 BROKER_TIMEOUT_S = 30.0
-STORE_TIMEOUT_S = 10.0
 HIGH_52W_DAYS = 365
 MarketOpen = Callable[[str, datetime], bool]
 
@@ -87,7 +86,8 @@ class Gathered:
 
 
 class FactsGatherer:
-    """Fetches facts through the I/O loop; one instance per order."""
+    """Fetches facts from the store (directly) and the broker (through the I/O loop); one
+    instance per order."""
 
     def __init__(self, io: IoRunner, store: Database, broker: Broker,
                  market_open: MarketOpen | None, mode: LedgerMode) -> None:
@@ -98,9 +98,20 @@ class FactsGatherer:
         self._mode = mode
         self._fx_age: tuple[date, int] | None = None  # (today, max age): set by gather
 
-    def _try(self, what: str, make: Callable[[], Awaitable[T]], timeout: float) -> T | None:
+    def _try(self, what: str, make: Callable[[], Coroutine[Any, Any, T]],
+             timeout: float) -> T | None:
+        """A broker fact (on the I/O loop); None, logged, when it cannot be had."""
         try:
-            return self._io.run(make(), timeout)  # type: ignore[arg-type]
+            return self._io.run(make(), timeout)
+        except Exception as exc:
+            log.warning("safety_fact_unknown", fact=what, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    @staticmethod
+    def _fact(what: str, read: Callable[[], T]) -> T | None:
+        """A stored fact (read on this thread); None, logged, when it cannot be had."""
+        try:
+            return read()
         except Exception as exc:
             log.warning("safety_fact_unknown", fact=what, error=f"{type(exc).__name__}: {exc}")
             return None
@@ -109,8 +120,7 @@ class FactsGatherer:
         """Units of ``currency`` per 1 EUR from the stored rates; None when unknown."""
         if currency == "EUR":
             return Decimal(1)
-        rate = self._try("fx_rate", lambda: market_repo.read_fx(self._store, currency, on),
-                         STORE_TIMEOUT_S)
+        rate = self._fact("fx_rate", lambda: market_repo.read_fx(self._store, currency, on))
         if rate is None or rate.eur_per <= 0 or (on is None and self._fx_age is not None and (
                 self._fx_age[0] - rate.day).days > self._fx_age[1]):  # stale: unknown
             return None
@@ -120,8 +130,7 @@ class FactsGatherer:
         """Every fact the pipeline reads for ``intent``."""
         store, broker = self._store, self._broker
         self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
-        security = self._try("security", lambda: market_repo.get_security(store, intent.isin),
-                             STORE_TIMEOUT_S)
+        security = self._fact("security", lambda: market_repo.get_security(store, intent.isin))
         sec = None if security is None else SecurityFacts(
             isin=str(security["isin"]), symbol=str(security["symbol"]),
             currency=str(security["currency"]), exchange=str(security.get("mic") or ""),
@@ -130,14 +139,14 @@ class FactsGatherer:
         symbol = sec.symbol if sec else intent.symbol
         lookback = max(settings.get_int("min_hold_days"), settings.get_int("buy_cooldown_days"),
                        8)
-        trades = self._try("trades", lambda: order_journal.ledger_trades(
-            store, now - timedelta(days=lookback + 1)), STORE_TIMEOUT_S)
+        trades = self._fact("trades", lambda: order_journal.ledger_trades(
+            store, now - timedelta(days=lookback + 1)))
         account = self._try("account", broker.account, BROKER_TIMEOUT_S)
         quotes = self._try("quote", lambda: broker.quotes((symbol,)), BROKER_TIMEOUT_S)
         quote = next((q for q in quotes or () if q.symbol.upper() == symbol.upper()), None)
         open_orders = self._try("open_orders", broker.open_orders, BROKER_TIMEOUT_S)
-        unresolved = self._try("unresolved", lambda: order_journal.unresolved_isins(
-            store, self._mode), STORE_TIMEOUT_S)
+        unresolved = self._fact("unresolved", lambda: order_journal.unresolved_isins(
+            store, self._mode))
         rate = self.eur_rate(sec.currency) if sec else None
         price = self._price(intent, quote, now) if sec else None
         held = None if account is None else sum(
@@ -167,8 +176,8 @@ class FactsGatherer:
         quote = next((q for q in quotes or () if q.symbol.upper() == pair.symbol.upper()),
                      None)
         open_orders = self._try("open_orders", self._broker.open_orders, BROKER_TIMEOUT_S)
-        unresolved = self._try("unresolved", lambda: order_journal.unresolved_isins(
-            self._store, self._mode), STORE_TIMEOUT_S)
+        unresolved = self._fact("unresolved", lambda: order_journal.unresolved_isins(
+            self._store, self._mode))
         eur_per: dict[str, Decimal] = {}
         for currency in (pair.base, pair.quote):
             rate = self.eur_rate(currency)
@@ -200,9 +209,8 @@ class FactsGatherer:
         ref = quote.ask if intent.side == "BUY" else quote.bid
         if ref is None:
             return None
-        history = self._try("history", lambda: market_repo.read_history(
-            self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date()),
-            STORE_TIMEOUT_S) or []
+        history = self._fact("history", lambda: market_repo.read_history(
+            self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date())) or []
         closes = tuple(Decimal(str(b.close)) for b in history[-30:])
         high = max((Decimal(str(b.high if b.high else b.close)) for b in history), default=None)
         return PriceFacts(ref, quote.at, closes, high)
@@ -250,13 +258,13 @@ class FactsGatherer:
     def _stored_prev_close(self, symbol: str, day: date) -> Decimal | None:
         """The last stored close before ``day`` (brokers like the paper broker send no
         previous close)."""
-        security = self._try("prev_close", lambda: market_repo.find_security(
-            self._store, symbol), STORE_TIMEOUT_S)
+        security = self._fact("prev_close", lambda: market_repo.find_security(
+            self._store, symbol))
         if security is None:
             return None
-        bars = self._try("prev_close", lambda: market_repo.read_history(
+        bars = self._fact("prev_close", lambda: market_repo.read_history(
             self._store, str(security["isin"]), day - timedelta(days=10),
-            day - timedelta(days=1)), STORE_TIMEOUT_S)
+            day - timedelta(days=1)))
         return Decimal(str(bars[-1].close)) if bars else None
 
 

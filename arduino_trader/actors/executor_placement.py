@@ -18,7 +18,7 @@ from arduino_trader.protocols.messages import ComponentStatus
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext
-from .executor_facts import BROKER_TIMEOUT_S, STORE_TIMEOUT_S
+from .executor_facts import BROKER_TIMEOUT_S
 
 COMPONENT = "orders"
 
@@ -28,7 +28,7 @@ def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode:
     """Ask the broker about recent ``not_placed`` entries; reopen those it shows.
     Returns how many were reopened (the caller's follow-up then settles them)."""
     now = ctx.clock.now()
-    rows = ctx.io.run(order_recheck.recheck_candidates(store, mode, now), STORE_TIMEOUT_S)
+    rows = order_recheck.recheck_candidates(store, mode, now)
     reopened = 0
     for row in rows:
         cid = int(row["client_order_id"])
@@ -38,9 +38,8 @@ def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode:
             log.warning("not_placed_recheck_failed", client_order_id=cid, error=str(exc))
             continue
         if order is None:
-            ctx.io.run(order_recheck.mark_rechecked(store, cid, now), STORE_TIMEOUT_S)
-        elif ctx.io.run(order_recheck.reopen(store, cid, order.order_id, now),
-                        STORE_TIMEOUT_S):
+            order_recheck.mark_rechecked(store, cid, now)
+        elif order_recheck.reopen(store, cid, order.order_id, now):
             log.error("not_placed_reopened", client_order_id=cid,
                       broker_order_id=order.order_id, status=order.status_name, mode=mode)
             reopened += 1
@@ -50,7 +49,7 @@ def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode:
 def report_in_doubt(ctx: ActorContext, store: Database, log: Any) -> None:
     """Tell the health monitor which orders have an unknown outcome (none: ok)."""
     try:
-        rows = ctx.io.run(order_recheck.in_doubt(store), STORE_TIMEOUT_S)
+        rows = order_recheck.in_doubt(store)
         level, message = unresolved_report(rows)
         ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(COMPONENT, level, message[:500],
                                                    ctx.clock.now()))

@@ -12,8 +12,6 @@ from arduino_trader.domain.cash_flows.fx import RateTable
 
 from .base import ActorContext
 
-STORE_TIMEOUT_S = 30.0
-
 
 def max_age_days(ctx: ActorContext) -> int:
     """The setting that bounds the age of every rate used."""
@@ -23,6 +21,4 @@ def max_age_days(ctx: ActorContext) -> int:
 def rate_table(ctx: ActorContext, db: Any, *, latest_only: bool = False) -> RateTable:
     """The stored rates under the age rule, as of the clock's day."""
     load = cash_flow_repo.load_latest_rates if latest_only else cash_flow_repo.load_rates
-    table: RateTable = ctx.io.run(load(db, max_age_days(ctx), ctx.clock.now().date()),
-                                  STORE_TIMEOUT_S)
-    return table
+    return load(db, max_age_days(ctx), ctx.clock.now().date())

@@ -13,16 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from arduino_trader.adapters.store import market_repo
-from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
-STORE_TIMEOUT_S = 60.0
 _NO_DAYS = np.empty(0, dtype=np.int64)
 _NO_CLOSES = np.empty(0, dtype=np.float64)
 
@@ -103,12 +100,10 @@ class HistoryCache:
         self._windows: dict[str, _Window] = {}
         self.reads = 0  # store reads of closes (tests and diagnostics)
 
-    def _run(self, io: IoRunner, coro: Any) -> Any:
-        return io.run(coro, STORE_TIMEOUT_S)
 
-    def refresh(self, io: IoRunner, store: Database) -> None:
+    def refresh(self, store: Database) -> None:
         """Forget what changed in the store since the last refresh."""
-        newest, oldest, changed = self._run(io, market_repo.history_changes(store, self._seq))
+        newest, oldest, changed = market_repo.history_changes(store, self._seq)
         if newest < self._seq or (self._seq and oldest > self._seq + 1):
             self._windows.clear()  # a new database, or the log was pruned past us
         else:
@@ -122,12 +117,12 @@ class HistoryCache:
                 window.cut_from(first)  # a new day after the window changes nothing
         self._seq = newest
 
-    def closes(self, io: IoRunner, store: Database, isin: str, start: date,
+    def closes(self, store: Database, isin: str, start: date,
                end: date) -> dict[date, float]:
         """Stored closes of ``isin`` within ``[start, end]`` (call :meth:`refresh` first)."""
-        return self.closes_many(io, store, [isin], start, end)[0].as_dict()
+        return self.closes_many(store, [isin], start, end)[0].as_dict()
 
-    def closes_many(self, io: IoRunner, store: Database, isins: list[str], start: date,
+    def closes_many(self, store: Database, isins: list[str], start: date,
                     end: date) -> list[Closes]:
         """The stored closes of many ISINs within ``[start, end]``; the missing days of
         windows ending on the same day come in one store read (a daily top-up: one query
@@ -142,8 +137,8 @@ class HistoryCache:
                 extend.setdefault(window.end, []).append(isin)
         for last, group in sorted(extend.items()):
             self.reads += 1
-            rows = self._run(io, market_repo.read_closes_many(
-                store, group, last + timedelta(days=1), end))
+            rows = market_repo.read_closes_many(
+                store, group, last + timedelta(days=1), end)
             for isin in group:
                 self._windows[isin].extend(rows[isin], end)
         out: list[Closes] = []

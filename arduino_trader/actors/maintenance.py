@@ -57,7 +57,7 @@ class MaintenanceActor(BaseActor):
             path = self._backup()
             ok, offsite = self._offsite(path)
             pruned = self._prune_job_history()
-            self.ctx.io.run(maintenance.checkpoint(self._store(), "TRUNCATE"), timeout=300)
+            maintenance.checkpoint(self._store(), "TRUNCATE")
             return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs; "
                                   "WAL checkpointed", {"path": str(path), "pruned": pruned})
         if msg.job == universe_pruning.JOB.name:
@@ -66,9 +66,8 @@ class MaintenanceActor(BaseActor):
 
     def _backup(self) -> Path:
         retention = self.ctx.settings().get_int("backup.retention_count")
-        path: Path = self.ctx.io.run(
-            maintenance.backup(self._store(), self._backups_dir, retention, self.ctx.clock.now()),
-            timeout=1800)
+        path: Path = maintenance.backup(self._store(), self._backups_dir, retention,
+                                        self.ctx.clock.now())
         self.log.info("backup_written", path=str(path))
         return path
 
@@ -90,6 +89,5 @@ class MaintenanceActor(BaseActor):
 
     def _prune_job_history(self) -> int:
         cutoff = self.ctx.clock.now() - timedelta(days=JOB_HISTORY_DAYS)
-        return int(self.ctx.io.run(self._store().execute(
-            "DELETE FROM job_runs WHERE started_at < ?", (int(cutoff.timestamp()),)),
-            timeout=60))
+        return int(self._store().execute(
+            "DELETE FROM job_runs WHERE started_at < ?", (int(cutoff.timestamp()),)))

@@ -2,7 +2,7 @@
 ``PricesUpdated`` events and the ``market_data`` health component.
 
 The source (replay or yfinance) is blocking: it runs in this actor's thread, never on
-the I/O loop; store writes go through ``ctx.io.run``. A failing source keeps the last
+the I/O loop; it writes the store directly, on this thread. A failing source keeps the last
 accepted prices (marked stale) and degrades health; it never invents a price or a rate.
 """
 
@@ -66,7 +66,6 @@ from .ttl_cache import CacheHandle, TtlCache
 
 ACTOR = "market_data"
 COMPONENT = "market_data"
-STORE_TIMEOUT = 120.0
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("sync_prices", ACTOR, "Latest quotes of every active security (validated)",
@@ -159,8 +158,6 @@ class MarketDataActor(BaseActor):
         db: Database = self.ctx.resource("store")
         return db
 
-    def _store(self, coro: Any, timeout: float = STORE_TIMEOUT) -> Any:
-        return self.ctx.io.run(coro, timeout)
 
     def _now(self) -> datetime:
         return self.ctx.clock.now()
@@ -216,12 +213,12 @@ class MarketDataActor(BaseActor):
         """
         now = self._now()
         self._seed_universe(now)
-        securities = self._store(repo.list_securities(self._db, active_only=True))
+        securities = repo.list_securities(self._db, active_only=True)
         if not securities:
             self._problem("prices", None)
             return JobOutcome(True, "no active securities")
         by_symbol = {self._symbol(s): s["isin"] for s in securities}
-        stored: dict[str, Quote] = self._store(repo.read_quotes(self._db))
+        stored: dict[str, Quote] = repo.read_quotes(self._db)
         mics = {s["isin"]: s.get("mic") for s in securities}
         wanted = [sym for sym, isin in by_symbol.items()
                   if force or (self.quotes.get(isin) is None
@@ -235,8 +232,8 @@ class MarketDataActor(BaseActor):
             self._problem("prices", f"{exc.code}: {exc}")
         accepted: dict[str, Quote] = {}
         refused: dict[str, tuple[Quarantined, ...]] = {}
-        recent: dict[str, list[float]] = self._store(repo.recent_closes_many(
-            self._db, sorted({by_symbol[s] for s in fresh})))
+        recent: dict[str, list[float]] = repo.recent_closes_many(
+            self._db, sorted({by_symbol[s] for s in fresh}))
         for symbol, quote in fresh.items():
             isin = by_symbol[symbol]
             closes = recent[isin]
@@ -249,10 +246,10 @@ class MarketDataActor(BaseActor):
                 refused[isin] = (Quarantined(quote.as_of.date(), quote.price, *verdict),)
                 self.log.warning("price_quarantined", isin=isin, price=quote.price,
                                  reason=verdict[0], detail=verdict[1])
-        self._store(repo.write_quotes(self._db, accepted, now))
+        repo.write_quotes(self._db, accepted, now)
         if refused:
-            self._store(repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
-                                           f"{self.source.name}:quote", now))
+            repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
+                                           f"{self.source.name}:quote", now)
             # A split: re-read the history so the store joins Yahoo's adjusted scale and
             # the next quote is judged on it.
             split = [s for s in securities if s["isin"] in refused
@@ -297,9 +294,9 @@ class MarketDataActor(BaseActor):
             hours=settings.get_int("market_data.resync_hours"))
         if force:
             self._known.clear()
-        due = self._store(repo.securities_due(self._db, cutoff))
+        due = repo.securities_due(self._db, cutoff)
         processed, errors = self._sync_many(due, now)
-        active = self._store(repo.list_securities(self._db, active_only=True))
+        active = repo.list_securities(self._db, active_only=True)
         self.market_problems([s["mic"] for s in active if s.get("mic")])
         summary = (f"{len(processed)} securities synced, {len(errors)} errors"
                    + (f", {seeded} added to an empty universe" if seeded else ""))
@@ -307,7 +304,7 @@ class MarketDataActor(BaseActor):
                           {"processed": processed, "errors": errors, "seeded": seeded})
 
     def _seed_universe(self, now: datetime) -> int:
-        if self._store(repo.has_securities(self._db)):
+        if repo.has_securities(self._db):
             return 0
         try:
             offered = self.source.universe()
@@ -315,7 +312,7 @@ class MarketDataActor(BaseActor):
             self._problem("universe", f"{exc.code}: {exc}")
             return 0
         records = [self._record(info, info.isin or "", {}) for info in offered if info.isin]
-        added = int(self._store(repo.insert_securities(self._db, records, now)))
+        added = int(repo.insert_securities(self._db, records, now))
         if added:
             self.log.info("universe_seeded", source=self.source.name, added=added)
         return added
@@ -323,7 +320,7 @@ class MarketDataActor(BaseActor):
     def _sync_many(self, securities: list[dict[str, Any]], now: datetime,
                    reread: bool = False) -> tuple[list[str], list[dict[str, str]]]:
         settings = self.ctx.settings()
-        last_days: dict[str, date] = self._store(repo.last_history_days(self._db))
+        last_days: dict[str, date] = repo.last_history_days(self._db)
         series: dict[str, tuple[Any, Any]] = {}
         known: dict[str, _Known] = {}
         processed: list[str] = []
@@ -352,11 +349,11 @@ class MarketDataActor(BaseActor):
         rows = 0
         if series:
             rescale = {i: self._rescales.pop(i) for i in series if i in self._rescales}
-            rows = int(self._store(repo.write_history(self._db, series, self.source.name, now,
-                                                      rescale)))
+            rows = int(repo.write_history(self._db, series, self.source.name, now,
+                                                      rescale))
         self._rescales.clear()
         self._known.update(known)  # only once stored
-        self._store(repo.set_last_synced(self._db, processed, now))
+        repo.set_last_synced(self._db, processed, now)
         self._problem("history", f"{len(errors)} securities failed: "
                                  f"{errors[0]['message']}" if errors else None)
         if series:
@@ -392,8 +389,8 @@ class MarketDataActor(BaseActor):
             if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
                 previous = known.tail
             else:  # a revision before the newest stored close: ask the store
-                previous = tuple(self._store(repo.closes_before(self._db, isin, bars[0].day,
-                                                                TAIL)))
+                previous = tuple(repo.closes_before(self._db, isin, bars[0].day,
+                                                                TAIL))
         if rescale is not None:  # judged on the split-adjusted scale the store takes
             self._rescales[isin] = rescale
             previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
@@ -415,7 +412,7 @@ class MarketDataActor(BaseActor):
     def _split_rescale(self, isin: str, history: PriceHistory) -> Rescale | None:
         """How the stored history must be rescaled to join a split-adjusted re-read."""
         first = min(b.day for b in history.bars)
-        stored = self._store(repo.read_history(self._db, isin, first, first + SPLIT_PROBE))
+        stored = repo.read_history(self._db, isin, first, first + SPLIT_PROBE)
         found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
         if found is not None:
             self.log.info("history_split_rescaled", isin=isin, factor=found[0],
@@ -440,21 +437,21 @@ class MarketDataActor(BaseActor):
             data.pop("symbol", None)
             as_of = data.pop("as_of")
             cache.put(isin, data)
-            self._store(repo.write_security_data(self._db, isin, kind, data, as_of))
+            repo.write_security_data(self._db, isin, kind, data, as_of)
         if not sec.get("country") or not sec.get("industry") or not sec.get("exchange"):
             try:
                 info = self.source.lookup(symbol)
             except MarketDataError:
                 return
-            self._store(repo.fill_missing(self._db, isin, {
+            repo.fill_missing(self._db, isin, {
                 "country": info.country, "industry": info.industry, "exchange": info.exchange,
                 "mic": info.mic or mic_for_exchange(info.exchange),
-                "product_type": info.product_type}, now))
+                "product_type": info.product_type}, now)
 
     def sync_historical(self) -> JobOutcome:
         """History top-up of every active security (ignores last_synced)."""
         now = self._now()
-        securities = self._store(repo.list_securities(self._db, active_only=True))
+        securities = repo.list_securities(self._db, active_only=True)
         processed, errors = self._sync_many(securities, now)
         return JobOutcome(not errors or bool(processed),
                           f"history of {len(processed)} securities up to date, "
@@ -473,7 +470,7 @@ class MarketDataActor(BaseActor):
         added: list[str] = []
         errors: list[dict[str, str]] = []
         for symbol in symbols:
-            if self._store(repo.find_security(self._db, symbol)) is not None:
+            if repo.find_security(self._db, symbol) is not None:
                 continue
             try:
                 record = self.add_security(symbol, {})
@@ -489,7 +486,7 @@ class MarketDataActor(BaseActor):
     def sync_fx(self) -> JobOutcome:
         """Refresh the rate of every currency of the universe and store it with its day."""
         self._seed_universe(self._now())
-        securities = self._store(repo.list_securities(self._db, active_only=True))
+        securities = repo.list_securities(self._db, active_only=True)
         currencies = sorted({s["currency"] for s in securities} - {"EUR"})
         got: list[FxRate] = []
         failed: dict[str, str] = {}
@@ -498,7 +495,7 @@ class MarketDataActor(BaseActor):
                 got.append(self._fetch_fx(code))
             except MarketDataError as exc:
                 failed[code] = str(exc)
-        self._store(repo.write_fx(self._db, got, self._now()))
+        repo.write_fx(self._db, got, self._now())
         if got:  # money waiting for one of these rates is booked now, not at its schedule
             self.ctx.bus.publish(FxRatesUpdated(tuple(r.currency for r in got), self._now()))
         self._problem("fx", f"no rate for {', '.join(sorted(failed))}" if failed else None)
@@ -535,12 +532,12 @@ class MarketDataActor(BaseActor):
         try:
             rate = self._fetch_fx(code)
         except MarketDataError as exc:
-            stored: FxRate | None = self._store(repo.read_fx(self._db, code))
+            stored: FxRate | None = repo.read_fx(self._db, code)
             max_age = self.ctx.settings().get_int("market_data.fx_max_age_days")
             if stored is not None and (self._now().date() - stored.day).days <= max_age:
                 return stored
             raise RateUnavailable(f"no FX rate for {code}: {exc}") from exc
-        self._store(repo.write_fx(self._db, [rate], self._now()))
+        repo.write_fx(self._db, [rate], self._now())
         self.ctx.bus.publish(FxRatesUpdated((code,), self._now()))
         return rate
 
@@ -551,7 +548,7 @@ class MarketDataActor(BaseActor):
     @handles(GetFxHistory)
     def _on_fx_history(self, msg: GetFxHistory) -> int:
         rates = history_rates(self.source, msg.currency, msg.start, msg.end, self._now())
-        self._store(repo.write_fx(self._db, rates, self._now()))
+        repo.write_fx(self._db, rates, self._now())
         return len(rates)
 
     # -------------------------------------------------------------- universe
@@ -574,9 +571,9 @@ class MarketDataActor(BaseActor):
     def add_security(self, identifier: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Onboard one security (§5.2); the history follows in the background."""
         ident = classify(identifier)
-        existing = self._store(repo.find_security(self._db, ident.value))
+        existing = repo.find_security(self._db, ident.value)
         if existing is not None:  # soft-deleted: back again; still active: a duplicate
-            back = self._store(reactivate(self._db, existing, overrides, self._now()))
+            back = reactivate(self._db, existing, overrides, self._now())
             self.log.info("security_reactivated", isin=back["isin"], symbol=back["symbol"])
             self.ctx.bus.publish(SecurityAdded(back["isin"], back["symbol"], self._now()))
             self.actor_ref.tell(_SyncOne(back["isin"]))
@@ -605,11 +602,13 @@ class MarketDataActor(BaseActor):
             raise IdentifierError(f"{identifier}: no name known; refused")
         record = self._record(info, isin, overrides)
         now = self._now()
-        self._store(repo.insert_security(self._db, record, now))
+        repo.insert_security(self._db, record, now)
         self.log.info("security_added", isin=isin, symbol=record["symbol"])
         self.ctx.bus.publish(SecurityAdded(isin, record["symbol"], now))
         self.actor_ref.tell(_SyncOne(isin))
-        stored: dict[str, Any] = self._store(repo.get_security(self._db, isin))
+        stored = repo.get_security(self._db, isin)
+        if stored is None:  # written just above, on this thread
+            raise IdentifierError(f"{identifier}: not stored; refused")
         return stored
 
     def _listing(self, identifier: str) -> Listing | None:
@@ -638,14 +637,14 @@ class MarketDataActor(BaseActor):
 
     def refresh_security(self, isin: str) -> dict[str, Any]:
         """History and data of one security now (ignores the 24 h rule)."""
-        sec = self._store(repo.get_security(self._db, isin))
+        sec = repo.get_security(self._db, isin)
         if sec is None:
             raise LookupError(f"unknown security {isin}")
         self.fundamentals.clear()
         self.analyst.clear()
         self._known.pop(isin, None)  # re-validate and re-store the whole answer
         processed, errors = self._sync_many([sec], self._now())
-        stats = self._store(repo.history_stats(self._db, isin))
+        stats = repo.history_stats(self._db, isin)
         return {"isin": isin, "synced": bool(processed), "errors": errors, **stats}
 
     @handles(RefreshSecurity)
@@ -657,7 +656,7 @@ class MarketDataActor(BaseActor):
 
     @handles(GetQuotes)
     def _on_quotes(self, msg: GetQuotes) -> dict[str, dict[str, Any]]:
-        stored: dict[str, Quote] = self._store(repo.read_quotes(self._db))
+        stored: dict[str, Quote] = repo.read_quotes(self._db)
         wanted = set(msg.isins) or set(stored)
         max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
         reference = self.source.reference_time(self._now())

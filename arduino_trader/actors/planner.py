@@ -51,7 +51,7 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
 from .planner_bucket_config import Configs, configured_input, versions
-from .planner_inputs import BROKER_TIMEOUT_S, STORE_TIMEOUT_S, InputGatherer
+from .planner_inputs import BROKER_TIMEOUT_S, InputGatherer
 from .planner_wait import PriceWait, waiting_reason
 
 EXECUTOR_TIMEOUT_S = 300.0
@@ -212,8 +212,7 @@ class PlannerActor(BaseActor):
         if self._busy.abandoned_running:
             raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
                                  "still computing; no new plan until it ends")
-        configs = self.ctx.io.run(planner_config_repo.current_all(self._store()),
-                                  STORE_TIMEOUT_S)
+        configs = planner_config_repo.current_all(self._store())
         budget = float(settings.get_int("planner_plan_budget_s"))
         try:
             result, satellites, scope_warnings = self._busy.run(
@@ -228,11 +227,11 @@ class PlannerActor(BaseActor):
         warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
             f"[{b}] {w}" for b, r in satellites for w in r.warnings)
         duration = (time.perf_counter() - started) * 1000
-        plan_id = self.ctx.io.run(plan_repo.store_plan(
+        plan_id = plan_repo.store_plan(
             self._store(), result, gathered.portfolio_hash, trigger, gathered.isins, duration,
             now, gathered.details | {"buckets": [CORE] + [b for b, _ in satellites],
                                      "planner_configs": versions(configs)},
-            satellites), STORE_TIMEOUT_S)
+            satellites)
         self._store_scores([*result.security_scores,
                             *(x for _, r in satellites for x in r.security_scores)],
                            gathered.isins, "plan")
@@ -323,8 +322,8 @@ class PlannerActor(BaseActor):
         """Upsert scores (§1.3); a store failure is logged, never fatal to the plan."""
         rows = [(isins[sc.symbol], sc) for sc in scores if sc.symbol in isins]
         try:
-            written: int = self.ctx.io.run(scores_repo.write_scores(
-                self._store(), rows, source, self.ctx.clock.now()), STORE_TIMEOUT_S)
+            written: int = scores_repo.write_scores(
+                self._store(), rows, source, self.ctx.clock.now())
         except Exception as exc:
             self.log.warning("scores_not_stored", source=source, error=repr(exc))
             return 0
@@ -366,14 +365,13 @@ class PlannerActor(BaseActor):
         return gatherer.portfolio_hash(self._account(mode), mode)
 
     def _execute_unsafe(self) -> JobOutcome:
-        pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
-                                  STORE_TIMEOUT_S)
+        pending = plan_repo.pending_recommendations(self._store(), 1)
         replanned = False
         if pending and pending[0]["portfolio_hash"] != self._current_hash():
             summary = self._plan_once("autonomous_execution")
             replanned = True
-            pending = self.ctx.io.run(plan_repo.pending_recommendations(self._store(), 1),
-                                      STORE_TIMEOUT_S) if summary.ok and summary.plan_id else []
+            pending = plan_repo.pending_recommendations(self._store(),
+                                                        1) if summary.ok and summary.plan_id else []
         if not pending:
             return JobOutcome(True, "nothing to execute: no pending recommendation",
                               {"replanned": replanned})
@@ -393,9 +391,9 @@ class PlannerActor(BaseActor):
                                    "quantity": rec["quantity"], "replanned": replanned,
                                    "bucket_id": rec["bucket_id"]}
         if answer.status in ("placed", "duplicate"):
-            marked = self.ctx.io.run(plan_repo.mark_executed(
+            marked = plan_repo.mark_executed(
                 self._store(), rec["symbol"], rec["side"], rec["portfolio_hash"],
-                self.ctx.clock.now()), STORE_TIMEOUT_S)
+                self.ctx.clock.now())
             self.log.info("autonomous_order", **details, marked=marked)
             return JobOutcome(True, f"{rec['side']} {rec['quantity']} {rec['symbol']}: "
                               f"{answer.status} ({answer.state})", details)

@@ -1,7 +1,7 @@
 """What the planner actor reads before planning: universe, aligned price history, FX,
 the account of the current mode, the trade ledger, the regime and the settings — turned
-into one :class:`PlanInput` plus the portfolio hash. Runs in the planner's thread; every
-I/O call goes through ``io.run`` with a timeout.
+into one :class:`PlanInput` plus the portfolio hash. Runs in the planner's thread: the
+store is read directly, the broker through ``io.run`` with a timeout.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from arduino_trader.protocols.store import Database
 
 from .history_cache import Closes, HistoryCache
 
-STORE_TIMEOUT_S = 60.0
 BROKER_TIMEOUT_S = 60.0
 REGIME_INDEX = "^GSPC"
 
@@ -137,8 +136,6 @@ class InputGatherer:
         self.history = HistoryCache() if history is None else history
         self.indicators_cache = {} if indicators_cache is None else indicators_cache
 
-    def _run(self, coro: Any, timeout: float = STORE_TIMEOUT_S) -> Any:
-        return self.io.run(coro, timeout)
 
     def _eur_per(self, currencies: set[str], today: date,
                  warnings: list[str]) -> dict[str, Decimal]:
@@ -147,7 +144,7 @@ class InputGatherer:
             if ccy == "EUR":
                 rates[ccy] = Decimal(1)
                 continue
-            fx = self._run(market_repo.read_fx(self.store, ccy, today))
+            fx = market_repo.read_fx(self.store, ccy, today)
             if fx is None or fx.eur_per <= 0:
                 warnings.append(f"no FX rate for {ccy}: its securities, positions and cash "
                                 "are left out of this plan")
@@ -163,7 +160,7 @@ class InputGatherer:
             return 0.0
         if today in self.regime_cache:
             return self.regime_cache[today]
-        previous = self._run(regime_repo.score_before(self.store, today))
+        previous = regime_repo.score_before(self.store, today)
         try:
             hist = self.market_data.history(REGIME_INDEX, today - timedelta(days=120), today)
             closes = np.array([b.close for b in hist.bars], dtype=np.float64)
@@ -174,7 +171,7 @@ class InputGatherer:
         regime = rg.regime_score({"SPX": closes}, previous=previous, weights={"SPX": 1.0},
                                  cuts=cuts)
         if regime.indices_used:
-            self._run(regime_repo.write_regime(self.store, today, regime, now))
+            regime_repo.write_regime(self.store, today, regime, now)
         else:
             warnings.append(f"regime index {REGIME_INDEX}: fewer than {rg.WINDOW + 1} "
                             "closes; last stored score kept")
@@ -206,7 +203,7 @@ class InputGatherer:
         """One planning input from the store, ``account`` and ``settings``."""
         warnings: list[str] = []
         today = now.date()
-        rows = self._run(market_repo.list_securities(self.store, active_only=True))
+        rows = market_repo.list_securities(self.store, active_only=True)
         currencies = {str(r["currency"] or "EUR") for r in rows}
         currencies |= {p.currency for p in account.positions}
         currencies |= {c.currency for c in account.cash}
@@ -214,18 +211,18 @@ class InputGatherer:
         usable = [r for r in rows if str(r["currency"] or "EUR") in rates]
         days = settings.get_int("planner_history_days")
         start = today - timedelta(days=int(days * 7 / 5) + 10)
-        self.history.refresh(self.io, self.store)
-        histories = self.history.closes_many(self.io, self.store,
+        self.history.refresh(self.store)
+        histories = self.history.closes_many(self.store,
                                              [str(r["isin"]) for r in usable], start, today)
         self.history.forget({r["isin"] for r in usable})
         prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
-        data = self._run(market_repo.read_security_data_many(
-            self.store, [r["isin"] for r in usable]))
+        data = market_repo.read_security_data_many(
+            self.store, [r["isin"] for r in usable])
         allocation = self._allocation(usable)
         securities = [self._security(r, rates, fundamentals_from_data(data[r["isin"]]),
                                      allocation.industry_to_group) for r in usable]
         isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
-        trades = self._run(plan_repo.last_trade_times(self.store, mode))
+        trades = plan_repo.last_trade_times(self.store, mode)
         holdings: list[Holding] = []
         for p in account.positions:
             if p.currency not in rates:
@@ -249,7 +246,7 @@ class InputGatherer:
         hashed = self._hash(rows, account, mode)
         values = current_values(securities, prices, holdings)
         costs = CostModel.from_settings(settings)
-        bonuses = dividend_bonuses(self._run(cash_flow_repo.pending_bonuses(self.store)),
+        bonuses = dividend_bonuses(cash_flow_repo.pending_bonuses(self.store),
                                    values, min_trade_eur(costs.fixed_eur, costs.fraction))
         plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
                                float(cash_eur), allocation.country_to_group,
@@ -275,24 +272,22 @@ class InputGatherer:
         countries = {str(r["country"]) for r in rows if r["country"]}
         industries = {i for r in rows for i in industries_of(r["industry"])}
         return Allocation(
-            member_to_group(self._run(allocation_repo.groups(self.store, "country")),
+            member_to_group(allocation_repo.groups(self.store, "country"),
                             countries),
-            member_to_group(self._run(allocation_repo.groups(self.store, "industry")),
+            member_to_group(allocation_repo.groups(self.store, "industry"),
                             industries),
-            {g: float(t) for g, t in self._run(
-                allocation_repo.targets(self.store, "country")).items()},
-            {g: float(t) for g, t in self._run(
-                allocation_repo.targets(self.store, "industry")).items()})
+            {g: float(t) for g, t in allocation_repo.targets(self.store, "country").items()},
+            {g: float(t) for g, t in allocation_repo.targets(self.store, "industry").items()})
 
     def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
         """The portfolio hash :meth:`gather` would give, without reading any history."""
-        rows = self._run(market_repo.list_securities(self.store, active_only=True))
+        rows = market_repo.list_securities(self.store, active_only=True)
         return self._hash(rows, account, mode)
 
     def _hash(self, rows: list[dict[str, Any]], account: AccountSnapshot, mode: str) -> str:
         pending = [PendingOrder(o["symbol"], o["side"], o["remaining"], o["price"],
                                 o["currency"])
-                   for o in self._run(plan_repo.open_orders(self.store, mode))]
+                   for o in plan_repo.open_orders(self.store, mode)]
         return portfolio_hash(
             [HashSecurity(str(r["symbol"]), bool(r["allow_buy"]), bool(r["allow_sell"]),
                           r["min_portfolio_target"], r["max_portfolio_target"],

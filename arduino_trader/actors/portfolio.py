@@ -42,7 +42,6 @@ from .cash_flows import JOBS as CASH_FLOW_JOBS
 
 ACTOR = "portfolio"
 COMPONENT = "portfolio"
-STORE_TIMEOUT_S = 60.0
 BROKER_TIMEOUT_S = 90.0
 TRADE_LOOKBACK_DAYS = 30
 FIRST_IMPORT_DAYS = 365
@@ -93,8 +92,6 @@ class PortfolioActor(BaseActor):
         broker: Broker = self.ctx.resource("broker")
         return broker
 
-    def _store(self, coro: Any) -> Any:
-        return self.ctx.io.run(coro, STORE_TIMEOUT_S)
 
     def _fx_max_age(self) -> int:
         """The one FX age rule: an older stored rate values nothing."""
@@ -162,19 +159,19 @@ class PortfolioActor(BaseActor):
         """Import the broker's executed trades into the ledger (once per trade id)."""
         now = self.ctx.clock.now()
         mode = self._mode()
-        row = self._store(self._db.fetch_one("SELECT COUNT(*) AS n FROM trades WHERE mode = ?",
-                                             (mode,)))
+        row = self._db.fetch_one("SELECT COUNT(*) AS n FROM trades WHERE mode = ?",
+                                             (mode,))
         days = TRADE_LOOKBACK_DAYS if row is not None and int(row["n"]) else FIRST_IMPORT_DAYS
         try:
             trades = self.ctx.io.run(self._broker.trades(now.date() - timedelta(days=days),
                                                          now.date()), BROKER_TIMEOUT_S)
         except BrokerUnsupported as exc:
             return StepResult("trades", "skipped", f"the broker has no trade history: {exc}")
-        secs = self._store(repo.securities_by_symbol(self._db))
+        secs = repo.securities_by_symbol(self._db)
         isins = {symbol: str(s["isin"]) for symbol, s in secs.items()}
-        rates = self._store(repo.stored_eur_rates(self._db, {t.currency for t in trades}))
-        result = self._store(repo.import_broker_trades(self._db, trades, mode, isins, rates,
-                                                       now))
+        rates = repo.stored_eur_rates(self._db, {t.currency for t in trades})
+        result = repo.import_broker_trades(self._db, trades, mode, isins, rates,
+                                                       now)
         for learned in result.pop("fees_learned"):  # committed: safe to announce
             self.ctx.bus.publish(learned)
         if result["ours"]:  # fills of our orders seen here first: the executor announces
@@ -194,17 +191,17 @@ class PortfolioActor(BaseActor):
         """Broker account → positions and cash (EUR at stored FX) → daily snapshot."""
         now = self.ctx.clock.now()
         account = self.ctx.io.run(self._broker.account(), BROKER_TIMEOUT_S)
-        secs = self._store(repo.securities_by_symbol(self._db))
+        secs = repo.securities_by_symbol(self._db)
         currencies = {p.currency for p in account.positions} | {c.currency
                                                                 for c in account.cash}
-        rates = self._store(repo.stored_eur_rates(self._db, currencies, now.date(),
-                                                  self._fx_max_age()))
+        rates = repo.stored_eur_rates(self._db, currencies, now.date(),
+                                                  self._fx_max_age())
         missing = sorted(currencies - set(rates) - {"EUR"})
         if missing:
             rates = self._fetch_missing_rates(missing, currencies)
         valuation = value_account(account.positions, account.cash, rates,
                                   {s: str(v["isin"]) for s, v in secs.items()})
-        counts = self._store(repo.save_account(self._db, valuation, now, self._mode()))
+        counts = repo.save_account(self._db, valuation, now, self._mode())
         details: dict[str, Any] = {**counts, "missing_fx": list(valuation.missing_fx)}
         if valuation.missing_fx:
             self.log.error("portfolio_fx_missing", currencies=list(valuation.missing_fx))
@@ -235,8 +232,8 @@ class PortfolioActor(BaseActor):
                 self.ctx.bus.ask(MARKET_DATA_ACTOR, GetFxRate(code), FX_ASK_TIMEOUT_S)
             except Exception as exc:  # reported below as a missing rate
                 self.log.warning("portfolio_fx_fetch_failed", currency=code, error=repr(exc))
-        rates: dict[str, Decimal] = self._store(repo.stored_eur_rates(
-            self._db, currencies, self.ctx.clock.now().date(), self._fx_max_age()))
+        rates: dict[str, Decimal] = repo.stored_eur_rates(
+            self._db, currencies, self.ctx.clock.now().date(), self._fx_max_age())
         return rates
 
     def _snapshot(self, valuation: Valuation, secs: dict[str, dict[str, Any]],
@@ -246,10 +243,10 @@ class PortfolioActor(BaseActor):
         cash = valuation.cash_eur or Decimal(0)
         values = {p.symbol: float(p.market_value_eur or 0) for p in valuation.positions}
         countries = {s: (secs.get(s) or {}).get("country") for s in values}
-        flow = self._store(repo.net_external_flow(self._db, day))
+        flow = repo.net_external_flow(self._db, day)
         since = now - timedelta(days=365)
-        volume = self._store(repo.trade_volume_eur(self._db, self._mode(), since))
-        stored = self._store(repo.snapshot_totals(self._db, since.date()))
+        volume = repo.trade_volume_eur(self._db, self._mode(), since)
+        stored = repo.snapshot_totals(self._db, since.date())
         totals = [v for d, v in stored.items() if d != day.isoformat()] + [
             float(invested + cash)]
         turnover = analytics.turnover(float(volume["buys"]), float(volume["sells"]),
@@ -262,7 +259,7 @@ class PortfolioActor(BaseActor):
             holdings={p.symbol: (p.isin, p.market_value_eur or Decimal(0))
                       for p in valuation.positions},
             annual_turnover=turnover.annual_turnover)
-        self._store(repo.upsert_snapshot(self._db, snapshot, now))
+        repo.upsert_snapshot(self._db, snapshot, now)
         return day.isoformat()
 
     def _cash_flow_job_running(self) -> str | None:
@@ -271,8 +268,8 @@ class PortfolioActor(BaseActor):
         since = self.ctx.clock.now() - timedelta(seconds=max(j.timeout_s
                                                              for j in CASH_FLOW_JOBS))
         try:
-            running: str | None = self._store(repo.running_job(
-                self._db, [j.name for j in CASH_FLOW_JOBS], since))
+            running: str | None = repo.running_job(
+                self._db, [j.name for j in CASH_FLOW_JOBS], since)
         except Exception as exc:  # the ask's timeout still bounds the wait
             self.log.warning("job_runs_unreadable", error=repr(exc))
             return None
@@ -358,7 +355,7 @@ class PortfolioActor(BaseActor):
     @handles(PricesUpdated)
     def _on_prices(self, msg: PricesUpdated) -> None:
         try:
-            updated = self._store(repo.apply_latest_prices(self._db, self.ctx.clock.now()))
+            updated = repo.apply_latest_prices(self._db, self.ctx.clock.now())
         except Exception as exc:  # a revaluation failure must not stop the actor
             self.log.warning("portfolio_revalue_failed", error=repr(exc))
             return

@@ -30,7 +30,6 @@ from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
-STORE_TIMEOUT_S = 30.0
 BROKER_TIMEOUT_S = 60.0
 COOLDOWN_WINDOW = timedelta(days=30)
 
@@ -68,7 +67,7 @@ class Facts:
         if currency == "EUR":
             return Decimal(1)
         if currency not in self._rates:
-            rate = self.io.run(market_repo.read_fx(self.db, currency), STORE_TIMEOUT_S)
+            rate = market_repo.read_fx(self.db, currency)
             if rate is None or rate.eur_per <= 0:
                 raise MissingRate(f"no EUR rate for {currency}")
             if self.fx_age is not None and (self.fx_age[0] - rate.day).days > self.fx_age[1]:
@@ -100,8 +99,7 @@ class Facts:
     def holdings(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: quantity}} attributed by the fills."""
         if self._holdings is None:
-            self._holdings = self.io.run(repo.holdings(self.db, self.modes()),
-                                         STORE_TIMEOUT_S)
+            self._holdings = repo.holdings(self.db, self.modes())
         return self._holdings
 
     @staticmethod
@@ -125,7 +123,7 @@ class Facts:
 
     def average_costs(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: average cost per share}} of each bucket's own open fills."""
-        rows = self.io.run(repo.all_trades(self.db, self.modes()), STORE_TIMEOUT_S)
+        rows = repo.all_trades(self.db, self.modes())
         return bucket_average_costs((r.bucket_id, r.symbol, r.side, r.quantity, r.price)
                                     for r in rows)
 
@@ -173,8 +171,7 @@ class Facts:
     def realized_pnl(self, bucket_id: str, symbol: str, trade_key: str) -> Decimal | None:
         """Realised P&L of the sell ``trade_key`` at the bucket's average cost (fees
         included); None when the bucket held nothing to sell."""
-        rows = self.io.run(repo.bucket_trades(self.db, bucket_id, symbol, self.modes()),
-                           STORE_TIMEOUT_S)
+        rows = repo.bucket_trades(self.db, bucket_id, symbol, self.modes())
         qty, cost = ZERO, ZERO
         for row in rows:
             fee = row.fee or ZERO

@@ -83,7 +83,6 @@ from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .satellite_facts import (
-    STORE_TIMEOUT_S,
     Facts,
     MissingRate,
     effective_aggression,
@@ -150,7 +149,7 @@ class SatelliteActor(BaseActor):
     def on_start(self) -> None:
         """Refresh the balance cache from the ledger (rows other writers added), then
         settle what a crash left unsettled."""
-        slots = self._io(repo.rebuild_balance_cache(self._db(), self.ctx.clock.now()))
+        slots = repo.rebuild_balance_cache(self._db(), self.ctx.clock.now())
         self.log.info("satellites_started", balance_slots=slots)
         self._settle_missing_safely()
 
@@ -159,8 +158,6 @@ class SatelliteActor(BaseActor):
         db: Database = self.ctx.resource("store")
         return db
 
-    def _io(self, coro: Any) -> Any:
-        return self.ctx.io.run(coro, STORE_TIMEOUT_S)
 
     def _facts(self) -> Facts:
         return Facts(self.ctx.io, self._db(), self.ctx.resources.get("broker"), (
@@ -168,12 +165,12 @@ class SatelliteActor(BaseActor):
                 "market_data.fx_max_age_days")))
 
     def _state(self) -> _State:
-        return _State(self._io(repo.load_buckets(self._db())),
-                      self._io(self._books.load(self._db())))
+        return _State(repo.load_buckets(self._db()),
+                      self._books.load(self._db()))
 
     def _apply(self, op: repo.Operation) -> dict[tuple[str, str], Decimal] | None:
-        result: dict[tuple[str, str], Decimal] | None = self._io(
-            repo.apply_operation(self._db(), op, self.ctx.clock.now()))
+        result: dict[tuple[str, str], Decimal] | None = repo.apply_operation(self._db(), op,
+                                                                             self.ctx.clock.now())
         return result
 
     def _guard(self, work: Callable[[], T]) -> T | SatelliteRefused:
@@ -208,13 +205,13 @@ class SatelliteActor(BaseActor):
     def _create(self, msg: CreateSatellite) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = self._io(repo.load_buckets(self._db()))
-            alloc = self._io(repo.load_allocation(self._db()))
+            buckets = repo.load_buckets(self._db())
+            alloc = repo.load_allocation(self._db())
             bucket = lifecycle.create_satellite(
                 msg.bucket_id.strip(), msg.name, now=now, min_pct=alloc.satellite_min_pct,
                 max_pct=alloc.satellite_max_pct, notes=msg.notes,
                 start_in_research=msg.start_in_research, existing_ids=frozenset(buckets))
-            self._io(repo.save_buckets(self._db(), [bucket]))
+            repo.save_buckets(self._db(), [bucket])
             self.log.info("satellite_created", bucket_id=bucket.id, status=bucket.status)
             return bucket.to_json()
         return self._guard(work)
@@ -229,15 +226,15 @@ class SatelliteActor(BaseActor):
     def _update(self, msg: UpdateBucket) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = self._io(repo.load_buckets(self._db()))
+            buckets = repo.load_buckets(self._db())
             self._known(buckets, msg.bucket_id)
-            alloc = self._io(repo.load_allocation(self._db()))
+            alloc = repo.load_allocation(self._db())
             out = targets.update_bucket(buckets, msg.bucket_id, now,
                                         budget=alloc.satellite_budget_pct, name=msg.name,
                                         notes=msg.notes, target_pct=msg.target_pct,
                                         min_pct=msg.min_pct, max_pct=msg.max_pct)
-            self._io(repo.save_buckets(self._db(), [b for k, b in out.items()
-                                                    if b is not buckets.get(k)]))
+            repo.save_buckets(self._db(), [b for k, b in out.items()
+                                                    if b is not buckets.get(k)])
             return out[msg.bucket_id].to_json()
         return self._guard(work)
 
@@ -262,15 +259,15 @@ class SatelliteActor(BaseActor):
             else:
                 raise InvalidBucket(f"unknown event {msg.event!r}")
             out = targets.with_core_target({**state.buckets, bucket.id: new}, now)
-            self._io(repo.save_buckets(self._db(), [b for k, b in out.items()
-                                                    if b is not state.buckets.get(k)]))
+            repo.save_buckets(self._db(), [b for k, b in out.items()
+                                                    if b is not state.buckets.get(k)])
             self.log.info("bucket_status", bucket_id=bucket.id, transition=msg.event,
                           previous=bucket.status, status=new.status)
             return new.to_json()
         return self._guard(work)
 
     def _satellite(self, satellite_id: str) -> Bucket:
-        bucket = self._known(self._io(repo.load_buckets(self._db())), satellite_id)
+        bucket = self._known(repo.load_buckets(self._db()), satellite_id)
         if bucket.is_core:
             raise InvalidBucket("core has no satellite settings")
         return bucket
@@ -280,7 +277,7 @@ class SatelliteActor(BaseActor):
         def work() -> dict[str, Any]:
             self._satellite(msg.satellite_id)
             settings = SatelliteSettings.from_mapping(msg.satellite_id, msg.data)
-            self._io(repo.save_settings(self._db(), settings, self.ctx.clock.now()))
+            repo.save_settings(self._db(), settings, self.ctx.clock.now())
             return settings.to_json()
         return self._guard(work)
 
@@ -288,10 +285,10 @@ class SatelliteActor(BaseActor):
     def _apply_preset(self, msg: ApplyPreset) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             self._satellite(msg.satellite_id)
-            current = self._io(repo.load_settings(self._db())).get(msg.satellite_id)
+            current = repo.load_settings(self._db()).get(msg.satellite_id)
             settings = presets.apply_preset(current or SatelliteSettings(msg.satellite_id),
                                             msg.preset)
-            self._io(repo.save_settings(self._db(), settings, self.ctx.clock.now()))
+            repo.save_settings(self._db(), settings, self.ctx.clock.now())
             return settings.to_json()
         return self._guard(work)
 
@@ -304,12 +301,12 @@ class SatelliteActor(BaseActor):
             self._known(state.buckets, msg.to_bucket_id)
             facts = self._facts()
             floor = None
-            if self._io(repo.has_source(self._db(), "manual", msg.request_id)):
+            if repo.has_source(self._db(), "manual", msg.request_id):
                 return {"from_balance": state.book.balance(msg.from_bucket_id, msg.currency),
                         "to_balance": state.book.balance(msg.to_bucket_id, msg.currency),
                         "currency": msg.currency, "applied": False}
             if msg.from_bucket_id == CORE_ID:
-                alloc = self._io(repo.load_allocation(self._db()))
+                alloc = repo.load_allocation(self._db())
                 valuation = facts.valuation(state.buckets, state.book)
                 core_value = valuation.values.get(CORE_ID)
                 floor = balances.CoreFloor(
@@ -324,7 +321,7 @@ class SatelliteActor(BaseActor):
             op = repo.Operation(entries, self._shifted(state.buckets, entries, facts, now),
                                 source=("manual", msg.request_id))
             result = self._apply(op)
-            book = self._io(repo.load_book(self._db()))
+            book = repo.load_book(self._db())
             self.log.info("bucket_transfer", from_bucket=msg.from_bucket_id,
                           to_bucket=msg.to_bucket_id, amount=str(msg.amount),
                           currency=msg.currency, replay=result is None)
@@ -336,7 +333,7 @@ class SatelliteActor(BaseActor):
     def _deposit_entries(self, amount: Decimal, currency: str, source_id: str,
                          state: _State, facts: Facts, description: str = ""
                          ) -> tuple[LedgerEntry, ...]:
-        alloc = self._io(repo.load_allocation(self._db()))
+        alloc = repo.load_allocation(self._db())
         values = self._bucket_values(state, facts)
         return balances.deposit(amount, currency, source_id, self.ctx.clock.now(),
                                 buckets=state.buckets, values_eur=values,
@@ -348,7 +345,7 @@ class SatelliteActor(BaseActor):
         def work() -> dict[str, Any]:
             state, facts = self._state(), self._facts()
             source_id = f"api:{msg.request_id}"
-            if self._io(repo.has_source(self._db(), "cash_flow", source_id)):
+            if repo.has_source(self._db(), "cash_flow", source_id):
                 done = [e for e in state.book.entries if e.source_id == source_id]
                 return {"allocations": {e.bucket_id: e.amount for e in done},
                         "currency": msg.currency, "applied": False}
@@ -374,7 +371,7 @@ class SatelliteActor(BaseActor):
         def work() -> dict[str, Any]:
             facts = self._facts()
             actual = self._broker_cash(facts, msg.currency, msg.actual_balance)
-            book = self._io(repo.load_book(self._db()))
+            book = repo.load_book(self._db())
             return check_json(reconciliation.check(book, msg.currency, actual,
                                                     self.ctx.clock.now()))
         return self._guard(work)
@@ -391,12 +388,12 @@ class SatelliteActor(BaseActor):
     def _reconcile(self, facts: Facts, currency: str, actual: Decimal,
                    threshold: Decimal | None) -> dict[str, Any]:
         now = self.ctx.clock.now()
-        book = self._io(repo.load_book(self._db()))
+        book = repo.load_book(self._db())
         limit = threshold if threshold is not None else \
             self.ctx.settings().get_decimal("satellite_reconcile_auto_correct_eur")
         outcome = reconciliation.reconcile(
             book, currency, actual, now, eur_per_unit=facts.rate_or_none(currency),
-            threshold_eur=limit, blocked_by=self._io(repo.blockers(self._db())))
+            threshold_eur=limit, blocked_by=repo.blockers(self._db()))
         check = outcome.check
         audit = {"currency": currency, "status": outcome.status,
                  "virtual_total": decimal_to_str(check.virtual_total - check.adjustments_made),
@@ -408,7 +405,7 @@ class SatelliteActor(BaseActor):
         if outcome.entries:
             self._apply(repo.Operation(outcome.entries, audit=audit))
         else:
-            self._io(repo.record_audit(self._db(), audit, now))
+            repo.record_audit(self._db(), audit, now)
         level = self.log.warning if outcome.status == "gap_reported" else self.log.info
         level("bucket_reconciliation", currency=currency, status=outcome.status,
               virtual=audit["virtual_total"], actual=audit["actual_total"],
@@ -421,26 +418,26 @@ class SatelliteActor(BaseActor):
     def _set_budget(self, msg: SetSatelliteBudget) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = self._io(repo.load_buckets(self._db()))
-            alloc = self._io(repo.load_allocation(self._db()))
+            buckets = repo.load_buckets(self._db())
+            alloc = repo.load_allocation(self._db())
             new = targets.set_budget(alloc, buckets, msg.budget_pct)
             out = targets.with_core_target(buckets, now)
-            self._io(repo.save_allocation_value(
+            repo.save_allocation_value(
                 self._db(), "satellite_budget_pct", new.satellite_budget_pct, now,
-                [b for k, b in out.items() if b is not buckets.get(k)]))
+                [b for k, b in out.items() if b is not buckets.get(k)])
             return allocation_json(new)
         return self._guard(work)
 
     def _scores(self, buckets: Mapping[str, Bucket], now: datetime) -> dict[str, float | None]:
-        settings = self._io(repo.load_settings(self._db()))
+        settings = repo.load_settings(self._db())
         scores: dict[str, float | None] = {}
         for bucket in buckets.values():
             if bucket.is_core:
                 continue
             own = settings.get(bucket.id) or SatelliteSettings(bucket.id)
             metrics = performance.bucket_metrics(
-                self._io(repo.closed_trades(self._db(), bucket.id)),
-                self._io(repo.value_series(self._db(), bucket.id)), now=now,
+                repo.closed_trades(self._db(), bucket.id),
+                repo.value_series(self._db(), bucket.id), now=now,
                 period_days=own.evaluation_period_days,
                 risk_free_rate=float(own.risk_free_rate), sortino_mar=float(own.sortino_mar))
             scores[bucket.id] = None if metrics is None else metrics.composite_score
@@ -448,18 +445,18 @@ class SatelliteActor(BaseActor):
 
     def _plan(self) -> tuple[dict[str, Bucket], meta_allocator.AllocationPlan]:
         now = self.ctx.clock.now()
-        buckets = self._io(repo.load_buckets(self._db()))
-        alloc = self._io(repo.load_allocation(self._db()))
+        buckets = repo.load_buckets(self._db())
+        alloc = repo.load_allocation(self._db())
         plan = meta_allocator.plan_allocation(buckets, self._scores(buckets, now), alloc, now)
         return buckets, plan
 
     def _apply_plan(self, buckets: dict[str, Bucket],
                     plan: meta_allocator.AllocationPlan) -> None:
         now = self.ctx.clock.now()
-        alloc = self._io(repo.load_allocation(self._db()))
+        alloc = repo.load_allocation(self._db())
         out = meta_allocator.apply_plan(buckets, plan, alloc, now)
-        self._io(repo.save_buckets(self._db(), [b for k, b in out.items()
-                                                if b is not buckets.get(k)]))
+        repo.save_buckets(self._db(), [b for k, b in out.items()
+                                                if b is not buckets.get(k)])
         for rec in plan.recommendations:
             if abs(rec.adjustment_pct) > meta_allocator.WARN_CHANGE:
                 self.log.warning("satellite_target_changed", bucket_id=rec.bucket_id,
@@ -483,11 +480,11 @@ class SatelliteActor(BaseActor):
     @handles(AssignSecurity)
     def _assign(self, msg: AssignSecurity) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
-            bucket = self._known(self._io(repo.load_buckets(self._db())), msg.bucket_id)
+            bucket = self._known(repo.load_buckets(self._db()), msg.bucket_id)
             if bucket.status == "retired":
                 raise InvalidBucket(f"bucket {bucket.id!r} is retired")
-            if not self._io(repo.assign_security(self._db(), msg.isin, bucket.id,
-                                                 self.ctx.clock.now())):
+            if not repo.assign_security(self._db(), msg.isin, bucket.id,
+                                                 self.ctx.clock.now()):
                 raise UnknownBucket(f"unknown security {msg.isin!r}")
             return {"isin": msg.isin, "bucket_id": bucket.id}
         return self._guard(work)
@@ -503,7 +500,7 @@ class SatelliteActor(BaseActor):
             value = valuation.values.get(bucket.id)
             if bucket.is_core or value is None or valuation.total is None:
                 continue
-            series = self._io(repo.value_series(self._db(), bucket.id))
+            series = repo.value_series(self._db(), bucket.id)
             effective[bucket.id], details[bucket.id] = effective_aggression(
                 bucket, value, valuation.total, series, now)
         return effective, details, valuation.values
@@ -526,9 +523,9 @@ class SatelliteActor(BaseActor):
         state, facts = self._state(), self._facts()
         effective, _, _ = self._aggressions(state, facts)
         cash = {b: state.book.balances_of(b) for b in state.buckets}
-        return planning.plan_scopes(state.buckets, self._io(repo.security_buckets(self._db())),
+        return planning.plan_scopes(state.buckets, repo.security_buckets(self._db()),
                                     cash, facts.eur_per,
-                                    self._io(repo.load_settings(self._db())), effective,
+                                    repo.load_settings(self._db()), effective,
                                     facts.positions(state.buckets), facts.average_costs())
 
     def _bucket_values(self, state: _State, facts: Facts) -> dict[str, Decimal]:
@@ -546,7 +543,7 @@ class SatelliteActor(BaseActor):
     def _cash_flow_context(self, msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
         """The deposit split's bucket shares and the dividend/maturity destinations."""
         state, facts = self._state(), self._facts()
-        alloc = self._io(repo.load_allocation(self._db()))
+        alloc = repo.load_allocation(self._db())
         values = self._bucket_values(state, facts)
         shares = tuple(BucketShare(b.id, b.type, b.target_pct, values.get(b.id, ZERO),
                                    b.status)
@@ -554,7 +551,7 @@ class SatelliteActor(BaseActor):
         owners = [(symbol, b) for b, per in sorted(facts.holdings().items()) if b != CORE_ID
                   for symbol in per]
         income = dividend_router.income_destinations(
-            owners, state.buckets, self._io(repo.load_settings(self._db())))
+            owners, state.buckets, repo.load_settings(self._db()))
         maturity: dict[str, str] = {}
         for symbol, bucket_id in owners:
             maturity.setdefault(symbol, bucket_id)
@@ -576,10 +573,10 @@ class SatelliteActor(BaseActor):
         if msg.mode not in facts.modes():
             return
         now = self.ctx.clock.now()
-        row = self._io(repo.trade(self._db(), msg.trade_key))
+        row = repo.trade(self._db(), msg.trade_key)
         value = row.value if row is not None else msg.quantity * msg.price
         side: balances.TradeSide = "buy" if msg.side == "BUY" else "sell"
-        buckets = self._io(repo.load_buckets(self._db()))
+        buckets = repo.load_buckets(self._db())
         bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
         entries = balances.settle_trade(bucket_id, value, msg.currency, side, msg.trade_key,
                                         now)
@@ -624,7 +621,7 @@ class SatelliteActor(BaseActor):
         try:
             if msg.mode not in self._facts().modes():
                 return
-            buckets = self._io(repo.load_buckets(self._db()))
+            buckets = repo.load_buckets(self._db())
             self._settle_fee(self._known_bucket(buckets, msg.bucket_id, msg.trade_key),
                              msg.fee, msg.currency, msg.trade_key)
         except Exception as exc:  # logged; reconciliation reports the gap it leaves
@@ -642,7 +639,7 @@ class SatelliteActor(BaseActor):
     def _settle_exchange(self, msg: CurrencyExchanged) -> None:
         if msg.mode not in self._facts().modes():
             return
-        buckets = self._io(repo.load_buckets(self._db()))
+        buckets = repo.load_buckets(self._db())
         bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
         entries = balances.settle_exchange(
             bucket_id, {msg.base_currency: msg.base_amount,
@@ -662,8 +659,8 @@ class SatelliteActor(BaseActor):
         """Tell health whether the ledger agrees with broker cash (a read-only pass)."""
         try:
             self.ctx.bus.tell(HEALTH_ACTOR, ledger_status(
-                self._facts(), self._broker_cash_all, self._io(self._books.load(self._db())),
-                self._io(repo.blockers(self._db())), self.ctx.settings().get_decimal(
+                self._facts(), self._broker_cash_all, self._books.load(self._db()),
+                repo.blockers(self._db()), self.ctx.settings().get_decimal(
                     "satellite_reconcile_auto_correct_eur"), self.ctx.clock.now()))
         except Exception as exc:  # no answer this time; the next sync tries again
             self.log.warning("ledger_health_unknown", error=repr(exc))
@@ -682,21 +679,21 @@ class SatelliteActor(BaseActor):
         row is keyed by its trade key, so running this again changes nothing."""
         modes = self._facts().modes()
         counts = {"fills": 0, "exchanges": 0, "fees": 0}
-        for r in self._io(repo.unsettled_fills(self._db(), modes)):
+        for r in repo.unsettled_fills(self._db(), modes):
             self._settle_trade(TradeExecuted(
                 r["trade_key"], r["isin"], r["symbol"], r["side"], Decimal(r["quantity"]),
                 Decimal(r["price"]), r["currency"], _moment(r["executed_at"]), r["source"],
                 r["bucket_id"], r["mode"]))
             counts["fills"] += 1
-        for r in self._io(repo.unsettled_exchanges(self._db(), modes)):
+        for r in repo.unsettled_exchanges(self._db(), modes):
             self._settle_exchange(CurrencyExchanged(
                 r["trade_key"], r["symbol"], r["side"], r["base_currency"],
                 Decimal(r["base_amount"]), r["quote_currency"], Decimal(r["quote_amount"]),
                 Decimal(r["price"]), _moment(r["executed_at"]), r["source"], r["bucket_id"],
                 r["mode"]))
             counts["exchanges"] += 1
-        buckets = self._io(repo.load_buckets(self._db()))
-        for r in self._io(repo.unbooked_fees(self._db(), modes)):
+        buckets = repo.load_buckets(self._db())
+        for r in repo.unbooked_fees(self._db(), modes):
             fee = Decimal(r["fee"])
             if fee <= 0 or r["settled"] is None:  # nothing to book, or booked with its fill
                 continue
@@ -745,7 +742,7 @@ class SatelliteActor(BaseActor):
             route = dividend_router.route_dividend(
                 owner, abs(msg.amount), msg.currency, msg.symbol, msg.key,
                 self.ctx.clock.now(), buckets=state.buckets,
-                settings=self._io(repo.load_settings(self._db())))
+                settings=repo.load_settings(self._db()))
             return route.entries
         self._cash_flow("dividend", msg.key, build)
 
@@ -778,7 +775,7 @@ class SatelliteActor(BaseActor):
             bucket = result.bucket
             value = valuation.values[bucket_id]
             if not bucket.is_core and value is not None:
-                series = self._io(repo.value_series(self._db(), bucket_id))
+                series = repo.value_series(self._db(), bucket_id)
                 cool = reawakening.evaluate_cooldown(bucket.cooldown, now,
                                                      trailing_return(series, now, value))
                 if cool.state != bucket.cooldown:
@@ -795,8 +792,8 @@ class SatelliteActor(BaseActor):
         for bucket_id, reason in errors.items():
             self.log.error("bucket_maintenance_failed", bucket_id=bucket_id, reason=reason)
         out = targets.with_core_target({**state.buckets, **{b.id: b for b in changed}}, now)
-        self._io(repo.save_buckets(self._db(), [b for k, b in out.items()
-                                                if b != state.buckets.get(k)]))
+        repo.save_buckets(self._db(), [b for k, b in out.items()
+                                                if b != state.buckets.get(k)])
         known = {b: v for b, v in valuation.values.items() if v is not None}
         today = [e for e in state.book.entries if e.created_at.date() == now.date()]
         flows = {}
@@ -805,7 +802,7 @@ class SatelliteActor(BaseActor):
                 flows[bucket_id] = sum((a * facts.eur_per(c) for c, a in per.items()), ZERO)
             except MissingRate:
                 continue
-        self._io(repo.record_values(self._db(), now.date(), known, flows))
+        repo.record_values(self._db(), now.date(), known, flows)
         ok = not errors
         summary = (f"{len(results)} buckets maintained"
                    + (f", {len(errors)} without value" if errors else ""))
@@ -818,7 +815,7 @@ class SatelliteActor(BaseActor):
             cash = self._broker_cash_all(facts)
         except balances.BalanceError as exc:
             return JobOutcome(False, str(exc))
-        book = self._io(repo.load_book(self._db()))
+        book = repo.load_book(self._db())
         results = {ccy: self._reconcile(facts, ccy, cash.get(ccy, ZERO), None)
                    for ccy in reconciliation.currencies_to_check(cash, book)}
         gaps = sorted(c for c, r in results.items() if r["status"] == "gap_reported")
@@ -833,11 +830,11 @@ class SatelliteActor(BaseActor):
         ("initial balance from brokerage"); refused while anything is pending."""
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            blocked = self._io(repo.blockers(self._db()))
+            blocked = repo.blockers(self._db())
             if blocked is not None:
                 raise balances.BalanceError(f"not now: {blocked}")
             cash = self._broker_cash_all(self._facts())
-            book = self._io(repo.load_book(self._db()))
+            book = repo.load_book(self._db())
             done: dict[str, Decimal] = {}
             for entry in reconciliation.initialize_from_brokerage(book, cash, now):
                 audit = {"currency": entry.currency, "status": "initialised",
@@ -868,7 +865,7 @@ class SatelliteActor(BaseActor):
             buckets, plan = self._plan()
         except SatelliteError as exc:
             return JobOutcome(False, f"allocation not possible: {exc}")
-        alloc = self._io(repo.load_allocation(self._db()))
+        alloc = repo.load_allocation(self._db())
         due = meta_allocator.reallocation_due(buckets, now, alloc.evaluation_months)
         if due and plan.recommendations:
             try:

@@ -24,11 +24,10 @@ def run_pruning(ctx: ActorContext) -> JobOutcome:
                          settings.get_bool("universe_pruning_check_delisted"))
     store = ctx.resource("store")
     now = ctx.clock.now()
-    found = ctx.io.run(pruning_repo.candidates(store, now.date(),
-                                               settings.get_int("universe_pruning_months")),
-                       timeout=120)
+    found = pruning_repo.candidates(store, now.date(),
+                                               settings.get_int("universe_pruning_months"))
     decisions = decide(found, rules, now.date())
-    done = ctx.io.run(pruning_repo.apply(store, decisions, now), timeout=120)
+    done = pruning_repo.apply(store, decisions, now)
     off = [symbol for symbol, action in done if action == "deactivate"]
     flagged = [symbol for symbol, action in done if action == "flag"]
     return JobOutcome(True, f"checked {len(found)}; deactivated {len(off)} "

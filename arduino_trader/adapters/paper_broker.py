@@ -159,7 +159,8 @@ class StoredPrices:
         if not symbols:
             return {}
         marks = ", ".join("?" * len(symbols))
-        rows = await self.store.fetch_all(
+        rows = await asyncio.to_thread(
+            self.store.fetch_all,
             f"SELECT symbol, price, currency FROM paper_prices WHERE symbol IN ({marks})",  # noqa: S608
             tuple(symbols))
         return {r["symbol"]: (Decimal(r["price"]), str(r["currency"])) for r in rows}
@@ -214,56 +215,66 @@ class PaperBroker:
         return "BUY" if pair.receives_base("BUY" if side == "BUY" else "SELL") else "SELL"
 
     # ----------------------------------------------------------------- account
-    async def _ensure_account(self, tx: Transaction) -> None:
-        row = await tx.fetch_one("SELECT id FROM paper_account WHERE id = 1")
+    def _ensure_account(self, tx: Transaction) -> None:
+        row = tx.fetch_one("SELECT id FROM paper_account WHERE id = 1")
         if row is not None:
             return
         now = _ts(self.clock.now())
-        await tx.execute("INSERT INTO paper_account (id, created_at, initial_cash, currency) "
-                         "VALUES (1, ?, ?, 'EUR')", (now, decimal_to_str(self.initial_cash_eur)))
+        tx.execute("INSERT INTO paper_account (id, created_at, initial_cash, currency) "
+                   "VALUES (1, ?, ?, 'EUR')", (now, decimal_to_str(self.initial_cash_eur)))
         if self.initial_cash_eur:
-            await tx.execute("INSERT INTO paper_cash (currency, amount) VALUES ('EUR', ?)",
-                             (decimal_to_str(self.initial_cash_eur),))
-            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                             "comment) VALUES ('deposit', ?, 'EUR', ?, 'paper opening cash')",
-                             (decimal_to_str(self.initial_cash_eur), now))
+            tx.execute("INSERT INTO paper_cash (currency, amount) VALUES ('EUR', ?)",
+                       (decimal_to_str(self.initial_cash_eur),))
+            tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                       "comment) VALUES ('deposit', ?, 'EUR', ?, 'paper opening cash')",
+                       (decimal_to_str(self.initial_cash_eur), now))
 
-    async def _ledger(self, tx: Transaction) -> PaperLedger:
+    def _ledger(self, tx: Transaction) -> PaperLedger:
         cash = {r["currency"]: Decimal(r["amount"])
-                for r in await tx.fetch_all("SELECT currency, amount FROM paper_cash")}
+                for r in tx.fetch_all("SELECT currency, amount FROM paper_cash")}
         positions = {r["symbol"]: (Decimal(r["quantity"]), Decimal(r["avg_price"]),
                                    str(r["currency"]))
-                     for r in await tx.fetch_all("SELECT * FROM paper_positions")}
+                     for r in tx.fetch_all("SELECT * FROM paper_positions")}
         return PaperLedger(cash, positions)
 
-    async def _save_ledger(self, tx: Transaction, ledger: PaperLedger) -> None:
+    def _save_ledger(self, tx: Transaction, ledger: PaperLedger) -> None:
         for currency, amount in ledger.cash.items():
-            await tx.execute("INSERT INTO paper_cash (currency, amount) VALUES (?, ?) "
-                             "ON CONFLICT (currency) DO UPDATE SET amount = excluded.amount",
-                             (currency, decimal_to_str(amount)))
-        await tx.execute("DELETE FROM paper_positions")
+            tx.execute("INSERT INTO paper_cash (currency, amount) VALUES (?, ?) "
+                       "ON CONFLICT (currency) DO UPDATE SET amount = excluded.amount",
+                       (currency, decimal_to_str(amount)))
+        tx.execute("DELETE FROM paper_positions")
         for symbol, (qty, avg, currency) in ledger.positions.items():
-            await tx.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, "
-                             "currency) VALUES (?, ?, ?, ?)",
-                             (symbol, decimal_to_str(qty), decimal_to_str(avg), currency))
+            tx.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, "
+                       "currency) VALUES (?, ?, ?, ?)",
+                       (symbol, decimal_to_str(qty), decimal_to_str(avg), currency))
+
+    def _open_account(self) -> PaperLedger:
+        """Open the account if it is new; its ledger."""
+        with self.store.transaction() as tx:
+            self._ensure_account(tx)
+            return self._ledger(tx)
 
     async def deposit(self, currency: str, amount: Decimal, comment: str = "paper deposit") -> None:
         """Book simulated cash in or out (negative amounts withdraw)."""
-        async with self.store.transaction() as tx:
-            await self._ensure_account(tx)
-            ledger = await self._ledger(tx)
-            ledger.cash[currency] = ledger.cash.get(currency, ZERO) + amount
-            await self._save_ledger(tx, ledger)
-            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                             "comment) VALUES (?, ?, ?, ?, ?)",
-                             ("deposit" if amount >= 0 else "withdrawal",
-                              decimal_to_str(amount), currency, _ts(self.clock.now()), comment))
+        def book() -> None:
+            with self.store.transaction() as tx:
+                self._ensure_account(tx)
+                ledger = self._ledger(tx)
+                ledger.cash[currency] = ledger.cash.get(currency, ZERO) + amount
+                self._save_ledger(tx, ledger)
+                tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                           "comment) VALUES (?, ?, ?, ?, ?)",
+                           ("deposit" if amount >= 0 else "withdrawal",
+                            decimal_to_str(amount), currency, _ts(self.clock.now()), comment))
+
+        await asyncio.to_thread(book)
 
     async def set_price(self, symbol: str, price: Decimal, currency: str) -> None:
         """Record a market price for :class:`StoredPrices` (and fill marketable limits)."""
         if price <= 0:
             raise ValueError("price must be positive")
-        await self.store.execute(
+        await asyncio.to_thread(
+            self.store.execute,
             "INSERT INTO paper_prices (symbol, price, currency, at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, "
             "currency = excluded.currency, at = excluded.at",
@@ -271,16 +282,13 @@ class PaperBroker:
 
     async def probe(self) -> str:
         """Always reachable: it is local."""
-        async with self.store.transaction() as tx:
-            await self._ensure_account(tx)
+        await asyncio.to_thread(self._open_account)
         return "paper broker (simulated account)"
 
     async def account(self) -> AccountSnapshot:
         """Simulated positions (valued at the price source) and cash."""
         await self._sweep()
-        async with self.store.transaction() as tx:
-            await self._ensure_account(tx)
-            ledger = await self._ledger(tx)
+        ledger = await asyncio.to_thread(self._open_account)
         quotes = await self.prices.prices(sorted(ledger.positions))
         rates = self.eur_rates()
         positions = []
@@ -310,15 +318,18 @@ class PaperBroker:
         if quote is None:
             raise BrokerRejected(f"paper broker has no market price for {request.symbol}",
                                  command="putTradeOrder")
+        return await asyncio.to_thread(self._book_order, request, quote)
+
+    def _book_order(self, request: OrderRequest, quote: tuple[Decimal, str]) -> OrderAck:
         now = _ts(self.clock.now())
-        async with self.store.transaction() as tx:
-            await self._ensure_account(tx)
-            dup = await tx.fetch_one("SELECT order_id FROM paper_orders WHERE user_order_id = ?",
-                                     (request.user_order_id,))
+        with self.store.transaction() as tx:
+            self._ensure_account(tx)
+            dup = tx.fetch_one("SELECT order_id FROM paper_orders WHERE user_order_id = ?",
+                               (request.user_order_id,))
             if dup is not None:
                 raise BrokerRejected(f"duplicate user_order_id {request.user_order_id}",
                                      command="putTradeOrder")
-            cursor = await tx.execute(
+            cursor = tx.execute(
                 "INSERT INTO paper_orders (user_order_id, symbol, side, quantity, limit_price, "
                 "currency, status, placed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 10, ?, ?)",
                 (request.user_order_id, request.symbol, request.side, request.quantity,
@@ -327,8 +338,8 @@ class PaperBroker:
             order_id = int(cursor.lastrowid or 0)
             if self._marketable(self._lifts(request.symbol, request.side),
                                 request.limit_price, quote[0]):
-                await self._fill(tx, order_id, request.side, request.symbol, quote[1],
-                                 request.quantity, quote[0], now, refuse=True)
+                self._fill(tx, order_id, request.side, request.symbol, quote[1],
+                           request.quantity, quote[0], now, refuse=True)
         return OrderAck(order_id=order_id, user_order_id=request.user_order_id, simulated=True)
 
     @staticmethod
@@ -337,10 +348,10 @@ class PaperBroker:
             return True
         return limit >= price if side == "BUY" else limit <= price
 
-    async def _fill(self, tx: Transaction, order_id: int, side: Side, symbol: str,
-                    currency: str, quantity: int, price: Decimal, now: int, *,
-                    refuse: bool) -> None:
-        ledger = await self._ledger(tx)
+    def _fill(self, tx: Transaction, order_id: int, side: Side, symbol: str,
+              currency: str, quantity: int, price: Decimal, now: int, *,
+              refuse: bool) -> None:
+        ledger = self._ledger(tx)
         value = price * quantity
         fee = self.fees().fee(value, self.eur_rates().get(currency))
         pair = pair_by_symbol(symbol)
@@ -353,50 +364,57 @@ class PaperBroker:
             if refuse:
                 raise BrokerRejected(f"paper broker refused the order: {exc}",
                                      command="putTradeOrder") from None
-            await tx.execute("UPDATE paper_orders SET status = 70, updated_at = ? "
-                             "WHERE order_id = ?", (now, order_id))
+            tx.execute("UPDATE paper_orders SET status = 70, updated_at = ? "
+                       "WHERE order_id = ?", (now, order_id))
             return
-        await self._save_ledger(tx, ledger)
-        await tx.execute("INSERT INTO paper_trades (order_id, symbol, side, quantity, price, "
-                         "value, fee, currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (order_id, symbol, side, quantity, decimal_to_str(price),
-                          decimal_to_str(value), decimal_to_str(fee), currency, now))
-        await tx.execute("UPDATE paper_orders SET status = 21, updated_at = ? "
-                         "WHERE order_id = ?", (now, order_id))
+        self._save_ledger(tx, ledger)
+        tx.execute("INSERT INTO paper_trades (order_id, symbol, side, quantity, price, "
+                   "value, fee, currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (order_id, symbol, side, quantity, decimal_to_str(price),
+                    decimal_to_str(value), decimal_to_str(fee), currency, now))
+        tx.execute("UPDATE paper_orders SET status = 21, updated_at = ? "
+                   "WHERE order_id = ?", (now, order_id))
         if fee:
-            await tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                             "comment) VALUES ('commission_for_trades', ?, ?, ?, 'paper "
-                             "commission (Trade ' || last_insert_rowid() || '), order ' || ?)",
-                             (decimal_to_str(-fee), currency, now, order_id))  # names its trade
+            tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                       "comment) VALUES ('commission_for_trades', ?, ?, ?, 'paper "
+                       "commission (Trade ' || last_insert_rowid() || '), order ' || ?)",
+                       (decimal_to_str(-fee), currency, now, order_id))  # names its trade
 
     async def _sweep(self) -> None:
         """Fill open limit orders that became marketable."""
-        rows = await self.store.fetch_all("SELECT * FROM paper_orders WHERE status = 10")
+        rows = await asyncio.to_thread(self.store.fetch_all,
+                                       "SELECT * FROM paper_orders WHERE status = 10")
         for row in rows:
             quote = await self._price(row["symbol"])
             limit = Decimal(row["limit_price"]) if row["limit_price"] else None
             if quote is None or not self._marketable(self._lifts(row["symbol"], row["side"]),
                                                      limit, quote[0]):
                 continue
-            async with self.store.transaction() as tx:
-                still = await tx.fetch_one("SELECT status FROM paper_orders WHERE order_id = ?",
-                                           (row["order_id"],))
-                if still is None or still["status"] != 10:
-                    continue
-                await self._fill(tx, int(row["order_id"]), row["side"], row["symbol"],
-                                 row["currency"], int(row["quantity"]), quote[0],
-                                 _ts(self.clock.now()), refuse=False)
+            await asyncio.to_thread(self._fill_if_open, row, quote[0])
+
+    def _fill_if_open(self, row: Any, price: Decimal) -> None:
+        """Fill the open order ``row`` at ``price`` unless it was closed meanwhile."""
+        with self.store.transaction() as tx:
+            still = tx.fetch_one("SELECT status FROM paper_orders WHERE order_id = ?",
+                                 (row["order_id"],))
+            if still is None or still["status"] != 10:
+                return
+            self._fill(tx, int(row["order_id"]), row["side"], row["symbol"],
+                       row["currency"], int(row["quantity"]), price,
+                       _ts(self.clock.now()), refuse=False)
 
     async def cancel_order(self, order_id: int) -> None:
         """Cancel an open order."""
-        count = await self.store.execute(
+        count = await asyncio.to_thread(
+            self.store.execute,
             "UPDATE paper_orders SET status = 31, updated_at = ? "
             "WHERE order_id = ? AND status = 10", (_ts(self.clock.now()), order_id))
         if count != 1:
             raise BrokerRejected(f"order {order_id} is not open", command="delTradeOrder")
 
     async def _orders(self, where: str, params: tuple[Any, ...]) -> tuple[Order, ...]:
-        rows = await self.store.fetch_all(
+        rows = await asyncio.to_thread(
+            self.store.fetch_all,
             f"SELECT o.*, t.trade_id, t.price AS fill_price, t.executed_at "  # noqa: S608
             f"FROM paper_orders o LEFT JOIN paper_trades t USING (order_id) WHERE {where} "
             "ORDER BY o.order_id", params)
@@ -438,7 +456,8 @@ class PaperBroker:
         """Simulated fills between two dates (inclusive)."""
         lo = _ts(datetime.combine(start, datetime.min.time(), UTC))
         hi = _ts(datetime.combine(end, datetime.max.time(), UTC))
-        rows = await self.store.fetch_all(
+        rows = await asyncio.to_thread(
+            self.store.fetch_all,
             "SELECT * FROM paper_trades WHERE executed_at BETWEEN ? AND ? ORDER BY trade_id",
             (lo, hi))
         return tuple(Trade(trade_id=int(r["trade_id"]), order_id=int(r["order_id"]),
@@ -449,9 +468,9 @@ class PaperBroker:
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Simulated cash movements, newest first."""
-        async with self.store.transaction() as tx:
-            await self._ensure_account(tx)
-        rows = await self.store.fetch_all(
+        await asyncio.to_thread(self._open_account)
+        rows = await asyncio.to_thread(
+            self.store.fetch_all,
             "SELECT flow_id, type_code, amount, currency, at, comment FROM paper_cash_flows "
             "ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?", (take, skip))
         if len(self._flows) > FLOW_MEMO_LIMIT:
@@ -490,7 +509,7 @@ class PaperBroker:
         return (MarketState(code="PAPER", name="Paper market", market_id=None, is_open=True),)
 
     async def cross_rates(self, base: str, currencies: tuple[str, ...],
-                          on: date | None = None) -> dict[str, Decimal]:
+                    on: date | None = None) -> dict[str, Decimal]:
         """From the configured EUR rates; a missing rate is an error, never a guess."""
         rates = self.eur_rates()
         if base not in rates or any(c not in rates for c in currencies):
@@ -499,7 +518,7 @@ class PaperBroker:
         return {c: rates[c] / rates[base] for c in currencies}
 
     async def daily_history(self, symbol: str, start: datetime,
-                            end: datetime) -> tuple[Candle, ...]:
+                      end: datetime) -> tuple[Candle, ...]:
         """Not available: history comes from the market-data adapter."""
         raise BrokerUnsupported("the paper broker has no price history", command="getHloc")
 

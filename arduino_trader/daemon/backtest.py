@@ -17,7 +17,6 @@ executor's currency exchanges at the replay's fixed rates, fees included.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import tempfile
@@ -52,7 +51,6 @@ from arduino_trader.domain.backtest_report import (
 )
 from arduino_trader.protocols.messages import JobOutcome
 
-from .affinity import one_cpu
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
@@ -81,7 +79,6 @@ class BacktestConfig:
     monthly_deposit: Decimal = Decimal(0)
     data: Path | None = None  # None: the bundled real closes
     progress_every: int = 20
-    one_cpu: bool = True  # the process on one CPU while it runs (affinity.py)
 
 
 def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
@@ -220,20 +217,20 @@ class StepDriver:
 
 
 # --------------------------------------------------------------------- reading
-async def _read(daemon: TraderDaemon, sql: str) -> list[Any]:
-    return list(await daemon.store.fetch_all(sql))
+def _read(daemon: TraderDaemon, sql: str) -> list[Any]:
+    return list(daemon.store.fetch_all(sql))
 
 
 def read_orders(daemon: TraderDaemon) -> list[dict[str, Any]]:
     """Every journaled order with its fills, in journal order (simulated dates only, so
     the same days give the same list)."""
-    rows = daemon.io.run(_read(daemon, (
+    rows = _read(daemon, (
         "SELECT o.id, o.created_at, o.isin, o.symbol, o.side, o.quantity, o.state, "
         "o.filled_quantity, o.source, o.bucket_id, o.currency, "
         "COALESCE((SELECT GROUP_CONCAT(t.price, ';') FROM trades t WHERE t.order_row = o.id),"
         " (SELECT GROUP_CONCAT(f.price, ';') FROM fx_trades f WHERE f.order_row = o.id))"
         " AS prices "
-        "FROM orders o ORDER BY o.id")), timeout=60)
+        "FROM orders o ORDER BY o.id"))
     return [{"day": datetime.fromtimestamp(r["created_at"], UTC).date().isoformat(),
              "isin": r["isin"], "symbol": r["symbol"], "side": r["side"],
              "quantity": r["quantity"], "state": r["state"],
@@ -244,9 +241,9 @@ def read_orders(daemon: TraderDaemon) -> list[dict[str, Any]]:
 
 def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
     """Fills of the research ledger, in EUR."""
-    rows = daemon.io.run(_read(daemon, (
+    rows = _read(daemon, (
         "SELECT executed_at, side, value, value_eur, fee, currency_rate, bucket_id "
-        "FROM trades WHERE mode = 'research' ORDER BY id")), timeout=60)
+        "FROM trades WHERE mode = 'research' ORDER BY id"))
     out = []
     for r in rows:
         rate = Decimal(r["currency_rate"]) if r["currency_rate"] else None
@@ -261,8 +258,7 @@ def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
 def read_exchanges(daemon: TraderDaemon, settings: Settings) -> dict[str, Any]:
     """How many currency-exchange fills funded the buys, and their fees in EUR (each fee
     is in its pair's quote currency, converted at the replay's fixed rate)."""
-    rows = daemon.io.run(_read(daemon, "SELECT quote_currency, fee FROM fx_trades "
-                                       "WHERE mode = 'research'"), timeout=60)
+    rows = _read(daemon, "SELECT quote_currency, fee FROM fx_trades WHERE mode = 'research'")
     fees = sum((Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
                                           else eur_rate(settings, r["quote_currency"]))
                 for r in rows), Decimal(0))
@@ -273,8 +269,7 @@ def read_equity(daemon: TraderDaemon, days: Sequence[date],
                 flows: Sequence[float]) -> list[EquityPoint]:
     """The daily snapshot totals (EUR) on the simulated days; a missing day carries the
     previous value (a failed sync never invents one)."""
-    rows = daemon.io.run(_read(daemon, "SELECT date, total_value FROM portfolio_snapshots"),
-                         timeout=60)
+    rows = _read(daemon, "SELECT date, total_value FROM portfolio_snapshots")
     totals = {r["date"]: float(Decimal(r["total_value"])) for r in rows}
     out: list[EquityPoint] = []
     last = flows[0] if flows else 0.0
@@ -316,9 +311,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
                  on_day: Callable[[int, date], None] | None = None) -> BacktestResult:
     """Validate, simulate every trading day with the real actors, and compute the report.
     Progress goes to ``progress`` (stderr by default) every ``config.progress_every`` days
-    (0: silent). With ``config.one_cpu`` every thread of the process shares one CPU
-    during the run (:func:`~arduino_trader.daemon.affinity.one_cpu`); each gets its own
-    CPUs back after."""
+    (0: silent)."""
     t0 = time.monotonic()
     out = progress if progress is not None else sys.stderr
     effective = backtest_settings(settings, config)
@@ -327,14 +320,12 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
     days = validate(config, source)
     eur_per_usd = eur_rate(effective, "USD")
     clock = probe_clock
-    with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp, \
-            (one_cpu() if config.one_cpu else contextlib.nullcontext()) as cpu:
-        log.info("backtest_started", days=len(days), cpu=cpu)
+    with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp:
+        log.info("backtest_started", days=len(days))
         directory = data_dir or Path(tmp)
         daemon = BacktestDaemon(DaemonOptions(settings=effective, data_dir=directory,
                                               clock=clock, configure_logs=False,
-                                              port_override=0, durable_store=False,
-                                              inline_store=True, inline_io=True),
+                                              port_override=0, durable_store=False),
                                 source, days[0], days[-1])
         daemon.start()
         try:

@@ -210,7 +210,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             start=date.fromisoformat(args.start), end=date.fromisoformat(args.end),
             initial_cash=Decimal(args.initial_cash), monthly_deposit=Decimal(args.monthly_deposit),
             data=None if args.data == "bundled" else Path(args.data),
-            progress_every=args.progress_every, one_cpu=not args.all_cpus)
+            progress_every=args.progress_every)
         if args.log_level != "none":
             from .logging_setup import configure_logging
 
@@ -282,9 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="directory for report.json, orders.json, equity.png")
     backtest.add_argument("--progress-every", type=int, default=20,
                           help="print progress every N simulated days")
-    backtest.add_argument("--all-cpus", action="store_true",
-                          help="let the daemon's threads use every CPU (default: one CPU, "
-                               "where hand-offs between them are cheaper)")
     backtest.add_argument("--log-level", default="warning",
                           choices=("debug", "info", "warning", "error", "none"),
                           help="JSON logs on stderr at this level (none: leave logging as is)")

@@ -80,41 +80,46 @@ class DemoDaemon(TraderDaemon):
         return with_narrator(super().actor_specs())
 
     def _start_actors(self) -> None:
-        self.seeded = self.io.run(self._seed(), timeout=60)
+        self.seeded = self._seed()
         super()._start_actors()
 
-    async def _seed(self) -> bool:
+    def _seed(self) -> bool:
         """Seed the paper account once; False when it was seeded before."""
         paper = self._broker_pair()[1]
-        row = await self.store.fetch_one(
+        row = self.store.fetch_one(
             "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
         if row is not None:
             return False
         seeded_at = session_close(self._market_source().last_day)  # not today's
         with dated(paper, seeded_at):
-            await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
-            for i, holding in enumerate(DEMO_HOLDINGS, start=1):
-                await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
-                                                     _SEED_ORDER_ID_BASE + i))
-            await self._book_seed_buys(paper, seeded_at)
+            self.io.run(self._seed_account(paper), timeout=60)
+            self._book_seed_buys(paper, seeded_at)
         log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
                  holdings=[h.symbol for h in DEMO_HOLDINGS])
         return True
 
-    async def _book_seed_buys(self, paper: Any, at: datetime) -> None:
+    @staticmethod
+    async def _seed_account(paper: Any) -> None:
+        """The demo's deposit and seed buys on the paper account."""
+        await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+        for i, holding in enumerate(DEMO_HOLDINGS, start=1):
+            await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
+                                                 _SEED_ORDER_ID_BASE + i))
+
+    def _book_seed_buys(self, paper: Any, at: datetime) -> None:
         """The seeded buys are history like any other: each settles against core's
         ledger (value, then its commission), keyed by the trade key the broker sync
         stores it under, so the ledger matches the paper account's cash from the start
         (the opening cash and the deposit arrive through the cash-flow sync); ``at`` is
         when the seed is dated."""
         now = at
-        for t in await paper.trades(at.date(), at.date()):
+        for t in self.io.run(paper.trades(at.date(), at.date()), timeout=60):
             key = f"research:{t.trade_id}"
             ops = [(settle_trade(CORE_ID, t.value, t.currency, "buy", key, now), key)]
             if t.fee:
                 ops.append((trade_fee(CORE_ID, t.fee, t.currency, key, now),
                             fee_source_id(key)))
             for entries, source in ops:
-                await satellites_repo.apply_operation(
+                satellites_repo.apply_operation(
                     self.store, satellites_repo.Operation(entries, source=("trade", source)),
                     now)

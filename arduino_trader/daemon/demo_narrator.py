@@ -15,7 +15,6 @@ from arduino_trader.protocols.planning import PlannedStep, PlanReady
 
 from .supervisor import ActorSpec
 
-STORE_TIMEOUT_S = 10.0
 NARRATOR = "demo_narrator"
 
 
@@ -33,8 +32,7 @@ class DemoNarrator(BaseActor):
         super().__init__(ctx)
 
     def _mic(self, isin: str) -> str:
-        security = self.ctx.io.run(market_repo.get_security(self.ctx.resource("store"), isin),
-                                   STORE_TIMEOUT_S)
+        security = market_repo.get_security(self.ctx.resource("store"), isin)
         return str((security or {}).get("mic") or "")
 
     def waiting(self, plan: PlanReady, now: datetime) -> dict[str, Any] | None:

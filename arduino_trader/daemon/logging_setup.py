@@ -22,7 +22,7 @@ _SENSITIVE_KEY_PARTS = ("secret", "password", "token", "api_key", "authorization
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 # Third-party loggers that are noisy below WARNING.
-_QUIET = ("pykka", "asyncio", "aiosqlite", "numba", "urllib3", "yfinance", "peewee")
+_QUIET = ("pykka", "asyncio", "numba", "urllib3", "yfinance", "peewee")
 
 
 class SecretMasker:

@@ -235,20 +235,20 @@ class Scheduler:
 
     def _record_start(self, name: str, run_id: str, trigger: str, at: datetime) -> None:
         try:
-            self._io.run(self._store.execute(
+            self._store.execute(
                 "INSERT INTO job_runs (run_id, job, trigger, started_at) VALUES (?, ?, ?, ?)",
-                (run_id, name, trigger, int(at.timestamp()))), timeout=10)
+                (run_id, name, trigger, int(at.timestamp())))
         except (StoreError, TimeoutError, RuntimeError) as exc:
             log.warning("job_history_write_failed", job=name, error=str(exc))
 
     def _record_finish(self, run_id: str, outcome: JobOutcome, at: datetime,
                        duration: float) -> None:
         try:
-            self._io.run(self._store.execute(
+            self._store.execute(
                 "UPDATE job_runs SET finished_at = ?, ok = ?, duration_s = ?, summary = ? "
                 "WHERE run_id = ?",
                 (int(at.timestamp()), int(outcome.ok), duration, outcome.summary[:1000],
-                 run_id)), timeout=10)
+                 run_id))
         except (StoreError, TimeoutError, RuntimeError) as exc:
             log.warning("job_history_write_failed", run_id=run_id, error=str(exc))
 
@@ -332,10 +332,10 @@ class Scheduler:
         """Mark runs left unfinished by a previous process as failed (interrupted)."""
         now = int(self._clock.now().timestamp())
         try:
-            return int(self._io.run(self._store.execute(
+            return int(self._store.execute(
                 "UPDATE job_runs SET finished_at = ?, ok = 0, "
                 "summary = 'interrupted: the daemon stopped during the run' "
-                "WHERE finished_at IS NULL", (now,)), timeout=10))
+                "WHERE finished_at IS NULL", (now,)))
         except (StoreError, TimeoutError, RuntimeError) as exc:
             log.warning("job_history_write_failed", error=str(exc))
             return 0

@@ -78,12 +78,6 @@ class DaemonOptions:
     port_override: int | None = None
     supervisor_backoff_s: float = 1.0
     durable_store: bool = True  # False: a throwaway store (backtests), no fsync per commit
-    # True: statements run where the store's coroutines run, not on aiosqlite's thread
-    # (backtests: the loop serves nothing else); see SqliteStore.
-    inline_store: bool = False
-    # True: threads asking the I/O loop for a coroutine run it themselves, in the loop's
-    # turn, until it has to wait (backtests); see IoLoop and daemon/inline_drive.
-    inline_io: bool = False
 
 
 class TraderDaemon:
@@ -93,10 +87,9 @@ class TraderDaemon:
         self.options = options
         self.data_dir = options.data_dir
         self.clock = options.clock
-        self.io = IoLoop(inline=options.inline_io)
+        self.io = IoLoop()
         self.bus = ActorBus()
-        self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store,
-                                 inline=options.inline_store)
+        self.store = SqliteStore(self.data_dir / DB_FILE, durable=options.durable_store)
         self.caches = CacheRegistry()
         self.notifier = SystemdNotifier.from_env()
         self.exit_request = ExitRequest()  # set by a signal or the restart route
@@ -136,18 +129,17 @@ class TraderDaemon:
             configure_logging(base.get_str("log.level"), self._secret_values)
         self.io.start()
         try:
-            applied = self.io.run(self.store.open(), timeout=120)
+            applied = self.store.open()
         except Exception as exc:
             self._abort()
             raise StartupError(f"cannot open database {self.store.path}: {exc}") from exc
         log.info("store_opened", path=str(self.store.path), migrations_applied=applied)
-        stale = self.io.run(cash_flow_repo.close_interrupted_emergency_runs(
-            self.store, self.clock.now()), timeout=30)
+        stale = cash_flow_repo.close_interrupted_emergency_runs(self.store, self.clock.now())
         if stale:
             log.warning("emergency_runs_interrupted", count=stale)
         self.settings = SettingsService(base, self.store, SecretBox(self.data_dir / "secret.key"),
                                         self.clock)
-        effective = self.io.run(self.settings.load(), timeout=30)
+        effective = self.settings.load()
         self.settings.add_listener(self._on_settings_changed)
         self.token = self._token(effective)
         self._start_actors()
@@ -320,7 +312,7 @@ class TraderDaemon:
             self.scheduler.reschedule()
 
     def _run_checks(self) -> dict[str, Any]:
-        problems = self.io.run(maintenance.quick_check(self.store), timeout=300)
+        problems = maintenance.quick_check(self.store)
         usage = maintenance.disk_usage(self.data_dir)
         return {
             "database": {"ok": problems == ["ok"],
@@ -383,10 +375,12 @@ class TraderDaemon:
 
     def _abort(self) -> None:
         try:
-            if self.io.loop.is_running():
-                if self._brokers is not None:
-                    self.io.run(self._brokers[0].close(), timeout=5)
-                self.io.run(self.store.close(), timeout=5)
+            if self.io.loop.is_running() and self._brokers is not None:
+                self.io.run(self._brokers[0].close(), timeout=5)
+        except Exception as exc:
+            log.warning("broker_close_failed", error=repr(exc))
+        try:
+            self.store.close()
         except Exception as exc:
             log.warning("store_close_failed", error=repr(exc))
         self.io.stop()

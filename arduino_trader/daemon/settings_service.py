@@ -49,12 +49,12 @@ class SettingsService:
         """Call ``listener(changed_keys, settings)`` after every change (any thread)."""
         self._listeners.append(listener)
 
-    async def load(self) -> Settings:
+    def load(self) -> Settings:
         """Apply the overrides stored in the database on top of the base settings.
 
         An override that no longer validates (schema changed) is skipped and logged.
         """
-        rows = await self._store.fetch_all(
+        rows = self._store.fetch_all(
             "SELECT key, value, encrypted FROM settings_overrides ORDER BY key")
         overrides: dict[str, Any] = {}
         for row in rows:
@@ -70,7 +70,7 @@ class SettingsService:
             self._current = self._base.with_overrides(overrides)
             return self._current
 
-    async def set(self, key: str, raw: Any, *, who: str = "api") -> Any:
+    def set(self, key: str, raw: Any, *, who: str = "api") -> Any:
         """Validate and persist one runtime override; returns the typed value.
 
         ``trading_mode`` is refused here: it changes only through :meth:`set_trading_mode`.
@@ -85,20 +85,20 @@ class SettingsService:
         stored = self._box.encrypt(str(value)) if spec.secret else json.dumps(spec.to_json(value))
         now = int(self._clock.now().timestamp())
         detail = {"key": key} if spec.secret else {"key": key, "value": spec.to_json(value)}
-        async with self._store.transaction() as tx:
-            await tx.execute(
+        with self._store.transaction() as tx:
+            tx.execute(
                 "INSERT INTO settings_overrides (key, value, encrypted, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
                 "encrypted = excluded.encrypted, updated_at = excluded.updated_at",
                 (key, stored, int(spec.secret), now))
-            await tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                             "(?, ?, 'setting', ?)", (now, who, json.dumps(detail)))
+            tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
+                       "(?, ?, 'setting', ?)", (now, who, json.dumps(detail)))
         self._apply({key: value})
         log.info("setting_changed", key=key, secret=spec.secret, who=who)
         return value
 
-    async def set_trading_mode(self, mode: str, confirm: str | None, *,
-                               who: str = "api") -> tuple[str, str]:
+    def set_trading_mode(self, mode: str, confirm: str | None, *,
+                         who: str = "api") -> tuple[str, str]:
         """Set the mode explicitly (idempotent); returns ``(mode, previous_mode)``.
 
         Live needs both broker credentials and ``confirm == LIVE_CONFIRMATION``; switching
@@ -120,21 +120,21 @@ class SettingsService:
             if previous != "live":
                 changes["virtual_test_cash"] = SETTINGS["virtual_test_cash"].coerce(0)
         now = int(self._clock.now().timestamp())
-        async with self._store.transaction() as tx:
+        with self._store.transaction() as tx:
             for key, value in changes.items():
-                await tx.execute(
+                tx.execute(
                     "INSERT INTO settings_overrides (key, value, encrypted, updated_at) "
                     "VALUES (?, ?, 0, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
                     " encrypted = 0, updated_at = excluded.updated_at",
                     (key, json.dumps(SETTINGS[key].to_json(value)), now))
-            await tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                             "(?, ?, 'trading_mode', ?)",
-                             (now, who, json.dumps({"mode": mode, "previous": previous})))
+            tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
+                       "(?, ?, 'trading_mode', ?)",
+                       (now, who, json.dumps({"mode": mode, "previous": previous})))
         self._apply(changes)
         log.warning("trading_mode_set", mode=mode, previous_mode=previous, who=who)
         return mode, previous
 
-    async def reset(self, key: str, *, who: str = "api") -> Any:
+    def reset(self, key: str, *, who: str = "api") -> Any:
         """Remove the runtime override of ``key``; returns the value now in force.
 
         The value falls back to the environment, the config file or the default. A key
@@ -144,15 +144,15 @@ class SettingsService:
         if key == "trading_mode":
             raise SettingError(key, "use POST /api/settings/trading-mode with {\"mode\": ...}")
         now = int(self._clock.now().timestamp())
-        async with self._store.transaction() as tx:
-            cur = await tx.execute("DELETE FROM settings_overrides WHERE key = ?", (key,))
+        with self._store.transaction() as tx:
+            cur = tx.execute("DELETE FROM settings_overrides WHERE key = ?", (key,))
             removed = cur.rowcount > 0
             if removed:
-                await tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                                 "(?, ?, 'setting_reset', ?)",
-                                 (now, who, json.dumps({"key": key})))
+                tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
+                           "(?, ?, 'setting_reset', ?)",
+                           (now, who, json.dumps({"key": key})))
         if removed:
-            snapshot = await self.load()
+            snapshot = self.load()
             log.info("setting_reset", key=key, secret=spec.secret, who=who)
             self._notify((key,), snapshot)
         return self.current().get(key)

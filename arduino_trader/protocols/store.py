@@ -1,10 +1,10 @@
-"""The store port: an async SQL database with serialized, all-or-nothing transactions."""
+"""The store port: a synchronous SQL database with serialized, all-or-nothing transactions."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 Params = Sequence[Any] | dict[str, Any]
@@ -37,38 +37,39 @@ class StoreFull(StoreError):
 class Transaction(Protocol):
     """Statements inside one transaction (committed together or not at all)."""
 
-    async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Any:
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """Run one statement."""
         ...
 
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         """Run one statement for many parameter rows."""
         ...
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
         ...
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
         ...
 
 
 class Database(Protocol):
-    """The SQLite store as the actors and handlers see it (coroutines on the I/O loop)."""
+    """The SQLite store as the actors see it: called directly from their own threads
+    (a coroutine calls it through ``asyncio.to_thread``, never on the loop)."""
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
         ...
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
         ...
 
-    async def execute(self, sql: str, params: Params = ()) -> int:
+    def execute(self, sql: str, params: Params = ()) -> int:
         """One statement in its own transaction; returns the row count."""
         ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
-        """``async with db.transaction() as tx:`` — commit on exit, rollback on error."""
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """``with db.transaction() as tx:`` — commit on exit, rollback on error."""
         ...

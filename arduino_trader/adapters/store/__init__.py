@@ -1,1 +1,1 @@
-"""SQLite store (aiosqlite), migrations and backups."""
+"""SQLite store (sqlite3, synchronous), repositories, migrations and backups."""

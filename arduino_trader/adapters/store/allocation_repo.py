@@ -24,11 +24,11 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-async def groups(db: Database, kind: Kind) -> dict[str, list[str]]:
+def groups(db: Database, kind: Kind) -> dict[str, list[str]]:
     """``{group: [members]}`` (empty groups listed with no members)."""
     table, col = _TABLE[kind]
-    rows = await db.fetch_all(f"SELECT group_name, {col} AS member FROM {table} "  # noqa: S608
-                              "ORDER BY group_name, member")
+    rows = db.fetch_all(f"SELECT group_name, {col} AS member FROM {table} "  # noqa: S608
+                        "ORDER BY group_name, member")
     out: dict[str, list[str]] = {}
     for r in rows:
         members = out.setdefault(r["group_name"], [])
@@ -37,52 +37,52 @@ async def groups(db: Database, kind: Kind) -> dict[str, list[str]]:
     return out
 
 
-async def set_group(db: Database, kind: Kind, name: str, members: list[str],
-                    now: datetime) -> None:
+def set_group(db: Database, kind: Kind, name: str, members: list[str],
+              now: datetime) -> None:
     """Replace the members of ``name`` (created if new) in one transaction."""
     table, col = _TABLE[kind]
-    async with db.transaction() as tx:
-        await tx.execute(f"DELETE FROM {table} WHERE group_name = ?", (name,))  # noqa: S608
-        await tx.executemany(
+    with db.transaction() as tx:
+        tx.execute(f"DELETE FROM {table} WHERE group_name = ?", (name,))  # noqa: S608
+        tx.executemany(
             f"INSERT INTO {table} (group_name, {col}, created_at) VALUES (?, ?, ?)",  # noqa: S608
             [(name, m, _ts(now)) for m in (members or [EMPTY_MEMBER])])
 
 
-async def delete_group(db: Database, kind: Kind, name: str) -> bool:
+def delete_group(db: Database, kind: Kind, name: str) -> bool:
     """Delete a group and its target together; False if it did not exist."""
     table, _ = _TABLE[kind]
-    async with db.transaction() as tx:
-        cur = await tx.execute(f"DELETE FROM {table} WHERE group_name = ?",  # noqa: S608
-                               (name,))
-        await tx.execute("DELETE FROM allocation_targets WHERE type = ? AND name = ?",
-                         (f"{kind}_group", name))
+    with db.transaction() as tx:
+        cur = tx.execute(f"DELETE FROM {table} WHERE group_name = ?",  # noqa: S608
+                         (name,))
+        tx.execute("DELETE FROM allocation_targets WHERE type = ? AND name = ?",
+                   (f"{kind}_group", name))
         return bool(cur.rowcount)
 
 
-async def targets(db: Database, kind: Kind) -> dict[str, Decimal]:
+def targets(db: Database, kind: Kind) -> dict[str, Decimal]:
     """``{group: target fraction}``."""
-    rows = await db.fetch_all("SELECT name, target_pct FROM allocation_targets "
-                              "WHERE type = ? ORDER BY name", (f"{kind}_group",))
+    rows = db.fetch_all("SELECT name, target_pct FROM allocation_targets "
+                        "WHERE type = ? ORDER BY name", (f"{kind}_group",))
     return {r["name"]: Decimal(r["target_pct"]) for r in rows}
 
 
-async def set_targets(db: Database, kind: Kind, weights: dict[str, Decimal],
-                      now: datetime) -> None:
+def set_targets(db: Database, kind: Kind, weights: dict[str, Decimal],
+                now: datetime) -> None:
     """Replace every target of ``kind`` with ``weights`` (non-zero ones) atomically."""
-    async with db.transaction() as tx:
-        await tx.execute("DELETE FROM allocation_targets WHERE type = ?", (f"{kind}_group",))
-        await tx.executemany(
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM allocation_targets WHERE type = ?", (f"{kind}_group",))
+        tx.executemany(
             "INSERT INTO allocation_targets (type, name, target_pct, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?)",
             [(f"{kind}_group", g, decimal_to_str(w), _ts(now), _ts(now))
              for g, w in sorted(weights.items())])
 
 
-async def available(db: Database, kind: Kind) -> list[str]:
+def available(db: Database, kind: Kind) -> list[str]:
     """Distinct countries, or distinct (split) industries, of the securities."""
     col = "country" if kind == "country" else "industry"
-    rows = await db.fetch_all(f"SELECT DISTINCT {col} AS v FROM securities "  # noqa: S608
-                              f"WHERE {col} IS NOT NULL AND {col} <> ''")
+    rows = db.fetch_all(f"SELECT DISTINCT {col} AS v FROM securities "  # noqa: S608
+                        f"WHERE {col} IS NOT NULL AND {col} <> ''")
     names: set[str] = set()
     for r in rows:
         parts = [r["v"]] if kind == "country" else str(r["v"]).split(",")

@@ -21,20 +21,20 @@ from arduino_trader.domain.cash_flows.records import CashFlowRecord
 from arduino_trader.protocols.money import decimal_to_str
 
 
-async def resolve(tx: Any, record: CashFlowRecord, present: Collection[str],
-                  now: datetime) -> str | None:
+def resolve(tx: Any, record: CashFlowRecord, present: Collection[str],
+            now: datetime) -> str | None:
     """The stored key ``record`` is an alias of (recorded now if new), else None."""
-    known = await tx.fetch_one("SELECT stored_key FROM cash_flow_aliases WHERE alias_key = ?",
-                               (record.key,))
+    known = tx.fetch_one("SELECT stored_key FROM cash_flow_aliases WHERE alias_key = ?",
+                         (record.key,))
     if known is not None:
         return str(known["stored_key"])
     if not record.stable_id:
         return None
     legacy = legacy_float_key(record.key)
-    row = None if legacy is None else await tx.fetch_one(
+    row = None if legacy is None else tx.fetch_one(
         "SELECT transaction_id FROM cash_flows WHERE transaction_id = ?", (legacy,))
     if row is None:
-        row = await tx.fetch_one(
+        row = tx.fetch_one(
             "SELECT transaction_id FROM cash_flows c WHERE source = ? AND stable_id = 0 AND "
             "transaction_type = ? AND date = ? AND amount = ? AND currency = ? AND NOT "
             "EXISTS (SELECT 1 FROM cash_flow_aliases a WHERE a.stored_key = c.transaction_id)"
@@ -44,15 +44,15 @@ async def resolve(tx: Any, record: CashFlowRecord, present: Collection[str],
     if row is None:
         return None
     stored = str(row["transaction_id"])
-    await tx.execute("INSERT INTO cash_flow_aliases (alias_key, stored_key, created_at) "
-                     "VALUES (?, ?, ?)", (record.key, stored, int(now.timestamp())))
+    tx.execute("INSERT INTO cash_flow_aliases (alias_key, stored_key, created_at) "
+               "VALUES (?, ?, ?)", (record.key, stored, int(now.timestamp())))
     return stored
 
 
-async def aliased(db: Any, keys: Sequence[str]) -> dict[str, str]:
+def aliased(db: Any, keys: Sequence[str]) -> dict[str, str]:
     """``{alias key: stored key}`` for those of ``keys`` that are aliases."""
-    rows = await db.fetch_all("SELECT alias_key, stored_key FROM cash_flow_aliases WHERE "
-                              "alias_key IN (SELECT value FROM json_each(?))", (_json(keys),))
+    rows = db.fetch_all("SELECT alias_key, stored_key FROM cash_flow_aliases WHERE "
+                        "alias_key IN (SELECT value FROM json_each(?))", (_json(keys),))
     return {str(r["alias_key"]): str(r["stored_key"]) for r in rows}
 
 

@@ -50,32 +50,32 @@ def _seen_flow(row: sqlite3.Row) -> SeenFlow:
                     row["currency"])
 
 
-async def _seen(tx: Transaction, key: str) -> SeenFlow | None:
-    row = await tx.fetch_one(
+def _seen(tx: Transaction, key: str) -> SeenFlow | None:
+    row = tx.fetch_one(
         "SELECT status, processed_at, amount, currency FROM cash_flows "
         "WHERE transaction_id = ?", (key,))
     return None if row is None else _seen_flow(row)
 
 
-async def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
+def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
     """What the store holds for each of ``keys`` that it has (one query per 500 keys)."""
     out: dict[str, SeenFlow] = {}
     for start in range(0, len(keys), 500):
         chunk = tuple(keys[start:start + 500])
         marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_all(
+        rows = db.fetch_all(
             "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
             f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
         out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
-    aliases = await cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
-    stored = await seen_flows(db, sorted(set(aliases.values()))) if aliases else {}
+    aliases = cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
+    stored = seen_flows(db, sorted(set(aliases.values()))) if aliases else {}
     return out | {a: stored[k] for a, k in aliases.items() if k in stored}
 
 
-async def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
+def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
     assert effects.row is not None
     rec, eur = effects.row.record, effects.row.amount_eur
-    await tx.execute(
+    tx.execute(
         "INSERT INTO cash_flows (transaction_id, source, type_doc_id, transaction_type, "
         "kind, date, amount, currency, amount_eur, status, status_c, description, symbol, "
         "isin, related_id, stable_id, params_json, created_at) "
@@ -88,8 +88,8 @@ async def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
          _ts(now)))
 
 
-async def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
-    cur = await tx.execute(
+def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
+    cur = tx.execute(
         "INSERT INTO bucket_transactions (bucket_id, type, amount, currency, description, "
         "source_kind, source_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (source_kind, source_id, bucket_id, type) DO NOTHING",
@@ -97,19 +97,19 @@ async def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
          entry.source_kind, entry.source_id, _ts(now)))
     if not cur.rowcount:
         return  # already booked: the balance already holds it
-    row = await tx.fetch_one(
+    row = tx.fetch_one(
         "SELECT balance FROM bucket_balances WHERE bucket_id = ? AND currency = ?",
         (entry.bucket_id, entry.currency))
     balance = (Decimal(row["balance"]) if row else ZERO) + entry.amount
-    await tx.execute(
+    tx.execute(
         "INSERT INTO bucket_balances (bucket_id, currency, balance, last_updated) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (bucket_id, currency) DO UPDATE SET "
         "balance = excluded.balance, last_updated = excluded.last_updated",
         (entry.bucket_id, entry.currency, _s(balance), _ts(now)))
 
 
-async def store_record(db: Database, record: CashFlowRecord, context: EffectContext,
-                       now: datetime, present: Collection[str] = ()) -> Effects:
+def store_record(db: Database, record: CashFlowRecord, context: EffectContext,
+                 now: datetime, present: Collection[str] = ()) -> Effects:
     """Store ``record`` and apply its effects exactly once, in one transaction.
 
     ``context`` (rates, buckets) is built by the caller beforehand: nothing blocking
@@ -118,32 +118,32 @@ async def store_record(db: Database, record: CashFlowRecord, context: EffectCont
     record already stored under another key (``cash_flow_aliases``; ``present``: the keys
     of the same answer) is that row.
     """
-    async with db.transaction() as tx:
-        seen = await _seen(tx, record.key)
-        stored = None if seen else await cash_flow_aliases.resolve(tx, record, present, now)
+    with db.transaction() as tx:
+        seen = _seen(tx, record.key)
+        stored = None if seen else cash_flow_aliases.resolve(tx, record, present, now)
         if stored is not None:
             record = replace(record, key=stored)
-            seen = await _seen(tx, stored)
+            seen = _seen(tx, stored)
         effects = apply_record(seen, record, context)
         if effects.action == "insert":
-            await _insert_row(tx, effects, now)
+            _insert_row(tx, effects, now)
         elif effects.action == "update_status":
-            await tx.execute(
+            tx.execute(
                 "UPDATE cash_flows SET status = ?, status_c = ?, updated_at = ? "
                 "WHERE transaction_id = ?",
                 (effects.status, record.status_c, _ts(now), record.key))
         for entry in effects.ledger:
-            await _ledger(tx, entry, now)
+            _ledger(tx, entry, now)
         if effects.dividend is not None:
             d = effects.dividend
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, amount, "
                 "currency, amount_eur, payment_date, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cash_flow_id) DO NOTHING",
                 (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
                  _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
         if effects.mark_processed:
-            await tx.execute(
+            tx.execute(
                 "UPDATE cash_flows SET processed_at = ? "
                 "WHERE transaction_id = ? AND processed_at IS NULL", (_ts(now), record.key))
     return effects
@@ -158,35 +158,35 @@ def flow_row(row: sqlite3.Row) -> dict[str, Any]:
         "isin", "created_at", "processed_at")}
 
 
-async def list_flows(db: Database, query: ListQuery) -> list[dict[str, Any]]:
+def list_flows(db: Database, query: ListQuery) -> list[dict[str, Any]]:
     """Newest first: the date window wins, else the type, else the newest ``limit``."""
     if query.start is not None and query.end is not None:
-        rows = await db.fetch_all(
+        rows = db.fetch_all(
             "SELECT * FROM cash_flows WHERE date BETWEEN ? AND ? "
             "ORDER BY date DESC, id DESC LIMIT ?",
             (query.start.isoformat(), query.end.isoformat(), query.limit))
     elif query.transaction_type:
-        rows = await db.fetch_all(
+        rows = db.fetch_all(
             "SELECT * FROM cash_flows WHERE transaction_type = ? "
             "ORDER BY date DESC, id DESC LIMIT ?", (query.transaction_type, query.limit))
     else:
-        rows = await db.fetch_all(
+        rows = db.fetch_all(
             "SELECT * FROM cash_flows ORDER BY date DESC, id DESC LIMIT ?",
             (query.limit,))
     return [flow_row(r) for r in rows]
 
 
-async def summary_rows(db: Database) -> list[FlowRow]:
+def summary_rows(db: Database) -> list[FlowRow]:
     """Every stored flow as the summary needs it (the rules keep completed ones)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT transaction_type, kind, status, amount_eur FROM cash_flows")
     return [FlowRow(r["transaction_type"], r["kind"], r["status"], Decimal(r["amount_eur"]))
             for r in rows]
 
 
-async def bucket_ledger(db: Database, source_id: str) -> list[tuple[str, str, Decimal, str]]:
+def bucket_ledger(db: Database, source_id: str) -> list[tuple[str, str, Decimal, str]]:
     """(bucket, type, amount, currency) rows booked for one cash flow."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT bucket_id, type, amount, currency FROM bucket_transactions "
         "WHERE source_kind = 'cash_flow' AND source_id = ? ORDER BY id", (source_id,))
     return [(r["bucket_id"], r["type"], Decimal(r["amount"]), r["currency"]) for r in rows]
@@ -207,42 +207,42 @@ def dividend_row(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
-async def list_dividends(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+def list_dividends(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     """Newest payment first."""
-    rows = await db.fetch_all("SELECT * FROM dividend_history "
-                              "ORDER BY payment_date DESC, id DESC LIMIT ?", (limit,))
+    rows = db.fetch_all("SELECT * FROM dividend_history "
+                        "ORDER BY payment_date DESC, id DESC LIMIT ?", (limit,))
     return [dividend_row(r) for r in rows]
 
 
-async def get_dividend(db: Database, dividend_id: int) -> dict[str, Any] | None:
+def get_dividend(db: Database, dividend_id: int) -> dict[str, Any] | None:
     """One dividend, or None."""
-    row = await db.fetch_one("SELECT * FROM dividend_history WHERE id = ?", (dividend_id,))
+    row = db.fetch_one("SELECT * FROM dividend_history WHERE id = ?", (dividend_id,))
     return dividend_row(row) if row else None
 
 
-async def dividends_by_symbol(db: Database, symbol: str) -> list[dict[str, Any]]:
+def dividends_by_symbol(db: Database, symbol: str) -> list[dict[str, Any]]:
     """Dividends of a symbol (or ISIN), newest first."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT * FROM dividend_history WHERE symbol = ? OR isin = ? "
         "ORDER BY payment_date DESC, id DESC", (symbol, symbol))
     return [dividend_row(r) for r in rows]
 
 
-async def unreinvested(db: Database, min_amount_eur: Decimal = ZERO) -> list[dict[str, Any]]:
+def unreinvested(db: Database, min_amount_eur: Decimal = ZERO) -> list[dict[str, Any]]:
     """Dividends not yet reinvested, oldest first, with at least ``min_amount_eur``."""
-    rows = await db.fetch_all("SELECT * FROM dividend_history WHERE reinvested = 0 "
-                              "ORDER BY payment_date, id")
+    rows = db.fetch_all("SELECT * FROM dividend_history WHERE reinvested = 0 "
+                        "ORDER BY payment_date, id")
     return [dividend_row(r) for r in rows if Decimal(r["amount_eur"]) >= min_amount_eur]
 
 
-async def fill_consumed(db: Database, fill_key: str) -> bool:
+def fill_consumed(db: Database, fill_key: str) -> bool:
     """Whether a fill already consumed dividend euros."""
-    return await db.fetch_one("SELECT 1 FROM dividend_allocations WHERE fill_key = ?",
-                              (fill_key,)) is not None
+    return db.fetch_one("SELECT 1 FROM dividend_allocations WHERE fill_key = ?",
+                        (fill_key,)) is not None
 
 
-async def drip_dividends(db: Database, *, symbol: str | None = None,
-                         bucket_id: str | None = None) -> list[Dividend]:
+def drip_dividends(db: Database, *, symbol: str | None = None,
+                   bucket_id: str | None = None) -> list[Dividend]:
     """Unreinvested dividends as the DRIP rules see them: consumed fills, and the owning
     satellite's ``dividend_handling`` (``accumulate_cash`` buckets are skipped)."""
     sql = "SELECT * FROM dividend_history WHERE reinvested = 0"
@@ -253,14 +253,14 @@ async def drip_dividends(db: Database, *, symbol: str | None = None,
     if bucket_id is not None:
         sql += " AND bucket_id = ?"
         params.append(bucket_id)
-    rows = await db.fetch_all(sql + " ORDER BY payment_date, id", params)
-    handling = {r["satellite_id"]: r["dividend_handling"] for r in await db.fetch_all(
+    rows = db.fetch_all(sql + " ORDER BY payment_date, id", params)
+    handling = {r["satellite_id"]: r["dividend_handling"] for r in db.fetch_all(
         "SELECT satellite_id, dividend_handling FROM satellite_settings")}
-    fills = await db.fetch_all("SELECT dividend_id, fill_key FROM dividend_allocations")
+    fills = db.fetch_all("SELECT dividend_id, fill_key FROM dividend_allocations")
     consumed: dict[int, set[str]] = {}
     for f in fills:
         consumed.setdefault(int(f["dividend_id"]), set()).add(f["fill_key"])
-    withheld = await dividend_net.withheld_eur(db, rows)  # DRIP reinvests the net
+    withheld = dividend_net.withheld_eur(db, rows)  # DRIP reinvests the net
     return [Dividend(int(r["id"]), r["symbol"],
                      Decimal(r["amount_eur"]) - withheld.get(int(r["id"]), ZERO),
                      date.fromisoformat(r["payment_date"]), r["bucket_id"],
@@ -270,21 +270,21 @@ async def drip_dividends(db: Database, *, symbol: str | None = None,
             for r in rows]
 
 
-async def record_consumption(db: Database, changed: dict[int, Dividend],
-                             rows: Sequence[Consumption], symbol: str,
-                             client_order_id: str | None, now: datetime) -> int:
+def record_consumption(db: Database, changed: dict[int, Dividend],
+                       rows: Sequence[Consumption], symbol: str,
+                       client_order_id: str | None, now: datetime) -> int:
     """Store the euros a confirmed fill consumed and the dividends' new state, in one
     transaction. A fill already recorded (for any dividend) changes nothing: a replayed
     fill never consumes a later dividend. Returns the number of rows written."""
     written = 0
-    async with db.transaction() as tx:
+    with db.transaction() as tx:
         fill_keys = {c.fill_key for c in rows}
         for key in fill_keys:
-            if await tx.fetch_one("SELECT 1 FROM dividend_allocations WHERE fill_key = ?",
-                                  (key,)):
+            if tx.fetch_one("SELECT 1 FROM dividend_allocations WHERE fill_key = ?",
+                            (key,)):
                 return 0
         for c in rows:
-            cur = await tx.execute(
+            cur = tx.execute(
                 "INSERT INTO dividend_allocations (dividend_id, fill_key, client_order_id, "
                 "symbol, quantity, amount_eur, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (dividend_id, fill_key) DO NOTHING",
@@ -294,7 +294,7 @@ async def record_consumption(db: Database, changed: dict[int, Dividend],
                 continue
             written += 1
             d = changed[c.dividend_id]
-            await tx.execute(
+            tx.execute(
                 "UPDATE dividend_history SET allocated_eur = ?, reinvested = ?, "
                 "reinvested_at = CASE WHEN ? = 1 THEN ? ELSE reinvested_at END, "
                 "reinvested_quantity = ?, pending_cash_eur = CASE WHEN ? = 1 THEN '0' "
@@ -304,43 +304,43 @@ async def record_consumption(db: Database, changed: dict[int, Dividend],
     return written
 
 
-async def bucket_cash(db: Database) -> dict[str, dict[str, Decimal]]:
+def bucket_cash(db: Database) -> dict[str, dict[str, Decimal]]:
     """Ledger cash per bucket and currency (``bucket_balances``)."""
     out: dict[str, dict[str, Decimal]] = {}
-    for r in await db.fetch_all("SELECT bucket_id, currency, balance FROM bucket_balances"):
+    for r in db.fetch_all("SELECT bucket_id, currency, balance FROM bucket_balances"):
         out.setdefault(r["bucket_id"], {})[r["currency"]] = Decimal(r["balance"])
     return out
 
 
-async def set_pending_bonus(db: Database, dividend_id: int, amount_eur: Decimal) -> bool:
+def set_pending_bonus(db: Database, dividend_id: int, amount_eur: Decimal) -> bool:
     """Set a dividend's pending cash (§3.4); False if it does not exist."""
-    n = await db.execute("UPDATE dividend_history SET pending_cash_eur = ? WHERE id = ?",
-                         (_s(amount_eur), dividend_id))
+    n = db.execute("UPDATE dividend_history SET pending_cash_eur = ? WHERE id = ?",
+                   (_s(amount_eur), dividend_id))
     return n > 0
 
 
-async def set_pending_bonuses(db: Database, pending: Sequence[tuple[int, Decimal]]) -> None:
+def set_pending_bonuses(db: Database, pending: Sequence[tuple[int, Decimal]]) -> None:
     """Set many pending cash amounts in one transaction."""
-    async with db.transaction() as tx:
+    with db.transaction() as tx:
         for dividend_id, amount in pending:
-            await tx.execute("UPDATE dividend_history SET pending_cash_eur = ? "
-                             "WHERE id = ? AND reinvested = 0", (_s(amount), dividend_id))
+            tx.execute("UPDATE dividend_history SET pending_cash_eur = ? "
+                       "WHERE id = ? AND reinvested = 0", (_s(amount), dividend_id))
 
 
-async def mark_reinvested(db: Database, dividend_id: int, quantity: Decimal,
-                          now: datetime) -> bool:
+def mark_reinvested(db: Database, dividend_id: int, quantity: Decimal,
+                    now: datetime) -> bool:
     """Manual mark (§3.6): reinvested with ``quantity``, bonus zeroed; False if unknown."""
-    n = await db.execute(
+    n = db.execute(
         "UPDATE dividend_history SET reinvested = 1, reinvested_at = ?, "
         "reinvested_quantity = ?, pending_cash_eur = '0' WHERE id = ?",
         (_ts(now), _s(quantity), dividend_id))
     return n > 0
 
 
-async def create_dividend(db: Database, fields: dict[str, Any], now: datetime) -> int:
+def create_dividend(db: Database, fields: dict[str, Any], now: datetime) -> int:
     """A manual dividend entry (no cash flow); returns its id."""
-    async with db.transaction() as tx:
-        cur = await tx.execute(
+    with db.transaction() as tx:
+        cur = tx.execute(
             "INSERT INTO dividend_history (symbol, isin, bucket_id, amount, currency, "
             "amount_eur, payment_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (fields["symbol"], fields.get("isin", ""), fields.get("bucket_id", "core"),
@@ -349,17 +349,17 @@ async def create_dividend(db: Database, fields: dict[str, Any], now: datetime) -
         return int(cur.lastrowid or 0)
 
 
-async def clear_bonus(db: Database, symbol: str, now: datetime) -> int:
+def clear_bonus(db: Database, symbol: str, now: datetime) -> int:
     """Clear every uncleared bonus of ``symbol``; returns the rows affected."""
-    return await db.execute(
+    return db.execute(
         "UPDATE dividend_history SET bonus_cleared = 1, cleared_at = ?, "
         "pending_cash_eur = '0' WHERE symbol = ? AND bonus_cleared = 0 "
         "AND pending_cash_eur <> '0'", (_ts(now), symbol))
 
 
-async def pending_bonuses(db: Database) -> dict[str, Decimal]:
+def pending_bonuses(db: Database) -> dict[str, Decimal]:
     """Σ uncleared pending cash per symbol (positive only)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT symbol, pending_cash_eur FROM dividend_history "
         "WHERE bonus_cleared = 0 AND reinvested = 0 AND pending_cash_eur <> '0'")
     out: dict[str, Decimal] = {}
@@ -377,11 +377,11 @@ class RunLocked(StoreError):
     code = "emergency_running"
 
 
-async def start_emergency_run(db: Database, run_id: str, mode: str, trigger: str,
-                              now: datetime) -> None:
+def start_emergency_run(db: Database, run_id: str, mode: str, trigger: str,
+                        now: datetime) -> None:
     """Insert a ``running`` run; :class:`RunLocked` if one is already running."""
     try:
-        await db.execute(
+        db.execute(
             "INSERT INTO emergency_runs (run_id, started_at, mode, trigger) "
             "VALUES (?, ?, ?, ?)", (run_id, _ts(now), mode, trigger))
     except StoreError as exc:
@@ -390,34 +390,34 @@ async def start_emergency_run(db: Database, run_id: str, mode: str, trigger: str
         raise
 
 
-async def close_interrupted_emergency_runs(db: Database, now: datetime) -> int:
+def close_interrupted_emergency_runs(db: Database, now: datetime) -> int:
     """Close the ``running`` run a stopped process left (the lock would otherwise hold
     for good): outcome ``failed``, noted as interrupted. Only at start-up, before any
     actor runs, while the pid file guarantees no other process; returns how many."""
-    return await db.execute(
+    return db.execute(
         "UPDATE emergency_runs SET outcome = 'failed', finished_at = ?, notes = "
         "'interrupted: the daemon stopped during this run; its orders are followed by "
         "the order journal and the next run repairs what is still short' "
         "WHERE outcome = 'running'", (_ts(now),))
 
 
-async def finish_emergency_run(db: Database, run_id: str, outcome: str,
-                               initial: dict[str, Decimal], final: dict[str, Decimal],
-                               actions: list[dict[str, Any]], notes: str,
-                               now: datetime) -> None:
+def finish_emergency_run(db: Database, run_id: str, outcome: str,
+                         initial: dict[str, Decimal], final: dict[str, Decimal],
+                         actions: list[dict[str, Any]], notes: str,
+                         now: datetime) -> None:
     """Close a run with what it found, planned and did."""
     def enc(value: Any) -> str:
         return json.dumps(value, default=lambda v: decimal_to_str(v)
                           if isinstance(v, Decimal) else str(v), sort_keys=True)
-    await db.execute(
+    db.execute(
         "UPDATE emergency_runs SET finished_at = ?, outcome = ?, initial_shortfalls_json = ?, "
         "final_shortfalls_json = ?, actions_json = ?, notes = ? WHERE run_id = ?",
         (_ts(now), outcome, enc(initial), enc(final), enc(actions), notes, run_id))
 
 
-async def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     """The newest runs with their decoded JSON columns."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT * FROM emergency_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))
     return [{"run_id": r["run_id"], "started_at": r["started_at"],
              "finished_at": r["finished_at"], "mode": r["mode"], "trigger": r["trigger"],
@@ -427,11 +427,11 @@ async def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, A
              "actions": json.loads(r["actions_json"]), "notes": r["notes"]} for r in rows]
 
 
-async def dismiss_emergency_recommendations(db: Database, portfolio_hash: str,
-                                            now: datetime) -> int:
+def dismiss_emergency_recommendations(db: Database, portfolio_hash: str,
+                                      now: datetime) -> int:
     """§4.4: once no shortfall is left, pending emergency recommendations are dismissed
     (the executor must never act on them); returns the rows dismissed."""
-    return await db.execute(
+    return db.execute(
         "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
         "dismissed_at = ?, updated_at = ? WHERE portfolio_hash = ? AND status = 'pending'",
         (_ts(now), _ts(now), portfolio_hash))

@@ -24,11 +24,11 @@ def _iso(seconds: int | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-async def record_check(db: Database, alerts: Sequence[ConcentrationAlert],
-                       now: datetime) -> list[Transition]:
+def record_check(db: Database, alerts: Sequence[ConcentrationAlert],
+                 now: datetime) -> list[Transition]:
     """Store the alerts of one check; returns the alerts whose level changed."""
-    async with db.transaction() as tx:
-        rows = await tx.fetch_all("SELECT type, name, level FROM concentration_alerts")
+    with db.transaction() as tx:
+        rows = tx.fetch_all("SELECT type, name, level FROM concentration_alerts")
         changes = transitions({(r["type"], r["name"]): int(r["level"]) for r in rows}, alerts)
         changed = {t.key for t in changes}
         for alert in alerts:
@@ -36,20 +36,20 @@ async def record_check(db: Database, alerts: Sequence[ConcentrationAlert],
                       decimal_to_str(alert.limit_pct),
                       decimal_to_str(alert.alert_threshold_pct), _ts(now))
             if (alert.type, alert.name) in changed:
-                await tx.execute(
+                tx.execute(
                     "INSERT OR REPLACE INTO concentration_alerts (type, name, level, "
                     "severity, current_pct, limit_pct, alert_threshold_pct, checked_at, "
                     "raised_at, acknowledged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     (alert.type, alert.name, level_of(alert), *values, _ts(now)))
             else:
-                await tx.execute(
+                tx.execute(
                     "UPDATE concentration_alerts SET severity = ?, current_pct = ?, "
                     "limit_pct = ?, alert_threshold_pct = ?, checked_at = ? "
                     "WHERE type = ? AND name = ?", (*values, alert.type, alert.name))
         for t in changes:
             if t.alert is None:
-                await tx.execute("DELETE FROM concentration_alerts WHERE type = ? AND name = ?",
-                                 t.key)
+                tx.execute("DELETE FROM concentration_alerts WHERE type = ? AND name = ?",
+                           t.key)
     return changes
 
 
@@ -62,20 +62,20 @@ def _row(r: Any) -> dict[str, Any]:
             "acknowledged_at": _iso(r["acknowledged_at"])}
 
 
-async def list_alerts(db: Database) -> list[dict[str, Any]]:
+def list_alerts(db: Database) -> list[dict[str, Any]]:
     """Every alert in force, most serious first."""
-    rows = await db.fetch_all("SELECT * FROM concentration_alerts "
-                              "ORDER BY level DESC, type, name")
+    rows = db.fetch_all("SELECT * FROM concentration_alerts "
+                        "ORDER BY level DESC, type, name")
     return [_row(r) for r in rows]
 
 
-async def acknowledge(db: Database, kind: str, name: str,
-                      now: datetime) -> dict[str, Any] | None:
+def acknowledge(db: Database, kind: str, name: str,
+                now: datetime) -> dict[str, Any] | None:
     """Mark one alert acknowledged (until its level changes); None if not in force."""
-    async with db.transaction() as tx:
-        await tx.execute("UPDATE concentration_alerts SET acknowledged_at = ? "
-                         "WHERE type = ? AND name = ? AND acknowledged_at IS NULL",
-                         (_ts(now), kind, name))
-        row = await tx.fetch_one("SELECT * FROM concentration_alerts "
-                                 "WHERE type = ? AND name = ?", (kind, name))
+    with db.transaction() as tx:
+        tx.execute("UPDATE concentration_alerts SET acknowledged_at = ? "
+                   "WHERE type = ? AND name = ? AND acknowledged_at IS NULL",
+                   (_ts(now), kind, name))
+        row = tx.fetch_one("SELECT * FROM concentration_alerts "
+                           "WHERE type = ? AND name = ?", (kind, name))
     return _row(row) if row is not None else None

@@ -11,13 +11,13 @@ from typing import Any
 from arduino_trader.protocols.money import ZERO
 
 
-async def withheld_eur(db: Any, dividends: Sequence[Any]) -> dict[int, Decimal]:
+def withheld_eur(db: Any, dividends: Sequence[Any]) -> dict[int, Decimal]:
     """``{dividend id: EUR withheld}`` for ``dividend_history`` rows: the withholding of
     one (symbol, day) is charged to that day's dividends of the symbol in id order, each
     at most its own amount."""
     if not dividends:
         return {}
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT symbol, isin, date, amount_eur FROM cash_flows WHERE kind = 'tax' AND "
         "status = 'completed' AND (symbol != '' OR isin != '')")
     tax: dict[tuple[str, str], Decimal] = {}

@@ -28,7 +28,7 @@ from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.store import Database
 
 
-async def journal_entry_for_trade(tx: Any, mode: str, trade: Trade) -> sqlite3.Row | None:
+def journal_entry_for_trade(tx: Any, mode: str, trade: Trade) -> sqlite3.Row | None:
     """The journal entry (``orders`` row) a broker trade of ``mode`` filled, or None.
 
     The join is the broker's order id, which the journal stores once the broker
@@ -36,7 +36,7 @@ async def journal_entry_for_trade(tx: Any, mode: str, trade: Trade) -> sqlite3.R
     symbol differs from its order's is not attributed to it)."""
     if trade.order_id is None:
         return None
-    row: sqlite3.Row | None = await tx.fetch_one(
+    row: sqlite3.Row | None = tx.fetch_one(
         "SELECT id, source, bucket_id, symbol FROM orders WHERE mode = ? AND "
         "broker_order_id = ? AND isin NOT LIKE ?",
         (mode, int(trade.order_id), FX_ISIN_PREFIX + "%"))
@@ -45,9 +45,9 @@ async def journal_entry_for_trade(tx: Any, mode: str, trade: Trade) -> sqlite3.R
     return row
 
 
-async def pending_fills(db: Database, mode: str) -> list[sqlite3.Row]:
+def pending_fills(db: Database, mode: str) -> list[sqlite3.Row]:
     """Fills of our own orders in ``mode`` not yet published, oldest first."""
-    return list(await db.fetch_all(
+    return list(db.fetch_all(
         "SELECT trade_key, isin, symbol, side, quantity, price, currency, executed_at, "
         "source, bucket_id, mode FROM trades WHERE mode = ? AND published_at IS NULL "
         "AND order_row IS NOT NULL ORDER BY id", (mode,)))
@@ -62,19 +62,19 @@ def event_of(row: sqlite3.Row) -> TradeExecuted:
         str(row["bucket_id"]), str(row["mode"]))
 
 
-async def mark_published(db: Database, trade_key: str, now: datetime) -> None:
+def mark_published(db: Database, trade_key: str, now: datetime) -> None:
     """The fill's event went out."""
-    await db.execute("UPDATE trades SET published_at = ? WHERE trade_key = ? AND "
-                     "published_at IS NULL", (int(now.timestamp()), trade_key))
+    db.execute("UPDATE trades SET published_at = ? WHERE trade_key = ? AND "
+               "published_at IS NULL", (int(now.timestamp()), trade_key))
 
 
-async def publish_pending(db: Database, mode: str, publish: Callable[[TradeExecuted], None],
-                          now: datetime) -> list[TradeExecuted]:
+def publish_pending(db: Database, mode: str, publish: Callable[[TradeExecuted], None],
+                    now: datetime) -> list[TradeExecuted]:
     """Publish every pending fill of ``mode`` (event first, then the mark); returns them."""
     sent: list[TradeExecuted] = []
-    for row in await pending_fills(db, mode):
+    for row in pending_fills(db, mode):
         event = event_of(row)
         publish(event)
-        await mark_published(db, event.trade_key, now)
+        mark_published(db, event.trade_key, now)
         sent.append(event)
     return sent

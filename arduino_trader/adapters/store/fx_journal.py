@@ -47,15 +47,15 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-async def apply_fx_follow_up(db: Database, client_order_id: int, follow: FollowUp,
-                             fills: Sequence[FxFill], now: datetime) -> list[FxFill]:
+def apply_fx_follow_up(db: Database, client_order_id: int, follow: FollowUp,
+                       fills: Sequence[FxFill], now: datetime) -> list[FxFill]:
     """Store the entry's new state and its fills in one transaction; returns the fills
     that were new (a known trade key is skipped)."""
     recorded: list[FxFill] = []
-    async with db.transaction() as tx:
-        row_id = await entry_row(tx, client_order_id)
+    with db.transaction() as tx:
+        row_id = entry_row(tx, client_order_id)
         for fill in fills:
-            cur = await tx.execute(
+            cur = tx.execute(
                 "INSERT OR IGNORE INTO fx_trades (trade_key, order_row, broker_order_id,"
                 " symbol, side, quantity, price, base_currency, base_amount, quote_currency,"
                 " quote_amount, fee, executed_at, source, bucket_id, mode, created_at)"
@@ -67,14 +67,14 @@ async def apply_fx_follow_up(db: Database, client_order_id: int, follow: FollowU
                  fill.bucket_id, fill.mode, _ts(now)))
             if cur.rowcount:
                 recorded.append(fill)
-        await record_follow_up(tx, client_order_id, follow, now)
+        record_follow_up(tx, client_order_id, follow, now)
     return recorded
 
 
-async def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """FX fills, newest first, JSON-ready."""
-    rows = await db.fetch_all("SELECT * FROM fx_trades ORDER BY executed_at DESC, id DESC "
-                              "LIMIT ?", (limit,))
+    rows = db.fetch_all("SELECT * FROM fx_trades ORDER BY executed_at DESC, id DESC "
+                        "LIMIT ?", (limit,))
     out = []
     for r in rows:
         item = {k: r[k] for k in r.keys()}
@@ -84,8 +84,8 @@ async def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     return out
 
 
-async def journal_state(db: Database, client_order_id: int) -> str | None:
+def journal_state(db: Database, client_order_id: int) -> str | None:
     """The journal state of an order (any kind) by client id; None when unknown."""
-    row = await db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
-                             (client_order_id,))
+    row = db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
+                       (client_order_id,))
     return None if row is None else str(row["state"])

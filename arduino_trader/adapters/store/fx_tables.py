@@ -12,12 +12,12 @@ from arduino_trader.protocols.store import Database
 __all__ = ["load_latest_rates", "load_rates"]
 
 
-async def load_rates(db: Database, max_age_days: int = 5,
-                     today: date | None = None) -> RateTable:
+def load_rates(db: Database, max_age_days: int = 5,
+               today: date | None = None) -> RateTable:
     """Every stored FX rate (EUR per unit) by (currency, day), plus the newest per
     currency as ``latest``; one age rule (``max_age_days``, from ``today`` for ``latest``:
     the caller passes ``market_data.fx_max_age_days`` and its clock's day)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT currency, day, eur_per FROM fx_rates ORDER BY day, fetched_at, source")
     by_date: dict[tuple[str, date], Decimal] = {}
     latest: dict[str, Decimal] = {}
@@ -33,17 +33,17 @@ async def load_rates(db: Database, max_age_days: int = 5,
                      latest_day=days, today=today)
 
 
-async def load_latest_rates(db: Database, max_age_days: int = 5,
-                            today: date | None = None) -> RateTable:
+def load_latest_rates(db: Database, max_age_days: int = 5,
+                      today: date | None = None) -> RateTable:
     """:func:`load_rates` for callers that value at today's rates (``on=None``): only the
     newest rate of each currency is read (on the primary-key index, nothing parsed per
     row), not the whole rate history, which grows by a row per currency and day."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT f.currency, f.eur_per, f.day FROM fx_rates f WHERE f.rowid = (SELECT g.rowid "
         "FROM fx_rates g WHERE g.currency = f.currency ORDER BY g.day DESC, "
         "g.fetched_at DESC, g.source DESC LIMIT 1)")
     latest = {r["currency"]: Decimal(r["eur_per"]) for r in rows}
     if not all(rate.is_finite() and rate > 0 for rate in latest.values()):
-        return await load_rates(db, max_age_days, today)  # the newest is unusable
+        return load_rates(db, max_age_days, today)  # the newest is unusable
     return RateTable(latest=latest, max_age_days=max_age_days, today=today,
                      latest_day={r["currency"]: date.fromisoformat(r["day"]) for r in rows})

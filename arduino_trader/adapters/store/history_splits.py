@@ -16,22 +16,22 @@ from arduino_trader.protocols.store import Transaction
 Rescale = tuple[float, tuple[tuple[date, float], ...]]
 
 
-async def rescale_before(tx: Transaction, isin: str, factor: float,
-                         splits: Sequence[tuple[date, float]]) -> None:
+def rescale_before(tx: Transaction, isin: str, factor: float,
+                   splits: Sequence[tuple[date, float]]) -> None:
     """Divide every stored price of ``isin`` dated before the first of ``splits`` by
     ``factor`` (volumes multiplied), and the latest quote by the splits dated after it."""
     if not (math.isfinite(factor) and factor > 0) or not splits:
         raise ValueError(f"a split rescale needs splits and a positive factor: {factor!r}")
     before = min(d for d, _ in splits)
-    await tx.execute(
+    tx.execute(
         "UPDATE price_history SET open = open / ?1, high = high / ?1, low = low / ?1, "
         "close = close / ?1, adj_close = adj_close / ?1, volume = volume * ?1 "
         "WHERE isin = ?2 AND day < ?3", (factor, isin, before.isoformat()))
-    row = await tx.fetch_one("SELECT as_of FROM latest_prices WHERE isin = ?", (isin,))
+    row = tx.fetch_one("SELECT as_of FROM latest_prices WHERE isin = ?", (isin,))
     if row is None:
         return
     quoted = datetime.fromtimestamp(int(row[0]), UTC).date()
     quote_factor = math.prod(r for d, r in splits if d > quoted)
     if quote_factor != 1.0:
-        await tx.execute("UPDATE latest_prices SET price = price / ? WHERE isin = ?",
-                         (quote_factor, isin))
+        tx.execute("UPDATE latest_prices SET price = price / ? WHERE isin = ?",
+                   (quote_factor, isin))

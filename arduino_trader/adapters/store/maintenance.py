@@ -39,7 +39,7 @@ def prune_backups(backups_dir: Path, keep: int) -> list[Path]:
     return doomed
 
 
-async def backup(store: SqliteStore, backups_dir: Path, keep: int, at: datetime) -> Path:
+def backup(store: SqliteStore, backups_dir: Path, keep: int, at: datetime) -> Path:
     """Online backup through SQLite's backup API into ``backups_dir``, then apply retention.
 
     The copy is written to a temporary name and renamed once complete, so a crash or a full
@@ -49,7 +49,7 @@ async def backup(store: SqliteStore, backups_dir: Path, keep: int, at: datetime)
     partial = final.with_suffix(".partial")
 
     def copy(conn: sqlite3.Connection) -> None:
-        # Runs on the connection's own thread: file work here never blocks the loop.
+        # Runs while the store is held: no write can land between the pages copied.
         backups_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         try:
             create_private(partial)
@@ -65,21 +65,21 @@ async def backup(store: SqliteStore, backups_dir: Path, keep: int, at: datetime)
         prune_backups(backups_dir, keep)
 
     try:
-        await store.run_in_connection(copy)
+        store.run_in_connection(copy)
     except sqlite3.Error as exc:
         raise map_sqlite_error(exc) from exc
     return final
 
 
-async def quick_check(store: SqliteStore) -> list[str]:
+def quick_check(store: SqliteStore) -> list[str]:
     """``PRAGMA quick_check`` rows: ``["ok"]`` when the database is sound."""
-    rows = await store.fetch_all("PRAGMA quick_check")
+    rows = store.fetch_all("PRAGMA quick_check")
     return [str(row[0]) for row in rows]
 
 
-async def checkpoint(store: SqliteStore, mode: CheckpointMode = "PASSIVE") -> tuple[int, int, int]:
+def checkpoint(store: SqliteStore, mode: CheckpointMode = "PASSIVE") -> tuple[int, int, int]:
     """Checkpoint the WAL; returns SQLite's (busy, log frames, checkpointed frames)."""
-    row = await store.fetch_one(f"PRAGMA wal_checkpoint({mode})")
+    row = store.fetch_one(f"PRAGMA wal_checkpoint({mode})")
     if row is None:
         return (0, 0, 0)
     return (int(row[0]), int(row[1]), int(row[2]))

@@ -7,9 +7,9 @@ from typing import Any
 from arduino_trader.protocols.store import Database
 
 
-async def universe_counts(db: Database) -> dict[str, int]:
+def universe_counts(db: Database) -> dict[str, int]:
     """Securities total/active and history rows."""
-    row = await db.fetch_one(
+    row = db.fetch_one(
         "SELECT (SELECT COUNT(*) FROM securities) AS total, "
         "(SELECT COUNT(*) FROM securities WHERE active = 1) AS active, "
         "(SELECT COUNT(*) FROM price_history) AS history_rows, "
@@ -18,9 +18,9 @@ async def universe_counts(db: Database) -> dict[str, int]:
         if row else {}
 
 
-async def history_stats(db: Database, isin: str) -> dict[str, Any]:
+def history_stats(db: Database, isin: str) -> dict[str, Any]:
     """Row count and first/last day of one ISIN's history."""
-    row = await db.fetch_one(
+    row = db.fetch_one(
         "SELECT COUNT(*) AS n, MIN(day) AS first, MAX(day) AS last FROM price_history "
         "WHERE isin = ?", (isin,))
     return {"daily_rows": int(row["n"]) if row else 0,

@@ -80,26 +80,26 @@ def entry_from_row(row: sqlite3.Row, trade_ids: frozenset[int]) -> JournalEntry:
         filled=Decimal(str(row["filled_quantity"])), known_trade_ids=trade_ids)
 
 
-async def journal_order(db: Database, order: NewOrder, now: datetime,
-                        client_id: Callable[[str, int], int]) -> tuple[sqlite3.Row, bool]:
+def journal_order(db: Database, order: NewOrder, now: datetime,
+                  client_id: Callable[[str, int], int]) -> tuple[sqlite3.Row, bool]:
     """Write the entry (state ``journaled``) and commit; returns ``(row, created)``.
 
     An intent already journaled returns its existing row with ``created=False``: the same
     intent never yields a second order. ``client_id(intent_key, attempt)`` gives the id;
     a collision with another intent's id tries the next attempt.
     """
-    async with db.transaction() as tx:
-        existing = await tx.fetch_one("SELECT * FROM orders WHERE intent_key = ?",
-                                      (order.intent_key,))
+    with db.transaction() as tx:
+        existing = tx.fetch_one("SELECT * FROM orders WHERE intent_key = ?",
+                                (order.intent_key,))
         if existing is not None:
             return existing, False
         intent = order.intent
         for attempt in range(MAX_ID_ATTEMPTS):
             cid = client_id(order.intent_key, attempt)
-            taken = await tx.fetch_one("SELECT 1 FROM orders WHERE client_order_id = ?", (cid,))
+            taken = tx.fetch_one("SELECT 1 FROM orders WHERE client_order_id = ?", (cid,))
             if taken is not None:
                 continue
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO orders (client_order_id, intent_key, isin, symbol, side, quantity,"
                 " limit_price, currency, source, bucket_id, mode, state, reason, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'journaled', ?, ?, ?)",
@@ -107,38 +107,38 @@ async def journal_order(db: Database, order: NewOrder, now: datetime,
                  order.quantity, decimal_to_str(order.limit_price), order.currency,
                  intent.source, order.bucket_id, order.mode, order.reason[:500], _ts(now),
                  _ts(now)))
-            row = await tx.fetch_one("SELECT * FROM orders WHERE client_order_id = ?", (cid,))
+            row = tx.fetch_one("SELECT * FROM orders WHERE client_order_id = ?", (cid,))
             assert row is not None
             return row, True
     raise JournalConflict(f"no free client order id for {order.intent_key}")
 
 
-async def find_by_intent(db: Database, intent_key: str) -> sqlite3.Row | None:
+def find_by_intent(db: Database, intent_key: str) -> sqlite3.Row | None:
     """The journal entry of an intent, if it was journaled before."""
-    return await db.fetch_one("SELECT * FROM orders WHERE intent_key = ?", (intent_key,))
+    return db.fetch_one("SELECT * FROM orders WHERE intent_key = ?", (intent_key,))
 
 
-async def mark_sent(db: Database, client_order_id: int, broker_order_id: int,
-                    now: datetime) -> None:
+def mark_sent(db: Database, client_order_id: int, broker_order_id: int,
+              now: datetime) -> None:
     """The broker accepted the order."""
-    await db.execute(
+    db.execute(
         "UPDATE orders SET state = CASE WHEN state IN ('journaled', 'unresolved') THEN 'sent' "
         "ELSE state END, broker_order_id = ?, sent_at = ?, updated_at = ? "
         "WHERE client_order_id = ?", (broker_order_id, _ts(now), _ts(now), client_order_id))
 
 
-async def mark_state(db: Database, client_order_id: int, state: JournalState, note: str,
-                     now: datetime) -> None:
+def mark_state(db: Database, client_order_id: int, state: JournalState, note: str,
+               now: datetime) -> None:
     """Set a state without fills (``unresolved``, ``not_placed``, ``rejected``...)."""
     final = state in ("filled", "cancelled", "rejected", "expired", "not_placed")
-    await db.execute(
+    db.execute(
         "UPDATE orders SET state = ?, note = ?, updated_at = ?, finished_at = "
         "CASE WHEN ? THEN ? ELSE finished_at END WHERE client_order_id = ?",
         (state, note[:500], _ts(now), int(final), _ts(now), client_order_id))
 
 
-async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
-                          fills: Sequence[RecordedFill], now: datetime) -> list[RecordedFill]:
+def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
+                    fills: Sequence[RecordedFill], now: datetime) -> list[RecordedFill]:
     """Store the new state and the fills in one transaction; returns the fills that were new.
 
     A fill whose trade key is already in the ledger is skipped, so repeating a follow-up
@@ -147,12 +147,12 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
     Either way the fill waits for the executor to publish it (``fill_attribution``).
     """
     recorded: list[RecordedFill] = []
-    async with db.transaction() as tx:
-        row_id = await entry_row(tx, client_order_id)
+    with db.transaction() as tx:
+        row_id = entry_row(tx, client_order_id)
         for fill in fills:
             value = fill.quantity * fill.price
             value_eur = (value / fill.currency_rate) if fill.currency_rate else None
-            cur = await tx.execute(
+            cur = tx.execute(
                 "INSERT INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
                 " fee, executed_at, source, bucket_id, mode, created_at) VALUES "
@@ -170,23 +170,23 @@ async def apply_follow_up(db: Database, client_order_id: int, follow: FollowUp,
                  _ts(fill.executed_at), fill.source, fill.bucket_id, fill.mode, _ts(now)))
             if cur.rowcount:
                 recorded.append(fill)
-        await record_follow_up(tx, client_order_id, follow, now)
+        record_follow_up(tx, client_order_id, follow, now)
     return recorded
 
 
-async def entry_row(tx: Any, client_order_id: int) -> int:
+def entry_row(tx: Any, client_order_id: int) -> int:
     """The ``orders`` row id of a journal entry (inside a transaction); KeyError if none."""
-    row = await tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
-                             (client_order_id,))
+    row = tx.fetch_one("SELECT id FROM orders WHERE client_order_id = ?",
+                       (client_order_id,))
     if row is None:
         raise KeyError(f"no journal entry with client id {client_order_id}")
     return int(row["id"])
 
 
-async def record_follow_up(tx: Any, client_order_id: int, follow: FollowUp,
-                           now: datetime) -> None:
+def record_follow_up(tx: Any, client_order_id: int, follow: FollowUp,
+                     now: datetime) -> None:
     """Store a follow-up's state, broker ids, filled quantity and note on its entry."""
-    await tx.execute(
+    tx.execute(
         "UPDATE orders SET state = ?, broker_order_id = COALESCE(?, broker_order_id), "
         "broker_status = COALESCE(?, broker_status), filled_quantity = ?, note = ?, "
         "updated_at = ?, checks = checks + 1, finished_at = CASE WHEN ? THEN ? ELSE "
@@ -196,39 +196,39 @@ async def record_follow_up(tx: Any, client_order_id: int, follow: FollowUp,
          _ts(now), client_order_id))
 
 
-async def open_entries(db: Database, mode: LedgerMode) -> list[tuple[sqlite3.Row,
-                                                                    JournalEntry]]:
+def open_entries(db: Database, mode: LedgerMode) -> list[tuple[sqlite3.Row,
+                                                              JournalEntry]]:
     """Every entry of ``mode`` still waiting for a final broker answer, oldest first."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT * FROM orders WHERE mode = ? AND finished_at IS NULL ORDER BY id", (mode,))
     out: list[tuple[sqlite3.Row, JournalEntry]] = []
     for row in rows:
-        keys = await db.fetch_all("SELECT trade_key FROM trades WHERE order_row = ?",
-                                  (int(row["id"]),))
+        keys = db.fetch_all("SELECT trade_key FROM trades WHERE order_row = ?",
+                            (int(row["id"]),))
         ids = frozenset(int(str(k["trade_key"]).rsplit(":", 1)[1]) for k in keys)
         out.append((row, entry_from_row(row, ids)))
     return out
 
 
-async def unresolved_isins(db: Database, mode: LedgerMode) -> frozenset[str]:
+def unresolved_isins(db: Database, mode: LedgerMode) -> frozenset[str]:
     """Securities with an entry whose outcome is not final (blocks new orders for them)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT DISTINCT isin FROM orders WHERE mode = ? AND finished_at IS NULL", (mode,))
     return frozenset(str(r["isin"]) for r in rows)
 
 
-async def ledger_trades(db: Database, since: datetime) -> tuple[TradeFact, ...]:
+def ledger_trades(db: Database, since: datetime) -> tuple[TradeFact, ...]:
     """Trades of both modes since ``since`` (the pipeline picks the mode that counts)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT isin, side, executed_at, mode, trade_key FROM trades WHERE executed_at >= ?",
         (_ts(since),))
     return tuple(TradeFact(str(r["isin"]), r["side"], _dt(int(r["executed_at"])), r["mode"],
                            str(r["trade_key"])) for r in rows)
 
 
-async def last_trade_per_isin(db: Database, mode: LedgerMode) -> dict[str, TradeFact]:
+def last_trade_per_isin(db: Database, mode: LedgerMode) -> dict[str, TradeFact]:
     """The most recent trade of each security (hold and cooldown look further back)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT isin, side, MAX(executed_at) AS at, trade_key FROM trades WHERE mode = ? "
         "GROUP BY isin, side", (mode,))
     out: dict[str, TradeFact] = {}
@@ -239,10 +239,10 @@ async def last_trade_per_isin(db: Database, mode: LedgerMode) -> dict[str, Trade
     return out
 
 
-async def record_rejection(db: Database, intent: OrderIntent, mode: LedgerMode, layer: str,
-                           code: str, message: str, now: datetime) -> None:
+def record_rejection(db: Database, intent: OrderIntent, mode: LedgerMode, layer: str,
+                     code: str, message: str, now: datetime) -> None:
     """Keep a refused order for the operator."""
-    await db.execute(
+    db.execute(
         "INSERT INTO order_rejections (at, isin, symbol, side, quantity, source, mode, layer,"
         " code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (_ts(now), intent.isin, intent.symbol, intent.side, decimal_to_str(intent.quantity),
@@ -257,22 +257,22 @@ def _row_json(row: sqlite3.Row, times: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-async def list_orders(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+def list_orders(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     """Journal entries, newest first, JSON-ready."""
-    rows = await db.fetch_all("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,))
+    rows = db.fetch_all("SELECT * FROM orders ORDER BY id DESC LIMIT ?", (limit,))
     return [_row_json(r, ("created_at", "updated_at", "sent_at", "finished_at")) for r in rows]
 
 
-async def list_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """Ledger trades, newest first, JSON-ready."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT t.*, s.name AS name FROM trades t LEFT JOIN securities s ON s.isin = t.isin "
         "ORDER BY t.executed_at DESC, t.id DESC LIMIT ?", (limit,))
     return [_row_json(r, ("executed_at", "created_at")) for r in rows]
 
 
-async def list_rejections(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_rejections(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """Refused orders, newest first."""
-    rows = await db.fetch_all("SELECT * FROM order_rejections ORDER BY id DESC LIMIT ?",
-                              (limit,))
+    rows = db.fetch_all("SELECT * FROM order_rejections ORDER BY id DESC LIMIT ?",
+                        (limit,))
     return [_row_json(r, ("at",)) for r in rows]

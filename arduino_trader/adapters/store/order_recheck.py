@@ -15,38 +15,38 @@ from arduino_trader.protocols.store import Database
 NEVER_SENT = "never sent"
 
 
-async def in_doubt(db: Database) -> list[dict[str, Any]]:
+def in_doubt(db: Database) -> list[dict[str, Any]]:
     """Open entries whose placement was never confirmed (``journaled``/``unresolved``),
     oldest first, of both modes."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT client_order_id, symbol, side, quantity, mode, state FROM orders "
         "WHERE finished_at IS NULL AND state IN ('journaled', 'unresolved') ORDER BY id")
     return [{k: r[k] for k in r.keys()} for r in rows]
 
 
-async def recheck_candidates(db: Database, mode: LedgerMode,
-                             now: datetime) -> list[sqlite3.Row]:
+def recheck_candidates(db: Database, mode: LedgerMode,
+                       now: datetime) -> list[sqlite3.Row]:
     """``not_placed`` entries of ``mode`` due for a late look at the broker."""
     since = int((now - RECHECK_WINDOW).timestamp())
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT * FROM orders WHERE mode = ? AND state = 'not_placed' AND created_at >= ? "
         "AND note NOT LIKE ? ORDER BY id", (mode, since, f"{NEVER_SENT}%"))
     return [r for r in rows if recheck_due(
         str(r["state"]), _dt(r["created_at"]), _dt(r["updated_at"]), now)]
 
 
-async def mark_rechecked(db: Database, client_order_id: int, now: datetime) -> None:
+def mark_rechecked(db: Database, client_order_id: int, now: datetime) -> None:
     """The broker still has no such order: only the time of the look changes."""
-    await db.execute("UPDATE orders SET updated_at = ?, checks = checks + 1 "
-                     "WHERE client_order_id = ? AND state = 'not_placed'",
-                     (int(now.timestamp()), client_order_id))
+    db.execute("UPDATE orders SET updated_at = ?, checks = checks + 1 "
+               "WHERE client_order_id = ? AND state = 'not_placed'",
+               (int(now.timestamp()), client_order_id))
 
 
-async def reopen(db: Database, client_order_id: int, broker_order_id: int,
-                 now: datetime) -> bool:
+def reopen(db: Database, client_order_id: int, broker_order_id: int,
+           now: datetime) -> bool:
     """The broker shows a ``not_placed`` order after all: the entry is open again
     (``unresolved`` until the follow-up applies the broker's answer)."""
-    changed = await db.execute(
+    changed = db.execute(
         "UPDATE orders SET state = 'unresolved', finished_at = NULL, updated_at = ?, "
         "note = ? WHERE client_order_id = ? AND state = 'not_placed'",
         (int(now.timestamp()), f"reopened: the broker shows order {broker_order_id}",

@@ -35,10 +35,10 @@ def _money(value: float, places: str = "0.0001") -> str:
     return str(Decimal(repr(float(value))).quantize(Decimal(places)))
 
 
-async def _insert_plan(tx: Any, result: PlanResult, portfolio_hash: str, trigger: str,
-                       duration_ms: float, ts: int, inputs: Mapping[str, Any] | None,
-                       bucket_id: str, parent_id: int | None) -> int:
-    cur = await tx.execute(
+def _insert_plan(tx: Any, result: PlanResult, portfolio_hash: str, trigger: str,
+                 duration_ms: float, ts: int, inputs: Mapping[str, Any] | None,
+                 bucket_id: str, parent_id: int | None) -> int:
+    cur = tx.execute(
         "INSERT INTO plans (portfolio_hash, status, reason, trigger, current_score, "
         "end_state_score, improvement, result_json, timings_json, warnings_json, "
         "inputs_json, duration_ms, created_at, bucket_id, parent_id) "
@@ -51,10 +51,10 @@ async def _insert_plan(tx: Any, result: PlanResult, portfolio_hash: str, trigger
     return int(cur.lastrowid or 0)
 
 
-async def store_plan(db: Database, result: PlanResult, portfolio_hash: str, trigger: str,
-                     isins: Mapping[str, str], duration_ms: float, now: datetime,
-                     inputs: Mapping[str, Any] | None = None,
-                     satellites: Sequence[tuple[str, PlanResult]] = ()) -> int:
+def store_plan(db: Database, result: PlanResult, portfolio_hash: str, trigger: str,
+               isins: Mapping[str, str], duration_ms: float, now: datetime,
+               inputs: Mapping[str, Any] | None = None,
+               satellites: Sequence[tuple[str, PlanResult]] = ()) -> int:
     """Record one plan run and its steps as recommendations; returns the plan id.
 
     ``result`` is core's plan; ``satellites`` are (bucket id, result) of the satellites
@@ -62,27 +62,27 @@ async def store_plan(db: Database, result: PlanResult, portfolio_hash: str, trig
     all written in one transaction. ``inputs``: what the plan saw (current weights,
     cash, regime...), kept for the API."""
     ts = _ts(now)
-    async with db.transaction() as tx:
-        plan_id = await _insert_plan(tx, result, portfolio_hash, trigger, duration_ms, ts,
-                                     inputs, "core", None)
+    with db.transaction() as tx:
+        plan_id = _insert_plan(tx, result, portfolio_hash, trigger, duration_ms, ts,
+                               inputs, "core", None)
         runs = [("core", plan_id, result)]
         for bucket_id, sat in satellites:
-            runs.append((bucket_id, await _insert_plan(
+            runs.append((bucket_id, _insert_plan(
                 tx, sat, portfolio_hash, trigger, duration_ms, ts, None, bucket_id, plan_id),
                 sat))
-        await tx.execute(
+        tx.execute(
             "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
             "dismissed_at = ?, updated_at = ? WHERE status = 'pending'", (ts, ts))
         for bucket_id, row_id, res in runs:
             for s in res.steps:
-                await _upsert_step(tx, s, row_id, bucket_id, isins, portfolio_hash, ts)
+                _upsert_step(tx, s, row_id, bucket_id, isins, portfolio_hash, ts)
     return plan_id
 
 
-async def _upsert_step(tx: Any, s: Step, plan_id: int, bucket_id: str,
-                       isins: Mapping[str, str], portfolio_hash: str, ts: int) -> None:
+def _upsert_step(tx: Any, s: Step, plan_id: int, bucket_id: str,
+                 isins: Mapping[str, str], portfolio_hash: str, ts: int) -> None:
     """One step as a recommendation (a user's dismissal of the same identity sticks)."""
-    await tx.execute(
+    tx.execute(
         "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, name, side, "
         "quantity, estimated_price, estimated_value, cost_eur, currency, category, "
         "reason, priority, score_before, score_after, security_score, "
@@ -124,17 +124,17 @@ def _plan_row(row: sqlite3.Row) -> dict[str, Any]:
             "result": json.loads(row["result_json"])}
 
 
-async def latest_plan(db: Database) -> dict[str, Any] | None:
+def latest_plan(db: Database) -> dict[str, Any] | None:
     """The newest plan run (core's row, with its full result), or None before the first."""
-    row = await db.fetch_one("SELECT * FROM plans WHERE parent_id IS NULL "
-                             "ORDER BY id DESC LIMIT 1")
+    row = db.fetch_one("SELECT * FROM plans WHERE parent_id IS NULL "
+                       "ORDER BY id DESC LIMIT 1")
     return _plan_row(row) if row is not None else None
 
 
-async def bucket_plans(db: Database, plan_id: int) -> list[dict[str, Any]]:
+def bucket_plans(db: Database, plan_id: int) -> list[dict[str, Any]]:
     """The satellites' plan rows of the run whose core row is ``plan_id``."""
-    rows = await db.fetch_all("SELECT * FROM plans WHERE parent_id = ? ORDER BY id",
-                              (plan_id,))
+    rows = db.fetch_all("SELECT * FROM plans WHERE parent_id = ? ORDER BY id",
+                        (plan_id,))
     return [_plan_row(r) for r in rows]
 
 
@@ -156,17 +156,17 @@ def _rec_row(row: sqlite3.Row) -> dict[str, Any]:
             "executed_at": _iso(row["executed_at"]), "dismissed_at": _iso(row["dismissed_at"])}
 
 
-async def pending_recommendations(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def pending_recommendations(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """Pending recommendations in step order (``GetPendingRecommendations``)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT * FROM recommendations WHERE status = 'pending' ORDER BY plan_id DESC, step "
         "LIMIT ?", (limit,))
     return [_rec_row(r) for r in rows]
 
 
-async def count_pending_by_side(db: Database) -> dict[str, int]:
+def count_pending_by_side(db: Database) -> dict[str, int]:
     """``{"BUY": n, "SELL": m}`` of pending recommendations."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT side, COUNT(*) AS n FROM recommendations WHERE status = 'pending' "
         "GROUP BY side")
     out = {"BUY": 0, "SELL": 0}
@@ -174,43 +174,43 @@ async def count_pending_by_side(db: Database) -> dict[str, int]:
     return out
 
 
-async def dismiss_all_by_portfolio_hash(db: Database, portfolio_hash: str,
-                                        now: datetime) -> int:
+def dismiss_all_by_portfolio_hash(db: Database, portfolio_hash: str,
+                                  now: datetime) -> int:
     """Dismiss (by the user) the pending rows of ``portfolio_hash``; returns the count."""
-    return await db.execute(
+    return db.execute(
         "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'user', "
         "dismissed_at = ?, updated_at = ? WHERE status = 'pending' AND portfolio_hash = ?",
         (_ts(now), _ts(now), portfolio_hash))
 
 
-async def dismiss_all_pending(db: Database, now: datetime) -> int:
+def dismiss_all_pending(db: Database, now: datetime) -> int:
     """Dismiss every pending row as superseded (``DismissAllPending``); returns the count."""
-    return await db.execute(
+    return db.execute(
         "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
         "dismissed_at = ?, updated_at = ? WHERE status = 'pending'", (_ts(now), _ts(now)))
 
 
-async def mark_executed(db: Database, symbol: str, side: str, portfolio_hash: str,
-                        now: datetime) -> int:
+def mark_executed(db: Database, symbol: str, side: str, portfolio_hash: str,
+                  now: datetime) -> int:
     """After a fill: pending rows with the same (symbol, side, hash) become executed."""
-    return await db.execute(
+    return db.execute(
         "UPDATE recommendations SET status = 'executed', executed_at = ?, updated_at = ? "
         "WHERE status = 'pending' AND symbol = ? AND side = ? AND portfolio_hash = ?",
         (_ts(now), _ts(now), symbol, side, portfolio_hash))
 
 
-async def last_trade_times(db: Database, mode: str) -> dict[tuple[str, str], datetime]:
+def last_trade_times(db: Database, mode: str) -> dict[tuple[str, str], datetime]:
     """(isin, side) → time of the latest ledger trade of ``mode``."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT isin, side, MAX(executed_at) AS at FROM trades WHERE mode = ? "
         "GROUP BY isin, side", (mode,))
     return {(str(r["isin"]), str(r["side"])): datetime.fromtimestamp(int(r["at"]), UTC)
             for r in rows}
 
 
-async def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
+def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
     """Journal entries of ``mode`` not final yet, with the unfilled quantity."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT symbol, side, quantity, filled_quantity, limit_price, currency FROM orders "
         "WHERE mode = ? AND finished_at IS NULL", (mode,))
     return [{"symbol": str(r["symbol"]), "side": str(r["side"]),

@@ -9,33 +9,33 @@ from typing import Any
 from arduino_trader.protocols.store import Database
 
 
-async def history(db: Database, bucket_id: str) -> list[dict[str, Any]]:
+def history(db: Database, bucket_id: str) -> list[dict[str, Any]]:
     """Every version of a bucket's configuration, newest first."""
-    rows = await db.fetch_all("SELECT * FROM planner_configs WHERE bucket_id = ? "
-                              "ORDER BY version DESC", (bucket_id,))
+    rows = db.fetch_all("SELECT * FROM planner_configs WHERE bucket_id = ? "
+                        "ORDER BY version DESC", (bucket_id,))
     return [{"version": r["version"], "changed_by": r["changed_by"],
              "changed_at": datetime.fromtimestamp(int(r["changed_at"]), UTC).isoformat(),
              "settings": None if r["config_json"] is None else json.loads(r["config_json"])}
             for r in rows]
 
 
-async def current_all(db: Database) -> dict[str, tuple[int, dict[str, Any]]]:
+def current_all(db: Database) -> dict[str, tuple[int, dict[str, Any]]]:
     """Each bucket's configuration in force: ``bucket -> (version, settings)``."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT c.bucket_id, c.version, c.config_json FROM planner_configs c "
         "WHERE c.version = (SELECT MAX(version) FROM planner_configs m "
         "WHERE m.bucket_id = c.bucket_id) AND c.config_json IS NOT NULL")
     return {r["bucket_id"]: (int(r["version"]), json.loads(r["config_json"])) for r in rows}
 
 
-async def record(db: Database, bucket_id: str, settings: dict[str, Any] | None,
-                 changed_by: str, now: datetime) -> int:
+def record(db: Database, bucket_id: str, settings: dict[str, Any] | None,
+           changed_by: str, now: datetime) -> int:
     """Append a version (None: deleted) in one transaction; returns its number."""
-    async with db.transaction() as tx:
-        row = await tx.fetch_one("SELECT COALESCE(MAX(version), 0) AS v FROM planner_configs "
-                                 "WHERE bucket_id = ?", (bucket_id,))
+    with db.transaction() as tx:
+        row = tx.fetch_one("SELECT COALESCE(MAX(version), 0) AS v FROM planner_configs "
+                           "WHERE bucket_id = ?", (bucket_id,))
         version = int(row["v"] if row else 0) + 1
-        await tx.execute(
+        tx.execute(
             "INSERT INTO planner_configs (bucket_id, version, config_json, changed_by, "
             "changed_at) VALUES (?, ?, ?, ?, ?)",
             (bucket_id, version, None if settings is None else json.dumps(settings,

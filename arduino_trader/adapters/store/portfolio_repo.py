@@ -51,38 +51,38 @@ def to_decimal(text: Any) -> Decimal | None:
 
 
 # -------------------------------------------------------------------- reference data
-async def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
+def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     """Universe facts keyed by broker symbol."""
-    rows = await db.fetch_all("SELECT isin, symbol, name, country, industry, exchange "
-                              "FROM securities")
+    rows = db.fetch_all("SELECT isin, symbol, name, country, industry, exchange "
+                        "FROM securities")
     return {str(r["symbol"]): {k: r[k] for k in r.keys()} for r in rows}
 
 
-async def stored_eur_rates(db: Database, currencies: Iterable[str], on: date | None = None,
-                           max_age_days: int | None = None) -> dict[str, Decimal]:
+def stored_eur_rates(db: Database, currencies: Iterable[str], on: date | None = None,
+                     max_age_days: int | None = None) -> dict[str, Decimal]:
     """The newest stored EUR rate of each currency on or before ``on``, at most
     ``max_age_days`` older than it (absent and stale currencies are left out)."""
     out: dict[str, Decimal] = {}
     for code in sorted(set(currencies)):
-        rate = None if code == "EUR" else await market_repo.read_fx(db, code, on)
+        rate = None if code == "EUR" else market_repo.read_fx(db, code, on)
         if rate is not None and rate.eur_per > 0 and (max_age_days is None or on is None or (
                 on - rate.day).days <= max_age_days):
             out[code] = rate.eur_per
     return out
 
 
-async def net_external_flow(db: Database, day: date) -> Decimal:
+def net_external_flow(db: Database, day: date) -> Decimal:
     """Completed deposits minus withdrawals of ``day`` (EUR, signed), from the cash-flow
     ledger (a pending deposit is not in the broker's cash yet)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT amount_eur FROM cash_flows WHERE date = ? AND kind IN (?, ?) "
         "AND status = 'completed'", (day.isoformat(), *EXTERNAL_FLOW_KINDS))
     return sum((to_decimal(r["amount_eur"]) or Decimal(0) for r in rows), Decimal(0))
 
 
 # ------------------------------------------------------------------------ writes
-async def save_account(db: Database, valuation: Valuation, now: datetime,
-                       mode: str = "live") -> dict[str, int]:
+def save_account(db: Database, valuation: Valuation, now: datetime,
+                 mode: str = "live") -> dict[str, int]:
     """Upsert positions and cash in one transaction; delete what the broker no longer has.
 
     ``bucket_id`` of a kept position survives; ``first_bought_at``/``last_sold_at`` are
@@ -90,8 +90,8 @@ async def save_account(db: Database, valuation: Valuation, now: datetime,
     """
     ts = _ts(now)
     symbols = [p.symbol for p in valuation.positions]
-    async with db.transaction() as tx:
-        await tx.executemany(
+    with db.transaction() as tx:
+        tx.executemany(
             "INSERT INTO portfolio_positions (symbol, isin, quantity, avg_price, currency,"
             " eur_per, current_price, market_value, market_value_eur, cost_basis_eur,"
             " unrealized_pnl_eur, unrealized_pnl_pct, price_updated_at, last_updated)"
@@ -111,25 +111,25 @@ async def save_account(db: Database, valuation: Valuation, now: datetime,
               decimal_to_str(p.market_value), _text(p.market_value_eur),
               _text(p.cost_basis_eur), _text(p.unrealized_pnl_eur), p.unrealized_pnl_pct,
               ts, ts) for p in valuation.positions])
-        cur = await tx.execute("DELETE FROM portfolio_positions WHERE symbol NOT IN "
-                               "(SELECT value FROM json_each(?))", (json.dumps(symbols),))
+        cur = tx.execute("DELETE FROM portfolio_positions WHERE symbol NOT IN "
+                         "(SELECT value FROM json_each(?))", (json.dumps(symbols),))
         removed = int(cur.rowcount or 0)
-        await tx.execute(
+        tx.execute(
             "UPDATE portfolio_positions SET "
             "first_bought_at = (SELECT MIN(executed_at) FROM trades t WHERE t.side = 'BUY' AND"
             " t.mode = ? AND t.isin = portfolio_positions.isin), "
             "last_sold_at = (SELECT MAX(executed_at) FROM trades t WHERE t.side = 'SELL' AND"
             " t.mode = ? AND t.isin = portfolio_positions.isin)", (mode, mode))
         currencies = [c.currency for c in valuation.cash]
-        await tx.executemany(
+        tx.executemany(
             "INSERT INTO portfolio_cash (currency, amount, eur_per, amount_eur, "
             "last_updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (currency) DO UPDATE SET "
             "amount = excluded.amount, eur_per = excluded.eur_per, "
             "amount_eur = excluded.amount_eur, last_updated = excluded.last_updated",
             [(c.currency, decimal_to_str(c.amount), _text(c.eur_per), _text(c.amount_eur),
               ts) for c in valuation.cash])
-        await tx.execute("DELETE FROM portfolio_cash WHERE currency NOT IN "
-                         "(SELECT value FROM json_each(?))", (json.dumps(currencies),))
+        tx.execute("DELETE FROM portfolio_cash WHERE currency NOT IN "
+                   "(SELECT value FROM json_each(?))", (json.dumps(currencies),))
     return {"positions": len(symbols), "removed": removed, "currencies": len(currencies)}
 
 
@@ -149,11 +149,11 @@ class SnapshotRow:
     annual_turnover: float | None = None
 
 
-async def upsert_snapshot(db: Database, snap: SnapshotRow, now: datetime) -> None:
+def upsert_snapshot(db: Database, snap: SnapshotRow, now: datetime) -> None:
     """Insert or replace the snapshot of ``snap.day`` and its holdings (one transaction)."""
     day = snap.day.isoformat()
-    async with db.transaction() as tx:
-        await tx.execute(
+    with db.transaction() as tx:
+        tx.execute(
             "INSERT INTO portfolio_snapshots (date, total_value, cash_balance, invested_value,"
             " unrealized_pnl, geo_eu_pct, geo_asia_pct, geo_us_pct, position_count,"
             " annual_turnover, net_external_flow_eur, updated_at) VALUES"
@@ -171,8 +171,8 @@ async def upsert_snapshot(db: Database, snap: SnapshotRow, now: datetime) -> Non
              snap.geo.get("EU", 0.0), snap.geo.get("ASIA", 0.0), snap.geo.get("US", 0.0),
              snap.position_count, snap.annual_turnover,
              decimal_to_str(snap.net_external_flow_eur), _ts(now)))
-        await tx.execute("DELETE FROM portfolio_snapshot_positions WHERE date = ?", (day,))
-        await tx.executemany(
+        tx.execute("DELETE FROM portfolio_snapshot_positions WHERE date = ?", (day,))
+        tx.executemany(
             "INSERT INTO portfolio_snapshot_positions (date, symbol, isin, value_eur) "
             "VALUES (?, ?, ?, ?)",
             [(day, symbol, isin, decimal_to_str(value))
@@ -190,10 +190,10 @@ _FEE_SQL: dict[bool, tuple[str, str]] = {
 }
 
 
-async def _stored_fills(tx: Any, keys: Sequence[str]) -> dict[bool, dict[str, bool]]:
+def _stored_fills(tx: Any, keys: Sequence[str]) -> dict[bool, dict[str, bool]]:
     """Which of ``keys`` each ledger (True: the FX ledger) holds: {key: stored without a
     fee}, in one read."""
-    rows = await tx.fetch_all(
+    rows = tx.fetch_all(
         "SELECT 0 AS fx, trade_key, fee IS NULL AS no_fee FROM trades WHERE trade_key IN "
         "(SELECT value FROM json_each(?)) UNION ALL "
         "SELECT 1, trade_key, fee IS NULL FROM fx_trades WHERE trade_key IN "
@@ -204,21 +204,21 @@ async def _stored_fills(tx: Any, keys: Sequence[str]) -> dict[bool, dict[str, bo
     return out
 
 
-async def _learn_fee(tx: Any, exchange: bool, key: str,
-                     fee: Decimal) -> tuple[str, str] | None:
+def _learn_fee(tx: Any, exchange: bool, key: str,
+               fee: Decimal) -> tuple[str, str] | None:
     """Store ``fee`` on the fill ``key`` (FX ledger when ``exchange``) if it has none yet;
     returns the fill's (bucket, fee currency) when it did."""
     read, write = _FEE_SQL[exchange]
-    row = await tx.fetch_one(read, (key,))
+    row = tx.fetch_one(read, (key,))
     if row is None:
         return None
-    await tx.execute(write, (_text(fee), key))
+    tx.execute(write, (_text(fee), key))
     return str(row["bucket_id"]), str(row["currency"])
 
 
-async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
-                               isins: Mapping[str, str], eur_per: Mapping[str, Decimal],
-                               now: datetime) -> dict[str, Any]:
+def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
+                         isins: Mapping[str, str], eur_per: Mapping[str, Decimal],
+                         now: datetime) -> dict[str, Any]:
     """Store broker trades not yet in the ledger (``INSERT OR IGNORE`` on the trade key).
 
     A fill of our own order is stored as its order's (``fill_attribution``; ``ours``
@@ -232,16 +232,16 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     inserted = ours = exchanges = 0
     unknown: list[str] = []
     fees: list[TradeFeeRecorded] = []
-    async with db.transaction() as tx:
+    with db.transaction() as tx:
         # Each sync re-reads a window of trades the ledger mostly holds already: one read
         # tells which are stored (and which still lack their fee).
-        stored = await _stored_fills(tx, [f"{mode}:{t.trade_id}" for t in trades])
+        stored = _stored_fills(tx, [f"{mode}:{t.trade_id}" for t in trades])
         for t in trades:
             key = f"{mode}:{t.trade_id}"
             fx = is_fx_symbol(t.symbol)
             exchanges += fx
             if t.fee is not None and stored[fx].get(key):  # stored by the executor, no fee
-                learned = await _learn_fee(tx, fx, key, t.fee)
+                learned = _learn_fee(tx, fx, key, t.fee)
                 if learned is not None and t.fee > 0:
                     fees.append(TradeFeeRecorded(key, learned[0], t.fee, learned[1], mode))
                 if learned is not None:
@@ -255,8 +255,8 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
             if key in stored[False]:
                 continue  # INSERT OR IGNORE would change nothing
             rate = Decimal(1) if t.currency == "EUR" else eur_per.get(t.currency)
-            order = await journal_entry_for_trade(tx, mode, t)  # ours: its order's facts
-            cur = await tx.execute(
+            order = journal_entry_for_trade(tx, mode, t)  # ours: its order's facts
+            cur = tx.execute(
                 "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
                 " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
                 " fee, executed_at, source, bucket_id, mode, created_at, published_at)"
@@ -278,9 +278,9 @@ async def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
             "fees_learned": fees}
 
 
-async def apply_latest_prices(db: Database, now: datetime) -> int:
+def apply_latest_prices(db: Database, now: datetime) -> int:
     """Revalue positions whose stored latest quote (same currency) is newer than theirs."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT p.symbol, p.quantity, p.avg_price, p.eur_per, lp.price, lp.as_of "
         "FROM portfolio_positions p JOIN latest_prices lp ON lp.isin = p.isin "
         "AND lp.currency = p.currency WHERE lp.as_of > p.price_updated_at")
@@ -300,8 +300,8 @@ async def apply_latest_prices(db: Database, now: datetime) -> int:
         updates.append((decimal_to_str(price), decimal_to_str(value), _text(value_eur),
                         _text(pnl), pct, int(r["as_of"]), _ts(now), r["symbol"]))
     if updates:
-        async with db.transaction() as tx:
-            await tx.executemany(
+        with db.transaction() as tx:
+            tx.executemany(
                 "UPDATE portfolio_positions SET current_price = ?, market_value = ?, "
                 "market_value_eur = ?, unrealized_pnl_eur = ?, unrealized_pnl_pct = ?, "
                 "price_updated_at = ?, last_updated = ? WHERE symbol = ?", updates)
@@ -316,9 +316,9 @@ def _row(row: sqlite3.Row, times: Sequence[str] = ()) -> dict[str, Any]:
     return out
 
 
-async def list_positions(db: Database) -> list[dict[str, Any]]:
+def list_positions(db: Database) -> list[dict[str, Any]]:
     """Positions with universe facts, by EUR value descending (unknown values last)."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT p.*, s.name AS name, s.industry AS industry, s.country AS country, "
         "s.exchange AS exchange FROM portfolio_positions p "
         "LEFT JOIN securities s ON s.isin = p.isin")
@@ -329,22 +329,22 @@ async def list_positions(db: Database) -> list[dict[str, Any]]:
     return out
 
 
-async def list_cash(db: Database) -> list[dict[str, Any]]:
+def list_cash(db: Database) -> list[dict[str, Any]]:
     """Cash per currency as last synced."""
-    rows = await db.fetch_all("SELECT * FROM portfolio_cash ORDER BY currency")
+    rows = db.fetch_all("SELECT * FROM portfolio_cash ORDER BY currency")
     return [_row(r, ("last_updated",)) for r in rows]
 
 
-async def last_sync(db: Database) -> str | None:
+def last_sync(db: Database) -> str | None:
     """When the portfolio was last synced (ISO), or None."""
-    row = await db.fetch_one("SELECT MAX(last_updated) AS at FROM portfolio_cash")
+    row = db.fetch_one("SELECT MAX(last_updated) AS at FROM portfolio_cash")
     return None if row is None else _iso(row["at"])
 
 
-async def read_snapshots(db: Database, since: date) -> tuple[list[dict[str, Any]], list[str]]:
+def read_snapshots(db: Database, since: date) -> tuple[list[dict[str, Any]], list[str]]:
     """Snapshots from ``since`` (oldest first) and the dates of unreadable rows."""
-    rows = await db.fetch_all("SELECT * FROM portfolio_snapshots WHERE date >= ? "
-                              "ORDER BY date", (since.isoformat(),))
+    rows = db.fetch_all("SELECT * FROM portfolio_snapshots WHERE date >= ? "
+                        "ORDER BY date", (since.isoformat(),))
     good: list[dict[str, Any]] = []
     bad: list[str] = []
     for r in rows:
@@ -363,12 +363,12 @@ async def read_snapshots(db: Database, since: date) -> tuple[list[dict[str, Any]
     return good, bad
 
 
-async def snapshot_totals(db: Database, since: date) -> dict[str, float]:
+def snapshot_totals(db: Database, since: date) -> dict[str, float]:
     """``{ISO day: total EUR}`` of the snapshots from ``since``, oldest first; rows whose
     date or total is unreadable are left out (:func:`read_snapshots` without the rest
     of each row: the sync cycle's turnover needs only the totals)."""
-    rows = await db.fetch_all("SELECT date, total_value FROM portfolio_snapshots "
-                              "WHERE date >= ? ORDER BY date", (since.isoformat(),))
+    rows = db.fetch_all("SELECT date, total_value FROM portfolio_snapshots "
+                        "WHERE date >= ? ORDER BY date", (since.isoformat(),))
     out: dict[str, float] = {}
     for day, total in rows:
         value = to_decimal(total)
@@ -382,11 +382,11 @@ async def snapshot_totals(db: Database, since: date) -> dict[str, float]:
     return out
 
 
-async def snapshot_holdings(db: Database, since: date) -> dict[str, dict[str, float]]:
+def snapshot_holdings(db: Database, since: date) -> dict[str, dict[str, float]]:
     """Per snapshot day, the EUR value of each holding (keyed by ISIN, else symbol)."""
-    rows = await db.fetch_all("SELECT date, symbol, isin, value_eur FROM "
-                              "portfolio_snapshot_positions WHERE date >= ?",
-                              (since.isoformat(),))
+    rows = db.fetch_all("SELECT date, symbol, isin, value_eur FROM "
+                        "portfolio_snapshot_positions WHERE date >= ?",
+                        (since.isoformat(),))
     out: dict[str, dict[str, float]] = {}
     for r in rows:
         value = to_decimal(r["value_eur"])
@@ -395,10 +395,10 @@ async def snapshot_holdings(db: Database, since: date) -> dict[str, dict[str, fl
     return out
 
 
-async def trade_volume_eur(db: Database, mode: str, since: datetime) -> dict[str, Any]:
+def trade_volume_eur(db: Database, mode: str, since: datetime) -> dict[str, Any]:
     """EUR bought and sold since ``since`` in ``mode``; trades of unknown EUR value counted."""
-    rows = await db.fetch_all("SELECT side, value_eur FROM trades WHERE mode = ? AND "
-                              "executed_at >= ?", (mode, _ts(since)))
+    rows = db.fetch_all("SELECT side, value_eur FROM trades WHERE mode = ? AND "
+                        "executed_at >= ?", (mode, _ts(since)))
     buys = sells = Decimal(0)
     unvalued = 0
     for r in rows:
@@ -412,21 +412,21 @@ async def trade_volume_eur(db: Database, mode: str, since: datetime) -> dict[str
     return {"buys": buys, "sells": sells, "count": len(rows), "unvalued": unvalued}
 
 
-async def withdrawals(db: Database) -> list[dict[str, Any]]:
+def withdrawals(db: Database) -> list[dict[str, Any]]:
     """Withdrawals from the cash-flow ledger, newest first."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT transaction_id, date, amount, currency, amount_eur, status, description "
         "FROM cash_flows WHERE kind = 'withdrawal' ORDER BY date DESC, id DESC")
     return [_row(r) for r in rows]
 
 
-async def running_job(db: Database, names: Sequence[str], since: datetime) -> str | None:
+def running_job(db: Database, names: Sequence[str], since: datetime) -> str | None:
     """The newest of ``names`` with an unfinished run (the scheduler's ``job_runs``)
     started at or after ``since``; None when none is running."""
     if not names:
         return None
     marks = ", ".join("?" for _ in names)
-    row = await db.fetch_one(
+    row = db.fetch_one(
         f"SELECT job FROM job_runs WHERE finished_at IS NULL AND started_at >= ? "  # noqa: S608
         f"AND job IN ({marks}) ORDER BY started_at DESC LIMIT 1",
         (_ts(since), *names))

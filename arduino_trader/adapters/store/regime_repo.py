@@ -13,10 +13,10 @@ from arduino_trader.domain.regime import RegimeScore
 from arduino_trader.protocols.store import Database
 
 
-async def write_regime(db: Database, day: date, regime: RegimeScore, now: datetime) -> None:
+def write_regime(db: Database, day: date, regime: RegimeScore, now: datetime) -> None:
     """Store (or replace) ``day``'s regime."""
-    async with db.transaction() as tx:
-        await tx.execute(
+    with db.transaction() as tx:
+        tx.execute(
             "INSERT INTO market_regime (day, score, raw, label, ret_component, vol_component, "
             "dd_component, bear_override, indices, computed_at) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET "
@@ -29,10 +29,10 @@ async def write_regime(db: Database, day: date, regime: RegimeScore, now: dateti
              json.dumps(list(regime.indices_used)), int(now.timestamp())))
 
 
-async def score_before(db: Database, day: date) -> float | None:
+def score_before(db: Database, day: date) -> float | None:
     """The smoothed score of the last day before ``day`` (None when there is none)."""
-    row = await db.fetch_one("SELECT score FROM market_regime WHERE day < ? "
-                             "ORDER BY day DESC LIMIT 1", (day.isoformat(),))
+    row = db.fetch_one("SELECT score FROM market_regime WHERE day < ? "
+                       "ORDER BY day DESC LIMIT 1", (day.isoformat(),))
     return None if row is None else float(row["score"])
 
 
@@ -44,10 +44,10 @@ def _row(r: sqlite3.Row) -> dict[str, Any]:
             "computed_at": datetime.fromtimestamp(int(r["computed_at"]), UTC).isoformat()}
 
 
-async def recent_regimes(db: Database, limit: int = 30) -> list[dict[str, Any]]:
+def recent_regimes(db: Database, limit: int = 30) -> list[dict[str, Any]]:
     """The last ``limit`` days' regimes, newest first."""
-    rows = await db.fetch_all("SELECT * FROM market_regime ORDER BY day DESC LIMIT ?",
-                              (limit,))
+    rows = db.fetch_all("SELECT * FROM market_regime ORDER BY day DESC LIMIT ?",
+                        (limit,))
     return [_row(r) for r in rows]
 
 

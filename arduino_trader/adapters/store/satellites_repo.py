@@ -96,22 +96,22 @@ _UPSERT_BUCKET = (
 _SELECT_BUCKETS = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM buckets ORDER BY id"  # noqa: S608
 
 
-async def load_buckets(db: Database | Transaction) -> dict[str, Bucket]:
+def load_buckets(db: Database | Transaction) -> dict[str, Bucket]:
     """Every bucket by id."""
-    rows = await db.fetch_all(_SELECT_BUCKETS)
+    rows = db.fetch_all(_SELECT_BUCKETS)
     return {row["id"]: bucket_from_row(row) for row in rows}
 
 
-async def _save_buckets(tx: Transaction, buckets: Iterable[Bucket]) -> None:
+def _save_buckets(tx: Transaction, buckets: Iterable[Bucket]) -> None:
     rows = [_bucket_params(b) for b in buckets]
     if rows:
-        await tx.executemany(_UPSERT_BUCKET, rows)
+        tx.executemany(_UPSERT_BUCKET, rows)
 
 
-async def save_buckets(db: Database, buckets: Iterable[Bucket]) -> None:
+def save_buckets(db: Database, buckets: Iterable[Bucket]) -> None:
     """Insert or update ``buckets`` together (one transaction)."""
-    async with db.transaction() as tx:
-        await _save_buckets(tx, buckets)
+    with db.transaction() as tx:
+        _save_buckets(tx, buckets)
 
 
 # ---------------------------------------------------------------------- settings
@@ -143,42 +143,42 @@ def _settings_from_row(row: sqlite3.Row) -> SatelliteSettings:
 _SELECT_SETTINGS = f"SELECT {', '.join(_SETTINGS_COLUMNS)} FROM satellite_settings"  # noqa: S608
 
 
-async def load_settings(db: Database | Transaction) -> dict[str, SatelliteSettings]:
+def load_settings(db: Database | Transaction) -> dict[str, SatelliteSettings]:
     """Every satellite's settings by satellite id."""
-    rows = await db.fetch_all(_SELECT_SETTINGS)
+    rows = db.fetch_all(_SELECT_SETTINGS)
     return {row["satellite_id"]: _settings_from_row(row) for row in rows}
 
 
-async def save_settings(db: Database, settings: SatelliteSettings, now: datetime) -> None:
+def save_settings(db: Database, settings: SatelliteSettings, now: datetime) -> None:
     """Replace one satellite's settings."""
     values = [getattr(settings, c) for c in _SETTINGS_COLUMNS]
     params = [decimal_to_str(v) if isinstance(v, Decimal) else int(v) if isinstance(v, bool)
               else v for v in values]
     cols = (*_SETTINGS_COLUMNS, "updated_at")
-    async with db.transaction() as tx:
-        await tx.execute(
+    with db.transaction() as tx:
+        tx.execute(
             f"INSERT INTO satellite_settings ({', '.join(cols)}) "  # noqa: S608
             f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT (satellite_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
             (*params, _ts(now)))
 
 
-async def load_allocation(db: Database | Transaction) -> AllocationSettings:
+def load_allocation(db: Database | Transaction) -> AllocationSettings:
     """The ``allocation_settings`` table as a record."""
-    rows = await db.fetch_all("SELECT key, value FROM allocation_settings")
+    rows = db.fetch_all("SELECT key, value FROM allocation_settings")
     return AllocationSettings.from_rows({r["key"]: Decimal(r["value"]) for r in rows})
 
 
-async def save_allocation_value(db: Database, key: str, value: Decimal, now: datetime,
-                                buckets: Iterable[Bucket] = ()) -> None:
+def save_allocation_value(db: Database, key: str, value: Decimal, now: datetime,
+                          buckets: Iterable[Bucket] = ()) -> None:
     """Set one allocation setting, with the bucket changes it implies (core's target), in
     one transaction."""
-    async with db.transaction() as tx:
-        await tx.execute(
+    with db.transaction() as tx:
+        tx.execute(
             "INSERT INTO allocation_settings (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
             "updated_at = excluded.updated_at", (key, decimal_to_str(value), _ts(now)))
-        await _save_buckets(tx, buckets)
+        _save_buckets(tx, buckets)
 
 
 # ------------------------------------------------------------------------ ledger
@@ -197,9 +197,9 @@ _SELECT_LEDGER = (f"SELECT {', '.join(_LEDGER_COLUMNS)} "  # noqa: S608
                   "FROM bucket_transactions ORDER BY id")
 
 
-async def load_book(db: Database | Transaction) -> BalanceBook:
+def load_book(db: Database | Transaction) -> BalanceBook:
     """Every ledger row as a :class:`BalanceBook` (balances are their exact sums)."""
-    rows = await db.fetch_all(_SELECT_LEDGER)
+    rows = db.fetch_all(_SELECT_LEDGER)
     return BalanceBook.from_entries(_entry_from_row(r) for r in rows)
 
 
@@ -214,13 +214,13 @@ class BookReader:
         self._book = BalanceBook()
         self._last_id = 0
 
-    async def load(self, db: Database) -> BalanceBook:
+    def load(self, db: Database) -> BalanceBook:
         """The current book (one count and one read of the new rows)."""
-        kept = await db.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions "
-                                  "WHERE id <= ?", (self._last_id,))
+        kept = db.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions "
+                            "WHERE id <= ?", (self._last_id,))
         if kept is None or int(kept["n"]) != len(self._book.entries):
             self._book, self._last_id = BalanceBook(), 0
-        rows = await db.fetch_all(
+        rows = db.fetch_all(
             f"SELECT id, {', '.join(_LEDGER_COLUMNS)} FROM bucket_transactions "  # noqa: S608
             "WHERE id > ? ORDER BY id", (self._last_id,))
         if rows:
@@ -230,8 +230,8 @@ class BookReader:
         return self._book
 
 
-async def transactions(db: Database, bucket_id: str, *, limit: int = 100,
-                       entry_type: str | None = None) -> list[dict[str, Any]]:
+def transactions(db: Database, bucket_id: str, *, limit: int = 100,
+                 entry_type: str | None = None) -> list[dict[str, Any]]:
     """The newest ledger rows of one bucket (optionally one type), newest first."""
     sql = ("SELECT id, bucket_id, type, amount, currency, description, source_kind, "
            "source_id, created_at FROM bucket_transactions WHERE bucket_id = ?")
@@ -241,7 +241,7 @@ async def transactions(db: Database, bucket_id: str, *, limit: int = 100,
         params.append(entry_type)
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
-    rows = await db.fetch_all(sql, params)
+    rows = db.fetch_all(sql, params)
     return [{"id": r["id"], "bucket_id": r["bucket_id"], "type": r["type"],
              "amount": r["amount"], "currency": r["currency"],
              "description": r["description"], "source_kind": r["source_kind"],
@@ -249,30 +249,30 @@ async def transactions(db: Database, bucket_id: str, *, limit: int = 100,
              "created_at": _req_dt(r["created_at"]).isoformat()} for r in rows]
 
 
-async def balance_rows(db: Database, bucket_id: str | None = None) -> list[dict[str, Any]]:
+def balance_rows(db: Database, bucket_id: str | None = None) -> list[dict[str, Any]]:
     """The balance cache: [{bucket_id, currency, balance, last_updated}]."""
     sql = "SELECT bucket_id, currency, balance, last_updated FROM bucket_balances"
     params: tuple[Any, ...] = ()
     if bucket_id is not None:
         sql += " WHERE bucket_id = ?"
         params = (bucket_id,)
-    rows = await db.fetch_all(sql + " ORDER BY bucket_id, currency", params)
+    rows = db.fetch_all(sql + " ORDER BY bucket_id, currency", params)
     return [{"bucket_id": r["bucket_id"], "currency": r["currency"], "balance": r["balance"],
              "last_updated": _req_dt(r["last_updated"]).isoformat()} for r in rows]
 
 
-async def _ledger_sum(tx: Transaction, bucket_id: str, currency: str) -> Decimal:
-    rows = await tx.fetch_all("SELECT amount FROM bucket_transactions WHERE bucket_id = ? "
-                              "AND currency = ?", (bucket_id, currency))
+def _ledger_sum(tx: Transaction, bucket_id: str, currency: str) -> Decimal:
+    rows = tx.fetch_all("SELECT amount FROM bucket_transactions WHERE bucket_id = ? "
+                        "AND currency = ?", (bucket_id, currency))
     return sum((Decimal(r["amount"]) for r in rows), ZERO)
 
 
-async def _refresh_cache(tx: Transaction, slots: Iterable[tuple[str, str]],
-                         now: datetime) -> dict[tuple[str, str], Decimal]:
+def _refresh_cache(tx: Transaction, slots: Iterable[tuple[str, str]],
+                   now: datetime) -> dict[tuple[str, str], Decimal]:
     out: dict[tuple[str, str], Decimal] = {}
     for bucket_id, currency in sorted(set(slots)):
-        total = await _ledger_sum(tx, bucket_id, currency)
-        await tx.execute(
+        total = _ledger_sum(tx, bucket_id, currency)
+        tx.execute(
             "INSERT INTO bucket_balances (bucket_id, currency, balance, last_updated) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (bucket_id, currency) DO UPDATE SET "
             "balance = excluded.balance, last_updated = excluded.last_updated",
@@ -281,13 +281,13 @@ async def _refresh_cache(tx: Transaction, slots: Iterable[tuple[str, str]],
     return out
 
 
-async def rebuild_balance_cache(db: Database, now: datetime) -> int:
+def rebuild_balance_cache(db: Database, now: datetime) -> int:
     """Recompute the whole balance cache from the ledger (rows written by other writers,
     e.g. the cash-flow actor, are included); returns the number of slots."""
-    async with db.transaction() as tx:
-        rows = await tx.fetch_all("SELECT DISTINCT bucket_id, currency FROM bucket_transactions")
-        refreshed = await _refresh_cache(tx, [(r["bucket_id"], r["currency"]) for r in rows],
-                                         now)
+    with db.transaction() as tx:
+        rows = tx.fetch_all("SELECT DISTINCT bucket_id, currency FROM bucket_transactions")
+        refreshed = _refresh_cache(tx, [(r["bucket_id"], r["currency"]) for r in rows],
+                                   now)
     return len(refreshed)
 
 
@@ -309,32 +309,32 @@ class Operation:
     trade_result: Mapping[str, Any] | None = None
 
 
-async def has_source(db: Database, source_kind: str, source_id: str) -> bool:
+def has_source(db: Database, source_kind: str, source_id: str) -> bool:
     """True when the ledger holds any row of that source (an operation already applied)."""
-    row = await db.fetch_one("SELECT 1 FROM bucket_transactions WHERE source_kind = ? AND "
-                             "source_id = ? LIMIT 1", (source_kind, source_id))
+    row = db.fetch_one("SELECT 1 FROM bucket_transactions WHERE source_kind = ? AND "
+                       "source_id = ? LIMIT 1", (source_kind, source_id))
     return row is not None
 
 
-async def _mark(tx: Transaction, source: tuple[str, str], now: datetime) -> bool:
+def _mark(tx: Transaction, source: tuple[str, str], now: datetime) -> bool:
     """Record that ``source``'s bucket changes are applied; False when they already were."""
-    cur = await tx.execute("INSERT INTO bucket_flow_marks (source_kind, source_id, created_at) "
-                           "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (*source, _ts(now)))
+    cur = tx.execute("INSERT INTO bucket_flow_marks (source_kind, source_id, created_at) "
+                     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (*source, _ts(now)))
     return bool(cur.rowcount)
 
 
-async def _existing_keys(tx: Transaction, entries: Sequence[LedgerEntry]) -> list[bool]:
+def _existing_keys(tx: Transaction, entries: Sequence[LedgerEntry]) -> list[bool]:
     present = []
     for e in entries:
-        row = await tx.fetch_one(
+        row = tx.fetch_one(
             "SELECT 1 FROM bucket_transactions WHERE source_kind = ? AND source_id = ? "
             "AND bucket_id = ? AND type = ?", e.key)
         present.append(row is not None)
     return present
 
 
-async def apply_operation(db: Database, op: Operation, now: datetime
-                          ) -> dict[tuple[str, str], Decimal] | None:
+def apply_operation(db: Database, op: Operation, now: datetime
+                    ) -> dict[tuple[str, str], Decimal] | None:
     """Write one operation in one transaction; returns the new balances of the touched
     (bucket, currency) slots, or None when it was already applied (a replay).
 
@@ -343,40 +343,40 @@ async def apply_operation(db: Database, op: Operation, now: datetime
     (:class:`InsufficientFunds`), checked against the ledger inside the transaction.
     Nothing is written when anything is refused.
     """
-    async with db.transaction() as tx:
+    with db.transaction() as tx:
         if op.source is not None:
-            seen = await tx.fetch_one("SELECT 1 FROM bucket_transactions WHERE source_kind = ? "
-                                      "AND source_id = ? LIMIT 1", op.source)
+            seen = tx.fetch_one("SELECT 1 FROM bucket_transactions WHERE source_kind = ? "
+                                "AND source_id = ? LIMIT 1", op.source)
             if seen is not None:
                 # Booked by another writer (the cash-flow actor): the bucket changes
                 # (high-water-mark shifts) still apply, once per record.
-                if op.buckets and await _mark(tx, op.source, now):
-                    await _save_buckets(tx, op.buckets)
+                if op.buckets and _mark(tx, op.source, now):
+                    _save_buckets(tx, op.buckets)
                 return None
-            await _mark(tx, op.source, now)
-        present = await _existing_keys(tx, op.entries)
+            _mark(tx, op.source, now)
+        present = _existing_keys(tx, op.entries)
         if op.entries and all(present):
             return None
         if any(present):
             raise BalanceError("ledger rows of this operation are partly present already")
-        await tx.executemany(
+        tx.executemany(
             f"INSERT INTO bucket_transactions ({', '.join(_LEDGER_COLUMNS)}) "  # noqa: S608
             f"VALUES ({', '.join('?' for _ in _LEDGER_COLUMNS)})",
             [(e.bucket_id, e.currency, e.type, decimal_to_str(e.amount), e.source_kind,
               e.source_id, _ts(e.created_at), e.description) for e in op.entries])
-        balances = await _refresh_cache(tx, [(e.bucket_id, e.currency) for e in op.entries],
-                                        now)
+        balances = _refresh_cache(tx, [(e.bucket_id, e.currency) for e in op.entries],
+                                  now)
         for e in op.entries:
             if e.type in INTERNAL_TYPES and e.amount < 0 and balances[(e.bucket_id,
                                                                        e.currency)] < 0:
                 raise InsufficientFunds(f"{e.bucket_id} would hold "
                                         f"{balances[(e.bucket_id, e.currency)]} {e.currency}")
-        await _save_buckets(tx, op.buckets)
+        _save_buckets(tx, op.buckets)
         if op.audit is not None:
-            await _insert_audit(tx, op.audit, now)
+            _insert_audit(tx, op.audit, now)
         if op.trade_result is not None:
             r = op.trade_result
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO bucket_trade_results (trade_key, bucket_id, symbol, realized_pnl, "
                 "currency, closed_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (r["trade_key"], r["bucket_id"], r["symbol"], decimal_to_str(r["realized_pnl"]),
@@ -385,8 +385,8 @@ async def apply_operation(db: Database, op: Operation, now: datetime
 
 
 # ------------------------------------------------------------ reconciliation audit
-async def _insert_audit(tx: Transaction, audit: Mapping[str, Any], now: datetime) -> None:
-    await tx.execute(
+def _insert_audit(tx: Transaction, audit: Mapping[str, Any], now: datetime) -> None:
+    tx.execute(
         "INSERT INTO satellite_reconciliations (currency, status, virtual_total, "
         "actual_total, difference, adjustment, message, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -395,15 +395,15 @@ async def _insert_audit(tx: Transaction, audit: Mapping[str, Any], now: datetime
          str(audit.get("adjustment", "0")), str(audit.get("message", "")), _ts(now)))
 
 
-async def record_audit(db: Database, audit: Mapping[str, Any], now: datetime) -> None:
+def record_audit(db: Database, audit: Mapping[str, Any], now: datetime) -> None:
     """Store a reconciliation outcome that moved no money (reconciled, reported, deferred)."""
-    async with db.transaction() as tx:
-        await _insert_audit(tx, audit, now)
+    with db.transaction() as tx:
+        _insert_audit(tx, audit, now)
 
 
-async def audits(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def audits(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     """The newest reconciliation outcomes, newest first."""
-    rows = await db.fetch_all(
+    rows = db.fetch_all(
         "SELECT currency, status, virtual_total, actual_total, difference, adjustment, "
         "message, created_at FROM satellite_reconciliations ORDER BY id DESC LIMIT ?", (limit,))
     return [{**{k: r[k] for k in r.keys() if k != "created_at"},
@@ -441,9 +441,9 @@ _TRADE_SQL = ("SELECT trade_key, symbol, side, quantity, price, value, fee, curr
               "bucket_id, mode, executed_at FROM trades")
 
 
-async def trade(db: Database, trade_key: str) -> TradeRow | None:
+def trade(db: Database, trade_key: str) -> TradeRow | None:
     """The stored fill with ``trade_key`` (None when unknown)."""
-    row = await db.fetch_one(_TRADE_SQL + " WHERE trade_key = ?", (trade_key,))
+    row = db.fetch_one(_TRADE_SQL + " WHERE trade_key = ?", (trade_key,))
     return None if row is None else _trade_from_row(row)
 
 
@@ -473,43 +473,43 @@ _UNBOOKED_FEES = (
     "b.source_kind = 'trade' AND b.source_id = f.trade_key || ':fee')")
 
 
-async def unsettled_fills(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+def unsettled_fills(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
     """Fills of our own orders (``modes``) that no ledger row settles yet, oldest first:
     their in-memory ``TradeExecuted`` was lost (a crash after the fill's commit) or never
     sent (the broker sync stored the fill first)."""
     marks = ", ".join("?" for _ in modes)
-    return list(await db.fetch_all(_UNSETTLED_FILLS.format(marks=marks), tuple(modes)))
+    return list(db.fetch_all(_UNSETTLED_FILLS.format(marks=marks), tuple(modes)))
 
 
-async def unsettled_exchanges(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+def unsettled_exchanges(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
     """``fx_trades`` rows (``modes``) that no ledger row settles yet, oldest first."""
     marks = ", ".join("?" for _ in modes)
-    return list(await db.fetch_all(_UNSETTLED_EXCHANGES.format(marks=marks), tuple(modes)))
+    return list(db.fetch_all(_UNSETTLED_EXCHANGES.format(marks=marks), tuple(modes)))
 
 
-async def unbooked_fees(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
+def unbooked_fees(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
     """Known commissions of our fills and exchanges with no fee row yet: trade key,
     bucket, fee, its currency, the fill's value (None for an exchange) and the amount
     of its settlement row (None while the fill itself is unsettled)."""
     marks = ", ".join("?" for _ in modes)
-    return list(await db.fetch_all(_UNBOOKED_FEES.format(marks=marks),
-                                   tuple(modes) + tuple(modes)))
+    return list(db.fetch_all(_UNBOOKED_FEES.format(marks=marks),
+                             tuple(modes) + tuple(modes)))
 
 
-async def bucket_trades(db: Database, bucket_id: str, symbol: str,
-                        modes: Sequence[str]) -> list[TradeRow]:
+def bucket_trades(db: Database, bucket_id: str, symbol: str,
+                  modes: Sequence[str]) -> list[TradeRow]:
     """Fills of one bucket in one symbol (the given ledger modes), oldest first."""
     marks = ", ".join("?" for _ in modes)
-    rows = await db.fetch_all(_TRADE_SQL + f" WHERE bucket_id = ? AND symbol = ? AND mode IN "
-                              f"({marks}) ORDER BY executed_at, id", (bucket_id, symbol, *modes))
+    rows = db.fetch_all(_TRADE_SQL + f" WHERE bucket_id = ? AND symbol = ? AND mode IN "
+                        f"({marks}) ORDER BY executed_at, id", (bucket_id, symbol, *modes))
     return [_trade_from_row(r) for r in rows]
 
 
-async def holdings(db: Database, modes: Sequence[str]) -> dict[str, dict[str, Decimal]]:
+def holdings(db: Database, modes: Sequence[str]) -> dict[str, dict[str, Decimal]]:
     """{bucket_id: {symbol: net quantity}} from the fills of the given ledger modes."""
     marks = ", ".join("?" for _ in modes)
-    rows = await db.fetch_all(f"SELECT bucket_id, symbol, side, quantity FROM trades "  # noqa: S608
-                              f"WHERE mode IN ({marks})", tuple(modes))
+    rows = db.fetch_all(f"SELECT bucket_id, symbol, side, quantity FROM trades "  # noqa: S608
+                        f"WHERE mode IN ({marks})", tuple(modes))
     out: dict[str, dict[str, Decimal]] = {}
     for r in rows:
         qty = Decimal(r["quantity"]) * (1 if r["side"] == "BUY" else -1)
@@ -518,27 +518,27 @@ async def holdings(db: Database, modes: Sequence[str]) -> dict[str, dict[str, De
     return {b: {s: q for s, q in per.items() if q != 0} for b, per in out.items()}
 
 
-async def all_trades(db: Database, modes: Sequence[str]) -> list[TradeRow]:
+def all_trades(db: Database, modes: Sequence[str]) -> list[TradeRow]:
     """Every fill of the given ledger modes, oldest first (average costs per bucket)."""
     marks = ", ".join("?" for _ in modes)
-    rows = await db.fetch_all(_TRADE_SQL + f" WHERE mode IN ({marks}) "
-                              "ORDER BY executed_at, id", tuple(modes))
+    rows = db.fetch_all(_TRADE_SQL + f" WHERE mode IN ({marks}) "
+                        "ORDER BY executed_at, id", tuple(modes))
     return [_trade_from_row(r) for r in rows]
 
 
-async def closed_trades(db: Database, bucket_id: str) -> list[ClosedTrade]:
+def closed_trades(db: Database, bucket_id: str) -> list[ClosedTrade]:
     """Realised P&L of the bucket's closed sells, oldest first."""
-    rows = await db.fetch_all("SELECT closed_at, realized_pnl FROM bucket_trade_results "
-                              "WHERE bucket_id = ? ORDER BY closed_at", (bucket_id,))
+    rows = db.fetch_all("SELECT closed_at, realized_pnl FROM bucket_trade_results "
+                        "WHERE bucket_id = ? ORDER BY closed_at", (bucket_id,))
     return [ClosedTrade(closed_at=_req_dt(r["closed_at"]),
                         realized_pnl=Decimal(r["realized_pnl"])) for r in rows]
 
 
-async def record_values(db: Database, day: date, values_eur: Mapping[str, Decimal],
-                        flows_eur: Mapping[str, Decimal]) -> None:
+def record_values(db: Database, day: date, values_eur: Mapping[str, Decimal],
+                  flows_eur: Mapping[str, Decimal]) -> None:
     """Store (replace) the day's value and net external flow of each bucket."""
-    async with db.transaction() as tx:
-        await tx.executemany(
+    with db.transaction() as tx:
+        tx.executemany(
             "INSERT INTO bucket_value_history (bucket_id, day, value_eur, net_flow_eur) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (bucket_id, day) DO UPDATE SET "
             "value_eur = excluded.value_eur, net_flow_eur = excluded.net_flow_eur",
@@ -546,47 +546,47 @@ async def record_values(db: Database, day: date, values_eur: Mapping[str, Decima
              for b, v in sorted(values_eur.items())])
 
 
-async def value_series(db: Database, bucket_id: str) -> list[ValuePoint]:
+def value_series(db: Database, bucket_id: str) -> list[ValuePoint]:
     """The bucket's daily value points, oldest first."""
-    rows = await db.fetch_all("SELECT day, value_eur, net_flow_eur FROM bucket_value_history "
-                              "WHERE bucket_id = ? ORDER BY day", (bucket_id,))
+    rows = db.fetch_all("SELECT day, value_eur, net_flow_eur FROM bucket_value_history "
+                        "WHERE bucket_id = ? ORDER BY day", (bucket_id,))
     return [ValuePoint(day=date.fromisoformat(r["day"]), value_eur=Decimal(r["value_eur"]),
                        net_flow_eur=Decimal(r["net_flow_eur"])) for r in rows]
 
 
-async def blockers(db: Database) -> str | None:
+def blockers(db: Database) -> str | None:
     """What could explain a reconciliation gap right now: orders still open or cash flows
     not yet processed (None when nothing is pending)."""
     reasons = []
-    open_orders = await db.fetch_one("SELECT COUNT(*) AS n FROM orders WHERE finished_at IS NULL")
+    open_orders = db.fetch_one("SELECT COUNT(*) AS n FROM orders WHERE finished_at IS NULL")
     if open_orders is not None and int(open_orders["n"]):
         reasons.append(f"{int(open_orders['n'])} orders pending")
-    flows = await db.fetch_one("SELECT COUNT(*) AS n FROM cash_flows WHERE processed_at IS NULL "
-                               "AND status NOT IN ('cancelled', 'rejected')")
+    flows = db.fetch_one("SELECT COUNT(*) AS n FROM cash_flows WHERE processed_at IS NULL "
+                         "AND status NOT IN ('cancelled', 'rejected')")
     if flows is not None and int(flows["n"]):
         reasons.append(f"{int(flows['n'])} cash flows unprocessed")
     return "; ".join(reasons) or None
 
 
-async def security_buckets(db: Database) -> dict[str, str]:
+def security_buckets(db: Database) -> dict[str, str]:
     """{symbol: bucket_id} of every security (core when it has no assignment)."""
-    rows = await db.fetch_all("SELECT s.symbol AS symbol, COALESCE(b.bucket_id, 'core') AS "
-                              "bucket_id FROM securities s LEFT JOIN security_buckets b "
-                              "ON b.isin = s.isin")
+    rows = db.fetch_all("SELECT s.symbol AS symbol, COALESCE(b.bucket_id, 'core') AS "
+                        "bucket_id FROM securities s LEFT JOIN security_buckets b "
+                        "ON b.isin = s.isin")
     return {r["symbol"]: r["bucket_id"] for r in rows}
 
 
-async def assign_security(db: Database, isin: str, bucket_id: str, now: datetime) -> bool:
+def assign_security(db: Database, isin: str, bucket_id: str, now: datetime) -> bool:
     """Put a security in a bucket's universe (core removes the assignment); False when
     the security is unknown."""
-    async with db.transaction() as tx:
-        known = await tx.fetch_one("SELECT 1 FROM securities WHERE isin = ?", (isin,))
+    with db.transaction() as tx:
+        known = tx.fetch_one("SELECT 1 FROM securities WHERE isin = ?", (isin,))
         if known is None:
             return False
         if bucket_id == "core":
-            await tx.execute("DELETE FROM security_buckets WHERE isin = ?", (isin,))
+            tx.execute("DELETE FROM security_buckets WHERE isin = ?", (isin,))
         else:
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO security_buckets (isin, bucket_id, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (isin) DO UPDATE SET bucket_id = excluded.bucket_id, "
                 "updated_at = excluded.updated_at", (isin, bucket_id, _ts(now)))

@@ -25,8 +25,8 @@ _UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) "  # noqa: S608
            + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:]))
 
 
-async def write_scores(db: Database, scores: Iterable[tuple[str, SecurityScore]],
-                       source: str, now: datetime) -> int:
+def write_scores(db: Database, scores: Iterable[tuple[str, SecurityScore]],
+                 source: str, now: datetime) -> int:
     """Upsert ``(isin, score)`` rows and the day's score samples (read by the universe
     pruning); returns how many were written."""
     rows = []
@@ -38,10 +38,10 @@ async def write_scores(db: Database, scores: Iterable[tuple[str, SecurityScore]]
     if not rows:
         return 0
     samples = pruning_repo.sample_rows([(isin, sc.total) for isin, sc in scores_list], now)
-    async with db.transaction() as tx:
-        await tx.executemany(
+    with db.transaction() as tx:
+        tx.executemany(
             _UPSERT, rows)
-        await tx.executemany(pruning_repo.SAMPLE_UPSERT, samples)
+        tx.executemany(pruning_repo.SAMPLE_UPSERT, samples)
     return len(rows)
 
 
@@ -56,15 +56,15 @@ def _row(r: sqlite3.Row, explained: bool) -> dict[str, Any]:
     return out
 
 
-async def read_scores(db: Database) -> list[dict[str, Any]]:
+def read_scores(db: Database) -> list[dict[str, Any]]:
     """Every stored score, best first (group scores, no components)."""
-    rows = await db.fetch_all("SELECT * FROM scores ORDER BY total_score DESC, symbol")
+    rows = db.fetch_all("SELECT * FROM scores ORDER BY total_score DESC, symbol")
     return [_row(r, False) for r in rows]
 
 
-async def read_score(db: Database, isin: str) -> dict[str, Any] | None:
+def read_score(db: Database, isin: str) -> dict[str, Any] | None:
     """One security's score with its explained components, or None."""
-    row = await db.fetch_one("SELECT * FROM scores WHERE isin = ?", (isin,))
+    row = db.fetch_one("SELECT * FROM scores WHERE isin = ?", (isin,))
     return None if row is None else _row(row, True)
 
 

@@ -13,8 +13,8 @@ from . import market_repo as repo
 _OVERRIDABLE = ("name", "yahoo_symbol", "min_lot", "allow_buy", "allow_sell")
 
 
-async def reactivate(db: Database, existing: Mapping[str, Any],
-                     overrides: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def reactivate(db: Database, existing: Mapping[str, Any],
+               overrides: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Re-activate the soft-deleted ``existing`` security with the caller's overrides;
     :class:`~market_repo.DuplicateSecurity` when it is still active."""
     if existing["active"]:
@@ -22,7 +22,7 @@ async def reactivate(db: Database, existing: Mapping[str, Any],
                                      f"({existing['isin']})")
     fields: dict[str, Any] = {"active": 1}
     fields.update({k: overrides[k] for k in _OVERRIDABLE if overrides.get(k) is not None})
-    await repo.update_security(db, existing["isin"], fields, now)
-    stored = await repo.get_security(db, existing["isin"])
+    repo.update_security(db, existing["isin"], fields, now)
+    stored = repo.get_security(db, existing["isin"])
     assert stored is not None  # read back in the same store
     return stored

@@ -1,16 +1,20 @@
-"""The SQLite store on aiosqlite: pragmas, serialized transactions, error mapping."""
+"""The SQLite store on ``sqlite3``: pragmas, serialized transactions, error mapping.
+
+Synchronous: the actors call it (and the repositories built on it) directly from their
+own threads. One connection, one lock: every statement and every transaction runs
+alone, so there is one writer at a time and nobody reads another thread's uncommitted
+rows. Coroutines (the admin API) reach it through ``asyncio.to_thread``, never on the
+event loop itself.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import TypeVar
 
 from arduino_trader.protocols.store import (
     Params,
@@ -23,6 +27,8 @@ from arduino_trader.protocols.store import (
 from .. import crashpoints
 from .migrations import apply_migrations
 from .private_files import create_private
+
+T = TypeVar("T")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -50,46 +56,27 @@ def map_sqlite_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(str(exc))
 
 
-class _Tx:
+class Tx:
     """Statements on the open connection inside one transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, inline: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._inline = inline
 
-    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor | sqlite3.Cursor:
-        if self._inline:
-            return self._conn._conn.execute(sql, params)
-        return await self._conn.execute(sql, params)
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        """Run one statement; the cursor gives ``rowcount`` and ``lastrowid``."""
+        return self._conn.execute(sql, params)
 
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        if self._inline:
-            self._conn._conn.executemany(sql, rows).close()
-            return
-        await self._conn.executemany(sql, rows)
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for many parameter rows."""
+        self._conn.executemany(sql, rows).close()
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = await _call(self._conn, self._inline, _fetch_all, sql,
-                                              params)
-        return rows
+    def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """All rows of a query."""
+        return _fetch_all(self._conn, sql, params)
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = await _call(self._conn, self._inline, _fetch_one, sql,
-                                              params)
-        return row
-
-
-# Each store operation is one trip to aiosqlite's connection thread: a trip costs a thread
-# hand-off (~60 µs here), the query itself a few µs. aiosqlite's cursor API takes three
-# (execute, fetch, close), so reads and single statements run these on that thread instead.
-# An inline store (a backtest's) makes no trip at all: see SqliteStore.
-async def _call(conn: aiosqlite.Connection, inline: bool,
-                func: Callable[..., Any], *args: Any) -> Any:
-    """``func(raw sqlite3 connection, *args)``: inline on the calling thread, else on
-    aiosqlite's connection thread in one trip (aiosqlite has no public call for it)."""
-    if inline:
-        return func(conn._conn, *args)
-    return await conn._execute(func, conn._conn, *args)
+    def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        return _fetch_one(self._conn, sql, params)
 
 
 def _fetch_all(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
@@ -109,54 +96,36 @@ def _fetch_one(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Ro
         cur.close()
 
 
-def _execute_alone(conn: sqlite3.Connection, sql: str, params: Params) -> int:
-    """``sql`` in its own ``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        cur = conn.execute(sql, params)
-        count = int(cur.rowcount)
-        cur.close()
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    return count
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK").close()
 
 
 class SqliteStore:
-    """One SQLite file, one connection, every operation serialized by an asyncio lock.
+    """One SQLite file, one connection, every operation serialized by one lock.
 
-    Implements :class:`arduino_trader.protocols.store.Database`. Must be used from the
-    daemon's I/O loop (or any single event loop).
-
-    An ``inline`` store runs its statements where its coroutines run (the event loop's
-    thread, or the thread running one in the loop's turn: ``IoLoop(inline=True)``)
-    instead of handing each to aiosqlite's connection thread. A hand-off costs more than
-    a query here, and a backtest makes hundreds a simulated day; but a statement then
-    blocks the loop while it runs, which only a loop that serves nothing else (a
-    backtest's) can afford. The live daemon's store is never inline.
+    Implements :class:`arduino_trader.protocols.store.Database`. Any thread may call it;
+    a call blocks until the store is free (a coroutine must use ``asyncio.to_thread``).
     """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 60_000,
-                 durable: bool = True, inline: bool = False) -> None:
+                 durable: bool = True) -> None:
         """``durable=False`` only for a store nobody keeps (a backtest's): no fsync per
-        commit. ``inline=True`` only for a store whose loop does nothing else."""
+        commit."""
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._durable = durable
-        self._inline = inline
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     @property
-    def conn(self) -> aiosqlite.Connection:
-        """The open connection (RuntimeError when closed)."""
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (StoreError when closed)."""
         if self._conn is None:
             raise StoreError("store is not open")
         return self._conn
 
-    async def open(self) -> list[str]:
+    def open(self) -> list[str]:
         """Open the file, set pragmas, apply pending migrations; returns the applied names."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -164,105 +133,84 @@ class SqliteStore:
         except OSError as exc:
             raise StoreError(f"cannot create {self.path}: {exc}") from exc
         try:
-            # Inline statements run on the loop's thread, not the one that opened the
-            # connection; the asyncio lock still lets only one run at a time.
-            conn = await aiosqlite.connect(self.path, isolation_level=None,
-                                           check_same_thread=not self._inline)
+            # Any thread may use it: the lock lets one at a time.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc) from exc
         conn.row_factory = sqlite3.Row
         try:
-            await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}").close()
             for pragma in (*PRAGMAS, DURABLE if self._durable else THROWAWAY):
-                await conn.execute(pragma)
-            applied = await apply_migrations(conn)
+                conn.execute(pragma).close()
+            applied = apply_migrations(conn)
         except sqlite3.Error as exc:
-            await conn.close()
+            conn.close()
             raise map_sqlite_error(exc) from exc
         except BaseException:
-            await conn.close()
+            conn.close()
             raise
-        self._conn = conn
+        with self._lock:
+            self._conn = conn
         return applied
 
-    async def close(self) -> None:
-        """Checkpoint the WAL and close."""
-        if self._conn is None:
-            return
-        async with self._lock:
-            try:
-                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
-            await self._conn.close()
+    def close(self) -> None:
+        """Checkpoint the WAL and close (idempotent)."""
+        with self._lock:
+            if self._conn is None:
+                return
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+            self._conn.close()
             self._conn = None
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
-        async with self._lock:
+        with self._lock:
             try:
-                return await _Tx(self.conn, self._inline).fetch_all(sql, params)
+                return _fetch_all(self.conn, sql, params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
-        async with self._lock:
+        with self._lock:
             try:
-                return await _Tx(self.conn, self._inline).fetch_one(sql, params)
+                return _fetch_one(self.conn, sql, params)
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
 
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """One statement in its own transaction; returns the row count."""
-        async with self._lock:
-            conn = self.conn
-            try:
-                count: int = await _call(conn, self._inline, _execute_alone, sql, params)
-            except sqlite3.Error as exc:
-                raise map_sqlite_error(exc) from exc
-            crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own ``BEGIN IMMEDIATE`` … ``COMMIT``; returns the row count."""
+        with self.transaction() as tx:
+            cur = tx.execute(sql, params)
+            count = int(cur.rowcount)
+            cur.close()
         return count
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_Tx]:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls everything back."""
-        async with self._lock:
+        with self._lock:
             conn = self.conn
             try:
-                await _call(conn, self._inline, _statement, "BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE").close()
             except sqlite3.Error as exc:
                 raise map_sqlite_error(exc) from exc
             try:
-                yield _Tx(conn, self._inline)
+                yield Tx(conn)
             except BaseException as exc:
-                await _rollback(conn, self._inline)
+                _rollback(conn)
                 if isinstance(exc, sqlite3.Error):
                     raise map_sqlite_error(exc) from exc
                 raise
             try:
-                await _call(conn, self._inline, _statement, "COMMIT")
+                conn.execute("COMMIT").close()
             except sqlite3.Error as exc:
-                await _rollback(conn, self._inline)
+                _rollback(conn)
                 raise map_sqlite_error(exc) from exc
             crashpoints.hit("commit", "")  # test-only crash point (off unless armed)
 
-    async def run_in_connection(self, func: Any) -> Any:
-        """Run ``func(sqlite3.Connection)`` on the connection's own thread (serialized).
-
-        For the backup API and checks that need the raw connection.
-        """
-        async with self._lock:
-            conn = self.conn
-            return await _call(conn, self._inline, func)
-
-
-def _statement(conn: sqlite3.Connection, sql: str) -> None:
-    conn.execute(sql).close()
-
-
-async def _rollback(conn: aiosqlite.Connection, inline: bool) -> None:
-    try:
-        await _call(conn, inline, _statement, "ROLLBACK")
-    except sqlite3.Error:
-        pass
+    def run_in_connection(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        """``func(connection)`` while nobody else uses the store (backups, checks)."""
+        with self._lock:
+            return func(self.conn)

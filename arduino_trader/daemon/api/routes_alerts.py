@@ -7,6 +7,7 @@ until its level changes.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -39,8 +40,8 @@ ALERT_SCHEMA: dict[str, Any] = {
                         "properties": {"alerts": {"type": "array", "items": ALERT_SCHEMA}}})
 async def list_alerts(request: web.Request) -> web.Response:
     """As recorded by the last ``concentration_check`` run."""
-    return json_response({"alerts": await concentration_repo.list_alerts(
-        ctx_of(request).store)})
+    return json_response({"alerts": await asyncio.to_thread(concentration_repo.list_alerts,
+                                                            ctx_of(request).store)})
 
 
 @router.route("POST", "/api/allocation/alerts/{type}/{name}/acknowledge",
@@ -52,7 +53,8 @@ async def acknowledge(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     row = None
     if kind in TYPES:
-        row = await concentration_repo.acknowledge(ctx.store, kind, name, ctx.clock.now())
+        row = await asyncio.to_thread(concentration_repo.acknowledge, ctx.store, kind, name,
+                                      ctx.clock.now())
     if row is None:
         raise not_found(f"no {kind} concentration alert {name!r} in force",
                         code="unknown_alert")

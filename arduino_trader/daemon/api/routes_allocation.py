@@ -59,10 +59,11 @@ async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
         account = await asyncio.wait_for(broker.account(), 60)
     except (BrokerError, TimeoutError) as exc:
         raise ApiError(503, "broker_unavailable", str(exc)) from None
-    rates = await cash_flow_repo.load_rates(  # one FX age rule: a stale rate values nothing
+    rates = await asyncio.to_thread(cash_flow_repo.load_rates,
+                                    # one FX age rule: a stale rate values nothing
         ctx.store, ctx.settings.current().get_int("market_data.fx_max_age_days"),
         ctx.clock.now().date())
-    secs = await securities_by_symbol(ctx.store)
+    secs = await asyncio.to_thread(securities_by_symbol, ctx.store)
     try:
         holdings = build_holdings(account, secs, rates)
         cash = sum((c.amount * rates.eur_per(c.currency) for c in account.cash), Decimal(0))
@@ -80,9 +81,10 @@ def _row(r: AllocationRow) -> dict[str, Any]:
 async def _group_rows(request: web.Request, holdings: list[Holding],
                       kind: Kind) -> list[AllocationRow]:
     store = ctx_of(request).store
-    members = await groups_repo.available(store, kind)
-    return current_vs_target(holdings, kind, await groups_repo.groups(store, kind),
-                             await groups_repo.targets(store, kind), members)
+    members = await asyncio.to_thread(groups_repo.available, store, kind)
+    return current_vs_target(holdings, kind, await asyncio.to_thread(groups_repo.groups, store,
+                                                                     kind),
+                             await asyncio.to_thread(groups_repo.targets, store, kind), members)
 
 
 @router.route("GET", "/api/allocation/targets", summary="Group targets per kind",
@@ -90,7 +92,7 @@ async def _group_rows(request: web.Request, holdings: list[Holding],
 async def targets(request: web.Request) -> web.Response:
     """{country: {group: pct}, industry: {...}}."""
     store = ctx_of(request).store
-    return json_response({k: await groups_repo.targets(store, k)
+    return json_response({k: await asyncio.to_thread(groups_repo.targets, store, k)
                           for k in ("country", "industry")})
 
 
@@ -153,7 +155,8 @@ async def group_allocation(request: web.Request) -> web.Response:
               "the securities", response=_OBJ)
 async def available_countries(request: web.Request) -> web.Response:
     """Distinct countries."""
-    return json_response({"countries": await groups_repo.available(ctx_of(request).store,
+    return json_response({"countries": await asyncio.to_thread(groups_repo.available,
+                                                               ctx_of(request).store,
                                                                    "country")})
 
 
@@ -161,7 +164,8 @@ async def available_countries(request: web.Request) -> web.Response:
               "the securities", response=_OBJ)
 async def available_industries(request: web.Request) -> web.Response:
     """Distinct industries (comma lists split)."""
-    return json_response({"industries": await groups_repo.available(ctx_of(request).store,
+    return json_response({"industries": await asyncio.to_thread(groups_repo.available,
+                                                                ctx_of(request).store,
                                                                     "industry")})
 
 
@@ -181,12 +185,12 @@ async def put_targets(request: web.Request) -> web.Response:
     raw = body.get("targets")
     if not isinstance(raw, dict):
         raise bad_request("targets must be an object {group: weight}", code="invalid_field")
-    known = await groups_repo.groups(ctx.store, kind)
+    known = await asyncio.to_thread(groups_repo.groups, ctx.store, kind)
     try:
         weights = validate_targets(raw, known)
     except AllocationError as exc:
         raise bad_request(str(exc), code="invalid_target") from None
-    await groups_repo.set_targets(ctx.store, kind, weights, ctx.clock.now())
+    await asyncio.to_thread(groups_repo.set_targets, ctx.store, kind, weights, ctx.clock.now())
     return json_response({"weights": weights, "count": len(weights)})
 
 
@@ -194,7 +198,8 @@ async def put_targets(request: web.Request) -> web.Response:
               "members", response=_OBJ)
 async def get_groups(request: web.Request) -> web.Response:
     """{groups: {name: [members]}}."""
-    return json_response({"groups": await groups_repo.groups(ctx_of(request).store,
+    return json_response({"groups": await asyncio.to_thread(groups_repo.groups,
+                                                            ctx_of(request).store,
                                                              _kind(request))})
 
 
@@ -223,7 +228,7 @@ async def put_group(request: web.Request) -> web.Response:
         name, cleaned = clean_members(body.get("group_name", ""), members)
     except AllocationError as exc:
         raise bad_request(str(exc), code="invalid_group") from None
-    await groups_repo.set_group(ctx.store, kind, name, cleaned, ctx.clock.now())
+    await asyncio.to_thread(groups_repo.set_group, ctx.store, kind, name, cleaned, ctx.clock.now())
     return json_response({"group_name": name, field: cleaned})
 
 
@@ -233,6 +238,6 @@ async def delete_group(request: web.Request) -> web.Response:
     """{deleted}."""
     kind = _kind(request)
     name = request.match_info["name"]
-    if not await groups_repo.delete_group(ctx_of(request).store, kind, name):
+    if not await asyncio.to_thread(groups_repo.delete_group, ctx_of(request).store, kind, name):
         raise not_found(f"no {kind} group {name!r}", code="unknown_group")
     return json_response({"deleted": name})

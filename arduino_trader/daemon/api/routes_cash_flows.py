@@ -103,7 +103,7 @@ async def list_cash_flows(request: web.Request) -> web.Response:
                            q.get("limit"))
     except QueryError as exc:
         raise bad_request(str(exc), code="invalid_query") from None
-    rows = await repo.list_flows(ctx_of(request).store, query)
+    rows = await asyncio.to_thread(repo.list_flows, ctx_of(request).store, query)
     return json_response({"cash_flows": rows, "count": len(rows)})
 
 
@@ -123,7 +123,7 @@ async def sync_cash_flows(request: web.Request) -> web.Response:
               response=_OBJ)
 async def cash_flow_summary(request: web.Request) -> web.Response:
     """§2.5 summary (completed rows only)."""
-    s = summarise(await repo.summary_rows(ctx_of(request).store))
+    s = summarise(await asyncio.to_thread(repo.summary_rows, ctx_of(request).store))
     return json_response({
         "total_transactions": s.total_transactions, "total_deposits_eur": s.total_deposits_eur,
         "total_withdrawals_eur": s.total_withdrawals_eur,
@@ -133,8 +133,9 @@ async def cash_flow_summary(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------------- dividends
 async def _history(request: web.Request) -> list[HistoryRow]:
-    rows = await ctx_of(request).store.fetch_all(
-        "SELECT symbol, amount_eur, reinvested, allocated_eur FROM dividend_history")
+    rows = await asyncio.to_thread(ctx_of(request).store.fetch_all,
+                                   "SELECT symbol, amount_eur, reinvested, allocated_eur FROM "
+                                   "dividend_history")
     return [HistoryRow(r["symbol"], Decimal(r["amount_eur"]), bool(r["reinvested"]))
             for r in rows]
 
@@ -143,7 +144,7 @@ async def _history(request: web.Request) -> list[HistoryRow]:
               query=(QueryParam("limit", {"type": "integer"}),))
 async def list_dividends(request: web.Request) -> web.Response:
     """§3.6 list."""
-    rows = await repo.list_dividends(ctx_of(request).store, _limit(request))
+    rows = await asyncio.to_thread(repo.list_dividends, ctx_of(request).store, _limit(request))
     return json_response({"dividends": rows, "count": len(rows)})
 
 
@@ -154,7 +155,7 @@ async def unreinvested(request: web.Request) -> web.Response:
     minimum = _query_decimal(request, "min_amount_eur", Decimal(0))
     if minimum < 0:
         raise bad_request("min_amount_eur must be ≥ 0", code="invalid_query")
-    rows = await repo.unreinvested(ctx_of(request).store, minimum)
+    rows = await asyncio.to_thread(repo.unreinvested, ctx_of(request).store, minimum)
     return json_response({"dividends": rows, "count": len(rows)})
 
 
@@ -162,7 +163,7 @@ async def unreinvested(request: web.Request) -> web.Response:
               response={"type": "array"})
 async def pending_bonuses(request: web.Request) -> web.Response:
     """§3.6 pending bonuses (EUR waiting per symbol)."""
-    pending = await repo.pending_bonuses(ctx_of(request).store)
+    pending = await asyncio.to_thread(repo.pending_bonuses, ctx_of(request).store)
     return json_response([{"symbol": s, "pending_bonus": v} for s, v in sorted(pending.items())])
 
 
@@ -185,7 +186,7 @@ async def analytics_rate(request: web.Request) -> web.Response:
 async def by_symbol(request: web.Request) -> web.Response:
     """§3.6 by symbol (or ISIN)."""
     symbol = request.match_info["symbol"].strip()
-    rows = await repo.dividends_by_symbol(ctx_of(request).store, symbol)
+    rows = await asyncio.to_thread(repo.dividends_by_symbol, ctx_of(request).store, symbol)
     return json_response({"symbol": symbol, "dividends": rows, "count": len(rows)})
 
 
@@ -197,7 +198,7 @@ async def clear_bonus(request: web.Request) -> web.Response:
     symbol = request.match_info["symbol"].strip()
     if not symbol:
         raise bad_request("symbol must not be blank", code="invalid_symbol")
-    n = await repo.clear_bonus(ctx.store, symbol, ctx.clock.now())
+    n = await asyncio.to_thread(repo.clear_bonus, ctx.store, symbol, ctx.clock.now())
     return json_response({"symbol": symbol, "rows_affected": n})
 
 
@@ -233,12 +234,12 @@ async def create_dividend(request: web.Request) -> web.Response:
         raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
                           code="missing_field")
     isin = await _dividend_isin(ctx.store, symbol.strip(), body.get("isin"))
-    new_id = await repo.create_dividend(ctx.store, {
+    new_id = await asyncio.to_thread(repo.create_dividend, ctx.store, {
         "symbol": symbol.strip(), "isin": isin,
         "bucket_id": str(body.get("bucket_id") or "core"), "amount": amount,
         "currency": currency, "amount_eur": amount_eur, "payment_date": on.isoformat()},
         ctx.clock.now())
-    return json_response(await repo.get_dividend(ctx.store, new_id), status=201)
+    return json_response(await asyncio.to_thread(repo.get_dividend, ctx.store, new_id), status=201)
 
 
 async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
@@ -246,7 +247,7 @@ async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
     and an unknown symbol needs one."""
     if given is not None and (not isinstance(given, str) or not given.strip()):
         raise bad_request("isin must be a non-empty string", code="invalid_field")
-    known = await market_repo.find_security(db, symbol)
+    known = await asyncio.to_thread(market_repo.find_security, db, symbol)
     if known is None:
         if given is None:
             raise bad_request(f"no security {symbol!r}; add it first or give its isin",
@@ -262,7 +263,7 @@ async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
               errors={404: "unknown"})
 async def get_dividend(request: web.Request) -> web.Response:
     """§3.6 one."""
-    row = await repo.get_dividend(ctx_of(request).store, _dividend_id(request))
+    row = await asyncio.to_thread(repo.get_dividend, ctx_of(request).store, _dividend_id(request))
     if row is None:
         raise not_found("no such dividend", code="unknown_dividend")
     return json_response(row)
@@ -278,7 +279,8 @@ async def set_pending_bonus(request: web.Request) -> web.Response:
     body = await read_json(request)
     only_fields(body, {"amount"})
     amount = _decimal(body.get("amount"), "amount", minimum=Decimal(0))
-    if not await repo.set_pending_bonus(ctx_of(request).store, dividend_id, amount):
+    if not await asyncio.to_thread(repo.set_pending_bonus, ctx_of(request).store, dividend_id,
+                                   amount):
         raise not_found("no such dividend", code="unknown_dividend")
     return web.Response(status=204)
 
@@ -295,7 +297,8 @@ async def mark_reinvested(request: web.Request) -> web.Response:
     body = await read_json(request)
     only_fields(body, {"quantity"})
     quantity = _decimal(body.get("quantity"), "quantity", minimum=Decimal(0), strictly=True)
-    if not await repo.mark_reinvested(ctx.store, dividend_id, quantity, ctx.clock.now()):
+    if not await asyncio.to_thread(repo.mark_reinvested, ctx.store, dividend_id, quantity,
+                                   ctx.clock.now()):
         raise not_found("no such dividend", code="unknown_dividend")
     return web.Response(status=204)
 
@@ -328,5 +331,6 @@ async def emergency_run(request: web.Request) -> web.Response:
 async def emergency_runs(request: web.Request) -> web.Response:
     """What each emergency run found, planned and did."""
     limit = _limit(request, 20)
-    return json_response({"runs": await repo.list_emergency_runs(ctx_of(request).store,
+    return json_response({"runs": await asyncio.to_thread(repo.list_emergency_runs,
+                                                          ctx_of(request).store,
                                                                  limit)})

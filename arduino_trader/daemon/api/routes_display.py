@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -44,10 +45,11 @@ def _dec(text: Any) -> Decimal | None:
 
 
 async def _facts(store: Database, mode: str) -> dict[str, Any]:
-    snapshot = await store.fetch_one("SELECT total_value, cash_balance FROM "
+    snapshot = await asyncio.to_thread(store.fetch_one, "SELECT total_value, cash_balance FROM "
                                      "portfolio_snapshots ORDER BY date DESC LIMIT 1")
-    pending = await store.fetch_all(
-        "SELECT side, symbol, estimated_value FROM recommendations WHERE status = 'pending' "
+    pending = await asyncio.to_thread(store.fetch_all,
+                                      "SELECT side, symbol, estimated_value FROM recommendations "
+                                      "WHERE status = 'pending' "
         "AND plan_id = (SELECT MAX(id) FROM plans) ORDER BY step")
     facts: dict[str, Any] = {
         "value": _dec(snapshot["total_value"]) if snapshot else None,
@@ -55,12 +57,14 @@ async def _facts(store: Database, mode: str) -> dict[str, Any]:
         "actions": [TickerAction(r["side"], r["symbol"], _dec(r["estimated_value"])
                                  or Decimal(0)) for r in pending]}
     if mode == "STATS":
-        rows = await store.fetch_all("SELECT total_value FROM portfolio_snapshots "
+        rows = await asyncio.to_thread(store.fetch_all,
+                                       "SELECT total_value FROM portfolio_snapshots "
                                      "ORDER BY date DESC LIMIT ?", (WIDTH,))
         facts["values"] = [v for v in (_dec(r["total_value"]) for r in reversed(rows))
                            if v is not None]
     if mode == "PORTFOLIO":
-        rows = await store.fetch_all("SELECT market_value_eur FROM portfolio_positions "
+        rows = await asyncio.to_thread(store.fetch_all,
+                                       "SELECT market_value_eur FROM portfolio_positions "
                                      "WHERE market_value_eur IS NOT NULL")
         facts["weights"] = [v for v in (_dec(r["market_value_eur"]) for r in rows)
                             if v is not None]

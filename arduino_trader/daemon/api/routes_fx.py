@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,7 @@ async def list_trades(request: web.Request) -> web.Response:
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
         raise bad_request("limit must be an integer in 1..500", code="invalid_query",
                           field="limit")
-    rows = await fx_journal.list_fx_trades(ctx_of(request).store, int(raw))
+    rows = await asyncio.to_thread(fx_journal.list_fx_trades, ctx_of(request).store, int(raw))
     return json_response({"trades": rows})
 
 

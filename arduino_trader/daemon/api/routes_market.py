@@ -110,7 +110,7 @@ def _isin(request: web.Request) -> str:
 
 async def _security(request: web.Request) -> dict[str, Any]:
     isin = _isin(request)
-    sec = await repo.get_security(ctx_of(request).store, isin)
+    sec = await asyncio.to_thread(repo.get_security, ctx_of(request).store, isin)
     if sec is None:
         raise not_found(f"no security with ISIN {isin}", code="unknown_security")
     return sec
@@ -138,8 +138,9 @@ async def markets(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     statuses = await loop.run_in_executor(
         ctx.executor, lambda: [calendars.status(mic, now).to_json() for mic in EXCHANGES])
-    rows = await ctx.store.fetch_all(
-        "SELECT mic, COUNT(*) AS n FROM securities WHERE active = 1 GROUP BY mic")
+    rows = await asyncio.to_thread(ctx.store.fetch_all,
+                                   "SELECT mic, COUNT(*) AS n FROM securities WHERE active = 1 "
+                                   "GROUP BY mic")
     held = {r["mic"]: int(r["n"]) for r in rows}
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
@@ -157,8 +158,8 @@ async def list_securities(request: web.Request) -> web.Response:
     """All securities (or only active ones) with their latest accepted price."""
     active = request.query.get("active", "").lower() in ("1", "true", "yes")
     db = ctx_of(request).store
-    items = await repo.list_securities(db, active_only=active)
-    scores = {s["isin"]: s for s in await scores_repo.read_scores(db)}
+    items = await asyncio.to_thread(repo.list_securities, db, active_only=active)
+    scores = {s["isin"]: s for s in await asyncio.to_thread(scores_repo.read_scores, db)}
     positions = await _positions(db)
     for item in items:
         score = scores.get(item["isin"])
@@ -170,8 +171,9 @@ async def list_securities(request: web.Request) -> web.Response:
 
 async def _positions(db: Any) -> dict[str, dict[str, Any]]:
     """Held quantity and value per ISIN from the last portfolio sync."""
-    rows = await db.fetch_all(
-        "SELECT isin, quantity, current_price, market_value, market_value_eur, currency "
+    rows = await asyncio.to_thread(db.fetch_all,
+                                   "SELECT isin, quantity, current_price, market_value, "
+                                   "market_value_eur, currency "
         "FROM portfolio_positions WHERE isin IS NOT NULL")
     return {str(r["isin"]): {k: r[k] for k in ("quantity", "current_price", "market_value",
                                                  "market_value_eur", "currency")}
@@ -185,11 +187,11 @@ async def get_security(request: web.Request) -> web.Response:
     """Details of one security (400 for a non-ISIN, 404 when unknown)."""
     sec = await _security(request)
     db = ctx_of(request).store
-    sec["history"] = await repo.history_stats(db, sec["isin"])
-    sec["monthly_points"] = len(await repo.monthly_prices(db, sec["isin"]))
-    sec["data"] = await repo.read_security_data(db, sec["isin"])
-    sec["quarantined"] = await repo.quarantine_list(db, sec["isin"], limit=20)
-    sec["score"] = await scores_repo.read_score(db, sec["isin"])
+    sec["history"] = await asyncio.to_thread(repo.history_stats, db, sec["isin"])
+    sec["monthly_points"] = len(await asyncio.to_thread(repo.monthly_prices, db, sec["isin"]))
+    sec["data"] = await asyncio.to_thread(repo.read_security_data, db, sec["isin"])
+    sec["quarantined"] = await asyncio.to_thread(repo.quarantine_list, db, sec["isin"], limit=20)
+    sec["score"] = await asyncio.to_thread(scores_repo.read_score, db, sec["isin"])
     sec["position"] = (await _positions(db)).get(sec["isin"])
     return json_response(sec)
 
@@ -213,7 +215,8 @@ async def security_prices(request: web.Request) -> web.Response:
         raise bad_request(f"bad query parameter: {exc}") from None
     if not 1 <= limit <= 10_000:
         raise bad_request("limit must be within 1..10000")
-    bars = await repo.read_history(ctx_of(request).store, sec["isin"], start, end)
+    bars = await asyncio.to_thread(repo.read_history, ctx_of(request).store, sec["isin"], start,
+                                   end)
     bars = bars[-limit:]
     return json_response({"isin": sec["isin"], "count": len(bars), "prices": [
         {"date": b.day, "close": b.close, "open": b.open, "high": b.high, "low": b.low,
@@ -318,8 +321,8 @@ async def update_security(request: web.Request) -> web.Response:
     if not fields:
         raise bad_request("nothing to update")
     ctx = ctx_of(request)
-    await repo.update_security(ctx.store, sec["isin"], fields, ctx.clock.now())
-    return json_response(await repo.get_security(ctx.store, sec["isin"]))
+    await asyncio.to_thread(repo.update_security, ctx.store, sec["isin"], fields, ctx.clock.now())
+    return json_response(await asyncio.to_thread(repo.get_security, ctx.store, sec["isin"]))
 
 
 def _update_fields(body: dict[str, Any], sec: dict[str, Any]) -> dict[str, Any]:
@@ -377,8 +380,9 @@ async def delete_security(request: web.Request) -> web.Response:
     """Set ``active = 0``; history and records stay."""
     sec = await _security(request)
     ctx = ctx_of(request)
-    await repo.update_security(ctx.store, sec["isin"], {"active": 0}, ctx.clock.now())
-    return json_response(await repo.get_security(ctx.store, sec["isin"]))
+    await asyncio.to_thread(repo.update_security, ctx.store, sec["isin"], {"active": 0},
+                            ctx.clock.now())
+    return json_response(await asyncio.to_thread(repo.get_security, ctx.store, sec["isin"]))
 
 
 # --------------------------------------------------------------------------- sync

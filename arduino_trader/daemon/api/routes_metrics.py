@@ -6,6 +6,7 @@ has to be counted in the hot paths and a restart never loses a total stored in S
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,15 +140,21 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
     except ApiError:
         report = None
     store = ctx.store
-    orders = await store.fetch_all("SELECT mode, state, COUNT(*) FROM orders GROUP BY 1, 2")
-    rejections = await store.fetch_all(
-        "SELECT layer, code, COUNT(*) FROM order_rejections GROUP BY 1, 2")
-    trades = await store.fetch_all("SELECT mode, COUNT(*) FROM trades GROUP BY 1")
-    snapshot = await store.fetch_one(
-        "SELECT total_value, invested_value FROM portfolio_snapshots ORDER BY date DESC LIMIT 1")
-    cash = await store.fetch_all("SELECT currency, amount FROM portfolio_cash ORDER BY 1")
-    planner = await store.fetch_one(
-        "SELECT (SELECT duration_ms FROM plans ORDER BY id DESC LIMIT 1), COUNT(*) FROM plans")
+    orders = await asyncio.to_thread(store.fetch_all,
+                                     "SELECT mode, state, COUNT(*) FROM orders GROUP BY 1, 2")
+    rejections = await asyncio.to_thread(store.fetch_all,
+                                         "SELECT layer, code, COUNT(*) FROM order_rejections "
+                                         "GROUP BY 1, 2")
+    trades = await asyncio.to_thread(store.fetch_all,
+                                     "SELECT mode, COUNT(*) FROM trades GROUP BY 1")
+    snapshot = await asyncio.to_thread(store.fetch_one,
+                                       "SELECT total_value, invested_value FROM "
+                                       "portfolio_snapshots ORDER BY date DESC LIMIT 1")
+    cash = await asyncio.to_thread(store.fetch_all,
+                                   "SELECT currency, amount FROM portfolio_cash ORDER BY 1")
+    planner = await asyncio.to_thread(store.fetch_one,
+                                      "SELECT (SELECT duration_ms FROM plans ORDER BY id DESC "
+                                      "LIMIT 1), COUNT(*) FROM plans")
     broker = ctx.resources.get("broker")
     stats = getattr(broker, "stats", None)
     return {

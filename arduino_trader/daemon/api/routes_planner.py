@@ -49,14 +49,14 @@ PLAN_SCHEMA: dict[str, Any] = {
 
 async def _plan_view(request: web.Request) -> dict[str, Any]:
     store = ctx_of(request).store
-    latest = await plan_repo.latest_plan(store)
-    steps = await plan_repo.pending_recommendations(store, 50)
+    latest = await asyncio.to_thread(plan_repo.latest_plan, store)
+    steps = await asyncio.to_thread(plan_repo.pending_recommendations, store, 50)
     if latest is None:
         return {"status": "none", "reason": "no plan yet: the planner runs after the first "
                 "price sync, on schedule, or on POST /api/planner/regenerate",
                 "portfolio_hash": None, "steps": steps, "depth": len(steps)}
     result = latest["result"]
-    satellites = await plan_repo.bucket_plans(store, latest["id"])
+    satellites = await asyncio.to_thread(plan_repo.bucket_plans, store, latest["id"])
     run = {latest["id"]} | {b["id"] for b in satellites}
     steps = [s for s in steps if s["plan_id"] in run]
     return {"status": latest["status"], "reason": latest["reason"],
@@ -149,7 +149,8 @@ async def dismiss(request: web.Request) -> web.Response:
         raise bad_request("portfolio_hash must be 16 lowercase hex digits",
                           code="invalid_field", field="portfolio_hash")
     ctx = ctx_of(request)
-    count = await plan_repo.dismiss_all_by_portfolio_hash(ctx.store, value, ctx.clock.now())
+    count = await asyncio.to_thread(plan_repo.dismiss_all_by_portfolio_hash, ctx.store, value,
+                                    ctx.clock.now())
     return json_response({"dismissed": count, "portfolio_hash": value})
 
 
@@ -160,8 +161,8 @@ async def planner_status(request: web.Request) -> web.Response:
     """Answers from the store; a planner busy planning shows ``is_planning: true``, one
     waiting for held prices names them in ``waiting``."""
     ctx = ctx_of(request)
-    latest = await plan_repo.latest_plan(ctx.store)
-    pending = await plan_repo.count_pending_by_side(ctx.store)
+    latest = await asyncio.to_thread(plan_repo.latest_plan, ctx.store)
+    pending = await asyncio.to_thread(plan_repo.count_pending_by_side, ctx.store)
     is_planning, warmed, reachable, waiting = False, None, True, None
     try:
         answer = await ask_actor(request, PLANNER_ACTOR, GetPlan(),
@@ -260,7 +261,7 @@ def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float, 
 async def optimizer(request: web.Request) -> web.Response:
     """The optimiser runs inside every plan; this shows what the latest plan got from it."""
     view, blend, target, reached = _settings_view(request)
-    latest = await plan_repo.latest_plan(ctx_of(request).store)
+    latest = await asyncio.to_thread(plan_repo.latest_plan, ctx_of(request).store)
     if latest is None:
         return json_response({"settings": view, "last_run": None, "last_run_time": None,
                               "status": "never_run"})
@@ -282,7 +283,7 @@ async def run_optimizer(request: web.Request) -> web.Response:
         reason = summary.reason if isinstance(summary, PlanSummary) else repr(summary)
         raise ApiError(502, "planning_failed", reason)
     _, blend, target, reached = _settings_view(request)
-    latest = await plan_repo.latest_plan(ctx_of(request).store)
+    latest = await asyncio.to_thread(plan_repo.latest_plan, ctx_of(request).store)
     if latest is None:  # the run above stored one unless the store was reset meanwhile
         raise ApiError(502, "planning_failed", "no plan stored")
     result = _optimizer_view(latest, blend, target, reached)
@@ -295,7 +296,7 @@ async def run_optimizer(request: web.Request) -> web.Response:
                                                         "required": ["scores"]})
 async def scores(request: web.Request) -> web.Response:
     """Every stored score (spec/planning.md §1.3); components at /api/scores/{isin}."""
-    rows = await scores_repo.read_scores(ctx_of(request).store)
+    rows = await asyncio.to_thread(scores_repo.read_scores, ctx_of(request).store)
     return json_response({"scores": rows, "count": len(rows)})
 
 
@@ -308,7 +309,7 @@ async def score_of(request: web.Request) -> web.Response:
         isin = validate_isin(request.match_info["isin"])
     except IdentifierError as exc:
         raise bad_request(str(exc), code="invalid_isin") from None
-    row = await scores_repo.read_score(ctx_of(request).store, isin)
+    row = await asyncio.to_thread(scores_repo.read_score, ctx_of(request).store, isin)
     if row is None:
         raise not_found(f"no score for {isin} yet: the score_universe job and every plan "
                         "store scores", code="not_scored")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +31,8 @@ async def _bucket(request: web.Request, bucket_id: Any) -> str:
     if not isinstance(bucket_id, str) or not bucket_id.strip():
         raise bad_request("bucket_id is required (core or a satellite's id)",
                           code="invalid_bucket")
-    row = await ctx_of(request).store.fetch_one("SELECT 1 FROM buckets WHERE id = ?",
+    row = await asyncio.to_thread(ctx_of(request).store.fetch_one,
+                                  "SELECT 1 FROM buckets WHERE id = ?",
                                                 (bucket_id,))
     if row is None:
         raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
@@ -38,7 +40,7 @@ async def _bucket(request: web.Request, bucket_id: Any) -> str:
 
 
 async def _answer(request: web.Request, bucket_id: str) -> dict[str, Any]:
-    versions = await repo.history(ctx_of(request).store, bucket_id)
+    versions = await asyncio.to_thread(repo.history, ctx_of(request).store, bucket_id)
     current = versions[0] if versions and versions[0]["settings"] is not None else None
     return {"bucket_id": bucket_id, "settings": current["settings"] if current else {},
             "version": versions[0]["version"] if versions else 0, "history": versions}
@@ -70,7 +72,7 @@ async def put_config(request: web.Request) -> web.Response:
     if not isinstance(by, str) or not by.strip() or len(by) > 100:
         raise bad_request("changed_by must be a short non-empty string", code="invalid_by")
     ctx = ctx_of(request)
-    await repo.record(ctx.store, bucket_id, clean, by, ctx.clock.now())
+    await asyncio.to_thread(repo.record, ctx.store, bucket_id, clean, by, ctx.clock.now())
     return json_response(await _answer(request, bucket_id))
 
 
@@ -82,10 +84,10 @@ async def delete_config(request: web.Request) -> web.Response:
     """Recorded as a version too, so the history shows who dropped it and when."""
     bucket_id = await _bucket(request, request.query.get("bucket_id"))
     ctx = ctx_of(request)
-    if bucket_id not in await repo.current_all(ctx.store):
+    if bucket_id not in await asyncio.to_thread(repo.current_all, ctx.store):
         raise not_found(f"bucket {bucket_id!r} has no planner configuration",
                         code="no_planner_config")
-    await repo.record(ctx.store, bucket_id, None, "api", ctx.clock.now())
+    await asyncio.to_thread(repo.record, ctx.store, bucket_id, None, "api", ctx.clock.now())
     return json_response(await _answer(request, bucket_id))
 
 

@@ -6,6 +6,7 @@ never make a 500: the answer carries what is known and names what is missing.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -74,8 +75,8 @@ def months_before(day: date, months: int) -> date:
 
 
 async def _holdings(ctx: ApiContext) -> dict[str, Any]:
-    positions = await repo.list_positions(ctx.store)
-    cash = await repo.list_cash(ctx.store)
+    positions = await asyncio.to_thread(repo.list_positions, ctx.store)
+    cash = await asyncio.to_thread(repo.list_cash, ctx.store)
     pos_eur = [repo.to_decimal(p["market_value_eur"]) for p in positions]
     cash_eur = [repo.to_decimal(c["amount_eur"]) for c in cash]
     missing = sorted({p["currency"] for p, v in zip(positions, pos_eur, strict=True)
@@ -97,7 +98,7 @@ async def portfolio(request: web.Request) -> web.Response:
                           "total_value_eur": None if invested is None or cash is None
                           else invested + cash, "invested_eur": invested, "cash_eur": cash,
                           "missing_fx": held["missing_fx"],
-                          "last_sync": await repo.last_sync(ctx.store)})
+                          "last_sync": await asyncio.to_thread(repo.last_sync, ctx.store)})
 
 
 @router.route("GET", "/api/portfolio/summary", summary="Total value, cash, invested value, "
@@ -126,7 +127,7 @@ async def summary(request: web.Request) -> web.Response:
         "cash": [{"currency": c["currency"], "amount": c["amount"],
                   "amount_eur": c["amount_eur"]} for c in held["cash"]],
         "position_count": len(held["positions"]), "missing_fx": held["missing_fx"],
-        "last_sync": await repo.last_sync(ctx.store)})
+        "last_sync": await asyncio.to_thread(repo.last_sync, ctx.store)})
 
 
 @router.route("GET", "/api/portfolio/history", summary="Daily snapshots (default 90 days)",
@@ -136,7 +137,8 @@ async def history(request: web.Request) -> web.Response:
     """Snapshots oldest first; unreadable rows are left out and listed in ``skipped``."""
     ctx = ctx_of(request)
     days = _int_query(request, "days", 90, 1, 3650)
-    rows, bad = await repo.read_snapshots(ctx.store, _today(ctx) - timedelta(days=days))
+    rows, bad = await asyncio.to_thread(repo.read_snapshots, ctx.store,
+                                        _today(ctx) - timedelta(days=days))
     return json_response({"snapshots": rows, "count": len(rows), "days": days,
                           "skipped": bad})
 
@@ -146,7 +148,7 @@ async def history(request: web.Request) -> web.Response:
                                                                  "withdrawals"]})
 async def transactions(request: web.Request) -> web.Response:
     """Withdrawals (EUR total over those with a known EUR value)."""
-    rows = await repo.withdrawals(ctx_of(request).store)
+    rows = await asyncio.to_thread(repo.withdrawals, ctx_of(request).store)
     amounts = [repo.to_decimal(r["amount_eur"]) for r in rows]
     total = sum((abs(a) for a in amounts if a is not None), Decimal(0))
     note = ("withdrawals as recorded by the cash-flow sync" if rows else
@@ -186,7 +188,8 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     days = _int_query(request, "days", 365, 2, 3650)
     today = _today(ctx)
-    rows, bad = await repo.read_snapshots(ctx.store, today - timedelta(days=days))
+    rows, bad = await asyncio.to_thread(repo.read_snapshots, ctx.store,
+                                        today - timedelta(days=days))
     if len(rows) < 2:
         return json_response(_analytics_empty(
             f"{len(rows)} snapshot(s) in the last {days} days; at least 2 are needed",
@@ -195,8 +198,9 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
     values = [float(repo.to_decimal(r["total_value"]) or 0) for r in rows]
     flows = [float(repo.to_decimal(r["net_external_flow_eur"]) or 0) for r in rows]
     perf = analytics.performance(dates, values, flows)
-    held = await repo.snapshot_holdings(ctx.store, dates[0])
-    secs = {s["isin"]: s for s in (await repo.securities_by_symbol(ctx.store)).values()}
+    held = await asyncio.to_thread(repo.snapshot_holdings, ctx.store, dates[0])
+    secs = {s["isin"]: s for s in (await asyncio.to_thread(repo.securities_by_symbol,
+                                                           ctx.store)).values()}
     returns = [r for _, r in perf.daily]
     weights = [analytics.weights(held.get(d.isoformat(), {})) for d, _ in perf.daily]
     keys = {k for w in weights for k in w}
@@ -219,10 +223,10 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
 
 async def _turnover(ctx: ApiContext, today: date) -> dict[str, Any]:
     since = today - timedelta(days=365)
-    volume = await repo.trade_volume_eur(
-        ctx.store, _mode(ctx), datetime(since.year, since.month, since.day,
+    volume = await asyncio.to_thread(repo.trade_volume_eur, ctx.store, _mode(ctx),
+                                     datetime(since.year, since.month, since.day,
                                         tzinfo=ctx.clock.now().tzinfo))
-    rows, _ = await repo.read_snapshots(ctx.store, since)
+    rows, _ = await asyncio.to_thread(repo.read_snapshots, ctx.store, since)
     totals = [float(repo.to_decimal(r["total_value"]) or 0) for r in rows]
     mean = sum(totals) / len(totals) if totals else None
     result = analytics.turnover(float(volume["buys"]), float(volume["sells"]), mean,
@@ -239,11 +243,13 @@ async def sparklines(request: web.Request) -> web.Response:
     """{symbol: [{time, value}]} from the local price store (no network)."""
     ctx = ctx_of(request)
     since = months_before(_today(ctx), 12)
-    rows = await ctx.store.fetch_all(
-        "SELECT s.symbol AS symbol, p.day AS day, p.close AS close FROM price_history p "
+    rows = await asyncio.to_thread(ctx.store.fetch_all,
+                                   "SELECT s.symbol AS symbol, p.day AS day, p.close AS close "
+                                   "FROM price_history p "
         "JOIN securities s ON s.isin = p.isin WHERE s.active = 1 AND p.day >= ? "
         "ORDER BY s.symbol, p.day", (since.isoformat(),))
-    active = await ctx.store.fetch_all("SELECT symbol FROM securities WHERE active = 1")
+    active = await asyncio.to_thread(ctx.store.fetch_all,
+                                     "SELECT symbol FROM securities WHERE active = 1")
     out: dict[str, list[dict[str, Any]]] = {str(r["symbol"]): [] for r in active}
     for r in rows:
         out.setdefault(str(r["symbol"]), []).append({"time": r["day"], "value": r["close"]})
@@ -265,12 +271,14 @@ async def security_chart(request: web.Request) -> web.Response:
     if wanted not in RANGES_MONTHS:
         raise bad_request(f"range must be one of {', '.join(RANGES_MONTHS)}",
                           code="invalid_range")
-    if await ctx.store.fetch_one("SELECT 1 FROM securities WHERE isin = ?", (isin,)) is None:
+    if await asyncio.to_thread(ctx.store.fetch_one, "SELECT 1 FROM securities WHERE isin = ?",
+                               (isin,)) is None:
         raise not_found(f"unknown security {isin}", code="security_unknown")
     months = RANGES_MONTHS[wanted]
     since = date.min if months is None else months_before(_today(ctx), months)
-    rows = await ctx.store.fetch_all(
-        "SELECT day, close FROM price_history WHERE isin = ? AND day >= ? ORDER BY day",
+    rows = await asyncio.to_thread(ctx.store.fetch_all,
+                                   "SELECT day, close FROM price_history WHERE isin = ? AND day "
+                                   ">= ? ORDER BY day",
         (isin, since.isoformat()))
     return json_response([{"time": r["day"], "value": r["close"]} for r in rows])
 
@@ -285,18 +293,19 @@ async def database_stats(request: web.Request) -> web.Response:
     path = ctx.data_dir / DB_FILE
     pragmas: dict[str, int] = {}
     for name in ("page_count", "page_size", "freelist_count"):
-        row = await ctx.store.fetch_one(f"PRAGMA {name}")
+        row = await asyncio.to_thread(ctx.store.fetch_one, f"PRAGMA {name}")
         pragmas[name] = int(row[0]) if row is not None else 0
-    names = [str(r["name"]) for r in await ctx.store.fetch_all(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]
+    tables_sql = ("SELECT name FROM sqlite_master WHERE type = 'table' "
+                  "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    names = [str(r["name"]) for r in await asyncio.to_thread(ctx.store.fetch_all, tables_sql)]
     tables = []
     for name in names:  # names come from sqlite_master, quoted as identifiers
         quoted = '"' + name.replace('"', '""') + '"'
-        row = await ctx.store.fetch_one(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
+        row = await asyncio.to_thread(ctx.store.fetch_one, f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
         tables.append({"name": name, "rows": int(row[0]) if row is not None else 0})
-    history = await ctx.store.fetch_one(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT isin) AS securities, MIN(day) AS first, "
+    history = await asyncio.to_thread(ctx.store.fetch_one,
+                                      "SELECT COUNT(*) AS n, COUNT(DISTINCT isin) AS securities, "
+                                      "MIN(day) AS first, "
         "MAX(day) AS last FROM price_history")
     return json_response({
         "path": str(path), "size_bytes": path.stat().st_size if path.exists() else 0,

@@ -72,16 +72,17 @@ class Targets:
 async def load_targets(ctx: ApiContext) -> Targets:
     """The latest plan run's targets; a bucket without optimiser weights in that run (or
     every bucket, before the first plan) is out of scope: nothing of it is traded."""
-    latest = await plan_repo.latest_plan(ctx.store)
-    owner = await satellites_repo.security_buckets(ctx.store)
+    latest = await asyncio.to_thread(plan_repo.latest_plan, ctx.store)
+    owner = await asyncio.to_thread(satellites_repo.security_buckets, ctx.store)
     if latest is None:
         return Targets({}, owner, frozenset(), None, None)
     rows: dict[str, dict[str, Any]] = {}
-    for row in [latest, *await plan_repo.bucket_plans(ctx.store, int(latest["id"]))]:
+    for row in [latest, *await asyncio.to_thread(plan_repo.bucket_plans, ctx.store,
+                                                 int(latest["id"]))]:
         weights = dict(row["result"].get("target_weights") or {})
         if weights:  # a bucket whose optimiser gave nothing is left alone
             rows[str(row["bucket_id"] or CORE)] = weights
-    buckets = await satellites_repo.load_buckets(ctx.store)
+    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
     shares = {b.id: b.target_pct for b in buckets.values()}
     return Targets(account_targets(rows, shares), owner, frozenset(rows), int(latest["id"]),
                    latest["created_at"])
@@ -108,7 +109,8 @@ async def _rates(ctx: ApiContext) -> dict[str, Decimal]:
     """Current EUR rates under the one age rule (``market_data.fx_max_age_days``): a
     currency whose newest rate is older is left out, so what needs it is refused."""
     max_age = ctx.settings.current().get_int("market_data.fx_max_age_days")
-    table = await cash_flow_repo.load_latest_rates(ctx.store, max_age, ctx.clock.now().date())
+    table = await asyncio.to_thread(cash_flow_repo.load_latest_rates, ctx.store, max_age,
+                                    ctx.clock.now().date())
     return {"EUR": Decimal(1), **table.current()}
 
 
@@ -124,7 +126,7 @@ async def _securities(ctx: ApiContext, account: AccountSnapshot, owner: dict[str
     """Every known security (latest stored price) with the broker's price for holdings;
     a holding unknown to the store has no ISIN (counted, never traded)."""
     out: dict[str, RebalanceSecurity] = {}
-    for row in await market_repo.list_securities(ctx.store, active_only=True):
+    for row in await asyncio.to_thread(market_repo.list_securities, ctx.store, active_only=True):
         price = row.get("last_price")
         out[str(row["symbol"])] = RebalanceSecurity(
             str(row["symbol"]), str(row["isin"]), str(row.get("currency") or "EUR"),
@@ -186,8 +188,8 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     rates = await _rates(ctx)
     available = cash_eur(account, rates) if cash is None else cash
     scope = {s for s in set(holdings) | set(targets.weights) if targets.in_scope(s)}
-    buckets = await satellites_repo.load_buckets(ctx.store)
-    fills = await satellites_repo.holdings(ctx.store, _fill_modes(ctx))
+    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
+    fills = await asyncio.to_thread(satellites_repo.holdings, ctx.store, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
                                 min_trade_eur=min_trade_eur(fixed, pct), cost_fixed=fixed,

@@ -4,6 +4,7 @@ recent days it was smoothed over."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -44,7 +45,8 @@ async def regime(request: web.Request) -> web.Response:
     settings = ctx_of(request).settings.current()
     cuts = rg.RegimeCuts(settings.get_float("market_regime_bull_threshold"),
                          settings.get_float("market_regime_bear_threshold"))
-    history = await regime_repo.recent_regimes(ctx_of(request).store, HISTORY_DAYS)
+    history = await asyncio.to_thread(regime_repo.recent_regimes, ctx_of(request).store,
+                                      HISTORY_DAYS)
     for day in history:
         day["label"] = rg.label_for(float(day["score"]), cuts)
     common = {"thresholds": {"bull": cuts.bull, "bear": cuts.bear},

@@ -7,6 +7,7 @@ with a stable code and nothing written.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from decimal import Decimal
@@ -91,7 +92,7 @@ def _text(body: dict[str, Any], name: str, default: str = "") -> str:
 
 
 async def _bucket_json(request: web.Request, bucket_id: str) -> dict[str, Any]:
-    buckets = await repo.load_buckets(ctx_of(request).store)
+    buckets = await asyncio.to_thread(repo.load_buckets, ctx_of(request).store)
     bucket = buckets.get(bucket_id)
     if bucket is None:
         raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
@@ -102,7 +103,7 @@ async def _bucket_json(request: web.Request, bucket_id: str) -> dict[str, Any]:
 @router.route("GET", f"{P}/buckets", summary="All buckets", response={"type": "array"})
 async def list_buckets(request: web.Request) -> web.Response:
     """Every bucket with its state."""
-    buckets = await repo.load_buckets(ctx_of(request).store)
+    buckets = await asyncio.to_thread(repo.load_buckets, ctx_of(request).store)
     return json_response([b.to_json() for b in buckets.values()])
 
 
@@ -188,7 +189,7 @@ _event_route(f"{P}/satellites/{{bucket_id}}/retire", "retire",
 async def get_settings(request: web.Request) -> web.Response:
     """The stored settings (404 when the satellite has none)."""
     bucket_id = request.match_info["bucket_id"]
-    settings = (await repo.load_settings(ctx_of(request).store)).get(bucket_id)
+    settings = (await asyncio.to_thread(repo.load_settings, ctx_of(request).store)).get(bucket_id)
     if settings is None:
         raise not_found(f"no settings for {bucket_id!r}", code="no_settings")
     return json_response(settings.to_json())
@@ -231,7 +232,7 @@ async def list_presets(request: web.Request) -> web.Response:
 @router.route("GET", f"{P}/settings/allocation", summary="Allocation settings", response=OBJ)
 async def get_allocation(request: web.Request) -> web.Response:
     """The allocation_settings table."""
-    alloc = await repo.load_allocation(ctx_of(request).store)
+    alloc = await asyncio.to_thread(repo.load_allocation, ctx_of(request).store)
     return json_response(dict(alloc.__dict__))
 
 
@@ -253,7 +254,8 @@ async def bucket_balances(request: web.Request) -> web.Response:
     """[{bucket_id, currency, balance, last_updated}]."""
     bucket_id = request.match_info["bucket_id"]
     await _bucket_json(request, bucket_id)
-    return json_response(await repo.balance_rows(ctx_of(request).store, bucket_id))
+    return json_response(await asyncio.to_thread(repo.balance_rows, ctx_of(request).store,
+                                                 bucket_id))
 
 
 @router.route("GET", f"{P}/balances/summary", summary="Balances of every bucket",
@@ -261,7 +263,7 @@ async def bucket_balances(request: web.Request) -> web.Response:
 async def balances_summary(request: web.Request) -> web.Response:
     """{bucket_id: {currency: balance}}."""
     out: dict[str, dict[str, str]] = {}
-    for row in await repo.balance_rows(ctx_of(request).store):
+    for row in await asyncio.to_thread(repo.balance_rows, ctx_of(request).store):
         out.setdefault(row["bucket_id"], {})[row["currency"]] = row["balance"]
     return json_response(out)
 
@@ -338,7 +340,8 @@ async def bucket_transactions(request: web.Request) -> web.Response:
         raise bad_request(f"transaction_type must be one of {list(ENTRY_TYPES)}",
                           code="invalid_field", field="transaction_type")
     await _bucket_json(request, bucket_id)
-    return json_response(await repo.transactions(ctx_of(request).store, bucket_id,
+    return json_response(await asyncio.to_thread(repo.transactions, ctx_of(request).store,
+                                                 bucket_id,
                                                   limit=int(raw), entry_type=kind))
 
 
@@ -393,7 +396,7 @@ async def reconcile_check(request: web.Request) -> web.Response:
 async def reconcile_breakdown(request: web.Request) -> web.Response:
     """{bucket_id: balance}."""
     currency = _currency(request.match_info["currency"])
-    rows = await repo.balance_rows(ctx_of(request).store)
+    rows = await asyncio.to_thread(repo.balance_rows, ctx_of(request).store)
     return json_response({r["bucket_id"]: r["balance"] for r in rows
                           if r["currency"] == currency})
 
@@ -402,7 +405,7 @@ async def reconcile_breakdown(request: web.Request) -> web.Response:
               response={"type": "array"})
 async def reconcile_history(request: web.Request) -> web.Response:
     """The audit trail: corrections, reported and deferred gaps, newest first."""
-    return json_response(await repo.audits(ctx_of(request).store))
+    return json_response(await asyncio.to_thread(repo.audits, ctx_of(request).store))
 
 
 # ------------------------------------------------------------------ meta-allocator

@@ -63,7 +63,7 @@ async def put_setting(request: web.Request) -> web.Response:
         raise bad_request("body must be {\"value\": ...}", code="missing_field")
     ctx = ctx_of(request)
     try:
-        value = await ctx.settings.set(key, body["value"])
+        value = await asyncio.to_thread(ctx.settings.set, key, body["value"])
     except SettingError as exc:
         raise bad_request(str(exc), code="invalid_setting", key=key,
                           range=SETTINGS[key].range_text()) from None
@@ -84,7 +84,7 @@ async def delete_setting(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_setting", f"unknown setting {key!r}")
     ctx = ctx_of(request)
     try:
-        value = await ctx.settings.reset(key)
+        value = await asyncio.to_thread(ctx.settings.reset, key)
     except SettingError as exc:
         raise bad_request(str(exc), code="invalid_setting", key=key) from None
     spec = SETTINGS[key]
@@ -207,7 +207,8 @@ async def set_trading_mode(request: web.Request) -> web.Response:
     if confirm is not None and not isinstance(confirm, str):
         raise bad_request("confirm must be a string", code="invalid_field")
     try:
-        new, previous = await ctx_of(request).settings.set_trading_mode(mode, confirm)
+        new, previous = await asyncio.to_thread(ctx_of(request).settings.set_trading_mode, mode,
+                                                confirm)
     except SettingError as exc:
         raise bad_request(exc.reason, code="mode_change_refused",
                           confirmation=LIVE_CONFIRMATION) from None

@@ -86,17 +86,20 @@ async def status(request: web.Request) -> web.Response:
 
 async def _portfolio_summary(store: Database) -> dict[str, Any]:
     """Universe size, positions, cash and the last sync (spec §7.2), from the store."""
-    universe = await store.fetch_one(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active FROM securities")
-    positions = await store.fetch_one("SELECT COUNT(*) AS n FROM portfolio_positions")
-    snapshot = await store.fetch_one(
-        "SELECT date, cash_balance, total_value FROM portfolio_snapshots "
+    universe = await asyncio.to_thread(store.fetch_one,
+                                       "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active "
+                                       "FROM securities")
+    positions = await asyncio.to_thread(store.fetch_one,
+                                        "SELECT COUNT(*) AS n FROM portfolio_positions")
+    snapshot = await asyncio.to_thread(store.fetch_one,
+                                       "SELECT date, cash_balance, total_value FROM "
+                                       "portfolio_snapshots "
         "ORDER BY date DESC LIMIT 1")
     return {
         "security_count": int(universe["n"]) if universe else 0,
         "universe_active": int(universe["active"]) if universe else 0,
         "position_count": int(positions["n"]) if positions else 0,
-        "last_sync": await portfolio_repo.last_sync(store),
+        "last_sync": await asyncio.to_thread(portfolio_repo.last_sync, store),
         "cash_balance_eur": snapshot["cash_balance"] if snapshot else None,
         "portfolio_value_eur": snapshot["total_value"] if snapshot else None,
     }
@@ -170,4 +173,5 @@ async def clear_locks(request: web.Request) -> web.Response:
               response={"type": "object", "required": ["flags"]})
 async def pruning_flags(request: web.Request) -> web.Response:
     """What the owner should review: held, yet below the pruning rules."""
-    return json_response({"flags": await pruning_repo.flags(ctx_of(request).store)})
+    return json_response({"flags": await asyncio.to_thread(pruning_repo.flags,
+                                                           ctx_of(request).store)})

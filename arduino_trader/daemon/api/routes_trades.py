@@ -3,6 +3,7 @@ validation, the order journal, and the kill switch (spec/operations.md §1.4, §
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import deque
@@ -85,7 +86,8 @@ async def _intent(request: web.Request, allowed: set[str]) -> tuple[OrderIntent,
 
 
 async def _symbol_of(ctx: ApiContext, isin: str) -> str:
-    row = await ctx.store.fetch_one("SELECT symbol FROM securities WHERE isin = ?", (isin,))
+    row = await asyncio.to_thread(ctx.store.fetch_one,
+                                  "SELECT symbol FROM securities WHERE isin = ?", (isin,))
     return str(row["symbol"]) if row is not None else isin
 
 
@@ -122,7 +124,7 @@ def unresolved_response(body: dict[str, Any]) -> web.Response:
 async def list_trades(request: web.Request) -> web.Response:
     """``id, symbol, name, side, quantity, price, executed_at, order_id`` and more."""
     limit = _limit_param(request, 50, 500)
-    rows = await order_journal.list_trades(ctx_of(request).store, limit)
+    rows = await asyncio.to_thread(order_journal.list_trades, ctx_of(request).store, limit)
     return json_response({"trades": rows})
 
 
@@ -139,7 +141,7 @@ def _limit_param(request: web.Request, default: int, maximum: int) -> int:
 async def list_orders(request: web.Request) -> web.Response:
     """Every journal entry with its client id, broker id, state and fills."""
     limit = _limit_param(request, 100, 1000)
-    rows = await order_journal.list_orders(ctx_of(request).store, limit)
+    rows = await asyncio.to_thread(order_journal.list_orders, ctx_of(request).store, limit)
     return json_response({"orders": rows})
 
 
@@ -148,7 +150,7 @@ async def list_orders(request: web.Request) -> web.Response:
 async def list_rejections(request: web.Request) -> web.Response:
     """Newest first, with the blocking layer and code."""
     limit = _limit_param(request, 50, 500)
-    rows = await order_journal.list_rejections(ctx_of(request).store, limit)
+    rows = await asyncio.to_thread(order_journal.list_rejections, ctx_of(request).store, limit)
     return json_response({"rejections": rows})
 
 
@@ -200,7 +202,8 @@ async def kill_switch(request: web.Request) -> web.Response:
         raise bad_request(f"the kill switch needs \"confirm\": \"{KILL_CONFIRMATION}\"",
                           code="confirmation_required")
     ctx = ctx_of(request)
-    mode, previous = await ctx.settings.set_trading_mode("research", None, who="kill-switch")
+    mode, previous = await asyncio.to_thread(ctx.settings.set_trading_mode, "research", None,
+                                             who="kill-switch")
     log.warning("kill_switch", previous_mode=previous)
     cancel: Any
     try:

@@ -107,7 +107,7 @@ def run_window(trial: int, phase: str, window: tuple[str, str], overrides: dict[
         config = BacktestConfig(date.fromisoformat(window[0]), date.fromisoformat(window[1]),
                                 Decimal(cash[0]), Decimal(cash[1]),
                                 data=local_path(data) if data is not None else None,
-                                progress_every=0, one_cpu=False)
+                                progress_every=0)
         result = run_backtest(config, settings)
         strategy = result.report["strategy"]
         if "error" in strategy:

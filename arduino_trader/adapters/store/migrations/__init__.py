@@ -7,8 +7,6 @@ import sqlite3
 import time
 from importlib import resources
 
-import aiosqlite
-
 _NAME_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -26,33 +24,34 @@ def migration_files() -> list[tuple[int, str, str]]:
     return found
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied now.
 
     Each migration and its bookkeeping row are one transaction: a failing migration
     leaves the database exactly as it was before it.
     """
-    await conn.execute(
+    conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-    )
-    async with conn.execute("SELECT number FROM schema_migrations") as cur:
-        done = {int(row[0]) for row in await cur.fetchall()}
+    ).close()
+    cur = conn.execute("SELECT number FROM schema_migrations")
+    done = {int(row[0]) for row in cur.fetchall()}
+    cur.close()
     applied: list[str] = []
     for number, name, sql in migration_files():
         if number in done:
             continue
-        await conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _split_statements(sql):
-                await conn.execute(statement)
-            await conn.execute(
+                conn.execute(statement)
+            conn.execute(
                 "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
                 (number, name, int(time.time())),
             )
-            await conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except sqlite3.Error:
-            await conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
         applied.append(name)
     return applied
