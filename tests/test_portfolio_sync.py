@@ -156,6 +156,7 @@ def test_full_cycle_values_positions_and_snapshots(rig: Rig) -> None:
     paper_ids = [r["trade_id"] for r in rig.rows("SELECT trade_id FROM paper_trades "
                                                  "ORDER BY trade_id")]
     assert [t["trade_key"] for t in trades] == [f"research:{i}" for i in paper_ids]
+    assert rig.bus.settle(30)  # the cycle's tells reach the recorder
     runs = [m for m in rig.seen if isinstance(m, RunJob)]
     synced = [m for m in rig.seen if isinstance(m, PortfolioSynced)]
     assert [r.job for r in runs] == ["sync_prices"]
