@@ -49,7 +49,7 @@ def sched(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Iterator[Any]:
     ctx = ActorContext(bus, io, clock, lambda: settings, {})
     gates = [threading.Event() for _ in range(3)]
     bus.register("stepped", SteppedActor.start(ctx, gates))
-    scheduler = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=lambda: settings,
+    scheduler = Scheduler(bus=bus, store=store, clock=clock, settings=lambda: settings,
                           max_workers=1)
     scheduler.register(JobSpec("slow", "stepped", "slow"))
     scheduler.register(JobSpec("other", "stepped", "other"))

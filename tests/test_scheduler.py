@@ -63,7 +63,7 @@ def setup(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
     gate = threading.Event()
     fail: list[bool] = []
     bus.register("worker", WorkerActor.start(ctx, gate, fail))
-    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=lambda: current["s"])
+    sched = Scheduler(bus=bus, store=store, clock=clock, settings=lambda: current["s"])
     sched.register(JobSpec("sync", "worker", "sync", every_minutes_key="job_sync_cycle_minutes"))
     yield sched, clock, gate, fail, current
     gate.set()
@@ -146,7 +146,7 @@ def stepped(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
     ctx = ActorContext(bus, io, clock, defaults, {})
     runs: list[tuple[str, str]] = []
     bus.register("recorder", RecordingActor.start(ctx, runs))
-    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=defaults,
+    sched = Scheduler(bus=bus, store=store, clock=clock, settings=defaults,
                       stepped=("sync", "plan", "fails"), tick_seconds=0.02)
     for spec in (JobSpec("plan", "recorder", "", every_minutes_key="job_planner_minutes"),
                  JobSpec("sync", "recorder", "", every_minutes=5, run_at_startup=True),
@@ -236,7 +236,7 @@ def test_stepped_jobs_wait_for_the_events_they_caused(io: IoLoop, bus: ActorBus,
     bus.register("echo", EchoActor.start(ctx))
     bus.register("slow", SlowActor.start(ctx, seen))
     bus.subscribe(Noted, "echo")
-    sched = Scheduler(bus=bus, io=io, store=store, clock=clock, settings=defaults,
+    sched = Scheduler(bus=bus, store=store, clock=clock, settings=defaults,
                       stepped=("first", "second"))
     for name in ("first", "second"):
         sched.register(JobSpec(name, "echo", "", every_minutes=5))

@@ -31,7 +31,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobFinished, JobOutcome, RunJob
-from arduino_trader.protocols.runtime import ActorUnavailable, IoRunner, SettlingBus
+from arduino_trader.protocols.runtime import ActorUnavailable, SettlingBus
 from arduino_trader.protocols.store import Database, StoreError
 
 from .job_state import JobAlreadyRunning, JobNotFound, JobState, stale_reason
@@ -52,13 +52,12 @@ SIMULATED_DAY_JOBS: tuple[str, ...] = (
 class Scheduler:
     """Runs registered jobs on their schedules and on demand."""
 
-    def __init__(self, *, bus: SettlingBus, io: IoRunner, store: Database, clock: Clock,
+    def __init__(self, *, bus: SettlingBus, store: Database, clock: Clock,
                  settings: Callable[[], Settings], max_workers: int = 4,
                  tick_seconds: float = 0.5, stepped: Sequence[str] | None = None) -> None:
         """``stepped``: the jobs a simulated clock runs, in order (default: on a
         :class:`StepClock` :data:`SIMULATED_DAY_JOBS`, else None: ordinary scheduling)."""
         self._bus = bus
-        self._io = io
         self._store = store
         self._clock = clock
         self._settings = settings

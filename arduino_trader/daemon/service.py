@@ -265,7 +265,7 @@ class TraderDaemon:
 
     def _start_scheduler(self) -> None:
         assert self.settings is not None
-        self.scheduler = Scheduler(bus=self.bus, io=self.io, store=self.store, clock=self.clock,
+        self.scheduler = Scheduler(bus=self.bus, store=self.store, clock=self.clock,
                                    settings=self.settings.current)
         for spec in self.job_specs():
             self.scheduler.register(spec)
