@@ -1,4 +1,4 @@
-"""Portfolio optimisation with PyPortfolioOpt, in-process (spec/planning.md §4).
+"""Portfolio optimisation with PyPortfolioOpt, in-process.
 
 Expected-returns blend, Ledoit-Wolf covariance, per-security and country/industry bounds,
 mean-variance (with the relaxation/objective fallback chain) blended with HRP by
@@ -49,7 +49,7 @@ class OptimizerAsset:
 
 @dataclass(frozen=True)
 class OptimizerResult:
-    """§4 output (the fields the planner and the endpoints need)."""
+    """The optimiser's output (the fields the planner and the endpoints need)."""
 
     success: bool
     target_weights: dict[str, float]
@@ -82,7 +82,8 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
                      regime_multiplier: float = 1.0, forward_adjustment: float = 0.0,
                      priority_multiplier: float = 1.0, portfolio_value: float = 0.0,
                      cost_fixed: float = 2.0, cost_pct: float = 0.002) -> dict[str, float]:
-    """§4 blend (× each asset's multiplier, + its dividend bonus); no CAGR → excluded."""
+    """Expected returns, a blend of CAGR and score (× each asset's multiplier, + its dividend
+    bonus); no CAGR → excluded."""
     out: dict[str, float] = {}
     fwd = max(-0.20, min(0.20, forward_adjustment))
     for a in assets:
@@ -326,7 +327,7 @@ def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
              cost_pct: float = 0.002, forward_adjustment: float = 0.0,
              risk_memo: RiskMemo | None = None) -> OptimizerResult:
     """Target weights for ``assets`` from their daily closes ``prices[asset, day]``;
-    ``forward_adjustment`` (§4, from VIX / yield curve / market P/E) scales every expected
+    ``forward_adjustment`` (from VIX / yield curve / market P/E) scales every expected
     return by (1 + adjustment). Calls over the same ``prices`` (another subset of the same
     assets, other bounds) may share one ``risk_memo`` dict: the covariance, HRP weights and
     correlations of a set of securities are then computed once."""

@@ -1,4 +1,4 @@
-"""Stable unique keys for broker cash-flow records (spec §2.1 [DECISION]).
+"""Stable unique keys for broker cash-flow records (a re-read record gets the same key).
 
 A key is built only from fields the broker never changes: the source, the broker's own
 id (plus the part of a record it stands for, e.g. its fee) or, when the broker sent no

@@ -1,5 +1,5 @@
-"""Raw broker cash-flow shapes of every §2.1 source → :class:`CashFlowRecord` or an
-explicit :class:`Rejection` with its reason (spec/portfolio.md §2.1).
+"""Raw broker cash-flow shapes of every source → :class:`CashFlowRecord` or an
+explicit :class:`Rejection` with its reason.
 
 Sources: client request history (``getClientCpsHistory``: withdrawals 337, structured
 products 297, other ``type_<n>``, and the fees split out of them), executed corporate

@@ -1,4 +1,4 @@
-"""Typed cash-flow records: what every broker source normalises into (spec §2.1-2.2).
+"""Typed cash-flow records: what every broker source normalises into (one table, ``cash_flows``).
 
 Amounts are signed ``Decimal`` in the record's own currency (inflow > 0, outflow < 0),
 quantized to the cent. ``key`` is the stable unique key (see :mod:`.keys`); it never

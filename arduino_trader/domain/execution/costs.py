@@ -1,4 +1,4 @@
-"""Transaction costs and the minimum worthwhile trade (spec/operations.md §1.9)."""
+"""Transaction costs and the minimum worthwhile trade."""
 
 from __future__ import annotations
 

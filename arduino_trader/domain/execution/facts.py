@@ -95,7 +95,7 @@ class SafetyFacts:
 
 @dataclass(frozen=True)
 class SafetyLimits:
-    """The settings the checks apply (spec/operations.md §1.2-1.3 defaults)."""
+    """The settings the checks apply, with their defaults."""
 
     costs: CostModel
     buy_cooldown_days: int = 30

@@ -1,4 +1,4 @@
-"""The safety pipeline every order passes, whatever its source (spec/operations.md §1.2-1.3).
+"""The safety pipeline every order passes, whatever its source.
 
 Layers run in a fixed order and the first failure wins: mode → security and flags →
 quantity sanity → frequency and loss breakers → cooldown / hold / position → market hours

@@ -1,4 +1,4 @@
-"""Per-bucket planning (spec/portfolio.md §1.10): one account's planning input cut into
+"""Per-bucket planning: one account's planning input cut into
 one input per bucket, and each bucket's result made its own.
 
 A bucket plans over its own securities (a symbol belongs to exactly one bucket: its

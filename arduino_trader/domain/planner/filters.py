@@ -1,4 +1,4 @@
-"""Candidate selection and sequence filters (spec/planning.md §2.4 step 1, §2.5).
+"""Candidate selection and sequence filters (diversity, correlation, early cash feasibility).
 
 * :func:`diverse_select` — the top-N of a category chosen across clusters (country group,
   else first industry, else the 3-character symbol prefix): ⌊N/#clusters⌋ (≥ 1) per

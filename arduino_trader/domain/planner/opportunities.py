@@ -1,11 +1,12 @@
-"""Opportunity calculators (spec/planning.md §2.3): candidate trades per category.
+"""Opportunity calculators : candidate trades per category.
 
 Every calculator emits priorities in [0, 1]; the security's ``priority_multiplier`` (set
 per security by the owner) multiplies buy and divides sell priority. Gates: buys need
 allow_buy, a known price, no buy within the cooldown, a score ≥ ``min_security_score`` and
 a price below 95 % of the 52-week high; optimiser-driven (weight-based) buys must also
 pass the quality gates of :mod:`.gates` (``Universe.optimiser_gate``); no buy takes a
-position above the executor's 15 % guardrail. Sells need a sell-eligible position (§1.5).
+position above the executor's 15 % guardrail. Sells need a sell-eligible position
+(:mod:`..scoring.sell`).
 Each category keeps its top N, by priority or spread over country/industry clusters
 (diverse selection, :mod:`.filters`).
 Sizes are whole lots; values in EUR.

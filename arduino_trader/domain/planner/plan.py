@@ -1,6 +1,6 @@
 """``plan()``: the whole planning run from plain inputs to explained recommendations.
 
-Pipeline (spec/planning.md §2.1): metrics (Numba) → security scores → regime effects and
+Pipeline: metrics (Numba) → security scores → regime effects and
 forward adjustment → optimiser targets (buys the gates refuse are stated and capped) →
 opportunities (diverse selection) → sequences (patterns, adaptive and regime patterns,
 combinations; diversity and correlation filters) → one kernel call over all sequences ×

@@ -1,4 +1,4 @@
-"""Numba kernels: per-security metrics over the whole universe at once (spec/planning.md §1.1).
+"""Numba kernels: per-security metrics over the whole universe at once.
 
 Input is a 2-D float64 matrix ``prices[security, day]`` of daily closes, oldest first.
 Each security is measured over its *trailing valid run*: the longest suffix of finite,
