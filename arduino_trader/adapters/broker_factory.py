@@ -17,7 +17,7 @@ from .tradernet.client import ClientConfig, TradernetClient
 
 
 def paper_fees(settings: Settings) -> PaperFees:
-    """The configured trading costs (spec §1.9) as the paper broker charges them."""
+    """The configured trading costs (fixed EUR + fraction) as the paper broker charges them."""
     costs = CostModel.from_settings(settings)
     return PaperFees(fixed_eur=costs.fixed_eur, percent=costs.fraction)
 

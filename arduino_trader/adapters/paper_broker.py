@@ -522,7 +522,8 @@ class MarketDataPrices:
     """Prices for the paper broker from the (blocking) market-data port, off the loop.
 
     EUR rates seen while pricing are cached, so fees convert their fixed EUR part; a
-    currency never priced yet pays the fixed part in raw EUR (spec §1.9 fallback).
+    currency never priced yet pays the fixed part in raw EUR (the costs' fallback
+    when no rate is known).
     """
 
     def __init__(self, source: MarketData) -> None:

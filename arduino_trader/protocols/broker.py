@@ -2,7 +2,8 @@
 
 Money is exact (``Decimal``). Every failure reaches the caller as a :class:`BrokerError`
 subclass; an answer the adapter cannot read is :class:`BrokerProtocolError`, never an
-empty list. Order statuses are the broker's codes (spec/operations.md §2.5).
+empty list. Order statuses are the broker's codes
+(``ORDER_STATUS_NAMES``; terminal ones in ``TERMINAL_STATUSES``).
 """
 
 from __future__ import annotations

@@ -240,7 +240,7 @@ class YFinanceSource:
         return self._call(symbol, read)
 
     def fundamentals(self, symbol: str) -> Fundamentals:
-        """The §4.2 fundamentals; a missing figure is None. ``dividendYield`` is a
+        """The fundamentals the scorers read; a missing figure is None. ``dividendYield`` is a
         fraction (``yahoo_units.dividend_yield``); ``fiveYearAvgDividendYield`` stays
         Yahoo's percent."""
         info = self._info(symbol)
