@@ -1,4 +1,4 @@
-"""The ``dividend_reinvestment`` job and DRIP fill consumption (spec/portfolio.md §3.3).
+"""The ``dividend_reinvestment`` job and DRIP fill consumption.
 
 Planning only reserves: orders go through the executor (source ``drip``), and a
 dividend's euros are consumed — and the dividend marked reinvested — only when the

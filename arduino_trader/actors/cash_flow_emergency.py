@@ -1,4 +1,4 @@
-"""The ``emergency_rebalance`` job and the negative-balance check (spec/portfolio.md §4).
+"""The ``emergency_rebalance`` job and the negative-balance check.
 
 Detection reads the configured broker's account snapshot (every cash row, including
 zero and negative ones). A run is recorded in ``emergency_runs``; its partial unique
@@ -87,7 +87,7 @@ def _balances(account: AccountSnapshot) -> dict[str, Decimal]:
 
 
 def check(ctx: ActorContext) -> dict[str, Any]:
-    """The §4.6 negative-balance answer for the broker account (``error`` on failure)."""
+    """The negative-balance answer for the broker account (``error`` on failure)."""
     db: Database = ctx.resource("store")
     try:
         account = _snapshot(ctx)

@@ -183,7 +183,7 @@ class InputGatherer:
         return regime.score
 
     def _indicators(self, today: date) -> MarketIndicators:
-        """The §4 forward indicators from the last closes of ``^VIX``, ``^TNX`` and
+        """The optimiser's forward indicators from the last closes of ``^VIX``, ``^TNX`` and
         ``^IRX`` (read once a day); a symbol the source lacks stays unknown (adds 0)."""
         if self.market_data is None:
             return MarketIndicators()

@@ -33,7 +33,7 @@ class InsufficientData(ValueError):
 
 
 def finite(value: float) -> float:
-    """``value`` if finite, else 0 (the spec's rule for every published figure)."""
+    """``value`` if finite, else 0 (the rule for every published figure)."""
     return float(value) if math.isfinite(value) else 0.0
 
 

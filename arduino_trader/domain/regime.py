@@ -174,8 +174,8 @@ def forward_adjustment(vix: float | None = None, yield_curve_slope: float | None
 
     VIX ≥ 30 → −0.10·min(1, (VIX−30)/20); VIX ≤ 15 → +0.05·(1 − VIX/15). Yield-curve slope
     (fraction) ≤ −0.01 → −0.15·min(1, |s|/0.02); ≥ 0.01 → +0.045·min(1, (s−0.01)/0.02).
-    Market P/E ≥ 26 → −0.10·min(1, (PE−26)/13); ≤ 18 → +0.05·min(1, 1 − (PE−18)/4) (the
-    spec's fix: the reference's factor exceeds 1 below 18).
+    Market P/E ≥ 26 → −0.10·min(1, (PE−26)/13); ≤ 18 → +0.05·min(1, 1 − (PE−18)/4) (capped:
+    the reference system's factor exceeded 1 below 18).
     """
     total = 0.0
     if vix is not None and math.isfinite(vix) and vix >= 0:

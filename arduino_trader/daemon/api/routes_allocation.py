@@ -1,4 +1,4 @@
-"""Allocation endpoints (spec/portfolio.md §5.4): country/industry groups, targets,
+"""Allocation endpoints: country/industry groups, targets,
 current vs target with the ±2 % band, and concentration alerts.
 
 Positions are valued in EUR from the broker account and the stored FX rates (a missing
@@ -114,7 +114,7 @@ async def current(request: web.Request) -> web.Response:
 
 
 @router.route("GET", "/api/trades/allocation", summary="Allocation vs targets by country and "
-              "industry with concentration alerts (spec operations §1.11)", response=_OBJ,
+              "industry with concentration alerts", response=_OBJ,
               errors={503: "broker or FX rate unavailable"})
 async def trades_allocation(request: web.Request) -> web.Response:
     """{total_value, cash_balance, country[], industry[], alerts[]}; rows

@@ -1,5 +1,5 @@
-"""Cash flows (§2.5), dividends (§3.6) and the negative-balance part of rebalancing (§4.6)
-of spec/portfolio.md (triggers and trades: ``routes_rebalancing.py``).
+"""Cash flows, dividends and the negative-balance part of rebalancing (triggers and
+trades: ``routes_rebalancing.py``).
 
 ``POST /api/cash-flows/sync`` and ``POST /api/rebalancing/emergency/run`` run the real
 jobs (409 while one runs). Bad input is a 4xx and writes nothing.
@@ -96,7 +96,7 @@ def _dividend_id(request: web.Request) -> int:
                      QueryParam("transaction_type", _STR),
                      QueryParam("limit", {"type": "integer"})), errors={400: "bad query"})
 async def list_cash_flows(request: web.Request) -> web.Response:
-    """§2.5 list."""
+    """List cash flows."""
     q = request.query
     try:
         query = list_query(q.get("start_date"), q.get("end_date"), q.get("transaction_type"),
@@ -110,7 +110,7 @@ async def list_cash_flows(request: web.Request) -> web.Response:
 @router.route("POST", "/api/cash-flows/sync", summary="Run the cash-flow sync job now",
               response=_OBJ, errors={409: "already running", 503: "broker unavailable"})
 async def sync_cash_flows(request: web.Request) -> web.Response:
-    """§2.5 sync (POST, reusing the job): {message, synced, total_from_api, ...}."""
+    """Sync (POST, reusing the job): {message, synced, total_from_api, ...}."""
     outcome = await _run_job(request, "cash_flow_sync")
     details = dict(outcome.details)
     if details.get("broker_unavailable"):
@@ -122,7 +122,7 @@ async def sync_cash_flows(request: web.Request) -> web.Response:
 @router.route("GET", "/api/cash-flows/summary", summary="Totals over completed cash flows",
               response=_OBJ)
 async def cash_flow_summary(request: web.Request) -> web.Response:
-    """§2.5 summary (completed rows only)."""
+    """Summary (completed rows only)."""
     s = summarise(await repo.summary_rows(ctx_of(request).store))
     return json_response({
         "total_transactions": s.total_transactions, "total_deposits_eur": s.total_deposits_eur,
@@ -142,7 +142,7 @@ async def _history(request: web.Request) -> list[HistoryRow]:
 @router.route("GET", "/api/dividends", summary="Dividends, newest first", response=_OBJ,
               query=(QueryParam("limit", {"type": "integer"}),))
 async def list_dividends(request: web.Request) -> web.Response:
-    """§3.6 list."""
+    """List dividends."""
     rows = await repo.list_dividends(ctx_of(request).store, _limit(request))
     return json_response({"dividends": rows, "count": len(rows)})
 
@@ -150,7 +150,7 @@ async def list_dividends(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/unreinvested", summary="Dividends not yet reinvested",
               response=_OBJ, query=(QueryParam("min_amount_eur", {"type": "number"}),))
 async def unreinvested(request: web.Request) -> web.Response:
-    """§3.6 unreinvested, oldest first."""
+    """Dividends not reinvested, oldest first."""
     minimum = _query_decimal(request, "min_amount_eur", Decimal(0))
     if minimum < 0:
         raise bad_request("min_amount_eur must be ≥ 0", code="invalid_query")
@@ -161,7 +161,7 @@ async def unreinvested(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/pending-bonuses", summary="Pending DRIP cash per symbol",
               response={"type": "array"})
 async def pending_bonuses(request: web.Request) -> web.Response:
-    """§3.6 pending bonuses (EUR waiting per symbol)."""
+    """Pending bonuses (EUR waiting per symbol)."""
     pending = await repo.pending_bonuses(ctx_of(request).store)
     return json_response([{"symbol": s, "pending_bonus": v} for s, v in sorted(pending.items())])
 
@@ -169,21 +169,21 @@ async def pending_bonuses(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/analytics/total", summary="Total dividend EUR per symbol",
               response=_OBJ)
 async def analytics_total(request: web.Request) -> web.Response:
-    """§3.5 totals per symbol."""
+    """Dividend totals per symbol."""
     return json_response(totals_by_symbol(await _history(request)))
 
 
 @router.route("GET", "/api/dividends/analytics/reinvestment-rate",
               summary="Reinvested EUR / total EUR", response=_OBJ)
 async def analytics_rate(request: web.Request) -> web.Response:
-    """§3.5 reinvestment rate."""
+    """Reinvested EUR / total dividend EUR."""
     return json_response({"rate": reinvestment_rate(await _history(request))})
 
 
 @router.route("GET", "/api/dividends/symbol/{symbol}", summary="Dividends of a symbol or ISIN",
               response=_OBJ)
 async def by_symbol(request: web.Request) -> web.Response:
-    """§3.6 by symbol (or ISIN)."""
+    """Dividends by symbol (or ISIN)."""
     symbol = request.match_info["symbol"].strip()
     rows = await repo.dividends_by_symbol(ctx_of(request).store, symbol)
     return json_response({"symbol": symbol, "dividends": rows, "count": len(rows)})
@@ -192,7 +192,7 @@ async def by_symbol(request: web.Request) -> web.Response:
 @router.route("POST", "/api/dividends/clear-bonus/{symbol}", summary="Clear the pending "
               "bonuses of a symbol", response=_OBJ)
 async def clear_bonus(request: web.Request) -> web.Response:
-    """§3.6 clear bonus → {symbol, rows_affected}."""
+    """Clear pending bonuses → {symbol, rows_affected}."""
     ctx = ctx_of(request)
     symbol = request.match_info["symbol"].strip()
     if not symbol:
@@ -210,7 +210,7 @@ async def clear_bonus(request: web.Request) -> web.Response:
                                    "bucket_id": _STR}},
               response=_OBJ, errors={400: "invalid"})
 async def create_dividend(request: web.Request) -> web.Response:
-    """§3.6 create → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
+    """Record a dividend → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
     ctx = ctx_of(request)
     body = await read_json(request)
     only_fields(body, {"symbol", "isin", "amount", "currency", "amount_eur", "payment_date",
@@ -261,7 +261,7 @@ async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
 @router.route("GET", "/api/dividends/{id}", summary="One dividend", response=_OBJ,
               errors={404: "unknown"})
 async def get_dividend(request: web.Request) -> web.Response:
-    """§3.6 one."""
+    """One dividend."""
     row = await repo.get_dividend(ctx_of(request).store, _dividend_id(request))
     if row is None:
         raise not_found("no such dividend", code="unknown_dividend")
@@ -273,7 +273,7 @@ async def get_dividend(request: web.Request) -> web.Response:
                                                 "properties": {"amount": _MONEY}},
               errors={400: "invalid", 404: "unknown"})
 async def set_pending_bonus(request: web.Request) -> web.Response:
-    """§3.6 pending bonus {amount ≥ 0} → 204."""
+    """Set pending bonus {amount ≥ 0} → 204."""
     dividend_id = _dividend_id(request)
     body = await read_json(request)
     only_fields(body, {"amount"})
@@ -289,7 +289,7 @@ async def set_pending_bonus(request: web.Request) -> web.Response:
                     "properties": {"quantity": _MONEY}},
               errors={400: "invalid", 404: "unknown"})
 async def mark_reinvested(request: web.Request) -> web.Response:
-    """§3.6 mark reinvested {quantity > 0} → 204."""
+    """Mark reinvested {quantity > 0} → 204."""
     ctx = ctx_of(request)
     dividend_id = _dividend_id(request)
     body = await read_json(request)
@@ -302,10 +302,10 @@ async def mark_reinvested(request: web.Request) -> web.Response:
 
 # -------------------------------------------------------------------- rebalancing
 @router.route("GET", "/api/rebalancing/check-negative-balances", summary="Negative and thin "
-              "cash balances per currency (§4.1)", response=_OBJ,
+              "cash balances per currency", response=_OBJ,
               errors={503: "broker or FX rate unavailable"})
 async def check_negative(request: web.Request) -> web.Response:
-    """§4.6 (GET by the spec's decision)."""
+    """The negative/thin balance check (a GET: it changes nothing)."""
     answer = await ask_actor(request, "cash_flows", CheckBalances(), timeout=90)
     if "error" in answer:
         raise ApiError(503, answer["error"], answer["message"])

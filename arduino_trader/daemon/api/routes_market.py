@@ -1,4 +1,4 @@
-"""Market data and universe routes: markets status (§7.2), securities (§5.4), the
+"""Market data and universe routes: markets status, securities, the
 ``/api/system/sync/*`` triggers (each starts the real job) and FX."""
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _trigger(request: web.Request, job: str) -> web.Response:
 @router.route("GET", "/api/system/markets", summary="Every exchange: open/closed, next "
               "close or open, time zone, calendar end; counts", response=MARKETS_SCHEMA)
 async def markets(request: web.Request) -> web.Response:
-    """Status per exchange of §3.1 from the calendar library (unknown/failed ⇒ closed)."""
+    """Status per known exchange from the calendar library (unknown/failed ⇒ closed)."""
     ctx = ctx_of(request)
     now = ctx.clock.now()
     calendars = _shared_calendars(now.date())
@@ -268,7 +268,7 @@ async def create_security(request: web.Request) -> web.Response:
               body=ADD_BODY,
               errors={404: "unknown identifier", 503: "source unavailable"})
 async def add_by_identifier(request: web.Request) -> web.Response:
-    """§5.2: resolve, refuse bad ISINs and duplicates, insert; history in the background."""
+    """Add a security: resolve, refuse bad ISINs and duplicates, insert; history follows."""
     body = await read_json(request)
     only_fields(body, ADD_FIELDS)
     identifier = body.get("identifier")

@@ -1,4 +1,4 @@
-"""Planner endpoints (spec/planning.md §2.10, §4): the stored plan as explained steps,
+"""Planner endpoints: the stored plan as explained steps,
 executing step 1 through the executor, dismissal by portfolio hash, planner status and
 regeneration, and the optimiser's view of the last plan. Planning never runs on the loop:
 regeneration is a background job, status answers from the store even while the planner
@@ -203,7 +203,7 @@ async def regenerate(request: web.Request) -> web.Response:
 
 def _optimizer_view(latest: dict[str, Any], blend: float, target: float,
                     reached_share: float) -> dict[str, Any]:
-    """§4 result fields from a stored plan: targets vs the weights the plan saw. A run
+    """The optimiser's result fields from a stored plan: targets vs the weights the plan saw. A run
     that failed (its error stored with the plan) is ``success: false`` with the error;
     ``target_reached``: the targets' expected return ≥ ``reached_share`` × target."""
     result, inputs = latest["result"], latest.get("inputs", {})
@@ -294,7 +294,7 @@ async def run_optimizer(request: web.Request) -> web.Response:
               "when calculated), best first", response={"type": "object",
                                                         "required": ["scores"]})
 async def scores(request: web.Request) -> web.Response:
-    """Every stored score (spec/planning.md §1.3); components at /api/scores/{isin}."""
+    """Every stored score; components at /api/scores/{isin}."""
     rows = await scores_repo.read_scores(ctx_of(request).store)
     return json_response({"scores": rows, "count": len(rows)})
 

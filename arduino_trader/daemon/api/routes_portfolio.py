@@ -1,4 +1,4 @@
-"""Portfolio, chart and status routes (spec/portfolio.md §6.5-6.6, operations §7.2).
+"""Portfolio, chart and status routes.
 
 Read-only. Missing prices, missing FX, an empty portfolio or an unreadable snapshot row
 never make a 500: the answer carries what is known and names what is missing.
@@ -174,7 +174,7 @@ def _analytics_empty(reason: str, **extra: Any) -> dict[str, Any]:
 
 
 @router.route("GET", "/api/portfolio/analytics", summary="Returns, risk, attribution and "
-              "turnover (spec §6.3-6.4)",
+              "turnover",
               query=(QueryParam("days", {"type": "integer", "minimum": 2, "maximum": 3650}),),
               response={"type": "object", "required": ["status", "returns", "risk_metrics",
                                                        "attribution"],

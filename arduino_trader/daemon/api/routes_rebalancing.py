@@ -1,4 +1,4 @@
-"""Event-driven rebalancing (spec/portfolio.md §4.5, §4.6): the drift and cash triggers,
+"""Event-driven rebalancing: the drift and cash triggers,
 the trades toward the optimiser's targets, and their execution through the executor.
 
 The targets are the latest plan's optimiser weights per bucket, times each bucket's
@@ -217,8 +217,8 @@ def _view(calc: Calculated) -> dict[str, Any]:
                      QueryParam("min_trade_size", {"type": "number"})),
               errors={400: "bad threshold", 503: "broker or FX rate unavailable"})
 async def check_triggers(request: web.Request) -> web.Response:
-    """§4.5 over held ∪ targeted symbols with the latest plan's per-symbol targets
-    (missing target = 0); a symbol whose bucket did not plan never counts as drift."""
+    """Drift and cash triggers over held ∪ targeted symbols with the latest plan's per-symbol
+    targets (missing target = 0); a symbol whose bucket did not plan never counts as drift."""
     ctx = ctx_of(request)
     settings = ctx.settings.current()
     enabled_raw = request.query.get("enabled")

@@ -1,4 +1,4 @@
-"""Satellite endpoints (spec/portfolio.md §1.16), prefix ``/api/satellites``.
+"""Satellite endpoints, prefix ``/api/satellites``.
 
 Reads go to the store; every change is a command to the satellite manager actor, which
 validates it with the domain rules and writes it in one transaction. Bad input is a 4xx

@@ -1,4 +1,4 @@
-"""The nine settings routes (spec/operations.md §6.3) with the safe decisions applied."""
+"""The nine settings routes, with the safe decisions applied."""
 
 from __future__ import annotations
 

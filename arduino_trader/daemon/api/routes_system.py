@@ -85,7 +85,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def _portfolio_summary(store: Database) -> dict[str, Any]:
-    """Universe size, positions, cash and the last sync (spec §7.2), from the store."""
+    """Universe size, positions, cash and the last sync, from the store."""
     universe = await store.fetch_one(
         "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active FROM securities")
     positions = await store.fetch_one("SELECT COUNT(*) AS n FROM portfolio_positions")

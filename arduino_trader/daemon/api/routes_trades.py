@@ -1,5 +1,5 @@
 """Trades and orders: the ledger, manual execution behind the safety pipeline, dry-run
-validation, the order journal, and the kill switch (spec/operations.md §1.4, §1.11)."""
+validation, the order journal, and the kill switch."""
 
 from __future__ import annotations
 

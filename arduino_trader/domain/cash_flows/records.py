@@ -41,7 +41,7 @@ def status_from_code(code: int | None) -> Status:
 class CashFlowRecord:
     """One normalised broker cash movement.
 
-    ``transaction_type`` is the spec's type name (``withdrawal``, ``type_<n>`` ...);
+    ``transaction_type`` is the stored type name (``withdrawal``, ``type_<n>`` ...);
     ``kind`` its classification used by the rules. ``amount_eur_broker`` is the broker's
     own EUR value when it sent one. ``symbol``/``isin`` name the instrument (dividends,
     trading fees); ``related_id`` the trade or request a fee belongs to. ``stable_id`` is

@@ -10,7 +10,7 @@
   0.3·min(1, distinct tags / min(length, 5))), with real country groups and the candidate
   categories as tags; vectorised over many sequences.
 * :func:`correlation_conflicts` — which pairs of securities may not be bought together
-  (|ρ| of the last 252 daily returns above the threshold, spec's correlation filter).
+  (|ρ| of the last 252 daily returns above the threshold).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Security scoring: every group, with its components.
 
 Every scorer takes plain floats (``None`` or NaN = missing) and returns a value in [0, 1].
-Missing data scores neutral (0.5) unless the spec gives another explicit value. The spec's
-"Proposed" fixes are applied: the momentum discontinuity at −10 % is removed, the
+Missing data scores neutral (0.5) unless a scorer states another explicit value. Fixes to
+the reference system's scorers: the momentum discontinuity at −10 % is removed, the
 diversification terms reward *underweight* groups (target − current), and dividend growth
 uses the current / 5-year-average yield ratio instead of a saturating percent value.
 """
