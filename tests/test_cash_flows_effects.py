@@ -1,4 +1,5 @@
-"""Exactly-once effects of broker cash-flow records (§2.4, §7.3-7.4), incl. properties
+"""Exactly-once effects of broker cash-flow records (money invariants 3-4 of
+docs/architecture.md), incl. properties
 over generated syncs with duplicates, re-syncs, crashes mid-sync, status changes and
 FX moves."""
 

@@ -1,4 +1,4 @@
-"""Normalisation of every §2.1 broker source: exact amounts, explicit rejections."""
+"""Normalisation of every broker source: exact amounts, explicit rejections."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dividends and DRIP (§3): minimum trade, 3 % rule, lots, FX, at-most-once spending."""
+"""Dividends and DRIP: minimum trade, 3 % rule, lots, FX, at-most-once spending."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Emergency rebalancing (§4): detection, the three steps in order, exact FX, gating."""
+"""Emergency rebalancing: detection, the three steps in order, exact FX, gating."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_plan_invariants(balances: dict[str, Decimal],
                 need_eur = sum((v * RATES.eur_per(c) for c, v in short.items()), D(0))
             h = next(x for x in hs if x.symbol == action.symbol)
             assert action.exchange == "XNYS" and action.quantity <= h.quantity
-            # at most the buffered remaining need plus one lot per position (§7.7)
+            # at most the buffered remaining need plus one lot per position (money invariant 7)
             lot_eur = h.lot * h.price * RATES.eur_per(h.currency)
             assert action.value_eur <= max(D(0), need_eur * SELL_BUFFER - sold_eur) + lot_eur
             sold_eur += action.value_eur

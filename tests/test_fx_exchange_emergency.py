@@ -1,7 +1,7 @@
 """Emergency rebalancing with currency exchange, end to end against the sandbox (live
 mode): a negative USD balance is repaired by an exchange first, through the executor's
 journal; positions are sold only for what the exchanges could not cover, and their
-proceeds are exchanged last (spec/portfolio.md §4.2)."""
+proceeds are exchanged last."""
 
 from __future__ import annotations
 

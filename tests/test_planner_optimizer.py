@@ -1,4 +1,4 @@
-"""Optimiser (§4): HRP equals PyPortfolioOpt's, bounds and groups hold, failures degrade."""
+"""Optimiser: HRP equals PyPortfolioOpt's, bounds and groups hold, failures degrade."""
 
 from __future__ import annotations
 

@@ -194,7 +194,7 @@ def test_plan_never_fails_on_messy_input(seed: int, n: int, t: int, cash: float,
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 1000), cash=st.floats(2_000.0, 60_000.0))
 def test_buys_respect_the_executors_position_guardrail(seed: int, cash: float) -> None:
-    """No BUY takes a position above 15 % of the portfolio (operations.md §1.3: the
+    """No BUY takes a position above 15 % of the portfolio (the
     executor would refuse it), whatever the optimiser's 20 % bound allows."""
     inp = synthetic(seed=seed, cash=cash)
     r = plan(inp)
