@@ -59,7 +59,7 @@ def calendars() -> str:
     from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 
     cal = MarketCalendars()
-    at = datetime(2024, 12, 25, 15, 0, tzinfo=UTC)  # Christmas: closed everywhere in §3.1
+    at = datetime(2024, 12, 25, 15, 0, tzinfo=UTC)  # Christmas: every supported exchange is closed
     built = [mic for mic in EXCHANGES if cal.status(mic, at) is not None]
     errors = {mic: cal.error(mic) for mic in EXCHANGES if cal.error(mic)}
     assert not errors, errors
