@@ -451,7 +451,7 @@ def seed_store(data_dir: Path, moment: datetime) -> None:
 @dataclass
 class Verdict:
     """The end-state checks: failed invariants, and the known, named gaps between the
-    bucket ledger and the broker's cash (see docs/architecture.md, Reliability proof)."""
+    bucket ledger and the broker's cash (see docs/areas/reliability.md)."""
 
     problems: list[str] = field(default_factory=list)
     known_gaps: dict[str, Decimal] = field(default_factory=dict)  # "<what> <CCY>" → amount

@@ -5,8 +5,8 @@ A simulated day is a chain of hand-offs between threads (the step driver → the
 loop → aiosqlite's connection thread and back), and only one of them runs at a time (the
 GIL, and the step driver waits for each job). When the threads sit on different CPUs,
 every hand-off wakes an idle CPU; on a virtual machine that wake-up costs more than the
-work handed over (``benchmarks/backtest.py`` measures both ways: see
-docs/architecture.md).
+work handed over (``arduino-trader backtest``
+with and without ``--all-cpus``).
 """
 
 from __future__ import annotations
