@@ -33,14 +33,15 @@ from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.money import ZERO
 
+from .bodies_trading import MAX_CASH_EUR, RebalanceBody
+from .body import read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("rebalancing")
 
-MAX_CASH_EUR = Decimal("1000000000")  # 1e9 EUR: anything above is a typo, not cash
 BROKER_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
 CORE = "core"
@@ -293,17 +294,15 @@ async def calculate_trades(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/rebalancing/execute-rebalance", summary="Send the rebalancing "
               "trades through the executor (research mode: the paper broker)",
-              body={"type": "object", "properties": {"available_cash": _CASH_SCHEMA},
-                    "additionalProperties": False},
+              body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
               errors={400: "bad available_cash", 503: "broker, FX rate or executor "
                       "unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
     the same day on the same plan is a duplicate, never a second order)."""
-    body: dict[str, Any] = await read_json(request) if await request.read() else {}
-    only_fields(body, {"available_cash"})
-    cash = parse_cash(body["available_cash"]) if "available_cash" in body else None
+    given = (await read_struct(request, RebalanceBody, optional=True)).available_cash
+    cash = given if isinstance(given, Decimal) else None
     ctx = ctx_of(request)
     calc = await calculate(ctx, cash)
     if not calc.plan.trades:
