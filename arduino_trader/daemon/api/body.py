@@ -26,8 +26,9 @@ from .json_depth import MAX_DEPTH, nesting_depth
 
 MAX_BODY_BYTES = 1_000_000
 T = TypeVar("T", bound="Body")
-_AT = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED = re.compile(r"(?P<kind>unknown|missing required) field `(?P<name>[^`]+)`")
+_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")  # msgspec's location of a nested error
+_UNKNOWN = "Object contains unknown field `"
+_MISSING = "Object missing required field `"
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -116,18 +117,20 @@ def decimal_fields(kind: type[Body]) -> dict[str, Num]:
 
 
 def _error(kind: type[Body], exc: msgspec.ValidationError) -> ApiError:
-    match = _AT.match(str(exc))
-    text, path = (match["text"], match["path"] or "") if match else (str(exc), "")
-    named = _NAMED.search(text)
-    if named is None and not path:
-        return bad_request("request body must be a JSON object", code="invalid_json")
+    text, path = str(exc), ""
+    at = _AT.search(text)
+    if at is not None:
+        text, path = text[:at.start()], at["path"]
     parts = [p for p in re.split(r"[.\[\]]+", path) if p]
-    if named is not None:
-        field = ".".join([*parts, named["name"]])
-        if named["kind"] == "unknown":
-            return bad_request(f"unknown field(s): {field}", code="unknown_field", field=field)
-        return bad_request(f"missing field(s): {field}", field=field,
-                           code=kind.error_codes.get(field, "missing_field"))
+    for prefix, code in ((_UNKNOWN, "unknown_field"), (_MISSING, "missing_field")):
+        if text.startswith(prefix) and text.endswith("`"):
+            field = ".".join([*parts, text[len(prefix):-1]])
+            if code == "missing_field":
+                code = kind.error_codes.get(field, code)
+            what = "unknown" if code == "unknown_field" else "missing"
+            return bad_request(f"{what} field(s): {field}", code=code, field=field)
+    if not parts:
+        return bad_request("request body must be a JSON object", code="invalid_json")
     field = ".".join(parts)
     if text.startswith("Invalid enum value"):
         text += f"; expected one of {', '.join(map(repr, _choices(kind, parts[0])))}"

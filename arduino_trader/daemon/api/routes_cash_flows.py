@@ -15,6 +15,7 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store.api_queries import dividends
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
 from arduino_trader.protocols.cash_flows import CheckBalances
@@ -23,7 +24,7 @@ from arduino_trader.protocols.messages import JobOutcome
 from ..scheduler import JobAlreadyRunning, JobNotFound
 from .bodies_cash import DividendBody, MarkReinvestedBody, PendingBonusBody
 from .body import read_struct
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, conflict, not_found
 from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
@@ -128,10 +129,8 @@ async def cash_flow_summary(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------------- dividends
 async def _history(request: web.Request) -> list[HistoryRow]:
-    rows = await ctx_of(request).store.fetch_all(
-        "SELECT symbol, amount_eur, reinvested, allocated_eur FROM dividend_history")
-    return [HistoryRow(r["symbol"], Decimal(r["amount_eur"]), bool(r["reinvested"]))
-            for r in rows]
+    return [HistoryRow(symbol, Decimal(amount), reinvested) for symbol, amount, reinvested
+            in await dividends.dividend_history(reads_of(request))]
 
 
 @router.route("GET", "/api/dividends", summary="Dividends, newest first", response=_OBJ,

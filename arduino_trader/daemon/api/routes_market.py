@@ -15,6 +15,7 @@ from msgspec import UNSET
 from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import scores_repo
+from arduino_trader.adapters.store.api_queries import portfolio, securities
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.market_data import (
     AddSecurity,
@@ -30,7 +31,7 @@ from arduino_trader.protocols.market_data import (
 from ..scheduler import JobAlreadyRunning, JobNotFound
 from .bodies_market import AddSecurityBody, CreateSecurityBody, UpdateSecurityBody
 from .body import read_struct
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, conflict, not_found
 from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
@@ -139,9 +140,7 @@ async def markets(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     statuses = await loop.run_in_executor(
         ctx.executor, lambda: [calendars.status(mic, now).to_json() for mic in EXCHANGES])
-    rows = await ctx.store.fetch_all(
-        "SELECT mic, COUNT(*) AS n FROM securities WHERE active = 1 GROUP BY mic")
-    held = {r["mic"]: int(r["n"]) for r in rows}
+    held = await securities.active_by_mic(reads_of(request))
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
     open_count = sum(1 for s in statuses if s["open"])
@@ -160,23 +159,13 @@ async def list_securities(request: web.Request) -> web.Response:
     db = ctx_of(request).store
     items = await repo.list_securities(db, active_only=active)
     scores = {s["isin"]: s for s in await scores_repo.read_scores(db)}
-    positions = await _positions(db)
+    positions = await portfolio.positions_by_isin(reads_of(request))
     for item in items:
         score = scores.get(item["isin"])
         item["score"] = None if score is None else score.get("total_score")
         item["score_calculated_at"] = None if score is None else score.get("calculated_at")
         item["position"] = positions.get(item["isin"])
     return json_response({"securities": items, "count": len(items)})
-
-
-async def _positions(db: Any) -> dict[str, dict[str, Any]]:
-    """Held quantity and value per ISIN from the last portfolio sync."""
-    rows = await db.fetch_all(
-        "SELECT isin, quantity, current_price, market_value, market_value_eur, currency "
-        "FROM portfolio_positions WHERE isin IS NOT NULL")
-    return {str(r["isin"]): {k: r[k] for k in ("quantity", "current_price", "market_value",
-                                                 "market_value_eur", "currency")}
-            for r in rows}
 
 
 @router.route("GET", "/api/securities/{isin}", summary="One security: record, history "
@@ -191,7 +180,7 @@ async def get_security(request: web.Request) -> web.Response:
     sec["data"] = await repo.read_security_data(db, sec["isin"])
     sec["quarantined"] = await repo.quarantine_list(db, sec["isin"], limit=20)
     sec["score"] = await scores_repo.read_score(db, sec["isin"])
-    sec["position"] = (await _positions(db)).get(sec["isin"])
+    sec["position"] = (await portfolio.positions_by_isin(reads_of(request))).get(sec["isin"])
     return json_response(sec)
 
 

@@ -7,11 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import planner_config_repo as repo
+from arduino_trader.adapters.store.api_queries import buckets
 from arduino_trader.config.bucket_planner import ALLOWED, validate
 
 from .bodies_planning import PlannerConfigBody, ValidatePlannerConfigBody
 from .body import read_struct
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, not_found
 from .helpers import json_response
 from .router import ApiRouter, QueryParam
@@ -26,9 +27,7 @@ async def _bucket(request: web.Request, bucket_id: Any) -> str:
     if not isinstance(bucket_id, str) or not bucket_id.strip():
         raise bad_request("bucket_id is required (core or a satellite's id)",
                           code="invalid_bucket")
-    row = await ctx_of(request).store.fetch_one("SELECT 1 FROM buckets WHERE id = ?",
-                                                (bucket_id,))
-    if row is None:
+    if not await buckets.bucket_exists(reads_of(request), bucket_id):
         raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
     return bucket_id
 

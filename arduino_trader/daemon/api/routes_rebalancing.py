@@ -33,8 +33,8 @@ from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.money import ZERO
 
-from .bodies_trading import MAX_CASH_EUR, RebalanceBody
-from .body import read_struct
+from .bodies_trading import RebalanceBody
+from .body import decimal_fields, read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
@@ -45,7 +45,7 @@ router = ApiRouter("rebalancing")
 BROKER_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
 CORE = "core"
-_CASH_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1_000_000_000}
+CASH = decimal_fields(RebalanceBody)["available_cash"]
 _TRADE: dict[str, Any] = {
     "type": "object",
     "required": ["symbol", "isin", "side", "quantity", "value_eur", "bucket_id", "reason"],
@@ -152,17 +152,18 @@ def cash_eur(account: AccountSnapshot, rates: dict[str, Decimal]) -> Decimal:
     return max(ZERO, total)
 
 
-def parse_cash(value: object) -> Decimal:
-    """``available_cash`` as an exact EUR amount in [0, 1e9]; 400 ``invalid_cash`` else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise bad_request("available_cash must be a number", code="invalid_cash")
+def parse_cash(value: str) -> Decimal:
+    """The ``available_cash`` query value, by the body's declaration of the same field;
+    400 ``invalid_cash`` otherwise."""
     try:
-        cash = Decimal(str(value).strip())
+        cash = Decimal(value.strip())
     except InvalidOperation:
-        raise bad_request("available_cash must be a number", code="invalid_cash") from None
-    if not cash.is_finite() or cash < 0 or cash > MAX_CASH_EUR:
-        raise bad_request(f"available_cash must be between 0 and {MAX_CASH_EUR} EUR",
-                          code="invalid_cash")
+        raise bad_request("available_cash must be a number", code="invalid_cash",
+                          field="available_cash") from None
+    problem = CASH.problem(cash)
+    if problem is not None:
+        raise bad_request(f"available_cash {problem}", code="invalid_cash",
+                          field="available_cash")
     return cash
 
 
@@ -282,7 +283,7 @@ def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal
 @router.route("GET", "/api/rebalancing/calculate-trades", summary="Trades toward the "
               "optimiser's targets with the given cash (default: the broker's cash in EUR)",
               response=_TRADES,
-              query=(QueryParam("available_cash", _CASH_SCHEMA,
+              query=(QueryParam("available_cash", CASH.schema(),
                                 "EUR to spend (default: the broker's cash in EUR)"),),
               errors={400: "bad available_cash", 503: "broker or FX rate unavailable"})
 async def calculate_trades(request: web.Request) -> web.Response:

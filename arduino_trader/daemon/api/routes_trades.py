@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 
 from arduino_trader.adapters.store import order_journal
+from arduino_trader.adapters.store.api_queries import securities
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     OrderIntent,
@@ -22,7 +23,7 @@ from arduino_trader.protocols.execution import (
 
 from .bodies_trading import KILL_CONFIRMATION, KillSwitchBody, OrderBody, ValidateOrderBody
 from .body import read_struct
-from .context import ApiContext, ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
@@ -52,13 +53,8 @@ def _limit_rate(request: web.Request) -> None:
 
 async def _intent(request: web.Request, body: ValidateOrderBody) -> OrderIntent:
     isin = body.symbol.strip().upper()
-    symbol = await _symbol_of(ctx_of(request), isin)
+    symbol = await securities.symbol_of(reads_of(request), isin) or isin
     return OrderIntent(isin, symbol, body.side, body.quantity, "manual")
-
-
-async def _symbol_of(ctx: ApiContext, isin: str) -> str:
-    row = await ctx.store.fetch_one("SELECT symbol FROM securities WHERE isin = ?", (isin,))
-    return str(row["symbol"]) if row is not None else isin
 
 
 def _answer(result: Any) -> web.Response:
