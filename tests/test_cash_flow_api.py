@@ -66,7 +66,7 @@ BAD_DIVIDENDS: list[tuple[dict[str, Any], str]] = [
     ({**DIVIDEND, "currency": "usd!"}, "invalid_field"),
     ({**DIVIDEND, "currency": "USD"}, "missing_field"),  # no EUR value: never 1:1
     ({**DIVIDEND, "payment_date": "March"}, "invalid_field"),
-    ({**DIVIDEND, "symbol": " "}, "missing_field"),
+    ({**DIVIDEND, "symbol": " "}, "invalid_field"),
     ({**DIVIDEND, "extra": 1}, "unknown_field"),
 ]
 

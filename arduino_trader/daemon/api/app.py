@@ -12,10 +12,12 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
+from ..paths import DB_FILE
 from . import (
     routes_alerts,
     routes_allocation,
@@ -37,7 +39,7 @@ from . import (
     routes_system,
     routes_trades,
 )
-from .context import CONTEXT, ApiContext
+from .context import CONTEXT, READS, ApiContext
 from .errors import ApiError
 from .event_hub import EventHub
 from .health_watch import watch_health
@@ -136,6 +138,7 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
                                        query_middleware],
                           client_max_size=1_000_000)
     app[CONTEXT] = ctx
+    app[READS] = ReadOnlyDb(ctx.data_dir / DB_FILE)  # the handlers' reads: no SQL writes
     specs: dict[tuple[str, str], RouteSpec] = {}
     all_routes: list[RouteSpec] = []
     for router in routers:
@@ -155,6 +158,7 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
     app.router.add_get("/api/openapi.json", openapi)
     app[ROUTE_SPECS] = specs
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_reads)
     app.cleanup_ctx.append(_health_watch)
     return app
 
@@ -184,6 +188,10 @@ async def _health_watch(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _close_reads(app: web.Application) -> None:
+    await app[READS].close()
 
 
 async def _close_streams(app: web.Application) -> None:

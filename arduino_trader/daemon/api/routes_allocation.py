@@ -31,9 +31,12 @@ from arduino_trader.domain.cash_flows.fx import MissingRate
 from arduino_trader.protocols.broker import Broker, BrokerError
 from arduino_trader.protocols.money import CENT
 
+from .bodies_cash import GroupBody, TargetsBody
+from .bodies_satellites import given
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response, only_fields, read_body, read_json
+from .helpers import json_response
 from .router import ApiRouter
 
 router = ApiRouter("allocation")
@@ -167,20 +170,14 @@ async def available_industries(request: web.Request) -> web.Response:
 
 @router.route("PUT", "/api/allocation/groups/targets/{kind}", summary="Replace the group "
               "targets of a kind ([0, 1], existing groups only)",
-              body={"type": "object", "required": ["targets"],
-                    "properties": {"targets": {"type": "object", "additionalProperties": {
-                        "type": ["string", "number"]}, "description": "group → [0, 1]"}}},
+              body=TargetsBody,
               response=_OBJ,
               errors={400: "invalid"})
 async def put_targets(request: web.Request) -> web.Response:
     """{targets: {group: w}} → {weights (non-zero), count}."""
     ctx = ctx_of(request)
     kind = _kind(request)
-    body = await read_json(request)
-    only_fields(body, {"targets"})
-    raw = body.get("targets")
-    if not isinstance(raw, dict):
-        raise bad_request("targets must be an object {group: weight}", code="invalid_field")
+    raw = (await read_struct(request, TargetsBody)).targets
     known = await groups_repo.groups(ctx.store, kind)
     try:
         weights = validate_targets(raw, known)
@@ -198,29 +195,20 @@ async def get_groups(request: web.Request) -> web.Response:
                                                              _kind(request))})
 
 
-_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-GROUP_BODY: dict[str, Any] = {
-    "type": "object", "required": ["group_name"],
-    "properties": {"group_name": {"type": "string"},
-                   "country_names": {**_NAMES, "description": "members, kind country"},
-                   "industry_names": {**_NAMES, "description": "members, kind industry"}},
-}
-
-
 @router.route("PUT", "/api/allocation/groups/{kind}", summary="Create or replace a group",
-              body=GROUP_BODY, response=_OBJ, errors={400: "invalid"})
+              body=GroupBody, response=_OBJ, errors={400: "invalid"})
 async def put_group(request: web.Request) -> web.Response:
     """{group_name, country_names[] | industry_names[]}: trimmed, de-duplicated."""
     ctx = ctx_of(request)
     kind = _kind(request)
     field = f"{kind}_names"
-    body = await read_body(request, GROUP_BODY)
-    only_fields(body, {"group_name", field})  # the other kind's list does not belong here
-    members = body.get(field, [])
-    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-        raise bad_request(f"{field} must be a list of strings", code="invalid_field")
+    body = given(await read_struct(request, GroupBody))
+    other = ({"country_names", "industry_names"} - {field}) & set(body)
+    if other:  # the other kind's list does not belong here
+        raise bad_request(f"unknown field(s): {', '.join(other)}", code="unknown_field",
+                          field=other.pop())
     try:
-        name, cleaned = clean_members(body.get("group_name", ""), members)
+        name, cleaned = clean_members(body["group_name"], body.get(field, []))
     except AllocationError as exc:
         raise bad_request(str(exc), code="invalid_group") from None
     await groups_repo.set_group(ctx.store, kind, name, cleaned, ctx.clock.now())

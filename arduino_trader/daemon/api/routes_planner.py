@@ -7,7 +7,6 @@ is busy."""
 from __future__ import annotations
 
 import asyncio
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -26,20 +25,20 @@ from arduino_trader.protocols.planning import (
 )
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
+from .bodies_trading import DismissBody, ExecuteStepBody
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter
 
 router = ApiRouter("planner")
 
-EXECUTE_CONFIRMATION = "EXECUTE"
 PLAN_JOB = "planner"
 EXECUTION_JOB = "autonomous_execution"
 STATUS_ASK_TIMEOUT_S = 2.0
 OPTIMIZER_ASK_TIMEOUT_S = 180.0
 MIN_CHANGE = 0.001
-_HASH = re.compile(r"^[0-9a-f]{16}$")
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["status", "reason", "steps", "portfolio_hash"],
     "properties": {"status": {"enum": ["plan", "nothing_to_do", "none"]},
@@ -100,18 +99,13 @@ async def planning_recommendations(request: web.Request) -> web.Response:
 @router.route("POST", "/api/trades/recommendations/execute",
               summary="Execute step 1 of the stored plan through the executor "
               "({confirm: \"EXECUTE\"})",
-              body={"type": "object", "required": ["confirm"],
-                    "properties": {"confirm": {"const": EXECUTE_CONFIRMATION}}},
+              body=ExecuteStepBody,
               response={"type": "object", "required": ["status", "summary"]},
               errors={400: "blocked by a safety layer", 404: "nothing pending",
                       409: "an execution is running", 502: "order failed"})
 async def execute_step(request: web.Request) -> web.Response:
     """Runs the ``autonomous_execution`` job now and answers with its outcome."""
-    body = await read_json(request)
-    only_fields(body, {"confirm"})
-    if body.get("confirm") != EXECUTE_CONFIRMATION:
-        raise bad_request(f"executing a recommendation needs \"confirm\": "
-                          f"\"{EXECUTE_CONFIRMATION}\"", code="confirmation_required")
+    await read_struct(request, ExecuteStepBody)
     ctx = ctx_of(request)
     loop = asyncio.get_running_loop()
     try:
@@ -137,17 +131,11 @@ async def execute_step(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/trades/recommendations/dismiss",
               summary="Dismiss the pending recommendations of a portfolio hash",
-              body={"type": "object", "required": ["portfolio_hash"],
-                    "properties": {"portfolio_hash": {"type": "string"}}},
+              body=DismissBody,
               response={"type": "object", "required": ["dismissed"]})
 async def dismiss(request: web.Request) -> web.Response:
     """A dismissed recommendation stays dismissed for that portfolio hash."""
-    body = await read_json(request)
-    only_fields(body, {"portfolio_hash"})
-    value = body.get("portfolio_hash")
-    if not isinstance(value, str) or not _HASH.match(value):
-        raise bad_request("portfolio_hash must be 16 lowercase hex digits",
-                          code="invalid_field", field="portfolio_hash")
+    value = (await read_struct(request, DismissBody)).portfolio_hash
     ctx = ctx_of(request)
     count = await plan_repo.dismiss_all_by_portfolio_hash(ctx.store, value, ctx.clock.now())
     return json_response({"dismissed": count, "portfolio_hash": value})

@@ -33,18 +33,19 @@ from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.money import ZERO
 
+from .bodies_trading import RebalanceBody
+from .body import decimal_fields, read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("rebalancing")
 
-MAX_CASH_EUR = Decimal("1000000000")  # 1e9 EUR: anything above is a typo, not cash
 BROKER_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
 CORE = "core"
-_CASH_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1_000_000_000}
+CASH = decimal_fields(RebalanceBody)["available_cash"]
 _TRADE: dict[str, Any] = {
     "type": "object",
     "required": ["symbol", "isin", "side", "quantity", "value_eur", "bucket_id", "reason"],
@@ -151,17 +152,18 @@ def cash_eur(account: AccountSnapshot, rates: dict[str, Decimal]) -> Decimal:
     return max(ZERO, total)
 
 
-def parse_cash(value: object) -> Decimal:
-    """``available_cash`` as an exact EUR amount in [0, 1e9]; 400 ``invalid_cash`` else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise bad_request("available_cash must be a number", code="invalid_cash")
+def parse_cash(value: str) -> Decimal:
+    """The ``available_cash`` query value, by the body's declaration of the same field;
+    400 ``invalid_cash`` otherwise."""
     try:
-        cash = Decimal(str(value).strip())
+        cash = Decimal(value.strip())
     except InvalidOperation:
-        raise bad_request("available_cash must be a number", code="invalid_cash") from None
-    if not cash.is_finite() or cash < 0 or cash > MAX_CASH_EUR:
-        raise bad_request(f"available_cash must be between 0 and {MAX_CASH_EUR} EUR",
-                          code="invalid_cash")
+        raise bad_request("available_cash must be a number", code="invalid_cash",
+                          field="available_cash") from None
+    problem = CASH.problem(cash)
+    if problem is not None:
+        raise bad_request(f"available_cash {problem}", code="invalid_cash",
+                          field="available_cash")
     return cash
 
 
@@ -281,7 +283,7 @@ def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal
 @router.route("GET", "/api/rebalancing/calculate-trades", summary="Trades toward the "
               "optimiser's targets with the given cash (default: the broker's cash in EUR)",
               response=_TRADES,
-              query=(QueryParam("available_cash", _CASH_SCHEMA,
+              query=(QueryParam("available_cash", CASH.schema(),
                                 "EUR to spend (default: the broker's cash in EUR)"),),
               errors={400: "bad available_cash", 503: "broker or FX rate unavailable"})
 async def calculate_trades(request: web.Request) -> web.Response:
@@ -293,17 +295,15 @@ async def calculate_trades(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/rebalancing/execute-rebalance", summary="Send the rebalancing "
               "trades through the executor (research mode: the paper broker)",
-              body={"type": "object", "properties": {"available_cash": _CASH_SCHEMA},
-                    "additionalProperties": False},
+              body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
               errors={400: "bad available_cash", 503: "broker, FX rate or executor "
                       "unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
     the same day on the same plan is a duplicate, never a second order)."""
-    body: dict[str, Any] = await read_json(request) if await request.read() else {}
-    only_fields(body, {"available_cash"})
-    cash = parse_cash(body["available_cash"]) if "available_cash" in body else None
+    given = (await read_struct(request, RebalanceBody, optional=True)).available_cash
+    cash = given if isinstance(given, Decimal) else None
     ctx = ctx_of(request)
     calc = await calculate(ctx, cash)
     if not calc.plan.trades:
