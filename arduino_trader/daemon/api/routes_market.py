@@ -234,19 +234,9 @@ async def create_security(request: web.Request) -> web.Response:
               body=AddSecurityBody,
               errors={404: "unknown identifier", 503: "source unavailable"})
 async def add_by_identifier(request: web.Request) -> web.Response:
-<<<<<<< HEAD
     """Add a security: resolve, refuse bad ISINs and duplicates, insert; history follows."""
-    body = await read_json(request)
-    only_fields(body, ADD_FIELDS)
-    identifier = body.get("identifier")
-    if not isinstance(identifier, str) or not identifier.strip():
-        raise bad_request("identifier is required (ISIN, broker ticker or Yahoo symbol)")
-    record = await _ask(request, AddSecurity(identifier.strip(), _overrides(body)))
-=======
-    """§5.2: resolve, refuse bad ISINs and duplicates, insert; history in the background."""
     body = await read_struct(request, AddSecurityBody)
     record = await _ask(request, AddSecurity(body.identifier.strip(), body.overrides()))
->>>>>>> s2/api
     return json_response({"message": f"{record['symbol']} added; history sync started",
                           **record}, status=202)
 

@@ -86,21 +86,10 @@ async def status(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-<<<<<<< HEAD
-async def _portfolio_summary(store: Database) -> dict[str, Any]:
-    """Universe size, positions, cash and the last sync, from the store."""
-    universe = await store.fetch_one(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active FROM securities")
-    positions = await store.fetch_one("SELECT COUNT(*) AS n FROM portfolio_positions")
-    snapshot = await store.fetch_one(
-        "SELECT date, cash_balance, total_value FROM portfolio_snapshots "
-        "ORDER BY date DESC LIMIT 1")
-=======
 async def _portfolio_summary(store: Database, db: Reader) -> dict[str, Any]:
-    """Universe size, positions, cash and the last sync (spec §7.2), from the store."""
+    """Universe size, positions, cash and the last sync, from the store."""
     total, active = await securities.universe_counts(db)
     snapshot = await portfolio.latest_snapshot(db)
->>>>>>> s2/api
     return {
         "security_count": total,
         "universe_active": active,
