@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -163,6 +164,7 @@ def main() -> int:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
     print(json.dumps({"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
                       "plan_steps": plan and plan[1], "healthy_s": healthy_s,
                       "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
