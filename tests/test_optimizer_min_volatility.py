@@ -1,4 +1,4 @@
-"""Optimiser (§4): the min-volatility fallback is solved on OSQP directly — PyPortfolioOpt's
+"""Optimiser: the min-volatility fallback is solved on OSQP directly — PyPortfolioOpt's
 portfolio, without loading PyPortfolioOpt or cvxpy — and their chain still follows when the
 direct solve fails."""
 

@@ -1,4 +1,4 @@
-"""The optimiser's mean-variance QPs posed straight to OSQP (spec/planning.md §4).
+"""The optimiser's mean-variance QPs posed straight to OSQP.
 
 PyPortfolioOpt's ``efficient_return`` (min wᵀΣw, Σw = 1, μᵀw ≥ target, security bounds,
 group sums) and ``min_volatility`` (the same without the return floor) are convex QPs
