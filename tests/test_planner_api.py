@@ -47,8 +47,9 @@ def _history_loaded(d: ProbeDaemon) -> bool:
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     """A research daemon holding three positions bought through the executor."""
     routes_trades._recent.clear()
-    # Tuesday 2022-12-20 15:00 UTC: inside the bundled history, NASDAQ/NYSE open.
-    clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
+    # Wednesday 2022-12-21 15:00 UTC: inside the bundled history, NASDAQ/NYSE open; the
+    # newest published close is Tuesday's (the replay never shows a close before 16:00).
+    clock = ManualClock(datetime(2022, 12, 21, 15, 0, tzinfo=UTC))
     d = start_daemon(tmp_path / "state", env=FAST, clock=clock)
     try:
         wait_for(lambda: _history_loaded(d), 90, "bundled history and FX")

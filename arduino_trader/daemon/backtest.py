@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -260,27 +260,35 @@ def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
 
 def read_exchanges(daemon: TraderDaemon, settings: Settings) -> dict[str, Any]:
     """How many currency-exchange fills funded the buys, and their fees in EUR (each fee
-    is in its pair's quote currency, converted at the replay's fixed rate)."""
-    rows = daemon.io.run(_read(daemon, "SELECT quote_currency, fee FROM fx_trades "
-                                       "WHERE mode = 'research'"), timeout=60)
-    fees = sum((Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
-                                          else eur_rate(settings, r["quote_currency"]))
-                for r in rows), Decimal(0))
-    return {"currency_exchange_fills": len(rows), "currency_exchange_fees_eur": float(fees)}
+    is in its pair's quote currency, converted at the replay's fixed rate), in all and
+    per calendar year."""
+    rows = daemon.io.run(_read(daemon, "SELECT quote_currency, fee, executed_at FROM "
+                                       "fx_trades WHERE mode = 'research'"), timeout=60)
+    by_year: dict[str, float] = {}
+    total = Decimal(0)
+    for r in rows:
+        fee = Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
+                                        else eur_rate(settings, r["quote_currency"]))
+        total += fee
+        year = str(datetime.fromtimestamp(r["executed_at"], UTC).year)
+        by_year[year] = by_year.get(year, 0.0) + float(fee)
+    return {"currency_exchange_fills": len(rows), "currency_exchange_fees_eur": float(total),
+            "currency_exchange_fees_by_year_eur": by_year}
 
 
 def read_equity(daemon: TraderDaemon, days: Sequence[date],
                 flows: Sequence[float]) -> list[EquityPoint]:
-    """The daily snapshot totals (EUR) on the simulated days; a missing day carries the
-    previous value (a failed sync never invents one)."""
-    rows = daemon.io.run(_read(daemon, "SELECT date, total_value FROM portfolio_snapshots"),
-                         timeout=60)
-    totals = {r["date"]: float(Decimal(r["total_value"])) for r in rows}
+    """The daily snapshot totals and cash (EUR) on the simulated days; a missing day
+    carries the previous values (a failed sync never invents one)."""
+    rows = daemon.io.run(_read(daemon, "SELECT date, total_value, cash_balance "
+                                       "FROM portfolio_snapshots"), timeout=60)
+    totals = {r["date"]: (float(Decimal(r["total_value"])), float(Decimal(r["cash_balance"])))
+              for r in rows}
     out: list[EquityPoint] = []
-    last = flows[0] if flows else 0.0
+    last = (flows[0], flows[0]) if flows else (0.0, 0.0)
     for day, flow in zip(days, flows, strict=True):
         last = totals.get(day.isoformat(), last)
-        out.append(EquityPoint(day, last, flow))
+        out.append(EquityPoint(day, last[0], flow, last[1]))
     return out
 
 
@@ -294,6 +302,7 @@ class BacktestResult:
     equity: list[EquityPoint]
     benchmarks: dict[str, list[float]]
     wall_s: float
+    trades: list[TradeRow] = field(default_factory=list)
 
 
 def benchmarks(source: ReplaySource, days: Sequence[date], flows: Sequence[float],
@@ -362,9 +371,14 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             "data": str(config.data) if config.data else "bundled",
             "job_failures": failures, "orders": len(orders), **exchanges}
     report = build_report(equity, trades, bench, digest, meta)
+    report["daily"] = {"day": [p.day.isoformat() for p in equity],
+                       "value_eur": [round(p.value, 2) for p in equity],
+                       "contribution_eur": [round(p.flow, 2) for p in equity],
+                       "cash_share": [round(p.cash / p.value, 4) if p.value > 0 else None
+                                      for p in equity]}
     wall = time.monotonic() - t0
     report["wall_s"] = round(wall, 2)
-    return BacktestResult(report, orders, equity, bench, wall)
+    return BacktestResult(report, orders, equity, bench, wall, trades)
 
 
 def write_report(result: BacktestResult, directory: Path) -> list[Path]:
