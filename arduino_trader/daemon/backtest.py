@@ -18,7 +18,6 @@ executor's currency exchanges at the replay's fixed rates, fees included.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from arduino_trader.domain.backtest_report import (
 from arduino_trader.protocols.messages import JobOutcome
 
 from .affinity import one_cpu
+from .backtest_output import write_chart, write_report
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
@@ -381,47 +381,5 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
     return BacktestResult(report, orders, equity, bench, wall, trades)
 
 
-def write_report(result: BacktestResult, directory: Path) -> list[Path]:
-    """report.json, orders.json (with its SHA-256) and equity.png (when matplotlib is
-    installed: ``pip install 'arduino-trader[backtest]'``)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    orders_path = directory / "orders.json"
-    orders_path.write_text(json.dumps({"sha256": result.report["orders_sha256"],
-                                       "orders": result.orders}, indent=2), encoding="utf-8")
-    written.append(orders_path)
-    chart = write_chart(result, directory / "equity.png")
-    result.report["chart"] = chart.name if chart else None
-    report_path = directory / "report.json"
-    report_path.write_text(json.dumps(result.report, indent=2, sort_keys=True),
-                           encoding="utf-8")
-    written.append(report_path)
-    if chart:
-        written.append(chart)
-    return written
-
-
-def write_chart(result: BacktestResult, path: Path) -> Path | None:
-    """The equity curve against the benchmarks; None when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("backtest_chart_skipped", reason="matplotlib is not installed")
-        return None
-    import numpy as np
-
-    days = np.array([p.day for p in result.equity], dtype="datetime64[D]")
-    fig, ax = plt.subplots(figsize=(10, 5))
-    ax.plot(days, [p.value for p in result.equity], label="strategy")
-    for name, series in result.benchmarks.items():
-        ax.plot(days, series, label=name.replace("_", " "), alpha=0.8)
-    ax.set_ylabel("EUR")
-    ax.set_title(f"Backtest {result.equity[0].day} .. {result.equity[-1].day}")
-    ax.legend()
-    fig.autofmt_xdate()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+__all__ = ["BacktestConfig", "BacktestError", "BacktestResult", "run_backtest",
+           "write_chart", "write_report"]

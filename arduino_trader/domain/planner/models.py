@@ -94,7 +94,17 @@ class PlannerSettings:
     enable_quality_gates: bool = True
     quality_gate_min_quality: float = 0.4
     enable_forward_adjustment: bool = True
-    max_position_fraction: float = 0.15  # the executor's guardrail (operations.md §1.3)
+    max_position_fraction: float = 0.15  # the cap's floor (domain/position_limits.py)
+    position_cap_universe_multiple: float = 2.0  # cap = max(floor, multiple / N)
+    position_trim_band: float = 0.05
+    deploy_enabled: bool = True
+    deploy_tolerance_eur: float = 250.0
+    deploy_tolerance_fraction: float = 0.01
+    deploy_min_trade_eur: float = 500.0
+    deploy_optimizer_blend: float = 0.0
+    rebuy_cooldown_days: float = 30
+    thesis_break_drop: float = 0.5
+    thesis_break_max_score: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
@@ -129,6 +139,17 @@ class PlannerSettings:
             "enable_quality_gates": "enable_quality_gates",
             "quality_gate_min_quality": "quality_gate_min_quality",
             "enable_forward_adjustment": "enable_forward_adjustment",
+            "max_position_fraction": "max_position_fraction",
+            "position_cap_universe_multiple": "position_cap_universe_multiple",
+            "position_trim_band": "position_trim_band",
+            "deploy_enabled": "deploy_enabled",
+            "deploy_tolerance_eur": "deploy_tolerance_eur",
+            "deploy_tolerance_fraction": "deploy_tolerance_fraction",
+            "deploy_min_trade_eur": "deploy_min_trade_eur",
+            "deploy_optimizer_blend": "deploy_optimizer_blend",
+            "rebuy_cooldown_days": "rebuy_cooldown_days",
+            "thesis_break_drop": "thesis_break_drop",
+            "thesis_break_max_score": "thesis_break_max_score",
         }
         kwargs: dict[str, Any] = {}
         defaults = cls()
