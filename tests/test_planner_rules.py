@@ -132,3 +132,10 @@ def test_monthly_equal_weight_sells_the_winner_at_each_month_start() -> None:
     # Feb 3: 150 rebalanced to 75 / 75 (A 3.75 shares); A doubles again: 150 + 75
     assert rebalanced(days, closes, flows, equal_weight(days)) == [100.0, 150.0, 150.0, 225.0]
     assert month_starts(days) == {0, 2}
+
+
+def test_warm_up_with_a_month_of_history_still_deploys() -> None:
+    """With the history that exists (a month of closes) the cash goes in, not idle."""
+    secs, prices = universe(t=25)
+    result = plan(PlanInput(secs, prices, (), 10_000.0, settings=SMALL))
+    assert result.status == "plan" and result.steps[0].side == "BUY", result.reason
