@@ -96,6 +96,7 @@ class PlannerSettings:
     enable_forward_adjustment: bool = True
     max_position_fraction: float = 0.15  # the cap's floor (domain/position_limits.py)
     position_cap_universe_multiple: float = 2.0  # cap = max(floor, multiple / N)
+    limit_order_buffer: float = 0.01  # the executor's limit price: quote × (1 + this)
     position_trim_band: float = 0.05
     deploy_enabled: bool = True
     deploy_tolerance_eur: float = 250.0
@@ -141,6 +142,7 @@ class PlannerSettings:
             "enable_forward_adjustment": "enable_forward_adjustment",
             "max_position_fraction": "max_position_fraction",
             "position_cap_universe_multiple": "position_cap_universe_multiple",
+            "limit_order_buffer_percent": "limit_order_buffer",
             "position_trim_band": "position_trim_band",
             "deploy_enabled": "deploy_enabled",
             "deploy_tolerance_eur": "deploy_tolerance_eur",

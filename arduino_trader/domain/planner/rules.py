@@ -167,7 +167,8 @@ def deployment(u: Universe, inp: PlanInput, cash_eur: float, reserve_eur: float,
     s = inp.settings
     tolerance = max(s.deploy_tolerance_eur, s.deploy_tolerance_fraction * u.total_eur)
     spare = cash_eur - reserve_eur
-    if not s.deploy_enabled or spare <= tolerance or u.total_eur <= 0:
+    if not s.deploy_enabled or not math.isfinite(spare) or spare <= tolerance \
+            or not u.total_eur > 0:
         return None
     targets = deployment_targets(u, s, optimiser, cap)
     blocked: dict[str, int] = {}
@@ -195,7 +196,7 @@ def deployment(u: Universe, inp: PlanInput, cash_eur: float, reserve_eur: float,
     budget = min(spare / (1 + s.transaction_cost_percent) - s.transaction_cost_fixed,
                  want, room)
     lot = max(1, u.securities[i].min_lot)
-    qty = int(budget / price / lot) * lot if price > 0 else 0
+    qty = int(budget / price / lot) * lot if price > 0 and math.isfinite(budget) else 0
     if qty <= 0:
         return (f"cash {spare:.0f} EUR above the reserve buys no whole lot of "
                 f"{u.securities[i].symbol} (price {price:.2f} EUR)")
