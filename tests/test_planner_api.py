@@ -295,7 +295,7 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     assert "components" in str(doc["paths"]["/api/planner/regime"]["get"])
     _plan(daemon)  # the S&P 500 of the bundled history, December 2022
     code, first = api.call("GET", "/api/planner/regime")
-    assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-20", first
+    assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-21", first
     assert set(first["components"]) == {"return", "volatility", "drawdown"}
     assert all(-1 <= v <= 1 for v in first["components"].values())
     assert first["score"] == first["raw"]  # nothing stored before: no smoothing yet
@@ -305,7 +305,7 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     daemon.clock_for_tests.advance(timedelta(days=1))  # type: ignore[attr-defined]
     _plan(daemon)
     code, second = api.call("GET", "/api/planner/regime")
-    assert second["day"] == "2022-12-21" and len(second["history"]) == 2
+    assert second["day"] == "2022-12-22" and len(second["history"]) == 2
     assert second["score"] == pytest.approx(0.1 * second["raw"] + 0.9 * first["score"])
     daemon.io.run(daemon.settings.set("market_regime_bull_threshold", 0.95, who="test"), 5)
     daemon.io.run(daemon.settings.set("market_regime_bear_threshold", -0.95, who="test"), 5)
