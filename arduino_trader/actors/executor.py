@@ -26,8 +26,9 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution, fx_journal, order_journal
+from arduino_trader.adapters.store import fill_attribution, fx_journal, market_repo, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
+from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.journal import (
@@ -152,6 +153,12 @@ class ExecutorActor(BaseActor):
             self.log.error("fills_not_published", mode=mode, error=repr(exc))
 
     # --------------------------------------------------------------- handlers
+    def _limits(self, settings: Settings, simulate: bool) -> SafetyLimits:
+        """The safety limits in force, the position cap scaled by the active universe."""
+        rows = self.ctx.io.run(market_repo.list_securities(self._store(), active_only=True),
+                               STORE_TIMEOUT_S)
+        return safety_limits(settings, simulate=simulate, universe_size=len(rows))
+
     @handles(ValidateOrder)
     def _on_validate(self, msg: ValidateOrder) -> OrderResult:
         mode = self._mode()
@@ -163,7 +170,7 @@ class ExecutorActor(BaseActor):
         gathered = self._gatherer(mode, broker).gather(msg.intent, self.ctx.clock.now(),
                                                        self.ctx.settings())
         simulate = mode == "research"
-        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+        limits = self._limits(self.ctx.settings(), simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if self._wants_funding(msg.intent, verdict) and evaluate(
                 msg.intent, gathered.facts, limits, simulate=simulate,
@@ -218,7 +225,7 @@ class ExecutorActor(BaseActor):
                                  "forbidden")
         gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
         simulate = mode == "research"
-        limits = safety_limits(settings, simulate=simulate)
+        limits = self._limits(settings, simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         funding: dict[str, Any] = {}
         if self._wants_funding(msg.intent, verdict):
@@ -362,7 +369,7 @@ class ExecutorActor(BaseActor):
         intent, r = msg.intent, verdict.rejection
         assert r is not None
         simulate = mode == "research"
-        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+        limits = self._limits(self.ctx.settings(), simulate)
 
         def short(note: str, details: dict[str, Any] | None = None) -> OrderResult:
             return self._blocked(intent, mode, r.layer, r.code, f"{r.message}; {note}",
@@ -418,7 +425,8 @@ class ExecutorActor(BaseActor):
 
         plan = plan_funding(facts.security.currency, cash_shortfall(intent, facts, limits),
                             facts.cash, reserved_by_open_buys(facts.open_orders), eur_per,
-                            spend_of, buffer=self.ctx.settings().get_decimal("fx_fund_buffer"))
+                            spend_of, buffer=self.ctx.settings().get_decimal("fx_fund_buffer"),
+                            batch_eur=self.ctx.settings().get_decimal("fx_funding_batch_eur"))
         if plan is None:
             return "no other currency can fund it" + (f" ({', '.join(notes)})" if notes
                                                       else "")

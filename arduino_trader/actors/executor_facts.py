@@ -27,6 +27,7 @@ from arduino_trader.domain.execution.facts import (
 )
 from arduino_trader.domain.execution.fx_safety import FxFacts, FxLimits
 from arduino_trader.domain.fx_exchange import FxFee, FxPair
+from arduino_trader.domain.position_limits import position_cap_decimal
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
@@ -42,8 +43,10 @@ HIGH_52W_DAYS = 365
 MarketOpen = Callable[[str, datetime], bool]
 
 
-def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits:
-    """The pipeline's limits from the settings in force now.
+def safety_limits(settings: Settings, *, simulate: bool = False,
+                  universe_size: int = 0) -> SafetyLimits:
+    """The pipeline's limits from the settings in force now; the position cap scales with
+    ``universe_size`` like the planner's (domain/position_limits.py).
 
     A live order needs a quote at most 15 minutes old. A research rehearsal fills at the
     latest known price, so it is held to the data rule (``max_price_age_hours``) instead.
@@ -54,6 +57,10 @@ def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits
         max_quote_age=quote_age,
         costs=CostModel.from_settings(settings),
         buy_cooldown_days=settings.get_int("buy_cooldown_days"),
+        rebuy_cooldown_days=settings.get_int("rebuy_cooldown_days"),
+        max_position_fraction=position_cap_decimal(
+            Decimal(str(settings.get_float("max_position_fraction"))),
+            Decimal(str(settings.get_float("position_cap_universe_multiple"))), universe_size),
         min_hold_days=settings.get_int("min_hold_days"),
         frequency_enabled=settings.get_bool("trade_frequency_limits_enabled"),
         min_minutes_between_trades=settings.get_int("min_time_between_trades_minutes"),

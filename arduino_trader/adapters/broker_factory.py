@@ -28,7 +28,8 @@ def build_paper(settings: Callable[[], Settings], store: Database, clock: Clock,
     prices = MarketDataPrices(market_data) if market_data is not None else None
     return PaperBroker(store, clock, fees=lambda: paper_fees(settings()), prices=prices,
                        eur_rates=prices.rates if prices is not None else None,
-                       initial_cash_eur=settings().get_decimal("broker.paper_initial_cash_eur"))
+                       initial_cash_eur=settings().get_decimal("broker.paper_initial_cash_eur"),
+                       slippage_bps=lambda: settings().get_decimal("broker.paper_slippage_bps"))
 
 
 def build_tradernet(settings: Callable[[], Settings]) -> TradernetClient:

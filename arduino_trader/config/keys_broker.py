@@ -32,6 +32,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("broker.paper_initial_cash_eur", "decimal", "10000", "Opening cash of the "
                 "paper broker's simulated account", unit="EUR", minimum=0,
                 maximum=10_000_000, runtime=False, group=_B),
+    SettingSpec("broker.paper_slippage_bps", "decimal", "5", "Slippage of a paper fill "
+                "against the order (a buy pays more, a sell receives less) on top of the "
+                "next available price; currency exchanges are not slipped", unit="bps",
+                minimum=0, maximum=500, group=_B),
     SettingSpec("job_broker_probe_minutes", "int", 5, "Interval of the broker reachability "
                 "probe", unit="min", minimum=1, maximum=60, group="scheduling"),
 )

@@ -99,6 +99,7 @@ class SafetyLimits:
 
     costs: CostModel
     buy_cooldown_days: int = 30
+    rebuy_cooldown_days: int = 0  # no buy within this many days after a sell
     min_hold_days: int = 90
     frequency_enabled: bool = True
     min_minutes_between_trades: int = 60

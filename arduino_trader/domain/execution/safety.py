@@ -168,6 +168,11 @@ def _cooldown(c: _Ctx) -> Rejection | None:
     if last and c.facts.now - last.at < timedelta(days=c.limits.buy_cooldown_days):
         return Rejection("cooldown", "buy_cooldown", f"bought {c.intent.isin} on "
                          f"{last.at.date()}: cooldown {c.limits.buy_cooldown_days} days")
+    sold = _last_trade(trades, c.intent.isin, "SELL")
+    if sold and c.facts.now - sold.at < timedelta(days=c.limits.rebuy_cooldown_days):
+        return Rejection("cooldown", "rebuy_cooldown", f"sold {c.intent.isin} on "
+                         f"{sold.at.date()}: no rebuy within {c.limits.rebuy_cooldown_days} "
+                         "days")
     return None
 
 

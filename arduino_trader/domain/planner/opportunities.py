@@ -79,13 +79,14 @@ def optimiser_buy_refusal(u: Universe, i: int, s: PlannerSettings) -> str | None
     return _buy_allowed(u, i, s) or u.optimiser_gate.get(i)
 
 
-POSITION_HEADROOM = 0.98  # the executor checks at the limit price (+1 % buffer)
+POSITION_MARGIN = 0.99  # below the guardrail after the limit-price buffer
 
 
 def position_cap(s: PlannerSettings) -> float:
     """Largest share of the portfolio a buy may take a position to: the executor's
-    position guardrail with headroom for its limit-price buffer."""
-    return s.max_position_fraction * POSITION_HEADROOM
+    position guardrail, which it checks at the limit price (the quote × (1 +
+    ``limit_order_buffer``)), with a 1 % margin (0.98 of it at the default 1 % buffer)."""
+    return s.max_position_fraction * POSITION_MARGIN / (1 + s.limit_order_buffer)
 
 
 def _too_big(u: Universe, i: int, qty: int, s: PlannerSettings) -> bool:
