@@ -173,7 +173,7 @@ class PlannerSettings:
 
 @dataclass(frozen=True)
 class MarketIndicators:
-    """Forward-looking market figures for the §4 forward adjustment (``None`` = unknown):
+    """Forward-looking market figures for the optimiser's forward adjustment (``None`` = unknown):
     the VIX level, the yield-curve slope as a fraction (10-year minus short rate, 0.01 =
     one percentage point) and the market's current P/E."""
 
@@ -225,7 +225,7 @@ class PlanInput:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One possible trade (spec §2.2); priority in [0, 1]; values in EUR."""
+    """One possible trade (an action candidate); priority in [0, 1]; values in EUR."""
 
     index: int
     symbol: str
@@ -294,7 +294,7 @@ class PlanResult:
     expected_returns: Mapping[str, float] = field(default_factory=dict)  # μ per symbol
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
-    security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
+    security_scores: tuple[SecurityScore, ...] = ()  # every scored security (stored in ``scores``)
     refused_buys: Mapping[str, str] = field(default_factory=dict)  # optimiser buys refused
     forward_adjustment: float = 0.0
     generation: Mapping[str, int] = field(default_factory=dict)  # sequence counts by origin
