@@ -39,6 +39,11 @@ def test_a_withdrawal_counts_as_money_back() -> None:
     assert xirr([(Y0, D(-1000)), (Y1, D(550)), (Y2, D(605))]).annual == D("0.1")
 
 
+def test_no_gain_is_zero_never_minus_zero() -> None:
+    mw = xirr([(Y0, D(-2000)), (Y1, D(-10000)), (Y1, D(12000))])
+    assert str(mw.annual) == "0E-10" and not mw.annual.is_signed()
+
+
 def test_a_loss_is_negative_and_the_ledger_signs_are_turned_to_the_owners() -> None:
     flows = owner_flows([(Y0, D(1000))], Y1, D(900))  # a deposit as booked: > 0
     assert flows == [(Y0, D(-1000)), (Y1, D(900))]

@@ -78,7 +78,9 @@ def xirr(flows: Sequence[tuple[date, Decimal]]) -> MoneyWeighted:
 
 
 def _exact(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(PRECISION)
+    """``value`` to 10 places; a result that rounds to zero is 0, never −0."""
+    rounded = Decimal(repr(value)).quantize(PRECISION)
+    return rounded if rounded != 0 else Decimal(0).quantize(PRECISION)
 
 
 def owner_flows(external: Sequence[tuple[date, Decimal]], today: date,

@@ -52,7 +52,9 @@ async def _time_weighted(request: web.Request) -> dict[str, Any]:
 
 
 def _fraction(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(_FRACTION)
+    """To 10 places; a result that rounds to zero is 0, never −0."""
+    rounded = Decimal(repr(value)).quantize(_FRACTION)
+    return rounded if rounded != 0 else Decimal(0).quantize(_FRACTION)
 
 
 @router.route("GET", "/api/portfolio/returns", summary="Return since inception: "
