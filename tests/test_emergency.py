@@ -195,3 +195,20 @@ def test_one_step_at_a_time_on_fresh_balances() -> None:
     assert [s.symbol for s in sales] == ["KO.US"] and sales[0].quantity == 2  # 115.5 USD
     assert plan_sales({"EUR": D("5"), "USD": D("10")}, ["USD"], holdings, RATES,
                       _open) == ([], ())
+
+
+@given(short=st.dictionaries(st.sampled_from(["EUR", "USD", "HKD", "GBP"]),
+                             st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e6"),
+                                         places=2), min_size=1),
+       bump=st.sampled_from(["EUR", "USD", "HKD", "GBP"]))
+def test_a_situation_key_is_the_shortfalls_and_nothing_else(short: dict[str, Decimal],
+                                                            bump: str) -> None:
+    """The same shortfalls in any order (or written with more places) are one situation;
+    a cent more short anywhere, or another currency short, is another situation."""
+    from arduino_trader.domain.emergency import situation_key
+
+    key = situation_key(short)
+    assert situation_key(dict(reversed(list(short.items())))) == key
+    assert situation_key({c: v.quantize(Decimal("0.0001")) for c, v in short.items()}) == key
+    changed = {**short, bump: short.get(bump, Decimal(0)) + Decimal("0.01")}
+    assert situation_key(changed) != key

@@ -93,7 +93,12 @@ from .executor_facts import (
     safety_limits,
 )
 from .executor_fills import exchange_fills, order_fills
-from .executor_placement import recheck_not_placed, report_in_doubt
+from .executor_placement import (
+    placed_event,
+    recheck_not_placed,
+    refused_event,
+    report_in_doubt,
+)
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -563,11 +568,14 @@ class ExecutorActor(BaseActor):
             emit = self.log.error if failure.state == "unresolved" else self.log.warning
             emit(failure.event, client_order_id=cid, error=str(exc))
             report_in_doubt(self.ctx, store, self.log)
+            if (refused := refused_event(new, failure.state, failure.note)) is not None:
+                self._publish(refused)
             return failure.state
         self.ctx.io.run(order_journal.mark_sent(store, cid, ack.order_id, now()),
                         STORE_TIMEOUT_S)
         self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
                       recovered=ack.recovered)
+        self._publish(placed_event(new, cid, ack.order_id))
         return "sent"
 
     def _check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:

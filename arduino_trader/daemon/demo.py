@@ -11,7 +11,7 @@ directory keeps the account as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -84,37 +84,58 @@ class DemoDaemon(TraderDaemon):
         super()._start_actors()
 
     async def _seed(self) -> bool:
-        """Seed the paper account once; False when it was seeded before."""
+        """Seed the paper account, or finish a seeding a crash interrupted; False when
+        everything was seeded before. Every step is idempotent on restart: the deposit is
+        found by its comment (its time dates the whole seed), each buy by its client order
+        id, and each ledger booking by the trade key it is stored under."""
         paper = self._broker_pair()[1]
         row = await self.store.fetch_one(
-            "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
-        if row is not None:
-            return False
-        seeded_at = session_close(self._market_source().last_day)  # not today's
+            "SELECT at FROM paper_cash_flows WHERE comment = ? ORDER BY flow_id LIMIT 1",
+            (DEMO_SEED_COMMENT,))
+        seeded_at = (datetime.fromtimestamp(int(row["at"]), UTC) if row is not None
+                     else session_close(self._market_source().last_day))  # not today's
+        wrote = False
         with dated(paper, seeded_at):
-            await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+            if row is None:
+                await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+                wrote = True
             for i, holding in enumerate(DEMO_HOLDINGS, start=1):
-                await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
-                                                     _SEED_ORDER_ID_BASE + i))
-            await self._book_seed_buys(paper, seeded_at)
-        log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
-                 holdings=[h.symbol for h in DEMO_HOLDINGS])
-        return True
+                if await paper.find_order(_SEED_ORDER_ID_BASE + i) is None:
+                    await paper.place_order(OrderRequest(holding.symbol, "BUY",
+                                                         holding.quantity,
+                                                         _SEED_ORDER_ID_BASE + i))
+                    wrote = True
+        booked = await self._book_seed_buys(paper, seeded_at)
+        if wrote or booked:
+            log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
+                     holdings=[h.symbol for h in DEMO_HOLDINGS], resumed=row is not None)
+        return wrote or booked > 0
 
-    async def _book_seed_buys(self, paper: Any, at: datetime) -> None:
+    async def _book_seed_buys(self, paper: Any, at: datetime) -> int:
         """The seeded buys are history like any other: each settles against core's
         ledger (value, then its commission), keyed by the trade key the broker sync
         stores it under, so the ledger matches the paper account's cash from the start
         (the opening cash and the deposit arrive through the cash-flow sync); ``at`` is
-        when the seed is dated."""
+        when the seed is dated. A buy booked before (by this or the sync) is left alone;
+        returns how many bookings were written now."""
         now = at
+        seed_orders: set[int] = set()
+        for i in range(1, len(DEMO_HOLDINGS) + 1):
+            order = await paper.find_order(_SEED_ORDER_ID_BASE + i)
+            if order is not None:
+                seed_orders.add(order.order_id)
+        written = 0
         for t in await paper.trades(at.date(), at.date()):
+            if t.order_id not in seed_orders:
+                continue
             key = f"research:{t.trade_id}"
             ops = [(settle_trade(CORE_ID, t.value, t.currency, "buy", key, now), key)]
             if t.fee:
                 ops.append((trade_fee(CORE_ID, t.fee, t.currency, key, now),
                             fee_source_id(key)))
             for entries, source in ops:
-                await satellites_repo.apply_operation(
+                applied = await satellites_repo.apply_operation(
                     self.store, satellites_repo.Operation(entries, source=("trade", source)),
                     now)
+                written += applied is not None
+        return written

@@ -148,6 +148,22 @@ def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
     return rows
 
 
+def buckets_vs_target(values: Mapping[str, Decimal],
+                      targets: Mapping[str, Decimal]) -> list[AllocationRow]:
+    """Bucket rows: each bucket's share of the buckets' total EUR value (positions and
+    cash, §1.4) against its ``target_pct``, drift = current − target; sorted by name."""
+    total = sum(values.values(), ZERO)
+    rows = []
+    for name in sorted(set(values) | set(targets)):
+        value = values.get(name, ZERO)
+        current = (value / total).quantize(_PCT) if total > 0 else ZERO
+        target = targets.get(name, ZERO)
+        deviation = current - target
+        rows.append(AllocationRow(name, target, current, value.quantize(CENT), deviation,
+                                  status_for(deviation), max(ZERO, -deviation)))
+    return rows
+
+
 def concentration_alerts(holdings: Sequence[Holding],
                          cash_eur: Decimal = ZERO) -> list[ConcentrationAlert]:
     """Countries, sectors and positions at or above their alert thresholds, as

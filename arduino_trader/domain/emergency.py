@@ -24,6 +24,7 @@ holding without a rate is skipped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -283,6 +284,19 @@ def recommendation_fields(sale: Sale) -> dict[str, object]:
             "price": sale.price, "currency": sale.currency, "value_eur": sale.value_eur,
             "priority": EMERGENCY_PRIORITY, "reason": EMERGENCY_REASON,
             "portfolio_hash": EMERGENCY_PORTFOLIO_HASH}
+
+
+def situation_key(initial_shortfalls: Mapping[str, Decimal]) -> str:
+    """A stable digest of what a run repairs: each short currency and its shortfall to
+    the cent. Another deposit, fill or charge changes the balances, so the situation."""
+    text = ";".join(f"{c}={v.quantize(CENT, rounding=ROUND_CEILING)}"
+                    for c, v in sorted(initial_shortfalls.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recommendation_key(situation: str, sale: Sale) -> str:
+    """The stored key of an emergency sale: one per situation and position part."""
+    return f"emergency:{situation}:{sale.symbol}:{sale.bucket_id}"
 
 
 def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterable[str],

@@ -425,13 +425,3 @@ async def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, A
              "initial_shortfalls": json.loads(r["initial_shortfalls_json"]),
              "final_shortfalls": json.loads(r["final_shortfalls_json"]),
              "actions": json.loads(r["actions_json"]), "notes": r["notes"]} for r in rows]
-
-
-async def dismiss_emergency_recommendations(db: Database, portfolio_hash: str,
-                                            now: datetime) -> int:
-    """Once no shortfall is left, pending emergency recommendations are dismissed
-    (the executor must never act on them); returns the rows dismissed."""
-    return await db.execute(
-        "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
-        "dismissed_at = ?, updated_at = ? WHERE portfolio_hash = ? AND status = 'pending'",
-        (_ts(now), _ts(now), portfolio_hash))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from msgspec import UNSET, Meta, UnsetType, field
 
+from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
 from arduino_trader.domain.fx_exchange import FX_PAIRS
 from arduino_trader.protocols.broker import MAX_ORDER_QUANTITY
 
@@ -59,10 +61,14 @@ class ExecuteStepBody(Body):
 
 
 class DismissBody(Body):
-    """``POST /api/trades/recommendations/dismiss``: the plan's portfolio hash."""
+    """``POST /api/trades/recommendations/dismiss``: the plan's portfolio hash, or the
+    emergency recommendations' hash with optionally one of their keys."""
 
-    portfolio_hash: Annotated[str, Meta(pattern=r"^[0-9a-f]{16}$",
-                                        description="16 lowercase hex digits")]
+    portfolio_hash: Annotated[str, Meta(
+        pattern=rf"^([0-9a-f]{{16}}|{re.escape(EMERGENCY_PORTFOLIO_HASH)})$",
+        description=f"16 lowercase hex digits, or \"{EMERGENCY_PORTFOLIO_HASH}\"")]
+    key: Annotated[str | None, Meta(pattern=r"^emergency:",
+                                    description="one emergency recommendation")] = None
 
 
 class ExchangeBody(Body):

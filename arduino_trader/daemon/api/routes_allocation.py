@@ -16,11 +16,12 @@ from aiohttp import web
 
 from arduino_trader.actors.cash_flow_allocation import build_holdings, securities_by_symbol
 from arduino_trader.adapters.store import allocation_repo as groups_repo
-from arduino_trader.adapters.store import cash_flow_repo
+from arduino_trader.adapters.store import cash_flow_repo, satellites_repo
 from arduino_trader.domain.allocation import (
     AllocationError,
     AllocationRow,
     Holding,
+    buckets_vs_target,
     clean_members,
     concentration_alerts,
     current_vs_target,
@@ -30,13 +31,14 @@ from arduino_trader.domain.allocation import (
 from arduino_trader.domain.cash_flows.fx import MissingRate
 from arduino_trader.protocols.broker import Broker, BrokerError
 from arduino_trader.protocols.money import CENT
+from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetBucketValues
 
 from .bodies_cash import GroupBody, TargetsBody
 from .bodies_satellites import given
 from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response
+from .helpers import ask_actor, json_response
 from .router import ApiRouter
 
 router = ApiRouter("allocation")
@@ -150,6 +152,33 @@ async def group_allocation(request: web.Request) -> web.Response:
     holdings, _ = await _holdings(request)
     return json_response({kind: [_row(r) for r in await _group_rows(request, holdings, kind)]
                           for kind in ("country", "industry")})
+
+
+@router.route("GET", "/api/allocation/overview", summary="Current vs target by country "
+              "group, industry group and bucket, with drift (the planner's targets)",
+              response={"type": "object", "required": ["country", "industry", "bucket"]},
+              errors={503: "broker or FX rate unavailable"})
+async def overview(request: web.Request) -> web.Response:
+    """The dashboard's allocation panel: group rows from the owner's targets (the ones
+    the planner reads) and bucket rows from each bucket's ``target_pct`` against its EUR
+    value (null rows' values and ``missing`` when the satellite manager cannot value)."""
+    holdings, cash = await _holdings(request)
+    body: dict[str, Any] = {"total_value": sum((h.value_eur for h in holdings),
+                                               Decimal(0)).quantize(CENT),
+                            "cash_balance": cash}
+    for kind in ("country", "industry"):
+        body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
+    buckets = await satellites_repo.load_buckets(ctx_of(request).store)
+    targets = {b: bucket.target_pct for b, bucket in buckets.items()
+               if bucket.status != "retired"}
+    values = await ask_actor(request, SATELLITES_ACTOR, GetBucketValues(), 60.0)
+    if not isinstance(values, dict):
+        raise ApiError(503, "buckets_unavailable", f"bucket values: {values}")
+    known = {b: Decimal(str(v["value_eur"])) for b, v in values.items()
+             if b in targets and v.get("value_eur") is not None}
+    body["bucket"] = [_row(r) for r in buckets_vs_target(known, targets)]
+    body["missing"] = sorted(set(targets) - set(known))
+    return json_response(body)
 
 
 @router.route("GET", "/api/allocation/groups/available/countries", summary="Countries of "

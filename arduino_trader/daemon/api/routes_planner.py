@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import plan_repo, scores_repo
+from arduino_trader.adapters.store import emergency_recs, plan_repo, scores_repo
 from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
 from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.planning import (
@@ -49,11 +50,13 @@ PLAN_SCHEMA: dict[str, Any] = {
 async def _plan_view(request: web.Request) -> dict[str, Any]:
     store = ctx_of(request).store
     latest = await plan_repo.latest_plan(store)
-    steps = await plan_repo.pending_recommendations(store, 50)
+    steps = [{**s, "kind": "plan"} for s in await plan_repo.pending_recommendations(store, 50)]
+    emergency = await emergency_recs.pending(store)  # negative-balance repairs, kind emergency
     if latest is None:
         return {"status": "none", "reason": "no plan yet: the planner runs after the first "
                 "price sync, on schedule, or on POST /api/planner/regenerate",
-                "portfolio_hash": None, "steps": steps, "depth": len(steps)}
+                "portfolio_hash": None, "steps": steps, "depth": len(steps),
+                "emergency": emergency}
     result = latest["result"]
     satellites = await plan_repo.bucket_plans(store, latest["id"])
     run = {latest["id"]} | {b["id"] for b in satellites}
@@ -61,7 +64,7 @@ async def _plan_view(request: web.Request) -> dict[str, Any]:
     return {"status": latest["status"], "reason": latest["reason"],
             "portfolio_hash": latest["portfolio_hash"], "plan_id": latest["id"],
             "created_at": latest["created_at"], "trigger": latest["trigger"],
-            "depth": len(steps), "steps": steps,
+            "depth": len(steps), "steps": steps, "emergency": emergency,
             "current_score": result.get("current_score"),
             "end_state_score": result.get("end_state_score"),
             "total_score_improvement": result.get("improvement"),
@@ -130,13 +133,25 @@ async def execute_step(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/trades/recommendations/dismiss",
-              summary="Dismiss the pending recommendations of a portfolio hash",
+              summary="Dismiss the pending recommendations of a portfolio hash (the "
+              f"emergency ones: \"{EMERGENCY_PORTFOLIO_HASH}\", all or one \"key\")",
               body=DismissBody,
               response={"type": "object", "required": ["dismissed"]})
 async def dismiss(request: web.Request) -> web.Response:
-    """A dismissed recommendation stays dismissed for that portfolio hash."""
-    value = (await read_struct(request, DismissBody)).portfolio_hash
+    """A dismissed recommendation stays dismissed for that portfolio hash; an emergency
+    one for its situation (until the shortfalls change)."""
+    body = await read_struct(request, DismissBody)
+    value, key = body.portfolio_hash, body.key
     ctx = ctx_of(request)
+    if value == EMERGENCY_PORTFOLIO_HASH:
+        count = await emergency_recs.dismiss_by_owner(ctx.store, ctx.clock.now(), key)
+        if key is not None and count == 0:
+            raise not_found(f"no pending emergency recommendation {key}",
+                            code="no_pending_recommendation")
+        return json_response({"dismissed": count, "portfolio_hash": value, "key": key})
+    if key is not None:
+        raise bad_request(f"key is only for portfolio_hash \"{EMERGENCY_PORTFOLIO_HASH}\"",
+                          code="invalid_field", field="key")
     count = await plan_repo.dismiss_all_by_portfolio_hash(ctx.store, value, ctx.clock.now())
     return json_response({"dismissed": count, "portfolio_hash": value})
 

@@ -20,7 +20,6 @@ from arduino_trader.domain.cash_flows.records import Source
 _PREFIX: dict[Source, str] = {
     "cps": "cps",
     "corporate_action": "corp",
-    "trade": "trade_fee",
     "user_cash_flow": "ucf",
 }
 

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-Source = Literal["cps", "corporate_action", "trade", "user_cash_flow"]
+Source = Literal["cps", "corporate_action", "user_cash_flow"]
 FlowKind = Literal[
     "deposit", "withdrawal", "withdrawal_fee", "structured_product_purchase",
     "structured_product_fee", "dividend", "coupon", "maturity", "partial_maturity",
