@@ -3,7 +3,7 @@ broker): a negative USD balance with nothing to exchange from is repaired by a s
 which is stored under a stable key and listed by GET /api/trades/recommendations with its
 kind; the owner dismisses it through the dismissal route and it is not proposed again
 until the situation changes; it never becomes the planner's plan or step 1, a new plan
-does not wipe it, and no shortfall left resolves it (spec/portfolio.md §4.2, §4.4)."""
+does not wipe it, and no shortfall left resolves it."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
 def buckets_vs_target(values: Mapping[str, Decimal],
                       targets: Mapping[str, Decimal]) -> list[AllocationRow]:
     """Bucket rows: each bucket's share of the buckets' total EUR value (positions and
-    cash, §1.4) against its ``target_pct``, drift = current − target; sorted by name."""
+    cash) against its ``target_pct``, drift = current − target; sorted by name."""
     total = sum(values.values(), ZERO)
     rows = []
     for name in sorted(set(values) | set(targets)):

@@ -1,4 +1,4 @@
-"""Emergency recommendations in the store (migration 0900, spec/portfolio.md §4.2, §4.4).
+"""Emergency recommendations in the store (migration 0900).
 
 The sales a negative-balance repair proposes, apart from the planner's ``plans`` and
 ``recommendations``: the planner never reads them (not its latest plan, not its targets,
@@ -112,7 +112,7 @@ async def dismiss_by_owner(db: Database, now: datetime, key: str | None = None) 
 
 
 async def resolve(db: Database, now: datetime) -> int:
-    """§4.4: no shortfall left, so no emergency sale may act: pending rows are dismissed
+    """No shortfall left, so no emergency sale may act: pending rows are dismissed
     as ``resolved``; returns the count."""
     ts = _ts(now)
     return await db.execute(

@@ -1,7 +1,7 @@
 """Return since inception, time-weighted and money-weighted (the dashboard's header).
 
 Time-weighted: the daily snapshots' flow-adjusted returns compounded from the first
-snapshot (spec/portfolio.md §6.3). Money-weighted: the XIRR of the dated deposits and
+snapshot. Money-weighted: the XIRR of the dated deposits and
 withdrawals against today's value (``domain/money_weighted.py``). Either is null with
 its reason when it cannot be computed; nothing here is a 500.
 """

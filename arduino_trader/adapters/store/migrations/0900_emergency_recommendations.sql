@@ -1,4 +1,4 @@
--- Emergency recommendations (spec/portfolio.md §4.2 step 2, §4.4): the position sales a
+-- Emergency recommendations: the position sales a
 -- negative-balance repair proposes, kept apart from the planner's plans so they never
 -- become its latest plan or its targets and a new plan never supersedes them.
 -- A row's key is stable for one situation (the shortfalls it repairs) and one position
