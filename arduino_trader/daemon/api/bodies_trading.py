@@ -67,8 +67,8 @@ class DismissBody(Body):
     portfolio_hash: Annotated[str, Meta(
         pattern=rf"^([0-9a-f]{{16}}|{re.escape(EMERGENCY_PORTFOLIO_HASH)})$",
         description=f"16 lowercase hex digits, or \"{EMERGENCY_PORTFOLIO_HASH}\"")]
-    key: Annotated[str | None, Meta(pattern=r"^emergency:",
-                                    description="one emergency recommendation")] = None
+    key: Annotated[str, Meta(pattern=r"^emergency:",
+                             description="one emergency recommendation")] | None = None
 
 
 class ExchangeBody(Body):
