@@ -51,6 +51,7 @@ from .. import crashpoints
 from . import normalise as nz
 from . import reads
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
+from .screening import parse_top_securities, top_params
 from .signing import encode_body, signed_headers
 from .stats import CallStats
 
@@ -329,6 +330,12 @@ class TradernetClient:
     async def find_security(self, text: str) -> tuple[FinderHit, ...]:
         """Public ``tickerFinder``."""
         return nz.parse_finder(await self._public("tickerFinder", {"text": text}))
+
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Public ``getTopSecurities`` (:mod:`.screening`)."""
+        return parse_top_securities(await self._public(
+            "getTopSecurities", top_params(exchange, kind, gainers, limit)))
 
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
         """``getMarketStatus``."""
