@@ -107,7 +107,9 @@ def test_discovery_proposes_within_limits_and_the_owner_decides(
         daemon: ProbeDaemon, sandbox: SandboxThread) -> None:
     api = Client(daemon)
     job = api.call("GET", f"/api/system/jobs/{JOB}")[1]
-    assert "-15T02:00" in job["next_run"]  # the 15th at security_discovery_hour
+    assert "-15T02:00" in job["next_run"]  # the 15th at job_security_discovery_hour
+    setting(api, "job_security_discovery_hour", 5)
+    assert "-15T05:00" in api.call("GET", f"/api/system/jobs/{JOB}")[1]["next_run"]
     assert universe(api) == set()
 
     # Geography: US issuers are left out when only EU is configured.

@@ -43,7 +43,7 @@ from .planner_inputs import planner_settings
 JOB = JobSpec("security_discovery", "maintenance",
               "Screen the broker (or the market-data source) for new securities; add or "
               "propose those scoring above the threshold, a few a month",
-              daily_hour_key="security_discovery_hour", month_day=15,
+              daily_hour_key="job_security_discovery_hour", month_day=15,
               enabled_key="security_discovery_enabled", timeout_s=1800)
 STORE_TIMEOUT_S = 60.0
 ADD_TIMEOUT_S = 120.0

@@ -25,9 +25,10 @@ KEYS: tuple[SettingSpec, ...] = (
 )
 DISCOVERY_KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("security_discovery_enabled", "bool", True, "Run the security_discovery job "
-                "on the 15th of each month (at security_discovery_hour)", group="universe"),
-    SettingSpec("security_discovery_hour", "int", 2, "Hour (UTC) of the monthly discovery run",
-                unit="hour", minimum=0, maximum=23, group="universe"),
+                "on the 15th of each month (at job_security_discovery_hour)", group="universe"),
+    SettingSpec("job_security_discovery_hour", "int", 2, "Hour (UTC) of the monthly "
+                "discovery run (a change reschedules it)", unit="hour", minimum=0,
+                maximum=23, group="universe"),
     SettingSpec("security_discovery_score_threshold", "float", 0.75, "A candidate joins (or "
                 "is proposed) only with a score at or above this", minimum=0.0, maximum=1.0,
                 group="universe"),
