@@ -17,6 +17,7 @@ from yfinance.data import YfData
 from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.discovery import run_discovery
 from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
@@ -217,3 +218,18 @@ def test_without_any_screen_the_run_fails_and_says_why(io: IoLoop,
     out = run_discovery(context(io, store, AddingBus(io, store), PricesOnly(), settings(),
                                 NoScreenBroker()))
     assert not out.ok and "the replay source cannot screen" in out.summary
+
+
+def test_offline_the_replay_screens_its_bundled_directory(io: IoLoop,
+                                                          store: SqliteStore) -> None:
+    source = ReplaySource(ManualClock(NOW))
+    assert source.screen(["EU"], 0, 10) == []  # the bundled stocks are all US issuers
+    three = source.screen(["US"], 10**9, 3)  # no volumes in the replay: not applied
+    assert [s.symbol for s in three] == ["AAPL.US", "AMD.US", "BAC.US"]
+    s = settings(score_threshold="0.0", exchanges="usa")
+    out = run_discovery(context(io, store, AddingBus(io, store), source, s, NoScreenBroker()))
+    assert out.ok and out.details["screens"] == {"usa": "replay"}, out.summary
+    assert len(out.details["scores"]) == 20 and len(out.details["proposed"]) == 2
+    best = sorted(out.details["scores"].items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+    assert sorted(out.details["proposed"]) == sorted(symbol for symbol, _ in best)
+    assert out.details["over_cap"] and out.details["used_this_month"] == 0
