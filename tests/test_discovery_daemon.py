@@ -118,7 +118,15 @@ def test_discovery_proposes_within_limits_and_the_owner_decides(
     assert state["last_result"] == "ok", state["last_summary"]
     assert "getTopSecurities" in sandbox.sandbox.requests
     assert "proposed []" in state["last_summary"] and candidates(api) == {}
+    assert "AAPL.US: region US is not one of ['EU']" in state["last_summary"]
+    assert "SAP.EU: no prices from the source" in state["last_summary"]
     setting(api, "security_discovery_geographies", "EU,US,ASIA")
+
+    # Exchanges: only Europe is screened (SAP and ASML have no replay prices).
+    setting(api, "security_discovery_exchanges", "europe")
+    state = run_job(api)
+    assert "{'europe': 'broker'}" in state["last_summary"] and candidates(api) == {}
+    setting(api, "security_discovery_exchanges", "usa,europe")
 
     # Threshold: the replay has no fundamentals, so these score about 0.5.
     setting(api, "security_discovery_score_threshold", 0.9)

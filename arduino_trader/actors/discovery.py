@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import structlog
 
 from arduino_trader.adapters.store import discovery_repo
 from arduino_trader.config.settings import Settings
@@ -47,6 +48,8 @@ JOB = JobSpec("security_discovery", "maintenance",
               enabled_key="security_discovery_enabled", timeout_s=1800)
 STORE_TIMEOUT_S = 60.0
 ADD_TIMEOUT_S = 120.0
+LISTED = 10  # names listed per kind in the job's summary (all of them are logged)
+log = structlog.get_logger(actor="maintenance", job=JOB.name)
 
 
 def rules_from(settings: Settings) -> DiscoveryRules:
@@ -97,12 +100,16 @@ def run_discovery(ctx: ActorContext) -> JobOutcome:
     below = [d.candidate.symbol for d in decisions if d.action == "below_threshold"]
     over = [d.candidate.symbol for d in decisions if d.action == "over_cap"]
     problems = screened.problems + failed
+    reasons = "; ".join(f"{k}: {v}" for k, v in list(left_out.items())[:LISTED])
     message = (f"screened {len(screened.candidates) + screened.known} ({len(fresh)} new, "
-               f"screens "
-               f"{screened.screens or 'none'}); added {added}; proposed {proposed}; below "
-               f"{rules.threshold}: {len(below)}; over the monthly cap: {len(over)}; "
-               f"left out: {len(left_out)}" + (f"; problems: {problems[:3]}" if problems
-                                                else ""))
+               f"screens {screened.screens or 'none'}); added {added}; proposed {proposed}; "
+               f"below {rules.threshold}: {len(below)} {below[:LISTED]}; over the monthly "
+               f"cap: {len(over)} {over[:LISTED]}; left out: {len(left_out)}"
+               + (f" ({reasons})" if reasons else "")
+               + (f"; problems: {problems[:LISTED]}" if problems else ""))
+    log.info("security_discovery_run", added=added, proposed=proposed, below=below,
+             over_cap=over, left_out=left_out, problems=problems, screens=screened.screens,
+             used_this_month=used)
     ok = not failed and (bool(screened.screens) or not rules.exchanges)
     return JobOutcome(ok, message, {
         "added": added, "proposed": proposed, "below_threshold": below, "over_cap": over,
