@@ -22,7 +22,7 @@ from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.broker import BrokerUnsupported, FinderHit
+from arduino_trader.protocols.broker import BrokerUnavailable, BrokerUnsupported, FinderHit
 from arduino_trader.protocols.market_data import (
     AddSecurity,
     EmptyHistory,
@@ -190,6 +190,7 @@ def test_the_source_screens_where_the_broker_gives_none(io: IoLoop,
     assert asked.identifier == MSFT and asked.overrides["yahoo_symbol"] == "MSFT"
     assert "volume 400,000 below 1,000,000" in out.details["left_out"]["SAP.EU"]
     assert any("ULVR.L: no ISIN" in p for p in out.details["problems"])
+    assert not any("broker screen" in p for p in out.details["problems"])  # none: no error
     # the Tokyo listing is on no configured exchange: never looked at
 
     again = run_discovery(context(io, store, bus, source, s, NoScreenBroker()))
@@ -233,3 +234,16 @@ def test_offline_the_replay_screens_its_bundled_directory(io: IoLoop,
     best = sorted(out.details["scores"].items(), key=lambda kv: (-kv[1], kv[0]))[:2]
     assert sorted(out.details["proposed"]) == sorted(symbol for symbol, _ in best)
     assert out.details["over_cap"] and out.details["used_this_month"] == 0
+
+
+def test_a_broker_outage_is_reported_and_the_source_screens_instead(
+        io: IoLoop, store: SqliteStore) -> None:
+    class DownBroker(NoScreenBroker):
+        async def top_securities(self, exchange: str, **_: Any) -> tuple[str, ...]:
+            raise BrokerUnavailable("timeout", command="getTopSecurities")
+
+    source = ScreeningSource(FOUND[:1], {"MSFT": bars(0.3, 2e6)})
+    s = settings(score_threshold="0.4", exchanges="usa")
+    out = run_discovery(context(io, store, AddingBus(io, store), source, s, DownBroker()))
+    assert out.ok and out.details["proposed"] == ["MSFT.US"], out.summary
+    assert any("broker screen usa" in p and "timeout" in p for p in out.details["problems"])

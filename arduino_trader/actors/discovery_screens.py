@@ -13,7 +13,7 @@ from typing import Any
 
 from arduino_trader.domain.discovery import Candidate, DiscoveryRules, exchange_of
 from arduino_trader.domain.universe import is_valid_isin
-from arduino_trader.protocols.broker import BrokerError, FinderHit
+from arduino_trader.protocols.broker import BrokerError, BrokerUnsupported, FinderHit
 from arduino_trader.protocols.market_data import MarketDataError, Screener, SecurityInfo
 from arduino_trader.protocols.runtime import IoRunner
 
@@ -80,6 +80,8 @@ class Screens:
                 got = self.io.run(self.broker.top_securities(
                     exchange, kind="stocks", gainers=gainers, limit=limit),
                     timeout=BROKER_TIMEOUT_S)
+            except BrokerUnsupported:
+                return tickers  # a broker without screens (paper): the source screens
             except BrokerError as exc:
                 out.problems.append(f"broker screen {exchange}: {exc}")
                 return tickers
