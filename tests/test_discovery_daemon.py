@@ -226,3 +226,17 @@ def test_a_bad_setting_fails_the_run_and_shows_in_health(daemon: ProbeDaemon) ->
         report = daemon.health(timeout=5)
         return report is not None and any(JOB in r for r in report.reasons)
     wait_for(degraded, 10, "health naming the failing discovery")
+
+
+def test_approving_one_already_added_by_hand_approves_it(daemon: ProbeDaemon) -> None:
+    api = Client(daemon)
+    setting(api, "security_discovery_score_threshold", 0.45)
+    run_job(api)
+    assert set(candidates(api, "pending")) == {"AAPL.US", "MSFT.US"}
+    code, body = api.call("POST", "/api/securities", {"isin": MSFT, "symbol": "MSFT.US",
+                                                      "name": "Microsoft", "currency": "USD"})
+    assert code == 202, body
+    code, body = api.call("POST", f"/api/universe/discovery/{MSFT}/approve")
+    assert code == 200 and body["candidate"]["status"] == "approved", body
+    assert body["security"]["name"] == "Microsoft"  # the owner's record is kept
+    assert universe(api) == {MSFT}

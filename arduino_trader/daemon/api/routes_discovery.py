@@ -93,7 +93,13 @@ async def approve(request: web.Request) -> web.Response:
                                        AddSecurity(isin, approve_overrides(row)), timeout=120)
         except ApiError:
             raise
-        except (MarketDataError, IdentifierError, repo.DuplicateSecurity) as exc:
+        except repo.DuplicateSecurity as exc:
+            # Already active under this ISIN (an earlier approve whose answer timed out, or
+            # added by hand): the candidate is in the universe, so it is approved.
+            security = await repo.get_security(ctx.store, isin)
+            if security is None or not security.get("active"):
+                raise _refused(exc) from None
+        except (MarketDataError, IdentifierError) as exc:
             raise _refused(exc) from None
         if not await discovery_repo.decide_pending(ctx.store, isin, "approved",
                                                    ctx.clock.now()):
