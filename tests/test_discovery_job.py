@@ -247,3 +247,18 @@ def test_a_broker_outage_is_reported_and_the_source_screens_instead(
     out = run_discovery(context(io, store, AddingBus(io, store), source, s, DownBroker()))
     assert out.ok and out.details["proposed"] == ["MSFT.US"], out.summary
     assert any("broker screen usa" in p and "timeout" in p for p in out.details["problems"])
+
+
+def test_an_unreadable_answer_leaves_one_candidate_out_not_the_run(
+        io: IoLoop, store: SqliteStore) -> None:
+    class Garbled(ScreeningSource):
+        def history(self, symbol: str, start: date, end: date) -> PriceHistory:
+            if symbol == "SAP.DE":
+                raise ValueError("could not convert string to float: 'n/a'")
+            return super().history(symbol, start, end)
+
+    source = Garbled(FOUND[:2], {"MSFT": bars(0.3, 2e6)})
+    s = settings(score_threshold="0.4", min_volume="0")
+    out = run_discovery(context(io, store, AddingBus(io, store), source, s, NoScreenBroker()))
+    assert out.ok and out.details["proposed"] == ["MSFT.US"], out.summary
+    assert out.details["left_out"]["SAP.EU"].startswith("not scored: ValueError")

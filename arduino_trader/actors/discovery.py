@@ -87,7 +87,10 @@ def run_discovery(ctx: ActorContext) -> JobOutcome:
             break
         reason = screen_out(c, rules)
         if reason is None:
-            reason, score, detail = _score(source, c, rules, settings, now)
+            try:
+                reason, score, detail = _score(source, c, rules, settings, now)
+            except Exception as exc:  # one unreadable answer must not end the run
+                reason, score, detail = f"not scored: {type(exc).__name__}: {exc}", None, {}
             if score is not None:
                 scored.append((c, score.total))
                 details[c.isin] = detail
