@@ -119,7 +119,7 @@ def test_discovery_proposes_within_limits_and_the_owner_decides(
     assert "getTopSecurities" in sandbox.sandbox.requests
     assert "proposed []" in state["last_summary"] and candidates(api) == {}
     assert "AAPL.US: region US is not one of ['EU']" in state["last_summary"]
-    assert "SAP.EU: no prices from the source" in state["last_summary"]
+    assert "SAP.EU: the source cannot identify it (unknown_symbol" in state["last_summary"]
     setting(api, "security_discovery_geographies", "EU,US,ASIA")
 
     # Exchanges: only Europe is screened (SAP and ASML have no replay prices).

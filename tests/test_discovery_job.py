@@ -262,3 +262,27 @@ def test_an_unreadable_answer_leaves_one_candidate_out_not_the_run(
     out = run_discovery(context(io, store, AddingBus(io, store), source, s, NoScreenBroker()))
     assert out.ok and out.details["proposed"] == ["MSFT.US"], out.summary
     assert out.details["left_out"]["SAP.EU"].startswith("not scored: ValueError")
+
+
+def test_a_broker_ticker_without_venue_is_identified_by_the_source(
+        io: IoLoop, store: SqliteStore) -> None:
+    class TopBroker(NoScreenBroker):
+        async def top_securities(self, exchange: str, **_: Any) -> tuple[str, ...]:
+            return ("SAP.EU",) if exchange == "europe" else ()
+
+        async def find_security(self, text: str) -> tuple[FinderHit, ...]:
+            return (self.HITS["SAP"],) if text == "SAP.EU" else ()
+
+    class Listed(ScreeningSource):
+        def lookup(self, identifier: str, listing: Any = None) -> SecurityInfo:
+            assert identifier == SAP and listing.currency == "EUR"
+            return SecurityInfo("SAP.DE", "SAP.DE", "SAP SE", "EUR", isin=SAP, mic="XETR")
+
+    source = Listed([], {"SAP.DE": bars(0.3, 2e6)})
+    s = settings(score_threshold="0.4", exchanges="europe")
+    bus = AddingBus(io, store)
+    out = run_discovery(context(io, store, bus, source, s, TopBroker()))
+    assert out.ok and out.details["proposed"] == ["SAP.EU"], out.summary
+    assert out.details["screens"] == {"europe": "broker"}
+    row = io.run(store.fetch_one("SELECT detail FROM discovery_candidates"), 10)
+    assert json.loads(row["detail"])["yahoo_symbol"] == "SAP.DE"  # approve onboards that

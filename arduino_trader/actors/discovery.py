@@ -32,9 +32,9 @@ from arduino_trader.domain.price_validation import validate_series
 from arduino_trader.domain.scoring.fundamentals import fundamentals_from_data
 from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.domain.scoring.universe import score_universe
-from arduino_trader.domain.universe import yahoo_symbol_for
+from arduino_trader.domain.universe import looks_like_isin, yahoo_symbol_for
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import AddSecurity, MarketDataError
+from arduino_trader.protocols.market_data import AddSecurity, Listing, MarketDataError
 from arduino_trader.protocols.messages import JobOutcome
 
 from .base import ActorContext
@@ -124,7 +124,13 @@ def _score(source: Any, c: Candidate, rules: DiscoveryRules, settings: Settings,
            now: datetime) -> tuple[str | None, SecurityScore | None, dict[str, Any]]:
     """(why left out, score, detail): the universe scorer over the source's validated
     history (the planner's window) and fundamentals, as the universe is scored."""
-    symbol = c.yahoo_symbol or yahoo_symbol_for(c.symbol, mic=c.mic, isin=c.isin) or c.symbol
+    symbol = c.yahoo_symbol or yahoo_symbol_for(c.symbol, mic=c.mic, isin=c.isin)
+    if not symbol or looks_like_isin(symbol):  # a venue-less ticker (.EU): ask the source
+        try:
+            info = source.lookup(c.isin, Listing(c.currency) if c.currency else None)
+        except MarketDataError as exc:
+            return f"the source cannot identify it ({exc.code}: {exc})", None, {}
+        symbol = info.yahoo_symbol or info.symbol
     days = settings.get_int("planner_history_days")
     end = source.reference_time(now).date()
     try:
