@@ -531,6 +531,11 @@ class PaperBroker:
         raise BrokerUnsupported("the paper broker cannot search securities",
                                 command="tickerFinder")
 
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Not available offline (discovery then screens the market-data source)."""
+        raise BrokerUnsupported("the paper broker has no screens", command="getTopSecurities")
+
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
         """The paper market is always open."""
         return (MarketState(code="PAPER", name="Paper market", market_id=None, is_open=True),)

@@ -416,6 +416,11 @@ class Broker(Protocol):
         """Search by ISIN, ticker or ``TICKER@EXCH``."""
         ...
 
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Tickers most traded (or fastest growing over a year) on a screening exchange."""
+        ...
+
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
         """Open/closed state of markets."""
         ...

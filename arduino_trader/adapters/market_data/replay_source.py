@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from arduino_trader.domain.analytics import region_of
 from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import product_type_for
 from arduino_trader.protocols.clock import Clock
@@ -362,6 +363,11 @@ class ReplaySource:
         table = self._load()
         known = set(table.closes)
         return [i for i in self._directory() if (i.yahoo_symbol or "").upper() in known]
+
+    def screen(self, regions: Sequence[str], min_volume: int, limit: int
+               ) -> list[SecurityInfo]:
+        """The directory's securities of issuers in ``regions`` (no volumes: not applied)."""
+        return [i for i in self.universe() if region_of(i.country) in regions][:limit]
 
     def fx_rate(self, currency: str) -> FxRate:
         """Configured rates only (the replay has no FX series); EUR is 1 by definition."""

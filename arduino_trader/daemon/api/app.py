@@ -23,6 +23,7 @@ from . import (
     routes_allocation,
     routes_broker,
     routes_cash_flows,
+    routes_discovery,
     routes_display,
     routes_fx,
     routes_market,
@@ -60,7 +61,8 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_regime.router, routes_returns.router,
                                    routes_rebalancing.router, routes_fx.router,
                                    routes_alerts.router, routes_display.router,
-                                   routes_planning_config.router, routes_streams.router)
+                                   routes_planning_config.router, routes_streams.router,
+                                   routes_discovery.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
