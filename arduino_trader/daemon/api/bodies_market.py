@@ -72,3 +72,13 @@ class UpdateSecurityBody(Body):
     allow_sell: bool | UnsetType = UNSET
     min_portfolio_target: float | UnsetType | None = UNSET
     max_portfolio_target: float | UnsetType | None = UNSET
+
+
+MAX_REJECT_REASON = 500
+
+
+class RejectCandidateBody(Body):
+    """``POST /api/universe/discovery/{isin}/reject``: the owner's reason, optional."""
+
+    reason: Annotated[str, Meta(max_length=MAX_REJECT_REASON,
+                                description="why the candidate is rejected")] | None = None

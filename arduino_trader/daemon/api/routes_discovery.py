@@ -20,20 +20,19 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 
+from .bodies_market import RejectCandidateBody
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response, read_body
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("discovery")
-MAX_REASON = 500
 CANDIDATE_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["isin", "symbol", "name", "score", "status"],
     "properties": {"isin": {"type": "string"}, "symbol": {"type": "string"},
                    "name": {"type": "string"}, "score": {"type": "number"},
                    "status": {"enum": list(discovery_repo.STATUSES)}}}
-REJECT_BODY: dict[str, Any] = {
-    "type": "object", "properties": {"reason": {"type": "string", "maxLength": MAX_REASON}}}
 # One owner decision at a time (per serving loop): no double onboarding.
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
     weakref.WeakKeyDictionary()
@@ -118,19 +117,13 @@ def _refused(exc: Exception) -> ApiError:
 
 
 @router.route("POST", "/api/universe/discovery/{isin}/reject", summary="Reject a pending "
-              "candidate {reason?}: it is never proposed again", body=REJECT_BODY,
+              "candidate {reason?}: it is never proposed again", body=RejectCandidateBody,
               response=CANDIDATE_SCHEMA,
               errors={400: "bad ISIN or body", 404: "unknown candidate", 409: "not pending"})
 async def reject(request: web.Request) -> web.Response:
     """Mark rejected, with the owner's reason when given."""
     isin = _isin(request)
-    reason: str | None = None
-    if request.can_read_body:
-        body = await read_body(request, REJECT_BODY)
-        reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-            raise bad_request(f"reason must be a string of at most {MAX_REASON} characters",
-                              code="invalid_reason")
+    reason = (await read_struct(request, RejectCandidateBody, optional=True)).reason
     ctx = ctx_of(request)
     async with _decisions():
         row = await _pending(request, isin)
