@@ -151,6 +151,7 @@ class Study:
         self.workers: dict[str, float] = {}
         self.data: Any = None
         self.warm: dict[str, float] | None = None  # each worker's warm-up seconds
+        self.checked: list[str] = []
 
     def preflight(self) -> None:
         """Check every worker, open the study directory, then scatter the price data to
@@ -169,6 +170,7 @@ class Study:
         except Exception as exc:  # a worker that cannot even run the check
             raise StudyError(f"a worker cannot run the version check: {exc}") from None
         check_workers(identities)
+        self.checked = sorted(identities)  # the workers' addresses, as the check saw them
         try:
             self.store = ResultStore(self.options.out, self.plan_text)
         except ValueError as exc:
@@ -187,7 +189,9 @@ class Study:
         the price data once. Each task is placed on its worker, loosely: a worker lost
         meanwhile has its warm-up run elsewhere instead of waiting for ever. Each worker's
         wall seconds; :class:`StudyError` when one fails."""
-        workers = sorted(self.client.scheduler_info()["workers"])
+        # The addresses the pre-flight check answered from: the client's cached scheduler
+        # info can still be empty right after a LocalCluster starts.
+        workers = self.checked
         futures = [self.client.submit(
             run_window, -1, "warm-up", (window.start.isoformat(), window.end.isoformat()),
             {}, self.base, (self.options.initial_cash, self.options.monthly_deposit),
@@ -357,6 +361,6 @@ def run_study(plan: StudyPlan, settings: Settings, options: StudyOptions,
                   f"slowest {max(warm.values()):.1f}s", file=stream, flush=True)
         link = dashboard(client)
         print(f"study: {plan.total_trials} trials x {len(plan.train)} windows on "
-              f"{len(client.scheduler_info()['workers'])} workers"
+              f"{len(study.checked)} workers"
               + (f", dashboard {link}" if link else ""), file=stream, flush=True)
         return study.run()
