@@ -41,6 +41,7 @@ def build_tradernet(settings: Callable[[], Settings]) -> TradernetClient:
         private_key=s.get_str("tradernet_api_secret"),
         timeout_s=s.get_float("broker.timeout_s"),
         order_timeout_s=s.get_float("broker.order_timeout_s"),
+        lookup_delay_s=s.get_float("broker.order_lookup_delay_s"),
         read_retries=s.get_int("broker.read_retries"),
         requests_per_minute=s.get_int("broker.requests_per_minute"),
         burst=s.get_int("broker.burst"),

@@ -17,6 +17,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("broker.order_timeout_s", "float", 20.0, "Timeout of an order placement "
                 "(after it, the order is looked up by its client id)", unit="s", minimum=1,
                 maximum=120, runtime=False, group=_B),
+    SettingSpec("broker.order_lookup_delay_s", "float", 2.0, "After a placement's answer is "
+                "lost, the order is looked up by its client id 3 times, after this delay, "
+                "twice it, then three times it", unit="s", minimum=0.1, maximum=60,
+                runtime=False, group=_B),
     SettingSpec("broker.read_retries", "int", 2, "Retries of an idempotent read on a "
                 "transient failure (jittered exponential backoff); orders are never retried",
                 minimum=0, maximum=5, runtime=False, group=_B),
