@@ -216,7 +216,8 @@ class ExecutorActor(BaseActor):
         except BrokerError as exc:
             return self._blocked(msg.intent, mode, "mode", "broker_not_live", str(exc),
                                  "forbidden")
-        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                       msg.bucket_id)
         simulate = mode == "research"
         limits = safety_limits(settings, simulate=simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
@@ -227,7 +228,8 @@ class ExecutorActor(BaseActor):
                 return funded
             funding = funded
             now = self.ctx.clock.now()
-            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                           msg.bucket_id)
             verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
