@@ -23,10 +23,9 @@ from arduino_trader.adapters.store import (
     plan_repo,
     satellites_repo,
 )
-from arduino_trader.domain.dividends import min_trade_eur
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import CostModel, minimum_trade_eur
 from arduino_trader.domain.execution.safety import bucket_cash_rejection
 from arduino_trader.domain.rebalancing import (
     MissingRate,
@@ -197,7 +196,7 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     fills = await satellites_repo.holdings(ctx.store, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
-                                min_trade_eur=min_trade_eur(fixed, pct), cost_fixed=fixed,
+                                min_trade_eur=minimum_trade_eur(settings), cost_fixed=fixed,
                                 cost_pct=pct, scope=scope,
                                 bucket_holdings=bucket_positions(holdings, fills, buckets))
     except MissingRate as exc:
@@ -233,8 +232,7 @@ async def check_triggers(request: web.Request) -> web.Response:
         raise bad_request("enabled must be true or false", code="invalid_query")
     enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
         None, "") else enabled_raw in ("true", "1")
-    costs = CostModel.from_settings(settings)
-    default_min = min_trade_eur(costs.fixed_eur, costs.fraction)
+    default_min = minimum_trade_eur(settings)
     drift = _query_decimal(request, "drift_threshold", Decimal(
         str(settings.get_float("rebalance_position_drift_threshold"))))
     multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
