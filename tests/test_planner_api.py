@@ -177,7 +177,7 @@ def test_plan_then_autonomous_execution_fills_in_research(daemon: ProbeDaemon,
 def test_optimizer_endpoints_show_the_plans_targets(daemon: ProbeDaemon, api: Client) -> None:
     code, answer = api.call("GET", "/api/optimizer")
     assert code == 200 and answer["status"] == "never_run" and answer["last_run"] is None
-    assert answer["settings"]["min_trade_amount"] == "250.00"
+    assert answer["settings"]["min_trade_amount"] == "400.00"  # max(2 / 0.008, 400)
     code, answer = api.call("POST", "/api/optimizer/run")
     assert code == 200 and answer["success"] is True, answer
     result = answer["result"]

@@ -22,10 +22,9 @@ from arduino_trader.domain.dividends import (
     DripBuy,
     Instrument,
     apply_fill,
-    min_trade_eur,
     plan_reinvestment,
 )
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.execution import (
     OrderIntent,
@@ -136,8 +135,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     dividends = ctx.io.run(repo.drip_dividends(db), STORE_TIMEOUT_S)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
-    costs = CostModel.from_settings(settings)
-    minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
+    minimum = minimum_trade_eur(settings)
     rates = rate_table(ctx, db)
     instruments, yields, isins = ctx.io.run(
         instrument_facts(db, (d.symbol for d in dividends)), STORE_TIMEOUT_S)

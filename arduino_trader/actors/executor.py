@@ -14,8 +14,10 @@ ledger and are published as ``CurrencyExchanged``.
 A buy that only its own currency's cash blocks, while another currency could pay, is
 funded first: one exchange of exactly the shortfall (costs included, buffered; see
 domain/fx_funding.py) under a key derived from the buy's, followed to its fill within
-``fx_fund_wait_s``; then the buy's layers run again and it is placed. An exchange still
-open answers ``funding_pending`` (deferred) and a retry of the same intent resumes it.
+``fx_fund_wait_s``; then the buy's layers run again and it is placed. Without a direct
+pair that can pay, a first exchange into EUR comes before it (two legs, each journaled).
+An exchange still open answers ``funding_pending`` (deferred) and a retry of the same
+intent resumes it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from arduino_trader.adapters.store import fill_attribution, fx_journal, market_repo, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
 from arduino_trader.config.settings import Settings
+from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.journal import (
@@ -50,6 +53,7 @@ from arduino_trader.domain.execution.safety import (
     reserved_by_open_buys,
 )
 from arduino_trader.domain.fx_exchange import (
+    ROUTE_CURRENCY,
     FxError,
     FxOrder,
     FxPair,
@@ -61,8 +65,10 @@ from arduino_trader.domain.fx_exchange import (
 from arduino_trader.domain.fx_funding import (
     MAX_FUNDING_ATTEMPTS,
     Funding,
+    funding_amount,
     funding_key,
     plan_funding,
+    surplus,
 )
 from arduino_trader.protocols.broker import Broker, BrokerError, Order, OrderRequest
 from arduino_trader.protocols.execution import (
@@ -79,6 +85,7 @@ from arduino_trader.protocols.execution import (
 )
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
@@ -228,7 +235,8 @@ class ExecutorActor(BaseActor):
         except BrokerError as exc:
             return self._blocked(msg.intent, mode, "mode", "broker_not_live", str(exc),
                                  "forbidden")
-        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                       msg.bucket_id)
         simulate = mode == "research"
         limits = self._limits(settings, simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
@@ -239,7 +247,8 @@ class ExecutorActor(BaseActor):
                 return funded
             funding = funded
             now = self.ctx.clock.now()
-            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                           msg.bucket_id)
             verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
@@ -307,8 +316,8 @@ class ExecutorActor(BaseActor):
         return self._send_exchange(msg, mode, broker, pair, order)
 
     def _size_exchange(self, pair: FxPair, source: str, target: str, amount: Decimal,
-                       spend_cap: Decimal | None, mode: LedgerMode,
-                       broker: Broker) -> tuple[Verdict, FxOrder | None]:
+                       spend_cap: Decimal | None, mode: LedgerMode, broker: Broker,
+                       skip: frozenset[str] = frozenset()) -> tuple[Verdict, FxOrder | None]:
         """The exchange layers on fresh facts, and the order they size (nothing sent)."""
         now, settings = self.ctx.clock.now(), self.ctx.settings()
         facts = self._gatherer(mode, broker).gather_fx(pair, now, settings)
@@ -324,7 +333,7 @@ class ExecutorActor(BaseActor):
                                 min_step=step)
 
         return evaluate_exchange(facts, fx_limits(settings), build,
-                                 simulate=mode == "research")
+                                 simulate=mode == "research", skip=skip)
 
     def _send_exchange(self, msg: SubmitExchange, mode: LedgerMode, broker: Broker,
                        pair: FxPair, order: FxOrder) -> OrderResult:
@@ -402,10 +411,11 @@ class ExecutorActor(BaseActor):
         return short(f"{MAX_FUNDING_ATTEMPTS} funding exchanges ended unfilled")
 
     def _plan_funding(self, intent: OrderIntent, mode: LedgerMode, broker: Broker,
-                      gathered: Gathered, limits: SafetyLimits
+                      gathered: Gathered, limits: SafetyLimits, target: str | None = None,
+                      shortfall: Decimal | None = None
                       ) -> tuple[Funding, FxPair, FxOrder] | str:
-        """The exchange that would fund this buy, sized on fresh quotes (nothing sent),
-        or why none can."""
+        """The exchange that would fund this buy (or deliver ``shortfall`` of ``target``),
+        sized on fresh quotes (nothing sent), or why none can."""
         facts = gathered.facts
         assert facts.cash is not None and facts.open_orders is not None
         assert facts.security is not None
@@ -428,9 +438,11 @@ class ExecutorActor(BaseActor):
             sized[source] = (pair, order)
             return order.max_spend
 
-        plan = plan_funding(facts.security.currency, cash_shortfall(intent, facts, limits),
-                            facts.cash, reserved_by_open_buys(facts.open_orders), eur_per,
-                            spend_of, buffer=self.ctx.settings().get_decimal("fx_fund_buffer"),
+        plan = plan_funding(target or facts.security.currency,
+                            cash_shortfall(intent, facts, limits) if shortfall is None
+                            else shortfall, facts.cash,
+                            reserved_by_open_buys(facts.open_orders), eur_per, spend_of,
+                            buffer=self.ctx.settings().get_decimal("fx_fund_buffer"),
                             batch_eur=self.ctx.settings().get_decimal("fx_funding_batch_eur"))
         if plan is None:
             return "no other currency can fund it" + (f" ({', '.join(notes)})" if notes
@@ -444,8 +456,20 @@ class ExecutorActor(BaseActor):
         """Plan, send and follow the exchange that funds this buy."""
         intent = msg.intent
         planned = self._plan_funding(intent, mode, broker, gathered, limits)
-        if isinstance(planned, str):
-            return short(planned, None)
+        first_leg: dict[str, Any] = {}
+        if isinstance(planned, str):  # no direct pair can pay: through EUR, two legs
+            first = self._first_leg(msg, key, mode, broker, gathered, limits, short)
+            if first is None:
+                return short(planned, None)
+            if isinstance(first, OrderResult):
+                return first
+            first_leg = {"first_leg": first}
+            gathered = self._gatherer(mode, broker).gather(
+                intent, self.ctx.clock.now(), self.ctx.settings(), msg.bucket_id)
+            planned = self._plan_funding(intent, mode, broker, gathered, limits)
+            if isinstance(planned, str):
+                return short(f"after the exchange into {ROUTE_CURRENCY}: {planned}",
+                             first_leg)
         plan, pair, order = planned
         target = plan.target
         shortfall = str(plan.shortfall.quantize(Decimal("1e-8"), rounding=ROUND_CEILING))
@@ -462,11 +486,68 @@ class ExecutorActor(BaseActor):
         details = self._funding_details(key, result.client_order_id) | {
             "source_currency": plan.source, "target_currency": target,
             "shortfall": shortfall, "receive": str(plan.receive),
-            "max_spend": str(plan.max_spend)}
+            "max_spend": str(plan.max_spend)} | first_leg
         if state not in FINAL_STATES:
             return self._deferred(intent, details)
         if Decimal(details["filled_quantity"]) <= 0:
             return short(f"the funding exchange ended {state}", details)
+        return details
+
+    def _first_leg(self, msg: SubmitOrder, key: str, mode: LedgerMode, broker: Broker,
+                   gathered: Gathered, limits: SafetyLimits,
+                   short: Callable[[str, dict[str, Any] | None], OrderResult]
+                   ) -> dict[str, Any] | OrderResult | None:
+        """The first leg of a funding through EUR (key ``<funding key>|leg:1``): another
+        currency → EUR, exactly what the second leg (EUR → the buy's currency, sized on
+        fresh quotes with its fees) needs beyond EUR's own surplus, buffered. Sent once
+        and followed to its fill: its details, the buy's answer while it is open or
+        ended unfilled, or None when no route exists."""
+        intent, facts, leg_key = msg.intent, gathered.facts, f"{key}|leg:1"
+        row = self.ctx.io.run(order_journal.find_by_intent(self._store(), leg_key),
+                              STORE_TIMEOUT_S)
+        if row is not None:
+            cid = int(row["client_order_id"])
+        else:
+            assert facts.security is not None and facts.cash is not None
+            assert facts.open_orders is not None
+            target = facts.security.currency
+            second = direct_pair(ROUTE_CURRENCY, target)
+            if second is None:
+                return None
+            buffer = self.ctx.settings().get_decimal("fx_fund_buffer")
+            receive = funding_amount(cash_shortfall(intent, facts, limits), buffer)
+            checked, order = self._size_exchange(second, ROUTE_CURRENCY, target, receive,
+                                                 None, mode, broker, frozenset({"cash"}))
+            if checked.rejection is not None or order is None:
+                return None
+            own = surplus(facts.cash.get(ROUTE_CURRENCY, ZERO), reserved_by_open_buys(
+                facts.open_orders).get(ROUTE_CURRENCY, ZERO), MIN_CURRENCY_RESERVE)
+            if order.max_spend <= own:
+                return None  # EUR could pay directly: not a routing problem
+            planned = self._plan_funding(intent, mode, broker, gathered, limits,
+                                         ROUTE_CURRENCY, order.max_spend - own)
+            if isinstance(planned, str):
+                return None
+            plan, pair, leg = planned
+            self.log.info("buy_funding_first_leg", buy_intent_key=msg.intent_key,
+                          source=plan.source, receive=str(plan.receive),
+                          max_spend=str(plan.max_spend), target=target, mode=mode)
+            result = self._send_exchange(SubmitExchange(
+                plan.source, ROUTE_CURRENCY, plan.receive, leg_key, intent.source,
+                spend_cap=plan.surplus, reason=f"first leg (via {ROUTE_CURRENCY}) funding "
+                f"{intent.side} {intent.quantity} {intent.symbol} ({msg.intent_key})",
+                bucket_id=msg.bucket_id), mode, broker, pair, leg)
+            if result.client_order_id is None:
+                return short(f"first funding exchange {result.status}: {result.message}",
+                             None)
+            cid = result.client_order_id
+        state = self._await_final(broker, mode, cid)
+        details = self._funding_details(leg_key, cid)
+        if state not in FINAL_STATES:
+            return self._deferred(intent, details)
+        if Decimal(details["filled_quantity"]) <= 0:
+            return short(f"the first funding exchange (via {ROUTE_CURRENCY}) ended {state}",
+                         {"first_leg": details})
         return details
 
     def _await_final(self, broker: Broker, mode: LedgerMode, cid: int) -> str:

@@ -24,8 +24,7 @@ from arduino_trader.adapters.store import (
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
-from arduino_trader.domain.dividends import min_trade_eur
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.domain.planner.groups import (
     dividend_bonuses,
     grouped_industry,
@@ -248,9 +247,8 @@ class InputGatherer:
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         values = current_values(securities, prices, holdings)
-        costs = CostModel.from_settings(settings)
         bonuses = dividend_bonuses(self._run(cash_flow_repo.pending_bonuses(self.store)),
-                                   values, min_trade_eur(costs.fixed_eur, costs.fraction))
+                                   values, minimum_trade_eur(settings))
         plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
                                float(cash_eur), allocation.country_to_group,
                                allocation.country_targets, allocation.industry_targets,

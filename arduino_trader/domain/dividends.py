@@ -21,25 +21,12 @@ from arduino_trader.protocols.money import CENT, ZERO, round_money
 
 DRIP_MIN_YIELD = Decimal("0.03")
 MAX_BONUS = Decimal("0.05")
-FALLBACK_MIN_TRADE_EUR = Decimal("1000")
 SYMBOL_PARAMS = ("symbol", "ticker", "isin", "stock_symbol")
 Handling = str  # reinvest_same | send_to_core | accumulate_cash
 
 
 class DripError(ValueError):
     """A fill that cannot be applied (unknown dividend, bad quantity or cost)."""
-
-
-def min_trade_eur(fixed_eur: Decimal, variable: Decimal,
-                  max_cost_ratio: Decimal = Decimal("0.01")) -> Decimal:
-    """Minimum worthwhile trade: fixed / (max_cost_ratio − variable); 1000 if ≤ 0.
-
-    With the defaults 2.0 / (0.01 − 0.002) = 250 EUR.
-    """
-    denominator = max_cost_ratio - variable
-    if denominator <= 0:
-        return FALLBACK_MIN_TRADE_EUR
-    return fixed_eur / denominator
 
 
 def dividend_symbol(params: Mapping[str, object]) -> str | None:

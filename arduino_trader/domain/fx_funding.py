@@ -1,4 +1,4 @@
-"""Funding a buy whose currency is short with one currency exchange (pure, exact).
+"""Funding a buy whose currency is short with a currency exchange (pure, exact).
 
 A buy that fails only the cash layer because its own currency lacks the money is funded
 from another currency: the exchange delivers the shortfall (the buy's costs included)
@@ -14,7 +14,9 @@ needed amount from EUR with a 2 % buffer and float arithmetic; here the amount, 
 source choice and the spend check are exact.
 
 The exchange's journal key derives from the buy's intent key (:func:`funding_key`), so
-a retried buy finds its earlier exchange instead of sending another.
+a retried buy finds its earlier exchange instead of sending another. When no source has
+a direct pair that can pay, the executor routes through EUR: a first exchange into EUR
+(planned by :func:`plan_funding` with EUR as the target), then the direct one.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import emergency_recs, plan_repo, scores_repo
-from arduino_trader.domain.dividends import min_trade_eur
 from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
@@ -248,12 +247,10 @@ def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float, 
     blend = settings.get_float("optimizer_blend")
     target = settings.get_float("optimizer_target_return")
     reached = settings.get_float("target_return_threshold_pct")
-    costs = CostModel.from_settings(settings)
     return ({"optimizer_blend": blend, "optimizer_target_return": target,
              "target_return_threshold_pct": reached,
              "min_cash_reserve": str(settings.get_decimal("min_cash_reserve")),
-             "min_trade_amount": str(min_trade_eur(costs.fixed_eur, costs.fraction).quantize(
-                 Decimal("0.01")))},
+             "min_trade_amount": str(minimum_trade_eur(settings).quantize(Decimal("0.01")))},
             blend, target, reached)
 
 

@@ -17,10 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import cash_flow_repo, market_repo, plan_repo, satellites_repo
-from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.adapters.store import (
+    cash_flow_repo,
+    market_repo,
+    plan_repo,
+    satellites_repo,
+)
 from arduino_trader.domain.emergency import check_rebalance_triggers
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
+from arduino_trader.domain.execution.costs import CostModel, minimum_trade_eur
+from arduino_trader.domain.execution.safety import bucket_cash_rejection
 from arduino_trader.domain.rebalancing import (
     MissingRate,
     RebalancePlan,
@@ -192,7 +198,7 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     fills = await satellites_repo.holdings(ctx.store, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
-                                min_trade_eur=min_trade_eur(fixed, pct), cost_fixed=fixed,
+                                min_trade_eur=minimum_trade_eur(settings), cost_fixed=fixed,
                                 cost_pct=pct, scope=scope,
                                 bucket_holdings=bucket_positions(holdings, fills, buckets))
     except MissingRate as exc:
@@ -228,8 +234,7 @@ async def check_triggers(request: web.Request) -> web.Response:
         raise bad_request("enabled must be true or false", code="invalid_query")
     enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
         None, "") else enabled_raw in ("true", "1")
-    costs = CostModel.from_settings(settings)
-    default_min = min_trade_eur(costs.fixed_eur, costs.fraction)
+    default_min = minimum_trade_eur(settings)
     drift = _query_decimal(request, "drift_threshold", Decimal(
         str(settings.get_float("rebalance_position_drift_threshold"))))
     multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
@@ -297,7 +302,8 @@ async def calculate_trades(request: web.Request) -> web.Response:
               "trades through the executor (research mode: the paper broker)",
               body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
-              errors={400: "bad available_cash", 503: "broker, FX rate or executor "
+              errors={400: "bad available_cash", 409: "a bucket's ledger cash cannot pay "
+                      "for its trades (nothing sent)", 503: "broker, FX rate or executor "
                       "unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
@@ -309,6 +315,7 @@ async def execute_rebalance(request: web.Request) -> web.Response:
     if not calc.plan.trades:
         return json_response({"success": True, "message": "nothing to rebalance",
                               "orders": [], **_view(calc)})
+    await check_bucket_cash(ctx, calc.plan)
     day = ctx.clock.now().date().isoformat()
     orders: list[dict[str, Any]] = []
     for t in calc.plan.trades:
@@ -330,10 +337,44 @@ async def execute_rebalance(request: web.Request) -> web.Response:
                           "orders": orders, **_view(calc)})
 
 
+async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
+    """Refuse the whole rebalance (409, nothing sent) when a bucket's ledger cash cannot
+    pay for its trades: its buys with fees, less its sales net of fees (they are sent
+    first). The executor's bucket layer then judges each buy again on the ledger."""
+    buckets = await satellites_repo.load_buckets(ctx.store)
+    if not ledger_applies(buckets):
+        return
+    ledger = await cash_flow_repo.bucket_cash(ctx.store)
+    rates = await _rates(ctx)
+    virtual = ctx.settings.current().get_decimal("virtual_test_cash") \
+        if ctx.settings.current().get_str("trading_mode") != "live" else ZERO
+    short: list[dict[str, Any]] = []
+    for bucket_id in sorted({t.bucket_id for t in plan.trades if t.side == "BUY"}):
+        mine = [t for t in plan.trades if t.bucket_id == bucket_id]
+        need = sum((t.value_eur + t.cost_eur if t.side == "BUY" else t.cost_eur - t.value_eur
+                    for t in mine), ZERO)
+        fees = sum((t.cost_eur for t in mine), ZERO)
+        cash = ledger_cash_eur(ledger.get(bucket_id, {}), rates)
+        if cash is None:
+            raise ApiError(503, "missing_rate", f"no EUR rate for a currency of bucket "
+                           f"{bucket_id}'s ledger cash")
+        if bucket_id == CORE:
+            cash += virtual
+        refused = bucket_cash_rejection(bucket_id, need, fees, cash)
+        if refused is not None:
+            short.append({"bucket_id": bucket_id, "needed_eur": str(need),
+                          "fees_eur": str(fees), "available_eur": str(cash),
+                          "reason": refused.message})
+    if short:
+        raise ApiError(409, "bucket_cash_insufficient", "nothing sent: " + "; ".join(
+            s["reason"] for s in short), buckets=short)
+
+
 __all__ = [
     "Targets",
     "calculate",
     "cash_eur",
+    "check_bucket_cash",
     "load_targets",
     "parse_cash",
     "router",

@@ -15,10 +15,11 @@ from typing import Literal
 from arduino_trader.protocols.broker import Side
 from arduino_trader.protocols.execution import OrderIntent, OrderSource
 
+from .bucket_cash import BucketCash
 from .costs import CostModel
 
-__all__ = ["LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource", "PriceFacts",
-           "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
+__all__ = ["BucketCash", "LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource",
+           "PriceFacts", "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
 
 LedgerMode = Literal["live", "research"]
 
@@ -91,6 +92,9 @@ class SafetyFacts:
     """Today's portfolio change as a fraction (-0.03 = a 3% loss)."""
     portfolio_value_eur: Decimal | None
     position_value_eur: Decimal | None
+    bucket: BucketCash | None = None
+    """The ordering bucket's ledger cash; None when the ledger is not in use (no
+    satellites: the account's cash is core's)."""
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from ..execution.costs import CostModel
 from ..regime import DEFAULT_CUTS, RegimeCuts, yield_curve_slope
 from ..scoring.scorers import Fundamentals, SecurityScore
 
@@ -106,6 +108,9 @@ class PlannerSettings:
     rebuy_cooldown_days: float = 30
     thesis_break_drop: float = 0.5
     thesis_break_max_score: float = 0.5
+    min_trade_eur: float = 400.0
+    """The minimum worthwhile trade (``CostModel.min_trade_eur`` of the costs above and
+    the ``min_trade_value`` floor): what every planned trade is sized from."""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
@@ -165,6 +170,12 @@ class PlannerSettings:
             ("bear", "market_regime_bear_cash_reserve")) if key in settings}
         if reserve:
             kwargs["regime_cash_reserve"] = {**defaults.regime_cash_reserve, **reserve}
+        costs = CostModel(Decimal(str(kwargs.get("transaction_cost_fixed",
+                                                 defaults.transaction_cost_fixed))),
+                          Decimal(str(kwargs.get("transaction_cost_percent",
+                                                 defaults.transaction_cost_percent))))
+        floor = settings.get("min_trade_value", defaults.min_trade_eur)
+        kwargs["min_trade_eur"] = float(costs.min_trade_eur(Decimal(str(floor))))
         kwargs["regime_cuts"] = RegimeCuts(
             float(settings.get("market_regime_bull_threshold", defaults.regime_cuts.bull)),
             float(settings.get("market_regime_bear_threshold", defaults.regime_cuts.bear)))

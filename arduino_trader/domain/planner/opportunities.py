@@ -59,9 +59,8 @@ class Universe:
 
 
 def base_trade_eur(s: PlannerSettings) -> float:
-    """Minimum worthwhile trade: fixed/(0.01 − pct) (€250 at €2 + 0.2 %), €1000 if ≥ 1 %."""
-    denom = 0.01 - s.transaction_cost_percent
-    return s.transaction_cost_fixed / denom if denom > 0 else 1000.0
+    """The minimum worthwhile trade in force (``PlannerSettings.min_trade_eur``)."""
+    return s.min_trade_eur
 
 
 def lots_for(value_eur: float, price_eur: float, min_lot: int) -> int:
