@@ -120,6 +120,8 @@ def daemon_env(url: str, port: int) -> dict[str, str]:
         "ARDUINO_TRADER_BROKER__ORDER_TIMEOUT_S": str(ORDER_TIMEOUT_S),
         "ARDUINO_TRADER_BROKER__ORDER_LOOKUP_DELAY_S": str(LOOKUP_DELAY_S),
         "ARDUINO_TRADER_TRADE_FREQUENCY_LIMITS_ENABLED": "false",
+        # The scenario buys AAPL right after selling some: no rebuy cooldown here.
+        "ARDUINO_TRADER_REBUY_COOLDOWN_DAYS": "0",
         "ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
         "ARDUINO_TRADER_LOG__LEVEL": "warning",
     })
