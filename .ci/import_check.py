@@ -1,6 +1,6 @@
 """Run in a venv holding the package WITHOUT extras (README's ``pip install -e .``):
 import every module of the package, then exercise each path that imports lazily — the
-optimiser's PyPortfolioOpt fallback and covariance repair, the Yahoo source's session and
+optimiser's PyPortfolioOpt fallback chain and covariance repair, the Yahoo source's session and
 the exchange calendars — so a dependency used but not declared fails CI. No network."""
 
 from __future__ import annotations
@@ -28,13 +28,20 @@ def import_every_module() -> int:
 
 
 def optimiser_fallback() -> str:
-    """An unreachable target return fails the direct QP: the PyPortfolioOpt chain runs."""
+    """The direct OSQP solves (efficient return, min volatility) made to fail: the
+    PyPortfolioOpt chain runs, as it does when OSQP reports no solution."""
     from arduino_trader.domain import optimizer
 
     syms = ["A", "B", "C"]
     mu = pd.Series([0.05, 0.07, 0.06], index=syms)
     cov = pd.DataFrame(np.diag([0.04, 0.09, 0.06]), index=syms, columns=syms)
-    found = optimizer._mean_variance(mu, cov, [(0.0, 1.0)] * 3, {}, {}, {}, {}, 5.0)
+    direct = optimizer._efficient_return_qp, optimizer._min_volatility_qp
+    optimizer._efficient_return_qp = optimizer._min_volatility_qp = lambda *a, **k: None
+    try:
+        found = optimizer._mean_variance(mu, cov, [(0.0, 1.0)] * 3, {}, {}, {}, {}, 5.0)
+    finally:
+        optimizer._efficient_return_qp, optimizer._min_volatility_qp = direct
+    assert "pypfopt" in sys.modules, "the PyPortfolioOpt chain did not run"
     assert found is not None, "PyPortfolioOpt fallback found no weights"
     weights, method = found
     assert "efficient_return" not in method and abs(sum(weights.values()) - 1) < 1e-6, found
@@ -59,7 +66,7 @@ def calendars() -> str:
     from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 
     cal = MarketCalendars()
-    at = datetime(2024, 12, 25, 15, 0, tzinfo=UTC)  # Christmas: closed everywhere in §3.1
+    at = datetime(2024, 12, 25, 15, 0, tzinfo=UTC)  # Christmas: every supported exchange is closed
     built = [mic for mic in EXCHANGES if cal.status(mic, at) is not None]
     errors = {mic: cal.error(mic) for mic in EXCHANGES if cal.error(mic)}
     assert not errors, errors

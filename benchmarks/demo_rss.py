@@ -1,11 +1,19 @@
 """Peak memory of the demo (a script, not a test): ``.venv/bin/python benchmarks/demo_rss.py``.
 
 Starts ``arduino-trader run --demo`` in a fresh data directory (a free loopback port),
-waits for its first stored plan, stops it with SIGTERM and reports the process's peak
-resident set (``VmHWM`` from ``/proc/<pid>/status``) and whether cvxpy or the solvers it
-imports were ever mapped into it (``/proc/<pid>/maps``). ``--cold`` uses an empty Numba
-cache directory (the first start after an install or upgrade). Prints one JSON line:
-``{first_plan_s, plan_status, plan_steps, peak_rss_mb, cvxpy_loaded, exit_code}``.
+polls ``GET /health`` every second, waits for its first stored plan, stops it with SIGTERM
+and reports the process's peak resident set (``VmHWM`` from ``/proc/<pid>/status``) and
+whether cvxpy or the solvers it imports were ever mapped into it (``/proc/<pid>/maps``).
+``--cold`` uses an empty Numba cache directory (the first start after an install or
+upgrade). ``--root DIR --venv PATH`` runs the daemon of the virtualenv PATH inside the
+root file system DIR (``chroot``, a clean environment; ``.ci/arm64-smoke`` uses it for an
+ARM64 root under qemu-user); this script itself needs only the standard library.
+Prints one JSON line: ``{first_plan_s, plan_status, plan_steps, healthy_s, unhealthy_s,
+unhealthy_reasons, peak_rss_mb, cvxpy_loaded, exit_code}``; ``healthy_s`` is when
+``/health`` first answered 200, ``unhealthy_s`` the seconds it did not answer 200 after
+that (a poll without an answer within 5 s counts too) and ``unhealthy_reasons`` the first
+distinct answers instead of 200. Exit status 0 when a
+plan was stored and the daemon exited with 0.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -20,7 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+POLL_S = 1.0
+HEALTH_TIMEOUT_S = 5.0  # an answer slower than this counts as not 200
 
 
 def _free_port() -> int:
@@ -30,9 +44,12 @@ def _free_port() -> int:
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # exited between two polls
+        pass
     return 0.0
 
 
@@ -41,8 +58,23 @@ CVXPY_SIGNS = ("/cvxpy/", "/clarabel/", "/scs/", "/ecos/")
 
 
 def _cvxpy_mapped(pid: int) -> bool:
-    maps = Path(f"/proc/{pid}/maps").read_text()
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
     return any(sign in maps for sign in CVXPY_SIGNS)
+
+
+def _health(port: int) -> str | None:
+    """None when ``/health`` answers 200, else why not (status and body, or the error)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
+                                    timeout=HEALTH_TIMEOUT_S) as r:
+            return None if r.status == 200 else f"HTTP {r.status}"
+    except urllib.error.HTTPError as exc:  # 503 with the reasons
+        return f"HTTP {exc.code}: {exc.read(300).decode(errors='replace')}"
+    except (urllib.error.URLError, OSError) as exc:  # refused, timed out
+        return type(getattr(exc, "reason", exc)).__name__
 
 
 def _first_plan(db: Path) -> tuple[str, int] | None:
@@ -60,39 +92,83 @@ def _first_plan(db: Path) -> tuple[str, int] | None:
         return None
 
 
+def _command(args: argparse.Namespace, work: Path, port: int) -> tuple[list[str],
+                                                                     dict[str, str], Path]:
+    """The daemon's command line, environment and (host path of) its database."""
+    if args.root is None:
+        env = dict(os.environ, ARDUINO_TRADER_API__PORT=str(port))
+        if args.cold:
+            env["NUMBA_CACHE_DIR"] = str(work / "numba")
+        cmd = [sys.executable, "-m", "arduino_trader", "run", "--demo",
+               "--data-dir", str(work / "state")]
+        return cmd, env, work / "state" / "arduino-trader.db"
+    root = Path(args.root).resolve()
+    guest = Path("/") / work.relative_to(root)
+    clean = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8",
+             f"ARDUINO_TRADER_API__PORT={port}"]
+    if args.cold:
+        clean.append(f"NUMBA_CACHE_DIR={guest / 'numba'}")
+    cmd = ["chroot", str(root), "/usr/bin/env", "-i", *clean,
+           f"{args.venv}/bin/python", "-m", "arduino_trader", "run", "--demo",
+           "--data-dir", str(guest / "state")]
+    return cmd, dict(os.environ), work / "state" / "arduino-trader.db"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="empty Numba cache directory")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--root", help="run the daemon chrooted into this root file system")
+    parser.add_argument("--venv", default="/opt/arduino-trader/.venv",
+                        help="with --root: the virtualenv holding the package (guest path)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="demo-rss-"))
-    env = dict(os.environ, ARDUINO_TRADER_API__PORT=str(_free_port()))
-    if args.cold:
-        env["NUMBA_CACHE_DIR"] = str(work / "numba")
+    base = Path(args.root) / "var" / "tmp" if args.root else None
+    work = Path(tempfile.mkdtemp(prefix="demo-rss-", dir=base)).resolve()
+    port = _free_port()
+    cmd, env, db = _command(args, work, port)
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "arduino_trader", "run", "--demo",
-                             "--data-dir", str(work / "state")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     peak, cvxpy, plan, first_plan_s = 0.0, False, None, None
+    healthy_s: float | None = None
+    unhealthy_s = 0.0
+    reasons: list[str] = []
     try:
         while proc.poll() is None and time.monotonic() - started < args.timeout:
+            tick = time.monotonic()
             peak = max(peak, _peak_rss_mb(proc.pid))
             cvxpy = cvxpy or _cvxpy_mapped(proc.pid)
-            plan = _first_plan(work / "state" / "arduino-trader.db")
+            why = _health(port)
+            if why is None:
+                healthy_s = healthy_s or round(time.monotonic() - started, 1)
+            elif healthy_s is not None:
+                unhealthy_s += max(POLL_S, time.monotonic() - tick)
+                if why not in reasons and len(reasons) < 5:
+                    reasons.append(why)
+            plan = _first_plan(db)
             if plan is not None:
                 first_plan_s = round(time.monotonic() - started, 1)
                 break
-            time.sleep(0.5)
+            time.sleep(max(0.0, POLL_S - (time.monotonic() - tick)))
         if proc.poll() is None:
             peak = max(peak, _peak_rss_mb(proc.pid))
             cvxpy = cvxpy or _cvxpy_mapped(proc.pid)
             proc.send_signal(signal.SIGTERM)
+            # Its peak is sampled until it is gone (stopping must not grow it unseen).
+            while proc.poll() is None and time.monotonic() - started < args.timeout + 120:
+                tick = time.monotonic()
+                peak = max(peak, _peak_rss_mb(proc.pid))
+                time.sleep(max(0.0, 0.2 - (time.monotonic() - tick)))
         code = proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
     print(json.dumps({"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
-                      "plan_steps": plan and plan[1], "peak_rss_mb": round(peak, 1),
+                      "plan_steps": plan and plan[1], "healthy_s": healthy_s,
+                      "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
+                      "peak_rss_mb": round(peak, 1),
                       "cvxpy_loaded": cvxpy, "exit_code": code}))
     return 0 if plan is not None and code == 0 else 1
 

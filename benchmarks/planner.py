@@ -40,10 +40,8 @@ from arduino_trader.domain.planner.plan import evaluation_problem, plan  # noqa:
 from arduino_trader.domain.scoring.scorers import Fundamentals  # noqa: E402
 from tests.reference_evaluation import reference_evaluate  # noqa: E402
 
-SHARED = Path("/work/shared/data/sp500_20_stocks_daily_close.csv.gz")
-BUNDLED = Path(__file__).resolve().parent.parent / "arduino_trader" / "data" / \
+DATA = Path(__file__).resolve().parent.parent / "arduino_trader" / "data" / \
     "sp500_20_stocks_daily_close.csv.gz"
-DATA = SHARED if SHARED.exists() else BUNDLED
 DAYS = 2520
 
 

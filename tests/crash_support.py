@@ -55,10 +55,13 @@ MANUAL_ORDERS = (("crash-buy-msft", "US5949181045", "BUY", 3),
                  ("crash-slow-buy-aapl", "US0378331005", "BUY", 1))
 # The last manual order meets a slow broker: the sandbox answers its putTradeOrder (and
 # books it) only after SLOW_BROKER_S, past the client's timeout (ORDER_TIMEOUT_S) and its
-# three lookups (+2, +4, +6 s), so the placement's outcome is unknown when the API
-# answers. It must end placed once and filled, never "not placed" and sent again.
-ORDER_TIMEOUT_S = 5
-SLOW_BROKER_S = 20.0
+# three lookups (+LOOKUP_DELAY_S, +2x, +3x), with as much slack again as those take, so
+# the placement's outcome is unknown when the API answers. It must end placed once and
+# filled, never "not placed" and sent again. (Short delays: every run of the matrix waits
+# for this answer.)
+ORDER_TIMEOUT_S = 1
+LOOKUP_DELAY_S = 0.5
+SLOW_BROKER_S = 2 * (ORDER_TIMEOUT_S + 6 * LOOKUP_DELAY_S)
 JOB_TIMEOUT_S = 120.0
 DB_FILE = "arduino-trader.db"
 TERMINAL = ("filled", "cancelled", "rejected", "expired", "not_placed")
@@ -115,7 +118,10 @@ def daemon_env(url: str, port: int) -> dict[str, str]:
         "ARDUINO_TRADER_BROKER__BURST": "50",
         "ARDUINO_TRADER_BROKER__TIMEOUT_S": "5",
         "ARDUINO_TRADER_BROKER__ORDER_TIMEOUT_S": str(ORDER_TIMEOUT_S),
+        "ARDUINO_TRADER_BROKER__ORDER_LOOKUP_DELAY_S": str(LOOKUP_DELAY_S),
         "ARDUINO_TRADER_TRADE_FREQUENCY_LIMITS_ENABLED": "false",
+        # The scenario buys AAPL right after selling some: no rebuy cooldown here.
+        "ARDUINO_TRADER_REBUY_COOLDOWN_DAYS": "0",
         "ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
         "ARDUINO_TRADER_LOG__LEVEL": "warning",
     })
@@ -447,7 +453,7 @@ def seed_store(data_dir: Path, moment: datetime) -> None:
 @dataclass
 class Verdict:
     """The end-state checks: failed invariants, and the known, named gaps between the
-    bucket ledger and the broker's cash (see docs/architecture.md, Reliability proof)."""
+    bucket ledger and the broker's cash (see docs/areas/reliability.md)."""
 
     problems: list[str] = field(default_factory=list)
     known_gaps: dict[str, Decimal] = field(default_factory=dict)  # "<what> <CCY>" → amount

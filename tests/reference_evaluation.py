@@ -1,4 +1,5 @@
-"""Plain NumPy/Python reference of the evaluation (spec/planning.md §1.8, §2.6, §2.7).
+"""Plain NumPy/Python reference of the evaluation (simulation,
+unified end-state score, Monte-Carlo robust score).
 
 Written for clarity, not speed: one sequence at a time, all scenarios of that sequence as
 NumPy arrays over the whole universe. The Numba kernel in

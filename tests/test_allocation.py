@@ -1,4 +1,4 @@
-"""Allocation (§5): groups, current vs target with the ±2 % band, concentration alerts."""
+"""Allocation: groups, current vs target with the ±2 % band, concentration alerts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Portfolio analytics against plain-Python formulas (spec/portfolio.md §6.3-6.4)."""
+"""Portfolio analytics against plain-Python formulas."""
 
 from __future__ import annotations
 

@@ -45,3 +45,20 @@ async def test_tradernet_reads_keys_and_mode_fresh(tmp_path: Path) -> None:
             assert ack.order_id > 0
         finally:
             await broker.close()
+
+
+async def test_order_timeout_and_lookup_delay_reach_the_client() -> None:
+    """broker.order_timeout_s and broker.order_lookup_delay_s (the spacing of the lookups
+    by client id after a lost placement answer) configure the Tradernet client."""
+    settings = load_settings(None, environ={
+        "ARDUINO_TRADER_BROKER__KIND": "tradernet",
+        "ARDUINO_TRADER_BROKER__ORDER_TIMEOUT_S": "3",
+        "ARDUINO_TRADER_BROKER__ORDER_LOOKUP_DELAY_S": "0.5"})
+    broker, _ = build_brokers(lambda: settings, store=None, clock=SystemClock())  # type: ignore[arg-type]
+    assert isinstance(broker, TradernetClient)
+    try:
+        assert broker.config.order_timeout_s == 3.0
+        assert broker.config.lookup_delay_s == 0.5
+    finally:
+        await broker.close()
+    assert load_settings(None, environ={}).get_float("broker.order_lookup_delay_s") == 2.0

@@ -1,4 +1,4 @@
-"""Response quirks of §2.3-2.4: each is read correctly, and nothing unknown reads as empty."""
+"""Tradernet's response quirks: each is read correctly, and nothing unknown reads as empty."""
 
 from __future__ import annotations
 

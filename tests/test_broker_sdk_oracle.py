@@ -248,5 +248,7 @@ def test_sdk_public_commands_are_served(sandbox: SandboxThread) -> None:
     client = SdkAt(sandbox.url, DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY)
     found = client.find_symbol("SAP", "EU")
     assert found["found"][0]["t"] == "SAP.EU"
-    top = client.get_most_traded(limit=3)
-    assert len(top["tickers"]) == 3
+    top = client.get_most_traded(limit=3)  # the SDK's defaults: US stocks, gainers
+    assert sorted(top["tickers"]) == ["AAPL.US", "MSFT.US"]  # the sandbox's only two
+    top = client.get_most_traded(exchange="europe", gainers=False, limit=1)
+    assert top["tickers"] == ["SAP.EU"]

@@ -22,11 +22,12 @@ from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store import cash_flow_repo, emergency_recs, market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.emergency import Sale
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
     DepositReceived,
@@ -305,18 +306,22 @@ def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> Non
     rig.store.execute(
         "INSERT INTO plans (id, portfolio_hash, status, reason, trigger, result_json, "
         "duration_ms, created_at) VALUES (1, 'h', 'plan', 'r', 't', '{}', 1, ?)", (ts,))
-    for n, portfolio_hash in enumerate(("EMERGENCY:negative_balance_rebalancing", "normal")):
-        rig.store.execute(
-            "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, side, quantity, "
-            "estimated_price, estimated_value, cost_eur, currency, reason, priority, "
-            "score_before, score_after, status, portfolio_hash, created_at, updated_at) "
-            "VALUES (?, 1, 1, 'VWCE.EU', ?, 'SELL', 1, '100', '100', '2', 'EUR', 'r', 999, "
-            "0, 0, 'pending', ?, ?, ?)", (f"u{n}", VWCE[0], portfolio_hash, ts, ts))
+    rig.store.execute(
+        "INSERT INTO recommendations (uuid, plan_id, step, symbol, isin, side, quantity, "
+        "estimated_price, estimated_value, cost_eur, currency, reason, priority, "
+        "score_before, score_after, status, portfolio_hash, created_at, updated_at) "
+        "VALUES ('u0', 1, 1, 'VWCE.EU', ?, 'SELL', 1, '100', '100', '2', 'EUR', 'r', 1, "
+        "0, 0, 'pending', 'normal', ?, ?)", (VWCE[0], ts, ts))
+    sale = Sale(VWCE[1], 1, D("100"), "EUR", "XETR", D("100"), D("100"))
+    emergency_recs.propose(rig.store, emergency_recs.Proposal(
+        "s1", {"EUR": D("7")}, "r0", "research", [sale], {VWCE[1]: VWCE[0]}), START)
     outcome = rig.job("emergency_rebalance")
     assert outcome.ok and outcome.details["outcome"] == "no_shortfall", outcome
-    rows = rig.rows("SELECT portfolio_hash, status FROM recommendations ORDER BY uuid")
-    assert [(r["portfolio_hash"], r["status"]) for r in rows] == [
-        ("EMERGENCY:negative_balance_rebalancing", "dismissed"), ("normal", "pending")]
+    (emergency,) = rig.rows("SELECT status, dismissed_by FROM emergency_recommendations")
+    assert (emergency["status"], emergency["dismissed_by"]) == ("dismissed", "resolved")
+    # the planner's recommendations are not the emergency run's to dismiss
+    assert [r["status"] for r in rig.rows("SELECT status FROM recommendations")] == [
+        "pending"]
 
 
 def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:

@@ -1,5 +1,6 @@
-"""§7 invariants of the cash-flow sync through the store, over generated sequences of
-broker answers: re-syncs, stale and changing statuses, and crashes between records.
+"""Money invariants (docs/architecture.md) of the cash-flow sync through the store, over
+generated sequences of broker answers: re-syncs, stale and changing statuses, and crashes
+between records.
 
 Each broker record yields one ``cash_flows`` row and its ledger rows once; a deposit's
 allocations sum to it exactly; a withdrawal debits exactly its amount, once, and only

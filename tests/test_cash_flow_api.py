@@ -5,11 +5,12 @@ nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon
+from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ BAD_DIVIDENDS: list[tuple[dict[str, Any], str]] = [
     ({**DIVIDEND, "currency": "usd!"}, "invalid_field"),
     ({**DIVIDEND, "currency": "USD"}, "missing_field"),  # no EUR value: never 1:1
     ({**DIVIDEND, "payment_date": "March"}, "invalid_field"),
-    ({**DIVIDEND, "symbol": " "}, "missing_field"),
+    ({**DIVIDEND, "symbol": " "}, "invalid_field"),
     ({**DIVIDEND, "extra": 1}, "unknown_field"),
 ]
 
@@ -173,3 +174,28 @@ def test_trades_allocation_has_targets_and_deviations(daemon: ProbeDaemon, api: 
     (na,) = [row for row in body["country"] if row["name"] == "NA"]
     assert {"target_pct", "current_pct", "current_value", "deviation"} <= set(na)
     assert na["target_pct"] == "0.6"
+
+
+def test_allocation_overview_sets_current_against_the_planners_targets(
+        daemon: ProbeDaemon, api: Client) -> None:
+    assert api.call("PUT", "/api/allocation/groups/country",
+                    {"group_name": "NA", "country_names": ["United States"]})[0] == 200
+    assert api.call("PUT", "/api/allocation/groups/targets/country",
+                    {"targets": {"NA": 0.6}})[0] == 200
+    wait_for(lambda: Decimal(str(api.call("GET", "/api/satellites/values")[1]["core"][
+        "value_eur"] or 0)) > 0, 30, "the opening cash booked in core's ledger")
+    code, body = api.call("GET", "/api/allocation/overview")
+    assert code == 200, body
+    (na,) = [r for r in body["country"] if r["name"] == "NA"]
+    assert Decimal(str(na["target_pct"])) == Decimal("0.6")
+    for kind in ("country", "industry", "bucket"):
+        for row in body[kind]:  # drift is current − target, on every row
+            assert Decimal(str(row["deviation"])) == (Decimal(str(row["current_pct"]))
+                                                      - Decimal(str(row["target_pct"])))
+    code, buckets = api.call("GET", "/api/satellites/buckets")
+    targets = {b["id"]: Decimal(str(b["target_pct"])) for b in buckets}
+    rows = {r["name"]: r for r in body["bucket"]}
+    assert set(rows) == set(targets) and body["missing"] == []
+    assert all(Decimal(str(rows[b]["target_pct"])) == t for b, t in targets.items())
+    # the paper account is all core's cash: core holds 100 % of the buckets' value
+    assert Decimal(str(rows["core"]["current_pct"])) == 1

@@ -1,4 +1,4 @@
-"""Deposit allocation (§1.11): deficit-first, exact to the cent, remainder to core."""
+"""Deposit allocation: deficit-first, exact to the cent, remainder to core."""
 
 from __future__ import annotations
 

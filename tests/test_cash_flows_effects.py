@@ -1,4 +1,5 @@
-"""Exactly-once effects of broker cash-flow records (§2.4, §7.3-7.4), incl. properties
+"""Exactly-once effects of broker cash-flow records (money invariants 3-4 of
+docs/architecture.md), incl. properties
 over generated syncs with duplicates, re-syncs, crashes mid-sync, status changes and
 FX moves."""
 
@@ -193,8 +194,10 @@ def test_shadowed_sources_and_trade_fees_never_double_count() -> None:
         "id": 5, "type": "dividend", "executed": True, "amount_per_one": "1",
         "executed_count": 3, "currency": "USD", "pay_date": DAYS[0].isoformat(),
         "ticker": "KO.US"}]).records[0]
-    fee = normalise("trade", [{"id": 9, "commission": "2", "curr_c": "EUR",
-                               "date": DAYS[0].isoformat()}]).records[0]
+    (fee,) = normalise("user_cash_flow", [{
+        "id": 9, "type_code": "commission_for_trades", "sum": "-2", "currency": "EUR",
+        "date": DAYS[0].isoformat(), "comment": "(Trade 1515 2026-03-02 12:21:35)"}]).records
+    assert fee.kind == "trading_fee"
     payout = _ucf(30, "card_payout", "-100")
     store = FakeStore()
     effs = store.sync([corp, fee, payout], _ctx())

@@ -1,4 +1,4 @@
-"""Normalisation of every §2.1 broker source: exact amounts, explicit rejections."""
+"""Normalisation of every broker source: exact amounts, explicit rejections."""
 
 from __future__ import annotations
 
@@ -124,18 +124,6 @@ def test_corporate_actions_without_id_do_not_share_one_key() -> None:
     assert len(set(keys)) == 2
 
 
-def test_trade_fees_are_negative_and_keyed_by_trade_id() -> None:
-    rows = [{"id": 9001, "commission": "2,5", "commission_currency": "EUR",
-             "date": "2026-03-04 15:00:00", "instr_nm": "SAP.EU"},
-            {"id": 9002, "commission": "0", "curr_c": "EUR", "date": "2026-03-04"},
-            {"id": 9003, "commission": "1", "date": "2026-03-04"}]
-    out = normalise("trade", rows)
-    (fee,) = out.records
-    assert (fee.key, fee.kind, fee.amount, fee.symbol) == (
-        "trade_fee:9001", "trading_fee", Decimal("-2.50"), "SAP.EU")
-    assert [r.ignorable for r in out.rejections] == [True, False]
-
-
 def test_user_cash_flows_classify_deposits_and_hold_unknown_types() -> None:
     rows: list[Any] = [{"id": 1, "type_code": "card", "sum": "1000.00", "currency": "EUR",
              "date": "2026-03-05"},
@@ -224,16 +212,12 @@ _user_rows = st.fixed_dictionaries({
     "date": st.sampled_from(["2026-01-02", "2026-01-02T10:00:00", "bad", None]),
 }, optional={"comment": _tricky, "symbol": st.sampled_from(["", "AAPL.US", None]),
              "isin": st.sampled_from(["", "us0378331005"])})
-_trade_rows = st.fixed_dictionaries({
-    "id": st.sampled_from([None, "t1", 1, True]), "commission": _tricky,
-    "curr_c": st.sampled_from(["EUR", "USD", None]),
-    "date": st.sampled_from(["2026-01-02", None]), "instr_nm": st.sampled_from(["A", ""])})
 
 
 @settings(max_examples=300, deadline=None)
 @given(answers=st.lists(st.tuples(
-           st.sampled_from(["user_cash_flow", "trade"]), st.booleans(),
-           st.lists(st.one_of(_user_rows, _trade_rows, st.just("not a row")), max_size=8)),
+           st.just("user_cash_flow"), st.booleans(),
+           st.lists(st.one_of(_user_rows, st.just("not a row")), max_size=8)),
            min_size=1, max_size=6),
        limit=st.integers(1, 12))
 def test_a_row_memo_never_changes_what_normalise_returns(

@@ -16,10 +16,10 @@ from arduino_trader.domain.dividends import (
     DripBuy,
     Instrument,
     apply_fill,
-    min_trade_eur,
     plan_reinvestment,
 )
 from arduino_trader.domain.emergency import Exchange, Holding, Sale, plan_emergency
+from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.protocols.broker import CashFlow
 
 D = Decimal
@@ -56,7 +56,7 @@ def test_dividend_arrives_and_is_reinvested_after_a_fill() -> None:
     divs = {i: Dividend(i, e.dividend.symbol, e.dividend.amount_eur, date(2026, 3, 6))
             for i, e in enumerate(effs) if e.dividend is not None}
     assert [d.amount_eur for d in divs.values()] == [D("162.00"), D("144.00")]
-    minimum = min_trade_eur(D("2"), D("0.002"))
+    minimum = CostModel(D("2"), D("0.002")).min_trade_eur(D(0))  # floor setting 0: 250
 
     def plan() -> tuple[DripBuy, ...]:
         return plan_reinvestment(list(divs.values()), min_trade=minimum,

@@ -16,7 +16,7 @@ from daemon_harness import wait_for
 
 from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import load_settings
-from arduino_trader.daemon.demo import DemoDaemon, demo_settings
+from arduino_trader.daemon.demo import DEMO_HOLDINGS, DemoDaemon, demo_settings
 from arduino_trader.daemon.service import DaemonOptions
 from arduino_trader.domain.satellites.records import LedgerEntry
 from arduino_trader.protocols.messages import RunJob
@@ -79,3 +79,75 @@ def test_the_demo_ledger_matches_the_paper_account_and_a_gap_degrades_health(
     (reason,) = _ledger_reasons(demo)
     assert "USD:" in reason and "by 100.00 USD" in reason
     assert "limit of" in reason and " USD (5 EUR)" in reason  # the limit in USD too
+
+
+class _Crash(RuntimeError):
+    """The process dies here (a power cut between two seeding steps)."""
+
+
+def _demo_at(data_dir: Path) -> DemoDaemon:
+    settings = demo_settings(load_settings(None, environ={}))
+    return DemoDaemon(DaemonOptions(settings=settings, data_dir=data_dir,
+                                    configure_logs=False, port_override=0,
+                                    supervisor_backoff_s=0.2))
+
+
+def _seed_state(d: DemoDaemon) -> tuple[int, int, int, int]:
+    """(seed deposits, paper orders, paper positions, core trade bookings)."""
+    def count(sql: str) -> int:
+        row = d.store.fetch_one(sql)
+        return int(row[0]) if row is not None else 0
+    return (count("SELECT COUNT(*) FROM paper_cash_flows WHERE comment = 'demo account'"),
+            count("SELECT COUNT(*) FROM paper_orders"),
+            count("SELECT COUNT(*) FROM paper_positions"),
+            count("SELECT COUNT(*) FROM bucket_transactions WHERE source_kind = 'trade' "
+                  "AND type = 'trade_buy' AND bucket_id = 'core'"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash_at", ["second_buy", "booking"])
+def test_a_crash_while_seeding_is_finished_on_restart(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      crash_at: str) -> None:
+    """The deposit marker is written first; a crash after it (between two seed buys, or
+    between the buys and their booking) used to leave the seed half done for good. The
+    next start finishes it: every buy placed once and booked in core's ledger once."""
+    from arduino_trader.adapters.paper_broker import PaperBroker
+
+    state = tmp_path / "state"
+    if crash_at == "booking":
+        def crash_booking(self: DemoDaemon, paper: Any, at: Any) -> int:
+            raise _Crash("crash before the seed buys are booked")
+        monkeypatch.setattr(DemoDaemon, "_book_seed_buys", crash_booking)
+    else:
+        real_place = PaperBroker.place_order
+        placed: list[Any] = []
+
+        async def crash_second(self: PaperBroker, request: Any) -> Any:
+            if placed:
+                raise _Crash("crash between two seed buys")
+            placed.append(request)
+            return await real_place(self, request)
+        monkeypatch.setattr(PaperBroker, "place_order", crash_second)
+    first = _demo_at(state)
+    try:
+        with pytest.raises(_Crash):
+            first.start()
+    finally:
+        first.stop()
+    monkeypatch.undo()
+    again = _demo_at(state)
+    again.start()
+    try:
+        assert again.seeded  # the restart finished the seed
+        holdings = len(DEMO_HOLDINGS)
+        assert _seed_state(again) == (1, holdings, holdings, holdings)
+    finally:
+        again.stop()
+    third = _demo_at(state)
+    third.start()
+    try:
+        assert not third.seeded  # complete: nothing written twice
+        assert _seed_state(third) == (1, holdings, holdings, holdings)
+    finally:
+        third.stop()

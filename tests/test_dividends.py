@@ -1,4 +1,4 @@
-"""Dividends and DRIP (§3): minimum trade, 3 % rule, lots, FX, at-most-once spending."""
+"""Dividends and DRIP: minimum trade, 3 % rule, lots, FX, at-most-once spending."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from arduino_trader.domain.dividends import (
     dividend_symbol,
     is_consistent,
     is_dividend_type,
-    min_trade_eur,
     payout_ratio_stability,
     pending_bonus,
     plan_reinvestment,
@@ -46,11 +45,6 @@ def _plan(divs: list[Dividend], yields: dict[str, Decimal | None] | None = None,
         divs, min_trade=D(250), yields=yields or {"KO.US": D("0.031")},
         instruments=inst or {"KO.US": Instrument("KO.US", D("60"), "USD")},
         eur_per=lambda c: RATES.eur_per(c), bucket_cash_eur={"core": D(cash), "sat": D(cash)})
-
-
-def test_minimum_trade_is_250_and_falls_back_to_1000() -> None:
-    assert min_trade_eur(D("2.0"), D("0.002")) == D(250)
-    assert min_trade_eur(D("2.0"), D("0.01")) == D(1000)
 
 
 def test_detection_helpers() -> None:

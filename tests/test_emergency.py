@@ -1,4 +1,4 @@
-"""Emergency rebalancing (§4): detection, the three steps in order, exact FX, gating."""
+"""Emergency rebalancing: detection, the three steps in order, exact FX, gating."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_plan_invariants(balances: dict[str, Decimal],
                 need_eur = sum((v * RATES.eur_per(c) for c, v in short.items()), D(0))
             h = next(x for x in hs if x.symbol == action.symbol)
             assert action.exchange == "XNYS" and action.quantity <= h.quantity
-            # at most the buffered remaining need plus one lot per position (§7.7)
+            # at most the buffered remaining need plus one lot per position (money invariant 7)
             lot_eur = h.lot * h.price * RATES.eur_per(h.currency)
             assert action.value_eur <= max(D(0), need_eur * SELL_BUFFER - sold_eur) + lot_eur
             sold_eur += action.value_eur
@@ -195,3 +195,20 @@ def test_one_step_at_a_time_on_fresh_balances() -> None:
     assert [s.symbol for s in sales] == ["KO.US"] and sales[0].quantity == 2  # 115.5 USD
     assert plan_sales({"EUR": D("5"), "USD": D("10")}, ["USD"], holdings, RATES,
                       _open) == ([], ())
+
+
+@given(short=st.dictionaries(st.sampled_from(["EUR", "USD", "HKD", "GBP"]),
+                             st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e6"),
+                                         places=2), min_size=1),
+       bump=st.sampled_from(["EUR", "USD", "HKD", "GBP"]))
+def test_a_situation_key_is_the_shortfalls_and_nothing_else(short: dict[str, Decimal],
+                                                            bump: str) -> None:
+    """The same shortfalls in any order (or written with more places) are one situation;
+    a cent more short anywhere, or another currency short, is another situation."""
+    from arduino_trader.domain.emergency import situation_key
+
+    key = situation_key(short)
+    assert situation_key(dict(reversed(list(short.items())))) == key
+    assert situation_key({c: v.quantize(Decimal("0.0001")) for c, v in short.items()}) == key
+    changed = {**short, bump: short.get(bump, Decimal(0)) + Decimal("0.01")}
+    assert situation_key(changed) != key

@@ -32,9 +32,10 @@ def test_commission_converts_the_fixed_part_and_never_guesses_fx() -> None:
 
 
 def test_minimum_worthwhile_trade_is_the_larger_of_formula_and_floor() -> None:
-    assert COSTS.min_trade_eur() == D(400)  # 2 / 0.008 = 250 < 400
-    assert CostModel(D(5), D("0.002")).min_trade_eur() == D(625)
-    assert CostModel(D(2), D("0.01")).min_trade_eur() is None
+    assert COSTS.min_trade_eur(D(400)) == D(400)  # 2 / 0.008 = 250 < 400
+    assert COSTS.min_trade_eur(D(0)) == D(250)
+    assert CostModel(D(5), D("0.002")).min_trade_eur(D(400)) == D(625)
+    assert CostModel(D(2), D("0.01")).min_trade_eur(D(400)) == D(1000)  # never ≤ 1 %
     assert COSTS.batch_estimate_eur([D(1000), D(-500)]) == D("7.000")
 
 

@@ -196,3 +196,25 @@ def test_an_allowed_order_is_covered_by_holdings_or_cash(qty: int, held: int, us
             assert qty <= held
         else:
             assert Decimal(usd) >= qty * Decimal(100) * Decimal("1.01")
+
+
+def test_a_rebuy_waits_for_the_cooldown_after_a_sale() -> None:
+    sold = (TradeFact(ISIN, "SELL", NOW - timedelta(days=10), "live", "9"),)
+    limits = dataclasses.replace(LIMITS, rebuy_cooldown_days=30)
+    verdict = evaluate(intent("BUY"), facts(trades=sold), limits)
+    assert verdict.rejection is not None and verdict.rejection.code == "rebuy_cooldown"
+    later = (TradeFact(ISIN, "SELL", NOW - timedelta(days=31), "live", "9"),)
+    assert evaluate(intent("BUY"), facts(trades=later), limits).allowed
+
+
+def test_the_position_guardrail_scales_with_the_universe() -> None:
+    from arduino_trader.actors.executor_facts import safety_limits
+    from arduino_trader.config.settings import load_settings
+
+    settings = load_settings(None, environ={})
+    five = safety_limits(settings, universe_size=5)
+    assert five.max_position_fraction == Decimal("0.4")
+    assert safety_limits(settings, universe_size=40).max_position_fraction == Decimal("0.15")
+    big = facts(position_value_eur=Decimal(30_000))  # 30 % + this buy's ~0.9 %
+    assert evaluate(intent("BUY"), big, five).allowed
+    assert code(intent("BUY"), big) == "position_limit"

@@ -1,7 +1,7 @@
 """Emergency rebalancing with currency exchange, end to end against the sandbox (live
 mode): a negative USD balance is repaired by an exchange first, through the executor's
 journal; positions are sold only for what the exchanges could not cover, and their
-proceeds are exchanged last (spec/portfolio.md §4.2)."""
+proceeds are exchanged last."""
 
 from __future__ import annotations
 
@@ -183,3 +183,31 @@ def test_gbp_to_hkd_is_exchanged_leg_by_leg_through_eur(rig: Rig) -> None:
     assert states == ["filled", "filled"]
     assert rig.cash("HKD") >= D("5") and rig.cash("EUR") >= D("5")
     assert rig.cash("GBP") >= D("5")
+
+
+def test_live_sales_are_stored_executed_and_an_owner_dismissed_sale_is_not_made(
+        rig: Rig) -> None:
+    """The owner dismissed the AAPL sale of this situation: the live repair sells
+    another position (VWCE) instead, and the sale it placed is stored as executed."""
+    from arduino_trader.adapters.store import emergency_recs
+    from arduino_trader.domain.emergency import Sale, situation_key
+
+    market_repo.insert_security(rig.store, {
+        "isin": "IE00BK5BQT80", "symbol": "VWCE.EU", "name": "VWCE", "currency": "EUR",
+        "mic": "XETR"}, START)  # the sandbox's other position
+    rig.set_cash("USD", D("-100"))
+    rig.settings = rig.settings.with_overrides({"fx_max_exchange_eur": "10"})
+    situation = situation_key({"USD": D("105")})
+    aapl = Sale(AAPL[1], 1, D("150"), "USD", "XNAS", D("150"), D("138"))
+    emergency_recs.propose(rig.store, emergency_recs.Proposal(
+        situation, {"USD": D("105")}, "earlier", "live", [aapl], {}), START)
+    assert emergency_recs.dismiss_by_owner(rig.store, START) == 1
+    outcome, run = rig.emergency("fx-dismissed")
+    sales = [a for a in run["actions"] if a["kind"] == "sale"]
+    assert sales and {a["symbol"] for a in sales} == {"VWCE.EU"}, run
+    assert all(a["status"] == "placed" for a in sales), run
+    # (its EUR proceeds stay unexchanged under the 10 EUR exchange limit: unresolved)
+    assert outcome.details["outcome"] == "unresolved", run
+    rows = {r["symbol"]: (r["status"], r["dismissed_by"]) for r in rig.rows(
+        "SELECT symbol, status, dismissed_by FROM emergency_recommendations")}
+    assert rows == {AAPL[1]: ("dismissed", "user"), "VWCE.EU": ("executed", None)}

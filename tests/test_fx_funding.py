@@ -104,7 +104,8 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False,
-            "fx_fund_wait_s": 20, "fx_fund_poll_s": 0.0})
+            "fx_fund_wait_s": 20, "fx_fund_poll_s": 0.0,
+            "fx_funding_batch_eur": 0})  # exact single-buy funding; batches: own test
         _seed(io, store, client)
         r = Rig(io, store, ActorBus(), clock, client, sandbox, settings)
         with sandbox.sandbox.account.lock:  # a EUR-only account holding nothing
@@ -158,6 +159,24 @@ def test_a_eur_only_account_buys_a_usd_stock_after_exactly_one_exchange(rig: Rig
     assert sum(D(f["quote_amount"]) for f in fx_fills) == sum(
         v for v, _ in _commissions(rig, fx_at_broker))
     assert sum(D(t["quantity"]) for t in rig.rows("SELECT * FROM trades")) == 3
+
+
+def test_a_batched_exchange_funds_the_next_buy_too(rig: Rig) -> None:
+    """With ``fx_funding_batch_eur`` the exchange delivers up to the batch's worth of the
+    EUR surplus: the second buy finds the USD there and sends no exchange of its own."""
+    rig.settings = rig.settings.with_overrides({"fx_funding_batch_eur": 3000,
+                                                "buy_cooldown_days": 0})
+    rig.start_executor()
+    first = rig.ask(SubmitOrder(buy(2), "plan:b1|0|buy"))
+    assert first.status == "placed", first
+    receive, shortfall = D(first.details["funding"]["receive"]), D(
+        first.details["funding"]["shortfall"])
+    assert receive > 2 * shortfall
+    rig.settle()
+    second = rig.ask(SubmitOrder(buy(2), "plan:b2|0|buy"))
+    assert second.status == "placed" and "funding" not in second.details, second
+    rig.settle()
+    assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 2
 
 
 def test_a_pending_exchange_defers_the_buy_and_a_retry_never_exchanges_twice(

@@ -1,68 +1,46 @@
-"""The import direction of ARCHITECTURE.md, enforced on the source tree."""
+"""The layer contract (`.importlinter`, docs/architecture.md "Layers") holds, and can fail.
+
+The contract itself is import-linter's configuration, also run by `.ci/run`; these tests
+run the same tool so that `pytest` alone catches a new violation.
+"""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "arduino_trader"
-
-# layer -> the project layers it may import
-ALLOWED: dict[str, set[str]] = {
-    "protocols": {"protocols"},
-    "config": {"config"},
-    "domain": {"domain", "protocols", "config"},
-    "adapters": {"adapters", "protocols", "config", "domain"},
-    "actors": {"actors", "domain", "protocols", "config", "adapters"},
-    "daemon": {"daemon", "actors", "adapters", "domain", "protocols", "config"},
-}
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / ".importlinter"
 
 
-def _project_imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    found: list[tuple[int, str]] = []
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = list(parts[: len(parts) - node.level])
-                if path.name == "__init__.py":
-                    base = list(parts[: len(parts) - node.level + 1])
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            found.append((node.lineno, module))
-    return [(line, m) for line, m in found if m.split(".")[0] == "arduino_trader"]
+def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``lint-imports`` with the repository's contracts on the package under ``cwd``."""
+    code = "import sys; from importlinter.cli import lint_imports_command as m; sys.exit(m())"
+    return subprocess.run(
+        [sys.executable, "-c", code, str(CONFIG), "--no-cache"],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
 
 
-def test_imports_point_downwards_only() -> None:
-    violations: list[str] = []
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE).parts
-        if len(rel) < 2:
-            continue  # top-level __init__/__main__
-        layer = rel[0]
-        for line, module in _project_imports(path):
-            target = module.split(".")
-            if len(target) < 2:
-                continue  # `import arduino_trader` (version only)
-            if target[1] not in ALLOWED[layer]:
-                violations.append(f"{path.relative_to(PACKAGE)}:{line} imports {module}")
-    assert not violations, "layer violations:\n" + "\n".join(violations)
+def test_the_package_keeps_every_contract() -> None:
+    result = _lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def test_checker_catches_a_violation(tmp_path: Path) -> None:
-    """The checker itself must be able to fail."""
-    bad = PACKAGE / "domain" / "_layer_probe_tmp.py"
-    bad.write_text("from arduino_trader.daemon import cli\n", encoding="utf-8")
-    try:
-        try:
-            test_imports_point_downwards_only()
-        except AssertionError as exc:
-            assert "_layer_probe_tmp.py" in str(exc)
-        else:
-            raise AssertionError("layer checker missed a domain -> daemon import")
-    finally:
-        bad.unlink()
+def test_a_new_violation_breaks_the_contracts(tmp_path: Path) -> None:
+    """A copy of the package with one upward import and one I/O import in the domain."""
+    shutil.copytree(ROOT / "arduino_trader", tmp_path / "arduino_trader",
+                    ignore=shutil.ignore_patterns("__pycache__", "data", "static"))
+    probe = tmp_path / "arduino_trader" / "domain" / "layer_probe.py"
+    probe.write_text("import sqlite3\nfrom time import monotonic\n"
+                     "from arduino_trader.actors import base\n", encoding="utf-8")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    out = result.stdout
+    assert "arduino_trader.domain.layer_probe -> arduino_trader.actors.base" in out
+    assert "arduino_trader.domain.layer_probe -> sqlite3" in out
+    assert "arduino_trader.domain.layer_probe -> time" in out

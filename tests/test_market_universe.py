@@ -1,4 +1,4 @@
-"""Universe identifiers: ISIN check digits, classification, Yahoo symbol mapping (§4.1, §5)."""
+"""Universe identifiers: ISIN check digits, classification, Yahoo symbol mapping."""
 
 from __future__ import annotations
 

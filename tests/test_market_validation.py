@@ -1,4 +1,4 @@
-"""Price validation (§4.4): non-positive, jumps, splits, anomalies, OHLC repair, gaps."""
+"""Price validation: non-positive, jumps, splits, anomalies, OHLC repair, gaps."""
 
 from __future__ import annotations
 

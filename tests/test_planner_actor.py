@@ -1,4 +1,4 @@
-"""The planner actor and its pieces: the portfolio hash (§2.9), the recommendations store
+"""The planner actor and its pieces: the portfolio hash, the recommendations store
 (identity, dismissal, refresh), input gathering (aligned history, FX never 1:1) and the
 actor's explicit answers for an empty universe, a cash-only account and failures."""
 

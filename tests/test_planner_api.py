@@ -25,7 +25,10 @@ FAST = {"ARDUINO_TRADER_MAX_PLAN_DEPTH": "2", "ARDUINO_TRADER_PLANNER_MAX_SEQUEN
         "ARDUINO_TRADER_PLANNER_HISTORY_DAYS": "800",
         "ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
         "ARDUINO_TRADER_JOB_PLANNER_MINUTES": "1440",
-        "ARDUINO_TRADER_JOB_AUTONOMOUS_EXECUTION_ENABLED": "false"}
+        "ARDUINO_TRADER_JOB_AUTONOMOUS_EXECUTION_ENABLED": "false",
+        # Fills land on the next close (2022-12-21: AAPL +2.4 %): the seed buys' limits
+        # leave room for that day's move.
+        "ARDUINO_TRADER_LIMIT_ORDER_BUFFER_PERCENT": "0.05"}
 
 
 HELD = ("US0378331005", "US0079031078", "US0605051046")  # AAPL, AMD, BAC
@@ -47,8 +50,9 @@ def _history_loaded(d: ProbeDaemon) -> bool:
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     """A research daemon holding three positions bought through the executor."""
     routes_trades._recent.clear()
-    # Tuesday 2022-12-20 15:00 UTC: inside the bundled history, NASDAQ/NYSE open.
-    clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
+    # Wednesday 2022-12-21 15:00 UTC: inside the bundled history, NASDAQ/NYSE open; the
+    # newest published close is Tuesday's (the replay never shows a close before 16:00).
+    clock = ManualClock(datetime(2022, 12, 21, 15, 0, tzinfo=UTC))
     d = start_daemon(tmp_path / "state", env=FAST, clock=clock)
     try:
         wait_for(lambda: _history_loaded(d), 90, "bundled history and FX")
@@ -173,7 +177,7 @@ def test_plan_then_autonomous_execution_fills_in_research(daemon: ProbeDaemon,
 def test_optimizer_endpoints_show_the_plans_targets(daemon: ProbeDaemon, api: Client) -> None:
     code, answer = api.call("GET", "/api/optimizer")
     assert code == 200 and answer["status"] == "never_run" and answer["last_run"] is None
-    assert answer["settings"]["min_trade_amount"] == "250.00"
+    assert answer["settings"]["min_trade_amount"] == "400.00"  # max(2 / 0.008, 400)
     code, answer = api.call("POST", "/api/optimizer/run")
     assert code == 200 and answer["success"] is True, answer
     result = answer["result"]
@@ -291,7 +295,7 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     assert "components" in str(doc["paths"]["/api/planner/regime"]["get"])
     _plan(daemon)  # the S&P 500 of the bundled history, December 2022
     code, first = api.call("GET", "/api/planner/regime")
-    assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-20", first
+    assert code == 200 and first["status"] == "ok" and first["day"] == "2022-12-21", first
     assert set(first["components"]) == {"return", "volatility", "drawdown"}
     assert all(-1 <= v <= 1 for v in first["components"].values())
     assert first["score"] == first["raw"]  # nothing stored before: no smoothing yet
@@ -301,7 +305,7 @@ def test_the_regime_is_served_with_its_components_and_smoothed_daily(
     daemon.clock_for_tests.advance(timedelta(days=1))  # type: ignore[attr-defined]
     _plan(daemon)
     code, second = api.call("GET", "/api/planner/regime")
-    assert second["day"] == "2022-12-21" and len(second["history"]) == 2
+    assert second["day"] == "2022-12-22" and len(second["history"]) == 2
     assert second["score"] == pytest.approx(0.1 * second["raw"] + 0.9 * first["score"])
     daemon.settings.set("market_regime_bull_threshold", 0.95, who="test")
     daemon.settings.set("market_regime_bear_threshold", -0.95, who="test")

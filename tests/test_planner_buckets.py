@@ -1,4 +1,4 @@
-"""Per-bucket planning (spec/portfolio.md §1.10): each bucket plans its own securities with
+"""Per-bucket planning: each bucket plans its own securities with
 its cash and parameters, its recommendations are attributed to it, and autonomous
 execution submits the order for that bucket. Core-only when the satellites actor does not
 answer."""

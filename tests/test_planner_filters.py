@@ -1,4 +1,4 @@
-"""§2.4/§2.5 filters: diverse candidate selection, the diversity filter, the correlation
+"""Generation filters: diverse candidate selection, the diversity filter, the correlation
 filter, and the adaptive and regime-dependent patterns."""
 
 from __future__ import annotations
@@ -341,7 +341,7 @@ def test_a_plan_never_buys_two_correlated_securities(threshold: float) -> None:
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), cash=st.floats(0.0, 6000.0))
 def test_the_early_cash_walk_leaves_only_feasible_combinations(seed: int, cash: float) -> None:
-    """§2.5 early feasibility: with the spendable cash and the costs, every combination
+    """Early feasibility: with the spendable cash and the costs, every combination
     the generator keeps passes the kernel's cash walk (sells first, costs paid)."""
     from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""Quality gates for optimiser-driven buys (§2.3): quality, value trap, bubble risk; a buy
+"""Quality gates for optimiser-driven buys: quality, value trap, bubble risk; a buy
 the optimiser wants but the gates refuse is stated with its reason, and the targets the
 planner acts on go to buyable securities."""
 

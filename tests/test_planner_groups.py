@@ -63,7 +63,7 @@ def test_the_gatherer_reads_groups_targets_multipliers_and_bonuses(
     assert by_symbol["7203.T"].industry == "OTHER"
     assert by_symbol["SAP.DE"].priority_multiplier == 1.5
     assert by_symbol["7203.T"].priority_multiplier == 1.0
-    assert by_symbol["SAP.DE"].dividend_bonus == 0.02  # 5 EUR / 250 EUR minimum trade
+    assert by_symbol["SAP.DE"].dividend_bonus == 0.0125  # 5 EUR / 400 EUR minimum trade
     assert by_symbol["7203.T"].dividend_bonus == 0.0
 
 

@@ -1,4 +1,4 @@
-"""Optimiser (§4): HRP equals PyPortfolioOpt's, bounds and groups hold, failures degrade."""
+"""Optimiser: HRP equals PyPortfolioOpt's, bounds and groups hold, failures degrade."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_max_return_bound_equals_pypfopts_lp_without_groups(seed: int, n: int) -
     when there are no group constraints (with them it can only be higher)."""
     from pypfopt import EfficientFrontier
 
-    from arduino_trader.domain.optimizer import _max_return_bound
+    from arduino_trader.domain.optimizer_qp import max_return_bound as _max_return_bound
 
     rng = np.random.default_rng(seed)
     mu = pd.Series(rng.uniform(-0.05, 0.25, n), index=[f"S{i}" for i in range(n)])

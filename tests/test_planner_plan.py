@@ -16,6 +16,7 @@ from arduino_trader.domain.planner.models import (
     SecurityInfo,
 )
 from arduino_trader.domain.planner.plan import plan
+from arduino_trader.domain.position_limits import position_cap
 from arduino_trader.domain.scoring.scorers import Fundamentals
 
 SETTINGS = PlannerSettings(monte_carlo_paths=24, max_sequences=300, beam_width=4)
@@ -194,8 +195,8 @@ def test_plan_never_fails_on_messy_input(seed: int, n: int, t: int, cash: float,
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 1000), cash=st.floats(2_000.0, 60_000.0))
 def test_buys_respect_the_executors_position_guardrail(seed: int, cash: float) -> None:
-    """No BUY takes a position above 15 % of the portfolio (operations.md §1.3: the
-    executor would refuse it), whatever the optimiser's 20 % bound allows."""
+    """No BUY takes a position above the universe-scaled cap (max(15 %, 2 / N): the
+    executor would refuse it), whatever the optimiser's bound allows."""
     inp = synthetic(seed=seed, cash=cash)
     r = plan(inp)
     _ok(r.reason)
@@ -205,4 +206,5 @@ def test_buys_respect_the_executors_position_guardrail(seed: int, cash: float) -
     total = sum(held.values()) + cash
     for step in r.steps:
         if step.side == "BUY":
-            assert held.get(step.symbol, 0.0) + step.estimated_value_eur <= 0.15 * total + 1e-6
+            cap = position_cap(0.15, 2.0, len(inp.securities))
+            assert held.get(step.symbol, 0.0) + step.estimated_value_eur <= cap * total + 1e-6

@@ -1,4 +1,4 @@
-"""Market regime (§5): the continuous score and its effects."""
+"""Market regime: the continuous score and its effects."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_effects() -> None:
     assert rg.regime_sign(0.9) == 1 and rg.regime_sign(-0.9) == -1 and rg.regime_sign(0) == 0
 
 
-# --- forward adjustment (§4) ---------------------------------------------------------------
+# --- forward adjustment --------------------------------------------------------------------
 
 def test_forward_adjustment_terms() -> None:
     fa = rg.forward_adjustment
@@ -126,7 +126,7 @@ def test_forward_adjustment_terms() -> None:
     assert fa(yield_curve_slope=0.0) == 0.0
     assert fa(market_pe=32.5) == pytest.approx(-0.05)
     assert fa(market_pe=22) == 0.0
-    # The spec's fix: below a P/E of 18 the factor is capped at 1 (the reference's grew).
+    # Below a P/E of 18 the factor is capped at 1 (the reference's grew).
     assert fa(market_pe=18) == pytest.approx(0.05)
     assert fa(market_pe=10) == pytest.approx(0.05)
     assert fa(vix=45, yield_curve_slope=-0.03, market_pe=40) == pytest.approx(-0.20)  # cap

@@ -1,4 +1,4 @@
-"""Scores (spec/planning.md §1.3): stored fundamentals reach the scorers, the scores table is
+"""Scores: stored fundamentals reach the scorers, the scores table is
 filled by the score_universe job and by every plan, each row explainable."""
 
 from __future__ import annotations

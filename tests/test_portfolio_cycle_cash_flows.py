@@ -1,4 +1,4 @@
-"""The sync cycle's cash-flow and emergency steps (spec/portfolio.md §6.7): asked of the
+"""The sync cycle's cash-flow and emergency steps: asked of the
 cash-flow actor in order, non-critical, ``busy`` instead of waiting on a running job, and
 end to end with the real cash-flow actor on the paper broker (research mode)."""
 

@@ -1,4 +1,4 @@
-"""Rebalancing toward the optimiser's targets (domain/rebalancing.py, portfolio.md §4.6)."""
+"""Rebalancing toward the optimiser's targets (domain/rebalancing.py)."""
 
 from __future__ import annotations
 

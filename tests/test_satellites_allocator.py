@@ -1,4 +1,4 @@
-"""The meta-allocator (with the spec's fixes) and bucket performance metrics."""
+"""The meta-allocator and bucket performance metrics."""
 
 from __future__ import annotations
 

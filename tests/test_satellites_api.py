@@ -1,4 +1,4 @@
-"""The satellite endpoints (spec/portfolio.md §1.16) on the whole daemon (paper broker):
+"""The satellite endpoints on the whole daemon (paper broker):
 every route answers, bad input is a 4xx that writes nothing, the jobs are registered."""
 
 from __future__ import annotations

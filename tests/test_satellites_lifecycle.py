@@ -1,4 +1,4 @@
-"""The §1.3 state machine: every allowed transition, every refusal explicit."""
+"""The bucket lifecycle state machine: every allowed transition, every refusal explicit."""
 
 from __future__ import annotations
 

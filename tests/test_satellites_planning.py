@@ -1,4 +1,4 @@
-"""Per-bucket planning scopes (§1.10) and the maintenance sweep (§1.17)."""
+"""Per-bucket planning scopes and the daily maintenance sweep."""
 
 from __future__ import annotations
 

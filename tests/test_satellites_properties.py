@@ -1,4 +1,4 @@
-"""§7 money invariants 1, 2, 4, 5 and 8 over generated event sequences.
+"""Money invariants 1, 2, 4, 5 and 8 (docs/architecture.md) over generated event sequences.
 
 Each example drives a core and three satellites through deposits, withdrawals, trades,
 fees, dividends, transfers, reallocations, target changes, meta-allocations and status

@@ -1,4 +1,4 @@
-"""The 0600 migration: the §1.2 tables, the never-stored state, seeds, and the ledger's
+"""The 0600 migration: the satellites tables, the never-stored state, seeds, and the ledger's
 idempotency key."""
 
 from __future__ import annotations

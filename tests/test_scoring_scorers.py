@@ -1,4 +1,4 @@
-"""Scorer formulas of spec/planning.md §1.2-§1.5, including the proposed fixes."""
+"""Scorer formulas (security, windfall, sell), including the project's fixes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The dashboard at ``GET /`` in a real headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by Selenium) against a daemon on 127.0.0.1: its figures equal
 the API's, a plan published on the bus reaches the page through the event stream without a
-reload, the kill switch acts only with the token, and the console logs no error."""
+reload, the return since inception (time- and money-weighted) and the allocation panel
+show the API's numbers, the kill switch acts only with the token, and the console logs no
+error."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon
+from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
+from arduino_trader.daemon.demo_timing import dated
 from arduino_trader.protocols.planning import PlanReady
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -85,12 +89,55 @@ def _text(driver: Any, element_id: str) -> str:
     return str(driver.find_element(By.ID, element_id).text)
 
 
+def _pct(value: Any) -> str:
+    """The page's percentage: (x · 100).toFixed(2) + " %"."""
+    return f"{float(value) * 100:.2f} %"
+
+
+def _returns(api: Client) -> tuple[str, str]:
+    _, body = api.call("GET", "/api/portfolio/returns")
+    return tuple(_pct(body[k]["since_inception"]) if body[k]["status"] == "ok" else "–"
+                 for k in ("time_weighted", "money_weighted"))  # type: ignore[return-value]
+
+
+def _allocation_cells(driver: Any) -> dict[str, list[tuple[str, ...]]]:
+    cells = driver.execute_script(
+        "const out = {}; for (const k of ['country', 'industry', 'bucket']) out[k] = "
+        "[...document.querySelectorAll(`#alloc-${k} tbody tr`)].map((tr) => "
+        "[...tr.cells].slice(0, 4).map((c) => c.textContent)); return out;")
+    return {k: [tuple(r) for r in rows] for k, rows in cells.items()}
+
+
+def _history(daemon: ProbeDaemon, api: Client) -> None:
+    """History for the header and the panels: 2,000 EUR paid into the paper account 300
+    days ago (besides today's opening cash), two earlier daily snapshots, and a country
+    group with a target."""
+    now = daemon.clock.now()
+    with dated(daemon._broker_pair()[1], now - timedelta(days=300)):
+        daemon.io.run(daemon._broker_pair()[1].deposit("EUR", Decimal("2000")), 10)
+    assert api.call("POST", "/api/cash-flows/sync")[0] == 200
+    assert api.call("POST", "/api/system/jobs/sync_cycle")[0] == 202
+    wait_for(lambda: api.call("GET", "/api/portfolio/returns")[1]["value_eur"] == "12000",
+             60, "the deposit in the synced value")
+    ts = int(now.timestamp())
+    for days, total in ((2, "1900"), (1, "2000")):
+        daemon.store.execute(
+            "INSERT INTO portfolio_snapshots (date, total_value, cash_balance, "
+            "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, ?, '0', '0', ?)",
+            ((now.date() - timedelta(days=days)).isoformat(), total, total, ts))
+    assert api.call("PUT", "/api/allocation/groups/country",
+                    {"group_name": "NA", "country_names": ["United States"]})[0] == 200
+    assert api.call("PUT", "/api/allocation/groups/targets/country",
+                    {"targets": {"NA": 0.6}})[0] == 200
+
+
 @pytest.mark.skipif(NO_BROWSER, reason=SKIP_REASON)
 def test_dashboard_in_chromium(daemon: ProbeDaemon, browser: Any) -> None:
     api = Client(daemon)
     code, _ = api.call("POST", "/api/settings/trading-mode",
                        {"mode": "live", "confirm": "ENABLE LIVE TRADING"})
     assert code == 200
+    _history(daemon, api)
     browser.get(f"{api.base}/")
     wait = WebDriverWait(browser, 30)
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded")
@@ -105,6 +152,18 @@ def test_dashboard_in_chromium(daemon: ProbeDaemon, browser: Any) -> None:
     expected_value = "–" if portfolio["total_value_eur"] is None else _eur(
         portfolio["total_value_eur"])
     assert _text(browser, "value") == expected_value
+    # Return since inception, both ways, and the allocation panel: the API's numbers.
+    wait.until(lambda d: (_text(d, "twr"), _text(d, "mwr")) == _returns(api))
+    # both computed from the history laid above: the snapshots gained 2000/1900 − 1
+    # (today's opening cash is a flow, not a gain); the cash itself never grew
+    assert _returns(api) == ("5.26 %", "0.00 %")
+    _, allocation = api.call("GET", "/api/allocation/overview")
+    wait.until(lambda d: _allocation_cells(d) == {
+        kind: [(r["name"], _pct(r["target_pct"]), _pct(r["current_pct"]),
+                _pct(r["deviation"])) for r in allocation[kind]]
+        for kind in ("country", "industry", "bucket")})
+    assert any(r["name"] == "NA" and _pct(r["target_pct"]) == "60.00 %"
+               for r in allocation["country"])
     rows = browser.execute_script("return document.querySelectorAll('#positions tbody tr').length")
     assert rows == len(portfolio["positions"])
     browser.find_element(By.CSS_SELECTOR, "button[data-days='31']").click()  # chart range

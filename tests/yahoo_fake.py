@@ -62,6 +62,8 @@ class FakeYahoo:
     quotes: dict[str, bytes] = field(default_factory=dict)
     timeseries: dict[str, bytes] = field(default_factory=dict)
     searches: dict[str, bytes] = field(default_factory=dict)
+    screener: bytes | None = None  # the equity screener's answer (POST)
+    posted: list[bytes] = field(default_factory=list)  # request bodies of POSTs
     queued: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     always: dict[str, Reply] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
@@ -121,6 +123,11 @@ class FakeYahoo:
         if "/fundamentals-timeseries/" in path:
             body = self.timeseries.get(symbol)
             return Reply(200, body or b'{"timeseries":{"result":[],"error":null}}')
+        if path.endswith("/v1/finance/screener"):
+            if "crumb" not in query:
+                return Reply(401, INVALID_CRUMB)
+            return Reply(200, self.screener) if self.screener is not None else Reply(
+                500, SERVER_ERROR_JSON)
         if path.endswith("/v1/finance/search"):
             return Reply(200, self.searches.get(query.get("q", ""))
                          or fixture("search_empty.json"))
@@ -134,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         host, _, path = parts.path.lstrip("/").partition("/")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if self.command == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            self.server.fake.posted.append(self.rfile.read(length))  # type: ignore[attr-defined]
         reply = self.server.fake.answer(host, "/" + path, query)  # type: ignore[attr-defined]
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)

@@ -1,4 +1,4 @@
-"""Allocation facts of the account and the ``concentration_check`` job (spec §5.3).
+"""Allocation facts of the account and the ``concentration_check`` job.
 
 Positions and cash are valued in EUR with the stored rates (a missing rate raises, never
 1:1); country and industry come from the securities table; shares are of the whole

@@ -1,4 +1,4 @@
-"""The ``dividend_reinvestment`` job and DRIP fill consumption (spec/portfolio.md §3.3).
+"""The ``dividend_reinvestment`` job and DRIP fill consumption.
 
 Planning only reserves: orders go through the executor (source ``drip``), and a
 dividend's euros are consumed — and the dividend marked reinvested — only when the
@@ -22,10 +22,9 @@ from arduino_trader.domain.dividends import (
     DripBuy,
     Instrument,
     apply_fill,
-    min_trade_eur,
     plan_reinvestment,
 )
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.execution import (
     OrderIntent,
@@ -135,8 +134,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     dividends = repo.drip_dividends(db)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
-    costs = CostModel.from_settings(settings)
-    minimum = min_trade_eur(costs.fixed_eur, costs.fraction)
+    minimum = minimum_trade_eur(settings)
     rates = rate_table(ctx, db)
     instruments, yields, isins = instrument_facts(db, (d.symbol for d in dividends))
     try:

@@ -1,4 +1,4 @@
-"""The ``emergency_rebalance`` job and the negative-balance check (spec/portfolio.md §4).
+"""The ``emergency_rebalance`` job and the negative-balance check.
 
 Detection reads the configured broker's account snapshot (every cash row, including
 zero and negative ones). A run is recorded in ``emergency_runs``; its partial unique
@@ -22,10 +22,9 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import fx_journal, market_repo, satellites_repo
+from arduino_trader.adapters.store import emergency_recs, fx_journal, market_repo, satellites_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
-    EMERGENCY_PORTFOLIO_HASH,
     EXCHANGE_BUFFER,
     MIN_CURRENCY_RESERVE,
     EmergencyPlan,
@@ -38,6 +37,7 @@ from arduino_trader.domain.emergency import (
     plan_exchanges,
     plan_sales,
     shortfalls,
+    situation_key,
 )
 from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.execution.journal import FINAL_STATES
@@ -86,7 +86,7 @@ def _balances(account: AccountSnapshot) -> dict[str, Decimal]:
 
 
 def check(ctx: ActorContext) -> dict[str, Any]:
-    """The §4.6 negative-balance answer for the broker account (``error`` on failure)."""
+    """The negative-balance answer for the broker account (``error`` on failure)."""
     db: Database = ctx.resource("store")
     try:
         account = _snapshot(ctx)
@@ -136,6 +136,8 @@ class _Run:
         self.actions: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._keys = 0
+        self.situation = ""  # the digest of the shortfalls this run repairs
+        self.refused: set[tuple[str, str]] = set()  # (symbol, bucket) the owner dismissed
         self._wait_until = time.monotonic() + RUN_WAIT_BUDGET_S
 
     def is_open(self, mic: str) -> bool:
@@ -152,7 +154,8 @@ class _Run:
         """The account's positions, each bucket's part on its own (fills of this mode)."""
         mode = "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
         fills = satellites_repo.holdings(self.db, (mode,))
-        return _holdings(account, self.secs, fills)
+        return [h for h in _holdings(account, self.secs, fills)
+                if (h.symbol, h.bucket_id) not in self.refused]
 
     def bucket_cash(self) -> dict[str, dict[str, Decimal]]:
         cash: dict[str, dict[str, Decimal]] = repo.bucket_cash(self.db)
@@ -161,6 +164,15 @@ class _Run:
     def short(self, account: AccountSnapshot) -> dict[str, Decimal]:
         balances = _balances(account)
         return shortfalls(balances, checked_currencies(balances, self.currencies))
+
+    def propose(self, sales: list[Sale], short: dict[str, Decimal], mode: str) -> list[str]:
+        """Store the sales as emergency recommendations of this run's situation."""
+        isins = {s.symbol: str(self.secs.get(s.symbol, {}).get("isin") or "") for s in sales}
+        proposal = emergency_recs.Proposal(self.situation, short, self.run_id, mode, sales,
+                                           isins)
+        keys: list[str] = emergency_recs.propose(
+            self.db, proposal, self.ctx.clock.now())
+        return keys
 
     def key(self, what: str) -> str:
         self._keys += 1
@@ -224,8 +236,11 @@ class _Run:
                                   self.holdings(account), self.rates, self.is_open,
                                   bucket_cash=self.bucket_cash())
         self.notes += notes
-        for sale in sales:
+        keys = self.propose(sales, self.short(account), "live")
+        for sale, key in zip(sales, keys, strict=True):
             row, answer = self._sell(sale)
+            if answer is not None and answer.status in ("placed", "duplicate"):
+                emergency_recs.mark_executed(self.db, key, self.ctx.clock.now())
             if answer is not None:
                 row["state"] = self._settle(answer)
             self.actions.append(row)
@@ -261,8 +276,7 @@ class _Run:
         pause = settings.get_float("fx_fill_poll_s")
         state = answer.state
         while state not in FINAL_STATES:
-            state = fx_journal.journal_state(
-                self.db, answer.client_order_id)
+            state = fx_journal.journal_state(self.db, answer.client_order_id)
             if state in FINAL_STATES or time.monotonic() >= deadline \
                     or self.ctx.stopping.is_set():
                 break
@@ -294,9 +308,9 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         run = _Run(ctx, log, run_id)
         plan = run.plan(account)
         initial, final = plan.initial_shortfalls, plan.final_shortfalls
+        run.situation = situation_key(initial)
         if not initial:
-            dismissed = repo.dismiss_emergency_recommendations(
-                db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now())
+            dismissed = emergency_recs.resolve(db, ctx.clock.now())
             outcome = "no_shortfall"
             run.notes.append(f"no shortfall; {dismissed} stale emergency recommendations "
                              "dismissed")
@@ -304,15 +318,16 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
             run.actions += [_action_row(a, "recorded", "research mode: not sent")
                             for a in plan.actions]
             run.notes += plan.notes
+            run.propose([a for a in plan.actions if isinstance(a, Sale)], initial, mode)
             outcome = "unresolved"
-        else:
+        else:  # a sale the owner dismissed in this situation is not made
+            run.refused = emergency_recs.owner_dismissed(db, run.situation)
             account = run.exchange_step(1, account)
             if run.short(account):
                 account = run.sale_step(account)
                 account = run.exchange_step(3, account)
             else:  # repaired by exchanges alone: no emergency sale may act any more
-                dismissed = repo.dismiss_emergency_recommendations(
-                    db, EMERGENCY_PORTFOLIO_HASH, ctx.clock.now())
+                dismissed = emergency_recs.resolve(db, ctx.clock.now())
                 run.notes.append(f"repaired by exchange; {dismissed} emergency "
                                  "recommendations dismissed")
             final = run.short(account)
@@ -328,8 +343,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         actions = run.actions if run is not None else []
         notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes
                                                                      else [])])
-        repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
-                                             notes, ctx.clock.now())
+        repo.finish_emergency_run(db, run_id, outcome, initial, final, actions, notes,
+                                  ctx.clock.now())
     if outcome in ("unresolved", "failed"):
         # An error only when real money is short; a rehearsal's shortfall is a warning,
         # so the operator's "level error" alerts stay meaningful in research mode.

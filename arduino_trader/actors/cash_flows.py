@@ -1,5 +1,5 @@
-"""The cash-flow processor actor: broker cash movements into the ledger, exactly once
-(spec/portfolio.md §2.4), plus the DRIP and emergency-rebalancing jobs (§3.3, §4).
+"""The cash-flow processor actor: broker cash movements into the ledger, exactly once,
+plus the DRIP and emergency-rebalancing jobs.
 
 ``cash_flow_sync`` fetches every broker source the port offers (the cash-flow ledger,
 which also carries trading commissions, and client requests), normalises them, and
@@ -206,7 +206,7 @@ class CashFlowActor(BaseActor):
         return answers, raw
 
     def sync(self, backfilled: bool = False) -> JobOutcome:
-        """One sync of every source (§2.4); re-running it changes nothing. Records dated
+        """One sync of every source; re-running it changes nothing. Records dated
         where no stored rate reaches get their days' rates back-filled, then one more
         sync books them (``backfilled``: that second sync)."""
         now = self.ctx.clock.now()

@@ -14,8 +14,10 @@ ledger and are published as ``CurrencyExchanged``.
 A buy that only its own currency's cash blocks, while another currency could pay, is
 funded first: one exchange of exactly the shortfall (costs included, buffered; see
 domain/fx_funding.py) under a key derived from the buy's, followed to its fill within
-``fx_fund_wait_s``; then the buy's layers run again and it is placed. An exchange still
-open answers ``funding_pending`` (deferred) and a retry of the same intent resumes it.
+``fx_fund_wait_s``; then the buy's layers run again and it is placed. Without a direct
+pair that can pay, a first exchange into EUR comes before it (two legs, each journaled).
+An exchange still open answers ``funding_pending`` (deferred) and a retry of the same
+intent resumes it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution, fx_journal, order_journal
+from arduino_trader.adapters.store import fill_attribution, fx_journal, market_repo, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
+from arduino_trader.config.settings import Settings
+from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.journal import (
@@ -49,6 +53,7 @@ from arduino_trader.domain.execution.safety import (
     reserved_by_open_buys,
 )
 from arduino_trader.domain.fx_exchange import (
+    ROUTE_CURRENCY,
     FxError,
     FxOrder,
     FxPair,
@@ -60,8 +65,10 @@ from arduino_trader.domain.fx_exchange import (
 from arduino_trader.domain.fx_funding import (
     MAX_FUNDING_ATTEMPTS,
     Funding,
+    funding_amount,
     funding_key,
     plan_funding,
+    surplus,
 )
 from arduino_trader.protocols.broker import Broker, BrokerError, Order, OrderRequest
 from arduino_trader.protocols.execution import (
@@ -78,6 +85,7 @@ from arduino_trader.protocols.execution import (
 )
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
@@ -91,7 +99,12 @@ from .executor_facts import (
     safety_limits,
 )
 from .executor_fills import exchange_fills, order_fills
-from .executor_placement import recheck_not_placed, report_in_doubt
+from .executor_placement import (
+    placed_event,
+    recheck_not_placed,
+    refused_event,
+    report_in_doubt,
+)
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("order_follow_up", "executor", "Check open orders with the broker; record fills",
@@ -151,6 +164,11 @@ class ExecutorActor(BaseActor):
             self.log.error("fills_not_published", mode=mode, error=repr(exc))
 
     # --------------------------------------------------------------- handlers
+    def _limits(self, settings: Settings, simulate: bool) -> SafetyLimits:
+        """The safety limits in force, the position cap scaled by the active universe."""
+        rows = market_repo.list_securities(self._store(), active_only=True)
+        return safety_limits(settings, simulate=simulate, universe_size=len(rows))
+
     @handles(ValidateOrder)
     def _on_validate(self, msg: ValidateOrder) -> OrderResult:
         mode = self._mode()
@@ -162,7 +180,7 @@ class ExecutorActor(BaseActor):
         gathered = self._gatherer(mode, broker).gather(msg.intent, self.ctx.clock.now(),
                                                        self.ctx.settings())
         simulate = mode == "research"
-        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+        limits = self._limits(self.ctx.settings(), simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if self._wants_funding(msg.intent, verdict) and evaluate(
                 msg.intent, gathered.facts, limits, simulate=simulate,
@@ -214,9 +232,10 @@ class ExecutorActor(BaseActor):
         except BrokerError as exc:
             return self._blocked(msg.intent, mode, "mode", "broker_not_live", str(exc),
                                  "forbidden")
-        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+        gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                       msg.bucket_id)
         simulate = mode == "research"
-        limits = safety_limits(settings, simulate=simulate)
+        limits = self._limits(settings, simulate)
         verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         funding: dict[str, Any] = {}
         if self._wants_funding(msg.intent, verdict):
@@ -225,7 +244,8 @@ class ExecutorActor(BaseActor):
                 return funded
             funding = funded
             now = self.ctx.clock.now()
-            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings)
+            gathered = self._gatherer(mode, broker).gather(msg.intent, now, settings,
+                                                           msg.bucket_id)
             verdict = evaluate(msg.intent, gathered.facts, limits, simulate=simulate)
         if verdict.rejection is not None:
             r = verdict.rejection
@@ -293,8 +313,8 @@ class ExecutorActor(BaseActor):
         return self._send_exchange(msg, mode, broker, pair, order)
 
     def _size_exchange(self, pair: FxPair, source: str, target: str, amount: Decimal,
-                       spend_cap: Decimal | None, mode: LedgerMode,
-                       broker: Broker) -> tuple[Verdict, FxOrder | None]:
+                       spend_cap: Decimal | None, mode: LedgerMode, broker: Broker,
+                       skip: frozenset[str] = frozenset()) -> tuple[Verdict, FxOrder | None]:
         """The exchange layers on fresh facts, and the order they size (nothing sent)."""
         now, settings = self.ctx.clock.now(), self.ctx.settings()
         facts = self._gatherer(mode, broker).gather_fx(pair, now, settings)
@@ -310,7 +330,7 @@ class ExecutorActor(BaseActor):
                                 min_step=step)
 
         return evaluate_exchange(facts, fx_limits(settings), build,
-                                 simulate=mode == "research")
+                                 simulate=mode == "research", skip=skip)
 
     def _send_exchange(self, msg: SubmitExchange, mode: LedgerMode, broker: Broker,
                        pair: FxPair, order: FxOrder) -> OrderResult:
@@ -360,7 +380,7 @@ class ExecutorActor(BaseActor):
         intent, r = msg.intent, verdict.rejection
         assert r is not None
         simulate = mode == "research"
-        limits = safety_limits(self.ctx.settings(), simulate=simulate)
+        limits = self._limits(self.ctx.settings(), simulate)
 
         def short(note: str, details: dict[str, Any] | None = None) -> OrderResult:
             return self._blocked(intent, mode, r.layer, r.code, f"{r.message}; {note}",
@@ -387,10 +407,11 @@ class ExecutorActor(BaseActor):
         return short(f"{MAX_FUNDING_ATTEMPTS} funding exchanges ended unfilled")
 
     def _plan_funding(self, intent: OrderIntent, mode: LedgerMode, broker: Broker,
-                      gathered: Gathered, limits: SafetyLimits
+                      gathered: Gathered, limits: SafetyLimits, target: str | None = None,
+                      shortfall: Decimal | None = None
                       ) -> tuple[Funding, FxPair, FxOrder] | str:
-        """The exchange that would fund this buy, sized on fresh quotes (nothing sent),
-        or why none can."""
+        """The exchange that would fund this buy (or deliver ``shortfall`` of ``target``),
+        sized on fresh quotes (nothing sent), or why none can."""
         facts = gathered.facts
         assert facts.cash is not None and facts.open_orders is not None
         assert facts.security is not None
@@ -413,9 +434,12 @@ class ExecutorActor(BaseActor):
             sized[source] = (pair, order)
             return order.max_spend
 
-        plan = plan_funding(facts.security.currency, cash_shortfall(intent, facts, limits),
-                            facts.cash, reserved_by_open_buys(facts.open_orders), eur_per,
-                            spend_of, buffer=self.ctx.settings().get_decimal("fx_fund_buffer"))
+        plan = plan_funding(target or facts.security.currency,
+                            cash_shortfall(intent, facts, limits) if shortfall is None
+                            else shortfall, facts.cash,
+                            reserved_by_open_buys(facts.open_orders), eur_per, spend_of,
+                            buffer=self.ctx.settings().get_decimal("fx_fund_buffer"),
+                            batch_eur=self.ctx.settings().get_decimal("fx_funding_batch_eur"))
         if plan is None:
             return "no other currency can fund it" + (f" ({', '.join(notes)})" if notes
                                                       else "")
@@ -428,8 +452,20 @@ class ExecutorActor(BaseActor):
         """Plan, send and follow the exchange that funds this buy."""
         intent = msg.intent
         planned = self._plan_funding(intent, mode, broker, gathered, limits)
-        if isinstance(planned, str):
-            return short(planned, None)
+        first_leg: dict[str, Any] = {}
+        if isinstance(planned, str):  # no direct pair can pay: through EUR, two legs
+            first = self._first_leg(msg, key, mode, broker, gathered, limits, short)
+            if first is None:
+                return short(planned, None)
+            if isinstance(first, OrderResult):
+                return first
+            first_leg = {"first_leg": first}
+            gathered = self._gatherer(mode, broker).gather(
+                intent, self.ctx.clock.now(), self.ctx.settings(), msg.bucket_id)
+            planned = self._plan_funding(intent, mode, broker, gathered, limits)
+            if isinstance(planned, str):
+                return short(f"after the exchange into {ROUTE_CURRENCY}: {planned}",
+                             first_leg)
         plan, pair, order = planned
         target = plan.target
         shortfall = str(plan.shortfall.quantize(Decimal("1e-8"), rounding=ROUND_CEILING))
@@ -446,11 +482,67 @@ class ExecutorActor(BaseActor):
         details = self._funding_details(key, result.client_order_id) | {
             "source_currency": plan.source, "target_currency": target,
             "shortfall": shortfall, "receive": str(plan.receive),
-            "max_spend": str(plan.max_spend)}
+            "max_spend": str(plan.max_spend)} | first_leg
         if state not in FINAL_STATES:
             return self._deferred(intent, details)
         if Decimal(details["filled_quantity"]) <= 0:
             return short(f"the funding exchange ended {state}", details)
+        return details
+
+    def _first_leg(self, msg: SubmitOrder, key: str, mode: LedgerMode, broker: Broker,
+                   gathered: Gathered, limits: SafetyLimits,
+                   short: Callable[[str, dict[str, Any] | None], OrderResult]
+                   ) -> dict[str, Any] | OrderResult | None:
+        """The first leg of a funding through EUR (key ``<funding key>|leg:1``): another
+        currency → EUR, exactly what the second leg (EUR → the buy's currency, sized on
+        fresh quotes with its fees) needs beyond EUR's own surplus, buffered. Sent once
+        and followed to its fill: its details, the buy's answer while it is open or
+        ended unfilled, or None when no route exists."""
+        intent, facts, leg_key = msg.intent, gathered.facts, f"{key}|leg:1"
+        row = order_journal.find_by_intent(self._store(), leg_key)
+        if row is not None:
+            cid = int(row["client_order_id"])
+        else:
+            assert facts.security is not None and facts.cash is not None
+            assert facts.open_orders is not None
+            target = facts.security.currency
+            second = direct_pair(ROUTE_CURRENCY, target)
+            if second is None:
+                return None
+            buffer = self.ctx.settings().get_decimal("fx_fund_buffer")
+            receive = funding_amount(cash_shortfall(intent, facts, limits), buffer)
+            checked, order = self._size_exchange(second, ROUTE_CURRENCY, target, receive,
+                                                 None, mode, broker, frozenset({"cash"}))
+            if checked.rejection is not None or order is None:
+                return None
+            own = surplus(facts.cash.get(ROUTE_CURRENCY, ZERO), reserved_by_open_buys(
+                facts.open_orders).get(ROUTE_CURRENCY, ZERO), MIN_CURRENCY_RESERVE)
+            if order.max_spend <= own:
+                return None  # EUR could pay directly: not a routing problem
+            planned = self._plan_funding(intent, mode, broker, gathered, limits,
+                                         ROUTE_CURRENCY, order.max_spend - own)
+            if isinstance(planned, str):
+                return None
+            plan, pair, leg = planned
+            self.log.info("buy_funding_first_leg", buy_intent_key=msg.intent_key,
+                          source=plan.source, receive=str(plan.receive),
+                          max_spend=str(plan.max_spend), target=target, mode=mode)
+            result = self._send_exchange(SubmitExchange(
+                plan.source, ROUTE_CURRENCY, plan.receive, leg_key, intent.source,
+                spend_cap=plan.surplus, reason=f"first leg (via {ROUTE_CURRENCY}) funding "
+                f"{intent.side} {intent.quantity} {intent.symbol} ({msg.intent_key})",
+                bucket_id=msg.bucket_id), mode, broker, pair, leg)
+            if result.client_order_id is None:
+                return short(f"first funding exchange {result.status}: {result.message}",
+                             None)
+            cid = result.client_order_id
+        state = self._await_final(broker, mode, cid)
+        details = self._funding_details(leg_key, cid)
+        if state not in FINAL_STATES:
+            return self._deferred(intent, details)
+        if Decimal(details["filled_quantity"]) <= 0:
+            return short(f"the first funding exchange (via {ROUTE_CURRENCY}) ended {state}",
+                         {"first_leg": details})
         return details
 
     def _await_final(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
@@ -545,15 +637,17 @@ class ExecutorActor(BaseActor):
             ack = self.ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
         except (BrokerError, TimeoutError) as exc:
             failure = after_failure(exc)
-            order_journal.mark_state(store, cid, failure.state, failure.note,
-                                                     now())
+            order_journal.mark_state(store, cid, failure.state, failure.note, now())
             emit = self.log.error if failure.state == "unresolved" else self.log.warning
             emit(failure.event, client_order_id=cid, error=str(exc))
             report_in_doubt(self.ctx, store, self.log)
+            if (refused := refused_event(new, failure.state, failure.note)) is not None:
+                self._publish(refused)
             return failure.state
         order_journal.mark_sent(store, cid, ack.order_id, now())
         self.log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
                       recovered=ack.recovered)
+        self._publish(placed_event(new, cid, ack.order_id))
         return "sent"
 
     def _check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:

@@ -14,8 +14,19 @@ from typing import Any, TypeVar
 
 import structlog
 
-from arduino_trader.adapters.store import market_repo, order_journal
+from arduino_trader.adapters.store import (
+    cash_flow_repo,
+    market_repo,
+    order_journal,
+    satellites_repo,
+)
 from arduino_trader.config.settings import Settings
+from arduino_trader.domain.execution.bucket_cash import (
+    CORE,
+    BucketCash,
+    ledger_applies,
+    ledger_cash_eur,
+)
 from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.execution.facts import (
     LedgerMode,
@@ -27,6 +38,7 @@ from arduino_trader.domain.execution.facts import (
 )
 from arduino_trader.domain.execution.fx_safety import FxFacts, FxLimits
 from arduino_trader.domain.fx_exchange import FxFee, FxPair
+from arduino_trader.domain.position_limits import position_cap_decimal
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
@@ -41,8 +53,10 @@ HIGH_52W_DAYS = 365
 MarketOpen = Callable[[str, datetime], bool]
 
 
-def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits:
-    """The pipeline's limits from the settings in force now.
+def safety_limits(settings: Settings, *, simulate: bool = False,
+                  universe_size: int = 0) -> SafetyLimits:
+    """The pipeline's limits from the settings in force now; the position cap scales with
+    ``universe_size`` like the planner's (domain/position_limits.py).
 
     A live order needs a quote at most 15 minutes old. A research rehearsal fills at the
     latest known price, so it is held to the data rule (``max_price_age_hours``) instead.
@@ -53,6 +67,10 @@ def safety_limits(settings: Settings, *, simulate: bool = False) -> SafetyLimits
         max_quote_age=quote_age,
         costs=CostModel.from_settings(settings),
         buy_cooldown_days=settings.get_int("buy_cooldown_days"),
+        rebuy_cooldown_days=settings.get_int("rebuy_cooldown_days"),
+        max_position_fraction=position_cap_decimal(
+            Decimal(str(settings.get_float("max_position_fraction"))),
+            Decimal(str(settings.get_float("position_cap_universe_multiple"))), universe_size),
         min_hold_days=settings.get_int("min_hold_days"),
         frequency_enabled=settings.get_bool("trade_frequency_limits_enabled"),
         min_minutes_between_trades=settings.get_int("min_time_between_trades_minutes"),
@@ -126,8 +144,9 @@ class FactsGatherer:
             return None
         return Decimal(1) / rate.eur_per
 
-    def gather(self, intent: OrderIntent, now: datetime, settings: Settings) -> Gathered:
-        """Every fact the pipeline reads for ``intent``."""
+    def gather(self, intent: OrderIntent, now: datetime, settings: Settings,
+               bucket_id: str = CORE) -> Gathered:
+        """Every fact the pipeline reads for ``intent``, placed for ``bucket_id``."""
         store, broker = self._store, self._broker
         self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
         security = self._fact("security", lambda: market_repo.get_security(store, intent.isin))
@@ -164,8 +183,29 @@ class FactsGatherer:
             day_pnl_fraction=None if account is None else self._day_pnl(account, now),
             portfolio_value_eur=None if account is None else self._portfolio_eur(account),
             position_value_eur=None if held is None or price is None or rate is None
-            else held * price.price / rate)
+            else held * price.price / rate,
+            bucket=self._bucket_cash(bucket_id, settings) if intent.side == "BUY" else None)
         return Gathered(facts, quote, security)
+
+    def _bucket_cash(self, bucket_id: str, settings: Settings) -> BucketCash | None:
+        """The bucket's ledger cash in EUR (core adds research mode's virtual cash, as the
+        planner does); None when no satellite exists (the ledger is not in use)."""
+        buckets = self._fact("buckets", lambda: satellites_repo.load_buckets(self._store))
+        if buckets is not None and not ledger_applies(buckets):
+            return None
+        ledger = self._fact("bucket_cash", lambda: cash_flow_repo.bucket_cash(self._store))
+        if buckets is None or ledger is None:
+            return BucketCash(bucket_id, None)
+        balances = ledger.get(bucket_id, {})
+        eur_per: dict[str, Decimal] = {}
+        for currency in balances:
+            rate = self.eur_rate(currency)
+            if rate is not None and rate > 0:
+                eur_per[currency] = Decimal(1) / rate
+        cash = ledger_cash_eur(balances, eur_per)
+        if cash is not None and bucket_id == CORE and self._mode == "research":
+            cash += settings.get_decimal("virtual_test_cash")
+        return BucketCash(bucket_id, cash)
 
     def gather_fx(self, pair: FxPair, now: datetime, settings: Settings) -> FxFacts:
         """Every fact the exchange layers read for an order on ``pair``."""

@@ -8,12 +8,15 @@ after all, the entry is reopened and the same follow-up records its fills.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import order_recheck
+from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.placement import unresolved_report
 from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.execution import OrderPlaced, OrderRejected
 from arduino_trader.protocols.messages import ComponentStatus
 from arduino_trader.protocols.store import Database
 
@@ -21,6 +24,22 @@ from .base import HEALTH_ACTOR, ActorContext
 from .executor_facts import BROKER_TIMEOUT_S
 
 COMPONENT = "orders"
+
+
+def placed_event(new: NewOrder, cid: int, broker_order_id: int) -> OrderPlaced:
+    """The bus event of an order the broker acknowledged."""
+    return OrderPlaced(cid, broker_order_id, new.intent.isin, new.intent.symbol,
+                       new.intent.side, Decimal(new.quantity), new.limit_price, new.currency,
+                       new.intent.source, new.bucket_id, new.mode)
+
+
+def refused_event(new: NewOrder, state: str, note: str) -> OrderRejected | None:
+    """The bus event of an order the broker refused (``rejected``) or that was never
+    sent (``not_placed``); None when the outcome is unknown (``unresolved``)."""
+    if state not in ("rejected", "not_placed"):
+        return None
+    return OrderRejected(new.intent.isin, new.intent.side, Decimal(new.quantity),
+                         new.intent.source, "broker", state, note)
 
 
 def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode: LedgerMode,

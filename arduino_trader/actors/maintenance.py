@@ -16,7 +16,7 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 
-from . import universe_pruning
+from . import discovery, universe_pruning
 from .base import ActorContext, BaseActor, handles
 
 JOB_HISTORY_DAYS = 90
@@ -29,6 +29,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("backup", "maintenance", "Online backup of the database now (manual)",
             timeout_s=1800),
     universe_pruning.JOB,
+    discovery.JOB,
 )
 
 
@@ -62,6 +63,8 @@ class MaintenanceActor(BaseActor):
                                   "WAL checkpointed", {"path": str(path), "pruned": pruned})
         if msg.job == universe_pruning.JOB.name:
             return universe_pruning.run_pruning(self.ctx)
+        if msg.job == discovery.JOB.name:
+            return discovery.run_discovery(self.ctx)
         return JobOutcome(False, f"maintenance does not run job {msg.job!r}")
 
     def _backup(self) -> Path:

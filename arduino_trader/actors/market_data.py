@@ -208,8 +208,8 @@ class MarketDataActor(BaseActor):
         """Quotes of every active security; validated, stored, published.
 
         A scheduled run skips securities whose quote is younger than the quote TTL and
-        those whose exchange is closed and already gave its closing price (§3.3: price
-        sync touches open exchanges); a manual trigger (``force``) refreshes them all.
+        those whose exchange is closed and already gave its closing price (price sync
+        touches open exchanges only); a manual trigger (``force``) refreshes them all.
         """
         now = self._now()
         self._seed_universe(now)
@@ -338,7 +338,7 @@ class MarketDataActor(BaseActor):
                 try:
                     seen, changed = self._read_history(sec, start, end, last is not None)
                 except MarketDataError as exc:
-                    # A failed history skips the rest for this security (§5.3).
+                    # A failed history skips the rest for this security.
                     errors.append({"isin": isin, "error": exc.code, "message": str(exc)})
                     continue
                 known[isin] = seen
@@ -569,7 +569,7 @@ class MarketDataActor(BaseActor):
         return record
 
     def add_security(self, identifier: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Onboard one security (§5.2); the history follows in the background."""
+        """Onboard one security; the history follows in the background."""
         ident = classify(identifier)
         existing = repo.find_security(self._db, ident.value)
         if existing is not None:  # soft-deleted: back again; still active: a duplicate

@@ -266,7 +266,7 @@ class PlannerActor(BaseActor):
             pass
 
     def _scopes(self) -> tuple[list[Any], list[Any]] | None:
-        """The satellites actor's planning scopes (§1.10); None when it does not answer."""
+        """The satellites actor's planning scopes; None when it does not answer."""
         try:
             answer = self.ctx.bus.ask(SATELLITES_ACTOR, GetPlanningScopes(), SCOPES_TIMEOUT_S)
         except Exception as exc:  # not wired, stopped, or failing: plan core-only
@@ -319,7 +319,7 @@ class PlannerActor(BaseActor):
     # ----------------------------------------------------------------- scores
     def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
                       source: str) -> int:
-        """Upsert scores (§1.3); a store failure is logged, never fatal to the plan."""
+        """Upsert scores; a store failure is logged, never fatal to the plan."""
         rows = [(isins[sc.symbol], sc) for sc in scores if sc.symbol in isins]
         try:
             written: int = scores_repo.write_scores(

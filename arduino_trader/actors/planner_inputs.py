@@ -24,8 +24,7 @@ from arduino_trader.adapters.store import (
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
-from arduino_trader.domain.dividends import min_trade_eur
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.domain.planner.groups import (
     dividend_bonuses,
     grouped_industry,
@@ -180,7 +179,7 @@ class InputGatherer:
         return regime.score
 
     def _indicators(self, today: date) -> MarketIndicators:
-        """The §4 forward indicators from the last closes of ``^VIX``, ``^TNX`` and
+        """The optimiser's forward indicators from the last closes of ``^VIX``, ``^TNX`` and
         ``^IRX`` (read once a day); a symbol the source lacks stays unknown (adds 0)."""
         if self.market_data is None:
             return MarketIndicators()
@@ -245,9 +244,8 @@ class InputGatherer:
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         values = current_values(securities, prices, holdings)
-        costs = CostModel.from_settings(settings)
         bonuses = dividend_bonuses(cash_flow_repo.pending_bonuses(self.store),
-                                   values, min_trade_eur(costs.fixed_eur, costs.fraction))
+                                   values, minimum_trade_eur(settings))
         plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
                                float(cash_eur), allocation.country_to_group,
                                allocation.country_targets, allocation.industry_targets,

@@ -1,4 +1,4 @@
-"""The portfolio actor: the ``sync_cycle`` job (spec/portfolio.md §6.7, operations §7.4).
+"""The portfolio actor: the ``sync_cycle`` job.
 
 One job, run under the scheduler's per-job lock (a trigger while it runs is coalesced),
 in this order: trades → cash flows → portfolio → emergency check → prices. Only the
@@ -307,7 +307,7 @@ class PortfolioActor(BaseActor):
                           details=dict(answer.details))
 
     def emergency_check(self, portfolio: StepResult, run_id: str) -> StepResult:
-        """Step 4: the §4.1 balance check; only a negative or thin balance runs the
+        """Step 4: the negative/thin balance check; only a negative or thin balance runs the
         repair (``emergency_rebalance``: research records, live sells via the executor)."""
         negative = portfolio.details.get("negative_cash") or {}
         note = ""

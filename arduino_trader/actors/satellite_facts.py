@@ -1,5 +1,5 @@
 """Facts the satellite manager gathers before a decision: bucket values in EUR, FX rates,
-realised P&L of a sell, trailing returns (spec/portfolio.md §1.4, §1.5, §1.7).
+realised P&L of a sell, trailing returns.
 
 Values come from the broker snapshot (prices of held symbols, per-currency cash) and the
 executor's fills (which bucket holds what, ``domain/satellites/positions``): a satellite
@@ -192,8 +192,8 @@ class Facts:
 
 
 def trailing_return(series: Sequence[ValuePoint], now: datetime, value_now: Decimal) -> Decimal:
-    """Flow-adjusted return over the trailing 30 days (§1.7): from the newest point at
-    least 30 days old (else the oldest) to ``value_now``; 0 without history."""
+    """Flow-adjusted return over the trailing 30 days (the win cooldown's input): from the
+    newest point at least 30 days old (else the oldest) to ``value_now``; 0 without history."""
     if not series:
         return ZERO
     cutoff = (now - COOLDOWN_WINDOW).date()
@@ -206,7 +206,8 @@ def trailing_return(series: Sequence[ValuePoint], now: datetime, value_now: Deci
 def effective_aggression(bucket: Bucket, value: Decimal, total: Decimal,
                          series: Sequence[ValuePoint], now: datetime
                          ) -> tuple[Decimal, dict[str, Any]]:
-    """Effective aggression of a satellite (§1.5 × §1.6 × §1.7, read-only) and the
+    """Effective aggression of a satellite (aggression × re-awakening ×
+    cooldown, read-only) and the
     components for the log/API."""
     base = aggr.calculate(value, bucket.target_pct, total, bucket.high_water_mark)
     cool = reawakening.evaluate_cooldown(bucket.cooldown, now,

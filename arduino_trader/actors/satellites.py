@@ -1,5 +1,5 @@
 """The satellite manager: owns the buckets, their lifecycle, the per-bucket ledger and the
-three satellite jobs (spec/portfolio.md §1, §1.16-1.17).
+three satellite jobs.
 
 Every decision is the pure domain's (``domain/satellites``); this actor gathers the facts
 (store, broker snapshot, FX), applies the result, and writes each money-moving change in
@@ -184,7 +184,7 @@ class SatelliteActor(BaseActor):
 
     def _shifted(self, buckets: Mapping[str, Bucket], entries: tuple[LedgerEntry, ...],
                  facts: Facts, now: datetime) -> tuple[Bucket, ...]:
-        """Buckets whose flow-adjusted HWM moves with these external flows (§1.4)."""
+        """Buckets whose flow-adjusted HWM moves with these external flows."""
         out = []
         for bucket_id, per in balances.external_flows(entries).items():
             bucket = buckets.get(bucket_id)
@@ -519,7 +519,7 @@ class SatelliteActor(BaseActor):
     @handles(GetPlanningScopes)
     def _scopes(self, msg: GetPlanningScopes
                 ) -> tuple[list[planning.PlanScope], list[planning.Skipped]]:
-        """What a planner needs per bucket (§1.10); see ``GetPlanningScopes``."""
+        """What a planner needs per bucket; see ``GetPlanningScopes``."""
         state, facts = self._state(), self._facts()
         effective, _, _ = self._aggressions(state, facts)
         cash = {b: state.book.balances_of(b) for b in state.buckets}

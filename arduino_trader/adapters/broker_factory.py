@@ -17,7 +17,7 @@ from .tradernet.client import ClientConfig, TradernetClient
 
 
 def paper_fees(settings: Settings) -> PaperFees:
-    """The configured trading costs (spec §1.9) as the paper broker charges them."""
+    """The configured trading costs (fixed EUR + fraction) as the paper broker charges them."""
     costs = CostModel.from_settings(settings)
     return PaperFees(fixed_eur=costs.fixed_eur, percent=costs.fraction)
 
@@ -28,7 +28,8 @@ def build_paper(settings: Callable[[], Settings], store: Database, clock: Clock,
     prices = MarketDataPrices(market_data) if market_data is not None else None
     return PaperBroker(store, clock, fees=lambda: paper_fees(settings()), prices=prices,
                        eur_rates=prices.rates if prices is not None else None,
-                       initial_cash_eur=settings().get_decimal("broker.paper_initial_cash_eur"))
+                       initial_cash_eur=settings().get_decimal("broker.paper_initial_cash_eur"),
+                       slippage_bps=lambda: settings().get_decimal("broker.paper_slippage_bps"))
 
 
 def build_tradernet(settings: Callable[[], Settings]) -> TradernetClient:
@@ -40,6 +41,7 @@ def build_tradernet(settings: Callable[[], Settings]) -> TradernetClient:
         private_key=s.get_str("tradernet_api_secret"),
         timeout_s=s.get_float("broker.timeout_s"),
         order_timeout_s=s.get_float("broker.order_timeout_s"),
+        lookup_delay_s=s.get_float("broker.order_lookup_delay_s"),
         read_retries=s.get_int("broker.read_retries"),
         requests_per_minute=s.get_int("broker.requests_per_minute"),
         burst=s.get_int("broker.burst"),

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
+# The exception classes only (~1 MB); boto3 and the client configuration (~20 MB resident,
+# seconds to import on the board) load when off-board backups are configured and used.
 from botocore.exceptions import BotoCoreError, ClientError
 
 from arduino_trader.config.settings import Settings
@@ -91,6 +91,9 @@ class OffsiteBackups:
     """Upload, list, prune and fetch backups in one bucket (blocking calls)."""
 
     def __init__(self, target: S3Target) -> None:
+        import boto3
+        from botocore.config import Config
+
         self.target = target
         try:
             self._s3: Any = boto3.client(

@@ -1,7 +1,11 @@
 """The paper broker: the broker port in-process, with simulated money.
 
-Orders fill at the market price its :class:`PriceSource` gives (market orders at once;
-limit orders when marketable, re-checked on every read), pay the configured fees
+Orders fill at the next available price its :class:`PriceSource` gives (for a replay,
+the first close not yet published when the order is placed: a decision never trades at a
+price it could see), moved against the order by the configured slippage
+(``broker.paper_slippage_bps``; not on currency exchanges), market orders at once, limit
+orders when marketable (re-checked on every read) until the end of their UTC day, when
+an unfilled one expires (every order is a day order); they pay the configured fees
 (``transaction_cost_fixed`` EUR converted to the trade currency + ``transaction_cost_percent``
 of the value), and never borrow: a BUY needs the cash, a SELL the shares. The account lives
 in the store (migration ``0100_broker.sql``); every record is marked simulated.
@@ -22,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
 from arduino_trader.protocols.broker import (
@@ -144,6 +148,27 @@ class PriceSource(Protocol):
         ...
 
 
+@runtime_checkable
+class FillPriceSource(Protocol):
+    """A price source that also knows where an order placed now fills (the next price
+    not yet seen); without it, orders fill at the current price."""
+
+    async def fill_price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """The price an order for ``symbol`` placed now fills at, or None if unknown."""
+        ...
+
+
+BPS = Decimal("0.0001")
+PRICE_STEP = Decimal("0.0001")
+
+
+def slipped(price: Decimal, side: str, bps: Decimal) -> Decimal:
+    """``price`` moved ``bps`` basis points against the order (a buy pays more, a sell
+    receives less), to 4 decimals; never below one step."""
+    factor = Decimal(1) + bps * BPS if side == "BUY" else Decimal(1) - bps * BPS
+    return max(PRICE_STEP, (price * factor).quantize(PRICE_STEP, rounding=ROUND_HALF_UP))
+
+
 class StoredPrices:
     """Prices in ``paper_prices`` (set with :meth:`PaperBroker.set_price`)."""
 
@@ -182,8 +207,10 @@ class PaperBroker:
     def __init__(self, store: Database, clock: Clock, *, fees: Callable[[], PaperFees],
                  prices: PriceSource | None = None,
                  eur_rates: Callable[[], Mapping[str, Decimal]] | None = None,
-                 initial_cash_eur: Decimal = Decimal("10000")) -> None:
+                 initial_cash_eur: Decimal = Decimal("10000"),
+                 slippage_bps: Callable[[], Decimal] = lambda: ZERO) -> None:
         self.store = store
+        self.slippage_bps = slippage_bps
         self.clock = clock
         self.fees = fees
         self.prices: PriceSource = prices or StoredPrices(store)
@@ -205,6 +232,18 @@ class PaperBroker:
         if not base or not quote_rate:
             return None
         return _on_tick(pair, quote_rate / base), pair.quote
+
+    async def _fill_price(self, symbol: str, side: str) -> tuple[Decimal, str] | None:
+        """Where an order placed now fills: a security at the source's next price (its
+        current one when the source has no notion of next) moved by the slippage; an FX
+        pair at its current rate."""
+        if pair_by_symbol(symbol) is not None or not isinstance(self.prices, FillPriceSource):
+            quote = await self._price(symbol)
+        else:
+            quote = await self.prices.fill_price(symbol)
+        if quote is None or pair_by_symbol(symbol) is not None:
+            return quote
+        return slipped(quote[0], side, self.slippage_bps()), quote[1]
 
     @staticmethod
     def _lifts(symbol: str, side: str) -> str:
@@ -314,7 +353,7 @@ class PaperBroker:
     # ------------------------------------------------------------------ orders
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """Book the order; fill at once if it is marketable."""
-        quote = await self._price(request.symbol)
+        quote = await self._fill_price(request.symbol, request.side)
         if quote is None:
             raise BrokerRejected(f"paper broker has no market price for {request.symbol}",
                                  command="putTradeOrder")
@@ -381,11 +420,19 @@ class PaperBroker:
                        (decimal_to_str(-fee), currency, now, order_id))  # names its trade
 
     async def _sweep(self) -> None:
-        """Fill open limit orders that became marketable."""
+        """Expire day orders of an earlier UTC day (status 71: every order is a day order,
+        so an unfilled limit does not hold its cash reserved for ever); fill open limit
+        orders that became marketable."""
+        today = self.clock.now().astimezone(UTC).date()
+        start = _ts(datetime.combine(today, datetime.min.time(), UTC))
+        await asyncio.to_thread(self.store.execute,
+                                "UPDATE paper_orders SET status = 71, updated_at = ? "
+                                "WHERE status = 10 AND placed_at < ?",
+                                (_ts(self.clock.now()), start))
         rows = await asyncio.to_thread(self.store.fetch_all,
                                        "SELECT * FROM paper_orders WHERE status = 10")
         for row in rows:
-            quote = await self._price(row["symbol"])
+            quote = await self._fill_price(row["symbol"], row["side"])
             limit = Decimal(row["limit_price"]) if row["limit_price"] else None
             if quote is None or not self._marketable(self._lifts(row["symbol"], row["side"]),
                                                      limit, quote[0]):
@@ -504,6 +551,11 @@ class PaperBroker:
         raise BrokerUnsupported("the paper broker cannot search securities",
                                 command="tickerFinder")
 
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Not available offline (discovery then screens the market-data source)."""
+        raise BrokerUnsupported("the paper broker has no screens", command="getTopSecurities")
+
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
         """The paper market is always open."""
         return (MarketState(code="PAPER", name="Paper market", market_id=None, is_open=True),)
@@ -541,7 +593,8 @@ class MarketDataPrices:
     """Prices for the paper broker from the (blocking) market-data port, off the loop.
 
     EUR rates seen while pricing are cached, so fees convert their fixed EUR part; a
-    currency never priced yet pays the fixed part in raw EUR (spec §1.9 fallback).
+    currency never priced yet pays the fixed part in raw EUR (the costs' fallback
+    when no rate is known).
     """
 
     def __init__(self, source: MarketData) -> None:
@@ -590,6 +643,21 @@ class MarketDataPrices:
                     pass
             out[symbol] = (Decimal(repr(quote.price)), quote.currency)
         return out
+
+    async def fill_price(self, symbol: str) -> tuple[Decimal, str] | None:
+        """Where an order placed now fills: the source's next price when it has one
+        (``next_quotes``: a replay's first close not yet published), else its latest."""
+        nxt = getattr(self.source, "next_quotes", None)
+        if nxt is None or pair_by_symbol(symbol) is not None:
+            return await self.price(symbol)
+        try:
+            quote = (await self._ask(nxt, [symbol])).get(symbol)
+        except MarketDataError:
+            return None
+        if quote is None or not quote.price > 0:
+            return None
+        await self.prices((symbol,))  # learns the currency's EUR rate for the fixed fee
+        return Decimal(repr(quote.price)), quote.currency
 
     async def _pair_price(self, pair: FxPair) -> tuple[Decimal, str] | None:
         """Quote units per base unit from the EUR values of both currencies."""

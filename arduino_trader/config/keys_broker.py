@@ -17,6 +17,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("broker.order_timeout_s", "float", 20.0, "Timeout of an order placement "
                 "(after it, the order is looked up by its client id)", unit="s", minimum=1,
                 maximum=120, runtime=False, group=_B),
+    SettingSpec("broker.order_lookup_delay_s", "float", 2.0, "After a placement's answer is "
+                "lost, the order is looked up by its client id 3 times, after this delay, "
+                "twice it, then three times it", unit="s", minimum=0.1, maximum=60,
+                runtime=False, group=_B),
     SettingSpec("broker.read_retries", "int", 2, "Retries of an idempotent read on a "
                 "transient failure (jittered exponential backoff); orders are never retried",
                 minimum=0, maximum=5, runtime=False, group=_B),
@@ -32,6 +36,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("broker.paper_initial_cash_eur", "decimal", "10000", "Opening cash of the "
                 "paper broker's simulated account", unit="EUR", minimum=0,
                 maximum=10_000_000, runtime=False, group=_B),
+    SettingSpec("broker.paper_slippage_bps", "decimal", "5", "Slippage of a paper fill "
+                "against the order (a buy pays more, a sell receives less) on top of the "
+                "next available price; currency exchanges are not slipped", unit="bps",
+                minimum=0, maximum=500, group=_B),
     SettingSpec("job_broker_probe_minutes", "int", 5, "Interval of the broker reachability "
                 "probe", unit="min", minimum=1, maximum=60, group="scheduling"),
 )

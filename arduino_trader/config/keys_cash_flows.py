@@ -1,5 +1,5 @@
-"""Settings of the cash-flow area: sync, DRIP and emergency-check schedules
-(spec/portfolio.md §2.4, §3.3, §4.1)."""
+"""Settings of the cash-flow area: sync, DRIP and emergency-check
+schedules."""
 
 from __future__ import annotations
 

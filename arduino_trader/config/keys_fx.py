@@ -28,6 +28,10 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("fx_fund_buffer", "decimal", "0.02", "A funding exchange delivers the "
                 "buy's shortfall (costs included) × (1 + x)", unit="fraction", minimum=0,
                 maximum=0.2, group=_G),
+    SettingSpec("fx_funding_batch_eur", "decimal", "5000", "A funding exchange delivers up "
+                "to this much (EUR worth) of the source currency's surplus, not just the "
+                "buy's shortfall, so later buys need no exchange of their own (0: off)",
+                unit="EUR", minimum=0, maximum=1_000_000, group=_G),
     SettingSpec("fx_fund_wait_s", "int", 45, "How long a buy waits for its funding "
                 "exchange to fill before it answers deferred (a retry finds it done)",
                 unit="s", minimum=0, maximum=90, group=_G),

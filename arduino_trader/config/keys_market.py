@@ -1,6 +1,6 @@
 """Settings of market data and the universe: source, cache TTLs, Yahoo throttling, history
-depth, validation, and the market-data jobs' schedules (spec/operations.md §4-5,
-spec/planning.md §1.1). ``max_price_age_hours`` (staleness) lives in keys_trading."""
+depth, validation, and the market-data jobs' schedules.
+``max_price_age_hours`` (staleness) lives in keys_trading."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings of the holistic planner (spec/planning.md §2) not already in keys_trading."""
+"""Settings of the holistic planner not already in keys_trading."""
 
 from __future__ import annotations
 

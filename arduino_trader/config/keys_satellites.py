@@ -1,8 +1,8 @@
-"""Settings of the satellites area (spec/portfolio.md §1.13, §1.17).
+"""Settings of the satellites area.
 
 The allocation settings themselves (budget, min/max, dampening, evaluation months) live
 in the ``allocation_settings`` table, because changing them is guarded by the bucket
-targets (§1.11); only the job schedules and the reconciliation threshold are here.
+targets); only the job schedules and the reconciliation threshold are here.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ KEYS: tuple[SettingSpec, ...] = (
                 unit="EUR", minimum=0, maximum=50, group=_T),
     SettingSpec("transaction_cost_percent", "float", 0.002, "Variable cost as a fraction of "
                 "the trade value", unit="fraction", minimum=0, maximum=0.05, group=_T),
+    SettingSpec("min_trade_value", "decimal", "400", "Flat floor of the minimum "
+                "worthwhile trade (the larger of it and the value whose costs are 1 %)",
+                unit="EUR", minimum=0, maximum=100000, group=_T),
     SettingSpec("limit_order_buffer_percent", "float", 0.01, "Marketable limit: BUY at "
                 "ask×(1+x), SELL at bid×(1−x)", unit="fraction", minimum=0.001,
                 maximum=0.10, group=_T),

@@ -15,6 +15,7 @@ from . import (
     keys_planner,
     keys_planner_actor,
     keys_satellites,
+    keys_strategy,
     keys_trading,
     keys_universe,
 )
@@ -24,7 +25,8 @@ _ALL: tuple[SettingSpec, ...] = (keys_daemon.KEYS + keys_trading.KEYS + keys_mar
                                  + keys_broker.KEYS + keys_satellites.KEYS
                                  + keys_cash_flows.KEYS + keys_planner.KEYS
                                  + keys_planner_actor.KEYS + keys_fx.KEYS + keys_backup.KEYS
-                                 + keys_universe.KEYS + keys_display.KEYS)
+                                 + keys_universe.KEYS + keys_universe.DISCOVERY_KEYS
+                                 + keys_display.KEYS + keys_strategy.KEYS)
 
 
 def _build() -> MappingProxyType[str, SettingSpec]:

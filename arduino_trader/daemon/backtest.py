@@ -17,12 +17,11 @@ executor's currency exchanges at the replay's fixed rates, fees included.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -51,6 +50,7 @@ from arduino_trader.domain.backtest_report import (
 )
 from arduino_trader.protocols.messages import JobOutcome
 
+from .backtest_output import write_chart, write_report
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
@@ -257,25 +257,34 @@ def read_trades(daemon: TraderDaemon) -> list[TradeRow]:
 
 def read_exchanges(daemon: TraderDaemon, settings: Settings) -> dict[str, Any]:
     """How many currency-exchange fills funded the buys, and their fees in EUR (each fee
-    is in its pair's quote currency, converted at the replay's fixed rate)."""
-    rows = _read(daemon, "SELECT quote_currency, fee FROM fx_trades WHERE mode = 'research'")
-    fees = sum((Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
-                                          else eur_rate(settings, r["quote_currency"]))
-                for r in rows), Decimal(0))
-    return {"currency_exchange_fills": len(rows), "currency_exchange_fees_eur": float(fees)}
+    is in its pair's quote currency, converted at the replay's fixed rate), in all and
+    per calendar year."""
+    rows = _read(daemon, "SELECT quote_currency, fee, executed_at FROM fx_trades "
+                         "WHERE mode = 'research'")
+    by_year: dict[str, float] = {}
+    total = Decimal(0)
+    for r in rows:
+        fee = Decimal(r["fee"] or 0) * (Decimal(1) if r["quote_currency"] == "EUR"
+                                        else eur_rate(settings, r["quote_currency"]))
+        total += fee
+        year = str(datetime.fromtimestamp(r["executed_at"], UTC).year)
+        by_year[year] = by_year.get(year, 0.0) + float(fee)
+    return {"currency_exchange_fills": len(rows), "currency_exchange_fees_eur": float(total),
+            "currency_exchange_fees_by_year_eur": by_year}
 
 
 def read_equity(daemon: TraderDaemon, days: Sequence[date],
                 flows: Sequence[float]) -> list[EquityPoint]:
-    """The daily snapshot totals (EUR) on the simulated days; a missing day carries the
-    previous value (a failed sync never invents one)."""
-    rows = _read(daemon, "SELECT date, total_value FROM portfolio_snapshots")
-    totals = {r["date"]: float(Decimal(r["total_value"])) for r in rows}
+    """The daily snapshot totals and cash (EUR) on the simulated days; a missing day
+    carries the previous values (a failed sync never invents one)."""
+    rows = _read(daemon, "SELECT date, total_value, cash_balance FROM portfolio_snapshots")
+    totals = {r["date"]: (float(Decimal(r["total_value"])), float(Decimal(r["cash_balance"])))
+              for r in rows}
     out: list[EquityPoint] = []
-    last = flows[0] if flows else 0.0
+    last = (flows[0], flows[0]) if flows else (0.0, 0.0)
     for day, flow in zip(days, flows, strict=True):
         last = totals.get(day.isoformat(), last)
-        out.append(EquityPoint(day, last, flow))
+        out.append(EquityPoint(day, last[0], flow, last[1]))
     return out
 
 
@@ -289,6 +298,7 @@ class BacktestResult:
     equity: list[EquityPoint]
     benchmarks: dict[str, list[float]]
     wall_s: float
+    trades: list[TradeRow] = field(default_factory=list)
 
 
 def benchmarks(source: ReplaySource, days: Sequence[date], flows: Sequence[float],
@@ -353,52 +363,15 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             "data": str(config.data) if config.data else "bundled",
             "job_failures": failures, "orders": len(orders), **exchanges}
     report = build_report(equity, trades, bench, digest, meta)
+    report["daily"] = {"day": [p.day.isoformat() for p in equity],
+                       "value_eur": [round(p.value, 2) for p in equity],
+                       "contribution_eur": [round(p.flow, 2) for p in equity],
+                       "cash_share": [round(p.cash / p.value, 4) if p.value > 0 else None
+                                      for p in equity]}
     wall = time.monotonic() - t0
     report["wall_s"] = round(wall, 2)
-    return BacktestResult(report, orders, equity, bench, wall)
+    return BacktestResult(report, orders, equity, bench, wall, trades)
 
 
-def write_report(result: BacktestResult, directory: Path) -> list[Path]:
-    """report.json, orders.json (with its SHA-256) and equity.png (when matplotlib is
-    installed: ``pip install 'arduino-trader[backtest]'``)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    orders_path = directory / "orders.json"
-    orders_path.write_text(json.dumps({"sha256": result.report["orders_sha256"],
-                                       "orders": result.orders}, indent=2), encoding="utf-8")
-    written.append(orders_path)
-    chart = write_chart(result, directory / "equity.png")
-    result.report["chart"] = chart.name if chart else None
-    report_path = directory / "report.json"
-    report_path.write_text(json.dumps(result.report, indent=2, sort_keys=True),
-                           encoding="utf-8")
-    written.append(report_path)
-    if chart:
-        written.append(chart)
-    return written
-
-
-def write_chart(result: BacktestResult, path: Path) -> Path | None:
-    """The equity curve against the benchmarks; None when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("backtest_chart_skipped", reason="matplotlib is not installed")
-        return None
-    import numpy as np
-
-    days = np.array([p.day for p in result.equity], dtype="datetime64[D]")
-    fig, ax = plt.subplots(figsize=(10, 5))
-    ax.plot(days, [p.value for p in result.equity], label="strategy")
-    for name, series in result.benchmarks.items():
-        ax.plot(days, series, label=name.replace("_", " "), alpha=0.8)
-    ax.set_ylabel("EUR")
-    ax.set_title(f"Backtest {result.equity[0].day} .. {result.equity[-1].day}")
-    ax.legend()
-    fig.autofmt_xdate()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+__all__ = ["BacktestConfig", "BacktestError", "BacktestResult", "run_backtest",
+           "write_chart", "write_report"]

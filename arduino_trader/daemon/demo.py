@@ -11,7 +11,7 @@ directory keeps the account as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -84,42 +84,68 @@ class DemoDaemon(TraderDaemon):
         super()._start_actors()
 
     def _seed(self) -> bool:
-        """Seed the paper account once; False when it was seeded before."""
+        """Seed the paper account, or finish a seeding a crash interrupted; False when
+        everything was seeded before. Every step is idempotent on restart: the deposit is
+        found by its comment (its time dates the whole seed), each buy by its client order
+        id, and each ledger booking by the trade key it is stored under."""
         paper = self._broker_pair()[1]
         row = self.store.fetch_one(
-            "SELECT 1 FROM paper_cash_flows WHERE comment = ?", (DEMO_SEED_COMMENT,))
-        if row is not None:
-            return False
-        seeded_at = session_close(self._market_source().last_day)  # not today's
+            "SELECT at FROM paper_cash_flows WHERE comment = ? ORDER BY flow_id LIMIT 1",
+            (DEMO_SEED_COMMENT,))
+        seeded_at = (datetime.fromtimestamp(int(row["at"]), UTC) if row is not None
+                     else session_close(self._market_source().last_day))  # not today's
         with dated(paper, seeded_at):
-            self.io.run(self._seed_account(paper), timeout=60)
-            self._book_seed_buys(paper, seeded_at)
-        log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
-                 holdings=[h.symbol for h in DEMO_HOLDINGS])
-        return True
+            wrote = bool(self.io.run(self._seed_account(paper, deposit=row is None),
+                                     timeout=60))
+        booked = self._book_seed_buys(paper, seeded_at)
+        if wrote or booked:
+            log.info("demo_account_seeded", usd_deposit=str(DEMO_USD_DEPOSIT),
+                     holdings=[h.symbol for h in DEMO_HOLDINGS], resumed=row is not None)
+        return wrote or booked > 0
 
     @staticmethod
-    async def _seed_account(paper: Any) -> None:
-        """The demo's deposit and seed buys on the paper account."""
-        await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+    async def _seed_account(paper: Any, *, deposit: bool) -> bool:
+        """The demo's deposit (when ``deposit``) and each seed buy not placed before, on
+        the paper account; True when anything was written now."""
+        wrote = False
+        if deposit:
+            await paper.deposit("USD", DEMO_USD_DEPOSIT, DEMO_SEED_COMMENT)
+            wrote = True
         for i, holding in enumerate(DEMO_HOLDINGS, start=1):
-            await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
-                                                 _SEED_ORDER_ID_BASE + i))
+            if await paper.find_order(_SEED_ORDER_ID_BASE + i) is None:
+                await paper.place_order(OrderRequest(holding.symbol, "BUY", holding.quantity,
+                                                     _SEED_ORDER_ID_BASE + i))
+                wrote = True
+        return wrote
 
-    def _book_seed_buys(self, paper: Any, at: datetime) -> None:
+    @staticmethod
+    async def _seed_fills(paper: Any, on: date) -> list[Any]:
+        """The paper account's fills of the seed buys on ``on``."""
+        seed_orders: set[int] = set()
+        for i in range(1, len(DEMO_HOLDINGS) + 1):
+            order = await paper.find_order(_SEED_ORDER_ID_BASE + i)
+            if order is not None:
+                seed_orders.add(order.order_id)
+        return [t for t in await paper.trades(on, on) if t.order_id in seed_orders]
+
+    def _book_seed_buys(self, paper: Any, at: datetime) -> int:
         """The seeded buys are history like any other: each settles against core's
         ledger (value, then its commission), keyed by the trade key the broker sync
         stores it under, so the ledger matches the paper account's cash from the start
         (the opening cash and the deposit arrive through the cash-flow sync); ``at`` is
-        when the seed is dated."""
+        when the seed is dated. A buy booked before (by this or the sync) is left alone;
+        returns how many bookings were written now."""
         now = at
-        for t in self.io.run(paper.trades(at.date(), at.date()), timeout=60):
+        written = 0
+        for t in self.io.run(self._seed_fills(paper, at.date()), timeout=60):
             key = f"research:{t.trade_id}"
             ops = [(settle_trade(CORE_ID, t.value, t.currency, "buy", key, now), key)]
             if t.fee:
                 ops.append((trade_fee(CORE_ID, t.fee, t.currency, key, now),
                             fee_source_id(key)))
             for entries, source in ops:
-                satellites_repo.apply_operation(
+                applied = satellites_repo.apply_operation(
                     self.store, satellites_repo.Operation(entries, source=("trade", source)),
                     now)
+                written += applied is not None
+        return written

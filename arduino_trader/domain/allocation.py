@@ -1,5 +1,5 @@
 """Allocation by country and industry groups, current vs target, and concentration
-alerts (spec/portfolio.md §5).
+alerts.
 
 Pure functions over positions already valued in EUR (``market_value_eur``, or quantity ×
 price × FX computed by the caller — never a foreign price taken as euros). Cash is not
@@ -127,7 +127,7 @@ def status_for(deviation: Decimal) -> Literal["underweight", "balanced", "overwe
 def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
                       groups: Mapping[str, Sequence[str]], targets: Mapping[str, Decimal],
                       active_members: Iterable[str] = ()) -> list[AllocationRow]:
-    """Group-level rows (§5.2): members map to their group, unmapped to ``OTHER``; names
+    """Group-level rows: members map to their group, unmapped to ``OTHER``; names
     listed = target groups ∪ groups held ∪ groups of ``active_members`` (the countries or
     industries of active securities); target default 0; sorted by name."""
     by_member = exposure(holdings, kind)
@@ -148,9 +148,25 @@ def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
     return rows
 
 
+def buckets_vs_target(values: Mapping[str, Decimal],
+                      targets: Mapping[str, Decimal]) -> list[AllocationRow]:
+    """Bucket rows: each bucket's share of the buckets' total EUR value (positions and
+    cash) against its ``target_pct``, drift = current − target; sorted by name."""
+    total = sum(values.values(), ZERO)
+    rows = []
+    for name in sorted(set(values) | set(targets)):
+        value = values.get(name, ZERO)
+        current = (value / total).quantize(_PCT) if total > 0 else ZERO
+        target = targets.get(name, ZERO)
+        deviation = current - target
+        rows.append(AllocationRow(name, target, current, value.quantize(CENT), deviation,
+                                  status_for(deviation), max(ZERO, -deviation)))
+    return rows
+
+
 def concentration_alerts(holdings: Sequence[Holding],
                          cash_eur: Decimal = ZERO) -> list[ConcentrationAlert]:
-    """Countries, sectors and positions at or above their alert thresholds (§5.3), as
+    """Countries, sectors and positions at or above their alert thresholds, as
     shares of the whole portfolio: positions plus ``cash_eur`` (all currencies in EUR).
 
     Severity is critical when current/limit ≥ 0.90, else warning.

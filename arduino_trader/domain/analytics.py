@@ -1,5 +1,5 @@
-"""Portfolio analytics (spec/portfolio.md §6.3-6.4): computed once here, reused by the
-endpoints, the satellites and the backtest.
+"""Portfolio analytics (returns, risk ratios, attribution, turnover): computed once here,
+reused by the endpoints, the satellites and the backtest.
 
 Pure float64 maths on series handed in by the caller (no clock, no store). Returns are
 time-weighted and net of external cash flows, so a deposit is never counted as
@@ -33,7 +33,7 @@ class InsufficientData(ValueError):
 
 
 def finite(value: float) -> float:
-    """``value`` if finite, else 0 (the spec's rule for every published figure)."""
+    """``value`` if finite, else 0 (the rule for every published figure)."""
     return float(value) if math.isfinite(value) else 0.0
 
 
@@ -149,7 +149,7 @@ def monthly_returns(days: Sequence[date], returns: Sequence[float] | FloatArray
 
 @dataclass(frozen=True)
 class Performance:
-    """The §6.3 figures of one valuation series."""
+    """The return and risk figures of one valuation series."""
 
     start: date
     end: date

@@ -20,11 +20,13 @@ from .analytics import InsufficientData, performance
 
 @dataclass(frozen=True)
 class EquityPoint:
-    """One day of the strategy: total EUR value and the external flow booked that day."""
+    """One day of the strategy: total EUR value, the external flow booked that day and the
+    cash part of the value (EUR)."""
 
     day: date
     value: float
     flow: float
+    cash: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,17 @@ def trading_summary(trades: Sequence[TradeRow], mean_value: float,
             "buckets": {b: summary([t for t in trades if t.bucket == b]) for b in buckets}}
 
 
+WARM_UP_DAYS = 63  # trading days (~3 months) before cash share counts
+
+
+def mean_cash_share(equity: Sequence[EquityPoint], warm_up_days: int = WARM_UP_DAYS
+                    ) -> float | None:
+    """Mean of cash / value over the days after the first ``warm_up_days`` (None when
+    there is no such day with a positive value)."""
+    shares = [p.cash / p.value for p in equity[warm_up_days:] if p.value > 0]
+    return sum(shares) / len(shares) if shares else None
+
+
 def build_report(equity: Sequence[EquityPoint], trades: Sequence[TradeRow],
                  benchmarks: Mapping[str, Sequence[float]],
                  orders_sha256: str, meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,7 +126,8 @@ def build_report(equity: Sequence[EquityPoint], trades: Sequence[TradeRow],
     mean_value = sum(values) / len(values) if values else 0.0
     return {
         **meta,
-        "strategy": figures(days, values, flows),
+        "strategy": {**figures(days, values, flows),
+                     "mean_cash_share": mean_cash_share(equity)},
         "benchmarks": {name: figures(days, list(series), flows)
                        for name, series in benchmarks.items()},
         "trading": trading_summary(trades, mean_value, years),

@@ -1,4 +1,4 @@
-"""Dividends and DRIP (spec/portfolio.md §3): detection, reinvestment planning with the
+"""Dividends and DRIP: detection, reinvestment planning with the
 minimum trade and the 3 % yield rule, pending bonuses, fills consumed at most once, and
 dividend-history analytics.
 
@@ -21,25 +21,12 @@ from arduino_trader.protocols.money import CENT, ZERO, round_money
 
 DRIP_MIN_YIELD = Decimal("0.03")
 MAX_BONUS = Decimal("0.05")
-FALLBACK_MIN_TRADE_EUR = Decimal("1000")
 SYMBOL_PARAMS = ("symbol", "ticker", "isin", "stock_symbol")
 Handling = str  # reinvest_same | send_to_core | accumulate_cash
 
 
 class DripError(ValueError):
     """A fill that cannot be applied (unknown dividend, bad quantity or cost)."""
-
-
-def min_trade_eur(fixed_eur: Decimal, variable: Decimal,
-                  max_cost_ratio: Decimal = Decimal("0.01")) -> Decimal:
-    """Minimum worthwhile trade: fixed / (max_cost_ratio − variable); 1000 if ≤ 0.
-
-    With the defaults 2.0 / (0.01 − 0.002) = 250 EUR.
-    """
-    denominator = max_cost_ratio - variable
-    if denominator <= 0:
-        return FALLBACK_MIN_TRADE_EUR
-    return fixed_eur / denominator
 
 
 def dividend_symbol(params: Mapping[str, object]) -> str | None:
@@ -128,7 +115,7 @@ def plan_reinvestment(dividends: Sequence[Dividend], *, min_trade: Decimal,
                       instruments: Mapping[str, Instrument],
                       eur_per: Callable[[str], Decimal],
                       bucket_cash_eur: Mapping[str, Decimal]) -> DripPlan:
-    """Plan the ``dividend_reinvestment`` job (§3.3 with the spec's decisions).
+    """Plan the ``dividend_reinvestment`` job.
 
     Dividends are grouped by (owning bucket, symbol), oldest first; ``accumulate_cash``
     ones are skipped (their bucket keeps the cash); a group whose remaining euros are
@@ -254,7 +241,7 @@ def apply_fill(dividends: Mapping[int, Dividend], buy: DripBuy, fill_key: str,
 
 def pending_bonus(pending_cash_eur: Decimal, position_value_eur: Decimal,
                   min_trade: Decimal) -> Decimal:
-    """Expected-return bonus of a symbol's pending dividend cash (§3.4 decision):
+    """Expected-return bonus of a symbol's pending dividend cash (a dividend too small to reinvest):
     min(pending / max(position value, minimum trade), 0.05); 0 without pending cash."""
     if pending_cash_eur <= 0:
         return ZERO
@@ -272,7 +259,7 @@ def clear_bonus(rows: Sequence[PendingBonus], symbol: str) -> tuple[PendingBonus
 # ------------------------------------------------------------------------- analytics
 def stability_score(annual_per_share: Mapping[int, Decimal], current_year: int,
                     dividend_yield: float | None, portfolio_avg_yield: float = 0.03) -> float:
-    """Dividend stability in [0, 1] (§3.5), 3 decimals, from per-share totals per year.
+    """Dividend stability in [0, 1], 3 decimals, from per-share totals per year.
 
     Base 0.5; the most recent year-over-year cut > 20 % costs 0.40 (within 2 years),
     0.25 (within 5) or 0.10 (older); no cut over ≥ 5 / ≥ 3 years adds 0.15 / 0.10;
@@ -309,7 +296,7 @@ def stability_score(annual_per_share: Mapping[int, Decimal], current_year: int,
 
 
 def payout_ratio_stability(payout_ratio: float | None) -> float:
-    """Stability estimate from the payout ratio when there is no history (§3.5)."""
+    """Stability estimate from the payout ratio when there is no history."""
     if payout_ratio is None:
         return 0.50
     if 0.30 <= payout_ratio <= 0.60:

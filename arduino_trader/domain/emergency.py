@@ -1,5 +1,4 @@
-"""Emergency rebalancing of negative or thin cash, and the rebalancing triggers
-(spec/portfolio.md §4).
+"""Emergency rebalancing of negative or thin cash, and the rebalancing triggers.
 
 A pure planner: balances, holdings, rates and an ``is_open(exchange)`` predicate in;
 ordered actions out. The actor executes them (or, in research mode, records them),
@@ -25,6 +24,7 @@ holding without a rate is skipped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -65,7 +65,7 @@ def shortfalls(balances: Mapping[str, Decimal], checked: Iterable[str],
 
 @dataclass(frozen=True)
 class BalanceCheck:
-    """The answer of the negative-balance check (§4.6)."""
+    """The answer of the negative-balance check (its rebalancing endpoint)."""
 
     has_negative: bool
     below_minimum: bool
@@ -152,7 +152,7 @@ class EmergencyPlan:
 
     @property
     def dismiss_stale_recommendations(self) -> bool:
-        """No shortfall at the start: stale emergency recommendations must go (§4.4)."""
+        """No shortfall at the start: stale emergency recommendations must go."""
         return not self.initial_shortfalls
 
 
@@ -277,8 +277,8 @@ def plan_sales(balances: Mapping[str, Decimal], security_currencies: Iterable[st
 
 
 def recommendation_fields(sale: Sale) -> dict[str, object]:
-    """The stored recommendation of an emergency sale (§4.2 step 2): priority 999, the
-    emergency reason and portfolio hash, so §4.4 can dismiss it once the shortfall is
+    """The stored recommendation of an emergency sale (step 2 of the repair): priority 999, the
+    emergency reason and portfolio hash, so the clean-up can dismiss it once the shortfall is
     gone."""
     return {"symbol": sale.symbol, "side": "SELL", "quantity": sale.quantity,
             "price": sale.price, "currency": sale.currency, "value_eur": sale.value_eur,
@@ -286,12 +286,25 @@ def recommendation_fields(sale: Sale) -> dict[str, object]:
             "portfolio_hash": EMERGENCY_PORTFOLIO_HASH}
 
 
+def situation_key(initial_shortfalls: Mapping[str, Decimal]) -> str:
+    """A stable digest of what a run repairs: each short currency and its shortfall to
+    the cent. Another deposit, fill or charge changes the balances, so the situation."""
+    text = ";".join(f"{c}={v.quantize(CENT, rounding=ROUND_CEILING)}"
+                    for c, v in sorted(initial_shortfalls.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recommendation_key(situation: str, sale: Sale) -> str:
+    """The stored key of an emergency sale: one per situation and position part."""
+    return f"emergency:{situation}:{sale.symbol}:{sale.bucket_id}"
+
+
 def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterable[str],
                    holdings: Sequence[Holding], rates: Rates, is_open: Callable[[str], bool],
                    *, exchanges_enabled: bool = True,
                    reserve: Decimal = MIN_CURRENCY_RESERVE,
                    bucket_cash: BucketCash | None = None) -> EmergencyPlan:
-    """Plan the three-step repair of negative/thin balances (§4.2), in order.
+    """Plan the three-step repair of negative/thin balances, in order (exchange, sell, re-check).
 
     ``exchanges_enabled`` is False in research mode (steps 1 and 3 are skipped, the
     sales are still planned and recorded). Each step works on the balances the previous
@@ -321,7 +334,7 @@ def plan_emergency(balances: Mapping[str, Decimal], security_currencies: Iterabl
 
 def order_allowed(side: Literal["BUY", "SELL"], exchange: str,
                   is_open: Callable[[str], bool]) -> bool:
-    """Market-hours gate (§4.3): SELL needs the exchange open; BUY only on strict ones.
+    """Market-hours gate: SELL needs the exchange open; BUY only on strict ones.
 
     ``is_open`` must answer False for an unknown exchange or a calendar error.
     """
@@ -345,7 +358,7 @@ def check_rebalance_triggers(position_values_eur: Mapping[str, Decimal],
                              drift_threshold: Decimal = Decimal("0.05"),
                              cash_threshold_multiplier: Decimal = Decimal("2"),
                              min_trade_size: Decimal = Decimal("250")) -> TriggerResult:
-    """Drift and cash triggers (§4.5).
+    """Drift and cash triggers (when an event-driven rebalance is due).
 
     Weight = position EUR value / (Σ positions + cash); symbols checked = held ∪
     targeted (a missing target is 0, a targeted but unheld symbol has weight 0). A drift

@@ -1,4 +1,4 @@
-"""Funding a buy whose currency is short with one currency exchange (pure, exact).
+"""Funding a buy whose currency is short with a currency exchange (pure, exact).
 
 A buy that fails only the cash layer because its own currency lacks the money is funded
 from another currency: the exchange delivers the shortfall (the buy's costs included)
@@ -6,11 +6,17 @@ from another currency: the exchange delivers the shortfall (the buy's costs incl
 the buy's currency. Sources are tried EUR first, then by the largest EUR-equivalent
 surplus above the per-currency reserve; a source qualifies only when the exchange's
 worst-case spend (sized by the caller at the pair's limit price, fees included) fits in
-that surplus. The reference converted the needed amount from EUR with a 2 % buffer and
-float arithmetic; here the amount, the source choice and the spend check are exact.
+that surplus. With a batch (``fx_funding_batch_eur``) the exchange delivers more than the
+buy needs — up to the batch's worth of the source's surplus — so the following buys in
+that currency find the cash there and do not each pay an exchange's fixed fee; when the
+batch's spend does not fit, the plain amount is tried. The reference converted the
+needed amount from EUR with a 2 % buffer and float arithmetic; here the amount, the
+source choice and the spend check are exact.
 
 The exchange's journal key derives from the buy's intent key (:func:`funding_key`), so
-a retried buy finds its earlier exchange instead of sending another.
+a retried buy finds its earlier exchange instead of sending another. When no source has
+a direct pair that can pay, the executor routes through EUR: a first exchange into EUR
+(planned by :func:`plan_funding` with EUR as the target), then the direct one.
 """
 
 from __future__ import annotations
@@ -86,16 +92,35 @@ def source_order(target: str, balances: Mapping[str, Decimal],
 def plan_funding(target: str, shortfall: Decimal, balances: Mapping[str, Decimal],
                  reserved: Mapping[str, Decimal], eur_per_unit: Mapping[str, Decimal],
                  spend_of: SpendOf, *, buffer: Decimal,
-                 reserve: Decimal = MIN_CURRENCY_RESERVE) -> Funding | None:
+                 reserve: Decimal = MIN_CURRENCY_RESERVE,
+                 batch_eur: Decimal = ZERO) -> Funding | None:
     """The first source (in :func:`source_order`) whose exchange of
-    :func:`funding_amount` fits in its surplus; None when no source can cover it."""
+    :func:`funding_amount` (raised to :func:`batch_amount` when that fits) fits in its
+    surplus; None when no source can cover it."""
     if not shortfall.is_finite() or shortfall <= 0:
         return None
-    receive = funding_amount(shortfall, buffer)
+    needed = funding_amount(shortfall, buffer)
     for source in source_order(target, balances, reserved, eur_per_unit, reserve):
         spare = surplus(balances[source], reserved.get(source, ZERO), reserve)
-        spend = spend_of(source, target, receive)
-        if spend is None or spend <= 0 or spend > spare:
-            continue
-        return Funding(source, target, shortfall, receive, spend, spare)
+        batch = batch_amount(needed, spare, source, target, eur_per_unit, batch_eur)
+        for receive in dict.fromkeys((batch, needed)):
+            spend = spend_of(source, target, receive)
+            if spend is None or spend <= 0 or spend > spare:
+                continue
+            return Funding(source, target, shortfall, receive, spend, spare)
     return None
+
+
+BATCH_MARGIN = Decimal("0.97")  # of the spare: room for the exchange's fee and rounding
+
+
+def batch_amount(needed: Decimal, spare: Decimal, source: str, target: str,
+                 eur_per_unit: Mapping[str, Decimal], batch_eur: Decimal) -> Decimal:
+    """What a batched exchange delivers in ``target``: the most of ``spare`` (in
+    ``source``, less a margin for the fee) up to ``batch_eur``'s worth, never less than
+    ``needed``; ``needed`` when batching is off or a rate is unknown."""
+    src, dst = eur_per_unit.get(source), eur_per_unit.get(target)
+    if batch_eur <= 0 or not src or not dst or src <= 0 or dst <= 0:
+        return needed
+    spend_eur = min(spare * src * BATCH_MARGIN, batch_eur)
+    return max(needed, (spend_eur / dst).quantize(CENT, rounding=ROUND_CEILING))

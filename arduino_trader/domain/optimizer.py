@@ -1,9 +1,10 @@
-"""Portfolio optimisation with PyPortfolioOpt, in-process (spec/planning.md §4).
+"""Portfolio optimisation with PyPortfolioOpt, in-process.
 
 Expected-returns blend, Ledoit-Wolf covariance, per-security and country/industry bounds,
 mean-variance (with the relaxation/objective fallback chain) blended with HRP by
 ``optimizer_blend``. The hot parts run outside the library with its formulas (each tested
-against it): Ledoit-Wolf and HRP in NumPy, the efficient-return QP straight on OSQP. Any
+against it): Ledoit-Wolf and HRP in NumPy, the efficient-return and min-volatility QPs
+straight on OSQP (:mod:`.optimizer_qp`; the library and cvxpy load only if both fail). Any
 failure degrades: MV alone, HRP alone, then the current weights (or equal weights over
 the eligible names) — :func:`optimize` never raises on bad input.
 Weights are fractions of the *total* portfolio; they sum to 1 − reserve share.
@@ -21,10 +22,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .optimizer_qp import efficient_return_qp as _efficient_return_qp
+from .optimizer_qp import min_volatility_qp as _min_volatility_qp
+
 F64 = npt.NDArray[np.float64]
 MAX_CONCENTRATION = 0.20
 MIN_WEIGHT = 0.005
-OSQP_SOLVED = (1, 2)  # OSQP's "solved" and "solved inaccurate" (cvxpy: optimal[_inaccurate])
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class OptimizerAsset:
 
 @dataclass(frozen=True)
 class OptimizerResult:
-    """§4 output (the fields the planner and the endpoints need)."""
+    """The optimiser's output (the fields the planner and the endpoints need)."""
 
     success: bool
     target_weights: dict[str, float]
@@ -82,7 +85,8 @@ def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float =
                      regime_multiplier: float = 1.0, forward_adjustment: float = 0.0,
                      priority_multiplier: float = 1.0, portfolio_value: float = 0.0,
                      cost_fixed: float = 2.0, cost_pct: float = 0.002) -> dict[str, float]:
-    """§4 blend (× each asset's multiplier, + its dividend bonus); no CAGR → excluded."""
+    """Expected returns, a blend of CAGR and score (× each asset's multiplier, + its dividend
+    bonus); no CAGR → excluded."""
     out: dict[str, float] = {}
     fwd = max(-0.20, min(0.20, forward_adjustment))
     for a in assets:
@@ -150,7 +154,15 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
             weights = None
         if weights is not None:
             return weights, f"{prefix}efficient_return"
-        # PyPortfolioOpt (and cvxpy, ~1 s to import) only when the direct QP fails.
+        # Minimum volatility is solved directly too (the library's problem, bit for bit),
+        # so PyPortfolioOpt and cvxpy (~1 s to import, ~55 MB resident for good) load only
+        # when this solve fails as well; their chain then starts again at min_volatility.
+        try:
+            weights = _min_volatility_qp(mu, cov, bounds, groups, lower_scale)
+        except Exception:  # like any other objective's failure: down the chain
+            weights = None
+        if weights is not None:
+            return weights, f"{prefix}min_volatility"
         from pypfopt import EfficientFrontier
 
         for objective in ("min_volatility", "efficient_risk", "max_sharpe"):
@@ -174,75 +186,6 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
             except Exception:  # noqa: S112 - each failure moves down the documented chain
                 continue
     return None
-
-
-def _efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
-                         groups: list[tuple[dict[str, str], dict[str, tuple[float, float]]]],
-                         lower_scale: float, target_return: float) -> dict[str, float] | None:
-    """PyPortfolioOpt's ``efficient_return`` problem (min wᵀΣw, Σw = 1, μᵀw ≥ target,
-    security bounds, group sums), posed straight to OSQP, the solver cvxpy hands it to,
-    with the tolerances cvxpy sets. cvxpy re-compiles the problem on every call (~80 % of
-    a solve here); this QP is built in microseconds. None when the target is beyond reach
-    or the solver does not report a solution; raises on a malformed problem (the caller
-    moves down its chain either way)."""
-    import osqp
-    import scipy.sparse as sp
-
-    # An unreachable target fails at once: PyPortfolioOpt solves a max-return LP to find
-    # out; the greedy bound is never lower, and a target between the two is infeasible.
-    if target_return > _max_return_bound(mu, bounds):
-        return None
-    symbols = list(mu.index)
-    n = len(symbols)
-    # The covariance comes in the order of mu (the optimiser builds both); .loc only when
-    # it does not (pandas' label lookup costs more than the solve here).
-    sigma = cov.to_numpy(dtype=np.float64) if list(cov.index) == symbols == list(
-        cov.columns) else cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
-    rows = [np.ones(n), mu.to_numpy(dtype=np.float64)]
-    lower = [1.0, target_return]
-    upper = [1.0, np.inf]
-    for mapper, group_bounds in groups:
-        for group, (lo, hi) in group_bounds.items():
-            rows.append(np.array([1.0 if mapper[s] == group else 0.0 for s in symbols]))
-            lower.append(lo * lower_scale)
-            upper.append(hi)
-    # Sparse matrices from dense ones in one conversion each (the same nonzeros, in the
-    # same order, as stacking sparse blocks; a third of the cost).
-    a = sp.csc_matrix(np.vstack([*rows, np.eye(n)]))
-    lo_b = np.array(lower + [b[0] for b in bounds])
-    hi_b = np.array(upper + [b[1] for b in bounds])
-    # The builtin algebra by name: without it every OSQP() tries to import the CUDA and
-    # MKL backends first, and a failed import is not cached (55 µs vs 1 µs here).
-    solver = osqp.OSQP(algebra="builtin")
-    solver.setup(sp.csc_matrix(np.triu(2.0 * sigma)), np.zeros(n), a, lo_b,
-                 hi_b, verbose=False, eps_abs=1e-5, eps_rel=1e-5, max_iter=10000,
-                 polishing=True)
-    result = solver.solve(raise_error=False)
-    if result.info.status_val not in OSQP_SOLVED or result.x is None:
-        return None
-    w = np.asarray(result.x, dtype=np.float64).round(16) + 0.0
-    if not np.all(np.isfinite(w)):
-        return None
-    w[np.abs(w) < 1e-6] = 0.0  # PyPortfolioOpt's clean_weights(cutoff=1e-6)
-    return {s: float(v) for s, v in zip(symbols, w, strict=True)}
-
-
-def _max_return_bound(mu: pd.Series, bounds: list[tuple[float, float]]) -> float:
-    """Largest Σw·μ with Σw = 1 and per-security bounds (group constraints ignored, so an
-    upper bound of the constrained maximum): lower bounds first, then the best returns
-    filled to their upper bounds."""
-    r = mu.to_numpy(dtype=np.float64)
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
-    w = lo.copy()
-    left = 1.0 - float(lo.sum())
-    for i in np.argsort(-r, kind="stable"):
-        if left <= 0:
-            break
-        add = min(left, hi[i] - lo[i])
-        w[i] += add
-        left -= add
-    return float(w @ r) + 1e-12
 
 
 def hrp_weights(returns: F64) -> F64:
@@ -326,7 +269,7 @@ def optimize(assets: Sequence[OptimizerAsset], prices: F64, *,
              cost_pct: float = 0.002, forward_adjustment: float = 0.0,
              risk_memo: RiskMemo | None = None) -> OptimizerResult:
     """Target weights for ``assets`` from their daily closes ``prices[asset, day]``;
-    ``forward_adjustment`` (§4, from VIX / yield curve / market P/E) scales every expected
+    ``forward_adjustment`` (from VIX / yield curve / market P/E) scales every expected
     return by (1 + adjustment). Calls over the same ``prices`` (another subset of the same
     assets, other bounds) may share one ``risk_memo`` dict: the covariance, HRP weights and
     correlations of a set of securities are then computed once."""

@@ -1,4 +1,4 @@
-"""The portfolio hash (spec/planning.md §2.9): one short, canonical fingerprint of what a
+"""The portfolio hash: one short, canonical fingerprint of what a
 plan was computed for, so recommendations can be matched, refreshed and dismissed.
 
 Canonical form: pending orders applied (buy: quantity += n and cash −= n·price in the

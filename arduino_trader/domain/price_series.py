@@ -9,7 +9,7 @@ from arduino_trader.protocols.market_data import MonthlyPrice, PriceBar
 
 def monthly_means(bars: Iterable[PriceBar]) -> list[MonthlyPrice]:
     """Mean close and mean adjusted close (close when missing) per ``YYYY-MM``, oldest first
-    (the CAGR input of spec/operations.md §4.2)."""
+    (the CAGR input)."""
     sums: dict[str, list[float]] = {}
     for bar in bars:
         key = f"{bar.day.year:04d}-{bar.day.month:02d}"

@@ -1,4 +1,4 @@
-"""Price validation (spec/operations.md §4.4), pure: which bars are accepted, which are
+"""Price validation, pure: which bars are accepted, which are
 quarantined and why, which gaps exist.
 
 A quarantined price is never stored as history and never used for a trade; the caller

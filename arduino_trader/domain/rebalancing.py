@@ -1,4 +1,4 @@
-"""Rebalancing toward the optimiser's target weights (spec/portfolio.md §4.5, §4.6).
+"""Rebalancing toward the optimiser's target weights.
 
 Pure and exact (``Decimal``): the targets are the account-level weights of the latest
 plan — each bucket's optimiser weights (fractions of that bucket's value) times the

@@ -1,4 +1,4 @@
-"""Market regime (spec/planning.md §5): the continuous score and every place it acts.
+"""Market regime: the continuous score and every place it acts.
 
 The score s ∈ [−1, 1] comes from a composite of index series (oldest first — the
 reference's sign bug of differencing newest-first data is avoided by construction).
@@ -150,7 +150,7 @@ def cash_reserve(score: float, portfolio_value: float, min_cash_reserve: float,
 
 def expected_return_weights(score: float, cuts: RegimeCuts = DEFAULT_CUTS
                             ) -> tuple[float, float, float]:
-    """(CAGR weight, score weight, multiplier) of the §4 expected-returns blend."""
+    """(CAGR weight, score weight, multiplier) of the optimiser's expected-returns blend."""
     label = label_for(score, cuts)
     if label == "bull":
         return 0.80, 0.20, 1.0
@@ -170,12 +170,12 @@ FORWARD_CAP = 0.20
 
 def forward_adjustment(vix: float | None = None, yield_curve_slope: float | None = None,
                        market_pe: float | None = None) -> float:
-    """§4 forward adjustment of expected returns (unknown inputs add nothing), capped ±0.20.
+    """Forward adjustment of expected returns (unknown inputs add nothing), capped ±0.20.
 
     VIX ≥ 30 → −0.10·min(1, (VIX−30)/20); VIX ≤ 15 → +0.05·(1 − VIX/15). Yield-curve slope
     (fraction) ≤ −0.01 → −0.15·min(1, |s|/0.02); ≥ 0.01 → +0.045·min(1, (s−0.01)/0.02).
-    Market P/E ≥ 26 → −0.10·min(1, (PE−26)/13); ≤ 18 → +0.05·min(1, 1 − (PE−18)/4) (the
-    spec's fix: the reference's factor exceeds 1 below 18).
+    Market P/E ≥ 26 → −0.10·min(1, (PE−26)/13); ≤ 18 → +0.05·min(1, 1 − (PE−18)/4) (capped:
+    the reference system's factor exceeded 1 below 18).
     """
     total = 0.0
     if vix is not None and math.isfinite(vix) and vix >= 0:

@@ -1,6 +1,7 @@
 """The securities universe, pure: identifiers, ISIN check digits, Yahoo symbol mapping.
 
-spec/operations.md §4.1 and §5.1-5.2. No I/O here.
+A security is keyed by its ISIN (check digit verified) with its broker ticker and its Yahoo
+symbol beside it; adding one resolves whichever identifier is given. No I/O here.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def classify(identifier: str) -> Identifier:
 
 def yahoo_symbol_for(ticker: str, *, mic: str | None = None, isin: str | None = None,
                      override: str | None = None) -> str | None:
-    """The Yahoo symbol of a broker ticker (§4.1), or None when it needs a manual entry.
+    """The Yahoo symbol of a broker ticker (by exchange), or None when it needs a manual entry.
 
     An explicit ``override`` wins; then the exchange's Yahoo suffix (by MIC); then the
     broker suffixes that are unambiguous (``.US``, ``.GR``, ``.JP``); else the ISIN.

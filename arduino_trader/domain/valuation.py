@@ -1,4 +1,4 @@
-"""Valuing the broker account in EUR (spec/portfolio.md §6.1-6.2), exactly.
+"""Valuing the broker account in EUR, exactly.
 
 Market value is recomputed as quantity × current price (the broker's own figure can be
 wrong) and converted with ``eur_per`` (EUR value of one unit). A currency without a rate

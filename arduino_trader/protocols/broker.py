@@ -2,7 +2,8 @@
 
 Money is exact (``Decimal``). Every failure reaches the caller as a :class:`BrokerError`
 subclass; an answer the adapter cannot read is :class:`BrokerProtocolError`, never an
-empty list. Order statuses are the broker's codes (spec/operations.md §2.5).
+empty list. Order statuses are the broker's codes
+(``ORDER_STATUS_NAMES``; terminal ones in ``TERMINAL_STATUSES``).
 """
 
 from __future__ import annotations
@@ -413,6 +414,11 @@ class Broker(Protocol):
 
     async def find_security(self, text: str) -> tuple[FinderHit, ...]:
         """Search by ISIN, ticker or ``TICKER@EXCH``."""
+        ...
+
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Tickers most traded (or fastest growing over a year) on a screening exchange."""
         ...
 
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:

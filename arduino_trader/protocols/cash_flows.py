@@ -1,4 +1,4 @@
-"""Cash-flow events and messages (spec/portfolio.md §2.4, §3, §4).
+"""Cash-flow events and messages.
 
 Published by the cash-flow actor after the record and its effects are committed, so a
 subscriber never sees money that is not in the ledger. Money is exact ``Decimal``.
@@ -50,5 +50,5 @@ class WithdrawalRecorded:
 
 @dataclass(frozen=True)
 class CheckBalances:
-    """Ask the cash-flow actor for the negative/thin balance check (§4.1) of the
-    broker's account; the reply is a ``dict`` (the §4.6 answer)."""
+    """Ask the cash-flow actor for the negative/thin balance check of the
+    broker's account; the reply is a ``dict`` (the rebalancing endpoint's answer)."""

@@ -100,6 +100,23 @@ class TradeExecuted:
 
 
 @dataclass(frozen=True)
+class OrderPlaced:
+    """An order the broker accepted (journaled first, then acknowledged)."""
+
+    client_order_id: int
+    broker_order_id: int
+    isin: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    limit_price: Decimal
+    currency: str
+    source: str
+    bucket_id: str
+    mode: str
+
+
+@dataclass(frozen=True)
 class OrderRejected:
     """An order refused by the safety pipeline or the broker."""
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 PRODUCT_TYPES: tuple[str, ...] = ("EQUITY", "ETF", "ETC", "MUTUALFUND", "UNKNOWN")
 BASE_CURRENCY = "EUR"
@@ -224,6 +224,18 @@ class MarketData(Protocol):
 
     def fx_rate(self, currency: str) -> FxRate:
         """EUR value of one unit of ``currency`` (``RateUnavailable`` when unknown)."""
+        ...
+
+
+@runtime_checkable
+class Screener(Protocol):
+    """A source that can screen its market for candidates (security discovery, where the
+    broker has no screen). Blocking, like :class:`MarketData`."""
+
+    def screen(self, regions: Sequence[str], min_volume: int, limit: int
+               ) -> list[SecurityInfo]:
+        """Up to ``limit`` equities of issuers in ``regions`` (EU, US, ASIA) trading at
+        least ``min_volume`` shares a day, most traded first (``isin`` may be unknown)."""
         ...
 
 

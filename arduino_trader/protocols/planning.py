@@ -22,7 +22,7 @@ class PlannedStep:
     currency: str
     estimated_value_eur: float
     reason: str
-    bucket_id: str = "core"  # whose cash and positions the step uses (portfolio.md §1.10)
+    bucket_id: str = "core"  # whose cash and positions the step uses
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Messages of the satellite manager actor (spec/portfolio.md §1.16-1.17).
+"""Messages of the satellite manager actor.
 
 Commands are asked; the reply is JSON-ready data (a dict or list) or a
 :class:`SatelliteRefused` naming a stable error code and the HTTP status it maps to —
@@ -86,7 +86,7 @@ class TransferCash:
 
 @dataclass(frozen=True)
 class AllocateDeposit:
-    """Allocate a deposit across buckets, deficit-first (§1.11)."""
+    """Allocate a deposit across buckets, deficit-first."""
 
     amount: Decimal
     currency: str
@@ -135,7 +135,7 @@ class GetBucketValues:
 
 @dataclass(frozen=True)
 class GetPlanningScopes:
-    """What a planner needs per bucket (§1.10).
+    """What a planner needs per bucket.
 
     The reply is ``(scopes, skipped)`` as built by
     ``arduino_trader.domain.satellites.planning.plan_scopes``: for each trading-allowed
@@ -154,8 +154,8 @@ class AssignSecurity:
 
 @dataclass(frozen=True)
 class GetCashFlowContext:
-    """Ask for the bucket facts the cash-flow effects need (§1.11 deposit split, §1.12
-    income destinations): the reply is the cash-flow domain's ``EffectContext`` built
+    """Ask for the bucket facts the cash-flow effects need (deposit split, income
+    destinations): the reply is the cash-flow domain's ``EffectContext`` built
     with ``rates`` (its ``RateTable``)."""
 
     rates: Any

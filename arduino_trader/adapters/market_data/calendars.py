@@ -1,4 +1,4 @@
-"""Market hours from the maintained ``exchange_calendars`` library (spec/operations.md §3).
+"""Market hours from the maintained ``exchange_calendars`` library.
 
 Keyed by MIC; an exchange that is unknown, whose calendar cannot be built, or whose
 calendar has ended is **closed** (never a fallback to another venue). Sessions, lunch
@@ -22,7 +22,7 @@ _NAT = np.iinfo(np.int64).min
 
 @dataclass(frozen=True)
 class Exchange:
-    """One venue of §3.1: MIC, display name, library calendar, time zone, strictness."""
+    """One venue: MIC, display name, library calendar, time zone, strictness."""
 
     mic: str
     name: str
@@ -33,7 +33,7 @@ class Exchange:
     note: str = ""
 
 
-# §3.1. Shenzhen has no calendar of its own in the library: mainland China's two
+# above. Shenzhen has no calendar of its own in the library: mainland China's two
 # exchanges share the CSRC holiday schedule and sessions, so XSHE reads XSHG's. NSE
 # likewise shares SEBI's holiday list and 09:15-15:30 session with BSE (XBOM).
 EXCHANGES: dict[str, Exchange] = {e.mic: e for e in (
@@ -251,7 +251,7 @@ class MarketCalendars:
 
     def is_tradable(self, mic: str, at: datetime, buffer_minutes: int = 30) -> bool:
         """Open with ``buffer_minutes`` of margin after the open/before the close and around
-        the lunch break (§3.2 decision)."""
+        the lunch break."""
         margin = timedelta(minutes=buffer_minutes)
         return all(self.is_open(mic, at + d) for d in (-margin, timedelta(0), margin))
 

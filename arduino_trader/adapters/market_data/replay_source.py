@@ -2,7 +2,10 @@
 default): for tests, the demo and backtests.
 
 The replay stands at a position in time given by its clock: quotes are the last close
-on or before that day, history stops there. With a wall clock after the data's end the
+published at or before that moment (a 15:00 New York clock sees the previous session's
+close, never that day's 16:00 close), history stops there. :meth:`ReplaySource.next_quotes`
+gives the first close not yet published: the price a market order placed now fills at
+(the paper broker's fills). With a wall clock after the data's end the
 replay stands at its last day (the data's own ``as_of`` tells consumers how old it is).
 ``end_on`` re-dates the same closes onto weekdays ending that day (the demo).
 The CSV is read lazily, once, in one pass.
@@ -23,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from arduino_trader.domain.analytics import region_of
 from arduino_trader.domain.price_series import monthly_means
 from arduino_trader.domain.universe import product_type_for
 from arduino_trader.protocols.clock import Clock
@@ -202,8 +206,10 @@ class ReplaySource:
         return True
 
     def _position(self) -> date:
-        today = self._clock.now().astimezone(_NEW_YORK).date()
-        return min(today, self.last_day)
+        """The newest day whose close is published at the clock's moment."""
+        local = self._clock.now().astimezone(_NEW_YORK)
+        day = local.date() if local.time() >= _CLOSE_TIME else local.date() - timedelta(days=1)
+        return min(day, self.last_day)
 
     def _close_time(self, day: date) -> datetime:
         return datetime.combine(day, _CLOSE_TIME, _NEW_YORK).astimezone(UTC)
@@ -248,6 +254,32 @@ class ReplaySource:
                     out[symbol] = Quote(symbol, value, self._currency,
                                         self._close_time(table.days[i]), self.name)
                     break
+        return out
+
+    def next_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        """Per known symbol, the first close published at or after the clock's moment (a
+        market order placed now fills there); after the data's last close, that close."""
+        table = self._load()
+        now = self._clock.now()
+        local = now.astimezone(_NEW_YORK)
+        first = local.date() if local.time() <= _CLOSE_TIME else local.date() + timedelta(days=1)
+        start = bisect_left(table.days, first)
+        out: dict[str, Quote] = {}
+        for symbol in symbols:
+            try:
+                _, column = self._column(symbol)
+            except UnknownSymbol:
+                continue
+            for i in range(start, min(len(table.days), start + 11)):  # ≤ 10 days ahead
+                value = column[i]
+                if value is not None:
+                    out[symbol] = Quote(symbol, value, self._currency,
+                                        self._close_time(table.days[i]), self.name)
+                    break
+            else:
+                latest = self.quotes((symbol,)).get(symbol)
+                if latest is not None and start >= len(table.days):
+                    out[symbol] = latest
         return out
 
     def _bars_of(self, key: str, column: tuple[float | None, ...]
@@ -331,6 +363,11 @@ class ReplaySource:
         table = self._load()
         known = set(table.closes)
         return [i for i in self._directory() if (i.yahoo_symbol or "").upper() in known]
+
+    def screen(self, regions: Sequence[str], min_volume: int, limit: int
+               ) -> list[SecurityInfo]:
+        """The directory's securities of issuers in ``regions`` (no volumes: not applied)."""
+        return [i for i in self.universe() if region_of(i.country) in regions][:limit]
 
     def fx_rate(self, currency: str) -> FxRate:
         """Configured rates only (the replay has no FX series); EUR is 1 by definition."""

@@ -55,6 +55,7 @@ from arduino_trader.protocols.market_data import (
 )
 
 from .yahoo_errors import map_error
+from .yahoo_screen import MAX_SIZE, read_screen, region_codes, screen_query
 from .yahoo_session import YahooSession
 from .yahoo_units import dividend_yield, major_currency, to_major
 
@@ -240,7 +241,7 @@ class YFinanceSource:
         return self._call(symbol, read)
 
     def fundamentals(self, symbol: str) -> Fundamentals:
-        """The §4.2 fundamentals; a missing figure is None. ``dividendYield`` is a
+        """The fundamentals the scorers read; a missing figure is None. ``dividendYield`` is a
         fraction (``yahoo_units.dividend_yield``); ``fiveYearAvgDividendYield`` stays
         Yahoo's percent."""
         info = self._info(symbol)
@@ -331,6 +332,17 @@ class YFinanceSource:
     def universe(self) -> list[SecurityInfo]:
         """A live source offers no default universe."""
         return []
+
+    def screen(self, regions: Sequence[str], min_volume: int, limit: int
+               ) -> list[SecurityInfo]:
+        """Yahoo's equity screener (:mod:`.yahoo_screen`), most traded first."""
+        codes = region_codes(regions)
+        if not codes:
+            return []
+        query = screen_query(self._yf, codes, min_volume)
+        return read_screen(self._call("screener", lambda: self._yf.screen(
+            query, size=min(max(1, limit), MAX_SIZE), sortField="dayvolume", sortAsc=False,
+            session=self._session)))
 
     def fx_rate(self, currency: str) -> FxRate:
         """EUR value of one unit of ``currency`` from Yahoo's ``EUR<CCY>=X`` pair."""

@@ -141,16 +141,20 @@ def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) ->
 
 
 def ticker_finder(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``tickerFinder`` (public): by ISIN, ticker, ``TICKER@EXCH`` or name fragment."""
-    needle = str(params.get("text", "")).split("@")[0].strip().upper()
+    """``tickerFinder`` (public): by ISIN, ticker or name fragment; ``TICKER@MARKET``
+    searches that market only (FIX, EU, HKEX, ...)."""
+    needle, _, market = str(params.get("text", "")).partition("@")
+    needle, market = needle.strip().upper(), market.strip().upper()
     if not needle:
         raise SandboxReject("text is required", 2)
     hits = [i for i in CATALOGUE
-            if needle in (i.isin, i.ticker.upper(), i.ticker.split(".")[0].upper())
-            or needle in i.name.upper()]
-    return {"found": [{"t": i.ticker, "nm": i.name, "n": i.name, "isin": i.isin,
-                       "type": i.instr_type, "kind": i.instr_kind, "mkt": i.market,
-                       "mkt_id": str(i.market_id)} for i in hits], "code": 0}
+            if (needle in (i.isin, i.ticker.upper(), i.ticker.split(".")[0].upper())
+                or needle in i.name.upper()) and market in ("", i.market)]
+    return {"found": [{"instr_id": str(CATALOGUE.index(i) + 1001), "t": i.ticker,
+                       "nm": i.name, "n": i.name, "ln": i.name, "tn": i.name,
+                       "code_nm": i.ticker, "isin": i.isin, "type": i.instr_type,
+                       "kind": i.instr_kind, "mkt": i.market, "mkt_id": str(i.market_id)}
+                      for i in hits], "code": 0}
 
 
 def market_status(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
@@ -280,10 +284,34 @@ def planned_corp_actions(acc: SandboxAccount, params: dict[str, Any], now: datet
     return []
 
 
+# getTopSecurities: the markets of each exchange, and the (type, kinds) of each type.
+TOP_MARKETS: dict[str, tuple[str, ...]] = {"usa": ("FIX",), "europe": ("EU",),
+                                           "kazakhstan": ("KASE",), "ukraine": ("UFOUND",),
+                                           "currencies": ()}
+TOP_TYPES: dict[str, tuple[int, tuple[int, ...]]] = {
+    "stocks": (1, (1, 2)), "funds": (1, (7,)), "bonds": (2, ()), "futures": (3, ()),
+    "indexes": (5, ())}
+
+
 def top_securities(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getTopSecurities`` (public)."""
-    limit = int(params.get("limit") or 10)
-    return {"tickers": [i.ticker for i in CATALOGUE][:limit]}
+    """``getTopSecurities`` (public): the catalogue's instruments of that type on that
+    exchange; ``gainers`` 1 orders them by their change over a year, 0 keeps the
+    catalogue's order (the sandbox has no volumes)."""
+    markets = TOP_MARKETS.get(str(params.get("exchange") or "").lower())
+    if markets is None:
+        raise SandboxReject("Exchange is missing", 5)
+    wanted = TOP_TYPES.get(str(params.get("type") or "stocks").lower())
+    if wanted is None:
+        raise SandboxReject("Type is missing", 5)
+    limit = params.get("limit", 10)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise SandboxReject(f"Invalid limit {limit!r}", 2)
+    found = [i for i in CATALOGUE if i.market in markets and i.instr_type == wanted[0]
+             and (not wanted[1] or i.instr_kind in wanted[1])]
+    if params.get("gainers") in (1, "1", True):
+        year_ago = now - timedelta(days=365)
+        found.sort(key=lambda i: acc.market.close(i, year_ago) / acc.market.close(i, now))
+    return {"tickers": [i.ticker for i in found][:limit]}
 
 
 SIGNED: dict[str, Handler] = {

@@ -1,4 +1,4 @@
-"""Country/industry groups and their targets (migration 0500, spec/portfolio.md §5.1).
+"""Country/industry groups and their targets (migration 0500).
 
 Setting a group replaces its members in one transaction (an empty group is one
 ``__EMPTY__`` member, hidden on read); deleting a group deletes its target in the same

@@ -313,7 +313,7 @@ def bucket_cash(db: Database) -> dict[str, dict[str, Decimal]]:
 
 
 def set_pending_bonus(db: Database, dividend_id: int, amount_eur: Decimal) -> bool:
-    """Set a dividend's pending cash (§3.4); False if it does not exist."""
+    """Set a dividend's pending cash (too little to reinvest yet); False if it does not exist."""
     n = db.execute("UPDATE dividend_history SET pending_cash_eur = ? WHERE id = ?",
                    (_s(amount_eur), dividend_id))
     return n > 0
@@ -329,7 +329,7 @@ def set_pending_bonuses(db: Database, pending: Sequence[tuple[int, Decimal]]) ->
 
 def mark_reinvested(db: Database, dividend_id: int, quantity: Decimal,
                     now: datetime) -> bool:
-    """Manual mark (§3.6): reinvested with ``quantity``, bonus zeroed; False if unknown."""
+    """Manual mark: reinvested with ``quantity``, bonus zeroed; False if unknown."""
     n = db.execute(
         "UPDATE dividend_history SET reinvested = 1, reinvested_at = ?, "
         "reinvested_quantity = ?, pending_cash_eur = '0' WHERE id = ?",
@@ -425,13 +425,3 @@ def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
              "initial_shortfalls": json.loads(r["initial_shortfalls_json"]),
              "final_shortfalls": json.loads(r["final_shortfalls_json"]),
              "actions": json.loads(r["actions_json"]), "notes": r["notes"]} for r in rows]
-
-
-def dismiss_emergency_recommendations(db: Database, portfolio_hash: str,
-                                      now: datetime) -> int:
-    """§4.4: once no shortfall is left, pending emergency recommendations are dismissed
-    (the executor must never act on them); returns the rows dismissed."""
-    return db.execute(
-        "UPDATE recommendations SET status = 'dismissed', dismissed_by = 'superseded', "
-        "dismissed_at = ?, updated_at = ? WHERE portfolio_hash = ? AND status = 'pending'",
-        (_ts(now), _ts(now), portfolio_hash))

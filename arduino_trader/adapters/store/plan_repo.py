@@ -1,4 +1,4 @@
-"""Plans and recommendations (migration 0300, spec/planning.md §2.9).
+"""Plans and recommendations (migration 0300).
 
 Storing a plan is one transaction: the run's row, ``DismissAllPending`` (pending rows of
 earlier plans become dismissed as ``superseded``), then one upsert per step keyed by the

@@ -1,5 +1,5 @@
 """The satellites store: buckets, settings, the signed ledger and its balance cache
-(spec/portfolio.md §1.2, §1.11, §1.13; migrations 0600 and 0610).
+(migrations 0600 and 0610).
 
 Every money-moving change is ONE transaction (:func:`apply_operation`): the ledger rows of
 the operation (both legs of a transfer), the recomputed balance cache of every touched

@@ -1,4 +1,4 @@
-"""Security scores (migration 0310, spec/planning.md §1.3): one row per security, upserted
+"""Security scores (migration 0310): one row per security, upserted
 in one transaction per scoring run."""
 
 from __future__ import annotations

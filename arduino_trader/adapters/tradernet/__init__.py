@@ -1,1 +1,1 @@
-"""Tradernet / Freedom24 HTTP API client (spec/operations.md §2)."""
+"""Tradernet / Freedom24 HTTP API client: signed v3 requests, typed answers."""

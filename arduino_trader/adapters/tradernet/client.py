@@ -50,7 +50,9 @@ from arduino_trader.protocols.broker import (
 from .. import crashpoints
 from . import normalise as nz
 from . import reads
+from .orders import order_params
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
+from .screening import parse_top_securities, top_params
 from .signing import encode_body, signed_headers
 from .stats import CallStats
 
@@ -58,7 +60,6 @@ log = structlog.get_logger(component="tradernet")
 
 USER_AGENT = ("Mozilla/5.0 (X11; Linux aarch64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "arduino-trader/0.1")
-EXPIRATION_IDS = {"day": 1, "ext": 2, "gtc": 3}
 FIND_ORDER_LOOKBACK = timedelta(days=7)
 
 
@@ -330,6 +331,12 @@ class TradernetClient:
         """Public ``tickerFinder``."""
         return nz.parse_finder(await self._public("tickerFinder", {"text": text}))
 
+    async def top_securities(self, exchange: str, *, kind: str = "stocks",
+                             gainers: bool = False, limit: int = 10) -> tuple[str, ...]:
+        """Public ``getTopSecurities`` (:mod:`.screening`)."""
+        return parse_top_securities(await self._public(
+            "getTopSecurities", top_params(exchange, kind, gainers, limit)))
+
     async def market_status(self, market: str = "*") -> tuple[MarketState, ...]:
         """``getMarketStatus``."""
         return nz.parse_market_status(await self._call("getMarketStatus", {"market": market}))
@@ -358,18 +365,8 @@ class TradernetClient:
 
     # --------------------------------------------------------------------- orders
     def order_params(self, request: OrderRequest) -> dict[str, Any]:
-        """The ``putTradeOrder`` parameters: cash orders only (action 1 buy / 3 sell)."""
-        params: dict[str, Any] = {
-            "instr_name": request.symbol,
-            "action_id": 1 if request.side == "BUY" else 3,
-            "order_type_id": 2 if request.limit_price is not None else 1,
-            "qty": request.quantity,
-        }
-        if request.limit_price is not None:
-            params["limit_price"] = request.limit_price
-        params["expiration_id"] = EXPIRATION_IDS[request.expiration]
-        params["user_order_id"] = request.user_order_id
-        return params
+        """The ``putTradeOrder`` parameters (:func:`.orders.order_params`)."""
+        return order_params(request)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """Place once; after a lost answer, look the order up by its client id."""

@@ -1,4 +1,4 @@
-"""Reading Tradernet answers: the envelope, its quirks, and typed records (§2.3-2.4).
+"""Reading Tradernet answers: the envelope, its quirks, and typed records.
 
 Quirks handled: a top-level array means ``{"result": [...]}``; a one-element collection
 may arrive as an object; numbers may be strings (``".00000000"``, decimal commas); errors

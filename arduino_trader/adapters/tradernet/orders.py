@@ -1,4 +1,4 @@
-"""Reading Tradernet order lists and trade history into typed records.
+"""Tradernet order parameters, and reading order lists and trade history into records.
 
 Order rows (``getNotifyOrderJson``: ``result.orders.order``; ``getOrdersHistory``:
 ``orders.order``) spell the broker's order id ``order_id`` or ``id`` and our client id
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.protocols.broker import BrokerProtocolError, Fill, Order, Trade
+from arduino_trader.protocols.broker import BrokerProtocolError, Fill, Order, OrderRequest, Trade
 
 from .fields import (
     as_list,
@@ -32,6 +32,23 @@ from .fields import (
     side_from_oper,
     text,
 )
+
+EXPIRATION_IDS = {"day": 1, "ext": 2, "gtc": 3}
+
+
+def order_params(request: OrderRequest) -> dict[str, Any]:
+    """The ``putTradeOrder`` parameters: cash orders only (action 1 buy / 3 sell)."""
+    params: dict[str, Any] = {
+        "instr_name": request.symbol,
+        "action_id": 1 if request.side == "BUY" else 3,
+        "order_type_id": 2 if request.limit_price is not None else 1,
+        "qty": request.quantity,
+    }
+    if request.limit_price is not None:
+        params["limit_price"] = request.limit_price
+    params["expiration_id"] = EXPIRATION_IDS[request.expiration]
+    params["user_order_id"] = request.user_order_id
+    return params
 
 
 def parse_order(row: Mapping[str, Any]) -> Order:

@@ -1,4 +1,4 @@
-"""Request signing of the Tradernet API v3 (spec/operations.md §2.2).
+"""Request signing of the Tradernet API v3.
 
 The body is the parameters as compact JSON in construction order (ASCII-escaped, as the
 official SDK's ``json.dumps`` produces); the signature is the lowercase hex

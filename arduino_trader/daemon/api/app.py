@@ -12,15 +12,18 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
+from ..paths import DB_FILE
 from . import (
     routes_alerts,
     routes_allocation,
     routes_broker,
     routes_cash_flows,
+    routes_discovery,
     routes_display,
     routes_fx,
     routes_market,
@@ -31,13 +34,14 @@ from . import (
     routes_portfolio,
     routes_rebalancing,
     routes_regime,
+    routes_returns,
     routes_satellites,
     routes_settings,
     routes_streams,
     routes_system,
     routes_trades,
 )
-from .context import CONTEXT, ApiContext
+from .context import CONTEXT, READS, ApiContext
 from .errors import ApiError
 from .event_hub import EventHub
 from .health_watch import watch_health
@@ -54,10 +58,11 @@ ROUTERS: tuple[ApiRouter, ...] = (routes_system.router, routes_settings.router,
                                    routes_page.router, routes_portfolio.router,
                                    routes_cash_flows.router, routes_allocation.router,
                                    routes_satellites.router, routes_planner.router,
-                                   routes_regime.router,
+                                   routes_regime.router, routes_returns.router,
                                    routes_rebalancing.router, routes_fx.router,
                                    routes_alerts.router, routes_display.router,
-                                   routes_planning_config.router, routes_streams.router)
+                                   routes_planning_config.router, routes_streams.router,
+                                   routes_discovery.router)
 ROUTE_SPECS = web.AppKey("arduino_trader_route_specs", dict)
 
 _STORE_STATUS: dict[type[StoreError], int] = {StoreBusy: 503, StoreReadOnly: 503, StoreFull: 507}
@@ -136,6 +141,7 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
                                        query_middleware],
                           client_max_size=1_000_000)
     app[CONTEXT] = ctx
+    app[READS] = ReadOnlyDb(ctx.data_dir / DB_FILE)  # the handlers' reads: no SQL writes
     specs: dict[tuple[str, str], RouteSpec] = {}
     all_routes: list[RouteSpec] = []
     for router in routers:
@@ -155,6 +161,7 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
     app.router.add_get("/api/openapi.json", openapi)
     app[ROUTE_SPECS] = specs
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_reads)
     app.cleanup_ctx.append(_health_watch)
     return app
 
@@ -184,6 +191,10 @@ async def _health_watch(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _close_reads(app: web.Application) -> None:
+    await app[READS].close()
 
 
 async def _close_streams(app: web.Application) -> None:

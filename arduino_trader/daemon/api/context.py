@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.runtime import Bus
 from arduino_trader.protocols.store import Database
@@ -35,8 +36,14 @@ class ApiContext:
 
 
 CONTEXT = web.AppKey("arduino_trader_context", ApiContext)
+READS = web.AppKey("arduino_trader_reads", ReadOnlyDb)
 
 
 def ctx_of(request: web.Request) -> ApiContext:
     """The :class:`ApiContext` of the app serving ``request``."""
     return request.app[CONTEXT]
+
+
+def reads_of(request: web.Request) -> ReadOnlyDb:
+    """The read-only connection the handlers' queries run on."""
+    return request.app[READS]

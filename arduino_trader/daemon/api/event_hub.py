@@ -18,12 +18,13 @@ from arduino_trader.protocols.cash_flows import (
     DividendReceived,
     WithdrawalRecorded,
 )
-from arduino_trader.protocols.execution import OrderRejected, TradeExecuted
+from arduino_trader.protocols.execution import OrderPlaced, OrderRejected, TradeExecuted
 from arduino_trader.protocols.messages import JobFinished
 from arduino_trader.protocols.planning import PlanReady
 
 EVENT_KINDS: dict[type, str] = {
     PlanReady: "plan_ready",
+    OrderPlaced: "order_placed",
     TradeExecuted: "order_filled",
     OrderRejected: "order_refused",
     JobFinished: "job_finished",

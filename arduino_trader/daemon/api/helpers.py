@@ -1,10 +1,10 @@
-"""Handler helpers: JSON in and out, and asking actors without blocking the loop."""
+"""Handler helpers: JSON out, and asking actors without blocking the loop (bodies in:
+:mod:`.body`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -15,10 +15,7 @@ from aiohttp import web
 from arduino_trader.protocols.runtime import ActorUnavailable
 
 from .context import ctx_of
-from .errors import ApiError, bad_request
-from .json_depth import MAX_DEPTH, nesting_depth
-
-MAX_BODY_BYTES = 1_000_000
+from .errors import ApiError
 
 
 def _default(value: Any) -> Any:
@@ -41,49 +38,6 @@ def dumps(data: Any) -> str:
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON response (decimals as strings, datetimes ISO-8601)."""
     return web.Response(text=dumps(data), status=status, content_type="application/json")
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for anything else."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    raw = await request.read()
-    if not raw:
-        raise bad_request("request body must be a JSON object", code="invalid_json")
-    try:
-        text = raw.decode("utf-8")
-        if nesting_depth(text) > MAX_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise bad_request(f"malformed JSON: {exc}", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise bad_request("request body must be a JSON object", code="invalid_json")
-    return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def only_fields(body: dict[str, Any], allowed: AbstractSet[str]) -> None:
-    """400 naming any field not in ``allowed``."""
-    extra = sorted(set(body) - allowed)
-    if extra:
-        raise bad_request(f"unknown field(s): {', '.join(extra)}", code="unknown_field")
-
-
-async def read_body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body checked against the route's declared ``schema`` (the one OpenAPI
-    documents): 400 naming unknown fields (those outside ``properties``) or missing
-    ``required`` ones."""
-    body = await read_json(request)
-    only_fields(body, set(schema.get("properties", {})))
-    missing = [name for name in schema.get("required", []) if name not in body]
-    if missing:
-        raise bad_request(f"missing field(s): {', '.join(missing)}", code="missing_field",
-                          field=missing[0])
-    return body
 
 
 async def ask_actor(request: web.Request, actor: str, message: object,

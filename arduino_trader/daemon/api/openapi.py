@@ -7,6 +7,7 @@ from typing import Any
 
 from arduino_trader import __version__
 
+from .body import Body, body_schemas
 from .router import RouteSpec
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -22,7 +23,7 @@ def _path_params(path: str) -> list[dict[str, Any]]:
             for name in _PARAM_RE.findall(path)]
 
 
-def _operation(spec: RouteSpec) -> dict[str, Any]:
+def _operation(spec: RouteSpec, refs: dict[type[Body], dict[str, Any]]) -> dict[str, Any]:
     params = _path_params(spec.path) + [
         {"name": q.name, "in": "query", "required": q.required, "schema": q.schema,
          "description": q.description}
@@ -52,7 +53,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     }
     if spec.body is not None:
         operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": spec.body}}}
+            "application/json": {"schema": refs[spec.body]}}}
     if spec.auth:
         operation["security"] = [{"bearer": []}]
     return operation
@@ -71,8 +72,12 @@ def openapi_path(path: str) -> str:
 def build_openapi(routes: list[RouteSpec]) -> dict[str, Any]:
     """The OpenAPI document of ``routes`` (plus the document's own route)."""
     paths: dict[str, dict[str, Any]] = {}
+    kinds = sorted({spec.body for spec in routes if spec.body is not None},
+                   key=lambda kind: kind.__name__)
+    refs, schemas = body_schemas(kinds)
     for spec in routes:
-        paths.setdefault(openapi_path(spec.path), {})[spec.method.lower()] = _operation(spec)
+        paths.setdefault(openapi_path(spec.path), {})[spec.method.lower()] = _operation(
+            spec, refs)
     paths["/api/openapi.json"] = {"get": {
         "summary": "This OpenAPI document", "tags": ["system"],
         "operationId": "get_openapi", "parameters": [],
@@ -83,5 +88,6 @@ def build_openapi(routes: list[RouteSpec]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "arduino-trader admin API", "version": __version__},
         "paths": dict(sorted(paths.items())),
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }

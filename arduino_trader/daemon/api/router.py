@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .body import Body
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonSchema = dict[str, Any]
 
@@ -38,7 +40,7 @@ class RouteSpec:
     summary: str
     tag: str
     auth: bool
-    body: JsonSchema | None = None
+    body: type[Body] | None = None
     response: JsonSchema | None = None
     status: int = 200
     query: tuple[QueryParam, ...] = ()
@@ -60,7 +62,7 @@ class ApiRouter:
         *,
         summary: str,
         auth: bool | None = None,
-        body: JsonSchema | None = None,
+        body: type[Body] | None = None,
         response: JsonSchema | None = None,
         status: int = 200,
         query: tuple[QueryParam, ...] = (),

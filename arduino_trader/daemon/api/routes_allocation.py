@@ -1,4 +1,4 @@
-"""Allocation endpoints (spec/portfolio.md §5.4): country/industry groups, targets,
+"""Allocation endpoints: country/industry groups, targets,
 current vs target with the ±2 % band, and concentration alerts.
 
 Positions are valued in EUR from the broker account and the stored FX rates (a missing
@@ -16,11 +16,12 @@ from aiohttp import web
 
 from arduino_trader.actors.cash_flow_allocation import build_holdings, securities_by_symbol
 from arduino_trader.adapters.store import allocation_repo as groups_repo
-from arduino_trader.adapters.store import cash_flow_repo
+from arduino_trader.adapters.store import cash_flow_repo, satellites_repo
 from arduino_trader.domain.allocation import (
     AllocationError,
     AllocationRow,
     Holding,
+    buckets_vs_target,
     clean_members,
     concentration_alerts,
     current_vs_target,
@@ -30,10 +31,14 @@ from arduino_trader.domain.allocation import (
 from arduino_trader.domain.cash_flows.fx import MissingRate
 from arduino_trader.protocols.broker import Broker, BrokerError
 from arduino_trader.protocols.money import CENT
+from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetBucketValues
 
+from .bodies_cash import GroupBody, TargetsBody
+from .bodies_satellites import given
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response, only_fields, read_body, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter
 
 router = ApiRouter("allocation")
@@ -116,7 +121,7 @@ async def current(request: web.Request) -> web.Response:
 
 
 @router.route("GET", "/api/trades/allocation", summary="Allocation vs targets by country and "
-              "industry with concentration alerts (spec operations §1.11)", response=_OBJ,
+              "industry with concentration alerts", response=_OBJ,
               errors={503: "broker or FX rate unavailable"})
 async def trades_allocation(request: web.Request) -> web.Response:
     """{total_value, cash_balance, country[], industry[], alerts[]}; rows
@@ -151,6 +156,33 @@ async def group_allocation(request: web.Request) -> web.Response:
                           for kind in ("country", "industry")})
 
 
+@router.route("GET", "/api/allocation/overview", summary="Current vs target by country "
+              "group, industry group and bucket, with drift (the planner's targets)",
+              response={"type": "object", "required": ["country", "industry", "bucket"]},
+              errors={503: "broker or FX rate unavailable"})
+async def overview(request: web.Request) -> web.Response:
+    """The dashboard's allocation panel: group rows from the owner's targets (the ones
+    the planner reads) and bucket rows from each bucket's ``target_pct`` against its EUR
+    value (null rows' values and ``missing`` when the satellite manager cannot value)."""
+    holdings, cash = await _holdings(request)
+    body: dict[str, Any] = {"total_value": sum((h.value_eur for h in holdings),
+                                               Decimal(0)).quantize(CENT),
+                            "cash_balance": cash}
+    for kind in ("country", "industry"):
+        body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
+    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx_of(request).store)
+    targets = {b: bucket.target_pct for b, bucket in buckets.items()
+               if bucket.status != "retired"}
+    values = await ask_actor(request, SATELLITES_ACTOR, GetBucketValues(), 60.0)
+    if not isinstance(values, dict):
+        raise ApiError(503, "buckets_unavailable", f"bucket values: {values}")
+    known = {b: Decimal(str(v["value_eur"])) for b, v in values.items()
+             if b in targets and v.get("value_eur") is not None}
+    body["bucket"] = [_row(r) for r in buckets_vs_target(known, targets)]
+    body["missing"] = sorted(set(targets) - set(known))
+    return json_response(body)
+
+
 @router.route("GET", "/api/allocation/groups/available/countries", summary="Countries of "
               "the securities", response=_OBJ)
 async def available_countries(request: web.Request) -> web.Response:
@@ -171,20 +203,14 @@ async def available_industries(request: web.Request) -> web.Response:
 
 @router.route("PUT", "/api/allocation/groups/targets/{kind}", summary="Replace the group "
               "targets of a kind ([0, 1], existing groups only)",
-              body={"type": "object", "required": ["targets"],
-                    "properties": {"targets": {"type": "object", "additionalProperties": {
-                        "type": ["string", "number"]}, "description": "group → [0, 1]"}}},
+              body=TargetsBody,
               response=_OBJ,
               errors={400: "invalid"})
 async def put_targets(request: web.Request) -> web.Response:
     """{targets: {group: w}} → {weights (non-zero), count}."""
     ctx = ctx_of(request)
     kind = _kind(request)
-    body = await read_json(request)
-    only_fields(body, {"targets"})
-    raw = body.get("targets")
-    if not isinstance(raw, dict):
-        raise bad_request("targets must be an object {group: weight}", code="invalid_field")
+    raw = (await read_struct(request, TargetsBody)).targets
     known = await asyncio.to_thread(groups_repo.groups, ctx.store, kind)
     try:
         weights = validate_targets(raw, known)
@@ -203,29 +229,20 @@ async def get_groups(request: web.Request) -> web.Response:
                                                              _kind(request))})
 
 
-_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-GROUP_BODY: dict[str, Any] = {
-    "type": "object", "required": ["group_name"],
-    "properties": {"group_name": {"type": "string"},
-                   "country_names": {**_NAMES, "description": "members, kind country"},
-                   "industry_names": {**_NAMES, "description": "members, kind industry"}},
-}
-
-
 @router.route("PUT", "/api/allocation/groups/{kind}", summary="Create or replace a group",
-              body=GROUP_BODY, response=_OBJ, errors={400: "invalid"})
+              body=GroupBody, response=_OBJ, errors={400: "invalid"})
 async def put_group(request: web.Request) -> web.Response:
     """{group_name, country_names[] | industry_names[]}: trimmed, de-duplicated."""
     ctx = ctx_of(request)
     kind = _kind(request)
     field = f"{kind}_names"
-    body = await read_body(request, GROUP_BODY)
-    only_fields(body, {"group_name", field})  # the other kind's list does not belong here
-    members = body.get(field, [])
-    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-        raise bad_request(f"{field} must be a list of strings", code="invalid_field")
+    body = given(await read_struct(request, GroupBody))
+    other = ({"country_names", "industry_names"} - {field}) & set(body)
+    if other:  # the other kind's list does not belong here
+        raise bad_request(f"unknown field(s): {', '.join(other)}", code="unknown_field",
+                          field=other.pop())
     try:
-        name, cleaned = clean_members(body.get("group_name", ""), members)
+        name, cleaned = clean_members(body["group_name"], body.get(field, []))
     except AllocationError as exc:
         raise bad_request(str(exc), code="invalid_group") from None
     await asyncio.to_thread(groups_repo.set_group, ctx.store, kind, name, cleaned, ctx.clock.now())

@@ -1,5 +1,5 @@
-"""Cash flows (§2.5), dividends (§3.6) and the negative-balance part of rebalancing (§4.6)
-of spec/portfolio.md (triggers and trades: ``routes_rebalancing.py``).
+"""Cash flows, dividends and the negative-balance part of rebalancing (triggers and
+trades: ``routes_rebalancing.py``).
 
 ``POST /api/cash-flows/sync`` and ``POST /api/rebalancing/emergency/run`` run the real
 jobs (409 while one runs). Bad input is a 4xx and writes nothing.
@@ -8,7 +8,6 @@ jobs (409 while one runs). Bad input is a 4xx and writes nothing.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,22 +15,23 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store.api_queries import dividends
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
 from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.money import parse_currency
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
-from .context import ctx_of
+from .bodies_cash import DividendBody, MarkReinvestedBody, PendingBonusBody
+from .body import read_struct
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("cash_flows")
 
 _OBJ: dict[str, Any] = {"type": "object"}
-_MONEY: dict[str, Any] = {"type": ["string", "number"], "description": "exact decimal"}
 _STR = {"type": "string"}
 
 
@@ -47,8 +47,7 @@ async def _run_job(request: web.Request, job: str) -> JobOutcome:
         raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
 
 
-def _decimal(value: object, what: str, *, minimum: Decimal | None = None,
-             strictly: bool = False) -> Decimal:
+def _decimal(value: object, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise bad_request(f"{what} must be a number", code="invalid_field")
     try:
@@ -57,9 +56,6 @@ def _decimal(value: object, what: str, *, minimum: Decimal | None = None,
         raise bad_request(f"{what} must be a number", code="invalid_field") from None
     if not number.is_finite():
         raise bad_request(f"{what} must be finite", code="invalid_field")
-    if minimum is not None and (number <= minimum if strictly else number < minimum):
-        raise bad_request(f"{what} must be {'>' if strictly else '≥'} {minimum}",
-                          code="invalid_field")
     return number
 
 
@@ -96,7 +92,7 @@ def _dividend_id(request: web.Request) -> int:
                      QueryParam("transaction_type", _STR),
                      QueryParam("limit", {"type": "integer"})), errors={400: "bad query"})
 async def list_cash_flows(request: web.Request) -> web.Response:
-    """§2.5 list."""
+    """List cash flows."""
     q = request.query
     try:
         query = list_query(q.get("start_date"), q.get("end_date"), q.get("transaction_type"),
@@ -110,7 +106,7 @@ async def list_cash_flows(request: web.Request) -> web.Response:
 @router.route("POST", "/api/cash-flows/sync", summary="Run the cash-flow sync job now",
               response=_OBJ, errors={409: "already running", 503: "broker unavailable"})
 async def sync_cash_flows(request: web.Request) -> web.Response:
-    """§2.5 sync (POST, reusing the job): {message, synced, total_from_api, ...}."""
+    """Sync (POST, reusing the job): {message, synced, total_from_api, ...}."""
     outcome = await _run_job(request, "cash_flow_sync")
     details = dict(outcome.details)
     if details.get("broker_unavailable"):
@@ -122,7 +118,7 @@ async def sync_cash_flows(request: web.Request) -> web.Response:
 @router.route("GET", "/api/cash-flows/summary", summary="Totals over completed cash flows",
               response=_OBJ)
 async def cash_flow_summary(request: web.Request) -> web.Response:
-    """§2.5 summary (completed rows only)."""
+    """Summary (completed rows only)."""
     s = summarise(await asyncio.to_thread(repo.summary_rows, ctx_of(request).store))
     return json_response({
         "total_transactions": s.total_transactions, "total_deposits_eur": s.total_deposits_eur,
@@ -133,17 +129,14 @@ async def cash_flow_summary(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------------- dividends
 async def _history(request: web.Request) -> list[HistoryRow]:
-    rows = await asyncio.to_thread(ctx_of(request).store.fetch_all,
-                                   "SELECT symbol, amount_eur, reinvested, allocated_eur FROM "
-                                   "dividend_history")
-    return [HistoryRow(r["symbol"], Decimal(r["amount_eur"]), bool(r["reinvested"]))
-            for r in rows]
+    return [HistoryRow(symbol, Decimal(amount), reinvested) for symbol, amount, reinvested
+            in await dividends.dividend_history(reads_of(request))]
 
 
 @router.route("GET", "/api/dividends", summary="Dividends, newest first", response=_OBJ,
               query=(QueryParam("limit", {"type": "integer"}),))
 async def list_dividends(request: web.Request) -> web.Response:
-    """§3.6 list."""
+    """List dividends."""
     rows = await asyncio.to_thread(repo.list_dividends, ctx_of(request).store, _limit(request))
     return json_response({"dividends": rows, "count": len(rows)})
 
@@ -151,7 +144,7 @@ async def list_dividends(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/unreinvested", summary="Dividends not yet reinvested",
               response=_OBJ, query=(QueryParam("min_amount_eur", {"type": "number"}),))
 async def unreinvested(request: web.Request) -> web.Response:
-    """§3.6 unreinvested, oldest first."""
+    """Dividends not reinvested, oldest first."""
     minimum = _query_decimal(request, "min_amount_eur", Decimal(0))
     if minimum < 0:
         raise bad_request("min_amount_eur must be ≥ 0", code="invalid_query")
@@ -162,7 +155,7 @@ async def unreinvested(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/pending-bonuses", summary="Pending DRIP cash per symbol",
               response={"type": "array"})
 async def pending_bonuses(request: web.Request) -> web.Response:
-    """§3.6 pending bonuses (EUR waiting per symbol)."""
+    """Pending bonuses (EUR waiting per symbol)."""
     pending = await asyncio.to_thread(repo.pending_bonuses, ctx_of(request).store)
     return json_response([{"symbol": s, "pending_bonus": v} for s, v in sorted(pending.items())])
 
@@ -170,21 +163,21 @@ async def pending_bonuses(request: web.Request) -> web.Response:
 @router.route("GET", "/api/dividends/analytics/total", summary="Total dividend EUR per symbol",
               response=_OBJ)
 async def analytics_total(request: web.Request) -> web.Response:
-    """§3.5 totals per symbol."""
+    """Dividend totals per symbol."""
     return json_response(totals_by_symbol(await _history(request)))
 
 
 @router.route("GET", "/api/dividends/analytics/reinvestment-rate",
               summary="Reinvested EUR / total EUR", response=_OBJ)
 async def analytics_rate(request: web.Request) -> web.Response:
-    """§3.5 reinvestment rate."""
+    """Reinvested EUR / total dividend EUR."""
     return json_response({"rate": reinvestment_rate(await _history(request))})
 
 
 @router.route("GET", "/api/dividends/symbol/{symbol}", summary="Dividends of a symbol or ISIN",
               response=_OBJ)
 async def by_symbol(request: web.Request) -> web.Response:
-    """§3.6 by symbol (or ISIN)."""
+    """Dividends by symbol (or ISIN)."""
     symbol = request.match_info["symbol"].strip()
     rows = await asyncio.to_thread(repo.dividends_by_symbol, ctx_of(request).store, symbol)
     return json_response({"symbol": symbol, "dividends": rows, "count": len(rows)})
@@ -193,7 +186,7 @@ async def by_symbol(request: web.Request) -> web.Response:
 @router.route("POST", "/api/dividends/clear-bonus/{symbol}", summary="Clear the pending "
               "bonuses of a symbol", response=_OBJ)
 async def clear_bonus(request: web.Request) -> web.Response:
-    """§3.6 clear bonus → {symbol, rows_affected}."""
+    """Clear pending bonuses → {symbol, rows_affected}."""
     ctx = ctx_of(request)
     symbol = request.match_info["symbol"].strip()
     if not symbol:
@@ -203,50 +196,30 @@ async def clear_bonus(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/dividends", summary="Record a dividend manually", status=201,
-              body={"type": "object", "required": ["symbol", "amount", "currency",
-                                                   "payment_date"],
-                    "properties": {"symbol": _STR, "isin": _STR, "amount": _MONEY,
-                                   "currency": _STR, "amount_eur": _MONEY,
-                                   "payment_date": {"type": "string", "format": "date"},
-                                   "bucket_id": _STR}},
-              response=_OBJ, errors={400: "invalid"})
+              body=DividendBody, response=_OBJ, errors={400: "invalid"})
 async def create_dividend(request: web.Request) -> web.Response:
-    """§3.6 create → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
+    """Record a dividend → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
     ctx = ctx_of(request)
-    body = await read_json(request)
-    only_fields(body, {"symbol", "isin", "amount", "currency", "amount_eur", "payment_date",
-                       "bucket_id"})
-    symbol = body.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise bad_request("symbol is required", code="missing_field")
-    amount = _decimal(body.get("amount"), "amount", minimum=Decimal(0), strictly=True)
-    try:
-        currency = parse_currency(body.get("currency"))
-        on = date.fromisoformat(str(body.get("payment_date")))
-    except (ValueError, TypeError) as exc:
-        raise bad_request(str(exc), code="invalid_field") from None
-    if "amount_eur" in body:
-        amount_eur = _decimal(body["amount_eur"], "amount_eur", minimum=Decimal(0),
-                              strictly=True)
-    elif currency == "EUR":
-        amount_eur = amount
+    body = await read_struct(request, DividendBody)
+    if isinstance(body.amount_eur, Decimal):
+        amount_eur = body.amount_eur
+    elif body.currency == "EUR":
+        amount_eur = body.amount
     else:
         raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
-                          code="missing_field")
-    isin = await _dividend_isin(ctx.store, symbol.strip(), body.get("isin"))
+                          code="missing_field", field="amount_eur")
+    symbol = body.symbol.strip()
+    isin = await _dividend_isin(ctx.store, symbol, body.isin)
     new_id = await asyncio.to_thread(repo.create_dividend, ctx.store, {
-        "symbol": symbol.strip(), "isin": isin,
-        "bucket_id": str(body.get("bucket_id") or "core"), "amount": amount,
-        "currency": currency, "amount_eur": amount_eur, "payment_date": on.isoformat()},
-        ctx.clock.now())
+        "symbol": symbol, "isin": isin, "bucket_id": body.bucket_id or "core",
+        "amount": body.amount, "currency": body.currency, "amount_eur": amount_eur,
+        "payment_date": body.payment_date.isoformat()}, ctx.clock.now())
     return json_response(await asyncio.to_thread(repo.get_dividend, ctx.store, new_id), status=201)
 
 
-async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
+async def _dividend_isin(db: Any, symbol: str, given: str | None) -> str:
     """The ISIN of the security traded as ``symbol``; a given ISIN must agree with it,
     and an unknown symbol needs one."""
-    if given is not None and (not isinstance(given, str) or not given.strip()):
-        raise bad_request("isin must be a non-empty string", code="invalid_field")
     known = await asyncio.to_thread(market_repo.find_security, db, symbol)
     if known is None:
         if given is None:
@@ -262,7 +235,7 @@ async def _dividend_isin(db: Any, symbol: str, given: Any) -> str:
 @router.route("GET", "/api/dividends/{id}", summary="One dividend", response=_OBJ,
               errors={404: "unknown"})
 async def get_dividend(request: web.Request) -> web.Response:
-    """§3.6 one."""
+    """One dividend."""
     row = await asyncio.to_thread(repo.get_dividend, ctx_of(request).store, _dividend_id(request))
     if row is None:
         raise not_found("no such dividend", code="unknown_dividend")
@@ -270,15 +243,12 @@ async def get_dividend(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/dividends/{id}/pending-bonus", summary="Set a dividend's "
-              "pending cash", status=204, body={"type": "object", "required": ["amount"],
-                                                "properties": {"amount": _MONEY}},
+              "pending cash", status=204, body=PendingBonusBody,
               errors={400: "invalid", 404: "unknown"})
 async def set_pending_bonus(request: web.Request) -> web.Response:
-    """§3.6 pending bonus {amount ≥ 0} → 204."""
+    """Set pending bonus {amount ≥ 0} → 204."""
     dividend_id = _dividend_id(request)
-    body = await read_json(request)
-    only_fields(body, {"amount"})
-    amount = _decimal(body.get("amount"), "amount", minimum=Decimal(0))
+    amount = (await read_struct(request, PendingBonusBody)).amount
     if not await asyncio.to_thread(repo.set_pending_bonus, ctx_of(request).store, dividend_id,
                                    amount):
         raise not_found("no such dividend", code="unknown_dividend")
@@ -287,16 +257,13 @@ async def set_pending_bonus(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/dividends/{id}/mark-reinvested", summary="Mark a dividend "
               "reinvested manually", status=204,
-              body={"type": "object", "required": ["quantity"],
-                    "properties": {"quantity": _MONEY}},
+              body=MarkReinvestedBody,
               errors={400: "invalid", 404: "unknown"})
 async def mark_reinvested(request: web.Request) -> web.Response:
-    """§3.6 mark reinvested {quantity > 0} → 204."""
+    """Mark reinvested {quantity > 0} → 204."""
     ctx = ctx_of(request)
     dividend_id = _dividend_id(request)
-    body = await read_json(request)
-    only_fields(body, {"quantity"})
-    quantity = _decimal(body.get("quantity"), "quantity", minimum=Decimal(0), strictly=True)
+    quantity = (await read_struct(request, MarkReinvestedBody)).quantity
     if not await asyncio.to_thread(repo.mark_reinvested, ctx.store, dividend_id, quantity,
                                    ctx.clock.now()):
         raise not_found("no such dividend", code="unknown_dividend")
@@ -305,10 +272,10 @@ async def mark_reinvested(request: web.Request) -> web.Response:
 
 # -------------------------------------------------------------------- rebalancing
 @router.route("GET", "/api/rebalancing/check-negative-balances", summary="Negative and thin "
-              "cash balances per currency (§4.1)", response=_OBJ,
+              "cash balances per currency", response=_OBJ,
               errors={503: "broker or FX rate unavailable"})
 async def check_negative(request: web.Request) -> web.Response:
-    """§4.6 (GET by the spec's decision)."""
+    """The negative/thin balance check (a GET: it changes nothing)."""
     answer = await ask_actor(request, "cash_flows", CheckBalances(), timeout=90)
     if "error" in answer:
         raise ApiError(503, answer["error"], answer["message"])

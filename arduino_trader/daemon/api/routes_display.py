@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
+from arduino_trader.adapters.store.api_queries import portfolio
+from arduino_trader.adapters.store.api_queries.connection import Reader
 from arduino_trader.domain.led_display import (
     HEIGHT,
     WIDTH,
@@ -17,9 +18,8 @@ from arduino_trader.domain.led_display import (
     stats_frame,
     ticker_text,
 )
-from arduino_trader.protocols.store import Database
 
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .helpers import json_response
 from .router import ApiRouter
 
@@ -44,29 +44,19 @@ def _dec(text: Any) -> Decimal | None:
         return None
 
 
-async def _facts(store: Database, mode: str) -> dict[str, Any]:
-    snapshot = await asyncio.to_thread(store.fetch_one, "SELECT total_value, cash_balance FROM "
-                                     "portfolio_snapshots ORDER BY date DESC LIMIT 1")
-    pending = await asyncio.to_thread(store.fetch_all,
-                                      "SELECT side, symbol, estimated_value FROM recommendations "
-                                      "WHERE status = 'pending' "
-        "AND plan_id = (SELECT MAX(id) FROM plans) ORDER BY step")
+async def _facts(db: Reader, mode: str) -> dict[str, Any]:
+    snapshot = await portfolio.latest_snapshot(db)
+    pending = await portfolio.pending_actions(db)
     facts: dict[str, Any] = {
         "value": _dec(snapshot["total_value"]) if snapshot else None,
         "cash": _dec(snapshot["cash_balance"]) if snapshot else None,
         "actions": [TickerAction(r["side"], r["symbol"], _dec(r["estimated_value"])
                                  or Decimal(0)) for r in pending]}
     if mode == "STATS":
-        rows = await asyncio.to_thread(store.fetch_all,
-                                       "SELECT total_value FROM portfolio_snapshots "
-                                     "ORDER BY date DESC LIMIT ?", (WIDTH,))
-        facts["values"] = [v for v in (_dec(r["total_value"]) for r in reversed(rows))
+        facts["values"] = [v for v in map(_dec, await portfolio.recent_totals(db, WIDTH))
                            if v is not None]
     if mode == "PORTFOLIO":
-        rows = await asyncio.to_thread(store.fetch_all,
-                                       "SELECT market_value_eur FROM portfolio_positions "
-                                     "WHERE market_value_eur IS NOT NULL")
-        facts["weights"] = [v for v in (_dec(r["market_value_eur"]) for r in rows)
+        facts["weights"] = [v for v in map(_dec, await portfolio.position_values_eur(db))
                             if v is not None]
     return facts
 
@@ -79,7 +69,7 @@ async def led_display(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     s = ctx.settings.current()
     mode = s.get_str("display_mode")
-    facts = await _facts(ctx.store, mode)
+    facts = await _facts(reads_of(request), mode)
     options = TickerOptions(s.get_bool("ticker_show_value"), s.get_bool("ticker_show_cash"),
                             s.get_bool("ticker_show_actions"),
                             s.get_bool("ticker_show_amounts"), s.get_int("ticker_max_actions"))

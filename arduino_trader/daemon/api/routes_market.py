@@ -1,4 +1,4 @@
-"""Market data and universe routes: markets status (§7.2), securities (§5.4), the
+"""Market data and universe routes: markets status, securities, the
 ``/api/system/sync/*`` triggers (each starts the real job) and FX."""
 
 from __future__ import annotations
@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
+import msgspec
 from aiohttp import web
+from msgspec import UNSET
 
 from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import scores_repo
+from arduino_trader.adapters.store.api_queries import portfolio, securities
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.market_data import (
-    PRODUCT_TYPES,
     AddSecurity,
     FxRate,
     GetFxRate,
@@ -28,11 +29,12 @@ from arduino_trader.protocols.market_data import (
 )
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
-from .context import ctx_of
+from .bodies_market import AddSecurityBody, CreateSecurityBody, UpdateSecurityBody
+from .body import read_struct
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
-from .schemas_securities import ADD_BODY, ADD_FIELDS, CREATE_BODY, CREATE_FIELDS
 
 router = ApiRouter("market")
 ACTOR = "market_data"
@@ -131,17 +133,14 @@ def _trigger(request: web.Request, job: str) -> web.Response:
 @router.route("GET", "/api/system/markets", summary="Every exchange: open/closed, next "
               "close or open, time zone, calendar end; counts", response=MARKETS_SCHEMA)
 async def markets(request: web.Request) -> web.Response:
-    """Status per exchange of §3.1 from the calendar library (unknown/failed ⇒ closed)."""
+    """Status per known exchange from the calendar library (unknown/failed ⇒ closed)."""
     ctx = ctx_of(request)
     now = ctx.clock.now()
     calendars = _shared_calendars(now.date())
     loop = asyncio.get_running_loop()
     statuses = await loop.run_in_executor(
         ctx.executor, lambda: [calendars.status(mic, now).to_json() for mic in EXCHANGES])
-    rows = await asyncio.to_thread(ctx.store.fetch_all,
-                                   "SELECT mic, COUNT(*) AS n FROM securities WHERE active = 1 "
-                                   "GROUP BY mic")
-    held = {r["mic"]: int(r["n"]) for r in rows}
+    held = await securities.active_by_mic(reads_of(request))
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
     open_count = sum(1 for s in statuses if s["open"])
@@ -160,24 +159,13 @@ async def list_securities(request: web.Request) -> web.Response:
     db = ctx_of(request).store
     items = await asyncio.to_thread(repo.list_securities, db, active_only=active)
     scores = {s["isin"]: s for s in await asyncio.to_thread(scores_repo.read_scores, db)}
-    positions = await _positions(db)
+    positions = await portfolio.positions_by_isin(reads_of(request))
     for item in items:
         score = scores.get(item["isin"])
         item["score"] = None if score is None else score.get("total_score")
         item["score_calculated_at"] = None if score is None else score.get("calculated_at")
         item["position"] = positions.get(item["isin"])
     return json_response({"securities": items, "count": len(items)})
-
-
-async def _positions(db: Any) -> dict[str, dict[str, Any]]:
-    """Held quantity and value per ISIN from the last portfolio sync."""
-    rows = await asyncio.to_thread(db.fetch_all,
-                                   "SELECT isin, quantity, current_price, market_value, "
-                                   "market_value_eur, currency "
-        "FROM portfolio_positions WHERE isin IS NOT NULL")
-    return {str(r["isin"]): {k: r[k] for k in ("quantity", "current_price", "market_value",
-                                                 "market_value_eur", "currency")}
-            for r in rows}
 
 
 @router.route("GET", "/api/securities/{isin}", summary="One security: record, history "
@@ -192,7 +180,7 @@ async def get_security(request: web.Request) -> web.Response:
     sec["data"] = await asyncio.to_thread(repo.read_security_data, db, sec["isin"])
     sec["quarantined"] = await asyncio.to_thread(repo.quarantine_list, db, sec["isin"], limit=20)
     sec["score"] = await asyncio.to_thread(scores_repo.read_score, db, sec["isin"])
-    sec["position"] = (await _positions(db)).get(sec["isin"])
+    sec["position"] = (await portfolio.positions_by_isin(reads_of(request))).get(sec["isin"])
     return json_response(sec)
 
 
@@ -225,42 +213,18 @@ async def security_prices(request: web.Request) -> web.Response:
 
 
 
-def _overrides(body: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in ("symbol", "name", "currency", "yahoo_symbol"):
-        if body.get(key) is not None:
-            if not isinstance(body[key], str) or not body[key].strip():
-                raise bad_request(f"{key} must be a non-empty string")
-            out[key] = body[key].strip()
-    if "min_lot" in body:
-        lot = body["min_lot"]
-        if isinstance(lot, bool) or not isinstance(lot, int) or lot < 1:
-            raise bad_request("min_lot must be a whole number >= 1")
-        out["min_lot"] = lot
-    for key in ("allow_buy", "allow_sell"):
-        if key in body:
-            if not isinstance(body[key], bool):
-                raise bad_request(f"{key} must be true or false")
-            out[key] = int(body[key])
-    return out
-
-
 @router.route("POST", "/api/securities", summary="Create a security {isin, symbol, name, "
               "currency?, yahoo_symbol?, min_lot, allow_buy, allow_sell}; history follows "
               "in the background", status=202, response=SECURITY_SCHEMA,
-              body=CREATE_BODY)
+              body=CreateSecurityBody)
 async def create_security(request: web.Request) -> web.Response:
     """Validate the ISIN and fields, then onboard through the market-data actor."""
-    body = await read_json(request)
-    only_fields(body, CREATE_FIELDS)
-    for key in ("isin", "symbol", "name"):
-        if not isinstance(body.get(key), str) or not body[key].strip():
-            raise bad_request(f"{key} is required")
+    body = await read_struct(request, CreateSecurityBody)
     try:
-        isin = validate_isin(body["isin"])
+        isin = validate_isin(body.isin)
     except IdentifierError as exc:
         raise bad_request(str(exc), code="invalid_isin") from None
-    record = await _ask(request, AddSecurity(isin, _overrides(body)))
+    record = await _ask(request, AddSecurity(isin, body.overrides()))
     return json_response({"message": f"{record['symbol']} added; history sync started",
                           **record}, status=202)
 
@@ -268,16 +232,12 @@ async def create_security(request: web.Request) -> web.Response:
 @router.route("POST", "/api/securities/add-by-identifier", summary="Onboard by ISIN, broker "
               "ticker or Yahoo symbol {identifier, min_lot?, allow_buy?, allow_sell?}",
               status=202, response=SECURITY_SCHEMA,
-              body=ADD_BODY,
+              body=AddSecurityBody,
               errors={404: "unknown identifier", 503: "source unavailable"})
 async def add_by_identifier(request: web.Request) -> web.Response:
-    """§5.2: resolve, refuse bad ISINs and duplicates, insert; history in the background."""
-    body = await read_json(request)
-    only_fields(body, ADD_FIELDS)
-    identifier = body.get("identifier")
-    if not isinstance(identifier, str) or not identifier.strip():
-        raise bad_request("identifier is required (ISIN, broker ticker or Yahoo symbol)")
-    record = await _ask(request, AddSecurity(identifier.strip(), _overrides(body)))
+    """Add a security: resolve, refuse bad ISINs and duplicates, insert; history follows."""
+    body = await read_struct(request, AddSecurityBody)
+    record = await _ask(request, AddSecurity(body.identifier.strip(), body.overrides()))
     return json_response({"message": f"{record['symbol']} added; history sync started",
                           **record}, status=202)
 
@@ -312,12 +272,11 @@ async def refresh_score(request: web.Request) -> web.Response:
 
 @router.route("PUT", "/api/securities/{isin}", summary="Update editable fields of a security",
               response=SECURITY_SCHEMA, errors={404: "unknown security"},
-              body={"type": "object"})
+              body=UpdateSecurityBody)
 async def update_security(request: web.Request) -> web.Response:
     """Validate, clamp (multiplier 0.1-3.0, targets), refuse max < min; nothing ⇒ 400."""
     sec = await _security(request)
-    body = await read_json(request)
-    fields = _update_fields(body, sec)
+    fields = _update_fields(await read_struct(request, UpdateSecurityBody), sec)
     if not fields:
         raise bad_request("nothing to update")
     ctx = ctx_of(request)
@@ -325,48 +284,26 @@ async def update_security(request: web.Request) -> web.Response:
     return json_response(await asyncio.to_thread(repo.get_security, ctx.store, sec["isin"]))
 
 
-def _update_fields(body: dict[str, Any], sec: dict[str, Any]) -> dict[str, Any]:
-    text = {"name", "yahoo_symbol", "country", "industry", "exchange", "mic"}
-    allowed = text | {"new_symbol", "fullExchangeName", "product_type", "priority_multiplier",
-                      "min_lot", "active", "allow_buy", "allow_sell", "min_portfolio_target",
-                      "max_portfolio_target"}
-    only_fields(body, allowed)
+_LIMITS = {"priority_multiplier": (0.1, 3.0), "min_portfolio_target": (0.0, 20.0),
+           "max_portfolio_target": (0.0, 30.0)}
+
+
+def _update_fields(body: UpdateSecurityBody, sec: dict[str, Any]) -> dict[str, Any]:
+    given = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not UNSET}
+    if "full_exchange_name" in given:
+        given["exchange"] = given.pop("full_exchange_name")
     fields: dict[str, Any] = {}
-    if "fullExchangeName" in body:
-        body = {**body, "exchange": body["fullExchangeName"]}
-    for key in text & set(body):
-        value = body[key]
-        if value is not None and not isinstance(value, str):
-            raise bad_request(f"{key} must be a string")
-        value = (value or "").strip() or None
-        if key == "name" and value is None:
-            raise bad_request("name cannot be empty")
-        fields[key] = value.upper() if key in ("yahoo_symbol", "mic") and value else value
-    if "product_type" in body:
-        if body["product_type"] not in PRODUCT_TYPES:
-            raise bad_request(f"product_type must be one of {', '.join(PRODUCT_TYPES)}")
-        fields["product_type"] = body["product_type"]
-    for key in ("active", "allow_buy", "allow_sell"):
-        if key in body:
-            if not isinstance(body[key], bool):
-                raise bad_request(f"{key} must be true or false")
-            fields[key] = int(body[key])
-    if "min_lot" in body:
-        lot = body["min_lot"]
-        if isinstance(lot, bool) or not isinstance(lot, int) or lot < 1:
-            raise bad_request("min_lot must be a whole number >= 1")
-        fields["min_lot"] = lot
-    limits = {"priority_multiplier": (0.1, 3.0), "min_portfolio_target": (0.0, 20.0),
-              "max_portfolio_target": (0.0, 30.0)}
-    for key, (low, high) in limits.items():
-        if key in body:
-            value = body[key]
-            if value is None and key != "priority_multiplier":
-                fields[key] = None
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-                raise bad_request(f"{key} must be a number")
+    for key, value in given.items():
+        if isinstance(value, str) and key != "product_type":
+            value = value.strip() or None
+            fields[key] = value.upper() if key in ("yahoo_symbol", "mic") and value else value
+        elif isinstance(value, bool):
+            fields[key] = int(value)
+        elif key in _LIMITS and value is not None:
+            low, high = _LIMITS[key]
             fields[key] = min(max(float(value), low), high)
+        else:
+            fields[key] = value
     low_t = fields.get("min_portfolio_target", sec.get("min_portfolio_target"))
     high_t = fields.get("max_portfolio_target", sec.get("max_portfolio_target"))
     if low_t is not None and high_t is not None and high_t < low_t:

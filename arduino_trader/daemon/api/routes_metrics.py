@@ -6,7 +6,6 @@ has to be counted in the hot paths and a restart never loses a total stored in S
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +21,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from arduino_trader import __version__
+from arduino_trader.adapters.store.api_queries import portfolio, system
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError
 from .helpers import ask_actor
 from .router import ApiRouter
@@ -139,22 +139,8 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
         report = answer if isinstance(answer, HealthReport) else None
     except ApiError:
         report = None
-    store = ctx.store
-    orders = await asyncio.to_thread(store.fetch_all,
-                                     "SELECT mode, state, COUNT(*) FROM orders GROUP BY 1, 2")
-    rejections = await asyncio.to_thread(store.fetch_all,
-                                         "SELECT layer, code, COUNT(*) FROM order_rejections "
-                                         "GROUP BY 1, 2")
-    trades = await asyncio.to_thread(store.fetch_all,
-                                     "SELECT mode, COUNT(*) FROM trades GROUP BY 1")
-    snapshot = await asyncio.to_thread(store.fetch_one,
-                                       "SELECT total_value, invested_value FROM "
-                                       "portfolio_snapshots ORDER BY date DESC LIMIT 1")
-    cash = await asyncio.to_thread(store.fetch_all,
-                                   "SELECT currency, amount FROM portfolio_cash ORDER BY 1")
-    planner = await asyncio.to_thread(store.fetch_one,
-                                      "SELECT (SELECT duration_ms FROM plans ORDER BY id DESC "
-                                      "LIMIT 1), COUNT(*) FROM plans")
+    db = reads_of(request)
+    snapshot = await portfolio.latest_snapshot(db)
     broker = ctx.resources.get("broker")
     stats = getattr(broker, "stats", None)
     return {
@@ -164,12 +150,13 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
         "actors": report.actors if report else {},
         "components": report.components if report else {},
         "jobs": ctx.scheduler.states(),
-        "orders": [tuple(r) for r in orders],
-        "rejections": [tuple(r) for r in rejections],
-        "trades": [tuple(r) for r in trades],
-        "snapshot": None if snapshot is None else tuple(snapshot),
-        "cash": [tuple(r) for r in cash],
-        "planner": None if planner is None or planner[0] is None else tuple(planner),
+        "orders": await system.order_counts(db),
+        "rejections": await system.rejection_counts(db),
+        "trades": await system.trade_counts(db),
+        "snapshot": None if snapshot is None else (snapshot["total_value"],
+                                                   snapshot["invested_value"]),
+        "cash": await portfolio.cash_balances(db),
+        "planner": await system.planner_facts(db),
         "broker_stats": stats.snapshot() if stats is not None else {},
     }
 

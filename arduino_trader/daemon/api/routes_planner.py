@@ -1,4 +1,4 @@
-"""Planner endpoints (spec/planning.md §2.10, §4): the stored plan as explained steps,
+"""Planner endpoints: the stored plan as explained steps,
 executing step 1 through the executor, dismissal by portfolio hash, planner status and
 regeneration, and the optimiser's view of the last plan. Planning never runs on the loop:
 regeneration is a background job, status answers from the store even while the planner
@@ -7,15 +7,14 @@ is busy."""
 from __future__ import annotations
 
 import asyncio
-import re
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import plan_repo, scores_repo
-from arduino_trader.domain.dividends import min_trade_eur
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.adapters.store import emergency_recs, plan_repo, scores_repo
+from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
+from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
@@ -26,20 +25,20 @@ from arduino_trader.protocols.planning import (
 )
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
+from .bodies_trading import DismissBody, ExecuteStepBody
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter
 
 router = ApiRouter("planner")
 
-EXECUTE_CONFIRMATION = "EXECUTE"
 PLAN_JOB = "planner"
 EXECUTION_JOB = "autonomous_execution"
 STATUS_ASK_TIMEOUT_S = 2.0
 OPTIMIZER_ASK_TIMEOUT_S = 180.0
 MIN_CHANGE = 0.001
-_HASH = re.compile(r"^[0-9a-f]{16}$")
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["status", "reason", "steps", "portfolio_hash"],
     "properties": {"status": {"enum": ["plan", "nothing_to_do", "none"]},
@@ -50,11 +49,15 @@ PLAN_SCHEMA: dict[str, Any] = {
 async def _plan_view(request: web.Request) -> dict[str, Any]:
     store = ctx_of(request).store
     latest = await asyncio.to_thread(plan_repo.latest_plan, store)
-    steps = await asyncio.to_thread(plan_repo.pending_recommendations, store, 50)
+    pending = await asyncio.to_thread(plan_repo.pending_recommendations, store, 50)
+    steps = [{**s, "kind": "plan"} for s in pending]
+    # negative-balance repairs, kind emergency
+    emergency = await asyncio.to_thread(emergency_recs.pending, store)
     if latest is None:
         return {"status": "none", "reason": "no plan yet: the planner runs after the first "
                 "price sync, on schedule, or on POST /api/planner/regenerate",
-                "portfolio_hash": None, "steps": steps, "depth": len(steps)}
+                "portfolio_hash": None, "steps": steps, "depth": len(steps),
+                "emergency": emergency}
     result = latest["result"]
     satellites = await asyncio.to_thread(plan_repo.bucket_plans, store, latest["id"])
     run = {latest["id"]} | {b["id"] for b in satellites}
@@ -62,7 +65,7 @@ async def _plan_view(request: web.Request) -> dict[str, Any]:
     return {"status": latest["status"], "reason": latest["reason"],
             "portfolio_hash": latest["portfolio_hash"], "plan_id": latest["id"],
             "created_at": latest["created_at"], "trigger": latest["trigger"],
-            "depth": len(steps), "steps": steps,
+            "depth": len(steps), "steps": steps, "emergency": emergency,
             "current_score": result.get("current_score"),
             "end_state_score": result.get("end_state_score"),
             "total_score_improvement": result.get("improvement"),
@@ -100,18 +103,13 @@ async def planning_recommendations(request: web.Request) -> web.Response:
 @router.route("POST", "/api/trades/recommendations/execute",
               summary="Execute step 1 of the stored plan through the executor "
               "({confirm: \"EXECUTE\"})",
-              body={"type": "object", "required": ["confirm"],
-                    "properties": {"confirm": {"const": EXECUTE_CONFIRMATION}}},
+              body=ExecuteStepBody,
               response={"type": "object", "required": ["status", "summary"]},
               errors={400: "blocked by a safety layer", 404: "nothing pending",
                       409: "an execution is running", 502: "order failed"})
 async def execute_step(request: web.Request) -> web.Response:
     """Runs the ``autonomous_execution`` job now and answers with its outcome."""
-    body = await read_json(request)
-    only_fields(body, {"confirm"})
-    if body.get("confirm") != EXECUTE_CONFIRMATION:
-        raise bad_request(f"executing a recommendation needs \"confirm\": "
-                          f"\"{EXECUTE_CONFIRMATION}\"", code="confirmation_required")
+    await read_struct(request, ExecuteStepBody)
     ctx = ctx_of(request)
     loop = asyncio.get_running_loop()
     try:
@@ -136,19 +134,26 @@ async def execute_step(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/trades/recommendations/dismiss",
-              summary="Dismiss the pending recommendations of a portfolio hash",
-              body={"type": "object", "required": ["portfolio_hash"],
-                    "properties": {"portfolio_hash": {"type": "string"}}},
+              summary="Dismiss the pending recommendations of a portfolio hash (the "
+              f"emergency ones: \"{EMERGENCY_PORTFOLIO_HASH}\", all or one \"key\")",
+              body=DismissBody,
               response={"type": "object", "required": ["dismissed"]})
 async def dismiss(request: web.Request) -> web.Response:
-    """A dismissed recommendation stays dismissed for that portfolio hash."""
-    body = await read_json(request)
-    only_fields(body, {"portfolio_hash"})
-    value = body.get("portfolio_hash")
-    if not isinstance(value, str) or not _HASH.match(value):
-        raise bad_request("portfolio_hash must be 16 lowercase hex digits",
-                          code="invalid_field", field="portfolio_hash")
+    """A dismissed recommendation stays dismissed for that portfolio hash; an emergency
+    one for its situation (until the shortfalls change)."""
+    body = await read_struct(request, DismissBody)
+    value, key = body.portfolio_hash, body.key
     ctx = ctx_of(request)
+    if value == EMERGENCY_PORTFOLIO_HASH:
+        count = await asyncio.to_thread(emergency_recs.dismiss_by_owner, ctx.store,
+                                        ctx.clock.now(), key)
+        if key is not None and count == 0:
+            raise not_found(f"no pending emergency recommendation {key}",
+                            code="no_pending_recommendation")
+        return json_response({"dismissed": count, "portfolio_hash": value, "key": key})
+    if key is not None:
+        raise bad_request(f"key is only for portfolio_hash \"{EMERGENCY_PORTFOLIO_HASH}\"",
+                          code="invalid_field", field="key")
     count = await asyncio.to_thread(plan_repo.dismiss_all_by_portfolio_hash, ctx.store, value,
                                     ctx.clock.now())
     return json_response({"dismissed": count, "portfolio_hash": value})
@@ -204,7 +209,7 @@ async def regenerate(request: web.Request) -> web.Response:
 
 def _optimizer_view(latest: dict[str, Any], blend: float, target: float,
                     reached_share: float) -> dict[str, Any]:
-    """§4 result fields from a stored plan: targets vs the weights the plan saw. A run
+    """The optimiser's result fields from a stored plan: targets vs the weights the plan saw. A run
     that failed (its error stored with the plan) is ``success: false`` with the error;
     ``target_reached``: the targets' expected return ≥ ``reached_share`` × target."""
     result, inputs = latest["result"], latest.get("inputs", {})
@@ -246,12 +251,10 @@ def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float, 
     blend = settings.get_float("optimizer_blend")
     target = settings.get_float("optimizer_target_return")
     reached = settings.get_float("target_return_threshold_pct")
-    costs = CostModel.from_settings(settings)
     return ({"optimizer_blend": blend, "optimizer_target_return": target,
              "target_return_threshold_pct": reached,
              "min_cash_reserve": str(settings.get_decimal("min_cash_reserve")),
-             "min_trade_amount": str(min_trade_eur(costs.fixed_eur, costs.fraction).quantize(
-                 Decimal("0.01")))},
+             "min_trade_amount": str(minimum_trade_eur(settings).quantize(Decimal("0.01")))},
             blend, target, reached)
 
 
@@ -295,7 +298,7 @@ async def run_optimizer(request: web.Request) -> web.Response:
               "when calculated), best first", response={"type": "object",
                                                         "required": ["scores"]})
 async def scores(request: web.Request) -> web.Response:
-    """Every stored score (spec/planning.md §1.3); components at /api/scores/{isin}."""
+    """Every stored score; components at /api/scores/{isin}."""
     rows = await asyncio.to_thread(scores_repo.read_scores, ctx_of(request).store)
     return json_response({"scores": rows, "count": len(rows)})
 

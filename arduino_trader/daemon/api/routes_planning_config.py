@@ -8,33 +8,27 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import planner_config_repo as repo
+from arduino_trader.adapters.store.api_queries import buckets
 from arduino_trader.config.bucket_planner import ALLOWED, validate
 
-from .context import ctx_of
+from .bodies_planning import PlannerConfigBody, ValidatePlannerConfigBody
+from .body import read_struct
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import json_response, read_body
+from .helpers import json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("planning")
 
 BUCKET = QueryParam("bucket_id", {"type": "string"}, "core or a satellite's id",
                     required=True)
-CONFIG_BODY: dict[str, Any] = {
-    "type": "object", "required": ["bucket_id", "settings"],
-    "properties": {"bucket_id": {"type": "string"}, "settings": {"type": "object"},
-                   "changed_by": {"type": "string"}}}
-VALIDATE_BODY: dict[str, Any] = {"type": "object", "required": ["settings"],
-                                 "properties": {"settings": {"type": "object"}}}
 
 
 async def _bucket(request: web.Request, bucket_id: Any) -> str:
     if not isinstance(bucket_id, str) or not bucket_id.strip():
         raise bad_request("bucket_id is required (core or a satellite's id)",
                           code="invalid_bucket")
-    row = await asyncio.to_thread(ctx_of(request).store.fetch_one,
-                                  "SELECT 1 FROM buckets WHERE id = ?",
-                                                (bucket_id,))
-    if row is None:
+    if not await buckets.bucket_exists(reads_of(request), bucket_id):
         raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
     return bucket_id
 
@@ -56,23 +50,21 @@ async def get_config(request: web.Request) -> web.Response:
     return json_response(await _answer(request, bucket_id))
 
 
-@router.route("PUT", "/api/planning/config", body=CONFIG_BODY,
+@router.route("PUT", "/api/planning/config", body=PlannerConfigBody,
               summary="Replace a bucket's planner configuration (a new version)",
               response={"type": "object", "required": ["bucket_id", "settings", "version"]},
               errors={400: "refused settings (each named)", 404: "unknown bucket"})
 async def put_config(request: web.Request) -> web.Response:
     """All or nothing: one refused key stores nothing."""
-    body = await read_body(request, CONFIG_BODY)
-    bucket_id = await _bucket(request, body.get("bucket_id"))
-    clean, errors = validate(body.get("settings"))
+    body = await read_struct(request, PlannerConfigBody)
+    bucket_id = await _bucket(request, body.bucket_id)
+    clean, errors = validate(body.settings)
     if errors:
         raise ApiError(400, "invalid_planner_config", "planner configuration refused",
                        errors=errors)
-    by = body.get("changed_by", "api")
-    if not isinstance(by, str) or not by.strip() or len(by) > 100:
-        raise bad_request("changed_by must be a short non-empty string", code="invalid_by")
     ctx = ctx_of(request)
-    await asyncio.to_thread(repo.record, ctx.store, bucket_id, clean, by, ctx.clock.now())
+    await asyncio.to_thread(repo.record, ctx.store, bucket_id, clean, body.changed_by,
+                            ctx.clock.now())
     return json_response(await _answer(request, bucket_id))
 
 
@@ -91,12 +83,12 @@ async def delete_config(request: web.Request) -> web.Response:
     return json_response(await _answer(request, bucket_id))
 
 
-@router.route("POST", "/api/planning/config/validate", body=VALIDATE_BODY,
+@router.route("POST", "/api/planning/config/validate", body=ValidatePlannerConfigBody,
               summary="What a planner configuration would refuse and why (stores nothing)",
               response={"type": "object", "required": ["valid", "errors", "allowed"]})
 async def validate_config(request: web.Request) -> web.Response:
     """Always 200: ``valid`` and the refusals, each naming its key."""
-    body = await read_body(request, VALIDATE_BODY)
-    clean, errors = validate(body.get("settings"))
+    body = await read_struct(request, ValidatePlannerConfigBody)
+    clean, errors = validate(body.settings)
     return json_response({"valid": not errors, "errors": errors, "settings": clean,
                           "allowed": sorted(ALLOWED)})

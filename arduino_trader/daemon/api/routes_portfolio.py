@@ -1,4 +1,4 @@
-"""Portfolio, chart and status routes (spec/portfolio.md §6.5-6.6, operations §7.2).
+"""Portfolio, chart and status routes.
 
 Read-only. Missing prices, missing FX, an empty portfolio or an unreadable snapshot row
 never make a 500: the answer carries what is known and names what is missing.
@@ -16,12 +16,13 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import maintenance
 from arduino_trader.adapters.store import portfolio_repo as repo
+from arduino_trader.adapters.store.api_queries import securities, system
 from arduino_trader.domain import analytics
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 
 from .. import log_buffer
 from ..paths import DB_FILE
-from .context import ApiContext, ctx_of
+from .context import ApiContext, ctx_of, reads_of
 from .errors import bad_request, not_found
 from .helpers import json_response
 from .router import ApiRouter, QueryParam
@@ -176,7 +177,7 @@ def _analytics_empty(reason: str, **extra: Any) -> dict[str, Any]:
 
 
 @router.route("GET", "/api/portfolio/analytics", summary="Returns, risk, attribution and "
-              "turnover (spec §6.3-6.4)",
+              "turnover",
               query=(QueryParam("days", {"type": "integer", "minimum": 2, "maximum": 3650}),),
               response={"type": "object", "required": ["status", "returns", "risk_metrics",
                                                        "attribution"],
@@ -243,14 +244,9 @@ async def sparklines(request: web.Request) -> web.Response:
     """{symbol: [{time, value}]} from the local price store (no network)."""
     ctx = ctx_of(request)
     since = months_before(_today(ctx), 12)
-    rows = await asyncio.to_thread(ctx.store.fetch_all,
-                                   "SELECT s.symbol AS symbol, p.day AS day, p.close AS close "
-                                   "FROM price_history p "
-        "JOIN securities s ON s.isin = p.isin WHERE s.active = 1 AND p.day >= ? "
-        "ORDER BY s.symbol, p.day", (since.isoformat(),))
-    active = await asyncio.to_thread(ctx.store.fetch_all,
-                                     "SELECT symbol FROM securities WHERE active = 1")
-    out: dict[str, list[dict[str, Any]]] = {str(r["symbol"]): [] for r in active}
+    db = reads_of(request)
+    rows = await securities.active_closes_since(db, since)
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in await securities.active_symbols(db)}
     for r in rows:
         out.setdefault(str(r["symbol"]), []).append({"time": r["day"], "value": r["close"]})
     return json_response(out)
@@ -271,15 +267,12 @@ async def security_chart(request: web.Request) -> web.Response:
     if wanted not in RANGES_MONTHS:
         raise bad_request(f"range must be one of {', '.join(RANGES_MONTHS)}",
                           code="invalid_range")
-    if await asyncio.to_thread(ctx.store.fetch_one, "SELECT 1 FROM securities WHERE isin = ?",
-                               (isin,)) is None:
+    db = reads_of(request)
+    if await securities.symbol_of(db, isin) is None:
         raise not_found(f"unknown security {isin}", code="security_unknown")
     months = RANGES_MONTHS[wanted]
     since = date.min if months is None else months_before(_today(ctx), months)
-    rows = await asyncio.to_thread(ctx.store.fetch_all,
-                                   "SELECT day, close FROM price_history WHERE isin = ? AND day "
-                                   ">= ? ORDER BY day",
-        (isin, since.isoformat()))
+    rows = await securities.closes_since(db, isin, since)
     return json_response([{"time": r["day"], "value": r["close"]} for r in rows])
 
 
@@ -291,26 +284,12 @@ async def database_stats(request: web.Request) -> web.Response:
     """Sizes of the SQLite file and its WAL, page facts and every table's row count."""
     ctx = ctx_of(request)
     path = ctx.data_dir / DB_FILE
-    pragmas: dict[str, int] = {}
-    for name in ("page_count", "page_size", "freelist_count"):
-        row = await asyncio.to_thread(ctx.store.fetch_one, f"PRAGMA {name}")
-        pragmas[name] = int(row[0]) if row is not None else 0
-    tables_sql = ("SELECT name FROM sqlite_master WHERE type = 'table' "
-                  "AND name NOT LIKE 'sqlite_%' ORDER BY name")
-    names = [str(r["name"]) for r in await asyncio.to_thread(ctx.store.fetch_all, tables_sql)]
-    tables = []
-    for name in names:  # names come from sqlite_master, quoted as identifiers
-        quoted = '"' + name.replace('"', '""') + '"'
-        row = await asyncio.to_thread(ctx.store.fetch_one, f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
-        tables.append({"name": name, "rows": int(row[0]) if row is not None else 0})
-    history = await asyncio.to_thread(ctx.store.fetch_one,
-                                      "SELECT COUNT(*) AS n, COUNT(DISTINCT isin) AS securities, "
-                                      "MIN(day) AS first, "
-        "MAX(day) AS last FROM price_history")
+    db = reads_of(request)
     return json_response({
         "path": str(path), "size_bytes": path.stat().st_size if path.exists() else 0,
-        "wal_bytes": maintenance.wal_size_bytes(path), **pragmas, "tables": tables,
-        "price_history": {k: history[k] for k in history.keys()} if history else {}})
+        "wal_bytes": maintenance.wal_size_bytes(path), **await system.page_facts(db),
+        "tables": await system.table_row_counts(db),
+        "price_history": await system.price_history_summary(db)})
 
 
 @router.route("GET", "/api/system/disk", summary="Disk space of the data directory and the "

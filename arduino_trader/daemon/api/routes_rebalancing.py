@@ -1,4 +1,4 @@
-"""Event-driven rebalancing (spec/portfolio.md §4.5, §4.6): the drift and cash triggers,
+"""Event-driven rebalancing: the drift and cash triggers,
 the trades toward the optimiser's targets, and their execution through the executor.
 
 The targets are the latest plan's optimiser weights per bucket, times each bucket's
@@ -17,10 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import cash_flow_repo, market_repo, plan_repo, satellites_repo
-from arduino_trader.domain.dividends import min_trade_eur
+from arduino_trader.adapters.store import (
+    cash_flow_repo,
+    market_repo,
+    plan_repo,
+    satellites_repo,
+)
 from arduino_trader.domain.emergency import check_rebalance_triggers
-from arduino_trader.domain.execution.costs import CostModel
+from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
+from arduino_trader.domain.execution.costs import CostModel, minimum_trade_eur
+from arduino_trader.domain.execution.safety import bucket_cash_rejection
 from arduino_trader.domain.rebalancing import (
     MissingRate,
     RebalancePlan,
@@ -33,18 +39,19 @@ from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.money import ZERO
 
+from .bodies_trading import RebalanceBody
+from .body import decimal_fields, read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("rebalancing")
 
-MAX_CASH_EUR = Decimal("1000000000")  # 1e9 EUR: anything above is a typo, not cash
 BROKER_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 120.0
 CORE = "core"
-_CASH_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1_000_000_000}
+CASH = decimal_fields(RebalanceBody)["available_cash"]
 _TRADE: dict[str, Any] = {
     "type": "object",
     "required": ["symbol", "isin", "side", "quantity", "value_eur", "bucket_id", "reason"],
@@ -153,17 +160,18 @@ def cash_eur(account: AccountSnapshot, rates: dict[str, Decimal]) -> Decimal:
     return max(ZERO, total)
 
 
-def parse_cash(value: object) -> Decimal:
-    """``available_cash`` as an exact EUR amount in [0, 1e9]; 400 ``invalid_cash`` else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise bad_request("available_cash must be a number", code="invalid_cash")
+def parse_cash(value: str) -> Decimal:
+    """The ``available_cash`` query value, by the body's declaration of the same field;
+    400 ``invalid_cash`` otherwise."""
     try:
-        cash = Decimal(str(value).strip())
+        cash = Decimal(value.strip())
     except InvalidOperation:
-        raise bad_request("available_cash must be a number", code="invalid_cash") from None
-    if not cash.is_finite() or cash < 0 or cash > MAX_CASH_EUR:
-        raise bad_request(f"available_cash must be between 0 and {MAX_CASH_EUR} EUR",
-                          code="invalid_cash")
+        raise bad_request("available_cash must be a number", code="invalid_cash",
+                          field="available_cash") from None
+    problem = CASH.problem(cash)
+    if problem is not None:
+        raise bad_request(f"available_cash {problem}", code="invalid_cash",
+                          field="available_cash")
     return cash
 
 
@@ -192,7 +200,7 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     fills = await asyncio.to_thread(satellites_repo.holdings, ctx.store, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
-                                min_trade_eur=min_trade_eur(fixed, pct), cost_fixed=fixed,
+                                min_trade_eur=minimum_trade_eur(settings), cost_fixed=fixed,
                                 cost_pct=pct, scope=scope,
                                 bucket_holdings=bucket_positions(holdings, fills, buckets))
     except MissingRate as exc:
@@ -219,8 +227,8 @@ def _view(calc: Calculated) -> dict[str, Any]:
                      QueryParam("min_trade_size", {"type": "number"})),
               errors={400: "bad threshold", 503: "broker or FX rate unavailable"})
 async def check_triggers(request: web.Request) -> web.Response:
-    """§4.5 over held ∪ targeted symbols with the latest plan's per-symbol targets
-    (missing target = 0); a symbol whose bucket did not plan never counts as drift."""
+    """Drift and cash triggers over held ∪ targeted symbols with the latest plan's per-symbol
+    targets (missing target = 0); a symbol whose bucket did not plan never counts as drift."""
     ctx = ctx_of(request)
     settings = ctx.settings.current()
     enabled_raw = request.query.get("enabled")
@@ -228,8 +236,7 @@ async def check_triggers(request: web.Request) -> web.Response:
         raise bad_request("enabled must be true or false", code="invalid_query")
     enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
         None, "") else enabled_raw in ("true", "1")
-    costs = CostModel.from_settings(settings)
-    default_min = min_trade_eur(costs.fixed_eur, costs.fraction)
+    default_min = minimum_trade_eur(settings)
     drift = _query_decimal(request, "drift_threshold", Decimal(
         str(settings.get_float("rebalance_position_drift_threshold"))))
     multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
@@ -283,7 +290,7 @@ def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal
 @router.route("GET", "/api/rebalancing/calculate-trades", summary="Trades toward the "
               "optimiser's targets with the given cash (default: the broker's cash in EUR)",
               response=_TRADES,
-              query=(QueryParam("available_cash", _CASH_SCHEMA,
+              query=(QueryParam("available_cash", CASH.schema(),
                                 "EUR to spend (default: the broker's cash in EUR)"),),
               errors={400: "bad available_cash", 503: "broker or FX rate unavailable"})
 async def calculate_trades(request: web.Request) -> web.Response:
@@ -295,22 +302,22 @@ async def calculate_trades(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/rebalancing/execute-rebalance", summary="Send the rebalancing "
               "trades through the executor (research mode: the paper broker)",
-              body={"type": "object", "properties": {"available_cash": _CASH_SCHEMA},
-                    "additionalProperties": False},
+              body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
-              errors={400: "bad available_cash", 503: "broker, FX rate or executor "
+              errors={400: "bad available_cash", 409: "a bucket's ledger cash cannot pay "
+                      "for its trades (nothing sent)", 503: "broker, FX rate or executor "
                       "unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
     the same day on the same plan is a duplicate, never a second order)."""
-    body: dict[str, Any] = await read_json(request) if await request.read() else {}
-    only_fields(body, {"available_cash"})
-    cash = parse_cash(body["available_cash"]) if "available_cash" in body else None
+    given = (await read_struct(request, RebalanceBody, optional=True)).available_cash
+    cash = given if isinstance(given, Decimal) else None
     ctx = ctx_of(request)
     calc = await calculate(ctx, cash)
     if not calc.plan.trades:
         return json_response({"success": True, "message": "nothing to rebalance",
                               "orders": [], **_view(calc)})
+    await check_bucket_cash(ctx, calc.plan)
     day = ctx.clock.now().date().isoformat()
     orders: list[dict[str, Any]] = []
     for t in calc.plan.trades:
@@ -332,10 +339,44 @@ async def execute_rebalance(request: web.Request) -> web.Response:
                           "orders": orders, **_view(calc)})
 
 
+async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
+    """Refuse the whole rebalance (409, nothing sent) when a bucket's ledger cash cannot
+    pay for its trades: its buys with fees, less its sales net of fees (they are sent
+    first). The executor's bucket layer then judges each buy again on the ledger."""
+    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
+    if not ledger_applies(buckets):
+        return
+    ledger = await asyncio.to_thread(cash_flow_repo.bucket_cash, ctx.store)
+    rates = await _rates(ctx)
+    virtual = ctx.settings.current().get_decimal("virtual_test_cash") \
+        if ctx.settings.current().get_str("trading_mode") != "live" else ZERO
+    short: list[dict[str, Any]] = []
+    for bucket_id in sorted({t.bucket_id for t in plan.trades if t.side == "BUY"}):
+        mine = [t for t in plan.trades if t.bucket_id == bucket_id]
+        need = sum((t.value_eur + t.cost_eur if t.side == "BUY" else t.cost_eur - t.value_eur
+                    for t in mine), ZERO)
+        fees = sum((t.cost_eur for t in mine), ZERO)
+        cash = ledger_cash_eur(ledger.get(bucket_id, {}), rates)
+        if cash is None:
+            raise ApiError(503, "missing_rate", f"no EUR rate for a currency of bucket "
+                           f"{bucket_id}'s ledger cash")
+        if bucket_id == CORE:
+            cash += virtual
+        refused = bucket_cash_rejection(bucket_id, need, fees, cash)
+        if refused is not None:
+            short.append({"bucket_id": bucket_id, "needed_eur": str(need),
+                          "fees_eur": str(fees), "available_eur": str(cash),
+                          "reason": refused.message})
+    if short:
+        raise ApiError(409, "bucket_cash_insufficient", "nothing sent: " + "; ".join(
+            s["reason"] for s in short), buckets=short)
+
+
 __all__ = [
     "Targets",
     "calculate",
     "cash_eur",
+    "check_bucket_cash",
     "load_targets",
     "parse_cash",
     "router",

@@ -1,4 +1,4 @@
-"""Satellite endpoints (spec/portfolio.md §1.16), prefix ``/api/satellites``.
+"""Satellite endpoints, prefix ``/api/satellites``.
 
 Reads go to the store; every change is a command to the satellite manager actor, which
 validates it with the domain rules and writes it in one transaction. Bad input is a 4xx
@@ -40,16 +40,28 @@ from arduino_trader.protocols.satellites import (
     UpdateBucket,
 )
 
+from .bodies_satellites import (
+    MAX_ABS_AMOUNT,
+    AssignSecurityBody,
+    CreateSatelliteBody,
+    DepositBody,
+    PatchBucketBody,
+    PresetBody,
+    ReconcileBody,
+    SatelliteSettingsBody,
+    TransferBody,
+    given,
+)
+from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import ask_actor, json_response, only_fields, read_body, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("satellites")
 P = "/api/satellites"
 ASK_TIMEOUT_S = 60.0
 _CCY = re.compile(r"^[A-Z]{3}$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 OBJ: dict[str, Any] = {"type": "object"}
 BUCKET_ERRORS = {404: "unknown bucket", 409: "refused by a lifecycle or balance rule"}
 
@@ -62,8 +74,6 @@ async def _command(request: web.Request, message: object) -> Any:
     return reply
 
 
-# Larger magnitudes overflow the ledger's cent quantisation (decimal.InvalidOperation).
-_MAX_ABS_AMOUNT = Decimal(10) ** 15
 
 
 def _decimal(value: object, name: str) -> Decimal:
@@ -71,7 +81,7 @@ def _decimal(value: object, name: str) -> Decimal:
         result = parse_decimal(value, field=name)
     except InvalidAmount as exc:
         raise bad_request(str(exc), code="invalid_field", field=name) from None
-    if abs(result) >= _MAX_ABS_AMOUNT:
+    if abs(result) >= MAX_ABS_AMOUNT:
         raise bad_request(f"{name} is out of range (|{name}| < 1e15)", code="invalid_field",
                           field=name)
     return result
@@ -81,13 +91,6 @@ def _currency(value: object) -> str:
     if not isinstance(value, str) or not _CCY.match(value):
         raise bad_request("currency must be a 3-letter code like EUR", code="invalid_field",
                           field="currency")
-    return value
-
-
-def _text(body: dict[str, Any], name: str, default: str = "") -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise bad_request(f"{name} must be text", code="invalid_field", field=name)
     return value
 
 
@@ -115,51 +118,26 @@ async def get_bucket(request: web.Request) -> web.Response:
 
 
 @router.route("POST", f"{P}/satellites", summary="Create a satellite", status=201,
-              body={"type": "object", "required": ["id", "name"],
-                    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                                   "notes": {"type": "string"},
-                                   "start_in_research": {"type": "boolean"}},
-                    "additionalProperties": False},
+              body=CreateSatelliteBody,
               response=OBJ, errors={400: "invalid id or name, or the id exists"})
 async def create_satellite(request: web.Request) -> web.Response:
     """A new satellite, in research unless ``start_in_research`` is false."""
-    body = await read_json(request)
-    only_fields(body, {"id", "name", "notes", "start_in_research"})
-    bucket_id = body.get("id")
-    if not isinstance(bucket_id, str) or not _ID.match(bucket_id):
-        raise bad_request("id must be 1-40 lower-case letters, digits, '-' or '_'",
-                          code="invalid_field", field="id")
-    name = _text(body, "name")
-    if not name.strip():
-        raise bad_request("name is required", code="missing_field", field="name")
-    research = body.get("start_in_research", True)
-    if not isinstance(research, bool):
-        raise bad_request("start_in_research must be true or false", code="invalid_field",
-                          field="start_in_research")
-    reply = await _command(request, CreateSatellite(bucket_id, name, _text(body, "notes"),
-                                                    research))
+    body = await read_struct(request, CreateSatelliteBody)
+    reply = await _command(request, CreateSatellite(body.id, body.name, body.notes,
+                                                    body.start_in_research))
     return json_response(reply, status=201)
 
 
 @router.route("PATCH", f"{P}/buckets/{{bucket_id}}",
               summary="Update name, notes, target_pct, min_pct, max_pct",
-              body={"type": "object", "properties": {
-                  "name": {"type": "string"}, "notes": {"type": "string"},
-                  "target_pct": {"type": ["string", "number"]},
-                  "min_pct": {"type": ["string", "number"]},
-                  "max_pct": {"type": ["string", "number"]}}, "additionalProperties": False},
+              body=PatchBucketBody,
               response=OBJ, errors={400: "empty or invalid update", **BUCKET_ERRORS})
 async def patch_bucket(request: web.Request) -> web.Response:
     """Validated update: min ≤ target ≤ max (or target 0), Σ satellite targets ≤ budget."""
-    body = await read_json(request)
-    only_fields(body, {"name", "notes", "target_pct", "min_pct", "max_pct"})
+    body = given(await read_struct(request, PatchBucketBody))
     if not body:
         raise bad_request("nothing to update", code="empty_update")
-    fractions = {k: _decimal(body[k], k) for k in ("target_pct", "min_pct", "max_pct")
-                 if k in body}
-    msg = UpdateBucket(request.match_info["bucket_id"],
-                       name=_text(body, "name") if "name" in body else None,
-                       notes=_text(body, "notes") if "notes" in body else None, **fractions)
+    msg = UpdateBucket(request.match_info["bucket_id"], **body)
     return json_response(await _command(request, msg))
 
 
@@ -196,28 +174,23 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 @router.route("PUT", f"{P}/satellites/{{bucket_id}}/settings",
-              summary="Replace a satellite's settings (validated)", body=OBJ, response=OBJ,
+              summary="Replace a satellite's settings (validated)", body=SatelliteSettingsBody,
+              response=OBJ,
               errors={400: "invalid settings", 404: "unknown bucket"})
 async def put_settings(request: web.Request) -> web.Response:
     """Replace every setting; absent keys take their defaults."""
-    body = await read_json(request)
+    body = given(await read_struct(request, SatelliteSettingsBody))
     body.pop("satellite_id", None)
     return json_response(await _command(request, PutSettings(request.match_info["bucket_id"],
                                                              body)))
 
 
-PRESET_BODY: dict[str, Any] = {"type": "object", "required": ["preset_name"],
-                               "properties": {"preset_name": {"type": "string"}}}
-
-
-@router.route("POST", f"{P}/satellites/{{bucket_id}}/apply-preset", body=PRESET_BODY,
+@router.route("POST", f"{P}/satellites/{{bucket_id}}/apply-preset", body=PresetBody,
               summary="Apply a strategy preset {preset_name}",
               response=OBJ, errors={400: "unknown preset", 404: "unknown bucket"})
 async def apply_preset(request: web.Request) -> web.Response:
     """Overwrite sliders, toggles and dividend handling with the preset's."""
-    name = (await read_body(request, PRESET_BODY))["preset_name"]
-    if not isinstance(name, str) or not name:
-        raise bad_request("preset_name must be a preset's name", code="invalid_field")
+    name = (await read_struct(request, PresetBody)).preset_name
     return json_response(await _command(request, ApplyPreset(request.match_info["bucket_id"],
                                                              name)))
 
@@ -268,58 +241,28 @@ async def balances_summary(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-def _request_id(body: dict[str, Any]) -> str:
-    value = body.get("request_id")
-    if value is None:
-        return uuid.uuid4().hex
-    if not isinstance(value, str) or not 0 < len(value) <= 100:
-        raise bad_request("request_id must be 1-100 characters", code="invalid_field",
-                          field="request_id")
-    return value
-
-
-MONEY_BODY: dict[str, Any] = {"amount": {"type": ["string", "number"]},
-                              "currency": {"type": "string", "default": "EUR"},
-                              "description": {"type": "string"},
-                              "request_id": {"type": "string",
-                                             "description": "retry key: same id, same effect"}}
+def _request_id(body: DepositBody) -> str:
+    return body.request_id if isinstance(body.request_id, str) else uuid.uuid4().hex
 
 
 @router.route("POST", f"{P}/balances/transfer", summary="Transfer cash between buckets",
-              body={"type": "object",
-                    "required": ["from_bucket_id", "to_bucket_id", "amount"],
-                    "properties": {"from_bucket_id": {"type": "string"},
-                                   "to_bucket_id": {"type": "string"}, **MONEY_BODY},
-                    "additionalProperties": False},
+              body=TransferBody,
               response=OBJ, errors={400: "bad input", **BUCKET_ERRORS})
 async def transfer(request: web.Request) -> web.Response:
     """Both legs in one transaction → {from_balance, to_balance}."""
-    body = await read_json(request)
-    only_fields(body, {"from_bucket_id", "to_bucket_id", "amount", "currency", "description",
-                       "request_id"})
-    missing = sorted({"from_bucket_id", "to_bucket_id", "amount"} - set(body))
-    if missing:
-        raise bad_request(f"missing field(s): {', '.join(missing)}", code="missing_field")
-    msg = TransferCash(_text(body, "from_bucket_id"), _text(body, "to_bucket_id"),
-                       _decimal(body["amount"], "amount"),
-                       _currency(body.get("currency", "EUR")), _request_id(body),
-                       _text(body, "description"))
+    body = await read_struct(request, TransferBody)
+    msg = TransferCash(body.from_bucket_id, body.to_bucket_id, body.amount, body.currency,
+                       _request_id(body), body.description)
     return json_response(await _command(request, msg))
 
 
 @router.route("POST", f"{P}/balances/deposit", summary="Allocate a deposit across buckets",
-              body={"type": "object", "required": ["amount"], "properties": MONEY_BODY,
-                    "additionalProperties": False},
+              body=DepositBody,
               response=OBJ, errors={400: "bad amount", 409: "refused (e.g. no FX rate)"})
 async def deposit(request: web.Request) -> web.Response:
     """Deficit-first split → {allocations}."""
-    body = await read_json(request)
-    only_fields(body, {"amount", "currency", "description", "request_id"})
-    if "amount" not in body:
-        raise bad_request("missing field(s): amount", code="missing_field")
-    msg = AllocateDeposit(_decimal(body["amount"], "amount"),
-                          _currency(body.get("currency", "EUR")), _request_id(body),
-                          _text(body, "description"))
+    body = await read_struct(request, DepositBody)
+    msg = AllocateDeposit(body.amount, body.currency, _request_id(body), body.description)
     return json_response(await _command(request, msg))
 
 
@@ -347,28 +290,14 @@ async def bucket_transactions(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ reconciliation
 @router.route("POST", f"{P}/reconcile", summary="Reconcile one currency",
-              body={"type": "object", "required": ["currency"],
-                    "properties": {"currency": {"type": "string"},
-                                   "actual_balance": {"type": ["string", "number"]},
-                                   "auto_correct_threshold": {"type": ["string", "number"]}},
-                    "additionalProperties": False},
+              body=ReconcileBody,
               response=OBJ, errors={400: "bad input", 409: "broker cash unavailable"})
 async def reconcile(request: web.Request) -> web.Response:
     """Small gaps are corrected against core (audited); large ones reported, unchanged.
     Without ``actual_balance`` the live broker cash is used."""
-    body = await read_json(request)
-    only_fields(body, {"currency", "actual_balance", "auto_correct_threshold"})
-    if "currency" not in body:
-        raise bad_request("missing field(s): currency", code="missing_field")
-    actual = _decimal(body["actual_balance"], "actual_balance") \
-        if body.get("actual_balance") is not None else None
-    threshold = _decimal(body["auto_correct_threshold"], "auto_correct_threshold") \
-        if body.get("auto_correct_threshold") is not None else None
-    if threshold is not None and not 0 <= threshold <= 100:
-        raise bad_request("auto_correct_threshold must be in 0..100 EUR",
-                          code="invalid_field", field="auto_correct_threshold")
+    body = await read_struct(request, ReconcileBody)
     return json_response(await _command(request, ReconcileCurrency(
-        _currency(body["currency"]), actual, threshold)))
+        body.currency, body.actual_balance, body.auto_correct_threshold)))
 
 
 @router.route("POST", f"{P}/reconcile/initialize",
@@ -432,16 +361,10 @@ async def bucket_values(request: web.Request) -> web.Response:
 
 @router.route("PUT", f"{P}/securities/{{isin}}/bucket",
               summary="Put a security in a bucket's universe",
-              body={"type": "object", "required": ["bucket_id"],
-                    "properties": {"bucket_id": {"type": "string"}},
-                    "additionalProperties": False},
+              body=AssignSecurityBody,
               response=OBJ, errors={400: "bad input", 404: "unknown bucket or security"})
 async def assign_security(request: web.Request) -> web.Response:
     """``core`` returns the security to core's universe."""
-    body = await read_json(request)
-    only_fields(body, {"bucket_id"})
-    bucket_id = _text(body, "bucket_id")
-    if not bucket_id:
-        raise bad_request("bucket_id is required", code="missing_field", field="bucket_id")
+    bucket_id = (await read_struct(request, AssignSecurityBody)).bucket_id
     return json_response(await _command(request, AssignSecurity(request.match_info["isin"],
                                                                 bucket_id)))

@@ -1,4 +1,4 @@
-"""The nine settings routes (spec/operations.md §6.3) with the safe decisions applied."""
+"""The nine settings routes, with the safe decisions applied."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from arduino_trader.config.spec import SettingError
 from ..caches import CacheRegistry
 from ..restart import RESTART_EXIT_CODE, ExitRequest, no_new_privileges
 from ..settings_service import LIVE_CONFIRMATION
+from .bodies_settings import SettingBody, TradingModeBody
+from .body import read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
-from .helpers import json_response, only_fields, read_json
+from .helpers import json_response
 from .router import ApiRouter
 
 router = ApiRouter("settings")
@@ -49,21 +51,17 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 @router.route("PUT", "/api/settings/{key}", summary="Set one runtime setting {value}",
-              body={"type": "object", "required": ["value"],
-                    "properties": {"value": {}}, "additionalProperties": False},
+              body=SettingBody,
               response={"type": "object"}, errors={404: "unknown setting"})
 async def put_setting(request: web.Request) -> web.Response:
     """Validate and persist one override; 400 names the key and its valid range."""
     key = request.match_info["key"]
     if key not in SETTINGS:
         raise ApiError(404, "unknown_setting", f"unknown setting {key!r}")
-    body = await read_json(request)
-    only_fields(body, {"value"})
-    if "value" not in body:
-        raise bad_request("body must be {\"value\": ...}", code="missing_field")
+    body = await read_struct(request, SettingBody)
     ctx = ctx_of(request)
     try:
-        value = await asyncio.to_thread(ctx.settings.set, key, body["value"])
+        value = await asyncio.to_thread(ctx.settings.set, key, body.value)
     except SettingError as exc:
         raise bad_request(str(exc), code="invalid_setting", key=key,
                           range=SETTINGS[key].range_text()) from None
@@ -192,23 +190,14 @@ async def get_trading_mode(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/settings/trading-mode",
               summary="Set the mode explicitly: {mode, confirm} (never a toggle)",
-              body={"type": "object", "required": ["mode"], "additionalProperties": False,
-                    "properties": {"mode": {"enum": ["research", "live"]},
-                                   "confirm": {"type": "string"}}},
+              body=TradingModeBody,
               response=MODE_SCHEMA)
 async def set_trading_mode(request: web.Request) -> web.Response:
     """Idempotent; live needs credentials and ``confirm: "ENABLE LIVE TRADING"``."""
-    body = await read_json(request)
-    only_fields(body, {"mode", "confirm"})
-    mode = body.get("mode")
-    if mode not in ("research", "live"):
-        raise bad_request("body must be {\"mode\": \"research\"|\"live\"}", code="invalid_mode")
-    confirm = body.get("confirm")
-    if confirm is not None and not isinstance(confirm, str):
-        raise bad_request("confirm must be a string", code="invalid_field")
+    body = await read_struct(request, TradingModeBody)
     try:
-        new, previous = await asyncio.to_thread(ctx_of(request).settings.set_trading_mode, mode,
-                                                confirm)
+        new, previous = await asyncio.to_thread(ctx_of(request).settings.set_trading_mode,
+                                                body.mode, body.confirm)
     except SettingError as exc:
         raise bad_request(exc.reason, code="mode_change_refused",
                           confirmation=LIVE_CONFIRMATION) from None

@@ -12,11 +12,13 @@ from aiohttp import web
 
 from arduino_trader import __version__
 from arduino_trader.adapters.store import portfolio_repo, pruning_repo
+from arduino_trader.adapters.store.api_queries import portfolio, securities
+from arduino_trader.adapters.store.api_queries.connection import Reader
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.store import Database
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
-from .context import ctx_of
+from .context import ctx_of, reads_of
 from .errors import ApiError, conflict, not_found
 from .helpers import ask_actor, json_response
 from .router import ApiRouter
@@ -79,26 +81,19 @@ async def status(request: web.Request) -> web.Response:
         "checks": report.checks if report else {},
         "jobs": ctx.scheduler.states(),
         "time": ctx.clock.now(),
-        **await _portfolio_summary(ctx.store),
+        **await _portfolio_summary(ctx.store, reads_of(request)),
     }
     return json_response(body)
 
 
-async def _portfolio_summary(store: Database) -> dict[str, Any]:
-    """Universe size, positions, cash and the last sync (spec §7.2), from the store."""
-    universe = await asyncio.to_thread(store.fetch_one,
-                                       "SELECT COUNT(*) AS n, COALESCE(SUM(active), 0) AS active "
-                                       "FROM securities")
-    positions = await asyncio.to_thread(store.fetch_one,
-                                        "SELECT COUNT(*) AS n FROM portfolio_positions")
-    snapshot = await asyncio.to_thread(store.fetch_one,
-                                       "SELECT date, cash_balance, total_value FROM "
-                                       "portfolio_snapshots "
-        "ORDER BY date DESC LIMIT 1")
+async def _portfolio_summary(store: Database, db: Reader) -> dict[str, Any]:
+    """Universe size, positions, cash and the last sync, from the store."""
+    total, active = await securities.universe_counts(db)
+    snapshot = await portfolio.latest_snapshot(db)
     return {
-        "security_count": int(universe["n"]) if universe else 0,
-        "universe_active": int(universe["active"]) if universe else 0,
-        "position_count": int(positions["n"]) if positions else 0,
+        "security_count": total,
+        "universe_active": active,
+        "position_count": await portfolio.position_count(db),
         "last_sync": await asyncio.to_thread(portfolio_repo.last_sync, store),
         "cash_balance_eur": snapshot["cash_balance"] if snapshot else None,
         "portfolio_value_eur": snapshot["total_value"] if snapshot else None,

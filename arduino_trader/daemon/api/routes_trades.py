@@ -1,5 +1,5 @@
 """Trades and orders: the ledger, manual execution behind the safety pipeline, dry-run
-validation, the order journal, and the kill switch (spec/operations.md §1.4, §1.11)."""
+validation, the order journal, and the kill switch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from arduino_trader.adapters.store import order_journal
-from arduino_trader.protocols.broker import MAX_ORDER_QUANTITY
+from arduino_trader.adapters.store.api_queries import securities
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     OrderIntent,
@@ -21,32 +21,22 @@ from arduino_trader.protocols.execution import (
     SubmitOrder,
     ValidateOrder,
 )
-from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 
-from .context import ApiContext, ctx_of
+from .bodies_trading import KILL_CONFIRMATION, KillSwitchBody, OrderBody, ValidateOrderBody
+from .body import read_struct
+from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request
-from .helpers import ask_actor, json_response, only_fields, read_json
+from .helpers import ask_actor, json_response
 from .router import ApiRouter, QueryParam
+
+__all__ = ["KILL_CONFIRMATION", "router", "unresolved_response"]
 
 router = ApiRouter("trades")
 log = structlog.get_logger(component="api")
 
-EXECUTE_CONFIRMATION = "EXECUTE"
-KILL_CONFIRMATION = "STOP TRADING"
 EXECUTE_LIMIT = 10  # requests per minute, per client address
 _KIND_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400, "blocked": 400,
                 "conflict": 409}
-ORDER_BODY: dict[str, Any] = {
-    "type": "object", "required": ["symbol", "side", "quantity"],
-    "properties": {"symbol": {"type": "string", "description": "ISIN"},
-                   "side": {"enum": ["BUY", "SELL"]},
-                   "quantity": {"type": ["integer", "string"]},
-                   "confirm": {"type": "string"}, "request_id": {"type": "string"}},
-    "additionalProperties": False,
-}
-VALIDATE_BODY: dict[str, Any] = {  # a dry run: no confirmation, no retry id
-    **ORDER_BODY, "properties": {k: v for k, v in ORDER_BODY["properties"].items()
-                                 if k not in ("confirm", "request_id")}}
 _recent: dict[str, deque[float]] = {}
 
 
@@ -62,33 +52,10 @@ def _limit_rate(request: web.Request) -> None:
     window.append(now)
 
 
-async def _intent(request: web.Request, allowed: set[str]) -> tuple[OrderIntent, dict[str, Any]]:
-    body = await read_json(request)
-    only_fields(body, allowed)
-    missing = sorted({"symbol", "side", "quantity"} - set(body))
-    if missing:
-        raise bad_request(f"missing field(s): {', '.join(missing)}", code="missing_field")
-    isin, side = body["symbol"], body["side"]
-    if not isinstance(isin, str) or not isin.strip():
-        raise bad_request("symbol must be an ISIN string", code="invalid_field", field="symbol")
-    if side not in ("BUY", "SELL"):
-        raise bad_request("side must be BUY or SELL", code="invalid_field", field="side")
-    try:
-        quantity = parse_decimal(body["quantity"], field="quantity")
-    except InvalidAmount as exc:
-        raise bad_request(str(exc), code="invalid_field", field="quantity") from None
-    if quantity != quantity.to_integral_value() or not 0 < quantity <= MAX_ORDER_QUANTITY:
-        raise bad_request(f"quantity must be a whole number in 1..{MAX_ORDER_QUANTITY}",
-                          code="invalid_field", field="quantity")
-    ctx = ctx_of(request)
-    symbol = await _symbol_of(ctx, isin.strip().upper())
-    return OrderIntent(isin.strip().upper(), symbol, side, quantity, "manual"), body
-
-
-async def _symbol_of(ctx: ApiContext, isin: str) -> str:
-    row = await asyncio.to_thread(ctx.store.fetch_one,
-                                  "SELECT symbol FROM securities WHERE isin = ?", (isin,))
-    return str(row["symbol"]) if row is not None else isin
+async def _intent(request: web.Request, body: ValidateOrderBody) -> OrderIntent:
+    isin = body.symbol.strip().upper()
+    symbol = await securities.symbol_of(reads_of(request), isin) or isin
+    return OrderIntent(isin, symbol, body.side, body.quantity, "manual")
 
 
 def _answer(result: Any) -> web.Response:
@@ -156,22 +123,16 @@ async def list_rejections(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/trades/execute",
               summary="Manual order through the safety pipeline ({confirm: \"EXECUTE\"})",
-              body=ORDER_BODY, response={"type": "object", "required": ["status"]},
+              body=OrderBody, response={"type": "object", "required": ["status"]},
               errors={202: "outcome unknown: do not retry, it is resolved with the broker",
                       403: "mode", 404: "unknown ISIN", 409: "pending order",
                       429: "rate limited", 502: "broker failure"})
 async def execute(request: web.Request) -> web.Response:
     """One order, exactly like an autonomous one; in research mode it is simulated."""
     _limit_rate(request)
-    intent, body = await _intent(request, {"symbol", "side", "quantity", "confirm",
-                                           "request_id"})
-    if body.get("confirm") != EXECUTE_CONFIRMATION:
-        raise bad_request(f"manual execution needs \"confirm\": \"{EXECUTE_CONFIRMATION}\"",
-                          code="confirmation_required")
-    request_id = body.get("request_id") or uuid.uuid4().hex
-    if not isinstance(request_id, str) or len(request_id) > 100:
-        raise bad_request("request_id must be a string of at most 100 characters",
-                          code="invalid_field", field="request_id")
+    body = await read_struct(request, OrderBody)
+    intent = await _intent(request, body)
+    request_id = body.request_id or uuid.uuid4().hex
     log.warning("manual_order_requested", isin=intent.isin, side=intent.side,
                 quantity=str(intent.quantity), request_id=request_id)
     result = await ask_actor(request, "executor", SubmitOrder(
@@ -181,26 +142,21 @@ async def execute(request: web.Request) -> web.Response:
 
 @router.route("POST", "/api/trades/validate",
               summary="Dry run: which safety layer would block this order, and why",
-              body=VALIDATE_BODY, response={"type": "object", "required": ["status"]})
+              body=ValidateOrderBody, response={"type": "object", "required": ["status"]})
 async def validate(request: web.Request) -> web.Response:
     """Runs the pipeline on live facts; writes nothing and sends nothing."""
-    intent, _ = await _intent(request, {"symbol", "side", "quantity"})
+    intent = await _intent(request, await read_struct(request, ValidateOrderBody))
     result = await ask_actor(request, "executor", ValidateOrder(intent), timeout=60)
     return _answer(result)
 
 
 @router.route("POST", "/api/trades/kill-switch",
               summary="Stop trading: research mode now, then cancel open orders",
-              body={"type": "object", "required": ["confirm"],
-                    "properties": {"confirm": {"const": KILL_CONFIRMATION}}},
+              body=KillSwitchBody,
               response={"type": "object", "required": ["trading_mode"]})
 async def kill_switch(request: web.Request) -> web.Response:
     """Research first (no new orders), then every open order is asked to cancel."""
-    body = await read_json(request)
-    only_fields(body, {"confirm"})
-    if body.get("confirm") != KILL_CONFIRMATION:
-        raise bad_request(f"the kill switch needs \"confirm\": \"{KILL_CONFIRMATION}\"",
-                          code="confirmation_required")
+    await read_struct(request, KillSwitchBody)
     ctx = ctx_of(request)
     mode, previous = await asyncio.to_thread(ctx.settings.set_trading_mode, "research", None,
                                              who="kill-switch")

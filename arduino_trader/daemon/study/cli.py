@@ -29,7 +29,8 @@ def cmd_study(args: argparse.Namespace) -> int:
         options = StudyOptions(out=args.out, workers=args.workers, scheduler=args.scheduler,
                                data=None if args.data == "bundled" else Path(args.data),
                                initial_cash=args.initial_cash,
-                               monthly_deposit=args.monthly_deposit, batch=args.batch)
+                               monthly_deposit=args.monthly_deposit, batch=args.batch,
+                               warm_up=args.warm_up)
         if args.log_level != "none":
             from arduino_trader.daemon.logging_setup import configure_logging
 
@@ -81,6 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="'bundled' or a Date,TICKER,... CSV(.gz), sent to workers once")
     study.add_argument("--initial-cash", default="10000", help="EUR at each window's start")
     study.add_argument("--monthly-deposit", default="0", help="EUR each new month")
+    study.add_argument("--warm-up", action="store_true",
+                       help="first run one short backtest on every worker, timed apart "
+                            "(summary warm_up_s), so the trials' wall time and ETA leave "
+                            "out each worker's start-up")
     study.add_argument("--log-level", default="error",
                        choices=("debug", "info", "warning", "error", "none"),
                        help="JSON logs on stderr at this level")

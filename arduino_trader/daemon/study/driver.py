@@ -22,11 +22,15 @@ from arduino_trader import __version__
 from arduino_trader.config.schema import SETTINGS
 from arduino_trader.config.settings import Settings
 
-from .plan import MIN_WINDOW_DAYS, StudyError, StudyPlan, settings_json
+from .plan import MIN_WINDOW_DAYS, StudyError, StudyPlan, Window, settings_json
 from .results import ResultStore, summary, trial_score, write_summary
 from .trial import PriceData, run_window
 
 CONNECT_TIMEOUT_S = 10
+# Each LocalCluster worker has one thread, so its Numba kernels get one too (Dask already
+# sets OMP/MKL/OpenBLAS to one thread per worker): N workers use N cores, no more. The
+# workers inherit NUMBA_CACHE_DIR, so they share one compiled-kernel cache on disk.
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class StudyOptions:
     initial_cash: str = "10000"
     monthly_deposit: str = "0"
     batch: int = 8  # sampler trials asked per round (fixed: results do not depend on workers)
+    warm_up: bool = False  # one short backtest on every worker before the timed trials
 
 
 def base_overrides(settings: Settings) -> dict[str, Any]:
@@ -65,7 +70,7 @@ def check_workers(identities: Mapping[str, Any]) -> None:
 def connect(options: StudyOptions) -> Iterator[Any]:
     """A Dask client: to ``options.scheduler``, or to a new LocalCluster of
     ``options.workers`` single-threaded worker processes (the operating system places
-    them; nothing is pinned)."""
+    them; nothing is pinned; :data:`WORKER_ENV` in their environment)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -81,7 +86,8 @@ def connect(options: StudyOptions) -> Iterator[Any]:
     if options.workers < 1:
         raise StudyError("--workers must be at least 1")
     cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                           dashboard_address="127.0.0.1:0", host="127.0.0.1")
+                           dashboard_address="127.0.0.1:0", host="127.0.0.1",
+                           env=dict(WORKER_ENV))
     with cluster, Client(cluster) as client:
         yield client
 
@@ -144,6 +150,8 @@ class Study:
         self.oos: dict[int, dict[str, Any]] = {}
         self.workers: dict[str, float] = {}
         self.data: Any = None
+        self.warm: dict[str, float] | None = None  # each worker's warm-up seconds
+        self.checked: list[str] = []
 
     def preflight(self) -> None:
         """Check every worker, open the study directory, then scatter the price data to
@@ -162,6 +170,7 @@ class Study:
         except Exception as exc:  # a worker that cannot even run the check
             raise StudyError(f"a worker cannot run the version check: {exc}") from None
         check_workers(identities)
+        self.checked = sorted(identities)  # the workers' addresses, as the check saw them
         try:
             self.store = ResultStore(self.options.out, self.plan_text)
         except ValueError as exc:
@@ -173,6 +182,28 @@ class Study:
                 raise StudyError(f"cannot read --data {self.options.data}: {exc}") from None
             payload = PriceData(self.options.data.name, content)
             self.data = self.client.scatter(payload, broadcast=True)
+
+    def warm_up(self, window: Window) -> dict[str, float]:
+        """One backtest of ``window`` with the base settings on every worker, before the
+        timed trials: each worker imports the package, loads the Numba kernels and writes
+        the price data once. Each task is placed on its worker, loosely: a worker lost
+        meanwhile has its warm-up run elsewhere instead of waiting for ever. Each worker's
+        wall seconds; :class:`StudyError` when one fails."""
+        # The addresses the pre-flight check answered from: the client's cached scheduler
+        # info can still be empty right after a LocalCluster starts.
+        workers = self.checked
+        futures = [self.client.submit(
+            run_window, -1, "warm-up", (window.start.isoformat(), window.end.isoformat()),
+            {}, self.base, (self.options.initial_cash, self.options.monthly_deposit),
+            self.data, key=f"study-warm-up-{address}", workers=[address],
+            allow_other_workers=True, pure=False) for address in workers]
+        rows = self.client.gather(futures)
+        for row in rows:
+            if row["status"] != "ok":
+                raise StudyError(f"the warm-up backtest failed on {row['worker']}: "
+                                 f"{row['error']}")
+        self.warm = {str(r["worker"]): float(r["wall_s"]) for r in rows}
+        return self.warm
 
     def _submit(self, trial: int, phase: str, window: Any) -> Any:
         return self.client.submit(
@@ -244,6 +275,7 @@ class Study:
         data = summary(plan, self.settings, self.train, self.oos, self.workers,
                        time.monotonic() - t0)
         data["dashboard"] = progress.link
+        data["warm_up_s"] = self.warm
         write_summary(self.options.out, data)
         return data
 
@@ -274,9 +306,10 @@ class Study:
                     study.tell(trial, score)
 
 
-def check_windows(plan: StudyPlan, settings: Settings, options: StudyOptions) -> None:
+def check_windows(plan: StudyPlan, settings: Settings, options: StudyOptions) -> Window:
     """:class:`StudyError` for a window outside the price data or shorter than
-    :data:`~arduino_trader.daemon.study.plan.MIN_WINDOW_DAYS` trading days."""
+    :data:`~arduino_trader.daemon.study.plan.MIN_WINDOW_DAYS` trading days; else the
+    warm-up window: the first training window's first that many trading days."""
     from datetime import date
     from decimal import Decimal, InvalidOperation
 
@@ -294,6 +327,7 @@ def check_windows(plan: StudyPlan, settings: Settings, options: StudyOptions) ->
         cash = Decimal(options.initial_cash), Decimal(options.monthly_deposit)
     except InvalidOperation:
         raise StudyError("--initial-cash and --monthly-deposit must be numbers") from None
+    warm: Window | None = None
     for window in (*plan.train, plan.oos):
         config = BacktestConfig(window.start, window.end, *cash, data=options.data)
         try:
@@ -306,6 +340,9 @@ def check_windows(plan: StudyPlan, settings: Settings, options: StudyOptions) ->
             raise StudyError(f"window {window.label} has {len(days)} trading days; at least "
                              f"{MIN_WINDOW_DAYS} are needed (the first books the cash and "
                              "syncs, trading starts after)")
+        warm = warm or Window(days[0], days[MIN_WINDOW_DAYS - 1])
+    assert warm is not None  # the plan has at least one training window
+    return warm
 
 
 def run_study(plan: StudyPlan, settings: Settings, options: StudyOptions,
@@ -314,12 +351,16 @@ def run_study(plan: StudyPlan, settings: Settings, options: StudyOptions,
     stream = out if out is not None else sys.stderr
     if options.data is not None and not options.data.is_file():
         raise StudyError(f"--data {options.data} does not exist")
-    check_windows(plan, settings, options)
+    warm_window = check_windows(plan, settings, options)
     with connect(options) as client:
         study = Study(plan, settings, options, client, stream)
         study.preflight()
+        if options.warm_up:
+            warm = study.warm_up(warm_window)
+            print(f"study: warm-up {warm_window.label} on {len(warm)} workers, "
+                  f"slowest {max(warm.values()):.1f}s", file=stream, flush=True)
         link = dashboard(client)
         print(f"study: {plan.total_trials} trials x {len(plan.train)} windows on "
-              f"{len(client.scheduler_info()['workers'])} workers"
+              f"{len(study.checked)} workers"
               + (f", dashboard {link}" if link else ""), file=stream, flush=True)
         return study.run()

@@ -1,5 +1,5 @@
 """Cash flows as pure rules: normalise broker records, key them, convert to EUR, and
-derive the effects of applying each one exactly once (spec/portfolio.md §1.11, §2).
+derive the effects of applying each one exactly once.
 
 Modules: :mod:`.records` (typed records), :mod:`.normalise` (raw broker shapes →
 records or explicit rejections), :mod:`.keys` (stable unique keys), :mod:`.fx` (EUR at

@@ -1,4 +1,4 @@
-"""Deposit allocation across buckets, deficit-first (spec/portfolio.md §1.11, §2.3).
+"""Deposit allocation across buckets, deficit-first.
 
 The split is computed in integer cents of the deposit's own currency — the currency the
 broker actually holds — so the allocations always sum to the deposit exactly. Bucket
@@ -77,7 +77,7 @@ def _cents(value: Decimal) -> int:
 
 def split_deposit(amount: Decimal, currency: str, buckets: Sequence[BucketShare], *,
                   satellite_budget: Decimal, eur_per_unit: Decimal) -> DepositSplit:
-    """Allocate a deposit of ``amount`` ``currency`` across ``buckets`` (spec §1.11).
+    """Allocate a deposit of ``amount`` ``currency`` across ``buckets``.
 
     ``amount`` must be positive and whole cents. ``satellite_budget`` is S in [0, 0.30].
     ``eur_per_unit`` is the EUR value of one unit of ``currency`` at the deposit date

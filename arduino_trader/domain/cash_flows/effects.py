@@ -1,4 +1,5 @@
-"""The effects of applying one broker cash-flow record, exactly once (spec §2.4, §7.3).
+"""The effects of applying one broker cash-flow record, exactly once (re-applying
+a record changes nothing).
 
 :func:`apply_record` is a pure function of (what the store already holds for the key,
 the record, the context) → what to write: insert the row, update its status, or
@@ -16,7 +17,7 @@ Rules:
 - Each kind of money movement is applied from one authoritative source only
   (:data:`DEFAULT_AUTHORITY`); the same movement reported by another source is stored
   for the audit trail without effects. Trading commissions are settled with the trade
-  (the satellites' fee row keyed by trade id, §1.11), so fee records of trades never
+  (the satellites' fee row keyed by trade id), so fee records of trades never
   move money here.
 - EUR value: the broker's when given, else FX at the record date; a missing rate raises
   :class:`~.fx.MissingRate` and the record is not stored (retried next sync).
@@ -152,7 +153,7 @@ class EffectContext:
     """Everything besides the record that its effects depend on.
 
     ``buckets``/``satellite_budget``: input of the deposit split. ``income_bucket``:
-    destination bucket per symbol from the dividend router (§1.12; default core).
+    destination bucket per symbol from the dividend router (default core).
     ``maturity_bucket``: owning bucket per symbol for maturities (default core).
     ``authority``: which source applies each kind (see :data:`DEFAULT_AUTHORITY`).
     """

@@ -1,4 +1,4 @@
-"""EUR conversion at a record's date (spec §0 FX, §2.3).
+"""EUR conversion at a record's date (the rate of that date, never today's).
 
 One convention everywhere: ``eur_per(ccy, on)`` is the EUR value of one unit of ``ccy``;
 EUR value = amount × eur_per. EUR converts to itself exactly; any other currency needs a

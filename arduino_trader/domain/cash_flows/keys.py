@@ -1,4 +1,4 @@
-"""Stable unique keys for broker cash-flow records (spec §2.1 [DECISION]).
+"""Stable unique keys for broker cash-flow records (a re-read record gets the same key).
 
 A key is built only from fields the broker never changes: the source, the broker's own
 id (plus the part of a record it stands for, e.g. its fee) or, when the broker sent no
@@ -20,7 +20,6 @@ from arduino_trader.domain.cash_flows.records import Source
 _PREFIX: dict[Source, str] = {
     "cps": "cps",
     "corporate_action": "corp",
-    "trade": "trade_fee",
     "user_cash_flow": "ucf",
 }
 

@@ -1,5 +1,5 @@
-"""Raw broker cash-flow shapes of every §2.1 source → :class:`CashFlowRecord` or an
-explicit :class:`Rejection` with its reason (spec/portfolio.md §2.1).
+"""Raw broker cash-flow shapes of every source → :class:`CashFlowRecord` or an
+explicit :class:`Rejection` with its reason.
 
 Sources: client request history (``getClientCpsHistory``: withdrawals 337, structured
 products 297, other ``type_<n>``, and the fees split out of them), executed corporate
@@ -224,23 +224,6 @@ def parse_exact(value: object, what: str, missing: str = "missing") -> Decimal:
         raise _Reject(str(exc)) from None
 
 
-def _trade_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
-    raw = row.get("commission")
-    if raw is None or raw == "":
-        raise _Reject("trade without commission", ignorable=True)
-    commission = _amount(raw, "commission")
-    if commission == 0:
-        raise _Reject("trade without commission", ignorable=True)
-    ccy = _currency(_first(row, "commission_currency", "curr_c"), "commission_currency", known)
-    on = _date(row.get("date"), "date")
-    tid = _id(row.get("id"))
-    symbol = str(_first(row, "instr_nm", "symbol") or "").strip()
-    base = {"source": "trade", "type_doc_id": "trade_fee", "on": on, "status": "completed",
-            "status_c": None, "params": dict(row), "description": f"trading fee: {symbol}",
-            "symbol": symbol, "related_id": tid or ""}
-    return [_Draft(_record(base, "trading_fee", "trading_fee", -commission, ccy), tid)]
-
-
 def _user_flow_row(row: Mapping[str, Any], known: Collection[str]) -> list[_Draft]:
     code = str(row.get("type_code") or "").strip().lower()
     amount = _nonzero(_amount(row.get("sum"), "sum"), "sum")
@@ -265,7 +248,6 @@ def _record(base: Mapping[str, Any], kind: FlowKind, transaction_type: str, amou
 _READERS = {
     "cps": _cps_row,
     "corporate_action": _corporate_row,
-    "trade": _trade_row,
     "user_cash_flow": _user_flow_row,
 }
 

@@ -1,4 +1,4 @@
-"""Typed cash-flow records: what every broker source normalises into (spec §2.1-2.2).
+"""Typed cash-flow records: what every broker source normalises into (one table, ``cash_flows``).
 
 Amounts are signed ``Decimal`` in the record's own currency (inflow > 0, outflow < 0),
 quantized to the cent. ``key`` is the stable unique key (see :mod:`.keys`); it never
@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-Source = Literal["cps", "corporate_action", "trade", "user_cash_flow"]
+Source = Literal["cps", "corporate_action", "user_cash_flow"]
 FlowKind = Literal[
     "deposit", "withdrawal", "withdrawal_fee", "structured_product_purchase",
     "structured_product_fee", "dividend", "coupon", "maturity", "partial_maturity",
@@ -41,7 +41,7 @@ def status_from_code(code: int | None) -> Status:
 class CashFlowRecord:
     """One normalised broker cash movement.
 
-    ``transaction_type`` is the spec's type name (``withdrawal``, ``type_<n>`` ...);
+    ``transaction_type`` is the stored type name (``withdrawal``, ``type_<n>`` ...);
     ``kind`` its classification used by the rules. ``amount_eur_broker`` is the broker's
     own EUR value when it sent one. ``symbol``/``isin`` name the instrument (dividends,
     trading fees); ``related_id`` the trade or request a fee belongs to. ``stable_id`` is

@@ -1,4 +1,4 @@
-"""Summaries and queries over cash flows (spec §2.4 events, §2.5 endpoints).
+"""Summaries and queries over cash flows (sync events, endpoint answers).
 
 Only completed rows count in summaries (the reference also summed pending and
 cancelled ones). Withdrawals are reported as positive totals of the signed amounts.

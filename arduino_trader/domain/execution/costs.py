@@ -1,4 +1,4 @@
-"""Transaction costs and the minimum worthwhile trade (spec/operations.md §1.9)."""
+"""Transaction costs and the minimum worthwhile trade."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.money import ZERO
 
-MIN_TRADE_FLOOR_EUR = Decimal("400")
 MAX_COST_FRACTION = Decimal("0.01")
+NEVER_CHEAP_MIN_TRADE_EUR = Decimal("1000")
 
 
 class CostError(ValueError):
@@ -53,17 +53,23 @@ class CostModel:
         """Commission in EUR for a trade worth ``value_eur``."""
         return self.fixed_eur + self.fraction * abs(value_eur)
 
-    def min_trade_eur(self) -> Decimal | None:
-        """Smallest trade whose cost is at most 1% of its value; None when none is.
-
-        The larger of ``fixed / (1% - fraction)`` and the flat 400 EUR floor.
-        """
+    def min_trade_eur(self, floor: Decimal) -> Decimal:
+        """The minimum worthwhile trade, the one rule planner, DRIP and rebalancing apply:
+        the value whose costs are at most 1 % of it, ``fixed / (1 % − fraction)`` (1000
+        EUR when costs never get that low), and never below the flat ``floor`` (the
+        ``min_trade_value`` setting). 2 EUR + 0.2 % → max(250, 400) = 400 EUR."""
         denominator = MAX_COST_FRACTION - self.fraction
-        if denominator <= 0:
-            return None
-        return max(self.fixed_eur / denominator, MIN_TRADE_FLOOR_EUR)
+        cost_based = self.fixed_eur / denominator if denominator > 0 \
+            else NEVER_CHEAP_MIN_TRADE_EUR
+        return max(cost_based, floor)
 
     def batch_estimate_eur(self, values_eur: list[Decimal]) -> Decimal:
         """Estimated cost of a batch: fixed × orders + fraction × Σ|value|."""
         return self.fixed_eur * len(values_eur) + self.fraction * sum(
             (abs(v) for v in values_eur), ZERO)
+
+
+def minimum_trade_eur(settings: Settings) -> Decimal:
+    """The minimum trade in force: the configured costs and ``min_trade_value``."""
+    return CostModel.from_settings(settings).min_trade_eur(
+        settings.get_decimal("min_trade_value"))

@@ -15,10 +15,11 @@ from typing import Literal
 from arduino_trader.protocols.broker import Side
 from arduino_trader.protocols.execution import OrderIntent, OrderSource
 
+from .bucket_cash import BucketCash
 from .costs import CostModel
 
-__all__ = ["LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource", "PriceFacts",
-           "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
+__all__ = ["BucketCash", "LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource",
+           "PriceFacts", "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
 
 LedgerMode = Literal["live", "research"]
 
@@ -91,14 +92,18 @@ class SafetyFacts:
     """Today's portfolio change as a fraction (-0.03 = a 3% loss)."""
     portfolio_value_eur: Decimal | None
     position_value_eur: Decimal | None
+    bucket: BucketCash | None = None
+    """The ordering bucket's ledger cash; None when the ledger is not in use (no
+    satellites: the account's cash is core's)."""
 
 
 @dataclass(frozen=True)
 class SafetyLimits:
-    """The settings the checks apply (spec/operations.md §1.2-1.3 defaults)."""
+    """The settings the checks apply, with their defaults."""
 
     costs: CostModel
     buy_cooldown_days: int = 30
+    rebuy_cooldown_days: int = 0  # no buy within this many days after a sell
     min_hold_days: int = 90
     frequency_enabled: bool = True
     min_minutes_between_trades: int = 60

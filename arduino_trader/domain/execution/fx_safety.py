@@ -124,8 +124,11 @@ def _pending(f: FxFacts) -> Rejection | None:
 
 
 def evaluate_exchange(facts: FxFacts, limits: FxLimits, build: BuildOrder, *,
-                      simulate: bool = False) -> tuple[Verdict, FxOrder | None]:
-    """Run the exchange layers in order; the order is sized once the quote passed."""
+                      simulate: bool = False, skip: frozenset[str] = frozenset()
+                      ) -> tuple[Verdict, FxOrder | None]:
+    """Run the exchange layers in order; the order is sized once the quote passed.
+    ``skip`` names layers not to run (the second leg of a route through EUR is sized
+    before the first delivered its cash; it runs every layer when it is sent)."""
     checked: list[str] = []
 
     def stop(rejection: Rejection) -> tuple[Verdict, FxOrder | None]:
@@ -146,6 +149,8 @@ def evaluate_exchange(facts: FxFacts, limits: FxLimits, build: BuildOrder, *,
     for name, layer in (("amount", lambda: _amount(order, facts, limits)),
                         ("cash", lambda: _cash(order, facts)),
                         ("pending", lambda: _pending(facts))):
+        if name in skip:
+            continue
         checked.append(name)
         rejection = layer()
         if rejection is not None:

@@ -1,4 +1,4 @@
-"""Order construction: marketable limit prices, lot sizing and client order ids (§1.6)."""
+"""Order construction: marketable limit prices, lot sizing and client order ids."""
 
 from __future__ import annotations
 

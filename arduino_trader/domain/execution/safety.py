@@ -1,10 +1,10 @@
-"""The safety pipeline every order passes, whatever its source (spec/operations.md §1.2-1.3).
+"""The safety pipeline every order passes, whatever its source.
 
 Layers run in a fixed order and the first failure wins: mode → security and flags →
 quantity sanity → frequency and loss breakers → cooldown / hold / position → market hours
-→ price (staleness, anomaly) → planner guardrails → cash → pending orders. Any fact that
-is unknown blocks (fail closed). Emergency rebalancing may bypass cooldown, hold time and
-frequency limits, nothing else.
+→ price (staleness, anomaly) → planner guardrails → cash → bucket cash (a bucket's own
+ledger cash) → pending orders. Any fact that is unknown blocks (fail closed). Emergency
+rebalancing may bypass cooldown, hold time and frequency limits, nothing else.
 """
 
 from __future__ import annotations
@@ -168,6 +168,11 @@ def _cooldown(c: _Ctx) -> Rejection | None:
     if last and c.facts.now - last.at < timedelta(days=c.limits.buy_cooldown_days):
         return Rejection("cooldown", "buy_cooldown", f"bought {c.intent.isin} on "
                          f"{last.at.date()}: cooldown {c.limits.buy_cooldown_days} days")
+    sold = _last_trade(trades, c.intent.isin, "SELL")
+    if sold and c.facts.now - sold.at < timedelta(days=c.limits.rebuy_cooldown_days):
+        return Rejection("cooldown", "rebuy_cooldown", f"sold {c.intent.isin} on "
+                         f"{sold.at.date()}: no rebuy within {c.limits.rebuy_cooldown_days} "
+                         "days")
     return None
 
 
@@ -303,6 +308,35 @@ def _cash(c: _Ctx) -> Rejection | None:
     return None
 
 
+def _bucket_cash(c: _Ctx) -> Rejection | None:
+    bucket = c.facts.bucket
+    if c.intent.side != "BUY" or bucket is None:
+        return None
+    value, rate = _order_value(c), c.facts.fx_rate
+    if value is None or rate is None or rate <= 0:
+        return Rejection("bucket_cash", "fx_rate_missing", "no FX rate for the trade currency")
+    try:
+        fee = c.limits.costs.commission(value, rate)
+    except CostError as exc:
+        return Rejection("bucket_cash", "fx_rate_missing", str(exc))
+    return bucket_cash_rejection(bucket.bucket_id, (value + fee) / rate, fee / rate,
+                                 bucket.cash_eur)
+
+
+def bucket_cash_rejection(bucket_id: str, need_eur: Decimal, fees_eur: Decimal,
+                          cash_eur: Decimal | None) -> Rejection | None:
+    """What a bucket buys (fees included, EUR) is paid from its own ledger cash; unknown
+    cash blocks. Judges each buy, and a whole rebalance per bucket before it is sent."""
+    if cash_eur is None:
+        return Rejection("bucket_cash", "bucket_cash_unknown",
+                         f"ledger cash of bucket {bucket_id} is unknown")
+    if need_eur > cash_eur:
+        return Rejection("bucket_cash", "bucket_cash_insufficient",
+                         f"bucket {bucket_id} needs {need_eur:.2f} EUR (incl. {fees_eur:.2f} "
+                         f"fees) but its ledger cash is {cash_eur:.2f} EUR")
+    return None
+
+
 def reserved_by_open_buys(orders: tuple[OpenOrderFact, ...]) -> dict[str, Decimal]:
     """Cash per currency that open buy orders will still spend (at their limit)."""
     out: dict[str, Decimal] = {}
@@ -344,7 +378,8 @@ LAYERS: tuple[tuple[str, Check], ...] = (
     ("mode", _mode), ("security", _security), ("quantity", _quantity),
     ("frequency", _frequency), ("loss_breaker", _loss_breaker), ("cooldown", _cooldown),
     ("hold", _hold), ("position", _position), ("market_hours", _hours), ("price", _price),
-    ("guardrails", _guardrails), ("cash", _cash), ("pending", _pending),
+    ("guardrails", _guardrails), ("cash", _cash), ("bucket_cash", _bucket_cash),
+    ("pending", _pending),
 )
 """The layers, in the order they run."""
 

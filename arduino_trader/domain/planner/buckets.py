@@ -1,4 +1,4 @@
-"""Per-bucket planning (spec/portfolio.md §1.10): one account's planning input cut into
+"""Per-bucket planning: one account's planning input cut into
 one input per bucket, and each bucket's result made its own.
 
 A bucket plans over its own securities (a symbol belongs to exactly one bucket: its
@@ -9,8 +9,9 @@ parameters: hold duration → minimum hold days, maximum position size → per-s
 weight cap, follow-regime → regime detection, ``max_positions`` → no buy opens a position
 beyond it, ``stop_loss_pct`` → a holding that fell that far below the bucket's own
 average cost (its fills; else the account's) is proposed for sale first, with that
-reason. Its buys are then scaled by its effective aggression and floored to whole lots
-(sells never scaled; a buy scaled to zero is dropped), reasons prefixed ``[<bucket>]``.
+reason, once past the minimum hold (the stop-loss does not override it). Its buys are
+then scaled by its effective aggression and floored to whole lots (sells never scaled;
+a buy scaled to zero is dropped), reasons prefixed ``[<bucket>]``.
 """
 
 from __future__ import annotations
@@ -146,10 +147,18 @@ def _last_price(row: np.ndarray) -> float | None:
     return float(finite[-1]) if finite.size else None
 
 
+def within_min_hold(h: Holding, settings: PlannerSettings) -> bool:
+    """The minimum hold every planned sell respects, the stop-loss's included (only
+    emergency rebalancing may bypass it): fewer than ``min_hold_days`` (a satellite's
+    hold duration) since the last buy; an unknown buy date allows the sale."""
+    return h.days_since_last_buy is not None and h.days_since_last_buy < settings.min_hold_days
+
+
 def stop_loss_steps(inp: PlanInput, stop_loss_pct: Decimal, bucket_id: str,
-                    result: PlanResult) -> list[Step]:
+                    result: PlanResult, held_back: list[str] | None = None) -> list[Step]:
     """A SELL of every sellable holding whose last close is ``stop_loss_pct`` or more
-    below its average cost (whole lots of the holding), reason naming the stop-loss."""
+    below its average cost (whole lots of the holding), reason naming the stop-loss; a
+    holding within the minimum hold is not sold (its symbol goes to ``held_back``)."""
     settings = inp.settings
     rows = {s.symbol: i for i, s in enumerate(inp.securities)}
     prices = np.asarray(inp.prices, dtype=np.float64)
@@ -167,6 +176,10 @@ def stop_loss_steps(inp: PlanInput, stop_loss_pct: Decimal, bucket_id: str,
             continue
         change = price / h.avg_price - 1
         if change > -stop:
+            continue
+        if within_min_hold(h, settings):
+            if held_back is not None:
+                held_back.append(sec.symbol)
             continue
         value = round(qty * price / sec.fx_rate, 2)
         reason = (f"Sell {qty} {sec.symbol}: stop-loss, {change:+.1%} from the average cost "
@@ -187,7 +200,8 @@ def apply_limits(bucket_id: str, result: PlanResult, inp: PlanInput,
     (a sale of a whole holding frees its slot). Core (no parameters) is unchanged."""
     if params is None:
         return result
-    stops = stop_loss_steps(inp, params.stop_loss_pct, bucket_id, result)
+    held_back: list[str] = []
+    stops = stop_loss_steps(inp, params.stop_loss_pct, bucket_id, result, held_back)
     stopped = {s.symbol for s in stops}
     qty = {h.symbol: h.quantity for h in inp.holdings}
     for s in stops:
@@ -209,12 +223,14 @@ def apply_limits(bucket_id: str, result: PlanResult, inp: PlanInput,
             qty[s.symbol] = before + s.quantity
             count += 1 if before <= 0 else 0
         kept.append(s)
-    if not stops and not dropped:
+    if not stops and not dropped and not held_back:
         return result
     steps = tuple(replace(s, step=n) for n, s in enumerate([*stops, *kept], start=1))
     notes = ([f"{len(stops)} stop-loss sale(s) at -{params.stop_loss_pct:.1%}"] if stops
              else []) + ([f"{dropped} buy(s) beyond {params.max_positions} positions dropped"]
-                         if dropped else [])
+                         if dropped else []) + (
+        [f"stop-loss of {', '.join(held_back)} held back: within the minimum hold of "
+         f"{inp.settings.min_hold_days:.0f} days"] if held_back else [])
     reason = "; ".join([*notes, result.reason])
     if not steps:
         return replace(result, status="nothing_to_do", steps=(), reason=reason)
@@ -234,4 +250,4 @@ def plan_bucket(inp: PlanInput, scope: PlanScope, plan_fn: Callable[[PlanInput],
 
 
 __all__ = ["BucketPlan", "apply_limits", "bucket_settings", "own_holdings", "own_result",
-           "plan_bucket", "scoped_input", "stop_loss_steps"]
+           "plan_bucket", "scoped_input", "stop_loss_steps", "within_min_hold"]

@@ -1,7 +1,7 @@
 """The evaluation kernel: every sequence × every Monte-Carlo scenario in one Numba call.
 
-Implements spec/planning.md §1.8 (unified end-state score) on the simulation of §2.6 with
-its proposed fixes: trades happen now at today's EUR prices, costs (operations §1.9) are
+Computes the unified end-state score (the weighted sub-scores below) on a simulation in
+which trades happen now at today's EUR prices, costs (fixed + fraction of value) are
 paid from cash, total = invested + cash, and each scenario re-prices *every* holding by a
 per-security multiplier (common random numbers: the same scenario matrix for every
 sequence). The optimiser-alignment sub-score is measured at today's prices (it judges
@@ -13,7 +13,7 @@ sequence's robust score is 0.4·worst + 0.3·p10 + 0.3·mean over scenarios,
 minus the cost penalty (cost / pre-trade total × ``cost_penalty_factor``), clamped to
 [0, 1]. An infeasible sequence (cash walk fails, selling more than held) scores 0.
 
-The per-security sub-score vectors are fixed for a planning run (§2.7): a sequence only
+The per-security sub-score vectors are fixed for a planning run: a sequence only
 changes quantities, so scoring is weighted sums plus group sums. ``tests/reference_evaluation.py``
 holds a plain NumPy implementation of the same maths that this kernel must match.
 """
@@ -118,7 +118,7 @@ class SequenceBatch:
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def volatility_subscore(v: float) -> float:
-    """§1.8 volatility: ≤ 0.15 → 1; ≤ 0.25 → 0.8 + 2(0.25 − v); ≤ 0.40 → 0.5 + 2(0.40 − v)."""
+    """Volatility score: ≤ 0.15 → 1; ≤ 0.25 → 0.8 + 2(0.25 − v); ≤ 0.40 → 0.5 + 2(0.40 − v)."""
     if v <= 0.15:
         return 1.0
     if v <= 0.25:
@@ -130,7 +130,7 @@ def volatility_subscore(v: float) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def drawdown_subscore(a: float) -> float:
-    """§1.2 drawdown score of an absolute drawdown ``a``."""
+    """Drawdown score of an absolute drawdown ``a``."""
     if a <= 0.1:
         return 1.0
     if a <= 0.2:
@@ -144,7 +144,7 @@ def drawdown_subscore(a: float) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def sharpe_subscore(x: float) -> float:
-    """§1.2 Sharpe score."""
+    """Sharpe-ratio score (the security scorer's curve)."""
     if x >= 2.0:
         return 1.0
     if x >= 1.0:
@@ -158,7 +158,7 @@ def sharpe_subscore(x: float) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def total_return_subscore(x: float) -> float:
-    """§1.8 total return: ≥ 0.20 → 0.95; ≥ 0.11 → 1 − 0.15(x−0.11)/0.09; … else 0.1."""
+    """Total-return score: ≥ 0.20 → 0.95; ≥ 0.11 → 1 − 0.15(x−0.11)/0.09; … else 0.1."""
     if x >= 0.20:
         return 0.95
     if x >= 0.11:

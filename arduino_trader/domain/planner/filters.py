@@ -1,4 +1,4 @@
-"""Candidate selection and sequence filters (spec/planning.md §2.4 step 1, §2.5).
+"""Candidate selection and sequence filters (diversity, correlation, early cash feasibility).
 
 * :func:`diverse_select` — the top-N of a category chosen across clusters (country group,
   else first industry, else the 3-character symbol prefix): ⌊N/#clusters⌋ (≥ 1) per
@@ -10,7 +10,7 @@
   0.3·min(1, distinct tags / min(length, 5))), with real country groups and the candidate
   categories as tags; vectorised over many sequences.
 * :func:`correlation_conflicts` — which pairs of securities may not be bought together
-  (|ρ| of the last 252 daily returns above the threshold, spec's correlation filter).
+  (|ρ| of the last 252 daily returns above the threshold).
 """
 
 from __future__ import annotations

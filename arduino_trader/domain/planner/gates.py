@@ -1,7 +1,7 @@
-"""Quality gates for optimiser-driven buys (spec/planning.md §2.3: "require
-quality-gate-pass, exclude value-trap and bubble-risk").
+"""Quality gates for optimiser-driven buys: such a buy must pass the quality gate and be
+neither a value trap nor a bubble risk.
 
-The reference names the gates without defining them; this module is the project's
+The reference system names the gates without defining them; this module is the project's
 definition, from the metrics and scores a planning run already has:
 
 * **quality gate**: quality = mean(long-term, fundamentals) ≥ ``min_quality``

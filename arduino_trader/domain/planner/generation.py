@@ -1,4 +1,5 @@
-"""Sequence generation (spec/planning.md §2.4) and the early filters (§2.5).
+"""Sequence generation (patterns per depth, adaptive and regime patterns, combinations) and
+the early filters.
 
 A sequence is a tuple of indices into the candidate pool, sells always before buys, each
 symbol at most once. Patterns follow the reference's table, plus (with
@@ -41,7 +42,7 @@ class GenerationOptions:
     regime whose pattern is added when ``regime_patterns``; ``conflict`` (N × N) the pairs
     that may not be bought together; ``diversity_weight`` λ, used to rank combinations
     when ``diversity_filter``; ``cash`` (spendable, above the reserve) with the costs turns
-    on the early cash walk of the combinations (§2.5: sells first, every buy and its cost
+    on the early cash walk of the combinations (sells first, every buy and its cost
     paid from cash), so the capped set holds no sequence the kernel would reject for cash.
     """
 
@@ -107,7 +108,7 @@ def _affordable_buys(buys: Sequence[int], n: int, cash: float, used: set[str],
 def pattern_sequences(groups: Mapping[str, Sequence[int]], pool: Sequence[Candidate],
                       depth: int, cash: float, options: GenerationOptions | None = None
                       ) -> list[tuple[str, Seq]]:
-    """The §2.4 patterns for one depth (running cash, buys only when affordable), plus the
+    """The fixed patterns for one depth (running cash, buys only when affordable), plus the
     adaptive and regime patterns when ``options`` asks for them."""
     g = {k: list(v) for k, v in groups.items()}
     pt, ad = g.get("profit_taking", []), g.get("averaging_down", [])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from ..execution.costs import CostModel
 from ..regime import DEFAULT_CUTS, RegimeCuts, yield_curve_slope
 from ..scoring.scorers import Fundamentals, SecurityScore
 
@@ -94,7 +96,21 @@ class PlannerSettings:
     enable_quality_gates: bool = True
     quality_gate_min_quality: float = 0.4
     enable_forward_adjustment: bool = True
-    max_position_fraction: float = 0.15  # the executor's guardrail (operations.md §1.3)
+    max_position_fraction: float = 0.15  # the cap's floor (domain/position_limits.py)
+    position_cap_universe_multiple: float = 2.0  # cap = max(floor, multiple / N)
+    limit_order_buffer: float = 0.01  # the executor's limit price: quote × (1 + this)
+    position_trim_band: float = 0.05
+    deploy_enabled: bool = True
+    deploy_tolerance_eur: float = 250.0
+    deploy_tolerance_fraction: float = 0.01
+    deploy_min_trade_eur: float = 500.0
+    deploy_optimizer_blend: float = 0.0
+    rebuy_cooldown_days: float = 30
+    thesis_break_drop: float = 0.5
+    thesis_break_max_score: float = 0.5
+    min_trade_eur: float = 400.0
+    """The minimum worthwhile trade (``CostModel.min_trade_eur`` of the costs above and
+    the ``min_trade_value`` floor): what every planned trade is sized from."""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
@@ -129,6 +145,18 @@ class PlannerSettings:
             "enable_quality_gates": "enable_quality_gates",
             "quality_gate_min_quality": "quality_gate_min_quality",
             "enable_forward_adjustment": "enable_forward_adjustment",
+            "max_position_fraction": "max_position_fraction",
+            "position_cap_universe_multiple": "position_cap_universe_multiple",
+            "limit_order_buffer_percent": "limit_order_buffer",
+            "position_trim_band": "position_trim_band",
+            "deploy_enabled": "deploy_enabled",
+            "deploy_tolerance_eur": "deploy_tolerance_eur",
+            "deploy_tolerance_fraction": "deploy_tolerance_fraction",
+            "deploy_min_trade_eur": "deploy_min_trade_eur",
+            "deploy_optimizer_blend": "deploy_optimizer_blend",
+            "rebuy_cooldown_days": "rebuy_cooldown_days",
+            "thesis_break_drop": "thesis_break_drop",
+            "thesis_break_max_score": "thesis_break_max_score",
         }
         kwargs: dict[str, Any] = {}
         defaults = cls()
@@ -142,6 +170,12 @@ class PlannerSettings:
             ("bear", "market_regime_bear_cash_reserve")) if key in settings}
         if reserve:
             kwargs["regime_cash_reserve"] = {**defaults.regime_cash_reserve, **reserve}
+        costs = CostModel(Decimal(str(kwargs.get("transaction_cost_fixed",
+                                                 defaults.transaction_cost_fixed))),
+                          Decimal(str(kwargs.get("transaction_cost_percent",
+                                                 defaults.transaction_cost_percent))))
+        floor = settings.get("min_trade_value", defaults.min_trade_eur)
+        kwargs["min_trade_eur"] = float(costs.min_trade_eur(Decimal(str(floor))))
         kwargs["regime_cuts"] = RegimeCuts(
             float(settings.get("market_regime_bull_threshold", defaults.regime_cuts.bull)),
             float(settings.get("market_regime_bear_threshold", defaults.regime_cuts.bear)))
@@ -150,7 +184,7 @@ class PlannerSettings:
 
 @dataclass(frozen=True)
 class MarketIndicators:
-    """Forward-looking market figures for the §4 forward adjustment (``None`` = unknown):
+    """Forward-looking market figures for the optimiser's forward adjustment (``None`` = unknown):
     the VIX level, the yield-curve slope as a fraction (10-year minus short rate, 0.01 =
     one percentage point) and the market's current P/E."""
 
@@ -202,7 +236,7 @@ class PlanInput:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One possible trade (spec §2.2); priority in [0, 1]; values in EUR."""
+    """One possible trade (an action candidate); priority in [0, 1]; values in EUR."""
 
     index: int
     symbol: str
@@ -271,7 +305,7 @@ class PlanResult:
     expected_returns: Mapping[str, float] = field(default_factory=dict)  # μ per symbol
     warnings: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
-    security_scores: tuple[SecurityScore, ...] = ()  # every scored security (§1.3 storage)
+    security_scores: tuple[SecurityScore, ...] = ()  # every scored security (stored in ``scores``)
     refused_buys: Mapping[str, str] = field(default_factory=dict)  # optimiser buys refused
     forward_adjustment: float = 0.0
     generation: Mapping[str, int] = field(default_factory=dict)  # sequence counts by origin

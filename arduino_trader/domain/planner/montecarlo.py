@@ -1,4 +1,4 @@
-"""Monte-Carlo scenarios (spec/planning.md §2.7, proposed form).
+"""Monte-Carlo scenarios for the robust score of a sequence.
 
 Horizon h trading days (63); per security the log-return
 (μ − σ²/2)·h/252 + σ·√(h/252)·(L z), L the Cholesky factor of the correlation of recent

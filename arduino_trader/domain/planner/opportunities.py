@@ -1,11 +1,12 @@
-"""Opportunity calculators (spec/planning.md §2.3): candidate trades per category.
+"""Opportunity calculators : candidate trades per category.
 
 Every calculator emits priorities in [0, 1]; the security's ``priority_multiplier`` (set
 per security by the owner) multiplies buy and divides sell priority. Gates: buys need
 allow_buy, a known price, no buy within the cooldown, a score ≥ ``min_security_score`` and
 a price below 95 % of the 52-week high; optimiser-driven (weight-based) buys must also
 pass the quality gates of :mod:`.gates` (``Universe.optimiser_gate``); no buy takes a
-position above the executor's 15 % guardrail. Sells need a sell-eligible position (§1.5).
+position above the executor's 15 % guardrail. Sells need a sell-eligible position
+(:mod:`..scoring.sell`).
 Each category keeps its top N, by priority or spread over country/industry clusters
 (diverse selection, :mod:`.filters`).
 Sizes are whole lots; values in EUR.
@@ -58,9 +59,8 @@ class Universe:
 
 
 def base_trade_eur(s: PlannerSettings) -> float:
-    """Minimum worthwhile trade: fixed/(0.01 − pct) (€250 at €2 + 0.2 %), €1000 if ≥ 1 %."""
-    denom = 0.01 - s.transaction_cost_percent
-    return s.transaction_cost_fixed / denom if denom > 0 else 1000.0
+    """The minimum worthwhile trade in force (``PlannerSettings.min_trade_eur``)."""
+    return s.min_trade_eur
 
 
 def lots_for(value_eur: float, price_eur: float, min_lot: int) -> int:
@@ -78,13 +78,14 @@ def optimiser_buy_refusal(u: Universe, i: int, s: PlannerSettings) -> str | None
     return _buy_allowed(u, i, s) or u.optimiser_gate.get(i)
 
 
-POSITION_HEADROOM = 0.98  # the executor checks at the limit price (+1 % buffer)
+POSITION_MARGIN = 0.99  # below the guardrail after the limit-price buffer
 
 
 def position_cap(s: PlannerSettings) -> float:
     """Largest share of the portfolio a buy may take a position to: the executor's
-    position guardrail with headroom for its limit-price buffer."""
-    return s.max_position_fraction * POSITION_HEADROOM
+    position guardrail, which it checks at the limit price (the quote × (1 +
+    ``limit_order_buffer``)), with a 1 % margin (0.98 of it at the default 1 % buffer)."""
+    return s.max_position_fraction * POSITION_MARGIN / (1 + s.limit_order_buffer)
 
 
 def _too_big(u: Universe, i: int, qty: int, s: PlannerSettings) -> bool:

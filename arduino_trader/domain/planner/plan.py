@@ -1,6 +1,6 @@
 """``plan()``: the whole planning run from plain inputs to explained recommendations.
 
-Pipeline (spec/planning.md §2.1): metrics (Numba) → security scores → regime effects and
+Pipeline: metrics (Numba) → security scores → regime effects and
 forward adjustment → optimiser targets (buys the gates refuse are stated and capped) →
 opportunities (diverse selection) → sequences (patterns, adaptive and regime patterns,
 combinations; diversity and correlation filters) → one kernel call over all sequences ×
@@ -30,6 +30,7 @@ from ..optimizer import (
     cap_at_current,
     optimize,
 )
+from ..position_limits import position_cap as cap_for
 from ..scoring import kernels as k
 from ..scoring.scorers import DiversificationContext, SecurityScore, score_security
 from ..scoring.sell import SellInputs, SellScore, Windfall, sell_score, windfall
@@ -57,6 +58,7 @@ from .opportunities import (
     weight_based_candidates,
 )
 from .optimizer_report import optimizer_fields
+from .rules import apply_rules
 from .search import beam_search
 
 F64 = npt.NDArray[np.float64]
@@ -262,7 +264,7 @@ def _optimise(inp: PlanInput, u: Universe, metrics: F64, prices: F64, reserve: f
         # Buys stop at the executor's position guardrail; a position already above it is
         # not trimmed for that (only by its own maximum: the security's, else the 20 %
         # concentration bound).
-        ceiling = MAX_CONCENTRATION if sec.max_target is None else sec.max_target
+        ceiling = max(MAX_CONCENTRATION, cap) if sec.max_target is None else sec.max_target
         upper = min(ceiling, max(cap, current))
         assets.append(OptimizerAsset(
             sec.symbol, _f(metrics[i, k.M_CAGR_5Y]) if math.isfinite(
@@ -500,12 +502,24 @@ def plan(inp: PlanInput) -> PlanResult:
 
 
 def _plan(inp: PlanInput) -> PlanResult:
-    s: PlannerSettings = inp.settings
+    """The searched plan, then the portfolio rules (:mod:`.rules`); the position cap is the
+    universe-scaled one (:mod:`arduino_trader.domain.position_limits`)."""
+    s = inp.settings
+    inp = replace(inp, settings=replace(s, max_position_fraction=cap_for(
+        s.max_position_fraction, s.position_cap_universe_multiple, len(inp.securities))))
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     prep = _prepare(inp, timings)
     if isinstance(prep, str):
         return PlanResult("nothing_to_do", prep)
+    opt = prep.optimizer
+    targets = dict(opt.target_weights) if opt is not None and opt.success else {}
+    return apply_rules(_search(inp, prep, timings, t_start), prep.universe, inp, targets)
+
+
+def _search(inp: PlanInput, prep: Prepared, timings: dict[str, float], t_start: float
+            ) -> PlanResult:
+    s: PlannerSettings = inp.settings
     ctx, pool = prep.ctx, prep.pool
     # End-state view: the portfolio terms only (quality, diversification, risk).
     state_w = ctx.comp_w * np.array([0.0, 1.0, 1.0, 1.0, 0.0])

@@ -1,4 +1,4 @@
-"""A real beam search over partial sequences (spec/planning.md §2.7, proposed).
+"""A real beam search over partial sequences.
 
 Level by level, each of the K best partial sequences is extended with every non-conflicting
 candidate (a symbol at most once, sells before buys); all extensions of a level are scored

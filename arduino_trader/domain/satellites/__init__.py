@@ -1,4 +1,4 @@
-"""Multi-bucket portfolio ("satellites") as pure rules (spec/portfolio.md §1).
+"""Multi-bucket portfolio ("satellites") as pure rules.
 
 Modules: :mod:`.records` (buckets, settings, ledger entries), :mod:`.lifecycle` (the
 status machine), :mod:`.drawdown` (high-water mark, hibernation, circuit breaker),

@@ -1,4 +1,4 @@
-"""The aggression calculator (spec §1.5): how boldly a satellite may buy.
+"""The aggression calculator: how boldly a satellite may buy.
 
 aggression = min(allocation step, drawdown step); the effective aggression multiplies in
 the re-awakening and cooldown multipliers and scales **buys only**, floored to whole
@@ -27,7 +27,7 @@ LimitingFactor = Literal["allocation", "drawdown", "equal"]
 
 @dataclass(frozen=True)
 class Aggression:
-    """The result of §1.5 with the field names of the spec."""
+    """The aggression calculator's result."""
 
     aggression: Decimal
     allocation_aggression: Decimal

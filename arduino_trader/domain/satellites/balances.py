@@ -1,4 +1,4 @@
-"""The balance service as pure rules (spec §1.11, §2.4): a signed per-bucket,
+"""The balance service as pure rules: a signed per-bucket,
 per-currency ledger.
 
 Builders return the ledger entries an operation writes; :class:`BalanceBook` applies a
@@ -186,8 +186,8 @@ def settle_trade(bucket_id: str, value: Decimal, currency: str, side: TradeSide,
     (booked with it when known, else when the broker's trade history names it).
 
     Buy: −value ``trade_buy``; sell: +value ``trade_sell``; keyed by the broker trade id.
-    Broker amounts are ledger amounts at 0.01 (spec §0): a sub-cent remainder is rounded
-    half-even and left to reconciliation (a small gap it corrects against core).
+    Broker amounts are ledger amounts at 0.01 (the broker's precision): a sub-cent remainder is
+    rounded half-even and left to reconciliation (a small gap it corrects against core).
     """
     amount = _positive(value, "settlement")
     if side == "buy":
@@ -217,7 +217,7 @@ def settle_exchange(bucket_id: str, legs: Mapping[str, Decimal], trade_id: str,
 def credit_dividend(bucket_id: str, amount: Decimal, currency: str, source_id: str,
                     now: datetime, description: str = "", *,
                     source_kind: SourceKind = "cash_flow") -> tuple[LedgerEntry, ...]:
-    """+amount ``dividend`` to ``bucket_id`` (the router picks the bucket, §1.12).
+    """+amount ``dividend`` to ``bucket_id`` (the router picks the bucket).
 
     Keyed like the cash-flow domain's own row for the same record
     (``cash_flow``, cash-flow key), so either path writes the one row.
@@ -228,14 +228,14 @@ def credit_dividend(bucket_id: str, amount: Decimal, currency: str, source_id: s
 
 def withdrawal(amount: Decimal, currency: str, cash_flow_id: str,
                now: datetime) -> tuple[LedgerEntry, ...]:
-    """A completed broker withdrawal debits core by exactly its amount (§2.4)."""
+    """A completed broker withdrawal debits core by exactly its amount."""
     return (_entry(CORE_ID, currency, "withdrawal", -_positive(amount, "withdrawal"),
                    "cash_flow", cash_flow_id, now, "broker withdrawal"),)
 
 
 def fee(amount: Decimal, currency: str, source_id: str, now: datetime, *,
         trade_bucket_id: str | None = None, description: str = "") -> tuple[LedgerEntry, ...]:
-    """A fee or tax: a trading fee debits the trade's bucket, anything else core (§2.4)."""
+    """A fee or tax: a trading fee debits the trade's bucket, anything else core."""
     bucket_id = trade_bucket_id or CORE_ID
     return (_entry(bucket_id, currency, "fee", -_positive(amount, "fee"), "cash_flow",
                    source_id, now, description),)
@@ -243,7 +243,7 @@ def fee(amount: Decimal, currency: str, source_id: str, now: datetime, *,
 
 def trade_fee(bucket_id: str, amount: Decimal, currency: str, trade_id: str,
               now: datetime) -> tuple[LedgerEntry, ...]:
-    """A fill's commission debits the trading bucket (§1.11), keyed ``<trade id>:fee``
+    """A fill's commission debits the trading bucket, keyed ``<trade id>:fee``
     so it is booked once whether it is known at settlement or learned later."""
     return (_entry(bucket_id, currency, "fee", -_positive(amount, "fee"), "trade",
                    fee_source_id(trade_id), now, "trade commission"),)
@@ -256,7 +256,7 @@ def fee_source_id(trade_id: str) -> str:
 
 def maturity(bucket_id: str, amount: Decimal, currency: str, source_id: str,
              now: datetime) -> tuple[LedgerEntry, ...]:
-    """A (partial) maturity credits the owning bucket (§2.4)."""
+    """A (partial) maturity credits the owning bucket."""
     return (_entry(bucket_id, currency, "maturity", _positive(amount, "maturity"),
                    "cash_flow", source_id, now, "maturity"),)
 
@@ -266,7 +266,8 @@ def deposit(amount: Decimal, currency: str, cash_flow_id: str, now: datetime, *,
             satellite_budget: Decimal, eur_per_unit: Decimal,
             description: str = "") -> tuple[LedgerEntry, ...]:
     """A deposit split deficit-first by the cash-flow domain's rule, one ``deposit`` row
-    per receiving bucket; the rows sum to the deposit exactly (§1.11, invariant 4).
+    per receiving bucket; the rows sum to the deposit exactly
+    (docs/architecture.md, money invariant 4).
 
     ``values_eur`` are bucket values (positions + all cash) in EUR, missing = 0.
     """

@@ -1,4 +1,4 @@
-"""The dividend router (spec §1.12): which bucket a dividend credits.
+"""The dividend router: which bucket a dividend credits.
 
 Called exactly once per dividend cash flow. ``send_to_core`` credits core directly (the
 reference *transferred* from the satellite, moving money the dividend never brought).

@@ -1,4 +1,4 @@
-"""High-water mark, drawdown, hibernation and the circuit breaker (spec §1.4).
+"""High-water mark, drawdown, hibernation and the circuit breaker.
 
 The high-water mark is flow-adjusted: every external flow into or out of a bucket
 (deposit, withdrawal, transfer, reallocation) shifts it by the same EUR amount, so a
@@ -64,7 +64,7 @@ class MaintenanceResult:
 
 
 def maintain(bucket: Bucket, value_eur: Decimal, now: datetime) -> MaintenanceResult:
-    """Daily maintenance of one bucket (§1.4).
+    """Daily maintenance of one bucket.
 
     A new high (or a first mark) sets HWM = value and resets the loss streak. Measured
     against the previous HWM: ≥ 0.35 hibernates an active/accumulating satellite, ≥ 0.25
@@ -95,7 +95,7 @@ def maintain(bucket: Bucket, value_eur: Decimal, now: datetime) -> MaintenanceRe
 
 def maintain_all(buckets: Mapping[str, Bucket], values_eur: Mapping[str, Decimal | None],
                  now: datetime) -> tuple[dict[str, MaintenanceResult], dict[str, str]]:
-    """Daily maintenance of every non-retired bucket (§1.17): results by id, and the
+    """Daily maintenance of every non-retired bucket (the daily job): results by id, and the
     buckets that could not be maintained (no value, e.g. a missing FX rate) with the
     reason — one failing bucket never stops the others."""
     results: dict[str, MaintenanceResult] = {}

@@ -1,4 +1,4 @@
-"""The bucket lifecycle (spec/portfolio.md §1.3) as explicit transitions.
+"""The bucket lifecycle as explicit transitions.
 
 Each transition takes a bucket and returns the new bucket, or raises
 :class:`InvalidTransition` naming the bucket, its status and the refused event. Recovery
@@ -103,7 +103,7 @@ def hibernate(bucket: Bucket, now: datetime) -> Bucket:
 
 
 def recover(bucket: Bucket, now: datetime) -> Bucket:
-    """hibernating → as resume, starting graduated re-awakening at stage 1 (§1.6)."""
+    """hibernating → as resume, starting graduated re-awakening at stage 1."""
     if bucket.status != "hibernating":
         raise InvalidTransition(bucket, "recover", "only hibernating buckets recover")
     return bucket.touched(now, status=_resumed_status(bucket), consecutive_losses=0,

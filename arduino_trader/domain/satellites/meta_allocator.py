@@ -1,4 +1,4 @@
-"""The meta-allocator (spec §1.15): satellite targets follow performance.
+"""The meta-allocator: satellite targets follow performance.
 
 Only active, accumulating and hibernating satellites are evaluated (retired and research
 ones were included by the reference). Raw shares follow the shifted scores, are clamped

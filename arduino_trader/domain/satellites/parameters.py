@@ -1,4 +1,4 @@
-"""The parameter mapper (spec §1.9): satellite sliders → trading parameters.
+"""The parameter mapper: satellite sliders → trading parameters.
 
 Exact Decimal arithmetic: 0.7 × 180 is exactly 126, so a 0.7 hold gives 127 days (the
 reference's binary floats truncated 125.99… to 126).
@@ -37,7 +37,7 @@ class SatelliteParameters:
 
 
 def map_parameters(settings: SatelliteSettings) -> SatelliteParameters:
-    """Apply the §1.9 formulas to ``settings`` (missing settings: use the defaults)."""
+    """Apply the mapper's formulas to ``settings`` (missing settings: use the defaults)."""
     risk = settings.risk_appetite
     hold = settings.hold_duration
     entry = settings.entry_style

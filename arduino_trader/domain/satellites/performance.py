@@ -1,4 +1,4 @@
-"""Bucket performance metrics (spec §1.14) for the meta-allocator.
+"""Bucket performance metrics for the meta-allocator.
 
 Trade statistics come from the bucket's closed trades in the period; return and risk
 come from the daily, flow-adjusted bucket value series (a deposit is not a gain):
@@ -7,7 +7,7 @@ satellite's risk-free rate and MAR. Every composite component is clamped to [−
 no infinity can poison the score. Analytics are float64 (not ledger money).
 
 The return and risk formulas are :mod:`arduino_trader.domain.analytics` (computed once
-for the portfolio, the satellites and the backtest); this module adds only the §1.14
+for the portfolio, the satellites and the backtest); this module adds only the
 policy: the period window, days after a non-positive value skipped, annualisation over
 the period's calendar days, drawdown as a positive fraction, an infinite Sortino when
 nothing fell below the MAR, and the clamped composite.
@@ -48,7 +48,7 @@ class ValuePoint:
 
 @dataclass(frozen=True)
 class BucketMetrics:
-    """§1.14 metrics; percentages as fractions (0.55 = 55 %)."""
+    """Bucket performance metrics; percentages as fractions (0.55 = 55 %)."""
 
     trades: int
     wins: int

@@ -1,4 +1,4 @@
-"""Per-bucket planning scopes (spec §1.10): which buckets plan, with what.
+"""Per-bucket planning scopes: which buckets plan, with what.
 
 For each trading-allowed bucket: its universe is the securities whose ``bucket_id`` is
 its id (none → no plan); its positions are its own (``positions.bucket_positions``: the

@@ -1,4 +1,4 @@
-"""Which bucket holds what (spec/portfolio.md §1.1, §1.10): one broker position split
+"""Which bucket holds what: one broker position split
 across the buckets by the fills attributed to them.
 
 A satellite holds the net quantity its own fills bought (never below 0); core holds the

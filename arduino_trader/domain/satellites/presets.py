@@ -1,4 +1,4 @@
-"""Strategy presets (spec §1.8): named slider, toggle and dividend-handling bundles.
+"""Strategy presets: named slider, toggle and dividend-handling bundles.
 
 Applying a preset overwrites exactly those fields and records the name; the risk
 parameters (risk-free rate, MAR, evaluation period, volatility window) are kept.

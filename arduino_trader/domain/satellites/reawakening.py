@@ -1,4 +1,4 @@
-"""Graduated re-awakening (§1.6) and the win cooldown (§1.7).
+"""Graduated re-awakening and the win cooldown.
 
 Both are state machines whose state is data: every function takes the stored state and
 returns the new state with the multiplier it implies; nothing is kept in memory.
@@ -79,7 +79,7 @@ class CooldownEval:
 
 def evaluate_cooldown(state: CooldownState, now: datetime,
                       recent_return: Decimal) -> CooldownEval:
-    """Apply §1.7: an active cooldown (started < 30 days ago) gives ×0.75; an expired one
+    """Apply the win cooldown: an active one (started < 30 days ago) gives ×0.75; an expired one
     is cleared; otherwise a recent return ≥ 0.20 starts one now, storing the gain."""
     duration = timedelta(days=COOLDOWN_DAYS)
     expired = False

@@ -1,4 +1,5 @@
-"""Reconciliation of the virtual ledger against broker cash (spec §1.13, invariant 2).
+"""Reconciliation of the virtual ledger against broker cash
+(docs/architecture.md, money invariant 2).
 
 Per currency c: Σ_b balance(b, c) must equal broker cash(c) within 0.01. A small gap
 (≤ EUR 5 converted to c) is corrected against core with a ``reconciliation`` ledger row
@@ -25,7 +26,7 @@ DEFAULT_AUTO_CORRECT_EUR = Decimal("5")
 
 @dataclass(frozen=True)
 class ReconciliationCheck:
-    """The §1.13 check result. ``difference`` = virtual − actual; ``difference_pct`` is
+    """The reconciliation result. ``difference`` = virtual − actual; ``difference_pct`` is
     |diff|/actual, None when infinite (actual 0, virtual not)."""
 
     currency: str
@@ -72,7 +73,7 @@ def reconcile(book: BalanceBook, currency: str, actual: Decimal, now: datetime, 
               eur_per_unit: Decimal | None,
               threshold_eur: Decimal = DEFAULT_AUTO_CORRECT_EUR,
               blocked_by: str | None = None) -> ReconcileOutcome:
-    """Reconcile one currency (§1.13).
+    """Reconcile one currency.
 
     ``blocked_by`` names what could explain a gap (pending orders, unsettled trades, an
     unprocessed cash flow): the gap is then deferred, never corrected. Without a rate the

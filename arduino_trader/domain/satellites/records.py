@@ -1,4 +1,4 @@
-"""Bucket records (spec/portfolio.md §1.2): buckets with their full state, satellite
+"""Bucket records: buckets with their full state, satellite
 settings, allocation settings and signed ledger entries.
 
 Every state the reference computed but never stored is a field here (re-awakening stage,
@@ -39,7 +39,7 @@ SourceKind = Literal["cash_flow", "trade", "dividend", "manual", "reconcile", "r
 SOURCE_KINDS: tuple[str, ...] = ("cash_flow", "trade", "dividend", "manual", "reconcile",
                                  "realloc")
 # Entry types that move cash between buckets (zero-sum, never make a balance negative)
-# and those that are external flows for the flow-adjusted high-water mark (§1.4).
+# and those that are external flows for the flow-adjusted high-water mark.
 INTERNAL_TYPES: frozenset[str] = frozenset({"transfer_in", "transfer_out", "reallocation"})
 EXTERNAL_FLOW_TYPES: frozenset[str] = frozenset({"deposit", "withdrawal", "transfer_in",
                                                  "transfer_out", "reallocation"})
@@ -66,7 +66,7 @@ def check_fraction(value: Decimal, what: str) -> Decimal:
 
 @dataclass(frozen=True)
 class ReawakeningState:
-    """Graduated re-awakening (§1.6): ``stage`` 0 = not re-awakening, 1..3 in progress
+    """Graduated re-awakening: ``stage`` 0 = not re-awakening, 1..3 in progress
     (×0.25, ×0.50, ×0.75); ``wins`` consecutive wins and ``trades`` trades since the
     recovery."""
 
@@ -82,7 +82,7 @@ class ReawakeningState:
 
 @dataclass(frozen=True)
 class CooldownState:
-    """Win cooldown (§1.7): when it started and the return that triggered it."""
+    """Win cooldown: when it started and the return that triggered it."""
 
     started_at: datetime | None = None
     trigger_gain: Decimal | None = None
@@ -93,7 +93,7 @@ class Bucket:
     """One bucket: core or a satellite, with its lifecycle and risk state.
 
     ``target_pct``/``min_pct``/``max_pct`` are fractions of the whole portfolio;
-    ``high_water_mark`` is EUR, flow-adjusted (§1.4).
+    ``high_water_mark`` is EUR, flow-adjusted (external flows move it, returns do not).
     """
 
     id: str
@@ -138,12 +138,12 @@ class Bucket:
 
     @property
     def trading_allowed(self) -> bool:
-        """Trading is allowed only when active or accumulating (§1.3)."""
+        """Trading is allowed only when active or accumulating."""
         return self.status in TRADING_STATUSES
 
     @property
     def receives_deposits(self) -> bool:
-        """"Active buckets" for deposits: not retired, not paused (§1.3)."""
+        """"Active buckets" for deposits: not retired, not paused."""
         return self.status not in ("retired", "paused")
 
     def touched(self, now: datetime, **changes: object) -> Bucket:
@@ -183,7 +183,7 @@ HALF = Decimal("0.5")
 
 @dataclass(frozen=True)
 class SatelliteSettings:
-    """A satellite's strategy settings (§1.2 ``satellite_settings``).
+    """A satellite's strategy settings (table ``satellite_settings``).
 
     Sliders are fractions in [0, 1]; a real 0 stays 0 (the reference turned it into 0.5).
     """
@@ -282,7 +282,7 @@ ALLOCATION_DEFAULTS: Mapping[str, Decimal] = {
 
 @dataclass(frozen=True)
 class AllocationSettings:
-    """The ``allocation_settings`` table as a typed record (§1.2)."""
+    """The ``allocation_settings`` table as a typed record."""
 
     satellite_budget_pct: Decimal = ALLOCATION_DEFAULTS["satellite_budget_pct"]
     satellite_min_pct: Decimal = ALLOCATION_DEFAULTS["satellite_min_pct"]

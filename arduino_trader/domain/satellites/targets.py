@@ -1,4 +1,5 @@
-"""Allocation targets (spec §1.11 budget, §1.16 PATCH rules, §7 invariant 8).
+"""Allocation targets: the budget, the PATCH rules, and core + Σ satellite targets = 1
+(docs/architecture.md, money invariant 8).
 
 Core's target is derived: 1 − Σ targets of the non-retired satellites, so core + Σ
 satellites = 1 exactly at all times. The satellite budget is a cap on Σ satellite targets
@@ -76,7 +77,7 @@ def update_bucket(buckets: Mapping[str, Bucket], bucket_id: str, now: datetime, 
                   budget: Decimal, name: str | None = None, notes: str | None = None,
                   target_pct: Decimal | None = None, min_pct: Decimal | None = None,
                   max_pct: Decimal | None = None) -> dict[str, Bucket]:
-    """PATCH a bucket (§1.16): at least one field; min ≤ target ≤ max (or target 0),
+    """PATCH a bucket: at least one field; min ≤ target ≤ max (or target 0),
     Σ satellite targets ≤ budget; core's target stays derived. Returns all buckets."""
     if all(v is None for v in (name, notes, target_pct, min_pct, max_pct)):
         raise InvalidBucket("nothing to update")

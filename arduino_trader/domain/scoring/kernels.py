@@ -1,4 +1,4 @@
-"""Numba kernels: per-security metrics over the whole universe at once (spec/planning.md §1.1).
+"""Numba kernels: per-security metrics over the whole universe at once.
 
 Input is a 2-D float64 matrix ``prices[security, day]`` of daily closes, oldest first.
 Each security is measured over its *trailing valid run*: the longest suffix of finite,
@@ -6,7 +6,7 @@ strictly positive prices (a NaN, zero or negative price ends the run, so a serie
 bad price in the middle is only measured after it). A metric whose run is too short is
 NaN, which the scorers map to neutral.
 
-Windows (documented choices where the spec leaves them open):
+Windows (the project's documented choices):
 
 * CAGR_5Y over the last ≤ 1260 bars (needs ≥ 252, i.e. 12 months); CAGR_10Y over the
   last ≤ 2520 bars, only when more than 1260 bars exist. Daily closes stand in for the

@@ -1,4 +1,4 @@
-"""Portfolio score 0–100 (spec/planning.md §1.6) with its three parts."""
+"""Portfolio score 0–100 with its three parts (diversification, dividend, quality)."""
 
 from __future__ import annotations
 

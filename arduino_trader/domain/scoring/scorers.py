@@ -1,8 +1,8 @@
-"""Security scoring (spec/planning.md §1.2): every group, with its components.
+"""Security scoring: every group, with its components.
 
 Every scorer takes plain floats (``None`` or NaN = missing) and returns a value in [0, 1].
-Missing data scores neutral (0.5) unless the spec gives another explicit value. The spec's
-"Proposed" fixes are applied: the momentum discontinuity at −10 % is removed, the
+Missing data scores neutral (0.5) unless a scorer states another explicit value. Fixes to
+the reference system's scorers: the momentum discontinuity at −10 % is removed, the
 diversification terms reward *underweight* groups (target − current), and dividend growth
 uses the current / 5-year-average yield ratio instead of a saturating percent value.
 """
@@ -327,7 +327,7 @@ class SecurityScore:
         return (self.groups["long_term"].score + self.groups["fundamentals"].score) / 2
 
     def to_record(self) -> dict[str, object]:
-        """Flat row for the ``scores`` table (§1.3, proposed form): one column per group,
+        """Flat row for the ``scores`` table: one column per group,
         the total, quality = mean(long_term, fundamentals), volatility and the JSON-ready
         breakdown."""
         row: dict[str, object] = {f"{g}_score": gs.score for g, gs in self.groups.items()}
@@ -414,7 +414,7 @@ def score_security(symbol: str, m: MetricInputs, f: Fundamentals | None = None,
                    ctx: DiversificationContext | None = None, *,
                    target_return: float = 0.11, market_pe: float = 22.0,
                    weights: Mapping[str, float] = GROUP_WEIGHTS) -> SecurityScore:
-    """Score one security: eight groups (spec §1.2) and their weighted total (3 dp)."""
+    """Score one security: eight groups and their weighted total (3 dp)."""
     f = f or Fundamentals()
     notes: list[str] = []
     sortino = _opt(f.external_sortino) if _opt(f.external_sortino) is not None else m.sortino

@@ -1,4 +1,4 @@
-"""Windfall (spec/planning.md §1.4) and sell scoring (§1.5) of held positions."""
+"""Windfall (gain beyond the expected CAGR) and sell scoring of held positions."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Windfall:
 
 def windfall(gain: float, days_held: float | None, cagr_5y: float | None,
              cagr_10y: float | None) -> Windfall:
-    """§1.4: expected = (1+cagr)^years − 1, excess = gain − expected; take-profit rule."""
+    """Windfall: expected = (1+cagr)^years − 1, excess = gain − expected; take-profit rule."""
     years = 1.0 if days_held is None or missing(days_held) else max(0.1, days_held / 365)
     cagr = next((c for c in (cagr_5y, cagr_10y) if c is not None and not missing(c)), 0.10)
     expected = (1 + cagr) ** years - 1 if cagr > -1 else -1.0
@@ -70,7 +70,7 @@ class SellInputs:
 
 @dataclass(frozen=True)
 class SellScore:
-    """§1.5 output: eligibility, five components, total and the suggested quantity."""
+    """Sell score: eligibility, five components, total and the suggested quantity."""
 
     symbol: str
     eligible: bool
@@ -168,7 +168,7 @@ def _drawdown(dd: float | None, days_underwater: float | None) -> float:
 
 def sell_score(x: SellInputs, *, max_loss_threshold: float = -0.20, min_hold_days: float = 90,
                sell_cooldown_days: float = 180, min_sell_value: float = 100.0) -> SellScore:
-    """§1.5 with the proposed fix: min-hold counts from the last buy, cooldown from the last
+    """Sell scoring, where min-hold counts from the last buy, cooldown from the last
     sell (unknown dates allow)."""
     profit = x.price_eur / x.avg_cost_eur - 1 if x.avg_cost_eur > 0 else 0.0
     reason: str | None = None

@@ -1,4 +1,4 @@
--- Market data and the securities universe (spec/operations.md §4-5).
+-- Market data and the securities universe.
 -- Timestamps are unix seconds (UTC); days are ISO 'YYYY-MM-DD' text.
 -- Prices in the history are analytics inputs (float64); FX rates are exact (TEXT Decimal).
 
@@ -12,7 +12,7 @@ CREATE TABLE securities (
     country               TEXT,
     industry              TEXT,
     exchange              TEXT,                           -- Yahoo fullExchangeName
-    mic                   TEXT,                           -- market-hours key (§3.1)
+    mic                   TEXT,                           -- market-hours key (ISO MIC)
     market_code           TEXT,                           -- broker mkt_short_code
     currency              TEXT NOT NULL,
     min_lot               INTEGER NOT NULL DEFAULT 1 CHECK (min_lot >= 1),

@@ -1,4 +1,4 @@
--- Planner (spec/planning.md §2.9): every plan run, and its steps as recommendations.
+-- Planner: every plan run, and its steps as recommendations.
 -- A recommendation's identity is (symbol, side, reason, portfolio_hash): a dismissal by
 -- the user sticks for that identity; a pending row is refreshed by the next plan; rows a
 -- newer plan no longer proposes are dismissed as 'superseded'. Money is TEXT (Decimal).

@@ -1,4 +1,4 @@
--- Per-bucket planning (spec/portfolio.md §1.10): each bucket plans on its own; one run
+-- Per-bucket planning: each bucket plans on its own; one run
 -- stores core's plan row (parent_id NULL) and one row per planning satellite pointing to
 -- it. Every recommendation names the bucket whose cash and positions it uses, and the
 -- executor attributes the order to that bucket.

@@ -1,4 +1,4 @@
--- Security scores (spec/planning.md §1.3, proposed form): one row per security with the
+-- Security scores: one row per security with the
 -- total, every group score as its own column, quality = mean(long_term, fundamentals),
 -- and the components (breakdown_json) so each score can be explained. Written by the
 -- score_universe job (no portfolio context: diversification neutral) and by every plan

@@ -1,4 +1,4 @@
--- The order journal and the trade ledger (spec/operations.md §1.5-1.8).
+-- The order journal and the trade ledger.
 -- An order row is committed before the order is sent; its client id is what the broker
 -- knows it by. Fills are stored once, keyed by the broker's trade id. Money is TEXT.
 

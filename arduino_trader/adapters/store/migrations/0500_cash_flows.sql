@@ -1,5 +1,4 @@
--- Cash flows, dividends/DRIP, emergency runs and allocation groups/targets
--- (spec/portfolio.md §2.2, §3.1, §4, §5.1).
+-- Cash flows, dividends/DRIP, emergency runs and allocation groups/targets.
 -- Money columns are TEXT holding exact Decimals (protocols/money.py decimal_to_str).
 -- Bucket ledger rows (bucket_transactions) belong to the satellites migration (0600);
 -- they are keyed by (source_kind='cash_flow', source_id=cash_flows.transaction_id).
@@ -68,7 +67,7 @@ CREATE TABLE dividend_history (
     reinvested           INTEGER NOT NULL DEFAULT 0 CHECK (reinvested IN (0, 1)),
     reinvested_at        INTEGER,
     reinvested_quantity  TEXT,
-    pending_cash_eur     TEXT NOT NULL DEFAULT '0',  -- DRIP bonus source (§3.4 decision)
+    pending_cash_eur     TEXT NOT NULL DEFAULT '0',  -- DRIP bonus source
     bonus_cleared        INTEGER NOT NULL DEFAULT 0 CHECK (bonus_cleared IN (0, 1)),
     cleared_at           INTEGER,
     created_at           INTEGER NOT NULL
@@ -96,7 +95,7 @@ CREATE TABLE dividend_allocations (
 );
 CREATE INDEX dividend_allocations_fill ON dividend_allocations (fill_key);
 
--- Emergency rebalancing runs (§4): what was found, planned and done. The partial unique
+-- Emergency rebalancing runs: what was found, planned and done. The partial unique
 -- index admits one running run at a time (a run never overlaps another).
 CREATE TABLE emergency_runs (
     run_id                   TEXT PRIMARY KEY,
@@ -116,7 +115,7 @@ CREATE UNIQUE INDEX emergency_runs_one_running ON emergency_runs (outcome)
     WHERE outcome = 'running';
 CREATE INDEX emergency_runs_started ON emergency_runs (started_at DESC);
 
--- Allocation (§5.1): country/industry groups and their targets (fractions in [0, 1],
+-- Allocation: country/industry groups and their targets (fractions in [0, 1],
 -- exact TEXT). Setting a group replaces its members in one transaction; an empty group
 -- is one '__EMPTY__' member (hidden on read). A target needs an existing group; deleting
 -- a group deletes its target in the same transaction (done by the repository, since a

@@ -1,4 +1,4 @@
--- Concentration alerts in force (spec/portfolio.md §5.3) and their acknowledgement.
+-- Concentration alerts in force (country, sector, position) and their acknowledgement.
 -- One row per country, sector or position at or above its alert threshold; a row is
 -- deleted when the alert clears. level: 1 warning, 2 critical, 3 at or over the limit.
 -- Percentages are exact TEXT fractions; timestamps unix seconds (UTC).

@@ -1,4 +1,4 @@
--- Multi-bucket portfolio: core + satellites (spec/portfolio.md §1.2).
+-- Multi-bucket portfolio: core + satellites.
 -- Money and fractions are TEXT (exact Decimal, protocols/money.py); timestamps are unix
 -- seconds (UTC). Targets are TEXT rather than REAL so core + Σ satellites = 1 exactly.
 -- The state the reference computed but never stored (re-awakening, win cooldown, last

@@ -1,5 +1,5 @@
--- Satellite history the actor keeps beside the ledger (spec/portfolio.md §1.4, §1.13,
--- §1.14). Money is TEXT (exact Decimal); timestamps unix seconds (UTC).
+-- Satellite history the actor keeps beside the ledger (high-water marks,
+-- reconciliations, performance). Money is TEXT (exact Decimal); timestamps unix seconds (UTC).
 
 -- Every reconciliation outcome per currency: the audit trail of auto-corrections
 -- (their ledger row is the 'reconciliation' entry) and of reported or deferred gaps.
@@ -40,7 +40,7 @@ CREATE TABLE bucket_trade_results (
 );
 CREATE INDEX bucket_trade_results_bucket ON bucket_trade_results (bucket_id, closed_at);
 
--- Which bucket's universe a security belongs to (spec §1.1 securities.bucket_id, kept
+-- Which bucket's universe a security belongs to (a security's bucket_id, kept
 -- beside the market-data table): a security without a row belongs to core.
 CREATE TABLE security_buckets (
     isin        TEXT PRIMARY KEY REFERENCES securities (isin) ON DELETE CASCADE,
@@ -49,7 +49,7 @@ CREATE TABLE security_buckets (
 );
 CREATE INDEX security_buckets_bucket ON security_buckets (bucket_id);
 
--- External records whose flow-adjusted high-water-mark shift (§1.4) is applied: once per
+-- External records whose flow-adjusted high-water-mark shift is applied: once per
 -- record, also when the cash-flow actor booked the record's ledger rows itself.
 CREATE TABLE bucket_flow_marks (
     source_kind  TEXT NOT NULL,

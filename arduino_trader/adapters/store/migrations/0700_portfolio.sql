@@ -1,4 +1,4 @@
--- Portfolio state and daily snapshots (spec/portfolio.md §6.1-6.2).
+-- Portfolio state and daily snapshots.
 -- Money is TEXT (exact Decimal, protocols/money.py); eur_per = EUR value of one unit of
 -- the currency (NULL = no stored rate: EUR figures are NULL, never assumed 1:1).
 -- Timestamps are unix seconds (UTC); days are ISO 'YYYY-MM-DD'.
