@@ -26,6 +26,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -115,8 +116,11 @@ def _history(daemon: ProbeDaemon, api: Client) -> None:
     now = daemon.clock.now()
     with dated(daemon._broker_pair()[1], now - timedelta(days=300)):
         daemon.io.run(daemon._broker_pair()[1].deposit("EUR", Decimal("2000")), 10)
-    assert api.call("POST", "/api/cash-flows/sync")[0] == 200
-    assert api.call("POST", "/api/system/jobs/sync_cycle")[0] == 202
+    # A scheduled run of either job may be under way (409): ours follows it.
+    wait_for(lambda: api.call("POST", "/api/cash-flows/sync")[0] == 200, 60,
+             "a cash-flow sync of our own")
+    wait_for(lambda: api.call("POST", "/api/system/jobs/sync_cycle")[0] == 202, 60,
+             "a sync cycle of our own")
     wait_for(lambda: api.call("GET", "/api/portfolio/returns")[1]["value_eur"] == "12000",
              60, "the deposit in the synced value")
     ts = int(now.timestamp())
@@ -139,9 +143,13 @@ def test_dashboard_in_chromium(daemon: ProbeDaemon, browser: Any) -> None:
     assert code == 200
     _history(daemon, api)
     browser.get(f"{api.base}/")
-    wait = WebDriverWait(browser, 30)
-    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded")
-               == "true")
+    wait = WebDriverWait(browser, 60)
+    try:
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded")
+                   == "true")
+    except TimeoutException:
+        raise AssertionError(f"the page never loaded; console: {browser.get_log('browser')}"
+                             ) from None
 
     # The figures are the API's.
     _, status = api.call("GET", "/api/system/status")
