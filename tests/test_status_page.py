@@ -114,8 +114,12 @@ def _history(daemon: ProbeDaemon, api: Client) -> None:
     days ago (besides today's opening cash), two earlier daily snapshots, and a country
     group with a target."""
     now = daemon.clock.now()
-    with dated(daemon._broker_pair()[1], now - timedelta(days=300)):
-        daemon.io.run(daemon._broker_pair()[1].deposit("EUR", Decimal("2000")), 10)
+    paper = daemon._broker_pair()[1]
+    # The paper account opens (and books its opening cash) on first use: today, before the
+    # back-dated deposit, or its opening cash would be dated 300 days ago too.
+    daemon.io.run(paper.probe(), 10)
+    with dated(paper, now - timedelta(days=300)):
+        daemon.io.run(paper.deposit("EUR", Decimal("2000")), 10)
     # A scheduled run of either job may be under way (409): ours follows it.
     wait_for(lambda: api.call("POST", "/api/cash-flows/sync")[0] == 200, 60,
              "a cash-flow sync of our own")
