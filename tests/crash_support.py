@@ -41,6 +41,7 @@ from arduino_trader.adapters import crashpoints  # noqa: E402
 from arduino_trader.adapters.sandbox.server import (  # noqa: E402
     DEMO_PRIVATE_KEY,
     DEMO_PUBLIC_KEY,
+    Fault,
     Sandbox,
     SandboxThread,
 )
@@ -213,6 +214,7 @@ class World:
     daemon: DaemonProc | None = None
     done_once: set[str] = field(default_factory=set)
     slow_since: float = 0.0  # when the slow-broker fault was queued (monotonic)
+    slow_fault: Fault | None = None
 
     @property
     def proc(self) -> DaemonProc:
@@ -286,24 +288,31 @@ def _fee_into_negative(world: World) -> None:
 def _slow_broker(world: World) -> None:
     """From now on the sandbox answers the next putTradeOrder after SLOW_BROKER_S."""
     def inject() -> None:
-        world.sandbox.sandbox.inject("latency", command="putTradeOrder", times=1,
-                                     delay_s=SLOW_BROKER_S)
+        world.slow_fault = world.sandbox.sandbox.inject("latency", command="putTradeOrder",
+                                                        times=1, delay_s=SLOW_BROKER_S)
         world.slow_since = time.monotonic()
     world.once("slow broker", inject)
 
 
 def _slow_answer_arrives(world: World) -> None:
-    """Wait until the slow sandbox has booked the order (or, when the daemon died before
-    sending it, until the fault's delay is over): the scenario goes on from there."""
+    """Wait until the slow sandbox has booked the order: SLOW_BROKER_S after the placement
+    reached it, whenever that was (a daemon restarted before sending it sends it late). When
+    no placement took the fault (the restarted daemon never sent one), the scenario goes on
+    once the fault's delay is over, and the fault meets a later placement."""
     qty = MANUAL_ORDERS[-1][3]
-    end = world.slow_since + SLOW_BROKER_S + 10
-    while time.monotonic() < end:
+    fault = world.slow_fault
+    while True:
         with world.sandbox.sandbox.account.lock:
             booked = any(o["instr"] == "AAPL.US" and o["oper"] == 1 and int(o["q"]) == qty
                          for o in world.sandbox.sandbox.account.state["orders"])
-        if booked or (not world.sandbox.sandbox.faults
-                      and time.monotonic() > world.slow_since + SLOW_BROKER_S + 1):
+        if booked:
             return
+        now = time.monotonic()
+        if fault is None or fault.taken_at is None:
+            if now > world.slow_since + SLOW_BROKER_S + 1:
+                return
+        elif now > fault.taken_at + SLOW_BROKER_S + JOB_TIMEOUT_S:
+            raise AssertionError("the sandbox never booked the slow placement")
         time.sleep(0.1)
 
 

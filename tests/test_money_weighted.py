@@ -119,3 +119,20 @@ def test_returns_route_is_the_xirr_of_the_deposits_against_todays_value(
     assert (D(str(money["annual"])), D(str(money["since_inception"]))) == (D("0.1"),
                                                                           D("0.21"))
     assert body["time_weighted"]["status"] in ("ok", "insufficient_data")
+
+
+def test_returns_route_answers_an_annual_rate_too_large_to_mean_anything_with_null(
+        daemon: ProbeDaemon) -> None:
+    """Two snapshots a day apart, the value doubled: the time-weighted return since
+    inception is 100 %, its annual rate (2³⁶⁵) has no meaning: null, never a 500."""
+    api = Client(daemon)
+    ts = int(TODAY.timestamp())
+    for days, total in ((2, "1000"), (1, "2000")):
+        daemon.io.run(daemon.store.execute(
+            "INSERT OR REPLACE INTO portfolio_snapshots (date, total_value, cash_balance, "
+            "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, ?, '0', '0', ?)",
+            ((TODAY.date() - timedelta(days=days)).isoformat(), total, total, ts)), 5)
+    code, body = api.call("GET", "/api/portfolio/returns")
+    assert code == 200, body
+    timed = body["time_weighted"]
+    assert timed["status"] == "ok" and timed["annual"] is None, timed

@@ -16,6 +16,7 @@ from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.planning import PlanSummary, RequestPlan
 
 # Small, fast planning: depth 2, few sequences and paths; planning and execution are
@@ -246,11 +247,28 @@ def test_a_blocked_step_stays_pending_and_names_the_layer(daemon: ProbeDaemon,
     assert _scalar(daemon, "SELECT COUNT(*) FROM trades") == len(HELD)
 
 
+def _score_universe_now(daemon: ProbeDaemon) -> None:
+    """Run the score_universe job to its end (the fixture's clock made it due, so the
+    scheduler may have started it already: then ours follows)."""
+    assert daemon.scheduler is not None
+    for _ in range(100):
+        try:
+            assert daemon.scheduler.run_now("score_universe", "manual").ok
+            return
+        except JobAlreadyRunning:
+            wait_for(lambda: all(s["status"] != "running" for s in daemon.scheduler.states()
+                                 if s["name"] == "score_universe"), 60, "score_universe")
+    raise AssertionError("score_universe kept running")
+
+
 def test_scores_endpoints_explain_each_security(daemon: ProbeDaemon, api: Client) -> None:
-    assert api.call("GET", "/api/scores")[1]["scores"] == []
-    code, answer = api.call("GET", f"/api/scores/{HELD[0]}")
+    code, answer = api.call("GET", "/api/scores/US88160R1014")  # a valid ISIN, not ours
     assert (code, answer["error"]) == (404, "not_scored")
-    _plan(daemon)  # every plan stores the scores it computed
+    # The job's scores first (the clock stays put, so it is not due again), then a plan's:
+    # every plan stores the scores it computed, over the job's.
+    _score_universe_now(daemon)
+    assert api.call("GET", f"/api/scores/{HELD[0]}")[1]["source"] == "job"
+    _plan(daemon)
     code, answer = api.call("GET", "/api/scores")
     assert code == 200 and answer["count"] >= 3, answer
     totals = [s["total_score"] for s in answer["scores"]]

@@ -45,7 +45,11 @@ def rehearsal(tmp_path: Path) -> Iterator[tuple[RehearsalDaemon, SandboxThread]]
     routes_trades._recent.clear()
     with running_sandbox(tmp_path / "sandbox.json") as sandbox:
         sandbox.sandbox.account.deposit("HKD", Decimal("100"), sandbox.sandbox.now())
-        daemon = _daemon(tmp_path / "state", live_env(sandbox.url))
+        # The sandbox lists two securities, so the universe-scaled position cap would be
+        # 100 %: the plan would buy with the EUR cash too, through an exchange that keeps
+        # weekend hours even in a rehearsal. A 15 % cap keeps the buy within the USD cash.
+        env = {**live_env(sandbox.url), "ARDUINO_TRADER_POSITION_CAP_UNIVERSE_MULTIPLE": "0.3"}
+        daemon = _daemon(tmp_path / "state", env)
         daemon.start()
         try:
             yield daemon, sandbox

@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
@@ -159,14 +159,16 @@ class FillPriceSource(Protocol):
 
 
 BPS = Decimal("0.0001")
-PRICE_STEP = Decimal("0.0001")
+PRICE_STEP = Decimal("0.01")  # the stocks' tick: a fill's value stays in whole cents
 
 
 def slipped(price: Decimal, side: str, bps: Decimal) -> Decimal:
     """``price`` moved ``bps`` basis points against the order (a buy pays more, a sell
-    receives less), to 4 decimals; never below one step."""
+    receives less), on the tick and rounded against the order too, so the fill's value
+    is whole cents like the ledger's; never below one tick."""
     factor = Decimal(1) + bps * BPS if side == "BUY" else Decimal(1) - bps * BPS
-    return max(PRICE_STEP, (price * factor).quantize(PRICE_STEP, rounding=ROUND_HALF_UP))
+    rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
+    return max(PRICE_STEP, (price * factor).quantize(PRICE_STEP, rounding=rounding))
 
 
 class StoredPrices:

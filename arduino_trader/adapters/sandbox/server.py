@@ -57,6 +57,8 @@ class Fault:
     message: str = "Internal error, try again later"
     code: int = 14
     status: int = 502
+    taken_at: float | None = None
+    """When a request last took this fault (monotonic seconds), None before."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -107,6 +109,7 @@ class Sandbox:
         with self._lock:
             for fault in self.faults:
                 if fault.command in (None, command):
+                    fault.taken_at = time.monotonic()
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)

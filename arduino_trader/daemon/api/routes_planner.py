@@ -137,7 +137,8 @@ async def execute_step(request: web.Request) -> web.Response:
               summary="Dismiss the pending recommendations of a portfolio hash (the "
               f"emergency ones: \"{EMERGENCY_PORTFOLIO_HASH}\", all or one \"key\")",
               body=DismissBody,
-              response={"type": "object", "required": ["dismissed"]})
+              response={"type": "object", "required": ["dismissed"]},
+              errors={404: "no pending emergency recommendation with that key"})
 async def dismiss(request: web.Request) -> web.Response:
     """A dismissed recommendation stays dismissed for that portfolio hash; an emergency
     one for its situation (until the shortfalls change)."""

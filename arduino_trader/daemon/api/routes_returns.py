@@ -9,6 +9,7 @@ its reason when it cannot be computed; nothing here is a 500.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from .router import ApiRouter
 
 router = ApiRouter("returns")
 _FRACTION = Decimal("0.0000000001")
+_MAX_FRACTION = 1e9
 
 
 async def _value_eur(request: web.Request) -> tuple[Decimal | None, list[str]]:
@@ -54,8 +56,12 @@ async def _time_weighted(request: web.Request) -> dict[str, Any]:
             "end": perf.end.isoformat()}
 
 
-def _fraction(value: float) -> Decimal:
-    """To 10 places; a result that rounds to zero is 0, never −0."""
+def _fraction(value: float) -> Decimal | None:
+    """To 10 places; a result that rounds to zero is 0, never −0. None when the figure
+    is not finite or beyond ±1e9 (100,000,000,000 %): an annual rate extrapolated from a
+    few days can be astronomically large, and it means nothing."""
+    if not math.isfinite(value) or abs(value) >= _MAX_FRACTION:
+        return None
     rounded = Decimal(repr(value)).quantize(_FRACTION)
     return rounded if rounded != 0 else Decimal(0).quantize(_FRACTION)
 
