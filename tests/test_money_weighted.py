@@ -128,10 +128,10 @@ def test_returns_route_answers_an_annual_rate_too_large_to_mean_anything_with_nu
     api = Client(daemon)
     ts = int(TODAY.timestamp())
     for days, total in ((2, "1000"), (1, "2000")):
-        daemon.io.run(daemon.store.execute(
+        daemon.store.execute(
             "INSERT OR REPLACE INTO portfolio_snapshots (date, total_value, cash_balance, "
             "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, ?, '0', '0', ?)",
-            ((TODAY.date() - timedelta(days=days)).isoformat(), total, total, ts)), 5)
+            ((TODAY.date() - timedelta(days=days)).isoformat(), total, total, ts))
     code, body = api.call("GET", "/api/portfolio/returns")
     assert code == 200, body
     timed = body["time_weighted"]
