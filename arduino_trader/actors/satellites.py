@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
@@ -165,7 +166,7 @@ class SatelliteActor(BaseActor):
                 "market_data.fx_max_age_days")))
 
     def _state(self) -> _State:
-        return _State(repo.load_buckets(self._db()),
+        return _State(bucket_repo.load_buckets(self._db()),
                       self._books.load(self._db()))
 
     def _apply(self, op: repo.Operation) -> dict[tuple[str, str], Decimal] | None:
@@ -205,13 +206,13 @@ class SatelliteActor(BaseActor):
     def _create(self, msg: CreateSatellite) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = repo.load_buckets(self._db())
-            alloc = repo.load_allocation(self._db())
+            buckets = bucket_repo.load_buckets(self._db())
+            alloc = bucket_repo.load_allocation(self._db())
             bucket = lifecycle.create_satellite(
                 msg.bucket_id.strip(), msg.name, now=now, min_pct=alloc.satellite_min_pct,
                 max_pct=alloc.satellite_max_pct, notes=msg.notes,
                 start_in_research=msg.start_in_research, existing_ids=frozenset(buckets))
-            repo.save_buckets(self._db(), [bucket])
+            bucket_repo.save_buckets(self._db(), [bucket])
             self.log.info("satellite_created", bucket_id=bucket.id, status=bucket.status)
             return bucket.to_json()
         return self._guard(work)
@@ -226,14 +227,14 @@ class SatelliteActor(BaseActor):
     def _update(self, msg: UpdateBucket) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = repo.load_buckets(self._db())
+            buckets = bucket_repo.load_buckets(self._db())
             self._known(buckets, msg.bucket_id)
-            alloc = repo.load_allocation(self._db())
+            alloc = bucket_repo.load_allocation(self._db())
             out = targets.update_bucket(buckets, msg.bucket_id, now,
                                         budget=alloc.satellite_budget_pct, name=msg.name,
                                         notes=msg.notes, target_pct=msg.target_pct,
                                         min_pct=msg.min_pct, max_pct=msg.max_pct)
-            repo.save_buckets(self._db(), [b for k, b in out.items()
+            bucket_repo.save_buckets(self._db(), [b for k, b in out.items()
                                                     if b is not buckets.get(k)])
             return out[msg.bucket_id].to_json()
         return self._guard(work)
@@ -259,7 +260,7 @@ class SatelliteActor(BaseActor):
             else:
                 raise InvalidBucket(f"unknown event {msg.event!r}")
             out = targets.with_core_target({**state.buckets, bucket.id: new}, now)
-            repo.save_buckets(self._db(), [b for k, b in out.items()
+            bucket_repo.save_buckets(self._db(), [b for k, b in out.items()
                                                     if b is not state.buckets.get(k)])
             self.log.info("bucket_status", bucket_id=bucket.id, transition=msg.event,
                           previous=bucket.status, status=new.status)
@@ -267,7 +268,7 @@ class SatelliteActor(BaseActor):
         return self._guard(work)
 
     def _satellite(self, satellite_id: str) -> Bucket:
-        bucket = self._known(repo.load_buckets(self._db()), satellite_id)
+        bucket = self._known(bucket_repo.load_buckets(self._db()), satellite_id)
         if bucket.is_core:
             raise InvalidBucket("core has no satellite settings")
         return bucket
@@ -277,7 +278,7 @@ class SatelliteActor(BaseActor):
         def work() -> dict[str, Any]:
             self._satellite(msg.satellite_id)
             settings = SatelliteSettings.from_mapping(msg.satellite_id, msg.data)
-            repo.save_settings(self._db(), settings, self.ctx.clock.now())
+            bucket_repo.save_settings(self._db(), settings, self.ctx.clock.now())
             return settings.to_json()
         return self._guard(work)
 
@@ -285,10 +286,10 @@ class SatelliteActor(BaseActor):
     def _apply_preset(self, msg: ApplyPreset) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             self._satellite(msg.satellite_id)
-            current = repo.load_settings(self._db()).get(msg.satellite_id)
+            current = bucket_repo.load_settings(self._db()).get(msg.satellite_id)
             settings = presets.apply_preset(current or SatelliteSettings(msg.satellite_id),
                                             msg.preset)
-            repo.save_settings(self._db(), settings, self.ctx.clock.now())
+            bucket_repo.save_settings(self._db(), settings, self.ctx.clock.now())
             return settings.to_json()
         return self._guard(work)
 
@@ -306,7 +307,7 @@ class SatelliteActor(BaseActor):
                         "to_balance": state.book.balance(msg.to_bucket_id, msg.currency),
                         "currency": msg.currency, "applied": False}
             if msg.from_bucket_id == CORE_ID:
-                alloc = repo.load_allocation(self._db())
+                alloc = bucket_repo.load_allocation(self._db())
                 valuation = facts.valuation(state.buckets, state.book)
                 core_value = valuation.values.get(CORE_ID)
                 floor = balances.CoreFloor(
@@ -333,7 +334,7 @@ class SatelliteActor(BaseActor):
     def _deposit_entries(self, amount: Decimal, currency: str, source_id: str,
                          state: _State, facts: Facts, description: str = ""
                          ) -> tuple[LedgerEntry, ...]:
-        alloc = repo.load_allocation(self._db())
+        alloc = bucket_repo.load_allocation(self._db())
         values = self._bucket_values(state, facts)
         return balances.deposit(amount, currency, source_id, self.ctx.clock.now(),
                                 buckets=state.buckets, values_eur=values,
@@ -418,26 +419,26 @@ class SatelliteActor(BaseActor):
     def _set_budget(self, msg: SetSatelliteBudget) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
             now = self.ctx.clock.now()
-            buckets = repo.load_buckets(self._db())
-            alloc = repo.load_allocation(self._db())
+            buckets = bucket_repo.load_buckets(self._db())
+            alloc = bucket_repo.load_allocation(self._db())
             new = targets.set_budget(alloc, buckets, msg.budget_pct)
             out = targets.with_core_target(buckets, now)
-            repo.save_allocation_value(
+            bucket_repo.save_allocation_value(
                 self._db(), "satellite_budget_pct", new.satellite_budget_pct, now,
                 [b for k, b in out.items() if b is not buckets.get(k)])
             return allocation_json(new)
         return self._guard(work)
 
     def _scores(self, buckets: Mapping[str, Bucket], now: datetime) -> dict[str, float | None]:
-        settings = repo.load_settings(self._db())
+        settings = bucket_repo.load_settings(self._db())
         scores: dict[str, float | None] = {}
         for bucket in buckets.values():
             if bucket.is_core:
                 continue
             own = settings.get(bucket.id) or SatelliteSettings(bucket.id)
             metrics = performance.bucket_metrics(
-                repo.closed_trades(self._db(), bucket.id),
-                repo.value_series(self._db(), bucket.id), now=now,
+                bucket_trades_repo.closed_trades(self._db(), bucket.id),
+                bucket_trades_repo.value_series(self._db(), bucket.id), now=now,
                 period_days=own.evaluation_period_days,
                 risk_free_rate=float(own.risk_free_rate), sortino_mar=float(own.sortino_mar))
             scores[bucket.id] = None if metrics is None else metrics.composite_score
@@ -445,17 +446,17 @@ class SatelliteActor(BaseActor):
 
     def _plan(self) -> tuple[dict[str, Bucket], meta_allocator.AllocationPlan]:
         now = self.ctx.clock.now()
-        buckets = repo.load_buckets(self._db())
-        alloc = repo.load_allocation(self._db())
+        buckets = bucket_repo.load_buckets(self._db())
+        alloc = bucket_repo.load_allocation(self._db())
         plan = meta_allocator.plan_allocation(buckets, self._scores(buckets, now), alloc, now)
         return buckets, plan
 
     def _apply_plan(self, buckets: dict[str, Bucket],
                     plan: meta_allocator.AllocationPlan) -> None:
         now = self.ctx.clock.now()
-        alloc = repo.load_allocation(self._db())
+        alloc = bucket_repo.load_allocation(self._db())
         out = meta_allocator.apply_plan(buckets, plan, alloc, now)
-        repo.save_buckets(self._db(), [b for k, b in out.items()
+        bucket_repo.save_buckets(self._db(), [b for k, b in out.items()
                                                 if b is not buckets.get(k)])
         for rec in plan.recommendations:
             if abs(rec.adjustment_pct) > meta_allocator.WARN_CHANGE:
@@ -480,10 +481,10 @@ class SatelliteActor(BaseActor):
     @handles(AssignSecurity)
     def _assign(self, msg: AssignSecurity) -> dict[str, Any] | SatelliteRefused:
         def work() -> dict[str, Any]:
-            bucket = self._known(repo.load_buckets(self._db()), msg.bucket_id)
+            bucket = self._known(bucket_repo.load_buckets(self._db()), msg.bucket_id)
             if bucket.status == "retired":
                 raise InvalidBucket(f"bucket {bucket.id!r} is retired")
-            if not repo.assign_security(self._db(), msg.isin, bucket.id,
+            if not bucket_repo.assign_security(self._db(), msg.isin, bucket.id,
                                                  self.ctx.clock.now()):
                 raise UnknownBucket(f"unknown security {msg.isin!r}")
             return {"isin": msg.isin, "bucket_id": bucket.id}
@@ -500,7 +501,7 @@ class SatelliteActor(BaseActor):
             value = valuation.values.get(bucket.id)
             if bucket.is_core or value is None or valuation.total is None:
                 continue
-            series = repo.value_series(self._db(), bucket.id)
+            series = bucket_trades_repo.value_series(self._db(), bucket.id)
             effective[bucket.id], details[bucket.id] = effective_aggression(
                 bucket, value, valuation.total, series, now)
         return effective, details, valuation.values
@@ -523,9 +524,9 @@ class SatelliteActor(BaseActor):
         state, facts = self._state(), self._facts()
         effective, _, _ = self._aggressions(state, facts)
         cash = {b: state.book.balances_of(b) for b in state.buckets}
-        return planning.plan_scopes(state.buckets, repo.security_buckets(self._db()),
+        return planning.plan_scopes(state.buckets, bucket_repo.security_buckets(self._db()),
                                     cash, facts.eur_per,
-                                    repo.load_settings(self._db()), effective,
+                                    bucket_repo.load_settings(self._db()), effective,
                                     facts.positions(state.buckets), facts.average_costs())
 
     def _bucket_values(self, state: _State, facts: Facts) -> dict[str, Decimal]:
@@ -543,7 +544,7 @@ class SatelliteActor(BaseActor):
     def _cash_flow_context(self, msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
         """The deposit split's bucket shares and the dividend/maturity destinations."""
         state, facts = self._state(), self._facts()
-        alloc = repo.load_allocation(self._db())
+        alloc = bucket_repo.load_allocation(self._db())
         values = self._bucket_values(state, facts)
         shares = tuple(BucketShare(b.id, b.type, b.target_pct, values.get(b.id, ZERO),
                                    b.status)
@@ -551,7 +552,7 @@ class SatelliteActor(BaseActor):
         owners = [(symbol, b) for b, per in sorted(facts.holdings().items()) if b != CORE_ID
                   for symbol in per]
         income = dividend_router.income_destinations(
-            owners, state.buckets, repo.load_settings(self._db()))
+            owners, state.buckets, bucket_repo.load_settings(self._db()))
         maturity: dict[str, str] = {}
         for symbol, bucket_id in owners:
             maturity.setdefault(symbol, bucket_id)
@@ -573,10 +574,10 @@ class SatelliteActor(BaseActor):
         if msg.mode not in facts.modes():
             return
         now = self.ctx.clock.now()
-        row = repo.trade(self._db(), msg.trade_key)
+        row = bucket_trades_repo.trade(self._db(), msg.trade_key)
         value = row.value if row is not None else msg.quantity * msg.price
         side: balances.TradeSide = "buy" if msg.side == "BUY" else "sell"
-        buckets = repo.load_buckets(self._db())
+        buckets = bucket_repo.load_buckets(self._db())
         bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
         entries = balances.settle_trade(bucket_id, value, msg.currency, side, msg.trade_key,
                                         now)
@@ -621,7 +622,7 @@ class SatelliteActor(BaseActor):
         try:
             if msg.mode not in self._facts().modes():
                 return
-            buckets = repo.load_buckets(self._db())
+            buckets = bucket_repo.load_buckets(self._db())
             self._settle_fee(self._known_bucket(buckets, msg.bucket_id, msg.trade_key),
                              msg.fee, msg.currency, msg.trade_key)
         except Exception as exc:  # logged; reconciliation reports the gap it leaves
@@ -639,7 +640,7 @@ class SatelliteActor(BaseActor):
     def _settle_exchange(self, msg: CurrencyExchanged) -> None:
         if msg.mode not in self._facts().modes():
             return
-        buckets = repo.load_buckets(self._db())
+        buckets = bucket_repo.load_buckets(self._db())
         bucket_id = self._known_bucket(buckets, msg.bucket_id, msg.trade_key)
         entries = balances.settle_exchange(
             bucket_id, {msg.base_currency: msg.base_amount,
@@ -679,21 +680,21 @@ class SatelliteActor(BaseActor):
         row is keyed by its trade key, so running this again changes nothing."""
         modes = self._facts().modes()
         counts = {"fills": 0, "exchanges": 0, "fees": 0}
-        for r in repo.unsettled_fills(self._db(), modes):
+        for r in bucket_trades_repo.unsettled_fills(self._db(), modes):
             self._settle_trade(TradeExecuted(
                 r["trade_key"], r["isin"], r["symbol"], r["side"], Decimal(r["quantity"]),
                 Decimal(r["price"]), r["currency"], _moment(r["executed_at"]), r["source"],
                 r["bucket_id"], r["mode"]))
             counts["fills"] += 1
-        for r in repo.unsettled_exchanges(self._db(), modes):
+        for r in bucket_trades_repo.unsettled_exchanges(self._db(), modes):
             self._settle_exchange(CurrencyExchanged(
                 r["trade_key"], r["symbol"], r["side"], r["base_currency"],
                 Decimal(r["base_amount"]), r["quote_currency"], Decimal(r["quote_amount"]),
                 Decimal(r["price"]), _moment(r["executed_at"]), r["source"], r["bucket_id"],
                 r["mode"]))
             counts["exchanges"] += 1
-        buckets = repo.load_buckets(self._db())
-        for r in repo.unbooked_fees(self._db(), modes):
+        buckets = bucket_repo.load_buckets(self._db())
+        for r in bucket_trades_repo.unbooked_fees(self._db(), modes):
             fee = Decimal(r["fee"])
             if fee <= 0 or r["settled"] is None:  # nothing to book, or booked with its fill
                 continue
@@ -742,7 +743,7 @@ class SatelliteActor(BaseActor):
             route = dividend_router.route_dividend(
                 owner, abs(msg.amount), msg.currency, msg.symbol, msg.key,
                 self.ctx.clock.now(), buckets=state.buckets,
-                settings=repo.load_settings(self._db()))
+                settings=bucket_repo.load_settings(self._db()))
             return route.entries
         self._cash_flow("dividend", msg.key, build)
 
@@ -775,7 +776,7 @@ class SatelliteActor(BaseActor):
             bucket = result.bucket
             value = valuation.values[bucket_id]
             if not bucket.is_core and value is not None:
-                series = repo.value_series(self._db(), bucket_id)
+                series = bucket_trades_repo.value_series(self._db(), bucket_id)
                 cool = reawakening.evaluate_cooldown(bucket.cooldown, now,
                                                      trailing_return(series, now, value))
                 if cool.state != bucket.cooldown:
@@ -792,7 +793,7 @@ class SatelliteActor(BaseActor):
         for bucket_id, reason in errors.items():
             self.log.error("bucket_maintenance_failed", bucket_id=bucket_id, reason=reason)
         out = targets.with_core_target({**state.buckets, **{b.id: b for b in changed}}, now)
-        repo.save_buckets(self._db(), [b for k, b in out.items()
+        bucket_repo.save_buckets(self._db(), [b for k, b in out.items()
                                                 if b != state.buckets.get(k)])
         known = {b: v for b, v in valuation.values.items() if v is not None}
         today = [e for e in state.book.entries if e.created_at.date() == now.date()]
@@ -802,7 +803,7 @@ class SatelliteActor(BaseActor):
                 flows[bucket_id] = sum((a * facts.eur_per(c) for c, a in per.items()), ZERO)
             except MissingRate:
                 continue
-        repo.record_values(self._db(), now.date(), known, flows)
+        bucket_trades_repo.record_values(self._db(), now.date(), known, flows)
         ok = not errors
         summary = (f"{len(results)} buckets maintained"
                    + (f", {len(errors)} without value" if errors else ""))
@@ -865,7 +866,7 @@ class SatelliteActor(BaseActor):
             buckets, plan = self._plan()
         except SatelliteError as exc:
             return JobOutcome(False, f"allocation not possible: {exc}")
-        alloc = repo.load_allocation(self._db())
+        alloc = bucket_repo.load_allocation(self._db())
         due = meta_allocator.reallocation_due(buckets, now, alloc.evaluation_months)
         if due and plan.recommendations:
             try:
