@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo, market_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
@@ -163,15 +163,15 @@ def test_bucket_state_round_trips_through_the_store(rig: Rig) -> None:
     bucket = satellite("s1", "hibernating", target="0.05", hwm="1234.5", losses=2)
     bucket = bucket.touched(START, reawakening=ReawakeningState(stage=2, wins=1, trades=3),
                             last_reallocated_at=START)
-    repo.save_buckets(rig.store, [bucket])
-    loaded = repo.load_buckets(rig.store)
+    bucket_repo.save_buckets(rig.store, [bucket])
+    loaded = bucket_repo.load_buckets(rig.store)
     assert loaded["s1"] == bucket
     assert loaded["core"].target_pct == 1
 
 
 def test_an_operation_is_all_or_nothing_and_a_replay_is_a_no_op(rig: Rig) -> None:
     rig.fund("core", "100")
-    repo.save_buckets(rig.store, [satellite("s1")])
+    bucket_repo.save_buckets(rig.store, [satellite("s1")])
     legs = (LedgerEntry("core", "EUR", "transfer_out", D("-150"), "manual", "t1", START),
             LedgerEntry("s1", "EUR", "transfer_in", D("150"), "manual", "t1", START))
     with pytest.raises(InsufficientFunds):
@@ -197,7 +197,7 @@ def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
     store = SqliteStore(tmp_path_factory.mktemp("prop") / "p.db")
     store.open()
     try:
-        repo.save_buckets(store, [satellite("s1"), satellite("s2")])
+        bucket_repo.save_buckets(store, [satellite("s1"), satellite("s2")])
         seed = LedgerEntry("core", "EUR", "deposit", D("100"), "manual", "seed", START)
         repo.apply_operation(store, repo.Operation((seed,)), START)
         for i, (src, dst, cents) in enumerate(moves):
@@ -229,14 +229,14 @@ def test_lifecycle_commands_and_refusals(rig: Rig) -> None:
     assert isinstance(refused, SatelliteRefused) and refused.code == "target_refused"
     assert rig.ask(SetSatelliteBudget(D("0.1")))["satellite_budget_pct"] == "0.1"
     assert rig.ask(UpdateBucket("s1", target_pct=D("0.05")))["target_pct"] == "0.05"
-    assert repo.load_buckets(rig.store)["core"].target_pct == D("0.95")
+    assert bucket_repo.load_buckets(rig.store)["core"].target_pct == D("0.95")
     assert rig.ask(BucketEvent("s1", "activate"))["status"] == "active"
     assert rig.ask(BucketEvent("s1", "hibernate"))["status"] == "hibernating"
     bad = rig.ask(BucketEvent("s1", "resume"))
     assert isinstance(bad, SatelliteRefused) and bad.code == "invalid_transition"
     assert rig.ask(BucketEvent("s1", "pause"))["status"] == "paused"
     assert rig.ask(BucketEvent("s1", "retire"))["status"] == "retired"
-    buckets = repo.load_buckets(rig.store)
+    buckets = bucket_repo.load_buckets(rig.store)
     assert buckets["s1"].target_pct == 0 and buckets["core"].target_pct == 1
     missing = rig.ask(BucketEvent("nope", "pause"))
     assert isinstance(missing, SatelliteRefused) and missing.status == 404
@@ -262,7 +262,7 @@ def test_settings_and_presets(rig: Rig) -> None:
         "dividend_catcher"
     unknown = rig.ask(ApplyPreset("s1", "yolo"))
     assert isinstance(unknown, SatelliteRefused) and unknown.code == "unknown_preset"
-    assert repo.load_settings(rig.store)["s1"].preset == "dividend_catcher"
+    assert bucket_repo.load_settings(rig.store)["s1"].preset == "dividend_catcher"
 
 
 def test_transfer_moves_both_legs_and_respects_the_core_floor(rig: Rig) -> None:
@@ -305,9 +305,9 @@ def test_fill_settles_against_its_bucket_and_sell_pnl_feeds_the_streak(rig: Rig)
     rig.tell(sell)
     rig.tell(sell)
     assert rig.balance("s1") == D("897.5")
-    bucket = repo.load_buckets(rig.store)["s1"]
+    bucket = bucket_repo.load_buckets(rig.store)["s1"]
     assert bucket.consecutive_losses == 1
-    trades = repo.closed_trades(rig.store, "s1")
+    trades = bucket_trades_repo.closed_trades(rig.store, "s1")
     assert [t.realized_pnl for t in trades] == [D("-102.5")]
     # a fill tagged with an unknown bucket settles on core, never disappears
     rig.tell(rig.trade("research:3", "ghost", "BUY", "XYZ", "1", "5"))
@@ -510,18 +510,18 @@ def test_maintenance_hibernates_at_35_percent_and_recovers_gradually(rig: Rig) -
     rig.tell(rig.trade("research:1", "s1", "BUY", "XYZ", "10", "100"))
     rig.broker.positions = {"XYZ": (D("10"), D("100"), "EUR")}
     assert rig.job("satellite_maintenance").ok
-    assert repo.load_buckets(rig.store)["s1"].high_water_mark == D("1000")
+    assert bucket_repo.load_buckets(rig.store)["s1"].high_water_mark == D("1000")
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("65"), "EUR")
     out = rig.job("satellite_maintenance")
     assert "hibernated" in out.details["events"]["s1"]
-    assert repo.load_buckets(rig.store)["s1"].status == "hibernating"
+    assert bucket_repo.load_buckets(rig.store)["s1"].status == "hibernating"
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("72"), "EUR")   # dd 0.28 < 0.30
     rig.job("satellite_maintenance")
-    s1 = repo.load_buckets(rig.store)["s1"]
+    s1 = bucket_repo.load_buckets(rig.store)["s1"]
     assert s1.status == "active" and s1.reawakening.stage == 1
-    series = repo.value_series(rig.store, "s1")
+    series = bucket_trades_repo.value_series(rig.store, "s1")
     assert [p.value_eur for p in series] == [D("1000"), D("650"), D("720")]
     # broker down: values unknown, nothing is hibernated on a guess
     rig.broker.down = True
@@ -534,7 +534,7 @@ def test_evaluation_applies_once_per_period(rig: Rig) -> None:
     _satellite(rig, "s2", "0.05", budget="0.20")
     first = rig.job("satellite_evaluation")
     assert first.ok and first.details["applied"] is True
-    buckets = repo.load_buckets(rig.store)
+    buckets = bucket_repo.load_buckets(rig.store)
     total = buckets["s1"].target_pct + buckets["s2"].target_pct
     assert buckets["core"].target_pct + total == 1
     assert buckets["s1"].last_reallocated_at is not None
@@ -550,7 +550,7 @@ def test_planning_scopes_expose_what_a_planner_needs(rig: Rig) -> None:
         "isin": "US0000000001", "symbol": "AAA.US", "name": "A", "currency": "USD"}, START)
     market_repo.insert_security(rig.store, {
         "isin": "US0000000002", "symbol": "BBB.US", "name": "B", "currency": "USD"}, START)
-    repo.assign_security(rig.store, "US0000000002", "s1", START)
+    bucket_repo.assign_security(rig.store, "US0000000002", "s1", START)
     rig.fund("core", "900")
     rig.fund("s1", "100")
     scopes, skipped = rig.ask(GetPlanningScopes())
@@ -571,10 +571,10 @@ def test_planning_scopes_and_values_use_each_buckets_own_fills(rig: Rig) -> None
     rig.fund("s2", "100")
     market_repo.insert_security(rig.store, {
         "isin": "US0000000001", "symbol": "AAA", "name": "A", "currency": "EUR"}, START)
-    repo.assign_security(rig.store, "US0000000001", "s1", START)
+    bucket_repo.assign_security(rig.store, "US0000000001", "s1", START)
     market_repo.insert_security(rig.store, {
         "isin": "US0000000002", "symbol": "BBB", "name": "B", "currency": "EUR"}, START)
-    repo.assign_security(rig.store, "US0000000002", "s2", START)
+    bucket_repo.assign_security(rig.store, "US0000000002", "s2", START)
     market_repo.insert_security(rig.store, {
         "isin": "US0000000003", "symbol": "CCC", "name": "C", "currency": "EUR"}, START)
     rig.tell(rig.trade("research:p1", "s1", "BUY", "AAA", "3", "10"))
@@ -611,7 +611,7 @@ def test_cash_flow_context_carries_bucket_shares_and_income_destinations(rig: Ri
 
 def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
-    repo.save_buckets(rig.store, [repo.load_buckets(rig.store)["s1"].touched(
+    bucket_repo.save_buckets(rig.store, [bucket_repo.load_buckets(rig.store)["s1"].touched(
         START, high_water_mark=D("1000"))])
     booked = LedgerEntry("s1", "EUR", "deposit", D("500"), "cash_flow", "cf:dep:9", START)
     rig.store.execute(                      # as the cash-flow repository writes it
@@ -621,7 +621,7 @@ def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> N
     event = DepositReceived("cf:dep:9", D("500"), "EUR", D("500"), DAY, (("s1", D("500")),))
     rig.tell(event)
     rig.tell(event)
-    assert repo.load_buckets(rig.store)["s1"].high_water_mark == D("1500")
+    assert bucket_repo.load_buckets(rig.store)["s1"].high_water_mark == D("1500")
     assert rig.balance("s1") == booked.amount and rig.ledger_rows() == 1
 
 
@@ -648,14 +648,14 @@ def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
     assert rig.job("satellite_reconciliation").ok
 
     def stage() -> tuple[str, int]:
-        s1 = repo.load_buckets(rig.store)["s1"]
+        s1 = bucket_repo.load_buckets(rig.store)["s1"]
         return s1.status, s1.reawakening.stage
 
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("60"), "EUR")
     rig.job("satellite_maintenance")
     assert stage() == ("hibernating", 0)
-    assert repo.load_buckets(rig.store)["s2"].status == "active"
+    assert bucket_repo.load_buckets(rig.store)["s2"].status == "active"
     rig.clock.advance(timedelta(days=1))
     rig.broker.positions["XYZ"] = (D("10"), D("75"), "EUR")
     rig.job("satellite_maintenance")
@@ -668,6 +668,6 @@ def test_scenario_core_and_two_satellites_through_hibernation_and_reawakening(
         rig.tell(rig.trade(f"research:s{i}", "s1", "SELL", "XYZ", "1", "110"))
         assert stage() == expected
     assert balances() == [D("8000"), D("330"), D("500")]
-    assert repo.load_buckets(rig.store)["s1"].reawakening.wins == 3
+    assert bucket_repo.load_buckets(rig.store)["s1"].reawakening.wins == 3
     rig.broker.cash["EUR"] = D("8830")
     assert rig.job("satellite_reconciliation").ok

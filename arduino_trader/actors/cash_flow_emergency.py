@@ -21,8 +21,13 @@ from dataclasses import asdict
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
+from arduino_trader.adapters.store import (
+    bucket_trades_repo,
+    emergency_recs,
+    fx_journal,
+    market_repo,
+)
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import emergency_recs, fx_journal, market_repo, satellites_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
     EXCHANGE_BUFFER,
@@ -153,7 +158,7 @@ class _Run:
     def holdings(self, account: AccountSnapshot) -> list[Holding]:
         """The account's positions, each bucket's part on its own (fills of this mode)."""
         mode = "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
-        fills = satellites_repo.holdings(self.db, (mode,))
+        fills = bucket_trades_repo.holdings(self.db, (mode,))
         return [h for h in _holdings(account, self.secs, fills)
                 if (h.symbol, h.bucket_id) not in self.refused]
 

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import structlog
 
 from arduino_trader.adapters.store import (
+    bucket_repo,
     cash_flow_repo,
     market_repo,
     order_journal,
-    satellites_repo,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.bucket_cash import (
@@ -190,7 +190,7 @@ class FactsGatherer:
     def _bucket_cash(self, bucket_id: str, settings: Settings) -> BucketCash | None:
         """The bucket's ledger cash in EUR (core adds research mode's virtual cash, as the
         planner does); None when no satellite exists (the ledger is not in use)."""
-        buckets = self._fact("buckets", lambda: satellites_repo.load_buckets(self._store))
+        buckets = self._fact("buckets", lambda: bucket_repo.load_buckets(self._store))
         if buckets is not None and not ledger_applies(buckets):
             return None
         ledger = self._fact("bucket_cash", lambda: cash_flow_repo.bucket_cash(self._store))

@@ -16,8 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import market_repo
-from arduino_trader.adapters.store import satellites_repo as repo
+from arduino_trader.adapters.store import bucket_trades_repo, market_repo
 from arduino_trader.domain.satellites import aggression as aggr
 from arduino_trader.domain.satellites import reawakening
 from arduino_trader.domain.satellites.balances import BalanceBook
@@ -99,7 +98,7 @@ class Facts:
     def holdings(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: quantity}} attributed by the fills."""
         if self._holdings is None:
-            self._holdings = repo.holdings(self.db, self.modes())
+            self._holdings = bucket_trades_repo.holdings(self.db, self.modes())
         return self._holdings
 
     @staticmethod
@@ -123,7 +122,7 @@ class Facts:
 
     def average_costs(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: average cost per share}} of each bucket's own open fills."""
-        rows = repo.all_trades(self.db, self.modes())
+        rows = bucket_trades_repo.all_trades(self.db, self.modes())
         return bucket_average_costs((r.bucket_id, r.symbol, r.side, r.quantity, r.price)
                                     for r in rows)
 
@@ -171,7 +170,7 @@ class Facts:
     def realized_pnl(self, bucket_id: str, symbol: str, trade_key: str) -> Decimal | None:
         """Realised P&L of the sell ``trade_key`` at the bucket's average cost (fees
         included); None when the bucket held nothing to sell."""
-        rows = repo.bucket_trades(self.db, bucket_id, symbol, self.modes())
+        rows = bucket_trades_repo.bucket_trades(self.db, bucket_id, symbol, self.modes())
         qty, cost = ZERO, ZERO
         for row in rows:
             fee = row.fee or ZERO

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from arduino_trader.actors.cash_flow_allocation import build_holdings, securities_by_symbol
 from arduino_trader.adapters.store import allocation_repo as groups_repo
-from arduino_trader.adapters.store import cash_flow_repo, satellites_repo
+from arduino_trader.adapters.store import bucket_repo, cash_flow_repo
 from arduino_trader.domain.allocation import (
     AllocationError,
     AllocationRow,
@@ -170,7 +170,7 @@ async def overview(request: web.Request) -> web.Response:
                             "cash_balance": cash}
     for kind in ("country", "industry"):
         body[kind] = [_row(r) for r in await _group_rows(request, holdings, kind)]
-    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx_of(request).store)
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx_of(request).store)
     targets = {b: bucket.target_pct for b, bucket in buckets.items()
                if bucket.status != "retired"}
     values = await ask_actor(request, SATELLITES_ACTOR, GetBucketValues(), 60.0)

@@ -18,10 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import (
+    bucket_repo,
+    bucket_trades_repo,
     cash_flow_repo,
     market_repo,
     plan_repo,
-    satellites_repo,
 )
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
@@ -80,7 +81,7 @@ async def load_targets(ctx: ApiContext) -> Targets:
     """The latest plan run's targets; a bucket without optimiser weights in that run (or
     every bucket, before the first plan) is out of scope: nothing of it is traded."""
     latest = await asyncio.to_thread(plan_repo.latest_plan, ctx.store)
-    owner = await asyncio.to_thread(satellites_repo.security_buckets, ctx.store)
+    owner = await asyncio.to_thread(bucket_repo.security_buckets, ctx.store)
     if latest is None:
         return Targets({}, owner, frozenset(), None, None)
     rows: dict[str, dict[str, Any]] = {}
@@ -89,7 +90,7 @@ async def load_targets(ctx: ApiContext) -> Targets:
         weights = dict(row["result"].get("target_weights") or {})
         if weights:  # a bucket whose optimiser gave nothing is left alone
             rows[str(row["bucket_id"] or CORE)] = weights
-    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
     shares = {b.id: b.target_pct for b in buckets.values()}
     return Targets(account_targets(rows, shares), owner, frozenset(rows), int(latest["id"]),
                    latest["created_at"])
@@ -196,8 +197,8 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     rates = await _rates(ctx)
     available = cash_eur(account, rates) if cash is None else cash
     scope = {s for s in set(holdings) | set(targets.weights) if targets.in_scope(s)}
-    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
-    fills = await asyncio.to_thread(satellites_repo.holdings, ctx.store, _fill_modes(ctx))
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
+    fills = await asyncio.to_thread(bucket_trades_repo.holdings, ctx.store, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
                                 min_trade_eur=minimum_trade_eur(settings), cost_fixed=fixed,
@@ -343,7 +344,7 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
     """Refuse the whole rebalance (409, nothing sent) when a bucket's ledger cash cannot
     pay for its trades: its buys with fees, less its sales net of fees (they are sent
     first). The executor's bucket layer then judges each buy again on the ledger."""
-    buckets = await asyncio.to_thread(satellites_repo.load_buckets, ctx.store)
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
     if not ledger_applies(buckets):
         return
     ledger = await asyncio.to_thread(cash_flow_repo.bucket_cash, ctx.store)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import presets
 from arduino_trader.domain.satellites.records import ENTRY_TYPES
@@ -95,7 +96,7 @@ def _currency(value: object) -> str:
 
 
 async def _bucket_json(request: web.Request, bucket_id: str) -> dict[str, Any]:
-    buckets = await asyncio.to_thread(repo.load_buckets, ctx_of(request).store)
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx_of(request).store)
     bucket = buckets.get(bucket_id)
     if bucket is None:
         raise not_found(f"unknown bucket {bucket_id!r}", code="unknown_bucket")
@@ -106,7 +107,7 @@ async def _bucket_json(request: web.Request, bucket_id: str) -> dict[str, Any]:
 @router.route("GET", f"{P}/buckets", summary="All buckets", response={"type": "array"})
 async def list_buckets(request: web.Request) -> web.Response:
     """Every bucket with its state."""
-    buckets = await asyncio.to_thread(repo.load_buckets, ctx_of(request).store)
+    buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx_of(request).store)
     return json_response([b.to_json() for b in buckets.values()])
 
 
@@ -167,7 +168,8 @@ _event_route(f"{P}/satellites/{{bucket_id}}/retire", "retire",
 async def get_settings(request: web.Request) -> web.Response:
     """The stored settings (404 when the satellite has none)."""
     bucket_id = request.match_info["bucket_id"]
-    settings = (await asyncio.to_thread(repo.load_settings, ctx_of(request).store)).get(bucket_id)
+    settings = (await asyncio.to_thread(bucket_repo.load_settings,
+                                        ctx_of(request).store)).get(bucket_id)
     if settings is None:
         raise not_found(f"no settings for {bucket_id!r}", code="no_settings")
     return json_response(settings.to_json())
@@ -205,7 +207,7 @@ async def list_presets(request: web.Request) -> web.Response:
 @router.route("GET", f"{P}/settings/allocation", summary="Allocation settings", response=OBJ)
 async def get_allocation(request: web.Request) -> web.Response:
     """The allocation_settings table."""
-    alloc = await asyncio.to_thread(repo.load_allocation, ctx_of(request).store)
+    alloc = await asyncio.to_thread(bucket_repo.load_allocation, ctx_of(request).store)
     return json_response(dict(alloc.__dict__))
 
 
