@@ -19,12 +19,9 @@ from arduino_trader.adapters.store import fx_journal, order_journal
 from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.journal import FINAL_STATES
-from arduino_trader.domain.execution.safety import (
-    Verdict,
-    cash_shortfall,
-    evaluate,
-    reserved_by_open_buys,
-)
+from arduino_trader.domain.execution.safety import evaluate
+from arduino_trader.domain.execution.safety_cash import cash_shortfall, reserved_by_open_buys
+from arduino_trader.domain.execution.safety_types import Verdict
 from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxOrder, FxPair, direct_pair
 from arduino_trader.domain.fx_funding import (
     MAX_FUNDING_ATTEMPTS,
