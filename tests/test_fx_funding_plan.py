@@ -20,7 +20,8 @@ from arduino_trader.domain.execution.facts import (
     SafetyLimits,
     SecurityFacts,
 )
-from arduino_trader.domain.execution.safety import cash_shortfall, evaluate
+from arduino_trader.domain.execution.safety import evaluate
+from arduino_trader.domain.execution.safety_cash import cash_shortfall
 from arduino_trader.domain.fx_exchange import FxError, FxFee, direct_pair, order_to_receive
 from arduino_trader.domain.fx_funding import (
     SpendOf,

@@ -45,6 +45,8 @@ from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
+from .base import ActorContext
+
 T = TypeVar("T")
 log = structlog.get_logger(actor="executor")
 
@@ -92,6 +94,12 @@ def fx_fee(settings: Settings, quote_per_eur: Decimal) -> FxFee:
     (the fixed EUR part converted with ``quote_per_eur`` units per 1 EUR)."""
     costs = CostModel.from_settings(settings)
     return FxFee(costs.fixed_eur * quote_per_eur, costs.fraction)
+
+
+def limits_in_force(store: Database, settings: Settings, simulate: bool) -> SafetyLimits:
+    """The safety limits in force, the position cap scaled by the active universe."""
+    rows = market_repo.list_securities(store, active_only=True)
+    return safety_limits(settings, simulate=simulate, universe_size=len(rows))
 
 
 @dataclass
@@ -306,6 +314,15 @@ class FactsGatherer:
             self._store, str(security["isin"]), day - timedelta(days=10),
             day - timedelta(days=1)))
         return Decimal(str(bars[-1].close)) if bars else None
+
+
+def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> FactsGatherer:
+    """A gatherer for one order of ``mode`` through ``broker``; market hours come from the
+    calendars when they are wired (else unknown)."""
+    calendars = ctx.resources.get("calendars")
+    market_open = None if calendars is None else calendars.is_tradable
+    store: Database = ctx.resource("store")
+    return FactsGatherer(ctx.io, store, broker, market_open, mode)
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import plan_repo, planner_config_repo, scores_repo
+from arduino_trader.adapters.store import plan_repo, planner_config_repo
 from arduino_trader.domain.planner.buckets import plan_bucket
 from arduino_trader.domain.planner.models import (
     MarketIndicators,
@@ -25,11 +24,8 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
-from arduino_trader.domain.planner.universe_scores import score_inputs
-from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.cash_flows import DepositReceived
-from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.market_data import PricesUpdated
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
@@ -51,10 +47,11 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .busy import BudgetExceeded, BusyRunner
 from .history_cache import HistoryCache
 from .planner_bucket_config import Configs, configured_input, versions
+from .planner_execution import submit_step
 from .planner_inputs import BROKER_TIMEOUT_S, InputGatherer
+from .planner_scores import score_universe, store_scores
 from .planner_wait import PriceWait, waiting_reason
 
-EXECUTOR_TIMEOUT_S = 300.0
 SCOPES_TIMEOUT_S = 10.0
 CORE = "core"
 _TRIGGERS: dict[type, str] = {PricesUpdated: "prices_updated",
@@ -172,7 +169,7 @@ class PlannerActor(BaseActor):
         if msg.job == "autonomous_execution":
             return self._execute_first_step()
         if msg.job == "score_universe":
-            return self._score_universe()
+            return score_universe(self.ctx, self._history, self._mode, self.log)
         return JobOutcome(False, f"unknown job {msg.job}")
 
     # --------------------------------------------------------------- planning
@@ -232,9 +229,9 @@ class PlannerActor(BaseActor):
             now, gathered.details | {"buckets": [CORE] + [b for b, _ in satellites],
                                      "planner_configs": versions(configs)},
             satellites)
-        self._store_scores([*result.security_scores,
-                            *(x for _, r in satellites for x in r.security_scores)],
-                           gathered.isins, "plan")
+        store_scores(self.ctx, [*result.security_scores,
+                                *(x for _, r in satellites for x in r.security_scores)],
+                     gathered.isins, "plan", self.log)
         steps = tuple(PlannedStep(s.step, gathered.isins.get(s.symbol, s.symbol), s.symbol,
                                   s.side, int(s.quantity), s.estimated_price, s.currency,
                                   s.estimated_value_eur, s.reason, bucket)
@@ -316,39 +313,6 @@ class PlannerActor(BaseActor):
                               "a usable FX rate to plan for")
         return (self._plan_fn or plan)(inp)  # looked up per call (tests replace it)
 
-    # ----------------------------------------------------------------- scores
-    def _store_scores(self, scores: Sequence[SecurityScore], isins: Mapping[str, str],
-                      source: str) -> int:
-        """Upsert scores; a store failure is logged, never fatal to the plan."""
-        rows = [(isins[sc.symbol], sc) for sc in scores if sc.symbol in isins]
-        try:
-            written: int = scores_repo.write_scores(
-                self._store(), rows, source, self.ctx.clock.now())
-        except Exception as exc:
-            self.log.warning("scores_not_stored", source=source, error=repr(exc))
-            return 0
-        return written
-
-    def _score_universe(self) -> JobOutcome:
-        """Score every active security from its stored history and fundamentals (no
-        portfolio context: diversification neutral)."""
-        try:
-            gathered = InputGatherer(self.ctx.io, self._store(), None,
-                                     history=self._history).gather(
-                AccountSnapshot((), ()), self._mode(), self.ctx.settings(),
-                self.ctx.clock.now())
-            scored = score_inputs(gathered.plan_input)
-        except Exception as exc:
-            self.log.error("score_universe_failed", error=repr(exc))
-            return JobOutcome(False, f"scoring failed: {type(exc).__name__}: {exc}")
-        if scored is None:
-            return JobOutcome(True, "no security to score", {"warnings": list(gathered.warnings)})
-        valid = [sc for sc in scored if sc is not None]
-        written = self._store_scores(valid, gathered.isins, "job")
-        return JobOutcome(written == len(valid), f"{written} securities scored",
-                          {"scored": written, "without_prices": len(scored) - len(valid),
-                           "warnings": list(gathered.warnings)})
-
     # -------------------------------------------------------------- execution
     def _execute_first_step(self) -> JobOutcome:
         """Step 1 of the stored plan → executor; re-plan first if the portfolio moved."""
@@ -375,35 +339,7 @@ class PlannerActor(BaseActor):
         if not pending:
             return JobOutcome(True, "nothing to execute: no pending recommendation",
                               {"replanned": replanned})
-        rec = pending[0]
-        key = (f"plan:{rec['portfolio_hash']}|{rec['step']}|{rec['isin']}|{rec['side']}|"
-               f"{rec['quantity']}")
-        intent = OrderIntent(rec["isin"], rec["symbol"], rec["side"],
-                             Decimal(int(rec["quantity"])), "autonomous")
-        answer = self.ctx.bus.ask("executor", SubmitOrder(intent, key, rec["reason"],
-                                                          rec["bucket_id"]),
-                                  EXECUTOR_TIMEOUT_S)
-        if not isinstance(answer, OrderResult):
-            return JobOutcome(False, f"unexpected executor answer: {answer!r}")
-        details: dict[str, Any] = {"intent_key": key, "status": answer.status,
-                                   "state": answer.state, "order_id": answer.client_order_id,
-                                   "symbol": rec["symbol"], "side": rec["side"],
-                                   "quantity": rec["quantity"], "replanned": replanned,
-                                   "bucket_id": rec["bucket_id"]}
-        if answer.status in ("placed", "duplicate"):
-            marked = plan_repo.mark_executed(
-                self._store(), rec["symbol"], rec["side"], rec["portfolio_hash"],
-                self.ctx.clock.now())
-            self.log.info("autonomous_order", **details, marked=marked)
-            return JobOutcome(True, f"{rec['side']} {rec['quantity']} {rec['symbol']}: "
-                              f"{answer.status} ({answer.state})", details)
-        if answer.status == "blocked":
-            details |= {"layer": answer.layer, "code": answer.code}
-            return JobOutcome(True, f"{rec['side']} {rec['quantity']} {rec['symbol']} blocked "
-                              f"at {answer.layer}/{answer.code}: {answer.message}", details)
-        details |= {"code": answer.code}
-        return JobOutcome(False, f"{rec['side']} {rec['quantity']} {rec['symbol']} failed: "
-                          f"{answer.message}", details)
+        return submit_step(self.ctx, pending[0], replanned, self.log)
 
 
 __all__ = ["JOBS", "PlannerActor"]

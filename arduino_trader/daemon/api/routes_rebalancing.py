@@ -27,7 +27,7 @@ from arduino_trader.adapters.store import (
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
 from arduino_trader.domain.execution.costs import CostModel, minimum_trade_eur
-from arduino_trader.domain.execution.safety import bucket_cash_rejection
+from arduino_trader.domain.execution.safety_cash import bucket_cash_rejection
 from arduino_trader.domain.rebalancing import (
     MissingRate,
     RebalancePlan,

@@ -21,7 +21,7 @@ from arduino_trader.domain.fx_exchange import FxError, FxOrder, FxPair, fx_marke
 from arduino_trader.protocols.money import ZERO
 
 from .facts import OpenOrderFact
-from .safety import Rejection, Verdict
+from .safety_types import Rejection, Verdict
 
 BuildOrder = Callable[[Decimal | None, Decimal | None], FxOrder]
 """Sizes the order from (bid, ask); raises :class:`FxError` when none is sound."""

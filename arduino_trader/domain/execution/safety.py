@@ -10,66 +10,18 @@ rebalancing may bypass cooldown, hold time and frequency limits, nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
-from typing import Literal
 
 from arduino_trader.protocols.money import ZERO
 
-from .costs import CostError
-from .facts import OpenOrderFact, OrderIntent, SafetyFacts, SafetyLimits, TradeFact
+from .facts import OrderIntent, SafetyFacts, SafetyLimits, TradeFact
+from .safety_cash import bucket_cash_layer, cash_layer, order_value
+from .safety_types import Check, LayerContext, Rejection, Verdict
 
 ISIN_RE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
 
-RejectionKind = Literal["forbidden", "not_found", "invalid", "blocked", "conflict"]
 
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why an order may not go out: the layer, a stable code and a readable message."""
-
-    layer: str
-    code: str
-    message: str
-    kind: RejectionKind = "blocked"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The pipeline's answer: allowed, or the first rejection; warnings either way."""
-
-    rejection: Rejection | None
-    warnings: tuple[str, ...] = ()
-    checked: tuple[str, ...] = ()
-
-    @property
-    def allowed(self) -> bool:
-        """True when every layer passed."""
-        return self.rejection is None
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    intent: OrderIntent
-    facts: SafetyFacts
-    limits: SafetyLimits
-    simulate: bool
-    warnings: list[str]
-
-    def ledger(self) -> tuple[TradeFact, ...] | None:
-        """Trades that count: the live ledger, or the research ledger when simulating."""
-        if self.facts.trades is None:
-            return None
-        mode = "research" if self.simulate else "live"
-        return tuple(t for t in self.facts.trades if t.mode == mode and t.order_id)
-
-
-Check = Callable[[_Ctx], Rejection | None]
-
-
-def _mode(c: _Ctx) -> Rejection | None:
+def _mode(c: LayerContext) -> Rejection | None:
     if c.simulate:
         return None
     if c.facts.trading_mode != "live":
@@ -79,7 +31,7 @@ def _mode(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _security(c: _Ctx) -> Rejection | None:
+def _security(c: LayerContext) -> Rejection | None:
     isin = c.intent.isin
     if not ISIN_RE.match(isin):
         return Rejection("security", "isin_invalid", f"{isin!r} is not an ISIN", "invalid")
@@ -96,7 +48,7 @@ def _security(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _quantity(c: _Ctx) -> Rejection | None:
+def _quantity(c: LayerContext) -> Rejection | None:
     qty = c.intent.quantity
     if not qty.is_finite() or qty <= 0:
         return Rejection("quantity", "quantity_not_positive", f"quantity {qty} must be > 0",
@@ -114,7 +66,7 @@ def _quantity(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _frequency(c: _Ctx) -> Rejection | None:
+def _frequency(c: LayerContext) -> Rejection | None:
     if c.intent.emergency or not c.limits.frequency_enabled:
         return None
     trades = c.ledger()
@@ -139,7 +91,7 @@ def _frequency(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _loss_breaker(c: _Ctx) -> Rejection | None:
+def _loss_breaker(c: LayerContext) -> Rejection | None:
     pnl = c.facts.day_pnl_fraction
     if pnl is None:
         return Rejection("loss_breaker", "day_pnl_unknown", "today's P&L is unknown")
@@ -158,7 +110,7 @@ def _last_trade(trades: tuple[TradeFact, ...], isin: str,
     return max(mine, key=lambda t: t.at) if mine else None
 
 
-def _cooldown(c: _Ctx) -> Rejection | None:
+def _cooldown(c: LayerContext) -> Rejection | None:
     if c.intent.side != "BUY" or c.intent.emergency:
         return None
     trades = c.ledger()
@@ -176,7 +128,7 @@ def _cooldown(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _hold(c: _Ctx) -> Rejection | None:
+def _hold(c: LayerContext) -> Rejection | None:
     if c.intent.side != "SELL" or c.intent.emergency:
         return None
     trades = c.ledger()
@@ -192,7 +144,7 @@ def _hold(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _position(c: _Ctx) -> Rejection | None:
+def _position(c: LayerContext) -> Rejection | None:
     if c.intent.side != "SELL":
         return None
     held = c.facts.quantity_held
@@ -206,7 +158,7 @@ def _position(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _hours(c: _Ctx) -> Rejection | None:
+def _hours(c: LayerContext) -> Rejection | None:
     if c.facts.market_open is None:
         return Rejection("market_hours", "market_status_unknown",
                          "market status is unknown: treated as closed")
@@ -216,7 +168,7 @@ def _hours(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _price(c: _Ctx) -> Rejection | None:
+def _price(c: LayerContext) -> Rejection | None:
     p = c.facts.price
     if p is None:
         return Rejection("price", "price_missing", "no execution price")
@@ -237,15 +189,7 @@ def _price(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _order_value(c: _Ctx) -> Decimal | None:
-    """Estimated value in the trade currency at the limit price (price × (1 ± buffer))."""
-    if c.facts.price is None:
-        return None
-    sign = 1 if c.intent.side == "BUY" else -1
-    return c.intent.quantity * c.facts.price.price * (1 + sign * c.limits.limit_buffer)
-
-
-def _guardrails(c: _Ctx) -> Rejection | None:
+def _guardrails(c: LayerContext) -> Rejection | None:
     if c.intent.side != "BUY":
         return None
     price = c.facts.price
@@ -260,7 +204,7 @@ def _guardrails(c: _Ctx) -> Rejection | None:
     if total is None or held is None or rate is None or rate <= 0 or total <= 0:
         return Rejection("guardrails", "portfolio_value_unknown",
                          "portfolio value, position value or FX rate unknown")
-    value = _order_value(c)
+    value = order_value(c)
     assert value is not None
     after = held + value / rate
     if after > total * c.limits.max_position_fraction:
@@ -269,96 +213,7 @@ def _guardrails(c: _Ctx) -> Rejection | None:
     return None
 
 
-def _buy_need(c: _Ctx) -> tuple[Decimal, Decimal, Decimal, Decimal] | Rejection:
-    """(value + fee, fee, available, reserved) of a buy in its trade currency."""
-    orders, sec = c.facts.open_orders, c.facts.security
-    assert orders is not None and sec is not None and c.facts.cash is not None
-    value = _order_value(c)
-    assert value is not None
-    try:
-        fee = c.limits.costs.commission(value, c.facts.fx_rate)
-    except CostError as exc:
-        return Rejection("cash", "fx_rate_missing", str(exc))
-    reserved = reserved_by_open_buys(orders).get(sec.currency, ZERO)
-    available = c.facts.cash.get(sec.currency, ZERO) - reserved
-    return value + fee, fee, available, reserved
-
-
-def _cash(c: _Ctx) -> Rejection | None:
-    if c.intent.side != "BUY":
-        return None
-    cash, sec, orders = c.facts.cash, c.facts.security, c.facts.open_orders
-    if cash is None:
-        return Rejection("cash", "cash_unknown", "cash balances unknown")
-    negative = sorted(cur for cur, amount in cash.items() if amount < 0)
-    if negative:
-        return Rejection("cash", "negative_balance",
-                         f"negative balance in {', '.join(negative)}: buys are blocked")
-    if orders is None:
-        return Rejection("cash", "open_orders_unknown", "open orders unknown")
-    assert sec is not None
-    need = _buy_need(c)
-    if isinstance(need, Rejection):
-        return need
-    total, fee, available, reserved = need
-    if available < total:
-        return Rejection("cash", "insufficient_cash", f"needs {total:.2f} "
-                         f"{sec.currency} (incl. {fee:.2f} fees), {available:.2f} available "
-                         f"after {reserved:.2f} reserved by open buys")
-    return None
-
-
-def _bucket_cash(c: _Ctx) -> Rejection | None:
-    bucket = c.facts.bucket
-    if c.intent.side != "BUY" or bucket is None:
-        return None
-    value, rate = _order_value(c), c.facts.fx_rate
-    if value is None or rate is None or rate <= 0:
-        return Rejection("bucket_cash", "fx_rate_missing", "no FX rate for the trade currency")
-    try:
-        fee = c.limits.costs.commission(value, rate)
-    except CostError as exc:
-        return Rejection("bucket_cash", "fx_rate_missing", str(exc))
-    return bucket_cash_rejection(bucket.bucket_id, (value + fee) / rate, fee / rate,
-                                 bucket.cash_eur)
-
-
-def bucket_cash_rejection(bucket_id: str, need_eur: Decimal, fees_eur: Decimal,
-                          cash_eur: Decimal | None) -> Rejection | None:
-    """What a bucket buys (fees included, EUR) is paid from its own ledger cash; unknown
-    cash blocks. Judges each buy, and a whole rebalance per bucket before it is sent."""
-    if cash_eur is None:
-        return Rejection("bucket_cash", "bucket_cash_unknown",
-                         f"ledger cash of bucket {bucket_id} is unknown")
-    if need_eur > cash_eur:
-        return Rejection("bucket_cash", "bucket_cash_insufficient",
-                         f"bucket {bucket_id} needs {need_eur:.2f} EUR (incl. {fees_eur:.2f} "
-                         f"fees) but its ledger cash is {cash_eur:.2f} EUR")
-    return None
-
-
-def reserved_by_open_buys(orders: tuple[OpenOrderFact, ...]) -> dict[str, Decimal]:
-    """Cash per currency that open buy orders will still spend (at their limit)."""
-    out: dict[str, Decimal] = {}
-    for o in orders:
-        if o.side == "BUY":
-            out[o.currency] = out.get(o.currency, ZERO) + o.quantity * (o.price or ZERO)
-    return out
-
-
-def cash_shortfall(intent: OrderIntent, facts: SafetyFacts, limits: SafetyLimits) -> Decimal:
-    """How much of its trade currency a buy lacks (value at the limit plus costs, after
-    open buys); zero when it is covered. Call it only for a buy the cash layer refused
-    with ``insufficient_cash`` (every fact it reads was known then)."""
-    ctx = _Ctx(intent, facts, limits, False, [])
-    need = _buy_need(ctx)
-    if isinstance(need, Rejection):
-        raise ValueError(need.message)
-    total, _, available, _ = need
-    return max(ZERO, total - available)
-
-
-def _pending(c: _Ctx) -> Rejection | None:
+def _pending(c: LayerContext) -> Rejection | None:
     orders, unresolved = c.facts.open_orders, c.facts.unresolved_isins
     if orders is None or unresolved is None:
         return Rejection("pending", "pending_unknown", "open orders cannot be checked",
@@ -378,7 +233,7 @@ LAYERS: tuple[tuple[str, Check], ...] = (
     ("mode", _mode), ("security", _security), ("quantity", _quantity),
     ("frequency", _frequency), ("loss_breaker", _loss_breaker), ("cooldown", _cooldown),
     ("hold", _hold), ("position", _position), ("market_hours", _hours), ("price", _price),
-    ("guardrails", _guardrails), ("cash", _cash), ("bucket_cash", _bucket_cash),
+    ("guardrails", _guardrails), ("cash", cash_layer), ("bucket_cash", bucket_cash_layer),
     ("pending", _pending),
 )
 """The layers, in the order they run."""
@@ -393,7 +248,7 @@ def evaluate(intent: OrderIntent, facts: SafetyFacts, limits: SafetyLimits, *,
     ``skip`` names layers not to run (the executor asks whether a buy short of cash would
     pass everything else before it funds it).
     """
-    ctx = _Ctx(intent, facts, limits, simulate, [])
+    ctx = LayerContext(intent, facts, limits, simulate, [])
     checked: list[str] = []
     for name, check in LAYERS:
         if name in skip:
