@@ -21,7 +21,8 @@ from arduino_trader.adapters.paper_broker import (
 )
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.broker import BrokerRejected, BrokerUnsupported, OrderRequest
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker_errors import BrokerRejected, BrokerUnsupported
 from arduino_trader.protocols.store import StoreError
 
 FEES = PaperFees(fixed_eur=Decimal("2.00"), percent=Decimal("0.002"))

@@ -70,7 +70,8 @@ from arduino_trader.domain.fx_funding import (
     plan_funding,
     surplus,
 )
-from arduino_trader.protocols.broker import Broker, BrokerError, Order, OrderRequest
+from arduino_trader.protocols.broker import Broker, Order, OrderRequest
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     CurrencyExchanged,

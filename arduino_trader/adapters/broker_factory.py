@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.costs import CostModel
-from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData
 from arduino_trader.protocols.store import Database

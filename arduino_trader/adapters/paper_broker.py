@@ -31,8 +31,6 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
-    BrokerRejected,
-    BrokerUnsupported,
     Candle,
     CashBalance,
     CashFlow,
@@ -49,6 +47,7 @@ from arduino_trader.protocols.broker import (
     Side,
     Trade,
 )
+from arduino_trader.protocols.broker_errors import BrokerRejected, BrokerUnsupported
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData, MarketDataError
 from arduino_trader.protocols.money import decimal_to_str, round_money

@@ -28,7 +28,7 @@ from arduino_trader.adapters.market_data.replay_source import (
     read_universe,
 )
 from arduino_trader.config.settings import Settings
-from arduino_trader.protocols.broker import BrokerError
+from arduino_trader.protocols.broker_errors import BrokerError
 
 from .service import DaemonOptions, StartupError, TraderDaemon
 

@@ -26,11 +26,6 @@ import structlog
 
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
-    BrokerAuthError,
-    BrokerError,
-    BrokerProtocolError,
-    BrokerRateLimited,
-    BrokerUnavailable,
     Candle,
     CashFlow,
     CpsRequest,
@@ -38,13 +33,20 @@ from arduino_trader.protocols.broker import (
     MarketState,
     Order,
     OrderAck,
-    OrderNotPlaced,
-    OrderOutcomeUnknown,
     OrderRequest,
-    OrdersDisabled,
     Quote,
     SecurityInfo,
     Trade,
+)
+from arduino_trader.protocols.broker_errors import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerProtocolError,
+    BrokerRateLimited,
+    BrokerUnavailable,
+    OrderNotPlaced,
+    OrderOutcomeUnknown,
+    OrdersDisabled,
 )
 
 from .. import crashpoints
