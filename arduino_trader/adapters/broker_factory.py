@@ -14,7 +14,8 @@ from arduino_trader.protocols.market_data import MarketData
 from arduino_trader.protocols.store import Database
 
 from .paper_broker import MarketDataPrices, PaperBroker, PaperFees
-from .tradernet.client import ClientConfig, TradernetClient
+from .tradernet.client import TradernetClient
+from .tradernet.client_config import ClientConfig
 
 
 def paper_fees(settings: Settings) -> PaperFees:
