@@ -13,7 +13,9 @@ from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData
 from arduino_trader.protocols.store import Database
 
-from .paper_broker import MarketDataPrices, PaperBroker, PaperFees
+from .paper_broker import PaperBroker
+from .paper_ledger import PaperFees
+from .paper_prices import MarketDataPrices
 from .tradernet.client import TradernetClient
 from .tradernet.client_config import ClientConfig
 
