@@ -33,10 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from arduino_trader.adapters.market_data.replay_source import (  # noqa: E402
-    PRICES_FILE,
-    bundled_path,
-)
+from arduino_trader.adapters.market_data.replay_data import PRICES_FILE, bundled_path  # noqa: E402
 from arduino_trader.config.settings import load_settings  # noqa: E402
 from arduino_trader.daemon.logging_setup import configure_logging  # noqa: E402
 from arduino_trader.daemon.study.driver import StudyOptions, run_study  # noqa: E402

@@ -19,7 +19,8 @@ from arduino_trader.adapters.sandbox.server import (
 )
 from arduino_trader.adapters.store import market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
-from arduino_trader.adapters.tradernet.client import ClientConfig, TradernetClient
+from arduino_trader.adapters.tradernet.client import TradernetClient
+from arduino_trader.adapters.tradernet.client_config import ClientConfig
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 

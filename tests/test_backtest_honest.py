@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from arduino_trader.adapters.clock import StepClock
 from arduino_trader.adapters.market_data.replay_source import ReplaySource
-from arduino_trader.adapters.paper_broker import MarketDataPrices, PaperBroker, PaperFees, slipped
+from arduino_trader.adapters.paper_broker import PaperBroker
+from arduino_trader.adapters.paper_ledger import PaperFees
+from arduino_trader.adapters.paper_prices import MarketDataPrices, slipped
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.backtest import BacktestConfig, backtest_settings, build_source

@@ -11,12 +11,8 @@ import pytest
 
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.tradernet.client import TradernetClient
-from arduino_trader.protocols.broker import (
-    BrokerAuthError,
-    BrokerRejected,
-    OrderRequest,
-    OrdersDisabled,
-)
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker_errors import BrokerAuthError, BrokerRejected, OrdersDisabled
 from tests.broker_support import make_client, running_sandbox
 
 

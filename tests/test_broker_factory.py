@@ -12,7 +12,8 @@ from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.sandbox.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
-from arduino_trader.protocols.broker import OrderRequest, OrdersDisabled
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker_errors import OrdersDisabled
 from tests.broker_support import running_sandbox
 
 

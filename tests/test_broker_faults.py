@@ -19,14 +19,14 @@ from arduino_trader.adapters.tradernet.client import (
     BrokerTimeout,
     TradernetClient,
 )
-from arduino_trader.protocols.broker import (
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker_errors import (
     BrokerProtocolError,
     BrokerRateLimited,
     BrokerRejected,
     BrokerUnavailable,
     OrderNotPlaced,
     OrderOutcomeUnknown,
-    OrderRequest,
 )
 from tests.broker_support import make_client, running_sandbox
 

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from arduino_trader.adapters.tradernet import normalise as nz
-from arduino_trader.protocols.broker import (
+from arduino_trader.protocols.broker import is_terminal, status_name
+from arduino_trader.protocols.broker_errors import (
     BrokerAuthError,
     BrokerProtocolError,
     BrokerRateLimited,
     BrokerRejected,
     BrokerUnavailable,
-    is_terminal,
-    status_name,
 )
 
 

@@ -12,16 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.paper_broker import (
-    PaperBroker,
-    PaperFees,
-    PaperLedger,
-    PaperRefusal,
-    StoredPrices,
-)
+from arduino_trader.adapters.paper_broker import PaperBroker
+from arduino_trader.adapters.paper_ledger import PaperFees, PaperLedger, PaperRefusal
+from arduino_trader.adapters.paper_prices import StoredPrices
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.broker import BrokerRejected, BrokerUnsupported, OrderRequest
+from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.broker_errors import BrokerRejected, BrokerUnsupported
 from arduino_trader.protocols.store import StoreError
 
 FEES = PaperFees(fixed_eur=Decimal("2.00"), percent=Decimal("0.002"))
@@ -194,7 +191,7 @@ class FakeMarketData:
 
 
 def test_paper_broker_prices_from_market_data(io: IoLoop, store: SqliteStore) -> None:
-    from arduino_trader.adapters.paper_broker import MarketDataPrices
+    from arduino_trader.adapters.paper_prices import MarketDataPrices
 
     prices = MarketDataPrices(FakeMarketData())  # type: ignore[arg-type]
     broker = PaperBroker(store, ManualClock(datetime(2026, 3, 2, 10, tzinfo=UTC)),
@@ -210,7 +207,7 @@ def test_paper_broker_prices_from_market_data(io: IoLoop, store: SqliteStore) ->
 def test_the_account_prices_every_position_in_one_call(io: IoLoop, store: SqliteStore) -> None:
     """One batch quote per account snapshot (not one trip off the loop per position); a
     position the source cannot price is valued at its average price."""
-    from arduino_trader.adapters.paper_broker import MarketDataPrices
+    from arduino_trader.adapters.paper_prices import MarketDataPrices
 
     class Counting(FakeMarketData):
         calls: list[list[str]] = []
@@ -244,7 +241,7 @@ def test_a_source_in_memory_is_asked_on_the_loop_others_off_it(io: IoLoop,
                                                                 in_memory: bool) -> None:
     """A blocking source (the network) never runs on the loop's thread; a loaded replay
     answers there, without a thread hop."""
-    from arduino_trader.adapters.paper_broker import MarketDataPrices
+    from arduino_trader.adapters.paper_prices import MarketDataPrices
 
     class Where(FakeMarketData):
         threads: list[object] = []

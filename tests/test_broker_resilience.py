@@ -8,7 +8,7 @@ import random
 import pytest
 
 from arduino_trader.adapters.tradernet.resilience import CircuitBreaker, RateLimiter
-from arduino_trader.protocols.broker import BrokerRateLimited, BrokerUnavailable
+from arduino_trader.protocols.broker_errors import BrokerRateLimited, BrokerUnavailable
 from tests.broker_support import make_client
 
 

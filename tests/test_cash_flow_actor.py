@@ -98,7 +98,7 @@ class FlakyBroker:
 
     async def client_requests(self, start: datetime, end: datetime) -> Any:
         if self.fail_cps:
-            from arduino_trader.protocols.broker import BrokerUnavailable
+            from arduino_trader.protocols.broker_errors import BrokerUnavailable
             raise BrokerUnavailable("getClientCpsHistory: 502")
         return await self.inner.client_requests(start, end)
 

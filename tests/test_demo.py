@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from daemon_harness import wait_for
 
-from arduino_trader.adapters.market_data.replay_source import (
-    ReplaySource,
-    weekdays_ending,
-)
+from arduino_trader.adapters.market_data.replay_data import weekdays_ending
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.cli import build_parser
 from arduino_trader.daemon.demo import DEMO_HOLDINGS, DemoDaemon, demo_settings

@@ -18,7 +18,11 @@ from arduino_trader.adapters.sandbox.server import Sandbox, SandboxThread
 from arduino_trader.adapters.tradernet import normalise as nz
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.adapters.tradernet.screening import parse_top_securities, top_params
-from arduino_trader.protocols.broker import BrokerAuthError, BrokerProtocolError, BrokerRejected
+from arduino_trader.protocols.broker_errors import (
+    BrokerAuthError,
+    BrokerProtocolError,
+    BrokerRejected,
+)
 from tests.broker_support import make_client, running_sandbox
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tradernet"

@@ -22,7 +22,8 @@ from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.protocols.broker import BrokerUnavailable, BrokerUnsupported, FinderHit
+from arduino_trader.protocols.broker import FinderHit
+from arduino_trader.protocols.broker_errors import BrokerUnavailable, BrokerUnsupported
 from arduino_trader.protocols.market_data import (
     AddSecurity,
     EmptyHistory,

@@ -427,7 +427,8 @@ def test_a_crash_after_sending_an_exchange_is_reconciled_into_the_fx_ledger(
 
 
 def test_a_research_exchange_runs_against_the_paper_broker_only(rig: Rig) -> None:
-    from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees
+    from arduino_trader.adapters.paper_broker import PaperBroker
+    from arduino_trader.adapters.paper_ledger import PaperFees
 
     paper = PaperBroker(rig.store, rig.clock, fees=lambda: PaperFees(Decimal("2"),
                                                                      Decimal("0.002")),

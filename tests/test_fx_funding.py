@@ -259,7 +259,8 @@ def test_a_crash_between_the_exchange_and_the_buy_never_exchanges_twice(rig: Rig
 
 
 def test_research_mode_funds_the_buy_on_the_paper_broker(rig: Rig) -> None:
-    from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees
+    from arduino_trader.adapters.paper_broker import PaperBroker
+    from arduino_trader.adapters.paper_ledger import PaperFees
 
     paper = PaperBroker(rig.store, rig.clock, fees=lambda: PaperFees(D("2"), D("0.002")),
                         eur_rates=lambda: {"EUR": D(1), "USD": USD_PER_EUR})

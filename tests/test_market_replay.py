@@ -11,12 +11,12 @@ import pytest
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.factory import build_source
-from arduino_trader.adapters.market_data.replay_source import (
-    ReplaySource,
+from arduino_trader.adapters.market_data.replay_data import (
     bundled_path,
     parse_fx_setting,
     read_close_table,
 )
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.config.settings import defaults
 from arduino_trader.protocols.market_data import (
     EmptyHistory,

@@ -15,7 +15,7 @@ from arduino_trader.domain.execution.placement import (
     after_failure,
     unresolved_report,
 )
-from arduino_trader.protocols.broker import (
+from arduino_trader.protocols.broker_errors import (
     BrokerRateLimited,
     BrokerRejected,
     BrokerUnavailable,

@@ -19,7 +19,8 @@ from arduino_trader.actors.base import ActorContext, BaseActor, handles
 from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.actors.portfolio import PortfolioActor
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.paper_broker import PaperBroker, PaperFees
+from arduino_trader.adapters.paper_broker import PaperBroker
+from arduino_trader.adapters.paper_ledger import PaperFees
 from arduino_trader.adapters.store import market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings

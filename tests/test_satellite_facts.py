@@ -10,7 +10,8 @@ from arduino_trader.actors.satellite_facts import Facts
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.satellites.balances import BalanceBook
-from arduino_trader.protocols.broker import AccountSnapshot, BrokerError, CashBalance
+from arduino_trader.protocols.broker import AccountSnapshot, CashBalance
+from arduino_trader.protocols.broker_errors import BrokerError
 
 
 class CountingBroker:

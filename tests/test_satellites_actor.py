@@ -69,7 +69,7 @@ class FakeBroker:
 
     async def account(self) -> AccountSnapshot:
         if self.down:
-            from arduino_trader.protocols.broker import BrokerUnavailable
+            from arduino_trader.protocols.broker_errors import BrokerUnavailable
             raise BrokerUnavailable("broker down")
         return AccountSnapshot(
             positions=tuple(Position(s, q, p, p, c) for s, (q, p, c) in self.positions.items()),

@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("optuna")
 
-from arduino_trader.adapters.market_data.replay_source import PRICES_FILE, bundled_path
+from arduino_trader.adapters.market_data.replay_data import PRICES_FILE, bundled_path
 from arduino_trader.daemon.cli import main
 from arduino_trader.daemon.study.trial import run_window
 from tests.dask_started_signal import ENV as STARTED_ENV

@@ -25,7 +25,7 @@ from arduino_trader.adapters.sandbox.server import Sandbox
 from arduino_trader.adapters.tradernet import normalise as nz
 from arduino_trader.adapters.tradernet.fields import BROKER_TZ
 from arduino_trader.adapters.tradernet.trade_fees import fees_by_trade
-from arduino_trader.protocols.broker import (
+from arduino_trader.protocols.broker_errors import (
     BrokerAuthError,
     BrokerProtocolError,
     BrokerRejected,

@@ -13,7 +13,8 @@ from typing import Any
 
 from arduino_trader.domain.discovery import Candidate, DiscoveryRules, exchange_of
 from arduino_trader.domain.universe import is_valid_isin
-from arduino_trader.protocols.broker import BrokerError, BrokerUnsupported, FinderHit
+from arduino_trader.protocols.broker import FinderHit
+from arduino_trader.protocols.broker_errors import BrokerError, BrokerUnsupported
 from arduino_trader.protocols.market_data import MarketDataError, Screener, SecurityInfo
 from arduino_trader.protocols.runtime import IoRunner
 

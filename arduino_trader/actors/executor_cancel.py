@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arduino_trader.domain.execution.facts import LedgerMode
-from arduino_trader.protocols.broker import Broker, BrokerError, Order
+from arduino_trader.protocols.broker import Broker, Order
+from arduino_trader.protocols.broker_errors import BrokerError
 
 from .base import ActorContext
 from .executor_facts import BROKER_TIMEOUT_S

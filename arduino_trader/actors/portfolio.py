@@ -26,7 +26,8 @@ from typing import Any, Literal
 from arduino_trader.adapters.store import portfolio_repo as repo
 from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
-from arduino_trader.protocols.broker import Broker, BrokerUnsupported
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BrokerUnsupported
 from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.execution import PublishFills
 from arduino_trader.protocols.jobs import JobSpec

@@ -7,13 +7,17 @@ from collections.abc import Callable
 
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.costs import CostModel
-from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData
 from arduino_trader.protocols.store import Database
 
-from .paper_broker import MarketDataPrices, PaperBroker, PaperFees
-from .tradernet.client import ClientConfig, TradernetClient
+from .paper_broker import PaperBroker
+from .paper_ledger import PaperFees
+from .paper_prices import MarketDataPrices
+from .tradernet.client import TradernetClient
+from .tradernet.client_config import ClientConfig
 
 
 def paper_fees(settings: Settings) -> PaperFees:

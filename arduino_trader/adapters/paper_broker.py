@@ -15,29 +15,26 @@ from the EUR rates (quote units per base unit) unless the price source knows the
 filled pair order moves cash in its two currencies exactly (base ± quantity, quote ∓
 quantity × price, the fee in the quote currency) instead of opening a position.
 
-:class:`PaperLedger` is the pure accounting core (no I/O), so its invariants are tested
-on their own.
+:class:`PaperLedger` (``paper_ledger.py``) is the pure accounting core (no I/O), so its
+invariants are tested on their own; the price sources are in ``paper_prices.py``, the
+account's rows in ``paper_rows.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from decimal import Decimal
+from typing import Any
 
-from arduino_trader.domain.fx_exchange import FxPair, cash_moves, pair_by_symbol
+from arduino_trader.domain.fx_exchange import pair_by_symbol
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
-    BrokerRejected,
-    BrokerUnsupported,
     Candle,
     CashBalance,
     CashFlow,
     CpsRequest,
-    Fill,
     FinderHit,
     MarketState,
     Order,
@@ -49,156 +46,24 @@ from arduino_trader.protocols.broker import (
     Side,
     Trade,
 )
+from arduino_trader.protocols.broker_errors import BrokerRejected, BrokerUnsupported
 from arduino_trader.protocols.clock import Clock
-from arduino_trader.protocols.market_data import MarketData, MarketDataError
-from arduino_trader.protocols.money import decimal_to_str, round_money
+from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database, Transaction
 
-ZERO = Decimal(0)
-T = TypeVar("T")
+from .paper_ledger import ZERO, PaperFees, PaperLedger, PaperRefusal
+from .paper_prices import FillPriceSource, PriceSource, StoredPrices, on_tick, slipped
+from .paper_rows import (
+    ensure_account,
+    from_stamp,
+    order_of_row,
+    read_ledger,
+    save_ledger,
+    to_stamp,
+    trade_of_row,
+)
+
 FLOW_MEMO_LIMIT = 100_000  # converted cash-flow rows kept (then the memo starts over)
-
-
-class PaperRefusal(ValueError):
-    """The paper account cannot do this (no cash, no shares)."""
-
-
-@dataclass(frozen=True)
-class PaperFees:
-    """Configured trading costs: fixed part in EUR, variable part as a fraction."""
-
-    fixed_eur: Decimal
-    percent: Decimal
-
-    def fee(self, value: Decimal, eur_rate: Decimal | None) -> Decimal:
-        """Fee in the trade currency (fixed part converted; raw EUR when no rate)."""
-        fixed = self.fixed_eur * (eur_rate if eur_rate else Decimal(1))
-        return round_money(fixed + value * self.percent)
-
-
-@dataclass
-class PaperLedger:
-    """Cash per currency and positions; applies fills exactly (pure, no I/O)."""
-
-    cash: dict[str, Decimal] = field(default_factory=dict)
-    positions: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
-
-    def apply_fill(self, side: Side, symbol: str, currency: str, quantity: int,
-                   price: Decimal, fee: Decimal) -> Decimal:
-        """Book one fill; returns its value. Raises :class:`PaperRefusal`, changing nothing."""
-        if quantity <= 0 or price <= 0 or fee < 0:
-            raise PaperRefusal("quantity and price must be positive, fee non-negative")
-        value = price * quantity
-        held, avg, held_currency = self.positions.get(symbol, (ZERO, ZERO, currency))
-        if held and held_currency != currency:
-            raise PaperRefusal(f"{symbol} is held in {held_currency}, not {currency}")
-        balance = self.cash.get(currency, ZERO)
-        if side == "BUY":
-            if balance < value + fee:
-                raise PaperRefusal(f"insufficient {currency} cash: {balance} < {value + fee}")
-            total = held + quantity
-            self.positions[symbol] = (total, (avg * held + value) / total, currency)
-            self.cash[currency] = balance - value - fee
-        else:
-            if held < quantity:
-                raise PaperRefusal(f"insufficient {symbol} shares: {held} < {quantity}")
-            if balance + value < fee:
-                raise PaperRefusal(f"insufficient {currency} cash for the fee")
-            left = held - quantity
-            if left:
-                self.positions[symbol] = (left, avg, currency)
-            else:
-                del self.positions[symbol]
-            self.cash[currency] = balance + value - fee
-        return value
-
-    def apply_exchange(self, pair: FxPair, side: Side, quantity: int, price: Decimal,
-                       fee: Decimal) -> Decimal:
-        """Book one fill of a pair order: cash in both currencies, no position. The
-        currencies that decrease must stay covered (the account never borrows); raises
-        :class:`PaperRefusal`, changing nothing. Returns the value in the quote currency."""
-        if quantity <= 0 or price <= 0 or fee < 0:
-            raise PaperRefusal("quantity and price must be positive, fee non-negative")
-        moves = cash_moves(pair, side, Decimal(quantity), price, fee)
-        for currency, delta in sorted(moves.items()):
-            if delta < 0 and self.cash.get(currency, ZERO) + delta < 0:
-                raise PaperRefusal(f"insufficient {currency} cash: "
-                                   f"{self.cash.get(currency, ZERO)} < {-delta}")
-        for currency, delta in moves.items():
-            self.cash[currency] = self.cash.get(currency, ZERO) + delta
-        return price * quantity
-
-    def value_by_currency(self, prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
-        """Cash plus positions at ``prices``, per currency."""
-        totals = dict(self.cash)
-        for symbol, (qty, _, currency) in self.positions.items():
-            totals[currency] = totals.get(currency, ZERO) + qty * prices[symbol]
-        return totals
-
-
-class PriceSource(Protocol):
-    """Where the paper broker reads market prices: (price, currency) or None."""
-
-    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """The current price of ``symbol``, or None if unknown."""
-        ...
-
-    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
-        """The current prices of those ``symbols`` it knows, in one look-up."""
-        ...
-
-
-@runtime_checkable
-class FillPriceSource(Protocol):
-    """A price source that also knows where an order placed now fills (the next price
-    not yet seen); without it, orders fill at the current price."""
-
-    async def fill_price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """The price an order for ``symbol`` placed now fills at, or None if unknown."""
-        ...
-
-
-BPS = Decimal("0.0001")
-PRICE_STEP = Decimal("0.01")  # the stocks' tick: a fill's value stays in whole cents
-
-
-def slipped(price: Decimal, side: str, bps: Decimal) -> Decimal:
-    """``price`` moved ``bps`` basis points against the order (a buy pays more, a sell
-    receives less), on the tick and rounded against the order too, so the fill's value
-    is whole cents like the ledger's; never below one tick."""
-    factor = Decimal(1) + bps * BPS if side == "BUY" else Decimal(1) - bps * BPS
-    rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
-    return max(PRICE_STEP, (price * factor).quantize(PRICE_STEP, rounding=rounding))
-
-
-class StoredPrices:
-    """Prices in ``paper_prices`` (set with :meth:`PaperBroker.set_price`)."""
-
-    def __init__(self, store: Database) -> None:
-        self.store = store
-
-    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """The stored price of ``symbol``."""
-        return (await self.prices((symbol,))).get(symbol)
-
-    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
-        """The stored prices of ``symbols``."""
-        if not symbols:
-            return {}
-        marks = ", ".join("?" * len(symbols))
-        rows = await asyncio.to_thread(
-            self.store.fetch_all,
-            f"SELECT symbol, price, currency FROM paper_prices WHERE symbol IN ({marks})",  # noqa: S608
-            tuple(symbols))
-        return {r["symbol"]: (Decimal(r["price"]), str(r["currency"])) for r in rows}
-
-
-def _ts(at: datetime) -> int:
-    return int(at.timestamp())
-
-
-def _dt(stamp: int | None) -> datetime | None:
-    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
 
 
 class PaperBroker:
@@ -233,7 +98,7 @@ class PaperBroker:
         base, quote_rate = rates.get(pair.base), rates.get(pair.quote)
         if not base or not quote_rate:
             return None
-        return _on_tick(pair, quote_rate / base), pair.quote
+        return on_tick(pair, quote_rate / base), pair.quote
 
     async def _fill_price(self, symbol: str, side: str) -> tuple[Decimal, str] | None:
         """Where an order placed now fills: a security at the source's next price (its
@@ -256,57 +121,24 @@ class PaperBroker:
         return "BUY" if pair.receives_base("BUY" if side == "BUY" else "SELL") else "SELL"
 
     # ----------------------------------------------------------------- account
-    def _ensure_account(self, tx: Transaction) -> None:
-        row = tx.fetch_one("SELECT id FROM paper_account WHERE id = 1")
-        if row is not None:
-            return
-        now = _ts(self.clock.now())
-        tx.execute("INSERT INTO paper_account (id, created_at, initial_cash, currency) "
-                   "VALUES (1, ?, ?, 'EUR')", (now, decimal_to_str(self.initial_cash_eur)))
-        if self.initial_cash_eur:
-            tx.execute("INSERT INTO paper_cash (currency, amount) VALUES ('EUR', ?)",
-                       (decimal_to_str(self.initial_cash_eur),))
-            tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
-                       "comment) VALUES ('deposit', ?, 'EUR', ?, 'paper opening cash')",
-                       (decimal_to_str(self.initial_cash_eur), now))
-
-    def _ledger(self, tx: Transaction) -> PaperLedger:
-        cash = {r["currency"]: Decimal(r["amount"])
-                for r in tx.fetch_all("SELECT currency, amount FROM paper_cash")}
-        positions = {r["symbol"]: (Decimal(r["quantity"]), Decimal(r["avg_price"]),
-                                   str(r["currency"]))
-                     for r in tx.fetch_all("SELECT * FROM paper_positions")}
-        return PaperLedger(cash, positions)
-
-    def _save_ledger(self, tx: Transaction, ledger: PaperLedger) -> None:
-        for currency, amount in ledger.cash.items():
-            tx.execute("INSERT INTO paper_cash (currency, amount) VALUES (?, ?) "
-                       "ON CONFLICT (currency) DO UPDATE SET amount = excluded.amount",
-                       (currency, decimal_to_str(amount)))
-        tx.execute("DELETE FROM paper_positions")
-        for symbol, (qty, avg, currency) in ledger.positions.items():
-            tx.execute("INSERT INTO paper_positions (symbol, quantity, avg_price, "
-                       "currency) VALUES (?, ?, ?, ?)",
-                       (symbol, decimal_to_str(qty), decimal_to_str(avg), currency))
-
     def _open_account(self) -> PaperLedger:
         """Open the account if it is new; its ledger."""
         with self.store.transaction() as tx:
-            self._ensure_account(tx)
-            return self._ledger(tx)
+            ensure_account(tx, self.clock, self.initial_cash_eur)
+            return read_ledger(tx)
 
     async def deposit(self, currency: str, amount: Decimal, comment: str = "paper deposit") -> None:
         """Book simulated cash in or out (negative amounts withdraw)."""
         def book() -> None:
             with self.store.transaction() as tx:
-                self._ensure_account(tx)
-                ledger = self._ledger(tx)
+                ensure_account(tx, self.clock, self.initial_cash_eur)
+                ledger = read_ledger(tx)
                 ledger.cash[currency] = ledger.cash.get(currency, ZERO) + amount
-                self._save_ledger(tx, ledger)
+                save_ledger(tx, ledger)
                 tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
                            "comment) VALUES (?, ?, ?, ?, ?)",
                            ("deposit" if amount >= 0 else "withdrawal",
-                            decimal_to_str(amount), currency, _ts(self.clock.now()), comment))
+                            decimal_to_str(amount), currency, to_stamp(self.clock.now()), comment))
 
         await asyncio.to_thread(book)
 
@@ -319,7 +151,7 @@ class PaperBroker:
             "INSERT INTO paper_prices (symbol, price, currency, at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (symbol) DO UPDATE SET price = excluded.price, "
             "currency = excluded.currency, at = excluded.at",
-            (symbol, decimal_to_str(price), currency, _ts(self.clock.now())))
+            (symbol, decimal_to_str(price), currency, to_stamp(self.clock.now())))
 
     async def probe(self) -> str:
         """Always reachable: it is local."""
@@ -362,9 +194,9 @@ class PaperBroker:
         return await asyncio.to_thread(self._book_order, request, quote)
 
     def _book_order(self, request: OrderRequest, quote: tuple[Decimal, str]) -> OrderAck:
-        now = _ts(self.clock.now())
+        now = to_stamp(self.clock.now())
         with self.store.transaction() as tx:
-            self._ensure_account(tx)
+            ensure_account(tx, self.clock, self.initial_cash_eur)
             dup = tx.fetch_one("SELECT order_id FROM paper_orders WHERE user_order_id = ?",
                                (request.user_order_id,))
             if dup is not None:
@@ -392,7 +224,7 @@ class PaperBroker:
     def _fill(self, tx: Transaction, order_id: int, side: Side, symbol: str,
               currency: str, quantity: int, price: Decimal, now: int, *,
               refuse: bool) -> None:
-        ledger = self._ledger(tx)
+        ledger = read_ledger(tx)
         value = price * quantity
         fee = self.fees().fee(value, self.eur_rates().get(currency))
         pair = pair_by_symbol(symbol)
@@ -408,7 +240,7 @@ class PaperBroker:
             tx.execute("UPDATE paper_orders SET status = 70, updated_at = ? "
                        "WHERE order_id = ?", (now, order_id))
             return
-        self._save_ledger(tx, ledger)
+        save_ledger(tx, ledger)
         tx.execute("INSERT INTO paper_trades (order_id, symbol, side, quantity, price, "
                    "value, fee, currency, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (order_id, symbol, side, quantity, decimal_to_str(price),
@@ -426,11 +258,11 @@ class PaperBroker:
         so an unfilled limit does not hold its cash reserved for ever); fill open limit
         orders that became marketable."""
         today = self.clock.now().astimezone(UTC).date()
-        start = _ts(datetime.combine(today, datetime.min.time(), UTC))
+        start = to_stamp(datetime.combine(today, datetime.min.time(), UTC))
         await asyncio.to_thread(self.store.execute,
                                 "UPDATE paper_orders SET status = 71, updated_at = ? "
                                 "WHERE status = 10 AND placed_at < ?",
-                                (_ts(self.clock.now()), start))
+                                (to_stamp(self.clock.now()), start))
         rows = await asyncio.to_thread(self.store.fetch_all,
                                        "SELECT * FROM paper_orders WHERE status = 10")
         for row in rows:
@@ -450,14 +282,14 @@ class PaperBroker:
                 return
             self._fill(tx, int(row["order_id"]), row["side"], row["symbol"],
                        row["currency"], int(row["quantity"]), price,
-                       _ts(self.clock.now()), refuse=False)
+                       to_stamp(self.clock.now()), refuse=False)
 
     async def cancel_order(self, order_id: int) -> None:
         """Cancel an open order."""
         count = await asyncio.to_thread(
             self.store.execute,
             "UPDATE paper_orders SET status = 31, updated_at = ? "
-            "WHERE order_id = ? AND status = 10", (_ts(self.clock.now()), order_id))
+            "WHERE order_id = ? AND status = 10", (to_stamp(self.clock.now()), order_id))
         if count != 1:
             raise BrokerRejected(f"order {order_id} is not open", command="delTradeOrder")
 
@@ -467,19 +299,7 @@ class PaperBroker:
             f"SELECT o.*, t.trade_id, t.price AS fill_price, t.executed_at "  # noqa: S608
             f"FROM paper_orders o LEFT JOIN paper_trades t USING (order_id) WHERE {where} "
             "ORDER BY o.order_id", params)
-        out = []
-        for r in rows:
-            filled = r["trade_id"] is not None
-            fills = ((_fill_record(r),) if filled else ())
-            out.append(Order(
-                order_id=int(r["order_id"]), symbol=r["symbol"], side=r["side"],
-                quantity=Decimal(r["quantity"]),
-                leaves_quantity=ZERO if filled or r["status"] != 10 else Decimal(r["quantity"]),
-                status=int(r["status"]), currency=r["currency"],
-                limit_price=Decimal(r["limit_price"]) if r["limit_price"] else None,
-                user_order_id=int(r["user_order_id"]), placed_at=_dt(r["placed_at"]),
-                fills=fills, simulated=True))
-        return tuple(out)
+        return tuple(order_of_row(r) for r in rows)
 
     async def open_orders(self) -> tuple[Order, ...]:
         """Orders still open."""
@@ -490,7 +310,7 @@ class PaperBroker:
         """Orders of the current UTC day plus any still open."""
         await self._sweep()
         start = datetime.combine(self.clock.now().date(), datetime.min.time(), UTC)
-        return await self._orders("o.status = 10 OR o.placed_at >= ?", (_ts(start),))
+        return await self._orders("o.status = 10 OR o.placed_at >= ?", (to_stamp(start),))
 
     async def find_order(self, user_order_id: int) -> Order | None:
         """The order with that client id."""
@@ -499,21 +319,17 @@ class PaperBroker:
 
     async def order_history(self, start: datetime, end: datetime) -> tuple[Order, ...]:
         """Orders placed in ``[start, end]``."""
-        return await self._orders("o.placed_at BETWEEN ? AND ?", (_ts(start), _ts(end)))
+        return await self._orders("o.placed_at BETWEEN ? AND ?", (to_stamp(start), to_stamp(end)))
 
     async def trades(self, start: date, end: date) -> tuple[Trade, ...]:
         """Simulated fills between two dates (inclusive)."""
-        lo = _ts(datetime.combine(start, datetime.min.time(), UTC))
-        hi = _ts(datetime.combine(end, datetime.max.time(), UTC))
+        lo = to_stamp(datetime.combine(start, datetime.min.time(), UTC))
+        hi = to_stamp(datetime.combine(end, datetime.max.time(), UTC))
         rows = await asyncio.to_thread(
             self.store.fetch_all,
             "SELECT * FROM paper_trades WHERE executed_at BETWEEN ? AND ? ORDER BY trade_id",
             (lo, hi))
-        return tuple(Trade(trade_id=int(r["trade_id"]), order_id=int(r["order_id"]),
-                           symbol=r["symbol"], side=r["side"], quantity=Decimal(r["quantity"]),
-                           price=Decimal(r["price"]), value=Decimal(r["value"]),
-                           currency=r["currency"], executed_at=_dt(r["executed_at"]),
-                           fee=Decimal(r["fee"]), simulated=True) for r in rows)
+        return tuple(trade_of_row(r) for r in rows)
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Simulated cash movements, newest first."""
@@ -532,7 +348,7 @@ class PaperBroker:
                 flow_id, type_code, amount, currency, at, comment = row
                 flow = self._flows[row] = CashFlow(
                     flow_id=f"paper-{flow_id}", type_code=type_code, amount=Decimal(amount),
-                    currency=currency, at=_dt(at), comment=comment, simulated=True)
+                    currency=currency, at=from_stamp(at), comment=comment, simulated=True)
             out.append(flow)
         return tuple(out)
 
@@ -578,106 +394,3 @@ class PaperBroker:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-
-
-def _on_tick(pair: FxPair, price: Decimal) -> Decimal:
-    """A cross rate rounded to the pair's tick, so fills and cash stay short and exact."""
-    return (price / pair.min_step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * pair.min_step
-
-
-def _fill_record(row: Any) -> Fill:
-    return Fill(trade_id=int(row["trade_id"]), price=Decimal(row["fill_price"]),
-                quantity=Decimal(row["quantity"]), at=_dt(row["executed_at"]))
-
-
-class MarketDataPrices:
-    """Prices for the paper broker from the (blocking) market-data port, off the loop.
-
-    EUR rates seen while pricing are cached, so fees convert their fixed EUR part; a
-    currency never priced yet pays the fixed part in raw EUR (the costs' fallback
-    when no rate is known).
-    """
-
-    def __init__(self, source: MarketData) -> None:
-        self.source = source
-        self._rates: dict[str, Decimal] = {"EUR": Decimal(1)}
-
-    async def _ask(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)`` on a worker thread; directly when the source says it answers
-        from memory (``in_memory``: a loaded replay), where the thread hop would cost
-        more than the answer."""
-        if getattr(self.source, "in_memory", False):
-            return call(*args)
-        return await asyncio.to_thread(call, *args)
-
-    async def price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """The source's latest quote of ``symbol``; an FX pair from the source's rates."""
-        return (await self.prices((symbol,))).get(symbol)
-
-    async def prices(self, symbols: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
-        """The source's latest quotes of ``symbols`` in one call off the loop; FX pairs
-        from the source's rates."""
-        out: dict[str, tuple[Decimal, str]] = {}
-        securities = []
-        for symbol in symbols:
-            pair = pair_by_symbol(symbol)
-            if pair is None:
-                securities.append(symbol)
-            elif (priced := await self._pair_price(pair)) is not None:
-                out[symbol] = priced
-        if not securities:
-            return out
-        try:
-            quotes = await self._ask(self.source.quotes, securities)
-        except MarketDataError:
-            return out
-        for symbol in securities:
-            quote = quotes.get(symbol)
-            if quote is None or not quote.price > 0:
-                continue
-            if quote.currency not in self._rates:
-                try:
-                    fx = await self._ask(self.source.fx_rate, quote.currency)
-                    if fx.eur_per > 0:
-                        self._rates[quote.currency] = Decimal(1) / fx.eur_per
-                except MarketDataError:
-                    pass
-            out[symbol] = (Decimal(repr(quote.price)), quote.currency)
-        return out
-
-    async def fill_price(self, symbol: str) -> tuple[Decimal, str] | None:
-        """Where an order placed now fills: the source's next price when it has one
-        (``next_quotes``: a replay's first close not yet published), else its latest."""
-        nxt = getattr(self.source, "next_quotes", None)
-        if nxt is None or pair_by_symbol(symbol) is not None:
-            return await self.price(symbol)
-        try:
-            quote = (await self._ask(nxt, [symbol])).get(symbol)
-        except MarketDataError:
-            return None
-        if quote is None or not quote.price > 0:
-            return None
-        await self.prices((symbol,))  # learns the currency's EUR rate for the fixed fee
-        return Decimal(repr(quote.price)), quote.currency
-
-    async def _pair_price(self, pair: FxPair) -> tuple[Decimal, str] | None:
-        """Quote units per base unit from the EUR values of both currencies."""
-        eur_per: dict[str, Decimal] = {}
-        for currency in (pair.base, pair.quote):
-            if currency == "EUR":
-                eur_per[currency] = Decimal(1)
-                continue
-            try:
-                fx = await self._ask(self.source.fx_rate, currency)
-            except MarketDataError:
-                return None
-            if not fx.eur_per > 0:
-                return None
-            eur_per[currency] = fx.eur_per
-            self._rates[currency] = Decimal(1) / fx.eur_per
-        return _on_tick(pair, eur_per[pair.base] / eur_per[pair.quote]), pair.quote
-
-    def rates(self) -> dict[str, Decimal]:
-        """Units of each currency per 1 EUR, as far as known."""
-        return dict(self._rates)

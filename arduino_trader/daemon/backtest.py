@@ -33,12 +33,12 @@ import structlog
 
 from arduino_trader.adapters.clock import StepClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
-from arduino_trader.adapters.market_data.replay_source import (
+from arduino_trader.adapters.market_data.replay_data import (
     UNIVERSE_FILE,
-    ReplaySource,
     bundled_path,
     parse_fx_setting,
 )
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.config.settings import Settings
 from arduino_trader.config.spec import SettingError
 from arduino_trader.domain.backtest_report import (

@@ -17,7 +17,8 @@ from typing import Any
 
 import structlog
 
-from arduino_trader.adapters.market_data.replay_source import ReplaySource, parse_fx_setting
+from arduino_trader.adapters.market_data.replay_data import parse_fx_setting
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.satellites.balances import fee_source_id, settle_trade, trade_fee

@@ -20,15 +20,15 @@ from urllib.parse import urlsplit
 import structlog
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
-from arduino_trader.adapters.market_data.replay_source import (
+from arduino_trader.adapters.market_data.replay_data import (
     UNIVERSE_FILE,
-    ReplaySource,
     bundled_path,
     parse_fx_setting,
     read_universe,
 )
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.config.settings import Settings
-from arduino_trader.protocols.broker import BrokerError
+from arduino_trader.protocols.broker_errors import BrokerError
 
 from .service import DaemonOptions, StartupError, TraderDaemon
 

@@ -8,7 +8,8 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.market_data import MarketData
 
-from .replay_source import ReplaySource, parse_fx_setting
+from .replay_data import parse_fx_setting
+from .replay_source import ReplaySource
 
 
 def build_source(settings: Settings, clock: Clock, cache_dir: Path) -> MarketData:

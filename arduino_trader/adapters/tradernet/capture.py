@@ -20,7 +20,7 @@ from typing import Any
 
 from arduino_trader.adapters.broker_factory import build_tradernet
 from arduino_trader.config.settings import SettingError, load_settings
-from arduino_trader.protocols.broker import BrokerError
+from arduino_trader.protocols.broker_errors import BrokerError
 
 from . import normalise as nz
 from .client import TradernetClient

@@ -2,10 +2,10 @@
 
 Every call has a timeout and passes a client-side rate limiter and a circuit breaker.
 Idempotent reads are retried with jittered exponential backoff; an order placement is
-never retried: when its answer is lost, the order is looked up by ``user_order_id`` and
-either found (acknowledged, ``recovered``), not found yet (:class:`OrderNotPlaced`: the
-request may still be in flight; the journal keeps it open), or left unknown
-(:class:`OrderOutcomeUnknown`: reconcile before any further order).
+never retried: when its answer is lost, the order is looked up by ``user_order_id``
+(:mod:`.order_recovery`) and either found (acknowledged, ``recovered``), not found yet
+(:class:`OrderNotPlaced`: the request may still be in flight; the journal keeps it open),
+or left unknown (:class:`OrderOutcomeUnknown`: reconcile before any further order).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,11 +25,6 @@ import structlog
 
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
-    BrokerAuthError,
-    BrokerError,
-    BrokerProtocolError,
-    BrokerRateLimited,
-    BrokerUnavailable,
     Candle,
     CashFlow,
     CpsRequest,
@@ -38,18 +32,25 @@ from arduino_trader.protocols.broker import (
     MarketState,
     Order,
     OrderAck,
-    OrderNotPlaced,
-    OrderOutcomeUnknown,
     OrderRequest,
-    OrdersDisabled,
     Quote,
     SecurityInfo,
     Trade,
+)
+from arduino_trader.protocols.broker_errors import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerProtocolError,
+    BrokerRateLimited,
+    BrokerUnavailable,
+    OrdersDisabled,
 )
 
 from .. import crashpoints
 from . import normalise as nz
 from . import reads
+from .client_config import ClientConfig
+from .order_recovery import match_order, recover_placement
 from .orders import order_params
 from .resilience import BreakerState, CircuitBreaker, RateLimiter
 from .screening import parse_top_securities, top_params
@@ -58,8 +59,6 @@ from .stats import CallStats
 
 log = structlog.get_logger(component="tradernet")
 
-USER_AGENT = ("Mozilla/5.0 (X11; Linux aarch64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "arduino-trader/0.1")
 FIND_ORDER_LOOKBACK = timedelta(days=7)
 
 
@@ -73,27 +72,6 @@ class BrokerTimeout(BrokerUnavailable):
     """No answer within the timeout (the request may have been processed)."""
 
     kind = "broker_timeout"
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """Where and how to talk to Tradernet."""
-
-    base_url: str
-    public_key: str
-    private_key: str
-    timeout_s: float = 15.0
-    order_timeout_s: float = 20.0
-    read_retries: int = 2
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    requests_per_minute: float = 60.0
-    burst: int = 5
-    breaker_failures: int = 5
-    breaker_cooldown_s: float = 60.0
-    lookup_delay_s: float = 2.0
-    lookup_attempts: int = 3
-    user_agent: str = USER_AGENT
 
 
 class TradernetClient:
@@ -291,17 +269,12 @@ class TradernetClient:
         The history fallback finds an order placed before a session boundary (an order
         from 23:59 is no longer "current" at 00:01).
         """
-        found = self._match(await self.current_orders(), user_order_id)
+        found = match_order(await self.current_orders(), user_order_id)
         if found is not None:
             return found
         now = datetime.fromtimestamp(self._wall_time(), UTC)
         history = await self.order_history(now - FIND_ORDER_LOOKBACK, now + timedelta(days=1))
-        return self._match(history, user_order_id)
-
-    @staticmethod
-    def _match(orders: tuple[Order, ...], user_order_id: int) -> Order | None:
-        hits = [o for o in orders if o.user_order_id == user_order_id]
-        return hits[0] if hits else None
+        return match_order(history, user_order_id)
 
     async def order_history(self, start: datetime, end: datetime) -> tuple[Order, ...]:
         """Orders in a period (``getOrdersHistory``)."""
@@ -380,7 +353,9 @@ class TradernetClient:
         except (BrokerCircuitOpen, BrokerRateLimited):
             raise  # not sent / not processed
         except (BrokerUnavailable, BrokerProtocolError) as exc:
-            return await self._recover(request, exc)
+            return await recover_placement(
+                request, exc, self._all_current_orders,
+                attempts=self.config.lookup_attempts, delay_s=self.config.lookup_delay_s)
         container = data.get("result", data) if isinstance(data.get("result"), dict) else data
         order_id = nz.integer(nz.require(container, "order_id", "putTradeOrder"),
                               "putTradeOrder.order_id")
@@ -388,38 +363,11 @@ class TradernetClient:
                  symbol=request.symbol, side=request.side, qty=request.quantity)
         return OrderAck(order_id=order_id, user_order_id=request.user_order_id)
 
-    async def _recover(self, request: OrderRequest, cause: BrokerError) -> OrderAck:
-        """Look a placement with a lost answer up by client id, several times over.
-
-        The request may still be in flight at the broker, so "absent" is concluded only
-        after every lookup (spaced by growing delays) succeeded without finding it.
-        """
-        uid = request.user_order_id
-        log.warning("order_answer_lost", user_order_id=uid, error=cause.message)
-        last: BrokerError | None = None
-        looked = 0
-        for attempt in range(max(1, self.config.lookup_attempts)):
-            await asyncio.sleep(self.config.lookup_delay_s * (attempt + 1))
-            try:
-                data = await self._call("getNotifyOrderJson", {"active_only": 0},
-                                        idempotent=True, breaker=False)
-                found = self._match(nz.parse_orders(data, "getNotifyOrderJson"), uid)
-            except BrokerError as exc:
-                last = exc
-                continue
-            looked += 1
-            if found is not None:
-                log.warning("order_recovered", user_order_id=uid, order_id=found.order_id,
-                            status=found.status)
-                return OrderAck(order_id=found.order_id, user_order_id=uid, recovered=True)
-        if looked and last is None:
-            raise OrderNotPlaced(f"putTradeOrder: answer lost ({cause.message}) and no order "
-                                 f"with user_order_id {uid} appeared in {looked} lookups",
-                                 command="putTradeOrder")
-        failure = last.message if last is not None else "no lookup"
-        raise OrderOutcomeUnknown(f"putTradeOrder: answer lost ({cause.message}) and the "
-                                  f"lookup failed ({failure}); reconcile before any new "
-                                  "order", user_order_id=uid, command="putTradeOrder")
+    async def _all_current_orders(self) -> tuple[Order, ...]:
+        """The placement lookup's read: this period's orders, outside the breaker."""
+        data = await self._call("getNotifyOrderJson", {"active_only": 0},
+                                idempotent=True, breaker=False)
+        return nz.parse_orders(data, "getNotifyOrderJson")
 
     async def cancel_order(self, order_id: int) -> None:
         """``delTradeOrder`` (not retried; the caller re-reads the order's status).

@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from arduino_trader.protocols.broker import BrokerProtocolError, Side
+from arduino_trader.protocols.broker import Side
+from arduino_trader.protocols.broker_errors import BrokerProtocolError
 from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 
 BROKER_TZ = ZoneInfo("Europe/Moscow")

@@ -16,11 +16,6 @@ from typing import Any
 
 from arduino_trader.protocols.broker import (
     AccountSnapshot,
-    BrokerAuthError,
-    BrokerProtocolError,
-    BrokerRateLimited,
-    BrokerRejected,
-    BrokerUnavailable,
     Candle,
     CashBalance,
     CashFlow,
@@ -30,6 +25,13 @@ from arduino_trader.protocols.broker import (
     Position,
     Quote,
     SecurityInfo,
+)
+from arduino_trader.protocols.broker_errors import (
+    BrokerAuthError,
+    BrokerProtocolError,
+    BrokerRateLimited,
+    BrokerRejected,
+    BrokerUnavailable,
 )
 
 from .fields import (

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.protocols.broker import BrokerProtocolError, Fill, Order, OrderRequest, Trade
+from arduino_trader.protocols.broker import Fill, Order, OrderRequest, Trade
+from arduino_trader.protocols.broker_errors import BrokerProtocolError
 
 from .fields import (
     as_list,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arduino_trader.protocols.broker import BrokerProtocolError
+from arduino_trader.protocols.broker_errors import BrokerProtocolError
 
 TOP_TYPES = ("stocks", "bonds", "futures", "funds", "indexes")
 TOP_EXCHANGES = ("kazakhstan", "europe", "usa", "ukraine", "currencies")

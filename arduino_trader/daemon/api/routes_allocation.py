@@ -29,7 +29,8 @@ from arduino_trader.domain.allocation import (
     validate_targets,
 )
 from arduino_trader.domain.cash_flows.fx import MissingRate
-from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.money import CENT
 from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetBucketValues
 

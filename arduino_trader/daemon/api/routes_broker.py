@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.broker_factory import probe_broker
-from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
+from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.messages import ComponentStatus
 from arduino_trader.protocols.runtime import ActorUnavailable
 

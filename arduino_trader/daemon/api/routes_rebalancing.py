@@ -36,7 +36,8 @@ from arduino_trader.domain.rebalancing import (
     rebalance_trades,
 )
 from arduino_trader.domain.satellites.positions import bucket_positions
-from arduino_trader.protocols.broker import AccountSnapshot, Broker, BrokerError
+from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.money import ZERO
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from arduino_trader.protocols.broker import BrokerRejected, OrdersDisabled
+from arduino_trader.protocols.broker_errors import BrokerRejected, OrdersDisabled
 from arduino_trader.protocols.messages import HealthLevel
 
 from .journal import JournalState

@@ -1,0 +1,159 @@
+"""The history top-up: each security's answer from the source is compared with the last
+stored one, and only the bars that differ are validated (in the context of the stored
+closes before them) and handed back for storing; a split-adjusted re-read brings the
+rescale the stored history needs to join it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store.history_splits import Rescale
+from arduino_trader.domain.price_validation import split_rescale, validate_series
+from arduino_trader.protocols.market_data import (
+    EmptyHistory,
+    MarketData,
+    MarketDataError,
+    PriceBar,
+    PriceHistory,
+)
+from arduino_trader.protocols.store import Database
+
+from .base import ActorContext
+from .market_data_universe import source_symbol
+
+SPLIT_PROBE = timedelta(days=14)  # stored days searched for a close shared with a re-read
+TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
+
+
+@dataclass(frozen=True)
+class KnownHistory:
+    """The source's last stored history answer of one ISIN and the newest accepted
+    ``(day, close)`` pairs in the store (the validation context of the next top-up)."""
+
+    answer: dict[date, PriceBar]
+    tail: tuple[tuple[date, float], ...]
+
+
+def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[str, Any],
+                 symbol: str, start: date, end: date, *, top_up: bool,
+                 known: KnownHistory | None, rescales: dict[str, Rescale]
+                 ) -> tuple[KnownHistory, tuple[Any, Any] | None]:
+    """Read one security's history; returns what is known once it is stored and the
+    validated (accepted, quarantined) bars to store, None when nothing differs from
+    the last stored answer (``known``). Validation starts at the first differing day, in
+    the context of the stored closes before it (validation looks back only, so the
+    verdicts equal those of validating the whole answer). A split rescale found is put
+    in ``rescales`` (due with the next write)."""
+    db: Database = ctx.resource("store")
+    isin = sec["isin"]
+    history = source.history(symbol, start, end)
+    answer = {b.day: b for b in history.bars}
+    rescale = split_rescale_of(db, log, isin, history) \
+        if top_up and history.splits and history.bars else None
+    known = known if top_up and rescale is None else None
+    bars = sorted(history.bars, key=lambda b: b.day)
+    if known is not None:
+        # A source that hands back the same bar objects (the replay) is compared by
+        # identity first: a field-by-field compare of a year per security is costly.
+        first = next((b.day for b in bars
+                      if (seen := known.answer.get(b.day)) is not b and seen != b), None)
+        if first is None:
+            return KnownHistory(answer, known.tail), None
+        bars = [b for b in bars if b.day >= first]
+    previous: tuple[tuple[date, float], ...] = ()
+    if top_up and bars:
+        if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
+            previous = known.tail
+        else:  # a revision before the newest stored close: ask the store
+            previous = tuple(repo.closes_before(db, isin, bars[0].day, TAIL))
+    if rescale is not None:  # judged on the split-adjusted scale the store takes
+        rescales[isin] = rescale
+        previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
+                         for d, c in previous)
+    report = validate_series(bars, previous=[c for _, c in previous],
+                             max_gap_days=ctx.settings().get_int("market_data.max_gap_days"))
+    for q in report.quarantined:
+        log.warning("price_quarantined", isin=isin, day=q.day.isoformat(),
+                    close=q.close, reason=q.reason, detail=q.detail)
+    if report.mostly_bad:
+        log.warning("history_mostly_invalid", isin=isin,
+                    quarantined=len(report.quarantined), repaired=len(report.repaired))
+    if not report.accepted and known is None:
+        raise EmptyHistory(f"no valid bars for {sec['symbol']}")
+    tail = (*previous, *((b.day, b.close) for b in report.accepted))[-TAIL:]
+    return KnownHistory(answer, tail), (report.accepted, report.quarantined)
+
+
+def split_rescale_of(db: Database, log: Any, isin: str, history: PriceHistory
+                     ) -> Rescale | None:
+    """How the stored history must be rescaled to join a split-adjusted re-read."""
+    first = min(b.day for b in history.bars)
+    stored = repo.read_history(db, isin, first, first + SPLIT_PROBE)
+    found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
+    if found is not None:
+        log.info("history_split_rescaled", isin=isin, factor=found[0],
+                 splits=[(d.isoformat(), r) for d, r in found[1]])
+    return found
+
+
+@dataclass(frozen=True)
+class SyncedHistories:
+    """What one history sync did: the ISINs processed, the failures, the bars stored
+    per ISIN (accepted, quarantined) and the rows written."""
+
+    processed: list[str]
+    errors: list[dict[str, str]]
+    series: dict[str, tuple[Any, Any]]
+    rows: int
+
+
+def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
+                   securities: list[dict[str, Any]], now: datetime, *, reread: bool,
+                   known_by_isin: dict[str, KnownHistory], rescales: dict[str, Rescale],
+                   details: Callable[[Mapping[str, Any]], None]) -> SyncedHistories:
+    """History top-up (a full re-read when ``reread``) and ``details`` of each security,
+    stopping early when the daemon stops; the changed bars are written in one go, then
+    ``known_by_isin`` learns the answers stored and each security is marked synced."""
+    db: Database = ctx.resource("store")
+    settings = ctx.settings()
+    last_days: dict[str, date] = repo.last_history_days(db)
+    series: dict[str, tuple[Any, Any]] = {}
+    known: dict[str, KnownHistory] = {}
+    processed: list[str] = []
+    errors: list[dict[str, str]] = []
+    end = source.reference_time(now).date()
+    for sec in securities:
+        if ctx.stopping.is_set():
+            break
+        isin = sec["isin"]
+        last = last_days.get(isin)
+        if reread or last is None or last < end - timedelta(days=1):
+            years = settings.get_int("market_data.history_topup_years" if last
+                                     else "market_data.history_seed_years")
+            start = end - timedelta(days=365 * years + years // 4)
+            try:
+                seen, changed = read_history(
+                    ctx, source, log, sec, source_symbol(sec), start, end,
+                    top_up=last is not None, known=known_by_isin.get(isin),
+                    rescales=rescales)
+            except MarketDataError as exc:
+                # A failed history skips the rest for this security.
+                errors.append({"isin": isin, "error": exc.code, "message": str(exc)})
+                continue
+            known[isin] = seen
+            if changed is not None:
+                series[isin] = changed
+        details(sec)
+        processed.append(isin)
+    rows = 0
+    if series:
+        rescale = {i: rescales.pop(i) for i in series if i in rescales}
+        rows = int(repo.write_history(db, series, source.name, now, rescale))
+    rescales.clear()
+    known_by_isin.update(known)  # only once stored
+    repo.set_last_synced(db, processed, now)
+    return SyncedHistories(processed, errors, series, rows)
