@@ -22,7 +22,13 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import emergency_recs, fx_journal, market_repo, satellites_repo
+from arduino_trader.adapters.store import (
+    emergency_recs,
+    emergency_runs_repo,
+    fx_journal,
+    market_repo,
+    satellites_repo,
+)
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
     EXCHANGE_BUFFER,
@@ -296,8 +302,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
     db: Database = ctx.resource("store")
     mode = "live" if ctx.settings().get_str("trading_mode") == "live" else "research"
     try:
-        repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
-    except repo.RunLocked as exc:
+        emergency_runs_repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
+    except emergency_runs_repo.RunLocked as exc:
         return JobOutcome(False, str(exc), {"locked": True})
     run: _Run | None = None
     outcome, notes = "failed", ""
@@ -343,8 +349,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         actions = run.actions if run is not None else []
         notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes
                                                                      else [])])
-        repo.finish_emergency_run(db, run_id, outcome, initial, final, actions, notes,
-                                  ctx.clock.now())
+        emergency_runs_repo.finish_emergency_run(db, run_id, outcome, initial, final, actions,
+                                                 notes, ctx.clock.now())
     if outcome in ("unresolved", "failed"):
         # An error only when real money is short; a rehearsal's shortfall is a warning,
         # so the operator's "level error" alerts stay meaningful in research mode.

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from arduino_trader.adapters.store import (
     allocation_repo,
-    cash_flow_repo,
+    dividend_repo,
     market_repo,
     plan_repo,
     regime_repo,
@@ -244,7 +244,7 @@ class InputGatherer:
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         values = current_values(securities, prices, holdings)
-        bonuses = dividend_bonuses(cash_flow_repo.pending_bonuses(self.store),
+        bonuses = dividend_bonuses(dividend_repo.pending_bonuses(self.store),
                                    values, minimum_trade_eur(settings))
         plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
                                float(cash_eur), allocation.country_to_group,

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import (
     cash_flow_repo,
+    fx_tables,
     market_repo,
     plan_repo,
     satellites_repo,
@@ -116,7 +117,7 @@ async def _rates(ctx: ApiContext) -> dict[str, Decimal]:
     """Current EUR rates under the one age rule (``market_data.fx_max_age_days``): a
     currency whose newest rate is older is left out, so what needs it is refused."""
     max_age = ctx.settings.current().get_int("market_data.fx_max_age_days")
-    table = await asyncio.to_thread(cash_flow_repo.load_latest_rates, ctx.store, max_age,
+    table = await asyncio.to_thread(fx_tables.load_latest_rates, ctx.store, max_age,
                                     ctx.clock.now().date())
     return {"EUR": Decimal(1), **table.current()}
 
