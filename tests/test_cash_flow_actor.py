@@ -28,6 +28,7 @@ from arduino_trader.adapters.store import (
     emergency_recs,
     emergency_runs_repo,
     market_repo,
+    securities_repo,
 )
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
@@ -229,7 +230,7 @@ def test_broker_down_is_not_ok_and_writes_nothing(rig: Rig) -> None:
 
 
 def _seed_vwce(rig: Rig) -> None:
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": VWCE[0], "symbol": VWCE[1], "name": "Vanguard FTSE All-World",
         "currency": "EUR", "mic": "XETR"}, START)
     market_repo.write_fx(rig.store, [
@@ -247,7 +248,7 @@ def test_negative_balance_check_reads_the_account(rig: Rig) -> None:
 
 def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) -> None:
     _seed_vwce(rig)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS"}, START)
     rig.sandbox.sandbox.account.deposit("USD", D("-2600.00"), rig.clock.now())  # USD −100
@@ -332,7 +333,7 @@ def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> Non
 
 def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     _seed_vwce(rig)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS", "country": "United States", "industry": "Technology"}, START)
     outcome = rig.job("concentration_check")

@@ -27,6 +27,8 @@ from arduino_trader.adapters.store import (
     emergency_runs_repo,
     fx_tables,
     market_repo,
+    price_history_repo,
+    securities_repo,
 )
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
@@ -74,7 +76,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
     now = START
     isin, symbol = security
-    market_repo.insert_security(store, {
+    securities_repo.insert_security(store, {
         "isin": isin, "symbol": symbol, "name": name, "currency": "EUR",
         "mic": "XETR"}, now)
     (quote,) = io.run(client.quotes((symbol,)), 10)
@@ -82,7 +84,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     assert price is not None
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (0.95 + (i % 7) / 100),
                      high=float(price) * 1.4) for i in range(360)]
-    market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
         FxRate("HKD", D("0.118"), now.date(), now, "test")], now)
@@ -225,12 +227,12 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
     (quote,) = rig.io.run(rig.client.quotes((AAPL[1],)), 10)
     price = quote.bid or quote.last
     assert price is not None
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS"}, START)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (1 + (i % 5) / 100),
                      high=float(price) * 1.3) for i in range(360)]
-    market_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
+    price_history_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
     rig.sandbox.sandbox.account.deposit("USD", -(_usd(rig) + D("100")), rig.clock.now())
     assert _usd(rig) == D("-100")
     account = rig.sandbox.sandbox.account

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from arduino_trader.actors.planner_inputs import InputGatherer
-from arduino_trader.adapters.store import allocation_repo, dividend_repo, market_repo
+from arduino_trader.adapters.store import allocation_repo, dividend_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.io_loop import IoLoop
@@ -43,7 +43,7 @@ def test_the_gatherer_reads_groups_targets_multipliers_and_bonuses(
              "country": "Germany", "industry": "Software", "priority_multiplier": 1.5},
             {"isin": "JP3633400001", "symbol": "7203.T", "name": "Toyota", "currency": "EUR",
              "country": "Japan", "industry": "Auto Manufacturers"}]
-    market_repo.insert_securities(store, rows, NOW)
+    securities_repo.insert_securities(store, rows, NOW)
     allocation_repo.set_group(store, "country", "Europe", ["Germany"], NOW)
     allocation_repo.set_group(store, "industry", "Tech", ["Software"], NOW)
     allocation_repo.set_targets(store, "country", {"Europe": Decimal("0.6")}, NOW)

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import dividend_repo, market_repo
+from arduino_trader.adapters.store import dividend_repo, market_repo, securities_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.dividends import (
     DripBuy,
@@ -71,7 +71,7 @@ def instrument_facts(db: Database, symbols: Iterable[str]) -> tuple[
     yields: dict[str, Decimal | None] = {}
     isins: dict[str, str] = {}
     for symbol in sorted(set(symbols)):
-        sec = market_repo.find_security(db, symbol)
+        sec = securities_repo.find_security(db, symbol)
         if sec is None:
             yields[symbol] = None
             continue

@@ -26,8 +26,8 @@ from arduino_trader.adapters.store import (
     emergency_recs,
     emergency_runs_repo,
     fx_journal,
-    market_repo,
     satellites_repo,
+    securities_repo,
 )
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
@@ -79,7 +79,7 @@ def _snapshot(ctx: ActorContext) -> AccountSnapshot:
 
 def _universe(db: Database) -> tuple[set[str], dict[str, dict[str, Any]]]:
     """Currencies of active securities, and every security by broker symbol."""
-    secs = market_repo.list_securities(db)
+    secs = securities_repo.list_securities(db)
     currencies = {s["currency"] for s in secs if s.get("active")}
     return currencies, {s["symbol"]: s for s in secs}
 

@@ -28,7 +28,12 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution, fx_journal, market_repo, order_journal
+from arduino_trader.adapters.store import (
+    fill_attribution,
+    fx_journal,
+    order_journal,
+    securities_repo,
+)
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
@@ -166,7 +171,7 @@ class ExecutorActor(BaseActor):
     # --------------------------------------------------------------- handlers
     def _limits(self, settings: Settings, simulate: bool) -> SafetyLimits:
         """The safety limits in force, the position cap scaled by the active universe."""
-        rows = market_repo.list_securities(self._store(), active_only=True)
+        rows = securities_repo.list_securities(self._store(), active_only=True)
         return safety_limits(settings, simulate=simulate, universe_size=len(rows))
 
     @handles(ValidateOrder)

@@ -18,7 +18,9 @@ from arduino_trader.adapters.store import (
     cash_flow_repo,
     market_repo,
     order_journal,
+    price_history_repo,
     satellites_repo,
+    securities_repo,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.bucket_cash import (
@@ -149,7 +151,7 @@ class FactsGatherer:
         """Every fact the pipeline reads for ``intent``, placed for ``bucket_id``."""
         store, broker = self._store, self._broker
         self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
-        security = self._fact("security", lambda: market_repo.get_security(store, intent.isin))
+        security = self._fact("security", lambda: securities_repo.get_security(store, intent.isin))
         sec = None if security is None else SecurityFacts(
             isin=str(security["isin"]), symbol=str(security["symbol"]),
             currency=str(security["currency"]), exchange=str(security.get("mic") or ""),
@@ -249,7 +251,7 @@ class FactsGatherer:
         ref = quote.ask if intent.side == "BUY" else quote.bid
         if ref is None:
             return None
-        history = self._fact("history", lambda: market_repo.read_history(
+        history = self._fact("history", lambda: price_history_repo.read_history(
             self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date())) or []
         closes = tuple(Decimal(str(b.close)) for b in history[-30:])
         high = max((Decimal(str(b.high if b.high else b.close)) for b in history), default=None)
@@ -298,11 +300,11 @@ class FactsGatherer:
     def _stored_prev_close(self, symbol: str, day: date) -> Decimal | None:
         """The last stored close before ``day`` (brokers like the paper broker send no
         previous close)."""
-        security = self._fact("prev_close", lambda: market_repo.find_security(
+        security = self._fact("prev_close", lambda: securities_repo.find_security(
             self._store, symbol))
         if security is None:
             return None
-        bars = self._fact("prev_close", lambda: market_repo.read_history(
+        bars = self._fact("prev_close", lambda: price_history_repo.read_history(
             self._store, str(security["isin"]), day - timedelta(days=10),
             day - timedelta(days=1)))
         return Decimal(str(bars[-1].close)) if bars else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import market_stats, price_history_repo, securities_repo
 from arduino_trader.adapters.store.history_splits import Rescale
 from arduino_trader.adapters.store.security_reactivation import reactivate
 from arduino_trader.domain.price_validation import (
@@ -213,7 +214,7 @@ class MarketDataActor(BaseActor):
         """
         now = self._now()
         self._seed_universe(now)
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         if not securities:
             self._problem("prices", None)
             return JobOutcome(True, "no active securities")
@@ -232,7 +233,7 @@ class MarketDataActor(BaseActor):
             self._problem("prices", f"{exc.code}: {exc}")
         accepted: dict[str, Quote] = {}
         refused: dict[str, tuple[Quarantined, ...]] = {}
-        recent: dict[str, list[float]] = repo.recent_closes_many(
+        recent: dict[str, list[float]] = price_history_repo.recent_closes_many(
             self._db, sorted({by_symbol[s] for s in fresh}))
         for symbol, quote in fresh.items():
             isin = by_symbol[symbol]
@@ -248,8 +249,8 @@ class MarketDataActor(BaseActor):
                                  reason=verdict[0], detail=verdict[1])
         repo.write_quotes(self._db, accepted, now)
         if refused:
-            repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
-                                           f"{self.source.name}:quote", now)
+            price_history_repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
+                                             f"{self.source.name}:quote", now)
             # A split: re-read the history so the store joins Yahoo's adjusted scale and
             # the next quote is judged on it.
             split = [s for s in securities if s["isin"] in refused
@@ -294,9 +295,9 @@ class MarketDataActor(BaseActor):
             hours=settings.get_int("market_data.resync_hours"))
         if force:
             self._known.clear()
-        due = repo.securities_due(self._db, cutoff)
+        due = securities_repo.securities_due(self._db, cutoff)
         processed, errors = self._sync_many(due, now)
-        active = repo.list_securities(self._db, active_only=True)
+        active = securities_repo.list_securities(self._db, active_only=True)
         self.market_problems([s["mic"] for s in active if s.get("mic")])
         summary = (f"{len(processed)} securities synced, {len(errors)} errors"
                    + (f", {seeded} added to an empty universe" if seeded else ""))
@@ -304,7 +305,7 @@ class MarketDataActor(BaseActor):
                           {"processed": processed, "errors": errors, "seeded": seeded})
 
     def _seed_universe(self, now: datetime) -> int:
-        if repo.has_securities(self._db):
+        if securities_repo.has_securities(self._db):
             return 0
         try:
             offered = self.source.universe()
@@ -312,7 +313,7 @@ class MarketDataActor(BaseActor):
             self._problem("universe", f"{exc.code}: {exc}")
             return 0
         records = [self._record(info, info.isin or "", {}) for info in offered if info.isin]
-        added = int(repo.insert_securities(self._db, records, now))
+        added = int(securities_repo.insert_securities(self._db, records, now))
         if added:
             self.log.info("universe_seeded", source=self.source.name, added=added)
         return added
@@ -320,7 +321,7 @@ class MarketDataActor(BaseActor):
     def _sync_many(self, securities: list[dict[str, Any]], now: datetime,
                    reread: bool = False) -> tuple[list[str], list[dict[str, str]]]:
         settings = self.ctx.settings()
-        last_days: dict[str, date] = repo.last_history_days(self._db)
+        last_days: dict[str, date] = price_history_repo.last_history_days(self._db)
         series: dict[str, tuple[Any, Any]] = {}
         known: dict[str, _Known] = {}
         processed: list[str] = []
@@ -349,11 +350,11 @@ class MarketDataActor(BaseActor):
         rows = 0
         if series:
             rescale = {i: self._rescales.pop(i) for i in series if i in self._rescales}
-            rows = int(repo.write_history(self._db, series, self.source.name, now,
-                                                      rescale))
+            rows = int(price_history_repo.write_history(self._db, series, self.source.name, now,
+                                                        rescale))
         self._rescales.clear()
         self._known.update(known)  # only once stored
-        repo.set_last_synced(self._db, processed, now)
+        securities_repo.set_last_synced(self._db, processed, now)
         self._problem("history", f"{len(errors)} securities failed: "
                                  f"{errors[0]['message']}" if errors else None)
         if series:
@@ -389,8 +390,8 @@ class MarketDataActor(BaseActor):
             if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
                 previous = known.tail
             else:  # a revision before the newest stored close: ask the store
-                previous = tuple(repo.closes_before(self._db, isin, bars[0].day,
-                                                                TAIL))
+                previous = tuple(price_history_repo.closes_before(self._db, isin, bars[0].day,
+                                                                  TAIL))
         if rescale is not None:  # judged on the split-adjusted scale the store takes
             self._rescales[isin] = rescale
             previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
@@ -412,7 +413,7 @@ class MarketDataActor(BaseActor):
     def _split_rescale(self, isin: str, history: PriceHistory) -> Rescale | None:
         """How the stored history must be rescaled to join a split-adjusted re-read."""
         first = min(b.day for b in history.bars)
-        stored = repo.read_history(self._db, isin, first, first + SPLIT_PROBE)
+        stored = price_history_repo.read_history(self._db, isin, first, first + SPLIT_PROBE)
         found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
         if found is not None:
             self.log.info("history_split_rescaled", isin=isin, factor=found[0],
@@ -443,7 +444,7 @@ class MarketDataActor(BaseActor):
                 info = self.source.lookup(symbol)
             except MarketDataError:
                 return
-            repo.fill_missing(self._db, isin, {
+            securities_repo.fill_missing(self._db, isin, {
                 "country": info.country, "industry": info.industry, "exchange": info.exchange,
                 "mic": info.mic or mic_for_exchange(info.exchange),
                 "product_type": info.product_type}, now)
@@ -451,7 +452,7 @@ class MarketDataActor(BaseActor):
     def sync_historical(self) -> JobOutcome:
         """History top-up of every active security (ignores last_synced)."""
         now = self._now()
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         processed, errors = self._sync_many(securities, now)
         return JobOutcome(not errors or bool(processed),
                           f"history of {len(processed)} securities up to date, "
@@ -470,12 +471,12 @@ class MarketDataActor(BaseActor):
         added: list[str] = []
         errors: list[dict[str, str]] = []
         for symbol in symbols:
-            if repo.find_security(self._db, symbol) is not None:
+            if securities_repo.find_security(self._db, symbol) is not None:
                 continue
             try:
                 record = self.add_security(symbol, {})
                 added.append(record["isin"])
-            except (MarketDataError, IdentifierError, repo.DuplicateSecurity) as exc:
+            except (MarketDataError, IdentifierError, securities_repo.DuplicateSecurity) as exc:
                 errors.append({"symbol": symbol, "message": str(exc)})
         status = "success" if not errors else ("partial_success" if added else "error")
         return JobOutcome(status != "error", f"{status}: {len(added)} added of "
@@ -486,7 +487,7 @@ class MarketDataActor(BaseActor):
     def sync_fx(self) -> JobOutcome:
         """Refresh the rate of every currency of the universe and store it with its day."""
         self._seed_universe(self._now())
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         currencies = sorted({s["currency"] for s in securities} - {"EUR"})
         got: list[FxRate] = []
         failed: dict[str, str] = {}
@@ -571,7 +572,7 @@ class MarketDataActor(BaseActor):
     def add_security(self, identifier: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Onboard one security; the history follows in the background."""
         ident = classify(identifier)
-        existing = repo.find_security(self._db, ident.value)
+        existing = securities_repo.find_security(self._db, ident.value)
         if existing is not None:  # soft-deleted: back again; still active: a duplicate
             back = reactivate(self._db, existing, overrides, self._now())
             self.log.info("security_reactivated", isin=back["isin"], symbol=back["symbol"])
@@ -602,11 +603,11 @@ class MarketDataActor(BaseActor):
             raise IdentifierError(f"{identifier}: no name known; refused")
         record = self._record(info, isin, overrides)
         now = self._now()
-        repo.insert_security(self._db, record, now)
+        securities_repo.insert_security(self._db, record, now)
         self.log.info("security_added", isin=isin, symbol=record["symbol"])
         self.ctx.bus.publish(SecurityAdded(isin, record["symbol"], now))
         self.actor_ref.tell(_SyncOne(isin))
-        stored = repo.get_security(self._db, isin)
+        stored = securities_repo.get_security(self._db, isin)
         if stored is None:  # written just above, on this thread
             raise IdentifierError(f"{identifier}: not stored; refused")
         return stored
@@ -637,14 +638,14 @@ class MarketDataActor(BaseActor):
 
     def refresh_security(self, isin: str) -> dict[str, Any]:
         """History and data of one security now (ignores the 24 h rule)."""
-        sec = repo.get_security(self._db, isin)
+        sec = securities_repo.get_security(self._db, isin)
         if sec is None:
             raise LookupError(f"unknown security {isin}")
         self.fundamentals.clear()
         self.analyst.clear()
         self._known.pop(isin, None)  # re-validate and re-store the whole answer
         processed, errors = self._sync_many([sec], self._now())
-        stats = repo.history_stats(self._db, isin)
+        stats = market_stats.history_stats(self._db, isin)
         return {"isin": isin, "synced": bool(processed), "errors": errors, **stats}
 
     @handles(RefreshSecurity)

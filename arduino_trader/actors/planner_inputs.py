@@ -21,6 +21,7 @@ from arduino_trader.adapters.store import (
     market_repo,
     plan_repo,
     regime_repo,
+    securities_repo,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
@@ -202,7 +203,7 @@ class InputGatherer:
         """One planning input from the store, ``account`` and ``settings``."""
         warnings: list[str] = []
         today = now.date()
-        rows = market_repo.list_securities(self.store, active_only=True)
+        rows = securities_repo.list_securities(self.store, active_only=True)
         currencies = {str(r["currency"] or "EUR") for r in rows}
         currencies |= {p.currency for p in account.positions}
         currencies |= {c.currency for c in account.cash}
@@ -279,7 +280,7 @@ class InputGatherer:
 
     def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
         """The portfolio hash :meth:`gather` would give, without reading any history."""
-        rows = market_repo.list_securities(self.store, active_only=True)
+        rows = securities_repo.list_securities(self.store, active_only=True)
         return self._hash(rows, account, mode)
 
     def _hash(self, rows: list[dict[str, Any]], account: AccountSnapshot, mode: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import dividend_repo, emergency_runs_repo, market_repo
+from arduino_trader.adapters.store import dividend_repo, emergency_runs_repo, securities_repo
 from arduino_trader.adapters.store.api_queries import dividends
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
@@ -222,7 +222,7 @@ async def create_dividend(request: web.Request) -> web.Response:
 async def _dividend_isin(db: Any, symbol: str, given: str | None) -> str:
     """The ISIN of the security traded as ``symbol``; a given ISIN must agree with it,
     and an unknown symbol needs one."""
-    known = await asyncio.to_thread(market_repo.find_security, db, symbol)
+    known = await asyncio.to_thread(securities_repo.find_security, db, symbol)
     if known is None:
         if given is None:
             raise bad_request(f"no security {symbol!r}; add it first or give its isin",

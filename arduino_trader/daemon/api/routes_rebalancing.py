@@ -20,9 +20,9 @@ from aiohttp import web
 from arduino_trader.adapters.store import (
     cash_flow_repo,
     fx_tables,
-    market_repo,
     plan_repo,
     satellites_repo,
+    securities_repo,
 )
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
@@ -134,7 +134,8 @@ async def _securities(ctx: ApiContext, account: AccountSnapshot, owner: dict[str
     """Every known security (latest stored price) with the broker's price for holdings;
     a holding unknown to the store has no ISIN (counted, never traded)."""
     out: dict[str, RebalanceSecurity] = {}
-    for row in await asyncio.to_thread(market_repo.list_securities, ctx.store, active_only=True):
+    for row in await asyncio.to_thread(securities_repo.list_securities, ctx.store,
+                                       active_only=True):
         price = row.get("last_price")
         out[str(row["symbol"])] = RebalanceSecurity(
             str(row["symbol"]), str(row["isin"]), str(row.get("currency") or "EUR"),
