@@ -17,7 +17,7 @@ from arduino_trader.adapters.sandbox.server import (
     Sandbox,
     SandboxThread,
 )
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.adapters.tradernet.client_config import ClientConfig
@@ -55,14 +55,14 @@ def seed_from_sandbox(io: IoLoop, store: SqliteStore, client: TradernetClient,
     """Store each ``(isin, symbol, currency, mic)`` with 360 days of history around the
     sandbox's quote, and the sandbox's USD and HKD rates (as EUR per unit), as of ``at``."""
     for isin, symbol, currency, mic in securities:
-        market_repo.insert_security(store, {
+        securities_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
             "mic": mic}, at)
         (quote,) = io.run(client.quotes((symbol,)), 10)
         price = float(quote.bid or quote.last or 1)
         bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
                          high=price * 1.3) for i in range(360)]
-        market_repo.write_history(store, {isin: (bars, [])}, "test", at)
+        price_history_repo.write_history(store, {isin: (bars, [])}, "test", at)
     market_repo.write_fx(store, [
         FxRate(ccy, Decimal(1) / EUR_RATES[ccy], at.date(), at, "test")
         for ccy in ("USD", "HKD")], at)

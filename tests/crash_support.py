@@ -433,7 +433,7 @@ def _funding(intent_key: str) -> bool:
 
 def seed_store(data_dir: Path, moment: datetime) -> None:
     """The universe, a year of flat history and FX rates, before the first start."""
-    from arduino_trader.adapters.store import market_repo
+    from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
     from arduino_trader.adapters.store.sqlite import SqliteStore
     from arduino_trader.protocols.market_data import FxRate, PriceBar
 
@@ -444,12 +444,12 @@ def seed_store(data_dir: Path, moment: datetime) -> None:
         store.open()
         start = moment.date() - timedelta(days=300)
         for isin, symbol, currency, mic, price in SECURITIES:
-            market_repo.insert_security(store, {
+            securities_repo.insert_security(store, {
                 "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
                 "mic": mic, "source": "test"}, moment)
             bars = [PriceBar(start + timedelta(days=i), price * (1 + 0.001 * (i % 7)),
                              high=price * 1.5) for i in range(299)]
-            market_repo.write_history(store, {isin: (bars, [])}, "test", moment)
+            price_history_repo.write_history(store, {isin: (bars, [])}, "test", moment)
         market_repo.write_fx(store, [
             FxRate("USD", Decimal("0.92"), moment.date(), moment, "test"),
             FxRate("HKD", Decimal("0.118"), moment.date(), moment, "test")], moment)

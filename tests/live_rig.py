@@ -20,7 +20,7 @@ from arduino_trader.adapters.sandbox.server import (
     DEMO_PUBLIC_KEY,
     SandboxThread,
 )
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
 from arduino_trader.daemon.api import routes_trades
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.market_data import FxRate, PriceBar
@@ -106,13 +106,13 @@ def live_rig(base: Path, **env: str) -> Iterator[LiveRig]:
 def _seed(daemon: ProbeDaemon) -> None:
     now, store = daemon.clock.now(), daemon.store
     for isin, symbol, currency, mic, price in (AAPL, MSFT):
-        market_repo.insert_security(store, {
+        securities_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
             "mic": mic, "source": "test"}, now)
         start = now.date() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]
-        market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+        price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

@@ -13,7 +13,7 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon
 from reliability_support import manual_clock
 
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.daemon.api.app import ROUTERS
 from arduino_trader.daemon.api.host_check import host_name, is_allowed
 from arduino_trader.daemon.api.json_depth import MAX_DEPTH, nesting_depth
@@ -27,7 +27,7 @@ DEEP_BODIES = {"array": b"[" * 2000, "object": b'{"a":' * 2000 + b"1" + b"}" * 2
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
     d = start_daemon(tmp_path_factory.mktemp("hardening"), clock=manual_clock(),
                      env={"ARDUINO_TRADER_API__ALLOWED_HOSTS": "trader.lan, pi.local"})
-    market_repo.insert_security(d.store, {  # PUT /api/securities/{isin} needs one
+    securities_repo.insert_security(d.store, {  # PUT /api/securities/{isin} needs one
         "isin": PATH_VALUES["isin"], "symbol": "AAPL.US", "name": "Apple",
         "currency": "USD", "mic": "XNAS"}, d.clock.now())
     yield d

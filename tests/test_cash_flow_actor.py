@@ -22,7 +22,14 @@ from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import cash_flow_repo, emergency_recs, market_repo
+from arduino_trader.adapters.store import (
+    cash_flow_repo,
+    dividend_repo,
+    emergency_recs,
+    emergency_runs_repo,
+    market_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -223,7 +230,7 @@ def test_broker_down_is_not_ok_and_writes_nothing(rig: Rig) -> None:
 
 
 def _seed_vwce(rig: Rig) -> None:
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": VWCE[0], "symbol": VWCE[1], "name": "Vanguard FTSE All-World",
         "currency": "EUR", "mic": "XETR"}, START)
     market_repo.write_fx(rig.store, [
@@ -241,7 +248,7 @@ def test_negative_balance_check_reads_the_account(rig: Rig) -> None:
 
 def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) -> None:
     _seed_vwce(rig)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS"}, START)
     rig.sandbox.sandbox.account.deposit("USD", D("-2600.00"), rig.clock.now())  # USD −100
@@ -251,7 +258,7 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
     assert outcome.ok and outcome.details["outcome"] == "unresolved", outcome
     # a rehearsal's shortfall is a warning: "level error" stays for real money
     assert [e["log_level"] for e in logs if e["event"] == "emergency_shortfall"] == ["warning"]
-    (run,) = cash_flow_repo.list_emergency_runs(rig.store)
+    (run,) = emergency_runs_repo.list_emergency_runs(rig.store)
     assert run["mode"] == "research" and run["outcome"] == "unresolved"
     assert {k: D(v) for k, v in run["initial_shortfalls"].items()} == {
         "HKD": D("17.50"), "USD": D("105.00")}
@@ -266,11 +273,11 @@ def test_research_mode_records_the_emergency_plan_and_sends_nothing(rig: Rig) ->
 
 def test_an_emergency_run_never_overlaps_another(rig: Rig) -> None:
     _seed_vwce(rig)
-    cash_flow_repo.start_emergency_run(rig.store, "stuck", "live", "sync",
-                                                  START)
+    emergency_runs_repo.start_emergency_run(rig.store, "stuck", "live", "sync",
+                                            START)
     outcome = rig.job("emergency_rebalance")
     assert not outcome.ok and outcome.details["locked"]
-    runs = cash_flow_repo.list_emergency_runs(rig.store)
+    runs = emergency_runs_repo.list_emergency_runs(rig.store)
     assert [r["run_id"] for r in runs] == ["stuck"]
 
 
@@ -281,7 +288,7 @@ def _fill(key: str, qty: str, price: str, source: str = "drip") -> TradeExecuted
 
 def test_drip_consumes_dividend_euros_only_on_fills_and_once(rig: Rig) -> None:
     _seed_vwce(rig)
-    dividend_id = cash_flow_repo.create_dividend(rig.store, {
+    dividend_id = dividend_repo.create_dividend(rig.store, {
         "symbol": VWCE[1], "isin": VWCE[0], "amount": D("300.00"), "currency": "EUR",
         "amount_eur": D("300.00"), "payment_date": date(2026, 3, 2).isoformat()}, START)
     rig.bus.tell("cash_flows", _fill("research:1", "2", "100", source="autonomous"))
@@ -326,7 +333,7 @@ def test_no_shortfall_dismisses_stale_emergency_recommendations(rig: Rig) -> Non
 
 def test_concentration_alerts_are_listed_in_the_job_outcome(rig: Rig) -> None:
     _seed_vwce(rig)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS", "country": "United States", "industry": "Technology"}, START)
     outcome = rig.job("concentration_check")

@@ -21,7 +21,15 @@ from arduino_trader.actors.executor import ExecutorActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store import (
+    cash_flow_repo,
+    dividend_repo,
+    emergency_runs_repo,
+    fx_tables,
+    market_repo,
+    price_history_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -68,7 +76,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
     now = START
     isin, symbol = security
-    market_repo.insert_security(store, {
+    securities_repo.insert_security(store, {
         "isin": isin, "symbol": symbol, "name": name, "currency": "EUR",
         "mic": "XETR"}, now)
     (quote,) = io.run(client.quotes((symbol,)), 10)
@@ -76,7 +84,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     assert price is not None
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (0.95 + (i % 7) / 100),
                      high=float(price) * 1.4) for i in range(360)]
-    market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
         FxRate("HKD", D("0.118"), now.date(), now, "test")], now)
@@ -114,13 +122,13 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
     (record,) = normalise("user_cash_flow", [{
         "id": "div-1", "type_code": "dividend", "sum": "600,00", "currency": "EUR",
         "date": "2026-03-02", "symbol": SAP[1]}]).records
-    rates = cash_flow_repo.load_rates(rig.store)
+    rates = fx_tables.load_rates(rig.store)
     effects = cash_flow_repo.store_record(rig.store, record,
                                                      core_only_context(rates), START)
     assert effects.dividend is not None and effects.ledger[0].bucket_id == "core"
     (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = 'ucf:div-1'")
     did = row["id"]
-    small = cash_flow_repo.create_dividend(rig.store, {
+    small = dividend_repo.create_dividend(rig.store, {
         "symbol": "KO.US", "amount": D("12.40"), "currency": "EUR",
         "amount_eur": D("12.40"), "payment_date": "2026-03-03"}, START)
     outcome = rig.drip("drip-1")
@@ -219,12 +227,12 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
     (quote,) = rig.io.run(rig.client.quotes((AAPL[1],)), 10)
     price = quote.bid or quote.last
     assert price is not None
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": AAPL[0], "symbol": AAPL[1], "name": "Apple", "currency": "USD",
         "mic": "XNAS"}, START)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (1 + (i % 5) / 100),
                      high=float(price) * 1.3) for i in range(360)]
-    market_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
+    price_history_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
     rig.sandbox.sandbox.account.deposit("USD", -(_usd(rig) + D("100")), rig.clock.now())
     assert _usd(rig) == D("-100")
     account = rig.sandbox.sandbox.account
@@ -233,7 +241,7 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
     rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq tradable
     outcome = rig.bus.ask("cash_flows", RunJob("emergency_rebalance", "em-1"), 120)
     assert outcome.ok and outcome.details["outcome"] == "resolved", outcome
-    (run,) = cash_flow_repo.list_emergency_runs(rig.store)
+    (run,) = emergency_runs_repo.list_emergency_runs(rig.store)
     (sale,) = [a for a in run["actions"] if a["kind"] == "sale"]
     assert sale["symbol"] == AAPL[1] and sale["status"] == "placed"
     assert not [a for a in run["actions"] if a["kind"] == "exchange"]
@@ -260,7 +268,7 @@ def test_an_accumulating_satellite_keeps_its_dividend_cash(rig: Rig) -> None:
     rig.store.execute(
         "INSERT INTO satellite_settings (satellite_id, dividend_handling, updated_at) "
         "VALUES ('dip', 'accumulate_cash', ?)", (ts,))
-    cash_flow_repo.create_dividend(rig.store, {
+    dividend_repo.create_dividend(rig.store, {
         "symbol": SAP[1], "isin": SAP[0], "bucket_id": "dip", "amount": D("900.00"),
         "currency": "EUR", "amount_eur": D("900.00"), "payment_date": "2026-03-02"},
         START)

@@ -23,7 +23,7 @@ from arduino_trader.actors.cash_flow_drip import consume_fill
 from arduino_trader.actors.cash_flows import core_only_context
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import dividend_repo, fx_tables, market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -61,7 +61,7 @@ def _sync(io: IoLoop, store: SqliteStore, answers: dict[str, Any],
           crash_after: int | None = None) -> int:
     batch, failures = normalise_sources(answers)  # type: ignore[arg-type]
     assert not failures and not [r for r in batch.rejections if not r.ignorable]
-    rates = repo.load_rates(store)
+    rates = fx_tables.load_rates(store)
     inserted = 0
     for n, record in enumerate(batch.records):
         if crash_after is not None and n == crash_after:
@@ -141,7 +141,7 @@ def test_a_dividend_euro_is_spent_at_most_once(io: IoLoop, store: SqliteStore,
     ctx = ActorContext(bus=ActorBus(), io=io, clock=ManualClock(AT),
                        settings=lambda: load_settings(None, environ={}), resources={
                            "store": store})
-    ids = [repo.create_dividend(store, {
+    ids = [dividend_repo.create_dividend(store, {
         "symbol": symbol, "amount": D(c) / 100, "currency": "EUR",
         "amount_eur": D(c) / 100, "payment_date": f"2026-03-0{i + 1}"}, AT)
         for i, c in enumerate(amounts)]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from arduino_trader.actors.cash_flows import core_only_context
 from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.adapters.store import fx_tables
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.cash_flows.keys import broker_key
@@ -42,7 +43,7 @@ def _sync(io: IoLoop, store: SqliteStore, rows: list[dict[str, Any]]) -> None:
     batch, failures = normalise_sources({"user_cash_flow": rows})
     assert not failures and not [r for r in batch.rejections if not r.ignorable]
     present = frozenset(r.key for r in batch.records)
-    rates = repo.load_rates(store)
+    rates = fx_tables.load_rates(store)
     for record in batch.records:
         repo.store_record(store, record, core_only_context(rates), AT, present)
 
@@ -84,7 +85,7 @@ def test_a_row_stored_under_a_float_id_is_the_same_record(io: IoLoop,
     # an earlier version kept the id as the broker spelled it
     (record,) = normalise_sources({"user_cash_flow": [_row(77, 5000, "int")]})[0].records
     assert record.key == broker_key("user_cash_flow", "77.0") == "ucf:77"
-    rates = repo.load_rates(store)
+    rates = fx_tables.load_rates(store)
     repo.store_record(store, replace(record, key="ucf:77.0"),
                              core_only_context(rates), AT)
     for shape in ("int", "float", "float_str", "str"):

@@ -274,20 +274,20 @@ def test_stop_during_a_job_is_clean_and_fast(tmp_path: Path) -> None:
 
 def test_an_emergency_run_a_stopped_process_left_running_is_closed_at_start(
         tmp_path: Path) -> None:
-    from arduino_trader.adapters.store import cash_flow_repo
+    from arduino_trader.adapters.store import emergency_runs_repo
 
     d = start_daemon(tmp_path / "state")
-    cash_flow_repo.start_emergency_run(d.store, "killed", "live", "sync",
-                                                d.clock.now())
+    emergency_runs_repo.start_emergency_run(d.store, "killed", "live", "sync",
+                                            d.clock.now())
     d.stop()  # as if the process died mid-run: the row still says running
     again = start_daemon(tmp_path / "state")
     try:
-        runs = cash_flow_repo.list_emergency_runs(again.store)
+        runs = emergency_runs_repo.list_emergency_runs(again.store)
         assert [(r["run_id"], r["outcome"]) for r in runs] == [("killed", "failed")]
         assert runs[0]["notes"].startswith("interrupted") and runs[0]["finished_at"]
         # the lock is free again: the next run starts
-        cash_flow_repo.start_emergency_run(again.store, "next", "live", "sync",
-                                                        again.clock.now())
+        emergency_runs_repo.start_emergency_run(again.store, "next", "live", "sync",
+                                                again.clock.now())
     finally:
         again.stop()
 

@@ -19,7 +19,12 @@ from arduino_trader.actors.executor import ExecutorActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import market_repo, order_journal
+from arduino_trader.adapters.store import (
+    market_repo,
+    order_journal,
+    price_history_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
@@ -116,12 +121,12 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
 
 
 def _seed_universe(io: IoLoop, store: SqliteStore, now: datetime) -> None:
-    market_repo.insert_security(store, {
+    securities_repo.insert_security(store, {
         "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
         "mic": "XETR"}, now)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
             for i in range(360)]
-    market_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now)
+    price_history_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

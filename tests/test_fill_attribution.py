@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arduino_trader.adapters.store import fill_attribution, order_journal, portfolio_repo
+from arduino_trader.adapters.store import broker_trade_import, fill_attribution, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
@@ -62,8 +62,8 @@ class World:
             FOREIGN]
 
     def sync(self) -> None:  # the portfolio sync's trade import
-        portfolio_repo.import_broker_trades(self.store, self.trades(), "live",
-                                                     {SAP[1]: SAP[0]}, {}, self.now)
+        broker_trade_import.import_broker_trades(self.store, self.trades(), "live",
+                                                 {SAP[1]: SAP[0]}, {}, self.now)
 
     def follow(self) -> None:  # one executor follow-up of the entry
         entries = order_journal.open_entries(self.store, "live")

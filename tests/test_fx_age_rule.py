@@ -10,7 +10,7 @@ import pytest
 import test_fx_exchange_emergency as fx_emergency
 from test_fx_exchange_emergency import START, Rig
 
-from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store import fx_tables, market_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
@@ -36,12 +36,12 @@ def test_stored_rates_load_with_the_one_rule(io: IoLoop, store: SqliteStore) -> 
     old = TODAY - timedelta(days=10)
     market_repo.write_fx(store, [FxRate("USD", D("0.9"), old, START, "test")],
                                 START)
-    for load in (cash_flow_repo.load_rates, cash_flow_repo.load_latest_rates):
+    for load in (fx_tables.load_rates, fx_tables.load_latest_rates):
         table = load(store, 4, TODAY)
         with pytest.raises(MissingRate, match="older than 4 days"):
             table.eur_per("USD")
         assert load(store, 10, TODAY).eur_per("USD") == D("0.9")
-    dated = cash_flow_repo.load_rates(store, 4, TODAY)
+    dated = fx_tables.load_rates(store, 4, TODAY)
     assert dated.eur_per("USD", old + timedelta(days=4)) == D("0.9")
     with pytest.raises(MissingRate):
         dated.eur_per("USD", old + timedelta(days=5))

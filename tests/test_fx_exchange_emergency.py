@@ -20,7 +20,7 @@ from arduino_trader.actors.executor import ExecutorActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import cash_flow_repo, market_repo
+from arduino_trader.adapters.store import emergency_runs_repo, market_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -58,7 +58,7 @@ class Rig:
     def emergency(self, run_id: str) -> tuple[JobOutcome, dict[str, Any]]:
         outcome = self.bus.ask("cash_flows", RunJob("emergency_rebalance", run_id), 120)
         assert isinstance(outcome, JobOutcome)
-        runs = cash_flow_repo.list_emergency_runs(self.store)
+        runs = emergency_runs_repo.list_emergency_runs(self.store)
         return outcome, next(r for r in runs if r["run_id"] == run_id)
 
 
@@ -192,7 +192,7 @@ def test_live_sales_are_stored_executed_and_an_owner_dismissed_sale_is_not_made(
     from arduino_trader.adapters.store import emergency_recs
     from arduino_trader.domain.emergency import Sale, situation_key
 
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "IE00BK5BQT80", "symbol": "VWCE.EU", "name": "VWCE", "currency": "EUR",
         "mic": "XETR"}, START)  # the sandbox's other position
     rig.set_cash("USD", D("-100"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arduino_trader.adapters.store import cash_flow_repo as repo
+from arduino_trader.adapters.store import fx_tables
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 
@@ -38,8 +38,8 @@ def _store_rates(io: IoLoop, store: SqliteStore,
 def test_latest_rates_equal_the_newest_of_the_whole_history(
         io: IoLoop, store: SqliteStore, rows: list[tuple[str, int, str, int, Decimal]]) -> None:
     _store_rates(io, store, rows)
-    full = repo.load_rates(store)
-    latest = repo.load_latest_rates(store)
+    full = fx_tables.load_rates(store)
+    latest = fx_tables.load_latest_rates(store)
     assert dict(latest.latest) == dict(full.latest)
     for currency in full.latest:
         assert latest.eur_per(currency) == full.eur_per(currency)
@@ -49,7 +49,7 @@ def test_an_unusable_newest_rate_falls_back_to_the_newest_usable_one(
         io: IoLoop, store: SqliteStore) -> None:
     _store_rates(io, store, [("USD", 0, "ecb", 0, Decimal("0.9")),
                              ("USD", 1, "ecb", 0, Decimal("0"))])
-    latest = repo.load_latest_rates(store)
+    latest = fx_tables.load_latest_rates(store)
     assert latest.eur_per("USD") == Decimal("0.9")
     _store_rates(io, store, [])
-    assert dict(repo.load_latest_rates(store).latest) == {}
+    assert dict(fx_tables.load_latest_rates(store).latest) == {}

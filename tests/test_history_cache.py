@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.actors.history_cache import HistoryCache
-from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import price_history_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.market_data import PriceBar
@@ -21,19 +21,19 @@ D0 = date(2024, 1, 1)
 
 
 def _securities(io: IoLoop, store: SqliteStore) -> None:
-    repo.insert_securities(store, [
+    securities_repo.insert_securities(store, [
         {"isin": A, "symbol": "AAPL.US", "name": "Apple", "currency": "USD"},
         {"isin": B, "symbol": "SAP.DE", "name": "SAP", "currency": "EUR"}], NOW)
 
 
 def _write(io: IoLoop, store: SqliteStore, isin: str, days: range, base: float) -> None:
     bars = [PriceBar(D0 + timedelta(days=i), base + i) for i in days]
-    repo.write_history(store, {isin: (bars, ())}, "test", NOW)
+    price_history_repo.write_history(store, {isin: (bars, ())}, "test", NOW)
 
 
 def _fresh(io: IoLoop, store: SqliteStore, isin: str, start: date,
            end: date) -> dict[date, float]:
-    return dict(repo.read_closes(store, isin, start, end))
+    return dict(price_history_repo.read_closes(store, isin, start, end))
 
 
 def test_appends_are_read_incrementally_and_revisions_invalidate(
@@ -107,17 +107,17 @@ def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
 
 
 def test_batched_reads_equal_the_single_ones(io: IoLoop, store: SqliteStore) -> None:
-    assert not repo.has_securities(store)
+    assert not securities_repo.has_securities(store)
     _securities(io, store)
-    assert repo.has_securities(store)
+    assert securities_repo.has_securities(store)
     _write(io, store, A, range(0, 50), 100.0)
     _write(io, store, B, range(10, 15), 50.0)
-    many = repo.recent_closes_many(store, [A, B, "XX0000000000"], 30)
-    assert many == {A: repo.recent_closes(store, A, 30),
-                    B: repo.recent_closes(store, B, 30), "XX0000000000": []}
-    before = repo.closes_before(store, A, D0 + timedelta(days=20), 5)
+    many = price_history_repo.recent_closes_many(store, [A, B, "XX0000000000"], 30)
+    assert many == {A: price_history_repo.recent_closes(store, A, 30),
+                    B: price_history_repo.recent_closes(store, B, 30), "XX0000000000": []}
+    before = price_history_repo.closes_before(store, A, D0 + timedelta(days=20), 5)
     assert before == [(D0 + timedelta(days=i), 100.0 + i) for i in range(15, 20)]
     start, end = D0 + timedelta(days=5), D0 + timedelta(days=12)
-    assert repo.read_closes_many(store, [A, B], start, end) == {
-        A: repo.read_closes(store, A, start, end),
-        B: repo.read_closes(store, B, start, end)}
+    assert price_history_repo.read_closes_many(store, [A, B], start, end) == {
+        A: price_history_repo.read_closes(store, A, start, end),
+        B: price_history_repo.read_closes(store, B, start, end)}

@@ -17,7 +17,7 @@ from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.market_data import MarketDataActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
-from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import defaults
 from arduino_trader.daemon.io_loop import IoLoop
@@ -268,7 +268,7 @@ def test_add_security_by_identifier(env: Env) -> None:
     assert record["symbol"] == "SAP.DE" and record["min_lot"] == 5 and record["mic"] == "XETR"
     assert any(isinstance(e, SecurityAdded) for e in env.bus.published)
     assert _wait_rows(env, "DE0007164600") > 2000  # background history seed
-    with pytest.raises(repo.DuplicateSecurity):
+    with pytest.raises(securities_repo.DuplicateSecurity):
         env.ask(AddSecurity("SAP.DE"))
     with pytest.raises(IdentifierError, match="check digit"):
         env.ask(AddSecurity("DE0007164601"))

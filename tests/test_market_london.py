@@ -20,7 +20,12 @@ from arduino_trader.actors.planner_inputs import InputGatherer
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource
-from arduino_trader.adapters.store import market_repo, portfolio_repo
+from arduino_trader.adapters.store import (
+    market_repo,
+    portfolio_repo,
+    price_history_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import defaults
 from arduino_trader.daemon.broker_listing import listing_feed
@@ -71,7 +76,7 @@ def test_a_london_position_is_valued_in_pounds_from_quote_to_plan(
         assert isinstance(out, JobOutcome) and out.ok, out.summary
     quote = market_repo.read_quotes(store)[UNILEVER]
     assert (quote.price, quote.currency) == (43.12, "GBP")
-    closes = market_repo.read_closes(store, UNILEVER, NOW.date() - timedelta(days=7),
+    closes = price_history_repo.read_closes(store, UNILEVER, NOW.date() - timedelta(days=7),
                                             NOW.date())
     assert closes[-1] == (NOW.date(), 43.12) and all(c < 50 for _, c in closes)
 
@@ -102,7 +107,7 @@ def test_onboarding_refuses_a_yahoo_listing_other_than_the_brokers(
     BROKER_LISTING[UNILEVER] = Listing("EUR")
     with pytest.raises(ListingMismatch, match=r"ULVR\.L in GBP"):
         market.ask(AddSecurity(UNILEVER), timeout=30)
-    assert market_repo.list_securities(store) == []
+    assert securities_repo.list_securities(store) == []
     BROKER_LISTING[UNILEVER] = Listing("GBP")
     assert market.ask(AddSecurity(UNILEVER), timeout=30)["currency"] == "GBP"
 

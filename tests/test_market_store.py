@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import market_stats, price_history_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.price_validation import Quarantined
@@ -23,59 +24,59 @@ REC = {"isin": ISIN, "symbol": "AAPL.US", "name": "Apple", "currency": "USD", "m
 
 
 def test_securities_insert_update_and_duplicates(io: IoLoop, store: SqliteStore) -> None:
-    repo.insert_security(store, REC, NOW)
-    with pytest.raises(repo.DuplicateSecurity):
-        repo.insert_security(store, {**REC, "isin": "DE0007164600"}, NOW)
-    assert repo.insert_securities(store, [REC, {**REC, "isin": "DE0007164600",
+    securities_repo.insert_security(store, REC, NOW)
+    with pytest.raises(securities_repo.DuplicateSecurity):
+        securities_repo.insert_security(store, {**REC, "isin": "DE0007164600"}, NOW)
+    assert securities_repo.insert_securities(store, [REC, {**REC, "isin": "DE0007164600",
                                                        "symbol": "SAP.DE"}], NOW) == 1
-    sec = repo.get_security(store, ISIN)
+    sec = securities_repo.get_security(store, ISIN)
     assert sec is not None and sec["allow_buy"] is True and sec["last_synced"] is None
-    assert repo.find_security(store, "AAPL.US")["isin"] == ISIN  # type: ignore[index]
+    assert securities_repo.find_security(store, "AAPL.US")["isin"] == ISIN  # type: ignore[index]
     with pytest.raises(ValueError, match="not editable"):
-        repo.update_security(store, ISIN, {"isin": "X"}, NOW)
-    assert repo.update_security(store, ISIN, {"min_lot": 3}, NOW) == 1
+        securities_repo.update_security(store, ISIN, {"isin": "X"}, NOW)
+    assert securities_repo.update_security(store, ISIN, {"min_lot": 3}, NOW) == 1
     with pytest.raises(StoreError):  # the schema refuses what the API would clamp
-        repo.update_security(store, ISIN, {"priority_multiplier": 9.0}, NOW)
-    repo.fill_missing(store, ISIN, {"country": "US", "mic": "XNYS"}, NOW)
-    sec = repo.get_security(store, ISIN)
+        securities_repo.update_security(store, ISIN, {"priority_multiplier": 9.0}, NOW)
+    securities_repo.fill_missing(store, ISIN, {"country": "US", "mic": "XNYS"}, NOW)
+    sec = securities_repo.get_security(store, ISIN)
     assert sec is not None and sec["country"] == "US" and sec["mic"] == "XNAS"
-    repo.set_last_synced(store, [ISIN], NOW)
-    due = repo.securities_due(store, NOW - timedelta(hours=24))
+    securities_repo.set_last_synced(store, [ISIN], NOW)
+    due = securities_repo.securities_due(store, NOW - timedelta(hours=24))
     assert [d["isin"] for d in due] == ["DE0007164600"]
 
 
 def test_history_is_one_table_and_resyncs_change_nothing(io: IoLoop, store: SqliteStore
                                                           ) -> None:
-    repo.insert_security(store, REC, NOW)
+    securities_repo.insert_security(store, REC, NOW)
     bars = [PriceBar(date(2024, 1, 1) + timedelta(days=i), 100.0 + i) for i in range(60)]
     q = [Quarantined(date(2024, 3, 1), 0.0, "non_positive", "zero")]
     for _ in range(3):
-        assert repo.write_history(store, {ISIN: (bars, q)}, "test", NOW) == 60
-    counts = repo.universe_counts(store)
+        assert price_history_repo.write_history(store, {ISIN: (bars, q)}, "test", NOW) == 60
+    counts = market_stats.universe_counts(store)
     assert counts["history_rows"] == 60 and counts["quarantined"] == 1
-    assert repo.last_history_days(store) == {ISIN: date(2024, 2, 29)}
-    assert repo.recent_closes(store, ISIN, 3) == [157.0, 158.0, 159.0]
-    months = repo.monthly_prices(store, ISIN)
+    assert price_history_repo.last_history_days(store) == {ISIN: date(2024, 2, 29)}
+    assert price_history_repo.recent_closes(store, ISIN, 3) == [157.0, 158.0, 159.0]
+    months = price_history_repo.monthly_prices(store, ISIN)
     assert [m.month for m in months] == ["2024-01", "2024-02"]
     assert months[0].avg_close == pytest.approx(115.0)
-    stored = repo.read_history(store, ISIN, date(2024, 2, 28))
+    stored = price_history_repo.read_history(store, ISIN, date(2024, 2, 28))
     assert [b.close for b in stored] == [158.0, 159.0]
-    assert repo.quarantine_list(store, ISIN)[0]["reason"] == "non_positive"
+    assert price_history_repo.quarantine_list(store, ISIN)[0]["reason"] == "non_positive"
     tables = {r[0] for r in store.fetch_all(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%history%'")}
     assert {t for t in tables if "price" in t} == {"price_history"}  # no table per symbol
 
 
 def test_non_positive_close_cannot_be_stored(io: IoLoop, store: SqliteStore) -> None:
-    repo.insert_security(store, REC, NOW)
+    securities_repo.insert_security(store, REC, NOW)
     with pytest.raises((StoreError, sqlite3.IntegrityError)):
-        repo.write_history(store, {ISIN: ([PriceBar(date(2024, 1, 2), 0.0)], [])},
-                                  "test", NOW)
-    assert repo.universe_counts(store)["history_rows"] == 0
+        price_history_repo.write_history(store, {ISIN: ([PriceBar(date(2024, 1, 2), 0.0)], [])},
+                                         "test", NOW)
+    assert market_stats.universe_counts(store)["history_rows"] == 0
 
 
 def test_latest_quotes_and_security_data(io: IoLoop, store: SqliteStore) -> None:
-    repo.insert_security(store, REC, NOW)
+    securities_repo.insert_security(store, REC, NOW)
     repo.write_quotes(store, {ISIN: Quote("AAPL", 190.5, "USD", NOW, "t")}, NOW)
     repo.write_quotes(store, {ISIN: Quote("AAPL", 191.5, "USD", NOW, "t")}, NOW)
     quotes = repo.read_quotes(store)
@@ -83,7 +84,7 @@ def test_latest_quotes_and_security_data(io: IoLoop, store: SqliteStore) -> None
     repo.write_security_data(store, ISIN, "fundamentals", {"values": {"pe": 30}}, NOW)
     data = repo.read_security_data(store, ISIN)
     assert data["fundamentals"]["data"] == {"values": {"pe": 30}}
-    listed = repo.list_securities(store)
+    listed = securities_repo.list_securities(store)
     assert listed[0]["last_price"] == 191.5
 
 
@@ -111,9 +112,9 @@ def test_prices_stored_in_pence_are_converted_once(io: IoLoop, tmp_path: Path) -
     for isin, symbol, currency in (("GB00B10RZP78", "ULVR.L", "GBP"),
                                    ("ZAE000015889", "NPN.JO", "ZAC"),
                                    ("US0378331005", "AAPL", "USD")):
-        repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
+        securities_repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
                                          "currency": currency, "source": "yfinance"}, at)
-    repo.write_history(db, {
+    price_history_repo.write_history(db, {
         "GB00B10RZP78": ((PriceBar(date(2024, 6, 3), 4312.0, 4302.0, 4327.0, 4292.0, 4312.0,
                                    2_613_000.0),), ()),
         "ZAE000015889": ((PriceBar(date(2024, 6, 3), 287_500.0),), ()),
@@ -131,16 +132,16 @@ def test_prices_stored_in_pence_are_converted_once(io: IoLoop, tmp_path: Path) -
     for _ in range(2):  # applied on the first reopen only
         db = SqliteStore(path)
         db.open()
-        bars = repo.read_history(db, "GB00B10RZP78")
+        bars = price_history_repo.read_history(db, "GB00B10RZP78")
         assert [(b.close, b.open, b.high, b.low, b.adj_close, b.volume) for b in bars] == [
             (43.12, 43.02, 43.27, 42.92, 43.12, 2_613_000.0)]
-        assert repo.read_history(db, "ZAE000015889")[0].close == 2875.0
-        assert repo.read_history(db, "US0378331005")[0].close == 194.03
+        assert price_history_repo.read_history(db, "ZAE000015889")[0].close == 2875.0
+        assert price_history_repo.read_history(db, "US0378331005")[0].close == 194.03
         quotes = repo.read_quotes(db)
         assert {i: (q.price, q.currency) for i, q in quotes.items()} == {
             "GB00B10RZP78": (43.12, "GBP"), "ZAE000015889": (2875.0, "ZAR"),
             "US0378331005": (194.03, "USD")}
-        currencies = {s["isin"]: s["currency"] for s in repo.list_securities(db)}
+        currencies = {s["isin"]: s["currency"] for s in securities_repo.list_securities(db)}
         assert currencies == {"GB00B10RZP78": "GBP", "ZAE000015889": "ZAR",
                               "US0378331005": "USD"}
         db.close()
@@ -155,9 +156,9 @@ def test_dividend_yields_stored_before_the_fraction_rule_are_dropped(io: IoLoop,
     db.open()
     at = datetime(2024, 6, 3, 17, 0, tzinfo=UTC)
     for isin, symbol in (("US0378331005", "AAPL"), ("DE0007164600", "SAP.DE")):
-        repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
+        securities_repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
                                          "currency": "USD"}, at)
-    repo.set_last_synced(db, ["US0378331005", "DE0007164600"], at)
+    securities_repo.set_last_synced(db, ["US0378331005", "DE0007164600"], at)
     repo.write_security_data(db, "US0378331005", "fundamentals", {"values": {
         "dividendYield": 0.4, "trailingPE": 30.17}}, at)
     repo.write_security_data(db, "DE0007164600", "fundamentals", {"values": {
@@ -171,6 +172,6 @@ def test_dividend_yields_stored_before_the_fraction_rule_are_dropped(io: IoLoop,
     db.open()
     apple = repo.read_security_data(db, "US0378331005")["fundamentals"]["data"]
     assert apple == {"values": {"trailingPE": 30.17}}
-    due = {s["isin"] for s in repo.securities_due(db, at)}
+    due = {s["isin"] for s in securities_repo.securities_due(db, at)}
     assert due == {"US0378331005"}
     db.close()

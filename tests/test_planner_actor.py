@@ -21,7 +21,12 @@ from arduino_trader.actors.history_cache import Closes, HistoryCache
 from arduino_trader.actors.planner import PlannerActor
 from arduino_trader.actors.planner_inputs import InputGatherer, aligned_prices, planner_settings
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import market_repo, plan_repo
+from arduino_trader.adapters.store import (
+    market_repo,
+    plan_repo,
+    price_history_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -257,14 +262,14 @@ def _seed_universe(rig: Rig, currency: str = "EUR", days: int = 300) -> None:
     rows = [{"isin": f"DE000000000{i}", "symbol": f"S{i}.DE", "name": f"S{i}",
              "currency": currency, "country": "Germany", "industry": "Software"}
             for i in range(3)]
-    market_repo.insert_securities(rig.store, rows, NOW)
+    securities_repo.insert_securities(rig.store, rows, NOW)
     start = NOW.date() - timedelta(days=days)
     series: dict[str, tuple[list[PriceBar], list[Any]]] = {}
     for i, r in enumerate(rows):
         closes = 50 * np.exp(np.cumsum(rng.normal(0.0005 * (i + 1), 0.01, days)))
         series[r["isin"]] = ([PriceBar(start + timedelta(days=k), float(c), adj_close=float(c))
                               for k, c in enumerate(closes)], [])
-    market_repo.write_history(rig.store, series, "test", NOW)
+    price_history_repo.write_history(rig.store, series, "test", NOW)
 
 
 def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
@@ -393,7 +398,7 @@ def test_cached_history_inputs_equal_fresh_ones_and_the_hash_needs_no_history(
 
     for change in (None, (NOW.date(), 61.0), (NOW.date() - timedelta(days=40), 55.5)):
         if change is not None:
-            market_repo.write_history(rig.store, {"DE0000000001": (
+            price_history_repo.write_history(rig.store, {"DE0000000001": (
                 [PriceBar(change[0], change[1])], [])}, "test", NOW)
         cached, fresh = both()
         np.testing.assert_array_equal(cached.plan_input.prices, fresh.plan_input.prices)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from arduino_trader.actors.planner_inputs import InputGatherer
-from arduino_trader.adapters.store import allocation_repo, cash_flow_repo, market_repo
+from arduino_trader.adapters.store import allocation_repo, dividend_repo, securities_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.io_loop import IoLoop
@@ -43,15 +43,15 @@ def test_the_gatherer_reads_groups_targets_multipliers_and_bonuses(
              "country": "Germany", "industry": "Software", "priority_multiplier": 1.5},
             {"isin": "JP3633400001", "symbol": "7203.T", "name": "Toyota", "currency": "EUR",
              "country": "Japan", "industry": "Auto Manufacturers"}]
-    market_repo.insert_securities(store, rows, NOW)
+    securities_repo.insert_securities(store, rows, NOW)
     allocation_repo.set_group(store, "country", "Europe", ["Germany"], NOW)
     allocation_repo.set_group(store, "industry", "Tech", ["Software"], NOW)
     allocation_repo.set_targets(store, "country", {"Europe": Decimal("0.6")}, NOW)
     allocation_repo.set_targets(store, "industry", {"Tech": Decimal("0.4")}, NOW)
-    dividend = cash_flow_repo.create_dividend(store, {
+    dividend = dividend_repo.create_dividend(store, {
         "symbol": "SAP.DE", "amount": Decimal(5), "currency": "EUR",
         "amount_eur": Decimal(5), "payment_date": "2024-05-20"}, NOW)
-    cash_flow_repo.set_pending_bonus(store, dividend, Decimal(5))
+    dividend_repo.set_pending_bonus(store, dividend, Decimal(5))
     account = AccountSnapshot((), (CashBalance("EUR", Decimal(1000)),), True)
     gathered = InputGatherer(io, store, None).gather(account, "research",
                                                      load_settings(None, environ={}), NOW)

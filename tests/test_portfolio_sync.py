@@ -17,7 +17,11 @@ from arduino_trader.actors.portfolio import PortfolioActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.paper_ledger import PaperFees
-from arduino_trader.adapters.store import market_repo, portfolio_repo
+from arduino_trader.adapters.store import (
+    broker_trade_import,
+    market_repo,
+    snapshot_repo,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -291,12 +295,12 @@ def test_a_fill_stored_without_its_commission_learns_it_once(io: IoLoop,
     free = Trade(42, 7, "AAPL.US", "BUY", Decimal(1), Decimal(150), Decimal(150), "USD", START,
                  fee=Decimal(0))
     isins = {"AAPL.US": AAPL[0]}
-    first = portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+    first = broker_trade_import.import_broker_trades(store, [broker_row, free], "live",
                                                        isins, {}, START)
     assert first["fees_learned"] == [TradeFeeRecorded("live:41", "s1", Decimal("1.75"), "USD",
                                                       "live")]
     assert first["inserted"] == 1  # the free trade is new; the known one only learned its fee
-    again = portfolio_repo.import_broker_trades(store, [broker_row, free], "live",
+    again = broker_trade_import.import_broker_trades(store, [broker_row, free], "live",
                                                        isins, {}, START)
     assert (again["fees_learned"], again["inserted"]) == ([], 0)
     fees = store.fetch_all("SELECT trade_key, fee FROM trades ORDER BY id")
@@ -311,7 +315,7 @@ def test_a_trade_listed_twice_in_one_window_learns_its_fee_from_the_second(
     bare = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD", START)
     priced = Trade(51, 7, "AAPL.US", "BUY", Decimal(2), Decimal(150), Decimal(300), "USD",
                    START, fee=Decimal("1.10"))
-    result = portfolio_repo.import_broker_trades(
+    result = broker_trade_import.import_broker_trades(
         store, [bare, priced], "live", {"AAPL.US": AAPL[0]}, {}, START)
     assert result["inserted"] == 1
     assert [f.fee for f in result["fees_learned"]] == [Decimal("1.10")]
@@ -334,12 +338,12 @@ def test_an_exchange_fill_learns_its_fee_in_the_quote_currency(io: IoLoop,
         " 0)")
     row = Trade(77, 9, "EUR/USD", "SELL", Decimal(100), Decimal("1.08"), Decimal(108), "USD",
                 START, fee=Decimal("2.20"))
-    result = portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START)
+    result = broker_trade_import.import_broker_trades(store, [row], "live", {}, {}, START)
     assert result["fees_learned"] == [TradeFeeRecorded("live:77", "core", Decimal("2.20"),
                                                        "USD", "live")]
     assert (result["currency_exchanges"], result["inserted"], result["unknown_symbols"]) == (
         1, 0, [])
-    again = portfolio_repo.import_broker_trades(store, [row], "live", {}, {}, START)
+    again = broker_trade_import.import_broker_trades(store, [row], "live", {}, {}, START)
     assert again["fees_learned"] == []
 
 
@@ -372,9 +376,9 @@ def test_snapshot_totals_are_the_readable_totals_since_a_day(io: IoLoop,
             "invested_value, unrealized_pnl, updated_at) VALUES (?, ?, '0', '0', '0', 0)",
             (day, total))
     since = START.date().replace(day=1)
-    totals = portfolio_repo.snapshot_totals(store, since)
+    totals = snapshot_repo.snapshot_totals(store, since)
     assert totals == {"2026-03-01": 1000.5, "2026-03-04": 20.25}
     assert list(totals) == sorted(totals)
-    good, bad = portfolio_repo.read_snapshots(store, since)
+    good, bad = snapshot_repo.read_snapshots(store, since)
     assert totals == {r["date"]: float(r["total_value"]) for r in good}
     assert set(bad) == {"2026-03-02", "2026-03-03", "2026-13-45"}

@@ -36,7 +36,7 @@ from arduino_trader.adapters.sandbox.server import (
     FAULT_KINDS,
     SandboxThread,
 )
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
 from arduino_trader.daemon.api import routes_trades
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.domain.execution.journal import ABSENT_GRACE
@@ -208,12 +208,12 @@ def live(rig: tuple[ProbeDaemon, SandboxThread]) -> tuple[str, str]:
     assert MarketCalendars(today=now.date()).is_tradable(mic, now), now
     store = daemon.store
     if not count(db_path(daemon), "SELECT COUNT(*) FROM securities WHERE isin = ?", (isin,)):
-        market_repo.insert_security(store, {
+        securities_repo.insert_security(store, {
             "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
             "mic": mic, "source": "test"}, now)
     start = now.date() - timedelta(days=300)
     bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5) for i in range(299)]
-    market_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo, market_repo
+from arduino_trader.adapters.store import (
+    bucket_repo,
+    bucket_trades_repo,
+    market_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
@@ -546,9 +551,9 @@ def test_evaluation_applies_once_per_period(rig: Rig) -> None:
 
 def test_planning_scopes_expose_what_a_planner_needs(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "US0000000001", "symbol": "AAA.US", "name": "A", "currency": "USD"}, START)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "US0000000002", "symbol": "BBB.US", "name": "B", "currency": "USD"}, START)
     bucket_repo.assign_security(rig.store, "US0000000002", "s1", START)
     rig.fund("core", "900")
@@ -569,13 +574,13 @@ def test_planning_scopes_and_values_use_each_buckets_own_fills(rig: Rig) -> None
     rig.fund("core", "900")
     rig.fund("s1", "100")
     rig.fund("s2", "100")
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "US0000000001", "symbol": "AAA", "name": "A", "currency": "EUR"}, START)
     bucket_repo.assign_security(rig.store, "US0000000001", "s1", START)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "US0000000002", "symbol": "BBB", "name": "B", "currency": "EUR"}, START)
     bucket_repo.assign_security(rig.store, "US0000000002", "s2", START)
-    market_repo.insert_security(rig.store, {
+    securities_repo.insert_security(rig.store, {
         "isin": "US0000000003", "symbol": "CCC", "name": "C", "currency": "EUR"}, START)
     rig.tell(rig.trade("research:p1", "s1", "BUY", "AAA", "3", "10"))
     rig.tell(rig.trade("research:p2", "s2", "BUY", "AAA", "2", "10"))

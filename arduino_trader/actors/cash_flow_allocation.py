@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import concentration_repo, market_repo
+from arduino_trader.adapters.store import concentration_repo, securities_repo
 from arduino_trader.domain.allocation import Holding, concentration_alerts
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
 from arduino_trader.domain.concentration_watch import LEVEL_NAMES
@@ -48,7 +48,7 @@ def cash_eur(account: AccountSnapshot, rates: Rates) -> Decimal:
 
 def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
     """Every security keyed by broker symbol."""
-    return {s["symbol"]: s for s in market_repo.list_securities(db)}
+    return {s["symbol"]: s for s in securities_repo.list_securities(db)}
 
 
 def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import dividend_repo, market_repo, securities_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.dividends import (
     DripBuy,
@@ -71,7 +71,7 @@ def instrument_facts(db: Database, symbols: Iterable[str]) -> tuple[
     yields: dict[str, Decimal | None] = {}
     isins: dict[str, str] = {}
     for symbol in sorted(set(symbols)):
-        sec = market_repo.find_security(db, symbol)
+        sec = securities_repo.find_security(db, symbol)
         if sec is None:
             yields[symbol] = None
             continue
@@ -131,7 +131,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     db: Database = ctx.resource("store")
     settings = ctx.settings()
     now = ctx.clock.now()
-    dividends = repo.drip_dividends(db)
+    dividends = dividend_repo.drip_dividends(db)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
     minimum = minimum_trade_eur(settings)
@@ -145,7 +145,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
                              instruments=instruments, eur_per=lambda c: rates.eur_per(c),
                              bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates))
-    repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
+    dividend_repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
                                              for p in plan.pending])
     results: list[dict[str, Any]] = []
     ok = True
@@ -177,10 +177,10 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
 def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     """Consume dividend euros for a confirmed DRIP fill, oldest dividends first."""
     db: Database = ctx.resource("store")
-    if repo.fill_consumed(db, fill.trade_key):
+    if dividend_repo.fill_consumed(db, fill.trade_key):
         return 0  # a replayed fill: its euros were consumed already
-    dividends = repo.drip_dividends(db, symbol=fill.symbol,
-                                               bucket_id=fill.bucket_id)
+    dividends = dividend_repo.drip_dividends(db, symbol=fill.symbol,
+                                             bucket_id=fill.bucket_id)
     if not dividends:
         log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
         return 0
@@ -204,8 +204,8 @@ def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
                   reserved, tuple(funding))
     changed, rows = apply_fill({d.id: d for d in dividends}, buy, fill.trade_key,
                                fill.quantity, cost_eur)
-    written = repo.record_consumption(db, changed, rows, fill.symbol, None,
-                                                 ctx.clock.now())
+    written = dividend_repo.record_consumption(db, changed, rows, fill.symbol, None,
+                                               ctx.clock.now())
     log.info("drip_fill_consumed", trade=fill.trade_key, symbol=fill.symbol,
              eur=str(cost_eur), rows=written,
              reinvested=json.dumps(sorted(i for i, d in changed.items() if d.reinvested)))

@@ -24,8 +24,9 @@ from typing import Any, Literal
 from arduino_trader.adapters.store import (
     bucket_trades_repo,
     emergency_recs,
+    emergency_runs_repo,
     fx_journal,
-    market_repo,
+    securities_repo,
 )
 from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
@@ -78,7 +79,7 @@ def _snapshot(ctx: ActorContext) -> AccountSnapshot:
 
 def _universe(db: Database) -> tuple[set[str], dict[str, dict[str, Any]]]:
     """Currencies of active securities, and every security by broker symbol."""
-    secs = market_repo.list_securities(db)
+    secs = securities_repo.list_securities(db)
     currencies = {s["currency"] for s in secs if s.get("active")}
     return currencies, {s["symbol"]: s for s in secs}
 
@@ -301,8 +302,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
     db: Database = ctx.resource("store")
     mode = "live" if ctx.settings().get_str("trading_mode") == "live" else "research"
     try:
-        repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
-    except repo.RunLocked as exc:
+        emergency_runs_repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
+    except emergency_runs_repo.RunLocked as exc:
         return JobOutcome(False, str(exc), {"locked": True})
     run: _Run | None = None
     outcome, notes = "failed", ""
@@ -348,8 +349,8 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
         actions = run.actions if run is not None else []
         notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes
                                                                      else [])])
-        repo.finish_emergency_run(db, run_id, outcome, initial, final, actions, notes,
-                                  ctx.clock.now())
+        emergency_runs_repo.finish_emergency_run(db, run_id, outcome, initial, final,
+                                                 actions, notes, ctx.clock.now())
     if outcome in ("unresolved", "failed"):
         # An error only when real money is short; a rehearsal's shortfall is a warning,
         # so the operator's "level error" alerts stay meaningful in research mode.

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.cash_flows import effects as fx_effects
 from arduino_trader.domain.cash_flows.deposit_split import CORE_ID, BucketShare
 from arduino_trader.domain.cash_flows.effects import EffectContext, Effects
@@ -293,7 +293,7 @@ class CashFlowActor(BaseActor):
         (a broker row may give only one of them)."""
         if not any((r.symbol or r.isin) and not (r.symbol and r.isin) for r in records):
             return tuple(records)
-        secs = market_repo.list_securities(self._db())
+        secs = securities_repo.list_securities(self._db())
         return with_instruments(records,
                                 {str(s["isin"]): str(s["symbol"]) for s in secs},
                                 {str(s["symbol"]): str(s["isin"]) for s in secs})

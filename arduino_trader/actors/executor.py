@@ -26,7 +26,8 @@ from arduino_trader.adapters.store import fill_attribution, order_journal
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.safety import evaluate
 from arduino_trader.domain.fx_exchange import FxError, conversion_path
-from arduino_trader.protocols.broker import Broker, BrokerError
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
     FollowUpOrders,

@@ -19,6 +19,8 @@ from arduino_trader.adapters.store import (
     cash_flow_repo,
     market_repo,
     order_journal,
+    price_history_repo,
+    securities_repo,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.bucket_cash import (
@@ -98,7 +100,7 @@ def fx_fee(settings: Settings, quote_per_eur: Decimal) -> FxFee:
 
 def limits_in_force(store: Database, settings: Settings, simulate: bool) -> SafetyLimits:
     """The safety limits in force, the position cap scaled by the active universe."""
-    rows = market_repo.list_securities(store, active_only=True)
+    rows = securities_repo.list_securities(store, active_only=True)
     return safety_limits(settings, simulate=simulate, universe_size=len(rows))
 
 
@@ -157,7 +159,7 @@ class FactsGatherer:
         """Every fact the pipeline reads for ``intent``, placed for ``bucket_id``."""
         store, broker = self._store, self._broker
         self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
-        security = self._fact("security", lambda: market_repo.get_security(store, intent.isin))
+        security = self._fact("security", lambda: securities_repo.get_security(store, intent.isin))
         sec = None if security is None else SecurityFacts(
             isin=str(security["isin"]), symbol=str(security["symbol"]),
             currency=str(security["currency"]), exchange=str(security.get("mic") or ""),
@@ -257,7 +259,7 @@ class FactsGatherer:
         ref = quote.ask if intent.side == "BUY" else quote.bid
         if ref is None:
             return None
-        history = self._fact("history", lambda: market_repo.read_history(
+        history = self._fact("history", lambda: price_history_repo.read_history(
             self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date())) or []
         closes = tuple(Decimal(str(b.close)) for b in history[-30:])
         high = max((Decimal(str(b.high if b.high else b.close)) for b in history), default=None)
@@ -306,11 +308,11 @@ class FactsGatherer:
     def _stored_prev_close(self, symbol: str, day: date) -> Decimal | None:
         """The last stored close before ``day`` (brokers like the paper broker send no
         previous close)."""
-        security = self._fact("prev_close", lambda: market_repo.find_security(
+        security = self._fact("prev_close", lambda: securities_repo.find_security(
             self._store, symbol))
         if security is None:
             return None
-        bars = self._fact("prev_close", lambda: market_repo.read_history(
+        bars = self._fact("prev_close", lambda: price_history_repo.read_history(
             self._store, str(security["isin"]), day - timedelta(days=10),
             day - timedelta(days=1)))
         return Decimal(str(bars[-1].close)) if bars else None

@@ -23,7 +23,8 @@ from arduino_trader.domain.execution.journal import (
     follow_up,
 )
 from arduino_trader.domain.fx_exchange import FxPair, pair_from_journal_isin
-from arduino_trader.protocols.broker import Broker, BrokerError, Order
+from arduino_trader.protocols.broker import Broker, Order
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import CurrencyExchanged
 from arduino_trader.protocols.store import Database
 

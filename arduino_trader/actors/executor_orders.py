@@ -22,7 +22,8 @@ from arduino_trader.domain.execution.orders import (
 from arduino_trader.domain.execution.placement import OUTCOME_UNKNOWN, after_failure
 from arduino_trader.domain.execution.safety_types import Verdict
 from arduino_trader.domain.fx_exchange import FxError, FxOrder, FxPair, capped_order
-from arduino_trader.protocols.broker import Broker, BrokerError, OrderRequest
+from arduino_trader.protocols.broker import Broker, OrderRequest
+from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import (
     OrderIntent,
     OrderRejected,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import cash_flow_repo
+from arduino_trader.adapters.store import fx_tables
 from arduino_trader.domain.cash_flows.fx import RateTable
 
 from .base import ActorContext
@@ -20,5 +20,5 @@ def max_age_days(ctx: ActorContext) -> int:
 
 def rate_table(ctx: ActorContext, db: Any, *, latest_only: bool = False) -> RateTable:
     """The stored rates under the age rule, as of the clock's day."""
-    load = cash_flow_repo.load_latest_rates if latest_only else cash_flow_repo.load_rates
+    load = fx_tables.load_latest_rates if latest_only else fx_tables.load_rates
     return load(db, max_age_days(ctx), ctx.clock.now().date())

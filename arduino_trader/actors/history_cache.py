@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import price_history_repo
 from arduino_trader.protocols.store import Database
 
 _NO_DAYS = np.empty(0, dtype=np.int64)
@@ -103,7 +103,7 @@ class HistoryCache:
 
     def refresh(self, store: Database) -> None:
         """Forget what changed in the store since the last refresh."""
-        newest, oldest, changed = market_repo.history_changes(store, self._seq)
+        newest, oldest, changed = price_history_repo.history_changes(store, self._seq)
         if newest < self._seq or (self._seq and oldest > self._seq + 1):
             self._windows.clear()  # a new database, or the log was pruned past us
         else:
@@ -137,7 +137,7 @@ class HistoryCache:
                 extend.setdefault(window.end, []).append(isin)
         for last, group in sorted(extend.items()):
             self.reads += 1
-            rows = market_repo.read_closes_many(
+            rows = price_history_repo.read_closes_many(
                 store, group, last + timedelta(days=1), end)
             for isin in group:
                 self._windows[isin].extend(rows[isin], end)

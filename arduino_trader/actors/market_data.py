@@ -15,6 +15,7 @@ from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import market_stats, price_history_repo, securities_repo
 from arduino_trader.adapters.store.history_splits import Rescale
 from arduino_trader.adapters.store.security_reactivation import reactivate
 from arduino_trader.domain.universe import (
@@ -188,7 +189,7 @@ class MarketDataActor(BaseActor):
         """
         now = self._now()
         self._seed_universe(now)
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         if not securities:
             self._problem("prices", None)
             return JobOutcome(True, "no active securities")
@@ -202,13 +203,13 @@ class MarketDataActor(BaseActor):
         except MarketDataError as exc:
             fresh = {}
             self._problem("prices", f"{exc.code}: {exc}")
-        recent: dict[str, list[float]] = repo.recent_closes_many(
+        recent: dict[str, list[float]] = price_history_repo.recent_closes_many(
             self._db, sorted({by_symbol[s] for s in fresh}))
         accepted, refused = judge_quotes(fresh, by_symbol, stored, recent, self.quotes,
                                          self.log)
         repo.write_quotes(self._db, accepted, now)
         if refused:
-            repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
+            price_history_repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
                                            f"{self.source.name}:quote", now)
             # A split: re-read the history so the store joins Yahoo's adjusted scale and
             # the next quote is judged on it.
@@ -245,9 +246,9 @@ class MarketDataActor(BaseActor):
             hours=settings.get_int("market_data.resync_hours"))
         if force:
             self._known.clear()
-        due = repo.securities_due(self._db, cutoff)
+        due = securities_repo.securities_due(self._db, cutoff)
         processed, errors = self._sync_many(due, now)
-        active = repo.list_securities(self._db, active_only=True)
+        active = securities_repo.list_securities(self._db, active_only=True)
         self.market_problems([s["mic"] for s in active if s.get("mic")])
         summary = (f"{len(processed)} securities synced, {len(errors)} errors"
                    + (f", {seeded} added to an empty universe" if seeded else ""))
@@ -276,7 +277,7 @@ class MarketDataActor(BaseActor):
     def sync_historical(self) -> JobOutcome:
         """History top-up of every active security (ignores last_synced)."""
         now = self._now()
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         processed, errors = self._sync_many(securities, now)
         return JobOutcome(not errors or bool(processed),
                           f"history of {len(processed)} securities up to date, "
@@ -285,7 +286,7 @@ class MarketDataActor(BaseActor):
     def sync_fx(self) -> JobOutcome:
         """Refresh the rate of every currency of the universe and store it with its day."""
         self._seed_universe(self._now())
-        securities = repo.list_securities(self._db, active_only=True)
+        securities = securities_repo.list_securities(self._db, active_only=True)
         currencies = sorted({s["currency"] for s in securities} - {"EUR"})
         got: list[FxRate] = []
         failed: dict[str, str] = {}
@@ -315,7 +316,7 @@ class MarketDataActor(BaseActor):
     def add_security(self, identifier: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Onboard one security; the history follows in the background."""
         ident = classify(identifier)
-        existing = repo.find_security(self._db, ident.value)
+        existing = securities_repo.find_security(self._db, ident.value)
         if existing is not None:  # soft-deleted: back again; still active: a duplicate
             back = reactivate(self._db, existing, overrides, self._now())
             self.log.info("security_reactivated", isin=back["isin"], symbol=back["symbol"])
@@ -326,11 +327,11 @@ class MarketDataActor(BaseActor):
                                      broker_listing(self.ctx, ident.value))
         isin = record["isin"]
         now = self._now()
-        repo.insert_security(self._db, record, now)
+        securities_repo.insert_security(self._db, record, now)
         self.log.info("security_added", isin=isin, symbol=record["symbol"])
         self.ctx.bus.publish(SecurityAdded(isin, record["symbol"], now))
         self.actor_ref.tell(_SyncOne(isin))
-        stored = repo.get_security(self._db, isin)
+        stored = securities_repo.get_security(self._db, isin)
         if stored is None:  # written just above, on this thread
             raise IdentifierError(f"{identifier}: not stored; refused")
         return stored
@@ -349,14 +350,14 @@ class MarketDataActor(BaseActor):
 
     def refresh_security(self, isin: str) -> dict[str, Any]:
         """History and data of one security now (ignores the 24 h rule)."""
-        sec = repo.get_security(self._db, isin)
+        sec = securities_repo.get_security(self._db, isin)
         if sec is None:
             raise LookupError(f"unknown security {isin}")
         self.fundamentals.clear()
         self.analyst.clear()
         self._known.pop(isin, None)  # re-validate and re-store the whole answer
         processed, errors = self._sync_many([sec], self._now())
-        stats = repo.history_stats(self._db, isin)
+        stats = market_stats.history_stats(self._db, isin)
         return {"isin": isin, "synced": bool(processed), "errors": errors, **stats}
 
     @handles(RefreshSecurity)

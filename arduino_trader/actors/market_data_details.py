@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.universe import mic_for_exchange
 from arduino_trader.protocols.market_data import MarketData, MarketDataError
 from arduino_trader.protocols.store import Database
@@ -43,7 +44,7 @@ def fetch_details(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[
             info = source.lookup(symbol)
         except MarketDataError:
             return
-        repo.fill_missing(db, isin, {
+        securities_repo.fill_missing(db, isin, {
             "country": info.country, "industry": info.industry, "exchange": info.exchange,
             "mic": info.mic or mic_for_exchange(info.exchange),
             "product_type": info.product_type}, now)

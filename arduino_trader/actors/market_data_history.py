@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import price_history_repo, securities_repo
 from arduino_trader.adapters.store.history_splits import Rescale
 from arduino_trader.domain.price_validation import split_rescale, validate_series
 from arduino_trader.protocols.market_data import (
@@ -69,7 +69,7 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
         if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
             previous = known.tail
         else:  # a revision before the newest stored close: ask the store
-            previous = tuple(repo.closes_before(db, isin, bars[0].day, TAIL))
+            previous = tuple(price_history_repo.closes_before(db, isin, bars[0].day, TAIL))
     if rescale is not None:  # judged on the split-adjusted scale the store takes
         rescales[isin] = rescale
         previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
@@ -92,7 +92,7 @@ def split_rescale_of(db: Database, log: Any, isin: str, history: PriceHistory
                      ) -> Rescale | None:
     """How the stored history must be rescaled to join a split-adjusted re-read."""
     first = min(b.day for b in history.bars)
-    stored = repo.read_history(db, isin, first, first + SPLIT_PROBE)
+    stored = price_history_repo.read_history(db, isin, first, first + SPLIT_PROBE)
     found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
     if found is not None:
         log.info("history_split_rescaled", isin=isin, factor=found[0],
@@ -120,7 +120,7 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
     ``known_by_isin`` learns the answers stored and each security is marked synced."""
     db: Database = ctx.resource("store")
     settings = ctx.settings()
-    last_days: dict[str, date] = repo.last_history_days(db)
+    last_days: dict[str, date] = price_history_repo.last_history_days(db)
     series: dict[str, tuple[Any, Any]] = {}
     known: dict[str, KnownHistory] = {}
     processed: list[str] = []
@@ -152,8 +152,8 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
     rows = 0
     if series:
         rescale = {i: rescales.pop(i) for i in series if i in rescales}
-        rows = int(repo.write_history(db, series, source.name, now, rescale))
+        rows = int(price_history_repo.write_history(db, series, source.name, now, rescale))
     rescales.clear()
     known_by_isin.update(known)  # only once stored
-    repo.set_last_synced(db, processed, now)
+    securities_repo.set_last_synced(db, processed, now)
     return SyncedHistories(processed, errors, series, rows)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.universe import (
     Identifier,
     IdentifierError,
@@ -64,7 +64,7 @@ def seed_universe(ctx: ActorContext, source: MarketData, log: Any, now: datetime
     """Store the source's universe when the universe is empty; the number added (0 when
     it was not empty, or the source failed: that is a ``problem``)."""
     db: Database = ctx.resource("store")
-    if repo.has_securities(db):
+    if securities_repo.has_securities(db):
         return 0
     try:
         offered = source.universe()
@@ -73,7 +73,7 @@ def seed_universe(ctx: ActorContext, source: MarketData, log: Any, now: datetime
         return 0
     records = [security_record(info, info.isin or "", {}, source.name)
                for info in offered if info.isin]
-    added = int(repo.insert_securities(db, records, now))
+    added = int(securities_repo.insert_securities(db, records, now))
     if added:
         log.info("universe_seeded", source=source.name, added=added)
     return added
@@ -138,12 +138,12 @@ def rebuild_universe(ctx: ActorContext,
     added: list[str] = []
     errors: list[dict[str, str]] = []
     for symbol in symbols:
-        if repo.find_security(db, symbol) is not None:
+        if securities_repo.find_security(db, symbol) is not None:
             continue
         try:
             record = add_security(symbol, {})
             added.append(record["isin"])
-        except (MarketDataError, IdentifierError, repo.DuplicateSecurity) as exc:
+        except (MarketDataError, IdentifierError, securities_repo.DuplicateSecurity) as exc:
             errors.append({"symbol": symbol, "message": str(exc)})
     status = "success" if not errors else ("partial_success" if added else "error")
     return JobOutcome(status != "error", f"{status}: {len(added)} added of "

@@ -17,10 +17,11 @@ import numpy.typing as npt
 
 from arduino_trader.adapters.store import (
     allocation_repo,
-    cash_flow_repo,
+    dividend_repo,
     market_repo,
     plan_repo,
     regime_repo,
+    securities_repo,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
@@ -202,7 +203,7 @@ class InputGatherer:
         """One planning input from the store, ``account`` and ``settings``."""
         warnings: list[str] = []
         today = now.date()
-        rows = market_repo.list_securities(self.store, active_only=True)
+        rows = securities_repo.list_securities(self.store, active_only=True)
         currencies = {str(r["currency"] or "EUR") for r in rows}
         currencies |= {p.currency for p in account.positions}
         currencies |= {c.currency for c in account.cash}
@@ -244,7 +245,7 @@ class InputGatherer:
         market = self._indicators(today)
         hashed = self._hash(rows, account, mode)
         values = current_values(securities, prices, holdings)
-        bonuses = dividend_bonuses(cash_flow_repo.pending_bonuses(self.store),
+        bonuses = dividend_bonuses(dividend_repo.pending_bonuses(self.store),
                                    values, minimum_trade_eur(settings))
         plan_input = PlanInput(with_bonuses(securities, bonuses), prices, holdings,
                                float(cash_eur), allocation.country_to_group,
@@ -279,7 +280,7 @@ class InputGatherer:
 
     def portfolio_hash(self, account: AccountSnapshot, mode: str) -> str:
         """The portfolio hash :meth:`gather` would give, without reading any history."""
-        rows = market_repo.list_securities(self.store, active_only=True)
+        rows = securities_repo.list_securities(self.store, active_only=True)
         return self._hash(rows, account, mode)
 
     def _hash(self, rows: list[dict[str, Any]], account: AccountSnapshot, mode: str) -> str:

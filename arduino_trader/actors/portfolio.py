@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from arduino_trader.adapters.store import broker_trade_import, snapshot_repo
 from arduino_trader.adapters.store import portfolio_repo as repo
 from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
@@ -171,8 +172,8 @@ class PortfolioActor(BaseActor):
         secs = repo.securities_by_symbol(self._db)
         isins = {symbol: str(s["isin"]) for symbol, s in secs.items()}
         rates = repo.stored_eur_rates(self._db, {t.currency for t in trades})
-        result = repo.import_broker_trades(self._db, trades, mode, isins, rates,
-                                                       now)
+        result = broker_trade_import.import_broker_trades(self._db, trades, mode, isins, rates,
+                                                          now)
         for learned in result.pop("fees_learned"):  # committed: safe to announce
             self.ctx.bus.publish(learned)
         if result["ours"]:  # fills of our orders seen here first: the executor announces
@@ -247,12 +248,12 @@ class PortfolioActor(BaseActor):
         flow = repo.net_external_flow(self._db, day)
         since = now - timedelta(days=365)
         volume = repo.trade_volume_eur(self._db, self._mode(), since)
-        stored = repo.snapshot_totals(self._db, since.date())
+        stored = snapshot_repo.snapshot_totals(self._db, since.date())
         totals = [v for d, v in stored.items() if d != day.isoformat()] + [
             float(invested + cash)]
         turnover = analytics.turnover(float(volume["buys"]), float(volume["sells"]),
                                       sum(totals) / len(totals), volume["count"])
-        snapshot = repo.SnapshotRow(
+        snapshot = snapshot_repo.SnapshotRow(
             day=day, total_value=invested + cash, cash_balance=cash, invested_value=invested,
             unrealized_pnl=valuation.unrealized_pnl_eur or Decimal(0),
             geo={str(k): v for k, v in analytics.region_shares(values, countries).items()},
@@ -260,7 +261,7 @@ class PortfolioActor(BaseActor):
             holdings={p.symbol: (p.isin, p.market_value_eur or Decimal(0))
                       for p in valuation.positions},
             annual_turnover=turnover.annual_turnover)
-        repo.upsert_snapshot(self._db, snapshot, now)
+        snapshot_repo.upsert_snapshot(self._db, snapshot, now)
         return day.isoformat()
 
     def _cash_flow_job_running(self) -> str | None:

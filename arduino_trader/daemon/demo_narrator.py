@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from arduino_trader.actors.base import ActorContext, BaseActor, handles
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.protocols.planning import PlannedStep, PlanReady
 
 from .supervisor import ActorSpec
@@ -32,7 +32,7 @@ class DemoNarrator(BaseActor):
         super().__init__(ctx)
 
     def _mic(self, isin: str) -> str:
-        security = market_repo.get_security(self.ctx.resource("store"), isin)
+        security = securities_repo.get_security(self.ctx.resource("store"), isin)
         return str((security or {}).get("mic") or "")
 
     def waiting(self, plan: PlanReady, now: datetime) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from arduino_trader.adapters.broker_factory import build_brokers
 from arduino_trader.adapters.clock import SystemClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
-from arduino_trader.adapters.store import cash_flow_repo, maintenance
+from arduino_trader.adapters.store import emergency_runs_repo, maintenance
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.cash_flows import DepositReceived
@@ -134,7 +134,7 @@ class TraderDaemon:
             self._abort()
             raise StartupError(f"cannot open database {self.store.path}: {exc}") from exc
         log.info("store_opened", path=str(self.store.path), migrations_applied=applied)
-        stale = cash_flow_repo.close_interrupted_emergency_runs(self.store, self.clock.now())
+        stale = emergency_runs_repo.close_interrupted_emergency_runs(self.store, self.clock.now())
         if stale:
             log.warning("emergency_runs_interrupted", count=stale)
         self.settings = SettingsService(base, self.store, SecretBox(self.data_dir / "secret.key"),

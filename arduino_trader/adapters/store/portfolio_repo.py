@@ -1,28 +1,23 @@
-"""Store access for the portfolio tables (migration 0700): positions, cash, daily
-snapshots and their per-holding values; plus the broker trade-history import into the
-``trades`` ledger (keyed ``<mode>:<broker trade id>`` as the executor keys its fills, and
-attributed to our own orders: one row per fill whichever path stores it first). Money is
+"""Store access for the portfolio tables (migration 0700): the account's positions and
+cash as the broker reports them, their revaluation at stored quotes, and the reads of
+positions, cash, trade volume, withdrawals and running jobs. Daily snapshots live in
+``snapshot_repo``, the broker trade-history import in ``broker_trade_import``. Money is
 exact TEXT; a read that meets an unreadable row skips it and says so."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from arduino_trader.domain.fx_exchange import is_fx_symbol
 from arduino_trader.domain.valuation import Valuation
-from arduino_trader.protocols.broker import Trade
 from arduino_trader.protocols.money import decimal_to_str
-from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.store import Database
 
 from . import market_repo
-from .fill_attribution import journal_entry_for_trade
 
 EXTERNAL_FLOW_KINDS = ("deposit", "withdrawal")
 
@@ -133,151 +128,6 @@ def save_account(db: Database, valuation: Valuation, now: datetime,
     return {"positions": len(symbols), "removed": removed, "currencies": len(currencies)}
 
 
-@dataclass(frozen=True)
-class SnapshotRow:
-    """One daily snapshot as written (EUR)."""
-
-    day: date
-    total_value: Decimal
-    cash_balance: Decimal
-    invested_value: Decimal
-    unrealized_pnl: Decimal
-    geo: Mapping[str, float]
-    position_count: int
-    net_external_flow_eur: Decimal
-    holdings: Mapping[str, tuple[str | None, Decimal]] = field(default_factory=dict)
-    annual_turnover: float | None = None
-
-
-def upsert_snapshot(db: Database, snap: SnapshotRow, now: datetime) -> None:
-    """Insert or replace the snapshot of ``snap.day`` and its holdings (one transaction)."""
-    day = snap.day.isoformat()
-    with db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO portfolio_snapshots (date, total_value, cash_balance, invested_value,"
-            " unrealized_pnl, geo_eu_pct, geo_asia_pct, geo_us_pct, position_count,"
-            " annual_turnover, net_external_flow_eur, updated_at) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (date) DO UPDATE SET"
-            " total_value = excluded.total_value, cash_balance = excluded.cash_balance,"
-            " invested_value = excluded.invested_value,"
-            " unrealized_pnl = excluded.unrealized_pnl, geo_eu_pct = excluded.geo_eu_pct,"
-            " geo_asia_pct = excluded.geo_asia_pct, geo_us_pct = excluded.geo_us_pct,"
-            " position_count = excluded.position_count,"
-            " annual_turnover = excluded.annual_turnover,"
-            " net_external_flow_eur = excluded.net_external_flow_eur,"
-            " updated_at = excluded.updated_at",
-            (day, decimal_to_str(snap.total_value), decimal_to_str(snap.cash_balance),
-             decimal_to_str(snap.invested_value), decimal_to_str(snap.unrealized_pnl),
-             snap.geo.get("EU", 0.0), snap.geo.get("ASIA", 0.0), snap.geo.get("US", 0.0),
-             snap.position_count, snap.annual_turnover,
-             decimal_to_str(snap.net_external_flow_eur), _ts(now)))
-        tx.execute("DELETE FROM portfolio_snapshot_positions WHERE date = ?", (day,))
-        tx.executemany(
-            "INSERT INTO portfolio_snapshot_positions (date, symbol, isin, value_eur) "
-            "VALUES (?, ?, ?, ?)",
-            [(day, symbol, isin, decimal_to_str(value))
-             for symbol, (isin, value) in sorted(snap.holdings.items())])
-
-
-# (read, write) per ledger: a fill stored without its fee, and storing it. An exchange's
-# fee is in its quote currency.
-_FEE_SQL: dict[bool, tuple[str, str]] = {
-    False: ("SELECT bucket_id, currency FROM trades WHERE trade_key = ? AND fee IS NULL",
-            "UPDATE trades SET fee = ? WHERE trade_key = ?"),
-    True: ("SELECT bucket_id, quote_currency AS currency FROM fx_trades "
-           "WHERE trade_key = ? AND fee IS NULL",
-           "UPDATE fx_trades SET fee = ? WHERE trade_key = ?"),
-}
-
-
-def _stored_fills(tx: Any, keys: Sequence[str]) -> dict[bool, dict[str, bool]]:
-    """Which of ``keys`` each ledger (True: the FX ledger) holds: {key: stored without a
-    fee}, in one read."""
-    rows = tx.fetch_all(
-        "SELECT 0 AS fx, trade_key, fee IS NULL AS no_fee FROM trades WHERE trade_key IN "
-        "(SELECT value FROM json_each(?)) UNION ALL "
-        "SELECT 1, trade_key, fee IS NULL FROM fx_trades WHERE trade_key IN "
-        "(SELECT value FROM json_each(?))", (json.dumps(keys),) * 2)
-    out: dict[bool, dict[str, bool]] = {False: {}, True: {}}
-    for r in rows:
-        out[bool(r["fx"])][str(r["trade_key"])] = bool(r["no_fee"])
-    return out
-
-
-def _learn_fee(tx: Any, exchange: bool, key: str,
-               fee: Decimal) -> tuple[str, str] | None:
-    """Store ``fee`` on the fill ``key`` (FX ledger when ``exchange``) if it has none yet;
-    returns the fill's (bucket, fee currency) when it did."""
-    read, write = _FEE_SQL[exchange]
-    row = tx.fetch_one(read, (key,))
-    if row is None:
-        return None
-    tx.execute(write, (_text(fee), key))
-    return str(row["bucket_id"]), str(row["currency"])
-
-
-def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
-                         isins: Mapping[str, str], eur_per: Mapping[str, Decimal],
-                         now: datetime) -> dict[str, Any]:
-    """Store broker trades not yet in the ledger (``INSERT OR IGNORE`` on the trade key).
-
-    A fill of our own order is stored as its order's (``fill_attribution``; ``ours``
-    counts them) for the executor to publish; other trades are ``broker_sync`` in core. A
-    trade of a symbol outside the universe is skipped and named (the ledger needs the
-    ISIN); a currency exchange (an FX-pair trade: no position, its fills belong to the FX
-    ledger) is skipped and counted; a trade without a stored FX rate is kept with its EUR
-    value unknown (NULL). A known trade stored without its commission (an executor fill)
-    gets the broker's, once: ``fees_learned`` lists them as events to publish.
-    """
-    inserted = ours = exchanges = 0
-    unknown: list[str] = []
-    fees: list[TradeFeeRecorded] = []
-    with db.transaction() as tx:
-        # Each sync re-reads a window of trades the ledger mostly holds already: one read
-        # tells which are stored (and which still lack their fee).
-        stored = _stored_fills(tx, [f"{mode}:{t.trade_id}" for t in trades])
-        for t in trades:
-            key = f"{mode}:{t.trade_id}"
-            fx = is_fx_symbol(t.symbol)
-            exchanges += fx
-            if t.fee is not None and stored[fx].get(key):  # stored by the executor, no fee
-                learned = _learn_fee(tx, fx, key, t.fee)
-                if learned is not None and t.fee > 0:
-                    fees.append(TradeFeeRecorded(key, learned[0], t.fee, learned[1], mode))
-                if learned is not None:
-                    continue
-            if fx:
-                continue
-            isin = isins.get(t.symbol)
-            if isin is None:
-                unknown.append(t.symbol)
-                continue
-            if key in stored[False]:
-                continue  # INSERT OR IGNORE would change nothing
-            rate = Decimal(1) if t.currency == "EUR" else eur_per.get(t.currency)
-            order = journal_entry_for_trade(tx, mode, t)  # ours: its order's facts
-            cur = tx.execute(
-                "INSERT OR IGNORE INTO trades (trade_key, order_row, broker_order_id, isin,"
-                " symbol, side, quantity, price, value, currency, currency_rate, value_eur,"
-                " fee, executed_at, source, bucket_id, mode, created_at, published_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, None if order is None else int(order["id"]), t.order_id, isin, t.symbol,
-                 t.side, decimal_to_str(t.quantity), decimal_to_str(t.price),
-                 decimal_to_str(t.value), t.currency,
-                 None if not rate else decimal_to_str(Decimal(1) / rate),
-                 None if not rate else decimal_to_str(round(t.value * rate, 6)),
-                 _text(t.fee), _ts(t.executed_at or now),
-                 "broker_sync" if order is None else str(order["source"]),
-                 "core" if order is None else str(order["bucket_id"]), mode, _ts(now),
-                 _ts(now) if order is None else None))  # ours: the executor announces it
-            inserted += int(cur.rowcount or 0)
-            ours += int(cur.rowcount or 0) * (order is not None)
-            stored[False][key] = t.fee is None
-    return {"received": len(trades), "inserted": inserted, "ours": ours,
-            "currency_exchanges": exchanges, "unknown_symbols": sorted(set(unknown)),
-            "fees_learned": fees}
-
-
 def apply_latest_prices(db: Database, now: datetime) -> int:
     """Revalue positions whose stored latest quote (same currency) is newer than theirs."""
     rows = db.fetch_all(
@@ -309,7 +159,8 @@ def apply_latest_prices(db: Database, now: datetime) -> int:
 
 
 # ------------------------------------------------------------------------- reads
-def _row(row: sqlite3.Row, times: Sequence[str] = ()) -> dict[str, Any]:
+def row_dict(row: sqlite3.Row, times: Sequence[str] = ()) -> dict[str, Any]:
+    """A stored row as a dict, the UNIX times named in ``times`` as ISO text."""
     out = {k: row[k] for k in row.keys()}
     for key in times:
         out[key] = _iso(out.get(key))
@@ -322,8 +173,8 @@ def list_positions(db: Database) -> list[dict[str, Any]]:
         "SELECT p.*, s.name AS name, s.industry AS industry, s.country AS country, "
         "s.exchange AS exchange FROM portfolio_positions p "
         "LEFT JOIN securities s ON s.isin = p.isin")
-    out = [_row(r, ("first_bought_at", "last_sold_at", "price_updated_at", "last_updated"))
-           for r in rows]
+    out = [row_dict(r, ("first_bought_at", "last_sold_at", "price_updated_at",
+                        "last_updated")) for r in rows]
     out.sort(key=lambda p: (to_decimal(p["market_value_eur"]) is None,
                             -(to_decimal(p["market_value_eur"]) or Decimal(0)), p["symbol"]))
     return out
@@ -332,68 +183,13 @@ def list_positions(db: Database) -> list[dict[str, Any]]:
 def list_cash(db: Database) -> list[dict[str, Any]]:
     """Cash per currency as last synced."""
     rows = db.fetch_all("SELECT * FROM portfolio_cash ORDER BY currency")
-    return [_row(r, ("last_updated",)) for r in rows]
+    return [row_dict(r, ("last_updated",)) for r in rows]
 
 
 def last_sync(db: Database) -> str | None:
     """When the portfolio was last synced (ISO), or None."""
     row = db.fetch_one("SELECT MAX(last_updated) AS at FROM portfolio_cash")
     return None if row is None else _iso(row["at"])
-
-
-def read_snapshots(db: Database, since: date) -> tuple[list[dict[str, Any]], list[str]]:
-    """Snapshots from ``since`` (oldest first) and the dates of unreadable rows."""
-    rows = db.fetch_all("SELECT * FROM portfolio_snapshots WHERE date >= ? "
-                        "ORDER BY date", (since.isoformat(),))
-    good: list[dict[str, Any]] = []
-    bad: list[str] = []
-    for r in rows:
-        row = _row(r, ("updated_at",))
-        try:
-            date.fromisoformat(str(row["date"]))
-        except ValueError:
-            bad.append(str(row["date"]))
-            continue
-        money = [to_decimal(row[k]) for k in ("total_value", "cash_balance", "invested_value",
-                                               "net_external_flow_eur")]
-        if any(m is None for m in money):
-            bad.append(str(row["date"]))
-            continue
-        good.append(row)
-    return good, bad
-
-
-def snapshot_totals(db: Database, since: date) -> dict[str, float]:
-    """``{ISO day: total EUR}`` of the snapshots from ``since``, oldest first; rows whose
-    date or total is unreadable are left out (:func:`read_snapshots` without the rest
-    of each row: the sync cycle's turnover needs only the totals)."""
-    rows = db.fetch_all("SELECT date, total_value FROM portfolio_snapshots "
-                        "WHERE date >= ? ORDER BY date", (since.isoformat(),))
-    out: dict[str, float] = {}
-    for day, total in rows:
-        value = to_decimal(total)
-        if value is None:
-            continue
-        try:
-            date.fromisoformat(str(day))
-        except ValueError:
-            continue
-        out[str(day)] = float(value)
-    return out
-
-
-def snapshot_holdings(db: Database, since: date) -> dict[str, dict[str, float]]:
-    """Per snapshot day, the EUR value of each holding (keyed by ISIN, else symbol)."""
-    rows = db.fetch_all("SELECT date, symbol, isin, value_eur FROM "
-                        "portfolio_snapshot_positions WHERE date >= ?",
-                        (since.isoformat(),))
-    out: dict[str, dict[str, float]] = {}
-    for r in rows:
-        value = to_decimal(r["value_eur"])
-        if value is not None:
-            out.setdefault(str(r["date"]), {})[str(r["isin"] or r["symbol"])] = float(value)
-    return out
-
 
 def trade_volume_eur(db: Database, mode: str, since: datetime) -> dict[str, Any]:
     """EUR bought and sold since ``since`` in ``mode``; trades of unknown EUR value counted."""
@@ -417,7 +213,7 @@ def withdrawals(db: Database) -> list[dict[str, Any]]:
     rows = db.fetch_all(
         "SELECT transaction_id, date, amount, currency, amount_eur, status, description "
         "FROM cash_flows WHERE kind = 'withdrawal' ORDER BY date DESC, id DESC")
-    return [_row(r) for r in rows]
+    return [row_dict(r) for r in rows]
 
 
 def running_job(db: Database, names: Sequence[str], since: datetime) -> str | None:

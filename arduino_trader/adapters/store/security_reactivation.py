@@ -8,7 +8,7 @@ from typing import Any
 
 from arduino_trader.protocols.store import Database
 
-from . import market_repo as repo
+from . import securities_repo
 
 _OVERRIDABLE = ("name", "yahoo_symbol", "min_lot", "allow_buy", "allow_sell")
 
@@ -16,13 +16,13 @@ _OVERRIDABLE = ("name", "yahoo_symbol", "min_lot", "allow_buy", "allow_sell")
 def reactivate(db: Database, existing: Mapping[str, Any],
                overrides: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Re-activate the soft-deleted ``existing`` security with the caller's overrides;
-    :class:`~market_repo.DuplicateSecurity` when it is still active."""
+    :class:`~securities_repo.DuplicateSecurity` when it is still active."""
     if existing["active"]:
-        raise repo.DuplicateSecurity(f"already in the universe: {existing['symbol']} "
-                                     f"({existing['isin']})")
+        raise securities_repo.DuplicateSecurity(f"already in the universe: {existing['symbol']} "
+                                                f"({existing['isin']})")
     fields: dict[str, Any] = {"active": 1}
     fields.update({k: overrides[k] for k in _OVERRIDABLE if overrides.get(k) is not None})
-    repo.update_security(db, existing["isin"], fields, now)
-    stored = repo.get_security(db, existing["isin"])
+    securities_repo.update_security(db, existing["isin"], fields, now)
+    stored = securities_repo.get_security(db, existing["isin"])
     assert stored is not None  # read back in the same store
     return stored

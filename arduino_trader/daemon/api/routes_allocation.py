@@ -16,7 +16,7 @@ from aiohttp import web
 
 from arduino_trader.actors.cash_flow_allocation import build_holdings, securities_by_symbol
 from arduino_trader.adapters.store import allocation_repo as groups_repo
-from arduino_trader.adapters.store import bucket_repo, cash_flow_repo
+from arduino_trader.adapters.store import bucket_repo, fx_tables
 from arduino_trader.domain.allocation import (
     AllocationError,
     AllocationRow,
@@ -65,7 +65,7 @@ async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
         account = await asyncio.wait_for(broker.account(), 60)
     except (BrokerError, TimeoutError) as exc:
         raise ApiError(503, "broker_unavailable", str(exc)) from None
-    rates = await asyncio.to_thread(cash_flow_repo.load_rates,
+    rates = await asyncio.to_thread(fx_tables.load_rates,
                                     # one FX age rule: a stale rate values nothing
         ctx.store, ctx.settings.current().get_int("market_data.fx_max_age_days"),
         ctx.clock.now().date())

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import market_repo
+from arduino_trader.adapters.store import dividend_repo, emergency_runs_repo, securities_repo
 from arduino_trader.adapters.store.api_queries import dividends
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
@@ -137,7 +137,8 @@ async def _history(request: web.Request) -> list[HistoryRow]:
               query=(QueryParam("limit", {"type": "integer"}),))
 async def list_dividends(request: web.Request) -> web.Response:
     """List dividends."""
-    rows = await asyncio.to_thread(repo.list_dividends, ctx_of(request).store, _limit(request))
+    rows = await asyncio.to_thread(dividend_repo.list_dividends, ctx_of(request).store,
+                                   _limit(request))
     return json_response({"dividends": rows, "count": len(rows)})
 
 
@@ -148,7 +149,7 @@ async def unreinvested(request: web.Request) -> web.Response:
     minimum = _query_decimal(request, "min_amount_eur", Decimal(0))
     if minimum < 0:
         raise bad_request("min_amount_eur must be ≥ 0", code="invalid_query")
-    rows = await asyncio.to_thread(repo.unreinvested, ctx_of(request).store, minimum)
+    rows = await asyncio.to_thread(dividend_repo.unreinvested, ctx_of(request).store, minimum)
     return json_response({"dividends": rows, "count": len(rows)})
 
 
@@ -156,7 +157,7 @@ async def unreinvested(request: web.Request) -> web.Response:
               response={"type": "array"})
 async def pending_bonuses(request: web.Request) -> web.Response:
     """Pending bonuses (EUR waiting per symbol)."""
-    pending = await asyncio.to_thread(repo.pending_bonuses, ctx_of(request).store)
+    pending = await asyncio.to_thread(dividend_repo.pending_bonuses, ctx_of(request).store)
     return json_response([{"symbol": s, "pending_bonus": v} for s, v in sorted(pending.items())])
 
 
@@ -179,7 +180,7 @@ async def analytics_rate(request: web.Request) -> web.Response:
 async def by_symbol(request: web.Request) -> web.Response:
     """Dividends by symbol (or ISIN)."""
     symbol = request.match_info["symbol"].strip()
-    rows = await asyncio.to_thread(repo.dividends_by_symbol, ctx_of(request).store, symbol)
+    rows = await asyncio.to_thread(dividend_repo.dividends_by_symbol, ctx_of(request).store, symbol)
     return json_response({"symbol": symbol, "dividends": rows, "count": len(rows)})
 
 
@@ -191,7 +192,7 @@ async def clear_bonus(request: web.Request) -> web.Response:
     symbol = request.match_info["symbol"].strip()
     if not symbol:
         raise bad_request("symbol must not be blank", code="invalid_symbol")
-    n = await asyncio.to_thread(repo.clear_bonus, ctx.store, symbol, ctx.clock.now())
+    n = await asyncio.to_thread(dividend_repo.clear_bonus, ctx.store, symbol, ctx.clock.now())
     return json_response({"symbol": symbol, "rows_affected": n})
 
 
@@ -210,17 +211,18 @@ async def create_dividend(request: web.Request) -> web.Response:
                           code="missing_field", field="amount_eur")
     symbol = body.symbol.strip()
     isin = await _dividend_isin(ctx.store, symbol, body.isin)
-    new_id = await asyncio.to_thread(repo.create_dividend, ctx.store, {
+    new_id = await asyncio.to_thread(dividend_repo.create_dividend, ctx.store, {
         "symbol": symbol, "isin": isin, "bucket_id": body.bucket_id or "core",
         "amount": body.amount, "currency": body.currency, "amount_eur": amount_eur,
         "payment_date": body.payment_date.isoformat()}, ctx.clock.now())
-    return json_response(await asyncio.to_thread(repo.get_dividend, ctx.store, new_id), status=201)
+    return json_response(await asyncio.to_thread(dividend_repo.get_dividend, ctx.store, new_id),
+                         status=201)
 
 
 async def _dividend_isin(db: Any, symbol: str, given: str | None) -> str:
     """The ISIN of the security traded as ``symbol``; a given ISIN must agree with it,
     and an unknown symbol needs one."""
-    known = await asyncio.to_thread(market_repo.find_security, db, symbol)
+    known = await asyncio.to_thread(securities_repo.find_security, db, symbol)
     if known is None:
         if given is None:
             raise bad_request(f"no security {symbol!r}; add it first or give its isin",
@@ -236,7 +238,8 @@ async def _dividend_isin(db: Any, symbol: str, given: str | None) -> str:
               errors={404: "unknown"})
 async def get_dividend(request: web.Request) -> web.Response:
     """One dividend."""
-    row = await asyncio.to_thread(repo.get_dividend, ctx_of(request).store, _dividend_id(request))
+    row = await asyncio.to_thread(dividend_repo.get_dividend, ctx_of(request).store,
+                                  _dividend_id(request))
     if row is None:
         raise not_found("no such dividend", code="unknown_dividend")
     return json_response(row)
@@ -249,8 +252,8 @@ async def set_pending_bonus(request: web.Request) -> web.Response:
     """Set pending bonus {amount ≥ 0} → 204."""
     dividend_id = _dividend_id(request)
     amount = (await read_struct(request, PendingBonusBody)).amount
-    if not await asyncio.to_thread(repo.set_pending_bonus, ctx_of(request).store, dividend_id,
-                                   amount):
+    if not await asyncio.to_thread(dividend_repo.set_pending_bonus, ctx_of(request).store,
+                                   dividend_id, amount):
         raise not_found("no such dividend", code="unknown_dividend")
     return web.Response(status=204)
 
@@ -264,7 +267,7 @@ async def mark_reinvested(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     dividend_id = _dividend_id(request)
     quantity = (await read_struct(request, MarkReinvestedBody)).quantity
-    if not await asyncio.to_thread(repo.mark_reinvested, ctx.store, dividend_id, quantity,
+    if not await asyncio.to_thread(dividend_repo.mark_reinvested, ctx.store, dividend_id, quantity,
                                    ctx.clock.now()):
         raise not_found("no such dividend", code="unknown_dividend")
     return web.Response(status=204)
@@ -298,6 +301,6 @@ async def emergency_run(request: web.Request) -> web.Response:
 async def emergency_runs(request: web.Request) -> web.Response:
     """What each emergency run found, planned and did."""
     limit = _limit(request, 20)
-    return json_response({"runs": await asyncio.to_thread(repo.list_emergency_runs,
+    return json_response({"runs": await asyncio.to_thread(emergency_runs_repo.list_emergency_runs,
                                                           ctx_of(request).store,
                                                                  limit)})

@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.actors.discovery import approve_overrides
-from arduino_trader.adapters.store import discovery_repo
-from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.adapters.store import discovery_repo, securities_repo
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.market_data import (
     AddSecurity,
@@ -92,10 +91,10 @@ async def approve(request: web.Request) -> web.Response:
                                        AddSecurity(isin, approve_overrides(row)), timeout=120)
         except ApiError:
             raise
-        except repo.DuplicateSecurity as exc:
+        except securities_repo.DuplicateSecurity as exc:
             # Already active under this ISIN (an earlier approve whose answer timed out, or
             # added by hand): the candidate is in the universe, so it is approved.
-            security = await asyncio.to_thread(repo.get_security, ctx.store, isin)
+            security = await asyncio.to_thread(securities_repo.get_security, ctx.store, isin)
             if security is None or not security.get("active"):
                 raise _refused(exc) from None
         except (MarketDataError, IdentifierError) as exc:
@@ -108,7 +107,7 @@ async def approve(request: web.Request) -> web.Response:
 
 
 def _refused(exc: Exception) -> ApiError:
-    if isinstance(exc, IdentifierError | repo.DuplicateSecurity | ListingMismatch):
+    if isinstance(exc, IdentifierError | securities_repo.DuplicateSecurity | ListingMismatch):
         return bad_request(f"onboarding refused: {exc}", code="onboarding_refused")
     if isinstance(exc, UnknownSymbol):
         return bad_request(f"onboarding refused: {exc}", code="unknown_identifier")

@@ -14,7 +14,12 @@ from msgspec import UNSET
 
 from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
-from arduino_trader.adapters.store import scores_repo
+from arduino_trader.adapters.store import (
+    market_stats,
+    price_history_repo,
+    scores_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store.api_queries import portfolio, securities
 from arduino_trader.domain.universe import IdentifierError, validate_isin
 from arduino_trader.protocols.market_data import (
@@ -78,7 +83,7 @@ def _shared_calendars(today: date) -> MarketCalendars:
 def _map_error(exc: Exception) -> ApiError:
     if isinstance(exc, IdentifierError):
         return bad_request(str(exc), code="invalid_identifier")
-    if isinstance(exc, repo.DuplicateSecurity):
+    if isinstance(exc, securities_repo.DuplicateSecurity):
         return bad_request(str(exc), code="duplicate_security")
     if isinstance(exc, UnknownSymbol):
         return not_found(str(exc), code="unknown_identifier")
@@ -99,7 +104,8 @@ async def _ask(request: web.Request, message: object,
         return await ask_actor(request, ACTOR, message, timeout=timeout)
     except ApiError:
         raise
-    except (MarketDataError, IdentifierError, repo.DuplicateSecurity, LookupError) as exc:
+    except (MarketDataError, IdentifierError, securities_repo.DuplicateSecurity,
+            LookupError) as exc:
         raise _map_error(exc) from None
 
 
@@ -112,7 +118,7 @@ def _isin(request: web.Request) -> str:
 
 async def _security(request: web.Request) -> dict[str, Any]:
     isin = _isin(request)
-    sec = await asyncio.to_thread(repo.get_security, ctx_of(request).store, isin)
+    sec = await asyncio.to_thread(securities_repo.get_security, ctx_of(request).store, isin)
     if sec is None:
         raise not_found(f"no security with ISIN {isin}", code="unknown_security")
     return sec
@@ -157,7 +163,7 @@ async def list_securities(request: web.Request) -> web.Response:
     """All securities (or only active ones) with their latest accepted price."""
     active = request.query.get("active", "").lower() in ("1", "true", "yes")
     db = ctx_of(request).store
-    items = await asyncio.to_thread(repo.list_securities, db, active_only=active)
+    items = await asyncio.to_thread(securities_repo.list_securities, db, active_only=active)
     scores = {s["isin"]: s for s in await asyncio.to_thread(scores_repo.read_scores, db)}
     positions = await portfolio.positions_by_isin(reads_of(request))
     for item in items:
@@ -175,10 +181,12 @@ async def get_security(request: web.Request) -> web.Response:
     """Details of one security (400 for a non-ISIN, 404 when unknown)."""
     sec = await _security(request)
     db = ctx_of(request).store
-    sec["history"] = await asyncio.to_thread(repo.history_stats, db, sec["isin"])
-    sec["monthly_points"] = len(await asyncio.to_thread(repo.monthly_prices, db, sec["isin"]))
+    sec["history"] = await asyncio.to_thread(market_stats.history_stats, db, sec["isin"])
+    sec["monthly_points"] = len(await asyncio.to_thread(price_history_repo.monthly_prices, db,
+                                                        sec["isin"]))
     sec["data"] = await asyncio.to_thread(repo.read_security_data, db, sec["isin"])
-    sec["quarantined"] = await asyncio.to_thread(repo.quarantine_list, db, sec["isin"], limit=20)
+    sec["quarantined"] = await asyncio.to_thread(price_history_repo.quarantine_list, db,
+                                                 sec["isin"], limit=20)
     sec["score"] = await asyncio.to_thread(scores_repo.read_score, db, sec["isin"])
     sec["position"] = (await portfolio.positions_by_isin(reads_of(request))).get(sec["isin"])
     return json_response(sec)
@@ -203,8 +211,8 @@ async def security_prices(request: web.Request) -> web.Response:
         raise bad_request(f"bad query parameter: {exc}") from None
     if not 1 <= limit <= 10_000:
         raise bad_request("limit must be within 1..10000")
-    bars = await asyncio.to_thread(repo.read_history, ctx_of(request).store, sec["isin"], start,
-                                   end)
+    bars = await asyncio.to_thread(price_history_repo.read_history, ctx_of(request).store,
+                                   sec["isin"], start, end)
     bars = bars[-limit:]
     return json_response({"isin": sec["isin"], "count": len(bars), "prices": [
         {"date": b.day, "close": b.close, "open": b.open, "high": b.high, "low": b.low,
@@ -280,8 +288,10 @@ async def update_security(request: web.Request) -> web.Response:
     if not fields:
         raise bad_request("nothing to update")
     ctx = ctx_of(request)
-    await asyncio.to_thread(repo.update_security, ctx.store, sec["isin"], fields, ctx.clock.now())
-    return json_response(await asyncio.to_thread(repo.get_security, ctx.store, sec["isin"]))
+    await asyncio.to_thread(securities_repo.update_security, ctx.store, sec["isin"], fields,
+                            ctx.clock.now())
+    return json_response(await asyncio.to_thread(securities_repo.get_security, ctx.store,
+                                                 sec["isin"]))
 
 
 _LIMITS = {"priority_multiplier": (0.1, 3.0), "min_portfolio_target": (0.0, 20.0),
@@ -317,9 +327,10 @@ async def delete_security(request: web.Request) -> web.Response:
     """Set ``active = 0``; history and records stay."""
     sec = await _security(request)
     ctx = ctx_of(request)
-    await asyncio.to_thread(repo.update_security, ctx.store, sec["isin"], {"active": 0},
+    await asyncio.to_thread(securities_repo.update_security, ctx.store, sec["isin"], {"active": 0},
                             ctx.clock.now())
-    return json_response(await asyncio.to_thread(repo.get_security, ctx.store, sec["isin"]))
+    return json_response(await asyncio.to_thread(securities_repo.get_security, ctx.store,
+                                                 sec["isin"]))
 
 
 # --------------------------------------------------------------------------- sync

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import maintenance
+from arduino_trader.adapters.store import maintenance, snapshot_repo
 from arduino_trader.adapters.store import portfolio_repo as repo
 from arduino_trader.adapters.store.api_queries import securities, system
 from arduino_trader.domain import analytics
@@ -138,7 +138,7 @@ async def history(request: web.Request) -> web.Response:
     """Snapshots oldest first; unreadable rows are left out and listed in ``skipped``."""
     ctx = ctx_of(request)
     days = _int_query(request, "days", 90, 1, 3650)
-    rows, bad = await asyncio.to_thread(repo.read_snapshots, ctx.store,
+    rows, bad = await asyncio.to_thread(snapshot_repo.read_snapshots, ctx.store,
                                         _today(ctx) - timedelta(days=days))
     return json_response({"snapshots": rows, "count": len(rows), "days": days,
                           "skipped": bad})
@@ -189,7 +189,7 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     days = _int_query(request, "days", 365, 2, 3650)
     today = _today(ctx)
-    rows, bad = await asyncio.to_thread(repo.read_snapshots, ctx.store,
+    rows, bad = await asyncio.to_thread(snapshot_repo.read_snapshots, ctx.store,
                                         today - timedelta(days=days))
     if len(rows) < 2:
         return json_response(_analytics_empty(
@@ -199,7 +199,7 @@ async def portfolio_analytics(request: web.Request) -> web.Response:
     values = [float(repo.to_decimal(r["total_value"]) or 0) for r in rows]
     flows = [float(repo.to_decimal(r["net_external_flow_eur"]) or 0) for r in rows]
     perf = analytics.performance(dates, values, flows)
-    held = await asyncio.to_thread(repo.snapshot_holdings, ctx.store, dates[0])
+    held = await asyncio.to_thread(snapshot_repo.snapshot_holdings, ctx.store, dates[0])
     secs = {s["isin"]: s for s in (await asyncio.to_thread(repo.securities_by_symbol,
                                                            ctx.store)).values()}
     returns = [r for _, r in perf.daily]
@@ -227,7 +227,7 @@ async def _turnover(ctx: ApiContext, today: date) -> dict[str, Any]:
     volume = await asyncio.to_thread(repo.trade_volume_eur, ctx.store, _mode(ctx),
                                      datetime(since.year, since.month, since.day,
                                         tzinfo=ctx.clock.now().tzinfo))
-    rows, _ = await asyncio.to_thread(repo.read_snapshots, ctx.store, since)
+    rows, _ = await asyncio.to_thread(snapshot_repo.read_snapshots, ctx.store, since)
     totals = [float(repo.to_decimal(r["total_value"]) or 0) for r in rows]
     mean = sum(totals) / len(totals) if totals else None
     result = analytics.turnover(float(volume["buys"]), float(volume["sells"]), mean,

@@ -21,8 +21,9 @@ from arduino_trader.adapters.store import (
     bucket_repo,
     bucket_trades_repo,
     cash_flow_repo,
-    market_repo,
+    fx_tables,
     plan_repo,
+    securities_repo,
 )
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
@@ -118,7 +119,7 @@ async def _rates(ctx: ApiContext) -> dict[str, Decimal]:
     """Current EUR rates under the one age rule (``market_data.fx_max_age_days``): a
     currency whose newest rate is older is left out, so what needs it is refused."""
     max_age = ctx.settings.current().get_int("market_data.fx_max_age_days")
-    table = await asyncio.to_thread(cash_flow_repo.load_latest_rates, ctx.store, max_age,
+    table = await asyncio.to_thread(fx_tables.load_latest_rates, ctx.store, max_age,
                                     ctx.clock.now().date())
     return {"EUR": Decimal(1), **table.current()}
 
@@ -135,7 +136,8 @@ async def _securities(ctx: ApiContext, account: AccountSnapshot, owner: dict[str
     """Every known security (latest stored price) with the broker's price for holdings;
     a holding unknown to the store has no ISIN (counted, never traded)."""
     out: dict[str, RebalanceSecurity] = {}
-    for row in await asyncio.to_thread(market_repo.list_securities, ctx.store, active_only=True):
+    for row in await asyncio.to_thread(securities_repo.list_securities, ctx.store,
+                                       active_only=True):
         price = row.get("last_price")
         out[str(row["symbol"])] = RebalanceSecurity(
             str(row["symbol"]), str(row["isin"]), str(row.get("currency") or "EUR"),

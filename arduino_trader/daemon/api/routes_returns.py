@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from arduino_trader.adapters.store import portfolio_repo, returns_repo
+from arduino_trader.adapters.store import portfolio_repo, returns_repo, snapshot_repo
 from arduino_trader.domain import analytics
 from arduino_trader.domain.money_weighted import NoRate, owner_flows, xirr
 
@@ -42,7 +42,7 @@ async def _value_eur(request: web.Request) -> tuple[Decimal | None, list[str]]:
 
 
 async def _time_weighted(request: web.Request) -> dict[str, Any]:
-    rows, _ = await asyncio.to_thread(portfolio_repo.read_snapshots, ctx_of(request).store,
+    rows, _ = await asyncio.to_thread(snapshot_repo.read_snapshots, ctx_of(request).store,
                                       date.min)
     if len(rows) < 2:
         return {"status": "insufficient_data",
