@@ -26,10 +26,10 @@ from ..optimizer import (
     MAX_CONCENTRATION,
     OptimizerAsset,
     OptimizerResult,
-    RiskMemo,
     cap_at_current,
     optimize,
 )
+from ..optimizer_risk import RiskMemo
 from ..position_limits import position_cap as cap_for
 from ..scoring import kernels as k
 from ..scoring.scorers import DiversificationContext, SecurityScore, score_security
