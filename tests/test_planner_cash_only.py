@@ -15,15 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arduino_trader.domain.planner.end_state_score import (
+    drawdown_subscore,
+    sharpe_subscore,
+    volatility_subscore,
+)
 from arduino_trader.domain.planner.evaluation import (
     R_FEASIBLE,
     R_SCORE,
     SequenceBatch,
-    drawdown_subscore,
     evaluate,
     explain,
-    sharpe_subscore,
-    volatility_subscore,
 )
 from arduino_trader.domain.planner.models import Holding, PlannerSettings, PlanResult
 from arduino_trader.domain.planner.plan import plan

@@ -286,14 +286,15 @@ def test_extra_patterns_stay_valid(regime: str, depth: int, cash: float,
 def test_the_regime_score_changes_the_generated_patterns() -> None:
     import dataclasses
 
-    from arduino_trader.domain.planner.plan import _generate_and_scenarios, _prepare
+    from arduino_trader.domain.planner.plan import _generate_and_scenarios
+    from arduino_trader.domain.planner.prepare import prepare
     from tests.test_planner_plan import synthetic
 
     seen = {}
     for score, label in ((0.8, "regime_bull"), (0.0, "regime_sideways"),
                          (-0.8, "regime_bear")):
         inp = dataclasses.replace(synthetic(cash=20_000.0), regime_score=score)
-        prep = _prepare(inp, {})
+        prep = prepare(inp, {})
         assert not isinstance(prep, str)
         counts = _generate_and_scenarios(prep, inp, {}).counts
         regime_labels = {k for k in counts if k.startswith("regime_")}

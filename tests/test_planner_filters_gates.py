@@ -17,7 +17,8 @@ from arduino_trader.domain.planner.gates import (
     value_trap,
 )
 from arduino_trader.domain.planner.models import PlannerSettings
-from arduino_trader.domain.planner.plan import _prepare, plan
+from arduino_trader.domain.planner.plan import plan
+from arduino_trader.domain.planner.prepare import prepare
 from arduino_trader.domain.scoring import kernels as k
 from arduino_trader.domain.scoring.scorers import Fundamentals, MetricInputs, score_security
 from tests.bundled_plan import bundled_input
@@ -102,7 +103,7 @@ def test_bundled_refusals_are_stated_and_never_bought() -> None:
     """On 2022-12-20 the optimiser likes defensive names trading near their 52-week highs;
     those buys are refused with the reason and the targets move to buyable names."""
     inp = bundled_input(15_000.0)
-    prep = _prepare(inp, {})
+    prep = prepare(inp, {})
     assert not isinstance(prep, str)
     assert prep.refused_buys, "the optimiser wanted a refused buy"
     assert any("52-week high" in r for r in prep.refused_buys.values())
@@ -127,7 +128,7 @@ def test_a_strict_quality_gate_refuses_optimiser_buys() -> None:
     base = synthetic(cash=20_000.0)
     strict = dataclasses.replace(base, settings=dataclasses.replace(
         base.settings, quality_gate_min_quality=1.0))
-    prep = _prepare(strict, {})
+    prep = prepare(strict, {})
     assert not isinstance(prep, str)
     assert prep.refused_buys
     assert all("quality gate" in r or "52-week" in r or "score below" in r
@@ -136,7 +137,7 @@ def test_a_strict_quality_gate_refuses_optimiser_buys() -> None:
     # Switched off, the same input gets weight-based buys again.
     off = dataclasses.replace(base, settings=dataclasses.replace(
         base.settings, enable_quality_gates=False, quality_gate_min_quality=1.0))
-    prep_off = _prepare(off, {})
+    prep_off = prepare(off, {})
     assert not isinstance(prep_off, str)
     assert not any("quality gate" in r for r in prep_off.refused_buys.values())
 

@@ -13,9 +13,9 @@ from arduino_trader.domain.optimizer import (
     OptimizerAsset,
     cap_at_current,
     expected_returns,
-    hrp_weights,
     optimize,
 )
+from arduino_trader.domain.optimizer_risk import hrp_weights
 
 
 def _prices(n: int, t: int = 400, seed: int = 0) -> np.ndarray:
@@ -207,7 +207,7 @@ def _assert_feasible(ours: dict[str, float], names: list[str], mu: pd.Series,
 def test_a_risk_memo_computes_the_risk_model_once_and_changes_nothing() -> None:
     """A re-run over the same prices (the planner's second solve) reuses covariance, HRP
     and correlations; its result equals a run without the memo."""
-    from arduino_trader.domain.optimizer import RiskMemo
+    from arduino_trader.domain.optimizer_risk import RiskMemo
 
     n = 10
     prices = _prices(n, seed=3)
@@ -232,7 +232,7 @@ def test_numpy_risk_model_equals_pypfopts(seed: int, n: int, days: int, gaps: fl
     PyPortfolioOpt's CovarianceShrinkage (scikit-learn) on the filled closes."""
     from pypfopt.risk_models import CovarianceShrinkage
 
-    from arduino_trader.domain.optimizer import filled_closes, ledoit_wolf
+    from arduino_trader.domain.optimizer_risk import filled_closes, ledoit_wolf
 
     rng = np.random.default_rng(seed)
     window = _prices(n, days, seed)
@@ -271,7 +271,7 @@ def test_positive_semidefinite_is_pypfopts_fix(indefinite: bool) -> None:
 
     from pypfopt.risk_models import fix_nonpositive_semidefinite
 
-    from arduino_trader.domain.optimizer import _positive_semidefinite
+    from arduino_trader.domain.optimizer_risk import _positive_semidefinite
 
     returns = np.diff(np.log(_prices(6)), axis=1).T
     names = [f"S{i}" for i in range(6)]
@@ -293,7 +293,7 @@ def test_repairing_an_indefinite_covariance_does_not_import_cvxpy() -> None:
     import sys
 
     code = ("import sys, numpy as np, pandas as pd\n"
-            "from arduino_trader.domain.optimizer import _positive_semidefinite\n"
+            "from arduino_trader.domain.optimizer_risk import _positive_semidefinite\n"
             "cov = pd.DataFrame(np.array([[1.0, 2.0], [2.0, 1.0]]))\n"
             "fixed = _positive_semidefinite(cov)\n"
             "assert np.linalg.eigvalsh(fixed.to_numpy())[0] > -1e-12\n"

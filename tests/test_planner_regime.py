@@ -154,7 +154,8 @@ def test_forward_adjustment_reaches_the_optimiser() -> None:
     import dataclasses
 
     from arduino_trader.domain.planner.models import MarketIndicators
-    from arduino_trader.domain.planner.plan import _prepare, plan
+    from arduino_trader.domain.planner.plan import plan
+    from arduino_trader.domain.planner.prepare import prepare
     from tests.test_planner_plan import synthetic
 
     base = synthetic()
@@ -164,7 +165,7 @@ def test_forward_adjustment_reaches_the_optimiser() -> None:
         base.settings, enable_forward_adjustment=False))
     er = {}
     for name, inp in (("base", base), ("fear", fear), ("calm", calm), ("off", off)):
-        prep = _prepare(inp, {})
+        prep = prepare(inp, {})
         assert not isinstance(prep, str) and prep.optimizer is not None
         er[name] = prep.optimizer.expected_returns
     expected_fear = rg.forward_adjustment(45.0, -0.02, 30.0)

@@ -8,15 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arduino_trader.domain.scoring import curves as cv
 from arduino_trader.domain.scoring import scorers as sc
 from arduino_trader.domain.scoring.sell import SellInputs, sell_score, windfall
 
 UNIT = st.floats(-5, 5, allow_nan=False)
 
 
-@pytest.mark.parametrize("fn", [sc.sortino_score, sc.sharpe_score, sc.momentum_score,
-                                sc.drawdown_score, sc.rsi_score, sc.bollinger_score,
-                                sc.payout_score, sc.below_high_score])
+@pytest.mark.parametrize("fn", [cv.sortino_score, cv.sharpe_score, cv.momentum_score,
+                                cv.drawdown_score, cv.rsi_score, cv.bollinger_score,
+                                cv.payout_score, cv.below_high_score])
 def test_missing_data_is_neutral(fn: object) -> None:
     assert fn(None) == 0.5  # type: ignore[operator]
     assert fn(math.nan) == 0.5  # type: ignore[operator]
@@ -24,53 +25,53 @@ def test_missing_data_is_neutral(fn: object) -> None:
 
 @given(UNIT)
 def test_scores_stay_in_unit_interval(x: float) -> None:
-    for fn in (sc.cagr_score, sc.sortino_score, sc.sharpe_score, sc.below_high_score,
-               sc.dividend_yield_score, sc.payout_score, sc.momentum_score,
-               sc.drawdown_score, sc.bollinger_score):
+    for fn in (cv.cagr_score, cv.sortino_score, cv.sharpe_score, cv.below_high_score,
+               cv.dividend_yield_score, cv.payout_score, cv.momentum_score,
+               cv.drawdown_score, cv.bollinger_score):
         assert 0.0 <= fn(x) <= 1.0
-    assert 0.0 <= sc.rsi_score(50 + 10 * x) <= 1.0
-    assert 0.0 <= sc.pe_score(abs(x) * 10, 20) <= 1.0
-    assert 0.0 <= sc.ema_distance_score(100 + 10 * x, 100) <= 1.0
+    assert 0.0 <= cv.rsi_score(50 + 10 * x) <= 1.0
+    assert 0.0 <= cv.pe_score(abs(x) * 10, 20) <= 1.0
+    assert 0.0 <= cv.ema_distance_score(100 + 10 * x, 100) <= 1.0
 
 
 def test_spec_values() -> None:
-    assert sc.cagr_score(0.11) == pytest.approx(1.0)
-    assert sc.cagr_score(-0.02) == 0.15
-    assert sc.sortino_score(1.75) == pytest.approx(0.9)
-    assert sc.sharpe_score(1.5) == pytest.approx(0.85)
-    assert sc.below_high_score(0.15) == pytest.approx(0.65)
-    assert sc.pe_score(22 * 0.85, None) == pytest.approx(0.85)
-    assert sc.pe_score(None, 10) == 0.3
-    assert sc.dividend_yield_score(0.04) == pytest.approx(0.8)
-    assert sc.rsi_score(50) == pytest.approx(0.5)
-    assert sc.ema_distance_score(95, 100) == pytest.approx(0.7)
-    assert sc.financial_strength_score(None, None, None) == 0.5
-    assert sc.financial_strength_score(0.2, 100, 2) == pytest.approx(0.4 + 0.15 + 0.3)
-    assert sc.consistency_score(0.10, None) == 0.6
-    assert sc.consistency_score(0.10, 0.11) == 1.0
-    assert sc.opinion_score(1.0, 0.2) == pytest.approx(1.0)
+    assert cv.cagr_score(0.11) == pytest.approx(1.0)
+    assert cv.cagr_score(-0.02) == 0.15
+    assert cv.sortino_score(1.75) == pytest.approx(0.9)
+    assert cv.sharpe_score(1.5) == pytest.approx(0.85)
+    assert cv.below_high_score(0.15) == pytest.approx(0.65)
+    assert cv.pe_score(22 * 0.85, None) == pytest.approx(0.85)
+    assert cv.pe_score(None, 10) == 0.3
+    assert cv.dividend_yield_score(0.04) == pytest.approx(0.8)
+    assert cv.rsi_score(50) == pytest.approx(0.5)
+    assert cv.ema_distance_score(95, 100) == pytest.approx(0.7)
+    assert cv.financial_strength_score(None, None, None) == 0.5
+    assert cv.financial_strength_score(0.2, 100, 2) == pytest.approx(0.4 + 0.15 + 0.3)
+    assert cv.consistency_score(0.10, None) == 0.6
+    assert cv.consistency_score(0.10, 0.11) == 1.0
+    assert cv.opinion_score(1.0, 0.2) == pytest.approx(1.0)
 
 
 @given(st.floats(-0.5, 0.6))
 def test_momentum_is_continuous_at_minus_ten_percent(m: float) -> None:
     """The proposed fix: no jump 0.5 → 0.2 at −10 %."""
     eps = 1e-9
-    assert abs(sc.momentum_score(-0.1 + eps) - sc.momentum_score(-0.1 - eps)) < 1e-6
-    assert sc.momentum_score(m) >= 0.2
+    assert abs(cv.momentum_score(-0.1 + eps) - cv.momentum_score(-0.1 - eps)) < 1e-6
+    assert cv.momentum_score(m) >= 0.2
 
 
 def test_diversification_rewards_underweight_groups() -> None:
-    under = sc.gap_score(target=0.5, current=0.2)
-    over = sc.gap_score(target=0.2, current=0.5)
+    under = cv.gap_score(target=0.5, current=0.2)
+    over = cv.gap_score(target=0.2, current=0.5)
     assert under > 0.5 > over
-    assert sc.gap_score(0.5, 0.5) == 0.5
+    assert cv.gap_score(0.5, 0.5) == 0.5
 
 
 def test_dividend_growth_uses_yield_ratio() -> None:
-    assert sc.dividend_growth_score(0.04, 0.03) == 1.0
-    assert sc.dividend_growth_score(0.024, 0.03) == pytest.approx(0.5)
-    assert sc.dividend_growth_score(0.01, 0.03) == 0.2
-    assert sc.dividend_growth_score(None, 0.03) == 0.5
+    assert cv.dividend_growth_score(0.04, 0.03) == 1.0
+    assert cv.dividend_growth_score(0.024, 0.03) == pytest.approx(0.5)
+    assert cv.dividend_growth_score(0.01, 0.03) == 0.2
+    assert cv.dividend_growth_score(None, 0.03) == 0.5
 
 
 def _metrics(**kw: float) -> sc.MetricInputs:

@@ -11,12 +11,12 @@ from typing import Any
 
 from bundled_plan import bundled_input, last_close
 
-from arduino_trader.domain.planner import evaluation
+from arduino_trader.domain.planner import end_state_score, evaluation, sequence_walk
 from arduino_trader.domain.planner.models import Holding, PlannerSettings
 from arduino_trader.domain.planner.plan import plan, warm_up
 from arduino_trader.domain.scoring import kernels
 
-MODULES: tuple[ModuleType, ...] = (evaluation, kernels)
+MODULES: tuple[ModuleType, ...] = (evaluation, end_state_score, sequence_walk, kernels)
 
 
 def signatures() -> dict[str, list[str]]:

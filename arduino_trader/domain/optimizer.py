@@ -3,16 +3,15 @@
 Expected-returns blend, Ledoit-Wolf covariance, per-security and country/industry bounds,
 mean-variance (with the relaxation/objective fallback chain) blended with HRP by
 ``optimizer_blend``. The hot parts run outside the library with its formulas (each tested
-against it): Ledoit-Wolf and HRP in NumPy, the efficient-return and min-volatility QPs
-straight on OSQP (:mod:`.optimizer_qp`; the library and cvxpy load only if both fail). Any
-failure degrades: MV alone, HRP alone, then the current weights (or equal weights over
-the eligible names) — :func:`optimize` never raises on bad input.
+against it): Ledoit-Wolf and HRP in NumPy (:mod:`.optimizer_risk`), the efficient-return
+and min-volatility QPs straight on OSQP (:mod:`.optimizer_qp`; the library and cvxpy load
+only if both fail). Any failure degrades: MV alone, HRP alone, then the current weights
+(or equal weights over the eligible names) — :func:`optimize` never raises on bad input.
 Weights are fractions of the *total* portfolio; they sum to 1 − reserve share.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from collections.abc import Collection, Mapping, Sequence
@@ -24,6 +23,7 @@ import pandas as pd
 
 from .optimizer_qp import efficient_return_qp as _efficient_return_qp
 from .optimizer_qp import min_volatility_qp as _min_volatility_qp
+from .optimizer_risk import RiskMemo, risk_model
 
 F64 = npt.NDArray[np.float64]
 MAX_CONCENTRATION = 0.20
@@ -68,16 +68,6 @@ class OptimizerResult:
     locked: tuple[str, ...] = ()  # kept at their current weight (not optimised)
 
 
-@dataclass(frozen=True)
-class RiskModel:
-    """What the optimiser derives from the price window alone."""
-
-    cov: pd.DataFrame | None  # Ledoit-Wolf, annualised; None when MV is not blended in
-    hrp: dict[str, float] | None  # None when HRP is not blended in (or fails)
-    high_correlations: tuple[tuple[str, str, float], ...]
-
-
-RiskMemo = dict[tuple[tuple[str, ...], float], RiskModel]  # (symbols, blend) → model
 
 
 def expected_returns(assets: Sequence[OptimizerAsset], *, target_return: float = 0.11,
@@ -188,51 +178,6 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
     return None
 
 
-def hrp_weights(returns: F64) -> F64:
-    """Hierarchical risk parity (López de Prado; the algorithm of PyPortfolioOpt's ``HRPOpt``
-    with single linkage) on a returns matrix [day, asset], in NumPy: the same weights without
-    the per-cluster pandas indexing that makes the library version ~50× slower."""
-    import scipy.cluster.hierarchy as sch
-    import scipy.spatial.distance as ssd
-
-    cov = np.cov(returns, rowvar=False)
-    sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd)
-    dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
-    link = sch.linkage(ssd.squareform(dist, checks=False), "single")
-    order = sch.to_tree(link, rd=False).pre_order()
-    w = np.ones(cov.shape[0])
-    inv_diag = 1.0 / np.diag(cov)
-
-    def cluster_var(items: list[int]) -> float:
-        iv = inv_diag[items] / inv_diag[items].sum()
-        return float(iv @ cov[np.ix_(items, items)] @ iv)
-
-    clusters: list[list[int]] = [order]
-    while clusters:
-        clusters = [c[j:k] for c in clusters for j, k in ((0, len(c) // 2), (len(c) // 2, len(c)))
-                    if len(c) > 1]
-        for i in range(0, len(clusters), 2):
-            first, second = clusters[i], clusters[i + 1]
-            v1, v2 = cluster_var(first), cluster_var(second)
-            alpha = 1 - v1 / (v1 + v2)
-            w[first] *= alpha
-            w[second] *= 1 - alpha
-    return w
-
-
-def _hrp(returns: F64, syms: Sequence[str]) -> dict[str, float] | None:
-    if returns.shape[1] < 2:
-        return None
-    try:
-        w = hrp_weights(returns)
-        if not np.all(np.isfinite(w)):
-            return None
-        return {c: float(v) for c, v in zip(syms, w, strict=True)}
-    except Exception:
-        return None
-
-
 def _finalise(w: dict[str, float], bounds: dict[str, tuple[float, float]],
               investable: float) -> dict[str, float]:
     """Clamp → drop small → normalise to ``investable``, iterated to a fixed point."""
@@ -318,7 +263,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     risk = risk_memo.get(key) if risk_memo is not None else None
     if risk is None:
         index = {a.symbol: i for i, a in enumerate(assets)}
-        risk = _risk_model(window[[index[x] for x in syms]], syms, blend)
+        risk = risk_model(window[[index[x] for x in syms]], syms, blend)
         if risk_memo is not None:
             risk_memo[key] = risk
     bounds = {a.symbol: _bounds(a) for a in usable}
@@ -385,82 +330,6 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     return OptimizerResult(True, w, dict(mu_all), float(achieved), used, fallback, changes,
                            list(risk.high_correlations), summary, notes=notes,
                            locked=tuple(locked))
-
-
-def _risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
-    """Covariance (when mean-variance is blended in), HRP weights (when HRP is) and the
-    most correlated pairs of ``syms`` from their closes ``window[asset, day]``."""
-    if len(syms) < 2:
-        return RiskModel(None, None, ())
-    px = filled_closes(window).T  # [day, asset]
-    returns = px[1:] / px[:-1] - 1.0
-    cov = None
-    if blend < 1.0:
-        cov = _positive_semidefinite(
-            pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms))
-    hrp = _hrp(returns, syms) if blend > 0.0 else None
-    pairs: tuple[tuple[str, str, float], ...] = ()
-    with contextlib.suppress(Exception):
-        c = np.atleast_2d(np.corrcoef(returns, rowvar=False))
-        iu = np.triu_indices(len(syms), 1)
-        vals = c[iu]
-        order = np.argsort(-np.abs(np.nan_to_num(vals)))[:5]
-        pairs = tuple((syms[iu[0][k]], syms[iu[1][k]], float(vals[k])) for k in order
-                      if abs(vals[k]) >= 0.80)
-    return RiskModel(cov, hrp, pairs)
-
-
-def _positive_semidefinite(cov: pd.DataFrame) -> pd.DataFrame:
-    """``cov`` unchanged when its Cholesky test passes, else its spectral repair: the
-    eigen-decomposition with negative eigenvalues set to zero, recomposed (the same
-    figures as PyPortfolioOpt's ``fix_nonpositive_semidefinite(cov, "spectral")``,
-    without importing it: it brings cvxpy and its solvers, ~200 MB resident)."""
-    try:
-        np.linalg.cholesky(cov.to_numpy() + 1e-16 * np.eye(len(cov)))
-        return cov
-    except np.linalg.LinAlgError:
-        values, vectors = np.linalg.eigh(cov.to_numpy())
-        fixed = vectors @ np.diag(np.where(values > 0, values, 0)) @ vectors.T
-        return pd.DataFrame(fixed, index=cov.index, columns=cov.columns)
-
-
-def filled_closes(window: F64) -> F64:
-    """Closes ``window[asset, day]`` with non-positive or missing values forward-filled,
-    then leading gaps back-filled (pandas' ``where(> 0).ffill().bfill()``); a series with
-    no price stays NaN."""
-    x = np.where(window > 0, window, np.nan)
-    if x.size == 0:
-        return x
-    rows = np.arange(x.shape[0])[:, None]
-    last = np.where(np.isfinite(x), np.arange(x.shape[1]), 0)
-    np.maximum.accumulate(last, axis=1, out=last)
-    x = x[rows, last]
-    first = np.argmax(np.isfinite(x), axis=1)
-    leading = np.arange(x.shape[1])[None, :] < first[:, None]
-    return np.where(leading, x[rows[:, 0], first][:, None], x)
-
-
-def ledoit_wolf(returns: F64) -> F64:
-    """Ledoit-Wolf shrunk covariance of ``returns[day, asset]`` (per day, not annualised):
-    scikit-learn's ``ledoit_wolf`` (constant-variance target), which PyPortfolioOpt's
-    ``CovarianceShrinkage.ledoit_wolf`` calls, in NumPy without the DataFrame round trips;
-    tested equal to it."""
-    x = np.nan_to_num(returns)
-    n, p = x.shape
-    x = x - x.mean(axis=0)
-    emp = x.T @ x / n
-    x2 = x * x
-    emp_trace = x2.sum(axis=0) / n
-    mu = float(emp_trace.sum()) / p
-    beta_sum = float((x2.T @ x2).sum())
-    delta_sum = float(((x.T @ x) ** 2).sum()) / n**2
-    beta = (beta_sum / n - delta_sum) / (p * n)
-    delta = (delta_sum - 2.0 * mu * float(emp_trace.sum()) + p * mu**2) / p
-    beta = min(beta, delta)
-    shrinkage = 0.0 if beta == 0 else beta / delta
-    cov = (1.0 - shrinkage) * emp
-    cov.flat[:: p + 1] += shrinkage * mu
-    return cov
 
 
 def _changes(w: Mapping[str, float], current: Mapping[str, float]

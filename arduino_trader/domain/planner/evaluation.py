@@ -16,6 +16,8 @@ minus the cost penalty (cost / pre-trade total × ``cost_penalty_factor``), clam
 The per-security sub-score vectors are fixed for a planning run: a sequence only
 changes quantities, so scoring is weighted sums plus group sums. ``tests/reference_evaluation.py``
 holds a plain NumPy implementation of the same maths that this kernel must match.
+A sequence's own walk and terms are :mod:`.sequence_walk`, the score of one end state
+:mod:`.end_state_score`; the kernels here compile them in.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
+
+from .end_state_score import alignment, score_sums
+from .sequence_walk import sequence_terms, simulate, touched
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -53,8 +58,6 @@ SUBSCORES: tuple[str, ...] = (
     "regime_alignment", "robustness",
 )
 N_SUB = len(SUBSCORES)
-BUY = 1
-SELL = -1
 _PARALLEL_LOCK = threading.Lock()
 
 
@@ -116,60 +119,6 @@ class SequenceBatch:
         return int(self.length.shape[0])
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def volatility_subscore(v: float) -> float:
-    """Volatility score: ≤ 0.15 → 1; ≤ 0.25 → 0.8 + 2(0.25 − v); ≤ 0.40 → 0.5 + 2(0.40 − v)."""
-    if v <= 0.15:
-        return 1.0
-    if v <= 0.25:
-        return 0.8 + 2.0 * (0.25 - v)
-    if v <= 0.40:
-        return 0.5 + 2.0 * (0.40 - v)
-    return max(0.2, 0.5 - (v - 0.4))
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def drawdown_subscore(a: float) -> float:
-    """Drawdown score of an absolute drawdown ``a``."""
-    if a <= 0.1:
-        return 1.0
-    if a <= 0.2:
-        return 0.8 + 2.0 * (0.2 - a)
-    if a <= 0.3:
-        return 0.6 + 2.0 * (0.3 - a)
-    if a <= 0.5:
-        return 0.2 + 2.0 * (0.5 - a)
-    return max(0.0, 0.2 - (a - 0.5))
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def sharpe_subscore(x: float) -> float:
-    """Sharpe-ratio score (the security scorer's curve)."""
-    if x >= 2.0:
-        return 1.0
-    if x >= 1.0:
-        return 0.7 + 0.3 * (x - 1.0)
-    if x >= 0.5:
-        return 0.4 + 0.6 * (x - 0.5)
-    if x >= 0.0:
-        return 0.8 * x
-    return 0.0
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def total_return_subscore(x: float) -> float:
-    """Total-return score: ≥ 0.20 → 0.95; ≥ 0.11 → 1 − 0.15(x−0.11)/0.09; … else 0.1."""
-    if x >= 0.20:
-        return 0.95
-    if x >= 0.11:
-        return 1.0 - 0.15 * (x - 0.11) / 0.09
-    if x >= 0.05:
-        return 0.5 + (x - 0.05) / 0.12
-    if x >= 0.0:
-        return 10.0 * x
-    return 0.1
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _worst_and_quantile(x: F64, q: float) -> tuple[float, float]:
     """(min, linear-interpolated q-quantile) in O(n) by partitioning (same as np.quantile)."""
@@ -193,126 +142,6 @@ def _worst_and_quantile(x: F64, q: float) -> tuple[float, float]:
     if hi == lo:
         return worst, x_hi
     return worst, x_lo + (x_hi - x_lo) * (pos - lo)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _simulate(s: int, length: I64, sec: I64, side: I64, qty: F64, price_eur: F64,
-              q_out: F64, cash0: float, reserve: float, cost_fixed: float,
-              cost_pct: float) -> tuple[bool, float, float]:
-    """Apply sequence ``s`` to ``q_out`` (a copy of the holdings): (feasible, cash, cost)."""
-    cash = cash0
-    cost = 0.0
-    for a in range(length[s]):
-        i = sec[s, a]
-        n = qty[s, a]
-        value = n * price_eur[i]
-        c = cost_fixed + cost_pct * value
-        cost += c
-        if side[s, a] == SELL:
-            if n > q_out[i] + 1e-9 or n <= 0.0:
-                return False, cash, cost
-            q_out[i] = max(0.0, q_out[i] - n)
-            cash += value - c
-        else:
-            if n <= 0.0 or cash - value - c < reserve - 1e-9:
-                return False, cash, cost
-            q_out[i] += n
-            cash -= value + c
-    return True, cash, cost
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _sequence_terms(s: int, length: I64, sec: I64, side: I64, windfall: F64, priority: F64,
-                    technical: F64, regime: int, sub: F64) -> tuple[float, float]:
-    """Opportunity-capture and regime/robustness components (scenario-independent)."""
-    n = length[s]
-    if n == 0:
-        sub[0] = 0.5
-        sub[1] = 0.5
-        sub[2] = 0.5
-        opp = 0.5
-        buy_share = 0.0
-        sell_share = 0.0
-        robust = 1.0
-    else:
-        wsum = 0.0
-        psum = 0.0
-        tsum = 0.0
-        nb = 0
-        for a in range(n):
-            wsum += windfall[s, a]
-            p = priority[s, a]
-            psum += min(1.0, max(0.0, p))
-            tsum += technical[s, a]
-            if side[s, a] == BUY:
-                nb += 1
-        sub[0] = wsum / n
-        sub[1] = psum / n
-        sub[2] = tsum / n
-        opp = 0.40 * sub[0] + 0.35 * sub[1] + 0.25 * sub[2]
-        buy_share = nb / n
-        sell_share = (n - nb) / n
-        distinct = 0
-        both = 0
-        for a in range(n):
-            first = True
-            for b in range(a):
-                if sec[s, b] == sec[s, a]:
-                    first = False
-                    break
-            if not first:
-                continue
-            distinct += 1
-            has_buy = False
-            has_sell = False
-            for b in range(n):
-                if sec[s, b] == sec[s, a]:
-                    if side[s, b] == BUY:
-                        has_buy = True
-                    else:
-                        has_sell = True
-            if has_buy and has_sell:
-                both += 1
-        robust = 1.0 - both / distinct
-    if regime > 0:
-        align = 0.5 + 0.5 * buy_share
-    elif regime < 0:
-        align = 0.5 + 0.5 * sell_share
-    else:
-        align = 0.7
-    sub[12] = align
-    sub[13] = robust
-    return opp, 0.6 * align + 0.4 * robust
-
-
-EPS_EUR = 1e-6  # values below this (EUR) count as zero: base + delta sums leave residues
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _alignment(q: F64, rel: I64, cash: float, price_eur: F64, target_w: F64,
-               has_targets: bool) -> float:
-    """Optimiser alignment at today's prices: max(0, 1 − mean|w − w*|/0.20) over the
-    securities held or targeted *and the cash line* (its target is what the security
-    targets leave: the reserve share), so cash left idle above the reserve is a deviation
-    from the optimiser's allocation like any unbought target."""
-    if not has_targets:
-        return 0.5
-    total = cash
-    target_sum = 0.0
-    for k in range(rel.size):
-        total += q[rel[k]] * price_eur[rel[k]]
-        target_sum += target_w[rel[k]]
-    if total <= 0.0:
-        total = 1e-12
-    n = 1
-    dev = abs(cash / total - max(0.0, 1.0 - target_sum))
-    for k in range(rel.size):
-        i = rel[k]
-        w = q[i] * price_eur[i] / total
-        if w > 0.0 or target_w[i] > 0.0:
-            dev += abs(w - target_w[i])
-            n += 1
-    return max(0.0, 1.0 - dev / n / 0.20)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -348,106 +177,6 @@ def path_bases(mult: F64, held: I64, hold_qty: F64, price_eur: F64, ret: F64, pr
             _add_value(out[p], i, hold_qty[i] * price_eur[i] * mult[p, i], ret, promise, vol,
                        dd, sharpe, country, ind_idx, ind_frac, n_cg)
     return out
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _any_positive(x: F64) -> bool:
-    """Whether any entry is > 0 (a group dimension with at least one target)."""
-    for v in x:
-        if v > 0.0:
-            return True
-    return False
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _score_sums(invested: float, s_ret: float, s_prom: float, s_vol: float, s_dd: float,
-                s_sh: float, grp: F64, cash: float, country_target: F64,
-                industry_target: F64, align: float, comp_w: F64, opp: float,
-                regime_term: float, sub: F64) -> float:
-    """End-state score from the sums of one state: invested value, Σv·ret, Σv·promise,
-    Σv·vol, Σv·dd, Σv·sharpe and the group values ``grp`` (sub-scores into ``sub``)."""
-    if invested < EPS_EUR:
-        invested = 0.0
-    total = invested + cash
-    if total <= 0.0:
-        total = 1e-12
-    r_total = 1.0 / total
-    r_inv = 1.0 / invested if invested > 0.0 else 0.0
-    # Cash is neutral (0.5) by its share of the total in promise and in every risk term
-    # (volatility, drawdown, Sharpe of the invested part); it earns 0 total return. Scored
-    # as a zero-volatility asset, cash above the reserve would look safer than any holding
-    # and the planner would stop deploying it part-way.
-    f_inv = min(1.0, max(0.0, invested * r_total))
-    if invested > 0.0:
-        vs = f_inv * volatility_subscore(s_vol * r_inv) + (1.0 - f_inv) * 0.5
-        ds = f_inv * drawdown_subscore(s_dd * r_inv) + (1.0 - f_inv) * 0.5
-        sh = f_inv * sharpe_subscore(s_sh * r_inv) + (1.0 - f_inv) * 0.5
-    else:
-        vs = 0.5
-        ds = 0.5
-        sh = 0.5
-    tr = total_return_subscore(s_ret * r_total)
-    prom = (s_prom + 0.5 * cash) * r_total
-    stab = 0.6 * vs + 0.4 * ds
-    quality = 0.40 * tr + 0.35 * prom + 0.25 * stab
-    # Diversification: geography and industry deviations over the invested value.
-    n_cg = country_target.size
-    geo = 0.5  # a dimension without targets states no preference: neutral for every state
-    n = 0
-    dev = 0.0
-    for g in range(n_cg if _any_positive(country_target) else 0):
-        gv = grp[g]
-        cur = gv * r_inv if gv > EPS_EUR else 0.0
-        if country_target[g] > 0.0 or cur > 0.0:
-            dev += abs(cur - country_target[g])
-            n += 1
-    if n > 0:
-        geo = max(0.0, 1.0 - dev / (n * 0.3))
-    ind = 0.5
-    n = 0
-    dev = 0.0
-    for g in range(industry_target.size if _any_positive(industry_target) else 0):
-        gv = grp[n_cg + g]
-        cur = gv * r_inv if gv > EPS_EUR else 0.0
-        if industry_target[g] > 0.0 or cur > 0.0:
-            dev += abs(cur - industry_target[g])
-            n += 1
-    if n > 0:
-        ind = max(0.0, 1.0 - dev / (n * 0.3))
-    divers = 0.35 * geo + 0.30 * ind + 0.35 * align
-    risk = 0.40 * sh + 0.35 * vs + 0.25 * ds
-    sub[3] = tr
-    sub[4] = prom
-    sub[5] = stab
-    sub[6] = geo
-    sub[7] = ind
-    sub[8] = align
-    sub[9] = sh
-    sub[10] = vs
-    sub[11] = ds
-    return (comp_w[0] * opp + comp_w[1] * quality + comp_w[2] * divers + comp_w[3] * risk
-            + comp_w[4] * regime_term)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _touched(s: int, length: I64, sec: I64, q: F64, hold_qty: F64) -> tuple[I64, F64]:
-    """Distinct securities a sequence changed and their quantity changes."""
-    n = length[s]
-    idx = np.empty(n, dtype=np.int64)
-    dq = np.empty(n)
-    m = 0
-    for a in range(n):
-        i = sec[s, a]
-        dup = False
-        for b in range(m):
-            if idx[b] == i:
-                dup = True
-                break
-        if not dup:
-            idx[m] = i
-            dq[m] = q[i] - hold_qty[i]
-            m += 1
-    return idx[:m], dq[:m]
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -488,16 +217,16 @@ def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, p
     mult_t = np.ascontiguousarray(mult.T)  # security-major: a sequence streams its rows
     for s in prange(n_seq):
         q = hold_qty.copy()
-        ok, cash, cost = _simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
-                                   cost_fixed, cost_pct)
+        ok, cash, cost = simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
+                                  cost_fixed, cost_pct)
         out[s, R_COST] = cost
         if not ok:
             continue
         sub = np.zeros(N_SUB)
-        opp, reg = _sequence_terms(s, length, sec, side, windfall, priority, technical,
-                                   regime, sub)
-        align = _alignment(q, rel, cash, price_eur, target_w, has_targets)
-        idx, dq = _touched(s, length, sec, q, hold_qty)
+        opp, reg = sequence_terms(s, length, sec, side, windfall, priority, technical,
+                                  regime, sub)
+        align = alignment(q, rel, cash, price_eur, target_w, has_targets)
+        idx, dq = touched(s, length, sec, q, hold_qty)
         nt = idx.size
         # Per touched security: EUR value change per unit multiplier and its metric rows.
         cv = np.empty(nt)
@@ -541,9 +270,9 @@ def evaluate_kernel(length: I64, sec: I64, side: I64, qty: F64, windfall: F64, p
                     g = ind_idx[i, j]
                     if g >= 0:
                         grp[n_cg + g] += v * ind_frac[i, j]
-            scores[p] = _score_sums(inv, s_ret, s_prom, s_vol, s_dd, s_sh, grp, cash,
-                                    country_target, industry_target, align, comp_w, opp, reg,
-                                    sub)
+            scores[p] = score_sums(inv, s_ret, s_prom, s_vol, s_dd, s_sh, grp, cash,
+                                   country_target, industry_target, align, comp_w, opp, reg,
+                                   sub)
         mean = scores.sum() / n_paths
         worst, p10 = _worst_and_quantile(scores, 0.10)
         robust = 0.4 * worst + 0.3 * p10 + 0.3 * mean
@@ -566,15 +295,15 @@ def explain_kernel(s: int, length: I64, sec: I64, side: I64, qty: F64, windfall:
                    cost_pct: float) -> tuple[float, F64, F64, float, bool]:
     """Today's-price end state of sequence ``s``: (score, components, sub-scores, cost, ok)."""
     q = hold_qty.copy()
-    ok, cash, cost = _simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
-                               cost_fixed, cost_pct)
+    ok, cash, cost = simulate(s, length, sec, side, qty, price_eur, q, cash0, reserve,
+                              cost_fixed, cost_pct)
     sub = np.zeros(N_SUB)
     comps = np.zeros(5)
     if not ok:
         return 0.0, comps, sub, cost, False
-    opp, reg = _sequence_terms(s, length, sec, side, windfall, priority, technical, regime,
-                               sub)
-    align = _alignment(q, rel, cash, price_eur, target_w, has_targets)
+    opp, reg = sequence_terms(s, length, sec, side, windfall, priority, technical, regime,
+                              sub)
+    align = alignment(q, rel, cash, price_eur, target_w, has_targets)
     n_cg = country_target.size
     acc = np.zeros(6 + n_cg + industry_target.size)
     for k in range(rel.size):
@@ -587,8 +316,8 @@ def explain_kernel(s: int, length: I64, sec: I64, side: I64, qty: F64, windfall:
     for c in range(5):
         unit[:] = 0.0
         unit[c] = 1.0
-        comps[c] = _score_sums(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6:], cash,
-                               country_target, industry_target, align, unit, opp, reg, sub)
+        comps[c] = score_sums(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6:], cash,
+                              country_target, industry_target, align, unit, opp, reg, sub)
         total += comp_w[c] * comps[c]
     return total, comps, sub, cost, True
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .evaluation import BUY, SELL, SequenceBatch
+from .evaluation import SequenceBatch
 from .filters import buys_conflict, diversity_scores
 from .models import Candidate
+from .sequence_walk import BUY, SELL
 
 Seq = tuple[int, ...]
 ADAPTIVE_COUNTRY_GAP = 0.02

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..scoring.scorers import SecurityScore, clamp
+from ..scoring.curves import clamp
+from ..scoring.scorers import SecurityScore
 from ..scoring.sell import SellScore, Windfall
 from .filters import cluster_key, diverse_select
 from .models import Candidate, Category, PlannerSettings, SecurityInfo

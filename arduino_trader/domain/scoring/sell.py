@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .scorers import missing
+from .curves import missing
 
 
 @dataclass(frozen=True)

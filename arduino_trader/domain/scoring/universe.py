@@ -18,17 +18,19 @@ from .scorers import (
 )
 
 
-def _f(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
+    """``x`` as a float, or ``None`` when it is NaN or infinite."""
     return float(x) if math.isfinite(x) else None
 
 
 def metric_inputs(row: npt.NDArray[np.float64]) -> MetricInputs:
     """A kernel metrics row as scorer input (NaN → None)."""
+    f = finite_or_none
     return MetricInputs(
-        int(row[k.M_N_VALID]), _f(row[k.M_LAST]), _f(row[k.M_CAGR_5Y]), _f(row[k.M_CAGR_10Y]),
-        _f(row[k.M_SHARPE]), _f(row[k.M_SORTINO]), _f(row[k.M_VOLATILITY]),
-        _f(row[k.M_MAX_DRAWDOWN]), _f(row[k.M_RSI]), _f(row[k.M_EMA_200]),
-        _f(row[k.M_BOLLINGER]), _f(row[k.M_MOMENTUM]), _f(row[k.M_BELOW_HIGH]))
+        int(row[k.M_N_VALID]), f(row[k.M_LAST]), f(row[k.M_CAGR_5Y]), f(row[k.M_CAGR_10Y]),
+        f(row[k.M_SHARPE]), f(row[k.M_SORTINO]), f(row[k.M_VOLATILITY]),
+        f(row[k.M_MAX_DRAWDOWN]), f(row[k.M_RSI]), f(row[k.M_EMA_200]),
+        f(row[k.M_BOLLINGER]), f(row[k.M_MOMENTUM]), f(row[k.M_BELOW_HIGH]))
 
 
 def score_universe(symbols: Sequence[str], prices: npt.NDArray[np.float64],
