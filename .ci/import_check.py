@@ -30,7 +30,7 @@ def import_every_module() -> int:
 def optimiser_fallback() -> str:
     """The direct OSQP solves (efficient return, min volatility) made to fail: the
     PyPortfolioOpt chain runs, as it does when OSQP reports no solution."""
-    from arduino_trader.domain import optimizer
+    from arduino_trader.domain import optimizer, optimizer_risk
 
     syms = ["A", "B", "C"]
     mu = pd.Series([0.05, 0.07, 0.06], index=syms)
@@ -45,9 +45,10 @@ def optimiser_fallback() -> str:
     assert found is not None, "PyPortfolioOpt fallback found no weights"
     weights, method = found
     assert "efficient_return" not in method and abs(sum(weights.values()) - 1) < 1e-6, found
-    # A covariance that is not positive semi-definite is repaired by PyPortfolioOpt.
+    # A covariance that is not positive semi-definite is repaired (PyPortfolioOpt's
+    # spectral formula, in NumPy).
     bad = pd.DataFrame([[1.0, 2.0], [2.0, 1.0]], index=syms[:2], columns=syms[:2])
-    fixed = optimizer._positive_semidefinite(bad)
+    fixed = optimizer_risk._positive_semidefinite(bad)
     assert np.all(np.linalg.eigvalsh(fixed.to_numpy()) >= -1e-10)
     return method
 

@@ -16,14 +16,17 @@ import math
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from .optimizer_qp import efficient_return_qp as _efficient_return_qp
 from .optimizer_qp import min_volatility_qp as _min_volatility_qp
 from .optimizer_risk import RiskMemo, risk_model
+
+if TYPE_CHECKING:  # pandas (~45 MB, ~1 s) loads with the first plan, not at start-up
+    import pandas as pd
 
 F64 = npt.NDArray[np.float64]
 MAX_CONCENTRATION = 0.20
@@ -274,6 +277,8 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         f = 0.70 * budget / low_sum
         bounds = {k: (b[0] * f, b[1]) for k, b in bounds.items()}
         notes.append("security lower bounds scaled down")
+    import pandas as pd
+
     mu = pd.Series({s: mu_all[s] for s in syms})
     country_of = {a.symbol: a.country_group for a in usable}
     industry_of = {a.symbol: a.industry_group for a in usable}

@@ -10,8 +10,12 @@ re-compiles the problem on every call (~80 % of a solve) and, with PyPortfolioOp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # the caller builds the Series and frames; nothing here needs pandas loaded
+    import pandas as pd
 
 OSQP_SOLVED = (1, 2)  # OSQP's "solved" and "solved inaccurate" (cvxpy: optimal[_inaccurate])
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:  # loaded by the first plan (risk_model), not at start-up
+    import pandas as pd
 
 F64 = npt.NDArray[np.float64]
 
@@ -85,6 +88,8 @@ def risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
     returns = px[1:] / px[:-1] - 1.0
     cov = None
     if blend < 1.0:
+        import pandas as pd
+
         cov = _positive_semidefinite(
             pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms))
     hrp = _hrp(returns, syms) if blend > 0.0 else None
@@ -110,6 +115,8 @@ def _positive_semidefinite(cov: pd.DataFrame) -> pd.DataFrame:
     except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh(cov.to_numpy())
         fixed = vectors @ np.diag(np.where(values > 0, values, 0)) @ vectors.T
+        import pandas as pd
+
         return pd.DataFrame(fixed, index=cov.index, columns=cov.columns)
 
 

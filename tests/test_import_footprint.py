@@ -1,0 +1,30 @@
+"""Start-up footprint: the daemon's modules load without the libraries that only some
+paths need (the optimiser's fallback, the plan's frames, Yahoo, calendars, plotting,
+studies). Each is imported where it is used; a module-level import of one of them adds its
+resident memory and import time to every start (benchmarks/memory_floor.py, soak.py)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+# Loaded on first use only: pandas with the first plan or calendar, the rest on their paths.
+ON_DEMAND = ("pandas", "exchange_calendars", "pypfopt", "cvxpy", "yfinance", "curl_cffi",
+             "matplotlib", "distributed", "osqp", "boto3")
+
+
+def _loaded_after(statement: str) -> list[str]:
+    code = (f"import sys\n{statement}\n"
+            f"print(sorted(m for m in {ON_DEMAND!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    return list(ast.literal_eval(out.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_daemon_loads_no_on_demand_library() -> None:
+    assert _loaded_after("import arduino_trader.daemon.service") == []
+
+
+def test_importing_the_cli_loads_no_on_demand_library() -> None:
+    assert _loaded_after("import arduino_trader.daemon.cli") == []
