@@ -19,7 +19,6 @@ import os
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import date
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from arduino_trader.config.settings import load_settings  # noqa: E402
 from arduino_trader.daemon.backtest import BacktestConfig, run_backtest  # noqa: E402
 from arduino_trader.daemon.logging_setup import configure_logging  # noqa: E402
+from benchmarks.revision import export  # noqa: E402
 
 
 def _run_tree(tree: Path, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
@@ -55,22 +55,10 @@ def _run_tree(tree: Path, args: argparse.Namespace, extra: list[str]) -> dict[st
             "orders_sha256": summary["orders_sha256"], "trades": summary["trades"]}
 
 
-def _export(rev: str, into: Path) -> Path:
-    """The files of git revision ``rev`` of this repository, under ``into``."""
-    archive = into / "rev.tar"
-    with archive.open("wb") as out:
-        subprocess.run(["git", "-C", str(ROOT), "archive", rev],
-                       stdout=out, check=True)
-    tree = into / "tree"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
-
-
 def compare(args: argparse.Namespace) -> int:
     """This tree against ``args.compare`` in one run; prints one JSON line."""
     with tempfile.TemporaryDirectory(prefix="bt-compare-") as tmp:
-        other = _export(args.compare, Path(tmp))
+        other = export(args.compare, Path(tmp))
         previous = _run_tree(other, args, args.compare_arg or [])
         current = _run_tree(ROOT, args, [])
     print(json.dumps({"current": current, args.compare: previous,

@@ -14,6 +14,11 @@ unhealthy_reasons, peak_rss_mb, cvxpy_loaded, exit_code}``; ``healthy_s`` is whe
 that (a poll without an answer within 5 s counts too) and ``unhealthy_reasons`` the first
 distinct answers instead of 200. Exit status 0 when a
 plan was stored and the daemon exited with 0.
+
+``--compare REV`` measures git revision ``REV`` (its files exported to a temporary
+directory) and this tree one after the other, each started twice on the same Numba cache
+directory: the first start fills the cache, the second is the warm restart measured.
+Prints ``{REV: {...}, "current": {...}}`` with the same fields: one run, one machine load.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.revision import ROOT, export
 
 POLL_S = 1.0
 HEALTH_TIMEOUT_S = 5.0  # an answer slower than this counts as not 200
@@ -92,11 +101,14 @@ def _first_plan(db: Path) -> tuple[str, int] | None:
         return None
 
 
-def _command(args: argparse.Namespace, work: Path, port: int) -> tuple[list[str],
-                                                                     dict[str, str], Path]:
-    """The daemon's command line, environment and (host path of) its database."""
+def _command(args: argparse.Namespace, work: Path, port: int,
+             tree: Path | None) -> tuple[list[str], dict[str, str], Path]:
+    """The daemon's command line, environment and (host path of) its database; the package
+    of ``tree`` when given, else the installed one."""
     if args.root is None:
         env = dict(os.environ, ARDUINO_TRADER_API__PORT=str(port))
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
         if args.cold:
             env["NUMBA_CACHE_DIR"] = str(work / "numba")
         cmd = [sys.executable, "-m", "arduino_trader", "run", "--demo",
@@ -114,20 +126,14 @@ def _command(args: argparse.Namespace, work: Path, port: int) -> tuple[list[str]
     return cmd, dict(os.environ), work / "state" / "arduino-trader.db"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", action="store_true", help="empty Numba cache directory")
-    parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument("--root", help="run the daemon chrooted into this root file system")
-    parser.add_argument("--venv", default="/opt/arduino-trader/.venv",
-                        help="with --root: the virtualenv holding the package (guest path)")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, tree: Path | None = None) -> dict[str, Any]:
+    """One start of the demo until its first plan: the figures of the JSON line."""
     base = Path(args.root) / "var" / "tmp" if args.root else None
     work = Path(tempfile.mkdtemp(prefix="demo-rss-", dir=base)).resolve()
     port = _free_port()
-    cmd, env, db = _command(args, work, port)
+    cmd, env, db = _command(args, work, port, tree)
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     peak, cvxpy, plan, first_plan_s = 0.0, False, None, None
     healthy_s: float | None = None
@@ -165,12 +171,45 @@ def main() -> int:
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
-    print(json.dumps({"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
-                      "plan_steps": plan and plan[1], "healthy_s": healthy_s,
-                      "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
-                      "peak_rss_mb": round(peak, 1),
-                      "cvxpy_loaded": cvxpy, "exit_code": code}))
-    return 0 if plan is not None and code == 0 else 1
+    return {"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
+            "plan_steps": plan and plan[1], "healthy_s": healthy_s,
+            "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
+            "peak_rss_mb": round(peak, 1), "cvxpy_loaded": cvxpy, "exit_code": code}
+
+
+def _ok(result: dict[str, Any]) -> bool:
+    return result["plan_status"] is not None and result["exit_code"] == 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``args.compare`` then this tree, each started twice (the second start measured)."""
+    runs: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="demo-rss-compare-") as tmp:
+        other = export(args.compare, Path(tmp))
+        for name, tree in ((args.compare, other), ("current", ROOT)):
+            measure(args, tree)  # fills this tree's Numba cache
+            runs[name] = measure(args, tree)
+    print(json.dumps(runs))
+    return 0 if all(_ok(r) for r in runs.values()) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="empty Numba cache directory")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--root", help="run the daemon chrooted into this root file system")
+    parser.add_argument("--venv", default="/opt/arduino-trader/.venv",
+                        help="with --root: the virtualenv holding the package (guest path)")
+    parser.add_argument("--compare", metavar="REV", default=None,
+                        help="also measure git revision REV, each warm start after a first")
+    args = parser.parse_args()
+    if args.compare:
+        if args.root or args.cold:
+            parser.error("--compare measures warm starts of this machine's interpreter")
+        return compare(args)
+    result = measure(args)
+    print(json.dumps(result))
+    return 0 if _ok(result) else 1
 
 
 if __name__ == "__main__":

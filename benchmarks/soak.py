@@ -7,7 +7,14 @@ prices, broker probe, cash flows, emergency check, planner, autonomous execution
 maintenance, ...) and waits until they have finished. Resident memory is read from
 ``/proc/self/status`` after the first simulated day (start: caches, kernels and the
 history are loaded by then) and at the end. Prints one JSON line:
-``{days, cycles, job_runs, failed_runs, rss_start_mb, rss_end_mb, growth_mb, seconds}``.
+``{days, cycles, job_runs, failed_runs, rss_start_mb, rss_end_mb, growth_mb, seconds,
+libraries}`` (``libraries``: which of the heavy optional-path libraries the steady daemon
+has imported).
+
+``--compare REV`` runs the same soak at git revision ``REV`` (its files exported to a
+temporary directory) and at this tree, each in a fresh process of this interpreter after
+one unmeasured run that fills that tree's Numba cache (a cold cache holds ~150 MB more),
+and prints both JSON lines with the differences: one run, one machine load.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import gc
 import json
 import logging
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +39,15 @@ sys.path.insert(0, str(ROOT))
 from arduino_trader.adapters.clock import ManualClock  # noqa: E402
 from arduino_trader.config.settings import load_settings  # noqa: E402
 from arduino_trader.daemon.service import DaemonOptions, TraderDaemon  # noqa: E402
+from benchmarks.revision import export  # noqa: E402
 
 CYCLE = timedelta(minutes=5)
 # Inside the bundled replay history (it ends in 2022), a Monday.
 START = datetime(2021, 3, 1, 6, 0, tzinfo=UTC)
+# Libraries that only some paths need (the optimiser's fallback, Yahoo, plotting, studies,
+# calendars): the soak reports which of them the steady daemon holds.
+HEAVY = ("pandas", "scipy", "exchange_calendars", "pypfopt", "cvxpy", "yfinance",
+         "matplotlib", "distributed", "osqp")
 
 
 def rss_mb() -> float:
@@ -62,11 +75,40 @@ def _runs(db: Path) -> tuple[int, int]:
     return int(total), int(failed)
 
 
+def _soak_of(tree: Path, days: float) -> dict[str, object]:
+    """The JSON line of ``tree``'s own soak script, run in a fresh process."""
+    done = subprocess.run([sys.executable, str(tree / "benchmarks" / "soak.py"),
+                           "--days", str(days)], cwd=tree, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"soak in {tree} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def compare(rev: str, days: float) -> int:
+    """``rev`` then this tree, each after a run that fills its Numba cache; one JSON line."""
+    with tempfile.TemporaryDirectory(prefix="soak-compare-") as tmp:
+        other = export(rev, Path(tmp))
+        runs: dict[str, dict[str, object]] = {}
+        for name, tree in ((rev, other), ("current", ROOT)):
+            _soak_of(tree, days)  # kernels compiled and cached
+            runs[name] = _soak_of(tree, days)
+    before, after = runs[rev], runs["current"]
+    print(json.dumps({**runs, "rss_end_diff_mb": round(
+        float(str(after["rss_end_mb"])) - float(str(before["rss_end_mb"])), 1)}))
+    return 0
+
+
 def main() -> int:
     """Simulate the days and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--compare", metavar="REV", default=None,
+                        help="also soak git revision REV and print both with the difference")
     args = parser.parse_args()
+    if args.compare:
+        return compare(args.compare, args.days)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     clock = ManualClock(START)
     cycles = int(args.days * 24 * 60 / 5)
@@ -100,6 +142,7 @@ def main() -> int:
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
         "growth_mb": round(rss_end - rss_start, 1),
         "seconds": round(time.monotonic() - started, 1),
+        "libraries": [name for name in HEAVY if name in sys.modules],
     }))
     return 0
 
