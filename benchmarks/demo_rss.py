@@ -16,8 +16,9 @@ distinct answers instead of 200. Exit status 0 when a
 plan was stored and the daemon exited with 0.
 
 ``--compare REV`` measures git revision ``REV`` (its files exported to a temporary
-directory) and this tree one after the other, each started twice on the same Numba cache
-directory: the first start fills the cache, the second is the warm restart measured.
+directory) and this tree one after the other, each started twice on the same data
+directory: the first start seeds the demo and fills the tree's Numba cache, the second is
+the warm restart measured (``first_plan_s``: its first new plan).
 Prints ``{REV: {...}, "current": {...}}`` with the same fields: one run, one machine load.
 """
 
@@ -86,12 +87,14 @@ def _health(port: int) -> str | None:
         return type(getattr(exc, "reason", exc)).__name__
 
 
-def _first_plan(db: Path) -> tuple[str, int] | None:
+def _first_plan(db: Path, after: int = 0) -> tuple[str, int] | None:
+    """Status and step count of the first plan stored with an id above ``after``."""
     if not db.exists():
         return None
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            row = con.execute("SELECT id, status FROM plans ORDER BY id LIMIT 1").fetchone()
+            row = con.execute("SELECT id, status FROM plans WHERE id > ? ORDER BY id LIMIT 1",
+                              (after,)).fetchone()
             if row is None:
                 return None
             steps = con.execute("SELECT COUNT(*) FROM recommendations WHERE plan_id = ?",
@@ -99,6 +102,13 @@ def _first_plan(db: Path) -> tuple[str, int] | None:
             return str(row[1]), int(steps)
     except sqlite3.Error:  # not created or migrated yet
         return None
+
+
+def _last_plan_id(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as con:
+        return int(con.execute("SELECT COALESCE(MAX(id), 0) FROM plans").fetchone()[0])
 
 
 def _command(args: argparse.Namespace, work: Path, port: int,
@@ -126,12 +136,17 @@ def _command(args: argparse.Namespace, work: Path, port: int,
     return cmd, dict(os.environ), work / "state" / "arduino-trader.db"
 
 
-def measure(args: argparse.Namespace, tree: Path | None = None) -> dict[str, Any]:
-    """One start of the demo until its first plan: the figures of the JSON line."""
-    base = Path(args.root) / "var" / "tmp" if args.root else None
-    work = Path(tempfile.mkdtemp(prefix="demo-rss-", dir=base)).resolve()
+def measure(args: argparse.Namespace, tree: Path | None = None,
+            work: Path | None = None) -> dict[str, Any]:
+    """One start of the demo until its first plan: the figures of the JSON line. A fresh
+    data directory (removed after), or ``work``'s (kept: a restart of that daemon)."""
+    keep = work is not None
+    if work is None:
+        base = Path(args.root) / "var" / "tmp" if args.root else None
+        work = Path(tempfile.mkdtemp(prefix="demo-rss-", dir=base)).resolve()
     port = _free_port()
     cmd, env, db = _command(args, work, port, tree)
+    after = _last_plan_id(db)
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -151,7 +166,7 @@ def measure(args: argparse.Namespace, tree: Path | None = None) -> dict[str, Any
                 unhealthy_s += max(POLL_S, time.monotonic() - tick)
                 if why not in reasons and len(reasons) < 5:
                     reasons.append(why)
-            plan = _first_plan(db)
+            plan = _first_plan(db, after)
             if plan is not None:
                 first_plan_s = round(time.monotonic() - started, 1)
                 break
@@ -170,7 +185,8 @@ def measure(args: argparse.Namespace, tree: Path | None = None) -> dict[str, Any
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
     return {"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
             "plan_steps": plan and plan[1], "healthy_s": healthy_s,
             "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
@@ -187,8 +203,10 @@ def compare(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="demo-rss-compare-") as tmp:
         other = export(args.compare, Path(tmp))
         for name, tree in ((args.compare, other), ("current", ROOT)):
-            measure(args, tree)  # fills this tree's Numba cache
-            runs[name] = measure(args, tree)
+            work = Path(tmp) / f"work-{name}"
+            work.mkdir()
+            measure(args, tree, work)  # seeds the demo, fills this tree's Numba cache
+            runs[name] = measure(args, tree, work)  # the warm restart
     print(json.dumps(runs))
     return 0 if all(_ok(r) for r in runs.values()) else 1
 
