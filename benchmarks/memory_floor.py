@@ -3,8 +3,10 @@
 Explains the soak's steady RSS: how much resident memory the process holds before it
 has done any work, layer by layer. Each layer is measured in a fresh interpreter that
 imports everything of the layers before it plus its own modules, so the figures are
-cumulative and independent of import order elsewhere. Prints one JSON line:
-``{"layers": [{"layer", "rss_mb", "added_mb"}...], "floor_mb"}``.
+cumulative and independent of import order elsewhere. ``daemon_import_mb`` is the daemon's
+modules alone, what a start holds before its first plan or calendar loads pandas and
+exchange_calendars. Prints one JSON line:
+``{"layers": [{"layer", "rss_mb", "added_mb"}...], "floor_mb", "daemon_import_mb"}``.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def main() -> int:
                      "added_mb": round(rss - previous, 1)})
         print(f"{name:48s} {rss:7.1f} MB  (+{rss - previous:.1f})", file=sys.stderr)
         previous = rss
-    print(json.dumps({"layers": rows, "floor_mb": round(previous, 1)}))
+    alone = rss_after(["import arduino_trader.daemon.service"])
+    print(f"{'daemon modules alone':48s} {alone:7.1f} MB", file=sys.stderr)
+    print(json.dumps({"layers": rows, "floor_mb": round(previous, 1),
+                      "daemon_import_mb": round(alone, 1)}))
     return 0
 
 
