@@ -405,3 +405,19 @@ def test_a_deferred_buy_a_later_buy_superseded_is_never_placed(rig: Rig) -> None
     assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["superseded"]
     assert order_journal.find_by_intent(rig.store, first) is None
     assert len(rig.broker_orders(fx=False)) == 1 and len(rig.broker_orders(fx=True)) == 1
+
+
+def test_a_deferred_live_buy_ends_when_the_mode_is_no_longer_live(rig: Rig) -> None:
+    """The kill switch set research mode while a live buy waited for its funding: the
+    follow-up never places it in research, it ends with a note."""
+    rig.start_executor()
+    with rig.sandbox.sandbox.account.lock:
+        rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
+    key = "plan:m1|0|buy"
+    assert rig.ask(SubmitOrder(buy(3), key)).code == "funding_pending"
+    rig.settings = rig.settings.with_overrides({"trading_mode": "research"})
+    rig.ask(FollowUpOrders())
+    state, note = rig.deferred(key)
+    assert state == "ended" and "trading mode is now research" in note, note
+    assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["mode_changed"]
+    assert order_journal.find_by_intent(rig.store, key) is None
