@@ -421,3 +421,20 @@ def test_a_deferred_live_buy_ends_when_the_mode_is_no_longer_live(rig: Rig) -> N
     assert state == "ended" and "trading mode is now research" in note, note
     assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["mode_changed"]
     assert order_journal.find_by_intent(rig.store, key) is None
+
+
+def test_a_crash_before_the_exchange_was_journaled_funds_and_places_the_buy_once(
+        rig: Rig) -> None:
+    """The executor recorded the deferred buy, then died before journaling its exchange:
+    the restarted executor's follow-up funds it and places it, once."""
+    key = "plan:c1|0|buy"
+    deferred_buys.defer(rig.store, SubmitOrder(buy(3), key, "plan c1"), "live",
+                        rig.clock.now())
+    rig.start_executor()
+    placed = rig.follow_until(key)
+    assert (placed["quantity"], placed["reason"]) == (3, "plan c1")
+    rig.settle()
+    fx = order_journal.find_by_intent(rig.store, funding_key(key))
+    assert fx is not None and fx["state"] == "filled" and fx["id"] < placed["id"]
+    assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 1
+    assert rig.deferred(key)[0] == "done"
