@@ -106,9 +106,11 @@ def live_rig(base: Path, **env: str) -> Iterator[LiveRig]:
 def _seed(daemon: ProbeDaemon) -> None:
     now, store = daemon.clock.now(), daemon.store
     for isin, symbol, currency, mic, price in (AAPL, MSFT):
-        securities_repo.insert_security(store, {
-            "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
-            "mic": mic, "source": "test"}, now)
+        # A start-up sync of the broker's positions may have added it first (AAPL).
+        if securities_repo.get_security(store, isin) is None:
+            securities_repo.insert_security(store, {
+                "isin": isin, "symbol": symbol, "name": symbol, "currency": currency,
+                "mic": mic, "source": "test"}, now)
         start = now.date() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]

@@ -1,6 +1,8 @@
 """A buy in a currency the account does not hold is funded by one exchange first, end to
-end against the sandbox (live mode) and the paper broker (research mode): exact cash in
-both currencies, one exchange per intent whatever the retries or restarts, and no
+end against the sandbox (live mode) and the paper broker (research mode): the buy answers
+``funding_pending`` at once and the order follow-up places it once the exchange filled,
+exactly once; exact cash in both currencies, one exchange per intent whatever the
+retries or restarts, a funding that ends unfilled ends the buy with a note, and no
 exchange for a buy that something else blocks."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from arduino_trader.actors.executor import ExecutorActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import order_journal
+from arduino_trader.adapters.store import deferred_buys, order_journal
 from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
@@ -92,6 +94,23 @@ class Rig:
             self.clock.advance(30)
             self.ask(FollowUpOrders())
 
+    def follow_until(self, intent_key: str, rounds: int = 8) -> Any:
+        """Run the order follow-up (as its job does) until the journal holds
+        ``intent_key``; that entry."""
+        for _ in range(rounds):
+            self.clock.advance(30)
+            self.ask(FollowUpOrders())
+            row = order_journal.find_by_intent(self.store, intent_key)
+            if row is not None:
+                return row
+        raise AssertionError(f"{intent_key} was never journaled")
+
+    def deferred(self, intent_key: str) -> tuple[str, str]:
+        """(state, note) of the deferred buy ``intent_key``."""
+        found = deferred_buys.find(self.store, intent_key)
+        assert found is not None, intent_key
+        return found.state, found.note
+
 
 def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient) -> None:
     seed_from_sandbox(io, store, client, [(*AAPL, "USD", "XNAS")], START)
@@ -104,7 +123,6 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({
             "trading_mode": "live", "trade_frequency_limits_enabled": False,
-            "fx_fund_wait_s": 20, "fx_fund_poll_s": 0.0,
             "fx_funding_batch_eur": 0})  # exact single-buy funding; batches: own test
         _seed(io, store, client)
         r = Rig(io, store, ActorBus(), clock, client, sandbox, settings)
@@ -130,18 +148,25 @@ def _commissions(rig: Rig, order: dict[str, Any]) -> list[tuple[Decimal, Decimal
 
 def test_a_eur_only_account_buys_a_usd_stock_after_exactly_one_exchange(rig: Rig) -> None:
     rig.start_executor()
-    eur = rig.cash("EUR")
-    result = rig.ask(SubmitOrder(buy(3), "plan:f1|0|buy"))
-    assert result.status == "placed", result
+    eur, key = rig.cash("EUR"), "plan:f1|0|buy"
+    result = rig.ask(SubmitOrder(buy(3), key))
+    # answered at once: the exchange is sent, the buy deferred behind it
+    assert (result.status, result.code) == ("blocked", "funding_pending"), result
     funding = result.details["funding"]
-    assert (funding["symbol"], funding["side"], funding["state"]) == ("EUR/USD", "SELL",
-                                                                     "filled")
-    assert funding["source_currency"] == "EUR" and funding["intent_key"] == funding_key(
-        "plan:f1|0|buy")
+    assert (funding["symbol"], funding["side"]) == ("EUR/USD", "SELL")
+    assert funding["state"] not in ("filled", "cancelled", "rejected", "expired")
+    assert funding["source_currency"] == "EUR" and funding["intent_key"] == funding_key(key)
+    assert len(rig.broker_orders(fx=True)) == 1 and rig.broker_orders(fx=False) == []
+    assert rig.deferred(key) == ("waiting", "")
     # the exchange delivers the shortfall (costs included) × 1.02, rounded up to the cent
     shortfall, receive = D(funding["shortfall"]), D(funding["receive"])
     assert receive == (shortfall * D("1.02")).quantize(D("0.01"), rounding="ROUND_CEILING")
+    placed = rig.follow_until(key)  # the follow-up places the buy once the exchange filled
+    fx_row = order_journal.find_by_intent(rig.store, funding_key(key))
+    assert fx_row is not None and fx_row["state"] == "filled" and fx_row["id"] < placed["id"]
+    assert rig.deferred(key)[0] == "done"
     rig.settle()
+    assert rig.ask(SubmitOrder(buy(3), key)).status == "duplicate"
     fx_order, stock_order = rig.rows("SELECT * FROM orders ORDER BY id")
     assert (fx_order["isin"], fx_order["state"]) == ("FX:EUR/USD", "filled")
     assert (stock_order["isin"], stock_order["state"]) == (AAPL[0], "filled")
@@ -168,10 +193,11 @@ def test_a_batched_exchange_funds_the_next_buy_too(rig: Rig) -> None:
                                                 "buy_cooldown_days": 0})
     rig.start_executor()
     first = rig.ask(SubmitOrder(buy(2), "plan:b1|0|buy"))
-    assert first.status == "placed", first
+    assert first.code == "funding_pending", first
     receive, shortfall = D(first.details["funding"]["receive"]), D(
         first.details["funding"]["shortfall"])
     assert receive > 2 * shortfall
+    rig.follow_until("plan:b1|0|buy")
     rig.settle()
     second = rig.ask(SubmitOrder(buy(2), "plan:b2|0|buy"))
     assert second.status == "placed" and "funding" not in second.details, second
@@ -184,21 +210,23 @@ def test_a_pending_exchange_defers_the_buy_and_a_retry_never_exchanges_twice(
     rig.start_executor()
     with rig.sandbox.sandbox.account.lock:  # the pair does not fill for now
         rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 0})
     key = "plan:f2|0|buy"
     first = rig.ask(SubmitOrder(buy(3), key))
     assert (first.status, first.code) == ("blocked", "funding_pending"), first
     assert first.message.startswith("deferred: funding exchange pending")
     again = rig.ask(SubmitOrder(buy(3), key))
     assert again.code == "funding_pending"
+    rig.settle()  # follow-ups while the exchange stays open: the buy keeps waiting
+    assert rig.deferred(key) == ("waiting", "")
     assert len(rig.broker_orders(fx=True)) == 1 and rig.broker_orders(fx=False) == []
     with rig.sandbox.sandbox.account.lock:
         rig.sandbox.sandbox.account.state["closed_markets"] = []
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 20})
-    done = rig.ask(SubmitOrder(buy(3), key))
+    done = rig.ask(SubmitOrder(buy(3), key))  # a retry once it filled places the buy
     assert done.status == "placed", done
     assert done.details["funding"]["client_order_id"] == first.details["funding"][
         "client_order_id"]
+    assert rig.deferred(key)[0] == "done"
+    rig.settle()  # the follow-up finds nothing left to resume
     assert rig.ask(SubmitOrder(buy(3), key)).status == "duplicate"
     assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 1
     assert len(rig.rows("SELECT * FROM orders")) == 2
@@ -237,8 +265,28 @@ def test_auto_funding_off_blocks_as_before(rig: Rig) -> None:
     assert rig.broker_orders() == [] and rig.rows("SELECT * FROM orders") == []
 
 
+def test_a_crash_after_the_buy_was_deferred_places_it_once_after_the_restart(
+        rig: Rig) -> None:
+    """The executor sent the funding exchange and deferred the buy, then died: the
+    restarted executor's follow-up places the buy, once, with no caller retrying."""
+    key = "plan:f10|0|buy"
+    ref = rig.start_executor()
+    assert rig.ask(SubmitOrder(buy(3), key)).code == "funding_pending"
+    ref.stop()
+    rig.start_executor()
+    placed = rig.follow_until(key)
+    assert (placed["isin"], placed["quantity"], placed["source"]) == (AAPL[0], 3,
+                                                                     "autonomous")
+    rig.settle()
+    assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 1
+    states = [(o["isin"], o["state"]) for o in rig.rows("SELECT * FROM orders ORDER BY id")]
+    assert states == [("FX:EUR/USD", "filled"), (AAPL[0], "filled")]
+    assert rig.deferred(key)[0] == "done"
+
+
 def test_a_crash_between_the_exchange_and_the_buy_never_exchanges_twice(rig: Rig) -> None:
-    """The executor journaled and sent the funding exchange, then died."""
+    """The executor journaled and sent the funding exchange, then died (no deferred
+    record: a retry of the intent resumes it all the same)."""
     key = "plan:f6|0|buy"
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", D(1000), "autonomous")
     row, _ = order_journal.journal_order(
@@ -248,7 +296,7 @@ def test_a_crash_between_the_exchange_and_the_buy_never_exchanges_twice(rig: Rig
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 1000, cid,
                                                    D("1.05"))), 10)
     rig.start_executor()  # restart: reconciles the open exchange first
-    result = rig.ask(SubmitOrder(buy(3), key))
+    result = rig.ask(SubmitOrder(buy(3), key))  # its one look finds the exchange filled
     assert result.status == "placed", result
     assert result.details["funding"]["client_order_id"] == cid
     rig.settle()
@@ -280,21 +328,29 @@ def test_research_mode_funds_the_buy_on_the_paper_broker(rig: Rig) -> None:
     assert rig.broker_orders() == []  # nothing reached the real broker
 
 
-def test_an_exchange_that_ended_unfilled_is_retried_under_the_next_key(rig: Rig) -> None:
+def test_an_exchange_that_ended_unfilled_ends_the_buy_and_a_retry_uses_the_next_key(
+        rig: Rig) -> None:
     rig.start_executor()
     with rig.sandbox.sandbox.account.lock:
         rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 0})
     key = "plan:f8|0|buy"
     assert rig.ask(SubmitOrder(buy(3), key)).code == "funding_pending"
     cancelled = rig.ask(CancelOpenOrders("test"))  # the exchange ends with nothing filled
     assert cancelled["errors"] == [] and len(cancelled["cancelled"]) == 1
     with rig.sandbox.sandbox.account.lock:
         rig.sandbox.sandbox.account.state["closed_markets"] = []
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 20})
-    result = rig.ask(SubmitOrder(buy(3), key))
-    assert result.status == "placed", result
-    assert result.details["funding"]["intent_key"] == funding_key(key, 2)
+    rig.settle()  # the follow-up ends the deferred buy with a note; never a second exchange
+    state, note = rig.deferred(key)
+    assert state == "ended" and "nothing filled" in note
+    (refusal,) = order_journal.list_rejections(rig.store)
+    assert (refusal["symbol"], refusal["code"]) == (AAPL[1], "funding_unfilled")
+    assert len(rig.broker_orders(fx=True)) == 1 and rig.broker_orders(fx=False) == []
+    # the caller's own retry is a new decision: the next attempt's key
+    retried = rig.ask(SubmitOrder(buy(3), key))
+    assert retried.code == "funding_pending", retried
+    assert retried.details["funding"]["intent_key"] == funding_key(key, 2)
+    assert rig.deferred(key) == ("waiting", "")
+    rig.follow_until(key)
     fx = [(o["intent_key"], o["state"]) for o in rig.rows(
         "SELECT * FROM orders WHERE isin LIKE 'FX:%' ORDER BY id")]
     assert fx == [(funding_key(key, 1), "cancelled"), (funding_key(key, 2), "filled")]
@@ -327,3 +383,58 @@ def test_a_filled_exchange_too_small_for_the_buy_is_never_topped_up(rig: Rig) ->
         assert result.message.startswith("after the funding exchange")
         assert result.details["funding"]["state"] == "filled"
     assert len(rig.broker_orders(fx=True)) == 1 and rig.broker_orders(fx=False) == []
+
+
+def test_a_deferred_buy_a_later_buy_superseded_is_never_placed(rig: Rig) -> None:
+    """The caller bought the same security again under another key while the first buy
+    waited for its funding (a new plan, a new request): the follow-up ends the first one
+    instead of buying twice."""
+    rig.start_executor()
+    with rig.sandbox.sandbox.account.lock:
+        rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
+    first = "plan:s1|0|buy"
+    assert rig.ask(SubmitOrder(buy(3), first)).code == "funding_pending"
+    rig.set_cash("USD", D(2000))  # USD arrives by other means
+    later = rig.ask(SubmitOrder(buy(3), "plan:s2|0|buy"))
+    assert later.status == "placed" and "funding" not in later.details, later
+    with rig.sandbox.sandbox.account.lock:
+        rig.sandbox.sandbox.account.state["closed_markets"] = []
+    rig.settle()
+    state, note = rig.deferred(first)
+    assert state == "ended" and "plan:s2|0|buy" in note, note
+    assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["superseded"]
+    assert order_journal.find_by_intent(rig.store, first) is None
+    assert len(rig.broker_orders(fx=False)) == 1 and len(rig.broker_orders(fx=True)) == 1
+
+
+def test_a_deferred_live_buy_ends_when_the_mode_is_no_longer_live(rig: Rig) -> None:
+    """The kill switch set research mode while a live buy waited for its funding: the
+    follow-up never places it in research, it ends with a note."""
+    rig.start_executor()
+    with rig.sandbox.sandbox.account.lock:
+        rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
+    key = "plan:m1|0|buy"
+    assert rig.ask(SubmitOrder(buy(3), key)).code == "funding_pending"
+    rig.settings = rig.settings.with_overrides({"trading_mode": "research"})
+    rig.ask(FollowUpOrders())
+    state, note = rig.deferred(key)
+    assert state == "ended" and "trading mode is now research" in note, note
+    assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["mode_changed"]
+    assert order_journal.find_by_intent(rig.store, key) is None
+
+
+def test_a_crash_before_the_exchange_was_journaled_funds_and_places_the_buy_once(
+        rig: Rig) -> None:
+    """The executor recorded the deferred buy, then died before journaling its exchange:
+    the restarted executor's follow-up funds it and places it, once."""
+    key = "plan:c1|0|buy"
+    deferred_buys.defer(rig.store, SubmitOrder(buy(3), key, "plan c1"), "live",
+                        rig.clock.now())
+    rig.start_executor()
+    placed = rig.follow_until(key)
+    assert (placed["quantity"], placed["reason"]) == (3, "plan c1")
+    rig.settle()
+    fx = order_journal.find_by_intent(rig.store, funding_key(key))
+    assert fx is not None and fx["state"] == "filled" and fx["id"] < placed["id"]
+    assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 1
+    assert rig.deferred(key)[0] == "done"

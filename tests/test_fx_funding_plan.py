@@ -4,7 +4,7 @@ the source holds for its reserve or its open buys."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -24,9 +24,11 @@ from arduino_trader.domain.execution.safety import evaluate
 from arduino_trader.domain.execution.safety_cash import cash_shortfall
 from arduino_trader.domain.fx_exchange import FxError, FxFee, direct_pair, order_to_receive
 from arduino_trader.domain.fx_funding import (
+    FundingEntry,
     SpendOf,
     funding_amount,
     funding_key,
+    funding_status,
     plan_funding,
     source_order,
     surplus,
@@ -173,3 +175,29 @@ def test_the_shortfall_is_what_the_cash_layer_misses_to_the_cent() -> None:
     # the shortfall funded exactly makes the cash layer pass
     topped = _buy_facts(str(D(300) + cash_shortfall(intent, facts, limits)), (held,))
     assert evaluate(intent, topped, limits).allowed
+
+
+def test_funding_status_follows_the_latest_exchange_of_a_deferred_buy() -> None:
+    """The order follow-up resumes a deferred buy on ``filled`` or ``none`` (nothing
+    journaled yet: a crash before the exchange), ends it on ``unfilled``, and waits on
+    ``pending`` — including a sent exchange ``not_placed`` that a late look at the broker
+    may still reopen within the recheck window."""
+    now = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+    def entry(state: str, filled: str = "0", age_h: float = 0.0,
+              may_reopen: bool = True) -> FundingEntry:
+        return FundingEntry(state, Decimal(filled), now - timedelta(hours=age_h), may_reopen)
+
+    assert funding_status([], now) == "none"
+    assert funding_status([entry("sent")], now) == "pending"
+    assert funding_status([entry("unresolved")], now) == "pending"
+    assert funding_status([entry("partially_filled", "5")], now) == "pending"
+    assert funding_status([entry("filled", "500")], now) == "filled"
+    assert funding_status([entry("cancelled", "200")], now) == "filled"  # in part
+    assert funding_status([entry("cancelled")], now) == "unfilled"
+    assert funding_status([entry("not_placed", age_h=1)], now) == "pending"
+    assert funding_status([entry("not_placed", age_h=25)], now) == "unfilled"
+    assert funding_status([entry("not_placed", may_reopen=False)], now) == "unfilled"
+    # two legs: the first filled, the second decides
+    assert funding_status([entry("filled", "500"), entry("sent")], now) == "pending"
+    assert funding_status([entry("filled", "500"), entry("expired")], now) == "unfilled"

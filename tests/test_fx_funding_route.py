@@ -1,7 +1,8 @@
 """A buy whose currency has no direct pair with the cash that can pay for it is funded
 through EUR: two exchanges (GBP → EUR, then EUR → HKD), each journaled with its client
-id before it is sent, exact amounts with fees, then the buy; a retry never exchanges
-again. End to end against the sandbox broker on 127.0.0.1 (live mode)."""
+id before it is sent, exact amounts with fees, then the buy: each leg defers the buy and
+the order follow-up carries it on once the leg filled; a retry never exchanges again.
+End to end against the sandbox broker on 127.0.0.1 (live mode)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     with running_sandbox(wall_time=lambda: clock.now().timestamp()) as sandbox:
         client = make_client(sandbox.url, wall_time=lambda: clock.now().timestamp())
         settings = load_settings(None, environ={}).with_overrides({
-            "trading_mode": "live", "trade_frequency_limits_enabled": False,
-            "fx_fund_wait_s": 20, "fx_fund_poll_s": 0.0})
+            "trading_mode": "live", "trade_frequency_limits_enabled": False})
         seed_from_sandbox(io, store, client, [(*TENCENT, "HKD", "XHKG")], HK_OPEN)
         market_repo.write_fx(store, [FxRate("GBP", D(1) / EUR_RATES["GBP"],
                                                    HK_OPEN.date(), HK_OPEN, "test")],
@@ -57,13 +57,16 @@ def test_a_gbp_account_buys_a_hkd_stock_through_eur(rig: Rig) -> None:
     gbp = rig.cash("GBP")
     key = "plan:r1|0|buy"
     result = rig.ask(SubmitOrder(OrderIntent(*TENCENT, "BUY", D(100), "autonomous"), key))
-    assert result.status == "placed", result
-    funding = result.details["funding"]
-    assert (funding["source_currency"], funding["target_currency"]) == ("EUR", "HKD")
-    assert funding["intent_key"] == funding_key(key)
-    first = funding["first_leg"]
-    assert (first["symbol"], first["side"], first["state"]) == ("EUR/GBP", "BUY", "filled")
+    assert result.code == "funding_pending", result  # the first leg is sent, not filled
+    first = result.details["funding"]
+    assert (first["symbol"], first["side"]) == ("EUR/GBP", "BUY")
     assert first["intent_key"] == f"{funding_key(key)}|leg:1"
+    rig.follow_until(key)  # leg 1 fills → leg 2 sent → it fills → the buy
+    placed = rig.ask(SubmitOrder(OrderIntent(*TENCENT, "BUY", D(100), "autonomous"), key))
+    assert placed.status == "duplicate"
+    leg2 = rig.store.fetch_one("SELECT * FROM orders WHERE intent_key = ?",
+                               (funding_key(key),))
+    assert leg2 is not None and leg2["symbol"] == "HKD/EUR"
     rig.settle()
     rows = rig.rows("SELECT * FROM orders ORDER BY id")
     assert [(r["isin"], r["state"]) for r in rows] == [
@@ -80,7 +83,6 @@ def test_a_gbp_account_buys_a_hkd_stock_through_eur(rig: Rig) -> None:
     assert rig.cash("GBP") == gbp - leg1_paid
     assert rig.cash("EUR") == eur_in - leg2_paid >= 0
     assert rig.cash("HKD") == hkd_in - stock_paid >= 0
-    assert D(rows[1]["filled_quantity"]) >= D(funding["receive"]) > D(funding["shortfall"])
     # a retry is a duplicate: no third exchange, no second buy
     assert rig.ask(SubmitOrder(OrderIntent(*TENCENT, "BUY", D(100), "autonomous"),
                                key)).status == "duplicate"
@@ -91,7 +93,6 @@ def test_a_pending_first_leg_defers_the_buy_and_is_never_sent_twice(rig: Rig) ->
     rig.start_executor(calendars=MarketCalendars(today=HK_OPEN.date()))
     with rig.sandbox.sandbox.account.lock:  # the pairs do not fill for now
         rig.sandbox.sandbox.account.state["closed_markets"] = ["MONEY"]
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 0})
     key, intent = "plan:r2|0|buy", OrderIntent(*TENCENT, "BUY", D(100), "autonomous")
     first = rig.ask(SubmitOrder(intent, key))
     assert (first.status, first.code) == ("blocked", "funding_pending"), first
@@ -100,9 +101,8 @@ def test_a_pending_first_leg_defers_the_buy_and_is_never_sent_twice(rig: Rig) ->
     assert len(rig.broker_orders(fx=True)) == 1 and rig.broker_orders(fx=False) == []
     with rig.sandbox.sandbox.account.lock:
         rig.sandbox.sandbox.account.state["closed_markets"] = []
-    rig.settings = rig.settings.with_overrides({"fx_fund_wait_s": 20})
-    done = rig.ask(SubmitOrder(intent, key))
-    assert done.status == "placed", done
+    rig.follow_until(key)
+    assert rig.deferred(key)[0] == "done"
     assert [o["instr"] for o in rig.broker_orders(fx=True)] == ["EUR/GBP", "HKD/EUR"]
     assert len(rig.broker_orders(fx=False)) == 1
     assert rig.ask(SubmitOrder(intent, key)).status == "duplicate"

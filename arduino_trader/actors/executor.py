@@ -12,10 +12,12 @@ journal, with its own layers (domain/execution/fx_safety.py); its fills go to th
 ledger and are published as ``CurrencyExchanged``.
 
 A buy that only its own currency's cash blocks, while another currency could pay, is
-funded first (actors/executor_funding.py); then the buy's layers run again and it is
-placed. This actor keeps the message handling; the placement path is in
-actors/executor_orders.py, the journal follow-up and reconciliation in
-actors/executor_follow_up.py.
+funded first (actors/executor_funding.py): an exchange filled at once lets the buy's
+layers run again and the buy be placed; otherwise the buy answers ``funding_pending``
+(deferred) and the order follow-up resubmits it once the exchange is final
+(actors/executor_deferred.py). No handler waits for a fill. This actor keeps the message
+handling; the placement path is in actors/executor_orders.py, the journal follow-up and
+reconciliation in actors/executor_follow_up.py.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from arduino_trader.protocols.store import Database
 
 from .base import ActorContext, BaseActor, handles
 from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
+from .executor_deferred import DeferredBuys
 from .executor_facts import facts_gatherer, limits_in_force
 from .executor_follow_up import JournalFollowUp
 from .executor_funding import BuyFunding
@@ -65,7 +68,8 @@ class ExecutorActor(BaseActor):
         self._started = False  # fills are published once on_start has finished
         self._follow = JournalFollowUp(ctx, self.log, self._publish, self._publish_fills)
         self._orders = OrderSender(ctx, self.log, self._publish, self._follow)
-        self._funding = BuyFunding(ctx, self.log, self._orders, self._follow, self._on_ping)
+        self._funding = BuyFunding(ctx, self.log, self._orders, self._follow)
+        self._deferred = DeferredBuys(ctx, self.log, self._orders, self._submit)
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:
         store: Database = self.ctx.resource("store")
@@ -157,6 +161,12 @@ class ExecutorActor(BaseActor):
     @handles(SubmitOrder)
     def _on_submit(self, msg: SubmitOrder) -> OrderResult:
         mode = self._mode()
+        result = self._submit(msg, mode)
+        self._deferred.settle(msg, mode, result)
+        return result
+
+    def _submit(self, msg: SubmitOrder, mode: LedgerMode) -> OrderResult:
+        """Preflight, layers, funding and placement of one order; its answer."""
         refused = self._preflight(mode, msg.intent_key)
         if refused is not None:
             return refused
@@ -224,7 +234,9 @@ class ExecutorActor(BaseActor):
 
     @handles(FollowUpOrders)
     def _on_follow_up(self, msg: FollowUpOrders) -> dict[str, int]:
-        return self._follow.follow_up_all(self._mode())
+        mode = self._mode()
+        counts = self._follow.follow_up_all(mode)
+        return counts | self._deferred.resume(mode)
 
     @handles(CancelOpenOrders)
     def _on_cancel_all(self, msg: CancelOpenOrders) -> dict[str, Any]:
@@ -251,10 +263,12 @@ class ExecutorActor(BaseActor):
         mode = self._mode()
         if mode not in self._follow.reconciled:
             self._follow.reconcile(mode)
-        counts = self._follow.follow_up_all(mode)
+        counts = self._follow.follow_up_all(mode) | self._deferred.resume(mode)
         ok = counts["errors"] == 0
         return JobOutcome(ok, f"{counts['checked']} open orders checked, {counts['final']} "
-                              f"final, {counts['fills']} fills, {counts['errors']} errors",
+                              f"final, {counts['fills']} fills, {counts['errors']} errors; "
+                              f"deferred buys: {counts['resumed']} resumed, "
+                              f"{counts['ended']} ended, {counts['waiting']} waiting",
                           dict(counts))
 
     def _publish(self, event: object) -> None:

@@ -2,20 +2,22 @@
 
 A buy that only its own currency's cash blocks, while another currency could pay, is
 funded first: one exchange of exactly the shortfall (costs included, buffered; see
-domain/fx_funding.py) under a key derived from the buy's, followed to its fill within
-``fx_fund_wait_s``. Without a direct pair that can pay, a first exchange into EUR comes
-before it (two legs, each journaled). An exchange still open answers ``funding_pending``
-(deferred) and a retry of the same intent resumes it.
+domain/fx_funding.py) under a key derived from the buy's. Nothing waits for a fill: an
+exchange the one check after its placement does not find filled answers
+``funding_pending`` (deferred), and the buy, recorded as deferred before the exchange is
+journaled (adapters/store/deferred_buys.py), is resubmitted by the order follow-up once
+the exchange is final (actors/executor_deferred.py); a retry of the same intent resumes
+it too. Without a direct pair that can pay, a first exchange into EUR comes before it
+(two legs, each journaled, each deferring the buy until it filled).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import fx_journal, order_journal
+from arduino_trader.adapters.store import deferred_buys, fx_journal, order_journal
 from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.journal import FINAL_STATES
@@ -38,7 +40,6 @@ from arduino_trader.protocols.execution import (
     SubmitExchange,
     SubmitOrder,
 )
-from arduino_trader.protocols.messages import Ping
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.store import Database
 
@@ -55,12 +56,11 @@ class BuyFunding:
     """Plans, sends and follows the exchanges that fund a buy."""
 
     def __init__(self, ctx: ActorContext, log: Any, orders: OrderSender,
-                 follow: JournalFollowUp, heartbeat: Callable[[Ping], None]) -> None:
+                 follow: JournalFollowUp) -> None:
         self._ctx = ctx
         self._log = log
         self._orders = orders
         self._follow = follow
-        self._heartbeat = heartbeat
 
     def _store(self) -> Database:
         store: Database = self._ctx.resource("store")
@@ -77,8 +77,8 @@ class BuyFunding:
         """Fund a buy short of its currency with one exchange (domain/fx_funding.py).
 
         Every other layer must pass first. The exchange's key derives from the buy's, so
-        a retry finds it: still open → wait again (or answer deferred), filled → the buy
-        goes on, final and unfilled → the next attempt's key. Returns the exchange's
+        a retry (or the order follow-up) finds it: still open → deferred, filled → the
+        buy goes on, final and unfilled → the next attempt's key. Returns the exchange's
         details once it filled, otherwise the buy's answer."""
         intent, r = msg.intent, verdict.rejection
         assert r is not None
@@ -100,7 +100,7 @@ class BuyFunding:
             if row is None:
                 return self._new_funding(msg, key, mode, broker, gathered, limits, short)
             cid = int(row["client_order_id"])
-            state = self._await_final(broker, mode, cid)
+            state = self._state_now(broker, mode, cid)
             details = self._funding_details(key, cid)
             if state not in FINAL_STATES:
                 return self._deferred(intent, details)
@@ -151,7 +151,7 @@ class BuyFunding:
     def _new_funding(self, msg: SubmitOrder, key: str, mode: LedgerMode, broker: Broker,
                      gathered: Gathered, limits: SafetyLimits, short: Short
                      ) -> OrderResult | dict[str, Any]:
-        """Plan, send and follow the exchange that funds this buy."""
+        """Plan and send the exchange that funds this buy (the buy deferred first)."""
         intent = msg.intent
         planned = self.plan(intent, mode, broker, gathered, limits)
         first_leg: dict[str, Any] = {}
@@ -174,13 +174,14 @@ class BuyFunding:
         self._log.info("buy_funding", buy_intent_key=msg.intent_key, source=plan.source,
                        target=target, shortfall=shortfall, receive=str(plan.receive),
                        max_spend=str(plan.max_spend), mode=mode)
+        deferred_buys.defer(self._store(), msg, mode, self._ctx.clock.now())
         result = self._orders.send_exchange(SubmitExchange(
             plan.source, target, plan.receive, key, intent.source, spend_cap=plan.surplus,
             reason=f"funds {intent.side} {intent.quantity} {intent.symbol} "
                    f"({msg.intent_key})", bucket_id=msg.bucket_id), mode, broker, pair, order)
         if result.client_order_id is None:
             return short(f"funding exchange {result.status}: {result.message}", None)
-        state = self._await_final(broker, mode, result.client_order_id)
+        state = str(result.state)  # after the one check that followed the placement
         details = self._funding_details(key, result.client_order_id) | {
             "source_currency": plan.source, "target_currency": target,
             "shortfall": shortfall, "receive": str(plan.receive),
@@ -197,12 +198,13 @@ class BuyFunding:
         """The first leg of a funding through EUR (key ``<funding key>|leg:1``): another
         currency → EUR, exactly what the second leg (EUR → the buy's currency, sized on
         fresh quotes with its fees) needs beyond EUR's own surplus, buffered. Sent once
-        and followed to its fill: its details, the buy's answer while it is open or
-        ended unfilled, or None when no route exists."""
+        (the buy deferred first): its details once it filled, the buy's answer while it
+        is open or ended unfilled, or None when no route exists."""
         intent, facts, leg_key = msg.intent, gathered.facts, f"{key}|leg:1"
         row = order_journal.find_by_intent(self._store(), leg_key)
         if row is not None:
             cid = int(row["client_order_id"])
+            state = self._state_now(broker, mode, cid)
         else:
             assert facts.security is not None and facts.cash is not None
             assert facts.open_orders is not None
@@ -229,6 +231,7 @@ class BuyFunding:
             self._log.info("buy_funding_first_leg", buy_intent_key=msg.intent_key,
                            source=plan.source, receive=str(plan.receive),
                            max_spend=str(plan.max_spend), target=target, mode=mode)
+            deferred_buys.defer(self._store(), msg, mode, self._ctx.clock.now())
             result = self._orders.send_exchange(SubmitExchange(
                 plan.source, ROUTE_CURRENCY, plan.receive, leg_key, intent.source,
                 spend_cap=plan.surplus, reason=f"first leg (via {ROUTE_CURRENCY}) funding "
@@ -237,8 +240,7 @@ class BuyFunding:
             if result.client_order_id is None:
                 return short(f"first funding exchange {result.status}: {result.message}",
                              None)
-            cid = result.client_order_id
-        state = self._await_final(broker, mode, cid)
+            cid, state = result.client_order_id, str(result.state)
         details = self._funding_details(leg_key, cid)
         if state not in FINAL_STATES:
             return self._deferred(intent, details)
@@ -247,20 +249,12 @@ class BuyFunding:
                          {"first_leg": details})
         return details
 
-    def _await_final(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
-        """Follow one journal entry until it is final or ``fx_fund_wait_s`` has passed
-        (wall time: the broker moves at its own pace whatever the daemon's clock). The
-        mailbox waits meanwhile, so the wait sends the heartbeats a ping would."""
-        settings = self._ctx.settings()
-        deadline = time.monotonic() + settings.get_int("fx_fund_wait_s")
-        pause = settings.get_float("fx_fund_poll_s")
+    def _state_now(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
+        """The journal state of a funding exchange; one look at the broker when it is
+        still open (never a wait: the order follow-up looks again)."""
         state = str(fx_journal.journal_state(self._store(), cid))
-        while state not in FINAL_STATES and time.monotonic() < deadline \
-                and not self._ctx.stopping.is_set():
-            self._heartbeat(Ping(self._ctx.clock.now()))  # busy, not silent: tell health
+        if state not in FINAL_STATES:
             state = self._follow.check(broker, mode, cid) or state
-            if state not in FINAL_STATES and pause:
-                self._ctx.stopping.wait(pause)
         return state
 
     def _funding_details(self, key: str, cid: int) -> dict[str, Any]:
@@ -272,7 +266,8 @@ class BuyFunding:
 
     def _deferred(self, intent: OrderIntent, details: dict[str, Any]) -> OrderResult:
         self._log.info("buy_deferred", isin=intent.isin, source=intent.source, **details)
-        return OrderResult("blocked", "deferred: funding exchange pending; a retry of this "
-                           f"intent continues once it filled ({details['symbol']} "
-                           f"{details['state']})", layer="cash", code="funding_pending",
+        return OrderResult("blocked", "deferred: funding exchange pending; the order "
+                           "follow-up places the buy once it filled ("
+                           f"{details['symbol']} {details['state']})", layer="cash",
+                           code="funding_pending",
                            kind="conflict", details={"funding": details})

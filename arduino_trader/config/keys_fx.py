@@ -32,10 +32,4 @@ KEYS: tuple[SettingSpec, ...] = (
                 "to this much (EUR worth) of the source currency's surplus, not just the "
                 "buy's shortfall, so later buys need no exchange of their own (0: off)",
                 unit="EUR", minimum=0, maximum=1_000_000, group=_G),
-    SettingSpec("fx_fund_wait_s", "int", 45, "How long a buy waits for its funding "
-                "exchange to fill before it answers deferred (a retry finds it done)",
-                unit="s", minimum=0, maximum=90, group=_G),
-    SettingSpec("fx_fund_poll_s", "float", 0.5, "Pause between two checks of a funding "
-                "exchange that has not filled yet", unit="s", minimum=0, maximum=10,
-                group=_G),
 )

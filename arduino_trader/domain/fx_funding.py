@@ -14,20 +14,25 @@ needed amount from EUR with a 2 % buffer and float arithmetic; here the amount, 
 source choice and the spend check are exact.
 
 The exchange's journal key derives from the buy's intent key (:func:`funding_key`), so
-a retried buy finds its earlier exchange instead of sending another. When no source has
+a retried buy finds its earlier exchange instead of sending another; the buy waiting for
+it is resumed by the order follow-up as :func:`funding_status` says. When no source has
 a direct pair that can pay, the executor routes through EUR: a first exchange into EUR
 (planned by :func:`plan_funding` with EUR as the target), then the direct one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
+from typing import Literal
 
 from arduino_trader.protocols.money import CENT, ZERO
 
 from .emergency import MIN_CURRENCY_RESERVE
+from .execution.journal import FINAL_STATES
+from .execution.placement import RECHECK_WINDOW
 from .fx_exchange import ROUTE_CURRENCY, direct_pair
 
 MAX_FUNDING_ATTEMPTS = 3
@@ -51,11 +56,45 @@ class Funding:
     surplus: Decimal
 
 
+def funding_prefix(intent_key: str) -> str:
+    """What every funding exchange's journal key of the buy ``intent_key`` starts with."""
+    return f"{intent_key}|fx-fund:"
+
+
 def funding_key(intent_key: str, attempt: int = 1) -> str:
     """The journal key of the ``attempt``-th funding exchange of the buy ``intent_key``."""
     if attempt < 1:
         raise ValueError("funding attempts count from 1")
-    return f"{intent_key}|fx-fund:{attempt}"
+    return f"{funding_prefix(intent_key)}{attempt}"
+
+
+@dataclass(frozen=True)
+class FundingEntry:
+    """A funding exchange's journal entry as :func:`funding_status` reads it;
+    ``may_reopen``: a ``not_placed`` entry that was sent (the broker may show it late)."""
+
+    state: str
+    filled: Decimal
+    created_at: datetime
+    may_reopen: bool
+
+
+FundingStatus = Literal["none", "pending", "filled", "unfilled"]
+
+
+def funding_status(entries: Sequence[FundingEntry], now: datetime) -> FundingStatus:
+    """Where a deferred buy's funding stands, from its exchanges' entries oldest first
+    (each attempt or leg starts once the one before is final, so the latest decides):
+    ``none`` journaled yet, ``pending`` (open, or ``not_placed`` while a late look at the
+    broker may still reopen it), final and ``filled`` (in part or whole), or final with
+    nothing filled (``unfilled``)."""
+    if not entries:
+        return "none"
+    last = entries[-1]
+    if last.state not in FINAL_STATES or (last.may_reopen and last.state == "not_placed"
+                                          and now - last.created_at <= RECHECK_WINDOW):
+        return "pending"
+    return "filled" if last.filled > 0 else "unfilled"
 
 
 def funding_amount(shortfall: Decimal, buffer: Decimal) -> Decimal:

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from arduino_trader.adapters.store import order_journal
+from arduino_trader.adapters.store import deferred_buys, order_journal
 from arduino_trader.adapters.store.api_queries import securities
 from arduino_trader.protocols.execution import (
     CancelOpenOrders,
@@ -119,6 +119,17 @@ async def list_rejections(request: web.Request) -> web.Response:
     limit = _limit_param(request, 50, 500)
     rows = await asyncio.to_thread(order_journal.list_rejections, ctx_of(request).store, limit)
     return json_response({"rejections": rows})
+
+
+@router.route("GET", "/api/trades/deferred",
+              summary="Buys deferred behind their funding exchange, newest first",
+              query=_limit_query(500), response={"type": "object", "required": ["deferred"]})
+async def list_deferred(request: web.Request) -> web.Response:
+    """Each buy that waited for its funding exchange: ``waiting`` (the order follow-up
+    places it once the exchange filled), ``done`` or ``ended``, with its note."""
+    limit = _limit_param(request, 50, 500)
+    rows = await asyncio.to_thread(deferred_buys.list_deferred, ctx_of(request).store, limit)
+    return json_response({"deferred": rows})
 
 
 @router.route("POST", "/api/trades/execute",
