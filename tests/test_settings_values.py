@@ -3,6 +3,7 @@ every setting its declared type, whatever the source of the value."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from arduino_trader.config import values_codegen
 from arduino_trader.config.schema import SETTINGS
 from arduino_trader.config.settings import Settings, defaults, env_name, load_settings
 from arduino_trader.config.values import SettingValues
+from arduino_trader.domain.planner.models import SETTING_FIELDS, PlannerSettings
 
 
 def _read(values: SettingValues, key: str) -> Any:
@@ -75,3 +77,14 @@ def test_a_key_that_is_not_a_python_name_is_refused_by_the_generator(
     monkeypatch.setattr(values_codegen, "SETTINGS", bad)
     with pytest.raises(ValueError, match=r"setting api\.class: 'class' is not a Python name"):
         values_codegen.render()
+
+
+def test_the_planner_reads_only_declared_settings_into_its_own_fields() -> None:
+    """``PlannerSettings.from_settings`` reads by name (a bucket's own document of planner
+    keys goes through it too): a misspelt name would silently keep the default."""
+    fields = {f.name for f in dataclasses.fields(PlannerSettings)}
+    assert sorted(set(SETTING_FIELDS) - set(SETTINGS)) == []
+    assert sorted(set(SETTING_FIELDS.values()) - fields) == []
+    planner = PlannerSettings.from_settings(
+        defaults().with_overrides({"beam_width": 3, "monte_carlo_path_count": 77}))
+    assert (planner.beam_width, planner.monte_carlo_paths) == (3, 77)
