@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from arduino_trader.adapters.clock import StepClock  # noqa: E402
 from arduino_trader.adapters.market_data.replay_source import ReplaySource  # noqa: E402
-from arduino_trader.config.settings import load_settings  # noqa: E402
+from arduino_trader.config.settings import Settings, load_settings  # noqa: E402
 from arduino_trader.daemon.backtest import (  # noqa: E402
     BacktestConfig,
     run_backtest,
@@ -118,7 +118,7 @@ def run_window(name: str, settings_path: Path | None) -> dict[str, Any]:
     source = ReplaySource(StepClock(datetime.combine(end, time(17), NY)))
     symbols = [i.yahoo_symbol or i.symbol for i in source.universe()]
     closes = {s: source.closes(s, days) for s in symbols}
-    eur_per_usd = float(Decimal(settings.get_str("market_data.replay_fx_rates")
+    eur_per_usd = float(Decimal(settings.typed.market_data.replay_fx_rates
                                 .split("USD=")[1].split(",")[0]))
     psettings = replace(PlannerSettings.from_settings(settings), monte_carlo_paths=10,
                         max_sequences=10, deploy_enabled=False)
@@ -153,10 +153,12 @@ def run_window(name: str, settings_path: Path | None) -> dict[str, Any]:
     return out
 
 
-def reserve_share(settings: Any) -> float:
+def reserve_share(settings: Settings) -> float:
     """The largest regime cash reserve (fraction of the portfolio)."""
-    return max(settings.get_float(f"market_regime_{r}_cash_reserve")
-               for r in ("bull", "sideways", "bear"))
+    values = settings.typed
+    return max(values.market_regime_bull_cash_reserve,
+               values.market_regime_sideways_cash_reserve,
+               values.market_regime_bear_cash_reserve)
 
 
 def summary(results: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

@@ -62,4 +62,4 @@ async def test_order_timeout_and_lookup_delay_reach_the_client() -> None:
         assert broker.config.lookup_delay_s == 0.5
     finally:
         await broker.close()
-    assert load_settings(None, environ={}).get_float("broker.order_lookup_delay_s") == 2.0
+    assert load_settings(None, environ={}).typed.broker.order_lookup_delay_s == 2.0

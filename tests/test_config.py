@@ -40,16 +40,36 @@ def _string_constants(tree: ast.AST) -> set[str]:
             and id(node) not in docstrings}
 
 
+def _attribute_reads(tree: ast.AST) -> set[str]:
+    """``owner.attr`` of every attribute read whose owner is a name or an attribute:
+    ``settings.typed.min_hold_days`` gives ``typed.min_hold_days``,
+    ``settings.typed.api.port`` gives ``api.port``."""
+    reads: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            if isinstance(owner, ast.Attribute):
+                reads.add(f"{owner.attr}.{node.attr}")
+            elif isinstance(owner, ast.Name):
+                reads.add(f"{owner.id}.{node.attr}")
+    return reads
+
+
 def test_every_declared_key_is_read_somewhere() -> None:
-    """A setting that changes nothing misleads the owner: each declared key must appear as
-    a literal outside the declarations (``config/keys_*.py``) in the package."""
+    """A setting that changes nothing misleads the owner: each declared key must be read in
+    the package outside the declarations (``config/keys_*.py``, the generated
+    ``config/values.py``): as ``typed.<key>`` / ``typed.<group>.<name>``, or named as a
+    literal (job schedules, the planner's key table)."""
     package = Path(arduino_trader.__file__).parent
-    literals: set[str] = set()
+    found: set[str] = set()
     for path in package.rglob("*.py"):
-        if path.parent.name == "config" and path.name.startswith("keys_"):
+        if path.parent.name == "config" and (path.name.startswith("keys_")
+                                             or path.name == "values.py"):
             continue
-        literals |= _string_constants(ast.parse(path.read_text(encoding="utf-8")))
-    unread = sorted(set(SETTINGS) - literals)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found |= _string_constants(tree)
+        found |= {read.removeprefix("typed.") for read in _attribute_reads(tree)}
+    unread = sorted(set(SETTINGS) - found)
     assert unread == [], f"declared but read nowhere: {unread}"
 
 
@@ -62,12 +82,12 @@ def test_a_removed_key_in_the_config_file_is_refused(tmp_path: Path) -> None:
 
 def test_defaults_follow_the_decisions() -> None:
     s = defaults()
-    assert s.get_str("trading_mode") == "research"
-    assert s.get_int("job_sync_cycle_minutes") == 5
-    assert s.get_decimal("transaction_cost_fixed") == Decimal("2.00")
-    assert s.get_float("transaction_cost_percent") == 0.002
-    assert s.get_str("api.host") == "127.0.0.1"
-    assert s.get_float("market_regime_bull_threshold") == 0.3
+    assert s.typed.trading_mode == "research"
+    assert s.typed.job_sync_cycle_minutes == 5
+    assert s.typed.transaction_cost_fixed == Decimal("2.00")
+    assert s.typed.transaction_cost_percent == 0.002
+    assert s.typed.api.host == "127.0.0.1"
+    assert s.typed.market_regime_bull_threshold == 0.3
 
 
 def test_every_declared_default_is_valid() -> None:
@@ -80,17 +100,17 @@ def test_file_env_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('buy_cooldown_days = 10\nmin_hold_days = 20\n[api]\nport = 9100\n')
     s = load_settings(cfg, environ={env_name("min_hold_days"): "30"})
-    assert s.get_int("buy_cooldown_days") == 10 and s.sources["buy_cooldown_days"] == "file"
-    assert s.get_int("min_hold_days") == 30 and s.sources["min_hold_days"] == "env"
-    assert s.get_int("api.port") == 9100
-    assert s.with_overrides({"min_hold_days": 40}).get_int("min_hold_days") == 40
+    assert s.typed.buy_cooldown_days == 10 and s.sources["buy_cooldown_days"] == "file"
+    assert s.typed.min_hold_days == 30 and s.sources["min_hold_days"] == "env"
+    assert s.typed.api.port == 9100
+    assert s.with_overrides({"min_hold_days": 40}).typed.min_hold_days == 40
 
 
 def test_config_env_variable_names_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("max_trades_per_day = 7\n")
     s = load_settings(environ={"ARDUINO_TRADER_CONFIG": str(cfg)})
-    assert s.get_int("max_trades_per_day") == 7
+    assert s.typed.max_trades_per_day == 7
 
 
 @pytest.mark.parametrize(("text", "needle"), [

@@ -149,7 +149,7 @@ def test_secrets_are_write_only(daemon: ProbeDaemon, api: Client) -> None:
     stored = _overrides(daemon)
     assert stored and all("ghp-very-secret-99" not in v for _, v in stored)
     assert daemon.settings is not None
-    assert daemon.settings.current().get_str("tradernet_api_key") == "ghp-very-secret-99"
+    assert daemon.settings.current().typed.tradernet_api_key == "ghp-very-secret-99"
 
 
 def test_trading_mode_is_explicit_and_guarded(daemon: ProbeDaemon, api: Client) -> None:
@@ -247,7 +247,7 @@ def test_full_disk_answers_507_and_changes_nothing(daemon: ProbeDaemon, api: Cli
         store.conn.execute("PRAGMA max_page_count=1073741823")
     assert code == 507 and body["error"] == "store_full"
     assert daemon.settings is not None
-    assert daemon.settings.current().get_str("tradernet_api_key") == "pub-key-1"
+    assert daemon.settings.current().typed.tradernet_api_key == "pub-key-1"
     assert _overrides(daemon) == []
 
 

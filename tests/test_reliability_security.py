@@ -154,5 +154,5 @@ def test_secrets_never_in_logs_or_responses(proc: tuple[Proc, Path]) -> None:
 
 def test_defaults_bind_loopback_and_keep_restart_off() -> None:
     settings = load_settings(None, environ={})
-    assert settings.get_str("api.host") == "127.0.0.1"
-    assert settings.get_bool("api.allow_restart") is False
+    assert settings.typed.api.host == "127.0.0.1"
+    assert settings.typed.api.allow_restart is False

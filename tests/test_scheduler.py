@@ -14,6 +14,7 @@ from arduino_trader.actors.base import ActorContext, BaseActor, handles
 from arduino_trader.adapters.clock import ManualClock, StepClock
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, defaults
+from arduino_trader.config.spec import SettingError
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.daemon.schedule import describe, next_run
@@ -53,6 +54,23 @@ def test_interval_and_daily_schedules() -> None:
     assert next_run(weekly, s, now=T0, last_start=None) == datetime(2026, 3, 8, 3, 0, tzinfo=UTC)
     assert describe(weekly, s) == "weekly on Sun 03:00 UTC"
     assert next_run(JobSpec("d", "w", ""), s, now=T0, last_start=None) is None
+
+
+def test_a_job_naming_an_undeclared_or_mistyped_setting_is_refused(
+        bus: ActorBus, store: SqliteStore) -> None:
+    sched = Scheduler(bus=bus, store=store, clock=ManualClock(T0), settings=defaults)
+    try:
+        with pytest.raises(SettingError, match="job_sync_cycle_minuts: unknown setting"):
+            sched.register(JobSpec("typo", "worker", "",
+                                   every_minutes_key="job_sync_cycle_minuts"))
+        with pytest.raises(SettingError, match="job flag needs a setting of type int"):
+            sched.register(JobSpec("flag", "worker", "", daily_hour_key="job_backup_enabled"))
+        with pytest.raises(SettingError, match="job hour needs a setting of type bool"):
+            sched.register(JobSpec("hour", "worker", "", every_minutes=5,
+                                   enabled_key="job_maintenance_hour"))
+        assert sched.names() == []
+    finally:
+        sched.stop()
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ YIELD_KEYS = ("dividendYield", "dividend_yield", "trailingAnnualDividendYield")
 
 def trading_broker(ctx: ActorContext) -> Broker:
     """The broker the executor trades with in the current mode (paper in research)."""
-    live = ctx.settings().get_str("trading_mode") == "live"
+    live = ctx.settings().typed.trading_mode == "live"
     broker: Broker = ctx.resource("broker" if live else "paper_broker")
     return broker
 

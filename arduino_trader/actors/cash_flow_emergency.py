@@ -158,7 +158,7 @@ class _Run:
 
     def holdings(self, account: AccountSnapshot) -> list[Holding]:
         """The account's positions, each bucket's part on its own (fills of this mode)."""
-        mode = "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+        mode = "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
         fills = bucket_trades_repo.holdings(self.db, (mode,))
         return [h for h in _holdings(account, self.secs, fills)
                 if (h.symbol, h.bucket_id) not in self.refused]
@@ -232,7 +232,7 @@ class _Run:
         value = convert(ex.buy_amount, ex.buy_currency, ROUTE_CURRENCY, None, self.rates,
                         round_up=True)
         costs = CostModel.from_settings(settings)
-        slack = 1 + settings.get_decimal("fx_limit_buffer") + costs.fraction
+        slack = 1 + settings.typed.fx_limit_buffer + costs.fraction
         cost = value * slack + costs.fixed_eur
         return (cost * EXCHANGE_BUFFER).quantize(CENT, rounding=ROUND_CEILING)
 
@@ -277,9 +277,9 @@ class _Run:
         if answer.status != "placed" or answer.client_order_id is None:
             return answer.state
         settings = self.ctx.settings()
-        deadline = min(time.monotonic() + settings.get_int("fx_fill_wait_s"),
+        deadline = min(time.monotonic() + settings.typed.fx_fill_wait_s,
                        self._wait_until)
-        pause = settings.get_float("fx_fill_poll_s")
+        pause = settings.typed.fx_fill_poll_s
         state = answer.state
         while state not in FINAL_STATES:
             state = fx_journal.journal_state(self.db, answer.client_order_id)
@@ -300,7 +300,7 @@ class _Run:
 def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> JobOutcome:
     """One emergency check and, when short, the repair (live) or its record (research)."""
     db: Database = ctx.resource("store")
-    mode = "live" if ctx.settings().get_str("trading_mode") == "live" else "research"
+    mode = "live" if ctx.settings().typed.trading_mode == "live" else "research"
     try:
         emergency_runs_repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())
     except emergency_runs_repo.RunLocked as exc:

@@ -174,7 +174,7 @@ class CashFlowActor(BaseActor):
     # ------------------------------------------------------------------- sync
     def _fetch(self, now: datetime) -> tuple[dict[Source, Any], int]:
         broker = self._broker()
-        days = self.ctx.settings().get_int("cash_flow_history_days")
+        days = self.ctx.settings().typed.cash_flow_history_days
         start = now - timedelta(days=days)
         answers: dict[Source, Any] = {}
         raw = 0

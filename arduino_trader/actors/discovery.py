@@ -54,13 +54,13 @@ log = structlog.get_logger(actor="maintenance", job=JOB.name)
 def rules_from(settings: Settings) -> DiscoveryRules:
     """The ``security_discovery_*`` settings (``DiscoveryConfigError`` names a bad one)."""
     return DiscoveryRules(
-        threshold=settings.get_float("security_discovery_score_threshold"),
-        max_per_month=settings.get_int("security_discovery_max_per_month"),
-        manual_review=settings.get_bool("security_discovery_require_manual_review"),
-        geographies=parse_geographies(settings.get_str("security_discovery_geographies")),
-        exchanges=parse_exchanges(settings.get_str("security_discovery_exchanges")),
-        min_volume=settings.get_int("security_discovery_min_volume"),
-        fetch_limit=settings.get_int("security_discovery_fetch_limit"))
+        threshold=settings.typed.security_discovery_score_threshold,
+        max_per_month=settings.typed.security_discovery_max_per_month,
+        manual_review=settings.typed.security_discovery_require_manual_review,
+        geographies=parse_geographies(settings.typed.security_discovery_geographies),
+        exchanges=parse_exchanges(settings.typed.security_discovery_exchanges),
+        min_volume=settings.typed.security_discovery_min_volume,
+        fetch_limit=settings.typed.security_discovery_fetch_limit)
 
 
 def run_discovery(ctx: ActorContext) -> JobOutcome:
@@ -129,14 +129,14 @@ def _score(source: Any, c: Candidate, rules: DiscoveryRules, settings: Settings,
         except MarketDataError as exc:
             return f"the source cannot identify it ({exc.code}: {exc})", None, {}
         symbol = info.yahoo_symbol or info.symbol
-    days = settings.get_int("planner_history_days")
+    days = settings.typed.planner_history_days
     end = source.reference_time(now).date()
     try:
         history = source.history(symbol, end - timedelta(days=int(days * 7 / 5) + 10), end)
     except MarketDataError as exc:
         return f"no prices from the source ({exc.code})", None, {}
     report = validate_series(history.bars,
-                             max_gap_days=settings.get_int("market_data.max_gap_days"))
+                             max_gap_days=settings.typed.market_data.max_gap_days)
     bars = report.accepted[-days:]
     volume = mean_volume([b.volume for b in bars])
     reason = screen_out(c, rules, volume)

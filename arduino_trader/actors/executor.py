@@ -76,7 +76,7 @@ class ExecutorActor(BaseActor):
         return store
 
     def _mode(self) -> LedgerMode:
-        return "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+        return "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
 
     def _broker(self, mode: LedgerMode) -> Broker:
         """Research always goes to the paper broker; live needs a real broker."""

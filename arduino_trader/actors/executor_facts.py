@@ -65,30 +65,29 @@ def safety_limits(settings: Settings, *, simulate: bool = False,
     A live order needs a quote at most 15 minutes old. A research rehearsal fills at the
     latest known price, so it is held to the data rule (``max_price_age_hours``) instead.
     """
-    quote_age = timedelta(hours=settings.get_int("max_price_age_hours")) if simulate \
+    quote_age = timedelta(hours=settings.typed.max_price_age_hours) if simulate \
         else timedelta(minutes=15)
     return SafetyLimits(
         max_quote_age=quote_age,
         costs=CostModel.from_settings(settings),
-        buy_cooldown_days=settings.get_int("buy_cooldown_days"),
-        rebuy_cooldown_days=settings.get_int("rebuy_cooldown_days"),
+        buy_cooldown_days=settings.typed.buy_cooldown_days,
+        rebuy_cooldown_days=settings.typed.rebuy_cooldown_days,
         max_position_fraction=position_cap_decimal(
-            Decimal(str(settings.get_float("max_position_fraction"))),
-            Decimal(str(settings.get_float("position_cap_universe_multiple"))), universe_size),
-        min_hold_days=settings.get_int("min_hold_days"),
-        frequency_enabled=settings.get_bool("trade_frequency_limits_enabled"),
-        min_minutes_between_trades=settings.get_int("min_time_between_trades_minutes"),
-        max_trades_per_day=settings.get_int("max_trades_per_day"),
-        max_trades_per_week=settings.get_int("max_trades_per_week"),
-        limit_buffer=Decimal(str(settings.get_float("limit_order_buffer_percent"))),
+            Decimal(str(settings.typed.max_position_fraction)),
+            Decimal(str(settings.typed.position_cap_universe_multiple)), universe_size),
+        min_hold_days=settings.typed.min_hold_days,
+        frequency_enabled=settings.typed.trade_frequency_limits_enabled,
+        min_minutes_between_trades=settings.typed.min_time_between_trades_minutes,
+        max_trades_per_day=settings.typed.max_trades_per_day,
+        max_trades_per_week=settings.typed.max_trades_per_week,
+        limit_buffer=Decimal(str(settings.typed.limit_order_buffer_percent)),
     )
 
 
 def fx_limits(settings: Settings) -> FxLimits:
     """The exchange layers' limits from the settings in force now."""
-    return FxLimits(max_exchange_eur=settings.get_decimal("fx_max_exchange_eur"),
-                    max_quote_age=timedelta(minutes=settings.get_int(
-                        "fx_max_quote_age_minutes")))
+    return FxLimits(max_exchange_eur=settings.typed.fx_max_exchange_eur,
+                    max_quote_age=timedelta(minutes=settings.typed.fx_max_quote_age_minutes))
 
 
 def fx_fee(settings: Settings, quote_per_eur: Decimal) -> FxFee:
@@ -158,7 +157,7 @@ class FactsGatherer:
                bucket_id: str = CORE) -> Gathered:
         """Every fact the pipeline reads for ``intent``, placed for ``bucket_id``."""
         store, broker = self._store, self._broker
-        self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
+        self._fx_age = (now.date(), settings.typed.market_data.fx_max_age_days)
         security = self._fact("security", lambda: securities_repo.get_security(store, intent.isin))
         sec = None if security is None else SecurityFacts(
             isin=str(security["isin"]), symbol=str(security["symbol"]),
@@ -166,7 +165,7 @@ class FactsGatherer:
             active=bool(security["active"]), allow_buy=bool(security["allow_buy"]),
             allow_sell=bool(security["allow_sell"]), min_lot=int(security["min_lot"]))
         symbol = sec.symbol if sec else intent.symbol
-        lookback = max(settings.get_int("min_hold_days"), settings.get_int("buy_cooldown_days"),
+        lookback = max(settings.typed.min_hold_days, settings.typed.buy_cooldown_days,
                        8)
         trades = self._fact("trades", lambda: order_journal.ledger_trades(
             store, now - timedelta(days=lookback + 1)))
@@ -181,7 +180,7 @@ class FactsGatherer:
         held = None if account is None else sum(
             (p.quantity for p in account.positions if p.symbol.upper() == symbol.upper()), ZERO)
         facts = SafetyFacts(
-            now=now, trading_mode=settings.get_str("trading_mode"), security=sec,
+            now=now, trading_mode=settings.typed.trading_mode, security=sec,
             quantity_held=held, trades=None if trades is None else tuple(trades),
             market_open=self._open(sec, now),
             cash=None if account is None else _cash(account), fx_rate=rate,
@@ -214,12 +213,12 @@ class FactsGatherer:
                 eur_per[currency] = Decimal(1) / rate
         cash = ledger_cash_eur(balances, eur_per)
         if cash is not None and bucket_id == CORE and self._mode == "research":
-            cash += settings.get_decimal("virtual_test_cash")
+            cash += settings.typed.virtual_test_cash
         return BucketCash(bucket_id, cash)
 
     def gather_fx(self, pair: FxPair, now: datetime, settings: Settings) -> FxFacts:
         """Every fact the exchange layers read for an order on ``pair``."""
-        self._fx_age = (now.date(), settings.get_int("market_data.fx_max_age_days"))
+        self._fx_age = (now.date(), settings.typed.market_data.fx_max_age_days)
         account = self._try("account", self._broker.account, BROKER_TIMEOUT_S)
         quotes = self._try("quote", lambda: self._broker.quotes((pair.symbol,)),
                            BROKER_TIMEOUT_S)
@@ -234,7 +233,7 @@ class FactsGatherer:
             if rate is not None and rate > 0:
                 eur_per[currency] = Decimal(1) / rate
         return FxFacts(
-            now=now, trading_mode=settings.get_str("trading_mode"), pair=pair,
+            now=now, trading_mode=settings.typed.trading_mode, pair=pair,
             bid=None if quote is None else quote.bid, ask=None if quote is None else quote.ask,
             quoted_at=None if quote is None else quote.at,
             cash=None if account is None else _cash(account),

@@ -70,7 +70,7 @@ class BuyFunding:
         """A buy the cash layer refused for want of its own currency, auto-funding on."""
         r = verdict.rejection
         return (intent.side == "BUY" and r is not None and r.code == "insufficient_cash"
-                and self._ctx.settings().get_bool("fx_auto_fund_buys"))
+                and self._ctx.settings().typed.fx_auto_fund_buys)
 
     def fund(self, msg: SubmitOrder, mode: LedgerMode, broker: Broker, gathered: Gathered,
              verdict: Verdict) -> OrderResult | dict[str, Any]:
@@ -141,8 +141,8 @@ class BuyFunding:
                             cash_shortfall(intent, facts, limits) if shortfall is None
                             else shortfall, facts.cash,
                             reserved_by_open_buys(facts.open_orders), eur_per, spend_of,
-                            buffer=self._ctx.settings().get_decimal("fx_fund_buffer"),
-                            batch_eur=self._ctx.settings().get_decimal("fx_funding_batch_eur"))
+                            buffer=self._ctx.settings().typed.fx_fund_buffer,
+                            batch_eur=self._ctx.settings().typed.fx_funding_batch_eur)
         if plan is None:
             return "no other currency can fund it" + (f" ({', '.join(notes)})" if notes
                                                       else "")
@@ -212,7 +212,7 @@ class BuyFunding:
             second = direct_pair(ROUTE_CURRENCY, target)
             if second is None:
                 return None
-            buffer = self._ctx.settings().get_decimal("fx_fund_buffer")
+            buffer = self._ctx.settings().typed.fx_fund_buffer
             receive = funding_amount(cash_shortfall(intent, facts, limits), buffer)
             checked, order = self._orders.size_exchange(second, ROUTE_CURRENCY, target,
                                                         receive, None, mode, broker,

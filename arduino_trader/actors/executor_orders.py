@@ -109,7 +109,7 @@ class OrderSender:
         now, settings = self._ctx.clock.now(), self._ctx.settings()
         facts = facts_gatherer(self._ctx, mode, broker).gather_fx(pair, now, settings)
         quote_rate = facts.eur_per_unit.get(pair.quote)
-        buffer = settings.get_decimal("fx_limit_buffer")
+        buffer = settings.typed.fx_limit_buffer
 
         def build(bid: Decimal | None, ask: Decimal | None) -> FxOrder:
             if quote_rate is None:

@@ -15,7 +15,7 @@ from .base import ActorContext
 
 def max_age_days(ctx: ActorContext) -> int:
     """The setting that bounds the age of every rate used."""
-    return ctx.settings().get_int("market_data.fx_max_age_days")
+    return ctx.settings().typed.market_data.fx_max_age_days
 
 
 def rate_table(ctx: ActorContext, db: Any, *, latest_only: bool = False) -> RateTable:

@@ -48,11 +48,11 @@ class HealthActor(BaseActor):
     def _limits(self) -> HealthThresholds:
         s = self.ctx.settings()
         return HealthThresholds(
-            heartbeat_timeout=timedelta(seconds=s.get_int("health.heartbeat_timeout_s")),
-            disk_warn_bytes=s.get_int("health.disk_warn_free_mb") * 2**20,
-            disk_fail_bytes=s.get_int("health.disk_fail_free_mb") * 2**20,
-            wal_warn_bytes=s.get_int("health.wal_warn_mb") * 2**20,
-            job_failures_degraded=s.get_int("health.job_failures_degraded"),
+            heartbeat_timeout=timedelta(seconds=s.typed.health.heartbeat_timeout_s),
+            disk_warn_bytes=s.typed.health.disk_warn_free_mb * 2**20,
+            disk_fail_bytes=s.typed.health.disk_fail_free_mb * 2**20,
+            wal_warn_bytes=s.typed.health.wal_warn_mb * 2**20,
+            job_failures_degraded=s.typed.health.job_failures_degraded,
         )
 
     @handles(Heartbeat)

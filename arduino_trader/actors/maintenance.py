@@ -68,7 +68,7 @@ class MaintenanceActor(BaseActor):
         return JobOutcome(False, f"maintenance does not run job {msg.job!r}")
 
     def _backup(self) -> Path:
-        retention = self.ctx.settings().get_int("backup.retention_count")
+        retention = self.ctx.settings().typed.backup.retention_count
         path: Path = maintenance.backup(self._store(), self._backups_dir, retention,
                                         self.ctx.clock.now())
         self.log.info("backup_written", path=str(path))

@@ -105,15 +105,15 @@ class MarketDataActor(BaseActor):
         s = ctx.settings
         mono = ctx.clock.monotonic
         self.quotes: TtlCache[str, Quote] = TtlCache(
-            "market_data.quotes", lambda: s().get_int("market_data.quote_ttl_s"), mono)
+            "market_data.quotes", lambda: s().typed.market_data.quote_ttl_s, mono)
         self.fx: TtlCache[str, FxRate] = TtlCache(
-            "market_data.fx", lambda: s().get_int("market_data.fx_ttl_minutes") * 60.0, mono)
+            "market_data.fx", lambda: s().typed.market_data.fx_ttl_minutes * 60.0, mono)
         self.fundamentals: TtlCache[str, dict[str, Any]] = TtlCache(
             "market_data.fundamentals",
-            lambda: s().get_int("market_data.fundamentals_ttl_hours") * 3600.0, mono)
+            lambda: s().typed.market_data.fundamentals_ttl_hours * 3600.0, mono)
         self.analyst: TtlCache[str, dict[str, Any]] = TtlCache(
             "market_data.analyst",
-            lambda: s().get_int("market_data.analyst_ttl_hours") * 3600.0, mono)
+            lambda: s().typed.market_data.analyst_ttl_hours * 3600.0, mono)
         self._problems: dict[str, str] = {}
         self._last_level: HealthLevel | None = None
         # The source's last history answer per ISIN once stored, and the newest stored
@@ -218,7 +218,7 @@ class MarketDataActor(BaseActor):
                 self._sync_many(split, now, reread=True)
         active = {s["isin"] for s in securities}
         latest = {i: q for i, q in {**stored, **accepted}.items() if i in active}
-        max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
+        max_age = timedelta(hours=self.ctx.settings().typed.max_price_age_hours)
         reference = self.source.reference_time(now)
         stale = stale_isins(securities, latest, reference, max_age)
         missing = sorted(set(wanted) - set(fresh))
@@ -243,7 +243,7 @@ class MarketDataActor(BaseActor):
         seeded = self._seed_universe(now)
         settings = self.ctx.settings()
         cutoff = now + timedelta(seconds=1) if force else now - timedelta(
-            hours=settings.get_int("market_data.resync_hours"))
+            hours=settings.typed.market_data.resync_hours)
         if force:
             self._known.clear()
         due = securities_repo.securities_due(self._db, cutoff)
@@ -371,12 +371,12 @@ class MarketDataActor(BaseActor):
     def _on_quotes(self, msg: GetQuotes) -> dict[str, dict[str, Any]]:
         stored: dict[str, Quote] = repo.read_quotes(self._db)
         wanted = set(msg.isins) or set(stored)
-        max_age = timedelta(hours=self.ctx.settings().get_int("max_price_age_hours"))
+        max_age = timedelta(hours=self.ctx.settings().typed.max_price_age_hours)
         return quote_rows(stored, wanted, self.source.reference_time(self._now()), max_age)
 
     def market_problems(self, mics: list[str]) -> None:
         """Record calendars of held exchanges that are unavailable or end soon."""
-        days = self.ctx.settings().get_int("market_data.calendar_warn_days")
+        days = self.ctx.settings().typed.market_data.calendar_warn_days
         if self.calendars.outdated(self._now().date()):
             self.calendars = MarketCalendars(today=self._now().date())
         problems = self.calendars.ending_within(mics, self._now(), days)

@@ -59,7 +59,7 @@ def eur_rate(ctx: ActorContext, source: MarketData, cache: TtlCache[str, FxRate]
         rate = fetch_fx(ctx, source, cache, log, code)
     except MarketDataError as exc:
         stored: FxRate | None = repo.read_fx(db, code)
-        max_age = ctx.settings().get_int("market_data.fx_max_age_days")
+        max_age = ctx.settings().typed.market_data.fx_max_age_days
         if stored is not None and (ctx.clock.now().date() - stored.day).days <= max_age:
             return stored
         raise RateUnavailable(f"no FX rate for {code}: {exc}") from exc

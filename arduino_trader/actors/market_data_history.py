@@ -75,7 +75,7 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
         previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
                          for d, c in previous)
     report = validate_series(bars, previous=[c for _, c in previous],
-                             max_gap_days=ctx.settings().get_int("market_data.max_gap_days"))
+                             max_gap_days=ctx.settings().typed.market_data.max_gap_days)
     for q in report.quarantined:
         log.warning("price_quarantined", isin=isin, day=q.day.isoformat(),
                     close=q.close, reason=q.reason, detail=q.detail)
@@ -132,8 +132,8 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
         isin = sec["isin"]
         last = last_days.get(isin)
         if reread or last is None or last < end - timedelta(days=1):
-            years = settings.get_int("market_data.history_topup_years" if last
-                                     else "market_data.history_seed_years")
+            years = (settings.typed.market_data.history_topup_years if last
+                     else settings.typed.market_data.history_seed_years)
             start = end - timedelta(days=365 * years + years // 4)
             try:
                 seen, changed = read_history(

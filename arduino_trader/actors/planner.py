@@ -96,7 +96,7 @@ class PlannerActor(BaseActor):
         return store
 
     def _mode(self) -> str:
-        return "live" if self.ctx.settings().get_str("trading_mode") == "live" else "research"
+        return "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
 
     def _broker(self, mode: str) -> Broker:
         """Research reads the paper account; live the configured broker."""
@@ -131,7 +131,7 @@ class PlannerActor(BaseActor):
     def _on_change(self, msg: object) -> None:
         """Plan once the updates stop arriving for ``planner_debounce_seconds``."""
         self._schedule(_TRIGGERS.get(type(msg), "update"),
-                       float(self.ctx.settings().get_int("planner_debounce_seconds")))
+                       float(self.ctx.settings().typed.planner_debounce_seconds))
 
     def _schedule(self, trigger: str, delay: float) -> None:
         if self._timer is not None:
@@ -200,9 +200,9 @@ class PlannerActor(BaseActor):
         inp = gathered.plan_input
         settings = self.ctx.settings()
         waiting = self._price_wait.waiting_for(inp, self.ctx.clock.monotonic(),
-                                               settings.get_int("planner_price_wait_s"))
+                                               settings.typed.planner_price_wait_s)
         if waiting:  # no plan stored: a plan now would leave these holdings out
-            self._schedule(trigger, max(1.0, settings.get_int("planner_debounce_seconds")))
+            self._schedule(trigger, max(1.0, settings.typed.planner_debounce_seconds))
             self.log.info("plan_waiting", trigger=trigger, waiting_for=list(waiting))
             return PlanSummary(True, "waiting", waiting_reason(waiting),
                                gathered.portfolio_hash, warnings=gathered.warnings)
@@ -210,7 +210,7 @@ class PlannerActor(BaseActor):
             raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
                                  "still computing; no new plan until it ends")
         configs = planner_config_repo.current_all(self._store())
-        budget = float(settings.get_int("planner_plan_budget_s"))
+        budget = float(settings.typed.planner_plan_budget_s)
         try:
             result, satellites, scope_warnings = self._busy.run(
                 "plan", budget, lambda cancel: self._plan_buckets(inp, mode, configs))
@@ -294,7 +294,7 @@ class PlannerActor(BaseActor):
             return self._plan_scope(own(CORE)), [], tuple(notes)
         planning, skipped = scopes
         warnings = tuple(f"bucket {x.bucket_id} does not plan: {x.reason}" for x in skipped)
-        virtual = float(self.ctx.settings().get_decimal("virtual_test_cash")) \
+        virtual = float(self.ctx.settings().typed.virtual_test_cash) \
             if mode == "research" else 0.0
         core = next((x for x in planning if x.bucket_id == CORE), None)
         if core is None:

@@ -209,7 +209,7 @@ class InputGatherer:
         currencies |= {c.currency for c in account.cash}
         rates = self._eur_per(currencies, today, warnings)
         usable = [r for r in rows if str(r["currency"] or "EUR") in rates]
-        days = settings.get_int("planner_history_days")
+        days = settings.typed.planner_history_days
         start = today - timedelta(days=int(days * 7 / 5) + 10)
         self.history.refresh(self.store)
         histories = self.history.closes_many(self.store,
@@ -235,7 +235,7 @@ class InputGatherer:
         cash_eur = sum((c.amount * rates[c.currency] for c in account.cash
                         if c.currency in rates), Decimal(0))
         if mode == "research":
-            cash_eur += settings.get_decimal("virtual_test_cash")
+            cash_eur += settings.typed.virtual_test_cash
         last_buy = {s: d for s in isins if (d := _days(now, trades.get((isins[s], "BUY"))))
                     is not None}
         last_sell = {s: d for s in isins

@@ -97,7 +97,7 @@ class PortfolioActor(BaseActor):
 
     def _fx_max_age(self) -> int:
         """The one FX age rule: an older stored rate values nothing."""
-        return self.ctx.settings().get_int("market_data.fx_max_age_days")
+        return self.ctx.settings().typed.market_data.fx_max_age_days
 
     def _mode(self) -> str:
         """The ledger mode of the configured broker's records."""

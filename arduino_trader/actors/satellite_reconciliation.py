@@ -60,7 +60,7 @@ def reconcile(ctx: ActorContext, log: Any, facts: Facts, currency: str, actual: 
     now = ctx.clock.now()
     book = repo.load_book(store(ctx))
     limit = threshold if threshold is not None else \
-        ctx.settings().get_decimal("satellite_reconcile_auto_correct_eur")
+        ctx.settings().typed.satellite_reconcile_auto_correct_eur
     outcome = reconciliation.reconcile(
         book, currency, actual, now, eur_per_unit=facts.rate_or_none(currency),
         threshold_eur=limit, blocked_by=repo.blockers(store(ctx)))
@@ -117,8 +117,8 @@ def report_ledger(ctx: ActorContext, log: Any, books: repo.BookReader) -> None:
     try:
         ctx.bus.tell(HEALTH_ACTOR, ledger_status(
             read_facts(ctx), broker_cash_all, books.load(store(ctx)),
-            repo.blockers(store(ctx)), ctx.settings().get_decimal(
-                "satellite_reconcile_auto_correct_eur"), ctx.clock.now()))
+            repo.blockers(store(ctx)),
+            ctx.settings().typed.satellite_reconcile_auto_correct_eur, ctx.clock.now()))
     except Exception as exc:  # no answer this time; the next sync tries again
         log.warning("ledger_health_unknown", error=repr(exc))
 

@@ -38,8 +38,7 @@ def store(ctx: ActorContext) -> Database:
 def read_facts(ctx: ActorContext) -> Facts:
     """Fresh facts for one decision (rates older than the FX age limit unused)."""
     return Facts(ctx.io, store(ctx), ctx.resources.get("broker"), (
-        ctx.clock.now().date(), ctx.settings().get_int(
-            "market_data.fx_max_age_days")))
+        ctx.clock.now().date(), ctx.settings().typed.market_data.fx_max_age_days))
 
 
 def load_state(ctx: ActorContext, books: repo.BookReader) -> State:

@@ -18,14 +18,14 @@ JOB = JobSpec("universe_pruning", "maintenance",
 def run_pruning(ctx: ActorContext) -> JobOutcome:
     """Read the candidates, decide, apply in one transaction; summarize."""
     settings = ctx.settings()
-    rules = PruningRules(settings.get_float("universe_pruning_score_threshold"),
-                         settings.get_int("universe_pruning_min_samples"),
-                         settings.get_int("universe_pruning_delisted_days"),
-                         settings.get_bool("universe_pruning_check_delisted"))
+    rules = PruningRules(settings.typed.universe_pruning_score_threshold,
+                         settings.typed.universe_pruning_min_samples,
+                         settings.typed.universe_pruning_delisted_days,
+                         settings.typed.universe_pruning_check_delisted)
     store = ctx.resource("store")
     now = ctx.clock.now()
     found = pruning_repo.candidates(store, now.date(),
-                                               settings.get_int("universe_pruning_months"))
+                                               settings.typed.universe_pruning_months)
     decisions = decide(found, rules, now.date())
     done = pruning_repo.apply(store, decisions, now)
     off = [symbol for symbol, action in done if action == "deactivate"]

@@ -32,38 +32,38 @@ def build_paper(settings: Callable[[], Settings], store: Database, clock: Clock,
     prices = MarketDataPrices(market_data) if market_data is not None else None
     return PaperBroker(store, clock, fees=lambda: paper_fees(settings()), prices=prices,
                        eur_rates=prices.rates if prices is not None else None,
-                       initial_cash_eur=settings().get_decimal("broker.paper_initial_cash_eur"),
-                       slippage_bps=lambda: settings().get_decimal("broker.paper_slippage_bps"))
+                       initial_cash_eur=settings().typed.broker.paper_initial_cash_eur,
+                       slippage_bps=lambda: settings().typed.broker.paper_slippage_bps)
 
 
 def build_tradernet(settings: Callable[[], Settings]) -> TradernetClient:
     """The Tradernet client; orders only while ``trading_mode`` is ``live`` (read fresh)."""
     s = settings()
     config = ClientConfig(
-        base_url=s.get_str("broker.base_url"),
-        public_key=s.get_str("tradernet_api_key"),
-        private_key=s.get_str("tradernet_api_secret"),
-        timeout_s=s.get_float("broker.timeout_s"),
-        order_timeout_s=s.get_float("broker.order_timeout_s"),
-        lookup_delay_s=s.get_float("broker.order_lookup_delay_s"),
-        read_retries=s.get_int("broker.read_retries"),
-        requests_per_minute=s.get_int("broker.requests_per_minute"),
-        burst=s.get_int("broker.burst"),
-        breaker_failures=s.get_int("broker.breaker_failures"),
-        breaker_cooldown_s=s.get_int("broker.breaker_cooldown_s"),
+        base_url=s.typed.broker.base_url,
+        public_key=s.typed.tradernet_api_key,
+        private_key=s.typed.tradernet_api_secret,
+        timeout_s=s.typed.broker.timeout_s,
+        order_timeout_s=s.typed.broker.order_timeout_s,
+        lookup_delay_s=s.typed.broker.order_lookup_delay_s,
+        read_retries=s.typed.broker.read_retries,
+        requests_per_minute=s.typed.broker.requests_per_minute,
+        burst=s.typed.broker.burst,
+        breaker_failures=s.typed.broker.breaker_failures,
+        breaker_cooldown_s=s.typed.broker.breaker_cooldown_s,
     )
     return TradernetClient(
-        config, orders_allowed=lambda: settings().get_str("trading_mode") == "live",
+        config, orders_allowed=lambda: settings().typed.trading_mode == "live",
         # Keys are read per request, so keys set at runtime work without a restart.
-        credentials=lambda: (settings().get_str("tradernet_api_key"),
-                             settings().get_str("tradernet_api_secret")))
+        credentials=lambda: (settings().typed.tradernet_api_key,
+                             settings().typed.tradernet_api_secret))
 
 
 def build_brokers(settings: Callable[[], Settings], store: Database, clock: Clock,
                   market_data: MarketData | None = None) -> tuple[Broker, PaperBroker]:
     """(the configured broker, the paper broker); they are the same object for ``paper``."""
     paper = build_paper(settings, store, clock, market_data)
-    if settings().get_str("broker.kind") == "tradernet":
+    if settings().typed.broker.kind == "tradernet":
         return build_tradernet(settings), paper
     return paper, paper
 

@@ -59,15 +59,13 @@ def target_from_settings(settings: Settings) -> S3Target | None:
     """The configured bucket, or None when off-board backups are off (no endpoint).
 
     Raises :class:`OffsiteBackupError` naming what is missing when only part is set."""
-    endpoint = settings.get_str("backup.s3_endpoint_url").strip()
+    backup = settings.typed.backup
+    endpoint = backup.s3_endpoint_url.strip()
     if not endpoint:
         return None
-    target = S3Target(endpoint, settings.get_str("backup.s3_bucket").strip(),
-                      settings.get_str("backup.s3_prefix"),
-                      settings.get_str("backup.s3_region").strip() or "auto",
-                      settings.get_str("backup.s3_access_key_id"),
-                      settings.get_str("backup.s3_secret_access_key"),
-                      settings.get_int("backup.s3_retention_count"))
+    target = S3Target(endpoint, backup.s3_bucket.strip(), backup.s3_prefix,
+                      backup.s3_region.strip() or "auto", backup.s3_access_key_id,
+                      backup.s3_secret_access_key, backup.s3_retention_count)
     missing = [key for key, value in (("backup.s3_bucket", target.bucket),
                                       ("backup.s3_access_key_id", target.access_key_id),
                                       ("backup.s3_secret_access_key",

@@ -6,12 +6,13 @@ import os
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from .schema import SETTINGS, spec_for
 from .spec import SettingError, raise_all
+from .values import GROUPS, SettingValues
 
 ENV_PREFIX = "ARDUINO_TRADER_"
 CONFIG_ENV = "ARDUINO_TRADER_CONFIG"
@@ -47,28 +48,11 @@ class Settings(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self.data)
 
-    def get_int(self, key: str) -> int:
-        """Typed read of an int setting."""
-        value = self.data[key]
-        assert isinstance(value, int) and not isinstance(value, bool), key
-        return value
-
-    def get_float(self, key: str) -> float:
-        """Typed read of a float setting."""
-        return float(self.data[key])
-
-    def get_bool(self, key: str) -> bool:
-        """Typed read of a bool setting."""
-        return bool(self.data[key])
-
-    def get_str(self, key: str) -> str:
-        """Typed read of a string setting."""
-        return str(self.data[key])
-
-    def get_decimal(self, key: str) -> Decimal:
-        """Typed read of a decimal setting."""
-        value = self.data[key]
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+    @cached_property
+    def typed(self) -> SettingValues:
+        """Every setting as a typed attribute (``settings.typed.min_trade_value``,
+        ``settings.typed.api.port``): reads are checked by mypy, not by key strings."""
+        return values_of(self.data)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """A new snapshot with validated runtime overrides applied on top."""
@@ -93,6 +77,22 @@ class Settings(Mapping[str, Any]):
     def secret_values(self) -> list[str]:
         """Non-empty secret values, for the log-masking processor."""
         return [str(self.data[k]) for k, s in SETTINGS.items() if s.secret and self.data[k]]
+
+
+def values_of(data: Mapping[str, Any]) -> SettingValues:
+    """The typed values of a complete mapping of coerced settings; :class:`TypeError`
+    names a value whose type is not the declared one."""
+    top: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, spec in SETTINGS.items():
+        value = data[key]
+        if not spec.holds(value):
+            raise TypeError(f"setting {key}: {value!r} is not of type {spec.type}")
+        group, _, name = key.rpartition(".")
+        (groups.setdefault(group, {}) if group else top)[name] = value
+    for group, fields in groups.items():
+        top[group] = GROUPS[group](**fields)
+    return SettingValues(**top)
 
 
 def defaults() -> Settings:

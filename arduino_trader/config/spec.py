@@ -150,6 +150,12 @@ class SettingSpec:
                     self.key, f"{_show(value)} is out of range {self.range_text()}"
                 )
 
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` has this setting's Python type (a coerced value does)."""
+        if self.type == "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, _PYTHON_TYPES[self.type])
+
     def to_json(self, value: Any) -> Any:
         """JSON form of a value of this setting (decimals as strings)."""
         if isinstance(value, Decimal):
@@ -157,6 +163,8 @@ class SettingSpec:
         return value
 
 
+_PYTHON_TYPES: dict[str, type] = {"float": float, "bool": bool, "str": str,
+                                  "decimal": Decimal}
 _BOOL_TEXT = {"1": True, "true": True, "yes": True, "on": True,
               "0": False, "false": False, "no": False, "off": False}
 

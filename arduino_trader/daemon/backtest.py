@@ -98,7 +98,7 @@ def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
 
 def build_source(config: BacktestConfig, settings: Settings, clock: StepClock) -> ReplaySource:
     """The replay source of the backtest (bundled data or ``config.data``)."""
-    fx = parse_fx_setting(settings.get_str("market_data.replay_fx_rates"))
+    fx = parse_fx_setting(settings.typed.market_data.replay_fx_rates)
     if config.data is None:
         return ReplaySource(clock, fx=fx)
     if not config.data.is_file():
@@ -108,7 +108,7 @@ def build_source(config: BacktestConfig, settings: Settings, clock: StepClock) -
 
 def eur_rate(settings: Settings, currency: str) -> Decimal:
     """The replay's fixed EUR value of one unit of ``currency``."""
-    rate = parse_fx_setting(settings.get_str("market_data.replay_fx_rates")).get(currency)
+    rate = parse_fx_setting(settings.typed.market_data.replay_fx_rates).get(currency)
     if rate is None:
         raise BacktestError(f"market_data.replay_fx_rates has no {currency} rate")
     return rate

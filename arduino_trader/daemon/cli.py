@@ -114,10 +114,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _base_url(args: argparse.Namespace, settings: Settings) -> str:
     if getattr(args, "url", None):
         return str(args.url).rstrip("/")
-    host = settings.get_str("api.host")
+    host = settings.typed.api.host
     if host in ("0.0.0.0", "::"):  # noqa: S104 - connecting, not binding
         host = "127.0.0.1"
-    return f"http://{host}:{settings.get_int('api.port')}"
+    return f"http://{host}:{settings.typed.api.port}"
 
 
 def _http(method: str, url: str, token: str | None = None,
@@ -153,8 +153,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> str:
-    if settings.get_str("api.token"):
-        return settings.get_str("api.token")
+    if settings.typed.api.token:
+        return settings.typed.api.token
     path = resolve_data_dir(args.data_dir, os.environ) / TOKEN_FILE
     try:
         return path.read_text(encoding="utf-8").strip()

@@ -71,7 +71,7 @@ class DemoDaemon(TraderDaemon):
         if self._market_data is None:
             assert self.settings is not None
             yesterday = self.clock.now().date() - timedelta(days=1)
-            fx = parse_fx_setting(self.settings.current().get_str("market_data.replay_fx_rates"))
+            fx = parse_fx_setting(self.settings.current().typed.market_data.replay_fx_rates)
             self._market_data = ReplaySource(self.clock, fx=fx, end_on=yesterday,
                                              sessions=sessions_ending)
         return self._market_data

@@ -16,7 +16,7 @@ from typing import Any
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.jobs import JobSpec
 
-from .schedule import describe
+from .schedule import describe, is_enabled
 
 
 class JobNotFound(KeyError):
@@ -52,7 +52,7 @@ class JobState:
 
     def to_json(self, settings: Settings) -> dict[str, Any]:
         """The job as ``GET /api/system/jobs`` shows it."""
-        enabled = self.spec.enabled_key is None or settings.get_bool(self.spec.enabled_key)
+        enabled = is_enabled(self.spec, settings)
         return {
             "name": self.spec.name,
             "description": self.spec.description,

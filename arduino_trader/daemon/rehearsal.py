@@ -62,9 +62,9 @@ class AlwaysOpenCalendars(MarketCalendars):
 
 def sandbox_problem(settings: Settings) -> str | None:
     """Why ``settings`` do not point at a local sandbox (None when they do)."""
-    if settings.get_str("broker.kind") != "tradernet":
+    if settings.typed.broker.kind != "tradernet":
         return "--rehearse needs broker.kind = \"tradernet\" pointed at the sandbox"
-    url = settings.get_str("broker.base_url")
+    url = settings.typed.broker.base_url
     host = (urlsplit(url).hostname or "").lower()
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -125,7 +125,7 @@ class RehearsalDaemon(TraderDaemon):
     def _market_source(self) -> Any:
         if self._market_data is None:
             assert self.settings is not None
-            fx = parse_fx_setting(self.settings.current().get_str("market_data.replay_fx_rates"))
+            fx = parse_fx_setting(self.settings.current().typed.market_data.replay_fx_rates)
             self._market_data = ReplaySource(self.clock, prices=self.data_dir / HISTORY_FILE,
                                              universe=bundled_path(UNIVERSE_FILE), fx=fx)
         return self._market_data

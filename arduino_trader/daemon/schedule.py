@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from arduino_trader.config.schema import spec_for
 from arduino_trader.config.settings import Settings
+from arduino_trader.config.spec import SettingError
 from arduino_trader.protocols.jobs import JobSpec
+
+
+def check_keys(spec: JobSpec) -> None:
+    """Refuse a job whose schedule names an undeclared setting or one of the wrong type
+    (:class:`SettingError`), so the by-name reads below cannot fail later."""
+    for key, kind in ((spec.every_minutes_key, "int"), (spec.daily_hour_key, "int"),
+                      (spec.enabled_key, "bool")):
+        if key is not None and spec_for(key).type != kind:
+            raise SettingError(key, f"job {spec.name} needs a setting of type {kind}, "
+                                    f"this one is of type {spec_for(key).type}")
 
 
 def interval_minutes(spec: JobSpec, settings: Settings) -> float | None:
@@ -15,13 +27,18 @@ def interval_minutes(spec: JobSpec, settings: Settings) -> float | None:
     return spec.every_minutes
 
 
+def is_enabled(spec: JobSpec, settings: Settings) -> bool:
+    """Whether the job's switch setting (if it has one) is on."""
+    return spec.enabled_key is None or bool(settings[spec.enabled_key])
+
+
 def describe(spec: JobSpec, settings: Settings) -> str:
     """Human text of the schedule, e.g. ``every 5 min`` or ``daily 03:00 UTC``."""
     minutes = interval_minutes(spec, settings)
     if minutes is not None:
         return f"every {minutes:g} min"
     if spec.daily_hour_key is not None:
-        hour = settings.get_int(spec.daily_hour_key)
+        hour = int(settings[spec.daily_hour_key])
         text = f"{hour:02d}:{spec.minute:02d} UTC"
         if spec.weekday is not None:
             return f"weekly on {_WEEKDAYS[spec.weekday]} {text}"
@@ -48,7 +65,7 @@ def next_run(spec: JobSpec, settings: Settings, *, now: datetime,
         return max(last_start + timedelta(minutes=minutes), now)
     if spec.daily_hour_key is None:
         return None
-    hour = settings.get_int(spec.daily_hour_key)
+    hour = int(settings[spec.daily_hour_key])
     after = last_start if last_start is not None and last_start > now else now
     candidate = after.replace(hour=hour, minute=spec.minute, second=0, microsecond=0)
     if candidate <= after:

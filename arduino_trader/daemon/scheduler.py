@@ -35,7 +35,7 @@ from arduino_trader.protocols.runtime import ActorUnavailable, SettlingBus
 from arduino_trader.protocols.store import Database, StoreError
 
 from .job_state import JobAlreadyRunning, JobNotFound, JobState, stale_reason
-from .schedule import next_run
+from .schedule import check_keys, is_enabled, next_run
 
 log = structlog.get_logger(component="scheduler")
 
@@ -79,6 +79,7 @@ class Scheduler:
         with self._lock:
             if spec.name in self._jobs:
                 raise ValueError(f"job {spec.name!r} registered twice")
+            check_keys(spec)
             state = JobState(spec)
             # Stepped: nothing is due at the start moment (the driver's first step is).
             first = replace(spec, run_at_startup=False) if self._stepped is not None else spec
@@ -257,9 +258,8 @@ class Scheduler:
         due: list[str] = []
         with self._lock:
             for name, job in self._jobs.items():
-                enabled = job.spec.enabled_key is None or settings.get_bool(job.spec.enabled_key)
-                if (enabled and job.running_run_id is None and job.next_run_at is not None
-                        and job.next_run_at <= now):
+                if (is_enabled(job.spec, settings) and job.running_run_id is None
+                        and job.next_run_at is not None and job.next_run_at <= now):
                     due.append(name)
         return sorted(due)
 

@@ -126,7 +126,7 @@ class TraderDaemon:
                                f"{exc.strerror or exc}") from exc
         self._pid = pid
         if self.options.configure_logs:
-            configure_logging(base.get_str("log.level"), self._secret_values)
+            configure_logging(base.typed.log.level, self._secret_values)
         self.io.start()
         try:
             applied = self.store.open()
@@ -147,16 +147,16 @@ class TraderDaemon:
         self._start_api(effective)
         self._started = True
         self.notifier.ready()
-        self.notifier.status(f"running on {effective.get_str('api.host')}:{self.port}")
+        self.notifier.status(f"running on {effective.typed.api.host}:{self.port}")
         log.info("daemon_started", port=self.port, data_dir=str(self.data_dir),
-                 trading_mode=effective.get_str("trading_mode"), pid=os.getpid())
+                 trading_mode=effective.typed.trading_mode, pid=os.getpid())
 
     def _secret_values(self) -> list[str]:
         settings = self.settings.current() if self.settings else self.options.settings
         return [*settings.secret_values(), *([self.token] if self.token else [])]
 
     def _token(self, settings: Settings) -> str:
-        configured = settings.get_str("api.token")
+        configured = settings.typed.api.token
         if configured:
             return configured
         token, path, created = read_or_create_token(self.data_dir)
@@ -285,10 +285,10 @@ class TraderDaemon:
                                     "exit": self.exit_request, EVENT_HUB: hub},
                          started_at=time.monotonic())
         app = create_app(ctx)
-        host = settings.get_str("api.host")
+        host = settings.typed.api.host
         port = self.options.port_override
         if port is None:
-            port = settings.get_int("api.port")
+            port = settings.typed.api.port
 
         async def serve() -> tuple[web.AppRunner, int]:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -307,7 +307,7 @@ class TraderDaemon:
     # ----------------------------------------------------------------- running
     def _on_settings_changed(self, keys: tuple[str, ...], settings: Settings) -> None:
         if "log.level" in keys:
-            set_level(settings.get_str("log.level"))
+            set_level(settings.typed.log.level)
         if any(k.startswith("job_") for k in keys) and self.scheduler is not None:
             self.scheduler.reschedule()
 

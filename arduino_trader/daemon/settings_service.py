@@ -107,11 +107,11 @@ class SettingsService:
         spec = SETTINGS["trading_mode"]
         mode = spec.coerce(mode)
         settings = self.current()
-        previous = settings.get_str("trading_mode")
+        previous = settings.typed.trading_mode
         changes: dict[str, Any] = {"trading_mode": mode}
         if mode == "live":
-            if not (settings.get_str("tradernet_api_key")
-                    and settings.get_str("tradernet_api_secret")):
+            if not (settings.typed.tradernet_api_key
+                    and settings.typed.tradernet_api_secret):
                 raise SettingError("trading_mode", "live trading needs tradernet_api_key and "
                                    "tradernet_api_secret")
             if confirm != LIVE_CONFIRMATION:

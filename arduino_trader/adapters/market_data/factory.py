@@ -14,10 +14,10 @@ from .replay_source import ReplaySource
 
 def build_source(settings: Settings, clock: Clock, cache_dir: Path) -> MarketData:
     """The replay source (bundled data by default) or the yfinance adapter."""
-    kind = settings.get_str("market_data.source")
+    kind = settings.typed.market_data.source
     if kind == "replay":
-        path = settings.get_str("market_data.replay_prices_file")
-        fx = parse_fx_setting(settings.get_str("market_data.replay_fx_rates"))
+        path = settings.typed.market_data.replay_prices_file
+        fx = parse_fx_setting(settings.typed.market_data.replay_fx_rates)
         return ReplaySource(clock, prices=Path(path) if path else None, fx=fx)
     from .yfinance_source import YFinanceSource
 

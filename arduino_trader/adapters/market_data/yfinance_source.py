@@ -103,12 +103,12 @@ class YFinanceSource:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock, cache_dir: Path) -> YFinanceSource:
         """The production adapter: a browser-impersonating curl_cffi session."""
-        timeout_s = settings.get_int("market_data.yahoo_timeout_s")
+        timeout_s = settings.typed.market_data.yahoo_timeout_s
         session = YahooSession(timeout_s, impersonate="chrome")
         return cls(session, clock,
-                   min_interval_s=settings.get_float("market_data.yahoo_min_interval_s"),
+                   min_interval_s=settings.typed.market_data.yahoo_min_interval_s,
                    timeout_s=timeout_s,
-                   retries=settings.get_int("market_data.yahoo_retries"),
+                   retries=settings.typed.market_data.yahoo_retries,
                    cache_dir=cache_dir / "yfinance")
 
     # ------------------------------------------------------------------ plumbing

@@ -52,8 +52,8 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if header is not None:
         settings = request.app[CONTEXT].settings.current()
         name = host_name(header)
-        if not is_allowed(name, settings.get_str("api.host"),
-                          settings.get_str("api.allowed_hosts")):
+        if not is_allowed(name, settings.typed.api.host,
+                          settings.typed.api.allowed_hosts):
             raise ApiError(403, "host_not_allowed",
                            f"this API does not answer to host {name!r}; add it to "
                            "api.allowed_hosts to reach it by that name")

@@ -67,7 +67,7 @@ async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
         raise ApiError(503, "broker_unavailable", str(exc)) from None
     rates = await asyncio.to_thread(fx_tables.load_rates,
                                     # one FX age rule: a stale rate values nothing
-        ctx.store, ctx.settings.current().get_int("market_data.fx_max_age_days"),
+        ctx.store, ctx.settings.current().typed.market_data.fx_max_age_days,
         ctx.clock.now().date())
     secs = await asyncio.to_thread(securities_by_symbol, ctx.store)
     try:

@@ -67,7 +67,7 @@ async def tradernet_status(request: web.Request) -> web.Response:
     except ActorUnavailable:
         pass
     return json_response({"connected": connected, "message": message, "last_check": now,
-                          "broker": ctx.settings.current().get_str("broker.kind"),
+                          "broker": ctx.settings.current().typed.broker.kind,
                           "simulated": bool(getattr(broker, "simulated", False))})
 
 

@@ -68,20 +68,20 @@ async def led_display(request: web.Request) -> web.Response:
     """Read-only and without a token, like /health: the board polls it on the LAN."""
     ctx = ctx_of(request)
     s = ctx.settings.current()
-    mode = s.get_str("display_mode")
+    mode = s.typed.display_mode
     facts = await _facts(reads_of(request), mode)
-    options = TickerOptions(s.get_bool("ticker_show_value"), s.get_bool("ticker_show_cash"),
-                            s.get_bool("ticker_show_actions"),
-                            s.get_bool("ticker_show_amounts"), s.get_int("ticker_max_actions"))
+    options = TickerOptions(s.typed.ticker_show_value, s.typed.ticker_show_cash,
+                            s.typed.ticker_show_actions,
+                            s.typed.ticker_show_amounts, s.typed.ticker_max_actions)
     rows: list[str] | None = None
     if mode == "STATS":
         rows = stats_frame(facts["values"])
     elif mode == "PORTFOLIO":
-        rows = portfolio_frame(facts["weights"], s.get_int("display_top_holdings_count"),
-                               s.get_int("display_min_cluster_size"))
+        rows = portfolio_frame(facts["weights"], s.typed.display_top_holdings_count,
+                               s.typed.display_min_cluster_size)
     return json_response({
-        "mode": mode, "brightness": s.get_int("led_brightness"),
+        "mode": mode, "brightness": s.typed.led_brightness,
         "ticker": {"text": ticker_text(facts["value"], facts["cash"], facts["actions"],
-                                       options), "speed_ms": s.get_int("ticker_speed")},
+                                       options), "speed_ms": s.typed.ticker_speed},
         "frame": None if rows is None else {"width": WIDTH, "height": HEIGHT, "rows": rows},
     })

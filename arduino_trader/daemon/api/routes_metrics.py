@@ -144,8 +144,8 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
     broker = ctx.resources.get("broker")
     stats = getattr(broker, "stats", None)
     return {
-        "trading_mode": settings.get_str("trading_mode"),
-        "broker": settings.get_str("broker.kind"),
+        "trading_mode": settings.typed.trading_mode,
+        "broker": settings.typed.broker.kind,
         "level": LEVELS[report.level] if report else 2,
         "actors": report.actors if report else {},
         "components": report.components if report else {},

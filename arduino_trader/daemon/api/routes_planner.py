@@ -249,12 +249,12 @@ def _optimizer_view(latest: dict[str, Any], blend: float, target: float,
 
 def _settings_view(request: web.Request) -> tuple[dict[str, Any], float, float, float]:
     settings = ctx_of(request).settings.current()
-    blend = settings.get_float("optimizer_blend")
-    target = settings.get_float("optimizer_target_return")
-    reached = settings.get_float("target_return_threshold_pct")
+    blend = settings.typed.optimizer_blend
+    target = settings.typed.optimizer_target_return
+    reached = settings.typed.target_return_threshold_pct
     return ({"optimizer_blend": blend, "optimizer_target_return": target,
              "target_return_threshold_pct": reached,
-             "min_cash_reserve": str(settings.get_decimal("min_cash_reserve")),
+             "min_cash_reserve": str(settings.typed.min_cash_reserve),
              "min_trade_amount": str(minimum_trade_eur(settings).quantize(Decimal("0.01")))},
             blend, target, reached)
 

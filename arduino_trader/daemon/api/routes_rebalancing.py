@@ -118,7 +118,7 @@ def _fill_modes(ctx: ApiContext) -> tuple[str, ...]:
 async def _rates(ctx: ApiContext) -> dict[str, Decimal]:
     """Current EUR rates under the one age rule (``market_data.fx_max_age_days``): a
     currency whose newest rate is older is left out, so what needs it is refused."""
-    max_age = ctx.settings.current().get_int("market_data.fx_max_age_days")
+    max_age = ctx.settings.current().typed.market_data.fx_max_age_days
     table = await asyncio.to_thread(fx_tables.load_latest_rates, ctx.store, max_age,
                                     ctx.clock.now().date())
     return {"EUR": Decimal(1), **table.current()}
@@ -238,13 +238,13 @@ async def check_triggers(request: web.Request) -> web.Response:
     enabled_raw = request.query.get("enabled")
     if enabled_raw not in (None, "", "true", "false", "1", "0"):
         raise bad_request("enabled must be true or false", code="invalid_query")
-    enabled = settings.get_bool("event_driven_rebalancing_enabled") if enabled_raw in (
+    enabled = settings.typed.event_driven_rebalancing_enabled if enabled_raw in (
         None, "") else enabled_raw in ("true", "1")
     default_min = minimum_trade_eur(settings)
     drift = _query_decimal(request, "drift_threshold", Decimal(
-        str(settings.get_float("rebalance_position_drift_threshold"))))
+        str(settings.typed.rebalance_position_drift_threshold)))
     multiplier = _query_decimal(request, "cash_threshold_multiplier", Decimal(
-        str(settings.get_float("rebalance_cash_threshold_multiplier"))))
+        str(settings.typed.rebalance_cash_threshold_multiplier)))
     min_trade = _query_decimal(request, "min_trade_size", default_min)
     if drift <= 0 or multiplier <= 0 or min_trade <= 0:
         raise bad_request("thresholds must be positive", code="invalid_query")
@@ -352,8 +352,8 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
         return
     ledger = await asyncio.to_thread(cash_flow_repo.bucket_cash, ctx.store)
     rates = await _rates(ctx)
-    virtual = ctx.settings.current().get_decimal("virtual_test_cash") \
-        if ctx.settings.current().get_str("trading_mode") != "live" else ZERO
+    virtual = ctx.settings.current().typed.virtual_test_cash \
+        if ctx.settings.current().typed.trading_mode != "live" else ZERO
     short: list[dict[str, Any]] = []
     for bucket_id in sorted({t.bucket_id for t in plan.trades if t.side == "BUY"}):
         mine = [t for t in plan.trades if t.bucket_id == bucket_id]

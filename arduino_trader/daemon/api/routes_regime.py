@@ -43,8 +43,8 @@ async def regime(request: web.Request) -> web.Response:
     The label is the score's under the cuts configured now
     (``market_regime_bull_threshold`` / ``market_regime_bear_threshold``)."""
     settings = ctx_of(request).settings.current()
-    cuts = rg.RegimeCuts(settings.get_float("market_regime_bull_threshold"),
-                         settings.get_float("market_regime_bear_threshold"))
+    cuts = rg.RegimeCuts(settings.typed.market_regime_bull_threshold,
+                         settings.typed.market_regime_bear_threshold)
     history = await asyncio.to_thread(regime_repo.recent_regimes, ctx_of(request).store,
                                       HISTORY_DAYS)
     for day in history:

@@ -93,7 +93,7 @@ async def delete_setting(request: web.Request) -> web.Response:
 
 
 def _require_restart_allowed(ctx: ApiContext) -> None:
-    if not ctx.settings.current().get_bool("api.allow_restart"):
+    if not ctx.settings.current().typed.api.allow_restart:
         raise ApiError(403, "restart_disabled", "restart endpoints are off; set "
                        "api.allow_restart = true in the config file")
 
@@ -185,7 +185,7 @@ async def reschedule_jobs(request: web.Request) -> web.Response:
 async def get_trading_mode(request: web.Request) -> web.Response:
     """``{trading_mode}``."""
     return json_response(
-        {"trading_mode": ctx_of(request).settings.current().get_str("trading_mode")})
+        {"trading_mode": ctx_of(request).settings.current().typed.trading_mode})
 
 
 @router.route("POST", "/api/settings/trading-mode",

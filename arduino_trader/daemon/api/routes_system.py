@@ -72,8 +72,8 @@ async def status(request: web.Request) -> web.Response:
         "status": report.level if report else "failing",
         "reasons": list(report.reasons) if report else ["health monitor is not answering"],
         "version": __version__,
-        "trading_mode": settings.get_str("trading_mode"),
-        "broker": settings.get_str("broker.kind"),
+        "trading_mode": settings.typed.trading_mode,
+        "broker": settings.typed.broker.kind,
         "uptime_s": round(time.monotonic() - ctx.started_at, 1) if ctx.started_at else 0,
         "data_dir": str(ctx.data_dir),
         "actors": report.actors if report else {},
@@ -156,7 +156,7 @@ async def trigger_job(request: web.Request) -> web.Response:
 async def clear_locks(request: web.Request) -> web.Response:
     """A lock still held by a live, younger run stays: its job keeps running alone."""
     ctx = ctx_of(request)
-    minutes = ctx.settings.current().get_int("job_lock_stale_minutes")
+    minutes = ctx.settings.current().typed.job_lock_stale_minutes
     loop = asyncio.get_running_loop()  # the history write blocks: not on the API loop
     cleared = await loop.run_in_executor(ctx.executor, ctx.scheduler.clear_stale_locks,
                                          timedelta(minutes=minutes))

@@ -35,8 +35,8 @@ class CostModel:
         """The configured costs (``transaction_cost_fixed`` in EUR, and
         ``transaction_cost_percent``, a fraction despite its name): the one place every
         area reads them."""
-        return cls(settings.get_decimal("transaction_cost_fixed"),
-                   Decimal(str(settings.get_float("transaction_cost_percent"))))
+        return cls(settings.typed.transaction_cost_fixed,
+                   Decimal(str(settings.typed.transaction_cost_percent)))
 
     def commission(self, value: Decimal, rate: Decimal | None) -> Decimal:
         """Commission in the trade currency for a trade worth ``value`` in that currency.
@@ -72,4 +72,4 @@ class CostModel:
 def minimum_trade_eur(settings: Settings) -> Decimal:
     """The minimum trade in force: the configured costs and ``min_trade_value``."""
     return CostModel.from_settings(settings).min_trade_eur(
-        settings.get_decimal("min_trade_value"))
+        settings.typed.min_trade_value)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +51,53 @@ class Holding:
     days_since_first_buy: float | None = None
     days_since_last_buy: float | None = None
     days_since_last_sell: float | None = None
+
+
+# The settings PlannerSettings.from_settings reads (declared in config/keys_trading.py
+# and keys_planner.py; tests/test_settings_values.py checks every name) and the field
+# each one sets.
+SETTING_FIELDS: Mapping[str, str] = MappingProxyType({
+    "transaction_cost_fixed": "transaction_cost_fixed",
+    "transaction_cost_percent": "transaction_cost_percent",
+    "min_cash_reserve": "min_cash_reserve", "min_security_score": "min_security_score",
+    "target_annual_return": "target_annual_return", "market_avg_pe": "market_avg_pe",
+    "risk_free_rate": "risk_free_rate", "optimizer_blend": "optimizer_blend",
+    "optimizer_target_return": "optimizer_target_return",
+    "market_regime_detection_enabled": "market_regime_detection_enabled",
+    "buy_cooldown_days": "buy_cooldown_days",
+    "sell_cooldown_days": "sell_cooldown_days", "min_hold_days": "min_hold_days",
+    "max_loss_threshold": "max_loss_threshold", "max_plan_depth": "max_plan_depth",
+    "max_opportunities_per_category": "max_opportunities_per_category",
+    "priority_threshold_for_combinations": "priority_threshold",
+    "planner_combination_pool": "combination_pool_per_side",
+    "planner_max_sequences": "max_sequences", "beam_width": "beam_width",
+    "monte_carlo_path_count": "monte_carlo_paths",
+    "monte_carlo_horizon_days": "monte_carlo_horizon_days",
+    "monte_carlo_seed": "monte_carlo_seed",
+    "cost_penalty_factor": "cost_penalty_factor",
+    "planner_min_score_improvement": "min_score_improvement",
+    "enable_diverse_selection": "enable_diverse_selection",
+    "diversity_weight": "diversity_weight",
+    "enable_diversity_filter": "enable_diversity_filter",
+    "enable_correlation_aware": "enable_correlation_aware",
+    "correlation_threshold": "correlation_threshold",
+    "enable_market_regime_scenarios": "enable_market_regime_scenarios",
+    "enable_quality_gates": "enable_quality_gates",
+    "quality_gate_min_quality": "quality_gate_min_quality",
+    "enable_forward_adjustment": "enable_forward_adjustment",
+    "max_position_fraction": "max_position_fraction",
+    "position_cap_universe_multiple": "position_cap_universe_multiple",
+    "limit_order_buffer_percent": "limit_order_buffer",
+    "position_trim_band": "position_trim_band",
+    "deploy_enabled": "deploy_enabled",
+    "deploy_tolerance_eur": "deploy_tolerance_eur",
+    "deploy_tolerance_fraction": "deploy_tolerance_fraction",
+    "deploy_min_trade_eur": "deploy_min_trade_eur",
+    "deploy_optimizer_blend": "deploy_optimizer_blend",
+    "rebuy_cooldown_days": "rebuy_cooldown_days",
+    "thesis_break_drop": "thesis_break_drop",
+    "thesis_break_max_score": "thesis_break_max_score",
+})
 
 
 @dataclass(frozen=True)
@@ -116,51 +164,9 @@ class PlannerSettings:
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
         """Build from the daemon's settings mapping (keys_trading + keys_planner); absent
         keys keep their defaults."""
-        names = {
-            "transaction_cost_fixed": "transaction_cost_fixed",
-            "transaction_cost_percent": "transaction_cost_percent",
-            "min_cash_reserve": "min_cash_reserve", "min_security_score": "min_security_score",
-            "target_annual_return": "target_annual_return", "market_avg_pe": "market_avg_pe",
-            "risk_free_rate": "risk_free_rate", "optimizer_blend": "optimizer_blend",
-            "optimizer_target_return": "optimizer_target_return",
-            "market_regime_detection_enabled": "market_regime_detection_enabled",
-            "buy_cooldown_days": "buy_cooldown_days",
-            "sell_cooldown_days": "sell_cooldown_days", "min_hold_days": "min_hold_days",
-            "max_loss_threshold": "max_loss_threshold", "max_plan_depth": "max_plan_depth",
-            "max_opportunities_per_category": "max_opportunities_per_category",
-            "priority_threshold_for_combinations": "priority_threshold",
-            "planner_combination_pool": "combination_pool_per_side",
-            "planner_max_sequences": "max_sequences", "beam_width": "beam_width",
-            "monte_carlo_path_count": "monte_carlo_paths",
-            "monte_carlo_horizon_days": "monte_carlo_horizon_days",
-            "monte_carlo_seed": "monte_carlo_seed",
-            "cost_penalty_factor": "cost_penalty_factor",
-            "planner_min_score_improvement": "min_score_improvement",
-            "enable_diverse_selection": "enable_diverse_selection",
-            "diversity_weight": "diversity_weight",
-            "enable_diversity_filter": "enable_diversity_filter",
-            "enable_correlation_aware": "enable_correlation_aware",
-            "correlation_threshold": "correlation_threshold",
-            "enable_market_regime_scenarios": "enable_market_regime_scenarios",
-            "enable_quality_gates": "enable_quality_gates",
-            "quality_gate_min_quality": "quality_gate_min_quality",
-            "enable_forward_adjustment": "enable_forward_adjustment",
-            "max_position_fraction": "max_position_fraction",
-            "position_cap_universe_multiple": "position_cap_universe_multiple",
-            "limit_order_buffer_percent": "limit_order_buffer",
-            "position_trim_band": "position_trim_band",
-            "deploy_enabled": "deploy_enabled",
-            "deploy_tolerance_eur": "deploy_tolerance_eur",
-            "deploy_tolerance_fraction": "deploy_tolerance_fraction",
-            "deploy_min_trade_eur": "deploy_min_trade_eur",
-            "deploy_optimizer_blend": "deploy_optimizer_blend",
-            "rebuy_cooldown_days": "rebuy_cooldown_days",
-            "thesis_break_drop": "thesis_break_drop",
-            "thesis_break_max_score": "thesis_break_max_score",
-        }
         kwargs: dict[str, Any] = {}
         defaults = cls()
-        for key, attr in names.items():
+        for key, attr in SETTING_FIELDS.items():
             if key in settings:
                 kind = type(getattr(defaults, attr))
                 kwargs[attr] = kind(settings[key])
