@@ -22,7 +22,7 @@ def run_pruning(ctx: ActorContext) -> JobOutcome:
                          settings.get_int("universe_pruning_min_samples"),
                          settings.get_int("universe_pruning_delisted_days"),
                          settings.get_bool("universe_pruning_check_delisted"))
-    store = ctx.resource("store")
+    store = ctx.deps.store
     now = ctx.clock.now()
     found = pruning_repo.candidates(store, now.date(),
                                                settings.get_int("universe_pruning_months"))
