@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from arduino_trader.actors.base import ActorContext, BaseActor, handles
+from arduino_trader.actors.base import BaseActor, RuntimeContext, handles
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.service import DaemonOptions, TraderDaemon
 from arduino_trader.daemon.supervisor import ActorSpec
@@ -29,7 +29,7 @@ class ProbeActor(BaseActor):
 
     name = "probe"
 
-    def __init__(self, ctx: ActorContext, gate: threading.Event) -> None:
+    def __init__(self, ctx: RuntimeContext, gate: threading.Event) -> None:
         super().__init__(ctx)
         self.gate = gate
 
@@ -79,14 +79,14 @@ class ProbeDaemon(TraderDaemon):
 
 def start_daemon(data_dir: Path, env: Mapping[str, str] | None = None,
                  config: Path | None = None, clock: Clock | None = None,
-                 **kw: Any) -> ProbeDaemon:
+                 daemon_class: type[ProbeDaemon] = ProbeDaemon, **kw: Any) -> ProbeDaemon:
     """Start a probe daemon on an ephemeral loopback port (wall clock unless given)."""
     settings: Settings = load_settings(config, environ=dict(env or {}))
     options = DaemonOptions(settings=settings, data_dir=data_dir, configure_logs=False,
                             port_override=0, supervisor_backoff_s=0.2)
     if clock is not None:
         options.clock = clock
-    daemon = ProbeDaemon(options, **kw)
+    daemon = daemon_class(options, **kw)
     daemon.start()
     return daemon
 

@@ -17,7 +17,7 @@ import pytest
 import structlog.testing
 from broker_support import make_client, running_sandbox
 
-from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.base import ActorContext, RuntimeContext
 from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
@@ -44,6 +44,7 @@ from arduino_trader.protocols.cash_flows import (
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from tests.wiring import wired
 
 D = Decimal
 START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # a Tuesday: Xetra open
@@ -74,9 +75,9 @@ class Rig:
     def start(self) -> None:
         ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
                            settings=lambda: self.settings,
-                           resources={"store": self.store, "broker": self.broker,
-                                      "paper_broker": self.broker,
-                                      "calendars": MarketCalendars(today=START.date())})
+                           deps=wired(store=self.store, broker=self.broker,
+                                      paper_broker=self.broker,
+                                      calendars=MarketCalendars(today=START.date())))
         self.bus.register("cash_flows", CashFlowActor.start(ctx))
 
     def job(self, name: str) -> JobOutcome:
@@ -403,8 +404,7 @@ def test_rows_held_for_review_degrade_health_with_the_reason(rig: Rig) -> None:
     from arduino_trader.actors.health import HealthActor
     from arduino_trader.protocols.messages import GetHealth, HealthReport
 
-    ctx = ActorContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings,
-                       resources={})
+    ctx = RuntimeContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings)
     rig.bus.register("health", HealthActor.start(ctx, expected=(), run_checks=dict))
     assert rig.job("cash_flow_sync").ok
 

@@ -39,6 +39,7 @@ from arduino_trader.domain.cash_flows.normalise import normalise
 from arduino_trader.protocols.execution import FollowUpOrders, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from tests.wiring import wired
 
 D = Decimal
 SAP = ("DE0007164600", "SAP.EU")
@@ -106,9 +107,9 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         _seed(io, store, client)
         bus = ActorBus()
         ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
-                           resources={"store": store, "broker": client,
-                                      "paper_broker": client,
-                                      "calendars": MarketCalendars(today=START.date())})
+                           deps=wired(store=store, broker=client,
+                                      paper_broker=client,
+                                      calendars=MarketCalendars(today=START.date())))
         bus.register("executor", ExecutorActor.start(ctx))
         bus.register("cash_flows", CashFlowActor.start(ctx))
         bus.subscribe(TradeExecuted, "cash_flows")

@@ -31,6 +31,7 @@ from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.cash_flows.normalise import normalise_sources
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
+from tests.wiring import wired
 
 D = Decimal
 AT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
@@ -139,8 +140,8 @@ def test_a_dividend_euro_is_spent_at_most_once(io: IoLoop, store: SqliteStore,
                                                fills: list[tuple[int, int, int]]) -> None:
     symbol = f"S{next(_EXAMPLE)}.EU"
     ctx = ActorContext(bus=ActorBus(), io=io, clock=ManualClock(AT),
-                       settings=lambda: load_settings(None, environ={}), resources={
-                           "store": store})
+                       settings=lambda: load_settings(None, environ={}), deps=wired(
+                           store=store))
     ids = [dividend_repo.create_dividend(store, {
         "symbol": symbol, "amount": D(c) / 100, "currency": "EUR",
         "amount_eur": D(c) / 100, "payment_date": f"2026-03-0{i + 1}"}, AT)

@@ -33,6 +33,7 @@ from arduino_trader.protocols.market_data import (
     SecurityInfo,
     UnknownSymbol,
 )
+from tests.wiring import wired
 from tests.yahoo_fake import LocalYahooSession, fake_yahoo, fixture
 
 NOW = datetime(2026, 5, 15, 2, 0, tzinfo=UTC)
@@ -168,7 +169,7 @@ def settings(**values: str) -> Settings:
 def context(io: IoLoop, store: SqliteStore, bus: AddingBus, source: Any, s: Settings,
             broker: Any = None) -> ActorContext:
     return ActorContext(bus=bus, io=io, clock=ManualClock(NOW), settings=lambda: s,
-                        resources={"store": store, "market_data": source, "broker": broker})
+                        deps=wired(store=store, market_data=source, broker=broker))
 
 
 FOUND = [SecurityInfo("MSFT", "MSFT", "Microsoft Corporation", "USD", mic="XNAS"),

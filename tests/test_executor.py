@@ -47,6 +47,7 @@ from arduino_trader.protocols.execution import (
 )
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 from arduino_trader.protocols.messages import Ping
+from tests.wiring import wired
 
 SAP = ("DE0007164600", "SAP.EU")
 # A Tuesday, 11:00 UTC: Xetra is open with a margin on both sides.
@@ -68,9 +69,9 @@ class Rig:
     def start_executor(self) -> pykka.ActorRef[Any]:
         ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
                            settings=lambda: self.settings,
-                           resources={"store": self.store, "broker": self.client,
-                                      "paper_broker": self.client,
-                                      "calendars": MarketCalendars(today=START.date())})
+                           deps=wired(store=self.store, broker=self.client,
+                                      paper_broker=self.client,
+                                      calendars=MarketCalendars(today=START.date())))
         ref = ExecutorActor.start(ctx)
         self.bus.register("executor", ref)
         self.bus.ask("executor", Ping(self.clock.now()), 30)  # on_start has finished
@@ -441,8 +442,8 @@ def test_a_research_exchange_runs_against_the_paper_broker_only(rig: Rig) -> Non
     rig.io.run(paper.deposit("USD", Decimal("-50")), 5)
     rig.settings = rig.settings.with_overrides({"trading_mode": "research"})
     ctx = ActorContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings,
-                       resources={"store": rig.store, "broker": rig.client,
-                                  "paper_broker": paper})
+                       deps=wired(store=rig.store, broker=rig.client,
+                                  paper_broker=paper))
     rig.bus.register("executor", ExecutorActor.start(ctx))
     result = rig.ask(SubmitExchange("EUR", "USD", Decimal("60"), "fx:r1"))
     assert result.status == "placed" and result.details["mode"] == "research", result

@@ -44,6 +44,7 @@ from arduino_trader.protocols.satellites import (
     SetSatelliteBudget,
     UpdateBucket,
 )
+from tests.wiring import wired
 
 D = Decimal
 ACTORS = ("executor", "cash_flows", "satellites", "portfolio")
@@ -95,9 +96,9 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         _seed(io, store, client)
         bus = ActorBus()
         ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
-                           resources={"store": store, "broker": client,
-                                      "paper_broker": client,
-                                      "calendars": MarketCalendars(today=START.date())})
+                           deps=wired(store=store, broker=client,
+                                      paper_broker=client,
+                                      calendars=MarketCalendars(today=START.date())))
         events: list[Any] = []
         bus.register("collector", _Collector.start(events))
         for name, actor in (("executor", ExecutorActor), ("cash_flows", CashFlowActor),

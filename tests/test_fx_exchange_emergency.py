@@ -28,6 +28,7 @@ from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from tests.wiring import wired
 
 D = Decimal
 START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday: Nasdaq and Xetra tradable
@@ -79,9 +80,9 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         bus = ActorBus()
         r = Rig(io, store, bus, clock, client, sandbox, settings)
         ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: r.settings,
-                           resources={"store": store, "broker": client,
-                                      "paper_broker": client,
-                                      "calendars": MarketCalendars(today=START.date())})
+                           deps=wired(store=store, broker=client,
+                                      paper_broker=client,
+                                      calendars=MarketCalendars(today=START.date())))
         bus.register("executor", ExecutorActor.start(ctx))
         bus.register("cash_flows", CashFlowActor.start(ctx))
         bus.ask("executor", Ping(clock.now()), 30)

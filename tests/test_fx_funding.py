@@ -8,7 +8,7 @@ exchange for a buy that something else blocks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from arduino_trader.protocols.execution import (
     ValidateOrder,
 )
 from arduino_trader.protocols.messages import Ping
+from tests.wiring import wired
 
 D = Decimal
 START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday: Nasdaq and the FX market open
@@ -58,13 +59,11 @@ class Rig:
     sandbox: SandboxThread
     settings: Settings
 
-    def start_executor(self, **resources: Any) -> pykka.ActorRef[Any]:
+    def start_executor(self, **adapters: Any) -> pykka.ActorRef[Any]:
+        deps = wired(store=self.store, broker=self.client, paper_broker=self.client,
+                     calendars=MarketCalendars(today=START.date()))
         ctx = ActorContext(bus=self.bus, io=self.io, clock=self.clock,
-                           settings=lambda: self.settings,
-                           resources={"store": self.store, "broker": self.client,
-                                      "paper_broker": self.client,
-                                      "calendars": MarketCalendars(today=START.date()),
-                                      **resources})
+                           settings=lambda: self.settings, deps=replace(deps, **adapters))
         ref = ExecutorActor.start(ctx)
         self.bus.register("executor", ref)
         self.bus.ask("executor", Ping(self.clock.now()), 30)  # on_start has finished

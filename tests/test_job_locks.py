@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
-from arduino_trader.actors.base import ActorContext, BaseActor, handles
+from arduino_trader.actors.base import BaseActor, RuntimeContext, handles
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import defaults, env_name
@@ -29,7 +29,7 @@ class SteppedActor(BaseActor):
 
     name = "stepped"
 
-    def __init__(self, ctx: ActorContext, gates: list[threading.Event]) -> None:
+    def __init__(self, ctx: RuntimeContext, gates: list[threading.Event]) -> None:
         super().__init__(ctx)
         self.gates = gates
         self.count = 0
@@ -46,7 +46,7 @@ class SteppedActor(BaseActor):
 def sched(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Iterator[Any]:
     clock = ManualClock(T0)
     settings = defaults()
-    ctx = ActorContext(bus, io, clock, lambda: settings, {})
+    ctx = RuntimeContext(bus, io, clock, lambda: settings)
     gates = [threading.Event() for _ in range(3)]
     bus.register("stepped", SteppedActor.start(ctx, gates))
     scheduler = Scheduler(bus=bus, store=store, clock=clock, settings=lambda: settings,

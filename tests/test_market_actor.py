@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -48,6 +49,7 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
+from tests.wiring import wired
 
 NOW = datetime(2024, 6, 3, 20, 30, tzinfo=UTC)
 AAPL = SecurityInfo("AAPL.US", "AAPL", "Apple Inc.", "USD", "US0378331005", "NasdaqGS",
@@ -151,6 +153,13 @@ class Env:
     def ask(self, message: object) -> Any:
         return self.ref.ask(message, timeout=10)
 
+    def rewire(self, **adapters: Any) -> None:
+        """Restart the actor with ``adapters`` wired in as well."""
+        self.ref.stop()
+        self.ctx = replace(self.ctx, deps=replace(self.ctx.deps, **adapters))
+        self.ref = MarketDataActor.start(self.ctx, source=self.source,
+                                         calendars=MarketCalendars(today=NOW.date()))
+
     def q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return [tuple(r) for r in self.store.fetch_all(sql, params)]
 
@@ -163,12 +172,13 @@ def env(io: IoLoop, store: SqliteStore) -> Iterator[Env]:
     assert typed.monthly("AAPL", date(2024, 1, 1), date(2024, 2, 29))[1].month == "2024-02"
     source.history_calls.clear()
     bus = RecordingBus()
-    ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults, resources={
-        "store": store})
+    ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults, deps=wired(
+        store=store))
     ref = MarketDataActor.start(ctx, source=source,
                                 calendars=MarketCalendars(today=NOW.date()))
-    yield Env(ref, source, bus, clock, io, store, ctx)
-    ref.stop()
+    env = Env(ref, source, bus, clock, io, store, ctx)
+    yield env
+    env.ref.stop()
 
 
 def test_seed_and_history_are_idempotent(env: Env) -> None:
@@ -298,7 +308,7 @@ def test_fx_never_one_to_one(env: Env) -> None:
 
 
 def test_broker_rates_come_first(env: Env) -> None:
-    env.ctx.resources["broker_fx"] = lambda code: Decimal("0.9100")
+    env.rewire(broker_fx=lambda code: Decimal("0.9100"))
     env.job("sync_securities_data")
     out = env.job("sync_fx")
     assert out.ok and out.details["rates"] == {"USD": "0.9100"}
@@ -309,7 +319,7 @@ def test_broker_rates_come_first(env: Env) -> None:
 def test_rebuild_needs_the_broker(env: Env) -> None:
     out = env.job("rebuild_universe")
     assert not out.ok and "broker" in out.summary
-    env.ctx.resources["broker_positions"] = lambda: ["SAP.DE", "AAPL.US", "NOPE.US"]
+    env.rewire(broker_positions=lambda: ["SAP.DE", "AAPL.US", "NOPE.US"])
     out = env.job("rebuild_universe")
     assert out.details["status"] == "partial_success"
     assert out.details["added"] == ["DE0007164600", "US0378331005"]
@@ -342,7 +352,7 @@ def test_calendar_ending_soon_for_a_held_exchange_degrades(io: IoLoop,
     source.prices["600519.SS"] = 1500.0
     bus = RecordingBus()
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults,
-                       resources={"store": store})
+                       deps=wired(store=store))
     ref = MarketDataActor.start(ctx, source=source,
                                 calendars=MarketCalendars(today=clock.now().date()))
     try:

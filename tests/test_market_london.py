@@ -36,6 +36,7 @@ from arduino_trader.protocols.market_data import AddSecurity, FxRate, Listing, L
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from tests.broker_support import make_client, running_sandbox
 from tests.test_market_actor import RecordingBus
+from tests.wiring import wired
 from tests.yahoo_fake import LocalYahooSession, fake_yahoo, fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
@@ -58,7 +59,7 @@ def market(io: IoLoop, store: SqliteStore, tmp_path: Path) -> Iterator[pykka.Act
         source = YFinanceSource(LocalYahooSession(port), clock, min_interval_s=0.0, retries=0,
                                 cache_dir=tmp_path / "yf", sleep=lambda _: None)
         ctx = ActorContext(bus=RecordingBus(), io=io, clock=clock, settings=defaults,
-                           resources={"store": store, "broker_listing": BROKER_LISTING.get})
+                           deps=wired(store=store, broker_listing=BROKER_LISTING.get))
         ref = MarketDataActor.start(ctx, source=source,
                                     calendars=MarketCalendars(today=NOW.date()))
         yield ref

@@ -54,6 +54,7 @@ from arduino_trader.protocols.planning import (
     PlanSummary,
     RequestPlan,
 )
+from tests.wiring import wired
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 SECS = [HashSecurity("AAPL.US", country="United States", industry="Tech"),
@@ -238,7 +239,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
     bus = Recorder(published)
     broker = FakeBroker(AccountSnapshot((), (CashBalance("EUR", Decimal("10000")),), True))
     ctx = ActorContext(bus=bus, io=io, clock=ManualClock(NOW), settings=lambda: settings,
-                       resources={"store": store, "paper_broker": broker, "broker": broker})
+                       deps=wired(store=store, paper_broker=broker, broker=broker))
     bus.register("planner", PlannerActor.start(ctx, warm=False))
     yield Rig(io, store, bus, broker, published)
 
@@ -329,7 +330,7 @@ def test_kernels_are_warmed_in_the_background_at_start(io: IoLoop,
     settings = load_settings(None, environ={})
     bus = ActorBus()
     ctx = ActorContext(bus=bus, io=io, clock=ManualClock(NOW), settings=lambda: settings,
-                       resources={"store": store})
+                       deps=wired(store=store))
     bus.register("planner", PlannerActor.start(ctx))
     first = bus.ask("planner", GetPlan(), 5)  # answers at once, while warming
     assert isinstance(first, PlannerStatus) and first.last_summary is None

@@ -44,6 +44,7 @@ from arduino_trader.protocols.messages import RunJob
 from arduino_trader.protocols.planning import PlanReady, RequestPlan
 from arduino_trader.protocols.satellites import GetPlanningScopes
 from tests.test_planner_actor import NOW, FakeBroker, Recorder, _seed_universe
+from tests.wiring import wired
 
 PARAMS = map_parameters(SatelliteSettings("sat1"))
 
@@ -233,7 +234,7 @@ def brig(io: IoLoop, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
         (Position("S2.DE", Decimal(3), Decimal(40), Decimal(50), "EUR"),),
         (CashBalance("EUR", Decimal("10000")),), True))
     ctx = ActorContext(bus=bus, io=io, clock=ManualClock(NOW), settings=lambda: settings,
-                       resources={"store": store, "paper_broker": broker, "broker": broker})
+                       deps=wired(store=store, paper_broker=broker, broker=broker))
     rig = BucketRig(io, store, bus, ctx, calls, published)
     from tests.test_planner_actor import Rig
 
@@ -284,7 +285,7 @@ def test_each_bucket_plans_its_own_securities_cash_and_parameters(brig: BucketRi
     assert seen[0].bucket_id == {"S0.DE": "core", "S2.DE": "sat1"}[seen[0].intent.symbol]
     assert seen[0].intent.symbol not in pending and len(pending) == 1
     # The account moved: the other bucket's stale step makes the next run re-plan first.
-    broker = brig.ctx.resources["paper_broker"]
+    broker = brig.ctx.deps.paper_broker
     broker.snapshot = replace(broker.snapshot, cash=(CashBalance("EUR", Decimal("9000")),))
     outcome = brig.bus.ask("planner", RunJob("autonomous_execution", "r2"), 60)
     assert outcome.ok and outcome.details["replanned"] is True, outcome

@@ -29,6 +29,7 @@ from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from tests.wiring import wired
 
 START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 
@@ -106,7 +107,7 @@ def _context(io: IoLoop, store: SqliteStore, bus: ActorBus,
                                                "t")], START)
     settings = load_settings(None, environ={}).with_overrides({"trading_mode": mode})
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
-                       resources={"store": store, "broker": broker, "paper_broker": broker})
+                       deps=wired(store=store, broker=broker, paper_broker=broker))
     return ctx, broker
 
 

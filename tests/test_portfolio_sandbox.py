@@ -23,6 +23,7 @@ from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.broker import OrderRequest
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from tests.wiring import wired
 
 
 class Sink(BaseActor):
@@ -50,7 +51,7 @@ def cycle(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Any]:
     with running_sandbox() as sandbox:
         client = make_client(sandbox.url)
         ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
-                           resources={"store": store, "broker": client})
+                           deps=wired(store=store, broker=client))
         sink = Sink.start(ctx)
         bus.register("market_data", sink)
         ref = PortfolioActor.start(ctx)

@@ -35,6 +35,7 @@ from arduino_trader.protocols.market_data import (
 )
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
+from tests.wiring import wired
 
 START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 SAP = ("DE0007164600", "SAP.EU", "EUR", "Germany", "Software")
@@ -63,7 +64,7 @@ class Recorder(BaseActor):
             raise RateUnavailable(f"no FX rate for {msg.currency}")
         now = self.ctx.clock.now()
         rate = FxRate(msg.currency, self.fx[msg.currency], now.date(), now, "fake")
-        market_repo.write_fx(self.ctx.resource("store"), [rate], now)
+        market_repo.write_fx(self.ctx.deps.store, [rate], now)
         return rate
 
 
@@ -111,7 +112,7 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     seen: list[Any] = []
     fx: dict[str, Decimal] = {}
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: settings,
-                       resources={"store": store, "broker": broker})
+                       deps=wired(store=store, broker=broker))
     recorder = Recorder.start(ctx, seen, fx)
     bus.register("market_data", recorder)
     bus.subscribe(PortfolioSynced, "market_data")

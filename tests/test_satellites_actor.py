@@ -57,6 +57,7 @@ from arduino_trader.protocols.satellites import (
     UpdateBucket,
 )
 from tests.satellites_helpers import satellite
+from tests.wiring import wired
 
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 DAY = START.date()
@@ -146,7 +147,7 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     market_repo.write_fx(store, [FxRate("USD", D("0.9"), START.date(), START, "test")],
                                 START)
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=lambda: cfg,
-                       resources={"store": store, "broker": broker})
+                       deps=wired(store=store, broker=broker))
     ref = SatelliteActor.start(ctx)
     bus.register("satellites", ref)
     yield Rig(io, store, bus, clock, broker, cfg)

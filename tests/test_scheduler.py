@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from arduino_trader.actors.base import ActorContext, BaseActor, handles
+from arduino_trader.actors.base import BaseActor, RuntimeContext, handles
 from arduino_trader.adapters.clock import ManualClock, StepClock
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, defaults
@@ -28,7 +28,7 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 class WorkerActor(BaseActor):
     name = "worker"
 
-    def __init__(self, ctx: ActorContext, gate: threading.Event, fail: list[bool]) -> None:
+    def __init__(self, ctx: RuntimeContext, gate: threading.Event, fail: list[bool]) -> None:
         super().__init__(ctx)
         self.gate = gate
         self.fail = fail
@@ -77,7 +77,7 @@ def test_a_job_naming_an_undeclared_or_mistyped_setting_is_refused(
 def setup(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
     clock = ManualClock(T0)
     current: dict[str, Settings] = {"s": defaults()}
-    ctx = ActorContext(bus, io, clock, lambda: current["s"], {})
+    ctx = RuntimeContext(bus, io, clock, lambda: current["s"])
     gate = threading.Event()
     fail: list[bool] = []
     bus.register("worker", WorkerActor.start(ctx, gate, fail))
@@ -148,7 +148,7 @@ class RecordingActor(BaseActor):
 
     name = "recorder"
 
-    def __init__(self, ctx: ActorContext, log: list[tuple[str, str]]) -> None:
+    def __init__(self, ctx: RuntimeContext, log: list[tuple[str, str]]) -> None:
         super().__init__(ctx)
         self.runs = log
 
@@ -161,7 +161,7 @@ class RecordingActor(BaseActor):
 @pytest.fixture
 def stepped(io: IoLoop, bus: ActorBus, store: SqliteStore) -> Any:
     clock = StepClock(T0)
-    ctx = ActorContext(bus, io, clock, defaults, {})
+    ctx = RuntimeContext(bus, io, clock, defaults)
     runs: list[tuple[str, str]] = []
     bus.register("recorder", RecordingActor.start(ctx, runs))
     sched = Scheduler(bus=bus, store=store, clock=clock, settings=defaults,
@@ -236,7 +236,7 @@ class EchoActor(BaseActor):
 class SlowActor(BaseActor):
     name = "slow"
 
-    def __init__(self, ctx: ActorContext, seen: list[str]) -> None:
+    def __init__(self, ctx: RuntimeContext, seen: list[str]) -> None:
         super().__init__(ctx)
         self.seen = seen
 
@@ -249,7 +249,7 @@ class SlowActor(BaseActor):
 def test_stepped_jobs_wait_for_the_events_they_caused(io: IoLoop, bus: ActorBus,
                                                       store: SqliteStore) -> None:
     clock = StepClock(T0)
-    ctx = ActorContext(bus, io, clock, defaults, {})
+    ctx = RuntimeContext(bus, io, clock, defaults)
     seen: list[str] = []
     bus.register("echo", EchoActor.start(ctx))
     bus.register("slow", SlowActor.start(ctx, seen))
@@ -279,7 +279,7 @@ def test_stepped_jobs_wait_for_the_events_they_caused(io: IoLoop, bus: ActorBus,
 
 def test_settle_reports_an_actor_that_does_not_finish_in_time(io: IoLoop, bus: ActorBus
                                                               ) -> None:
-    ctx = ActorContext(bus, io, StepClock(T0), defaults, {})
+    ctx = RuntimeContext(bus, io, StepClock(T0), defaults)
     seen: list[str] = []
     bus.register("slow", SlowActor.start(ctx, seen))
     bus.tell("slow", Noted("a"))

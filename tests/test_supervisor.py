@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from arduino_trader.actors.base import ActorContext, BaseActor, handles
+from arduino_trader.actors.base import BaseActor, RuntimeContext, handles
 from arduino_trader.adapters.clock import SystemClock
 from arduino_trader.config.settings import defaults
 from arduino_trader.daemon.bus import ActorBus
@@ -50,9 +50,9 @@ class Worker(Recorder):
 
 
 @pytest.fixture
-def ctx(io: IoLoop, bus: ActorBus) -> ActorContext:
+def ctx(io: IoLoop, bus: ActorBus) -> RuntimeContext:
     EVENTS.clear()
-    return ActorContext(bus, io, SystemClock(), defaults, {})
+    return RuntimeContext(bus, io, SystemClock(), defaults)
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_start_order_and_cycles() -> None:
         start_order([ActorSpec("a", Worker, depends_on=("zzz",))])
 
 
-def test_crashing_actor_is_restarted_with_backoff(ctx: ActorContext, bus: ActorBus,
+def test_crashing_actor_is_restarted_with_backoff(ctx: RuntimeContext, bus: ActorBus,
                                                   started: list[Supervisor]) -> None:
     sup = Supervisor(bus, ctx, SystemClock(), backoff_base_s=0.3, watch_interval_s=0.05,
                      ping_interval_s=0.1)
@@ -97,7 +97,7 @@ def test_crashing_actor_is_restarted_with_backoff(ctx: ActorContext, bus: ActorB
     assert stops[-2:] == ["worker", "health"]  # reverse order
 
 
-def test_actor_that_keeps_crashing_is_given_up(ctx: ActorContext, bus: ActorBus,
+def test_actor_that_keeps_crashing_is_given_up(ctx: RuntimeContext, bus: ActorBus,
                                                started: list[Supervisor]) -> None:
     given_up: list[str] = []
     sup = Supervisor(bus, ctx, SystemClock(), backoff_base_s=0.01, backoff_max_s=0.02,

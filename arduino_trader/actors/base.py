@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 import pykka
@@ -27,6 +27,8 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.messages import Heartbeat, Ping, Settle
 from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
+
+from .dependencies import Dependencies
 
 M = TypeVar("M")
 _HANDLER_ATTR = "_handles_message_types"
@@ -44,23 +46,39 @@ def handles(*message_types: type) -> Callable[[Callable[..., Any]], Callable[...
 
 
 @dataclass(frozen=True)
-class ActorContext:
+class RuntimeContext:
     """What the runtime gives every actor: nothing else is shared between actors."""
 
     bus: Bus
     io: IoRunner
     clock: Clock
     settings: Callable[[], Settings]
-    resources: dict[str, Any]
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the daemon shuts down: long jobs check it and stop early."""
 
-    def resource(self, name: str) -> Any:
-        """A named adapter the daemon wired in (store, broker, market data, ...)."""
-        try:
-            return self.resources[name]
-        except KeyError:
-            raise LookupError(f"resource {name!r} is not wired into this daemon") from None
+
+@dataclass(frozen=True)
+class ActorContext(RuntimeContext):
+    """The runtime plus the adapters the daemon wired in: what an actor that reads the
+    store or talks to a broker is started with."""
+
+    deps: Dependencies = field(kw_only=True)
+
+
+class MissingDependency(LookupError):
+    """An actor was started without an adapter it needs (a wiring mistake)."""
+
+
+def check_wiring(actor: str, ctx: RuntimeContext, needs: tuple[str, ...]) -> None:
+    """Raise :class:`MissingDependency` naming every adapter in ``needs`` (fields of
+    :class:`Dependencies`) that ``ctx`` does not carry."""
+    if not needs:
+        return
+    deps = ctx.deps if isinstance(ctx, ActorContext) else None
+    missing = [n for n in needs if deps is None or getattr(deps, n) is None]
+    if missing:
+        raise MissingDependency(f"actor {actor!r} needs {', '.join(missing)}, "
+                                "which this daemon does not wire")
 
 
 class UnknownMessage(TypeError):
@@ -71,10 +89,16 @@ class BaseActor(pykka.ThreadingActor):
     """Typed dispatch plus the liveness protocol shared by all actors."""
 
     name: ClassVar[str] = "actor"
+    needs: ClassVar[tuple[str, ...]] = ()
+    """The adapters (fields of :class:`Dependencies`) this actor uses, checked when it
+    is started: a daemon that does not wire one fails at start, not at first use."""
     _dispatch: ClassVar[dict[type, str]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        unknown = set(cls.needs) - {f.name for f in fields(Dependencies)}
+        if unknown:
+            raise TypeError(f"{cls.__name__}.needs names no adapter: {sorted(unknown)}")
         table: dict[type, str] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
@@ -82,7 +106,8 @@ class BaseActor(pykka.ThreadingActor):
                     table[message_type] = attr
         cls._dispatch = table
 
-    def __init__(self, ctx: ActorContext) -> None:
+    def __init__(self, ctx: RuntimeContext) -> None:
+        check_wiring(self.name, ctx, self.needs)
         super().__init__()
         self.ctx = ctx
         self.log = structlog.get_logger(actor=self.name)

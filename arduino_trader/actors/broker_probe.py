@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from arduino_trader.adapters.broker_factory import probe_broker
-from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
 from arduino_trader.protocols.runtime import ActorUnavailable
 
-from .base import HEALTH_ACTOR, BaseActor, handles
+from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 
 PROBE_TIMEOUT_S = 60.0
 
@@ -24,12 +23,14 @@ class BrokerProbeActor(BaseActor):
     """Runs the ``broker_probe`` job: one real probe, one :class:`ComponentStatus`."""
 
     name = "broker_probe"
+    needs = ("broker",)
+    ctx: ActorContext
 
     @handles(RunJob)
     def _on_run(self, msg: RunJob) -> JobOutcome:
         if msg.job != "broker_probe":
             return JobOutcome(False, f"broker_probe does not run job {msg.job!r}")
-        broker: Broker = self.ctx.resource("broker")
+        broker = self.ctx.deps.broker
         try:
             connected, message = self.ctx.io.run(probe_broker(broker, PROBE_TIMEOUT_S),
                                                  PROBE_TIMEOUT_S + 5)

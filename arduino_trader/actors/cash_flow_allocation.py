@@ -18,7 +18,7 @@ from arduino_trader.adapters.store import concentration_repo, securities_repo
 from arduino_trader.domain.allocation import Holding, concentration_alerts
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
 from arduino_trader.domain.concentration_watch import LEVEL_NAMES
-from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.store import Database
 
@@ -53,8 +53,8 @@ def securities_by_symbol(db: Database) -> dict[str, dict[str, Any]]:
 
 def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
     """Concentration alerts of the configured broker's account."""
-    db: Database = ctx.resource("store")
-    broker: Broker = ctx.resource("broker")
+    db = ctx.deps.store
+    broker = ctx.deps.broker
     try:
         account = ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
     except Exception as exc:

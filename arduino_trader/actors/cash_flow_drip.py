@@ -47,8 +47,7 @@ YIELD_KEYS = ("dividendYield", "dividend_yield", "trailingAnnualDividendYield")
 def trading_broker(ctx: ActorContext) -> Broker:
     """The broker the executor trades with in the current mode (paper in research)."""
     live = ctx.settings().typed.trading_mode == "live"
-    broker: Broker = ctx.resource("broker" if live else "paper_broker")
-    return broker
+    return ctx.deps.broker if live else ctx.deps.paper_broker
 
 
 def _yield_of(doc: dict[str, Any]) -> Decimal | None:
@@ -128,7 +127,7 @@ def intent_key(buy: DripBuy, day: str) -> str:
 
 def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     """Plan the reinvestment, park pending bonuses, submit buys to the executor."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     settings = ctx.settings()
     now = ctx.clock.now()
     dividends = dividend_repo.drip_dividends(db)
@@ -176,7 +175,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
 
 def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     """Consume dividend euros for a confirmed DRIP fill, oldest dividends first."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     if dividend_repo.fill_consumed(db, fill.trade_key):
         return 0  # a replayed fill: its euros were consumed already
     dividends = dividend_repo.drip_dividends(db, symbol=fill.symbol,

@@ -49,7 +49,7 @@ from arduino_trader.domain.execution.costs import CostModel
 from arduino_trader.domain.execution.journal import FINAL_STATES
 from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxError, conversion_path
 from arduino_trader.domain.satellites.positions import bucket_positions
-from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.execution import (
     FollowUpOrders,
     OrderIntent,
@@ -73,7 +73,7 @@ RUN_WAIT_BUDGET_S = 420.0
 
 
 def _snapshot(ctx: ActorContext) -> AccountSnapshot:
-    broker: Broker = ctx.resource("broker")
+    broker = ctx.deps.broker
     return ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
 
 
@@ -93,7 +93,7 @@ def _balances(account: AccountSnapshot) -> dict[str, Decimal]:
 
 def check(ctx: ActorContext) -> dict[str, Any]:
     """The negative-balance answer for the broker account (``error`` on failure)."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     try:
         account = _snapshot(ctx)
     except Exception as exc:
@@ -136,7 +136,7 @@ class _Run:
 
     def __init__(self, ctx: ActorContext, log: Any, run_id: str) -> None:
         self.ctx, self.log, self.run_id = ctx, log, run_id
-        self.db: Database = ctx.resource("store")
+        self.db = ctx.deps.store
         self.currencies, self.secs = _universe(self.db)
         self.rates: Rates = rate_table(ctx, self.db, latest_only=True)
         self.actions: list[dict[str, Any]] = []
@@ -147,7 +147,7 @@ class _Run:
         self._wait_until = time.monotonic() + RUN_WAIT_BUDGET_S
 
     def is_open(self, mic: str) -> bool:
-        calendars = self.ctx.resources.get("calendars")
+        calendars = self.ctx.deps.calendars
         return bool(mic) and calendars is not None and bool(
             calendars.is_tradable(mic, self.ctx.clock.now()))
 
@@ -299,7 +299,7 @@ class _Run:
 
 def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> JobOutcome:
     """One emergency check and, when short, the repair (live) or its record (research)."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     mode = "live" if ctx.settings().typed.trading_mode == "live" else "research"
     try:
         emergency_runs_repo.start_emergency_run(db, run_id, mode, trigger, ctx.clock.now())

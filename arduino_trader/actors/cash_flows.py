@@ -91,6 +91,8 @@ class CashFlowActor(BaseActor):
     """Owns the cash-flow ledger writes, DRIP consumption and emergency runs."""
 
     name = "cash_flows"
+    needs = ("store", "broker", "paper_broker")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext,
                  context_for: Callable[[RateTable], EffectContext] = core_only_context,
@@ -109,13 +111,11 @@ class CashFlowActor(BaseActor):
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
-        db: Database = self.ctx.resource("store")
-        return db
+        return self.ctx.deps.store
 
     def _broker(self) -> Broker:
         """The configured broker: the account whose cash flows are real."""
-        broker: Broker = self.ctx.resource("broker")
-        return broker
+        return self.ctx.deps.broker
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = BROKER_TIMEOUT_S) -> T:
         """A broker call on the I/O loop."""

@@ -34,7 +34,7 @@ from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.domain.scoring.universe import score_universe
 from arduino_trader.domain.universe import looks_like_isin, yahoo_symbol_for
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import AddSecurity, Listing, MarketDataError
+from arduino_trader.protocols.market_data import AddSecurity, Listing, MarketData, MarketDataError
 from arduino_trader.protocols.messages import JobOutcome
 
 from .base import ActorContext
@@ -70,11 +70,12 @@ def run_discovery(ctx: ActorContext) -> JobOutcome:
         rules = rules_from(settings)
     except DiscoveryConfigError as exc:
         return JobOutcome(False, f"discovery not run: {exc}")
-    store = ctx.resource("store")
-    source = ctx.resource("market_data")
+    store = ctx.deps.store
+    source = ctx.deps.market_data
+    assert source is not None  # MaintenanceActor.needs it: checked at wiring
     now = ctx.clock.now()
     symbols = discovery_repo.known_symbols(store)
-    screened = Screens(ctx.io, ctx.resources.get("broker"), source).gather(
+    screened = Screens(ctx.io, ctx.deps.broker, source).gather(
         rules, frozenset(symbols))
     known = discovery_repo.known_isins(store)
     left_out: dict[str, str] = {}
@@ -118,7 +119,7 @@ def run_discovery(ctx: ActorContext) -> JobOutcome:
         "scores": {c.symbol: s for c, s in scored}, "used_this_month": used})
 
 
-def _score(source: Any, c: Candidate, rules: DiscoveryRules, settings: Settings,
+def _score(source: MarketData, c: Candidate, rules: DiscoveryRules, settings: Settings,
            now: datetime) -> tuple[str | None, SecurityScore | None, dict[str, Any]]:
     """(why left out, score, detail): the universe scorer over the source's validated
     history (the planner's window) and fundamentals, as the universe is scored."""
@@ -170,7 +171,7 @@ def _apply(ctx: ActorContext, decisions: list[Decision], details: dict[str, dict
            now: datetime) -> tuple[list[str], list[str], list[str]]:
     """Add (through the market-data actor, then record) or record as pending; returns
     (added, proposed, failures). A failed add records nothing: the next run retries."""
-    store = ctx.resource("store")
+    store = ctx.deps.store
     added: list[str] = []
     proposed: list[str] = []
     failed: list[str] = []

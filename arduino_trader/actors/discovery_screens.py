@@ -9,13 +9,17 @@ source is blocking and is called directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from arduino_trader.domain.discovery import Candidate, DiscoveryRules, exchange_of
 from arduino_trader.domain.universe import is_valid_isin
-from arduino_trader.protocols.broker import FinderHit
+from arduino_trader.protocols.broker import Broker, FinderHit
 from arduino_trader.protocols.broker_errors import BrokerError, BrokerUnsupported
-from arduino_trader.protocols.market_data import MarketDataError, Screener, SecurityInfo
+from arduino_trader.protocols.market_data import (
+    MarketData,
+    MarketDataError,
+    Screener,
+    SecurityInfo,
+)
 from arduino_trader.protocols.runtime import IoRunner
 
 BROKER_TIMEOUT_S = 60.0
@@ -40,7 +44,7 @@ class Screened:
 class Screens:
     """Ask the broker, then the source, for candidates of the configured exchanges."""
 
-    def __init__(self, io: IoRunner, broker: Any, source: Any) -> None:
+    def __init__(self, io: IoRunner, broker: Broker, source: MarketData) -> None:
         self.io = io
         self.broker = broker
         self.source = source

@@ -62,6 +62,8 @@ class ExecutorActor(BaseActor):
     """Owns the order journal; one order at a time (its mailbox serializes them)."""
 
     name = "executor"
+    needs = ("store", "broker", "paper_broker")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -72,8 +74,7 @@ class ExecutorActor(BaseActor):
         self._deferred = DeferredBuys(ctx, self.log, self._orders, self._submit)
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:
-        store: Database = self.ctx.resource("store")
-        return store
+        return self.ctx.deps.store
 
     def _mode(self) -> LedgerMode:
         return "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
@@ -81,9 +82,8 @@ class ExecutorActor(BaseActor):
     def _broker(self, mode: LedgerMode) -> Broker:
         """Research always goes to the paper broker; live needs a real broker."""
         if mode == "research":
-            paper: Broker = self.ctx.resource("paper_broker")
-            return paper
-        broker: Broker = self.ctx.resource("broker")
+            return self.ctx.deps.paper_broker
+        broker = self.ctx.deps.broker
         if broker.simulated:
             raise BrokerError("live mode needs broker.kind = \"tradernet\"; the configured "
                               "broker is the paper broker")

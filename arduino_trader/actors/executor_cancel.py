@@ -36,12 +36,12 @@ class CancelReport:
 
 
 def cancel_targets(ctx: ActorContext) -> list[tuple[LedgerMode, Broker]]:
-    """The brokers orders may be open at, each once: the real broker if one is
-    configured (first: live orders matter most), then the paper broker."""
-    paper: Broker = ctx.resource("paper_broker")
-    real: Broker | None = ctx.resources.get("broker")
+    """The brokers orders may be open at, each once: the configured broker when it is
+    a real one (first: live orders matter most), then the paper broker."""
+    paper = ctx.deps.paper_broker
+    real = ctx.deps.broker
     targets: list[tuple[LedgerMode, Broker]] = []
-    if real is not None and not real.simulated:
+    if not real.simulated:
         targets.append(("live", real))
     if all(broker is not paper for _, broker in targets):
         targets.append(("research", paper))

@@ -42,8 +42,7 @@ class DeferredBuys:
         self._submit = submit
 
     def _store(self) -> Database:
-        store: Database = self._ctx.resource("store")
-        return store
+        return self._ctx.deps.store
 
     def settle(self, msg: SubmitOrder, mode: LedgerMode, result: OrderResult) -> None:
         """After a submission of ``msg``: still pending → it keeps waiting; placed,

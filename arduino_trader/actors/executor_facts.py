@@ -320,9 +320,9 @@ class FactsGatherer:
 def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> FactsGatherer:
     """A gatherer for one order of ``mode`` through ``broker``; market hours come from the
     calendars when they are wired (else unknown)."""
-    calendars = ctx.resources.get("calendars")
+    calendars = ctx.deps.calendars
     market_open = None if calendars is None else calendars.is_tradable
-    store: Database = ctx.resource("store")
+    store = ctx.deps.store
     return FactsGatherer(ctx.io, store, broker, market_open, mode)
 
 

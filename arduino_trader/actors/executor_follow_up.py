@@ -36,9 +36,7 @@ from .executor_placement import recheck_not_placed, report_in_doubt
 
 def broker_for_facts(ctx: ActorContext, mode: LedgerMode) -> Broker:
     """The broker the journal of ``mode`` was sent to: the paper broker for research."""
-    key = "paper_broker" if mode == "research" else "broker"
-    broker: Broker = ctx.resource(key)
-    return broker
+    return ctx.deps.paper_broker if mode == "research" else ctx.deps.broker
 
 
 class JournalFollowUp:
@@ -54,8 +52,7 @@ class JournalFollowUp:
         self.reconciled: set[str] = set()
 
     def _store(self) -> Database:
-        store: Database = self._ctx.resource("store")
-        return store
+        return self._ctx.deps.store
 
     def check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:
         """One follow-up of one entry; returns its new state (None when unknown)."""

@@ -63,8 +63,7 @@ class BuyFunding:
         self._follow = follow
 
     def _store(self) -> Database:
-        store: Database = self._ctx.resource("store")
-        return store
+        return self._ctx.deps.store
 
     def wanted(self, intent: OrderIntent, verdict: Verdict) -> bool:
         """A buy the cash layer refused for want of its own currency, auto-funding on."""

@@ -50,8 +50,7 @@ class OrderSender:
         self._follow = follow
 
     def _store(self) -> Database:
-        store: Database = self._ctx.resource("store")
-        return store
+        return self._ctx.deps.store
 
     def blocked(self, intent: OrderIntent, mode: LedgerMode, layer: str, code: str,
                 message: str, kind: str = "blocked", warnings: tuple[str, ...] = (),

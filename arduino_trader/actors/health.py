@@ -20,7 +20,7 @@ from arduino_trader.protocols.messages import (
     RunJob,
 )
 
-from .base import ActorContext, BaseActor, handles
+from .base import BaseActor, RuntimeContext, handles
 
 Checks = Callable[[], dict[str, Any]]
 
@@ -35,7 +35,7 @@ class HealthActor(BaseActor):
 
     name = "health"
 
-    def __init__(self, ctx: ActorContext, *, expected: tuple[str, ...],
+    def __init__(self, ctx: RuntimeContext, *, expected: tuple[str, ...],
                  run_checks: Checks) -> None:
         super().__init__(ctx)
         self._actors: dict[str, dict[str, Any]] = {n: {"state": "starting"} for n in expected}

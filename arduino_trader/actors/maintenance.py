@@ -37,13 +37,15 @@ class MaintenanceActor(BaseActor):
     """Runs the maintenance jobs against the store."""
 
     name = "maintenance"
+    needs = ("store", "market_data")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext, *, backups_dir: Path) -> None:
         super().__init__(ctx)
         self._backups_dir = backups_dir
 
     def _store(self) -> SqliteStore:
-        store = self.ctx.resource("store")
+        store = self.ctx.deps.store
         assert isinstance(store, SqliteStore)
         return store
 

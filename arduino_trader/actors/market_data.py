@@ -95,12 +95,14 @@ class MarketDataActor(BaseActor):
     """Owns the market-data source, the caches and the market-data jobs."""
 
     name = ACTOR
+    needs = ("store",)
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext, *, source: MarketData,
                  calendars: MarketCalendars | None = None) -> None:
         super().__init__(ctx)
         self.source = source
-        self.calendars = (calendars or ctx.resources.get("calendars")
+        self.calendars = (calendars or ctx.deps.calendars
                           or MarketCalendars(today=ctx.clock.now().date()))
         s = ctx.settings
         mono = ctx.clock.monotonic
@@ -128,7 +130,7 @@ class MarketDataActor(BaseActor):
 
     def on_start(self) -> None:
         """Register the caches so the admin API can report and clear them."""
-        registry = self.ctx.resources.get("caches")
+        registry = self.ctx.deps.caches
         if registry is not None:
             for cache in (self.quotes, self.fx, self.fundamentals, self.analyst):
                 registry.register(CacheHandle(cache.name, cache.size, cache.clear))
@@ -136,8 +138,7 @@ class MarketDataActor(BaseActor):
     # ------------------------------------------------------------------ helpers
     @property
     def _db(self) -> Database:
-        db: Database = self.ctx.resource("store")
-        return db
+        return self.ctx.deps.store
 
     def _now(self) -> datetime:
         return self.ctx.clock.now()

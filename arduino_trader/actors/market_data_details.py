@@ -11,7 +11,6 @@ from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.universe import mic_for_exchange
 from arduino_trader.protocols.market_data import MarketData, MarketDataError
-from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
 from .market_data_universe import source_symbol
@@ -22,7 +21,7 @@ def fetch_details(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[
                   fundamentals: TtlCache[str, dict[str, Any]],
                   analyst: TtlCache[str, dict[str, Any]]) -> None:
     """Fundamentals, analyst data and classification; failures are tolerated."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     isin, symbol = sec["isin"], source_symbol(sec)
     now = ctx.clock.now()
     for kind, cache, fetch in (("fundamentals", fundamentals, source.fundamentals),

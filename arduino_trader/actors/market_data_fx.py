@@ -4,7 +4,7 @@ then a recent stored rate), and the ``sync_fx`` job's outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,19 +17,16 @@ from arduino_trader.protocols.market_data import (
     RateUnavailable,
 )
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
 from .ttl_cache import TtlCache
-
-BrokerFx = Callable[[str], Decimal]
 
 
 def fetch_fx(ctx: ActorContext, source: MarketData, cache: TtlCache[str, FxRate], log: Any,
              code: str) -> FxRate:
     """The rate of ``code`` from the broker, else (no broker, or it failed) from the
     source; cached. A source failure raises its ``MarketDataError``."""
-    broker: BrokerFx | None = ctx.resources.get("broker_fx")
+    broker = ctx.deps.broker_fx
     now = ctx.clock.now()
     if broker is not None:
         try:
@@ -47,7 +44,7 @@ def eur_rate(ctx: ActorContext, source: MarketData, cache: TtlCache[str, FxRate]
              currency: str) -> FxRate:
     """EUR value of one unit: cache, broker, source, then a recent stored rate; else
     :class:`RateUnavailable` (never 1:1). A rate read is stored and announced."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     code = currency.strip().upper()
     if code == "EUR":
         now = ctx.clock.now()

@@ -48,7 +48,7 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
     the context of the stored closes before it (validation looks back only, so the
     verdicts equal those of validating the whole answer). A split rescale found is put
     in ``rescales`` (due with the next write)."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     isin = sec["isin"]
     history = source.history(symbol, start, end)
     answer = {b.day: b for b in history.bars}
@@ -118,7 +118,7 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
     """History top-up (a full re-read when ``reread``) and ``details`` of each security,
     stopping early when the daemon stops; the changed bars are written in one go, then
     ``known_by_isin`` learns the answers stored and each security is marked synced."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     settings = ctx.settings()
     last_days: dict[str, date] = price_history_repo.last_history_days(db)
     series: dict[str, tuple[Any, Any]] = {}

@@ -27,12 +27,8 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
-
-BrokerListing = Callable[[str], Listing | None]
-BrokerPositions = Callable[[], list[str]]
 
 
 def source_symbol(sec: Mapping[str, Any]) -> str:
@@ -63,7 +59,7 @@ def seed_universe(ctx: ActorContext, source: MarketData, log: Any, now: datetime
                   problem: Callable[[str, str], None]) -> int:
     """Store the source's universe when the universe is empty; the number added (0 when
     it was not empty, or the source failed: that is a ``problem``)."""
-    db: Database = ctx.resource("store")
+    db = ctx.deps.store
     if securities_repo.has_securities(db):
         return 0
     try:
@@ -112,7 +108,7 @@ def new_security_record(source: MarketData, log: Any, identifier: str, ident: Id
 def broker_listing(ctx: ActorContext, identifier: str) -> Listing | None:
     """The broker's listing of ``identifier`` (a real broker wires ``broker_listing``);
     None when there is no broker or it does not list the identifier."""
-    feed: BrokerListing | None = ctx.resources.get("broker_listing")
+    feed = ctx.deps.broker_listing
     if feed is None:
         return None
     try:
@@ -126,8 +122,8 @@ def rebuild_universe(ctx: ActorContext,
                      add_security: Callable[[str, Mapping[str, Any]], dict[str, Any]]
                      ) -> JobOutcome:
     """Onboard (``add_security``) every broker position missing from the universe."""
-    db: Database = ctx.resource("store")
-    positions: BrokerPositions | None = ctx.resources.get("broker_positions")
+    db = ctx.deps.store
+    positions = ctx.deps.broker_positions
     if positions is None:
         return JobOutcome(False, "rebuild needs the broker's positions, and no broker "
                                  "positions provider is wired into this daemon")

@@ -74,6 +74,8 @@ class PlannerActor(BaseActor):
     """Owns the plans and recommendations tables."""
 
     name = PLANNER_ACTOR
+    needs = ("store", "broker", "paper_broker")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext, warm: bool = True,
                  plan_fn: Callable[[PlanInput], PlanResult] | None = None) -> None:
@@ -92,16 +94,14 @@ class PlannerActor(BaseActor):
 
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:
-        store: Database = self.ctx.resource("store")
-        return store
+        return self.ctx.deps.store
 
     def _mode(self) -> str:
         return "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
 
     def _broker(self, mode: str) -> Broker:
         """Research reads the paper account; live the configured broker."""
-        broker: Broker = self.ctx.resource("paper_broker" if mode == "research" else "broker")
-        return broker
+        return self.ctx.deps.paper_broker if mode == "research" else self.ctx.deps.broker
 
     def on_start(self) -> None:
         """Warm the kernels in the background (planning works before it ends, just slower)."""
@@ -194,7 +194,7 @@ class PlannerActor(BaseActor):
         mode = self._mode()
         now = self.ctx.clock.now()
         gatherer = InputGatherer(self.ctx.io, self._store(),
-                                 self.ctx.resources.get("market_data"), self._regime_cache,
+                                 self.ctx.deps.market_data, self._regime_cache,
                                  self._history, self._indicators_cache)
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input

@@ -10,7 +10,6 @@ from typing import Any
 from arduino_trader.adapters.store import plan_repo
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
 
@@ -34,7 +33,7 @@ def submit_step(ctx: ActorContext, rec: Any, replanned: bool, log: Any) -> JobOu
                                "quantity": rec["quantity"], "replanned": replanned,
                                "bucket_id": rec["bucket_id"]}
     if answer.status in ("placed", "duplicate"):
-        store: Database = ctx.resource("store")
+        store = ctx.deps.store
         marked = plan_repo.mark_executed(
             store, rec["symbol"], rec["side"], rec["portfolio_hash"],
             ctx.clock.now())

@@ -20,8 +20,7 @@ from .planner_inputs import InputGatherer
 
 
 def _store(ctx: ActorContext) -> Database:
-    store: Database = ctx.resource("store")
-    return store
+    return ctx.deps.store
 
 
 def store_scores(ctx: ActorContext, scores: Sequence[SecurityScore],

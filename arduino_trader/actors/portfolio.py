@@ -39,7 +39,7 @@ from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
-from .base import HEALTH_ACTOR, BaseActor, handles
+from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flows import JOBS as CASH_FLOW_JOBS
 
 ACTOR = "portfolio"
@@ -83,16 +83,16 @@ class PortfolioActor(BaseActor):
     """Owns the portfolio tables: syncs them from the broker and revalues on new prices."""
 
     name = ACTOR
+    needs = ("store", "broker")
+    ctx: ActorContext
 
     @property
     def _db(self) -> Database:
-        db: Database = self.ctx.resource("store")
-        return db
+        return self.ctx.deps.store
 
     @property
     def _broker(self) -> Broker:
-        broker: Broker = self.ctx.resource("broker")
-        return broker
+        return self.ctx.deps.broker
 
 
     def _fx_max_age(self) -> int:

@@ -31,13 +31,12 @@ class State:
 
 def store(ctx: ActorContext) -> Database:
     """The store the daemon wired in."""
-    db: Database = ctx.resource("store")
-    return db
+    return ctx.deps.store
 
 
 def read_facts(ctx: ActorContext) -> Facts:
     """Fresh facts for one decision (rates older than the FX age limit unused)."""
-    return Facts(ctx.io, store(ctx), ctx.resources.get("broker"), (
+    return Facts(ctx.io, store(ctx), ctx.deps.broker, (
         ctx.clock.now().date(), ctx.settings().typed.market_data.fx_max_age_days))
 
 

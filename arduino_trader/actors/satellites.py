@@ -112,6 +112,8 @@ class SatelliteActor(BaseActor):
     """Owns the buckets: commands from the API, fills and cash flows, the three jobs."""
 
     name = SATELLITES_ACTOR
+    needs = ("store", "broker")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -49,7 +49,7 @@ class TtlCache(Generic[K, V]):
 
 @dataclass(frozen=True)
 class CacheHandle:
-    """Duck-typed handle for the daemon's cache registry (name, size, clear)."""
+    """How the daemon's cache registry sizes and clears one cache."""
 
     name: str
     size: Callable[[], int]

@@ -22,7 +22,7 @@ def run_pruning(ctx: ActorContext) -> JobOutcome:
                          settings.typed.universe_pruning_min_samples,
                          settings.typed.universe_pruning_delisted_days,
                          settings.typed.universe_pruning_check_delisted)
-    store = ctx.resource("store")
+    store = ctx.deps.store
     now = ctx.clock.now()
     found = pruning_repo.candidates(store, now.date(),
                                                settings.typed.universe_pruning_months)

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class CacheHandle:
-    """How to size and clear one cache."""
-
-    name: str
-    size: Callable[[], int]
-    clear: Callable[[], int]
+from arduino_trader.actors.ttl_cache import CacheHandle
 
 
 class CacheRegistry:

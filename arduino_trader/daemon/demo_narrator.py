@@ -27,19 +27,24 @@ class DemoNarrator(BaseActor):
     """Logs ``demo_market_closed`` with the next open and the orders waiting for it."""
 
     name = NARRATOR
+    needs = ("store", "calendars")
+    ctx: ActorContext
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
+        calendars = ctx.deps.calendars
+        assert calendars is not None  # BaseActor checked ``needs``
+        self.calendars = calendars
 
     def _mic(self, isin: str) -> str:
-        security = securities_repo.get_security(self.ctx.resource("store"), isin)
+        security = securities_repo.get_security(self.ctx.deps.store, isin)
         return str((security or {}).get("mic") or "")
 
     def waiting(self, plan: PlanReady, now: datetime) -> dict[str, Any] | None:
         """What the log line says, or None when the first order's market is open."""
         if not plan.steps:
             return None
-        calendars = self.ctx.resource("calendars")
+        calendars = self.calendars
         mic = self._mic(plan.steps[0].isin)
         if not mic or calendars.is_tradable(mic, now):
             return None

@@ -23,19 +23,22 @@ from arduino_trader.actors import market_data as market_data_actor
 from arduino_trader.actors import planner as planner_actor
 from arduino_trader.actors import portfolio as portfolio_actor
 from arduino_trader.actors import satellites as satellites_actor
-from arduino_trader.actors.base import ActorContext
+from arduino_trader.actors.base import ActorContext, MissingDependency
+from arduino_trader.actors.dependencies import Dependencies
 from arduino_trader.adapters.broker_factory import build_brokers
 from arduino_trader.adapters.clock import SystemClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
+from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.store import emergency_runs_repo, maintenance
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
+from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import FxRatesUpdated, PricesUpdated
+from arduino_trader.protocols.market_data import FxRatesUpdated, MarketData, PricesUpdated
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.satellites import GetCashFlowContext
@@ -104,8 +107,8 @@ class TraderDaemon:
         self._stopped = threading.Event()
         self._stopping = threading.Event()
         self._started = False
-        self._market_data: Any = None
-        self._brokers: tuple[Any, Any] | None = None
+        self._market_data: MarketData | None = None
+        self._brokers: tuple[Broker, PaperBroker] | None = None
         self._calendars = MarketCalendars(today=self.clock.now().date())
 
     # ------------------------------------------------------------------ start
@@ -166,14 +169,19 @@ class TraderDaemon:
     def _actor_context(self) -> ActorContext:
         assert self.settings is not None
         return ActorContext(bus=self.bus, io=self.io, clock=self.clock,
-                            settings=self.settings.current,
-                            resources={"store": self.store, "caches": self.caches,
-                                       "market_data": self._market_source(),
-                                       "broker": self._broker_pair()[0],
-                                       "paper_broker": self._broker_pair()[1],
-                                       "calendars": self._calendars,
-                                       **self._broker_feeds()},
-                            stopping=self._stopping)
+                            settings=self.settings.current, stopping=self._stopping,
+                            deps=self.dependencies())
+
+    def dependencies(self) -> Dependencies:
+        """The adapters this daemon wires into its actors. From a real broker also its
+        cross rates and listings, which a simulated one does not have."""
+        broker, paper = self._broker_pair()
+        real = not broker.simulated
+        return Dependencies(store=self.store, broker=broker, paper_broker=paper,
+                            calendars=self._calendars, market_data=self._market_source(),
+                            caches=self.caches, broker_positions=self._broker_positions,
+                            broker_fx=self._broker_eur_per if real else None,
+                            broker_listing=listing_feed(self.io, broker) if real else None)
 
     def actor_specs(self) -> list[ActorSpec]:
         """Every actor of this daemon, health first."""
@@ -213,7 +221,7 @@ class TraderDaemon:
             log.warning("cash_flow_context_core_only", error=repr(exc))
             return cash_flows_actor.core_only_context(rates)
 
-    def _broker_pair(self) -> tuple[Any, Any]:
+    def _broker_pair(self) -> tuple[Broker, PaperBroker]:
         """(configured broker, paper broker), built once: Tradernet if broker.kind says so."""
         if self._brokers is None:
             assert self.settings is not None
@@ -221,30 +229,21 @@ class TraderDaemon:
                                           self._market_source())
         return self._brokers
 
-    def _broker_feeds(self) -> dict[str, Any]:
-        """Broker facts the market-data actor uses: held tickers (universe rebuild) and,
-        from a real broker, cross rates (EUR value of one unit) and the listing (currency)
-        of an instrument being onboarded, which the source's listing must match."""
-        broker = self._broker_pair()[0]
+    def _broker_positions(self) -> list[str]:
+        """The tickers the configured broker's account holds (universe rebuild)."""
+        account = self.io.run(self._broker_pair()[0].account(), timeout=60)
+        return [p.symbol for p in account.positions]
 
-        def positions() -> list[str]:
-            account = self.io.run(broker.account(), timeout=60)
-            return [p.symbol for p in account.positions]
+    def _broker_eur_per(self, code: str) -> Decimal:
+        """The EUR value of one unit of ``code`` from the broker's cross rates (checked
+        against the source's rate when an instrument is onboarded)."""
+        rates = self.io.run(self._broker_pair()[0].cross_rates("EUR", (code,)), timeout=60)
+        rate = rates.get(code)
+        if rate is None or rate <= 0:
+            raise ValueError(f"the broker has no EUR/{code} rate")
+        return Decimal(1) / rate
 
-        def eur_per(code: str) -> Decimal:
-            rates = self.io.run(broker.cross_rates("EUR", (code,)), timeout=60)
-            rate = rates.get(code)
-            if rate is None or rate <= 0:
-                raise ValueError(f"the broker has no EUR/{code} rate")
-            return Decimal(1) / rate
-
-        feeds: dict[str, Any] = {"broker_positions": positions}
-        if not broker.simulated:
-            feeds["broker_fx"] = eur_per
-            feeds["broker_listing"] = listing_feed(self.io, broker)
-        return feeds
-
-    def _market_source(self) -> Any:
+    def _market_source(self) -> MarketData:
         """The configured market-data source (built once, from the effective settings)."""
         if self._market_data is None:
             assert self.settings is not None
@@ -261,7 +260,11 @@ class TraderDaemon:
     def _start_actors(self) -> None:
         self.supervisor = Supervisor(self.bus, self._actor_context(), self.clock,
                                      backoff_base_s=self.options.supervisor_backoff_s)
-        self.supervisor.start_all(self.actor_specs())
+        try:
+            self.supervisor.start_all(self.actor_specs())
+        except MissingDependency as exc:
+            self.stop()
+            raise StartupError(f"the daemon is wired wrongly: {exc}") from exc
 
     def _start_scheduler(self) -> None:
         assert self.settings is not None

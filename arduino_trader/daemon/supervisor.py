@@ -18,7 +18,7 @@ from typing import Any
 import pykka
 import structlog
 
-from arduino_trader.actors.base import HEALTH_ACTOR, ActorContext, BaseActor
+from arduino_trader.actors.base import HEALTH_ACTOR, BaseActor, RuntimeContext, check_wiring
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.messages import ActorLifecycle, Ping
 from arduino_trader.protocols.runtime import ActorUnavailable
@@ -77,7 +77,7 @@ def start_order(specs: list[ActorSpec]) -> list[ActorSpec]:
 class Supervisor:
     """Starts, watches, restarts and stops the daemon's actors."""
 
-    def __init__(self, bus: ActorBus, ctx: ActorContext, clock: Clock, *,
+    def __init__(self, bus: ActorBus, ctx: RuntimeContext, clock: Clock, *,
                  backoff_base_s: float = 1.0, backoff_max_s: float = 60.0,
                  max_restarts: int = 5, restart_window_s: float = 600.0,
                  watch_interval_s: float = 0.2, ping_interval_s: float = 5.0) -> None:
@@ -97,8 +97,12 @@ class Supervisor:
         self._ping_interval = ping_interval_s
 
     def start_all(self, specs: list[ActorSpec]) -> None:
-        """Start every actor in dependency order, then begin watching them."""
-        for spec in start_order(specs):
+        """Start every actor in dependency order, then begin watching them. Raises
+        :class:`MissingDependency` before starting any when one is not fully wired."""
+        ordered = start_order(specs)
+        for spec in ordered:
+            check_wiring(spec.actor_class.name, self._ctx, spec.actor_class.needs)
+        for spec in ordered:
             for event_type in spec.subscriptions:
                 self._bus.subscribe(event_type, spec.name)
             child = _Supervised(spec)

@@ -1,0 +1,54 @@
+"""The adapters the daemon wires into its actors, one typed field each.
+
+The store and the two brokers are wired by every daemon, so they are required; a field
+that is None is not wired in this daemon (a simulated broker gives no cross rates and no
+listings, a test rig leaves out what its actor does not use). An actor names the
+optional fields it cannot work without in ``BaseActor.needs``: starting it without one
+fails with :class:`~arduino_trader.actors.base.MissingDependency`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.market_data import Listing, MarketData
+from arduino_trader.protocols.store import Database
+
+from .ttl_cache import CacheHandle
+
+BrokerFx = Callable[[str], Decimal]
+"""The EUR value of one unit of a currency, from the broker's cross rates."""
+BrokerListing = Callable[[str], Listing | None]
+"""The broker's listing (currency, exchange) of an instrument, None when it has none."""
+BrokerPositions = Callable[[], list[str]]
+"""The tickers the broker account holds."""
+
+
+class CacheRegistrar(Protocol):
+    """Where an actor registers its in-memory caches, so the admin API can size and
+    clear them."""
+
+    def register(self, handle: CacheHandle) -> None:
+        """Add a cache (names are unique)."""
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """One typed field per adapter an actor may use."""
+
+    store: Database
+    broker: Broker
+    """The configured broker (Tradernet, or the paper broker when none is configured)."""
+    paper_broker: Broker
+    """The paper broker: research mode trades here."""
+    calendars: MarketCalendars | None = None
+    market_data: MarketData | None = None
+    caches: CacheRegistrar | None = None
+    broker_positions: BrokerPositions | None = None
+    broker_fx: BrokerFx | None = None
+    broker_listing: BrokerListing | None = None
