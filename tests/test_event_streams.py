@@ -24,7 +24,7 @@ from arduino_trader.daemon.api.app import create_app
 from arduino_trader.daemon.api.context import ApiContext
 from arduino_trader.daemon.api.event_hub import EventHub
 from arduino_trader.daemon.api.health_watch import watch_health
-from arduino_trader.daemon.api.routes_streams import EVENT_HUB, STREAM_TIMING, StreamTiming
+from arduino_trader.daemon.api.routes_streams import StreamTiming
 from arduino_trader.protocols.messages import ComponentStatus, HealthReport
 from arduino_trader.protocols.planning import PlanReady
 
@@ -48,7 +48,7 @@ async def _serve(hub: EventHub, timing: StreamTiming) -> Served:
                      settings=_DefaultSettings(),  # type: ignore[arg-type]
                      scheduler=None, data_dir=Path("."), token="t",  # type: ignore[arg-type]
                      executor=None,  # type: ignore[arg-type]
-                     resources={EVENT_HUB: hub, STREAM_TIMING: timing})
+                     events=hub, stream_timing=timing)
     runner = web.AppRunner(create_app(ctx), handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

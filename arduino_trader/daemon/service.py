@@ -46,7 +46,6 @@ from arduino_trader.protocols.satellites import GetCashFlowContext
 from .api.app import create_app
 from .api.context import ApiContext
 from .api.event_hub import EventHub
-from .api.routes_streams import EVENT_HUB
 from .broker_listing import listing_feed
 from .bus import ActorBus
 from .caches import CacheRegistry
@@ -284,8 +283,8 @@ class TraderDaemon:
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
-                         resources={"caches": self.caches, "broker": self._broker_pair()[0],
-                                    "exit": self.exit_request, EVENT_HUB: hub},
+                         broker=self._broker_pair()[0], caches=self.caches,
+                         exit_request=self.exit_request, events=hub,
                          started_at=time.monotonic())
         app = create_app(ctx)
         host = settings.typed.api.host

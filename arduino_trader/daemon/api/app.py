@@ -43,7 +43,6 @@ from . import (
 )
 from .context import CONTEXT, READS, ApiContext
 from .errors import ApiError
-from .event_hub import EventHub
 from .health_watch import watch_health
 from .helpers import json_response
 from .host_check import host_middleware
@@ -169,9 +168,9 @@ def create_app(ctx: ApiContext, routers: tuple[ApiRouter, ...] = ROUTERS) -> web
 async def _health_watch(app: web.Application) -> AsyncIterator[None]:
     """While the app runs, stream the health monitor's changes (when streams are wired)."""
     ctx = app[CONTEXT]
-    hub = ctx.resources.get(routes_streams.EVENT_HUB)
+    hub = ctx.events
     task = None
-    if isinstance(hub, EventHub):
+    if hub is not None:
         loop = asyncio.get_running_loop()
 
         async def ask() -> HealthReport | None:
@@ -199,6 +198,6 @@ async def _close_reads(app: web.Application) -> None:
 
 async def _close_streams(app: web.Application) -> None:
     """The daemon is stopping: end every open event stream now."""
-    hub = app[CONTEXT].resources.get(routes_streams.EVENT_HUB)
-    if isinstance(hub, EventHub):
+    hub = app[CONTEXT].events
+    if hub is not None:
         hub.close()

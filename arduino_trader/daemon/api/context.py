@@ -1,20 +1,26 @@
-"""What every handler can reach: the bus, the store, settings, scheduler, resources."""
+"""What every handler can reach: the bus, the store, settings, scheduler, and the adapters
+the daemon wired in (each a typed field; None when this app was built without it)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
+from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.runtime import Bus
 from arduino_trader.protocols.store import Database
 
 if TYPE_CHECKING:
+    from arduino_trader.daemon.api.event_hub import EventHub
+    from arduino_trader.daemon.api.routes_streams import StreamTiming
+    from arduino_trader.daemon.caches import CacheRegistry
+    from arduino_trader.daemon.restart import ExitRequest
     from arduino_trader.daemon.scheduler import Scheduler
     from arduino_trader.daemon.settings_service import SettingsService
 
@@ -31,7 +37,16 @@ class ApiContext:
     data_dir: Path
     token: str
     executor: ThreadPoolExecutor
-    resources: dict[str, Any] = field(default_factory=dict)
+    broker: Broker | None = None
+    """The live broker (the portfolio, broker and rebalancing views ask it)."""
+    caches: CacheRegistry | None = None
+    """The in-memory caches ``reset-cache`` clears."""
+    exit_request: ExitRequest | None = None
+    """How the restart route asks the main thread to exit."""
+    events: EventHub | None = None
+    """The event hub the streams serve; None: streams answer 503."""
+    stream_timing: StreamTiming | None = None
+    """Heartbeat and write timeout of the streams (None: the defaults)."""
     started_at: float = 0.0
 
 

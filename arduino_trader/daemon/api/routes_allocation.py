@@ -58,7 +58,7 @@ def _kind(request: web.Request) -> Kind:
 async def _holdings(request: web.Request) -> tuple[list[Holding], Decimal]:
     """EUR-valued positions with country/industry, and EUR cash."""
     ctx = ctx_of(request)
-    broker: Broker | None = ctx.resources.get("broker")
+    broker: Broker | None = ctx.broker
     if broker is None:
         raise ApiError(503, "broker_unavailable", "no broker is wired into this daemon")
     try:

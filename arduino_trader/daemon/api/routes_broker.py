@@ -47,7 +47,7 @@ ACCOUNT_SCHEMA: dict[str, Any] = {
 
 
 def _broker(request: web.Request) -> Broker:
-    broker = ctx_of(request).resources.get("broker")
+    broker = ctx_of(request).broker
     if broker is None:
         raise ApiError(503, "broker_not_configured", "no broker is wired into this daemon")
     return broker

@@ -141,7 +141,7 @@ async def _snapshot(request: web.Request) -> dict[str, Any]:
         report = None
     db = reads_of(request)
     snapshot = await portfolio.latest_snapshot(db)
-    broker = ctx.resources.get("broker")
+    broker = ctx.broker
     stats = getattr(broker, "stats", None)
     return {
         "trading_mode": settings.typed.trading_mode,

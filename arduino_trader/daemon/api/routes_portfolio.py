@@ -55,7 +55,7 @@ def _today(ctx: ApiContext) -> date:
 
 
 def _mode(ctx: ApiContext) -> str:
-    broker = ctx.resources.get("broker")
+    broker = ctx.broker
     return "research" if broker is None or getattr(broker, "simulated", True) else "live"
 
 

@@ -99,7 +99,7 @@ async def load_targets(ctx: ApiContext) -> Targets:
 
 
 async def _account(ctx: ApiContext) -> AccountSnapshot:
-    broker: Broker | None = ctx.resources.get("broker")
+    broker: Broker | None = ctx.broker
     if broker is None:
         raise ApiError(503, "broker_unavailable", "no broker is wired into this daemon")
     try:
@@ -111,7 +111,7 @@ async def _account(ctx: ApiContext) -> AccountSnapshot:
 def _fill_modes(ctx: ApiContext) -> tuple[str, ...]:
     """The fills that attribute positions to buckets: live ones, plus research fills
     when the configured broker is the paper broker (as the satellite manager counts)."""
-    simulated = getattr(ctx.resources.get("broker"), "simulated", False)
+    simulated = getattr(ctx.broker, "simulated", False)
     return ("live", "research") if simulated else ("live",)
 
 

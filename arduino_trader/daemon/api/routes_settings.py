@@ -13,7 +13,7 @@ from arduino_trader.config.settings import MASK
 from arduino_trader.config.spec import SettingError
 
 from ..caches import CacheRegistry
-from ..restart import RESTART_EXIT_CODE, ExitRequest, no_new_privileges
+from ..restart import RESTART_EXIT_CODE, no_new_privileges
 from ..settings_service import LIVE_CONFIRMATION
 from .bodies_settings import SettingBody, TradingModeBody
 from .body import read_struct
@@ -119,8 +119,8 @@ async def restart_service(request: web.Request) -> web.StreamResponse:
     """Answer 202, then have the main thread stop the daemon and exit with code 75."""
     ctx = ctx_of(request)
     _require_restart_allowed(ctx)
-    exit_request = ctx.resources.get("exit")
-    if not isinstance(exit_request, ExitRequest):
+    exit_request = ctx.exit_request
+    if exit_request is None:
         raise ApiError(503, "restart_unavailable", "this process cannot restart itself")
     log.warning("service_restart_requested", exit_code=RESTART_EXIT_CODE)
     response = json_response({"status": "restarting", "exit_code": RESTART_EXIT_CODE,
@@ -151,8 +151,7 @@ async def reboot(request: web.Request) -> web.Response:
 
 
 def _caches(ctx: ApiContext) -> CacheRegistry:
-    registry = ctx.resources.get("caches")
-    return registry if isinstance(registry, CacheRegistry) else CacheRegistry()
+    return ctx.caches if ctx.caches is not None else CacheRegistry()
 
 
 @router.route("POST", "/api/settings/reset-cache", summary="Clear every in-memory cache",

@@ -28,7 +28,6 @@ from .routes_planner import planner_status, recommendations
 router = ApiRouter("streams")
 log = structlog.get_logger(component="api")
 
-EVENT_HUB = "events"
 RETRY_MS = 3000
 _SSE = "text/event-stream"
 _ERRORS = {503: "no stream slot free (too_many_streams) or the daemon is stopping"}
@@ -42,12 +41,10 @@ class StreamTiming:
     write_timeout_s: float = 10.0
 
 
-STREAM_TIMING = "stream_timing"
-
 
 def _hub(request: web.Request) -> EventHub:
-    hub = ctx_of(request).resources.get(EVENT_HUB)
-    if not isinstance(hub, EventHub):
+    hub = ctx_of(request).events
+    if hub is None:
         raise ApiError(503, "streams_unavailable", "event streams are not wired")
     if hub.closed.is_set():
         raise ApiError(503, "shutting_down", "the daemon is stopping")
@@ -55,8 +52,7 @@ def _hub(request: web.Request) -> EventHub:
 
 
 def _timing(request: web.Request) -> StreamTiming:
-    timing = ctx_of(request).resources.get(STREAM_TIMING)
-    return timing if isinstance(timing, StreamTiming) else StreamTiming()
+    return ctx_of(request).stream_timing or StreamTiming()
 
 
 def _last_event_id(request: web.Request) -> int | None:
