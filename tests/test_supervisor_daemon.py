@@ -31,16 +31,21 @@ def _probe(api: Client) -> dict[str, Any]:
     return dict(status["actors"]["probe"])
 
 
+def _run(api: Client, runs: int) -> dict[str, Any]:
+    """Trigger the probe job through the API; its state once run number ``runs`` ended."""
+    code, _ = api.call("POST", "/api/system/jobs/probe_job")
+    assert code == 202
+    wait_for(lambda: _job(api)["status"] == "idle" and _job(api)["runs"] == runs,
+             what=f"run {runs} to finish")
+    return _job(api)
+
+
 def test_a_failed_job_restarts_its_actor_clean(daemon: ProbeDaemon) -> None:
     api = Client(daemon)
     first = daemon.bus.ref("probe")
     daemon.fail.set()
-    code, _ = api.call("POST", "/api/system/jobs/probe_job")
-    assert code == 202
-    wait_for(lambda: _job(api)["status"] == "idle" and _job(api)["runs"] == 1,
-             what="the failing run to finish")
-    job = _job(api)
-    assert job["last_result"] != "ok" and "failed on purpose" in job["last_summary"]
+    job = _run(api, 1)
+    assert job["last_result"] == "failed" and "failed on purpose" in job["last_summary"]
     wait_for(lambda: _probe(api).get("restarts", 0) == 1 and _probe(api)["alive"],
              what="the probe actor restarted")
     assert not first.is_alive() and daemon.bus.ref("probe") is not first
@@ -48,10 +53,6 @@ def test_a_failed_job_restarts_its_actor_clean(daemon: ProbeDaemon) -> None:
     assert any("probe restarted" in r for r in status["reasons"])
 
     daemon.fail.clear()
-    code, _ = api.call("POST", "/api/system/jobs/probe_job")
-    assert code == 202
-    wait_for(lambda: _job(api)["status"] == "idle" and _job(api)["runs"] == 2,
-             what="the next run to finish")
-    job = _job(api)
+    job = _run(api, 2)
     assert (job["last_result"], job["last_summary"]) == ("ok", "probe ran")
     assert _probe(api)["restarts"] == 1  # a successful job restarts nothing
