@@ -75,3 +75,13 @@ def store(io: IoLoop, tmp_path: Path) -> Iterator[SqliteStore]:
     db.open()
     yield db
     db.close()
+
+
+@pytest.fixture
+def other_store(store: SqliteStore) -> Iterator[SqliteStore]:
+    """A second connection to ``store``'s file: another writer (the admin API, another
+    process)."""
+    db = SqliteStore(store.path, busy_timeout_ms=200)
+    db.open()
+    yield db
+    db.close()

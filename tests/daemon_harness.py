@@ -25,16 +25,25 @@ class Crash:
 
 
 class ProbeActor(BaseActor):
-    """A test actor with a slow job (gated) and a crash switch."""
+    """A test actor with a slow job (gated), a crash switch, and a job failure switch:
+    while ``fail`` is set, the job marks this actor's memory dirty and raises."""
 
     name = "probe"
 
-    def __init__(self, ctx: RuntimeContext, gate: threading.Event) -> None:
+    def __init__(self, ctx: RuntimeContext, gate: threading.Event,
+                 fail: threading.Event) -> None:
         super().__init__(ctx)
         self.gate = gate
+        self.fail = fail
+        self.dirty = False
 
     @handles(RunJob)
     def _run(self, msg: RunJob) -> JobOutcome:
+        if self.fail.is_set():
+            self.dirty = True
+            raise RuntimeError("probe job failed on purpose")
+        if self.dirty:
+            return JobOutcome(False, "ran on the memory a failed job left")
         for _ in range(200):
             if self.gate.wait(0.05):
                 break
@@ -56,6 +65,7 @@ class ProbeDaemon(TraderDaemon):
                  checks: Callable[[], dict[str, Any]] | None = None) -> None:
         super().__init__(options)
         self.gate = threading.Event()
+        self.fail = threading.Event()
         self._checks_override = checks
 
     def actor_specs(self) -> list[ActorSpec]:
@@ -65,7 +75,7 @@ class ProbeDaemon(TraderDaemon):
         specs[0] = ActorSpec(health.name, health.actor_class,
                              {**health.kwargs, "expected": expected},
                              subscriptions=health.subscriptions)
-        return [*specs, ActorSpec("probe", ProbeActor, {"gate": self.gate},
+        return [*specs, ActorSpec("probe", ProbeActor, {"gate": self.gate, "fail": self.fail},
                                   depends_on=("health",))]
 
     def job_specs(self) -> tuple[JobSpec, ...]:

@@ -76,7 +76,7 @@ def test_a_pruned_log_or_another_database_reloads(io: IoLoop, store: SqliteStore
     assert cache.closes(store, A, start, end) == _fresh(io, store, A, start, end)
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["write", "delete", "read"]),
+_ops = st.lists(st.tuples(st.sampled_from(["write", "other", "delete", "read"]),
                           st.sampled_from([A, B]), st.integers(0, 60), st.integers(1, 20),
                           st.floats(1.0, 500.0)), min_size=1, max_size=12)
 
@@ -85,19 +85,24 @@ _ops = st.lists(st.tuples(st.sampled_from(["write", "delete", "read"]),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_ops, st.integers(0, 40), st.integers(0, 40))
 def test_always_equals_a_fresh_read(io: IoLoop, store: SqliteStore,
+                                    other_store: SqliteStore,
                                     ops: list[tuple[str, str, int, int, float]],
                                     lo: int, width: int) -> None:
+    """Writes and deletions by the cache's own connection and by another one ("other":
+    the change log is written by triggers, so every writer is seen)."""
     store.execute("DELETE FROM price_history")
     if not store.fetch_all("SELECT isin FROM securities"):
         _securities(io, store)
     cache = HistoryCache()
     start, end = D0 + timedelta(days=lo), D0 + timedelta(days=lo + width)
     for op, isin, first, count, base in ops:
-        if op == "write":
-            _write(io, store, isin, range(first, first + count), base)
+        if op in ("write", "other"):
+            _write(io, store if op == "write" else other_store, isin,
+                   range(first, first + count), base)
         elif op == "delete":
-            store.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
-                                 (isin, (D0 + timedelta(days=first)).isoformat()))
+            writer = other_store if count % 2 else store
+            writer.execute("DELETE FROM price_history WHERE isin = ? AND day >= ?",
+                           (isin, (D0 + timedelta(days=first)).isoformat()))
         else:  # the planning window moves on: later days come in, older ones drop out
             end += timedelta(days=count % 3)
             start += timedelta(days=count % 2)

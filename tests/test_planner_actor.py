@@ -44,8 +44,9 @@ from arduino_trader.domain.planner_hash import (
     portfolio_hash,
 )
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
+from arduino_trader.protocols.broker_errors import BrokerUnavailable
 from arduino_trader.protocols.cash_flows import DepositReceived
-from arduino_trader.protocols.market_data import FxRate, PriceBar, PricesUpdated
+from arduino_trader.protocols.market_data import FxRate, PriceBar, PricesUpdated, UnknownSymbol
 from arduino_trader.protocols.messages import RunJob
 from arduino_trader.protocols.planning import (
     GetPlan,
@@ -206,7 +207,7 @@ class FakeBroker:
 
     async def account(self) -> AccountSnapshot:
         if self.fail:
-            raise ConnectionError("broker down")
+            raise BrokerUnavailable("broker down")  # the port's failure type
         return self.snapshot
 
 
@@ -347,7 +348,7 @@ class FakeIndex:
     def history(self, symbol: str, start: date, end: date) -> Any:
         self.calls += 1
         if self.closes is None:
-            raise LookupError("no index")
+            raise UnknownSymbol("no index")
         bars = [PriceBar(start + timedelta(days=k), c) for k, c in enumerate(self.closes)]
         return type("H", (), {"bars": bars})()
 

@@ -17,7 +17,7 @@ from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain import regime as rg
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance
-from arduino_trader.protocols.market_data import PriceBar
+from arduino_trader.protocols.market_data import PriceBar, UnknownSymbol
 
 DAY1 = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 ACCOUNT = AccountSnapshot((), (CashBalance("EUR", Decimal(1000)),), True)
@@ -35,7 +35,7 @@ class Index:
 
     def history(self, symbol: str, start: date, end: date) -> Any:
         if symbol != "^GSPC":
-            raise LookupError(symbol)
+            raise UnknownSymbol(symbol)
         bars = [PriceBar(start + timedelta(days=k), c) for k, c in enumerate(self.closes)]
         return type("H", (), {"bars": bars})()
 

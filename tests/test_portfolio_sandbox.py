@@ -21,19 +21,23 @@ from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.broker import OrderRequest
-from arduino_trader.protocols.market_data import FxRate
+from arduino_trader.protocols.market_data import FxRate, GetFxRate, RateUnavailable
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from tests.wiring import wired
 
 
 class Sink(BaseActor):
-    """Plays market_data: accepts the price-refresh request."""
+    """Plays market_data: accepts the price-refresh request; has no rate to fetch."""
 
     name = "market_data"
 
     @handles(RunJob)
     def _ignore(self, msg: RunJob) -> None:
         return None
+
+    @handles(GetFxRate)
+    def _no_rate(self, msg: GetFxRate) -> None:
+        raise RateUnavailable(f"no {msg.currency} rate")
 
 
 @pytest.fixture

@@ -107,14 +107,19 @@ def test_trigger_while_running_is_refused(setup: Any, io: IoLoop,
         sched.trigger("nope")
 
 
-def test_failures_are_counted_and_reset(setup: Any) -> None:
-    sched, _clock, gate, fail, _ = setup
+def test_failures_are_counted_and_reset(setup: Any, bus: ActorBus, io: IoLoop) -> None:
+    sched, clock, gate, fail, current = setup
     gate.set()
-    fail.extend([True, True])
-    assert not sched.run_now("sync").ok
+    fail.append(True)
+    worker = bus.ref("worker")
     outcome = sched.run_now("sync")
-    assert not outcome.ok and "boom" in outcome.summary
+    assert not outcome.ok and "RuntimeError: boom" in outcome.summary
+    _wait(lambda: not worker.is_alive())  # a job that raised stops its actor
+    outcome = sched.run_now("sync")
+    assert not outcome.ok and "not running" in outcome.summary
     assert sched.state("sync")["consecutive_failures"] == 2
+    ctx = RuntimeContext(bus, io, clock, lambda: current["s"])
+    bus.register("worker", WorkerActor.start(ctx, gate, fail))  # as the supervisor does
     assert sched.run_now("sync").ok
     assert sched.state("sync")["consecutive_failures"] == 0
 

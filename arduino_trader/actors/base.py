@@ -9,8 +9,11 @@ Subclasses declare handlers with :func:`handles`::
         def _on_prices(self, msg: PricesUpdated) -> None: ...
 
 A handler's return value is the reply to an ``ask``. An exception raised while handling
-a ``tell`` stops the actor (the supervisor restarts it); during an ``ask`` it is returned
-to the asker and the actor keeps running.
+a ``tell`` stops the actor (the supervisor restarts it). During an ``ask`` it is returned
+to the asker; a job (:class:`RunJob`) that raised answers :class:`JobFailed` and then
+stops the actor as well, since it may have left the actor's memory half-updated: the
+supervisor starts a fresh one that reads its state from the store. Other asks (commands
+and queries refused with an error) keep the actor running.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import structlog
 
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.clock import Clock
-from arduino_trader.protocols.messages import Heartbeat, Ping, Settle
-from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner
+from arduino_trader.protocols.messages import Heartbeat, Ping, RunJob, Settle
+from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner, JobFailed
 
 from .dependencies import Dependencies
 
@@ -117,7 +120,14 @@ class BaseActor(pykka.ThreadingActor):
         attr = self._dispatch.get(type(message))
         if attr is None:
             raise UnknownMessage(f"{self.name} has no handler for {type(message).__name__}")
-        return getattr(self, attr)(message)
+        if not isinstance(message, RunJob):
+            return getattr(self, attr)(message)
+        try:
+            return getattr(self, attr)(message)
+        except Exception as exc:
+            self.log.error("job_raised_actor_restarts", job=message.job, error=repr(exc))
+            self.actor_ref.stop(block=False)  # after the answer; then restarted clean
+            raise JobFailed(f"{message.job} raised {type(exc).__name__}: {exc}") from exc
 
     @handles(Settle)
     def _on_settle(self, message: Settle) -> None:

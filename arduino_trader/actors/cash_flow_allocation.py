@@ -19,6 +19,7 @@ from arduino_trader.domain.allocation import Holding, concentration_alerts
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates
 from arduino_trader.domain.concentration_watch import LEVEL_NAMES
 from arduino_trader.protocols.broker import AccountSnapshot
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.store import Database
 
@@ -57,7 +58,7 @@ def run_concentration(ctx: ActorContext, log: Any) -> JobOutcome:
     broker = ctx.deps.broker
     try:
         account = ctx.io.run(broker.account(), BROKER_TIMEOUT_S)
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
     rates = rate_table(ctx, db, latest_only=True)
     secs = securities_by_symbol(db)

@@ -26,7 +26,9 @@ from arduino_trader.domain.dividends import (
 )
 from arduino_trader.domain.execution.costs import minimum_trade_eur
 from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.execution import (
+    ORDER_ASK_FAILURES,
     OrderIntent,
     OrderResult,
     SubmitOrder,
@@ -138,7 +140,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     instruments, yields, isins = instrument_facts(db, (d.symbol for d in dividends))
     try:
         cash = _cash_eur(ctx, rates)
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
     ledger = repo.bucket_cash(db)
     plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
@@ -156,7 +158,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
             answer = ctx.bus.ask("executor", SubmitOrder(
                 intent, key, f"DRIP: reinvest {buy.cost_eur} EUR of dividends",
                 buy.bucket_id), EXECUTOR_TIMEOUT_S)
-        except Exception as exc:
+        except ORDER_ASK_FAILURES as exc:
             answer = OrderResult("failed", repr(exc))
         status = answer.status if isinstance(answer, OrderResult) else "failed"
         ok = ok and status in ("placed", "duplicate")

@@ -50,7 +50,9 @@ from arduino_trader.domain.execution.journal import FINAL_STATES
 from arduino_trader.domain.fx_exchange import ROUTE_CURRENCY, FxError, conversion_path
 from arduino_trader.domain.satellites.positions import bucket_positions
 from arduino_trader.protocols.broker import AccountSnapshot
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.execution import (
+    ORDER_ASK_FAILURES,
     FollowUpOrders,
     OrderIntent,
     OrderResult,
@@ -59,7 +61,7 @@ from arduino_trader.protocols.execution import (
 )
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome
 from arduino_trader.protocols.money import CENT
-from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.runtime import ASK_FAILURES, ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext
@@ -96,7 +98,7 @@ def check(ctx: ActorContext) -> dict[str, Any]:
     db = ctx.deps.store
     try:
         account = _snapshot(ctx)
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         return {"error": "broker_unavailable", "message": str(exc)}
     currencies, _ = _universe(db)
     rates = rate_table(ctx, db, latest_only=True)
@@ -266,7 +268,7 @@ class _Run:
     def _ask(self, message: object) -> OrderResult:
         try:
             answer = self.ctx.bus.ask("executor", message, EXECUTOR_TIMEOUT_S)
-        except Exception as exc:
+        except ORDER_ASK_FAILURES as exc:
             return OrderResult("failed", repr(exc))
         if not isinstance(answer, OrderResult):
             return OrderResult("failed", f"executor answered {type(answer).__name__}")
@@ -290,7 +292,7 @@ class _Run:
                 self.ctx.stopping.wait(pause)
             try:
                 self.ctx.bus.ask("executor", FollowUpOrders(), EXECUTOR_TIMEOUT_S)
-            except Exception as exc:
+            except ORDER_ASK_FAILURES as exc:
                 self.log.warning("emergency_follow_up_failed", error=repr(exc))
         if state not in FINAL_STATES:
             self.notes.append(f"order {answer.client_order_id} still {state} after the wait")
@@ -342,9 +344,12 @@ def run_emergency(ctx: ActorContext, log: Any, run_id: str, trigger: str) -> Job
                 run.notes.append(f"still short after all steps: {final}")
     except MissingRate as exc:
         notes = f"missing FX rate: {exc}"
-    except Exception as exc:
+    except (*BROKER_CALL_FAILURES, *ASK_FAILURES) as exc:
         notes = f"{type(exc).__name__}: {exc}"
         log.error("emergency_run_failed", run_id=run_id, error=repr(exc))
+    except Exception as exc:  # recorded as failed below, then raised: the actor restarts
+        notes = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         actions = run.actions if run is not None else []
         notes = "; ".join([*(run.notes if run is not None else []), *([notes] if notes

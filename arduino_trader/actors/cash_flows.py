@@ -33,14 +33,19 @@ from arduino_trader.domain.cash_flows.normalise import (
 from arduino_trader.domain.cash_flows.records import CashFlowRecord, Rejection, Source
 from arduino_trader.domain.cash_flows.summary import count_sync
 from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
 )
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import FxRatesUpdated, GetFxHistory
+from arduino_trader.protocols.market_data import (
+    MARKET_DATA_ASK_FAILURES,
+    FxRatesUpdated,
+    GetFxHistory,
+)
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, RunJob
-from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.runtime import ASK_FAILURES, ActorUnavailable
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
@@ -80,6 +85,9 @@ def core_only_context(rates: RateTable) -> EffectContext:
 
 
 NO_EFFECTS = Effects("none")
+# One record not stored, the sync going on: its values cannot be read or booked, or an
+# actor its effects need gave no answer. A store failure ends the sync (the actor restarts).
+_RECORD_FAILURES: tuple[type[Exception], ...] = (ValueError, ArithmeticError, *ASK_FAILURES)
 
 
 def _facts(record: CashFlowRecord) -> tuple[str, Decimal, str]:
@@ -141,7 +149,7 @@ class CashFlowActor(BaseActor):
             return
         try:
             consume_fill(self.ctx, self.log, msg)
-        except Exception as exc:  # a tell must not kill the actor; the fill stays unconsumed
+        except MissingRate as exc:  # the fill stays unconsumed until a rate is stored
             self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
 
     def _backfill(self, dated: dict[str, list[date]]) -> int:
@@ -154,7 +162,7 @@ class CashFlowActor(BaseActor):
                 stored += int(self.ctx.bus.ask("market_data", GetFxHistory(
                     currency, min(days) - timedelta(days=7), max(days)), 120))
                 self._backfill_tried.add((currency, min(days)))
-            except Exception as exc:  # the records keep waiting; reported by the sync
+            except MARKET_DATA_ASK_FAILURES as exc:  # the records keep waiting
                 self.log.warning("fx_backfill_failed", currency=currency, error=repr(exc))
         return stored
 
@@ -197,7 +205,7 @@ class CashFlowActor(BaseActor):
         for source, fetch in fetchers:
             try:
                 rows = fetch()
-            except Exception as exc:
+            except BROKER_CALL_FAILURES as exc:
                 self.log.warning("cash_flow_source_failed", source=source, error=repr(exc))
                 answers[source] = exc
                 continue
@@ -257,7 +265,7 @@ class CashFlowActor(BaseActor):
                 if exc.on is not None:
                     dated.setdefault(exc.currency, []).append(exc.on)
                 continue
-            except Exception as exc:
+            except _RECORD_FAILURES as exc:  # this record only
                 self.log.error("cash_flow_store_failed", key=record.key, error=repr(exc))
                 errors[record.key] = repr(exc)
                 continue

@@ -34,7 +34,13 @@ from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.domain.scoring.universe import score_universe
 from arduino_trader.domain.universe import looks_like_isin, yahoo_symbol_for
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import AddSecurity, Listing, MarketData, MarketDataError
+from arduino_trader.protocols.market_data import (
+    MARKET_DATA_ASK_FAILURES,
+    AddSecurity,
+    Listing,
+    MarketData,
+    MarketDataError,
+)
 from arduino_trader.protocols.messages import JobOutcome
 
 from .base import ActorContext
@@ -89,7 +95,8 @@ def run_discovery(ctx: ActorContext) -> JobOutcome:
         if reason is None:
             try:
                 reason, score, detail = _score(source, c, rules, settings, now)
-            except Exception as exc:  # one unreadable answer must not end the run
+            except (MarketDataError, ValueError, ArithmeticError) as exc:
+                # one unreadable answer must not end the run
                 reason, score, detail = f"not scored: {type(exc).__name__}: {exc}", None, {}
             if score is not None:
                 scored.append((c, score.total))
@@ -167,6 +174,11 @@ def _score(source: MarketData, c: Candidate, rules: DiscoveryRules, settings: Se
                          "price_source": history.source, "yahoo_symbol": symbol}
 
 
+_NOT_ADDED: tuple[type[Exception], ...] = (*MARKET_DATA_ASK_FAILURES, ValueError)
+"""An onboarding's failures: no answer, the source's, or a refusal (a ValueError: an
+identifier not understood, a duplicate)."""
+
+
 def _apply(ctx: ActorContext, decisions: list[Decision], details: dict[str, dict[str, Any]],
            now: datetime) -> tuple[list[str], list[str], list[str]]:
     """Add (through the market-data actor, then record) or record as pending; returns
@@ -183,7 +195,7 @@ def _apply(ctx: ActorContext, decisions: list[Decision], details: dict[str, dict
                                                "currency": c.currency,
                                                "detail": details.get(c.isin)})
                 ctx.bus.ask("market_data", AddSecurity(c.isin, overrides), ADD_TIMEOUT_S)
-            except Exception as exc:  # the onboarding's refusal, whatever its type
+            except _NOT_ADDED as exc:  # no answer, or the onboarding's refusal
                 failed.append(f"{c.symbol}: not added ({type(exc).__name__}: {exc})")
                 continue
             status = "added"

@@ -19,6 +19,7 @@ from arduino_trader.protocols.messages import (
     JobOutcome,
     RunJob,
 )
+from arduino_trader.protocols.store import StoreError
 
 from .base import BaseActor, RuntimeContext, handles
 
@@ -119,7 +120,7 @@ class HealthActor(BaseActor):
     def _refresh_checks(self) -> None:
         try:
             self._checks = self._run_checks()
-        except Exception as exc:
+        except (StoreError, OSError) as exc:  # the database or the disk cannot say
             self._checks = {"database": {"ok": False, "message": f"checks failed: {exc!r}"}}
         self._checks["checked_at"] = self.ctx.clock.now()
 

@@ -46,7 +46,7 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .fx_backfill import history_rates
 from .market_data_details import fetch_details
 from .market_data_fx import eur_rate, fetch_fx, fx_outcome
-from .market_data_history import KnownHistory, sync_histories
+from .market_data_history import KnownHistories, sync_histories
 from .market_data_prices import (
     due_symbols,
     judge_quotes,
@@ -120,8 +120,8 @@ class MarketDataActor(BaseActor):
         self._last_level: HealthLevel | None = None
         # The source's last history answer per ISIN once stored, and the newest stored
         # closes: a top-up validates and writes only the bars that differ from it (new
-        # days, revisions). This actor is the only writer of accepted history.
-        self._known: dict[str, KnownHistory] = {}
+        # days, revisions). An ISIN another writer changed is forgotten (change log).
+        self._known = KnownHistories()
         self._rescales: dict[str, Rescale] = {}  # split rescales due with the next write
         self._reread: dict[str, datetime] = {}  # history re-read after a split-like quote
         # The last PricesUpdated published: an unchanged one is not published again (its
@@ -345,7 +345,8 @@ class MarketDataActor(BaseActor):
     def _on_sync_one(self, msg: _SyncOne) -> None:
         try:
             self.refresh_security(msg.isin)
-        except Exception as exc:  # a background sync must not crash the actor
+        except (MarketDataError, LookupError) as exc:  # the source failed this one
+            # security, or it is gone
             self.log.warning("security_sync_failed", isin=msg.isin, error=repr(exc))
         self._report()
 
@@ -356,7 +357,7 @@ class MarketDataActor(BaseActor):
             raise LookupError(f"unknown security {isin}")
         self.fundamentals.clear()
         self.analyst.clear()
-        self._known.pop(isin, None)  # re-validate and re-store the whole answer
+        self._known.forget(isin)
         processed, errors = self._sync_many([sec], self._now())
         stats = market_stats.history_stats(self._db, isin)
         return {"isin": isin, "synced": bool(processed), "errors": errors, **stats}

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import market_repo as repo
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.market_data import (
     FxRate,
     FxRatesUpdated,
@@ -33,7 +34,7 @@ def fetch_fx(ctx: ActorContext, source: MarketData, cache: TtlCache[str, FxRate]
             rate = FxRate(code, broker(code), now.date(), now, "broker")
             cache.put(code, rate)
             return rate
-        except Exception as exc:
+        except BROKER_CALL_FAILURES as exc:
             log.warning("broker_fx_failed", currency=code, error=repr(exc))
     rate = source.fx_rate(code)
     cache.put(code, rate)

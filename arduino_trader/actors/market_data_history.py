@@ -38,6 +38,65 @@ class KnownHistory:
     tail: tuple[tuple[date, float], ...]
 
 
+class KnownHistories:
+    """:class:`KnownHistory` by ISIN, kept only while the stored history of that ISIN is
+    what this actor wrote: the change log (migration 0210, written by triggers whoever
+    writes) names every ISIN changed since this actor's last look, and those are
+    forgotten (the next top-up validates them against the store). So a top-up with this
+    memory stores what one without it would."""
+
+    def __init__(self) -> None:
+        self._by_isin: dict[str, KnownHistory] = {}
+        self._seq = 0
+
+    def get(self, isin: str) -> KnownHistory | None:
+        """What is known of ``isin`` (call :meth:`refresh` first)."""
+        return self._by_isin.get(isin)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._by_isin.clear()
+
+    def forget(self, isin: str) -> None:
+        """Forget ``isin`` (its next top-up validates and stores the whole answer)."""
+        self._by_isin.pop(isin, None)
+
+    def refresh(self, db: Database) -> None:
+        """Forget the ISINs another writer changed since the last look."""
+        self._forget(*price_history_repo.history_changes(db, self._seq))
+
+    def learn(self, db: Database, known: Mapping[str, KnownHistory],
+              write: price_history_repo.HistoryWrite | None) -> None:
+        """After a top-up stored ``write`` (None: nothing to store): remember ``known``,
+        except the ISINs another writer changed meanwhile (read in the write's
+        transaction, or now)."""
+        if write is None:
+            newest, oldest, changed = price_history_repo.history_changes(db, self._seq)
+        else:
+            newest, oldest, changed = (write.newest_before, write.oldest_before,
+                                       write.changed_before)
+        if self._forget(newest, oldest, changed):
+            self._by_isin.update({i: k for i, k in known.items() if i not in changed})
+        if write is not None:
+            self._seq = write.newest_after
+
+    @property
+    def seq(self) -> int:
+        """The change log's sequence number this memory is valid at."""
+        return self._seq
+
+    def _forget(self, newest: int, oldest: int, changed: Mapping[str, date]) -> bool:
+        """Forget ``changed`` (all when the log was pruned past us or is another
+        database's); False when everything was forgotten."""
+        whole = newest < self._seq or (self._seq > 0 and oldest > self._seq + 1)
+        if whole:
+            self._by_isin.clear()
+        for isin in changed:
+            self._by_isin.pop(isin, None)
+        self._seq = newest
+        return not whole
+
+
 def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[str, Any],
                  symbol: str, start: date, end: date, *, top_up: bool,
                  known: KnownHistory | None, rescales: dict[str, Rescale]
@@ -63,13 +122,14 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
                       if (seen := known.answer.get(b.day)) is not b and seen != b), None)
         if first is None:
             return KnownHistory(answer, known.tail), None
-        bars = [b for b in bars if b.day >= first]
+        if known.tail and first <= known.tail[-1][0]:
+            known = None  # a revision: the whole answer is validated, as with no memory
+        else:  # new days only: validated in the context of the newest stored closes
+            bars = [b for b in bars if b.day >= first]
     previous: tuple[tuple[date, float], ...] = ()
     if top_up and bars:
-        if known is not None and (not known.tail or known.tail[-1][0] < bars[0].day):
-            previous = known.tail
-        else:  # a revision before the newest stored close: ask the store
-            previous = tuple(price_history_repo.closes_before(db, isin, bars[0].day, TAIL))
+        previous = known.tail if known is not None else tuple(
+            price_history_repo.closes_before(db, isin, bars[0].day, TAIL))
     if rescale is not None:  # judged on the split-adjusted scale the store takes
         rescales[isin] = rescale
         previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
@@ -113,13 +173,14 @@ class SyncedHistories:
 
 def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
                    securities: list[dict[str, Any]], now: datetime, *, reread: bool,
-                   known_by_isin: dict[str, KnownHistory], rescales: dict[str, Rescale],
+                   known_by_isin: KnownHistories, rescales: dict[str, Rescale],
                    details: Callable[[Mapping[str, Any]], None]) -> SyncedHistories:
     """History top-up (a full re-read when ``reread``) and ``details`` of each security,
     stopping early when the daemon stops; the changed bars are written in one go, then
     ``known_by_isin`` learns the answers stored and each security is marked synced."""
     db = ctx.deps.store
     settings = ctx.settings()
+    known_by_isin.refresh(db)
     last_days: dict[str, date] = price_history_repo.last_history_days(db)
     series: dict[str, tuple[Any, Any]] = {}
     known: dict[str, KnownHistory] = {}
@@ -149,11 +210,12 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
                 series[isin] = changed
         details(sec)
         processed.append(isin)
-    rows = 0
+    write = None
     if series:
         rescale = {i: rescales.pop(i) for i in series if i in rescales}
-        rows = int(price_history_repo.write_history(db, series, source.name, now, rescale))
+        write = price_history_repo.write_history_seen(db, series, source.name, now, rescale,
+                                                      known_by_isin.seq)
     rescales.clear()
-    known_by_isin.update(known)  # only once stored
+    known_by_isin.learn(db, known, write)  # only once stored
     securities_repo.set_last_synced(db, processed, now)
-    return SyncedHistories(processed, errors, series, rows)
+    return SyncedHistories(processed, errors, series, write.rows if write else 0)

@@ -17,6 +17,7 @@ from arduino_trader.domain.universe import (
     validate_isin,
     yahoo_symbol_for,
 )
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.market_data import (
     Listing,
     ListingMismatch,
@@ -113,7 +114,7 @@ def broker_listing(ctx: ActorContext, identifier: str) -> Listing | None:
         return None
     try:
         return feed(identifier)
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         raise MarketDataUnavailable(f"the broker's listing of {identifier} is "
                                     f"unavailable: {exc}") from exc
 
@@ -129,7 +130,7 @@ def rebuild_universe(ctx: ActorContext,
                                  "positions provider is wired into this daemon")
     try:
         symbols = positions()
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         return JobOutcome(False, f"broker positions unavailable: {exc}")
     added: list[str] = []
     errors: list[dict[str, str]] = []

@@ -24,10 +24,12 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
+from arduino_trader.domain.satellites.records import SatelliteError
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import PricesUpdated
+from arduino_trader.protocols.market_data import MarketDataError, PricesUpdated
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
 from arduino_trader.protocols.planning import (
     PLANNER_ACTOR,
@@ -39,7 +41,7 @@ from arduino_trader.protocols.planning import (
     RequestPlan,
 )
 from arduino_trader.protocols.portfolio import PortfolioSynced
-from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.runtime import ASK_FAILURES, ActorUnavailable
 from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningScopes
 from arduino_trader.protocols.store import Database
 
@@ -54,6 +56,13 @@ from .planner_wait import PriceWait, waiting_reason
 
 SCOPES_TIMEOUT_S = 10.0
 CORE = "core"
+# A plan reported as failed, the actor carrying on: no answer from the broker, the source
+# or another actor, or the budget overrun. Any other failure restarts the planner clean.
+_PLAN_FAILURES: tuple[type[Exception], ...] = (*BROKER_CALL_FAILURES, *ASK_FAILURES,
+                                               MarketDataError, BudgetExceeded)
+# No satellite scopes this time (core-only plan): the actor gave no answer or refused
+# (a bucket rule, a missing rate).
+_NO_SCOPES: tuple[type[Exception], ...] = (*ASK_FAILURES, SatelliteError, LookupError)
 _TRIGGERS: dict[type, str] = {PricesUpdated: "prices_updated",
                               PortfolioSynced: "portfolio_synced",
                               DepositReceived: "deposit_received"}
@@ -115,7 +124,8 @@ class PlannerActor(BaseActor):
                 warm_kernels()
                 self.log.info("planner_warmed",
                               ms=round((time.perf_counter() - started) * 1000, 1))
-            except Exception as exc:  # warming is an optimisation only
+            except Exception as exc:  # an optimisation on a thread of its own (no actor
+                # state to go stale): whatever Numba raised, the first plan compiles
                 self.log.warning("planner_warm_failed", error=repr(exc))
             finally:
                 self._warmed.set()
@@ -179,11 +189,14 @@ class PlannerActor(BaseActor):
         return account
 
     def _plan_once(self, trigger: str) -> PlanSummary:
-        """Gather, plan, store, publish; never raises."""
+        """Gather, plan, store, publish; a broker, source or actor failure or an overrun
+        budget is answered as a failed summary, anything else raises (a restart)."""
         started = time.perf_counter()
         try:
             summary = self._plan_unsafe(trigger, started)
-        except Exception as exc:  # the actor must survive any input or I/O failure
+        except _PLAN_FAILURES as exc:
+            # no answer from the broker, the source or an actor, or over budget: reported
+            # (any other failure restarts the planner clean)
             self.log.error("plan_failed", trigger=trigger, error=repr(exc))
             summary = PlanSummary(False, "failed", f"planning failed: {type(exc).__name__}: "
                                   f"{exc}", duration_ms=(time.perf_counter() - started) * 1000)
@@ -266,7 +279,8 @@ class PlannerActor(BaseActor):
         """The satellites actor's planning scopes; None when it does not answer."""
         try:
             answer = self.ctx.bus.ask(SATELLITES_ACTOR, GetPlanningScopes(), SCOPES_TIMEOUT_S)
-        except Exception as exc:  # not wired, stopped, or failing: plan core-only
+        except _NO_SCOPES as exc:  # not running, or
+            # refused (a rate missing): plan core-only
             self.log.debug("planning_scopes_unavailable", error=repr(exc))
             return None
         if not (isinstance(answer, tuple) and len(answer) == 2):
@@ -318,7 +332,7 @@ class PlannerActor(BaseActor):
         """Step 1 of the stored plan → executor; re-plan first if the portfolio moved."""
         try:
             return self._execute_unsafe()
-        except Exception as exc:
+        except (*BROKER_CALL_FAILURES, *ASK_FAILURES) as exc:
             self.log.error("autonomous_execution_failed", error=repr(exc))
             return JobOutcome(False, f"autonomous execution failed: {type(exc).__name__}: "
                               f"{exc}")

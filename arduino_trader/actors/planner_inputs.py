@@ -45,6 +45,7 @@ from arduino_trader.domain.planner_hash import HashSecurity, PendingOrder, portf
 from arduino_trader.domain.scoring.fundamentals import fundamentals_from_data
 from arduino_trader.domain.scoring.scorers import Fundamentals
 from arduino_trader.protocols.broker import AccountSnapshot
+from arduino_trader.protocols.market_data import MarketDataError
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
@@ -164,7 +165,7 @@ class InputGatherer:
         try:
             hist = self.market_data.history(REGIME_INDEX, today - timedelta(days=120), today)
             closes = np.array([b.close for b in hist.bars], dtype=np.float64)
-        except Exception as exc:  # no index data: the last score, else neutral, said so
+        except MarketDataError as exc:  # no index data: the last score, else neutral
             kept = "last stored score kept" if previous is not None else "regime neutral"
             warnings.append(f"regime index {REGIME_INDEX} unavailable ({exc}); {kept}")
             return 0.0 if previous is None else previous
@@ -191,7 +192,7 @@ class InputGatherer:
             try:
                 bars = self.market_data.history(symbol, today - timedelta(days=10), today).bars
                 closes[symbol] = float(bars[-1].close) if bars else None
-            except Exception:  # no such series at this source: unknown, adds nothing
+            except MarketDataError:  # no such series at this source: unknown, adds 0
                 closes[symbol] = None
         indicators = MarketIndicators.from_last_closes(closes)
         self.indicators_cache.clear()

@@ -12,7 +12,7 @@ from arduino_trader.domain.planner.universe_scores import score_inputs
 from arduino_trader.domain.scoring.scorers import SecurityScore
 from arduino_trader.protocols.broker import AccountSnapshot
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.store import Database, StoreError
 
 from .base import ActorContext
 from .history_cache import HistoryCache
@@ -30,7 +30,7 @@ def store_scores(ctx: ActorContext, scores: Sequence[SecurityScore],
     try:
         written: int = scores_repo.write_scores(
             _store(ctx), rows, source, ctx.clock.now())
-    except Exception as exc:
+    except StoreError as exc:
         log.warning("scores_not_stored", source=source, error=repr(exc))
         return 0
     return written
@@ -40,15 +40,9 @@ def score_universe(ctx: ActorContext, history: HistoryCache, mode: Callable[[], 
                    log: Any) -> JobOutcome:
     """Score every active security from its stored history and fundamentals (no
     portfolio context: diversification neutral)."""
-    try:
-        gathered = InputGatherer(ctx.io, _store(ctx), None,
-                                 history=history).gather(
-            AccountSnapshot((), ()), mode(), ctx.settings(),
-            ctx.clock.now())
-        scored = score_inputs(gathered.plan_input)
-    except Exception as exc:
-        log.error("score_universe_failed", error=repr(exc))
-        return JobOutcome(False, f"scoring failed: {type(exc).__name__}: {exc}")
+    gathered = InputGatherer(ctx.io, _store(ctx), None, history=history).gather(
+        AccountSnapshot((), ()), mode(), ctx.settings(), ctx.clock.now())
+    scored = score_inputs(gathered.plan_input)  # a failure restarts the planner clean
     if scored is None:
         return JobOutcome(True, "no security to score", {"warnings": list(gathered.warnings)})
     valid = [sc for sc in scored if sc is not None]

@@ -28,16 +28,20 @@ from arduino_trader.adapters.store import portfolio_repo as repo
 from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
 from arduino_trader.protocols.broker import Broker
-from arduino_trader.protocols.broker_errors import BrokerUnsupported
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES, BrokerUnsupported
 from arduino_trader.protocols.cash_flows import CheckBalances
 from arduino_trader.protocols.execution import PublishFills
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import GetFxRate, PricesUpdated
+from arduino_trader.protocols.market_data import (
+    MARKET_DATA_ASK_FAILURES,
+    GetFxRate,
+    PricesUpdated,
+)
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.portfolio import PortfolioSynced
-from arduino_trader.protocols.runtime import ActorUnavailable
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.runtime import ASK_FAILURES, ActorUnavailable, JobFailed
+from arduino_trader.protocols.store import Database, StoreError
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flows import JOBS as CASH_FLOW_JOBS
@@ -142,7 +146,8 @@ class PortfolioActor(BaseActor):
                               critical)
         try:
             result = step()
-        except Exception as exc:  # one step's failure is reported, never crashes the actor
+        except (*BROKER_CALL_FAILURES, *ASK_FAILURES) as exc:  # the broker or another actor
+            # gave no answer: reported as this step's failure (anything else restarts)
             self.log.error("sync_step_failed", step=name, critical=critical, error=repr(exc))
             return StepResult(name, "failed", f"{type(exc).__name__}: {exc}"[:300], critical)
         return StepResult(result.name, result.status, result.summary, critical,
@@ -232,7 +237,7 @@ class PortfolioActor(BaseActor):
         for code in missing:
             try:
                 self.ctx.bus.ask(MARKET_DATA_ACTOR, GetFxRate(code), FX_ASK_TIMEOUT_S)
-            except Exception as exc:  # reported below as a missing rate
+            except MARKET_DATA_ASK_FAILURES as exc:  # reported below as missing
                 self.log.warning("portfolio_fx_fetch_failed", currency=code, error=repr(exc))
         rates: dict[str, Decimal] = repo.stored_eur_rates(
             self._db, currencies, self.ctx.clock.now().date(), self._fx_max_age())
@@ -272,7 +277,7 @@ class PortfolioActor(BaseActor):
         try:
             running: str | None = repo.running_job(
                 self._db, [j.name for j in CASH_FLOW_JOBS], since)
-        except Exception as exc:  # the ask's timeout still bounds the wait
+        except StoreError as exc:  # the ask's timeout still bounds the wait
             self.log.warning("job_runs_unreadable", error=repr(exc))
             return None
         return running
@@ -295,6 +300,8 @@ class PortfolioActor(BaseActor):
         except ActorUnavailable as exc:
             return None, StepResult(step, "unavailable", f"cash_flows actor not running: "
                                                          f"{exc}")
+        except JobFailed as exc:  # cash_flows restarts itself; this step failed
+            return None, StepResult(step, "failed", str(exc)[:300])
 
     def sync_cash_flows(self, run_id: str) -> StepResult:
         """Step 2: the cash-flow actor syncs every broker source (``cash_flow_sync``)."""
@@ -356,10 +363,7 @@ class PortfolioActor(BaseActor):
     # ---------------------------------------------------------------- events
     @handles(PricesUpdated)
     def _on_prices(self, msg: PricesUpdated) -> None:
-        try:
-            updated = repo.apply_latest_prices(self._db, self.ctx.clock.now())
-        except Exception as exc:  # a revaluation failure must not stop the actor
-            self.log.warning("portfolio_revalue_failed", error=repr(exc))
-            return
+        updated = repo.apply_latest_prices(self._db, self.ctx.clock.now())  # a failure
+        # restarts the actor; the next PricesUpdated revalues
         if updated:
             self.log.info("portfolio_revalued", positions=updated)

@@ -10,11 +10,14 @@ from typing import Any
 
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, reconciliation
+from arduino_trader.domain.satellites.records import SatelliteError
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.money import ZERO, decimal_to_str
+from arduino_trader.protocols.runtime import ActorUnavailable
 
 from .base import HEALTH_ACTOR, ActorContext
-from .satellite_facts import Facts
+from .satellite_facts import Facts, MissingRate
 from .satellite_reports import check_json, ledger_status
 from .satellite_settlement import settle_missing_safely
 from .satellite_state import read_facts, store, write_operation
@@ -27,7 +30,7 @@ def broker_cash(facts: Facts, currency: str, given: Decimal | None) -> Decimal:
         return given
     try:
         return facts.account().cash_in(currency)
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         raise balances.BalanceError(f"broker cash unavailable: {exc}") from exc
 
 
@@ -35,7 +38,7 @@ def broker_cash_all(facts: Facts) -> dict[str, Decimal]:
     """The broker's cash per currency (:class:`BalanceError` when it cannot say)."""
     try:
         account = facts.account()
-    except Exception as exc:
+    except BROKER_CALL_FAILURES as exc:
         raise balances.BalanceError(f"broker cash unavailable: {exc}") from exc
     cash: dict[str, Decimal] = {}
     for row in account.cash:
@@ -119,7 +122,8 @@ def report_ledger(ctx: ActorContext, log: Any, books: repo.BookReader) -> None:
             read_facts(ctx), broker_cash_all, books.load(store(ctx)),
             repo.blockers(store(ctx)),
             ctx.settings().typed.satellite_reconcile_auto_correct_eur, ctx.clock.now()))
-    except Exception as exc:  # no answer this time; the next sync tries again
+    except (SatelliteError, MissingRate, ActorUnavailable) as exc:  # no answer
+        # this time (the broker's cash unknown, a rate missing); the next sync tries again
         log.warning("ledger_health_unknown", error=repr(exc))
 
 

@@ -15,14 +15,15 @@ from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.adapters.store.epoch import from_epoch
 from arduino_trader.domain.satellites import balances, dividend_router, drawdown
-from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry
+from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry, SatelliteError
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import DepositReceived, DividendReceived
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.money import ZERO, round_money
 from arduino_trader.protocols.portfolio import TradeFeeRecorded
 
 from .base import ActorContext
-from .satellite_facts import Facts
+from .satellite_facts import Facts, MissingRate
 from .satellite_state import (
     State,
     hwm_shifts,
@@ -32,6 +33,13 @@ from .satellite_state import (
     store,
     write_operation,
 )
+
+SETTLEMENT_REFUSALS: tuple[type[Exception], ...] = (SatelliteError, MissingRate,
+                                                    *BROKER_CALL_FAILURES)
+"""Why a settlement may not be booked now, the actor carrying on: a ledger rule refused
+it, a rate is missing, or the broker could not answer. Settled later by
+:func:`settle_missing` or reported as a gap by the reconciliation. Anything else (the
+store failing, a bug) restarts the actor, which settles what is missing on start."""
 
 
 def settle_trade(ctx: ActorContext, log: Any, msg: TradeExecuted) -> None:
@@ -109,10 +117,11 @@ def settle_exchange(ctx: ActorContext, log: Any, msg: CurrencyExchanged) -> None
 
 
 def settle_missing_safely(ctx: ActorContext, log: Any) -> dict[str, int]:
-    """:func:`settle_missing`, a failure logged (an empty count) instead of raised."""
+    """:func:`settle_missing`; a refusal (:data:`SETTLEMENT_REFUSALS`) is logged (an empty
+    count) instead of raised."""
     try:
         return settle_missing(ctx, log)
-    except Exception as exc:  # retried at the next sync, start or reconciliation
+    except SETTLEMENT_REFUSALS as exc:  # retried at the next sync, start or reconciliation
         log.error("settle_missing_failed", error=repr(exc))
         return {}
 
@@ -157,7 +166,7 @@ def settle_cash_flow(ctx: ActorContext, log: Any, books: repo.BookReader, kind: 
                      key: str, build: Callable[[State, Facts], tuple[LedgerEntry, ...]]
                      ) -> None:
     """Book the rows ``build`` makes of one cash flow under its key, with the HWM shifts
-    they cause; a failure is logged."""
+    they cause; a refusal (:data:`SETTLEMENT_REFUSALS`) is logged."""
     try:
         state, facts = load_state(ctx, books), read_facts(ctx)
         entries = build(state, facts)
@@ -166,7 +175,7 @@ def settle_cash_flow(ctx: ActorContext, log: Any, books: repo.BookReader, kind: 
                                                       source=("cash_flow", key)))
         log.info("cash_flow_settled", kind=kind, key=key, replay=applied is None,
                  rows=[(e.bucket_id, str(e.amount), e.currency) for e in entries])
-    except Exception as exc:
+    except SETTLEMENT_REFUSALS as exc:
         log.error("cash_flow_settlement_failed", kind=kind, key=key, error=repr(exc))
 
 

@@ -225,15 +225,15 @@ class SatelliteActor(BaseActor):
     def _on_trade(self, msg: TradeExecuted) -> None:
         try:
             settlement.settle_trade(self.ctx, self.log, msg)
-        except Exception as exc:  # an event is never dropped silently: logged, and
-            # reconciliation reports the gap it leaves.
+        except settlement.SETTLEMENT_REFUSALS as exc:  # never dropped silently: logged,
+            # and reconciliation reports the gap it leaves (other failures restart).
             self.log.error("trade_settlement_failed", trade_key=msg.trade_key, error=repr(exc))
 
     @handles(TradeFeeRecorded)
     def _on_trade_fee(self, msg: TradeFeeRecorded) -> None:
         try:
             settlement.settle_recorded_fee(self.ctx, self.log, msg)
-        except Exception as exc:  # logged; reconciliation reports the gap it leaves
+        except settlement.SETTLEMENT_REFUSALS as exc:  # logged; reconciliation reports the gap
             self.log.error("trade_fee_settlement_failed", trade_key=msg.trade_key,
                            error=repr(exc))
 
@@ -241,7 +241,7 @@ class SatelliteActor(BaseActor):
     def _on_exchange(self, msg: CurrencyExchanged) -> None:
         try:
             settlement.settle_exchange(self.ctx, self.log, msg)
-        except Exception as exc:  # logged; reconciliation reports the gap it leaves
+        except settlement.SETTLEMENT_REFUSALS as exc:  # logged; reconciliation reports the gap
             self.log.error("exchange_settlement_failed", trade_key=msg.trade_key,
                            error=repr(exc))
 

@@ -81,3 +81,10 @@ class OrderOutcomeUnknown(BrokerError):
     def __init__(self, message: str, *, user_order_id: int, command: str = "") -> None:
         super().__init__(message, command=command)
         self.user_order_id = user_order_id
+
+
+BROKER_CALL_FAILURES: tuple[type[Exception], ...] = (BrokerError, TimeoutError)
+"""What a broker call through the I/O loop raises when the broker gives no usable
+answer: a typed broker failure, or the bridge's ``TimeoutError``. An actor reporting a
+broker outage and carrying on catches exactly these; anything else is a fault that
+restarts the actor."""

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from .broker import Side
+from .broker_errors import BrokerError
+from .runtime import ASK_FAILURES
 
 OrderSource = Literal["autonomous", "manual", "emergency_rebalancing", "drip", "satellite"]
 ORDER_SOURCES: tuple[str, ...] = ("autonomous", "manual", "emergency_rebalancing", "drip",
@@ -28,6 +30,11 @@ class OrderIntent:
     def emergency(self) -> bool:
         """Emergency rebalancing may bypass cooldown, hold time and frequency limits."""
         return self.source == "emergency_rebalancing"
+
+
+ORDER_ASK_FAILURES: tuple[type[Exception], ...] = (*ASK_FAILURES, BrokerError)
+"""What an ask of the executor raises instead of an order answer: it is not running or
+too slow, or the broker failed it. The order's client id makes a retry safe."""
 
 
 @dataclass(frozen=True)

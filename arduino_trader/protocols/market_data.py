@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from .runtime import ASK_FAILURES
+
 PRODUCT_TYPES: tuple[str, ...] = ("EQUITY", "ETF", "ETC", "MUTUALFUND", "UNKNOWN")
 BASE_CURRENCY = "EUR"
 
@@ -65,6 +67,11 @@ class RateUnavailable(MarketDataError):
     """No FX rate for that currency (never assume 1:1)."""
 
     code = "fx_rate_unavailable"
+
+
+MARKET_DATA_ASK_FAILURES: tuple[type[Exception], ...] = (*ASK_FAILURES, MarketDataError)
+"""What an ask of the market-data actor raises when it has no answer: it is not running
+or too slow, or its source failed."""
 
 
 # -------------------------------------------------------------------------- records

@@ -12,6 +12,17 @@ class ActorUnavailable(RuntimeError):
     """The named actor is not running (stopped, restarting or unknown)."""
 
 
+class JobFailed(RuntimeError):
+    """A job (``RunJob``) raised in its actor, which then restarts; the cause is chained.
+    What its asker receives instead of the job's own exception, so that an actor that
+    asks another for a job reports that job's failure without taking it for its own."""
+
+
+ASK_FAILURES: tuple[type[Exception], ...] = (ActorUnavailable, TimeoutError)
+"""What an ask raises when the asked actor gives no answer (it is not running, or the
+timeout passed). The asked handler's own refusals come on top, named by each caller."""
+
+
 class IoRunner(Protocol):
     """Runs coroutines on the daemon's single asyncio I/O loop."""
 

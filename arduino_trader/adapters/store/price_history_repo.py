@@ -5,16 +5,32 @@ transaction with ``executemany``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from arduino_trader.domain.price_validation import Quarantined
 from arduino_trader.protocols.market_data import MonthlyPrice, PriceBar
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.store import Database, Transaction
 
 from .history_splits import Rescale, rescale_before
 
 HISTORY_CHANGES_KEPT = 200_000  # change-log rows kept (migration 0210)
+Series = Mapping[str, tuple[Sequence[PriceBar], Sequence[Quarantined]]]
+
+
+@dataclass(frozen=True)
+class HistoryWrite:
+    """What :func:`write_history_seen` did: the bars written, :func:`history_changes`
+    since the caller's sequence number read just before this write (what other writers
+    changed), and the change log's newest sequence number just after it. Both read in
+    the write's transaction: no other writer comes in between."""
+
+    rows: int
+    newest_before: int
+    oldest_before: int
+    changed_before: dict[str, date]
+    newest_after: int
 
 
 def _ts(moment: datetime) -> int:
@@ -64,13 +80,29 @@ def closes_before(db: Database, isin: str, day: date,
     return [(date.fromisoformat(r[0]), float(r[1])) for r in reversed(rows)]
 
 
-def write_history(db: Database,
-                  series: Mapping[str, tuple[Sequence[PriceBar], Sequence[Quarantined]]],
-                  source: str, now: datetime,
+def write_history(db: Database, series: Series, source: str, now: datetime,
                   rescale: Mapping[str, Rescale] | None = None) -> int:
     """Upsert accepted bars and record quarantined ones for many ISINs, one transaction;
     first rescale older bars after a split (``rescale``: ISIN → (factor, splits), see
     ``history_splits``). Returns the number of bars written."""
+    with db.transaction() as tx:
+        return _write(tx, series, source, now, rescale)
+
+
+def write_history_seen(db: Database, series: Series, source: str, now: datetime,
+                       rescale: Mapping[str, Rescale] | None, since: int) -> HistoryWrite:
+    """:func:`write_history`, with the change log read around the write (one
+    transaction): for a writer that keeps what it wrote in memory, valid until another
+    writer changes it."""
+    with db.transaction() as tx:
+        newest, oldest, changed = history_changes(tx, since)
+        rows = _write(tx, series, source, now, rescale)
+        after = tx.fetch_one("SELECT COALESCE(MAX(seq), 0) AS hi FROM history_change_log")
+    return HistoryWrite(rows, newest, oldest, changed, int(after["hi"]) if after else 0)
+
+
+def _write(tx: Transaction, series: Series, source: str, now: datetime,
+           rescale: Mapping[str, Rescale] | None) -> int:
     bars_rows: list[tuple[Any, ...]] = []
     q_rows: list[tuple[Any, ...]] = []
     for isin, (bars, quarantined) in series.items():
@@ -78,26 +110,25 @@ def write_history(db: Database,
                           b.volume, source) for b in bars)
         q_rows.extend((isin, q.day.isoformat(), q.close, q.reason, q.detail, source, _ts(now))
                       for q in quarantined)
-    with db.transaction() as tx:
-        for isin, (factor, splits) in (rescale or {}).items():
-            rescale_before(tx, isin, factor, splits)
-        if bars_rows:
-            tx.executemany(
-                "INSERT INTO price_history (isin, day, open, high, low, close, adj_close, "
-                "volume, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (isin, day) DO UPDATE SET open = excluded.open, "
-                "high = excluded.high, low = excluded.low, close = excluded.close, "
-                "adj_close = excluded.adj_close, volume = excluded.volume, "
-                "source = excluded.source", bars_rows)
-        if q_rows:
-            tx.executemany(
-                "INSERT OR IGNORE INTO price_quarantine (isin, day, close, reason, detail, "
-                "source, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
-        if bars_rows:  # the change log (triggers of migration 0210) stays bounded
-            tx.execute(
-                "DELETE FROM history_change_log WHERE seq <= "
-                "(SELECT COALESCE(MAX(seq), 0) FROM history_change_log) - ?",
-                (HISTORY_CHANGES_KEPT,))
+    for isin, (factor, splits) in (rescale or {}).items():
+        rescale_before(tx, isin, factor, splits)
+    if bars_rows:
+        tx.executemany(
+            "INSERT INTO price_history (isin, day, open, high, low, close, adj_close, "
+            "volume, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (isin, day) DO UPDATE SET open = excluded.open, "
+            "high = excluded.high, low = excluded.low, close = excluded.close, "
+            "adj_close = excluded.adj_close, volume = excluded.volume, "
+            "source = excluded.source", bars_rows)
+    if q_rows:
+        tx.executemany(
+            "INSERT OR IGNORE INTO price_quarantine (isin, day, close, reason, detail, "
+            "source, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
+    if bars_rows:  # the change log (triggers of migration 0210) stays bounded
+        tx.execute(
+            "DELETE FROM history_change_log WHERE seq <= "
+            "(SELECT COALESCE(MAX(seq), 0) FROM history_change_log) - ?",
+            (HISTORY_CHANGES_KEPT,))
     return len(bars_rows)
 
 
@@ -138,7 +169,8 @@ def read_closes_many(db: Database, isins: Sequence[str], start: date,
     return out
 
 
-def history_changes(db: Database, since: int) -> tuple[int, int, dict[str, date]]:
+def history_changes(db: Database | Transaction, since: int
+                    ) -> tuple[int, int, dict[str, date]]:
     """``(newest seq, oldest seq kept, {isin: earliest changed day})`` of the history
     change log (migration 0210) after sequence number ``since``."""
     # One subquery per bound: each is a rowid lookup; MAX and MIN in one SELECT scan the

@@ -49,10 +49,12 @@ def load_book(db: Database | Transaction) -> BalanceBook:
 
 class BookReader:
     """:func:`load_book` without re-reading the whole ledger each time: the ledger is
-    append-only (ids from AUTOINCREMENT, never updated or deleted), so the book read last
-    time plus the rows added since is the book. When the rows it already holds are no
-    longer all there, it reads everything again. Only for committed state: not inside a
-    transaction that may still roll back."""
+    append-only (ids from AUTOINCREMENT; an update or a delete is refused by the
+    database's triggers, migration 0915), so the book read last time plus the rows added
+    since is the book. When the rows it already holds are not all there (another
+    database), it reads everything again. Only for committed state: pass the store, never
+    a transaction that may still roll back (the store's lock keeps its own uncommitted
+    rows from other readers)."""
 
     def __init__(self) -> None:
         self._book = BalanceBook()
