@@ -223,7 +223,10 @@ def test_failing_database_check_makes_health_503(tmp_path: Path) -> None:
         api = Client(d)
         wait_for(lambda: api.call("GET", "/health", token=None)[0] == 503, what="failing health")
         _, body = api.call("GET", "/health", token=None)
-        assert body["status"] == "failing" and "corrupt" in body["reasons"][0]
+        # Other checks may fail beside it (the paper account's unassigned cash): the
+        # database's failure is among the reasons, whatever their order.
+        assert body["status"] == "failing", body
+        assert any("corrupt" in reason for reason in body["reasons"]), body
     finally:
         d.stop()
 

@@ -59,6 +59,9 @@ class Fault:
     status: int = 502
     taken_at: float | None = None
     """When a request last took this fault (monotonic seconds), None before."""
+    answered_at: float | None = None
+    """When the sandbox last finished a request that took it (its answer and its
+    effects, e.g. a booked order, are there), None before."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -193,6 +196,8 @@ class Sandbox:
             answer = self.execute(command, params, public=public)
         except SandboxReject as exc:
             answer = {"error": exc.message, "code": exc.code}
+        if fault is not None:
+            fault.answered_at = time.monotonic()
         if fault is not None and fault.kind == "drop_after_accept":
             _drop(request)
             return web.Response(status=200)
