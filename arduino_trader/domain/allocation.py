@@ -136,16 +136,7 @@ def current_vs_target(holdings: Sequence[Holding], kind: GroupKind,
     for member, value in by_member.items():
         group = mapping.get(member, OTHER_GROUP)
         values[group] = values.get(group, ZERO) + value
-    total = sum(values.values(), ZERO)
-    rows = []
-    for name in sorted(set(values) | set(targets)):
-        value = values.get(name, ZERO)
-        current = (value / total).quantize(_PCT) if total > 0 else ZERO
-        target = targets.get(name, ZERO)
-        deviation = current - target
-        rows.append(AllocationRow(name, target, current, value.quantize(CENT), deviation,
-                                  status_for(deviation), max(ZERO, -deviation)))
-    return rows
+    return buckets_vs_target(values, targets)
 
 
 def buckets_vs_target(values: Mapping[str, Decimal],
