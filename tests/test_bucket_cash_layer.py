@@ -13,6 +13,8 @@ from test_execution_safety import LIMITS, code, facts, intent
 
 from arduino_trader.domain.execution.bucket_cash import (
     BucketCash,
+    OpenBuy,
+    committed_eur,
     ledger_applies,
     ledger_cash_eur,
 )
@@ -59,3 +61,26 @@ def test_an_allowed_buy_is_covered_by_its_buckets_cash(qty: int, cash: Decimal) 
     if not verdict.allowed:
         assert verdict.rejection is not None
         assert verdict.rejection.code == "bucket_cash_insufficient"
+
+
+def test_open_buys_commit_their_buckets_cash() -> None:
+    """Two buys sent one after the other never spend the same ledger cash: what a
+    bucket's open buys will still spend (unfilled rest × limit, in EUR) is taken off."""
+    rates = {"EUR": Decimal(1), "USD": Decimal("0.9")}
+    buys = (OpenBuy("sat1", "USD", Decimal(2), Decimal(100)),
+            OpenBuy("sat1", "EUR", Decimal(1), Decimal(50)),
+            OpenBuy("core", "USD", Decimal(100), Decimal(100)),
+            OpenBuy("sat1", "USD", Decimal(0), Decimal(100)))  # filled rest: nothing
+    assert committed_eur(buys, "sat1", rates) == Decimal(230)
+    assert committed_eur(buys, "sat2", rates) == 0
+    assert committed_eur((OpenBuy("sat1", "GBP", Decimal(1), Decimal(1)),), "sat1",
+                         rates) is None
+    # the buy that 922.02 EUR of ledger cash covers alone is refused once 0.01 EUR of
+    # it is committed to an open buy
+    assert code(intent(), facts(bucket=BucketCash("sat1", Decimal("922.02"),
+                                                  Decimal(0)))) is None
+    refused = evaluate(intent(), facts(bucket=BucketCash("sat1", Decimal("922.02"),
+                                                         Decimal("0.01"))), LIMITS)
+    assert refused.rejection is not None
+    assert refused.rejection.code == "bucket_cash_insufficient"
+    assert "0.01 EUR of it committed to open buys" in refused.rejection.message

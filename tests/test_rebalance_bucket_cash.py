@@ -12,7 +12,7 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import plan_repo
+from arduino_trader.adapters.store import order_journal, plan_repo
 from arduino_trader.daemon.api import routes_trades
 from arduino_trader.domain.planner.models import PlanResult
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
@@ -133,4 +133,31 @@ def test_the_executor_refuses_a_buy_its_bucket_cannot_pay_and_journals_nothing(
     assert _counts(daemon) == before
     # core holds the broker's USD in its ledger: the same buy for core goes out
     answer = daemon.bus.ask("executor", SubmitOrder(intent, "t:core:amd", "test", "core"), 60)
+    assert isinstance(answer, OrderResult) and answer.status == "placed", answer
+
+
+def test_a_buckets_open_buy_commits_its_cash_until_it_is_final(daemon: ProbeDaemon) -> None:
+    """A buy still open at the broker is not in the bucket's ledger yet (it is settled
+    when it fills): a second buy may not spend the same cash. Once the first is final,
+    the cash is the bucket's again."""
+    api = Client(daemon)
+    _satellite_owning_amd(daemon, api)
+    intent = OrderIntent(AMD, "AMD.US", "BUY", Decimal(1), "autonomous")
+    # core holds the broker's cash (about 28,000 EUR); an AAPL buy of core still open
+    # at the broker commits 1,000 × 150 USD of it
+    row, created = order_journal.journal_order(
+        daemon.store, order_journal.NewOrder(
+            OrderIntent(AAPL, "AAPL.US", "BUY", Decimal(1000), "manual"), "t:core:open-aapl",
+            1000, Decimal(150), "USD", "research", "core"),
+        daemon.clock.now(), lambda key, attempt: 4242 + attempt)
+    assert created
+    answer = daemon.bus.ask("executor", SubmitOrder(intent, "t:core:amd", "test", "core"), 60)
+    assert isinstance(answer, OrderResult)
+    assert (answer.status, answer.layer, answer.code) == (
+        "blocked", "bucket_cash", "bucket_cash_insufficient"), answer
+    assert "committed to open buys" in answer.message
+    order_journal.mark_state(daemon.store, int(row["client_order_id"]), "cancelled",
+                             "test: cancelled at the broker", daemon.clock.now())
+    answer = daemon.bus.ask("executor", SubmitOrder(intent, "t:core:amd2", "test", "core"),
+                            60)
     assert isinstance(answer, OrderResult) and answer.status == "placed", answer

@@ -26,6 +26,7 @@ from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.bucket_cash import (
     CORE,
     BucketCash,
+    committed_eur,
     ledger_applies,
     ledger_cash_eur,
 )
@@ -198,7 +199,8 @@ class FactsGatherer:
 
     def _bucket_cash(self, bucket_id: str, settings: Settings) -> BucketCash | None:
         """The bucket's ledger cash in EUR (core adds research mode's virtual cash, as the
-        planner does); None when no satellite exists (the ledger is not in use)."""
+        planner does) and what its open buys will still spend; None when no satellite
+        exists (the ledger is not in use)."""
         buckets = self._fact("buckets", lambda: bucket_repo.load_buckets(self._store))
         if buckets is not None and not ledger_applies(buckets):
             return None
@@ -206,15 +208,19 @@ class FactsGatherer:
         if buckets is None or ledger is None:
             return BucketCash(bucket_id, None)
         balances = ledger.get(bucket_id, {})
+        open_buys = order_journal.open_buys(self._store, self._mode)
         eur_per: dict[str, Decimal] = {}
-        for currency in balances:
+        for currency in {*balances, *(b.currency for b in open_buys)}:
             rate = self.eur_rate(currency)
             if rate is not None and rate > 0:
                 eur_per[currency] = Decimal(1) / rate
         cash = ledger_cash_eur(balances, eur_per)
-        if cash is not None and bucket_id == CORE and self._mode == "research":
+        committed = committed_eur(open_buys, bucket_id, eur_per)
+        if cash is None or committed is None:
+            return BucketCash(bucket_id, None)
+        if bucket_id == CORE and self._mode == "research":
             cash += settings.typed.virtual_test_cash
-        return BucketCash(bucket_id, cash)
+        return BucketCash(bucket_id, cash, committed)
 
     def gather_fx(self, pair: FxPair, now: datetime, settings: Settings) -> FxFacts:
         """Every fact the exchange layers read for an order on ``pair``."""

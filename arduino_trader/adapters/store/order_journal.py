@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from arduino_trader.domain.execution.bucket_cash import OpenBuy
 from arduino_trader.domain.execution.facts import LedgerMode, TradeFact
 from arduino_trader.domain.execution.journal import FollowUp, JournalEntry, JournalState
+from arduino_trader.domain.fx_exchange import is_fx_symbol
 from arduino_trader.protocols.broker import Side
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import decimal_to_str
@@ -208,6 +210,18 @@ def open_entries(db: Database, mode: LedgerMode) -> list[tuple[sqlite3.Row,
         ids = frozenset(int(str(k["trade_key"]).rsplit(":", 1)[1]) for k in keys)
         out.append((row, entry_from_row(row, ids)))
     return out
+
+
+def open_buys(db: Database, mode: LedgerMode) -> tuple[OpenBuy, ...]:
+    """The unfilled rest of every buy of ``mode`` that is not final (currency exchanges
+    left out: they move a bucket's cash between currencies, they do not spend it)."""
+    rows = db.fetch_all(
+        "SELECT symbol, bucket_id, currency, quantity, filled_quantity, limit_price "
+        "FROM orders WHERE mode = ? AND side = 'BUY' AND finished_at IS NULL", (mode,))
+    return tuple(OpenBuy(str(r["bucket_id"]), str(r["currency"]),
+                         Decimal(r["quantity"]) - Decimal(r["filled_quantity"]),
+                         Decimal(r["limit_price"]))
+                 for r in rows if not is_fx_symbol(str(r["symbol"])))
 
 
 def unresolved_isins(db: Database, mode: LedgerMode) -> frozenset[str]:

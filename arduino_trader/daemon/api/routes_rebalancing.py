@@ -22,11 +22,16 @@ from arduino_trader.adapters.store import (
     bucket_trades_repo,
     cash_flow_repo,
     fx_tables,
+    order_journal,
     plan_repo,
     securities_repo,
 )
 from arduino_trader.domain.emergency import check_rebalance_triggers
-from arduino_trader.domain.execution.bucket_cash import ledger_applies, ledger_cash_eur
+from arduino_trader.domain.execution.bucket_cash import (
+    committed_eur,
+    ledger_applies,
+    ledger_cash_eur,
+)
 from arduino_trader.domain.execution.costs import CostModel, minimum_trade_eur
 from arduino_trader.domain.execution.safety_cash import bucket_cash_rejection
 from arduino_trader.domain.rebalancing import (
@@ -346,14 +351,17 @@ async def execute_rebalance(request: web.Request) -> web.Response:
 async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
     """Refuse the whole rebalance (409, nothing sent) when a bucket's ledger cash cannot
     pay for its trades: its buys with fees, less its sales net of fees (they are sent
-    first). The executor's bucket layer then judges each buy again on the ledger."""
+    first), out of its ledger cash less what its open buys will still spend. The
+    executor's bucket layer then judges each buy again on the ledger."""
     buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
     if not ledger_applies(buckets):
         return
     ledger = await asyncio.to_thread(cash_flow_repo.bucket_cash, ctx.store)
     rates = await _rates(ctx)
-    virtual = ctx.settings.current().typed.virtual_test_cash \
-        if ctx.settings.current().typed.trading_mode != "live" else ZERO
+    live = ctx.settings.current().typed.trading_mode == "live"
+    virtual = ZERO if live else ctx.settings.current().typed.virtual_test_cash
+    open_buys = await asyncio.to_thread(order_journal.open_buys, ctx.store,
+                                        "live" if live else "research")
     short: list[dict[str, Any]] = []
     for bucket_id in sorted({t.bucket_id for t in plan.trades if t.side == "BUY"}):
         mine = [t for t in plan.trades if t.bucket_id == bucket_id]
@@ -361,15 +369,17 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
                     for t in mine), ZERO)
         fees = sum((t.cost_eur for t in mine), ZERO)
         cash = ledger_cash_eur(ledger.get(bucket_id, {}), rates)
-        if cash is None:
+        committed = committed_eur(open_buys, bucket_id, rates)
+        if cash is None or committed is None:
             raise ApiError(503, "missing_rate", f"no EUR rate for a currency of bucket "
                            f"{bucket_id}'s ledger cash")
         if bucket_id == CORE:
             cash += virtual
-        refused = bucket_cash_rejection(bucket_id, need, fees, cash)
+        refused = bucket_cash_rejection(bucket_id, need, fees, cash, committed)
         if refused is not None:
             short.append({"bucket_id": bucket_id, "needed_eur": str(need),
-                          "fees_eur": str(fees), "available_eur": str(cash),
+                          "fees_eur": str(fees), "available_eur": str(cash - committed),
+                          "committed_eur": str(committed),
                           "reason": refused.message})
     if short:
         raise ApiError(409, "bucket_cash_insufficient", "nothing sent: " + "; ".join(

@@ -76,20 +76,23 @@ def bucket_cash_layer(c: LayerContext) -> Rejection | None:
     except CostError as exc:
         return Rejection("bucket_cash", "fx_rate_missing", str(exc))
     return bucket_cash_rejection(bucket.bucket_id, (value + fee) / rate, fee / rate,
-                                 bucket.cash_eur)
+                                 bucket.cash_eur, bucket.committed_eur)
 
 
 def bucket_cash_rejection(bucket_id: str, need_eur: Decimal, fees_eur: Decimal,
-                          cash_eur: Decimal | None) -> Rejection | None:
-    """What a bucket buys (fees included, EUR) is paid from its own ledger cash; unknown
-    cash blocks. Judges each buy, and a whole rebalance per bucket before it is sent."""
+                          cash_eur: Decimal | None,
+                          committed: Decimal = ZERO) -> Rejection | None:
+    """What a bucket buys (fees included, EUR) is paid from its own ledger cash, less what
+    its open buys will still spend (``committed``); unknown cash blocks. Judges each buy,
+    and a whole rebalance per bucket before it is sent."""
     if cash_eur is None:
         return Rejection("bucket_cash", "bucket_cash_unknown",
                          f"ledger cash of bucket {bucket_id} is unknown")
-    if need_eur > cash_eur:
+    if need_eur > cash_eur - committed:
+        after = f", {committed:.2f} EUR of it committed to open buys" if committed else ""
         return Rejection("bucket_cash", "bucket_cash_insufficient",
                          f"bucket {bucket_id} needs {need_eur:.2f} EUR (incl. {fees_eur:.2f} "
-                         f"fees) but its ledger cash is {cash_eur:.2f} EUR")
+                         f"fees) but its ledger cash is {cash_eur:.2f} EUR{after}")
     return None
 
 
