@@ -22,6 +22,7 @@ from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import env_name, load_settings
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.market_data import PriceBar, PriceHistory
+from tests.wiring import wired
 
 START = datetime(2024, 1, 3, 21, tzinfo=UTC)
 ISIN, SYMBOL = "US0378331005", "AAPL"
@@ -58,7 +59,7 @@ class Side:
             {"isin": ISIN, "symbol": SYMBOL, "name": "Apple", "currency": "USD",
              "yahoo_symbol": SYMBOL}], START)
         self.ctx = ActorContext(bus=None, io=io, clock=clock,  # type: ignore[arg-type]
-                                settings=lambda: SETTINGS, resources={"store": self.store})
+                                settings=lambda: SETTINGS, deps=wired(self.store))
         self.known = KnownHistories()
 
     def top_up(self, source: Source, keep: bool) -> None:
