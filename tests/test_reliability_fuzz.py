@@ -64,6 +64,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
     d = start_daemon(tmp_path_factory.mktemp("fuzz") / "state", clock=manual_clock(),
                      env={"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600"})
     try:
+        # The paper account opens (its opening cash booked) on first use: open it now, so
+        # that no background first use lands between a request and its digest.
+        d.io.run(d._broker_pair()[1].probe(), 10)
         wait_idle(d, 60)
         yield d
     finally:
