@@ -32,6 +32,7 @@ from arduino_trader.protocols.messages import Heartbeat, Ping, RunJob, Settle
 from arduino_trader.protocols.runtime import ActorUnavailable, Bus, IoRunner, JobFailed
 
 from .dependencies import Dependencies
+from .job_beat import JobBeat
 
 M = TypeVar("M")
 _HANDLER_ATTR = "_handles_message_types"
@@ -114,6 +115,9 @@ class BaseActor(pykka.ThreadingActor):
         super().__init__()
         self.ctx = ctx
         self.log = structlog.get_logger(actor=self.name)
+        # While a job with a budget runs, health hears the actor is busy, not dead.
+        self._job_beat = JobBeat(self.name, self._send_heartbeat, ctx.clock,
+                                 lambda: self.actor_ref.is_alive())
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch ``message`` to the handler declared for its type."""
@@ -122,12 +126,23 @@ class BaseActor(pykka.ThreadingActor):
             raise UnknownMessage(f"{self.name} has no handler for {type(message).__name__}")
         if not isinstance(message, RunJob):
             return getattr(self, attr)(message)
+        if message.budget_s > 0:
+            self._job_beat.begin(message.job, message.budget_s)
         try:
             return getattr(self, attr)(message)
         except Exception as exc:
             self.log.error("job_raised_actor_restarts", job=message.job, error=repr(exc))
             self.actor_ref.stop(block=False)  # after the answer; then restarted clean
             raise JobFailed(f"{message.job} raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            if message.budget_s > 0:
+                self._job_beat.end()
+
+    def _send_heartbeat(self, beat: Heartbeat) -> None:
+        try:
+            self.ctx.bus.tell(HEALTH_ACTOR, beat)
+        except ActorUnavailable:
+            pass
 
     @handles(Settle)
     def _on_settle(self, message: Settle) -> None:
@@ -135,10 +150,7 @@ class BaseActor(pykka.ThreadingActor):
 
     @handles(Ping)
     def _on_ping(self, message: Ping) -> None:
-        try:
-            self.ctx.bus.tell(HEALTH_ACTOR, Heartbeat(self.name, self.ctx.clock.now()))
-        except ActorUnavailable:
-            pass
+        self._send_heartbeat(Heartbeat(self.name, self.ctx.clock.now()))
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """Log the crash; the supervisor notices the dead actor and restarts it."""

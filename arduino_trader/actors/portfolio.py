@@ -57,6 +57,7 @@ CASH_FLOW_ACTOR = "cash_flows"
 CASH_FLOW_SYNC_TIMEOUT_S = 120.0  # the cycle's budget (600 s) covers every step's wait
 BALANCE_CHECK_TIMEOUT_S = 60.0
 EMERGENCY_TIMEOUT_S = 180.0
+PRICES_BUDGET_S = 300.0  # the sync_prices job's own budget
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("sync_cycle", ACTOR, "Sync cycle: broker trades, cash flows, portfolio "
@@ -306,7 +307,8 @@ class PortfolioActor(BaseActor):
     def sync_cash_flows(self, run_id: str) -> StepResult:
         """Step 2: the cash-flow actor syncs every broker source (``cash_flow_sync``)."""
         answer, refused = self._ask_cash_flows(
-            "cash_flows", RunJob("cash_flow_sync", f"{run_id}:cash_flows"),
+            "cash_flows", RunJob("cash_flow_sync", f"{run_id}:cash_flows",
+                                budget_s=CASH_FLOW_SYNC_TIMEOUT_S),
             CASH_FLOW_SYNC_TIMEOUT_S)
         if refused is not None:
             return refused
@@ -341,7 +343,8 @@ class PortfolioActor(BaseActor):
             return StepResult("emergency", "ok", "no negative or thin balance" + note,
                               details=extra)
         outcome, refused = self._ask_cash_flows(
-            "emergency", RunJob("emergency_rebalance", f"{run_id}:emergency"),
+            "emergency", RunJob("emergency_rebalance", f"{run_id}:emergency",
+                                 budget_s=EMERGENCY_TIMEOUT_S),
             EMERGENCY_TIMEOUT_S)
         if refused is not None:
             return StepResult("emergency", refused.status, refused.summary + note,
@@ -357,7 +360,8 @@ class PortfolioActor(BaseActor):
 
     def refresh_prices(self, run_id: str) -> StepResult:
         """Ask the market-data actor to refresh quotes (it publishes ``PricesUpdated``)."""
-        self.ctx.bus.tell(MARKET_DATA_ACTOR, RunJob("sync_prices", f"{run_id}:prices"))
+        self.ctx.bus.tell(MARKET_DATA_ACTOR, RunJob("sync_prices", f"{run_id}:prices",
+                                                         budget_s=PRICES_BUDGET_S))
         return StepResult("prices", "ok", "price refresh requested from market_data")
 
     # ---------------------------------------------------------------- events

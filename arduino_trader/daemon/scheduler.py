@@ -192,7 +192,8 @@ class Scheduler:
         bound.info("job_started")
         self._record_start(name, run_id, trigger, started)
         try:
-            outcome = self._bus.ask(spec.actor, RunJob(name, run_id, trigger), spec.timeout_s)
+            request = RunJob(name, run_id, trigger, budget_s=spec.timeout_s)
+            outcome = self._bus.ask(spec.actor, request, spec.timeout_s)
             if not isinstance(outcome, JobOutcome):
                 outcome = JobOutcome(False, f"actor answered {type(outcome).__name__}, "
                                             "not a JobOutcome")

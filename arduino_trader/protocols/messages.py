@@ -45,6 +45,10 @@ class RunJob:
     job: str
     run_id: str
     trigger: Literal["schedule", "manual", "startup"] = "schedule"
+    budget_s: float = 0.0
+    """The job's time budget: while it runs longer than a heartbeat, health hears the
+    actor is busy with it and counts it alive until the budget is spent (0: the job is
+    not announced, a long one makes the actor look dead)."""
 
 
 @dataclass(frozen=True)
