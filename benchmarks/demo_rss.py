@@ -9,7 +9,10 @@ upgrade). ``--root DIR --venv PATH`` runs the daemon of the virtualenv PATH insi
 root file system DIR (``chroot``, a clean environment; ``.ci/arm64-smoke`` uses it for an
 ARM64 root under qemu-user); this script itself needs only the standard library.
 Prints one JSON line: ``{first_plan_s, plan_status, plan_steps, healthy_s, unhealthy_s,
-unhealthy_reasons, peak_rss_mb, cvxpy_loaded, exit_code}``; ``healthy_s`` is when
+unhealthy_reasons, peak_rss_mb, child_peak_rss_mb, peak_tree_rss_mb, cvxpy_loaded,
+exit_code}``: ``peak_rss_mb`` is the daemon's own peak, ``child_peak_rss_mb`` that of its
+child processes (the kernel compile of a cold start), ``peak_tree_rss_mb`` the largest
+sum of the daemon's and its children's resident sets sampled at once; ``healthy_s`` is when
 ``/health`` first answered 200, ``unhealthy_s`` the seconds it did not answer 200 after
 that (a poll without an answer within 5 s counts too) and ``unhealthy_reasons`` the first
 distinct answers instead of 200. Exit status 0 when a
@@ -53,14 +56,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:  # exited between two polls
         pass
     return 0.0
+
+
+def _peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM")
+
+
+def _children(pid: int) -> list[int]:
+    """The daemon's child processes (the kernel compile on a cold start)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class TreeMemory:
+    """The daemon's peak (``VmHWM``), its children's, and the largest sampled sum of the
+    resident sets of the daemon and its children (what the board had to hold at once)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self.child_peak = 0.0
+        self.tree_peak = 0.0
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, _peak_rss_mb(self.pid))
+        total = _status_mb(self.pid, "VmRSS")
+        for child in _children(self.pid):
+            self.child_peak = max(self.child_peak, _peak_rss_mb(child))
+            total += _status_mb(child, "VmRSS")
+        self.tree_peak = max(self.tree_peak, total)
 
 
 # cvxpy's own extension loads lazily; the solvers it imports on ``import cvxpy`` do not.
@@ -150,14 +187,15 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    peak, cvxpy, plan, first_plan_s = 0.0, False, None, None
+    memory = TreeMemory(proc.pid)
+    cvxpy, plan, first_plan_s = False, None, None
     healthy_s: float | None = None
     unhealthy_s = 0.0
     reasons: list[str] = []
     try:
         while proc.poll() is None and time.monotonic() - started < args.timeout:
             tick = time.monotonic()
-            peak = max(peak, _peak_rss_mb(proc.pid))
+            memory.sample()
             cvxpy = cvxpy or _cvxpy_mapped(proc.pid)
             why = _health(port)
             if why is None:
@@ -172,13 +210,13 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
                 break
             time.sleep(max(0.0, POLL_S - (time.monotonic() - tick)))
         if proc.poll() is None:
-            peak = max(peak, _peak_rss_mb(proc.pid))
+            memory.sample()
             cvxpy = cvxpy or _cvxpy_mapped(proc.pid)
             proc.send_signal(signal.SIGTERM)
             # Its peak is sampled until it is gone (stopping must not grow it unseen).
             while proc.poll() is None and time.monotonic() - started < args.timeout + 120:
                 tick = time.monotonic()
-                peak = max(peak, _peak_rss_mb(proc.pid))
+                memory.sample()
                 time.sleep(max(0.0, 0.2 - (time.monotonic() - tick)))
         code = proc.wait(timeout=60)
     finally:
@@ -190,7 +228,10 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
     return {"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
             "plan_steps": plan and plan[1], "healthy_s": healthy_s,
             "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
-            "peak_rss_mb": round(peak, 1), "cvxpy_loaded": cvxpy, "exit_code": code}
+            "peak_rss_mb": round(memory.peak, 1),
+            "child_peak_rss_mb": round(memory.child_peak, 1),
+            "peak_tree_rss_mb": round(memory.tree_peak, 1),
+            "cvxpy_loaded": cvxpy, "exit_code": code}
 
 
 def _ok(result: dict[str, Any]) -> bool:

@@ -15,6 +15,7 @@ from hypothesis import settings
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "arduino-trader-numba"))
 
+from arduino_trader.adapters.kernel_cache import fill_cache as fill_kernel_cache
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
@@ -25,6 +26,16 @@ settings.register_profile("arduino-trader", deadline=None)
 settings.load_profile("arduino-trader")
 
 _EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fill the Numba cache once (a child compiles the planner's kernels when it does not
+    hold them yet), so that no daemon under test waits for a compile: every plan of the
+    suite then starts from kernels loaded from the cache, as on a board after its first
+    start. ``tests/test_kernel_cache.py`` covers the compile itself."""
+    fill = fill_kernel_cache()
+    if not fill.ok:
+        raise pytest.UsageError(f"the planner's kernels could not be compiled: {fill.error}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
+from arduino_trader.adapters.kernel_cache import fill_cache as fill_kernel_cache
 from arduino_trader.adapters.store import plan_repo, planner_config_repo
 from arduino_trader.domain.planner.buckets import plan_bucket
 from arduino_trader.domain.planner.models import (
@@ -56,6 +57,7 @@ from .planner_wait import PriceWait, waiting_reason
 
 SCOPES_TIMEOUT_S = 10.0
 CORE = "core"
+WARM_POLL_S = 0.2  # how often a plan waiting for the kernels looks at its cancel event
 # A plan reported as failed, the actor carrying on: no answer from the broker, the source
 # or another actor, or the budget overrun. Any other failure restarts the planner clean.
 _PLAN_FAILURES: tuple[type[Exception], ...] = (*BROKER_CALL_FAILURES, *ASK_FAILURES,
@@ -113,7 +115,9 @@ class PlannerActor(BaseActor):
         return self.ctx.deps.paper_broker if mode == "research" else self.ctx.deps.broker
 
     def on_start(self) -> None:
-        """Warm the kernels in the background (planning works before it ends, just slower)."""
+        """Warm the kernels in the background; a plan waits for it (within its budget).
+        Kernels the Numba cache does not hold yet are compiled by a child process first
+        (``adapters/kernel_cache.py``), so this process never keeps the compiler's memory."""
         if not self._warm:
             self._warmed.set()
             return
@@ -121,6 +125,13 @@ class PlannerActor(BaseActor):
         def run() -> None:
             started = time.perf_counter()
             try:
+                fill = fill_kernel_cache()
+                if fill.compiled and fill.ok:
+                    self.log.info("kernels_compiled_in_child", s=round(fill.seconds, 1),
+                                  peak_rss_mb=fill.peak_rss_mb, note=fill.error or None)
+                elif fill.compiled:  # the loading below compiles them in this process
+                    self.log.warning("kernel_child_failed", s=round(fill.seconds, 1),
+                                     error=fill.error)
                 warm_kernels()
                 self.log.info("planner_warmed",
                               ms=round((time.perf_counter() - started) * 1000, 1))
@@ -224,9 +235,16 @@ class PlannerActor(BaseActor):
                                  "still computing; no new plan until it ends")
         configs = planner_config_repo.current_all(self._store())
         budget = float(settings.typed.planner_plan_budget_s)
+        def work(cancel: threading.Event) -> tuple[PlanResult, list[tuple[str, PlanResult]],
+                                                    tuple[str, ...]]:
+            while not self._warmed.wait(WARM_POLL_S):  # kernels compiling: no second compile
+                if cancel.is_set():
+                    raise BudgetExceeded("plan", budget, "cancelled while the kernels "
+                                         "were still being compiled")
+            return self._plan_buckets(inp, mode, configs)
+
         try:
-            result, satellites, scope_warnings = self._busy.run(
-                "plan", budget, lambda cancel: self._plan_buckets(inp, mode, configs))
+            result, satellites, scope_warnings = self._busy.run("plan", budget, work)
         except BudgetExceeded as exc:
             if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
                 self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,

@@ -1,0 +1,127 @@
+"""The planner's Numba kernels compiled by a short-lived child process.
+
+Numba writes what it compiles to its on-disk cache, but the process that compiled keeps
+the memory the compilation used (LLVM's modules: ~150 MB more than loading the same
+kernels from the cache, for the rest of its life). So when the cache does not hold this
+code's kernels yet (a first start, an upgrade), the daemon has a child process compile
+them and exit, then loads them from the cache itself: the long-running daemon never holds
+the compiler's memory, and the child's is returned to the board as soon as it is done.
+
+Whether the cache holds them is told by a stamp written beside the cache once a child
+has compiled: the Python, NumPy and Numba versions, the machine and the source of every
+module with cached kernels. A missing or different stamp means compile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy
+
+import arduino_trader
+
+PACKAGE_DIR = Path(arduino_trader.__file__).resolve().parent
+# The modules whose ``@njit(cache=True)`` kernels the plan and the scoring use.
+KERNEL_SOURCES = ("domain/planner/evaluation.py", "domain/planner/sequence_walk.py",
+                  "domain/planner/end_state_score.py", "domain/scoring/kernels.py")
+STAMP_NAME = "arduino-trader-kernels.stamp"
+COMPILE_TIMEOUT_S = 3600.0  # minutes under emulation; a board takes far less
+
+
+@dataclass(frozen=True)
+class CacheFill:
+    """What :func:`fill_cache` did: whether a child compiled, how long it took, its peak
+    resident memory, and why it failed (``ok`` False: the caller compiles in-process)."""
+
+    compiled: bool
+    ok: bool
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
+    error: str = ""
+
+
+def kernels_key() -> str:
+    """The identity of the kernels this code compiles on this machine."""
+    digest = hashlib.sha256()
+    for part in (sys.version, numpy.__version__, numba.__version__, platform.machine()):
+        digest.update(part.encode() + b"\0")
+    for name in KERNEL_SOURCES:
+        digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def stamp_path() -> Path:
+    """Where the stamp lives: in ``NUMBA_CACHE_DIR`` when set (the systemd unit sets it),
+    else beside Numba's default cache of the planner's modules."""
+    configured = os.environ.get("NUMBA_CACHE_DIR", "")
+    if configured:
+        return Path(configured) / STAMP_NAME
+    return PACKAGE_DIR / "domain" / "planner" / "__pycache__" / STAMP_NAME
+
+
+def cache_is_filled() -> bool:
+    """True when a child compiled these kernels into this cache."""
+    try:
+        return stamp_path().read_text().strip() == kernels_key()
+    except OSError:
+        return False
+
+
+def fill_cache(timeout_s: float = COMPILE_TIMEOUT_S) -> CacheFill:
+    """Compile the kernels in a child process unless the cache holds them already; then
+    write the stamp. Never raises: a failed child is reported in the result."""
+    if cache_is_filled():
+        return CacheFill(compiled=False, ok=True)
+    started = time.monotonic()
+    env_path = str(PACKAGE_DIR.parent)
+    cmd = [sys.executable, "-c",
+           f"import sys; sys.path.insert(0, {env_path!r}); "
+           "from arduino_trader.adapters.kernel_cache import compile_here; compile_here()"]
+    try:  # this interpreter and a fixed statement: no outside input reaches the command
+        done = subprocess.run(cmd, capture_output=True, text=True,  # noqa: S603
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CacheFill(compiled=True, ok=False, seconds=time.monotonic() - started,
+                         error=f"{type(exc).__name__}: {exc}")
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return CacheFill(compiled=True, ok=False, seconds=seconds,
+                         error=f"exit {done.returncode}: {tail[0]}")
+    try:
+        peak = float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+    except (ValueError, KeyError, IndexError) as exc:
+        return CacheFill(compiled=True, ok=False, seconds=seconds,
+                         error=f"unreadable answer: {exc}")
+    try:
+        stamp = stamp_path()
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(kernels_key() + "\n")
+    except OSError as exc:  # compiled all the same; the next start compiles again
+        return CacheFill(compiled=True, ok=True, seconds=seconds, peak_rss_mb=peak,
+                         error=f"stamp not written: {exc}")
+    return CacheFill(compiled=True, ok=True, seconds=seconds, peak_rss_mb=peak)
+
+
+def compile_here() -> None:
+    """The child's work: compile (or load) every kernel signature a plan uses, then print
+    this process's peak resident memory as one JSON line."""
+    from arduino_trader.domain.planner.plan import warm_up
+
+    warm_up()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1)}), flush=True)
+
+
+__all__ = ["CacheFill", "cache_is_filled", "compile_here", "fill_cache", "kernels_key",
+           "stamp_path"]

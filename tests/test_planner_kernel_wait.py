@@ -1,0 +1,100 @@
+"""A plan waits for the planner's kernels (whole demo daemon): while the kernels are being
+compiled (by a child process on a cold start, gated here) a plan does not compile them a
+second time in the daemon; the planner shows itself busy with the plan, alive in /health,
+and stores the plan once the kernels are loaded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from daemon_harness import Client, wait_for
+from reliability_support import ShiftedClock
+
+from arduino_trader.actors import planner as planner_actor
+from arduino_trader.adapters.kernel_cache import CacheFill
+from arduino_trader.config.settings import load_settings
+from arduino_trader.daemon.demo import DemoDaemon, demo_settings
+from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.protocols.messages import GetHealth, HealthReport
+from arduino_trader.protocols.planning import GetPlan, PlannerStatus
+
+TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
+WAITED_S = 5.0  # far longer than a plan on loaded kernels takes
+
+
+class GatedCompile:
+    """Stands in for the child's compile: blocks until released."""
+
+    def __init__(self) -> None:
+        self.called = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> CacheFill:
+        self.called.set()
+        self.release.wait(120)
+        return CacheFill(compiled=True, ok=True, seconds=1.0, peak_rss_mb=1.0)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+         ) -> Iterator[tuple[DemoDaemon, GatedCompile]]:
+    gate = GatedCompile()
+    monkeypatch.setattr(planner_actor, "fill_kernel_cache", gate)
+    settings = demo_settings(load_settings(None, environ={}))
+    daemon = DemoDaemon(DaemonOptions(settings=settings, data_dir=tmp_path / "state",
+                                      clock=ShiftedClock(TUESDAY), configure_logs=False,
+                                      port_override=0, supervisor_backoff_s=0.2))
+    daemon.start()
+    try:
+        yield daemon, gate
+    finally:
+        gate.release.set()
+        daemon.stop()
+
+
+def _status(d: DemoDaemon) -> PlannerStatus:
+    status = d.bus.ask("planner", GetPlan(), 30)
+    assert isinstance(status, PlannerStatus)
+    return status
+
+
+def _planner_health(d: DemoDaemon) -> dict[str, object]:
+    report = d.bus.ask("health", GetHealth(), 10)
+    assert isinstance(report, HealthReport)
+    return report.actors["planner"]
+
+
+def _busy_for(d: DemoDaemon) -> float:
+    """Seconds the planner has been busy with a plan (0 when it is not)."""
+    info = _planner_health(d)
+    since = info.get("busy_since")  # ISO text in the report
+    if info.get("busy") != "plan" or not isinstance(since, str):
+        return 0.0
+    return (d.clock.now() - datetime.fromisoformat(since)).total_seconds()
+
+
+def _plans(d: DemoDaemon) -> int:
+    row = d.store.fetch_one("SELECT COUNT(*) FROM plans")
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_plan_waits_for_the_kernels_then_is_stored(
+        demo: tuple[DemoDaemon, GatedCompile]) -> None:
+    d, gate = demo
+    assert gate.called.wait(60), "the planner never started warming its kernels"
+    wait_for(lambda: _busy_for(d) >= WAITED_S, 90,
+             f"a plan waiting for the kernels for {WAITED_S:g} s")
+    assert _plans(d) == 0  # a plan that did not wait would have been stored by now
+    assert _planner_health(d)["alive"] is True
+    code, body = Client(d).call("GET", "/health")
+    assert code == 200 and not any("planner" in r for r in body["reasons"]), body
+    gate.release.set()
+    wait_for(lambda: _plans(d) >= 1, 90, "the plan stored once the kernels are loaded")
+    summary = _status(d).last_summary
+    assert summary is not None and summary.status == "plan" and summary.plan_id is not None
+    assert _status(d).warmed_up is True
