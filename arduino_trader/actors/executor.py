@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution, order_journal
+from arduino_trader.adapters.store import fill_attribution
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.safety import evaluate
 from arduino_trader.domain.fx_exchange import FxError, conversion_path
@@ -62,7 +62,7 @@ class ExecutorActor(BaseActor):
     """Owns the order journal; one order at a time (its mailbox serializes them)."""
 
     name = "executor"
-    needs = ("store", "broker", "paper_broker")
+    needs = ("store", "broker", "paper_broker", "order_journal")
     ctx: ActorContext
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -151,11 +151,11 @@ class ExecutorActor(BaseActor):
             if mode not in self._follow.reconciled:
                 return OrderResult("failed", "the journal is not yet reconciled with the "
                                    "broker; retry later", code="not_reconciled")
-        existing = order_journal.find_by_intent(self._store(), intent_key)
+        existing = self.ctx.deps.order_journal.find_by_intent(intent_key)
         if existing is not None:
             return OrderResult("duplicate", "this intent was already journaled",
-                               client_order_id=int(existing["client_order_id"]),
-                               state=str(existing["state"]))
+                               client_order_id=existing.client_order_id,
+                               state=existing.state)
         return None
 
     @handles(SubmitOrder)

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.adapters.store import order_recheck
-from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.placement import unresolved_report
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import OrderPlaced, OrderRejected
 from arduino_trader.protocols.messages import ComponentStatus
+from arduino_trader.protocols.order_journal import NewOrder
 from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext

@@ -1,9 +1,9 @@
 """The FX ledger (migration 0410): fills of currency-exchange orders.
 
 Exchange orders are journal entries in ``orders`` like any order (written before the
-send by :func:`~arduino_trader.adapters.store.order_journal.journal_order`); a
-follow-up's state change and its fills are one transaction here, fills keyed by the
-broker's trade id so a repeated follow-up records nothing twice.
+send by the order journal, :class:`~.order_journal.SqliteOrderJournal`); a follow-up's
+state change and its fills are one transaction here, fills keyed by the broker's trade id
+so a repeated follow-up records nothing twice.
 """
 
 from __future__ import annotations
