@@ -95,6 +95,8 @@ def test_journal_find_follow_up_with_a_fill_then_nothing_is_open(
     again = journal.journal_order(_new("plan:r1|0|buy"), START, client_order_id)
     assert (again.created, again.record) == (False, record)  # never a second order
 
+    assert journal.state_of(record.client_order_id) == "journaled"
+    assert journal.state_of(record.client_order_id + 1) is None
     journal.mark_sent(record.client_order_id, 777, START)
     (open_entry,) = journal.open_entries("live")
     _assert_frozen(open_entry)

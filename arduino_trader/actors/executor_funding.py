@@ -17,7 +17,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import deferred_buys, fx_journal
+from arduino_trader.adapters.store import deferred_buys
 from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.journal import FINAL_STATES
@@ -251,7 +251,7 @@ class BuyFunding:
     def _state_now(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
         """The journal state of a funding exchange; one look at the broker when it is
         still open (never a wait: the order follow-up looks again)."""
-        state = str(fx_journal.journal_state(self._store(), cid))
+        state = str(self._ctx.deps.order_journal.state_of(cid))
         if state not in FINAL_STATES:
             state = self._follow.check(broker, mode, cid) or state
         return state

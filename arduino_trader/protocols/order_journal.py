@@ -182,6 +182,10 @@ class OrderJournal(Protocol):
         """The entry of an intent, if it was journaled."""
         ...
 
+    def state_of(self, client_order_id: int) -> JournalState | None:
+        """The state of an entry (an order or an exchange) by client id; None if none."""
+        ...
+
     def mark_sent(self, client_order_id: int, broker_order_id: int, now: datetime) -> None:
         """The broker accepted the order."""
         ...

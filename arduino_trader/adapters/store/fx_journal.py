@@ -82,10 +82,3 @@ def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
             item[key] = datetime.fromtimestamp(int(item[key]), UTC).isoformat()
         out.append(item)
     return out
-
-
-def journal_state(db: Database, client_order_id: int) -> str | None:
-    """The journal state of an order (any kind) by client id; None when unknown."""
-    row = db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
-                       (client_order_id,))
-    return None if row is None else str(row["state"])

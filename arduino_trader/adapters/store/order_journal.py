@@ -127,6 +127,12 @@ class SqliteOrderJournal:
         row = self._db.fetch_one("SELECT * FROM orders WHERE intent_key = ?", (intent_key,))
         return None if row is None else record_from_row(row)
 
+    def state_of(self, client_order_id: int) -> JournalState | None:
+        """The state of an entry (an order or an exchange) by client id; None if none."""
+        row = self._db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
+                                 (client_order_id,))
+        return None if row is None else row["state"]
+
     def mark_sent(self, client_order_id: int, broker_order_id: int, now: datetime) -> None:
         """The broker accepted the order."""
         self._db.execute(
