@@ -132,7 +132,7 @@ class JournalFollowUp:
             self._log.error("follow_up_failed", error=str(exc))
             counts["errors"] += 1
             return counts
-        if recheck_not_placed(self._ctx, self._store(), broker, mode, self._log):
+        if recheck_not_placed(self._ctx, self._journal(), broker, mode, self._log):
             entries = self._journal().open_entries(mode)
         for open_entry in entries:
             if self._ctx.stopping.is_set():
@@ -145,7 +145,7 @@ class JournalFollowUp:
             elif state in FINAL_STATES:
                 counts["final"] += 1
         self._publish_fills(mode)
-        report_in_doubt(self._ctx, self._store(), self._log)
+        report_in_doubt(self._ctx, self._journal(), self._log)
         return counts
 
     def reconcile(self, mode: LedgerMode) -> None:

@@ -149,7 +149,7 @@ class OrderSender:
 
     def _send(self, broker: Broker, new: NewOrder, cid: int) -> str:
         """Place the journaled order; the journal says what is known afterwards."""
-        store, journal, now = self._ctx.deps.store, self._journal(), self._ctx.clock.now
+        journal, now = self._journal(), self._ctx.clock.now
         request = OrderRequest(symbol=new.intent.symbol.upper(), side=new.intent.side,
                                quantity=new.quantity, user_order_id=cid,
                                limit_price=new.limit_price)
@@ -160,7 +160,7 @@ class OrderSender:
             journal.mark_state(cid, failure.state, failure.note, now())
             emit = self._log.error if failure.state == "unresolved" else self._log.warning
             emit(failure.event, client_order_id=cid, error=str(exc))
-            report_in_doubt(self._ctx, store, self._log)
+            report_in_doubt(self._ctx, journal, self._log)
             if (refused := refused_event(new, failure.state, failure.note)) is not None:
                 self._publish(refused)
             return failure.state

@@ -206,6 +206,26 @@ class OrderJournal(Protocol):
         """Every entry of ``mode`` still waiting for a final broker answer, oldest first."""
         ...
 
+    def in_doubt(self) -> tuple[JournalRecord, ...]:
+        """Open entries of both modes whose placement was never confirmed (``journaled``
+        or ``unresolved``), oldest first."""
+        ...
+
+    def recheck_candidates(self, mode: LedgerMode, now: datetime
+                           ) -> tuple[JournalRecord, ...]:
+        """``not_placed`` entries of ``mode`` due for a late look at the broker."""
+        ...
+
+    def mark_rechecked(self, client_order_id: int, now: datetime) -> None:
+        """The broker still has no such order: only the time of the look changes."""
+        ...
+
+    def reopen(self, client_order_id: int, broker_order_id: int, now: datetime) -> bool:
+        """The broker shows a ``not_placed`` order after all: the entry is open again
+        (``unresolved`` until the follow-up applies the broker's answer); False when it
+        was not ``not_placed``."""
+        ...
+
     def open_buys(self, mode: LedgerMode) -> tuple[OpenBuy, ...]:
         """The unfilled rest of every buy of ``mode`` that is not final (exchanges left
         out: they move cash between currencies, they do not spend it)."""

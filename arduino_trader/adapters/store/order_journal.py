@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from arduino_trader.domain.execution.placement import RECHECK_WINDOW, recheck_due
 from arduino_trader.domain.fx_exchange import is_fx_symbol
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import decimal_to_str
@@ -37,10 +38,12 @@ from arduino_trader.protocols.order_journal import (
 )
 from arduino_trader.protocols.store import Database, Transaction
 
-__all__ = ["JournalConflict", "NewOrder", "RecordedFill", "SqliteOrderJournal",
+__all__ = ["NEVER_SENT", "JournalConflict", "NewOrder", "RecordedFill", "SqliteOrderJournal",
            "entry_row", "list_orders", "list_rejections", "list_trades", "record_follow_up"]
 
 MAX_ID_ATTEMPTS = 8
+NEVER_SENT = "never sent"
+"""How the note of an entry the adapter never sent begins (no late look is due)."""
 
 
 def _ts(moment: datetime) -> int:
@@ -181,6 +184,41 @@ class SqliteOrderJournal:
             record = record_from_row(row)
             out.append(OpenEntry(record, entry_of(record, ids)))
         return tuple(out)
+
+    def in_doubt(self) -> tuple[JournalRecord, ...]:
+        """Open entries whose placement was never confirmed (``journaled``/``unresolved``),
+        oldest first, of both modes."""
+        rows = self._db.fetch_all(
+            "SELECT * FROM orders WHERE finished_at IS NULL "
+            "AND state IN ('journaled', 'unresolved') ORDER BY id")
+        return tuple(record_from_row(r) for r in rows)
+
+    def recheck_candidates(self, mode: LedgerMode, now: datetime
+                           ) -> tuple[JournalRecord, ...]:
+        """``not_placed`` entries of ``mode`` due for a late look at the broker."""
+        rows = self._db.fetch_all(
+            "SELECT * FROM orders WHERE mode = ? AND state = 'not_placed' AND created_at >= ?"
+            " AND note NOT LIKE ? ORDER BY id",
+            (mode, _ts(now - RECHECK_WINDOW), f"{NEVER_SENT}%"))
+        records = (record_from_row(r) for r in rows)
+        return tuple(r for r in records
+                     if recheck_due(r.state, r.created_at, r.updated_at, now))
+
+    def mark_rechecked(self, client_order_id: int, now: datetime) -> None:
+        """The broker still has no such order: only the time of the look changes."""
+        self._db.execute("UPDATE orders SET updated_at = ?, checks = checks + 1 "
+                         "WHERE client_order_id = ? AND state = 'not_placed'",
+                         (_ts(now), client_order_id))
+
+    def reopen(self, client_order_id: int, broker_order_id: int, now: datetime) -> bool:
+        """The broker shows a ``not_placed`` order after all: the entry is open again
+        (``unresolved`` until the follow-up applies the broker's answer)."""
+        changed = self._db.execute(
+            "UPDATE orders SET state = 'unresolved', finished_at = NULL, updated_at = ?, "
+            "note = ? WHERE client_order_id = ? AND state = 'not_placed'",
+            (_ts(now), f"reopened: the broker shows order {broker_order_id}",
+             client_order_id))
+        return bool(changed)
 
     def open_buys(self, mode: LedgerMode) -> tuple[OpenBuy, ...]:
         """The unfilled rest of every buy of ``mode`` that is not final (currency
