@@ -14,7 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arduino_trader.adapters.store import broker_trade_import, fill_attribution
+from arduino_trader.actors.executor_fills import publish_pending
+from arduino_trader.adapters.store import broker_trade_import
 from arduino_trader.adapters.store.order_journal import (
     NewOrder,
     RecordedFill,
@@ -97,7 +98,7 @@ class World:
                 raise Died
 
         try:
-            fill_attribution.publish_pending(self.store, "live", out, self.now)
+            publish_pending(self.journal, "live", out, self.now)
         except Died:
             pass
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.safety import evaluate
 from arduino_trader.domain.fx_exchange import FxError, conversion_path
@@ -48,6 +47,7 @@ from .base import ActorContext, BaseActor, handles
 from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
 from .executor_deferred import DeferredBuys
 from .executor_facts import facts_gatherer, limits_in_force
+from .executor_fills import publish_pending
 from .executor_follow_up import JournalFollowUp
 from .executor_funding import BuyFunding
 from .executor_orders import OrderSender
@@ -98,12 +98,12 @@ class ExecutorActor(BaseActor):
     @handles(PublishFills)
     def _publish_fills(self, msg: PublishFills | LedgerMode) -> None:
         """Publish each stored, unpublished fill of our orders once, whichever path stored
-        it (``fill_attribution``); an error leaves the rest for the next round."""
+        it (the ledger's outbox); an error leaves the rest for the next round."""
         mode = self._mode() if isinstance(msg, PublishFills) else msg
         try:
             if self._started:
-                fill_attribution.publish_pending(
-                    self._store(), mode, self._publish, self.ctx.clock.now())
+                publish_pending(self.ctx.deps.order_journal, mode, self._publish,
+                                self.ctx.clock.now())
         except Exception as exc:
             self.log.error("fills_not_published", mode=mode, error=repr(exc))
 

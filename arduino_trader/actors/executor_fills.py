@@ -1,19 +1,23 @@
 """The executor's fills as its ledgers store them: a security order's in ``trades``, an
 exchange's in ``fx_trades``; built from one follow-up's new broker fills and the
-order's journal record (its source, bucket and currency)."""
+order's journal record (its source, bucket and currency); and the publication of stored
+fills (the ledger's outbox: ``adapters/store/fill_attribution.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from arduino_trader.adapters.store.fx_journal import FxFill
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.fx_exchange import FxPair
+from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.order_journal import (
     FollowUp,
     JournalEntry,
     JournalRecord,
+    OrderJournal,
     RecordedFill,
 )
 
@@ -42,3 +46,15 @@ def exchange_fills(pair: FxPair, record: JournalRecord, entry: JournalEntry,
             quote_amount=-base * fill.price, executed_at=fill.at or now,
             source=record.source, bucket_id=record.bucket_id, mode=mode))
     return fills
+
+
+def publish_pending(journal: OrderJournal, mode: LedgerMode,
+                    publish: Callable[[TradeExecuted], None],
+                    now: datetime) -> list[TradeExecuted]:
+    """Publish every pending fill of ``mode`` (event first, then the mark); returns them."""
+    sent: list[TradeExecuted] = []
+    for event in journal.pending_fills(mode):
+        publish(event)
+        journal.mark_published(event.trade_key, now)
+        sent.append(event)
+    return sent

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from .broker import Fill, Side
-from .execution import OrderIntent, OrderSource
+from .execution import OrderIntent, OrderSource, TradeExecuted
 from .money import ZERO
 
 LedgerMode = Literal["live", "research"]
@@ -237,6 +237,15 @@ class OrderJournal(Protocol):
 
     def ledger_trades(self, since: datetime) -> tuple[TradeFact, ...]:
         """Trades of both modes executed since ``since``."""
+        ...
+
+    def pending_fills(self, mode: LedgerMode) -> tuple[TradeExecuted, ...]:
+        """Fills of our own orders in ``mode`` not yet published, oldest first (the
+        ledger's outbox, whichever path stored them)."""
+        ...
+
+    def mark_published(self, trade_key: str, now: datetime) -> None:
+        """The fill's event went out."""
         ...
 
     def record_rejection(self, intent: OrderIntent, mode: LedgerMode, layer: str,

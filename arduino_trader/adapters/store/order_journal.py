@@ -18,7 +18,7 @@ from typing import Any
 
 from arduino_trader.domain.execution.placement import RECHECK_WINDOW, recheck_due
 from arduino_trader.domain.fx_exchange import is_fx_symbol
-from arduino_trader.protocols.execution import OrderIntent
+from arduino_trader.protocols.execution import OrderIntent, TradeExecuted
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.order_journal import (
     ClientId,
@@ -245,6 +245,23 @@ class SqliteOrderJournal:
             "WHERE executed_at >= ?", (_ts(since),))
         return tuple(TradeFact(str(r["isin"]), r["side"], _dt(int(r["executed_at"])),
                                r["mode"], str(r["trade_key"])) for r in rows)
+
+    def pending_fills(self, mode: LedgerMode) -> tuple[TradeExecuted, ...]:
+        """Fills of our own orders in ``mode`` not yet published, oldest first."""
+        rows = self._db.fetch_all(
+            "SELECT trade_key, isin, symbol, side, quantity, price, currency, executed_at, "
+            "source, bucket_id, mode FROM trades WHERE mode = ? AND published_at IS NULL "
+            "AND order_row IS NOT NULL ORDER BY id", (mode,))
+        return tuple(TradeExecuted(
+            str(r["trade_key"]), str(r["isin"]), str(r["symbol"]), r["side"],
+            Decimal(str(r["quantity"])), Decimal(str(r["price"])), str(r["currency"]),
+            _dt(int(r["executed_at"])), str(r["source"]), str(r["bucket_id"]),
+            str(r["mode"])) for r in rows)
+
+    def mark_published(self, trade_key: str, now: datetime) -> None:
+        """The fill's event went out."""
+        self._db.execute("UPDATE trades SET published_at = ? WHERE trade_key = ? AND "
+                         "published_at IS NULL", (_ts(now), trade_key))
 
     def record_rejection(self, intent: OrderIntent, mode: LedgerMode, layer: str,
                          code: str, message: str, now: datetime) -> None:
