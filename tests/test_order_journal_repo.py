@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -49,16 +48,8 @@ def test_the_sqlite_journal_has_every_operation_of_the_protocol_with_its_paramet
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "journal.db", busy_timeout_ms=200)
-    store.open()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def journal(db: SqliteStore) -> SqliteOrderJournal:
-    return SqliteOrderJournal(db)
+def journal(store: SqliteStore) -> SqliteOrderJournal:
+    return SqliteOrderJournal(store)
 
 
 def _new(key: str, quantity: int = 2) -> NewOrder:
@@ -122,17 +113,22 @@ def test_journal_find_follow_up_with_a_fill_then_nothing_is_open(
     assert final is not None and (final.state, final.filled_quantity, final.checks) == (
         "filled", Decimal(2), 1)
     assert final.finished_at == START + timedelta(minutes=1)
+    (event,) = journal.pending_fills("live")  # the fill waits to be published, once
+    _assert_frozen(event)
+    assert (event.trade_key, event.quantity, event.bucket_id) == ("live:9001", Decimal(2), "s1")
+    journal.mark_published(event.trade_key, START + timedelta(minutes=2))
+    assert journal.pending_fills("live") == ()
     (trade,) = journal.ledger_trades(START - timedelta(days=1))
     _assert_frozen(trade)
     assert (trade.isin, trade.side, trade.mode, trade.order_id) == (
         SAP[0], "BUY", "live", "live:9001")
 
 
-def test_a_rejection_is_kept(db: SqliteStore, journal: SqliteOrderJournal) -> None:
+def test_a_rejection_is_kept(store: SqliteStore, journal: SqliteOrderJournal) -> None:
     intent = OrderIntent(SAP[0], SAP[1], "SELL", Decimal(3), "manual")
     journal.record_rejection(intent, "research", "hold", "min_hold", "held too briefly",
                              START)
-    (row,) = db.fetch_all("SELECT * FROM order_rejections")
+    (row,) = store.fetch_all("SELECT * FROM order_rejections")
     assert (row["isin"], row["side"], row["quantity"], row["mode"], row["code"]) == (
         SAP[0], "SELL", "3", "research", "min_hold")
 
