@@ -30,7 +30,8 @@ from tests.wiring import wired
 def test_an_actor_started_without_its_adapters_fails_naming_them(io: IoLoop) -> None:
     ctx = RuntimeContext(ActorBus(), io, SystemClock(), defaults)
     with pytest.raises(MissingDependency, match="actor 'executor' needs store, broker, "
-                                                "paper_broker, which this daemon does not wire"):
+                                                "paper_broker, order_journal, which this daemon "
+                                                "does not wire"):
         ExecutorActor.start(ctx)
 
 

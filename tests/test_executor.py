@@ -25,7 +25,7 @@ from arduino_trader.adapters.store import (
     price_history_repo,
     securities_repo,
 )
-from arduino_trader.adapters.store.order_journal import NewOrder
+from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -202,11 +202,11 @@ def test_crash_between_journal_and_broker_answer_places_exactly_once(rig: Rig) -
     """The executor wrote the journal and sent the order, then died before the answer."""
     intent = buy(2)
     key = "plan:p4|0|buy"
-    row, created = order_journal.journal_order(
-        rig.store, NewOrder(intent, key, 2, Decimal("500"), "EUR", "live"), rig.clock.now(),
+    journaled = SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(intent, key, 2, Decimal("500"), "EUR", "live"), rig.clock.now(),
         client_order_id)
-    assert created
-    cid = int(row["client_order_id"])
+    assert journaled.created
+    cid = journaled.record.client_order_id
     # The order reached the broker; the answer was lost with the process.
     rig.io.run(rig.client.place_order(OrderRequest(SAP[1], "BUY", 2, cid, Decimal("500"))), 10)
     rig.start_executor()  # restart: reconciles before any new order
@@ -222,8 +222,8 @@ def test_crash_between_journal_and_broker_answer_places_exactly_once(rig: Rig) -
 
 
 def test_journal_written_but_never_sent_resolves_to_not_placed(rig: Rig) -> None:
-    order_journal.journal_order(
-        rig.store, NewOrder(buy(2), "plan:p5|0|buy", 2, Decimal("500"), "EUR", "live"),
+    SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(buy(2), "plan:p5|0|buy", 2, Decimal("500"), "EUR", "live"),
         rig.clock.now(), client_order_id)
     rig.start_executor()
     assert rig.orders()[0]["state"] == "journaled"  # too early to call it absent
@@ -416,10 +416,9 @@ def test_a_crash_after_sending_an_exchange_is_reconciled_into_the_fx_ledger(
         rig: Rig) -> None:
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(100),
                          "emergency_rebalancing")
-    row, _ = order_journal.journal_order(
-        rig.store, NewOrder(intent, "fx:t3", 100, Decimal("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id)
-    cid = int(row["client_order_id"])
+    cid = SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(intent, "fx:t3", 100, Decimal("1.05"), "USD", "live"),
+        rig.clock.now(), client_order_id).record.client_order_id
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 100, cid,
                                                    Decimal("1.05"))), 10)
     rig.start_executor()  # reconciles the open entry first
@@ -462,10 +461,9 @@ def test_not_placed_entry_the_broker_shows_later_is_reopened_and_settled(rig: Ri
     """An entry concluded ``not_placed`` (absent past the grace) whose order the broker
     shows afterwards is reopened; its fill is recorded once, on the order."""
     key = "plan:late|0|buy"
-    row, _ = order_journal.journal_order(
-        rig.store, NewOrder(buy(2), key, 2, Decimal("500"), "EUR", "live"),
-        rig.clock.now(), client_order_id)
-    cid = int(row["client_order_id"])
+    cid = SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(buy(2), key, 2, Decimal("500"), "EUR", "live"),
+        rig.clock.now(), client_order_id).record.client_order_id
     rig.start_executor()
     rig.clock.advance(timedelta(minutes=6))
     rig.ask(FollowUpOrders())
@@ -489,8 +487,8 @@ def test_not_placed_entry_the_broker_shows_later_is_reopened_and_settled(rig: Ri
 
 
 def test_not_placed_entry_is_not_asked_about_forever(rig: Rig) -> None:
-    order_journal.journal_order(
-        rig.store, NewOrder(buy(2), "plan:gone|0|buy", 2, Decimal("500"), "EUR", "live"),
+    SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(buy(2), "plan:gone|0|buy", 2, Decimal("500"), "EUR", "live"),
         rig.clock.now(), client_order_id)
     rig.start_executor()
     rig.clock.advance(timedelta(minutes=6))

@@ -14,8 +14,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arduino_trader.adapters.store import broker_trade_import, fill_attribution, order_journal
-from arduino_trader.adapters.store.order_journal import NewOrder, RecordedFill
+from arduino_trader.actors.executor_fills import publish_pending
+from arduino_trader.adapters.store import broker_trade_import
+from arduino_trader.adapters.store.order_journal import (
+    NewOrder,
+    RecordedFill,
+    SqliteOrderJournal,
+)
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.execution.journal import follow_up
@@ -44,10 +49,11 @@ class World:
         self.replays: dict[str, int] = {}
         self.now = START
         intent = OrderIntent(SAP[0], SAP[1], "BUY", D(fills), "drip")
-        order_journal.journal_order(store, NewOrder(
+        self.journal = SqliteOrderJournal(store)
+        self.journal.journal_order(NewOrder(
             intent, "drip:1", fills, D(105), "EUR", "live", "s1"), START, lambda k, a: CID)
         if acked:  # the placement's answer arrived (else only the follow-up learns the id)
-            order_journal.mark_sent(store, CID, BROKER_ID, START)
+            self.journal.mark_sent(CID, BROKER_ID, START)
 
 
     def fill(self) -> None:
@@ -66,8 +72,8 @@ class World:
                                                  {SAP[1]: SAP[0]}, {}, self.now)
 
     def follow(self) -> None:  # one executor follow-up of the entry
-        entries = order_journal.open_entries(self.store, "live")
-        for row, entry in entries:
+        for open_entry in self.journal.open_entries("live"):
+            record, entry = open_entry.record, open_entry.entry
             done = len(self.broker_fills) == self.total  # Tradernet: 21 filled, 20 partly
             order = Order(BROKER_ID, SAP[1], "BUY", D(self.total),
                           D(self.total - len(self.broker_fills)),
@@ -77,9 +83,8 @@ class World:
             recorded = [RecordedFill(
                 f"live:{f.trade_id}", answer.broker_order_id, entry.isin, entry.symbol,
                 entry.side, f.quantity, f.price, "EUR", D(1), None, f.at or self.now,
-                str(row["source"]), str(row["bucket_id"]), "live") for f in answer.new_fills]
-            order_journal.apply_follow_up(self.store, CID, answer, recorded,
-                                                   self.now)
+                record.source, record.bucket_id, "live") for f in answer.new_fills]
+            self.journal.apply_follow_up(CID, answer, recorded, self.now)
 
     def publish(self, die_after: int | None = None) -> None:
         sent = 0
@@ -93,7 +98,7 @@ class World:
                 raise Died
 
         try:
-            fill_attribution.publish_pending(self.store, "live", out, self.now)
+            publish_pending(self.journal, "live", out, self.now)
         except Died:
             pass
 

@@ -13,9 +13,9 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import fx_journal, market_repo, order_journal
+from arduino_trader.adapters.store import fx_journal, market_repo
 from arduino_trader.adapters.store.fx_journal import FxFill
-from arduino_trader.adapters.store.order_journal import NewOrder
+from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
 from arduino_trader.domain.execution.journal import FollowUp
 from arduino_trader.domain.execution.orders import client_order_id
 from arduino_trader.protocols.execution import OrderIntent
@@ -97,14 +97,14 @@ def test_an_exchange_goes_through_the_executor_layers(daemon: ProbeDaemon,
 
 def _fill(daemon: ProbeDaemon, n: int, at: datetime) -> None:
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(10), "manual")
-    row, _ = order_journal.journal_order(
-        daemon.store, NewOrder(intent, f"fx-api:{n}", 10, Decimal("1.08"), "USD", "research"),
-        at, client_order_id)
+    cid = SqliteOrderJournal(daemon.store).journal_order(
+        NewOrder(intent, f"fx-api:{n}", 10, Decimal("1.08"), "USD", "research"),
+        at, client_order_id).record.client_order_id
     fill = FxFill(f"research:{n}", None, "EUR/USD", "SELL", Decimal(10), Decimal("1.08"),
                   "EUR", Decimal(-10), "USD", Decimal("10.80"), at, "manual", "core",
                   "research")
     follow = FollowUp("filled", None, 21, Decimal(10), (), "test")
-    fx_journal.apply_fx_follow_up(daemon.store, int(row["client_order_id"]),
+    fx_journal.apply_fx_follow_up(daemon.store, cid,
                                                 follow, [fill], at)
 
 

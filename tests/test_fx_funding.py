@@ -23,7 +23,7 @@ from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.store import deferred_buys, order_journal
-from arduino_trader.adapters.store.order_journal import NewOrder
+from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -77,6 +77,11 @@ class Rig:
     def rows(self, sql: str) -> list[Any]:
         return self.store.fetch_all(sql)
 
+    def entry(self, intent_key: str) -> Any:
+        """The ``orders`` row of ``intent_key`` (None when it was never journaled)."""
+        return self.store.fetch_one("SELECT * FROM orders WHERE intent_key = ?",
+                                    (intent_key,))
+
     def cash(self, currency: str) -> Decimal:
         return self.sandbox.sandbox.account.cash(currency)
 
@@ -99,7 +104,7 @@ class Rig:
         for _ in range(rounds):
             self.clock.advance(30)
             self.ask(FollowUpOrders())
-            row = order_journal.find_by_intent(self.store, intent_key)
+            row = self.entry(intent_key)
             if row is not None:
                 return row
         raise AssertionError(f"{intent_key} was never journaled")
@@ -161,7 +166,7 @@ def test_a_eur_only_account_buys_a_usd_stock_after_exactly_one_exchange(rig: Rig
     shortfall, receive = D(funding["shortfall"]), D(funding["receive"])
     assert receive == (shortfall * D("1.02")).quantize(D("0.01"), rounding="ROUND_CEILING")
     placed = rig.follow_until(key)  # the follow-up places the buy once the exchange filled
-    fx_row = order_journal.find_by_intent(rig.store, funding_key(key))
+    fx_row = rig.entry(funding_key(key))
     assert fx_row is not None and fx_row["state"] == "filled" and fx_row["id"] < placed["id"]
     assert rig.deferred(key)[0] == "done"
     rig.settle()
@@ -288,10 +293,9 @@ def test_a_crash_between_the_exchange_and_the_buy_never_exchanges_twice(rig: Rig
     record: a retry of the intent resumes it all the same)."""
     key = "plan:f6|0|buy"
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", D(1000), "autonomous")
-    row, _ = order_journal.journal_order(
-        rig.store, NewOrder(intent, funding_key(key), 1000, D("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id)
-    cid = int(row["client_order_id"])
+    cid = SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(intent, funding_key(key), 1000, D("1.05"), "USD", "live"),
+        rig.clock.now(), client_order_id).record.client_order_id
     rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 1000, cid,
                                                    D("1.05"))), 10)
     rig.start_executor()  # restart: reconciles the open exchange first
@@ -370,11 +374,11 @@ def test_a_filled_exchange_too_small_for_the_buy_is_never_topped_up(rig: Rig) ->
     price moved): the buy is refused, and no second exchange is sent for it."""
     key = "plan:f9|0|buy"
     intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", D(50), "autonomous")
-    row, _ = order_journal.journal_order(
-        rig.store, NewOrder(intent, funding_key(key), 50, D("1.05"), "USD", "live"),
-        rig.clock.now(), client_order_id)
-    rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 50,
-                                                   int(row["client_order_id"]), D("1.05"))), 10)
+    cid = SqliteOrderJournal(rig.store).journal_order(
+        NewOrder(intent, funding_key(key), 50, D("1.05"), "USD", "live"),
+        rig.clock.now(), client_order_id).record.client_order_id
+    rig.io.run(rig.client.place_order(OrderRequest("EUR/USD", "SELL", 50, cid, D("1.05"))),
+               10)
     rig.start_executor()
     for _ in range(2):
         result = rig.ask(SubmitOrder(buy(3), key))
@@ -402,7 +406,7 @@ def test_a_deferred_buy_a_later_buy_superseded_is_never_placed(rig: Rig) -> None
     state, note = rig.deferred(first)
     assert state == "ended" and "plan:s2|0|buy" in note, note
     assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["superseded"]
-    assert order_journal.find_by_intent(rig.store, first) is None
+    assert rig.entry(first) is None
     assert len(rig.broker_orders(fx=False)) == 1 and len(rig.broker_orders(fx=True)) == 1
 
 
@@ -419,7 +423,7 @@ def test_a_deferred_live_buy_ends_when_the_mode_is_no_longer_live(rig: Rig) -> N
     state, note = rig.deferred(key)
     assert state == "ended" and "trading mode is now research" in note, note
     assert [r["code"] for r in order_journal.list_rejections(rig.store)] == ["mode_changed"]
-    assert order_journal.find_by_intent(rig.store, key) is None
+    assert rig.entry(key) is None
 
 
 def test_a_crash_before_the_exchange_was_journaled_funds_and_places_the_buy_once(
@@ -433,7 +437,7 @@ def test_a_crash_before_the_exchange_was_journaled_funds_and_places_the_buy_once
     placed = rig.follow_until(key)
     assert (placed["quantity"], placed["reason"]) == (3, "plan c1")
     rig.settle()
-    fx = order_journal.find_by_intent(rig.store, funding_key(key))
+    fx = rig.entry(funding_key(key))
     assert fx is not None and fx["state"] == "filled" and fx["id"] < placed["id"]
     assert len(rig.broker_orders(fx=True)) == 1 and len(rig.broker_orders(fx=False)) == 1
     assert rig.deferred(key)[0] == "done"

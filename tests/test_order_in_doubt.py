@@ -4,7 +4,8 @@ and a filled journal entry, without a restart; the API never calls it a failure.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from arduino_trader.protocols.broker_errors import (
     OrderNotPlaced,
     OrdersDisabled,
 )
+from arduino_trader.protocols.order_journal import JournalRecord
 
 ORDER = {"symbol": AAPL[0], "side": "BUY", "quantity": 1, "confirm": "EXECUTE"}
 
@@ -90,8 +92,12 @@ def test_only_a_definite_answer_is_final(error: Exception, state: str) -> None:
 
 def test_unresolved_report_names_each_order() -> None:
     assert unresolved_report([])[0] == "ok"
-    rows = [{"client_order_id": 10 + i, "side": "BUY", "quantity": 1, "symbol": "AAPL.US",
-             "mode": "live"} for i in range(7)]
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = [JournalRecord(
+        client_order_id=10 + i, intent_key=f"k{i}", isin=AAPL[0], symbol=AAPL[1], side="BUY",
+        quantity=1, limit_price=Decimal(150), currency="USD", source="manual",
+        bucket_id="core", mode="live", state="unresolved", filled_quantity=Decimal(0),
+        created_at=at, updated_at=at) for i in range(7)]
     level, message = unresolved_report(rows)
     assert level == "degraded"
     assert "client id 10 (BUY 1 AAPL.US, live)" in message and "2 more" in message

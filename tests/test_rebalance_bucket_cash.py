@@ -145,19 +145,20 @@ def test_a_buckets_open_buy_commits_its_cash_until_it_is_final(daemon: ProbeDaem
     intent = OrderIntent(AMD, "AMD.US", "BUY", Decimal(1), "autonomous")
     # core holds the broker's cash (about 28,000 EUR); an AAPL buy of core still open
     # at the broker commits 1,000 × 150 USD of it
-    row, created = order_journal.journal_order(
-        daemon.store, order_journal.NewOrder(
+    journal = order_journal.SqliteOrderJournal(daemon.store)
+    journaled = journal.journal_order(
+        order_journal.NewOrder(
             OrderIntent(AAPL, "AAPL.US", "BUY", Decimal(1000), "manual"), "t:core:open-aapl",
             1000, Decimal(150), "USD", "research", "core"),
         daemon.clock.now(), lambda key, attempt: 4242 + attempt)
-    assert created
+    assert journaled.created
     answer = daemon.bus.ask("executor", SubmitOrder(intent, "t:core:amd", "test", "core"), 60)
     assert isinstance(answer, OrderResult)
     assert (answer.status, answer.layer, answer.code) == (
         "blocked", "bucket_cash", "bucket_cash_insufficient"), answer
     assert "committed to open buys" in answer.message
-    order_journal.mark_state(daemon.store, int(row["client_order_id"]), "cancelled",
-                             "test: cancelled at the broker", daemon.clock.now())
+    journal.mark_state(journaled.record.client_order_id, "cancelled",
+                       "test: cancelled at the broker", daemon.clock.now())
     answer = daemon.bus.ask("executor", SubmitOrder(intent, "t:core:amd2", "test", "core"),
                             60)
     assert isinstance(answer, OrderResult) and answer.status == "placed", answer

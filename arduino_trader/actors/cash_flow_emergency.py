@@ -25,7 +25,6 @@ from arduino_trader.adapters.store import (
     bucket_trades_repo,
     emergency_recs,
     emergency_runs_repo,
-    fx_journal,
     securities_repo,
 )
 from arduino_trader.adapters.store import cash_flow_repo as repo
@@ -284,7 +283,7 @@ class _Run:
         pause = settings.typed.fx_fill_poll_s
         state = answer.state
         while state not in FINAL_STATES:
-            state = fx_journal.journal_state(self.db, answer.client_order_id)
+            state = self.ctx.deps.order_journal.state_of(answer.client_order_id)
             if state in FINAL_STATES or time.monotonic() >= deadline \
                     or self.ctx.stopping.is_set():
                 break

@@ -99,7 +99,7 @@ class CashFlowActor(BaseActor):
     """Owns the cash-flow ledger writes, DRIP consumption and emergency runs."""
 
     name = "cash_flows"
-    needs = ("store", "broker", "paper_broker")
+    needs = ("store", "broker", "paper_broker", "order_journal")
     ctx: ActorContext
 
     def __init__(self, ctx: ActorContext,

@@ -1,6 +1,7 @@
 """The adapters the daemon wires into its actors, one typed field each.
 
-The store and the two brokers are wired by every daemon, so they are required; a field
+The store, the order journal on it and the two brokers are wired by every daemon, so
+they are required; a field
 that is None is not wired in this daemon (a simulated broker gives no cross rates and no
 listings, a test rig leaves out what its actor does not use). An actor names the
 optional fields it cannot work without in ``BaseActor.needs``: starting it without one
@@ -17,6 +18,7 @@ from typing import Protocol
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.market_data import Listing, MarketData
+from arduino_trader.protocols.order_journal import OrderJournal
 from arduino_trader.protocols.store import Database
 
 from .ttl_cache import CacheHandle
@@ -46,6 +48,8 @@ class Dependencies:
     """The configured broker (Tradernet, or the paper broker when none is configured)."""
     paper_broker: Broker
     """The paper broker: research mode trades here."""
+    order_journal: OrderJournal
+    """The executor's repository of orders and their fills (on ``store``)."""
     calendars: MarketCalendars | None = None
     market_data: MarketData | None = None
     caches: CacheRegistrar | None = None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import fill_attribution, order_journal
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.safety import evaluate
 from arduino_trader.domain.fx_exchange import FxError, conversion_path
@@ -48,6 +47,7 @@ from .base import ActorContext, BaseActor, handles
 from .executor_cancel import CancelReport, cancel_open, cancel_targets, verify_closed
 from .executor_deferred import DeferredBuys
 from .executor_facts import facts_gatherer, limits_in_force
+from .executor_fills import publish_pending
 from .executor_follow_up import JournalFollowUp
 from .executor_funding import BuyFunding
 from .executor_orders import OrderSender
@@ -62,7 +62,7 @@ class ExecutorActor(BaseActor):
     """Owns the order journal; one order at a time (its mailbox serializes them)."""
 
     name = "executor"
-    needs = ("store", "broker", "paper_broker")
+    needs = ("store", "broker", "paper_broker", "order_journal")
     ctx: ActorContext
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -98,12 +98,12 @@ class ExecutorActor(BaseActor):
     @handles(PublishFills)
     def _publish_fills(self, msg: PublishFills | LedgerMode) -> None:
         """Publish each stored, unpublished fill of our orders once, whichever path stored
-        it (``fill_attribution``); an error leaves the rest for the next round."""
+        it (the ledger's outbox); an error leaves the rest for the next round."""
         mode = self._mode() if isinstance(msg, PublishFills) else msg
         try:
             if self._started:
-                fill_attribution.publish_pending(
-                    self._store(), mode, self._publish, self.ctx.clock.now())
+                publish_pending(self.ctx.deps.order_journal, mode, self._publish,
+                                self.ctx.clock.now())
         except Exception as exc:
             self.log.error("fills_not_published", mode=mode, error=repr(exc))
 
@@ -151,11 +151,11 @@ class ExecutorActor(BaseActor):
             if mode not in self._follow.reconciled:
                 return OrderResult("failed", "the journal is not yet reconciled with the "
                                    "broker; retry later", code="not_reconciled")
-        existing = order_journal.find_by_intent(self._store(), intent_key)
+        existing = self.ctx.deps.order_journal.find_by_intent(intent_key)
         if existing is not None:
             return OrderResult("duplicate", "this intent was already journaled",
-                               client_order_id=int(existing["client_order_id"]),
-                               state=str(existing["state"]))
+                               client_order_id=existing.client_order_id,
+                               state=existing.state)
         return None
 
     @handles(SubmitOrder)

@@ -18,7 +18,6 @@ from arduino_trader.adapters.store import (
     bucket_repo,
     cash_flow_repo,
     market_repo,
-    order_journal,
     price_history_repo,
     securities_repo,
 )
@@ -45,6 +44,7 @@ from arduino_trader.domain.position_limits import position_cap_decimal
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.order_journal import OrderJournal
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
@@ -117,10 +117,11 @@ class FactsGatherer:
     """Fetches facts from the store (directly) and the broker (through the I/O loop); one
     instance per order."""
 
-    def __init__(self, io: IoRunner, store: Database, broker: Broker,
+    def __init__(self, io: IoRunner, store: Database, journal: OrderJournal, broker: Broker,
                  market_open: MarketOpen | None, mode: LedgerMode) -> None:
         self._io = io
         self._store = store
+        self._journal = journal
         self._broker = broker
         self._market_open = market_open
         self._mode = mode
@@ -168,14 +169,14 @@ class FactsGatherer:
         symbol = sec.symbol if sec else intent.symbol
         lookback = max(settings.typed.min_hold_days, settings.typed.buy_cooldown_days,
                        8)
-        trades = self._fact("trades", lambda: order_journal.ledger_trades(
-            store, now - timedelta(days=lookback + 1)))
+        trades = self._fact("trades", lambda: self._journal.ledger_trades(
+            now - timedelta(days=lookback + 1)))
         account = self._try("account", broker.account, BROKER_TIMEOUT_S)
         quotes = self._try("quote", lambda: broker.quotes((symbol,)), BROKER_TIMEOUT_S)
         quote = next((q for q in quotes or () if q.symbol.upper() == symbol.upper()), None)
         open_orders = self._try("open_orders", broker.open_orders, BROKER_TIMEOUT_S)
-        unresolved = self._fact("unresolved", lambda: order_journal.unresolved_isins(
-            store, self._mode))
+        unresolved = self._fact("unresolved",
+                                lambda: self._journal.unresolved_isins(self._mode))
         rate = self.eur_rate(sec.currency) if sec else None
         price = self._price(intent, quote, now) if sec else None
         held = None if account is None else sum(
@@ -208,7 +209,7 @@ class FactsGatherer:
         if buckets is None or ledger is None:
             return BucketCash(bucket_id, None)
         balances = ledger.get(bucket_id, {})
-        open_buys = order_journal.open_buys(self._store, self._mode)
+        open_buys = self._journal.open_buys(self._mode)
         eur_per: dict[str, Decimal] = {}
         for currency in {*balances, *(b.currency for b in open_buys)}:
             rate = self.eur_rate(currency)
@@ -231,8 +232,8 @@ class FactsGatherer:
         quote = next((q for q in quotes or () if q.symbol.upper() == pair.symbol.upper()),
                      None)
         open_orders = self._try("open_orders", self._broker.open_orders, BROKER_TIMEOUT_S)
-        unresolved = self._fact("unresolved", lambda: order_journal.unresolved_isins(
-            self._store, self._mode))
+        unresolved = self._fact("unresolved",
+                                lambda: self._journal.unresolved_isins(self._mode))
         eur_per: dict[str, Decimal] = {}
         for currency in (pair.base, pair.quote):
             rate = self.eur_rate(currency)
@@ -328,8 +329,8 @@ def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> Facts
     calendars when they are wired (else unknown)."""
     calendars = ctx.deps.calendars
     market_open = None if calendars is None else calendars.is_tradable
-    store = ctx.deps.store
-    return FactsGatherer(ctx.io, store, broker, market_open, mode)
+    return FactsGatherer(ctx.io, ctx.deps.store, ctx.deps.order_journal, broker, market_open,
+                         mode)
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:

@@ -13,19 +13,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from arduino_trader.adapters.store import fx_journal, order_journal
-from arduino_trader.adapters.store.order_journal import RecordedFill
+from arduino_trader.adapters.store import fx_journal
 from arduino_trader.domain.execution.facts import LedgerMode
-from arduino_trader.domain.execution.journal import (
-    FINAL_STATES,
-    FollowUp,
-    JournalEntry,
-    follow_up,
-)
+from arduino_trader.domain.execution.journal import FINAL_STATES, follow_up
 from arduino_trader.domain.fx_exchange import FxPair, pair_from_journal_isin
 from arduino_trader.protocols.broker import Broker, Order
 from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import CurrencyExchanged
+from arduino_trader.protocols.order_journal import (
+    FollowUp,
+    JournalEntry,
+    JournalRecord,
+    OpenEntry,
+    OrderJournal,
+    RecordedFill,
+)
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
@@ -54,17 +56,20 @@ class JournalFollowUp:
     def _store(self) -> Database:
         return self._ctx.deps.store
 
+    def _journal(self) -> OrderJournal:
+        return self._ctx.deps.order_journal
+
     def check(self, broker: Broker, mode: LedgerMode, cid: int) -> str | None:
         """One follow-up of one entry; returns its new state (None when unknown)."""
-        entries = order_journal.open_entries(self._store(), mode)
-        for row, entry in entries:
-            if entry.client_order_id == cid:
-                return self._apply(broker, mode, row, entry)[0]
+        for open_entry in self._journal().open_entries(mode):
+            if open_entry.entry.client_order_id == cid:
+                return self._apply(broker, mode, open_entry)[0]
         return None
 
-    def _apply(self, broker: Broker, mode: LedgerMode, row: Any,
-               entry: JournalEntry) -> tuple[str | None, int]:
+    def _apply(self, broker: Broker, mode: LedgerMode,
+               open_entry: OpenEntry) -> tuple[str | None, int]:
         """Ask the broker about one entry and store the answer; (new state, fills recorded)."""
+        record, entry = open_entry.record, open_entry.entry
         try:
             order: Order | None = self._ctx.io.run(broker.find_order(entry.client_order_id),
                                                    BROKER_TIMEOUT_S)
@@ -76,10 +81,9 @@ class JournalFollowUp:
         follow = follow_up(entry, order, now)
         pair = pair_from_journal_isin(entry.isin)
         if pair is not None:
-            return self._apply_fx(pair, mode, row, entry, follow, now)
-        fills = self._fills(row, entry, follow, mode, now)
-        recorded = order_journal.apply_follow_up(
-            self._store(), entry.client_order_id, follow, fills, now)
+            return self._apply_fx(pair, mode, record, entry, follow, now)
+        fills = self._fills(record, entry, follow, mode, now)
+        recorded = self._journal().apply_follow_up(entry.client_order_id, follow, fills, now)
         for fill in recorded:
             self._log.info("trade_recorded", trade_key=fill.trade_key, isin=fill.isin,
                            side=fill.side, quantity=str(fill.quantity), price=str(fill.price),
@@ -90,10 +94,11 @@ class JournalFollowUp:
                            state=follow.state, previous=entry.state, note=follow.note)
         return follow.state, len(recorded)
 
-    def _apply_fx(self, pair: FxPair, mode: LedgerMode, row: Any, entry: JournalEntry,
-                  follow: FollowUp, now: datetime) -> tuple[str | None, int]:
+    def _apply_fx(self, pair: FxPair, mode: LedgerMode, record: JournalRecord,
+                  entry: JournalEntry, follow: FollowUp, now: datetime
+                  ) -> tuple[str | None, int]:
         """An exchange entry: the state change and its fills go to the FX ledger."""
-        fills = exchange_fills(pair, row, entry, follow, mode, now)
+        fills = exchange_fills(pair, record, entry, follow, mode, now)
         recorded = fx_journal.apply_fx_follow_up(
             self._store(), entry.client_order_id, follow, fills, now)
         for f in recorded:
@@ -110,11 +115,11 @@ class JournalFollowUp:
                            state=follow.state, previous=entry.state, note=follow.note)
         return follow.state, len(recorded)
 
-    def _fills(self, row: Any, entry: JournalEntry, follow: FollowUp, mode: LedgerMode,
-               now: datetime) -> list[RecordedFill]:
-        return order_fills(row, entry, follow, mode, now, FactsGatherer(
-            self._ctx.io, self._store(), broker_for_facts(self._ctx, mode), None,
-            mode).eur_rate(str(row["currency"])))
+    def _fills(self, record: JournalRecord, entry: JournalEntry, follow: FollowUp,
+               mode: LedgerMode, now: datetime) -> list[RecordedFill]:
+        return order_fills(record, entry, follow, mode, now, FactsGatherer(
+            self._ctx.io, self._store(), self._journal(), broker_for_facts(self._ctx, mode),
+            None, mode).eur_rate(record.currency))
 
     def follow_up_all(self, mode: LedgerMode) -> dict[str, int]:
         """Follow every open entry of ``mode`` up once; counts of checked entries, final
@@ -122,25 +127,25 @@ class JournalFollowUp:
         counts = {"checked": 0, "final": 0, "fills": 0, "errors": 0}
         try:
             broker = broker_for_facts(self._ctx, mode)
-            entries = order_journal.open_entries(self._store(), mode)
+            entries = self._journal().open_entries(mode)
         except Exception as exc:
             self._log.error("follow_up_failed", error=str(exc))
             counts["errors"] += 1
             return counts
-        if recheck_not_placed(self._ctx, self._store(), broker, mode, self._log):
-            entries = order_journal.open_entries(self._store(), mode)
-        for row, entry in entries:
+        if recheck_not_placed(self._ctx, self._journal(), broker, mode, self._log):
+            entries = self._journal().open_entries(mode)
+        for open_entry in entries:
             if self._ctx.stopping.is_set():
                 break
             counts["checked"] += 1
-            state, fills = self._apply(broker, mode, row, entry)
+            state, fills = self._apply(broker, mode, open_entry)
             counts["fills"] += fills
             if state is None:
                 counts["errors"] += 1
             elif state in FINAL_STATES:
                 counts["final"] += 1
         self._publish_fills(mode)
-        report_in_doubt(self._ctx, self._store(), self._log)
+        report_in_doubt(self._ctx, self._journal(), self._log)
         return counts
 
     def reconcile(self, mode: LedgerMode) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import deferred_buys, fx_journal, order_journal
+from arduino_trader.adapters.store import deferred_buys
 from arduino_trader.domain.emergency import MIN_CURRENCY_RESERVE
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.journal import FINAL_STATES
@@ -95,10 +95,10 @@ class BuyFunding:
                                         verdict.warnings)
         for attempt in range(1, MAX_FUNDING_ATTEMPTS + 1):
             key = funding_key(msg.intent_key, attempt)
-            row = order_journal.find_by_intent(self._store(), key)
-            if row is None:
+            record = self._ctx.deps.order_journal.find_by_intent(key)
+            if record is None:
                 return self._new_funding(msg, key, mode, broker, gathered, limits, short)
-            cid = int(row["client_order_id"])
+            cid = record.client_order_id
             state = self._state_now(broker, mode, cid)
             details = self._funding_details(key, cid)
             if state not in FINAL_STATES:
@@ -200,9 +200,9 @@ class BuyFunding:
         (the buy deferred first): its details once it filled, the buy's answer while it
         is open or ended unfilled, or None when no route exists."""
         intent, facts, leg_key = msg.intent, gathered.facts, f"{key}|leg:1"
-        row = order_journal.find_by_intent(self._store(), leg_key)
-        if row is not None:
-            cid = int(row["client_order_id"])
+        record = self._ctx.deps.order_journal.find_by_intent(leg_key)
+        if record is not None:
+            cid = record.client_order_id
             state = self._state_now(broker, mode, cid)
         else:
             assert facts.security is not None and facts.cash is not None
@@ -251,17 +251,17 @@ class BuyFunding:
     def _state_now(self, broker: Broker, mode: LedgerMode, cid: int) -> str:
         """The journal state of a funding exchange; one look at the broker when it is
         still open (never a wait: the order follow-up looks again)."""
-        state = str(fx_journal.journal_state(self._store(), cid))
+        state = str(self._ctx.deps.order_journal.state_of(cid))
         if state not in FINAL_STATES:
             state = self._follow.check(broker, mode, cid) or state
         return state
 
     def _funding_details(self, key: str, cid: int) -> dict[str, Any]:
-        row = order_journal.find_by_intent(self._store(), key)
-        assert row is not None
-        return {"intent_key": key, "client_order_id": cid, "symbol": str(row["symbol"]),
-                "side": str(row["side"]), "quantity": int(row["quantity"]),
-                "state": str(row["state"]), "filled_quantity": str(row["filled_quantity"])}
+        record = self._ctx.deps.order_journal.find_by_intent(key)
+        assert record is not None
+        return {"intent_key": key, "client_order_id": cid, "symbol": record.symbol,
+                "side": record.side, "quantity": record.quantity, "state": record.state,
+                "filled_quantity": str(record.filled_quantity)}
 
     def _deferred(self, intent: OrderIntent, details: dict[str, Any]) -> OrderResult:
         self._log.info("buy_deferred", isin=intent.isin, source=intent.source, **details)

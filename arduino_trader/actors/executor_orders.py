@@ -10,8 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import order_journal
-from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.domain.execution.facts import LedgerMode, SafetyLimits
 from arduino_trader.domain.execution.fx_safety import evaluate_exchange
 from arduino_trader.domain.execution.orders import (
@@ -31,7 +29,7 @@ from arduino_trader.protocols.execution import (
     SubmitExchange,
     SubmitOrder,
 )
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.order_journal import NewOrder, OrderJournal
 
 from .base import ActorContext
 from .executor_facts import BROKER_TIMEOUT_S, Gathered, facts_gatherer, fx_fee, fx_limits
@@ -49,8 +47,8 @@ class OrderSender:
         self._publish = publish
         self._follow = follow
 
-    def _store(self) -> Database:
-        return self._ctx.deps.store
+    def _journal(self) -> OrderJournal:
+        return self._ctx.deps.order_journal
 
     def blocked(self, intent: OrderIntent, mode: LedgerMode, layer: str, code: str,
                 message: str, kind: str = "blocked", warnings: tuple[str, ...] = (),
@@ -58,8 +56,7 @@ class OrderSender:
         """Record and publish a refused order; its answer."""
         now = self._ctx.clock.now()
         try:
-            order_journal.record_rejection(
-                self._store(), intent, mode, layer, code, message, now)
+            self._journal().record_rejection(intent, mode, layer, code, message, now)
         except Exception as exc:
             self._log.error("rejection_not_recorded", error=str(exc))
         self._log.info("order_blocked", isin=intent.isin, side=intent.side, layer=layer,
@@ -82,12 +79,11 @@ class OrderSender:
             return self.blocked(msg.intent, mode, "order", "order_construction", str(exc))
         new = NewOrder(msg.intent, msg.intent_key, int(msg.intent.quantity), price,
                        str(security["currency"]), mode, msg.bucket_id, msg.reason)
-        row, created = order_journal.journal_order(
-            self._store(), new, now, client_order_id)
-        cid = int(row["client_order_id"])
-        if not created:
+        journaled = self._journal().journal_order(new, now, client_order_id)
+        cid = journaled.record.client_order_id
+        if not journaled.created:
             return OrderResult("duplicate", "this intent was already journaled",
-                               client_order_id=cid, state=str(row["state"]))
+                               client_order_id=cid, state=journaled.record.state)
         self._log.info("order_journaled", client_order_id=cid, isin=msg.intent.isin,
                        side=msg.intent.side, quantity=int(msg.intent.quantity),
                        limit=str(price), mode=mode, source=msg.intent.source)
@@ -128,12 +124,11 @@ class OrderSender:
                              Decimal(order.quantity), msg.source)
         new = NewOrder(intent, msg.intent_key, order.quantity, order.limit_price, pair.quote,
                        mode, msg.bucket_id, msg.reason)
-        row, created = order_journal.journal_order(
-            self._store(), new, self._ctx.clock.now(), client_order_id)
-        cid = int(row["client_order_id"])
-        if not created:
+        journaled = self._journal().journal_order(new, self._ctx.clock.now(), client_order_id)
+        cid = journaled.record.client_order_id
+        if not journaled.created:
             return OrderResult("duplicate", "this intent was already journaled",
-                               client_order_id=cid, state=str(row["state"]))
+                               client_order_id=cid, state=journaled.record.state)
         self._log.info("exchange_journaled", client_order_id=cid, symbol=pair.symbol,
                        side=order.side, quantity=order.quantity, limit=str(order.limit_price),
                        source_currency=order.source, target_currency=order.target,
@@ -154,7 +149,7 @@ class OrderSender:
 
     def _send(self, broker: Broker, new: NewOrder, cid: int) -> str:
         """Place the journaled order; the journal says what is known afterwards."""
-        store, now = self._store(), self._ctx.clock.now
+        journal, now = self._journal(), self._ctx.clock.now
         request = OrderRequest(symbol=new.intent.symbol.upper(), side=new.intent.side,
                                quantity=new.quantity, user_order_id=cid,
                                limit_price=new.limit_price)
@@ -162,14 +157,14 @@ class OrderSender:
             ack = self._ctx.io.run(broker.place_order(request), BROKER_TIMEOUT_S * 2)
         except (BrokerError, TimeoutError) as exc:
             failure = after_failure(exc)
-            order_journal.mark_state(store, cid, failure.state, failure.note, now())
+            journal.mark_state(cid, failure.state, failure.note, now())
             emit = self._log.error if failure.state == "unresolved" else self._log.warning
             emit(failure.event, client_order_id=cid, error=str(exc))
-            report_in_doubt(self._ctx, store, self._log)
+            report_in_doubt(self._ctx, journal, self._log)
             if (refused := refused_event(new, failure.state, failure.note)) is not None:
                 self._publish(refused)
             return failure.state
-        order_journal.mark_sent(store, cid, ack.order_id, now())
+        journal.mark_sent(cid, ack.order_id, now())
         self._log.info("order_sent", client_order_id=cid, broker_order_id=ack.order_id,
                        recovered=ack.recovered)
         self._publish(placed_event(new, cid, ack.order_id))

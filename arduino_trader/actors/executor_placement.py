@@ -11,15 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import order_recheck
-from arduino_trader.adapters.store.order_journal import NewOrder
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.placement import unresolved_report
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.execution import OrderPlaced, OrderRejected
 from arduino_trader.protocols.messages import ComponentStatus
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.order_journal import NewOrder, OrderJournal
 
 from .base import HEALTH_ACTOR, ActorContext
 from .executor_facts import BROKER_TIMEOUT_S
@@ -43,34 +41,32 @@ def refused_event(new: NewOrder, state: str, note: str) -> OrderRejected | None:
                          new.intent.source, "broker", state, note)
 
 
-def recheck_not_placed(ctx: ActorContext, store: Database, broker: Broker, mode: LedgerMode,
-                       log: Any) -> int:
+def recheck_not_placed(ctx: ActorContext, journal: OrderJournal, broker: Broker,
+                       mode: LedgerMode, log: Any) -> int:
     """Ask the broker about recent ``not_placed`` entries; reopen those it shows.
     Returns how many were reopened (the caller's follow-up then settles them)."""
     now = ctx.clock.now()
-    rows = order_recheck.recheck_candidates(store, mode, now)
     reopened = 0
-    for row in rows:
-        cid = int(row["client_order_id"])
+    for record in journal.recheck_candidates(mode, now):
+        cid = record.client_order_id
         try:
             order = ctx.io.run(broker.find_order(cid), BROKER_TIMEOUT_S)
         except (BrokerError, TimeoutError) as exc:
             log.warning("not_placed_recheck_failed", client_order_id=cid, error=str(exc))
             continue
         if order is None:
-            order_recheck.mark_rechecked(store, cid, now)
-        elif order_recheck.reopen(store, cid, order.order_id, now):
+            journal.mark_rechecked(cid, now)
+        elif journal.reopen(cid, order.order_id, now):
             log.error("not_placed_reopened", client_order_id=cid,
                       broker_order_id=order.order_id, status=order.status_name, mode=mode)
             reopened += 1
     return reopened
 
 
-def report_in_doubt(ctx: ActorContext, store: Database, log: Any) -> None:
+def report_in_doubt(ctx: ActorContext, journal: OrderJournal, log: Any) -> None:
     """Tell the health monitor which orders have an unknown outcome (none: ok)."""
     try:
-        rows = order_recheck.in_doubt(store)
-        level, message = unresolved_report(rows)
+        level, message = unresolved_report(journal.in_doubt())
         ctx.bus.tell(HEALTH_ACTOR, ComponentStatus(COMPONENT, level, message[:500],
                                                    ctx.clock.now()))
     except Exception as exc:  # a report must never break an order path

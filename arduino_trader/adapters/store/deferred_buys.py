@@ -18,7 +18,7 @@ from arduino_trader.protocols.execution import OrderIntent, SubmitOrder
 from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database
 
-from .order_recheck import NEVER_SENT
+from .order_journal import NEVER_SENT
 
 DeferredState = Literal["waiting", "done", "ended"]
 

@@ -1,9 +1,9 @@
 """The FX ledger (migration 0410): fills of currency-exchange orders.
 
 Exchange orders are journal entries in ``orders`` like any order (written before the
-send by :func:`~arduino_trader.adapters.store.order_journal.journal_order`); a
-follow-up's state change and its fills are one transaction here, fills keyed by the
-broker's trade id so a repeated follow-up records nothing twice.
+send by the order journal, :class:`~.order_journal.SqliteOrderJournal`); a follow-up's
+state change and its fills are one transaction here, fills keyed by the broker's trade id
+so a repeated follow-up records nothing twice.
 """
 
 from __future__ import annotations
@@ -82,10 +82,3 @@ def list_fx_trades(db: Database, limit: int = 50) -> list[dict[str, Any]]:
             item[key] = datetime.fromtimestamp(int(item[key]), UTC).isoformat()
         out.append(item)
     return out
-
-
-def journal_state(db: Database, client_order_id: int) -> str | None:
-    """The journal state of an order (any kind) by client id; None when unknown."""
-    row = db.fetch_one("SELECT state FROM orders WHERE client_order_id = ?",
-                       (client_order_id,))
-    return None if row is None else str(row["state"])

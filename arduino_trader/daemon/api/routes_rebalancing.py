@@ -22,10 +22,10 @@ from arduino_trader.adapters.store import (
     bucket_trades_repo,
     cash_flow_repo,
     fx_tables,
-    order_journal,
     plan_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import (
     committed_eur,
@@ -360,7 +360,7 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
     rates = await _rates(ctx)
     live = ctx.settings.current().typed.trading_mode == "live"
     virtual = ZERO if live else ctx.settings.current().typed.virtual_test_cash
-    open_buys = await asyncio.to_thread(order_journal.open_buys, ctx.store,
+    open_buys = await asyncio.to_thread(SqliteOrderJournal(ctx.store).open_buys,
                                         "live" if live else "research")
     short: list[dict[str, Any]] = []
     for bucket_id in sorted({t.bucket_id for t in plan.trades if t.side == "BUY"}):

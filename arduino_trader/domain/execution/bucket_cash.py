@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.order_journal import OpenBuy
 
 CORE = "core"
 
@@ -27,16 +28,6 @@ class BucketCash:
     cash_eur: Decimal | None
     committed_eur: Decimal = ZERO
     """What the bucket's open buys will still spend (EUR, at their limit)."""
-
-
-@dataclass(frozen=True)
-class OpenBuy:
-    """The unfilled rest of a journaled buy that is not final yet."""
-
-    bucket_id: str
-    currency: str
-    quantity: Decimal
-    limit_price: Decimal
 
 
 def committed_eur(open_buys: Iterable[OpenBuy], bucket_id: str,

@@ -10,18 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from arduino_trader.protocols.broker import Side
 from arduino_trader.protocols.execution import OrderIntent, OrderSource
+from arduino_trader.protocols.order_journal import LedgerMode, TradeFact
 
 from .bucket_cash import BucketCash
 from .costs import CostModel
 
 __all__ = ["BucketCash", "LedgerMode", "OpenOrderFact", "OrderIntent", "OrderSource",
            "PriceFacts", "SafetyFacts", "SafetyLimits", "SecurityFacts", "TradeFact"]
-
-LedgerMode = Literal["live", "research"]
 
 
 @dataclass(frozen=True)
@@ -36,17 +34,6 @@ class SecurityFacts:
     allow_buy: bool = True
     allow_sell: bool = True
     min_lot: int = 1
-
-
-@dataclass(frozen=True)
-class TradeFact:
-    """One past trade of the ledger."""
-
-    isin: str
-    side: Side
-    at: datetime
-    mode: LedgerMode
-    order_id: str | None
 
 
 @dataclass(frozen=True)

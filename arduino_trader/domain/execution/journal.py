@@ -7,19 +7,21 @@ checked again, never assumed filled or absent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Literal
 
-from arduino_trader.protocols.broker import Fill, Order, Side
+from arduino_trader.protocols.broker import Order
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.order_journal import (
+    FINAL_STATES,
+    FollowUp,
+    JournalEntry,
+    JournalState,
+)
 
-JournalState = Literal["journaled", "sent", "unresolved", "partially_filled", "filled",
-                       "cancelled", "rejected", "expired", "not_placed"]
+__all__ = ["ABSENT_GRACE", "FINAL_STATES", "OPEN_STATES", "FollowUp", "JournalEntry",
+           "JournalState", "follow_up"]
+
 OPEN_STATES: frozenset[str] = frozenset({"journaled", "sent", "unresolved", "partially_filled"})
-FINAL_STATES: frozenset[str] = frozenset({"filled", "cancelled", "rejected", "expired",
-                                          "not_placed"})
 ABSENT_GRACE = timedelta(minutes=5)
 """How long the broker may lag before 'no order with this client id' means not placed."""
 
@@ -27,39 +29,6 @@ _STATUS_STATE: dict[int, JournalState] = {
     21: "filled", 30: "cancelled", 31: "cancelled", 70: "rejected", 74: "rejected",
     0: "rejected", 71: "expired", 72: "expired",
 }
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One order as the journal knows it."""
-
-    client_order_id: int
-    isin: str
-    symbol: str
-    side: Side
-    quantity: int
-    state: JournalState
-    created_at: datetime
-    broker_order_id: int | None = None
-    filled: Decimal = ZERO
-    known_trade_ids: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """The entry's next state and the fills to record (each exactly once)."""
-
-    state: JournalState
-    broker_order_id: int | None
-    broker_status: int | None
-    filled: Decimal
-    new_fills: tuple[Fill, ...]
-    note: str
-
-    @property
-    def final(self) -> bool:
-        """No further broker check is needed."""
-        return self.state in FINAL_STATES
 
 
 def follow_up(entry: JournalEntry, order: Order | None, now: datetime) -> FollowUp:

@@ -11,14 +11,13 @@ order with this client id" become ``not_placed``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from arduino_trader.protocols.broker_errors import BrokerRejected, OrdersDisabled
 from arduino_trader.protocols.messages import HealthLevel
-
-from .journal import JournalState
+from arduino_trader.protocols.order_journal import JournalRecord, JournalState
 
 RECHECK_WINDOW = timedelta(days=1)
 """How long after its creation a ``not_placed`` entry is still asked about: a broker that
@@ -64,12 +63,12 @@ def recheck_due(state: str, created_at: datetime, updated_at: datetime,
             and now - updated_at >= RECHECK_EVERY)
 
 
-def unresolved_report(rows: list[dict[str, Any]]) -> tuple[HealthLevel, str]:
+def unresolved_report(rows: Sequence[JournalRecord]) -> tuple[HealthLevel, str]:
     """The health level and message for the entries whose outcome is unknown."""
     if not rows:
         return "ok", "no order with an unknown outcome"
-    named = ", ".join(f"client id {r['client_order_id']} ({r['side']} {r['quantity']} "
-                      f"{r['symbol']}, {r['mode']})" for r in rows[:5])
+    named = ", ".join(f"client id {r.client_order_id} ({r.side} {r.quantity} "
+                      f"{r.symbol}, {r.mode})" for r in rows[:5])
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     return "degraded", (f"order outcome unknown, being resolved with the broker (do not "
                         f"retry): {named}{more}")
