@@ -95,12 +95,18 @@ def _finished(d: ProbeDaemon, job: str) -> int:
     return int(row[0])
 
 
+def _run_ok(d: ProbeDaemon, run_id: str) -> bool:
+    """The run finished, and well: not closed by the scheduler's stale-lock sweep."""
+    row = d.store.fetch_one("SELECT ok FROM job_runs WHERE run_id = ? "
+                            "AND finished_at IS NOT NULL", (run_id,))
+    return row is not None and row["ok"] == 1
+
+
 def test_a_long_price_sync_keeps_market_data_alive_and_past_its_budget_stuck(
         rig: tuple[SlowQuoteDaemon, ManualClock, SlowQuotes]) -> None:
     d, clock, slow = rig
     wait_for(lambda: _finished(d, "sync_securities_data") >= 1 and _finished(d, JOB) >= 1,
              90, "the start-up syncs")
-    runs = _finished(d, JOB)
     api = Client(d)
     slow.armed.set()
     code, started = api.call("POST", f"/api/system/jobs/{JOB}")
@@ -125,7 +131,7 @@ def test_a_long_price_sync_keeps_market_data_alive_and_past_its_budget_stuck(
 
     slow.armed.clear()
     slow.release.set()
-    wait_for(lambda: _finished(d, JOB) == runs + 1, 60, "the slow job to finish")
+    wait_for(lambda: _run_ok(d, started["run_id"]), 90, "the slow job to finish")
     wait_for(lambda: "busy" not in _market(d) and _report(d).actors_alive, 15,
              "market data plainly alive again")
     assert d.watchdog_tick() is True

@@ -320,3 +320,56 @@ def test_a_worker_killed_mid_trial_has_its_trial_run_again_on_another_worker(
     assert {r["worker"] for r in rows} == {names["survivor"]}  # the victim finished none
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["trials"] == 2 and summary["failed"] == 0
+
+
+def test_price_data_lost_from_the_cluster_is_sent_again_and_its_trials_rerun(
+        tmp_path: Path, small_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The scheduler may keep a single replica of the scattered price data, and lose it
+    with a worker: it then cancels every task that needs it. Here another client forgets
+    the data once a trial is executing; the study scatters it again, sends the cancelled
+    trials again, and records every trial once."""
+    from distributed import Client, Future
+
+    started = tmp_path / "started"
+    procs: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+    dropped: list[str] = []
+
+    def drop_data_when_a_trial_starts(address: str) -> None:
+        while not stop.is_set():
+            keys = started.read_text(encoding="utf-8").split() if started.is_file() else []
+            if any(k.startswith("study-") for k in keys):
+                with Client(address, timeout=30) as other:
+                    data = [k for k in other.who_has() if str(k).startswith("PriceData")]
+                    other.cancel([Future(k, client=other) for k in data], force=True)
+                    dropped.extend(str(k) for k in data)
+                return
+            stop.wait(0.05)
+
+    try:
+        address = _scheduler(tmp_path, procs)
+        env = {**WORKER_ENV, STARTED_ENV: str(started)}
+        preload = ("--preload", str(Path(__file__).with_name("dask_started_signal.py")))
+        procs += [_worker(address, name, tmp_path, "--nworkers", "1", *preload, env=env)
+                  for name in ("w1", "w2")]
+        _workers_up(address, 2)
+        dropper = threading.Thread(target=drop_data_when_a_trial_starts, args=(address,),
+                                   daemon=True)
+        dropper.start()
+        out = tmp_path / "study"
+        code = main(["study", "--config", str(_config(tmp_path)), "--out", str(out),
+                     "--window", WINDOWS[0], "--window", WINDOWS[1], "--oos", OOS,
+                     "--grid", "beam_width=1,2", "--scheduler", address,
+                     "--data", str(small_data), "--log-level", "none"])
+        stop.set()
+        dropper.join(timeout=30)
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert dropped, "the price data was never dropped"
+    finally:
+        stop.set()
+        _stop(procs)
+    rows = _rows(out)
+    done = [(r["trial"], r["phase"], r["window"]) for r in rows]
+    assert len(done) == len(set(done)) == 5
+    assert all(r["status"] == "ok" for r in rows), rows

@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +32,7 @@ CONNECT_TIMEOUT_S = 10
 # sets OMP/MKL/OpenBLAS to one thread per worker): N workers use N cores, no more. The
 # workers inherit NUMBA_CACHE_DIR, so they share one compiled-kernel cache on disk.
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}
+RESUBMITS = 3  # times a task the cluster cancelled (its data lost) is sent again
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class Study:
         self.oos: dict[int, dict[str, Any]] = {}
         self.workers: dict[str, float] = {}
         self.data: Any = None
+        self._payload: PriceData | None = None
         self.warm: dict[str, float] | None = None  # each worker's warm-up seconds
         self.checked: list[str] = []
 
@@ -180,8 +183,8 @@ class Study:
                 content = self.options.data.read_bytes()
             except OSError as exc:
                 raise StudyError(f"cannot read --data {self.options.data}: {exc}") from None
-            payload = PriceData(self.options.data.name, content)
-            self.data = self.client.scatter(payload, broadcast=True)
+            self._payload = PriceData(self.options.data.name, content)
+            self.data = self.client.scatter(self._payload, broadcast=True)
 
     def warm_up(self, window: Window) -> dict[str, float]:
         """One backtest of ``window`` with the base settings on every worker, before the
@@ -205,12 +208,22 @@ class Study:
         self.warm = {str(r["worker"]): float(r["wall_s"]) for r in rows}
         return self.warm
 
-    def _submit(self, trial: int, phase: str, window: Any) -> Any:
+    def _restore_data(self) -> None:
+        """Scatter the price data again when no worker holds it any more."""
+        if self.data is None or self._payload is None:
+            return
+        if self.data.cancelled() or not self.client.who_has([self.data]).get(self.data.key):
+            # A fresh key: the lost one may still be known to the client as cancelled.
+            self.data = self.client.scatter(self._payload, broadcast=True, hash=False)
+
+    def _submit(self, trial: int, phase: str, window: Any, attempt: int = 0) -> Any:
+        # A task sent again gets a key of its own: the client keeps the cancelled one.
+        again = f"-again{attempt}" if attempt else ""
         return self.client.submit(
             run_window, trial, phase, (window.start.isoformat(), window.end.isoformat()),
             self.settings[trial], self.base,
             (self.options.initial_cash, self.options.monthly_deposit), self.data,
-            key=f"study-{trial}-{phase}-{window.label}", pure=False)
+            key=f"study-{trial}-{phase}-{window.label}{again}", pure=False)
 
     def _run(self, jobs: list[tuple[int, str, Any]], progress: Progress,
              on_row: Callable[[dict[str, Any]], None]) -> None:
@@ -218,6 +231,7 @@ class Study:
         from distributed import as_completed
 
         futures = []
+        by_key: dict[str, tuple[int, str, Any, int]] = {}  # job and attempt by task key
         for trial, phase, window in jobs:
             row = self.store.done(trial, phase, window.label)
             if row is not None:  # done by an earlier run of this study
@@ -225,9 +239,25 @@ class Study:
                 on_row(row)
             else:
                 futures.append(self._submit(trial, phase, window))
+                by_key[str(futures[-1].key)] = (trial, phase, window, 0)
         running = len(futures)
-        for future in as_completed(futures):
-            row = future.result()
+        pending = as_completed(futures)
+        for future in pending:
+            try:
+                row = future.result()
+            except CancelledError as exc:
+                # The cluster dropped the task: its price data went with a lost worker
+                # (the scheduler may keep a single replica of scattered data). Send the
+                # data again if no worker holds it, then the task.
+                trial, phase, window, attempt = by_key[str(future.key)]
+                if attempt >= RESUBMITS:
+                    raise StudyError(f"{future.key} was cancelled by the cluster "
+                                     f"{attempt + 1} times: {exc}") from None
+                self._restore_data()
+                again = self._submit(trial, phase, window, attempt + 1)
+                by_key[str(again.key)] = (trial, phase, window, attempt + 1)
+                pending.add(again)
+                continue
             future.release()
             running -= 1
             self.store.add(row)
