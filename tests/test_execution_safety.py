@@ -218,3 +218,21 @@ def test_the_position_guardrail_scales_with_the_universe() -> None:
     big = facts(position_value_eur=Decimal(30_000))  # 30 % + this buy's ~0.9 %
     assert evaluate(intent("BUY"), big, five).allowed
     assert code(intent("BUY"), big) == "position_limit"
+
+
+
+def test_the_52_week_high_guardrail_follows_its_setting() -> None:
+    from arduino_trader.actors.executor_facts import safety_limits
+    from arduino_trader.config.settings import load_settings
+
+    quote = PriceFacts(Decimal(100), NOW - timedelta(minutes=1),
+                       tuple(Decimal(95) for _ in range(30)), Decimal(102))
+    near_high = facts(price=quote)
+    verdict = evaluate(intent("BUY"), near_high, safety_limits(load_settings(None, environ={})))
+    assert verdict.rejection is not None and verdict.rejection.code == "near_52w_high"
+    off = safety_limits(load_settings(None, environ={}, overrides={"max_buy_vs_52w_high": 1}))
+    assert off.max_buy_vs_52w_high == Decimal(1)
+    assert evaluate(intent("BUY"), near_high, off).allowed
+    unknown = facts(price=dataclasses.replace(quote, high_52w=None))
+    assert evaluate(intent("BUY"), unknown, off).allowed
+    assert code(intent("BUY"), unknown) == "high_52w_unknown"

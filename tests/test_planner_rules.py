@@ -139,3 +139,34 @@ def test_warm_up_with_a_month_of_history_still_deploys() -> None:
     secs, prices = universe(t=25)
     result = plan(PlanInput(secs, prices, (), 10_000.0, settings=SMALL))
     assert result.status == "plan" and result.steps[0].side == "BUY", result.reason
+
+
+def _fully_held() -> tuple[list[SecurityInfo], np.ndarray, list[Holding]]:
+    secs, prices = universe()
+    return secs, prices, [Holding(s.symbol, 100, float(prices[i, -1]), 400, 400, None)
+                          for i, s in enumerate(secs)]
+
+
+def test_a_deployment_never_buys_less_than_its_minimum_and_takes_the_rest_along() -> None:
+    secs, prices, holdings = _fully_held()
+    fixed = PlannerSettings(**{**SMALL.__dict__, "regime_cash_reserve": dict.fromkeys(
+        ("bull", "sideways", "bear"), 0.0)})  # the reserve is min_cash_reserve: 500
+    small = plan(PlanInput(secs, prices, holdings, 500 + 400.0, settings=fixed))
+    assert small.cash_reserve_eur == 500
+    assert not any(s.category == "deploy" for s in small.steps), small.reason  # 400 < 500
+    one = plan(PlanInput(secs, prices, holdings, 500 + 900.0, settings=fixed))
+    [step] = one.steps
+    # 900 is above the minimum; what a 500 buy would leave (~400) could not be deployed
+    # on its own, so it goes into the same buy: one fixed fee instead of two
+    assert step.category == "deploy" and step.estimated_value_eur > 900 - 2 * step.estimated_price
+
+
+def test_the_52_week_high_guardrail_is_a_setting() -> None:
+    secs, prices, holdings = _fully_held()
+    prices[:, -1] = prices.max(axis=1)  # every security at its 52-week high
+    at_high = PlannerSettings(**{**SMALL.__dict__, "thesis_break_max_score": 0.0})
+    guarded = plan(PlanInput(secs, prices, holdings, 5_000.0, settings=at_high))
+    assert guarded.status == "nothing_to_do" and "near the 52-week high: 6" in guarded.reason
+    off = PlannerSettings(**{**at_high.__dict__, "max_buy_vs_52w_high": 1.0})
+    result = plan(PlanInput(secs, prices, holdings, 5_000.0, settings=off))
+    assert [s.category for s in result.steps] == ["deploy"], result.reason

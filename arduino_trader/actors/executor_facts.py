@@ -82,6 +82,7 @@ def safety_limits(settings: Settings, *, simulate: bool = False,
         max_trades_per_day=settings.typed.max_trades_per_day,
         max_trades_per_week=settings.typed.max_trades_per_week,
         limit_buffer=Decimal(str(settings.typed.limit_order_buffer_percent)),
+        max_buy_vs_52w_high=Decimal(str(settings.typed.max_buy_vs_52w_high)),
     )
 
 

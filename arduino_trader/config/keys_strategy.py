@@ -34,6 +34,9 @@ KEYS: tuple[SettingSpec, ...] = (
     SettingSpec("deploy_optimizer_blend", "float", 0.0, "Deployment target: equal weight "
                 "blended with the optimiser's target by this share (0: equal weight)",
                 unit="fraction", minimum=0, maximum=1, group=_S),
+    SettingSpec("max_buy_vs_52w_high", "float", 0.95, "No buy while the price is above this "
+                "fraction of its 52-week high (planner and executor guardrail; 1 turns it "
+                "off)", unit="fraction", minimum=0.5, maximum=1, group=_S),
     SettingSpec("rebuy_cooldown_days", "int", 30, "No buy of a security within this many "
                 "days after selling it (planner and executor)", unit="days", minimum=0,
                 maximum=365, group=_S),

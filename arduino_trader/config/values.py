@@ -161,6 +161,7 @@ class SettingValues:
     market_regime_bull_threshold: float
     market_regime_detection_enabled: bool
     market_regime_sideways_cash_reserve: float  # fraction
+    max_buy_vs_52w_high: float  # fraction
     max_loss_threshold: float  # fraction
     max_opportunities_per_category: int
     max_plan_depth: int

@@ -194,9 +194,11 @@ def _guardrails(c: LayerContext) -> Rejection | None:
         return None
     price = c.facts.price
     assert price is not None  # the price layer ran first
-    if price.high_52w is None or price.high_52w <= 0:
+    high_limit = c.limits.max_buy_vs_52w_high  # 1 or more: the 52-week-high guardrail is off
+    if high_limit < 1 and (price.high_52w is None or price.high_52w <= 0):
         return Rejection("guardrails", "high_52w_unknown", "52-week high unknown")
-    if price.price > price.high_52w * c.limits.max_buy_vs_52w_high:
+    if high_limit < 1 and price.high_52w is not None \
+            and price.price > price.high_52w * high_limit:
         return Rejection("guardrails", "near_52w_high", f"price {price.price} is above "
                          f"{c.limits.max_buy_vs_52w_high:.0%} of the 52-week high "
                          f"{price.high_52w}")

@@ -95,6 +95,7 @@ SETTING_FIELDS: Mapping[str, str] = MappingProxyType({
     "deploy_min_trade_eur": "deploy_min_trade_eur",
     "deploy_optimizer_blend": "deploy_optimizer_blend",
     "rebuy_cooldown_days": "rebuy_cooldown_days",
+    "max_buy_vs_52w_high": "max_buy_vs_52w_high",
     "thesis_break_drop": "thesis_break_drop",
     "thesis_break_max_score": "thesis_break_max_score",
 })
@@ -154,6 +155,7 @@ class PlannerSettings:
     deploy_min_trade_eur: float = 500.0
     deploy_optimizer_blend: float = 0.0
     rebuy_cooldown_days: float = 30
+    max_buy_vs_52w_high: float = 0.95  # 1: the guardrail is off
     thesis_break_drop: float = 0.5
     thesis_break_max_score: float = 0.5
     min_trade_eur: float = 400.0

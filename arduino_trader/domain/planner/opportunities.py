@@ -107,6 +107,13 @@ def _top(u: Universe, cands: list[Candidate], n: int, s: PlannerSettings) -> lis
     return diverse_select(cands, n, cluster, s.diversity_weight)
 
 
+def near_52w_high(u: Universe, i: int, s: PlannerSettings) -> bool:
+    """Whether the 52-week-high guardrail refuses a buy of security ``i`` (the executor
+    applies the same ``max_buy_vs_52w_high``; at 1 it refuses nothing)."""
+    limit = s.max_buy_vs_52w_high
+    return limit < 1 and u.high_52w[i] > 0 and u.price[i] > limit * u.high_52w[i]
+
+
 def _buy_allowed(u: Universe, i: int, s: PlannerSettings) -> str | None:
     sec = u.securities[i]
     if not sec.allow_buy:
@@ -118,8 +125,8 @@ def _buy_allowed(u: Universe, i: int, s: PlannerSettings) -> str | None:
         return "bought recently"
     if u.score(i) < s.min_security_score:
         return "score below minimum"
-    if u.high_52w[i] > 0 and u.price[i] >= 0.95 * u.high_52w[i]:
-        return "within 5 % of the 52-week high"
+    if near_52w_high(u, i, s):
+        return "near the 52-week high"
     return None
 
 

@@ -12,11 +12,13 @@ acts gives the plan (one step: the daemon executes step 1 and plans again):
 3. **The searched plan** — when its first step is one the executor would take (not a
    buy within ``buy_cooldown_days`` of a buy or ``rebuy_cooldown_days`` of a sell, not a
    sell within ``min_hold_days`` of a trade).
-4. **Deploy** — cash above the reserve plus the tolerance (``deploy_tolerance_eur`` or
-   ``deploy_tolerance_fraction`` of the portfolio, the larger) buys the security furthest
-   below its deployment target (equal weight blended with the optimiser's target by
-   ``deploy_optimizer_blend``) among those no safety rule blocks; when every one is
-   blocked, the plan says which rule blocked how many.
+4. **Deploy** — cash above the reserve plus the tolerance (``deploy_tolerance_eur``,
+   ``deploy_tolerance_fraction`` of the portfolio or ``deploy_min_trade_eur``, the
+   largest: no deployment buys less than its minimum) buys the security furthest below
+   its deployment target (equal weight blended with the optimiser's target by
+   ``deploy_optimizer_blend``) among those no safety rule blocks, at least the minimum and
+   the rest too when what would remain could not be deployed on its own (one fixed fee,
+   not two); when every one is blocked, the plan says which rule blocked how many.
 
 Every rule stops where the executor's safety checks would refuse (cooldowns, minimum
 hold, the 52-week-high guardrail, the position cap), so a plan step is one the
@@ -30,9 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .models import Holding, PlanInput, PlannerSettings, PlanResult, Step
-from .opportunities import Universe, position_cap
-
-NEAR_HIGH = 0.95  # the executor's guardrail: no buy above 95 % of the 52-week high
+from .opportunities import Universe, near_52w_high, position_cap
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def buy_block(u: Universe, i: int, s: PlannerSettings, last_sell: float | None,
         return "buy cooldown"
     if _recent(last_sell, s.rebuy_cooldown_days):
         return "rebuy cooldown after a sale"
-    if u.high_52w[i] > 0 and u.price[i] > NEAR_HIGH * u.high_52w[i]:
+    if near_52w_high(u, i, s):
         return "near the 52-week high"
     if u.total_eur > 0 and u.hold_qty[i] * u.price_eur[i] >= cap * u.total_eur:
         return "at the position cap"
@@ -165,7 +165,9 @@ def deployment(u: Universe, inp: PlanInput, cash_eur: float, reserve_eur: float,
     """The deployment buy, a reason naming the rules that block every candidate, or None
     when the cash above the reserve is within the tolerance."""
     s = inp.settings
-    tolerance = max(s.deploy_tolerance_eur, s.deploy_tolerance_fraction * u.total_eur)
+    # a deployment never buys less than its minimum: cash below it waits for the next deposit
+    tolerance = max(s.deploy_tolerance_eur, s.deploy_tolerance_fraction * u.total_eur,
+                    s.deploy_min_trade_eur)
     spare = cash_eur - reserve_eur
     if not s.deploy_enabled or not math.isfinite(spare) or spare <= tolerance \
             or not u.total_eur > 0:
@@ -192,9 +194,11 @@ def deployment(u: Universe, inp: PlanInput, cash_eur: float, reserve_eur: float,
     gap, i = best
     price = u.price_eur[i]
     room = cap * u.total_eur - u.hold_qty[i] * price
+    usable = spare / (1 + s.transaction_cost_percent) - s.transaction_cost_fixed
     want = max(gap * u.total_eur, s.deploy_min_trade_eur)
-    budget = min(spare / (1 + s.transaction_cost_percent) - s.transaction_cost_fixed,
-                 want, room)
+    if usable - want <= tolerance:
+        want = usable  # the rest could not make a deployment of its own: one fee, not two
+    budget = min(usable, want, room)
     lot = max(1, u.securities[i].min_lot)
     qty = int(budget / price / lot) * lot if price > 0 and math.isfinite(budget) else 0
     if qty <= 0:
