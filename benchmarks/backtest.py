@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--start", default="2012-01-03")
     parser.add_argument("--end", default="2021-12-31")
     parser.add_argument("--initial-cash", default="10000")
-    parser.add_argument("--monthly-deposit", default="500")
+    parser.add_argument("--monthly-deposit", default="1000")
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--compare", metavar="REV", default=None,
                         help="also run git revision REV and print both with their ratio")

@@ -194,3 +194,24 @@ def test_cash_is_neutral_in_the_risk_terms(seed: int, qty: int) -> None:
     for name, target in own.items():
         lo, hi = sorted((0.5, target))
         assert lo - 1e-12 <= after[name] <= hi + 1e-12, name
+
+
+@pytest.mark.parametrize("cash", [1_000.0, CASH_EUR])
+def test_cash_within_the_idle_tolerance_is_on_target_for_the_alignment(cash: float) -> None:
+    """The optimiser's weights leave the reserve in cash; the alignment term's weights
+    leave the idle-cash tolerance too (the deploy rule's), scaled alike, so a deposit
+    smaller than the tolerance is no reason for the searched plan to pay a fixed fee."""
+    from arduino_trader.domain.planner.prepare import Prepared, prepare
+
+    base = bundled_input(cash)
+    held = [Holding("AAPL.US", 40.0, last_close(base, "AAPL.US"), 800.0, 400.0)]
+    prep = prepare(replace(base, holdings=held), {})
+    assert isinstance(prep, Prepared) and prep.optimizer is not None
+    ctx, settings_ = prep.ctx, PlannerSettings()
+    total = ctx.cash_eur + float(ctx.hold_qty @ ctx.price_eur)
+    room = 1.0 - (ctx.reserve_eur + settings_.idle_cash_tolerance(total)) / total
+    optimiser = np.array([prep.optimizer.target_weights.get(s.symbol, 0.0)
+                          for s in prep.universe.securities])
+    assert optimiser.sum() > room  # the optimiser alone would spend the tolerance
+    assert ctx.target_w.sum() == pytest.approx(room)
+    assert np.allclose(ctx.target_w * optimiser.sum(), optimiser * ctx.target_w.sum())

@@ -20,7 +20,7 @@ from ..scoring import kernels as k
 from ..scoring.scorers import SecurityScore
 from .evaluation import EvalContext
 from .groups import industries_of
-from .models import PlanInput, SecurityInfo
+from .models import PlanInput, PlannerSettings, SecurityInfo
 
 F64 = npt.NDArray[np.float64]
 
@@ -30,6 +30,17 @@ def _median_fill(x: F64, default: float) -> F64:
     ok = np.isfinite(x)
     fill = float(np.median(x[ok])) if ok.any() else default
     return np.where(ok, x, fill)
+
+
+def _leave_idle_cash_room(target_w: F64, s: PlannerSettings, total: float,
+                          reserve: float) -> F64:
+    """The optimiser's weights (they leave the reserve in cash) scaled so that they also
+    leave the idle-cash tolerance: cash within it is on target for the alignment term, so
+    the searched plan does not spend a fixed fee on every small deposit either."""
+    invested = float(target_w.sum())
+    room = max(0.0, 1.0 - (reserve + s.idle_cash_tolerance(total)) / total) if total > 0 \
+        else 0.0
+    return target_w * (room / invested) if invested > room else target_w
 
 
 def eval_context(inp: PlanInput, secs: Sequence[SecurityInfo], metrics: F64,
@@ -66,7 +77,8 @@ def eval_context(inp: PlanInput, secs: Sequence[SecurityInfo], metrics: F64,
             ind_idx[i, j] = i_index[g]
             ind_frac[i, j] = 1.0 / len(inds)
     industry_target = np.array([inp.industry_targets.get(g, 0.0) for g in i_names])
-    target_w = np.array([targets.get(sec.symbol, 0.0) for sec in secs])
+    target_w = _leave_idle_cash_room(np.array([targets.get(sec.symbol, 0.0) for sec in secs]),
+                                     s, cash + float(hold @ price_eur), reserve)
     return EvalContext(
         price_eur=price_eur, hold_qty=hold, ret=ret, promise=score, vol=vol, dd=dd,
         sharpe=sharpe, country=country, ind_idx=ind_idx, ind_frac=ind_frac, target_w=target_w,

@@ -162,6 +162,13 @@ class PlannerSettings:
     """The minimum worthwhile trade (``CostModel.min_trade_eur`` of the costs above and
     the ``min_trade_value`` floor): what every planned trade is sized from."""
 
+    def idle_cash_tolerance(self, total_eur: float) -> float:
+        """Cash above the reserve that may stay idle (EUR): the largest of
+        ``deploy_tolerance_eur``, ``deploy_tolerance_fraction`` of the portfolio and
+        ``deploy_min_trade_eur`` (no deployment buys less than its minimum)."""
+        return max(self.deploy_tolerance_eur, self.deploy_tolerance_fraction * total_eur,
+                   self.deploy_min_trade_eur)
+
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PlannerSettings:
         """Build from the daemon's settings mapping (keys_trading + keys_planner); absent

@@ -165,9 +165,7 @@ def deployment(u: Universe, inp: PlanInput, cash_eur: float, reserve_eur: float,
     """The deployment buy, a reason naming the rules that block every candidate, or None
     when the cash above the reserve is within the tolerance."""
     s = inp.settings
-    # a deployment never buys less than its minimum: cash below it waits for the next deposit
-    tolerance = max(s.deploy_tolerance_eur, s.deploy_tolerance_fraction * u.total_eur,
-                    s.deploy_min_trade_eur)
+    tolerance = s.idle_cash_tolerance(u.total_eur)
     spare = cash_eur - reserve_eur
     if not s.deploy_enabled or not math.isfinite(spare) or spare <= tolerance \
             or not u.total_eur > 0:
