@@ -21,7 +21,10 @@ def stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_a_child_compiles_once_and_the_stamp_spares_the_next_start(stamp: Path) -> None:
+def test_a_child_compiles_once_and_the_stamp_spares_the_next_start(
+        stamp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # about the stamp: the suite's kernels stay cached (clearing has its own test below)
+    monkeypatch.setattr(kernel_cache, "clear_kernel_caches", lambda: 0)
     assert not kernel_cache.cache_is_filled()
     first = kernel_cache.fill_cache(timeout_s=900)
     assert first.compiled and first.ok, first
@@ -62,3 +65,46 @@ def test_a_failing_child_is_reported_and_leaves_no_stamp(
     assert fill.compiled and not fill.ok
     assert fill.error == "exit 3: MemoryError: out of memory"
     assert not stamp.exists()
+
+
+def test_a_compile_starts_from_nothing_so_no_kernel_is_loaded_stale(
+        stamp: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Numba checks only the file of the kernel it loads: ``evaluation``'s cached kernel
+    would survive an edit of ``end_state_score``. Before the child compiles, every cache
+    file of the kernel modules goes, beside the sources and under ``NUMBA_CACHE_DIR``;
+    other modules' files stay."""
+    package = tmp_path / "pkg"
+    user_cache = tmp_path / "numba-cache"
+    kernel_files, other_files = [], []
+    for name in kernel_cache.KERNEL_SOURCES:
+        source = package / name
+        stem, folder = source.stem, source.parent.name
+        kernel_files += [source.parent / "__pycache__" / f"{stem}.f-10.py311.nbi",
+                         source.parent / "__pycache__" / f"{stem}.f-10.py311.1.nbc",
+                         user_cache / f"{folder}_0a1b" / f"{stem}.g-20.py311.nbi"]
+        other_files += [source.parent / "__pycache__" / f"{stem}.cpython-311.pyc",
+                        user_cache / f"elsewhere_0a1b/{stem}.g-20.py311.nbi"]
+    other_files.append(package / "domain/planner/__pycache__/models.h-5.py311.nbi")
+    for path in kernel_files + other_files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    for name in kernel_cache.KERNEL_SOURCES:
+        (package / name).write_text("")
+    monkeypatch.setattr(kernel_cache, "PACKAGE_DIR", package)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(user_cache))
+    assert sorted(kernel_cache.kernel_cache_files()) == sorted(kernel_files)
+    seen = tmp_path / "seen.txt"
+    child = tmp_path / "python"  # records what the compile would find, then answers
+    child.write_text(f"#!/bin/sh\nfind {tmp_path} -name '*.nb?' | sort > {seen}\n"
+                     "echo '{\"peak_rss_mb\": 1.0}'\n")
+    child.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(child))
+    monkeypatch.setattr(kernel_cache, "stamp_path", lambda: stamp)
+    fill = kernel_cache.fill_cache(timeout_s=60)
+    assert fill.compiled and fill.ok, fill
+    left = set(seen.read_text().split())
+    assert not left & {str(p) for p in kernel_files}
+    assert {str(p) for p in other_files if p.suffix != ".pyc"} <= left
+    assert all(p.exists() for p in other_files)
+    assert kernel_cache.fill_cache(timeout_s=60) == kernel_cache.CacheFill(compiled=False,
+                                                                           ok=True)

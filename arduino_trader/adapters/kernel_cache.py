@@ -9,7 +9,10 @@ the compiler's memory, and the child's is returned to the board as soon as it is
 
 Whether the cache holds them is told by a stamp written beside the cache once a child
 has compiled: the Python, NumPy and Numba versions, the machine and the source of every
-module with cached kernels. A missing or different stamp means compile.
+module with cached kernels. A missing or different stamp means compile — from scratch:
+the kernel modules' cache files are removed first, because Numba checks only the file of
+the kernel it loads, so a kernel whose callee in another module changed (``evaluation``
+calling ``end_state_score.alignment``) would otherwise be loaded stale.
 """
 
 from __future__ import annotations
@@ -77,11 +80,42 @@ def cache_is_filled() -> bool:
         return False
 
 
+def kernel_cache_files() -> list[Path]:
+    """Numba's cache files (index ``.nbi``, code ``.nbc``) of the kernel modules: beside
+    each source in ``__pycache__``, or under ``NUMBA_CACHE_DIR`` in the directory Numba
+    names after the source's directory (``<dir name>_<hash of its path>``)."""
+    configured = os.environ.get("NUMBA_CACHE_DIR", "")
+    found: list[Path] = []
+    for name in KERNEL_SOURCES:
+        source = PACKAGE_DIR / name
+        places = [(source.parent / "__pycache__", "")]
+        if configured:
+            places.append((Path(configured), f"{source.parent.name}_*/"))
+        for root, subdir in places:
+            found.extend(root.glob(f"{subdir}{source.stem}.*.nb[ic]"))
+    return sorted(set(found))
+
+
+def clear_kernel_caches() -> int:
+    """Remove the kernel modules' cache files, so the next compile starts from nothing;
+    the number removed. A file that cannot be removed is left (the compile that follows
+    may then load it, as before)."""
+    removed = 0
+    for path in kernel_cache_files():
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def fill_cache(timeout_s: float = COMPILE_TIMEOUT_S) -> CacheFill:
     """Compile the kernels in a child process unless the cache holds them already; then
     write the stamp. Never raises: a failed child is reported in the result."""
     if cache_is_filled():
         return CacheFill(compiled=False, ok=True)
+    clear_kernel_caches()
     started = time.monotonic()
     env_path = str(PACKAGE_DIR.parent)
     cmd = [sys.executable, "-c",
@@ -123,5 +157,5 @@ def compile_here() -> None:
     print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1)}), flush=True)
 
 
-__all__ = ["CacheFill", "cache_is_filled", "compile_here", "fill_cache", "kernels_key",
-           "stamp_path"]
+__all__ = ["CacheFill", "cache_is_filled", "clear_kernel_caches", "compile_here", "fill_cache",
+           "kernel_cache_files", "kernels_key", "stamp_path"]
