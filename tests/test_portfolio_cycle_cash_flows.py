@@ -179,6 +179,24 @@ def test_a_broker_error_in_the_check_fails_only_the_emergency_step(rig: Rig) -> 
     assert "emergency_rebalance" not in rig.names()
 
 
+def test_a_missing_rate_defers_the_check_unless_a_balance_is_negative(rig: Rig) -> None:
+    """At start-up the cycle may run before the first FX sync: with nothing negative the
+    check waits for the next cycle (skipped, the cycle ok); a negative balance whose
+    shortfall cannot be valued still fails the step."""
+    rig.answers["check"] = {"error": "missing_rate", "message": "no EUR rate for USD at now"}
+    outcome = rig.cycle()
+    emergency = outcome.details["steps"]["emergency"]
+    assert outcome.ok, outcome.summary
+    assert emergency["status"] == "skipped"
+    assert emergency["summary"] == "waiting for FX rates: no EUR rate for USD at now"
+    rig.store.execute("UPDATE paper_cash SET amount = '-50' WHERE currency = 'EUR'")
+    outcome = rig.cycle()
+    emergency = outcome.details["steps"]["emergency"]
+    assert emergency["status"] == "failed" and "NEGATIVE cash: EUR -50" in emergency["summary"]
+    assert outcome.details["failed"] == ["emergency"]
+    assert "emergency_rebalance" not in rig.names()
+
+
 def test_a_locked_emergency_run_is_busy_not_failed(rig: Rig) -> None:
     rig.answers["check"] = {"has_negative": True, "below_minimum": True, "shortfalls": {}}
     rig.answers["emergency_rebalance"] = JobOutcome(False, "an emergency run is running",

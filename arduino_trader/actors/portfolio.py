@@ -332,6 +332,12 @@ class PortfolioActor(BaseActor):
         if refused is not None:
             return StepResult("emergency", refused.status, refused.summary + note,
                               details=extra)
+        if isinstance(answer, dict) and answer.get("error") == "missing_rate" and not negative:
+            # Nothing is negative, so only a thin balance could be short, and nothing can
+            # be exchanged without the rate anyway (the FX sync has not run yet, e.g. at
+            # start-up): the check waits for the next cycle. A negative balance still fails.
+            return StepResult("emergency", "skipped", f"waiting for FX rates: "
+                              f"{answer.get('message', '')}"[:300], details=extra)
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("message", answer) if isinstance(answer, dict) else answer
             return StepResult("emergency", "failed", f"balance check failed: {error}{note}"
