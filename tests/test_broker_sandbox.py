@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from decimal import Decimal
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from arduino_trader.adapters.sandbox.account import SandboxReject
-from arduino_trader.adapters.sandbox.server import Sandbox
+from arduino_trader.adapters.sandbox.server import STOP_GRACE_S, Sandbox
 from tests.broker_support import make_client, running_sandbox
 
 T0 = 1_772_445_600.0  # 2026-03-02 10:00 UTC, a Monday
@@ -232,3 +234,29 @@ async def test_fx_quotes_parse_through_the_client_and_orders_need_nothing_new() 
     assert by["GBP/USD"].bid < by["GBP/USD"].ask
     assert by["HKD/USD"].min_step == Decimal("0.00001") and by["HKD/USD"].at is not None
     assert (info.currency, info.lot) == ("GBP", 1)
+
+
+def test_cli_sandbox_stops_promptly_while_a_client_holds_a_half_sent_request() -> None:
+    """Ctrl-C is not held by a request whose body never comes (aiohttp would wait ~10 s
+    for it): the sandbox grants open requests STOP_GRACE_S, then exits."""
+    exe = Path(sys.executable).with_name("arduino-trader")
+    proc = subprocess.Popen([str(exe), "sandbox", "--port", "0", "--seed", "5"],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        host, port = url.split("//")[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as held:
+            held.sendall(b"POST /api/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: 100\r\n\r\n")
+            # the server answers 100 Continue once the request is in its hands
+            assert held.recv(100).startswith(b"HTTP/1.1 100 Continue")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(10) == 0
+            assert time.monotonic() - started < STOP_GRACE_S + 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

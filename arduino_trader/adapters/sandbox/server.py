@@ -42,6 +42,7 @@ from .commands import MUTATING, PUBLIC, SIGNED
 DEMO_PUBLIC_KEY = "sandbox-public-key"
 DEMO_PRIVATE_KEY = "sandbox-private-key"
 MAX_SKEW_S = 60
+STOP_GRACE_S = 2.0  # how long a stopping sandbox waits for open connections
 FAULT_KINDS = ("latency", "rate_limit", "errmsg", "drop_after_accept", "drop", "malformed",
                "http_error")
 
@@ -321,7 +322,10 @@ class SandboxServer:
 
     async def start(self) -> None:
         """Listen (port 0 = ephemeral; the bound port is stored in :attr:`port`)."""
-        self._runner = web.AppRunner(self.sandbox.app(), access_log=None, handle_signals=False)
+        # a short grace on stop: a client that kept a connection open must not hold Ctrl-C
+        # (or a test's teardown) for aiohttp's default minute
+        self._runner = web.AppRunner(self.sandbox.app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=STOP_GRACE_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
