@@ -260,3 +260,27 @@ def test_cli_sandbox_stops_promptly_while_a_client_holds_a_half_sent_request() -
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.parametrize("inherited", ["blocked", "ignored"])
+def test_cli_sandbox_stops_on_ctrl_c_whatever_its_parent_did_with_sigint(
+        inherited: str) -> None:
+    """A parent can hand SIGINT down blocked (a thread's signal mask survives fork and
+    exec) or ignored (a shell's background job without job control); the sandbox sets
+    its own handling, so Ctrl-C and SIGTERM still stop it."""
+    exe = str(Path(sys.executable).with_name("arduino-trader"))
+    change = ("signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})"
+              if inherited == "blocked" else "signal.signal(signal.SIGINT, signal.SIG_IGN)")
+    launcher = (f"import os, signal; {change}; "
+                f"os.execv({exe!r}, [{exe!r}, 'sandbox', '--port', '0', '--seed', '5'])")
+    proc = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("Tradernet sandbox listening on")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

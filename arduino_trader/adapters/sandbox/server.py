@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
 import threading
 import time
 from collections import deque
@@ -371,9 +372,15 @@ class SandboxThread:
 
 def serve_forever(sandbox: Sandbox, host: str, port: int,
                   announce: Callable[[str], None] = print) -> None:
-    """Run until interrupted (the ``arduino-trader sandbox`` command)."""
+    """Run until SIGINT (Ctrl-C) or SIGTERM (the ``arduino-trader sandbox`` command)."""
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # set here, before the announcement, not inherited: a shell that starts a
+            # command in the background without job control leaves SIGINT ignored
+            loop.add_signal_handler(signum, stop.set)
         server = SandboxServer(sandbox, host, port)
         await server.start()
         announce(f"Tradernet sandbox listening on {server.url}")
@@ -384,11 +391,10 @@ def serve_forever(sandbox: Sandbox, host: str, port: int,
         announce("  daemon env:  ARDUINO_TRADER_BROKER__KIND=tradernet "
                  f"ARDUINO_TRADER_BROKER__BASE_URL={server.url}")
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await server.stop()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    # a parent may have left them blocked (a thread's signal mask survives fork and exec)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    asyncio.run(main())
