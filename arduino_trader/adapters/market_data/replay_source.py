@@ -83,7 +83,7 @@ class ReplaySource:
         self._fx = dict(fx or {})
         self._table: CloseTable | None = None
         self._universe: list[SecurityInfo] | None = None
-        self._bars: dict[str, tuple[tuple[date, ...], tuple[PriceBar, ...]]] = {}
+        self._indexed: dict[str, tuple[tuple[date, ...], tuple[float, ...]]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -223,17 +223,19 @@ class ReplaySource:
                     out[symbol] = latest
         return out
 
-    def _bars_of(self, key: str, column: tuple[float | None, ...]
-                 ) -> tuple[tuple[date, ...], tuple[PriceBar, ...]]:
-        """Every bar of one column, built once (days and bars, in day order)."""
-        built = self._bars.get(key)
-        if built is None:
+    def _closes_of(self, key: str, column: tuple[float | None, ...]
+                   ) -> tuple[tuple[date, ...], tuple[float, ...]]:
+        """The days with a close of one column and those closes, in day order: indexed
+        once per column, sharing the table's objects (no bar is kept: ~20 MB of bars for
+        the bundled set, each history builds the bars of its own range)."""
+        indexed = self._indexed.get(key)
+        if indexed is None:
             days = self._load().days
-            pairs = [(d, v) for d, v in zip(days, column, strict=True) if v is not None]
-            built = (tuple(d for d, _ in pairs),
-                     tuple(PriceBar(d, v, adj_close=v) for d, v in pairs))
-            self._bars[key] = built
-        return built
+            valid = [i for i, v in enumerate(column) if v is not None]
+            indexed = (tuple(days[i] for i in valid),
+                       tuple(v for v in (column[i] for i in valid) if v is not None))
+            self._indexed[key] = indexed
+        return indexed
 
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
         """Daily closes of ``symbol`` within ``[start, end]`` up to the replay position;
@@ -242,11 +244,13 @@ class ReplaySource:
         if pair is not None:
             return self._pair_history(symbol, pair, start, end)
         key, column = self._column(symbol)
-        days, all_bars = self._bars_of(key, column)
+        days, closes = self._closes_of(key, column)
         stop = min(end, self._position())
-        bars = all_bars[bisect_left(days, start):bisect_right(days, stop)]
-        if not bars:
+        first, last = bisect_left(days, start), bisect_right(days, stop)
+        if first >= last:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
+        bars = tuple(PriceBar(days[i], closes[i], adj_close=closes[i])
+                     for i in range(first, last))
         return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
                             self.name)
 
