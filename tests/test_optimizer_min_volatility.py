@@ -54,7 +54,7 @@ def test_min_volatility_qp_is_pypfopts_solve_bit_for_bit(seed: int, n: int, grou
               for lo, hi in zip(rng.uniform(0.0, 0.05, n), rng.uniform(0.2, 0.6, n), strict=True)]
     mapper = {s: ["EU", "US", "ASIA"][i % 3] for i, s in enumerate(names)}
     group_b = {"EU": (0.35, 0.45), "US": (0.1, 0.5), "ASIA": (0.1, 0.5)} if groups else {}
-    ours = min_volatility_qp(mu, cov, bounds, [(mapper, group_b)], lower_scale)
+    ours = min_volatility_qp(names, cov.to_numpy(), bounds, [(mapper, group_b)], lower_scale)
     ef = EfficientFrontier(mu, cov, weight_bounds=bounds)
     if group_b:
         ef.add_sector_constraints(mapper, {g: b[0] * lower_scale for g, b in group_b.items()},

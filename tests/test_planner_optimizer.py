@@ -140,8 +140,8 @@ def test_max_return_bound_equals_pypfopts_lp_without_groups(seed: int, n: int) -
     bounds = [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
     cov = pd.DataFrame(np.diag(rng.uniform(0.01, 0.1, n)), index=mu.index, columns=mu.index)
     lp = EfficientFrontier(mu, cov, weight_bounds=bounds)._max_return()
-    assert _max_return_bound(mu, bounds) == pytest.approx(lp, abs=1e-6)
-    assert _max_return_bound(mu, bounds) >= lp - 1e-9
+    assert _max_return_bound(mu.to_numpy(), bounds) == pytest.approx(lp, abs=1e-6)
+    assert _max_return_bound(mu.to_numpy(), bounds) >= lp - 1e-9
 
 
 @settings(max_examples=20, deadline=None)
@@ -165,7 +165,8 @@ def test_efficient_return_qp_solves_pypfopts_problem(seed: int, n: int, groups: 
     bounds = [(0.0, float(b)) for b in rng.uniform(0.2, 0.6, n)]
     mapper = {s: ["EU", "US", "ASIA"][i % 3] for i, s in enumerate(names)}
     group_b = {"EU": (0.35, 0.45), "US": (0.1, 0.5), "ASIA": (0.1, 0.5)} if groups else {}
-    ours = _efficient_return_qp(mu, cov, bounds, [(mapper, group_b)], 1.0, target)
+    ours = _efficient_return_qp(names, mu.to_numpy(), cov.to_numpy(), bounds,
+                                [(mapper, group_b)], 1.0, target)
     ef = EfficientFrontier(mu, cov, weight_bounds=bounds, solver="OSQP",
                            solver_options={"eps_abs": 1e-10, "eps_rel": 1e-10,
                                            "max_iter": 200_000})
@@ -277,13 +278,14 @@ def test_positive_semidefinite_is_pypfopts_fix(indefinite: bool) -> None:
     names = [f"S{i}" for i in range(6)]
     base = np.cov(returns, rowvar=False) * 252
     shift = -(np.linalg.eigvalsh(base)[0] + 1e-3) if indefinite else 0.0
-    cov = pd.DataFrame(base + shift * np.eye(6), index=names, columns=names)
+    cov = base + shift * np.eye(6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = fix_nonpositive_semidefinite(cov, fix_method="spectral")
+        theirs = fix_nonpositive_semidefinite(
+            pd.DataFrame(cov, index=names, columns=names), fix_method="spectral")
     ours = _positive_semidefinite(cov)
     assert (ours is cov) is not indefinite
-    np.testing.assert_array_equal(ours.to_numpy(), np.asarray(theirs))
+    np.testing.assert_array_equal(ours, np.asarray(theirs))
 
 
 def test_repairing_an_indefinite_covariance_does_not_import_cvxpy() -> None:
@@ -292,11 +294,11 @@ def test_repairing_an_indefinite_covariance_does_not_import_cvxpy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np, pandas as pd\n"
+    code = ("import sys, numpy as np\n"
             "from arduino_trader.domain.optimizer_risk import _positive_semidefinite\n"
-            "cov = pd.DataFrame(np.array([[1.0, 2.0], [2.0, 1.0]]))\n"
+            "cov = np.array([[1.0, 2.0], [2.0, 1.0]])\n"
             "fixed = _positive_semidefinite(cov)\n"
-            "assert np.linalg.eigvalsh(fixed.to_numpy())[0] > -1e-12\n"
+            "assert np.linalg.eigvalsh(fixed)[0] > -1e-12\n"
             "print(sorted(m for m in ('pypfopt', 'cvxpy') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
@@ -304,7 +306,8 @@ def test_repairing_an_indefinite_covariance_does_not_import_cvxpy() -> None:
 
 
 def test_optimising_does_not_import_pypfopt_unless_needed() -> None:
-    """PyPortfolioOpt imports cvxpy (about a second): only a failing direct QP needs it."""
+    """PyPortfolioOpt imports cvxpy (about a second): only a failing direct QP needs it.
+    The optimiser works on arrays, so pandas (~30 MB resident) stays unloaded too."""
     import subprocess
     import sys
 
@@ -316,7 +319,7 @@ def test_optimising_does_not_import_pypfopt_unless_needed() -> None:
             "          for i in range(9)]\n"
             "r = optimize(assets, prices)\n"
             "assert r.success and r.fallback_used is None, r\n"
-            "print(sorted(m for m in ('pypfopt', 'cvxpy') if m in sys.modules))\n")
+            "print(sorted(m for m in ('pypfopt', 'cvxpy', 'pandas') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"

@@ -16,7 +16,6 @@ import math
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +23,6 @@ import numpy.typing as npt
 from .optimizer_qp import efficient_return_qp as _efficient_return_qp
 from .optimizer_qp import min_volatility_qp as _min_volatility_qp
 from .optimizer_risk import RiskMemo, risk_model
-
-if TYPE_CHECKING:  # pandas (~45 MB, ~1 s) loads with the first plan, not at start-up
-    import pandas as pd
 
 F64 = npt.NDArray[np.float64]
 MAX_CONCENTRATION = 0.20
@@ -132,7 +128,7 @@ def _industry_cap(n_groups: int) -> float:
     return 0.70 if n_groups <= 1 else 0.50 if n_groups == 2 else 0.40 if n_groups <= 4 else 0.30
 
 
-def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
+def _mean_variance(syms: list[str], mu: F64, cov: F64, bounds: list[tuple[float, float]],
                    country_of: dict[str, str], country_b: dict[str, tuple[float, float]],
                    industry_of: dict[str, str], industry_b: dict[str, tuple[float, float]],
                    target_return: float) -> tuple[dict[str, float], str] | None:
@@ -141,7 +137,7 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
         prefix = "" if level == "full" else f"{level}:"
         groups = [(country_of, country_b), (industry_of, industry_b)] if use_groups else []
         try:
-            weights = _efficient_return_qp(mu, cov, bounds, groups, lower_scale,
+            weights = _efficient_return_qp(syms, mu, cov, bounds, groups, lower_scale,
                                            target_return)
         except Exception:  # like any other objective's failure: down the chain
             weights = None
@@ -151,16 +147,20 @@ def _mean_variance(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, f
         # so PyPortfolioOpt and cvxpy (~1 s to import, ~55 MB resident for good) load only
         # when this solve fails as well; their chain then starts again at min_volatility.
         try:
-            weights = _min_volatility_qp(mu, cov, bounds, groups, lower_scale)
+            weights = _min_volatility_qp(syms, cov, bounds, groups, lower_scale)
         except Exception:  # like any other objective's failure: down the chain
             weights = None
         if weights is not None:
             return weights, f"{prefix}min_volatility"
+        # The library's own inputs: pandas (~30 MB) loads with it, on this path only.
+        import pandas as pd
         from pypfopt import EfficientFrontier
 
+        mu_s = pd.Series(mu, index=syms)
+        cov_df = pd.DataFrame(cov, index=syms, columns=syms)
         for objective in ("min_volatility", "efficient_risk", "max_sharpe"):
             try:
-                ef = EfficientFrontier(mu, cov, weight_bounds=bounds)
+                ef = EfficientFrontier(mu_s, cov_df, weight_bounds=bounds)
                 for mapper, gb in groups:
                     if gb:
                         ef.add_sector_constraints(
@@ -277,9 +277,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
         f = 0.70 * budget / low_sum
         bounds = {k: (b[0] * f, b[1]) for k, b in bounds.items()}
         notes.append("security lower bounds scaled down")
-    import pandas as pd
-
-    mu = pd.Series({s: mu_all[s] for s in syms})
+    mu = np.array([mu_all[s] for s in syms], dtype=np.float64)
     country_of = {a.symbol: a.country_group for a in usable}
     industry_of = {a.symbol: a.industry_group for a in usable}
     country_b = _group_bounds(country_targets, set(country_of.values()), 0.10, 0.35)
@@ -304,7 +302,7 @@ def _optimize(assets: Sequence[OptimizerAsset], prices: F64, country_targets: Ma
     if len(syms) == 1:
         mv = ({syms[0]: 1.0}, "single_security")
     elif risk.cov is not None:
-        mv = _mean_variance(mu, risk.cov, unit_bounds, country_of, country_b, industry_of,
+        mv = _mean_variance(syms, mu, risk.cov, unit_bounds, country_of, country_b, industry_of,
                             industry_b, target_return)
     fallback: str | None = None
     if mv is not None and hrp is not None:

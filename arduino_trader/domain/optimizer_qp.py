@@ -10,24 +10,23 @@ re-compiles the problem on every call (~80 % of a solve) and, with PyPortfolioOp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import numpy.typing as npt
 
-if TYPE_CHECKING:  # the caller builds the Series and frames; nothing here needs pandas loaded
-    import pandas as pd
-
+F64 = npt.NDArray[np.float64]
 OSQP_SOLVED = (1, 2)  # OSQP's "solved" and "solved inaccurate" (cvxpy: optimal[_inaccurate])
 
 
-def efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
+def efficient_return_qp(symbols: list[str], mu: F64, sigma: F64,
+                        bounds: list[tuple[float, float]],
                         groups: list[tuple[dict[str, str], dict[str, tuple[float, float]]]],
                         lower_scale: float, target_return: float) -> dict[str, float] | None:
     """PyPortfolioOpt's ``efficient_return``: minimum-variance weights with Σw = 1, the
     security ``bounds``, the group sums (lower bounds × ``lower_scale``) and μᵀw ≥
-    ``target_return``, with the tolerances cvxpy sets. None when the target is beyond
-    reach or the solver does not report a solution; raises on a malformed problem (the
-    caller moves down its chain either way)."""
+    ``target_return``, with the tolerances cvxpy sets; ``mu`` and the covariance
+    ``sigma`` are in the order of ``symbols``. None when the target is beyond reach or the
+    solver does not report a solution; raises on a malformed problem (the caller moves
+    down its chain either way)."""
     import osqp
     import scipy.sparse as sp
 
@@ -35,13 +34,8 @@ def efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[flo
     # out; the greedy bound is never lower, and a target between the two is infeasible.
     if target_return > max_return_bound(mu, bounds):
         return None
-    symbols = list(mu.index)
     n = len(symbols)
-    # The covariance comes in the order of mu (the optimiser builds both); .loc only when
-    # it does not (pandas' label lookup costs more than the solve here).
-    sigma = cov.to_numpy(dtype=np.float64) if list(cov.index) == symbols == list(
-        cov.columns) else cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
-    rows = [np.ones(n), mu.to_numpy(dtype=np.float64)]
+    rows = [np.ones(n), np.asarray(mu, dtype=np.float64)]
     lower = [1.0, target_return]
     upper = [1.0, np.inf]
     for mapper, group_bounds in groups:
@@ -70,7 +64,7 @@ def efficient_return_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[flo
     return {s: float(v) for s, v in zip(symbols, w, strict=True)}
 
 
-def min_volatility_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float, float]],
+def min_volatility_qp(symbols: list[str], sigma: F64, bounds: list[tuple[float, float]],
                       groups: list[tuple[dict[str, str], dict[str, tuple[float, float]]]],
                       lower_scale: float) -> dict[str, float] | None:
     """PyPortfolioOpt's ``min_volatility`` (min wᵀΣw, Σw = 1, the security ``bounds``, the
@@ -78,14 +72,11 @@ def min_volatility_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float
     it over: the same matrices, rows in the same order (the equality, then w ≥ lo, w ≤ hi,
     each group's upper then lower sums as the library adds them) and the same settings,
     so the same iterations give the same weights. None when the solver does not report a
-    solution; raises on a malformed problem. ``mu`` gives the order of the securities."""
+    solution; raises on a malformed problem. ``sigma`` is in the order of ``symbols``."""
     import osqp
     import scipy.sparse as sp
 
-    symbols = list(mu.index)
     n = len(symbols)
-    sigma = cov.to_numpy(dtype=np.float64) if list(cov.index) == symbols == list(
-        cov.columns) else cov.loc[symbols, symbols].to_numpy(dtype=np.float64)
     eye = np.eye(n)
     rows: list[np.ndarray] = [np.ones((1, n)), -eye, eye]
     ceilings = [np.array([1.0]), -np.array([b[0] for b in bounds]),
@@ -115,11 +106,11 @@ def min_volatility_qp(mu: pd.Series, cov: pd.DataFrame, bounds: list[tuple[float
     return {s: float(v) for s, v in zip(symbols, w, strict=True)}
 
 
-def max_return_bound(mu: pd.Series, bounds: list[tuple[float, float]]) -> float:
+def max_return_bound(mu: F64, bounds: list[tuple[float, float]]) -> float:
     """Largest Σw·μ with Σw = 1 and per-security bounds (group constraints ignored, so an
     upper bound of the constrained maximum): lower bounds first, then the best returns
     filled to their upper bounds."""
-    r = mu.to_numpy(dtype=np.float64)
+    r = np.asarray(mu, dtype=np.float64)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
     w = lo.copy()

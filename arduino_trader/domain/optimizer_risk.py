@@ -11,13 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:  # loaded by the first plan (risk_model), not at start-up
-    import pandas as pd
 
 F64 = npt.NDArray[np.float64]
 
@@ -26,7 +22,7 @@ F64 = npt.NDArray[np.float64]
 class RiskModel:
     """What the optimiser derives from the price window alone."""
 
-    cov: pd.DataFrame | None  # Ledoit-Wolf, annualised; None when MV is not blended in
+    cov: F64 | None  # Ledoit-Wolf, annualised, in the order of the symbols; None without MV
     hrp: dict[str, float] | None  # None when HRP is not blended in (or fails)
     high_correlations: tuple[tuple[str, str, float], ...]
 
@@ -88,10 +84,7 @@ def risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
     returns = px[1:] / px[:-1] - 1.0
     cov = None
     if blend < 1.0:
-        import pandas as pd
-
-        cov = _positive_semidefinite(
-            pd.DataFrame(ledoit_wolf(returns) * 252, index=syms, columns=syms))
+        cov = _positive_semidefinite(ledoit_wolf(returns) * 252)
     hrp = _hrp(returns, syms) if blend > 0.0 else None
     pairs: tuple[tuple[str, str, float], ...] = ()
     with contextlib.suppress(Exception):
@@ -104,20 +97,18 @@ def risk_model(window: F64, syms: list[str], blend: float) -> RiskModel:
     return RiskModel(cov, hrp, pairs)
 
 
-def _positive_semidefinite(cov: pd.DataFrame) -> pd.DataFrame:
+def _positive_semidefinite(cov: F64) -> F64:
     """``cov`` unchanged when its Cholesky test passes, else its spectral repair: the
     eigen-decomposition with negative eigenvalues set to zero, recomposed (the same
     figures as PyPortfolioOpt's ``fix_nonpositive_semidefinite(cov, "spectral")``,
     without importing it: it brings cvxpy and its solvers, ~200 MB resident)."""
     try:
-        np.linalg.cholesky(cov.to_numpy() + 1e-16 * np.eye(len(cov)))
+        np.linalg.cholesky(cov + 1e-16 * np.eye(len(cov)))
         return cov
     except np.linalg.LinAlgError:
-        values, vectors = np.linalg.eigh(cov.to_numpy())
-        fixed = vectors @ np.diag(np.where(values > 0, values, 0)) @ vectors.T
-        import pandas as pd
-
-        return pd.DataFrame(fixed, index=cov.index, columns=cov.columns)
+        values, vectors = np.linalg.eigh(cov)
+        fixed: F64 = vectors @ np.diag(np.where(values > 0, values, 0)) @ vectors.T
+        return fixed
 
 
 def filled_closes(window: F64) -> F64:
