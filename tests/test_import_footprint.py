@@ -9,7 +9,9 @@ import ast
 import subprocess
 import sys
 
-# Loaded on first use only: pandas with the first plan or calendar, the rest on their paths.
+# Loaded on their paths only: pandas with the optimiser's PyPortfolioOpt fallback, Yahoo or
+# a study (never with a plan or a calendar query: tests/test_session_tables.py and
+# tests/test_planner_optimizer.py), the rest where they are used.
 ON_DEMAND = ("pandas", "exchange_calendars", "pypfopt", "cvxpy", "yfinance", "curl_cffi",
              "matplotlib", "distributed", "osqp", "boto3")
 

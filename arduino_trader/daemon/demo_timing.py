@@ -9,35 +9,38 @@ trades, so today's trade limits and the spacing between trades are left to the p
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from arduino_trader.adapters.clock import ManualClock
+from arduino_trader.adapters.market_data.session_tables import SessionTable, build_in_child
 
 DEMO_CALENDAR = "XNYS"
+_NEW_YORK = ZoneInfo("America/New_York")
 
 
-def _calendar(start: date, end: date) -> Any:
-    import exchange_calendars as xc
-    import pandas as pd
+def _calendar(start: date, end: date) -> SessionTable:
+    """The NYSE sessions from ``start`` to a week past ``end`` (built in a child)."""
+    table = build_in_child([DEMO_CALENDAR], start, max(end, start) + timedelta(days=7))
+    found = table[DEMO_CALENDAR]
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return xc.get_calendar(DEMO_CALENDAR, start=pd.Timestamp(start),
-                               end=pd.Timestamp(max(end, start) + timedelta(days=7)))
+
+def _session_days(table: SessionTable) -> list[date]:
+    """The session labels: each open's New York date."""
+    return [datetime.fromtimestamp(int(ns) / 1e9, UTC).astimezone(_NEW_YORK).date()
+            for ns in table.opens]
 
 
 def sessions_ending(end: date, count: int) -> tuple[date, ...]:
     """The ``count`` NYSE sessions on or before ``end``, oldest first."""
-    import pandas as pd
-
     start = end - timedelta(days=count * 7 // 5 + count // 20 + 30)
-    cal = _calendar(start, end)
-    days = cal.sessions_in_range(cal.first_session, pd.Timestamp(end))
-    found = tuple(d.date() for d in days[-count:])
+    found = tuple(d for d in _session_days(_calendar(start, end)) if d <= end)[-count:]
     if len(found) < count:
         raise ValueError(f"only {len(found)} {DEMO_CALENDAR} sessions before {end}")
     return found
@@ -45,10 +48,11 @@ def sessions_ending(end: date, count: int) -> tuple[date, ...]:
 
 def session_close(day: date) -> datetime:
     """The close (UTC) of the NYSE session ``day``."""
-    import pandas as pd
-
-    cal = _calendar(day - timedelta(days=7), day)
-    return datetime.fromtimestamp(cal.session_close(pd.Timestamp(day)).timestamp(), UTC)
+    table = _calendar(day - timedelta(days=7), day)
+    days = _session_days(table)
+    if day not in days:
+        raise ValueError(f"{day} is not a {DEMO_CALENDAR} session")
+    return datetime.fromtimestamp(int(table.closes[days.index(day)]) / 1e9, UTC)
 
 
 @contextmanager

@@ -2,22 +2,33 @@
 
 Keyed by MIC; an exchange that is unknown, whose calendar cannot be built, or whose
 calendar has ended is **closed** (never a fallback to another venue). Sessions, lunch
-breaks, holidays and early closes all come from the library; this module only reads
-the session table (open / break / close per session, UTC) and answers ``is_open``,
-next open/close and the status shown by ``GET /api/system/markets``.
+breaks, holidays and early closes all come from the library, through the session tables
+a child process builds (:mod:`.session_tables`: the library's pandas never loads in the
+daemon); this module only reads those tables (open / break / close per session, UTC) and
+answers ``is_open``, next open/close and the status shown by ``GET /api/system/markets``.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-_NAT = np.iinfo(np.int64).min
+from .session_tables import (
+    NAT,
+    SessionTable,
+    SessionTablesUnavailable,
+    TableBuilder,
+    build_in_child,
+)
+
+_NAT = NAT
+RETRY_AFTER_S = 300.0  # a failed child is tried again after this long, not at every call
 
 
 @dataclass(frozen=True)
@@ -101,20 +112,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-@dataclass(frozen=True)
-class _Sessions:
-    opens: np.ndarray
-    closes: np.ndarray
-    break_starts: np.ndarray
-    break_ends: np.ndarray
-    last_session: date
-
-
-def _nanos(column: Any) -> np.ndarray:
-    values = column.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return np.asarray(values)
-
-
 def _ns(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("market hours need a tz-aware time")
@@ -127,48 +124,62 @@ def _dt(nanos: int) -> datetime:
 
 
 class MarketCalendars:
-    """Lazily built calendars per MIC (thread-safe); ``history_days`` of past sessions."""
+    """Lazily built calendars per MIC (thread-safe); ``history_days`` of past sessions.
 
-    def __init__(self, *, history_days: int = 30, today: date | None = None) -> None:
+    ``builder`` makes the session tables (by default in a child process, see
+    :mod:`.session_tables`); :meth:`load` asks it for several calendars at once."""
+
+    def __init__(self, *, history_days: int = 30, today: date | None = None,
+                 builder: TableBuilder = build_in_child) -> None:
         self._history_days = history_days
         self._today = today
         self.built_for = today or datetime.now(UTC).date()
-        self._sessions: dict[str, _Sessions] = {}
+        self._builder = builder
+        self._sessions: dict[str, SessionTable] = {}
         self._errors: dict[str, str] = {}
+        self._retry_at: dict[str, float] = {}  # calendars whose builder failed: when again
+        self._failed_builds: dict[str, str] = {}  # and why (until the retry succeeds)
         self._lock = threading.Lock()
 
-    def _load(self, mic: str) -> _Sessions:
+    def load(self, mics: Iterable[str]) -> None:
+        """Build the calendars of ``mics`` not built yet in one call of the builder (one
+        child for the lot); failures are kept and reported per MIC by the queries."""
+        names = sorted({EXCHANGES[m].calendar for m in mics if m in EXCHANGES})
+        with self._lock:
+            now = time.monotonic()
+            wanted = [n for n in names if n not in self._sessions and n not in self._errors
+                      and self._retry_at.get(n, 0.0) <= now]
+            if not wanted:
+                return
+            start = self.built_for - timedelta(days=self._history_days)
+            try:
+                built = self._builder(wanted, start, None)
+            except SessionTablesUnavailable as exc:
+                for name in wanted:
+                    self._retry_at[name] = now + RETRY_AFTER_S
+                    self._failed_builds[name] = f"calendar {name} unavailable: {exc}"
+                return
+            for name in wanted:
+                table = built.get(name, f"calendar {name} unavailable: not built")
+                if isinstance(table, str):
+                    self._errors[name] = table
+                else:
+                    self._sessions[name] = table
+                self._retry_at.pop(name, None)
+                self._failed_builds.pop(name, None)
+
+    def _load(self, mic: str) -> SessionTable:
         exchange = EXCHANGES.get(mic)
         if exchange is None:
             raise CalendarUnavailable(f"unknown exchange {mic!r}")
+        self.load((mic,))
+        name = exchange.calendar
         with self._lock:
-            cached = self._sessions.get(exchange.calendar)
+            cached = self._sessions.get(name)
             if cached is not None:
                 return cached
-            if exchange.calendar in self._errors:
-                raise CalendarUnavailable(self._errors[exchange.calendar])
-            try:
-                sessions = self._build(exchange.calendar)
-            except Exception as exc:  # the library failing must mean "closed", not a crash
-                message = f"calendar {exchange.calendar} unavailable: {type(exc).__name__}"
-                self._errors[exchange.calendar] = message
-                raise CalendarUnavailable(message) from exc
-            self._sessions[exchange.calendar] = sessions
-            return sessions
-
-    def _build(self, name: str) -> _Sessions:
-        import exchange_calendars as xc
-        import pandas as pd
-
-        start = pd.Timestamp(self.built_for - timedelta(days=self._history_days))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cal = xc.get_calendar(name, start=start)
-            schedule = cal.schedule
-            breaks_s = _nanos(schedule["break_start"])
-            breaks_e = _nanos(schedule["break_end"])
-            return _Sessions(_nanos(schedule["open"]), _nanos(schedule["close"]),
-                             breaks_s, breaks_e, cal.last_session.date())
+            raise CalendarUnavailable(self._errors.get(name) or self._failed_builds.get(
+                name, f"calendar {name} unavailable"))
 
     def outdated(self, today: date, max_days: int = 7) -> bool:
         """True when built for a day more than ``max_days`` before ``today`` (the
@@ -194,7 +205,7 @@ class MarketCalendars:
             return str(exc)
         return None
 
-    def _index(self, s: _Sessions, t: int) -> int:
+    def _index(self, s: SessionTable, t: int) -> int:
         """Index of the last session opening at or before ``t`` (-1 if none)."""
         return int(np.searchsorted(s.opens, t, side="right")) - 1
 
@@ -243,7 +254,7 @@ class MarketCalendars:
         last_close = self.previous_close(mic, now)
         return last_close is None or quoted < last_close
 
-    def _load_or_none(self, mic: str) -> _Sessions | None:
+    def _load_or_none(self, mic: str) -> SessionTable | None:
         try:
             return self._load(mic)
         except CalendarUnavailable:
@@ -289,6 +300,7 @@ class MarketCalendars:
         """MIC → problem for calendars that are unavailable or end within ``days``."""
         problems: dict[str, str] = {}
         horizon = at.date() + timedelta(days=days)
+        self.load(mics)
         for mic in sorted(set(mics)):
             try:
                 end = self._load(mic).last_session

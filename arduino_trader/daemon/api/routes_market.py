@@ -144,8 +144,12 @@ async def markets(request: web.Request) -> web.Response:
     now = ctx.clock.now()
     calendars = _shared_calendars(now.date())
     loop = asyncio.get_running_loop()
-    statuses = await loop.run_in_executor(
-        ctx.executor, lambda: [calendars.status(mic, now).to_json() for mic in EXCHANGES])
+
+    def every_status() -> list[dict[str, Any]]:
+        calendars.load(EXCHANGES)  # one child builds every calendar not built yet
+        return [calendars.status(mic, now).to_json() for mic in EXCHANGES]
+
+    statuses = await loop.run_in_executor(ctx.executor, every_status)
     held = await securities.active_by_mic(reads_of(request))
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
