@@ -127,3 +127,17 @@ def test_calendar_queries_leave_pandas_and_the_library_unloaded() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("program", "why"), [
+    ("/bin/false", "exited with 1"),  # the child fails
+    ("/bin/echo", "answered"),  # the child prints something that is not the tables
+    ("/no/such/python", "session tables child"),  # the child cannot start
+])
+def test_a_child_that_fails_or_answers_garbage_is_unavailable(
+        monkeypatch: pytest.MonkeyPatch, program: str, why: str) -> None:
+    from arduino_trader.adapters.market_data import session_tables
+
+    monkeypatch.setattr(session_tables.sys, "executable", program)
+    with pytest.raises(SessionTablesUnavailable, match=why):
+        build_in_child(["XNYS"], START)

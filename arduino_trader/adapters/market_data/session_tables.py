@@ -138,8 +138,9 @@ def build_in_child(names: Sequence[str], start: date, end: date | None = None, *
         tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
         raise SessionTablesUnavailable(
             f"session tables child exited with {done.returncode}: {tail[0][:300]}")
+    lines = done.stdout.strip().splitlines()  # the answer is the last line printed
     try:
-        return decode(done.stdout, names)
+        return decode(lines[-1] if lines else "", names)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise SessionTablesUnavailable(f"session tables child answered: {exc}") from exc
 
