@@ -15,7 +15,7 @@ from arduino_trader.domain.optimizer import (
     expected_returns,
     optimize,
 )
-from arduino_trader.domain.optimizer_risk import hrp_weights
+from arduino_trader.domain.optimizer_risk import hrp_weights, single_linkage_order
 
 
 def _prices(n: int, t: int = 400, seed: int = 0) -> np.ndarray:
@@ -39,6 +39,64 @@ def test_hrp_matches_pypfopt() -> None:
     ours = hrp_weights(returns.to_numpy())
     theirs = HRPOpt(returns=returns).optimize()
     np.testing.assert_allclose(ours, [theirs[c] for c in returns.columns], atol=1e-12)
+
+
+def _scipy_order(dist: np.ndarray) -> list[int]:
+    import scipy.cluster.hierarchy as sch
+    import scipy.spatial.distance as ssd
+
+    link = sch.linkage(ssd.squareform(dist, checks=False), "single")
+    return list(sch.to_tree(link, rd=False).pre_order())
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 100_000), n=st.integers(2, 40), ties=st.booleans(),
+       asymmetric=st.booleans())
+def test_single_linkage_order_is_scipys(seed: int, n: int, ties: bool,
+                                        asymmetric: bool) -> None:
+    """The leaf order HRP splits is SciPy's, to the index: random correlation distances,
+    with many equal distances (rounded, duplicated securities) and with a lower triangle
+    that differs in the last bits (SciPy reads the upper one)."""
+    rng = np.random.default_rng(seed)
+    returns = rng.normal(0, 0.01, (120, n)) @ rng.uniform(0.2, 1.0, (n, n))
+    if ties and n > 3:
+        returns[:, 1] = returns[:, 0]
+        returns[:, 3] = returns[:, 2] * 2.0
+    corr = np.corrcoef(returns, rowvar=False)
+    dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
+    if ties:
+        dist = np.round(dist, 1)
+    if asymmetric:
+        dist = dist + np.tril(rng.uniform(0, 1e-12, (n, n)), -1)
+    assert single_linkage_order(dist) == _scipy_order(dist)
+
+
+def test_single_linkage_refuses_what_scipy_refuses() -> None:
+    dist = np.array([[0.0, np.nan, 0.2], [np.nan, 0.0, 0.3], [0.2, 0.3, 0.0]])
+    with pytest.raises(ValueError, match="finite"):
+        _scipy_order(dist)
+    with pytest.raises(ValueError, match="finite"):
+        single_linkage_order(dist)
+
+
+def test_hrp_loads_no_scipy_clustering() -> None:
+    """HRP's clustering runs on NumPy: scipy.cluster and scipy.spatial (~8 MB resident)
+    stay unimported through a whole optimisation."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from arduino_trader.domain.optimizer import OptimizerAsset, optimize\n"
+            "rng = np.random.default_rng(0)\n"
+            "prices = 50 * np.exp(np.cumsum(rng.normal(4e-4, 0.012, (9, 400)), axis=1))\n"
+            "assets = [OptimizerAsset(f'S{i}', 0.05 + 0.01 * i, 0.02, 0.5, 0.0, 'EU')\n"
+            "          for i in range(9)]\n"
+            "r = optimize(assets, prices, blend=0.5)\n"
+            "assert r.success and r.blend_used == 0.5, r\n"
+            "print(sorted(m for m in ('scipy.cluster', 'scipy.spatial') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
 
 
 def test_weights_respect_bounds_reserve_and_groups() -> None:
