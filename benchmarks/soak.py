@@ -7,9 +7,9 @@ prices, broker probe, cash flows, emergency check, planner, autonomous execution
 maintenance, ...) and waits until they have finished. Resident memory is read from
 ``/proc/self/status`` after the first simulated day (start: caches, kernels and the
 history are loaded by then) and at the end. Prints one JSON line:
-``{days, cycles, job_runs, failed_runs, rss_start_mb, rss_end_mb, growth_mb, seconds,
-libraries}`` (``libraries``: which of the heavy optional-path libraries the steady daemon
-has imported).
+``{days, cycles, job_runs, failed_runs, failed_jobs, rss_start_mb, rss_end_mb, growth_mb,
+seconds, libraries}`` (``failed_jobs``: the first failed runs' job and summary;
+``libraries``: which of the heavy optional-path libraries the steady daemon has imported).
 
 ``--compare REV`` runs the same soak at git revision ``REV`` (its files exported to a
 temporary directory) and at this tree, each in a fresh process of this interpreter after
@@ -68,11 +68,14 @@ def _wait_idle(daemon: TraderDaemon, timeout: float) -> None:
     raise SystemExit(f"jobs still running after {timeout} s")
 
 
-def _runs(db: Path) -> tuple[int, int]:
+def _runs(db: Path) -> tuple[int, int, list[list[str]]]:
+    """Job runs, failed runs, and the first ten failures' job and summary."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
         total, failed = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(ok = 0), 0) FROM job_runs").fetchone()
-    return int(total), int(failed)
+        failures = [[str(job), str(summary)] for job, summary in conn.execute(
+            "SELECT job, summary FROM job_runs WHERE ok = 0 ORDER BY started_at LIMIT 10")]
+    return int(total), int(failed), failures
 
 
 def _soak_of(tree: Path, days: float) -> dict[str, object]:
@@ -133,11 +136,12 @@ def main() -> int:
                     rss_start = rss_mb()
             gc.collect()
             rss_end = rss_mb()
-            total, failed = _runs(daemon.store.path)
+            total, failed, failures = _runs(daemon.store.path)
         finally:
             daemon.stop()
     print(json.dumps({
         "days": args.days, "cycles": cycles, "job_runs": total, "failed_runs": failed,
+        "failed_jobs": failures,
         "simulated_until": clock.now().isoformat(),
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
         "growth_mb": round(rss_end - rss_start, 1),
