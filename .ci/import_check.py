@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import arduino_trader
 
@@ -33,12 +32,13 @@ def optimiser_fallback() -> str:
     from arduino_trader.domain import optimizer, optimizer_risk
 
     syms = ["A", "B", "C"]
-    mu = pd.Series([0.05, 0.07, 0.06], index=syms)
-    cov = pd.DataFrame(np.diag([0.04, 0.09, 0.06]), index=syms, columns=syms)
+    mu = np.array([0.05, 0.07, 0.06])
+    cov = np.diag([0.04, 0.09, 0.06])
     direct = optimizer._efficient_return_qp, optimizer._min_volatility_qp
     optimizer._efficient_return_qp = optimizer._min_volatility_qp = lambda *a, **k: None
     try:
-        found = optimizer._mean_variance(mu, cov, [(0.0, 1.0)] * 3, {}, {}, {}, {}, 5.0)
+        found = optimizer._mean_variance(syms, mu, cov, [(0.0, 1.0)] * 3, {}, {}, {}, {},
+                                         5.0)
     finally:
         optimizer._efficient_return_qp, optimizer._min_volatility_qp = direct
     assert "pypfopt" in sys.modules, "the PyPortfolioOpt chain did not run"
@@ -47,9 +47,9 @@ def optimiser_fallback() -> str:
     assert "efficient_return" not in method and abs(sum(weights.values()) - 1) < 1e-6, found
     # A covariance that is not positive semi-definite is repaired (PyPortfolioOpt's
     # spectral formula, in NumPy).
-    bad = pd.DataFrame([[1.0, 2.0], [2.0, 1.0]], index=syms[:2], columns=syms[:2])
+    bad = np.array([[1.0, 2.0], [2.0, 1.0]])
     fixed = optimizer_risk._positive_semidefinite(bad)
-    assert np.all(np.linalg.eigvalsh(fixed.to_numpy()) >= -1e-10)
+    assert np.all(np.linalg.eigvalsh(fixed) >= -1e-10)
     return method
 
 
@@ -66,7 +66,8 @@ def yahoo_source() -> str:
 def calendars() -> str:
     from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 
-    cal = MarketCalendars()
+    cal = MarketCalendars()  # the session tables come from a child with the library
+    cal.load(EXCHANGES)
     at = datetime(2024, 12, 25, 15, 0, tzinfo=UTC)  # Christmas: every supported exchange is closed
     built = [mic for mic in EXCHANGES if cal.status(mic, at) is not None]
     errors = {mic: cal.error(mic) for mic in EXCHANGES if cal.error(mic)}
