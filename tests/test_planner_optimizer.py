@@ -79,26 +79,6 @@ def test_single_linkage_refuses_what_scipy_refuses() -> None:
         single_linkage_order(dist)
 
 
-def test_hrp_loads_no_scipy_clustering() -> None:
-    """HRP's clustering runs on NumPy: scipy.cluster and scipy.spatial (~8 MB resident)
-    stay unimported through a whole optimisation."""
-    import subprocess
-    import sys
-
-    code = ("import sys, numpy as np\n"
-            "from arduino_trader.domain.optimizer import OptimizerAsset, optimize\n"
-            "rng = np.random.default_rng(0)\n"
-            "prices = 50 * np.exp(np.cumsum(rng.normal(4e-4, 0.012, (9, 400)), axis=1))\n"
-            "assets = [OptimizerAsset(f'S{i}', 0.05 + 0.01 * i, 0.02, 0.5, 0.0, 'EU')\n"
-            "          for i in range(9)]\n"
-            "r = optimize(assets, prices, blend=0.5)\n"
-            "assert r.success and r.blend_used == 0.5, r\n"
-            "print(sorted(m for m in ('scipy.cluster', 'scipy.spatial') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
-    assert out.stdout.strip() == "[]"
-
-
 def test_weights_respect_bounds_reserve_and_groups() -> None:
     n = 15
     r = optimize(_assets(n), _prices(n), country_targets={"EU": 0.5, "US": 0.3, "ASIA": 0.2},
@@ -365,7 +345,8 @@ def test_repairing_an_indefinite_covariance_does_not_import_cvxpy() -> None:
 
 def test_optimising_does_not_import_pypfopt_unless_needed() -> None:
     """PyPortfolioOpt imports cvxpy (about a second): only a failing direct QP needs it.
-    The optimiser works on arrays, so pandas (~30 MB resident) stays unloaded too."""
+    The optimiser works on arrays, so pandas (~30 MB resident) stays unloaded too, and
+    HRP's clustering runs on NumPy, so scipy.cluster and scipy.spatial (~8 MB) do."""
     import subprocess
     import sys
 
@@ -375,9 +356,10 @@ def test_optimising_does_not_import_pypfopt_unless_needed() -> None:
             "prices = 50 * np.exp(np.cumsum(rng.normal(4e-4, 0.012, (9, 400)), axis=1))\n"
             "assets = [OptimizerAsset(f'S{i}', 0.05 + 0.01 * i, 0.02, 0.5, 0.0, 'EU')\n"
             "          for i in range(9)]\n"
-            "r = optimize(assets, prices)\n"
-            "assert r.success and r.fallback_used is None, r\n"
-            "print(sorted(m for m in ('pypfopt', 'cvxpy', 'pandas') if m in sys.modules))\n")
+            "r = optimize(assets, prices, blend=0.5)\n"
+            "assert r.success and r.fallback_used is None and r.blend_used == 0.5, r\n"
+            "print(sorted(m for m in ('pypfopt', 'cvxpy', 'pandas', 'scipy.cluster',\n"
+            "                         'scipy.spatial') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"
