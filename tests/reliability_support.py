@@ -9,12 +9,18 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from daemon_harness import ProbeDaemon
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import Sandbox, SandboxThread
+from arduino_trader.config.settings import load_settings
+from arduino_trader.daemon.demo import DemoDaemon, demo_settings
+from arduino_trader.daemon.service import DaemonOptions
+
+D = TypeVar("D", bound=DemoDaemon)
 
 # A Tuesday mid-morning UTC: European and US calendars are in session hours nearby.
 FROZEN_START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
@@ -54,6 +60,26 @@ class ShiftedClock:
     def monotonic(self) -> float:
         """``time.monotonic()``."""
         return time.monotonic()
+
+
+# A Tuesday afternoon in an open NYSE session (the demo's re-dated history ends the day
+# before).
+DEMO_TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
+
+
+@contextmanager
+def running_demo(cls: type[D], data_dir: Path, at: datetime = DEMO_TUESDAY) -> Iterator[D]:
+    """The demo daemon ``cls`` (``DemoDaemon`` or a subclass) on ``ShiftedClock(at)`` with
+    a free port, started, and stopped on exit."""
+    settings = demo_settings(load_settings(None, environ={}))
+    daemon = cls(DaemonOptions(settings=settings, data_dir=data_dir, clock=ShiftedClock(at),
+                               configure_logs=False, port_override=0,
+                               supervisor_backoff_s=0.2))
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
 
 
 class ClockedSandbox(Sandbox):

@@ -42,7 +42,7 @@ def facts(**changes: Any) -> SafetyFacts:
         price=PriceFacts(Decimal(100), NOW - timedelta(minutes=1),
                          tuple(Decimal(95) for _ in range(30)), Decimal(130)),
         day_pnl_fraction=Decimal("0.001"), portfolio_value_eur=Decimal(100_000),
-        position_value_eur=Decimal(1_000))
+        position_value_eur=Decimal(1_000), trade_history_known=True)
     return dataclasses.replace(base, **changes)
 
 
@@ -90,6 +90,9 @@ RECENT = (TradeFact(ISIN, "BUY", NOW - timedelta(days=3), "live", "9"),)
     ("BUY", "10", {"trades": RECENT}, "buy_cooldown"),
     ("BUY", "10", {"trades": None}, "ledger_unavailable"),
     ("SELL", "10", {"trades": RECENT}, "min_hold"),
+    # no trade known and the broker's trade history not imported: hold time unknown
+    ("SELL", "10", {"trades": (), "trade_history_known": None}, "hold_unknown"),
+    ("SELL", "10", {"trades": (), "trade_history_known": False}, "hold_unknown"),
     ("SELL", "10", {"quantity_held": None}, "position_unknown"),
     ("SELL", "10", {"quantity_held": Decimal(0)}, "position_missing"),
     ("SELL", "30", {}, "position_insufficient"),
@@ -236,3 +239,10 @@ def test_the_52_week_high_guardrail_follows_its_setting() -> None:
     unknown = facts(price=dataclasses.replace(quote, high_52w=None))
     assert evaluate(intent("BUY"), unknown, off).allowed
     assert code(intent("BUY"), unknown) == "high_52w_unknown"
+
+
+def test_a_sale_without_a_known_trade_passes_the_hold_once_the_history_is_imported() -> None:
+    verdict = evaluate(intent("SELL"), facts(trades=(), trade_history_known=True), LIMITS)
+    assert verdict.allowed, verdict.rejection
+    emergency = dataclasses.replace(intent("SELL"), source="emergency_rebalancing")
+    assert evaluate(emergency, facts(trades=(), trade_history_known=None), LIMITS).allowed

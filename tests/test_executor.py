@@ -24,6 +24,7 @@ from arduino_trader.adapters.store import (
     order_journal,
     price_history_repo,
     securities_repo,
+    trade_history_coverage,
 )
 from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
 from arduino_trader.adapters.store.sqlite import SqliteStore
@@ -125,6 +126,8 @@ def _seed_universe(io: IoLoop, store: SqliteStore, now: datetime) -> None:
     securities_repo.insert_security(store, {
         "isin": SAP[0], "symbol": SAP[1], "name": "SAP SE", "currency": "EUR",
         "mic": "XETR"}, now)
+    with store.transaction() as tx:  # as the first trade sync leaves it
+        trade_history_coverage.cover(tx, "live", [SAP[0]], now)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
             for i in range(360)]
     price_history_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now)

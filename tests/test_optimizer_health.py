@@ -4,20 +4,15 @@ heuristics only, so health is degraded naming it until a plan's optimiser succee
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import ShiftedClock
+from reliability_support import running_demo
 
-from arduino_trader.config.settings import load_settings
-from arduino_trader.daemon.demo import DemoDaemon, demo_settings
-from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.domain import optimizer
-
-TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
 
 
 def _broken(*args: Any, **kwargs: Any) -> Any:
@@ -27,15 +22,8 @@ def _broken(*args: Any, **kwargs: Any) -> Any:
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoDaemon]:
     monkeypatch.setattr(optimizer, "_optimize", _broken)
-    settings = demo_settings(load_settings(None, environ={}))
-    daemon = DemoDaemon(DaemonOptions(settings=settings, data_dir=tmp_path / "state",
-                                      clock=ShiftedClock(TUESDAY), configure_logs=False,
-                                      port_override=0, supervisor_backoff_s=0.2))
-    daemon.start()
-    try:
+    with running_demo(DemoDaemon, tmp_path / "state") as daemon:
         yield daemon
-    finally:
-        daemon.stop()
 
 
 def _optimizer_reasons(api: Client) -> list[str]:

@@ -26,6 +26,7 @@ from arduino_trader.adapters.store import (
     plan_repo,
     price_history_repo,
     securities_repo,
+    trade_history_coverage,
 )
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
@@ -265,6 +266,8 @@ def _seed_universe(rig: Rig, currency: str = "EUR", days: int = 300) -> None:
              "currency": currency, "country": "Germany", "industry": "Software"}
             for i in range(3)]
     securities_repo.insert_securities(rig.store, rows, NOW)
+    with rig.store.transaction() as tx:  # as the first trade sync leaves it
+        trade_history_coverage.cover(tx, "research", [r["isin"] for r in rows], NOW)
     start = NOW.date() - timedelta(days=days)
     series: dict[str, tuple[list[PriceBar], list[Any]]] = {}
     for i, r in enumerate(rows):
@@ -286,13 +289,35 @@ def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
                                                        NOW, "test")], NOW)
     summary = _ask(rig, RequestPlan("test"))
     assert not any("no FX rate" in w for w in summary.warnings)
-    assert summary.status in ("plan", "nothing_to_do") and summary.ok
+    # the USD universe and cash are in the plan now (its three rising walks all sit at
+    # their 52-week high, so the cash waits, and the plan says why)
+    assert summary.ok and summary.status == "nothing_to_do", summary
+    assert "cash 4000 EUR above the reserve is not deployed: every candidate is blocked " \
+        "by a safety rule (near the 52-week high: 3)" in summary.reason, summary.reason
+
+
+def test_a_holding_without_imported_trade_history_is_waited_for(rig: Rig) -> None:
+    _seed_universe(rig)
+    rig.store.execute("DELETE FROM trade_history_coverage WHERE isin = 'DE0000000000'")
+    rig.broker.snapshot = AccountSnapshot(
+        (Position("S0.DE", Decimal(5), Decimal(40), Decimal(50), "EUR"),),
+        (CashBalance("EUR", Decimal("5000")),), True)
+    summary = _ask(rig, RequestPlan("test"))
+    assert summary.ok and summary.status == "waiting" and summary.plan_id is None
+    assert "the trade history of held S0.DE" in summary.reason, summary.reason
+    assert rig.store.fetch_one("SELECT COUNT(*) FROM plans")[0] == 0
+    with rig.store.transaction() as tx:  # the trade sync imported it
+        trade_history_coverage.cover(tx, "research", ["DE0000000000"], NOW)
+    summary = _ask(rig, RequestPlan("test"))
+    assert summary.status != "waiting" and summary.plan_id is not None, summary
 
 
 def test_cash_only_account_gets_an_answer_with_a_reason(rig: Rig) -> None:
     _seed_universe(rig)
     summary = _ask(rig, RequestPlan("test"))
-    assert summary.ok and summary.status in ("plan", "nothing_to_do") and summary.reason
+    assert summary.ok and summary.status == "nothing_to_do", summary
+    assert "cash 9500 EUR above the reserve is not deployed: every candidate is blocked " \
+        "by a safety rule (near the 52-week high: 3)" in summary.reason, summary.reason
     rig.broker.snapshot = AccountSnapshot((), (), True)  # nothing at all
     summary = _ask(rig, RequestPlan("test"))
     assert summary.status == "nothing_to_do" and "no cash" in summary.reason

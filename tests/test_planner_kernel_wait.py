@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import ShiftedClock
+from reliability_support import running_demo
 
 from arduino_trader.actors import planner as planner_actor
 from arduino_trader.adapters.kernel_cache import CacheFill
-from arduino_trader.config.settings import load_settings
-from arduino_trader.daemon.demo import DemoDaemon, demo_settings
-from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.planning import GetPlan, PlannerStatus
 
-TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
 WAITED_S = 5.0  # far longer than a plan on loaded kernels takes
 
 
@@ -44,16 +41,11 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
          ) -> Iterator[tuple[DemoDaemon, GatedCompile]]:
     gate = GatedCompile()
     monkeypatch.setattr(planner_actor, "fill_kernel_cache", gate)
-    settings = demo_settings(load_settings(None, environ={}))
-    daemon = DemoDaemon(DaemonOptions(settings=settings, data_dir=tmp_path / "state",
-                                      clock=ShiftedClock(TUESDAY), configure_logs=False,
-                                      port_override=0, supervisor_backoff_s=0.2))
-    daemon.start()
-    try:
-        yield daemon, gate
-    finally:
-        gate.release.set()
-        daemon.stop()
+    with running_demo(DemoDaemon, tmp_path / "state") as daemon:
+        try:
+            yield daemon, gate
+        finally:
+            gate.release.set()
 
 
 def _status(d: DemoDaemon) -> PlannerStatus:

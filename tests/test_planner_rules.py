@@ -95,6 +95,16 @@ def test_a_collapsed_thesis_is_sold_whole_at_a_loss() -> None:
     assert step.estimated_price < 0.3 * entry and "thesis break" in step.reason
 
 
+def test_a_holding_with_an_unknown_hold_time_is_not_sold() -> None:
+    """The same collapse, but the holding's trade history is not imported: it may have
+    been bought yesterday, so neither the thesis break nor any other sell takes it."""
+    secs, prices = universe(crash=2)
+    unknown = Holding("S2", 7, float(prices[2, -61]), None, None, None,
+                      trade_history_known=False)
+    result = plan(PlanInput(secs, prices, [unknown], 100.0, settings=SMALL))
+    assert not any(s.side == "SELL" for s in result.steps), result.steps
+
+
 def test_no_thesis_break_above_the_score_threshold() -> None:
     secs, prices = universe(crash=2)
     holdings = [Holding("S2", 7, float(prices[2, -61]), 400, 400, None)]

@@ -1,22 +1,24 @@
-"""The planner's wait for held prices: which holdings count as unpriced, and that the
-wait ends after ``planner_price_wait_s`` so a security that never gets a price cannot
-stop planning."""
+"""The planner's wait for its inputs: which holdings count as unpriced or as having no
+imported trade history, and that the wait ends after ``planner_price_wait_s`` so a
+security that never gets a price cannot stop planning."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from arduino_trader.actors.planner_wait import PriceWait
+from arduino_trader.actors.planner_wait import InputWait, Missing
 from arduino_trader.domain.planner.models import Holding, PlanInput, SecurityInfo
-from arduino_trader.domain.planner.readiness import missing_prices
+from arduino_trader.domain.planner.readiness import missing_prices, missing_trade_history
 
 NAN = np.nan
 
 
-def _input(prices: list[list[float]], fx: float = 1.0) -> PlanInput:
+def _input(prices: list[list[float]], fx: float = 1.0,
+           unknown_history: tuple[str, ...] = ()) -> PlanInput:
     secs = [SecurityInfo("A"), SecurityInfo("B", fx_rate=fx), SecurityInfo("C")]
-    holdings = [Holding("A", 5, 10.0), Holding("B", 3, 10.0), Holding("C", 0, 0.0),
-                Holding("X", 2, 1.0)]  # C not held any more, X not in the universe
+    holdings = [Holding(s, q, p, trade_history_known=s not in unknown_history)
+                for s, q, p in (("A", 5, 10.0), ("B", 3, 10.0), ("C", 0, 0.0), ("X", 2, 1.0))]
+    # C not held any more, X not in the universe
     return PlanInput(secs, np.array(prices), holdings, 100.0)
 
 
@@ -27,14 +29,37 @@ def test_held_securities_without_any_positive_close_or_fx_are_missing() -> None:
     assert missing_prices(_input([[1, 2], [2, 3], [NAN, NAN]], fx=0.0)) == ("B",)
 
 
+def test_held_universe_securities_without_imported_trade_history_are_missing() -> None:
+    priced = [[1, 2], [2, 3], [1, 1]]
+    assert missing_trade_history(_input(priced)) == ()
+    assert missing_trade_history(_input(priced, unknown_history=("B",))) == ("B",)
+    # not held any more, or outside the universe: nothing to wait for
+    assert missing_trade_history(_input(priced, unknown_history=("C", "X"))) == ()
+
+
 def test_the_wait_ends_and_does_not_start_again_for_the_same_prices() -> None:
     inp = _input([[1, 2], [NAN, NAN], [1, 1]])
-    wait = PriceWait()
-    assert wait.waiting_for(inp, 0.0, 60) == ("B",)
-    assert wait.waiting_for(inp, 59.0, 60) == ("B",)
-    assert wait.waiting_for(inp, 60.0, 60) == ()  # gave up: plan without B
-    assert wait.waiting_for(inp, 61.0, 60) == ()
+    wait = InputWait()
+    assert wait.waiting_for(inp, 0.0, 60) == Missing(prices=("B",))
+    assert wait.waiting_for(inp, 59.0, 60) == Missing(prices=("B",))
+    assert not wait.waiting_for(inp, 60.0, 60)  # gave up: plan without B
+    assert not wait.waiting_for(inp, 61.0, 60)
     other = _input([[NAN, NAN], [NAN, NAN], [1, 1]])  # a new gap: wait for it again
-    assert wait.waiting_for(other, 62.0, 60) == ("A", "B")
+    assert wait.waiting_for(other, 62.0, 60) == Missing(prices=("A", "B"))
     priced = _input([[1, 2], [2, 3], [1, 1]])
-    assert wait.waiting_for(priced, 63.0, 60) == ()
+    assert not wait.waiting_for(priced, 63.0, 60)
+
+
+def test_the_wait_names_both_inputs_and_gives_up_on_each() -> None:
+    inp = _input([[1, 2], [NAN, NAN], [1, 1]], unknown_history=("A",))
+    wait = InputWait()
+    missing = wait.waiting_for(inp, 0.0, 60)
+    assert missing == Missing(prices=("B",), trade_history=("A",))
+    assert missing.symbols() == ["A", "B"]
+    assert missing.reason() == (
+        "waiting for prices of held B (history not stored yet); the trade history of held A "
+        "(not imported from the broker yet: hold time unknown); re-planning when they arrive")
+    assert not wait.waiting_for(inp, 60.0, 60)
+    later = _input([[1, 2], [NAN, NAN], [1, 1]], unknown_history=("A", "B"))
+    assert wait.waiting_for(later, 61.0, 60) == Missing(prices=("B",),
+                                                        trade_history=("A", "B"))

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import ShiftedClock
+from reliability_support import running_demo
 
-from arduino_trader.config.settings import load_settings
-from arduino_trader.daemon.demo import DemoDaemon, demo_settings
+from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.daemon.service import DaemonOptions
 from arduino_trader.protocols.planning import GetPlan, PlannerStatus, PlanSummary
-
-TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
 
 
 class SlowHistoryDemo(DemoDaemon):
@@ -47,16 +44,11 @@ class SlowHistoryDemo(DemoDaemon):
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[SlowHistoryDemo]:
-    settings = demo_settings(load_settings(None, environ={}))
-    daemon = SlowHistoryDemo(DaemonOptions(settings=settings, data_dir=tmp_path / "state",
-                                           clock=ShiftedClock(TUESDAY), configure_logs=False,
-                                           port_override=0, supervisor_backoff_s=0.2))
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.release.set()
-        daemon.stop()
+    with running_demo(SlowHistoryDemo, tmp_path / "state") as daemon:
+        try:
+            yield daemon
+        finally:
+            daemon.release.set()
 
 
 def _last(d: SlowHistoryDemo) -> PlanSummary | None:

@@ -21,6 +21,7 @@ from arduino_trader.adapters.store import (
     broker_trade_import,
     market_repo,
     snapshot_repo,
+    trade_history_coverage,
 )
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
@@ -32,6 +33,7 @@ from arduino_trader.protocols.market_data import (
     GetFxRate,
     PricesUpdated,
     RateUnavailable,
+    SecurityAdded,
 )
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
@@ -119,6 +121,7 @@ def rig(io: IoLoop, store: SqliteStore, bus: ActorBus) -> Iterator[Rig]:
     bus.subscribe(TradeFeeRecorded, "market_data")
     ref = PortfolioActor.start(ctx)
     bus.register("portfolio", ref)
+    bus.subscribe(SecurityAdded, "portfolio")
     bus.ask("portfolio", Ping(clock.now()), 10)
     yield Rig(io, store, bus, clock, broker, seen, fx, fees)
     ref.stop()
@@ -383,3 +386,41 @@ def test_snapshot_totals_are_the_readable_totals_since_a_day(io: IoLoop,
     good, bad = snapshot_repo.read_snapshots(store, since)
     assert totals == {r["date"]: float(r["total_value"]) for r in good}
     assert set(bad) == {"2026-03-02", "2026-03-03", "2026-13-45"}
+
+
+def test_a_security_joining_later_gets_its_older_trades_imported(rig: Rig) -> None:
+    """A buy of a security outside the universe is skipped; once the security joins
+    (``SecurityAdded``), its trade history is imported a year back at once — not left to
+    the 30-day re-sync window, which no longer reaches a buy made 40 days before — and it
+    counts as covered, so its hold time is known."""
+    _fx(rig)
+    msft = ("US5949181045", "MSFT.US")
+    rig.run(rig.broker.set_price(msft[1], Decimal("300"), "USD"))
+    rig.buy("SAP.EU", 3, 1)
+    rig.buy(msft[1], 2, 2)
+    first = rig.cycle()
+    assert first.ok, first.summary
+    trades = first.details["steps"]["trades"]
+    assert trades["unknown_symbols"] == [msft[1]] and trades["newly_covered"] == 2
+    assert "last 365 days" in first.summary
+    assert trade_history_coverage.covered_isins(rig.store, "research") == {SAP[0], AAPL[0]}
+    rig.clock.advance(timedelta(days=40))
+    _fx(rig)
+    again = rig.cycle()
+    assert "last 30 days" in again.summary  # everything in the universe is covered
+    assert not rig.rows("SELECT * FROM trades WHERE isin = ?", (msft[0],))
+    rig.store.execute(
+        "INSERT INTO securities (isin, symbol, name, currency, created_at, updated_at) "
+        "VALUES (?, ?, 'Microsoft', 'USD', 0, 0)", msft)
+    rig.bus.publish(SecurityAdded(msft[0], msft[1], rig.clock.now()))
+    assert rig.bus.settle(30)
+    imported = rig.rows("SELECT isin, side, quantity, executed_at FROM trades WHERE isin = ?",
+                        (msft[0],))
+    assert imported == [{"isin": msft[0], "side": "BUY", "quantity": "2",
+                         "executed_at": int(START.timestamp())}]
+    assert msft[0] in trade_history_coverage.covered_isins(rig.store, "research")
+    before = rig.rows("SELECT COUNT(*) AS n FROM trades")
+    rig.bus.publish(SecurityAdded(msft[0], msft[1], rig.clock.now()))  # covered: no-op
+    assert rig.bus.settle(30)
+    assert rig.rows("SELECT COUNT(*) AS n FROM trades") == before
+    assert "last 30 days" in rig.cycle().summary

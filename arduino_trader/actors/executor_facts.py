@@ -20,6 +20,7 @@ from arduino_trader.adapters.store import (
     market_repo,
     price_history_repo,
     securities_repo,
+    trade_history_coverage,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.execution.bucket_cash import (
@@ -176,6 +177,8 @@ class FactsGatherer:
         quotes = self._try("quote", lambda: broker.quotes((symbol,)), BROKER_TIMEOUT_S)
         quote = next((q for q in quotes or () if q.symbol.upper() == symbol.upper()), None)
         open_orders = self._try("open_orders", broker.open_orders, BROKER_TIMEOUT_S)
+        known = self._fact("trade_history", lambda: trade_history_coverage.is_covered(
+            store, self._mode, intent.isin))
         unresolved = self._fact("unresolved",
                                 lambda: self._journal.unresolved_isins(self._mode))
         rate = self.eur_rate(sec.currency) if sec else None
@@ -196,7 +199,8 @@ class FactsGatherer:
             portfolio_value_eur=None if account is None else self._portfolio_eur(account),
             position_value_eur=None if held is None or price is None or rate is None
             else held * price.price / rate,
-            bucket=self._bucket_cash(bucket_id, settings) if intent.side == "BUY" else None)
+            bucket=self._bucket_cash(bucket_id, settings) if intent.side == "BUY" else None,
+            trade_history_known=known)
         return Gathered(facts, quote, security)
 
     def _bucket_cash(self, bucket_id: str, settings: Settings) -> BucketCash | None:

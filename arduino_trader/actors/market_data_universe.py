@@ -24,6 +24,7 @@ from arduino_trader.protocols.market_data import (
     MarketData,
     MarketDataError,
     MarketDataUnavailable,
+    SecurityAdded,
     SecurityInfo,
     UnknownSymbol,
 )
@@ -73,6 +74,8 @@ def seed_universe(ctx: ActorContext, source: MarketData, log: Any, now: datetime
     added = int(securities_repo.insert_securities(db, records, now))
     if added:
         log.info("universe_seeded", source=source.name, added=added)
+        for record in records:  # the universe was empty: each of them joined it now
+            ctx.bus.publish(SecurityAdded(str(record["isin"]), str(record["symbol"]), now))
     return added
 
 

@@ -3,7 +3,8 @@ demand and on schedule, stores the recommendations under the portfolio hash, pub
 ``PlanReady``, and runs step 1 of the stored plan through the executor
 (``autonomous_execution``). ``plan()`` runs on a worker thread while this actor tells
 health it is busy (cancelled past ``planner_plan_budget_s``); a plan whose holdings have
-no price yet waits for them (``planner_wait``). Kernels warm in the background at start.
+no price or no imported trade history yet waits for them (``planner_wait``). Kernels warm
+in the background at start.
 No exception escapes a handler: a failure is an explicit failed summary with the reason.
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ from .planner_bucket_config import Configs, configured_input, versions
 from .planner_execution import submit_step
 from .planner_inputs import BROKER_TIMEOUT_S, InputGatherer
 from .planner_scores import score_universe, store_scores
-from .planner_wait import PriceWait, waiting_reason
+from .planner_wait import InputWait
 
 SCOPES_TIMEOUT_S = 10.0
 CORE = "core"
@@ -94,7 +95,7 @@ class PlannerActor(BaseActor):
         self._warm = warm
         self._plan_fn = plan_fn
         self._busy = BusyRunner(ctx, self.name)
-        self._price_wait = PriceWait()
+        self._input_wait = InputWait()
         self._warmed = threading.Event()
         self._timer: threading.Timer | None = None
         self._last: PlanSummary | None = None
@@ -223,12 +224,12 @@ class PlannerActor(BaseActor):
         gathered = gatherer.gather(self._account(mode), mode, self.ctx.settings(), now)
         inp = gathered.plan_input
         settings = self.ctx.settings()
-        waiting = self._price_wait.waiting_for(inp, self.ctx.clock.monotonic(),
+        waiting = self._input_wait.waiting_for(inp, self.ctx.clock.monotonic(),
                                                settings.typed.planner_price_wait_s)
-        if waiting:  # no plan stored: a plan now would leave these holdings out
+        if waiting:  # no plan stored: a plan now would leave out or misjudge these holdings
             self._schedule(trigger, max(1.0, settings.typed.planner_debounce_seconds))
-            self.log.info("plan_waiting", trigger=trigger, waiting_for=list(waiting))
-            return PlanSummary(True, "waiting", waiting_reason(waiting),
+            self.log.info("plan_waiting", trigger=trigger, waiting_for=waiting.symbols())
+            return PlanSummary(True, "waiting", waiting.reason(),
                                gathered.portfolio_hash, warnings=gathered.warnings)
         if self._busy.abandoned_running:
             raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "

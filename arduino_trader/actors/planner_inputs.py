@@ -22,6 +22,7 @@ from arduino_trader.adapters.store import (
     plan_repo,
     regime_repo,
     securities_repo,
+    trade_history_coverage,
 )
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
@@ -224,6 +225,7 @@ class InputGatherer:
                                      allocation.industry_to_group) for r in usable]
         isins = {str(r["symbol"]): str(r["isin"]) for r in rows}
         trades = plan_repo.last_trade_times(self.store, mode)
+        covered = trade_history_coverage.covered_isins(self.store, mode)
         holdings: list[Holding] = []
         for p in account.positions:
             if p.currency not in rates:
@@ -232,7 +234,9 @@ class InputGatherer:
             holdings.append(Holding(
                 p.symbol, float(p.quantity), float(p.avg_price),
                 days_since_last_buy=_days(now, trades.get((isin, "BUY"))),
-                days_since_last_sell=_days(now, trades.get((isin, "SELL")))))
+                days_since_last_sell=_days(now, trades.get((isin, "SELL"))),
+                trade_history_known=isin in covered or any(
+                    (isin, side) in trades for side in ("BUY", "SELL"))))
         cash_eur = sum((c.amount * rates[c.currency] for c in account.cash
                         if c.currency in rates), Decimal(0))
         if mode == "research":

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from arduino_trader.adapters.store import broker_trade_import, snapshot_repo
 from arduino_trader.adapters.store import portfolio_repo as repo
+from arduino_trader.adapters.store import trade_history_coverage as coverage
 from arduino_trader.domain import analytics
 from arduino_trader.domain.valuation import Valuation, value_account
 from arduino_trader.protocols.broker import Broker
@@ -36,6 +37,7 @@ from arduino_trader.protocols.market_data import (
     MARKET_DATA_ASK_FAILURES,
     GetFxRate,
     PricesUpdated,
+    SecurityAdded,
 )
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
 from arduino_trader.protocols.money import decimal_to_str
@@ -49,8 +51,7 @@ from .cash_flows import JOBS as CASH_FLOW_JOBS
 ACTOR = "portfolio"
 COMPONENT = "portfolio"
 BROKER_TIMEOUT_S = 90.0
-TRADE_LOOKBACK_DAYS = 30
-FIRST_IMPORT_DAYS = 365
+TRADE_LOOKBACK_DAYS = 30  # once every security's history is covered
 MARKET_DATA_ACTOR = "market_data"
 FX_ASK_TIMEOUT_S = 60.0
 CASH_FLOW_ACTOR = "cash_flows"
@@ -164,22 +165,29 @@ class PortfolioActor(BaseActor):
 
     # ----------------------------------------------------------------- steps
     def sync_trades(self) -> StepResult:
-        """Import the broker's executed trades into the ledger (once per trade id)."""
+        """Import the broker's executed trades into the ledger (once per trade id).
+
+        While a universe security's trade history is not covered yet (the first sync, or
+        a security that joined since), the import reaches a full year back and records
+        every universe security as covered in the same transaction; after that the last
+        ``TRADE_LOOKBACK_DAYS`` suffice. A broker without a trade history covers them too:
+        the executor's own fills are all the ledger can ever hold."""
         now = self.ctx.clock.now()
         mode = self._mode()
-        row = self._db.fetch_one("SELECT COUNT(*) AS n FROM trades WHERE mode = ?",
-                                             (mode,))
-        days = TRADE_LOOKBACK_DAYS if row is not None and int(row["n"]) else FIRST_IMPORT_DAYS
+        secs = repo.securities_by_symbol(self._db)
+        isins = {symbol: str(s["isin"]) for symbol, s in secs.items()}
+        new = set(isins.values()) - coverage.covered_isins(self._db, mode)
+        days = coverage.FULL_WINDOW_DAYS if new else TRADE_LOOKBACK_DAYS
         try:
             trades = self.ctx.io.run(self._broker.trades(now.date() - timedelta(days=days),
                                                          now.date()), BROKER_TIMEOUT_S)
         except BrokerUnsupported as exc:
+            with self._db.transaction() as tx:
+                coverage.cover(tx, mode, new, now)
             return StepResult("trades", "skipped", f"the broker has no trade history: {exc}")
-        secs = repo.securities_by_symbol(self._db)
-        isins = {symbol: str(s["isin"]) for symbol, s in secs.items()}
         rates = repo.stored_eur_rates(self._db, {t.currency for t in trades})
-        result = broker_trade_import.import_broker_trades(self._db, trades, mode, isins, rates,
-                                                          now)
+        result = broker_trade_import.import_broker_trades(
+            self._db, trades, mode, isins, rates, now, cover=sorted(new))
         for learned in result.pop("fees_learned"):  # committed: safe to announce
             self.ctx.bus.publish(learned)
         if result["ours"]:  # fills of our orders seen here first: the executor announces
@@ -190,8 +198,10 @@ class PortfolioActor(BaseActor):
         unknown = result["unknown_symbols"]
         if unknown:
             self.log.warning("broker_trades_unknown_symbols", symbols=unknown)
+        result["newly_covered"] = len(new)
         summary = (f"{result['inserted']} new of {result['received']} broker trades "
                    f"({mode}, last {days} days)"
+                   + (f", {len(new)} securities' trade history imported" if new else "")
                    + (f", {len(unknown)} symbol(s) not in the universe" if unknown else ""))
         return StepResult("trades", "ok", summary, details=result)
 
@@ -377,3 +387,13 @@ class PortfolioActor(BaseActor):
         # restarts the actor; the next PricesUpdated revalues
         if updated:
             self.log.info("portfolio_revalued", positions=updated)
+
+    @handles(SecurityAdded)
+    def _on_security_added(self, msg: SecurityAdded) -> None:
+        """A security that joined the universe gets its trade history imported now, not
+        at the next cycle: until then its hold time is unknown and no plan is made."""
+        if coverage.is_covered(self._db, self._mode(), msg.isin):
+            return  # an earlier event's import covered it
+        step = self._guard("trades", self.sync_trades)
+        self.log.info("trade_history_imported", isin=msg.isin, status=step.status,
+                      summary=step.summary)

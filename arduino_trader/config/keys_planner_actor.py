@@ -25,9 +25,10 @@ KEYS: tuple[SettingSpec, ...] = (
                 "reported (health sees a planner busy within its budget as alive)",
                 unit="s", minimum=5, maximum=3600, group=_P),
     SettingSpec("planner_price_wait_s", "int", 900, "While a held security has no price "
-                "yet (its history not stored), planning waits and re-tries every "
-                "planner_debounce_seconds (at least 1 s) for at most this long, then plans "
-                "without it", unit="s", minimum=0, maximum=86400, group=_P),
+                "yet (its history not stored) or no imported trade history (hold time "
+                "unknown), planning waits and re-tries every planner_debounce_seconds (at "
+                "least 1 s) for at most this long, then plans without the price and without "
+                "selling that holding", unit="s", minimum=0, maximum=86400, group=_P),
     SettingSpec("planner_history_days", "int", 1260, "Daily closes per security the planner "
                 "reads (about 5 years of trading days)", unit="days", minimum=60,
                 maximum=5000, group=_P),

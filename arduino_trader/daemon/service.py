@@ -39,7 +39,12 @@ from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
-from arduino_trader.protocols.market_data import FxRatesUpdated, MarketData, PricesUpdated
+from arduino_trader.protocols.market_data import (
+    FxRatesUpdated,
+    MarketData,
+    PricesUpdated,
+    SecurityAdded,
+)
 from arduino_trader.protocols.messages import GetHealth, HealthReport, JobFinished
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.satellites import GetCashFlowContext
@@ -201,7 +206,8 @@ class TraderDaemon:
             ActorSpec("executor", executor_actor.ExecutorActor, {},
                       depends_on=("health", "market_data")),
             ActorSpec("portfolio", portfolio_actor.PortfolioActor, {},
-                      depends_on=("health", "market_data"), subscriptions=(PricesUpdated,)),
+                      depends_on=("health", "market_data"),
+                      subscriptions=(PricesUpdated, SecurityAdded)),
             ActorSpec("cash_flows", cash_flows_actor.CashFlowActor,
                       {"context_for": self._cash_flow_context},
                       depends_on=("health", "executor"),

@@ -17,6 +17,7 @@ from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.store import Database
 
+from . import trade_history_coverage
 from .fill_attribution import journal_entry_for_trade
 
 
@@ -67,7 +68,7 @@ def _learn_fee(tx: Any, exchange: bool, key: str,
 
 def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
                          isins: Mapping[str, str], eur_per: Mapping[str, Decimal],
-                         now: datetime) -> dict[str, Any]:
+                         now: datetime, cover: Sequence[str] = ()) -> dict[str, Any]:
     """Store broker trades not yet in the ledger (``INSERT OR IGNORE`` on the trade key).
 
     A fill of our own order is stored as its order's (``fill_attribution``; ``ours``
@@ -76,7 +77,9 @@ def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
     ISIN); a currency exchange (an FX-pair trade: no position, its fills belong to the FX
     ledger) is skipped and counted; a trade without a stored FX rate is kept with its EUR
     value unknown (NULL). A known trade stored without its commission (an executor fill)
-    gets the broker's, once: ``fees_learned`` lists them as events to publish.
+    gets the broker's, once: ``fees_learned`` lists them as events to publish. ``cover``:
+    the securities whose whole trade history this import holds (a full-window import),
+    recorded as covered in the same transaction.
     """
     inserted = ours = exchanges = 0
     unknown: list[str] = []
@@ -122,6 +125,7 @@ def import_broker_trades(db: Database, trades: Sequence[Trade], mode: str,
             inserted += int(cur.rowcount or 0)
             ours += int(cur.rowcount or 0) * (order is not None)
             stored[False][key] = t.fee is None
+        trade_history_coverage.cover(tx, mode, cover, now)
     return {"received": len(trades), "inserted": inserted, "ours": ours,
             "currency_exchanges": exchanges, "unknown_symbols": sorted(set(unknown)),
             "fees_learned": fees}

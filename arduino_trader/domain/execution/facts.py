@@ -82,6 +82,9 @@ class SafetyFacts:
     bucket: BucketCash | None = None
     """The ordering bucket's ledger cash; None when the ledger is not in use (no
     satellites: the account's cash is core's)."""
+    trade_history_known: bool | None = None
+    """Whether the ledger holds the security's broker trade history (a year back), so
+    that no trade in ``trades`` means none within the minimum hold; None: unknown."""
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,11 @@ def _hold(c: LayerContext) -> Rejection | None:
         return Rejection("hold", "ledger_unavailable", "trade history unavailable")
     last = _last_trade(trades, c.intent.isin)
     if last is None:
-        return None
+        if c.facts.trade_history_known:
+            return None
+        return Rejection("hold", "hold_unknown", f"no trade of {c.intent.isin} is known and "
+                         "its trade history is not imported from the broker yet: its hold "
+                         "time is unknown")
     held_days = (c.facts.now - last.at).total_seconds() / 86_400
     if held_days < c.limits.min_hold_days:
         return Rejection("hold", "min_hold", f"last trade of {c.intent.isin} "

@@ -150,7 +150,10 @@ def _last_price(row: np.ndarray) -> float | None:
 def within_min_hold(h: Holding, settings: PlannerSettings) -> bool:
     """The minimum hold every planned sell respects, the stop-loss's included (only
     emergency rebalancing may bypass it): fewer than ``min_hold_days`` (a satellite's
-    hold duration) since the last buy; an unknown buy date allows the sale."""
+    hold duration) since the last buy, or a hold time that is unknown (its trade history
+    not imported yet); a buy older than the imported history allows the sale."""
+    if not h.trade_history_known:
+        return True
     return h.days_since_last_buy is not None and h.days_since_last_buy < settings.min_hold_days
 
 

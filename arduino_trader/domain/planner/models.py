@@ -43,7 +43,11 @@ class SecurityInfo:
 
 @dataclass(frozen=True)
 class Holding:
-    """A held position; ``avg_price`` in the security's currency; day counts may be unknown."""
+    """A held position; ``avg_price`` in the security's currency; day counts may be unknown.
+
+    ``trade_history_known``: the ledger holds its broker trade history, so day counts that
+    are None mean "not traded within a year"; False: its hold time is unknown (its buys
+    may not be imported yet) and it is not sold."""
 
     symbol: str
     quantity: float
@@ -51,6 +55,7 @@ class Holding:
     days_since_first_buy: float | None = None
     days_since_last_buy: float | None = None
     days_since_last_sell: float | None = None
+    trade_history_known: bool = True
 
 
 # The settings PlannerSettings.from_settings reads (declared in config/keys_trading.py

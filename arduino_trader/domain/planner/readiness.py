@@ -24,4 +24,12 @@ def missing_prices(inp: PlanInput) -> tuple[str, ...]:
     return tuple(sorted(set(missing)))
 
 
-__all__ = ["missing_prices"]
+def missing_trade_history(inp: PlanInput) -> tuple[str, ...]:
+    """Held symbols (quantity > 0) of the universe whose broker trade history is not
+    imported yet: their hold time is unknown, so a sell could break the minimum hold."""
+    universe = {sec.symbol for sec in inp.securities}
+    return tuple(sorted({h.symbol for h in inp.holdings if h.symbol in universe
+                         and h.quantity > 0 and not h.trade_history_known}))
+
+
+__all__ = ["missing_prices", "missing_trade_history"]

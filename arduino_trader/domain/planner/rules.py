@@ -11,7 +11,8 @@ acts gives the plan (one step: the daemon executes step 1 and plans again):
 2. **Trim** — a position above the cap plus ``position_trim_band`` is sold down to the cap.
 3. **The searched plan** — when its first step is one the executor would take (not a
    buy within ``buy_cooldown_days`` of a buy or ``rebuy_cooldown_days`` of a sell, not a
-   sell within ``min_hold_days`` of a trade).
+   sell within ``min_hold_days`` of a trade, nor of a holding whose trade history is not
+   imported yet).
 4. **Deploy** — cash above the reserve plus the tolerance (``deploy_tolerance_eur``,
    ``deploy_tolerance_fraction`` of the portfolio or ``deploy_min_trade_eur``, the
    largest: no deployment buys less than its minimum) buys the security furthest below
@@ -62,6 +63,8 @@ def sell_block(u: Universe, i: int, h: Holding | None, s: PlannerSettings) -> st
     """Why the executor would refuse to sell security ``i`` now, or None."""
     if not u.securities[i].allow_sell:
         return "selling not allowed"
+    if h is not None and not h.trade_history_known:
+        return "hold time unknown: its trade history is not imported from the broker yet"
     if _recent(_held_days(h), s.min_hold_days):
         return f"traded within the {s.min_hold_days:g}-day minimum hold"
     return None
