@@ -76,8 +76,13 @@ def test_demo_shows_real_content_within_a_minute(demo: DemoDaemon) -> None:
              "a portfolio snapshot")
     wait_for(lambda: _count(demo, "SELECT COUNT(*) FROM plans") >= 1, 60, "a stored plan")
     row = demo.store.fetch_one(
-        "SELECT status, reason FROM plans ORDER BY id DESC LIMIT 1")
-    assert row is not None and row["status"] in ("plan", "nothing_to_do") and row["reason"]
+        "SELECT id, status, reason FROM plans ORDER BY id DESC LIMIT 1")
+    # cash to deploy, and holdings bought at the last close: buys only, never a sale
+    # within the minimum hold
+    assert row is not None and row["status"] == "plan", dict(row) if row else None
+    sides = {r["side"] for r in demo.store.fetch_all(
+        "SELECT side FROM recommendations WHERE plan_id = ?", (row["id"],))}
+    assert sides == {"BUY"}, (sides, row["reason"])
     positions = _count(demo, "SELECT COUNT(*) FROM paper_positions")
     assert positions == len(DEMO_HOLDINGS)
     with urllib.request.urlopen(f"http://127.0.0.1:{demo.port}/", timeout=10) as resp:
