@@ -37,9 +37,11 @@ def running_sandbox(state: Path | None = None, seed: int = 7, **kw: Any) -> Iter
 
 def make_client(url: str, *, public: str = DEMO_PUBLIC_KEY, private: str = DEMO_PRIVATE_KEY,
                 orders: bool = True, wall_time: Callable[[], float] = time.time,
+                monotonic: Callable[[], float] = time.monotonic,
                 **overrides: Any) -> TradernetClient:
     """A client with test-friendly timings (no rate limiting delays, fast backoff);
-    ``wall_time`` is what it signs with (a test clock's, for a sandbox on that clock)."""
+    ``wall_time`` is what it signs with (a test clock's, for a sandbox on that clock),
+    ``monotonic`` what its rate limiter and circuit breaker count time with."""
     values: dict[str, Any] = {
         "timeout_s": 2.0, "order_timeout_s": 2.0, "read_retries": 2, "backoff_base_s": 0.01,
         "requests_per_minute": 60_000, "burst": 1000, "breaker_failures": 5,
@@ -47,7 +49,8 @@ def make_client(url: str, *, public: str = DEMO_PUBLIC_KEY, private: str = DEMO_
     }
     values.update(overrides)
     config = ClientConfig(base_url=url, public_key=public, private_key=private, **values)
-    return TradernetClient(config, orders_allowed=lambda: orders, wall_time=wall_time)
+    return TradernetClient(config, orders_allowed=lambda: orders, wall_time=wall_time,
+                           monotonic=monotonic)
 
 
 def seed_from_sandbox(io: IoLoop, store: SqliteStore, client: TradernetClient,
