@@ -4,8 +4,10 @@ Explains the soak's steady RSS: how much resident memory the process holds befor
 has done any work, layer by layer. Each layer is measured in a fresh interpreter that
 imports everything of the layers before it plus its own modules, so the figures are
 cumulative and independent of import order elsewhere. ``daemon_import_mb`` is the daemon's
-modules alone, what a start holds before its first plan or calendar loads pandas and
-exchange_calendars. Prints one JSON line:
+modules alone, what a start holds before its first plan loads the kernels. The layers after
+the kernels are paths only some daemons take (a Prometheus scrape, a stored broker secret,
+the optimiser's fallback, Yahoo); the exchange calendars never load in the daemon (their
+session tables come from a child process). Prints one JSON line:
 ``{"layers": [{"layer", "rss_mb", "added_mb"}...], "floor_mb", "daemon_import_mb"}``.
 """
 
@@ -22,12 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, str], ...] = (
     ("python", "pass"),
     ("numpy", "import numpy"),
-    ("pandas + exchange_calendars", "import pandas, exchange_calendars"),
     ("numba", "import numba"),
     ("daemon package (all actors, adapters, API)", "import arduino_trader.daemon.service"),
     ("planner kernels loaded (Numba cache)",
      "from arduino_trader.domain.planner.plan import warm_up; warm_up()"),
-    ("PyPortfolioOpt + cvxpy solvers", "import pypfopt, cvxpy"),
+    # the paths only some daemons take, cheapest first
+    ("a /metrics scrape + a stored secret",
+     "import arduino_trader.daemon.api.metrics_exposition, cryptography.fernet"),
+    ("PyPortfolioOpt + cvxpy solvers (the optimiser's fallback)", "import pypfopt, cvxpy"),
     ("yfinance", "import yfinance"),
 )
 

@@ -45,9 +45,10 @@ CYCLE = timedelta(minutes=5)
 # Inside the bundled replay history (it ends in 2022), a Monday.
 START = datetime(2021, 3, 1, 6, 0, tzinfo=UTC)
 # Libraries that only some paths need (the optimiser's fallback, Yahoo, plotting, studies,
-# calendars): the soak reports which of them the steady daemon holds.
+# calendars, a /metrics scrape, a stored secret): the soak reports which of them the steady
+# daemon holds.
 HEAVY = ("pandas", "scipy", "exchange_calendars", "pypfopt", "cvxpy", "yfinance",
-         "matplotlib", "distributed", "osqp")
+         "matplotlib", "distributed", "osqp", "prometheus_client", "cryptography")
 
 
 def rss_mb() -> float:
