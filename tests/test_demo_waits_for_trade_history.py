@@ -28,13 +28,12 @@ HELD = {"AAPL.US", "BAC.US", "AMD.US"}
 
 class LateUniverseDemo(DemoDaemon):
     """The demo whose source hands out its universe only once the first sync cycle has
-    fetched the broker's trades (``released``)."""
+    fetched the broker's trades (``released``): the order a slow start can take."""
 
     def __init__(self, options: DaemonOptions) -> None:
         super().__init__(options)
         self.released = threading.Event()
         self._gated = False
-        self._wrapped = False
 
     def _market_source(self) -> Any:
         source = super()._market_source()
@@ -49,20 +48,19 @@ class LateUniverseDemo(DemoDaemon):
             source.universe = gated
         return source
 
-    def _broker_pair(self) -> Any:
-        pair = super()._broker_pair()
-        if not self._wrapped:
-            self._wrapped = True
-            trades = pair[0].trades
+    def _seed(self) -> bool:
+        seeded = super()._seed()  # the seeding reads its own fills: not the gate
+        broker = self._broker_pair()[0]
+        trades = broker.trades
 
-            async def fetched(start: Any, end: Any) -> Any:
-                try:
-                    return await trades(start, end)
-                finally:
-                    self.released.set()
+        async def fetched(start: Any, end: Any) -> Any:
+            try:
+                return await trades(start, end)
+            finally:
+                self.released.set()
 
-            pair[0].trades = fetched
-        return pair
+        broker.trades = fetched  # type: ignore[method-assign]
+        return seeded
 
 
 @pytest.fixture
