@@ -189,7 +189,7 @@ def test_optimizer_endpoints_show_the_plans_targets(daemon: ProbeDaemon, api: Cl
     assert all(a["direction"] == ("buy" if a["change_pct"] > 0 else "sell")
                for a in result["top_adjustments"])
     code, answer = api.call("GET", "/api/optimizer")
-    assert answer["status"] in ("ok", "fallback") and answer["last_run"]["plan_id"] >= 1
+    assert answer["status"] == "ok" and answer["last_run"]["plan_id"] >= 1, answer
     assert api.call("POST", "/api/optimizer/run", token=None)[0] == 401
 
 

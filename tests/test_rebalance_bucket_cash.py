@@ -63,14 +63,14 @@ def _counts(d: ProbeDaemon) -> dict[str, int]:
 def _satellite_owning_amd(d: ProbeDaemon, api: Client) -> None:
     """sat1 (10 % of the account) owns AMD and planned it; its ledger holds no cash,
     core holds the broker's USD."""
-    for method, path, body in (
-            ("PUT", "/api/satellites/settings/satellite-budget?budget_pct=0.2", None),
-            ("POST", "/api/satellites/satellites", {"id": "sat1", "name": "Sat"}),
-            ("PATCH", "/api/satellites/buckets/sat1", {"target_pct": "0.1"}),
-            ("PUT", f"/api/satellites/securities/{AMD}/bucket", {"bucket_id": "sat1"}),
-            ("POST", "/api/satellites/reconcile/initialize", None)):
+    for method, path, body, expected in (
+            ("PUT", "/api/satellites/settings/satellite-budget?budget_pct=0.2", None, 200),
+            ("POST", "/api/satellites/satellites", {"id": "sat1", "name": "Sat"}, 201),
+            ("PATCH", "/api/satellites/buckets/sat1", {"target_pct": "0.1"}, 200),
+            ("PUT", f"/api/satellites/securities/{AMD}/bucket", {"bucket_id": "sat1"}, 200),
+            ("POST", "/api/satellites/reconcile/initialize", None, 200)):
         code, answer = api.call(method, path, body)
-        assert code in (200, 201), (path, answer)
+        assert code == expected, (path, code, answer)
     plan_repo.store_plan(
         d.store, PlanResult("nothing_to_do", "core holds", target_weights={}), "h", "test",
         {}, 1.0, d.clock.now(), satellites=[("sat1", PlanResult(
