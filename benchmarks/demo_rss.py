@@ -8,15 +8,17 @@ whether cvxpy or the solvers it imports were ever mapped into it (``/proc/<pid>/
 upgrade). ``--root DIR --venv PATH`` runs the daemon of the virtualenv PATH inside the
 root file system DIR (``chroot``, a clean environment; ``.ci/arm64-smoke`` uses it for an
 ARM64 root under qemu-user); this script itself needs only the standard library.
-Prints one JSON line: ``{first_plan_s, plan_status, plan_steps, healthy_s, unhealthy_s,
-unhealthy_reasons, peak_rss_mb, child_peak_rss_mb, peak_tree_rss_mb, cvxpy_loaded,
+Prints one JSON line: ``{first_plan_s, plan_status, plan_reason, plan_steps, healthy_s,
+unhealthy_s, unhealthy_reasons, peak_rss_mb, child_peak_rss_mb, peak_tree_rss_mb, cvxpy_loaded,
 exit_code}``: ``peak_rss_mb`` is the daemon's own peak, ``child_peak_rss_mb`` that of its
 child processes (the kernel compile of a cold start), ``peak_tree_rss_mb`` the largest
 sum of the daemon's and its children's resident sets sampled at once; ``healthy_s`` is when
 ``/health`` first answered 200, ``unhealthy_s`` the seconds it did not answer 200 after
 that (a poll without an answer within 5 s counts too) and ``unhealthy_reasons`` the first
 distinct answers instead of 200. Exit status 0 when a
-plan was stored and the daemon exited with 0.
+plan was stored and the daemon exited with 0. The daemon's own log (stdout and stderr) is
+written to a file; when the first plan has no steps or the daemon fails, its last
+``LOG_TAIL`` lines are printed to stderr (what the plan and the actors said).
 
 ``--compare REV`` measures git revision ``REV`` (its files exported to a temporary
 directory) and this tree one after the other, each started twice on the same data
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.revision import ROOT, export
 
 POLL_S = 1.0
+LOG_TAIL = 60  # lines of the daemon's log shown when its first plan has no steps
 HEALTH_TIMEOUT_S = 5.0  # an answer slower than this counts as not 200
 
 
@@ -124,19 +127,19 @@ def _health(port: int) -> str | None:
         return type(getattr(exc, "reason", exc)).__name__
 
 
-def _first_plan(db: Path, after: int = 0) -> tuple[str, int] | None:
-    """Status and step count of the first plan stored with an id above ``after``."""
+def _first_plan(db: Path, after: int = 0) -> tuple[str, str, int] | None:
+    """Status, reason and step count of the first plan stored with an id above ``after``."""
     if not db.exists():
         return None
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            row = con.execute("SELECT id, status FROM plans WHERE id > ? ORDER BY id LIMIT 1",
-                              (after,)).fetchone()
+            row = con.execute("SELECT id, status, reason FROM plans WHERE id > ? "
+                              "ORDER BY id LIMIT 1", (after,)).fetchone()
             if row is None:
                 return None
             steps = con.execute("SELECT COUNT(*) FROM recommendations WHERE plan_id = ?",
                                 (row[0],)).fetchone()[0]
-            return str(row[1]), int(steps)
+            return str(row[1]), str(row[2]), int(steps)
     except sqlite3.Error:  # not created or migrated yet
         return None
 
@@ -173,6 +176,18 @@ def _command(args: argparse.Namespace, work: Path, port: int,
     return cmd, dict(os.environ), work / "state" / "arduino-trader.db"
 
 
+def _show_tail(log_path: Path) -> None:
+    """The last ``LOG_TAIL`` lines of the daemon's log, to stderr."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+    except OSError:
+        return
+    print(f"--- the daemon's log, last {len(lines)} lines ({log_path.name}) ---",
+          file=sys.stderr)
+    print("\n".join(lines), file=sys.stderr)
+    print("--- end of the daemon's log ---", file=sys.stderr)
+
+
 def measure(args: argparse.Namespace, tree: Path | None = None,
             work: Path | None = None) -> dict[str, Any]:
     """One start of the demo until its first plan: the figures of the JSON line. A fresh
@@ -185,8 +200,10 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
     cmd, env, db = _command(args, work, port, tree)
     after = _last_plan_id(db)
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    log_path = work / f"daemon-{port}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=log_file,
+                                stderr=subprocess.STDOUT)
     memory = TreeMemory(proc.pid)
     cvxpy, plan, first_plan_s = False, None, None
     healthy_s: float | None = None
@@ -223,10 +240,13 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if not (plan and plan[2]) or proc.returncode != 0:
+            _show_tail(log_path)
         if not keep:
             shutil.rmtree(work, ignore_errors=True)  # the data directory and any Numba cache
     return {"first_plan_s": first_plan_s, "plan_status": plan and plan[0],
-            "plan_steps": plan and plan[1], "healthy_s": healthy_s,
+            "plan_reason": plan and plan[1], "plan_steps": plan and plan[2],
+            "healthy_s": healthy_s,
             "unhealthy_s": round(unhealthy_s, 1), "unhealthy_reasons": reasons,
             "peak_rss_mb": round(memory.peak, 1),
             "child_peak_rss_mb": round(memory.child_peak, 1),

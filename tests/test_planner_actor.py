@@ -282,9 +282,12 @@ def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
     rig.broker.snapshot = AccountSnapshot(
         (Position("S0.DE", Decimal(5), Decimal(40), Decimal(50), "USD"),),
         (CashBalance("USD", Decimal("5000")),), True)
-    summary = _ask(rig, RequestPlan("test"))
-    assert summary.status == "nothing_to_do" and "empty universe" in summary.reason
+    summary = _ask(rig, RequestPlan("test"))  # the USD holding and cash are not valued
+    assert summary.ok and summary.status == "waiting" and summary.plan_id is None, summary
+    assert "the FX rate of USD (positions and cash in it cannot be valued yet)" in \
+        summary.reason, summary.reason
     assert any("no FX rate for USD" in w for w in summary.warnings)
+    assert rig.store.fetch_one("SELECT COUNT(*) FROM plans")[0] == 0
     market_repo.write_fx(rig.store, [FxRate("USD", Decimal("0.9"), NOW.date(),
                                                        NOW, "test")], NOW)
     summary = _ask(rig, RequestPlan("test"))
@@ -310,6 +313,24 @@ def test_a_holding_without_imported_trade_history_is_waited_for(rig: Rig) -> Non
         trade_history_coverage.cover(tx, "research", ["DE0000000000"], NOW)
     summary = _ask(rig, RequestPlan("test"))
     assert summary.status != "waiting" and summary.plan_id is not None, summary
+
+
+def test_holdings_wait_for_the_universe_while_it_is_empty(rig: Rig) -> None:
+    rig.broker.snapshot = AccountSnapshot(
+        (Position("S0.DE", Decimal(5), Decimal(40), Decimal(50), "EUR"),),
+        (CashBalance("EUR", Decimal("5000")),), True)
+    summary = _ask(rig, RequestPlan("test"))
+    assert summary.ok and summary.status == "waiting", summary
+    assert "the universe (not seeded yet: held S0.DE would be left out)" in summary.reason
+    _seed_universe(rig)
+    summary = _ask(rig, RequestPlan("test"))
+    assert summary.status != "waiting" and summary.plan_id is not None, summary
+    rig.broker.snapshot = AccountSnapshot(  # outside a universe that exists: a warning
+        (Position("XX.DE", Decimal(5), Decimal(40), Decimal(50), "EUR"),),
+        (CashBalance("EUR", Decimal("5000")),), True)
+    summary = _ask(rig, RequestPlan("test"))
+    assert summary.plan_id is not None, summary
+    assert "held XX.DE not in the universe: left out of this plan" in summary.warnings
 
 
 def test_cash_only_account_gets_an_answer_with_a_reason(rig: Rig) -> None:

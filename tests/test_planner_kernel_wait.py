@@ -1,10 +1,12 @@
 """A plan waits for the planner's kernels (whole demo daemon): while the kernels are being
 compiled (by a child process on a cold start, gated here) a plan does not compile them a
 second time in the daemon; the planner shows itself busy with the plan, alive in /health,
-and stores the plan once the kernels are loaded."""
+and stores the plan once the kernels are loaded — made on the inputs of that moment, not
+on what the store held when the plan was asked for (on a slow board, minutes earlier)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -83,10 +85,20 @@ def test_a_plan_waits_for_the_kernels_then_is_stored(
              f"a plan waiting for the kernels for {WAITED_S:g} s")
     assert _plans(d) == 0  # a plan that did not wait would have been stored by now
     assert _planner_health(d)["alive"] is True
-    code, body = Client(d).call("GET", "/health")
+    api = Client(d)
+    code, body = api.call("GET", "/health")
     assert code == 200 and not any("planner" in r for r in body["reasons"]), body
+    active = d.store.fetch_all("SELECT isin FROM securities WHERE active = 1 AND symbol "
+                               "NOT IN ('AAPL.US', 'BAC.US', 'AMD.US') ORDER BY symbol")
+    assert len(active) > 1
+    # the owner retires a security while the plan waits: the plan must see it gone
+    code, body = api.call("PUT", f"/api/securities/{active[0]['isin']}", {"active": False})
+    assert code == 200, body
     gate.release.set()
     wait_for(lambda: _plans(d) >= 1, 90, "the plan stored once the kernels are loaded")
     summary = _status(d).last_summary
     assert summary is not None and summary.status == "plan" and summary.plan_id is not None
     assert _status(d).warmed_up is True
+    inputs = d.store.fetch_one("SELECT inputs_json FROM plans ORDER BY id LIMIT 1")
+    assert inputs is not None
+    assert json.loads(inputs["inputs_json"])["securities"] == len(active) + 2

@@ -63,3 +63,27 @@ def test_the_wait_names_both_inputs_and_gives_up_on_each() -> None:
     later = _input([[1, 2], [NAN, NAN], [1, 1]], unknown_history=("A", "B"))
     assert wait.waiting_for(later, 61.0, 60) == Missing(prices=("B",),
                                                         trade_history=("A", "B"))
+
+
+def test_unseen_currencies_and_an_empty_universe_are_waited_for_then_given_up() -> None:
+    inp = _input([[1, 2], [2, 3], [1, 1]])  # every held price there
+    unseen = Missing(fx_rates=("USD",), universe=("AAPL.US",))
+    wait = InputWait()
+    missing = wait.waiting_for(inp, 0.0, 60, unseen)
+    assert missing == unseen
+    assert missing.symbols() == ["AAPL.US", "USD"]
+    assert missing.reason() == (
+        "waiting for the FX rate of USD (positions and cash in it cannot be valued yet); "
+        "the universe (not seeded yet: held AAPL.US would be left out); re-planning when "
+        "they arrive")
+    assert not wait.waiting_for(inp, 60.0, 60, unseen)  # gave up on both
+    assert wait.waiting_for(inp, 61.0, 60, Missing(fx_rates=("GBP",))) == Missing(
+        fx_rates=("GBP",))  # a currency not given up on: waited for
+    assert not wait.waiting_for(inp, 62.0, 60, Missing())
+
+
+def test_missing_within_compares_every_input() -> None:
+    assert Missing().within(Missing())
+    assert Missing(prices=("A",)).within(Missing(prices=("A", "B")))
+    assert not Missing(fx_rates=("USD",)).within(Missing(prices=("USD",)))
+    assert not Missing(universe=("A",)).within(Missing(trade_history=("A",)))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from arduino_trader.adapters.kernel_cache import fill_cache as fill_kernel_cache
 from arduino_trader.adapters.store import plan_repo, planner_config_repo
@@ -56,6 +56,7 @@ from .planner_inputs import BROKER_TIMEOUT_S, InputGatherer
 from .planner_scores import score_universe, store_scores
 from .planner_wait import InputWait
 
+T = TypeVar("T")
 SCOPES_TIMEOUT_S = 10.0
 CORE = "core"
 WARM_POLL_S = 0.2  # how often a plan waiting for the kernels looks at its cancel event
@@ -218,6 +219,13 @@ class PlannerActor(BaseActor):
     def _plan_unsafe(self, trigger: str, started: float) -> PlanSummary:
         mode = self._mode()
         now = self.ctx.clock.now()
+        budget = float(self.ctx.settings().typed.planner_plan_budget_s)
+        if self._busy.abandoned_running:
+            raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
+                                 "still computing; no new plan until it ends")
+        if not self._warmed.is_set():  # the inputs are read once the kernels are ready, so
+            # a plan is never made on what the store held minutes before (a slow board)
+            self._run_busy(trigger, "kernels", budget, self._wait_for_kernels)
         gatherer = InputGatherer(self.ctx.io, self._store(),
                                  self.ctx.deps.market_data, self._regime_cache,
                                  self._history, self._indicators_cache)
@@ -225,33 +233,20 @@ class PlannerActor(BaseActor):
         inp = gathered.plan_input
         settings = self.ctx.settings()
         waiting = self._input_wait.waiting_for(inp, self.ctx.clock.monotonic(),
-                                               settings.typed.planner_price_wait_s)
+                                               settings.typed.planner_price_wait_s,
+                                               gathered.unseen)
         if waiting:  # no plan stored: a plan now would leave out or misjudge these holdings
             self._schedule(trigger, max(1.0, settings.typed.planner_debounce_seconds))
             self.log.info("plan_waiting", trigger=trigger, waiting_for=waiting.symbols())
             return PlanSummary(True, "waiting", waiting.reason(),
                                gathered.portfolio_hash, warnings=gathered.warnings)
-        if self._busy.abandoned_running:
-            raise BudgetExceeded("plan", 0, "the previous plan overran its budget and is "
-                                 "still computing; no new plan until it ends")
         configs = planner_config_repo.current_all(self._store())
-        budget = float(settings.typed.planner_plan_budget_s)
+
         def work(cancel: threading.Event) -> tuple[PlanResult, list[tuple[str, PlanResult]],
                                                     tuple[str, ...]]:
-            while not self._warmed.wait(WARM_POLL_S):  # kernels compiling: no second compile
-                if cancel.is_set():
-                    raise BudgetExceeded("plan", budget, "cancelled while the kernels "
-                                         "were still being compiled")
             return self._plan_buckets(inp, mode, configs)
 
-        try:
-            result, satellites, scope_warnings = self._busy.run("plan", budget, work)
-        except BudgetExceeded as exc:
-            if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
-                self.log.error("plan_over_budget", trigger=trigger, budget_s=budget,
-                               error=str(exc))
-                self._report_component("planner", "degraded", str(exc), now)
-            raise
+        result, satellites, scope_warnings = self._run_busy(trigger, "plan", budget, work)
         self._report_component("planner", "ok", "last plan within its budget", now)
         warnings = gathered.warnings + scope_warnings + tuple(result.warnings) + tuple(
             f"[{b}] {w}" for b, r in satellites for w in r.warnings)
@@ -281,6 +276,27 @@ class PlannerActor(BaseActor):
         self._report_optimizer([result, *(r for _, r in satellites)], now)
         return PlanSummary(True, result.status, result.reason, gathered.portfolio_hash,
                            plan_id, len(steps), duration, warnings)
+
+    def _wait_for_kernels(self, cancel: threading.Event) -> None:
+        """Until the warm-up has loaded the kernels (no second compile by a plan)."""
+        while not self._warmed.wait(WARM_POLL_S):
+            if cancel.is_set():
+                raise BudgetExceeded("plan", 0, "cancelled while the kernels were still "
+                                     "being compiled")
+
+    def _run_busy(self, trigger: str, stage: str, budget: float,
+                  work: Callable[[threading.Event], T]) -> T:
+        """``work`` on the busy runner within ``budget``; an overrun is logged and health's
+        ``planner`` component degraded (unless the daemon is stopping), then re-raised."""
+        try:
+            return self._busy.run("plan", budget, work)
+        except BudgetExceeded as exc:
+            if not self.ctx.stopping.is_set():  # shutting down cancels without a fault
+                self.log.error("plan_over_budget", trigger=trigger, stage=stage,
+                               budget_s=budget, error=str(exc))
+                self._report_component("planner", "degraded", str(exc),
+                                       self.ctx.clock.now())
+            raise
 
     def _report_optimizer(self, results: Sequence[PlanResult], now: datetime) -> None:
         """Health's ``optimizer`` component: degraded while a plan's optimiser fails."""

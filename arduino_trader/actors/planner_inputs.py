@@ -51,6 +51,7 @@ from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
 from .history_cache import Closes, HistoryCache
+from .planner_wait import Missing
 
 BROKER_TIMEOUT_S = 60.0
 REGIME_INDEX = "^GSPC"
@@ -65,6 +66,7 @@ class Gathered:
     isins: dict[str, str]
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    unseen: Missing = field(default_factory=Missing)  # held, yet not in ``plan_input``
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ class InputGatherer:
                 days_since_last_sell=_days(now, trades.get((isin, "SELL"))),
                 trade_history_known=isin in covered or any(
                     (isin, side) in trades for side in ("BUY", "SELL"))))
+        unseen = self._unseen(account, rows, rates, warnings)
         cash_eur = sum((c.amount * rates[c.currency] for c in account.cash
                         if c.currency in rates), Decimal(0))
         if mode == "research":
@@ -268,7 +271,25 @@ class InputGatherer:
                          "total_value_eur": total, "current_weights": weights,
                          "country_targets": dict(allocation.country_targets),
                          "industry_targets": dict(allocation.industry_targets),
-                         "dividend_bonuses": bonuses})
+                         "dividend_bonuses": bonuses}, unseen)
+
+    @staticmethod
+    def _unseen(account: AccountSnapshot, rows: Sequence[Mapping[str, Any]],
+                rates: Mapping[str, Decimal], warnings: list[str]) -> Missing:
+        """What the account holds that a plan cannot see: the currencies of positions and
+        cash without an FX rate, and every held symbol while the universe is empty (not
+        seeded yet). A holding outside a non-empty universe is only warned about: the
+        owner keeps it outside on purpose (``rebuild_universe`` adds it)."""
+        held = sorted({p.symbol for p in account.positions if p.quantity > 0})
+        no_rate = {p.currency for p in account.positions if p.quantity > 0} | {
+            c.currency for c in account.cash if c.amount != 0}
+        universe = {str(r["symbol"]) for r in rows}
+        outside = [s for s in held if s not in universe]
+        if rows and outside:
+            warnings.append(f"held {', '.join(outside)} not in the universe: left out of "
+                            "this plan")
+        return Missing(fx_rates=tuple(sorted(no_rate - set(rates))),
+                       universe=tuple(held) if not rows else ())
 
     def _allocation(self, rows: Sequence[Mapping[str, Any]]) -> Allocation:
         """The owner's group targets and the member → group maps of ``rows``' countries

@@ -1,12 +1,14 @@
-"""The planner's wait for its inputs: a plan is not made while a held security has no
-price yet (the history sync has not stored it) or no imported trade history (its hold
-time is unknown: the trade sync has not covered it yet). The planner says what it waits
-for and re-plans, for at most ``planner_price_wait_s``; after that it plans without the
-missing prices, and with the sells of a holding whose hold time is unknown blocked."""
+"""The planner's wait for its inputs: a plan is not made while the account holds something
+it cannot see or judge yet — a held security with no price (the history sync has not
+stored it), a held security whose trade history is not imported (its hold time is
+unknown), positions or cash in a currency with no FX rate yet (not valued at all), or
+positions while the universe is still empty (not seeded yet). The planner says what it
+waits for and re-plans, for at most ``planner_price_wait_s``; after that it plans without
+the missing inputs (with the sells of a holding whose hold time is unknown blocked)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from arduino_trader.domain.planner.models import PlanInput
 from arduino_trader.domain.planner.readiness import missing_prices, missing_trade_history
@@ -14,17 +16,25 @@ from arduino_trader.domain.planner.readiness import missing_prices, missing_trad
 
 @dataclass(frozen=True)
 class Missing:
-    """The held symbols a plan waits for, per input."""
+    """What a plan waits for, per input: held symbols (``prices``, ``trade_history``,
+    ``universe``) or currencies (``fx_rates``)."""
 
     prices: tuple[str, ...] = ()
     trade_history: tuple[str, ...] = ()
+    fx_rates: tuple[str, ...] = ()
+    universe: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.prices or self.trade_history)
+        return any(getattr(self, f.name) for f in fields(self))
+
+    def within(self, other: Missing) -> bool:
+        """Whether every missing input here is also missing in ``other``."""
+        return all(set(getattr(self, f.name)) <= set(getattr(other, f.name))
+                   for f in fields(self))
 
     def symbols(self) -> list[str]:
-        """Every symbol waited for (the log's ``waiting_for``)."""
-        return sorted(set(self.prices) | set(self.trade_history))
+        """Every symbol and currency waited for (the log's ``waiting_for``)."""
+        return sorted({x for f in fields(self) for x in getattr(self, f.name)})
 
     def reason(self) -> str:
         """The summary's reason while waiting."""
@@ -34,6 +44,12 @@ class Missing:
         if self.trade_history:
             parts.append(f"the trade history of held {', '.join(self.trade_history)} (not "
                          "imported from the broker yet: hold time unknown)")
+        if self.fx_rates:
+            parts.append(f"the FX rate of {', '.join(self.fx_rates)} (positions and cash in "
+                         "it cannot be valued yet)")
+        if self.universe:
+            parts.append(f"the universe (not seeded yet: held {', '.join(self.universe)} "
+                         "would be left out)")
         return f"waiting for {'; '.join(parts)}; re-planning when they arrive"
 
 
@@ -44,11 +60,15 @@ class InputWait:
         self._since: float | None = None
         self._given_up = Missing()
 
-    def waiting_for(self, inp: PlanInput, now: float, max_wait_s: float) -> Missing:
-        """What to wait for now (empty: plan). ``now`` is a monotonic time."""
-        missing = Missing(missing_prices(inp), missing_trade_history(inp))
-        if not missing or (set(missing.prices) <= set(self._given_up.prices) and
-                           set(missing.trade_history) <= set(self._given_up.trade_history)):
+    def waiting_for(self, inp: PlanInput, now: float, max_wait_s: float,
+                    unseen: Missing | None = None) -> Missing:
+        """What to wait for now (empty: plan). ``now`` is a monotonic time; ``unseen`` is
+        what the gatherer found in the account but could not put into ``inp`` (currencies
+        without a rate, holdings outside an empty universe)."""
+        seen = Missing(missing_prices(inp), missing_trade_history(inp))
+        missing = seen if unseen is None else Missing(
+            seen.prices, seen.trade_history, unseen.fx_rates, unseen.universe)
+        if not missing or missing.within(self._given_up):
             self._since = None
             return Missing()
         if self._since is None:

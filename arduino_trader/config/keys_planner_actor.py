@@ -26,9 +26,11 @@ KEYS: tuple[SettingSpec, ...] = (
                 unit="s", minimum=5, maximum=3600, group=_P),
     SettingSpec("planner_price_wait_s", "int", 900, "While a held security has no price "
                 "yet (its history not stored) or no imported trade history (hold time "
-                "unknown), planning waits and re-tries every planner_debounce_seconds (at "
-                "least 1 s) for at most this long, then plans without the price and without "
-                "selling that holding", unit="s", minimum=0, maximum=86400, group=_P),
+                "unknown), positions or cash are in a currency without an FX rate, or the "
+                "universe is still empty, planning waits and re-tries every "
+                "planner_debounce_seconds (at least 1 s) for at most this long, then plans "
+                "without what is missing (never selling a holding of unknown hold time)",
+                unit="s", minimum=0, maximum=86400, group=_P),
     SettingSpec("planner_history_days", "int", 1260, "Daily closes per security the planner "
                 "reads (about 5 years of trading days)", unit="days", minimum=60,
                 maximum=5000, group=_P),
