@@ -48,8 +48,10 @@ from arduino_trader.domain.backtest_report import (
     buy_and_hold,
     order_hash,
 )
+from arduino_trader.protocols.market_data import MarketDataError
 from arduino_trader.protocols.messages import JobOutcome
 
+from .backtest_data import data_description
 from .backtest_output import write_chart, write_report
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
@@ -78,6 +80,7 @@ class BacktestConfig:
     initial_cash: Decimal
     monthly_deposit: Decimal = Decimal(0)
     data: Path | None = None  # None: the bundled real closes
+    universe: Path | None = None  # None: the bundled directory, defaults for other tickers
     progress_every: int = 20
 
 
@@ -99,11 +102,11 @@ def backtest_settings(settings: Settings, config: BacktestConfig) -> Settings:
 def build_source(config: BacktestConfig, settings: Settings, clock: StepClock) -> ReplaySource:
     """The replay source of the backtest (bundled data or ``config.data``)."""
     fx = parse_fx_setting(settings.typed.market_data.replay_fx_rates)
-    if config.data is None:
-        return ReplaySource(clock, fx=fx)
-    if not config.data.is_file():
-        raise BacktestError(f"data file {config.data} does not exist")
-    return ReplaySource(clock, prices=config.data, universe=bundled_path(UNIVERSE_FILE), fx=fx)
+    for path, what in ((config.data, "data"), (config.universe, "universe")):
+        if path is not None and not path.is_file():
+            raise BacktestError(f"{what} file {path} does not exist")
+    universe = config.universe or bundled_path(UNIVERSE_FILE)  # every column offered
+    return ReplaySource(clock, prices=config.data, universe=universe, fx=fx)
 
 
 def eur_rate(settings: Settings, currency: str) -> Decimal:
@@ -133,10 +136,14 @@ def validate(config: BacktestConfig, source: ReplaySource) -> list[date]:
     days = source.trading_days(config.start, config.end)
     if len(days) < 2:
         raise BacktestError(f"only {len(days)} trading day(s) in {config.start}..{config.end}")
-    universe = source.universe()
-    if len(universe) < MIN_SECURITIES:
-        raise BacktestError(f"the data has {len(universe)} known securities; at least "
-                            f"{MIN_SECURITIES} are needed")
+    try:
+        tradable = source.tradable()
+    except MarketDataError as exc:
+        raise BacktestError(f"cannot read the universe: {exc}") from exc
+    if len(tradable.securities) < MIN_SECURITIES:
+        dropped = "".join(f"; {t} dropped: {why}" for t, why in tradable.dropped.items())
+        raise BacktestError(f"the data has {len(tradable.securities)} tradable "
+                            f"securities; at least {MIN_SECURITIES} are needed{dropped}")
     return days
 
 
@@ -302,16 +309,21 @@ class BacktestResult:
 
 
 def benchmarks(source: ReplaySource, days: Sequence[date], flows: Sequence[float],
-               eur_per_usd: float) -> dict[str, list[float]]:
-    """Buy-and-hold equal weight of the universe and the index, on the same flows."""
-    closes = {info.yahoo_symbol or info.symbol: source.closes(info.yahoo_symbol or info.symbol,
-                                                              days)
+               settings: Settings) -> dict[str, list[float]]:
+    """Buy-and-hold equal weight of the universe and the index, on the same flows, each
+    close in EUR at the replay's fixed rate of its currency (the index in USD)."""
+    def in_eur(symbol: str, currency: str) -> list[float | None]:
+        rate = float(eur_rate(settings, currency)) if currency != "EUR" else 1.0
+        return [None if c is None else c * rate for c in source.closes(symbol, days)]
+
+    closes = {info.yahoo_symbol or info.symbol: in_eur(info.yahoo_symbol or info.symbol,
+                                                       info.currency)
               for info in source.universe()}
-    out = {"buy_and_hold_equal_weight": buy_and_hold(days, closes, flows, eur_per_usd)}
-    if source.has_symbol(INDEX_SYMBOL):
-        out["sp500_index"] = buy_and_hold(days, {INDEX_SYMBOL: source.closes(INDEX_SYMBOL,
-                                                                             days)},
-                                          flows, eur_per_usd)
+    out = {"buy_and_hold_equal_weight": buy_and_hold(days, closes, flows)}
+    usd = parse_fx_setting(settings.typed.market_data.replay_fx_rates).get("USD")
+    if source.has_symbol(INDEX_SYMBOL) and usd is not None:  # the index is in USD
+        out["sp500_index"] = buy_and_hold(days, {INDEX_SYMBOL: in_eur(INDEX_SYMBOL, "USD")},
+                                          flows)
     return out
 
 
@@ -328,7 +340,9 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
     probe_clock = StepClock(start_moment(config.start))
     source = build_source(config, effective, probe_clock)
     days = validate(config, source)
-    eur_per_usd = eur_rate(effective, "USD")
+    for ticker, why in source.tradable().dropped.items():
+        print(f"backtest: column {ticker} dropped: {why}", file=out, flush=True)
+    eur_rate(effective, "USD")  # the replay's own currency: refused now, not at the end
     clock = probe_clock
     with tempfile.TemporaryDirectory(prefix="arduino-trader-backtest-") as tmp:
         log.info("backtest_started", days=len(days))
@@ -355,12 +369,13 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             failures = dict(driver.failures)
         finally:
             daemon.stop()
-    bench = benchmarks(source, days, driver.flows, float(eur_per_usd))
+    bench = benchmarks(source, days, driver.flows, effective)
     digest = order_hash(orders)
     meta = {"start": days[0].isoformat(), "end": days[-1].isoformat(),
             "trading_days": len(days), "initial_cash_eur": str(config.initial_cash),
             "monthly_deposit_eur": str(config.monthly_deposit),
             "data": str(config.data) if config.data else "bundled",
+            "data_description": data_description(source, config.data, config.universe),
             "job_failures": failures, "orders": len(orders), **exchanges}
     report = build_report(equity, trades, bench, digest, meta)
     report["daily"] = {"day": [p.day.isoformat() for p in equity],

@@ -210,7 +210,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             start=date.fromisoformat(args.start), end=date.fromisoformat(args.end),
             initial_cash=Decimal(args.initial_cash), monthly_deposit=Decimal(args.monthly_deposit),
             data=None if args.data == "bundled" else Path(args.data),
-            progress_every=args.progress_every)
+            universe=args.universe, progress_every=args.progress_every)
         if args.log_level != "none":
             from .logging_setup import configure_logging
 
@@ -273,7 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--config", type=Path, default=None,
                           help="TOML settings file (default: $ARDUINO_TRADER_CONFIG)")
     backtest.add_argument("--data", default="bundled",
-                          help="'bundled' (real closes 1990-2022) or a Date,TICKER,... CSV(.gz)")
+                          help="'bundled' (real closes 1990-2022) or a Date,TICKER,... CSV(.gz) "
+                          "of any tickers (a column SP500 is the index benchmark)")
+    backtest.add_argument("--universe", type=Path, default=None,
+                          help="CSV describing the tickers: ticker (or yahoo_symbol), and "
+                          "optionally name, currency, country, industry, exchange, mic, "
+                          "isin, symbol (default: the bundled directory; a ticker it lacks "
+                          "gets <TICKER>.US, USD and a synthetic QZ ISIN)")
     backtest.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     backtest.add_argument("--end", required=True, help="last day, YYYY-MM-DD")
     backtest.add_argument("--initial-cash", default="10000", help="EUR at the start")

@@ -24,9 +24,9 @@ from arduino_trader.adapters.market_data.replay_data import (
     UNIVERSE_FILE,
     bundled_path,
     parse_fx_setting,
-    read_universe,
 )
 from arduino_trader.adapters.market_data.replay_source import ReplaySource
+from arduino_trader.adapters.market_data.replay_universe import read_universe_file
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.broker_errors import BrokerError
 
@@ -109,7 +109,7 @@ class RehearsalDaemon(TraderDaemon):
         end = self.clock.now()
         start = end - timedelta(days=HISTORY_DAYS)
         closes: dict[str, dict[date, Decimal]] = {}
-        for info in read_universe(bundled_path(UNIVERSE_FILE).read_text(encoding="utf-8")):
+        for info in read_universe_file(bundled_path(UNIVERSE_FILE).read_text(encoding="utf-8")):
             try:
                 candles = await broker.daily_history(info.symbol, start, end)
             except BrokerError:

@@ -16,7 +16,6 @@ from pathlib import Path
 from arduino_trader.protocols.market_data import (
     MalformedPayload,
     MarketDataUnavailable,
-    SecurityInfo,
 )
 
 PRICES_FILE = "sp500_20_stocks_daily_close.csv.gz"
@@ -64,18 +63,6 @@ def read_close_table(text: str) -> CloseTable:
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     return CloseTable(tuple(days), {t: tuple(c) for t, c in zip(tickers, columns, strict=True)})
-
-
-def read_universe(text: str) -> list[SecurityInfo]:
-    """Parse the demo universe CSV."""
-    out = []
-    for row in csv.DictReader(io.StringIO(text)):
-        out.append(SecurityInfo(
-            symbol=row["symbol"], yahoo_symbol=row["yahoo_symbol"] or None, name=row["name"],
-            currency=row["currency"], isin=row["isin"] or None, exchange=row["exchange"],
-            mic=row["mic"] or None, country=row["country"] or None,
-            industry=row["industry"] or None, product_type="EQUITY"))
-    return out
 
 
 def parse_fx_setting(text: str) -> dict[str, Decimal]:

@@ -51,10 +51,10 @@ from .replay_data import (
     merge_tables,
     read_close_table,
     read_data_file,
-    read_universe,
     redate,
     weekdays_ending,
 )
+from .replay_universe import ReplayUniverse, build_universe, read_universe_file
 
 # Benchmark aliases served by the bundled set (regime detection, benchmarks).
 INDEX_ALIASES = {"^GSPC": "SP500", "SPX": "SP500"}
@@ -76,6 +76,10 @@ class ReplaySource:
         self._end_on = end_on
         self._sessions = sessions or weekdays_ending  # the days re-dated onto (``end_on``)
         self._prices_path = prices or bundled_path(PRICES_FILE)
+        # With a universe file (the bundled one by default for the bundled prices; a
+        # backtest always passes one) every column is offered, described by the file or
+        # with the stated defaults (``replay_universe``); an owner's price file without
+        # one offers nothing: the owner adds securities by identifier.
         self._universe_path = universe if universe is not None else (
             bundled_path(UNIVERSE_FILE) if prices is None else None)
         self._index_path = bundled_path(INDEX_FILE) if prices is None else None
@@ -83,6 +87,7 @@ class ReplaySource:
         self._fx = dict(fx or {})
         self._table: CloseTable | None = None
         self._universe: list[SecurityInfo] | None = None
+        self._tradable: ReplayUniverse | None = None
         self._indexed: dict[str, tuple[tuple[date, ...], tuple[float, ...]]] = {}
         self._lock = threading.Lock()
 
@@ -107,12 +112,24 @@ class ReplaySource:
     def _directory(self) -> list[SecurityInfo]:
         with self._lock:
             if self._universe is None:
-                if self._universe_path is None:
-                    self._universe = []
-                else:
-                    self._universe = read_universe(
-                        self._universe_path.read_text(encoding="utf-8"))
+                self._universe = [] if self._universe_path is None else read_universe_file(
+                    self._universe_path.read_text(encoding="utf-8"), str(self._universe_path))
             return self._universe
+
+    def tradable(self) -> ReplayUniverse:
+        """The price file's securities, its index columns and the dropped columns with
+        their reasons (``replay_universe``)."""
+        if self._tradable is None:
+            table, directory = self._load(), self._directory()
+            self._tradable = ReplayUniverse(()) if self._universe_path is None else \
+                build_universe(table.closes, directory, self._currency,
+                               frozenset({*self._fx, self._currency}))
+        return self._tradable
+
+    def _known(self) -> list[SecurityInfo]:
+        """The tradable securities, then the directory's others (lookups by ISIN or
+        symbol)."""
+        return [*self.tradable().securities, *self._directory()]
 
     # ------------------------------------------------------------------ position
     @property
@@ -171,7 +188,7 @@ class ReplaySource:
     def _ticker_of(self, symbol: str) -> str:
         value = symbol.strip().upper()
         value = INDEX_ALIASES.get(value, value)
-        for info in self._directory():
+        for info in self._known():
             if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
                 return (info.yahoo_symbol or info.symbol).upper()
         base, dot, suffix = value.rpartition(".")
@@ -291,9 +308,9 @@ class ReplaySource:
         """A security of the bundled directory, or a bare record for a known column;
         ``ListingMismatch`` when ``listing`` names another currency."""
         value = identifier.strip().upper()
-        found = next((info for info in self._directory() if value in (
+        found = next((info for info in self._known() if value in (
             info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper())), None)
-        if found is None:
+        if found is None:  # a column no universe offers: no ISIN known
             key, _ = self._column(value)
             found = SecurityInfo(symbol=f"{key}.US", yahoo_symbol=key, name=key,
                                  currency=self._currency,
@@ -304,10 +321,8 @@ class ReplaySource:
         return found
 
     def universe(self) -> list[SecurityInfo]:
-        """The bundled directory (securities with a price column)."""
-        table = self._load()
-        known = set(table.closes)
-        return [i for i in self._directory() if (i.yahoo_symbol or "").upper() in known]
+        """Every tradable column of the price file (:meth:`tradable`)."""
+        return list(self.tradable().securities)
 
     def screen(self, regions: Sequence[str], min_volume: int, limit: int
                ) -> list[SecurityInfo]:

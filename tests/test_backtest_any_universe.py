@@ -1,0 +1,142 @@
+"""Backtests on any tickers: a price file's columns become securities (described by a
+universe file, else the stated defaults with a synthetic ISIN), the index column is the
+benchmark, and every other column is dropped with its reason named — in the validation,
+on the progress stream and in the report."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from arduino_trader.adapters.market_data.replay_data import (
+    PRICES_FILE,
+    bundled_path,
+    read_close_table,
+    read_data_file,
+)
+from arduino_trader.adapters.market_data.replay_universe import (
+    build_universe,
+    default_security,
+    read_universe_file,
+    synthetic_isin,
+)
+from arduino_trader.daemon.cli import main
+from arduino_trader.domain.universe import is_valid_isin
+from arduino_trader.protocols.market_data import MalformedPayload
+
+SMALL_PLANNER = """
+max_plan_depth = 2
+planner_max_sequences = 50
+beam_width = 3
+monte_carlo_path_count = 20
+max_buy_vs_52w_high = 1.0
+"""  # (mid-2012 the renamed stocks sit at their 52-week highs: that rule is not tested here)
+
+
+def test_synthetic_isins_are_valid_deterministic_and_distinct() -> None:
+    isins = {t: synthetic_isin(t) for t in ("FOO", "BRK-B", "BRKB", "VERYLONGTICKER1",
+                                            "VERYLONGTICKER2", "A")}
+    assert all(is_valid_isin(i) and i.startswith("QZ") for i in isins.values())
+    assert isins["FOO"] == "QZFOO000000" + isins["FOO"][-1] == synthetic_isin("foo")
+    assert len(set(isins.values())) == len(isins)
+
+
+def test_each_column_is_a_security_an_index_or_dropped_with_its_reason() -> None:
+    directory = read_universe_file(
+        "ticker,name,currency,country,industry\n"
+        "FOO,Foo Corp,USD,United States,Software\n"
+        "GBX,Pounds plc,GBP,United Kingdom,Banks\n"
+        "EUX,Euro AG,EUR,Germany,Utilities\n")
+    columns = {"FOO": [1.0, 2.0], "NEW": [None, 3.0], "ZERO": [0.0, 0.0],
+               "EMPTY": [None, None], "GBX": [5.0, 5.0], "EUX": [7.0, 7.0],
+               "SP500": [100.0, 101.0]}
+    tradable = build_universe(columns, directory, "USD", frozenset({"USD"}))
+    assert [s.yahoo_symbol for s in tradable.securities] == ["FOO", "EUX", "NEW"]
+    foo, eux, new = tradable.securities
+    assert (foo.name, foo.country, foo.industry, foo.symbol) == (
+        "Foo Corp", "United States", "Software", "FOO.US")
+    assert eux.currency == "EUR"  # EUR needs no rate
+    assert new == default_security("NEW", "USD") and new.isin == synthetic_isin("NEW")
+    assert tradable.indexes == ("SP500",)
+    assert tradable.dropped == {
+        "ZERO": "no positive close (an empty column or a column of zeros)",
+        "EMPTY": "no positive close (an empty column or a column of zeros)",
+        "GBX": "no FX rate for GBP (market_data.replay_fx_rates)"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name,currency\nFoo,USD\n", "no 'ticker' or 'yahoo_symbol' column"),
+    ("ticker,currency\nFOO,dollars\n", "line 2: currency 'DOLLARS' is not a three-letter"),
+    ("ticker\nFOO\nfoo\n", "line 3: FOO is listed twice"),
+    ("ticker,sector\nFOO,Tech\n", "unknown column(s) sector"),
+    ("ticker,isin\nFOO,US0000000000\n", "line 2: 'US0000000000' is not a valid ISIN"),
+    ("ticker,name\n,Foo\n", "line 2: empty ticker"),
+    ("ticker\nFOO,Foo\n", "line 2: more cells than the header has columns"),
+])
+def test_a_bad_universe_file_is_refused_naming_the_problem(text: str, message: str) -> None:
+    with pytest.raises(MalformedPayload, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_universe_file(text)
+
+
+def _price_file(path: Path, renames: dict[str, str], extra: dict[str, float]) -> Path:
+    """Real bundled closes (2010-2012) under other names, plus constant columns."""
+    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    rows = ["Date," + ",".join([*renames.values(), *extra])]
+    for i, day in enumerate(table.days):
+        if date(2010, 1, 1) <= day <= date(2012, 12, 31):
+            cells = [table.closes[t][i] for t in renames]
+            rows.append(day.isoformat() + "," + ",".join(
+                [*("" if c is None else repr(c) for c in cells),
+                 *(repr(v) for v in extra.values())]))
+    path.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    return path
+
+
+@pytest.mark.slow
+def test_a_backtest_on_unknown_tickers_trades_them_and_names_what_it_dropped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _price_file(tmp_path / "prices.csv.gz",
+                       {"KO": "FOO", "PG": "BAR", "XOM": "BAZ", "JNJ": "QUX"},
+                       {"ZEROS": 0.0})
+    universe = tmp_path / "universe.csv"
+    universe.write_text("ticker,name,currency,country,industry\n"
+                        "FOO,Foo Drinks,USD,United States,Beverages\n"
+                        "QUX,Qux plc,GBP,United Kingdom,Drug Manufacturers\n")
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL_PLANNER, encoding="utf-8")
+    report = tmp_path / "report"
+    assert main(["backtest", "--data", str(data), "--universe", str(universe),
+                 "--start", "2012-07-02", "--end", "2012-08-31", "--initial-cash", "10000",
+                 "--monthly-deposit", "1000", "--config", str(config), "--report",
+                 str(report), "--progress-every", "0", "--log-level", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "backtest: column QUX dropped: no FX rate for GBP" in err
+    assert "backtest: column ZEROS dropped: no positive close" in err
+    summary = json.loads((report / "report.json").read_text())
+    described = summary["data_description"]
+    assert [s["ticker"] for s in described["securities"]] == ["FOO", "BAR", "BAZ"]
+    foo, bar, _ = described["securities"]
+    assert (foo["name"], foo["industry"]) == ("Foo Drinks", "Beverages")
+    assert bar["isin"] == synthetic_isin("BAR") and bar["symbol"] == "BAR.US"
+    assert set(described["dropped_columns"]) == {"QUX", "ZEROS"}
+    assert described["benchmark_index"] == {}  # this file has no SP500 column
+    assert set(summary["benchmarks"]) == {"buy_and_hold_equal_weight"}
+    orders = json.loads((report / "orders.json").read_text())["orders"]
+    bought = {o["symbol"] for o in orders if o["side"] == "BUY" and o["state"] == "filled"}
+    assert bought and bought <= {"FOO.US", "BAR.US", "BAZ.US"}, orders
+
+
+def test_too_few_tradable_columns_are_refused_with_the_reasons(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _price_file(tmp_path / "prices.csv.gz", {"KO": "FOO"}, {"ZEROS": 0.0})
+    code = main(["backtest", "--data", str(data), "--start", "2012-07-02", "--end",
+                 "2012-08-31", "--report", str(tmp_path / "r"), "--log-level", "none"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the data has 1 tradable securities; at least 2 are needed; ZEROS dropped: no " \
+        "positive close" in err
+    assert not (tmp_path / "r").exists()
