@@ -140,3 +140,81 @@ def test_too_few_tradable_columns_are_refused_with_the_reasons(
     assert "the data has 1 tradable securities; at least 2 are needed; ZEROS dropped: no " \
         "positive close" in err
     assert not (tmp_path / "r").exists()
+
+
+def _run(tmp_path: Path, data: Path, *extra: str) -> tuple[int, Path]:
+    """One month's backtest of ``data`` with ``extra`` arguments: exit code, report."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL_PLANNER, encoding="utf-8")
+    report = tmp_path / "report"
+    code = main(["backtest", "--data", str(data), "--start", "2012-07-02", "--end",
+                 "2012-07-31", "--config", str(config), "--report", str(report),
+                 "--progress-every", "0", "--log-level", "none", *extra])
+    return code, report
+
+
+def test_the_benchmark_is_a_named_column_or_a_file(tmp_path: Path) -> None:
+    data = _price_file(tmp_path / "prices.csv.gz",
+                       {"KO": "FOO", "PG": "BAR", "XOM": "BAZ", "MSFT": "IDX"}, {})
+    code, report = _run(tmp_path / "column", data, "--benchmark", "idx")
+    assert code == 0
+    summary = json.loads((report / "report.json").read_text())
+    assert [s["ticker"] for s in summary["data_description"]["securities"]] == [
+        "FOO", "BAR", "BAZ"]  # the benchmark column is not a holding
+    assert set(summary["benchmarks"]) == {"buy_and_hold_equal_weight", "index_idx"}
+    assert "IDX" in summary["data_description"]["benchmark_index"]
+
+    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    index_file = tmp_path / "index.csv"
+    index_file.write_text("Date,MYINDEX\n" + "".join(
+        f"{d.isoformat()},{c!r}\n" for d, c in zip(table.days, table.closes["JNJ"],
+                                                   strict=True)
+        if date(2010, 1, 1) <= d <= date(2012, 12, 31) and c is not None))
+    code, report = _run(tmp_path / "file", data, "--benchmark", str(index_file))
+    assert code == 0
+    summary = json.loads((report / "report.json").read_text())
+    assert [s["ticker"] for s in summary["data_description"]["securities"]] == [
+        "FOO", "BAR", "BAZ", "IDX"]
+    assert set(summary["benchmarks"]) == {"buy_and_hold_equal_weight", "index_myindex"}
+    # JNJ's closes, bought with the same flows: July 2012's JNJ return, in EUR
+    jnj = [c for d, c in zip(table.days, table.closes["JNJ"], strict=True)
+           if date(2012, 7, 2) <= d <= date(2012, 7, 31)]
+    index = summary["benchmarks"]["index_myindex"]
+    assert index["total_return"] == pytest.approx(jnj[-1] / jnj[0] - 1, abs=1e-3)
+
+
+def test_an_unknown_benchmark_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _price_file(tmp_path / "prices.csv.gz", {"KO": "FOO", "PG": "BAR"}, {})
+    code, report = _run(tmp_path, data, "--benchmark", "NOPE")
+    assert code == 1 and not report.exists()
+    assert "--benchmark NOPE: neither a column of the data nor a file" in \
+        capsys.readouterr().err
+
+
+def test_log_scale_puts_the_value_panel_on_a_log_axis(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    from arduino_trader.daemon.backtest import BacktestResult
+    from arduino_trader.daemon.backtest_output import write_chart
+    from arduino_trader.domain.backtest_report import EquityPoint
+
+    scales: list[str] = []
+    original = Axes.set_yscale
+
+    def record(self: Axes, value: str, **kwargs: object) -> None:
+        scales.append(value)
+        original(self, value, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "set_yscale", record)
+    equity = [EquityPoint(date(2020, 1, d), 1000.0 + d, 1000.0 if d == 1 else 0.0, 10.0)
+              for d in range(1, 11)]
+    result = BacktestResult({}, [], equity, {"index": [1000.0 + d for d in range(10)]}, 0.0)
+    assert write_chart(result, tmp_path / "plain.png") is not None
+    assert scales == []
+    path = write_chart(result, tmp_path / "log.png", log_scale=True)
+    assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert scales == ["log"]

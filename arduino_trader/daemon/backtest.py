@@ -60,7 +60,6 @@ log = structlog.get_logger(component="backtest")
 
 NEW_YORK = ZoneInfo("America/New_York")
 STEP_TIME = dtime(15, 0)  # New York: inside the 10:00-15:30 tradable window (30 min buffers)
-INDEX_SYMBOL = "^GSPC"
 MIN_SECURITIES = 2
 # Run on every simulated day, in this order, each to completion (by the scheduler).
 DAILY_JOBS: tuple[str, ...] = SIMULATED_DAY_JOBS
@@ -81,6 +80,7 @@ class BacktestConfig:
     monthly_deposit: Decimal = Decimal(0)
     data: Path | None = None  # None: the bundled real closes
     universe: Path | None = None  # None: the bundled directory, defaults for other tickers
+    benchmark: str | None = None  # a column of ``data`` or a Date,VALUE file; None: SP500
     progress_every: int = 20
 
 
@@ -106,7 +106,10 @@ def build_source(config: BacktestConfig, settings: Settings, clock: StepClock) -
         if path is not None and not path.is_file():
             raise BacktestError(f"{what} file {path} does not exist")
     universe = config.universe or bundled_path(UNIVERSE_FILE)  # every column offered
-    return ReplaySource(clock, prices=config.data, universe=universe, fx=fx)
+    index: Path | str | None = config.benchmark
+    if config.benchmark and Path(config.benchmark).is_file():
+        index = Path(config.benchmark)
+    return ReplaySource(clock, prices=config.data, universe=universe, fx=fx, index=index)
 
 
 def eur_rate(settings: Settings, currency: str) -> Decimal:
@@ -140,6 +143,9 @@ def validate(config: BacktestConfig, source: ReplaySource) -> list[date]:
         tradable = source.tradable()
     except MarketDataError as exc:
         raise BacktestError(f"cannot read the universe: {exc}") from exc
+    named = config.benchmark
+    if named and not Path(named).is_file() and named.strip().upper() not in tradable.indexes:
+        raise BacktestError(f"--benchmark {named}: neither a column of the data nor a file")
     if len(tradable.securities) < MIN_SECURITIES:
         dropped = "".join(f"; {t} dropped: {why}" for t, why in tradable.dropped.items())
         raise BacktestError(f"the data has {len(tradable.securities)} tradable "
@@ -321,9 +327,10 @@ def benchmarks(source: ReplaySource, days: Sequence[date], flows: Sequence[float
               for info in source.universe()}
     out = {"buy_and_hold_equal_weight": buy_and_hold(days, closes, flows)}
     usd = parse_fx_setting(settings.typed.market_data.replay_fx_rates).get("USD")
-    if source.has_symbol(INDEX_SYMBOL) and usd is not None:  # the index is in USD
-        out["sp500_index"] = buy_and_hold(days, {INDEX_SYMBOL: in_eur(INDEX_SYMBOL, "USD")},
-                                          flows)
+    for name in source.tradable().indexes:  # priced in the replay's USD
+        if usd is not None:
+            key = "sp500_index" if name == "SP500" else f"index_{name.lower()}"
+            out[key] = buy_and_hold(days, {name: in_eur(name, "USD")}, flows)
     return out
 
 

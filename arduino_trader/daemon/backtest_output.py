@@ -16,16 +16,18 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="backtest")
 
 
-def write_report(result: BacktestResult, directory: Path) -> list[Path]:
+def write_report(result: BacktestResult, directory: Path, *,
+                 log_scale: bool = False) -> list[Path]:
     """report.json, orders.json (with its SHA-256) and equity.png (when matplotlib is
-    installed: ``pip install 'arduino-trader[backtest]'``)."""
+    installed: ``pip install 'arduino-trader[backtest]'``; ``log_scale``: its value
+    panel on a logarithmic axis)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     orders_path = directory / "orders.json"
     orders_path.write_text(json.dumps({"sha256": result.report["orders_sha256"],
                                        "orders": result.orders}, indent=2), encoding="utf-8")
     written.append(orders_path)
-    chart = write_chart(result, directory / "equity.png")
+    chart = write_chart(result, directory / "equity.png", log_scale=log_scale)
     result.report["chart"] = chart.name if chart else None
     report_path = directory / "report.json"
     report_path.write_text(json.dumps(result.report, indent=2, sort_keys=True),
@@ -36,9 +38,11 @@ def write_report(result: BacktestResult, directory: Path) -> list[Path]:
     return written
 
 
-def write_chart(result: BacktestResult, path: Path) -> Path | None:
-    """Three panels: value against the benchmarks and the money paid in; the strategy's
-    drawdown; its cash share. None when matplotlib is missing."""
+def write_chart(result: BacktestResult, path: Path, *, log_scale: bool = False
+                ) -> Path | None:
+    """Three panels: value against the benchmarks and the money paid in (on a log axis
+    when ``log_scale``); the strategy's drawdown; its cash share. None when matplotlib is
+    missing."""
     try:
         import matplotlib
 
@@ -58,7 +62,9 @@ def write_chart(result: BacktestResult, path: Path) -> Path | None:
     for name, series in result.benchmarks.items():
         ax.plot(days, series, label=name.replace("_", " "), alpha=0.8)
     ax.plot(days, paid, label="money paid in", color="grey", linestyle="--")
-    ax.set_ylabel("EUR")
+    ax.set_ylabel("EUR (log scale)" if log_scale else "EUR")
+    if log_scale:
+        ax.set_yscale("log")
     ax.set_title(f"Backtest {result.equity[0].day} .. {result.equity[-1].day}")
     ax.legend()
     wealth = np.cumprod(1 + np.array(daily_returns(list(values), [p.flow for p in

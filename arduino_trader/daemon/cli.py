@@ -210,7 +210,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             start=date.fromisoformat(args.start), end=date.fromisoformat(args.end),
             initial_cash=Decimal(args.initial_cash), monthly_deposit=Decimal(args.monthly_deposit),
             data=None if args.data == "bundled" else Path(args.data),
-            universe=args.universe, progress_every=args.progress_every)
+            universe=args.universe, benchmark=args.benchmark,
+            progress_every=args.progress_every)
         if args.log_level != "none":
             from .logging_setup import configure_logging
 
@@ -219,7 +220,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except (SettingError, BacktestError, ValueError, InvalidOperation) as exc:
         print(f"arduino-trader backtest: {exc}", file=sys.stderr)
         return 1
-    for path in write_report(result, args.report):
+    for path in write_report(result, args.report, log_scale=args.log_scale):
         print(path)
     strategy = result.report["strategy"]
     print(json.dumps({"orders_sha256": result.report["orders_sha256"],
@@ -280,12 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "optionally name, currency, country, industry, exchange, mic, "
                           "isin, symbol (default: the bundled directory; a ticker it lacks "
                           "gets <TICKER>.US, USD and a synthetic QZ ISIN)")
+    backtest.add_argument("--benchmark", default=None,
+                          help="the index to compare with: a column of --data (then not a "
+                          "holding) or a Date,VALUE CSV(.gz) (default: a column SP500)")
     backtest.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     backtest.add_argument("--end", required=True, help="last day, YYYY-MM-DD")
     backtest.add_argument("--initial-cash", default="10000", help="EUR at the start")
     backtest.add_argument("--monthly-deposit", default="0", help="EUR each new month")
     backtest.add_argument("--report", type=Path, required=True,
                           help="directory for report.json, orders.json, equity.png")
+    backtest.add_argument("--log-scale", action="store_true",
+                          help="equity.png's value panel on a logarithmic axis")
     backtest.add_argument("--progress-every", type=int, default=20,
                           help="print progress every N simulated days")
     backtest.add_argument("--log-level", default="warning",

@@ -54,7 +54,7 @@ from .replay_data import (
     redate,
     weekdays_ending,
 )
-from .replay_universe import ReplayUniverse, build_universe, read_universe_file
+from .replay_universe import INDEX_COLUMNS, ReplayUniverse, build_universe, read_universe_file
 
 # Benchmark aliases served by the bundled set (regime detection, benchmarks).
 INDEX_ALIASES = {"^GSPC": "SP500", "SPX": "SP500"}
@@ -71,7 +71,8 @@ class ReplaySource:
                  universe: Path | None = None, currency: str = "USD",
                  fx: Mapping[str, Decimal] | None = None,
                  end_on: date | None = None,
-                 sessions: Callable[[date, int], Sequence[date]] | None = None) -> None:
+                 sessions: Callable[[date, int], Sequence[date]] | None = None,
+                 index: Path | str | None = None) -> None:
         self._clock = clock
         self._end_on = end_on
         self._sessions = sessions or weekdays_ending  # the days re-dated onto (``end_on``)
@@ -82,7 +83,14 @@ class ReplaySource:
         # one offers nothing: the owner adds securities by identifier.
         self._universe_path = universe if universe is not None else (
             bundled_path(UNIVERSE_FILE) if prices is None else None)
+        # the benchmark: the bundled S&P 500 with the bundled prices; ``index`` names a
+        # column of the price file or a Date,VALUE file merged into it (``_load``)
         self._index_path = bundled_path(INDEX_FILE) if prices is None else None
+        self._indexes = set(INDEX_COLUMNS)
+        if isinstance(index, Path):
+            self._index_path = index
+        elif index:
+            self._indexes.add(index.strip().upper())
         self._currency = currency
         self._fx = dict(fx or {})
         self._table: CloseTable | None = None
@@ -103,7 +111,9 @@ class ReplaySource:
             if self._table is None:
                 table = read_close_table(read_data_file(self._prices_path))
                 if self._index_path is not None:
-                    table = merge_tables(table, read_close_table(read_data_file(self._index_path)))
+                    extra = read_close_table(read_data_file(self._index_path))
+                    self._indexes |= set(extra.closes)
+                    table = merge_tables(table, extra)
                 if self._end_on is not None:
                     table = redate(table, self._end_on, self._sessions)
                 self._table = table
@@ -123,7 +133,8 @@ class ReplaySource:
             table, directory = self._load(), self._directory()
             self._tradable = ReplayUniverse(()) if self._universe_path is None else \
                 build_universe(table.closes, directory, self._currency,
-                               frozenset({*self._fx, self._currency}))
+                               frozenset({*self._fx, self._currency}),
+                               frozenset(self._indexes))
         return self._tradable
 
     def _known(self) -> list[SecurityInfo]:

@@ -130,17 +130,18 @@ def default_security(ticker: str, currency: str) -> SecurityInfo:
 
 def build_universe(columns: Mapping[str, Sequence[float | None]],
                    directory: Sequence[SecurityInfo], currency: str,
-                   rated: frozenset[str]) -> ReplayUniverse:
+                   rated: frozenset[str],
+                   index_columns: frozenset[str] = INDEX_COLUMNS) -> ReplayUniverse:
     """The securities of ``columns`` (ticker → closes): described by ``directory`` where
     it has the ticker, else :func:`default_security` in ``currency``; ``rated`` are the
-    currencies with an FX rate (EUR always has one)."""
+    currencies with an FX rate (EUR always has one); ``index_columns`` are benchmarks."""
     described = {(i.yahoo_symbol or i.symbol).upper(): i for i in directory}
     order = {t: n for n, t in enumerate(described)}
     securities: list[SecurityInfo] = []
     indexes: list[str] = []
     dropped: dict[str, str] = {}
     for ticker, closes in columns.items():
-        if ticker in INDEX_COLUMNS:
+        if ticker in index_columns:
             indexes.append(ticker)
             continue
         if not any(c is not None and c > 0 for c in closes):
