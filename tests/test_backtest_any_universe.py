@@ -218,3 +218,51 @@ def test_log_scale_puts_the_value_panel_on_a_log_axis(
     path = write_chart(result, tmp_path / "log.png", log_scale=True)
     assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
     assert scales == ["log"]
+
+
+def test_gaps_a_delisting_a_split_like_jump_and_zeros_still_finish(tmp_path: Path) -> None:
+    """The documented treatments (docs/areas/backtest.md, "Bad price data"): the run
+    finishes, and nothing fills without a close that day."""
+    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    gap = (date(2012, 7, 9), date(2012, 7, 20))
+    delisted, split = date(2012, 8, 1), date(2012, 8, 15)
+    rows = ["Date,FOO,BAR,BAZ,QUX,ZEROS"]
+    closes: dict[str, dict[date, float]] = {t: {} for t in ("FOO", "BAR", "BAZ", "QUX")}
+    for i, day in enumerate(table.days):
+        if not date(2011, 1, 1) <= day <= date(2012, 12, 31):
+            continue
+        cells: dict[str, float | None] = {
+            "FOO": None if gap[0] <= day <= gap[1] else table.closes["KO"][i],
+            "BAR": None if day >= delisted else table.closes["PG"][i],
+            "BAZ": (table.closes["XOM"][i] or 0) / (2 if day >= split else 1),
+            "QUX": table.closes["WMT"][i]}
+        for ticker, value in cells.items():
+            if value is not None:
+                closes[ticker][day] = value
+        rows.append(",".join([day.isoformat(), *("" if v is None else repr(v)
+                                                 for v in cells.values()), "0"]))
+    data = tmp_path / "bad.csv.gz"
+    data.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL_PLANNER, encoding="utf-8")
+    report = tmp_path / "report"
+    assert main(["backtest", "--data", str(data), "--start", "2012-06-01", "--end",
+                 "2012-09-28", "--monthly-deposit", "1000", "--config", str(config),
+                 "--report", str(report), "--progress-every", "0",
+                 "--log-level", "none"]) == 0
+    summary = json.loads((report / "report.json").read_text())
+    assert summary["data_description"]["dropped_columns"] == {
+        "ZEROS": "no positive close (an empty column or a column of zeros)"}
+    assert summary["trading_days"] == 84 and summary["strategy"]["final_value"] > 0
+    orders = json.loads((report / "orders.json").read_text())["orders"]
+    filled = [o for o in orders if o["state"] == "filled" and o["symbol"] != "EUR/USD"]
+    assert filled
+    for order in filled:
+        ticker = order["symbol"].removesuffix(".US")
+        price = float(order["fill_prices"].split(";")[0])
+        later = [c for d, c in sorted(closes[ticker].items())
+                 if d >= date.fromisoformat(order["day"])][:5]
+        # the fill is a real close of that ticker (5 bps slippage), never an invented one
+        assert any(abs(price / c - 1) < 0.001 for c in later), (order, later)
+    assert not [o for o in orders if o["symbol"] == "BAR.US"
+                and date.fromisoformat(o["day"]) >= delisted and o["state"] == "filled"]
