@@ -25,6 +25,7 @@ from arduino_trader.adapters.market_data.replay_universe import (
     synthetic_isin,
 )
 from arduino_trader.daemon.cli import main
+from arduino_trader.domain.backtest_report import holding_weights
 from arduino_trader.domain.universe import is_valid_isin
 from arduino_trader.protocols.market_data import MalformedPayload
 
@@ -66,6 +67,20 @@ def test_each_column_is_a_security_an_index_or_dropped_with_its_reason() -> None
         "ZERO": "no positive close (an empty column or a column of zeros)",
         "EMPTY": "no positive close (an empty column or a column of zeros)",
         "GBX": "no FX rate for GBP (market_data.replay_fx_rates)"}
+
+
+def test_weights_follow_the_fills_at_the_last_known_close() -> None:
+    days = [date(2020, 1, d) for d in (6, 7, 8, 9, 10)]
+    fills = [(days[1], "A", 10.0), (days[2], "B", 4.0), (days[3], "A", -10.0)]
+    prices = {"A": [5.0, 6.0, None, 7.0, 8.0], "B": [1.0, 2.0, 2.5, None, 3.0]}
+    weights = holding_weights(fills, days, [100.0, 100.0, 100.0, 100.0, 50.0], prices)
+    # a day's snapshot comes before its close: earlier fills, the close before the day
+    assert weights == {"A": [0.0, 0.0, 0.6, 0.6, 0.0],  # 8th's gap keeps the 7th's close
+                       "B": [0.0, 0.0, 0.0, 0.1, 0.2]}
+    assert holding_weights(fills, days, [0.0] * 5, prices) == {
+        "A": [0.0] * 5, "B": [0.0] * 5}  # no value: no weight
+    with pytest.raises(ValueError, match="same length"):
+        holding_weights(fills, days, [1.0], prices)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -128,6 +143,11 @@ def test_a_backtest_on_unknown_tickers_trades_them_and_names_what_it_dropped(
     orders = json.loads((report / "orders.json").read_text())["orders"]
     bought = {o["symbol"] for o in orders if o["side"] == "BUY" and o["state"] == "filled"}
     assert bought and bought <= {"FOO.US", "BAR.US", "BAZ.US"}, orders
+    daily = summary["daily"]
+    assert set(daily["weights"]) == bought
+    for i in range(len(daily["day"])):  # the holdings' weights and the cash make the whole
+        held = sum(w[i] for w in daily["weights"].values())
+        assert held + daily["cash_share"][i] == pytest.approx(1, abs=0.01), (i, held)
 
 
 def test_too_few_tradable_columns_are_refused_with_the_reasons(

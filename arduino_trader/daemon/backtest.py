@@ -53,6 +53,7 @@ from arduino_trader.protocols.messages import JobOutcome
 
 from .backtest_data import data_description
 from .backtest_output import write_chart, write_report
+from .backtest_series import daily_series
 from .scheduler import SIMULATED_DAY_JOBS
 from .service import DaemonOptions, TraderDaemon
 
@@ -373,6 +374,9 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             trades = read_trades(daemon)
             exchanges = read_exchanges(daemon, effective)
             equity = read_equity(daemon, days, driver.flows)
+            daily = daily_series(daemon.store, source, equity,
+                                 lambda ccy: Decimal(1) if ccy == "EUR" else
+                                 eur_rate(effective, ccy))
             failures = dict(driver.failures)
         finally:
             daemon.stop()
@@ -385,11 +389,7 @@ def run_backtest(config: BacktestConfig, settings: Settings, *,
             "data_description": data_description(source, config.data, config.universe),
             "job_failures": failures, "orders": len(orders), **exchanges}
     report = build_report(equity, trades, bench, digest, meta)
-    report["daily"] = {"day": [p.day.isoformat() for p in equity],
-                       "value_eur": [round(p.value, 2) for p in equity],
-                       "contribution_eur": [round(p.flow, 2) for p in equity],
-                       "cash_share": [round(p.cash / p.value, 4) if p.value > 0 else None
-                                      for p in equity]}
+    report["daily"] = daily
     wall = time.monotonic() - t0
     report["wall_s"] = round(wall, 2)
     return BacktestResult(report, orders, equity, bench, wall, trades)

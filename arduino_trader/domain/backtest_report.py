@@ -133,3 +133,35 @@ def build_report(equity: Sequence[EquityPoint], trades: Sequence[TradeRow],
         "trading": trading_summary(trades, mean_value, years),
         "orders_sha256": orders_sha256,
     }
+
+
+def holding_weights(fills: Sequence[tuple[date, str, float]], days: Sequence[date],
+                    values: Sequence[float],
+                    prices_eur: Mapping[str, Sequence[float | None]]
+                    ) -> dict[str, list[float]]:
+    """Each security's daily share of the portfolio value as that day's snapshot sees it
+    (taken before the day's close): the quantity held after the fills of earlier days
+    (``(day, symbol, signed quantity)``) at the last EUR close published before the day
+    (``prices_eur[symbol]``, one per day of ``days``; a gap keeps the close before it),
+    over ``values`` (0 when the value is not positive). Only securities ever held
+    appear."""
+    if len(values) != len(days) or any(len(p) != len(days) for p in prices_eur.values()):
+        raise ValueError("days, values and prices must have the same length")
+    ordered = sorted(fills)
+    held: dict[str, float] = {}
+    last: dict[str, float] = {}
+    out: dict[str, list[float]] = {s: [0.0] * len(days) for _, s, _ in ordered}
+    k = 0
+    for i, day in enumerate(days):
+        while k < len(ordered) and ordered[k][0] < day:
+            _, symbol, quantity = ordered[k]
+            held[symbol] = held.get(symbol, 0.0) + quantity
+            k += 1
+        for symbol, qty in held.items():
+            if values[i] > 0 and symbol in last:
+                out[symbol][i] = round(qty * last[symbol] / values[i], 4)
+        for symbol, column in prices_eur.items():  # published at the day's close
+            price = column[i]
+            if price is not None and price > 0 and math.isfinite(price):
+                last[symbol] = price
+    return out
