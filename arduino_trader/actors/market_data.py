@@ -266,13 +266,12 @@ class MarketDataActor(BaseActor):
             known_by_isin=self._known, rescales=self._rescales,
             details=lambda sec: fetch_details(self.ctx, self.source, self.log, sec,
                                               self.fundamentals, self.analyst))
-        processed, errors, series = synced.processed, synced.errors, synced.series
+        processed, errors, stored = synced.processed, synced.errors, synced.stored
         self._problem("history", f"{len(errors)} securities failed: "
                                  f"{errors[0]['message']}" if errors else None)
-        if series:
-            self.ctx.bus.publish(HistoryUpdated({i: len(b) for i, (b, _) in series.items()},
-                                                now))
-            self.log.info("history_synced", securities=len(series), rows=synced.rows)
+        if stored:
+            self.ctx.bus.publish(HistoryUpdated(dict(stored), now))
+            self.log.info("history_synced", securities=len(stored), rows=synced.rows)
         return processed, errors
 
     def sync_historical(self) -> JobOutcome:

@@ -27,6 +27,7 @@ from .market_data_universe import source_symbol
 
 SPLIT_PROBE = timedelta(days=14)  # stored days searched for a close shared with a re-read
 TAIL = 30  # accepted closes a top-up is validated against (validate_series' window)
+WRITE_BATCH_BARS = 10_000  # bars held before a write (a daily top-up writes once)
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,22 @@ class KnownHistories:
 
 def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[str, Any],
                  symbol: str, start: date, end: date, *, top_up: bool,
-                 known: KnownHistory | None, rescales: dict[str, Rescale]
+                 known: KnownHistory | None, rescales: dict[str, Rescale],
+                 remember_from: date | None = None
                  ) -> tuple[KnownHistory, tuple[Any, Any] | None]:
     """Read one security's history; returns what is known once it is stored and the
     validated (accepted, quarantined) bars to store, None when nothing differs from
     the last stored answer (``known``). Validation starts at the first differing day, in
     the context of the stored closes before it (validation looks back only, so the
     verdicts equal those of validating the whole answer). A split rescale found is put
-    in ``rescales`` (due with the next write)."""
+    in ``rescales`` (due with the next write). Only the answer's days from
+    ``remember_from`` on are remembered: the days a top-up re-reads (a ten-year seed
+    kept whole held ~11 MB of bars for nothing)."""
     db = ctx.deps.store
     isin = sec["isin"]
     history = source.history(symbol, start, end)
-    answer = {b.day: b for b in history.bars}
+    answer = {b.day: b for b in history.bars
+              if remember_from is None or b.day >= remember_from}
     rescale = split_rescale_of(db, log, isin, history) \
         if top_up and history.splits and history.bars else None
     known = known if top_up and rescale is None else None
@@ -163,12 +168,27 @@ def split_rescale_of(db: Database, log: Any, isin: str, history: PriceHistory
 @dataclass(frozen=True)
 class SyncedHistories:
     """What one history sync did: the ISINs processed, the failures, the bars stored
-    per ISIN (accepted, quarantined) and the rows written."""
+    per ISIN (accepted ones) and the rows written."""
 
     processed: list[str]
     errors: list[dict[str, str]]
-    series: dict[str, tuple[Any, Any]]
+    stored: dict[str, int]
     rows: int
+
+
+class _Batch:
+    """Validated bars waiting to be written, and the answers to remember once they are."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, tuple[Any, Any]] = {}
+        self.known: dict[str, KnownHistory] = {}
+        self.bars = 0
+
+    def add(self, isin: str, seen: KnownHistory, changed: tuple[Any, Any] | None) -> None:
+        self.known[isin] = seen
+        if changed is not None:
+            self.series[isin] = changed
+            self.bars += len(changed[0]) + len(changed[1])
 
 
 def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
@@ -176,17 +196,35 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
                    known_by_isin: KnownHistories, rescales: dict[str, Rescale],
                    details: Callable[[Mapping[str, Any]], None]) -> SyncedHistories:
     """History top-up (a full re-read when ``reread``) and ``details`` of each security,
-    stopping early when the daemon stops; the changed bars are written in one go, then
+    stopping early when the daemon stops; the changed bars are written in one go — in
+    batches of about ``WRITE_BATCH_BARS`` when there are more (a first sync's ten years
+    of a whole universe), so they are never all in memory at once — then
     ``known_by_isin`` learns the answers stored and each security is marked synced."""
     db = ctx.deps.store
     settings = ctx.settings()
     known_by_isin.refresh(db)
     last_days: dict[str, date] = price_history_repo.last_history_days(db)
-    series: dict[str, tuple[Any, Any]] = {}
-    known: dict[str, KnownHistory] = {}
+    batch = _Batch()
+    stored: dict[str, int] = {}
+    rows = 0
     processed: list[str] = []
     errors: list[dict[str, str]] = []
     end = source.reference_time(now).date()
+    topup_years = settings.typed.market_data.history_topup_years
+    remember_from = end - timedelta(days=365 * topup_years + topup_years // 4)
+
+    def flush() -> None:
+        nonlocal batch, rows
+        write = None
+        if batch.series:
+            rescale = {i: rescales.pop(i) for i in batch.series if i in rescales}
+            write = price_history_repo.write_history_seen(
+                db, batch.series, source.name, now, rescale, known_by_isin.seq)
+            rows += write.rows
+            stored.update({i: len(b) for i, (b, _) in batch.series.items()})
+        known_by_isin.learn(db, batch.known, write)  # only once stored
+        batch = _Batch()
+
     for sec in securities:
         if ctx.stopping.is_set():
             break
@@ -200,22 +238,17 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
                 seen, changed = read_history(
                     ctx, source, log, sec, source_symbol(sec), start, end,
                     top_up=last is not None, known=known_by_isin.get(isin),
-                    rescales=rescales)
+                    rescales=rescales, remember_from=remember_from)
             except MarketDataError as exc:
                 # A failed history skips the rest for this security.
                 errors.append({"isin": isin, "error": exc.code, "message": str(exc)})
                 continue
-            known[isin] = seen
-            if changed is not None:
-                series[isin] = changed
+            batch.add(isin, seen, changed)
+            if batch.bars >= WRITE_BATCH_BARS:
+                flush()
         details(sec)
         processed.append(isin)
-    write = None
-    if series:
-        rescale = {i: rescales.pop(i) for i in series if i in rescales}
-        write = price_history_repo.write_history_seen(db, series, source.name, now, rescale,
-                                                      known_by_isin.seq)
+    flush()
     rescales.clear()
-    known_by_isin.learn(db, known, write)  # only once stored
     securities_repo.set_last_synced(db, processed, now)
-    return SyncedHistories(processed, errors, series, write.rows if write else 0)
+    return SyncedHistories(processed, errors, stored, rows)
