@@ -215,12 +215,19 @@ def count(path: Path, sql: str, params: tuple[object, ...] = ()) -> int:
 
 
 def wait_idle(daemon: ProbeDaemon, timeout: float = 30.0) -> None:
-    """Wait until no scheduler job is running (so background writes are done)."""
-    assert daemon.scheduler is not None
+    """Wait until the daemon is quiet: no scheduler job running or due at the daemon's
+    clock (a due job starts at the scheduler's next tick), and every message the jobs
+    handed to actors handled (the bus settled), twice in a row."""
+    scheduler = daemon.scheduler
+    assert scheduler is not None
     end = time.monotonic() + timeout
+    busy: list[str] = []
+    quiet = 0
     while time.monotonic() < end:
-        running = [s["name"] for s in daemon.scheduler.states() if s["status"] == "running"]
-        if not running:
+        busy = scheduler.running() + scheduler.due_jobs(daemon.clock.now())
+        settled = not busy and daemon.bus.settle(max(0.0, end - time.monotonic()))
+        quiet = quiet + 1 if settled and not scheduler.running() else 0
+        if quiet >= 2:
             return
         time.sleep(0.05)
-    raise AssertionError(f"jobs still running after {timeout} s: {running}")
+    raise AssertionError(f"daemon not idle after {timeout} s: jobs {busy}")
