@@ -8,7 +8,8 @@ stdout is one JSON object: ``{wall_s, sim_days, sim_days_per_s, peak_rss_mb, ord
 files exported to a temporary directory), one after the other in fresh processes of the
 same interpreter, through each tree's own ``arduino-trader backtest`` command, and prints
 both runs' wall time and ``orders_sha256`` with the ratio (this tree / REV) and whether
-the orders are the same: one run, one machine load, side by side.
+the orders are the same: one run, one machine load, side by side. Each tree first runs two
+unmeasured weeks, which fill its Numba cache (kept beside its sources).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ def compare(args: argparse.Namespace) -> int:
     """This tree against ``args.compare`` in one run; prints one JSON line."""
     with tempfile.TemporaryDirectory(prefix="bt-compare-") as tmp:
         other = export(args.compare, Path(tmp))
+        # Each tree's Numba cache lives beside its sources: a short unmeasured run fills
+        # it first, so neither measured run includes compiling the kernels.
+        warm = argparse.Namespace(**{**vars(args), "end": str(
+            date.fromisoformat(args.start) + timedelta(days=14))})
+        _run_tree(other, warm, args.compare_arg or [])
+        _run_tree(ROOT, warm, [])
         previous = _run_tree(other, args, args.compare_arg or [])
         current = _run_tree(ROOT, args, [])
     print(json.dumps({"current": current, args.compare: previous,

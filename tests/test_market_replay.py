@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -150,6 +150,25 @@ def test_monthly_means_from_daily_closes(bundled: ReplaySource) -> None:
     daily = bundled.history("AAPL", date(2022, 12, 1), date(2022, 12, 31)).bars
     assert months[-1].avg_close == pytest.approx(sum(b.close for b in daily) / len(daily))
     assert months[-1].avg_adj_close == pytest.approx(months[-1].avg_close)
+
+
+def test_a_daily_top_up_gets_the_same_bar_objects_back() -> None:
+    """A year re-read a day later hands back the bars it shares with the previous answer
+    as the same objects (the daemon's top-up then compares by identity), and every bar
+    equals one built afresh; a read outside the kept bars still answers correctly."""
+    clock = ManualClock(datetime(2015, 6, 1, 21, 0, tzinfo=UTC))
+    source = ReplaySource(clock, end_on=None)
+    first = source.history("AAPL", date(2014, 6, 1), date(2015, 6, 1)).bars
+    clock.advance(timedelta(days=1))
+    second = source.history("AAPL", date(2014, 6, 2), date(2015, 6, 2)).bars
+    shared = {b.day: b for b in first}
+    overlap = [b for b in second if b.day in shared]
+    assert len(overlap) == len(second) - 1 > 200
+    assert all(b is shared[b.day] for b in overlap)
+    fresh = ReplaySource(clock, end_on=None)
+    assert second == fresh.history("AAPL", date(2014, 6, 2), date(2015, 6, 2)).bars
+    older = source.history("AAPL", date(2001, 1, 1), date(2001, 12, 31)).bars
+    assert older == fresh.history("AAPL", date(2001, 1, 1), date(2001, 12, 31)).bars
 
 
 def test_histories_leave_no_bars_behind() -> None:

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,9 @@ from .replay_universe import INDEX_COLUMNS, ReplayUniverse, build_universe, read
 # Benchmark aliases served by the bundled set (regime detection, benchmarks).
 INDEX_ALIASES = {"^GSPC": "SP500", "SPX": "SP500"}
 _CLOSE_TIME = time(16, 0)
+# Bars of each column's latest history answer kept for the next: a year of sessions and a
+# margin, what the daemon's daily top-up re-reads (``market_data.history_topup_years``).
+KEPT_BARS = 300
 _NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -97,6 +101,7 @@ class ReplaySource:
         self._universe: list[SecurityInfo] | None = None
         self._tradable: ReplayUniverse | None = None
         self._indexed: dict[str, tuple[tuple[date, ...], tuple[float, ...]]] = {}
+        self._windows: dict[str, tuple[int, tuple[PriceBar, ...]]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -141,6 +146,18 @@ class ReplaySource:
         """The tradable securities, then the directory's others (lookups by ISIN or
         symbol)."""
         return [*self.tradable().securities, *self._directory()]
+
+    @cached_property
+    def _tickers(self) -> dict[str, str]:
+        """The price file's column of each ISIN, symbol and Yahoo symbol of
+        :meth:`_known` (the first security naming a key wins)."""
+        tickers: dict[str, str] = {}
+        for info in self._known():
+            ticker = (info.yahoo_symbol or info.symbol).upper()
+            for key in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
+                if key is not None:
+                    tickers.setdefault(key, ticker)
+        return tickers
 
     # ------------------------------------------------------------------ position
     @property
@@ -199,9 +216,9 @@ class ReplaySource:
     def _ticker_of(self, symbol: str) -> str:
         value = symbol.strip().upper()
         value = INDEX_ALIASES.get(value, value)
-        for info in self._known():
-            if value in (info.isin, info.symbol.upper(), (info.yahoo_symbol or "").upper()):
-                return (info.yahoo_symbol or info.symbol).upper()
+        known = self._tickers.get(value)
+        if known is not None:
+            return known
         base, dot, suffix = value.rpartition(".")
         return base if dot and suffix == "US" else value
 
@@ -277,10 +294,33 @@ class ReplaySource:
         first, last = bisect_left(days, start), bisect_right(days, stop)
         if first >= last:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
-        bars = tuple(PriceBar(days[i], closes[i], adj_close=closes[i])
-                     for i in range(first, last))
+        bars = self._bars_of(key, days, closes, first, last)
         return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
                             self.name)
+
+    def _bars_of(self, key: str, days: tuple[date, ...], closes: tuple[float, ...],
+                 first: int, last: int) -> tuple[PriceBar, ...]:
+        """The bars of positions ``[first, last)`` of one column. The newest
+        ``KEPT_BARS`` of the previous answer are kept and handed back again where they
+        overlap (the same objects), so the daemon's daily top-up, which re-reads a year
+        to find the new day, compares them by identity; a longer re-read compares the
+        rest field by field (same verdicts, slower)."""
+        def new(lo: int, hi: int) -> tuple[PriceBar, ...]:
+            return tuple(PriceBar(days[i], closes[i], adj_close=closes[i])
+                         for i in range(lo, hi))
+
+        window = self._windows.get(key)
+        if window is None:
+            bars = new(first, last)
+        else:
+            kept_first, kept = window
+            lo, hi = max(first, kept_first), min(last, kept_first + len(kept))
+            bars = (new(first, lo) + kept[lo - kept_first:hi - kept_first] + new(hi, last)
+                    if lo < hi else new(first, last))
+        kept_from = max(first, last - KEPT_BARS)
+        # One assignment: a reader sees the old window or the new one.
+        self._windows[key] = (kept_from, bars[kept_from - first:])
+        return bars
 
     def _fixed_pair(self, symbol: str) -> str | None:
         """The currency of an ``EUR<CCY>=X`` symbol with a configured rate, else None."""
