@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from daemon_harness import ProbeDaemon
 
@@ -18,7 +18,8 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import Sandbox, SandboxThread
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.demo import DemoDaemon, demo_settings
-from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.daemon.service import DaemonOptions, TraderDaemon
+from arduino_trader.protocols.planning import GetPlan, PlannerStatus, PlanSummary
 
 D = TypeVar("D", bound=DemoDaemon)
 
@@ -80,6 +81,37 @@ def running_demo(cls: type[D], data_dir: Path, at: datetime = DEMO_TUESDAY) -> I
         yield daemon
     finally:
         daemon.stop()
+
+
+class GatedSourceDemo(DemoDaemon):
+    """A demo whose market source is handed once to :meth:`gate_source` (a subclass
+    wraps some of its methods there to hold them back, the order a slow start takes)."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        super().__init__(options)
+        self._gated = False
+
+    def gate_source(self, source: Any) -> None:
+        """Wrap ``source``'s methods; called once, with the first source built."""
+
+    def _market_source(self) -> Any:
+        source = super()._market_source()
+        if not self._gated:
+            self._gated = True
+            self.gate_source(source)
+        return source
+
+
+def planner_status(daemon: TraderDaemon) -> PlannerStatus:
+    """The planner actor's status."""
+    status = daemon.bus.ask("planner", GetPlan(), 30)
+    assert isinstance(status, PlannerStatus)
+    return status
+
+
+def last_plan(daemon: TraderDaemon) -> PlanSummary | None:
+    """The planner's last summary (None before its first plan)."""
+    return planner_status(daemon).last_summary
 
 
 class ClockedSandbox(Sandbox):

@@ -17,36 +17,30 @@ from typing import Any
 
 import pytest
 from daemon_harness import wait_for
-from reliability_support import running_demo
+from reliability_support import GatedSourceDemo, running_demo
 
 from arduino_trader.adapters.store import trade_history_coverage
-from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.daemon.service import DaemonOptions
 
 HELD = {"AAPL.US", "BAC.US", "AMD.US"}
 
 
-class LateUniverseDemo(DemoDaemon):
+class LateUniverseDemo(GatedSourceDemo):
     """The demo whose source hands out its universe only once the first sync cycle has
     fetched the broker's trades (``released``): the order a slow start can take."""
 
     def __init__(self, options: DaemonOptions) -> None:
         super().__init__(options)
         self.released = threading.Event()
-        self._gated = False
 
-    def _market_source(self) -> Any:
-        source = super()._market_source()
-        if not self._gated:
-            self._gated = True
-            universe = source.universe
+    def gate_source(self, source: Any) -> None:
+        universe = source.universe
 
-            def gated() -> Any:
-                self.released.wait(120)
-                return universe()
+        def gated() -> Any:
+            self.released.wait(120)
+            return universe()
 
-            source.universe = gated
-        return source
+        source.universe = gated
 
     def _seed(self) -> bool:
         seeded = super()._seed()  # the seeding reads its own fills: not the gate

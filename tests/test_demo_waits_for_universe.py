@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 from daemon_harness import wait_for
-from reliability_support import running_demo
+from reliability_support import GatedSourceDemo, last_plan, running_demo
 
 from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.daemon.service import DaemonOptions
-from arduino_trader.protocols.planning import GetPlan, PlannerStatus, PlanSummary
 
 
-class LateMarketDataDemo(DemoDaemon):
+class LateMarketDataDemo(GatedSourceDemo):
     """The demo whose market-data actor gets its universe and FX rates only once
     ``released`` is set (the seeding of the account itself is not held back)."""
 
@@ -31,28 +30,23 @@ class LateMarketDataDemo(DemoDaemon):
         super().__init__(options)
         self.released = threading.Event()
         self._actors_started = threading.Event()
-        self._gated = False
 
-    def _market_source(self) -> Any:
-        source = super()._market_source()
-        if not self._gated:
-            self._gated = True
-            universe, fx_rate = source.universe, source.fx_rate
+    def gate_source(self, source: Any) -> None:
+        universe, fx_rate = source.universe, source.fx_rate
 
-            def hold() -> None:
-                if self._actors_started.is_set():
-                    self.released.wait(120)
+        def hold() -> None:
+            if self._actors_started.is_set():
+                self.released.wait(120)
 
-            def late_universe() -> Any:
-                hold()
-                return universe()
+        def late_universe() -> Any:
+            hold()
+            return universe()
 
-            def late_rate(currency: str) -> Any:
-                hold()
-                return fx_rate(currency)
+        def late_rate(currency: str) -> Any:
+            hold()
+            return fx_rate(currency)
 
-            source.universe, source.fx_rate = late_universe, late_rate
-        return source
+        source.universe, source.fx_rate = late_universe, late_rate
 
     def _start_actors(self) -> None:
         self.seeded = self._seed()
@@ -69,17 +63,11 @@ def demo(tmp_path: Path) -> Iterator[LateMarketDataDemo]:
             daemon.released.set()
 
 
-def _last(d: LateMarketDataDemo) -> PlanSummary | None:
-    status = d.bus.ask("planner", GetPlan(), 30)
-    assert isinstance(status, PlannerStatus)
-    return status.last_summary
-
-
 def test_the_first_plan_waits_for_the_universe_and_the_usd_rate(
         demo: LateMarketDataDemo) -> None:
-    wait_for(lambda: (s := _last(demo)) is not None and s.status == "waiting", 120,
+    wait_for(lambda: (s := last_plan(demo)) is not None and s.status == "waiting", 120,
              "the planner waiting for the universe")
-    waiting = _last(demo)
+    waiting = last_plan(demo)
     assert waiting is not None and waiting.plan_id is None
     assert "the FX rate of USD" in waiting.reason, waiting.reason
     assert "the universe (not seeded yet: held AAPL.US, AMD.US, BAC.US" in waiting.reason

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import running_demo
+from reliability_support import planner_status, running_demo
 
 from arduino_trader.actors import planner as planner_actor
 from arduino_trader.adapters.kernel_cache import CacheFill
 from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.protocols.messages import GetHealth, HealthReport
-from arduino_trader.protocols.planning import GetPlan, PlannerStatus
 
 WAITED_S = 5.0  # far longer than a plan on loaded kernels takes
 
@@ -48,12 +47,6 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             yield daemon, gate
         finally:
             gate.release.set()
-
-
-def _status(d: DemoDaemon) -> PlannerStatus:
-    status = d.bus.ask("planner", GetPlan(), 30)
-    assert isinstance(status, PlannerStatus)
-    return status
 
 
 def _planner_health(d: DemoDaemon) -> dict[str, object]:
@@ -96,9 +89,9 @@ def test_a_plan_waits_for_the_kernels_then_is_stored(
     assert code == 200, body
     gate.release.set()
     wait_for(lambda: _plans(d) >= 1, 90, "the plan stored once the kernels are loaded")
-    summary = _status(d).last_summary
+    summary = planner_status(d).last_summary
     assert summary is not None and summary.status == "plan" and summary.plan_id is not None
-    assert _status(d).warmed_up is True
+    assert planner_status(d).warmed_up is True
     inputs = d.store.fetch_one("SELECT inputs_json FROM plans ORDER BY id LIMIT 1")
     assert inputs is not None
     assert json.loads(inputs["inputs_json"])["securities"] == len(active) + 2

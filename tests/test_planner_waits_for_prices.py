@@ -12,34 +12,27 @@ from typing import Any
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import running_demo
+from reliability_support import GatedSourceDemo, last_plan, running_demo
 
-from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.daemon.service import DaemonOptions
-from arduino_trader.protocols.planning import GetPlan, PlannerStatus, PlanSummary
 
 
-class SlowHistoryDemo(DemoDaemon):
+class SlowHistoryDemo(GatedSourceDemo):
     """The demo whose history sync stalls at AAPL until ``release`` is set."""
 
     def __init__(self, options: DaemonOptions) -> None:
         super().__init__(options)
         self.release = threading.Event()
-        self._gated = False
 
-    def _market_source(self) -> Any:
-        source = super()._market_source()
-        if not self._gated:
-            self._gated = True
-            history = source.history
+    def gate_source(self, source: Any) -> None:
+        history = source.history
 
-            def gated(symbol: str, start: date, end: date) -> Any:
-                if "AAPL" in symbol:
-                    self.release.wait(120)
-                return history(symbol, start, end)
+        def gated(symbol: str, start: date, end: date) -> Any:
+            if "AAPL" in symbol:
+                self.release.wait(120)
+            return history(symbol, start, end)
 
-            source.history = gated
-        return source
+        source.history = gated
 
 
 @pytest.fixture
@@ -51,12 +44,6 @@ def demo(tmp_path: Path) -> Iterator[SlowHistoryDemo]:
             daemon.release.set()
 
 
-def _last(d: SlowHistoryDemo) -> PlanSummary | None:
-    status = d.bus.ask("planner", GetPlan(), 30)
-    assert isinstance(status, PlannerStatus)
-    return status.last_summary
-
-
 def _plans(d: SlowHistoryDemo) -> int:
     row = d.store.fetch_one("SELECT COUNT(*) FROM plans")
     assert row is not None
@@ -64,9 +51,9 @@ def _plans(d: SlowHistoryDemo) -> int:
 
 
 def test_the_first_plan_waits_for_the_held_prices_then_plans(demo: SlowHistoryDemo) -> None:
-    wait_for(lambda: (s := _last(demo)) is not None and s.status == "waiting", 120,
+    wait_for(lambda: (s := last_plan(demo)) is not None and s.status == "waiting", 120,
              "the planner waiting for prices")
-    waiting = _last(demo)
+    waiting = last_plan(demo)
     assert waiting is not None and waiting.ok and waiting.plan_id is None
     assert "waiting for prices of held AAPL.US" in waiting.reason, waiting.reason
     assert _plans(demo) == 0  # no nothing_to_do plan stored meanwhile
@@ -77,7 +64,7 @@ def test_the_first_plan_waits_for_the_held_prices_then_plans(demo: SlowHistoryDe
     assert api.call("GET", "/api/planner/status")[1]["last_plan"] is None
     demo.release.set()
     wait_for(lambda: _plans(demo) >= 1, 180, "the plan made once the prices arrived")
-    made = _last(demo)
+    made = last_plan(demo)
     assert made is not None and made.status == "plan" and made.steps > 0, made
     assert not any("has no valid price" in w for w in made.warnings), made.warnings
     code, status = api.call("GET", "/api/planner/status")
