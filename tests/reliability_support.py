@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,10 +69,11 @@ DEMO_TUESDAY = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
 
 
 @contextmanager
-def running_demo(cls: type[D], data_dir: Path, at: datetime = DEMO_TUESDAY) -> Iterator[D]:
+def running_demo(cls: type[D], data_dir: Path, at: datetime = DEMO_TUESDAY,
+                 env: Mapping[str, str] | None = None) -> Iterator[D]:
     """The demo daemon ``cls`` (``DemoDaemon`` or a subclass) on ``ShiftedClock(at)`` with
-    a free port, started, and stopped on exit."""
-    settings = demo_settings(load_settings(None, environ={}))
+    a free port and the settings ``env`` gives, started, and stopped on exit."""
+    settings = demo_settings(load_settings(None, environ=dict(env or {})))
     daemon = cls(DaemonOptions(settings=settings, data_dir=data_dir, clock=ShiftedClock(at),
                                configure_logs=False, port_override=0,
                                supervisor_backoff_s=0.2))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import planner_status, running_demo
+from reliability_support import last_plan, planner_status, running_demo
 
 from arduino_trader.actors import planner as planner_actor
 from arduino_trader.adapters.kernel_cache import CacheFill
@@ -95,3 +95,32 @@ def test_a_plan_waits_for_the_kernels_then_is_stored(
     inputs = d.store.fetch_one("SELECT inputs_json FROM plans ORDER BY id LIMIT 1")
     assert inputs is not None
     assert json.loads(inputs["inputs_json"])["securities"] == len(active) + 2
+
+
+def test_a_kernel_wait_past_the_budget_fails_the_plan_then_planning_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan still waiting for the kernels when its budget runs out is reported as over
+    budget (no plan stored, health's planner degraded), and once the kernels are loaded a
+    requested plan is stored."""
+    gate = GatedCompile()
+    monkeypatch.setattr(planner_actor, "fill_kernel_cache", gate)
+    with running_demo(DemoDaemon, tmp_path / "state",
+                      env={"ARDUINO_TRADER_PLANNER_PLAN_BUDGET_S": "5"}) as d:
+        try:
+            assert gate.called.wait(60), "the planner never started warming its kernels"
+            wait_for(lambda: (s := last_plan(d)) is not None and s.status == "failed", 90,
+                     "the plan failed past its budget")
+            failed = last_plan(d)
+            assert failed is not None and "ran past its budget of 5 s" in failed.reason, \
+                failed.reason
+            assert _plans(d) == 0
+            wait_for(lambda: any("planner" in r for r in Client(d).call("GET", "/health")[1]
+                                 .get("reasons", [])), 30, "health naming the planner")
+        finally:
+            gate.release.set()
+        wait_for(lambda: planner_status(d).warmed_up is True, 90, "the kernels loaded")
+        code, body = Client(d).call("POST", "/api/planner/regenerate")
+        assert code == 202, body
+        wait_for(lambda: _plans(d) >= 1, 90, "a plan stored once the kernels are loaded")
+        made = last_plan(d)
+        assert made is not None and made.status == "plan", made
