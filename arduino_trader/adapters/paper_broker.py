@@ -23,7 +23,7 @@ account's rows in ``paper_rows.py``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -52,9 +52,18 @@ from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database, Transaction
 
 from .paper_ledger import ZERO, PaperFees, PaperLedger, PaperRefusal
-from .paper_prices import FillPriceSource, PriceSource, StoredPrices, on_tick, slipped
+from .paper_prices import (
+    FillPriceSource,
+    PriceSource,
+    StoredPrices,
+    marketable,
+    on_tick,
+    slipped,
+)
 from .paper_rows import (
+    cash_flow_rows,
     ensure_account,
+    expire_day_orders,
     from_stamp,
     order_of_row,
     read_ledger,
@@ -112,14 +121,6 @@ class PaperBroker:
             return quote
         return slipped(quote[0], side, self.slippage_bps()), quote[1]
 
-    @staticmethod
-    def _lifts(symbol: str, side: str) -> str:
-        """The side in market terms: receiving a pair's base pays the ask like a buy."""
-        pair = pair_by_symbol(symbol)
-        if pair is None:
-            return side
-        return "BUY" if pair.receives_base("BUY" if side == "BUY" else "SELL") else "SELL"
-
     # ----------------------------------------------------------------- account
     def _open_account(self) -> PaperLedger:
         """Open the account if it is new; its ledger."""
@@ -160,8 +161,10 @@ class PaperBroker:
 
     async def account(self) -> AccountSnapshot:
         """Simulated positions (valued at the price source) and cash."""
-        await self._sweep()
-        ledger = await asyncio.to_thread(self._open_account)
+        still_open, ledger = await asyncio.to_thread(self._expire_and_read)
+        if still_open:  # a limit that became marketable fills first: read after it
+            await self._fill_marketable(still_open)
+            ledger = await asyncio.to_thread(self._open_account)
         quotes = await self.prices.prices(sorted(ledger.positions))
         rates = self.eur_rates()
         positions = []
@@ -209,17 +212,10 @@ class PaperBroker:
                  decimal_to_str(request.limit_price) if request.limit_price else None,
                  quote[1], now, now))
             order_id = int(cursor.lastrowid or 0)
-            if self._marketable(self._lifts(request.symbol, request.side),
-                                request.limit_price, quote[0]):
+            if marketable(request.symbol, request.side, request.limit_price, quote[0]):
                 self._fill(tx, order_id, request.side, request.symbol, quote[1],
                            request.quantity, quote[0], now, refuse=True)
         return OrderAck(order_id=order_id, user_order_id=request.user_order_id, simulated=True)
-
-    @staticmethod
-    def _marketable(side: str, limit: Decimal | None, price: Decimal) -> bool:
-        if limit is None:
-            return True
-        return limit >= price if side == "BUY" else limit <= price
 
     def _fill(self, tx: Transaction, order_id: int, side: Side, symbol: str,
               currency: str, quantity: int, price: Decimal, now: int, *,
@@ -254,22 +250,28 @@ class PaperBroker:
                        (decimal_to_str(-fee), currency, now, order_id))  # names its trade
 
     async def _sweep(self) -> None:
-        """Expire day orders of an earlier UTC day (status 71: every order is a day order,
-        so an unfilled limit does not hold its cash reserved for ever); fill open limit
-        orders that became marketable."""
-        today = self.clock.now().astimezone(UTC).date()
-        start = to_stamp(datetime.combine(today, datetime.min.time(), UTC))
-        await asyncio.to_thread(self.store.execute,
-                                "UPDATE paper_orders SET status = 71, updated_at = ? "
-                                "WHERE status = 10 AND placed_at < ?",
-                                (to_stamp(self.clock.now()), start))
-        rows = await asyncio.to_thread(self.store.fetch_all,
-                                       "SELECT * FROM paper_orders WHERE status = 10")
+        """Expire earlier days' orders; fill open limits that became marketable."""
+        def expire() -> list[Any]:
+            with self.store.transaction() as tx:
+                return expire_day_orders(tx, self.clock.now())
+
+        await self._fill_marketable(await asyncio.to_thread(expire))
+
+    def _expire_and_read(self) -> tuple[list[Any], PaperLedger]:
+        """The orders still open after :func:`expire_day_orders` and the ledger (the
+        account opened if new), in one transaction: one trip off the event loop where
+        there were three."""
+        with self.store.transaction() as tx:
+            still_open = expire_day_orders(tx, self.clock.now())
+            ensure_account(tx, self.clock, self.initial_cash_eur)
+            return still_open, read_ledger(tx)
+
+    async def _fill_marketable(self, rows: Sequence[Any]) -> None:
+        """Fill each open order of ``rows`` whose limit the price now reaches."""
         for row in rows:
             quote = await self._fill_price(row["symbol"], row["side"])
             limit = Decimal(row["limit_price"]) if row["limit_price"] else None
-            if quote is None or not self._marketable(self._lifts(row["symbol"], row["side"]),
-                                                     limit, quote[0]):
+            if quote is None or not marketable(row["symbol"], row["side"], limit, quote[0]):
                 continue
             await asyncio.to_thread(self._fill_if_open, row, quote[0])
 
@@ -333,11 +335,12 @@ class PaperBroker:
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Simulated cash movements, newest first."""
-        await asyncio.to_thread(self._open_account)
-        rows = await asyncio.to_thread(
-            self.store.fetch_all,
-            "SELECT flow_id, type_code, amount, currency, at, comment FROM paper_cash_flows "
-            "ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?", (take, skip))
+        def read() -> list[Any]:
+            with self.store.transaction() as tx:  # the account opened first if new
+                ensure_account(tx, self.clock, self.initial_cash_eur)
+                return cash_flow_rows(tx, take, skip)
+
+        rows = await asyncio.to_thread(read)
         if len(self._flows) > FLOW_MEMO_LIMIT:
             self._flows.clear()
         out: list[CashFlow] = []

@@ -73,6 +73,17 @@ class StoredPrices:
         return {r["symbol"]: (Decimal(r["price"]), str(r["currency"])) for r in rows}
 
 
+def marketable(symbol: str, side: str, limit: Decimal | None, price: Decimal) -> bool:
+    """Whether an order (``limit`` None: a market order) fills at ``price``. For an FX
+    pair the side counts in market terms: receiving the base pays the ask like a buy."""
+    if limit is None:
+        return True
+    pair = pair_by_symbol(symbol)
+    if pair is not None:
+        side = "BUY" if pair.receives_base("BUY" if side == "BUY" else "SELL") else "SELL"
+    return limit >= price if side == "BUY" else limit <= price
+
+
 def on_tick(pair: FxPair, price: Decimal) -> Decimal:
     """A cross rate rounded to the pair's tick, so fills and cash stay short and exact."""
     return (price / pair.min_step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * pair.min_step

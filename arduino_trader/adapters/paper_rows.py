@@ -1,5 +1,6 @@
 """The paper account's rows in the store: opening the account, its ledger read and
-saved, and orders and trades read back as broker records (times as epoch seconds)."""
+saved, day orders expired, and orders, trades and cash flows read back (times as epoch
+seconds)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,22 @@ def ensure_account(tx: Transaction, clock: Clock, initial_cash_eur: Decimal) -> 
         tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
                    "comment) VALUES ('deposit', ?, 'EUR', ?, 'paper opening cash')",
                    (decimal_to_str(initial_cash_eur), now))
+
+
+def expire_day_orders(tx: Transaction, now: datetime) -> list[Any]:
+    """Expire the open orders placed before ``now``'s UTC day (every order is a day
+    order, so an unfilled limit does not hold its cash for ever); the orders still open."""
+    start = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
+    tx.execute("UPDATE paper_orders SET status = 71, updated_at = ? "
+               "WHERE status = 10 AND placed_at < ?", (to_stamp(now), to_stamp(start)))
+    return tx.fetch_all("SELECT * FROM paper_orders WHERE status = 10")
+
+
+def cash_flow_rows(tx: Transaction, take: int, skip: int) -> list[Any]:
+    """A page of the account's cash flows, newest first."""
+    return tx.fetch_all("SELECT flow_id, type_code, amount, currency, at, comment FROM "
+                        "paper_cash_flows ORDER BY at DESC, flow_id DESC LIMIT ? OFFSET ?",
+                        (take, skip))
 
 
 def read_ledger(tx: Transaction) -> PaperLedger:
