@@ -1,5 +1,5 @@
 """Maintenance: online backups with retention (uploaded off-board when configured),
-job-history cleanup, WAL checkpoint."""
+job-history and plan-history cleanup, WAL checkpoint."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from arduino_trader.adapters.offsite_backup import (
     OffsiteBackups,
     target_from_settings,
 )
-from arduino_trader.adapters.store import maintenance
+from arduino_trader.adapters.store import maintenance, plan_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
@@ -20,10 +20,13 @@ from . import discovery, universe_pruning
 from .base import ActorContext, BaseActor, handles
 
 JOB_HISTORY_DAYS = 90
+# Plan runs kept: the planner stores one every few minutes (~6 KB each with 20 securities:
+# a quarter of a gigabyte a year, and again in every backup); only the newest is read.
+PLAN_HISTORY_DAYS = 30
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("daily_maintenance", "maintenance",
-            "Backup the database, prune old job history, checkpoint the WAL",
+            "Prune old job and plan history, backup the database, checkpoint the WAL",
             daily_hour_key="job_maintenance_hour", enabled_key="job_backup_enabled",
             timeout_s=1800),
     JobSpec("backup", "maintenance", "Online backup of the database now (manual)",
@@ -57,12 +60,17 @@ class MaintenanceActor(BaseActor):
             return JobOutcome(ok, f"backup written: {path.name}; {offsite}",
                               {"path": str(path)})
         if msg.job == "daily_maintenance":
+            pruned = self._prune_job_history()
+            plans, recommendations = plan_repo.prune_history(
+                self._store(), self.ctx.clock.now() - timedelta(days=PLAN_HISTORY_DAYS))
             path = self._backup()
             ok, offsite = self._offsite(path)
-            pruned = self._prune_job_history()
             maintenance.checkpoint(self._store(), "TRUNCATE")
-            return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs; "
-                                  "WAL checkpointed", {"path": str(path), "pruned": pruned})
+            return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs, "
+                                  f"{plans} plans, {recommendations} superseded "
+                                  "recommendations; WAL checkpointed",
+                              {"path": str(path), "pruned": pruned, "pruned_plans": plans,
+                               "pruned_recommendations": recommendations})
         if msg.job == universe_pruning.JOB.name:
             return universe_pruning.run_pruning(self.ctx)
         if msg.job == discovery.JOB.name:

@@ -222,3 +222,38 @@ def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
 __all__ = ["bucket_plans", "count_pending_by_side", "dismiss_all_by_portfolio_hash",
            "dismiss_all_pending", "last_trade_times", "latest_plan", "mark_executed", "open_orders",
            "pending_recommendations", "store_plan"]
+
+
+PRUNE_BATCH = 2000  # plans deleted per transaction (the write lock is held that long)
+
+
+def prune_history(db: Database, before: datetime) -> tuple[int, int]:
+    """Forget plan runs and superseded recommendations last touched before ``before``;
+    returns (plans, recommendations) deleted.
+
+    A recommendation a newer plan superseded is deleted (were its identity proposed
+    again, it would be stored as pending anyway). A plan is kept while a recommendation
+    names it (pending, executed, or dismissed by the user) or one of its satellites' rows
+    is kept, and the newest run is always kept (the API reads it). Plans go in batches
+    of ``PRUNE_BATCH``, each its own transaction."""
+    ts = _ts(before)
+    recommendations = db.execute(
+        "DELETE FROM recommendations WHERE status = 'dismissed' "
+        "AND dismissed_by = 'superseded' AND updated_at < ?", (ts,))
+    newest = db.fetch_one("SELECT MAX(id) AS id FROM plans WHERE parent_id IS NULL")
+    keep_from = int(newest["id"]) if newest is not None and newest["id"] is not None else 0
+    plans = 0
+    for satellites in (True, False):  # a satellite's row before its core row (the FK)
+        kind = "parent_id IS NOT NULL AND parent_id" if satellites else \
+            "parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM plans c WHERE " \
+            "c.parent_id = p.id) AND id"
+        while True:
+            gone = db.execute(
+                f"DELETE FROM plans WHERE id IN (SELECT p.id FROM plans p WHERE "  # noqa: S608
+                f"p.created_at < ? AND {kind} < ? AND NOT EXISTS (SELECT 1 FROM "
+                "recommendations r WHERE r.plan_id = p.id) LIMIT ?)",
+                (ts, keep_from, PRUNE_BATCH))
+            plans += gone
+            if gone < PRUNE_BATCH:
+                break
+    return plans, recommendations
