@@ -11,7 +11,7 @@ from arduino_trader.adapters.offsite_backup import (
     OffsiteBackups,
     target_from_settings,
 )
-from arduino_trader.adapters.store import maintenance, plan_repo
+from arduino_trader.adapters.store import emergency_runs_repo, maintenance, plan_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
@@ -19,7 +19,7 @@ from arduino_trader.protocols.messages import JobOutcome, RunJob
 from . import discovery, universe_pruning
 from .base import ActorContext, BaseActor, handles
 
-JOB_HISTORY_DAYS = 90
+JOB_HISTORY_DAYS = 90  # job runs and finished emergency runs kept
 # Plan runs kept: the planner stores one every few minutes (~6 KB each with 20 securities:
 # a quarter of a gigabyte a year, and again in every backup); only the newest is read.
 PLAN_HISTORY_DAYS = 30
@@ -61,16 +61,21 @@ class MaintenanceActor(BaseActor):
                               {"path": str(path)})
         if msg.job == "daily_maintenance":
             pruned = self._prune_job_history()
+            now = self.ctx.clock.now()
             plans, recommendations = plan_repo.prune_history(
-                self._store(), self.ctx.clock.now() - timedelta(days=PLAN_HISTORY_DAYS))
+                self._store(), now - timedelta(days=PLAN_HISTORY_DAYS))
+            emergency = emergency_runs_repo.prune_emergency_runs(
+                self._store(), now - timedelta(days=JOB_HISTORY_DAYS))
             path = self._backup()
             ok, offsite = self._offsite(path)
             maintenance.checkpoint(self._store(), "TRUNCATE")
             return JobOutcome(ok, f"backup {path.name}; {offsite}; pruned {pruned} job runs, "
                                   f"{plans} plans, {recommendations} superseded "
-                                  "recommendations; WAL checkpointed",
+                                  f"recommendations, {emergency} emergency runs; "
+                                  "WAL checkpointed",
                               {"path": str(path), "pruned": pruned, "pruned_plans": plans,
-                               "pruned_recommendations": recommendations})
+                               "pruned_recommendations": recommendations,
+                               "pruned_emergency_runs": emergency})
         if msg.job == universe_pruning.JOB.name:
             return universe_pruning.run_pruning(self.ctx)
         if msg.job == discovery.JOB.name:

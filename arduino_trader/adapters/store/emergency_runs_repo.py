@@ -70,3 +70,11 @@ def list_emergency_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
              "initial_shortfalls": json.loads(r["initial_shortfalls_json"]),
              "final_shortfalls": json.loads(r["final_shortfalls_json"]),
              "actions": json.loads(r["actions_json"]), "notes": r["notes"]} for r in rows]
+
+
+def prune_emergency_runs(db: Database, before: datetime) -> int:
+    """Delete finished runs started before ``before`` that no emergency recommendation
+    names (a lasting thin balance records a run every sync cycle); returns how many."""
+    return db.execute(
+        "DELETE FROM emergency_runs WHERE outcome != 'running' AND started_at < ? AND "
+        "run_id NOT IN (SELECT run_id FROM emergency_recommendations)", (_ts(before),))

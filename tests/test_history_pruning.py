@@ -1,6 +1,7 @@
-"""Plan history is pruned: old plan runs and superseded recommendations go, what a user
-acted on (and the newest run) stays, foreign keys hold, and the daily maintenance job of
-a running daemon does it."""
+"""History that would grow without end is pruned: old plan runs and superseded
+recommendations go, what a user acted on (and the newest run) stays, foreign keys hold;
+old finished emergency runs go unless a recommendation names them; and the daily
+maintenance job of a running daemon does it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 from reliability_support import manual_clock, wait_idle
 
-from arduino_trader.actors.maintenance import PLAN_HISTORY_DAYS
-from arduino_trader.adapters.store import plan_repo
+from arduino_trader.actors.maintenance import JOB_HISTORY_DAYS, PLAN_HISTORY_DAYS
+from arduino_trader.adapters.store import emergency_runs_repo, plan_repo
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.domain.planner.models import PlanResult, Step
 
@@ -90,6 +91,38 @@ def test_the_newest_run_and_its_satellites_stay_however_old(store: SqliteStore) 
     assert latest is not None and latest["id"] == newest != older
 
 
+def _emergency_run(db: SqliteStore, run_id: str, days_ago: float, *, finished: bool = True,
+                   proposed: bool = False) -> None:
+    at = NOW - timedelta(days=days_ago)
+    emergency_runs_repo.start_emergency_run(db, run_id, "research", "sync", at)
+    if finished:
+        emergency_runs_repo.finish_emergency_run(db, run_id, "unresolved", {}, {}, [], "",
+                                                 at)
+    if proposed:
+        db.execute("INSERT INTO emergency_recommendations (key, situation, shortfalls_json, "
+                   "run_id, mode, symbol, side, quantity, estimated_price, estimated_value, "
+                   "currency, reason, priority, status, created_at, updated_at) VALUES "
+                   "(?, 's', '{}', ?, 'research', 'AAPL.US', 'SELL', 1, '1', '1', 'USD', "
+                   "'r', 1, 'pending', 0, 0)", (f"emergency:s:{run_id}", run_id))
+
+
+def _runs(db: SqliteStore) -> set[str]:
+    return {str(r["run_id"]) for r in db.fetch_all("SELECT run_id FROM emergency_runs")}
+
+
+def test_old_finished_emergency_runs_go_unless_a_recommendation_names_them(
+        store: SqliteStore) -> None:
+    old = JOB_HISTORY_DAYS + 1
+    _emergency_run(store, "old", old)
+    _emergency_run(store, "old-proposed", old, proposed=True)
+    _emergency_run(store, "recent", 1)
+    _emergency_run(store, "running", old, finished=False)
+    cutoff = NOW - timedelta(days=JOB_HISTORY_DAYS)
+    assert emergency_runs_repo.prune_emergency_runs(store, cutoff) == 1
+    assert _runs(store) == {"old-proposed", "recent", "running"}
+    assert emergency_runs_repo.prune_emergency_runs(store, cutoff) == 0
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     d = start_daemon(tmp_path / "state", clock=manual_clock(NOW),
@@ -101,14 +134,16 @@ def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
         d.stop()
 
 
-def test_daily_maintenance_prunes_plan_history(daemon: ProbeDaemon) -> None:
+def test_daily_maintenance_prunes_the_histories(daemon: ProbeDaemon) -> None:
     """Through the API: the daily maintenance job forgets month-old plan runs and their
-    superseded step, keeps the newest run, and says so in its summary."""
+    superseded step and a quarter-old emergency run, keeps the newest plan run, and says
+    so in its summary."""
     store = daemon.store
     assert isinstance(store, SqliteStore)
     old = _store(store, PLAN_HISTORY_DAYS + 5, "AAPL.US", portfolio_hash="old")
     superseding = _store(store, PLAN_HISTORY_DAYS + 4)
     newest = _store(store, 0)
+    _emergency_run(store, "old", JOB_HISTORY_DAYS + 1)
     api = Client(daemon)
     code, body = api.call("POST", "/api/system/jobs/daily_maintenance")
     assert code == 202, body
@@ -117,6 +152,8 @@ def test_daily_maintenance_prunes_plan_history(daemon: ProbeDaemon) -> None:
     row = store.fetch_one("SELECT ok, summary FROM job_runs WHERE job = 'daily_maintenance' "
                           "ORDER BY started_at DESC, rowid DESC LIMIT 1")
     assert row is not None and row["ok"] == 1, row and dict(row)
-    assert "2 plans, 1 superseded recommendations" in row["summary"], row["summary"]
+    assert "2 plans, 1 superseded recommendations, 1 emergency runs" in row["summary"], \
+        row["summary"]
     ids = _ids(store)
     assert old not in ids and superseding not in ids and newest in ids
+    assert "old" not in _runs(store)
