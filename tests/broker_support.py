@@ -17,7 +17,8 @@ from arduino_trader.adapters.sandbox.server import (
     Sandbox,
     SandboxThread,
 )
-from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
+from arduino_trader.adapters.store import market_repo, securities_repo
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.adapters.tradernet.client_config import ClientConfig
@@ -65,7 +66,7 @@ def seed_from_sandbox(io: IoLoop, store: SqliteStore, client: TradernetClient,
         price = float(quote.bid or quote.last or 1)
         bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), price * (1 + (i % 5) / 100),
                          high=price * 1.3) for i in range(360)]
-        price_history_repo.write_history(store, {isin: (bars, [])}, "test", at)
+        SqlitePriceHistory(store).write_history({isin: (bars, [])}, "test", at)
     market_repo.write_fx(store, [
         FxRate(ccy, Decimal(1) / EUR_RATES[ccy], at.date(), at, "test")
         for ccy in ("USD", "HKD")], at)

@@ -45,6 +45,7 @@ from arduino_trader.adapters.sandbox.server import (  # noqa: E402
     Sandbox,
     SandboxThread,
 )
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory  # noqa: E402
 
 # Instruments the scenario trades (all on XNAS, so one session covers every order).
 SECURITIES = (("US0378331005", "AAPL.US", "USD", "XNAS", 190.0),
@@ -447,7 +448,7 @@ def _funding(intent_key: str) -> bool:
 
 def seed_store(data_dir: Path, moment: datetime) -> None:
     """The universe, a year of flat history and FX rates, before the first start."""
-    from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
+    from arduino_trader.adapters.store import market_repo, securities_repo
     from arduino_trader.adapters.store.sqlite import SqliteStore
     from arduino_trader.protocols.market_data import FxRate, PriceBar
 
@@ -463,7 +464,7 @@ def seed_store(data_dir: Path, moment: datetime) -> None:
                 "mic": mic, "source": "test"}, moment)
             bars = [PriceBar(start + timedelta(days=i), price * (1 + 0.001 * (i % 7)),
                              high=price * 1.5) for i in range(299)]
-            price_history_repo.write_history(store, {isin: (bars, [])}, "test", moment)
+            SqlitePriceHistory(store).write_history({isin: (bars, [])}, "test", moment)
         market_repo.write_fx(store, [
             FxRate("USD", Decimal("0.92"), moment.date(), moment, "test"),
             FxRate("HKD", Decimal("0.118"), moment.date(), moment, "test")], moment)

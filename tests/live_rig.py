@@ -20,7 +20,8 @@ from arduino_trader.adapters.sandbox.server import (
     DEMO_PUBLIC_KEY,
     SandboxThread,
 )
-from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
+from arduino_trader.adapters.store import market_repo, securities_repo
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.daemon.api import routes_trades
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.market_data import FxRate, PriceBar
@@ -114,7 +115,7 @@ def _seed(daemon: ProbeDaemon) -> None:
         start = now.date() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]
-        price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
+        SqlitePriceHistory(store).write_history({isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

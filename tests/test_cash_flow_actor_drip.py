@@ -27,9 +27,9 @@ from arduino_trader.adapters.store import (
     emergency_runs_repo,
     fx_tables,
     market_repo,
-    price_history_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -85,7 +85,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     assert price is not None
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (0.95 + (i % 7) / 100),
                      high=float(price) * 1.4) for i in range(360)]
-    price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
+    SqlitePriceHistory(store).write_history({isin: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
         FxRate("HKD", D("0.118"), now.date(), now, "test")], now)
@@ -233,7 +233,7 @@ def test_a_negative_usd_balance_is_repaired_by_a_sale_through_the_executor(rig: 
         "mic": "XNAS"}, START)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), float(price) * (1 + (i % 5) / 100),
                      high=float(price) * 1.3) for i in range(360)]
-    price_history_repo.write_history(rig.store, {AAPL[0]: (bars, [])}, "test", START)
+    SqlitePriceHistory(rig.store).write_history({AAPL[0]: (bars, [])}, "test", START)
     rig.sandbox.sandbox.account.deposit("USD", -(_usd(rig) + D("100")), rig.clock.now())
     assert _usd(rig) == D("-100")
     account = rig.sandbox.sandbox.account

@@ -21,11 +21,11 @@ from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.store import (
     market_repo,
     order_journal,
-    price_history_repo,
     securities_repo,
     trade_history_coverage,
 )
 from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
@@ -129,7 +129,7 @@ def _seed_universe(io: IoLoop, store: SqliteStore, now: datetime) -> None:
         trade_history_coverage.cover(tx, "live", [SAP[0]], now)
     bars = [PriceBar(date(2025, 3, 10) + timedelta(days=i), 170.0 + (i % 7), high=260.0)
             for i in range(360)]
-    price_history_repo.write_history(store, {SAP[0]: (bars, [])}, "test", now)
+    SqlitePriceHistory(store).write_history({SAP[0]: (bars, [])}, "test", now)
     market_repo.write_fx(store, [
         FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
         FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

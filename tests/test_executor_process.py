@@ -25,7 +25,8 @@ from broker_support import running_sandbox
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY
-from arduino_trader.adapters.store import market_repo, price_history_repo, securities_repo
+from arduino_trader.adapters.store import market_repo, securities_repo
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.protocols.market_data import FxRate, PriceBar
@@ -67,7 +68,7 @@ def _seed(state: Path, inst: tuple[str, str, str, str, float]) -> None:
         start = date.today() - timedelta(days=300)
         bars = [PriceBar(start + timedelta(days=i), price, high=price * 1.5)
                 for i in range(299)]
-        price_history_repo.write_history(store, {isin: (bars, [])}, "test", now)
+        SqlitePriceHistory(store).write_history({isin: (bars, [])}, "test", now)
         market_repo.write_fx(store, [
             FxRate("USD", Decimal("0.92"), now.date(), now, "test"),
             FxRate("HKD", Decimal("0.118"), now.date(), now, "test")], now)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.market_data_history import KnownHistories, sync_histories
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import price_history_repo, securities_repo
+from arduino_trader.adapters.store import securities_repo
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import env_name, load_settings
 from arduino_trader.daemon.io_loop import IoLoop
@@ -118,9 +119,8 @@ def test_a_top_up_with_memory_stores_what_one_without_stores(
                 source.revised[day] = value * 10  # judged a split-like jump, quarantined
             for side in (kept, fresh):
                 if op == "other_write":
-                    price_history_repo.write_history(
-                        side.other, {ISIN: ([PriceBar(day, value)], ())}, "other",
-                        clock.now())
+                    SqlitePriceHistory(side.other).write_history(
+                        {ISIN: ([PriceBar(day, value)], ())}, "other", clock.now())
                 elif op == "other_delete":
                     side.other.execute("DELETE FROM price_history WHERE isin = ? AND day = ?",
                                        (ISIN, day.isoformat()))

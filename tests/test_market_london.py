@@ -77,8 +77,8 @@ def test_a_london_position_is_valued_in_pounds_from_quote_to_plan(
         assert isinstance(out, JobOutcome) and out.ok, out.summary
     quote = market_repo.read_quotes(store)[UNILEVER]
     assert (quote.price, quote.currency) == (43.12, "GBP")
-    closes = price_history_repo.read_closes(store, UNILEVER, NOW.date() - timedelta(days=7),
-                                            NOW.date())
+    closes = [(b.day, b.close) for b in price_history_repo.read_history(
+        store, UNILEVER, NOW.date() - timedelta(days=7), NOW.date())]
     assert closes[-1] == (NOW.date(), 43.12) and all(c < 50 for _, c in closes)
 
     # The broker holds 100 shares in GBP; the stored quote revalues them.

@@ -12,10 +12,11 @@ import pytest
 
 from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import market_stats, price_history_repo, securities_repo
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
-from arduino_trader.domain.price_validation import Quarantined
 from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
+from arduino_trader.protocols.price_history import Quarantined
 from arduino_trader.protocols.store import StoreError
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
@@ -51,11 +52,12 @@ def test_history_is_one_table_and_resyncs_change_nothing(io: IoLoop, store: Sqli
     bars = [PriceBar(date(2024, 1, 1) + timedelta(days=i), 100.0 + i) for i in range(60)]
     q = [Quarantined(date(2024, 3, 1), 0.0, "non_positive", "zero")]
     for _ in range(3):
-        assert price_history_repo.write_history(store, {ISIN: (bars, q)}, "test", NOW) == 60
+        assert SqlitePriceHistory(store).write_history({ISIN: (bars, q)}, "test", NOW) == 60
     counts = market_stats.universe_counts(store)
     assert counts["history_rows"] == 60 and counts["quarantined"] == 1
-    assert price_history_repo.last_history_days(store) == {ISIN: date(2024, 2, 29)}
-    assert price_history_repo.recent_closes(store, ISIN, 3) == [157.0, 158.0, 159.0]
+    assert SqlitePriceHistory(store).last_history_days() == {ISIN: date(2024, 2, 29)}
+    assert SqlitePriceHistory(store).recent_closes_many([ISIN], 3) == {
+        ISIN: [157.0, 158.0, 159.0]}
     months = price_history_repo.monthly_prices(store, ISIN)
     assert [m.month for m in months] == ["2024-01", "2024-02"]
     assert months[0].avg_close == pytest.approx(115.0)
@@ -70,7 +72,7 @@ def test_history_is_one_table_and_resyncs_change_nothing(io: IoLoop, store: Sqli
 def test_non_positive_close_cannot_be_stored(io: IoLoop, store: SqliteStore) -> None:
     securities_repo.insert_security(store, REC, NOW)
     with pytest.raises((StoreError, sqlite3.IntegrityError)):
-        price_history_repo.write_history(store, {ISIN: ([PriceBar(date(2024, 1, 2), 0.0)], [])},
+        SqlitePriceHistory(store).write_history({ISIN: ([PriceBar(date(2024, 1, 2), 0.0)], [])},
                                          "test", NOW)
     assert market_stats.universe_counts(store)["history_rows"] == 0
 
@@ -114,7 +116,7 @@ def test_prices_stored_in_pence_are_converted_once(io: IoLoop, tmp_path: Path) -
                                    ("US0378331005", "AAPL", "USD")):
         securities_repo.insert_security(db, {"isin": isin, "symbol": symbol, "name": symbol,
                                          "currency": currency, "source": "yfinance"}, at)
-    price_history_repo.write_history(db, {
+    SqlitePriceHistory(db).write_history({
         "GB00B10RZP78": ((PriceBar(date(2024, 6, 3), 4312.0, 4302.0, 4327.0, 4292.0, 4312.0,
                                    2_613_000.0),), ()),
         "ZAE000015889": ((PriceBar(date(2024, 6, 3), 287_500.0),), ()),

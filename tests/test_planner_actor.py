@@ -24,10 +24,10 @@ from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import (
     market_repo,
     plan_repo,
-    price_history_repo,
     securities_repo,
     trade_history_coverage,
 )
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -274,7 +274,7 @@ def _seed_universe(rig: Rig, currency: str = "EUR", days: int = 300) -> None:
         closes = 50 * np.exp(np.cumsum(rng.normal(0.0005 * (i + 1), 0.01, days)))
         series[r["isin"]] = ([PriceBar(start + timedelta(days=k), float(c), adj_close=float(c))
                               for k, c in enumerate(closes)], [])
-    price_history_repo.write_history(rig.store, series, "test", NOW)
+    SqlitePriceHistory(rig.store).write_history(series, "test", NOW)
 
 
 def test_missing_fx_excludes_the_currency_never_one_to_one(rig: Rig) -> None:
@@ -435,7 +435,7 @@ def test_cached_history_inputs_equal_fresh_ones_and_the_hash_needs_no_history(
         (Position("S1.DE", Decimal(5), Decimal(40), Decimal(50), "EUR"),),
         (CashBalance("EUR", Decimal("5000")),), True)
     settings = load_settings(None, environ={})
-    cache = HistoryCache()
+    cache = HistoryCache(SqlitePriceHistory(rig.store))
 
     def both() -> tuple[Any, Any]:
         cached = InputGatherer(rig.io, rig.store, None, history=cache).gather(
@@ -446,7 +446,7 @@ def test_cached_history_inputs_equal_fresh_ones_and_the_hash_needs_no_history(
 
     for change in (None, (NOW.date(), 61.0), (NOW.date() - timedelta(days=40), 55.5)):
         if change is not None:
-            price_history_repo.write_history(rig.store, {"DE0000000001": (
+            SqlitePriceHistory(rig.store).write_history({"DE0000000001": (
                 [PriceBar(change[0], change[1])], [])}, "test", NOW)
         cached, fresh = both()
         np.testing.assert_array_equal(cached.plan_input.prices, fresh.plan_input.prices)

@@ -19,6 +19,7 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.market_data import Listing, MarketData
 from arduino_trader.protocols.order_journal import OrderJournal
+from arduino_trader.protocols.price_history import PriceHistoryStore
 from arduino_trader.protocols.store import Database
 
 from .ttl_cache import CacheHandle
@@ -50,6 +51,8 @@ class Dependencies:
     """The paper broker: research mode trades here."""
     order_journal: OrderJournal
     """The executor's repository of orders and their fills (on ``store``)."""
+    price_history: PriceHistoryStore
+    """The daily bars of every security (on ``store``)."""
     calendars: MarketCalendars | None = None
     market_data: MarketData | None = None
     caches: CacheRegistrar | None = None

@@ -18,7 +18,6 @@ from arduino_trader.adapters.store import (
     bucket_repo,
     cash_flow_repo,
     market_repo,
-    price_history_repo,
     securities_repo,
     trade_history_coverage,
 )
@@ -46,6 +45,7 @@ from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.order_journal import OrderJournal
+from arduino_trader.protocols.price_history import PriceHistoryStore
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
@@ -119,11 +119,13 @@ class FactsGatherer:
     """Fetches facts from the store (directly) and the broker (through the I/O loop); one
     instance per order."""
 
-    def __init__(self, io: IoRunner, store: Database, journal: OrderJournal, broker: Broker,
-                 market_open: MarketOpen | None, mode: LedgerMode) -> None:
+    def __init__(self, io: IoRunner, store: Database, journal: OrderJournal,
+                 prices: PriceHistoryStore, broker: Broker, market_open: MarketOpen | None,
+                 mode: LedgerMode) -> None:
         self._io = io
         self._store = store
         self._journal = journal
+        self._prices = prices
         self._broker = broker
         self._market_open = market_open
         self._mode = mode
@@ -270,8 +272,8 @@ class FactsGatherer:
         ref = quote.ask if intent.side == "BUY" else quote.bid
         if ref is None:
             return None
-        history = self._fact("history", lambda: price_history_repo.read_history(
-            self._store, intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date())) or []
+        history = self._fact("history", lambda: self._prices.read_history(
+            intent.isin, (now - timedelta(days=HIGH_52W_DAYS)).date())) or []
         closes = tuple(Decimal(str(b.close)) for b in history[-30:])
         high = max((Decimal(str(b.high if b.high else b.close)) for b in history), default=None)
         return PriceFacts(ref, quote.at, closes, high)
@@ -323,9 +325,8 @@ class FactsGatherer:
             self._store, symbol))
         if security is None:
             return None
-        bars = self._fact("prev_close", lambda: price_history_repo.read_history(
-            self._store, str(security["isin"]), day - timedelta(days=10),
-            day - timedelta(days=1)))
+        bars = self._fact("prev_close", lambda: self._prices.read_history(
+            str(security["isin"]), day - timedelta(days=10), day - timedelta(days=1)))
         return Decimal(str(bars[-1].close)) if bars else None
 
 
@@ -334,8 +335,8 @@ def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> Facts
     calendars when they are wired (else unknown)."""
     calendars = ctx.deps.calendars
     market_open = None if calendars is None else calendars.is_tradable
-    return FactsGatherer(ctx.io, ctx.deps.store, ctx.deps.order_journal, broker, market_open,
-                         mode)
+    return FactsGatherer(ctx.io, ctx.deps.store, ctx.deps.order_journal,
+                         ctx.deps.price_history, broker, market_open, mode)
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:

@@ -17,8 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from arduino_trader.adapters.store import price_history_repo
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.price_history import PriceHistoryStore
 
 _NO_DAYS = np.empty(0, dtype=np.int64)
 _NO_CLOSES = np.empty(0, dtype=np.float64)
@@ -95,15 +94,15 @@ class _Window:
 class HistoryCache:
     """Stored closes by ISIN, refreshed from the change log (thread-confined: one owner)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: PriceHistoryStore) -> None:
+        self._prices = prices
         self._seq = 0
         self._windows: dict[str, _Window] = {}
         self.reads = 0  # store reads of closes (tests and diagnostics)
 
-
-    def refresh(self, store: Database) -> None:
+    def refresh(self) -> None:
         """Forget what changed in the store since the last refresh."""
-        newest, oldest, changed = price_history_repo.history_changes(store, self._seq)
+        newest, oldest, changed = self._prices.history_changes(self._seq)
         if newest < self._seq or (self._seq and oldest > self._seq + 1):
             self._windows.clear()  # a new database, or the log was pruned past us
         else:
@@ -117,13 +116,11 @@ class HistoryCache:
                 window.cut_from(first)  # a new day after the window changes nothing
         self._seq = newest
 
-    def closes(self, store: Database, isin: str, start: date,
-               end: date) -> dict[date, float]:
+    def closes(self, isin: str, start: date, end: date) -> dict[date, float]:
         """Stored closes of ``isin`` within ``[start, end]`` (call :meth:`refresh` first)."""
-        return self.closes_many(store, [isin], start, end)[0].as_dict()
+        return self.closes_many([isin], start, end)[0].as_dict()
 
-    def closes_many(self, store: Database, isins: list[str], start: date,
-                    end: date) -> list[Closes]:
+    def closes_many(self, isins: list[str], start: date, end: date) -> list[Closes]:
         """The stored closes of many ISINs within ``[start, end]``; the missing days of
         windows ending on the same day come in one store read (a daily top-up: one query
         for the whole universe). The answers are read-only views."""
@@ -137,8 +134,7 @@ class HistoryCache:
                 extend.setdefault(window.end, []).append(isin)
         for last, group in sorted(extend.items()):
             self.reads += 1
-            rows = price_history_repo.read_closes_many(
-                store, group, last + timedelta(days=1), end)
+            rows = self._prices.read_closes_many(group, last + timedelta(days=1), end)
             for isin in group:
                 self._windows[isin].extend(rows[isin], end)
         out: list[Closes] = []

@@ -15,8 +15,7 @@ from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
-from arduino_trader.adapters.store import market_stats, price_history_repo, securities_repo
-from arduino_trader.adapters.store.history_splits import Rescale
+from arduino_trader.adapters.store import market_stats, securities_repo
 from arduino_trader.adapters.store.security_reactivation import reactivate
 from arduino_trader.domain.universe import (
     IdentifierError,
@@ -39,6 +38,7 @@ from arduino_trader.protocols.market_data import (
     SecurityAdded,
 )
 from arduino_trader.protocols.messages import ComponentStatus, HealthLevel, JobOutcome, RunJob
+from arduino_trader.protocols.price_history import Rescale
 from arduino_trader.protocols.runtime import ActorUnavailable
 from arduino_trader.protocols.store import Database
 
@@ -204,14 +204,14 @@ class MarketDataActor(BaseActor):
         except MarketDataError as exc:
             fresh = {}
             self._problem("prices", f"{exc.code}: {exc}")
-        recent: dict[str, list[float]] = price_history_repo.recent_closes_many(
-            self._db, sorted({by_symbol[s] for s in fresh}))
+        prices = self.ctx.deps.price_history
+        recent = prices.recent_closes_many(sorted({by_symbol[s] for s in fresh}))
         accepted, refused = judge_quotes(fresh, by_symbol, stored, recent, self.quotes,
                                          self.log)
         repo.write_quotes(self._db, accepted, now)
         if refused:
-            price_history_repo.write_history(self._db, {i: ((), q) for i, q in refused.items()},
-                                           f"{self.source.name}:quote", now)
+            prices.write_history({i: ((), q) for i, q in refused.items()},
+                                 f"{self.source.name}:quote", now)
             # A split: re-read the history so the store joins Yahoo's adjusted scale and
             # the next quote is judged on it.
             split = split_rereads(securities, refused, self._reread, now)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from arduino_trader.adapters.store import price_history_repo, securities_repo
-from arduino_trader.adapters.store.history_splits import Rescale
+from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.price_validation import split_rescale, validate_series
 from arduino_trader.protocols.market_data import (
     EmptyHistory,
@@ -20,7 +19,7 @@ from arduino_trader.protocols.market_data import (
     PriceBar,
     PriceHistory,
 )
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.price_history import HistoryWrite, PriceHistoryStore, Rescale
 
 from .base import ActorContext
 from .market_data_universe import source_symbol
@@ -62,17 +61,17 @@ class KnownHistories:
         """Forget ``isin`` (its next top-up validates and stores the whole answer)."""
         self._by_isin.pop(isin, None)
 
-    def refresh(self, db: Database) -> None:
+    def refresh(self, prices: PriceHistoryStore) -> None:
         """Forget the ISINs another writer changed since the last look."""
-        self._forget(*price_history_repo.history_changes(db, self._seq))
+        self._forget(*prices.history_changes(self._seq))
 
-    def learn(self, db: Database, known: Mapping[str, KnownHistory],
-              write: price_history_repo.HistoryWrite | None) -> None:
+    def learn(self, prices: PriceHistoryStore, known: Mapping[str, KnownHistory],
+              write: HistoryWrite | None) -> None:
         """After a top-up stored ``write`` (None: nothing to store): remember ``known``,
         except the ISINs another writer changed meanwhile (read in the write's
         transaction, or now)."""
         if write is None:
-            newest, oldest, changed = price_history_repo.history_changes(db, self._seq)
+            newest, oldest, changed = prices.history_changes(self._seq)
         else:
             newest, oldest, changed = (write.newest_before, write.oldest_before,
                                        write.changed_before)
@@ -111,12 +110,12 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
     in ``rescales`` (due with the next write). Only the answer's days from
     ``remember_from`` on are remembered: the days a top-up re-reads (a ten-year seed
     kept whole held ~11 MB of bars for nothing)."""
-    db = ctx.deps.store
+    prices = ctx.deps.price_history
     isin = sec["isin"]
     history = source.history(symbol, start, end)
     answer = {b.day: b for b in history.bars
               if remember_from is None or b.day >= remember_from}
-    rescale = split_rescale_of(db, log, isin, history) \
+    rescale = split_rescale_of(prices, log, isin, history) \
         if top_up and history.splits and history.bars else None
     known = known if top_up and rescale is None else None
     bars = sorted(history.bars, key=lambda b: b.day)
@@ -134,7 +133,7 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
     previous: tuple[tuple[date, float], ...] = ()
     if top_up and bars:
         previous = known.tail if known is not None else tuple(
-            price_history_repo.closes_before(db, isin, bars[0].day, TAIL))
+            prices.closes_before(isin, bars[0].day, TAIL))
     if rescale is not None:  # judged on the split-adjusted scale the store takes
         rescales[isin] = rescale
         previous = tuple((d, c / rescale[0]) if d < rescale[1][0][0] else (d, c)
@@ -153,11 +152,11 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
     return KnownHistory(answer, tail), (report.accepted, report.quarantined)
 
 
-def split_rescale_of(db: Database, log: Any, isin: str, history: PriceHistory
+def split_rescale_of(prices: PriceHistoryStore, log: Any, isin: str, history: PriceHistory
                      ) -> Rescale | None:
     """How the stored history must be rescaled to join a split-adjusted re-read."""
     first = min(b.day for b in history.bars)
-    stored = price_history_repo.read_history(db, isin, first, first + SPLIT_PROBE)
+    stored = prices.read_history(isin, first, first + SPLIT_PROBE)
     found = split_rescale({b.day: b.close for b in stored}, history.bars, history.splits)
     if found is not None:
         log.info("history_split_rescaled", isin=isin, factor=found[0],
@@ -200,10 +199,10 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
     batches of about ``WRITE_BATCH_BARS`` when there are more (a first sync's ten years
     of a whole universe), so they are never all in memory at once — then
     ``known_by_isin`` learns the answers stored and each security is marked synced."""
-    db = ctx.deps.store
+    prices = ctx.deps.price_history
     settings = ctx.settings()
-    known_by_isin.refresh(db)
-    last_days: dict[str, date] = price_history_repo.last_history_days(db)
+    known_by_isin.refresh(prices)
+    last_days = prices.last_history_days()
     batch = _Batch()
     stored: dict[str, int] = {}
     rows = 0
@@ -218,11 +217,11 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
         write = None
         if batch.series:
             rescale = {i: rescales.pop(i) for i in batch.series if i in rescales}
-            write = price_history_repo.write_history_seen(
-                db, batch.series, source.name, now, rescale, known_by_isin.seq)
+            write = prices.write_history_seen(batch.series, source.name, now, rescale,
+                                              known_by_isin.seq)
             rows += write.rows
             stored.update({i: len(b) for i, (b, _) in batch.series.items()})
-        known_by_isin.learn(db, batch.known, write)  # only once stored
+        known_by_isin.learn(prices, batch.known, write)  # only once stored
         batch = _Batch()
 
     for sec in securities:
@@ -250,5 +249,5 @@ def sync_histories(ctx: ActorContext, source: MarketData, log: Any,
         processed.append(isin)
     flush()
     rescales.clear()
-    securities_repo.set_last_synced(db, processed, now)
+    securities_repo.set_last_synced(ctx.deps.store, processed, now)
     return SyncedHistories(processed, errors, stored, rows)

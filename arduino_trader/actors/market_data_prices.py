@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
-from arduino_trader.domain.price_validation import Quarantined, check_price
+from arduino_trader.domain.price_validation import check_price
 from arduino_trader.protocols.market_data import Quote
 from arduino_trader.protocols.messages import JobOutcome
+from arduino_trader.protocols.price_history import Quarantined
 
 from .ttl_cache import TtlCache
 

@@ -103,7 +103,8 @@ class PlannerActor(BaseActor):
         self._last_at: datetime | None = None
         self._regime_cache: dict[date, float] = {}  # per day, like the indicators
         self._indicators_cache: dict[date, MarketIndicators] = {}
-        self._history = HistoryCache()  # stored closes, refreshed from the change log
+        # stored closes, refreshed from the change log
+        self._history = HistoryCache(ctx.deps.price_history)
 
     # ----------------------------------------------------------------- wiring
     def _store(self) -> Database:

@@ -24,6 +24,7 @@ from arduino_trader.adapters.store import (
     securities_repo,
     trade_history_coverage,
 )
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain import regime as rg
 from arduino_trader.domain.execution.costs import minimum_trade_eur
@@ -137,7 +138,7 @@ class InputGatherer:
         self.store = store
         self.market_data = market_data
         self.regime_cache = {} if regime_cache is None else regime_cache
-        self.history = HistoryCache() if history is None else history
+        self.history = HistoryCache(SqlitePriceHistory(store)) if history is None else history
         self.indicators_cache = {} if indicators_cache is None else indicators_cache
 
 
@@ -215,9 +216,8 @@ class InputGatherer:
         usable = [r for r in rows if str(r["currency"] or "EUR") in rates]
         days = settings.typed.planner_history_days
         start = today - timedelta(days=int(days * 7 / 5) + 10)
-        self.history.refresh(self.store)
-        histories = self.history.closes_many(self.store,
-                                             [str(r["isin"]) for r in usable], start, today)
+        self.history.refresh()
+        histories = self.history.closes_many([str(r["isin"]) for r in usable], start, today)
         self.history.forget({r["isin"] for r in usable})
         prices = aligned_prices(histories, days) if usable else np.zeros((0, 0))
         data = market_repo.read_security_data_many(

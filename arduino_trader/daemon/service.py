@@ -32,6 +32,7 @@ from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.store import emergency_runs_repo, maintenance
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
+from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.broker import Broker
@@ -184,6 +185,7 @@ class TraderDaemon:
         real = not broker.simulated
         return Dependencies(store=self.store, broker=broker, paper_broker=paper,
                             order_journal=SqliteOrderJournal(self.store),
+                            price_history=SqlitePriceHistory(self.store),
                             calendars=self._calendars, market_data=self._market_source(),
                             caches=self.caches, broker_positions=self._broker_positions,
                             broker_fx=self._broker_eur_per if real else None,

@@ -28,11 +28,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal
 
 from arduino_trader.protocols.market_data import PriceBar
-
-Reason = Literal["non_positive", "jump", "split", "anomaly"]
+from arduino_trader.protocols.price_history import Quarantined, QuarantineReason, Rescale
 
 MAX_RISE = 10.0       # +1000 %
 MAX_FALL = -0.90      # −90 %
@@ -41,16 +39,6 @@ MEAN_FACTOR = 10.0
 SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 10.0)
 SPLIT_TOLERANCE = 0.02
 DEFAULT_MAX_GAP_DAYS = 10
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    """A bar (or live price) refused, with the reason and the reference it failed."""
-
-    day: date
-    close: float | None
-    reason: Reason
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -98,8 +86,7 @@ def split_ratio(previous: float, current: float) -> float | None:
 
 
 def split_rescale(stored: Mapping[date, float], bars: Iterable[PriceBar],
-                  splits: Iterable[tuple[date, float]]
-                  ) -> tuple[float, tuple[tuple[date, float], ...]] | None:
+                  splits: Iterable[tuple[date, float]]) -> Rescale | None:
     """``(factor, splits applied)`` when stored prices dated before the first applied
     split must be divided by ``factor`` to join a split-adjusted re-read; None when no
     rescale is due.
@@ -127,7 +114,7 @@ def split_rescale(stored: Mapping[date, float], bars: Iterable[PriceBar],
 
 
 def check_price(price: float | None, previous: float | None,
-                recent: Sequence[float]) -> tuple[Reason, str] | None:
+                recent: Sequence[float]) -> tuple[QuarantineReason, str] | None:
     """Why ``price`` must be refused given the previous accepted close and up to 30
     recent accepted closes (oldest first), or None when it is acceptable."""
     if not _finite_positive(price):

@@ -12,9 +12,6 @@ from datetime import UTC, date, datetime
 
 from arduino_trader.protocols.store import Transaction
 
-# (factor, the splits it applies): stored prices before the first of them are divided
-Rescale = tuple[float, tuple[tuple[date, float], ...]]
-
 
 def rescale_before(tx: Transaction, isin: str, factor: float,
                    splits: Sequence[tuple[date, float]]) -> None:
