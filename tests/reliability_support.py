@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -86,10 +87,12 @@ def running_demo(cls: type[D], data_dir: Path, at: datetime = DEMO_TUESDAY,
 
 class GatedSourceDemo(DemoDaemon):
     """A demo whose market source is handed once to :meth:`gate_source` (a subclass
-    wraps some of its methods there to hold them back, the order a slow start takes)."""
+    wraps some of its methods there to hold them back until ``released`` is set, the
+    order a slow start takes)."""
 
     def __init__(self, options: DaemonOptions) -> None:
         super().__init__(options)
+        self.released = threading.Event()
         self._gated = False
 
     def gate_source(self, source: Any) -> None:
@@ -101,6 +104,20 @@ class GatedSourceDemo(DemoDaemon):
             self._gated = True
             self.gate_source(source)
         return source
+
+
+G = TypeVar("G", bound=GatedSourceDemo)
+
+
+@contextmanager
+def gated_demo(cls: type[G], data_dir: Path) -> Iterator[G]:
+    """:func:`running_demo` of a :class:`GatedSourceDemo`, released on exit (so no
+    held thread outlives the test)."""
+    with running_demo(cls, data_dir) as daemon:
+        try:
+            yield daemon
+        finally:
+            daemon.released.set()
 
 
 def planner_status(daemon: TraderDaemon) -> PlannerStatus:

@@ -10,17 +10,15 @@ for it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemon_harness import wait_for
-from reliability_support import GatedSourceDemo, running_demo
+from reliability_support import GatedSourceDemo, gated_demo
 
 from arduino_trader.adapters.store import trade_history_coverage
-from arduino_trader.daemon.service import DaemonOptions
 
 HELD = {"AAPL.US", "BAC.US", "AMD.US"}
 
@@ -28,10 +26,6 @@ HELD = {"AAPL.US", "BAC.US", "AMD.US"}
 class LateUniverseDemo(GatedSourceDemo):
     """The demo whose source hands out its universe only once the first sync cycle has
     fetched the broker's trades (``released``): the order a slow start can take."""
-
-    def __init__(self, options: DaemonOptions) -> None:
-        super().__init__(options)
-        self.released = threading.Event()
 
     def gate_source(self, source: Any) -> None:
         universe = source.universe
@@ -59,11 +53,8 @@ class LateUniverseDemo(GatedSourceDemo):
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[LateUniverseDemo]:
-    with running_demo(LateUniverseDemo, tmp_path / "state") as daemon:
-        try:
-            yield daemon
-        finally:
-            daemon.released.set()
+    with gated_demo(LateUniverseDemo, tmp_path / "state") as daemon:
+        yield daemon
 
 
 def _rows(d: LateUniverseDemo, sql: str) -> list[Any]:

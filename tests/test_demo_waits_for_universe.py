@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from daemon_harness import wait_for
-from reliability_support import GatedSourceDemo, last_plan, running_demo
+from reliability_support import GatedSourceDemo, gated_demo, last_plan
 
 from arduino_trader.daemon.demo import DemoDaemon
 from arduino_trader.daemon.service import DaemonOptions
@@ -28,7 +28,6 @@ class LateMarketDataDemo(GatedSourceDemo):
 
     def __init__(self, options: DaemonOptions) -> None:
         super().__init__(options)
-        self.released = threading.Event()
         self._actors_started = threading.Event()
 
     def gate_source(self, source: Any) -> None:
@@ -56,11 +55,8 @@ class LateMarketDataDemo(GatedSourceDemo):
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[LateMarketDataDemo]:
-    with running_demo(LateMarketDataDemo, tmp_path / "state") as daemon:
-        try:
-            yield daemon
-        finally:
-            daemon.released.set()
+    with gated_demo(LateMarketDataDemo, tmp_path / "state") as daemon:
+        yield daemon
 
 
 def test_the_first_plan_waits_for_the_universe_and_the_usd_rate(

@@ -4,7 +4,6 @@ waits for; once they arrive it plans on its own, with the holding in the plan.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,24 +11,18 @@ from typing import Any
 
 import pytest
 from daemon_harness import Client, wait_for
-from reliability_support import GatedSourceDemo, last_plan, running_demo
-
-from arduino_trader.daemon.service import DaemonOptions
+from reliability_support import GatedSourceDemo, gated_demo, last_plan
 
 
 class SlowHistoryDemo(GatedSourceDemo):
-    """The demo whose history sync stalls at AAPL until ``release`` is set."""
-
-    def __init__(self, options: DaemonOptions) -> None:
-        super().__init__(options)
-        self.release = threading.Event()
+    """The demo whose history sync stalls at AAPL until ``released`` is set."""
 
     def gate_source(self, source: Any) -> None:
         history = source.history
 
         def gated(symbol: str, start: date, end: date) -> Any:
             if "AAPL" in symbol:
-                self.release.wait(120)
+                self.released.wait(120)
             return history(symbol, start, end)
 
         source.history = gated
@@ -37,11 +30,8 @@ class SlowHistoryDemo(GatedSourceDemo):
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[SlowHistoryDemo]:
-    with running_demo(SlowHistoryDemo, tmp_path / "state") as daemon:
-        try:
-            yield daemon
-        finally:
-            daemon.release.set()
+    with gated_demo(SlowHistoryDemo, tmp_path / "state") as daemon:
+        yield daemon
 
 
 def _plans(d: SlowHistoryDemo) -> int:
@@ -62,7 +52,7 @@ def test_the_first_plan_waits_for_the_held_prices_then_plans(demo: SlowHistoryDe
     wait_for(lambda: "waiting for prices of held AAPL.US" in str(
         api.call("GET", "/api/planner/status")[1]["waiting"]), 30, "waiting in the status")
     assert api.call("GET", "/api/planner/status")[1]["last_plan"] is None
-    demo.release.set()
+    demo.released.set()
     wait_for(lambda: _plans(demo) >= 1, 180, "the plan made once the prices arrived")
     made = last_plan(demo)
     assert made is not None and made.status == "plan" and made.steps > 0, made
