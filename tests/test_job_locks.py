@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+from reliability_support import wait_idle
 
 from arduino_trader.actors.base import BaseActor, RuntimeContext, handles
 from arduino_trader.adapters.clock import ManualClock
@@ -107,6 +108,8 @@ def daemon(tmp_path: Path) -> Iterator[tuple[ProbeDaemon, ManualClock]]:
     clock = ManualClock(T0)
     d = start_daemon(tmp_path / "state", env={env_name("job_lock_stale_minutes"): "10"},
                      clock=clock)
+    # The jobs due at start finish first: run past the stale age, they would be cleared too.
+    wait_idle(d, 120)
     yield d, clock
     d.gate.set()
     d.stop()
