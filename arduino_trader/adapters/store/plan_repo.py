@@ -219,12 +219,15 @@ def open_orders(db: Database, mode: str) -> list[dict[str, Any]]:
             for r in rows]
 
 
-__all__ = ["bucket_plans", "count_pending_by_side", "dismiss_all_by_portfolio_hash",
-           "dismiss_all_pending", "last_trade_times", "latest_plan", "mark_executed", "open_orders",
-           "pending_recommendations", "store_plan"]
-
-
 PRUNE_BATCH = 2000  # plans deleted per transaction (the write lock is held that long)
+# Old plan rows no recommendation names, below the newest core run (``?`` twice: the
+# cutoff, the newest core id); a core row only once none of its satellites' rows is left.
+_OLD_SATELLITE_ROWS = ("SELECT p.id FROM plans p WHERE p.created_at < ? AND p.parent_id IS NOT "
+                       "NULL AND p.parent_id < ?")
+_OLD_CORE_ROWS = ("SELECT p.id FROM plans p WHERE p.created_at < ? AND p.parent_id IS NULL "
+                  "AND p.id < ? AND NOT EXISTS (SELECT 1 FROM plans c WHERE c.parent_id = p.id)")
+_DELETE_PLANS = ("DELETE FROM plans WHERE id IN ({doomed} AND NOT EXISTS (SELECT 1 FROM "
+                 "recommendations r WHERE r.plan_id = p.id) LIMIT ?)")
 
 
 def prune_history(db: Database, before: datetime) -> tuple[int, int]:
@@ -243,17 +246,15 @@ def prune_history(db: Database, before: datetime) -> tuple[int, int]:
     newest = db.fetch_one("SELECT MAX(id) AS id FROM plans WHERE parent_id IS NULL")
     keep_from = int(newest["id"]) if newest is not None and newest["id"] is not None else 0
     plans = 0
-    for satellites in (True, False):  # a satellite's row before its core row (the FK)
-        kind = "parent_id IS NOT NULL AND parent_id" if satellites else \
-            "parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM plans c WHERE " \
-            "c.parent_id = p.id) AND id"
+    for doomed in (_OLD_SATELLITE_ROWS, _OLD_CORE_ROWS):  # satellites first (the FK)
         while True:
-            gone = db.execute(
-                f"DELETE FROM plans WHERE id IN (SELECT p.id FROM plans p WHERE "  # noqa: S608
-                f"p.created_at < ? AND {kind} < ? AND NOT EXISTS (SELECT 1 FROM "
-                "recommendations r WHERE r.plan_id = p.id) LIMIT ?)",
-                (ts, keep_from, PRUNE_BATCH))
+            gone = db.execute(_DELETE_PLANS.format(doomed=doomed), (ts, keep_from, PRUNE_BATCH))
             plans += gone
             if gone < PRUNE_BATCH:
                 break
     return plans, recommendations
+
+
+__all__ = ["bucket_plans", "count_pending_by_side", "dismiss_all_by_portfolio_hash",
+           "dismiss_all_pending", "last_trade_times", "latest_plan", "mark_executed", "open_orders",
+           "pending_recommendations", "prune_history", "store_plan"]
