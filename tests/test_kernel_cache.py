@@ -94,9 +94,12 @@ def test_a_compile_starts_from_nothing_so_no_kernel_is_loaded_stale(
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(user_cache))
     assert sorted(kernel_cache.kernel_cache_files()) == sorted(kernel_files)
     seen = tmp_path / "seen.txt"
-    child = tmp_path / "python"  # records what the compile would find, then answers
+    compiled = " ".join(str(user_cache / f"{(package / n).parent.name}_0a1b"
+                            / f"{(package / n).stem}.k-1.py311.nbi")
+                        for n in kernel_cache.KERNEL_SOURCES)
+    child = tmp_path / "python"  # records what the compile would find, then "compiles"
     child.write_text(f"#!/bin/sh\nfind {tmp_path} -name '*.nb?' | sort > {seen}\n"
-                     "echo '{\"peak_rss_mb\": 1.0}'\n")
+                     f"touch {compiled}\necho '{{\"peak_rss_mb\": 1.0}}'\n")
     child.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(child))
     monkeypatch.setattr(kernel_cache, "stamp_path", lambda: stamp)
@@ -108,3 +111,40 @@ def test_a_compile_starts_from_nothing_so_no_kernel_is_loaded_stale(
     assert all(p.exists() for p in other_files)
     assert kernel_cache.fill_cache(timeout_s=60) == kernel_cache.CacheFill(compiled=False,
                                                                            ok=True)
+
+
+def test_a_stamp_whose_cache_files_are_gone_asks_for_a_compile(
+        stamp: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The stamp alone does not prove the cache: when a kernel module's index was removed
+    after the stamp was written (another checkout's compile clears them), the daemon
+    would compile in-process and keep the compiler's memory, so a child compiles again."""
+    package, user_cache = tmp_path / "pkg", tmp_path / "numba-cache"
+    indexes = []
+    for name in kernel_cache.KERNEL_SOURCES:
+        source = package / name
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text("")
+        index = user_cache / f"{source.parent.name}_0a1b" / f"{source.stem}.f-10.py311.nbi"
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_bytes(b"")
+        indexes.append(index)
+    beside = package / "domain/planner/__pycache__" / "evaluation.f-10.py311.nbi"
+    beside.parent.mkdir(parents=True)
+    beside.write_bytes(b"")  # Numba reads NUMBA_CACHE_DIR when set, not this one
+    monkeypatch.setattr(kernel_cache, "PACKAGE_DIR", package)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(user_cache))
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text(kernel_cache.kernels_key() + "\n")
+    assert kernel_cache.cache_is_filled()
+    evaluation = package / "domain/planner/evaluation.py"
+    removed = next(i for i in indexes if i.name.startswith(evaluation.stem))
+    removed.unlink()
+    assert not kernel_cache.cache_is_filled()
+    child = tmp_path / "python"
+    rebuilt = " ".join(map(str, indexes))  # a compile starts from nothing, then writes all
+    child.write_text(f"#!/bin/sh\ntouch {rebuilt}\necho '{{\"peak_rss_mb\": 1.0}}'\n")
+    child.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(child))
+    fill = kernel_cache.fill_cache(timeout_s=60)
+    assert fill.compiled and fill.ok, fill
+    assert kernel_cache.cache_is_filled()

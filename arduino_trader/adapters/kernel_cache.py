@@ -73,27 +73,37 @@ def stamp_path() -> Path:
 
 
 def cache_is_filled() -> bool:
-    """True when a child compiled these kernels into this cache."""
+    """True when a child compiled these kernels into this cache and every kernel module
+    still has its index there (a stamp whose cache files were removed since, say by
+    another checkout's compile, would have the daemon compile in-process)."""
     try:
-        return stamp_path().read_text().strip() == kernels_key()
+        if stamp_path().read_text().strip() != kernels_key():
+            return False
     except OSError:
         return False
+    return all(_module_files(name, in_use_only=True, suffix="nbi") for name in KERNEL_SOURCES)
+
+
+def _module_files(name: str, in_use_only: bool = False, suffix: str = "nb[ic]") -> list[Path]:
+    """Numba's cache files of one kernel module: beside its source in ``__pycache__``,
+    or under ``NUMBA_CACHE_DIR`` in the directory Numba names after the source's
+    directory (``<dir name>_<hash of its path>``); ``in_use_only``: only the place Numba
+    reads from now (``NUMBA_CACHE_DIR`` when set)."""
+    configured = os.environ.get("NUMBA_CACHE_DIR", "")
+    source = PACKAGE_DIR / name
+    places: list[tuple[Path, str]] = []
+    if not (in_use_only and configured):
+        places.append((source.parent / "__pycache__", ""))
+    if configured:
+        places.append((Path(configured), f"{source.parent.name}_*/"))
+    return [path for root, subdir in places
+            for path in root.glob(f"{subdir}{source.stem}.*.{suffix}")]
 
 
 def kernel_cache_files() -> list[Path]:
-    """Numba's cache files (index ``.nbi``, code ``.nbc``) of the kernel modules: beside
-    each source in ``__pycache__``, or under ``NUMBA_CACHE_DIR`` in the directory Numba
-    names after the source's directory (``<dir name>_<hash of its path>``)."""
-    configured = os.environ.get("NUMBA_CACHE_DIR", "")
-    found: list[Path] = []
-    for name in KERNEL_SOURCES:
-        source = PACKAGE_DIR / name
-        places = [(source.parent / "__pycache__", "")]
-        if configured:
-            places.append((Path(configured), f"{source.parent.name}_*/"))
-        for root, subdir in places:
-            found.extend(root.glob(f"{subdir}{source.stem}.*.nb[ic]"))
-    return sorted(set(found))
+    """Numba's cache files (index ``.nbi``, code ``.nbc``) of the kernel modules, in
+    both places Numba may keep them (see :func:`_module_files`)."""
+    return sorted({path for name in KERNEL_SOURCES for path in _module_files(name)})
 
 
 def clear_kernel_caches() -> int:
