@@ -3,7 +3,9 @@ plus the DRIP and emergency-rebalancing jobs.
 
 ``cash_flow_sync`` fetches every broker source the port offers (the cash-flow ledger,
 which also carries trading commissions, and client requests), normalises them, and
-stores each record with its effects in one transaction (``cash_flow_repo.store_record``);
+stores each record with its effects in one transaction (``cash_flow_repo.store_record``).
+Between full reads of the ledger (at least daily, and after any sync that left a record
+unbooked) a sync reads only its recent end (``domain/cash_flows/recent_read``);
 a source failing mid-sync is logged and reported in the job outcome (not ok) and never
 deletes anything. Events are published only after their record is committed. Rows held
 for the owner's review keep the ``cash_flow_review`` health component degraded.
@@ -30,9 +32,16 @@ from arduino_trader.domain.cash_flows.normalise import (
     normalise_sources,
     with_instruments,
 )
+from arduino_trader.domain.cash_flows.recent_read import (
+    FIRST_PAGE,
+    FULL_READ_HOURS,
+    RECENT_DAYS,
+    reaches_back,
+    recent_only,
+)
 from arduino_trader.domain.cash_flows.records import CashFlowRecord, Rejection, Source
 from arduino_trader.domain.cash_flows.summary import count_sync
-from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker import Broker, CashFlow
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
@@ -116,6 +125,12 @@ class CashFlowActor(BaseActor):
         self._rows = RowMemo()
         self._waiting_for: set[str] = set()  # currencies the last sync lacked a rate for
         self._backfill_tried: set[tuple[str, date]] = set()
+        # When the last full read of the ledger booked everything it listed (None: the
+        # next sync reads it whole), and what it held for review: a recent read lists
+        # only its own rows, so it adds to these instead of replacing them.
+        self._full_read_at: datetime | None = None
+        self._full_held: set[str] = set()
+        self._full_unreadable: set[tuple[str, str]] = set()
 
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
@@ -180,22 +195,39 @@ class CashFlowActor(BaseActor):
         return check(self.ctx)
 
     # ------------------------------------------------------------------- sync
-    def _fetch(self, now: datetime) -> tuple[dict[Source, Any], int]:
+    def _recent_since(self, now: datetime) -> date | None:
+        """The first day a recent read covers; None when this sync reads the whole
+        ledger (none since start or a sync left a record unbooked, or one is due)."""
+        if self._full_read_at is None or \
+                now - self._full_read_at >= timedelta(hours=FULL_READ_HOURS):
+            return None
+        return now.date() - timedelta(days=RECENT_DAYS)
+
+    def _fetch(self, now: datetime, since: date | None
+               ) -> tuple[dict[Source, Any], int, bool]:
+        """Every source's rows (or its failure), how many, and whether the ledger was
+        read only from ``since`` on (False: the whole of it)."""
         broker = self._broker()
         days = self.ctx.settings().typed.cash_flow_history_days
         start = now - timedelta(days=days)
         answers: dict[Source, Any] = {}
         raw = 0
+        recent = False
 
         def flows() -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
-            for page in range(MAX_PAGES):
-                got = self._run(broker.cash_flows(PAGE_SIZE, page * PAGE_SIZE),
-                                BROKER_TIMEOUT_S)
-                rows += cash_flow_rows(got)
-                if len(got) < PAGE_SIZE:
-                    break
-            return rows
+            nonlocal recent
+            got_all: list[CashFlow] = []
+            take = PAGE_SIZE if since is None else FIRST_PAGE
+            for _ in range(MAX_PAGES):
+                got = self._run(broker.cash_flows(take, len(got_all)), BROKER_TIMEOUT_S)
+                got_all += got
+                if len(got) < take:
+                    break  # the whole ledger
+                if since is not None and reaches_back(got_all, since):
+                    recent = True
+                    return cash_flow_rows(recent_only(got_all, since))
+                take = PAGE_SIZE
+            return cash_flow_rows(got_all)
 
         fetchers: Sequence[tuple[Source, Callable[[], list[dict[str, Any]]]]] = (
             ("user_cash_flow", flows),
@@ -211,14 +243,14 @@ class CashFlowActor(BaseActor):
                 continue
             answers[source] = rows
             raw += len(rows)
-        return answers, raw
+        return answers, raw, recent
 
     def sync(self, backfilled: bool = False) -> JobOutcome:
         """One sync of every source; re-running it changes nothing. Records dated
         where no stored rate reaches get their days' rates back-filled, then one more
         sync books them (``backfilled``: that second sync)."""
         now = self.ctx.clock.now()
-        answers, raw = self._fetch(now)
+        answers, raw, recent = self._fetch(now, self._recent_since(now))
         batch, failures = normalise_sources(answers, memo=self._rows)
         if failures and len(failures) == len(answers):
             return JobOutcome(False, "broker unavailable: every cash-flow source failed",
@@ -277,12 +309,17 @@ class CashFlowActor(BaseActor):
         if dated and not backfilled and self._backfill(dated):
             return self.sync(backfilled=True)
         counts = count_sync(batch, applied, raw)
-        self._report_review(records, batch.rejections, now)
+        self._report_review(records, batch.rejections, now, recent)
         ok = not failures and not errors
+        if not ok or missing_rate:
+            self._full_read_at = None  # whatever stayed unbooked is read again, whole
+        elif not recent:
+            self._full_read_at = now
         details: dict[str, Any] = {
             **counts.__dict__, "missing_rate": missing_rate, "errors": errors,
             "failed_sources": {f.source: f.error for f in failures},
-            "unavailable_sources": list(UNAVAILABLE_SOURCES), "broker_unavailable": False}
+            "unavailable_sources": list(UNAVAILABLE_SOURCES), "broker_unavailable": False,
+            "ledger_read": "recent" if recent else "full"}
         summary = (f"synced {counts.synced} new of {counts.total_from_api} from the broker, "
                    f"{counts.deposits_processed} deposits, {counts.dividends_created} "
                    f"dividends")
@@ -307,11 +344,18 @@ class CashFlowActor(BaseActor):
                                 {str(s["symbol"]): str(s["isin"]) for s in secs})
 
     def _report_review(self, records: Sequence[CashFlowRecord],
-                       rejections: Sequence[Rejection], now: datetime) -> None:
+                       rejections: Sequence[Rejection], now: datetime, recent: bool) -> None:
         """Health: degraded while the broker's history holds rows kept for the owner's
-        review (kind ``other``) or rows that could not be read."""
-        held = [r.key for r in records if r.kind == "other"]
-        bad = [r for r in rejections if not r.ignorable]
+        review (kind ``other``) or rows that could not be read (a recent read adds its
+        own to those of the last full read)."""
+        held_keys = {r.key for r in records if r.kind == "other"}
+        unreadable = {(str(r.source), r.raw_id) for r in rejections if not r.ignorable}
+        if recent:
+            held_keys |= self._full_held
+            unreadable |= self._full_unreadable
+        else:
+            self._full_held, self._full_unreadable = set(held_keys), set(unreadable)
+        held, bad = sorted(held_keys), sorted(unreadable)
         message = (f"{len(held)} broker cash flows held for review ({', '.join(held[:5])})"
                    f"; {len(bad)} unreadable" if held or bad else "no cash flow held")
         try:

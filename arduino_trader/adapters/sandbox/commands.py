@@ -113,12 +113,20 @@ def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
 
 
 def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getUserCashFlows``: newest first, paged by take/skip."""
+    """``getUserCashFlows``, paged by take/skip: in booking order, or by the documented
+    ``sort`` (``[{"field": "date", "dir": "ASC"|"DESC"}]``; other fields are refused)."""
     take = int(params.get("take") or 100)
     skip = int(params.get("skip") or 0)
+    order = params.get("sort") or []
+    if not isinstance(order, list) or any(
+            not isinstance(o, dict) or o.get("field") != "date"
+            or o.get("dir") not in ("ASC", "DESC") for o in order):
+        raise SandboxReject(f"sort: unsupported {order!r}", 2)
     with acc.lock:
-        rows = sorted(acc.state["cash_flows"], key=lambda r: (r["date"], r["id"]),
-                      reverse=True)
+        rows = list(acc.state["cash_flows"])
+    if order:
+        rows.sort(key=lambda r: str(r["date"])[:10],  # by day; a day's rows as booked
+                  reverse=order[0]["dir"] == "DESC")
     return {"total": len(rows), "cashflow": [dict(r) for r in rows[skip:skip + take]]}
 
 

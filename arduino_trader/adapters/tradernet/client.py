@@ -287,9 +287,10 @@ class TradernetClient:
         return await reads.joined_trades(self, start, end)
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
-        """Cash movements (``getUserCashFlows``)."""
+        """Cash movements, newest first (``getUserCashFlows`` sorted by date)."""
         return nz.parse_cash_flows(await self._call(
-            "getUserCashFlows", {"take": take, "skip": skip, "without_refund": 1}))
+            "getUserCashFlows", {"take": take, "skip": skip, "without_refund": 1,
+                                 "sort": [{"field": "date", "dir": "DESC"}]}))
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
         """Client requests (``getClientCpsHistory``)."""
