@@ -306,14 +306,15 @@ class CashFlowActor(BaseActor):
                 context = None
             self._publish(eff, record)
         self._waiting_for = waiting
+        unbooked = bool(failures or errors or missing_rate)
+        if unbooked:
+            self._full_read_at = None  # whatever stayed unbooked is read again, whole
         if dated and not backfilled and self._backfill(dated):
             return self.sync(backfilled=True)
         counts = count_sync(batch, applied, raw)
         self._report_review(records, batch.rejections, now, recent)
         ok = not failures and not errors
-        if not ok or missing_rate:
-            self._full_read_at = None  # whatever stayed unbooked is read again, whole
-        elif not recent:
+        if not unbooked and not recent:
             self._full_read_at = now
         details: dict[str, Any] = {
             **counts.__dict__, "missing_rate": missing_rate, "errors": errors,
