@@ -30,7 +30,7 @@ from arduino_trader.adapters.clock import SystemClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.paper_broker import PaperBroker
-from arduino_trader.adapters.store import emergency_runs_repo, maintenance
+from arduino_trader.adapters.store import emergency_runs_repo, maintenance, settings_repo
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
@@ -146,8 +146,8 @@ class TraderDaemon:
         stale = emergency_runs_repo.close_interrupted_emergency_runs(self.store, self.clock.now())
         if stale:
             log.warning("emergency_runs_interrupted", count=stale)
-        self.settings = SettingsService(base, self.store, SecretBox(self.data_dir / "secret.key"),
-                                        self.clock)
+        self.settings = SettingsService(base, settings_repo.SqliteSettingsStore(self.store),
+                                        SecretBox(self.data_dir / "secret.key"), self.clock)
         effective = self.settings.load()
         self.settings.add_listener(self._on_settings_changed)
         self.token = self._token(effective)

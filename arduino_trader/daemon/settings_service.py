@@ -13,7 +13,7 @@ from arduino_trader.config.schema import SETTINGS, spec_for
 from arduino_trader.config.settings import Settings
 from arduino_trader.config.spec import SettingError
 from arduino_trader.protocols.clock import Clock
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.settings_store import AuditEntry, SettingsStore, StoredOverride
 
 from .secrets_box import SecretBox
 
@@ -26,12 +26,13 @@ Listener = Callable[[tuple[str, ...], Settings], None]
 class SettingsService:
     """Holds the effective :class:`Settings` and persists runtime overrides.
 
-    ``current()`` is safe from any thread. Mutations are coroutines for the I/O loop;
-    each writes its override and audit rows in one transaction before the snapshot
-    changes, so a failed write changes nothing.
+    ``current()`` is safe from any thread. Each mutation writes its overrides and audit
+    row in one transaction (:class:`SettingsStore`) before the snapshot changes, so a
+    failed write changes nothing.
     """
 
-    def __init__(self, base: Settings, store: Database, box: SecretBox, clock: Clock) -> None:
+    def __init__(self, base: Settings, store: SettingsStore, box: SecretBox,
+                 clock: Clock) -> None:
         self._base = base
         self._store = store
         self._box = box
@@ -54,15 +55,12 @@ class SettingsService:
 
         An override that no longer validates (schema changed) is skipped and logged.
         """
-        rows = self._store.fetch_all(
-            "SELECT key, value, encrypted FROM settings_overrides ORDER BY key")
         overrides: dict[str, Any] = {}
-        for row in rows:
-            key = str(row["key"])
+        for row in self._store.overrides():
+            key = row.key
             try:
                 spec = spec_for(key)
-                raw = self._box.decrypt(row["value"]) if row["encrypted"] else \
-                    json.loads(row["value"])
+                raw = self._box.decrypt(row.value) if row.encrypted else json.loads(row.value)
                 overrides[key] = spec.coerce(raw, from_text=spec.type == "decimal")
             except (SettingError, ValueError) as exc:
                 log.warning("setting_override_ignored", key=key, reason=str(exc))
@@ -83,16 +81,9 @@ class SettingsService:
                                "or environment and restart")
         value = spec.coerce(raw, from_text=spec.type == "decimal" and isinstance(raw, str))
         stored = self._box.encrypt(str(value)) if spec.secret else json.dumps(spec.to_json(value))
-        now = int(self._clock.now().timestamp())
         detail = {"key": key} if spec.secret else {"key": key, "value": spec.to_json(value)}
-        with self._store.transaction() as tx:
-            tx.execute(
-                "INSERT INTO settings_overrides (key, value, encrypted, updated_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                "encrypted = excluded.encrypted, updated_at = excluded.updated_at",
-                (key, stored, int(spec.secret), now))
-            tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                       "(?, ?, 'setting', ?)", (now, who, json.dumps(detail)))
+        self._store.write([StoredOverride(key, stored, spec.secret)],
+                          AuditEntry(who, "setting", json.dumps(detail)), self._clock.now())
         self._apply({key: value})
         log.info("setting_changed", key=key, secret=spec.secret, who=who)
         return value
@@ -119,17 +110,11 @@ class SettingsService:
                                    f"\"confirm\": \"{LIVE_CONFIRMATION}\"")
             if previous != "live":
                 changes["virtual_test_cash"] = SETTINGS["virtual_test_cash"].coerce(0)
-        now = int(self._clock.now().timestamp())
-        with self._store.transaction() as tx:
-            for key, value in changes.items():
-                tx.execute(
-                    "INSERT INTO settings_overrides (key, value, encrypted, updated_at) "
-                    "VALUES (?, ?, 0, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
-                    " encrypted = 0, updated_at = excluded.updated_at",
-                    (key, json.dumps(SETTINGS[key].to_json(value)), now))
-            tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                       "(?, ?, 'trading_mode', ?)",
-                       (now, who, json.dumps({"mode": mode, "previous": previous})))
+        self._store.write(
+            [StoredOverride(key, json.dumps(SETTINGS[key].to_json(value)))
+             for key, value in changes.items()],
+            AuditEntry(who, "trading_mode", json.dumps({"mode": mode, "previous": previous})),
+            self._clock.now())
         self._apply(changes)
         log.warning("trading_mode_set", mode=mode, previous_mode=previous, who=who)
         return mode, previous
@@ -143,14 +128,9 @@ class SettingsService:
         spec = spec_for(key)
         if key == "trading_mode":
             raise SettingError(key, "use POST /api/settings/trading-mode with {\"mode\": ...}")
-        now = int(self._clock.now().timestamp())
-        with self._store.transaction() as tx:
-            cur = tx.execute("DELETE FROM settings_overrides WHERE key = ?", (key,))
-            removed = cur.rowcount > 0
-            if removed:
-                tx.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES "
-                           "(?, ?, 'setting_reset', ?)",
-                           (now, who, json.dumps({"key": key})))
+        removed = self._store.remove(key, AuditEntry(who, "setting_reset",
+                                                     json.dumps({"key": key})),
+                                     self._clock.now())
         if removed:
             snapshot = self.load()
             log.info("setting_reset", key=key, secret=spec.secret, who=who)
