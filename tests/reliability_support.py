@@ -33,11 +33,18 @@ def manual_clock(start: datetime = FROZEN_START) -> ManualClock:
     return ManualClock(start)
 
 
+# The wall time the trading rigs start from, whatever the date they run on: the sandbox's
+# prices are a function of the date (a yearly swing of up to ±15 %), so a rig on today's
+# session made a test's outcome depend on the day CI ran (a position cap hit one day and
+# not the next). The rigs still run in real time from there (``ShiftedClock``).
+RIG_WALL = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # a Monday: Friday's session
+
+
 def session_moment(mic: str = "XNAS", wall: datetime | None = None) -> datetime:
-    """The latest 16:00 UTC of a trading day, at or before ``wall``, from which ``mic`` is
-    tradable for the next hour (30-minute buffers included): tests that trade run there,
-    whatever the wall time (night, weekend)."""
-    wall = wall or datetime.now(UTC)
+    """The latest 16:00 UTC of a trading day, at or before ``wall`` (``RIG_WALL`` when
+    not given), from which ``mic`` is tradable for the next hour (30-minute buffers
+    included): tests that trade run there, whatever the wall time (night, weekend)."""
+    wall = wall or RIG_WALL
     calendars = MarketCalendars(today=wall.date())
     day = wall.date()
     for _ in range(15):
