@@ -3,7 +3,8 @@
 documents): a new deposit is booked at once, a movement the broker back-dates past the
 recent window at the next full read (at least daily), each exactly once; a record left
 waiting for its rate has the next sync read everything; and a broker that does not list
-newest first is read whole every time."""
+newest first is read whole every time; a row held for review keeps health degraded
+through recent reads and through a read whose ledger source failed."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from arduino_trader.actors.base import RuntimeContext
+from arduino_trader.actors.health import HealthActor
 from arduino_trader.adapters.store import market_repo
 from arduino_trader.domain.cash_flows.recent_read import FIRST_PAGE, FULL_READ_HOURS
 from arduino_trader.protocols.broker import CashFlow
+from arduino_trader.protocols.broker_errors import BrokerUnavailable
 from arduino_trader.protocols.market_data import FxRate
+from arduino_trader.protocols.messages import GetHealth, HealthReport
 from tests.test_cash_flow_actor import Rig, rig  # noqa: F401  (the sandbox rig fixture)
 
 D = Decimal
@@ -28,12 +33,15 @@ class Recording:
         self.inner = inner
         self.pages: list[tuple[int, int]] = []
         self.oldest_first = False
+        self.down = False  # the cash-flow ledger answers 502
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         self.pages.append((take, skip))
+        if self.down:
+            raise BrokerUnavailable("getUserCashFlows: 502")
         if not self.oldest_first:
             return await self.inner.cash_flows(take, skip)
         everything = await self.inner.cash_flows(10_000, 0)
@@ -121,3 +129,31 @@ def test_a_ledger_not_listed_newest_first_is_read_whole_every_sync(rig: Rig) -> 
     assert details["ledger_read"] == "full" and details["synced"] == 1
     assert broker.pages == [(FIRST_PAGE, 0), (500, FIRST_PAGE)]  # every page, not one
     assert _booked(rig, "1234") == 1
+
+
+def test_a_held_row_keeps_health_degraded_through_partial_reads(rig: Rig) -> None:  # noqa: F811
+    ctx = RuntimeContext(bus=rig.bus, io=rig.io, clock=rig.clock, settings=lambda: rig.settings)
+    rig.bus.register("health", HealthActor.start(ctx, expected=(), run_checks=dict))
+    broker = Recording(rig.broker.inner)
+    rig.broker.inner = broker
+    _seed_history(rig)
+    rig.sandbox.sandbox.account.state["cash_flows"].append(
+        {"id": "zz-1", "type_code": "brand_new_code", "sum": "7.00", "currency": "EUR",
+         "date": (rig.clock.now() - timedelta(days=60)).strftime("%Y-%m-%d"), "comment": ""})
+
+    def review() -> dict[str, Any]:
+        rig.flush()
+        report = rig.bus.ask("health", GetHealth(), 10)
+        assert isinstance(report, HealthReport)
+        return report.components["cash_flow_review"]
+
+    assert _sync(rig)["needs_review"] == 1
+    assert review()["level"] == "degraded" and "ucf:zz-1" in review()["message"]
+    rig.clock.advance(300)
+    assert _sync(rig)["ledger_read"] == "recent"  # the held row is not in this answer
+    assert review()["level"] == "degraded" and "ucf:zz-1" in review()["message"]
+    rig.clock.advance(FULL_READ_HOURS * 3600)
+    broker.down = True
+    failed = rig.job("cash_flow_sync")
+    assert not failed.ok and failed.details["failed_sources"], failed
+    assert review()["level"] == "degraded" and "ucf:zz-1" in review()["message"]

@@ -312,7 +312,7 @@ class CashFlowActor(BaseActor):
         if dated and not backfilled and self._backfill(dated):
             return self.sync(backfilled=True)
         counts = count_sync(batch, applied, raw)
-        self._report_review(records, batch.rejections, now, recent)
+        self._report_review(records, batch.rejections, now, partial=recent or bool(failures))
         ok = not failures and not errors
         if not unbooked and not recent:
             self._full_read_at = now
@@ -345,13 +345,14 @@ class CashFlowActor(BaseActor):
                                 {str(s["symbol"]): str(s["isin"]) for s in secs})
 
     def _report_review(self, records: Sequence[CashFlowRecord],
-                       rejections: Sequence[Rejection], now: datetime, recent: bool) -> None:
+                       rejections: Sequence[Rejection], now: datetime, *,
+                       partial: bool) -> None:
         """Health: degraded while the broker's history holds rows kept for the owner's
-        review (kind ``other``) or rows that could not be read (a recent read adds its
-        own to those of the last full read)."""
+        review (kind ``other``) or rows that could not be read. A ``partial`` answer (a
+        recent read, or a source failed) adds its own to those of the last full read."""
         held_keys = {r.key for r in records if r.kind == "other"}
         unreadable = {(str(r.source), r.raw_id) for r in rejections if not r.ignorable}
-        if recent:
+        if partial:
             held_keys |= self._full_held
             unreadable |= self._full_unreadable
         else:
