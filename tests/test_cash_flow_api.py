@@ -54,6 +54,35 @@ def test_sync_runs_the_job_and_a_resync_changes_nothing(daemon: ProbeDaemon,
     assert api.call("POST", "/api/cash-flows/sync", token=None)[0] == 401
 
 
+def test_the_owners_sync_reads_the_whole_ledger_a_scheduled_one_its_recent_end(
+        daemon: ProbeDaemon, api: Client) -> None:
+    """Between daily full reads the scheduled sync reads only the newest rows; the
+    owner's ``POST /api/cash-flows/sync`` always reads everything, so a movement the
+    broker dated months back is booked when the owner asks."""
+    wait_for(lambda: _count(daemon, "cash_flows") > 0 and not daemon.store.fetch_all(
+        "SELECT 1 FROM job_runs WHERE job = 'cash_flow_sync' AND finished_at IS NULL"), 60,
+        "the start-up cash-flow sync")
+    now = int(daemon.clock.now().timestamp())
+    day = 86_400
+    with daemon.store.transaction() as tx:  # the paper account's older movements
+        for n in range(60):
+            tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, "
+                       "comment) VALUES ('deposit', ?, 'EUR', ?, 'older')",
+                       (str(10 + n), now - (40 + 2 * n) * day))
+    code, first = api.call("POST", "/api/cash-flows/sync")
+    assert code == 200 and first["ledger_read"] == "full" and first["synced"] == 60, first
+    assert daemon.scheduler is not None
+    scheduled = daemon.scheduler.run_now("cash_flow_sync", "schedule")
+    assert scheduled.details["ledger_read"] == "recent", scheduled
+    with daemon.store.transaction() as tx:  # booked late, dated 90 days back
+        tx.execute("INSERT INTO paper_cash_flows (type_code, amount, currency, at, comment) "
+                   "VALUES ('deposit', '777', 'EUR', ?, 'late')", (now - 90 * day,))
+    assert daemon.scheduler.run_now("cash_flow_sync", "schedule").details["synced"] == 0
+    code, owners = api.call("POST", "/api/cash-flows/sync")
+    assert code == 200 and owners["ledger_read"] == "full" and owners["synced"] == 1, owners
+    assert len(daemon.store.fetch_all("SELECT 1 FROM cash_flows WHERE amount = '777'")) == 1
+
+
 BAD_QUERIES = ("limit=0", "limit=10001", "limit=ten", "start_date=2026-01-01",
                "start_date=2026-02-01&end_date=2026-01-01",
                "start_date=01/01/2026&end_date=2026-02-01")

@@ -147,8 +147,8 @@ class CashFlowActor(BaseActor):
     # --------------------------------------------------------------- handlers
     @handles(RunJob)
     def _on_job(self, msg: RunJob) -> JobOutcome:
-        if msg.job == "cash_flow_sync":
-            return self.sync()
+        if msg.job == "cash_flow_sync":  # the owner's run (the API) reads everything
+            return self.sync(whole=msg.trigger == "manual")
         if msg.job == "dividend_reinvestment":
             return run_drip(self.ctx, self.log)
         if msg.job == "emergency_rebalance":
@@ -195,10 +195,11 @@ class CashFlowActor(BaseActor):
         return check(self.ctx)
 
     # ------------------------------------------------------------------- sync
-    def _recent_since(self, now: datetime) -> date | None:
+    def _recent_since(self, now: datetime, whole: bool) -> date | None:
         """The first day a recent read covers; None when this sync reads the whole
-        ledger (none since start or a sync left a record unbooked, or one is due)."""
-        if self._full_read_at is None or \
+        ledger (asked to, none since start or a sync left a record unbooked, or one is
+        due)."""
+        if whole or self._full_read_at is None or \
                 now - self._full_read_at >= timedelta(hours=FULL_READ_HOURS):
             return None
         return now.date() - timedelta(days=RECENT_DAYS)
@@ -245,12 +246,13 @@ class CashFlowActor(BaseActor):
             raw += len(rows)
         return answers, raw, recent
 
-    def sync(self, backfilled: bool = False) -> JobOutcome:
+    def sync(self, backfilled: bool = False, whole: bool = False) -> JobOutcome:
         """One sync of every source; re-running it changes nothing. Records dated
         where no stored rate reaches get their days' rates back-filled, then one more
-        sync books them (``backfilled``: that second sync)."""
+        sync books them (``backfilled``: that second sync). ``whole``: read the whole
+        cash-flow ledger, not only its recent end."""
         now = self.ctx.clock.now()
-        answers, raw, recent = self._fetch(now, self._recent_since(now))
+        answers, raw, recent = self._fetch(now, self._recent_since(now, whole))
         batch, failures = normalise_sources(answers, memo=self._rows)
         if failures and len(failures) == len(answers):
             return JobOutcome(False, "broker unavailable: every cash-flow source failed",
