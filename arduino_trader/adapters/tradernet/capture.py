@@ -23,7 +23,7 @@ from arduino_trader.config.settings import SettingError, load_settings
 from arduino_trader.protocols.broker_errors import BrokerError
 
 from . import normalise as nz
-from .client import TradernetClient
+from .client import TradernetClient, cash_flow_params
 
 Parser = Callable[[dict[str, Any], dict[str, dict[str, Any]]], tuple[Any, ...]]
 LOOKBACK = timedelta(days=30)
@@ -41,8 +41,7 @@ def _calls(now: datetime, symbol: str) -> list[tuple[str, dict[str, Any], Parser
         ("getTradesHistory", {"beginDate": nz.fmt_date(start.date()),
                               "endDate": nz.fmt_date(now.date()), "max": 0},
          lambda d, _: nz.parse_trades(d)),
-        ("getUserCashFlows", {"take": 100, "skip": 0, "without_refund": 1},
-         lambda d, _: nz.parse_cash_flows(d)),
+        ("getUserCashFlows", cash_flow_params(100, 0), lambda d, _: nz.parse_cash_flows(d)),
         ("getClientCpsHistory", {"date_from": nz.fmt_datetime(start),
                                  "date_to": nz.fmt_datetime(now)},
          lambda d, _: nz.parse_cps(d)),

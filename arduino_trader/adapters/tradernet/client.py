@@ -62,6 +62,13 @@ log = structlog.get_logger(component="tradernet")
 FIND_ORDER_LOOKBACK = timedelta(days=7)
 
 
+def cash_flow_params(take: int, skip: int) -> dict[str, Any]:
+    """``getUserCashFlows`` parameters: a page of the ledger, newest first (the documented
+    ``sort`` by ``date``; the cash-flow sync checks the order it gets)."""
+    return {"take": take, "skip": skip, "without_refund": 1,
+            "sort": [{"field": "date", "dir": "DESC"}]}
+
+
 class BrokerCircuitOpen(BrokerUnavailable):
     """The breaker is open: the request was not sent."""
 
@@ -288,9 +295,8 @@ class TradernetClient:
 
     async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
         """Cash movements, newest first (``getUserCashFlows`` sorted by date)."""
-        return nz.parse_cash_flows(await self._call(
-            "getUserCashFlows", {"take": take, "skip": skip, "without_refund": 1,
-                                 "sort": [{"field": "date", "dir": "DESC"}]}))
+        return nz.parse_cash_flows(await self._call("getUserCashFlows",
+                                                    cash_flow_params(take, skip)))
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
         """Client requests (``getClientCpsHistory``)."""
