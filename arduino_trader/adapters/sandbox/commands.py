@@ -124,9 +124,10 @@ def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
         raise SandboxReject(f"sort: unsupported {order!r}", 2)
     with acc.lock:
         rows = list(acc.state["cash_flows"])
-    if order:
-        rows.sort(key=lambda r: str(r["date"])[:10],  # by day; a day's rows as booked
-                  reverse=order[0]["dir"] == "DESC")
+    if order:  # by day, a day's rows by booking (the later booked first when descending)
+        rows = [r for _, r in sorted(enumerate(rows), key=lambda ir: (str(ir[1]["date"])[:10],
+                                                                      ir[0]),
+                                     reverse=order[0]["dir"] == "DESC")]
     return {"total": len(rows), "cashflow": [dict(r) for r in rows[skip:skip + take]]}
 
 
