@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pykka
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arduino_trader.actors.base import HEALTH_ACTOR
 from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import (
@@ -39,7 +41,7 @@ from arduino_trader.protocols.cash_flows import (
 )
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
-from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
+from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, Ping, RunJob
 from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
 from arduino_trader.protocols.satellites import (
     ApplyPreset,
@@ -484,6 +486,40 @@ def test_reconciliation_initialises_corrects_small_and_reports_large_gaps(rig: R
     rig.broker.cash["USD"] = D("55")
     answer = rig.ask(ReconcileCurrency("USD"))
     assert answer["status"] == "corrected" and rig.balance("core", "USD") == D("55")
+
+
+class _HealthInbox(pykka.ThreadingActor):
+    """Stands in for the health actor: keeps what it is told."""
+
+    def __init__(self, told: list[Any]) -> None:
+        super().__init__()
+        self.told = told
+
+    def on_receive(self, message: Any) -> None:
+        self.told.append(message)
+
+
+def test_a_deposit_settled_after_the_sync_that_found_its_gap_clears_the_ledger_health(
+        rig: Rig) -> None:
+    """The sync cycle's PortfolioSynced can come before the deposit its broker cash holds
+    is settled (the cash-flow job ran beside the cycle): the ledger is reported degraded,
+    and reported again once the deposit is settled, not only at the next cycle."""
+    told: list[Any] = []
+    rig.bus.register(HEALTH_ACTOR, _HealthInbox.start(told))
+
+    def ledger_levels() -> list[str]:
+        rig.bus.ask("satellites", Ping(rig.clock.now()), 30)
+        return [m.level for m in told if isinstance(m, ComponentStatus)
+                and m.name == "ledger"]
+
+    rig.fund("core", "1000")
+    rig.broker.cash["EUR"] = D("1500")  # the broker already holds the new deposit
+    _synced(rig)
+    assert ledger_levels() == ["degraded"]
+    rig.tell(DepositReceived("cf:dep:late", D("500"), "EUR", D("500"), DAY, ()))
+    assert ledger_levels() == ["degraded", "ok"]
+    rig.tell(DepositReceived("cf:dep:next", D("5"), "EUR", D("5"), DAY, ()))
+    assert ledger_levels() == ["degraded", "ok"]  # no check while it agrees
 
 
 def test_reconciliation_defers_while_a_cash_flow_is_unprocessed(rig: Rig) -> None:

@@ -115,16 +115,20 @@ def run_reconciliation(ctx: ActorContext, log: Any, books: repo.BookReader) -> J
     return JobOutcome(not gaps, summary, {"currencies": results, "gaps": gaps})
 
 
-def report_ledger(ctx: ActorContext, log: Any, books: repo.BookReader) -> None:
-    """Tell health whether the ledger agrees with broker cash (a read-only pass)."""
+def report_ledger(ctx: ActorContext, log: Any, books: repo.BookReader) -> str | None:
+    """Tell health whether the ledger agrees with broker cash (a read-only pass); the
+    level told, None when there was no answer."""
     try:
-        ctx.bus.tell(HEALTH_ACTOR, ledger_status(
+        status = ledger_status(
             read_facts(ctx), broker_cash_all, books.load(store(ctx)),
             repo.blockers(store(ctx)),
-            ctx.settings().typed.satellite_reconcile_auto_correct_eur, ctx.clock.now()))
+            ctx.settings().typed.satellite_reconcile_auto_correct_eur, ctx.clock.now())
+        ctx.bus.tell(HEALTH_ACTOR, status)
+        return status.level
     except (SatelliteError, MissingRate, ActorUnavailable) as exc:  # no answer
         # this time (the broker's cash unknown, a rate missing); the next sync tries again
         log.warning("ledger_health_unknown", error=repr(exc))
+        return None
 
 
 def initialize_from_broker(ctx: ActorContext, log: Any) -> dict[str, Any]:

@@ -118,6 +118,9 @@ class SatelliteActor(BaseActor):
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
         self._books = repo.BookReader()  # the committed ledger, read incrementally
+        # The ledger level last told to health: a cash flow settled after a sync found a
+        # gap (the sync's PortfolioSynced came first) is checked again at once.
+        self._ledger_level: str | None = None
 
     def on_start(self) -> None:
         """Refresh the balance cache from the ledger (rows other writers added), then
@@ -248,7 +251,12 @@ class SatelliteActor(BaseActor):
     @handles(PortfolioSynced)
     def _on_synced(self, msg: PortfolioSynced) -> None:
         settlement.settle_missing_safely(self.ctx, self.log)
-        reconcile.report_ledger(self.ctx, self.log, self._books)
+        self._ledger_level = reconcile.report_ledger(self.ctx, self.log, self._books)
+
+    def _recheck_ledger(self) -> None:
+        """After a settlement: tell health again when the last check found a gap."""
+        if self._ledger_level not in (None, "ok"):
+            self._ledger_level = reconcile.report_ledger(self.ctx, self.log, self._books)
 
     @handles(DepositReceived)
     def _on_deposit(self, msg: DepositReceived) -> None:
@@ -256,12 +264,14 @@ class SatelliteActor(BaseActor):
             self.ctx, self.log, self._books, "deposit", msg.key,
             lambda state, facts: settlement.deposit_rows(self.ctx, self.log, msg, state,
                                                          facts))
+        self._recheck_ledger()
 
     @handles(DividendReceived)
     def _on_dividend(self, msg: DividendReceived) -> None:
         settlement.settle_cash_flow(
             self.ctx, self.log, self._books, "dividend", msg.key,
             lambda state, facts: settlement.dividend_rows(self.ctx, msg, state, facts))
+        self._recheck_ledger()
 
     @handles(WithdrawalRecorded)
     def _on_withdrawal(self, msg: WithdrawalRecorded) -> None:
@@ -269,6 +279,7 @@ class SatelliteActor(BaseActor):
             self.ctx, self.log, self._books, "withdrawal", msg.key,
             lambda state, facts: balances.withdrawal(abs(msg.amount), msg.currency, msg.key,
                                                      self.ctx.clock.now()))
+        self._recheck_ledger()
 
     # --------------------------------------------------------------------- jobs
     @handles(RunJob)
