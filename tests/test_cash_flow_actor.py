@@ -23,18 +23,19 @@ from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.store import (
-    cash_flow_repo,
     dividend_repo,
     emergency_recs,
     emergency_runs_repo,
     market_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.emergency import Sale
+from arduino_trader.protocols.cash_flow_store import SeenFlow
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
     DepositReceived,
@@ -167,16 +168,15 @@ def test_a_resync_asks_the_store_only_about_records_not_seen_settled(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Records a sync found stored and unchanged are not looked up again while the broker
     shows the same facts; a new record is, and is stored once."""
-    from arduino_trader.actors import cash_flows as actor_module
 
     asked: list[list[str]] = []
-    real = actor_module.repo.seen_flows
+    real = SqliteCashFlowStore.seen_flows
 
-    def counting(db: object, keys: list[str]) -> object:
+    def counting(self: SqliteCashFlowStore, keys: list[str]) -> dict[str, SeenFlow]:
         asked.append(list(keys))
-        return real(db, keys)  # type: ignore[arg-type]
+        return real(self, keys)
 
-    monkeypatch.setattr(actor_module.repo, "seen_flows", counting)
+    monkeypatch.setattr(SqliteCashFlowStore, "seen_flows", counting)
     assert rig.job("cash_flow_sync").ok  # stores the sandbox's history
     assert rig.job("cash_flow_sync").ok  # finds every record stored and unchanged
     asked.clear()
@@ -191,7 +191,8 @@ def test_a_resync_asks_the_store_only_about_records_not_seen_settled(
 
 
 def cash_flow_repo_ledger(rig: Rig, key: str) -> list[tuple[str, str, Decimal, str]]:
-    return cash_flow_repo.bucket_ledger(rig.store, key)
+    return [(e.bucket_id, e.type, e.amount, e.currency)
+            for e in SqliteCashFlowStore(rig.store).bucket_ledger(key)]
 
 
 def test_a_foreign_deposit_waits_for_its_rate_never_one_to_one(rig: Rig) -> None:

@@ -22,19 +22,20 @@ from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.adapters.store import (
-    cash_flow_repo,
     dividend_repo,
     emergency_runs_repo,
     fx_tables,
     market_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.adapters.tradernet.client import TradernetClient
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise
 from arduino_trader.protocols.execution import FollowUpOrders, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
@@ -124,8 +125,8 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
         "id": "div-1", "type_code": "dividend", "sum": "600,00", "currency": "EUR",
         "date": "2026-03-02", "symbol": SAP[1]}]).records
     rates = fx_tables.load_rates(rig.store)
-    effects = cash_flow_repo.store_record(rig.store, record,
-                                                     core_only_context(rates), START)
+    effects = SqliteCashFlowStore(rig.store).store_record(
+        record, rules(core_only_context(rates)), START)
     assert effects.dividend is not None and effects.ledger[0].bucket_id == "core"
     (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = 'ucf:div-1'")
     did = row["id"]

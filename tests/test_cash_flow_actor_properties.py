@@ -22,12 +22,13 @@ from arduino_trader.actors.base import ActorContext
 from arduino_trader.actors.cash_flow_drip import consume_fill
 from arduino_trader.actors.cash_flows import core_only_context
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import dividend_repo, fx_tables, market_repo
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise_sources
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
@@ -67,7 +68,8 @@ def _sync(io: IoLoop, store: SqliteStore, answers: dict[str, Any],
     for n, record in enumerate(batch.records):
         if crash_after is not None and n == crash_after:
             raise Crash
-        eff = repo.store_record(store, record, core_only_context(rates), AT)
+        eff = SqliteCashFlowStore(store).store_record(record, rules(core_only_context(rates)),
+                                                      AT)
         inserted += eff.action == "insert"
     return inserted
 

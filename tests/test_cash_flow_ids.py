@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.actors.cash_flows import core_only_context
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import fx_tables
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.daemon.io_loop import IoLoop
+from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.keys import broker_key
 from arduino_trader.domain.cash_flows.normalise import normalise_sources
 
@@ -45,7 +46,8 @@ def _sync(io: IoLoop, store: SqliteStore, rows: list[dict[str, Any]]) -> None:
     present = frozenset(r.key for r in batch.records)
     rates = fx_tables.load_rates(store)
     for record in batch.records:
-        repo.store_record(store, record, core_only_context(rates), AT, present)
+        SqliteCashFlowStore(store).store_record(record, rules(core_only_context(rates)), AT,
+                                                present)
 
 
 def _booked(io: IoLoop, store: SqliteStore) -> tuple[int, D]:
@@ -86,8 +88,8 @@ def test_a_row_stored_under_a_float_id_is_the_same_record(io: IoLoop,
     (record,) = normalise_sources({"user_cash_flow": [_row(77, 5000, "int")]})[0].records
     assert record.key == broker_key("user_cash_flow", "77.0") == "ucf:77"
     rates = fx_tables.load_rates(store)
-    repo.store_record(store, replace(record, key="ucf:77.0"),
-                             core_only_context(rates), AT)
+    SqliteCashFlowStore(store).store_record(replace(record, key="ucf:77.0"),
+                                            rules(core_only_context(rates)), AT)
     for shape in ("int", "float", "float_str", "str"):
         _sync(io, store, [_row(77, 5000, shape)])
     assert _booked(io, store) == (1, D("50"))

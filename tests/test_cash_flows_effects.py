@@ -14,19 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
-from arduino_trader.domain.cash_flows.effects import (
+from arduino_trader.domain.cash_flows.effects import EffectContext, apply_record, is_unchanged
+from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
+from arduino_trader.domain.cash_flows.normalise import normalise
+from arduino_trader.protocols.cash_flow_store import (
+    CashFlowRecord,
     DividendRow,
-    EffectContext,
     Effects,
     LedgerEntry,
     NeedsReview,
     SeenFlow,
-    apply_record,
-    is_unchanged,
 )
-from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
-from arduino_trader.domain.cash_flows.normalise import normalise
-from arduino_trader.domain.cash_flows.records import CashFlowRecord
 from arduino_trader.protocols.cash_flows import (
     DepositReceived,
     DividendReceived,

@@ -10,8 +10,10 @@ import test_cash_flow_actor_drip as drip
 from test_cash_flow_actor_drip import SAP, START, Rig
 
 from arduino_trader.actors.cash_flows import core_only_context
-from arduino_trader.adapters.store import cash_flow_repo, fx_tables
+from arduino_trader.adapters.store import fx_tables
 from arduino_trader.adapters.store import satellites_repo as sat_repo
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
+from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise
 from arduino_trader.domain.satellites.records import LedgerEntry
 
@@ -22,8 +24,8 @@ rig = drip.rig  # the DRIP tests' fixture: sandbox, executor and cash-flow actor
 def _book(rig: Rig, rows: list[dict[str, str]]) -> None:
     rates = fx_tables.load_rates(rig.store)
     for record in normalise("user_cash_flow", rows).records:
-        cash_flow_repo.store_record(rig.store, record, core_only_context(rates),
-                                               START)
+        SqliteCashFlowStore(rig.store).store_record(
+            record, rules(core_only_context(rates)), START)
 
 
 def _dividend(rig: Rig, amount: str, tax: str | None = None) -> None:

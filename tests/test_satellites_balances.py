@@ -286,7 +286,7 @@ def test_income_destinations_feed_the_cash_flow_effects() -> None:
 
 
 def test_cash_flow_domain_rows_convert_with_the_same_keys() -> None:
-    from arduino_trader.domain.cash_flows.effects import LedgerEntry as FlowRow
+    from arduino_trader.protocols.cash_flow_store import LedgerEntry as FlowRow
 
     rows = (FlowRow("core", "withdrawal", d("-25.00"), "EUR", "cf-7", "withdrawal"),
             FlowRow("sat1", "dividend", d("3.10"), "USD", "cf-8", "dividend X"))

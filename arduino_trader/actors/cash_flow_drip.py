@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import dividend_repo, market_repo, securities_repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.dividends import (
@@ -142,7 +141,7 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
         cash = _cash_eur(ctx, rates)
     except BROKER_CALL_FAILURES as exc:
         return JobOutcome(False, f"broker unavailable: {exc}", {"broker_unavailable": True})
-    ledger = repo.bucket_cash(db)
+    ledger = ctx.deps.cash_flows.bucket_cash()
     plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
                              instruments=instruments, eur_per=lambda c: rates.eur_per(c),
                              bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates))

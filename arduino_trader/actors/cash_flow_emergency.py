@@ -27,7 +27,6 @@ from arduino_trader.adapters.store import (
     emergency_runs_repo,
     securities_repo,
 )
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.domain.cash_flows.fx import MissingRate, Rates, convert
 from arduino_trader.domain.emergency import (
     EXCHANGE_BUFFER,
@@ -165,8 +164,7 @@ class _Run:
                 if (h.symbol, h.bucket_id) not in self.refused]
 
     def bucket_cash(self) -> dict[str, dict[str, Decimal]]:
-        cash: dict[str, dict[str, Decimal]] = repo.bucket_cash(self.db)
-        return cash
+        return self.ctx.deps.cash_flows.bucket_cash()
 
     def short(self, account: AccountSnapshot) -> dict[str, Decimal]:
         balances = _balances(account)

@@ -3,7 +3,8 @@ plus the DRIP and emergency-rebalancing jobs.
 
 ``cash_flow_sync`` fetches every broker source the port offers (the cash-flow ledger,
 which also carries trading commissions, and client requests), normalises them, and
-stores each record with its effects in one transaction (``cash_flow_repo.store_record``).
+stores each record with its effects in one transaction (the cash-flow port's
+``store_record``).
 Between full reads of the ledger (at least daily, and after any sync that left a record
 unbooked) a sync reads only its recent end (``domain/cash_flows/recent_read``);
 a source failing mid-sync is logged and reported in the job outcome (not ok) and never
@@ -19,11 +20,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from arduino_trader.adapters.store import cash_flow_repo as repo
 from arduino_trader.adapters.store import securities_repo
-from arduino_trader.domain.cash_flows import effects as fx_effects
 from arduino_trader.domain.cash_flows.deposit_split import CORE_ID, BucketShare
-from arduino_trader.domain.cash_flows.effects import EffectContext, Effects
+from arduino_trader.domain.cash_flows.effects import EffectContext, is_unchanged, rules
 from arduino_trader.domain.cash_flows.fx import MissingRate, RateTable
 from arduino_trader.domain.cash_flows.normalise import (
     RowMemo,
@@ -39,10 +38,17 @@ from arduino_trader.domain.cash_flows.recent_read import (
     reaches_back,
     recent_only,
 )
-from arduino_trader.domain.cash_flows.records import CashFlowRecord, Rejection, Source
+from arduino_trader.domain.cash_flows.records import Rejection
 from arduino_trader.domain.cash_flows.summary import count_sync
 from arduino_trader.protocols.broker import Broker, CashFlow
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
+from arduino_trader.protocols.cash_flow_store import (
+    CashFlowRecord,
+    CashFlowStore,
+    Effects,
+    NeedsReview,
+    Source,
+)
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
 )
@@ -135,6 +141,9 @@ class CashFlowActor(BaseActor):
     # ----------------------------------------------------------------- wiring
     def _db(self) -> Database:
         return self.ctx.deps.store
+
+    def _flows(self) -> CashFlowStore:
+        return self.ctx.deps.cash_flows
 
     def _broker(self) -> Broker:
         """The configured broker: the account whose cash flows are real."""
@@ -277,11 +286,12 @@ class CashFlowActor(BaseActor):
         facts = [_facts(r) for r in records]
         unsettled = [r.key for r, f in zip(records, facts, strict=True)
                      if settled.get(r.key) != f]
-        stored = repo.seen_flows(db, unsettled) if unsettled else {}
+        flows = self._flows()
+        stored = flows.seen_flows(unsettled) if unsettled else {}
         for record, fact in zip(records, facts, strict=True):
             if once[record.key] == 1 and (
                     settled.get(record.key) == fact
-                    or fx_effects.is_unchanged(stored.get(record.key), record)):
+                    or is_unchanged(stored.get(record.key), record)):
                 settled[record.key] = fact
                 applied.append(NO_EFFECTS)  # what store_record would do, without
                 continue                    # a transaction per known record
@@ -290,7 +300,7 @@ class CashFlowActor(BaseActor):
                     rates = rate_table(self.ctx, db)
                 if context is None:  # built here, in the actor thread; rebuilt after a
                     context = self._context_for(rates)  # deposit changed bucket values
-                eff = repo.store_record(db, record, context, now, present)
+                eff = flows.store_record(record, rules(context), now, present)
             except MissingRate as exc:
                 self.log.warning("cash_flow_missing_rate", key=record.key, error=str(exc))
                 missing_rate.append(record.key)
@@ -370,7 +380,7 @@ class CashFlowActor(BaseActor):
 
     def _publish(self, eff: Effects, record: CashFlowRecord) -> None:
         for event in eff.events:
-            if isinstance(event, fx_effects.NeedsReview):
+            if isinstance(event, NeedsReview):
                 self.log.warning("cash_flow_needs_review", key=event.key, reason=event.reason)
                 continue
             self.ctx.bus.publish(event)

@@ -16,7 +16,6 @@ import structlog
 
 from arduino_trader.adapters.store import (
     bucket_repo,
-    cash_flow_repo,
     market_repo,
     securities_repo,
     trade_history_coverage,
@@ -42,6 +41,7 @@ from arduino_trader.domain.execution.fx_safety import FxFacts, FxLimits
 from arduino_trader.domain.fx_exchange import FxFee, FxPair
 from arduino_trader.domain.position_limits import position_cap_decimal
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
+from arduino_trader.protocols.cash_flow_store import CashFlowStore
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.order_journal import OrderJournal
@@ -120,12 +120,13 @@ class FactsGatherer:
     instance per order."""
 
     def __init__(self, io: IoRunner, store: Database, journal: OrderJournal,
-                 prices: PriceHistoryStore, broker: Broker, market_open: MarketOpen | None,
-                 mode: LedgerMode) -> None:
+                 prices: PriceHistoryStore, ledger: CashFlowStore, broker: Broker,
+                 market_open: MarketOpen | None, mode: LedgerMode) -> None:
         self._io = io
         self._store = store
         self._journal = journal
         self._prices = prices
+        self._ledger = ledger
         self._broker = broker
         self._market_open = market_open
         self._mode = mode
@@ -212,7 +213,7 @@ class FactsGatherer:
         buckets = self._fact("buckets", lambda: bucket_repo.load_buckets(self._store))
         if buckets is not None and not ledger_applies(buckets):
             return None
-        ledger = self._fact("bucket_cash", lambda: cash_flow_repo.bucket_cash(self._store))
+        ledger = self._fact("bucket_cash", self._ledger.bucket_cash)
         if buckets is None or ledger is None:
             return BucketCash(bucket_id, None)
         balances = ledger.get(bucket_id, {})
@@ -336,7 +337,8 @@ def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> Facts
     calendars = ctx.deps.calendars
     market_open = None if calendars is None else calendars.is_tradable
     return FactsGatherer(ctx.io, ctx.deps.store, ctx.deps.order_journal,
-                         ctx.deps.price_history, broker, market_open, mode)
+                         ctx.deps.price_history, ctx.deps.cash_flows, broker, market_open,
+                         mode)
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:

@@ -117,9 +117,10 @@ class JournalFollowUp:
 
     def _fills(self, record: JournalRecord, entry: JournalEntry, follow: FollowUp,
                mode: LedgerMode, now: datetime) -> list[RecordedFill]:
-        return order_fills(record, entry, follow, mode, now, FactsGatherer(
+        facts = FactsGatherer(
             self._ctx.io, self._store(), self._journal(), self._ctx.deps.price_history,
-            broker_for_facts(self._ctx, mode), None, mode).eur_rate(record.currency))
+            self._ctx.deps.cash_flows, broker_for_facts(self._ctx, mode), None, mode)
+        return order_fills(record, entry, follow, mode, now, facts.eur_rate(record.currency))
 
     def follow_up_all(self, mode: LedgerMode) -> dict[str, int]:
         """Follow every open entry of ``mode`` up once; counts of checked entries, final

@@ -31,6 +31,7 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.store import emergency_runs_repo, maintenance, settings_repo
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
 from arduino_trader.adapters.store.sqlite import SqliteStore
@@ -179,13 +180,13 @@ class TraderDaemon:
                             deps=self.dependencies())
 
     def dependencies(self) -> Dependencies:
-        """The adapters this daemon wires into its actors. From a real broker also its
-        cross rates and listings, which a simulated one does not have."""
+        """The actors' adapters; a real broker also gives its cross rates and listings."""
         broker, paper = self._broker_pair()
         real = not broker.simulated
         return Dependencies(store=self.store, broker=broker, paper_broker=paper,
                             order_journal=SqliteOrderJournal(self.store),
                             price_history=SqlitePriceHistory(self.store),
+                            cash_flows=SqliteCashFlowStore(self.store),
                             calendars=self._calendars, market_data=self._market_source(),
                             caches=self.caches, broker_positions=self._broker_positions,
                             broker_fx=self._broker_eur_per if real else None,
@@ -244,8 +245,7 @@ class TraderDaemon:
         return [p.symbol for p in account.positions]
 
     def _broker_eur_per(self, code: str) -> Decimal:
-        """The EUR value of one unit of ``code`` from the broker's cross rates (checked
-        against the source's rate when an instrument is onboarded)."""
+        """The EUR value of one unit of ``code`` from the broker's cross rates."""
         rates = self.io.run(self._broker_pair()[0].cross_rates("EUR", (code,)), timeout=60)
         rate = rates.get(code)
         if rate is None or rate <= 0:

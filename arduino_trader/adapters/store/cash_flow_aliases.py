@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from arduino_trader.domain.cash_flows.keys import legacy_float_key
-from arduino_trader.domain.cash_flows.records import CashFlowRecord
+from arduino_trader.protocols.cash_flow_store import CashFlowRecord
 from arduino_trader.protocols.money import decimal_to_str
 
 

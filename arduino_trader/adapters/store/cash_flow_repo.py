@@ -1,12 +1,14 @@
-"""Cash flows in the store (migration 0500): each broker record with its effects, the
-flow listings and the bucket ledger.
+"""Cash flows in the store (migration 0500): the cash-flow port
+(:class:`SqliteCashFlowStore`: each broker record with its effects, the bucket ledger)
+and the admin API's flow listings.
 
-:func:`store_record` is the heart of the cash-flow sync: in ONE transaction it reads what
-the store holds for the record's key, asks the pure rules (``apply_record``) what to
-write, and writes it — the row under its UNIQUE key, the bucket ledger rows, the
-dividend row and ``processed_at``. A failure (e.g. a missing FX rate) rolls the whole
-record back; it is retried next sync. Re-running a sync changes nothing. Dividends live
-in ``dividend_repo``, emergency runs in ``emergency_runs_repo``.
+:meth:`SqliteCashFlowStore.store_record` is the heart of the cash-flow sync: in ONE
+transaction it reads what the store holds for the record's key, asks the rules
+(``decide``, the domain's ``apply_record``) what to write, and writes it: the row under
+its UNIQUE key, the bucket ledger rows, the dividend row and ``processed_at``. A failure
+(e.g. a missing FX rate) rolls the whole record back; it is retried next sync. Re-running
+a sync changes nothing. Dividends live in ``dividend_repo``, emergency runs in
+``emergency_runs_repo``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.domain.cash_flows.effects import (
-    EffectContext,
+from arduino_trader.domain.cash_flows.summary import FlowRow, ListQuery
+from arduino_trader.protocols.cash_flow_store import (
+    CashFlowRecord,
+    Decide,
     Effects,
     LedgerEntry,
     SeenFlow,
-    apply_record,
 )
-from arduino_trader.domain.cash_flows.records import CashFlowRecord
-from arduino_trader.domain.cash_flows.summary import FlowRow, ListQuery
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database, Transaction
 
@@ -53,21 +54,6 @@ def _seen(tx: Transaction, key: str) -> SeenFlow | None:
         "SELECT status, processed_at, amount, currency FROM cash_flows "
         "WHERE transaction_id = ?", (key,))
     return None if row is None else _seen_flow(row)
-
-
-def seen_flows(db: Database, keys: Sequence[str]) -> dict[str, SeenFlow]:
-    """What the store holds for each of ``keys`` that it has (one query per 500 keys)."""
-    out: dict[str, SeenFlow] = {}
-    for start in range(0, len(keys), 500):
-        chunk = tuple(keys[start:start + 500])
-        marks = ", ".join("?" for _ in chunk)
-        rows = db.fetch_all(
-            "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
-            f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
-        out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
-    aliases = cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
-    stored = seen_flows(db, sorted(set(aliases.values()))) if aliases else {}
-    return out | {a: stored[k] for a, k in aliases.items() if k in stored}
 
 
 def _insert_row(tx: Transaction, effects: Effects, now: datetime) -> None:
@@ -106,48 +92,89 @@ def _ledger(tx: Transaction, entry: LedgerEntry, now: datetime) -> None:
         (entry.bucket_id, entry.currency, _s(balance), _ts(now)))
 
 
-def store_record(db: Database, record: CashFlowRecord, context: EffectContext,
-                 now: datetime, present: Collection[str] = ()) -> Effects:
-    """Store ``record`` and apply its effects exactly once, in one transaction.
+class SqliteCashFlowStore:
+    """The cash-flow port on the SQLite store (see :class:`CashFlowStore`)."""
 
-    ``context`` (rates, buckets) is built by the caller beforehand: nothing blocking
-    may run inside the transaction on the I/O loop. Raises whatever the rules raise
-    (``MissingRate``) or the store raises; then nothing of this record was written. A
-    record already stored under another key (``cash_flow_aliases``; ``present``: the keys
-    of the same answer) is that row.
-    """
-    with db.transaction() as tx:
-        seen = _seen(tx, record.key)
-        stored = None if seen else cash_flow_aliases.resolve(tx, record, present, now)
-        if stored is not None:
-            record = replace(record, key=stored)
-            seen = _seen(tx, stored)
-        effects = apply_record(seen, record, context)
-        if effects.action == "insert":
-            _insert_row(tx, effects, now)
-        elif effects.action == "update_status":
-            tx.execute(
-                "UPDATE cash_flows SET status = ?, status_c = ?, updated_at = ? "
-                "WHERE transaction_id = ?",
-                (effects.status, record.status_c, _ts(now), record.key))
-        for entry in effects.ledger:
-            _ledger(tx, entry, now)
-        if effects.dividend is not None:
-            d = effects.dividend
-            tx.execute(
-                "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, amount, "
-                "currency, amount_eur, payment_date, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cash_flow_id) DO NOTHING",
-                (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
-                 _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
-        if effects.mark_processed:
-            tx.execute(
-                "UPDATE cash_flows SET processed_at = ? "
-                "WHERE transaction_id = ? AND processed_at IS NULL", (_ts(now), record.key))
-    return effects
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def seen_flows(self, keys: Sequence[str]) -> dict[str, SeenFlow]:
+        """What the store holds for each of ``keys`` that it has (one query per 500
+        keys); a key recorded as an alias answers the row it names."""
+        db = self._db
+        out: dict[str, SeenFlow] = {}
+        for start in range(0, len(keys), 500):
+            chunk = tuple(keys[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            rows = db.fetch_all(
+                "SELECT transaction_id, status, processed_at, amount, currency "  # noqa: S608
+                f"FROM cash_flows WHERE transaction_id IN ({marks})", chunk)  # placeholders
+            out.update((r["transaction_id"], _seen_flow(r)) for r in rows)
+        aliases = cash_flow_aliases.aliased(db, [k for k in keys if k not in out])
+        stored = self.seen_flows(sorted(set(aliases.values()))) if aliases else {}
+        return out | {a: stored[k] for a, k in aliases.items() if k in stored}
+
+    def store_record(self, record: CashFlowRecord, decide: Decide, now: datetime,
+                     present: Collection[str] = ()) -> Effects:
+        """Store ``record`` and apply the effects ``decide`` returns exactly once, in one
+        transaction.
+
+        ``decide`` runs inside the transaction, so it must only compute (its inputs,
+        rates and buckets, are read by the caller beforehand). Raises whatever ``decide``
+        (``MissingRate``) or the store raises; then nothing of this record was written.
+        A record already stored under another key (``cash_flow_aliases``; ``present``:
+        the keys of the same answer) is that row.
+        """
+        with self._db.transaction() as tx:
+            seen = _seen(tx, record.key)
+            stored = None if seen else cash_flow_aliases.resolve(tx, record, present, now)
+            if stored is not None:
+                record = replace(record, key=stored)
+                seen = _seen(tx, stored)
+            effects = decide(seen, record)
+            if effects.action == "insert":
+                _insert_row(tx, effects, now)
+            elif effects.action == "update_status":
+                tx.execute(
+                    "UPDATE cash_flows SET status = ?, status_c = ?, updated_at = ? "
+                    "WHERE transaction_id = ?",
+                    (effects.status, record.status_c, _ts(now), record.key))
+            for entry in effects.ledger:
+                _ledger(tx, entry, now)
+            if effects.dividend is not None:
+                d = effects.dividend
+                tx.execute(
+                    "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, "
+                    "amount, currency, amount_eur, payment_date, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cash_flow_id) DO NOTHING",
+                    (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
+                     _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
+            if effects.mark_processed:
+                tx.execute(
+                    "UPDATE cash_flows SET processed_at = ? "
+                    "WHERE transaction_id = ? AND processed_at IS NULL", (_ts(now), record.key))
+        return effects
+
+    def bucket_cash(self) -> dict[str, dict[str, Decimal]]:
+        """Ledger cash per bucket and currency (``bucket_balances``)."""
+        out: dict[str, dict[str, Decimal]] = {}
+        for r in self._db.fetch_all(
+                "SELECT bucket_id, currency, balance FROM bucket_balances"):
+            out.setdefault(r["bucket_id"], {})[r["currency"]] = Decimal(r["balance"])
+        return out
+
+    def bucket_ledger(self, source_id: str) -> tuple[LedgerEntry, ...]:
+        """The ledger rows booked for one cash flow, in booking order."""
+        rows = self._db.fetch_all(
+            "SELECT bucket_id, type, amount, currency, description, source_kind "
+            "FROM bucket_transactions WHERE source_kind = 'cash_flow' AND source_id = ? "
+            "ORDER BY id", (source_id,))
+        return tuple(LedgerEntry(r["bucket_id"], r["type"], Decimal(r["amount"]),
+                                 r["currency"], source_id, r["description"] or "",
+                                 r["source_kind"]) for r in rows)
 
 
-# -------------------------------------------------------------------------- queries
+# ------------------------------------------------------------- the API's queries
 def flow_row(row: sqlite3.Row) -> dict[str, Any]:
     """The API view of a stored cash flow (``params_json`` is never exposed)."""
     return {k: row[k] for k in (
@@ -181,19 +208,4 @@ def summary_rows(db: Database) -> list[FlowRow]:
     return [FlowRow(r["transaction_type"], r["kind"], r["status"], Decimal(r["amount_eur"]))
             for r in rows]
 
-
-def bucket_ledger(db: Database, source_id: str) -> list[tuple[str, str, Decimal, str]]:
-    """(bucket, type, amount, currency) rows booked for one cash flow."""
-    rows = db.fetch_all(
-        "SELECT bucket_id, type, amount, currency FROM bucket_transactions "
-        "WHERE source_kind = 'cash_flow' AND source_id = ? ORDER BY id", (source_id,))
-    return [(r["bucket_id"], r["type"], Decimal(r["amount"]), r["currency"]) for r in rows]
-
-
-def bucket_cash(db: Database) -> dict[str, dict[str, Decimal]]:
-    """Ledger cash per bucket and currency (``bucket_balances``)."""
-    out: dict[str, dict[str, Decimal]] = {}
-    for r in db.fetch_all("SELECT bucket_id, currency, balance FROM bucket_balances"):
-        out.setdefault(r["bucket_id"], {})[r["currency"]] = Decimal(r["balance"])
-    return out
 

@@ -20,11 +20,11 @@ from aiohttp import web
 from arduino_trader.adapters.store import (
     bucket_repo,
     bucket_trades_repo,
-    cash_flow_repo,
     fx_tables,
     plan_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.domain.emergency import check_rebalance_triggers
 from arduino_trader.domain.execution.bucket_cash import (
@@ -356,7 +356,7 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
     buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
     if not ledger_applies(buckets):
         return
-    ledger = await asyncio.to_thread(cash_flow_repo.bucket_cash, ctx.store)
+    ledger = await asyncio.to_thread(SqliteCashFlowStore(ctx.store).bucket_cash)
     rates = await _rates(ctx)
     live = ctx.settings.current().typed.trading_mode == "live"
     virtual = ZERO if live else ctx.settings.current().typed.virtual_test_cash

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Decimal
-from typing import Literal
 
 from arduino_trader.domain.cash_flows.deposit_split import (
     CORE_ID,
@@ -38,12 +36,19 @@ from arduino_trader.domain.cash_flows.deposit_split import (
     split_deposit,
 )
 from arduino_trader.domain.cash_flows.fx import Rates, to_eur
-from arduino_trader.domain.cash_flows.records import (
-    FINAL_STATUSES,
-    INCOME_KINDS,
+from arduino_trader.domain.cash_flows.records import FINAL_STATUSES, INCOME_KINDS
+from arduino_trader.protocols.cash_flow_store import (
     CashFlowRecord,
+    Decide,
+    DividendRow,
+    Effects,
+    Event,
     FlowKind,
+    LedgerEntry,
+    NeedsReview,
+    SeenFlow,
     Source,
+    StoredRow,
 )
 from arduino_trader.protocols.cash_flows import (
     DepositReceived,
@@ -51,8 +56,6 @@ from arduino_trader.protocols.cash_flows import (
     WithdrawalRecorded,
 )
 from arduino_trader.protocols.money import ZERO, round_money
-
-LedgerType = Literal["deposit", "withdrawal", "fee", "dividend", "trade_buy", "maturity"]
 
 DEFAULT_AUTHORITY: Mapping[str, Source | None] = {
     "deposit": "user_cash_flow",
@@ -69,83 +72,6 @@ DEFAULT_AUTHORITY: Mapping[str, Source | None] = {
     "tax": "user_cash_flow",
     "other": None,  # unclassified: stored, reported, no effect
 }
-
-
-@dataclass(frozen=True)
-class SeenFlow:
-    """What the store holds for a key: its status, whether effects were applied, and
-    (when known) its stored amount and currency, to detect a record whose money facts
-    changed under the same key."""
-
-    status: str
-    processed: bool
-    amount: Decimal | None = None
-    currency: str | None = None
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One bucket ledger row (``bucket_transactions``), signed, keyed for idempotency by
-    (source_kind, source_id, bucket_id, type)."""
-
-    bucket_id: str
-    type: LedgerType
-    amount: Decimal
-    currency: str
-    source_id: str
-    description: str = ""
-    source_kind: str = "cash_flow"
-
-
-@dataclass(frozen=True)
-class DividendRow:
-    """One ``dividend_history`` row created from a cash flow (UNIQUE cash_flow_key)."""
-
-    cash_flow_key: str
-    symbol: str
-    isin: str
-    amount: Decimal
-    currency: str
-    amount_eur: Decimal
-    payment_date: date
-    bucket_id: str
-
-
-@dataclass(frozen=True)
-class NeedsReview:
-    """Something a human should look at (logged as a warning, never auto-fixed)."""
-
-    key: str
-    reason: str
-
-
-Event = DepositReceived | DividendReceived | WithdrawalRecorded | NeedsReview
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    """The ``cash_flows`` row to insert for a new record."""
-
-    record: CashFlowRecord
-    amount_eur: Decimal
-
-
-@dataclass(frozen=True)
-class Effects:
-    """What the actor must write for one record, in one transaction.
-
-    ``action``: ``insert`` (new key, ``row`` set), ``update_status`` (known key whose
-    status changed) or ``none``. ``mark_processed``: set ``processed_at`` now.
-    """
-
-    action: Literal["insert", "update_status", "none"]
-    row: StoredRow | None = None
-    status: str = ""
-    mark_processed: bool = False
-    ledger: tuple[LedgerEntry, ...] = ()
-    dividend: DividendRow | None = None
-    events: tuple[Event, ...] = ()
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +111,12 @@ def is_unchanged(seen: SeenFlow | None, record: CashFlowRecord) -> bool:
     return (seen is not None and seen.status == record.status
             and seen.amount == record.amount and seen.currency == record.currency
             and (seen.processed or not record.completed))
+
+
+def rules(context: EffectContext) -> Decide:
+    """:func:`apply_record` under ``context``: what the store's ``store_record`` runs in
+    the record's transaction."""
+    return lambda seen, record: apply_record(seen, record, context)
 
 
 def apply_record(seen: SeenFlow | None, record: CashFlowRecord,

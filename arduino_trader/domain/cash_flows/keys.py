@@ -15,7 +15,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from arduino_trader.domain.cash_flows.records import Source
+from arduino_trader.protocols.cash_flow_store import Source
 
 _PREFIX: dict[Source, str] = {
     "cps": "cps",

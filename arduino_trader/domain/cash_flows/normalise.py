@@ -24,14 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from arduino_trader.domain.cash_flows.keys import content_key
-from arduino_trader.domain.cash_flows.records import (
-    CashFlowRecord,
-    Normalised,
-    Rejection,
-    Source,
-)
+from arduino_trader.domain.cash_flows.records import Normalised, Rejection
 from arduino_trader.domain.cash_flows.row_readers import Draft, RowRead, read_row
 from arduino_trader.protocols.broker import CashFlow, CpsRequest
+from arduino_trader.protocols.cash_flow_store import CashFlowRecord, Source
 
 KNOWN_CURRENCIES: frozenset[str] = frozenset({
     "EUR", "USD", "GBP", "HKD", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "JPY",

@@ -17,14 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.domain.cash_flows.keys import InvalidKey, broker_key
-from arduino_trader.domain.cash_flows.records import (
-    CashFlowRecord,
-    FlowKind,
-    Rejection,
-    Source,
-    status_from_code,
-)
+from arduino_trader.domain.cash_flows.records import Rejection, status_from_code
 from arduino_trader.domain.cash_flows.type_codes import meaning
+from arduino_trader.protocols.cash_flow_store import CashFlowRecord, FlowKind, Source
 from arduino_trader.protocols.money import (
     InvalidAmount,
     parse_currency,

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from arduino_trader.domain.cash_flows.effects import DepositReceived, Effects, NeedsReview
 from arduino_trader.domain.cash_flows.records import Normalised
+from arduino_trader.protocols.cash_flow_store import Effects, NeedsReview
+from arduino_trader.protocols.cash_flows import DepositReceived
 from arduino_trader.protocols.money import CENT, ZERO
 
 MAX_LIST_LIMIT = 10_000

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arduino_trader.domain.cash_flows.records import FlowKind
+from arduino_trader.protocols.cash_flow_store import FlowKind
 
 TRANSFER_CODES: frozenset[str] = frozenset({
     "bank", "sbp", "digital_assets", "card", "sepa", "sepa_instant", "swift", "blik",

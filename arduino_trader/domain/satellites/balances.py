@@ -14,13 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol, cast
+from typing import Literal, cast
 
 from arduino_trader.domain.cash_flows.deposit_split import (
     BucketShare,
     DepositSplitError,
     split_deposit,
 )
+from arduino_trader.protocols.cash_flow_store import LedgerEntry as FlowEntry
 from arduino_trader.protocols.money import CENT, ZERO, round_money
 
 from .records import (
@@ -284,26 +285,7 @@ def deposit(amount: Decimal, currency: str, cash_flow_id: str, now: datetime, *,
                  for bucket_id, share in split.allocations)
 
 
-class CashFlowRow(Protocol):
-    """The shape of a ledger row built by the cash-flow domain (``effects.LedgerEntry``)."""
-
-    @property
-    def bucket_id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def source_id(self) -> str: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def source_kind(self) -> str: ...
-
-
-def from_cash_flow(rows: Iterable[CashFlowRow], now: datetime) -> tuple[LedgerEntry, ...]:
+def from_cash_flow(rows: Iterable[FlowEntry], now: datetime) -> tuple[LedgerEntry, ...]:
     """The cash-flow domain's ledger rows as entries of this ledger (same keys, same
     signs); an unknown type or source kind is refused by :class:`LedgerEntry`."""
     return tuple(_entry(r.bucket_id, r.currency, cast(EntryType, r.type), r.amount,
