@@ -13,13 +13,13 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.adapters.store import fx_journal, market_repo
-from arduino_trader.adapters.store.fx_journal import FxFill
+from arduino_trader.adapters.store import market_repo
 from arduino_trader.adapters.store.order_journal import NewOrder, SqliteOrderJournal
 from arduino_trader.domain.execution.journal import FollowUp
 from arduino_trader.domain.execution.orders import client_order_id
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.market_data import FxRate
+from arduino_trader.protocols.order_journal import FxFill
 
 START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday: the FX market is open
 
@@ -104,8 +104,7 @@ def _fill(daemon: ProbeDaemon, n: int, at: datetime) -> None:
                   "EUR", Decimal(-10), "USD", Decimal("10.80"), at, "manual", "core",
                   "research")
     follow = FollowUp("filled", None, 21, Decimal(10), (), "test")
-    fx_journal.apply_fx_follow_up(daemon.store, cid,
-                                                follow, [fill], at)
+    SqliteOrderJournal(daemon.store).apply_exchange_follow_up(cid, follow, [fill], at)
 
 
 def test_the_fx_ledger_lists_newest_first_and_bounds_the_limit(daemon: ProbeDaemon,

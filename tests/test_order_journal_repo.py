@@ -24,6 +24,7 @@ from arduino_trader.protocols.broker import Fill, Order
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.order_journal import (
     FollowUp,
+    FxFill,
     JournalEntry,
     NewOrder,
     OrderJournal,
@@ -166,3 +167,23 @@ def test_each_fill_is_recorded_once_however_often_its_follow_up_is_applied(
             assert still_open.entry.known_trade_ids == {int(k[5:]) for k in every}
         finally:
             db.close()
+
+
+def test_an_exchange_follow_up_books_its_fills_once_in_the_fx_ledger(
+        store: SqliteStore, journal: SqliteOrderJournal) -> None:
+    intent = OrderIntent("FX:EUR/USD", "EUR/USD", "SELL", Decimal(100), "autonomous")
+    record = journal.journal_order(NewOrder(intent, "fx:r1", 100, Decimal("1.08"), "USD",
+                                            "live", "core", "test"),
+                                   START, client_order_id).record
+    fill = FxFill("live:31", 55, "EUR/USD", "SELL", Decimal(100), Decimal("1.08"), "EUR",
+                  Decimal(-100), "USD", Decimal("108.00"), START, "autonomous", "core", "live")
+    filled = FollowUp("filled", 55, 21, Decimal(100), (), "test")
+    at = START + timedelta(minutes=1)
+    assert journal.apply_exchange_follow_up(record.client_order_id, filled, [fill], at) == (
+        fill,)
+    assert journal.apply_exchange_follow_up(record.client_order_id, filled, [fill], at) == ()
+    (row,) = store.fetch_all("SELECT * FROM fx_trades")
+    assert (row["trade_key"], Decimal(row["base_amount"]), Decimal(row["quote_amount"])) == (
+        "live:31", Decimal(-100), Decimal("108.00"))
+    assert journal.state_of(record.client_order_id) == "filled"
+    assert store.fetch_all("SELECT * FROM trades") == []  # never in the security ledger

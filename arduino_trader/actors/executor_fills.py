@@ -9,12 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from arduino_trader.adapters.store.fx_journal import FxFill
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.fx_exchange import FxPair
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.order_journal import (
     FollowUp,
+    FxFill,
     JournalEntry,
     JournalRecord,
     OrderJournal,

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from arduino_trader.adapters.store import fx_journal
 from arduino_trader.domain.execution.facts import LedgerMode
 from arduino_trader.domain.execution.journal import FINAL_STATES, follow_up
 from arduino_trader.domain.fx_exchange import FxPair, pair_from_journal_isin
@@ -99,8 +98,8 @@ class JournalFollowUp:
                   ) -> tuple[str | None, int]:
         """An exchange entry: the state change and its fills go to the FX ledger."""
         fills = exchange_fills(pair, record, entry, follow, mode, now)
-        recorded = fx_journal.apply_fx_follow_up(
-            self._store(), entry.client_order_id, follow, fills, now)
+        recorded = self._journal().apply_exchange_follow_up(
+            entry.client_order_id, follow, fills, now)
         for f in recorded:
             self._log.info("exchange_recorded", trade_key=f.trade_key, symbol=f.symbol,
                            side=f.side, base=f"{f.base_amount} {f.base_currency}",

@@ -4,7 +4,8 @@ Every order is journaled (committed, with its client id) before it is sent; afte
 only a definite broker answer moves its entry. The operations below are synchronous,
 called from the executor's own thread, and return frozen records only. Each write that
 moves money is one transaction: the entry before the send; a follow-up's state change
-together with its fills, each fill stored once (keyed by the broker's trade id).
+together with its fills, each fill stored once (keyed by the broker's trade id), a
+security order's in the trade ledger and a currency exchange's in the FX ledger.
 """
 
 from __future__ import annotations
@@ -145,6 +146,27 @@ class RecordedFill:
 
 
 @dataclass(frozen=True)
+class FxFill:
+    """A fill of an exchange order as the FX ledger stores it: both currencies' amounts
+    signed (what the account received is positive)."""
+
+    trade_key: str
+    broker_order_id: int | None
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    base_currency: str
+    base_amount: Decimal
+    quote_currency: str
+    quote_amount: Decimal
+    executed_at: datetime
+    source: str
+    bucket_id: str
+    mode: LedgerMode
+
+
+@dataclass(frozen=True)
 class OpenBuy:
     """The unfilled rest of a journaled buy that is not final yet."""
 
@@ -200,6 +222,13 @@ class OrderJournal(Protocol):
                         ) -> tuple[RecordedFill, ...]:
         """Store the new state and the fills in one transaction; the fills that were new
         (a trade key already in the ledger is not recorded again)."""
+        ...
+
+    def apply_exchange_follow_up(self, client_order_id: int, follow: FollowUp,
+                                 fills: Sequence[FxFill], now: datetime
+                                 ) -> tuple[FxFill, ...]:
+        """An exchange order's :meth:`apply_follow_up`: the new state and its fills in the
+        FX ledger, one transaction; the fills that were new."""
         ...
 
     def open_entries(self, mode: LedgerMode) -> tuple[OpenEntry, ...]:

@@ -4,8 +4,10 @@
 :class:`~arduino_trader.protocols.order_journal.OrderJournal` port. Every write that moves
 money is one transaction: a journal entry before the order is sent; a follow-up's state
 change together with its fills; fills keyed by the broker's trade id so a repeated
-follow-up records nothing twice. The admin API's listings (``list_orders``,
-``list_trades``, ``list_rejections``) stay functions returning JSON-ready rows.
+follow-up records nothing twice; an exchange order's fills go to the FX ledger
+(``fx_trades``, migration 0410). The admin API's listings (``list_orders``,
+``list_trades``, ``list_rejections``; the FX ledger's in ``fx_journal``) stay functions
+returning JSON-ready rows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.order_journal import (
     ClientId,
     FollowUp,
+    FxFill,
     JournalConflict,
     Journaled,
     JournalEntry,
@@ -85,6 +88,22 @@ def entry_of(record: JournalRecord, trade_ids: frozenset[int]) -> JournalEntry:
         side=record.side, quantity=record.quantity, state=record.state,
         created_at=record.created_at, broker_order_id=record.broker_order_id,
         filled=record.filled_quantity, known_trade_ids=trade_ids)
+
+
+
+def _store_fx_fill(tx: Transaction, row_id: int, fill: FxFill, now: datetime) -> bool:
+    """Insert one exchange fill under its trade key; False when it was there already."""
+    cur = tx.execute(
+        "INSERT OR IGNORE INTO fx_trades (trade_key, order_row, broker_order_id, symbol,"
+        " side, quantity, price, base_currency, base_amount, quote_currency, quote_amount,"
+        " fee, executed_at, source, bucket_id, mode, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+        (fill.trade_key, row_id, fill.broker_order_id, fill.symbol, fill.side,
+         decimal_to_str(fill.quantity), decimal_to_str(fill.price), fill.base_currency,
+         decimal_to_str(fill.base_amount), fill.quote_currency,
+         decimal_to_str(fill.quote_amount), int(fill.executed_at.timestamp()), fill.source,
+         fill.bucket_id, fill.mode, int(now.timestamp())))
+    return bool(cur.rowcount)
 
 
 class SqliteOrderJournal:
@@ -168,6 +187,20 @@ class SqliteOrderJournal:
             row_id = entry_row(tx, client_order_id)
             for fill in fills:
                 if _store_fill(tx, row_id, fill, now):
+                    recorded.append(fill)
+            record_follow_up(tx, client_order_id, follow, now)
+        return tuple(recorded)
+
+    def apply_exchange_follow_up(self, client_order_id: int, follow: FollowUp,
+                                 fills: Sequence[FxFill], now: datetime
+                                 ) -> tuple[FxFill, ...]:
+        """Store an exchange entry's new state and its fills (``fx_trades``) in one
+        transaction; the fills that were new (a known trade key is skipped)."""
+        recorded: list[FxFill] = []
+        with self._db.transaction() as tx:
+            row_id = entry_row(tx, client_order_id)
+            for fill in fills:
+                if _store_fx_fill(tx, row_id, fill, now):
                     recorded.append(fill)
             record_follow_up(tx, client_order_id, follow, now)
         return tuple(recorded)
