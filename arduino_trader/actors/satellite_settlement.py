@@ -13,7 +13,6 @@ from typing import Any
 
 from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
 from arduino_trader.adapters.store import satellites_repo as repo
-from arduino_trader.adapters.store.epoch import from_epoch
 from arduino_trader.domain.satellites import balances, dividend_router, drawdown
 from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry, SatelliteError
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
@@ -133,29 +132,20 @@ def settle_missing(ctx: ActorContext, log: Any) -> dict[str, int]:
     row is keyed by its trade key, so running this again changes nothing."""
     modes = read_facts(ctx).modes()
     counts = {"fills": 0, "exchanges": 0, "fees": 0}
-    for r in bucket_trades_repo.unsettled_fills(store(ctx), modes):
-        settle_trade(ctx, log, TradeExecuted(
-            r["trade_key"], r["isin"], r["symbol"], r["side"], Decimal(r["quantity"]),
-            Decimal(r["price"]), r["currency"], from_epoch(r["executed_at"]), r["source"],
-            r["bucket_id"], r["mode"]))
+    for fill in bucket_trades_repo.unsettled_fills(store(ctx), modes):
+        settle_trade(ctx, log, fill)
         counts["fills"] += 1
-    for r in bucket_trades_repo.unsettled_exchanges(store(ctx), modes):
-        settle_exchange(ctx, log, CurrencyExchanged(
-            r["trade_key"], r["symbol"], r["side"], r["base_currency"],
-            Decimal(r["base_amount"]), r["quote_currency"], Decimal(r["quote_amount"]),
-            Decimal(r["price"]), from_epoch(r["executed_at"]), r["source"], r["bucket_id"],
-            r["mode"]))
+    for exchange in bucket_trades_repo.unsettled_exchanges(store(ctx), modes):
+        settle_exchange(ctx, log, exchange)
         counts["exchanges"] += 1
     buckets = bucket_repo.load_buckets(store(ctx))
-    for r in bucket_trades_repo.unbooked_fees(store(ctx), modes):
-        fee = Decimal(r["fee"])
-        if fee <= 0 or r["settled"] is None:  # nothing to book, or booked with its fill
+    for f in bucket_trades_repo.unbooked_fees(store(ctx), modes):
+        if f.fee <= 0 or f.settled is None:  # nothing to book, or booked with its fill
             continue
-        if r["value"] is not None and \
-                abs(Decimal(r["settled"])) != round_money(Decimal(r["value"])):
+        if f.value is not None and abs(f.settled) != round_money(f.value):
             continue  # settled net of its fee before fees had a row of their own
-        settle_fee(ctx, log, known_bucket(log, buckets, r["bucket_id"], r["trade_key"]),
-                   fee, r["currency"], r["trade_key"])
+        settle_fee(ctx, log, known_bucket(log, buckets, f.bucket_id, f.trade_key),
+                   f.fee, f.currency, f.trade_key)
         counts["fees"] += 1
     if any(counts.values()):
         log.warning("unsettled_records_settled", **counts)

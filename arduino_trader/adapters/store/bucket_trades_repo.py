@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from arduino_trader.domain.satellites.performance import ClosedTrade, ValuePoint
+from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database
 
@@ -79,27 +80,54 @@ _UNBOOKED_FEES = (
     "b.source_kind = 'trade' AND b.source_id = f.trade_key || ':fee')")
 
 
-def unsettled_fills(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
-    """Fills of our own orders (``modes``) that no ledger row settles yet, oldest first:
-    their in-memory ``TradeExecuted`` was lost (a crash after the fill's commit) or never
-    sent (the broker sync stored the fill first)."""
+@dataclass(frozen=True)
+class UnbookedFee:
+    """A known commission of a fill or an exchange that has no fee row in the ledger."""
+
+    trade_key: str
+    bucket_id: str
+    fee: Decimal
+    currency: str
+    value: Decimal | None
+    """The fill's value (None for an exchange)."""
+    settled: Decimal | None
+    """The amount of the trade's settlement row (None while it is unsettled)."""
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def unsettled_fills(db: Database, modes: Sequence[str]) -> tuple[TradeExecuted, ...]:
+    """Fills of our own orders (``modes``) that no ledger row settles yet, oldest first,
+    as the executor published them: their in-memory ``TradeExecuted`` was lost (a crash
+    after the fill's commit) or never sent (the broker sync stored the fill first)."""
     marks = ", ".join("?" for _ in modes)
-    return list(db.fetch_all(_UNSETTLED_FILLS.format(marks=marks), tuple(modes)))
+    rows = db.fetch_all(_UNSETTLED_FILLS.format(marks=marks), tuple(modes))
+    return tuple(TradeExecuted(
+        r["trade_key"], r["isin"], r["symbol"], r["side"], Decimal(r["quantity"]),
+        Decimal(r["price"]), r["currency"], from_epoch(r["executed_at"]), r["source"],
+        r["bucket_id"], r["mode"]) for r in rows)
 
 
-def unsettled_exchanges(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
-    """``fx_trades`` rows (``modes``) that no ledger row settles yet, oldest first."""
+def unsettled_exchanges(db: Database, modes: Sequence[str]
+                        ) -> tuple[CurrencyExchanged, ...]:
+    """Exchange fills (``modes``) that no ledger row settles yet, oldest first, as the
+    executor published them."""
     marks = ", ".join("?" for _ in modes)
-    return list(db.fetch_all(_UNSETTLED_EXCHANGES.format(marks=marks), tuple(modes)))
+    rows = db.fetch_all(_UNSETTLED_EXCHANGES.format(marks=marks), tuple(modes))
+    return tuple(CurrencyExchanged(
+        r["trade_key"], r["symbol"], r["side"], r["base_currency"], Decimal(r["base_amount"]),
+        r["quote_currency"], Decimal(r["quote_amount"]), Decimal(r["price"]),
+        from_epoch(r["executed_at"]), r["source"], r["bucket_id"], r["mode"]) for r in rows)
 
 
-def unbooked_fees(db: Database, modes: Sequence[str]) -> list[sqlite3.Row]:
-    """Known commissions of our fills and exchanges with no fee row yet: trade key,
-    bucket, fee, its currency, the fill's value (None for an exchange) and the amount
-    of its settlement row (None while the fill itself is unsettled)."""
+def unbooked_fees(db: Database, modes: Sequence[str]) -> tuple[UnbookedFee, ...]:
+    """Known commissions of our fills and exchanges with no fee row yet."""
     marks = ", ".join("?" for _ in modes)
-    return list(db.fetch_all(_UNBOOKED_FEES.format(marks=marks),
-                             tuple(modes) + tuple(modes)))
+    rows = db.fetch_all(_UNBOOKED_FEES.format(marks=marks), tuple(modes) + tuple(modes))
+    return tuple(UnbookedFee(r["trade_key"], r["bucket_id"], Decimal(r["fee"]), r["currency"],
+                             _decimal(r["value"]), _decimal(r["settled"])) for r in rows)
 
 
 def bucket_trades(db: Database, bucket_id: str, symbol: str,
