@@ -23,8 +23,9 @@ from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
-from arduino_trader.adapters.store import bucket_trades_repo, market_repo
+from arduino_trader.adapters.store import market_repo
 from arduino_trader.adapters.store import satellites_repo as sat_repo
+from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -185,7 +186,7 @@ def test_fills_the_sync_imports_first_keep_their_order_and_are_announced_once(
     again = rig.bus.ask("cash_flows", RunJob("dividend_reinvestment", "drip-2"), 120)
     assert again.details["buys"] == []
     # the satellite holds its shares and paid for them; core holds the DRIP's
-    holdings = bucket_trades_repo.holdings(rig.store, ("live",))
+    holdings = SqliteBucketTrades(rig.store).holdings(("live",))
     assert holdings["s1"] == {SAP[1]: D(3)}
     assert holdings["core"] == {VWCE[1]: D(4)}
     paid = rig.rows("SELECT bucket_id, amount FROM bucket_transactions WHERE "

@@ -20,11 +20,11 @@ from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import (
     bucket_repo,
-    bucket_trades_repo,
     market_repo,
     securities_repo,
 )
 from arduino_trader.adapters.store import satellites_repo as repo
+from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -315,7 +315,7 @@ def test_fill_settles_against_its_bucket_and_sell_pnl_feeds_the_streak(rig: Rig)
     assert rig.balance("s1") == D("897.5")
     bucket = bucket_repo.load_buckets(rig.store)["s1"]
     assert bucket.consecutive_losses == 1
-    trades = bucket_trades_repo.closed_trades(rig.store, "s1")
+    trades = SqliteBucketTrades(rig.store).closed_trades("s1")
     assert [t.realized_pnl for t in trades] == [D("-102.5")]
     # a fill tagged with an unknown bucket settles on core, never disappears
     rig.tell(rig.trade("research:3", "ghost", "BUY", "XYZ", "1", "5"))
@@ -563,7 +563,7 @@ def test_maintenance_hibernates_at_35_percent_and_recovers_gradually(rig: Rig) -
     rig.job("satellite_maintenance")
     s1 = bucket_repo.load_buckets(rig.store)["s1"]
     assert s1.status == "active" and s1.reawakening.stage == 1
-    series = bucket_trades_repo.value_series(rig.store, "s1")
+    series = SqliteBucketTrades(rig.store).value_series("s1")
     assert [p.value_eur for p in series] == [D("1000"), D("650"), D("720")]
     # broker down: values unknown, nothing is hibernated on a guess
     rig.broker.down = True

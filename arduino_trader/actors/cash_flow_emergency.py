@@ -22,7 +22,6 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from arduino_trader.adapters.store import (
-    bucket_trades_repo,
     emergency_recs,
     emergency_runs_repo,
     securities_repo,
@@ -159,7 +158,7 @@ class _Run:
     def holdings(self, account: AccountSnapshot) -> list[Holding]:
         """The account's positions, each bucket's part on its own (fills of this mode)."""
         mode = "live" if self.ctx.settings().typed.trading_mode == "live" else "research"
-        fills = bucket_trades_repo.holdings(self.db, (mode,))
+        fills = self.ctx.deps.bucket_trades.holdings((mode,))
         return [h for h in _holdings(account, self.secs, fills)
                 if (h.symbol, h.bucket_id) not in self.refused]
 

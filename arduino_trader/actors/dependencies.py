@@ -17,6 +17,7 @@ from typing import Protocol
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.bucket_trades import BucketTrades
 from arduino_trader.protocols.cash_flow_store import CashFlowStore
 from arduino_trader.protocols.market_data import Listing, MarketData
 from arduino_trader.protocols.order_journal import OrderJournal
@@ -56,6 +57,8 @@ class Dependencies:
     """The daily bars of every security (on ``store``)."""
     cash_flows: CashFlowStore
     """The broker's cash flows and the bucket-ledger rows they booked (on ``store``)."""
+    bucket_trades: BucketTrades
+    """The fills, exchanges and value history the satellite manager reads (on ``store``)."""
     calendars: MarketCalendars | None = None
     market_data: MarketData | None = None
     caches: CacheRegistrar | None = None

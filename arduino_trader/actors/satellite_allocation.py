@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
+from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.domain.satellites import meta_allocator, performance
 from arduino_trader.domain.satellites.records import Bucket, SatelliteError, SatelliteSettings
 from arduino_trader.protocols.messages import JobOutcome
@@ -29,8 +29,8 @@ def scores(ctx: ActorContext, buckets: Mapping[str, Bucket], now: datetime
             continue
         own = settings.get(bucket.id) or SatelliteSettings(bucket.id)
         metrics = performance.bucket_metrics(
-            bucket_trades_repo.closed_trades(store(ctx), bucket.id),
-            bucket_trades_repo.value_series(store(ctx), bucket.id), now=now,
+            ctx.deps.bucket_trades.closed_trades(bucket.id),
+            ctx.deps.bucket_trades.value_series(bucket.id), now=now,
             period_days=own.evaluation_period_days,
             risk_free_rate=float(own.risk_free_rate), sortino_mar=float(own.sortino_mar))
         scores[bucket.id] = None if metrics is None else metrics.composite_score

@@ -16,16 +16,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_trades_repo, market_repo
+from arduino_trader.adapters.store import market_repo
 from arduino_trader.domain.satellites import aggression as aggr
 from arduino_trader.domain.satellites import reawakening
 from arduino_trader.domain.satellites.balances import BalanceBook
-from arduino_trader.domain.satellites.performance import ValuePoint
 from arduino_trader.domain.satellites.positions import average_costs as bucket_average_costs
 from arduino_trader.domain.satellites.positions import bucket_positions
 from arduino_trader.domain.satellites.records import CORE_ID, Bucket
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.broker_errors import BrokerError
+from arduino_trader.protocols.bucket_trades import BucketTrades, ValuePoint
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
@@ -52,10 +52,11 @@ class Facts:
     """Reads the store and the broker for one decision: the rates, the broker snapshot
     and the attributed holdings are read once per instance."""
 
-    def __init__(self, io: IoRunner, db: Database, broker: Broker | None,
-                 fx_age: tuple[date, int] | None = None) -> None:
+    def __init__(self, io: IoRunner, db: Database, trades: BucketTrades,
+                 broker: Broker | None, fx_age: tuple[date, int] | None = None) -> None:
         self.io = io
         self.db = db
+        self.trades = trades
         self.broker = broker
         self.fx_age = fx_age  # (today, market_data.fx_max_age_days): older rates unused
         self._account: AccountSnapshot | None = None
@@ -99,7 +100,7 @@ class Facts:
     def holdings(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: quantity}} attributed by the fills."""
         if self._holdings is None:
-            self._holdings = bucket_trades_repo.holdings(self.db, self.modes())
+            self._holdings = self.trades.holdings(self.modes())
         return self._holdings
 
     @staticmethod
@@ -123,7 +124,7 @@ class Facts:
 
     def average_costs(self) -> dict[str, dict[str, Decimal]]:
         """{bucket: {symbol: average cost per share}} of each bucket's own open fills."""
-        rows = bucket_trades_repo.all_trades(self.db, self.modes())
+        rows = self.trades.all_trades(self.modes())
         return bucket_average_costs((r.bucket_id, r.symbol, r.side, r.quantity, r.price)
                                     for r in rows)
 
@@ -171,7 +172,7 @@ class Facts:
     def realized_pnl(self, bucket_id: str, symbol: str, trade_key: str) -> Decimal | None:
         """Realised P&L of the sell ``trade_key`` at the bucket's average cost (fees
         included); None when the bucket held nothing to sell."""
-        rows = bucket_trades_repo.bucket_trades(self.db, bucket_id, symbol, self.modes())
+        rows = self.trades.bucket_trades(bucket_id, symbol, self.modes())
         qty, cost = ZERO, ZERO
         for row in rows:
             fee = row.fee or ZERO

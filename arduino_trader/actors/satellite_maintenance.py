@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
+from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, drawdown, reawakening, targets
 from arduino_trader.domain.satellites.records import Bucket
@@ -31,7 +31,7 @@ def run_maintenance(ctx: ActorContext, log: Any, books: repo.BookReader) -> JobO
         bucket = result.bucket
         value = valuation.values[bucket_id]
         if not bucket.is_core and value is not None:
-            series = bucket_trades_repo.value_series(store(ctx), bucket_id)
+            series = ctx.deps.bucket_trades.value_series(bucket_id)
             cool = reawakening.evaluate_cooldown(bucket.cooldown, now,
                                                  trailing_return(series, now, value))
             if cool.state != bucket.cooldown:
@@ -58,7 +58,7 @@ def run_maintenance(ctx: ActorContext, log: Any, books: repo.BookReader) -> JobO
             flows[bucket_id] = sum((a * facts.eur_per(c) for c, a in per.items()), ZERO)
         except MissingRate:
             continue
-    bucket_trades_repo.record_values(store(ctx), now.date(), known, flows)
+    ctx.deps.bucket_trades.record_values(now.date(), known, flows)
     ok = not errors
     summary = (f"{len(results)} buckets maintained"
                + (f", {len(errors)} without value" if errors else ""))

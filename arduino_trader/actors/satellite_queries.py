@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
+from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
@@ -36,7 +36,7 @@ def aggressions(ctx: ActorContext, state: State, facts: Facts
         value = valuation.values.get(bucket.id)
         if bucket.is_core or value is None or valuation.total is None:
             continue
-        series = bucket_trades_repo.value_series(store(ctx), bucket.id)
+        series = ctx.deps.bucket_trades.value_series(bucket.id)
         effective[bucket.id], details[bucket.id] = effective_aggression(
             bucket, value, valuation.total, series, now)
     return effective, details, valuation.values

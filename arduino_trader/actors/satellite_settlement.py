@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo, bucket_trades_repo
+from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, dividend_router, drawdown
 from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry, SatelliteError
@@ -48,7 +48,7 @@ def settle_trade(ctx: ActorContext, log: Any, msg: TradeExecuted) -> None:
     if msg.mode not in facts.modes():
         return
     now = ctx.clock.now()
-    row = bucket_trades_repo.trade(store(ctx), msg.trade_key)
+    row = ctx.deps.bucket_trades.trade(msg.trade_key)
     value = row.value if row is not None else msg.quantity * msg.price
     side: balances.TradeSide = "buy" if msg.side == "BUY" else "sell"
     buckets = bucket_repo.load_buckets(store(ctx))
@@ -132,14 +132,14 @@ def settle_missing(ctx: ActorContext, log: Any) -> dict[str, int]:
     row is keyed by its trade key, so running this again changes nothing."""
     modes = read_facts(ctx).modes()
     counts = {"fills": 0, "exchanges": 0, "fees": 0}
-    for fill in bucket_trades_repo.unsettled_fills(store(ctx), modes):
+    for fill in ctx.deps.bucket_trades.unsettled_fills(modes):
         settle_trade(ctx, log, fill)
         counts["fills"] += 1
-    for exchange in bucket_trades_repo.unsettled_exchanges(store(ctx), modes):
+    for exchange in ctx.deps.bucket_trades.unsettled_exchanges(modes):
         settle_exchange(ctx, log, exchange)
         counts["exchanges"] += 1
     buckets = bucket_repo.load_buckets(store(ctx))
-    for f in bucket_trades_repo.unbooked_fees(store(ctx), modes):
+    for f in ctx.deps.bucket_trades.unbooked_fees(modes):
         if f.fee <= 0 or f.settled is None:  # nothing to book, or booked with its fill
             continue
         if f.value is not None and abs(f.settled) != round_money(f.value):

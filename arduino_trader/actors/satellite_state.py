@@ -36,7 +36,7 @@ def store(ctx: ActorContext) -> Database:
 
 def read_facts(ctx: ActorContext) -> Facts:
     """Fresh facts for one decision (rates older than the FX age limit unused)."""
-    return Facts(ctx.io, store(ctx), ctx.deps.broker, (
+    return Facts(ctx.io, store(ctx), ctx.deps.bucket_trades, ctx.deps.broker, (
         ctx.clock.now().date(), ctx.settings().typed.market_data.fx_max_age_days))
 
 

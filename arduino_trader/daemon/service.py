@@ -31,6 +31,7 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.store import emergency_runs_repo, maintenance, settings_repo
+from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
 from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
@@ -187,6 +188,7 @@ class TraderDaemon:
                             order_journal=SqliteOrderJournal(self.store),
                             price_history=SqlitePriceHistory(self.store),
                             cash_flows=SqliteCashFlowStore(self.store),
+                            bucket_trades=SqliteBucketTrades(self.store),
                             calendars=self._calendars, market_data=self._market_source(),
                             caches=self.caches, broker_positions=self._broker_positions,
                             broker_fx=self._broker_eur_per if real else None,
@@ -223,8 +225,7 @@ class TraderDaemon:
         ]
 
     def _cash_flow_context(self, rates: Any) -> Any:
-        """The cash-flow effects' bucket facts from the satellite manager (deposit split,
-        income destinations); core only while it does not answer."""
+        """The satellite manager's deposit split and income buckets; core only without it."""
         try:
             return self.bus.ask("satellites", GetCashFlowContext(rates), 30)
         except Exception as exc:
@@ -297,10 +298,8 @@ class TraderDaemon:
                          exit_request=self.exit_request, events=hub,
                          started_at=time.monotonic())
         app = create_app(ctx)
-        host = settings.typed.api.host
-        port = self.options.port_override
-        if port is None:
-            port = settings.typed.api.port
+        host, port = settings.typed.api.host, self.options.port_override
+        port = settings.typed.api.port if port is None else port
 
         async def serve() -> tuple[web.AppRunner, int]:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)

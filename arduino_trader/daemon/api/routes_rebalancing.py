@@ -19,11 +19,11 @@ from aiohttp import web
 
 from arduino_trader.adapters.store import (
     bucket_repo,
-    bucket_trades_repo,
     fx_tables,
     plan_repo,
     securities_repo,
 )
+from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
 from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
 from arduino_trader.domain.emergency import check_rebalance_triggers
@@ -206,7 +206,7 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     available = cash_eur(account, rates) if cash is None else cash
     scope = {s for s in set(holdings) | set(targets.weights) if targets.in_scope(s)}
     buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
-    fills = await asyncio.to_thread(bucket_trades_repo.holdings, ctx.store, _fill_modes(ctx))
+    fills = await asyncio.to_thread(SqliteBucketTrades(ctx.store).holdings, _fill_modes(ctx))
     try:
         plan = rebalance_trades(holdings, securities, targets.weights, available, rates,
                                 min_trade_eur=minimum_trade_eur(settings), cost_fixed=fixed,

@@ -19,31 +19,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from arduino_trader.domain import analytics
+from arduino_trader.protocols.bucket_trades import ClosedTrade, ValuePoint
 
 MIN_TRADES = 5
 TRADING_DAYS = analytics.TRADING_DAYS
 CLAMP = 5.0
-
-
-@dataclass(frozen=True)
-class ClosedTrade:
-    """A closed trade of the bucket with its realised P&L (EUR)."""
-
-    closed_at: datetime
-    realized_pnl: Decimal
-
-
-@dataclass(frozen=True)
-class ValuePoint:
-    """The bucket's value at the end of ``day`` and its net external flow that day."""
-
-    day: date
-    value_eur: Decimal
-    net_flow_eur: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
