@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from arduino_trader.domain.satellites.records import Bucket, BucketStatus, new_core
+from arduino_trader.protocols.satellite_records import Bucket, BucketStatus, new_core
 
 T0 = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
 

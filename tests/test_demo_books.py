@@ -18,8 +18,8 @@ from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.demo import DEMO_HOLDINGS, DemoDaemon, demo_settings
 from arduino_trader.daemon.service import DaemonOptions
-from arduino_trader.domain.satellites.records import LedgerEntry
 from arduino_trader.protocols.messages import RunJob
+from arduino_trader.protocols.satellite_records import LedgerEntry
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from arduino_trader.adapters.store import satellites_repo as sat_repo
 from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise
-from arduino_trader.domain.satellites.records import LedgerEntry
+from arduino_trader.protocols.satellite_records import LedgerEntry
 
 D = Decimal
 rig = drip.rig  # the DRIP tests' fixture: sandbox, executor and cash-flow actor

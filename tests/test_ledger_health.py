@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from arduino_trader.domain.satellites import reconciliation
 from arduino_trader.domain.satellites.balances import BalanceBook
-from arduino_trader.domain.satellites.records import LedgerEntry
+from arduino_trader.protocols.satellite_records import LedgerEntry
 
 D = Decimal
 NOW = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)

@@ -37,11 +37,11 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.satellites.parameters import map_parameters
 from arduino_trader.domain.satellites.planning import PlanScope, Skipped
-from arduino_trader.domain.satellites.records import SatelliteSettings
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
 from arduino_trader.protocols.execution import OrderResult, SubmitOrder
 from arduino_trader.protocols.messages import RunJob
 from arduino_trader.protocols.planning import PlanReady, RequestPlan
+from arduino_trader.protocols.satellite_records import SatelliteSettings
 from arduino_trader.protocols.satellites import GetPlanningScopes
 from tests.test_planner_actor import NOW, FakeBroker, Recorder, _seed_universe
 from tests.wiring import wired

@@ -32,7 +32,6 @@ from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.cash_flows.effects import EffectContext
 from arduino_trader.domain.satellites.balances import InsufficientFunds
 from arduino_trader.domain.satellites.planning import PlanScope
-from arduino_trader.domain.satellites.records import LedgerEntry, ReawakeningState
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
 from arduino_trader.protocols.cash_flows import (
     DepositReceived,
@@ -43,6 +42,7 @@ from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.market_data import FxRate
 from arduino_trader.protocols.messages import ComponentStatus, JobOutcome, Ping, RunJob
 from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
+from arduino_trader.protocols.satellite_records import LedgerEntry, ReawakeningState
 from arduino_trader.protocols.satellites import (
     ApplyPreset,
     BucketEvent,

@@ -19,7 +19,7 @@ from arduino_trader.domain.satellites.performance import (
     daily_returns,
     max_drawdown,
 )
-from arduino_trader.domain.satellites.records import AllocationSettings, Bucket
+from arduino_trader.protocols.satellite_records import AllocationSettings, Bucket
 from tests.satellites_helpers import T0, core, d, satellite
 
 SETTINGS = AllocationSettings(satellite_budget_pct=d("0.20"))

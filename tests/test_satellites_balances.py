@@ -23,7 +23,7 @@ from arduino_trader.domain.satellites.dividend_router import (
     owning_bucket,
     route_dividend,
 )
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.satellite_records import (
     ALLOCATION_DEFAULTS,
     AllocationSettings,
     Bucket,

@@ -17,7 +17,7 @@ from arduino_trader.domain.satellites.reawakening import (
     on_trade_result,
     reawakening_multiplier,
 )
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.satellite_records import (
     InvalidBucket,
     ReawakeningState,
     SatelliteSettings,

@@ -9,7 +9,7 @@ import pytest
 
 from arduino_trader.domain.satellites import lifecycle
 from arduino_trader.domain.satellites.lifecycle import InvalidTransition
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.satellite_records import (
     STATUSES,
     Bucket,
     InvalidBucket,

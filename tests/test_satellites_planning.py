@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arduino_trader.domain.satellites import drawdown
 from arduino_trader.domain.satellites.planning import bucket_of_tag, plan_scopes
-from arduino_trader.domain.satellites.records import SatelliteSettings
+from arduino_trader.protocols.satellite_records import SatelliteSettings
 from tests.satellites_helpers import T0, core, d, satellite
 
 RATES = {"EUR": d("1"), "USD": d("0.9")}

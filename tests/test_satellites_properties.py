@@ -25,7 +25,7 @@ from arduino_trader.domain.satellites import (
     targets,
 )
 from arduino_trader.domain.satellites.dividend_router import route_dividend
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.satellite_records import (
     AllocationSettings,
     Bucket,
     LedgerEntry,

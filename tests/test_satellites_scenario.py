@@ -17,7 +17,7 @@ from arduino_trader.domain.satellites import (
 )
 from arduino_trader.domain.satellites.dividend_router import route_dividend
 from arduino_trader.domain.satellites.reawakening import reawakening_multiplier
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.satellite_records import (
     AllocationSettings,
     Bucket,
     LedgerEntry,

@@ -10,7 +10,7 @@ import pytest
 
 from arduino_trader.adapters.store.migrations import _split_statements, migration_files
 from arduino_trader.config.schema import SETTINGS
-from arduino_trader.domain.satellites.records import ALLOCATION_DEFAULTS, ENTRY_TYPES
+from arduino_trader.protocols.satellite_records import ALLOCATION_DEFAULTS, ENTRY_TYPES
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from arduino_trader.domain.planner.models import Holding, PlanResult
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.satellites.parameters import map_parameters
 from arduino_trader.domain.satellites.planning import PlanScope
-from arduino_trader.domain.satellites.records import SatelliteSettings
+from arduino_trader.protocols.satellite_records import SatelliteSettings
 from tests.bundled_plan import bundled_input, last_close
 
 PARAMS = map_parameters(SatelliteSettings("sat1"))  # target_hold_days 91 at the defaults

@@ -6,10 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from arduino_trader.actors.dependencies import Dependencies
-from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
-from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
-from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
-from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
+from arduino_trader.adapters.store.repositories import store_repositories
 from arduino_trader.protocols.store import Database
 
 
@@ -22,12 +19,8 @@ class NoBroker:
 
 def wired(store: Database, *, broker: Any = None, paper_broker: Any = None,
           **optional: Any) -> Dependencies:
-    """:class:`Dependencies` of ``store`` (its order journal, price history, cash flows
-    and bucket trades too), the brokers given (else :class:`NoBroker`) and the optional
-    adapters named in ``optional``."""
+    """:class:`Dependencies` of ``store`` (every repository on it too), the brokers given
+    (else :class:`NoBroker`) and the optional adapters named in ``optional``."""
     return Dependencies(store=store, broker=NoBroker() if broker is None else broker,
                         paper_broker=NoBroker() if paper_broker is None else paper_broker,
-                        order_journal=SqliteOrderJournal(store),
-                        price_history=SqlitePriceHistory(store),
-                        cash_flows=SqliteCashFlowStore(store),
-                        bucket_trades=SqliteBucketTrades(store), **optional)
+                        **store_repositories(store), **optional)

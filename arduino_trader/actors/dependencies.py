@@ -18,6 +18,7 @@ from typing import Protocol
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.bucket_trades import BucketTrades
+from arduino_trader.protocols.buckets import BucketStore
 from arduino_trader.protocols.cash_flow_store import CashFlowStore
 from arduino_trader.protocols.market_data import Listing, MarketData
 from arduino_trader.protocols.order_journal import OrderJournal
@@ -58,6 +59,9 @@ class Dependencies:
     cash_flows: CashFlowStore
     """The broker's cash flows and the bucket-ledger rows they booked (on ``store``)."""
     bucket_trades: BucketTrades
+    """The fills, exchanges and value history the satellite manager reads (on ``store``)."""
+    buckets: BucketStore
+    """The buckets, their settings and the allocation settings (on ``store``)."""
     """The fills, exchanges and value history the satellite manager reads (on ``store``)."""
     calendars: MarketCalendars | None = None
     market_data: MarketData | None = None

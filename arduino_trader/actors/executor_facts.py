@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import structlog
 
 from arduino_trader.adapters.store import (
-    bucket_repo,
     market_repo,
     securities_repo,
     trade_history_coverage,
@@ -41,15 +40,13 @@ from arduino_trader.domain.execution.fx_safety import FxFacts, FxLimits
 from arduino_trader.domain.fx_exchange import FxFee, FxPair
 from arduino_trader.domain.position_limits import position_cap_decimal
 from arduino_trader.protocols.broker import AccountSnapshot, Broker, Quote
-from arduino_trader.protocols.cash_flow_store import CashFlowStore
 from arduino_trader.protocols.execution import OrderIntent
 from arduino_trader.protocols.money import ZERO
-from arduino_trader.protocols.order_journal import OrderJournal
-from arduino_trader.protocols.price_history import PriceHistoryStore
 from arduino_trader.protocols.runtime import IoRunner
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
+from .dependencies import Dependencies
 
 T = TypeVar("T")
 log = structlog.get_logger(actor="executor")
@@ -119,14 +116,14 @@ class FactsGatherer:
     """Fetches facts from the store (directly) and the broker (through the I/O loop); one
     instance per order."""
 
-    def __init__(self, io: IoRunner, store: Database, journal: OrderJournal,
-                 prices: PriceHistoryStore, ledger: CashFlowStore, broker: Broker,
+    def __init__(self, io: IoRunner, deps: Dependencies, broker: Broker,
                  market_open: MarketOpen | None, mode: LedgerMode) -> None:
         self._io = io
-        self._store = store
-        self._journal = journal
-        self._prices = prices
-        self._ledger = ledger
+        self._store = deps.store
+        self._journal = deps.order_journal
+        self._prices = deps.price_history
+        self._ledger = deps.cash_flows
+        self._buckets = deps.buckets
         self._broker = broker
         self._market_open = market_open
         self._mode = mode
@@ -210,7 +207,7 @@ class FactsGatherer:
         """The bucket's ledger cash in EUR (core adds research mode's virtual cash, as the
         planner does) and what its open buys will still spend; None when no satellite
         exists (the ledger is not in use)."""
-        buckets = self._fact("buckets", lambda: bucket_repo.load_buckets(self._store))
+        buckets = self._fact("buckets", self._buckets.load_buckets)
         if buckets is not None and not ledger_applies(buckets):
             return None
         ledger = self._fact("bucket_cash", self._ledger.bucket_cash)
@@ -336,9 +333,7 @@ def facts_gatherer(ctx: ActorContext, mode: LedgerMode, broker: Broker) -> Facts
     calendars when they are wired (else unknown)."""
     calendars = ctx.deps.calendars
     market_open = None if calendars is None else calendars.is_tradable
-    return FactsGatherer(ctx.io, ctx.deps.store, ctx.deps.order_journal,
-                         ctx.deps.price_history, ctx.deps.cash_flows, broker, market_open,
-                         mode)
+    return FactsGatherer(ctx.io, ctx.deps, broker, market_open, mode)
 
 
 def _cash(account: AccountSnapshot) -> dict[str, Decimal]:

@@ -116,9 +116,8 @@ class JournalFollowUp:
 
     def _fills(self, record: JournalRecord, entry: JournalEntry, follow: FollowUp,
                mode: LedgerMode, now: datetime) -> list[RecordedFill]:
-        facts = FactsGatherer(
-            self._ctx.io, self._store(), self._journal(), self._ctx.deps.price_history,
-            self._ctx.deps.cash_flows, broker_for_facts(self._ctx, mode), None, mode)
+        facts = FactsGatherer(self._ctx.io, self._ctx.deps, broker_for_facts(self._ctx, mode),
+                              None, mode)
         return order_fills(record, entry, follow, mode, now, facts.eur_rate(record.currency))
 
     def follow_up_all(self, mode: LedgerMode) -> dict[str, int]:

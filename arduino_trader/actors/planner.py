@@ -26,7 +26,6 @@ from arduino_trader.domain.planner.models import (
 )
 from arduino_trader.domain.planner.plan import plan
 from arduino_trader.domain.planner.plan import warm_up as warm_kernels
-from arduino_trader.domain.satellites.records import SatelliteError
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import DepositReceived
@@ -44,6 +43,7 @@ from arduino_trader.protocols.planning import (
 )
 from arduino_trader.protocols.portfolio import PortfolioSynced
 from arduino_trader.protocols.runtime import ASK_FAILURES, ActorUnavailable
+from arduino_trader.protocols.satellite_records import SatelliteError
 from arduino_trader.protocols.satellites import SATELLITES_ACTOR, GetPlanningScopes
 from arduino_trader.protocols.store import Database
 

@@ -8,21 +8,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.domain.satellites import meta_allocator, performance
-from arduino_trader.domain.satellites.records import Bucket, SatelliteError, SatelliteSettings
 from arduino_trader.protocols.messages import JobOutcome
+from arduino_trader.protocols.satellite_records import Bucket, SatelliteError, SatelliteSettings
 
 from .base import ActorContext
 from .satellite_reports import plan_json
-from .satellite_state import store
 
 
 def scores(ctx: ActorContext, buckets: Mapping[str, Bucket], now: datetime
            ) -> dict[str, float | None]:
     """Each satellite's composite score over its evaluation period (None: too little
     history)."""
-    settings = bucket_repo.load_settings(store(ctx))
+    settings = ctx.deps.buckets.load_settings()
     scores: dict[str, float | None] = {}
     for bucket in buckets.values():
         if bucket.is_core:
@@ -41,8 +39,8 @@ def allocation_plan(ctx: ActorContext
                     ) -> tuple[dict[str, Bucket], meta_allocator.AllocationPlan]:
     """The buckets and the meta-allocator's plan for them now."""
     now = ctx.clock.now()
-    buckets = bucket_repo.load_buckets(store(ctx))
-    alloc = bucket_repo.load_allocation(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
+    alloc = ctx.deps.buckets.load_allocation()
     plan = meta_allocator.plan_allocation(buckets, scores(ctx, buckets, now), alloc, now)
     return buckets, plan
 
@@ -51,9 +49,9 @@ def apply_plan(ctx: ActorContext, log: Any, buckets: dict[str, Bucket],
                plan: meta_allocator.AllocationPlan) -> None:
     """Store the plan's targets (the changed buckets together)."""
     now = ctx.clock.now()
-    alloc = bucket_repo.load_allocation(store(ctx))
+    alloc = ctx.deps.buckets.load_allocation()
     out = meta_allocator.apply_plan(buckets, plan, alloc, now)
-    bucket_repo.save_buckets(store(ctx), [b for k, b in out.items()
+    ctx.deps.buckets.save_buckets([b for k, b in out.items()
                                           if b is not buckets.get(k)])
     for rec in plan.recommendations:
         if abs(rec.adjustment_pct) > meta_allocator.WARN_CHANGE:
@@ -71,7 +69,7 @@ def run_evaluation(ctx: ActorContext, log: Any) -> JobOutcome:
         buckets, plan = allocation_plan(ctx)
     except SatelliteError as exc:
         return JobOutcome(False, f"allocation not possible: {exc}")
-    alloc = bucket_repo.load_allocation(store(ctx))
+    alloc = ctx.deps.buckets.load_allocation()
     due = meta_allocator.reallocation_due(buckets, now, alloc.evaluation_months)
     if due and plan.recommendations:
         try:

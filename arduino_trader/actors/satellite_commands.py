@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, lifecycle, presets, targets
 from arduino_trader.domain.satellites.balances import UnknownBucket
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import (
     CORE_ID,
     Bucket,
     InvalidBucket,
     SatelliteSettings,
 )
-from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellites import (
     AllocateDeposit,
     ApplyPreset,
@@ -46,13 +45,13 @@ from .satellite_state import (
 def create_satellite(ctx: ActorContext, log: Any, msg: CreateSatellite) -> dict[str, Any]:
     """A new satellite within the allocation's limits."""
     now = ctx.clock.now()
-    buckets = bucket_repo.load_buckets(store(ctx))
-    alloc = bucket_repo.load_allocation(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
+    alloc = ctx.deps.buckets.load_allocation()
     bucket = lifecycle.create_satellite(
         msg.bucket_id.strip(), msg.name, now=now, min_pct=alloc.satellite_min_pct,
         max_pct=alloc.satellite_max_pct, notes=msg.notes,
         start_in_research=msg.start_in_research, existing_ids=frozenset(buckets))
-    bucket_repo.save_buckets(store(ctx), [bucket])
+    ctx.deps.buckets.save_buckets([bucket])
     log.info("satellite_created", bucket_id=bucket.id, status=bucket.status)
     return bucket.to_json()
 
@@ -60,14 +59,14 @@ def create_satellite(ctx: ActorContext, log: Any, msg: CreateSatellite) -> dict[
 def update_bucket(ctx: ActorContext, msg: UpdateBucket) -> dict[str, Any]:
     """A bucket's name, notes, target and limits (core's target follows)."""
     now = ctx.clock.now()
-    buckets = bucket_repo.load_buckets(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
     known(buckets, msg.bucket_id)
-    alloc = bucket_repo.load_allocation(store(ctx))
+    alloc = ctx.deps.buckets.load_allocation()
     out = targets.update_bucket(buckets, msg.bucket_id, now,
                                 budget=alloc.satellite_budget_pct, name=msg.name,
                                 notes=msg.notes, target_pct=msg.target_pct,
                                 min_pct=msg.min_pct, max_pct=msg.max_pct)
-    bucket_repo.save_buckets(store(ctx), [b for k, b in out.items()
+    ctx.deps.buckets.save_buckets([b for k, b in out.items()
                                           if b is not buckets.get(k)])
     return out[msg.bucket_id].to_json()
 
@@ -93,7 +92,7 @@ def bucket_event(ctx: ActorContext, log: Any, books: repo.BookReader,
     else:
         raise InvalidBucket(f"unknown event {msg.event!r}")
     out = targets.with_core_target({**state.buckets, bucket.id: new}, now)
-    bucket_repo.save_buckets(store(ctx), [b for k, b in out.items()
+    ctx.deps.buckets.save_buckets([b for k, b in out.items()
                                           if b is not state.buckets.get(k)])
     log.info("bucket_status", bucket_id=bucket.id, transition=msg.event,
              previous=bucket.status, status=new.status)
@@ -102,7 +101,7 @@ def bucket_event(ctx: ActorContext, log: Any, books: repo.BookReader,
 
 def satellite(ctx: ActorContext, satellite_id: str) -> Bucket:
     """The satellite ``satellite_id`` (core has no satellite settings)."""
-    bucket = known(bucket_repo.load_buckets(store(ctx)), satellite_id)
+    bucket = known(ctx.deps.buckets.load_buckets(), satellite_id)
     if bucket.is_core:
         raise InvalidBucket("core has no satellite settings")
     return bucket
@@ -112,17 +111,17 @@ def put_settings(ctx: ActorContext, msg: PutSettings) -> dict[str, Any]:
     """Replace a satellite's settings."""
     satellite(ctx, msg.satellite_id)
     settings = SatelliteSettings.from_mapping(msg.satellite_id, msg.data)
-    bucket_repo.save_settings(store(ctx), settings, ctx.clock.now())
+    ctx.deps.buckets.save_settings(settings, ctx.clock.now())
     return settings.to_json()
 
 
 def apply_preset(ctx: ActorContext, msg: ApplyPreset) -> dict[str, Any]:
     """A preset's sliders over a satellite's settings."""
     satellite(ctx, msg.satellite_id)
-    current = bucket_repo.load_settings(store(ctx)).get(msg.satellite_id)
+    current = ctx.deps.buckets.load_settings().get(msg.satellite_id)
     settings = presets.apply_preset(current or SatelliteSettings(msg.satellite_id),
                                     msg.preset)
-    bucket_repo.save_settings(store(ctx), settings, ctx.clock.now())
+    ctx.deps.buckets.save_settings(settings, ctx.clock.now())
     return settings.to_json()
 
 
@@ -140,7 +139,7 @@ def transfer_cash(ctx: ActorContext, log: Any, books: repo.BookReader,
                 "to_balance": state.book.balance(msg.to_bucket_id, msg.currency),
                 "currency": msg.currency, "applied": False}
     if msg.from_bucket_id == CORE_ID:
-        alloc = bucket_repo.load_allocation(store(ctx))
+        alloc = ctx.deps.buckets.load_allocation()
         valuation = facts.valuation(state.buckets, state.book)
         core_value = valuation.values.get(CORE_ID)
         floor = balances.CoreFloor(
@@ -185,22 +184,22 @@ def allocate_deposit(ctx: ActorContext, log: Any, books: repo.BookReader,
 def set_budget(ctx: ActorContext, msg: SetSatelliteBudget) -> dict[str, Any]:
     """The satellites' total budget (core's target follows)."""
     now = ctx.clock.now()
-    buckets = bucket_repo.load_buckets(store(ctx))
-    alloc = bucket_repo.load_allocation(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
+    alloc = ctx.deps.buckets.load_allocation()
     new = targets.set_budget(alloc, buckets, msg.budget_pct)
     out = targets.with_core_target(buckets, now)
-    bucket_repo.save_allocation_value(
-        store(ctx), "satellite_budget_pct", new.satellite_budget_pct, now,
+    ctx.deps.buckets.save_allocation_value(
+        "satellite_budget_pct", new.satellite_budget_pct, now,
         [b for k, b in out.items() if b is not buckets.get(k)])
     return allocation_json(new)
 
 
 def assign_security(ctx: ActorContext, msg: AssignSecurity) -> dict[str, Any]:
     """Put a security in a (non-retired) bucket's universe."""
-    bucket = known(bucket_repo.load_buckets(store(ctx)), msg.bucket_id)
+    bucket = known(ctx.deps.buckets.load_buckets(), msg.bucket_id)
     if bucket.status == "retired":
         raise InvalidBucket(f"bucket {bucket.id!r} is retired")
-    if not bucket_repo.assign_security(store(ctx), msg.isin, bucket.id,
+    if not ctx.deps.buckets.assign_security(msg.isin, bucket.id,
                                        ctx.clock.now()):
         raise UnknownBucket(f"unknown security {msg.isin!r}")
     return {"isin": msg.isin, "bucket_id": bucket.id}

@@ -22,12 +22,12 @@ from arduino_trader.domain.satellites import reawakening
 from arduino_trader.domain.satellites.balances import BalanceBook
 from arduino_trader.domain.satellites.positions import average_costs as bucket_average_costs
 from arduino_trader.domain.satellites.positions import bucket_positions
-from arduino_trader.domain.satellites.records import CORE_ID, Bucket
 from arduino_trader.protocols.broker import AccountSnapshot, Broker
 from arduino_trader.protocols.broker_errors import BrokerError
 from arduino_trader.protocols.bucket_trades import BucketTrades, ValuePoint
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.runtime import IoRunner
+from arduino_trader.protocols.satellite_records import CORE_ID, Bucket
 from arduino_trader.protocols.store import Database
 
 BROKER_TIMEOUT_S = 60.0

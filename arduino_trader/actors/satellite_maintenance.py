@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, drawdown, reawakening, targets
-from arduino_trader.domain.satellites.records import Bucket
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import Bucket
 
 from .base import ActorContext
 from .satellite_facts import MissingRate, trailing_return
-from .satellite_state import load_state, read_facts, store
+from .satellite_state import load_state, read_facts
 
 
 def run_maintenance(ctx: ActorContext, log: Any, books: repo.BookReader) -> JobOutcome:
@@ -48,7 +47,7 @@ def run_maintenance(ctx: ActorContext, log: Any, books: repo.BookReader) -> JobO
     for bucket_id, reason in errors.items():
         log.error("bucket_maintenance_failed", bucket_id=bucket_id, reason=reason)
     out = targets.with_core_target({**state.buckets, **{b.id: b for b in changed}}, now)
-    bucket_repo.save_buckets(store(ctx), [b for k, b in out.items()
+    ctx.deps.buckets.save_buckets([b for k, b in out.items()
                                           if b != state.buckets.get(k)])
     known = {b: v for b, v in valuation.values.items() if v is not None}
     today = [e for e in state.book.entries if e.created_at.date() == now.date()]

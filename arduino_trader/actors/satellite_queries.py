@@ -8,19 +8,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
 from arduino_trader.domain.satellites import dividend_router, planning
-from arduino_trader.domain.satellites.records import CORE_ID
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import CORE_ID
 from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .base import ActorContext
 from .satellite_facts import Facts, effective_aggression
 from .satellite_settlement import bucket_values
-from .satellite_state import State, load_state, read_facts, store
+from .satellite_state import State, load_state, read_facts
 
 
 def aggressions(ctx: ActorContext, state: State, facts: Facts
@@ -58,9 +57,9 @@ def planning_scopes(ctx: ActorContext, books: repo.BookReader
     state, facts = load_state(ctx, books), read_facts(ctx)
     effective, _, _ = aggressions(ctx, state, facts)
     cash = {b: state.book.balances_of(b) for b in state.buckets}
-    return planning.plan_scopes(state.buckets, bucket_repo.security_buckets(store(ctx)),
+    return planning.plan_scopes(state.buckets, ctx.deps.buckets.security_buckets(),
                                 cash, facts.eur_per,
-                                bucket_repo.load_settings(store(ctx)), effective,
+                                ctx.deps.buckets.load_settings(), effective,
                                 facts.positions(state.buckets), facts.average_costs())
 
 
@@ -68,7 +67,7 @@ def cash_flow_context(ctx: ActorContext, log: Any, books: repo.BookReader,
                       msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
     """The deposit split's bucket shares and the dividend/maturity destinations."""
     state, facts = load_state(ctx, books), read_facts(ctx)
-    alloc = bucket_repo.load_allocation(store(ctx))
+    alloc = ctx.deps.buckets.load_allocation()
     values = bucket_values(log, state, facts)
     shares = tuple(BucketShare(b.id, b.type, b.target_pct, values.get(b.id, ZERO),
                                b.status)
@@ -76,7 +75,7 @@ def cash_flow_context(ctx: ActorContext, log: Any, books: repo.BookReader,
     owners = [(symbol, b) for b, per in sorted(facts.holdings().items()) if b != CORE_ID
               for symbol in per]
     income = dividend_router.income_destinations(
-        owners, state.buckets, bucket_repo.load_settings(store(ctx)))
+        owners, state.buckets, ctx.deps.buckets.load_settings())
     maturity: dict[str, str] = {}
     for symbol, bucket_id in owners:
         maturity.setdefault(symbol, bucket_id)

@@ -10,11 +10,11 @@ from typing import Any
 
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, reconciliation
-from arduino_trader.domain.satellites.records import SatelliteError
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.satellite_records import SatelliteError
 
 from .base import HEALTH_ACTOR, ActorContext
 from .satellite_facts import Facts, MissingRate

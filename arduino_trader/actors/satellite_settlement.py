@@ -11,15 +11,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, dividend_router, drawdown
-from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry, SatelliteError
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flows import DepositReceived, DividendReceived
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.money import ZERO, round_money
 from arduino_trader.protocols.portfolio import TradeFeeRecorded
+from arduino_trader.protocols.satellite_records import CORE_ID, Bucket, LedgerEntry, SatelliteError
 
 from .base import ActorContext
 from .satellite_facts import Facts, MissingRate
@@ -29,7 +28,6 @@ from .satellite_state import (
     known_bucket,
     load_state,
     read_facts,
-    store,
     write_operation,
 )
 
@@ -51,7 +49,7 @@ def settle_trade(ctx: ActorContext, log: Any, msg: TradeExecuted) -> None:
     row = ctx.deps.bucket_trades.trade(msg.trade_key)
     value = row.value if row is not None else msg.quantity * msg.price
     side: balances.TradeSide = "buy" if msg.side == "BUY" else "sell"
-    buckets = bucket_repo.load_buckets(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
     bucket_id = known_bucket(log, buckets, msg.bucket_id, msg.trade_key)
     entries = balances.settle_trade(bucket_id, value, msg.currency, side, msg.trade_key,
                                     now)
@@ -93,7 +91,7 @@ def settle_recorded_fee(ctx: ActorContext, log: Any, msg: TradeFeeRecorded) -> N
     """Book a commission the portfolio sync learnt of after the fill."""
     if msg.mode not in read_facts(ctx).modes():
         return
-    buckets = bucket_repo.load_buckets(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
     settle_fee(ctx, log, known_bucket(log, buckets, msg.bucket_id, msg.trade_key),
                msg.fee, msg.currency, msg.trade_key)
 
@@ -102,7 +100,7 @@ def settle_exchange(ctx: ActorContext, log: Any, msg: CurrencyExchanged) -> None
     """Book an exchange's two legs against its bucket."""
     if msg.mode not in read_facts(ctx).modes():
         return
-    buckets = bucket_repo.load_buckets(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
     bucket_id = known_bucket(log, buckets, msg.bucket_id, msg.trade_key)
     entries = balances.settle_exchange(
         bucket_id, {msg.base_currency: msg.base_amount,
@@ -138,7 +136,7 @@ def settle_missing(ctx: ActorContext, log: Any) -> dict[str, int]:
     for exchange in ctx.deps.bucket_trades.unsettled_exchanges(modes):
         settle_exchange(ctx, log, exchange)
         counts["exchanges"] += 1
-    buckets = bucket_repo.load_buckets(store(ctx))
+    buckets = ctx.deps.buckets.load_buckets()
     for f in ctx.deps.bucket_trades.unbooked_fees(modes):
         if f.fee <= 0 or f.settled is None:  # nothing to book, or booked with its fill
             continue
@@ -192,7 +190,7 @@ def dividend_rows(ctx: ActorContext, msg: DividendReceived, state: State,
     route = dividend_router.route_dividend(
         owner, abs(msg.amount), msg.currency, msg.symbol, msg.key,
         ctx.clock.now(), buckets=state.buckets,
-        settings=bucket_repo.load_settings(store(ctx)))
+        settings=ctx.deps.buckets.load_settings())
     return route.entries
 
 
@@ -200,7 +198,7 @@ def deposit_entries(ctx: ActorContext, log: Any, amount: Decimal, currency: str,
                     source_id: str, state: State, facts: Facts, description: str = ""
                     ) -> tuple[LedgerEntry, ...]:
     """A deposit split over the buckets, deficit-first against their targets."""
-    alloc = bucket_repo.load_allocation(store(ctx))
+    alloc = ctx.deps.buckets.load_allocation()
     values = bucket_values(log, state, facts)
     return balances.deposit(amount, currency, source_id, ctx.clock.now(),
                             buckets=state.buckets, values_eur=values,

@@ -9,12 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, drawdown
 from arduino_trader.domain.satellites.balances import BalanceBook, UnknownBucket
-from arduino_trader.domain.satellites.records import CORE_ID, Bucket, LedgerEntry
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import CORE_ID, Bucket, LedgerEntry
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
@@ -42,7 +41,7 @@ def read_facts(ctx: ActorContext) -> Facts:
 
 def load_state(ctx: ActorContext, books: repo.BookReader) -> State:
     """The buckets and the book ``books`` has read up to now."""
-    return State(bucket_repo.load_buckets(store(ctx)), books.load(store(ctx)))
+    return State(ctx.deps.buckets.load_buckets(), books.load(store(ctx)))
 
 
 def write_operation(ctx: ActorContext, op: repo.Operation

@@ -29,7 +29,6 @@ from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.satellites import balances, planning, presets
 from arduino_trader.domain.satellites.balances import UnknownBucket
-from arduino_trader.domain.satellites.records import InvalidBucket, SatelliteError
 from arduino_trader.protocols.cash_flows import (
     DepositReceived,
     DividendReceived,
@@ -39,6 +38,7 @@ from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.jobs import JobSpec
 from arduino_trader.protocols.messages import JobOutcome, RunJob
 from arduino_trader.protocols.portfolio import PortfolioSynced, TradeFeeRecorded
+from arduino_trader.protocols.satellite_records import InvalidBucket, SatelliteError
 from arduino_trader.protocols.satellites import (
     SATELLITES_ACTOR,
     AllocateDeposit,

@@ -22,8 +22,8 @@ from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.satellites.balances import fee_source_id, settle_trade, trade_fee
-from arduino_trader.domain.satellites.records import CORE_ID
 from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.satellite_records import CORE_ID
 
 from .demo_narrator import with_narrator
 from .demo_timing import dated, session_close, sessions_ending

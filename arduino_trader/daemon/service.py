@@ -31,10 +31,7 @@ from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.market_data.factory import build_source
 from arduino_trader.adapters.paper_broker import PaperBroker
 from arduino_trader.adapters.store import emergency_runs_repo, maintenance, settings_repo
-from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
-from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
-from arduino_trader.adapters.store.order_journal import SqliteOrderJournal
-from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
+from arduino_trader.adapters.store.repositories import store_repositories
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings
 from arduino_trader.protocols.broker import Broker
@@ -185,10 +182,7 @@ class TraderDaemon:
         broker, paper = self._broker_pair()
         real = not broker.simulated
         return Dependencies(store=self.store, broker=broker, paper_broker=paper,
-                            order_journal=SqliteOrderJournal(self.store),
-                            price_history=SqlitePriceHistory(self.store),
-                            cash_flows=SqliteCashFlowStore(self.store),
-                            bucket_trades=SqliteBucketTrades(self.store),
+                            **store_repositories(self.store),
                             calendars=self._calendars, market_data=self._market_source(),
                             caches=self.caches, broker_positions=self._broker_positions,
                             broker_fx=self._broker_eur_per if real else None,

@@ -9,14 +9,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.domain.satellites.records import (
+from arduino_trader.protocols.buckets import BucketStore
+from arduino_trader.protocols.money import decimal_to_str
+from arduino_trader.protocols.satellite_records import (
     AllocationSettings,
     Bucket,
     CooldownState,
     ReawakeningState,
     SatelliteSettings,
 )
-from arduino_trader.protocols.money import decimal_to_str
 from arduino_trader.protocols.store import Database, Transaction
 
 from .epoch import from_epoch, from_epoch_or_none, to_epoch
@@ -182,3 +183,47 @@ def assign_security(db: Database, isin: str, bucket_id: str, now: datetime) -> b
                 "ON CONFLICT (isin) DO UPDATE SET bucket_id = excluded.bucket_id, "
                 "updated_at = excluded.updated_at", (isin, bucket_id, to_epoch(now)))
     return True
+
+
+class SqliteBucketStore:
+    """The buckets port on the SQLite store (see :class:`BucketStore`); the functions
+    above, which the satellites' ledger also calls inside its own transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def load_buckets(self) -> dict[str, Bucket]:
+        """Every bucket by id."""
+        return load_buckets(self._db)
+
+    def save_buckets(self, buckets: Iterable[Bucket]) -> None:
+        """Insert or update ``buckets`` together (one transaction)."""
+        save_buckets(self._db, buckets)
+
+    def load_settings(self) -> dict[str, SatelliteSettings]:
+        """Every satellite's settings by satellite id."""
+        return load_settings(self._db)
+
+    def save_settings(self, settings: SatelliteSettings, now: datetime) -> None:
+        """Replace one satellite's settings."""
+        save_settings(self._db, settings, now)
+
+    def load_allocation(self) -> AllocationSettings:
+        """The ``allocation_settings`` table as a record."""
+        return load_allocation(self._db)
+
+    def save_allocation_value(self, key: str, value: Decimal, now: datetime,
+                              buckets: Iterable[Bucket] = ()) -> None:
+        """Set one allocation setting with the bucket changes it implies, one transaction."""
+        save_allocation_value(self._db, key, value, now, buckets)
+
+    def security_buckets(self) -> dict[str, str]:
+        """{symbol: bucket_id} of every security (core when it has no assignment)."""
+        return security_buckets(self._db)
+
+    def assign_security(self, isin: str, bucket_id: str, now: datetime) -> bool:
+        """Put a security in a bucket's universe; False when the security is unknown."""
+        return assign_security(self._db, isin, bucket_id, now)
+
+
+_: type[BucketStore] = SqliteBucketStore  # mypy checks the implementation

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.domain.satellites.balances import BalanceBook, BalanceError, InsufficientFunds
-from arduino_trader.domain.satellites.records import INTERNAL_TYPES, Bucket, LedgerEntry
 from arduino_trader.protocols.money import ZERO, decimal_to_str
+from arduino_trader.protocols.satellite_records import INTERNAL_TYPES, Bucket, LedgerEntry
 from arduino_trader.protocols.store import Database, Transaction
 
 from .bucket_repo import write_buckets

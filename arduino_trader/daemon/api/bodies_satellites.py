@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from arduino_trader.domain.satellites.records import DividendHandling
+from arduino_trader.protocols.satellite_records import DividendHandling
 
 from .body import Body, Num
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import presets
-from arduino_trader.domain.satellites.records import ENTRY_TYPES
 from arduino_trader.protocols.money import InvalidAmount, parse_decimal
+from arduino_trader.protocols.satellite_records import ENTRY_TYPES
 from arduino_trader.protocols.satellites import (
     SATELLITES_ACTOR,
     AllocateDeposit,

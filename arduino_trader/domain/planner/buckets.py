@@ -22,10 +22,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from arduino_trader.protocols.satellite_records import CORE_ID
+
 from ..satellites.aggression import scale_buy
 from ..satellites.parameters import SatelliteParameters
 from ..satellites.planning import PlanScope
-from ..satellites.records import CORE_ID
 from .models import Holding, PlanInput, PlannerSettings, PlanResult, SecurityInfo, Step
 
 

@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Literal
 
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import ONE
 
 from .drawdown import drawdown
-from .records import ONE
 
 MIN_TARGET_VALUE = Decimal("0.01")
 _FUNDING_STEPS = ((Decimal("1"), Decimal("1.0")), (Decimal("0.8"), Decimal("0.8")),

@@ -23,8 +23,7 @@ from arduino_trader.domain.cash_flows.deposit_split import (
 )
 from arduino_trader.protocols.cash_flow_store import LedgerEntry as FlowEntry
 from arduino_trader.protocols.money import CENT, ZERO, round_money
-
-from .records import (
+from arduino_trader.protocols.satellite_records import (
     CORE_ID,
     EXTERNAL_FLOW_TYPES,
     INTERNAL_TYPES,

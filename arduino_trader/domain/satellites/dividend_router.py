@@ -12,8 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from arduino_trader.protocols.satellite_records import (
+    CORE_ID,
+    Bucket,
+    DividendHandling,
+    LedgerEntry,
+    SatelliteSettings,
+)
+
 from .balances import credit_dividend
-from .records import CORE_ID, Bucket, DividendHandling, LedgerEntry, SatelliteSettings
 
 
 @dataclass(frozen=True)

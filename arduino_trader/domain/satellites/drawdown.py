@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import Bucket
 
 from . import lifecycle, reawakening
-from .records import Bucket
 
 HIBERNATE_DRAWDOWN = Decimal("0.35")
 WARN_DRAWDOWN = Decimal("0.25")

@@ -13,8 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from arduino_trader.protocols.money import CENT, ZERO
-
-from .records import (
+from arduino_trader.protocols.satellite_records import (
     CORE_ID,
     Bucket,
     BucketStatus,

@@ -19,8 +19,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import AllocationSettings, Bucket, SatelliteError
 
-from .records import AllocationSettings, Bucket, SatelliteError
 from .targets import target_violations, with_core_target
 
 ELIGIBLE_STATUSES: frozenset[str] = frozenset({"active", "accumulating", "hibernating"})

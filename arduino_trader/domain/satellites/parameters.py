@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .records import ONE, DividendHandling, SatelliteSettings
+from arduino_trader.protocols.satellite_records import ONE, DividendHandling, SatelliteSettings
 
 DIP_BUYER_ENTRY_BELOW = Decimal("0.5")
 

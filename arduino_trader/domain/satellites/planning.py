@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arduino_trader.protocols.money import ZERO
+from arduino_trader.protocols.satellite_records import ONE, Bucket, SatelliteSettings
 
 from .parameters import SatelliteParameters, map_parameters
-from .records import ONE, Bucket, SatelliteSettings
 
 TAG_PREFIX = "bucket:"
 

@@ -16,8 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from decimal import ROUND_FLOOR, Decimal
 
 from arduino_trader.protocols.money import ZERO
-
-from .records import CORE_ID
+from arduino_trader.protocols.satellite_records import CORE_ID
 
 MIN_EXPONENT = -8  # quantities are never finer than 1e-8
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from .records import DividendHandling, InvalidBucket, SatelliteSettings
+from arduino_trader.protocols.satellite_records import (
+    DividendHandling,
+    InvalidBucket,
+    SatelliteSettings,
+)
 
 
 @dataclass(frozen=True)

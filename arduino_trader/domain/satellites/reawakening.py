@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from arduino_trader.protocols.money import ZERO
-
-from .records import ONE, CooldownState, ReawakeningState
+from arduino_trader.protocols.satellite_records import ONE, CooldownState, ReawakeningState
 
 STAGE_MULTIPLIERS: dict[int, Decimal] = {
     1: Decimal("0.25"), 2: Decimal("0.50"), 3: Decimal("0.75"),

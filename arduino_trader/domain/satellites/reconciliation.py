@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from arduino_trader.protocols.money import CENT, ZERO, decimal_to_str
+from arduino_trader.protocols.satellite_records import CORE_ID, LedgerEntry
 
 from .balances import BalanceBook
-from .records import CORE_ID, LedgerEntry
 
 TOLERANCE = CENT
 DEFAULT_AUTO_CORRECT_EUR = Decimal("5")

@@ -15,8 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from arduino_trader.protocols.money import ZERO
-
-from .records import (
+from arduino_trader.protocols.satellite_records import (
     CORE_ID,
     ONE,
     SATELLITE_BUDGET_CAP,

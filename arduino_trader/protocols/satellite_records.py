@@ -1,5 +1,6 @@
-"""Bucket records: buckets with their full state, satellite
-settings, allocation settings and signed ledger entries.
+"""Bucket records: buckets with their full state, satellite settings, allocation settings
+and signed ledger entries, each checking its own invariants. They cross the satellites'
+repositories, so they live below the domain rules that use them.
 
 Every state the reference computed but never stored is a field here (re-awakening stage,
 wins and trades, cooldown start and trigger gain, last reallocation), so it survives a
@@ -15,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from arduino_trader.protocols.money import ZERO, InvalidAmount, decimal_to_str, parse_decimal
+from .money import ZERO, InvalidAmount, decimal_to_str, parse_decimal
 
 CORE_ID = "core"
 ONE = Decimal(1)
