@@ -18,6 +18,7 @@ from arduino_trader.adapters.store import satellites_repo
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.demo import DEMO_HOLDINGS, DemoDaemon, demo_settings
 from arduino_trader.daemon.service import DaemonOptions
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.messages import RunJob
 from arduino_trader.protocols.satellite_records import LedgerEntry
 
@@ -72,7 +73,7 @@ def test_the_demo_ledger_matches_the_paper_account_and_a_gap_degrades_health(
                         amount=Decimal("100"), source_kind="manual", source_id="test:gap",
                         created_at=now)
     satellites_repo.apply_operation(
-        demo.store, satellites_repo.Operation((entry,)), now)
+        demo.store, Operation((entry,)), now)
     demo.bus.ask("portfolio", RunJob("sync_cycle", "test-2"), 300)
     wait_for(lambda: bool(_ledger_reasons(demo)), 30, "health names the ledger gap")
     assert _get(demo, "/health")["status"] == "degraded"

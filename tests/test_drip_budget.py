@@ -15,6 +15,7 @@ from arduino_trader.adapters.store import satellites_repo as sat_repo
 from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.satellite_records import LedgerEntry
 
 D = Decimal
@@ -48,7 +49,7 @@ def test_core_spends_its_own_ledger_cash_not_the_accounts(rig: Rig) -> None:
     spent = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy",
                         amount=-(15 * price), source_kind="manual", source_id="spent",
                         created_at=START)  # core already spent most of it elsewhere
-    sat_repo.apply_operation(rig.store, sat_repo.Operation((spent,)), START)
+    sat_repo.apply_operation(rig.store, Operation((spent,)), START)
     rig.sandbox.sandbox.account.deposit("EUR", D("20000"), rig.clock.now())  # not core's
     outcome = rig.drip("drip-core")
     (buy,) = outcome.details["buys"]

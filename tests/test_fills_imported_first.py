@@ -31,6 +31,7 @@ from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.satellites.balances import LedgerEntry
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.execution import (
     FollowUpOrders,
     OrderIntent,
@@ -128,7 +129,7 @@ def _satellite_funded(rig: Rig, amount: D) -> None:
                                 amount=cash, source_kind="manual",
                                 source_id=f"seed:{bucket}", created_at=rig.clock.now()))
     for entry in rows:
-        sat_repo.apply_operation(rig.store, sat_repo.Operation((entry,)),
+        sat_repo.apply_operation(rig.store, Operation((entry,)),
                                             rig.clock.now())
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arduino_trader.actors.base import HEALTH_ACTOR
+from arduino_trader.actors.satellite_book import load_book
 from arduino_trader.actors.satellites import SatelliteActor
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import (
@@ -25,6 +26,7 @@ from arduino_trader.adapters.store import (
 )
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
+from arduino_trader.adapters.store.satellites_repo import SqliteBucketLedger
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
@@ -33,6 +35,7 @@ from arduino_trader.domain.cash_flows.effects import EffectContext
 from arduino_trader.domain.satellites.balances import InsufficientFunds
 from arduino_trader.domain.satellites.planning import PlanScope
 from arduino_trader.protocols.broker import AccountSnapshot, CashBalance, Position
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.cash_flows import (
     DepositReceived,
     DividendReceived,
@@ -107,7 +110,7 @@ class Rig:
 
 
     def balance(self, bucket_id: str, currency: str = "EUR") -> Decimal:
-        return repo.load_book(self.store).balance(bucket_id, currency)
+        return load_book(SqliteBucketLedger(self.store)).balance(bucket_id, currency)
 
     def cache(self) -> dict[tuple[str, str], Decimal]:
         rows = repo.balance_rows(self.store)
@@ -122,7 +125,7 @@ class Rig:
                             amount=D(amount), source_kind="manual",
                             source_id=f"seed:{bucket_id}:{currency}:{amount}",
                             created_at=self.clock.now())
-        assert repo.apply_operation(self.store, repo.Operation((entry,)),
+        assert repo.apply_operation(self.store, Operation((entry,)),
                                             self.clock.now()) is not None
         self.broker.cash[currency] = self.broker.cash.get(currency, D(0)) + D(amount)
 
@@ -183,13 +186,13 @@ def test_an_operation_is_all_or_nothing_and_a_replay_is_a_no_op(rig: Rig) -> Non
     legs = (LedgerEntry("core", "EUR", "transfer_out", D("-150"), "manual", "t1", START),
             LedgerEntry("s1", "EUR", "transfer_in", D("150"), "manual", "t1", START))
     with pytest.raises(InsufficientFunds):
-        repo.apply_operation(rig.store, repo.Operation(legs), START)
+        repo.apply_operation(rig.store, Operation(legs), START)
     assert rig.ledger_rows() == 1 and rig.balance("s1") == 0   # nothing written
     ok = (LedgerEntry("core", "EUR", "transfer_out", D("-40"), "manual", "t2", START),
           LedgerEntry("s1", "EUR", "transfer_in", D("40"), "manual", "t2", START))
-    assert repo.apply_operation(rig.store, repo.Operation(ok), START) == {
+    assert repo.apply_operation(rig.store, Operation(ok), START) == {
         ("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
-    assert repo.apply_operation(rig.store, repo.Operation(ok), START) is None
+    assert repo.apply_operation(rig.store, Operation(ok), START) is None
     assert rig.ledger_rows() == 3
     assert rig.cache() == {("core", "EUR"): D("60"), ("s1", "EUR"): D("40")}
 
@@ -207,7 +210,7 @@ def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
     try:
         bucket_repo.save_buckets(store, [satellite("s1"), satellite("s2")])
         seed = LedgerEntry("core", "EUR", "deposit", D("100"), "manual", "seed", START)
-        repo.apply_operation(store, repo.Operation((seed,)), START)
+        repo.apply_operation(store, Operation((seed,)), START)
         for i, (src, dst, cents) in enumerate(moves):
             if src == dst:
                 continue
@@ -215,10 +218,10 @@ def test_transfers_keep_cache_equal_to_ledger_and_never_go_negative(
             legs = (LedgerEntry(src, "EUR", "transfer_out", -amount, "manual", f"m{i}", START),
                     LedgerEntry(dst, "EUR", "transfer_in", amount, "manual", f"m{i}", START))
             try:
-                repo.apply_operation(store, repo.Operation(legs), START)
+                repo.apply_operation(store, Operation(legs), START)
             except InsufficientFunds:
                 pass
-        book = repo.load_book(store)
+        book = load_book(SqliteBucketLedger(store))
         rows = repo.balance_rows(store)
         for row in rows:                     # invariant 1: cache = Σ ledger
             assert D(row["balance"]) == book.ledger_sum(row["bucket_id"], row["currency"])
@@ -393,7 +396,7 @@ def _our_fill(rig: Rig, client_id: int, key: str, order_bucket: str, qty: str, p
 def _booked_by_an_older_version(rig: Rig, key: str, amount: str) -> None:
     entry = LedgerEntry(bucket_id="core", currency="EUR", type="trade_buy", amount=D(amount),
                         source_kind="trade", source_id=key, created_at=rig.clock.now())
-    repo.apply_operation(rig.store, repo.Operation((entry,)), rig.clock.now())
+    repo.apply_operation(rig.store, Operation((entry,)), rig.clock.now())
 
 
 def test_fills_whose_event_was_lost_are_settled_from_the_store_once(rig: Rig) -> None:

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arduino_trader.adapters.store import satellites_repo as repo
+from arduino_trader.actors.satellite_book import BookReader, load_book
+from arduino_trader.adapters.store.satellites_repo import SqliteBucketLedger
 from arduino_trader.adapters.store.sqlite import SqliteStore, Tx
 from arduino_trader.protocols.store import StoreError
 
@@ -51,7 +52,7 @@ def test_the_reader_equals_a_full_read(store: SqliteStore, other_store: SqliteSt
     other = other_store
     with store.transaction() as tx:  # the ledger is never empty below: an edit or a
         _insert(tx, [("EUR", 1, "deposit")])  # deletion always targets a row
-    reader = repo.BookReader()
+    reader = BookReader()
     for op, arg in ops:
         if op in ("append", "other"):
             with (store if op == "append" else other).transaction() as tx:
@@ -65,8 +66,8 @@ def test_the_reader_equals_a_full_read(store: SqliteStore, other_store: SqliteSt
                    else "DELETE FROM bucket_transactions ")
             with pytest.raises(StoreError, match="append-only"):
                 (store if op == "update" else other).execute(sql + _ONE_ROW, (arg,))
-        fresh = repo.load_book(store)
-        cached = reader.load(store)
+        fresh = load_book(SqliteBucketLedger(store))
+        cached = reader.load(SqliteBucketLedger(store))
         assert cached.entries == fresh.entries
         assert cached.balances() == fresh.balances()
         assert {e.key for e in cached.entries} == {e.key for e in fresh.entries}

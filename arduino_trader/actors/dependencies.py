@@ -17,6 +17,7 @@ from typing import Protocol
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.bucket_ledger import BucketLedger
 from arduino_trader.protocols.bucket_trades import BucketTrades
 from arduino_trader.protocols.buckets import BucketStore
 from arduino_trader.protocols.cash_flow_store import CashFlowStore
@@ -62,6 +63,8 @@ class Dependencies:
     """The fills, exchanges and value history the satellite manager reads (on ``store``)."""
     buckets: BucketStore
     """The buckets, their settings and the allocation settings (on ``store``)."""
+    bucket_ledger: BucketLedger
+    """The satellites' signed per-bucket ledger and its audit (on ``store``)."""
     """The fills, exchanges and value history the satellite manager reads (on ``store``)."""
     calendars: MarketCalendars | None = None
     market_data: MarketData | None = None

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, lifecycle, presets, targets
 from arduino_trader.domain.satellites.balances import UnknownBucket
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellite_records import (
     CORE_ID,
@@ -30,6 +30,7 @@ from arduino_trader.protocols.satellites import (
 )
 
 from .base import ActorContext
+from .satellite_book import BookReader, load_book
 from .satellite_reports import allocation_json
 from .satellite_settlement import deposit_entries
 from .satellite_state import (
@@ -37,7 +38,6 @@ from .satellite_state import (
     known,
     load_state,
     read_facts,
-    store,
     write_operation,
 )
 
@@ -71,7 +71,7 @@ def update_bucket(ctx: ActorContext, msg: UpdateBucket) -> dict[str, Any]:
     return out[msg.bucket_id].to_json()
 
 
-def bucket_event(ctx: ActorContext, log: Any, books: repo.BookReader,
+def bucket_event(ctx: ActorContext, log: Any, books: BookReader,
                  msg: BucketEvent) -> dict[str, Any]:
     """One status transition (activate, pause, resume, hibernate, retire)."""
     now = ctx.clock.now()
@@ -125,7 +125,7 @@ def apply_preset(ctx: ActorContext, msg: ApplyPreset) -> dict[str, Any]:
     return settings.to_json()
 
 
-def transfer_cash(ctx: ActorContext, log: Any, books: repo.BookReader,
+def transfer_cash(ctx: ActorContext, log: Any, books: BookReader,
                   msg: TransferCash) -> dict[str, Any]:
     """Move cash between two buckets (once per request id; core keeps its floor)."""
     now = ctx.clock.now()
@@ -134,7 +134,7 @@ def transfer_cash(ctx: ActorContext, log: Any, books: repo.BookReader,
     known(state.buckets, msg.to_bucket_id)
     facts = read_facts(ctx)
     floor = None
-    if repo.has_source(store(ctx), "manual", msg.request_id):
+    if ctx.deps.bucket_ledger.has_source("manual", msg.request_id):
         return {"from_balance": state.book.balance(msg.from_bucket_id, msg.currency),
                 "to_balance": state.book.balance(msg.to_bucket_id, msg.currency),
                 "currency": msg.currency, "applied": False}
@@ -151,10 +151,10 @@ def transfer_cash(ctx: ActorContext, log: Any, books: repo.BookReader,
                                 msg.to_bucket_id, msg.amount, msg.currency,
                                 msg.request_id, now, core_floor=floor,
                                 description=msg.description)
-    op = repo.Operation(entries, hwm_shifts(log, state.buckets, entries, facts, now),
+    op = Operation(entries, hwm_shifts(log, state.buckets, entries, facts, now),
                         source=("manual", msg.request_id))
     result = write_operation(ctx, op)
-    book = repo.load_book(store(ctx))
+    book = load_book(ctx.deps.bucket_ledger)
     log.info("bucket_transfer", from_bucket=msg.from_bucket_id,
              to_bucket=msg.to_bucket_id, amount=str(msg.amount),
              currency=msg.currency, replay=result is None)
@@ -163,19 +163,19 @@ def transfer_cash(ctx: ActorContext, log: Any, books: repo.BookReader,
             "currency": msg.currency, "applied": result is not None}
 
 
-def allocate_deposit(ctx: ActorContext, log: Any, books: repo.BookReader,
+def allocate_deposit(ctx: ActorContext, log: Any, books: BookReader,
                      msg: AllocateDeposit) -> dict[str, Any]:
     """Split an API deposit over the buckets (once per request id)."""
     state, facts = load_state(ctx, books), read_facts(ctx)
     source_id = f"api:{msg.request_id}"
-    if repo.has_source(store(ctx), "cash_flow", source_id):
+    if ctx.deps.bucket_ledger.has_source("cash_flow", source_id):
         done = [e for e in state.book.entries if e.source_id == source_id]
         return {"allocations": {e.bucket_id: e.amount for e in done},
                 "currency": msg.currency, "applied": False}
     entries = deposit_entries(ctx, log, msg.amount, msg.currency, source_id, state, facts,
                               msg.description)
     shifted = hwm_shifts(log, state.buckets, entries, facts, ctx.clock.now())
-    result = write_operation(ctx, repo.Operation(entries, shifted,
+    result = write_operation(ctx, Operation(entries, shifted,
                                                  source=("cash_flow", source_id)))
     return {"allocations": {e.bucket_id: e.amount for e in entries},
             "currency": msg.currency, "applied": result is not None}

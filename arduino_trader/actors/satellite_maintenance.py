@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, drawdown, reawakening, targets
 from arduino_trader.protocols.messages import JobOutcome
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellite_records import Bucket
 
 from .base import ActorContext
+from .satellite_book import BookReader
 from .satellite_facts import MissingRate, trailing_return
 from .satellite_state import load_state, read_facts
 
 
-def run_maintenance(ctx: ActorContext, log: Any, books: repo.BookReader) -> JobOutcome:
+def run_maintenance(ctx: ActorContext, log: Any, books: BookReader) -> JobOutcome:
     """Maintain every bucket and record today's values; failed when a bucket has no
     value."""
     now = ctx.clock.now()

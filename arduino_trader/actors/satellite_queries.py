@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
 from arduino_trader.domain.satellites import dividend_router, planning
@@ -17,6 +16,7 @@ from arduino_trader.protocols.satellite_records import CORE_ID
 from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .base import ActorContext
+from .satellite_book import BookReader
 from .satellite_facts import Facts, effective_aggression
 from .satellite_settlement import bucket_values
 from .satellite_state import State, load_state, read_facts
@@ -41,7 +41,7 @@ def aggressions(ctx: ActorContext, state: State, facts: Facts
     return effective, details, valuation.values
 
 
-def bucket_report(ctx: ActorContext, books: repo.BookReader) -> dict[str, Any]:
+def bucket_report(ctx: ActorContext, books: BookReader) -> dict[str, Any]:
     """{bucket: value, status, balances, aggression} for every bucket."""
     state, facts = load_state(ctx, books), read_facts(ctx)
     _, details, values = aggressions(ctx, state, facts)
@@ -51,7 +51,7 @@ def bucket_report(ctx: ActorContext, books: repo.BookReader) -> dict[str, Any]:
             for b, bucket in sorted(state.buckets.items())}
 
 
-def planning_scopes(ctx: ActorContext, books: repo.BookReader
+def planning_scopes(ctx: ActorContext, books: BookReader
                     ) -> tuple[list[planning.PlanScope], list[planning.Skipped]]:
     """What a planner needs per bucket; see ``GetPlanningScopes``."""
     state, facts = load_state(ctx, books), read_facts(ctx)
@@ -63,7 +63,7 @@ def planning_scopes(ctx: ActorContext, books: repo.BookReader
                                 facts.positions(state.buckets), facts.average_costs())
 
 
-def cash_flow_context(ctx: ActorContext, log: Any, books: repo.BookReader,
+def cash_flow_context(ctx: ActorContext, log: Any, books: BookReader,
                       msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
     """The deposit split's bucket shares and the dividend/maturity destinations."""
     state, facts = load_state(ctx, books), read_facts(ctx)

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, dividend_router, drawdown
 from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.cash_flows import DepositReceived, DividendReceived
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.money import ZERO, round_money
@@ -21,6 +21,7 @@ from arduino_trader.protocols.portfolio import TradeFeeRecorded
 from arduino_trader.protocols.satellite_records import CORE_ID, Bucket, LedgerEntry, SatelliteError
 
 from .base import ActorContext
+from .satellite_book import BookReader
 from .satellite_facts import Facts, MissingRate
 from .satellite_state import (
     State,
@@ -67,7 +68,7 @@ def settle_trade(ctx: ActorContext, log: Any, msg: TradeExecuted) -> None:
             if outcome.paused:
                 log.warning("circuit_breaker_paused", bucket_id=bucket_id,
                             losses=outcome.bucket.consecutive_losses)
-    applied = write_operation(ctx, repo.Operation(entries, changed,
+    applied = write_operation(ctx, Operation(entries, changed,
                                                   source=("trade", msg.trade_key),
                                                   trade_result=result))
     log.info("trade_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
@@ -81,7 +82,7 @@ def settle_fee(ctx: ActorContext, log: Any, bucket_id: str, fee: Decimal, curren
                trade_key: str) -> None:
     """Book one commission against ``bucket_id`` (keyed ``<trade key>:fee``)."""
     entries = balances.trade_fee(bucket_id, fee, currency, trade_key, ctx.clock.now())
-    applied = write_operation(ctx, repo.Operation(entries, (), source=(
+    applied = write_operation(ctx, Operation(entries, (), source=(
         "trade", balances.fee_source_id(trade_key))))
     log.info("trade_fee_settled", trade_key=trade_key, bucket_id=bucket_id,
              fee=str(fee), currency=currency, replay=applied is None)
@@ -106,7 +107,7 @@ def settle_exchange(ctx: ActorContext, log: Any, msg: CurrencyExchanged) -> None
         bucket_id, {msg.base_currency: msg.base_amount,
                     msg.quote_currency: msg.quote_amount},
         msg.trade_key, msg.symbol, ctx.clock.now())
-    applied = write_operation(ctx, repo.Operation(entries, (),
+    applied = write_operation(ctx, Operation(entries, (),
                                                   source=("trade", msg.trade_key)))
     log.info("exchange_settled", trade_key=msg.trade_key, bucket_id=bucket_id,
              rows=[(e.currency, str(e.amount)) for e in entries],
@@ -150,7 +151,7 @@ def settle_missing(ctx: ActorContext, log: Any) -> dict[str, int]:
     return counts
 
 
-def settle_cash_flow(ctx: ActorContext, log: Any, books: repo.BookReader, kind: str,
+def settle_cash_flow(ctx: ActorContext, log: Any, books: BookReader, kind: str,
                      key: str, build: Callable[[State, Facts], tuple[LedgerEntry, ...]]
                      ) -> None:
     """Book the rows ``build`` makes of one cash flow under its key, with the HWM shifts
@@ -159,7 +160,7 @@ def settle_cash_flow(ctx: ActorContext, log: Any, books: repo.BookReader, kind: 
         state, facts = load_state(ctx, books), read_facts(ctx)
         entries = build(state, facts)
         shifted = hwm_shifts(log, state.buckets, entries, facts, ctx.clock.now())
-        applied = write_operation(ctx, repo.Operation(entries, shifted,
+        applied = write_operation(ctx, Operation(entries, shifted,
                                                       source=("cash_flow", key)))
         log.info("cash_flow_settled", kind=kind, key=key, replay=applied is None,
                  rows=[(e.bucket_id, str(e.amount), e.currency) for e in entries])

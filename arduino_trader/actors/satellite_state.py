@@ -9,14 +9,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import balances, drawdown
 from arduino_trader.domain.satellites.balances import BalanceBook, UnknownBucket
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellite_records import CORE_ID, Bucket, LedgerEntry
 from arduino_trader.protocols.store import Database
 
 from .base import ActorContext
+from .satellite_book import BookReader
 from .satellite_facts import Facts, MissingRate
 
 
@@ -39,15 +40,15 @@ def read_facts(ctx: ActorContext) -> Facts:
         ctx.clock.now().date(), ctx.settings().typed.market_data.fx_max_age_days))
 
 
-def load_state(ctx: ActorContext, books: repo.BookReader) -> State:
+def load_state(ctx: ActorContext, books: BookReader) -> State:
     """The buckets and the book ``books`` has read up to now."""
-    return State(ctx.deps.buckets.load_buckets(), books.load(store(ctx)))
+    return State(ctx.deps.buckets.load_buckets(), books.load(ctx.deps.bucket_ledger))
 
 
-def write_operation(ctx: ActorContext, op: repo.Operation
+def write_operation(ctx: ActorContext, op: Operation
                     ) -> dict[tuple[str, str], Decimal] | None:
-    """:func:`satellites_repo.apply_operation` now: the new balances, None on a replay."""
-    result: dict[tuple[str, str], Decimal] | None = repo.apply_operation(store(ctx), op,
+    """The bucket ledger's ``apply_operation`` now: the new balances, None on a replay."""
+    result: dict[tuple[str, str], Decimal] | None = ctx.deps.bucket_ledger.apply_operation(op,
                                                                          ctx.clock.now())
     return result
 

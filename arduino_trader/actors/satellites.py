@@ -3,7 +3,7 @@ three satellite jobs.
 
 Every decision is the pure domain's (``domain/satellites``); this actor gathers the facts
 (store, broker snapshot, FX), applies the result, and writes each money-moving change in
-one transaction (``adapters/store/satellites_repo.apply_operation``). Events it settles:
+one transaction (the bucket-ledger port's ``apply_operation``). Events it settles:
 
 - ``TradeExecuted`` (executor): the fill's net settlement against its ``bucket_id``, and
   for a satellite's sell its realised P&L (loss streak, circuit breaker, re-awakening);
@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.satellites import balances, planning, presets
 from arduino_trader.domain.satellites.balances import UnknownBucket
@@ -67,10 +66,10 @@ from . import satellite_reconciliation as reconcile
 from . import satellite_settlement as settlement
 from .base import ActorContext, BaseActor, handles
 from .satellite_allocation import allocation_plan, apply_plan, run_evaluation
+from .satellite_book import BookReader
 from .satellite_facts import MissingRate
 from .satellite_maintenance import run_maintenance
 from .satellite_reports import plan_json
-from .satellite_state import store
 
 T = TypeVar("T")
 
@@ -117,7 +116,7 @@ class SatelliteActor(BaseActor):
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
-        self._books = repo.BookReader()  # the committed ledger, read incrementally
+        self._books = BookReader()  # the committed ledger, read incrementally
         # The ledger level last told to health: a cash flow settled after a sync found a
         # gap (the sync's PortfolioSynced came first) is checked again at once.
         self._ledger_level: str | None = None
@@ -125,7 +124,7 @@ class SatelliteActor(BaseActor):
     def on_start(self) -> None:
         """Refresh the balance cache from the ledger (rows other writers added), then
         settle what a crash left unsettled."""
-        slots = repo.rebuild_balance_cache(store(self.ctx), self.ctx.clock.now())
+        slots = self.ctx.deps.bucket_ledger.rebuild_balance_cache(self.ctx.clock.now())
         self.log.info("satellites_started", balance_slots=slots)
         settlement.settle_missing_safely(self.ctx, self.log)
 

@@ -19,10 +19,11 @@ import structlog
 
 from arduino_trader.adapters.market_data.replay_data import parse_fx_setting
 from arduino_trader.adapters.market_data.replay_source import ReplaySource
-from arduino_trader.adapters.store import satellites_repo
+from arduino_trader.adapters.store.satellites_repo import SqliteBucketLedger
 from arduino_trader.config.settings import Settings
 from arduino_trader.domain.satellites.balances import fee_source_id, settle_trade, trade_fee
 from arduino_trader.protocols.broker import OrderRequest
+from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.satellite_records import CORE_ID
 
 from .demo_narrator import with_narrator
@@ -145,8 +146,7 @@ class DemoDaemon(TraderDaemon):
                 ops.append((trade_fee(CORE_ID, t.fee, t.currency, key, now),
                             fee_source_id(key)))
             for entries, source in ops:
-                applied = satellites_repo.apply_operation(
-                    self.store, satellites_repo.Operation(entries, source=("trade", source)),
-                    now)
+                applied = SqliteBucketLedger(self.store).apply_operation(
+                    Operation(entries, source=("trade", source)), now)
                 written += applied is not None
         return written

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from arduino_trader.protocols.bucket_ledger import BucketLedger
 from arduino_trader.protocols.bucket_trades import BucketTrades
 from arduino_trader.protocols.buckets import BucketStore
 from arduino_trader.protocols.cash_flow_store import CashFlowStore
@@ -18,6 +19,7 @@ from .bucket_trades_repo import SqliteBucketTrades
 from .cash_flow_repo import SqliteCashFlowStore
 from .order_journal import SqliteOrderJournal
 from .price_history_repo import SqlitePriceHistory
+from .satellites_repo import SqliteBucketLedger
 
 
 class StoreRepositories(TypedDict):
@@ -28,6 +30,7 @@ class StoreRepositories(TypedDict):
     cash_flows: CashFlowStore
     bucket_trades: BucketTrades
     buckets: BucketStore
+    bucket_ledger: BucketLedger
 
 
 def store_repositories(db: Database) -> StoreRepositories:
@@ -36,4 +39,5 @@ def store_repositories(db: Database) -> StoreRepositories:
                              price_history=SqlitePriceHistory(db),
                              cash_flows=SqliteCashFlowStore(db),
                              bucket_trades=SqliteBucketTrades(db),
-                             buckets=SqliteBucketStore(db))
+                             buckets=SqliteBucketStore(db),
+                             bucket_ledger=SqliteBucketLedger(db))

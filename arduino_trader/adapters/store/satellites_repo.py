@@ -1,6 +1,7 @@
-"""The satellites store's ledger: the signed per-bucket ledger, its balance cache and the
-reconciliation audit (migrations 0600 and 0610); the buckets themselves are in
-``bucket_repo``, the fills and value history settlement reads in ``bucket_trades_repo``.
+"""The bucket-ledger port on SQLite (:class:`SqliteBucketLedger`): the signed per-bucket
+ledger, its balance cache and the reconciliation audit (migrations 0600 and 0610), and
+the admin API's listings of them; the buckets themselves are in ``bucket_repo``, the
+fills and value history settlement reads in ``bucket_trades_repo``.
 
 Every money-moving change is ONE transaction (:func:`apply_operation`): the ledger rows of
 the operation (both legs of a transfer), the recomputed balance cache of every touched
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from arduino_trader.domain.satellites.balances import BalanceBook, BalanceError, InsufficientFunds
+from arduino_trader.domain.satellites.balances import BalanceError, InsufficientFunds
+from arduino_trader.protocols.bucket_ledger import BucketLedger, Operation
 from arduino_trader.protocols.money import ZERO, decimal_to_str
-from arduino_trader.protocols.satellite_records import INTERNAL_TYPES, Bucket, LedgerEntry
+from arduino_trader.protocols.satellite_records import INTERNAL_TYPES, LedgerEntry
 from arduino_trader.protocols.store import Database, Transaction
 
 from .bucket_repo import write_buckets
@@ -39,41 +40,6 @@ def _entry_from_row(row: sqlite3.Row) -> LedgerEntry:
 
 _SELECT_LEDGER = (f"SELECT {', '.join(_LEDGER_COLUMNS)} "  # noqa: S608
                   "FROM bucket_transactions ORDER BY id")
-
-
-def load_book(db: Database | Transaction) -> BalanceBook:
-    """Every ledger row as a :class:`BalanceBook` (balances are their exact sums)."""
-    rows = db.fetch_all(_SELECT_LEDGER)
-    return BalanceBook.from_entries(_entry_from_row(r) for r in rows)
-
-
-class BookReader:
-    """:func:`load_book` without re-reading the whole ledger each time: the ledger is
-    append-only (ids from AUTOINCREMENT; an update or a delete is refused by the
-    database's triggers, migration 0915), so the book read last time plus the rows added
-    since is the book. When the rows it already holds are not all there (another
-    database), it reads everything again. Only for committed state: pass the store, never
-    a transaction that may still roll back (the store's lock keeps its own uncommitted
-    rows from other readers)."""
-
-    def __init__(self) -> None:
-        self._book = BalanceBook()
-        self._last_id = 0
-
-    def load(self, db: Database) -> BalanceBook:
-        """The current book (one count and one read of the new rows)."""
-        kept = db.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions "
-                            "WHERE id <= ?", (self._last_id,))
-        if kept is None or int(kept["n"]) != len(self._book.entries):
-            self._book, self._last_id = BalanceBook(), 0
-        rows = db.fetch_all(
-            f"SELECT id, {', '.join(_LEDGER_COLUMNS)} FROM bucket_transactions "  # noqa: S608
-            "WHERE id > ? ORDER BY id", (self._last_id,))
-        if rows:
-            self._book, _ = self._book.apply(tuple(_entry_from_row(r) for r in rows),
-                                             check_negative=False)
-            self._last_id = int(rows[-1]["id"])
-        return self._book
 
 
 def transactions(db: Database, bucket_id: str, *, limit: int = 100,
@@ -135,24 +101,6 @@ def rebuild_balance_cache(db: Database, now: datetime) -> int:
         refreshed = _refresh_cache(tx, [(r["bucket_id"], r["currency"]) for r in rows],
                                    now)
     return len(refreshed)
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One money-moving change: its ledger rows, the bucket states it changes, and an
-    optional audit row (a reconciliation outcome).
-
-    ``source`` (source_kind, source_id) marks an external record: when any row of that
-    record already exists (written by this actor or by the cash-flow actor, whichever
-    bucket it credited), no row is written; ``buckets`` (its high-water-mark shifts) are
-    still applied once per record when another writer booked the rows.
-    """
-
-    entries: tuple[LedgerEntry, ...]
-    buckets: tuple[Bucket, ...] = ()
-    audit: Mapping[str, Any] | None = None
-    source: tuple[str, str] | None = None
-    trade_result: Mapping[str, Any] | None = None
 
 
 def has_source(db: Database, source_kind: str, source_id: str) -> bool:
@@ -269,3 +217,46 @@ def blockers(db: Database) -> str | None:
         reasons.append(f"{int(flows['n'])} cash flows unprocessed")
     return "; ".join(reasons) or None
 
+
+class SqliteBucketLedger:
+    """The bucket-ledger port on the SQLite store (see :class:`BucketLedger`)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def rows_after(self, last_id: int) -> tuple[tuple[int, LedgerEntry], ...]:
+        """The committed rows with an id above ``last_id``, with their ids, in id order."""
+        rows = self._db.fetch_all(
+            f"SELECT id, {', '.join(_LEDGER_COLUMNS)} FROM bucket_transactions "  # noqa: S608
+            "WHERE id > ? ORDER BY id", (last_id,))
+        return tuple((int(r["id"]), _entry_from_row(r)) for r in rows)
+
+    def count_through(self, last_id: int) -> int:
+        """How many committed rows have an id of at most ``last_id``."""
+        row = self._db.fetch_one("SELECT COUNT(*) AS n FROM bucket_transactions "
+                                 "WHERE id <= ?", (last_id,))
+        return 0 if row is None else int(row["n"])
+
+    def apply_operation(self, op: Operation, now: datetime
+                        ) -> dict[tuple[str, str], Decimal] | None:
+        """:func:`apply_operation` on this store."""
+        return apply_operation(self._db, op, now)
+
+    def has_source(self, source_kind: str, source_id: str) -> bool:
+        """Whether the ledger holds any row of that source."""
+        return has_source(self._db, source_kind, source_id)
+
+    def rebuild_balance_cache(self, now: datetime) -> int:
+        """:func:`rebuild_balance_cache` on this store."""
+        return rebuild_balance_cache(self._db, now)
+
+    def record_audit(self, audit: Mapping[str, Any], now: datetime) -> None:
+        """Store a reconciliation outcome that moved no money."""
+        record_audit(self._db, audit, now)
+
+    def blockers(self) -> str | None:
+        """:func:`blockers` on this store."""
+        return blockers(self._db)
+
+
+_: type[BucketLedger] = SqliteBucketLedger  # mypy checks the implementation
