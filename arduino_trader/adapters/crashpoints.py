@@ -18,9 +18,9 @@ is an empty function; the store and the Tradernet client call it once per step.
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,8 +55,8 @@ def parse_target(text: str) -> Target:
 def _caller() -> str:
     """``module.function`` of the first frame outside the store and contextlib: who
     committed (only computed while armed)."""
-    frame = sys._getframe(2)
-    for _ in range(12):
+    frame = inspect.currentframe()  # this module's own frames are skipped below
+    for _ in range(14):
         if frame is None:
             break
         name, func = frame.f_code.co_filename, frame.f_code.co_name
@@ -64,7 +64,7 @@ def _caller() -> str:
             (name.endswith("sqlite.py") and func == "transaction")
         if not skip:
             return f"{os.path.splitext(os.path.basename(name))[0]}.{func}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return "?"
 
 

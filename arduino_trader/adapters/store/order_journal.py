@@ -13,10 +13,10 @@ returning JSON-ready rows.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from arduino_trader.domain.execution.placement import RECHECK_WINDOW, recheck_due
 from arduino_trader.domain.fx_exchange import is_fx_symbol
@@ -47,6 +47,8 @@ __all__ = ["NEVER_SENT", "JournalConflict", "NewOrder", "RecordedFill", "SqliteO
 MAX_ID_ATTEMPTS = 8
 NEVER_SENT = "never sent"
 """How the note of an entry the adapter never sent begins (no late look is due)."""
+F = TypeVar("F")
+"""A fill record of one ledger: a trade's (``RecordedFill``) or an exchange's (``FxFill``)."""
 
 
 def _ts(moment: datetime) -> int:
@@ -182,28 +184,16 @@ class SqliteOrderJournal:
         this entry now. Either way the fill waits for the executor to publish it
         (``fill_attribution``).
         """
-        recorded: list[RecordedFill] = []
         with self._db.transaction() as tx:
-            row_id = entry_row(tx, client_order_id)
-            for fill in fills:
-                if _store_fill(tx, row_id, fill, now):
-                    recorded.append(fill)
-            record_follow_up(tx, client_order_id, follow, now)
-        return tuple(recorded)
+            return _follow_up_with(tx, client_order_id, follow, fills, _store_fill, now)
 
     def apply_exchange_follow_up(self, client_order_id: int, follow: FollowUp,
                                  fills: Sequence[FxFill], now: datetime
                                  ) -> tuple[FxFill, ...]:
         """Store an exchange entry's new state and its fills (``fx_trades``) in one
         transaction; the fills that were new (a known trade key is skipped)."""
-        recorded: list[FxFill] = []
         with self._db.transaction() as tx:
-            row_id = entry_row(tx, client_order_id)
-            for fill in fills:
-                if _store_fx_fill(tx, row_id, fill, now):
-                    recorded.append(fill)
-            record_follow_up(tx, client_order_id, follow, now)
-        return tuple(recorded)
+            return _follow_up_with(tx, client_order_id, follow, fills, _store_fx_fill, now)
 
     def open_entries(self, mode: LedgerMode) -> tuple[OpenEntry, ...]:
         """Every entry of ``mode`` still waiting for a final broker answer, oldest first."""
@@ -308,6 +298,17 @@ class SqliteOrderJournal:
 
 
 _: type[OrderJournal] = SqliteOrderJournal  # mypy checks the implementation
+
+
+def _follow_up_with(tx: Transaction, client_order_id: int, follow: FollowUp,
+                    fills: Sequence[F], store: Callable[[Transaction, int, F, datetime], bool],
+                    now: datetime) -> tuple[F, ...]:
+    """A follow-up inside the caller's transaction: each fill stored by ``store`` (False:
+    known already), then the entry's new state; the fills that were new, in order."""
+    row_id = entry_row(tx, client_order_id)
+    recorded = tuple(fill for fill in fills if store(tx, row_id, fill, now))
+    record_follow_up(tx, client_order_id, follow, now)
+    return recorded
 
 
 def _store_fill(tx: Transaction, row_id: int, fill: RecordedFill, now: datetime) -> bool:
