@@ -4,7 +4,6 @@ is written once, and the count through an id is what the incremental reader chec
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,19 +13,16 @@ from arduino_trader.adapters.store.satellites_repo import SqliteBucketLedger
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.bucket_ledger import BucketLedger, Operation
 from arduino_trader.protocols.satellite_records import LedgerEntry
+from tests.port_support import operations
 from tests.satellites_helpers import core
 
 AT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 
 
-def _operations(cls: type) -> dict[str, list[str]]:
-    return {name: list(inspect.signature(fn).parameters) for name, fn in vars(cls).items()
-            if inspect.isfunction(fn) and not name.startswith("_")}
-
 
 def test_the_sqlite_ledger_has_every_operation_of_the_protocol_with_its_parameters() -> None:
-    protocol = _operations(BucketLedger)
-    assert protocol and _operations(SqliteBucketLedger) == protocol
+    protocol = operations(BucketLedger)
+    assert protocol and operations(SqliteBucketLedger) == protocol
 
 
 def _deposit(key: str, amount: str) -> LedgerEntry:

@@ -4,7 +4,6 @@ transaction: a bucket the store refuses leaves the setting as it was."""
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,19 +14,16 @@ from arduino_trader.adapters.store.bucket_repo import SqliteBucketStore
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.buckets import BucketStore
 from arduino_trader.protocols.store import StoreError
+from tests.port_support import operations
 from tests.satellites_helpers import core, satellite
 
 AT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 
 
-def _operations(cls: type) -> dict[str, list[str]]:
-    return {name: list(inspect.signature(fn).parameters) for name, fn in vars(cls).items()
-            if inspect.isfunction(fn) and not name.startswith("_")}
-
 
 def test_the_sqlite_store_has_every_operation_of_the_protocol_with_its_parameters() -> None:
-    protocol = _operations(BucketStore)
-    assert protocol and _operations(SqliteBucketStore) == protocol
+    protocol = operations(BucketStore)
+    assert protocol and operations(SqliteBucketStore) == protocol
 
 
 def test_a_setting_and_the_buckets_it_changes_are_written_together(

@@ -4,7 +4,6 @@ has the Protocol's operations, and a day's values are stored once per bucket and
 
 from __future__ import annotations
 
-import inspect
 from datetime import date
 from decimal import Decimal
 
@@ -15,17 +14,13 @@ from arduino_trader.adapters.store.bucket_trades_repo import SqliteBucketTrades
 from arduino_trader.adapters.store.sqlite import SqliteStore
 from arduino_trader.protocols.bucket_trades import BucketTrades, ValuePoint
 from arduino_trader.protocols.store import StoreError
+from tests.port_support import operations
 from tests.satellites_helpers import core, satellite
 
 
-def _operations(cls: type) -> dict[str, list[str]]:
-    return {name: list(inspect.signature(fn).parameters) for name, fn in vars(cls).items()
-            if inspect.isfunction(fn) and not name.startswith("_")}
-
-
 def test_the_sqlite_store_has_every_operation_of_the_protocol_with_its_parameters() -> None:
-    protocol = _operations(BucketTrades)
-    assert protocol and _operations(SqliteBucketTrades) == protocol
+    protocol = operations(BucketTrades)
+    assert protocol and operations(SqliteBucketTrades) == protocol
 
 
 def test_a_days_values_replace_that_day_only_and_a_failed_write_keeps_the_last(

@@ -4,7 +4,6 @@ for the key, and a failure of the rules or of any write leaves nothing of the re
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from arduino_trader.protocols.cash_flow_store import (
     StoredRow,
 )
 from arduino_trader.protocols.store import StoreError
+from tests.port_support import operations
 
 AT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
 CORE_ONLY = EffectContext(RateTable({}), (BucketShare(CORE_ID, "core", Decimal(1), Decimal(0)),),
@@ -41,14 +41,10 @@ def _written(store: SqliteStore) -> list[int]:
             for table in ("cash_flows", "bucket_transactions", "bucket_balances")]
 
 
-def _operations(cls: type) -> dict[str, list[str]]:
-    return {name: list(inspect.signature(fn).parameters) for name, fn in vars(cls).items()
-            if inspect.isfunction(fn) and not name.startswith("_")}
-
 
 def test_the_sqlite_store_has_every_operation_of_the_protocol_with_its_parameters() -> None:
-    protocol = _operations(CashFlowStore)
-    assert protocol and _operations(SqliteCashFlowStore) == protocol
+    protocol = operations(CashFlowStore)
+    assert protocol and operations(SqliteCashFlowStore) == protocol
 
 
 def test_a_record_is_booked_once_and_the_rules_see_what_is_stored(store: SqliteStore) -> None:
