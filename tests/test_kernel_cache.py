@@ -6,11 +6,21 @@ compile again, and a child that fails is reported, not raised, with no stamp wri
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from arduino_trader.adapters import kernel_cache
+
+
+@pytest.fixture(autouse=True)
+def suite_cache_kept() -> Iterator[None]:
+    """No test here may remove the suite's own kernel cache: every daemon started after it
+    would compile the kernels again in a child of its own (a minute each, at once)."""
+    before = kernel_cache.kernel_cache_files()
+    yield
+    assert [p for p in before if not p.exists()] == []
 
 
 @pytest.fixture
@@ -61,6 +71,7 @@ def test_a_failing_child_is_reported_and_leaves_no_stamp(
     failing.write_text("#!/bin/sh\necho 'MemoryError: out of memory' >&2\nexit 3\n")
     failing.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(failing))
+    monkeypatch.setattr(kernel_cache, "clear_kernel_caches", lambda: 0)  # the suite's
     fill = kernel_cache.fill_cache(timeout_s=60)
     assert fill.compiled and not fill.ok
     assert fill.error == "exit 3: MemoryError: out of memory"
