@@ -135,3 +135,19 @@ def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condi
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def markets_view(api: Client, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /api/system/markets`` once the calendars are built: 503
+    ``calendars_loading`` until then, any other answer fails."""
+    answers: list[tuple[int, Any]] = []
+
+    def answered() -> bool:
+        answers.append(api.call("GET", "/api/system/markets"))
+        code, body = answers[-1]
+        assert code == 200 or body["error"] == "calendars_loading", body
+        return code == 200
+
+    wait_for(answered, timeout, "the markets view")
+    body: dict[str, Any] = answers[-1][1]
+    return body

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+from daemon_harness import Client, ProbeDaemon, markets_view, start_daemon, wait_for
 
 from arduino_trader.config.settings import env_name
 from arduino_trader.domain.universe import isin_check_digit
@@ -62,8 +62,8 @@ def test_replay_daemon_fills_universe_history_and_markets(
         "2022-12-23", "2022-12-27", "2022-12-28"]
     assert api.call("GET", f"/api/securities/{AAPL}/prices?limit=0")[0] == 400
 
-    code, markets = api.call("GET", "/api/system/markets")
-    assert code == 200 and markets["total"] == 20
+    markets = markets_view(api)
+    assert markets["total"] == 20
     by_mic = {m["mic"]: m for m in markets["markets"]}
     assert by_mic["XNAS"]["securities"] == 4 and by_mic["XNYS"]["securities"] == 16
     assert by_mic["XNYS"]["tz"] == "America/New_York"

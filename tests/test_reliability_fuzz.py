@@ -19,7 +19,7 @@ import pykka
 import pytest
 import requests
 import schemathesis
-from daemon_harness import ProbeDaemon, start_daemon
+from daemon_harness import Client, ProbeDaemon, markets_view, start_daemon
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reliability_support import StoreWatch, db_path, manual_clock, wait_idle
@@ -67,6 +67,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
         # The paper account opens (its opening cash booked) on first use: open it now, so
         # that no background first use lands between a request and its digest.
         d.io.run(d._broker_pair()[1].probe(), 10)
+        markets_view(Client(d))  # built once: the view answers 503 while they build
         wait_idle(d, 60)
         yield d
     finally:

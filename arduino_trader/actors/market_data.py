@@ -189,6 +189,7 @@ class MarketDataActor(BaseActor):
         touches open exchanges only); a manual trigger (``force``) refreshes them all.
         """
         now = self._now()
+        self.calendars.renew(now.date())
         self._seed_universe(now)
         securities = securities_repo.list_securities(self._db, active_only=True)
         if not securities:
@@ -378,8 +379,7 @@ class MarketDataActor(BaseActor):
     def market_problems(self, mics: list[str]) -> None:
         """Record calendars of held exchanges that are unavailable or end soon."""
         days = self.ctx.settings().typed.market_data.calendar_warn_days
-        if self.calendars.outdated(self._now().date()):
-            self.calendars = MarketCalendars(today=self._now().date())
+        self.calendars.renew(self._now().date())  # the daemon's one instance, in place
         problems = self.calendars.ending_within(mics, self._now(), days)
         self._problem("calendars", "; ".join(f"{m} {p}" for m, p in problems.items())
                       if problems else None)

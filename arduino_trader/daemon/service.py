@@ -290,7 +290,7 @@ class TraderDaemon:
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
                          broker=self._broker_pair()[0], caches=self.caches,
                          exit_request=self.exit_request, events=hub,
-                         started_at=time.monotonic())
+                         calendars=self._calendars, started_at=time.monotonic())
         app = create_app(ctx)
         host, port = settings.typed.api.host, self.options.port_override
         port = settings.typed.api.port if port is None else port

@@ -132,7 +132,6 @@ class MarketCalendars:
     def __init__(self, *, history_days: int = 30, today: date | None = None,
                  builder: TableBuilder = build_in_child) -> None:
         self._history_days = history_days
-        self._today = today
         self.built_for = today or datetime.now(UTC).date()
         self._builder = builder
         self._sessions: dict[str, SessionTable] = {}
@@ -188,6 +187,20 @@ class MarketCalendars:
         with a long ``history_days`` — a backtest's — serves its whole span)."""
         ahead = (today - self.built_for).days
         return ahead > max_days or -ahead > max_days + max(0, self._history_days - 30)
+
+    def renew(self, today: date) -> bool:
+        """Start over from ``today`` when :meth:`outdated` (the tables built so far are
+        dropped and rebuilt on the next query), so one instance serves a daemon that runs
+        for years; True when it renewed."""
+        with self._lock:
+            if not self.outdated(today):
+                return False
+            self.built_for = today
+            self._sessions.clear()
+            self._errors.clear()
+            self._retry_at.clear()
+            self._failed_builds.clear()
+            return True
 
     # ---------------------------------------------------------------- queries
     def calendar_end(self, mic: str) -> date | None:

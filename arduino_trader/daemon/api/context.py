@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
 from arduino_trader.protocols.broker import Broker
 from arduino_trader.protocols.clock import Clock
@@ -47,6 +48,9 @@ class ApiContext:
     """The event hub the streams serve; None: streams answer 503."""
     stream_timing: StreamTiming | None = None
     """Heartbeat and write timeout of the streams (None: the defaults)."""
+    calendars: MarketCalendars | None = None
+    """The daemon's market calendars (the ones its actors trade by); None: the markets
+    view answers 503."""
     started_at: float = 0.0
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,7 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
-from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
+from arduino_trader.adapters.market_data.calendars import EXCHANGES
 from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import (
     market_stats,
@@ -68,16 +67,10 @@ MARKETS_SCHEMA: dict[str, Any] = {
                    "open_count": {"type": "integer"}, "closed_count": {"type": "integer"}},
 }
 
-_calendars: MarketCalendars | None = None
-_calendars_lock = threading.Lock()
-
-
-def _shared_calendars(today: date) -> MarketCalendars:
-    global _calendars
-    with _calendars_lock:
-        if _calendars is None or _calendars.outdated(today):
-            _calendars = MarketCalendars(today=today)
-        return _calendars
+MARKETS_WAIT_S = 5.0
+"""How long the markets view waits for calendars still being built before it answers
+503 ``calendars_loading`` (the build goes on; the first one after a start takes seconds,
+a minute on a slow board)."""
 
 
 def _map_error(exc: Exception) -> ApiError:
@@ -137,19 +130,28 @@ def _trigger(request: web.Request, job: str) -> web.Response:
 
 # ------------------------------------------------------------------------ markets
 @router.route("GET", "/api/system/markets", summary="Every exchange: open/closed, next "
-              "close or open, time zone, calendar end; counts", response=MARKETS_SCHEMA)
+              "close or open, time zone, calendar end; counts", response=MARKETS_SCHEMA,
+              errors={503: "calendars not wired, or still being built (retry_after_s)"})
 async def markets(request: web.Request) -> web.Response:
-    """Status per known exchange from the calendar library (unknown/failed ⇒ closed)."""
+    """Status per known exchange from the daemon's own calendars (unknown/failed ⇒
+    closed); 503 ``calendars_loading`` while they are still being built."""
     ctx = ctx_of(request)
+    calendars = ctx.calendars
+    if calendars is None:
+        raise ApiError(503, "calendars_unavailable", "no market calendars in this daemon")
     now = ctx.clock.now()
-    calendars = _shared_calendars(now.date())
-    loop = asyncio.get_running_loop()
 
-    def every_status() -> list[dict[str, Any]]:
+    def every_status() -> list[dict[str, Any]]:  # the calendars' lock waits on a build
+        calendars.renew(now.date())
         calendars.load(EXCHANGES)  # one child builds every calendar not built yet
         return [calendars.status(mic, now).to_json() for mic in EXCHANGES]
 
-    statuses = await loop.run_in_executor(ctx.executor, every_status)
+    building = asyncio.get_running_loop().run_in_executor(ctx.executor, every_status)
+    try:  # shielded: a build that outlasts the wait goes on for the next request
+        statuses = await asyncio.wait_for(asyncio.shield(building), MARKETS_WAIT_S)
+    except TimeoutError:
+        raise ApiError(503, "calendars_loading", "the market calendars are still being "
+                       "built; ask again shortly", retry_after_s=MARKETS_WAIT_S) from None
     held = await securities.active_by_mic(reads_of(request))
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
