@@ -7,7 +7,7 @@ its exchanges' hours (the tables reach about a year past the day they were built
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -46,13 +46,15 @@ class CountingBuilder:
 
     def __init__(self) -> None:
         self.gate = threading.Event()
+        self.entered = threading.Event()  # a build has started
         self.calls: list[tuple[tuple[str, ...], date]] = []
         self._lock = threading.Lock()
 
     def __call__(self, names: Sequence[str], start: date, end: date | None) -> Tables:
-        self.gate.wait(60)
         with self._lock:
             self.calls.append((tuple(names), start))
+        self.entered.set()
+        self.gate.wait(60)
         return {name: weekday_sessions(start) for name in names}
 
     def built(self, start: date) -> list[str]:
@@ -149,3 +151,52 @@ def test_the_calendars_renew_only_when_outdated() -> None:
     assert calendars.is_open("XNYS", datetime(2026, 12, 15, 15, tzinfo=UTC))
     assert [start for _, start in builder.calls] == [today - timedelta(days=30),
                                                      today + timedelta(days=8 - 30)]
+
+
+def _in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    answers: list[object] = []
+    thread = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    thread.start()
+    return thread, answers
+
+
+def test_a_built_calendar_answers_while_another_thread_builds_the_rest() -> None:
+    """The executor's market-hours check never waits for the markets view's build, and a
+    calendar being built is waited for, not built twice."""
+    builder = CountingBuilder()
+    builder.gate.set()
+    calendars = MarketCalendars(today=date(2026, 12, 7), builder=builder)
+    at = datetime(2026, 12, 7, 15, tzinfo=UTC)
+    assert calendars.is_open("XNYS", at)
+    builder.gate.clear()
+    builder.entered.clear()
+    everything, _ = _in_thread(lambda: calendars.load(EXCHANGES))
+    assert builder.entered.wait(10)  # building every other calendar, held at the gate
+
+    checked, answers = _in_thread(lambda: calendars.is_tradable("XNYS", at))
+    checked.join(10)
+    assert answers == [True] and everything.is_alive()
+    london, in_london = _in_thread(lambda: calendars.is_open("XLON", at))
+    builder.gate.set()
+    for thread in (everything, london):
+        thread.join(10)
+        assert not thread.is_alive()
+    assert in_london == [True]
+    built = [name for names, _ in builder.calls for name in names]
+    assert sorted(built) == sorted({e.calendar for e in EXCHANGES.values()})  # each once
+
+
+def test_a_build_that_a_renewal_overtook_is_dropped_and_made_again() -> None:
+    builder = CountingBuilder()
+    today = date(2026, 12, 7)
+    calendars = MarketCalendars(today=today, builder=builder)
+    asking, answers = _in_thread(lambda: calendars.is_open(
+        "XNYS", datetime(2026, 12, 16, 15, tzinfo=UTC)))
+    assert builder.entered.wait(10)
+    assert calendars.renew(today + timedelta(days=9))
+    builder.gate.set()
+    asking.join(10)
+    assert answers == [True]
+    assert [start for _, start in builder.calls] == [today - timedelta(days=30),
+                                                     today + timedelta(days=9 - 30)]
+    assert calendars.built_for == today + timedelta(days=9)

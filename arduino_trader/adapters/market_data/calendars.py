@@ -24,6 +24,7 @@ from .session_tables import (
     SessionTable,
     SessionTablesUnavailable,
     TableBuilder,
+    Tables,
     build_in_child,
 )
 
@@ -139,33 +140,59 @@ class MarketCalendars:
         self._retry_at: dict[str, float] = {}  # calendars whose builder failed: when again
         self._failed_builds: dict[str, str] = {}  # and why (until the retry succeeds)
         self._lock = threading.Lock()
+        self._built = threading.Condition(self._lock)  # a build of another thread ended
+        self._building: set[str] = set()  # calendar names some thread is building now
+        self._generation = 0  # renewals so far: a build of an older one is dropped
 
     def load(self, mics: Iterable[str]) -> None:
         """Build the calendars of ``mics`` not built yet in one call of the builder (one
-        child for the lot); failures are kept and reported per MIC by the queries."""
+        child for the lot); failures are kept and reported per MIC by the queries.
+
+        The build runs outside the lock: a query for a calendar already built never waits
+        for another thread's build; a calendar another thread is building is waited
+        for, not built twice."""
         names = sorted({EXCHANGES[m].calendar for m in mics if m in EXCHANGES})
-        with self._lock:
-            now = time.monotonic()
-            wanted = [n for n in names if n not in self._sessions and n not in self._errors
-                      and self._retry_at.get(n, 0.0) <= now]
-            if not wanted:
-                return
-            start = self.built_for - timedelta(days=self._history_days)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                missing = [n for n in names if n not in self._sessions
+                           and n not in self._errors and self._retry_at.get(n, 0.0) <= now]
+                if not missing:
+                    return
+                mine = [n for n in missing if n not in self._building]
+                if not mine:  # every one is being built by another thread
+                    self._built.wait()
+                    continue
+                self._building.update(mine)
+                generation = self._generation
+                start = self.built_for - timedelta(days=self._history_days)
+            outcome: Tables | SessionTablesUnavailable | None = None
             try:
-                built = self._builder(wanted, start, None)
+                outcome = self._builder(mine, start, None)
             except SessionTablesUnavailable as exc:
-                for name in wanted:
-                    self._retry_at[name] = now + RETRY_AFTER_S
-                    self._failed_builds[name] = f"calendar {name} unavailable: {exc}"
-                return
-            for name in wanted:
-                table = built.get(name, f"calendar {name} unavailable: not built")
-                if isinstance(table, str):
-                    self._errors[name] = table
-                else:
-                    self._sessions[name] = table
-                self._retry_at.pop(name, None)
-                self._failed_builds.pop(name, None)
+                outcome = exc
+            finally:  # anything else the builder raised goes on up, nothing kept
+                with self._lock:
+                    self._building.difference_update(mine)
+                    if outcome is not None and generation == self._generation:
+                        self._keep(mine, outcome, now)  # (not renewed meanwhile)
+                    self._built.notify_all()
+
+    def _keep(self, names: list[str], outcome: Tables | SessionTablesUnavailable,
+              started: float) -> None:
+        """Store one build's tables or failure (the lock held)."""
+        for name in names:
+            if isinstance(outcome, SessionTablesUnavailable):
+                self._retry_at[name] = started + RETRY_AFTER_S
+                self._failed_builds[name] = f"calendar {name} unavailable: {outcome}"
+                continue
+            table = outcome.get(name, f"calendar {name} unavailable: not built")
+            if isinstance(table, str):
+                self._errors[name] = table
+            else:
+                self._sessions[name] = table
+            self._retry_at.pop(name, None)
+            self._failed_builds.pop(name, None)
 
     def _load(self, mic: str) -> SessionTable:
         exchange = EXCHANGES.get(mic)
@@ -196,6 +223,7 @@ class MarketCalendars:
             if not self.outdated(today):
                 return False
             self.built_for = today
+            self._generation += 1
             self._sessions.clear()
             self._errors.clear()
             self._retry_at.clear()
