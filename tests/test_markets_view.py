@@ -107,6 +107,11 @@ def test_the_view_answers_loading_then_every_exchange_from_the_daemons_calendars
     code, body = api.call("GET", "/api/system/markets")
     assert code == 503 and body["error"] == "calendars_loading"
     assert body["retry_after_s"] == 0.2
+    # a dashboard asking again and again while the build goes on: one build, and the
+    # API's worker pool (8 threads) stays free for /health and the actors' asks
+    for _ in range(12):
+        assert api.call("GET", "/api/system/markets")[1]["error"] == "calendars_loading"
+    assert api.call("GET", "/health")[0] == 200
 
     builder.gate.set()
     body = markets_view(api)

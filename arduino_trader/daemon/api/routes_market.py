@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
-from arduino_trader.adapters.market_data.calendars import EXCHANGES
+from arduino_trader.adapters.market_data.calendars import EXCHANGES, MarketCalendars
 from arduino_trader.adapters.store import market_repo as repo
 from arduino_trader.adapters.store import (
     market_stats,
@@ -67,6 +68,10 @@ MARKETS_SCHEMA: dict[str, Any] = {
                    "open_count": {"type": "integer"}, "closed_count": {"type": "integer"}},
 }
 
+# The markets view's build in flight per calendar set (read and written on the event
+# loop only): requests during a build wait for that one instead of each holding a worker
+# of the API's pool (which /health and every actor ask share) on the calendars' lock.
+_builds: WeakKeyDictionary[MarketCalendars, asyncio.Future[None]] = WeakKeyDictionary()
 MARKETS_WAIT_S = 5.0
 """How long the markets view waits for calendars still being built before it answers
 503 ``calendars_loading`` (the build goes on; the first one after a start takes seconds,
@@ -140,18 +145,18 @@ async def markets(request: web.Request) -> web.Response:
     if calendars is None:
         raise ApiError(503, "calendars_unavailable", "no market calendars in this daemon")
     now = ctx.clock.now()
-
-    def every_status() -> list[dict[str, Any]]:  # the calendars' lock waits on a build
-        calendars.renew(now.date())
-        calendars.load(EXCHANGES)  # one child builds every calendar not built yet
-        return [calendars.status(mic, now).to_json() for mic in EXCHANGES]
-
-    building = asyncio.get_running_loop().run_in_executor(ctx.executor, every_status)
+    loop = asyncio.get_running_loop()
+    build = _builds.get(calendars)
+    if build is None or build.done():  # one build at a time, whoever asks meanwhile
+        build = loop.run_in_executor(ctx.executor, _build_every_calendar, calendars,
+                                     now.date())
+        _builds[calendars] = build
     try:  # shielded: a build that outlasts the wait goes on for the next request
-        statuses = await asyncio.wait_for(asyncio.shield(building), MARKETS_WAIT_S)
+        await asyncio.wait_for(asyncio.shield(build), MARKETS_WAIT_S)
     except TimeoutError:
         raise ApiError(503, "calendars_loading", "the market calendars are still being "
                        "built; ask again shortly", retry_after_s=MARKETS_WAIT_S) from None
+    statuses = await loop.run_in_executor(ctx.executor, _every_status, calendars, now)
     held = await securities.active_by_mic(reads_of(request))
     for status in statuses:
         status["securities"] = held.get(status["mic"], 0)
@@ -159,6 +164,15 @@ async def markets(request: web.Request) -> web.Response:
     return json_response({"markets": statuses, "open_count": open_count,
                           "closed_count": len(statuses) - open_count, "total": len(statuses),
                           "unmapped_securities": held.get(None, 0), "at": now})
+
+
+def _build_every_calendar(calendars: MarketCalendars, today: date) -> None:
+    calendars.renew(today)
+    calendars.load(EXCHANGES)  # one child builds every calendar not built yet
+
+
+def _every_status(calendars: MarketCalendars, now: datetime) -> list[dict[str, Any]]:
+    return [calendars.status(mic, now).to_json() for mic in EXCHANGES]
 
 
 # ---------------------------------------------------------------------- securities
