@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,20 @@ def test_health_and_status_list_every_actor(daemon: ProbeDaemon, api: Client) ->
     assert api.call("GET", "/api/version", token=None)[1]["version"] == status["version"]
     assert {j["name"] for j in status["jobs"]} >= {"health_check", "daily_maintenance",
                                                    "backup", "probe_job"}
+
+
+def test_health_answers_while_slow_asks_fill_the_api_pool(daemon: ProbeDaemon,
+                                                          api: Client) -> None:
+    """Eight asks waiting on busy actors fill the API's worker pool; ``/health`` asks the
+    health monitor on a pool of its own and still answers at once."""
+    release = threading.Event()
+    held = [daemon.pool.submit(release.wait, 60) for _ in range(8)]
+    try:
+        code, body = api.call("GET", "/health", token=None)
+        assert code == 200 and body["actors_alive"], body
+        assert not any(f.done() for f in held)  # the pool was full all along
+    finally:
+        release.set()
 
 
 def test_openapi_documents_exactly_the_routes(daemon: ProbeDaemon, api: Client) -> None:

@@ -102,6 +102,7 @@ class TraderDaemon:
         self.notifier = SystemdNotifier.from_env()
         self.exit_request = ExitRequest()  # set by a signal or the restart route
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="api-ask")
+        self.health_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-health")
         self.settings: SettingsService | None = None
         self.scheduler: Scheduler | None = None
         self.supervisor: Supervisor | None = None
@@ -288,6 +289,7 @@ class TraderDaemon:
         ctx = ApiContext(bus=self.bus, store=self.store, clock=self.clock,
                          settings=self.settings, scheduler=self.scheduler,
                          data_dir=self.data_dir, token=self.token, executor=self.pool,
+                         health_executor=self.health_pool,
                          broker=self._broker_pair()[0], caches=self.caches,
                          exit_request=self.exit_request, events=hub,
                          calendars=self._calendars, started_at=time.monotonic())
@@ -376,6 +378,7 @@ class TraderDaemon:
             stuck = self.supervisor.stop_all(timeout=max(1.0, deadline - time.monotonic() - 2))
         self._abort()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.health_pool.shutdown(wait=False, cancel_futures=True)
         log.info("daemon_stopped", stuck_actors=stuck)
 
     def _abort(self) -> None:

@@ -13,8 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from arduino_trader.adapters.store.api_queries.connection import ReadOnlyDb
-from arduino_trader.protocols.messages import GetHealth, HealthReport
-from arduino_trader.protocols.runtime import ActorUnavailable
+from arduino_trader.protocols.messages import HealthReport
 from arduino_trader.protocols.store import StoreBusy, StoreError, StoreFull, StoreReadOnly
 
 from ..paths import DB_FILE
@@ -44,7 +43,7 @@ from . import (
 from .context import CONTEXT, READS, ApiContext
 from .errors import ApiError
 from .health_watch import watch_health
-from .helpers import json_response
+from .helpers import ask_health, json_response
 from .host_check import host_middleware
 from .openapi import build_openapi
 from .router import ApiRouter, RouteSpec
@@ -171,18 +170,13 @@ async def _health_watch(app: web.Application) -> AsyncIterator[None]:
     hub = ctx.events
     task = None
     if hub is not None:
-        loop = asyncio.get_running_loop()
 
         async def ask() -> HealthReport | None:
             try:
-                report = await loop.run_in_executor(ctx.executor, ctx.bus.ask, "health",
-                                                    GetHealth(), 5.0)
-            except (ActorUnavailable, TimeoutError):
-                return None
+                return await ask_health(ctx)
             except Exception as exc:  # any failure to answer reads as "not answering"
                 log.warning("health_watch_ask_failed", error=repr(exc))
                 return None
-            return report if isinstance(report, HealthReport) else None
 
         task = asyncio.create_task(watch_health(hub, ask))
     yield

@@ -51,6 +51,9 @@ class ApiContext:
     calendars: MarketCalendars | None = None
     """The daemon's market calendars (the ones its actors trade by); None: the markets
     view answers 503."""
+    health_executor: ThreadPoolExecutor | None = None
+    """Where asks of the health monitor wait (None: ``executor``): a pool of their own,
+    so ``/health`` answers while slow asks of other actors fill ``executor``."""
     started_at: float = 0.0
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from arduino_trader.protocols.messages import GetHealth, HealthReport
 from arduino_trader.protocols.runtime import ActorUnavailable
 
-from .context import ctx_of
+from .context import ApiContext, ctx_of
 from .errors import ApiError
 
 
@@ -55,3 +56,15 @@ async def ask_actor(request: web.Request, actor: str, message: object,
         raise ApiError(503, "actor_unavailable", str(exc)) from None
     except TimeoutError as exc:
         raise ApiError(504, "actor_timeout", str(exc)) from None
+
+
+async def ask_health(ctx: ApiContext, timeout: float = 5.0) -> HealthReport | None:  # noqa: ASYNC109
+    """The health monitor's report, asked on the health pool (never queued behind other
+    actors' asks); None when it does not answer in time or at all."""
+    loop = asyncio.get_running_loop()
+    try:
+        answer = await loop.run_in_executor(ctx.health_executor or ctx.executor, ctx.bus.ask,
+                                            "health", GetHealth(), timeout)
+    except (ActorUnavailable, TimeoutError):
+        return None
+    return answer if isinstance(answer, HealthReport) else None

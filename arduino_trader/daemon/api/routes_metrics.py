@@ -13,11 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from arduino_trader.adapters.store.api_queries import portfolio, system
-from arduino_trader.protocols.messages import GetHealth, HealthReport
 
 from .context import ctx_of, reads_of
-from .errors import ApiError
-from .helpers import ask_actor
+from .helpers import ask_health
 from .router import ApiRouter
 
 router = ApiRouter("metrics")
@@ -29,12 +27,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4"
 async def _snapshot(request: web.Request) -> dict[str, Any]:
     ctx = ctx_of(request)
     settings = ctx.settings.current()
-    report: HealthReport | None
-    try:
-        answer = await ask_actor(request, "health", GetHealth(), timeout=5)
-        report = answer if isinstance(answer, HealthReport) else None
-    except ApiError:
-        report = None
+    report = await ask_health(ctx)
     db = reads_of(request)
     snapshot = await portfolio.latest_snapshot(db)
     broker = ctx.broker

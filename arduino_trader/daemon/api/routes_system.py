@@ -14,13 +14,13 @@ from arduino_trader import __version__
 from arduino_trader.adapters.store import portfolio_repo, pruning_repo
 from arduino_trader.adapters.store.api_queries import portfolio, securities
 from arduino_trader.adapters.store.api_queries.connection import Reader
-from arduino_trader.protocols.messages import GetHealth, HealthReport
+from arduino_trader.protocols.messages import HealthReport
 from arduino_trader.protocols.store import Database
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
 from .context import ctx_of, reads_of
-from .errors import ApiError, conflict, not_found
-from .helpers import ask_actor, json_response
+from .errors import conflict, not_found
+from .helpers import ask_health, json_response
 from .router import ApiRouter
 
 router = ApiRouter("system")
@@ -41,11 +41,7 @@ JOB_SCHEMA: dict[str, Any] = {
 
 
 async def _health(request: web.Request) -> HealthReport | None:
-    try:
-        report = await ask_actor(request, "health", GetHealth(), timeout=5)
-    except ApiError:
-        return None
-    return report if isinstance(report, HealthReport) else None
+    return await ask_health(ctx_of(request))
 
 
 @router.route("GET", "/health", summary="Liveness: ok/degraded answer 200, failing 503",
