@@ -170,7 +170,6 @@ async def _health_watch(app: web.Application) -> AsyncIterator[None]:
     hub = ctx.events
     task = None
     if hub is not None:
-
         async def ask() -> HealthReport | None:
             try:
                 return await ask_health(ctx)

@@ -74,8 +74,8 @@ MARKETS_SCHEMA: dict[str, Any] = {
 _builds: WeakKeyDictionary[MarketCalendars, asyncio.Future[None]] = WeakKeyDictionary()
 MARKETS_WAIT_S = 5.0
 """How long the markets view waits for calendars still being built before it answers
-503 ``calendars_loading`` (the build goes on; the first one after a start takes seconds,
-a minute on a slow board)."""
+503 ``calendars_loading`` (the build goes on: the first one after a start imports the
+calendar library in a child and builds all twenty)."""
 
 
 def _map_error(exc: Exception) -> ApiError:

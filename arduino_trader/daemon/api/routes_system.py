@@ -14,7 +14,6 @@ from arduino_trader import __version__
 from arduino_trader.adapters.store import portfolio_repo, pruning_repo
 from arduino_trader.adapters.store.api_queries import portfolio, securities
 from arduino_trader.adapters.store.api_queries.connection import Reader
-from arduino_trader.protocols.messages import HealthReport
 from arduino_trader.protocols.store import Database
 
 from ..scheduler import JobAlreadyRunning, JobNotFound
@@ -40,15 +39,11 @@ JOB_SCHEMA: dict[str, Any] = {
 }
 
 
-async def _health(request: web.Request) -> HealthReport | None:
-    return await ask_health(ctx_of(request))
-
-
 @router.route("GET", "/health", summary="Liveness: ok/degraded answer 200, failing 503",
               auth=False, response=HEALTH_SCHEMA, errors={503: "failing"})
 async def health(request: web.Request) -> web.Response:
     """200 when ok or degraded, 503 when failing or the monitor does not answer."""
-    report = await _health(request)
+    report = await ask_health(ctx_of(request))
     if report is None:
         return json_response({"status": "failing",
                               "reasons": ["health monitor is not answering"]}, status=503)
@@ -63,7 +58,7 @@ async def status(request: web.Request) -> web.Response:
     """Everything an operator checks first."""
     ctx = ctx_of(request)
     settings = ctx.settings.current()
-    report = await _health(request)
+    report = await ask_health(ctx_of(request))
     body: dict[str, Any] = {
         "status": report.level if report else "failing",
         "reasons": list(report.reasons) if report else ["health monitor is not answering"],
