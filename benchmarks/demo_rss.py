@@ -9,13 +9,16 @@ upgrade). ``--root DIR --venv PATH`` runs the daemon of the virtualenv PATH insi
 root file system DIR (``chroot``, a clean environment; ``.ci/arm64-smoke`` uses it for an
 ARM64 root under qemu-user); this script itself needs only the standard library.
 Prints one JSON line: ``{first_plan_s, plan_status, plan_reason, plan_steps, healthy_s,
-unhealthy_s, unhealthy_reasons, peak_rss_mb, child_peak_rss_mb, peak_tree_rss_mb, cvxpy_loaded,
-exit_code}``: ``peak_rss_mb`` is the daemon's own peak, ``child_peak_rss_mb`` that of its
-child processes (the kernel compile of a cold start), ``peak_tree_rss_mb`` the largest
-sum of the daemon's and its children's resident sets sampled at once; ``healthy_s`` is when
-``/health`` first answered 200, ``unhealthy_s`` the seconds it did not answer 200 after
-that (a poll without an answer within 5 s counts too) and ``unhealthy_reasons`` the first
-distinct answers instead of 200. Exit status 0 when a
+unhealthy_s, unhealthy_reasons, peak_rss_mb, child_peak_rss_mb, peak_tree_rss_mb,
+emulator_rss_mb, cvxpy_loaded, exit_code}``: ``peak_rss_mb`` is the daemon's own peak,
+``child_peak_rss_mb`` that of its child processes (the kernel compile of a cold start),
+``peak_tree_rss_mb`` the largest sum of the daemon's and its children's resident sets
+sampled at once; ``emulator_rss_mb`` what of the daemon's resident set at its first plan
+is qemu-user's own (its binary, heap and translated-code buffer; null when not
+emulated), so the guest's share is the difference; ``healthy_s`` is when ``/health``
+first answered 200, ``unhealthy_s`` the seconds it did not answer 200 after that (a poll
+without an answer within 5 s counts too) and ``unhealthy_reasons`` the first distinct
+answers instead of 200. Exit status 0 when a
 plan was stored and the daemon exited with 0. The daemon's own log (stdout and stderr) is
 written to a file; when the first plan has no steps or the daemon fails, its last
 ``LOG_TAIL`` lines are printed to stderr (what the plan and the actors said).
@@ -115,6 +118,35 @@ def _cvxpy_mapped(pid: int) -> bool:
     return any(sign in maps for sign in CVXPY_SIGNS)
 
 
+def emulator_kb(smaps: str) -> int | None:
+    """Resident kB of qemu-user's own mappings in a ``/proc/<pid>/smaps`` text, None when
+    the process is not emulated: qemu's binary, its heap (a guest's heap is an anonymous
+    mapping under qemu-user, never ``[heap]``) and its translated-code buffer (the
+    anonymous read-write-execute mapping; a guest's code is never executable on the host)."""
+    emulated, kb, counted = False, 0, False
+    for line in smaps.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+            name = fields[5] if len(fields) > 5 else ""
+            is_qemu = Path(name).name.startswith("qemu-")
+            emulated = emulated or is_qemu
+            counted = is_qemu or name == "[heap]" or (not name and fields[1] == "rwxp")
+        elif fields[0] == "Rss:" and counted:
+            kb += int(fields[1])
+    return kb if emulated else None
+
+
+def emulator_mb(pid: int) -> float | None:
+    """:func:`emulator_kb` of a running process, in MB."""
+    try:
+        kb = emulator_kb(Path(f"/proc/{pid}/smaps").read_text())
+    except OSError:  # exited
+        return None
+    return None if kb is None else round(kb / 1024, 1)
+
+
 def _health(port: int) -> str | None:
     """None when ``/health`` answers 200, else why not (status and body, or the error)."""
     try:
@@ -205,7 +237,7 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
         proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=log_file,
                                 stderr=subprocess.STDOUT)
     memory = TreeMemory(proc.pid)
-    cvxpy, plan, first_plan_s = False, None, None
+    cvxpy, plan, first_plan_s, emulator = False, None, None, None
     healthy_s: float | None = None
     unhealthy_s = 0.0
     reasons: list[str] = []
@@ -224,6 +256,7 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
             plan = _first_plan(db, after)
             if plan is not None:
                 first_plan_s = round(time.monotonic() - started, 1)
+                emulator = emulator_mb(proc.pid)
                 break
             time.sleep(max(0.0, POLL_S - (time.monotonic() - tick)))
         if proc.poll() is None:
@@ -251,7 +284,7 @@ def measure(args: argparse.Namespace, tree: Path | None = None,
             "peak_rss_mb": round(memory.peak, 1),
             "child_peak_rss_mb": round(memory.child_peak, 1),
             "peak_tree_rss_mb": round(memory.tree_peak, 1),
-            "cvxpy_loaded": cvxpy, "exit_code": code}
+            "emulator_rss_mb": emulator, "cvxpy_loaded": cvxpy, "exit_code": code}
 
 
 def _ok(result: dict[str, Any]) -> bool:
