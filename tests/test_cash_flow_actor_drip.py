@@ -38,12 +38,13 @@ from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.cash_flows.effects import rules
 from arduino_trader.domain.cash_flows.normalise import normalise
 from arduino_trader.protocols.execution import FollowUpOrders, TradeExecuted
-from arduino_trader.protocols.market_data import FxRate, PriceBar, Quote
+from arduino_trader.protocols.market_data import FxRate, FxRatesUpdated, PriceBar, Quote
 from arduino_trader.protocols.messages import JobOutcome, Ping, RunJob
 from tests.wiring import wired
 
 D = Decimal
 SAP = ("DE0007164600", "SAP.EU")
+MSFT = ("US5949181045", "MSFT.US")
 START = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # a Tuesday: Xetra open
 
 
@@ -56,6 +57,7 @@ class Rig:
     client: TradernetClient
     settings: Settings
     sandbox: SandboxThread
+    ctx: ActorContext
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self.store.fetch_all(sql, params)
@@ -73,14 +75,15 @@ class Rig:
 
 
 def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
-          security: tuple[str, str] = SAP, name: str = "SAP SE") -> Decimal:
-    """A EUR security on Xetra with a year of history, the broker's ask as its price and
-    a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
+          security: tuple[str, str] = SAP, name: str = "SAP SE", currency: str = "EUR",
+          mic: str = "XETR") -> Decimal:
+    """A security (by default in EUR on Xetra) with a year of history, the broker's ask as
+    its price and a 4.1 % dividend yield; the FX rates of the sandbox's cash currencies."""
     now = START
     isin, symbol = security
     securities_repo.insert_security(store, {
-        "isin": isin, "symbol": symbol, "name": name, "currency": "EUR",
-        "mic": "XETR"}, now)
+        "isin": isin, "symbol": symbol, "name": name, "currency": currency,
+        "mic": mic}, now)
     (quote,) = io.run(client.quotes((symbol,)), 10)
     price = quote.ask or quote.last
     assert price is not None
@@ -90,7 +93,7 @@ def _seed(io: IoLoop, store: SqliteStore, client: TradernetClient,
     market_repo.write_fx(store, [
         FxRate("USD", D("0.92"), now.date(), now, "test"),
         FxRate("HKD", D("0.118"), now.date(), now, "test")], now)
-    market_repo.write_quotes(store, {isin: Quote(symbol, float(price), "EUR", now,
+    market_repo.write_quotes(store, {isin: Quote(symbol, float(price), currency, now,
                                                         "test")}, now)
     market_repo.write_security_data(store, isin, "fundamentals",
                                            {"values": {"dividendYield": 0.041}}, now)
@@ -115,7 +118,7 @@ def rig(io: IoLoop, store: SqliteStore) -> Iterator[Rig]:
         bus.register("cash_flows", CashFlowActor.start(ctx))
         bus.subscribe(TradeExecuted, "cash_flows")
         bus.ask("executor", Ping(clock.now()), 30)
-        yield Rig(io, store, bus, clock, client, settings, sandbox)
+        yield Rig(io, store, bus, clock, client, settings, sandbox, ctx)
         io.run(client.close(), 5)
 
 
@@ -155,6 +158,93 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
     rig.follow_up(2)
     (div2,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
     assert div2["allocated_eur"] == div["allocated_eur"]
+
+
+def _dividend(rig: Rig, key: str, symbol: str = SAP[1], amount: str = "600,00",
+              day: str = "2026-03-02") -> int:
+    """A EUR dividend on ``symbol`` stored as the cash-flow sync stores it (core's cash
+    credited); its id."""
+    (record,) = normalise("user_cash_flow", [{
+        "id": key, "type_code": "dividend", "sum": amount, "currency": "EUR",
+        "date": day, "symbol": symbol}]).records
+    SqliteCashFlowStore(rig.store).store_record(
+        record, rules(core_only_context(fx_tables.load_rates(rig.store))), START)
+    (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = ?",
+                      (f"ucf:{key}",))
+    return int(row["id"])
+
+
+def _filled_cost(rig: Rig) -> Decimal:
+    trades = rig.rows("SELECT * FROM trades")
+    assert trades and {t["source"] for t in trades} == {"drip"}
+    return sum((D(t["quantity"]) * D(t["price"]) for t in trades), D(0)).quantize(D("0.01"))
+
+
+def test_a_fill_published_while_cash_flows_restarts_is_booked_when_it_starts(
+        rig: Rig) -> None:
+    did = _dividend(rig, "div-1")
+    assert rig.drip("drip-1").details["buys"][0]["status"] == "placed"
+    # The supervisor is restarting the cash-flow actor when the executor sees the fill:
+    # the bus skips the absent actor, and the executor counts the fill as published.
+    rig.bus.ref("cash_flows").stop()
+    rig.bus.unregister("cash_flows")
+    for _ in range(4):
+        rig.clock.advance(30)
+        rig.bus.ask("executor", FollowUpOrders(), 60)
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert D(div["allocated_eur"]) == 0  # nobody booked the fill
+    rig.bus.register("cash_flows", CashFlowActor.start(rig.ctx))
+    rig.bus.ask("cash_flows", Ping(rig.clock.now()), 30)
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert D(div["allocated_eur"]) == _filled_cost(rig)
+    assert rig.drip("drip-2").details["buys"] == []  # the dividend is not spent twice
+
+
+def test_a_fill_not_booked_for_want_of_a_rate_stops_drip_until_it_is_booked(
+        rig: Rig) -> None:
+    _seed(rig.io, rig.store, rig.client, MSFT, "Microsoft Corporation", "USD", "XNAS")
+    did = _dividend(rig, "div-msft", MSFT[1], "1000,00")
+    rig.sandbox.sandbox.account.deposit("EUR", D("20000"), rig.clock.now())
+    rig.clock.advance(4 * 3600)  # 15:00 UTC: Nasdaq open
+    assert rig.drip("drip-1").details["buys"][0]["status"] == "placed"
+    # The fill arrives on a day the newest USD rate is too old to book it by.
+    rig.store.execute("DELETE FROM fx_rates WHERE currency = 'USD'")
+    rig.follow_up()
+    assert len(rig.rows("SELECT * FROM trades")) >= 1
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert D(div["allocated_eur"]) == 0
+    stopped = rig.drip("drip-2")  # the dividend looks unspent: it must not be bought again
+    assert not stopped.ok and stopped.details["buys"] == []
+    assert stopped.details["waiting_fills"] == [t["trade_key"]
+                                                 for t in rig.rows("SELECT * FROM trades")]
+    assert len(rig.rows("SELECT * FROM orders")) == 1
+    now = rig.clock.now()
+    market_repo.write_fx(rig.store, [FxRate("USD", D("0.92"), now.date(), now, "test")], now)
+    rig.bus.ask("cash_flows", FxRatesUpdated(("USD",), now), 30)
+    usd_cost = sum((D(t["quantity"]) * D(t["price"]) for t in rig.rows("SELECT * FROM trades")),
+                   D(0))
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (did,))
+    assert D(div["allocated_eur"]) == min(D(1000), (usd_cost * D("0.92")).quantize(D("0.01")))
+    again = rig.drip("drip-3")
+    assert again.ok
+    assert len(rig.rows("SELECT * FROM orders")) == 1 + len(again.details["buys"])
+
+
+def test_a_fill_is_never_booked_against_a_dividend_paid_after_it(rig: Rig) -> None:
+    """A DRIP fill left with nothing to consume (its dividend was settled another way)
+    is not taken as the spending of a dividend paid a quarter later."""
+    first = _dividend(rig, "div-1", day="2026-03-10")
+    assert rig.drip("drip-1").details["buys"][0]["status"] == "placed"
+    rig.follow_up()
+    assert _filled_cost(rig) > 0
+    rig.store.execute("DELETE FROM dividend_allocations")
+    rig.store.execute("UPDATE dividend_history SET reinvested = 1 WHERE id = ?", (first,))
+    later = _dividend(rig, "div-2", day="2026-06-10")
+    now = rig.clock.now()
+    rig.bus.ask("cash_flows", FxRatesUpdated(("USD",), now), 30)  # the recovery runs
+    (div,) = rig.rows("SELECT * FROM dividend_history WHERE id = ?", (later,))
+    assert D(div["allocated_eur"]) == 0 and div["reinvested"] == 0
+    assert rig.rows("SELECT * FROM dividend_allocations") == []
 
 
 VWCE = ("IE00BK5BQT80", "VWCE.EU")  # held at the sandbox (25 shares)

@@ -126,11 +126,32 @@ def intent_key(buy: DripBuy, day: str) -> str:
     return f"drip:{day}:{buy.bucket_id}:{buy.symbol}:{funding}"
 
 
+def book_waiting_fills(ctx: ActorContext, log: Any) -> list[str]:
+    """Consume dividend euros for the stored DRIP fills no event booked (the event was
+    lost while this actor restarted, or its booking lacked a rate); the trade keys of
+    those that still wait for a rate."""
+    waiting: list[str] = []
+    for fill in dividend_repo.unconsumed_drip_fills(ctx.deps.store):
+        try:
+            consume_fill(ctx, log, fill)
+        except MissingRate as exc:
+            log.warning("drip_fill_waits_for_rate", trade=fill.trade_key, error=repr(exc))
+            waiting.append(fill.trade_key)
+    return waiting
+
+
 def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
-    """Plan the reinvestment, park pending bonuses, submit buys to the executor."""
+    """Book fills no event booked, then plan the reinvestment, park pending bonuses and
+    submit buys to the executor. A fill that cannot be booked yet stops the run: the
+    dividend it spent would look unspent and be reinvested again."""
     db = ctx.deps.store
     settings = ctx.settings()
     now = ctx.clock.now()
+    waiting = book_waiting_fills(ctx, log)
+    if waiting:
+        return JobOutcome(False, f"{len(waiting)} DRIP fill(s) wait for a EUR rate to be "
+                          "booked against their dividends; nothing reinvested until then",
+                          {"buys": [], "waiting_fills": waiting})
     dividends = dividend_repo.drip_dividends(db)
     if not dividends:
         return JobOutcome(True, "no unreinvested dividends", {"buys": [], "pending": 0})
@@ -179,8 +200,9 @@ def consume_fill(ctx: ActorContext, log: Any, fill: TradeExecuted) -> int:
     db = ctx.deps.store
     if dividend_repo.fill_consumed(db, fill.trade_key):
         return 0  # a replayed fill: its euros were consumed already
-    dividends = dividend_repo.drip_dividends(db, symbol=fill.symbol,
-                                             bucket_id=fill.bucket_id)
+    dividends = [d for d in dividend_repo.drip_dividends(db, symbol=fill.symbol,
+                                                         bucket_id=fill.bucket_id)
+                 if dividend_repo.funds_fill(d, fill.executed_at)]
     if not dividends:
         log.warning("drip_fill_without_dividends", trade=fill.trade_key, symbol=fill.symbol)
         return 0

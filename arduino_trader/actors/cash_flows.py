@@ -65,7 +65,7 @@ from arduino_trader.protocols.store import Database
 
 from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
-from .cash_flow_drip import consume_fill, run_drip
+from .cash_flow_drip import book_waiting_fills, consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
 from .fx_rules import max_age_days, rate_table
 
@@ -167,13 +167,17 @@ class CashFlowActor(BaseActor):
             return run_concentration(self.ctx, self.log)
         return JobOutcome(False, f"unknown job {msg.job}")
 
+    def on_start(self) -> None:
+        """Book the DRIP fills whose event was lost while this actor was down."""
+        book_waiting_fills(self.ctx, self.log)
+
     @handles(TradeExecuted)
     def _on_trade(self, msg: TradeExecuted) -> None:
         if msg.source != "drip" or msg.side != "BUY":
             return
         try:
             consume_fill(self.ctx, self.log, msg)
-        except MissingRate as exc:  # the fill stays unconsumed until a rate is stored
+        except MissingRate as exc:  # booked when a rate arrives, or before the next run
             self.log.error("drip_fill_not_consumed", trade=msg.trade_key, error=repr(exc))
 
     def _backfill(self, dated: dict[str, list[date]]) -> int:
@@ -192,8 +196,9 @@ class CashFlowActor(BaseActor):
 
     @handles(FxRatesUpdated)
     def _on_rates(self, msg: FxRatesUpdated) -> None:
-        """Records that waited for one of these rates are booked now, not at the next
-        scheduled sync."""
+        """Records and DRIP fills that waited for one of these rates are booked now,
+        not at the next scheduled sync or DRIP run."""
+        book_waiting_fills(self.ctx, self.log)
         if self._waiting_for & set(msg.currencies):
             outcome = self.sync()
             self.log.info("cash_flow_sync_on_rates", currencies=list(msg.currencies),

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from arduino_trader.domain.dividends import Consumption, Dividend
+from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database
 
 from . import dividend_net
+from .epoch import from_epoch
 
 
 def _ts(moment: datetime) -> int:
@@ -100,6 +102,38 @@ def drip_dividends(db: Database, *, symbol: str | None = None,
                      allocated_eur=Decimal(r["allocated_eur"]),
                      consumed_fills=frozenset(consumed.get(int(r["id"]), set())))
             for r in rows]
+
+
+# A fill is funded only by dividends paid before it: paid on its day at the latest, with a
+# day's slack for the broker's payment date being a local one.
+FUNDING_SLACK = timedelta(days=1)
+
+_UNCONSUMED_DRIP_FILLS = (
+    "SELECT t.trade_key, t.isin, t.symbol, t.side, t.quantity, t.price, t.currency, "
+    "t.executed_at, t.source, COALESCE(o.bucket_id, t.bucket_id) AS bucket_id, t.mode "
+    "FROM trades t LEFT JOIN orders o ON o.id = t.order_row "
+    "WHERE t.source = 'drip' AND t.side = 'BUY' "
+    "AND NOT EXISTS (SELECT 1 FROM dividend_allocations a WHERE a.fill_key = t.trade_key) "
+    "AND EXISTS (SELECT 1 FROM dividend_history d WHERE d.reinvested = 0 "
+    "AND d.symbol = t.symbol AND d.bucket_id = COALESCE(o.bucket_id, t.bucket_id) "
+    "AND d.payment_date <= date(t.executed_at, 'unixepoch', '+1 day')) "
+    "ORDER BY t.executed_at, t.id")
+
+
+def funds_fill(dividend: Dividend, executed_at: datetime) -> bool:
+    """Whether ``dividend`` was paid early enough to fund a fill executed at ``executed_at``."""
+    return dividend.payment_date <= executed_at.date() + FUNDING_SLACK
+
+
+def unconsumed_drip_fills(db: Database) -> list[TradeExecuted]:
+    """Stored DRIP buy fills that consumed no dividend euros yet although an unreinvested
+    dividend paid before them could fund them (their event was lost, or booking it
+    lacked a rate), oldest first, as the executor published them."""
+    return [TradeExecuted(r["trade_key"], r["isin"], r["symbol"], r["side"],
+                          Decimal(r["quantity"]), Decimal(r["price"]), r["currency"],
+                          from_epoch(r["executed_at"]), r["source"], r["bucket_id"],
+                          r["mode"])
+            for r in db.fetch_all(_UNCONSUMED_DRIP_FILLS)]
 
 
 def record_consumption(db: Database, changed: dict[int, Dividend],
