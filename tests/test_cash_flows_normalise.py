@@ -55,7 +55,7 @@ def test_other_cps_type_is_kept_as_type_n_and_classified_other() -> None:
     row = {"id": 9, "type_doc_id": 12, "date_crt": "2026-01-02", "status_c": 1,
            "params": {"totalMoneyIn": "10", "currency": "EUR"}}
     (rec,) = normalise("cps", [row]).records
-    assert (rec.kind, rec.transaction_type, rec.status) == ("other", "type_12", "pending")
+    assert (rec.kind, rec.transaction_type, rec.status) == ("other", "type_12", "processing")
 
 
 @pytest.mark.parametrize(("params", "reason"), [
@@ -164,7 +164,7 @@ def test_port_records_normalise_through_the_raw_shapes() -> None:
     cps = cps_rows([CpsRequest(8, 337, 1, at, {"totalMoneyOut": 5, "currency": "EUR"})])
     out = normalise("user_cash_flow", flows) + normalise("cps", cps)
     assert [r.key for r in out.records] == ["ucf:55", "cps:8"]
-    assert out.records[1].status == "pending"
+    assert out.records[1].status == "processing"
 
 
 def test_content_key_depends_on_ordinal_and_content_only() -> None:
@@ -250,3 +250,15 @@ def test_a_row_memo_tells_equal_values_of_other_types_apart() -> None:
     assert len(normalise("user_cash_flow", [row], memo=memo).records) == 1
     flagged = normalise("user_cash_flow", [{**row, "sum": True}], memo=memo)
     assert flagged.records == () and "got True" in flagged.rejections[0].reason
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    (0, "pending"), (1, "processing"), (2, "rejected"), (3, "completed"), (4, "unknown")])
+def test_request_status_codes_read_as_the_broker_documents_them(code: int,
+                                                                status: str) -> None:
+    """The request history's statuses: 0 a draft, 1 being executed, 2 rejected, 3
+    executed; only an executed withdrawal is completed, and a rejected one is final."""
+    (main,) = [r for r in normalise("cps", [_withdrawal(status=code)]).records
+               if r.kind == "withdrawal"]
+    assert main.status == status
+    assert main.completed == (code == 3)

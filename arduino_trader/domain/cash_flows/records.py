@@ -15,8 +15,11 @@ from typing import Any
 
 from arduino_trader.protocols.cash_flow_store import CashFlowRecord, Source, Status
 
+# A client request's ``status_c``, as the broker documents it for its request history:
+# 0 a draft, 1 being executed, 2 rejected, 3 executed. Any other code is ``unknown``: it
+# moves no money and is not final.
 STATUS_BY_CODE: dict[int, Status] = {
-    1: "pending", 2: "processing", 3: "completed", 4: "cancelled", 5: "rejected",
+    0: "pending", 1: "processing", 2: "rejected", 3: "completed",
 }
 # Kinds whose cash goes to the owning bucket and creates a dividend_history row.
 INCOME_KINDS: frozenset[str] = frozenset({"dividend", "coupon"})
