@@ -17,6 +17,7 @@ import pytest
 import structlog.testing
 from broker_support import make_client, running_sandbox
 
+from arduino_trader.actors import cash_flows as cash_flows_actor
 from arduino_trader.actors.base import ActorContext, RuntimeContext
 from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.adapters.clock import ManualClock
@@ -31,10 +32,12 @@ from arduino_trader.adapters.store import (
 )
 from arduino_trader.adapters.store.cash_flow_repo import SqliteCashFlowStore
 from arduino_trader.adapters.store.sqlite import SqliteStore
+from arduino_trader.adapters.tradernet import reads as tradernet_reads
 from arduino_trader.config.settings import Settings, load_settings
 from arduino_trader.daemon.bus import ActorBus
 from arduino_trader.daemon.io_loop import IoLoop
 from arduino_trader.domain.emergency import Sale
+from arduino_trader.protocols.broker import CashFlow
 from arduino_trader.protocols.cash_flow_store import SeenFlow
 from arduino_trader.protocols.cash_flows import (
     CheckBalances,
@@ -432,3 +435,43 @@ def test_rows_held_for_review_degrade_health_with_the_reason(rig: Rig) -> None:
     assert _core_eur(rig) == core_before  # held: no money moved
     assert rig.job("cash_flow_sync").details["synced"] == 0  # and still held next sync
     assert health().components["cash_flow_review"]["level"] == "degraded"
+
+
+def test_client_requests_are_read_page_by_page(rig: Rig,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``getClientCpsHistory`` is paged (limit/offset): every executed withdrawal on
+    every page is booked, each once."""
+    monkeypatch.setattr(tradernet_reads, "CPS_PAGE_SIZE", 2)
+    account = rig.sandbox.sandbox.account
+    with account.lock:
+        account.state["cps"] = [
+            {"id": 5100 + i, "type_doc_id": 337, "date_crt": "2026-03-09 10:00:00",
+             "status_c": 3, "params": {"totalMoneyOut": "10.00", "currency": "EUR"}}
+            for i in range(5)]
+    before = list(rig.sandbox.sandbox.requests).count("getClientCpsHistory")
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.ok, outcome
+    assert list(rig.sandbox.sandbox.requests).count("getClientCpsHistory") - before == 3
+    debits = rig.rows("SELECT source_id, amount FROM bucket_transactions "
+                      "WHERE source_id LIKE 'cps:51%' ORDER BY source_id")
+    assert [(d["source_id"], D(d["amount"])) for d in debits] == [
+        (f"cps:{5100 + i}", D("-10.00")) for i in range(5)]
+
+
+class EndlessLedger(FlakyBroker):
+    """A ledger that answers every page full: more rows than the sync reads."""
+
+    async def cash_flows(self, take: int = 500, skip: int = 0) -> tuple[CashFlow, ...]:
+        return tuple(CashFlow(f"e{skip + i}", "card", D("1.00"), "EUR", START)
+                     for i in range(take))
+
+
+def test_a_ledger_longer_than_the_sync_reads_fails_the_source_not_shortened(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cash_flows_actor, "MAX_PAGES", 3)
+    rig.bus.ref("cash_flows").stop()
+    rig.broker = EndlessLedger(rig.broker.inner)
+    rig.start()
+    outcome = rig.job("cash_flow_sync")
+    assert not outcome.ok and "user_cash_flow" in outcome.details["failed_sources"]
+    assert rig.rows("SELECT * FROM cash_flows WHERE transaction_id LIKE 'ucf:e%'") == []

@@ -41,7 +41,7 @@ from arduino_trader.domain.cash_flows.recent_read import (
 from arduino_trader.domain.cash_flows.records import Rejection
 from arduino_trader.domain.cash_flows.summary import count_sync
 from arduino_trader.protocols.broker import Broker, CashFlow
-from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES, BrokerProtocolError
 from arduino_trader.protocols.cash_flow_store import (
     CashFlowRecord,
     CashFlowStore,
@@ -71,7 +71,7 @@ from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
 PAGE_SIZE = 500
-MAX_PAGES = 20
+MAX_PAGES = 200  # pages of a whole read: 100,000 ledger rows
 T = TypeVar("T")
 UNAVAILABLE_SOURCES: tuple[str, ...] = ("corporate_action",)  # not offered by the port
 
@@ -237,12 +237,14 @@ class CashFlowActor(BaseActor):
                 got = self._run(broker.cash_flows(take, len(got_all)), BROKER_TIMEOUT_S)
                 got_all += got
                 if len(got) < take:
-                    break  # the whole ledger
+                    return cash_flow_rows(got_all)  # the whole ledger
                 if since is not None and reaches_back(got_all, since):
                     recent = True
                     return cash_flow_rows(recent_only(got_all, since))
                 take = PAGE_SIZE
-            return cash_flow_rows(got_all)
+            # Never a shortened ledger taken for the whole one: the source fails, loudly.
+            raise BrokerProtocolError(f"getUserCashFlows: more than {MAX_PAGES} full pages "
+                                      f"({len(got_all)} rows) without reaching the end")
 
         fetchers: Sequence[tuple[Source, Callable[[], list[dict[str, Any]]]]] = (
             ("user_cash_flow", flows),

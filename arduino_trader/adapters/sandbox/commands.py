@@ -132,10 +132,14 @@ def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
 
 
 def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
-    """``getClientCpsHistory``."""
+    """``getClientCpsHistory``, paged by ``limit``/``offset`` (all rows when no limit);
+    ``total`` counts every page's rows."""
     with acc.lock:
         rows = [dict(r) for r in acc.state.get("cps", [])]
-    return {"cps": rows, "total": len(rows)}
+    offset = int(params.get("offset") or 0)
+    limit = params.get("limit")
+    page = rows[offset:] if limit is None else rows[offset:offset + int(limit)]
+    return {"cps": page, "total": len(rows)}
 
 
 def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:

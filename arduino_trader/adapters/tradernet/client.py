@@ -299,9 +299,8 @@ class TradernetClient:
                                                     cash_flow_params(take, skip)))
 
     async def client_requests(self, start: datetime, end: datetime) -> tuple[CpsRequest, ...]:
-        """Client requests (``getClientCpsHistory``)."""
-        return nz.parse_cps(await self._call("getClientCpsHistory", {
-            "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end)}))
+        """Client requests (``getClientCpsHistory``, every page: :mod:`.reads`)."""
+        return await reads.client_requests(self, start, end)
 
     async def security_info(self, symbol: str) -> SecurityInfo:
         """Lot, step, currency (``getSecurityInfo``; the lot may be the quote's)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from arduino_trader.protocols.broker import CashFlow, SecurityInfo, Trade
+from arduino_trader.protocols.broker import CashFlow, CpsRequest, SecurityInfo, Trade
+from arduino_trader.protocols.broker_errors import BrokerProtocolError
 
 from . import normalise as nz
 from .trade_fees import fees_by_trade
@@ -26,6 +27,8 @@ READ_ONLY_COMMANDS = frozenset({
     "getOrdersHistory", "getTradesHistory", "getUserCashFlows", "getClientCpsHistory",
     "getSecurityInfo", "getMarketStatus", "getCrossRatesForDate", "getHloc"})
 FEE_PAGE_SIZE = 500
+CPS_PAGE_SIZE = 1000  # requests per page of getClientCpsHistory (limit/offset)
+CPS_MAX_PAGES = 100
 FEE_PAGES = 4  # the newest 2,000 ledger rows hold the fees of the trades being synced
 
 
@@ -67,3 +70,33 @@ async def security_info(client: TradernetClient, symbol: str) -> SecurityInfo:
         return nz.parse_security_info(data, symbol)
     quote = await client.read_raw("getStockQuotesJson", {"tickers": symbol})
     return nz.parse_security_info(data, symbol, lot=nz.parse_quote_lot(quote, symbol))
+
+
+def _total(data: object) -> int | None:
+    """A paged answer's ``total`` (rows in all pages), None when absent or not a count."""
+    container = data.get("result", data) if isinstance(data, dict) else None
+    total = container.get("total") if isinstance(container, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+async def client_requests(client: TradernetClient, start: datetime, end: datetime
+                          ) -> tuple[CpsRequest, ...]:
+    """Client requests between two moments (``getClientCpsHistory``), page by page
+    (``limit``/``offset``) until a short page, the answer's ``total``, or a page with no
+    request not seen before; more than ``CPS_MAX_PAGES`` full pages is a
+    ``BrokerProtocolError``, never a silently shortened history."""
+    seen: dict[int, CpsRequest] = {}
+    offset = 0
+    for _ in range(CPS_MAX_PAGES):
+        data = await client.read_raw("getClientCpsHistory", {
+            "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end),
+            "limit": CPS_PAGE_SIZE, "offset": offset})
+        page = nz.parse_cps(data)
+        new = [r for r in page if r.request_id not in seen]
+        seen.update((r.request_id, r) for r in new)
+        offset += len(page)
+        total = _total(data)
+        if len(page) < CPS_PAGE_SIZE or not new or (total is not None and len(seen) >= total):
+            return tuple(seen.values())
+    raise BrokerProtocolError(f"getClientCpsHistory: more than {CPS_MAX_PAGES} pages of "
+                              f"{CPS_PAGE_SIZE} requests")
