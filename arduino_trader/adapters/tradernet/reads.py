@@ -85,18 +85,18 @@ async def client_requests(client: TradernetClient, start: datetime, end: datetim
     (``limit``/``offset``) until a short page, the answer's ``total``, or a page with no
     request not seen before; more than ``CPS_MAX_PAGES`` full pages is a
     ``BrokerProtocolError``, never a silently shortened history."""
-    seen: dict[int, CpsRequest] = {}
-    offset = 0
+    rows: list[CpsRequest] = []
+    seen: set[int] = set()  # ids of earlier pages (a page's own repeats reach normalising)
     for _ in range(CPS_MAX_PAGES):
         data = await client.read_raw("getClientCpsHistory", {
             "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end),
-            "limit": CPS_PAGE_SIZE, "offset": offset})
+            "limit": CPS_PAGE_SIZE, "offset": len(rows)})
         page = nz.parse_cps(data)
-        new = [r for r in page if r.request_id not in seen]
-        seen.update((r.request_id, r) for r in new)
-        offset += len(page)
+        fresh = [r for r in page if r.request_id not in seen]
+        rows += fresh
+        seen.update(r.request_id for r in fresh)
         total = _total(data)
-        if len(page) < CPS_PAGE_SIZE or not new or (total is not None and len(seen) >= total):
-            return tuple(seen.values())
+        if len(page) < CPS_PAGE_SIZE or not fresh or (total is not None and len(rows) >= total):
+            return tuple(rows)
     raise BrokerProtocolError(f"getClientCpsHistory: more than {CPS_MAX_PAGES} pages of "
                               f"{CPS_PAGE_SIZE} requests")
