@@ -262,3 +262,25 @@ def test_request_status_codes_read_as_the_broker_documents_them(code: int,
                if r.kind == "withdrawal"]
     assert main.status == status
     assert main.completed == (code == 3)
+
+
+def test_a_request_naming_no_money_is_not_a_cash_movement() -> None:
+    """The broker's own sample of its request history (type 10160, a Telegram
+    connection) carries no amount: ignorable, never an error that degrades health."""
+    row = {"id": 13123125345345, "type_doc_id": 10160, "date_crt": "2019-11-06 15:31:55",
+           "status_c": 3, "params": {"ip": "", "sign": 1, "secType": 3, "status_c": 3,
+                                     "status_date": "2019-11-06 15:31:56",
+                                     "type_doc_id": "10160", "telegram_bot": "on",
+                                     "client_comment": ""}}
+    out = normalise("cps", [row])
+    assert out.records == ()
+    (rej,) = out.rejections
+    assert rej.ignorable and "not a cash movement" in rej.reason
+
+
+def test_money_out_under_another_request_type_is_reported_loudly() -> None:
+    row = {"id": 77, "type_doc_id": 181, "date_crt": "2026-01-02", "status_c": 3,
+           "params": {"totalMoneyOut": "1000.00", "currency": "EUR"}}
+    out = normalise("cps", [row])
+    (rej,) = out.rejections
+    assert not rej.ignorable and "only type 337" in rej.reason and out.records == ()

@@ -29,6 +29,11 @@ from arduino_trader.protocols.money import (
 
 WITHDRAWAL_DOC = 337
 STRUCTURED_PRODUCT_DOC = 297
+# A request of another type moves money only when its parameters name an amount or a
+# currency; one naming neither (a Telegram connection, a document request) is not a
+# cash movement.
+MONEY_PARAMS = ("totalMoneyIn", "totalMoneyOut", "amount", "sum", "currency",
+                "total_commission")
 CORPORATE_CASH_TYPES: frozenset[str] = frozenset(
     {"dividend", "coupon", "maturity", "partial_maturity"})
 
@@ -165,6 +170,14 @@ def _cps_row(row: Mapping[str, Any], known: Collection[str]) -> list[Draft]:
                                          -_amount(fee, "structured_product_trade_commission"),
                                          ccy), rid, "structured_product_fee"))
     else:
+        if all(params.get(k) in (None, "") for k in MONEY_PARAMS):
+            raise _Reject(f"request type {type_doc} names no amount or currency: not a "
+                          "cash movement", ignorable=True)
+        if params.get("totalMoneyOut") not in (None, "") and _first(
+                params, "totalMoneyIn", "amount", "sum") in (None, ""):
+            raise _Reject(f"request type {type_doc} moves money out (totalMoneyOut), but "
+                          f"only type {WITHDRAWAL_DOC} is read as a withdrawal: book it by "
+                          "hand")
         raw_amount = _first(params, "totalMoneyIn", "amount", "sum")
         amount = _nonzero(_amount(raw_amount, f"type {type_doc} amount"), "amount")
         ccy = _currency(params.get("currency"), "currency", known)
