@@ -116,7 +116,7 @@ _UNCONSUMED_DRIP_FILLS = (
     "AND NOT EXISTS (SELECT 1 FROM dividend_allocations a WHERE a.fill_key = t.trade_key) "
     "AND EXISTS (SELECT 1 FROM dividend_history d WHERE d.reinvested = 0 "
     "AND d.symbol = t.symbol AND d.bucket_id = COALESCE(o.bucket_id, t.bucket_id) "
-    "AND d.payment_date <= date(t.executed_at, 'unixepoch', '+1 day')) "
+    "AND d.payment_date <= date(t.executed_at, 'unixepoch', ?)) "
     "ORDER BY t.executed_at, t.id")
 
 
@@ -133,7 +133,7 @@ def unconsumed_drip_fills(db: Database) -> list[TradeExecuted]:
                           Decimal(r["quantity"]), Decimal(r["price"]), r["currency"],
                           from_epoch(r["executed_at"]), r["source"], r["bucket_id"],
                           r["mode"])
-            for r in db.fetch_all(_UNCONSUMED_DRIP_FILLS)]
+            for r in db.fetch_all(_UNCONSUMED_DRIP_FILLS, (f"+{FUNDING_SLACK.days} days",))]
 
 
 def record_consumption(db: Database, changed: dict[int, Dividend],
