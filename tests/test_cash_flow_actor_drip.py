@@ -130,7 +130,7 @@ def test_a_dividend_is_reinvested_only_after_the_fill(rig: Rig) -> None:
     rates = fx_tables.load_rates(rig.store)
     effects = SqliteCashFlowStore(rig.store).store_record(
         record, rules(core_only_context(rates)), START)
-    assert effects.dividend is not None and effects.ledger[0].bucket_id == "core"
+    assert len(effects.dividends) == 1 and effects.ledger[0].bucket_id == "core"
     (row,) = rig.rows("SELECT id FROM dividend_history WHERE cash_flow_id = 'ucf:div-1'")
     did = row["id"]
     small = dividend_repo.create_dividend(rig.store, {

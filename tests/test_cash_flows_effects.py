@@ -42,8 +42,9 @@ def _rates(usd: str = "0.9") -> RateTable:
 def _ctx(usd: str = "0.9", **kw: object) -> EffectContext:
     buckets = (BucketShare("core", "core", D("0.9"), D(0)),
                BucketShare("sat", "satellite", D("0.1"), D(0)))
+    fields: dict[str, object] = {"income_shares": {"KO.US": (("sat", D("1")),)}} | kw
     return EffectContext(rates=_rates(usd), buckets=buckets, satellite_budget=D("0.1"),
-                         income_bucket={"KO.US": "sat"}, **kw)  # type: ignore[arg-type]
+                         **fields)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -52,7 +53,7 @@ class FakeStore:
 
     rows: dict[str, dict[str, object]] = field(default_factory=dict)
     ledger: dict[tuple[str, str, str, str], LedgerEntry] = field(default_factory=dict)
-    dividends: dict[str, DividendRow] = field(default_factory=dict)
+    dividends: dict[tuple[str, str], DividendRow] = field(default_factory=dict)
     events: list[object] = field(default_factory=list)
 
     def seen(self, key: str) -> SeenFlow | None:
@@ -80,9 +81,10 @@ class FakeStore:
             unique = (entry.source_kind, entry.source_id, entry.bucket_id, entry.type)
             assert unique not in self.ledger  # UNIQUE(source_kind, source_id, bucket, type)
             self.ledger[unique] = entry
-        if eff.dividend is not None:
-            assert eff.dividend.cash_flow_key not in self.dividends
-            self.dividends[eff.dividend.cash_flow_key] = eff.dividend
+        for dividend in eff.dividends:
+            unique_row = (dividend.cash_flow_key, dividend.bucket_id)
+            assert unique_row not in self.dividends  # UNIQUE(cash_flow_id, bucket_id)
+            self.dividends[unique_row] = dividend
         self.events.extend(eff.events)
 
     def sync(self, records: list[CashFlowRecord], ctx: EffectContext) -> list[Effects]:
@@ -176,14 +178,14 @@ def test_dividend_is_routed_and_recorded_once() -> None:
     (eff,) = store.sync([_ucf(20, "dividend", "3.10", "USD", symbol="KO.US")], _ctx())
     assert [(e.bucket_id, e.type, e.amount) for e in eff.ledger] == [
         ("sat", "dividend", D("3.10"))]
-    assert eff.dividend == DividendRow("ucf:20", "KO.US", "", D("3.10"), "USD", D("2.79"),
-                                       DAYS[0], "sat")
+    assert eff.dividends == (DividendRow("ucf:20", "KO.US", "", D("3.10"), "USD", D("2.79"),
+                                         DAYS[0], "sat"),)
     assert isinstance(eff.events[0], DividendReceived)
 
 
 def test_dividend_without_symbol_credits_core_and_is_flagged() -> None:
     (eff,) = FakeStore().sync([_ucf(21, "dividend", "5")], _ctx())
-    assert eff.dividend is None and eff.ledger[0].bucket_id == "core"
+    assert eff.dividends == () and eff.ledger[0].bucket_id == "core"
     assert any(isinstance(e, NeedsReview) for e in eff.events)
 
 
@@ -223,6 +225,45 @@ def test_withholding_tax_on_a_dividend_hits_the_dividends_bucket() -> None:
                 _ucf(61, "tax", "-1.50", "USD", symbol="KO.US")], _ctx())
     sat = [e.amount for e in store.ledger.values() if e.bucket_id == "sat"]
     assert sorted(sat) == [D("-1.50"), D("10.00")]
+
+
+def test_a_dividend_of_a_shared_position_is_split_by_the_shares_each_bucket_holds() -> None:
+    """Core holds 99 shares, a satellite 1: the satellite gets 1 % of the dividend and
+    bears 1 % of its withholding tax, never the whole of either."""
+    store = FakeStore()
+    ctx = _ctx(income_shares={"KO.US": (("core", D("99")), ("s1", D("1")))})
+    (div, tax) = store.sync([_ucf(70, "dividend", "100", "USD", symbol="KO.US"),
+                             _ucf(71, "tax", "-15", "USD", symbol="KO.US")], ctx)
+    assert [(e.bucket_id, e.amount) for e in div.ledger] == [
+        ("core", D("99.00")), ("s1", D("1.00"))]
+    assert [(e.bucket_id, e.amount) for e in tax.ledger] == [
+        ("core", D("-14.85")), ("s1", D("-0.15"))]
+    assert [(d.bucket_id, d.amount, d.amount_eur) for d in div.dividends] == [
+        ("core", D("99.00"), D("89.10")), ("s1", D("1.00"), D("0.90"))]
+    (event,) = div.events
+    assert isinstance(event, DividendReceived)
+    assert event.allocations == (("core", D("99.00")), ("s1", D("1.00")))
+
+
+def test_a_split_that_does_not_divide_gives_the_cent_to_the_largest_holder() -> None:
+    store = FakeStore()
+    ctx = _ctx(income_shares={"KO.US": (("a", D("1")), ("b", D("2")), ("c", D("1")))})
+    (div,) = store.sync([_ucf(72, "dividend", "10.01", "USD", symbol="KO.US")], ctx)
+    assert [(e.bucket_id, e.amount) for e in div.ledger] == [
+        ("a", D("2.50")), ("b", D("5.01")), ("c", D("2.50"))]
+
+
+def test_a_maturity_of_a_shared_position_is_split_over_its_holders() -> None:
+    maturity = normalise("corporate_action", [{
+        "id": 8, "type": "maturity", "executed": True, "amount_per_one": "1000",
+        "executed_count": 4, "currency": "EUR", "pay_date": DAYS[0].isoformat(),
+        "ticker": "BOND.EU"}]).records
+    if not maturity or maturity[0].kind != "maturity":
+        pytest.fail(f"the corporate action did not normalise to a maturity: {maturity}")
+    ctx = _ctx(maturity_shares={"BOND.EU": (("core", D("3")), ("s1", D("1")))})
+    (eff,) = FakeStore().sync(maturity, ctx)
+    assert [(e.bucket_id, e.type, e.amount) for e in eff.ledger] == [
+        ("core", "maturity", D("3000.00")), ("s1", "maturity", D("1000.00"))]
 
 
 # ------------------------------------------------------------------------ properties
@@ -308,8 +349,8 @@ def test_a_record_the_sync_skips_as_unchanged_is_one_that_would_change_nothing(
             seen = store.seen(rec.key)
             eff = apply_record(seen, rec, _ctx())
             if is_unchanged(seen, rec):
-                assert (eff.action, eff.ledger, eff.dividend, eff.events,
-                        eff.mark_processed) == ("none", (), None, (), False)
+                assert (eff.action, eff.ledger, eff.dividends, eff.events,
+                        eff.mark_processed) == ("none", (), (), (), False)
             store.write(eff, rec.key)
     assert all(is_unchanged(store.seen(rec.key), rec) for rec in final)
 

@@ -53,8 +53,8 @@ def test_dividend_arrives_and_is_reinvested_after_a_fill() -> None:
         row["symbol"] = "KO.US"
     records = normalise("user_cash_flow", raw).records
     effs = [apply_record(None, r, _ctx()) for r in records]
-    divs = {i: Dividend(i, e.dividend.symbol, e.dividend.amount_eur, date(2026, 3, 6))
-            for i, e in enumerate(effs) if e.dividend is not None}
+    divs = {i: Dividend(i, row.symbol, row.amount_eur, date(2026, 3, 6))
+            for i, e in enumerate(effs) for row in e.dividends}
     assert [d.amount_eur for d in divs.values()] == [D("162.00"), D("144.00")]
     minimum = CostModel(D("2"), D("0.002")).min_trade_eur(D(0))  # floor setting 0: 250
 

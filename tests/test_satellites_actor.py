@@ -445,17 +445,16 @@ def test_a_fill_settled_net_of_its_fee_before_fee_rows_is_not_charged_again(rig:
     assert rig.balance("core") == D("447")
 
 
-def test_dividends_follow_the_router_and_withdrawals_debit_core(rig: Rig) -> None:
+def test_dividends_are_booked_as_split_and_withdrawals_debit_core(rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     rig.fund("s1", "1000")
     rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "10", "10"))
-    rig.ask(PutSettings("s1", {"dividend_handling": "reinvest_same"}))
-    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), DAY, "core"))
-    rig.tell(DividendReceived("cf:div:1", "DIV", D("7"), "EUR", D("7"), DAY, "core"))
-    assert rig.balance("s1") == D("907")
-    rig.ask(PutSettings("s1", {"dividend_handling": "send_to_core"}))
-    rig.tell(DividendReceived("cf:div:2", "DIV", D("3"), "EUR", D("3"), DAY, "core"))
-    rig.tell(DividendReceived("cf:div:3", "OTHER", D("2"), "EUR", D("2"), DAY, "core"))
+    split = (("s1", D("7")), ("core", D("3")))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("10"), "EUR", D("10"), DAY, split))
+    rig.tell(DividendReceived("cf:div:1", "DIV", D("10"), "EUR", D("10"), DAY, split))
+    assert (rig.balance("s1"), rig.balance("core")) == (D("907"), D("3"))
+    rig.tell(DividendReceived("cf:div:2", "OTHER", D("2"), "EUR", D("2"), DAY,
+                              (("core", D("2")),)))
     assert rig.balance("core") == D("5")
     rig.fund("core", "100")
     rig.tell(WithdrawalRecorded("cf:wd:1", D("40"), "EUR", D("40"), DAY))
@@ -639,19 +638,33 @@ def test_planning_scopes_and_values_use_each_buckets_own_fills(rig: Rig) -> None
     assert all(s.positions is None for s in scopes)
 
 
-def test_cash_flow_context_carries_bucket_shares_and_income_destinations(rig: Rig) -> None:
+def test_cash_flow_context_splits_income_over_every_bucket_holding_the_security(
+        rig: Rig) -> None:
     _satellite(rig, "s1", "0.10")
     rig.fund("core", "900")
     rig.fund("s1", "100")
     rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "1", "10"))
-    rig.broker.positions = {"DIV": (D("1"), D("10"), "EUR")}
+    rig.broker.positions = {"DIV": (D("4"), D("10"), "EUR")}  # core holds the other 3
     rig.ask(PutSettings("s1", {"dividend_handling": "accumulate_cash"}))
     context = rig.ask(GetCashFlowContext(rates="R"))
     assert isinstance(context, EffectContext) and context.rates == "R"
     shares = {s.bucket_id: s for s in context.buckets}
     assert shares["s1"].target_pct == D("0.10") and shares["s1"].value_eur == D("100")
-    assert shares["core"].value_eur == D("900") and context.satellite_budget == D("0.20")
-    assert context.income_bucket == {"DIV": "s1"} and context.maturity_bucket == {"DIV": "s1"}
+    assert shares["core"].value_eur == D("900") + D("30") and context.satellite_budget == D("0.20")
+    assert context.income_shares == {"DIV": (("core", D("3")), ("s1", D("1")))}
+    assert context.maturity_shares == {"DIV": (("core", D("3")), ("s1", D("1")))}
+    rig.ask(PutSettings("s1", {"dividend_handling": "send_to_core"}))
+    assert rig.ask(GetCashFlowContext(rates="R")).income_shares == {"DIV": (("core", D("4")),)}
+
+
+def test_cash_flow_context_splits_by_the_fills_while_the_broker_is_down(rig: Rig) -> None:
+    _satellite(rig, "s1", "0.10")
+    rig.fund("s1", "100")
+    rig.tell(rig.trade("research:1", "s1", "BUY", "DIV", "1", "10"))
+    rig.ask(PutSettings("s1", {"dividend_handling": "reinvest_same"}))
+    rig.broker.down = True
+    context = rig.ask(GetCashFlowContext(rates="R"))
+    assert context.income_shares == {"DIV": (("s1", D("1")),)}
 
 
 def test_hwm_shifts_once_for_a_deposit_the_cash_flow_actor_booked(rig: Rig) -> None:

@@ -19,9 +19,10 @@ from arduino_trader.domain.satellites.balances import (
     UnknownBucket,
 )
 from arduino_trader.domain.satellites.dividend_router import (
-    income_destinations,
-    owning_bucket,
-    route_dividend,
+    destination,
+    dividend_entries,
+    holder_shares,
+    income_shares,
 )
 from arduino_trader.protocols.satellite_records import (
     ALLOCATION_DEFAULTS,
@@ -169,23 +170,18 @@ def test_dividend_router() -> None:
     buckets = _buckets(satellite("keep"), satellite("send"), satellite("bare"))
     settings = {"keep": SatelliteSettings("keep", dividend_handling="accumulate_cash"),
                 "send": SatelliteSettings("send", dividend_handling="send_to_core")}
-    kept = route_dividend("keep", d("12.5"), "USD", "AAPL.US", "dv1", T0, buckets=buckets,
-                          settings=settings)
-    assert (kept.destination_bucket, kept.action) == ("keep", "kept")
-    assert kept.entries[0].bucket_id == "keep" and kept.entries[0].amount == d("12.5")
-    sent = route_dividend("send", d("5"), "EUR", "X", "dv2", T0, buckets=buckets,
-                          settings=settings)
-    assert (sent.source_bucket, sent.destination_bucket, sent.action) == \
-        ("send", "core", "transferred")
-    assert len(sent.entries) == 1  # credited to core directly, nothing taken from "send"
-    bare = route_dividend("bare", d("5"), "EUR", "X", "dv3", T0, buckets=buckets,
-                          settings=settings)
-    assert bare.destination_bucket == "core" and bare.dividend_handling == "send_to_core"
-    ghost = route_dividend("ghost", d("5"), "EUR", "X", "dv4", T0, buckets=buckets,
-                           settings=settings)
-    assert (ghost.source_bucket, ghost.destination_bucket) == ("core", "core")
-    assert owning_bucket([("A", "keep"), ("B", "send"), ("B", "core")], "B") == "send"
-    assert owning_bucket([("A", "keep")], "Z") == "core"
+    assert destination("keep", buckets, settings) == ("keep", "accumulate_cash")
+    assert destination("send", buckets, settings) == ("core", "send_to_core")
+    assert destination("bare", buckets, settings) == ("core", "send_to_core")  # no settings
+    assert destination("ghost", buckets, settings) == ("core", None)
+    assert destination("core", buckets, settings) == ("core", None)
+    # A dividend already split credits each share directly, nothing taken from "send".
+    entries = dividend_entries((("keep", d("12.50")), ("core", d("5"))), "USD", "AAPL.US",
+                               "dv1", T0)
+    assert [(e.bucket_id, e.type, e.amount) for e in entries] == [
+        ("keep", "dividend", d("12.50")), ("core", "dividend", d("5.00"))]
+    assert holder_shares({"s2": {"B": d("2")}, "core": {"B": d("3"), "A": d("0")}}) == {
+        "B": (("core", d("3")), ("s2", d("2")))}
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -270,19 +266,21 @@ def test_budget_cap_and_allocation_settings() -> None:
         AllocationSettings(satellite_budget_pct=d("0.5"))
 
 
-def test_income_destinations_feed_the_cash_flow_effects() -> None:
+def test_income_shares_feed_the_cash_flow_effects() -> None:
     buckets = _buckets(satellite("keep"), satellite("send"),
                        satellite("gone", status="retired", target="0"))
     settings = {"keep": SatelliteSettings("keep"),
                 "send": SatelliteSettings("send", dividend_handling="send_to_core")}
-    positions = [("A", "keep"), ("B", "send"), ("C", "gone"), ("D", "core"), ("A", "send"),
-                 ("E", "")]
-    assert income_destinations(positions, buckets, settings) == {
-        "A": "keep", "B": "core", "C": "core", "D": "core", "E": "core"}
-    # The router keys its row like the cash-flow domain: (cash_flow, key, bucket, type).
-    route = route_dividend("keep", d("1"), "EUR", "A", "cf-key", T0, buckets=buckets,
-                           settings=settings)
-    assert route.entries[0].key == ("cash_flow", "cf-key", "keep", "dividend")
+    positions = {"keep": {"A": d("3")}, "send": {"B": d("1"), "A": d("2")},
+                 "gone": {"C": d("4")}, "core": {"D": d("5"), "A": d("5"), "B": d("1")},
+                 "": {"E": d("1")}}
+    # every holder's quantity counts; "send" and the retired bucket count for core
+    assert income_shares(positions, buckets, settings) == {
+        "A": (("core", d("7")), ("keep", d("3"))), "B": (("core", d("2")),),
+        "C": (("core", d("4")),), "D": (("core", d("5")),), "E": (("core", d("1")),)}
+    # The router keys its rows like the cash-flow domain: (cash_flow, key, bucket, type).
+    (entry,) = dividend_entries((("keep", d("1")),), "EUR", "A", "cf-key", T0)
+    assert entry.key == ("cash_flow", "cf-key", "keep", "dividend")
 
 
 def test_cash_flow_domain_rows_convert_with_the_same_keys() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arduino_trader.domain.cash_flows.pro_rata import split_pro_rata
 from arduino_trader.domain.satellites import (
     balances,
     drawdown,
@@ -24,7 +25,7 @@ from arduino_trader.domain.satellites import (
     reconciliation,
     targets,
 )
-from arduino_trader.domain.satellites.dividend_router import route_dividend
+from arduino_trader.domain.satellites.dividend_router import dividend_entries, income_shares
 from arduino_trader.protocols.satellite_records import (
     AllocationSettings,
     Bucket,
@@ -138,10 +139,10 @@ def _step(w: World, event: tuple[Any, ...]) -> None:
         w.broker[c] -= amount
     elif kind == "dividend":
         _, owner, amount, c = event
-        route = route_dividend(owner, amount, c, "SYM", sid, now, buckets=w.buckets,
-                               settings=w.handling)
-        assert sum(e.amount for e in route.entries) == amount
-        w.apply(route.entries)
+        shares = income_shares({owner: {"SYM": Decimal(1)}}, w.buckets, w.handling)["SYM"]
+        entries = dividend_entries(split_pro_rata(amount, shares), c, "SYM", sid, now)
+        assert sum(e.amount for e in entries) == amount
+        w.apply(entries)
         w.broker[c] += amount
     elif kind in ("transfer", "reallocate"):
         _, src, dst, fraction, c = event

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from arduino_trader.domain.cash_flows.pro_rata import split_pro_rata
 from arduino_trader.domain.satellites import (
     aggression,
     balances,
@@ -15,7 +16,7 @@ from arduino_trader.domain.satellites import (
     reconciliation,
     targets,
 )
-from arduino_trader.domain.satellites.dividend_router import route_dividend
+from arduino_trader.domain.satellites.dividend_router import dividend_entries, income_shares
 from arduino_trader.domain.satellites.reawakening import reawakening_multiplier
 from arduino_trader.protocols.satellite_records import (
     AllocationSettings,
@@ -100,10 +101,10 @@ def test_core_and_two_satellites_full_cycle() -> None:
     s.apply(balances.settle_trade("core", d("6002.50"), "EUR", "buy", "T-3", now),
             d("-6002.50"))
     s.positions["core"] = d("6000")
-    route = route_dividend("div", d("12.34"), "EUR", "KO.US", "dv-1", now,
-                           buckets=s.buckets, settings=handling)
-    assert route.destination_bucket == "div"
-    s.apply(route.entries, d("12.34"))
+    shares = income_shares({"div": {"KO.US": d("12")}}, s.buckets, handling)["KO.US"]
+    split = split_pro_rata(d("12.34"), shares)
+    assert split == (("div", d("12.34")),)
+    s.apply(dividend_entries(split, "EUR", "KO.US", "dv-1", now), d("12.34"))
     s.check({"core": "1997.50", "mom": "198.00", "div": "511.34"})
 
     # 3. The momentum position falls 43.75 %: value 648, drawdown 35.2 % → hibernation.

@@ -12,7 +12,6 @@ from arduino_trader.domain.cash_flows import effects as cash_flow_effects
 from arduino_trader.domain.cash_flows.deposit_split import BucketShare
 from arduino_trader.domain.satellites import dividend_router, planning
 from arduino_trader.protocols.money import ZERO
-from arduino_trader.protocols.satellite_records import CORE_ID
 from arduino_trader.protocols.satellites import GetCashFlowContext
 
 from .base import ActorContext
@@ -65,20 +64,21 @@ def planning_scopes(ctx: ActorContext, books: BookReader
 
 def cash_flow_context(ctx: ActorContext, log: Any, books: BookReader,
                       msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
-    """The deposit split's bucket shares and the dividend/maturity destinations."""
+    """The deposit split's bucket shares, and per held symbol the buckets a dividend,
+    its tax or a maturity is split over: the broker's positions divided by the
+    attributed fills (core holds the rest), the fills alone when the broker is down."""
     state, facts = load_state(ctx, books), read_facts(ctx)
     alloc = ctx.deps.buckets.load_allocation()
     values = bucket_values(log, state, facts)
     shares = tuple(BucketShare(b.id, b.type, b.target_pct, values.get(b.id, ZERO),
                                b.status)
                    for b in state.buckets.values() if b.status != "retired")
-    owners = [(symbol, b) for b, per in sorted(facts.holdings().items()) if b != CORE_ID
-              for symbol in per]
-    income = dividend_router.income_destinations(
-        owners, state.buckets, ctx.deps.buckets.load_settings())
-    maturity: dict[str, str] = {}
-    for symbol, bucket_id in owners:
-        maturity.setdefault(symbol, bucket_id)
+    held = facts.positions(state.buckets)
+    if held is None:  # the broker does not answer: the fills alone say who holds what
+        log.warning("income_split_by_fills", reason="broker positions unavailable")
+        held = facts.holdings()
     return cash_flow_effects.EffectContext(
         rates=msg.rates, buckets=shares, satellite_budget=alloc.satellite_budget_pct,
-        income_bucket=income, maturity_bucket=maturity)
+        income_shares=dividend_router.income_shares(held, state.buckets,
+                                                    ctx.deps.buckets.load_settings()),
+        maturity_shares=dividend_router.holder_shares(held))

@@ -18,7 +18,7 @@ from arduino_trader.protocols.cash_flows import DepositReceived, DividendReceive
 from arduino_trader.protocols.execution import CurrencyExchanged, TradeExecuted
 from arduino_trader.protocols.money import ZERO, round_money
 from arduino_trader.protocols.portfolio import TradeFeeRecorded
-from arduino_trader.protocols.satellite_records import CORE_ID, Bucket, LedgerEntry, SatelliteError
+from arduino_trader.protocols.satellite_records import Bucket, LedgerEntry, SatelliteError
 
 from .base import ActorContext
 from .satellite_book import BookReader
@@ -181,18 +181,10 @@ def deposit_rows(ctx: ActorContext, log: Any, msg: DepositReceived, state: State
     return deposit_entries(ctx, log, abs(msg.amount), msg.currency, msg.key, state, facts)
 
 
-def dividend_rows(ctx: ActorContext, msg: DividendReceived, state: State,
-                  facts: Facts) -> tuple[LedgerEntry, ...]:
-    """A dividend's rows as the router sends them (owning satellite or core)."""
-    held = facts.holdings()
-    owners = [(symbol, b) for b, per in sorted(held.items()) if b != CORE_ID
-              for symbol in per]
-    owner = dividend_router.owning_bucket(owners, msg.symbol)
-    route = dividend_router.route_dividend(
-        owner, abs(msg.amount), msg.currency, msg.symbol, msg.key,
-        ctx.clock.now(), buckets=state.buckets,
-        settings=ctx.deps.buckets.load_settings())
-    return route.entries
+def dividend_rows(ctx: ActorContext, msg: DividendReceived) -> tuple[LedgerEntry, ...]:
+    """A dividend's rows as the cash-flow actor split and booked them."""
+    return dividend_router.dividend_entries(msg.allocations, msg.currency, msg.symbol,
+                                            msg.key, ctx.clock.now())
 
 
 def deposit_entries(ctx: ActorContext, log: Any, amount: Decimal, currency: str,

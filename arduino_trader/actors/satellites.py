@@ -219,7 +219,8 @@ class SatelliteActor(BaseActor):
 
     @handles(GetCashFlowContext)
     def _cash_flow_context(self, msg: GetCashFlowContext) -> cash_flow_effects.EffectContext:
-        """The deposit split's bucket shares and the dividend/maturity destinations."""
+        """The deposit split's bucket shares and the buckets income and maturities are
+        split over."""
         return queries.cash_flow_context(self.ctx, self.log, self._books, msg)
 
     # ------------------------------------------------------------------- events
@@ -269,7 +270,7 @@ class SatelliteActor(BaseActor):
     def _on_dividend(self, msg: DividendReceived) -> None:
         settlement.settle_cash_flow(
             self.ctx, self.log, self._books, "dividend", msg.key,
-            lambda state, facts: settlement.dividend_rows(self.ctx, msg, state, facts))
+            lambda state, facts: settlement.dividend_rows(self.ctx, msg))
         self._recheck_ledger()
 
     @handles(WithdrawalRecorded)

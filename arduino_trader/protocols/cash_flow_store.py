@@ -93,7 +93,8 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class DividendRow:
-    """One ``dividend_history`` row created from a cash flow (UNIQUE cash_flow_key)."""
+    """One ``dividend_history`` row created from a cash flow: one per bucket credited
+    (UNIQUE cash_flow_key, bucket_id)."""
 
     cash_flow_key: str
     symbol: str
@@ -137,7 +138,7 @@ class Effects:
     status: str = ""
     mark_processed: bool = False
     ledger: tuple[LedgerEntry, ...] = ()
-    dividend: DividendRow | None = None
+    dividends: tuple[DividendRow, ...] = ()
     events: tuple[Event, ...] = ()
     note: str = ""
 

@@ -26,7 +26,9 @@ class DepositReceived:
 
 @dataclass(frozen=True)
 class DividendReceived:
-    """A dividend or coupon was stored and credited to ``bucket_id``."""
+    """A dividend or coupon was stored and credited; ``allocations`` are (bucket,
+    amount) in the dividend's own currency, one per bucket holding the security (its
+    share of the shares held), and sum to ``amount`` exactly."""
 
     key: str
     symbol: str
@@ -34,7 +36,7 @@ class DividendReceived:
     currency: str
     amount_eur: Decimal
     on: date
-    bucket_id: str
+    allocations: tuple[tuple[str, Decimal], ...]
 
 
 @dataclass(frozen=True)

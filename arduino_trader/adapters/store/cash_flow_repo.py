@@ -141,12 +141,12 @@ class SqliteCashFlowStore:
                     (effects.status, record.status_c, _ts(now), record.key))
             for entry in effects.ledger:
                 _ledger(tx, entry, now)
-            if effects.dividend is not None:
-                d = effects.dividend
+            for d in effects.dividends:
                 tx.execute(
                     "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, "
                     "amount, currency, amount_eur, payment_date, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cash_flow_id) DO NOTHING",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (cash_flow_id, bucket_id) DO NOTHING",
                     (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
                      _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
             if effects.mark_processed:

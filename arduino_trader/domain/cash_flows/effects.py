@@ -36,6 +36,7 @@ from arduino_trader.domain.cash_flows.deposit_split import (
     split_deposit,
 )
 from arduino_trader.domain.cash_flows.fx import Rates, to_eur
+from arduino_trader.domain.cash_flows.pro_rata import Shares, split_pro_rata
 from arduino_trader.domain.cash_flows.records import FINAL_STATUSES, INCOME_KINDS
 from arduino_trader.protocols.cash_flow_store import (
     CashFlowRecord,
@@ -78,17 +79,19 @@ DEFAULT_AUTHORITY: Mapping[str, Source | None] = {
 class EffectContext:
     """Everything besides the record that its effects depend on.
 
-    ``buckets``/``satellite_budget``: input of the deposit split. ``income_bucket``:
-    destination bucket per symbol from the dividend router (default core).
-    ``maturity_bucket``: owning bucket per symbol for maturities (default core).
+    ``buckets``/``satellite_budget``: input of the deposit split. ``income_shares``:
+    per symbol, the (destination bucket, shares held) pairs from the dividend router; a
+    dividend, coupon or its withholding tax is split over them pro rata (default: all
+    to core). ``maturity_shares``: per symbol, the (owning bucket, quantity) pairs a
+    maturity is split over the same way (default core).
     ``authority``: which source applies each kind (see :data:`DEFAULT_AUTHORITY`).
     """
 
     rates: Rates
     buckets: tuple[BucketShare, ...] = ()
     satellite_budget: Decimal = ZERO
-    income_bucket: Mapping[str, str] = field(default_factory=dict)
-    maturity_bucket: Mapping[str, str] = field(default_factory=dict)
+    income_shares: Mapping[str, Shares] = field(default_factory=dict)
+    maturity_shares: Mapping[str, Shares] = field(default_factory=dict)
     authority: Mapping[str, Source | None] = field(default_factory=lambda: DEFAULT_AUTHORITY)
 
 
@@ -171,49 +174,63 @@ def _completed(base: Effects, record: CashFlowRecord, amount_eur: Decimal,
         owner = authority or "trade settlement"
         return replace(base, mark_processed=True,
                        note=f"{record.kind} is applied from {owner}; stored for audit only")
-    ledger, dividend, events = _money(record, amount_eur, ctx)
-    return replace(base, mark_processed=True, ledger=ledger, dividend=dividend, events=events)
+    ledger, dividends, events = _money(record, amount_eur, ctx)
+    return replace(base, mark_processed=True, ledger=ledger, dividends=dividends,
+                   events=events)
 
 
 def _money(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> tuple[
-        tuple[LedgerEntry, ...], DividendRow | None, tuple[Event, ...]]:
+        tuple[LedgerEntry, ...], tuple[DividendRow, ...], tuple[Event, ...]]:
     kind: FlowKind = record.kind
     key, ccy, amount = record.key, record.currency, record.amount
     if kind == "deposit":
         split = deposit_split_for(record, ctx)
         ledger = tuple(LedgerEntry(b, "deposit", a, ccy, key, "deposit")
                        for b, a in split.allocations)
-        return ledger, None, (DepositReceived(key, amount, ccy, amount_eur, record.on,
+        return ledger, (), (DepositReceived(key, amount, ccy, amount_eur, record.on,
                                               split.allocations),)
     if kind in INCOME_KINDS:
-        bucket = ctx.income_bucket.get(record.symbol, CORE_ID) if record.symbol else CORE_ID
-        entry = LedgerEntry(bucket, "dividend", amount, ccy, key, f"{kind} {record.symbol}")
-        events: list[Event] = [DividendReceived(key, record.symbol, amount, ccy, amount_eur,
-                                                record.on, bucket)]
-        dividend = None
-        if amount <= 0:
-            events.append(NeedsReview(key, f"{kind} with non-positive amount {amount}"))
-        elif record.symbol or record.isin:
-            dividend = DividendRow(key, record.symbol or record.isin, record.isin, amount, ccy,
-                                   amount_eur, record.on, bucket)
-        else:
-            events.append(NeedsReview(key, f"{kind} without a symbol: credited to "
-                                           f"{bucket}, no dividend record"))
-        return (entry,), dividend, tuple(events)
+        return _income(record, amount_eur, ctx)
     if kind == "withdrawal":
         entry = LedgerEntry(CORE_ID, "withdrawal", amount, ccy, key, "withdrawal")
-        return (entry,), None, (WithdrawalRecorded(key, amount, ccy, amount_eur, record.on),)
+        return (entry,), (), (WithdrawalRecorded(key, amount, ccy, amount_eur, record.on),)
     if kind in ("maturity", "partial_maturity"):
-        bucket = ctx.maturity_bucket.get(record.symbol, CORE_ID)
-        return (LedgerEntry(bucket, "maturity", amount, ccy, key, kind),), None, ()
+        parts = split_pro_rata(amount, ctx.maturity_shares.get(record.symbol, ()))
+        return tuple(LedgerEntry(b, "maturity", a, ccy, key, kind) for b, a in parts), (), ()
     if kind == "structured_product_purchase":
-        return (LedgerEntry(CORE_ID, "trade_buy", amount, ccy, key, kind),), None, ()
+        return (LedgerEntry(CORE_ID, "trade_buy", amount, ccy, key, kind),), (), ()
     if kind == "tax" and record.symbol:
-        # withholding on a dividend hits the bucket the dividend credited (net booking)
-        bucket = ctx.income_bucket.get(record.symbol, CORE_ID)
-        return (LedgerEntry(bucket, "fee", amount, ccy, key, f"tax {record.symbol}"),), None, ()
+        # withholding on a dividend hits the buckets the dividend credited, in the same
+        # shares (net booking)
+        parts = split_pro_rata(amount, ctx.income_shares.get(record.symbol, ()))
+        return tuple(LedgerEntry(b, "fee", a, ccy, key, f"tax {record.symbol}")
+                     for b, a in parts), (), ()
     # withdrawal_fee, structured_product_fee, fee, tax without instrument → core
-    return (LedgerEntry(CORE_ID, "fee", amount, ccy, key, kind),), None, ()
+    return (LedgerEntry(CORE_ID, "fee", amount, ccy, key, kind),), (), ()
+
+
+def _income(record: CashFlowRecord, amount_eur: Decimal, ctx: EffectContext) -> tuple[
+        tuple[LedgerEntry, ...], tuple[DividendRow, ...], tuple[Event, ...]]:
+    """A dividend or coupon: split over the buckets holding the security, one ledger row
+    and one dividend row per bucket (the EUR value split in the same shares)."""
+    kind, key, ccy, amount = record.kind, record.key, record.currency, record.amount
+    weights = ctx.income_shares.get(record.symbol, ()) if record.symbol else ()
+    split = split_pro_rata(amount, weights)
+    ledger = tuple(LedgerEntry(b, "dividend", a, ccy, key, f"{kind} {record.symbol}")
+                   for b, a in split)
+    events: list[Event] = [DividendReceived(key, record.symbol, amount, ccy, amount_eur,
+                                            record.on, split)]
+    if amount <= 0:
+        events.append(NeedsReview(key, f"{kind} with non-positive amount {amount}"))
+        return ledger, (), tuple(events)
+    if not (record.symbol or record.isin):
+        events.append(NeedsReview(key, f"{kind} without a symbol: credited to "
+                                       f"{split[0][0]}, no dividend record"))
+        return ledger, (), tuple(events)
+    in_eur = dict(split_pro_rata(amount_eur, [(b, a) for b, a in split]))
+    dividends = tuple(DividendRow(key, record.symbol or record.isin, record.isin, a, ccy,
+                                  in_eur.get(b, ZERO), record.on, b) for b, a in split)
+    return ledger, dividends, tuple(events)
 
 
 def deposit_split_for(record: CashFlowRecord, ctx: EffectContext) -> DepositSplit:

@@ -46,7 +46,7 @@ def count_sync(batch: Normalised, effects: Sequence[Effects], raw_rows: int) -> 
         synced=sum(1 for e in effects if e.action == "insert"),
         status_updates=sum(1 for e in effects if e.action == "update_status"),
         deposits_processed=sum(1 for e in events if isinstance(e, DepositReceived)),
-        dividends_created=sum(1 for e in effects if e.dividend is not None),
+        dividends_created=sum(1 for e in effects if e.dividends),
         rejected=sum(1 for r in batch.rejections if not r.ignorable),
         ignored=sum(1 for r in batch.rejections if r.ignorable),
         needs_review=sum(1 for e in events if isinstance(e, NeedsReview)),

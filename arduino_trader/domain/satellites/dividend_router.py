@@ -1,17 +1,20 @@
-"""The dividend router: which bucket a dividend credits.
+"""The dividend router: which buckets a dividend credits.
 
-Called exactly once per dividend cash flow. ``send_to_core`` credits core directly (the
-reference *transferred* from the satellite, moving money the dividend never brought).
+A dividend of a security held by several buckets is shared by them in proportion to the
+shares each holds (the cash-flow effects split it once, in cents). A satellite's share
+goes where its ``dividend_handling`` says: ``send_to_core`` credits core directly
+(never a transfer out of the satellite, which would move money the dividend never
+brought); ``reinvest_same``/``accumulate_cash`` credit the satellite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
+from arduino_trader.domain.cash_flows.pro_rata import Shares
+from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellite_records import (
     CORE_ID,
     Bucket,
@@ -21,27 +24,6 @@ from arduino_trader.protocols.satellite_records import (
 )
 
 from .balances import credit_dividend
-
-
-@dataclass(frozen=True)
-class DividendRoute:
-    """Where one dividend goes, with the ledger entry that credits it."""
-
-    source_bucket: str
-    destination_bucket: str
-    amount: Decimal
-    currency: str
-    action: Literal["kept", "transferred"]
-    dividend_handling: DividendHandling | None
-    entries: tuple[LedgerEntry, ...]
-
-
-def owning_bucket(positions: Iterable[tuple[str, str]], symbol: str) -> str:
-    """Bucket of the first position ``(symbol, bucket_id)`` in ``symbol``; core if none."""
-    for held, bucket_id in positions:
-        if held == symbol:
-            return bucket_id or CORE_ID
-    return CORE_ID
 
 
 def destination(owner_id: str, buckets: Mapping[str, Bucket],
@@ -56,32 +38,38 @@ def destination(owner_id: str, buckets: Mapping[str, Bucket],
     return (CORE_ID if handling == "send_to_core" else owner_id), handling
 
 
-def income_destinations(positions: Iterable[tuple[str, str]], buckets: Mapping[str, Bucket],
-                        settings: Mapping[str, SatelliteSettings]) -> dict[str, str]:
-    """{symbol: destination bucket} for every held symbol (first position wins) — the
-    ``income_bucket`` map the cash-flow effects take; unlisted symbols go to core."""
-    out: dict[str, str] = {}
-    for symbol, bucket_id in positions:
-        if symbol not in out:
-            out[symbol] = destination(bucket_id or CORE_ID, buckets, settings)[0]
+def holder_shares(positions: Mapping[str, Mapping[str, Decimal]]) -> dict[str, Shares]:
+    """{symbol: ((bucket, quantity), ...)} of every bucket holding a positive quantity,
+    core first then by bucket id: what a maturity is split over."""
+    out: dict[str, list[tuple[str, Decimal]]] = {}
+    for bucket_id in sorted(positions, key=lambda b: (b != CORE_ID, b)):
+        for symbol, quantity in sorted(positions[bucket_id].items()):
+            if quantity > 0:
+                out.setdefault(symbol, []).append((bucket_id or CORE_ID, quantity))
+    return {symbol: tuple(shares) for symbol, shares in out.items()}
+
+
+def income_shares(positions: Mapping[str, Mapping[str, Decimal]],
+                  buckets: Mapping[str, Bucket],
+                  settings: Mapping[str, SatelliteSettings]) -> dict[str, Shares]:
+    """{symbol: ((destination bucket, quantity), ...)}: each holder's quantity sent where
+    its ``dividend_handling`` sends income (a satellite that sends to core adds to core's
+    share). The cash-flow effects split a dividend over these pro rata; a symbol no
+    bucket holds goes wholly to core."""
+    out: dict[str, Shares] = {}
+    for symbol, holders in holder_shares(positions).items():
+        merged: dict[str, Decimal] = {}
+        for bucket_id, quantity in holders:
+            target = destination(bucket_id, buckets, settings)[0]
+            merged[target] = merged.get(target, ZERO) + quantity
+        out[symbol] = tuple(merged.items())
     return out
 
 
-def route_dividend(owner_id: str, amount: Decimal, currency: str, symbol: str,
-                   source_id: str, now: datetime, *, buckets: Mapping[str, Bucket],
-                   settings: Mapping[str, SatelliteSettings]) -> DividendRoute:
-    """Route a dividend of ``symbol`` owned by ``owner_id``.
-
-    ``source_id`` is the dividend's cash-flow key. Unknown, retired or core owner →
-    core; a satellite without settings → send_to_core; ``send_to_core`` → credit core;
-    ``reinvest_same``/``accumulate_cash`` → credit the satellite.
-    """
-    owner = buckets.get(owner_id)
-    destination_id, handling = destination(owner_id, buckets, settings)
-    source = owner_id if owner is not None else CORE_ID
-    entries = credit_dividend(destination_id, amount, currency, source_id, now,
-                              f"dividend {symbol} ({source})")
-    return DividendRoute(source_bucket=source, destination_bucket=destination_id,
-                         amount=entries[0].amount, currency=currency,
-                         action="kept" if destination_id == source else "transferred",
-                         dividend_handling=handling, entries=entries)
+def dividend_entries(allocations: Iterable[tuple[str, Decimal]], currency: str,
+                     symbol: str, source_id: str, now: datetime) -> tuple[LedgerEntry, ...]:
+    """The ledger rows of a dividend already split (``DividendReceived.allocations``),
+    keyed like the cash-flow domain's own rows for the same record."""
+    return tuple(entry for bucket_id, amount in allocations if amount > 0
+                 for entry in credit_dividend(bucket_id, amount, currency, source_id, now,
+                                              f"dividend {symbol}"))

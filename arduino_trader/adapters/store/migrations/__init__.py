@@ -9,6 +9,11 @@ from importlib import resources
 
 _NAME_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
+REBUILDS_TABLES = "-- migration: rebuilds tables"
+"""First line of a migration that recreates a table other tables reference (SQLite
+cannot drop a column's UNIQUE otherwise): it runs with foreign-key enforcement off, and
+``PRAGMA foreign_key_check`` must find nothing before it commits."""
+
 
 def migration_files() -> list[tuple[int, str, str]]:
     """``(number, name, sql)`` of every shipped migration, sorted by number."""
@@ -41,20 +46,49 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     for number, name, sql in migration_files():
         if number in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
+        rebuilds = sql.lstrip().startswith(REBUILDS_TABLES)
+        enforced = _foreign_keys(conn)
+        if rebuilds and enforced:
+            conn.execute("PRAGMA foreign_keys=OFF").close()  # before BEGIN: ignored inside one
         try:
-            for statement in _split_statements(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                (number, name, int(time.time())),
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
-            raise
+            _apply_one(conn, number, name, sql, check_references=rebuilds)
+        finally:
+            if rebuilds and enforced:
+                conn.execute("PRAGMA foreign_keys=ON").close()
         applied.append(name)
     return applied
+
+
+def _foreign_keys(conn: sqlite3.Connection) -> bool:
+    cur = conn.execute("PRAGMA foreign_keys")
+    row = cur.fetchone()
+    cur.close()
+    return bool(row and row[0])
+
+
+def _apply_one(conn: sqlite3.Connection, number: int, name: str, sql: str, *,
+               check_references: bool) -> None:
+    """One migration and its bookkeeping row in one transaction; with
+    ``check_references`` a dangling reference found afterwards rolls it back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _split_statements(sql):
+            conn.execute(statement)
+        if check_references:
+            cur = conn.execute("PRAGMA foreign_key_check")
+            dangling = cur.fetchall()
+            cur.close()
+            if dangling:
+                raise sqlite3.IntegrityError(
+                    f"migration {name} leaves dangling references: {dangling[:5]}")
+        conn.execute(
+            "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+            (number, name, int(time.time())),
+        )
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _split_statements(sql: str) -> list[str]:
