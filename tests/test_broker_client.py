@@ -81,6 +81,26 @@ async def test_market_order_moves_through_statuses_to_executed(
     assert spent == sum(t.value for t in mine) + fees
 
 
+async def test_a_fee_is_found_past_pages_shorter_than_asked(
+        client: TradernetClient, sandbox: SandboxThread) -> None:
+    """The ledger is read for commissions until an empty page: a server answering fewer
+    rows than asked does not hide the fee of a trade a few movements back."""
+    ack = await client.place_order(OrderRequest("AAPL.US", "BUY", 2, user_order_id=4343))
+    for _ in range(5):
+        order = await client.find_order(4343)
+        assert order is not None
+        if order.terminal:
+            break
+    account = sandbox.sandbox.account
+    for i in range(3):  # newer movements in front of the commission
+        account.deposit("EUR", Decimal("10"), datetime.now(UTC), comment=f"top-up {i}")
+    with account.lock:
+        account.state["page_cap"] = 2
+    trades = await client.trades(date.today() - timedelta(days=1), date.today() + timedelta(days=1))
+    mine = [t for t in trades if t.order_id == ack.order_id]
+    assert mine and all(t.fee is not None and t.fee > 0 for t in mine)
+
+
 async def test_limit_order_waits_and_cancels(client: TradernetClient) -> None:
     ack = await client.place_order(OrderRequest("SAP.EU", "BUY", 2, user_order_id=77,
                                                 limit_price=Decimal("1.00")))

@@ -458,6 +458,31 @@ def test_client_requests_are_read_page_by_page(rig: Rig,
         (f"cps:{5100 + i}", D("-10.00")) for i in range(5)]
 
 
+def test_a_server_answering_shorter_pages_than_asked_has_everything_read(
+        rig: Rig) -> None:
+    """A server may cap a page below what was asked: a short page is not the end of the
+    ledger or of the client requests, an empty one (or the answer's total) is."""
+    account = rig.sandbox.sandbox.account
+    for i in range(5):
+        account.deposit("EUR", D("100"), rig.clock.now(), comment=f"card top-up {i}")
+    with account.lock:
+        account.state["page_cap"] = 2
+        account.state["cps"] = [
+            {"id": 5200 + i, "type_doc_id": 337, "date_crt": "2026-03-09 10:00:00",
+             "status_c": 3, "params": {"totalMoneyOut": "10.00", "currency": "EUR"}}
+            for i in range(5)]
+    outcome = rig.job("cash_flow_sync")
+    assert outcome.ok, outcome
+    with account.lock:
+        ledger_ids = {f"ucf:{row['id']}" for row in account.state["cash_flows"]}
+    stored = {r["transaction_id"] for r in rig.rows("SELECT transaction_id FROM cash_flows")}
+    assert ledger_ids <= stored and len(ledger_ids) > 2  # every ledger row, not one page
+    debits = rig.rows("SELECT source_id FROM bucket_transactions "
+                      "WHERE source_id LIKE 'cps:52%' ORDER BY source_id")
+    assert [d["source_id"] for d in debits] == [f"cps:{5200 + i}" for i in range(5)]
+    assert rig.job("cash_flow_sync").details["synced"] == 0  # and each once
+
+
 class EndlessLedger(FlakyBroker):
     """A ledger that answers every page full: more rows than the sync reads."""
 

@@ -71,7 +71,7 @@ from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
 PAGE_SIZE = 500
-MAX_PAGES = 200  # pages of a whole read: 100,000 ledger rows
+MAX_PAGES = 200  # pages of a whole read: 100,000 ledger rows at full pages
 T = TypeVar("T")
 UNAVAILABLE_SOURCES: tuple[str, ...] = ("corporate_action",)  # not offered by the port
 
@@ -232,11 +232,19 @@ class CashFlowActor(BaseActor):
         def flows() -> list[dict[str, Any]]:
             nonlocal recent
             got_all: list[CashFlow] = []
+            read: set[str] = set()  # ids of earlier pages
+            skip = 0
             take = PAGE_SIZE if since is None else FIRST_PAGE
             for _ in range(MAX_PAGES):
-                got = self._run(broker.cash_flows(take, len(got_all)), BROKER_TIMEOUT_S)
-                got_all += got
-                if len(got) < take:
+                got = self._run(broker.cash_flows(take, skip), BROKER_TIMEOUT_S)
+                skip += len(got)
+                # A page may be shorter than asked (the server's own cap), so only an
+                # empty one ends the ledger; rows an earlier page held (the ledger moved
+                # down under a new booking) are read once.
+                fresh = [f for f in got if f.flow_id not in read]
+                read.update(f.flow_id for f in fresh)
+                got_all += fresh
+                if not fresh:
                     return cash_flow_rows(got_all)  # the whole ledger
                 if since is not None and reaches_back(got_all, since):
                     recent = True

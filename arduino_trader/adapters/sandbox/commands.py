@@ -115,7 +115,7 @@ def del_trade_order(acc: SandboxAccount, params: dict[str, Any], now: datetime) 
 def user_cash_flows(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:
     """``getUserCashFlows``, paged by take/skip: in booking order, or by the documented
     ``sort`` (``[{"field": "date", "dir": "ASC"|"DESC"}]``; other fields are refused)."""
-    take = int(params.get("take") or 100)
+    take = capped(acc, int(params.get("take") or 100))
     skip = int(params.get("skip") or 0)
     order = params.get("sort") or []
     if not isinstance(order, list) or any(
@@ -138,8 +138,16 @@ def cps_history(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> A
         rows = [dict(r) for r in acc.state.get("cps", [])]
     offset = int(params.get("offset") or 0)
     limit = params.get("limit")
-    page = rows[offset:] if limit is None else rows[offset:offset + int(limit)]
-    return {"cps": page, "total": len(rows)}
+    size = capped(acc, len(rows) if limit is None else int(limit))
+    return {"cps": rows[offset:offset + size], "total": len(rows)}
+
+
+def capped(acc: SandboxAccount, asked: int) -> int:
+    """Rows one page answers: what was asked, at most the account's ``page_cap`` when
+    one is set (a server that answers fewer rows than asked, whatever the request)."""
+    with acc.lock:
+        cap = acc.state.get("page_cap")
+    return asked if cap is None else min(asked, int(cap))
 
 
 def security_info(acc: SandboxAccount, params: dict[str, Any], now: datetime) -> Any:

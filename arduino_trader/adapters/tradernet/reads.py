@@ -29,7 +29,8 @@ READ_ONLY_COMMANDS = frozenset({
 FEE_PAGE_SIZE = 500
 CPS_PAGE_SIZE = 1000  # requests per page of getClientCpsHistory (limit/offset)
 CPS_MAX_PAGES = 100
-FEE_PAGES = 4  # the newest 2,000 ledger rows hold the fees of the trades being synced
+FEE_ROWS = 2000  # the newest ledger rows, holding the fees of the trades being synced
+FEE_MAX_PAGES = 40  # at most this many pages for them (a server answering short pages)
 
 
 def read_only(command: str) -> str:
@@ -53,10 +54,15 @@ async def joined_trades(client: TradernetClient, start: date, end: date
     high = datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=2)
     orders = nz.trade_orders(await client.order_history(low, high))
     flows: list[CashFlow] = []
-    for page in range(FEE_PAGES):
-        got = await client.cash_flows(FEE_PAGE_SIZE, page * FEE_PAGE_SIZE)
-        flows += got
-        if len(got) < FEE_PAGE_SIZE:
+    read: set[str] = set()
+    skip = 0
+    for _ in range(FEE_MAX_PAGES):  # pages may be shorter than asked: an empty one ends
+        got = await client.cash_flows(FEE_PAGE_SIZE, skip)
+        skip += len(got)
+        fresh = [f for f in got if f.flow_id not in read]
+        read.update(f.flow_id for f in fresh)
+        flows += fresh
+        if not fresh or len(flows) >= FEE_ROWS:
             break
     fees = fees_by_trade(flows, {t.trade_id: t.currency for t in bare})
     return nz.parse_trades(data, orders=orders, fees=fees)
@@ -82,21 +88,25 @@ def _total(data: object) -> int | None:
 async def client_requests(client: TradernetClient, start: datetime, end: datetime
                           ) -> tuple[CpsRequest, ...]:
     """Client requests between two moments (``getClientCpsHistory``), page by page
-    (``limit``/``offset``) until a short page, the answer's ``total``, or a page with no
-    request not seen before; more than ``CPS_MAX_PAGES`` full pages is a
+    (``limit``/``offset``) until the answer's ``total``, or a page with no request not
+    seen before (an empty one); more than ``CPS_MAX_PAGES`` pages is a
     ``BrokerProtocolError``, never a silently shortened history."""
     rows: list[CpsRequest] = []
     seen: set[int] = set()  # ids of earlier pages (a page's own repeats reach normalising)
+    offset = 0
     for _ in range(CPS_MAX_PAGES):
         data = await client.read_raw("getClientCpsHistory", {
             "date_from": nz.fmt_datetime(start), "date_to": nz.fmt_datetime(end),
-            "limit": CPS_PAGE_SIZE, "offset": len(rows)})
+            "limit": CPS_PAGE_SIZE, "offset": offset})
         page = nz.parse_cps(data)
+        offset += len(page)
         fresh = [r for r in page if r.request_id not in seen]
         rows += fresh
         seen.update(r.request_id for r in fresh)
         total = _total(data)
-        if len(page) < CPS_PAGE_SIZE or not fresh or (total is not None and len(rows) >= total):
+        # A page may be shorter than asked (the server's own cap): the end is the
+        # answer's total, else an empty page.
+        if not fresh or (total is not None and offset >= total):
             return tuple(rows)
     raise BrokerProtocolError(f"getClientCpsHistory: more than {CPS_MAX_PAGES} pages of "
                               f"{CPS_PAGE_SIZE} requests")
