@@ -247,7 +247,9 @@ class World:
             status, before = self.call("GET", f"/api/system/jobs/{name}")
             assert status == 200, (name, before)
             if before["status"] == "idle":
-                status, body = self.call("POST", f"/api/system/jobs/{name}", {})
+                # a job that may send orders needs the confirmation; others ignore it
+                status, body = self.call("POST", f"/api/system/jobs/{name}",
+                                         {"confirm": "EXECUTE"})
                 if status == 202:
                     break
                 assert status == 409, (name, status, body)

@@ -22,7 +22,7 @@ from arduino_trader.adapters.sandbox.server import (
 )
 from arduino_trader.adapters.store import market_repo, securities_repo
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 
@@ -86,7 +86,7 @@ def live_env(url: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def live_rig(base: Path, **env: str) -> Iterator[LiveRig]:
     """The daemon switched to live mode (as the owner does it) against the sandbox."""
-    routes_trades._recent.clear()  # the API's 10-per-minute manual order limit
+    order_guard.clear_rate_limits()  # the API's 10-per-minute manual order limit
     clock = ShiftedClock(session_moment(AAPL[3]))
     with clocked_sandbox(base / "sandbox.json", clock.now) as sandbox:
         # The demo account is HKD -12.5 (buys blocked): cover it first.

@@ -17,7 +17,7 @@ import pytest
 import structlog.testing
 from broker_support import make_client, running_sandbox
 
-from arduino_trader.actors import cash_flows as cash_flows_actor
+from arduino_trader.actors import cash_flow_ledger
 from arduino_trader.actors.base import ActorContext, RuntimeContext
 from arduino_trader.actors.cash_flows import CashFlowActor
 from arduino_trader.adapters.clock import ManualClock
@@ -493,7 +493,7 @@ class EndlessLedger(FlakyBroker):
 
 def test_a_ledger_longer_than_the_sync_reads_fails_the_source_not_shortened(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cash_flows_actor, "MAX_PAGES", 3)
+    monkeypatch.setattr(cash_flow_ledger, "MAX_PAGES", 3)
     rig.bus.ref("cash_flows").stop()
     rig.broker = EndlessLedger(rig.broker.inner)
     rig.start()

@@ -53,7 +53,7 @@ def _plan(api: Client) -> None:
 
 def _run_job(api: Client, name: str) -> dict[str, Any]:
     before = api.call("GET", f"/api/system/jobs/{name}")[1]["runs"]
-    assert api.call("POST", f"/api/system/jobs/{name}")[0] == 202
+    assert api.call("POST", f"/api/system/jobs/{name}", {"confirm": "EXECUTE"})[0] == 202
 
     def done() -> bool:
         state = api.call("GET", f"/api/system/jobs/{name}")[1]

@@ -18,7 +18,7 @@ from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 from test_planner_api import FAST, _history_loaded
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
 from arduino_trader.protocols.planning import PlanSummary, RequestPlan
 
@@ -38,7 +38,7 @@ def _set_cash(d: ProbeDaemon, currency: str, amount: Decimal) -> None:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     """A research daemon holding AAPL, with no EUR and USD at −100 after the buy."""
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))  # NASDAQ open
     d = start_daemon(tmp_path / "state", env=FAST, clock=clock)
     try:

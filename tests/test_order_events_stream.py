@@ -18,7 +18,7 @@ from test_event_streams import _read_block
 from test_planner_api import FAST, _history_loaded
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 
 AAPL = "US0378331005"
 
@@ -38,7 +38,7 @@ def _events_until(stream: Any, kinds: set[str], timeout: float = 60) -> list[dic
 
 def test_an_executed_order_is_placed_then_filled_and_a_refusal_is_streamed(
         tmp_path: Path) -> None:
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))  # NASDAQ open
     daemon = start_daemon(tmp_path / "state", env=FAST, clock=clock)
     try:

@@ -15,7 +15,7 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.protocols.planning import PlanSummary, RequestPlan
 
@@ -50,7 +50,7 @@ def _history_loaded(d: ProbeDaemon) -> bool:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     """A research daemon holding three positions bought through the executor."""
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     # Wednesday 2022-12-21 15:00 UTC: inside the bundled history, NASDAQ/NYSE open; the
     # newest published close is Tuesday's (the replay never shows a close before 16:00).
     clock = ManualClock(datetime(2022, 12, 21, 15, 0, tzinfo=UTC))
@@ -140,6 +140,30 @@ def test_execute_needs_confirmation(api: Client) -> None:
     assert (code, answer["error"]) == (400, "confirmation_required")
     assert api.call("POST", "/api/trades/recommendations/execute", {"confirm": "EXECUTE"},
                     token=None)[0] == 401
+
+
+def test_a_job_that_sends_orders_needs_the_same_confirmation(daemon: ProbeDaemon,
+                                                              api: Client) -> None:
+    """Triggering ``autonomous_execution`` (or DRIP, or the emergency repair) through the
+    jobs route is guarded like the execute route: no confirmation, no run, no order."""
+    daemon.clock_for_tests.advance(timedelta(minutes=61))  # type: ignore[attr-defined]
+    assert _plan(daemon).status == "plan"
+    jobs = {j["name"]: j for j in api.call("GET", "/api/system/jobs")[1]["jobs"]}
+    assert {n for n, j in jobs.items() if j["places_orders"]} == {
+        "autonomous_execution", "dividend_reinvestment", "emergency_rebalance"}
+    runs = jobs["autonomous_execution"]["runs"]
+    trades = _scalar(daemon, "SELECT COUNT(*) FROM trades")
+    for body in (None, {}, {"confirm": "yes"}):
+        code, answer = api.call("POST", "/api/system/jobs/autonomous_execution", body)
+        assert (code, answer["error"]) == (400, "confirmation_required"), (body, answer)
+    assert api.call("GET", "/api/system/jobs/autonomous_execution")[1]["runs"] == runs
+    assert _scalar(daemon, "SELECT COUNT(*) FROM trades") == trades
+    code, started = api.call("POST", "/api/system/jobs/autonomous_execution",
+                             {"confirm": "EXECUTE"})
+    assert code == 202, started
+    wait_for(lambda: api.call("GET", "/api/system/jobs/autonomous_execution")[1]["runs"]
+             > runs, 60, "the confirmed run")
+    assert api.call("POST", "/api/system/jobs/concentration_check")[0] == 202  # no orders
 
 
 def test_plan_then_autonomous_execution_fills_in_research(daemon: ProbeDaemon,
@@ -282,7 +306,7 @@ def test_scores_endpoints_explain_each_security(daemon: ProbeDaemon, api: Client
 
 def test_a_cash_only_account_gets_its_first_buys(tmp_path: Path) -> None:
     """A new research account with 10,000 EUR + 5,000 USD: explained BUY steps."""
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
     d = start_daemon(tmp_path / "state", env=FAST, clock=clock)
     try:

@@ -13,7 +13,7 @@ from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import order_journal, plan_repo
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.domain.planner.models import PlanResult
 from arduino_trader.protocols.execution import OrderIntent, OrderResult, SubmitOrder
 
@@ -31,7 +31,7 @@ def _scalar(d: ProbeDaemon, sql: str) -> int:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))  # NYSE open
     d = start_daemon(tmp_path / "state", env=QUIET, clock=clock)
     try:
@@ -86,7 +86,7 @@ def test_a_bucket_without_ledger_cash_is_refused_before_anything_is_sent(
     buys = [t for t in view["trades"] if t["side"] == "BUY"]
     assert [(t["symbol"], t["bucket_id"]) for t in buys] == [("AMD.US", "sat1")], view
     before = _counts(daemon)
-    code, body = api.call("POST", "/api/rebalancing/execute-rebalance", {})
+    code, body = api.call("POST", "/api/rebalancing/execute-rebalance", {"confirm": "EXECUTE"})
     assert code == 409, body
     assert body["error"] == "bucket_cash_insufficient", body
     assert "sat1" in body["message"] and "fees" in body["message"], body
@@ -113,7 +113,7 @@ def test_the_same_rebalance_goes_out_once_the_bucket_holds_the_cash(
         "from_bucket_id": "core", "to_bucket_id": "sat1", "amount": str(amount),
         "currency": "USD"})
     assert code == 200, moved
-    code, done = api.call("POST", "/api/rebalancing/execute-rebalance", {})
+    code, done = api.call("POST", "/api/rebalancing/execute-rebalance", {"confirm": "EXECUTE"})
     assert code == 200, done
     assert [(o["symbol"], o["bucket_id"], o["status"]) for o in done["orders"]] == [
         ("AMD.US", "sat1", "placed")], done

@@ -16,7 +16,7 @@ from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.store import plan_repo
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.domain.planner.models import PlanResult
 
 QUIET = {"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600",
@@ -52,7 +52,7 @@ def _store_targets(d: ProbeDaemon, weights: dict[str, float]) -> int:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
     """A research daemon holding 20 AAPL bought through the executor, USD and EUR cash."""
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))  # NYSE open
     d = start_daemon(tmp_path / "state", env=QUIET, clock=clock)
     try:
@@ -79,6 +79,7 @@ def api(daemon: ProbeDaemon) -> Client:
 
 
 BAD_CASH: tuple[Any, ...] = ("-1", "abc", "1e12", "NaN", "Infinity", "")
+CONFIRM = {"confirm": "EXECUTE"}
 
 
 def test_routes_are_declared_in_the_openapi_document(api: Client) -> None:
@@ -101,10 +102,12 @@ def test_bad_cash_is_a_400_that_changes_nothing(daemon: ProbeDaemon, api: Client
         assert (code, body["error"]) == (400, "invalid_cash"), (raw, body)
     for bad in ({"available_cash": -5}, {"available_cash": "ten"}, {"available_cash": None},
                 {"available_cash": True}, {"available_cash": 10**12}, {"cash": 5}):
-        code, body = api.call("POST", "/api/rebalancing/execute-rebalance", bad)
+        code, body = api.call("POST", "/api/rebalancing/execute-rebalance",
+                              {**CONFIRM, **bad})
         assert code == 400 and body["error"] in ("invalid_cash", "unknown_field"), (bad, body)
     assert api.call("POST", "/api/rebalancing/execute-rebalance", raw=b"[1]")[0] == 400
-    assert api.call("POST", "/api/rebalancing/execute-rebalance", {}, token=None)[0] == 401
+    assert api.call("POST", "/api/rebalancing/execute-rebalance", CONFIRM,
+                    token=None)[0] == 401
     assert _counts(daemon) == before
 
 
@@ -145,8 +148,9 @@ def test_calculate_then_execute_through_the_executor(daemon: ProbeDaemon,
     usd = daemon.store.fetch_one(
         "SELECT eur_per FROM fx_rates WHERE currency = 'USD' ORDER BY day DESC LIMIT 1")
     assert usd is not None  # the default cash: every currency in EUR
+    reserve = daemon.settings.current().typed.min_cash_reserve  # never spent
     assert Decimal(view["available_cash_eur"]) == account.cash_in("EUR") + account.cash_in(
-        "USD") * Decimal(usd[0])
+        "USD") * Decimal(usd[0]) - reserve
     assert [(t["symbol"], t["side"]) for t in view["trades"]] == [("AMD.US", "BUY")], view
     amd = view["trades"][0]
     assert amd["isin"] == AMD and amd["quantity"] >= 1 and amd["bucket_id"] == "core"
@@ -159,7 +163,10 @@ def test_calculate_then_execute_through_the_executor(daemon: ProbeDaemon,
     assert sum(Decimal(t["value_eur"]) + Decimal(t["cost_eur"]) for t in small["trades"]
                if t["side"] == "BUY") <= 300 + proceeds
     before = _scalar(daemon, "SELECT COUNT(*) FROM trades WHERE symbol = 'AMD.US'")
-    code, done = api.call("POST", "/api/rebalancing/execute-rebalance", {})
+    code, unconfirmed = api.call("POST", "/api/rebalancing/execute-rebalance", {})
+    assert (code, unconfirmed["error"]) == (400, "confirmation_required"), unconfirmed
+    assert _scalar(daemon, "SELECT COUNT(*) FROM trades WHERE symbol = 'AMD.US'") == before
+    code, done = api.call("POST", "/api/rebalancing/execute-rebalance", CONFIRM)
     assert code == 200 and done["success"], done
     assert [(o["symbol"], o["status"]) for o in done["orders"]] == [("AMD.US", "placed")]
     assert done["orders"][0]["intent_key"].startswith(f"rebalance:{plan_id}:2022-12-20:")
@@ -167,3 +174,25 @@ def test_calculate_then_execute_through_the_executor(daemon: ProbeDaemon,
     # the account moved to the target: with the same cash nothing is left to buy
     code, again = api.call("GET", "/api/rebalancing/calculate-trades")
     assert code == 200 and not any(t["symbol"] == "AMD.US" for t in again["trades"]), again
+
+
+def test_an_execution_never_spends_the_cash_reserve(daemon: ProbeDaemon, api: Client) -> None:
+    _store_targets(daemon, {"AMD.US": 0.1})
+    code, view = api.call("GET", "/api/rebalancing/calculate-trades")
+    assert code == 200, view
+    sale = next(t for t in view["trades"] if t["symbol"] == "AAPL.US")
+    _store_targets(daemon, {"AAPL.US": float(sale["current_weight"]), "AMD.US": 0.1})
+    reserve = daemon.settings.current().typed.min_cash_reserve
+    spendable = Decimal(api.call("GET", "/api/rebalancing/calculate-trades")[1][
+        "available_cash_eur"])
+    code, changed = api.call("PUT", "/api/settings/min_cash_reserve",
+                             {"value": str(reserve + spendable - 50)})
+    assert code == 200, changed
+    code, view = api.call("GET", "/api/rebalancing/calculate-trades")
+    assert code == 200 and Decimal(view["available_cash_eur"]) == 50, view
+    before = _counts(daemon)
+    code, done = api.call("POST", "/api/rebalancing/execute-rebalance",
+                          {**CONFIRM, "available_cash": "100000"})  # asked for more
+    assert code == 200 and Decimal(done["available_cash_eur"]) == 50, done
+    assert [t for t in done["trades"] if t["side"] == "BUY"] == [], done
+    assert _counts(daemon) == before  # nothing sent, nothing journalled

@@ -20,7 +20,7 @@ from reliability_support import wait_idle
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.adapters.sandbox.server import SandboxThread
 from arduino_trader.config.settings import load_settings
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.daemon.cli import main
 from arduino_trader.daemon.rehearsal import (
     AlwaysOpenCalendars,
@@ -42,7 +42,7 @@ def _daemon(data_dir: Path, env: dict[str, str]) -> RehearsalDaemon:
 
 @pytest.fixture
 def rehearsal(tmp_path: Path) -> Iterator[tuple[RehearsalDaemon, SandboxThread]]:
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     with running_sandbox(tmp_path / "sandbox.json") as sandbox:
         sandbox.sandbox.account.deposit("HKD", Decimal("100"), sandbox.sandbox.now())
         # The sandbox lists two securities, so the universe-scaled position cap would be

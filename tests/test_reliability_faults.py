@@ -38,7 +38,7 @@ from arduino_trader.adapters.sandbox.server import (
 )
 from arduino_trader.adapters.store import market_repo, securities_repo
 from arduino_trader.adapters.store.price_history_repo import SqlitePriceHistory
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.domain.execution.journal import ABSENT_GRACE
 from arduino_trader.protocols.market_data import FxRate, PriceBar
@@ -267,7 +267,7 @@ def test_order_exactly_once_under_fault(rig: tuple[ProbeDaemon, SandboxThread],
     isin, _ = live
     client = Client(daemon)
     sandbox.sandbox.clear_faults()
-    routes_trades._recent.clear()  # the API's 10-per-minute manual order limit
+    order_guard.clear_rate_limits()  # the API's 10-per-minute manual order limit
     request_id = f"fault-{stage}-{kind}-{uuid.uuid4().hex[:8]}"
     order = {"symbol": isin, "side": "BUY", "quantity": 1, "confirm": "EXECUTE",
              "request_id": request_id}

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon
 
-from arduino_trader.daemon.api import routes_trades
+from arduino_trader.daemon.api import order_guard
 
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[ProbeDaemon]:
-    routes_trades._recent.clear()
+    order_guard.clear_rate_limits()
     d = start_daemon(tmp_path / "state")
     yield d
     d.gate.set()

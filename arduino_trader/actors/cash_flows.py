@@ -32,16 +32,13 @@ from arduino_trader.domain.cash_flows.normalise import (
     with_instruments,
 )
 from arduino_trader.domain.cash_flows.recent_read import (
-    FIRST_PAGE,
     FULL_READ_HOURS,
     RECENT_DAYS,
-    reaches_back,
-    recent_only,
 )
 from arduino_trader.domain.cash_flows.records import Rejection
 from arduino_trader.domain.cash_flows.summary import count_sync
-from arduino_trader.protocols.broker import Broker, CashFlow
-from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES, BrokerProtocolError
+from arduino_trader.protocols.broker import Broker
+from arduino_trader.protocols.broker_errors import BROKER_CALL_FAILURES
 from arduino_trader.protocols.cash_flow_store import (
     CashFlowRecord,
     CashFlowStore,
@@ -67,11 +64,10 @@ from .base import HEALTH_ACTOR, ActorContext, BaseActor, handles
 from .cash_flow_allocation import run_concentration
 from .cash_flow_drip import book_waiting_fills, consume_fill, run_drip
 from .cash_flow_emergency import check, run_emergency
+from .cash_flow_ledger import read_ledger
 from .fx_rules import max_age_days, rate_table
 
 BROKER_TIMEOUT_S = 60.0
-PAGE_SIZE = 500
-MAX_PAGES = 200  # pages of a whole read: 100,000 ledger rows at full pages
 T = TypeVar("T")
 UNAVAILABLE_SOURCES: tuple[str, ...] = ("corporate_action",)  # not offered by the port
 
@@ -81,10 +77,12 @@ JOBS: tuple[JobSpec, ...] = (
             "job_cash_flow_sync_minutes", timeout_s=300, run_at_startup=True),
     JobSpec("dividend_reinvestment", "cash_flows", "Reinvest dividends (DRIP) through the "
             "executor; park small/low-yield ones as pending bonus",
-            daily_hour_key="job_dividend_reinvestment_hour", minute=30, timeout_s=600),
+            daily_hour_key="job_dividend_reinvestment_hour", minute=30, timeout_s=600,
+            places_orders=True),
     JobSpec("emergency_rebalance", "cash_flows", "Repair negative or thin cash balances "
             "(research mode: record the plan only)",
-            every_minutes_key="job_emergency_rebalance_minutes", timeout_s=600),
+            every_minutes_key="job_emergency_rebalance_minutes", timeout_s=600,
+            places_orders=True),
     JobSpec("concentration_check", "cash_flows", "Country, sector and position "
             "concentration alerts (logged; listed in the job outcome)",
             every_minutes_key="job_concentration_check_minutes", timeout_s=300),
@@ -231,28 +229,9 @@ class CashFlowActor(BaseActor):
 
         def flows() -> list[dict[str, Any]]:
             nonlocal recent
-            got_all: list[CashFlow] = []
-            read: set[str] = set()  # ids of earlier pages
-            skip = 0
-            take = PAGE_SIZE if since is None else FIRST_PAGE
-            for _ in range(MAX_PAGES):
-                got = self._run(broker.cash_flows(take, skip), BROKER_TIMEOUT_S)
-                skip += len(got)
-                # A page may be shorter than asked (the server's own cap), so only an
-                # empty one ends the ledger; rows an earlier page held (the ledger moved
-                # down under a new booking) are read once.
-                fresh = [f for f in got if f.flow_id not in read]
-                read.update(f.flow_id for f in fresh)
-                got_all += fresh
-                if not fresh:
-                    return cash_flow_rows(got_all)  # the whole ledger
-                if since is not None and reaches_back(got_all, since):
-                    recent = True
-                    return cash_flow_rows(recent_only(got_all, since))
-                take = PAGE_SIZE
-            # Never a shortened ledger taken for the whole one: the source fails, loudly.
-            raise BrokerProtocolError(f"getUserCashFlows: more than {MAX_PAGES} full pages "
-                                      f"({len(got_all)} rows) without reaching the end")
+            rows, recent = read_ledger(lambda take, skip: self._run(
+                broker.cash_flows(take, skip), BROKER_TIMEOUT_S), since)
+            return cash_flow_rows(rows)
 
         fetchers: Sequence[tuple[Source, Callable[[], list[dict[str, Any]]]]] = (
             ("user_cash_flow", flows),

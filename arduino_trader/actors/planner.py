@@ -77,7 +77,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("autonomous_execution", PLANNER_ACTOR, "Send step 1 of the stored plan to the "
             "executor (research mode: the paper broker)",
             every_minutes_key="job_autonomous_execution_minutes",
-            enabled_key="job_autonomous_execution_enabled", timeout_s=900),
+            enabled_key="job_autonomous_execution_enabled", timeout_s=900,
+            places_orders=True),
     JobSpec("score_universe", PLANNER_ACTOR, "Score every active security (total, group "
             "and component scores) into the scores table", every_minutes=60, timeout_s=600),
 )

@@ -59,6 +59,7 @@ class JobState:
             "actor": self.spec.actor,
             "schedule": describe(self.spec, settings),
             "enabled": enabled,
+            "places_orders": self.spec.places_orders,
             "status": "running" if self.running_run_id else "idle",
             "running_run_id": self.running_run_id,
             "running_since": _iso(self.running_since),

@@ -35,3 +35,6 @@ class JobSpec:
     enabled_key: str | None = None
     timeout_s: float = 600.0
     run_at_startup: bool = False
+    places_orders: bool = False
+    """A run may send orders to the broker: triggered by hand, it needs the owner's
+    confirmation like any other order-sending request."""

@@ -82,8 +82,10 @@ class ExchangeBody(Body):
 
 
 class RebalanceBody(Body):
-    """``POST /api/rebalancing/execute-rebalance``: EUR to spend (default: the broker's)."""
+    """``POST /api/rebalancing/execute-rebalance``: ``confirm`` must be ``EXECUTE``; EUR
+    to spend (default and at most: the broker's cash above ``min_cash_reserve``)."""
 
-    error_codes = {"available_cash": "invalid_cash"}
+    error_codes = {"available_cash": "invalid_cash", "confirm": "confirmation_required"}
 
+    confirm: Literal["EXECUTE"]
     available_cash: Annotated[Decimal, Num(ge=Decimal(0), le=MAX_CASH_EUR)] | UnsetType = UNSET

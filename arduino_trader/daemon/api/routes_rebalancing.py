@@ -1,12 +1,11 @@
-"""Event-driven rebalancing: the drift and cash triggers,
-the trades toward the optimiser's targets, and their execution through the executor.
+"""Event-driven rebalancing: the drift and cash triggers, the trades toward the
+optimiser's targets, and their execution through the executor.
 
 The targets are the latest plan's optimiser weights per bucket, times each bucket's
 target share of the account (``domain/rebalancing.account_targets``); symbols of a
 bucket that did not plan in that run are left alone. Holdings, prices and cash come from
 the configured broker, FX from the store (a missing rate is a 503, never 1:1). Bad input
-is a 400 that reads nothing and writes nothing.
-"""
+is a 400 that reads nothing and writes nothing."""
 
 from __future__ import annotations
 
@@ -52,6 +51,7 @@ from .body import decimal_fields, read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
+from .order_guard import limit_rate
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("rebalancing")
@@ -192,9 +192,11 @@ class Calculated:
     targets: Targets
 
 
-async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
+async def calculate(ctx: ApiContext, cash: Decimal | None, *,
+                    keep_reserve: bool) -> Calculated:
     """The trades toward the latest targets with ``cash`` EUR (None = the broker's cash
-    in every currency, in EUR)."""
+    in every currency, in EUR); ``keep_reserve``: never more than the broker's cash above
+    ``min_cash_reserve``."""
     targets = await load_targets(ctx)
     account = await _account(ctx)
     settings = ctx.settings.current()
@@ -204,6 +206,9 @@ async def calculate(ctx: ApiContext, cash: Decimal | None) -> Calculated:
     holdings = {p.symbol: p.quantity for p in account.positions}
     rates = await _rates(ctx)
     available = cash_eur(account, rates) if cash is None else cash
+    if keep_reserve:
+        spendable = cash_eur(account, rates) - settings.typed.min_cash_reserve
+        available = max(ZERO, min(available, spendable))
     scope = {s for s in set(holdings) | set(targets.weights) if targets.in_scope(s)}
     buckets = await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)
     fills = await asyncio.to_thread(SqliteBucketTrades(ctx.store).holdings, _fill_modes(ctx))
@@ -305,24 +310,29 @@ def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal
 async def calculate_trades(request: web.Request) -> web.Response:
     """Sells above target first, then buys below target, whole lots, within the cash."""
     raw = request.query.get("available_cash")
-    cash = None if raw is None else parse_cash(raw)
-    return json_response(_view(await calculate(ctx_of(request), cash)))
+    cash = None if raw is None else parse_cash(raw)  # given: a what-if, as given
+    return json_response(_view(await calculate(ctx_of(request), cash,
+                                               keep_reserve=cash is None)))
 
 
 @router.route("POST", "/api/rebalancing/execute-rebalance", summary="Send the rebalancing "
-              "trades through the executor (research mode: the paper broker)",
+              "trades through the executor (research mode: the paper broker); "
+              "{confirm: \"EXECUTE\"}",
               body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
-              errors={400: "bad available_cash", 409: "a bucket's ledger cash cannot pay "
+              errors={400: "bad available_cash or no confirmation", 409: "a bucket's ledger "
+                      "cash cannot pay "
                       "for its trades (nothing sent)", 503: "broker, FX rate or executor "
                       "unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
-    the same day on the same plan is a duplicate, never a second order)."""
-    given = (await read_struct(request, RebalanceBody, optional=True)).available_cash
+    the same day on the same plan is a duplicate, never a second order). Guarded like
+    every order-sending route; spends at most the broker's cash above the reserve."""
+    given = (await read_struct(request, RebalanceBody)).available_cash
+    limit_rate(request)
     cash = given if isinstance(given, Decimal) else None
     ctx = ctx_of(request)
-    calc = await calculate(ctx, cash)
+    calc = await calculate(ctx, cash, keep_reserve=True)
     if not calc.plan.trades:
         return json_response({"success": True, "message": "nothing to rebalance",
                               "orders": [], **_view(calc)})
@@ -386,13 +396,5 @@ async def check_bucket_cash(ctx: ApiContext, plan: RebalancePlan) -> None:
             s["reason"] for s in short), buckets=short)
 
 
-__all__ = [
-    "Targets",
-    "calculate",
-    "cash_eur",
-    "check_bucket_cash",
-    "load_targets",
-    "parse_cash",
-    "router",
-    "trigger_targets",
-]
+__all__ = ["Targets", "calculate", "cash_eur", "check_bucket_cash", "load_targets",
+           "parse_cash", "router", "trigger_targets"]

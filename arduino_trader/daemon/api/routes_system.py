@@ -20,6 +20,7 @@ from ..scheduler import JobAlreadyRunning, JobNotFound
 from .context import ctx_of, reads_of
 from .errors import conflict, not_found
 from .helpers import ask_health, json_response
+from .order_guard import confirmed
 from .router import ApiRouter
 
 router = ApiRouter("system")
@@ -117,16 +118,22 @@ async def get_job(request: web.Request) -> web.Response:
         raise not_found(f"unknown job {name!r}", code="unknown_job") from None
 
 
-@router.route("POST", "/api/system/jobs/{name}", summary="Trigger a job now (202 + run id)",
-              status=202, errors={404: "unknown job", 409: "already running"},
+@router.route("POST", "/api/system/jobs/{name}", summary="Trigger a job now (202 + run id); "
+              "a job that may send orders (places_orders) needs {confirm: \"EXECUTE\"}",
+              status=202, errors={400: "confirmation required", 404: "unknown job",
+                                  409: "already running", 429: "too many order-sending "
+                                  "requests"},
               response={"type": "object", "required": ["job", "run_id", "status"],
                         "properties": {"job": {"type": "string"}, "run_id": {"type": "string"},
                                        "status": {"const": "started"}}})
 async def trigger_job(request: web.Request) -> web.Response:
-    """Start a run in the background; 409 while it is already running."""
+    """Start a run in the background; 409 while it is already running. A job that may
+    send orders is guarded like ``POST /api/trades/recommendations/execute``."""
     name = request.match_info["name"]
     scheduler = ctx_of(request).scheduler
     try:
+        if scheduler.state(name)["places_orders"]:
+            await confirmed(request)
         run_id = scheduler.trigger(name, "manual")
     except JobNotFound:
         raise not_found(f"unknown job {name!r}; see GET /api/system/jobs",

@@ -4,9 +4,7 @@ validation, the order journal, and the kill switch."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections import deque
 from typing import Any
 
 import structlog
@@ -27,6 +25,7 @@ from .body import read_struct
 from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
+from .order_guard import limit_rate
 from .router import ApiRouter, QueryParam
 
 __all__ = ["KILL_CONFIRMATION", "router", "unresolved_response"]
@@ -34,22 +33,8 @@ __all__ = ["KILL_CONFIRMATION", "router", "unresolved_response"]
 router = ApiRouter("trades")
 log = structlog.get_logger(component="api")
 
-EXECUTE_LIMIT = 10  # requests per minute, per client address
 _KIND_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400, "blocked": 400,
                 "conflict": 409}
-_recent: dict[str, deque[float]] = {}
-
-
-def _limit_rate(request: web.Request) -> None:
-    """10 executions per 60 s per client address (429 beyond)."""
-    key = request.remote or "?"
-    now = time.monotonic()
-    window = _recent.setdefault(key, deque())
-    while window and now - window[0] > 60:
-        window.popleft()
-    if len(window) >= EXECUTE_LIMIT:
-        raise ApiError(429, "rate_limited", "at most 10 trade executions per minute")
-    window.append(now)
 
 
 async def _intent(request: web.Request, body: ValidateOrderBody) -> OrderIntent:
@@ -140,7 +125,7 @@ async def list_deferred(request: web.Request) -> web.Response:
                       429: "rate limited", 502: "broker failure"})
 async def execute(request: web.Request) -> web.Response:
     """One order, exactly like an autonomous one; in research mode it is simulated."""
-    _limit_rate(request)
+    limit_rate(request)
     body = await read_struct(request, OrderBody)
     intent = await _intent(request, body)
     request_id = body.request_id or uuid.uuid4().hex
