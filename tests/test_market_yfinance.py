@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from yfinance.exceptions import YFPricesMissingError, YFTzMissingError
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.yahoo_session import Answer
-from arduino_trader.adapters.market_data.yahoo_units import dividend_yield
+from arduino_trader.adapters.market_data.yahoo_units import bar_divisor, dividend_yield
 from arduino_trader.adapters.market_data.yfinance_source import YFinanceSource, map_error
 from arduino_trader.protocols.market_data import (
     EmptyHistory,
@@ -55,8 +55,9 @@ class Env:
 
 
 def _source(session: LocalYahooSession, cache: Path, sleeps: list[float], *,
-            min_interval_s: float = 0.0, retries: int = 2) -> YFinanceSource:
-    return YFinanceSource(session, ManualClock(NOW), min_interval_s=min_interval_s,
+            min_interval_s: float = 0.0, retries: int = 2,
+            now: datetime = NOW) -> YFinanceSource:
+    return YFinanceSource(session, ManualClock(now), min_interval_s=min_interval_s,
                           retries=retries, cache_dir=cache, sleep=sleeps.append)
 
 
@@ -391,3 +392,119 @@ def test_an_isin_search_takes_only_the_brokers_listing(yahoo: Env) -> None:
 ])
 def test_the_dividend_yield_rule(info: dict[str, object], expected: float | None) -> None:
     assert dividend_yield(info) == expected
+
+
+# Tuesday 2024-06-04 on Nasdaq: 09:30-16:00 New York.
+TUESDAY_OPEN = datetime(2024, 6, 4, 13, 30, tzinfo=UTC)
+TUESDAY_CLOSE = datetime(2024, 6, 4, 20, 0, tzinfo=UTC)
+
+
+def _with_tuesday_running(raw: bytes, *, session_known: bool = True) -> bytes:
+    """An AAPL chart as Yahoo answers it during Tuesday's session: Tuesday's bar with the
+    live price and 90 minutes of volume, and Tuesday as the current trading period (or,
+    ``session_known=False``, no trading period at all)."""
+    chart = json.loads(raw)
+    result = chart["chart"]["result"][0]
+    meta = result["meta"]
+    meta["regularMarketTime"] = int(TUESDAY_OPEN.timestamp()) + 90 * 60
+    if session_known:
+        meta["currentTradingPeriod"]["regular"].update(
+            start=int(TUESDAY_OPEN.timestamp()), end=int(TUESDAY_CLOSE.timestamp()))
+    else:
+        del meta["currentTradingPeriod"]
+    result["timestamp"].append(int(TUESDAY_OPEN.timestamp()))
+    quote = result["indicators"]["quote"][0]
+    for key, value in (("open", 194.8), ("high", 196.9), ("low", 194.1), ("close", 196.5),
+                       ("volume", 12_000_000)):
+        quote[key].append(value)
+    result["indicators"]["adjclose"][0]["adjclose"].append(196.5)
+    return json.dumps(chart).encode()
+
+
+@pytest.mark.parametrize(("now", "session_known", "last_day"), [
+    (TUESDAY_OPEN + timedelta(hours=1, minutes=30), True, date(2024, 6, 3)),  # running
+    (TUESDAY_CLOSE + timedelta(minutes=10), True, date(2024, 6, 3)),  # settling
+    (TUESDAY_CLOSE + timedelta(minutes=20), True, date(2024, 6, 4)),  # final
+    # No trading period in the answer: the bar is final after its day ends in New York.
+    (TUESDAY_CLOSE + timedelta(hours=1), False, date(2024, 6, 3)),
+    (datetime(2024, 6, 5, 4, 20, tzinfo=UTC), False, date(2024, 6, 4)),
+], ids=["open", "settling", "closed", "no-period-same-day", "no-period-next-day"])
+def test_history_leaves_out_the_bar_of_a_session_not_yet_closed(
+        yahoo: Env, tmp_path: Path, now: datetime, session_known: bool,
+        last_day: date) -> None:
+    """Yahoo's daily chart carries the running session's bar (live price, partial
+    volume); a backtest's replay stops at the last published close, so live must too."""
+    yahoo.fake.histories["AAPL"] = _with_tuesday_running(yahoo.fake.histories["AAPL"],
+                                                         session_known=session_known)
+    source = _source(yahoo.session, tmp_path / "yf-now", [], now=now)
+    bars = source.history("AAPL", date(2024, 5, 28), now.date()).bars
+    assert bars[-1].day == last_day
+    if last_day == date(2024, 6, 3):
+        assert bars[-1].close == 194.03, "Monday's close, not Tuesday's live price"
+
+
+def test_a_fallback_quote_is_the_last_finished_close_at_its_session_close(
+        yahoo: Env, tmp_path: Path) -> None:
+    """Without a live market price the quote falls back to the daily bars: never the
+    running session's, and timed at the close of its day, not at its local midnight."""
+    chart = json.loads(_with_tuesday_running(yahoo.fake.charts["AAPL"]))
+    del chart["chart"]["result"][0]["meta"]["regularMarketPrice"]
+    yahoo.fake.charts["AAPL"] = json.dumps(chart).encode()
+    source = _source(yahoo.session, tmp_path / "yf-now", [], now=TUESDAY_OPEN + timedelta(hours=2))
+    quote = source.quotes(["AAPL"])["AAPL"]
+    assert quote.price == 194.03, "Monday's close, not Tuesday's live price"
+    # Monday's close time is not in Tuesday's answer: the end of Monday in New York.
+    assert quote.as_of == datetime(2024, 6, 4, 4, 0, tzinfo=UTC)
+
+
+def test_london_bars_already_in_pounds_under_a_pence_label_are_not_divided_again(
+        yahoo: Env) -> None:
+    """Yahoo sometimes sends a London listing's bars in pounds while its meta says GBp:
+    the market price (4312 pence) is then 100 × the newest close (43.12)."""
+    chart = json.loads(yahoo.fake.histories["ULVR.L"])
+    result = chart["chart"]["result"][0]
+    prices = result["indicators"]["quote"][0]
+    for key in ("open", "high", "low", "close"):
+        prices[key] = [v / 100 for v in prices[key]]
+    result["indicators"]["adjclose"][0]["adjclose"] = list(prices["close"])
+    yahoo.fake.histories["ULVR.L"] = yahoo.fake.charts["ULVR.L"] = json.dumps(chart).encode()
+    hist = yahoo.source.history("ULVR.L", date(2024, 5, 28), date(2024, 6, 3))
+    assert hist.currency == "GBP"
+    assert [b.close for b in hist.bars] == pytest.approx([43.01, 42.88, 42.705, 42.9, 43.12])
+    assert hist.bars[0].open == pytest.approx(42.91)
+    quote = yahoo.source.quotes(["ULVR.L"])["ULVR.L"]
+    assert (quote.price, quote.currency) == (43.12, "GBP"), "the pence market price: / 100"
+
+
+@pytest.mark.parametrize(("per", "market_price", "close", "divisor"), [
+    (100, 4312.0, 4312.0, 100),  # bars in pence, as labelled
+    (100, 4312.0, 43.12, 1),  # bars in pounds already
+    (100, 4312.0, 40.0, 1),  # ×107.8: within 10 % of 100
+    (100, 4312.0, 30.0, 100),  # ×143.7: no unit switch, a price move
+    (100, None, 43.12, 100),  # nothing to compare with: the label rules
+    (1, 194.03, 1.9403, 1),  # a major-unit label is never rescaled
+])
+def test_the_minor_unit_bar_rule(per: int, market_price: float | None, close: float,
+                                 divisor: int) -> None:
+    assert bar_divisor(per, market_price, close) == divisor
+
+
+@pytest.mark.parametrize(("session_known", "day", "as_of"), [
+    # Monday's bar closes with the session in the answer (20:00 UTC).
+    (True, date(2024, 6, 3), datetime(2024, 6, 3, 20, 0, tzinfo=UTC)),
+    # No trading period: at 21:00 UTC Monday has not ended in London; Friday's rate,
+    # timed at the end of Friday in London.
+    (False, date(2024, 5, 31), datetime(2024, 5, 31, 23, 0, tzinfo=UTC)),
+], ids=["session-known", "no-period"])
+def test_a_fallback_fx_rate_is_dated_by_its_bars_trading_day(
+        yahoo: Env, session_known: bool, day: date, as_of: datetime) -> None:
+    """The EUR/USD bar of Monday is indexed at 00:00 London, Sunday 23:00 UTC: the rate
+    is still Monday's."""
+    chart = json.loads(yahoo.fake.charts["EURUSD=X"])
+    meta = chart["chart"]["result"][0]["meta"]
+    del meta["regularMarketPrice"]
+    if not session_known:
+        del meta["currentTradingPeriod"]
+    yahoo.fake.charts["EURUSD=X"] = json.dumps(chart).encode()
+    rate = yahoo.source.fx_rate("USD")
+    assert (rate.day, rate.as_of) == (day, as_of)

@@ -2,7 +2,9 @@
 
 * Minor-unit currencies: London listings quote in pence (``GBp``/``GBX``), Johannesburg
   in cents (``ZAc``), Tel Aviv in agorot (``ILA``). Every price the adapter hands out is
-  in the major unit (``GBP``, ``ZAR``, ``ILS``): price / 100.
+  in the major unit (``GBP``, ``ZAR``, ``ILS``): price / 100. Bars under such a label
+  that are in the major unit already (Yahoo does send those: its market price, in the
+  minor unit, is then 100 × the close, within 10 %) are not divided again.
 * Dividend yield: Yahoo's ``trailingAnnualDividendYield`` is a fraction (0.0044), while
   ``dividendYield`` as yfinance serves it today is a percent (0.44). The adapter reports
   ``dividendYield`` as a fraction: the trailing fraction when the other figure agrees
@@ -20,6 +22,8 @@ from typing import Any
 MINOR_UNITS: dict[str, str] = {"GBp": "GBP", "GBX": "GBP", "GBx": "GBP", "ZAc": "ZAR",
                                "ZAC": "ZAR", "ILA": "ILS", "ILa": "ILS"}
 MINOR_PER_MAJOR = 100
+# How far from 100 × the close a minor-unit market price may be for bars in the major unit.
+UNIT_SWITCH_TOLERANCE = 0.1
 # The trailing fraction and the percent figure are different yields (trailing vs
 # forward) but the same order of magnitude; a factor beyond this means a unit mix-up.
 YIELD_AGREEMENT = 3.0
@@ -38,18 +42,27 @@ def to_major(value: float | None, divisor: int) -> float | None:
     return None if value is None else value / divisor
 
 
-def _number(value: Any) -> float | None:
+def bar_divisor(per: int, market_price: float | None, close: float | None) -> int:
+    """The divisor bringing bars to the major unit: ``per``, or 1 when the label is a
+    minor unit but ``market_price`` (in it) is ``per`` × the bars' ``close`` within 10 %."""
+    if per == 1 or market_price is None or close is None or market_price <= 0 or close <= 0:
+        return per
+    return 1 if abs(market_price / close / per - 1) < UNIT_SWITCH_TOLERANCE else per
+
+
+def number(value: Any) -> float | None:
+    """A finite number, or None (Yahoo's NaN, strings, booleans)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    result = float(value)
+    return result if math.isfinite(result) else None
 
 
 def dividend_yield(info: Mapping[str, Any]) -> float | None:
     """The dividend yield as a fraction (0.004 for 0.4 %), or None when Yahoo's figures
     are missing, negative or disagree beyond a unit mix-up."""
-    trailing = _number(info.get("trailingAnnualDividendYield"))
-    percent = _number(info.get("dividendYield"))
+    trailing = number(info.get("trailingAnnualDividendYield"))
+    percent = number(info.get("dividendYield"))
     if (trailing is not None and trailing < 0) or (percent is not None and percent < 0):
         return None
     if trailing is None:

@@ -8,9 +8,9 @@ transient failures, and always passes our session explicitly: a :class:`YahooSes
 answered, by which a failure is classified (``yahoo_errors``). After a failed call
 yfinance's in-process response cache is cleared, so a retry asks Yahoo again instead
 of replaying the failed answer. Prices come out in the major currency unit (pence →
-pounds, ``yahoo_units``). Symbols given to this adapter are Yahoo symbols (mapping:
-``domain/universe.py``); an ISIN is resolved by Yahoo's search, and a search without a
-hit is an unknown symbol.
+pounds, ``yahoo_units``); daily bars are finished ones only (``yahoo_bars``). Symbols
+given to this adapter are Yahoo symbols (mapping: ``domain/universe.py``); an ISIN is
+resolved by Yahoo's search, and a search without a hit is an unknown symbol.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from arduino_trader.protocols.market_data import (
     MarketDataError,
     MarketDataUnavailable,
     MonthlyPrice,
-    PriceBar,
     PriceHistory,
     Quote,
     RateLimited,
@@ -54,10 +53,11 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 
+from .yahoo_bars import bar_time, exchange_zone, finished_bars, session_end, split_events
 from .yahoo_errors import map_error
 from .yahoo_screen import MAX_SIZE, read_screen, region_codes, screen_query
 from .yahoo_session import YahooSession
-from .yahoo_units import dividend_yield, major_currency, to_major
+from .yahoo_units import dividend_yield, major_currency, number, to_major
 
 T = TypeVar("T")
 _YF_LOCK = threading.Lock()
@@ -67,13 +67,6 @@ FUNDAMENTAL_FIELDS = (
     "profitMargins", "operatingMargins", "returnOnEquity", "debtToEquity", "currentRatio",
     "marketCap", "dividendYield", "fiveYearAvgDividendYield", "payoutRatio",
 )
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 class YFinanceSource:
@@ -150,24 +143,32 @@ class YFinanceSource:
         return now
 
     # ---------------------------------------------------------------------- port
-    def _quote(self, symbol: str) -> Quote:
+    def _priced(self, symbol: str) -> tuple[Quote, date]:
+        """The latest price and the day it belongs to: Yahoo's live market price, else the
+        newest finished daily close at its session's close (``yahoo_bars``)."""
         ticker = self._ticker(symbol)
         frame = ticker.history(period="5d", interval="1d", auto_adjust=False, actions=False,
                                timeout=self._timeout)
         meta = ticker.history_metadata or {}
         currency, per = major_currency(str(meta.get("currency") or ""))
-        price = _number(meta.get("regularMarketPrice"))
+        price = number(meta.get("regularMarketPrice"))
         stamp = meta.get("regularMarketTime")
         if price is not None and price > 0 and stamp is not None:
             as_of = stamp.to_pydatetime() if hasattr(stamp, "to_pydatetime") else \
                 datetime.fromtimestamp(int(stamp), UTC)
-            return Quote(symbol, price / per, currency, as_of.astimezone(UTC), self.name)
-        if "Close" not in frame or frame["Close"].dropna().empty:
+            as_of = as_of.astimezone(UTC)
+            return Quote(symbol, price / per, currency, as_of, self.name), as_of.date()
+        now = self._clock.now()
+        bars = finished_bars(frame, meta, per, now)
+        if not bars:
             raise EmptyHistory(f"Yahoo returned no recent price for {symbol}")
-        closes: Any = frame["Close"].dropna()
-        last_ts = closes.index[-1]
-        return Quote(symbol, float(closes.iloc[-1]) / per, currency,
-                     last_ts.to_pydatetime().astimezone(UTC), self.name)
+        zone = exchange_zone(frame, meta)
+        last = bars[-1]
+        as_of = bar_time(last.day, zone, session_end(meta, zone), now)
+        return Quote(symbol, last.close, currency, as_of, self.name), last.day
+
+    def _quote(self, symbol: str) -> Quote:
+        return self._priced(symbol)[0]
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         """Latest price per symbol (chart API, 5 days so venue holidays are covered).
@@ -192,7 +193,9 @@ class YFinanceSource:
         """Daily OHLCV bars in ``[start, end]``, in the major currency unit.
 
         Every Yahoo price column is split-adjusted (a re-read after a split rescales all
-        earlier bars); ``adj_close`` is adjusted for dividends as well.
+        earlier bars); ``adj_close`` is adjusted for dividends as well. A bar is returned
+        once its session closed 20 minutes ago (``yahoo_bars``): the running session's
+        bar, live price and partial volume, is left out.
         """
 
         def read() -> PriceHistory:
@@ -202,26 +205,12 @@ class YFinanceSource:
                                    auto_adjust=False, actions=True, timeout=self._timeout)
             meta = ticker.history_metadata or {}
             currency, per = major_currency(str(meta.get("currency") or ""))
-            bars = []
-            splits = []
-            for stamp, row in frame.iterrows():
-                ratio = _number(row.get("Stock Splits"))
-                if ratio is not None and ratio > 0 and ratio != 1 \
-                        and start <= stamp.date() <= end:
-                    splits.append((stamp.date(), ratio))
-                close = _number(row.get("Close"))
-                if close is None:
-                    continue
-                bars.append(PriceBar(
-                    stamp.date(), close / per, to_major(_number(row.get("Open")), per),
-                    to_major(_number(row.get("High")), per),
-                    to_major(_number(row.get("Low")), per),
-                    to_major(_number(row.get("Adj Close")), per), _number(row.get("Volume"))))
-            bars = [b for b in bars if start <= b.day <= end]
+            now = self._clock.now()
+            bars = [b for b in finished_bars(frame, meta, per, now) if start <= b.day <= end]
             if not bars:
                 raise EmptyHistory(f"Yahoo returned no bars for {symbol} in {start}..{end}")
-            return PriceHistory(symbol, currency, tuple(bars), self._clock.now(), self.name,
-                                tuple(splits))
+            splits = [s for s in split_events(frame) if start <= s[0] <= end]
+            return PriceHistory(symbol, currency, tuple(bars), now, self.name, tuple(splits))
 
         return self._call(symbol, read)
 
@@ -245,7 +234,7 @@ class YFinanceSource:
         fraction (``yahoo_units.dividend_yield``); ``fiveYearAvgDividendYield`` stays
         Yahoo's percent."""
         info = self._info(symbol)
-        values = {k: _number(info.get(k)) for k in FUNDAMENTAL_FIELDS}
+        values = {k: number(info.get(k)) for k in FUNDAMENTAL_FIELDS}
         values["dividendYield"] = dividend_yield(info)
         return Fundamentals(symbol, self._clock.now(), values)
 
@@ -255,10 +244,10 @@ class YFinanceSource:
         info = self._info(symbol)
         key = str(info.get("recommendationKey") or "hold")
         per = major_currency(str(info.get("currency") or ""))[1]
-        target = to_major(_number(info.get("targetMeanPrice")), per)
-        price = to_major(_number(info.get("currentPrice"))
-                         or _number(info.get("regularMarketPrice")), per)
-        count = _number(info.get("numberOfAnalystOpinions"))
+        target = to_major(number(info.get("targetMeanPrice")), per)
+        price = to_major(number(info.get("currentPrice"))
+                         or number(info.get("regularMarketPrice")), per)
+        count = number(info.get("numberOfAnalystOpinions"))
         return AnalystData(symbol, self._clock.now(), key, analyst_score(key), target,
                            upside_pct(target, price), int(count) if count is not None else None)
 
@@ -345,14 +334,15 @@ class YFinanceSource:
             session=self._session)))
 
     def fx_rate(self, currency: str) -> FxRate:
-        """EUR value of one unit of ``currency`` from Yahoo's ``EUR<CCY>=X`` pair."""
+        """EUR value of one unit of ``currency`` from Yahoo's ``EUR<CCY>=X`` pair, dated by
+        the day of its price (a daily close: its own trading day)."""
         code = currency.strip().upper()
         now = self._clock.now()
         if code == "EUR":
             return FxRate("EUR", Decimal(1), now.date(), now, self.name)
         pair = f"EUR{code}=X"
         try:
-            quote = self._call(pair, lambda: self._quote(pair))
+            quote, day = self._call(pair, lambda: self._priced(pair))
         except (UnknownSymbol, EmptyHistory) as exc:
             raise RateUnavailable(f"no Yahoo rate for {code}: {exc}") from exc
         try:
@@ -360,4 +350,4 @@ class YFinanceSource:
             eur_per = (Decimal(1) / per_eur).quantize(Decimal("1E-10"))
         except (InvalidOperation, ZeroDivisionError) as exc:
             raise RateUnavailable(f"invalid Yahoo rate for {code}: {quote.price!r}") from exc
-        return FxRate(code, eur_per, quote.as_of.date(), quote.as_of, self.name)
+        return FxRate(code, eur_per, day, quote.as_of, self.name)
