@@ -30,7 +30,7 @@ from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, conflict, not_found
 from .helpers import ask_actor, json_response
-from .order_guard import confirmed
+from .order_guard import limit_rate
 from .router import ApiRouter
 
 router = ApiRouter("planner")
@@ -110,7 +110,8 @@ async def planning_recommendations(request: web.Request) -> web.Response:
                       409: "an execution is running", 502: "order failed"})
 async def execute_step(request: web.Request) -> web.Response:
     """Runs the ``autonomous_execution`` job now and answers with its outcome."""
-    await confirmed(request)
+    await read_struct(request, ExecuteStepBody)
+    limit_rate(request)
     ctx = ctx_of(request)
     loop = asyncio.get_running_loop()
     try:
