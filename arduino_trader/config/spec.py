@@ -9,6 +9,44 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 SettingType = Literal["int", "float", "bool", "str", "decimal"]
+Number = int | float | Decimal
+
+# The size rule of every number read from outside (settings, API bodies): at most
+# MAX_DIGITS significant digits, a magnitude below 10**MAX_MAGNITUDE and, unless zero, at
+# least 10**MIN_MAGNITUDE. Anything beyond is a typo or an attack ("1e-99999999" is 11
+# bytes, 100 MB written out).
+MAX_DIGITS = 30
+MAX_MAGNITUDE = 15
+MIN_MAGNITUDE = -12
+_INT_LIMIT = 10**MAX_MAGNITUDE
+_TOO_LARGE = f"must be less than 1e{MAX_MAGNITUDE} in magnitude"
+
+
+def number_problem(value: Number) -> str | None:
+    """Why ``value`` breaks the size rule (or is not finite), or None.
+
+    Reads only the exponent and the digit count, so it never writes a value out: a huge
+    exponent costs nothing to refuse.
+    """
+    if isinstance(value, int):
+        return None if -_INT_LIMIT < value < _INT_LIMIT else _TOO_LARGE
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "must be a finite number"
+        value = Decimal(repr(value))
+    if not value.is_finite():
+        return "must be a finite number"
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) > MAX_DIGITS:
+        return f"must have at most {MAX_DIGITS} significant digits"
+    if value.is_zero():
+        return None if -MAX_DIGITS <= exponent < MAX_MAGNITUDE else "has an exponent out of range"
+    if value.adjusted() >= MAX_MAGNITUDE:
+        return _TOO_LARGE
+    if value.adjusted() < MIN_MAGNITUDE:
+        return f"must be 0 or at least 1e{MIN_MAGNITUDE} in magnitude"
+    return None
 
 
 class SettingError(ValueError):
@@ -93,6 +131,10 @@ class SettingSpec:
             if not from_text and kind != "decimal":
                 raise SettingError(self.key, f"expected a number ({kind}), got {_show(raw)}")
             raw = self._parse_text_number(raw)
+        if isinstance(raw, int | float | Decimal):
+            problem = number_problem(raw)
+            if problem is not None:
+                raise SettingError(self.key, problem)
         if kind == "int":
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
@@ -107,7 +149,7 @@ class SettingSpec:
             value = float(raw)
             if not math.isfinite(value):
                 raise SettingError(self.key, "must be a finite number")
-            return value
+            return 0.0 if value == 0 else value  # -0.0 is 0.0
         # decimal
         if isinstance(raw, float):
             raw = Decimal(repr(raw))
@@ -116,7 +158,7 @@ class SettingSpec:
         dec = Decimal(raw)
         if not dec.is_finite():
             raise SettingError(self.key, "must be a finite number")
-        return dec
+        return dec.copy_abs() if dec.is_zero() else dec
 
     def _parse_text_number(self, text: str) -> int | float | Decimal:
         stripped = text.strip()
@@ -142,9 +184,8 @@ class SettingSpec:
         if self.choices is not None and value not in self.choices:
             raise SettingError(self.key, f"{_show(value)} is not {self.range_text()}")
         if self.type in ("int", "float", "decimal"):
-            number = float(value)
-            too_low = self.minimum is not None and number < self.minimum
-            too_high = self.maximum is not None and number > self.maximum
+            too_low = self.minimum is not None and value < _bound(self.minimum, value)
+            too_high = self.maximum is not None and value > _bound(self.maximum, value)
             if too_low or too_high:
                 raise SettingError(
                     self.key, f"{_show(value)} is out of range {self.range_text()}"
@@ -167,6 +208,11 @@ _PYTHON_TYPES: dict[str, type] = {"float": float, "bool": bool, "str": str,
                                   "decimal": Decimal}
 _BOOL_TEXT = {"1": True, "true": True, "yes": True, "on": True,
               "0": False, "false": False, "no": False, "off": False}
+
+
+def _bound(limit: float, value: Number) -> Number:
+    """``limit`` in ``value``'s kind: ints and decimals compare exactly, never as floats."""
+    return limit if isinstance(value, float) else Decimal(repr(limit))
 
 
 def _fmt(number: float) -> str:

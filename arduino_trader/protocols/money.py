@@ -48,7 +48,7 @@ def parse_decimal(value: object, *, field: str = "amount", allow_comma: bool = F
         raise InvalidAmount(f"{field}: expected a number, got {type(value).__name__}")
     if not result.is_finite():
         raise InvalidAmount(f"{field}: {value!r} is not a finite number")
-    return result
+    return result.copy_abs() if result.is_zero() else result  # -0 is 0
 
 
 def round_money(amount: Decimal, quantum: Decimal = CENT) -> Decimal:
@@ -67,7 +67,9 @@ def parse_currency(value: object, *, field: str = "currency") -> str:
 
 
 def decimal_to_str(amount: Decimal) -> str:
-    """Canonical text form for storage (no exponent, no trailing noise)."""
+    """Canonical text form for storage (no exponent, no trailing noise; any zero is "0")."""
+    if amount.is_zero():
+        return "0"
     text = format(amount, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

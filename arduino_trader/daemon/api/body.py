@@ -4,12 +4,16 @@ A route declares ``body=SomeBody`` (a :class:`Body` subclass); the handler calls
 ``await read_struct(request, SomeBody)``. Types, required and unknown fields, integer
 ranges, string patterns and enums are msgspec's (``Meta``); decimal ranges and places,
 which msgspec cannot constrain, are declared with :class:`Num` in the same annotation.
+Every number of the body, nested ones included, also obeys the size rule of
+:func:`~arduino_trader.config.spec.number_problem` (checked before anything expands it),
+and a key repeated in one object is refused rather than taking the last value.
 The OpenAPI document is generated from the same Structs (:func:`body_schemas`), so the
 checks and the documentation cannot drift apart.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -20,6 +24,8 @@ from typing import Any, ClassVar, TypeVar, get_args, get_origin
 
 import msgspec
 from aiohttp import web
+
+from arduino_trader.config.spec import number_problem
 
 from .errors import ApiError, bad_request
 from .json_depth import MAX_DEPTH, nesting_depth
@@ -164,6 +170,8 @@ def decode(raw: bytes, kind: type[T]) -> T:
         raise _error(kind, exc) from None
     except msgspec.DecodeError as exc:
         raise bad_request(f"malformed JSON: {exc}", code="invalid_json") from None
+    _refuse_repeated_keys(raw)
+    _refuse_oversized(kind, value)
     for name, num in decimal_fields(kind).items():
         field_value = getattr(value, _attr(kind, name))
         problem = num.problem(field_value) if isinstance(field_value, Decimal) else None
@@ -171,6 +179,60 @@ def decode(raw: bytes, kind: type[T]) -> T:
             raise bad_request(f"{name} {problem}", field=name,
                               code=kind.error_codes.get(name, "invalid_field"))
     return value
+
+
+def _refuse_repeated_keys(raw: bytes) -> None:
+    """400 naming a key that appears twice in one object, at any depth (``raw`` is JSON
+    msgspec accepted; numbers are skipped, not parsed)."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique_keys, parse_int=_skip, parse_float=_skip,
+                   parse_constant=_skip)
+    except json.JSONDecodeError as exc:
+        raise bad_request(f"malformed JSON: {exc}", code="invalid_json") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise bad_request(f"{key}: the key appears more than once in one object",
+                              code="duplicate_field", field=key)
+        seen.add(key)
+
+
+def _skip(_: str) -> None:
+    return None
+
+
+def _refuse_oversized(kind: type[Body], value: Body) -> None:
+    """400 naming the first number of ``value`` the size rule refuses."""
+    found = _oversized(value, "")
+    if found is not None:
+        field, problem = found
+        raise bad_request(f"{field} {problem}", field=field,
+                          code=kind.error_codes.get(field.split(".")[0], "invalid_field"))
+
+
+def _oversized(value: Any, path: str) -> tuple[str, str] | None:
+    """``(dotted path, problem)`` of the first number in ``value`` too large, too small or
+    too long, or None."""
+    if isinstance(value, int | float | Decimal):
+        problem = number_problem(value)
+        return None if problem is None else (path, problem)
+    if isinstance(value, msgspec.Struct):
+        children = [(f.encode_name, getattr(value, f.name))
+                    for f in msgspec.structs.fields(value)]
+    elif isinstance(value, dict):
+        children = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        children = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return None
+    for name, child in children:
+        found = _oversized(child, f"{path}.{name}" if path else name)
+        if found is not None:
+            return found
+    return None
 
 
 @cache

@@ -82,6 +82,8 @@ def _dividend_id(request: web.Request) -> int:
         raise bad_request("dividend id must be an integer", code="invalid_id") from None
     if value < 1:
         raise bad_request("dividend id must be positive", code="invalid_id")
+    if value > 2**63 - 1:  # beyond SQLite's largest row id: no such row
+        raise not_found("no such dividend", code="unknown_dividend")
     return value
 
 
