@@ -368,3 +368,14 @@ def test_an_accumulating_satellite_keeps_its_dividend_cash(rig: Rig) -> None:
     assert outcome.ok and outcome.details["buys"] == []
     assert outcome.details["skipped"] == [[SAP[1], "bucket dip accumulates dividend cash"]]
     assert rig.rows("SELECT * FROM orders") == []
+
+
+def test_a_dividend_dated_after_today_is_not_reinvested(rig: Rig) -> None:
+    future = dividend_repo.create_dividend(rig.store, {
+        "symbol": SAP[1], "isin": SAP[0], "bucket_id": "core", "amount": D("900.00"),
+        "currency": "EUR", "amount_eur": D("900.00"), "payment_date": "2099-01-01"}, START)
+    outcome = rig.drip("drip-future")
+    assert outcome.ok and outcome.details["buys"] == []
+    assert outcome.details["skipped"] == [
+        [SAP[1], f"dividend {future} is paid on 2099-01-01: not yet"]]
+    assert rig.rows("SELECT * FROM orders") == []

@@ -101,6 +101,10 @@ BAD_DIVIDENDS: list[tuple[dict[str, Any], str]] = [
     ({**DIVIDEND, "payment_date": "March"}, "invalid_field"),
     ({**DIVIDEND, "symbol": " "}, "invalid_field"),
     ({**DIVIDEND, "extra": 1}, "unknown_field"),
+    ({**DIVIDEND, "amount": "0.0000001"}, "invalid_field"),  # whole cents
+    ({**DIVIDEND, "amount_eur": "100000"}, "amount_mismatch"),  # EUR: its own amount
+    ({**DIVIDEND, "payment_date": "2099-01-01"}, "future_payment_date"),  # nothing paid
+    ({**DIVIDEND, "bucket_id": "ghost"}, "unknown_bucket"),
 ]
 
 
@@ -115,6 +119,9 @@ def test_dividend_endpoints(daemon: ProbeDaemon, api: Client) -> None:
     code, created = api.call("POST", "/api/dividends", DIVIDEND)
     assert code == 201 and created["symbol"] == "KO.US" and not created["reinvested"]
     did = created["id"]
+    code, again = api.call("POST", "/api/dividends", DIVIDEND)  # a client's retry
+    assert (code, again["error"], again["existing_id"]) == (409, "duplicate_dividend", did)
+    assert _count(daemon, "dividend_history") == 1
     assert api.call("GET", f"/api/dividends/{did}")[1]["amount_eur"] == "12.4"
     assert api.call("GET", "/api/dividends/abc")[0] == 400
     assert api.call("GET", "/api/dividends/99999")[0] == 404

@@ -63,7 +63,8 @@ def test_dividend_arrives_and_is_reinvested_after_a_fill() -> None:
                                  yields={"KO.US": D("0.035")},
                                  instruments={"KO.US": Instrument("KO.US", D("60"), "USD")},
                                  eur_per=RATES.eur_per,
-                                 bucket_cash_eur={"core": D("1000")}).buys
+                                 bucket_cash_eur={"core": D("1000")},
+                                 today=date(2026, 3, 6)).buys
 
     (buy,) = plan()
     assert not any(d.reinvested for d in divs.values())  # planning marks nothing

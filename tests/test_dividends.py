@@ -40,11 +40,24 @@ def _div(i: int, symbol: str, eur: str, day: int = 1, bucket_id: str = "core",
 
 
 def _plan(divs: list[Dividend], yields: dict[str, Decimal | None] | None = None,
-          cash: str = "100000", inst: dict[str, Instrument] | None = None) -> DripPlan:
+          cash: str = "100000", inst: dict[str, Instrument] | None = None,
+          today: date = date(2026, 2, 1)) -> DripPlan:
     return plan_reinvestment(
         divs, min_trade=D(250), yields=yields or {"KO.US": D("0.031")},
         instruments=inst or {"KO.US": Instrument("KO.US", D("60"), "USD")},
-        eur_per=lambda c: RATES.eur_per(c), bucket_cash_eur={"core": D(cash), "sat": D(cash)})
+        eur_per=lambda c: RATES.eur_per(c), bucket_cash_eur={"core": D(cash), "sat": D(cash)},
+        today=today)
+
+
+def test_a_dividend_not_paid_yet_is_not_reinvested() -> None:
+    """A payment date after today (a hand-entered future date, say) has no cash behind it
+    yet: skipped, never bought, never parked as a bonus."""
+    early, later = _div(1, "KO.US", "600", day=10), _div(2, "KO.US", "600", day=20)
+    plan = _plan([early, later], today=date(2026, 1, 15))
+    assert [dividend_id for b in plan.buys for dividend_id, _ in b.funding] == [1]
+    assert plan.pending == ()
+    assert ("KO.US", "dividend 2 is paid on 2026-01-20: not yet") in plan.skipped
+    assert _plan([later], today=date(2026, 1, 20)).buys  # on its day it is
 
 
 def test_detection_helpers() -> None:

@@ -125,3 +125,22 @@ def test_each_bucket_gets_and_is_taxed_on_its_own_share_of_the_dividend(rig: Rig
         "SELECT bucket_id, balance FROM bucket_balances WHERE currency = 'EUR'")}
     assert balances == {"core": D("10068.00"), "s1": D("17.00")}  # the sandbox's opening
     # deposit of 10,000 is core's
+
+
+def test_a_synced_payment_recorded_again_by_hand_is_refused(rig: Rig) -> None:
+    """The owner copying a payment the sync booked (split over two buckets) by hand would
+    have DRIP reinvest it twice: the store refuses it, naming the stored row."""
+    account = rig.sandbox.sandbox.account
+    account.book_dividend(VWCE[1], D("100"), "EUR", rig.clock.now())
+    rig.sync("sync-1")
+    (day,) = {r["payment_date"] for r in rig.rows("SELECT payment_date FROM dividend_history")}
+    first = rig.rows("SELECT min(id) AS id FROM dividend_history")[0]["id"]
+    by_hand = {"symbol": VWCE[1], "isin": VWCE[0], "bucket_id": "core", "amount": D("100.00"),
+               "currency": "EUR", "amount_eur": D("100.00"), "payment_date": day}
+    with pytest.raises(dividend_repo.DuplicateDividend) as refused:
+        dividend_repo.create_dividend(rig.store, by_hand, rig.clock.now())
+    assert refused.value.existing_id == first
+    assert len(rig.rows("SELECT * FROM dividend_history")) == 2  # the two shares only
+    other = dividend_repo.create_dividend(rig.store, {**by_hand, "amount": D("7.00"),
+                                                      "amount_eur": D("7.00")}, rig.clock.now())
+    assert other > first  # another payment the same day is a dividend of its own

@@ -165,7 +165,8 @@ def run_drip(ctx: ActorContext, log: Any) -> JobOutcome:
     ledger = ctx.deps.cash_flows.bucket_cash()
     plan = plan_reinvestment(dividends, min_trade=minimum, yields=yields,
                              instruments=instruments, eur_per=lambda c: rates.eur_per(c),
-                             bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates))
+                             bucket_cash_eur=_bucket_cash_eur(cash, ledger, rates),
+                             today=ctx.clock.now().date())
     dividend_repo.set_pending_bonuses(db, [(p.dividend_id, p.pending_cash_eur)
                                              for p in plan.pending])
     results: list[dict[str, Any]] = []

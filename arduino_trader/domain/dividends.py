@@ -114,10 +114,12 @@ def plan_reinvestment(dividends: Sequence[Dividend], *, min_trade: Decimal,
                       yields: Mapping[str, Decimal | None],
                       instruments: Mapping[str, Instrument],
                       eur_per: Callable[[str], Decimal],
-                      bucket_cash_eur: Mapping[str, Decimal]) -> DripPlan:
+                      bucket_cash_eur: Mapping[str, Decimal],
+                      today: date) -> DripPlan:
     """Plan the ``dividend_reinvestment`` job.
 
-    Dividends are grouped by (owning bucket, symbol), oldest first; ``accumulate_cash``
+    A dividend paid after ``today`` is not reinvested yet (skipped: its cash is not
+    there). Dividends are grouped by (owning bucket, symbol), oldest first; ``accumulate_cash``
     ones are skipped (their bucket keeps the cash); a group whose remaining euros are
     below ``min_trade`` becomes pending bonus; a group whose yield is missing or below
     3 % becomes pending bonus; otherwise the same security is bought: quantity = the
@@ -126,13 +128,16 @@ def plan_reinvestment(dividends: Sequence[Dividend], *, min_trade: Decimal,
     rate (the group is then skipped, never converted 1:1).
     """
     groups: OrderedDict[tuple[str, str], list[Dividend]] = OrderedDict()
+    skipped: list[tuple[str, str]] = []
     for d in sorted(dividends, key=lambda d: (d.payment_date, d.id)):
         if d.reinvested or d.remaining_eur <= 0:
+            continue
+        if d.payment_date > today:
+            skipped.append((d.symbol, f"dividend {d.id} is paid on {d.payment_date}: not yet"))
             continue
         groups.setdefault((d.bucket_id, d.symbol), []).append(d)
     buys: list[DripBuy] = []
     pending: list[PendingBonus] = []
-    skipped: list[tuple[str, str]] = []
     cash_left = dict(bucket_cash_eur)
     for (bucket, symbol), group in groups.items():
         if any(d.handling == "accumulate_cash" for d in group):

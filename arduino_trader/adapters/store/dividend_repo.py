@@ -194,9 +194,36 @@ def mark_reinvested(db: Database, dividend_id: int, quantity: Decimal,
     return n > 0
 
 
+class DuplicateDividend(Exception):
+    """The dividend is recorded already (by hand or by the broker sync): ``existing_id``."""
+
+    def __init__(self, existing_id: int) -> None:
+        super().__init__(f"the same dividend is recorded already as {existing_id}")
+        self.existing_id = existing_id
+
+
 def create_dividend(db: Database, fields: dict[str, Any], now: datetime) -> int:
-    """A manual dividend entry (no cash flow); returns its id."""
+    """A manual dividend entry (no cash flow); returns its id.
+
+    Raises :class:`DuplicateDividend` when a dividend of the same instrument (symbol or
+    ISIN), payment date, currency and amount is stored already — a manual entry, or the
+    rows one broker payment was split into (their sum) — so a retried request or a copy
+    of a synced payment is never reinvested twice. Checked and written in one
+    transaction."""
     with db.transaction() as tx:
+        rows = tx.fetch_all(
+            "SELECT id, cash_flow_id, amount FROM dividend_history WHERE payment_date = ? "
+            "AND currency = ? AND (symbol = ? OR (isin <> '' AND isin = ?)) ORDER BY id",
+            (fields["payment_date"], fields["currency"], fields["symbol"],
+             fields.get("isin", "")))
+        paid: dict[str, tuple[int, Decimal]] = {}
+        for r in rows:
+            key = str(r["cash_flow_id"]) if r["cash_flow_id"] else f"manual:{r['id']}"
+            first, total = paid.get(key, (int(r["id"]), ZERO))
+            paid[key] = (first, total + Decimal(r["amount"]))
+        same = [first for first, total in paid.values() if total == fields["amount"]]
+        if same:
+            raise DuplicateDividend(same[0])
         cur = tx.execute(
             "INSERT INTO dividend_history (symbol, isin, bucket_id, amount, currency, "
             "amount_eur, payment_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

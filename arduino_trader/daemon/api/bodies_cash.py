@@ -15,16 +15,19 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="3-letter code
 Positive = Annotated[Decimal, Num(gt=Decimal(0))]
 
 
+Cents = Annotated[Decimal, Num(gt=Decimal(0), places=2)]
+
+
 class DividendBody(Body):
-    """``POST /api/dividends``: a dividend recorded by hand; a non-EUR one needs its
-    ``amount_eur`` (never converted 1:1)."""
+    """``POST /api/dividends``: a dividend recorded by hand, in whole cents; a non-EUR one
+    needs its ``amount_eur`` (never converted 1:1)."""
 
     symbol: NotBlank
-    amount: Positive
+    amount: Cents
     currency: Currency
     payment_date: date
     isin: NotBlank | None = None
-    amount_eur: Positive | UnsetType = UNSET
+    amount_eur: Cents | UnsetType = UNSET
     bucket_id: str = "core"
 
 

@@ -13,8 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from arduino_trader.adapters.store import (
+    bucket_repo,
+    dividend_repo,
+    emergency_runs_repo,
+    securities_repo,
+)
 from arduino_trader.adapters.store import cash_flow_repo as repo
-from arduino_trader.adapters.store import dividend_repo, emergency_runs_repo, securities_repo
 from arduino_trader.adapters.store.api_queries import dividends
 from arduino_trader.domain.cash_flows.summary import QueryError, list_query, summarise
 from arduino_trader.domain.dividends import HistoryRow, reinvestment_rate, totals_by_symbol
@@ -199,26 +204,50 @@ async def clear_bonus(request: web.Request) -> web.Response:
 
 
 @router.route("POST", "/api/dividends", summary="Record a dividend manually", status=201,
-              body=DividendBody, response=_OBJ, errors={400: "invalid"})
+              body=DividendBody, response=_OBJ,
+              errors={400: "invalid", 409: "recorded already"})
 async def create_dividend(request: web.Request) -> web.Response:
-    """Record a dividend → 201 with the row. A non-EUR dividend needs ``amount_eur``."""
+    """Record a dividend → 201 with the row; the DRIP job reinvests it. A non-EUR dividend
+    needs ``amount_eur`` (a EUR one's must equal its amount); the payment date may not
+    be in the future and the bucket must exist and not be retired; the same dividend
+    recorded again (by hand or by the broker sync) is a 409 naming the stored one."""
     ctx = ctx_of(request)
     body = await read_struct(request, DividendBody)
-    if isinstance(body.amount_eur, Decimal):
-        amount_eur = body.amount_eur
-    elif body.currency == "EUR":
-        amount_eur = body.amount
-    else:
-        raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
-                          code="missing_field", field="amount_eur")
+    amount_eur = _amount_eur(body)
+    if body.payment_date > ctx.clock.now().date():
+        raise bad_request(f"payment_date {body.payment_date} is in the future: record a "
+                          "dividend once it is paid", code="future_payment_date",
+                          field="payment_date")
+    bucket_id = body.bucket_id or "core"
+    bucket = (await asyncio.to_thread(bucket_repo.load_buckets, ctx.store)).get(bucket_id)
+    if bucket is None or bucket.status == "retired":
+        raise bad_request(f"no active bucket {bucket_id!r}", code="unknown_bucket",
+                          field="bucket_id")
     symbol = body.symbol.strip()
     isin = await _dividend_isin(ctx.store, symbol, body.isin)
-    new_id = await asyncio.to_thread(dividend_repo.create_dividend, ctx.store, {
-        "symbol": symbol, "isin": isin, "bucket_id": body.bucket_id or "core",
-        "amount": body.amount, "currency": body.currency, "amount_eur": amount_eur,
-        "payment_date": body.payment_date.isoformat()}, ctx.clock.now())
+    try:
+        new_id = await asyncio.to_thread(dividend_repo.create_dividend, ctx.store, {
+            "symbol": symbol, "isin": isin, "bucket_id": bucket_id,
+            "amount": body.amount, "currency": body.currency, "amount_eur": amount_eur,
+            "payment_date": body.payment_date.isoformat()}, ctx.clock.now())
+    except dividend_repo.DuplicateDividend as exc:
+        raise conflict(str(exc), code="duplicate_dividend",
+                       existing_id=exc.existing_id) from None
     return json_response(await asyncio.to_thread(dividend_repo.get_dividend, ctx.store, new_id),
                          status=201)
+
+
+def _amount_eur(body: DividendBody) -> Decimal:
+    """The dividend's EUR value: given for a non-EUR one (never 1:1), its amount for EUR."""
+    if body.currency == "EUR":
+        if isinstance(body.amount_eur, Decimal) and body.amount_eur != body.amount:
+            raise bad_request(f"a EUR dividend's amount_eur is its amount ({body.amount})",
+                              code="amount_mismatch", field="amount_eur")
+        return body.amount
+    if not isinstance(body.amount_eur, Decimal):
+        raise bad_request("amount_eur is required for a non-EUR dividend (never 1:1)",
+                          code="missing_field", field="amount_eur")
+    return body.amount_eur
 
 
 async def _dividend_isin(db: Any, symbol: str, given: str | None) -> str:
