@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.replay_data import (
     PRICES_FILE,
     bundled_path,
     read_close_table,
     read_data_file,
 )
+from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.adapters.market_data.replay_universe import (
     build_universe,
     default_security,
@@ -286,3 +289,20 @@ def test_gaps_a_delisting_a_split_like_jump_and_zeros_still_finish(tmp_path: Pat
         assert any(abs(price / c - 1) < 0.001 for c in later), (order, later)
     assert not [o for o in orders if o["symbol"] == "BAR.US"
                 and date.fromisoformat(o["day"]) >= delisted and o["state"] == "filled"]
+
+
+def test_each_series_is_priced_in_its_own_securitys_currency(tmp_path: Path) -> None:
+    """The market-data actor refuses prices in another currency than the security's, so
+    the replay labels each column with its security's currency, not one for all."""
+    prices = tmp_path / "prices.csv"
+    prices.write_text("Date,EUX,FOO\n2020-01-02,10,20\n2020-01-03,11,21\n", encoding="utf-8")
+    universe = tmp_path / "universe.csv"
+    universe.write_text("ticker,name,currency\nEUX,Euro AG,EUR\nFOO,Foo Inc,USD\n",
+                        encoding="utf-8")
+    source = ReplaySource(ManualClock(datetime(2020, 1, 6, 15, tzinfo=UTC)), prices=prices,
+                          universe=universe, fx={"USD": Decimal("0.9")})
+    quotes = source.quotes(["EUX", "FOO"])
+    assert {s: q.currency for s, q in quotes.items()} == {"EUX": "EUR", "FOO": "USD"}
+    start, end = date(2020, 1, 1), date(2020, 1, 6)
+    assert source.history("EUX", start, end).currency == "EUR"
+    assert source.history("FOO", start, end).currency == "USD"

@@ -69,6 +69,7 @@ class FakeSource:
         self.prices: dict[str, float] = {"AAPL": 190.0, "SAP.DE": 170.0}
         self.fail: Exception | None = None
         self.fx: dict[str, Decimal] = {"USD": Decimal("0.92")}
+        self.currency: dict[str, str] = {"AAPL": "USD", "SAP.DE": "EUR"}
         self.history_calls: list[tuple[str, date, date]] = []
 
     def reference_time(self, now: datetime) -> datetime:
@@ -77,7 +78,8 @@ class FakeSource:
     def quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         if self.fail is not None:
             raise self.fail
-        return {s: Quote(s, self.prices[s], "USD", self.clock.now(), self.name)
+        return {s: Quote(s, self.prices[s], self.currency.get(s, "USD"), self.clock.now(),
+                         self.name)
                 for s in symbols if s in self.prices}
 
     def history(self, symbol: str, start: date, end: date) -> PriceHistory:
@@ -90,7 +92,8 @@ class FakeSource:
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         bars = tuple(PriceBar(d, base * (1 + 0.0001 * i)) for i, d in enumerate(days)
                      if d.weekday() < 5)
-        return PriceHistory(symbol, "USD", bars, self.clock.now(), self.name)
+        return PriceHistory(symbol, self.currency.get(symbol, "USD"), bars, self.clock.now(),
+                            self.name)
 
     def monthly(self, symbol: str, start: date, end: date) -> list[MonthlyPrice]:
         return monthly_means(self.history(symbol, start, end).bars)
@@ -256,6 +259,25 @@ def test_anomalous_quote_is_quarantined_never_stored(env: Env) -> None:
     assert env.q("SELECT reason FROM price_quarantine")[0][0] in ("jump", "anomaly")
 
 
+def test_prices_in_another_currency_are_never_taken_for_the_security(env: Env) -> None:
+    """A source relabelling a listing (pounds for a dollar stock) hands out another
+    security's numbers: the quote is quarantined, the history stored not at all."""
+    env.job("sync_securities_data")
+    env.job("sync_prices")
+    stored = env.q("SELECT COUNT(*) FROM price_history")
+    env.source.currency["AAPL"] = "GBP"
+    env.source.prices["AAPL"] = 191.0
+    out = env.job("sync_prices")
+    assert out.details["quarantined"] == 1
+    assert env.q("SELECT price FROM latest_prices") == [(190.0,)]
+    assert env.q("SELECT reason, detail FROM price_quarantine") == [
+        ("currency", "priced in GBP, the security trades in USD")]
+    env.clock.advance(timedelta(days=2))
+    out = env.job("sync_historical")
+    assert [e["error"] for e in out.details["errors"]] == ["currency_mismatch"], out
+    assert env.q("SELECT COUNT(*) FROM price_history") == stored
+
+
 def test_history_failure_is_reported_per_security(env: Env) -> None:
     env.source.fail = MarketDataUnavailable("timeout")
     out = env.job("sync_securities_data")
@@ -350,6 +372,7 @@ def test_calendar_ending_soon_for_a_held_exchange_degrades(io: IoLoop,
                             "Shanghai", "XSHG", "China", "Beverages", "EQUITY")
     source.directory = [shanghai]
     source.prices["600519.SS"] = 1500.0
+    source.currency["600519.SS"] = "CNY"
     bus = RecordingBus()
     ctx = ActorContext(bus=bus, io=io, clock=clock, settings=defaults,
                        deps=wired(store=store))

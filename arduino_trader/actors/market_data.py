@@ -208,7 +208,8 @@ class MarketDataActor(BaseActor):
         prices = self.ctx.deps.price_history
         recent = prices.recent_closes_many(sorted({by_symbol[s] for s in fresh}))
         accepted, refused = judge_quotes(fresh, by_symbol, stored, recent, self.quotes,
-                                         self.log)
+                                         self.log, {s["isin"]: s.get("currency")
+                                                    for s in securities})
         repo.write_quotes(self._db, accepted, now)
         if refused:
             prices.write_history({i: ((), q) for i, q in refused.items()},

@@ -13,11 +13,13 @@ from typing import Any
 from arduino_trader.adapters.store import securities_repo
 from arduino_trader.domain.price_validation import split_rescale, validate_series
 from arduino_trader.protocols.market_data import (
+    CurrencyMismatch,
     EmptyHistory,
     MarketData,
     MarketDataError,
     PriceBar,
     PriceHistory,
+    currency_problem,
 )
 from arduino_trader.protocols.price_history import HistoryWrite, PriceHistoryStore, Rescale
 
@@ -113,6 +115,9 @@ def read_history(ctx: ActorContext, source: MarketData, log: Any, sec: Mapping[s
     prices = ctx.deps.price_history
     isin = sec["isin"]
     history = source.history(symbol, start, end)
+    mismatch = currency_problem(history.currency, sec.get("currency"))
+    if mismatch:  # another listing's numbers: nothing of it is stored
+        raise CurrencyMismatch(f"{sec['symbol']}: {mismatch}")
     answer = {b.day: b for b in history.bars
               if remember_from is None or b.day >= remember_from}
     rescale = split_rescale_of(prices, log, isin, history) \

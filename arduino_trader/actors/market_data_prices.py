@@ -10,9 +10,9 @@ from typing import Any
 
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
 from arduino_trader.domain.price_validation import check_price
-from arduino_trader.protocols.market_data import Quote
+from arduino_trader.protocols.market_data import Quote, currency_problem
 from arduino_trader.protocols.messages import JobOutcome
-from arduino_trader.protocols.price_history import Quarantined
+from arduino_trader.protocols.price_history import Quarantined, QuarantineReason
 
 from .ttl_cache import TtlCache
 
@@ -33,17 +33,21 @@ def due_symbols(by_symbol: Mapping[str, str], mics: Mapping[str, str | None],
 
 def judge_quotes(fresh: Mapping[str, Quote], by_symbol: Mapping[str, str],
                  stored: Mapping[str, Quote], recent: Mapping[str, list[float]],
-                 cache: TtlCache[str, Quote], log: Any
+                 cache: TtlCache[str, Quote], log: Any,
+                 currencies: Mapping[str, str | None]
                  ) -> tuple[dict[str, Quote], dict[str, tuple[Quarantined, ...]]]:
-    """Each fresh quote checked against the stored quote (else the newest close) and the
-    recent closes: the accepted ones (cached), and the quarantined ones by ISIN."""
+    """Each fresh quote checked against the security's currency (``currencies`` by ISIN),
+    the stored quote (else the newest close) and the recent closes: the accepted ones
+    (cached), and the quarantined ones by ISIN."""
     accepted: dict[str, Quote] = {}
     refused: dict[str, tuple[Quarantined, ...]] = {}
     for symbol, quote in fresh.items():
         isin = by_symbol[symbol]
         closes = recent[isin]
         previous = stored[isin].price if isin in stored else (closes[-1] if closes else None)
-        verdict = check_price(quote.price, previous, closes)
+        mismatch = currency_problem(quote.currency, currencies.get(isin))
+        verdict: tuple[QuarantineReason, str] | None = ("currency", mismatch) if mismatch \
+            else check_price(quote.price, previous, closes)
         if verdict is None:
             accepted[isin] = quote
             cache.put(isin, quote)

@@ -63,6 +63,21 @@ class EmptyHistory(MarketDataError):
     code = "empty_history"
 
 
+class CurrencyMismatch(MarketDataError):
+    """The source prices the security in another currency than the one it trades in:
+    its numbers are not this security's prices (a relabelled or wrong listing)."""
+
+    code = "currency_mismatch"
+
+
+def currency_problem(quoted: str, expected: str | None) -> str | None:
+    """Why prices quoted in ``quoted`` are not in the security's ``expected`` currency,
+    or None (either unknown, or the same code)."""
+    if not quoted or not expected or quoted.upper() == expected.upper():
+        return None
+    return f"priced in {quoted}, the security trades in {expected}"
+
+
 class RateUnavailable(MarketDataError):
     """No FX rate for that currency (never assume 1:1)."""
 

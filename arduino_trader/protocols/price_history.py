@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from .market_data import PriceBar
 
-QuarantineReason = Literal["non_positive", "jump", "split", "anomaly"]
+QuarantineReason = Literal["non_positive", "jump", "split", "anomaly", "currency"]
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,14 @@ class ReplaySource:
             raise UnknownSymbol(f"replay data has no symbol {symbol!r}")
         return key, column
 
+    @cached_property
+    def _currencies(self) -> dict[str, str]:
+        """Each price column's currency: its security's (unlisted ones: the default)."""
+        currencies: dict[str, str] = {}
+        for info in self._known():
+            currencies.setdefault((info.yahoo_symbol or info.symbol).upper(), info.currency)
+        return currencies
+
     def _ticker_of(self, symbol: str) -> str:
         value = symbol.strip().upper()
         value = INDEX_ALIASES.get(value, value)
@@ -231,13 +239,14 @@ class ReplaySource:
         out: dict[str, Quote] = {}
         for symbol in symbols:
             try:
-                _, column = self._column(symbol)
+                key, column = self._column(symbol)
             except UnknownSymbol:
                 continue
             for i in range(end - 1, max(-1, end - 11), -1):  # ≤ 10 days back (holidays)
                 value = column[i]
                 if value is not None:
-                    out[symbol] = Quote(symbol, value, self._currency,
+                    out[symbol] = Quote(symbol, value,
+                                        self._currencies.get(key, self._currency),
                                         self._close_time(table.days[i]), self.name)
                     break
         return out
@@ -253,13 +262,14 @@ class ReplaySource:
         out: dict[str, Quote] = {}
         for symbol in symbols:
             try:
-                _, column = self._column(symbol)
+                key, column = self._column(symbol)
             except UnknownSymbol:
                 continue
             for i in range(start, min(len(table.days), start + 11)):  # ≤ 10 days ahead
                 value = column[i]
                 if value is not None:
-                    out[symbol] = Quote(symbol, value, self._currency,
+                    out[symbol] = Quote(symbol, value,
+                                        self._currencies.get(key, self._currency),
                                         self._close_time(table.days[i]), self.name)
                     break
             else:
@@ -295,8 +305,8 @@ class ReplaySource:
         if first >= last:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
         bars = self._bars_of(key, days, closes, first, last)
-        return PriceHistory(symbol, self._currency, bars, self._close_time(bars[-1].day),
-                            self.name)
+        return PriceHistory(symbol, self._currencies.get(key, self._currency), bars,
+                            self._close_time(bars[-1].day), self.name)
 
     def _bars_of(self, key: str, days: tuple[date, ...], closes: tuple[float, ...],
                  first: int, last: int) -> tuple[PriceBar, ...]:
@@ -330,8 +340,7 @@ class ReplaySource:
             return value[3:6]
         return None
 
-    def _pair_history(self, symbol: str, currency: str, start: date, end: date
-                      ) -> PriceHistory:
+    def _pair_history(self, symbol: str, currency: str, start: date, end: date) -> PriceHistory:
         """Units of ``currency`` per EUR at the configured rate on each replay day."""
         per_eur = float(Decimal(1) / self._fx[currency])
         stop = min(end, self._position())
@@ -364,8 +373,7 @@ class ReplaySource:
         if found is None:  # a column no universe offers: no ISIN known
             key, _ = self._column(value)
             found = SecurityInfo(symbol=f"{key}.US", yahoo_symbol=key, name=key,
-                                 currency=self._currency,
-                                 product_type=product_type_for("EQUITY"))
+                                 currency=self._currency, product_type=product_type_for("EQUITY"))
         if listing is not None and listing.currency.upper() != found.currency:
             raise ListingMismatch(f"the replay lists {identifier} in {found.currency}, the "
                                   f"broker in {listing.currency}")
