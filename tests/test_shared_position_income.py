@@ -144,3 +144,24 @@ def test_a_synced_payment_recorded_again_by_hand_is_refused(rig: Rig) -> None:
     other = dividend_repo.create_dividend(rig.store, {**by_hand, "amount": D("7.00"),
                                                       "amount_eur": D("7.00")}, rig.clock.now())
     assert other > first  # another payment the same day is a dividend of its own
+
+
+def test_a_payment_recorded_by_hand_first_is_linked_not_recorded_again(rig: Rig) -> None:
+    """The owner recorded the dividend by hand before the broker's ledger showed it: the
+    sync books the money (split as usual) and links the hand-made row to the cash flow
+    instead of adding the payment's rows, so DRIP reinvests it once."""
+    account = rig.sandbox.sandbox.account
+    paid = account.book_dividend(VWCE[1], D("100"), "EUR", rig.clock.now())
+    by_hand = dividend_repo.create_dividend(rig.store, {
+        "symbol": VWCE[1], "isin": VWCE[0], "bucket_id": "core", "amount": D("100.00"),
+        "currency": "EUR", "amount_eur": D("100.00"),
+        "payment_date": rig.clock.now().date().isoformat()}, rig.clock.now())
+    rig.sync("sync-1")
+    key = f"ucf:{paid['id']}"
+    assert [(r["id"], r["cash_flow_id"]) for r in rig.rows(
+        "SELECT id, cash_flow_id FROM dividend_history")] == [(by_hand, key)]
+    assert rig.ledger(key) == [("core", "dividend", D("80.00")),
+                               ("s1", "dividend", D("20.00"))]  # the money, once
+    assert [d.amount_eur for d in dividend_repo.drip_dividends(rig.store)] == [D("100.00")]
+    rig.sync("sync-2")
+    assert len(rig.rows("SELECT * FROM dividend_history")) == 1

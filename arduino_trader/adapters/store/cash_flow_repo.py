@@ -32,7 +32,7 @@ from arduino_trader.protocols.cash_flow_store import (
 from arduino_trader.protocols.money import ZERO, decimal_to_str
 from arduino_trader.protocols.store import Database, Transaction
 
-from . import cash_flow_aliases
+from . import cash_flow_aliases, dividend_repo
 
 
 def _ts(moment: datetime) -> int:
@@ -141,14 +141,7 @@ class SqliteCashFlowStore:
                     (effects.status, record.status_c, _ts(now), record.key))
             for entry in effects.ledger:
                 _ledger(tx, entry, now)
-            for d in effects.dividends:
-                tx.execute(
-                    "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, "
-                    "amount, currency, amount_eur, payment_date, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (cash_flow_id, bucket_id) DO NOTHING",
-                    (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
-                     _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
+            dividend_repo.record_payment(tx, effects.dividends, now)
             if effects.mark_processed:
                 tx.execute(
                     "UPDATE cash_flows SET processed_at = ? "

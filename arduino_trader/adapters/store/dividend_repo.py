@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from arduino_trader.domain.dividends import Consumption, Dividend
+from arduino_trader.protocols.cash_flow_store import DividendRow
 from arduino_trader.protocols.execution import TradeExecuted
 from arduino_trader.protocols.money import ZERO, decimal_to_str
-from arduino_trader.protocols.store import Database
+from arduino_trader.protocols.store import Database, Transaction
 
 from . import dividend_net
 from .epoch import from_epoch
@@ -192,6 +193,35 @@ def mark_reinvested(db: Database, dividend_id: int, quantity: Decimal,
         "reinvested_quantity = ?, pending_cash_eur = '0' WHERE id = ?",
         (_ts(now), _s(quantity), dividend_id))
     return n > 0
+
+
+def record_payment(tx: Transaction, rows: Sequence[DividendRow], now: datetime) -> None:
+    """Store the dividend rows one broker payment was split into, in ``tx``.
+
+    A payment the owner recorded by hand first (a row with no cash flow, of the same
+    instrument, day, currency and amount) is that row: it is linked to the cash flow
+    and nothing is added, so the payment is reinvested once. A replay adds nothing.
+    """
+    if not rows:
+        return
+    first = rows[0]
+    total = sum((r.amount for r in rows), ZERO)
+    for manual in tx.fetch_all(
+            "SELECT id, amount FROM dividend_history WHERE cash_flow_id IS NULL "
+            "AND payment_date = ? AND currency = ? AND (symbol = ? OR (isin <> '' "
+            "AND isin = ?)) ORDER BY id",
+            (first.payment_date.isoformat(), first.currency, first.symbol, first.isin)):
+        if Decimal(manual["amount"]) == total:
+            tx.execute("UPDATE dividend_history SET cash_flow_id = ? WHERE id = ?",
+                       (first.cash_flow_key, manual["id"]))
+            return
+    for d in rows:
+        tx.execute(
+            "INSERT INTO dividend_history (symbol, isin, cash_flow_id, bucket_id, amount, "
+            "currency, amount_eur, payment_date, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cash_flow_id, bucket_id) DO NOTHING",
+            (d.symbol, d.isin, d.cash_flow_key, d.bucket_id, _s(d.amount), d.currency,
+             _s(d.amount_eur), d.payment_date.isoformat(), _ts(now)))
 
 
 class DuplicateDividend(Exception):
