@@ -134,6 +134,8 @@ def test_dividend_endpoints(daemon: ProbeDaemon, api: Client) -> None:
     code, unreinvested = api.call("GET", "/api/dividends/unreinvested?min_amount_eur=10")
     assert code == 200 and did in [d["id"] for d in unreinvested["dividends"]]
     assert api.call("GET", "/api/dividends/unreinvested?min_amount_eur=x")[0] == 400
+    code, huge = api.call("GET", "/api/dividends/unreinvested?min_amount_eur=1e-99999999")
+    assert (code, huge["field"]) == (400, "min_amount_eur"), huge  # never expanded
     assert api.call("POST", f"/api/dividends/{did}/mark-reinvested", {"quantity": 0})[0] \
         == 400
     code, cleared = api.call("POST", "/api/dividends/clear-bonus/KO.US")

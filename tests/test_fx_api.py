@@ -43,14 +43,14 @@ def _count(daemon: ProbeDaemon, table: str) -> int:
     return int(row[0])
 
 
-EXCHANGE = {"from": "EUR", "to": "USD", "amount": "100"}
+EXCHANGE = {"from": "EUR", "to": "USD", "amount": "100", "request_id": "fx-api"}
 
 
 @pytest.mark.parametrize(("body", "error"), [
     ({**EXCHANGE, "from": "CHF"}, "invalid_field"),
     ({**EXCHANGE, "to": 7}, "invalid_field"),
     ({**EXCHANGE, "to": "EUR"}, "invalid_field"),
-    ({"from": "GBP", "to": "HKD", "amount": "10"}, "fx_pair_unsupported"),
+    ({**EXCHANGE, "from": "GBP", "to": "HKD"}, "fx_pair_unsupported"),
     ({**EXCHANGE, "amount": "ten"}, "invalid_field"),
     ({**EXCHANGE, "amount": 0}, "invalid_field"),
     ({**EXCHANGE, "amount": "-5"}, "invalid_field"),
@@ -59,6 +59,7 @@ EXCHANGE = {"from": "EUR", "to": "USD", "amount": "100"}
     ({**EXCHANGE, "request_id": 5}, "invalid_field"),
     ({**EXCHANGE, "extra": 1}, "unknown_field"),
     ({"from": "EUR", "amount": "1"}, "missing_field"),
+    ({k: v for k, v in EXCHANGE.items() if k != "request_id"}, "missing_field"),
 ])
 def test_bad_exchanges_are_refused_and_write_nothing(daemon: ProbeDaemon, api: Client,
                                                      body: dict[str, Any], error: str) -> None:

@@ -43,7 +43,8 @@ def test_metrics_follow_jobs_and_rejections(daemon: ProbeDaemon) -> None:
     wait_for(lambda: api.call("GET", "/api/system/jobs/backup")[1]["last_result"] == "ok",
              what="backup")
     api.call("POST", "/api/trades/execute", {"symbol": "DE0007164600", "side": "BUY",
-                                              "quantity": 1, "confirm": "EXECUTE"})
+                                              "quantity": 1, "confirm": "EXECUTE",
+                                              "request_id": "metrics-1"})
     families = _scrape(daemon)
     runs = {labels["job"]: value for labels, value in families["arduino_trader_job_runs"]}
     assert runs["backup"] == 1

@@ -111,7 +111,7 @@ def test_the_same_rebalance_goes_out_once_the_bucket_holds_the_cash(
     amount = (need / Decimal(str(usd[0])) * Decimal("1.05")).quantize(Decimal("0.01"))
     code, moved = api.call("POST", "/api/satellites/balances/transfer", {
         "from_bucket_id": "core", "to_bucket_id": "sat1", "amount": str(amount),
-        "currency": "USD"})
+        "currency": "USD", "request_id": "fund-sat1"})
     assert code == 200, moved
     code, done = api.call("POST", "/api/rebalancing/execute-rebalance", {"confirm": "EXECUTE"})
     assert code == 200, done

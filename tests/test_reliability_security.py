@@ -132,7 +132,8 @@ def test_secrets_never_in_logs_or_responses(proc: tuple[Proc, Path]) -> None:
     answers["bad body"] = daemon.call("PUT", "/api/settings/tradernet_api_key",
                                       {"value": 12})[1]
     answers["order"] = daemon.call("POST", "/api/trades/execute", {
-        "symbol": "AAPL.US", "side": "BUY", "quantity": 1, "confirm": "EXECUTE"})[1]
+        "symbol": "AAPL.US", "side": "BUY", "quantity": 1, "confirm": "EXECUTE",
+        "request_id": "security-1"})[1]
     time.sleep(1.0)
     for path in _get_routes():
         status, body = daemon.call("GET", path)

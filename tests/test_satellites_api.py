@@ -143,8 +143,10 @@ def _step_05_settings_and_presets(api: Client) -> None:
 def _step_06_deposit_transfer_and_ledger(daemon: ProbeDaemon, api: Client) -> None:
     before = _ledger(daemon)
     for body in ({"amount": "-5"}, {"amount": "1.001"}, {"amount": "x"},
-                 {"amount": "10", "currency": "eur"}, {"currency": "EUR"}):
-        assert api.call("POST", f"{P}/balances/deposit", body)[0] == 400, body
+                 {"amount": "10", "currency": "eur"}, {"currency": "EUR"},
+                 {"amount": "10", "request_id": ""}):
+        code, err = api.call("POST", f"{P}/balances/deposit", {"request_id": "bad", **body})
+        assert code == 400 and err["error"] != "internal_error", body
     assert _ledger(daemon) == before
     code, dep = api.call("POST", f"{P}/balances/deposit",
                          {"amount": "1000", "request_id": "dep-1"})
@@ -153,16 +155,20 @@ def _step_06_deposit_transfer_and_ledger(daemon: ProbeDaemon, api: Client) -> No
     again = api.call("POST", f"{P}/balances/deposit", {"amount": "1000", "request_id": "dep-1"})
     assert again[1]["applied"] is False
     code, err = api.call("POST", f"{P}/balances/transfer",
-                         {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "5000"})
+                         {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "5000",
+                          "request_id": "tr-1"})
     assert code == 409 and err["error"] == "insufficient_funds"
     code, err = api.call("POST", f"{P}/balances/transfer",
-                         {"from_bucket_id": "s1", "to_bucket_id": "s1", "amount": "5"})
+                         {"from_bucket_id": "s1", "to_bucket_id": "s1", "amount": "5",
+                          "request_id": "tr-2"})
     assert code == 409
     code, err = api.call("POST", f"{P}/balances/transfer",
-                         {"from_bucket_id": "s1", "to_bucket_id": "ghost", "amount": "5"})
+                         {"from_bucket_id": "s1", "to_bucket_id": "ghost", "amount": "5",
+                          "request_id": "tr-3"})
     assert code == 404
     code, moved = api.call("POST", f"{P}/balances/transfer",
-                           {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "100"})
+                           {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "100",
+                            "request_id": "tr-4"})
     assert code == 200 and moved == {"from_balance": "900", "to_balance": "10100",
                                      "currency": "EUR", "applied": True}
     code, rows = api.call("GET", f"{P}/buckets/s1/transactions?transaction_type=transfer_out")
@@ -219,7 +225,8 @@ def _step_09_retire_needs_an_empty_paused_satellite(api: Client) -> None:
     code, err = api.call("POST", f"{P}/satellites/s1/retire")
     assert code == 409 and "cash left" in err["message"]
     api.call("POST", f"{P}/balances/transfer",
-             {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "1200"})
+             {"from_bucket_id": "s1", "to_bucket_id": "core", "amount": "1200",
+              "request_id": "tr-5"})
     code, s1 = api.call("POST", f"{P}/satellites/s1/retire")
     assert code == 200 and s1["status"] == "retired" and s1["target_pct"] == "0"
 

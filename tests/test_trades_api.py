@@ -34,7 +34,8 @@ def _count(daemon: ProbeDaemon, table: str) -> int:
     return int(row[0])
 
 
-ORDER = {"symbol": "DE0007164600", "side": "BUY", "quantity": 3, "confirm": "EXECUTE"}
+ORDER = {"symbol": "DE0007164600", "side": "BUY", "quantity": 3, "confirm": "EXECUTE",
+         "request_id": "trades-1"}
 
 
 @pytest.mark.parametrize(("body", "error"), [
@@ -48,6 +49,7 @@ ORDER = {"symbol": "DE0007164600", "side": "BUY", "quantity": 3, "confirm": "EXE
     ({**ORDER, "quantity": 1_000_001}, "invalid_field"),
     ({**ORDER, "extra": 1}, "unknown_field"),
     ({"side": "BUY", "quantity": 1, "confirm": "EXECUTE"}, "missing_field"),
+    ({k: v for k, v in ORDER.items() if k != "request_id"}, "missing_field"),
 ])
 def test_bad_orders_are_refused_and_write_nothing(daemon: ProbeDaemon, api: Client,
                                                   body: dict[str, Any], error: str) -> None:
@@ -67,7 +69,7 @@ def test_pipeline_rejections_map_to_status_codes(daemon: ProbeDaemon, api: Clien
 
 
 def test_validate_is_a_dry_run(daemon: ProbeDaemon, api: Client) -> None:
-    body = {k: v for k, v in ORDER.items() if k != "confirm"}
+    body = {k: v for k, v in ORDER.items() if k not in ("confirm", "request_id")}
     code, answer = api.call("POST", "/api/trades/validate", body)
     assert code == 404 and answer["layer"] == "security"
     assert _count(daemon, "orders") == 0

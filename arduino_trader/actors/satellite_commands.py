@@ -5,10 +5,11 @@ the satellite budget and a security's bucket. Each returns JSON-ready data or ra
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from arduino_trader.domain.satellites import balances, lifecycle, presets, targets
-from arduino_trader.domain.satellites.balances import UnknownBucket
+from arduino_trader.domain.satellites.balances import BalanceError, UnknownBucket
 from arduino_trader.protocols.bucket_ledger import Operation
 from arduino_trader.protocols.money import ZERO
 from arduino_trader.protocols.satellite_records import (
@@ -40,6 +41,26 @@ from .satellite_state import (
     read_facts,
     write_operation,
 )
+
+Row = tuple[str, str, Decimal]
+"""A ledger row's bucket, currency and signed amount."""
+
+
+class RequestIdReused(BalanceError):
+    """A request id already keys ledger rows of another request (API: 409)."""
+
+    code = "request_id_reused"
+
+    def __init__(self, request_id: str, what: str, rows: list[Row]) -> None:
+        done = ", ".join(f"{b} {a} {c}" for b, c, a in rows)
+        super().__init__(f"request_id {request_id!r} was already used for {what} ({done}); "
+                         "a new request needs a new request_id")
+
+
+def _rows_of(book: balances.BalanceBook, kind: str, source_id: str) -> list[Row]:
+    """The rows the request ``source_id`` wrote (its content, to compare a retry with)."""
+    return [(e.bucket_id, e.currency, e.amount) for e in book.entries
+            if e.source_kind == kind and e.source_id == source_id]
 
 
 def create_satellite(ctx: ActorContext, log: Any, msg: CreateSatellite) -> dict[str, Any]:
@@ -127,7 +148,9 @@ def apply_preset(ctx: ActorContext, msg: ApplyPreset) -> dict[str, Any]:
 
 def transfer_cash(ctx: ActorContext, log: Any, books: BookReader,
                   msg: TransferCash) -> dict[str, Any]:
-    """Move cash between two buckets (once per request id; core keeps its floor)."""
+    """Move cash between two buckets (core keeps its floor). Once per request id: the
+    same transfer again (the rows under the id match it) is a replay, another one is
+    refused with :class:`RequestIdReused`."""
     now = ctx.clock.now()
     state = load_state(ctx, books)
     known(state.buckets, msg.from_bucket_id)
@@ -135,6 +158,11 @@ def transfer_cash(ctx: ActorContext, log: Any, books: BookReader,
     facts = read_facts(ctx)
     floor = None
     if ctx.deps.bucket_ledger.has_source("manual", msg.request_id):
+        done = _rows_of(state.book, "manual", msg.request_id)
+        legs = [(msg.from_bucket_id, msg.currency, -msg.amount),
+                (msg.to_bucket_id, msg.currency, msg.amount)]
+        if sorted(done) != sorted(legs):
+            raise RequestIdReused(msg.request_id, "another transfer", done)
         return {"from_balance": state.book.balance(msg.from_bucket_id, msg.currency),
                 "to_balance": state.book.balance(msg.to_bucket_id, msg.currency),
                 "currency": msg.currency, "applied": False}
@@ -165,12 +193,17 @@ def transfer_cash(ctx: ActorContext, log: Any, books: BookReader,
 
 def allocate_deposit(ctx: ActorContext, log: Any, books: BookReader,
                      msg: AllocateDeposit) -> dict[str, Any]:
-    """Split an API deposit over the buckets (once per request id)."""
+    """Split an API deposit over the buckets. Once per request id: the same amount and
+    currency again (the rows under the id sum to it) is a replay, another deposit is
+    refused with :class:`RequestIdReused`."""
     state, facts = load_state(ctx, books), read_facts(ctx)
     source_id = f"api:{msg.request_id}"
     if ctx.deps.bucket_ledger.has_source("cash_flow", source_id):
-        done = [e for e in state.book.entries if e.source_id == source_id]
-        return {"allocations": {e.bucket_id: e.amount for e in done},
+        done = _rows_of(state.book, "cash_flow", source_id)
+        if ({c for _, c, _ in done} != {msg.currency}
+                or sum((a for _, _, a in done), ZERO) != msg.amount):
+            raise RequestIdReused(msg.request_id, "another deposit", done)
+        return {"allocations": {b: a for b, _, a in done},
                 "currency": msg.currency, "applied": False}
     entries = deposit_entries(ctx, log, msg.amount, msg.currency, source_id, state, facts,
                               msg.description)

@@ -10,15 +10,13 @@ from msgspec import UNSET, Meta, UnsetType
 
 from arduino_trader.protocols.satellite_records import DividendHandling
 
-from .body import Body, Num
+from .body import Body, Num, RequestId
 
 # Larger magnitudes overflow the ledger's cent quantisation (decimal.InvalidOperation).
 MAX_ABS_AMOUNT = Decimal(10) ** 15
 Amount = Annotated[Decimal, Num(gt=-MAX_ABS_AMOUNT, lt=MAX_ABS_AMOUNT)]
 Fraction = Annotated[Decimal, Num(ge=Decimal(0), le=Decimal(1), description="in [0, 1]")]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="3-letter code like EUR")]
-RetryKey = Annotated[str, Meta(min_length=1, max_length=100,
-                               description="retry key: same id, same effect")]
 BucketId = Annotated[str, Meta(pattern=r"\S", description="core or a satellite's id")]
 
 
@@ -79,9 +77,9 @@ class DepositBody(Body):
     """``POST /api/satellites/balances/deposit``: split a deposit across buckets."""
 
     amount: Amount
+    request_id: RequestId
     currency: Currency = "EUR"
     description: str = ""
-    request_id: RetryKey | UnsetType = UNSET
 
 
 class TransferBody(DepositBody, kw_only=True):

@@ -12,7 +12,7 @@ from arduino_trader.domain.emergency import EMERGENCY_PORTFOLIO_HASH
 from arduino_trader.domain.fx_exchange import FX_PAIRS
 from arduino_trader.protocols.broker import MAX_ORDER_QUANTITY
 
-from .body import Body, Num
+from .body import Body, Num, RequestId
 
 EXECUTE_CONFIRMATION = "EXECUTE"
 KILL_CONFIRMATION = "STOP TRADING"
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     Currency = str
 else:  # an enum of the currencies the FX pairs connect
     Currency = Literal[CURRENCIES]
-RequestId = Annotated[str, Meta(max_length=100, description="makes a retry idempotent")]
 _NOT_BLANK = Meta(pattern=r"\S")
 
 
@@ -41,7 +40,7 @@ class OrderBody(ValidateOrderBody):
     error_codes = {"confirm": "confirmation_required"}
 
     confirm: Literal["EXECUTE"]
-    request_id: RequestId = ""
+    request_id: RequestId
 
 
 class KillSwitchBody(Body):
@@ -78,7 +77,7 @@ class ExchangeBody(Body):
     target: Currency = field(name="to")
     amount: Annotated[Decimal, Num(gt=Decimal(0), le=MAX_FX_AMOUNT,
                                    description="at least this much of `to` arrives")]
-    request_id: RequestId = ""
+    request_id: RequestId
 
 
 class RebalanceBody(Body):

@@ -20,10 +20,11 @@ import typing
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any, ClassVar, TypeVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
 import msgspec
 from aiohttp import web
+from msgspec import Meta
 
 from arduino_trader.config.spec import number_problem
 
@@ -35,6 +36,10 @@ T = TypeVar("T", bound="Body")
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")  # msgspec's location of a nested error
 _UNKNOWN = "Object contains unknown field `"
 _MISSING = "Object missing required field `"
+RequestId = Annotated[str, Meta(
+    min_length=1, max_length=100, pattern=r"\S",
+    description="required retry key: the same id with the same request is a replay (one "
+                "effect); with another request a 409 request_id_reused")]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -50,8 +55,10 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 @dataclass(frozen=True)
 class Num:
-    """Bounds of a ``Decimal`` field (finite always): ``gt``/``ge``/``lt``/``le`` and at
-    most ``places`` decimal places. Accepted as a JSON number or a decimal string."""
+    """Bounds of a ``Decimal`` field (finite and within the size rule of
+    :func:`~arduino_trader.config.spec.number_problem` always): ``gt``/``ge``/``lt``/``le``
+    and at most ``places`` decimal places. Accepted as a JSON number or a decimal string
+    (or, parsed by a route, a query parameter)."""
 
     gt: Decimal | None = None
     ge: Decimal | None = None
@@ -64,6 +71,9 @@ class Num:
         """Why ``value`` breaks these bounds, or None."""
         if not value.is_finite():
             return "must be a finite decimal"
+        size = number_problem(value)
+        if size is not None:
+            return size
         checks = ((self.gt, value > (self.gt or 0), "> "), (self.ge, value >= (self.ge or 0),
                   ">= "), (self.lt, value < (self.lt or 0), "< "),
                   (self.le, value <= (self.le or 0), "<= "))

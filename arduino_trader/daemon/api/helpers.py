@@ -1,5 +1,5 @@
-"""Handler helpers: JSON out, and asking actors without blocking the loop (bodies in:
-:mod:`.body`)."""
+"""Handler helpers: JSON out, numbers from the query string, and asking actors without
+blocking the loop (bodies in: :mod:`.body`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from arduino_trader.config.spec import number_problem
 from arduino_trader.protocols.messages import GetHealth, HealthReport
+from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 from arduino_trader.protocols.runtime import ActorUnavailable
 
 from .context import ApiContext, ctx_of
-from .errors import ApiError
+from .errors import ApiError, bad_request
 
 
 def _default(value: Any) -> Any:
@@ -39,6 +41,20 @@ def dumps(data: Any) -> str:
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON response (decimals as strings, datetimes ISO-8601)."""
     return web.Response(text=dumps(data), status=status, content_type="application/json")
+
+
+def query_decimal(raw: str, name: str, code: str = "invalid_query") -> Decimal:
+    """The query parameter ``name`` (text ``raw``) as a finite ``Decimal`` within the size
+    rule of every number read from outside (:func:`number_problem`, checked before
+    anything expands it); otherwise a 400 ``code`` naming the parameter."""
+    try:
+        number = parse_decimal(raw, field=name)
+    except InvalidAmount:
+        raise bad_request(f"{name} must be a finite number", code=code, field=name) from None
+    problem = number_problem(number)
+    if problem is not None:
+        raise bad_request(f"{name} {problem}", code=code, field=name)
+    return number
 
 
 async def ask_actor(request: web.Request, actor: str, message: object,

@@ -8,7 +8,7 @@ jobs (409 while one runs). Bad input is a 4xx and writes nothing.
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +31,7 @@ from .bodies_cash import DividendBody, MarkReinvestedBody, PendingBonusBody
 from .body import read_struct
 from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request, conflict, not_found
-from .helpers import ask_actor, json_response
+from .helpers import ask_actor, json_response, query_decimal
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("cash_flows")
@@ -52,21 +52,9 @@ async def _run_job(request: web.Request, job: str) -> JobOutcome:
         raise conflict(str(exc), code="job_running", run_id=exc.run_id) from None
 
 
-def _decimal(value: object, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise bad_request(f"{what} must be a number", code="invalid_field")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise bad_request(f"{what} must be a number", code="invalid_field") from None
-    if not number.is_finite():
-        raise bad_request(f"{what} must be finite", code="invalid_field")
-    return number
-
-
 def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal:
     raw = request.query.get(name)
-    return default if raw in (None, "") else _decimal(raw, name)
+    return default if raw in (None, "") else query_decimal(raw, name, "invalid_field")
 
 
 def _limit(request: web.Request, default: int = 100) -> int:

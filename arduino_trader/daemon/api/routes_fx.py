@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +19,7 @@ from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
+from .retry_keys import check_exchange, exchange_key, exchange_reason
 from .router import ApiRouter, QueryParam
 from .routes_trades import unresolved_response
 
@@ -52,25 +52,31 @@ def _exchange_request(body: ExchangeBody) -> tuple[str, str, Decimal, str]:
     if direct_pair(source, target) is None:
         raise bad_request(f"no pair between {source} and {target}: exchange each leg "
                           "through EUR on its own", code="fx_pair_unsupported")
-    return source, target, body.amount, body.request_id or uuid.uuid4().hex
+    return source, target, body.amount, body.request_id
 
 
 @router.route("POST", "/api/fx/exchange", summary="Exchange currencies with one FX-pair "
               "order through the executor's safety layers", body=ExchangeBody,
               response={"type": "object", "required": ["status"]},
-              errors={403: "mode", 409: "pending order on the pair",
+              errors={400: "bad input or no request_id", 403: "mode",
+                      409: "pending order on the pair, or request_id_reused",
                       502: "broker failure", 504: "executor timeout"})
 async def exchange(request: web.Request) -> web.Response:
-    """``{from, to, amount}``: at least ``amount`` of ``to`` for ``from`` (direct pairs
-    only); a ``request_id`` makes a retry idempotent."""
+    """``{from, to, amount, request_id}``: at least ``amount`` of ``to`` for ``from``
+    (direct pairs only). The same ``request_id`` again answers ``duplicate`` (never a
+    second exchange); with another exchange it is a 409 (:mod:`.retry_keys`)."""
     source, target, amount, request_id = _exchange_request(await read_struct(request, ExchangeBody))
+    reason = exchange_reason(source, target, amount)
+    await check_exchange(request, request_id, reason)
     log.warning("manual_exchange_requested", source=source, target=target,
                 amount=str(amount), request_id=request_id)
     result = await ask_actor(request, "executor", SubmitExchange(
-        source, target, amount, f"manual-fx|{request_id}", "manual",
-        reason="manual exchange via the admin API"), timeout=EXCHANGE_TIMEOUT_S)
+        source, target, amount, exchange_key(request_id), "manual", reason=reason),
+        timeout=EXCHANGE_TIMEOUT_S)
     if not isinstance(result, OrderResult):
         raise ApiError(502, "executor_error", f"unexpected executor answer: {result!r}")
+    if result.status == "duplicate":
+        await check_exchange(request, request_id, reason)  # another request raced the key
     body: dict[str, Any] = {"status": result.status, "message": result.message,
                             "order_id": result.client_order_id, "state": result.state,
                             **result.details}

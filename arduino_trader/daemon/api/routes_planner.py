@@ -107,7 +107,9 @@ async def planning_recommendations(request: web.Request) -> web.Response:
               body=ExecuteStepBody,
               response={"type": "object", "required": ["status", "summary"]},
               errors={400: "blocked by a safety layer", 404: "nothing pending",
-                      409: "an execution is running", 502: "order failed"})
+                      409: "an execution is running",
+                      429: "more than 10 order-sending requests a minute",
+                      502: "order failed"})
 async def execute_step(request: web.Request) -> web.Response:
     """Runs the ``autonomous_execution`` job now and answers with its outcome."""
     await read_struct(request, ExecuteStepBody)

@@ -50,7 +50,7 @@ from .bodies_trading import RebalanceBody
 from .body import decimal_fields, read_struct
 from .context import ApiContext, ctx_of
 from .errors import ApiError, bad_request
-from .helpers import ask_actor, json_response
+from .helpers import ask_actor, json_response, query_decimal
 from .order_guard import limit_rate
 from .router import ApiRouter, QueryParam
 
@@ -290,15 +290,7 @@ def trigger_targets(values: dict[str, Decimal], cash: Decimal, targets: Targets
 
 def _query_decimal(request: web.Request, name: str, default: Decimal) -> Decimal:
     raw = request.query.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        number = Decimal(raw)
-    except InvalidOperation:
-        raise bad_request(f"{name} must be a number", code="invalid_query") from None
-    if not number.is_finite():
-        raise bad_request(f"{name} must be finite", code="invalid_query")
-    return number
+    return default if raw in (None, "") else query_decimal(raw, name)
 
 
 @router.route("GET", "/api/rebalancing/calculate-trades", summary="Trades toward the "
@@ -321,9 +313,8 @@ async def calculate_trades(request: web.Request) -> web.Response:
               body=RebalanceBody,
               response={"type": "object", "required": ["success", "message"]},
               errors={400: "bad available_cash or no confirmation", 409: "a bucket's ledger "
-                      "cash cannot pay "
-                      "for its trades (nothing sent)", 503: "broker, FX rate or executor "
-                      "unavailable", 504: "executor busy"})
+                      "cash cannot pay for its trades (nothing sent)", 429: "rate limited",
+                      503: "broker, FX rate or executor unavailable", 504: "executor busy"})
 async def execute_rebalance(request: web.Request) -> web.Response:
     """Each trade is a ``SubmitOrder`` (every safety layer, the journal; a retried request
     the same day on the same plan is a duplicate, never a second order). Guarded like

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +17,6 @@ from aiohttp import web
 from arduino_trader.adapters.store import bucket_repo
 from arduino_trader.adapters.store import satellites_repo as repo
 from arduino_trader.domain.satellites import presets
-from arduino_trader.protocols.money import InvalidAmount, parse_decimal
 from arduino_trader.protocols.satellite_records import ENTRY_TYPES
 from arduino_trader.protocols.satellites import (
     SATELLITES_ACTOR,
@@ -42,7 +40,6 @@ from arduino_trader.protocols.satellites import (
 )
 
 from .bodies_satellites import (
-    MAX_ABS_AMOUNT,
     AssignSecurityBody,
     CreateSatelliteBody,
     DepositBody,
@@ -56,7 +53,7 @@ from .bodies_satellites import (
 from .body import read_struct
 from .context import ctx_of
 from .errors import ApiError, bad_request, not_found
-from .helpers import ask_actor, json_response
+from .helpers import ask_actor, json_response, query_decimal
 from .router import ApiRouter, QueryParam
 
 router = ApiRouter("satellites")
@@ -67,25 +64,17 @@ OBJ: dict[str, Any] = {"type": "object"}
 BUCKET_ERRORS = {404: "unknown bucket", 409: "refused by a lifecycle or balance rule"}
 
 
-async def _command(request: web.Request, message: object) -> Any:
-    """Ask the satellite manager; a refusal becomes its 4xx."""
+async def _command(request: web.Request, message: object, **details: Any) -> Any:
+    """Ask the satellite manager; a refusal becomes its 4xx (with ``details``)."""
     reply = await ask_actor(request, SATELLITES_ACTOR, message, ASK_TIMEOUT_S)
     if isinstance(reply, SatelliteRefused):
-        raise ApiError(reply.status, reply.code, reply.message)
+        raise ApiError(reply.status, reply.code, reply.message, **details)
     return reply
 
 
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    try:
-        result = parse_decimal(value, field=name)
-    except InvalidAmount as exc:
-        raise bad_request(str(exc), code="invalid_field", field=name) from None
-    if abs(result) >= MAX_ABS_AMOUNT:
-        raise bad_request(f"{name} is out of range (|{name}| < 1e15)", code="invalid_field",
-                          field=name)
-    return result
+def _decimal(raw: str, name: str) -> Decimal:
+    """A query parameter within the size rule (:func:`.helpers.query_decimal`)."""
+    return query_decimal(raw, name, code="invalid_field")
 
 
 def _currency(value: object) -> str:
@@ -243,29 +232,29 @@ async def balances_summary(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-def _request_id(body: DepositBody) -> str:
-    return body.request_id if isinstance(body.request_id, str) else uuid.uuid4().hex
-
-
 @router.route("POST", f"{P}/balances/transfer", summary="Transfer cash between buckets",
-              body=TransferBody,
-              response=OBJ, errors={400: "bad input", **BUCKET_ERRORS})
+              body=TransferBody, response=OBJ,
+              errors={400: "bad input or no request_id", 404: "unknown bucket",
+                      409: "refused by a balance rule, or request_id_reused"})
 async def transfer(request: web.Request) -> web.Response:
-    """Both legs in one transaction → {from_balance, to_balance}."""
+    """Both legs in one transaction → {from_balance, to_balance, applied}; the same
+    ``request_id`` again is a replay (``applied`` false), with another transfer a 409."""
     body = await read_struct(request, TransferBody)
     msg = TransferCash(body.from_bucket_id, body.to_bucket_id, body.amount, body.currency,
-                       _request_id(body), body.description)
-    return json_response(await _command(request, msg))
+                       body.request_id, body.description)
+    return json_response(await _command(request, msg, request_id=body.request_id))
 
 
 @router.route("POST", f"{P}/balances/deposit", summary="Allocate a deposit across buckets",
-              body=DepositBody,
-              response=OBJ, errors={400: "bad amount", 409: "refused (e.g. no FX rate)"})
+              body=DepositBody, response=OBJ,
+              errors={400: "bad amount or no request_id",
+                      409: "refused (e.g. no FX rate), or request_id_reused"})
 async def deposit(request: web.Request) -> web.Response:
-    """Deficit-first split → {allocations}."""
+    """Deficit-first split → {allocations, applied}; the same ``request_id`` again is a
+    replay (``applied`` false), with another amount or currency a 409."""
     body = await read_struct(request, DepositBody)
-    msg = AllocateDeposit(body.amount, body.currency, _request_id(body), body.description)
-    return json_response(await _command(request, msg))
+    msg = AllocateDeposit(body.amount, body.currency, body.request_id, body.description)
+    return json_response(await _command(request, msg, request_id=body.request_id))
 
 
 @router.route("GET", f"{P}/buckets/{{bucket_id}}/transactions", summary="A bucket's ledger",

@@ -4,7 +4,6 @@ validation, the order journal, and the kill switch."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import structlog
@@ -26,6 +25,7 @@ from .context import ctx_of, reads_of
 from .errors import ApiError, bad_request
 from .helpers import ask_actor, json_response
 from .order_guard import limit_rate
+from .retry_keys import check_order, order_key
 from .router import ApiRouter, QueryParam
 
 __all__ = ["KILL_CONFIRMATION", "router", "unresolved_response"]
@@ -121,18 +121,24 @@ async def list_deferred(request: web.Request) -> web.Response:
               summary="Manual order through the safety pipeline ({confirm: \"EXECUTE\"})",
               body=OrderBody, response={"type": "object", "required": ["status"]},
               errors={202: "outcome unknown: do not retry, it is resolved with the broker",
-                      403: "mode", 404: "unknown ISIN", 409: "pending order",
-                      429: "rate limited", 502: "broker failure"})
+                      400: "bad input or no request_id", 403: "mode", 404: "unknown ISIN",
+                      409: "pending order, or request_id_reused", 429: "rate limited",
+                      502: "broker failure"})
 async def execute(request: web.Request) -> web.Response:
-    """One order, exactly like an autonomous one; in research mode it is simulated."""
+    """One order, exactly like an autonomous one; in research mode it is simulated. The
+    same ``request_id`` again answers ``duplicate`` (never a second order); with another
+    order it is a 409 (:mod:`.retry_keys`)."""
     limit_rate(request)
     body = await read_struct(request, OrderBody)
     intent = await _intent(request, body)
-    request_id = body.request_id or uuid.uuid4().hex
+    request_id = body.request_id
+    await check_order(request, request_id, intent)
     log.warning("manual_order_requested", isin=intent.isin, side=intent.side,
                 quantity=str(intent.quantity), request_id=request_id)
     result = await ask_actor(request, "executor", SubmitOrder(
-        intent, f"manual|{request_id}", reason="manual order via the admin API"), timeout=120)
+        intent, order_key(request_id), reason="manual order via the admin API"), timeout=120)
+    if isinstance(result, OrderResult) and result.status == "duplicate":
+        await check_order(request, request_id, intent)  # another request raced under the key
     return _answer(result)
 
 
