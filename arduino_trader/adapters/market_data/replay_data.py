@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,6 +18,8 @@ from arduino_trader.protocols.market_data import (
     MalformedPayload,
     MarketDataUnavailable,
 )
+
+from .replay_columns import MISSING, Closes
 
 PRICES_FILE = "sp500_20_stocks_daily_close.csv.gz"
 INDEX_FILE = "sp500_index_daily_close.csv.gz"
@@ -33,11 +36,11 @@ class CloseTable:
     """Daily closes: the days in order, and per ticker one close (or None) per day."""
 
     days: tuple[date, ...]
-    closes: dict[str, tuple[float | None, ...]]
+    closes: dict[str, Closes]
 
 
 def read_close_table(text: str) -> CloseTable:
-    """Parse ``Date,T1,T2,...`` CSV text (one pass); empty cells are missing closes."""
+    """Parse ``Date,T1,T2,...`` CSV text (one pass); empty and NaN cells are missing closes."""
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -47,22 +50,22 @@ def read_close_table(text: str) -> CloseTable:
         raise MalformedPayload(f"price file header must start with Date: {header[:3]}")
     tickers = [h.strip().upper() for h in header[1:]]
     days: list[date] = []
-    columns: list[list[float | None]] = [[] for _ in tickers]
+    columns = [array("d") for _ in tickers]
     for line_no, row in enumerate(reader, start=2):
         if not row:
             continue
         try:
             day = date.fromisoformat(row[0])
-            values = [float(v) if v.strip() else None for v in row[1:len(tickers) + 1]]
+            values = [float(v) if v.strip() else MISSING for v in row[1:len(tickers) + 1]]
         except ValueError as exc:
             raise MalformedPayload(f"price file line {line_no}: {exc}") from None
         if days and day <= days[-1]:
             raise MalformedPayload(f"price file line {line_no}: dates not increasing")
-        values += [None] * (len(tickers) - len(values))
+        values += [MISSING] * (len(tickers) - len(values))
         days.append(day)
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    return CloseTable(tuple(days), {t: tuple(c) for t, c in zip(tickers, columns, strict=True)})
+    return CloseTable(tuple(days), {t: Closes(c) for t, c in zip(tickers, columns, strict=True)})
 
 
 def parse_fx_setting(text: str) -> dict[str, Decimal]:
@@ -118,6 +121,6 @@ def merge_tables(base: CloseTable, extra: CloseTable) -> CloseTable:
     position = {day: i for i, day in enumerate(extra.days)}
     closes = dict(base.closes)
     for ticker, column in extra.closes.items():
-        closes.setdefault(ticker, tuple(
+        closes.setdefault(ticker, Closes.of(
             column[position[d]] if d in position else None for d in base.days))
     return CloseTable(base.days, closes)

@@ -43,6 +43,7 @@ from arduino_trader.protocols.market_data import (
     UnknownSymbol,
 )
 
+from .replay_columns import Closes, ValidCloses
 from .replay_data import (
     INDEX_FILE,
     PRICES_FILE,
@@ -100,7 +101,7 @@ class ReplaySource:
         self._table: CloseTable | None = None
         self._universe: list[SecurityInfo] | None = None
         self._tradable: ReplayUniverse | None = None
-        self._indexed: dict[str, tuple[tuple[date, ...], tuple[float, ...]]] = {}
+        self._indexed: dict[str, ValidCloses] = {}
         self._windows: dict[str, tuple[int, tuple[PriceBar, ...]]] = {}
         self._lock = threading.Lock()
 
@@ -205,7 +206,7 @@ class ReplaySource:
         last_close = self._close_time(self.last_day)
         return min(now, last_close + timedelta(days=1))
 
-    def _column(self, symbol: str) -> tuple[str, tuple[float | None, ...]]:
+    def _column(self, symbol: str) -> tuple[str, Closes]:
         table = self._load()
         key = self._ticker_of(symbol)
         column = table.closes.get(key)
@@ -278,17 +279,13 @@ class ReplaySource:
                     out[symbol] = latest
         return out
 
-    def _closes_of(self, key: str, column: tuple[float | None, ...]
-                   ) -> tuple[tuple[date, ...], tuple[float, ...]]:
+    def _closes_of(self, key: str, column: Closes) -> ValidCloses:
         """The days with a close of one column and those closes, in day order: indexed
-        once per column, sharing the table's objects (no bar is kept: ~20 MB of bars for
+        once per column, sharing the table's memory (no bar is kept: ~20 MB of bars for
         the bundled set, each history builds the bars of its own range)."""
         indexed = self._indexed.get(key)
         if indexed is None:
-            days = self._load().days
-            valid = [i for i, v in enumerate(column) if v is not None]
-            indexed = (tuple(days[i] for i in valid),
-                       tuple(v for v in (column[i] for i in valid) if v is not None))
+            indexed = column.index_of(self._load().days)
             self._indexed[key] = indexed
         return indexed
 
@@ -299,16 +296,16 @@ class ReplaySource:
         if pair is not None:
             return self._pair_history(symbol, pair, start, end)
         key, column = self._column(symbol)
-        days, closes = self._closes_of(key, column)
+        valid = self._closes_of(key, column)
         stop = min(end, self._position())
-        first, last = bisect_left(days, start), bisect_right(days, stop)
+        first, last = valid.span(start, stop)
         if first >= last:
             raise EmptyHistory(f"replay has no bars for {symbol} in {start}..{stop}")
-        bars = self._bars_of(key, days, closes, first, last)
+        bars = self._bars_of(key, valid.days, valid.closes, first, last)
         return PriceHistory(symbol, self._currencies.get(key, self._currency), bars,
                             self._close_time(bars[-1].day), self.name)
 
-    def _bars_of(self, key: str, days: tuple[date, ...], closes: tuple[float, ...],
+    def _bars_of(self, key: str, days: Sequence[date], closes: Sequence[float],
                  first: int, last: int) -> tuple[PriceBar, ...]:
         """The bars of positions ``[first, last)`` of one column. The newest
         ``KEPT_BARS`` of the previous answer are kept and handed back again where they
@@ -316,8 +313,8 @@ class ReplaySource:
         to find the new day, compares them by identity; a longer re-read compares the
         rest field by field (same verdicts, slower)."""
         def new(lo: int, hi: int) -> tuple[PriceBar, ...]:
-            return tuple(PriceBar(days[i], closes[i], adj_close=closes[i])
-                         for i in range(lo, hi))
+            return tuple(PriceBar(days[i], c, adj_close=c)
+                         for i, c in zip(range(lo, hi), closes[lo:hi], strict=True))
 
         window = self._windows.get(key)
         if window is None:
