@@ -77,10 +77,13 @@ def test_group_member_cleaning() -> None:
 
 
 def test_target_validation() -> None:
+    assert validate_targets({"EU": 0.5, "US": "0.5"}, GROUPS) == {"EU": D("0.5"),
+                                                                  "US": D("0.5")}
     assert validate_targets({"EU": 0.5, "US": "0", "EMPTY": D("0.1")}, GROUPS) == {
         "EU": D("0.5"), "EMPTY": D("0.1")}
     bads: list[dict[str, object]] = [{"EU": -0.1}, {"EU": 1.5}, {"NOPE": 0.1}, {"EU": "x"},
-                                     {"EU": True}, {"EU": None}, {"EU": float("nan")}]
+                                     {"EU": True}, {"EU": None}, {"EU": float("nan")},
+                                     {"EU": 0.5, "US": "0.5", "EMPTY": D("0.01")}]
     for bad in bads:
         with pytest.raises(AllocationError):
             validate_targets(bad, GROUPS)

@@ -181,9 +181,13 @@ def test_allocation_groups_and_targets(daemon: ProbeDaemon, api: Client) -> None
         "EMPTY": [], "NA": ["CA", "US"]}
     bad_targets: list[dict[str, Any]] = [
         {"targets": {"NOPE": 0.5}}, {"targets": {"NA": 1.5}}, {"targets": {"NA": -0.1}},
-        {"targets": {"NA": "x"}}, {"targets": []}, {"weights": {}}]
+        {"targets": {"NA": "x"}}, {"targets": []}, {"weights": {}},
+        {"targets": {"NA": 0.6, "EMPTY": 0.41}}]
     for bad in bad_targets:
         assert api.call("PUT", "/api/allocation/groups/targets/country", bad)[0] == 400
+    code, refused = api.call("PUT", "/api/allocation/groups/targets/country",
+                             {"targets": {"NA": 0.6, "EMPTY": 0.41}})
+    assert code == 400 and "sum to 1.01" in refused["message"], refused
     assert _count(daemon, "allocation_targets") == 0
     code, saved = api.call("PUT", "/api/allocation/groups/targets/country",
                            {"targets": {"NA": 0.6, "EMPTY": 0}})

@@ -206,7 +206,9 @@ def clean_members(group_name: str, members: Iterable[str]) -> tuple[str, list[st
 
 def validate_targets(targets: Mapping[str, object],
                      known_groups: Iterable[str]) -> dict[str, Decimal]:
-    """Group targets in [0, 1] for existing groups only; returns the non-zero weights."""
+    """Group targets in [0, 1] for existing groups only, together at most 1 (they are
+    shares of one portfolio: more would ask the optimiser for bounds no weights meet);
+    returns the non-zero weights."""
     known = set(known_groups)
     out: dict[str, Decimal] = {}
     for group, raw in targets.items():
@@ -222,4 +224,7 @@ def validate_targets(targets: Mapping[str, object],
             raise AllocationError(f"target for {group!r} must be in [0, 1], got {raw!r}")
         if value != 0:
             out[group] = value
+    total = sum(out.values(), ZERO)
+    if total > 1:
+        raise AllocationError(f"targets sum to {total}, more than 1 (the whole portfolio)")
     return out

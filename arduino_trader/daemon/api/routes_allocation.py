@@ -203,7 +203,7 @@ async def available_industries(request: web.Request) -> web.Response:
 
 
 @router.route("PUT", "/api/allocation/groups/targets/{kind}", summary="Replace the group "
-              "targets of a kind ([0, 1], existing groups only)",
+              "targets of a kind ([0, 1] each, at most 1 together, existing groups only)",
               body=TargetsBody,
               response=_OBJ,
               errors={400: "invalid"})
