@@ -97,6 +97,8 @@ BAD_DIVIDENDS: list[tuple[dict[str, Any], str]] = [
     ({**DIVIDEND, "amount": "-1"}, "invalid_field"),
     ({**DIVIDEND, "amount": "abc"}, "invalid_field"),
     ({**DIVIDEND, "currency": "usd!"}, "invalid_field"),
+    # no such currency in the books: it would hold a balance nothing can value
+    ({**DIVIDEND, "currency": "XYZ", "amount_eur": "12.40"}, "invalid_field"),
     ({**DIVIDEND, "currency": "USD"}, "missing_field"),  # no EUR value: never 1:1
     ({**DIVIDEND, "payment_date": "March"}, "invalid_field"),
     ({**DIVIDEND, "symbol": " "}, "invalid_field"),

@@ -8,10 +8,9 @@ from typing import Annotated
 
 from msgspec import UNSET, Meta, UnsetType
 
-from .body import Body, Num
+from .body import Body, BookedCurrency, Num
 
 NotBlank = Annotated[str, Meta(pattern=r"\S")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="3-letter code like USD")]
 Positive = Annotated[Decimal, Num(gt=Decimal(0))]
 
 
@@ -24,7 +23,7 @@ class DividendBody(Body):
 
     symbol: NotBlank
     amount: Cents
-    currency: Currency
+    currency: BookedCurrency
     payment_date: date
     isin: NotBlank | None = None
     amount_eur: Cents | UnsetType = UNSET

@@ -10,13 +10,12 @@ from msgspec import UNSET, Meta, UnsetType
 
 from arduino_trader.protocols.satellite_records import DividendHandling
 
-from .body import Body, Num, RequestId
+from .body import Body, BookedCurrency, Num, RequestId
 
 # Larger magnitudes overflow the ledger's cent quantisation (decimal.InvalidOperation).
 MAX_ABS_AMOUNT = Decimal(10) ** 15
 Amount = Annotated[Decimal, Num(gt=-MAX_ABS_AMOUNT, lt=MAX_ABS_AMOUNT)]
 Fraction = Annotated[Decimal, Num(ge=Decimal(0), le=Decimal(1), description="in [0, 1]")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="3-letter code like EUR")]
 BucketId = Annotated[str, Meta(pattern=r"\S", description="core or a satellite's id")]
 
 
@@ -78,7 +77,7 @@ class DepositBody(Body):
 
     amount: Amount
     request_id: RequestId
-    currency: Currency = "EUR"
+    currency: BookedCurrency = "EUR"
     description: str = ""
 
 
@@ -93,7 +92,7 @@ class ReconcileBody(Body):
     """``POST /api/satellites/reconcile``: one currency (without ``actual_balance`` the
     broker's cash is used)."""
 
-    currency: Currency
+    currency: BookedCurrency
     actual_balance: Amount | None = None
     auto_correct_threshold: Annotated[Decimal, Num(ge=Decimal(0), le=Decimal(100),
                                                    description="EUR")] | None = None

@@ -20,13 +20,14 @@ import typing
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import msgspec
 from aiohttp import web
 from msgspec import Meta
 
 from arduino_trader.config.spec import number_problem
+from arduino_trader.domain.cash_flows.normalise import KNOWN_CURRENCIES
 
 from .errors import ApiError, bad_request
 from .json_depth import MAX_DEPTH, nesting_depth
@@ -36,6 +37,10 @@ T = TypeVar("T", bound="Body")
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")  # msgspec's location of a nested error
 _UNKNOWN = "Object contains unknown field `"
 _MISSING = "Object missing required field `"
+if TYPE_CHECKING:
+    BookedCurrency = str
+else:  # an enum: the currencies the cash-flow books hold (another is refused, never booked)
+    BookedCurrency = Literal[tuple(sorted(KNOWN_CURRENCIES))]
 RequestId = Annotated[str, Meta(
     min_length=1, max_length=100, pattern=r"\S",
     description="required retry key: the same id with the same request is a replay (one "
