@@ -58,10 +58,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """pykka threads are not daemon threads: a leaked actor would hang the test run."""
+def _stop_all_actors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """pykka threads are not daemon threads: a leaked actor would hang the test run. A
+    module whose daemon lives for the module (``DAEMON_FOR_THE_MODULE = True``) stops it
+    in its own fixture."""
     yield
-    pykka.ActorRegistry.stop_all(block=True, timeout=10)
+    if not getattr(request.module, "DAEMON_FOR_THE_MODULE", False):
+        pykka.ActorRegistry.stop_all(block=True, timeout=10)
 
 
 @pytest.fixture

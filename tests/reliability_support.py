@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon_harness import ProbeDaemon
+from daemon_harness import Client, ProbeDaemon
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
@@ -288,3 +289,33 @@ def wait_idle(daemon: ProbeDaemon, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"daemon not idle after {timeout} s: jobs {busy}")
+
+
+# Tables a refused request may still write: the job log and the record of refused orders.
+AUDIT_TABLES: tuple[str, ...] = ("job_runs", "order_rejections")
+
+
+def raw_body(body: Any) -> bytes:
+    """A request body as sent: bytes as given, a str encoded, anything else as JSON."""
+    if isinstance(body, bytes):
+        return body
+    return body.encode() if isinstance(body, str) else json.dumps(body).encode()
+
+
+def call_unchanged(daemon: ProbeDaemon, method: str, path: str, body: Any = None, *,
+                   status: int = 400, exclude: Iterable[str] = AUDIT_TABLES
+                   ) -> dict[str, Any]:
+    """Send ``body`` once the daemon is idle; assert the answer's status and that no table
+    (but ``exclude``) changed by the time it is idle again; the answer."""
+    watch = StoreWatch(db_path(daemon))
+    try:
+        wait_idle(daemon, 60)
+        watch.mark()
+        raw = None if body is None else raw_body(body)
+        code, answer = Client(daemon).call(method, path, raw=raw)
+        assert code == status, answer
+        wait_idle(daemon, 60)
+        assert watch.changed(exclude=exclude) == []
+        return dict(answer)
+    finally:
+        watch.close()

@@ -18,6 +18,9 @@ from arduino_trader.daemon.api.app import ROUTERS
 from arduino_trader.daemon.api.host_check import host_name, is_allowed
 from arduino_trader.daemon.api.json_depth import MAX_DEPTH, nesting_depth
 
+# The daemon lives for the module: the conftest stops no actor after each test.
+DAEMON_FOR_THE_MODULE = True
+
 JSON_ROUTES = sorted({(spec.method, spec.path) for router in ROUTERS
                       for spec in router.routes if spec.body is not None})
 DEEP_BODIES = {"array": b"[" * 2000, "object": b'{"a":' * 2000 + b"1" + b"}" * 2000}
@@ -32,12 +35,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
         "currency": "USD", "mic": "XNAS"}, d.clock.now())
     yield d
     d.stop()
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """The daemon lives for the module (its fixture stops it)."""
-    yield
 
 
 PATH_VALUES = {"key": "min_hold_days", "isin": "US0378331005", "id": "1",

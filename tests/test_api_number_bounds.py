@@ -5,17 +5,18 @@ names the field and writes nothing; negative zero is stored as zero."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
-from reliability_support import StoreWatch, count, db_path, manual_clock, wait_idle
+from reliability_support import call_unchanged, count, db_path, manual_clock, wait_idle
+
+# The daemon lives for the module: the conftest stops no actor after each test.
+DAEMON_FOR_THE_MODULE = True
 
 SAT = "/api/satellites"
 TARGETS = "/api/allocation/groups/targets/country"
-AUDIT_TABLES = ("job_runs", "order_rejections")
 DIVIDEND = {"symbol": "KO.US", "isin": "US1912161007", "amount": "6", "currency": "EUR",
             "payment_date": "2026-03-02"}
 HUGE_INT = "1" + "0" * 400  # a JSON integer no float holds
@@ -41,32 +42,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
         d.stop()
 
 
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """The daemon lives for the module (overrides the conftest's per-test stop)."""
-    yield
-
-
-def _raw(body: Any) -> bytes:
-    return body if isinstance(body, bytes) else json.dumps(body).encode()
-
-
-def _refused(daemon: ProbeDaemon, method: str, path: str, body: Any,
-             status: int = 400) -> dict[str, Any]:
-    """Send ``body``; assert the status and that no table changed; the answer."""
-    watch = StoreWatch(db_path(daemon))
-    try:
-        wait_idle(daemon, 60)
-        watch.mark()
-        code, answer = Client(daemon).call(method, path, raw=_raw(body))
-        assert code == status, answer
-        wait_idle(daemon, 60)
-        assert watch.changed(exclude=AUDIT_TABLES) == []
-        return dict(answer)
-    finally:
-        watch.close()
-
-
 def _target(daemon: ProbeDaemon) -> str:
     rows = daemon.store.fetch_all("SELECT target_pct FROM allocation_targets "
                                   "WHERE name = 'EU'", ())
@@ -81,14 +56,14 @@ def _override(daemon: ProbeDaemon, key: str) -> str | None:
 @pytest.mark.parametrize("value", OUT_OF_RANGE)
 def test_a_target_in_the_map_out_of_range_is_refused_naming_it(daemon: ProbeDaemon,
                                                                 value: Any) -> None:
-    answer = _refused(daemon, "PUT", TARGETS, {"targets": {"EU": value}})
+    answer = call_unchanged(daemon, "PUT", TARGETS, {"targets": {"EU": value}})
     assert (answer["error"], answer["field"]) == ("invalid_field", "targets.EU"), answer
     assert "targets.EU" in answer["message"]
     assert _target(daemon) == "0.5"
 
 
 def test_a_json_number_with_a_huge_exponent_is_refused(daemon: ProbeDaemon) -> None:
-    answer = _refused(daemon, "PUT", TARGETS, b'{"targets": {"EU": 1e-99999999}}')
+    answer = call_unchanged(daemon, "PUT", TARGETS, b'{"targets": {"EU": 1e-99999999}}')
     assert answer["field"] == "targets.EU", answer
     assert _target(daemon) == "0.5"
 
@@ -96,7 +71,7 @@ def test_a_json_number_with_a_huge_exponent_is_refused(daemon: ProbeDaemon) -> N
 @pytest.mark.parametrize("value", ["1e-99999999", "0e-99999999", "0." + "1" * 31])
 def test_a_decimal_setting_out_of_range_is_refused(daemon: ProbeDaemon, value: str) -> None:
     before = _override(daemon, "min_cash_reserve")
-    answer = _refused(daemon, "PUT", "/api/settings/min_cash_reserve", {"value": value})
+    answer = call_unchanged(daemon, "PUT", "/api/settings/min_cash_reserve", {"value": value})
     assert answer["error"] in ("invalid_setting", "invalid_field"), answer
     assert "min_cash_reserve" in answer["message"] or answer.get("field") == "value"
     assert _override(daemon, "min_cash_reserve") == before
@@ -104,7 +79,7 @@ def test_a_decimal_setting_out_of_range_is_refused(daemon: ProbeDaemon, value: s
 
 def test_a_decimal_setting_just_above_its_maximum_is_refused(daemon: ProbeDaemon) -> None:
     before = _override(daemon, "min_cash_reserve")
-    answer = _refused(daemon, "PUT", "/api/settings/min_cash_reserve",
+    answer = call_unchanged(daemon, "PUT", "/api/settings/min_cash_reserve",
                       {"value": "10000000.0000000001"})
     assert answer["error"] == "invalid_setting", answer
     assert _override(daemon, "min_cash_reserve") == before
@@ -114,7 +89,7 @@ def test_a_decimal_setting_just_above_its_maximum_is_refused(daemon: ProbeDaemon
 def test_a_huge_number_for_an_int_setting_is_a_400_not_a_500(daemon: ProbeDaemon,
                                                              raw: bytes) -> None:
     before = _override(daemon, "min_hold_days")
-    _refused(daemon, "PUT", "/api/settings/min_hold_days", raw)
+    call_unchanged(daemon, "PUT", "/api/settings/min_hold_days", raw)
     assert _override(daemon, "min_hold_days") == before
 
 
@@ -136,7 +111,7 @@ def test_a_negative_zero_budget_is_stored_as_zero(daemon: ProbeDaemon) -> None:
 @pytest.mark.parametrize("field", ["amount", "amount_eur"])
 def test_a_dividend_with_a_huge_amount_is_refused(daemon: ProbeDaemon, field: str) -> None:
     body = {**DIVIDEND, "currency": "USD", "amount": "6", "amount_eur": "5", field: "1e99999999"}
-    answer = _refused(daemon, "POST", "/api/dividends", body)
+    answer = call_unchanged(daemon, "POST", "/api/dividends", body)
     assert answer["field"] == field, answer
     assert count(db_path(daemon), "SELECT COUNT(*) FROM dividend_history") == 0
 
@@ -146,19 +121,20 @@ def test_a_dividend_with_a_huge_amount_is_refused(daemon: ProbeDaemon, field: st
 @pytest.mark.parametrize("dividend_id", ["99999999999999999999999", str(2**63)])
 def test_a_dividend_id_beyond_any_row_is_a_404(daemon: ProbeDaemon, action: str,
                                                body: dict[str, str], dividend_id: str) -> None:
-    answer = _refused(daemon, "POST", f"/api/dividends/{dividend_id}/{action}", body, 404)
+    answer = call_unchanged(daemon, "POST", f"/api/dividends/{dividend_id}/{action}", body,
+                            status=404)
     assert answer["error"] == "unknown_dividend", answer
 
 
 def test_a_reconcile_balance_with_a_huge_exponent_is_refused(daemon: ProbeDaemon) -> None:
-    answer = _refused(daemon, "POST", f"{SAT}/reconcile",
+    answer = call_unchanged(daemon, "POST", f"{SAT}/reconcile",
                       {"currency": "EUR", "actual_balance": "1e-99999999"})
     assert answer["field"] == "actual_balance", answer
 
 
 def test_a_repeated_key_is_refused_naming_it(daemon: ProbeDaemon) -> None:
     raw = b'{"amount": "5", "amount": "50000", "request_id": "dup-keys"}'
-    answer = _refused(daemon, "POST", f"{SAT}/balances/deposit", raw)
+    answer = call_unchanged(daemon, "POST", f"{SAT}/balances/deposit", raw)
     assert (answer["error"], answer["field"]) == ("duplicate_field", "amount"), answer
     assert "amount" in answer["message"]
     assert count(db_path(daemon), "SELECT COUNT(*) FROM bucket_transactions "
@@ -168,7 +144,7 @@ def test_a_repeated_key_is_refused_naming_it(daemon: ProbeDaemon) -> None:
 def test_a_repeated_key_in_a_nested_map_is_refused(daemon: ProbeDaemon) -> None:
     """A key repeated inside the targets map is refused; numbers within the size rule, at
     its edges too, are still accepted."""
-    answer = _refused(daemon, "PUT", TARGETS, b'{"targets": {"EU": "0.1", "EU": "0.9"}}')
+    answer = call_unchanged(daemon, "PUT", TARGETS, b'{"targets": {"EU": "0.1", "EU": "0.9"}}')
     assert (answer["error"], answer["field"]) == ("duplicate_field", "EU"), answer
     assert _target(daemon) == "0.5"
     api = Client(daemon)

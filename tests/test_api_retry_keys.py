@@ -18,7 +18,7 @@ import pytest
 from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 from reliability_support import (
     FROZEN_START,
-    StoreWatch,
+    call_unchanged,
     count,
     db_path,
     manual_clock,
@@ -31,6 +31,9 @@ from arduino_trader.daemon.api import order_guard
 from arduino_trader.domain.execution.orders import client_order_id
 from arduino_trader.protocols.execution import OrderIntent, SubmitOrder
 from arduino_trader.protocols.market_data import FxRate
+
+# The daemon lives for the module: the conftest stops no actor after each test.
+DAEMON_FOR_THE_MODULE = True
 
 SAT = "/api/satellites"
 QUIET = ("job_runs",)
@@ -63,30 +66,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
         d.stop()
 
 
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """The daemon lives for the module (overrides the conftest's per-test stop)."""
-    yield
-
-
-def _unchanged(daemon: ProbeDaemon, method: str, path: str, body: Any = None,
-               status: int = 400) -> dict[str, Any]:
-    """Send ``body``; assert the status and that no table changed; the answer."""
-    watch = StoreWatch(db_path(daemon))
-    try:
-        wait_idle(daemon, 60)
-        watch.mark()
-        code, answer = Client(daemon).call(method, path, body)
-        assert code == status, answer
-        wait_idle(daemon, 60)
-        assert watch.changed(exclude=QUIET) == []
-        return dict(answer)
-    finally:
-        watch.close()
-
-
 def _reused(daemon: ProbeDaemon, path: str, body: dict[str, Any]) -> None:
-    answer = _unchanged(daemon, "POST", path, body, 409)
+    answer = call_unchanged(daemon, "POST", path, body, status=409, exclude=QUIET)
     assert (answer["error"], answer["request_id"]) == ("request_id_reused",
                                                        body["request_id"]), answer
     assert repr(body["request_id"]) in answer["message"], answer
@@ -101,9 +82,9 @@ def _reused(daemon: ProbeDaemon, path: str, body: dict[str, Any]) -> None:
 def test_a_money_route_without_a_request_id_is_refused(daemon: ProbeDaemon, path: str,
                                                        body: dict[str, Any]) -> None:
     order_guard.clear_rate_limits()
-    answer = _unchanged(daemon, "POST", path, body)
+    answer = call_unchanged(daemon, "POST", path, body, exclude=QUIET)
     assert (answer["error"], answer["field"]) == ("missing_field", "request_id"), answer
-    answer = _unchanged(daemon, "POST", path, {**body, "request_id": ""})
+    answer = call_unchanged(daemon, "POST", path, {**body, "request_id": ""}, exclude=QUIET)
     assert (answer["error"], answer["field"]) == ("invalid_field", "request_id"), answer
 
 
@@ -185,6 +166,6 @@ def test_a_deferred_order_key_reused_for_another_order_is_a_409(daemon: ProbeDae
 def test_an_oversized_query_number_is_refused_naming_it(daemon: ProbeDaemon, path: str,
                                                         name: str, value: str) -> None:
     method = "PUT" if name == "budget_pct" else "GET"
-    answer = _unchanged(daemon, method, f"{path}?{name}={value}")
+    answer = call_unchanged(daemon, method, f"{path}?{name}={value}", exclude=QUIET)
     assert answer["field"] == name, answer
     assert name in answer["message"], answer

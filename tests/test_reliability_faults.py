@@ -43,6 +43,9 @@ from arduino_trader.daemon.scheduler import JobAlreadyRunning
 from arduino_trader.domain.execution.journal import ABSENT_GRACE
 from arduino_trader.protocols.market_data import FxRate, PriceBar
 
+# The daemon lives for the module: the conftest stops no actor after each test.
+DAEMON_FOR_THE_MODULE = True
+
 TIMEOUT_S = 1.0
 # A fault and the arguments that make it bite once with retries off.
 FAULTS: dict[str, dict[str, Any]] = {
@@ -100,12 +103,6 @@ def _env(url: str) -> dict[str, str]:
             "ARDUINO_TRADER_BROKER__BURST": "50",
             "ARDUINO_TRADER_BROKER__BREAKER_FAILURES": "100",
             "ARDUINO_TRADER_TRADE_FREQUENCY_LIMITS_ENABLED": "false"}
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """The daemon lives for the module; its fixture stops every actor at the end."""
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,16 @@ import schemathesis
 from daemon_harness import Client, ProbeDaemon, markets_view, start_daemon
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reliability_support import StoreWatch, db_path, manual_clock, wait_idle
+from reliability_support import AUDIT_TABLES, StoreWatch, db_path, manual_clock, wait_idle
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 
 from arduino_trader.daemon.api.app import ROUTERS
 from arduino_trader.daemon.api.openapi import build_openapi
 from arduino_trader.daemon.api.router import MUTATING_METHODS
+
+# The daemon lives for the module: the conftest stops no actor after each test.
+DAEMON_FOR_THE_MODULE = True
 
 # Examples per operation: small in CI; ``FUZZ_EXAMPLES`` (the script) raises it.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
@@ -37,7 +40,7 @@ CHECKS = [st_checks.not_a_server_error, st_checks.status_code_conformance,
 # Records of the attempt itself, written by design when a request is refused: the job
 # run that evaluated it and the order rejection (layer, code) of the safety pipeline.
 # Every other table (ledgers, settings, audit log, buckets, ...) must stay unchanged.
-AUDIT_TABLES: tuple[str, ...] = ("job_runs", "order_rejections")
+
 
 _DOCUMENT = build_openapi([spec for router in ROUTERS for spec in router.routes])
 _SCHEMA = schemathesis.openapi.from_dict(_DOCUMENT)
@@ -47,13 +50,6 @@ OPERATIONS: list[tuple[str, str]] = sorted(
     (method.upper(), path) for path, item in _DOCUMENT["paths"].items() for method, op in
     item.items() if "text/event-stream" not in op["responses"].get("200", {}).get("content", {}))
 MUTATING = [op for op in OPERATIONS if op[0] in MUTATING_METHODS]
-
-
-@pytest.fixture(autouse=True)
-def _stop_all_actors() -> Iterator[None]:
-    """Overrides the conftest's per-test ``stop_all``: the daemon lives for the module
-    (its fixture stops every actor at the end)."""
-    yield
 
 
 @pytest.fixture(scope="module")
