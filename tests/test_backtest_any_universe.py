@@ -17,8 +17,7 @@ from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.replay_data import (
     PRICES_FILE,
     bundled_path,
-    read_close_table,
-    read_data_file,
+    read_close_file,
 )
 from arduino_trader.adapters.market_data.replay_source import ReplaySource
 from arduino_trader.adapters.market_data.replay_universe import (
@@ -102,7 +101,7 @@ def test_a_bad_universe_file_is_refused_naming_the_problem(text: str, message: s
 
 def _price_file(path: Path, renames: dict[str, str], extra: dict[str, float]) -> Path:
     """Real bundled closes (2010-2012) under other names, plus constant columns."""
-    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    table = read_close_file(bundled_path(PRICES_FILE))
     rows = ["Date," + ",".join([*renames.values(), *extra])]
     for i, day in enumerate(table.days):
         if date(2010, 1, 1) <= day <= date(2012, 12, 31):
@@ -188,7 +187,7 @@ def test_the_benchmark_is_a_named_column_or_a_file(tmp_path: Path) -> None:
     assert set(summary["benchmarks"]) == {"buy_and_hold_equal_weight", "index_idx"}
     assert "IDX" in summary["data_description"]["benchmark_index"]
 
-    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    table = read_close_file(bundled_path(PRICES_FILE))
     index_file = tmp_path / "index.csv"
     index_file.write_text("Date,MYINDEX\n" + "".join(
         f"{d.isoformat()},{c!r}\n" for d, c in zip(table.days, table.closes["JNJ"],
@@ -246,7 +245,7 @@ def test_log_scale_puts_the_value_panel_on_a_log_axis(
 def test_gaps_a_delisting_a_split_like_jump_and_zeros_still_finish(tmp_path: Path) -> None:
     """The documented treatments (docs/areas/backtest.md, "Bad price data"): the run
     finishes, and nothing fills without a close that day."""
-    table = read_close_table(read_data_file(bundled_path(PRICES_FILE)))
+    table = read_close_file(bundled_path(PRICES_FILE))
     gap = (date(2012, 7, 9), date(2012, 7, 20))
     delisted, split = date(2012, 8, 1), date(2012, 8, 15)
     rows = ["Date,FOO,BAR,BAZ,QUX,ZEROS"]

@@ -9,6 +9,7 @@ import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,11 +18,15 @@ from arduino_trader.adapters.market_data.replay_columns import Closes, DayWindow
 from arduino_trader.adapters.market_data.replay_data import (
     PRICES_FILE,
     bundled_path,
+    read_close_file,
     read_close_table,
-    read_data_file,
 )
 from arduino_trader.adapters.market_data.replay_source import ReplaySource
-from arduino_trader.protocols.market_data import EmptyHistory
+from arduino_trader.protocols.market_data import (
+    EmptyHistory,
+    MalformedPayload,
+    MarketDataUnavailable,
+)
 
 LATE = datetime(2030, 1, 1, tzinfo=UTC)
 FIRST = date(2024, 1, 1)
@@ -37,21 +42,37 @@ def test_empty_and_nan_cells_are_days_without_a_close() -> None:
     assert aaa == Closes.of([10.5, None, 12.0]) and aaa != Closes.of([10.5, None, 12.5])
 
 
+@pytest.mark.parametrize(("content", "error"), [
+    (b"\x1f\x8b\x08\x00garbage", MalformedPayload),  # not gzip after all
+    (gzip.compress(b"Date,AAA\n2024-01-02,1\n")[:-12], MalformedPayload),  # cut short
+    (gzip.compress("Date,AAA\n2024-01-02,\u00e9\n".encode("latin-1")), MalformedPayload),
+])
+def test_an_unreadable_price_file_is_named(tmp_path: Path, content: bytes,
+                                           error: type[Exception]) -> None:
+    path = tmp_path / "prices.csv.gz"
+    path.write_bytes(content)
+    with pytest.raises(error, match=r"prices\.csv\.gz"):
+        read_close_file(path)
+    with pytest.raises(MarketDataUnavailable):
+        read_close_file(tmp_path / "absent.csv")
+
+
 def test_the_bundled_table_holds_eight_bytes_a_day() -> None:
     """~8,300 days × 20 columns: as Python floats in tuples this held ~7 MB for the
-    daemon's whole life (the demo's peak), as arrays it is ~1.3 MB and the days."""
-    text = read_data_file(bundled_path(PRICES_FILE))
+    daemon's whole life (the demo's peak), as arrays it is ~1.3 MB and the days; the
+    file is parsed as it is read (its 1.2 MB of text never held whole)."""
     gc.collect()
     tracemalloc.start()
     try:
-        table = read_close_table(text)
+        table = read_close_file(bundled_path(PRICES_FILE))
         gc.collect()
-        held = tracemalloc.get_traced_memory()[0]
+        held, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     cells = len(table.days) * len(table.closes)
     assert cells > 160_000
     assert held < 8 * cells + 60 * len(table.days) + 100_000, f"{held / 1e6:.1f} MB held"
+    assert peak < 2 * held, f"{peak / 1e6:.1f} MB at the peak of the parse"
 
 
 def test_a_day_window_reads_and_bisects_its_part_only() -> None:

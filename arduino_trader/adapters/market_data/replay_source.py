@@ -51,8 +51,7 @@ from .replay_data import (
     CloseTable,
     bundled_path,
     merge_tables,
-    read_close_table,
-    read_data_file,
+    read_close_file,
     redate,
     weekdays_ending,
 )
@@ -115,9 +114,9 @@ class ReplaySource:
     def _load(self) -> CloseTable:
         with self._lock:
             if self._table is None:
-                table = read_close_table(read_data_file(self._prices_path))
+                table = read_close_file(self._prices_path)
                 if self._index_path is not None:
-                    extra = read_close_table(read_data_file(self._index_path))
+                    extra = read_close_file(self._index_path)
                     self._indexes |= set(extra.closes)
                     table = merge_tables(table, extra)
                 if self._end_on is not None:
