@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon_harness import Client, ProbeDaemon
+from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
 
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.adapters.market_data.calendars import MarketCalendars
@@ -319,3 +319,20 @@ def call_unchanged(daemon: ProbeDaemon, method: str, path: str, body: Any = None
         return dict(answer)
     finally:
         watch.close()
+
+
+def start_settled_daemon(data_dir: Path) -> ProbeDaemon:
+    """A daemon on a manual clock whose planner stays quiet (an hour's debounce), idle
+    after its start-up sync has booked the paper account's deposit into the buckets (the
+    cash-flow and satellite actors do that after the sync job ends). Stop it when done."""
+    d = start_daemon(data_dir, clock=manual_clock(),
+                     env={"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600"})
+    try:
+        wait_idle(d, 60)
+        wait_for(lambda: count(db_path(d), "SELECT COUNT(*) FROM bucket_balances") > 0, 60,
+                 "the start-up deposit settled")
+        wait_idle(d, 60)
+    except BaseException:
+        d.stop()
+        raise
+    return d

@@ -10,10 +10,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+from daemon_harness import Client, ProbeDaemon
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reliability_support import call_unchanged, count, db_path, manual_clock, wait_idle
+from reliability_support import call_unchanged, start_settled_daemon
 
 from arduino_trader.daemon.api.app import ROUTERS
 from arduino_trader.daemon.api.body import Body, Num, decimal_fields, decode
@@ -90,19 +90,9 @@ BAD: list[tuple[str, str, Any, int, str, str | None]] = [
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
-    d = start_daemon(tmp_path_factory.mktemp("bodies") / "state", clock=manual_clock(),
-                     env={"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600"})
-    try:
-        wait_idle(d, 60)
-        # The start-up sync books the paper account's deposit through the cash-flow and
-        # satellite actors after its job ends: wait for the ledger row it ends with.
-        path = db_path(d)
-        wait_for(lambda: count(path, "SELECT COUNT(*) FROM bucket_balances") > 0, 60,
-                 "the start-up deposit settled")
-        wait_idle(d, 60)
-        yield d
-    finally:
-        d.stop()
+    d = start_settled_daemon(tmp_path_factory.mktemp("bodies") / "state")
+    yield d
+    d.stop()
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "error", "field"), BAD,

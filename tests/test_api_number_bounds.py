@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
-from reliability_support import call_unchanged, count, db_path, manual_clock, wait_idle
+from daemon_harness import Client, ProbeDaemon
+from reliability_support import call_unchanged, count, db_path, start_settled_daemon
 
 # The daemon lives for the module: the conftest stops no actor after each test.
 DAEMON_FOR_THE_MODULE = True
@@ -26,13 +26,8 @@ OUT_OF_RANGE = ["1e-99999999", "-1e-99999999", "1e-999999999999999999", "1e99999
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
-    d = start_daemon(tmp_path_factory.mktemp("bounds") / "state", clock=manual_clock(),
-                     env={"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600"})
+    d = start_settled_daemon(tmp_path_factory.mktemp("bounds") / "state")
     try:
-        wait_idle(d, 60)
-        wait_for(lambda: count(db_path(d), "SELECT COUNT(*) FROM bucket_balances") > 0, 60,
-                 "the start-up deposit settled")
-        wait_idle(d, 60)
         api = Client(d)
         assert api.call("PUT", "/api/allocation/groups/country",
                         {"group_name": "EU", "country_names": ["Germany"]})[0] == 200

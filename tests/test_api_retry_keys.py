@@ -15,14 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from daemon_harness import Client, ProbeDaemon, start_daemon, wait_for
+from daemon_harness import Client, ProbeDaemon
 from reliability_support import (
     FROZEN_START,
     call_unchanged,
     count,
     db_path,
-    manual_clock,
-    wait_idle,
+    start_settled_daemon,
 )
 
 from arduino_trader.adapters.store import deferred_buys, market_repo
@@ -47,13 +46,8 @@ OVERSIZED = ["1e-99999999", "1e99999999", "0." + "1" * 31, "1e-13"]
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeDaemon]:
     order_guard.clear_rate_limits()
-    d = start_daemon(tmp_path_factory.mktemp("retry-keys") / "state", clock=manual_clock(),
-                     env={"ARDUINO_TRADER_PLANNER_DEBOUNCE_SECONDS": "3600"})
+    d = start_settled_daemon(tmp_path_factory.mktemp("retry-keys") / "state")
     try:
-        wait_idle(d, 60)
-        wait_for(lambda: count(db_path(d), "SELECT COUNT(*) FROM bucket_balances") > 0, 60,
-                 "the start-up deposit settled")
-        wait_idle(d, 60)
         api = Client(d)
         assert api.call("POST", f"{SAT}/satellites", {"id": "s1", "name": "Mom",
                                                      "start_in_research": False})[0] == 201
