@@ -40,6 +40,9 @@ def test_empty_and_nan_cells_are_days_without_a_close() -> None:
     aaa = table.closes["AAA"]
     assert (len(aaa), aaa[0], aaa[1], aaa[-1], aaa[0:2]) == (3, 10.5, None, 12.0, [10.5, None])
     assert aaa == Closes.of([10.5, None, 12.0]) and aaa != Closes.of([10.5, None, 12.5])
+    for cell in ("inf", "-Infinity"):
+        with pytest.raises(MalformedPayload, match="line 3: an infinite close"):
+            read_close_table(f"Date,AAA\n2024-01-02,1\n2024-01-03,{cell}\n")
 
 
 @pytest.mark.parametrize(("content", "error"), [

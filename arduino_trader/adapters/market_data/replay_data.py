@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class CloseTable:
 
 def read_close_table(text: str | Iterable[str]) -> CloseTable:
     """Parse ``Date,T1,T2,...`` CSV text or lines (one pass); empty and NaN cells are
-    missing closes."""
+    missing closes, an infinite one is refused with its line."""
     reader = csv.reader(io.StringIO(text) if isinstance(text, str) else text)
     try:
         header = next(reader)
@@ -63,6 +64,8 @@ def read_close_table(text: str | Iterable[str]) -> CloseTable:
             raise MalformedPayload(f"price file line {line_no}: {exc}") from None
         if days and day <= days[-1]:
             raise MalformedPayload(f"price file line {line_no}: dates not increasing")
+        if any(math.isinf(v) for v in values):
+            raise MalformedPayload(f"price file line {line_no}: an infinite close")
         values += [MISSING] * (len(tickers) - len(values))
         days.append(day)
         for column, value in zip(columns, values, strict=True):
