@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from daemon_harness import Client, ProbeDaemon, wait_for
 
-from arduino_trader.actors.job_beat import JobBeat
+from arduino_trader.actors.job_beat import BeatHub, JobBeat
 from arduino_trader.adapters.clock import ManualClock
 from arduino_trader.config.settings import load_settings
 from arduino_trader.daemon.service import DaemonOptions
@@ -147,12 +147,12 @@ def test_a_job_shorter_than_a_beat_sends_nothing_and_a_long_one_ends_not_busy() 
             beaten.set()
 
     clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
-    quiet = JobBeat("a", send, clock, lambda: True, every_s=3600)
+    quiet = JobBeat("a", send, clock, every_s=3600)
     quiet.begin("short", 60)
     quiet.end()
     assert sent == []
 
-    beat = JobBeat("a", send, clock, lambda: True, every_s=0.01)
+    beat = JobBeat("a", send, clock, every_s=0.01)
     beat.begin("long", 60)
     assert beaten.wait(10)
     beat.end()
@@ -160,9 +160,49 @@ def test_a_job_shorter_than_a_beat_sends_nothing_and_a_long_one_ends_not_busy() 
     assert sent[0].busy_since == clock.now()
     assert sent[-1].busy == "" and sent[-1].busy_since is None
     beaten.clear()
-    beat.begin("next", 60)  # the same thread beats for the next job
+    beat.begin("next", 60)  # the beat thread beats for the next job
     assert beaten.wait(10)
     beat.end()
     assert sent[-2].busy == "next" and sent[-1].busy == ""
     with pytest.raises(ValueError, match="budget must be positive"):
         beat.begin("none", 0)
+
+
+def test_one_thread_beats_for_every_busy_actor_and_ends_when_none_is() -> None:
+    """Three actors busy at once are beaten for by one thread, each at its own pace and
+    with its own job; an actor whose job ends stops hearing beats at once; the thread
+    ends once no job is left and starts again with the next."""
+    sent: list[Heartbeat] = []
+    lock = threading.Lock()
+    three_busy = threading.Event()
+
+    def send(beat: Heartbeat) -> None:
+        with lock:
+            sent.append(beat)
+            if {b.actor for b in sent if b.busy} == {"a", "b", "c"}:
+                three_busy.set()
+
+    clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
+    hub = BeatHub(idle_exit_s=0.05)
+    beats = {name: JobBeat(name, send, clock, every_s=0.01, hub=hub) for name in "abc"}
+    before = {t.ident for t in threading.enumerate()}
+    for name, beat in beats.items():
+        beat.begin(f"job-{name}", 60)
+    assert three_busy.wait(10)
+    new = [t for t in threading.enumerate() if t.ident not in before]
+    assert [t.name for t in new] == ["job-beats"]
+    beats["a"].end()
+    with lock:  # b and c may be beaten between a's end and this look
+        ended_at = max(i for i, b in enumerate(sent) if b.actor == "a") + 1
+        assert sent[ended_at - 1] == Heartbeat("a", clock.now())
+    wait_for(lambda: sum(1 for b in sent[ended_at:] if b.actor == "b") >= 3, 10,
+             "b still beaten")
+    assert all(b.busy == f"job-{b.actor}" for b in sent[ended_at:]), sent[ended_at:]
+    assert not any(b.actor == "a" for b in sent[ended_at:])
+    beats["b"].end()
+    beats["c"].end()
+    new[0].join(10)
+    assert not new[0].is_alive() and not hub.running
+    beats["a"].begin("again", 60)
+    assert hub.running
+    beats["a"].end()

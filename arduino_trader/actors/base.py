@@ -116,8 +116,7 @@ class BaseActor(pykka.ThreadingActor):
         self.ctx = ctx
         self.log = structlog.get_logger(actor=self.name)
         # While a job with a budget runs, health hears the actor is busy, not dead.
-        self._job_beat = JobBeat(self.name, self._send_heartbeat, ctx.clock,
-                                 lambda: self.actor_ref.is_alive())
+        self._job_beat = JobBeat(self.name, self._send_heartbeat, ctx.clock)
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch ``message`` to the handler declared for its type."""
