@@ -206,3 +206,28 @@ def test_one_thread_beats_for_every_busy_actor_and_ends_when_none_is() -> None:
     beats["a"].begin("again", 60)
     assert hub.running
     beats["a"].end()
+
+
+def test_a_failing_beat_stops_no_other_actors_beats() -> None:
+    """A send that raises (for one actor) is logged; the other actors are still beaten
+    for, and the failing actor's job ends without raising."""
+    good, failed = threading.Event(), threading.Event()
+
+    def broken(beat: Heartbeat) -> None:
+        failed.set()
+        raise RuntimeError("health is gone")
+
+    def send(beat: Heartbeat) -> None:
+        if beat.busy:
+            good.set()
+
+    clock = ManualClock(datetime(2022, 12, 20, 15, 0, tzinfo=UTC))
+    hub = BeatHub(idle_exit_s=0.05)
+    failing = JobBeat("x", broken, clock, every_s=0.01, hub=hub)
+    working = JobBeat("y", send, clock, every_s=0.01, hub=hub)
+    failing.begin("sync", 60)
+    assert failed.wait(10)
+    working.begin("sync", 60)
+    assert good.wait(10)
+    failing.end()
+    working.end()

@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from arduino_trader.protocols.clock import Clock
 from arduino_trader.protocols.messages import Heartbeat
 
 BEAT_EVERY_S = 1.0
 IDLE_EXIT_S = 5.0  # the beat thread ends after this long without a job
+_log = structlog.get_logger(component="job_beats")
 
 
 @dataclass
@@ -41,6 +44,7 @@ class _Job:
     every_s: float
     next_beat: float
     beaten: bool = False
+    failed: bool = False  # a beat of this job failed (logged once)
 
     def beat(self, now: float) -> None:
         self.beaten = True
@@ -92,7 +96,14 @@ class BeatHub:
                 now = time.monotonic()
                 for job in self._jobs.values():
                     if job.next_beat <= now:
-                        job.beat(now)
+                        try:
+                            job.beat(now)
+                        except Exception as exc:  # one actor's failed beat stops no other's
+                            job.next_beat = now + job.every_s
+                            job.failed, first = True, not job.failed
+                            if first:
+                                _log.warning("job_beat_failed", actor=job.actor,
+                                             job=job.name, error=repr(exc))
                 wait = min(job.next_beat for job in self._jobs.values()) - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
@@ -126,7 +137,11 @@ class JobBeat:
         """The job ended; a health that was told the actor was busy is told it is not."""
         job = self._hub.end(self)
         if job is not None and job.beaten:
-            self._send(Heartbeat(self._actor, self._clock.now()))
+            try:
+                self._send(Heartbeat(self._actor, self._clock.now()))
+            except Exception as exc:  # the job's own outcome is what the caller needs
+                _log.warning("job_beat_failed", actor=self._actor, job=job.name,
+                             error=repr(exc))
 
 
 __all__ = ["BEAT_EVERY_S", "BeatHub", "JobBeat"]

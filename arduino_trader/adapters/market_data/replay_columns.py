@@ -55,7 +55,7 @@ class Closes(Sequence[float | None]):
             return list(self) == list(other)
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # mutable-free but compared by value
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like a list
 
     def index_of(self, days: Sequence[date]) -> ValidCloses:
         """The days with a close and those closes, in day order. A column without gaps
