@@ -210,6 +210,7 @@ def test_missing_fx_fails_the_critical_step_and_never_assumes_parity(rig: Rig) -
                     "WHERE symbol = 'AAPL.US'")
     assert aapl == [{"market_value": "750", "market_value_eur": None}]
     assert rig.rows("SELECT * FROM portfolio_snapshots") == []
+    assert rig.bus.settle(30)  # anything the cycle told has reached the recorder
     assert not [m for m in rig.seen if isinstance(m, PortfolioSynced | RunJob)]
     # Trades without a rate are kept with their EUR value unknown.
     usd = rig.rows("SELECT currency_rate, value_eur FROM trades WHERE symbol = 'AAPL.US'")
@@ -236,6 +237,7 @@ def test_negative_cash_is_named_by_the_emergency_step(rig: Rig) -> None:
     emergency = outcome.details["steps"]["emergency"]
     assert emergency["status"] == "unavailable"
     assert "NEGATIVE cash: EUR -500" in emergency["summary"]
+    assert rig.bus.settle(30)  # the cycle's tells reach the recorder
     synced = [m for m in rig.seen if isinstance(m, PortfolioSynced)]
     assert synced[0].negative_cash == {"EUR": Decimal("-500")}
 
